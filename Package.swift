@@ -1,0 +1,38 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "sockettrace",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sockettrace", targets: ["sockettrace"]),
+        .library(name: "SocketTrace", targets: ["SocketTrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CSupport"),
+        .systemLibrary(
+            name: "CElfUtils",
+            pkgConfig: "libdw",
+            providers: [.apt(["libelf-dev", "libdw-dev"])]
+        ),
+        .target(
+            name: "SocketTrace",
+            dependencies: ["CSupport", "CElfUtils"]
+        ),
+        .executableTarget(
+            name: "sockettrace",
+            dependencies: [
+                "SocketTrace",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SocketTraceTests",
+            dependencies: ["SocketTrace", "CSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,302 @@
+#define _GNU_SOURCE
+#include "csupport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PTRACE_GET_SYSCALL_INFO
+#define PTRACE_GET_SYSCALL_INFO 0x420e
+#endif
+#ifndef PTRACE_O_EXITKILL
+#define PTRACE_O_EXITKILL (1 << 20)
+#endif
+
+/* The kernel's struct ptrace_syscall_info (linux/ptrace.h), declared here
+ * because that header conflicts with glibc's sys/ptrace.h. */
+struct kernel_syscall_info {
+    uint8_t op;
+    uint8_t pad[3];
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    union {
+        struct { uint64_t nr; uint64_t args[6]; } entry;
+        struct { int64_t rval; uint8_t is_error; } exit;
+        struct { uint64_t nr; uint64_t args[6]; uint32_t ret_data; } seccomp;
+    };
+};
+
+long cs_ptrace(int request, pid_t pid, uint64_t addr, uint64_t data)
+{
+    return ptrace((enum __ptrace_request)request, pid, (void *)(uintptr_t)addr, (void *)(uintptr_t)data);
+}
+
+int cs_ptrace_seize(pid_t pid, uint64_t options)
+{
+    return (int)ptrace(PTRACE_SEIZE, pid, NULL, (void *)(uintptr_t)options);
+}
+
+int cs_ptrace_interrupt(pid_t pid) { return (int)ptrace(PTRACE_INTERRUPT, pid, NULL, NULL); }
+int cs_ptrace_syscall(pid_t pid, int signal) { return (int)ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)signal); }
+int cs_ptrace_cont(pid_t pid, int signal) { return (int)ptrace(PTRACE_CONT, pid, NULL, (void *)(long)signal); }
+int cs_ptrace_listen(pid_t pid) { return (int)ptrace(PTRACE_LISTEN, pid, NULL, NULL); }
+int cs_ptrace_detach(pid_t pid, int signal) { return (int)ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)signal); }
+
+int cs_ptrace_get_event_message(pid_t pid, uint64_t *message)
+{
+    unsigned long value = 0;
+    if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &value) < 0)
+        return -1;
+    *message = value;
+    return 0;
+}
+
+int cs_ptrace_get_syscall_info(pid_t pid, cs_syscall_info *info)
+{
+    struct kernel_syscall_info raw;
+    memset(&raw, 0, sizeof raw);
+    if (ptrace((enum __ptrace_request)PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof raw, &raw) < 0)
+        return -1;
+    memset(info, 0, sizeof *info);
+    info->op = raw.op;
+    info->arch = raw.arch;
+    info->instruction_pointer = raw.instruction_pointer;
+    info->stack_pointer = raw.stack_pointer;
+    switch (raw.op) {
+    case CS_SYSCALL_INFO_ENTRY:
+        info->nr = raw.entry.nr;
+        memcpy(info->args, raw.entry.args, sizeof info->args);
+        break;
+    case CS_SYSCALL_INFO_SECCOMP:
+        info->nr = raw.seccomp.nr;
+        memcpy(info->args, raw.seccomp.args, sizeof info->args);
+        break;
+    case CS_SYSCALL_INFO_EXIT:
+        info->rval = raw.exit.rval;
+        info->is_error = raw.exit.is_error;
+        break;
+    }
+    return 0;
+}
+
+int cs_ptrace_get_siginfo(pid_t pid, int *signo, int *code, int *errno_value,
+                          int *sender_pid, int *sender_uid, int *status,
+                          int64_t *utime, int64_t *stime, uint64_t *address)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (ptrace(PTRACE_GETSIGINFO, pid, NULL, &si) < 0)
+        return -1;
+    *signo = si.si_signo;
+    *code = si.si_code;
+    *errno_value = si.si_errno;
+    *sender_pid = si.si_pid;
+    *sender_uid = (int)si.si_uid;
+    *status = si.si_status;
+    *utime = (int64_t)si.si_utime;
+    *stime = (int64_t)si.si_stime;
+    *address = (uint64_t)(uintptr_t)si.si_addr;
+    return 0;
+}
+
+uint64_t cs_ptrace_option_flags(bool follow, bool seccomp, bool exit_kill)
+{
+    uint64_t options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC;
+    if (follow)
+        options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE;
+    if (seccomp)
+        options |= PTRACE_O_TRACESECCOMP;
+    if (exit_kill)
+        options |= PTRACE_O_EXITKILL;
+    return options;
+}
+
+pid_t cs_wait_any(int *status, bool nohang)
+{
+    return waitpid(-1, status, __WALL | (nohang ? WNOHANG : 0));
+}
+
+pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads)
+{
+    pid_t got;
+    do {
+        got = waitpid(pid, status, all_threads ? __WALL : WSTOPPED);
+    } while (got < 0 && errno == EINTR);
+    return got;
+}
+
+bool cs_wifexited(int status) { return WIFEXITED(status); }
+bool cs_wifsignaled(int status) { return WIFSIGNALED(status); }
+bool cs_wifstopped(int status) { return WIFSTOPPED(status); }
+bool cs_wcoredump(int status) { return WCOREDUMP(status); }
+int cs_wexitstatus(int status) { return WEXITSTATUS(status); }
+int cs_wtermsig(int status) { return WTERMSIG(status); }
+int cs_wstopsig(int status) { return WSTOPSIG(status); }
+int cs_wevent(int status) { return (unsigned)status >> 16; }
+
+/* A filter that returns SECCOMP_RET_TRACE for the listed syscalls of each
+ * architecture and SECCOMP_RET_ALLOW for everything else (x32 included). */
+static int install_seccomp_filter(const uint32_t *nrs64, int n64, const uint32_t *nrs32, int n32)
+{
+    int total = 2 + (1 + n64 + 1) + (1 + 1 + n32 + 1) + 1 + 1;
+    struct sock_filter *f = calloc((size_t)total, sizeof *f);
+    if (!f)
+        return -1;
+    int i = 0;
+    /* Offsets are relative to the next instruction; the TRACE return is last. */
+    int block64 = 2;
+    int block32 = block64 + 1 + n64 + 1;
+    int trace_at = block32 + 2 + n32 + 1 + 1;
+    int allow_at = trace_at - 1;
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, (uint8_t)(block32 - 2));
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int k = 0; k < n64; k++, i++)
+        f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs64[k], (uint8_t)(trace_at - i - 1), 0);
+    f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, (uint32_t)(allow_at - i - 1), 0, 0);
+    i++;
+    f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, (uint8_t)(allow_at - i - 1));
+    i++;
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int k = 0; k < n32; k++, i++)
+        f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs32[k], (uint8_t)(trace_at - i - 1), 0);
+    f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, (uint32_t)(allow_at - i - 1), 0, 0);
+    i++;
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    struct sock_fprog program = { .len = (unsigned short)i, .filter = f };
+    int rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+    if (rc < 0 && errno == EACCES) {
+        /* Without CAP_SYS_ADMIN a filter needs no_new_privs, as strace does. */
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+            rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+    }
+    free(f);
+    return rc;
+}
+
+pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
+                       const uint32_t *nrs_x86_64, int count_x86_64,
+                       const uint32_t *nrs_i386, int count_i386,
+                       int *exec_errno_fd)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        /* The tracer may have blocked signals for itself; the program must not inherit that. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        raise(SIGSTOP);
+        if (count_x86_64 + count_i386 > 0 &&
+            install_seccomp_filter(nrs_x86_64, count_x86_64, nrs_i386, count_i386) < 0) {
+            int e = errno;
+            (void)!write(pipefd[1], &e, sizeof e);
+            _exit(127);
+        }
+        execve(path, argv, envp);
+        int e = errno;
+        (void)!write(pipefd[1], &e, sizeof e);
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    close(pipefd[1]);
+    *exec_errno_fd = pipefd[0];
+    return pid;
+}
+
+int64_t cs_read_memory(pid_t pid, uint64_t address, void *buffer, uint64_t length)
+{
+    if (length == 0)
+        return 0;
+    struct iovec local = { buffer, length };
+    struct iovec remote = { (void *)(uintptr_t)address, length };
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n == (ssize_t)length)
+        return n;
+    if (n < 0)
+        n = 0;
+    /* Short or failed: continue word by word, which also works where
+     * process_vm_readv is not permitted. */
+    uint64_t done = (uint64_t)n;
+    while (done < length) {
+        uint64_t at = address + done;
+        uint64_t aligned = at & ~(uint64_t)(sizeof(long) - 1);
+        errno = 0;
+        long word = ptrace(PTRACE_PEEKDATA, pid, (void *)(uintptr_t)aligned, NULL);
+        if (errno != 0)
+            break;
+        uint64_t skip = at - aligned;
+        uint64_t take = sizeof(long) - skip;
+        if (take > length - done)
+            take = length - done;
+        memcpy((char *)buffer + done, (char *)&word + skip, take);
+        done += take;
+    }
+    if (done == 0) {
+        if (errno == 0)
+            errno = EFAULT;
+        return -1;
+    }
+    return (int64_t)done;
+}
+
+void cs_strerror(int errnum, char *buffer, uint64_t length)
+{
+    const char *text = strerror(errnum);
+    strncpy(buffer, text, length - 1);
+    buffer[length - 1] = '\0';
+}
+
+static volatile sig_atomic_t interrupt_signal;
+
+static void record_interrupt(int signo)
+{
+    interrupt_signal = signo;
+}
+
+int cs_install_interrupt_handlers(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = record_interrupt;
+    sigemptyset(&action.sa_mask);
+    int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+    for (size_t k = 0; k < sizeof signals / sizeof signals[0]; k++)
+        if (sigaction(signals[k], &action, NULL) < 0)
+            return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+int cs_take_interrupt_signal(void)
+{
+    int signo = interrupt_signal;
+    interrupt_signal = 0;
+    return signo;
+}

@@ -1,0 +1,99 @@
+#ifndef SOCKETTRACE_CSUPPORT_H
+#define SOCKETTRACE_CSUPPORT_H
+/// The few things Swift cannot do by itself on Linux: `ptrace` is variadic,
+/// the W* status macros are macros, fork+exec must run without touching the
+/// Swift runtime between the two, the seccomp filter is BPF built from C
+/// structs, and `perf_event_open` has no libc wrapper. Every function here
+/// starts with `cs_` and returns -1 with errno set on failure, like libc.
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/// What PTRACE_GET_SYSCALL_INFO reports for a stop (see ptrace(2)).
+typedef struct {
+    uint8_t op;            /* CS_SYSCALL_INFO_* */
+    uint32_t arch;         /* AUDIT_ARCH_X86_64 or AUDIT_ARCH_I386 */
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    uint64_t nr;           /* entry and seccomp stops */
+    uint64_t args[6];      /* entry and seccomp stops */
+    int64_t rval;          /* exit stops */
+    uint8_t is_error;      /* exit stops */
+} cs_syscall_info;
+
+enum {
+    CS_SYSCALL_INFO_NONE = 0,
+    CS_SYSCALL_INFO_ENTRY = 1,
+    CS_SYSCALL_INFO_EXIT = 2,
+    CS_SYSCALL_INFO_SECCOMP = 3,
+};
+
+enum {
+    CS_ARCH_X86_64 = 0xc000003e,
+    CS_ARCH_I386 = 0x40000003,
+};
+
+/* ptrace requests, each one call. */
+long cs_ptrace(int request, pid_t pid, uint64_t addr, uint64_t data);
+int cs_ptrace_seize(pid_t pid, uint64_t options);
+int cs_ptrace_interrupt(pid_t pid);
+int cs_ptrace_syscall(pid_t pid, int signal);
+int cs_ptrace_cont(pid_t pid, int signal);
+int cs_ptrace_listen(pid_t pid);
+int cs_ptrace_detach(pid_t pid, int signal);
+int cs_ptrace_get_event_message(pid_t pid, uint64_t *message);
+int cs_ptrace_get_syscall_info(pid_t pid, cs_syscall_info *info);
+/// Fills the stop's siginfo fields; -1 with EINVAL means a group-stop.
+int cs_ptrace_get_siginfo(pid_t pid, int *signo, int *code, int *errno_value,
+                          int *sender_pid, int *sender_uid, int *status,
+                          int64_t *utime, int64_t *stime, uint64_t *address);
+
+/* The ptrace options sockettrace sets. */
+uint64_t cs_ptrace_option_flags(bool follow, bool seccomp, bool exit_kill);
+
+/* PTRACE_EVENT_* numbers, as status >> 16 shows them. */
+enum {
+    CS_EVENT_FORK = 1, CS_EVENT_VFORK = 2, CS_EVENT_CLONE = 3, CS_EVENT_EXEC = 4,
+    CS_EVENT_VFORK_DONE = 5, CS_EVENT_EXIT = 6, CS_EVENT_SECCOMP = 7, CS_EVENT_STOP = 128,
+};
+
+/* waitpid and its status macros. */
+/// waitpid(-1, __WALL); returns -1 with EINTR when an interrupt signal arrived.
+pid_t cs_wait_any(int *status, bool nohang);
+pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads);
+bool cs_wifexited(int status);
+bool cs_wifsignaled(int status);
+bool cs_wifstopped(int status);
+bool cs_wcoredump(int status);
+int cs_wexitstatus(int status);
+int cs_wtermsig(int status);
+int cs_wstopsig(int status);
+int cs_wevent(int status);
+
+/// Forks a child that stops itself with SIGSTOP, so the caller can seize it,
+/// then (once resumed) installs a seccomp filter that sends the listed syscalls
+/// to the tracer (if any are given) and execs `path`. When exec fails the child
+/// writes errno to a close-on-exec pipe and exits 127; `*exec_errno_fd` is the
+/// read end (the caller reads it after resuming the child). Returns the pid.
+pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
+                       const uint32_t *nrs_x86_64, int count_x86_64,
+                       const uint32_t *nrs_i386, int count_i386,
+                       int *exec_errno_fd);
+
+/// Reads `length` bytes of the tracee's memory at `address` with
+/// process_vm_readv, falling back to PTRACE_PEEKDATA word by word. Returns the
+/// number of bytes read (possibly short at an unmapped page).
+int64_t cs_read_memory(pid_t pid, uint64_t address, void *buffer, uint64_t length);
+
+/// The kernel's message for an errno value (strerror), copied into `buffer`.
+void cs_strerror(int errnum, char *buffer, uint64_t length);
+
+/// Catches SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the tracer without
+/// SA_RESTART, so a blocked wait returns EINTR; ignores SIGPIPE (a closed
+/// output is reported as a write error instead).
+int cs_install_interrupt_handlers(void);
+/// The last interrupting signal received since the previous call, or 0.
+int cs_take_interrupt_signal(void);
+
+#endif

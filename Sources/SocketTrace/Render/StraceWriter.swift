@@ -1,0 +1,122 @@
+/// Writes the trace as strace writes it, line for line: the same leaders
+/// (`[pid N] ` or `N  `), column-40 results, `<unfinished ...>`/`resumed`,
+/// signals, exits.
+public final class StraceWriter: TraceSink {
+    public struct Options: Sendable {
+        public var timestamps: TimestampStyle = .none
+        public var showDuration = false
+        /// strace prints `%-5d ` pid prefixes with -o and -f, `[pid %5u] ` on
+        /// stderr when several tracees are alive.
+        public var writingToFile = false
+        public var followFlagGiven = false
+        public init() {}
+    }
+
+    let lines: LineAssembler
+    let output: OutputStream
+    let diagnostics: OutputStream
+    let options: Options
+    var liveTracees = 0
+    var previousTimestamp: MonotonicTime?
+
+    public init(output: OutputStream, diagnostics: OutputStream = .standardError, options: Options) {
+        self.output = output
+        self.lines = LineAssembler(output: output)
+        self.diagnostics = diagnostics
+        self.options = options
+    }
+
+    func leader(_ tid: Int32, wall: WallClock = .now(), monotonic: MonotonicTime = .now()) -> String {
+        var text = ""
+        if options.writingToFile && (options.followFlagGiven || liveTracees > 1) {
+            let pid = String(tid)
+            text = pid + String(repeating: " ", count: max(0, 5 - pid.count)) + " "
+        } else if !options.writingToFile && liveTracees > 1 {
+            let pid = String(tid)
+            text = "[pid " + String(repeating: " ", count: max(0, 5 - pid.count)) + pid + "] "
+        }
+        return text + options.timestamps.text(wall: wall, monotonic: monotonic, previous: &previousTimestamp)
+    }
+
+    func finishResult(_ call: SyscallInvocation) {
+        lines.write(")")
+        lines.padToResultColumn()
+        lines.write("= " + call.returnText)
+        if options.showDuration, let duration = call.duration {
+            lines.write(" <" + Self.seconds(duration) + ">")
+        }
+        lines.end()
+    }
+
+    static func seconds(_ value: Double) -> String {
+        let micros = Int((value * 1e6).rounded())
+        return "\(micros / 1_000_000)." + pad6(micros % 1_000_000)
+    }
+
+    public func handle(_ event: TraceEvent) {
+        switch event {
+        case let .syscallEntered(call):
+            lines.begin(call.tid, leader: leader(call.tid, wall: call.wallClock ?? .now(), monotonic: call.entryTime))
+            lines.write(call.entryText)
+            lines.keepOpen(for: call.tid)
+        case let .syscallExited(call):
+            if lines.openTid == call.tid {
+                lines.write(call.exitText)
+            } else {
+                lines.begin(call.tid, leader: leader(call.tid))
+                lines.write("<... \(call.name) resumed>" + call.exitText)
+            }
+            finishResult(call)
+        case let .syscallAbandoned(call):
+            if lines.openTid != call.tid {
+                lines.begin(call.tid, leader: leader(call.tid))
+                lines.write("<... \(call.name) resumed>")
+            }
+            lines.write(" <unfinished ...>)")
+            lines.padToResultColumn()
+            lines.write("= ?")
+            lines.end()
+        case let .traceeStarted(tid, _, _, attached):
+            liveTracees += 1
+            if attached {
+                diagnostics.write("sockettrace: Process \(tid) attached\n")
+                diagnostics.flush()
+            }
+        case let .signalDelivered(tid, info):
+            lines.begin(tid, leader: leader(tid))
+            lines.write("--- " + SignalName.name(info.signal) + " " + info.straceText + " ---")
+            lines.end()
+        case let .stopped(tid, signal):
+            lines.begin(tid, leader: leader(tid))
+            lines.write("--- stopped by " + SignalName.name(signal) + " ---")
+            lines.end()
+        case .execed:
+            break
+        case let .exited(tid, status):
+            lines.begin(tid, leader: leader(tid))
+            lines.write("+++ exited with \(status) +++")
+            lines.end()
+            liveTracees -= 1
+        case let .killed(tid, signal, core):
+            lines.begin(tid, leader: leader(tid))
+            lines.write("+++ killed by " + SignalName.name(signal) + (core ? " (core dumped)" : "") + " +++")
+            lines.end()
+            liveTracees -= 1
+        case let .detached(tid):
+            lines.closeOpenLine()
+            liveTracees -= 1
+            diagnostics.write("sockettrace: Process \(tid) detached\n")
+            diagnostics.flush()
+        case let .personalityChanged(tid, architecture):
+            lines.closeOpenLine()
+            output.write("[ Process PID=\(tid) runs in \(architecture == .i386 ? 32 : 64) bit mode. ]\n")
+        }
+    }
+
+    public func flush() { output.flush() }
+
+    public func finish() {
+        lines.closeOpenLine()
+        output.flush()
+    }
+}

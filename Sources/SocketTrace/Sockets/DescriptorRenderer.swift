@@ -1,0 +1,87 @@
+/// Writes a descriptor as the output style asks: a number, strace's `-yy`
+/// form, or sockettrace's readable socket form.
+public struct DescriptorRenderer {
+    let style: DescriptorStyle
+    let tracker: SocketTracker
+
+    public init(style: DescriptorStyle, tracker: SocketTracker) {
+        self.style = style
+        self.tracker = tracker
+    }
+
+    public func render(_ fd: Int32) -> String {
+        switch style {
+        case .number:
+            return String(fd)
+        case .socketsDecorated:
+            guard let socket = tracker.socket(fd) else { return String(fd) }
+            return "\(fd)<\(Self.readable(socket, pid: tracker.pid))>"
+        case .straceDecorated:
+            if let socket = tracker.socket(fd) {
+                return "\(fd)<\(Self.straceSocket(socket, pid: tracker.pid))>"
+            }
+            guard fd >= 0, let target = KernelSocketLookup.descriptorTarget(pid: tracker.pid, fd: fd) else { return String(fd) }
+            return "\(fd)<\(target)\(Self.deviceSuffix(target))>"
+        }
+    }
+
+    /// Addresses from the kernel when it lists the socket, else from the table.
+    static func endpoints(_ socket: SocketInfo, pid: Int32) -> (local: SocketEndpoint?, peer: SocketEndpoint?) {
+        if let inode = socket.inode, let found = KernelSocketLookup.find(inode: inode, pid: pid), socket.family != 1 {
+            return (found.local.isUnspecified ? socket.local : found.local,
+                    found.remote.isUnspecified || found.remote.port == 0 ? socket.peer : found.remote)
+        }
+        return (socket.local, socket.peer)
+    }
+
+    /// `TCP:[127.0.0.1:40000->127.0.0.1:12345]`, `TCP:[127.0.0.1:12345]`, `TCP:[5823]`.
+    static func straceSocket(_ socket: SocketInfo, pid: Int32) -> String {
+        let label = socket.protocolLabel
+        if socket.family == 1 {
+            if let path = unixPath(socket), !path.isEmpty {
+                return "\(label):[\(socket.inode ?? 0),\"\(path)\"]"
+            }
+            return "\(label):[\(socket.inode ?? 0)]"
+        }
+        let (local, peer) = endpoints(socket, pid: pid)
+        if let local, !local.isUnspecified || local.port != 0 {
+            if let peer, !peer.isUnspecified { return "\(label):[\(local)->\(peer)]" }
+            if local.port != 0 { return "\(label):[\(local)]" }
+        }
+        return "\(label):[\(socket.inode ?? 0)]"
+    }
+
+    /// `TCP 127.0.0.1:40000->127.0.0.1:12345`: what sockettrace's text output shows.
+    static func readable(_ socket: SocketInfo, pid: Int32) -> String {
+        let label = socket.protocolLabel
+        if socket.family == 1 {
+            if let path = unixPath(socket), !path.isEmpty { return "\(label) \(path)" }
+            return label
+        }
+        let (local, peer) = endpoints(socket, pid: pid)
+        var text = label
+        if let local { text += " \(local)" }
+        if let peer { text += (local == nil ? " " : "->") + "\(peer)" }
+        if socket.state == .listening { text += " LISTEN" }
+        return text
+    }
+
+    static func unixPath(_ socket: SocketInfo) -> String? {
+        if case let .unix(path)? = socket.local { return path }
+        return nil
+    }
+
+    /// strace's `<char 1:3>` after a device path.
+    static func deviceSuffix(_ path: String) -> String {
+        guard path.hasPrefix("/") else { return "" }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "" }
+        let kind = info.st_mode & S_IFMT
+        guard kind == S_IFCHR || kind == S_IFBLK else { return "" }
+        let major = (info.st_rdev >> 8) & 0xfff
+        let minor = (info.st_rdev & 0xff) | ((info.st_rdev >> 12) & 0xfff00)
+        return "<\(kind == S_IFCHR ? "char" : "block") \(major):\(minor)>"
+    }
+}
+
+import Glibc

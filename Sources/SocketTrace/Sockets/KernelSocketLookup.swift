@@ -1,0 +1,84 @@
+import Foundation
+
+/// Asks the kernel, through /proc, what a descriptor is and, for a socket,
+/// its addresses: `/proc/PID/fd/N` names the socket's inode and
+/// `/proc/PID/net/{tcp,udp,…}` list the sockets of the process's network
+/// namespace by inode.
+public enum KernelSocketLookup {
+    /// The target of /proc/PID/fd/FD: `socket:[123]`, a path, `pipe:[9]`.
+    public static func descriptorTarget(pid: Int32, fd: Int32) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
+    }
+
+    /// The inode of a socket descriptor, nil when the fd is not a socket.
+    public static func socketInode(pid: Int32, fd: Int32) -> UInt64? {
+        guard let target = descriptorTarget(pid: pid, fd: fd) else { return nil }
+        return socketInode(fromTarget: target)
+    }
+
+    static func socketInode(fromTarget target: String) -> UInt64? {
+        guard target.hasPrefix("socket:["), target.hasSuffix("]") else { return nil }
+        return UInt64(target.dropFirst(8).dropLast())
+    }
+
+    /// One row of /proc/net/{tcp,udp,…}.
+    public struct Entry: Equatable {
+        public var family: UInt64
+        public var type: UInt64
+        public var protocolNumber: UInt64
+        public var local: SocketEndpoint
+        public var remote: SocketEndpoint
+        public var tcpState: Int
+    }
+
+    static let inetTables: [(file: String, family: UInt64, type: UInt64, protocolNumber: UInt64)] = [
+        ("tcp", 2, 1, 6), ("tcp6", 10, 1, 6), ("udp", 2, 2, 17), ("udp6", 10, 2, 17),
+        ("udplite", 2, 2, 136), ("udplite6", 10, 2, 136), ("raw", 2, 3, 255), ("raw6", 10, 3, 255),
+    ]
+
+    /// Finds a socket by inode in the namespace of `pid`.
+    public static func find(inode: UInt64, pid: Int32) -> Entry? {
+        let wanted = String(inode)
+        for table in inetTables {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/\(table.file)", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count > 9, fields[9] == wanted else { continue }
+                guard let local = parseInet(fields[1], six: table.family == 10),
+                      let remote = parseInet(fields[2], six: table.family == 10) else { return nil }
+                return Entry(family: table.family, type: table.type, protocolNumber: table.protocolNumber,
+                             local: local, remote: remote, tcpState: Int(fields[3], radix: 16) ?? 0)
+            }
+        }
+        if let text = try? String(contentsOfFile: "/proc/\(pid)/net/unix", encoding: .utf8) {
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: true)
+                guard fields.count > 6, fields[6] == wanted else { continue }
+                let type = UInt64(fields[4], radix: 16) ?? 1
+                let path = fields.count > 7 ? String(fields[7]) : ""
+                return Entry(family: 1, type: type, protocolNumber: 0, local: .unix(path: path),
+                             remote: .unix(path: ""), tcpState: 0)
+            }
+        }
+        return nil
+    }
+
+    /// `0100007F:3039` → 127.0.0.1:12345 (the address words are in host order).
+    static func parseInet(_ field: Substring, six: Bool) -> SocketEndpoint? {
+        let parts = field.split(separator: ":")
+        guard parts.count == 2, let port = UInt16(parts[1], radix: 16) else { return nil }
+        let hexAddress = Array(parts[0])
+        var bytes: [UInt8] = []
+        let words = six ? 4 : 1
+        guard hexAddress.count == words * 8 else { return nil }
+        for word in 0..<words {
+            let chunk = String(hexAddress[(word * 8)..<(word * 8 + 8)])
+            guard let value = UInt32(chunk, radix: 16) else { return nil }
+            bytes += [UInt8(value & 0xff), UInt8((value >> 8) & 0xff), UInt8((value >> 16) & 0xff), UInt8(value >> 24)]
+        }
+        if six {
+            return .inet6(address: SocketAddressDecoder.ipv6Text(bytes, at: 0), port: port)
+        }
+        return .inet(address: SocketAddressDecoder.ipv4Text(bytes, at: 0), port: port)
+    }
+}

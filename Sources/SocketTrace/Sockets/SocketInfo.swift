@@ -1,0 +1,53 @@
+/// What sockettrace knows about one socket (an open file description): its
+/// family, type and protocol, addresses and state. Descriptors made by dup
+/// and fork share one `SocketInfo`, as they share the kernel's socket.
+public final class SocketInfo: @unchecked Sendable {
+    public enum State: String, Sendable, Codable {
+        case created, bound, listening, connecting, connected, shutDown = "shut down", closed
+    }
+
+    public var inode: UInt64?
+    public var family: UInt64
+    public var type: UInt64
+    public var protocolNumber: UInt64
+    public var local: SocketEndpoint?
+    public var peer: SocketEndpoint?
+    public var state: State
+
+    public init(inode: UInt64? = nil, family: UInt64, type: UInt64, protocolNumber: UInt64,
+                local: SocketEndpoint? = nil, peer: SocketEndpoint? = nil, state: State = .created) {
+        self.inode = inode
+        self.family = family
+        self.type = type & 0xf
+        self.protocolNumber = protocolNumber
+        self.local = local
+        self.peer = peer
+        self.state = state
+    }
+
+    /// strace's protocol label: TCP, UDP, TCPv6, UDPv6, UNIX-STREAM, NETLINK…
+    public var protocolLabel: String {
+        switch family {
+        case 2, 10:
+            let six = family == 10 ? "v6" : ""
+            switch type {
+            case 1: return protocolNumber == 262 ? "MPTCP" + six : "TCP" + six
+            case 2: return (protocolNumber == 136 ? "UDPLITE" : "UDP") + six
+            case 3: return "RAW" + six
+            default: return (family == 10 ? "INET6" : "INET")
+            }
+        case 1:
+            switch type {
+            case 1: return "UNIX-STREAM"
+            case 2: return "UNIX-DGRAM"
+            case 5: return "UNIX-SEQPACKET"
+            default: return "UNIX"
+            }
+        case 16: return "NETLINK"
+        case 17: return "PACKET"
+        default: return SocketConstants.addressFamilies.name(family) ?? "SOCKET"
+        }
+    }
+
+    public var isTCP: Bool { (family == 2 || family == 10) && type == 1 }
+}

@@ -1,0 +1,150 @@
+/// Keeps a process's `DescriptorTable` true to what its syscalls did: new
+/// sockets from socket, socketpair and accept, addresses from bind, connect
+/// and accept, descriptors copied by dup and fcntl, closed by close.
+public struct SocketTracker {
+    let pid: Int32
+    let table: DescriptorTable
+    let memory: any TraceeMemory
+
+    public init(pid: Int32, table: DescriptorTable, memory: any TraceeMemory) {
+        self.pid = pid
+        self.table = table
+        self.memory = memory
+    }
+
+    /// The socket behind `fd`, asking /proc the first time an unknown
+    /// descriptor is seen (inherited, received, or from before an attach).
+    public func socket(_ fd: Int32) -> SocketInfo? {
+        if let entry = table[fd] { return entry.socket }
+        if fd < 0 || table.isKnownNotSocket(fd) { return nil }
+        guard let inode = KernelSocketLookup.socketInode(pid: pid, fd: fd) else {
+            table.markNotSocket(fd)
+            return nil
+        }
+        let info: SocketInfo
+        if let found = KernelSocketLookup.find(inode: inode, pid: pid) {
+            info = SocketInfo(inode: inode, family: found.family, type: found.type, protocolNumber: found.protocolNumber,
+                              local: found.local.isUnspecified ? nil : found.local,
+                              peer: found.remote.isUnspecified ? nil : found.remote,
+                              state: found.tcpState == 10 ? .listening : (found.remote.isUnspecified ? .bound : .connected))
+        } else {
+            info = SocketInfo(inode: inode, family: 0, type: 0, protocolNumber: 0)
+        }
+        table.insert(info, at: fd, closeOnExec: false)
+        return info
+    }
+
+    /// Applies a finished call to the table.
+    public func apply(_ call: SyscallInvocation) {
+        guard let result = call.result else { return }
+        let a = call.argument
+        let fd = Int32(truncatingIfNeeded: a(0))
+        if result.failed {
+            if call.syscall == .connect, result.errno == 115, let socket = socket(fd) {
+                socket.peer = endpoint(a(1), length: a(2))
+                socket.state = .connecting
+            }
+            return
+        }
+        let returned = Int32(truncatingIfNeeded: result.value)
+        switch call.syscall {
+        case .socket:
+            let info = SocketInfo(inode: KernelSocketLookup.socketInode(pid: pid, fd: returned),
+                                  family: a(0), type: a(1), protocolNumber: a(2))
+            table.insert(info, at: returned, closeOnExec: a(1) & 0x80000 != 0)
+        case .socketpair:
+            guard let bytes = memory.readExactly(a(3), count: 8) else { return }
+            for index in 0..<2 {
+                let newFd = bytes.loadLittleEndian(Int32.self, at: index * 4)
+                let info = SocketInfo(inode: KernelSocketLookup.socketInode(pid: pid, fd: newFd),
+                                      family: a(0), type: a(1), protocolNumber: a(2), state: .connected)
+                table.insert(info, at: newFd, closeOnExec: a(1) & 0x80000 != 0)
+            }
+        case .accept, .accept4:
+            let listener = socket(fd)
+            let info = SocketInfo(inode: KernelSocketLookup.socketInode(pid: pid, fd: returned),
+                                  family: listener?.family ?? 0, type: listener?.type ?? 1,
+                                  protocolNumber: listener?.protocolNumber ?? 0,
+                                  local: listener?.local, state: .connected)
+            if a(1) != 0, a(2) != 0, let length = memory.readInt32(a(2)) {
+                info.peer = endpoint(a(1), length: UInt64(max(length, 0)))
+            }
+            let flags = call.syscall == .accept4 ? a(3) : 0
+            table.insert(info, at: returned, closeOnExec: flags & 0x80000 != 0)
+        case .bind:
+            guard let socket = socket(fd) else { return }
+            socket.local = endpoint(a(1), length: a(2))
+            socket.state = .bound
+        case .listen:
+            socket(fd)?.state = .listening
+        case .connect:
+            guard let socket = socket(fd) else { return }
+            socket.peer = endpoint(a(1), length: a(2))
+            socket.state = .connected
+        case .shutdown:
+            socket(fd)?.state = .shutDown
+        case .close:
+            table.remove(fd)
+        case .close_range:
+            let first = UInt32(truncatingIfNeeded: a(0))
+            let last = UInt32(truncatingIfNeeded: a(1))
+            for open in table.entries.keys where open >= 0 && UInt32(open) >= first && UInt32(open) <= last {
+                if a(2) & 4 != 0 { table.setCloseOnExec(open, true) } else { table.remove(open) }
+            }
+        case .dup:
+            table.duplicate(fd, to: returned, closeOnExec: false)
+        case .dup2:
+            if fd != returned { table.duplicate(fd, to: returned, closeOnExec: false) }
+        case .dup3:
+            table.duplicate(fd, to: returned, closeOnExec: a(2) & 0o2000000 != 0)
+        case .fcntl, .fcntl64:
+            switch a(1) {
+            case 0: table.duplicate(fd, to: returned, closeOnExec: false)
+            case 1030: table.duplicate(fd, to: returned, closeOnExec: true)
+            case 2: table.setCloseOnExec(fd, a(2) & 1 != 0)
+            default: break
+            }
+        case .recvmsg, .recvmmsg, .recvmmsg_time64:
+            // Descriptors received with SCM_RIGHTS are new numbers; forget what
+            // those numbers meant so the next use asks /proc.
+            for received in receivedDescriptors(call) { table.remove(received) }
+        default:
+            break
+        }
+    }
+
+    func endpoint(_ address: UInt64, length: UInt64) -> SocketEndpoint? {
+        let size = Int(min(length, 128))
+        guard address != 0, size >= 2, let bytes = memory.readExactly(address, count: size) else { return nil }
+        return SocketEndpoint(sockaddr: bytes)
+    }
+
+    /// The descriptor numbers a recvmsg delivered in SCM_RIGHTS messages.
+    func receivedDescriptors(_ call: SyscallInvocation) -> [Int32] {
+        guard call.syscall == .recvmsg else { return [] }
+        let word = call.architecture.wordSize
+        let headerSize = word == 8 ? 56 : 28
+        guard let header = memory.readExactly(call.argument(1), count: headerSize) else { return [] }
+        let control = word == 8 ? header.loadLittleEndian(UInt64.self, at: 32) : UInt64(header.loadLittleEndian(UInt32.self, at: 16))
+        let length = word == 8 ? header.loadLittleEndian(UInt64.self, at: 40) : UInt64(header.loadLittleEndian(UInt32.self, at: 20))
+        guard control != 0, length > 0, let bytes = memory.readExactly(control, count: Int(min(length, 4096))) else { return [] }
+        let headerLength = word == 8 ? 16 : 12
+        var offset = 0
+        var fds: [Int32] = []
+        while offset + headerLength <= bytes.count {
+            let cmsgLength = word == 8 ? Int(clamping: bytes.loadLittleEndian(UInt64.self, at: offset)) : Int(bytes.loadLittleEndian(UInt32.self, at: offset))
+            let level = bytes.loadLittleEndian(UInt32.self, at: offset + word)
+            let type = bytes.loadLittleEndian(UInt32.self, at: offset + word + 4)
+            guard cmsgLength >= headerLength else { break }
+            if level == 1 && type == 1 {
+                var at = offset + headerLength
+                while at + 4 <= min(offset + cmsgLength, bytes.count) {
+                    fds.append(bytes.loadLittleEndian(Int32.self, at: at))
+                    at += 4
+                }
+            }
+            offset += (cmsgLength + word - 1) / word * word
+        }
+        return fds
+    }
+}

@@ -1,0 +1,19 @@
+import CSupport
+
+/// The instruction set a tracee runs in, as PTRACE_GET_SYSCALL_INFO reports
+/// it: it decides syscall numbers, pointer size and structure layouts.
+public enum Architecture: String, Sendable, Codable {
+    case x86_64
+    case i386
+
+    init?(auditArch: UInt32) {
+        switch auditArch {
+        case UInt32(CS_ARCH_X86_64): self = .x86_64
+        case UInt32(CS_ARCH_I386): self = .i386
+        default: return nil
+        }
+    }
+
+    /// Size of a pointer, `long` and `size_t`.
+    public var wordSize: Int { self == .x86_64 ? 8 : 4 }
+}

@@ -1,0 +1,59 @@
+/// A table of named constants, rendered the way strace renders them: a name
+/// when the value is known, `0x270f /* SO_??? */` when it is not.
+public struct ConstantTable: Sendable {
+    public let unknownPrefix: String
+    let names: [UInt64: String]
+    let values: [String: UInt64]
+
+    public init(_ unknownPrefix: String, _ entries: KeyValuePairs<UInt64, String>) {
+        self.unknownPrefix = unknownPrefix
+        var names: [UInt64: String] = [:]
+        var values: [String: UInt64] = [:]
+        for (value, name) in entries {
+            if names[value] == nil { names[value] = name }
+            values[name] = value
+        }
+        self.names = names
+        self.values = values
+    }
+
+    public func name(_ value: UInt64) -> String? { names[value] }
+    public func value(named name: String) -> UInt64? { values[name] }
+
+    /// The name, or the hex value with strace's `/* X_??? */` comment.
+    public func render(_ value: UInt64) -> String {
+        if let name = names[value] { return name }
+        return "\(hex(value)) /* \(unknownPrefix)??? */"
+    }
+
+    /// The name, or the plain decimal value (strace does this for some fields).
+    public func renderOrDecimal(_ value: UInt64) -> String {
+        names[value] ?? String(value)
+    }
+}
+
+/// A set of single-bit flags rendered as `A|B|0x100` (`0` when empty), in the
+/// order of the table, with bits the table does not know shown in hex.
+public struct FlagTable: Sendable {
+    let flags: [(UInt64, String)]
+
+    public init(_ flags: KeyValuePairs<UInt64, String>) {
+        self.flags = flags.map { ($0.key, $0.value) }
+    }
+
+    public func render(_ value: UInt64, zero: String = "0") -> String {
+        if value == 0 { return zero }
+        var parts: [String] = []
+        var rest = value
+        for (bit, name) in flags where bit != 0 && rest & bit == bit {
+            parts.append(name)
+            rest &= ~bit
+        }
+        if rest != 0 { parts.append(hex(rest)) }
+        return parts.joined(separator: "|")
+    }
+
+    public func value(named name: String) -> UInt64? { flags.first { $0.1 == name }?.0 }
+}
+
+func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

@@ -1,0 +1,77 @@
+import Glibc
+
+/// Everything a decoder needs to turn a syscall's raw arguments into text:
+/// the tracee's memory and architecture, the output options, and how to show
+/// a file descriptor (plain, strace's `-yy`, or sockettrace's readable form).
+public struct DecodingContext {
+    public let memory: any TraceeMemory
+    public let architecture: Architecture
+    public let options: DecodeOptions
+    public let describeDescriptor: (Int32) -> String
+
+    public init(memory: any TraceeMemory, architecture: Architecture, options: DecodeOptions,
+                describeDescriptor: @escaping (Int32) -> String = { String($0) }) {
+        self.memory = memory
+        self.architecture = architecture
+        self.options = options
+        self.describeDescriptor = describeDescriptor
+    }
+
+    var wordSize: Int { architecture.wordSize }
+
+    /// An address as strace prints it: `NULL` or `0x7ffc…`.
+    public func pointer(_ address: UInt64) -> String {
+        address == 0 ? "NULL" : hex(address)
+    }
+
+    public func descriptor(_ value: UInt64) -> String {
+        describeDescriptor(Int32(truncatingIfNeeded: value))
+    }
+
+    /// A buffer of `length` bytes shown up to the `-s` limit.
+    public func buffer(_ address: UInt64, length: Int) -> String {
+        if address == 0 { return "NULL" }
+        let shown = min(max(length, 0), options.stringLimit)
+        guard let bytes = memory.readExactly(address, count: shown) else { return pointer(address) }
+        return QuotedString.render(bytes, truncated: length > shown, hex: options.hexStrings)
+    }
+
+    /// `[N]`: an int the tracee passed by pointer.
+    public func indirectInt(_ address: UInt64) -> String {
+        if address == 0 { return "NULL" }
+        guard let value = memory.readInt32(address) else { return pointer(address) }
+        return "[\(value)]"
+    }
+
+    /// `[in => out]` or `[out]`: a value-result length.
+    public static func valueResult(_ before: Int32, _ after: Int32) -> String {
+        before == after ? "[\(after)]" : "[\(before) => \(after)]"
+    }
+
+    /// Reads an int the tracee passed by pointer.
+    public func int32(at address: UInt64) -> Int32? {
+        address == 0 ? nil : memory.readInt32(address)
+    }
+
+    public func word(at address: UInt64) -> UInt64? {
+        memory.readWord(address, architecture: architecture)
+    }
+}
+
+/// The decimal text of a signed 32-bit argument (fds, lengths, backlogs).
+func int32Text(_ value: UInt64) -> String { String(Int32(truncatingIfNeeded: value)) }
+
+/// The name of a network interface by index, via if_indextoname(3).
+func interfaceName(_ index: UInt32) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+    guard if_indextoname(index, &buffer) != nil else { return nil }
+    return String(cBuffer: buffer)
+}
+
+extension String {
+    /// The text of a NUL-terminated C buffer.
+    init(cBuffer buffer: [CChar]) {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        self.init(decoding: bytes, as: UTF8.self)
+    }
+}

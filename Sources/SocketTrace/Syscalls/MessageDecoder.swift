@@ -1,0 +1,161 @@
+/// Decodes the vectors of the message calls: `struct iovec` arrays,
+/// `struct msghdr` with its control messages, and `struct mmsghdr` arrays, in
+/// the layout of the tracee's architecture.
+public struct MessageDecoder {
+    let context: DecodingContext
+
+    public init(_ context: DecodingContext) { self.context = context }
+
+    var word: Int { context.wordSize }
+
+    /// The fields of a msghdr in the tracee.
+    struct MessageHeader {
+        var name: UInt64
+        var nameLength: UInt32
+        var iov: UInt64
+        var iovCount: UInt64
+        var control: UInt64
+        var controlLength: UInt64
+        var flags: UInt32
+    }
+
+    var headerSize: Int { word == 8 ? 56 : 28 }
+
+    func readHeader(_ address: UInt64) -> MessageHeader? {
+        guard let bytes = context.memory.readExactly(address, count: headerSize) else { return nil }
+        return parseHeader(bytes, at: 0)
+    }
+
+    func parseHeader(_ bytes: [UInt8], at offset: Int) -> MessageHeader {
+        func wordAt(_ index: Int) -> UInt64 {
+            word == 8 ? bytes.loadLittleEndian(UInt64.self, at: offset + index * 8)
+                : UInt64(bytes.loadLittleEndian(UInt32.self, at: offset + index * 4))
+        }
+        return MessageHeader(
+            name: wordAt(0),
+            nameLength: UInt32(truncatingIfNeeded: wordAt(1)),
+            iov: wordAt(2),
+            iovCount: wordAt(3),
+            control: wordAt(4),
+            controlLength: wordAt(5),
+            flags: UInt32(truncatingIfNeeded: wordAt(6)))
+    }
+
+    /// `[{iov_base="…", iov_len=N}, …]`, showing at most `dataLimit` bytes of
+    /// data in all (the syscall's result for reads, everything for writes);
+    /// nil data limit prints only addresses (failed calls).
+    public func iovecArray(_ address: UInt64, count: UInt64, dataLimit: Int?) -> String {
+        if address == 0 { return "NULL" }
+        let shownCount = Int(min(count, UInt64(context.options.arrayLimit)))
+        guard count <= 1024, let bytes = context.memory.readExactly(address, count: shownCount * 2 * word) else {
+            return context.pointer(address)
+        }
+        var remaining = dataLimit ?? 0
+        var parts: [String] = []
+        for index in 0..<shownCount {
+            let base = word == 8 ? bytes.loadLittleEndian(UInt64.self, at: index * 16)
+                : UInt64(bytes.loadLittleEndian(UInt32.self, at: index * 8))
+            let length = word == 8 ? bytes.loadLittleEndian(UInt64.self, at: index * 16 + 8)
+                : UInt64(bytes.loadLittleEndian(UInt32.self, at: index * 8 + 4))
+            let baseText: String
+            if dataLimit == nil {
+                baseText = context.pointer(base)
+            } else {
+                let take = min(Int(clamping: length), remaining)
+                remaining -= take
+                baseText = context.buffer(base, length: take)
+            }
+            parts.append("{iov_base=\(baseText), iov_len=\(length)}")
+        }
+        var text = "[" + parts.joined(separator: ", ")
+        if UInt64(shownCount) < count { text += ", ..." }
+        return text + "]"
+    }
+
+    /// A msghdr: `{msg_name=…, msg_namelen=…, msg_iov=[…], msg_iovlen=…,
+    /// msg_control=[…], msg_controllen=…, msg_flags=…}`.
+    public func messageHeader(_ address: UInt64, dataLimit: Int?, nameLengthBefore: UInt32? = nil) -> String {
+        if address == 0 { return "NULL" }
+        guard let header = readHeader(address) else { return context.pointer(address) }
+        return render(header, dataLimit: dataLimit, nameLengthBefore: nameLengthBefore)
+    }
+
+    func render(_ header: MessageHeader, dataLimit: Int?, nameLengthBefore: UInt32? = nil) -> String {
+        let addresses = SocketAddressDecoder(context)
+        var text = "{msg_name="
+        text += header.name == 0 ? "NULL" : addresses.render(header.name, length: Int(header.nameLength))
+        text += ", msg_namelen="
+        if let before = nameLengthBefore, before != header.nameLength {
+            text += "\(before) => \(header.nameLength)"
+        } else {
+            text += "\(Int32(bitPattern: header.nameLength))"
+        }
+        text += ", msg_iov=" + iovecArray(header.iov, count: header.iovCount, dataLimit: dataLimit)
+        text += ", msg_iovlen=\(header.iovCount)"
+        if header.control != 0 && header.controlLength > 0 {
+            text += ", msg_control=" + controlMessages(header.control, length: Int(min(header.controlLength, 1 << 16)))
+        }
+        text += ", msg_controllen=\(header.controlLength)"
+        text += ", msg_flags=" + SocketConstants.messageFlags.render(UInt64(header.flags))
+        return text + "}"
+    }
+
+    /// The control messages (`struct cmsghdr` chain) of a msghdr.
+    func controlMessages(_ address: UInt64, length: Int) -> String {
+        guard let bytes = context.memory.readExactly(address, count: length) else { return context.pointer(address) }
+        let headerLength = word == 8 ? 16 : 12
+        var offset = 0
+        var parts: [String] = []
+        while offset + headerLength <= bytes.count {
+            let cmsgLength = word == 8 ? Int(clamping: bytes.loadLittleEndian(UInt64.self, at: offset))
+                : Int(bytes.loadLittleEndian(UInt32.self, at: offset))
+            let level = UInt64(bytes.loadLittleEndian(UInt32.self, at: offset + word))
+            let type = UInt64(bytes.loadLittleEndian(UInt32.self, at: offset + word + 4))
+            var part = "{cmsg_len=\(cmsgLength), cmsg_level=" + SocketConstants.socketLevels.render(level)
+            part += ", cmsg_type="
+            part += level == 1 ? SocketConstants.controlMessageTypes.render(type) : hex(type)
+            let dataStart = offset + headerLength
+            let dataEnd = min(offset + max(cmsgLength, headerLength), bytes.count)
+            let data = Array(bytes[dataStart..<max(dataStart, dataEnd)])
+            part += ", cmsg_data=" + controlData(level: level, type: type, data) + "}"
+            parts.append(part)
+            guard cmsgLength >= headerLength else { break }
+            offset += (cmsgLength + word - 1) / word * word
+        }
+        return "[" + parts.joined(separator: ", ") + "]"
+    }
+
+    func controlData(level: UInt64, type: UInt64, _ data: [UInt8]) -> String {
+        if level == 1 && type == 1 {
+            let fds = stride(from: 0, to: data.count - 3, by: 4).map {
+                context.describeDescriptor(data.loadLittleEndian(Int32.self, at: $0))
+            }
+            return "[" + fds.joined(separator: ", ") + "]"
+        }
+        if level == 1 && type == 2 && data.count >= 12 {
+            return "{pid=\(data.loadLittleEndian(Int32.self, at: 0)), uid=\(data.loadLittleEndian(UInt32.self, at: 4)), gid=\(data.loadLittleEndian(UInt32.self, at: 8))}"
+        }
+        return QuotedString.render(data, truncated: false, hex: context.options.hexStrings)
+    }
+
+    /// An mmsghdr array of `count` entries: `[{msg_hdr={…}, msg_len=N}, …]`.
+    /// Received data is limited per entry by its msg_len when `received`.
+    public func messageVector(_ address: UInt64, count: Int, received: Bool) -> String {
+        if address == 0 { return "NULL" }
+        let entrySize = word == 8 ? 64 : 32
+        let shown = min(count, context.options.arrayLimit)
+        guard count >= 0, let bytes = context.memory.readExactly(address, count: shown * entrySize) else {
+            return context.pointer(address)
+        }
+        var parts: [String] = []
+        for index in 0..<shown {
+            let header = parseHeader(bytes, at: index * entrySize)
+            let messageLength = bytes.loadLittleEndian(UInt32.self, at: index * entrySize + headerSize)
+            let limit = received ? Int(messageLength) : Int.max
+            parts.append("{msg_hdr=" + render(header, dataLimit: limit) + ", msg_len=\(messageLength)}")
+        }
+        var text = "[" + parts.joined(separator: ", ")
+        if shown < count { text += ", ..." }
+        return text + "]"
+    }
+}

@@ -1,0 +1,114 @@
+/// One system call made by one thread, from its entry to its exit: the raw
+/// arguments and result, the decoded text split where strace splits it
+/// (what is known at entry, what only the exit can tell), and its timing.
+public struct SyscallInvocation: Sendable {
+    public let pid: Int32
+    public let tid: Int32
+    public let architecture: Architecture
+    public let syscall: Syscall
+    /// The raw arguments (for a socketcall sub-call, the ones read from its array).
+    public let arguments: [UInt64]
+    public let viaSocketcall: Bool
+    public let entryTime: MonotonicTime
+    /// Wall-clock time at entry, for `-t`, `-tt` and `-ttt`.
+    public var wallClock: WallClock?
+
+    /// `name(` and the arguments decodable at entry.
+    public var entryText: String = ""
+    /// The arguments decodable only at exit (printed after `<... resumed>`).
+    public var exitText: String = ""
+    /// Values read at entry that the exit needs (in-lengths of value-result args).
+    public var saved: [Int64] = []
+
+    public var exitTime: MonotonicTime?
+    public var result: SyscallResult?
+    /// `= 3`, `= -1 ECONNREFUSED (Connection refused)`, `= 0x2 (flags O_RDWR)`.
+    public var returnText: String = ""
+
+    public init(pid: Int32, tid: Int32, architecture: Architecture, syscall: Syscall,
+                arguments: [UInt64], viaSocketcall: Bool = false, entryTime: MonotonicTime) {
+        self.pid = pid
+        self.tid = tid
+        self.architecture = architecture
+        self.syscall = syscall
+        self.arguments = arguments
+        self.viaSocketcall = viaSocketcall
+        self.entryTime = entryTime
+    }
+
+    public func argument(_ index: Int) -> UInt64 {
+        guard index < arguments.count else { return 0 }
+        let value = arguments[index]
+        return architecture == .i386 ? value & 0xffff_ffff : value
+    }
+
+    /// The syscall's name as strace shows it.
+    public var name: String { syscall.rawValue }
+
+    public var duration: Double? {
+        exitTime.map { $0.seconds - entryTime.seconds }
+    }
+}
+
+/// What a syscall returned: a value, or an errno (including the kernel's
+/// internal restart codes, which strace shows as `= ?`).
+public struct SyscallResult: Sendable, Equatable {
+    public let value: Int64
+    public let errno: Int32?
+
+    public init(value: Int64, errno: Int32?) {
+        self.value = value
+        self.errno = errno
+    }
+
+    /// From PTRACE_GET_SYSCALL_INFO's exit fields.
+    public init(rval: Int64, isError: Bool) {
+        if isError {
+            self.value = -1
+            self.errno = Int32(truncatingIfNeeded: -rval)
+        } else {
+            self.value = rval
+            self.errno = nil
+        }
+    }
+
+    public var failed: Bool { errno != nil }
+
+    /// True for ERESTARTSYS and friends: the call did not complete and will be
+    /// restarted (or fail with EINTR) after a signal.
+    public var isRestart: Bool {
+        guard let errno else { return false }
+        return (512...516).contains(errno)
+    }
+}
+
+/// A CLOCK_MONOTONIC instant, the clock perf samples also use.
+public struct MonotonicTime: Sendable, Comparable, Codable {
+    public let nanoseconds: UInt64
+
+    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+
+    public static func now() -> MonotonicTime {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return MonotonicTime(nanoseconds: UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec))
+    }
+
+    public var seconds: Double { Double(nanoseconds) / 1e9 }
+
+    public static func < (a: MonotonicTime, b: MonotonicTime) -> Bool { a.nanoseconds < b.nanoseconds }
+}
+
+/// A CLOCK_REALTIME instant in seconds and microseconds, as strace prints it.
+public struct WallClock: Sendable, Codable {
+    public let seconds: Int
+    public let microseconds: Int
+
+    public static func now() -> WallClock {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return WallClock(seconds: spec.tv_sec, microseconds: spec.tv_nsec / 1000)
+    }
+}
+
+import Glibc

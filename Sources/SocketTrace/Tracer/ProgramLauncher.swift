@@ -1,0 +1,72 @@
+import CSupport
+import Glibc
+
+/// Finds the program to run the way a shell does (a name with a slash is a
+/// path; otherwise each directory of PATH), and says why when it cannot.
+public enum ProgramLocator {
+    public static func resolve(_ program: String, path: String? = getenv("PATH").map { String(cString: $0) }) throws -> String {
+        if program.contains("/") {
+            try check(program, name: program)
+            return program
+        }
+        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        var sawNotExecutable = false
+        for directory in directories {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
+            var info = stat()
+            guard stat(candidate, &info) == 0, info.st_mode & S_IFMT != S_IFDIR else { continue }
+            if access(candidate, X_OK) == 0 { return candidate }
+            sawNotExecutable = true
+        }
+        if sawNotExecutable {
+            throw TraceError(.programNotExecutable, operation: "Can't execute '\(program)'", errno: EACCES)
+        }
+        throw TraceError(.programNotFound, operation: "Can't stat '\(program)'", errno: ENOENT)
+    }
+
+    static func check(_ path: String, name: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            throw TraceError(code == ENOENT || code == ENOTDIR ? .programNotFound : .programNotExecutable,
+                             operation: "Can't stat '\(name)'", errno: code)
+        }
+        if info.st_mode & S_IFMT == S_IFDIR || access(path, X_OK) != 0 {
+            throw TraceError(.programNotExecutable, operation: "Can't execute '\(name)'",
+                             errno: info.st_mode & S_IFMT == S_IFDIR ? EISDIR : EACCES)
+        }
+    }
+}
+
+/// Starts a program stopped, ready to be seized: fork, SIGSTOP, then (once
+/// resumed) the seccomp filter and exec, all in the C shim.
+enum ProgramLauncher {
+    struct Launched {
+        let pid: Int32
+        let execErrorPipe: Int32
+    }
+
+    static func spawn(path: String, arguments: [String], stopSyscalls: Set<Syscall>?) throws -> Launched {
+        let x86 = (stopSyscalls ?? []).compactMap(\.x86_64Number).sorted()
+        var i386 = (stopSyscalls ?? []).compactMap(\.i386Number).sorted()
+        if let set = stopSyscalls, !set.isEmpty, let socketcall = Syscall.socketcall.i386Number, !i386.contains(socketcall) {
+            i386.append(socketcall)
+        }
+        // argv[0] stays as the user typed it, as a shell would pass it.
+        let argv = (arguments.isEmpty ? [path] : arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        var cArgv: [UnsafeMutablePointer<CChar>?] = argv + [nil]
+        var errorPipe: Int32 = -1
+        let pid = x86.withUnsafeBufferPointer { x86Buffer in
+            i386.withUnsafeBufferPointer { i386Buffer in
+                cArgv.withUnsafeMutableBufferPointer { argvBuffer in
+                    cs_spawn_stopped(path, argvBuffer.baseAddress, environ,
+                                     x86Buffer.baseAddress, Int32(x86.count),
+                                     i386Buffer.baseAddress, Int32(i386.count), &errorPipe)
+                }
+            }
+        }
+        guard pid > 0 else { throw TraceError.system("fork") }
+        return Launched(pid: pid, execErrorPipe: errorPipe)
+    }
+}

@@ -1,0 +1,504 @@
+import CSupport
+import Glibc
+
+/// The ptrace engine: launches or attaches to programs, follows their
+/// children and threads, stops them only on the syscalls that matter, decodes
+/// those, passes every signal through, and reports it all to a sink.
+///
+/// All ptrace requests come from the thread that calls `launch`/`attach` and
+/// `run`, as the kernel requires.
+public final class Tracer {
+    public let configuration: TracerConfiguration
+    let sink: TraceSink
+
+    var threads: [Int32: TracedThread] = [:]
+    var processes: [Int32: TracedProcess] = [:]
+    /// The launched program, whose exit status becomes the tracer's.
+    var launchedPid: Int32?
+    var launchedStatus: ExitStatus?
+    var attachedMode = false
+    var seccompActive = false
+    var reportedPersonality: Set<Int32> = []
+    /// Parents of children whose first stop came before the fork event.
+    var pendingParents: [Int32: Int32] = [:]
+
+    public init(configuration: TracerConfiguration, sink: TraceSink) {
+        self.configuration = configuration
+        self.sink = sink
+    }
+
+    /// How the traced program ended.
+    public enum ExitStatus: Sendable, Equatable {
+        case exited(Int32)
+        case killed(signal: Int32, coreDumped: Bool)
+
+        /// What a shell reports: the code, or 128 + the signal.
+        public var shellStatus: Int32 {
+            switch self {
+            case let .exited(code): code
+            case let .killed(signal, _): 128 + signal
+            }
+        }
+    }
+
+    // MARK: starting
+
+    /// Runs `arguments[0]` (found through PATH) under trace, stopped at
+    /// nothing until `run` is called.
+    public func launch(_ arguments: [String]) throws {
+        guard let program = arguments.first else { throw TraceError(.usage, operation: "must have PROG [ARGS] or -p PID") }
+        let path = try ProgramLocator.resolve(program)
+        seccompActive = configuration.useSeccomp && configuration.followForks
+        let launched = try ProgramLauncher.spawn(
+            path: path, arguments: arguments,
+            stopSyscalls: seccompActive ? configuration.stopSyscalls : nil)
+        var status: Int32 = 0
+        guard cs_wait_pid(launched.pid, &status, false) == launched.pid, cs_wifstopped(status) else {
+            throw TraceError.system("waitpid", pid: launched.pid)
+        }
+        let options = cs_ptrace_option_flags(configuration.followForks, seccompActive, true)
+        guard cs_ptrace_seize(launched.pid, options) == 0 else {
+            let error = TraceError.system("PTRACE_SEIZE", pid: launched.pid)
+            kill(launched.pid, SIGKILL)
+            throw error
+        }
+        launchedPid = launched.pid
+        let process = TracedProcess(pid: launched.pid, table: DescriptorTable())
+        let thread = addThread(launched.pid, process: process, starting: true)
+        thread.hiddenSignal = SIGCONT
+        sink.handle(.traceeStarted(tid: launched.pid, pid: launched.pid, parent: nil, attached: false))
+        // The child is in group-stop from its own SIGSTOP; SIGCONT lets it exec.
+        kill(launched.pid, SIGCONT)
+        execErrorPipe = launched.execErrorPipe
+    }
+
+    var execErrorPipe: Int32 = -1
+
+    /// Attaches to running processes and all their threads (PTRACE_SEIZE).
+    /// They keep running; detaching leaves them as they were.
+    public func attach(_ pids: [Int32]) throws {
+        attachedMode = true
+        seccompActive = false
+        let options = cs_ptrace_option_flags(configuration.followForks, false, false)
+        for pid in pids {
+            guard kill(pid, 0) == 0 || errno == EPERM else {
+                throw TraceError(operation: "attach: ptrace(PTRACE_SEIZE, \(pid))", errno: ESRCH)
+            }
+            let process = TracedProcess(pid: pid, table: DescriptorTable())
+            let tids = Self.threadIDs(of: pid)
+            for tid in tids.isEmpty ? [pid] : tids where threads[tid] == nil {
+                guard cs_ptrace_seize(tid, options) == 0 else {
+                    let code = errno
+                    if tid == pid {
+                        throw TraceError(operation: "attach: ptrace(PTRACE_SEIZE, \(pid))", errno: code)
+                    }
+                    continue
+                }
+                addThread(tid, process: process, starting: false)
+                cs_ptrace_interrupt(tid)
+                sink.handle(.traceeStarted(tid: tid, pid: pid, parent: nil, attached: true))
+            }
+        }
+    }
+
+    static func threadIDs(of pid: Int32) -> [Int32] {
+        guard let directory = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(directory) }
+        var tids: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let tid = Int32(name) { tids.append(tid) }
+        }
+        return tids.sorted()
+    }
+
+    @discardableResult
+    func addThread(_ tid: Int32, process: TracedProcess, starting: Bool) -> TracedThread {
+        let thread = TracedThread(tid: tid, process: process)
+        thread.starting = starting
+        threads[tid] = thread
+        process.threads.insert(tid)
+        processes[process.pid] = process
+        return thread
+    }
+
+    // MARK: the loop
+
+    /// Traces until every tracee is gone (or, after SIGINT/SIGTERM with `-p`,
+    /// detached). Returns how the launched program ended, if one was launched.
+    public func run() throws -> ExitStatus? {
+        cs_install_interrupt_handlers()
+        var interrupts = 0
+        while !threads.isEmpty {
+            let signal = cs_take_interrupt_signal()
+            if signal != 0 {
+                interrupts += 1
+                if attachedMode || interrupts > 1 {
+                    detachAll()
+                    break
+                }
+                // The launched program gets the signal too, as it would without us.
+                if let pid = launchedPid { kill(pid, signal) }
+            }
+            var status: Int32 = 0
+            var tid = cs_wait_any(&status, true)
+            if tid == 0 {
+                sink.flush()
+                tid = cs_wait_any(&status, false)
+            }
+            if tid < 0 {
+                if errno == EINTR { continue }
+                if errno == ECHILD { break }
+                throw TraceError.system("waitpid")
+            }
+            handle(tid: tid, status: status)
+            checkExecError()
+        }
+        sink.finish()
+        return launchedStatus
+    }
+
+    /// After the launched child is resumed, its exec either succeeds (the pipe
+    /// closes) or fails (the child wrote errno and exits 127).
+    func checkExecError() {
+        guard execErrorPipe >= 0 else { return }
+        var code: Int32 = 0
+        var pollRequest = pollfd(fd: execErrorPipe, events: Int16(POLLIN), revents: 0)
+        guard poll(&pollRequest, 1, 0) > 0 else { return }
+        let got = read(execErrorPipe, &code, MemoryLayout<Int32>.size)
+        close(execErrorPipe)
+        execErrorPipe = -1
+        if got == MemoryLayout<Int32>.size {
+            execFailure = TraceError(code == ENOENT ? .programNotFound : .programNotExecutable,
+                                     operation: "exec", pid: launchedPid, errno: code)
+        }
+    }
+
+    /// Set when the launched program could not be executed.
+    public private(set) var execFailure: TraceError?
+
+    func handle(tid: Int32, status: Int32) {
+        if cs_wifexited(status) || cs_wifsignaled(status) {
+            threadGone(tid, status: status)
+            return
+        }
+        guard cs_wifstopped(status) else { return }
+        let thread = threads[tid] ?? newTracee(tid)
+        thread.stopped = true
+        let signal = cs_wstopsig(status)
+        let event = cs_wevent(status)
+
+        if thread.starting {
+            thread.starting = false
+            if event == Int32(CS_EVENT_STOP) {
+                resume(thread)
+                return
+            }
+        }
+        switch event {
+        case Int32(CS_EVENT_SECCOMP):
+            syscallStop(thread)
+        case Int32(CS_EVENT_FORK), Int32(CS_EVENT_VFORK), Int32(CS_EVENT_CLONE):
+            var message: UInt64 = 0
+            if cs_ptrace_get_event_message(tid, &message) == 0 {
+                childCreated(Int32(truncatingIfNeeded: message), by: thread, sharesProcess: event == Int32(CS_EVENT_CLONE))
+            }
+            resume(thread)
+        case Int32(CS_EVENT_EXEC):
+            execed(thread)
+            resume(thread)
+        case Int32(CS_EVENT_STOP):
+            if [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) {
+                sink.handle(.stopped(tid: tid, signal: signal))
+                // Stay stopped as the signal asked, without blocking other events.
+                cs_ptrace_listen(tid)
+                thread.stopped = false
+            } else {
+                resume(thread)
+            }
+        case 0 where signal == (SIGTRAP | 0x80):
+            syscallStop(thread)
+        case 0 where thread.hiddenSignal == signal:
+            // The SIGCONT that started the launched program is ours, not the program's.
+            thread.hiddenSignal = nil
+            resume(thread, signal: signal)
+        case 0:
+            signalStop(thread, signal: signal)
+        default:
+            resume(thread)
+        }
+    }
+
+    // MARK: syscalls
+
+    func syscallStop(_ thread: TracedThread) {
+        var info = cs_syscall_info()
+        guard cs_ptrace_get_syscall_info(thread.tid, &info) == 0 else {
+            resume(thread)
+            return
+        }
+        switch Int32(info.op) {
+        case Int32(CS_SYSCALL_INFO_ENTRY), Int32(CS_SYSCALL_INFO_SECCOMP):
+            syscallEntry(thread, info)
+        case Int32(CS_SYSCALL_INFO_EXIT):
+            syscallExit(thread, info)
+        default:
+            resume(thread)
+        }
+    }
+
+    func context(for process: TracedProcess, architecture: Architecture) -> (DecodingContext, SocketTracker) {
+        let memory = ProcessMemory(pid: process.pid)
+        let tracker = SocketTracker(pid: process.pid, table: process.table, memory: memory)
+        let renderer = DescriptorRenderer(style: configuration.descriptorStyle, tracker: tracker)
+        let context = DecodingContext(memory: memory, architecture: architecture, options: configuration.decodeOptions,
+                                      describeDescriptor: renderer.render)
+        return (context, tracker)
+    }
+
+    func syscallEntry(_ thread: TracedThread, _ info: cs_syscall_info) {
+        thread.current = nil
+        guard let architecture = Architecture(auditArch: info.arch),
+              var syscall = Syscall(number: info.nr, architecture: architecture) else {
+            resume(thread)
+            return
+        }
+        let process = thread.process
+        if process.architecture != architecture {
+            process.architecture = architecture
+            if architecture == .i386 && !reportedPersonality.contains(process.pid) {
+                reportedPersonality.insert(process.pid)
+                sink.handle(.personalityChanged(tid: thread.tid, architecture))
+            }
+        }
+        var arguments = withUnsafeBytes(of: info.args) { raw in Array(raw.bindMemory(to: UInt64.self)) }
+        var viaSocketcall = false
+        if syscall == .socketcall {
+            let memory = ProcessMemory(pid: process.pid)
+            guard let sub = Syscall(socketcallNumber: arguments[0] & 0xffff_ffff) else {
+                resume(thread)
+                return
+            }
+            let base = arguments[1] & 0xffff_ffff
+            arguments = (0..<sub.argumentCount).map { memory.readUInt32(base + UInt64($0 * 4)).map(UInt64.init) ?? 0 }
+            syscall = sub
+            viaSocketcall = true
+        }
+        var call = SyscallInvocation(pid: process.pid, tid: thread.tid, architecture: architecture, syscall: syscall,
+                                     arguments: arguments, viaSocketcall: viaSocketcall, entryTime: .now())
+        let (context, tracker) = self.context(for: process, architecture: architecture)
+        let selection = configuration.selection
+        var shown = selection.contains(syscall)
+        if shown && selection.onlySocketDescriptors && syscall.isDescriptorCall {
+            shown = involvesSocket(call, tracker: tracker)
+        }
+        let tracked = syscall.changesDescriptors && needsTableUpdate(call, tracker: tracker)
+        guard shown || tracked else {
+            if syscall == .close { process.table.remove(Int32(truncatingIfNeeded: call.argument(0))) }
+            resume(thread)
+            return
+        }
+        if shown {
+            call.wallClock = WallClock.now()
+            SyscallDecoder(context).enter(&call)
+            sink.handle(.syscallEntered(call))
+        }
+        thread.current = call
+        thread.currentShown = shown
+        resume(thread, toSyscallExit: true)
+    }
+
+    /// Whether a descriptor call acts on a socket (so it is shown by default).
+    func involvesSocket(_ call: SyscallInvocation, tracker: SocketTracker) -> Bool {
+        let fd = { Int32(truncatingIfNeeded: call.argument($0)) }
+        switch call.syscall {
+        case .sendfile, .sendfile64, .splice:
+            return tracker.socket(fd(0)) != nil || tracker.socket(fd(call.syscall == .splice ? 2 : 1)) != nil
+        case .close_range:
+            return false
+        default:
+            return tracker.socket(fd(0)) != nil
+        }
+    }
+
+    /// Whether a descriptor-changing call can change the socket table.
+    func needsTableUpdate(_ call: SyscallInvocation, tracker: SocketTracker) -> Bool {
+        switch call.syscall {
+        case .close, .dup, .dup2, .dup3, .fcntl, .fcntl64:
+            let fd = Int32(truncatingIfNeeded: call.argument(0))
+            if call.syscall == .dup2 || call.syscall == .dup3 {
+                let target = Int32(truncatingIfNeeded: call.argument(1))
+                return tracker.table[fd] != nil || tracker.table[target] != nil || tracker.socket(fd) != nil
+            }
+            return tracker.socket(fd) != nil
+        default:
+            return true
+        }
+    }
+
+    func syscallExit(_ thread: TracedThread, _ info: cs_syscall_info) {
+        guard var call = thread.current else {
+            resume(thread)
+            return
+        }
+        thread.current = nil
+        call.exitTime = .now()
+        call.result = SyscallResult(rval: info.rval, isError: info.is_error != 0)
+        let (context, tracker) = self.context(for: thread.process, architecture: call.architecture)
+        tracker.apply(call)
+        if thread.currentShown {
+            let decoder = SyscallDecoder(context)
+            decoder.exit(&call)
+            call.returnText = decoder.returnText(call)
+            sink.handle(.syscallExited(call))
+        }
+        resume(thread)
+    }
+
+    // MARK: processes
+
+    func newTracee(_ tid: Int32) -> TracedThread {
+        let (tgid, parentPid) = Self.ids(of: tid)
+        if tgid != tid, let process = processes[tgid] {
+            return addThread(tid, process: process, starting: true)
+        }
+        let parent = pendingParents.removeValue(forKey: tid) ?? parentPid
+        let table = (parent.flatMap { threads[$0]?.process.table } ?? DescriptorTable()).copy()
+        let process = TracedProcess(pid: tgid, table: table)
+        let thread = addThread(tid, process: process, starting: true)
+        sink.handle(.traceeStarted(tid: tid, pid: tgid, parent: parent, attached: false))
+        return thread
+    }
+
+    /// The thread group and parent of a task, from /proc/TID/status.
+    static func ids(of tid: Int32) -> (tgid: Int32, parent: Int32?) {
+        guard let file = fopen("/proc/\(tid)/status", "r") else { return (tid, nil) }
+        defer { fclose(file) }
+        var tgid = tid
+        var parent: Int32?
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cBuffer: line)
+            if text.hasPrefix("Tgid:") { tgid = Int32(text.dropFirst(5).trimmingCharacters()) ?? tid }
+            if text.hasPrefix("PPid:") { parent = Int32(text.dropFirst(5).trimmingCharacters()) }
+        }
+        return (tgid, parent)
+    }
+
+    func childCreated(_ child: Int32, by parent: TracedThread, sharesProcess: Bool) {
+        if let existing = threads[child] {
+            // The child's first stop came first; it copied the table then, before the parent ran on.
+            _ = existing
+            return
+        }
+        let (tgid, _) = Self.ids(of: child)
+        if tgid != child, let process = processes[tgid] {
+            addThread(child, process: process, starting: true)
+            sink.handle(.traceeStarted(tid: child, pid: tgid, parent: parent.tid, attached: false))
+            return
+        }
+        _ = sharesProcess
+        let process = TracedProcess(pid: child, table: parent.process.table.copy())
+        addThread(child, process: process, starting: true)
+        sink.handle(.traceeStarted(tid: child, pid: child, parent: parent.process.pid, attached: false))
+    }
+
+    func execed(_ thread: TracedThread) {
+        var message: UInt64 = 0
+        let former = cs_ptrace_get_event_message(thread.tid, &message) == 0 ? Int32(truncatingIfNeeded: message) : thread.tid
+        let process = thread.process
+        // Every other thread of the process is gone; a non-leader that execs takes the leader's id.
+        for tid in process.threads where tid != thread.tid {
+            if tid == former { continue }
+            threads[tid] = nil
+        }
+        if former != thread.tid { threads[former] = nil }
+        process.threads = [thread.tid]
+        thread.current = nil
+        process.table.applyExec()
+        process.architecture = nil
+        sink.handle(.execed(tid: thread.tid, formerTid: former))
+    }
+
+    func threadGone(_ tid: Int32, status: Int32) {
+        guard let thread = threads.removeValue(forKey: tid) else { return }
+        thread.process.threads.remove(tid)
+        if thread.process.threads.isEmpty { processes[thread.process.pid] = nil }
+        if let call = thread.current, thread.currentShown {
+            sink.handle(.syscallAbandoned(call))
+        }
+        if cs_wifexited(status) {
+            sink.handle(.exited(tid: tid, status: cs_wexitstatus(status)))
+            if tid == launchedPid { launchedStatus = .exited(cs_wexitstatus(status)) }
+        } else {
+            sink.handle(.killed(tid: tid, signal: cs_wtermsig(status), coreDumped: cs_wcoredump(status)))
+            if tid == launchedPid { launchedStatus = .killed(signal: cs_wtermsig(status), coreDumped: cs_wcoredump(status)) }
+        }
+    }
+
+    // MARK: signals and resuming
+
+    func signalStop(_ thread: TracedThread, signal: Int32) {
+        var signo: Int32 = 0, code: Int32 = 0, errnoValue: Int32 = 0, sender: Int32 = 0, uid: Int32 = 0, status: Int32 = 0
+        var utime: Int64 = 0, stime: Int64 = 0, address: UInt64 = 0
+        if cs_ptrace_get_siginfo(thread.tid, &signo, &code, &errnoValue, &sender, &uid, &status, &utime, &stime, &address) == 0 {
+            let info = SignalInfo(signal: signo, code: code, errno: errnoValue, senderPid: sender, senderUid: uid,
+                                  status: status, userTime: utime, systemTime: stime, address: address)
+            sink.handle(.signalDelivered(tid: thread.tid, info))
+        }
+        resume(thread, signal: signal)
+    }
+
+    /// Lets a stopped thread run on: to the next traced syscall (seccomp), or
+    /// to the next syscall stop (without seccomp, or to see this one's exit).
+    func resume(_ thread: TracedThread, toSyscallExit: Bool = false, signal: Int32 = 0) {
+        thread.stopped = false
+        let wantSyscallStops = !seccompActive || toSyscallExit
+        let result = wantSyscallStops ? cs_ptrace_syscall(thread.tid, signal) : cs_ptrace_cont(thread.tid, signal)
+        if result != 0 && errno == ESRCH {
+            // Killed meanwhile (SIGKILL, exit_group): its exit status is on its way.
+            return
+        }
+    }
+
+    /// Detaches from every tracee, leaving them running: each is interrupted
+    /// into a ptrace-stop first, as PTRACE_DETACH requires.
+    func detachAll() {
+        for thread in threads.values where !thread.stopped {
+            cs_ptrace_interrupt(thread.tid)
+        }
+        for thread in threads.values where thread.stopped {
+            cs_ptrace_detach(thread.tid, 0)
+            threads[thread.tid] = nil
+            sink.handle(.detached(tid: thread.tid))
+        }
+        while !threads.isEmpty {
+            var status: Int32 = 0
+            let tid = cs_wait_any(&status, false)
+            if tid < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            guard let thread = threads[tid] else { continue }
+            if cs_wifexited(status) || cs_wifsignaled(status) {
+                threadGone(tid, status: status)
+                continue
+            }
+            let event = cs_wevent(status)
+            let signal = cs_wstopsig(status)
+            // A signal that was about to be delivered is delivered on detach.
+            let pending = (event == 0 && signal != (SIGTRAP | 0x80)) ? signal : 0
+            cs_ptrace_detach(tid, pending)
+            threads[tid] = nil
+            sink.handle(.detached(tid: thread.tid))
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.prefix { $0 != "\n" && $0 != " " })
+    }
+}

@@ -1,0 +1,81 @@
+/// Which syscalls a trace shows: strace's `-e trace=` set, and whether calls
+/// that take any descriptor (read, write, close…) are shown only on sockets.
+public struct SyscallSelection: Sendable {
+    public var syscalls: Set<Syscall>
+    public var onlySocketDescriptors: Bool
+
+    public init(syscalls: Set<Syscall>, onlySocketDescriptors: Bool) {
+        self.syscalls = syscalls
+        self.onlySocketDescriptors = onlySocketDescriptors
+    }
+
+    /// Every socket call, and descriptor calls on sockets.
+    public static let sockets = SyscallSelection(
+        syscalls: Set(Syscall.allCases.filter { $0 != .socketcall }), onlySocketDescriptors: true)
+
+    public func contains(_ syscall: Syscall) -> Bool { syscalls.contains(syscall) }
+
+    /// Parses strace's `-e trace=SET`: names, `%net`/`%network`, `all`, a
+    /// leading `!` to negate. Names sockettrace does not decode are an error.
+    public static func parse(_ expression: String) throws -> SyscallSelection {
+        var text = Substring(expression)
+        if text.hasPrefix("trace=") { text = text.dropFirst(6) }
+        var negate = false
+        if text.hasPrefix("!") {
+            negate = true
+            text = text.dropFirst()
+        }
+        var chosen: Set<Syscall> = []
+        for item in text.split(separator: ",") {
+            switch item {
+            case "%net", "%network", "network":
+                chosen.formUnion(Syscall.allCases.filter(\.isNetwork))
+            case "all", "%all":
+                chosen.formUnion(Syscall.allCases.filter { $0 != .socketcall })
+            case "%desc":
+                chosen.formUnion(Syscall.allCases.filter { $0 != .socketcall })
+            default:
+                guard let syscall = Syscall(rawValue: String(item)) else {
+                    throw TraceError(.usage, operation: "invalid system call '\(item)' (sockettrace decodes: "
+                        + Syscall.allCases.map(\.rawValue).joined(separator: ",") + ")")
+                }
+                chosen.insert(syscall)
+                if syscall == .fcntl { chosen.insert(.fcntl64) }
+                if syscall == .sendfile { chosen.insert(.sendfile64) }
+                if syscall == .recvmmsg { chosen.insert(.recvmmsg_time64) }
+            }
+        }
+        if negate {
+            chosen = Set(Syscall.allCases.filter { $0 != .socketcall }).subtracting(chosen)
+        }
+        return SyscallSelection(syscalls: chosen, onlySocketDescriptors: false)
+    }
+}
+
+/// How a descriptor argument is written.
+public enum DescriptorStyle: Sendable {
+    /// `3`
+    case number
+    /// strace's `-yy`: `3<TCP:[127.0.0.1:40000->127.0.0.1:12345]>`, paths for files.
+    case straceDecorated
+    /// sockettrace's own: sockets decorated, other descriptors plain.
+    case socketsDecorated
+}
+
+/// Everything that decides what a trace records.
+public struct TracerConfiguration: Sendable {
+    public var followForks: Bool = true
+    /// Stop only on traced syscalls (seccomp-bpf), where the kernel allows it.
+    public var useSeccomp: Bool = true
+    public var selection: SyscallSelection = .sockets
+    public var decodeOptions = DecodeOptions()
+    public var descriptorStyle: DescriptorStyle = .socketsDecorated
+
+    public init() {}
+
+    /// The syscalls that must stop the tracee: those shown, and those that
+    /// change which descriptors are sockets.
+    var stopSyscalls: Set<Syscall> {
+        selection.syscalls.union(Syscall.allCases.filter(\.changesDescriptors))
+    }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Glibc
+import SocketTrace
+
+/// `sockettrace [run] [OPTIONS] PROG [ARGS…]` and `sockettrace -p PID`.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a program (or attach to processes) and print its socket system calls.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, strace
+    }
+
+    @Option(name: [.customShort("p"), .customLong("attach")], help: "Attach to a running process (repeatable).")
+    var pids: [Int32] = []
+
+    @Flag(name: [.customShort("f"), .customLong("follow-forks")], help: "Follow forks, vforks and threads (the default).")
+    var follow = false
+
+    @Flag(name: .customLong("no-follow"), help: "Trace only the initial process.")
+    var noFollow = false
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write the trace to FILE instead of standard error.")
+    var output: String?
+
+    @Option(name: .customLong("format"), help: "Output format: text (readable timeline) or strace (strace's lines).")
+    var format: Format = .text
+
+    @Option(name: .customShort("e"), help: ArgumentHelp("Select syscalls as strace does: trace=%net, trace=sendto,recvfrom, trace=!close.", valueName: "expr"))
+    var expressions: [String] = []
+
+    @Option(name: [.customShort("s"), .customLong("string-limit")], help: "Show at most N bytes of each payload (default 32).")
+    var stringLimit: Int = 32
+
+    @Flag(name: .customShort("x"), help: "Non-ASCII strings in hex (-x); all strings in hex (-xx).")
+    var hex: Int
+
+    @Flag(name: .customShort("t"), help: "Prefix lines with the time (-t), with microseconds (-tt), as epoch seconds (-ttt).")
+    var timestamps: Int
+
+    @Flag(name: .customShort("r"), help: "Prefix lines with the time since the previous line.")
+    var relative = false
+
+    @Flag(name: .customShort("T"), help: "Show the time spent in each call.")
+    var durations = false
+
+    @Flag(name: .customShort("c"), help: "Count calls, errors and time per syscall; print a summary at the end.")
+    var summary = false
+
+    @Flag(name: .customShort("y"), help: "Decorate descriptors: -yy shows sockets' protocol and addresses as strace does.")
+    var decorate: Int
+
+    @Flag(name: .customLong("no-seccomp"), help: "Stop at every syscall instead of only traced ones (slower).")
+    var noSeccomp = false
+
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The program to run and its arguments.", valueName: "prog"))
+    var command: [String] = []
+
+    func validate() throws {
+        if programArguments.isEmpty && pids.isEmpty {
+            throw ValidationError("must have PROG [ARGS] or -p PID")
+        }
+        if stringLimit < 0 { throw ValidationError("-s: the limit must be 0 or more") }
+    }
+
+    var programArguments: [String] {
+        command.first == "--" ? Array(command.dropFirst()) : command
+    }
+
+    func run() throws {
+        var configuration = TracerConfiguration()
+        configuration.followForks = !noFollow
+        configuration.useSeccomp = !noSeccomp
+        configuration.decodeOptions = DecodeOptions(
+            stringLimit: stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none))
+        do {
+            for expression in expressions {
+                guard expression.hasPrefix("trace=") || !expression.contains("=") else {
+                    throw TraceError(.usage, operation: "-e \(expression): only trace= is supported")
+                }
+                configuration.selection = try SyscallSelection.parse(expression)
+            }
+            switch format {
+            case .strace: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .number
+            case .text: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .socketsDecorated
+            }
+            let stream = try output.map { try OutputStream.create(path: $0) } ?? .standardError
+            let sink = makeSink(stream)
+            let tracer = Tracer(configuration: configuration, sink: sink)
+            if programArguments.isEmpty {
+                try tracer.attach(pids)
+            } else {
+                try tracer.launch(programArguments)
+            }
+            let status = try tracer.run()
+            stream.close()
+            if let failure = tracer.execFailure {
+                Self.complain(failure.description)
+                throw ExitCode(failure.exitStatus)
+            }
+            if let writeError = stream.writeError {
+                Self.complain("write error: " + errnoMessage(writeError))
+                throw ExitCode(1)
+            }
+            if let status { throw ExitCode(status.shellStatus) }
+        } catch let error as TraceError {
+            Self.complain(error.description)
+            throw ExitCode(error.exitStatus)
+        }
+    }
+
+    func makeSink(_ stream: OutputStream) -> TraceSink {
+        if summary { return SummaryTable(output: stream) }
+        let timestampStyle: TimestampStyle = relative ? .relative
+            : [TimestampStyle.none, .seconds, .microseconds, .epochMicroseconds][min(timestamps, 3)]
+        switch format {
+        case .strace:
+            var options = StraceWriter.Options()
+            options.timestamps = timestampStyle
+            options.showDuration = durations
+            options.writingToFile = output != nil
+            options.followFlagGiven = follow
+            return StraceWriter(output: stream, options: options)
+        case .text:
+            var options = TextTimeline.Options()
+            options.colour = TextTimeline.wantsColour(stream)
+            return TextTimeline(output: stream, options: options)
+        }
+    }
+
+    static func complain(_ message: String) {
+        let stream = OutputStream.standardError
+        stream.write("sockettrace: " + message + "\n")
+        stream.flush()
+    }
+}
