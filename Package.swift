@@ -31,7 +31,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SocketTraceTests",
-            dependencies: ["SocketTrace", "CSupport"]
+            dependencies: ["SocketTrace", "CSupport", "sockettrace"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -39,6 +39,70 @@ struct kernel_syscall_info {
     };
 };
 
+static volatile sig_atomic_t interrupt_signal;
+
+/* What the tracer was started with, so a launched program gets it too. */
+static sigset_t original_mask;
+static struct sigaction original_actions[5];
+static const int handled_signals[5] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+static bool saved_originals;
+
+static void save_original_signals(void)
+{
+    if (saved_originals)
+        return;
+    sigprocmask(SIG_SETMASK, NULL, &original_mask);
+    for (int k = 0; k < 5; k++)
+        sigaction(handled_signals[k], NULL, &original_actions[k]);
+    saved_originals = true;
+}
+
+
+static void record_interrupt(int signo)
+{
+    interrupt_signal = signo;
+}
+
+int cs_install_interrupt_handlers(void)
+{
+    save_original_signals();
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = record_interrupt;
+    sigemptyset(&action.sa_mask);
+    for (int k = 0; k < 4; k++)
+        if (sigaction(handled_signals[k], &action, NULL) < 0)
+            return -1;
+    signal(SIGPIPE, SIG_IGN);
+    /* The tracer may have been started with these blocked (some process
+     * launchers do that); it must see them to detach and to reap. */
+    sigset_t needed;
+    sigemptyset(&needed);
+    for (int k = 0; k < 4; k++)
+        sigaddset(&needed, handled_signals[k]);
+    sigaddset(&needed, SIGCHLD);
+    return sigprocmask(SIG_UNBLOCK, &needed, NULL);
+}
+
+static void restore_original_signals(void)
+{
+    for (int k = 0; k < 5; k++) {
+        struct sigaction action = original_actions[k];
+        /* A handler of the tracer's means nothing in the new program. */
+        if (action.sa_handler != SIG_IGN)
+            action.sa_handler = SIG_DFL;
+        sigaction(handled_signals[k], &action, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &original_mask, NULL);
+}
+
+int cs_take_interrupt_signal(void)
+{
+    int signo = interrupt_signal;
+    interrupt_signal = 0;
+    return signo;
+}
+
 long cs_ptrace(int request, pid_t pid, uint64_t addr, uint64_t data)
 {
     return ptrace((enum __ptrace_request)request, pid, (void *)(uintptr_t)addr, (void *)(uintptr_t)data);
@@ -193,6 +257,7 @@ pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
                        const uint32_t *nrs_i386, int count_i386,
                        int *exec_errno_fd)
 {
+    save_original_signals();
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return -1;
@@ -206,13 +271,12 @@ pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
     }
     if (pid == 0) {
         close(pipefd[0]);
-        /* The tracer may have blocked signals for itself; the program must not inherit that. */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        /* The program starts with the signal mask and dispositions the
+         * tracer was given, as it would without the tracer. */
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        restore_original_signals();
         raise(SIGSTOP);
         if (count_x86_64 + count_i386 > 0 &&
             install_seccomp_filter(nrs_x86_64, count_x86_64, nrs_i386, count_i386) < 0) {
@@ -273,30 +337,3 @@ void cs_strerror(int errnum, char *buffer, uint64_t length)
     buffer[length - 1] = '\0';
 }
 
-static volatile sig_atomic_t interrupt_signal;
-
-static void record_interrupt(int signo)
-{
-    interrupt_signal = signo;
-}
-
-int cs_install_interrupt_handlers(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = record_interrupt;
-    sigemptyset(&action.sa_mask);
-    int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-    for (size_t k = 0; k < sizeof signals / sizeof signals[0]; k++)
-        if (sigaction(signals[k], &action, NULL) < 0)
-            return -1;
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
-
-int cs_take_interrupt_signal(void)
-{
-    int signo = interrupt_signal;
-    interrupt_signal = 0;
-    return signo;
-}

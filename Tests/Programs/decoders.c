@@ -166,7 +166,7 @@ static void udp_calls(int port)
     close(rx);
 }
 
-static void unix_calls(void)
+static void unix_calls(int port)
 {
     int pair[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
@@ -207,7 +207,8 @@ static void unix_calls(void)
     close(pair[1]);
 
     struct sockaddr_un path = { .sun_family = AF_UNIX };
-    snprintf(path.sun_path, sizeof path.sun_path, "/tmp/sockettrace-decoders-%d.sock", getpid());
+    snprintf(path.sun_path, sizeof path.sun_path, "/tmp/sockettrace-decoders-%d.sock", port);
+    unlink(path.sun_path);
     int us = socket(AF_UNIX, SOCK_DGRAM, 0);
     bind(us, (struct sockaddr *)&path, sizeof path);
     unlink(path.sun_path);
@@ -265,7 +266,7 @@ int main(int argc, char *argv[])
     int port = argc > 1 ? atoi(argv[1]) : 23456;
     tcp_calls(port);
     udp_calls(port + 2);
-    unix_calls();
+    unix_calls(port);
     other_families();
     sendfile_calls(port);
     pid_t child = fork();

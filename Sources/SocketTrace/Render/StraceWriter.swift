@@ -108,8 +108,8 @@ public final class StraceWriter: TraceSink {
             diagnostics.write("sockettrace: Process \(tid) detached\n")
             diagnostics.flush()
         case let .personalityChanged(tid, architecture):
-            lines.closeOpenLine()
-            output.write("[ Process PID=\(tid) runs in \(architecture == .i386 ? 32 : 64) bit mode. ]\n")
+            diagnostics.write("[ Process PID=\(tid) runs in \(architecture == .i386 ? 32 : 64) bit mode. ]\n")
+            diagnostics.flush()
         }
     }
 

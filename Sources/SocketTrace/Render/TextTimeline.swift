@@ -1,7 +1,7 @@
 import Glibc
 
-/// sockettrace's own live output: one line per call, time since the trace
-/// began, the process (name and pid, thread id when it differs) in its own
+/// sockettrace's own live output: one line per call, written when it
+/// returns and stamped with the time it began (since the trace began), the process (name and pid, thread id when it differs) in its own
 /// colour, the call with socket descriptors shown as what they are, the
 /// result and how long the call took.
 public final class TextTimeline: TraceSink {
@@ -50,6 +50,12 @@ public final class TextTimeline: TraceSink {
         return String(cBuffer: buffer).trimmingNewline()
     }
 
+    /// The program and arguments of a process, from /proc/PID/cmdline.
+    static func commandLine(of pid: Int32) -> String {
+        guard let text = KernelSocketLookup.readSmallFile("/proc/\(pid)/cmdline") else { return "?" }
+        return text.split(separator: "\0").joined(separator: " ")
+    }
+
     func leader(_ tid: Int32, at time: MonotonicTime) -> String {
         let origin = start ?? time
         if start == nil { start = time }
@@ -87,28 +93,26 @@ public final class TextTimeline: TraceSink {
 
     public func handle(_ event: TraceEvent) {
         switch event {
-        case let .syscallEntered(call):
-            lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
-            lines.write(call.entryText)
-            lines.keepOpen(for: call.tid)
+        case .syscallEntered:
+            // A call is written whole when it returns, stamped with its entry time.
+            break
         case let .syscallExited(call):
-            if lines.openTid == call.tid {
-                lines.write(call.exitText)
-            } else {
-                lines.begin(call.tid, leader: leader(call.tid, at: call.exitTime ?? .now()))
-                lines.write("… \(call.name) resumed: " + call.exitText)
-            }
+            lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
+            lines.write(call.entryText + call.exitText)
             result(call)
         case let .syscallAbandoned(call):
-            lines.begin(call.tid, leader: leader(call.tid, at: .now()))
-            lines.write("… \(call.name) never returned")
+            lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
+            lines.write(call.entryText + " … never returned")
             lines.end()
         case let .traceeStarted(tid, pid, parent, attached):
             pids[tid] = pid
             if colours[pid] == nil { colours[pid] = Self.palette[colours.count % Self.palette.count] }
-            if tid == pid {
-                let how = attached ? "attached" : (parent.map { "started by \($0)" } ?? "started")
-                note(tid, "process \(how)")
+            if attached {
+                note(tid, "attached")
+            } else if tid == pid, let parent {
+                note(tid, "forked from \(parent)")
+            } else if tid != pid {
+                note(tid, "thread started")
             }
         case let .signalDelivered(tid, info):
             note(tid, "--- " + SignalName.name(info.signal) + " " + info.straceText + " ---")
@@ -116,7 +120,7 @@ public final class TextTimeline: TraceSink {
             note(tid, "--- stopped by " + SignalName.name(signal) + " ---")
         case let .execed(tid, _):
             names[pids[tid] ?? tid] = nil
-            note(tid, "exec → " + processName(pids[tid] ?? tid))
+            note(tid, "exec " + Self.commandLine(of: pids[tid] ?? tid))
         case let .exited(tid, status):
             note(tid, "+++ exited with \(status) +++")
         case let .killed(tid, signal, core):

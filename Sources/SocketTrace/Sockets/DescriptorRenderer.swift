@@ -25,9 +25,11 @@ public struct DescriptorRenderer {
         }
     }
 
-    /// Addresses from the kernel when it lists the socket, else from the table.
+    /// Addresses from the kernel when it lists the socket (what strace's -yy
+    /// shows, asked at every call), else from the table.
     static func endpoints(_ socket: SocketInfo, pid: Int32) -> (local: SocketEndpoint?, peer: SocketEndpoint?) {
-        if let inode = socket.inode, let found = KernelSocketLookup.find(inode: inode, pid: pid), socket.family != 1 {
+        if let inode = socket.inode, socket.family != 1,
+           let found = KernelSocketLookup.find(inode: inode, pid: pid, family: socket.family) {
             return (found.local.isUnspecified ? socket.local : found.local,
                     found.remote.isUnspecified || found.remote.port == 0 ? socket.peer : found.remote)
         }
@@ -58,7 +60,7 @@ public struct DescriptorRenderer {
             if let path = unixPath(socket), !path.isEmpty { return "\(label) \(path)" }
             return label
         }
-        let (local, peer) = endpoints(socket, pid: pid)
+        let (local, peer) = (socket.local, socket.peer)
         var text = label
         if let local { text += " \(local)" }
         if let peer { text += (local == nil ? " " : "->") + "\(peer)" }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Asks the kernel, through /proc, what a descriptor is and, for a socket,
 /// its addresses: `/proc/PID/fd/N` names the socket's inode and
@@ -37,10 +38,10 @@ public enum KernelSocketLookup {
     ]
 
     /// Finds a socket by inode in the namespace of `pid`.
-    public static func find(inode: UInt64, pid: Int32) -> Entry? {
+    public static func find(inode: UInt64, pid: Int32, family: UInt64? = nil) -> Entry? {
         let wanted = String(inode)
-        for table in inetTables {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/\(table.file)", encoding: .utf8) else { continue }
+        for table in inetTables where family == nil || family == table.family {
+            guard let text = readSmallFile("/proc/\(pid)/net/\(table.file)") else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard fields.count > 9, fields[9] == wanted else { continue }
@@ -50,7 +51,7 @@ public enum KernelSocketLookup {
                              local: local, remote: remote, tcpState: Int(fields[3], radix: 16) ?? 0)
             }
         }
-        if let text = try? String(contentsOfFile: "/proc/\(pid)/net/unix", encoding: .utf8) {
+        if family == nil || family == 1, let text = readSmallFile("/proc/\(pid)/net/unix") {
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: true)
                 guard fields.count > 6, fields[6] == wanted else { continue }
@@ -61,6 +62,22 @@ public enum KernelSocketLookup {
             }
         }
         return nil
+    }
+
+    /// A /proc file read with plain read(2): these files have no size and are
+    /// read often enough that Foundation's overhead shows.
+    static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if got <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<got])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `0100007F:3039` → 127.0.0.1:12345 (the address words are in host order).

@@ -69,18 +69,22 @@ public struct SocketTracker {
             if a(1) != 0, a(2) != 0, let length = memory.readInt32(a(2)) {
                 info.peer = endpoint(a(1), length: UInt64(max(length, 0)))
             }
+            refreshFromKernel(info)
             let flags = call.syscall == .accept4 ? a(3) : 0
             table.insert(info, at: returned, closeOnExec: flags & 0x80000 != 0)
         case .bind:
             guard let socket = socket(fd) else { return }
             socket.local = endpoint(a(1), length: a(2))
             socket.state = .bound
+            if socket.local?.port == 0 { refreshFromKernel(socket) }
         case .listen:
             socket(fd)?.state = .listening
         case .connect:
             guard let socket = socket(fd) else { return }
             socket.peer = endpoint(a(1), length: a(2))
             socket.state = .connected
+            // The kernel chose the local address and port: ask it once.
+            refreshFromKernel(socket)
         case .shutdown:
             socket(fd)?.state = .shutDown
         case .close:
@@ -111,6 +115,15 @@ public struct SocketTracker {
         default:
             break
         }
+    }
+
+    /// Fills in the addresses the kernel chose (ephemeral ports, the local
+    /// address of an accepted connection) from /proc/net.
+    func refreshFromKernel(_ socket: SocketInfo) {
+        guard let inode = socket.inode, socket.family == 2 || socket.family == 10,
+              let found = KernelSocketLookup.find(inode: inode, pid: pid, family: socket.family) else { return }
+        if !found.local.isUnspecified { socket.local = found.local }
+        if !found.remote.isUnspecified && found.remote.port != 0 { socket.peer = found.remote }
     }
 
     func endpoint(_ address: UInt64, length: UInt64) -> SocketEndpoint? {

@@ -13,12 +13,12 @@ public struct DecodeOptions: Sendable {
     /// Bytes of payload shown before `...` (strace's `-s`, default 32).
     public var stringLimit: Int
     public var hexStrings: HexStrings
-    /// How many array elements are shown before `...`.
+    /// How many array elements are shown before `...` (strace uses `-s` for this too).
     public var arrayLimit: Int
 
     public init(stringLimit: Int = 32, hexStrings: HexStrings = .none) {
         self.stringLimit = stringLimit
         self.hexStrings = hexStrings
-        self.arrayLimit = max(stringLimit, 1)
+        self.arrayLimit = stringLimit
     }
 }

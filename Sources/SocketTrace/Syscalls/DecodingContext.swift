@@ -36,6 +36,12 @@ public struct DecodingContext {
         return QuotedString.render(bytes, truncated: length > shown, hex: options.hexStrings)
     }
 
+    /// A string literal of text the decoder made (an address, a name), quoted
+    /// as strace quotes it, in hex with `-xx`.
+    public func quote(_ text: String) -> String {
+        QuotedString.render(Array(text.utf8), truncated: false, hex: options.hexStrings)
+    }
+
     /// `[N]`: an int the tracee passed by pointer.
     public func indirectInt(_ address: UInt64) -> String {
         if address == 0 { return "NULL" }

@@ -67,9 +67,13 @@ public struct MessageDecoder {
             }
             parts.append("{iov_base=\(baseText), iov_len=\(length)}")
         }
-        var text = "[" + parts.joined(separator: ", ")
-        if UInt64(shownCount) < count { text += ", ..." }
-        return text + "]"
+        return Self.array(parts, truncated: UInt64(shownCount) < count)
+    }
+
+    /// `[a, b, ...]`, or `[...]` when nothing could be shown.
+    static func array(_ parts: [String], truncated: Bool) -> String {
+        if parts.isEmpty && truncated { return "[...]" }
+        return "[" + parts.joined(separator: ", ") + (truncated ? ", ..." : "") + "]"
     }
 
     /// A msghdr: `{msg_name=…, msg_namelen=…, msg_iov=[…], msg_iovlen=…,
@@ -127,10 +131,11 @@ public struct MessageDecoder {
 
     func controlData(level: UInt64, type: UInt64, _ data: [UInt8]) -> String {
         if level == 1 && type == 1 {
-            let fds = stride(from: 0, to: data.count - 3, by: 4).map {
+            let all = Array(stride(from: 0, to: data.count - 3, by: 4))
+            let fds = all.prefix(context.options.arrayLimit).map {
                 context.describeDescriptor(data.loadLittleEndian(Int32.self, at: $0))
             }
-            return "[" + fds.joined(separator: ", ") + "]"
+            return Self.array(fds, truncated: fds.count < all.count)
         }
         if level == 1 && type == 2 && data.count >= 12 {
             return "{pid=\(data.loadLittleEndian(Int32.self, at: 0)), uid=\(data.loadLittleEndian(UInt32.self, at: 4)), gid=\(data.loadLittleEndian(UInt32.self, at: 8))}"
@@ -154,8 +159,6 @@ public struct MessageDecoder {
             let limit = received ? Int(messageLength) : Int.max
             parts.append("{msg_hdr=" + render(header, dataLimit: limit) + ", msg_len=\(messageLength)}")
         }
-        var text = "[" + parts.joined(separator: ", ")
-        if shown < count { text += ", ..." }
-        return text + "]"
+        return Self.array(parts, truncated: shown < count)
     }
 }

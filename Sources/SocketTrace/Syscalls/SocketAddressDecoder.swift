@@ -47,7 +47,7 @@ public struct SocketAddressDecoder {
 
     func inetFields(_ bytes: [UInt8]) -> String {
         let port = bytes.loadBigEndian(UInt16.self, at: 2)
-        return "sin_port=htons(\(port)), sin_addr=inet_addr(\"\(Self.ipv4Text(bytes, at: 4))\")"
+        return "sin_port=htons(\(port)), sin_addr=inet_addr(" + context.quote(Self.ipv4Text(bytes, at: 4)) + ")"
     }
 
     func inet6Fields(_ bytes: [UInt8]) -> String {
@@ -55,12 +55,12 @@ public struct SocketAddressDecoder {
         let flow = bytes.loadBigEndian(UInt32.self, at: 4)
         let scope = bytes.loadLittleEndian(UInt32.self, at: 24)
         var text = "sin6_port=htons(\(port)), sin6_flowinfo=htonl(\(flow)), "
-        text += "inet_pton(AF_INET6, \"\(Self.ipv6Text(bytes, at: 8))\", &sin6_addr)"
+        text += "inet_pton(AF_INET6, " + context.quote(Self.ipv6Text(bytes, at: 8)) + ", &sin6_addr)"
         if bytes.count >= 28 {
             let isLinkLocal = bytes[8] == 0xfe && bytes[9] & 0xc0 == 0x80
             let isMulticastLinkLocal = bytes[8] == 0xff && bytes[9] & 0x0f == 0x02
             if (isLinkLocal || isMulticastLinkLocal), let name = interfaceName(scope) {
-                text += ", sin6_scope_id=if_nametoindex(\"\(name)\")"
+                text += ", sin6_scope_id=if_nametoindex(" + context.quote(name) + ")"
             } else {
                 text += ", sin6_scope_id=\(scope)"
             }
@@ -86,7 +86,7 @@ public struct SocketAddressDecoder {
         let addressLength = Int(bytes[11])
         var text = "sll_protocol=htons(" + SocketConstants.ethernetProtocols.render(protocolValue) + "), "
         if let name = interfaceName(index) {
-            text += "sll_ifindex=if_nametoindex(\"\(name)\"), "
+            text += "sll_ifindex=if_nametoindex(" + context.quote(name) + "), "
         } else {
             text += "sll_ifindex=\(Int32(bitPattern: index)), "
         }

@@ -242,6 +242,7 @@ public struct SyscallDecoder {
     }
 
     func pairOfDescriptors(_ address: UInt64) -> String {
+        if context.options.arrayLimit == 0 { return "[...]" }
         guard let bytes = context.memory.readExactly(address, count: 8) else { return context.pointer(address) }
         return "[" + context.describeDescriptor(bytes.loadLittleEndian(Int32.self, at: 0)) + ", "
             + context.describeDescriptor(bytes.loadLittleEndian(Int32.self, at: 4)) + "]"

@@ -29,6 +29,14 @@ public struct SignalInfo: Sendable, Codable {
     public let systemTime: Int64
     public let address: UInt64
 
+    /// CPU time in clock ticks (USER_HZ, 100 a second), with the seconds as
+    /// a comment when there are any, as strace shows it.
+    static func clockTicks(_ ticks: Int64) -> String {
+        guard ticks > 0 else { return String(ticks) }
+        let hundredths = ticks * 100 / 100
+        return "\(ticks) /* \(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s */"
+    }
+
     /// `{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=…}` as strace prints it.
     public var straceText: String {
         var fields = ["si_signo=" + SignalName.name(signal)]
@@ -52,8 +60,8 @@ public struct SignalInfo: Sendable, Codable {
             fields.append("si_pid=\(senderPid)")
             fields.append("si_uid=\(senderUid)")
             fields.append("si_status=" + (code == 1 ? String(status) : SignalName.name(status)))
-            fields.append("si_utime=\(userTime)")
-            fields.append("si_stime=\(systemTime)")
+            fields.append("si_utime=" + Self.clockTicks(userTime))
+            fields.append("si_stime=" + Self.clockTicks(systemTime))
         case 11, 7, 4, 8:
             let codes: [Int32: [Int32: String]] = [
                 11: [1: "SEGV_MAPERR", 2: "SEGV_ACCERR", 3: "SEGV_BNDERR", 4: "SEGV_PKUERR"],

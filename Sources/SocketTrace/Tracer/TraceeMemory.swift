@@ -104,7 +104,8 @@ public struct MemoryImage: TraceeMemory {
     }
 
     public func read(_ address: UInt64, count: Int) -> [UInt8]? {
-        for region in regions {
+        // The region placed last wins, so a test can overwrite a value.
+        for region in regions.reversed() {
             let start = region.address
             let end = start + UInt64(region.bytes.count)
             if address >= start && address < end {

@@ -18,7 +18,6 @@ public final class Tracer {
     var launchedStatus: ExitStatus?
     var attachedMode = false
     var seccompActive = false
-    var reportedPersonality: Set<Int32> = []
     /// Parents of children whose first stop came before the fork event.
     var pendingParents: [Int32: Int32] = [:]
 
@@ -48,6 +47,7 @@ public final class Tracer {
     public func launch(_ arguments: [String]) throws {
         guard let program = arguments.first else { throw TraceError(.usage, operation: "must have PROG [ARGS] or -p PID") }
         let path = try ProgramLocator.resolve(program)
+        cs_install_interrupt_handlers()
         seccompActive = configuration.useSeccomp && configuration.followForks
         let launched = try ProgramLauncher.spawn(
             path: path, arguments: arguments,
@@ -267,11 +267,12 @@ public final class Tracer {
         }
         let process = thread.process
         if process.architecture != architecture {
-            process.architecture = architecture
-            if architecture == .i386 && !reportedPersonality.contains(process.pid) {
-                reportedPersonality.insert(process.pid)
+            // Said when a process starts running in another mode (exec of a
+            // 32-bit program), not when a child inherits its parent's.
+            if process.architecture != nil || architecture == .i386 {
                 sink.handle(.personalityChanged(tid: thread.tid, architecture))
             }
+            process.architecture = architecture
         }
         var arguments = withUnsafeBytes(of: info.args) { raw in Array(raw.bindMemory(to: UInt64.self)) }
         var viaSocketcall = false
@@ -367,6 +368,7 @@ public final class Tracer {
         let parent = pendingParents.removeValue(forKey: tid) ?? parentPid
         let table = (parent.flatMap { threads[$0]?.process.table } ?? DescriptorTable()).copy()
         let process = TracedProcess(pid: tgid, table: table)
+        process.architecture = parent.flatMap { threads[$0]?.process.architecture }
         let thread = addThread(tid, process: process, starting: true)
         sink.handle(.traceeStarted(tid: tid, pid: tgid, parent: parent, attached: false))
         return thread
@@ -401,6 +403,7 @@ public final class Tracer {
         }
         _ = sharesProcess
         let process = TracedProcess(pid: child, table: parent.process.table.copy())
+        process.architecture = parent.process.architecture
         addThread(child, process: process, starting: true)
         sink.handle(.traceeStarted(tid: child, pid: child, parent: parent.process.pid, attached: false))
     }
@@ -418,7 +421,6 @@ public final class Tracer {
         process.threads = [thread.tid]
         thread.current = nil
         process.table.applyExec()
-        process.architecture = nil
         sink.handle(.execed(tid: thread.tid, formerTid: former))
     }
 

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// The same program traced by strace 6.1 and by `sockettrace --format
+/// strace`: after normalisation the lines must be the same.
+@Suite(.serialized, .enabled(if: TestSupport.canTrace && TestSupport.hasStrace, "needs ptrace and strace"))
+struct DifferentialTests {
+    /// Runs `program` under both tracers with `-f -e trace=%net -o FILE` and
+    /// returns both normalised line lists.
+    func traceBoth(_ program: String, _ arguments: [String], port: Int, extra: [String] = []) throws -> (strace: [String], ours: [String]) {
+        let straceFile = TestSupport.temporaryFile("strace")
+        let oursFile = TestSupport.temporaryFile("ours")
+        let s = try TestSupport.run("/usr/bin/strace", ["-f", "-e", "trace=%net"] + extra + ["-o", straceFile, program] + arguments)
+        #expect(s.status == 0, "strace: \(s.stderr)")
+        let o = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-f", "-e", "trace=%net"] + extra + ["-o", oursFile, program] + arguments)
+        #expect(o.status == 0, "sockettrace: \(o.stderr)")
+        let straceText = try String(contentsOfFile: straceFile, encoding: .utf8)
+        let oursText = try String(contentsOfFile: oursFile, encoding: .utf8)
+        return (StraceComparison.normalize(straceText, port: port), StraceComparison.normalize(oursText, port: port))
+    }
+
+    @Test("every decoder on a 64-bit program, success and failure paths")
+    func decoders64() throws {
+        let program = try TestSupport.build("decoders.c")
+        let port = TestSupport.freshPort()
+        let (strace, ours) = try traceBoth(program, [String(port)], port: port)
+        #expect(strace.count > 60)
+        #expect(StraceComparison.difference(strace, ours) == nil)
+        for errno in ["ECONNREFUSED", "EADDRINUSE", "EINVAL", "EBADF", "EAGAIN", "ENOTCONN", "EAFNOSUPPORT"] {
+            #expect(ours.contains { $0.contains(errno) }, "no \(errno) line")
+        }
+    }
+
+    @Test("every decoder on a 32-bit program (i386 syscall numbers and layouts)", .enabled(if: TestSupport.canBuild32))
+    func decoders32() throws {
+        let program = try TestSupport.build("decoders.c", bits32: true)
+        let port = TestSupport.freshPort()
+        let (strace, ours) = try traceBoth(program, [String(port)], port: port)
+        #expect(strace.count > 60)
+        #expect(StraceComparison.difference(strace, ours) == nil)
+    }
+
+    @Test("the socketcall multiplexer decoded into its sub-calls", .enabled(if: TestSupport.canBuild32))
+    func socketcall() throws {
+        let program = try TestSupport.build("socketcall32.c", bits32: true)
+        let port = TestSupport.freshPort()
+        let (strace, ours) = try traceBoth(program, [String(port)], port: port)
+        #expect(ours.contains { $0.hasPrefix("send(") } && ours.contains { $0.hasPrefix("recv(") })
+        #expect(StraceComparison.difference(strace, ours) == nil)
+    }
+
+    @Test("payload options -s and -x, -xx", arguments: [["-s", "5"], ["-x"], ["-xx"], ["-s", "0"]])
+    func stringOptions(_ options: [String]) throws {
+        let program = try TestSupport.build("decoders.c")
+        let port = TestSupport.freshPort()
+        let (strace, ours) = try traceBoth(program, [String(port)], port: port, extra: options)
+        #expect(StraceComparison.difference(strace, ours) == nil)
+    }
+
+    @Test("the seeds' forking server with two clients")
+    func forkingServer() throws {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        let port = TestSupport.freshPort()
+        let script = "\(server) 127.0.0.1 \(port) 2 & \(client) 127.0.0.1 \(port) >/dev/null; \(client) 127.0.0.1 \(port) >/dev/null; wait"
+        let (strace, ours) = try traceBoth("/bin/sh", ["-c", script], port: port)
+        #expect(ours.filter { $0.hasPrefix("accept(") }.count == 2)
+        #expect(ours.contains { $0.hasPrefix("sendto(") && $0.contains("Hello, world!") })
+        // The client's connect retries depend on timing; every other line is equal.
+        let stable = { (lines: [String]) in lines.filter { !$0.contains("ECONNREFUSED") } }
+        let withoutRetries = { (lines: [String]) in stable(lines).filter { !$0.hasPrefix("socket(") } }
+        #expect(StraceComparison.difference(withoutRetries(strace), withoutRetries(ours)) == nil)
+    }
+
+    @Test("a threaded server: calls from several threads")
+    func threadedServer() throws {
+        let server = try TestSupport.build("threaded_server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        let port = TestSupport.freshPort()
+        let script = "\(server) 127.0.0.1 \(port) 3 & for i in 1 2 3; do \(client) 127.0.0.1 \(port) >/dev/null & done; wait"
+        let (strace, ours) = try traceBoth("/bin/sh", ["-c", script], port: port)
+        #expect(ours.filter { $0.hasPrefix("accept4(") }.count == 3)
+        // Which connection gets which descriptor number depends on timing.
+        let stable = { (lines: [String]) in
+            lines.filter { !$0.contains("ECONNREFUSED") && !$0.hasPrefix("socket(") }.map { line -> String in
+                var text = line
+                text.replace(#/^(\w+)\(\d+, /#) { match in "\(match.output.1)(FD, " }
+                text.replace(#/ = \d+$/#, with: " = N")
+                return text
+            }.sorted()
+        }
+        #expect(StraceComparison.difference(stable(strace), stable(ours)) == nil)
+    }
+}
