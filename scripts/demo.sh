@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine, builds sockettrace, then traces the seeds' example
+# server and client together, printing the annotated timeline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release
+port=${PORT:-12345}
+echo "== sockettrace: the example server (one connection) and client on 127.0.0.1:$port"
+exec .build/release/sockettrace -- /bin/sh -c \
+    "./examples/server 127.0.0.1 $port 1 & ./examples/client 127.0.0.1 $port; wait"

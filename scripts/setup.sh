@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what sockettrace needs to build and test on a fresh Debian
+# machine (libelf/libdw, strace as the reference, gcc-multilib for 32-bit
+# test programs), then builds the examples. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libelf-dev libdw-dev pkg-config make gcc gcc-multilib strace)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+make -s -C examples
