@@ -4,6 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <time.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -337,3 +342,81 @@ void cs_strerror(int errnum, char *buffer, uint64_t length)
     buffer[length - 1] = '\0';
 }
 
+
+int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit)
+{
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_TRACEPOINT;
+    attr.config = config;
+    attr.sample_period = 1;
+    attr.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                       PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW;
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
+    attr.inherit = inherit ? 1 : 0;
+    attr.exclude_callchain_user = 1;
+    attr.disabled = 1;
+    return (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+int cs_perf_event_id(int fd, uint64_t *id)
+{
+    return ioctl(fd, PERF_EVENT_IOC_ID, id);
+}
+
+int cs_perf_set_output(int fd, int target)
+{
+    return ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, target);
+}
+
+int cs_perf_enable(int fd) { return ioctl(fd, PERF_EVENT_IOC_ENABLE, 0); }
+int cs_perf_disable(int fd) { return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0); }
+
+void *cs_perf_map(int fd, uint64_t data_pages)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *ring = mmap(NULL, (1 + data_pages) * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return ring == MAP_FAILED ? NULL : ring;
+}
+
+void cs_perf_unmap(void *ring, uint64_t data_pages)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    munmap(ring, (1 + data_pages) * page);
+}
+
+uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity)
+{
+    struct perf_event_mmap_page *meta = ring;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint64_t size = data_pages * page;
+    uint8_t *data = (uint8_t *)ring + page;
+    uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = meta->data_tail;
+    uint64_t copied = 0;
+    while (tail < head) {
+        struct perf_event_header header;
+        for (size_t k = 0; k < sizeof header; k++)
+            ((uint8_t *)&header)[k] = data[(tail + k) % size];
+        if (header.size == 0 || copied + header.size > capacity)
+            break;
+        for (uint64_t k = 0; k < header.size; k++)
+            out[copied + k] = data[(tail + k) % size];
+        copied += header.size;
+        tail += header.size;
+    }
+    __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+    return copied;
+}
+
+int cs_mount_tracefs(const char *target)
+{
+    return mount("nodev", target, "tracefs", 0, NULL);
+}
+
+int cs_unmount(const char *target)
+{
+    return umount2(target, 0);
+}

@@ -96,4 +96,30 @@ int cs_install_interrupt_handlers(void);
 /// The last interrupting signal received since the previous call, or 0.
 int cs_take_interrupt_signal(void);
 
+
+/* perf_event_open on tracepoints, with kernel call chains. */
+
+/// Opens a tracepoint event (PERF_TYPE_TRACEPOINT, `config` from tracefs'
+/// events/GROUP/NAME/id) for task `pid` on `cpu`, sampling every hit with
+/// identifier, tid, CLOCK_MONOTONIC time, cpu, kernel call chain and the raw
+/// tracepoint record; `inherit` follows the task's future children.
+int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit);
+/// The event's id, as PERF_SAMPLE_IDENTIFIER reports it.
+int cs_perf_event_id(int fd, uint64_t *id);
+/// Sends `fd`'s samples to `target`'s ring buffer (same cpu).
+int cs_perf_set_output(int fd, int target);
+int cs_perf_enable(int fd);
+int cs_perf_disable(int fd);
+/// Maps 1 + `data_pages` pages of ring buffer for `fd`; NULL on failure.
+void *cs_perf_map(int fd, uint64_t data_pages);
+void cs_perf_unmap(void *ring, uint64_t data_pages);
+/// Copies the records waiting in the ring into `out` (at most `capacity`
+/// bytes, whole records only) and frees their space in the ring. Returns
+/// the number of bytes copied.
+uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity);
+
+/* mount(2) and umount2(2) for tracefs. */
+int cs_mount_tracefs(const char *target);
+int cs_unmount(const char *target);
+
 #endif

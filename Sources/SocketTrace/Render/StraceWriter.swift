@@ -90,7 +90,8 @@ public final class StraceWriter: TraceSink {
             lines.begin(tid, leader: leader(tid))
             lines.write("--- stopped by " + SignalName.name(signal) + " ---")
             lines.end()
-        case .execed:
+        case .execed, .kernelEvent:
+            // strace has neither; its lines stay strace's.
             break
         case let .exited(tid, status):
             lines.begin(tid, leader: leader(tid))

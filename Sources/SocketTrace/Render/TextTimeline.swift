@@ -100,6 +100,7 @@ public final class TextTimeline: TraceSink {
             lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
             lines.write(call.entryText + call.exitText)
             result(call)
+            if let activity = call.kernel { kernelLines(activity) }
         case let .syscallAbandoned(call):
             lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
             lines.write(call.entryText + " … never returned")
@@ -129,7 +130,83 @@ public final class TextTimeline: TraceSink {
             note(tid, "detached")
         case let .personalityChanged(tid, architecture):
             note(tid, "runs in \(architecture == .i386 ? 32 : 64)-bit mode")
+        case let .kernelEvent(sample):
+            lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
+            lines.write(paint("kernel " + sample.tracepoint + " " + sample.summary, "\u{1B}[2m"))
+            lines.end()
         }
+    }
+
+    /// The indent under a call's line where its kernel activity goes.
+    var kernelIndent: String { String(repeating: " ", count: 35) }
+
+    /// Under a call: its kernel chains with their verdicts (each distinct
+    /// chain once), the events taken during it, or the model's expected
+    /// chain when nothing was observed.
+    func kernelLines(_ activity: KernelActivity) {
+        let indent = kernelIndent
+        if activity.source == .expected {
+            guard let operation = activity.operation, !activity.expected.isEmpty else { return }
+            output.write(indent + paint("↳ \(operation), expected (not observed): ", "\u{1B}[2m")
+                + paint(activity.expected.joined(separator: " → "), "\u{1B}[2m") + "\n")
+            return
+        }
+        var shown: [String: Int] = [:]
+        var order: [(key: String, alignment: ChainAlignment, packet: String)] = []
+        var index = 0
+        for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
+            let (syscallPart, softirqPart) = ChainAligner.split(sample.chain)
+            for part in [syscallPart, softirqPart] where !part.isEmpty {
+                guard index < activity.alignments.count else { break }
+                let alignment = activity.alignments[index]
+                index += 1
+                let key = alignment.operation + alignment.observed.joined(separator: ",")
+                if shown[key] == nil {
+                    shown[key] = 0
+                    order.append((key, alignment, sample.tracepoint + " " + sample.summary))
+                }
+                shown[key]! += 1
+            }
+        }
+        for (key, alignment, packet) in order {
+            let count = shown[key] ?? 1
+            let colour = alignment.verdict == .matches || alignment.verdict == .inlined ? "\u{1B}[32m" : "\u{1B}[33m"
+            var head = "↳ \(alignment.operation) at \(packet)"
+            if count > 1 { head += " (×\(count))" }
+            output.write(indent + head + ": " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary + "\n")
+            output.write(indent + "  " + renderChain(alignment) + "\n")
+        }
+        for sample in activity.samples where sample.role == .event {
+            output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", "\u{1B}[2m") + "\n")
+        }
+    }
+
+    /// `__sys_sendto → (sock_sendmsg) → tcp_sendmsg → +extra → [absent]`:
+    /// matched frames plain, `(f)` inlined here or tail-called, `[f]` not a
+    /// symbol in this kernel, `+f` not in the model, `!f` out of order.
+    func renderChain(_ alignment: ChainAlignment) -> String {
+        var parts: [String] = []
+        var observedIndex = 0
+        let observed = alignment.observed
+        let extras = Set(alignment.extraFrames)
+        for step in alignment.steps {
+            switch step.status {
+            case .matched:
+                while observedIndex < observed.count && observed[observedIndex] != step.function {
+                    if extras.contains(observed[observedIndex]) { parts.append(paint("+" + observed[observedIndex], "\u{1B}[33m")) }
+                    observedIndex += 1
+                }
+                observedIndex += 1
+                parts.append(step.function)
+            case .skipped:
+                parts.append(paint("(" + step.function + ")", "\u{1B}[2m"))
+            case .absentFromKernel:
+                parts.append(paint("[" + step.function + "]", "\u{1B}[2m"))
+            case .outOfOrder:
+                parts.append(paint("!" + step.function, "\u{1B}[31m"))
+            }
+        }
+        return parts.joined(separator: " → ")
     }
 
     func note(_ tid: Int32, _ text: String) {

@@ -24,6 +24,10 @@ public struct SyscallInvocation: Sendable {
     public var result: SyscallResult?
     /// `= 3`, `= -1 ECONNREFUSED (Connection refused)`, `= 0x2 (flags O_RDWR)`.
     public var returnText: String = ""
+    /// What the kernel did for the call, when kernel observation is on.
+    public var kernel: KernelActivity?
+    /// The socket the call's descriptor referred to, as the table knew it at exit.
+    public var socketDescription: String?
 
     public init(pid: Int32, tid: Int32, architecture: Architecture, syscall: Syscall,
                 arguments: [UInt64], viaSocketcall: Bool = false, entryTime: MonotonicTime) {

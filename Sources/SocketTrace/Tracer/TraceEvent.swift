@@ -16,6 +16,9 @@ public enum TraceEvent: Sendable {
     case exited(tid: Int32, status: Int32)
     case killed(tid: Int32, signal: Int32, coreDumped: Bool)
     case detached(tid: Int32)
+    /// A kernel sample taken outside any traced call (a timer, an
+    /// interrupt, an untraced syscall): a state change, a packet, a drop.
+    case kernelEvent(KernelSample)
     /// A 32-bit program on a 64-bit kernel, said once per process as strace does.
     case personalityChanged(tid: Int32, Architecture)
 }

@@ -21,9 +21,13 @@ public final class Tracer {
     /// Parents of children whose first stop came before the fork event.
     var pendingParents: [Int32: Int32] = [:]
 
-    public init(configuration: TracerConfiguration, sink: TraceSink) {
+    /// Kernel chains and events, when observation is on.
+    let kernel: KernelObserver?
+
+    public init(configuration: TracerConfiguration, sink: TraceSink, kernel: KernelObserver? = nil) {
         self.configuration = configuration
         self.sink = sink
+        self.kernel = kernel
     }
 
     /// How the traced program ended.
@@ -63,6 +67,12 @@ public final class Tracer {
             throw error
         }
         launchedPid = launched.pid
+        do {
+            try kernel?.follow(launched.pid)
+        } catch {
+            kill(launched.pid, SIGKILL)
+            throw error
+        }
         let process = TracedProcess(pid: launched.pid, table: DescriptorTable())
         let thread = addThread(launched.pid, process: process, starting: true)
         thread.hiddenSignal = SIGCONT
@@ -95,6 +105,7 @@ public final class Tracer {
                     continue
                 }
                 addThread(tid, process: process, starting: false)
+                try kernel?.follow(tid)
                 cs_ptrace_interrupt(tid)
                 sink.handle(.traceeStarted(tid: tid, pid: pid, parent: nil, attached: true))
             }
@@ -145,6 +156,7 @@ public final class Tracer {
             var status: Int32 = 0
             var tid = cs_wait_any(&status, true)
             if tid == 0 {
+                emitStrayKernelSamples()
                 sink.flush()
                 tid = cs_wait_any(&status, false)
             }
@@ -156,8 +168,49 @@ public final class Tracer {
             handle(tid: tid, status: status)
             checkExecError()
         }
+        finishKernelObservation()
         sink.finish()
         return launchedStatus
+    }
+
+    // MARK: kernel samples
+
+    /// Reads the sampler's rings and reports samples that no traced call can
+    /// claim any more (taken while their thread was outside a traced call).
+    func emitStrayKernelSamples() {
+        guard let kernel, let sampler = kernel.sampler else { return }
+        kernel.correlator.add(sampler.drain())
+        for tid in Array(kernel.correlator.pending.keys) {
+            let before = threads[tid]?.current?.entryTime
+            for sample in kernel.correlator.takeStray(tid: tid, before: before) {
+                sink.handle(.kernelEvent(sample))
+            }
+        }
+    }
+
+    func finishKernelObservation() {
+        guard let kernel else { return }
+        if let sampler = kernel.sampler {
+            kernel.correlator.add(sampler.drain())
+            for tid in Array(kernel.correlator.pending.keys) {
+                for sample in kernel.correlator.takeStray(tid: tid, before: nil) { sink.handle(.kernelEvent(sample)) }
+            }
+        }
+        kernel.close()
+    }
+
+    /// Attaches the kernel's activity to a finished call.
+    func attachKernelActivity(_ call: inout SyscallInvocation, tracker: SocketTracker) {
+        guard let kernel else { return }
+        if let sampler = kernel.sampler {
+            kernel.correlator.add(sampler.drain())
+            for sample in kernel.correlator.takeStray(tid: call.tid, before: call.entryTime) {
+                sink.handle(.kernelEvent(sample))
+            }
+        }
+        // socket() has no descriptor argument: its socket is the one it returned.
+        let fd = call.syscall == .socket ? Int32(truncatingIfNeeded: call.result?.value ?? -1) : Int32(truncatingIfNeeded: call.argument(0))
+        call.kernel = kernel.correlator.activity(for: call, socket: tracker.socket(fd))
     }
 
     /// After the launched child is resumed, its exec either succeeds (the pipe
@@ -353,6 +406,7 @@ public final class Tracer {
             let decoder = SyscallDecoder(context)
             decoder.exit(&call)
             call.returnText = decoder.returnText(call)
+            attachKernelActivity(&call, tracker: tracker)
             sink.handle(.syscallExited(call))
         }
         resume(thread)

@@ -53,6 +53,11 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-seccomp"), help: "Stop at every syscall instead of only traced ones (slower).")
     var noSeccomp = false
 
+    @Option(name: .customLong("kernel"), help: ArgumentHelp("Observe the kernel's call chains: auto (when permitted; the default for text), on, off (the default for --format strace and -c).", valueName: "auto|on|off"))
+    var kernelMode: KernelObserver.Mode?
+
+    @OptionGroup var model: ModelOptions
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The program to run and its arguments.", valueName: "prog"))
     var command: [String] = []
 
@@ -84,9 +89,15 @@ struct Run: ParsableCommand {
             case .strace: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .number
             case .text: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .socketsDecorated
             }
+            let mode = kernelMode ?? (format == .strace || summary ? .off : .auto)
+            let observer = try KernelObserver.make(mode: mode, model: mode == .off ? nil : try model.load(required: mode == .on),
+                                                   probeSet: model.probeSet)
+            if let reason = observer?.unavailableReason {
+                Self.complain("kernel chains not observed (\(reason)); showing the model's expected chains")
+            }
             let stream = try output.map { try OutputStream.create(path: $0) } ?? .standardError
             let sink = makeSink(stream)
-            let tracer = Tracer(configuration: configuration, sink: sink)
+            let tracer = Tracer(configuration: configuration, sink: sink, kernel: observer)
             if programArguments.isEmpty {
                 try tracer.attach(pids)
             } else {
@@ -106,6 +117,9 @@ struct Run: ParsableCommand {
         } catch let error as TraceError {
             Self.complain(error.description)
             throw ExitCode(error.exitStatus)
+        } catch let error as ModelError {
+            Self.complain(error.description)
+            throw ExitCode(1)
         }
     }
 
@@ -134,3 +148,5 @@ struct Run: ParsableCommand {
         stream.flush()
     }
 }
+
+extension KernelObserver.Mode: ExpressibleByArgument {}

@@ -1,0 +1,73 @@
+import Glibc
+
+/// Kernel observation for one trace: the sampler (when the kernel and the
+/// user's privileges allow it) and the correlator that turns its samples into
+/// per-syscall activity. Without a sampler, calls are annotated from the
+/// model alone, marked as expected.
+public final class KernelObserver: @unchecked Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        case auto, on, off
+    }
+
+    public let sampler: KernelSampler?
+    public let correlator: KernelCorrelator
+    public let model: StackModel?
+    /// Why chains are not observed, said once to the user.
+    public let unavailableReason: String?
+
+    init(sampler: KernelSampler?, correlator: KernelCorrelator, model: StackModel?, unavailableReason: String?) {
+        self.sampler = sampler
+        self.correlator = correlator
+        self.model = model
+        self.unavailableReason = unavailableReason
+    }
+
+    /// Sets up observation. `.on` fails when it cannot observe; `.auto`
+    /// falls back to the model alone and says why.
+    public static func make(mode: Mode, model: StackModel?, probeSet: String) throws -> KernelObserver? {
+        if mode == .off { return nil }
+        let symbols = KernelSymbols.load()
+        let correlator = KernelCorrelator(model: model, symbols: symbols)
+        func unavailable(_ reason: String) throws -> KernelObserver {
+            if mode == .on { throw TraceError(operation: "kernel observation unavailable: \(reason)") }
+            return KernelObserver(sampler: nil, correlator: correlator, model: model, unavailableReason: reason)
+        }
+        guard let model else { return try unavailable("no reference model (Probes/) was found; use --probes DIR") }
+        guard let probes = model.probeSets[probeSet] else {
+            throw TraceError(.usage, operation: "no probe set '\(probeSet)' in \(model.directory)/probes.conf (have: \(model.probeSets.keys.sorted().joined(separator: ", ")))")
+        }
+        guard let symbols else {
+            return try unavailable("/proc/kallsyms hides kernel addresses (kptr_restrict, or not root): chains cannot be named")
+        }
+        let paranoid = KernelSocketLookup.readSmallFile("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0.trimmingCharacters()) } ?? 2
+        if geteuid() != 0 && paranoid > 1 {
+            return try unavailable("kernel call chains need root or CAP_PERFMON (perf_event_paranoid is \(paranoid))")
+        }
+        let tracefs: Tracefs
+        do {
+            tracefs = try Tracefs.open(mountIfNeeded: true)
+        } catch let error as TraceError {
+            return try unavailable(error.description)
+        }
+        do {
+            let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols)
+            return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil)
+        } catch let error as TraceError {
+            tracefs.release()
+            return try unavailable(error.description)
+        }
+    }
+
+    /// Starts sampling a task (and its future children).
+    func follow(_ pid: Int32) throws {
+        try sampler?.follow(pid: pid, inherit: true)
+    }
+
+    func close() { sampler?.close() }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        Substring(self).trimmingCharacters()
+    }
+}

@@ -1,0 +1,52 @@
+/// One hit of a tracepoint in a traced task: when, where, the kernel call
+/// chain that led to it (innermost function first, as perf reports it) and
+/// the tracepoint's fields.
+public struct KernelSample: Sendable, Codable {
+    public let tracepoint: String
+    public let role: Probe.Role
+    public let pid: Int32
+    public let tid: Int32
+    public let time: MonotonicTime
+    public let cpu: UInt32
+    public let chain: [String]
+    public let fields: [String: TracepointValue]
+
+    /// A one-line summary of the fields that matter on a timeline.
+    public var summary: String {
+        switch tracepoint {
+        case "net:net_dev_queue", "net:netif_receive_skb", "net:net_dev_xmit", "net:netif_rx":
+            let device: String
+            if case let .string(name)? = fields["name"] { device = name } else { device = "?" }
+            return "\(device) len=\(fields["len"]?.number ?? 0)"
+        case "sock:inet_sock_set_state":
+            let old = TCPState.name(fields["oldstate"]?.number ?? 0)
+            let new = TCPState.name(fields["newstate"]?.number ?? 0)
+            return "\(old) → \(new) \(endpoint("saddr", "sport")) → \(endpoint("daddr", "dport"))"
+        case "skb:kfree_skb":
+            if case let .symbol(reason, _)? = fields["reason"] { return "drop: \(reason)" }
+            return "drop: reason \(fields["reason"]?.number ?? 0)"
+        case "sock:sock_send_length", "sock:sock_recv_length":
+            return "ret=\(fields["ret"]?.number ?? 0)"
+        case "tcp:tcp_rcv_space_adjust", "tcp:tcp_retransmit_skb", "tcp:tcp_send_reset":
+            return "\(endpoint("saddr", "sport")) → \(endpoint("daddr", "dport"))"
+        default:
+            return fields.keys.sorted().prefix(3).map { "\($0)=\(fields[$0]?.number.map(String.init) ?? "…")" }.joined(separator: " ")
+        }
+    }
+
+    func endpoint(_ address: String, _ port: String) -> String {
+        guard case let .bytes(bytes)? = fields[address], bytes.count == 4 else { return "?" }
+        return bytes.map(String.init).joined(separator: ".") + ":\(fields[port]?.number ?? 0)"
+    }
+}
+
+/// TCP states by the kernel's numbering (include/net/tcp_states.h).
+public enum TCPState {
+    static let names = ["", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2",
+                        "TCP_TIME_WAIT", "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING",
+                        "TCP_NEW_SYN_RECV", "TCP_BOUND_INACTIVE"]
+
+    public static func name(_ value: Int64) -> String {
+        value > 0 && value < names.count ? names[Int(value)] : "state \(value)"
+    }
+}

@@ -1,0 +1,143 @@
+import CSupport
+import Glibc
+
+/// Samples tracepoints in the traced tasks with perf_event_open: one event
+/// per (task, CPU, tracepoint) with `inherit` so children are covered, all of
+/// a CPU's events writing to one ring buffer, each hit with its kernel call
+/// chain (CLOCK_MONOTONIC time, the clock the tracer stamps syscalls with).
+/// Every descriptor and mapping is released by `close()`.
+public final class KernelSampler: @unchecked Sendable {
+    struct Ring {
+        let fd: Int32
+        let base: UnsafeMutableRawPointer
+    }
+
+    let probes: [Probe]
+    let formats: [String: TracepointFormat]
+    let symbols: KernelSymbols
+    let tracefs: Tracefs
+    let cpus: [Int32]
+    static let ringPages: UInt64 = 256
+
+    var rings: [Int32: Ring] = [:]
+    var descriptors: [Int32] = []
+    /// perf's sample id → the probe it belongs to.
+    var probeByID: [UInt64: Probe] = [:]
+    var buffer = [UInt8](repeating: 0, count: 4 << 20)
+    public private(set) var lostSamples: UInt64 = 0
+    public private(set) var sampleCount: UInt64 = 0
+    var closed = false
+
+    public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols) throws {
+        self.probes = probes
+        self.tracefs = tracefs
+        self.symbols = symbols
+        var formats: [String: TracepointFormat] = [:]
+        for probe in probes { formats[probe.name] = try tracefs.format(of: probe.name) }
+        self.formats = formats
+        let count = Int32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
+        self.cpus = Array(0..<max(count, 1))
+    }
+
+    /// Samples `pid` (and, with `inherit`, every task it creates from now on).
+    public func follow(pid: Int32, inherit: Bool) throws {
+        for cpu in cpus {
+            for probe in probes {
+                guard let format = formats[probe.name] else { continue }
+                let fd = cs_perf_open_tracepoint(pid, cpu, format.id, inherit)
+                if fd < 0 {
+                    if errno == ENODEV || errno == EINVAL && cpu > 0 { continue }  // an offline CPU
+                    throw TraceError(operation: "perf_event_open(\(probe.name), pid \(pid), cpu \(cpu))", errno: errno)
+                }
+                descriptors.append(fd)
+                var id: UInt64 = 0
+                if cs_perf_event_id(fd, &id) == 0 { probeByID[id] = probe }
+                if let ring = rings[cpu] {
+                    guard cs_perf_set_output(fd, ring.fd) == 0 else {
+                        throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
+                    }
+                } else {
+                    guard let base = cs_perf_map(fd, Self.ringPages) else {
+                        throw TraceError(operation: "mmap of the perf ring buffer", errno: errno)
+                    }
+                    rings[cpu] = Ring(fd: fd, base: base)
+                }
+                cs_perf_enable(fd)
+            }
+        }
+    }
+
+    /// Everything sampled since the last call, oldest first.
+    public func drain() -> [KernelSample] {
+        var samples: [KernelSample] = []
+        for cpu in cpus {
+            guard let ring = rings[cpu] else { continue }
+            while true {
+                let length = buffer.withUnsafeMutableBytes { raw in
+                    cs_perf_drain(ring.base, Self.ringPages, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
+                }
+                if length == 0 { break }
+                parse(Int(length), into: &samples)
+                if length < UInt64(buffer.count) / 2 { break }
+            }
+        }
+        samples.sort { $0.time < $1.time }
+        sampleCount += UInt64(samples.count)
+        return samples
+    }
+
+    /// Reads perf records (PERF_RECORD_SAMPLE, PERF_RECORD_LOST) from the buffer.
+    func parse(_ length: Int, into samples: inout [KernelSample]) {
+        var offset = 0
+        while offset + 8 <= length {
+            let type = buffer.loadLittleEndian(UInt32.self, at: offset)
+            let size = Int(buffer.loadLittleEndian(UInt16.self, at: offset + 6))
+            guard size >= 8, offset + size <= length else { break }
+            defer { offset += size }
+            if type == 2 {
+                lostSamples += buffer.loadLittleEndian(UInt64.self, at: offset + 16)
+                continue
+            }
+            guard type == 9 else { continue }
+            var at = offset + 8
+            let id = buffer.loadLittleEndian(UInt64.self, at: at); at += 8
+            let pid = buffer.loadLittleEndian(Int32.self, at: at)
+            let tid = buffer.loadLittleEndian(Int32.self, at: at + 4); at += 8
+            let time = buffer.loadLittleEndian(UInt64.self, at: at); at += 8
+            let cpu = buffer.loadLittleEndian(UInt32.self, at: at); at += 8
+            let frames = Int(buffer.loadLittleEndian(UInt64.self, at: at)); at += 8
+            var chain: [String] = []
+            for index in 0..<frames {
+                let ip = buffer.loadLittleEndian(UInt64.self, at: at + index * 8)
+                if ip >= UInt64.max - 4095 {
+                    // A context marker: kernel frames end where user frames begin.
+                    if ip == UInt64(bitPattern: -512) { break }
+                    continue
+                }
+                chain.append(symbols.function(at: ip) ?? "0x" + String(ip, radix: 16))
+            }
+            at += frames * 8
+            let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
+            guard let probe = probeByID[id], at + rawSize <= offset + size else { continue }
+            let raw = Array(buffer[at..<at + rawSize])
+            samples.append(KernelSample(tracepoint: probe.name, role: probe.role, pid: pid, tid: tid,
+                                        time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain,
+                                        fields: formats[probe.name]?.decode(raw) ?? [:]))
+        }
+    }
+
+    /// Disables and closes every event, unmaps the rings, unmounts tracefs if
+    /// it was mounted for this trace.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        for fd in descriptors { cs_perf_disable(fd) }
+        for ring in rings.values { cs_perf_unmap(ring.base, Self.ringPages) }
+        for fd in descriptors { Glibc.close(fd) }
+        descriptors.removeAll()
+        rings.removeAll()
+        tracefs.release()
+    }
+
+    deinit { close() }
+}

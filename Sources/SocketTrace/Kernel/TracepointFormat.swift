@@ -1,0 +1,105 @@
+/// A tracepoint's record layout, from tracefs' `format` file: its id for
+/// perf_event_open, its fields and, for `__print_symbolic` fields, the names
+/// of their values (skb drop reasons).
+public struct TracepointFormat: Sendable {
+    public struct Field: Sendable {
+        public let name: String
+        public let offset: Int
+        public let size: Int
+        public let signed: Bool
+        public let isArray: Bool
+        /// `__data_loc char[]`: a string stored elsewhere in the record.
+        public let isDynamicString: Bool
+    }
+
+    public let name: String
+    public let id: UInt64
+    public let fields: [Field]
+    public let symbolicValues: [String: [Int64: String]]
+
+    public init?(name: String, text: String) {
+        self.name = name
+        var id: UInt64?
+        var fields: [Field] = []
+        var symbolic: [String: [Int64: String]] = [:]
+        for line in text.split(separator: "\n") {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            if trimmed.hasPrefix("ID:") {
+                id = UInt64(trimmed.dropFirst(3).trimmingCharacters())
+            } else if trimmed.hasPrefix("field:") {
+                var declaration = "", offset = 0, size = 0, signed = false
+                for part in trimmed.split(separator: ";") {
+                    let item = part.drop { $0 == " " || $0 == "\t" }
+                    if item.hasPrefix("field:") { declaration = String(item.dropFirst(6)) }
+                    if item.hasPrefix("offset:") { offset = Int(item.dropFirst(7)) ?? 0 }
+                    if item.hasPrefix("size:") { size = Int(item.dropFirst(5)) ?? 0 }
+                    if item.hasPrefix("signed:") { signed = item.dropFirst(7) == "1" }
+                }
+                var fieldName = declaration.split(separator: " ").last.map(String.init) ?? declaration
+                let isArray = fieldName.contains("[")
+                if let bracket = fieldName.firstIndex(of: "[") { fieldName = String(fieldName[..<bracket]) }
+                fields.append(Field(name: fieldName, offset: offset, size: size, signed: signed, isArray: isArray,
+                                    isDynamicString: declaration.hasPrefix("__data_loc")))
+            } else if trimmed.hasPrefix("print fmt:") {
+                for match in trimmed.matches(of: /__print_symbolic\(REC->(\w+),((?:\s*\{\s*-?\d+,\s*"[^"]*"\s*\},?)+)\)/) {
+                    var values: [Int64: String] = [:]
+                    for pair in match.output.2.matches(of: /\{\s*(-?\d+),\s*"([^"]*)"\s*\}/) {
+                        if let value = Int64(pair.output.1) { values[value] = String(pair.output.2) }
+                    }
+                    symbolic[String(match.output.1)] = values
+                }
+            }
+        }
+        guard let id else { return nil }
+        self.id = id
+        self.fields = fields
+        self.symbolicValues = symbolic
+    }
+
+    /// The fields of one raw record (common_* fields left out), as numbers,
+    /// byte arrays or strings.
+    public func decode(_ raw: [UInt8]) -> [String: TracepointValue] {
+        var values: [String: TracepointValue] = [:]
+        for field in fields where !field.name.hasPrefix("common_") {
+            guard field.offset + field.size <= raw.count else { continue }
+            if field.isDynamicString {
+                let location = raw.loadLittleEndian(UInt32.self, at: field.offset)
+                let start = Int(location & 0xffff), length = Int(location >> 16)
+                guard start + length <= raw.count else { continue }
+                let bytes = raw[start..<start + length].prefix { $0 != 0 }
+                values[field.name] = .string(String(decoding: bytes, as: UTF8.self))
+            } else if field.isArray {
+                values[field.name] = .bytes(Array(raw[field.offset..<field.offset + field.size]))
+            } else {
+                var value: Int64
+                switch field.size {
+                case 1: value = field.signed ? Int64(Int8(bitPattern: raw[field.offset])) : Int64(raw[field.offset])
+                case 2: value = field.signed ? Int64(raw.loadLittleEndian(Int16.self, at: field.offset)) : Int64(raw.loadLittleEndian(UInt16.self, at: field.offset))
+                case 4: value = field.signed ? Int64(raw.loadLittleEndian(Int32.self, at: field.offset)) : Int64(raw.loadLittleEndian(UInt32.self, at: field.offset))
+                default: value = Int64(bitPattern: raw.loadLittleEndian(UInt64.self, at: field.offset))
+                }
+                if let symbol = symbolicValues[field.name]?[value] {
+                    values[field.name] = .symbol(symbol, value)
+                } else {
+                    values[field.name] = .number(value)
+                }
+            }
+        }
+        return values
+    }
+}
+
+/// One decoded tracepoint field.
+public enum TracepointValue: Sendable, Equatable, Codable {
+    case number(Int64)
+    case symbol(String, Int64)
+    case string(String)
+    case bytes([UInt8])
+
+    public var number: Int64? {
+        switch self {
+        case let .number(value), let .symbol(_, value): value
+        default: nil
+        }
+    }
+}

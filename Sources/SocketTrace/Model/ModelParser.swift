@@ -1,0 +1,175 @@
+import Foundation
+
+/// Reads the model's text formats (docs/model-format.md): `*.chain` files,
+/// one operation each, and `probes.conf`, the probe sets. Every mistake is a
+/// `ModelError` naming the file and the line.
+public enum ModelParser {
+    /// Loads `DIRECTORY/model/*.chain` and `DIRECTORY/probes.conf`.
+    public static func load(directory: String) throws -> StackModel {
+        let modelDirectory = directory + "/model"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: modelDirectory) else {
+            throw ModelError(file: modelDirectory, line: 0, message: "no model directory here")
+        }
+        var operations: [StackOperation] = []
+        for name in names.sorted() where name.hasSuffix(".chain") {
+            let path = modelDirectory + "/" + name
+            let operation = try parseOperation(try read(path), file: path)
+            if let other = operations.first(where: { $0.name == operation.name }) {
+                throw ModelError(file: path, line: 1, message: "operation '\(operation.name)' is already defined in \(other.file)")
+            }
+            operations.append(operation)
+        }
+        if operations.isEmpty { throw ModelError(file: modelDirectory, line: 0, message: "no *.chain files") }
+        let probesPath = directory + "/probes.conf"
+        let probes = try parseProbeSets(try read(probesPath), file: probesPath)
+        return StackModel(operations: operations, probeSets: probes, directory: directory)
+    }
+
+    static func read(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError(file: path, line: 0, message: "cannot be read")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ModelError(file: path, line: 0, message: "is not UTF-8 text")
+        }
+        return text
+    }
+
+    /// The meaningful lines: numbered, comments and blanks dropped, split into words.
+    static func lines(_ text: String) -> [(number: Int, words: [String])] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, raw in
+            let content = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            return words.isEmpty ? nil : (index + 1, words)
+        }
+    }
+
+    static func isFunctionName(_ text: String) -> Bool {
+        text.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_.]*/) != nil
+    }
+
+    public static func parseOperation(_ text: String, file: String) throws -> StackOperation {
+        var operation: StackOperation?
+        enum Section { case header, entry(Int), body }
+        var section = Section.header
+        for (number, words) in lines(text) {
+            func fail(_ message: String) -> ModelError { ModelError(file: file, line: number, message: message) }
+            let key = words[0]
+            if key == "operation" {
+                guard operation == nil else { throw fail("a file describes one operation") }
+                guard words.count == 2, isFunctionName(words[1]) else {
+                    throw fail("`operation` takes one name of letters, digits and _")
+                }
+                operation = StackOperation(name: words[1], file: file)
+                continue
+            }
+            guard operation != nil else { throw fail("the file must start with `operation NAME`") }
+            switch key {
+            case "title":
+                operation!.title = words.dropFirst().joined(separator: " ")
+            case "syscalls":
+                for name in words.dropFirst() where Syscall(rawValue: name) == nil {
+                    throw fail("unknown syscall '\(name)'")
+                }
+                operation!.syscalls = Array(words.dropFirst())
+            case "sockets":
+                guard words.count == 2, let kind = SocketKind(rawValue: words[1]) else {
+                    throw fail("`sockets` is one of tcp, udp, inet, unix, any")
+                }
+                operation!.sockets = kind
+            case "softirq":
+                guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
+                operation!.softirq = words[1] == "yes"
+            case "tracepoint":
+                for name in words.dropFirst() where name.wholeMatch(of: /[a-z0-9_]+:[a-z0-9_]+/) == nil {
+                    throw fail("a tracepoint is GROUP:EVENT, not '\(name)'")
+                }
+                operation!.tracepoints = Array(words.dropFirst())
+            case "entry":
+                guard words.count >= 2 else { throw fail("`entry` names the syscalls it is for") }
+                for name in words.dropFirst() where !operation!.syscalls.contains(name) {
+                    throw fail("entry for '\(name)', which is not in this operation's `syscalls`")
+                }
+                operation!.entries.append((Array(words.dropFirst()), []))
+                section = .entry(operation!.entries.count - 1)
+            case "body":
+                guard words.count == 1 else { throw fail("`body` takes nothing after it") }
+                section = .body
+            default:
+                guard let layer = StackLayer(rawValue: key) else {
+                    throw fail("unknown word '\(key)': expected a layer (syscall, socket, transport, network, device) or a header key")
+                }
+                guard words.count >= 2, isFunctionName(words[1]) else {
+                    throw fail("a \(key) line names a kernel function")
+                }
+                var source: String?
+                var kernels = KernelRange.any
+                for extra in words.dropFirst(2) {
+                    if extra.contains("/") || extra.hasSuffix(".c") || extra.hasSuffix(".h") {
+                        source = extra
+                    } else if let range = KernelRange(parsing: extra) {
+                        kernels = range
+                    } else {
+                        throw fail("'\(extra)' is neither a source file nor a kernel range like 4.17- or -4.16")
+                    }
+                }
+                let function = ModelFunction(layer: layer, name: words[1], sourceFile: source, kernels: kernels, file: file, line: number)
+                switch section {
+                case .header: throw fail("functions go under `entry SYSCALL...` or `body`")
+                case let .entry(index): operation!.entries[index].functions.append(function)
+                case .body: operation!.body.append(function)
+                }
+            }
+        }
+        guard let operation else { throw ModelError(file: file, line: 0, message: "no `operation NAME` line") }
+        if operation.body.isEmpty && operation.entries.isEmpty {
+            throw ModelError(file: file, line: 0, message: "operation '\(operation.name)' has no functions")
+        }
+        if !operation.softirq && operation.syscalls.isEmpty {
+            throw ModelError(file: file, line: 0, message: "operation '\(operation.name)' needs `syscalls` (or `softirq yes`)")
+        }
+        return operation
+    }
+
+    public static func parseProbeSets(_ text: String, file: String) throws -> [String: [Probe]] {
+        var sets: [String: [Probe]] = [:]
+        var current: String?
+        for (number, words) in lines(text) {
+            func fail(_ message: String) -> ModelError { ModelError(file: file, line: number, message: message) }
+            if words[0] == "set" {
+                guard words.count == 2 else { throw fail("`set` takes one name") }
+                guard sets[words[1]] == nil else { throw fail("set '\(words[1])' is defined twice") }
+                current = words[1]
+                sets[words[1]] = []
+                continue
+            }
+            guard let name = current else { throw fail("a tracepoint line must follow `set NAME`") }
+            let parts = words[0].split(separator: ":")
+            guard parts.count == 2 else { throw fail("a tracepoint is GROUP:EVENT, not '\(words[0])'") }
+            guard words.count >= 2, let role = Probe.Role(rawValue: words[1]) else {
+                throw fail("after the tracepoint: its role, chain or event")
+            }
+            sets[name]!.append(Probe(group: String(parts[0]), event: String(parts[1]), role: role,
+                                     meaning: words.dropFirst(2).joined(separator: " ")))
+        }
+        if sets.isEmpty { throw ModelError(file: file, line: 0, message: "no probe sets") }
+        return sets
+    }
+
+    /// Where the model is: `--probes`, $SOCKETTRACE_PROBES, beside the
+    /// binary's package checkout, or installed under share/.
+    public static func locate(explicit: String?) -> String? {
+        if let explicit { return explicit }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SOCKETTRACE_PROBES"] { return fromEnvironment }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = directory.appendingPathComponent("Probes")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("probes.conf").path) { return candidate.path }
+            let shared = directory.appendingPathComponent("share/sockettrace/Probes")
+            if FileManager.default.fileExists(atPath: shared.appendingPathComponent("probes.conf").path) { return shared.path }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }
+}

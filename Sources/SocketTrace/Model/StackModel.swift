@@ -1,0 +1,130 @@
+/// The layers of the Linux network stack a function belongs to.
+public enum StackLayer: String, Sendable, CaseIterable, Codable {
+    case syscall, socket, transport, network, device
+}
+
+/// One function of an expected call chain.
+public struct ModelFunction: Sendable, Equatable, Codable {
+    public let layer: StackLayer
+    public let name: String
+    public let sourceFile: String?
+    public let kernels: KernelRange
+    /// Where the model says this, for messages.
+    public let file: String
+    public let line: Int
+}
+
+/// Which sockets an operation applies to.
+public enum SocketKind: String, Sendable, Codable {
+    case tcp, udp, inet, unix, any
+
+    public func matches(_ socket: SocketInfo?) -> Bool {
+        guard let socket else { return self == .any }
+        let inet = socket.family == 2 || socket.family == 10
+        switch self {
+        case .any: return true
+        case .inet: return inet
+        case .tcp: return inet && socket.type == 1
+        case .udp: return inet && socket.type == 2
+        case .unix: return socket.family == 1
+        }
+    }
+}
+
+/// One socket operation of the model: which syscalls perform it, on which
+/// sockets, and the chain of kernel functions expected for it, outermost
+/// first (a per-syscall entry, then the shared body).
+public struct StackOperation: Sendable, Codable {
+    public let name: String
+    public var title: String
+    public var syscalls: [String]
+    public var sockets: SocketKind
+    /// Runs in the receive softirq rather than under a syscall of its own.
+    public var softirq: Bool
+    /// The tracepoints whose chains show this operation.
+    public var tracepoints: [String]
+    public var entries: [(syscalls: [String], functions: [ModelFunction])]
+    public var body: [ModelFunction]
+    public let file: String
+
+    /// The chain expected for `syscall` (or the body alone) on `kernel`.
+    public func chain(for syscall: String?, kernel: KernelVersion?) -> [ModelFunction] {
+        let entry = entries.first { syscall != nil && $0.syscalls.contains(syscall!) }?.functions ?? []
+        let all = entry + body
+        guard let kernel else { return all }
+        return all.filter { $0.kernels.contains(kernel) }
+    }
+
+    /// Every function the operation names, on every kernel.
+    public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
+
+    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file }
+
+    public init(name: String, file: String) {
+        self.name = name
+        self.title = name
+        self.syscalls = []
+        self.sockets = .any
+        self.softirq = false
+        self.tracepoints = []
+        self.entries = []
+        self.body = []
+        self.file = file
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        title = try c.decode(String.self, forKey: .title)
+        syscalls = try c.decode([String].self, forKey: .syscalls)
+        sockets = try c.decode(SocketKind.self, forKey: .sockets)
+        softirq = try c.decode(Bool.self, forKey: .softirq)
+        tracepoints = try c.decode([String].self, forKey: .tracepoints)
+        body = try c.decode([ModelFunction].self, forKey: .body)
+        file = try c.decode(String.self, forKey: .file)
+        entries = []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(title, forKey: .title)
+        try c.encode(syscalls, forKey: .syscalls)
+        try c.encode(sockets, forKey: .sockets)
+        try c.encode(softirq, forKey: .softirq)
+        try c.encode(tracepoints, forKey: .tracepoints)
+        try c.encode(body, forKey: .body)
+        try c.encode(file, forKey: .file)
+    }
+}
+
+/// A tracepoint of a probe set and what its hits are for.
+public struct Probe: Sendable, Equatable {
+    public enum Role: String, Sendable, Codable { case chain, event }
+    public let group: String
+    public let event: String
+    public let role: Role
+    public let meaning: String
+
+    public var name: String { "\(group):\(event)" }
+}
+
+/// The reference model: every operation, and the probe sets.
+public struct StackModel: Sendable {
+    public var operations: [StackOperation]
+    public var probeSets: [String: [Probe]]
+    public let directory: String
+
+    public func operation(named name: String) -> StackOperation? {
+        operations.first { $0.name == name }
+    }
+
+    /// The operation a syscall on this socket performs (`tcp_send` for a
+    /// write on a TCP socket), if the model has one.
+    public func operation(for syscall: Syscall, socket: SocketInfo?) -> StackOperation? {
+        operations.first { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
+    }
+
+    /// The operations that happen in the receive softirq.
+    public var softirqOperations: [StackOperation] { operations.filter(\.softirq) }
+}

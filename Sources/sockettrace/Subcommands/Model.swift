@@ -1,0 +1,72 @@
+import ArgumentParser
+import SocketTrace
+
+/// `sockettrace model list|show|check`: the reference stack model.
+struct Model: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the reference model of the network stack's call chains, or check it against this kernel.",
+        subcommands: [List.self, Show.self, Check.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the model's operations.")
+        @OptionGroup var model: ModelOptions
+
+        func run() throws {
+            let loaded = try loadModel(model)
+            let width = loaded.operations.map(\.name.count).max() ?? 0
+            for operation in loaded.operations {
+                let on = operation.softirq ? "softirq" : operation.syscalls.joined(separator: " ") + " (\(operation.sockets.rawValue))"
+                print(operation.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + operation.title + " — " + on)
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an operation's expected chain as a tree, with layers and source files.")
+        @OptionGroup var model: ModelOptions
+        @Argument(help: "The operation (see `model list`).") var operation: String
+        @Option(help: "Show the entry for this syscall (default: the operation's first).") var syscall: String?
+        @Option(help: "The kernel version to show the chain for (default: the running kernel's).") var kernel: String?
+
+        func run() throws {
+            let loaded = try loadModel(model)
+            guard let found = loaded.operation(named: operation) else {
+                throw ValidationError("no operation '\(operation)' (have: \(loaded.operations.map(\.name).joined(separator: ", ")))")
+            }
+            let version = kernel.flatMap { KernelVersion($0) } ?? KernelVersion.running
+            let entrySyscall = syscall ?? found.entries.first?.syscalls.first
+            print("\(found.name): \(found.title)  [\(found.file)]")
+            if let version { print("kernel \(version)" + (entrySyscall.map { ", entry for \($0)" } ?? "")) }
+            for (depth, function) in found.chain(for: entrySyscall, kernel: version).enumerated() {
+                let indent = String(repeating: "  ", count: depth)
+                let layer = "[\(function.layer.rawValue)]".padding(toLength: 12, withPad: " ", startingAt: 0)
+                var line = layer + indent + (depth == 0 ? "" : "└─ ") + function.name
+                if let source = function.sourceFile { line += "  (\(source))" }
+                if function.kernels != .any { line += "  kernels \(function.kernels)" }
+                print(line)
+            }
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check every model function against the running kernel: symbol or not, prototype from BTF, and what that means.")
+        @OptionGroup var model: ModelOptions
+        @Option(help: "Check only this operation.") var operation: String?
+
+        func run() throws {
+            let loaded = try loadModel(model)
+            let report = try ModelCheck.run(model: loaded, only: operation)
+            print(report.text, terminator: "")
+        }
+    }
+}
+
+func loadModel(_ options: ModelOptions) throws -> StackModel {
+    do {
+        guard let model = try options.load(required: true) else { throw ExitCode(1) }
+        return model
+    } catch let error as ModelError {
+        Run.complain(error.description)
+        throw ExitCode(1)
+    }
+}
