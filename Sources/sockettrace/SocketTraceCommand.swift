@@ -10,7 +10,7 @@ struct SocketTraceCommand: ParsableCommand {
             sockettrace -p 4242 -p 4243               attach to running processes
             sockettrace --format strace -e trace=%net -o out.txt -- ./prog args
             """,
-        subcommands: [Run.self, Model.self],
+        subcommands: [Run.self, Report.self, Compare.self, Model.self],
         defaultSubcommand: Run.self
     )
 }

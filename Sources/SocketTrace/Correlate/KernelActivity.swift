@@ -17,6 +17,38 @@ public struct KernelActivity: Sendable, Codable {
     /// One per chain sample: the syscall part, and the softirq part if any.
     public var alignments: [ChainAlignment]
 
+    enum CodingKeys: String, CodingKey { case operation, source, expected, samples, alignments, observed, verdict }
+
+    public init(operation: String?, source: Source, expected: [String], samples: [KernelSample], alignments: [ChainAlignment]) {
+        self.operation = operation
+        self.source = source
+        self.expected = expected
+        self.samples = samples
+        self.alignments = alignments
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        operation = try c.decodeIfPresent(String.self, forKey: .operation)
+        source = try c.decode(Source.self, forKey: .source)
+        expected = try c.decode([String].self, forKey: .expected)
+        samples = try c.decode([KernelSample].self, forKey: .samples)
+        alignments = try c.decode([ChainAlignment].self, forKey: .alignments)
+    }
+
+    /// Also writes `observed` (each aligned chain's frames) and `verdict`,
+    /// for scripts that read the trace file.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(operation, forKey: .operation)
+        try c.encode(source, forKey: .source)
+        try c.encode(expected, forKey: .expected)
+        try c.encode(alignments.map(\.observed), forKey: .observed)
+        try c.encodeIfPresent(verdict, forKey: .verdict)
+        try c.encode(alignments, forKey: .alignments)
+        try c.encode(samples, forKey: .samples)
+    }
+
     /// The worst verdict over the call's chains.
     public var verdict: ChainAlignment.Verdict? {
         let order: [ChainAlignment.Verdict] = [.matches, .inlined, .extraFrames, .outOfOrder, .unrelated]

@@ -96,6 +96,42 @@ public enum TracepointValue: Sendable, Equatable, Codable {
     case string(String)
     case bytes([UInt8])
 
+    enum SymbolKeys: String, CodingKey { case symbol, value }
+
+    /// A number, a string, an array of bytes, or `{"symbol": "NO_SOCKET", "value": 3}`.
+    public init(from decoder: any Decoder) throws {
+        if let keyed = try? decoder.container(keyedBy: SymbolKeys.self) {
+            self = .symbol(try keyed.decode(String.self, forKey: .symbol), try keyed.decode(Int64.self, forKey: .value))
+            return
+        }
+        let single = try decoder.singleValueContainer()
+        if let number = try? single.decode(Int64.self) {
+            self = .number(number)
+        } else if let text = try? single.decode(String.self) {
+            self = .string(text)
+        } else {
+            self = .bytes(try single.decode([UInt8].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case let .symbol(name, value):
+            var keyed = encoder.container(keyedBy: SymbolKeys.self)
+            try keyed.encode(name, forKey: .symbol)
+            try keyed.encode(value, forKey: .value)
+        case let .number(value):
+            var single = encoder.singleValueContainer()
+            try single.encode(value)
+        case let .string(text):
+            var single = encoder.singleValueContainer()
+            try single.encode(text)
+        case let .bytes(bytes):
+            var single = encoder.singleValueContainer()
+            try single.encode(bytes)
+        }
+    }
+
     public var number: Int64? {
         switch self {
         case let .number(value), let .symbol(_, value): value

@@ -76,40 +76,51 @@ public final class StraceWriter: TraceSink {
             lines.padToResultColumn()
             lines.write("= ?")
             lines.end()
-        case let .traceeStarted(tid, _, _, attached):
+        case let .process(event):
+            handle(event)
+        case .kernelEvent:
+            // strace has no kernel events; its lines stay strace's.
+            break
+        }
+    }
+
+    func handle(_ event: ProcessEvent) {
+        let tid = event.tid
+        switch event.kind {
+        case .started, .attached:
             liveTracees += 1
-            if attached {
+            if event.kind == .attached {
                 diagnostics.write("sockettrace: Process \(tid) attached\n")
                 diagnostics.flush()
             }
-        case let .signalDelivered(tid, info):
+        case .signal:
+            guard let info = event.signalInfo else { return }
             lines.begin(tid, leader: leader(tid))
             lines.write("--- " + SignalName.name(info.signal) + " " + info.straceText + " ---")
             lines.end()
-        case let .stopped(tid, signal):
+        case .stopped:
             lines.begin(tid, leader: leader(tid))
-            lines.write("--- stopped by " + SignalName.name(signal) + " ---")
+            lines.write("--- stopped by " + SignalName.name(event.signal ?? 0) + " ---")
             lines.end()
-        case .execed, .kernelEvent:
-            // strace has neither; its lines stay strace's.
+        case .exec:
             break
-        case let .exited(tid, status):
+        case .exited:
             lines.begin(tid, leader: leader(tid))
-            lines.write("+++ exited with \(status) +++")
+            lines.write("+++ exited with \(event.status ?? 0) +++")
             lines.end()
             liveTracees -= 1
-        case let .killed(tid, signal, core):
+        case .killed:
             lines.begin(tid, leader: leader(tid))
-            lines.write("+++ killed by " + SignalName.name(signal) + (core ? " (core dumped)" : "") + " +++")
+            lines.write("+++ killed by " + SignalName.name(event.signal ?? 0) + (event.coreDumped == true ? " (core dumped)" : "") + " +++")
             lines.end()
             liveTracees -= 1
-        case let .detached(tid):
+        case .detached:
             lines.closeOpenLine()
             liveTracees -= 1
             diagnostics.write("sockettrace: Process \(tid) detached\n")
             diagnostics.flush()
-        case let .personalityChanged(tid, architecture):
-            diagnostics.write("[ Process PID=\(tid) runs in \(architecture == .i386 ? 32 : 64) bit mode. ]\n")
+        case .personality:
+            diagnostics.write("[ Process PID=\(tid) runs in \(event.architecture == .i386 ? 32 : 64) bit mode. ]\n")
             diagnostics.flush()
         }
     }

@@ -35,26 +35,7 @@ public final class TextTimeline: TraceSink {
         options.colour ? code + text + "\u{1B}[0m" : text
     }
 
-    func processName(_ pid: Int32) -> String {
-        if let name = names[pid] { return name }
-        let name = Self.comm(of: pid)
-        names[pid] = name
-        return name
-    }
-
-    static func comm(of pid: Int32) -> String {
-        guard let file = fopen("/proc/\(pid)/comm", "r") else { return "?" }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, 64, file) != nil else { return "?" }
-        return String(cBuffer: buffer).trimmingNewline()
-    }
-
-    /// The program and arguments of a process, from /proc/PID/cmdline.
-    static func commandLine(of pid: Int32) -> String {
-        guard let text = KernelSocketLookup.readSmallFile("/proc/\(pid)/cmdline") else { return "?" }
-        return text.split(separator: "\0").joined(separator: " ")
-    }
+    func processName(_ pid: Int32) -> String { names[pid] ?? "?" }
 
     func leader(_ tid: Int32, at time: MonotonicTime) -> String {
         let origin = start ?? time
@@ -105,36 +86,51 @@ public final class TextTimeline: TraceSink {
             lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
             lines.write(call.entryText + " … never returned")
             lines.end()
-        case let .traceeStarted(tid, pid, parent, attached):
-            pids[tid] = pid
-            if colours[pid] == nil { colours[pid] = Self.palette[colours.count % Self.palette.count] }
-            if attached {
-                note(tid, "attached")
-            } else if tid == pid, let parent {
-                note(tid, "forked from \(parent)")
-            } else if tid != pid {
-                note(tid, "thread started")
-            }
-        case let .signalDelivered(tid, info):
-            note(tid, "--- " + SignalName.name(info.signal) + " " + info.straceText + " ---")
-        case let .stopped(tid, signal):
-            note(tid, "--- stopped by " + SignalName.name(signal) + " ---")
-        case let .execed(tid, _):
-            names[pids[tid] ?? tid] = nil
-            note(tid, "exec " + Self.commandLine(of: pids[tid] ?? tid))
-        case let .exited(tid, status):
-            note(tid, "+++ exited with \(status) +++")
-        case let .killed(tid, signal, core):
-            note(tid, "+++ killed by " + SignalName.name(signal) + (core ? " (core dumped)" : "") + " +++")
-        case let .detached(tid):
-            note(tid, "detached")
-        case let .personalityChanged(tid, architecture):
-            note(tid, "runs in \(architecture == .i386 ? 32 : 64)-bit mode")
+        case let .process(event):
+            handle(event)
         case let .kernelEvent(sample):
             lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
             lines.write(paint("kernel " + sample.tracepoint + " " + sample.summary, "\u{1B}[2m"))
             lines.end()
         }
+    }
+
+    func handle(_ event: ProcessEvent) {
+        let tid = event.tid
+        pids[tid] = event.pid
+        if let name = event.name, event.kind != .exited, event.kind != .killed { names[event.pid] = name }
+        if colours[event.pid] == nil { colours[event.pid] = Self.palette[colours.count % Self.palette.count] }
+        switch event.kind {
+        case .attached:
+            note(event, "attached")
+        case .started:
+            if tid != event.pid {
+                note(event, "thread started")
+            } else if let parent = event.parent {
+                note(event, "forked from \(parent)")
+            }
+        case .signal:
+            guard let info = event.signalInfo else { return }
+            note(event, "--- " + SignalName.name(info.signal) + " " + info.straceText + " ---")
+        case .stopped:
+            note(event, "--- stopped by " + SignalName.name(event.signal ?? 0) + " ---")
+        case .exec:
+            note(event, "exec " + (event.command ?? [event.name ?? "?"]).joined(separator: " "))
+        case .exited:
+            note(event, "+++ exited with \(event.status ?? 0) +++")
+        case .killed:
+            note(event, "+++ killed by " + SignalName.name(event.signal ?? 0) + (event.coreDumped == true ? " (core dumped)" : "") + " +++")
+        case .detached:
+            note(event, "detached")
+        case .personality:
+            note(event, "runs in \(event.architecture == .i386 ? 32 : 64)-bit mode")
+        }
+    }
+
+    func note(_ event: ProcessEvent, _ text: String) {
+        lines.begin(event.tid, leader: leader(event.tid, at: event.time))
+        lines.write(paint(text, "\u{1B}[2m"))
+        lines.end()
     }
 
     /// The indent under a call's line where its kernel activity goes.
@@ -209,22 +205,10 @@ public final class TextTimeline: TraceSink {
         return parts.joined(separator: " → ")
     }
 
-    func note(_ tid: Int32, _ text: String) {
-        lines.begin(tid, leader: leader(tid, at: .now()))
-        lines.write(paint(text, "\u{1B}[2m"))
-        lines.end()
-    }
-
     public func flush() { output.flush() }
 
     public func finish() {
         lines.closeOpenLine()
         output.flush()
-    }
-}
-
-extension String {
-    func trimmingNewline() -> String {
-        hasSuffix("\n") ? String(dropLast()) : self
     }
 }

@@ -1,7 +1,7 @@
 /// One system call made by one thread, from its entry to its exit: the raw
 /// arguments and result, the decoded text split where strace splits it
 /// (what is known at entry, what only the exit can tell), and its timing.
-public struct SyscallInvocation: Sendable {
+public struct SyscallInvocation: Sendable, Codable {
     public let pid: Int32
     public let tid: Int32
     public let architecture: Architecture
@@ -24,6 +24,9 @@ public struct SyscallInvocation: Sendable {
     public var result: SyscallResult?
     /// `= 3`, `= -1 ECONNREFUSED (Connection refused)`, `= 0x2 (flags O_RDWR)`.
     public var returnText: String = ""
+    /// strace's own text (plain descriptors) when the main text is decorated
+    /// and a trace file needs both.
+    public var plainText: PlainText?
     /// What the kernel did for the call, when kernel observation is on.
     public var kernel: KernelActivity?
     /// The socket the call's descriptor referred to, as the table knew it at exit.
@@ -54,9 +57,16 @@ public struct SyscallInvocation: Sendable {
     }
 }
 
+/// A call's text with plain descriptor numbers, as strace prints it.
+public struct PlainText: Sendable, Codable {
+    public var entryText: String
+    public var exitText: String
+    public var returnText: String = ""
+}
+
 /// What a syscall returned: a value, or an errno (including the kernel's
 /// internal restart codes, which strace shows as `= ?`).
-public struct SyscallResult: Sendable, Equatable {
+public struct SyscallResult: Sendable, Equatable, Codable {
     public let value: Int64
     public let errno: Int32?
 
@@ -91,6 +101,16 @@ public struct MonotonicTime: Sendable, Comparable, Codable {
     public let nanoseconds: UInt64
 
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+
+    /// Written as a plain number of nanoseconds.
+    public init(from decoder: any Decoder) throws {
+        nanoseconds = try decoder.singleValueContainer().decode(UInt64.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(nanoseconds)
+    }
 
     public static func now() -> MonotonicTime {
         var spec = timespec()

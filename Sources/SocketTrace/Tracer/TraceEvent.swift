@@ -2,25 +2,56 @@
 public enum TraceEvent: Sendable {
     /// A shown syscall started; its `entryText` is decoded.
     case syscallEntered(SyscallInvocation)
-    /// A shown syscall finished; `exitText`, `result` and `returnText` are set.
+    /// A shown syscall finished; `exitText`, `result`, `returnText` and, with
+    /// kernel observation, `kernel` are set.
     case syscallExited(SyscallInvocation)
     /// A thread ended while inside a shown syscall (exit_group from another
     /// thread, a fatal signal): the call never returns.
     case syscallAbandoned(SyscallInvocation)
-    /// A new tracee: a launched program, an attached process, a forked child or a thread.
-    case traceeStarted(tid: Int32, pid: Int32, parent: Int32?, attached: Bool)
-    case signalDelivered(tid: Int32, SignalInfo)
-    /// Group-stop (`--- stopped by SIGSTOP ---`).
-    case stopped(tid: Int32, signal: Int32)
-    case execed(tid: Int32, formerTid: Int32)
-    case exited(tid: Int32, status: Int32)
-    case killed(tid: Int32, signal: Int32, coreDumped: Bool)
-    case detached(tid: Int32)
+    /// A tracee started, execed, got a signal, stopped, ended.
+    case process(ProcessEvent)
     /// A kernel sample taken outside any traced call (a timer, an
     /// interrupt, an untraced syscall): a state change, a packet, a drop.
     case kernelEvent(KernelSample)
-    /// A 32-bit program on a 64-bit kernel, said once per process as strace does.
-    case personalityChanged(tid: Int32, Architecture)
+}
+
+/// Something that happened to a traced process or thread.
+public struct ProcessEvent: Sendable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        /// Launched, forked, cloned (a thread), or attached with -p.
+        case started, attached
+        case exec
+        /// A signal about to be delivered (`--- SIGCHLD {…} ---`).
+        case signal
+        /// Group-stop (`--- stopped by SIGSTOP ---`).
+        case stopped
+        case exited, killed, detached
+        /// Runs in another mode now (a 32-bit program).
+        case personality
+    }
+
+    public var kind: Kind
+    public var tid: Int32
+    public var pid: Int32
+    public var time: MonotonicTime
+    public var parent: Int32?
+    /// The process's name (comm) at this point.
+    public var name: String?
+    /// For exec: the new program's command line.
+    public var command: [String]?
+    public var formerTid: Int32?
+    public var status: Int32?
+    public var signal: Int32?
+    public var coreDumped: Bool?
+    public var signalInfo: SignalInfo?
+    public var architecture: Architecture?
+
+    public init(_ kind: Kind, tid: Int32, pid: Int32, time: MonotonicTime = .now()) {
+        self.kind = kind
+        self.tid = tid
+        self.pid = pid
+        self.time = time
+    }
 }
 
 /// Where trace events go: a renderer, a trace file writer, a test's collector.

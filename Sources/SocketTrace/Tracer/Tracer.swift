@@ -76,7 +76,7 @@ public final class Tracer {
         let process = TracedProcess(pid: launched.pid, table: DescriptorTable())
         let thread = addThread(launched.pid, process: process, starting: true)
         thread.hiddenSignal = SIGCONT
-        sink.handle(.traceeStarted(tid: launched.pid, pid: launched.pid, parent: nil, attached: false))
+        sink.handle(.process(processEvent(.started, tid: launched.pid, pid: launched.pid)))
         // The child is in group-stop from its own SIGSTOP; SIGCONT lets it exec.
         kill(launched.pid, SIGCONT)
         execErrorPipe = launched.execErrorPipe
@@ -107,9 +107,32 @@ public final class Tracer {
                 addThread(tid, process: process, starting: false)
                 try kernel?.follow(tid)
                 cs_ptrace_interrupt(tid)
-                sink.handle(.traceeStarted(tid: tid, pid: pid, parent: nil, attached: true))
+                sink.handle(.process(processEvent(.attached, tid: tid, pid: pid)))
             }
         }
+    }
+
+    /// The tracees' names (comm), read when they start or exec, so that
+    /// events after they are gone still name them.
+    var names: [Int32: String] = [:]
+
+    /// An event about a tracee, with its current name.
+    func processEvent(_ kind: ProcessEvent.Kind, tid: Int32, pid: Int32, parent: Int32? = nil) -> ProcessEvent {
+        var event = ProcessEvent(kind, tid: tid, pid: pid)
+        event.parent = parent
+        if kind == .started || kind == .attached || kind == .exec || names[tid] == nil {
+            names[tid] = Self.comm(of: tid)
+        }
+        event.name = names[tid]
+        return event
+    }
+
+    static func comm(of tid: Int32) -> String {
+        (KernelSocketLookup.readSmallFile("/proc/\(tid)/comm") ?? "?").trimmingCharacters()
+    }
+
+    static func commandLine(of pid: Int32) -> [String] {
+        (KernelSocketLookup.readSmallFile("/proc/\(pid)/cmdline") ?? "").split(separator: "\0").map(String.init)
     }
 
     static func threadIDs(of pid: Int32) -> [Int32] {
@@ -264,7 +287,9 @@ public final class Tracer {
             resume(thread)
         case Int32(CS_EVENT_STOP):
             if [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) {
-                sink.handle(.stopped(tid: tid, signal: signal))
+                var event = processEvent(.stopped, tid: tid, pid: thread.process.pid)
+                event.signal = signal
+                sink.handle(.process(event))
                 // Stay stopped as the signal asked, without blocking other events.
                 cs_ptrace_listen(tid)
                 thread.stopped = false
@@ -302,10 +327,10 @@ public final class Tracer {
         }
     }
 
-    func context(for process: TracedProcess, architecture: Architecture) -> (DecodingContext, SocketTracker) {
+    func context(for process: TracedProcess, architecture: Architecture, style: DescriptorStyle? = nil) -> (DecodingContext, SocketTracker) {
         let memory = ProcessMemory(pid: process.pid)
         let tracker = SocketTracker(pid: process.pid, table: process.table, memory: memory)
-        let renderer = DescriptorRenderer(style: configuration.descriptorStyle, tracker: tracker)
+        let renderer = DescriptorRenderer(style: style ?? configuration.descriptorStyle, tracker: tracker)
         let context = DecodingContext(memory: memory, architecture: architecture, options: configuration.decodeOptions,
                                       describeDescriptor: renderer.render)
         return (context, tracker)
@@ -323,7 +348,9 @@ public final class Tracer {
             // Said when a process starts running in another mode (exec of a
             // 32-bit program), not when a child inherits its parent's.
             if process.architecture != nil || architecture == .i386 {
-                sink.handle(.personalityChanged(tid: thread.tid, architecture))
+                var event = processEvent(.personality, tid: thread.tid, pid: process.pid)
+                event.architecture = architecture
+                sink.handle(.process(event))
             }
             process.architecture = architecture
         }
@@ -356,6 +383,11 @@ public final class Tracer {
         }
         if shown {
             call.wallClock = WallClock.now()
+            if needsPlainText {
+                var plain = call
+                SyscallDecoder(self.context(for: process, architecture: architecture, style: .number).0).enter(&plain)
+                call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText)
+            }
             SyscallDecoder(context).enter(&call)
             sink.handle(.syscallEntered(call))
         }
@@ -363,6 +395,8 @@ public final class Tracer {
         thread.currentShown = shown
         resume(thread, toSyscallExit: true)
     }
+
+    var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
 
     /// Whether a descriptor call acts on a socket (so it is shown by default).
     func involvesSocket(_ call: SyscallInvocation, tracker: SocketTracker) -> Bool {
@@ -403,6 +437,14 @@ public final class Tracer {
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture)
         tracker.apply(call)
         if thread.currentShown {
+            if needsPlainText, let plainText = call.plainText {
+                var plain = call
+                plain.entryText = plainText.entryText
+                plain.exitText = plainText.exitText
+                let plainDecoder = SyscallDecoder(self.context(for: thread.process, architecture: call.architecture, style: .number).0)
+                plainDecoder.exit(&plain)
+                call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText, returnText: plainDecoder.returnText(plain))
+            }
             let decoder = SyscallDecoder(context)
             decoder.exit(&call)
             call.returnText = decoder.returnText(call)
@@ -424,7 +466,7 @@ public final class Tracer {
         let process = TracedProcess(pid: tgid, table: table)
         process.architecture = parent.flatMap { threads[$0]?.process.architecture }
         let thread = addThread(tid, process: process, starting: true)
-        sink.handle(.traceeStarted(tid: tid, pid: tgid, parent: parent, attached: false))
+        sink.handle(.process(processEvent(.started, tid: tid, pid: tgid, parent: parent)))
         return thread
     }
 
@@ -452,14 +494,14 @@ public final class Tracer {
         let (tgid, _) = Self.ids(of: child)
         if tgid != child, let process = processes[tgid] {
             addThread(child, process: process, starting: true)
-            sink.handle(.traceeStarted(tid: child, pid: tgid, parent: parent.tid, attached: false))
+            sink.handle(.process(processEvent(.started, tid: child, pid: tgid, parent: parent.tid)))
             return
         }
         _ = sharesProcess
         let process = TracedProcess(pid: child, table: parent.process.table.copy())
         process.architecture = parent.process.architecture
         addThread(child, process: process, starting: true)
-        sink.handle(.traceeStarted(tid: child, pid: child, parent: parent.process.pid, attached: false))
+        sink.handle(.process(processEvent(.started, tid: child, pid: child, parent: parent.process.pid)))
     }
 
     func execed(_ thread: TracedThread) {
@@ -475,7 +517,10 @@ public final class Tracer {
         process.threads = [thread.tid]
         thread.current = nil
         process.table.applyExec()
-        sink.handle(.execed(tid: thread.tid, formerTid: former))
+        var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
+        event.formerTid = former
+        event.command = Self.commandLine(of: process.pid)
+        sink.handle(.process(event))
     }
 
     func threadGone(_ tid: Int32, status: Int32) {
@@ -485,13 +530,18 @@ public final class Tracer {
         if let call = thread.current, thread.currentShown {
             sink.handle(.syscallAbandoned(call))
         }
+        var event = ProcessEvent(cs_wifexited(status) ? .exited : .killed, tid: tid, pid: thread.process.pid)
+        event.name = names[tid]
         if cs_wifexited(status) {
-            sink.handle(.exited(tid: tid, status: cs_wexitstatus(status)))
+            event.status = cs_wexitstatus(status)
             if tid == launchedPid { launchedStatus = .exited(cs_wexitstatus(status)) }
         } else {
-            sink.handle(.killed(tid: tid, signal: cs_wtermsig(status), coreDumped: cs_wcoredump(status)))
+            event.signal = cs_wtermsig(status)
+            event.coreDumped = cs_wcoredump(status)
             if tid == launchedPid { launchedStatus = .killed(signal: cs_wtermsig(status), coreDumped: cs_wcoredump(status)) }
         }
+        names[tid] = nil
+        sink.handle(.process(event))
     }
 
     // MARK: signals and resuming
@@ -500,9 +550,11 @@ public final class Tracer {
         var signo: Int32 = 0, code: Int32 = 0, errnoValue: Int32 = 0, sender: Int32 = 0, uid: Int32 = 0, status: Int32 = 0
         var utime: Int64 = 0, stime: Int64 = 0, address: UInt64 = 0
         if cs_ptrace_get_siginfo(thread.tid, &signo, &code, &errnoValue, &sender, &uid, &status, &utime, &stime, &address) == 0 {
-            let info = SignalInfo(signal: signo, code: code, errno: errnoValue, senderPid: sender, senderUid: uid,
-                                  status: status, userTime: utime, systemTime: stime, address: address)
-            sink.handle(.signalDelivered(tid: thread.tid, info))
+            var event = processEvent(.signal, tid: thread.tid, pid: thread.process.pid)
+            event.signal = signo
+            event.signalInfo = SignalInfo(signal: signo, code: code, errno: errnoValue, senderPid: sender, senderUid: uid,
+                                          status: status, userTime: utime, systemTime: stime, address: address)
+            sink.handle(.process(event))
         }
         resume(thread, signal: signal)
     }
@@ -528,7 +580,7 @@ public final class Tracer {
         for thread in threads.values where thread.stopped {
             cs_ptrace_detach(thread.tid, 0)
             threads[thread.tid] = nil
-            sink.handle(.detached(tid: thread.tid))
+            sink.handle(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
         }
         while !threads.isEmpty {
             var status: Int32 = 0
@@ -548,7 +600,7 @@ public final class Tracer {
             let pending = (event == 0 && signal != (SIGTRAP | 0x80)) ? signal : 0
             cs_ptrace_detach(tid, pending)
             threads[tid] = nil
-            sink.handle(.detached(tid: thread.tid))
+            sink.handle(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
         }
     }
 }

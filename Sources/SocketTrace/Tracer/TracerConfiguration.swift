@@ -70,6 +70,8 @@ public struct TracerConfiguration: Sendable {
     public var selection: SyscallSelection = .sockets
     public var decodeOptions = DecodeOptions()
     public var descriptorStyle: DescriptorStyle = .socketsDecorated
+    /// Also decode each call with plain descriptors (strace's text), for trace files.
+    public var recordPlainText = false
 
     public init() {}
 

@@ -8,7 +8,7 @@ struct Run: ParsableCommand {
         abstract: "Run a program (or attach to processes) and print its socket system calls.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, strace
+        case text, strace, jsonl
     }
 
     @Option(name: [.customShort("p"), .customLong("attach")], help: "Attach to a running process (repeatable).")
@@ -23,8 +23,11 @@ struct Run: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write the trace to FILE instead of standard error.")
     var output: String?
 
-    @Option(name: .customLong("format"), help: "Output format: text (readable timeline) or strace (strace's lines).")
+    @Option(name: .customLong("format"), help: "Output format: text (readable timeline), strace (strace's lines) or jsonl (the trace file).")
     var format: Format = .text
+
+    @Option(name: .customLong("save"), help: ArgumentHelp("Also write the trace file (JSON Lines) to FILE while the timeline prints.", valueName: "file"))
+    var save: String?
 
     @Option(name: .customShort("e"), help: ArgumentHelp("Select syscalls as strace does: trace=%net, trace=sendto,recvfrom, trace=!close.", valueName: "expr"))
     var expressions: [String] = []
@@ -87,16 +90,29 @@ struct Run: ParsableCommand {
             }
             switch format {
             case .strace: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .number
-            case .text: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .socketsDecorated
+            case .text, .jsonl: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .socketsDecorated
             }
-            let mode = kernelMode ?? (format == .strace || summary ? .off : .auto)
+            // A trace file keeps strace's plain text too, so `report --format strace` can print it.
+            configuration.recordPlainText = format == .jsonl || save != nil
+            let mode = kernelMode ?? ((format == .strace && save == nil) || summary ? .off : .auto)
             let observer = try KernelObserver.make(mode: mode, model: mode == .off ? nil : try model.load(required: mode == .on),
                                                    probeSet: model.probeSet)
             if let reason = observer?.unavailableReason {
                 Self.complain("kernel chains not observed (\(reason)); showing the model's expected chains")
             }
             let stream = try output.map { try OutputStream.create(path: $0) } ?? .standardError
-            let sink = makeSink(stream)
+            let observation = observer == nil ? "off" : (observer?.sampler == nil ? "expected" : "observed")
+            let header = TraceHeader(command: programArguments.isEmpty ? pids.map { "-p \($0)" } : programArguments,
+                                     kernelObservation: observation, note: observer?.unavailableReason)
+            let counts = { (observer?.sampler?.sampleCount ?? 0, observer?.sampler?.lostSamples ?? 0) }
+            var sinks = [makeSink(stream, header: header, counts: counts)]
+            var saved: OutputStream?
+            if let save {
+                let file = try OutputStream.create(path: save)
+                saved = file
+                sinks.append(TraceFileWriter(output: file, header: header, kernelCounts: counts))
+            }
+            let sink = sinks.count == 1 ? sinks[0] : FanOut(sinks)
             let tracer = Tracer(configuration: configuration, sink: sink, kernel: observer)
             if programArguments.isEmpty {
                 try tracer.attach(pids)
@@ -105,6 +121,10 @@ struct Run: ParsableCommand {
             }
             let status = try tracer.run()
             stream.close()
+            saved?.close()
+            if let lost = observer?.sampler?.lostSamples, lost > 0 {
+                Self.complain("\(lost) kernel samples were lost (the ring buffer overflowed)")
+            }
             if let failure = tracer.execFailure {
                 Self.complain(failure.description)
                 throw ExitCode(failure.exitStatus)
@@ -123,7 +143,7 @@ struct Run: ParsableCommand {
         }
     }
 
-    func makeSink(_ stream: OutputStream) -> TraceSink {
+    func makeSink(_ stream: OutputStream, header: TraceHeader, counts: @escaping () -> (UInt64, UInt64)) -> TraceSink {
         if summary { return SummaryTable(output: stream) }
         let timestampStyle: TimestampStyle = relative ? .relative
             : [TimestampStyle.none, .seconds, .microseconds, .epochMicroseconds][min(timestamps, 3)]
@@ -139,6 +159,8 @@ struct Run: ParsableCommand {
             var options = TextTimeline.Options()
             options.colour = TextTimeline.wantsColour(stream)
             return TextTimeline(output: stream, options: options)
+        case .jsonl:
+            return TraceFileWriter(output: stream, header: header, kernelCounts: counts)
         }
     }
 

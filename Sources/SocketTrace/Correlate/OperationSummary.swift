@@ -1,0 +1,86 @@
+/// Expected vs observed per operation over a whole trace: how many calls,
+/// how many had chains observed, their verdicts, and for every model
+/// function how often it was matched, inlined or tail-called, or absent.
+public struct OperationSummary: Sendable, Codable {
+    public struct FunctionCounts: Sendable, Codable {
+        public var function: String
+        public var layer: StackLayer
+        public var matched = 0
+        public var skipped = 0
+        public var absent = 0
+        public var outOfOrder = 0
+    }
+
+    public var operation: String
+    public var calls = 0
+    public var observedCalls = 0
+    public var chains = 0
+    public var verdicts: [String: Int] = [:]
+    public var functions: [FunctionCounts] = []
+    public var extraFrames: [String: Int] = [:]
+
+    /// Summaries of every operation seen in the calls, in first-seen order.
+    public static func summarize(_ calls: [SyscallInvocation]) -> [OperationSummary] {
+        var order: [String] = []
+        var byName: [String: OperationSummary] = [:]
+        func add(_ alignment: ChainAlignment, to summary: inout OperationSummary) {
+            summary.chains += 1
+            summary.verdicts[alignment.verdict.rawValue, default: 0] += 1
+            for step in alignment.steps {
+                var index = summary.functions.firstIndex { $0.function == step.function }
+                if index == nil {
+                    summary.functions.append(FunctionCounts(function: step.function, layer: step.layer))
+                    index = summary.functions.count - 1
+                }
+                switch step.status {
+                case .matched: summary.functions[index!].matched += 1
+                case .skipped: summary.functions[index!].skipped += 1
+                case .absentFromKernel: summary.functions[index!].absent += 1
+                case .outOfOrder: summary.functions[index!].outOfOrder += 1
+                }
+            }
+            for frame in alignment.extraFrames { summary.extraFrames[frame, default: 0] += 1 }
+        }
+        for call in calls {
+            guard let activity = call.kernel, let operation = activity.operation else { continue }
+            if byName[operation] == nil {
+                byName[operation] = OperationSummary(operation: operation)
+                order.append(operation)
+            }
+            byName[operation]!.calls += 1
+            if activity.source == .observed { byName[operation]!.observedCalls += 1 }
+            for alignment in activity.alignments {
+                if byName[alignment.operation] == nil {
+                    byName[alignment.operation] = OperationSummary(operation: alignment.operation)
+                    order.append(alignment.operation)
+                }
+                add(alignment, to: &byName[alignment.operation]!)
+            }
+        }
+        return order.compactMap { byName[$0] }
+    }
+
+    public var text: String {
+        var out = "\(operation): \(calls) call\(calls == 1 ? "" : "s")"
+        if calls > 0 { out += ", \(observedCalls) with kernel samples" }
+        out += ", \(chains) chain\(chains == 1 ? "" : "s") aligned"
+        if !verdicts.isEmpty {
+            out += " (" + verdicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
+        }
+        out += "\n"
+        for counts in functions {
+            var parts: [String] = []
+            if counts.matched > 0 { parts.append("matched \(counts.matched)") }
+            if counts.skipped > 0 { parts.append("inlined here or tail-called \(counts.skipped)") }
+            if counts.absent > 0 { parts.append("not in this kernel \(counts.absent)") }
+            if counts.outOfOrder > 0 { parts.append("out of order \(counts.outOfOrder)") }
+            out += "  " + counts.layer.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + counts.function.padding(toLength: 30, withPad: " ", startingAt: 0) + parts.joined(separator: ", ") + "\n"
+        }
+        for (frame, count) in extraFrames.sorted(by: { $0.value > $1.value }) {
+            out += "  " + "extra".padding(toLength: 10, withPad: " ", startingAt: 0)
+                + frame.padding(toLength: 30, withPad: " ", startingAt: 0) + "seen \(count), not in the model\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Writes the trace as JSON Lines while tracing: a header, then one record
+/// per event, flushed whenever the tracer waits, so a tracer that is killed
+/// leaves every complete record readable.
+public final class TraceFileWriter: TraceSink {
+    let output: OutputStream
+    let encoder: JSONEncoder
+    var syscalls = 0
+    let kernelCounts: () -> (samples: UInt64, lost: UInt64)
+
+    public init(output: OutputStream, header: TraceHeader,
+                kernelCounts: @escaping () -> (samples: UInt64, lost: UInt64) = { (0, 0) }) {
+        self.output = output
+        self.kernelCounts = kernelCounts
+        encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        write(.header(header))
+        output.flush()
+    }
+
+    func write(_ record: TraceRecord) {
+        guard let data = try? encoder.encode(record) else { return }
+        output.write(String(decoding: data, as: UTF8.self) + "\n")
+    }
+
+    public func handle(_ event: TraceEvent) {
+        switch event {
+        case let .syscallEntered(call): write(.syscallEntry(call))
+        case let .syscallExited(call):
+            syscalls += 1
+            write(.syscall(call))
+        case let .syscallAbandoned(call): write(.syscallAbandoned(call))
+        case let .process(event): write(.process(event))
+        case let .kernelEvent(sample): write(.kernelEvent(sample))
+        }
+    }
+
+    public func flush() { output.flush() }
+
+    public func finish() {
+        let counts = kernelCounts()
+        write(.end(TraceSummary(syscalls: syscalls, kernelSamples: counts.samples, lostKernelSamples: counts.lost, endMonotonic: .now())))
+        output.flush()
+    }
+}

@@ -1,0 +1,130 @@
+import Glibc
+
+/// The first record of a trace file: what was traced, where and when.
+public struct TraceHeader: Sendable, Codable {
+    public static let formatName = "sockettrace-trace"
+    /// major.minor: a reader rejects a newer major version.
+    public static let currentVersion = "1.0"
+
+    public var format = TraceHeader.formatName
+    public var version = TraceHeader.currentVersion
+    public var kernelRelease: String
+    public var host: String
+    public var command: [String]
+    public var startWall: WallClock
+    public var startMonotonic: MonotonicTime
+    /// `observed`, `expected` (model only) or `off`.
+    public var kernelObservation: String
+    public var kernelObservationNote: String?
+
+    public init(command: [String], kernelObservation: String, note: String?) {
+        var names = utsname()
+        uname(&names)
+        func text<T>(_ field: T) -> String {
+            withUnsafeBytes(of: field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        kernelRelease = text(names.release)
+        host = text(names.nodename)
+        self.command = command
+        startWall = .now()
+        startMonotonic = .now()
+        self.kernelObservation = kernelObservation
+        kernelObservationNote = note
+    }
+
+    public var majorVersion: Int { Int(version.split(separator: ".").first ?? "") ?? 0 }
+}
+
+/// How a trace ended: counts a reader can check.
+public struct TraceSummary: Sendable, Codable {
+    public var syscalls: Int
+    public var kernelSamples: UInt64
+    public var lostKernelSamples: UInt64
+    public var endMonotonic: MonotonicTime
+}
+
+/// One line of a trace file (JSON Lines, docs/trace-format.md).
+public enum TraceRecord: Sendable {
+    case header(TraceHeader)
+    /// A syscall's entry, for renderers that show calls still in progress.
+    case syscallEntry(SyscallInvocation)
+    case syscall(SyscallInvocation)
+    case syscallAbandoned(SyscallInvocation)
+    case process(ProcessEvent)
+    case kernelEvent(KernelSample)
+    case end(TraceSummary)
+
+    /// When the record was emitted, on the trace's monotonic clock (a
+    /// syscall when it returned), for merging traces.
+    public var time: MonotonicTime {
+        switch self {
+        case let .header(header): header.startMonotonic
+        case let .syscallEntry(call), let .syscallAbandoned(call): call.entryTime
+        case let .syscall(call): call.exitTime ?? call.entryTime
+        case let .process(event): event.time
+        case let .kernelEvent(sample): sample.time
+        case let .end(summary): summary.endMonotonic
+        }
+    }
+
+    /// The trace event it replays, if any.
+    public var event: TraceEvent? {
+        switch self {
+        case .header, .end: nil
+        case let .syscallEntry(call): .syscallEntered(call)
+        case let .syscall(call): .syscallExited(call)
+        case let .syscallAbandoned(call): .syscallAbandoned(call)
+        case let .process(event): .process(event)
+        case let .kernelEvent(sample): .kernelEvent(sample)
+        }
+    }
+}
+
+extension TraceRecord: Codable {
+    enum TypeKey: String, CodingKey { case type, text, error }
+
+    public init(from decoder: any Decoder) throws {
+        let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
+        switch type {
+        case "header": self = .header(try TraceHeader(from: decoder))
+        case "syscall_entry": self = .syscallEntry(try SyscallInvocation(from: decoder))
+        case "syscall": self = .syscall(try SyscallInvocation(from: decoder))
+        case "syscall_abandoned": self = .syscallAbandoned(try SyscallInvocation(from: decoder))
+        case "process": self = .process(try ProcessEvent(from: decoder))
+        case "kernel_event": self = .kernelEvent(try KernelSample(from: decoder))
+        case "end": self = .end(try TraceSummary(from: decoder))
+        default:
+            throw DecodingError.dataCorrupted(.init(codingPath: [TypeKey.type], debugDescription: "unknown record type '\(type)'"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var keyed = encoder.container(keyedBy: TypeKey.self)
+        switch self {
+        case let .header(header):
+            try keyed.encode("header", forKey: .type)
+            try header.encode(to: encoder)
+        case let .syscallEntry(call):
+            try keyed.encode("syscall_entry", forKey: .type)
+            try call.encode(to: encoder)
+        case let .syscall(call):
+            try keyed.encode("syscall", forKey: .type)
+            // The whole line as strace prints it, and the errno's name, for jq.
+            try keyed.encode(call.entryText + call.exitText + ") = " + call.returnText, forKey: .text)
+            if let errno = call.result?.errno { try keyed.encode(ErrnoName.name(Int(errno)) ?? String(errno), forKey: .error) }
+            try call.encode(to: encoder)
+        case let .syscallAbandoned(call):
+            try keyed.encode("syscall_abandoned", forKey: .type)
+            try call.encode(to: encoder)
+        case let .process(event):
+            try keyed.encode("process", forKey: .type)
+            try event.encode(to: encoder)
+        case let .kernelEvent(sample):
+            try keyed.encode("kernel_event", forKey: .type)
+            try sample.encode(to: encoder)
+        case let .end(summary):
+            try keyed.encode("end", forKey: .type)
+            try summary.encode(to: encoder)
+        }
+    }
+}

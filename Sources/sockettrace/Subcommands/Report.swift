@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import SocketTrace
+
+/// `sockettrace report FILE...`: renders saved traces again.
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render saved trace files (JSON Lines) again; several files are merged into one timeline.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, strace, jsonl
+    }
+
+    @Argument(help: "Trace files written with --format jsonl or --save.") var files: [String]
+    @Option(help: "text (the timeline), strace (strace's lines) or jsonl (one merged trace file).") var format: Format = .text
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write to FILE instead of standard output.") var output: String?
+
+    func run() throws {
+        let readers = try readTraces(files)
+        let stream = try output.map { try OutputStream.create(path: $0) } ?? OutputStream.standardOutput
+        let sink: TraceSink
+        switch format {
+        case .text:
+            var options = TextTimeline.Options()
+            options.colour = TextTimeline.wantsColour(stream)
+            sink = TextTimeline(output: stream, options: options)
+        case .strace:
+            var options = StraceWriter.Options()
+            options.writingToFile = true
+            options.followFlagGiven = true
+            sink = PlainTextSink(StraceWriter(output: stream, options: options))
+        case .jsonl:
+            let header = readers[0].header!
+            sink = TraceFileWriter(output: stream, header: header)
+        }
+        for record in TraceFileReader.merged(readers) {
+            if let event = record.event { sink.handle(event) }
+        }
+        sink.finish()
+        stream.close()
+        try reportTruncation(readers)
+    }
+}
+
+/// `sockettrace compare FILE...`: expected vs observed per operation.
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise, per socket operation, how the observed kernel chains compare with the model.")
+
+    @Argument(help: "Trace files written with --format jsonl or --save.") var files: [String]
+    @Flag(help: "JSON for scripts.") var json = false
+
+    func run() throws {
+        let readers = try readTraces(files)
+        let calls = TraceFileReader.merged(readers).compactMap { record -> SyscallInvocation? in
+            if case let .syscall(call) = record { return call }
+            return nil
+        }
+        let summaries = OperationSummary.summarize(calls)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(summaries), as: UTF8.self))
+        } else {
+            if let header = readers.first?.header {
+                print("kernel \(header.kernelRelease), kernel observation: \(header.kernelObservation)"
+                      + (header.kernelObservationNote.map { " (\($0))" } ?? ""))
+            }
+            if summaries.isEmpty { print("no socket operations with a model in this trace") }
+            for summary in summaries { print("\n" + summary.text, terminator: "") }
+        }
+        try reportTruncation(readers)
+    }
+}
+
+/// Shows strace's plain text of each call (a trace file keeps both).
+final class PlainTextSink: TraceSink {
+    let inner: TraceSink
+    init(_ inner: TraceSink) { self.inner = inner }
+
+    func plain(_ call: SyscallInvocation) -> SyscallInvocation {
+        guard let text = call.plainText else { return call }
+        var copy = call
+        copy.entryText = text.entryText
+        copy.exitText = text.exitText
+        if !text.returnText.isEmpty { copy.returnText = text.returnText }
+        return copy
+    }
+
+    func handle(_ event: TraceEvent) {
+        switch event {
+        case let .syscallEntered(call): inner.handle(.syscallEntered(plain(call)))
+        case let .syscallExited(call): inner.handle(.syscallExited(plain(call)))
+        case let .syscallAbandoned(call): inner.handle(.syscallAbandoned(plain(call)))
+        default: inner.handle(event)
+        }
+    }
+
+    func flush() { inner.flush() }
+    func finish() { inner.finish() }
+}
+
+func readTraces(_ files: [String]) throws -> [TraceFileReader] {
+    do {
+        return try files.map { try TraceFileReader(path: $0) }
+    } catch let error as TraceFileError {
+        Run.complain(error.description)
+        throw ExitCode(1)
+    }
+}
+
+/// A trace cut short is read up to its last complete record, then said.
+func reportTruncation(_ readers: [TraceFileReader]) throws {
+    var truncated = false
+    for reader in readers {
+        if let line = reader.truncatedAt {
+            Run.complain("\(reader.path):\(line): the trace ends in the middle of a record; the \(reader.records.count) complete records before it were used")
+            truncated = true
+        }
+    }
+    if truncated { throw ExitCode(1) }
+}
