@@ -30,6 +30,12 @@ enum TestSupport {
         return text.trimmingCharacters(in: .whitespacesAndNewlines) == "0" || getuid() == 0
     }
 
+    /// Kernel call chains need root (CAP_PERFMON), readable kallsyms and tracefs.
+    static let canObserveKernel: Bool = underCI || (getuid() == 0
+        && FileManager.default.isReadableFile(atPath: "/proc/kallsyms")
+        && FileManager.default.fileExists(atPath: "/sys/kernel/tracing"))
+    static let hasPerf: Bool = underCI || commandExists("perf")
+
     static let hasStrace: Bool = underCI || commandExists("strace")
     static let canBuild32: Bool = underCI || FileManager.default.fileExists(atPath: "/usr/lib32/libc.so")
         || FileManager.default.fileExists(atPath: "/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a")

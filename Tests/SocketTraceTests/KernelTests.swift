@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// Kernel observation on this machine: the chains sockettrace records for
+/// the examples, their verdicts, `model check`, and perf as an oracle.
+@Suite(.serialized, .enabled(if: TestSupport.canTrace && TestSupport.canObserveKernel, "needs root, kallsyms and tracefs"))
+struct KernelTests {
+    /// Traces a shell script with kernel observation on into a trace file and reads it back.
+    func traceCalls(_ script: String) throws -> (calls: [SyscallInvocation], events: [KernelSample]) {
+        let file = TestSupport.temporaryFile("kernel") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", file, "/bin/sh", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let reader = try TraceFileReader(path: file)
+        #expect(reader.header?.kernelObservation == "observed")
+        var calls: [SyscallInvocation] = []
+        var events: [KernelSample] = []
+        for record in reader.records {
+            if case let .syscall(call) = record { calls.append(call) }
+            if case let .kernelEvent(sample) = record { events.append(sample) }
+        }
+        return (calls, events)
+    }
+
+    func tcpScript(port: Int) throws -> String {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        return "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+    }
+
+    /// True when `sequence` appears in `chain` in this order (not necessarily adjacent).
+    func inOrder(_ sequence: [String], in chain: [String]) -> Bool {
+        var position = chain.startIndex
+        for name in sequence {
+            guard let found = chain[position...].firstIndex(of: name) else { return false }
+            position = found + 1
+        }
+        return true
+    }
+
+    @Test("TCP server and client: every socket operation's chain as this kernel shows it")
+    func tcpChains() throws {
+        let (calls, _) = try traceCalls(try tcpScript(port: TestSupport.freshPort()))
+
+        let send = try #require(calls.first { $0.syscall == .sendto && $0.result?.failed == false })
+        #expect(send.kernel?.operation == "tcp_send")
+        #expect(send.kernel?.source == .observed)
+        let sendChain = try #require(send.kernel?.alignments.first { $0.operation == "tcp_send" && $0.observed.last == "__dev_queue_xmit" })
+        #expect(inOrder(["__sys_sendto", "tcp_sendmsg", "tcp_sendmsg_locked", "__tcp_push_pending_frames", "tcp_write_xmit",
+                         "__tcp_transmit_skb", "__ip_queue_xmit", "ip_output", "ip_finish_output2", "__dev_queue_xmit"], in: sendChain.observed),
+                "\(sendChain.observed)")
+        let steps = Dictionary(uniqueKeysWithValues: sendChain.steps.map { ($0.function, $0.status) })
+        // The guide's measured facts: present as symbols but not in the chain; not symbols at all.
+        for inlined in ["sock_sendmsg", "inet_sendmsg", "tcp_push", "ip_local_out", "ip_finish_output"] {
+            #expect(steps[inlined] == .skipped, "\(inlined): \(String(describing: steps[inlined]))")
+        }
+        #expect(steps["sock_sendmsg_nosec"] == .absentFromKernel)
+        #expect(sendChain.verdict == .inlined)
+
+        let connect = try #require(calls.first { $0.syscall == .connect && $0.result?.failed == false })
+        #expect(connect.kernel?.operation == "tcp_connect")
+        #expect(connect.kernel?.alignments.contains { inOrder(["__sys_connect", "inet_stream_connect", "tcp_v4_connect", "tcp_connect", "__tcp_transmit_skb", "__dev_queue_xmit"], in: $0.observed) } == true)
+        // On loopback the SYN is answered in a softirq on the client's own stack.
+        #expect(connect.kernel?.alignments.contains { $0.operation == "tcp_synack" && inOrder(["tcp_v4_rcv", "tcp_rcv_state_process", "tcp_conn_request", "tcp_v4_send_synack"], in: $0.observed) } == true)
+        let states = connect.kernel?.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }.map(\.summary) ?? []
+        #expect(states.contains { $0.hasPrefix("TCP_SYN_SENT → TCP_ESTABLISHED") }, "\(states)")
+
+        let listen = try #require(calls.first { $0.syscall == .listen })
+        #expect(listen.kernel?.samples.contains { $0.summary.hasPrefix("TCP_CLOSE → TCP_LISTEN") } == true)
+
+        let read = try #require(calls.first { $0.syscall == .read && ($0.result?.value ?? 0) > 0 })
+        #expect(read.kernel?.operation == "tcp_recv")
+        #expect(read.kernel?.alignments.contains { inOrder(["ksys_read", "sock_read_iter", "sock_recvmsg", "tcp_recvmsg", "tcp_recvmsg_locked", "tcp_rcv_space_adjust"], in: $0.observed) } == true)
+
+        // Calls no tracepoint sees are annotated from the model, marked expected.
+        let bind = try #require(calls.first { $0.syscall == .bind })
+        #expect(bind.kernel?.source == .expected)
+        #expect(bind.kernel?.expected.contains("inet_bind") == true)
+    }
+
+    @Test("UDP pair: udp_sendmsg → udp_send_skb → ip_send_skb")
+    func udpChains() throws {
+        let server = try TestSupport.build("udp_server.c", directory: "examples")
+        let client = try TestSupport.build("udp_client.c", directory: "examples")
+        let port = TestSupport.freshPort()
+        let (calls, _) = try traceCalls("\(server) 127.0.0.1 \(port) 1 & \(client) 127.0.0.1 \(port) >/dev/null; wait")
+        let sends = calls.filter { $0.syscall == .sendto && $0.kernel?.operation == "udp_send" && $0.result?.failed == false }
+        #expect(!sends.isEmpty)
+        #expect(sends.contains { $0.kernel?.alignments.contains { inOrder(["__sys_sendto", "udp_sendmsg", "udp_send_skb", "ip_send_skb", "ip_output", "__dev_queue_xmit"], in: $0.observed) } == true })
+    }
+
+    @Test("oracle: the chains sockettrace records at net:net_dev_queue are the chains perf records")
+    func perfOracle() throws {
+        guard TestSupport.hasPerf else { return }
+        let program = try TestSupport.build("decoders.c")
+        let port = TestSupport.freshPort()
+        let perfData = TestSupport.temporaryFile("perf") + ".data"
+        let record = try TestSupport.run("/usr/bin/perf", ["record", "-q", "-o", perfData, "-e", "net:net_dev_queue", "-g", "--", program, String(port)])
+        #expect(record.status == 0, "\(record.stderr)")
+        let script = try TestSupport.run("/usr/bin/perf", ["script", "-i", perfData, "-F", "ip,sym"])
+        // perf prints one chain per sample: frames, innermost first, blank-line separated.
+        var perfChains = Set<[String]>()
+        for block in script.stdout.components(separatedBy: "\n\n") {
+            let frames = block.split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count >= 2, fields[0].count >= 16 else { return nil }  // kernel addresses only
+                return KernelSymbols.baseName(String(fields[1]))
+            }
+            let part = ChainAligner.split(frames).syscall
+            if !part.isEmpty { perfChains.insert(part) }
+        }
+        let file = TestSupport.temporaryFile("oracle") + ".jsonl"
+        let ours = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probe-set", "minimal", "--format", "jsonl", "-o", file, program, String(port + 5)])
+        #expect(ours.status == 0)
+        var ourChains = Set<[String]>()
+        for record in try TraceFileReader(path: file).records {
+            let samples: [KernelSample]
+            switch record {
+            case let .syscall(call): samples = call.kernel?.samples ?? []
+            case let .kernelEvent(sample): samples = [sample]
+            default: samples = []
+            }
+            for sample in samples where sample.tracepoint == "net:net_dev_queue" {
+                let part = ChainAligner.split(sample.chain).syscall
+                if !part.isEmpty { ourChains.insert(part) }
+            }
+        }
+        #expect(perfChains.count >= 4)
+        #expect(ourChains == perfChains, "only perf: \(perfChains.subtracting(ourChains))\nonly sockettrace: \(ourChains.subtracting(perfChains))")
+    }
+
+    @Test("model check on this kernel: symbols, prototypes, inlined functions")
+    func modelCheck() throws {
+        let result = try TestSupport.run(TestSupport.sockettrace, ["model", "check", "--operation", "tcp_send"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("sock_sendmsg_nosec            no symbol: inlined or renamed"))
+        #expect(result.stdout.contains("__sys_sendto                  symbol: int __sys_sendto(int fd, void *buff, size_t len"))
+        #expect(result.stdout.contains("sys_sendto                    not for this kernel version: kernels -4.16"))
+    }
+
+    @Test("kernel tracing state is released: no perf events or mounts left behind")
+    func cleanup() throws {
+        let mountsBefore = try String(contentsOfFile: "/proc/mounts", encoding: .utf8).filter { $0 == "\n" }.count
+        let program = try TestSupport.build("behaviours.c")
+        let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "on", "-o", "/dev/null", program, "loop"])
+        #expect(tracer.waitForOutput("ready"))
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(tracer.pid)/fd").compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(tracer.pid)/fd/\($0)")
+        }
+        #expect(fds.contains { $0.contains("perf_event") })
+        kill(tracer.pid, SIGTERM)
+        kill(tracer.pid, SIGTERM)
+        _ = try tracer.wait(timeout: 20)
+        let mountsAfter = try String(contentsOfFile: "/proc/mounts", encoding: .utf8).filter { $0 == "\n" }.count
+        #expect(mountsAfter <= mountsBefore)
+    }
+}

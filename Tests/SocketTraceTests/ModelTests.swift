@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// The model's format, its errors, and its alignment logic, without a kernel.
+struct ModelTests {
+    static let modelDirectory = TestSupport.packageRoot.appendingPathComponent("Probes").path
+
+    @Test("the shipped model loads, and covers every socket operation")
+    func shippedModelLoads() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        for name in ["socket_create", "bind", "listen", "tcp_connect", "tcp_synack", "tcp_accept", "tcp_send",
+                     "tcp_recv", "tcp_receive_softirq", "udp_send", "udp_recv", "udp_receive_softirq", "tcp_close"] {
+            #expect(model.operation(named: name) != nil, "no \(name)")
+        }
+        #expect(model.probeSets["default"]?.contains { $0.name == "net:net_dev_queue" && $0.role == .chain } == true)
+        let tcp = SocketInfo(family: 2, type: 1, protocolNumber: 6)
+        let udp = SocketInfo(family: 2, type: 2, protocolNumber: 17)
+        #expect(model.operation(for: .write, socket: tcp)?.name == "tcp_send")
+        #expect(model.operation(for: .sendto, socket: udp)?.name == "udp_send")
+        #expect(model.operation(for: .read, socket: tcp)?.name == "tcp_recv")
+    }
+
+    @Test("chains differ by kernel version: the seeds' 4.15 against 6.18")
+    func versionVariants() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let send = try #require(model.operation(named: "tcp_send"))
+        let old = send.chain(for: "sendto", kernel: KernelVersion(4, 15)).map(\.name)
+        let new = send.chain(for: "sendto", kernel: KernelVersion(6, 18)).map(\.name)
+        #expect(old.contains("sys_sendto") && !old.contains("__sys_sendto"))
+        #expect(new.contains("__sys_sendto") && !new.contains("sys_sendto"))
+        #expect(old.contains("ip_queue_xmit") && new.contains("__ip_queue_xmit"))
+        let write = send.chain(for: "write", kernel: KernelVersion(6, 18)).map(\.name)
+        #expect(write.prefix(4) == ["__x64_sys_write", "ksys_write", "vfs_write", "sock_write_iter"])
+    }
+
+    @Test("model errors name the file and the line", arguments: [
+        ("operation x\nsyscalls sendto\nbody\nlayerz foo\n", 4, "unknown word 'layerz'"),
+        ("title no operation\n", 1, "must start with `operation NAME`"),
+        ("operation x\nsyscalls sendto\nbody\ntransport tcp_sendmsg 4.x-\n", 4, "'4.x-' is neither"),
+        ("operation x\nsyscalls nosuchcall\n", 2, "unknown syscall 'nosuchcall'"),
+        ("operation x\nsyscalls sendto\ntransport tcp_sendmsg\n", 3, "functions go under"),
+        ("operation x\nsyscalls sendto\nentry recvfrom\n", 3, "not in this operation's `syscalls`"),
+    ])
+    func modelErrors(_ text: String, _ line: Int, _ message: String) {
+        do {
+            _ = try ModelParser.parseOperation(text, file: "bad.chain")
+            Issue.record("no error for \(text)")
+        } catch let error as ModelError {
+            #expect(error.line == line)
+            #expect(error.description.hasPrefix("bad.chain:\(line): "))
+            #expect(error.message.contains(message), "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("probe set errors name the line")
+    func probeErrors() {
+        #expect(throws: ModelError.self) { try ModelParser.parseProbeSets("net:net_dev_queue chain x\n", file: "p.conf") }
+        do {
+            _ = try ModelParser.parseProbeSets("set a\n  net:net_dev_queue maybe\n", file: "p.conf")
+        } catch let error as ModelError {
+            #expect(error.description == "p.conf:2: after the tracepoint: its role, chain or event")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("an invalid model file stops the command with file:line and status 1")
+    func invalidModelOnTheCommandLine() throws {
+        let directory = TestSupport.temporaryFile("model")
+        try FileManager.default.createDirectory(atPath: directory + "/model", withIntermediateDirectories: true)
+        try "set default\n  net:net_dev_queue chain\n".write(toFile: directory + "/probes.conf", atomically: true, encoding: .utf8)
+        try "operation broken\nsyscalls sendto\nbody\nsyscall __sys_sendto net/socket.c 4.17-\nnetwork\n".write(
+            toFile: directory + "/model/broken.chain", atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(TestSupport.sockettrace, ["model", "list", "--probes", directory])
+        #expect(result.status == 1)
+        #expect(result.stderr == "sockettrace: \(directory)/model/broken.chain:5: a network line names a kernel function\n")
+    }
+
+    /// The chain the guide observed for a TCP send on 6.18, against the model.
+    @Test("alignment: matched, inlined or tail-called, absent, extra, out of order")
+    func alignment() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let send = try #require(model.operation(named: "tcp_send"))
+        let expected = send.chain(for: "sendto", kernel: KernelVersion(6, 18))
+        let observed = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb",
+                        "tcp_write_xmit", "__tcp_push_pending_frames", "tcp_sendmsg_locked", "tcp_sendmsg", "__sys_sendto",
+                        "__x64_sys_sendto", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+        let symbols = KernelSymbols(kallsyms: (expected.map(\.name).filter { !["sock_sendmsg_nosec", "xmit_one", "netdev_start_xmit"].contains($0) }
+            .enumerated().map { String(format: "%016x T %@", 0x1000 + $0.offset * 16, $0.element) }).joined(separator: "\n"))
+        let aligner = ChainAligner(symbols: symbols)
+        let (syscallPart, softirqPart) = ChainAligner.split(observed)
+        #expect(softirqPart.isEmpty)
+        #expect(syscallPart.first == "__x64_sys_sendto")
+        let alignment = aligner.align(syscallPart, with: expected, operation: "tcp_send")
+        let status = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0.status) })
+        #expect(status["tcp_sendmsg"] == .matched)
+        #expect(status["sock_sendmsg"] == .skipped)
+        #expect(status["sock_sendmsg_nosec"] == .absentFromKernel)
+        #expect(status["tcp_push"] == .skipped)
+        #expect(status["__dev_queue_xmit"] == .matched)
+        // Past the tracepoint's function the chain says nothing.
+        #expect(status["xmit_one"] == nil)
+        #expect(alignment.verdict == .inlined)
+        #expect(alignment.extraFrames.isEmpty)
+
+        let withExtra = aligner.align(["__x64_sys_sendto", "__sys_sendto", "my_hook", "tcp_sendmsg"], with: expected, operation: "tcp_send")
+        #expect(withExtra.extraFrames == ["my_hook"] && withExtra.verdict == .extraFrames)
+        let swapped = aligner.align(["__x64_sys_sendto", "tcp_sendmsg", "__sys_sendto", "tcp_sendmsg_locked"], with: expected, operation: "tcp_send")
+        #expect(swapped.verdict == .outOfOrder)
+    }
+
+    @Test("a chain that ran the peer's receive path in a softirq is split there")
+    func softirqSplit() {
+        let chain = ["__netif_receive_skb_core", "__netif_receive_skb_one_core", "process_backlog", "__napi_poll", "net_rx_action",
+                     "handle_softirqs", "do_softirq", "__local_bh_enable_ip", "__dev_queue_xmit", "ip_finish_output2", "__sys_connect",
+                     "__x64_sys_connect", "do_syscall_64"]
+        let (syscallPart, softirqPart) = ChainAligner.split(chain)
+        #expect(syscallPart == ["__x64_sys_connect", "__sys_connect", "ip_finish_output2", "__dev_queue_xmit"])
+        #expect(softirqPart == ["net_rx_action", "__napi_poll", "process_backlog", "__netif_receive_skb_one_core", "__netif_receive_skb_core"])
+    }
+
+    @Test func kernelVersions() {
+        #expect(KernelVersion("6.18.44-fc-v657") == KernelVersion(6, 18, 44))
+        #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 16, 9)) == true)
+        #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 17)) == false)
+        #expect(KernelRange(parsing: "5.0-5.2")?.contains(KernelVersion(5, 2, 21)) == true)
+        #expect(KernelRange(parsing: "4.17") == nil)
+    }
+}
