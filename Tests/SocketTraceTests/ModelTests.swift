@@ -14,8 +14,8 @@ struct ModelTests {
             #expect(model.operation(named: name) != nil, "no \(name)")
         }
         #expect(model.probeSets["default"]?.contains { $0.name == "net:net_dev_queue" && $0.role == .chain } == true)
-        let tcp = SocketInfo(family: 2, type: 1, protocolNumber: 6)
-        let udp = SocketInfo(family: 2, type: 2, protocolNumber: 17)
+        let tcp = SocketSnapshot(fd: 3, socket: SocketInfo(family: 2, type: 1, protocolNumber: 6))
+        let udp = SocketSnapshot(fd: 4, socket: SocketInfo(family: 2, type: 2, protocolNumber: 17))
         #expect(model.operation(for: .write, socket: tcp)?.name == "tcp_send")
         #expect(model.operation(for: .sendto, socket: udp)?.name == "udp_send")
         #expect(model.operation(for: .read, socket: tcp)?.name == "tcp_recv")

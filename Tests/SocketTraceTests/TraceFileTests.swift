@@ -84,6 +84,25 @@ struct TraceFileTests {
         #expect(none.stderr == "sockettrace: \(empty): is empty: not a sockettrace trace\n")
     }
 
+    @Test("compare pairs the client's connect with the server's accept, with bytes both ways")
+    func connectionPairing() throws {
+        let saved = try savedTrace()
+        let result = try TestSupport.run(TestSupport.sockettrace, ["compare", "--json", saved])
+        #expect(result.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let connections = try #require(json["connections"] as? [[String: Any]])
+        #expect(connections.count == 1)
+        let connection = try #require(connections.first)
+        #expect((connection["server"] as? String)?.hasPrefix("127.0.0.1:") == true)
+        #expect(connection["sent_by_client"] as? Int == 18)
+        #expect(connection["received_by_server"] as? Int == 18)
+        #expect(connection["sent_by_server"] as? Int == 14)
+        #expect(connection["received_by_client"] as? Int == 14)
+        let handshake = try #require(connection["handshake"] as? Double)
+        #expect(handshake > 0 && handshake < 5)
+        #expect(connection["client_pid"] as? Int != connection["server_pid"] as? Int)
+    }
+
     @Test("the trace file is not world-readable and is not written through a planted symlink")
     func safeOutputFile() throws {
         let saved = try savedTrace()

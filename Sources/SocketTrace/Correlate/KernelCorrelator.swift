@@ -31,12 +31,12 @@ public final class KernelCorrelator: @unchecked Sendable {
     }
 
     /// The kernel activity of a finished call, taking its samples.
-    public func activity(for call: SyscallInvocation, socket: SocketInfo?) -> KernelActivity {
+    public func activity(for call: SyscallInvocation) -> KernelActivity {
         let exit = call.exitTime ?? .now()
         let queue = pending[call.tid] ?? []
         let mine = queue.filter { $0.time >= call.entryTime && $0.time <= exit }
         pending[call.tid] = queue.filter { $0.time > exit }
-        let operation = model?.operation(for: call.syscall, socket: socket)
+        let operation = model?.operation(for: call.syscall, socket: call.socket)
         let expected = operation?.chain(for: call.syscall.rawValue, kernel: kernel) ?? []
         var alignments: [ChainAlignment] = []
         for sample in mine where sample.role == .chain && !sample.chain.isEmpty {

@@ -18,7 +18,7 @@ public struct ModelFunction: Sendable, Equatable, Codable {
 public enum SocketKind: String, Sendable, Codable {
     case tcp, udp, inet, unix, any
 
-    public func matches(_ socket: SocketInfo?) -> Bool {
+    public func matches(_ socket: SocketSnapshot?) -> Bool {
         guard let socket else { return self == .any }
         let inet = socket.family == 2 || socket.family == 10
         switch self {
@@ -121,7 +121,7 @@ public struct StackModel: Sendable {
 
     /// The operation a syscall on this socket performs (`tcp_send` for a
     /// write on a TCP socket), if the model has one.
-    public func operation(for syscall: Syscall, socket: SocketInfo?) -> StackOperation? {
+    public func operation(for syscall: Syscall, socket: SocketSnapshot?) -> StackOperation? {
         operations.first { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
     }
 

@@ -18,6 +18,7 @@ public final class TextTimeline: TraceSink {
     var names: [Int32: String] = [:]
     var pids: [Int32: Int32] = [:]
     var colours: [Int32: String] = [:]
+    let connections = ConnectionTracker()
     static let palette = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[35m", "\u{1B}[32m", "\u{1B}[34m", "\u{1B}[96m"]
 
     public init(output: OutputStream, options: Options) {
@@ -82,6 +83,7 @@ public final class TextTimeline: TraceSink {
             lines.write(call.entryText + call.exitText)
             result(call)
             if let activity = call.kernel { kernelLines(activity) }
+            if let paired = connections.observe(call) { connectionLine(paired) }
         case let .syscallAbandoned(call):
             lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
             lines.write(call.entryText + " … never returned")
@@ -205,10 +207,31 @@ public final class TextTimeline: TraceSink {
         return parts.joined(separator: " → ")
     }
 
+    /// Said under whichever of connect and accept finished second.
+    func connectionLine(_ connection: Connection) {
+        var text = "↳ connection \(connection.title)"
+        if let client = connection.clientPid, let server = connection.serverPid {
+            text += ": \(processName(client))[\(client)] → \(processName(server))[\(server)]"
+        }
+        if let handshake = connection.handshake { text += ", handshake " + Self.duration(handshake) + " (connect → accept)" }
+        output.write(kernelIndent + paint(text, "\u{1B}[36m") + "\n")
+    }
+
     public func flush() { output.flush() }
 
     public func finish() {
         lines.closeOpenLine()
+        let paired = connections.connections.filter { $0.clientPid != nil || $0.serverPid != nil }
+        if !paired.isEmpty {
+            output.write("\nconnections:\n")
+            for connection in paired {
+                var text = "  #\(connection.id) \(connection.title)"
+                if let handshake = connection.handshake { text += "  handshake " + Self.duration(handshake) }
+                text += "  client sent \(connection.sentByClient) B (server received \(connection.receivedByServer) B)"
+                text += ", server sent \(connection.sentByServer) B (client received \(connection.receivedByClient) B)"
+                output.write(text + "\n")
+            }
+        }
         output.flush()
     }
 }

@@ -36,6 +36,27 @@ public enum SocketEndpoint: Hashable, Sendable, Codable, CustomStringConvertible
         }
     }
 
+    /// Written as its text: `127.0.0.1:40000`, `[::1]:80`, `/run/app.sock`.
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if text.hasPrefix("["), let close = text.lastIndex(of: "]"),
+           let port = UInt16(text[text.index(after: close)...].dropFirst()) {
+            self = .inet6(address: String(text[text.index(after: text.startIndex)..<close]), port: port)
+        } else if let colon = text.lastIndex(of: ":"), text.first?.isNumber == true,
+                  let port = UInt16(text[text.index(after: colon)...]) {
+            self = .inet(address: String(text[..<colon]), port: port)
+        } else if text.hasPrefix("/") || text.hasPrefix("@") || text.isEmpty {
+            self = .unix(path: text)
+        } else {
+            self = .other(text)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
     public var port: UInt16? {
         switch self {
         case let .inet(_, port), let .inet6(_, port): port

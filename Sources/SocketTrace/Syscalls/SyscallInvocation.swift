@@ -29,8 +29,9 @@ public struct SyscallInvocation: Sendable, Codable {
     public var plainText: PlainText?
     /// What the kernel did for the call, when kernel observation is on.
     public var kernel: KernelActivity?
-    /// The socket the call's descriptor referred to, as the table knew it at exit.
-    public var socketDescription: String?
+    /// The socket the call acted on (for accept, the one it returned), as
+    /// the table knew it when the call returned.
+    public var socket: SocketSnapshot?
 
     public init(pid: Int32, tid: Int32, architecture: Architecture, syscall: Syscall,
                 arguments: [UInt64], viaSocketcall: Bool = false, entryTime: MonotonicTime) {
@@ -55,6 +56,31 @@ public struct SyscallInvocation: Sendable, Codable {
     public var duration: Double? {
         exitTime.map { $0.seconds - entryTime.seconds }
     }
+}
+
+/// A socket at one moment: what the trace file keeps of `SocketInfo`.
+public struct SocketSnapshot: Sendable, Codable, Equatable {
+    public var fd: Int32
+    public var family: UInt64
+    public var type: UInt64
+    public var protocolLabel: String
+    public var local: SocketEndpoint?
+    public var peer: SocketEndpoint?
+    public var state: SocketInfo.State
+
+    public init(fd: Int32, socket: SocketInfo) {
+        self.fd = fd
+        family = socket.family
+        type = socket.type
+        protocolLabel = socket.protocolLabel
+        local = socket.local
+        peer = socket.peer
+        state = socket.state
+    }
+}
+
+extension SocketSnapshot {
+    public var isTCP: Bool { (family == 2 || family == 10) && type == 1 }
 }
 
 /// A call's text with plain descriptor numbers, as strace prints it.

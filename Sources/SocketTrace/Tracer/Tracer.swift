@@ -222,6 +222,24 @@ public final class Tracer {
         kernel.close()
     }
 
+    /// The socket a finished call acted on: the one it created or accepted,
+    /// else its descriptor argument's (sendfile's and splice's socket end).
+    func socketSnapshot(for call: SyscallInvocation, tracker: SocketTracker) -> SocketSnapshot? {
+        let returned = Int32(truncatingIfNeeded: call.result?.value ?? -1)
+        var candidates: [Int32]
+        switch call.syscall {
+        case .socket, .accept, .accept4: candidates = call.result?.failed == false ? [returned] : []
+        case .sendfile, .sendfile64: candidates = [Int32(truncatingIfNeeded: call.argument(0)), Int32(truncatingIfNeeded: call.argument(1))]
+        case .splice: candidates = [Int32(truncatingIfNeeded: call.argument(2)), Int32(truncatingIfNeeded: call.argument(0))]
+        case .socketpair, .close_range: candidates = []
+        default: candidates = [Int32(truncatingIfNeeded: call.argument(0))]
+        }
+        for fd in candidates {
+            if let socket = tracker.socket(fd) { return SocketSnapshot(fd: fd, socket: socket) }
+        }
+        return nil
+    }
+
     /// Attaches the kernel's activity to a finished call.
     func attachKernelActivity(_ call: inout SyscallInvocation, tracker: SocketTracker) {
         guard let kernel else { return }
@@ -231,9 +249,7 @@ public final class Tracer {
                 sink.handle(.kernelEvent(sample))
             }
         }
-        // socket() has no descriptor argument: its socket is the one it returned.
-        let fd = call.syscall == .socket ? Int32(truncatingIfNeeded: call.result?.value ?? -1) : Int32(truncatingIfNeeded: call.argument(0))
-        call.kernel = kernel.correlator.activity(for: call, socket: tracker.socket(fd))
+        call.kernel = kernel.correlator.activity(for: call)
     }
 
     /// After the launched child is resumed, its exec either succeeds (the pipe
@@ -389,6 +405,10 @@ public final class Tracer {
                 call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText)
             }
             SyscallDecoder(context).enter(&call)
+            if syscall == .close {
+                // close removes the descriptor: remember its socket now.
+                call.socket = socketSnapshot(for: call, tracker: tracker)
+            }
             sink.handle(.syscallEntered(call))
         }
         thread.current = call
@@ -448,6 +468,7 @@ public final class Tracer {
             let decoder = SyscallDecoder(context)
             decoder.exit(&call)
             call.returnText = decoder.returnText(call)
+            if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
             attachKernelActivity(&call, tracker: tracker)
             sink.handle(.syscallExited(call))
         }

@@ -57,12 +57,28 @@ struct Compare: ParsableCommand {
             return nil
         }
         let summaries = OperationSummary.summarize(calls)
+        let tracker = ConnectionTracker()
+        calls.forEach { tracker.observe($0) }
+        let connections = tracker.connections.filter { $0.clientPid != nil || $0.serverPid != nil }
         if json {
+            struct Output: Encodable {
+                let operations: [OperationSummary]
+                let connections: [Connection]
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(summaries), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Output(operations: summaries, connections: connections)), as: UTF8.self))
         } else {
+            defer {
+                if !connections.isEmpty { print("\nconnections") }
+                for connection in connections {
+                    var line = "  #\(connection.id) \(connection.title)"
+                    if let handshake = connection.handshake { line += ", handshake \(Int((handshake * 1e6).rounded())) µs" }
+                    line += ", client sent \(connection.sentByClient) B, server sent \(connection.sentByServer) B"
+                    print(line)
+                }
+            }
             if let header = readers.first?.header {
                 print("kernel \(header.kernelRelease), kernel observation: \(header.kernelObservation)"
                       + (header.kernelObservationNote.map { " (\($0))" } ?? ""))
