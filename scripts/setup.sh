@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what sockettrace needs to build and test on a fresh Debian
-# machine (libelf/libdw, strace as the reference, gcc-multilib for 32-bit
-# test programs), then builds the examples. Safe to run again.
+# machine (libelf/libdw; strace and linux-perf as references; gcc-multilib
+# for 32-bit test programs; plantuml and chromium to render exports), then
+# builds the examples. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libelf-dev libdw-dev pkg-config make gcc gcc-multilib strace)
+packages=(libelf-dev libdw-dev pkg-config make gcc gcc-multilib strace linux-perf plantuml chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

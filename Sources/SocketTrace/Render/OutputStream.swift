@@ -22,6 +22,13 @@ public final class OutputStream: @unchecked Sendable {
         return OutputStream(fd: fd, ownsDescriptor: true)
     }
 
+    /// A stream that keeps what is written (fd -1), for building documents.
+    public static func capturing() -> OutputStream { OutputStream(fd: -1) }
+
+    /// Everything written to a capturing stream.
+    public var captured: String { String(decoding: kept, as: UTF8.self) }
+    var kept: [UInt8] = []
+
     public static let standardError = OutputStream(fd: 2)
     public static let standardOutput = OutputStream(fd: 1)
 
@@ -33,6 +40,11 @@ public final class OutputStream: @unchecked Sendable {
     }
 
     public func flush() {
+        if fd < 0 {
+            kept.append(contentsOf: buffer)
+            buffer.removeAll(keepingCapacity: true)
+            return
+        }
         var offset = 0
         while offset < buffer.count {
             let written = buffer.withUnsafeBytes { raw in
@@ -50,6 +62,6 @@ public final class OutputStream: @unchecked Sendable {
 
     public func close() {
         flush()
-        if ownsDescriptor { Glibc.close(fd) }
+        if ownsDescriptor && fd >= 0 { Glibc.close(fd) }
     }
 }

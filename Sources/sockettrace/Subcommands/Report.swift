@@ -8,16 +8,24 @@ struct Report: ParsableCommand {
         abstract: "Render saved trace files (JSON Lines) again; several files are merged into one timeline.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, strace, jsonl
+        case text, strace, jsonl, perfetto, mermaid, plantuml, html
     }
 
     @Argument(help: "Trace files written with --format jsonl or --save.") var files: [String]
-    @Option(help: "text (the timeline), strace (strace's lines) or jsonl (one merged trace file).") var format: Format = .text
+    @Option(help: "text (the timeline), strace (strace's lines), jsonl (one merged trace file), perfetto (Perfetto / chrome://tracing JSON), mermaid or plantuml (a connection's sequence diagram), html (one self-contained report).") var format: Format = .text
+    @Option(help: "For mermaid and plantuml: which connection (1-based, as compare lists them; default the first).") var connection: Int?
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write to FILE instead of standard output.") var output: String?
 
     func run() throws {
         let readers = try readTraces(files)
         let stream = try output.map { try OutputStream.create(path: $0) } ?? OutputStream.standardOutput
+        let records = TraceFileReader.merged(readers)
+        if let document = try exportDocument(records) {
+            stream.write(document)
+            stream.close()
+            try reportTruncation(readers)
+            return
+        }
         let sink: TraceSink
         switch format {
         case .text:
@@ -32,13 +40,38 @@ struct Report: ParsableCommand {
         case .jsonl:
             let header = readers[0].header!
             sink = TraceFileWriter(output: stream, header: header)
+        case .perfetto, .mermaid, .plantuml, .html:
+            return
         }
-        for record in TraceFileReader.merged(readers) {
+        for record in records {
             if let event = record.event { sink.handle(event) }
         }
         sink.finish()
         stream.close()
         try reportTruncation(readers)
+    }
+}
+
+extension Report {
+    /// The formats that render the whole trace at once.
+    func exportDocument(_ records: [TraceRecord]) throws -> String? {
+        switch format {
+        case .perfetto:
+            return String(decoding: try PerfettoExporter(records: records).export(), as: UTF8.self) + "\n"
+        case .mermaid, .plantuml:
+            guard let diagram = SequenceDiagram.build(records: records, choice: connection) else {
+                throw ValidationError(connection == nil ? "no TCP connection in this trace" : "no connection #\(connection!) in this trace (see `sockettrace compare`)")
+            }
+            return format == .mermaid ? MermaidRenderer.render(diagram) : PlantUMLRenderer.render(diagram)
+        case .html:
+            let timeline = OutputStream.capturing()
+            let sink = TextTimeline(output: timeline, options: TextTimeline.Options())
+            for record in records { if let event = record.event { sink.handle(event) } }
+            sink.finish()
+            return HTMLReport(records: records, header: try readTraces(files).first?.header, timelineText: timeline.captured).render()
+        case .text, .strace, .jsonl:
+            return nil
+        }
     }
 }
 

@@ -1,0 +1,176 @@
+import Foundation
+
+/// A trace as Perfetto / chrome://tracing JSON (the Trace Event Format): a
+/// process track per process and a thread track per thread, each syscall a
+/// complete slice (`ph: "X"`) with its observed kernel chain as nested
+/// slices, TCP state changes and packets as instant events, and flows
+/// (`bind_id` with `flow_out`/`flow_in`) from each connect to its accept
+/// and from each send to the receive that consumed its first byte. Slices
+/// nest strictly per thread, as Perfetto's importer requires.
+public struct PerfettoExporter {
+    let records: [TraceRecord]
+    let origin: UInt64
+
+    public init(records: [TraceRecord]) {
+        self.records = records
+        origin = records.map(\.time.nanoseconds).min() ?? 0
+    }
+
+    /// Microseconds since the trace began (Trace Event Format's unit).
+    func micros(_ time: MonotonicTime) -> Double {
+        Double(time.nanoseconds &- origin) / 1000
+    }
+
+    public func export() throws -> Data {
+        var events: [[String: Any]] = []
+        var namedProcesses: Set<Int32> = []
+        var namedThreads: Set<Int32> = []
+        func name(_ pid: Int32, _ tid: Int32, _ name: String?) {
+            guard let name else { return }
+            if tid == pid || !namedProcesses.contains(pid) {
+                events.removeAll { ($0["ph"] as? String) == "M" && ($0["name"] as? String) == "process_name" && ($0["pid"] as? Int32) == pid }
+                events.append(["ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": ["name": "\(name) \(pid)"]])
+                namedProcesses.insert(pid)
+            }
+            events.removeAll { ($0["ph"] as? String) == "M" && ($0["name"] as? String) == "thread_name" && ($0["tid"] as? Int32) == tid }
+            events.append(["ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": ["name": "\(name) \(tid)"]])
+            namedThreads.insert(tid)
+        }
+
+        var calls: [SyscallInvocation] = []
+        for record in records {
+            switch record {
+            case let .process(event):
+                if event.kind == .started || event.kind == .attached || event.kind == .exec { name(event.pid, event.tid, event.name) }
+                if event.kind != .started && event.kind != .attached {
+                    events.append(instant(event.pid, event.tid, event.time, processText(event), category: "process"))
+                }
+            case let .syscall(call):
+                calls.append(call)
+                for sample in call.kernel?.samples ?? [] {
+                    events.append(instant(sample.pid, sample.tid, sample.time, sample.tracepoint + " " + sample.summary, category: "kernel"))
+                }
+            case let .kernelEvent(sample):
+                events.append(instant(sample.pid, sample.tid, sample.time, sample.tracepoint + " " + sample.summary, category: "kernel"))
+            default:
+                break
+            }
+        }
+
+        let flows = FlowPlanner(calls: calls)
+        for (index, call) in calls.enumerated() {
+            events += slices(for: call, flowsOut: flows.outgoing[index] ?? [], flowsIn: flows.incoming[index] ?? [])
+        }
+        let document: [String: Any] = ["traceEvents": events, "displayTimeUnit": "ns",
+                                       "otherData": ["generator": "sockettrace"]]
+        return try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+    }
+
+    func instant(_ pid: Int32, _ tid: Int32, _ time: MonotonicTime, _ name: String, category: String) -> [String: Any] {
+        ["ph": "i", "s": "t", "name": name, "cat": category, "pid": pid, "tid": tid, "ts": micros(time)]
+    }
+
+    func processText(_ event: ProcessEvent) -> String {
+        switch event.kind {
+        case .exec: "exec " + (event.command ?? []).joined(separator: " ")
+        case .exited: "exited with \(event.status ?? 0)"
+        case .killed: "killed by " + SignalName.name(event.signal ?? 0)
+        case .signal: SignalName.name(event.signal ?? 0)
+        default: event.kind.rawValue
+        }
+    }
+
+    /// A syscall slice, its flow ends (first and last twentieth of the
+    /// call) and its kernel chain (nested in the middle, one level per frame).
+    func slices(for call: SyscallInvocation, flowsOut: [Int], flowsIn: [Int]) -> [[String: Any]] {
+        let start = micros(call.entryTime)
+        let end = max(micros(call.exitTime ?? call.entryTime), start + 0.001)
+        let duration = end - start
+        var args: [String: Any] = ["call": call.entryText + call.exitText + ") = " + call.returnText]
+        if let operation = call.kernel?.operation { args["operation"] = operation }
+        if let verdict = call.kernel?.verdict { args["verdict"] = verdict.rawValue }
+        if let socket = call.socket { args["socket"] = socket.protocolLabel + " " + [socket.local, socket.peer].compactMap { $0?.description }.joined(separator: " -> ") }
+        var out: [[String: Any]] = [["ph": "X", "name": call.name, "cat": "syscall", "pid": call.pid, "tid": call.tid,
+                                     "ts": start, "dur": duration, "args": args]]
+        let edge = duration / 20
+        for (index, id) in flowsIn.enumerated() {
+            let width = edge / Double(flowsIn.count)
+            out.append(["ph": "X", "name": "← data", "cat": "flow", "pid": call.pid, "tid": call.tid,
+                        "ts": start + Double(index) * width, "dur": width * 0.9, "bind_id": "0x\(String(id, radix: 16))", "flow_in": true])
+        }
+        for (index, id) in flowsOut.enumerated() {
+            let width = edge / Double(flowsOut.count)
+            out.append(["ph": "X", "name": "data →", "cat": "flow", "pid": call.pid, "tid": call.tid,
+                        "ts": end - edge + Double(index) * width, "dur": width * 0.9, "bind_id": "0x\(String(id, radix: 16))", "flow_out": true])
+        }
+        if let chain = call.kernel?.alignments.first?.observed, !chain.isEmpty {
+            let inner = (start + 2 * edge, end - 2 * edge)
+            let step = (inner.1 - inner.0) / Double(2 * chain.count + 2)
+            for (depth, frame) in chain.enumerated() {
+                let from = inner.0 + Double(depth) * step
+                out.append(["ph": "X", "name": frame, "cat": "kernel", "pid": call.pid, "tid": call.tid,
+                            "ts": from, "dur": (inner.1 - Double(depth) * step) - from])
+            }
+        }
+        return out
+    }
+}
+
+/// Which calls a flow arrow joins: connect → accept of one connection, and
+/// each send → the receive on the other end that consumed its first byte.
+struct FlowPlanner {
+    var outgoing: [Int: [Int]] = [:]
+    var incoming: [Int: [Int]] = [:]
+    var nextID = 1
+
+    init(calls: [SyscallInvocation]) {
+        let tracker = ConnectionTracker()
+        struct Stream {
+            var sends: [(call: Int, from: Int64, to: Int64)] = []
+            var receives: [(call: Int, from: Int64, to: Int64)] = []
+            var sent: Int64 = 0
+            var received: Int64 = 0
+        }
+        var streams: [String: Stream] = [:]
+        var connects: [String: Int] = [:]
+        for (index, call) in calls.enumerated() {
+            tracker.observe(call)
+            guard let socket = call.socket, socket.isTCP, let local = socket.local, let peer = socket.peer,
+                  let value = call.result?.value, call.result?.failed == false else { continue }
+            let outward = "\(local)>\(peer)", inward = "\(peer)>\(local)"
+            switch call.syscall {
+            case .connect:
+                connects["\(local)|\(peer)"] = index
+            case .accept, .accept4:
+                if let connect = connects["\(peer)|\(local)"] { link(connect, index) }
+            case .send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice:
+                guard value > 0 else { continue }
+                var stream = streams[outward, default: Stream()]
+                stream.sends.append((index, stream.sent, stream.sent + value))
+                stream.sent += value
+                streams[outward] = stream
+            case .recv, .recvfrom, .recvmsg, .recvmmsg, .recvmmsg_time64, .read, .readv:
+                guard value > 0 else { continue }
+                var stream = streams[inward, default: Stream()]
+                stream.receives.append((index, stream.received, stream.received + value))
+                stream.received += value
+                streams[inward] = stream
+            default:
+                break
+            }
+        }
+        for stream in streams.values {
+            for send in stream.sends {
+                if let receive = stream.receives.first(where: { $0.from <= send.from && send.from < $0.to }) {
+                    link(send.call, receive.call)
+                }
+            }
+        }
+    }
+
+    mutating func link(_ from: Int, _ to: Int) {
+        outgoing[from, default: []].append(nextID)
+        incoming[to, default: []].append(nextID)
+        nextID += 1
+    }
+}

@@ -1,0 +1,222 @@
+/// A connection told as a sequence diagram (seed 004's 时序图): the client
+/// process, the client's kernel, the server's kernel and the server process;
+/// the syscalls each side made, the segments the kernels exchanged (SYN,
+/// SYN-ACK, ACK, data, FIN) and notes for the kernel chains' verdicts.
+/// Runs of data in one direction are summarised as one message.
+public struct SequenceDiagram: Sendable {
+    public enum Participant: String, Sendable, CaseIterable {
+        case client, clientKernel, serverKernel, server
+    }
+
+    public enum Step: Sendable {
+        case message(from: Participant, to: Participant, text: String, reply: Bool, time: MonotonicTime)
+        case note(over: [Participant], text: String)
+        /// Time passing with nothing to show (PlantUML's `... 85 µs ...`).
+        case delay(String)
+    }
+
+    public let connection: Connection
+    public let names: [Participant: String]
+    public let steps: [Step]
+    /// Every connection of the trace, so a renderer can say which others exist.
+    public let others: [Connection]
+
+    /// The diagram of connection number `choice` (1-based; the first if nil).
+    public static func build(records: [TraceRecord], choice: Int?) -> SequenceDiagram? {
+        var calls: [SyscallInvocation] = []
+        var processNames: [Int32: String] = [:]
+        for record in records {
+            if case let .syscall(call) = record { calls.append(call) }
+            if case let .process(event) = record, let name = event.name, event.kind == .exec || event.kind == .started || event.kind == .attached {
+                processNames[event.pid] = name
+            }
+        }
+        let tracker = ConnectionTracker()
+        calls.forEach { tracker.observe($0) }
+        let all = tracker.connections
+        guard !all.isEmpty else { return nil }
+        let index = (choice ?? 1) - 1
+        guard all.indices.contains(index) else { return nil }
+        let connection = all[index]
+
+        func who(_ pid: Int32?, _ fallback: String) -> String {
+            guard let pid else { return fallback }
+            return "\(processNames[pid] ?? "pid")[\(pid)]"
+        }
+        let names: [Participant: String] = [
+            .client: who(connection.clientPid, "client \(connection.client)"),
+            .clientKernel: "client kernel",
+            .serverKernel: "server kernel",
+            .server: who(connection.serverPid, "server \(connection.server)"),
+        ]
+
+        var steps: [Step] = []
+        var last: MonotonicTime?
+        func add(_ step: Step, at time: MonotonicTime) {
+            if let last, time > last {
+                let gap = Double(time.nanoseconds - last.nanoseconds) / 1e9
+                if gap >= 50e-6 { steps.append(.delay(TextTimeline.duration(gap))) }
+            }
+            last = max(last ?? time, time)
+            steps.append(step)
+        }
+        // The current run of data in one direction, summarised when it ends.
+        var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime)?
+        func endRun() {
+            guard let current = run else { return }
+            let (process, kernel, peerKernel) = current.fromClient ? (Participant.client, Participant.clientKernel, Participant.serverKernel)
+                : (.server, .serverKernel, .clientKernel)
+            let label = current.calls == 1 ? "send \(current.bytes) B" : "\(current.calls) sends, \(current.bytes) B"
+            add(.message(from: process, to: kernel, text: label, reply: false, time: current.time), at: current.time)
+            add(.message(from: kernel, to: peerKernel, text: "data \(current.bytes) B", reply: false, time: current.time), at: current.time)
+            run = nil
+        }
+
+        for call in calls {
+            guard let socket = call.socket, let local = socket.local, let peer = socket.peer else { continue }
+            let isClient = local == connection.client && peer == connection.server
+            let isServer = local == connection.server && peer == connection.client
+            guard isClient || isServer else { continue }
+            let process: Participant = isClient ? .client : .server
+            let kernel: Participant = isClient ? .clientKernel : .serverKernel
+            let peerKernel: Participant = isClient ? .serverKernel : .clientKernel
+            let value = call.result?.value ?? -1
+            let failed = call.result?.failed ?? true
+            let exit = call.exitTime ?? call.entryTime
+            switch call.syscall {
+            case .connect:
+                endRun()
+                add(.message(from: .client, to: .clientKernel, text: "connect(\(connection.server))", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: .clientKernel, to: .serverKernel, text: "SYN", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: exit), at: exit)
+                add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                note(call, over: .clientKernel, into: &steps)
+            case .accept, .accept4:
+                endRun()
+                add(.message(from: .serverKernel, to: .server, text: "\(call.name) = \(value)", reply: true, time: exit), at: exit)
+                if let handshake = connection.handshake {
+                    steps.append(.note(over: [.clientKernel, .serverKernel], text: "handshake " + TextTimeline.duration(handshake)))
+                }
+            case .send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice:
+                guard !failed, value > 0 else { continue }
+                if let current = run, current.fromClient == isClient {
+                    run = (isClient, current.calls + 1, current.bytes + value, current.time)
+                } else {
+                    endRun()
+                    run = (isClient, 1, value, call.entryTime)
+                }
+            case .recv, .recvfrom, .recvmsg, .recvmmsg, .recvmmsg_time64, .read, .readv:
+                endRun()
+                let text = failed ? "\(call.name) = \(call.returnText)" : "\(call.name) = \(value) B"
+                add(.message(from: kernel, to: process, text: text, reply: true, time: exit), at: exit)
+            case .shutdown, .close:
+                endRun()
+                add(.message(from: process, to: kernel, text: call.syscall == .close ? "close" : "shutdown", reply: false, time: call.entryTime), at: call.entryTime)
+                // With kernel samples we know whether a segment left; closing
+                // one of several references to the socket sends nothing.
+                let sentSegment = call.kernel.map { $0.samples.contains { $0.tracepoint == "net:net_dev_queue" } } ?? true
+                if sentSegment && (call.syscall == .close || call.argument(1) != 0) {
+                    add(.message(from: kernel, to: peerKernel, text: "FIN", reply: false, time: call.entryTime), at: call.entryTime)
+                    note(call, over: kernel, into: &steps)
+                } else if call.syscall == .close {
+                    steps.append(.note(over: [kernel], text: "no FIN: another descriptor still holds the socket"))
+                }
+            default:
+                continue
+            }
+        }
+        endRun()
+        return SequenceDiagram(connection: connection, names: names, steps: steps, others: all)
+    }
+
+    /// A note with the kernel chain's verdict for a call, when one was observed.
+    static func note(_ call: SyscallInvocation, over participant: Participant, into steps: inout [Step]) {
+        guard let activity = call.kernel, let operation = activity.operation else { return }
+        if let verdict = activity.verdict {
+            steps.append(.note(over: [participant], text: "\(operation): \(verdict.rawValue)"))
+        } else if activity.source == .expected {
+            steps.append(.note(over: [participant], text: "\(operation) (expected)"))
+        }
+    }
+}
+
+/// Mermaid `sequenceDiagram` text.
+public enum MermaidRenderer {
+    static let ids: [SequenceDiagram.Participant: String] = [.client: "C", .clientKernel: "CK", .serverKernel: "SK", .server: "S"]
+
+    /// Mermaid's entity escapes for the characters its grammar reserves.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case ";": out += "#59;"
+            case "#": out += "#35;"
+            case "<": out += "#lt;"
+            case ">": out += "#gt;"
+            case ":": out += "#58;"
+            case "\n", "\r": out += " "
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    public static func render(_ diagram: SequenceDiagram) -> String {
+        var out = "sequenceDiagram\n"
+        out += "    %% connection #\(diagram.connection.id): \(escape(diagram.connection.title))\n"
+        for other in diagram.others where other.id != diagram.connection.id {
+            out += "    %% also connection #\(other.id): \(escape(other.title)) (--connection \(other.id))\n"
+        }
+        for participant in SequenceDiagram.Participant.allCases {
+            out += "    participant \(ids[participant]!) as \(escape(diagram.names[participant] ?? participant.rawValue))\n"
+        }
+        for step in diagram.steps {
+            switch step {
+            case let .message(from, to, text, reply, _):
+                out += "    \(ids[from]!)\(reply ? "-->>" : "->>")\(ids[to]!): \(escape(text))\n"
+            case let .note(over, text):
+                out += "    Note over \(over.map { ids[$0]! }.joined(separator: ",")): \(escape(text))\n"
+            case let .delay(text):
+                out += "    Note right of \(ids[.server]!): +\(escape(text))\n"
+            }
+        }
+        return out
+    }
+}
+
+/// PlantUML sequence diagram text.
+public enum PlantUMLRenderer {
+    static let ids: [SequenceDiagram.Participant: String] = [.client: "client", .clientKernel: "clientKernel", .serverKernel: "serverKernel", .server: "server"]
+
+    /// PlantUML reads `\n` in a message as a line break and `~` as its escape.
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "~", with: "~~").replacingOccurrences(of: "\\", with: "~\\")
+            .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\"", with: "'")
+    }
+
+    public static func render(_ diagram: SequenceDiagram) -> String {
+        var out = "@startuml\n"
+        out += "title connection #\(diagram.connection.id): \(escape(diagram.connection.title))\n"
+        for other in diagram.others where other.id != diagram.connection.id {
+            out += "' also connection #\(other.id): \(other.title) (--connection \(other.id))\n"
+        }
+        let kinds: [SequenceDiagram.Participant: String] = [.client: "participant", .clientKernel: "box", .serverKernel: "box", .server: "participant"]
+        for participant in SequenceDiagram.Participant.allCases {
+            let keyword = kinds[participant] == "box" ? "control" : "participant"
+            out += "\(keyword) \"\(escape(diagram.names[participant] ?? participant.rawValue))\" as \(ids[participant]!)\n"
+        }
+        for step in diagram.steps {
+            switch step {
+            case let .message(from, to, text, reply, _):
+                out += "\(ids[from]!) \(reply ? "-->" : "->") \(ids[to]!) : \(escape(text))\n"
+            case let .note(over, text):
+                out += "note over \(over.map { ids[$0]! }.joined(separator: ", ")) : \(escape(text))\n"
+            case let .delay(text):
+                out += "... \(escape(text)) ...\n"
+            }
+        }
+        out += "@enduml\n"
+        return out
+    }
+}

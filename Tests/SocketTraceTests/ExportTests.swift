@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// Perfetto JSON, sequence diagrams and the HTML report from a real trace.
+@Suite(.serialized, .enabled(if: TestSupport.canTrace, "needs ptrace"))
+struct ExportTests {
+    /// A trace of the seeds' server and client, with a payload that must stay text.
+    static let trace: Result<String, any Error> = Result {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        let port = TestSupport.freshPort()
+        let file = TestSupport.temporaryFile("export") + ".jsonl"
+        let kernel = TestSupport.canObserveKernel ? "on" : "off"
+        let script = "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) '<script>document.title=\"pwned\"</script>' >/dev/null; wait"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", kernel, "--format", "jsonl", "-o", file, "/bin/sh", "-c", script])
+        guard result.status == 0 else { throw TestSupport.BuildFailed(source: "trace", log: result.stderr) }
+        return file
+    }
+
+    func report(_ format: String, _ extra: [String] = []) throws -> String {
+        let result = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", format] + extra + [try Self.trace.get()])
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout
+    }
+
+    /// The Trace Event Format's rules Perfetto's JSON importer applies:
+    /// complete events need ts and dur; on one thread, slices nest strictly
+    /// (a slice that starts inside another ends inside it); every flow id
+    /// has exactly one flow_out and one flow_in end; metadata names tracks.
+    static func checkPerfetto(_ document: [String: Any]) -> [String] {
+        var problems: [String] = []
+        guard let events = document["traceEvents"] as? [[String: Any]] else { return ["no traceEvents array"] }
+        var slices: [Int: [(start: Double, end: Double, name: String)]] = [:]
+        var flowOut: [String: Int] = [:], flowIn: [String: Int] = [:]
+        var namedThreads = Set<Int>()
+        for event in events {
+            guard let phase = event["ph"] as? String else { problems.append("event without ph"); continue }
+            switch phase {
+            case "X":
+                guard let ts = event["ts"] as? Double, let dur = event["dur"] as? Double, dur >= 0,
+                      let tid = event["tid"] as? Int, event["pid"] is Int else { problems.append("bad X event \(event)"); continue }
+                slices[tid, default: []].append((ts, ts + dur, event["name"] as? String ?? ""))
+                if let id = event["bind_id"] as? String {
+                    if event["flow_out"] as? Bool == true { flowOut[id, default: 0] += 1 }
+                    if event["flow_in"] as? Bool == true { flowIn[id, default: 0] += 1 }
+                }
+            case "i":
+                if event["ts"] == nil || event["s"] == nil { problems.append("instant without ts or scope") }
+            case "M":
+                if event["name"] as? String == "thread_name", let tid = event["tid"] as? Int { namedThreads.insert(tid) }
+            default:
+                problems.append("unexpected phase \(phase)")
+            }
+        }
+        for (tid, list) in slices {
+            if !namedThreads.contains(tid) { problems.append("thread \(tid) has no name") }
+            var stack: [(start: Double, end: Double, name: String)] = []
+            for slice in list.sorted(by: { $0.start != $1.start ? $0.start < $1.start : $0.end > $1.end }) {
+                while let top = stack.last, slice.start >= top.end { stack.removeLast() }
+                if let top = stack.last, slice.end > top.end {
+                    problems.append("thread \(tid): \(slice.name) [\(slice.start), \(slice.end)] overlaps \(top.name) [\(top.start), \(top.end)]")
+                }
+                stack.append(slice)
+            }
+        }
+        for id in Set(flowOut.keys).union(flowIn.keys) where flowOut[id] != 1 || flowIn[id] != 1 {
+            problems.append("flow \(id): \(flowOut[id] ?? 0) out, \(flowIn[id] ?? 0) in")
+        }
+        return problems
+    }
+
+    @Test("Perfetto JSON: named tracks, strictly nested slices, flows connect→accept and send→receive")
+    func perfetto() throws {
+        let text = try report("perfetto")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(Self.checkPerfetto(document) == [])
+        let events = try #require(document["traceEvents"] as? [[String: Any]])
+        #expect(events.contains { $0["ph"] as? String == "X" && $0["name"] as? String == "accept" })
+        // connect → accept, client write → server recv, server send → client read.
+        #expect(events.filter { $0["flow_out"] as? Bool == true }.count >= 3)
+        if TestSupport.canObserveKernel {
+            #expect(events.contains { $0["cat"] as? String == "kernel" && $0["name"] as? String == "__dev_queue_xmit" })
+            #expect(events.contains { $0["ph"] as? String == "i" && ($0["name"] as? String)?.contains("TCP_ESTABLISHED") == true })
+        }
+    }
+
+    @Test("the Perfetto checker catches overlapping slices and half flows")
+    func perfettoCheckerFails() {
+        let bad: [String: Any] = ["traceEvents": [
+            ["ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "args": ["name": "t"]],
+            ["ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 0.0, "dur": 10.0],
+            ["ph": "X", "name": "b", "pid": 1, "tid": 1, "ts": 5.0, "dur": 10.0, "bind_id": "0x1", "flow_out": true],
+        ]]
+        #expect(Self.checkPerfetto(bad).count == 2)
+    }
+
+    /// Mermaid's sequenceDiagram grammar, for the statements we write.
+    static func checkMermaid(_ text: String) -> [String] {
+        var lines = text.split(separator: "\n").map(String.init)
+        guard lines.first == "sequenceDiagram" else { return ["does not start with sequenceDiagram"] }
+        lines.removeFirst()
+        var declared = Set<String>()
+        var problems: [String] = []
+        for line in lines {
+            let statement = line.trimmingCharacters(in: .whitespaces)
+            if statement.hasPrefix("%%") { continue }
+            if let match = statement.wholeMatch(of: /participant (\w+) as ([^;#:<>]+)/) {
+                declared.insert(String(match.output.1))
+            } else if let match = statement.wholeMatch(of: /(\w+)(->>|-->>)(\w+): ((?:[^;#\n]|#\w+;)+)/) {
+                for id in [match.output.1, match.output.3] where !declared.contains(String(id)) { problems.append("undeclared \(id): \(line)") }
+                if match.output.4.contains(":") { problems.append("unescaped colon: \(line)") }
+            } else if let match = statement.wholeMatch(of: /Note (over|right of|left of) ([\w,]+): ((?:[^;#\n]|#\w+;)+)/) {
+                for id in match.output.2.split(separator: ",") where !declared.contains(String(id)) { problems.append("undeclared \(id): \(line)") }
+            } else {
+                problems.append("not a statement: \(line)")
+            }
+        }
+        return problems
+    }
+
+    @Test("Mermaid: a valid sequenceDiagram with four participants and the handshake")
+    func mermaid() throws {
+        let text = try report("mermaid")
+        #expect(Self.checkMermaid(text) == [])
+        #expect(text.contains("participant CK as client kernel"))
+        for message in ["CK->>SK: SYN", "SK->>CK: SYN-ACK", "CK->>SK: ACK", "SK->>CK: FIN"] {
+            #expect(text.contains(message), "no \(message)")
+        }
+        #expect(text.contains("Note over CK,SK: handshake "))
+    }
+
+    @Test("PlantUML: rendered by the real plantuml without errors", .enabled(if: TestSupport.underCI || TestSupport.commandExists("plantuml")))
+    func plantuml() throws {
+        let text = try report("plantuml")
+        #expect(text.hasPrefix("@startuml\n") && text.hasSuffix("@enduml\n"))
+        #expect(text.contains("... ") && text.contains(" ...\n"), "no time annotations")
+        let source = TestSupport.temporaryFile("diagram") + ".puml"
+        try text.write(toFile: source, atomically: true, encoding: .utf8)
+        let result = try TestSupport.run("/usr/bin/plantuml", ["-tsvg", "-failfast2", source], timeout: 120)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let svg = try String(contentsOfFile: source.replacingOccurrences(of: ".puml", with: ".svg"), encoding: .utf8)
+        #expect(svg.contains("SYN-ACK"))
+    }
+
+    @Test("HTML: self-contained, and a <script> payload stays text")
+    func html() throws {
+        let text = try report("html")
+        #expect(text.hasPrefix("<!DOCTYPE html>"))
+        #expect(!text.contains("<script"))
+        #expect(text.contains("&lt;script&gt;document.title="))
+        #expect(!text.contains("http://") || !text.contains("src=\"http"))
+        #expect(text.contains("<svg") && text.contains("Expected vs observed"))
+    }
+
+    @Test("HTML: opened in headless Chromium, it renders and the payload does not run",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("chromium")))
+    func htmlInChromium() throws {
+        let page = TestSupport.temporaryFile("report") + ".html"
+        try report("html").write(toFile: page, atomically: true, encoding: .utf8)
+        let result = try TestSupport.run("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + page], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("<title>sockettrace report</title>"))
+        #expect(!result.stdout.contains("<title>pwned</title>"))
+        #expect(result.stdout.contains("Expected vs observed kernel chains"))
+    }
+}
