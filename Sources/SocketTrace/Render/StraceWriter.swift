@@ -46,6 +46,7 @@ public final class StraceWriter: TraceSink {
             lines.write(" <" + Self.seconds(duration) + ">")
         }
         lines.end()
+        for frame in call.userStack ?? [] { output.write(frame.straceText + "\n") }
     }
 
     static func seconds(_ value: Double) -> String {
@@ -98,6 +99,7 @@ public final class StraceWriter: TraceSink {
             lines.begin(tid, leader: leader(tid))
             lines.write("--- " + SignalName.name(info.signal) + " " + info.straceText + " ---")
             lines.end()
+            for frame in event.userStack ?? [] { output.write(frame.straceText + "\n") }
         case .stopped:
             lines.begin(tid, leader: leader(tid))
             lines.write("--- stopped by " + SignalName.name(event.signal ?? 0) + " ---")

@@ -82,6 +82,9 @@ public final class TextTimeline: TraceSink {
             lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
             lines.write(call.entryText + call.exitText)
             result(call)
+            if let stack = call.userStack, !stack.isEmpty {
+                output.write(kernelIndent + paint("↳ user stack: " + stack.map(\.shortText).joined(separator: " ← "), "\u{1B}[2m") + "\n")
+            }
             if let activity = call.kernel { kernelLines(activity) }
             if let paired = connections.observe(call) { connectionLine(paired) }
         case let .syscallAbandoned(call):

@@ -27,6 +27,8 @@ public struct SyscallInvocation: Sendable, Codable {
     /// strace's own text (plain descriptors) when the main text is decorated
     /// and a trace file needs both.
     public var plainText: PlainText?
+    /// The thread's user stack at the call, innermost first (`-k`).
+    public var userStack: [UserFrame]?
     /// What the kernel did for the call, when kernel observation is on.
     public var kernel: KernelActivity?
     /// The socket the call acted on (for accept, the one it returned), as

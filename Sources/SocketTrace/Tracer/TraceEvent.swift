@@ -45,6 +45,8 @@ public struct ProcessEvent: Sendable, Codable {
     public var coreDumped: Bool?
     public var signalInfo: SignalInfo?
     public var architecture: Architecture?
+    /// For a signal with `-k`: the thread's user stack where it was interrupted.
+    public var userStack: [UserFrame]?
 
     public init(_ kind: Kind, tid: Int32, pid: Int32, time: MonotonicTime = .now()) {
         self.kind = kind

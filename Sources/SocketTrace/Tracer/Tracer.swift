@@ -24,10 +24,14 @@ public final class Tracer {
     /// Kernel chains and events, when observation is on.
     let kernel: KernelObserver?
 
+    /// Unwinds user stacks for `-k`.
+    let unwinder: UserStackUnwinder?
+
     public init(configuration: TracerConfiguration, sink: TraceSink, kernel: KernelObserver? = nil) {
         self.configuration = configuration
         self.sink = sink
         self.kernel = kernel
+        unwinder = configuration.stackTraces == .off ? nil : UserStackUnwinder(withLines: configuration.stackTraces == .lines)
     }
 
     /// How the traced program ended.
@@ -469,6 +473,7 @@ public final class Tracer {
             decoder.exit(&call)
             call.returnText = decoder.returnText(call)
             if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
+            if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid) }
             attachKernelActivity(&call, tracker: tracker)
             sink.handle(.syscallExited(call))
         }
@@ -538,6 +543,7 @@ public final class Tracer {
         process.threads = [thread.tid]
         thread.current = nil
         process.table.applyExec()
+        unwinder?.forget(process.pid)
         var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
         event.formerTid = former
         event.command = Self.commandLine(of: process.pid)
@@ -547,7 +553,10 @@ public final class Tracer {
     func threadGone(_ tid: Int32, status: Int32) {
         guard let thread = threads.removeValue(forKey: tid) else { return }
         thread.process.threads.remove(tid)
-        if thread.process.threads.isEmpty { processes[thread.process.pid] = nil }
+        if thread.process.threads.isEmpty {
+            processes[thread.process.pid] = nil
+            unwinder?.forget(thread.process.pid)
+        }
         if let call = thread.current, thread.currentShown {
             sink.handle(.syscallAbandoned(call))
         }
@@ -575,6 +584,7 @@ public final class Tracer {
             event.signal = signo
             event.signalInfo = SignalInfo(signal: signo, code: code, errno: errnoValue, senderPid: sender, senderUid: uid,
                                           status: status, userTime: utime, systemTime: stime, address: address)
+            if let unwinder { event.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid) }
             sink.handle(.process(event))
         }
         resume(thread, signal: signal)

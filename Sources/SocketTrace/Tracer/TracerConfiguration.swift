@@ -72,6 +72,10 @@ public struct TracerConfiguration: Sendable {
     public var descriptorStyle: DescriptorStyle = .socketsDecorated
     /// Also decode each call with plain descriptors (strace's text), for trace files.
     public var recordPlainText = false
+    /// User stacks at each shown call (`-k`), with DWARF source lines (`-kk`).
+    public var stackTraces: StackTraces = .off
+
+    public enum StackTraces: Sendable { case off, functions, lines }
 
     public init() {}
 

@@ -53,6 +53,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customShort("y"), help: "Decorate descriptors: -yy shows sockets' protocol and addresses as strace does.")
     var decorate: Int
 
+    @Flag(name: [.customShort("k"), .customLong("stack")], help: "The user stack at each call, unwound with libdw (-k); with DWARF file:line (-kk).")
+    var stack: Int
+
     @Flag(name: .customLong("no-seccomp"), help: "Stop at every syscall instead of only traced ones (slower).")
     var noSeccomp = false
 
@@ -79,6 +82,7 @@ struct Run: ParsableCommand {
         var configuration = TracerConfiguration()
         configuration.followForks = !noFollow
         configuration.useSeccomp = !noSeccomp
+        configuration.stackTraces = stack >= 2 ? .lines : (stack == 1 ? .functions : .off)
         configuration.decodeOptions = DecodeOptions(
             stringLimit: stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none))
         do {

@@ -1,0 +1,24 @@
+/// One frame of a traced thread's user-space stack.
+public struct UserFrame: Sendable, Codable, Equatable {
+    /// The module's path (the program or a shared library).
+    public var module: String
+    public var function: String?
+    /// Offset of the frame's address from the function's start.
+    public var offset: UInt64
+    /// The address relative to the module (what strace prints in brackets).
+    public var moduleOffset: UInt64
+    public var file: String?
+    public var line: Int?
+
+    /// ` > /lib/libc.so.6(send+0x13) [0x10acb3]`, strace's -k line.
+    public var straceText: String {
+        " > \(module)(" + (function.map { "\($0)+0x" + String(offset, radix: 16) } ?? "") + ") [0x" + String(moduleOffset, radix: 16) + "]"
+    }
+
+    /// `handle_client (server.c:22)` or `send (libc.so.6)`.
+    public var shortText: String {
+        let name = function ?? "0x" + String(moduleOffset, radix: 16)
+        if let file, let line { return "\(name) (\(file.split(separator: "/").last ?? Substring(file)):\(line))" }
+        return "\(name) (\(module.split(separator: "/").last ?? Substring(module)))"
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds sockettrace (release), the workloads and the ptrace floor tracer,
+# then measures them side by side: benchmarks/run.sh [--quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release --quiet
+mkdir -p benchmarks/.build
+for workload in pingpong udpflood manysyscalls connector; do
+    cc -O2 -o "benchmarks/.build/$workload" "benchmarks/workloads/$workload.c"
+done
+cc -O2 -o benchmarks/.build/ptrace_floor benchmarks/ptrace_floor.c
+exec python3 benchmarks/run.py "$@"
