@@ -38,9 +38,10 @@ public enum KernelSocketLookup {
     ]
 
     /// Finds a socket by inode in the namespace of `pid`.
-    public static func find(inode: UInt64, pid: Int32, family: UInt64? = nil) -> Entry? {
+    public static func find(inode: UInt64, pid: Int32, family: UInt64? = nil, type: UInt64? = nil) -> Entry? {
         let wanted = String(inode)
-        for table in inetTables where family == nil || family == table.family {
+        // Each table read makes the kernel walk its whole hash: read only the socket's own.
+        for table in inetTables where (family == nil || family == table.family) && (type == nil || type == table.type) {
             guard let text = readSmallFile("/proc/\(pid)/net/\(table.file)") else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)

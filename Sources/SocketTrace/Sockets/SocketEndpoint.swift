@@ -64,6 +64,15 @@ public enum SocketEndpoint: Hashable, Sendable, Codable, CustomStringConvertible
         }
     }
 
+    /// True for the wildcard addresses 0.0.0.0 and :: (any port).
+    public var isAnyAddress: Bool {
+        switch self {
+        case let .inet(address, _): address == "0.0.0.0"
+        case let .inet6(address, _): address == "::"
+        default: false
+        }
+    }
+
     /// True for 0.0.0.0:0 and [::]:0, the "nothing yet" of /proc/net.
     public var isUnspecified: Bool {
         switch self {

@@ -5,11 +5,15 @@ public struct SocketTracker {
     let pid: Int32
     let table: DescriptorTable
     let memory: any TraceeMemory
+    /// Whether to ask the kernel for addresses it chose (ephemeral ports):
+    /// not needed when nothing shows or pairs addresses.
+    let resolveAddresses: Bool
 
-    public init(pid: Int32, table: DescriptorTable, memory: any TraceeMemory) {
+    public init(pid: Int32, table: DescriptorTable, memory: any TraceeMemory, resolveAddresses: Bool = true) {
         self.pid = pid
         self.table = table
         self.memory = memory
+        self.resolveAddresses = resolveAddresses
     }
 
     /// The socket behind `fd`, asking /proc the first time an unknown
@@ -69,7 +73,7 @@ public struct SocketTracker {
             if a(1) != 0, a(2) != 0, let length = memory.readInt32(a(2)) {
                 info.peer = endpoint(a(1), length: UInt64(max(length, 0)))
             }
-            refreshFromKernel(info)
+            if info.local == nil || info.local?.isAnyAddress == true { refreshFromKernel(info) }
             let flags = call.syscall == .accept4 ? a(3) : 0
             table.insert(info, at: returned, closeOnExec: flags & 0x80000 != 0)
         case .bind:
@@ -120,8 +124,8 @@ public struct SocketTracker {
     /// Fills in the addresses the kernel chose (ephemeral ports, the local
     /// address of an accepted connection) from /proc/net.
     func refreshFromKernel(_ socket: SocketInfo) {
-        guard let inode = socket.inode, socket.family == 2 || socket.family == 10,
-              let found = KernelSocketLookup.find(inode: inode, pid: pid, family: socket.family) else { return }
+        guard resolveAddresses, let inode = socket.inode, socket.family == 2 || socket.family == 10,
+              let found = KernelSocketLookup.find(inode: inode, pid: pid, family: socket.family, type: socket.type) else { return }
         if !found.local.isUnspecified { socket.local = found.local }
         if !found.remote.isUnspecified && found.remote.port != 0 { socket.peer = found.remote }
     }

@@ -349,7 +349,8 @@ public final class Tracer {
 
     func context(for process: TracedProcess, architecture: Architecture, style: DescriptorStyle? = nil) -> (DecodingContext, SocketTracker) {
         let memory = ProcessMemory(pid: process.pid)
-        let tracker = SocketTracker(pid: process.pid, table: process.table, memory: memory)
+        let tracker = SocketTracker(pid: process.pid, table: process.table, memory: memory,
+                                    resolveAddresses: configuration.resolveAddresses)
         let renderer = DescriptorRenderer(style: style ?? configuration.descriptorStyle, tracker: tracker)
         let context = DecodingContext(memory: memory, architecture: architecture, options: configuration.decodeOptions,
                                       describeDescriptor: renderer.render)

@@ -72,6 +72,9 @@ public struct TracerConfiguration: Sendable {
     public var descriptorStyle: DescriptorStyle = .socketsDecorated
     /// Also decode each call with plain descriptors (strace's text), for trace files.
     public var recordPlainText = false
+    /// Whether outputs show or pair socket addresses (so the kernel is asked
+    /// for the ones it chose); strace's own lines without -yy do not.
+    public var resolveAddresses = true
     /// User stacks at each shown call (`-k`), with DWARF source lines (`-kk`).
     public var stackTraces: StackTraces = .off
 

@@ -96,6 +96,7 @@ struct Run: ParsableCommand {
             case .strace: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .number
             case .text, .jsonl: configuration.descriptorStyle = decorate >= 2 ? .straceDecorated : .socketsDecorated
             }
+            configuration.resolveAddresses = !(format == .strace && decorate < 2 && save == nil) && !summary
             // A trace file keeps strace's plain text too, so `report --format strace` can print it.
             configuration.recordPlainText = format == .jsonl || save != nil
             let mode = kernelMode ?? ((format == .strace && save == nil) || summary ? .off : .auto)
