@@ -40,6 +40,26 @@ struct DifferentialTests {
         #expect(StraceComparison.difference(strace, ours) == nil)
     }
 
+    @Test("-yy: descriptors decorated as strace decorates them (TCP, UDP, UNIX peers and paths, files)")
+    func decoratedDescriptors() throws {
+        let program = try TestSupport.build("decoders.c")
+        let port = TestSupport.freshPort()
+        let (strace, ours) = try traceBoth(program, [String(port)], port: port, extra: ["-yy"])
+        // Inodes, ephemeral ports and temporary names differ between runs.
+        let scrub = { (lines: [String]) -> [String] in
+            lines.map { line -> String in
+                var text = line
+                text.replace(#/:\[\d+(->\d+)?(?=[\],])/#) { match in match.output.1 == nil ? ":[INODE" : ":[INODE->INODE" }
+                text.replace(#/(\d+\.\d+\.\d+\.\d+|\]):(3[2-9]\d{3}|[4-6]\d{4})/#) { match in "\(match.output.1):EPHEMERAL" }
+                text.replace(#/sendfile-\w+/#, with: "sendfile-X")
+                return text
+            }.sorted()
+        }
+        #expect(ours.contains { $0.hasPrefix("listen(3<TCP:[127.0.0.1:\(port)]>, 8)") })
+        #expect(ours.contains { $0.contains("UNIX-STREAM:[") && $0.contains("->") })
+        #expect(StraceComparison.difference(scrub(strace), scrub(ours)) == nil)
+    }
+
     @Test("descriptor calls by name: read, write, readv, writev, close, dup*, fcntl, sendfile, splice")
     func descriptorCalls() throws {
         let program = try TestSupport.build("decoders.c")

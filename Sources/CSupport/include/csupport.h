@@ -118,6 +118,11 @@ void cs_perf_unmap(void *ring, uint64_t data_pages);
 /// the number of bytes copied.
 uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity);
 
+/// Asks the kernel (NETLINK_SOCK_DIAG, UNIX_DIAG) about the AF_UNIX socket
+/// with this inode: its peer's inode (0 if none) and its bound path (`@name`
+/// for abstract ones; empty if unbound). Returns 0, or -1 with errno.
+int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t path_capacity);
+
 /* mount(2) and umount2(2) for tracefs. */
 int cs_mount_tracefs(const char *target);
 int cs_unmount(const char *target);

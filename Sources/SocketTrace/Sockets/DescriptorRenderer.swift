@@ -21,6 +21,8 @@ public struct DescriptorRenderer {
                 return "\(fd)<\(Self.straceSocket(socket, pid: tracker.pid))>"
             }
             guard fd >= 0, let target = KernelSocketLookup.descriptorTarget(pid: tracker.pid, fd: fd) else { return String(fd) }
+            // strace puts a deleted file's mark after the brackets.
+            if target.hasSuffix(" (deleted)") { return "\(fd)<\(target.dropLast(10))>(deleted)" }
             return "\(fd)<\(target)\(Self.deviceSuffix(target))>"
         }
     }
@@ -39,11 +41,23 @@ public struct DescriptorRenderer {
     /// `TCP:[127.0.0.1:40000->127.0.0.1:12345]`, `TCP:[127.0.0.1:12345]`, `TCP:[5823]`.
     static func straceSocket(_ socket: SocketInfo, pid: Int32) -> String {
         let label = socket.protocolLabel
+        if socket.family != 1 && socket.family != 2 && socket.family != 10 && socket.family != 16 {
+            // strace names only the families it can ask the kernel about.
+            return "socket:[\(socket.inode ?? 0)]"
+        }
         if socket.family == 1 {
-            if let path = unixPath(socket), !path.isEmpty {
-                return "\(label):[\(socket.inode ?? 0),\"\(path)\"]"
+            // The kernel knows the peer and the bound path (strace asks it too).
+            let inode = socket.inode ?? 0
+            var peer: UInt32 = 0
+            var buffer = [CChar](repeating: 0, count: 112)
+            var path = unixPath(socket) ?? ""
+            if inode > 0, cs_unix_socket_info(UInt32(truncatingIfNeeded: inode), &peer, &buffer, UInt64(buffer.count)) == 0 {
+                path = String(cBuffer: buffer)
             }
-            return "\(label):[\(socket.inode ?? 0)]"
+            var text = "\(label):[\(inode)"
+            if peer != 0 { text += "->\(peer)" }
+            if !path.isEmpty { text += ",\"\(path)\"" }
+            return text + "]"
         }
         let (local, peer) = endpoints(socket, pid: pid)
         if let local, !local.isUnspecified || local.port != 0 {
@@ -86,4 +100,5 @@ public struct DescriptorRenderer {
     }
 }
 
+import CSupport
 import Glibc

@@ -37,9 +37,9 @@ public final class SocketInfo: @unchecked Sendable {
             default: return (family == 10 ? "INET6" : "INET")
             }
         case 1:
+            // strace's names: only stream sockets say their type.
             switch type {
             case 1: return "UNIX-STREAM"
-            case 2: return "UNIX-DGRAM"
             case 5: return "UNIX-SEQPACKET"
             default: return "UNIX"
             }
