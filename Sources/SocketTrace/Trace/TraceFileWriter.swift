@@ -21,6 +21,12 @@ public final class TraceFileWriter: TraceSink {
     }
 
     func write(_ record: TraceRecord) {
+        // The frequent records are written directly; the rest through Codable.
+        var direct = RecordEncoder()
+        if direct.record(record) {
+            output.write(direct.text + "\n")
+            return
+        }
         guard let data = try? encoder.encode(record) else { return }
         output.write(String(decoding: data, as: UTF8.self) + "\n")
     }

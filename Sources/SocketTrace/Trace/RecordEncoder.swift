@@ -1,0 +1,229 @@
+/// Writes trace records as JSON text directly, with the same keys and values
+/// as their Codable form (which the reader decodes): JSONEncoder spends most
+/// of a trace's time building its generic containers.
+struct RecordEncoder {
+    private(set) var text = ""
+
+    init() { text.reserveCapacity(1024) }
+
+    // MARK: JSON pieces
+
+    mutating func string(_ value: String) {
+        text += "\""
+        // Most strings (function names, addresses) need no escaping at all.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) {
+            text += value
+            text += "\""
+            return
+        }
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+
+    /// An object whose members `body` writes with `member`.
+    mutating func object(_ body: (inout ObjectWriter) -> Void) {
+        var writer = ObjectWriter(encoder: self)
+        text = ""
+        writer.encoder.text += "{"
+        body(&writer)
+        writer.encoder.text += "}"
+        self = writer.encoder
+    }
+
+    mutating func array<T>(_ items: [T], _ each: (inout RecordEncoder, T) -> Void) {
+        text += "["
+        for (index, item) in items.enumerated() {
+            if index > 0 { text += "," }
+            each(&self, item)
+        }
+        text += "]"
+    }
+
+    struct ObjectWriter {
+        var encoder: RecordEncoder
+        var first = true
+
+        mutating func key(_ name: String) {
+            if !first { encoder.text += "," }
+            first = false
+            encoder.string(name)
+            encoder.text += ":"
+        }
+
+        mutating func member(_ name: String, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            encoder.string(value)
+        }
+
+        mutating func member<N: BinaryInteger>(_ name: String, _ value: N?) {
+            guard let value else { return }
+            key(name)
+            encoder.text += String(value)
+        }
+
+        mutating func member(_ name: String, _ value: Bool?) {
+            guard let value else { return }
+            key(name)
+            encoder.text += value ? "true" : "false"
+        }
+
+        mutating func member(_ name: String, _ value: MonotonicTime?) {
+            member(name, value?.nanoseconds)
+        }
+
+        mutating func member(_ name: String, strings: [String]?) {
+            guard let strings else { return }
+            key(name)
+            encoder.array(strings) { $0.string($1) }
+        }
+
+        mutating func member(_ name: String, _ write: (inout RecordEncoder) -> Void) {
+            key(name)
+            write(&encoder)
+        }
+    }
+
+    // MARK: records
+
+    mutating func record(_ record: TraceRecord) -> Bool {
+        switch record {
+        case let .syscallEntry(call): syscall(call, type: "syscall_entry")
+        case let .syscall(call): syscall(call, type: "syscall")
+        case let .syscallAbandoned(call): syscall(call, type: "syscall_abandoned")
+        case let .kernelEvent(sample):
+            object { o in
+                o.member("type", "kernel_event")
+                Self.sampleMembers(sample, into: &o)
+            }
+        default:
+            return false
+        }
+        return true
+    }
+
+    mutating func syscall(_ call: SyscallInvocation, type: String) {
+        object { o in
+            o.member("type", type)
+            o.member("pid", call.pid)
+            o.member("tid", call.tid)
+            o.member("architecture", call.architecture.rawValue)
+            o.member("syscall", call.syscall.rawValue)
+            o.member("arguments") { $0.array(call.arguments) { $0.text += String($1) } }
+            o.member("via_socketcall", call.viaSocketcall)
+            o.member("entry_time", call.entryTime)
+            if let wall = call.wallClock {
+                o.member("wall_clock") { $0.object { w in w.member("seconds", wall.seconds); w.member("microseconds", wall.microseconds) } }
+            }
+            o.member("entry_text", call.entryText)
+            o.member("exit_text", call.exitText)
+            o.member("saved") { $0.array(call.saved) { $0.text += String($1) } }
+            o.member("exit_time", call.exitTime)
+            if let result = call.result {
+                o.member("result") { $0.object { r in r.member("value", result.value); r.member("errno", result.errno) } }
+                if type == "syscall" {
+                    o.member("text", call.entryText + call.exitText + ") = " + call.returnText)
+                    if let errno = result.errno { o.member("error", ErrnoName.name(Int(errno)) ?? String(errno)) }
+                }
+            }
+            o.member("return_text", call.returnText)
+            if let plain = call.plainText {
+                o.member("plain_text") { $0.object { p in
+                    p.member("entry_text", plain.entryText)
+                    p.member("exit_text", plain.exitText)
+                    p.member("return_text", plain.returnText)
+                } }
+            }
+            if let socket = call.socket {
+                o.member("socket") { $0.object { s in
+                    s.member("fd", socket.fd)
+                    s.member("family", socket.family)
+                    s.member("type", socket.type)
+                    s.member("protocol_label", socket.protocolLabel)
+                    s.member("local", socket.local?.description)
+                    s.member("peer", socket.peer?.description)
+                    s.member("state", socket.state.rawValue)
+                } }
+            }
+            if let stack = call.userStack {
+                o.member("user_stack") { $0.array(stack) { encoder, frame in
+                    encoder.object { f in
+                        f.member("module", frame.module)
+                        f.member("function", frame.function)
+                        f.member("offset", frame.offset)
+                        f.member("module_offset", frame.moduleOffset)
+                        f.member("file", frame.file)
+                        f.member("line", frame.line)
+                    }
+                } }
+            }
+            if let kernel = call.kernel {
+                o.member("kernel") { $0.activity(kernel) }
+            }
+        }
+    }
+
+    mutating func activity(_ activity: KernelActivity) {
+        object { o in
+            o.member("operation", activity.operation)
+            o.member("source", activity.source.rawValue)
+            o.member("expected", strings: activity.expected)
+            o.member("observed") { $0.array(activity.alignments) { encoder, alignment in
+                encoder.array(alignment.observed) { $0.string($1) }
+            } }
+            o.member("verdict", activity.verdict?.rawValue)
+            o.member("alignments") { $0.array(activity.alignments) { encoder, alignment in
+                encoder.object { a in
+                    a.member("operation", alignment.operation)
+                    a.member("steps") { $0.array(alignment.steps) { encoder, step in
+                        encoder.object { s in
+                            s.member("function", step.function)
+                            s.member("layer", step.layer.rawValue)
+                            s.member("status", step.status.rawValue)
+                        }
+                    } }
+                    a.member("extra_frames", strings: alignment.extraFrames)
+                    a.member("observed", strings: alignment.observed)
+                }
+            } }
+            o.member("samples") { $0.array(activity.samples) { encoder, sample in
+                encoder.object { Self.sampleMembers(sample, into: &$0) }
+            } }
+        }
+    }
+
+    static func sampleMembers(_ sample: KernelSample, into o: inout ObjectWriter) {
+        o.member("tracepoint", sample.tracepoint)
+        o.member("role", sample.role.rawValue)
+        o.member("pid", sample.pid)
+        o.member("tid", sample.tid)
+        o.member("time", sample.time)
+        o.member("cpu", sample.cpu)
+        o.member("chain", strings: sample.chain)
+        o.member("fields") { encoder in
+            encoder.object { f in
+                for name in sample.fields.keys.sorted() {
+                    switch sample.fields[name]! {
+                    case let .number(value): f.member(name, value)
+                    case let .string(value): f.member(name, value)
+                    case let .bytes(bytes): f.member(name) { $0.array(bytes) { $0.text += String($1) } }
+                    case let .symbol(symbol, value):
+                        f.member(name) { $0.object { s in s.member("symbol", symbol); s.member("value", value) } }
+                    }
+                }
+            }
+        }
+    }
+}

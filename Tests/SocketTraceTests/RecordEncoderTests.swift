@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// The direct JSON writer must produce what the Codable form produces, so
+/// that the reader (Codable) reads back every field.
+struct RecordEncoderTests {
+    static func sampleCall() -> SyscallInvocation {
+        var call = SyscallInvocation(pid: 41, tid: 42, architecture: .x86_64, syscall: .sendto,
+                                     arguments: [4, 0x7ffd_1234, 14, 0x4000, 0, 0], entryTime: MonotonicTime(nanoseconds: 1_000))
+        call.wallClock = WallClock(seconds: 1_795_283_224, microseconds: 5)
+        call.entryText = "sendto(4<TCP 127.0.0.1:1->127.0.0.1:2>, \"tab\\there \\\"q\\\"\\n\u{1}\", 14, MSG_NOSIGNAL, NULL, 0"
+        call.exitTime = MonotonicTime(nanoseconds: 9_000)
+        call.result = SyscallResult(rval: -32, isError: true)
+        call.returnText = "-1 EPIPE (Broken pipe)"
+        call.plainText = PlainText(entryText: "sendto(4, …", exitText: "", returnText: "-1 EPIPE (Broken pipe)")
+        let socket = SocketInfo(family: 2, type: 1, protocolNumber: 6, local: .inet(address: "127.0.0.1", port: 1),
+                                peer: .inet6(address: "::1", port: 2), state: .connected)
+        call.socket = SocketSnapshot(fd: 4, socket: socket)
+        call.userStack = [UserFrame(module: "/lib/libc.so.6", function: "sendto", offset: 19, moduleOffset: 0x10acb3, file: nil, line: nil),
+                          UserFrame(module: "/srv/server", function: "main", offset: 3, moduleOffset: 0x13c3, file: "server.c", line: 57)]
+        let sample = KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 41, tid: 42, time: MonotonicTime(nanoseconds: 5_000), cpu: 1,
+                                  chain: ["kfree_skb", "__sys_sendto"],
+                                  fields: ["len": .number(-3), "name": .string("lo\"x"), "saddr": .bytes([127, 0, 0, 1]), "reason": .symbol("NO_SOCKET", 3)])
+        let alignment = ChainAlignment(operation: "tcp_send", steps: [.init(function: "__sys_sendto", layer: .syscall, status: .matched),
+                                                                      .init(function: "sock_sendmsg", layer: .socket, status: .skipped)],
+                                       extraFrames: ["hook"], observed: ["__sys_sendto", "hook"])
+        call.kernel = KernelActivity(operation: "tcp_send", source: .observed, expected: ["__sys_sendto", "sock_sendmsg"],
+                                     samples: [sample], alignments: [alignment])
+        return call
+    }
+
+    func json(_ text: String) throws -> NSDictionary {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
+    }
+
+    @Test("direct and Codable encodings of a syscall record are the same JSON", arguments: ["syscall", "syscall_entry"])
+    func sameAsCodable(_ type: String) throws {
+        let call = Self.sampleCall()
+        let record: TraceRecord = type == "syscall" ? .syscall(call) : .syscallEntry(call)
+        var direct = RecordEncoder()
+        let written = direct.record(record)
+        #expect(written)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let codable = String(decoding: try encoder.encode(record), as: UTF8.self)
+        #expect(try json(direct.text) == (try json(codable)))
+        // And the reader takes it back.
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let back = try decoder.decode(TraceRecord.self, from: Data(direct.text.utf8))
+        guard case let .syscall(read) = back, type == "syscall" else { return }
+        #expect(read.entryText == call.entryText)
+        #expect(read.kernel?.samples.first?.fields["reason"] == .symbol("NO_SOCKET", 3))
+        #expect(read.userStack == call.userStack)
+        #expect(read.socket == call.socket)
+    }
+
+    @Test("a kernel event record")
+    func kernelEvent() throws {
+        let sample = try #require(Self.sampleCall().kernel?.samples.first)
+        var direct = RecordEncoder()
+        let written = direct.record(.kernelEvent(sample))
+        #expect(written)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        #expect(try json(direct.text) == (try json(String(decoding: try encoder.encode(TraceRecord.kernelEvent(sample)), as: UTF8.self))))
+    }
+}
