@@ -29,9 +29,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "sockettrace-fuzz",
+            dependencies: ["SocketTrace"]
+        ),
         .testTarget(
             name: "SocketTraceTests",
-            dependencies: ["SocketTrace", "CSupport", "sockettrace"]
+            dependencies: ["SocketTrace", "CSupport", "sockettrace", "sockettrace-fuzz"]
         ),
     ],
     swiftLanguageModes: [.v6]

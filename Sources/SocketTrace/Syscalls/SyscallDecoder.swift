@@ -195,10 +195,12 @@ public struct SyscallDecoder {
         case .socket, .accept, .accept4, .dup, .dup2, .dup3:
             return context.describeDescriptor(Int32(truncatingIfNeeded: value))
         case .fcntl, .fcntl64:
+            // The flags are an int: a value the kernel cannot return is shown as its bits.
+            let bits = UInt64(UInt32(truncatingIfNeeded: value))
             switch call.argument(1) {
             case 0, 1030: return context.describeDescriptor(Int32(truncatingIfNeeded: value))
-            case 3: return (value == 0 ? "0" : hex(UInt64(value))) + " (flags " + SocketConstants.renderOpenFlags(UInt64(value)) + ")"
-            case 1: return value == 0 ? "0" : hex(UInt64(value)) + " (flags " + SocketConstants.descriptorFlags.render(UInt64(value)) + ")"
+            case 3: return (value == 0 ? "0" : hex(bits)) + " (flags " + SocketConstants.renderOpenFlags(bits) + ")"
+            case 1: return value == 0 ? "0" : hex(bits) + " (flags " + SocketConstants.descriptorFlags.render(bits) + ")"
             default: return String(value)
             }
         default:
