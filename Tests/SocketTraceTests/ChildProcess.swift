@@ -40,7 +40,9 @@ final class ChildProcess {
         var all = sigset_t()
         sigfillset(&all)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Its own process group, so a timeout can end everything it started.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0
@@ -95,6 +97,7 @@ final class ChildProcess {
             let got = waitpid(pid, &status, WNOHANG)
             if got == pid { reapedStatus = status; break }
             if Date() > deadline {
+                kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &status, 0)
                 throw TestSupport.TimedOut(command: "pid \(pid)")

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// The tracee is unharmed and nothing is lost: load, forks, signals from
+/// outside, a tracer killed with SIGKILL.
+@Suite(.serialized, .enabled(if: TestSupport.canTrace, "needs ptrace"))
+struct ReliabilityTests {
+    func count(_ prefix: String, in text: String) -> Int {
+        StraceComparison.normalize(text, port: 0).filter { $0.hasPrefix(prefix) }.count
+    }
+
+    @Test("500 connections in parallel to a fork-per-connection and a threaded server: every call traced, as many as strace sees",
+          arguments: ["fork", "thread"])
+    func parallelLoad(_ mode: String) throws {
+        let server = try TestSupport.build("load_server.c")
+        let client = try TestSupport.build("load_client.c")
+        let connections = 500
+        var counts: [String: [String: Int]] = [:]
+        for tool in ["strace", "sockettrace"] where tool == "sockettrace" || TestSupport.hasStrace {
+            let port = TestSupport.freshPort()
+            let file = TestSupport.temporaryFile(tool)
+            let script = "\(server) \(mode) 127.0.0.1 \(port) \(connections) & \(client) 127.0.0.1 \(port) \(connections); status=$?; wait; exit $status"
+            let command = tool == "strace" ? "/usr/bin/strace" : TestSupport.sockettrace
+            let arguments = (tool == "strace" ? [] : ["--format", "strace"]) + ["-f", "-e", "trace=accept,sendto,recvfrom,connect", "-o", file, "/bin/sh", "-c", script]
+            let result = try TestSupport.run(command, arguments, timeout: 300)
+            #expect(result.status == 0, "\(tool): \(result.stderr)")
+            let lines = StraceComparison.normalize(try String(contentsOfFile: file, encoding: .utf8), port: port)
+            // Completed calls only: how often a blocked accept is interrupted
+            // (ERESTARTSYS, then restarted) depends on timing.
+            let completed = { (name: String) in lines.filter { $0.hasPrefix(name + "(") && $0.wholeMatch(of: #/.* = \d+/#) != nil }.count }
+            counts[tool] = ["accept": completed("accept"), "sendto": completed("sendto"), "recvfrom": completed("recvfrom"),
+                            "connected": lines.filter { $0.hasPrefix("connect(") && $0.hasSuffix(" = 0") }.count]
+        }
+        for call in ["accept", "sendto", "recvfrom", "connected"] {
+            #expect(counts["sockettrace"]?[call] == connections, "\(call): \(String(describing: counts["sockettrace"]?[call]))")
+        }
+        if let strace = counts["strace"] { #expect(strace == counts["sockettrace"]) }
+    }
+
+    @Test("a program that forks 200 children: outputs, statuses and every socket call unchanged")
+    func manyChildren() throws {
+        let program = try TestSupport.build("forker.c")
+        let file = TestSupport.temporaryFile("forker")
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-o", file, program, "200"], timeout: 120)
+        #expect(result.status == 0)
+        #expect(result.stdout == "forker: 200 children ok\n")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(count("socket(AF_INET, SOCK_DGRAM, IPPROTO_IP)", in: text) == 200)
+        #expect(count("+++ exited with", in: text) == 201)
+    }
+
+    @Test("SIGSTOP and SIGCONT from outside stop and resume the traced program")
+    func stopAndContinue() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let file = TestSupport.temporaryFile("stop")
+        let tracer = try ChildProcess(TestSupport.sockettrace, ["--format", "strace", "-o", file, program, "loop"])
+        #expect(tracer.waitForOutput("ready"))
+        let children = try String(contentsOfFile: "/proc/\(tracer.pid)/task/\(tracer.pid)/children", encoding: .utf8)
+        let target = try #require(Int32(children.split(separator: " ").first ?? ""))
+        func state() -> String {
+            let status = (try? String(contentsOfFile: "/proc/\(target)/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").first { $0.hasPrefix("State:") }.map(String.init) ?? ""
+        }
+        kill(target, SIGSTOP)
+        var stopped = false
+        for _ in 0..<100 where !stopped {
+            usleep(20_000)
+            stopped = state().contains("stopped") || state().contains("(tracing stop)")
+        }
+        #expect(stopped, "state: \(state())")
+        let before = (try? String(contentsOfFile: file, encoding: .utf8))?.components(separatedBy: "sendto(").count ?? 0
+        usleep(300_000)
+        let during = (try? String(contentsOfFile: file, encoding: .utf8))?.components(separatedBy: "sendto(").count ?? 0
+        #expect(during - before <= 1, "the program ran while stopped")
+        kill(target, SIGCONT)
+        usleep(300_000)
+        kill(target, SIGTERM)
+        let result = try tracer.wait(timeout: 30)
+        #expect(result.status == 128 + SIGTERM)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains("--- stopped by SIGSTOP ---"))
+        #expect(text.contains("--- SIGCONT {si_signo=SIGCONT, si_code=SI_USER"))
+        #expect(text.components(separatedBy: "sendto(").count > during + 3, "the program did not run on after SIGCONT")
+    }
+
+    @Test("SIGKILL of sockettrace: attached processes run on, untraced and not stopped")
+    func killedTracerLeavesAttachedRunning() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let target = try ChildProcess(program, ["loop"])
+        defer { kill(target.pid, SIGKILL); _ = try? target.wait() }
+        #expect(target.waitForOutput("ready"))
+        let tracer = try ChildProcess(TestSupport.sockettrace, ["-o", "/dev/null", "-p", String(target.pid)])
+        usleep(400_000)
+        kill(tracer.pid, SIGKILL)
+        _ = try tracer.wait(timeout: 20)
+        usleep(200_000)
+        let status = try String(contentsOfFile: "/proc/\(target.pid)/status", encoding: .utf8)
+        #expect(status.contains("TracerPid:\t0"))
+        #expect(!status.contains("State:\tt") && !status.contains("State:\tT"))
+        #expect(target.isRunning)
+    }
+}
