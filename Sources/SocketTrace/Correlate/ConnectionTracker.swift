@@ -74,10 +74,10 @@ public final class ConnectionTracker: @unchecked Sendable {
                 connections[slot].pairingChanged()
                 return connections[slot].connectTime != nil ? connections[slot] : nil
             }
-        case .send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice:
+        case let data where data.sendsData:
             guard result.value > 0, let (slot, localIsClient) = find(local, peer) else { return nil }
             if localIsClient { connections[slot].sentByClient += result.value } else { connections[slot].sentByServer += result.value }
-        case .recv, .recvfrom, .recvmsg, .recvmmsg, .recvmmsg_time64, .read, .readv:
+        case let data where data.receivesData:
             guard result.value > 0, let (slot, localIsClient) = find(local, peer) else { return nil }
             if localIsClient { connections[slot].receivedByClient += result.value } else { connections[slot].receivedByServer += result.value }
         default:

@@ -143,13 +143,13 @@ struct FlowPlanner {
                 connects["\(local)|\(peer)"] = index
             case .accept, .accept4:
                 if let connect = connects["\(peer)|\(local)"] { link(connect, index) }
-            case .send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice:
+            case let data where data.sendsData:
                 guard value > 0 else { continue }
                 var stream = streams[outward, default: Stream()]
                 stream.sends.append((index, stream.sent, stream.sent + value))
                 stream.sent += value
                 streams[outward] = stream
-            case .recv, .recvfrom, .recvmsg, .recvmmsg, .recvmmsg_time64, .read, .readv:
+            case let data where data.receivesData:
                 guard value > 0 else { continue }
                 var stream = streams[inward, default: Stream()]
                 stream.receives.append((index, stream.received, stream.received + value))

@@ -98,7 +98,7 @@ public struct SequenceDiagram: Sendable {
                 if let handshake = connection.handshake {
                     steps.append(.note(over: [.clientKernel, .serverKernel], text: "handshake " + TextTimeline.duration(handshake)))
                 }
-            case .send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice:
+            case let data where data.sendsData:
                 guard !failed, value > 0 else { continue }
                 if let current = run, current.fromClient == isClient {
                     run = (isClient, current.calls + 1, current.bytes + value, current.time)
@@ -106,7 +106,7 @@ public struct SequenceDiagram: Sendable {
                     endRun()
                     run = (isClient, 1, value, call.entryTime)
                 }
-            case .recv, .recvfrom, .recvmsg, .recvmmsg, .recvmmsg_time64, .read, .readv:
+            case let data where data.receivesData:
                 endRun()
                 let text = failed ? "\(call.name) = \(call.returnText)" : "\(call.name) = \(value) B"
                 add(.message(from: kernel, to: process, text: text, reply: true, time: exit), at: exit)

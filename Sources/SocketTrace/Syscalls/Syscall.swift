@@ -145,6 +145,16 @@ public enum Syscall: String, CaseIterable, Sendable, Codable {
     /// are shown by default only when it is one.
     public var isDescriptorCall: Bool { !isNetwork || self == .sendfile || self == .sendfile64 }
 
+    /// Calls that move data out through their descriptor (a send, a write).
+    public var sendsData: Bool {
+        [.send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice].contains(self)
+    }
+
+    /// Calls that take data in through their descriptor (a receive, a read).
+    public var receivesData: Bool {
+        [.recv, .recvfrom, .recvmsg, .recvmmsg, .recvmmsg_time64, .read, .readv].contains(self)
+    }
+
     /// Calls that change which descriptors a process has, so the socket
     /// table must see them even when they are not shown.
     public var changesDescriptors: Bool {
