@@ -103,6 +103,20 @@ struct TraceFileTests {
         #expect(connection["client_pid"] as? Int != connection["server_pid"] as? Int)
     }
 
+    @Test("--no-data: no payload byte reaches the trace file")
+    func noData() throws {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        let port = TestSupport.freshPort()
+        let saved = TestSupport.temporaryFile("nodata") + ".jsonl"
+        let script = "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--no-data", "--kernel", "off", "--format", "jsonl", "-o", saved, "/bin/sh", "-c", script])
+        #expect(result.status == 0)
+        let text = try String(contentsOfFile: saved, encoding: .utf8)
+        #expect(!text.contains("hello from client") && !text.contains("Hello, world"))
+        #expect(text.contains("\"write(3<TCP"))
+    }
+
     @Test("the trace file is not world-readable and is not written through a planted symlink")
     func safeOutputFile() throws {
         let saved = try savedTrace()

@@ -35,6 +35,9 @@ struct Run: ParsableCommand {
     @Option(name: [.customShort("s"), .customLong("string-limit")], help: "Show at most N bytes of each payload (default 32).")
     var stringLimit: Int = 32
 
+    @Flag(name: .customLong("no-data"), help: "Record no payload bytes at all (as -s 0), for traces that will be shared.")
+    var noData = false
+
     @Flag(name: .customShort("x"), help: "Non-ASCII strings in hex (-x); all strings in hex (-xx).")
     var hex: Int
 
@@ -84,7 +87,7 @@ struct Run: ParsableCommand {
         configuration.useSeccomp = !noSeccomp
         configuration.stackTraces = stack >= 2 ? .lines : (stack == 1 ? .functions : .off)
         configuration.decodeOptions = DecodeOptions(
-            stringLimit: stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none))
+            stringLimit: noData ? 0 : stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none))
         do {
             for expression in expressions {
                 guard expression.hasPrefix("trace=") || !expression.contains("=") else {
