@@ -13,6 +13,9 @@ struct KernelTests {
         #expect(result.status == 0, "\(result.stderr)")
         let reader = try TraceFileReader(path: file)
         #expect(reader.header?.kernelObservation == "observed")
+        // Each distinct chain is written once; samples refer to it by id.
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains("\"type\":\"chain\"") && text.contains("\"chain_id\":"))
         var calls: [SyscallInvocation] = []
         var events: [KernelSample] = []
         for record in reader.records {

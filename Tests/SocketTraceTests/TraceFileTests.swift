@@ -70,7 +70,7 @@ struct TraceFileTests {
         #expect(bad.stderr.hasPrefix("sockettrace: \(corrupt):4: not a valid trace record"))
 
         lines = try String(contentsOfFile: saved, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        lines[0] = lines[0].replacingOccurrences(of: "\"version\":\"1.0\"", with: "\"version\":\"2.0\"")
+        lines[0] = lines[0].replacingOccurrences(of: "\"version\":\"\(TraceHeader.currentVersion)\"", with: "\"version\":\"2.0\"")
         let future = TestSupport.temporaryFile("future")
         try lines.joined(separator: "\n").write(toFile: future, atomically: true, encoding: .utf8)
         let newer = try TestSupport.run(TestSupport.sockettrace, ["report", future])

@@ -11,6 +11,53 @@ public struct KernelSample: Sendable, Codable {
     public let chain: [String]
     public let fields: [String: TracepointValue]
 
+    public init(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
+                chain: [String], fields: [String: TracepointValue]) {
+        self.tracepoint = tracepoint
+        self.role = role
+        self.pid = pid
+        self.tid = tid
+        self.time = time
+        self.cpu = cpu
+        self.chain = chain
+        self.fields = fields
+    }
+
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, fields }
+
+    /// Reads `chain`, or `chain_id` naming a chain record read earlier.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tracepoint = try c.decode(String.self, forKey: .tracepoint)
+        role = try c.decode(Probe.Role.self, forKey: .role)
+        pid = try c.decode(Int32.self, forKey: .pid)
+        tid = try c.decode(Int32.self, forKey: .tid)
+        time = try c.decode(MonotonicTime.self, forKey: .time)
+        cpu = try c.decode(UInt32.self, forKey: .cpu)
+        fields = try c.decode([String: TracepointValue].self, forKey: .fields)
+        if let chain = try c.decodeIfPresent([String].self, forKey: .chain) {
+            self.chain = chain
+        } else {
+            let id = try c.decode(Int.self, forKey: .chainId)
+            guard let frames = (decoder.userInfo[ChainTable.key] as? ChainTable)?.frames[id] else {
+                throw DecodingError.dataCorruptedError(forKey: .chainId, in: c, debugDescription: "chain \(id) is not defined before it is used")
+            }
+            self.chain = frames
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tracepoint, forKey: .tracepoint)
+        try c.encode(role, forKey: .role)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(tid, forKey: .tid)
+        try c.encode(time, forKey: .time)
+        try c.encode(cpu, forKey: .cpu)
+        try c.encode(chain, forKey: .chain)
+        try c.encode(fields, forKey: .fields)
+    }
+
     /// A one-line summary of the fields that matter on a timeline.
     public var summary: String {
         switch tracepoint {

@@ -3,8 +3,14 @@
 /// of a trace's time building its generic containers.
 struct RecordEncoder {
     private(set) var text = ""
+    /// When set, sample chains are written once as `chain` records and
+    /// referred to by `chain_id`.
+    let chains: ChainInterner?
 
-    init() { text.reserveCapacity(1024) }
+    init(chains: ChainInterner? = nil) {
+        self.chains = chains
+        text.reserveCapacity(1024)
+    }
 
     // MARK: JSON pieces
 
@@ -53,6 +59,7 @@ struct RecordEncoder {
 
     struct ObjectWriter {
         var encoder: RecordEncoder
+        var chains: ChainInterner? { encoder.chains }
         var first = true
 
         mutating func key(_ name: String) {
@@ -211,7 +218,11 @@ struct RecordEncoder {
         o.member("tid", sample.tid)
         o.member("time", sample.time)
         o.member("cpu", sample.cpu)
-        o.member("chain", strings: sample.chain)
+        if let chains = o.chains {
+            o.member("chain_id", chains.id(for: sample.chain))
+        } else {
+            o.member("chain", strings: sample.chain)
+        }
         o.member("fields") { encoder in
             encoder.object { f in
                 for name in sample.fields.keys.sorted() {
@@ -225,5 +236,26 @@ struct RecordEncoder {
                 }
             }
         }
+    }
+}
+
+/// Gives each distinct kernel chain of a trace file an id; the writer puts
+/// a `chain` record before the first record that uses a new one.
+final class ChainInterner {
+    private var ids: [[String]: Int] = [:]
+    /// Chains given an id since the last `takeNew()`.
+    private var fresh: [(id: Int, frames: [String])] = []
+
+    func id(for chain: [String]) -> Int {
+        if let known = ids[chain] { return known }
+        let id = ids.count + 1
+        ids[chain] = id
+        fresh.append((id, chain))
+        return id
+    }
+
+    func takeNew() -> [(id: Int, frames: [String])] {
+        defer { fresh.removeAll() }
+        return fresh
     }
 }

@@ -27,6 +27,7 @@ public struct TraceFileReader {
         if data.isEmpty { throw TraceFileError(file: path, line: 0, message: "is empty: not a sockettrace trace") }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.userInfo[ChainTable.key] = ChainTable()
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let endsWithNewline = data.last == UInt8(ascii: "\n")
         for (index, line) in lines.enumerated() {
@@ -74,8 +75,9 @@ public struct TraceFileReader {
     /// The records of several traces on one timeline (client and server
     /// traced separately on one host share CLOCK_MONOTONIC).
     public static func merged(_ readers: [TraceFileReader]) -> [TraceRecord] {
-        if readers.count == 1 { return readers[0].records.filter { if case .header = $0 { return false }; if case .end = $0 { return false }; return true } }
-        return readers.flatMap { $0.records.filter { if case .header = $0 { return false }; if case .end = $0 { return false }; return true } }
+        let events = { (reader: TraceFileReader) in reader.records.filter { $0.event != nil } }
+        if readers.count == 1 { return events(readers[0]) }
+        return readers.flatMap(events)
             .enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
     }
 }

@@ -20,10 +20,21 @@ public final class TraceFileWriter: TraceSink {
         output.flush()
     }
 
+    let chains = ChainInterner()
+
     func write(_ record: TraceRecord) {
         // The frequent records are written directly; the rest through Codable.
-        var direct = RecordEncoder()
+        var direct = RecordEncoder(chains: chains)
         if direct.record(record) {
+            for chain in chains.takeNew() {
+                var line = RecordEncoder()
+                line.object { o in
+                    o.member("type", "chain")
+                    o.member("id", chain.id)
+                    o.member("frames", strings: chain.frames)
+                }
+                output.write(line.text + "\n")
+            }
             output.write(direct.text + "\n")
             return
         }

@@ -4,7 +4,7 @@ import Glibc
 public struct TraceHeader: Sendable, Codable {
     public static let formatName = "sockettrace-trace"
     /// major.minor: a reader rejects a newer major version.
-    public static let currentVersion = "1.0"
+    public static let currentVersion = "1.1"
 
     public var format = TraceHeader.formatName
     public var version = TraceHeader.currentVersion
@@ -52,6 +52,8 @@ public enum TraceRecord: Sendable {
     case syscallAbandoned(SyscallInvocation)
     case process(ProcessEvent)
     case kernelEvent(KernelSample)
+    /// A kernel chain that later samples refer to by id (format 1.1).
+    case chain(id: Int, frames: [String])
     case end(TraceSummary)
 
     /// When the record was emitted, on the trace's monotonic clock (a
@@ -63,6 +65,7 @@ public enum TraceRecord: Sendable {
         case let .syscall(call): call.exitTime ?? call.entryTime
         case let .process(event): event.time
         case let .kernelEvent(sample): sample.time
+        case .chain: MonotonicTime(nanoseconds: 0)
         case let .end(summary): summary.endMonotonic
         }
     }
@@ -70,7 +73,7 @@ public enum TraceRecord: Sendable {
     /// The trace event it replays, if any.
     public var event: TraceEvent? {
         switch self {
-        case .header, .end: nil
+        case .header, .end, .chain: nil
         case let .syscallEntry(call): .syscallEntered(call)
         case let .syscall(call): .syscallExited(call)
         case let .syscallAbandoned(call): .syscallAbandoned(call)
@@ -81,7 +84,7 @@ public enum TraceRecord: Sendable {
 }
 
 extension TraceRecord: Codable {
-    enum TypeKey: String, CodingKey { case type, text, error }
+    enum TypeKey: String, CodingKey { case type, text, error, id, frames }
 
     public init(from decoder: any Decoder) throws {
         let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
@@ -92,6 +95,12 @@ extension TraceRecord: Codable {
         case "syscall_abandoned": self = .syscallAbandoned(try SyscallInvocation(from: decoder))
         case "process": self = .process(try ProcessEvent(from: decoder))
         case "kernel_event": self = .kernelEvent(try KernelSample(from: decoder))
+        case "chain":
+            let keyed = try decoder.container(keyedBy: TypeKey.self)
+            let id = try keyed.decode(Int.self, forKey: .id)
+            let frames = try keyed.decode([String].self, forKey: .frames)
+            (decoder.userInfo[ChainTable.key] as? ChainTable)?.frames[id] = frames
+            self = .chain(id: id, frames: frames)
         case "end": self = .end(try TraceSummary(from: decoder))
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: [TypeKey.type], debugDescription: "unknown record type '\(type)'"))
@@ -122,9 +131,20 @@ extension TraceRecord: Codable {
         case let .kernelEvent(sample):
             try keyed.encode("kernel_event", forKey: .type)
             try sample.encode(to: encoder)
+        case let .chain(id, frames):
+            try keyed.encode("chain", forKey: .type)
+            try keyed.encode(id, forKey: .id)
+            try keyed.encode(frames, forKey: .frames)
         case let .end(summary):
             try keyed.encode("end", forKey: .type)
             try summary.encode(to: encoder)
         }
     }
+}
+
+/// The chains a trace file has defined so far, for samples that refer to them.
+public final class ChainTable: @unchecked Sendable {
+    public static let key = CodingUserInfoKey(rawValue: "sockettrace.chains")!
+    public var frames: [Int: [String]] = [:]
+    public init() {}
 }
