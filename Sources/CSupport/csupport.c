@@ -489,3 +489,11 @@ int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t pat
     }
     return 0;
 }
+
+int cs_terminal_width(int fd)
+{
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) < 0)
+        return 0;
+    return size.ws_col;
+}

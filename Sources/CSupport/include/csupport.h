@@ -123,6 +123,9 @@ uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t c
 /// for abstract ones; empty if unbound). Returns 0, or -1 with errno.
 int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t path_capacity);
 
+/// The width in columns of the terminal on `fd`, or 0 if it is not one.
+int cs_terminal_width(int fd);
+
 /* mount(2) and umount2(2) for tracefs. */
 int cs_mount_tracefs(const char *target);
 int cs_unmount(const char *target);

@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// A buffered writer on a file descriptor: the trace's output (stderr by
@@ -33,6 +34,12 @@ public final class OutputStream: @unchecked Sendable {
     public static let standardOutput = OutputStream(fd: 1)
 
     public var isTerminal: Bool { isatty(fd) == 1 }
+
+    /// The terminal's width in columns, nil when the output is not a terminal.
+    public var terminalWidth: Int? {
+        let width = Int(cs_terminal_width(fd))
+        return width > 0 ? width : nil
+    }
 
     public func write(_ text: String) {
         buffer.append(contentsOf: text.utf8)

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// sockettrace's own live output: one line per call, written when it
@@ -8,6 +9,8 @@ public final class TextTimeline: TraceSink {
     public struct Options: Sendable {
         public var colour = false
         public var showDuration = true
+        /// Wrap chains and stacks to this many columns (a terminal's width).
+        public var width: Int?
         public init() {}
     }
 
@@ -83,7 +86,8 @@ public final class TextTimeline: TraceSink {
             lines.write(call.entryText + call.exitText)
             result(call)
             if let stack = call.userStack, !stack.isEmpty {
-                output.write(kernelIndent + paint("↳ user stack: " + stack.map(\.shortText).joined(separator: " ← "), "\u{1B}[2m") + "\n")
+                writeWrapped(["↳ user stack: " + (stack.first?.shortText ?? "")] + stack.dropFirst().map(\.shortText),
+                             separator: " ← ", colour: "\u{1B}[2m")
             }
             if let activity = call.kernel { kernelLines(activity) }
             if let paired = connections.observe(call) { connectionLine(paired) }
@@ -174,18 +178,57 @@ public final class TextTimeline: TraceSink {
             let colour = alignment.verdict == .matches || alignment.verdict == .inlined ? "\u{1B}[32m" : "\u{1B}[33m"
             var head = "↳ \(alignment.operation) at \(packet)"
             if count > 1 { head += " (×\(count))" }
-            output.write(indent + head + ": " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary + "\n")
-            output.write(indent + "  " + renderChain(alignment) + "\n")
+            let heading = head + ": " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
+            writeWrapped(heading.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
+            writeWrapped(renderChain(alignment), separator: " → ", extraIndent: "  ")
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", "\u{1B}[2m") + "\n")
         }
     }
 
+    /// Parts joined by `separator` under a call, broken into lines that fit
+    /// the terminal (parts are kept whole; colour codes take no columns).
+    func writeWrapped(_ parts: [String], separator: String, extraIndent: String = "", continuation: String = "", colour: String? = nil) {
+        var indent = kernelIndent + extraIndent
+        let painted = { (text: String) in colour.map { self.paint(text, $0) } ?? text }
+        guard let width = options.width, width > indent.count + 20 else {
+            output.write(indent + painted(parts.joined(separator: separator)) + "\n")
+            return
+        }
+        var line = ""
+        var columns = 0
+        for (index, part) in parts.enumerated() {
+            let visible = Self.visibleWidth(part) + (index == 0 ? 0 : separator.count)
+            if columns > 0 && indent.count + columns + visible > width {
+                output.write(indent + painted(line) + "\n")
+                indent = kernelIndent + extraIndent + continuation
+                line = ""
+                columns = 0
+            }
+            let piece = (index == 0 ? "" : (columns == 0 ? separator.trimmingCharacters(in: .whitespaces) + " " : separator)) + part
+            line += piece
+            columns += Self.visibleWidth(piece)
+        }
+        if !line.isEmpty { output.write(indent + painted(line) + "\n") }
+    }
+
+    /// Columns a string takes on screen, ANSI colour sequences left out.
+    static func visibleWidth(_ text: String) -> Int {
+        var count = 0
+        var inEscape = false
+        for character in text {
+            if character == "\u{1B}" { inEscape = true; continue }
+            if inEscape { if character == "m" { inEscape = false }; continue }
+            count += 1
+        }
+        return count
+    }
+
     /// `__sys_sendto → (sock_sendmsg) → tcp_sendmsg → +extra → [absent]`:
     /// matched frames plain, `(f)` inlined here or tail-called, `[f]` not a
     /// symbol in this kernel, `+f` not in the model, `!f` out of order.
-    func renderChain(_ alignment: ChainAlignment) -> String {
+    func renderChain(_ alignment: ChainAlignment) -> [String] {
         var parts: [String] = []
         var observedIndex = 0
         let observed = alignment.observed
@@ -207,7 +250,7 @@ public final class TextTimeline: TraceSink {
                 parts.append(paint("!" + step.function, "\u{1B}[31m"))
             }
         }
-        return parts.joined(separator: " → ")
+        return parts
     }
 
     /// Said under whichever of connect and accept finished second.

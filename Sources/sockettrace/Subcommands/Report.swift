@@ -31,6 +31,7 @@ struct Report: ParsableCommand {
         case .text:
             var options = TextTimeline.Options()
             options.colour = TextTimeline.wantsColour(stream)
+            options.width = stream.terminalWidth
             sink = TextTimeline(output: stream, options: options)
         case .strace:
             var options = StraceWriter.Options()

@@ -166,6 +166,7 @@ struct Run: ParsableCommand {
         case .text:
             var options = TextTimeline.Options()
             options.colour = TextTimeline.wantsColour(stream)
+            options.width = stream.terminalWidth
             return TextTimeline(output: stream, options: options)
         case .jsonl:
             return TraceFileWriter(output: stream, header: header, kernelCounts: counts)
