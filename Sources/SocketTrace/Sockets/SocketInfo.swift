@@ -48,6 +48,4 @@ public final class SocketInfo: @unchecked Sendable {
         default: return SocketConstants.addressFamilies.name(family) ?? "SOCKET"
         }
     }
-
-    public var isTCP: Bool { (family == 2 || family == 10) && type == 1 }
 }

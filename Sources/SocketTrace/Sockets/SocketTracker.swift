@@ -139,29 +139,7 @@ public struct SocketTracker {
     /// The descriptor numbers a recvmsg delivered in SCM_RIGHTS messages.
     func receivedDescriptors(_ call: SyscallInvocation) -> [Int32] {
         guard call.syscall == .recvmsg else { return [] }
-        let word = call.architecture.wordSize
-        let headerSize = word == 8 ? 56 : 28
-        guard let header = memory.readExactly(call.argument(1), count: headerSize) else { return [] }
-        let control = word == 8 ? header.loadLittleEndian(UInt64.self, at: 32) : UInt64(header.loadLittleEndian(UInt32.self, at: 16))
-        let length = word == 8 ? header.loadLittleEndian(UInt64.self, at: 40) : UInt64(header.loadLittleEndian(UInt32.self, at: 20))
-        guard control != 0, length > 0, let bytes = memory.readExactly(control, count: Int(min(length, 4096))) else { return [] }
-        let headerLength = word == 8 ? 16 : 12
-        var offset = 0
-        var fds: [Int32] = []
-        while offset + headerLength <= bytes.count {
-            let cmsgLength = word == 8 ? Int(clamping: bytes.loadLittleEndian(UInt64.self, at: offset)) : Int(bytes.loadLittleEndian(UInt32.self, at: offset))
-            let level = bytes.loadLittleEndian(UInt32.self, at: offset + word)
-            let type = bytes.loadLittleEndian(UInt32.self, at: offset + word + 4)
-            guard cmsgLength >= headerLength else { break }
-            if level == 1 && type == 1 {
-                var at = offset + headerLength
-                while at + 4 <= min(offset + cmsgLength, bytes.count) {
-                    fds.append(bytes.loadLittleEndian(Int32.self, at: at))
-                    at += 4
-                }
-            }
-            offset += (cmsgLength + word - 1) / word * word
-        }
-        return fds
+        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
+        return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))
     }
 }

@@ -3,32 +3,20 @@
 public struct ConstantTable: Sendable {
     public let unknownPrefix: String
     let names: [UInt64: String]
-    let values: [String: UInt64]
 
     public init(_ unknownPrefix: String, _ entries: KeyValuePairs<UInt64, String>) {
         self.unknownPrefix = unknownPrefix
         var names: [UInt64: String] = [:]
-        var values: [String: UInt64] = [:]
-        for (value, name) in entries {
-            if names[value] == nil { names[value] = name }
-            values[name] = value
-        }
+        for (value, name) in entries where names[value] == nil { names[value] = name }
         self.names = names
-        self.values = values
     }
 
     public func name(_ value: UInt64) -> String? { names[value] }
-    public func value(named name: String) -> UInt64? { values[name] }
 
     /// The name, or the hex value with strace's `/* X_??? */` comment.
     public func render(_ value: UInt64) -> String {
         if let name = names[value] { return name }
         return "\(hex(value)) /* \(unknownPrefix)??? */"
-    }
-
-    /// The name, or the plain decimal value (strace does this for some fields).
-    public func renderOrDecimal(_ value: UInt64) -> String {
-        names[value] ?? String(value)
     }
 }
 
@@ -52,8 +40,6 @@ public struct FlagTable: Sendable {
         if rest != 0 { parts.append(hex(rest)) }
         return parts.joined(separator: "|")
     }
-
-    public func value(named name: String) -> UInt64? { flags.first { $0.1 == name }?.0 }
 }
 
 func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

@@ -58,10 +58,6 @@ public struct DecodingContext {
     public func int32(at address: UInt64) -> Int32? {
         address == 0 ? nil : memory.readInt32(address)
     }
-
-    public func word(at address: UInt64) -> UInt64? {
-        memory.readWord(address, architecture: architecture)
-    }
 }
 
 /// The decimal text of a signed 32-bit argument (fds, lengths, backlogs).

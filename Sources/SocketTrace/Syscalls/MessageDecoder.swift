@@ -104,27 +104,52 @@ public struct MessageDecoder {
         return text + "}"
     }
 
-    /// The control messages (`struct cmsghdr` chain) of a msghdr.
-    func controlMessages(_ address: UInt64, length: Int) -> String {
-        guard let bytes = context.memory.readExactly(address, count: length) else { return context.pointer(address) }
+    /// One `struct cmsghdr` of a control buffer, with its data.
+    struct ControlMessage {
+        let length: Int
+        let level: UInt64
+        let type: UInt64
+        let data: [UInt8]
+    }
+
+    /// The chain of control messages at `address` (stops after one whose
+    /// length is too short to move on).
+    func readControlMessages(_ address: UInt64, length: Int) -> [ControlMessage]? {
+        guard let bytes = context.memory.readExactly(address, count: length) else { return nil }
         let headerLength = word == 8 ? 16 : 12
         var offset = 0
-        var parts: [String] = []
+        var messages: [ControlMessage] = []
         while offset + headerLength <= bytes.count {
             let cmsgLength = word == 8 ? Int(clamping: bytes.loadLittleEndian(UInt64.self, at: offset))
                 : Int(bytes.loadLittleEndian(UInt32.self, at: offset))
-            let level = UInt64(bytes.loadLittleEndian(UInt32.self, at: offset + word))
-            let type = UInt64(bytes.loadLittleEndian(UInt32.self, at: offset + word + 4))
-            var part = "{cmsg_len=\(cmsgLength), cmsg_level=" + SocketConstants.socketLevels.render(level)
-            part += ", cmsg_type="
-            part += level == 1 ? SocketConstants.controlMessageTypes.render(type) : hex(type)
             let dataStart = offset + headerLength
             let dataEnd = min(offset + max(cmsgLength, headerLength), bytes.count)
-            let data = Array(bytes[dataStart..<max(dataStart, dataEnd)])
-            part += ", cmsg_data=" + controlData(level: level, type: type, data) + "}"
-            parts.append(part)
+            messages.append(ControlMessage(length: cmsgLength,
+                                           level: UInt64(bytes.loadLittleEndian(UInt32.self, at: offset + word)),
+                                           type: UInt64(bytes.loadLittleEndian(UInt32.self, at: offset + word + 4)),
+                                           data: Array(bytes[dataStart..<max(dataStart, dataEnd)])))
             guard cmsgLength >= headerLength else { break }
             offset += (cmsgLength + word - 1) / word * word
+        }
+        return messages
+    }
+
+    /// The descriptors passed in SCM_RIGHTS messages of the msghdr at `address`.
+    func passedDescriptors(inHeaderAt address: UInt64) -> [Int32] {
+        guard let header = readHeader(address), header.control != 0, header.controlLength > 0,
+              let messages = readControlMessages(header.control, length: Int(min(header.controlLength, 1 << 16))) else { return [] }
+        return messages.filter { $0.level == 1 && $0.type == 1 }.flatMap { message in
+            stride(from: 0, to: message.data.count - 3, by: 4).map { message.data.loadLittleEndian(Int32.self, at: $0) }
+        }
+    }
+
+    /// The control messages (`struct cmsghdr` chain) of a msghdr, as text.
+    func controlMessages(_ address: UInt64, length: Int) -> String {
+        guard let messages = readControlMessages(address, length: length) else { return context.pointer(address) }
+        let parts = messages.map { message in
+            "{cmsg_len=\(message.length), cmsg_level=" + SocketConstants.socketLevels.render(message.level)
+                + ", cmsg_type=" + (message.level == 1 ? SocketConstants.controlMessageTypes.render(message.type) : hex(message.type))
+                + ", cmsg_data=" + controlData(level: message.level, type: message.type, message.data) + "}"
         }
         return "[" + parts.joined(separator: ", ") + "]"
     }

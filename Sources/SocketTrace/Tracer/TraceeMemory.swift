@@ -1,7 +1,6 @@
 import CSupport
 
-/// Reads a stopped tracee's memory: raw bytes, integers of the tracee's
-/// word size, and NUL-terminated strings.
+/// Reads a stopped tracee's memory: raw bytes and little-endian integers.
 public protocol TraceeMemory {
     /// Up to `count` bytes at `address`; fewer at the end of a mapping, nil
     /// when nothing can be read there.
@@ -24,32 +23,6 @@ extension TraceeMemory {
     }
 
     public func readInt32(_ address: UInt64) -> Int32? { readUInt32(address).map { Int32(bitPattern: $0) } }
-
-    /// A pointer-sized unsigned value of the given architecture.
-    public func readWord(_ address: UInt64, architecture: Architecture) -> UInt64? {
-        architecture == .x86_64 ? readUInt64(address) : readUInt32(address).map(UInt64.init)
-    }
-
-    /// The bytes of a NUL-terminated string (without the NUL), reading at most
-    /// `limit` bytes; `terminated` is false when no NUL was found in them.
-    public func readCString(_ address: UInt64, limit: Int) -> (bytes: [UInt8], terminated: Bool)? {
-        var result: [UInt8] = []
-        var at = address
-        while result.count < limit {
-            let toPageEnd = 4096 - Int(at % 4096)
-            let chunk = min(toPageEnd, limit - result.count)
-            guard let bytes = read(at, count: chunk), !bytes.isEmpty else {
-                return result.isEmpty ? nil : (result, false)
-            }
-            if let nul = bytes.firstIndex(of: 0) {
-                result.append(contentsOf: bytes[..<nul])
-                return (result, true)
-            }
-            result.append(contentsOf: bytes)
-            at += UInt64(bytes.count)
-        }
-        return (result, false)
-    }
 }
 
 extension Array where Element == UInt8 {

@@ -299,7 +299,7 @@ public final class Tracer {
         case Int32(CS_EVENT_FORK), Int32(CS_EVENT_VFORK), Int32(CS_EVENT_CLONE):
             var message: UInt64 = 0
             if cs_ptrace_get_event_message(tid, &message) == 0 {
-                childCreated(Int32(truncatingIfNeeded: message), by: thread, sharesProcess: event == Int32(CS_EVENT_CLONE))
+                childCreated(Int32(truncatingIfNeeded: message), by: thread)
             }
             resume(thread)
         case Int32(CS_EVENT_EXEC):
@@ -512,19 +512,15 @@ public final class Tracer {
         return (tgid, parent)
     }
 
-    func childCreated(_ child: Int32, by parent: TracedThread, sharesProcess: Bool) {
-        if let existing = threads[child] {
-            // The child's first stop came first; it copied the table then, before the parent ran on.
-            _ = existing
-            return
-        }
+    func childCreated(_ child: Int32, by parent: TracedThread) {
+        // If the child's first stop came first, it copied the table then, before the parent ran on.
+        guard threads[child] == nil else { return }
         let (tgid, _) = Self.ids(of: child)
         if tgid != child, let process = processes[tgid] {
             addThread(child, process: process, starting: true)
             sink.handle(.process(processEvent(.started, tid: child, pid: tgid, parent: parent.tid)))
             return
         }
-        _ = sharesProcess
         let process = TracedProcess(pid: child, table: parent.process.table.copy())
         process.architecture = parent.process.architecture
         addThread(child, process: process, starting: true)
