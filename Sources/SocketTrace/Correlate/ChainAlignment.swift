@@ -26,6 +26,8 @@ public struct ChainAlignment: Sendable, Codable {
     public let extraFrames: [String]
     /// The observed frames that were aligned, outermost first.
     public let observed: [String]
+    /// The sample the chain came from: its tracepoint and fields, one line.
+    public var sample: String?
 
     public enum Verdict: String, Sendable, Codable {
         /// Every function the model expects and the kernel has was there, in order.

@@ -41,11 +41,16 @@ public final class KernelCorrelator: @unchecked Sendable {
         var alignments: [ChainAlignment] = []
         for sample in mine where sample.role == .chain && !sample.chain.isEmpty {
             let (syscallPart, softirqPart) = ChainAligner.split(sample.chain)
+            var found: [ChainAlignment] = []
             if let operation, !syscallPart.isEmpty {
-                alignments.append(aligner.align(syscallPart, with: expected, operation: operation.name))
+                found.append(aligner.align(syscallPart, with: expected, operation: operation.name))
             }
             if let model, let softirq = aligner.bestSoftirqAlignment(softirqPart, model: model, kernel: kernel) {
-                alignments.append(softirq)
+                found.append(softirq)
+            }
+            for var alignment in found {
+                alignment.sample = sample.tracepoint + " " + sample.summary
+                alignments.append(alignment)
             }
         }
         return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,

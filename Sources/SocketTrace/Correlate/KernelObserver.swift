@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// Kernel observation for one trace: the sampler (when the kernel and the
@@ -39,7 +40,7 @@ public final class KernelObserver: @unchecked Sendable {
         guard let symbols else {
             return try unavailable("/proc/kallsyms hides kernel addresses (kptr_restrict, or not root): chains cannot be named")
         }
-        let paranoid = KernelSocketLookup.readSmallFile("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0.trimmingCharacters()) } ?? 2
+        let paranoid = KernelSocketLookup.readSmallFile("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 2
         if geteuid() != 0 && paranoid > 1 {
             return try unavailable("kernel call chains need root or CAP_PERFMON (perf_event_paranoid is \(paranoid))")
         }
@@ -64,10 +65,4 @@ public final class KernelObserver: @unchecked Sendable {
     }
 
     func close() { sampler?.close() }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        Substring(self).trimmingCharacters()
-    }
 }

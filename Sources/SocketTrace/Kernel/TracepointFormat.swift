@@ -1,3 +1,5 @@
+import Foundation
+
 /// A tracepoint's record layout, from tracefs' `format` file: its id for
 /// perf_event_open, its fields and, for `__print_symbolic` fields, the names
 /// of their values (skb drop reasons).
@@ -25,7 +27,7 @@ public struct TracepointFormat: Sendable {
         for line in text.split(separator: "\n") {
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             if trimmed.hasPrefix("ID:") {
-                id = UInt64(trimmed.dropFirst(3).trimmingCharacters())
+                id = UInt64(trimmed.dropFirst(3).trimmingCharacters(in: .whitespaces))
             } else if trimmed.hasPrefix("field:") {
                 var declaration = "", offset = 0, size = 0, signed = false
                 for part in trimmed.split(separator: ";") {

@@ -23,18 +23,14 @@ public struct PerfettoExporter {
 
     public func export() throws -> Data {
         var events: [[String: Any]] = []
-        var namedProcesses: Set<Int32> = []
-        var namedThreads: Set<Int32> = []
+        // Each track keeps the last name it had (a process is renamed by exec);
+        // the metadata events are written once, at the end.
+        var processNames: [Int32: String] = [:]
+        var threadNames: [Int32: (pid: Int32, name: String)] = [:]
         func name(_ pid: Int32, _ tid: Int32, _ name: String?) {
             guard let name else { return }
-            if tid == pid || !namedProcesses.contains(pid) {
-                events.removeAll { ($0["ph"] as? String) == "M" && ($0["name"] as? String) == "process_name" && ($0["pid"] as? Int32) == pid }
-                events.append(["ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": ["name": "\(name) \(pid)"]])
-                namedProcesses.insert(pid)
-            }
-            events.removeAll { ($0["ph"] as? String) == "M" && ($0["name"] as? String) == "thread_name" && ($0["tid"] as? Int32) == tid }
-            events.append(["ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": ["name": "\(name) \(tid)"]])
-            namedThreads.insert(tid)
+            if tid == pid || processNames[pid] == nil { processNames[pid] = "\(name) \(pid)" }
+            threadNames[tid] = (pid, "\(name) \(tid)")
         }
 
         var calls: [SyscallInvocation] = []
@@ -57,6 +53,12 @@ public struct PerfettoExporter {
             }
         }
 
+        for (pid, name) in processNames {
+            events.append(["ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": ["name": name]])
+        }
+        for (tid, thread) in threadNames {
+            events.append(["ph": "M", "name": "thread_name", "pid": thread.pid, "tid": tid, "args": ["name": thread.name]])
+        }
         let flows = FlowPlanner(calls: calls)
         for (index, call) in calls.enumerated() {
             events += slices(for: call, flowsOut: flows.outgoing[index] ?? [], flowsIn: flows.incoming[index] ?? [])

@@ -156,27 +156,18 @@ public final class TextTimeline: TraceSink {
                 + paint(activity.expected.joined(separator: " → "), "\u{1B}[2m") + "\n")
             return
         }
+        // Each distinct chain once, with how many samples showed it.
         var shown: [String: Int] = [:]
-        var order: [(key: String, alignment: ChainAlignment, packet: String)] = []
-        var index = 0
-        for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
-            let (syscallPart, softirqPart) = ChainAligner.split(sample.chain)
-            for part in [syscallPart, softirqPart] where !part.isEmpty {
-                guard index < activity.alignments.count else { break }
-                let alignment = activity.alignments[index]
-                index += 1
-                let key = alignment.operation + alignment.observed.joined(separator: ",")
-                if shown[key] == nil {
-                    shown[key] = 0
-                    order.append((key, alignment, sample.tracepoint + " " + sample.summary))
-                }
-                shown[key]! += 1
-            }
+        var order: [(key: String, alignment: ChainAlignment)] = []
+        for alignment in activity.alignments {
+            let key = alignment.operation + alignment.observed.joined(separator: ",")
+            if shown[key] == nil { order.append((key, alignment)) }
+            shown[key, default: 0] += 1
         }
-        for (key, alignment, packet) in order {
+        for (key, alignment) in order {
             let count = shown[key] ?? 1
             let colour = alignment.verdict == .matches || alignment.verdict == .inlined ? "\u{1B}[32m" : "\u{1B}[33m"
-            var head = "↳ \(alignment.operation) at \(packet)"
+            var head = "↳ \(alignment.operation)" + (alignment.sample.map { " at \($0)" } ?? "")
             if count > 1 { head += " (×\(count))" }
             let heading = head + ": " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
             writeWrapped(heading.split(separator: " ").map(String.init), separator: " ", continuation: "  ")

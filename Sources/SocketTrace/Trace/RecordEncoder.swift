@@ -203,6 +203,7 @@ struct RecordEncoder {
                     } }
                     a.member("extra_frames", strings: alignment.extraFrames)
                     a.member("observed", strings: alignment.observed)
+                    a.member("sample", alignment.sample)
                 }
             } }
             o.member("samples") { $0.array(activity.samples) { encoder, sample in

@@ -1,4 +1,5 @@
 import CSupport
+import Foundation
 import Glibc
 
 /// The ptrace engine: launches or attaches to programs, follows their
@@ -132,7 +133,7 @@ public final class Tracer {
     }
 
     static func comm(of tid: Int32) -> String {
-        (KernelSocketLookup.readSmallFile("/proc/\(tid)/comm") ?? "?").trimmingCharacters()
+        (KernelSocketLookup.readSmallFile("/proc/\(tid)/comm") ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func commandLine(of pid: Int32) -> [String] {
@@ -506,8 +507,8 @@ public final class Tracer {
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
             let text = String(cBuffer: line)
-            if text.hasPrefix("Tgid:") { tgid = Int32(text.dropFirst(5).trimmingCharacters()) ?? tid }
-            if text.hasPrefix("PPid:") { parent = Int32(text.dropFirst(5).trimmingCharacters()) }
+            if text.hasPrefix("Tgid:") { tgid = Int32(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) ?? tid }
+            if text.hasPrefix("PPid:") { parent = Int32(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
         return (tgid, parent)
     }
@@ -630,11 +631,5 @@ public final class Tracer {
             threads[tid] = nil
             sink.handle(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
         }
-    }
-}
-
-extension Substring {
-    func trimmingCharacters() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.prefix { $0 != "\n" && $0 != " " })
     }
 }
