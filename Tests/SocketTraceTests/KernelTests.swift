@@ -25,12 +25,6 @@ struct KernelTests {
         return (calls, events)
     }
 
-    func tcpScript(port: Int) throws -> String {
-        let server = try TestSupport.build("server.c", directory: "examples")
-        let client = try TestSupport.build("client.c", directory: "examples")
-        return "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
-    }
-
     /// True when `sequence` appears in `chain` in this order (not necessarily adjacent).
     func inOrder(_ sequence: [String], in chain: [String]) -> Bool {
         var position = chain.startIndex
@@ -43,7 +37,7 @@ struct KernelTests {
 
     @Test("TCP server and client: every socket operation's chain as this kernel shows it")
     func tcpChains() throws {
-        let (calls, _) = try traceCalls(try tcpScript(port: TestSupport.freshPort()))
+        let (calls, _) = try traceCalls(try TestSupport.serverAndClientScript(port: TestSupport.freshPort()))
 
         let send = try #require(calls.first { $0.syscall == .sendto && $0.result?.failed == false })
         #expect(send.kernel?.operation == "tcp_send")

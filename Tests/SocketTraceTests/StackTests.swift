@@ -14,11 +14,9 @@ struct StackTests {
 
     @Test("-kk: the server's send is called from handle_client, called from main, with file:line")
     func serverStack() throws {
-        let server = try TestSupport.build("server.c", directory: "examples")
-        let client = try TestSupport.build("client.c", directory: "examples")
         let port = TestSupport.freshPort()
         let file = TestSupport.temporaryFile("stack") + ".jsonl"
-        let script = "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+        let script = try TestSupport.serverAndClientScript(port: port)
         let result = try TestSupport.run(TestSupport.sockettrace, ["-kk", "--kernel", "off", "--format", "jsonl", "-o", file, "/bin/sh", "-c", script])
         #expect(result.status == 0, "\(result.stderr)")
         let calls = try TraceFileReader(path: file).records.compactMap { record -> SyscallInvocation? in

@@ -84,6 +84,14 @@ enum TestSupport {
         return url
     }()
 
+    /// A shell script running the seeds' server for one connection and the
+    /// client against it on `port`, both built from examples/.
+    static func serverAndClientScript(port: Int) throws -> String {
+        let server = try build("server.c", directory: "examples")
+        let client = try build("client.c", directory: "examples")
+        return "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+    }
+
     /// A port unlikely to be in use, different for every call in this run.
     static func freshPort() -> Int {
         portLock.withLock {

@@ -6,9 +6,7 @@ import Testing
 @Suite(.serialized, .enabled(if: TestSupport.canTrace, "needs ptrace"))
 struct TraceFileTests {
     func script(port: Int) throws -> [String] {
-        let server = try TestSupport.build("server.c", directory: "examples")
-        let client = try TestSupport.build("client.c", directory: "examples")
-        return ["/bin/sh", "-c", "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"]
+        return ["/bin/sh", "-c", try TestSupport.serverAndClientScript(port: port)]
     }
 
     @Test("trace → file → report reproduces the live text output")
@@ -105,11 +103,9 @@ struct TraceFileTests {
 
     @Test("--no-data: no payload byte reaches the trace file")
     func noData() throws {
-        let server = try TestSupport.build("server.c", directory: "examples")
-        let client = try TestSupport.build("client.c", directory: "examples")
         let port = TestSupport.freshPort()
         let saved = TestSupport.temporaryFile("nodata") + ".jsonl"
-        let script = "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+        let script = try TestSupport.serverAndClientScript(port: port)
         let result = try TestSupport.run(TestSupport.sockettrace, ["--no-data", "--kernel", "off", "--format", "jsonl", "-o", saved, "/bin/sh", "-c", script])
         #expect(result.status == 0)
         let text = try String(contentsOfFile: saved, encoding: .utf8)

@@ -144,10 +144,8 @@ struct TracerTests {
 
     @Test("-yy shows sockets as strace does")
     func decoratedDescriptors() throws {
-        let server = try TestSupport.build("server.c", directory: "examples")
-        let client = try TestSupport.build("client.c", directory: "examples")
         let port = TestSupport.freshPort()
-        let script = "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+        let script = try TestSupport.serverAndClientScript(port: port)
         let result = try trace(["--format", "strace", "-yy", "-e", "trace=%net", "/bin/sh", "-c", script])
         #expect(result.status == 0)
         let lines = StraceComparison.normalize(result.stderr, port: port)
