@@ -5,14 +5,15 @@ import Testing
 /// strace`: after normalisation the lines must be the same.
 @Suite(.serialized, .enabled(if: TestSupport.canTrace && TestSupport.hasStrace, "needs ptrace and strace"))
 struct DifferentialTests {
-    /// Runs `program` under both tracers with `-f -e trace=%net -o FILE` and
+    /// Runs `program` under both tracers with `-f -e SELECTION -o FILE` and
     /// returns both normalised line lists.
-    func traceBoth(_ program: String, _ arguments: [String], port: Int, extra: [String] = []) throws -> (strace: [String], ours: [String]) {
+    func traceBoth(_ program: String, _ arguments: [String], port: Int, selection: String = "trace=%net",
+                   extra: [String] = []) throws -> (strace: [String], ours: [String]) {
         let straceFile = TestSupport.temporaryFile("strace")
         let oursFile = TestSupport.temporaryFile("ours")
-        let s = try TestSupport.run("/usr/bin/strace", ["-f", "-e", "trace=%net"] + extra + ["-o", straceFile, program] + arguments)
+        let s = try TestSupport.run("/usr/bin/strace", ["-f", "-e", selection] + extra + ["-o", straceFile, program] + arguments)
         #expect(s.status == 0, "strace: \(s.stderr)")
-        let o = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-f", "-e", "trace=%net"] + extra + ["-o", oursFile, program] + arguments)
+        let o = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-f", "-e", selection] + extra + ["-o", oursFile, program] + arguments)
         #expect(o.status == 0, "sockettrace: \(o.stderr)")
         let straceText = try String(contentsOfFile: straceFile, encoding: .utf8)
         let oursText = try String(contentsOfFile: oursFile, encoding: .utf8)
@@ -64,13 +65,8 @@ struct DifferentialTests {
     func descriptorCalls() throws {
         let program = try TestSupport.build("decoders.c")
         let port = TestSupport.freshPort()
-        let names = "trace=read,write,readv,writev,close,dup,dup2,dup3,fcntl,sendfile,splice"
-        let straceFile = TestSupport.temporaryFile("strace")
-        let oursFile = TestSupport.temporaryFile("ours")
-        #expect(try TestSupport.run("/usr/bin/strace", ["-f", "-e", names, "-o", straceFile, program, String(port)]).status == 0)
-        #expect(try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-f", "-e", names, "-o", oursFile, program, String(port)]).status == 0)
-        let strace = StraceComparison.normalize(try String(contentsOfFile: straceFile, encoding: .utf8), port: port)
-        let ours = StraceComparison.normalize(try String(contentsOfFile: oursFile, encoding: .utf8), port: port)
+        let (strace, ours) = try traceBoth(program, [String(port)], port: port,
+                                           selection: "trace=read,write,readv,writev,close,dup,dup2,dup3,fcntl,sendfile,splice")
         #expect(ours.contains { $0.hasPrefix("fcntl(4, F_SETFL, O_RDONLY|O_NONBLOCK)") })
         #expect(ours.contains { $0.hasPrefix("splice(") })
         #expect(StraceComparison.difference(strace, ours) == nil)
