@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift build -c release --quiet
+swift build -c release --quiet --product sockettrace
 port=${PORT:-12345}
 echo "== sockettrace: the example server (one connection) and client on 127.0.0.1:$port"
 exec .build/release/sockettrace -- /bin/sh -c \

@@ -90,7 +90,10 @@ while Date() < deadline {
     }
     let path = directory.appendingPathComponent("trace-\(traces % 8).jsonl").path
     let text = lines.joined(separator: "\n") + (random.below(2) == 0 ? "\n" : "")
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+        print("sockettrace-fuzz: cannot write \(path)")
+        exit(1)
+    }
     _ = try? TraceFileReader(path: path)
     traces += 1
 }
