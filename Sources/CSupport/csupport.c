@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -128,6 +129,64 @@ int cs_ptrace_syscall(pid_t pid, int signal) { return (int)ptrace(PTRACE_SYSCALL
 int cs_ptrace_cont(pid_t pid, int signal) { return (int)ptrace(PTRACE_CONT, pid, NULL, (void *)(long)signal); }
 int cs_ptrace_listen(pid_t pid) { return (int)ptrace(PTRACE_LISTEN, pid, NULL, NULL); }
 int cs_ptrace_detach(pid_t pid, int signal) { return (int)ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)signal); }
+
+int cs_ptrace_get_regs(pid_t pid, cs_user_regs *regs)
+{
+#if defined(__x86_64__)
+    struct user_regs_struct raw;
+    if (ptrace(PTRACE_GETREGS, pid, NULL, &raw) != 0)
+        return -1;
+    regs->ip = raw.rip;
+    regs->sp = raw.rsp;
+    regs->ret = raw.rax;
+    regs->args[0] = raw.rdi;
+    regs->args[1] = raw.rsi;
+    regs->args[2] = raw.rdx;
+    regs->args[3] = raw.rcx;
+    regs->args[4] = raw.r8;
+    regs->args[5] = raw.r9;
+    return 0;
+#else
+    (void)pid; (void)regs;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int cs_ptrace_set_ip(pid_t pid, uint64_t ip)
+{
+#if defined(__x86_64__)
+    struct user_regs_struct raw;
+    if (ptrace(PTRACE_GETREGS, pid, NULL, &raw) != 0)
+        return -1;
+    raw.rip = ip;
+    return (int)ptrace(PTRACE_SETREGS, pid, NULL, &raw);
+#else
+    (void)pid; (void)ip;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int cs_ptrace_peek_word(pid_t pid, uint64_t address, uint64_t *word)
+{
+    errno = 0;
+    long value = ptrace(PTRACE_PEEKTEXT, pid, (void *)address, NULL);
+    if (value == -1 && errno != 0)
+        return -1;
+    *word = (uint64_t)value;
+    return 0;
+}
+
+int cs_ptrace_poke_word(pid_t pid, uint64_t address, uint64_t word)
+{
+    return (int)ptrace(PTRACE_POKETEXT, pid, (void *)address, (void *)word);
+}
+
+int cs_ptrace_singlestep(pid_t pid, int signal)
+{
+    return (int)ptrace(PTRACE_SINGLESTEP, pid, NULL, (void *)(long)signal);
+}
 
 int cs_ptrace_get_event_message(pid_t pid, uint64_t *message)
 {

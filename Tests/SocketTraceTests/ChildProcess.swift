@@ -81,6 +81,9 @@ final class ChildProcess {
         return false
     }
 
+    /// What the child printed on standard output so far.
+    var outputSoFar: String { stdoutReader.snapshot() }
+
     var isRunning: Bool {
         if reapedStatus != nil { return false }
         var status: Int32 = 0

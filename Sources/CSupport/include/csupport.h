@@ -49,6 +49,19 @@ int cs_ptrace_get_siginfo(pid_t pid, int *signo, int *code, int *errno_value,
                           int *sender_pid, int *sender_uid, int *status,
                           int64_t *utime, int64_t *stime, uint64_t *address);
 
+/* Breakpoints: registers, code words and single steps (x86_64). */
+/// The registers a function breakpoint reads: where the thread is, its
+/// stack, the return value and the six integer argument registers.
+typedef struct {
+    uint64_t ip, sp, ret;
+    uint64_t args[6];
+} cs_user_regs;
+int cs_ptrace_get_regs(pid_t pid, cs_user_regs *regs);
+int cs_ptrace_set_ip(pid_t pid, uint64_t ip);
+int cs_ptrace_peek_word(pid_t pid, uint64_t address, uint64_t *word);
+int cs_ptrace_poke_word(pid_t pid, uint64_t address, uint64_t word);
+int cs_ptrace_singlestep(pid_t pid, int signal);
+
 /* The ptrace options sockettrace sets. */
 uint64_t cs_ptrace_option_flags(bool follow, bool seccomp, bool exit_kill);
 

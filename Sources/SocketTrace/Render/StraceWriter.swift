@@ -79,8 +79,8 @@ public final class StraceWriter: TraceSink {
             lines.end()
         case let .process(event):
             handle(event)
-        case .kernelEvent:
-            // strace has no kernel events; its lines stay strace's.
+        case .kernelEvent, .function:
+            // strace has no kernel or function events; its lines stay strace's.
             break
         }
     }

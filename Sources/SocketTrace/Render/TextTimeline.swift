@@ -89,7 +89,12 @@ public final class TextTimeline: TraceSink {
                 writeWrapped(["↳ user stack: " + (stack.first?.shortText ?? "")] + stack.dropFirst().map(\.shortText),
                              separator: " ← ", colour: "\u{1B}[2m")
             }
-            if let activity = call.kernel { kernelLines(activity) }
+            let userChain = Self.userChain(call)
+            if let activity = call.kernel {
+                kernelLines(activity, userChain: userChain)
+            } else if call.functions != nil {
+                writeWrapped(["↳ in " + (userChain.first ?? "")] + userChain.dropFirst(), separator: " → ", colour: "\u{1B}[2m")
+            }
             if let paired = connections.observe(call) { connectionLine(paired) }
         case let .syscallAbandoned(call):
             lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
@@ -101,7 +106,30 @@ public final class TextTimeline: TraceSink {
             lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
             lines.write(paint("kernel " + sample.tracepoint + " " + sample.summary, "\u{1B}[2m"))
             lines.end()
+        case let .function(event):
+            lines.begin(event.tid, leader: leader(event.tid, at: event.time))
+            let indent = String(repeating: "  ", count: event.depth)
+            switch event.kind {
+            case .entry:
+                lines.write(indent + paint("→ " + event.text, "\u{1B}[36m"))
+            case .exit:
+                var text = "← " + event.text
+                if options.showDuration, let duration = event.duration { text += "  <" + Self.duration(duration) + ">" }
+                lines.write(indent + paint(text, "\u{1B}[36m"))
+            }
+            lines.end()
         }
+    }
+
+    /// The user side of a call's chain, outermost first, ending in the call:
+    /// the traced functions it was made in (`--functions`), else the named
+    /// frames of its stack from `main` on (`-k`).
+    static func userChain(_ call: SyscallInvocation) -> [String] {
+        if let functions = call.functions { return functions + [call.name] }
+        guard let stack = call.userStack, !stack.isEmpty else { return [] }
+        var names = stack.reversed().compactMap(\.function)
+        if let main = names.firstIndex(of: "main") { names = Array(names[main...]) }
+        return names
     }
 
     func handle(_ event: ProcessEvent) {
@@ -148,12 +176,12 @@ public final class TextTimeline: TraceSink {
     /// Under a call: its kernel chains with their verdicts (each distinct
     /// chain once), the events taken during it, or the model's expected
     /// chain when nothing was observed.
-    func kernelLines(_ activity: KernelActivity) {
+    func kernelLines(_ activity: KernelActivity, userChain: [String] = []) {
         let indent = kernelIndent
         if activity.source == .expected {
             guard let operation = activity.operation, !activity.expected.isEmpty else { return }
             output.write(indent + paint("↳ \(operation), expected (not observed): ", "\u{1B}[2m")
-                + paint(activity.expected.joined(separator: " → "), "\u{1B}[2m") + "\n")
+                + paint((userChain + activity.expected).joined(separator: " → "), "\u{1B}[2m") + "\n")
             return
         }
         // Each distinct chain once, with how many samples showed it.
@@ -171,7 +199,7 @@ public final class TextTimeline: TraceSink {
             if count > 1 { head += " (×\(count))" }
             let heading = head + ": " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
             writeWrapped(heading.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
-            writeWrapped(renderChain(alignment), separator: " → ", extraIndent: "  ")
+            writeWrapped(userChain.map { paint($0, "\u{1B}[36m") } + renderChain(alignment), separator: " → ", extraIndent: "  ")
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", "\u{1B}[2m") + "\n")

@@ -29,6 +29,8 @@ public struct SyscallInvocation: Sendable, Codable {
     public var plainText: PlainText?
     /// The thread's user stack at the call, innermost first (`-k`).
     public var userStack: [UserFrame]?
+    /// The program's own functions the thread was inside (`--functions`), outermost first.
+    public var functions: [String]?
     /// What the kernel did for the call, when kernel observation is on.
     public var kernel: KernelActivity?
     /// The socket the call acted on (for accept, the one it returned), as

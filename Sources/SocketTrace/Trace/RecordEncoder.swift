@@ -164,6 +164,7 @@ struct RecordEncoder {
                     s.member("state", socket.state.rawValue)
                 } }
             }
+            o.member("functions", strings: call.functions)
             if let stack = call.userStack {
                 o.member("user_stack") { $0.array(stack) { encoder, frame in
                     encoder.object { f in

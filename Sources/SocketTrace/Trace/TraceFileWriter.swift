@@ -51,6 +51,7 @@ public final class TraceFileWriter: TraceSink {
         case let .syscallAbandoned(call): write(.syscallAbandoned(call))
         case let .process(event): write(.process(event))
         case let .kernelEvent(sample): write(.kernelEvent(sample))
+        case let .function(event): write(.function(event))
         }
     }
 

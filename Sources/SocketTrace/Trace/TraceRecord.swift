@@ -52,6 +52,8 @@ public enum TraceRecord: Sendable {
     case syscallAbandoned(SyscallInvocation)
     case process(ProcessEvent)
     case kernelEvent(KernelSample)
+    /// One of the program's own functions entered or left (`--functions`).
+    case function(FunctionEvent)
     /// A kernel chain that later samples refer to by id (format 1.1).
     case chain(id: Int, frames: [String])
     case end(TraceSummary)
@@ -65,6 +67,7 @@ public enum TraceRecord: Sendable {
         case let .syscall(call): call.exitTime ?? call.entryTime
         case let .process(event): event.time
         case let .kernelEvent(sample): sample.time
+        case let .function(event): event.time
         case .chain: MonotonicTime(nanoseconds: 0)
         case let .end(summary): summary.endMonotonic
         }
@@ -79,6 +82,7 @@ public enum TraceRecord: Sendable {
         case let .syscallAbandoned(call): .syscallAbandoned(call)
         case let .process(event): .process(event)
         case let .kernelEvent(sample): .kernelEvent(sample)
+        case let .function(event): .function(event)
         }
     }
 }
@@ -95,6 +99,7 @@ extension TraceRecord: Codable {
         case "syscall_abandoned": self = .syscallAbandoned(try SyscallInvocation(from: decoder))
         case "process": self = .process(try ProcessEvent(from: decoder))
         case "kernel_event": self = .kernelEvent(try KernelSample(from: decoder))
+        case "function": self = .function(try FunctionEvent(from: decoder))
         case "chain":
             let keyed = try decoder.container(keyedBy: TypeKey.self)
             let id = try keyed.decode(Int.self, forKey: .id)
@@ -131,6 +136,9 @@ extension TraceRecord: Codable {
         case let .kernelEvent(sample):
             try keyed.encode("kernel_event", forKey: .type)
             try sample.encode(to: encoder)
+        case let .function(event):
+            try keyed.encode("function", forKey: .type)
+            try event.encode(to: encoder)
         case let .chain(id, frames):
             try keyed.encode("chain", forKey: .type)
             try keyed.encode(id, forKey: .id)

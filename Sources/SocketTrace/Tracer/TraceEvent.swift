@@ -13,6 +13,8 @@ public enum TraceEvent: Sendable {
     /// A kernel sample taken outside any traced call (a timer, an
     /// interrupt, an untraced syscall): a state change, a packet, a drop.
     case kernelEvent(KernelSample)
+    /// One of the program's own functions entered or left (`--functions`).
+    case function(FunctionEvent)
 }
 
 /// Something that happened to a traced process or thread.

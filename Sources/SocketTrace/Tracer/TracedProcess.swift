@@ -4,6 +4,10 @@ final class TracedProcess {
     var table: DescriptorTable
     var architecture: Architecture?
     var threads: Set<Int32> = []
+    /// The breakpoints of `--functions` in its memory, once placed.
+    var breakpoints: Breakpoints?
+    /// Whether sockettrace looked for the functions of its current program.
+    var functionsPlaced = false
 
     init(pid: Int32, table: DescriptorTable) {
         self.pid = pid
@@ -25,6 +29,19 @@ final class TracedThread {
     var stopped = false
     /// A signal sockettrace itself sent, delivered without being reported.
     var hiddenSignal: Int32?
+    /// Kept in group-stop with PTRACE_LISTEN.
+    var listening = false
+    /// The traced functions it is inside, outermost first (`--functions`).
+    var functionStack: [ActiveFunction] = []
+    /// A new child process held at its first stop until its parent's fork
+    /// event tells which breakpoints its memory holds.
+    var awaitingParent = false
+    /// A signal that arrived while stepping over a breakpoint, delivered at
+    /// the next resume.
+    var deferredSignal: Int32 = 0
+    /// A breakpoint the thread was stopped at before its step ran: hitting
+    /// it again is not a new entry.
+    var repeatedBreakpoint: UInt64?
 
     init(tid: Int32, process: TracedProcess) {
         self.tid = tid

@@ -28,11 +28,19 @@ public final class Tracer {
     /// Unwinds user stacks for `-k`.
     let unwinder: UserStackUnwinder?
 
+    /// Breakpoints on the program's own functions (`--functions`).
+    let functionTracing: FunctionTracing?
+
+    /// Where the tracer says what it could not do (a program whose
+    /// functions cannot be read); the CLI prints it to stderr.
+    public var diagnostic: ((String) -> Void)?
+
     public init(configuration: TracerConfiguration, sink: TraceSink, kernel: KernelObserver? = nil) {
         self.configuration = configuration
         self.sink = sink
         self.kernel = kernel
         unwinder = configuration.stackTraces == .off ? nil : UserStackUnwinder(withLines: configuration.stackTraces == .lines)
+        functionTracing = configuration.functionPatterns.isEmpty ? nil : FunctionTracing(patterns: configuration.functionPatterns)
     }
 
     /// How the traced program ended.
@@ -181,6 +189,11 @@ public final class Tracer {
                 // The launched program gets the signal too, as it would without us.
                 if let pid = launchedPid { kill(pid, signal) }
             }
+            if let stop = functionTracing?.stashed.first {
+                functionTracing?.stashed.removeFirst()
+                handle(tid: stop.tid, status: stop.status)
+                continue
+            }
             var status: Int32 = 0
             var tid = cs_wait_any(&status, true)
             if tid == 0 {
@@ -197,6 +210,9 @@ public final class Tracer {
             checkExecError()
         }
         finishKernelObservation()
+        if let functionTracing, functionTracing.placed == 0, functionTracing.complaints.isEmpty {
+            diagnostic?("--functions \(functionTracing.patterns.joined(separator: ",")): no function of the traced programs matches")
+        }
         sink.finish()
         return launchedStatus
     }
@@ -284,9 +300,20 @@ public final class Tracer {
         guard cs_wifstopped(status) else { return }
         let thread = threads[tid] ?? newTracee(tid)
         thread.stopped = true
+        thread.listening = false
         let signal = cs_wstopsig(status)
         let event = cs_wevent(status)
 
+        if tracesFunctions {
+            if let setup = functionTracing?.pendingChildren.removeValue(forKey: tid) {
+                adoptParentBreakpoints(setup, child: thread)
+            } else if thread.awaitingParent {
+                // Held until the parent's fork event says what its memory holds.
+                return
+            } else if attachedMode && !thread.process.functionsPlaced {
+                placeFunctionBreakpoints(thread.process, tid: tid)
+            }
+        }
         if thread.starting {
             thread.starting = false
             if event == Int32(CS_EVENT_STOP) {
@@ -300,7 +327,7 @@ public final class Tracer {
         case Int32(CS_EVENT_FORK), Int32(CS_EVENT_VFORK), Int32(CS_EVENT_CLONE):
             var message: UInt64 = 0
             if cs_ptrace_get_event_message(tid, &message) == 0 {
-                childCreated(Int32(truncatingIfNeeded: message), by: thread)
+                childCreated(Int32(truncatingIfNeeded: message), by: thread, vfork: event == Int32(CS_EVENT_VFORK))
             }
             resume(thread)
         case Int32(CS_EVENT_EXEC):
@@ -314,11 +341,14 @@ public final class Tracer {
                 // Stay stopped as the signal asked, without blocking other events.
                 cs_ptrace_listen(tid)
                 thread.stopped = false
+                thread.listening = true
             } else {
                 resume(thread)
             }
         case 0 where signal == (SIGTRAP | 0x80):
             syscallStop(thread)
+        case 0 where signal == SIGTRAP && functionBreakpointHit(thread):
+            break
         case 0 where thread.hiddenSignal == signal:
             // The SIGCONT that started the launched program is ours, not the program's.
             thread.hiddenSignal = nil
@@ -391,6 +421,7 @@ public final class Tracer {
         }
         var call = SyscallInvocation(pid: process.pid, tid: thread.tid, architecture: architecture, syscall: syscall,
                                      arguments: arguments, viaSocketcall: viaSocketcall, entryTime: .now())
+        if tracesFunctions && !thread.functionStack.isEmpty { call.functions = thread.functionStack.map(\.function.name) }
         let (context, tracker) = self.context(for: process, architecture: architecture)
         let selection = configuration.selection
         var shown = selection.contains(syscall)
@@ -494,6 +525,7 @@ public final class Tracer {
         let process = TracedProcess(pid: tgid, table: table)
         process.architecture = parent.flatMap { threads[$0]?.process.architecture }
         let thread = addThread(tid, process: process, starting: true)
+        thread.awaitingParent = tracesFunctions && parent.flatMap { threads[$0]?.process.breakpoints } != nil
         sink.handle(.process(processEvent(.started, tid: tid, pid: tgid, parent: parent)))
         return thread
     }
@@ -513,10 +545,20 @@ public final class Tracer {
         return (tgid, parent)
     }
 
-    func childCreated(_ child: Int32, by parent: TracedThread) {
+    func childCreated(_ child: Int32, by parent: TracedThread, vfork: Bool) {
+        let (tgid, _) = Self.ids(of: child)
+        if tracesFunctions && tgid == child, let setup = childBreakpoints(of: parent, vfork: vfork) {
+            if let early = threads[child], early.awaitingParent {
+                // Its first stop came first and it was held there.
+                early.awaitingParent = false
+                adoptParentBreakpoints(setup, child: early)
+                resume(early)
+            } else if threads[child] == nil {
+                functionTracing?.pendingChildren[child] = setup
+            }
+        }
         // If the child's first stop came first, it copied the table then, before the parent ran on.
         guard threads[child] == nil else { return }
-        let (tgid, _) = Self.ids(of: child)
         if tgid != child, let process = processes[tgid] {
             addThread(child, process: process, starting: true)
             sink.handle(.process(processEvent(.started, tid: child, pid: tgid, parent: parent.tid)))
@@ -535,11 +577,20 @@ public final class Tracer {
         // Every other thread of the process is gone; a non-leader that execs takes the leader's id.
         for tid in process.threads where tid != thread.tid {
             if tid == former { continue }
+            if let gone = threads[tid] { unwindAllFunctions(gone) }
             threads[tid] = nil
         }
-        if former != thread.tid { threads[former] = nil }
+        if former != thread.tid {
+            if let gone = threads[former] { unwindAllFunctions(gone) }
+            threads[former] = nil
+        }
         process.threads = [thread.tid]
         thread.current = nil
+        if tracesFunctions {
+            unwindAllFunctions(thread)
+            process.breakpoints = nil
+            placeFunctionBreakpoints(process, tid: thread.tid)
+        }
         process.table.applyExec()
         unwinder?.forget(process.pid)
         var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
@@ -550,6 +601,8 @@ public final class Tracer {
 
     func threadGone(_ tid: Int32, status: Int32) {
         guard let thread = threads.removeValue(forKey: tid) else { return }
+        thread.stopped = false
+        unwindAllFunctions(thread)
         thread.process.threads.remove(tid)
         if thread.process.threads.isEmpty {
             processes[thread.process.pid] = nil
@@ -590,8 +643,13 @@ public final class Tracer {
 
     /// Lets a stopped thread run on: to the next traced syscall (seccomp), or
     /// to the next syscall stop (without seccomp, or to see this one's exit).
-    func resume(_ thread: TracedThread, toSyscallExit: Bool = false, signal: Int32 = 0) {
+    func resume(_ thread: TracedThread, toSyscallExit: Bool = false, signal requested: Int32 = 0) {
         thread.stopped = false
+        var signal = requested
+        if signal == 0 && thread.deferredSignal != 0 {
+            signal = thread.deferredSignal
+            thread.deferredSignal = 0
+        }
         let wantSyscallStops = !seccompActive || toSyscallExit
         let result = wantSyscallStops ? cs_ptrace_syscall(thread.tid, signal) : cs_ptrace_cont(thread.tid, signal)
         if result != 0 && errno == ESRCH {
@@ -603,6 +661,10 @@ public final class Tracer {
     /// Detaches from every tracee, leaving them running: each is interrupted
     /// into a ptrace-stop first, as PTRACE_DETACH requires.
     func detachAll() {
+        // Stops already collected (and, with --functions, every thread's) go first, with their signals.
+        for stop in removeFunctionBreakpointsForDetach() {
+            detach(tid: stop.tid, after: stop.status)
+        }
         for thread in threads.values where !thread.stopped {
             cs_ptrace_interrupt(thread.tid)
         }
@@ -618,18 +680,24 @@ public final class Tracer {
                 if errno == EINTR { continue }
                 break
             }
-            guard let thread = threads[tid] else { continue }
-            if cs_wifexited(status) || cs_wifsignaled(status) {
-                threadGone(tid, status: status)
-                continue
-            }
-            let event = cs_wevent(status)
-            let signal = cs_wstopsig(status)
-            // A signal that was about to be delivered is delivered on detach.
-            let pending = (event == 0 && signal != (SIGTRAP | 0x80)) ? signal : 0
-            cs_ptrace_detach(tid, pending)
-            threads[tid] = nil
-            sink.handle(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
+            detach(tid: tid, after: status)
         }
+    }
+
+    /// Detaches a thread from the stop `status` reported (or records its end).
+    func detach(tid: Int32, after status: Int32) {
+        guard let thread = threads[tid] else { return }
+        if cs_wifexited(status) || cs_wifsignaled(status) {
+            threadGone(tid, status: status)
+            return
+        }
+        let event = cs_wevent(status)
+        let signal = cs_wstopsig(status)
+        // A signal that was about to be delivered is delivered on detach.
+        var pending = (event == 0 && signal != (SIGTRAP | 0x80)) ? signal : 0
+        if pending == 0 { pending = thread.deferredSignal }
+        cs_ptrace_detach(tid, pending)
+        threads[tid] = nil
+        sink.handle(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
     }
 }

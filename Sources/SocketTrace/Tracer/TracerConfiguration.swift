@@ -77,6 +77,8 @@ public struct TracerConfiguration: Sendable {
     public var resolveAddresses = true
     /// User stacks at each shown call (`-k`), with DWARF source lines (`-kk`).
     public var stackTraces: StackTraces = .off
+    /// Globs of the program's own functions to trace (`--functions`); none: off.
+    public var functionPatterns: [String] = []
 
     public enum StackTraces: Sendable { case off, functions, lines }
 

@@ -59,6 +59,9 @@ struct Run: ParsableCommand {
     @Flag(name: [.customShort("k"), .customLong("stack")], help: "The user stack at each call, unwound with libdw (-k); with DWARF file:line (-kk).")
     var stack: Int
 
+    @Option(name: .customLong("functions"), help: ArgumentHelp("Trace the entry and exit of the program's own functions matching these globs (comma-separated), with their arguments from DWARF.", valueName: "pattern"))
+    var functions: String?
+
     @Flag(name: .customLong("no-seccomp"), help: "Stop at every syscall instead of only traced ones (slower).")
     var noSeccomp = false
 
@@ -86,6 +89,7 @@ struct Run: ParsableCommand {
         configuration.followForks = !noFollow
         configuration.useSeccomp = !noSeccomp
         configuration.stackTraces = stack >= 2 ? .lines : (stack == 1 ? .functions : .off)
+        configuration.functionPatterns = functions.map(ProgramFunctions.patterns) ?? []
         configuration.decodeOptions = DecodeOptions(
             stringLimit: noData ? 0 : stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none))
         do {
@@ -122,6 +126,7 @@ struct Run: ParsableCommand {
             }
             let sink = sinks.count == 1 ? sinks[0] : FanOut(sinks)
             let tracer = Tracer(configuration: configuration, sink: sink, kernel: observer)
+            tracer.diagnostic = { Self.complain($0) }
             if programArguments.isEmpty {
                 try tracer.attach(pids)
             } else {
