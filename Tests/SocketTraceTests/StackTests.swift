@@ -52,4 +52,54 @@ struct StackTests {
         #expect(strace.count >= 2)
         #expect(ours == strace)
     }
+
+    /// gdb's `bt` frames: (function, file's last component, line).
+    func gdbFrames(_ text: String) -> [(function: String, file: String?, line: Int?)] {
+        text.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("#") else { return nil }
+            var rest = Substring(line.drop { $0 != " " }).drop { $0 == " " }
+            if rest.hasPrefix("0x"), let range = rest.range(of: " in ") { rest = rest[range.upperBound...] }
+            let function = String(rest.prefix { $0 != " " })
+            guard let at = rest.range(of: ") at ", options: .backwards) else { return (function, nil, nil) }
+            let location = rest[at.upperBound...].split(separator: ":")
+            return (function, location.first.map { String($0.split(separator: "/").last ?? $0) }, location.last.flatMap { Int($0) })
+        }
+    }
+
+    @Test("-kk: the server's stack at send has gdb's frames, files and lines (bt at `catch syscall sendto`)")
+    func againstGdb() throws {
+        guard TestSupport.underCI || TestSupport.commandExists("gdb") else { return }
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        let port = String(TestSupport.freshPort())
+        let gdb = try ChildProcess("/usr/bin/gdb", ["-batch", "-nx", "-ex", "set startup-with-shell off", "-ex", "set follow-fork-mode child",
+                                                    "-ex", "catch syscall sendto", "-ex", "run", "-ex", "bt", "-ex", "kill",
+                                                    "--args", server, "127.0.0.1", port, "1"])
+        // The client retries its connect for a second; gdb may take longer to start the server.
+        for _ in 0..<10 where (try TestSupport.run(client, ["127.0.0.1", port], timeout: 20)).stderr.contains("not reachable") {}
+        let expected = gdbFrames(try gdb.wait(timeout: 60).stdout)
+        #expect(expected.map(\.function).suffix(2) == ["handle_client", "main"], "\(expected)")
+
+        let file = TestSupport.temporaryFile("stack-gdb") + ".jsonl"
+        let other = String(TestSupport.freshPort())
+        _ = try TestSupport.run(TestSupport.sockettrace, ["-kk", "--kernel", "off", "-e", "trace=sendto", "--format", "jsonl", "-o", file, "/bin/sh", "-c",
+                                                          "\(server) 127.0.0.1 \(other) 1 >/dev/null & \(client) 127.0.0.1 \(other) >/dev/null; wait"])
+        let send = try #require(try TraceFileReader(path: file).records.compactMap { record -> SyscallInvocation? in
+            if case let .syscall(call) = record, call.syscall == .sendto { return call }
+            return nil
+        }.first)
+        let stack = try #require(send.userStack)
+        // gdb stops its backtrace at main; the frames up to there are the same.
+        #expect(stack.count >= expected.count)
+        for (ours, theirs) in zip(stack, expected) {
+            if theirs.function == "handle_client" || theirs.function == "main" {
+                #expect(ours.function == theirs.function)
+            }
+            // libc's wrapper has several names (send, __send, __libc_send); its place is what must agree.
+            if let line = theirs.line {
+                #expect(ours.line == line, "\(ours.shortText) vs \(theirs)")
+                #expect(ours.file.map { String($0.split(separator: "/").last ?? "") } == theirs.file)
+            }
+        }
+    }
 }
