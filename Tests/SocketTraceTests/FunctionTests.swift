@@ -147,4 +147,33 @@ struct FunctionTests {
         #expect(result.status == 7)
         #expect(result.stderr.contains("no function of the traced programs matches"), "\(result.stderr)")
     }
+
+    /// The Perfetto slices of one thread that enclose the first `name` slice.
+    func enclosing(_ name: String, in events: [[String: Any]]) throws -> [String] {
+        let slices = events.filter { $0["ph"] as? String == "X" }
+        let call = try #require(slices.first { $0["name"] as? String == name && $0["cat"] as? String == "syscall" })
+        let (ts, end, tid) = (call["ts"] as! Double, call["ts"] as! Double + (call["dur"] as! Double), call["tid"] as! Int)
+        return slices.filter {
+            $0["tid"] as? Int == tid && ($0["ts"] as! Double) < ts && ($0["ts"] as! Double) + ($0["dur"] as! Double) > end
+        }.sorted { ($0["ts"] as! Double) < ($1["ts"] as! Double) }.compactMap { $0["name"] as? String }
+    }
+
+    @Test("Perfetto: functions (--functions) and stack frames (-k) are parent slices of the calls made in them; HTML shows them")
+    func perfettoParents() throws {
+        for options in [["--functions", "main,handle_client"], ["-k"]] {
+            let port = TestSupport.freshPort()
+            let file = TestSupport.temporaryFile("parents") + ".jsonl"
+            let script = try TestSupport.serverAndClientScript(port: port)
+            let traced = try TestSupport.run(TestSupport.sockettrace, options + ["--kernel", "off", "--format", "jsonl", "-o", file, "/bin/sh", "-c", script])
+            #expect(traced.status == 0, "\(traced.stderr)")
+            let exported = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "perfetto", file])
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(exported.stdout.utf8)) as? [String: Any])
+            #expect(ExportTests.checkPerfetto(document) == [], "\(options)")
+            let events = try #require(document["traceEvents"] as? [[String: Any]])
+            let parents = try enclosing("sendto", in: events)
+            #expect(Array(parents.prefix(2)) == ["main", "handle_client"], "\(options): \(parents)")
+            let html = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "html", file]).stdout
+            #expect(html.contains("in main → handle_client → "), "\(options)")
+        }
+    }
 }

@@ -6,7 +6,10 @@ import Foundation
 /// slices, TCP state changes and packets as instant events, and flows
 /// (`bind_id` with `flow_out`/`flow_in`) from each connect to its accept
 /// and from each send to the receive that consumed its first byte. Slices
-/// nest strictly per thread, as Perfetto's importer requires.
+/// nest strictly per thread, as Perfetto's importer requires. The program's
+/// own functions (`--functions`) are slices around the calls made in them;
+/// without them, a call's user stack (`-k`) from main on is a column of
+/// parent slices just around the call.
 public struct PerfettoExporter {
     let records: [TraceRecord]
     let origin: UInt64
@@ -34,7 +37,12 @@ public struct PerfettoExporter {
         }
 
         var calls: [SyscallInvocation] = []
+        var open: [Int32: [FunctionEvent]] = [:]
+        var last: MonotonicTime = records.last?.time ?? MonotonicTime(nanoseconds: origin)
+        var firstSeen: [Int32: MonotonicTime] = [:]
         for record in records {
+            if record.time > last { last = record.time }
+            if case let .process(event) = record, firstSeen[event.tid] == nil { firstSeen[event.tid] = event.time }
             switch record {
             case let .process(event):
                 if event.kind == .started || event.kind == .attached || event.kind == .exec { name(event.pid, event.tid, event.name) }
@@ -48,9 +56,24 @@ public struct PerfettoExporter {
                 }
             case let .kernelEvent(sample):
                 events.append(instant(sample.pid, sample.tid, sample.time, sample.tracepoint + " " + sample.summary, category: "kernel"))
+            case let .function(event) where event.kind == .entry:
+                open[event.tid, default: []].append(event)
+            case let .function(event):
+                if let entry = open[event.tid]?.last, entry.function == event.function {
+                    open[event.tid]?.removeLast()
+                    events.append(functionSlice(entry, exit: event, end: event.time))
+                } else if open[event.tid, default: []].isEmpty, let start = firstSeen[event.tid] {
+                    // A forked child leaves frames it inherited: they span its track from its start.
+                    var entry = FunctionEvent(.entry, pid: event.pid, tid: event.tid, function: event.function, depth: event.depth, time: start)
+                    entry.arguments = [.init(name: "inherited", value: "through fork")]
+                    events.append(functionSlice(entry, exit: event, end: event.time))
+                }
             default:
                 break
             }
+        }
+        for entries in open.values {
+            for entry in entries { events.append(functionSlice(entry, exit: nil, end: last)) }
         }
 
         for (pid, name) in processNames {
@@ -66,6 +89,16 @@ public struct PerfettoExporter {
         let document: [String: Any] = ["traceEvents": events, "displayTimeUnit": "ns",
                                        "otherData": ["generator": "sockettrace"]]
         return try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+    }
+
+    /// A function call as a slice; one still running when the trace ended
+    /// lasts to the end.
+    func functionSlice(_ entry: FunctionEvent, exit: FunctionEvent?, end: MonotonicTime) -> [String: Any] {
+        var args: [String: Any] = ["call": entry.text]
+        if let exit { args["return"] = exit.unwound == true ? "unwound" : (exit.returnValue ?? "void") } else { args["return"] = "unfinished" }
+        let start = micros(entry.time)
+        return ["ph": "X", "name": entry.function, "cat": "function", "pid": entry.pid, "tid": entry.tid,
+                "ts": start, "dur": max(micros(end) - start, 0), "args": args]
     }
 
     func instant(_ pid: Int32, _ tid: Int32, _ time: MonotonicTime, _ name: String, category: String) -> [String: Any] {
@@ -94,6 +127,16 @@ public struct PerfettoExporter {
         if let socket = call.socket { args["socket"] = socket.protocolLabel + " " + [socket.local, socket.peer].compactMap { $0?.description }.joined(separator: " -> ") }
         var out: [[String: Any]] = [["ph": "X", "name": call.name, "cat": "syscall", "pid": call.pid, "tid": call.tid,
                                      "ts": start, "dur": duration, "args": args]]
+        if call.functions == nil, let stack = call.userStack {
+            // Outermost first, each a nanosecond wider on both sides than the one it holds.
+            var frames = Array(stack.reversed())
+            if let main = frames.firstIndex(where: { $0.function == "main" }) { frames = Array(frames[main...]) }
+            for (index, frame) in frames.enumerated() {
+                let margin = Double(frames.count - index) * 0.001
+                out.append(["ph": "X", "name": frame.function ?? frame.shortText, "cat": "user-stack", "pid": call.pid, "tid": call.tid,
+                            "ts": start - margin, "dur": duration + 2 * margin, "args": ["frame": frame.shortText]])
+            }
+        }
         let edge = duration / 20
         for (index, id) in flowsIn.enumerated() {
             let width = edge / Double(flowsIn.count)
