@@ -1,10 +1,16 @@
 import Foundation
 import Glibc
 
-/// sockettrace's own live output: one line per call, written when it
-/// returns and stamped with the time it began (since the trace began), the process (name and pid, thread id when it differs) in its own
-/// colour, the call with socket descriptors shown as what they are, the
-/// result and how long the call took.
+/// sockettrace's own live output: one line per call, stamped with the time
+/// it began (since the trace began), the process (name and pid, thread id
+/// when it differs) in its own colour, the call with socket descriptors
+/// shown as what they are, the result and how long the call took.
+///
+/// Lines come in the order things began, across processes: a finished call
+/// waits until every call that began before it has finished too. A call
+/// still running `holdLimit` after it began (a blocked accept) is written
+/// as strace writes it, `accept(3, <unfinished ...>`, and its end later as
+/// `<... accept resumed>…`, so that nothing waits behind it for long.
 public final class TextTimeline: TraceSink {
     public struct Options: Sendable {
         public var colour = false
@@ -22,6 +28,23 @@ public final class TextTimeline: TraceSink {
     var pids: [Int32: Int32] = [:]
     var colours: [Int32: String] = [:]
     let connections = ConnectionTracker()
+
+    /// What is written once everything that began before it is known.
+    struct Pending {
+        let time: MonotonicTime
+        let sequence: Int
+        let render: () -> Void
+    }
+    var queue: [Pending] = []
+    var sequence = 0
+    /// Shown calls that began and have not finished, by thread.
+    var inFlight: [Int32: SyscallInvocation] = [:]
+    /// Threads whose running call was written as unfinished.
+    var unfinished: Set<Int32> = []
+    /// The latest time seen in any event: the timeline's "now".
+    var latest = MonotonicTime(nanoseconds: 0)
+    /// How long a running call may hold back the lines after it (in trace time).
+    public static let holdLimit: UInt64 = 100_000_000
     static let palette = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[35m", "\u{1B}[32m", "\u{1B}[34m", "\u{1B}[96m"]
 
     public init(output: OutputStream, options: Options) {
@@ -78,47 +101,115 @@ public final class TextTimeline: TraceSink {
 
     public func handle(_ event: TraceEvent) {
         switch event {
-        case .syscallEntered:
-            // A call is written whole when it returns, stamped with its entry time.
-            break
+        case let .syscallEntered(call):
+            inFlight[call.tid] = call
+            advance(to: call.entryTime)
         case let .syscallExited(call):
+            inFlight[call.tid] = nil
+            if unfinished.remove(call.tid) != nil {
+                enqueue(call.exitTime ?? call.entryTime) { self.render(call, resumed: true) }
+            } else {
+                enqueue(call.entryTime) { self.render(call, resumed: false) }
+            }
+            advance(to: call.exitTime ?? call.entryTime)
+        case let .syscallAbandoned(call):
+            inFlight[call.tid] = nil
+            let resumed = unfinished.remove(call.tid) != nil
+            enqueue(resumed ? latest : call.entryTime) {
+                self.lines.begin(call.tid, leader: self.leader(call.tid, at: resumed ? self.latest : call.entryTime))
+                self.lines.write((resumed ? "<... \(call.name) resumed>" : call.entryText) + " … never returned")
+                self.lines.end()
+            }
+            advance(to: call.entryTime)
+        case let .process(event):
+            enqueue(event.time) { self.handle(event) }
+            advance(to: event.time)
+        case let .kernelEvent(sample):
+            enqueue(sample.time) { self.render(sample) }
+            advance(to: sample.time)
+        case let .function(event):
+            enqueue(event.time) { self.render(event) }
+            advance(to: event.time)
+        }
+        release()
+    }
+
+    func enqueue(_ time: MonotonicTime, _ render: @escaping () -> Void) {
+        sequence += 1
+        let item = Pending(time: time, sequence: sequence, render: render)
+        // Mostly in order already: find the place from the end.
+        var index = queue.count
+        while index > 0 && queue[index - 1].time > time { index -= 1 }
+        queue.insert(item, at: index)
+    }
+
+    /// Calls running for longer than the hold limit are written as unfinished.
+    func advance(to time: MonotonicTime) {
+        if time > latest { latest = time }
+        for (tid, call) in inFlight where latest.nanoseconds &- call.entryTime.nanoseconds > Self.holdLimit && latest > call.entryTime {
+            inFlight[tid] = nil
+            unfinished.insert(tid)
+            enqueue(call.entryTime) { self.renderUnfinished(call) }
+        }
+    }
+
+    /// Writes what began before every call still running.
+    func release(all: Bool = false) {
+        let barrier = all ? nil : inFlight.values.map(\.entryTime).min()
+        var count = 0
+        while count < queue.count, barrier.map({ queue[count].time < $0 }) ?? true { count += 1 }
+        guard count > 0 else { return }
+        let ready = queue[..<count]
+        queue.removeFirst(count)
+        for item in ready { item.render() }
+    }
+
+    func renderUnfinished(_ call: SyscallInvocation) {
+        lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
+        lines.write(call.entryText + (call.entryText.hasSuffix(" ") ? "" : " ") + "<unfinished ...>")
+        lines.end()
+    }
+
+    func render(_ call: SyscallInvocation, resumed: Bool) {
+        if resumed {
+            lines.begin(call.tid, leader: leader(call.tid, at: call.exitTime ?? call.entryTime))
+            lines.write("<... \(call.name) resumed>" + call.exitText)
+        } else {
             lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
             lines.write(call.entryText + call.exitText)
-            result(call)
-            if let stack = call.userStack, !stack.isEmpty {
-                writeWrapped(["↳ user stack: " + (stack.first?.shortText ?? "")] + stack.dropFirst().map(\.shortText),
-                             separator: " ← ", colour: "\u{1B}[2m")
-            }
-            let userChain = Self.userChain(call)
-            if let activity = call.kernel {
-                kernelLines(activity, userChain: userChain)
-            } else if call.functions != nil {
-                writeWrapped(["↳ in " + (userChain.first ?? "")] + userChain.dropFirst(), separator: " → ", colour: "\u{1B}[2m")
-            }
-            if let paired = connections.observe(call) { connectionLine(paired) }
-        case let .syscallAbandoned(call):
-            lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
-            lines.write(call.entryText + " … never returned")
-            lines.end()
-        case let .process(event):
-            handle(event)
-        case let .kernelEvent(sample):
-            lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
-            lines.write(paint("kernel " + sample.tracepoint + " " + sample.summary, "\u{1B}[2m"))
-            lines.end()
-        case let .function(event):
-            lines.begin(event.tid, leader: leader(event.tid, at: event.time))
-            let indent = String(repeating: "  ", count: event.depth)
-            switch event.kind {
-            case .entry:
-                lines.write(indent + paint("→ " + event.text, "\u{1B}[36m"))
-            case .exit:
-                var text = "← " + event.text
-                if options.showDuration, let duration = event.duration { text += "  <" + Self.duration(duration) + ">" }
-                lines.write(indent + paint(text, "\u{1B}[36m"))
-            }
-            lines.end()
         }
+        result(call)
+        if let stack = call.userStack, !stack.isEmpty {
+            writeWrapped(["↳ user stack: " + (stack.first?.shortText ?? "")] + stack.dropFirst().map(\.shortText),
+                         separator: " ← ", colour: "\u{1B}[2m")
+        }
+        let userChain = Self.userChain(call)
+        if let activity = call.kernel {
+            kernelLines(activity, userChain: userChain)
+        } else if call.functions != nil {
+            writeWrapped(["↳ in " + (userChain.first ?? "")] + userChain.dropFirst(), separator: " → ", colour: "\u{1B}[2m")
+        }
+        if let paired = connections.observe(call) { connectionLine(paired) }
+    }
+
+    func render(_ sample: KernelSample) {
+        lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
+        lines.write(paint("kernel " + sample.tracepoint + " " + sample.summary, "\u{1B}[2m"))
+        lines.end()
+    }
+
+    func render(_ event: FunctionEvent) {
+        lines.begin(event.tid, leader: leader(event.tid, at: event.time))
+        let indent = String(repeating: "  ", count: event.depth)
+        switch event.kind {
+        case .entry:
+            lines.write(indent + paint("→ " + event.text, "\u{1B}[36m"))
+        case .exit:
+            var text = "← " + event.text
+            if options.showDuration, let duration = event.duration { text += "  <" + Self.duration(duration) + ">" }
+            lines.write(indent + paint(text, "\u{1B}[36m"))
+        }
+        lines.end()
     }
 
     /// The user side of a call's chain, outermost first, ending in the call:
@@ -285,6 +376,11 @@ public final class TextTimeline: TraceSink {
     public func flush() { output.flush() }
 
     public func finish() {
+        for call in inFlight.values.sorted(by: { $0.entryTime < $1.entryTime }) {
+            enqueue(call.entryTime) { self.renderUnfinished(call) }
+        }
+        inFlight = [:]
+        release(all: true)
         lines.closeOpenLine()
         let paired = connections.connections.filter { $0.clientPid != nil || $0.serverPid != nil }
         if !paired.isEmpty {

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// The live text timeline: one order across processes.
+@Suite(.serialized, .enabled(if: TestSupport.canTrace, "needs ptrace"))
+struct TimelineTests {
+    /// The times (seconds since start) that begin the timeline's lines.
+    func times(_ text: String) -> [Double] {
+        text.split(separator: "\n").compactMap { line in
+            let trimmed = line.drop { $0 == " " }
+            guard let first = trimmed.split(separator: " ").first, first.contains(".") else { return nil }
+            return Double(first)
+        }
+    }
+
+    @Test("lines are in the order things began across processes; a blocked accept is unfinished, then resumed")
+    func orderedAcrossProcesses() throws {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        let port = TestSupport.freshPort()
+        let output = TestSupport.temporaryFile("ordered")
+        let script = "\(server) 127.0.0.1 \(port) 2 >/dev/null & sleep 0.3; \(client) 127.0.0.1 \(port) >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", output, "/bin/sh", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        let stamps = times(text)
+        #expect(stamps.count > 30)
+        #expect(stamps == stamps.sorted(), "\(text)")
+        // The accept that waited for the client (over the 100 ms hold) is split as strace splits it.
+        #expect(text.contains("accept(3<TCP 127.0.0.1:\(port) LISTEN>, <unfinished ...>"), "\(text)")
+        #expect(text.contains("<... accept resumed>{sa_family=AF_INET"), "\(text)")
+        // Every call made is there: two clients' connect, read, write and close; the server's accepts and sends.
+        for (call, count) in [("connect(", 2), ("sendto(", 2), ("recvfrom(", 2)] {
+            #expect(text.components(separatedBy: call).count - 1 == count, "\(call)")
+        }
+    }
+}
