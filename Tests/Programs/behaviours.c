@@ -3,14 +3,24 @@
  *   kill SIG    kill itself with signal SIG after one socket call
  *   signal      handle SIGUSR1 sent to itself; exit 0 only if the handler ran
  *   loop        send a UDP datagram to 127.0.0.1:9 every 10 ms, forever
- *   echo        copy stdin to stdout, then exit 0 */
+ *   echo        copy stdin to stdout, then exit 0
+ *   restart     a recv blocked when SIGUSR1 (SA_RESTART) arrives is restarted
+ *               and gets its byte; one blocked when SIGUSR2 (no SA_RESTART)
+ *               arrives fails with EINTR; exit 0 when both did
+ *   exec        keep a socket across exec (fd 3, from the start), put one at
+ *               a close-on-exec fd 10, then exec itself as `after-exec 10`
+ *   after-exec FD  getsockname on fd 3 (still a socket) and on FD (closed
+ *               by the exec); exit 5 */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +59,50 @@ int main(int argc, char *argv[])
             struct timespec pause = { 0, 10 * 1000 * 1000 };
             nanosleep(&pause, NULL);
         }
+    }
+    if (strcmp(argv[1], "exec") == 0) {
+        int closing = fcntl(socket(AF_INET, SOCK_STREAM, 0), F_DUPFD_CLOEXEC, 10);
+        char number[16], self[4096];
+        snprintf(number, sizeof number, "%d", closing);
+        ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (length <= 0)
+            return 1;
+        self[length] = '\0';
+        execl(self, argv[0], "after-exec", number, (char *)NULL);
+        return 1;
+    }
+    if (strcmp(argv[1], "after-exec") == 0 && argc > 2) {
+        struct sockaddr_in name;
+        socklen_t length = sizeof name;
+        int kept = getsockname(3, (struct sockaddr *)&name, &length);
+        length = sizeof name;
+        int closed = getsockname(atoi(argv[2]), (struct sockaddr *)&name, &length);
+        return kept == 0 && closed == -1 && errno == EBADF ? 5 : 1;
+    }
+    if (strcmp(argv[1], "restart") == 0) {
+        struct sigaction restarting = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+        struct sigaction interrupting = { .sa_handler = on_usr1, .sa_flags = 0 };
+        sigaction(SIGUSR1, &restarting, NULL);
+        sigaction(SIGUSR2, &interrupting, NULL);
+        int pair[2];
+        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+        pid_t parent = getpid();
+        pid_t child = fork();
+        if (child == 0) {
+            usleep(200000);
+            kill(parent, SIGUSR1);
+            usleep(200000);
+            send(pair[1], "x", 1, 0);
+            usleep(200000);
+            kill(parent, SIGUSR2);
+            _exit(0);
+        }
+        char byte;
+        ssize_t first = recv(pair[0], &byte, 1, 0);
+        ssize_t second = recv(pair[0], &byte, 1, 0);
+        int error = errno;
+        waitpid(child, NULL, 0);
+        return first == 1 && byte == 'x' && second == -1 && error == EINTR ? 0 : 1;
     }
     if (strcmp(argv[1], "echo") == 0) {
         char buf[256];

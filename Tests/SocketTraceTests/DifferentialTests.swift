@@ -8,13 +8,13 @@ struct DifferentialTests {
     /// Runs `program` under both tracers with `-f -e SELECTION -o FILE` and
     /// returns both normalised line lists.
     func traceBoth(_ program: String, _ arguments: [String], port: Int, selection: String = "trace=%net",
-                   extra: [String] = []) throws -> (strace: [String], ours: [String]) {
+                   extra: [String] = [], status: Int32 = 0) throws -> (strace: [String], ours: [String]) {
         let straceFile = TestSupport.temporaryFile("strace")
         let oursFile = TestSupport.temporaryFile("ours")
         let s = try TestSupport.run("/usr/bin/strace", ["-f", "-e", selection] + extra + ["-o", straceFile, program] + arguments)
-        #expect(s.status == 0, "strace: \(s.stderr)")
+        #expect(s.status == status, "strace: \(s.stderr)")
         let o = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-f", "-e", selection] + extra + ["-o", oursFile, program] + arguments)
-        #expect(o.status == 0, "sockettrace: \(o.stderr)")
+        #expect(o.status == status, "sockettrace: \(o.stderr)")
         let straceText = try String(contentsOfFile: straceFile, encoding: .utf8)
         let oursText = try String(contentsOfFile: oursFile, encoding: .utf8)
         return (StraceComparison.normalize(straceText, port: port), StraceComparison.normalize(oursText, port: port))
@@ -139,5 +139,45 @@ struct DifferentialTests {
             }.sorted()
         }
         #expect(StraceComparison.difference(stable(strace), stable(ours)) == nil)
+    }
+
+    @Test("a blocked recv interrupted by signals: restarted after an SA_RESTART handler, EINTR without; as strace shows it")
+    func restartedReceive() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let (strace, ours) = try traceBoth(program, ["restart"], port: 0)
+        #expect(StraceComparison.difference(strace, ours) == nil)
+        #expect(ours.filter { $0.hasSuffix("= ? ERESTARTSYS (To be restarted if SA_RESTART is set)") }.count == 2)
+        // In order on the receiving process: interrupted, signal, restarted and done; interrupted, signal.
+        let file = TestSupport.temporaryFile("restart")
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-e", "trace=recvfrom", "--no-follow", "-o", file, program, "restart"])
+        #expect(result.status == 0, "the program saw its recv restarted, then EINTR")
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let marks = lines.compactMap { line -> String? in
+            if line.contains("ERESTARTSYS") { return "restart" }
+            if line.hasPrefix("--- SIGUSR1") { return "USR1" }
+            if line.hasPrefix("--- SIGUSR2") { return "USR2" }
+            if line.hasPrefix("recvfrom(") && line.hasSuffix("= 1") { return "got 1" }
+            return nil
+        }
+        #expect(marks == ["restart", "USR1", "got 1", "restart", "USR2"], "\(lines)")
+    }
+
+    @Test("exec of a new image mid-trace: same pid, sockets kept across it stay sockets, close-on-exec ones are gone; as strace shows it")
+    func execKeepsAndClosesSockets() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let (strace, ours) = try traceBoth(program, ["exec"], port: 0, status: 5)
+        #expect(StraceComparison.difference(strace, ours) == nil)
+        let output = TestSupport.temporaryFile("exec")
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", output, program, "exec"])
+        #expect(result.status == 5, "the new image saw its sockets as expected")
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        let exec = try #require(lines.firstIndex { $0.contains(" exec \(program) after-exec ") }, "\(text)")
+        let after = lines[exec...]
+        #expect(after.contains { $0.contains("getsockname(3<UDP>, {sa_family=AF_INET") && $0.contains(") = 0") }, "\(text)")
+        #expect(after.contains { $0.wholeMatch(of: #/.*getsockname\(\d+, 0x[0-9a-f]+, \[16\]\) += -1 EBADF .*/#) != nil }, "\(text)")
+        // One process throughout.
+        let pids = Set(lines.compactMap { $0.firstMatch(of: #/\[(\d+)\]/#).map { String($0.output.1) } })
+        #expect(pids.count == 1, "\(pids)")
     }
 }

@@ -151,4 +151,38 @@ struct KernelTests {
         let mountsAfter = try String(contentsOfFile: "/proc/mounts", encoding: .utf8).filter { $0 == "\n" }.count
         #expect(mountsAfter <= mountsBefore)
     }
+
+    @Test("a burst that overflows a one-page ring: lost samples counted, said at the end, in the trace file, by report; none lost with the default ring")
+    func lostSamplesAreReported() throws {
+        let program = try TestSupport.build("burst.c")
+        var lost: [UInt64] = []
+        for pages in ["1", "256"] {
+            let file = TestSupport.temporaryFile("burst") + ".jsonl"
+            // Only a few calls stop the program, so the ring is read only between them.
+            let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--kernel-buffer-pages", pages, "-e", "trace=connect,accept,close",
+                                                                       "-o", "/dev/null", "--save", file, program])
+            #expect(result.status == 0, "\(result.stderr)")
+            let records = try TraceFileReader(path: file).records
+            guard case let .end(summary)? = records.last else {
+                Issue.record("no end record")
+                continue
+            }
+            #expect(summary.kernelSamples > 0)
+            lost.append(summary.lostKernelSamples)
+            if summary.lostKernelSamples > 0 {
+                #expect(result.stderr.contains("\(summary.lostKernelSamples) kernel samples were lost"), "\(result.stderr)")
+                let report = try TestSupport.run(TestSupport.sockettrace, ["report", file])
+                #expect(report.stderr.contains("\(summary.lostKernelSamples) of \(summary.kernelSamples + summary.lostKernelSamples) kernel samples were lost"))
+            } else {
+                #expect(!result.stderr.contains("lost"))
+            }
+        }
+        #expect(lost.count == 2 && lost[0] > 0 && lost[1] == 0, "\(lost)")
+    }
+
+    @Test("--kernel-buffer-pages must be a power of two")
+    func ringPagesValidated() throws {
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel-buffer-pages", "3", "/bin/true"])
+        #expect(result.status == 2 && result.stderr.contains("power of two"), "\(result.stderr)")
+    }
 }

@@ -99,4 +99,47 @@ struct ReliabilityTests {
         #expect(!status.contains("State:\tt") && !status.contains("State:\tT"))
         #expect(target.isRunning)
     }
+
+    @Test("a run SIGKILLed after mounting tracefs leaves it mounted; the next run takes the mount over and undoes it",
+          .enabled(if: TestSupport.canObserveKernel, "needs root and kernel tracing"))
+    func killedRunsTracefsIsCleanedUp() throws {
+        // In a mount namespace of its own, so that other tests keep the machine's tracefs.
+        let tracer = TestSupport.sockettrace
+        let script = """
+        umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
+        grep -q ' tracefs ' /proc/mounts && { echo 'tracefs still mounted'; exit 10; }
+        marker=/run/sockettrace/tracefs-$(printf '%s' "$(readlink /proc/self/ns/mnt)/sys/kernel/tracing" | tr -c 'a-zA-Z0-9' _)
+        \(tracer) --kernel on -o /dev/null /bin/sleep 30 & pid=$!
+        sleep 1.5; kill -9 $pid; wait $pid
+        grep -q ' tracefs ' /proc/mounts || { echo 'the killed run left no mount'; exit 11; }
+        test -e "$marker" || { echo "no marker $marker"; exit 12; }
+        \(tracer) --kernel on -o /dev/null /bin/true || exit 13
+        grep -q ' tracefs ' /proc/mounts && { echo 'still mounted after the next run'; exit 14; }
+        test -e "$marker" && { echo 'marker left'; exit 15; }
+        echo clean
+        """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script], timeout: 60)
+        #expect(result.status == 0 && result.stdout.contains("clean"), "\(result.stdout) \(result.stderr)")
+    }
+
+    @Test("-p of a process the user may not trace fails with the kernel's reason (EPERM), and the process runs on")
+    func attachWithoutPermission() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let target = try ChildProcess(program, ["loop"])
+        defer { kill(target.pid, SIGKILL); _ = try? target.wait() }
+        #expect(target.waitForOutput("ready"))
+        guard getuid() == 0 else {
+            // Not root: any process of another user will do; the test needs root to make one.
+            #expect(!TestSupport.underCI, "CI runs as root")
+            return
+        }
+        // sockettrace as nobody against a process of root's.
+        let result = try TestSupport.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                                              TestSupport.sockettrace, "--kernel", "off", "-p", String(target.pid)], timeout: 20)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("PTRACE_SEIZE, \(target.pid)") && result.stderr.contains("Operation not permitted"), "\(result.stderr)")
+        #expect(target.isRunning)
+        let status = try String(contentsOfFile: "/proc/\(target.pid)/status", encoding: .utf8)
+        #expect(status.contains("TracerPid:\t0"))
+    }
 }

@@ -25,7 +25,8 @@ public final class KernelObserver: @unchecked Sendable {
 
     /// Sets up observation. `.on` fails when it cannot observe; `.auto`
     /// falls back to the model alone and says why.
-    public static func make(mode: Mode, model: StackModel?, probeSet: String) throws -> KernelObserver? {
+    public static func make(mode: Mode, model: StackModel?, probeSet: String,
+                            ringPages: UInt64 = KernelSampler.defaultRingPages) throws -> KernelObserver? {
         if mode == .off { return nil }
         let symbols = KernelSymbols.load()
         let correlator = KernelCorrelator(model: model, symbols: symbols)
@@ -51,7 +52,7 @@ public final class KernelObserver: @unchecked Sendable {
             return try unavailable(error.description)
         }
         do {
-            let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols)
+            let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols, ringPages: ringPages)
             return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil)
         } catch let error as TraceError {
             tracefs.release()

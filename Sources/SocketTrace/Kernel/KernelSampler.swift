@@ -17,7 +17,9 @@ public final class KernelSampler: @unchecked Sendable {
     let symbols: KernelSymbols
     let tracefs: Tracefs
     let cpus: [Int32]
-    static let ringPages: UInt64 = 256
+    /// Data pages of each CPU's ring (a power of two), perf's --mmap-pages.
+    let ringPages: UInt64
+    public static let defaultRingPages: UInt64 = 256
 
     var rings: [Int32: Ring] = [:]
     var descriptors: [Int32] = []
@@ -28,7 +30,8 @@ public final class KernelSampler: @unchecked Sendable {
     public private(set) var sampleCount: UInt64 = 0
     var closed = false
 
-    public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols) throws {
+    public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols, ringPages: UInt64 = KernelSampler.defaultRingPages) throws {
+        self.ringPages = ringPages
         self.probes = probes
         self.tracefs = tracefs
         self.symbols = symbols
@@ -57,7 +60,7 @@ public final class KernelSampler: @unchecked Sendable {
                         throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
                     }
                 } else {
-                    guard let base = cs_perf_map(fd, Self.ringPages) else {
+                    guard let base = cs_perf_map(fd, ringPages) else {
                         throw TraceError(operation: "mmap of the perf ring buffer", errno: errno)
                     }
                     rings[cpu] = Ring(fd: fd, base: base)
@@ -74,7 +77,7 @@ public final class KernelSampler: @unchecked Sendable {
             guard let ring = rings[cpu] else { continue }
             while true {
                 let length = buffer.withUnsafeMutableBytes { raw in
-                    cs_perf_drain(ring.base, Self.ringPages, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
+                    cs_perf_drain(ring.base, ringPages, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
                 }
                 if length == 0 { break }
                 parse(Int(length), into: &samples)
@@ -132,7 +135,7 @@ public final class KernelSampler: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         for fd in descriptors { cs_perf_disable(fd) }
-        for ring in rings.values { cs_perf_unmap(ring.base, Self.ringPages) }
+        for ring in rings.values { cs_perf_unmap(ring.base, ringPages) }
         for fd in descriptors { Glibc.close(fd) }
         descriptors.removeAll()
         rings.removeAll()

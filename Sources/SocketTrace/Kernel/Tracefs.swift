@@ -3,6 +3,11 @@ import Glibc
 
 /// Where tracefs is mounted; mounted at /sys/kernel/tracing when it is not
 /// and the caller may (the mount is undone by `release`).
+///
+/// A mount sockettrace makes is recorded in /run/sockettrace (with the pid
+/// that made it and the mount namespace), so that a run killed before it
+/// could unmount (SIGKILL) leaves a trace: the next run in that namespace
+/// takes the mount over and unmounts it when it ends.
 public final class Tracefs: @unchecked Sendable {
     public let path: String
     let mountedByUs: Bool
@@ -17,7 +22,14 @@ public final class Tracefs: @unchecked Sendable {
         if let text = KernelSocketLookup.readSmallFile("/proc/mounts") {
             for line in text.split(separator: "\n") {
                 let fields = line.split(separator: " ")
-                if fields.count > 2, fields[2] == "tracefs" { return Tracefs(path: String(fields[1]), mountedByUs: false) }
+                guard fields.count > 2, fields[2] == "tracefs" else { continue }
+                let path = String(fields[1])
+                if let owner = mountOwner(path), owner != getpid(), kill(owner, 0) != 0 && errno == ESRCH {
+                    // Left behind by a run that was killed: ours to undo now.
+                    recordMount(path)
+                    return Tracefs(path: path, mountedByUs: true)
+                }
+                return Tracefs(path: path, mountedByUs: false)
             }
             for line in text.split(separator: "\n") {
                 let fields = line.split(separator: " ")
@@ -31,7 +43,34 @@ public final class Tracefs: @unchecked Sendable {
         guard cs_mount_tracefs(target) == 0 else {
             throw TraceError(operation: "tracefs is not mounted and mounting it at \(target) failed", errno: errno)
         }
+        recordMount(target)
         return Tracefs(path: target, mountedByUs: true)
+    }
+
+    static let markerDirectory = "/run/sockettrace"
+
+    /// The marker of a mount at `path` in this process's mount namespace.
+    static func markerPath(_ path: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = readlink("/proc/self/ns/mnt", &buffer, buffer.count - 1)
+        let namespace = count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "mnt"
+        let name = (namespace + path).map { $0.isLetter || $0.isNumber ? $0 : "_" }
+        return markerDirectory + "/tracefs-" + String(name)
+    }
+
+    /// The pid of the sockettrace that mounted tracefs at `path`, if one did.
+    static func mountOwner(_ path: String) -> Int32? {
+        KernelSocketLookup.readSmallFile(markerPath(path)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    static func recordMount(_ path: String) {
+        mkdir(markerDirectory, 0o700)
+        let marker = markerPath(path)
+        let fd = Glibc.open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let text = "\(getpid())\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     /// The format of GROUP:EVENT from events/GROUP/EVENT/format.
@@ -49,6 +88,8 @@ public final class Tracefs: @unchecked Sendable {
 
     /// Unmounts tracefs if this process mounted it.
     public func release() {
-        if mountedByUs { _ = cs_unmount(path) }
+        guard mountedByUs else { return }
+        _ = cs_unmount(path)
+        unlink(Self.markerPath(path))
     }
 }

@@ -161,9 +161,14 @@ func readTraces(_ files: [String]) throws -> [TraceFileReader] {
 }
 
 /// A trace cut short is read up to its last complete record, then said.
+/// Says what a trace file lacks: kernel samples lost while tracing, and
+/// records lost to a cut (the latter fails the command).
 func reportTruncation(_ readers: [TraceFileReader]) throws {
     var truncated = false
     for reader in readers {
+        for case let .end(summary) in reader.records where summary.lostKernelSamples > 0 {
+            Run.complain("\(reader.path): \(summary.lostKernelSamples) of \(summary.kernelSamples + summary.lostKernelSamples) kernel samples were lost while tracing (the ring buffer overflowed): chains of some calls may be missing")
+        }
         if let line = reader.truncatedAt {
             Run.complain("\(reader.path):\(line): the trace ends in the middle of a record; the \(reader.records.count) complete records before it were used")
             truncated = true

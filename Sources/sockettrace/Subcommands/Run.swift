@@ -68,6 +68,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("kernel"), help: ArgumentHelp("Observe the kernel's call chains: auto (when permitted; the default for text), on, off (the default for --format strace and -c).", valueName: "auto|on|off"))
     var kernelMode: KernelObserver.Mode?
 
+    @Option(name: .customLong("kernel-buffer-pages"), help: ArgumentHelp("Pages of each CPU's kernel sample ring (a power of two; default 256). Samples that do not fit are counted as lost.", valueName: "n"))
+    var kernelBufferPages: UInt64 = KernelSampler.defaultRingPages
+
     @OptionGroup var model: ModelOptions
 
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The program to run and its arguments.", valueName: "prog"))
@@ -93,6 +96,9 @@ struct Run: ParsableCommand {
         configuration.decodeOptions = DecodeOptions(
             stringLimit: noData ? 0 : stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none))
         do {
+            guard kernelBufferPages > 0, kernelBufferPages & (kernelBufferPages - 1) == 0 else {
+                throw TraceError(.usage, operation: "--kernel-buffer-pages \(kernelBufferPages): must be a power of two")
+            }
             for expression in expressions {
                 guard expression.hasPrefix("trace=") || !expression.contains("=") else {
                     throw TraceError(.usage, operation: "-e \(expression): only trace= is supported")
@@ -108,7 +114,7 @@ struct Run: ParsableCommand {
             configuration.recordPlainText = format == .jsonl || save != nil
             let mode = kernelMode ?? ((format == .strace && save == nil) || summary ? .off : .auto)
             let observer = try KernelObserver.make(mode: mode, model: mode == .off ? nil : try model.load(required: mode == .on),
-                                                   probeSet: model.probeSet)
+                                                   probeSet: model.probeSet, ringPages: kernelBufferPages)
             if let reason = observer?.unavailableReason {
                 Self.complain("kernel chains not observed (\(reason)); showing the model's expected chains")
             }
@@ -136,7 +142,7 @@ struct Run: ParsableCommand {
             stream.close()
             saved?.close()
             if let lost = observer?.sampler?.lostSamples, lost > 0 {
-                Self.complain("\(lost) kernel samples were lost (the ring buffer overflowed)")
+                Self.complain("\(lost) kernel samples were lost (the ring buffer overflowed; chains of some calls may be missing — try --kernel-buffer-pages \(kernelBufferPages * 4))")
             }
             if let failure = tracer.execFailure {
                 Self.complain(failure.description)
