@@ -125,4 +125,24 @@ struct TraceFileTests {
         #expect(result.status == 1)
         #expect(!FileManager.default.fileExists(atPath: target))
     }
+
+    @Test("the trace file ends with its connections: both ends' pids, handshake and bytes each way")
+    func connectionRecords() throws {
+        let records = try TraceFileReader(path: try savedTrace()).records
+        let connections = records.compactMap { record -> Connection? in
+            if case let .connection(connection) = record { return connection }
+            return nil
+        }
+        let connection = try #require(connections.first)
+        #expect(connections.count == 1)
+        #expect(connection.clientPid != nil && connection.serverPid != nil && connection.clientPid != connection.serverPid)
+        #expect((connection.handshake ?? 0) > 0)
+        #expect(connection.sentByClient == 18 && connection.receivedByServer == 18)
+        #expect(connection.sentByServer == 14 && connection.receivedByClient == 14)
+        // Written after the calls, before the end record.
+        guard case .end? = records.last, case .connection? = records.dropLast().last else {
+            Issue.record("connection records are not just before the end record")
+            return
+        }
+    }
 }

@@ -7,6 +7,8 @@ public final class TraceFileWriter: TraceSink {
     let output: OutputStream
     let encoder: JSONEncoder
     var syscalls = 0
+    /// Pairs connect with accept as calls finish; written before the end record.
+    let connections = ConnectionTracker()
     let kernelCounts: () -> (samples: UInt64, lost: UInt64)
 
     public init(output: OutputStream, header: TraceHeader,
@@ -48,6 +50,7 @@ public final class TraceFileWriter: TraceSink {
         case let .syscallExited(call):
             syscalls += 1
             write(.syscall(call))
+            connections.observe(call)
         case let .syscallAbandoned(call): write(.syscallAbandoned(call))
         case let .process(event): write(.process(event))
         case let .kernelEvent(sample): write(.kernelEvent(sample))
@@ -59,6 +62,9 @@ public final class TraceFileWriter: TraceSink {
 
     public func finish() {
         let counts = kernelCounts()
+        for connection in connections.connections where connection.clientPid != nil || connection.serverPid != nil {
+            write(.connection(connection))
+        }
         write(.end(TraceSummary(syscalls: syscalls, kernelSamples: counts.samples, lostKernelSamples: counts.lost, endMonotonic: .now())))
         output.flush()
     }

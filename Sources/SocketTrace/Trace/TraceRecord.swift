@@ -54,6 +54,8 @@ public enum TraceRecord: Sendable {
     case kernelEvent(KernelSample)
     /// One of the program's own functions entered or left (`--functions`).
     case function(FunctionEvent)
+    /// A connection paired from both ends, written at the end of the trace.
+    case connection(Connection)
     /// A kernel chain that later samples refer to by id (format 1.1).
     case chain(id: Int, frames: [String])
     case end(TraceSummary)
@@ -68,6 +70,7 @@ public enum TraceRecord: Sendable {
         case let .process(event): event.time
         case let .kernelEvent(sample): sample.time
         case let .function(event): event.time
+        case let .connection(connection): connection.connectTime ?? connection.acceptTime ?? MonotonicTime(nanoseconds: 0)
         case .chain: MonotonicTime(nanoseconds: 0)
         case let .end(summary): summary.endMonotonic
         }
@@ -76,7 +79,8 @@ public enum TraceRecord: Sendable {
     /// The trace event it replays, if any.
     public var event: TraceEvent? {
         switch self {
-        case .header, .end, .chain: nil
+        // Connections are derived from the calls: consumers pair them again (across merged files too).
+        case .header, .end, .chain, .connection: nil
         case let .syscallEntry(call): .syscallEntered(call)
         case let .syscall(call): .syscallExited(call)
         case let .syscallAbandoned(call): .syscallAbandoned(call)
@@ -100,6 +104,7 @@ extension TraceRecord: Codable {
         case "process": self = .process(try ProcessEvent(from: decoder))
         case "kernel_event": self = .kernelEvent(try KernelSample(from: decoder))
         case "function": self = .function(try FunctionEvent(from: decoder))
+        case "connection": self = .connection(try Connection(from: decoder))
         case "chain":
             let keyed = try decoder.container(keyedBy: TypeKey.self)
             let id = try keyed.decode(Int.self, forKey: .id)
@@ -139,6 +144,9 @@ extension TraceRecord: Codable {
         case let .function(event):
             try keyed.encode("function", forKey: .type)
             try event.encode(to: encoder)
+        case let .connection(connection):
+            try keyed.encode("connection", forKey: .type)
+            try connection.encode(to: encoder)
         case let .chain(id, frames):
             try keyed.encode("chain", forKey: .type)
             try keyed.encode(id, forKey: .id)

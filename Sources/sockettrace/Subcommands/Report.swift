@@ -40,7 +40,15 @@ struct Report: ParsableCommand {
             sink = PlainTextSink(StraceWriter(output: stream, options: options))
         case .jsonl:
             let header = readers[0].header!
-            sink = TraceFileWriter(output: stream, header: header)
+            // The merged file's counts are the sum of its inputs'.
+            var samples: UInt64 = 0, lost: UInt64 = 0
+            for reader in readers {
+                for case let .end(summary) in reader.records {
+                    samples += summary.kernelSamples
+                    lost += summary.lostKernelSamples
+                }
+            }
+            sink = TraceFileWriter(output: stream, header: header, kernelCounts: { [samples, lost] in (samples, lost) })
         case .perfetto, .mermaid, .plantuml, .html:
             return
         }
