@@ -13,6 +13,9 @@ struct RecordEncoderTests {
         call.exitTime = MonotonicTime(nanoseconds: 9_000)
         call.result = SyscallResult(rval: -32, isError: true)
         call.returnText = "-1 EPIPE (Broken pipe)"
+        call.exitText = "é😀\u{7f}/"
+        call.functions = ["main", "handle_client"]
+        call.saved = [-1, 16]
         call.plainText = PlainText(entryText: "sendto(4, …", exitText: "", returnText: "-1 EPIPE (Broken pipe)")
         let socket = SocketInfo(family: 2, type: 1, protocolNumber: 6, local: .inet(address: "127.0.0.1", port: 1),
                                 peer: .inet6(address: "::1", port: 2), state: .connected)
@@ -65,5 +68,46 @@ struct RecordEncoderTests {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         #expect(try json(direct.text) == (try json(String(decoding: try encoder.encode(TraceRecord.kernelEvent(sample)), as: UTF8.self))))
+    }
+    @Test("the fast reader reads a syscall record exactly as Codable does", arguments: ["syscall", "syscall_entry", "syscall_abandoned"])
+    func fastReaderSameAsCodable(_ type: String) throws {
+        let call = Self.sampleCall()
+        let record: TraceRecord = type == "syscall" ? .syscall(call) : type == "syscall_entry" ? .syscallEntry(call) : .syscallAbandoned(call)
+        var direct = RecordEncoder()
+        let written = direct.record(record)
+        #expect(written)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.userInfo[ChainTable.key] = ChainTable()
+        let slow = try decoder.decode(TraceRecord.self, from: Data(direct.text.utf8))
+        let bytes = Array(direct.text.utf8)
+        let fast = try #require(bytes.withUnsafeBufferPointer { RecordDecoder(kernelDecoder: decoder).decode($0) })
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        #expect(String(decoding: try encoder.encode(fast), as: UTF8.self) == String(decoding: try encoder.encode(slow), as: UTF8.self))
+    }
+
+    func scan(_ text: String) -> JSONValue? {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { buffer in
+            var scanner = JSONScanner(buffer)
+            return try? scanner.parseDocument()
+        }
+    }
+
+    @Test("the JSON scanner: exact 64-bit integers, escapes and surrogate pairs; bad text refused")
+    func scanner() throws {
+        let text = #"{"a":18446744073709551615,"b":-9223372036854775808,"c":1.5e3,"d":"x\"\\\/\n\u00e9\ud83d\ude00","e":[true,false,null,{}],"f":[]}"#
+        let value = try #require(scan(text))
+        #expect(value["a"]?.uint64 == UInt64.max)
+        #expect(value["b"]?.int64 == Int64.min)
+        if case let .double(number)? = value["c"] { #expect(number == 1500) } else { Issue.record("c is not a number") }
+        #expect(value["d"]?.string == "x\"\\/\né😀")
+        #expect(value["e"]?.array?.count == 4)
+        for bad in [#"{"a":}"#, #"{"a":1"#, #"{"a":"x}"#, #"[1,]"#, #"{"a":1} x"#, #""\u12""#, "{\"a\":\"\u{1}\"}"] {
+            let parsed = scan(bad)
+            #expect(parsed == nil, "\(bad)")
+        }
     }
 }

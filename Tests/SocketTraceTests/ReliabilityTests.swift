@@ -110,7 +110,8 @@ struct ReliabilityTests {
         grep -q ' tracefs ' /proc/mounts && { echo 'tracefs still mounted'; exit 10; }
         marker=/run/sockettrace/tracefs-$(printf '%s' "$(readlink /proc/self/ns/mnt)/sys/kernel/tracing" | tr -c 'a-zA-Z0-9' _)
         \(tracer) --kernel on -o /dev/null /bin/sleep 30 & pid=$!
-        sleep 1.5; kill -9 $pid; wait $pid
+        for i in $(seq 300); do grep -q ' tracefs ' /proc/mounts && break; sleep 0.1; done
+        sleep 0.3; kill -9 $pid; wait $pid
         grep -q ' tracefs ' /proc/mounts || { echo 'the killed run left no mount'; exit 11; }
         test -e "$marker" || { echo "no marker $marker"; exit 12; }
         \(tracer) --kernel on -o /dev/null /bin/true || exit 13

@@ -38,7 +38,11 @@ public enum SocketEndpoint: Hashable, Sendable, Codable, CustomStringConvertible
 
     /// Written as its text: `127.0.0.1:40000`, `[::1]:80`, `/run/app.sock`.
     public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
+        self.init(text: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    /// Parses the text `description` writes.
+    public init(text: String) {
         if text.hasPrefix("["), let close = text.lastIndex(of: "]"),
            let port = UInt16(text[text.index(after: close)...].dropFirst()) {
             self = .inet6(address: String(text[text.index(after: text.startIndex)..<close]), port: port)

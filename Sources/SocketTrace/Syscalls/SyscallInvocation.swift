@@ -72,6 +72,17 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
     public var peer: SocketEndpoint?
     public var state: SocketInfo.State
 
+    public init(fd: Int32, family: UInt64, type: UInt64, protocolLabel: String, local: SocketEndpoint?,
+                peer: SocketEndpoint?, state: SocketInfo.State) {
+        self.fd = fd
+        self.family = family
+        self.type = type
+        self.protocolLabel = protocolLabel
+        self.local = local
+        self.peer = peer
+        self.state = state
+    }
+
     public init(fd: Int32, socket: SocketInfo) {
         self.fd = fd
         family = socket.family

@@ -9,9 +9,147 @@ public struct TraceFileError: Error, CustomStringConvertible, Sendable {
     public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
 }
 
-/// Reads a trace file: every complete record, in order. A corrupt line is an
-/// error naming it; a last line cut short (a tracer killed mid-write) ends
-/// the trace there, with a warning saying where.
+/// Reads a trace file record by record, in file order, holding one read
+/// buffer and not the records: a report of a long trace streams through it.
+/// A corrupt line is an error naming it; a last line cut short (a tracer
+/// killed mid-write) ends the trace there, with `truncatedAt` saying where.
+public final class TraceRecordStream {
+    public let path: String
+    public private(set) var header: TraceHeader
+    /// Set when the file ended in the middle of a record.
+    public private(set) var truncatedAt: Int?
+    /// The `end` record, once read.
+    public private(set) var summary: TraceSummary?
+    /// Complete records read so far.
+    public private(set) var recordCount = 0
+
+    let fd: Int32
+    var buffer: [UInt8] = []
+    var start = 0
+    var lineNumber = 0
+    var endOfFile = false
+    let decoder: JSONDecoder
+    let fast: RecordDecoder
+
+    public init(path: String) throws(TraceFileError) {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TraceFileError(file: path, line: 0, message: "cannot be read") }
+        var info = stat()
+        if fstat(fd, &info) == 0 && info.st_size == 0 {
+            close(fd)
+            throw TraceFileError(file: path, line: 0, message: "is empty: not a sockettrace trace")
+        }
+        decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.userInfo[ChainTable.key] = ChainTable()
+        fast = RecordDecoder(kernelDecoder: decoder)
+        header = TraceHeader(command: [], kernelObservation: "off", note: nil)
+        do throws(TraceFileError) {
+            guard case let .header(found)? = try next() else {
+                throw TraceFileError(file: path, line: 1, message: "no header record: not a sockettrace trace")
+            }
+            guard found.format == TraceHeader.formatName else {
+                throw TraceFileError(file: path, line: 1, message: "format '\(found.format)' is not \(TraceHeader.formatName)")
+            }
+            let current = Int(TraceHeader.currentVersion.split(separator: ".")[0]) ?? 1
+            guard found.majorVersion <= current else {
+                throw TraceFileError(file: path, line: 1, message: "trace format version \(found.version) is newer than this sockettrace reads (\(current).x)")
+            }
+            header = found
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// The next line's bytes (without its newline), nil at the end of the file.
+    func nextLine() -> (range: Range<Int>, last: Bool)? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: 0x0a) {
+                defer { start = newline + 1 }
+                lineNumber += 1
+                return (start..<newline, false)
+            }
+            if endOfFile {
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                lineNumber += 1
+                return (start..<buffer.count, true)
+            }
+            if start > 0 {
+                buffer.removeFirst(start)
+                start = 0
+            }
+            let chunk = 1 << 20
+            let old = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: chunk))
+            let got = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + old, chunk) }
+            buffer.removeLast(chunk - max(got, 0))
+            if got <= 0 { endOfFile = true }
+        }
+    }
+
+    /// The next record in file order; nil at the end (or at a last line cut short).
+    public func next() throws(TraceFileError) -> TraceRecord? {
+        while let (range, last) = nextLine() {
+            if range.isEmpty { continue }
+            let number = lineNumber
+            var record: TraceRecord? = buffer.withUnsafeBufferPointer { fast.decode(UnsafeBufferPointer(rebasing: $0[range])) }
+            if record == nil {
+                do {
+                    record = try decoder.decode(TraceRecord.self, from: Data(buffer[range]))
+                } catch {
+                    if last {
+                        truncatedAt = number
+                        return nil
+                    }
+                    throw TraceFileError(file: path, line: number, message: "not a valid trace record (\(TraceFileReader.reason(error)))")
+                }
+            }
+            guard let record else { continue }
+            if case .header = record, number != 1 {
+                throw TraceFileError(file: path, line: number, message: "a header in the middle of the trace")
+            } else if number == 1, !(record.isHeader) {
+                throw TraceFileError(file: path, line: 1, message: "the first record is not a header: not a sockettrace trace")
+            }
+            if case let .end(found) = record { summary = found }
+            recordCount += 1
+            return record
+        }
+        return nil
+    }
+
+    /// The events of several traces on one timeline, each file read as it
+    /// goes: the earliest of the files' next events first (client and server
+    /// traced separately on one host share CLOCK_MONOTONIC).
+    public static func mergeEvents(_ streams: [TraceRecordStream], _ body: (TraceRecord) -> Void) throws(TraceFileError) {
+        var heads: [TraceRecord?] = []
+        func nextEvent(_ stream: TraceRecordStream) throws(TraceFileError) -> TraceRecord? {
+            while let record = try stream.next() {
+                if record.event != nil { return record }
+            }
+            return nil
+        }
+        for stream in streams { heads.append(try nextEvent(stream)) }
+        while true {
+            var best: Int?
+            for (index, head) in heads.enumerated() {
+                guard let head else { continue }
+                if let current = best, let other = heads[current], other.time <= head.time { continue }
+                best = index
+            }
+            guard let index = best, let record = heads[index] else { return }
+            body(record)
+            heads[index] = try nextEvent(streams[index])
+        }
+    }
+}
+
+/// A whole trace file in memory: its header and every complete record, for
+/// the views that need all of it at once (Perfetto, diagrams, HTML, compare).
 public struct TraceFileReader {
     public let path: String
     public private(set) var header: TraceHeader?
@@ -21,45 +159,11 @@ public struct TraceFileReader {
 
     public init(path: String) throws {
         self.path = path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TraceFileError(file: path, line: 0, message: "cannot be read")
-        }
-        if data.isEmpty { throw TraceFileError(file: path, line: 0, message: "is empty: not a sockettrace trace") }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.userInfo[ChainTable.key] = ChainTable()
-        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let endsWithNewline = data.last == UInt8(ascii: "\n")
-        for (index, line) in lines.enumerated() {
-            let number = index + 1
-            if line.isEmpty { continue }
-            let isLast = index == lines.count - 1
-            let record: TraceRecord
-            do {
-                record = try decoder.decode(TraceRecord.self, from: Data(line))
-            } catch {
-                if isLast && !endsWithNewline {
-                    truncatedAt = number
-                    break
-                }
-                throw TraceFileError(file: path, line: number, message: "not a valid trace record (\(Self.reason(error)))")
-            }
-            if case let .header(found) = record {
-                guard number == 1 else { throw TraceFileError(file: path, line: number, message: "a header in the middle of the trace") }
-                guard found.format == TraceHeader.formatName else {
-                    throw TraceFileError(file: path, line: 1, message: "format '\(found.format)' is not \(TraceHeader.formatName)")
-                }
-                let current = Int(TraceHeader.currentVersion.split(separator: ".")[0]) ?? 1
-                guard found.majorVersion <= current else {
-                    throw TraceFileError(file: path, line: 1, message: "trace format version \(found.version) is newer than this sockettrace reads (\(current).x)")
-                }
-                header = found
-            } else if number == 1 {
-                throw TraceFileError(file: path, line: 1, message: "the first record is not a header: not a sockettrace trace")
-            }
-            records.append(record)
-        }
-        if header == nil { throw TraceFileError(file: path, line: 1, message: "no header record: not a sockettrace trace") }
+        let stream = try TraceRecordStream(path: path)
+        header = stream.header
+        records.append(.header(stream.header))
+        while let record = try stream.next() { records.append(record) }
+        truncatedAt = stream.truncatedAt
     }
 
     static func reason(_ error: any Error) -> String {

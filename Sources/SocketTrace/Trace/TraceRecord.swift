@@ -76,6 +76,11 @@ public enum TraceRecord: Sendable {
         }
     }
 
+    var isHeader: Bool {
+        if case .header = self { return true }
+        return false
+    }
+
     /// The trace event it replays, if any.
     public var event: TraceEvent? {
         switch self {

@@ -17,53 +17,54 @@ struct Report: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write to FILE instead of standard output.") var output: String?
 
     func run() throws {
-        let readers = try readTraces(files)
         let stream = try output.map { try OutputStream.create(path: $0) } ?? OutputStream.standardOutput
-        let records = TraceFileReader.merged(readers)
-        if let document = try exportDocument(records) {
-            stream.write(document)
+        if [.perfetto, .mermaid, .plantuml, .html].contains(format) {
+            let readers = try readTraces(files)
+            stream.write(try exportDocument(TraceFileReader.merged(readers), header: readers.first?.header))
             stream.close()
-            try reportTruncation(readers)
+            try reportTruncation(readers.map(TraceFileStatus.init))
             return
         }
+        // The timelines stream: each file is read as it is rendered, never held whole.
+        let streams = try openTraces(files)
         let sink: TraceSink
         switch format {
-        case .text:
-            var options = TextTimeline.Options()
-            options.colour = TextTimeline.wantsColour(stream)
-            options.width = stream.terminalWidth
-            sink = TextTimeline(output: stream, options: options)
         case .strace:
             var options = StraceWriter.Options()
             options.writingToFile = true
             options.followFlagGiven = true
             sink = PlainTextSink(StraceWriter(output: stream, options: options))
         case .jsonl:
-            let header = readers[0].header!
             // The merged file's counts are the sum of its inputs'.
-            var samples: UInt64 = 0, lost: UInt64 = 0
-            for reader in readers {
-                for case let .end(summary) in reader.records {
-                    samples += summary.kernelSamples
-                    lost += summary.lostKernelSamples
+            sink = TraceFileWriter(output: stream, header: streams[0].header, kernelCounts: {
+                streams.reduce((UInt64(0), UInt64(0))) { sum, trace in
+                    (sum.0 + (trace.summary?.kernelSamples ?? 0), sum.1 + (trace.summary?.lostKernelSamples ?? 0))
                 }
-            }
-            sink = TraceFileWriter(output: stream, header: header, kernelCounts: { [samples, lost] in (samples, lost) })
-        case .perfetto, .mermaid, .plantuml, .html:
-            return
+            })
+        default:
+            var options = TextTimeline.Options()
+            options.colour = TextTimeline.wantsColour(stream)
+            options.width = stream.terminalWidth
+            sink = TextTimeline(output: stream, options: options)
         }
-        for record in records {
-            if let event = record.event { sink.handle(event) }
+        do {
+            try TraceRecordStream.mergeEvents(streams) { record in
+                if let event = record.event { sink.handle(event) }
+            }
+        } catch {
+            stream.close()
+            Run.complain(error.description)
+            throw ExitCode(1)
         }
         sink.finish()
         stream.close()
-        try reportTruncation(readers)
+        try reportTruncation(streams.map(TraceFileStatus.init))
     }
 }
 
 extension Report {
     /// The formats that render the whole trace at once.
-    func exportDocument(_ records: [TraceRecord]) throws -> String? {
+    func exportDocument(_ records: [TraceRecord], header: TraceHeader?) throws -> String {
         switch format {
         case .perfetto:
             return String(decoding: try PerfettoExporter(records: records).export(), as: UTF8.self) + "\n"
@@ -77,9 +78,10 @@ extension Report {
             let sink = TextTimeline(output: timeline, options: TextTimeline.Options())
             for record in records { if let event = record.event { sink.handle(event) } }
             sink.finish()
-            return HTMLReport(records: records, header: try readTraces(files).first?.header, timelineText: timeline.captured).render()
+            return HTMLReport(records: records, header: header, timelineText: timeline.captured).render()
         case .text, .strace, .jsonl:
-            return nil
+            return ""
+
         }
     }
 }
@@ -128,7 +130,7 @@ struct Compare: ParsableCommand {
             if summaries.isEmpty { print("no socket operations with a model in this trace") }
             for summary in summaries { print("\n" + summary.text, terminator: "") }
         }
-        try reportTruncation(readers)
+        try reportTruncation(readers.map(TraceFileStatus.init))
     }
 }
 
@@ -159,6 +161,37 @@ final class PlainTextSink: TraceSink {
     func finish() { inner.finish() }
 }
 
+func openTraces(_ files: [String]) throws -> [TraceRecordStream] {
+    do {
+        return try files.map { path throws(TraceFileError) in try TraceRecordStream(path: path) }
+    } catch {
+        Run.complain(error.description)
+        throw ExitCode(1)
+    }
+}
+
+/// What a read trace file lacked, for the closing words.
+struct TraceFileStatus {
+    let path: String
+    let truncatedAt: Int?
+    let records: Int
+    let summary: TraceSummary?
+
+    init(_ reader: TraceFileReader) {
+        path = reader.path
+        truncatedAt = reader.truncatedAt
+        records = reader.records.count
+        summary = reader.records.last.flatMap { if case let .end(summary) = $0 { summary } else { nil } }
+    }
+
+    init(_ stream: TraceRecordStream) {
+        path = stream.path
+        truncatedAt = stream.truncatedAt
+        records = stream.recordCount
+        summary = stream.summary
+    }
+}
+
 func readTraces(_ files: [String]) throws -> [TraceFileReader] {
     do {
         return try files.map { try TraceFileReader(path: $0) }
@@ -171,14 +204,14 @@ func readTraces(_ files: [String]) throws -> [TraceFileReader] {
 /// A trace cut short is read up to its last complete record, then said.
 /// Says what a trace file lacks: kernel samples lost while tracing, and
 /// records lost to a cut (the latter fails the command).
-func reportTruncation(_ readers: [TraceFileReader]) throws {
+func reportTruncation(_ readers: [TraceFileStatus]) throws {
     var truncated = false
     for reader in readers {
-        for case let .end(summary) in reader.records where summary.lostKernelSamples > 0 {
+        if let summary = reader.summary, summary.lostKernelSamples > 0 {
             Run.complain("\(reader.path): \(summary.lostKernelSamples) of \(summary.kernelSamples + summary.lostKernelSamples) kernel samples were lost while tracing (the ring buffer overflowed): chains of some calls may be missing")
         }
         if let line = reader.truncatedAt {
-            Run.complain("\(reader.path):\(line): the trace ends in the middle of a record; the \(reader.records.count) complete records before it were used")
+            Run.complain("\(reader.path):\(line): the trace ends in the middle of a record; the \(reader.records) complete records before it were used")
             truncated = true
         }
     }
