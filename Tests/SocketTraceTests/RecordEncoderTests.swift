@@ -79,6 +79,7 @@ struct RecordEncoderTests {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.userInfo[ChainTable.key] = ChainTable()
+        decoder.userInfo[AlignmentTable.key] = AlignmentTable()
         let slow = try decoder.decode(TraceRecord.self, from: Data(direct.text.utf8))
         let bytes = Array(direct.text.utf8)
         let fast = try #require(bytes.withUnsafeBufferPointer { RecordDecoder(kernelDecoder: decoder).decode($0) })

@@ -14,7 +14,7 @@ public struct ChainAlignment: Sendable, Codable {
         case outOfOrder = "out-of-order"
     }
 
-    public struct Step: Sendable, Codable {
+    public struct Step: Sendable, Codable, Hashable {
         public let function: String
         public let layer: StackLayer
         public let status: Status
@@ -28,6 +28,56 @@ public struct ChainAlignment: Sendable, Codable {
     public let observed: [String]
     /// The sample the chain came from: its tracepoint and fields, one line.
     public var sample: String?
+
+    enum CodingKeys: String, CodingKey { case operation, steps, extraFrames, observed, sample, alignmentId }
+
+    public init(operation: String, steps: [Step], extraFrames: [String], observed: [String], sample: String? = nil) {
+        self.operation = operation
+        self.steps = steps
+        self.extraFrames = extraFrames
+        self.observed = observed
+        self.sample = sample
+    }
+
+    /// Reads the alignment written out, or (format 1.2) `alignment_id`, naming an
+    /// `alignment` record read earlier, with this call's `sample`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sample = try c.decodeIfPresent(String.self, forKey: .sample)
+        if let id = try c.decodeIfPresent(Int.self, forKey: .alignmentId) {
+            guard let shared = (decoder.userInfo[AlignmentTable.key] as? AlignmentTable)?.alignments[id] else {
+                throw DecodingError.dataCorruptedError(forKey: .alignmentId, in: c, debugDescription: "alignment \(id) is not defined before it is used")
+            }
+            operation = shared.operation
+            steps = shared.steps
+            extraFrames = shared.extraFrames
+            observed = shared.observed
+            return
+        }
+        operation = try c.decode(String.self, forKey: .operation)
+        steps = try c.decode([Step].self, forKey: .steps)
+        extraFrames = try c.decode([String].self, forKey: .extraFrames)
+        observed = try c.decode([String].self, forKey: .observed)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(operation, forKey: .operation)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(extraFrames, forKey: .extraFrames)
+        try c.encode(observed, forKey: .observed)
+        try c.encodeIfPresent(sample, forKey: .sample)
+    }
+
+    /// What calls with the same chain share (everything but the sample).
+    struct Shape: Hashable {
+        let operation: String
+        let steps: [Step]
+        let extraFrames: [String]
+        let observed: [String]
+    }
+
+    var shape: Shape { Shape(operation: operation, steps: steps, extraFrames: extraFrames, observed: observed) }
 
     public enum Verdict: String, Sendable, Codable {
         /// Every function the model expects and the kernel has was there, in order.

@@ -17,7 +17,7 @@ public struct KernelActivity: Sendable, Codable {
     /// One per chain sample: the syscall part, and the softirq part if any.
     public var alignments: [ChainAlignment]
 
-    enum CodingKeys: String, CodingKey { case operation, source, expected, samples, alignments, observed, verdict }
+    enum CodingKeys: String, CodingKey { case operation, source, expected, expectedId, samples, alignments, observed, verdict }
 
     public init(operation: String?, source: Source, expected: [String], samples: [KernelSample], alignments: [ChainAlignment]) {
         self.operation = operation
@@ -31,7 +31,15 @@ public struct KernelActivity: Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         operation = try c.decodeIfPresent(String.self, forKey: .operation)
         source = try c.decode(Source.self, forKey: .source)
-        expected = try c.decode([String].self, forKey: .expected)
+        if let id = try c.decodeIfPresent(Int.self, forKey: .expectedId) {
+            // Format 1.2: the model's chain, written once as a `chain` record.
+            guard let frames = (decoder.userInfo[ChainTable.key] as? ChainTable)?.frames[id] else {
+                throw DecodingError.dataCorruptedError(forKey: .expectedId, in: c, debugDescription: "chain \(id) is not defined before it is used")
+            }
+            expected = frames
+        } else {
+            expected = try c.decode([String].self, forKey: .expected)
+        }
         samples = try c.decode([KernelSample].self, forKey: .samples)
         alignments = try c.decode([ChainAlignment].self, forKey: .alignments)
     }

@@ -8,6 +8,16 @@ public final class KernelCorrelator: @unchecked Sendable {
     let kernel: KernelVersion?
     var pending: [Int32: [KernelSample]] = [:]
 
+    /// A chain's alignments depend only on the chain and the operation: a
+    /// busy connection repeats a few chains thousands of times. Bounded, so
+    /// that memory stays flat on long traces.
+    struct AlignmentKey: Hashable {
+        let operation: String?
+        let chain: [String]
+    }
+    var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
+    static let alignmentCacheLimit = 4096
+
     public init(model: StackModel?, symbols: KernelSymbols?, kernel: KernelVersion? = .running) {
         self.model = model
         self.aligner = ChainAligner(symbols: symbols)
@@ -40,13 +50,14 @@ public final class KernelCorrelator: @unchecked Sendable {
         let expected = operation?.chain(for: call.syscall.rawValue, kernel: kernel) ?? []
         var alignments: [ChainAlignment] = []
         for sample in mine where sample.role == .chain && !sample.chain.isEmpty {
-            let (syscallPart, softirqPart) = ChainAligner.split(sample.chain)
-            var found: [ChainAlignment] = []
-            if let operation, !syscallPart.isEmpty {
-                found.append(aligner.align(syscallPart, with: expected, operation: operation.name))
-            }
-            if let model, let softirq = aligner.bestSoftirqAlignment(softirqPart, model: model, kernel: kernel) {
-                found.append(softirq)
+            let key = AlignmentKey(operation: operation?.name, chain: sample.chain)
+            let found: [ChainAlignment]
+            if let known = alignmentCache[key] {
+                found = known
+            } else {
+                found = align(sample.chain, operation: operation, expected: expected)
+                if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
+                alignmentCache[key] = found
             }
             for var alignment in found {
                 alignment.sample = sample.tracepoint + " " + sample.summary
@@ -55,5 +66,19 @@ public final class KernelCorrelator: @unchecked Sendable {
         }
         return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,
                               expected: expected.map(\.name), samples: mine, alignments: alignments)
+    }
+
+    /// The syscall side of a chain against the call's operation, and the
+    /// softirq side (if any) against the best-fitting softirq operation.
+    func align(_ chain: [String], operation: StackOperation?, expected: [ModelFunction]) -> [ChainAlignment] {
+        let (syscallPart, softirqPart) = ChainAligner.split(chain)
+        var found: [ChainAlignment] = []
+        if let operation, !syscallPart.isEmpty {
+            found.append(aligner.align(syscallPart, with: expected, operation: operation.name))
+        }
+        if let model, let softirq = aligner.bestSoftirqAlignment(softirqPart, model: model, kernel: kernel) {
+            found.append(softirq)
+        }
+        return found
     }
 }

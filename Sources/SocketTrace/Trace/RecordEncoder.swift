@@ -184,6 +184,7 @@ struct RecordEncoder {
     }
 
     mutating func activity(_ activity: KernelActivity) {
+        if let chains { return internedActivity(activity, chains) }
         object { o in
             o.member("operation", activity.operation)
             o.member("source", activity.source.rawValue)
@@ -211,6 +212,40 @@ struct RecordEncoder {
                 encoder.object { Self.sampleMembers(sample, into: &$0) }
             } }
         }
+    }
+
+    /// Format 1.2: the model's chain and each alignment written once (as
+    /// `chain` and `alignment` records) and referred to by id; a call keeps
+    /// its own samples and each alignment's `sample`.
+    mutating func internedActivity(_ activity: KernelActivity, _ chains: ChainInterner) {
+        object { o in
+            o.member("operation", activity.operation)
+            o.member("source", activity.source.rawValue)
+            o.member("expected_id", chains.id(for: activity.expected))
+            o.member("verdict", activity.verdict?.rawValue)
+            o.member("alignments") { $0.array(activity.alignments) { encoder, alignment in
+                encoder.object { a in
+                    a.member("alignment_id", chains.id(for: alignment))
+                    a.member("sample", alignment.sample)
+                }
+            } }
+            o.member("samples") { $0.array(activity.samples) { encoder, sample in
+                encoder.object { Self.sampleMembers(sample, into: &$0) }
+            } }
+        }
+    }
+
+    static func steps(_ alignment: ChainAlignment, into o: inout ObjectWriter) {
+        o.member("operation", alignment.operation)
+        o.member("steps") { $0.array(alignment.steps) { encoder, step in
+            encoder.object { s in
+                s.member("function", step.function)
+                s.member("layer", step.layer.rawValue)
+                s.member("status", step.status.rawValue)
+            }
+        } }
+        o.member("extra_frames", strings: alignment.extraFrames)
+        o.member("observed", strings: alignment.observed)
     }
 
     static func sampleMembers(_ sample: KernelSample, into o: inout ObjectWriter) {
@@ -259,5 +294,25 @@ final class ChainInterner {
     func takeNew() -> [(id: Int, frames: [String])] {
         defer { fresh.removeAll() }
         return fresh
+    }
+
+    private var alignmentIDs: [ChainAlignment.Shape: Int] = [:]
+    private var freshAlignments: [(id: Int, alignment: ChainAlignment)] = []
+
+    /// The id of an alignment's shape (all but its sample), new ones kept for `takeNewAlignments`.
+    func id(for alignment: ChainAlignment) -> Int {
+        let shape = alignment.shape
+        if let known = alignmentIDs[shape] { return known }
+        let id = alignmentIDs.count + 1
+        alignmentIDs[shape] = id
+        var shared = alignment
+        shared.sample = nil
+        freshAlignments.append((id, shared))
+        return id
+    }
+
+    func takeNewAlignments() -> [(id: Int, alignment: ChainAlignment)] {
+        defer { freshAlignments.removeAll() }
+        return freshAlignments
     }
 }

@@ -43,6 +43,7 @@ public final class TraceRecordStream {
         decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.userInfo[ChainTable.key] = ChainTable()
+        decoder.userInfo[AlignmentTable.key] = AlignmentTable()
         fast = RecordDecoder(kernelDecoder: decoder)
         header = TraceHeader(command: [], kernelObservation: "off", note: nil)
         do throws(TraceFileError) {

@@ -37,6 +37,15 @@ public final class TraceFileWriter: TraceSink {
                 }
                 output.write(line.text + "\n")
             }
+            for shared in chains.takeNewAlignments() {
+                var line = RecordEncoder()
+                line.object { o in
+                    o.member("type", "alignment")
+                    o.member("id", shared.id)
+                    RecordEncoder.steps(shared.alignment, into: &o)
+                }
+                output.write(line.text + "\n")
+            }
             output.write(direct.text + "\n")
             return
         }

@@ -4,7 +4,7 @@ import Glibc
 public struct TraceHeader: Sendable, Codable {
     public static let formatName = "sockettrace-trace"
     /// major.minor: a reader rejects a newer major version.
-    public static let currentVersion = "1.1"
+    public static let currentVersion = "1.2"
 
     public var format = TraceHeader.formatName
     public var version = TraceHeader.currentVersion
@@ -54,6 +54,8 @@ public enum TraceRecord: Sendable {
     case kernelEvent(KernelSample)
     /// One of the program's own functions entered or left (`--functions`).
     case function(FunctionEvent)
+    /// An alignment that calls refer to by id (format 1.2).
+    case alignment(id: Int, ChainAlignment)
     /// A connection paired from both ends, written at the end of the trace.
     case connection(Connection)
     /// A kernel chain that later samples refer to by id (format 1.1).
@@ -71,7 +73,7 @@ public enum TraceRecord: Sendable {
         case let .kernelEvent(sample): sample.time
         case let .function(event): event.time
         case let .connection(connection): connection.connectTime ?? connection.acceptTime ?? MonotonicTime(nanoseconds: 0)
-        case .chain: MonotonicTime(nanoseconds: 0)
+        case .chain, .alignment: MonotonicTime(nanoseconds: 0)
         case let .end(summary): summary.endMonotonic
         }
     }
@@ -85,7 +87,7 @@ public enum TraceRecord: Sendable {
     public var event: TraceEvent? {
         switch self {
         // Connections are derived from the calls: consumers pair them again (across merged files too).
-        case .header, .end, .chain, .connection: nil
+        case .header, .end, .chain, .alignment, .connection: nil
         case let .syscallEntry(call): .syscallEntered(call)
         case let .syscall(call): .syscallExited(call)
         case let .syscallAbandoned(call): .syscallAbandoned(call)
@@ -110,6 +112,11 @@ extension TraceRecord: Codable {
         case "kernel_event": self = .kernelEvent(try KernelSample(from: decoder))
         case "function": self = .function(try FunctionEvent(from: decoder))
         case "connection": self = .connection(try Connection(from: decoder))
+        case "alignment":
+            let id = try decoder.container(keyedBy: TypeKey.self).decode(Int.self, forKey: .id)
+            let alignment = try ChainAlignment(from: decoder)
+            (decoder.userInfo[AlignmentTable.key] as? AlignmentTable)?.alignments[id] = alignment
+            self = .alignment(id: id, alignment)
         case "chain":
             let keyed = try decoder.container(keyedBy: TypeKey.self)
             let id = try keyed.decode(Int.self, forKey: .id)
@@ -149,6 +156,10 @@ extension TraceRecord: Codable {
         case let .function(event):
             try keyed.encode("function", forKey: .type)
             try event.encode(to: encoder)
+        case let .alignment(id, alignment):
+            try keyed.encode("alignment", forKey: .type)
+            try keyed.encode(id, forKey: .id)
+            try alignment.encode(to: encoder)
         case let .connection(connection):
             try keyed.encode("connection", forKey: .type)
             try connection.encode(to: encoder)
@@ -161,6 +172,13 @@ extension TraceRecord: Codable {
             try summary.encode(to: encoder)
         }
     }
+}
+
+/// The alignments a trace file has defined so far, for calls that refer to them.
+public final class AlignmentTable: @unchecked Sendable {
+    public static let key = CodingUserInfoKey(rawValue: "sockettrace.alignments")!
+    public var alignments: [Int: ChainAlignment] = [:]
+    public init() {}
 }
 
 /// The chains a trace file has defined so far, for samples that refer to them.
