@@ -76,7 +76,46 @@ def main():
     header = "Measured %s on %s (%d cores), %d interleaved runs each%s; medians.\n\n" % (
         time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count(), REPEAT, ", quick sizes" if QUICK else "")
     print(header + table)
+    scale_table = scale()
+    print(scale_table)
     with open(os.path.join(ROOT, "benchmarks", "results.md"), "w") as out:
-        out.write("# Benchmark results\n\n`benchmarks/run.sh%s`\n\n" % (" --quick" if QUICK else "") + header + table + "\n")
+        out.write("# Benchmark results\n\n`benchmarks/run.sh%s`\n\n" % (" --quick" if QUICK else "") + header + table + "\n\n"
+                  + scale_table + "\n")
+
+def measured(command):
+    """Wall seconds and peak resident memory (MiB) of one run, from GNU time."""
+    done = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise SystemExit("failed: %s\n%s" % (" ".join(command), done.stderr.decode()[-2000:]))
+    wall, kilobytes = done.stderr.decode().strip().splitlines()[-1].split()
+    return float(wall), int(kilobytes) / 1024
+
+def scale():
+    """Long runs: the tracer's memory at 10k and 1M syscalls, report of a
+    1M-record trace, and kernel samples kept or lost in a burst."""
+    rows = ["## Scale", "", "| what | wall s | peak MiB | notes |", "| --- | --- | --- | --- |"]
+    small, large = 2500, int(250000 * SCALE)
+    for trips in (small, large):
+        wall, mib = measured([ST, "--kernel", "off", "--format", "jsonl", "-o", "/dev/null", workload("pingpong"), str(trips)])
+        rows.append("| sockettrace trace file, ping-pong %d syscalls | %.2f | %.1f | tracer memory |" % (trips * 4, wall, mib))
+    with tempfile.TemporaryDirectory() as directory:
+        trace = os.path.join(directory, "big.jsonl")
+        trips = int(125000 * SCALE)
+        subprocess.run([ST, "--kernel", "off", "--format", "jsonl", "-o", trace, workload("pingpong"), str(trips)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        records = sum(1 for _ in open(trace, "rb"))
+        wall, mib = measured([ST, "report", trace])
+        rows.append("| sockettrace report (%d records, %d MB) | %.2f | %.1f | text timeline of the whole file |"
+                    % (records, os.path.getsize(trace) // 1000000, wall, mib))
+        for pages in ("256", "1"):
+            saved = os.path.join(directory, "burst-%s.jsonl" % pages)
+            wall, mib = measured([ST, "--kernel", "on", "--kernel-buffer-pages", pages, "-e", "trace=connect,accept,close",
+                                  "-o", "/dev/null", "--save", saved, workload("burst")])
+            end = [line for line in open(saved, "rb")][-1].decode()
+            import json
+            summary = json.loads(end)
+            rows.append("| kernel samples, 10 MiB loopback burst, ring of %s pages | %.2f | %.1f | %d samples, %d lost |"
+                        % (pages, wall, mib, summary.get("kernel_samples", 0), summary.get("lost_kernel_samples", 0)))
+    return "\n".join(rows)
 
 main()

@@ -10,4 +10,5 @@ for workload in pingpong udpflood manysyscalls connector; do
     cc -O2 -o "benchmarks/.build/$workload" "benchmarks/workloads/$workload.c"
 done
 cc -O2 -o benchmarks/.build/ptrace_floor benchmarks/ptrace_floor.c
+cc -O2 -pthread -o benchmarks/.build/burst Tests/Programs/burst.c
 exec python3 benchmarks/run.py "$@"
