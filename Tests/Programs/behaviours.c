@@ -7,6 +7,7 @@
  *   restart     a recv blocked when SIGUSR1 (SA_RESTART) arrives is restarted
  *               and gets its byte; one blocked when SIGUSR2 (no SA_RESTART)
  *               arrives fails with EINTR; exit 0 when both did
+ *   pipe        write to a stream socket whose peer is closed: SIGPIPE
  *   exec        keep a socket across exec (fd 3, from the start), put one at
  *               a close-on-exec fd 10, then exec itself as `after-exec 10`
  *   after-exec FD  getsockname on fd 3 (still a socket) and on FD (closed
@@ -59,6 +60,13 @@ int main(int argc, char *argv[])
             struct timespec pause = { 0, 10 * 1000 * 1000 };
             nanosleep(&pause, NULL);
         }
+    }
+    if (strcmp(argv[1], "pipe") == 0) {
+        int pair[2];
+        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+        close(pair[1]);
+        send(pair[0], "x", 1, 0);
+        return 0;
     }
     if (strcmp(argv[1], "exec") == 0) {
         int closing = fcntl(socket(AF_INET, SOCK_STREAM, 0), F_DUPFD_CLOEXEC, 10);

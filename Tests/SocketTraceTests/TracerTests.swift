@@ -26,6 +26,29 @@ struct TracerTests {
         #expect(result.stderr.contains("+++ killed by \(name) +++"))
     }
 
+    @Test("a write to a closed peer: SIGPIPE kills the program as it would untraced (141), shown as strace shows it")
+    func brokenPipe() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let untraced = try TestSupport.run(program, ["pipe"])
+        #expect(untraced.status == 128 + SIGPIPE)
+        let result = try trace(["--format", "strace", program, "pipe"])
+        #expect(result.status == 128 + SIGPIPE)
+        #expect(result.stderr.contains(#/sendto\(4, "x", 1, 0, NULL, 0\) += -1 EPIPE \(Broken pipe\)/#), "\(result.stderr)")
+        #expect(result.stderr.contains("--- SIGPIPE {si_signo=SIGPIPE, si_code=SI_USER"))
+        #expect(result.stderr.contains("+++ killed by SIGPIPE +++"))
+    }
+
+    @Test("SIGINT to sockettrace reaches the launched program, as Ctrl-C would: it dies of it (130)")
+    func interruptReachesProgram() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "off", "--format", "strace", program, "loop"])
+        #expect(tracer.waitForOutput("ready"))
+        kill(tracer.pid, SIGINT)
+        let result = try tracer.wait(timeout: 20)
+        #expect(result.status == 128 + SIGINT, "\(result.stderr.suffix(500))")
+        #expect(result.stderr.contains("+++ killed by SIGINT +++"))
+    }
+
     @Test("signals reach the program, and are shown")
     func signalPassthrough() throws {
         let program = try TestSupport.build("behaviours.c")
