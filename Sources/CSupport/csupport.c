@@ -188,6 +188,32 @@ int cs_ptrace_singlestep(pid_t pid, int signal)
     return (int)ptrace(PTRACE_SINGLESTEP, pid, NULL, (void *)(long)signal);
 }
 
+int cs_socket_addresses(pid_t pid, int fd, void *local, uint32_t *local_length, void *peer, uint32_t *peer_length)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return -1;
+    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    int saved = errno;
+    close(pidfd);
+    if (copy < 0) {
+        errno = saved;
+        return -1;
+    }
+    socklen_t length = *local_length;
+    if (getsockname(copy, (struct sockaddr *)local, &length) == 0)
+        *local_length = length;
+    else
+        *local_length = 0;
+    length = *peer_length;
+    if (getpeername(copy, (struct sockaddr *)peer, &length) == 0)
+        *peer_length = length;
+    else
+        *peer_length = 0;
+    close(copy);
+    return 0;
+}
+
 int cs_ptrace_get_event_message(pid_t pid, uint64_t *message)
 {
     unsigned long value = 0;

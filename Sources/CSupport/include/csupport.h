@@ -62,6 +62,11 @@ int cs_ptrace_peek_word(pid_t pid, uint64_t address, uint64_t *word);
 int cs_ptrace_poke_word(pid_t pid, uint64_t address, uint64_t word);
 int cs_ptrace_singlestep(pid_t pid, int signal);
 
+/* A tracee's socket addresses, asked of a copy of its descriptor
+ * (pidfd_getfd): getsockname and getpeername into the buffers (sockaddr
+ * bytes, lengths updated; a length of 0 when unknown). 0, or -1 with errno. */
+int cs_socket_addresses(pid_t pid, int fd, void *local, uint32_t *local_length, void *peer, uint32_t *peer_length);
+
 /* The ptrace options sockettrace sets. */
 uint64_t cs_ptrace_option_flags(bool follow, bool seccomp, bool exit_kill);
 

@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 import Glibc
 
@@ -23,6 +24,19 @@ public enum KernelSocketLookup {
     }
 
     /// One row of /proc/net/{tcp,udp,…}.
+    /// A socket's local and peer addresses, from a copy of process `pid`'s
+    /// descriptor `fd`; nil when the kernel cannot copy it (before Linux 5.6).
+    public static func addresses(pid: Int32, fd: Int32) -> (local: SocketEndpoint?, peer: SocketEndpoint?)? {
+        var local = [UInt8](repeating: 0, count: 128), peer = [UInt8](repeating: 0, count: 128)
+        var localLength: UInt32 = 128, peerLength: UInt32 = 128
+        let result = local.withUnsafeMutableBytes { l in
+            peer.withUnsafeMutableBytes { p in cs_socket_addresses(pid, fd, l.baseAddress, &localLength, p.baseAddress, &peerLength) }
+        }
+        guard result == 0 else { return nil }
+        return (localLength > 0 ? SocketEndpoint(sockaddr: Array(local.prefix(Int(localLength)))) : nil,
+                peerLength > 0 ? SocketEndpoint(sockaddr: Array(peer.prefix(Int(peerLength)))) : nil)
+    }
+
     public struct Entry: Equatable {
         public var family: UInt64
         public var type: UInt64

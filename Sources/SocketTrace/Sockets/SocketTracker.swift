@@ -73,14 +73,14 @@ public struct SocketTracker {
             if a(1) != 0, a(2) != 0, let length = memory.readInt32(a(2)) {
                 info.peer = endpoint(a(1), length: UInt64(max(length, 0)))
             }
-            if info.local == nil || info.local?.isAnyAddress == true { refreshFromKernel(info) }
+            if info.local == nil || info.local?.isAnyAddress == true { refreshFromKernel(info, fd: returned) }
             let flags = call.syscall == .accept4 ? a(3) : 0
             table.insert(info, at: returned, closeOnExec: flags & 0x80000 != 0)
         case .bind:
             guard let socket = socket(fd) else { return }
             socket.local = endpoint(a(1), length: a(2))
             socket.state = .bound
-            if socket.local?.port == 0 { refreshFromKernel(socket) }
+            if socket.local?.port == 0 { refreshFromKernel(socket, fd: fd) }
         case .listen:
             socket(fd)?.state = .listening
         case .connect:
@@ -88,7 +88,7 @@ public struct SocketTracker {
             socket.peer = endpoint(a(1), length: a(2))
             socket.state = .connected
             // The kernel chose the local address and port: ask it once.
-            refreshFromKernel(socket)
+            refreshFromKernel(socket, fd: fd)
         case .shutdown:
             socket(fd)?.state = .shutDown
         case .close:
@@ -123,8 +123,17 @@ public struct SocketTracker {
 
     /// Fills in the addresses the kernel chose (ephemeral ports, the local
     /// address of an accepted connection) from /proc/net.
-    func refreshFromKernel(_ socket: SocketInfo) {
-        guard resolveAddresses, let inode = socket.inode, socket.family == 2 || socket.family == 10,
+    /// Asks the kernel for addresses it chose: getsockname/getpeername on a
+    /// copy of the descriptor (pidfd_getfd, a few microseconds), else the
+    /// /proc/net tables (which walk the kernel's whole hash, milliseconds).
+    func refreshFromKernel(_ socket: SocketInfo, fd: Int32) {
+        guard resolveAddresses, socket.family == 2 || socket.family == 10 else { return }
+        if let (local, peer) = KernelSocketLookup.addresses(pid: pid, fd: fd) {
+            if let local, !local.isUnspecified { socket.local = local }
+            if let peer, !peer.isUnspecified, peer.port != 0 { socket.peer = peer }
+            return
+        }
+        guard let inode = socket.inode,
               let found = KernelSocketLookup.find(inode: inode, pid: pid, family: socket.family, type: socket.type) else { return }
         if !found.local.isUnspecified { socket.local = found.local }
         if !found.remote.isUnspecified && found.remote.port != 0 { socket.peer = found.remote }
