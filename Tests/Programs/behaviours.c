@@ -7,6 +7,7 @@
  *   restart     a recv blocked when SIGUSR1 (SA_RESTART) arrives is restarted
  *               and gets its byte; one blocked when SIGUSR2 (no SA_RESTART)
  *               arrives fails with EINTR; exit 0 when both did
+ *   maps        two UDP sends, an anonymous mmap, two more sends
  *   pipe        write to a stream socket whose peer is closed: SIGPIPE
  *   exec        keep a socket across exec (fd 3, from the start), put one at
  *               a close-on-exec fd 10, then exec itself as `after-exec 10`
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -60,6 +62,14 @@ int main(int argc, char *argv[])
             struct timespec pause = { 0, 10 * 1000 * 1000 };
             nanosleep(&pause, NULL);
         }
+    }
+    if (strcmp(argv[1], "maps") == 0) {
+        for (int i = 0; i < 4; i++) {
+            if (i == 2 && mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+                return 1;
+            sendto(fd, "m", 1, 0, (struct sockaddr *)&to, sizeof to);
+        }
+        return 0;
     }
     if (strcmp(argv[1], "pipe") == 0) {
         int pair[2];

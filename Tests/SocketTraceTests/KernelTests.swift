@@ -185,4 +185,51 @@ struct KernelTests {
         let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel-buffer-pages", "3", "/bin/true"])
         #expect(result.status == 2 && result.stderr.contains("power of two"), "\(result.stderr)")
     }
+
+    @Test("--vmlinux: kernel frames get the file:line of their function and offset, from the vmlinux's DWARF")
+    func vmlinuxSources() throws {
+        // A stand-in vmlinux: functions named as the stack's, each one long line (no real vmlinux with debug info here).
+        let fake = try TestSupport.build("fake_vmlinux.c")
+        let text = try String(contentsOfFile: TestSupport.packageRoot.appendingPathComponent("Tests/Programs/fake_vmlinux.c").path, encoding: .utf8)
+        var lineOf: [String: Int] = [:]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if let match = line.firstMatch(of: #/^void (\w+)\(void\)/#) { lineOf[String(match.output.1)] = index + 1 }
+        }
+        #expect(lineOf.count == 10)
+        let file = TestSupport.temporaryFile("vmlinux") + ".jsonl"
+        let output = TestSupport.temporaryFile("vmlinux-text")
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--vmlinux", fake, "-o", output, "--save", file,
+                                                                   "/bin/sh", "-c", try TestSupport.serverAndClientScript(port: TestSupport.freshPort())])
+        #expect(result.status == 0, "\(result.stderr)")
+        var resolved = 0
+        for record in try TraceFileReader(path: file).records {
+            guard case let .syscall(call) = record else { continue }
+            for sample in call.kernel?.samples ?? [] where sample.role == .chain {
+                let sources = try #require(sample.sources)
+                #expect(sources.count == sample.chain.count)
+                for (frame, source) in zip(sample.chain, sources) {
+                    if let line = lineOf[frame] {
+                        #expect(source.hasSuffix("fake_vmlinux.c:\(line)"), "\(frame): \(source)")
+                        resolved += 1
+                    } else {
+                        #expect(source.isEmpty, "\(frame): \(source)")
+                    }
+                }
+            }
+        }
+        #expect(resolved > 10)
+        let timeline = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(timeline.contains("at __x64_sys_sendto (") && timeline.contains("fake_vmlinux.c:\(lineOf["__dev_queue_xmit"]!))"), "\(timeline)")
+
+        // The resolver itself: offset 0 is the function's first line; an unknown function has none.
+        let resolver = try KernelSourceResolver(vmlinux: fake)
+        #expect(resolver.source(function: "tcp_sendmsg", offset: 0, returnAddress: false)?.hasSuffix("fake_vmlinux.c:\(lineOf["tcp_sendmsg"]!)") == true)
+        #expect(resolver.source(function: "no_such_function", offset: 0, returnAddress: false) == nil)
+
+        // A file that is not an ELF, and one without debug info.
+        let notELF = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--vmlinux", "/etc/hostname", "/bin/true"])
+        #expect(notELF.status == 2 && notELF.stderr.contains("not an ELF file"), "\(notELF.stderr)")
+        let stripped = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--vmlinux", "/bin/true", "/bin/true"])
+        #expect(stripped.status == 2 && stripped.stderr.contains("no DWARF"), "\(stripped.stderr)")
+    }
 }

@@ -102,4 +102,30 @@ struct StackTests {
             }
         }
     }
+
+    /// Keeps what the tracer reports, in memory.
+    final class Collector: TraceSink {
+        var calls: [SyscallInvocation] = []
+        func handle(_ event: TraceEvent) {
+            if case let .syscallExited(call) = event { calls.append(call) }
+        }
+        func flush() {}
+        func finish() {}
+    }
+
+    @Test("-k reads a process's mappings once, and again only after it mapped memory")
+    func mapsReadOnlyAfterMapping() throws {
+        let program = try TestSupport.build("behaviours.c")
+        var configuration = TracerConfiguration()
+        configuration.stackTraces = .functions
+        configuration.selection = try SyscallSelection.parse("trace=sendto")
+        let collector = Collector()
+        let tracer = Tracer(configuration: configuration, sink: collector)
+        try tracer.launch([program, "maps"])
+        let status = try tracer.run()
+        #expect(status == .exited(0))
+        #expect(collector.calls.count == 4)
+        #expect(collector.calls.allSatisfy { $0.userStack?.contains { $0.function == "main" } == true })
+        #expect(tracer.unwinder?.mapsReads == 2)
+    }
 }

@@ -10,6 +10,9 @@ public struct KernelSample: Sendable, Codable {
     public let cpu: UInt32
     public let chain: [String]
     public let fields: [String: TracepointValue]
+    /// With `--vmlinux`: each frame's `file:line` (empty when unknown),
+    /// innermost first like `chain`.
+    public var sources: [String]?
 
     public init(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
                 chain: [String], fields: [String: TracepointValue]) {
@@ -23,7 +26,7 @@ public struct KernelSample: Sendable, Codable {
         self.fields = fields
     }
 
-    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, fields }
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, fields, sources }
 
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
@@ -35,6 +38,7 @@ public struct KernelSample: Sendable, Codable {
         time = try c.decode(MonotonicTime.self, forKey: .time)
         cpu = try c.decode(UInt32.self, forKey: .cpu)
         fields = try c.decode([String: TracepointValue].self, forKey: .fields)
+        sources = try c.decodeIfPresent([String].self, forKey: .sources)
         if let chain = try c.decodeIfPresent([String].self, forKey: .chain) {
             self.chain = chain
         } else {
@@ -56,6 +60,7 @@ public struct KernelSample: Sendable, Codable {
         try c.encode(cpu, forKey: .cpu)
         try c.encode(chain, forKey: .chain)
         try c.encode(fields, forKey: .fields)
+        try c.encodeIfPresent(sources, forKey: .sources)
     }
 
     /// A one-line summary of the fields that matter on a timeline.

@@ -29,6 +29,8 @@ public final class KernelSampler: @unchecked Sendable {
     public private(set) var lostSamples: UInt64 = 0
     public private(set) var sampleCount: UInt64 = 0
     var closed = false
+    /// With `--vmlinux`: kernel frames to source lines.
+    public var sourceResolver: KernelSourceResolver?
 
     public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols, ringPages: UInt64 = KernelSampler.defaultRingPages) throws {
         self.ringPages = ringPages
@@ -110,6 +112,7 @@ public final class KernelSampler: @unchecked Sendable {
             let cpu = buffer.loadLittleEndian(UInt32.self, at: at); at += 8
             let frames = Int(buffer.loadLittleEndian(UInt64.self, at: at)); at += 8
             var chain: [String] = []
+            var sources: [String]? = sourceResolver == nil ? nil : []
             for index in 0..<frames {
                 let ip = buffer.loadLittleEndian(UInt64.self, at: at + index * 8)
                 if ip >= UInt64.max - 4095 {
@@ -117,15 +120,24 @@ public final class KernelSampler: @unchecked Sendable {
                     if ip == UInt64(bitPattern: -512) { break }
                     continue
                 }
-                chain.append(symbols.function(at: ip) ?? "0x" + String(ip, radix: 16))
+                let location = symbols.location(of: ip)
+                chain.append(location?.function ?? "0x" + String(ip, radix: 16))
+                if let sourceResolver {
+                    let line = location.flatMap {
+                        sourceResolver.source(function: $0.function, offset: $0.offset, returnAddress: !chain.dropFirst().isEmpty)
+                    }
+                    sources?.append(line ?? "")
+                }
             }
             at += frames * 8
             let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
             guard let probe = probeByID[id], at + rawSize <= offset + size else { continue }
             let raw = Array(buffer[at..<at + rawSize])
-            samples.append(KernelSample(tracepoint: probe.name, role: probe.role, pid: pid, tid: tid,
-                                        time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain,
-                                        fields: formats[probe.name]?.decode(raw) ?? [:]))
+            var sample = KernelSample(tracepoint: probe.name, role: probe.role, pid: pid, tid: tid,
+                                      time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain,
+                                      fields: formats[probe.name]?.decode(raw) ?? [:])
+            sample.sources = sources
+            samples.append(sample)
         }
     }
 

@@ -59,6 +59,11 @@ public final class KernelSymbols: @unchecked Sendable {
 
     /// The function containing `address`, as its name without compiler suffixes.
     public func function(at address: UInt64) -> String? {
+        location(of: address)?.function
+    }
+
+    /// The function containing `address` and how far into it the address is.
+    public func location(of address: UInt64) -> (function: String, offset: UInt64)? {
         var low = 0, high = symbols.count - 1
         var found: Int?
         while low <= high {
@@ -70,7 +75,7 @@ public final class KernelSymbols: @unchecked Sendable {
                 high = middle - 1
             }
         }
-        return found.map { symbols[$0].name }
+        return found.map { (symbols[$0].name, address &- symbols[$0].address) }
     }
 
     /// How a function name appears among the symbols.

@@ -291,10 +291,27 @@ public final class TextTimeline: TraceSink {
             let heading = head + ": " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
             writeWrapped(heading.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
             writeWrapped(userChain.map { paint($0, "\u{1B}[36m") } + renderChain(alignment), separator: " → ", extraIndent: "  ")
+            if let sourced = Self.sourceLines(alignment, in: activity) {
+                writeWrapped(["at " + (sourced.first ?? "")] + sourced.dropFirst(), separator: " → ", extraIndent: "  ", colour: "\u{1B}[2m")
+            }
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", "\u{1B}[2m") + "\n")
         }
+    }
+
+    /// With `--vmlinux`: the aligned frames of the sample behind an
+    /// alignment with their source lines, outermost first
+    /// (`tcp_sendmsg (net/ipv4/tcp.c:1158)`).
+    static func sourceLines(_ alignment: ChainAlignment, in activity: KernelActivity) -> [String]? {
+        guard let sample = activity.samples.first(where: { $0.sources != nil && $0.tracepoint + " " + $0.summary == alignment.sample }),
+              let sources = sample.sources, sources.count == sample.chain.count else { return nil }
+        let aligned = Set(alignment.observed)
+        let parts = zip(sample.chain, sources).reversed().compactMap { frame, source -> String? in
+            guard aligned.contains(frame), !source.isEmpty else { return nil }
+            return frame + " (" + source + ")"
+        }
+        return parts.isEmpty ? nil : parts
     }
 
     /// Parts joined by `separator` under a call, broken into lines that fit

@@ -2,13 +2,17 @@ import CElfUtils
 import Glibc
 
 /// Unwinds the user stack of a ptrace-stopped thread with libdwfl: modules
-/// from /proc/PID/maps (re-read only when the mappings changed, as after
-/// mmap or exec), functions from the ELF symbol tables, and source lines
-/// from DWARF when asked. One libdwfl session per process, ended with it.
+/// from /proc/PID/maps, read again only after the process mapped or
+/// unmapped memory (the tracer reports mmap, munmap, mprotect, mremap and
+/// brk; exec ends the session), functions from the ELF symbol tables, and
+/// source lines from DWARF when asked. One libdwfl session per process,
+/// ended with it; a frame cache per process, keyed by address.
 public final class UserStackUnwinder: @unchecked Sendable {
     final class Session {
         let dwfl: OpaquePointer
         var maps: String
+        /// Set when the process changed its mappings since `maps` was read.
+        var stale = false
         init(dwfl: OpaquePointer, maps: String) {
             self.dwfl = dwfl
             self.maps = maps
@@ -37,9 +41,20 @@ public final class UserStackUnwinder: @unchecked Sendable {
         callbacks.deallocate()
     }
 
+    /// How many times a process's mappings were read (for tests and benchmarks).
+    public private(set) var mapsReads = 0
+
+    /// Process `pid` is about to map, unmap or protect memory.
+    public func mappingsChanged(_ pid: Int32) {
+        sessions[pid]?.stale = true
+    }
+
     func session(for pid: Int32) -> Session? {
+        if let existing = sessions[pid], !existing.stale { return existing }
         let maps = KernelSocketLookup.readSmallFile("/proc/\(pid)/maps") ?? ""
+        mapsReads += 1
         if let existing = sessions[pid] {
+            existing.stale = false
             if existing.maps == maps { return existing }
             // New mappings (mmap, exec): report the modules again.
             dwfl_report_begin(existing.dwfl)

@@ -260,6 +260,7 @@ struct RecordEncoder {
         } else {
             o.member("chain", strings: sample.chain)
         }
+        o.member("sources", strings: sample.sources)
         o.member("fields") { encoder in
             encoder.object { f in
                 for name in sample.fields.keys.sorted() {

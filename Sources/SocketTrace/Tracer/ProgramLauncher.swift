@@ -46,9 +46,10 @@ enum ProgramLauncher {
         let execErrorPipe: Int32
     }
 
-    static func spawn(path: String, arguments: [String], stopSyscalls: Set<Syscall>?) throws -> Launched {
-        let x86 = (stopSyscalls ?? []).compactMap(\.x86_64Number).sorted()
-        var i386 = (stopSyscalls ?? []).compactMap(\.i386Number).sorted()
+    static func spawn(path: String, arguments: [String], stopSyscalls: Set<Syscall>?,
+                      alsoStopAt extra: MemoryMapCalls? = nil) throws -> Launched {
+        let x86 = ((stopSyscalls ?? []).compactMap(\.x86_64Number) + (stopSyscalls == nil ? [] : extra?.x86_64 ?? [])).sorted()
+        var i386 = ((stopSyscalls ?? []).compactMap(\.i386Number) + (stopSyscalls == nil ? [] : extra?.i386 ?? [])).sorted()
         if let set = stopSyscalls, !set.isEmpty, let socketcall = Syscall.socketcall.i386Number, !i386.contains(socketcall) {
             i386.append(socketcall)
         }

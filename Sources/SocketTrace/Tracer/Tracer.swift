@@ -68,7 +68,7 @@ public final class Tracer {
         seccompActive = configuration.useSeccomp && configuration.followForks
         let launched = try ProgramLauncher.spawn(
             path: path, arguments: arguments,
-            stopSyscalls: seccompActive ? configuration.stopSyscalls : nil)
+            stopSyscalls: seccompActive ? configuration.stopSyscalls : nil, alsoStopAt: configuration.memoryMapCalls)
         var status: Int32 = 0
         guard cs_wait_pid(launched.pid, &status, false) == launched.pid, cs_wifstopped(status) else {
             throw TraceError.system("waitpid", pid: launched.pid)
@@ -392,6 +392,11 @@ public final class Tracer {
         thread.current = nil
         guard let architecture = Architecture(auditArch: info.arch),
               var syscall = Syscall(number: info.nr, architecture: architecture) else {
+            if let unwinder, let calls = configuration.memoryMapCalls, let architecture = Architecture(auditArch: info.arch),
+               calls.contains(info.nr, architecture: architecture) {
+                // Its mappings are about to change: the next stack reads them again.
+                unwinder.mappingsChanged(thread.process.pid)
+            }
             resume(thread)
             return
         }

@@ -84,6 +84,10 @@ public struct TracerConfiguration: Sendable {
 
     public init() {}
 
+    /// With `-k`: the calls that change a process's mappings, after which its
+    /// module list must be read again (and only then).
+    var memoryMapCalls: MemoryMapCalls? { stackTraces == .off ? nil : MemoryMapCalls() }
+
     /// The syscalls that must stop the tracee: those shown, and those that
     /// change which descriptors are sockets.
     var stopSyscalls: Set<Syscall> {

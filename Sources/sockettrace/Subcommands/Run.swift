@@ -68,6 +68,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("kernel"), help: ArgumentHelp("Observe the kernel's call chains: auto (when permitted; the default for text), on, off (the default for --format strace and -c).", valueName: "auto|on|off"))
     var kernelMode: KernelObserver.Mode?
 
+    @Option(name: .customLong("vmlinux"), help: ArgumentHelp("A vmlinux with debug info for the running kernel: kernel frames shown with their source lines (net/ipv4/tcp.c:1158).", valueName: "path"))
+    var vmlinux: String?
+
     @Option(name: .customLong("kernel-buffer-pages"), help: ArgumentHelp("Pages of each CPU's kernel sample ring (a power of two; default 256). Samples that do not fit are counted as lost.", valueName: "n"))
     var kernelBufferPages: UInt64 = KernelSampler.defaultRingPages
 
@@ -115,6 +118,19 @@ struct Run: ParsableCommand {
             let mode = kernelMode ?? ((format == .strace && save == nil) || summary ? .off : .auto)
             let observer = try KernelObserver.make(mode: mode, model: mode == .off ? nil : try model.load(required: mode == .on),
                                                    probeSet: model.probeSet, ringPages: kernelBufferPages)
+            if let vmlinux {
+                let resolver: KernelSourceResolver
+                do {
+                    resolver = try KernelSourceResolver(vmlinux: vmlinux)
+                } catch {
+                    throw TraceError(.usage, operation: error.description)
+                }
+                if let sampler = observer?.sampler {
+                    sampler.sourceResolver = resolver
+                } else {
+                    Self.complain("--vmlinux \(vmlinux): kernel chains are not observed in this run, so there are no kernel frames to place")
+                }
+            }
             if let reason = observer?.unavailableReason {
                 Self.complain("kernel chains not observed (\(reason)); showing the model's expected chains")
             }
