@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "csupport.h"
+#include <elfutils/libdwfl.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +213,89 @@ int cs_socket_addresses(pid_t pid, int fd, void *local, uint32_t *local_length, 
         *peer_length = 0;
     close(copy);
     return 0;
+}
+
+struct cs_unwind_target {
+    pid_t pid;
+    pid_t tid;
+};
+
+static pid_t cs_unwind_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+    (void)dwfl;
+    struct cs_unwind_target *target = arg;
+    if (*thread_argp != NULL)
+        return 0;
+    *thread_argp = target;
+    return target->tid;
+}
+
+static bool cs_unwind_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+    (void)dwfl;
+    (void)tid;
+    *thread_argp = arg;
+    return true;
+}
+
+static bool cs_unwind_memory_read(Dwfl *dwfl, Dwarf_Addr address, Dwarf_Word *result, void *arg)
+{
+    (void)dwfl;
+    struct cs_unwind_target *target = arg;
+    return cs_read_memory(target->pid, address, result, sizeof *result) == (int64_t)sizeof *result;
+}
+
+static bool cs_unwind_set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+#if defined(__x86_64__)
+    struct cs_unwind_target *target = arg;
+    struct user_regs_struct r;
+    if (ptrace(PTRACE_GETREGS, target->tid, NULL, &r) != 0)
+        return false;
+    /* DWARF's x86_64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8..r15, then the return address (rip). */
+    Dwarf_Word registers[17] = { r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp,
+                                 r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rip };
+    return dwfl_thread_state_registers(thread, 0, 17, registers);
+#else
+    (void)thread; (void)arg;
+    return false;
+#endif
+}
+
+static void cs_unwind_detach(Dwfl *dwfl, void *arg)
+{
+    (void)dwfl;
+    free(arg);
+}
+
+static const Dwfl_Thread_Callbacks cs_unwind_callbacks = {
+    .next_thread = cs_unwind_next_thread,
+    .get_thread = cs_unwind_get_thread,
+    .memory_read = cs_unwind_memory_read,
+    .set_initial_registers = cs_unwind_set_initial_registers,
+    .detach = cs_unwind_detach,
+    .thread_detach = NULL,
+};
+
+void *cs_unwind_attach(void *dwfl, pid_t pid)
+{
+    struct cs_unwind_target *target = calloc(1, sizeof *target);
+    if (!target)
+        return NULL;
+    target->pid = pid;
+    target->tid = pid;
+    if (!dwfl_attach_state((Dwfl *)dwfl, NULL, pid, &cs_unwind_callbacks, target)) {
+        free(target);
+        return NULL;
+    }
+    return target;
+}
+
+void cs_unwind_target_set(void *target, pid_t pid, pid_t tid)
+{
+    struct cs_unwind_target *t = target;
+    t->pid = pid;
+    t->tid = tid;
 }
 
 int cs_ptrace_get_event_message(pid_t pid, uint64_t *message)

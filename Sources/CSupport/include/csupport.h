@@ -67,6 +67,14 @@ int cs_ptrace_singlestep(pid_t pid, int signal);
  * bytes, lengths updated; a length of 0 when unknown). 0, or -1 with errno. */
 int cs_socket_addresses(pid_t pid, int fd, void *local, uint32_t *local_length, void *peer, uint32_t *peer_length);
 
+/* Unwinding with libdwfl for any traced x86_64 process whose mappings
+ * match the ones a Dwfl was reported from (a forked child's do): the Dwfl
+ * is attached once with callbacks that read registers (PTRACE_GETREGS) and
+ * memory (process_vm_readv) of the target set before each unwind. `dwfl`
+ * is a Dwfl *; returns the target to set, or NULL. Freed by dwfl_end. */
+void *cs_unwind_attach(void *dwfl, pid_t pid);
+void cs_unwind_target_set(void *target, pid_t pid, pid_t tid);
+
 /* The ptrace options sockettrace sets. */
 uint64_t cs_ptrace_option_flags(bool follow, bool seccomp, bool exit_kill);
 

@@ -1,4 +1,5 @@
 import CElfUtils
+import CSupport
 import Glibc
 
 /// Unwinds the user stack of a ptrace-stopped thread with libdwfl: modules
@@ -8,23 +9,35 @@ import Glibc
 /// source lines from DWARF when asked. One libdwfl session per process,
 /// ended with it; a frame cache per process, keyed by address.
 public final class UserStackUnwinder: @unchecked Sendable {
+    /// A libdwfl session: the modules of one address-space layout. Processes
+    /// with the same mappings (a fork and its parent) share one; an x86_64
+    /// session is attached with sockettrace's own thread callbacks, which
+    /// unwind whichever process and thread is set before each walk.
     final class Session {
         let dwfl: OpaquePointer
-        var maps: String
-        /// Set when the process changed its mappings since `maps` was read.
-        var stale = false
-        init(dwfl: OpaquePointer, maps: String) {
+        let maps: String
+        /// The shared callbacks' target (x86_64), nil when libdwfl's own
+        /// /proc attach is used (one process only).
+        let target: UnsafeMutableRawPointer?
+        var users: Set<Int32> = []
+        /// Frames already resolved, by address.
+        var frames: [UInt64: UserFrame] = [:]
+        init(dwfl: OpaquePointer, maps: String, target: UnsafeMutableRawPointer?) {
             self.dwfl = dwfl
             self.maps = maps
+            self.target = target
         }
         deinit { dwfl_end(dwfl) }
     }
 
     let withLines: Bool
     let maximumDepth: Int
+    /// The session each traced process uses.
     var sessions: [Int32: Session] = [:]
-    /// Frames already resolved, per process and address.
-    var cache: [Int32: [UInt64: UserFrame]] = [:]
+    /// Shareable sessions by the mappings they were reported from.
+    var byMaps: [String: Session] = [:]
+    /// Processes whose mappings changed since their session was chosen.
+    var stale: Set<Int32> = []
     /// libdwfl keeps a pointer to its callbacks for the session's life.
     let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
 
@@ -38,46 +51,69 @@ public final class UserStackUnwinder: @unchecked Sendable {
 
     deinit {
         sessions.removeAll()
+        byMaps.removeAll()
         callbacks.deallocate()
     }
 
     /// How many times a process's mappings were read (for tests and benchmarks).
     public private(set) var mapsReads = 0
+    /// How many libdwfl sessions were started (processes with new layouts).
+    public private(set) var sessionsStarted = 0
 
     /// Process `pid` is about to map, unmap or protect memory.
     public func mappingsChanged(_ pid: Int32) {
-        sessions[pid]?.stale = true
+        stale.insert(pid)
     }
 
-    func session(for pid: Int32) -> Session? {
-        if let existing = sessions[pid], !existing.stale { return existing }
+    func session(for pid: Int32, bits32: Bool) -> Session? {
+        if let existing = sessions[pid], !stale.contains(pid) { return existing }
+        stale.remove(pid)
         let maps = KernelSocketLookup.readSmallFile("/proc/\(pid)/maps") ?? ""
         mapsReads += 1
-        if let existing = sessions[pid] {
-            existing.stale = false
-            if existing.maps == maps { return existing }
-            // New mappings (mmap, exec): report the modules again.
-            dwfl_report_begin(existing.dwfl)
-            guard dwfl_linux_proc_report(existing.dwfl, pid) == 0, dwfl_report_end(existing.dwfl, nil, nil) == 0 else { return nil }
-            existing.maps = maps
-            cache[pid] = [:]
-            return existing
+        if let existing = sessions[pid], existing.maps == maps { return existing }
+        release(pid)
+        if !bits32, let shared = byMaps[maps] {
+            shared.users.insert(pid)
+            sessions[pid] = shared
+            return shared
         }
         guard let dwfl = dwfl_begin(callbacks) else { return nil }
-        guard dwfl_linux_proc_report(dwfl, pid) == 0, dwfl_report_end(dwfl, nil, nil) == 0,
-              dwfl_linux_proc_attach(dwfl, pid, true) == 0 else {
+        guard dwfl_linux_proc_report(dwfl, pid) == 0, dwfl_report_end(dwfl, nil, nil) == 0 else {
             dwfl_end(dwfl)
             return nil
         }
-        let session = Session(dwfl: dwfl, maps: maps)
+        var target: UnsafeMutableRawPointer?
+        if bits32 {
+            guard dwfl_linux_proc_attach(dwfl, pid, true) == 0 else {
+                dwfl_end(dwfl)
+                return nil
+            }
+        } else {
+            guard let attached = cs_unwind_attach(UnsafeMutableRawPointer(dwfl), pid) else {
+                dwfl_end(dwfl)
+                return nil
+            }
+            target = attached
+        }
+        sessionsStarted += 1
+        let session = Session(dwfl: dwfl, maps: maps, target: target)
+        session.users.insert(pid)
         sessions[pid] = session
+        if !bits32 { byMaps[maps] = session }
         return session
     }
 
-    /// The process exited or execed: its modules and cache go.
+    /// Process `pid` no longer uses its session; the last user ends it.
+    func release(_ pid: Int32) {
+        guard let session = sessions.removeValue(forKey: pid) else { return }
+        session.users.remove(pid)
+        if session.users.isEmpty, byMaps[session.maps] === session { byMaps[session.maps] = nil }
+    }
+
+    /// The process exited or execed: its session goes (with its last user).
     public func forget(_ pid: Int32) {
-        sessions[pid] = nil
-        cache[pid] = nil
+        release(pid)
+        stale.remove(pid)
     }
 
     final class Walk {
@@ -88,8 +124,9 @@ public final class UserStackUnwinder: @unchecked Sendable {
 
     /// The stack of thread `tid` of process `pid`, innermost frame first.
     /// The thread must be in a ptrace-stop of this tracer.
-    public func stack(pid: Int32, tid: Int32) -> [UserFrame] {
-        guard let session = session(for: pid) else { return [] }
+    public func stack(pid: Int32, tid: Int32, bits32: Bool = false) -> [UserFrame] {
+        guard let session = session(for: pid, bits32: bits32) else { return [] }
+        if let target = session.target { cs_unwind_target_set(target, pid, tid) }
         let walk = Walk(limit: maximumDepth)
         let context = Unmanaged.passUnretained(walk).toOpaque()
         _ = dwfl_getthread_frames(session.dwfl, tid, { frame, argument in
@@ -101,14 +138,14 @@ public final class UserStackUnwinder: @unchecked Sendable {
             walk.addresses.append((pc, activation))
             return walk.addresses.count >= walk.limit ? 1 : 0
         }, context)
-        return walk.addresses.map { resolve(pid: pid, session: session, pc: $0.pc, activation: $0.activation) }
+        return walk.addresses.map { resolve(session: session, pc: $0.pc, activation: $0.activation) }
     }
 
     /// Names and offsets use the frame's address as it is (strace's -k
     /// output); the source line uses the call instruction's address (one
     /// byte before a return address), which is the line that made the call.
-    func resolve(pid: Int32, session: Session, pc: UInt64, activation: Bool) -> UserFrame {
-        if let known = cache[pid]?[pc] { return known }
+    func resolve(session: Session, pc: UInt64, activation: Bool) -> UserFrame {
+        if let known = session.frames[pc] { return known }
         var frame = UserFrame(module: "?", function: nil, offset: 0, moduleOffset: pc, file: nil, line: nil)
         if let module = dwfl_addrmodule(session.dwfl, pc) {
             if let name = dwfl_module_info(module, nil, nil, nil, nil, nil, nil, nil) { frame.module = String(cString: name) }
@@ -128,7 +165,7 @@ public final class UserStackUnwinder: @unchecked Sendable {
                 }
             }
         }
-        cache[pid, default: [:]][pc] = frame
+        session.frames[pc] = frame
         return frame
     }
 }

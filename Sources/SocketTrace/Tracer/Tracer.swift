@@ -511,7 +511,7 @@ public final class Tracer {
             decoder.exit(&call)
             call.returnText = decoder.returnText(call)
             if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
-            if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid) }
+            if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
             attachKernelActivity(&call, tracker: tracker)
             sink.handle(.syscallExited(call))
         }
@@ -640,7 +640,7 @@ public final class Tracer {
             event.signal = signo
             event.signalInfo = SignalInfo(signal: signo, code: code, errno: errnoValue, senderPid: sender, senderUid: uid,
                                           status: status, userTime: utime, systemTime: stime, address: address)
-            if let unwinder { event.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid) }
+            if let unwinder { event.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
             sink.handle(.process(event))
         }
         resume(thread, signal: signal)
