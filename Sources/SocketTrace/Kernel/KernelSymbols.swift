@@ -16,26 +16,48 @@ public final class KernelSymbols: @unchecked Sendable {
 
     /// Parses kallsyms text; only text (code) symbols are kept. Addresses
     /// of zero mean kptr_restrict hides them: then nothing resolves.
-    public init(kallsyms text: String) {
+    public convenience init(kallsyms text: String) {
+        self.init(kallsyms: Array(text.utf8))
+    }
+
+    /// Parses the bytes of /proc/kallsyms in one pass (it has over 100,000
+    /// lines; only the text symbols become strings).
+    public init(kallsyms bytes: [UInt8]) {
         var symbols: [Symbol] = []
-        symbols.reserveCapacity(150_000)
-        var names = Set<String>()
+        symbols.reserveCapacity(bytes.count / 40)
+        var names = Set<String>(minimumCapacity: bytes.count / 40)
         var copies: [String: String] = [:]
-        for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 3)
-            guard fields.count >= 3, let kind = fields[1].first else { continue }
-            guard kind == UInt8(ascii: "t") || kind == UInt8(ascii: "T") || kind == UInt8(ascii: "w") || kind == UInt8(ascii: "W") else { continue }
-            var nameBytes = fields[2]
-            if let tab = nameBytes.firstIndex(of: UInt8(ascii: "\t")) { nameBytes = nameBytes[..<tab] }
-            let address = UInt64(String(decoding: fields[0], as: UTF8.self), radix: 16) ?? 0
-            if let dot = nameBytes.firstIndex(of: UInt8(ascii: ".")) {
-                let base = String(decoding: nameBytes[..<dot], as: UTF8.self)
-                if copies[base] == nil { copies[base] = String(decoding: nameBytes, as: UTF8.self) }
-                symbols.append(Symbol(address: address, name: base))
-            } else {
-                let name = String(decoding: nameBytes, as: UTF8.self)
-                symbols.append(Symbol(address: address, name: name))
-                names.insert(name)
+        bytes.withUnsafeBufferPointer { text in
+            let count = text.count
+            var position = 0
+            while position < count {
+                // ADDRESS TYPE NAME[\t[MODULE]]\n
+                var address: UInt64 = 0
+                while position < count, text[position] != 0x20, text[position] != 0x0a {
+                    let byte = text[position]
+                    let digit: UInt8 = byte <= 0x39 ? byte &- 0x30 : (byte | 0x20) &- 0x61 &+ 10
+                    address = address << 4 | UInt64(digit & 0xf)
+                    position += 1
+                }
+                let kind: UInt8 = position + 1 < count ? text[position + 1] : 0
+                position += 3
+                let start = min(position, count)
+                while position < count, text[position] != 0x0a, text[position] != 0x09 { position += 1 }
+                let end = position
+                while position < count, text[position] != 0x0a { position += 1 }
+                position += 1
+                guard kind == UInt8(ascii: "t") || kind == UInt8(ascii: "T") || kind == UInt8(ascii: "w") || kind == UInt8(ascii: "W"),
+                      end > start else { continue }
+                let nameBytes = UnsafeBufferPointer(rebasing: text[start..<end])
+                if let dot = nameBytes.firstIndex(of: UInt8(ascii: ".")) {
+                    let base = String(decoding: UnsafeBufferPointer(rebasing: nameBytes[..<dot]), as: UTF8.self)
+                    if copies[base] == nil { copies[base] = String(decoding: nameBytes, as: UTF8.self) }
+                    symbols.append(Symbol(address: address, name: base))
+                } else {
+                    let name = String(decoding: nameBytes, as: UTF8.self)
+                    symbols.append(Symbol(address: address, name: name))
+                    names.insert(name)
+                }
             }
         }
         symbols.sort { $0.address < $1.address }
@@ -46,8 +68,8 @@ public final class KernelSymbols: @unchecked Sendable {
 
     /// /proc/kallsyms of the running kernel.
     public static func load() -> KernelSymbols? {
-        guard let text = KernelSocketLookup.readSmallFile("/proc/kallsyms"), !text.isEmpty else { return nil }
-        let table = KernelSymbols(kallsyms: text)
+        guard let bytes = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms"), !bytes.isEmpty else { return nil }
+        let table = KernelSymbols(kallsyms: bytes)
         return table.symbols.last?.address == 0 ? nil : table
     }
 

@@ -82,17 +82,22 @@ public enum KernelSocketLookup {
     /// A /proc file read with plain read(2): these files have no size and are
     /// read often enough that Foundation's overhead shows.
     static func readSmallFile(_ path: String) -> String? {
+        readSmallFileBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A file's bytes, read to its end (proc files report no size).
+    static func readSmallFileBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        var chunk = [UInt8](repeating: 0, count: 1 << 18)
         while true {
             let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if got <= 0 { break }
             bytes.append(contentsOf: chunk[0..<got])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// `0100007F:3039` → 127.0.0.1:12345 (the address words are in host order).
