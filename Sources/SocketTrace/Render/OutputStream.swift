@@ -46,6 +46,13 @@ public final class OutputStream: @unchecked Sendable {
         if buffer.count >= 1 << 16 { flush() }
     }
 
+    /// A line of UTF-8 bytes (the newline is added).
+    func writeLine(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        buffer.append(0x0a)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
     public func flush() {
         if fd < 0 {
             kept.append(contentsOf: buffer)

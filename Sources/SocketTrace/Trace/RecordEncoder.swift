@@ -1,60 +1,98 @@
 /// Writes trace records as JSON text directly, with the same keys and values
 /// as their Codable form (which the reader decodes): JSONEncoder spends most
-/// of a trace's time building its generic containers.
+/// of a trace's time building its generic containers. The text is built as
+/// UTF-8 bytes, which is what the output takes.
 struct RecordEncoder {
-    private(set) var text = ""
+    private(set) var bytes: [UInt8] = []
     /// When set, sample chains are written once as `chain` records and
     /// referred to by `chain_id`.
     let chains: ChainInterner?
 
     init(chains: ChainInterner? = nil) {
         self.chains = chains
-        text.reserveCapacity(1024)
+        bytes.reserveCapacity(2048)
+    }
+
+    /// The record as text.
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    mutating func append(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    mutating func append(_ byte: UInt8) {
+        bytes.append(byte)
+    }
+
+    /// A number in decimal, without going through a String.
+    mutating func append<N: BinaryInteger>(number value: N) {
+        if value == 0 {
+            bytes.append(0x30)
+            return
+        }
+        var magnitude = value.magnitude
+        let negative = value < 0
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            while magnitude > 0 {
+                raw[count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                magnitude /= 10
+                count += 1
+            }
+            if negative { bytes.append(UInt8(ascii: "-")) }
+            while count > 0 {
+                count -= 1
+                bytes.append(raw[count])
+            }
+        }
     }
 
     // MARK: JSON pieces
 
     mutating func string(_ value: String) {
-        text += "\""
+        bytes.append(0x22)
+        let utf8 = value.utf8
         // Most strings (function names, addresses) need no escaping at all.
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) {
-            text += value
-            text += "\""
+        if utf8.withContiguousStorageIfAvailable({ raw in raw.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c } })
+            ?? utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) {
+            bytes.append(contentsOf: utf8)
+            bytes.append(0x22)
             return
         }
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
+        for byte in utf8 {
+            switch byte {
+            case 0x22: append("\\\"")
+            case 0x5c: append("\\\\")
+            case 0x0a: append("\\n")
+            case 0x0d: append("\\r")
+            case 0x09: append("\\t")
+            case _ where byte < 0x20:
+                let hex = String(byte, radix: 16)
+                append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+            default: bytes.append(byte)
             }
         }
-        text += "\""
+        bytes.append(0x22)
     }
 
     /// An object whose members `body` writes with `member`.
     mutating func object(_ body: (inout ObjectWriter) -> Void) {
         var writer = ObjectWriter(encoder: self)
-        text = ""
-        writer.encoder.text += "{"
+        bytes = []
+        writer.encoder.append(UInt8(ascii: "{"))
         body(&writer)
-        writer.encoder.text += "}"
+        writer.encoder.append(UInt8(ascii: "}"))
         self = writer.encoder
     }
 
     mutating func array<T>(_ items: [T], _ each: (inout RecordEncoder, T) -> Void) {
-        text += "["
+        bytes.append(UInt8(ascii: "["))
         for (index, item) in items.enumerated() {
-            if index > 0 { text += "," }
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             each(&self, item)
         }
-        text += "]"
+        bytes.append(UInt8(ascii: "]"))
     }
 
     struct ObjectWriter {
@@ -63,10 +101,10 @@ struct RecordEncoder {
         var first = true
 
         mutating func key(_ name: String) {
-            if !first { encoder.text += "," }
+            if !first { encoder.append(UInt8(ascii: ",")) }
             first = false
             encoder.string(name)
-            encoder.text += ":"
+            encoder.append(UInt8(ascii: ":"))
         }
 
         mutating func member(_ name: String, _ value: String?) {
@@ -78,13 +116,13 @@ struct RecordEncoder {
         mutating func member<N: BinaryInteger>(_ name: String, _ value: N?) {
             guard let value else { return }
             key(name)
-            encoder.text += String(value)
+            encoder.append(number: value)
         }
 
         mutating func member(_ name: String, _ value: Bool?) {
             guard let value else { return }
             key(name)
-            encoder.text += value ? "true" : "false"
+            encoder.append(value ? "true" : "false")
         }
 
         mutating func member(_ name: String, _ value: MonotonicTime?) {
@@ -128,7 +166,7 @@ struct RecordEncoder {
             o.member("tid", call.tid)
             o.member("architecture", call.architecture.rawValue)
             o.member("syscall", call.syscall.rawValue)
-            o.member("arguments") { $0.array(call.arguments) { $0.text += String($1) } }
+            o.member("arguments") { $0.array(call.arguments) { $0.append(number: $1) } }
             o.member("via_socketcall", call.viaSocketcall)
             o.member("entry_time", call.entryTime)
             if let wall = call.wallClock {
@@ -136,7 +174,7 @@ struct RecordEncoder {
             }
             o.member("entry_text", call.entryText)
             o.member("exit_text", call.exitText)
-            o.member("saved") { $0.array(call.saved) { $0.text += String($1) } }
+            o.member("saved") { $0.array(call.saved) { $0.append(number: $1) } }
             o.member("exit_time", call.exitTime)
             if let result = call.result {
                 o.member("result") { $0.object { r in r.member("value", result.value); r.member("errno", result.errno) } }
@@ -267,7 +305,7 @@ struct RecordEncoder {
                     switch sample.fields[name]! {
                     case let .number(value): f.member(name, value)
                     case let .string(value): f.member(name, value)
-                    case let .bytes(bytes): f.member(name) { $0.array(bytes) { $0.text += String($1) } }
+                    case let .bytes(bytes): f.member(name) { $0.array(bytes) { $0.append(number: $1) } }
                     case let .symbol(symbol, value):
                         f.member(name) { $0.object { s in s.member("symbol", symbol); s.member("value", value) } }
                     }

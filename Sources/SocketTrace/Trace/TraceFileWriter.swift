@@ -35,7 +35,7 @@ public final class TraceFileWriter: TraceSink {
                     o.member("id", chain.id)
                     o.member("frames", strings: chain.frames)
                 }
-                output.write(line.text + "\n")
+                output.writeLine(line.bytes)
             }
             for shared in chains.takeNewAlignments() {
                 var line = RecordEncoder()
@@ -44,9 +44,9 @@ public final class TraceFileWriter: TraceSink {
                     o.member("id", shared.id)
                     RecordEncoder.steps(shared.alignment, into: &o)
                 }
-                output.write(line.text + "\n")
+                output.writeLine(line.bytes)
             }
-            output.write(direct.text + "\n")
+            output.writeLine(direct.bytes)
             return
         }
         guard let data = try? encoder.encode(record) else { return }
