@@ -233,16 +233,7 @@ struct RecordEncoder {
             o.member("verdict", activity.verdict?.rawValue)
             o.member("alignments") { $0.array(activity.alignments) { encoder, alignment in
                 encoder.object { a in
-                    a.member("operation", alignment.operation)
-                    a.member("steps") { $0.array(alignment.steps) { encoder, step in
-                        encoder.object { s in
-                            s.member("function", step.function)
-                            s.member("layer", step.layer.rawValue)
-                            s.member("status", step.status.rawValue)
-                        }
-                    } }
-                    a.member("extra_frames", strings: alignment.extraFrames)
-                    a.member("observed", strings: alignment.observed)
+                    Self.steps(alignment, into: &a)
                     a.member("sample", alignment.sample)
                 }
             } }
@@ -273,6 +264,7 @@ struct RecordEncoder {
         }
     }
 
+    /// An alignment's members but its sample (shared by the full form and `alignment` records).
     static func steps(_ alignment: ChainAlignment, into o: inout ObjectWriter) {
         o.member("operation", alignment.operation)
         o.member("steps") { $0.array(alignment.steps) { encoder, step in
