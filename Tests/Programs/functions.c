@@ -1,7 +1,8 @@
 /* For --functions: recursion, threads and a fork, each function with
  * arguments of several kinds. `functions` exits with 7 after printing what
  * it computed; `functions loop` calls tick() every 10 ms until killed, for
- * attaching and detaching. */
+ * attaching and detaching; `functions spin` does the same from four threads
+ * calling twice() as fast as they can. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,34 @@ int tick(int i)
     return i + 1;
 }
 
+long twice(long i)
+{
+    return 2 * i + 1;
+}
+
+static volatile long spun;
+
+static void *spin(void *arg)
+{
+    for (long i = 0;; i++) {
+        spun += twice(i);
+        if (i % 1000 == 0)
+            usleep(100);
+    }
+    return arg;
+}
+
 int main(int argc, char *argv[])
 {
+    if (argc > 1 && strcmp(argv[1], "spin") == 0) {
+        pthread_t spinners[4];
+        for (int i = 0; i < 4; i++)
+            pthread_create(&spinners[i], NULL, spin, NULL);
+        printf("spinning\n");
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
     if (argc > 1 && strcmp(argv[1], "loop") == 0)
         for (int i = 0;;)
             i = tick(i);

@@ -176,4 +176,42 @@ struct FunctionTests {
             #expect(html.contains("in main → handle_client → "), "\(options)")
         }
     }
+
+    @Test("-p --functions on four threads calling a function flat out: every return right, then detach leaves them running with the original code")
+    func attachThreadsAndDetach() throws {
+        let program = try TestSupport.build("functions.c")
+        let target = try ChildProcess(program, ["spin"])
+        defer { kill(target.pid, SIGKILL); _ = try? target.wait() }
+        #expect(target.waitForOutput("spinning"))
+        let file = TestSupport.temporaryFile("spin") + ".jsonl"
+        let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "off", "--functions", "twice", "--format", "jsonl",
+                                                                "-o", file, "-p", String(target.pid)])
+        usleep(700_000)
+        kill(tracer.pid, SIGINT)
+        let result = try tracer.wait(timeout: 30)
+        #expect(result.status == 0, "\(result.stderr)")
+        var open: [Int32: String] = [:]
+        var returned = 0
+        for case let .function(event) in try records(file) {
+            if event.kind == .entry {
+                open[event.tid] = event.arguments?.first?.value
+            } else if let argument = open.removeValue(forKey: event.tid).flatMap({ Int($0) }) {
+                #expect(event.returnValue == String(2 * argument + 1), "\(event)")
+                returned += 1
+            }
+        }
+        #expect(returned > 100)
+        usleep(300_000)
+        #expect(target.isRunning, "the threads ran into a breakpoint left behind")
+        let functions = try ProgramFunctions.load(path: program, patterns: ["twice", "spin"])
+        let bias = try #require(functions.loadBias(pid: target.pid))
+        let memory = try #require(FileHandle(forReadingAtPath: "/proc/\(target.pid)/mem"))
+        let binary = try Data(contentsOf: URL(fileURLWithPath: program))
+        for function in functions.functions {
+            let offset = try #require(functions.fileOffset(of: function.address))
+            try memory.seek(toOffset: function.address + bias)
+            let live = try #require(try memory.read(upToCount: Int(function.size)))
+            #expect(live == binary.subdata(in: Int(offset)..<Int(offset + function.size)), "\(function.name)")
+        }
+    }
 }
