@@ -13,6 +13,36 @@ struct FunctionTests {
         records.compactMap { if case let .function(event) = $0 { return event } else { return nil } }
     }
 
+    /// Attaches `sockettrace --functions PATTERN -p` to a running target for
+    /// `seconds`, then detaches with SIGINT; returns the trace file.
+    func traceAttached(_ target: ChildProcess, functions pattern: String, seconds: Double, timeout: TimeInterval) throws -> String {
+        let file = TestSupport.temporaryFile("attach-functions") + ".jsonl"
+        let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "off", "--functions", pattern, "--format", "jsonl",
+                                                                "-o", file, "-p", String(target.pid)])
+        usleep(UInt32(seconds * 1_000_000))
+        kill(tracer.pid, SIGINT)
+        let result = try tracer.wait(timeout: timeout)
+        #expect(result.status == 0, "\(result.stderr)")
+        return file
+    }
+
+    /// The code bytes of `program`'s functions matching `patterns`, in the
+    /// memory of process `pid`, are the program file's; returns how many were checked.
+    @discardableResult
+    func expectOriginalCode(_ program: String, pid: Int32, patterns: [String]) throws -> Int {
+        let functions = try ProgramFunctions.load(path: program, patterns: patterns)
+        let bias = try #require(functions.loadBias(pid: pid))
+        let memory = try #require(FileHandle(forReadingAtPath: "/proc/\(pid)/mem"))
+        let binary = try Data(contentsOf: URL(fileURLWithPath: program))
+        for function in functions.functions {
+            let offset = try #require(functions.fileOffset(of: function.address))
+            try memory.seek(toOffset: function.address + bias)
+            let live = try #require(try memory.read(upToCount: Int(function.size)))
+            #expect(live == binary.subdata(in: Int(offset)..<Int(offset + function.size)), "\(function.name)")
+        }
+        return functions.functions.count
+    }
+
     @Test("recursion, four threads and a fork: every entry has its exit at the right depth; output and status unchanged")
     func recursionThreadsAndFork() throws {
         let program = try TestSupport.build("functions.c")
@@ -73,13 +103,7 @@ struct FunctionTests {
         let target = try ChildProcess(program, ["loop"])
         defer { kill(target.pid, SIGKILL); _ = try? target.wait() }
         #expect(target.waitForOutput("tick 3"))
-        let file = TestSupport.temporaryFile("attach-functions") + ".jsonl"
-        let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "off", "--functions", "tick", "--format", "jsonl",
-                                                                "-o", file, "-p", String(target.pid)])
-        usleep(600_000)
-        kill(tracer.pid, SIGINT)
-        let result = try tracer.wait(timeout: 20)
-        #expect(result.status == 0, "\(result.stderr)")
+        let file = try traceAttached(target, functions: "tick", seconds: 0.6, timeout: 20)
 
         let events = functionEvents(try records(file))
         let entries = events.filter { $0.kind == .entry && $0.function == "tick" }
@@ -92,19 +116,7 @@ struct FunctionTests {
         }
 
         // The code bytes of every function are the program file's again.
-        let functions = try ProgramFunctions.load(path: program, patterns: ["*"])
-        let bias = try #require(functions.loadBias(pid: target.pid))
-        let memory = try #require(FileHandle(forReadingAtPath: "/proc/\(target.pid)/mem"))
-        let binary = try Data(contentsOf: URL(fileURLWithPath: program))
-        var checked = 0
-        for function in functions.functions {
-            let offset = try #require(functions.fileOffset(of: function.address))
-            try memory.seek(toOffset: function.address + bias)
-            let live = try #require(try memory.read(upToCount: Int(function.size)))
-            #expect(live == binary.subdata(in: Int(offset)..<Int(offset + function.size)), "\(function.name)")
-            checked += 1
-        }
-        #expect(checked >= 4)
+        #expect(try expectOriginalCode(program, pid: target.pid, patterns: ["*"]) >= 4)
         // It runs on: more ticks, no SIGTRAP, not traced.
         let before = target.outputSoFar.components(separatedBy: "tick ").count
         usleep(300_000)
@@ -183,13 +195,7 @@ struct FunctionTests {
         let target = try ChildProcess(program, ["spin"])
         defer { kill(target.pid, SIGKILL); _ = try? target.wait() }
         #expect(target.waitForOutput("spinning"))
-        let file = TestSupport.temporaryFile("spin") + ".jsonl"
-        let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "off", "--functions", "twice", "--format", "jsonl",
-                                                                "-o", file, "-p", String(target.pid)])
-        usleep(700_000)
-        kill(tracer.pid, SIGINT)
-        let result = try tracer.wait(timeout: 30)
-        #expect(result.status == 0, "\(result.stderr)")
+        let file = try traceAttached(target, functions: "twice", seconds: 0.7, timeout: 30)
         var open: [Int32: String] = [:]
         var returned = 0
         for case let .function(event) in try records(file) {
@@ -203,15 +209,6 @@ struct FunctionTests {
         #expect(returned > 100)
         usleep(300_000)
         #expect(target.isRunning, "the threads ran into a breakpoint left behind")
-        let functions = try ProgramFunctions.load(path: program, patterns: ["twice", "spin"])
-        let bias = try #require(functions.loadBias(pid: target.pid))
-        let memory = try #require(FileHandle(forReadingAtPath: "/proc/\(target.pid)/mem"))
-        let binary = try Data(contentsOf: URL(fileURLWithPath: program))
-        for function in functions.functions {
-            let offset = try #require(functions.fileOffset(of: function.address))
-            try memory.seek(toOffset: function.address + bias)
-            let live = try #require(try memory.read(upToCount: Int(function.size)))
-            #expect(live == binary.subdata(in: Int(offset)..<Int(offset + function.size)), "\(function.name)")
-        }
+        #expect(try expectOriginalCode(program, pid: target.pid, patterns: ["twice", "spin"]) == 2)
     }
 }

@@ -60,7 +60,7 @@ public final class KernelCorrelator: @unchecked Sendable {
                 alignmentCache[key] = found
             }
             for var alignment in found {
-                alignment.sample = sample.tracepoint + " " + sample.summary
+                alignment.sample = sample.heading
                 alignments.append(alignment)
             }
         }

@@ -63,6 +63,10 @@ public struct KernelSample: Sendable, Codable {
         try c.encodeIfPresent(sources, forKey: .sources)
     }
 
+    /// `net:net_dev_queue lo len=80`: the tracepoint and its summary, as
+    /// timelines and alignments (`ChainAlignment.sample`) name a sample.
+    public var heading: String { tracepoint + " " + summary }
+
     /// A one-line summary of the fields that matter on a timeline.
     public var summary: String {
         switch tracepoint {

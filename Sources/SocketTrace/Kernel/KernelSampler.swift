@@ -124,7 +124,7 @@ public final class KernelSampler: @unchecked Sendable {
                 chain.append(location?.function ?? "0x" + String(ip, radix: 16))
                 if let sourceResolver {
                     let line = location.flatMap {
-                        sourceResolver.source(function: $0.function, offset: $0.offset, returnAddress: !chain.dropFirst().isEmpty)
+                        sourceResolver.source(function: $0.function, offset: $0.offset, returnAddress: chain.count > 1)
                     }
                     sources?.append(line ?? "")
                 }

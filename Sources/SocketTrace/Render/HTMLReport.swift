@@ -108,15 +108,9 @@ public struct HTMLReport {
             svg += "<rect x=\"\(String(format: "%.1f", start))\" y=\"\(y + 3)\" width=\"\(String(format: "%.1f", max(end - start, 2)))\" height=\"16\" fill=\"\(colour)\"><title>\(e(tip))</title></rect>\n"
         }
         // The program's own functions (--functions): a thin bar over the calls made in them, deeper ones lower.
-        var open: [Int32: [FunctionEvent]] = [:]
-        for record in records {
-            guard case let .function(event) = record else { continue }
-            if event.kind == .entry {
-                open[event.tid, default: []].append(event)
-                continue
-            }
-            guard let entry = open[event.tid]?.last, entry.function == event.function, let lane = lanes.firstIndex(of: event.tid) else { continue }
-            open[event.tid]?.removeLast()
+        for call in FunctionSpan.spans(in: records) where !call.inherited {
+            guard let event = call.exit, let lane = lanes.firstIndex(of: event.tid) else { continue }
+            let entry = call.entry
             let y = Double(lane) * laneHeight + 1 + Double(min(entry.depth, 3))
             let start = max(left, x(entry.time)), end = min(width - 10, x(event.time))
             svg += "<rect x=\"\(String(format: "%.1f", start))\" y=\"\(y)\" width=\"\(String(format: "%.1f", max(end - start, 1)))\" height=\"1.5\" fill=\"#2a8a9a\"><title>\(e(entry.text + " → " + event.text))</title></rect>\n"

@@ -37,12 +37,9 @@ public struct PerfettoExporter {
         }
 
         var calls: [SyscallInvocation] = []
-        var open: [Int32: [FunctionEvent]] = [:]
         var last: MonotonicTime = records.last?.time ?? MonotonicTime(nanoseconds: origin)
-        var firstSeen: [Int32: MonotonicTime] = [:]
         for record in records {
             if record.time > last { last = record.time }
-            if case let .process(event) = record, firstSeen[event.tid] == nil { firstSeen[event.tid] = event.time }
             switch record {
             case let .process(event):
                 if event.kind == .started || event.kind == .attached || event.kind == .exec { name(event.pid, event.tid, event.name) }
@@ -52,28 +49,17 @@ public struct PerfettoExporter {
             case let .syscall(call):
                 calls.append(call)
                 for sample in call.kernel?.samples ?? [] {
-                    events.append(instant(sample.pid, sample.tid, sample.time, sample.tracepoint + " " + sample.summary, category: "kernel"))
+                    events.append(instant(sample.pid, sample.tid, sample.time, sample.heading, category: "kernel"))
                 }
             case let .kernelEvent(sample):
-                events.append(instant(sample.pid, sample.tid, sample.time, sample.tracepoint + " " + sample.summary, category: "kernel"))
-            case let .function(event) where event.kind == .entry:
-                open[event.tid, default: []].append(event)
-            case let .function(event):
-                if let entry = open[event.tid]?.last, entry.function == event.function {
-                    open[event.tid]?.removeLast()
-                    events.append(functionSlice(entry, exit: event, end: event.time))
-                } else if open[event.tid, default: []].isEmpty, let start = firstSeen[event.tid] {
-                    // A forked child leaves frames it inherited: they span its track from its start.
-                    var entry = FunctionEvent(.entry, pid: event.pid, tid: event.tid, function: event.function, depth: event.depth, time: start)
-                    entry.arguments = [.init(name: "inherited", value: "through fork")]
-                    events.append(functionSlice(entry, exit: event, end: event.time))
-                }
+                events.append(instant(sample.pid, sample.tid, sample.time, sample.heading, category: "kernel"))
             default:
                 break
             }
         }
-        for entries in open.values {
-            for entry in entries { events.append(functionSlice(entry, exit: nil, end: last)) }
+        // A forked child's inherited frames span its track from its start.
+        for span in FunctionSpan.spans(in: records) {
+            events.append(functionSlice(span.entry, exit: span.exit, end: span.exit?.time ?? last))
         }
 
         for (pid, name) in processNames {
@@ -129,8 +115,7 @@ public struct PerfettoExporter {
                                      "ts": start, "dur": duration, "args": args]]
         if call.functions == nil, let stack = call.userStack {
             // Outermost first, each a nanosecond wider on both sides than the one it holds.
-            var frames = Array(stack.reversed())
-            if let main = frames.firstIndex(where: { $0.function == "main" }) { frames = Array(frames[main...]) }
+            let frames = stack.fromMain
             for (index, frame) in frames.enumerated() {
                 let margin = Double(frames.count - index) * 0.001
                 out.append(["ph": "X", "name": frame.function ?? frame.shortText, "cat": "user-stack", "pid": call.pid, "tid": call.tid,

@@ -32,11 +32,10 @@ public final class TextTimeline: TraceSink {
     /// What is written once everything that began before it is known.
     struct Pending {
         let time: MonotonicTime
-        let sequence: Int
         let render: () -> Void
     }
+    /// By time; items of equal time in the order they came.
     var queue: [Pending] = []
-    var sequence = 0
     /// Shown calls that began and have not finished, by thread.
     var inFlight: [Int32: SyscallInvocation] = [:]
     /// Threads whose running call was written as unfinished.
@@ -135,8 +134,7 @@ public final class TextTimeline: TraceSink {
     }
 
     func enqueue(_ time: MonotonicTime, _ render: @escaping () -> Void) {
-        sequence += 1
-        let item = Pending(time: time, sequence: sequence, render: render)
+        let item = Pending(time: time, render: render)
         // Mostly in order already: find the place from the end.
         var index = queue.count
         while index > 0 && queue[index - 1].time > time { index -= 1 }
@@ -194,7 +192,7 @@ public final class TextTimeline: TraceSink {
 
     func render(_ sample: KernelSample) {
         lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
-        lines.write(paint("kernel " + sample.tracepoint + " " + sample.summary, "\u{1B}[2m"))
+        lines.write(paint("kernel " + sample.heading, "\u{1B}[2m"))
         lines.end()
     }
 
@@ -217,10 +215,7 @@ public final class TextTimeline: TraceSink {
     /// frames of its stack from `main` on (`-k`).
     static func userChain(_ call: SyscallInvocation) -> [String] {
         if let functions = call.functions { return functions + [call.name] }
-        guard let stack = call.userStack, !stack.isEmpty else { return [] }
-        var names = stack.reversed().compactMap(\.function)
-        if let main = names.firstIndex(of: "main") { names = Array(names[main...]) }
-        return names
+        return (call.userStack ?? []).fromMain.compactMap(\.function)
     }
 
     func handle(_ event: ProcessEvent) {
@@ -304,7 +299,7 @@ public final class TextTimeline: TraceSink {
     /// alignment with their source lines, outermost first
     /// (`tcp_sendmsg (net/ipv4/tcp.c:1158)`).
     static func sourceLines(_ alignment: ChainAlignment, in activity: KernelActivity) -> [String]? {
-        guard let sample = activity.samples.first(where: { $0.sources != nil && $0.tracepoint + " " + $0.summary == alignment.sample }),
+        guard let sample = activity.samples.first(where: { $0.sources != nil && $0.heading == alignment.sample }),
               let sources = sample.sources, sources.count == sample.chain.count else { return nil }
         let aligned = Set(alignment.observed)
         let parts = zip(sample.chain, sources).reversed().compactMap { frame, source -> String? in

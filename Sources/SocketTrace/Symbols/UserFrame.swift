@@ -22,3 +22,13 @@ public struct UserFrame: Sendable, Codable, Equatable {
         return "\(name) (\(module.split(separator: "/").last ?? Substring(module)))"
     }
 }
+
+extension [UserFrame] {
+    /// A stack (innermost first) turned outermost first, from `main` on when
+    /// it has one (libc's start-up frames left out).
+    public var fromMain: [UserFrame] {
+        let outermostFirst = Array(reversed())
+        guard let main = outermostFirst.firstIndex(where: { $0.function == "main" }) else { return outermostFirst }
+        return Array(outermostFirst[main...])
+    }
+}

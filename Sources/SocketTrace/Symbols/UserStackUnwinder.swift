@@ -57,8 +57,6 @@ public final class UserStackUnwinder: @unchecked Sendable {
 
     /// How many times a process's mappings were read (for tests and benchmarks).
     public private(set) var mapsReads = 0
-    /// How many libdwfl sessions were started (processes with new layouts).
-    public private(set) var sessionsStarted = 0
 
     /// Process `pid` is about to map, unmap or protect memory.
     public func mappingsChanged(_ pid: Int32) {
@@ -95,7 +93,6 @@ public final class UserStackUnwinder: @unchecked Sendable {
             }
             target = attached
         }
-        sessionsStarted += 1
         let session = Session(dwfl: dwfl, maps: maps, target: target)
         session.users.insert(pid)
         sessions[pid] = session
