@@ -85,6 +85,27 @@ struct ExportTests {
         }
     }
 
+    @Test("connect → accept is one flow whichever of the two returned first")
+    func flowWhateverOrder() {
+        func call(_ syscall: Syscall, pid: Int32, local: String, peer: String, at time: UInt64) -> SyscallInvocation {
+            var call = SyscallInvocation(pid: pid, tid: pid, architecture: .x86_64, syscall: syscall, arguments: [3],
+                                         entryTime: MonotonicTime(nanoseconds: time))
+            call.exitTime = MonotonicTime(nanoseconds: time + 10)
+            call.result = SyscallResult(value: syscall == .accept ? 4 : 0, errno: nil)
+            call.socket = SocketSnapshot(fd: 3, family: 2, type: 1, protocolLabel: "TCP", local: SocketEndpoint(text: local),
+                                         peer: SocketEndpoint(text: peer), state: .connected)
+            return call
+        }
+        let connect = call(.connect, pid: 1, local: "127.0.0.1:50000", peer: "127.0.0.1:80", at: 100)
+        let accept = call(.accept, pid: 2, local: "127.0.0.1:80", peer: "127.0.0.1:50000", at: 50)
+        for calls in [[connect, accept], [accept, connect]] {
+            let flows = FlowPlanner(calls: calls)
+            let connectIndex = calls.firstIndex { $0.syscall == .connect }!
+            let acceptIndex = calls.firstIndex { $0.syscall == .accept }!
+            #expect(flows.outgoing[connectIndex] == [1] && flows.incoming[acceptIndex] == [1], "\(calls.map(\.name))")
+        }
+    }
+
     @Test("the Perfetto checker catches overlapping slices and half flows")
     func perfettoCheckerFails() {
         let bad: [String: Any] = ["traceEvents": [

@@ -162,7 +162,9 @@ struct FlowPlanner {
             var received: Int64 = 0
         }
         var streams: [String: Stream] = [:]
+        // By connection (client|server): either may return first.
         var connects: [String: Int] = [:]
+        var accepts: [String: Int] = [:]
         for (index, call) in calls.enumerated() {
             tracker.observe(call)
             guard let socket = call.socket, socket.isTCP, let local = socket.local, let peer = socket.peer,
@@ -172,7 +174,7 @@ struct FlowPlanner {
             case .connect:
                 connects["\(local)|\(peer)"] = index
             case .accept, .accept4:
-                if let connect = connects["\(peer)|\(local)"] { link(connect, index) }
+                accepts["\(peer)|\(local)"] = index
             case let data where data.sendsData:
                 guard value > 0 else { continue }
                 var stream = streams[outward, default: Stream()]
@@ -188,6 +190,9 @@ struct FlowPlanner {
             default:
                 break
             }
+        }
+        for (connection, connect) in connects.sorted(by: { $0.value < $1.value }) {
+            if let accept = accepts[connection] { link(connect, accept) }
         }
         for stream in streams.values {
             for send in stream.sends {
