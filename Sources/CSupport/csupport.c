@@ -585,6 +585,56 @@ uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t c
     return copied;
 }
 
+int cs_close_detached(const int *fds, int count, const char *name)
+{
+    /* The helper waits until the caller has closed its copies (the pipe's
+     * write end goes last), so that the helper's closes are the last ones. */
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) < 0)
+        return -1;
+    pid_t middle = fork();
+    if (middle < 0) {
+        int saved = errno;
+        close(gate[0]);
+        close(gate[1]);
+        errno = saved;
+        return -1;
+    }
+    if (middle == 0) {
+        /* Only async-signal-safe calls from here on: the caller may have threads. */
+        if (fork() != 0)
+            _exit(0);
+        setsid();
+        prctl(PR_SET_NAME, name, 0, 0, 0);
+        close(gate[1]);
+        unsigned int next = 0;
+        for (int k = 0; k <= count; k++) {
+            unsigned int keep = k < count ? (unsigned int)fds[k] : ~0U;
+            unsigned int low = next, high = keep - 1;
+            if ((unsigned int)gate[0] >= next && (unsigned int)gate[0] < keep) {
+                if ((unsigned int)gate[0] > low)
+                    syscall(SYS_close_range, low, (unsigned int)gate[0] - 1, 0);
+                low = (unsigned int)gate[0] + 1;
+            }
+            if (keep > low)
+                syscall(SYS_close_range, low, high, 0);
+            next = keep + 1;
+        }
+        char byte;
+        while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
+        for (int k = 0; k < count; k++)
+            close(fds[k]);
+        _exit(0);
+    }
+    close(gate[0]);
+    int status;
+    while (waitpid(middle, &status, __WALL) < 0 && errno == EINTR) {}
+    for (int k = 0; k < count; k++)
+        close(fds[k]);
+    close(gate[1]);
+    return 0;
+}
+
 int cs_mount_tracefs(const char *target)
 {
     return mount("nodev", target, "tracefs", 0, NULL);

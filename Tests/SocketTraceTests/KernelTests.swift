@@ -150,6 +150,28 @@ struct KernelTests {
         _ = try tracer.wait(timeout: 20)
         let mountsAfter = try String(contentsOfFile: "/proc/mounts", encoding: .utf8).filter { $0 == "\n" }.count
         #expect(mountsAfter <= mountsBefore)
+        // The events' last close is left to a detached helper: it holds
+        // nothing else (no terminal, no output file) and is gone soon.
+        let helpers = Self.releaseHelpers()
+        for pid in helpers {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            for fd in fds {
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)") else { continue }
+                #expect(target.contains("perf_event") || target.hasPrefix("pipe:"), "helper \(pid) holds \(target)")
+            }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !Set(Self.releaseHelpers()).isDisjoint(with: helpers) { usleep(20_000) }
+        #expect(Set(Self.releaseHelpers()).isDisjoint(with: helpers), "release helpers still running after 10 s")
+    }
+
+    /// Running (not yet exited) processes that close a trace's perf events.
+    static func releaseHelpers() -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+            return stat.contains("(\(KernelSampler.releaserName))") && !stat.contains(") Z ")
+        }
     }
 
     @Test("a burst that overflows a one-page ring: lost samples counted, said at the end, in the trace file, by report; none lost with the default ring")

@@ -139,6 +139,13 @@ int cs_perf_disable(int fd);
 /// Maps 1 + `data_pages` pages of ring buffer for `fd`; NULL on failure.
 void *cs_perf_map(int fd, uint64_t data_pages);
 void cs_perf_unmap(void *ring, uint64_t data_pages);
+/* Hands `fds` (sorted ascending) to a detached process that closes them and
+ * exits, then closes the caller's copies: the kernel's work on the last
+ * close (unregistering a tracepoint waits for an RCU grace period) happens
+ * off the caller's path. The helper keeps no other descriptor, and is not
+ * the caller's child (it is reaped by init). Returns -1 with errno, having
+ * closed nothing, if it could not be started. */
+int cs_close_detached(const int *fds, int count, const char *name);
 /// Copies the records waiting in the ring into `out` (at most `capacity`
 /// bytes, whole records only) and frees their space in the ring. Returns
 /// the number of bytes copied.

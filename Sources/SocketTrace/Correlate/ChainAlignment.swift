@@ -75,6 +75,14 @@ public struct ChainAlignment: Sendable, Codable {
         let steps: [Step]
         let extraFrames: [String]
         let observed: [String]
+
+        /// Hashed like a `ChainKey` (equal shapes still compare in full).
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(operation)
+            hasher.combine(steps.count)
+            hasher.combine(extraFrames.count)
+            hasher.combine(ChainKey(observed))
+        }
     }
 
     var shape: Shape { Shape(operation: operation, steps: steps, extraFrames: extraFrames, observed: observed) }

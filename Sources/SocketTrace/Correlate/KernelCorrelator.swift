@@ -13,7 +13,7 @@ public final class KernelCorrelator: @unchecked Sendable {
     /// that memory stays flat on long traces.
     struct AlignmentKey: Hashable {
         let operation: String?
-        let chain: [String]
+        let chain: ChainKey
     }
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
     static let alignmentCacheLimit = 4096
@@ -50,7 +50,7 @@ public final class KernelCorrelator: @unchecked Sendable {
         let expected = operation?.chain(for: call.syscall.rawValue, kernel: kernel) ?? []
         var alignments: [ChainAlignment] = []
         for sample in mine where sample.role == .chain && !sample.chain.isEmpty {
-            let key = AlignmentKey(operation: operation?.name, chain: sample.chain)
+            let key = AlignmentKey(operation: operation?.name, chain: ChainKey(sample.chain))
             let found: [ChainAlignment]
             if let known = alignmentCache[key] {
                 found = known

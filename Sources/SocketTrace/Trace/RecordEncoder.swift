@@ -310,14 +310,15 @@ struct RecordEncoder {
 /// Gives each distinct kernel chain of a trace file an id; the writer puts
 /// a `chain` record before the first record that uses a new one.
 final class ChainInterner {
-    private var ids: [[String]: Int] = [:]
+    private var ids: [ChainKey: Int] = [:]
     /// Chains given an id since the last `takeNew()`.
     private var fresh: [(id: Int, frames: [String])] = []
 
     func id(for chain: [String]) -> Int {
-        if let known = ids[chain] { return known }
+        let key = ChainKey(chain)
+        if let known = ids[key] { return known }
         let id = ids.count + 1
-        ids[chain] = id
+        ids[key] = id
         fresh.append((id, chain))
         return id
     }

@@ -451,11 +451,13 @@ public final class Tracer {
                 // close removes the descriptor: remember its socket now.
                 call.socket = socketSnapshot(for: call, tracker: tracker)
             }
-            sink.handle(.syscallEntered(call))
         }
         thread.current = call
         thread.currentShown = shown
+        // Everything read from the stopped thread is in `call`: let it run
+        // while the entry is written.
         resume(thread, toSyscallExit: true)
+        if shown { sink.handle(.syscallEntered(call)) }
     }
 
     var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
@@ -512,8 +514,12 @@ public final class Tracer {
             call.returnText = decoder.returnText(call)
             if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
             if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
+            // Nothing below reads the thread: it runs on while the kernel's
+            // samples (already in the rings) are attributed and the call written.
+            resume(thread)
             attachKernelActivity(&call, tracker: tracker)
             sink.handle(.syscallExited(call))
+            return
         }
         resume(thread)
     }
