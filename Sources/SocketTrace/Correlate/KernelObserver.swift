@@ -28,7 +28,7 @@ public final class KernelObserver: @unchecked Sendable {
     public static func make(mode: Mode, model: StackModel?, probeSet: String,
                             ringPages: UInt64 = KernelSampler.defaultRingPages) throws -> KernelObserver? {
         if mode == .off { return nil }
-        let symbols = KernelSymbols.load()
+        let symbols = KernelSymbols.loadInBackground()
         let correlator = KernelCorrelator(model: model, symbols: symbols)
         func unavailable(_ reason: String) throws -> KernelObserver {
             if mode == .on { throw TraceError(operation: "kernel observation unavailable: \(reason)") }

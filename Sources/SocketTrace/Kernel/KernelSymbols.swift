@@ -1,18 +1,61 @@
+import Glibc
+
 /// The kernel's function symbols from /proc/kallsyms: resolves call-chain
 /// addresses to names, and answers whether a function exists as a symbol
 /// (if not, it is always inlined, or renamed, in this build).
 public final class KernelSymbols: @unchecked Sendable {
+    /// A text symbol: its address and where its name lies in the kallsyms
+    /// bytes (the base name is the name up to a compiler suffix such as
+    /// `.constprop.0`).
     struct Symbol {
         let address: UInt64
-        let name: String
+        let start: UInt32
+        let length: UInt16
+        let baseLength: UInt16
     }
 
-    /// Sorted by address; names already without compiler suffixes.
-    let symbols: [Symbol]
-    let names: Set<String>
-    /// For functions only present as compiler-specialised copies
-    /// (`.constprop.0`, `.isra.0`, `.part.0`): base name → a copy's name.
-    let specialisedCopies: [String: String]
+    /// Names stay bytes of the kallsyms text until asked for: 120,000
+    /// strings (and a set of them) cost more to make and to free than the
+    /// whole parse.
+    struct Table {
+        let text: [UInt8]
+        /// Sorted by address.
+        let symbols: [Symbol]
+        /// Hash of a name without suffix → a symbol with exactly that name.
+        let plain: [UInt64: Int32]
+        /// Hash of a base name → a symbol that is a specialised copy of it.
+        let copies: [UInt64: Int32]
+
+        func name(_ symbol: Symbol, base: Bool = true) -> String {
+            let length = Int(base ? symbol.baseLength : symbol.length)
+            return text.withUnsafeBufferPointer {
+                String(decoding: UnsafeBufferPointer(rebasing: $0[Int(symbol.start)..<Int(symbol.start) + length]), as: UTF8.self)
+            }
+        }
+
+        /// The symbol at `index` in `symbols`, if its name (base or whole) is `name`.
+        func matches(_ index: Int32, _ name: [UInt8], base: Bool) -> Bool {
+            let symbol = symbols[Int(index)]
+            let length = Int(base ? symbol.baseLength : symbol.length)
+            guard length == name.count else { return false }
+            return text[Int(symbol.start)..<Int(symbol.start) + length].elementsEqual(name)
+        }
+    }
+
+    private var loaded: Table?
+    /// The thread reading /proc/kallsyms (`loadInBackground`), joined on first use.
+    private var loader: pthread_t?
+
+    var table: Table {
+        if let loaded { return loaded }
+        if let loader {
+            pthread_join(loader, nil)
+            self.loader = nil
+        }
+        if loaded == nil { loaded = Self.parse([]) }
+        return loaded!
+    }
+    var symbols: [Symbol] { table.symbols }
 
     /// Parses kallsyms text; only text (code) symbols are kept. Addresses
     /// of zero mean kptr_restrict hides them: then nothing resolves.
@@ -20,13 +63,23 @@ public final class KernelSymbols: @unchecked Sendable {
         self.init(kallsyms: Array(text.utf8))
     }
 
-    /// Parses the bytes of /proc/kallsyms in one pass (it has over 100,000
-    /// lines; only the text symbols become strings).
+    /// Parses the bytes of /proc/kallsyms in one pass (it has over 100,000 lines).
     public init(kallsyms bytes: [UInt8]) {
+        loaded = Self.parse(bytes)
+    }
+
+    private init() {}
+
+    /// FNV-1a: names are looked up by this hash, then compared byte for byte.
+    static func hash<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return value
+    }
+
+    static func parse(_ bytes: [UInt8]) -> Table {
         var symbols: [Symbol] = []
         symbols.reserveCapacity(bytes.count / 40)
-        var names = Set<String>(minimumCapacity: bytes.count / 40)
-        var copies: [String: String] = [:]
         bytes.withUnsafeBufferPointer { text in
             let count = text.count
             var position = 0
@@ -42,28 +95,36 @@ public final class KernelSymbols: @unchecked Sendable {
                 let kind: UInt8 = position + 1 < count ? text[position + 1] : 0
                 position += 3
                 let start = min(position, count)
-                while position < count, text[position] != 0x0a, text[position] != 0x09 { position += 1 }
+                var dot: Int?
+                while position < count, text[position] != 0x0a, text[position] != 0x09 {
+                    if dot == nil && text[position] == UInt8(ascii: ".") { dot = position }
+                    position += 1
+                }
                 let end = position
                 while position < count, text[position] != 0x0a { position += 1 }
                 position += 1
                 guard kind == UInt8(ascii: "t") || kind == UInt8(ascii: "T") || kind == UInt8(ascii: "w") || kind == UInt8(ascii: "W"),
-                      end > start else { continue }
-                let nameBytes = UnsafeBufferPointer(rebasing: text[start..<end])
-                if let dot = nameBytes.firstIndex(of: UInt8(ascii: ".")) {
-                    let base = String(decoding: UnsafeBufferPointer(rebasing: nameBytes[..<dot]), as: UTF8.self)
-                    if copies[base] == nil { copies[base] = String(decoding: nameBytes, as: UTF8.self) }
-                    symbols.append(Symbol(address: address, name: base))
-                } else {
-                    let name = String(decoding: nameBytes, as: UTF8.self)
-                    symbols.append(Symbol(address: address, name: name))
-                    names.insert(name)
-                }
+                      end > start, end - start <= Int(UInt16.max) else { continue }
+                symbols.append(Symbol(address: address, start: UInt32(start), length: UInt16(end - start),
+                                      baseLength: UInt16((dot ?? end) - start)))
             }
         }
         symbols.sort { $0.address < $1.address }
-        self.symbols = symbols
-        self.names = names
-        self.specialisedCopies = copies.filter { !names.contains($0.key) }
+        var plain: [UInt64: Int32] = [:]
+        plain.reserveCapacity(symbols.count)
+        var copies: [UInt64: Int32] = [:]
+        bytes.withUnsafeBufferPointer { text in
+            for (index, symbol) in symbols.enumerated() {
+                let base = UnsafeBufferPointer(rebasing: text[Int(symbol.start)..<Int(symbol.start) + Int(symbol.baseLength)])
+                let key = hash(base)
+                if symbol.baseLength == symbol.length {
+                    if plain[key] == nil { plain[key] = Int32(index) }
+                } else if copies[key] == nil {
+                    copies[key] = Int32(index)
+                }
+            }
+        }
+        return Table(text: bytes, symbols: symbols, plain: plain, copies: copies)
     }
 
     /// /proc/kallsyms of the running kernel.
@@ -71,6 +132,35 @@ public final class KernelSymbols: @unchecked Sendable {
         guard let bytes = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms"), !bytes.isEmpty else { return nil }
         let table = KernelSymbols(kallsyms: bytes)
         return table.symbols.last?.address == 0 ? nil : table
+    }
+
+    /// /proc/kallsyms of the running kernel, read and parsed on a thread of
+    /// its own (0.1 s here, mostly the kernel formatting 120,000 lines) while
+    /// the trace starts; the first lookup waits for it. Nil at once when
+    /// kptr_restrict hides the addresses (the first line's address is zero).
+    public static func loadInBackground() -> KernelSymbols? {
+        guard let head = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms", limit: 64),
+              let first = head.split(separator: UInt8(ascii: " ")).first,
+              let address = UInt64(String(decoding: first, as: UTF8.self), radix: 16), address != 0 else { return nil }
+        let symbols = KernelSymbols()
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(symbols).toOpaque()
+        let started = pthread_create(&thread, nil, { context in
+            let symbols = Unmanaged<KernelSymbols>.fromOpaque(context!).takeRetainedValue()
+            let bytes = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? []
+            symbols.loaded = KernelSymbols.parse(bytes)
+            return nil
+        }, context)
+        guard started == 0 else {
+            Unmanaged<KernelSymbols>.fromOpaque(context).release()
+            return load()
+        }
+        symbols.loader = thread
+        return symbols
+    }
+
+    deinit {
+        if let loader { pthread_join(loader, nil) }
     }
 
     /// `__netif_receive_skb_core.constprop.0` → `__netif_receive_skb_core`.
@@ -86,6 +176,8 @@ public final class KernelSymbols: @unchecked Sendable {
 
     /// The function containing `address` and how far into it the address is.
     public func location(of address: UInt64) -> (function: String, offset: UInt64)? {
+        let table = self.table
+        let symbols = table.symbols
         var low = 0, high = symbols.count - 1
         var found: Int?
         while low <= high {
@@ -97,7 +189,7 @@ public final class KernelSymbols: @unchecked Sendable {
                 high = middle - 1
             }
         }
-        return found.map { (symbols[$0].name, address &- symbols[$0].address) }
+        return found.map { (table.name(symbols[$0]), address &- symbols[$0].address) }
     }
 
     /// How a function name appears among the symbols.
@@ -109,8 +201,22 @@ public final class KernelSymbols: @unchecked Sendable {
     }
 
     public func presence(of name: String) -> Presence {
-        if names.contains(name) { return .symbol }
-        if let copy = specialisedCopies[name] { return .specialised(copy) }
+        let table = self.table
+        let bytes = Array(name.utf8)
+        let key = Self.hash(bytes)
+        if let index = table.plain[key], table.matches(index, bytes, base: false) { return .symbol }
+        if let index = table.copies[key], table.matches(index, bytes, base: true) {
+            return .specialised(table.name(table.symbols[Int(index)], base: false))
+        }
+        // A hash shared with another name (never seen in practice): look at every symbol.
+        if table.plain[key] != nil || table.copies[key] != nil {
+            var copy: String?
+            for index in table.symbols.indices {
+                if table.matches(Int32(index), bytes, base: false) { return .symbol }
+                if copy == nil, table.matches(Int32(index), bytes, base: true) { copy = table.name(table.symbols[index], base: false) }
+            }
+            if let copy { return .specialised(copy) }
+        }
         return .absent
     }
 }

@@ -44,8 +44,16 @@ public enum ModelParser {
         }
     }
 
+    /// `[A-Za-z_][A-Za-z0-9_.]*` (checked by hand: a regex literal is
+    /// compiled at each call, and every model line has a name).
     static func isFunctionName(_ text: String) -> Bool {
-        text.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_.]*/) != nil
+        let bytes = text.utf8
+        guard let first = bytes.first, isLetter(first) || first == UInt8(ascii: "_") else { return false }
+        return bytes.dropFirst().allSatisfy { isLetter($0) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+    }
+
+    static func isLetter(_ byte: UInt8) -> Bool {
+        (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
     }
 
     public static func parseOperation(_ text: String, file: String) throws -> StackOperation {

@@ -86,14 +86,14 @@ public enum KernelSocketLookup {
     }
 
     /// A file's bytes, read to its end (proc files report no size).
-    static func readSmallFileBytes(_ path: String) -> [UInt8]? {
+    static func readSmallFileBytes(_ path: String, limit: Int = .max) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 18)
-        while true {
-            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        var chunk = [UInt8](repeating: 0, count: min(1 << 18, limit))
+        while bytes.count < limit {
+            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, limit - bytes.count)) }
             if got <= 0 { break }
             bytes.append(contentsOf: chunk[0..<got])
         }
