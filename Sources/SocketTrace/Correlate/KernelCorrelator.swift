@@ -6,7 +6,7 @@ public final class KernelCorrelator: @unchecked Sendable {
     let model: StackModel?
     let aligner: ChainAligner
     let kernel: KernelVersion?
-    var pending: [Int32: [KernelSample]] = [:]
+    var pending: [Int32: SampleQueue] = [:]
 
     /// A chain's alignments depend only on the chain and the operation: a
     /// busy connection repeats a few chains thousands of times. Bounded, so
@@ -25,27 +25,29 @@ public final class KernelCorrelator: @unchecked Sendable {
     }
 
     public func add(_ samples: [KernelSample]) {
-        for sample in samples { pending[sample.tid, default: []].append(sample) }
+        for sample in samples { pending[sample.tid, default: SampleQueue()].append(sample) }
     }
 
-    /// Samples on `tid` taken before `time`: they belong to no traced call.
+    /// Threads with samples waiting for a call.
+    var waitingThreads: [Int32] { Array(pending.keys) }
+
+    /// Samples on `tid` taken before `time` (all of them if nil): they belong to no traced call.
     public func takeStray(tid: Int32, before time: MonotonicTime?) -> [KernelSample] {
-        guard let queue = pending[tid] else { return [] }
-        guard let time else {
-            pending[tid] = nil
-            return queue
-        }
-        let stray = queue.filter { $0.time < time }
-        pending[tid] = queue.filter { $0.time >= time }
+        guard pending[tid] != nil else { return [] }
+        let stray = pending[tid]!.take(before: time)
+        if pending[tid]!.isEmpty { pending[tid] = nil }
         return stray
     }
 
-    /// The kernel activity of a finished call, taking its samples.
+    /// The kernel activity of a finished call, taking its samples (those
+    /// from before its entry, not taken as stray, are dropped).
     public func activity(for call: SyscallInvocation) -> KernelActivity {
         let exit = call.exitTime ?? .now()
-        let queue = pending[call.tid] ?? []
-        let mine = queue.filter { $0.time >= call.entryTime && $0.time <= exit }
-        pending[call.tid] = queue.filter { $0.time > exit }
+        var mine: [KernelSample] = []
+        if pending[call.tid] != nil {
+            mine = pending[call.tid]!.take(through: exit).filter { $0.time >= call.entryTime }
+            if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
+        }
         let operation = model?.operation(for: call.syscall, socket: call.socket)
         let expected = operation?.chain(for: call.syscall.rawValue, kernel: kernel) ?? []
         var alignments: [ChainAlignment] = []

@@ -128,7 +128,7 @@ extension Tracer {
         thread.functionStack.append(ActiveFunction(function: function, returnAddress: returnAddress,
                                                    entryStack: registers.sp, entryTime: time))
         thread.process.breakpoints?.expectReturn(to: returnAddress, tid: thread.tid)
-        sink.handle(.function(event))
+        emit(.function(event))
     }
 
     /// At a return breakpoint: the calls of this thread that returned here
@@ -155,7 +155,7 @@ extension Tracer {
         } else if returnValue == nil {
             event.unwound = true
         }
-        sink.handle(.function(event))
+        emit(.function(event))
     }
 
     /// A stopped thread of `thread`'s process to write its memory through.

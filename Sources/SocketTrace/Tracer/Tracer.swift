@@ -25,6 +25,11 @@ public final class Tracer {
     /// Kernel chains and events, when observation is on.
     let kernel: KernelObserver?
 
+    /// Output waiting for a moment when no tracee waits for the tracer.
+    var output = DeferredOutput()
+    /// When the output last began reading the sampler's rings.
+    var drainedAt = MonotonicTime(nanoseconds: 0)
+
     /// Unwinds user stacks for `-k`.
     let unwinder: UserStackUnwinder?
 
@@ -89,7 +94,7 @@ public final class Tracer {
         let process = TracedProcess(pid: launched.pid, table: DescriptorTable())
         let thread = addThread(launched.pid, process: process, starting: true)
         thread.hiddenSignal = SIGCONT
-        sink.handle(.process(processEvent(.started, tid: launched.pid, pid: launched.pid)))
+        emit(.process(processEvent(.started, tid: launched.pid, pid: launched.pid)))
         // The child is in group-stop from its own SIGSTOP; SIGCONT lets it exec.
         kill(launched.pid, SIGCONT)
         execErrorPipe = launched.execErrorPipe
@@ -120,7 +125,7 @@ public final class Tracer {
                 addThread(tid, process: process, starting: false)
                 try kernel?.follow(tid)
                 cs_ptrace_interrupt(tid)
-                sink.handle(.process(processEvent(.attached, tid: tid, pid: pid)))
+                emit(.process(processEvent(.attached, tid: tid, pid: pid)))
             }
         }
     }
@@ -177,6 +182,10 @@ public final class Tracer {
     /// detached). Returns how the launched program ended, if one was launched.
     public func run() throws -> ExitStatus? {
         cs_install_interrupt_handlers()
+        defer {
+            // Left by an error: what was submitted is still written.
+            performOutput(limit: .max)
+        }
         var interrupts = 0
         while !threads.isEmpty {
             let signal = cs_take_interrupt_signal()
@@ -196,9 +205,15 @@ public final class Tracer {
             }
             var status: Int32 = 0
             var tid = cs_wait_any(&status, true)
+            while tid == 0 && !output.isEmpty {
+                // No tracee waits: write what waits, an item at a time, looking for stops between.
+                performOutput(limit: 1)
+                tid = cs_wait_any(&status, true)
+            }
             if tid == 0 {
                 emitStrayKernelSamples()
-                sink.flush()
+                submit(.flush)
+                performOutput(limit: .max)
                 tid = cs_wait_any(&status, false)
             }
             if tid < 0 {
@@ -209,7 +224,9 @@ public final class Tracer {
             handle(tid: tid, status: status)
             checkExecError()
         }
-        finishKernelObservation()
+        submit(.lastKernelSamples)
+        performOutput(limit: .max)
+        kernel?.close()
         if let functionTracing, functionTracing.placed == 0, functionTracing.complaints.isEmpty {
             diagnostic?("--functions \(functionTracing.patterns.joined(separator: ",")): no function of the traced programs matches")
         }
@@ -219,28 +236,66 @@ public final class Tracer {
 
     // MARK: kernel samples
 
-    /// Reads the sampler's rings and reports samples that no traced call can
-    /// claim any more (taken while their thread was outside a traced call).
-    func emitStrayKernelSamples() {
-        guard let kernel, let sampler = kernel.sampler else { return }
-        kernel.correlator.add(sampler.drain())
-        for tid in Array(kernel.correlator.pending.keys) {
-            let before = threads[tid]?.current?.entryTime
-            for sample in kernel.correlator.takeStray(tid: tid, before: before) {
-                sink.handle(.kernelEvent(sample))
-            }
+    /// Where the tracer's output goes: to the output thread, or (if it could
+    /// not be started) handled here.
+    func submit(_ item: DeferredOutput.Item) {
+        output.append(item)
+        if output.count > DeferredOutput.backlogLimit { performOutput(limit: DeferredOutput.backlogLimit / 4) }
+    }
+
+    /// Handles deferred output, oldest first, `limit` items at most.
+    func performOutput(limit: Int) {
+        var done = 0
+        while done < limit, let item = output.popFirst() {
+            performOutput(item)
+            done += 1
         }
     }
 
-    func finishKernelObservation() {
-        guard let kernel else { return }
-        if let sampler = kernel.sampler {
-            kernel.correlator.add(sampler.drain())
-            for tid in Array(kernel.correlator.pending.keys) {
+    func emit(_ event: TraceEvent) { submit(.event(event)) }
+
+    /// Everything that touches the sink, the sampler's rings and the
+    /// correlator while tracing goes through here.
+    func performOutput(_ item: DeferredOutput.Item) {
+        switch item {
+        case let .event(event):
+            sink.handle(event)
+        case var .finishedCall(call):
+            attachKernelActivity(&call)
+            sink.handle(.syscallExited(call))
+        case let .strayKernelSamples(before, otherwise):
+            guard let kernel, let sampler = kernel.sampler else { return }
+            drainKernelSamples(sampler, into: kernel.correlator)
+            for tid in kernel.correlator.waitingThreads {
+                for sample in kernel.correlator.takeStray(tid: tid, before: before[tid] ?? otherwise) {
+                    sink.handle(.kernelEvent(sample))
+                }
+            }
+        case .lastKernelSamples:
+            guard let kernel, let sampler = kernel.sampler else { return }
+            drainKernelSamples(sampler, into: kernel.correlator)
+            for tid in kernel.correlator.waitingThreads {
                 for sample in kernel.correlator.takeStray(tid: tid, before: nil) { sink.handle(.kernelEvent(sample)) }
             }
+        case .flush:
+            sink.flush()
         }
-        kernel.close()
+    }
+
+    func drainKernelSamples(_ sampler: KernelSampler, into correlator: KernelCorrelator) {
+        drainedAt = .now()
+        correlator.add(sampler.drain())
+    }
+
+    /// Samples that no traced call can claim any more: taken while their
+    /// thread was outside a traced call (up to now), or before its call began.
+    func emitStrayKernelSamples() {
+        guard kernel?.sampler != nil else { return }
+        var before: [Int32: MonotonicTime] = [:]
+        for (tid, thread) in threads {
+            if let entry = thread.current?.entryTime { before[tid] = entry }
+        }
+        submit(.strayKernelSamples(before: before, otherwise: .now()))
     }
 
     /// The socket a finished call acted on: the one it created or accepted,
@@ -262,10 +317,13 @@ public final class Tracer {
     }
 
     /// Attaches the kernel's activity to a finished call.
-    func attachKernelActivity(_ call: inout SyscallInvocation, tracker: SocketTracker) {
+    func attachKernelActivity(_ call: inout SyscallInvocation) {
         guard let kernel else { return }
         if let sampler = kernel.sampler {
-            kernel.correlator.add(sampler.drain())
+            // The call's samples were in the rings before its exit stop: a
+            // drain begun after that has them (output lagging behind drains
+            // once for many calls).
+            if call.exitTime.map({ $0 >= drainedAt }) ?? true { drainKernelSamples(sampler, into: kernel.correlator) }
             for sample in kernel.correlator.takeStray(tid: call.tid, before: call.entryTime) {
                 sink.handle(.kernelEvent(sample))
             }
@@ -337,7 +395,7 @@ public final class Tracer {
             if [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) {
                 var event = processEvent(.stopped, tid: tid, pid: thread.process.pid)
                 event.signal = signal
-                sink.handle(.process(event))
+                emit(.process(event))
                 // Stay stopped as the signal asked, without blocking other events.
                 cs_ptrace_listen(tid)
                 thread.stopped = false
@@ -407,7 +465,7 @@ public final class Tracer {
             if process.architecture != nil || architecture == .i386 {
                 var event = processEvent(.personality, tid: thread.tid, pid: process.pid)
                 event.architecture = architecture
-                sink.handle(.process(event))
+                emit(.process(event))
             }
             process.architecture = architecture
         }
@@ -457,7 +515,7 @@ public final class Tracer {
         // Everything read from the stopped thread is in `call`: let it run
         // while the entry is written.
         resume(thread, toSyscallExit: true)
-        if shown { sink.handle(.syscallEntered(call)) }
+        if shown { emit(.syscallEntered(call)) }
     }
 
     var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
@@ -517,8 +575,7 @@ public final class Tracer {
             // Nothing below reads the thread: it runs on while the kernel's
             // samples (already in the rings) are attributed and the call written.
             resume(thread)
-            attachKernelActivity(&call, tracker: tracker)
-            sink.handle(.syscallExited(call))
+            submit(.finishedCall(call))
             return
         }
         resume(thread)
@@ -537,7 +594,7 @@ public final class Tracer {
         process.architecture = parent.flatMap { threads[$0]?.process.architecture }
         let thread = addThread(tid, process: process, starting: true)
         thread.awaitingParent = tracesFunctions && parent.flatMap { threads[$0]?.process.breakpoints } != nil
-        sink.handle(.process(processEvent(.started, tid: tid, pid: tgid, parent: parent)))
+        emit(.process(processEvent(.started, tid: tid, pid: tgid, parent: parent)))
         return thread
     }
 
@@ -572,13 +629,13 @@ public final class Tracer {
         guard threads[child] == nil else { return }
         if tgid != child, let process = processes[tgid] {
             addThread(child, process: process, starting: true)
-            sink.handle(.process(processEvent(.started, tid: child, pid: tgid, parent: parent.tid)))
+            emit(.process(processEvent(.started, tid: child, pid: tgid, parent: parent.tid)))
             return
         }
         let process = TracedProcess(pid: child, table: parent.process.table.copy())
         process.architecture = parent.process.architecture
         addThread(child, process: process, starting: true)
-        sink.handle(.process(processEvent(.started, tid: child, pid: child, parent: parent.process.pid)))
+        emit(.process(processEvent(.started, tid: child, pid: child, parent: parent.process.pid)))
     }
 
     func execed(_ thread: TracedThread) {
@@ -607,7 +664,7 @@ public final class Tracer {
         var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
         event.formerTid = former
         event.command = Self.commandLine(of: process.pid)
-        sink.handle(.process(event))
+        emit(.process(event))
     }
 
     func threadGone(_ tid: Int32, status: Int32) {
@@ -620,7 +677,7 @@ public final class Tracer {
             unwinder?.forget(thread.process.pid)
         }
         if let call = thread.current, thread.currentShown {
-            sink.handle(.syscallAbandoned(call))
+            emit(.syscallAbandoned(call))
         }
         var event = ProcessEvent(cs_wifexited(status) ? .exited : .killed, tid: tid, pid: thread.process.pid)
         event.name = names[tid]
@@ -633,7 +690,7 @@ public final class Tracer {
             if tid == launchedPid { launchedStatus = .killed(signal: cs_wtermsig(status), coreDumped: cs_wcoredump(status)) }
         }
         names[tid] = nil
-        sink.handle(.process(event))
+        emit(.process(event))
     }
 
     // MARK: signals and resuming
@@ -647,7 +704,7 @@ public final class Tracer {
             event.signalInfo = SignalInfo(signal: signo, code: code, errno: errnoValue, senderPid: sender, senderUid: uid,
                                           status: status, userTime: utime, systemTime: stime, address: address)
             if let unwinder { event.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
-            sink.handle(.process(event))
+            emit(.process(event))
         }
         resume(thread, signal: signal)
     }
@@ -682,7 +739,7 @@ public final class Tracer {
         for thread in threads.values where thread.stopped {
             cs_ptrace_detach(thread.tid, 0)
             threads[thread.tid] = nil
-            sink.handle(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
+            emit(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
         }
         while !threads.isEmpty {
             var status: Int32 = 0
@@ -709,6 +766,6 @@ public final class Tracer {
         if pending == 0 { pending = thread.deferredSignal }
         cs_ptrace_detach(tid, pending)
         threads[tid] = nil
-        sink.handle(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
+        emit(.process(processEvent(.detached, tid: thread.tid, pid: thread.process.pid)))
     }
 }

@@ -1,0 +1,42 @@
+/// The tracer's output, kept until the tracer has nothing else to do:
+/// attributing kernel samples to calls, encoding and writing happen while
+/// every tracee runs, not while one waits at a stop. (Measured on this
+/// 2-CPU VM, ping-pong of 5,000 round trips, trace file with kernel chains:
+/// written at each stop 1.85 s; by an output thread 1.59 s, as waking it costs
+/// an interrupt to the other CPU; between stops 1.34 s.)
+struct DeferredOutput {
+    enum Item {
+        case event(TraceEvent)
+        /// A finished call: its kernel activity is attached, then it is written.
+        case finishedCall(SyscallInvocation)
+        /// Samples a thread took before `before[tid]` (its call in flight's
+        /// entry), or before `otherwise` (it was between calls), belong to no call.
+        case strayKernelSamples(before: [Int32: MonotonicTime], otherwise: MonotonicTime)
+        /// Whatever the rings still hold, and every sample not claimed.
+        case lastKernelSamples
+        case flush
+    }
+
+    /// A tracer that never waits writes this many items at a time, so that
+    /// memory stays bounded.
+    static let backlogLimit = 4096
+
+    private var items: [Item] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var count: Int { items.count - head }
+
+    mutating func append(_ item: Item) { items.append(item) }
+
+    mutating func popFirst() -> Item? {
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: items.count <= 2 * Self.backlogLimit)
+            head = 0
+        }
+        return item
+    }
+}
