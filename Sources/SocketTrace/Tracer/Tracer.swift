@@ -236,8 +236,8 @@ public final class Tracer {
 
     // MARK: kernel samples
 
-    /// Where the tracer's output goes: to the output thread, or (if it could
-    /// not be started) handled here.
+    /// Queues output for the next moment no tracee waits (see
+    /// `DeferredOutput`); a tracer that never has one writes in batches.
     func submit(_ item: DeferredOutput.Item) {
         output.append(item)
         if output.count > DeferredOutput.backlogLimit { performOutput(limit: DeferredOutput.backlogLimit / 4) }
