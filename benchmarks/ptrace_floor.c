@@ -1,29 +1,72 @@
-/* The ptrace floor: a tracer that stops the program (and its children) at
- * every syscall entry and exit and reads nothing. No real tracer can be
- * cheaper without seccomp; sockettrace's ratio to it shows its own cost.
- * ./ptrace_floor PROG ARGS... */
+/* The floors: tracers that read nothing, so no real tracer built the same
+ * way can be cheaper; sockettrace's ratio to them shows its own cost.
+ *
+ *   ./ptrace_floor PROG ARGS...            stops the program (and its children)
+ *                                          at every syscall entry and exit, as
+ *                                          strace without seccomp does
+ *   ./ptrace_floor --seccomp PROG ARGS...  installs a seccomp-bpf filter that
+ *                                          stops it only at the socket calls and
+ *                                          close (as sockettrace's filter does
+ *                                          for -e trace=%net), entry and exit;
+ *                                          the filter itself runs at every syscall */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+static const unsigned traced[] = {
+    SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg,
+    SYS_sendmmsg, SYS_recvmmsg, SYS_shutdown, SYS_bind, SYS_listen, SYS_getsockname, SYS_getpeername,
+    SYS_socketpair, SYS_setsockopt, SYS_getsockopt, SYS_close,
+};
+#define COUNT (sizeof traced / sizeof traced[0])
+
+static void install_filter(void)
+{
+    struct sock_filter f[COUNT + 5];
+    int i = 0;
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, COUNT + 1);
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (unsigned k = 0; k < COUNT; k++, i++)
+        f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, traced[k], COUNT - k, 0);
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    struct sock_fprog program = { .len = (unsigned short)i, .filter = f };
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) _exit(126);
+}
+
 int main(int argc, char *argv[])
 {
-    if (argc < 2) return 2;
+    int seccomp = argc > 1 && strcmp(argv[1], "--seccomp") == 0;
+    char **program = argv + 1 + seccomp;
+    if (!*program) return 2;
     pid_t child = fork();
     if (child == 0) {
         ptrace(PTRACE_TRACEME, 0, NULL, NULL);
         raise(SIGSTOP);
-        execvp(argv[1], argv + 1);
+        if (seccomp) install_filter();
+        execvp(program[0], program);
         _exit(127);
     }
     int status;
     waitpid(child, &status, 0);
-    ptrace(PTRACE_SETOPTIONS, child, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
-           PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL));
-    ptrace(PTRACE_SYSCALL, child, NULL, NULL);
+    long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL;
+    if (seccomp) options |= PTRACE_O_TRACESECCOMP;
+    ptrace(PTRACE_SETOPTIONS, child, NULL, (void *)options);
+    /* Without seccomp every syscall stops; with it, only the traced ones
+     * (their seccomp stop, then PTRACE_SYSCALL on to their exit stop). */
+    int resume = seccomp ? PTRACE_CONT : PTRACE_SYSCALL;
+    ptrace(resume, child, NULL, NULL);
     int result = 0, alive = 1;
     while (alive > 0) {
         pid_t pid = waitpid(-1, &status, __WALL);
@@ -33,14 +76,15 @@ int main(int argc, char *argv[])
             alive--;
             continue;
         }
-        int signal = 0;
+        int signal = 0, request = resume;
         if (WIFSTOPPED(status)) {
             int stop = WSTOPSIG(status);
             int event = status >> 16;
-            if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) alive++;
+            if (event == PTRACE_EVENT_SECCOMP) request = PTRACE_SYSCALL;
+            else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) alive++;
             else if (stop != (SIGTRAP | 0x80) && stop != SIGTRAP && !(stop == SIGSTOP && event == 0 && pid != child)) signal = stop;
         }
-        ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)signal);
+        ptrace(request, pid, NULL, (void *)(long)signal);
     }
     return result;
 }

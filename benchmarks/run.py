@@ -2,13 +2,15 @@
 """Overhead of sockettrace, side by side with strace, perf and the bare
 ptrace floor, on the same workloads in one run: every tool runs each
 workload in turn (interleaved), REPEAT times; the table shows median wall
-times and ratios to untraced and to strace. Usage: benchmarks/run.sh [--quick]"""
+times and ratios to untraced and to strace. Usage: benchmarks/run.sh [--quick] [--long]
+(--long adds a 10M-call trace to the Scale table: about 25 minutes here)"""
 import os, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "benchmarks", ".build")
 ST = os.path.join(ROOT, ".build", "release", "sockettrace")
 QUICK = "--quick" in sys.argv
+LONG = "--long" in sys.argv
 REPEAT = 3 if QUICK else 5
 SCALE = 0.25 if QUICK else 1.0
 
@@ -28,12 +30,15 @@ def workloads():
          ["/bin/sh", "-c", "%s 127.0.0.1 PORT %s >/dev/null & %s 127.0.0.1 PORT %s; wait" % (server, conns, workload("connector"), conns)]),
     ]
 
+STRACE = "strace -f -e trace=%net -o /dev/null"
+
 def tools(trace_dir):
     have_perf = subprocess.run(["perf", "trace", "-e", "sendto", "true"], capture_output=True).returncode == 0
     result = [
         ("untraced", []),
         ("ptrace floor (every stop, reads nothing)", [workload("ptrace_floor")]),
-        ("strace -f -e trace=%net -o /dev/null", ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
+        ("seccomp floor (stops at socket calls only, reads nothing)", [workload("ptrace_floor"), "--seccomp"]),
+        (STRACE, ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
     ]
     if have_perf:
         result.append(("perf trace -e sendto,recvfrom,write,read", ["perf", "trace", "-e", "sendto,recvfrom,write,read", "-o", "/dev/null", "--"]))
@@ -68,7 +73,7 @@ def main():
     lines = ["| workload | tool | median s | × untraced | × strace |", "| --- | --- | --- | --- | --- |"]
     for load_name, _ in loads:
         base = statistics.median(times[(load_name, "untraced")])
-        strace = statistics.median(times[(load_name, kits[2][0])])
+        strace = statistics.median(times[(load_name, STRACE)])
         for tool_name, _ in kits:
             m = statistics.median(times[(load_name, tool_name)])
             lines.append("| %s | %s | %.3f | %.2f | %.2f |" % (load_name, tool_name, m, m / base, m / strace))
@@ -98,6 +103,11 @@ def scale():
     for trips in (small, large):
         wall, mib = measured([ST, "--kernel", "off", "--format", "jsonl", "-o", "/dev/null", workload("pingpong"), str(trips)])
         rows.append("| sockettrace trace file, ping-pong %d syscalls | %.2f | %.1f | tracer memory |" % (trips * 4, wall, mib))
+    if LONG:
+        # 10M recorded calls against 10k: the tracer's memory must not grow with the trace.
+        for calls in (10000, 10000000):
+            wall, mib = measured([ST, "--kernel", "off", "--format", "jsonl", "-o", "/dev/null", workload("socketcalls"), str(calls)])
+            rows.append("| sockettrace trace file, %d getsockname calls | %.2f | %.1f | tracer memory |" % (calls, wall, mib))
     with tempfile.TemporaryDirectory() as directory:
         trace = os.path.join(directory, "big.jsonl")
         trips = int(125000 * SCALE)

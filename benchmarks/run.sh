@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds sockettrace (release), the workloads and the ptrace floor tracer,
-# then measures them side by side: benchmarks/run.sh [--quick]
+# then measures them side by side: benchmarks/run.sh [--quick] [--long]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --quiet
 mkdir -p benchmarks/.build
-for workload in pingpong udpflood manysyscalls connector; do
+for workload in pingpong udpflood manysyscalls connector socketcalls; do
     cc -O2 -o "benchmarks/.build/$workload" "benchmarks/workloads/$workload.c"
 done
 cc -O2 -o benchmarks/.build/ptrace_floor benchmarks/ptrace_floor.c

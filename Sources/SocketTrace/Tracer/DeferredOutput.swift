@@ -17,9 +17,10 @@ struct DeferredOutput {
         case flush
     }
 
-    /// A tracer that never waits writes this many items at a time, so that
-    /// memory stays bounded.
-    static let backlogLimit = 4096
+    /// A tracer that is never idle (its tracees stop again before it looks)
+    /// writes a quarter of this many items at once, so memory stays flat.
+    /// (At 4096, a 10M-call run pinned to one CPU peaked at 59 MiB.)
+    static let backlogLimit = 512
 
     private var items: [Item] = []
     private var head = 0
