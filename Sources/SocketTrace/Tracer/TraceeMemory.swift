@@ -90,3 +90,20 @@ public struct MemoryImage: TraceeMemory {
         return nil
     }
 }
+
+/// A stopped thread's memory for the length of one stop: each range is read
+/// from the process once, however many decoders ask for it (a trace file
+/// decodes a call twice, with and without descriptor decorations).
+public final class StopMemory: TraceeMemory {
+    let process: ProcessMemory
+    private var reads: [(address: UInt64, count: Int, bytes: [UInt8]?)] = []
+
+    public init(pid: Int32) { process = ProcessMemory(pid: pid) }
+
+    public func read(_ address: UInt64, count: Int) -> [UInt8]? {
+        if let earlier = reads.first(where: { $0.address == address && $0.count == count }) { return earlier.bytes }
+        let bytes = process.read(address, count: count)
+        reads.append((address, count, bytes))
+        return bytes
+    }
+}

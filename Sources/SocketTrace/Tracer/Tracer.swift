@@ -436,8 +436,8 @@ public final class Tracer {
         }
     }
 
-    func context(for process: TracedProcess, architecture: Architecture, style: DescriptorStyle? = nil) -> (DecodingContext, SocketTracker) {
-        let memory = ProcessMemory(pid: process.pid)
+    func context(for process: TracedProcess, architecture: Architecture, style: DescriptorStyle? = nil,
+                 memory: any TraceeMemory) -> (DecodingContext, SocketTracker) {
         let tracker = SocketTracker(pid: process.pid, table: process.table, memory: memory,
                                     resolveAddresses: configuration.resolveAddresses)
         let renderer = DescriptorRenderer(style: style ?? configuration.descriptorStyle, tracker: tracker)
@@ -485,7 +485,8 @@ public final class Tracer {
         var call = SyscallInvocation(pid: process.pid, tid: thread.tid, architecture: architecture, syscall: syscall,
                                      arguments: arguments, viaSocketcall: viaSocketcall, entryTime: .now())
         if tracesFunctions && !thread.functionStack.isEmpty { call.functions = thread.functionStack.map(\.function.name) }
-        let (context, tracker) = self.context(for: process, architecture: architecture)
+        let memory = StopMemory(pid: process.pid)
+        let (context, tracker) = self.context(for: process, architecture: architecture, memory: memory)
         let selection = configuration.selection
         var shown = selection.contains(syscall)
         if shown && selection.onlySocketDescriptors && syscall.isDescriptorCall {
@@ -501,7 +502,7 @@ public final class Tracer {
             call.wallClock = WallClock.now()
             if needsPlainText {
                 var plain = call
-                SyscallDecoder(self.context(for: process, architecture: architecture, style: .number).0).enter(&plain)
+                SyscallDecoder(self.context(for: process, architecture: architecture, style: .number, memory: memory).0).enter(&plain)
                 call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText)
             }
             SyscallDecoder(context).enter(&call)
@@ -556,14 +557,15 @@ public final class Tracer {
         thread.current = nil
         call.exitTime = .now()
         call.result = SyscallResult(rval: info.rval, isError: info.is_error != 0)
-        let (context, tracker) = self.context(for: thread.process, architecture: call.architecture)
+        let memory = StopMemory(pid: thread.process.pid)
+        let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory)
         tracker.apply(call)
         if thread.currentShown {
             if needsPlainText, let plainText = call.plainText {
                 var plain = call
                 plain.entryText = plainText.entryText
                 plain.exitText = plainText.exitText
-                let plainDecoder = SyscallDecoder(self.context(for: thread.process, architecture: call.architecture, style: .number).0)
+                let plainDecoder = SyscallDecoder(self.context(for: thread.process, architecture: call.architecture, style: .number, memory: memory).0)
                 plainDecoder.exit(&plain)
                 call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText, returnText: plainDecoder.returnText(plain))
             }
