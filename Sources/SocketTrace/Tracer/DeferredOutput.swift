@@ -10,10 +10,9 @@ struct DeferredOutput {
         /// A finished call: its kernel activity is attached, then it is written.
         case finishedCall(SyscallInvocation)
         /// Samples a thread took before `before[tid]` (its call in flight's
-        /// entry), or before `otherwise` (it was between calls), belong to no call.
-        case strayKernelSamples(before: [Int32: MonotonicTime], otherwise: MonotonicTime)
-        /// Whatever the rings still hold, and every sample not claimed.
-        case lastKernelSamples
+        /// entry), or before `otherwise` (it was between calls; nil: the
+        /// trace ended, every sample left) belong to no call.
+        case strayKernelSamples(before: [Int32: MonotonicTime], otherwise: MonotonicTime?)
         case flush
     }
 

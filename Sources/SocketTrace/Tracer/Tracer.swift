@@ -224,7 +224,7 @@ public final class Tracer {
             handle(tid: tid, status: status)
             checkExecError()
         }
-        submit(.lastKernelSamples)
+        submit(.strayKernelSamples(before: [:], otherwise: nil))
         performOutput(limit: .max)
         kernel?.close()
         if let functionTracing, functionTracing.placed == 0, functionTracing.complaints.isEmpty {
@@ -270,12 +270,6 @@ public final class Tracer {
                 for sample in kernel.correlator.takeStray(tid: tid, before: before[tid] ?? otherwise) {
                     sink.handle(.kernelEvent(sample))
                 }
-            }
-        case .lastKernelSamples:
-            guard let kernel, let sampler = kernel.sampler else { return }
-            drainKernelSamples(sampler, into: kernel.correlator)
-            for tid in kernel.correlator.waitingThreads {
-                for sample in kernel.correlator.takeStray(tid: tid, before: nil) { sink.handle(.kernelEvent(sample)) }
             }
         case .flush:
             sink.flush()
