@@ -51,6 +51,9 @@ def tools(trace_dir):
     return result
 
 def run(command):
+    # Let the previous run's teardown finish first (perf's and sockettrace's
+    # tracepoint unregistering goes on in the kernel after they exit).
+    time.sleep(0.5)
     start = time.monotonic()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.monotonic() - start
@@ -65,7 +68,11 @@ def main():
         port = 24000 + os.getpid() % 1000 * 5
         for round_number in range(REPEAT):
             for load_name, load in loads:
-                for tool_name, prefix in kits:
+                # Each round starts at another tool, so that none always runs right
+                # after the same one (after strace's and the ptrace floor's long runs
+                # the next run here was 2x slower for a while).
+                shift = round_number * len(kits) // REPEAT
+                for tool_name, prefix in kits[shift:] + kits[:shift]:
                     port += 1
                     command = prefix + [part.replace("PORT", str(port)) for part in load]
                     times[(load_name, tool_name)].append(run(command))
