@@ -1,0 +1,53 @@
+/// A queue read from the front: taking costs what is taken, not what waits
+/// behind it, and what was taken is let go once the queue empties or once
+/// it is over half of the storage (so a queue that never empties stays flat).
+struct FrontQueue<Element> {
+    private var items: [Element] = []
+    /// Items before `head` were taken.
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var count: Int { items.count - head }
+
+    mutating func append(_ element: Element) { items.append(element) }
+
+    /// Appends `element`, then moves it towards the front past every
+    /// waiting element `comesAfter` says belongs behind it.
+    mutating func append(_ element: Element, placedBefore comesAfter: (Element) -> Bool) {
+        items.append(element)
+        var index = items.count - 1
+        while index > head && comesAfter(items[index - 1]) {
+            items.swapAt(index - 1, index)
+            index -= 1
+        }
+    }
+
+    mutating func popFirst() -> Element? {
+        guard head < items.count else { return nil }
+        let element = items[head]
+        head += 1
+        release()
+        return element
+    }
+
+    /// Removes and returns the elements at the front for which `belongs` holds.
+    mutating func takeFront(while belongs: (Element) -> Bool) -> [Element] {
+        var end = head
+        while end < items.count && belongs(items[end]) { end += 1 }
+        guard end > head else { return [] }
+        let taken = Array(items[head..<end])
+        head = end
+        release()
+        return taken
+    }
+
+    private mutating func release() {
+        if head == items.count {
+            items.removeAll(keepingCapacity: items.count < 4096)
+            head = 0
+        } else if head >= 1024 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+}
