@@ -55,7 +55,6 @@ public final class KernelSymbols: @unchecked Sendable {
         if loaded == nil { loaded = Self.parse([]) }
         return loaded!
     }
-    var symbols: [Symbol] { table.symbols }
 
     /// Parses kallsyms text; only text (code) symbols are kept. Addresses
     /// of zero mean kptr_restrict hides them: then nothing resolves.
@@ -127,21 +126,27 @@ public final class KernelSymbols: @unchecked Sendable {
         return Table(text: bytes, symbols: symbols, plain: plain, copies: copies)
     }
 
-    /// /proc/kallsyms of the running kernel.
+    /// Whether /proc/kallsyms shows real addresses: kptr_restrict (or not
+    /// being root) shows every one as zero, the first line's too.
+    static func addressesVisible() -> Bool {
+        guard let head = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms", limit: 64),
+              let first = head.split(separator: UInt8(ascii: " ")).first,
+              let address = UInt64(String(decoding: first, as: UTF8.self), radix: 16) else { return false }
+        return address != 0
+    }
+
+    /// /proc/kallsyms of the running kernel; nil when its addresses are hidden.
     public static func load() -> KernelSymbols? {
-        guard let bytes = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms"), !bytes.isEmpty else { return nil }
-        let table = KernelSymbols(kallsyms: bytes)
-        return table.symbols.last?.address == 0 ? nil : table
+        guard addressesVisible() else { return nil }
+        return KernelSymbols(kallsyms: KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? [])
     }
 
     /// /proc/kallsyms of the running kernel, read and parsed on a thread of
     /// its own (0.1 s here, mostly the kernel formatting 120,000 lines) while
-    /// the trace starts; the first lookup waits for it. Nil at once when
-    /// kptr_restrict hides the addresses (the first line's address is zero).
+    /// the trace starts; the first lookup waits for it. Nil at once when its
+    /// addresses are hidden.
     public static func loadInBackground() -> KernelSymbols? {
-        guard let head = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms", limit: 64),
-              let first = head.split(separator: UInt8(ascii: " ")).first,
-              let address = UInt64(String(decoding: first, as: UTF8.self), radix: 16), address != 0 else { return nil }
+        guard addressesVisible() else { return nil }
         let symbols = KernelSymbols()
         var thread = pthread_t()
         let context = Unmanaged.passRetained(symbols).toOpaque()
@@ -153,7 +158,8 @@ public final class KernelSymbols: @unchecked Sendable {
         }, context)
         guard started == 0 else {
             Unmanaged<KernelSymbols>.fromOpaque(context).release()
-            return load()
+            symbols.loaded = parse(KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? [])
+            return symbols
         }
         symbols.loader = thread
         return symbols
