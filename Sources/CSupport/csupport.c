@@ -620,6 +620,18 @@ int cs_close_detached(const int *fds, int count, const char *name)
     int gate[2];
     if (pipe2(gate, O_CLOEXEC) < 0)
         return -1;
+    /* What the helper keeps open, in order: the events and the gate's read end. */
+    int keep[count + 1], kept = 0;
+    bool placed = false;
+    for (int k = 0; k < count; k++) {
+        if (!placed && gate[0] < fds[k]) {
+            keep[kept++] = gate[0];
+            placed = true;
+        }
+        keep[kept++] = fds[k];
+    }
+    if (!placed)
+        keep[kept++] = gate[0];
     pid_t middle = fork();
     if (middle < 0) {
         int saved = errno;
@@ -634,20 +646,14 @@ int cs_close_detached(const int *fds, int count, const char *name)
             _exit(0);
         setsid();
         prctl(PR_SET_NAME, name, 0, 0, 0);
-        close(gate[1]);
+        /* Everything but the events and the gate's read end is closed. */
         unsigned int next = 0;
-        for (int k = 0; k <= count; k++) {
-            unsigned int keep = k < count ? (unsigned int)fds[k] : ~0U;
-            unsigned int low = next, high = keep - 1;
-            if ((unsigned int)gate[0] >= next && (unsigned int)gate[0] < keep) {
-                if ((unsigned int)gate[0] > low)
-                    syscall(SYS_close_range, low, (unsigned int)gate[0] - 1, 0);
-                low = (unsigned int)gate[0] + 1;
-            }
-            if (keep > low)
-                syscall(SYS_close_range, low, high, 0);
-            next = keep + 1;
+        for (int k = 0; k < kept; k++) {
+            if ((unsigned int)keep[k] > next)
+                syscall(SYS_close_range, next, (unsigned int)keep[k] - 1, 0);
+            next = (unsigned int)keep[k] + 1;
         }
+        syscall(SYS_close_range, next, ~0U, 0);
         char byte;
         while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
         for (int k = 0; k < count; k++)
