@@ -15,9 +15,13 @@ public final class KernelObserver: @unchecked Sendable {
     public let model: StackModel?
     /// Why chains are not observed, said once to the user.
     public let unavailableReason: String?
+    /// Being read while the trace is set up (`KernelSymbols.loadInBackground`).
+    let symbols: KernelSymbols?
 
-    init(sampler: KernelSampler?, correlator: KernelCorrelator, model: StackModel?, unavailableReason: String?) {
+    init(sampler: KernelSampler?, correlator: KernelCorrelator, model: StackModel?, unavailableReason: String?,
+         symbols: KernelSymbols?) {
         self.sampler = sampler
+        self.symbols = symbols
         self.correlator = correlator
         self.model = model
         self.unavailableReason = unavailableReason
@@ -32,7 +36,7 @@ public final class KernelObserver: @unchecked Sendable {
         let correlator = KernelCorrelator(model: model, symbols: symbols)
         func unavailable(_ reason: String) throws -> KernelObserver {
             if mode == .on { throw TraceError(operation: "kernel observation unavailable: \(reason)") }
-            return KernelObserver(sampler: nil, correlator: correlator, model: model, unavailableReason: reason)
+            return KernelObserver(sampler: nil, correlator: correlator, model: model, unavailableReason: reason, symbols: symbols)
         }
         guard let model else { return try unavailable("no reference model (Probes/) was found; use --probes DIR") }
         guard let probes = model.probeSets[probeSet] else {
@@ -53,16 +57,20 @@ public final class KernelObserver: @unchecked Sendable {
         }
         do {
             let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols, ringPages: ringPages)
-            return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil)
+            return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil, symbols: symbols)
         } catch let error as TraceError {
             tracefs.release()
             return try unavailable(error.description)
         }
     }
 
-    /// Starts sampling a task (and its future children).
+    /// Starts sampling a task (and its future children). The kernel's
+    /// symbols are read by then: waiting for them later, with tracees
+    /// running, would hold up whichever stopped meanwhile and lengthen its
+    /// call's measured duration (the demo's first setsockopt read 54 ms).
     func follow(_ pid: Int32) throws {
         try sampler?.follow(pid: pid, inherit: true)
+        symbols?.waitUntilRead()
     }
 
     func close() { sampler?.close() }

@@ -165,6 +165,9 @@ public final class KernelSymbols: @unchecked Sendable {
         return symbols
     }
 
+    /// Returns once the symbols are read (at once unless `loadInBackground` is still reading them).
+    func waitUntilRead() { _ = table }
+
     deinit {
         if let loader { pthread_join(loader, nil) }
     }
