@@ -560,7 +560,23 @@ int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit)
     attr.inherit = inherit ? 1 : 0;
     attr.exclude_callchain_user = 1;
     attr.disabled = 1;
-    return (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    /* The event's own count of samples lost to a full ring (Linux 6.0+):
+     * the ring reports a loss only when a later sample finds room again. */
+    attr.read_format = PERF_FORMAT_LOST;
+    int fd = (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0 && errno == EINVAL) {
+        attr.read_format = 0;
+        fd = (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    }
+    return fd;
+}
+
+int64_t cs_perf_lost_samples(int fd)
+{
+    uint64_t values[2];
+    if (read(fd, values, sizeof values) != (ssize_t)sizeof values)
+        return -1;
+    return (int64_t)values[1];
 }
 
 int cs_perf_event_id(int fd, uint64_t *id)

@@ -136,6 +136,9 @@ int cs_perf_event_id(int fd, uint64_t *id);
 int cs_perf_set_output(int fd, int target);
 int cs_perf_enable(int fd);
 int cs_perf_disable(int fd);
+/* Samples the event lost to a full ring so far, or -1 where the kernel
+ * cannot say (before 6.0). */
+int64_t cs_perf_lost_samples(int fd);
 /// Maps 1 + `data_pages` pages of ring buffer for `fd`; NULL on failure.
 void *cs_perf_map(int fd, uint64_t data_pages);
 void cs_perf_unmap(void *ring, uint64_t data_pages);

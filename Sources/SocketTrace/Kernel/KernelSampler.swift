@@ -174,6 +174,18 @@ public final class KernelSampler: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         for fd in descriptors { cs_perf_disable(fd) }
+        // A loss is written into the ring only when a later sample finds room,
+        // so losses at the end of a trace are known only from the events
+        // themselves (each counts its own; those inherited by children the
+        // kernel does not add up, so this too is a lower bound).
+        var lostByEvents: UInt64 = 0
+        var eventsCount = true
+        for fd in descriptors {
+            let lost = cs_perf_lost_samples(fd)
+            if lost < 0 { eventsCount = false; break }
+            lostByEvents += UInt64(lost)
+        }
+        if eventsCount { lostSamples = max(lostSamples, lostByEvents) }
         for ring in rings.values { cs_perf_unmap(ring.base, ringPages) }
         let sorted = descriptors.sorted()
         if sorted.isEmpty || cs_close_detached(sorted, Int32(sorted.count), Self.releaserName) != 0 {
