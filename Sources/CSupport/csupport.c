@@ -400,6 +400,55 @@ pid_t cs_wait_any(int *status, bool nohang)
     return waitpid(-1, status, __WALL | (nohang ? WNOHANG : 0));
 }
 
+/* The timed wait's timer: SIGALRM to the thread that waits (a process-wide
+ * signal could land on another thread and leave the wait blocked). */
+static volatile sig_atomic_t wait_timer_fired;
+static timer_t wait_timer;
+static bool wait_timer_made;
+
+static void record_wait_timer(int signo)
+{
+    (void)signo;
+    wait_timer_fired = 1;
+}
+
+pid_t cs_wait_any_for(int *status, int milliseconds)
+{
+    if (!wait_timer_made) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = record_wait_timer;   /* no SA_RESTART: the wait returns EINTR */
+        sigemptyset(&action.sa_mask);
+        if (sigaction(SIGALRM, &action, NULL) < 0)
+            return waitpid(-1, status, __WALL);
+        struct sigevent event;
+        memset(&event, 0, sizeof event);
+        event.sigev_notify = SIGEV_THREAD_ID;
+        event.sigev_signo = SIGALRM;
+        event._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+        if (timer_create(CLOCK_MONOTONIC, &event, &wait_timer) < 0)
+            return waitpid(-1, status, __WALL);
+        wait_timer_made = true;
+    }
+    /* Repeating, so a signal that fires before waitpid blocks is followed by another. */
+    struct itimerspec period;
+    memset(&period, 0, sizeof period);
+    period.it_value.tv_sec = milliseconds / 1000;
+    period.it_value.tv_nsec = (long)(milliseconds % 1000) * 1000000L;
+    period.it_interval = period.it_value;
+    wait_timer_fired = 0;
+    timer_settime(wait_timer, 0, &period, NULL);
+    pid_t got = waitpid(-1, status, __WALL);
+    int saved = errno;
+    struct itimerspec off;
+    memset(&off, 0, sizeof off);
+    timer_settime(wait_timer, 0, &off, NULL);
+    if (got < 0 && saved == EINTR && wait_timer_fired)
+        return 0;
+    errno = saved;
+    return got;
+}
+
 pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads)
 {
     pid_t got;
@@ -545,7 +594,7 @@ void cs_strerror(int errnum, char *buffer, uint64_t length)
 }
 
 
-int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit)
+int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit, bool kernel_chain)
 {
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof attr);
@@ -559,6 +608,8 @@ int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit)
     attr.clockid = CLOCK_MONOTONIC;
     attr.inherit = inherit ? 1 : 0;
     attr.exclude_callchain_user = 1;
+    /* Without a chain the record keeps its layout, with an empty chain. */
+    attr.exclude_callchain_kernel = kernel_chain ? 0 : 1;
     attr.disabled = 1;
     /* The event's own count of samples lost to a full ring (Linux 6.0+):
      * the ring reports a loss only when a later sample finds room again. */

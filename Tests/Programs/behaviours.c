@@ -12,7 +12,13 @@
  *   exec        keep a socket across exec (fd 3, from the start), put one at
  *               a close-on-exec fd 10, then exec itself as `after-exec 10`
  *   after-exec FD  getsockname on fd 3 (still a socket) and on FD (closed
- *               by the exec); exit 5 */
+ *               by the exec); exit 5
+ *   send-restart  a write blocked on a full stream socket when SIGALRM
+ *               (SA_RESTART) arrives, whose handler empties the socket, is
+ *               restarted and completes; one thread throughout; exit 0 when
+ *               it wrote its byte
+ *   write-wait  one write on a socket, then 3 s without a syscall stop
+ *               (a sleep), then exit 0 */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,6 +29,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +39,18 @@ static volatile sig_atomic_t handled;
 static void on_usr1(int signo)
 {
     (void)signo;
+    handled = 1;
+}
+
+/* send-restart: the socket whose full buffer the SIGALRM handler empties. */
+static int drained_pair[2];
+
+static void on_alarm_drain(int signo)
+{
+    (void)signo;
+    char sink[65536];
+    while (recv(drained_pair[1], sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ;
     handled = 1;
 }
 
@@ -121,6 +140,28 @@ int main(int argc, char *argv[])
         int error = errno;
         waitpid(child, NULL, 0);
         return first == 1 && byte == 'x' && second == -1 && error == EINTR ? 0 : 1;
+    }
+    if (strcmp(argv[1], "send-restart") == 0) {
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, drained_pair) < 0)
+            return 1;
+        struct sigaction action = { .sa_handler = on_alarm_drain, .sa_flags = SA_RESTART };
+        sigaction(SIGALRM, &action, NULL);
+        char chunk[4096];
+        memset(chunk, 'f', sizeof chunk);
+        while (send(drained_pair[0], chunk, sizeof chunk, MSG_DONTWAIT) > 0)
+            ;
+        struct itimerval in = { .it_value = { 0, 300000 } };
+        setitimer(ITIMER_REAL, &in, NULL);
+        ssize_t sent = write(drained_pair[0], "x", 1);
+        return sent == 1 && handled ? 0 : 1;
+    }
+    if (strcmp(argv[1], "write-wait") == 0) {
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0 || write(pair[0], "x", 1) != 1)
+            return 1;
+        struct timespec pause = { 3, 0 };
+        nanosleep(&pause, NULL);
+        return 0;
     }
     if (strcmp(argv[1], "echo") == 0) {
         char buf[256];

@@ -104,6 +104,7 @@ static void tcp_calls(int port)
     recv(server, buf, sizeof buf, 0);
     shutdown(server, SHUT_RDWR);
     shutdown(12345, SHUT_RD);                                  /* EBADF */
+    sendto(12345, "x", 1, 0, NULL, 0);                         /* EBADF */
     listen(0, 1);                                              /* ENOTSOCK */
 
     int dupfd = dup(client);

@@ -68,4 +68,92 @@ import Testing
         #expect(correlator.takeStray(tid: 8, before: nil).map(\.tid) == [8])
         #expect(correlator.waitingThreads.isEmpty)
     }
+
+    static func call(_ tid: Int32, _ syscall: Syscall = .write, entry: UInt64) -> SyscallInvocation {
+        SyscallInvocation(pid: tid, tid: tid, architecture: .x86_64, syscall: syscall, arguments: [4, 0, 1, 0, 0, 0],
+                          entryTime: MonotonicTime(nanoseconds: entry))
+    }
+
+    static func exit(_ tid: Int32, _ syscall: Syscall = .write, at time: UInt64, returned: Int64) -> SyscallExitRecord {
+        SyscallExitRecord(tid: tid, time: MonotonicTime(nanoseconds: time),
+                          number: Int64(syscall.number(on: .x86_64)!), returned: returned)
+    }
+
+    static func describe(_ outcomes: [AwaitedExits.Outcome]) -> [String] {
+        outcomes.map {
+            switch $0 {
+            case let .returned(call):
+                "\(call.syscall.rawValue)@\(call.entryTime.nanoseconds)=\(call.result.map { $0.errno.map { "E\($0)" } ?? String($0.value) } ?? "nil")/\(call.exitTime?.nanoseconds ?? 0)"
+            case let .unknown(call): "\(call.syscall.rawValue)@\(call.entryTime.nanoseconds)=?"
+            }
+        }
+    }
+
+    @Test("calls let run to their exit: paired in order with their thread's exit records, other calls' records passed by")
+    func awaitedExitsPairing() {
+        var awaited = AwaitedExits()
+        awaited.add(Self.call(7, entry: 100))
+        awaited.add(Self.call(8, .sendto, entry: 150))
+        // A write to a file before the call (not awaited), the call's own, another thread's.
+        let paired = awaited.match([Self.exit(7, at: 90, returned: 5), Self.exit(7, at: 120, returned: 1),
+                                    Self.exit(9, at: 130, returned: 1)], drainBegan: MonotonicTime(nanoseconds: 140))
+        #expect(paired)
+        #expect(awaited.earliestEntry(of: 7) == MonotonicTime(nanoseconds: 100), "kept until taken, so its samples are not stray")
+        let first = awaited.takeSettled(of: 7)
+        #expect(Self.describe(first) == ["write@100=1/120"])
+        #expect(awaited.holds(8) && !awaited.holds(7))
+        // An error: -EAGAIN as the kernel returns it.
+        let pairedError = awaited.match([Self.exit(8, .sendto, at: 160, returned: -11)], drainBegan: MonotonicTime(nanoseconds: 170))
+        #expect(pairedError)
+        let settled = awaited.takeSettled()
+        #expect(Self.describe(settled) == ["sendto@150=E11/160"])
+        #expect(awaited.isEmpty)
+    }
+
+    @Test("calls let run to their exit: a record lost to a full ring leaves the call unknown once its thread was seen again")
+    func awaitedExitsLost() {
+        var awaited = AwaitedExits()
+        awaited.add(Self.call(7, entry: 100))
+        awaited.threadSeen(7, at: MonotonicTime(nanoseconds: 200))
+        #expect(awaited.isWaiting(7, seen: MonotonicTime(nanoseconds: 200)))
+        // A drain begun before the thread was seen again may simply be early.
+        let early = awaited.match([], drainBegan: MonotonicTime(nanoseconds: 190))
+        let none = awaited.takeSettled(of: 7)
+        #expect(!early && none.isEmpty)
+        // One begun after it would have had the record.
+        let late = awaited.match([], drainBegan: MonotonicTime(nanoseconds: 210))
+        let lost = awaited.takeSettled(of: 7)
+        #expect(!late)
+        #expect(Self.describe(lost) == ["write@100=?"])
+
+        // The next call's record is not taken for a lost one.
+        awaited.add(Self.call(7, entry: 300))
+        awaited.threadSeen(7, at: MonotonicTime(nanoseconds: 400))
+        awaited.add(Self.call(7, entry: 500))
+        let next = awaited.match([Self.exit(7, at: 520, returned: 1)], drainBegan: MonotonicTime(nanoseconds: 390))
+        let both = awaited.takeSettled(of: 7)
+        #expect(next)
+        #expect(Self.describe(both) == ["write@300=?", "write@500=1/520"])
+    }
+
+    @Test("calls let run to their exit: a thread's stop takes only the calls it had returned from by then")
+    func awaitedExitsTakenByStop() {
+        var awaited = AwaitedExits()
+        awaited.add(Self.call(7, entry: 100))
+        awaited.threadSeen(7, at: MonotonicTime(nanoseconds: 200))
+        awaited.add(Self.call(7, entry: 300))
+        // Output lags: one drain has both records; the stop at 200 takes only the first,
+        // the second is written after what the thread did between (its stop at 400 will take it).
+        let paired = awaited.match([Self.exit(7, at: 150, returned: 1), Self.exit(7, at: 350, returned: 1)],
+                                   drainBegan: MonotonicTime(nanoseconds: 450))
+        #expect(paired)
+        #expect(!awaited.isWaiting(7, seen: MonotonicTime(nanoseconds: 200)))
+        let atFirstStop = awaited.takeSettled(of: 7, seen: MonotonicTime(nanoseconds: 200))
+        #expect(Self.describe(atFirstStop) == ["write@100=1/150"])
+        awaited.threadSeen(7, at: MonotonicTime(nanoseconds: 400))
+        let atSecondStop = awaited.takeSettled(of: 7, seen: MonotonicTime(nanoseconds: 400))
+        #expect(Self.describe(atSecondStop) == ["write@300=1/350"])
+        let left = awaited.takeAll()
+        #expect(left.isEmpty)
+    }
 }

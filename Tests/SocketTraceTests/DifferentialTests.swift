@@ -8,12 +8,12 @@ struct DifferentialTests {
     /// Runs `program` under both tracers with `-f -e SELECTION -o FILE` and
     /// returns both normalised line lists.
     func traceBoth(_ program: String, _ arguments: [String], port: Int, selection: String = "trace=%net",
-                   extra: [String] = [], status: Int32 = 0) throws -> (strace: [String], ours: [String]) {
+                   extra: [String] = [], oursExtra: [String] = [], status: Int32 = 0) throws -> (strace: [String], ours: [String]) {
         let straceFile = TestSupport.temporaryFile("strace")
         let oursFile = TestSupport.temporaryFile("ours")
         let s = try TestSupport.run("/usr/bin/strace", ["-f", "-e", selection] + extra + ["-o", straceFile, program] + arguments)
         #expect(s.status == status, "strace: \(s.stderr)")
-        let o = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-f", "-e", selection] + extra + ["-o", oursFile, program] + arguments)
+        let o = try TestSupport.run(TestSupport.sockettrace, ["--format", "strace", "-f", "-e", selection] + extra + oursExtra + ["-o", oursFile, program] + arguments)
         #expect(o.status == status, "sockettrace: \(o.stderr)")
         let straceText = try String(contentsOfFile: straceFile, encoding: .utf8)
         let oursText = try String(contentsOfFile: oursFile, encoding: .utf8)
@@ -160,6 +160,37 @@ struct DifferentialTests {
             return nil
         }
         #expect(marks == ["restart", "USR1", "got 1", "restart", "USR2"], "\(lines)")
+    }
+
+    @Test("with kernel chains on, sends take their result from the kernel's exit records: every decoder's line still as strace's",
+          .enabled(if: TestSupport.canObserveKernel, "needs root, kallsyms and tracefs"))
+    func resultsFromExitRecords() throws {
+        let program = try TestSupport.build("decoders.c")
+        let port = TestSupport.freshPort()
+        let (strace, ours) = try traceBoth(program, [String(port)], port: port, oursExtra: ["--kernel", "on"])
+        #expect(strace.count > 60)
+        #expect(ours.contains { $0.hasPrefix("sendto(12345, ") && $0.hasSuffix("= -1 EBADF (Bad file descriptor)") })
+        #expect(StraceComparison.difference(strace, ours) == nil)
+    }
+
+    @Test("with kernel chains on, a write blocked when a signal comes: ERESTARTSYS from the kernel's exit record, the signal, the restarted write; as strace shows it",
+          .enabled(if: TestSupport.canObserveKernel, "needs root, kallsyms and tracefs"))
+    func restartedWriteFromExitRecords() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let (strace, ours) = try traceBoth(program, ["send-restart"], port: 0, selection: "trace=write", oursExtra: ["--kernel", "on"])
+        #expect(StraceComparison.difference(strace, ours) == nil)
+        // In order (the comparison sorts lines).
+        let file = TestSupport.temporaryFile("send-restart")
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "strace", "-e", "trace=write", "-o", file, program, "send-restart"])
+        #expect(result.status == 0, "the program's write was restarted and wrote its byte")
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let marks = lines.compactMap { line -> String? in
+            if line.hasPrefix("write(") && line.hasSuffix("= ? ERESTARTSYS (To be restarted if SA_RESTART is set)") { return "restart" }
+            if line.hasPrefix("--- SIGALRM") { return "ALRM" }
+            if line.hasPrefix("write(") && line.hasSuffix("= 1") { return "wrote 1" }
+            return nil
+        }
+        #expect(marks == ["restart", "ALRM", "wrote 1"], "\(lines)")
     }
 
     @Test("exec of a new image mid-trace: same pid, sockets kept across it stay sockets, close-on-exec ones are gone; as strace shows it")

@@ -202,6 +202,26 @@ struct KernelTests {
         #expect(lost.count == 2 && lost[0] > 0 && lost[1] == 0, "\(lost)")
     }
 
+    @Test("a write let run to its exit is written when the kernel's record of it comes, not at the program's next stop")
+    func awaitedExitWrittenPromptly() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let file = TestSupport.temporaryFile("prompt")
+        // The program sleeps 3 s after its write, with no stop in between.
+        let child = try ChildProcess(TestSupport.sockettrace, ["--kernel", "on", "--format", "strace", "-e", "trace=write",
+                                                               "-o", file, program, "write-wait"])
+        var text = ""
+        let deadline = Date().addingTimeInterval(2)
+        while Date() < deadline {
+            text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            if text.contains(#/write\(\d+, "x", 1\)\s+= 1/#) { break }
+            usleep(20_000)
+        }
+        #expect(text.contains(#/write\(\d+, "x", 1\)\s+= 1/#), "within 2 s of the start: \(text)")
+        #expect(child.isRunning, "the program was still sleeping")
+        let result = try child.wait()
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
     @Test("--kernel-buffer-pages must be a power of two")
     func ringPagesValidated() throws {
         let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel-buffer-pages", "3", "/bin/true"])

@@ -87,6 +87,9 @@ enum {
 /* waitpid and its status macros. */
 /// waitpid(-1, __WALL); returns -1 with EINTR when an interrupt signal arrived.
 pid_t cs_wait_any(int *status, bool nohang);
+/// Blocking waitpid(-1, __WALL) that gives up after `milliseconds`
+/// (returns 0 then); a signal of the tracer's own still returns EINTR.
+pid_t cs_wait_any_for(int *status, int milliseconds);
 pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads);
 bool cs_wifexited(int status);
 bool cs_wifsignaled(int status);
@@ -129,7 +132,7 @@ int cs_take_interrupt_signal(void);
 /// events/GROUP/NAME/id) for task `pid` on `cpu`, sampling every hit with
 /// identifier, tid, CLOCK_MONOTONIC time, cpu, kernel call chain and the raw
 /// tracepoint record; `inherit` follows the task's future children.
-int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit);
+int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit, bool kernel_chain);
 /// The event's id, as PERF_SAMPLE_IDENTIFIER reports it.
 int cs_perf_event_id(int fd, uint64_t *id);
 /// Sends `fd`'s samples to `target`'s ring buffer (same cpu).

@@ -56,7 +56,8 @@ public final class KernelObserver: @unchecked Sendable {
             return try unavailable(error.description)
         }
         do {
-            let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols, ringPages: ringPages)
+            let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols, ringPages: ringPages,
+                                            exitSyscalls: Syscall.resultOnlyExits)
             return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil, symbols: symbols)
         } catch let error as TraceError {
             tracefs.release()

@@ -14,6 +14,11 @@ public final class KernelSampler: @unchecked Sendable {
 
     let probes: [Probe]
     let formats: [String: TracepointFormat]
+    /// `syscalls:sys_exit_NAME` of the calls whose result is taken from the
+    /// kernel (x86-64 tasks; the kernel has no such events for 32-bit ones).
+    let exitFormats: [Syscall: TracepointFormat]
+    /// Where an exit record's syscall number and return value are, by sample id.
+    var exitFieldsByID: [UInt64: (number: Int, returned: Int)] = [:]
     let symbols: KernelSymbols
     let tracefs: Tracefs
     let cpus: [Int32]
@@ -39,7 +44,10 @@ public final class KernelSampler: @unchecked Sendable {
     /// The name of the process that closes the events (`close()`).
     public static let releaserName = "st-release"
 
-    public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols, ringPages: UInt64 = KernelSampler.defaultRingPages) throws {
+    /// Samples `probes` with their chains, and the exits of `exitSyscalls`
+    /// that the kernel has tracepoints for (without chains).
+    public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols, ringPages: UInt64 = KernelSampler.defaultRingPages,
+                exitSyscalls: Set<Syscall> = []) throws {
         self.ringPages = ringPages
         self.probes = probes
         self.tracefs = tracefs
@@ -47,23 +55,42 @@ public final class KernelSampler: @unchecked Sendable {
         var formats: [String: TracepointFormat] = [:]
         for probe in probes { formats[probe.name] = try tracefs.format(of: probe.name) }
         self.formats = formats
+        var exitFormats: [Syscall: TracepointFormat] = [:]
+        for syscall in exitSyscalls {
+            guard let format = try? tracefs.format(of: "syscalls:sys_exit_\(syscall.rawValue)"),
+                  format.fields.contains(where: { $0.name == "__syscall_nr" && $0.size == 4 }),
+                  format.fields.contains(where: { $0.name == "ret" && $0.size == 8 }) else { continue }
+            exitFormats[syscall] = format
+        }
+        self.exitFormats = exitFormats
         let count = Int32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
         self.cpus = Array(0..<max(count, 1))
     }
 
+    /// The calls whose exits are sampled.
+    public var exitSyscalls: Set<Syscall> { Set(exitFormats.keys) }
+
     /// Samples `pid` (and, with `inherit`, every task it creates from now on).
     public func follow(pid: Int32, inherit: Bool) throws {
+        let events = probes.compactMap { probe in formats[probe.name].map { (probe.name, $0, probe as Probe?) } }
+            + exitFormats.values.sorted { $0.id < $1.id }.map { ($0.name, $0, nil as Probe?) }
         for cpu in cpus {
-            for probe in probes {
-                guard let format = formats[probe.name] else { continue }
-                let fd = cs_perf_open_tracepoint(pid, cpu, format.id, inherit)
+            for (name, format, probe) in events {
+                let fd = cs_perf_open_tracepoint(pid, cpu, format.id, inherit, probe != nil)
                 if fd < 0 {
                     if errno == ENODEV || errno == EINVAL && cpu > 0 { continue }  // an offline CPU
-                    throw TraceError(operation: "perf_event_open(\(probe.name), pid \(pid), cpu \(cpu))", errno: errno)
+                    throw TraceError(operation: "perf_event_open(\(name), pid \(pid), cpu \(cpu))", errno: errno)
                 }
                 descriptors.append(fd)
                 var id: UInt64 = 0
-                if cs_perf_event_id(fd, &id) == 0 { probeByID[id] = probe }
+                if cs_perf_event_id(fd, &id) == 0 {
+                    if let probe {
+                        probeByID[id] = probe
+                    } else if let number = format.fields.first(where: { $0.name == "__syscall_nr" }),
+                              let returned = format.fields.first(where: { $0.name == "ret" }) {
+                        exitFieldsByID[id] = (number.offset, returned.offset)
+                    }
+                }
                 if let ring = rings[cpu] {
                     guard cs_perf_set_output(fd, ring.fd) == 0 else {
                         throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
@@ -79,9 +106,15 @@ public final class KernelSampler: @unchecked Sendable {
         }
     }
 
+    /// What one drain of the rings gave: samples and syscall exits, each oldest first.
+    public struct Drained {
+        public var samples: [KernelSample] = []
+        public var exits: [SyscallExitRecord] = []
+    }
+
     /// Everything sampled since the last call, oldest first.
-    public func drain() -> [KernelSample] {
-        var samples: [KernelSample] = []
+    public func drain() -> Drained {
+        var drained = Drained()
         for cpu in cpus {
             guard let ring = rings[cpu] else { continue }
             while true {
@@ -89,17 +122,18 @@ public final class KernelSampler: @unchecked Sendable {
                     cs_perf_drain(ring.base, ringPages, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
                 }
                 if length == 0 { break }
-                parse(Int(length), into: &samples)
+                parse(Int(length), into: &drained)
                 if length < UInt64(buffer.count) / 2 { break }
             }
         }
-        samples.sort { $0.time < $1.time }
-        sampleCount += UInt64(samples.count)
-        return samples
+        drained.samples.sort { $0.time < $1.time }
+        drained.exits.sort { $0.time < $1.time }
+        sampleCount += UInt64(drained.samples.count)
+        return drained
     }
 
     /// Reads perf records (PERF_RECORD_SAMPLE, PERF_RECORD_LOST) from the buffer.
-    func parse(_ length: Int, into samples: inout [KernelSample]) {
+    func parse(_ length: Int, into drained: inout Drained) {
         var offset = 0
         while offset + 8 <= length {
             let type = buffer.loadLittleEndian(UInt32.self, at: offset)
@@ -118,6 +152,17 @@ public final class KernelSampler: @unchecked Sendable {
             let time = buffer.loadLittleEndian(UInt64.self, at: at); at += 8
             let cpu = buffer.loadLittleEndian(UInt32.self, at: at); at += 8
             let frames = Int(buffer.loadLittleEndian(UInt64.self, at: at)); at += 8
+            if let exit = exitFieldsByID[id] {
+                // No chain: the raw record follows its (empty) length.
+                at += frames * 8
+                let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
+                guard exit.number + 4 <= rawSize, exit.returned + 8 <= rawSize, at + rawSize <= offset + size else { continue }
+                let number = buffer.loadLittleEndian(Int32.self, at: at + exit.number)
+                let returned = buffer.loadLittleEndian(Int64.self, at: at + exit.returned)
+                drained.exits.append(SyscallExitRecord(tid: tid, time: MonotonicTime(nanoseconds: time),
+                                                       number: Int64(number), returned: returned))
+                continue
+            }
             var addresses: [UInt64] = []
             addresses.reserveCapacity(frames)
             for index in 0..<frames {
@@ -138,7 +183,7 @@ public final class KernelSampler: @unchecked Sendable {
                                       time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain,
                                       fields: formats[probe.name]?.decode(raw) ?? [:])
             sample.sources = sources
-            samples.append(sample)
+            drained.samples.append(sample)
         }
     }
 

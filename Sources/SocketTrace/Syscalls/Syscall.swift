@@ -89,6 +89,13 @@ public enum Syscall: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// Calls whose exit gives nothing but the return value: no memory to
+    /// read and nothing for the socket table (SyscallDecoder.exit and
+    /// SocketTracker.apply pass them by). With the kernel's syscall exit
+    /// tracepoints sampled, their result comes from there and the thread is
+    /// not stopped a second time.
+    public static let resultOnlyExits: Set<Syscall> = [.write, .writev, .sendto, .sendmsg]
+
     public func number(on architecture: Architecture) -> UInt32? {
         architecture == .x86_64 ? x86_64Number : i386Number
     }

@@ -13,6 +13,11 @@ struct DeferredOutput {
         /// entry), or before `otherwise` (it was between calls; nil: the
         /// trace ended, every sample left) belong to no call.
         case strayKernelSamples(before: [Int32: MonotonicTime], otherwise: MonotonicTime?)
+        /// The thread stopped again at `seen`: the calls it was let run
+        /// through (`AwaitedExits`) are written before anything of that stop.
+        case awaitedExits(tid: Int32, seen: MonotonicTime)
+        /// Calls let run through whose records came, while the tracer was idle.
+        case settledExits
         case flush
     }
 

@@ -29,6 +29,10 @@ public final class Tracer {
     var output = DeferredOutput()
     /// When the output last began reading the sampler's rings.
     var drainedAt = MonotonicTime(nanoseconds: 0)
+    /// Calls let run to their exit, whose result the kernel's exit records give.
+    var awaitedExits = AwaitedExits()
+    /// How often an idle tracer looks for those records while it waits.
+    static let awaitedExitPoll: Int32 = 20
 
     /// Unwinds user stacks for `-k`.
     let unwinder: UserStackUnwinder?
@@ -212,9 +216,13 @@ public final class Tracer {
             }
             if tid == 0 {
                 emitStrayKernelSamples()
+                if !awaitedExits.isEmpty { submit(.settledExits) }
                 submit(.flush)
                 performOutput(limit: .max)
-                tid = cs_wait_any(&status, false)
+                // A call let run to its exit is written when the kernel's record
+                // of it comes, not only at its thread's next stop.
+                tid = awaitedExits.isEmpty ? cs_wait_any(&status, false) : cs_wait_any_for(&status, Self.awaitedExitPoll)
+                if tid == 0 { continue }
             }
             if tid < 0 {
                 if errno == EINTR { continue }
@@ -223,6 +231,12 @@ public final class Tracer {
             }
             handle(tid: tid, status: status)
             checkExecError()
+        }
+        if !awaitedExits.isEmpty {
+            // Every thread is gone or detached: this drain settles their calls.
+            submit(.settledExits)
+            performOutput(limit: .max)
+            for call in awaitedExits.takeAll() { emit(.syscallAbandoned(call)) }
         }
         submit(.strayKernelSamples(before: [:], otherwise: nil))
         performOutput(limit: .max)
@@ -271,14 +285,48 @@ public final class Tracer {
                     sink.handle(.kernelEvent(sample))
                 }
             }
+        case let .awaitedExits(tid, seen):
+            if awaitedExits.isWaiting(tid, seen: seen), let kernel, let sampler = kernel.sampler {
+                drainKernelSamples(sampler, into: kernel.correlator)
+            }
+            for outcome in awaitedExits.takeSettled(of: tid, seen: seen) { performOutput(outcome) }
+        case .settledExits:
+            if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler, into: kernel.correlator) }
+            for outcome in awaitedExits.takeSettled() { performOutput(outcome) }
         case .flush:
             sink.flush()
         }
     }
 
+    func performOutput(_ outcome: AwaitedExits.Outcome) {
+        switch outcome {
+        case let .returned(call): performOutput(.finishedCall(returned(call)))
+        case let .unknown(call): sink.handle(.syscallAbandoned(call))
+        }
+    }
+
     func drainKernelSamples(_ sampler: KernelSampler, into correlator: KernelCorrelator) {
-        drainedAt = .now()
-        correlator.add(sampler.drain())
+        var paired = false
+        repeat {
+            drainedAt = .now()
+            let drained = sampler.drain()
+            correlator.add(drained.samples)
+            // A call's samples on another CPU can reach their ring after this
+            // drain read it and before its exit record reached its own: one
+            // more drain, begun after the exit, has them all.
+            paired = !awaitedExits.isEmpty && awaitedExits.match(drained.exits, drainBegan: drainedAt)
+        } while paired
+    }
+
+    /// A call let run to its exit, with the result from the kernel's record.
+    func returned(_ call: SyscallInvocation) -> SyscallInvocation {
+        var call = call
+        let context = DecodingContext(memory: MemoryImage(), architecture: call.architecture,
+                                      options: configuration.decodeOptions)
+        let text = SyscallDecoder(context).returnText(call)
+        call.returnText = text
+        if call.plainText != nil { call.plainText?.returnText = text }
+        return call
     }
 
     /// Samples that no traced call can claim any more: taken while their
@@ -287,7 +335,7 @@ public final class Tracer {
         guard kernel?.sampler != nil else { return }
         var before: [Int32: MonotonicTime] = [:]
         for (tid, thread) in threads {
-            if let entry = thread.current?.entryTime { before[tid] = entry }
+            if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime { before[tid] = entry }
         }
         submit(.strayKernelSamples(before: before, otherwise: .now()))
     }
@@ -345,6 +393,7 @@ public final class Tracer {
     public private(set) var execFailure: TraceError?
 
     func handle(tid: Int32, status: Int32) {
+        settleAwaitedExits(tid)
         if cs_wifexited(status) || cs_wifsignaled(status) {
             threadGone(tid, status: status)
             return
@@ -505,12 +554,46 @@ public final class Tracer {
                 call.socket = socketSnapshot(for: call, tracker: tracker)
             }
         }
+        if shown && letsRunToExit(call) {
+            // Its exit gives nothing but the result, which the kernel's exit
+            // record has: no second stop. What the exit stop would read of the
+            // thread is read now (its stack is the same at both).
+            if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
+            if let unwinder { call.userStack = unwinder.stack(pid: process.pid, tid: thread.tid, bits32: false) }
+            awaitedExits.add(call)
+            resume(thread)
+            emit(.syscallEntered(call))
+            return
+        }
         thread.current = call
         thread.currentShown = shown
         // Everything read from the stopped thread is in `call`: let it run
         // while the entry is written.
         resume(thread, toSyscallExit: true)
         if shown { emit(.syscallEntered(call)) }
+    }
+
+    /// The thread is seen again: the calls it was let run through have
+    /// returned, and are written before anything of this stop.
+    func settleAwaitedExits(_ tid: Int32) {
+        guard !awaitedExits.isEmpty, awaitedExits.holds(tid) else { return }
+        let now = MonotonicTime.now()
+        awaitedExits.threadSeen(tid, at: now)
+        submit(.awaitedExits(tid: tid, seen: now))
+    }
+
+    /// Whether a call's result can come from the kernel's exit record:
+    /// resumed without a syscall-exit stop (seccomp), an x86-64 call whose
+    /// exit tracepoint is sampled, while the thread is the only one traced.
+    /// Then every stop is on the program's critical path and one fewer per
+    /// write or send is time saved (UDP flood of 25,000 datagrams with
+    /// kernel chains: 7.9 s → 6.1 s). With more tasks an exit stop overlaps
+    /// with the other side's work, and skipping it measured slower (TCP
+    /// ping-pong of 5,000 round trips, 12 interleaved runs: 1.48 s → 1.67 s).
+    func letsRunToExit(_ call: SyscallInvocation) -> Bool {
+        guard seccompActive, threads.count == 1, !call.viaSocketcall, call.architecture == .x86_64,
+              let sampler = kernel?.sampler else { return false }
+        return sampler.exitSyscalls.contains(call.syscall)
     }
 
     var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
@@ -751,6 +834,7 @@ public final class Tracer {
     /// Detaches a thread from the stop `status` reported (or records its end).
     func detach(tid: Int32, after status: Int32) {
         guard let thread = threads[tid] else { return }
+        settleAwaitedExits(tid)
         if cs_wifexited(status) || cs_wifsignaled(status) {
             threadGone(tid, status: status)
             return
