@@ -31,6 +31,16 @@ def workloads():
     ]
 
 STRACE = "strace -f -e trace=%net -o /dev/null"
+def default_probes():
+    """The tracepoints of the model's default probe set (Probes/probes.conf)."""
+    probes, in_default = [], False
+    for line in open(os.path.join(ROOT, "Probes", "probes.conf")):
+        words = line.split()
+        if len(words) >= 2 and words[0] == "set":
+            in_default = words[1] == "default"
+        elif in_default and words and ":" in words[0] and not words[0].startswith("#"):
+            probes.append(words[0])
+    return probes
 
 def tools(trace_dir):
     have_perf = subprocess.run(["perf", "trace", "-e", "sendto", "true"], capture_output=True).returncode == 0
@@ -42,6 +52,7 @@ def tools(trace_dir):
     ]
     if have_perf:
         result.append(("perf trace -e sendto,recvfrom,write,read", ["perf", "trace", "-e", "sendto,recvfrom,write,read", "-o", "/dev/null", "--"]))
+
     result += [
         ("sockettrace --format strace -o /dev/null", [ST, "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"]),
         ("sockettrace -k --format strace -o /dev/null", [ST, "-k", "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"]),
@@ -88,11 +99,47 @@ def main():
     header = "Measured %s on %s (%d cores), %d interleaved runs each%s; medians.\n\n" % (
         time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count(), REPEAT, ", quick sizes" if QUICK else "")
     print(header + table)
+    margin_table = margin()
+    print(margin_table)
     scale_table = scale()
     print(scale_table)
     with open(os.path.join(ROOT, "benchmarks", "results.md"), "w") as out:
         out.write("# Benchmark results\n\n`benchmarks/run.sh%s`\n\n" % (" --quick" if QUICK else "") + header + table + "\n\n"
-                  + scale_table + "\n")
+                  + margin_table + "\n\n" + scale_table + "\n")
+
+def margin():
+    """The cost of one more ping-pong round trip, tool by tool: the difference
+    between two sizes over the difference in round trips (fixed costs, such as
+    perf's ~1 s of start and teardown, cancel out). The ptrace floor stops
+    where the trace file stops (every call of the loop is traced); with perf
+    sampling the same tracepoints around it, that is a floor for kernel chains."""
+    small, large = int(10000 * SCALE), int(40000 * SCALE)
+    with tempfile.TemporaryDirectory() as directory:
+        sampling = ["perf", "record", "-q", "-B", "-N", "-g", "--kernel-callchains", "-o", os.path.join(directory, "perf.data")]
+        for probe in default_probes():
+            sampling += ["-e", probe]
+        kits = [("untraced", []),
+                (STRACE, ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
+                ("ptrace floor", [workload("ptrace_floor")]),
+                ("perf record -g, the default probe set's tracepoints (kernel sampling alone)", sampling + ["--"]),
+                ("ptrace floor under that perf record (stops + kernel sampling)", sampling + ["--", workload("ptrace_floor")]),
+                ("sockettrace trace file", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), "--"]),
+                ("sockettrace trace file + kernel chains", [ST, "--kernel", "on", "--format", "jsonl", "-o", os.path.join(directory, "k.jsonl"), "--"])]
+        times = {(tool, size): [] for tool, _ in kits for size in (small, large)}
+        for round_number in range(REPEAT):
+            shift = round_number * len(kits) // REPEAT
+            for tool_name, prefix in kits[shift:] + kits[:shift]:
+                for size in (small, large):
+                    times[(tool_name, size)].append(run(prefix + [workload("pingpong"), str(size)]))
+    per_trip = {tool: (statistics.median(times[(tool, large)]) - statistics.median(times[(tool, small)])) / (large - small) * 1e6
+                for tool, _ in kits}
+    rows = ["## Margin: one more ping-pong round trip", "",
+            "%d and %d round trips, %d interleaved runs each, medians; µs per round trip = difference of the medians / %d." % (
+                small, large, REPEAT, large - small), "",
+            "| tool | µs per round trip | × strace |", "| --- | --- | --- |"]
+    for tool, _ in kits:
+        rows.append("| %s | %.0f | %.2f |" % (tool, per_trip[tool], per_trip[tool] / per_trip[STRACE]))
+    return "\n".join(rows)
 
 def measured(command):
     """Wall seconds and peak resident memory (MiB) of one run, from GNU time."""

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Swift's runtime linked in: fewer libraries for ld.so to load and relocate
-# at each start (a trace of /bin/true: 15.6 -> 10.6 ms).
-swift build -c release --static-swift-stdlib --quiet
+# at each start (a trace of /bin/true: 15.6 -> 10.6 ms); lld, as GNU ld warns
+# about the static Foundation's use of mktemp.
+swift build -c release --static-swift-stdlib -Xswiftc -use-ld=lld --quiet
 mkdir -p benchmarks/.build
 for workload in pingpong udpflood manysyscalls connector socketcalls; do
     cc -O2 -o "benchmarks/.build/$workload" "benchmarks/workloads/$workload.c"

@@ -67,43 +67,75 @@ public final class KernelSampler: @unchecked Sendable {
         self.cpus = Array(0..<max(count, 1))
     }
 
-    /// The calls whose exits are sampled.
+    /// The calls whose exits can be sampled (`sampleExits(of:)`).
     public var exitSyscalls: Set<Syscall> { Set(exitFormats.keys) }
+    /// The tasks whose syscall exits are sampled, and whether opening them failed.
+    var exitTasks: Set<Int32> = []
+    var exitsUnavailable = false
 
-    /// Samples `pid` (and, with `inherit`, every task it creates from now on).
+    /// Samples `pid`'s probes (and, with `inherit`, every task it creates from now on).
     public func follow(pid: Int32, inherit: Bool) throws {
-        let events = probes.compactMap { probe in formats[probe.name].map { (probe.name, $0, probe as Probe?) } }
-            + exitFormats.values.sorted { $0.id < $1.id }.map { ($0.name, $0, nil as Probe?) }
         for cpu in cpus {
-            for (name, format, probe) in events {
-                let fd = cs_perf_open_tracepoint(pid, cpu, format.id, inherit, probe != nil)
-                if fd < 0 {
-                    if errno == ENODEV || errno == EINVAL && cpu > 0 { continue }  // an offline CPU
-                    throw TraceError(operation: "perf_event_open(\(name), pid \(pid), cpu \(cpu))", errno: errno)
-                }
-                descriptors.append(fd)
-                var id: UInt64 = 0
-                if cs_perf_event_id(fd, &id) == 0 {
-                    if let probe {
-                        probeByID[id] = probe
-                    } else if let number = format.fields.first(where: { $0.name == "__syscall_nr" }),
-                              let returned = format.fields.first(where: { $0.name == "ret" }) {
-                        exitFieldsByID[id] = (number.offset, returned.offset)
-                    }
-                }
-                if let ring = rings[cpu] {
-                    guard cs_perf_set_output(fd, ring.fd) == 0 else {
-                        throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
-                    }
-                } else {
-                    guard let base = cs_perf_map(fd, ringPages) else {
-                        throw TraceError(operation: "mmap of the perf ring buffer", errno: errno)
-                    }
-                    rings[cpu] = Ring(fd: fd, base: base)
-                }
-                cs_perf_enable(fd)
+            for probe in probes {
+                guard let format = formats[probe.name] else { continue }
+                guard let id = try open(format, pid: pid, cpu: cpu, inherit: inherit, chain: true) else { continue }
+                probeByID[id] = probe
             }
         }
+    }
+
+    /// Samples the exits of `exitSyscalls` in one task (not its children),
+    /// from now on; true when they are (or already were) sampled. Opened
+    /// only when a call is about to use them: while any syscall tracepoint
+    /// is registered every syscall takes the kernel's slow path (a million
+    /// untraced getppid calls with kernel chains: ~110 ns more each).
+    public func sampleExits(of tid: Int32) -> Bool {
+        if exitTasks.contains(tid) { return true }
+        guard !exitsUnavailable, !exitFormats.isEmpty, !closed else { return false }
+        let opened = descriptors.count
+        do {
+            for cpu in cpus {
+                for format in exitFormats.values.sorted(by: { $0.id < $1.id }) {
+                    guard let id = try open(format, pid: tid, cpu: cpu, inherit: false, chain: false) else { continue }
+                    guard let number = format.fields.first(where: { $0.name == "__syscall_nr" }),
+                          let returned = format.fields.first(where: { $0.name == "ret" }) else { continue }
+                    exitFieldsByID[id] = (number.offset, returned.offset)
+                }
+            }
+        } catch {
+            // Not worth failing the trace for: the calls take their exit stop.
+            for fd in descriptors[opened...] { cs_perf_disable(fd); Glibc.close(fd) }
+            descriptors.removeSubrange(opened...)
+            exitsUnavailable = true
+            return false
+        }
+        exitTasks.insert(tid)
+        return true
+    }
+
+    /// Opens one event writing to `cpu`'s ring and enables it; its sample
+    /// id, or nil for an offline CPU.
+    func open(_ format: TracepointFormat, pid: Int32, cpu: Int32, inherit: Bool, chain: Bool) throws -> UInt64? {
+        let fd = cs_perf_open_tracepoint(pid, cpu, format.id, inherit, chain)
+        if fd < 0 {
+            if errno == ENODEV || errno == EINVAL && cpu > 0 { return nil }  // an offline CPU
+            throw TraceError(operation: "perf_event_open(\(format.name), pid \(pid), cpu \(cpu))", errno: errno)
+        }
+        descriptors.append(fd)
+        var id: UInt64 = 0
+        guard cs_perf_event_id(fd, &id) == 0 else { throw TraceError(operation: "PERF_EVENT_IOC_ID", errno: errno) }
+        if let ring = rings[cpu] {
+            guard cs_perf_set_output(fd, ring.fd) == 0 else {
+                throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
+            }
+        } else {
+            guard let base = cs_perf_map(fd, ringPages) else {
+                throw TraceError(operation: "mmap of the perf ring buffer", errno: errno)
+            }
+            rings[cpu] = Ring(fd: fd, base: base)
+        }
+        cs_perf_enable(fd)
+        return id
     }
 
     /// What one drain of the rings gave: samples and syscall exits, each oldest first.
