@@ -18,6 +18,24 @@ public final class KernelCorrelator: @unchecked Sendable {
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
     static let alignmentCacheLimit = 4096
 
+    /// An operation's expected chain for a syscall, as the model gives it
+    /// for this kernel: the same for every call, so worked out once.
+    struct ExpectedKey: Hashable {
+        let operation: String
+        let syscall: Syscall
+    }
+    var expectedCache: [ExpectedKey: (functions: [ModelFunction], names: [String])] = [:]
+
+    func expected(_ operation: StackOperation?, _ syscall: Syscall) -> (functions: [ModelFunction], names: [String]) {
+        guard let operation else { return ([], []) }
+        let key = ExpectedKey(operation: operation.name, syscall: syscall)
+        if let known = expectedCache[key] { return known }
+        let functions = operation.chain(for: syscall.rawValue, kernel: kernel)
+        let found = (functions, functions.map(\.name))
+        expectedCache[key] = found
+        return found
+    }
+
     public init(model: StackModel?, symbols: KernelSymbols?, kernel: KernelVersion? = .running) {
         self.model = model
         self.aligner = ChainAligner(symbols: symbols)
@@ -49,7 +67,7 @@ public final class KernelCorrelator: @unchecked Sendable {
             if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
         let operation = model?.operation(for: call.syscall, socket: call.socket)
-        let expected = operation?.chain(for: call.syscall.rawValue, kernel: kernel) ?? []
+        let (expected, expectedNames) = self.expected(operation, call.syscall)
         var alignments: [ChainAlignment] = []
         for sample in mine where sample.role == .chain && !sample.chain.isEmpty {
             let key = AlignmentKey(operation: operation?.name, chain: ChainKey(sample.chain))
@@ -67,7 +85,7 @@ public final class KernelCorrelator: @unchecked Sendable {
             }
         }
         return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,
-                              expected: expected.map(\.name), samples: mine, alignments: alignments)
+                              expected: expectedNames, samples: mine, alignments: alignments)
     }
 
     /// The syscall side of a chain against the call's operation, and the

@@ -38,6 +38,14 @@ public final class KernelSampler: @unchecked Sendable {
     public var sourceResolver: KernelSourceResolver? {
         didSet { chainCache.removeAll() }
     }
+    /// Decoded fields by event and raw record: a connection's samples repeat
+    /// the same few records (its addresses, the same lengths). Bounded.
+    struct RawRecord: Hashable {
+        let id: UInt64
+        let bytes: [UInt8]
+    }
+    var fieldsCache: [RawRecord: [String: TracepointValue]] = [:]
+    static let fieldsCacheLimit = 4096
     /// Chains by their addresses (bounded, so memory stays flat).
     var chainCache: [[UInt64]: (chain: [String], sources: [String]?)] = [:]
     static let chainCacheLimit = 4096
@@ -210,10 +218,17 @@ public final class KernelSampler: @unchecked Sendable {
             let (chain, sources) = symbolized(addresses)
             let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
             guard let probe = probeByID[id], at + rawSize <= offset + size else { continue }
-            let raw = Array(buffer[at..<at + rawSize])
+            let record = RawRecord(id: id, bytes: Array(buffer[at..<at + rawSize]))
+            let fields: [String: TracepointValue]
+            if let known = fieldsCache[record] {
+                fields = known
+            } else {
+                fields = formats[probe.name]?.decode(record.bytes) ?? [:]
+                if fieldsCache.count >= Self.fieldsCacheLimit { fieldsCache.removeAll(keepingCapacity: true) }
+                fieldsCache[record] = fields
+            }
             var sample = KernelSample(tracepoint: probe.name, role: probe.role, pid: pid, tid: tid,
-                                      time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain,
-                                      fields: formats[probe.name]?.decode(raw) ?? [:])
+                                      time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain, fields: fields)
             sample.sources = sources
             drained.samples.append(sample)
         }
