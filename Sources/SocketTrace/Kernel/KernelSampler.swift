@@ -112,7 +112,12 @@ public final class KernelSampler: @unchecked Sendable {
             }
         } catch {
             // Not worth failing the trace for: the calls take their exit stop.
-            for fd in descriptors[opened...] { cs_perf_disable(fd); Glibc.close(fd) }
+            let undone = Set(descriptors[opened...])
+            for (cpu, ring) in rings where undone.contains(ring.fd) {
+                cs_perf_unmap(ring.base, ringPages)
+                rings[cpu] = nil
+            }
+            for fd in undone { cs_perf_disable(fd); Glibc.close(fd) }
             descriptors.removeSubrange(opened...)
             exitsUnavailable = true
             return false
