@@ -449,6 +449,11 @@ pid_t cs_wait_any_for(int *status, int milliseconds)
     return got;
 }
 
+int cs_thread_try_join(pthread_t thread)
+{
+    return pthread_tryjoin_np(thread, NULL);
+}
+
 pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads)
 {
     pid_t got;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <pthread.h>
 
 /// What PTRACE_GET_SYSCALL_INFO reports for a stop (see ptrace(2)).
 typedef struct {
@@ -90,6 +91,8 @@ pid_t cs_wait_any(int *status, bool nohang);
 /// Blocking waitpid(-1, __WALL) that gives up after `milliseconds`
 /// (returns 0 then); a signal of the tracer's own still returns EINTR.
 pid_t cs_wait_any_for(int *status, int milliseconds);
+/// pthread_tryjoin_np: 0 when `thread` has ended (and is joined now).
+int cs_thread_try_join(pthread_t thread);
 pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads);
 bool cs_wifexited(int status);
 bool cs_wifsignaled(int status);

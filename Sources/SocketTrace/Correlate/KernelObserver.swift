@@ -65,14 +65,18 @@ public final class KernelObserver: @unchecked Sendable {
         }
     }
 
-    /// Starts sampling a task (and its future children). The kernel's
-    /// symbols are read by then: waiting for them later, with tracees
-    /// running, would hold up whichever stopped meanwhile and lengthen its
-    /// call's measured duration (the demo's first setsockopt read 54 ms).
+    /// Starts sampling a task (and its future children); the program runs
+    /// while the kernel's symbols are still being read.
     func follow(_ pid: Int32) throws {
         try sampler?.follow(pid: pid, inherit: true)
-        symbols?.waitUntilRead()
     }
+
+    /// Whether the kernel's symbols are read. Until then the tracer leaves
+    /// its output (which names kernel frames) waiting and only handles
+    /// stops: a stopped tracee never waits for the symbols, so no call's
+    /// duration includes their reading (~50 ms of the kernel formatting
+    /// /proc/kallsyms), and the program does not wait for it to start.
+    var symbolsRead: Bool { symbols?.isRead ?? true }
 
     func close() { sampler?.close() }
 }

@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// The kernel's function symbols from /proc/kallsyms: resolves call-chain
@@ -167,6 +168,15 @@ public final class KernelSymbols: @unchecked Sendable {
 
     /// Returns once the symbols are read (at once unless `loadInBackground` is still reading them).
     func waitUntilRead() { _ = table }
+
+    /// Whether the symbols are read, without waiting for them.
+    var isRead: Bool {
+        if let loader {
+            guard cs_thread_try_join(loader) == 0 else { return false }
+            self.loader = nil
+        }
+        return true
+    }
 
     deinit {
         if let loader { pthread_join(loader, nil) }

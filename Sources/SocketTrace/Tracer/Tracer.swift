@@ -33,6 +33,16 @@ public final class Tracer {
     var awaitedExits = AwaitedExits()
     /// How often an idle tracer looks for those records while it waits.
     static let awaitedExitPoll: Int32 = 20
+    /// How often an idle tracer looks whether the kernel's symbols are read.
+    static let symbolsPoll: Int32 = 2
+    var symbolsRead = false
+
+    /// Whether the output may run: it names kernel frames, so not before the
+    /// kernel's symbols are read (`KernelObserver.symbolsRead`).
+    var outputCanRun: Bool {
+        if !symbolsRead { symbolsRead = kernel?.symbolsRead ?? true }
+        return symbolsRead
+    }
 
     /// Unwinds user stacks for `-k`.
     let unwinder: UserStackUnwinder?
@@ -209,10 +219,16 @@ public final class Tracer {
             }
             var status: Int32 = 0
             var tid = cs_wait_any(&status, true)
-            while tid == 0 && !output.isEmpty {
+            let outputReady = outputCanRun
+            while tid == 0 && !output.isEmpty && outputReady {
                 // No tracee waits: write what waits, an item at a time, looking for stops between.
                 performOutput(limit: 1)
                 tid = cs_wait_any(&status, true)
+            }
+            if tid == 0 && !outputReady {
+                // The output waits for the kernel's symbols; stops do not.
+                tid = cs_wait_any_for(&status, Self.symbolsPoll)
+                if tid == 0 { continue }
             }
             if tid == 0 {
                 emitStrayKernelSamples()
