@@ -78,11 +78,12 @@ struct AwaitedExits {
             }
             byThread[record.tid] = calls
         }
-        for (tid, calls) in byThread where calls.contains(where: { $0.outcome == nil && ($0.seenAgain.map { $0 < drainBegan } ?? false) }) {
-            byThread[tid] = calls.map { awaited in
-                var awaited = awaited
-                if awaited.outcome == nil, let seen = awaited.seenAgain, seen < drainBegan { awaited.outcome = .unknown(awaited.call) }
-                return awaited
+        for tid in Array(byThread.keys) {
+            for index in byThread[tid]!.indices {
+                let awaited = byThread[tid]![index]
+                if awaited.outcome == nil, let seen = awaited.seenAgain, seen < drainBegan {
+                    byThread[tid]![index].outcome = .unknown(awaited.call)
+                }
             }
         }
         return paired

@@ -14,9 +14,17 @@ public final class KernelSampler: @unchecked Sendable {
 
     let probes: [Probe]
     let formats: [String: TracepointFormat]
-    /// `syscalls:sys_exit_NAME` of the calls whose result is taken from the
-    /// kernel (x86-64 tasks; the kernel has no such events for 32-bit ones).
-    let exitFormats: [Syscall: TracepointFormat]
+    /// `syscalls:sys_exit_NAME` of a call whose result is taken from the
+    /// kernel (x86-64 tasks; the kernel has no such events for 32-bit ones),
+    /// and where its record has the syscall number and the return value.
+    struct ExitEvent {
+        let format: TracepointFormat
+        let number: Int
+        let returned: Int
+    }
+    let exitEvents: [ExitEvent]
+    /// The calls whose exits can be sampled (`sampleExits(of:)`).
+    public let exitSyscalls: Set<Syscall>
     /// Where an exit record's syscall number and return value are, by sample id.
     var exitFieldsByID: [UInt64: (number: Int, returned: Int)] = [:]
     let symbols: KernelSymbols
@@ -63,20 +71,21 @@ public final class KernelSampler: @unchecked Sendable {
         var formats: [String: TracepointFormat] = [:]
         for probe in probes { formats[probe.name] = try tracefs.format(of: probe.name) }
         self.formats = formats
-        var exitFormats: [Syscall: TracepointFormat] = [:]
-        for syscall in exitSyscalls {
+        var exitEvents: [ExitEvent] = []
+        var sampled: Set<Syscall> = []
+        for syscall in exitSyscalls.sorted(by: { $0.rawValue < $1.rawValue }) {
             guard let format = try? tracefs.format(of: "syscalls:sys_exit_\(syscall.rawValue)"),
-                  format.fields.contains(where: { $0.name == "__syscall_nr" && $0.size == 4 }),
-                  format.fields.contains(where: { $0.name == "ret" && $0.size == 8 }) else { continue }
-            exitFormats[syscall] = format
+                  let number = format.fields.first(where: { $0.name == "__syscall_nr" && $0.size == 4 }),
+                  let returned = format.fields.first(where: { $0.name == "ret" && $0.size == 8 }) else { continue }
+            exitEvents.append(ExitEvent(format: format, number: number.offset, returned: returned.offset))
+            sampled.insert(syscall)
         }
-        self.exitFormats = exitFormats
+        self.exitEvents = exitEvents
+        self.exitSyscalls = sampled
         let count = Int32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
         self.cpus = Array(0..<max(count, 1))
     }
 
-    /// The calls whose exits can be sampled (`sampleExits(of:)`).
-    public var exitSyscalls: Set<Syscall> { Set(exitFormats.keys) }
     /// The tasks whose syscall exits are sampled, and whether opening them failed.
     var exitTasks: Set<Int32> = []
     var exitsUnavailable = false
@@ -99,15 +108,13 @@ public final class KernelSampler: @unchecked Sendable {
     /// untraced getppid calls with kernel chains: ~110 ns more each).
     public func sampleExits(of tid: Int32) -> Bool {
         if exitTasks.contains(tid) { return true }
-        guard !exitsUnavailable, !exitFormats.isEmpty, !closed else { return false }
+        guard !exitsUnavailable, !exitEvents.isEmpty, !closed else { return false }
         let opened = descriptors.count
         do {
             for cpu in cpus {
-                for format in exitFormats.values.sorted(by: { $0.id < $1.id }) {
-                    guard let id = try open(format, pid: tid, cpu: cpu, inherit: false, chain: false) else { continue }
-                    guard let number = format.fields.first(where: { $0.name == "__syscall_nr" }),
-                          let returned = format.fields.first(where: { $0.name == "ret" }) else { continue }
-                    exitFieldsByID[id] = (number.offset, returned.offset)
+                for event in exitEvents {
+                    guard let id = try open(event.format, pid: tid, cpu: cpu, inherit: false, chain: false) else { continue }
+                    exitFieldsByID[id] = (event.number, event.returned)
                 }
             }
         } catch {

@@ -166,9 +166,6 @@ public final class KernelSymbols: @unchecked Sendable {
         return symbols
     }
 
-    /// Returns once the symbols are read (at once unless `loadInBackground` is still reading them).
-    func waitUntilRead() { _ = table }
-
     /// Whether the symbols are read, without waiting for them.
     var isRead: Bool {
         if let loader {

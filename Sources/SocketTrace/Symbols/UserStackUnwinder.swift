@@ -148,6 +148,8 @@ public final class UserStackUnwinder: @unchecked Sendable {
             // The address in the module, as dwfl_module_relocate_address gives
             // it, without that call's loading of the module's whole DWARF
             // (libc's separate debug info, decompressed: ~40 ms a session).
+            // dwfl_module_relocations needs the module's ELF type, which
+            // dwfl_module_getelf reads from its main file (not its DWARF).
             var bias: GElf_Addr = 0
             _ = dwfl_module_getelf(module, &bias)
             var start: Dwarf_Addr = 0

@@ -35,14 +35,10 @@ public final class Tracer {
     static let awaitedExitPoll: Int32 = 20
     /// How often an idle tracer looks whether the kernel's symbols are read.
     static let symbolsPoll: Int32 = 2
-    var symbolsRead = false
 
     /// Whether the output may run: it names kernel frames, so not before the
     /// kernel's symbols are read (`KernelObserver.symbolsRead`).
-    var outputCanRun: Bool {
-        if !symbolsRead { symbolsRead = kernel?.symbolsRead ?? true }
-        return symbolsRead
-    }
+    var outputCanRun: Bool { kernel?.symbolsRead ?? true }
 
     /// Unwinds user stacks for `-k`.
     let unwinder: UserStackUnwinder?
