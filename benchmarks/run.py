@@ -101,11 +101,13 @@ def main():
     print(header + table)
     margin_table = margin()
     print(margin_table)
+    many_table = many_syscalls()
+    print(many_table)
     scale_table = scale()
     print(scale_table)
     with open(os.path.join(ROOT, "benchmarks", "results.md"), "w") as out:
         out.write("# Benchmark results\n\n`benchmarks/run.sh%s`\n\n" % (" --quick" if QUICK else "") + header + table + "\n\n"
-                  + margin_table + "\n\n" + scale_table + "\n")
+                  + margin_table + "\n\n" + many_table + "\n\n" + scale_table + "\n")
 
 def margin():
     """The cost of one more ping-pong round trip, tool by tool: the difference
@@ -139,6 +141,32 @@ def margin():
             "| tool | µs per round trip | × strace |", "| --- | --- | --- |"]
     for tool, _ in kits:
         rows.append("| %s | %.0f | %.2f |" % (tool, per_trip[tool], per_trip[tool] / per_trip[STRACE]))
+    return "\n".join(rows)
+
+def many_syscalls():
+    """The target of a million untraced syscalls (few socket calls) at full
+    size even with --quick (without strace's and the ptrace floor's stop at
+    every call, each run takes a quarter of a second), beside what seccomp
+    itself costs: a filter that allows everything, with no tracer at all."""
+    calls = "1000000"
+    kits = [("untraced", []),
+            ("seccomp filter alone (allows every call, no tracer)", [workload("ptrace_floor"), "--filter-only"]),
+            ("seccomp floor (stops at socket calls only, reads nothing)", [workload("ptrace_floor"), "--seccomp"]),
+            ("strace -f --seccomp-bpf -e trace=%net -o /dev/null", ["strace", "-f", "--seccomp-bpf", "-e", "trace=%net", "-o", "/dev/null"]),
+            ("sockettrace --format strace -e trace=%net -o /dev/null", [ST, "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"])]
+    runs = 3 * REPEAT
+    times = {tool: [] for tool, _ in kits}
+    for round_number in range(runs):
+        shift = round_number % len(kits)
+        for tool_name, prefix in kits[shift:] + kits[:shift]:
+            times[tool_name].append(run(prefix + [workload("manysyscalls"), calls]))
+    base = statistics.median(times["untraced"])
+    rows = ["## A million syscalls, 200 of them socket calls", "",
+            "`benchmarks/.build/manysyscalls 1000000`, %d interleaved runs each, medians." % runs, "",
+            "| tool | median s | × untraced |", "| --- | --- | --- |"]
+    for tool, _ in kits:
+        m = statistics.median(times[tool])
+        rows.append("| %s | %.3f | %.2f |" % (tool, m, m / base))
     return "\n".join(rows)
 
 def measured(command):

@@ -85,19 +85,30 @@ public enum KernelSocketLookup {
         readSmallFileBytes(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// A file's bytes, read to its end (proc files report no size).
+    /// A file's bytes, read to its end (proc files report no size). The
+    /// buffer starts at a page and doubles, unzeroed: most of these files
+    /// are a line long (a fixed 256 KiB buffer was zeroed at every read, and
+    /// /proc/sys allocates and zeroes as much in the kernel for each read).
     static func readSmallFileBytes(_ path: String, limit: Int = .max) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: min(1 << 18, limit))
-        while bytes.count < limit {
-            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, limit - bytes.count)) }
+        var capacity = min(4096, limit)
+        guard var storage = malloc(max(capacity, 1)) else { return nil }
+        defer { free(storage) }
+        var count = 0
+        while count < limit {
+            if count == capacity {
+                capacity = min(capacity * 2, limit)
+                guard let grown = realloc(storage, capacity) else { return nil }
+                storage = grown
+            }
+            let got = read(fd, storage + count, capacity - count)
+            if got < 0 && errno == EINTR { continue }
             if got <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<got])
+            count += got
         }
-        return bytes
+        return [UInt8](UnsafeRawBufferPointer(start: storage, count: count))
     }
 
     /// `0100007F:3039` → 127.0.0.1:12345 (the address words are in host order).
