@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -633,6 +634,17 @@ int64_t cs_perf_lost_samples(int fd)
     if (read(fd, values, sizeof values) != (ssize_t)sizeof values)
         return -1;
     return (int64_t)values[1];
+}
+
+int cs_bpf_next_program_id(uint32_t start, uint32_t *next)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.start_id = start;
+    if (syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof attr) < 0)
+        return -1;
+    *next = attr.next_id;
+    return 0;
 }
 
 int cs_perf_event_id(int fd, uint64_t *id)

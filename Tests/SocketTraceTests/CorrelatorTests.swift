@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SocketTrace
 
@@ -33,6 +34,48 @@ import Testing
         #expect(symbols.presence(of: "some_data") == .absent)
         #expect(symbols.presence(of: "tcp_send") == .absent)
         #expect(symbols.presence(of: "tcp_sendmsg_lock") == .absent)
+    }
+
+    @Test("kallsyms copy: read back for the key it was made with; another key, a cut file or another format is no copy")
+    func kallsymsCache() throws {
+        let directory = "/tmp/sockettrace-kallsyms-\(getpid())"
+        defer { _ = try? FileManager.default.removeItem(atPath: directory) }
+        let cache = KallsymsCache(path: directory + "/nested/kallsyms")
+        let text = Array("ffffffff81000000 T _stext\nffffffff81001400 T tcp_sendmsg\n".utf8)
+        #expect(cache.read(key: 42) == nil)
+        #expect(cache.write(text, key: 42))
+        #expect(cache.read(key: 42) == text)
+        #expect(cache.read(key: 43) == nil)
+        var attributes = stat()
+        #expect(stat(cache.path, &attributes) == 0 && attributes.st_mode & 0o777 == 0o600)
+        // Cut short (a run killed while writing leaves only its own temporary
+        // file, but a disk that fills can cut the copy too).
+        let whole = try #require(KernelSocketLookup.readSmallFileBytes(cache.path))
+        #expect(FileManager.default.createFile(atPath: cache.path, contents: Data(whole.dropLast(5))))
+        #expect(cache.read(key: 42) == nil)
+        #expect(FileManager.default.createFile(atPath: cache.path, contents: Data("sockettrace kallsyms 0\n2a\n0\n".utf8)))
+        #expect(cache.read(key: 42) == nil)
+        // Written again over it, and no temporary file left behind.
+        #expect(cache.write(text, key: 7))
+        #expect(cache.read(key: 7) == text)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/nested") == ["kallsyms"])
+    }
+
+    @Test("kallsyms copy of this kernel: the same text as /proc/kallsyms, kept on the first read and served on the next",
+          .enabled(if: TestSupport.canObserveKernel, "needs root and kallsyms"))
+    func kallsymsCacheOfThisKernel() throws {
+        let directory = "/tmp/sockettrace-kallsyms-live-\(getpid())"
+        defer { _ = try? FileManager.default.removeItem(atPath: directory) }
+        let cache = KallsymsCache(path: directory + "/kallsyms")
+        let key = try #require(KallsymsCache.currentKey())
+        #expect(KallsymsCache.currentKey() == key)
+        let first = KernelSymbols.readKallsyms(cache: cache)
+        #expect(cache.read(key: key) == first)
+        #expect(KernelSymbols.readKallsyms(cache: cache) == first)
+        // Its lines are those of the kernel's own (which may have gained a BPF program in between).
+        let proc = try #require(KernelSocketLookup.readSmallFile("/proc/kallsyms"))
+        let kept = String(decoding: first, as: UTF8.self)
+        #expect(kept.split(separator: "\n").prefix(1000) == proc.split(separator: "\n").prefix(1000))
     }
 
     @Test("sample queue: kept in time order when read out of order, taken from the front")

@@ -145,6 +145,10 @@ int cs_perf_disable(int fd);
 /* Samples the event lost to a full ring so far, or -1 where the kernel
  * cannot say (before 6.0). */
 int64_t cs_perf_lost_samples(int fd);
+
+/* The id of the loaded BPF program after `start` (0: the first) in *next;
+ * 0, or -1 with errno (ENOENT after the last one). */
+int cs_bpf_next_program_id(uint32_t start, uint32_t *next);
 /// Maps 1 + `data_pages` pages of ring buffer for `fd`; NULL on failure.
 void *cs_perf_map(int fd, uint64_t data_pages);
 void cs_perf_unmap(void *ring, uint64_t data_pages);

@@ -139,13 +139,24 @@ public final class KernelSymbols: @unchecked Sendable {
     /// /proc/kallsyms of the running kernel; nil when its addresses are hidden.
     public static func load() -> KernelSymbols? {
         guard addressesVisible() else { return nil }
-        return KernelSymbols(kallsyms: KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? [])
+        return KernelSymbols(kallsyms: readKallsyms())
     }
 
-    /// /proc/kallsyms of the running kernel, read and parsed on a thread of
-    /// its own (0.1 s here, mostly the kernel formatting 120,000 lines) while
-    /// the trace starts; the first lookup waits for it. Nil at once when its
-    /// addresses are hidden.
+    /// The text of /proc/kallsyms: the copy kept from an earlier run when it
+    /// is still this kernel's (`KallsymsCache`), else read and kept.
+    static func readKallsyms(cache: KallsymsCache? = .standard()) -> [UInt8] {
+        guard let cache, let key = KallsymsCache.currentKey() else {
+            return KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? []
+        }
+        if let kept = cache.read(key: key) { return kept }
+        let text = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? []
+        if !text.isEmpty { cache.write(text, key: key) }
+        return text
+    }
+
+    /// /proc/kallsyms of the running kernel, read (or its kept copy) and
+    /// parsed on a thread of its own while the trace starts; the first
+    /// lookup waits for it. Nil at once when its addresses are hidden.
     public static func loadInBackground() -> KernelSymbols? {
         guard addressesVisible() else { return nil }
         let symbols = KernelSymbols()
@@ -153,13 +164,12 @@ public final class KernelSymbols: @unchecked Sendable {
         let context = Unmanaged.passRetained(symbols).toOpaque()
         let started = pthread_create(&thread, nil, { context in
             let symbols = Unmanaged<KernelSymbols>.fromOpaque(context!).takeRetainedValue()
-            let bytes = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? []
-            symbols.loaded = KernelSymbols.parse(bytes)
+            symbols.loaded = KernelSymbols.parse(KernelSymbols.readKallsyms())
             return nil
         }, context)
         guard started == 0 else {
             Unmanaged<KernelSymbols>.fromOpaque(context).release()
-            symbols.loaded = parse(KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? [])
+            symbols.loaded = parse(readKallsyms())
             return symbols
         }
         symbols.loader = thread

@@ -1,0 +1,109 @@
+import CSupport
+import Glibc
+
+/// A copy of /proc/kallsyms kept between runs. The kernel formats its
+/// 120,000 lines anew at every read: ~65 ms of system time here, more than
+/// the rest of a short trace's start together. A copy serves while the
+/// kernel, its boot (KASLR places it anew at each), its modules and its BPF
+/// programs (which have symbols of their own) are those it was made with.
+/// Not seen: other symbols that come and go (ftrace trampolines, kprobe
+/// slots), which kernel call chains of the network stack do not run through.
+struct KallsymsCache {
+    /// The copy's file; written as `path.PID` and renamed into place.
+    let path: String
+
+    static let magic = "sockettrace kallsyms 1"
+
+    /// In `$XDG_CACHE_HOME/sockettrace`, else `~/.cache/sockettrace`; nil
+    /// when neither is set.
+    static func standard() -> KallsymsCache? {
+        func variable(_ name: String) -> String? {
+            guard let value = getenv(name), value.pointee != 0 else { return nil }
+            return String(cString: value)
+        }
+        guard let base = variable("XDG_CACHE_HOME") ?? variable("HOME").map({ $0 + "/.cache" }) else { return nil }
+        return KallsymsCache(path: base + "/sockettrace/kallsyms")
+    }
+
+    /// What the running kernel's symbols depend on, as one hash; nil when it
+    /// cannot be told (the BPF programs cannot be listed), and then no copy serves.
+    static func currentKey() -> UInt64? {
+        guard let boot = KernelSocketLookup.readSmallFileBytes("/proc/sys/kernel/random/boot_id"),
+              let version = KernelSocketLookup.readSmallFileBytes("/proc/version") else { return nil }
+        var key = boot + version
+        // Each module's name, size and address (not its use count, which moves).
+        for line in (KernelSocketLookup.readSmallFile("/proc/modules") ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 6 else { continue }
+            key += Array("\(fields[0]) \(fields[1]) \(fields[5])\n".utf8)
+        }
+        guard let programs = bpfProgramIDs() else { return nil }
+        for id in programs { key += Array("bpf \(id)\n".utf8) }
+        return KernelSymbols.hash(key)
+    }
+
+    /// The loaded BPF programs' ids (never reused while the kernel runs); nil
+    /// when they cannot be listed, empty without BPF.
+    static func bpfProgramIDs() -> [UInt32]? {
+        var ids: [UInt32] = []
+        var id: UInt32 = 0
+        while true {
+            var next: UInt32 = 0
+            if cs_bpf_next_program_id(id, &next) != 0 {
+                switch errno {
+                case ENOENT, ENOSYS: return ids
+                default: return nil
+                }
+            }
+            ids.append(next)
+            id = next
+        }
+    }
+
+    func header(key: UInt64, length: Int) -> [UInt8] {
+        Array("\(Self.magic)\n\(String(key, radix: 16))\n\(length)\n".utf8)
+    }
+
+    /// The kallsyms text kept for `key`, if whole and made for it.
+    func read(key: UInt64) -> [UInt8]? {
+        guard let bytes = KernelSocketLookup.readSmallFileBytes(path) else { return nil }
+        var lines: [Substring] = []
+        var position = 0
+        while lines.count < 3, let end = bytes[position...].firstIndex(of: 0x0a) {
+            lines.append(Substring(String(decoding: bytes[position..<end], as: UTF8.self)))
+            position = end + 1
+        }
+        guard lines.count == 3, lines[0] == Self.magic, UInt64(lines[1], radix: 16) == key,
+              let length = Int(lines[2]), length == bytes.count - position else { return nil }
+        return Array(bytes[position...])
+    }
+
+    /// Keeps `text` for `key`; false when it could not (the trace goes on without).
+    @discardableResult
+    func write(_ text: [UInt8], key: UInt64) -> Bool {
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        var made = ""
+        for part in directory.split(separator: "/") {
+            made += "/" + part
+            if mkdir(made, 0o700) != 0 && errno != EEXIST { return false }
+        }
+        let temporary = path + ".\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        var whole = true
+        for part in [header(key: key, length: text.count), text] {
+            var written = 0
+            while whole && written < part.count {
+                let got = part.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, part.count - written) }
+                if got < 0 && errno == EINTR { continue }
+                if got <= 0 { whole = false } else { written += got }
+            }
+        }
+        if close(fd) != 0 { whole = false }
+        guard whole, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        return true
+    }
+}
