@@ -78,6 +78,46 @@ import Testing
         #expect(kept.split(separator: "\n").prefix(1000) == proc.split(separator: "\n").prefix(1000))
     }
 
+    /// What TracepointFormat used before its scanner: the reference.
+    static func symbolicByRegex(_ line: Substring) -> [String: [Int64: String]] {
+        var symbolic: [String: [Int64: String]] = [:]
+        for match in line.matches(of: /__print_symbolic\(REC->(\w+),((?:\s*\{\s*-?\d+,\s*"[^"]*"\s*\},?)+)\)/) {
+            var values: [Int64: String] = [:]
+            for pair in match.output.2.matches(of: /\{\s*(-?\d+),\s*"([^"]*)"\s*\}/) {
+                if let value = Int64(pair.output.1) { values[value] = String(pair.output.2) }
+            }
+            symbolic[String(match.output.1)] = values
+        }
+        return symbolic
+    }
+
+    @Test("tracepoint formats: __print_symbolic value names, as the regex read them")
+    func symbolicValues() {
+        let line: Substring = #"print fmt: "family=%s state=%s reason=%s", __print_symbolic(REC->family, { 2, "AF_INET" }, { 10, "AF_INET6" }), __print_symbolic(REC->newstate, { 1, "TCP_ESTABLISHED" },{ 7, "TCP_CLOSE" }), __print_symbolic(REC->reason, { SKB_DROP_REASON_X, "X" }), __print_symbolic(REC->odd, { -1, "MINUS" }, )"#
+        let scanned = TracepointFormat.symbolicValues(in: line)
+        #expect(scanned == Self.symbolicByRegex(line))
+        #expect(scanned == ["family": [2: "AF_INET", 10: "AF_INET6"], "newstate": [1: "TCP_ESTABLISHED", 7: "TCP_CLOSE"]])
+    }
+
+    @Test("tracepoint formats: the scanner reads every format of this kernel as the regex did",
+          .enabled(if: TestSupport.canObserveKernel, "needs tracefs"))
+    func symbolicValuesOfThisKernel() throws {
+        let events = "/sys/kernel/tracing/events"
+        var compared = 0, symbolic = 0
+        for group in try FileManager.default.contentsOfDirectory(atPath: events) {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: events + "/" + group) else { continue }
+            for name in names {
+                guard let text = KernelSocketLookup.readSmallFile("\(events)/\(group)/\(name)/format"),
+                      let line = text.split(separator: "\n").first(where: { $0.contains("print fmt:") }) else { continue }
+                let expected = Self.symbolicByRegex(line)
+                #expect(TracepointFormat.symbolicValues(in: line) == expected, "\(group):\(name)")
+                compared += 1
+                if !expected.isEmpty { symbolic += 1 }
+            }
+        }
+        #expect(compared > 100 && symbolic > 5)
+    }
+
     @Test("sample queue: kept in time order when read out of order, taken from the front")
     func sampleQueue() {
         var queue = SampleQueue()

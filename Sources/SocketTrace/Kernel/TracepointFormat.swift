@@ -43,19 +43,70 @@ public struct TracepointFormat: Sendable {
                 fields.append(Field(name: fieldName, offset: offset, size: size, signed: signed, isArray: isArray,
                                     isDynamicString: declaration.hasPrefix("__data_loc")))
             } else if trimmed.hasPrefix("print fmt:") {
-                for match in trimmed.matches(of: /__print_symbolic\(REC->(\w+),((?:\s*\{\s*-?\d+,\s*"[^"]*"\s*\},?)+)\)/) {
-                    var values: [Int64: String] = [:]
-                    for pair in match.output.2.matches(of: /\{\s*(-?\d+),\s*"([^"]*)"\s*\}/) {
-                        if let value = Int64(pair.output.1) { values[value] = String(pair.output.2) }
-                    }
-                    symbolic[String(match.output.1)] = values
-                }
+                symbolic = Self.symbolicValues(in: trimmed)
             }
         }
         guard let id else { return nil }
         self.id = id
         self.fields = fields
         self.symbolicValues = symbolic
+    }
+
+    /// The value names of each `__print_symbolic(REC->FIELD, { N, "NAME" }, …)`
+    /// in a print fmt line, by field; one whose values are not all numbers
+    /// (an enum the kernel left unresolved) has none. Scanned by hand: a
+    /// regex was compiled anew for every format read at start.
+    static func symbolicValues(in line: Substring) -> [String: [Int64: String]] {
+        let marker = Array("__print_symbolic(REC->".utf8)
+        let text = Array(line.utf8)
+        var result: [String: [Int64: String]] = [:]
+        var position = 0
+        func skipSpace() { while position < text.count, text[position] == 0x20 || text[position] == 0x09 || text[position] == 0x0a { position += 1 } }
+        func take(_ byte: UInt8) -> Bool {
+            guard position < text.count, text[position] == byte else { return false }
+            position += 1
+            return true
+        }
+        func word() -> String {
+            let start = position
+            while position < text.count, text[position] == 0x5f || (text[position] | 0x20 >= 0x61 && text[position] | 0x20 <= 0x7a)
+                    || (text[position] >= 0x30 && text[position] <= 0x39) { position += 1 }
+            return String(decoding: text[start..<position], as: UTF8.self)
+        }
+        while position + marker.count <= text.count {
+            guard text[position..<position + marker.count].elementsEqual(marker) else {
+                position += 1
+                continue
+            }
+            position += marker.count
+            let field = word()
+            guard !field.isEmpty, take(0x2c) else { continue }
+            var values: [Int64: String] = [:]
+            var complete = false
+            while true {
+                let pairStart = position
+                skipSpace()
+                guard take(0x7b) else { position = pairStart; break }
+                skipSpace()
+                let negative = take(0x2d)
+                let digits = word()
+                guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let magnitude = Int64(digits),
+                      take(0x2c) else { break }
+                skipSpace()
+                guard take(0x22) else { break }
+                let nameStart = position
+                while position < text.count, text[position] != 0x22 { position += 1 }
+                let name = String(decoding: text[nameStart..<position], as: UTF8.self)
+                guard take(0x22) else { break }
+                skipSpace()
+                guard take(0x7d) else { break }
+                values[negative ? -magnitude : magnitude] = name
+                _ = take(0x2c)
+                if position < text.count, text[position] == 0x29 { complete = true; break }
+            }
+            if complete, !values.isEmpty { result[field] = values }
+        }
+        return result
     }
 
     /// The fields of one raw record (common_* fields left out), as numbers,

@@ -52,6 +52,14 @@ public enum ModelParser {
         return bytes.dropFirst().allSatisfy { isLetter($0) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 
+    /// `GROUP:EVENT`, each `[a-z0-9_]+` (by hand, as above).
+    static func isTracepointName(_ text: String) -> Bool {
+        let parts = text.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { part in
+            !part.isEmpty && part.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }
+        }
+    }
+
     static func isLetter(_ byte: UInt8) -> Bool {
         (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
     }
@@ -89,7 +97,7 @@ public enum ModelParser {
                 guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
                 operation!.softirq = words[1] == "yes"
             case "tracepoint":
-                for name in words.dropFirst() where name.wholeMatch(of: /[a-z0-9_]+:[a-z0-9_]+/) == nil {
+                for name in words.dropFirst() where !Self.isTracepointName(name) {
                     throw fail("a tracepoint is GROUP:EVENT, not '\(name)'")
                 }
                 operation!.tracepoints = Array(words.dropFirst())
