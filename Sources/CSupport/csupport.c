@@ -673,6 +673,17 @@ void cs_perf_unmap(void *ring, uint64_t data_pages)
     munmap(ring, (1 + data_pages) * page);
 }
 
+/* `length` bytes of a ring's data from `position` on, in at most two
+ * pieces (where the ring wraps around). */
+static void copy_from_ring(void *out, const uint8_t *data, uint64_t size, uint64_t position, uint64_t length)
+{
+    uint64_t offset = position % size;
+    uint64_t first = size - offset < length ? size - offset : length;
+    memcpy(out, data + offset, first);
+    if (first < length)
+        memcpy((uint8_t *)out + first, data, length - first);
+}
+
 uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity)
 {
     struct perf_event_mmap_page *meta = ring;
@@ -684,12 +695,10 @@ uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t c
     uint64_t copied = 0;
     while (tail < head) {
         struct perf_event_header header;
-        for (size_t k = 0; k < sizeof header; k++)
-            ((uint8_t *)&header)[k] = data[(tail + k) % size];
+        copy_from_ring(&header, data, size, tail, sizeof header);
         if (header.size == 0 || copied + header.size > capacity)
             break;
-        for (uint64_t k = 0; k < header.size; k++)
-            out[copied + k] = data[(tail + k) % size];
+        copy_from_ring(out + copied, data, size, tail, header.size);
         copied += header.size;
         tail += header.size;
     }
