@@ -32,6 +32,26 @@ struct DifferentialTests {
         }
     }
 
+    @Test("a trace file's plain text (report --format strace), decoded after each thread was let run, is strace's for every decoder")
+    func traceFilePlainText() throws {
+        let program = try TestSupport.build("decoders.c")
+        let port = TestSupport.freshPort()
+        let straceFile = TestSupport.temporaryFile("strace")
+        let saved = TestSupport.temporaryFile("saved") + ".jsonl"
+        let s = try TestSupport.run("/usr/bin/strace", ["-f", "-e", "trace=%net", "-o", straceFile, program, String(port)])
+        #expect(s.status == 0, "strace: \(s.stderr)")
+        let o = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "--format", "jsonl", "-f", "-e", "trace=%net", "-o", saved, program, String(port)])
+        #expect(o.status == 0, "sockettrace: \(o.stderr)")
+        // The trace file's own text is decorated (descriptors with their sockets); its plain text is strace's.
+        #expect(try String(contentsOfFile: saved, encoding: .utf8).contains("<TCP"))
+        let report = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "strace", saved])
+        #expect(report.status == 0, "report: \(report.stderr)")
+        let strace = StraceComparison.normalize(try String(contentsOfFile: straceFile, encoding: .utf8), port: port)
+        let ours = StraceComparison.normalize(report.stdout, port: port)
+        #expect(strace.count > 60)
+        #expect(StraceComparison.difference(strace, ours) == nil)
+    }
+
     @Test("every decoder on a 32-bit program (i386 syscall numbers and layouts)", .enabled(if: TestSupport.canBuild32))
     func decoders32() throws {
         let program = try TestSupport.build("decoders.c", bits32: true)

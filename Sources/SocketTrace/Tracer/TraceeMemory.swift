@@ -93,15 +93,22 @@ public struct MemoryImage: TraceeMemory {
 
 /// A stopped thread's memory for the length of one stop: each range is read
 /// from the process once, however many decoders ask for it (a trace file
-/// decodes a call twice, with and without descriptor decorations).
+/// decodes a call twice, with and without descriptor decorations). Sealed
+/// when the thread runs on: then it answers only what it read while the
+/// thread was stopped (the second decoding, made after, asks for the same).
 public final class StopMemory: TraceeMemory {
     let process: ProcessMemory
     private var reads: [(address: UInt64, count: Int, bytes: [UInt8]?)] = []
+    private(set) var sealed = false
 
     public init(pid: Int32) { process = ProcessMemory(pid: pid) }
 
+    /// The thread runs again: what it holds now may change.
+    func seal() { sealed = true }
+
     public func read(_ address: UInt64, count: Int) -> [UInt8]? {
         if let earlier = reads.first(where: { $0.address == address && $0.count == count }) { return earlier.bytes }
+        guard !sealed else { return nil }
         let bytes = process.read(address, count: count)
         reads.append((address, count, bytes))
         return bytes

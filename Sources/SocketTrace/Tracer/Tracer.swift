@@ -553,13 +553,9 @@ public final class Tracer {
             resume(thread)
             return
         }
+        let undecoded = call
         if shown {
             call.wallClock = WallClock.now()
-            if needsPlainText {
-                var plain = call
-                SyscallDecoder(self.context(for: process, architecture: architecture, style: .number, memory: memory).0).enter(&plain)
-                call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText)
-            }
             SyscallDecoder(context).enter(&call)
             if syscall == .close {
                 // close removes the descriptor: remember its socket now.
@@ -572,17 +568,35 @@ public final class Tracer {
             // thread is read now (its stack is the same at both).
             if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
             if let unwinder { call.userStack = unwinder.stack(pid: process.pid, tid: thread.tid, bits32: false) }
+            resume(thread, sealing: memory)
+            decodePlainEntry(of: undecoded, into: &call, process: process, memory: memory)
             awaitedExits.add(call)
-            resume(thread)
             emit(.syscallEntered(call))
             return
         }
+        // Everything read from the stopped thread is in `call` (and `memory`):
+        // let it run while the entry is written.
+        resume(thread, toSyscallExit: true, sealing: memory)
+        if shown { decodePlainEntry(of: undecoded, into: &call, process: process, memory: memory) }
         thread.current = call
         thread.currentShown = shown
-        // Everything read from the stopped thread is in `call`: let it run
-        // while the entry is written.
-        resume(thread, toSyscallExit: true)
         if shown { emit(.syscallEntered(call)) }
+    }
+
+    /// The call's entry as text with plain descriptor numbers, for the trace
+    /// file: decoded after the thread was resumed, from what the decorated
+    /// decoding read while it was stopped.
+    func decodePlainEntry(of undecoded: SyscallInvocation, into call: inout SyscallInvocation, process: TracedProcess,
+                          memory: StopMemory) {
+        guard needsPlainText else { return }
+        var plain = undecoded
+        SyscallDecoder(self.context(for: process, architecture: call.architecture, style: .number, memory: memory).0).enter(&plain)
+        call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText)
+    }
+
+    func resume(_ thread: TracedThread, toSyscallExit: Bool = false, sealing memory: StopMemory) {
+        resume(thread, toSyscallExit: toSyscallExit)
+        memory.seal()
     }
 
     /// The thread is seen again: the calls it was let run through have
@@ -651,22 +665,24 @@ public final class Tracer {
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory)
         tracker.apply(call)
         if thread.currentShown {
-            if needsPlainText, let plainText = call.plainText {
-                var plain = call
+            let undecoded = call
+            let decoder = SyscallDecoder(context)
+            decoder.exit(&call)
+            call.returnText = decoder.returnText(call)
+            if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
+            if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
+            // Nothing below reads the thread: it runs on while the plain text
+            // is decoded from what was read, the kernel's samples (already in
+            // the rings) are attributed and the call written.
+            resume(thread, sealing: memory)
+            if needsPlainText, let plainText = undecoded.plainText {
+                var plain = undecoded
                 plain.entryText = plainText.entryText
                 plain.exitText = plainText.exitText
                 let plainDecoder = SyscallDecoder(self.context(for: thread.process, architecture: call.architecture, style: .number, memory: memory).0)
                 plainDecoder.exit(&plain)
                 call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText, returnText: plainDecoder.returnText(plain))
             }
-            let decoder = SyscallDecoder(context)
-            decoder.exit(&call)
-            call.returnText = decoder.returnText(call)
-            if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
-            if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
-            // Nothing below reads the thread: it runs on while the kernel's
-            // samples (already in the rings) are attributed and the call written.
-            resume(thread)
             submit(.finishedCall(call))
             return
         }
