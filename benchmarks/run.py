@@ -61,9 +61,27 @@ def tools(trace_dir):
     ]
     return result
 
+def helper_running():
+    """Whether sockettrace's release helper (st-release) still closes the
+    perf events of an earlier run: each tracepoint's last close waits for an
+    RCU grace period, one after another (1.4-2.4 s after a kernel-chains
+    run here), while the next run would start."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/comm" % entry) as comm:
+                    if comm.read().strip() == "st-release":
+                        return True
+            except OSError:
+                pass
+    return False
+
 def run(command):
-    # Let the previous run's teardown finish first (perf's and sockettrace's
-    # tracepoint unregistering goes on in the kernel after they exit).
+    # Let the previous run's teardown finish first: sockettrace's release
+    # helper, and the kernel's own unregistering after perf.
+    deadline = time.monotonic() + 15
+    while helper_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(0.5)
     start = time.monotonic()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -72,7 +90,14 @@ def run(command):
         raise SystemExit("failed (%d): %s\n%s" % (done.returncode, " ".join(command), done.stderr.decode()[-2000:]))
     return elapsed
 
+def cpu_ticks():
+    """(steal, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:9]]
+    return fields[7], sum(fields)
+
 def main():
+    steal_before, total_before = cpu_ticks()
     with tempfile.TemporaryDirectory() as trace_dir:
         loads, kits = workloads(), tools(trace_dir)
         times = {(w, t): [] for w, _ in loads for t, _ in kits}
@@ -96,18 +121,22 @@ def main():
             m = statistics.median(times[(load_name, tool_name)])
             lines.append("| %s | %s | %.3f | %.2f | %.2f |" % (load_name, tool_name, m, m / base, m / strace))
     table = "\n".join(lines)
-    header = "Measured %s on %s (%d cores), %d interleaved runs each%s; medians.\n\n" % (
-        time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count(), REPEAT, ", quick sizes" if QUICK else "")
+    steal_after, total_after = cpu_ticks()
+    header = "Measured %s on %s (%d cores), %d interleaved runs each%s; medians. The host took %.1f%% of the CPU time (steal) while this table ran.\n\n" % (
+        time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count(), REPEAT, ", quick sizes" if QUICK else "",
+        100.0 * (steal_after - steal_before) / max(total_after - total_before, 1))
     print(header + table)
     margin_table = margin()
     print(margin_table)
+    target_table = target()
+    print(target_table)
     many_table = many_syscalls()
     print(many_table)
     scale_table = scale()
     print(scale_table)
     with open(os.path.join(ROOT, "benchmarks", "results.md"), "w") as out:
         out.write("# Benchmark results\n\n`benchmarks/run.sh%s`\n\n" % (" --quick" if QUICK else "") + header + table + "\n\n"
-                  + margin_table + "\n\n" + many_table + "\n\n" + scale_table + "\n")
+                  + margin_table + "\n\n" + target_table + "\n\n" + many_table + "\n\n" + scale_table + "\n")
 
 def margin():
     """The cost of one more ping-pong round trip, tool by tool: the difference
@@ -141,6 +170,36 @@ def margin():
             "| tool | µs per round trip | × strace |", "| --- | --- | --- |"]
     for tool, _ in kits:
         rows.append("| %s | %.0f | %.2f |" % (tool, per_trip[tool], per_trip[tool] / per_trip[STRACE]))
+    return "\n".join(rows)
+
+def target():
+    """The kernel-chains target on the ping-pong (<= 1.0x strace), in pairs:
+    each sockettrace run is divided by the strace run just before or after
+    it, so that the host's slow spells (runs here vary by +-15%) fall on both
+    sides of a ratio."""
+    trips = str(int(20000 * SCALE))
+    pairs = 4 * REPEAT - 1
+    strace = ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null", workload("pingpong"), trips]
+    ratios = {"trace file + kernel chains": [], "trace file": []}
+    with tempfile.TemporaryDirectory() as directory:
+        commands = {"trace file + kernel chains": [ST, "--kernel", "on", "--format", "jsonl", "-o", os.path.join(directory, "k.jsonl"), workload("pingpong"), trips],
+                    "trace file": [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), workload("pingpong"), trips]}
+        for number in range(pairs):
+            for name, command in commands.items():
+                # Which of the two runs first alternates.
+                if number % 2 == 0:
+                    ours, theirs = run(command), run(strace)
+                else:
+                    theirs, ours = run(strace), run(command)
+                ratios[name].append(ours / theirs)
+    rows = ["## The ping-pong target, in pairs", "",
+            "`benchmarks/.build/pingpong %s`; %d pairs of runs, each sockettrace run against the `strace -f -e trace=%%net -o /dev/null` run next to it." % (trips, pairs), "",
+            "| sockettrace | median ratio to strace | middle half of the ratios | pairs under 1.0 |", "| --- | --- | --- | --- |"]
+    for name, values in ratios.items():
+        ordered = sorted(values)
+        quarter = len(ordered) // 4
+        rows.append("| %s | %.2f | %.2f-%.2f | %d of %d |" % (name, statistics.median(ordered), ordered[quarter], ordered[-1 - quarter],
+                                                            sum(1 for value in ordered if value < 1.0), len(ordered)))
     return "\n".join(rows)
 
 def many_syscalls():
