@@ -59,6 +59,14 @@ import Testing
         #expect(cache.write(text, key: 7))
         #expect(cache.read(key: 7) == text)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/nested") == ["kallsyms"])
+        // A directory others can write to, or a link in the file's place, is not used.
+        chmod(directory + "/nested", 0o777)
+        #expect(cache.read(key: 7) == nil)
+        #expect(!cache.write(text, key: 7))
+        chmod(directory + "/nested", 0o700)
+        unlink(cache.path)
+        symlink(directory + "/elsewhere", cache.path)
+        #expect(cache.read(key: 7) == nil)
     }
 
     @Test("kallsyms copy of this kernel: the same text as /proc/kallsyms, kept on the first read and served on the next",

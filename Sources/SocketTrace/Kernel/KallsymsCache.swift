@@ -64,9 +64,21 @@ struct KallsymsCache {
         Array("\(Self.magic)\n\(String(key, radix: 16))\n\(length)\n".utf8)
     }
 
+    /// Whether `path` is what this user made: not a link, owned by the
+    /// effective user, writable by no one else (a cache under another user's
+    /// home must not let that user choose what root reads or writes).
+    static func isOwn(_ path: String, directory: Bool) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else { return false }
+        return info.st_mode & S_IFMT == (directory ? S_IFDIR : S_IFREG)
+    }
+
+    var directory: String { String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
+
     /// The kallsyms text kept for `key`, if whole and made for it.
     func read(key: UInt64) -> [UInt8]? {
-        guard let bytes = KernelSocketLookup.readSmallFileBytes(path) else { return nil }
+        guard Self.isOwn(directory, directory: true), Self.isOwn(path, directory: false),
+              let bytes = KernelSocketLookup.readSmallFileBytes(path) else { return nil }
         var lines: [Substring] = []
         var position = 0
         while lines.count < 3, let end = bytes[position...].firstIndex(of: 0x0a) {
@@ -81,14 +93,15 @@ struct KallsymsCache {
     /// Keeps `text` for `key`; false when it could not (the trace goes on without).
     @discardableResult
     func write(_ text: [UInt8], key: UInt64) -> Bool {
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         var made = ""
         for part in directory.split(separator: "/") {
             made += "/" + part
             if mkdir(made, 0o700) != 0 && errno != EEXIST { return false }
         }
+        guard Self.isOwn(directory, directory: true) else { return false }
         let temporary = path + ".\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }
         var whole = true
         for part in [header(key: key, length: text.count), text] {
