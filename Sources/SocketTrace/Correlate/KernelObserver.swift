@@ -74,8 +74,9 @@ public final class KernelObserver: @unchecked Sendable {
     /// Whether the kernel's symbols are read. Until then the tracer leaves
     /// its output (which names kernel frames) waiting and only handles
     /// stops: a stopped tracee never waits for the symbols, so no call's
-    /// duration includes their reading (~50 ms of the kernel formatting
-    /// /proc/kallsyms), and the program does not wait for it to start.
+    /// duration includes their reading (~65 ms of the kernel formatting
+    /// /proc/kallsyms when no kept copy serves), and the program does not
+    /// wait for it to start.
     var symbolsRead: Bool { symbols?.isRead ?? true }
 
     func close() { sampler?.close() }

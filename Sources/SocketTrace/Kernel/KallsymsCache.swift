@@ -78,16 +78,18 @@ struct KallsymsCache {
     /// The kallsyms text kept for `key`, if whole and made for it.
     func read(key: UInt64) -> [UInt8]? {
         guard Self.isOwn(directory, directory: true), Self.isOwn(path, directory: false),
-              let bytes = KernelSocketLookup.readSmallFileBytes(path) else { return nil }
-        var lines: [Substring] = []
+              var bytes = KernelSocketLookup.readSmallFileBytes(path) else { return nil }
+        var lines: [String] = []
         var position = 0
         while lines.count < 3, let end = bytes[position...].firstIndex(of: 0x0a) {
-            lines.append(Substring(String(decoding: bytes[position..<end], as: UTF8.self)))
+            lines.append(String(decoding: bytes[position..<end], as: UTF8.self))
             position = end + 1
         }
         guard lines.count == 3, lines[0] == Self.magic, UInt64(lines[1], radix: 16) == key,
               let length = Int(lines[2]), length == bytes.count - position else { return nil }
-        return Array(bytes[position...])
+        // The header is dropped in place: no second 5 MB array.
+        bytes.removeSubrange(..<position)
+        return bytes
     }
 
     /// Keeps `text` for `key`; false when it could not (the trace goes on without).
