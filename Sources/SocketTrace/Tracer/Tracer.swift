@@ -583,15 +583,32 @@ public final class Tracer {
         if shown { emit(.syscallEntered(call)) }
     }
 
-    /// The call's entry as text with plain descriptor numbers, for the trace
-    /// file: decoded after the thread was resumed, from what the decorated
-    /// decoding read while it was stopped.
+    /// A decoder of the call's text with plain descriptor numbers, for the
+    /// trace file: it runs after the thread was resumed, from what the
+    /// decorated decoding read while it was stopped (`memory`, sealed).
+    func plainDecoder(for process: TracedProcess, architecture: Architecture, memory: StopMemory) -> SyscallDecoder {
+        SyscallDecoder(context(for: process, architecture: architecture, style: .number, memory: memory).0)
+    }
+
+    /// The call's entry as plain text (`plainDecoder`).
     func decodePlainEntry(of undecoded: SyscallInvocation, into call: inout SyscallInvocation, process: TracedProcess,
                           memory: StopMemory) {
         guard needsPlainText else { return }
         var plain = undecoded
-        SyscallDecoder(self.context(for: process, architecture: call.architecture, style: .number, memory: memory).0).enter(&plain)
+        plainDecoder(for: process, architecture: call.architecture, memory: memory).enter(&plain)
         call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText)
+    }
+
+    /// The call's exit as plain text, after its plain entry (`plainDecoder`).
+    func decodePlainExit(of undecoded: SyscallInvocation, into call: inout SyscallInvocation, process: TracedProcess,
+                         memory: StopMemory) {
+        guard needsPlainText, let plainText = undecoded.plainText else { return }
+        var plain = undecoded
+        plain.entryText = plainText.entryText
+        plain.exitText = plainText.exitText
+        let decoder = plainDecoder(for: process, architecture: call.architecture, memory: memory)
+        decoder.exit(&plain)
+        call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText, returnText: decoder.returnText(plain))
     }
 
     func resume(_ thread: TracedThread, toSyscallExit: Bool = false, sealing memory: StopMemory) {
@@ -675,14 +692,7 @@ public final class Tracer {
             // is decoded from what was read, the kernel's samples (already in
             // the rings) are attributed and the call written.
             resume(thread, sealing: memory)
-            if needsPlainText, let plainText = undecoded.plainText {
-                var plain = undecoded
-                plain.entryText = plainText.entryText
-                plain.exitText = plainText.exitText
-                let plainDecoder = SyscallDecoder(self.context(for: thread.process, architecture: call.architecture, style: .number, memory: memory).0)
-                plainDecoder.exit(&plain)
-                call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText, returnText: plainDecoder.returnText(plain))
-            }
+            decodePlainExit(of: undecoded, into: &call, process: thread.process, memory: memory)
             submit(.finishedCall(call))
             return
         }
