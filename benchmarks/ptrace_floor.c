@@ -13,7 +13,15 @@
  *                                          no tracer at all: installs a filter
  *                                          that allows every syscall and runs
  *                                          the program - what any seccomp filter
- *                                          costs each untraced syscall here */
+ *                                          costs each untraced syscall here
+ *   ./ptrace_floor --info [--seccomp] PROG ARGS...
+ *                                          also asks PTRACE_GET_SYSCALL_INFO at
+ *                                          every stop (a tracer's least work)
+ *   ./ptrace_floor --read [--seccomp] PROG ARGS...
+ *                                          that, and reads one byte of the
+ *                                          program's stack with process_vm_readv
+ *                                          (a tracer reading a buffer) */
+#define _GNU_SOURCE
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -24,6 +32,8 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,8 +77,14 @@ int main(int argc, char *argv[])
         execvp(argv[2], argv + 2);
         _exit(127);
     }
-    int seccomp = argc > 1 && strcmp(argv[1], "--seccomp") == 0;
-    char **program = argv + 1 + seccomp;
+    int info = 0, read = 0, seccomp = 0;
+    char **program = argv + 1;
+    for (; *program && strncmp(*program, "--", 2) == 0; program++) {
+        if (strcmp(*program, "--info") == 0) info = 1;
+        else if (strcmp(*program, "--read") == 0) info = read = 1;
+        else if (strcmp(*program, "--seccomp") == 0) seccomp = 1;
+        else return 2;
+    }
     if (!*program) return 2;
     pid_t child = fork();
     if (child == 0) {
@@ -103,6 +119,12 @@ int main(int argc, char *argv[])
             if (event == PTRACE_EVENT_SECCOMP) request = PTRACE_SYSCALL;
             else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) alive++;
             else if (stop != (SIGTRAP | 0x80) && stop != SIGTRAP && !(stop == SIGSTOP && event == 0 && pid != child)) signal = stop;
+        }
+        struct __ptrace_syscall_info stop;
+        if (info && ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof stop, &stop) > 0 && read) {
+            char byte;
+            struct iovec local = { &byte, 1 }, remote = { (void *)(uintptr_t)stop.stack_pointer, 1 };
+            process_vm_readv(pid, &local, 1, &remote, 1, 0);
         }
         ptrace(request, pid, NULL, (void *)(long)signal);
     }

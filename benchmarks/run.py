@@ -18,7 +18,6 @@ def workload(name):
     return os.path.join(BUILD, name)
 
 def workloads():
-    port = 23000 + os.getpid() % 1000 * 3
     n = lambda x: str(int(x * SCALE))
     server = os.path.join(ROOT, "examples", "server")
     conns = n(200)
@@ -90,6 +89,21 @@ def run(command):
         raise SystemExit("failed (%d): %s\n%s" % (done.returncode, " ".join(command), done.stderr.decode()[-2000:]))
     return elapsed
 
+def interleaved(kits, rounds, commands):
+    """Runs each tool's commands (`commands(prefix)`: (key, command) pairs)
+    in turn, `rounds` times, each round starting at another tool, so that
+    none always runs right after the same one (after strace's and the ptrace
+    floor's long runs the next run here was 2x slower for a while). Wall
+    times by (tool, key)."""
+    times = {}
+    for round_number in range(rounds):
+        shift = round_number * len(kits) // rounds
+        for tool_name, prefix in kits[shift:] + kits[:shift]:
+            for key, command in commands(prefix):
+                times.setdefault((tool_name, key), []).append(run(command))
+        print("round %d/%d done" % (round_number + 1, rounds), file=sys.stderr)
+    return times
+
 def cpu_ticks():
     """(steal, total) jiffies of all CPUs, from /proc/stat."""
     with open("/proc/stat") as stat:
@@ -100,25 +114,18 @@ def main():
     steal_before, total_before = cpu_ticks()
     with tempfile.TemporaryDirectory() as trace_dir:
         loads, kits = workloads(), tools(trace_dir)
-        times = {(w, t): [] for w, _ in loads for t, _ in kits}
-        port = 24000 + os.getpid() % 1000 * 5
-        for round_number in range(REPEAT):
-            for load_name, load in loads:
-                # Each round starts at another tool, so that none always runs right
-                # after the same one (after strace's and the ptrace floor's long runs
-                # the next run here was 2x slower for a while).
-                shift = round_number * len(kits) // REPEAT
-                for tool_name, prefix in kits[shift:] + kits[:shift]:
-                    port += 1
-                    command = prefix + [part.replace("PORT", str(port)) for part in load]
-                    times[(load_name, tool_name)].append(run(command))
-            print("round %d/%d done" % (round_number + 1, REPEAT), file=sys.stderr)
+        ports = iter(range(24000 + os.getpid() % 1000 * 5, 65536))
+        def commands(prefix):
+            # Each run its own port: a server's port may linger in TIME_WAIT.
+            port = str(next(ports))
+            return [(load_name, prefix + [part.replace("PORT", port) for part in load]) for load_name, load in loads]
+        times = interleaved(kits, REPEAT, commands)
     lines = ["| workload | tool | median s | × untraced | × strace |", "| --- | --- | --- | --- | --- |"]
     for load_name, _ in loads:
-        base = statistics.median(times[(load_name, "untraced")])
-        strace = statistics.median(times[(load_name, STRACE)])
+        base = statistics.median(times[("untraced", load_name)])
+        strace = statistics.median(times[(STRACE, load_name)])
         for tool_name, _ in kits:
-            m = statistics.median(times[(load_name, tool_name)])
+            m = statistics.median(times[(tool_name, load_name)])
             lines.append("| %s | %s | %.3f | %.2f | %.2f |" % (load_name, tool_name, m, m / base, m / strace))
     table = "\n".join(lines)
     steal_after, total_after = cpu_ticks()
@@ -130,13 +137,15 @@ def main():
     print(margin_table)
     target_table = target()
     print(target_table)
+    stop_table = stop_work()
+    print(stop_table)
     many_table = many_syscalls()
     print(many_table)
     scale_table = scale()
     print(scale_table)
     with open(os.path.join(ROOT, "benchmarks", "results.md"), "w") as out:
         out.write("# Benchmark results\n\n`benchmarks/run.sh%s`\n\n" % (" --quick" if QUICK else "") + header + table + "\n\n"
-                  + margin_table + "\n\n" + target_table + "\n\n" + many_table + "\n\n" + scale_table + "\n")
+                  + margin_table + "\n\n" + target_table + "\n\n" + stop_table + "\n\n" + many_table + "\n\n" + scale_table + "\n")
 
 def margin():
     """The cost of one more ping-pong round trip, tool by tool: the difference
@@ -156,12 +165,7 @@ def margin():
                 ("ptrace floor under that perf record (stops + kernel sampling)", sampling + ["--", workload("ptrace_floor")]),
                 ("sockettrace trace file", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), "--"]),
                 ("sockettrace trace file + kernel chains", [ST, "--kernel", "on", "--format", "jsonl", "-o", os.path.join(directory, "k.jsonl"), "--"])]
-        times = {(tool, size): [] for tool, _ in kits for size in (small, large)}
-        for round_number in range(REPEAT):
-            shift = round_number * len(kits) // REPEAT
-            for tool_name, prefix in kits[shift:] + kits[:shift]:
-                for size in (small, large):
-                    times[(tool_name, size)].append(run(prefix + [workload("pingpong"), str(size)]))
+        times = interleaved(kits, REPEAT, lambda prefix: [(size, prefix + [workload("pingpong"), str(size)]) for size in (small, large)])
     per_trip = {tool: (statistics.median(times[(tool, large)]) - statistics.median(times[(tool, small)])) / (large - small) * 1e6
                 for tool, _ in kits}
     rows = ["## Margin: one more ping-pong round trip", "",
@@ -202,6 +206,31 @@ def target():
                                                             sum(1 for value in ordered if value < 1.0), len(ordered)))
     return "\n".join(rows)
 
+def stop_work():
+    """What a tracer's work at a stop costs the traced program: the ptrace
+    floor, then the same asking PTRACE_GET_SYSCALL_INFO at every stop, then
+    also reading a byte of the program's memory at every stop, beside strace
+    and sockettrace's trace file (which asks at every stop and reads at half
+    of them: a write's entry, a read's exit) on the ping-pong."""
+    trips = str(int(20000 * SCALE))
+    with tempfile.TemporaryDirectory() as directory:
+        kits = [("ptrace floor", [workload("ptrace_floor")]),
+                ("ptrace floor --info (PTRACE_GET_SYSCALL_INFO at every stop)", [workload("ptrace_floor"), "--info"]),
+                ("ptrace floor --read (that, and a 1-byte process_vm_readv at every stop)", [workload("ptrace_floor"), "--read"]),
+                (STRACE, ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
+                ("sockettrace trace file", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), "--"])]
+        runs = 2 * REPEAT
+        times = interleaved(kits, runs, lambda prefix: [(trips, prefix + [workload("pingpong"), trips])])
+    floor = statistics.median(times[("ptrace floor", trips)])
+    stops = 8 * int(trips)
+    rows = ["## A tracer's work at a stop", "",
+            "`benchmarks/.build/pingpong %s` (%d stops: each round trip's two writes and two reads, entry and exit); %d interleaved runs each, medians." % (trips, stops, runs), "",
+            "| tool | median s | × ptrace floor | µs per stop against the floor |", "| --- | --- | --- | --- |"]
+    for tool, _ in kits:
+        m = statistics.median(times[(tool, trips)])
+        rows.append("| %s | %.3f | %.2f | %.1f |" % (tool, m, m / floor, (m - floor) / stops * 1e6))
+    return "\n".join(rows)
+
 def many_syscalls():
     """The target of a million untraced syscalls (few socket calls) at full
     size even with --quick (without strace's and the ptrace floor's stop at
@@ -214,17 +243,13 @@ def many_syscalls():
             ("strace -f --seccomp-bpf -e trace=%net -o /dev/null", ["strace", "-f", "--seccomp-bpf", "-e", "trace=%net", "-o", "/dev/null"]),
             ("sockettrace --format strace -e trace=%net -o /dev/null", [ST, "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"])]
     runs = 3 * REPEAT
-    times = {tool: [] for tool, _ in kits}
-    for round_number in range(runs):
-        shift = round_number % len(kits)
-        for tool_name, prefix in kits[shift:] + kits[:shift]:
-            times[tool_name].append(run(prefix + [workload("manysyscalls"), calls]))
-    base = statistics.median(times["untraced"])
+    times = interleaved(kits, runs, lambda prefix: [(calls, prefix + [workload("manysyscalls"), calls])])
+    base = statistics.median(times[("untraced", calls)])
     rows = ["## A million syscalls, 200 of them socket calls", "",
             "`benchmarks/.build/manysyscalls 1000000`, %d interleaved runs each, medians." % runs, "",
             "| tool | median s | × untraced |", "| --- | --- | --- |"]
     for tool, _ in kits:
-        m = statistics.median(times[tool])
+        m = statistics.median(times[(tool, calls)])
         rows.append("| %s | %.3f | %.2f |" % (tool, m, m / base))
     return "\n".join(rows)
 
