@@ -18,7 +18,11 @@
  *               restarted and completes; one thread throughout; exit 0 when
  *               it wrote its byte
  *   write-wait  one write on a socket, then 3 s without a syscall stop
- *               (a sleep), then exit 0 */
+ *               (a sleep), then exit 0
+ *   child-burst N  a forked child makes N sends and N receives of a byte on
+ *               a local datagram socket pair (one sock:sock_send_length and
+ *               one sock:sock_recv_length each), then exits 0; so does the
+ *               parent once it has waited for it */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -162,6 +166,25 @@ int main(int argc, char *argv[])
         struct timespec pause = { 3, 0 };
         nanosleep(&pause, NULL);
         return 0;
+    }
+    if (strcmp(argv[1], "child-burst") == 0 && argc > 2) {
+        int count = atoi(argv[2]);
+        pid_t child = fork();
+        if (child == 0) {
+            int pair[2];
+            char byte = 'x';
+            if (socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) != 0)
+                _exit(1);
+            for (int i = 0; i < count; i++) {
+                if (send(pair[0], &byte, 1, 0) != 1 || recv(pair[1], &byte, 1, 0) != 1)
+                    _exit(1);
+            }
+            _exit(0);
+        }
+        int status;
+        if (child < 0 || waitpid(child, &status, 0) != child)
+            return 1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     }
     if (strcmp(argv[1], "echo") == 0) {
         char buf[256];

@@ -202,6 +202,24 @@ struct KernelTests {
         #expect(lost.count == 2 && lost[0] > 0 && lost[1] == 0, "\(lost)")
     }
 
+    @Test("samples a forked child loses at the very end of a trace, with no later sample to report them in the ring, are counted exactly")
+    func lostSamplesOfAChildCountedExactly() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let file = TestSupport.temporaryFile("child-burst") + ".jsonl"
+        // 2,000 sends and 2,000 receives in a child, none of them stopped:
+        // a one-page ring holds a dozen samples and is read only at the end.
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--kernel-buffer-pages", "1", "-e", "trace=connect",
+                                                                   "-o", "/dev/null", "--save", file, program, "child-burst", "2000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        guard case let .end(summary)? = try TraceFileReader(path: file).records.last else {
+            Issue.record("no end record")
+            return
+        }
+        #expect(summary.lostKernelSamples > 0, "the ring overflowed")
+        #expect(summary.kernelSamples + summary.lostKernelSamples == 4000,
+                "one sock_send_length and one sock_recv_length per round: kept \(summary.kernelSamples), lost \(summary.lostKernelSamples)")
+    }
+
     @Test("a write let run to its exit is written when the kernel's record of it comes, not at the program's next stop")
     func awaitedExitWrittenPromptly() throws {
         let program = try TestSupport.build("behaviours.c")
