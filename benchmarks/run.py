@@ -89,18 +89,18 @@ def run(command):
         raise SystemExit("failed (%d): %s\n%s" % (done.returncode, " ".join(command), done.stderr.decode()[-2000:]))
     return elapsed
 
-def interleaved(kits, rounds, commands):
-    """Runs each tool's commands (`commands(prefix)`: (key, command) pairs)
-    in turn, `rounds` times, each round starting at another tool, so that
-    none always runs right after the same one (after strace's and the ptrace
-    floor's long runs the next run here was 2x slower for a while). Wall
-    times by (tool, key)."""
+def interleaved(kits, keys, rounds, command):
+    """Runs every tool on each key (a workload, a size: `command(prefix,
+    key)`) in turn, one key after another, `rounds` times, each round
+    starting at another tool, so that none always runs right after the same
+    one (after strace's and the ptrace floor's long runs the next run here
+    was 2x slower for a while). Wall times by (tool, key)."""
     times = {}
     for round_number in range(rounds):
         shift = round_number * len(kits) // rounds
-        for tool_name, prefix in kits[shift:] + kits[:shift]:
-            for key, command in commands(prefix):
-                times.setdefault((tool_name, key), []).append(run(command))
+        for key in keys:
+            for tool_name, prefix in kits[shift:] + kits[:shift]:
+                times.setdefault((tool_name, key), []).append(run(command(prefix, key)))
         print("round %d/%d done" % (round_number + 1, rounds), file=sys.stderr)
     return times
 
@@ -115,11 +115,12 @@ def main():
     with tempfile.TemporaryDirectory() as trace_dir:
         loads, kits = workloads(), tools(trace_dir)
         ports = iter(range(24000 + os.getpid() % 1000 * 5, 65536))
-        def commands(prefix):
+        by_name = dict(loads)
+        def command(prefix, load_name):
             # Each run its own port: a server's port may linger in TIME_WAIT.
             port = str(next(ports))
-            return [(load_name, prefix + [part.replace("PORT", port) for part in load]) for load_name, load in loads]
-        times = interleaved(kits, REPEAT, commands)
+            return prefix + [part.replace("PORT", port) for part in by_name[load_name]]
+        times = interleaved(kits, [name for name, _ in loads], REPEAT, command)
     lines = ["| workload | tool | median s | × untraced | × strace |", "| --- | --- | --- | --- | --- |"]
     for load_name, _ in loads:
         base = statistics.median(times[("untraced", load_name)])
@@ -165,7 +166,7 @@ def margin():
                 ("ptrace floor under that perf record (stops + kernel sampling)", sampling + ["--", workload("ptrace_floor")]),
                 ("sockettrace trace file", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), "--"]),
                 ("sockettrace trace file + kernel chains", [ST, "--kernel", "on", "--format", "jsonl", "-o", os.path.join(directory, "k.jsonl"), "--"])]
-        times = interleaved(kits, REPEAT, lambda prefix: [(size, prefix + [workload("pingpong"), str(size)]) for size in (small, large)])
+        times = interleaved(kits, [small, large], REPEAT, lambda prefix, size: prefix + [workload("pingpong"), str(size)])
     per_trip = {tool: (statistics.median(times[(tool, large)]) - statistics.median(times[(tool, small)])) / (large - small) * 1e6
                 for tool, _ in kits}
     rows = ["## Margin: one more ping-pong round trip", "",
@@ -220,7 +221,7 @@ def stop_work():
                 (STRACE, ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
                 ("sockettrace trace file", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), "--"])]
         runs = 2 * REPEAT
-        times = interleaved(kits, runs, lambda prefix: [(trips, prefix + [workload("pingpong"), trips])])
+        times = interleaved(kits, [trips], runs, lambda prefix, trips: prefix + [workload("pingpong"), trips])
     floor = statistics.median(times[("ptrace floor", trips)])
     stops = 8 * int(trips)
     rows = ["## A tracer's work at a stop", "",
@@ -243,7 +244,7 @@ def many_syscalls():
             ("strace -f --seccomp-bpf -e trace=%net -o /dev/null", ["strace", "-f", "--seccomp-bpf", "-e", "trace=%net", "-o", "/dev/null"]),
             ("sockettrace --format strace -e trace=%net -o /dev/null", [ST, "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"])]
     runs = 3 * REPEAT
-    times = interleaved(kits, runs, lambda prefix: [(calls, prefix + [workload("manysyscalls"), calls])])
+    times = interleaved(kits, [calls], runs, lambda prefix, calls: prefix + [workload("manysyscalls"), calls])
     base = statistics.median(times[("untraced", calls)])
     rows = ["## A million syscalls, 200 of them socket calls", "",
             "`benchmarks/.build/manysyscalls 1000000`, %d interleaved runs each, medians." % runs, "",
