@@ -706,6 +706,12 @@ uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t c
     return copied;
 }
 
+uint64_t cs_perf_unread(void *ring)
+{
+    struct perf_event_mmap_page *meta = ring;
+    return __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) - meta->data_tail;
+}
+
 int cs_close_detached(const int *fds, int count, const char *name)
 {
     /* The helper waits until the caller has closed its copies (the pipe's

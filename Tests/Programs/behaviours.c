@@ -22,7 +22,10 @@
  *   child-burst N  a forked child makes N sends and N receives of a byte on
  *               a local datagram socket pair (one sock:sock_send_length and
  *               one sock:sock_recv_length each), then exits 0; so does the
- *               parent once it has waited for it */
+ *               parent once it has waited for it
+ *   write-burst  one thread: a loopback TCP connection to itself, then 8
+ *               writes of 256 KiB, each read back whole before the next;
+ *               exit 0 */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -185,6 +188,31 @@ int main(int argc, char *argv[])
         if (child < 0 || waitpid(child, &status, 0) != child)
             return 1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    }
+    if (strcmp(argv[1], "write-burst") == 0) {
+        static char chunk[262144];
+        struct sockaddr_in at = { .sin_family = AF_INET };
+        at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof at;
+        int listener = socket(AF_INET, SOCK_STREAM, 0);
+        if (bind(listener, (struct sockaddr *)&at, sizeof at) != 0 || listen(listener, 1) != 0 ||
+            getsockname(listener, (struct sockaddr *)&at, &length) != 0)
+            return 1;
+        int client = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(client, (struct sockaddr *)&at, sizeof at) != 0)
+            return 1;
+        int server = accept(listener, NULL, NULL);
+        for (int i = 0; i < 8; i++) {
+            if (write(client, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+                return 1;
+            for (size_t got = 0; got < sizeof chunk;) {
+                ssize_t n = read(server, chunk, sizeof chunk - got);
+                if (n <= 0)
+                    return 1;
+                got += (size_t)n;
+            }
+        }
+        return 0;
     }
     if (strcmp(argv[1], "echo") == 0) {
         char buf[256];

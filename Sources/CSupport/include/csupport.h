@@ -163,6 +163,8 @@ int cs_close_detached(const int *fds, int count, const char *name);
 /// bytes, whole records only) and frees their space in the ring. Returns
 /// the number of bytes copied.
 uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity);
+/// Bytes written into a ring and not yet drained (no system call).
+uint64_t cs_perf_unread(void *ring);
 
 /// Asks the kernel (NETLINK_SOCK_DIAG, UNIX_DIAG) about the AF_UNIX socket
 /// with this inode: its peer's inode (0 if none) and its bound path (`@name`

@@ -43,6 +43,19 @@ public final class KernelSampler: @unchecked Sendable {
     /// faults before the program could start).
     var buffer = [UInt8](unsafeUninitializedCapacity: 4 << 20) { _, count in count = 4 << 20 }
     public private(set) var lostSamples: UInt64 = 0
+    /// Whether a drain (or `exitRecordsAtRisk()`) found a ring more than half full.
+    var ringFoundHalfFull = false
+    var ringBytes: UInt64 { ringPages * UInt64(sysconf(Int32(_SC_PAGESIZE))) }
+
+    /// Whether a ring lost a sample or was found more than half full (by a
+    /// drain, or now): from then on syscall exit records may be lost too.
+    /// Reads the rings' positions, no system call.
+    public func exitRecordsAtRisk() -> Bool {
+        if lostSamples > 0 || ringFoundHalfFull { return true }
+        let half = ringBytes / 2
+        ringFoundHalfFull = rings.values.contains { cs_perf_unread($0.base) > half }
+        return ringFoundHalfFull
+    }
     public private(set) var sampleCount: UInt64 = 0
     var closed = false
     /// With `--vmlinux`: kernel frames to source lines.
@@ -177,6 +190,7 @@ public final class KernelSampler: @unchecked Sendable {
                     cs_perf_drain(ring.base, ringPages, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
                 }
                 if length == 0 { break }
+                if length > ringBytes / 2 { ringFoundHalfFull = true }
                 parse(Int(length), into: &drained)
                 if length < UInt64(buffer.count) / 2 { break }
             }
