@@ -30,6 +30,12 @@ def workloads():
     ]
 
 STRACE = "strace -f -e trace=%net -o /dev/null"
+STRACE_COMMAND = STRACE.split()
+
+def trace_file(directory, kernel):
+    """sockettrace writing the trace file into `directory`, with or without kernel chains."""
+    return [ST, "--kernel", "on" if kernel else "off", "--format", "jsonl",
+            "-o", os.path.join(directory, "k.jsonl" if kernel else "t.jsonl"), "--"]
 def default_probes():
     """The tracepoints of the model's default probe set (Probes/probes.conf)."""
     probes, in_default = [], False
@@ -47,7 +53,7 @@ def tools(trace_dir):
         ("untraced", []),
         ("ptrace floor (every stop, reads nothing)", [workload("ptrace_floor")]),
         ("seccomp floor (stops at socket calls only, reads nothing)", [workload("ptrace_floor"), "--seccomp"]),
-        (STRACE, ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
+        (STRACE, STRACE_COMMAND),
     ]
     if have_perf:
         result.append(("perf trace -e sendto,recvfrom,write,read", ["perf", "trace", "-e", "sendto,recvfrom,write,read", "-o", "/dev/null", "--"]))
@@ -55,8 +61,8 @@ def tools(trace_dir):
     result += [
         ("sockettrace --format strace -o /dev/null", [ST, "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"]),
         ("sockettrace -k --format strace -o /dev/null", [ST, "-k", "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"]),
-        ("sockettrace --format jsonl (trace file)", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(trace_dir, "t.jsonl"), "--"]),
-        ("sockettrace trace file + kernel chains", [ST, "--kernel", "on", "--format", "jsonl", "-o", os.path.join(trace_dir, "k.jsonl"), "--"]),
+        ("sockettrace --format jsonl (trace file)", trace_file(trace_dir, False)),
+        ("sockettrace trace file + kernel chains", trace_file(trace_dir, True)),
     ]
     return result
 
@@ -160,12 +166,12 @@ def margin():
         for probe in default_probes():
             sampling += ["-e", probe]
         kits = [("untraced", []),
-                (STRACE, ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
+                (STRACE, STRACE_COMMAND),
                 ("ptrace floor", [workload("ptrace_floor")]),
                 ("perf record -g, the default probe set's tracepoints (kernel sampling alone)", sampling + ["--"]),
                 ("ptrace floor under that perf record (stops + kernel sampling)", sampling + ["--", workload("ptrace_floor")]),
-                ("sockettrace trace file", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), "--"]),
-                ("sockettrace trace file + kernel chains", [ST, "--kernel", "on", "--format", "jsonl", "-o", os.path.join(directory, "k.jsonl"), "--"])]
+                ("sockettrace trace file", trace_file(directory, False)),
+                ("sockettrace trace file + kernel chains", trace_file(directory, True))]
         times = interleaved(kits, [small, large], REPEAT, lambda prefix, size: prefix + [workload("pingpong"), str(size)])
     per_trip = {tool: (statistics.median(times[(tool, large)]) - statistics.median(times[(tool, small)])) / (large - small) * 1e6
                 for tool, _ in kits}
@@ -184,11 +190,11 @@ def target():
     sides of a ratio."""
     trips = str(int(20000 * SCALE))
     pairs = 4 * REPEAT - 1
-    strace = ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null", workload("pingpong"), trips]
+    strace = STRACE_COMMAND + [workload("pingpong"), trips]
     ratios = {"trace file + kernel chains": [], "trace file": []}
     with tempfile.TemporaryDirectory() as directory:
-        commands = {"trace file + kernel chains": [ST, "--kernel", "on", "--format", "jsonl", "-o", os.path.join(directory, "k.jsonl"), workload("pingpong"), trips],
-                    "trace file": [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), workload("pingpong"), trips]}
+        commands = {"trace file + kernel chains": trace_file(directory, True) + [workload("pingpong"), trips],
+                    "trace file": trace_file(directory, False) + [workload("pingpong"), trips]}
         for number in range(pairs):
             for name, command in commands.items():
                 # Which of the two runs first alternates.
@@ -218,8 +224,8 @@ def stop_work():
         kits = [("ptrace floor", [workload("ptrace_floor")]),
                 ("ptrace floor --info (PTRACE_GET_SYSCALL_INFO at every stop)", [workload("ptrace_floor"), "--info"]),
                 ("ptrace floor --read (that, and a 1-byte process_vm_readv at every stop)", [workload("ptrace_floor"), "--read"]),
-                (STRACE, ["strace", "-f", "-e", "trace=%net", "-o", "/dev/null"]),
-                ("sockettrace trace file", [ST, "--kernel", "off", "--format", "jsonl", "-o", os.path.join(directory, "t.jsonl"), "--"])]
+                (STRACE, STRACE_COMMAND),
+                ("sockettrace trace file", trace_file(directory, False))]
         runs = 2 * REPEAT
         times = interleaved(kits, [trips], runs, lambda prefix, trips: prefix + [workload("pingpong"), trips])
     floor = statistics.median(times[("ptrace floor", trips)])

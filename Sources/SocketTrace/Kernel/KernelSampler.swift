@@ -45,15 +45,18 @@ public final class KernelSampler: @unchecked Sendable {
     public private(set) var lostSamples: UInt64 = 0
     /// Whether a drain (or `exitRecordsAtRisk()`) found a ring more than half full.
     var ringFoundHalfFull = false
-    var ringBytes: UInt64 { ringPages * UInt64(sysconf(Int32(_SC_PAGESIZE))) }
+
+    /// Whether `bytes` waiting in a ring fill more than half of it.
+    func fillsHalfARing(_ bytes: UInt64) -> Bool {
+        bytes > ringPages * UInt64(sysconf(Int32(_SC_PAGESIZE))) / 2
+    }
 
     /// Whether a ring lost a sample or was found more than half full (by a
     /// drain, or now): from then on syscall exit records may be lost too.
     /// Reads the rings' positions, no system call.
     public func exitRecordsAtRisk() -> Bool {
         if lostSamples > 0 || ringFoundHalfFull { return true }
-        let half = ringBytes / 2
-        ringFoundHalfFull = rings.values.contains { cs_perf_unread($0.base) > half }
+        ringFoundHalfFull = rings.values.contains { fillsHalfARing(cs_perf_unread($0.base)) }
         return ringFoundHalfFull
     }
     public private(set) var sampleCount: UInt64 = 0
@@ -190,7 +193,7 @@ public final class KernelSampler: @unchecked Sendable {
                     cs_perf_drain(ring.base, ringPages, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
                 }
                 if length == 0 { break }
-                if length > ringBytes / 2 { ringFoundHalfFull = true }
+                if fillsHalfARing(length) { ringFoundHalfFull = true }
                 parse(Int(length), into: &drained)
                 if length < UInt64(buffer.count) / 2 { break }
             }
