@@ -73,12 +73,22 @@ final class ChildProcess {
 
     /// Blocks until the child printed `text` on standard output.
     func waitForOutput(_ text: String, timeout: TimeInterval = 20) -> Bool {
+        Self.poll(timeout: timeout) { stdoutReader.snapshot().contains(text) }
+    }
+
+    /// Blocks until the child printed `text` on standard error.
+    func waitForError(_ text: String, timeout: TimeInterval = 20) -> Bool {
+        Self.poll(timeout: timeout) { stderrReader.snapshot().contains(text) }
+    }
+
+    /// Checks `condition` every 10 ms until it holds or `timeout` passes.
+    static func poll(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if stdoutReader.snapshot().contains(text) { return true }
+            if condition() { return true }
             usleep(10_000)
         }
-        return false
+        return condition()
     }
 
     /// What the child printed on standard output so far.

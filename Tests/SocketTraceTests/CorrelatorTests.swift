@@ -110,7 +110,9 @@ import Testing
     @Test("tracepoint formats: the scanner reads every format of this kernel as the regex did",
           .enabled(if: TestSupport.canObserveKernel, "needs tracefs"))
     func symbolicValuesOfThisKernel() throws {
-        let events = "/sys/kernel/tracing/events"
+        let tracefs = try Tracefs.open()
+        defer { tracefs.release() }
+        let events = tracefs.path + "/events"
         var compared = 0, symbolic = 0
         for group in try FileManager.default.contentsOfDirectory(atPath: events) {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: events + "/" + group) else { continue }

@@ -19,6 +19,7 @@ struct FunctionTests {
         let file = TestSupport.temporaryFile("attach-functions") + ".jsonl"
         let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "off", "--functions", pattern, "--format", "jsonl",
                                                                 "-o", file, "-p", String(target.pid)])
+        #expect(TestSupport.awaitTraced(target.pid))
         usleep(UInt32(seconds * 1_000_000))
         kill(tracer.pid, SIGINT)
         let result = try tracer.wait(timeout: timeout)

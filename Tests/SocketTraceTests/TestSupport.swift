@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SocketTrace
 
 /// Where things are, how to run them, and what this machine can do.
 enum TestSupport {
@@ -8,9 +9,16 @@ enum TestSupport {
 
     /// The sockettrace binary next to the test bundle (the test target depends on it).
     static var sockettrace: String {
+        _ = modelInEnvironment
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         return executable.deletingLastPathComponent().appendingPathComponent("sockettrace").path
     }
+
+    /// The checkout's model, passed to every sockettrace the tests run
+    /// ($SOCKETTRACE_PROBES), whatever build folder the binary is in.
+    static let modelInEnvironment: Void = {
+        setenv("SOCKETTRACE_PROBES", packageRoot.appendingPathComponent("Probes").path, 1)
+    }()
 
     /// True under CI, where every capability must be present: a missing one
     /// fails the test instead of skipping it.
@@ -30,15 +38,41 @@ enum TestSupport {
         return text.trimmingCharacters(in: .whitespacesAndNewlines) == "0" || getuid() == 0
     }
 
-    /// Kernel call chains need root (CAP_PERFMON), readable kallsyms and tracefs.
-    static let canObserveKernel: Bool = underCI || (getuid() == 0
-        && FileManager.default.isReadableFile(atPath: "/proc/kallsyms")
-        && FileManager.default.fileExists(atPath: "/sys/kernel/tracing"))
+    /// Kernel call chains need root (CAP_PERFMON), kallsyms with real
+    /// addresses, and tracefs: found mounted, or mounted (privately, and
+    /// undone) to see that it can be.
+    static let canObserveKernel: Bool = underCI || (getuid() == 0 && KernelSymbols.addressesVisible() && tracefsAvailable())
+
+    static func tracefsAvailable() -> Bool {
+        guard let tracefs = try? Tracefs.open() else { return false }
+        tracefs.release()
+        return true
+    }
+
     static let hasPerf: Bool = underCI || commandExists("perf")
 
-    static let hasStrace: Bool = underCI || commandExists("strace")
-    static let canBuild32: Bool = underCI || FileManager.default.fileExists(atPath: "/usr/lib32/libc.so")
-        || FileManager.default.fileExists(atPath: "/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a")
+    /// The differential tests compare with strace 6.1's lines (Debian 12's
+    /// strace): another version decodes some structures differently.
+    static let comparedStraceVersion = "6.1"
+    static let hasStrace: Bool = underCI || straceVersion() == comparedStraceVersion
+
+    /// The version `strace -V` reports, or nil without strace.
+    static func straceVersion() -> String? {
+        guard commandExists("strace"), let output = try? run("/usr/bin/env", ["strace", "-V"], timeout: 20),
+              let match = output.stdout.firstMatch(of: /version (\d+\.\d+)/) else { return nil }
+        return String(match.output.1)
+    }
+
+    /// gcc can build and link a 32-bit program (gcc-multilib), found by doing it.
+    static let canBuild32: Bool = underCI || compiles32()
+
+    static func compiles32() -> Bool {
+        let source = temporaryFile("probe32") + ".c"
+        let output = (source as NSString).deletingPathExtension
+        guard FileManager.default.createFile(atPath: source, contents: Data("int main(void) { return 0; }\n".utf8)),
+              let result = try? run("/usr/bin/gcc", ["-m32", "-o", output, source], timeout: 60) else { return false }
+        return result.status == 0
+    }
 
     struct Output {
         let status: Int32
@@ -92,16 +126,66 @@ enum TestSupport {
         return "\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
     }
 
-    /// A port unlikely to be in use, different for every call in this run.
+    /// The first of ten consecutive ports that are free (TCP and UDP on
+    /// 127.0.0.1 and ::1, checked by binding them), different for every call
+    /// in this run; below the ephemeral range, which the comparisons mask.
     static func freshPort() -> Int {
         portLock.withLock {
-            nextPort += 10
-            return nextPort
+            while true {
+                nextPort += 10
+                if nextPort + 10 >= 32768 { nextPort = 20000 }
+                if (nextPort..<nextPort + 10).allSatisfy(portIsFree) { return nextPort }
+            }
         }
+    }
+
+    static func portIsFree(_ port: Int) -> Bool {
+        for type in [SOCK_STREAM, SOCK_DGRAM] {
+            for family in [AF_INET, AF_INET6] {
+                let fd = socket(family, Int32(type.rawValue), 0)
+                guard fd >= 0 else { continue }
+                defer { close(fd) }
+                var bound: Int32 = 0
+                if family == AF_INET {
+                    var address = sockaddr_in()
+                    address.sin_family = sa_family_t(AF_INET)
+                    address.sin_port = in_port_t(UInt16(port).bigEndian)
+                    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+                    bound = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                    }
+                } else {
+                    var address = sockaddr_in6()
+                    address.sin6_family = sa_family_t(AF_INET6)
+                    address.sin6_port = in_port_t(UInt16(port).bigEndian)
+                    address.sin6_addr = in6addr_loopback
+                    bound = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                    }
+                }
+                if bound != 0 && errno == EADDRINUSE { return false }
+            }
+        }
+        return true
     }
 
     nonisolated(unsafe) static var nextPort = 20000 + Int(getpid() % 1000) * 10
     static let portLock = NSLock()
+
+    /// A shell loop that returns once something listens on TCP `port` of
+    /// 127.0.0.1 (from /proc/net/tcp), at most `seconds` later.
+    static func awaitListening(port: Int, seconds: Int = 10) -> String {
+        let local = String(format: "0100007F:%04X", port)
+        return "for i in $(seq \(seconds * 100)); do grep -q ' \(local) 00000000:0000 0A' /proc/net/tcp && break; sleep 0.01; done"
+    }
+
+    /// Waits until process `pid` is traced (its TracerPid is set).
+    static func awaitTraced(_ pid: pid_t, timeout: TimeInterval = 20) -> Bool {
+        ChildProcess.poll(timeout: timeout) {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            return status.contains("TracerPid:") && !status.contains("TracerPid:\t0")
+        }
+    }
 
     static func temporaryFile(_ name: String) -> String {
         buildDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))").path

@@ -20,7 +20,8 @@ struct TimelineTests {
         let client = try TestSupport.build("client.c", directory: "examples")
         let port = TestSupport.freshPort()
         let output = TestSupport.temporaryFile("ordered")
-        let script = "\(server) 127.0.0.1 \(port) 2 >/dev/null & sleep 0.3; \(client) 127.0.0.1 \(port) >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
+        // Once the server listens, its accept is held over the timeline's 100 ms hold before a client comes.
+        let script = "\(server) 127.0.0.1 \(port) 2 >/dev/null & \(TestSupport.awaitListening(port: port)); sleep 0.3; \(client) 127.0.0.1 \(port) >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait"
         let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", output, "/bin/sh", "-c", script])
         #expect(result.status == 0, "\(result.stderr)")
         let text = try String(contentsOfFile: output, encoding: .utf8)

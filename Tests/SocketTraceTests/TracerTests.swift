@@ -115,7 +115,8 @@ struct TracerTests {
 
         let outputFile = TestSupport.temporaryFile("attach")
         let tracer = try ChildProcess(TestSupport.sockettrace, ["--format", "strace", "-o", outputFile, "-p", String(pid)])
-        usleep(400_000)
+        #expect(tracer.waitForError("Process \(pid) attached"))
+        #expect(ChildProcess.poll(timeout: 20) { (try? String(contentsOfFile: outputFile, encoding: .utf8))?.contains("sendto(") == true })
         kill(tracer.pid, SIGINT)
         let result = try tracer.wait(timeout: 20)
         #expect(result.status == 0)

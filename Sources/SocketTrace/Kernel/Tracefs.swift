@@ -1,14 +1,17 @@
 import CSupport
 import Glibc
 
-/// Where tracefs is mounted; mounted at /sys/kernel/tracing when it is not
-/// and the caller may (the mount is undone by `release`).
+/// Where tracefs is mounted for this run.
 ///
-/// A mount sockettrace makes is recorded in /run/sockettrace (with the pid
-/// that made it and the mount namespace), so that a run killed before it
-/// could unmount (SIGKILL) leaves a trace: the next run in that namespace
-/// takes the mount over and unmounts it when it ends.
-public final class Tracefs: @unchecked Sendable {
+/// A mount found in /proc/mounts (at /sys/kernel/tracing, or under debugfs)
+/// is used as it is. When there is none, this run mounts tracefs at a
+/// directory of its own, /run/sockettrace/tracefs.PID, and unmounts it in
+/// `release`: a mount shared between runs would be undone by whichever run
+/// ended first, under the others still reading it. A run killed before it
+/// could unmount (SIGKILL) leaves its directory behind; the next run that
+/// looks for tracefs unmounts and removes every such directory whose run
+/// is gone.
+public final class Tracefs: Sendable {
     public let path: String
     let mountedByUs: Bool
 
@@ -17,60 +20,76 @@ public final class Tracefs: @unchecked Sendable {
         self.mountedByUs = mountedByUs
     }
 
-    /// Finds tracefs in /proc/mounts, or mounts it.
+    static let privateMounts = "/run/sockettrace"
+    static let privatePrefix = privateMounts + "/tracefs."
+
+    /// Finds tracefs in /proc/mounts, or mounts a private one.
     public static func open(mountIfNeeded: Bool = true) throws -> Tracefs {
-        if let text = KernelSocketLookup.readSmallFile("/proc/mounts") {
-            for line in text.split(separator: "\n") {
-                let fields = line.split(separator: " ")
-                guard fields.count > 2, fields[2] == "tracefs" else { continue }
-                let path = String(fields[1])
-                if let owner = mountOwner(path), owner != getpid(), kill(owner, 0) != 0 && errno == ESRCH {
-                    // Left behind by a run that was killed: ours to undo now.
-                    recordMount(path)
-                    return Tracefs(path: path, mountedByUs: true)
-                }
-                return Tracefs(path: path, mountedByUs: false)
-            }
-            for line in text.split(separator: "\n") {
-                let fields = line.split(separator: " ")
-                if fields.count > 2, fields[2] == "debugfs", access(String(fields[1]) + "/tracing/events", R_OK) == 0 {
-                    return Tracefs(path: String(fields[1]) + "/tracing", mountedByUs: false)
-                }
-            }
+        let mounts = KernelSocketLookup.readSmallFile("/proc/mounts").map(mountPoints) ?? []
+        removeAbandonedMounts(mounts)
+        if let shared = mounts.first(where: { $0.type == "tracefs" && !$0.path.hasPrefix(privatePrefix) }) {
+            return Tracefs(path: shared.path, mountedByUs: false)
         }
-        let target = "/sys/kernel/tracing"
+        if let debugfs = mounts.first(where: { $0.type == "debugfs" && access($0.path + "/tracing/events", R_OK) == 0 }) {
+            return Tracefs(path: debugfs.path + "/tracing", mountedByUs: false)
+        }
         guard mountIfNeeded else { throw TraceError(operation: "tracefs is not mounted") }
-        guard cs_mount_tracefs(target) == 0 else {
-            throw TraceError(operation: "tracefs is not mounted and mounting it at \(target) failed", errno: errno)
+        let target = privatePrefix + String(getpid())
+        mkdir(privateMounts, 0o700)
+        guard mkdir(target, 0o700) == 0 || errno == EEXIST else {
+            throw TraceError(operation: "tracefs is not mounted and creating \(target) failed", errno: errno)
         }
-        recordMount(target)
+        guard cs_mount_tracefs(target) == 0 else {
+            let error = errno
+            rmdir(target)
+            throw TraceError(operation: "tracefs is not mounted and mounting it at \(target) failed", errno: error)
+        }
         return Tracefs(path: target, mountedByUs: true)
     }
 
-    static let markerDirectory = "/run/sockettrace"
-
-    /// The marker of a mount at `path` in this process's mount namespace.
-    static func markerPath(_ path: String) -> String {
-        var buffer = [CChar](repeating: 0, count: 64)
-        let count = readlink("/proc/self/ns/mnt", &buffer, buffer.count - 1)
-        let namespace = count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "mnt"
-        let name = (namespace + path).map { $0.isLetter || $0.isNumber ? $0 : "_" }
-        return markerDirectory + "/tracefs-" + String(name)
+    struct MountPoint: Equatable {
+        let path: String
+        let type: String
     }
 
-    /// The pid of the sockettrace that mounted tracefs at `path`, if one did.
-    static func mountOwner(_ path: String) -> Int32? {
-        KernelSocketLookup.readSmallFile(markerPath(path)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    /// The mount points of /proc/mounts, in its order (octal escapes of
+    /// spaces and the like undone).
+    static func mountPoints(_ text: String) -> [MountPoint] {
+        text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 2 else { return nil }
+            return MountPoint(path: unescape(fields[1]), type: String(fields[2]))
+        }
     }
 
-    static func recordMount(_ path: String) {
-        mkdir(markerDirectory, 0o700)
-        let marker = markerPath(path)
-        let fd = Glibc.open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        let text = "\(getpid())\n"
-        _ = text.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
+    static func unescape(_ field: Substring) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(field.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "\\"), utf8.count >= 3,
+               let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The pid of the run that owns a private mount directory, if it is one.
+    static func owner(ofPrivateMount path: String) -> Int32? {
+        guard path.hasPrefix(privatePrefix) else { return nil }
+        return Int32(path.dropFirst(privatePrefix.count))
+    }
+
+    /// Unmounts and removes the private mounts of runs that are gone.
+    static func removeAbandonedMounts(_ mounts: [MountPoint]) {
+        for mount in mounts where mount.type == "tracefs" {
+            guard let pid = owner(ofPrivateMount: mount.path), pid != getpid(),
+                  kill(pid, 0) != 0 && errno == ESRCH else { continue }
+            if cs_unmount(mount.path) == 0 { rmdir(mount.path) }
+        }
     }
 
     /// The format of GROUP:EVENT from events/GROUP/EVENT/format.
@@ -86,10 +105,9 @@ public final class Tracefs: @unchecked Sendable {
         return format
     }
 
-    /// Unmounts tracefs if this process mounted it.
+    /// Unmounts tracefs and removes its directory if this run mounted it.
     public func release() {
         guard mountedByUs else { return }
-        _ = cs_unmount(path)
-        unlink(Self.markerPath(path))
+        if cs_unmount(path) == 0 { rmdir(path) }
     }
 }

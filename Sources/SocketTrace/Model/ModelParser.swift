@@ -173,7 +173,8 @@ public enum ModelParser {
     }
 
     /// Where the model is: `--probes`, $SOCKETTRACE_PROBES, beside the
-    /// binary's package checkout, or installed under share/.
+    /// binary's package checkout, installed under share/, or the checkout the
+    /// binary was built from (a build folder anywhere).
     public static func locate(explicit: String?) -> String? {
         if let explicit { return explicit }
         if let fromEnvironment = ProcessInfo.processInfo.environment["SOCKETTRACE_PROBES"] { return fromEnvironment }
@@ -186,6 +187,9 @@ public enum ModelParser {
             if FileManager.default.fileExists(atPath: shared.appendingPathComponent("probes.conf").path) { return shared.path }
             directory = directory.deletingLastPathComponent()
         }
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Probes")
+        if FileManager.default.fileExists(atPath: checkout.appendingPathComponent("probes.conf").path) { return checkout.path }
         return nil
     }
 }
