@@ -18,9 +18,19 @@ let package = Package(
             pkgConfig: "libdw",
             providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibbpf",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCapstone",
+            pkgConfig: "capstone",
+            providers: [.apt(["libcapstone-dev"])]
+        ),
         .target(
             name: "SocketTrace",
-            dependencies: ["CSupport", "CElfUtils"]
+            dependencies: ["CSupport", "CElfUtils", "CLibbpf", "CCapstone"]
         ),
         .executableTarget(
             name: "sockettrace",

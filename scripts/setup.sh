@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what sockettrace needs to build and test on a fresh Debian
-# machine (libelf/libdw; strace, linux-perf and gdb as references; gcc-multilib
-# for 32-bit test programs; plantuml and chromium to render exports), then
-# builds the examples. Safe to run again.
+# machine (libelf/libdw; libbpf and capstone to read the kernel's code;
+# strace, linux-perf, bpftrace and gdb as references; gcc-multilib for 32-bit test
+# programs; plantuml and chromium to render exports), then builds the
+# examples. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libelf-dev libdw-dev pkg-config make gcc gcc-multilib strace linux-perf gdb plantuml chromium)
+packages=(libelf-dev libdw-dev libbpf-dev libcapstone-dev pkg-config make gcc gcc-multilib strace linux-perf bpftrace gdb plantuml chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

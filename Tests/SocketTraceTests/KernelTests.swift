@@ -46,13 +46,25 @@ struct KernelTests {
         #expect(inOrder(["__sys_sendto", "tcp_sendmsg", "tcp_sendmsg_locked", "__tcp_push_pending_frames", "tcp_write_xmit",
                          "__tcp_transmit_skb", "__ip_queue_xmit", "ip_output", "ip_finish_output2", "__dev_queue_xmit"], in: sendChain.observed),
                 "\(sendChain.observed)")
-        let steps = Dictionary(uniqueKeysWithValues: sendChain.steps.map { ($0.function, $0.status) })
-        // The guide's measured facts: present as symbols but not in the chain; not symbols at all.
-        for inlined in ["sock_sendmsg", "inet_sendmsg", "tcp_push", "ip_local_out", "ip_finish_output"] {
-            #expect(steps[inlined] == .skipped, "\(inlined): \(String(describing: steps[inlined]))")
+        let steps = Dictionary(uniqueKeysWithValues: sendChain.steps.map { ($0.function, $0) })
+        // The guide's facts, read from this kernel's code: inet_sendmsg jumps to tcp_sendmsg, ip_local_out
+        // to ip_output after __ip_local_out has returned; sock_sendmsg_nosec is static inline.
+        for tailCalled in ["inet_sendmsg", "tcp_push", "ip_local_out", "ip_finish_output"] {
+            #expect(steps[tailCalled]?.status == .tailCall, "\(tailCalled): \(String(describing: steps[tailCalled]))")
         }
-        #expect(steps["sock_sendmsg_nosec"] == .absentFromKernel)
-        #expect(sendChain.verdict == .inlined)
+        #expect(steps["inet_sendmsg"]?.evidence?.contains("inet_sendmsg+0x") == true && steps["inet_sendmsg"]?.evidence?.contains("jmp tcp_sendmsg") == true)
+        #expect(steps["__ip_local_out"]?.status == .returned, "\(String(describing: steps["__ip_local_out"]))")
+        #expect(steps["sock_sendmsg_nosec"]?.status == .inlined)
+        // No DWARF here: sock_sendmsg (a symbol, not called by __sys_sendto) stays unverified, and so does the verdict.
+        #expect(steps["sock_sendmsg"]?.status == .unverified)
+        #expect(sendChain.verdict == .unverified)
+        // Every jump and call the evidence names is one, read independently (bpftrace) at that address.
+        if TestSupport.hasBpftrace {
+            let claims = calls.compactMap(\.kernel).flatMap(\.alignments).flatMap(\.steps)
+                .filter { $0.status == .tailCall || $0.status == .returned }.compactMap(\.evidence)
+            #expect(!claims.isEmpty)
+            try KernelCodeOracle.check(claims)
+        }
 
         let connect = try #require(calls.first { $0.syscall == .connect && $0.result?.failed == false })
         #expect(connect.kernel?.operation == "tcp_connect")

@@ -26,7 +26,8 @@ struct RecordEncoderTests {
                                   chain: ["kfree_skb", "__sys_sendto"],
                                   fields: ["len": .number(-3), "name": .string("lo\"x"), "saddr": .bytes([127, 0, 0, 1]), "reason": .symbol("NO_SOCKET", 3)])
         let alignment = ChainAlignment(operation: "tcp_send", steps: [.init(function: "__sys_sendto", layer: .syscall, status: .matched),
-                                                                      .init(function: "sock_sendmsg", layer: .socket, status: .skipped)],
+                                                                      .init(function: "sock_sendmsg", layer: .socket, status: .tailCall,
+                                                                            evidence: "__sys_sendto+0x234: call sock_sendmsg; sock_sendmsg+0x4: jmp inet_sendmsg")],
                                        extraFrames: ["hook"], observed: ["__sys_sendto", "hook"])
         call.kernel = KernelActivity(operation: "tcp_send", source: .observed, expected: ["__sys_sendto", "sock_sendmsg"],
                                      samples: [sample], alignments: [alignment])

@@ -107,7 +107,8 @@ struct ReliabilityTests {
         // In a mount namespace of its own, so that other tests keep the machine's tracefs.
         let tracer = TestSupport.sockettrace
         let script = """
-        umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
+        # Every tracefs and debugfs this namespace inherited (other runs' private mounts too), innermost first.
+        for m in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/mounts | sort -r); do umount "$m"; done
         grep -q ' tracefs ' /proc/mounts && { echo 'tracefs still mounted'; exit 10; }
         \(tracer) --kernel on -o /dev/null /bin/sleep 30 & pid=$!
         mount=/run/sockettrace/tracefs.$pid

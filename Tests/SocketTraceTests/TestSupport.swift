@@ -50,6 +50,8 @@ enum TestSupport {
     }
 
     static let hasPerf: Bool = underCI || commandExists("perf")
+    /// bpftrace (and tracefs for it): an independent reader of the kernel's code.
+    static let hasBpftrace: Bool = underCI || (commandExists("bpftrace") && canObserveKernel)
 
     /// The differential tests compare with strace 6.1's lines (Debian 12's
     /// strace): another version decodes some structures differently.

@@ -1,41 +1,94 @@
 /// An observed call chain set against the model's chain for its operation:
-/// for each expected function, whether it was seen, and which observed
-/// frames the model did not expect.
+/// for each expected function, whether it was seen and, when it was not,
+/// what the kernel's code proves about it (or that nothing does).
 public struct ChainAlignment: Sendable, Codable {
-    public enum Status: String, Sendable, Codable {
+    public enum Status: String, Sendable, Codable, CaseIterable {
         /// In the chain, in the expected order.
         case matched
-        /// Not a symbol in this kernel at all: always inlined, or renamed.
-        case absentFromKernel = "absent"
-        /// A symbol exists, but not in this chain: inlined at this call site,
-        /// or it tail-called the next function.
-        case skipped
+        /// Not in the chain, proven a tail call: the call instruction before
+        /// the caller's return address calls it, and it jumps (perhaps through
+        /// others) to the start of the next frame's function.
+        case tailCall = "tail-call"
+        /// Not in the chain, and inlined: the model declares it always inline
+        /// (`inline`) and it is no symbol in this kernel.
+        case inlined
+        /// Not in the chain: a frame around its place calls it elsewhere in
+        /// its code, beside the call in flight. It ran before or after the
+        /// sample (or not at all), not under the next frame: the model nests
+        /// a call that the kernel makes beside the path.
+        case sibling
+        /// Not in the chain, as the model says (`beside`): a frame around its
+        /// place calls it elsewhere in its code, and it returns before the
+        /// next function of the chain is called.
+        case returned
+        /// Not in the chain, and nothing read proves why: inlined at this
+        /// call site, not on this path, or renamed.
+        case unverified
         /// In the chain, but out of the model's order.
         case outOfOrder = "out-of-order"
+
+        /// Read from a trace file: format 1.2's statuses made claims without
+        /// evidence (`skipped`: "inlined here or tail-called"; `absent`:
+        /// no symbol), so they read as unverified.
+        public init(from decoder: any Decoder) throws {
+            let raw = try decoder.singleValueContainer().decode(String.self)
+            self = Status(rawValue: raw) ?? .unverified
+        }
+
+        /// Whether the status is proven by the stack or the kernel's code.
+        public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .returned }
+
+        /// How a timeline writes it: `tail call`, `called beside`, ….
+        public var label: String {
+            switch self {
+            case .matched: "matched"
+            case .tailCall: "tail call"
+            case .inlined: "inlined"
+            case .returned: "returned before"
+            case .sibling: "called beside the path"
+            case .unverified: "unverified"
+            case .outOfOrder: "out of order"
+            }
+        }
     }
 
     public struct Step: Sendable, Codable, Hashable {
         public let function: String
         public let layer: StackLayer
         public let status: Status
+        /// What proves the status (`inet_sendmsg+0x44: jmp tcp_sendmsg`), or
+        /// why it is unverified.
+        public let evidence: String?
+
+        public init(function: String, layer: StackLayer, status: Status, evidence: String? = nil) {
+            self.function = function
+            self.layer = layer
+            self.status = status
+            self.evidence = evidence
+        }
     }
 
     public let operation: String
     public let steps: [Step]
-    /// Observed frames (outermost first) that the model does not name.
+    /// Observed frames (outermost first) that the model does not name,
+    /// between the first and the last matched one.
     public let extraFrames: [String]
     /// The observed frames that were aligned, outermost first.
     public let observed: [String]
+    /// Where the frames ran: `syscall`, or `softirq NET_RX` (on the
+    /// syscall's stack), `softirq TIMER`, ….
+    public var context: String?
     /// The sample the chain came from: its tracepoint and fields, one line.
     public var sample: String?
 
-    enum CodingKeys: String, CodingKey { case operation, steps, extraFrames, observed, sample, alignmentId }
+    enum CodingKeys: String, CodingKey { case operation, steps, extraFrames, observed, context, sample, alignmentId }
 
-    public init(operation: String, steps: [Step], extraFrames: [String], observed: [String], sample: String? = nil) {
+    public init(operation: String, steps: [Step], extraFrames: [String], observed: [String], context: String? = nil, sample: String? = nil) {
         self.operation = operation
         self.steps = steps
         self.extraFrames = extraFrames
         self.observed = observed
+        self.context = context
         self.sample = sample
     }
 
@@ -52,12 +105,14 @@ public struct ChainAlignment: Sendable, Codable {
             steps = shared.steps
             extraFrames = shared.extraFrames
             observed = shared.observed
+            context = shared.context
             return
         }
         operation = try c.decode(String.self, forKey: .operation)
         steps = try c.decode([Step].self, forKey: .steps)
         extraFrames = try c.decode([String].self, forKey: .extraFrames)
         observed = try c.decode([String].self, forKey: .observed)
+        context = try c.decodeIfPresent(String.self, forKey: .context)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -66,6 +121,7 @@ public struct ChainAlignment: Sendable, Codable {
         try c.encode(steps, forKey: .steps)
         try c.encode(extraFrames, forKey: .extraFrames)
         try c.encode(observed, forKey: .observed)
+        try c.encodeIfPresent(context, forKey: .context)
         try c.encodeIfPresent(sample, forKey: .sample)
     }
 
@@ -75,6 +131,7 @@ public struct ChainAlignment: Sendable, Codable {
         let steps: [Step]
         let extraFrames: [String]
         let observed: [String]
+        let context: String?
 
         /// Hashed like a `ChainKey` (equal shapes still compare in full).
         func hash(into hasher: inout Hasher) {
@@ -85,46 +142,72 @@ public struct ChainAlignment: Sendable, Codable {
         }
     }
 
-    var shape: Shape { Shape(operation: operation, steps: steps, extraFrames: extraFrames, observed: observed) }
+    var shape: Shape { Shape(operation: operation, steps: steps, extraFrames: extraFrames, observed: observed, context: context) }
 
-    public enum Verdict: String, Sendable, Codable {
-        /// Every function the model expects and the kernel has was there, in order.
+    public enum Verdict: String, Sendable, Codable, CaseIterable {
+        /// Every function the model expects here was in the chain, in order,
+        /// or is proven a tail call or inlined; no frame the model does not name.
         case matches
-        /// Some expected functions were inlined here or tail-called.
-        case inlined = "matches-with-inlining"
-        /// Frames the model does not name appeared.
+        /// As far as it was seen it matches, but some expected functions are
+        /// missing without proof of why.
+        case unverified
+        /// Frames the model does not name appeared among its functions.
         case extraFrames = "extra-frames"
+        /// The kernel's code shows a function the model nests here called
+        /// beside the path instead: the model is wrong for this path.
+        case differs
         case outOfOrder = "out-of-order"
         /// None of the model's functions appeared.
         case unrelated
+
+        /// Format 1.2's `matches-with-inlining` made claims without evidence.
+        public init(from decoder: any Decoder) throws {
+            let raw = try decoder.singleValueContainer().decode(String.self)
+            self = Verdict(rawValue: raw) ?? .unverified
+        }
+
+        /// From best to worst, for the worst verdict over several chains.
+        var rank: Int { Self.allCases.firstIndex(of: self)! }
     }
 
     public var verdict: Verdict {
         if !steps.contains(where: { $0.status == .matched }) { return .unrelated }
         if steps.contains(where: { $0.status == .outOfOrder }) { return .outOfOrder }
+        if steps.contains(where: { $0.status == .sibling }) { return .differs }
         if !extraFrames.isEmpty { return .extraFrames }
-        if steps.contains(where: { $0.status == .skipped }) { return .inlined }
+        if steps.contains(where: { !$0.status.isProven }) { return .unverified }
         return .matches
     }
 
     public func count(_ status: Status) -> Int { steps.filter { $0.status == status }.count }
 
-    /// `10 matched, 3 inlined or tail calls, 2 absent from this kernel`.
+    /// `10 matched, 2 tail calls, 3 unverified, 1 called beside the path`.
     public var summary: String {
         var parts = ["\(count(.matched)) matched"]
-        if count(.skipped) > 0 { parts.append("\(count(.skipped)) inlined here or tail-called") }
-        if count(.absentFromKernel) > 0 { parts.append("\(count(.absentFromKernel)) not in this kernel") }
+        if count(.tailCall) > 0 { parts.append("\(count(.tailCall)) tail-called (proven)") }
+        if count(.inlined) > 0 { parts.append("\(count(.inlined)) inlined (declared)") }
+        if count(.returned) > 0 { parts.append("\(count(.returned)) returned before (called beside, as modelled)") }
+        if count(.sibling) > 0 { parts.append("\(count(.sibling)) called beside the path") }
+        if count(.unverified) > 0 { parts.append("\(count(.unverified)) missing, unverified") }
         if count(.outOfOrder) > 0 { parts.append("\(count(.outOfOrder)) out of order") }
-        if !extraFrames.isEmpty { parts.append("\(extraFrames.count) unexpected") }
+        if !extraFrames.isEmpty { parts.append("\(extraFrames.count) not in the model") }
         return parts.joined(separator: ", ")
     }
 }
 
-/// Lines an observed chain up with the model.
-public struct ChainAligner: Sendable {
+/// Lines an observed chain up with the model, and says for every model
+/// function missing from it what the kernel's code proves.
+public struct ChainAligner: @unchecked Sendable {
     let symbols: KernelSymbols?
+    /// The kernel's code, when it can be read; else `codeUnreadable` says why.
+    let evidence: CallEvidence?
+    let codeUnreadable: String
 
-    public init(symbols: KernelSymbols?) { self.symbols = symbols }
+    public init(symbols: KernelSymbols?, evidence: CallEvidence? = nil, codeUnreadable: String = "the kernel's code was not read") {
+        self.symbols = symbols
+        self.evidence = evidence
+        self.codeUnreadable = codeUnreadable
+    }
 
     /// Frames that are the machinery of entering the kernel or of the
     /// tracepoint itself, not part of the network stack's path.
@@ -143,51 +226,175 @@ public struct ChainAligner: Sendable {
         "do_softirq_own_stack", "__irq_exit_rcu", "local_bh_enable", "run_ksoftirqd",
     ]
 
-    /// A chain (innermost first, as sampled) split into the syscall's part
-    /// and the softirq part, each outermost first, plumbing removed.
-    public static func split(_ chain: [String]) -> (syscall: [String], softirq: [String]) {
-        let outermostFirst = chain.reversed().filter { !isPlumbing($0) }
-        guard let first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0) }) else {
-            return (outermostFirst, [])
+    /// The softirq a chain's first frame after the boundary runs.
+    static let softirqKinds: [String: String] = [
+        "net_rx_action": "NET_RX", "net_tx_action": "NET_TX", "run_timer_softirq": "TIMER", "__run_timers": "TIMER",
+        "run_timer_base": "TIMER", "tasklet_action": "TASKLET", "tasklet_hi_action": "HI", "rcu_core": "RCU",
+        "rcu_core_si": "RCU", "hrtimer_run_softirq": "HRTIMER", "sched_balance_softirq": "SCHED",
+        "run_rebalance_domains": "SCHED", "blk_done_softirq": "BLOCK", "irq_poll_softirq": "IRQ_POLL",
+    ]
+
+    /// A sampled stack (innermost first) cut into its parts, each outermost
+    /// first, plumbing left out: the syscall's own frames; the frames that
+    /// connect it to softirq work run on its stack; that work; and which
+    /// softirq it is.
+    public struct Parts {
+        /// The last plumbing frame before the syscall's own (`x64_sys_call`):
+        /// the caller of its first frame, for the evidence.
+        public var entry: KernelFrame?
+        public var syscall: [KernelFrame] = []
+        public var connecting: [KernelFrame] = []
+        public var softirq: [KernelFrame] = []
+        public var softirqKind: String?
+    }
+
+    public static func parts(_ frames: [KernelFrame]) -> Parts {
+        let all = Array(frames.reversed())
+        let entry = all.firstIndex { !isPlumbing($0.function) }.flatMap { $0 > 0 ? all[$0 - 1] : nil }
+        let outermostFirst = all.filter { !isPlumbing($0.function) }
+        guard let first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0.function) }) else {
+            return Parts(entry: entry, syscall: outermostFirst)
         }
-        let last = outermostFirst.lastIndex(where: { softirqBoundary.contains($0) }) ?? first
-        return (Array(outermostFirst[..<first]), Array(outermostFirst[(last + 1)...]))
+        let last = outermostFirst.lastIndex(where: { softirqBoundary.contains($0.function) }) ?? first
+        let softirq = Array(outermostFirst[(last + 1)...])
+        let kind = softirq.lazy.compactMap { softirqKinds[$0.function] }.first
+        return Parts(entry: entry, syscall: Array(outermostFirst[..<first]), connecting: Array(outermostFirst[first...last]),
+                     softirq: softirq, softirqKind: kind)
+    }
+
+    /// The parts of a chain of names (no addresses), as `parts` cuts them.
+    public static func split(_ chain: [String]) -> (syscall: [String], softirq: [String]) {
+        let found = parts(chain.map { KernelFrame($0, 0) })
+        return (found.syscall.map(\.function), found.softirq.map(\.function))
     }
 
     public func align(_ observed: [String], with expected: [ModelFunction], operation: String) -> ChainAlignment {
-        let expectedNames = expected.map(\.name)
-        // The chain ends at the tracepoint: compare only up to the deepest
-        // expected function it reached.
+        align(frames: observed.map { KernelFrame($0, 0) }, with: expected, operation: operation)
+    }
+
+    /// Aligns frames (outermost first) with the expected functions: up to the
+    /// deepest expected function the chain reached (it ends where its
+    /// tracepoint fired), each matched in order, out of order, or missing
+    /// with what proves why.
+    public func align(frames: [KernelFrame], with expected: [ModelFunction], operation: String, context: String? = nil,
+                      caller: KernelFrame? = nil) -> ChainAlignment {
+        let observed = frames.map(\.function)
+        let expectedNames = Set(expected.map(\.name))
         let reached = expected.lastIndex { observed.contains($0.name) } ?? -1
         let considered = Array(expected.prefix(reached + 1))
-        var steps: [ChainAlignment.Step] = []
+        // Each expected function's place in the frames, when matched in order.
+        var placed: [Int?] = []
         var position = -1
         for function in considered {
             if let index = observed.indices.first(where: { $0 > position && observed[$0] == function.name }) {
-                steps.append(.init(function: function.name, layer: function.layer, status: .matched))
+                placed.append(index)
                 position = index
-            } else if observed.firstIndex(of: function.name) != nil {
-                steps.append(.init(function: function.name, layer: function.layer, status: .outOfOrder))
-            } else if let symbols, symbols.presence(of: function.name) == .absent {
-                steps.append(.init(function: function.name, layer: function.layer, status: .absentFromKernel))
             } else {
-                steps.append(.init(function: function.name, layer: function.layer, status: .skipped))
+                placed.append(nil)
+            }
+        }
+        var steps: [ChainAlignment.Step] = []
+        for (index, function) in considered.enumerated() {
+            if placed[index] != nil {
+                steps.append(.init(function: function.name, layer: function.layer, status: .matched))
+            } else if observed.contains(function.name) {
+                steps.append(.init(function: function.name, layer: function.layer, status: .outOfOrder))
+            } else {
+                // Between the matched frames around its place in the model.
+                let outer = placed[..<index].compactMap { $0 }.last
+                let inner = placed[(index + 1)...].compactMap { $0 }.first ?? frames.count - 1
+                let (status, evidence) = caller.map { explain(function, frames: [$0] + frames, outer: (outer ?? -1) + 1, inner: inner + 1) }
+                    ?? explain(function, frames: frames, outer: outer, inner: inner)
+                steps.append(.init(function: function.name, layer: function.layer, status: status, evidence: evidence))
             }
         }
         // Frames inside the aligned stretch that the model does not name.
-        let lastMatched = observed.lastIndex { name in considered.contains { $0.name == name } } ?? -1
-        let firstMatched = observed.firstIndex { name in considered.contains { $0.name == name } } ?? 0
-        let stretch = lastMatched >= firstMatched ? Array(observed[firstMatched...lastMatched]) : []
-        let extras = stretch.filter { !expectedNames.contains($0) }
-        return ChainAlignment(operation: operation, steps: steps, extraFrames: extras, observed: observed)
+        let matchedPlaces = placed.compactMap { $0 }
+        let extras: [String]
+        if let first = matchedPlaces.first, let last = matchedPlaces.last, last >= first {
+            extras = observed[first...last].filter { !expectedNames.contains($0) }
+        } else {
+            extras = []
+        }
+        return ChainAlignment(operation: operation, steps: steps, extraFrames: extras, observed: observed, context: context)
     }
 
-    /// The softirq operation whose chain fits best (most functions matched).
-    public func bestSoftirqAlignment(_ observed: [String], model: StackModel, kernel: KernelVersion?) -> ChainAlignment? {
-        guard !observed.isEmpty else { return nil }
-        let candidates = model.softirqOperations.map { operation in
-            align(observed, with: operation.chain(for: nil, kernel: kernel), operation: operation.name)
+    /// Why `function` is missing between frames `outer` and `inner`.
+    func explain(_ function: ModelFunction, frames: [KernelFrame], outer: Int?, inner: Int) -> (ChainAlignment.Status, String) {
+        let presence = symbols?.presence(of: function.name) ?? .symbol
+        guard let outer else {
+            return (.unverified, "expected before the outermost frame the stack shows")
         }
-        return candidates.max { $0.count(.matched) < $1.count(.matched) }.flatMap { $0.count(.matched) > 0 ? $0 : nil }
+        guard let evidence, frames[outer].address != 0 else {
+            if function.isAlwaysInline && presence == .absent { return (.inlined, "declared always inline in the model; no symbol in this kernel") }
+            return (.unverified, codeUnreadable)
+        }
+        // A tail call on the way from one frame to the next.
+        var links: [String] = []
+        var entered: [UInt64] = []
+        for caller in outer..<inner where caller + 1 < frames.count {
+            let link = evidence.link(from: frames[caller], to: frames[caller + 1])
+            switch link {
+            case let .tail(call, jumps, through, starts):
+                if through.contains(function.name) { return (.tailCall, ([call] + jumps).joined(separator: "; ")) }
+                links.append(([call] + jumps).joined(separator: "; "))
+                entered += starts
+            case let .direct(call): links.append(call)
+            case let .indirect(call): links.append(call + " (through a pointer)")
+            case let .unexplained(call): links.append(call + " (no direct jump leads on)")
+            case .unread: links.append("\(frames[caller].function): the call instruction could not be read")
+            }
+        }
+        if function.isAlwaysInline && presence == .absent {
+            return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); no symbol in this kernel")
+        }
+        if presence == .absent {
+            return (.unverified, "no symbol in this kernel (inlined everywhere, renamed, or not in this version); " + links.joined(separator: "; "))
+        }
+        // Called from one of these frames (but not by the call in flight),
+        // or from a function entered and left on the way by tail calls.
+        var sites: [String] = []
+        for caller in outer..<inner where caller < frames.count {
+            sites += evidence.sites(in: frames[caller], reaching: function.name)
+        }
+        for start in entered { sites += evidence.sites(inFunctionAt: start, reaching: function.name) }
+        if !sites.isEmpty {
+            return (function.isBeside ? .returned : .sibling, sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
+        }
+        if function.isAlwaysInline {
+            return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); these frames' code calls no copy of it: "
+                    + links.joined(separator: "; "))
+        }
+        return (.unverified, "not called by these frames' code directly (inlined here, called through a pointer, or not on this path): "
+                + links.joined(separator: "; "))
+    }
+
+    /// The softirq operation a softirq part of a chain performs: among the
+    /// operations with a function that no other softirq operation names
+    /// and that is in the chain, the one with the most functions matched;
+    /// nil (unmodelled) when no operation's own functions are there.
+    public func softirqAlignment(_ frames: [KernelFrame], kind: String?, model: StackModel, kernel: KernelVersion?,
+                                 caller: KernelFrame? = nil) -> ChainAlignment? {
+        guard !frames.isEmpty else { return nil }
+        let operations = model.softirqOperations
+        let names = Set(frames.map(\.function))
+        var owners: [String: Int] = [:]
+        for operation in operations {
+            for name in Set(operation.chain(for: nil, kernel: kernel).map(\.name)) { owners[name, default: 0] += 1 }
+        }
+        let context = "softirq " + (kind ?? "?")
+        let candidates = operations.compactMap { operation -> ChainAlignment? in
+            let chain = operation.chain(for: nil, kernel: kernel)
+            guard chain.contains(where: { owners[$0.name] == 1 && names.contains($0.name) }) else { return nil }
+            return align(frames: frames, with: chain, operation: operation.name, context: context, caller: caller)
+        }
+        if let best = candidates.max(by: { $0.count(.matched) < $1.count(.matched) }) { return best }
+        // No operation's own function: the operation that ends where the stack
+        // does and names all of its frames (the device receive path, shared by all).
+        let whole = operations.first { operation in
+            let chain = operation.chain(for: nil, kernel: kernel).map(\.name)
+            return chain.last == frames.last?.function && names.isSubset(of: Set(chain))
+        }
+        return whole.map { align(frames: frames, with: $0.chain(for: nil, kernel: kernel), operation: $0.name, context: context, caller: caller) }
     }
 }

@@ -59,7 +59,6 @@ public struct KernelActivity: Sendable, Codable {
 
     /// The worst verdict over the call's chains.
     public var verdict: ChainAlignment.Verdict? {
-        let order: [ChainAlignment.Verdict] = [.matches, .inlined, .extraFrames, .outOfOrder, .unrelated]
-        return alignments.map(\.verdict).max { order.firstIndex(of: $0)! < order.firstIndex(of: $1)! }
+        alignments.map(\.verdict).max { $0.rank < $1.rank }
     }
 }

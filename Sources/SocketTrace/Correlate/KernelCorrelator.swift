@@ -14,6 +14,8 @@ public final class KernelCorrelator: @unchecked Sendable {
     struct AlignmentKey: Hashable {
         let operation: String?
         let chain: ChainKey
+        /// Evidence depends on the call sites, not only the names.
+        let addresses: [UInt64]
     }
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
     static let alignmentCacheLimit = 4096
@@ -36,10 +38,32 @@ public final class KernelCorrelator: @unchecked Sendable {
         return found
     }
 
-    public init(model: StackModel?, symbols: KernelSymbols?, kernel: KernelVersion? = .running) {
+    /// `code` is the kernel's code (the evidence behind tail calls and
+    /// calls beside the path), or why it cannot be read.
+    public init(model: StackModel?, symbols: KernelSymbols?, kernel: KernelVersion? = .running,
+                code: Result<KernelCodeSource, TraceError>? = nil) {
         self.model = model
-        self.aligner = ChainAligner(symbols: symbols)
+        switch code {
+        case let .success(source)?:
+            self.aligner = ChainAligner(symbols: symbols, evidence: CallEvidence(code: source))
+        case let .failure(error)?:
+            self.aligner = ChainAligner(symbols: symbols, codeUnreadable: "the kernel's code cannot be read (\(error.description))")
+        case nil:
+            self.aligner = ChainAligner(symbols: symbols)
+        }
         self.kernel = kernel
+    }
+
+    /// The running kernel's code, read through BPF, or why it cannot be.
+    public static func readCode(_ symbols: KernelSymbols?) -> Result<KernelCodeSource, TraceError> {
+        guard let symbols else { return .failure(TraceError(operation: "no kernel symbols")) }
+        do {
+            return .success(KernelCode(symbols: symbols, text: try KernelText()))
+        } catch let error as TraceError {
+            return .failure(error)
+        } catch {
+            return .failure(TraceError(operation: "\(error)"))
+        }
     }
 
     public func add(_ samples: [KernelSample]) {
@@ -70,12 +94,12 @@ public final class KernelCorrelator: @unchecked Sendable {
         let (expected, expectedNames) = self.expected(operation, call.syscall)
         var alignments: [ChainAlignment] = []
         for sample in mine where sample.role == .chain && !sample.chain.isEmpty {
-            let key = AlignmentKey(operation: operation?.name, chain: ChainKey(sample.chain))
+            let key = AlignmentKey(operation: operation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
             let found: [ChainAlignment]
             if let known = alignmentCache[key] {
                 found = known
             } else {
-                found = align(sample.chain, operation: operation, expected: expected)
+                found = align(sample.frames, operation: operation, expected: expected)
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }
@@ -89,14 +113,16 @@ public final class KernelCorrelator: @unchecked Sendable {
     }
 
     /// The syscall side of a chain against the call's operation, and the
-    /// softirq side (if any) against the best-fitting softirq operation.
-    func align(_ chain: [String], operation: StackOperation?, expected: [ModelFunction]) -> [ChainAlignment] {
-        let (syscallPart, softirqPart) = ChainAligner.split(chain)
+    /// softirq side (if any) against the softirq operation whose own
+    /// functions it shows (none: it is unmodelled, and shown as it is).
+    func align(_ frames: [KernelFrame], operation: StackOperation?, expected: [ModelFunction]) -> [ChainAlignment] {
+        let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
-        if let operation, !syscallPart.isEmpty {
-            found.append(aligner.align(syscallPart, with: expected, operation: operation.name))
+        if let operation, !parts.syscall.isEmpty {
+            found.append(aligner.align(frames: parts.syscall, with: expected, operation: operation.name, context: "syscall", caller: parts.entry))
         }
-        if let model, let softirq = aligner.bestSoftirqAlignment(softirqPart, model: model, kernel: kernel) {
+        if let model, let softirq = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
+                                                            caller: parts.connecting.last) {
             found.append(softirq)
         }
         return found

@@ -33,7 +33,7 @@ public final class KernelObserver: @unchecked Sendable {
                             ringPages: UInt64 = KernelSampler.defaultRingPages) throws -> KernelObserver? {
         if mode == .off { return nil }
         let symbols = KernelSymbols.loadInBackground()
-        let correlator = KernelCorrelator(model: model, symbols: symbols)
+        let correlator = KernelCorrelator(model: model, symbols: symbols, code: KernelCorrelator.readCode(symbols))
         func unavailable(_ reason: String) throws -> KernelObserver {
             if mode == .on { throw TraceError(operation: "kernel observation unavailable: \(reason)") }
             return KernelObserver(sampler: nil, correlator: correlator, model: model, unavailableReason: reason, symbols: symbols)

@@ -1,14 +1,14 @@
 /// Expected vs observed per operation over a whole trace: how many calls,
 /// how many had chains observed, their verdicts, and for every model
-/// function how often it was matched, inlined or tail-called, or absent.
+/// function how often it had each status (matched, proven a tail call, …).
 public struct OperationSummary: Sendable, Codable {
     public struct FunctionCounts: Sendable, Codable {
         public var function: String
         public var layer: StackLayer
-        public var matched = 0
-        public var skipped = 0
-        public var absent = 0
-        public var outOfOrder = 0
+        /// Alignments by status (its raw value).
+        public var statuses: [String: Int] = [:]
+
+        public func count(_ status: ChainAlignment.Status) -> Int { statuses[status.rawValue] ?? 0 }
     }
 
     public var operation: String
@@ -32,12 +32,7 @@ public struct OperationSummary: Sendable, Codable {
                     summary.functions.append(FunctionCounts(function: step.function, layer: step.layer))
                     index = summary.functions.count - 1
                 }
-                switch step.status {
-                case .matched: summary.functions[index!].matched += 1
-                case .skipped: summary.functions[index!].skipped += 1
-                case .absentFromKernel: summary.functions[index!].absent += 1
-                case .outOfOrder: summary.functions[index!].outOfOrder += 1
-                }
+                summary.functions[index!].statuses[step.status.rawValue, default: 0] += 1
             }
             for frame in alignment.extraFrames { summary.extraFrames[frame, default: 0] += 1 }
         }
@@ -69,11 +64,7 @@ public struct OperationSummary: Sendable, Codable {
         }
         out += "\n"
         for counts in functions {
-            var parts: [String] = []
-            if counts.matched > 0 { parts.append("matched \(counts.matched)") }
-            if counts.skipped > 0 { parts.append("inlined here or tail-called \(counts.skipped)") }
-            if counts.absent > 0 { parts.append("not in this kernel \(counts.absent)") }
-            if counts.outOfOrder > 0 { parts.append("out of order \(counts.outOfOrder)") }
+            let parts = ChainAlignment.Status.allCases.filter { counts.count($0) > 0 }.map { "\($0.label) \(counts.count($0))" }
             out += "  " + counts.layer.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
                 + counts.function.padding(toLength: 30, withPad: " ", startingAt: 0) + parts.joined(separator: ", ") + "\n"
         }

@@ -13,6 +13,24 @@ public struct KernelSample: Sendable, Codable {
     /// With `--vmlinux`: each frame's `file:line` (empty when unknown),
     /// innermost first like `chain`.
     public var sources: [String]?
+    /// Each frame's offset into its function (`chain[i]+0x...`), innermost
+    /// first: what a reader of the trace needs to check a claim against
+    /// the kernel's code. Empty in trace files before format 1.3.
+    public var offsets: [UInt64] = []
+    /// Each frame's address, while tracing (not written: it changes with
+    /// every boot).
+    public var addresses: [UInt64] = []
+
+    /// The frames with their addresses, innermost first (addresses 0 when
+    /// they are not known).
+    public var frames: [KernelFrame] {
+        chain.indices.map { KernelFrame(chain[$0], $0 < addresses.count ? addresses[$0] : 0) }
+    }
+
+    /// `tcp_sendmsg+0x2c`, or the name alone when the offset is not known.
+    public func location(_ index: Int) -> String {
+        index < offsets.count ? chain[index] + "+0x" + String(offsets[index], radix: 16) : chain[index]
+    }
 
     public init(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
                 chain: [String], fields: [String: TracepointValue]) {
@@ -26,7 +44,7 @@ public struct KernelSample: Sendable, Codable {
         self.fields = fields
     }
 
-    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, fields, sources }
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources }
 
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
@@ -39,6 +57,7 @@ public struct KernelSample: Sendable, Codable {
         cpu = try c.decode(UInt32.self, forKey: .cpu)
         fields = try c.decode([String: TracepointValue].self, forKey: .fields)
         sources = try c.decodeIfPresent([String].self, forKey: .sources)
+        offsets = try c.decodeIfPresent([UInt64].self, forKey: .offsets) ?? []
         if let chain = try c.decodeIfPresent([String].self, forKey: .chain) {
             self.chain = chain
         } else {
@@ -59,6 +78,7 @@ public struct KernelSample: Sendable, Codable {
         try c.encode(time, forKey: .time)
         try c.encode(cpu, forKey: .cpu)
         try c.encode(chain, forKey: .chain)
+        if !offsets.isEmpty { try c.encode(offsets, forKey: .offsets) }
         try c.encode(fields, forKey: .fields)
         try c.encodeIfPresent(sources, forKey: .sources)
     }

@@ -74,7 +74,7 @@ public final class KernelSampler: @unchecked Sendable {
     var fieldsCache: [RawRecord: [String: TracepointValue]] = [:]
     static let fieldsCacheLimit = 4096
     /// Chains by their addresses (bounded, so memory stays flat).
-    var chainCache: [[UInt64]: (chain: [String], sources: [String]?)] = [:]
+    var chainCache: [[UInt64]: (chain: [String], offsets: [UInt64], sources: [String]?)] = [:]
     static let chainCacheLimit = 4096
     /// The name of the process that closes the events (`close()`).
     public static let releaserName = "st-release"
@@ -247,7 +247,7 @@ public final class KernelSampler: @unchecked Sendable {
                 addresses.append(ip)
             }
             at += frames * 8
-            let (chain, sources) = symbolized(addresses)
+            let (chain, offsets, sources) = symbolized(addresses)
             let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
             guard let probe = probeByID[id], at + rawSize <= offset + size else { continue }
             let record = RawRecord(id: id, bytes: Array(buffer[at..<at + rawSize]))
@@ -262,6 +262,8 @@ public final class KernelSampler: @unchecked Sendable {
             var sample = KernelSample(tracepoint: probe.name, role: probe.role, pid: pid, tid: tid,
                                       time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain, fields: fields)
             sample.sources = sources
+            sample.addresses = addresses
+            sample.offsets = offsets
             drained.samples.append(sample)
         }
     }
@@ -269,14 +271,17 @@ public final class KernelSampler: @unchecked Sendable {
     /// Function names (and, with `--vmlinux`, source lines) of a chain's
     /// addresses. A workload repeats a few chains: each distinct one is
     /// looked up once and its arrays shared by every sample that has it.
-    func symbolized(_ addresses: [UInt64]) -> (chain: [String], sources: [String]?) {
+    func symbolized(_ addresses: [UInt64]) -> (chain: [String], offsets: [UInt64], sources: [String]?) {
         if let known = chainCache[addresses] { return known }
         var chain: [String] = []
         chain.reserveCapacity(addresses.count)
+        var offsets: [UInt64] = []
+        offsets.reserveCapacity(addresses.count)
         var sources: [String]? = sourceResolver == nil ? nil : []
         for ip in addresses {
             let location = symbols.location(of: ip)
             chain.append(location?.function ?? "0x" + String(ip, radix: 16))
+            offsets.append(location?.offset ?? 0)
             if let sourceResolver {
                 let line = location.flatMap {
                     sourceResolver.source(function: $0.function, offset: $0.offset, returnAddress: chain.count > 1)
@@ -285,8 +290,8 @@ public final class KernelSampler: @unchecked Sendable {
             }
         }
         if chainCache.count >= Self.chainCacheLimit { chainCache.removeAll(keepingCapacity: true) }
-        chainCache[addresses] = (chain, sources)
-        return (chain, sources)
+        chainCache[addresses] = (chain, offsets, sources)
+        return (chain, offsets, sources)
     }
 
     /// Disables and closes every event, unmaps the rings, unmounts tracefs if

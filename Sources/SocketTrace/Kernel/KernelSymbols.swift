@@ -203,19 +203,43 @@ public final class KernelSymbols: @unchecked Sendable {
     /// The function containing `address` and how far into it the address is.
     public func location(of address: UInt64) -> (function: String, offset: UInt64)? {
         let table = self.table
+        return index(containing: address, in: table).map { (table.name(table.symbols[$0]), address &- table.symbols[$0].address) }
+    }
+
+    /// The index of the last symbol at or below `address`.
+    func index(containing address: UInt64, in table: Table) -> Int? {
         let symbols = table.symbols
         var low = 0, high = symbols.count - 1
         var found: Int?
         while low <= high {
             let middle = (low + high) / 2
-            if symbols[middle].address <= address {
-                found = middle
-                low = middle + 1
-            } else {
-                high = middle - 1
-            }
+            if symbols[middle].address <= address { found = middle; low = middle + 1 } else { high = middle - 1 }
         }
-        return found.map { (table.name(symbols[$0]), address &- symbols[$0].address) }
+        return found
+    }
+
+    /// The function containing `address`: its name, start, and where the
+    /// next symbol begins (the most its code can span).
+    public func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? {
+        let table = self.table
+        guard let index = index(containing: address, in: table) else { return nil }
+        let start = table.symbols[index].address
+        let end = table.symbols[(index + 1)...].first { $0.address > start }?.address ?? start + 4096
+        return (table.name(table.symbols[index]), start, end)
+    }
+
+    /// The whole name (compiler suffix included) of the symbol containing `address`.
+    public func fullName(at address: UInt64) -> String? {
+        let table = self.table
+        return index(containing: address, in: table).map { table.name(table.symbols[$0], base: false) }
+    }
+
+    /// The start of every symbol whose base name is `name` (local copies
+    /// and specialised ones included: `dst_output` has several).
+    public func starts(of name: String) -> [UInt64] {
+        let table = self.table
+        let bytes = Array(name.utf8)
+        return table.symbols.indices.filter { table.matches(Int32($0), bytes, base: true) }.map { table.symbols[$0].address }
     }
 
     /// How a function name appears among the symbols.

@@ -120,16 +120,22 @@ public enum ModelParser {
                 }
                 var source: String?
                 var kernels = KernelRange.any
+                var inline = false, beside = false
                 for extra in words.dropFirst(2) {
-                    if extra.contains("/") || extra.hasSuffix(".c") || extra.hasSuffix(".h") {
+                    if extra == "inline" {
+                        inline = true
+                    } else if extra == "beside" {
+                        beside = true
+                    } else if extra.contains("/") || extra.hasSuffix(".c") || extra.hasSuffix(".h") {
                         source = extra
                     } else if let range = KernelRange(parsing: extra) {
                         kernels = range
                     } else {
-                        throw fail("'\(extra)' is neither a source file nor a kernel range like 4.17- or -4.16")
+                        throw fail("'\(extra)' is neither a source file, a kernel range like 4.17- or -4.16, nor `inline` or `beside`")
                     }
                 }
-                let function = ModelFunction(layer: layer, name: words[1], sourceFile: source, kernels: kernels, file: file, line: number)
+                let function = ModelFunction(layer: layer, name: words[1], sourceFile: source, kernels: kernels, file: file, line: number,
+                                             alwaysInline: inline ? true : nil, beside: beside ? true : nil)
                 switch section {
                 case .header: throw fail("functions go under `entry SYSCALL...` or `body`")
                 case let .entry(index): operation!.entries[index].functions.append(function)

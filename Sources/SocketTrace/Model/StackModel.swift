@@ -12,6 +12,18 @@ public struct ModelFunction: Sendable, Equatable, Codable {
     /// Where the model says this, for messages.
     public let file: String
     public let line: Int
+    /// Declared `inline` in the model: `static inline` or `__always_inline`
+    /// in its source, so never a frame of its own where it has no symbol.
+    public var alwaysInline: Bool?
+
+    public var isAlwaysInline: Bool { alwaysInline == true }
+    /// Declared `beside` in the model: the function above it in the chain
+    /// calls it, and it returns before the function below it is called (a
+    /// sibling of the rest of the chain, on the stack only when a
+    /// tracepoint fires inside it).
+    public var beside: Bool?
+
+    public var isBeside: Bool { beside == true }
 }
 
 /// Which sockets an operation applies to.

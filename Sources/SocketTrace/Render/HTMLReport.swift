@@ -47,7 +47,7 @@ public struct HTMLReport {
         table { border-collapse: collapse; font-size: 13px; margin-bottom: 1.5em; }
         td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
         th { background: #eee; }
-        .matched { color: #176b1c; } .skipped { color: #777; } .absent { color: #999; } .extra { color: #a15c00; }
+        .matched { color: #176b1c; } .proven { color: #2f6f8f; } .unverified { color: #777; } .sibling { color: #a15c00; } .extra { color: #a15c00; }
         svg text { font-family: sans-serif; font-size: 11px; }
         </style></head><body>
         <h1>sockettrace report</h1>
@@ -96,8 +96,9 @@ public struct HTMLReport {
             let start = x(call.entryTime), end = x(call.exitTime ?? call.entryTime)
             let colour: String
             switch call.kernel?.verdict {
-            case .matches?, .inlined?: colour = "#3c9d41"
-            case .extraFrames?, .outOfOrder?: colour = "#d08a16"
+            case .matches?: colour = "#3c9d41"
+            case .unverified?: colour = "#8fae6a"
+            case .extraFrames?, .differs?, .outOfOrder?: colour = "#d08a16"
             case .unrelated?: colour = "#b83b3b"
             case nil: colour = call.result?.failed == true ? "#c65353" : "#5b7fb8"
             }
@@ -168,13 +169,19 @@ public struct HTMLReport {
                 html += "<p>No chain of this operation was observed (no probed tracepoint lies on its path).</p>\n"
                 continue
             }
-            html += "<table><tr><th>layer</th><th>function</th><th>matched</th><th>inlined here or tail-called</th><th>not in this kernel</th><th>out of order</th></tr>\n"
+            let statuses = ChainAlignment.Status.allCases
+            html += "<table><tr><th>layer</th><th>function</th>" + statuses.map { "<th>\(e($0.label))</th>" }.joined() + "</tr>\n"
             for function in summary.functions {
-                let kind = function.matched > 0 ? "matched" : (function.absent > 0 ? "absent" : "skipped")
-                html += "<tr class=\"\(kind)\"><td>\(function.layer.rawValue)</td><td>\(e(function.function))</td><td>\(function.matched)</td><td>\(function.skipped)</td><td>\(function.absent)</td><td>\(function.outOfOrder)</td></tr>\n"
+                let kind: String
+                if function.count(.matched) > 0 { kind = "matched" }
+                else if function.count(.sibling) + function.count(.outOfOrder) > 0 { kind = "sibling" }
+                else if function.count(.unverified) > 0 { kind = "unverified" }
+                else { kind = "proven" }
+                html += "<tr class=\"\(kind)\"><td>\(function.layer.rawValue)</td><td>\(e(function.function))</td>"
+                    + statuses.map { "<td>\(function.count($0))</td>" }.joined() + "</tr>\n"
             }
             for (frame, count) in summary.extraFrames.sorted(by: { $0.key < $1.key }) {
-                html += "<tr class=\"extra\"><td>extra</td><td>\(e(frame))</td><td colspan=\"4\">seen \(count), not in the model</td></tr>\n"
+                html += "<tr class=\"extra\"><td>extra</td><td>\(e(frame))</td><td colspan=\"\(statuses.count)\">seen \(count), not in the model</td></tr>\n"
             }
             html += "</table>\n"
         }

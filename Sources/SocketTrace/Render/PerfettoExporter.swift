@@ -133,7 +133,9 @@ public struct PerfettoExporter {
             out.append(["ph": "X", "name": "data →", "cat": "flow", "pid": call.pid, "tid": call.tid,
                         "ts": end - edge + Double(index) * width, "dur": width * 0.9, "bind_id": "0x\(String(id, radix: 16))", "flow_out": true])
         }
-        if let chain = call.kernel?.alignments.first?.observed, !chain.isEmpty {
+        // The first sampled stack, every frame but the entry and tracepoint plumbing, outermost first.
+        if let sample = call.kernel?.samples.first(where: { $0.role == .chain && !$0.chain.isEmpty }) {
+            let chain = sample.chain.reversed().filter { !ChainAligner.isPlumbing($0) }
             let inner = (start + 2 * edge, end - 2 * edge)
             let step = (inner.1 - inner.0) / Double(2 * chain.count + 2)
             for (depth, frame) in chain.enumerated() {

@@ -28,6 +28,9 @@ public final class TextTimeline: TraceSink {
     var pids: [Int32: Int32] = [:]
     var colours: [Int32: String] = [:]
     let connections = ConnectionTracker()
+    /// Missing model functions whose evidence was written out: later
+    /// chains mark them without repeating it.
+    var explained: Set<ChainAlignment.Step> = []
 
     /// What is written once everything that began before it is known.
     struct Pending {
@@ -259,56 +262,6 @@ public final class TextTimeline: TraceSink {
     /// The indent under a call's line where its kernel activity goes.
     var kernelIndent: String { String(repeating: " ", count: 35) }
 
-    /// Under a call: its kernel chains with their verdicts (each distinct
-    /// chain once), the events taken during it, or the model's expected
-    /// chain when nothing was observed.
-    func kernelLines(_ activity: KernelActivity, userChain: [String] = []) {
-        let indent = kernelIndent
-        if activity.source == .expected {
-            guard let operation = activity.operation, !activity.expected.isEmpty else { return }
-            output.write(indent + paint("↳ \(operation), expected (not observed): ", "\u{1B}[2m")
-                + paint((userChain + activity.expected).joined(separator: " → "), "\u{1B}[2m") + "\n")
-            return
-        }
-        // Each distinct chain once, with how many samples showed it.
-        var shown: [String: Int] = [:]
-        var order: [(key: String, alignment: ChainAlignment)] = []
-        for alignment in activity.alignments {
-            let key = alignment.operation + alignment.observed.joined(separator: ",")
-            if shown[key] == nil { order.append((key, alignment)) }
-            shown[key, default: 0] += 1
-        }
-        for (key, alignment) in order {
-            let count = shown[key] ?? 1
-            let colour = alignment.verdict == .matches || alignment.verdict == .inlined ? "\u{1B}[32m" : "\u{1B}[33m"
-            var head = "↳ \(alignment.operation)" + (alignment.sample.map { " at \($0)" } ?? "")
-            if count > 1 { head += " (×\(count))" }
-            let heading = head + ": " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
-            writeWrapped(heading.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
-            writeWrapped(userChain.map { paint($0, "\u{1B}[36m") } + renderChain(alignment), separator: " → ", extraIndent: "  ")
-            if let sourced = Self.sourceLines(alignment, in: activity) {
-                writeWrapped(["at " + (sourced.first ?? "")] + sourced.dropFirst(), separator: " → ", extraIndent: "  ", colour: "\u{1B}[2m")
-            }
-        }
-        for sample in activity.samples where sample.role == .event {
-            output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", "\u{1B}[2m") + "\n")
-        }
-    }
-
-    /// With `--vmlinux`: the aligned frames of the sample behind an
-    /// alignment with their source lines, outermost first
-    /// (`tcp_sendmsg (net/ipv4/tcp.c:1158)`).
-    static func sourceLines(_ alignment: ChainAlignment, in activity: KernelActivity) -> [String]? {
-        guard let sample = activity.samples.first(where: { $0.sources != nil && $0.heading == alignment.sample }),
-              let sources = sample.sources, sources.count == sample.chain.count else { return nil }
-        let aligned = Set(alignment.observed)
-        let parts = zip(sample.chain, sources).reversed().compactMap { frame, source -> String? in
-            guard aligned.contains(frame), !source.isEmpty else { return nil }
-            return frame + " (" + source + ")"
-        }
-        return parts.isEmpty ? nil : parts
-    }
-
     /// Parts joined by `separator` under a call, broken into lines that fit
     /// the terminal (parts are kept whole; colour codes take no columns).
     func writeWrapped(_ parts: [String], separator: String, extraIndent: String = "", continuation: String = "", colour: String? = nil) {
@@ -345,34 +298,6 @@ public final class TextTimeline: TraceSink {
             count += 1
         }
         return count
-    }
-
-    /// `__sys_sendto → (sock_sendmsg) → tcp_sendmsg → +extra → [absent]`:
-    /// matched frames plain, `(f)` inlined here or tail-called, `[f]` not a
-    /// symbol in this kernel, `+f` not in the model, `!f` out of order.
-    func renderChain(_ alignment: ChainAlignment) -> [String] {
-        var parts: [String] = []
-        var observedIndex = 0
-        let observed = alignment.observed
-        let extras = Set(alignment.extraFrames)
-        for step in alignment.steps {
-            switch step.status {
-            case .matched:
-                while observedIndex < observed.count && observed[observedIndex] != step.function {
-                    if extras.contains(observed[observedIndex]) { parts.append(paint("+" + observed[observedIndex], "\u{1B}[33m")) }
-                    observedIndex += 1
-                }
-                observedIndex += 1
-                parts.append(step.function)
-            case .skipped:
-                parts.append(paint("(" + step.function + ")", "\u{1B}[2m"))
-            case .absentFromKernel:
-                parts.append(paint("[" + step.function + "]", "\u{1B}[2m"))
-            case .outOfOrder:
-                parts.append(paint("!" + step.function, "\u{1B}[31m"))
-            }
-        }
-        return parts
     }
 
     /// Said under whichever of connect and accept finished second.

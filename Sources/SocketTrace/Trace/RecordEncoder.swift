@@ -272,10 +272,12 @@ struct RecordEncoder {
                 s.member("function", step.function)
                 s.member("layer", step.layer.rawValue)
                 s.member("status", step.status.rawValue)
+                s.member("evidence", step.evidence)
             }
         } }
         o.member("extra_frames", strings: alignment.extraFrames)
         o.member("observed", strings: alignment.observed)
+        o.member("context", alignment.context)
     }
 
     static func sampleMembers(_ sample: KernelSample, into o: inout ObjectWriter) {
@@ -290,6 +292,7 @@ struct RecordEncoder {
         } else {
             o.member("chain", strings: sample.chain)
         }
+        if !sample.offsets.isEmpty { o.member("offsets") { $0.array(sample.offsets) { $0.append(number: $1) } } }
         o.member("sources", strings: sample.sources)
         o.member("fields") { encoder in
             encoder.object { f in

@@ -1,0 +1,203 @@
+/// Where the evidence about the kernel's calls comes from: its symbols and
+/// its machine code. `KernelCode` reads the running kernel; tests give
+/// code of their own.
+public protocol KernelCodeSource: AnyObject {
+    /// The function containing `address`: name, start, and the most its code can span.
+    func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)?
+    /// The whole name of the symbol containing `address`, suffix and all
+    /// (`__tcp_send_ack.part.0`): what evidence names, so it can be found again.
+    func symbolName(at address: UInt64) -> String?
+    /// `count` bytes of code at `address`, nil where they cannot be read.
+    func bytes(_ address: UInt64, count: Int) -> [UInt8]?
+    /// The start of every symbol whose base name is `name`.
+    func starts(of name: String) -> [UInt64]
+}
+
+/// The running kernel's code: kallsyms for names, kernel text through BPF.
+public final class KernelCode: KernelCodeSource, @unchecked Sendable {
+    let symbols: KernelSymbols
+    let text: KernelText
+
+    public init(symbols: KernelSymbols, text: KernelText) {
+        self.symbols = symbols
+        self.text = text
+    }
+
+    public func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? { symbols.extent(of: address) }
+    public func symbolName(at address: UInt64) -> String? { symbols.fullName(at: address) }
+    public func bytes(_ address: UInt64, count: Int) -> [UInt8]? { text.read(address, count: count) }
+    public func starts(of name: String) -> [UInt64] { symbols.starts(of: name) }
+}
+
+/// One frame of a sampled kernel stack: its function, and the address in
+/// it (a return address, but for the frame that hit the tracepoint).
+public struct KernelFrame: Sendable, Hashable {
+    public let function: String
+    public let address: UInt64
+
+    public init(_ function: String, _ address: UInt64) {
+        self.function = function
+        self.address = address
+    }
+}
+
+/// What the kernel's machine code proves about a stack: which function a
+/// frame's call instruction called, the tail calls (jumps to the start of
+/// another function) that led from there to the next frame, and where a
+/// function calls another elsewhere in its code.
+public final class CallEvidence: @unchecked Sendable {
+    let code: KernelCodeSource
+
+    /// How a frame's call reached the frame it called.
+    public enum Link: Equatable, Sendable {
+        /// The call instruction calls the next frame's function.
+        case direct(call: String)
+        /// It calls another function, which jumps (perhaps through others)
+        /// to the next frame's: each jump a tail call. `through` names the
+        /// functions entered and left that way.
+        case tail(call: String, jumps: [String], through: [String], starts: [UInt64])
+        /// A call through a register or memory (or a retpoline thunk).
+        case indirect(call: String)
+        /// It calls a function from which no direct jump leads there.
+        case unexplained(call: String)
+        /// The code at the return address could not be read or decoded.
+        case unread
+    }
+
+    /// Functions reached by tail jumps are followed this deep.
+    static let tailDepth = 4
+    /// How many functions a search along tail jumps reads at most (the
+    /// syscall table's `x64_sys_call` jumps to hundreds).
+    static let tailSearchLimit = 2048
+    /// Functions longer than this are read only this far.
+    static let longestFunction = 32 * 1024
+
+    var linkCache: [Pair: Link] = [:]
+    var branchCache: [UInt64: [Branch]] = [:]
+    var startCache: [String: [UInt64]] = [:]
+
+    struct Pair: Hashable {
+        let returnAddress: UInt64
+        let callee: UInt64
+    }
+
+    public init(code: KernelCodeSource) {
+        self.code = code
+    }
+
+    /// `ip_local_out+0x47`.
+    public func location(_ address: UInt64) -> String {
+        guard let extent = code.extent(of: address) else { return "0x" + String(address, radix: 16) }
+        return (code.symbolName(at: address) ?? extent.function) + "+0x" + String(address - extent.start, radix: 16)
+    }
+
+    func name(_ address: UInt64) -> String {
+        guard let extent = code.extent(of: address) else { return "0x" + String(address, radix: 16) }
+        return extent.start == address ? code.symbolName(at: address) ?? extent.function : location(address)
+    }
+
+    /// `ip_local_out+0x17: call __ip_local_out`.
+    func describe(_ branch: Branch) -> String {
+        let target = branch.target.map(name) ?? "*(register or memory)"
+        return "\(location(branch.address)): \(branch.kind == .call ? "call" : "jmp") \(target)"
+    }
+
+    /// The direct calls and jumps of the function starting at `start`.
+    func branches(ofFunctionAt start: UInt64) -> [Branch] {
+        if let known = branchCache[start] { return known }
+        var found: [Branch] = []
+        if let extent = code.extent(of: start), extent.start == start {
+            let length = Int(min(extent.end - extent.start, UInt64(Self.longestFunction)))
+            if let bytes = code.bytes(start, count: length) { found = MachineCode.branches(in: bytes, at: start) }
+        }
+        branchCache[start] = found
+        return found
+    }
+
+    /// Whether `address` starts a function (so a jump there leaves the function).
+    func startsFunction(_ address: UInt64) -> Bool {
+        code.extent(of: address)?.start == address
+    }
+
+    /// A retpoline: a jump or call through a register, made as a direct one to it.
+    static func isIndirectThunk(_ name: String) -> Bool {
+        name.hasPrefix("__x86_indirect_thunk") || name.hasPrefix("__x86_indirect_call_thunk") || name.hasPrefix("__x86_indirect_jump_thunk")
+    }
+
+    /// A retpoline or a return thunk (a `jmp` to one is a return, not a tail call).
+    static func isThunk(_ name: String) -> Bool {
+        name.hasPrefix("__x86_indirect_thunk") || name.hasPrefix("__x86_indirect_call_thunk")
+            || name.hasPrefix("__x86_indirect_jump_thunk") || name.hasPrefix("__x86_return_thunk")
+            || name.hasPrefix("srso_") || name.hasPrefix("retbleed_")
+    }
+
+    /// How the frame `caller` (at its return address) reached `callee`.
+    public func link(from caller: KernelFrame, to callee: KernelFrame) -> Link {
+        guard let calleeStart = code.extent(of: callee.address)?.start else { return .unread }
+        let key = Pair(returnAddress: caller.address, callee: calleeStart)
+        if let known = linkCache[key] { return known }
+        let found = findLink(returnAddress: caller.address, calleeStart: calleeStart)
+        linkCache[key] = found
+        return found
+    }
+
+    func findLink(returnAddress: UInt64, calleeStart: UInt64) -> Link {
+        guard returnAddress > 8, let before = code.bytes(returnAddress - 8, count: 8),
+              let call = MachineCode.call(endingAt: returnAddress, before: before) else { return .unread }
+        let text = describe(call)
+        guard let target = call.target else { return .indirect(call: text) }
+        if target == calleeStart { return .direct(call: text) }
+        if let extent = code.extent(of: target), Self.isIndirectThunk(extent.function) { return .indirect(call: text) }
+        // Breadth first along jumps to function starts, from the called function.
+        var frontier: [(function: UInt64, jumps: [Branch])] = [(target, [])]
+        var visited: Set<UInt64> = [target]
+        for _ in 0..<Self.tailDepth {
+            var next: [(function: UInt64, jumps: [Branch])] = []
+            for (function, jumps) in frontier {
+                for branch in branches(ofFunctionAt: function) where branch.kind == .jump {
+                    guard let destination = branch.target, destination != function, startsFunction(destination),
+                          !Self.isThunk(code.extent(of: destination)?.function ?? "") else { continue }
+                    if destination == calleeStart {
+                        let path = jumps + [branch]
+                        let entered = [target] + path.dropLast().compactMap(\.target)
+                        return .tail(call: text, jumps: path.map(describe),
+                                     through: entered.map { code.extent(of: $0)?.function ?? "?" }, starts: entered)
+                    }
+                    if visited.count < Self.tailSearchLimit, visited.insert(destination).inserted { next.append((destination, jumps + [branch])) }
+                }
+            }
+            frontier = next
+        }
+        // Not on the stack, so it left by a jump: through a pointer, if it has one.
+        let indirect = branches(ofFunctionAt: target).filter { branch in
+            branch.kind == .jump && (branch.target == nil || branch.target.flatMap { code.extent(of: $0) }.map { Self.isIndirectThunk($0.function) } == true)
+        }
+        if !indirect.isEmpty {
+            return .tail(call: text, jumps: [indirect.map(describe).joined(separator: " or ") + " (through a pointer)"],
+                         through: [code.extent(of: target)?.function ?? "?"], starts: [target])
+        }
+        return .unexplained(call: text)
+    }
+
+    /// Where the function of `frame` calls or jumps to a function named
+    /// `name` (any copy of it), described as `f+0x17: call g`; the call in
+    /// flight (the one before the frame's return address) left out.
+    public func sites(in frame: KernelFrame, reaching name: String) -> [String] {
+        guard let start = code.extent(of: frame.address)?.start else { return [] }
+        return sites(inFunctionAt: start, reaching: name, except: frame.address)
+    }
+
+    /// The same for a function entered and left by tail calls (no call of its is in flight).
+    public func sites(inFunctionAt start: UInt64, reaching name: String, except returnAddress: UInt64? = nil) -> [String] {
+        let targets = Set(starts(of: name))
+        guard !targets.isEmpty else { return [] }
+        return branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true && $0.end != returnAddress }.map(describe)
+    }
+
+    func starts(of name: String) -> [UInt64] {
+        if let known = startCache[name] { return known }
+        let found = code.starts(of: name)
+        startCache[name] = found
+        return found
+    }
+}

@@ -1,0 +1,69 @@
+import CCapstone
+
+/// x86-64 machine code decoded with capstone, as far as the evidence about
+/// call chains needs it: the calls and jumps, and where they go.
+public struct Branch: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case call, jump
+    }
+    /// The instruction's address.
+    public let address: UInt64
+    /// Its length in bytes.
+    public let length: Int
+    public let kind: Kind
+    /// The target of a direct branch; nil for one through a register or memory.
+    public let target: UInt64?
+
+    /// Where execution goes on after a call returns.
+    public var end: UInt64 { address + UInt64(length) }
+}
+
+public enum MachineCode {
+    /// The calls and unconditional jumps in `bytes`, decoded from `address`.
+    /// Conditional jumps are left out: a tail call the compiler made
+    /// conditional (`jne other_function`) is one too, so they count as jumps.
+    public static func branches(in bytes: [UInt8], at address: UInt64) -> [Branch] {
+        decode(bytes, at: address, limit: 0)
+    }
+
+    /// The call instruction that ends at `returnAddress`, found in the
+    /// bytes just before it (`before` holds the bytes that precede it).
+    public static func call(endingAt returnAddress: UInt64, before: [UInt8]) -> Branch? {
+        // A direct call (e8 rel32) first; then the indirect forms' lengths.
+        for length in [5, 2, 3, 6, 7, 4] where length <= before.count {
+            let slice = Array(before.suffix(length))
+            let start = returnAddress - UInt64(length)
+            if let branch = decode(slice, at: start, limit: 1).first, branch.kind == .call, branch.length == length {
+                return branch
+            }
+        }
+        return nil
+    }
+
+    static func decode(_ bytes: [UInt8], at address: UInt64, limit: Int) -> [Branch] {
+        var handle: csh = 0
+        guard cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK else { return [] }
+        defer { cs_close(&handle) }
+        var instructions: UnsafeMutablePointer<cs_insn>?
+        let count = bytes.withUnsafeBufferPointer { cs_disasm(handle, $0.baseAddress, $0.count, address, limit, &instructions) }
+        guard let instructions else { return [] }
+        defer { cs_free(instructions, count) }
+        var found: [Branch] = []
+        for index in 0..<count {
+            let instruction = instructions[index]
+            let mnemonic = withUnsafeBytes(of: instruction.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let kind: Branch.Kind
+            if mnemonic == "call" {
+                kind = .call
+            } else if mnemonic.hasPrefix("j") {
+                kind = .jump
+            } else {
+                continue
+            }
+            let operand = withUnsafeBytes(of: instruction.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let target = operand.hasPrefix("0x") ? UInt64(operand.dropFirst(2), radix: 16) : nil
+            found.append(Branch(address: instruction.address, length: Int(instruction.size), kind: kind, target: target))
+        }
+        return found
+    }
+}

@@ -1,0 +1,136 @@
+/// Under a call: the kernel stacks sampled while it ran, every frame in
+/// stack order, with the model's annotations beside them.
+extension TextTimeline {
+    static let dim = "\u{1B}[2m"
+    static let yellow = "\u{1B}[33m"
+    static let green = "\u{1B}[32m"
+    static let red = "\u{1B}[31m"
+    static let cyan = "\u{1B}[36m"
+
+    /// Each distinct stack once (with how many samples showed it): the
+    /// syscall's frames aligned with the call's operation, the frames that
+    /// lead into softirq work run on the same stack, and that work aligned
+    /// with the softirq operation whose own functions it shows (or said to
+    /// be unmodelled). Then the events taken during the call; or, when
+    /// nothing was observed, the model's expected chain, marked so.
+    func kernelLines(_ activity: KernelActivity, userChain: [String] = []) {
+        let indent = kernelIndent
+        if activity.source == .expected {
+            guard let operation = activity.operation, !activity.expected.isEmpty else { return }
+            output.write(indent + paint("↳ \(operation), expected (not observed): ", Self.dim)
+                + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
+            return
+        }
+        var counts: [ChainKey: Int] = [:]
+        var order: [KernelSample] = []
+        for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
+            let key = ChainKey(sample.chain)
+            if counts[key] == nil { order.append(sample) }
+            counts[key, default: 0] += 1
+        }
+        for sample in order {
+            let count = counts[ChainKey(sample.chain)] ?? 1
+            stackLines(sample, count: count, activity: activity, userChain: userChain)
+        }
+        for sample in activity.samples where sample.role == .event {
+            output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
+        }
+    }
+
+    func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String]) {
+        let parts = ChainAligner.parts(sample.frames)
+        let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
+        let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && ($0.context ?? "syscall") == "syscall" }
+        let softirqAlignment = names.softirq.isEmpty ? nil : activity.alignments.first { $0.observed == names.softirq && $0.context != "syscall" }
+        var head = "↳ at \(sample.heading)"
+        if count > 1 { head += " (×\(count))" }
+        writeWrapped(head.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
+        if !names.syscall.isEmpty {
+            annotated(syscallAlignment, frames: names.syscall, title: "syscall", prefix: userChain.map { paint($0, Self.cyan) })
+        }
+        if !parts.connecting.isEmpty {
+            let kind = parts.softirqKind.map { "softirq \($0)" } ?? "softirq"
+            var connecting = parts.connecting.map { paint($0.function, Self.dim) }
+            connecting[0] = paint("⤷ \(kind) run on this stack: ", Self.dim) + connecting[0]
+            writeWrapped(connecting, separator: " → ", extraIndent: "  ")
+        }
+        if !names.softirq.isEmpty {
+            let kind = parts.softirqKind.map { "softirq \($0)" } ?? "softirq"
+            annotated(softirqAlignment, frames: names.softirq, title: kind, prefix: [])
+        }
+        if let sourced = Self.sourceLines(sample) {
+            writeWrapped(["at " + (sourced.first ?? "")] + sourced.dropFirst(), separator: " → ", extraIndent: "  ", colour: Self.dim)
+        }
+    }
+
+    /// A part's heading (operation and verdict, or unmodelled), its frames
+    /// with the model's functions marked, and the evidence for each model
+    /// function missing from it (once per trace).
+    func annotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
+        guard let alignment else {
+            writeWrapped(["  \(title): " + paint("unmodelled", Self.yellow) + " (no operation of the model has these functions)"],
+                         separator: " ", extraIndent: "", continuation: "  ")
+            writeWrapped(prefix + frames.map { paint("+" + $0, Self.yellow) }, separator: " → ", extraIndent: "  ")
+            return
+        }
+        let colour = alignment.verdict == .matches ? Self.green : Self.yellow
+        let heading = "\(title) \(alignment.operation): " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
+        writeWrapped(heading.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
+        writeWrapped(prefix + renderChain(alignment), separator: " → ", extraIndent: "  ")
+        for step in alignment.steps where step.status != .matched && step.status != .outOfOrder {
+            guard let evidence = step.evidence, explained.insert(step).inserted else { continue }
+            writeWrapped(["(\(step.function)) \(step.status.label): \(evidence)"], separator: " ", extraIndent: "    ", colour: Self.dim)
+        }
+    }
+
+    /// Every frame of the part, outermost first, with the model's missing
+    /// functions at their places: `f` a frame the model expects, `+f` a
+    /// frame it does not name, `(f: tail call)` and `(f: inlined)` proven,
+    /// `(f: called beside)` called by a frame here but not on the stack,
+    /// `(f?)` missing without proof, `!f` out of the model's order.
+    func renderChain(_ alignment: ChainAlignment) -> [String] {
+        var parts: [String] = []
+        var observedIndex = 0
+        let observed = alignment.observed
+        let expected = Set(alignment.steps.map(\.function))
+        func frame(_ name: String) -> String {
+            expected.contains(name) ? name : paint("+" + name, Self.yellow)
+        }
+        for step in alignment.steps {
+            switch step.status {
+            case .matched:
+                while observedIndex < observed.count && observed[observedIndex] != step.function {
+                    parts.append(frame(observed[observedIndex]))
+                    observedIndex += 1
+                }
+                observedIndex += 1
+                parts.append(step.function)
+            case .tailCall, .inlined, .returned:
+                parts.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
+            case .sibling:
+                parts.append(paint("(" + step.function + ": called beside)", Self.yellow))
+            case .unverified:
+                parts.append(paint("(" + step.function + "?)", Self.dim))
+            case .outOfOrder:
+                parts.append(paint("!" + step.function, Self.red))
+            }
+        }
+        // The frames past the model's deepest function, down to the tracepoint.
+        while observedIndex < observed.count {
+            parts.append(frame(observed[observedIndex]))
+            observedIndex += 1
+        }
+        return parts
+    }
+
+    /// With `--vmlinux`: the sample's frames with their source lines,
+    /// outermost first (`tcp_sendmsg (net/ipv4/tcp.c:1158)`).
+    static func sourceLines(_ sample: KernelSample) -> [String]? {
+        guard let sources = sample.sources, sources.count == sample.chain.count else { return nil }
+        let parts = zip(sample.chain, sources).reversed().compactMap { frame, source -> String? in
+            guard !ChainAligner.isPlumbing(frame), !source.isEmpty else { return nil }
+            return frame + " (" + source + ")"
+        }
+        return parts.isEmpty ? nil : parts
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// The evidence behind a missing model function's status, on machine code
+/// made for the test: calls, tail jumps, calls beside the path, pointers.
+@Suite struct CallEvidenceTests {
+    /// Functions at fixed addresses, each with its code.
+    final class Code: KernelCodeSource {
+        var functions: [(name: String, start: UInt64, bytes: [UInt8])] = []
+
+        func add(_ name: String, at start: UInt64, _ bytes: [UInt8]) {
+            functions.append((name, start, bytes + [UInt8](repeating: 0xcc, count: 16)))
+            functions.sort { $0.start < $1.start }
+        }
+
+        func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? {
+            guard let index = functions.lastIndex(where: { $0.start <= address }) else { return nil }
+            let function = functions[index]
+            return (function.name, function.start, function.start + UInt64(function.bytes.count))
+        }
+
+        /// Code where there is a function, int3 padding between them.
+        func bytes(_ address: UInt64, count: Int) -> [UInt8]? {
+            (address..<address + UInt64(count)).map { at in
+                guard let function = functions.last(where: { $0.start <= at }), at - function.start < UInt64(function.bytes.count) else { return 0xcc }
+                return function.bytes[Int(at - function.start)]
+            }
+        }
+
+        func starts(of name: String) -> [UInt64] { functions.filter { $0.name == name }.map(\.start) }
+
+        func symbolName(at address: UInt64) -> String? { extent(of: address)?.function }
+    }
+
+    /// `call target` (e8 rel32) or `jmp target` (e9 rel32) at `address`.
+    static func branch(_ opcode: UInt8, from address: UInt64, to target: UInt64) -> [UInt8] {
+        let relative = Int32(truncatingIfNeeded: Int64(target) - Int64(address + 5))
+        return [opcode] + withUnsafeBytes(of: relative.littleEndian, Array.init)
+    }
+
+    /// caller calls helper (which returns), then calls middle, which jumps to
+    /// callee; other calls callee through a register.
+    static func code() -> Code {
+        let code = Code()
+        let (caller, helper, middle, callee, other) = (UInt64(0x1000), UInt64(0x2000), UInt64(0x3000), UInt64(0x4000), UInt64(0x5000))
+        code.add("caller", at: caller, [0x90] + branch(0xe8, from: caller + 1, to: helper) + branch(0xe8, from: caller + 6, to: middle) + [0xc3])
+        code.add("helper", at: helper, [0xc3])
+        code.add("middle", at: middle, [0x90, 0x90] + branch(0xe9, from: middle + 2, to: callee))
+        code.add("callee", at: callee, [0x90, 0x90, 0xc3])
+        code.add("other", at: other, [0xff, 0xd0, 0xc3])
+        return code
+    }
+
+    static func function(_ name: String, beside: Bool = false, inline: Bool = false) -> ModelFunction {
+        ModelFunction(layer: .transport, name: name, sourceFile: nil, kernels: .any, file: "test", line: 1,
+                      alwaysInline: inline ? true : nil, beside: beside ? true : nil)
+    }
+
+    /// The stack: caller (returned to at +0xb, after `call middle`) over callee.
+    static let frames = [KernelFrame("caller", 0x100b), KernelFrame("callee", 0x4001)]
+
+    @Test("a call, the jumps after it and the calls beside it, decoded")
+    func links() {
+        let evidence = CallEvidence(code: Self.code())
+        #expect(evidence.link(from: Self.frames[0], to: Self.frames[1])
+                == .tail(call: "caller+0x6: call middle", jumps: ["middle+0x2: jmp callee"], through: ["middle"], starts: [0x3000]))
+        #expect(evidence.link(from: KernelFrame("caller", 0x1006), to: KernelFrame("helper", 0x2000)) == .direct(call: "caller+0x1: call helper"))
+        #expect(evidence.link(from: KernelFrame("other", 0x5002), to: Self.frames[1]) == .indirect(call: "other+0x0: call *(register or memory)"))
+        #expect(evidence.sites(in: Self.frames[0], reaching: "helper") == ["caller+0x1: call helper"])
+        // The call in flight is not a call beside it.
+        #expect(evidence.sites(in: Self.frames[0], reaching: "middle").isEmpty)
+    }
+
+    @Test("statuses: a proven tail call, a call that returned as modelled or not, inline, unverified")
+    func statuses() {
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n"
+            + "0000000000004000 T callee\n0000000000005000 T other\n0000000000006000 T elsewhere\n")
+        let aligner = ChainAligner(symbols: symbols, evidence: CallEvidence(code: Self.code()))
+        let modelled = [Self.function("caller"), Self.function("helper", beside: true), Self.function("middle"),
+                        Self.function("never_a_symbol", inline: true), Self.function("elsewhere"), Self.function("callee")]
+        let alignment = aligner.align(frames: Self.frames, with: modelled, operation: "test")
+        let status = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0.status) })
+        #expect(status == ["caller": .matched, "helper": .returned, "middle": .tailCall, "never_a_symbol": .inlined,
+                           "elsewhere": .unverified, "callee": .matched])
+        #expect(alignment.steps.first { $0.function == "middle" }?.evidence == "caller+0x6: call middle; middle+0x2: jmp callee")
+        #expect(alignment.verdict == .unverified)
+
+        // Nested in the model, but called beside: the model differs.
+        let nested = aligner.align(frames: Self.frames, with: [Self.function("caller"), Self.function("helper"), Self.function("callee")],
+                                   operation: "test")
+        #expect(nested.steps[1].status == .sibling && nested.verdict == .differs)
+        // All proven: matches.
+        let proven = aligner.align(frames: Self.frames, with: [Self.function("caller"), Self.function("middle"), Self.function("callee")],
+                                   operation: "test")
+        #expect(proven.verdict == .matches)
+        // Without the kernel's code nothing is proven but what the model declares.
+        let blind = ChainAligner(symbols: symbols, codeUnreadable: "no code").align(frames: Self.frames, with: modelled, operation: "test")
+        #expect(blind.steps.filter { $0.status == .unverified }.map(\.function) == ["helper", "middle", "elsewhere"])
+        #expect(blind.steps.first { $0.function == "never_a_symbol" }?.status == .inlined)
+    }
+
+    @Test("format 1.2's unproven statuses and verdict read as unverified")
+    func oldStatusesReadUnverified() throws {
+        let decoder = JSONDecoder()
+        #expect(try decoder.decode([ChainAlignment.Status].self, from: Data(#"["skipped","absent","matched"]"#.utf8)) == [.unverified, .unverified, .matched])
+        #expect(try decoder.decode(ChainAlignment.Verdict.self, from: Data(#""matches-with-inlining""#.utf8)) == .unverified)
+    }
+}
