@@ -140,11 +140,16 @@ struct KernelTests {
         #expect(ourChains == perfChains, "only perf: \(perfChains.subtracting(ourChains))\nonly sockettrace: \(ourChains.subtracting(perfChains))")
     }
 
-    @Test("model check on this kernel: symbols, prototypes, inlined functions")
+    @Test("model check on this kernel: no errors; symbols, prototypes, declared inline functions, callers' calls read from the code")
     func modelCheck() throws {
+        let whole = try TestSupport.run(TestSupport.sockettrace, ["model", "check"])
+        #expect(whole.status == 0, "\(whole.stdout.split(separator: "\n").filter { $0.contains("ERROR") })")
         let result = try TestSupport.run(TestSupport.sockettrace, ["model", "check", "--operation", "tcp_send"])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("sock_sendmsg_nosec            no symbol: inlined or renamed"))
+        #expect(result.stdout.contains("sock_sendmsg_nosec            always inlined (declared inline; no symbol)"))
+        // The caller → callee steps, read from the kernel's code.
+        #expect(result.stdout.contains("↳ tcp_sendmsg+0x"), "\(result.stdout)")
+        #expect(result.stdout.contains(": call tcp_sendmsg_locked"))
         #expect(result.stdout.contains("__sys_sendto                  symbol: int __sys_sendto(int fd, void *buff, size_t len"))
         #expect(result.stdout.contains("sys_sendto                    not for this kernel version: kernels -4.16"))
     }

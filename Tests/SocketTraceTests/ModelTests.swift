@@ -125,6 +125,30 @@ struct ModelTests {
         #expect(softirqPart == ["net_rx_action", "__napi_poll", "process_backlog", "__netif_receive_skb_one_core", "__netif_receive_skb_core"])
     }
 
+    @Test("model check: a name that is no symbol and not declared inline, or a range that excludes a symbol, is an error")
+    func modelCheckFindings() throws {
+        let text = """
+        operation  test
+        syscalls   sendto
+        body
+        syscall    __sys_sendto        net/socket.c
+        socket     sock_sendmsg_nosec  net/socket.c   inline
+        socket     inet_sendmsg_typo   net/ipv4/af_inet.c
+        transport  tcp_sendmsg         net/ipv4/tcp.c  -4.14
+        transport  tcp_gone            net/ipv4/tcp.c  -4.14
+        transport  dst_output          include/net/dst.h inline
+        """
+        var model = StackModel(operations: [try ModelParser.parseOperation(text, file: "test.chain")], probeSets: [:], directory: "/")
+        model.operations[0].syscalls = ["sendto"]
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T __sys_sendto\n0000000000002000 T tcp_sendmsg\n"
+            + "0000000000003000 t dst_output\n0000000000004000 t dst_output\n")
+        let check = try ModelCheck.run(model: model, symbols: symbols, btf: nil, kernel: KernelVersion(6, 18))
+        let finding = Dictionary(check.rows.map { ($0.function.name, $0.finding) }, uniquingKeysWith: { first, _ in first })
+        #expect(finding == ["__sys_sendto": .symbol, "sock_sendmsg_nosec": .inlined, "inet_sendmsg_typo": .unknown,
+                            "tcp_sendmsg": .excludedButPresent, "tcp_gone": .otherKernels, "dst_output": .inlineWithCopies])
+        #expect(check.errors.map(\.function.name) == ["inet_sendmsg_typo", "tcp_sendmsg"])
+    }
+
     @Test func kernelVersions() {
         #expect(KernelVersion("6.18.44-fc-v657") == KernelVersion(6, 18, 44))
         #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 16, 9)) == true)

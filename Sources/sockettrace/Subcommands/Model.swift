@@ -49,14 +49,21 @@ struct Model: ParsableCommand {
     }
 
     struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check every model function against the running kernel: symbol or not, prototype from BTF, and what that means.")
+        static let configuration = CommandConfiguration(abstract: "Check every model function against the running kernel: symbol or not, prototype from BTF, what that means, and whether each caller's code calls the next function. Exits 1 on an error (a name that is no symbol and not declared inline, or a range that excludes a symbol of this kernel).")
         @OptionGroup var model: ModelOptions
         @Option(help: "Check only this operation.") var operation: String?
 
         func run() throws {
             let loaded = try loadModel(model)
-            let report = try ModelCheck.run(model: loaded, only: operation)
+            let symbols = KernelSymbols.load()
+            var code: KernelCodeSource?, unreadable: String?
+            switch KernelCorrelator.readCode(symbols) {
+            case let .success(source): code = source
+            case let .failure(error): unreadable = error.description
+            }
+            let report = try ModelCheck.run(model: loaded, only: operation, symbols: symbols, code: code, codeUnreadable: unreadable)
             print(report.text, terminator: "")
+            if !report.errors.isEmpty { throw ExitCode(1) }
         }
     }
 }
