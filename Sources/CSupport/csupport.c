@@ -658,6 +658,7 @@ int cs_perf_set_output(int fd, int target)
 }
 
 int cs_perf_enable(int fd) { return ioctl(fd, PERF_EVENT_IOC_ENABLE, 0); }
+int cs_perf_set_filter(int fd, const char *filter) { return ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter); }
 int cs_perf_disable(int fd) { return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0); }
 
 void *cs_perf_map(int fd, uint64_t data_pages)

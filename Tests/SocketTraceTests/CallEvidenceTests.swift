@@ -72,7 +72,7 @@ import Testing
         #expect(evidence.sites(in: Self.frames[0], reaching: "middle").isEmpty)
     }
 
-    @Test("statuses: a proven tail call, a call that returned as modelled or not, inline, unverified")
+    @Test("statuses: a proven tail call, a call beside the path as modelled or not, inline, unverified")
     func statuses() {
         let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n"
             + "0000000000004000 T callee\n0000000000005000 T other\n0000000000006000 T elsewhere\n")
@@ -81,7 +81,7 @@ import Testing
                         Self.function("never_a_symbol", inline: true), Self.function("elsewhere"), Self.function("callee")]
         let alignment = aligner.align(frames: Self.frames, with: modelled, operation: "test")
         let status = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0.status) })
-        #expect(status == ["caller": .matched, "helper": .returned, "middle": .tailCall, "never_a_symbol": .inlined,
+        #expect(status == ["caller": .matched, "helper": .beside, "middle": .tailCall, "never_a_symbol": .inlined,
                            "elsewhere": .unverified, "callee": .matched])
         #expect(alignment.steps.first { $0.function == "middle" }?.evidence == "caller+0x6: call middle; middle+0x2: jmp callee")
         #expect(alignment.verdict == .unverified)

@@ -7,9 +7,9 @@ import Testing
 @Suite(.serialized, .enabled(if: TestSupport.canTrace && TestSupport.canObserveKernel, "needs root, kallsyms and tracefs"))
 struct KernelTests {
     /// Traces a shell script with kernel observation on into a trace file and reads it back.
-    func traceCalls(_ script: String) throws -> (calls: [SyscallInvocation], events: [KernelSample]) {
+    func traceCalls(_ script: String, options: [String] = []) throws -> (calls: [SyscallInvocation], events: [KernelSample]) {
         let file = TestSupport.temporaryFile("kernel") + ".jsonl"
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", file, "/bin/sh", "-c", script])
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", file] + options + ["/bin/sh", "-c", script])
         #expect(result.status == 0, "\(result.stderr)")
         let reader = try TraceFileReader(path: file)
         #expect(reader.header?.kernelObservation == "observed")
@@ -53,7 +53,7 @@ struct KernelTests {
             #expect(steps[tailCalled]?.status == .tailCall, "\(tailCalled): \(String(describing: steps[tailCalled]))")
         }
         #expect(steps["inet_sendmsg"]?.evidence?.contains("inet_sendmsg+0x") == true && steps["inet_sendmsg"]?.evidence?.contains("jmp tcp_sendmsg") == true)
-        #expect(steps["__ip_local_out"]?.status == .returned, "\(String(describing: steps["__ip_local_out"]))")
+        #expect(steps["__ip_local_out"]?.status == .beside, "\(String(describing: steps["__ip_local_out"]))")
         #expect(steps["sock_sendmsg_nosec"]?.status == .inlined)
         // No DWARF here: sock_sendmsg (a symbol, not called by __sys_sendto) stays unverified, and so does the verdict.
         #expect(steps["sock_sendmsg"]?.status == .unverified)
@@ -61,7 +61,7 @@ struct KernelTests {
         // Every jump and call the evidence names is one, read independently (bpftrace) at that address.
         if TestSupport.hasBpftrace {
             let claims = calls.compactMap(\.kernel).flatMap(\.alignments).flatMap(\.steps)
-                .filter { $0.status == .tailCall || $0.status == .returned }.compactMap(\.evidence)
+                .filter { $0.status == .tailCall || $0.status == .beside }.compactMap(\.evidence)
             #expect(!claims.isEmpty)
             try KernelCodeOracle.check(claims)
         }
@@ -85,6 +85,22 @@ struct KernelTests {
         let bind = try #require(calls.first { $0.syscall == .bind })
         #expect(bind.kernel?.source == .expected)
         #expect(bind.kernel?.expected.contains("inet_bind") == true)
+    }
+
+    @Test("probe set full: socket, bind, listen, accept and the receive copy have observed chains, each reaching its operation's own functions")
+    func fullProbeSet() throws {
+        let (calls, _) = try traceCalls(try TestSupport.serverAndClientScript(port: TestSupport.freshPort()), options: ["--probe-set", "full"])
+        let reaching: [(Syscall, String, String)] = [(.socket, "socket_create", "sk_prot_alloc"), (.bind, "bind", "__inet_bind"),
+                                                     (.listen, "listen", "inet_csk_listen_start"), (.accept, "tcp_accept", "inet_csk_accept"),
+                                                     (.read, "tcp_recv", "skb_copy_datagram_iter")]
+        for (syscall, operation, deepest) in reaching {
+            let call = try #require(calls.first { $0.syscall == syscall && $0.result?.failed == false && $0.kernel?.source == .observed },
+                                    "no observed \(syscall)")
+            #expect(call.kernel?.operation == operation)
+            #expect(call.kernel?.alignments.contains { $0.operation == operation && $0.observed.contains(deepest)
+                && $0.steps.contains { $0.function == deepest && $0.status == .matched } } == true,
+                    "\(syscall): \(call.kernel?.alignments.map(\.observed) ?? [])")
+        }
     }
 
     @Test("UDP pair: udp_sendmsg → udp_send_skb → ip_send_skb")

@@ -141,6 +141,9 @@ int cs_perf_event_id(int fd, uint64_t *id);
 /// Sends `fd`'s samples to `target`'s ring buffer (same cpu).
 int cs_perf_set_output(int fd, int target);
 int cs_perf_enable(int fd);
+/* PERF_EVENT_IOC_SET_FILTER: a tracepoint filter, in tracefs' filter syntax,
+ * applied in the kernel before a sample is taken. */
+int cs_perf_set_filter(int fd, const char *filter);
 int cs_perf_disable(int fd);
 /* Samples the event lost to a full ring so far, or -1 where the kernel
  * cannot say (before 6.0). */

@@ -14,13 +14,13 @@ public struct ChainAlignment: Sendable, Codable {
         case inlined
         /// Not in the chain: a frame around its place calls it elsewhere in
         /// its code, beside the call in flight. It ran before or after the
-        /// sample (or not at all), not under the next frame: the model nests
-        /// a call that the kernel makes beside the path.
+        /// sample (or not at all: another branch), not under the next frame,
+        /// and the model nests it: the model differs from this path.
         case sibling
         /// Not in the chain, as the model says (`beside`): a frame around its
-        /// place calls it elsewhere in its code, and it returns before the
-        /// next function of the chain is called.
-        case returned
+        /// place calls it elsewhere in its code, beside the call in flight
+        /// (before it or after it: the code does not say which ran first).
+        case beside
         /// Not in the chain, and nothing read proves why: inlined at this
         /// call site, not on this path, or renamed.
         case unverified
@@ -36,7 +36,7 @@ public struct ChainAlignment: Sendable, Codable {
         }
 
         /// Whether the status is proven by the stack or the kernel's code.
-        public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .returned }
+        public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .beside }
 
         /// How a timeline writes it: `tail call`, `called beside`, ….
         public var label: String {
@@ -44,7 +44,7 @@ public struct ChainAlignment: Sendable, Codable {
             case .matched: "matched"
             case .tailCall: "tail call"
             case .inlined: "inlined"
-            case .returned: "returned before"
+            case .beside: "beside, as modelled"
             case .sibling: "called beside the path"
             case .unverified: "unverified"
             case .outOfOrder: "out of order"
@@ -186,7 +186,7 @@ public struct ChainAlignment: Sendable, Codable {
         var parts = ["\(count(.matched)) matched"]
         if count(.tailCall) > 0 { parts.append("\(count(.tailCall)) tail-called (proven)") }
         if count(.inlined) > 0 { parts.append("\(count(.inlined)) inlined (declared)") }
-        if count(.returned) > 0 { parts.append("\(count(.returned)) returned before (called beside, as modelled)") }
+        if count(.beside) > 0 { parts.append("\(count(.beside)) called beside the path (as modelled)") }
         if count(.sibling) > 0 { parts.append("\(count(.sibling)) called beside the path") }
         if count(.unverified) > 0 { parts.append("\(count(.unverified)) missing, unverified") }
         if count(.outOfOrder) > 0 { parts.append("\(count(.outOfOrder)) out of order") }
@@ -308,6 +308,22 @@ public struct ChainAligner: @unchecked Sendable {
                 steps.append(.init(function: function.name, layer: function.layer, status: status, evidence: evidence))
             }
         }
+        // A function declared inline is never a frame, but whether this path
+        // ran it the stack cannot show. Where the path visibly leaves the
+        // model around its place (a frame the model does not name, or a
+        // function called beside the path), it is not said to be inlined here.
+        for (index, step) in steps.enumerated() where step.status == .inlined {
+            let before = placed[..<index].compactMap { $0 }.last ?? -1
+            let after = placed[(index + 1)...].compactMap { $0 }.first ?? frames.count
+            let strangers = before + 1 < after ? observed[(before + 1)..<after].filter { !expectedNames.contains($0) } : []
+            let beside = steps.indices.first { other in
+                steps[other].status == .sibling && (placed[..<other].compactMap { $0 }.last ?? -1) == before
+            }
+            guard let leaving = strangers.first.map({ "+" + $0 }) ?? beside.map({ steps[$0].function + " called beside" }) else { continue }
+            steps[index] = .init(function: step.function, layer: step.layer, status: .unverified,
+                                 evidence: "declared inline in the model, but the path leaves the model here (\(leaving)): "
+                                    + "whether this path ran it is not shown")
+        }
         // Frames inside the aligned stretch that the model does not name.
         let matchedPlaces = placed.compactMap { $0 }
         let extras: [String]
@@ -326,7 +342,9 @@ public struct ChainAligner: @unchecked Sendable {
             return (.unverified, "expected before the outermost frame the stack shows")
         }
         guard let evidence, frames[outer].address != 0 else {
-            if function.isAlwaysInline && presence == .absent { return (.inlined, "declared always inline in the model; no symbol in this kernel") }
+            if function.isAlwaysInline && presence == .absent {
+                return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); no symbol in this kernel: never a frame of its own")
+            }
             return (.unverified, codeUnreadable)
         }
         // A tail call on the way from one frame to the next.
@@ -346,7 +364,7 @@ public struct ChainAligner: @unchecked Sendable {
             }
         }
         if function.isAlwaysInline && presence == .absent {
-            return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); no symbol in this kernel")
+            return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); no symbol in this kernel: never a frame of its own")
         }
         if presence == .absent {
             return (.unverified, "no symbol in this kernel (inlined everywhere, renamed, or not in this version); " + links.joined(separator: "; "))
@@ -359,7 +377,7 @@ public struct ChainAligner: @unchecked Sendable {
         }
         for start in entered { sites += evidence.sites(inFunctionAt: start, reaching: function.name) }
         if !sites.isEmpty {
-            return (function.isBeside ? .returned : .sibling, sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
+            return (function.isBeside ? .beside : .sibling, sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
         }
         if function.isAlwaysInline {
             return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); these frames' code calls no copy of it: "

@@ -1,3 +1,5 @@
+import Glibc
+
 /// One hit of a tracepoint in a traced task: when, where, the kernel call
 /// chain that led to it (innermost function first, as perf reports it) and
 /// the tracepoint's fields.
@@ -103,16 +105,60 @@ public struct KernelSample: Sendable, Codable {
             return "drop: reason \(fields["reason"]?.number ?? 0)"
         case "sock:sock_send_length", "sock:sock_recv_length":
             return "ret=\(fields["ret"]?.number ?? 0)"
-        case "tcp:tcp_rcv_space_adjust", "tcp:tcp_retransmit_skb", "tcp:tcp_send_reset":
+        case "tcp:tcp_rcv_space_adjust", "tcp:tcp_retransmit_skb", "tcp:tcp_receive_reset":
             return "\(endpoint("saddr", "sport")) → \(endpoint("daddr", "dport"))"
+        case "tcp:tcp_send_reset":
+            var text = "\(endpoint("saddr", "sport")) → \(endpoint("daddr", "dport"))"
+            if case let .symbol(reason, _)? = fields["reason"] { text += " reason=\(reason)" } else if let reason = fields["reason"]?.number { text += " reason=\(reason)" }
+            return text
         default:
-            return fields.keys.sorted().prefix(3).map { "\($0)=\(fields[$0]?.number.map(String.init) ?? "…")" }.joined(separator: " ")
+            return fields.keys.sorted().prefix(3).map { "\($0)=\(Self.text(of: $0, fields[$0]))" }.joined(separator: " ")
         }
     }
 
+    /// A field's value as a timeline shows it: addresses and pointers
+    /// (`call_site`, `ptr`, `skbaddr`…) in hex, other numbers in decimal.
+    static func text(of name: String, _ value: TracepointValue?) -> String {
+        guard let number = value?.number else {
+            if case let .string(text)? = value { return text }
+            return "…"
+        }
+        let isAddress = name == "ptr" || name == "call_site" || name.hasSuffix("addr") || name.hasSuffix("_ptr") || name == "location"
+        return isAddress ? "0x" + String(UInt64(bitPattern: number), radix: 16) : String(number)
+    }
+
+    /// `127.0.0.1:40000` or `[::1]:40000`, by the event's `family` (the IPv4
+    /// fields of an IPv6 socket hold a placeholder such as 127.0.0.6), or
+    /// from a `struct sockaddr` copied into the field (tcp_send_reset).
     func endpoint(_ address: String, _ port: String) -> String {
-        guard case let .bytes(bytes)? = fields[address], bytes.count == 4 else { return "?" }
+        guard case let .bytes(bytes)? = fields[address] else { return "?" }
+        if bytes.count == MemoryLayout<sockaddr_in6>.size {
+            return Self.socketAddress(bytes) ?? "?"
+        }
+        let family = fields["family"]?.number
+        if family == 10, case let .bytes(v6)? = fields[address + "_v6"], v6.count == 16 {
+            return "[" + Self.ipv6(v6) + "]:\(fields[port]?.number ?? 0)"
+        }
+        guard bytes.count == 4 else { return "?" }
         return bytes.map(String.init).joined(separator: ".") + ":\(fields[port]?.number ?? 0)"
+    }
+
+    /// A sockaddr_in or sockaddr_in6 in a byte field.
+    static func socketAddress(_ bytes: [UInt8]) -> String? {
+        guard bytes.count >= 8 else { return nil }
+        let family = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+        let port = UInt16(bytes[2]) << 8 | UInt16(bytes[3])
+        switch family {
+        case 2: return bytes[4..<8].map(String.init).joined(separator: ".") + ":\(port)"
+        case 10 where bytes.count >= 24: return "[" + ipv6(Array(bytes[8..<24])) + "]:\(port)"
+        default: return nil
+        }
+    }
+
+    static func ipv6(_ bytes: [UInt8]) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, bytes, &buffer, socklen_t(buffer.count)) != nil else { return "?" }
+        return String(cString: buffer)
     }
 }
 

@@ -75,6 +75,7 @@ public final class KernelSampler: @unchecked Sendable {
     static let fieldsCacheLimit = 4096
     /// Chains by their addresses (bounded, so memory stays flat).
     var chainCache: [[UInt64]: (chain: [String], offsets: [UInt64], sources: [String]?)] = [:]
+    var filterTexts: [String: String] = [:]
     static let chainCacheLimit = 4096
     /// The name of the process that closes the events (`close()`).
     public static let releaserName = "st-release"
@@ -114,7 +115,7 @@ public final class KernelSampler: @unchecked Sendable {
         for cpu in cpus {
             for probe in probes {
                 guard let format = formats[probe.name] else { continue }
-                guard let id = try open(format, pid: pid, cpu: cpu, inherit: inherit, chain: true) else { continue }
+                guard let id = try open(format, pid: pid, cpu: cpu, inherit: inherit, chain: true, filter: try filterText(probe)) else { continue }
                 probeByID[id] = probe
             }
         }
@@ -154,13 +155,16 @@ public final class KernelSampler: @unchecked Sendable {
 
     /// Opens one event writing to `cpu`'s ring and enables it; its sample
     /// id, or nil for an offline CPU.
-    func open(_ format: TracepointFormat, pid: Int32, cpu: Int32, inherit: Bool, chain: Bool) throws -> UInt64? {
+    func open(_ format: TracepointFormat, pid: Int32, cpu: Int32, inherit: Bool, chain: Bool, filter: String? = nil) throws -> UInt64? {
         let fd = cs_perf_open_tracepoint(pid, cpu, format.id, inherit, chain)
         if fd < 0 {
             if errno == ENODEV || errno == EINVAL && cpu > 0 { return nil }  // an offline CPU
             throw TraceError(operation: "perf_event_open(\(format.name), pid \(pid), cpu \(cpu))", errno: errno)
         }
         descriptors.append(fd)
+        if let filter, cs_perf_set_filter(fd, filter) != 0 {
+            throw TraceError(operation: "the filter of \(format.name) (\(filter))", errno: errno)
+        }
         var id: UInt64 = 0
         guard cs_perf_event_id(fd, &id) == 0 else { throw TraceError(operation: "PERF_EVENT_IOC_ID", errno: errno) }
         if let ring = rings[cpu] {
@@ -175,6 +179,27 @@ public final class KernelSampler: @unchecked Sendable {
         }
         cs_perf_enable(fd)
         return id
+    }
+
+    /// A probe's filter in the kernel's syntax: `(call_site >= 0x… &&
+    /// call_site < 0x…) || …` over every copy of each function; worked out
+    /// once (it waits for the kernel's symbols).
+    func filterText(_ probe: Probe) throws -> String? {
+        guard let filter = probe.filter else { return nil }
+        if let known = filterTexts[probe.name] { return known }
+        var ranges: [String] = []
+        for function in filter.functions {
+            for start in symbols.starts(of: function) {
+                guard let extent = symbols.extent(of: start) else { continue }
+                ranges.append("(\(filter.field) >= 0x\(String(extent.start, radix: 16)) && \(filter.field) < 0x\(String(extent.end, radix: 16)))")
+            }
+        }
+        guard !ranges.isEmpty else {
+            throw TraceError(operation: "the filter of \(probe.name): none of \(filter.functions.joined(separator: ", ")) is a symbol here")
+        }
+        let text = ranges.joined(separator: " || ")
+        filterTexts[probe.name] = text
+        return text
     }
 
     /// What one drain of the rings gave: samples and syscall exits, each oldest first.

@@ -1,4 +1,5 @@
 import CCapstone
+import Glibc
 
 /// x86-64 machine code decoded with capstone, as far as the evidence about
 /// call chains needs it: the calls and jumps, and where they go.
@@ -19,9 +20,9 @@ public struct Branch: Sendable, Equatable {
 }
 
 public enum MachineCode {
-    /// The calls and unconditional jumps in `bytes`, decoded from `address`.
-    /// Conditional jumps are left out: a tail call the compiler made
-    /// conditional (`jne other_function`) is one too, so they count as jumps.
+    /// The calls and jumps in `bytes`, decoded from `address`. Conditional
+    /// jumps count as jumps: a tail call the compiler made conditional
+    /// (`jne other_function`) is one too.
     public static func branches(in bytes: [UInt8], at address: UInt64) -> [Branch] {
         decode(bytes, at: address, limit: 0)
     }
@@ -40,10 +41,33 @@ public enum MachineCode {
         return nil
     }
 
-    static func decode(_ bytes: [UInt8], at address: UInt64, limit: Int) -> [Branch] {
+    /// One capstone handle per thread, opened at first use: opening one per
+    /// function decoded cost more than the decoding.
+    static func withHandle<T>(_ body: (csh) -> T, otherwise: T) -> T {
+        let key = handleKey
+        if let stored = pthread_getspecific(key) {
+            return body(csh(UInt(bitPattern: stored)))
+        }
         var handle: csh = 0
-        guard cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK else { return [] }
-        defer { cs_close(&handle) }
+        guard cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK else { return otherwise }
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: UInt(handle)))
+        return body(handle)
+    }
+
+    nonisolated(unsafe) static let handleKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { stored in
+            var handle = csh(UInt(bitPattern: stored))
+            cs_close(&handle)
+        }
+        return key
+    }()
+
+    static func decode(_ bytes: [UInt8], at address: UInt64, limit: Int) -> [Branch] {
+        withHandle({ decode(bytes, at: address, limit: limit, handle: $0) }, otherwise: [])
+    }
+
+    static func decode(_ bytes: [UInt8], at address: UInt64, limit: Int, handle: csh) -> [Branch] {
         var instructions: UnsafeMutablePointer<cs_insn>?
         let count = bytes.withUnsafeBufferPointer { cs_disasm(handle, $0.baseAddress, $0.count, address, limit, &instructions) }
         guard let instructions else { return [] }

@@ -171,8 +171,20 @@ public enum ModelParser {
             guard words.count >= 2, let role = Probe.Role(rawValue: words[1]) else {
                 throw fail("after the tracepoint: its role, chain or event")
             }
+            var meaning = words.dropFirst(2)
+            var filter: Probe.Filter?
+            if meaning.first == "where" {
+                // where FIELD in FUNCTION,FUNCTION…
+                let clause = Array(meaning.prefix(4))
+                guard clause.count == 4, clause[2] == "in", !clause[1].isEmpty,
+                      clause[3].split(separator: ",").allSatisfy({ isFunctionName(String($0)) }) else {
+                    throw fail("a filter is `where FIELD in FUNCTION,FUNCTION…`")
+                }
+                filter = Probe.Filter(field: clause[1], functions: clause[3].split(separator: ",").map(String.init))
+                meaning = meaning.dropFirst(4)
+            }
             sets[name]!.append(Probe(group: String(parts[0]), event: String(parts[1]), role: role,
-                                     meaning: words.dropFirst(2).joined(separator: " ")))
+                                     meaning: meaning.joined(separator: " "), filter: filter))
         }
         if sets.isEmpty { throw ModelError(file: file, line: 0, message: "no probe sets") }
         return sets

@@ -117,6 +117,14 @@ public struct Probe: Sendable, Equatable {
     public let event: String
     public let role: Role
     public let meaning: String
+    /// Hits kept by the kernel: only those whose FIELD (a code address, such
+    /// as kmem's `call_site`) lies in one of the functions.
+    public var filter: Filter?
+
+    public struct Filter: Sendable, Equatable {
+        public let field: String
+        public let functions: [String]
+    }
 
     public var name: String { "\(group):\(event)" }
 }

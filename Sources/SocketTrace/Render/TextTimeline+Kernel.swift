@@ -68,8 +68,9 @@ extension TextTimeline {
     /// function missing from it (once per trace).
     func annotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
         guard let alignment else {
-            writeWrapped(["  \(title): " + paint("unmodelled", Self.yellow) + " (no operation of the model has these functions)"],
-                         separator: " ", extraIndent: "", continuation: "  ")
+            let why = title == "syscall" ? "the model has no operation for this call on this socket"
+                : "no softirq operation of the model names a function of its own among these frames"
+            writeWrapped(["  \(title): " + paint("unmodelled", Self.yellow) + " (\(why))"], separator: " ", extraIndent: "", continuation: "  ")
             writeWrapped(prefix + frames.map { paint("+" + $0, Self.yellow) }, separator: " → ", extraIndent: "  ")
             return
         }
@@ -85,42 +86,58 @@ extension TextTimeline {
 
     /// Every frame of the part, outermost first, with the model's missing
     /// functions at their places: `f` a frame the model expects, `+f` a
-    /// frame it does not name, `(f: tail call)` and `(f: inlined)` proven,
-    /// `(f: called beside)` called by a frame here but not on the stack,
-    /// `(f?)` missing without proof, `!f` out of the model's order.
+    /// frame it does not name, `(f: tail call)`, `(f: inlined)`, `(f: beside,
+    /// as modelled)`, `(f: called beside)` (called by a frame here, not on
+    /// the stack), `(f?)` missing without proof, `!f` out of the model's
+    /// order. The functions missing between two expected frames keep the
+    /// model's order, after the deepest frame between them that their
+    /// evidence names (a tail call made from a frame the model does not
+    /// name comes after that frame).
     func renderChain(_ alignment: ChainAlignment) -> [String] {
-        var parts: [String] = []
-        var observedIndex = 0
         let observed = alignment.observed
         let expected = Set(alignment.steps.map(\.function))
-        func frame(_ name: String) -> String {
-            expected.contains(name) ? name : paint("+" + name, Self.yellow)
+        var after: [Int: [String]] = [:]
+        var gap: [String] = []
+        var anchor: Int?
+        var position = -1
+        func flush() {
+            after[anchor ?? position, default: []] += gap
+            gap = []
+            anchor = nil
         }
         for step in alignment.steps {
+            if step.status == .matched {
+                guard let index = observed.indices.first(where: { $0 > position && observed[$0] == step.function }) else { continue }
+                flush()
+                position = index
+                continue
+            }
+            if let caller = Self.caller(in: step.evidence),
+               let index = observed.indices.last(where: { $0 >= max(position, 0) && observed[$0] == caller }) {
+                anchor = max(anchor ?? index, index)
+            }
             switch step.status {
-            case .matched:
-                while observedIndex < observed.count && observed[observedIndex] != step.function {
-                    parts.append(frame(observed[observedIndex]))
-                    observedIndex += 1
-                }
-                observedIndex += 1
-                parts.append(step.function)
-            case .tailCall, .inlined, .returned:
-                parts.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
-            case .sibling:
-                parts.append(paint("(" + step.function + ": called beside)", Self.yellow))
-            case .unverified:
-                parts.append(paint("(" + step.function + "?)", Self.dim))
-            case .outOfOrder:
-                parts.append(paint("!" + step.function, Self.red))
+            case .matched: break
+            case .tailCall, .inlined, .beside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
+            case .sibling: gap.append(paint("(" + step.function + ": called beside)", Self.yellow))
+            case .unverified: gap.append(paint("(" + step.function + "?)", Self.dim))
+            case .outOfOrder: gap.append(paint("!" + step.function, Self.red))
             }
         }
-        // The frames past the model's deepest function, down to the tracepoint.
-        while observedIndex < observed.count {
-            parts.append(frame(observed[observedIndex]))
-            observedIndex += 1
+        flush()
+        var parts = after[-1] ?? []
+        for (index, name) in observed.enumerated() {
+            parts.append(expected.contains(name) ? name : paint("+" + name, Self.yellow))
+            parts += after[index] ?? []
         }
         return parts
+    }
+
+    /// The function whose call an evidence text starts from
+    /// (`__sys_sendto+0x234: call …` → `__sys_sendto`), as frames name it.
+    static func caller(in evidence: String?) -> String? {
+        guard let evidence, let plus = evidence.range(of: "+0x") else { return nil }
+        return KernelSymbols.baseName(String(evidence[..<plus.lowerBound]))
     }
 
     /// With `--vmlinux`: the sample's frames with their source lines,
