@@ -149,6 +149,17 @@ struct ModelTests {
         #expect(check.errors.map(\.function.name) == ["inet_sendmsg_typo", "tcp_sendmsg"])
     }
 
+    @Test("the narrowest operation for a call's socket: tcp6 before tcp for IPv6, tcp for IPv4")
+    func narrowestOperation() throws {
+        let either = try ModelParser.parseOperation("operation any_tcp\nsyscalls sendto\nsockets tcp\nbody\nsocket f\n", file: "a")
+        let six = try ModelParser.parseOperation("operation six\nsyscalls sendto\nsockets tcp6\nbody\nsocket g\n", file: "b")
+        let model = StackModel(operations: [either, six], probeSets: [:], directory: "/")
+        let v6 = SocketSnapshot(fd: 3, socket: SocketInfo(family: 10, type: 1, protocolNumber: 6))
+        let v4 = SocketSnapshot(fd: 3, socket: SocketInfo(family: 2, type: 1, protocolNumber: 6))
+        #expect(model.operation(for: .sendto, socket: v6)?.name == "six")
+        #expect(model.operation(for: .sendto, socket: v4)?.name == "any_tcp")
+    }
+
     @Test func kernelVersions() {
         #expect(KernelVersion("6.18.44-fc-v657") == KernelVersion(6, 18, 44))
         #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 16, 9)) == true)

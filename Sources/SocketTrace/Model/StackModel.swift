@@ -26,21 +26,49 @@ public struct ModelFunction: Sendable, Equatable, Codable {
     public var isBeside: Bool { beside == true }
 }
 
-/// Which sockets an operation applies to.
+/// Which sockets an operation applies to: `tcp` and `udp` are either
+/// family, `tcp6` and `udp6` IPv6 only (an operation for them is chosen
+/// before the family-blind one).
 public enum SocketKind: String, Sendable, Codable {
-    case tcp, udp, inet, unix, any
+    case tcp, udp, tcp6, udp6, inet, unix, any
 
     public func matches(_ socket: SocketSnapshot?) -> Bool {
         guard let socket else { return self == .any }
-        let inet = socket.family == 2 || socket.family == 10
+        let inet = socket.family == AddressFamily.inet || socket.family == AddressFamily.inet6
+        let ipv6 = socket.family == AddressFamily.inet6
         switch self {
         case .any: return true
         case .inet: return inet
-        case .tcp: return inet && socket.type == 1
-        case .udp: return inet && socket.type == 2
-        case .unix: return socket.family == 1
+        case .tcp: return inet && socket.type == SocketTypeNumber.stream
+        case .udp: return inet && socket.type == SocketTypeNumber.datagram
+        case .tcp6: return ipv6 && socket.type == SocketTypeNumber.stream
+        case .udp6: return ipv6 && socket.type == SocketTypeNumber.datagram
+        case .unix: return socket.family == AddressFamily.unix
         }
     }
+
+    /// How narrowly it picks sockets: the narrowest matching operation wins.
+    var specificity: Int {
+        switch self {
+        case .tcp6, .udp6: 3
+        case .tcp, .udp, .unix: 2
+        case .inet: 1
+        case .any: 0
+        }
+    }
+}
+
+/// The address families and socket types the model distinguishes, by the
+/// kernel's numbering (AF_*, SOCK_*).
+enum AddressFamily {
+    static let unix: UInt64 = 1
+    static let inet: UInt64 = 2
+    static let inet6: UInt64 = 10
+}
+
+enum SocketTypeNumber {
+    static let stream: UInt64 = 1
+    static let datagram: UInt64 = 2
 }
 
 /// One socket operation of the model: which syscalls perform it, on which
@@ -142,7 +170,8 @@ public struct StackModel: Sendable {
     /// The operation a syscall on this socket performs (`tcp_send` for a
     /// write on a TCP socket), if the model has one.
     public func operation(for syscall: Syscall, socket: SocketSnapshot?) -> StackOperation? {
-        operations.first { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
+        operations.filter { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
+            .max { $0.sockets.specificity < $1.sockets.specificity }
     }
 
     /// The operations that happen in the receive softirq.
