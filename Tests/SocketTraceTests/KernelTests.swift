@@ -66,6 +66,11 @@ struct KernelTests {
             try KernelCodeOracle.check(claims)
         }
 
+        // A sample counts once: under the softirq's operation when it was taken there.
+        let chainSamples = calls.compactMap(\.kernel).flatMap(\.samples).filter { $0.role == .chain && !$0.chain.isEmpty }.count
+        let counted = calls.compactMap(\.kernel).flatMap(\.alignments).filter(\.countsTheSample).count
+        #expect(counted > 0 && counted <= chainSamples, "\(counted) alignments counted for \(chainSamples) samples")
+
         let connect = try #require(calls.first { $0.syscall == .connect && $0.result?.failed == false })
         #expect(connect.kernel?.operation == "tcp_connect")
         #expect(connect.kernel?.alignments.contains { inOrder(["__sys_connect", "inet_stream_connect", "tcp_v4_connect", "tcp_connect", "__tcp_transmit_skb", "__dev_queue_xmit"], in: $0.observed) } == true)

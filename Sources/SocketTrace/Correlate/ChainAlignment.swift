@@ -81,6 +81,15 @@ public struct ChainAlignment: Sendable, Codable {
     /// The sample the chain came from: its tracepoint and fields, one line.
     public var sample: String?
 
+    /// The contexts of a chain's syscall part: the sample was taken there,
+    /// or in softirq work run under it (then the sample counts under the
+    /// softirq part's operation, and this part is its context).
+    public static let syscallContext = "syscall"
+    public static let syscallUnderSoftirq = "syscall, under softirq work"
+
+    /// Whether the sample was taken in these frames (not below them, in a softirq).
+    public var countsTheSample: Bool { context != Self.syscallUnderSoftirq }
+
     enum CodingKeys: String, CodingKey { case operation, steps, extraFrames, observed, context, sample, alignmentId }
 
     public init(operation: String, steps: [Step], extraFrames: [String], observed: [String], context: String? = nil, sample: String? = nil) {

@@ -119,7 +119,10 @@ public final class KernelCorrelator: @unchecked Sendable {
         let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
         if let operation, !parts.syscall.isEmpty {
-            found.append(aligner.align(frames: parts.syscall, with: expected, operation: operation.name, context: "syscall", caller: parts.entry))
+            // Under softirq work the syscall's frames are that sample's context:
+            // the sample counts under the softirq's operation, not again here.
+            let context = parts.softirq.isEmpty ? ChainAlignment.syscallContext : ChainAlignment.syscallUnderSoftirq
+            found.append(aligner.align(frames: parts.syscall, with: expected, operation: operation.name, context: context, caller: parts.entry))
         }
         if let model, let softirq = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
                                                             caller: parts.connecting.last) {

@@ -44,7 +44,7 @@ public struct OperationSummary: Sendable, Codable {
             }
             byName[operation]!.calls += 1
             if activity.source == .observed { byName[operation]!.observedCalls += 1 }
-            for alignment in activity.alignments {
+            for alignment in activity.alignments where alignment.countsTheSample {
                 if byName[alignment.operation] == nil {
                     byName[alignment.operation] = OperationSummary(operation: alignment.operation)
                     order.append(alignment.operation)

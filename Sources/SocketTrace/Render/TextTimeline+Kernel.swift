@@ -40,8 +40,9 @@ extension TextTimeline {
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String]) {
         let parts = ChainAligner.parts(sample.frames)
         let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
-        let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && ($0.context ?? "syscall") == "syscall" }
-        let softirqAlignment = names.softirq.isEmpty ? nil : activity.alignments.first { $0.observed == names.softirq && $0.context != "syscall" }
+        let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && ($0.context ?? "syscall").hasPrefix("syscall") }
+        let softirqAlignment = names.softirq.isEmpty ? nil
+            : activity.alignments.first { $0.observed == names.softirq && !($0.context ?? "").hasPrefix("syscall") }
         var head = "↳ at \(sample.heading)"
         if count > 1 { head += " (×\(count))" }
         writeWrapped(head.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
