@@ -108,6 +108,24 @@ struct KernelTests {
         }
     }
 
+    @Test("compare: samples per operation and tracepoint with their time from the call's entry, unmodelled chains, the kernel's handshake")
+    func compareForAKernelEngineer() throws {
+        let file = TestSupport.temporaryFile("compare") + ".jsonl"
+        let traced = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", file, "/bin/sh", "-c",
+                                                                   try TestSupport.serverAndClientScript(port: TestSupport.freshPort())])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let result = try TestSupport.run(TestSupport.sockettrace, ["compare", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = result.stdout
+        #expect(text.contains("samples per operation and tracepoint (µs from the call's entry: min / median / max)"))
+        #expect(text.split(separator: "\n").contains { $0.contains("tcp_send") && $0.contains("net:net_dev_queue") && $0.contains("sample") })
+        #expect(text.contains("unmodelled chains (no operation of the model was chosen for them):"))
+        #expect(text.contains("handshake as the kernel saw it (SYN_SENT → ESTABLISHED): TCP 127.0.0.1:"), "\(text)")
+        let json = try TestSupport.run(TestSupport.sockettrace, ["compare", "--json", file])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["kernel"] as? [String: Any])?["timings"] != nil)
+    }
+
     @Test("UDP pair: udp_sendmsg → udp_send_skb → ip_send_skb")
     func udpChains() throws {
         let server = try TestSupport.build("udp_server.c", directory: "examples")

@@ -87,53 +87,6 @@ extension Report {
 }
 
 /// `sockettrace compare FILE...`: expected vs observed per operation.
-struct Compare: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Summarise, per socket operation, how the observed kernel chains compare with the model.")
-
-    @Argument(help: "Trace files written with --format jsonl or --save.") var files: [String]
-    @Flag(help: "JSON for scripts.") var json = false
-
-    func run() throws {
-        let readers = try readTraces(files)
-        let calls = TraceFileReader.merged(readers).compactMap { record -> SyscallInvocation? in
-            if case let .syscall(call) = record { return call }
-            return nil
-        }
-        let summaries = OperationSummary.summarize(calls)
-        let tracker = ConnectionTracker()
-        calls.forEach { tracker.observe($0) }
-        let connections = tracker.connections.filter { $0.clientPid != nil || $0.serverPid != nil }
-        if json {
-            struct Output: Encodable {
-                let operations: [OperationSummary]
-                let connections: [Connection]
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(Output(operations: summaries, connections: connections)), as: UTF8.self))
-        } else {
-            defer {
-                if !connections.isEmpty { print("\nconnections") }
-                for connection in connections {
-                    var line = "  #\(connection.id) \(connection.title)"
-                    if let handshake = connection.handshake { line += ", handshake \(Int((handshake * 1e6).rounded())) µs" }
-                    line += ", client sent \(connection.sentByClient) B, server sent \(connection.sentByServer) B"
-                    print(line)
-                }
-            }
-            if let header = readers.first?.header {
-                print("kernel \(header.kernelRelease), kernel observation: \(header.kernelObservation)"
-                      + (header.kernelObservationNote.map { " (\($0))" } ?? ""))
-            }
-            if summaries.isEmpty { print("no socket operations with a model in this trace") }
-            for summary in summaries { print("\n" + summary.text, terminator: "") }
-        }
-        try reportTruncation(readers.map(TraceFileStatus.init))
-    }
-}
-
 /// Shows strace's plain text of each call (a trace file keeps both).
 final class PlainTextSink: TraceSink {
     let inner: TraceSink

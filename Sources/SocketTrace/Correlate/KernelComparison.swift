@@ -1,0 +1,107 @@
+/// What `sockettrace compare` says about a trace's kernel side, beyond each
+/// operation's chains (`OperationSummary`): per operation and tracepoint,
+/// how many samples and how long after the call's entry they came; the
+/// chains no operation of the model was chosen for; samples taken outside
+/// any traced call; and each connection's handshake as the kernel saw it.
+public struct KernelComparison: Sendable, Codable {
+    /// Samples of one tracepoint under calls of one operation.
+    public struct Timing: Sendable, Codable {
+        public var operation: String
+        public var tracepoint: String
+        public var samples = 0
+        /// Microseconds from the call's entry to each sample, sorted.
+        public var fromEntry: [Double] = []
+
+        public var median: Double? { fromEntry.isEmpty ? nil : fromEntry[fromEntry.count / 2] }
+    }
+
+    /// A chain, or a softirq part of one, that no operation was chosen for.
+    public struct Unmodelled: Sendable, Codable {
+        public var context: String
+        /// Outermost first, plumbing left out.
+        public var frames: [String]
+        public var samples = 0
+    }
+
+    /// connect's SYN to ESTABLISHED on the client's socket (sock:inet_sock_set_state).
+    public struct KernelHandshake: Sendable, Codable {
+        public var connection: String
+        public var microseconds: Double
+    }
+
+    public var timings: [Timing] = []
+    public var unmodelled: [Unmodelled] = []
+    /// Kernel events recorded outside every traced call (timers, other tasks' softirq work).
+    public var outsideCalls = 0
+    public var handshakes: [KernelHandshake] = []
+
+    public init(calls: [SyscallInvocation], strayEvents: Int) {
+        outsideCalls = strayEvents
+        var timingIndex: [String: Int] = [:]
+        var unmodelledIndex: [String: Int] = [:]
+        for call in calls {
+            guard let activity = call.kernel, activity.source == .observed else { continue }
+            for sample in activity.samples {
+                let operation = activity.operation ?? "(no operation)"
+                let key = operation + "|" + sample.tracepoint
+                if timingIndex[key] == nil {
+                    timingIndex[key] = timings.count
+                    timings.append(Timing(operation: operation, tracepoint: sample.tracepoint))
+                }
+                timings[timingIndex[key]!].samples += 1
+                timings[timingIndex[key]!].fromEntry.append(Double(sample.time.nanoseconds &- call.entryTime.nanoseconds) / 1000)
+                guard sample.role == .chain, !sample.chain.isEmpty else { continue }
+                let parts = ChainAligner.split(sample.chain)
+                var missing: [(String, [String])] = []
+                if activity.operation == nil && !parts.syscall.isEmpty { missing.append(("syscall \(call.syscall.rawValue)", parts.syscall)) }
+                if !parts.softirq.isEmpty && !activity.alignments.contains(where: { $0.observed == parts.softirq && $0.countsTheSample }) {
+                    missing.append(("softirq", parts.softirq))
+                }
+                for (context, frames) in missing {
+                    let key = context + "|" + frames.joined(separator: ",")
+                    if unmodelledIndex[key] == nil {
+                        unmodelledIndex[key] = unmodelled.count
+                        unmodelled.append(Unmodelled(context: context, frames: frames))
+                    }
+                    unmodelled[unmodelledIndex[key]!].samples += 1
+                }
+            }
+            if call.syscall == .connect, let handshake = Self.handshake(activity) {
+                let title = call.socket.map { "\($0.protocolLabel) \($0.local.map { "\($0)" } ?? "?") → \($0.peer.map { "\($0)" } ?? "?")" } ?? "?"
+                handshakes.append(KernelHandshake(connection: title, microseconds: handshake))
+            }
+        }
+        for index in timings.indices { timings[index].fromEntry.sort() }
+    }
+
+    /// SYN_SENT to ESTABLISHED among a connect's state changes, in µs.
+    static func handshake(_ activity: KernelActivity) -> Double? {
+        let changes = activity.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }
+        guard let sent = changes.first(where: { $0.fields["newstate"]?.number == 2 }),
+              let established = changes.first(where: { $0.fields["oldstate"]?.number == 2 && $0.fields["newstate"]?.number == 1 }),
+              established.time >= sent.time else { return nil }
+        return Double(established.time.nanoseconds - sent.time.nanoseconds) / 1000
+    }
+
+    public var text: String {
+        var out = ""
+        if !timings.isEmpty {
+            out += "\nsamples per operation and tracepoint (µs from the call's entry: min / median / max)\n"
+            for timing in timings {
+                let range = [timing.fromEntry.first, timing.median, timing.fromEntry.last].map { $0.map { String(Int($0.rounded())) } ?? "?" }
+                out += "  " + timing.operation.padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + timing.tracepoint.padding(toLength: 30, withPad: " ", startingAt: 0)
+                    + "\(timing.samples) sample\(timing.samples == 1 ? "" : "s"), " + range.joined(separator: " / ") + "\n"
+            }
+        }
+        out += "\nunmodelled chains (no operation of the model was chosen for them): \(unmodelled.map(\.samples).reduce(0, +)) samples\n"
+        for chain in unmodelled {
+            out += "  \(chain.context) (×\(chain.samples)): " + chain.frames.joined(separator: " → ") + "\n"
+        }
+        out += "kernel events outside every traced call: \(outsideCalls)\n"
+        for handshake in handshakes {
+            out += "handshake as the kernel saw it (SYN_SENT → ESTABLISHED): \(handshake.connection) \(Int(handshake.microseconds.rounded())) µs\n"
+        }
+        return out
+    }
+}

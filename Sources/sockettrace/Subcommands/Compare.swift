@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import SocketTrace
+
+/// `sockettrace compare FILE...`: expected against observed, per operation.
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise, per socket operation, how the observed kernel chains compare with the model.")
+
+    @Argument(help: "Trace files written with --format jsonl or --save.") var files: [String]
+    @Flag(help: "JSON for scripts.") var json = false
+
+    func run() throws {
+        let readers = try readTraces(files)
+        var calls: [SyscallInvocation] = []
+        var strayEvents = 0
+        for record in TraceFileReader.merged(readers) {
+            if case let .syscall(call) = record { calls.append(call) }
+            if case .kernelEvent = record { strayEvents += 1 }
+        }
+        let summaries = OperationSummary.summarize(calls)
+        let kernel = KernelComparison(calls: calls, strayEvents: strayEvents)
+        let tracker = ConnectionTracker()
+        calls.forEach { tracker.observe($0) }
+        let connections = tracker.connections.filter { $0.clientPid != nil || $0.serverPid != nil }
+        if json {
+            struct Output: Encodable {
+                let operations: [OperationSummary]
+                let kernel: KernelComparison
+                let connections: [Connection]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(Output(operations: summaries, kernel: kernel, connections: connections)), as: UTF8.self))
+        } else {
+            defer {
+                if !connections.isEmpty { print("\nconnections") }
+                for connection in connections {
+                    var line = "  #\(connection.id) \(connection.title)"
+                    if let handshake = connection.handshake { line += ", handshake \(Int((handshake * 1e6).rounded())) µs" }
+                    line += ", client sent \(connection.sentByClient) B, server sent \(connection.sentByServer) B"
+                    print(line)
+                }
+            }
+            if let header = readers.first?.header {
+                print("kernel \(header.kernelRelease), kernel observation: \(header.kernelObservation)"
+                      + (header.kernelObservationNote.map { " (\($0))" } ?? ""))
+            }
+            if summaries.isEmpty { print("no socket operations with a model in this trace") }
+            for summary in summaries { print("\n" + summary.text, terminator: "") }
+            print(kernel.text, terminator: "")
+        }
+        try reportTruncation(readers.map(TraceFileStatus.init))
+    }
+}
+
