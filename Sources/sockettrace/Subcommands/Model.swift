@@ -49,7 +49,7 @@ struct Model: ParsableCommand {
     }
 
     struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check every model function against the running kernel: symbol or not, prototype from BTF, what that means, and whether each caller's code calls the next function. Exits 1 on an error (a name that is no symbol and not declared inline, or a range that excludes a symbol of this kernel).")
+        static let configuration = CommandConfiguration(abstract: "Check every model function against the running kernel: symbol or not, prototype from BTF, what that means, and whether each caller's code calls the next function. Flags a range that leaves off a symbol of this kernel; exits 1 on an error (a name that is no symbol and not declared inline).")
         @OptionGroup var model: ModelOptions
         @Option(help: "Check only this operation.") var operation: String?
 
