@@ -161,6 +161,30 @@ struct ModelTests {
         #expect(model.operation(for: .sendto, socket: v4)?.name == "any_tcp")
     }
 
+    @Test("shared paths: `use NAME` puts model/paths/NAME.path there; an unknown or self-using path names its line")
+    func sharedPaths() throws {
+        let directory = TestSupport.temporaryFile("model")
+        try FileManager.default.createDirectory(atPath: directory + "/model/paths", withIntermediateDirectories: true)
+        func write(_ name: String, _ text: String) throws { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
+        try write("probes.conf", "set default\n  net:net_dev_queue chain queued\n")
+        try write("model/paths/out.path", "network ip_output net/ipv4/ip_output.c\nuse dev\n")
+        try write("model/paths/dev.path", "device __dev_queue_xmit net/core/dev.c\n")
+        try write("model/send.chain", "operation send\nsyscalls sendto\nsockets udp\nbody\ntransport udp_sendmsg\nuse out\n")
+        let model = try ModelParser.load(directory: directory)
+        #expect(model.operation(named: "send")?.body.map(\.name) == ["udp_sendmsg", "ip_output", "__dev_queue_xmit"])
+        #expect(model.operation(named: "send")?.body.last?.file.hasSuffix("dev.path") == true)
+        try write("model/paths/dev.path", "device __dev_queue_xmit\nuse out\n")
+        #expect(throws: ModelError.self) { try ModelParser.load(directory: directory) }
+        do { _ = try ModelParser.load(directory: directory) } catch let error as ModelError {
+            #expect(error.description.contains("uses itself"), "\(error)")
+        }
+        try write("model/paths/dev.path", "device __dev_queue_xmit\n")
+        try write("model/send.chain", "operation send\nsyscalls sendto\nsockets udp\nbody\nuse nowhere\n")
+        do { _ = try ModelParser.load(directory: directory); Issue.record("loaded") } catch let error as ModelError {
+            #expect(error.description.hasSuffix("send.chain:5: no path 'nowhere' in model/paths"), "\(error)")
+        }
+    }
+
     @Test func kernelVersions() {
         #expect(KernelVersion("6.18.44-fc-v657") == KernelVersion(6, 18, 44))
         #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 16, 9)) == true)

@@ -10,10 +10,11 @@ public enum ModelParser {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: modelDirectory) else {
             throw ModelError(file: modelDirectory, line: 0, message: "no model directory here")
         }
+        let paths = try loadPaths(modelDirectory + "/paths")
         var operations: [StackOperation] = []
         for name in names.sorted() where name.hasSuffix(".chain") {
             let path = modelDirectory + "/" + name
-            let operation = try parseOperation(try read(path), file: path)
+            let operation = try parseOperation(try read(path), file: path, paths: paths)
             if let other = operations.first(where: { $0.name == operation.name }) {
                 throw ModelError(file: path, line: 1, message: "operation '\(operation.name)' is already defined in \(other.file)")
             }
@@ -23,6 +24,38 @@ public enum ModelParser {
         let probesPath = directory + "/probes.conf"
         let probes = try parseProbeSets(try read(probesPath), file: probesPath)
         return StackModel(operations: operations, probeSets: probes, directory: directory)
+    }
+
+    /// `model/paths/NAME.path`: function lines (and `use OTHER`) that
+    /// operations share, written once (`use NAME` in a chain file).
+    static func loadPaths(_ directory: String) throws -> [String: [ModelFunction]] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
+        var texts: [String: (file: String, text: String)] = [:]
+        for name in names where name.hasSuffix(".path") {
+            texts[String(name.dropLast(".path".count))] = (directory + "/" + name, try read(directory + "/" + name))
+        }
+        var resolved: [String: [ModelFunction]] = [:]
+        func resolve(_ name: String, from stack: [String]) throws -> [ModelFunction] {
+            if let known = resolved[name] { return known }
+            guard let (file, text) = texts[name] else { throw ModelError(file: directory, line: 0, message: "no path '\(name)'") }
+            var functions: [ModelFunction] = []
+            for (number, words) in lines(text) {
+                if words[0] == "use" {
+                    guard words.count == 2 else { throw ModelError(file: file, line: number, message: "`use` takes one path name") }
+                    guard !stack.contains(words[1]) else {
+                        throw ModelError(file: file, line: number, message: "path '\(words[1])' uses itself (\((stack + [words[1]]).joined(separator: " -> ")))")
+                    }
+                    guard texts[words[1]] != nil else { throw ModelError(file: file, line: number, message: "no path '\(words[1])' in \(directory)") }
+                    functions += try resolve(words[1], from: stack + [words[1]])
+                } else {
+                    functions.append(try parseFunction(words, file: file, line: number))
+                }
+            }
+            resolved[name] = functions
+            return functions
+        }
+        for name in texts.keys.sorted() { _ = try resolve(name, from: [name]) }
+        return resolved
     }
 
     static func read(_ path: String) throws -> String {
@@ -64,7 +97,7 @@ public enum ModelParser {
         (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
     }
 
-    public static func parseOperation(_ text: String, file: String) throws -> StackOperation {
+    public static func parseOperation(_ text: String, file: String, paths: [String: [ModelFunction]] = [:]) throws -> StackOperation {
         var operation: StackOperation?
         enum Section { case header, entry(Int), body }
         var section = Section.header
@@ -111,31 +144,16 @@ public enum ModelParser {
             case "body":
                 guard words.count == 1 else { throw fail("`body` takes nothing after it") }
                 section = .body
+            case "use":
+                guard words.count == 2 else { throw fail("`use` takes one path name (model/paths/NAME.path)") }
+                guard let functions = paths[words[1]] else { throw fail("no path '\(words[1])' in model/paths") }
+                switch section {
+                case .header: throw fail("`use` goes under `entry SYSCALL...` or `body`")
+                case let .entry(index): operation!.entries[index].functions += functions
+                case .body: operation!.body += functions
+                }
             default:
-                guard let layer = StackLayer(rawValue: key) else {
-                    throw fail("unknown word '\(key)': expected a layer (syscall, socket, transport, network, device) or a header key")
-                }
-                guard words.count >= 2, isFunctionName(words[1]) else {
-                    throw fail("a \(key) line names a kernel function")
-                }
-                var source: String?
-                var kernels = KernelRange.any
-                var inline = false, beside = false
-                for extra in words.dropFirst(2) {
-                    if extra == "inline" {
-                        inline = true
-                    } else if extra == "beside" {
-                        beside = true
-                    } else if extra.contains("/") || extra.hasSuffix(".c") || extra.hasSuffix(".h") {
-                        source = extra
-                    } else if let range = KernelRange(parsing: extra) {
-                        kernels = range
-                    } else {
-                        throw fail("'\(extra)' is neither a source file, a kernel range like 4.17- or -4.16, nor `inline` or `beside`")
-                    }
-                }
-                let function = ModelFunction(layer: layer, name: words[1], sourceFile: source, kernels: kernels, file: file, line: number,
-                                             alwaysInline: inline ? true : nil, beside: beside ? true : nil)
+                let function = try parseFunction(words, file: file, line: number)
                 switch section {
                 case .header: throw fail("functions go under `entry SYSCALL...` or `body`")
                 case let .entry(index): operation!.entries[index].functions.append(function)
@@ -151,6 +169,36 @@ public enum ModelParser {
             throw ModelError(file: file, line: 0, message: "operation '\(operation.name)' needs `syscalls` (or `softirq yes`)")
         }
         return operation
+    }
+
+    /// `LAYER FUNCTION [SOURCE_FILE] [KERNELS] [inline] [beside]`.
+    static func parseFunction(_ words: [String], file: String, line number: Int) throws -> ModelFunction {
+        func fail(_ message: String) -> ModelError { ModelError(file: file, line: number, message: message) }
+        let key = words[0]
+        guard let layer = StackLayer(rawValue: key) else {
+            throw fail("unknown word '\(key)': expected a layer (syscall, socket, transport, network, device) or a header key")
+        }
+        guard words.count >= 2, isFunctionName(words[1]) else {
+            throw fail("a \(key) line names a kernel function")
+        }
+        var source: String?
+        var kernels = KernelRange.any
+        var inline = false, beside = false
+        for extra in words.dropFirst(2) {
+            if extra == "inline" {
+                inline = true
+            } else if extra == "beside" {
+                beside = true
+            } else if extra.contains("/") || extra.hasSuffix(".c") || extra.hasSuffix(".h") {
+                source = extra
+            } else if let range = KernelRange(parsing: extra) {
+                kernels = range
+            } else {
+                throw fail("'\(extra)' is neither a source file, a kernel range like 4.17- or -4.16, nor `inline` or `beside`")
+            }
+        }
+        return ModelFunction(layer: layer, name: words[1], sourceFile: source, kernels: kernels, file: file, line: number,
+                             alwaysInline: inline ? true : nil, beside: beside ? true : nil)
     }
 
     public static func parseProbeSets(_ text: String, file: String) throws -> [String: [Probe]] {
