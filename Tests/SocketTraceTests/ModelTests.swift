@@ -185,6 +185,20 @@ struct ModelTests {
         }
     }
 
+    @Test("a connect's chains: the SYN's with tcp_connect, the last ACK's (from release_sock's backlog) with tcp_connect_ack")
+    func operationPerChain() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let tcp = SocketSnapshot(fd: 3, socket: SocketInfo(family: 2, type: 1, protocolNumber: 6))
+        let candidates = model.operations(for: .connect, socket: tcp)
+        #expect(candidates.map(\.name) == ["tcp_connect", "tcp_connect_ack"])
+        let syn: Set = ["__sys_connect", "inet_stream_connect", "__inet_stream_connect", "tcp_v4_connect", "tcp_connect", "__tcp_transmit_skb"]
+        let ack: Set = ["__sys_connect", "inet_stream_connect", "__inet_stream_connect", "release_sock", "__release_sock", "__tcp_transmit_skb"]
+        let kernel = KernelVersion(6, 18)
+        #expect(KernelCorrelator.choose(candidates, for: syn, syscall: .connect, kernel: kernel)?.name == "tcp_connect")
+        #expect(KernelCorrelator.choose(candidates, for: ack, syscall: .connect, kernel: kernel)?.name == "tcp_connect_ack")
+        #expect(KernelCorrelator.choose(candidates, for: ["__sys_connect"], syscall: .connect, kernel: kernel)?.name == "tcp_connect")
+    }
+
     @Test func kernelVersions() {
         #expect(KernelVersion("6.18.44-fc-v657") == KernelVersion(6, 18, 44))
         #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 16, 9)) == true)

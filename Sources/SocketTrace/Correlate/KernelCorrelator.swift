@@ -28,6 +28,18 @@ public final class KernelCorrelator: @unchecked Sendable {
     }
     var expectedCache: [ExpectedKey: (functions: [ModelFunction], names: [String])] = [:]
 
+    /// Of a call's operations, the first whose own functions (named by none
+    /// of the others) are among `frames`; the first when none's are.
+    static func choose(_ candidates: [StackOperation], for frames: Set<String>, syscall: Syscall, kernel: KernelVersion?) -> StackOperation? {
+        guard candidates.count > 1 else { return candidates.first }
+        let chains = candidates.map { Set($0.chain(for: syscall.rawValue, kernel: kernel).map(\.name)) }
+        for (index, chain) in chains.enumerated() {
+            let others = chains.enumerated().filter { $0.offset != index }.reduce(into: Set<String>()) { $0.formUnion($1.element) }
+            if !chain.subtracting(others).isDisjoint(with: frames) { return candidates[index] }
+        }
+        return candidates.first
+    }
+
     func expected(_ operation: StackOperation?, _ syscall: Syscall) -> (functions: [ModelFunction], names: [String]) {
         guard let operation else { return ([], []) }
         let key = ExpectedKey(operation: operation.name, syscall: syscall)
@@ -90,8 +102,9 @@ public final class KernelCorrelator: @unchecked Sendable {
             mine = pending[call.tid]!.take(through: exit).filter { $0.time >= call.entryTime }
             if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
-        let operation = model?.operation(for: call.syscall, socket: call.socket)
-        let (expected, expectedNames) = self.expected(operation, call.syscall)
+        let candidates = model?.operations(for: call.syscall, socket: call.socket) ?? []
+        let operation = candidates.first
+        let (_, expectedNames) = self.expected(operation, call.syscall)
         var alignments: [ChainAlignment] = []
         for sample in mine where sample.role == .chain && !sample.chain.isEmpty {
             let key = AlignmentKey(operation: operation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
@@ -99,7 +112,7 @@ public final class KernelCorrelator: @unchecked Sendable {
             if let known = alignmentCache[key] {
                 found = known
             } else {
-                found = align(sample.frames, operation: operation, expected: expected)
+                found = align(sample.frames, candidates: candidates, syscall: call.syscall)
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }
@@ -112,17 +125,22 @@ public final class KernelCorrelator: @unchecked Sendable {
                               expected: expectedNames, samples: mine, alignments: alignments)
     }
 
-    /// The syscall side of a chain against the call's operation, and the
-    /// softirq side (if any) against the softirq operation whose own
-    /// functions it shows (none: it is unmodelled, and shown as it is).
-    func align(_ frames: [KernelFrame], operation: StackOperation?, expected: [ModelFunction]) -> [ChainAlignment] {
+    /// The syscall side of a chain against the call's operation (among
+    /// several for the call, the first whose own functions, named by no
+    /// other, the chain shows), and the softirq side (if any) against the
+    /// softirq operation whose own functions it shows (none: it is
+    /// unmodelled, and shown as it is).
+    func align(_ frames: [KernelFrame], candidates: [StackOperation], syscall: Syscall) -> [ChainAlignment] {
         let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
-        if let operation, !parts.syscall.isEmpty {
+        if let operation = Self.choose(candidates, for: Set(parts.syscall.map(\.function)), syscall: syscall, kernel: kernel) {
+            let expected = self.expected(operation, syscall).functions
             // Under softirq work the syscall's frames are that sample's context:
             // the sample counts under the softirq's operation, not again here.
             let context = parts.softirq.isEmpty ? ChainAlignment.syscallContext : ChainAlignment.syscallUnderSoftirq
-            found.append(aligner.align(frames: parts.syscall, with: expected, operation: operation.name, context: context, caller: parts.entry))
+            if !parts.syscall.isEmpty {
+                found.append(aligner.align(frames: parts.syscall, with: expected, operation: operation.name, context: context, caller: parts.entry))
+            }
         }
         if let model, let softirq = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
                                                             caller: parts.connecting.last) {

@@ -170,8 +170,18 @@ public struct StackModel: Sendable {
     /// The operation a syscall on this socket performs (`tcp_send` for a
     /// write on a TCP socket), if the model has one.
     public func operation(for syscall: Syscall, socket: SocketSnapshot?) -> StackOperation? {
-        operations.filter { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
-            .max { $0.sockets.specificity < $1.sockets.specificity }
+        operations(for: syscall, socket: socket).first
+    }
+
+    /// Every operation a syscall on this socket may perform, the narrowest
+    /// first (file order among equals): a connect sends its SYN (`tcp_connect`)
+    /// and, from release_sock's backlog, the handshake's last ACK
+    /// (`tcp_connect_ack`); each sampled chain is aligned with the one whose
+    /// own functions it shows.
+    public func operations(for syscall: Syscall, socket: SocketSnapshot?) -> [StackOperation] {
+        let fitting = operations.filter { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
+        let narrowest = fitting.map(\.sockets.specificity).max()
+        return fitting.filter { $0.sockets.specificity == narrowest }
     }
 
     /// The operations that happen in the receive softirq.
