@@ -123,7 +123,7 @@ public enum ModelParser {
                 operation!.syscalls = Array(words.dropFirst())
             case "sockets":
                 guard words.count == 2, let kind = SocketKind(rawValue: words[1]) else {
-                    throw fail("`sockets` is one of tcp, udp, inet, unix, any")
+                    throw fail("`sockets` is one of tcp, udp, tcp6, udp6, inet, unix, unix_stream, unix_dgram, any")
                 }
                 operation!.sockets = kind
             case "softirq":

@@ -27,10 +27,11 @@ public struct ModelFunction: Sendable, Equatable, Codable {
 }
 
 /// Which sockets an operation applies to: `tcp` and `udp` are either
-/// family, `tcp6` and `udp6` IPv6 only (an operation for them is chosen
-/// before the family-blind one).
+/// family, `tcp6` and `udp6` IPv6 only, `unix_stream` and `unix_dgram` one
+/// type of UNIX socket (an operation for them is chosen before the broader one).
 public enum SocketKind: String, Sendable, Codable {
     case tcp, udp, tcp6, udp6, inet, unix, any
+    case unixStream = "unix_stream", unixDatagram = "unix_dgram"
 
     public func matches(_ socket: SocketSnapshot?) -> Bool {
         guard let socket else { return self == .any }
@@ -44,13 +45,15 @@ public enum SocketKind: String, Sendable, Codable {
         case .tcp6: return ipv6 && socket.type == SocketTypeNumber.stream
         case .udp6: return ipv6 && socket.type == SocketTypeNumber.datagram
         case .unix: return socket.family == AddressFamily.unix
+        case .unixStream: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.stream
+        case .unixDatagram: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.datagram
         }
     }
 
     /// How narrowly it picks sockets: the narrowest matching operation wins.
     var specificity: Int {
         switch self {
-        case .tcp6, .udp6: 3
+        case .tcp6, .udp6, .unixStream, .unixDatagram: 3
         case .tcp, .udp, .unix: 2
         case .inet: 1
         case .any: 0
