@@ -68,6 +68,13 @@ import Testing
         #expect(evidence.link(from: KernelFrame("caller", 0x1006), to: KernelFrame("helper", 0x2000)) == .direct(call: "caller+0x1: call helper"))
         #expect(evidence.link(from: KernelFrame("other", 0x5002), to: Self.frames[1]) == .indirect(call: "other+0x0: call *(register or memory)"))
         #expect(evidence.sites(in: Self.frames[0], reaching: "helper") == ["caller+0x1: call helper"])
+        // A call into a trampoline kallsyms does not name (a static call's): its jump is followed.
+        let code = Self.code()
+        code.add("trampolines", at: 0x6000, [UInt8](repeating: 0xcc, count: 16) + Self.branch(0xe9, from: 0x6010, to: 0x3000))
+        code.add("static_caller", at: 0x7000, Self.branch(0xe8, from: 0x7000, to: 0x6010) + [0xc3])
+        #expect(CallEvidence(code: code).link(from: KernelFrame("static_caller", 0x7005), to: Self.frames[1])
+                == .tail(call: "static_caller+0x0: call trampolines+0x10", jumps: ["trampolines+0x10: jmp middle (a trampoline)", "middle+0x2: jmp callee"],
+                         through: ["middle"], starts: [0x3000]))
         // The call in flight is not a call beside it.
         #expect(evidence.sites(in: Self.frames[0], reaching: "middle").isEmpty)
     }

@@ -10,6 +10,22 @@ import Testing
                      chain: chain, fields: [:])
     }
 
+    @Test("kallsyms: addresses are shown when the first text symbol's is not zero (Debian's kernels begin with an absolute zero)")
+    func kallsymsAddressesShown() {
+        let debian = Array("0000000000000000 A fixed_percpu_data\n0000000000000000 A __per_cpu_start\nffffffffbb000000 T _stext\n".utf8)
+        let hidden = Array("0000000000000000 A fixed_percpu_data\n0000000000000000 T _stext\n".utf8)
+        #expect(KernelSymbols.firstTextAddress(debian) == 0xffffffffbb000000)
+        #expect(KernelSymbols.firstTextAddress(hidden) == 0)
+        #expect(KernelSymbols.firstTextAddress(Array("no text here\n".utf8)) == nil)
+    }
+
+    @Test("kallsyms: of several names at one address, the code's own (not a section marker) names it")
+    func kallsymsMarkers() {
+        let symbols = KernelSymbols(kallsyms: "0000000000002000 T __x86_indirect_thunk_array\n0000000000002000 T __softirqentry_text_end\n0000000000001000 T before\n")
+        #expect(symbols.function(at: 0x2010) == "__x86_indirect_thunk_array")
+        #expect(symbols.function(at: 0x1008) == "before")
+    }
+
     @Test("kallsyms: text symbols only, names without compiler suffixes, specialised copies")
     func kallsyms() {
         let text = """

@@ -119,6 +119,24 @@ public final class CallEvidence: @unchecked Sendable {
         code.extent(of: address)?.start == address
     }
 
+    /// Whether `address` lies outside the function starting at `start`.
+    func outside(_ address: UInt64, _ start: UInt64) -> Bool {
+        guard let extent = code.extent(of: start) else { return true }
+        return address < extent.start || address >= extent.end
+    }
+
+    /// Code at `address`, inside a symbol's range but not its start, that is
+    /// a retpoline or a jump through a register (kernels whose kallsyms does
+    /// not name their thunk array): `jmp *%rax`, `lfence; jmp *%rax`, or a
+    /// retpoline's `call` a few bytes ahead.
+    func isUnnamedThunk(_ address: UInt64) -> Bool {
+        guard !startsFunction(address), let bytes = code.bytes(address, count: 16),
+              let first = MachineCode.branches(in: bytes, at: address).first, first.address <= address + 3 else { return false }
+        if first.kind == .jump && first.target == nil { return true }
+        if first.kind == .call, let target = first.target, target > address, target < address + 16 { return true }
+        return false
+    }
+
     /// A retpoline: a jump or call through a register, made as a direct one to it.
     static func isIndirectThunk(_ name: String) -> Bool {
         name.hasPrefix("__x86_indirect_thunk") || name.hasPrefix("__x86_indirect_call_thunk") || name.hasPrefix("__x86_indirect_jump_thunk")
@@ -148,35 +166,58 @@ public final class CallEvidence: @unchecked Sendable {
         guard let target = call.target else { return .indirect(call: text) }
         if target == calleeStart { return .direct(call: text) }
         if let extent = code.extent(of: target), Self.isIndirectThunk(extent.function) { return .indirect(call: text) }
-        // Breadth first along jumps to function starts, from the called function.
-        var frontier: [(function: UInt64, jumps: [Branch])] = [(target, [])]
-        var visited: Set<UInt64> = [target]
-        for _ in 0..<Self.tailDepth {
-            var next: [(function: UInt64, jumps: [Branch])] = []
-            for (function, jumps) in frontier {
-                for branch in branches(ofFunctionAt: function) where branch.kind == .jump {
-                    guard let destination = branch.target, destination != function, startsFunction(destination),
-                          !Self.isThunk(code.extent(of: destination)?.function ?? "") else { continue }
-                    if destination == calleeStart {
-                        let path = jumps + [branch]
-                        let entered = [target] + path.dropLast().compactMap(\.target)
-                        return .tail(call: text, jumps: path.map(describe),
-                                     through: entered.map { code.extent(of: $0)?.function ?? "?" }, starts: entered)
-                    }
-                    if visited.count < Self.tailSearchLimit, visited.insert(destination).inserted { next.append((destination, jumps + [branch])) }
-                }
+        if isUnnamedThunk(target) { return .indirect(call: text + " (a thunk kallsyms does not name)") }
+        // A call into the middle of a symbol's range is a trampoline (a
+        // static call's, which kallsyms may not name): its jump says where
+        // the call went.
+        if !startsFunction(target), let bytes = code.bytes(target, count: 16),
+           let jump = MachineCode.branches(in: bytes, at: target).first, jump.address == target, jump.kind == .jump,
+           let destination = jump.target {
+            let trampoline = "\(location(target)): jmp \(name(destination)) (a trampoline)"
+            if destination == calleeStart { return .tail(call: text, jumps: [trampoline], through: [], starts: []) }
+            if let onward = findTail(from: destination, to: calleeStart) {
+                return .tail(call: text, jumps: [trampoline] + onward.jumps, through: onward.through, starts: onward.starts)
             }
-            frontier = next
+            return .unexplained(call: text + "; " + trampoline)
+        }
+        if let found = findTail(from: target, to: calleeStart) {
+            return .tail(call: text, jumps: found.jumps, through: found.through, starts: found.starts)
         }
         // Not on the stack, so it left by a jump: through a pointer, if it has one.
         let indirect = branches(ofFunctionAt: target).filter { branch in
-            branch.kind == .jump && (branch.target == nil || branch.target.flatMap { code.extent(of: $0) }.map { Self.isIndirectThunk($0.function) } == true)
+            branch.kind == .jump && (branch.target == nil || branch.target.flatMap { code.extent(of: $0) }.map { Self.isIndirectThunk($0.function) } == true
+                || branch.target.map { outside($0, target) && isUnnamedThunk($0) } == true)
         }
         if !indirect.isEmpty {
             return .tail(call: text, jumps: [indirect.map(describe).joined(separator: " or ") + " (through a pointer)"],
                          through: [code.extent(of: target)?.function ?? "?"], starts: [target])
         }
         return .unexplained(call: text)
+    }
+
+    /// The tail jumps from the function at `start` (entered, and left by
+    /// them) to `destination`'s start: breadth first along jumps to
+    /// function starts.
+    func findTail(from start: UInt64, to destination: UInt64) -> (jumps: [String], through: [String], starts: [UInt64])? {
+        var frontier: [(function: UInt64, jumps: [Branch])] = [(start, [])]
+        var visited: Set<UInt64> = [start]
+        for _ in 0..<Self.tailDepth {
+            var next: [(function: UInt64, jumps: [Branch])] = []
+            for (function, jumps) in frontier {
+                for branch in branches(ofFunctionAt: function) where branch.kind == .jump {
+                    guard let target = branch.target, target != function, startsFunction(target),
+                          !Self.isThunk(code.extent(of: target)?.function ?? "") else { continue }
+                    if target == destination {
+                        let path = jumps + [branch]
+                        let entered = [start] + path.dropLast().compactMap(\.target)
+                        return (path.map(describe), entered.map { code.extent(of: $0)?.function ?? "?" }, entered)
+                    }
+                    if visited.count < Self.tailSearchLimit, visited.insert(target).inserted { next.append((target, jumps + [branch])) }
+                }
+            }
+            frontier = next
+        }
+        return nil
     }
 
     /// Where the function of `frame` calls or jumps to a function named

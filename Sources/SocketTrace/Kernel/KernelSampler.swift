@@ -13,6 +13,8 @@ public final class KernelSampler: @unchecked Sendable {
     }
 
     let probes: [Probe]
+    /// The probe set's tracepoints this kernel does not have.
+    public let missingProbes: [String]
     let formats: [String: TracepointFormat]
     /// `syscalls:sys_exit_NAME` of a call whose result is taken from the
     /// kernel (x86-64 tasks; the kernel has no such events for 32-bit ones),
@@ -85,11 +87,20 @@ public final class KernelSampler: @unchecked Sendable {
     public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols, ringPages: UInt64 = KernelSampler.defaultRingPages,
                 exitSyscalls: Set<Syscall> = []) throws {
         self.ringPages = ringPages
-        self.probes = probes
         self.tracefs = tracefs
         self.symbols = symbols
+        // A tracepoint this kernel does not have (sock:sock_send_length
+        // before 6.3) is left out and said; none at all is an error.
         var formats: [String: TracepointFormat] = [:]
-        for probe in probes { formats[probe.name] = try tracefs.format(of: probe.name) }
+        var missing: [String] = []
+        for probe in probes {
+            if let format = try? tracefs.format(of: probe.name) { formats[probe.name] = format } else { missing.append(probe.name) }
+        }
+        guard !formats.isEmpty else {
+            throw TraceError(operation: "none of the probe set's tracepoints is in \(tracefs.path)/events (\(missing.joined(separator: ", ")))")
+        }
+        self.probes = probes.filter { formats[$0.name] != nil }
+        self.missingProbes = missing
         self.formats = formats
         var exitEvents: [ExitEvent] = []
         var sampled: Set<Syscall> = []

@@ -109,7 +109,17 @@ public final class KernelSymbols: @unchecked Sendable {
                                       baseLength: UInt16((dot ?? end) - start)))
             }
         }
-        symbols.sort { $0.address < $1.address }
+        // Several names at one address (`__softirqentry_text_end` and
+        // `__x86_indirect_thunk_array` on 6.12): section markers first, so
+        // that an address resolves to the code's own name (the last one).
+        bytes.withUnsafeBufferPointer { text in
+            func isMarker(_ symbol: Symbol) -> Bool {
+                let name = UnsafeBufferPointer(rebasing: text[Int(symbol.start)..<Int(symbol.start) + Int(symbol.length)])
+                return name.starts(with: "__start_".utf8) || name.starts(with: "__stop_".utf8)
+                    || name.reversed().starts(with: "dne_".utf8) || name.reversed().starts(with: "trats_".utf8)
+            }
+            symbols.sort { $0.address != $1.address ? $0.address < $1.address : isMarker($0) && !isMarker($1) }
+        }
         var plain: [UInt64: Int32] = [:]
         plain.reserveCapacity(symbols.count)
         var copies: [UInt64: Int32] = [:]
@@ -128,12 +138,22 @@ public final class KernelSymbols: @unchecked Sendable {
     }
 
     /// Whether /proc/kallsyms shows real addresses: kptr_restrict (or not
-    /// being root) shows every one as zero, the first line's too.
+    /// being root) shows every one as zero. Judged by the first text
+    /// symbol: absolute ones (`A fixed_percpu_data`, first on Debian's
+    /// kernels) are zero even when addresses are shown.
     static func addressesVisible() -> Bool {
-        guard let head = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms", limit: 64),
-              let first = head.split(separator: UInt8(ascii: " ")).first,
-              let address = UInt64(String(decoding: first, as: UTF8.self), radix: 16) else { return false }
-        return address != 0
+        guard let head = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms", limit: 16384) else { return false }
+        return firstTextAddress(head).map { $0 != 0 } ?? false
+    }
+
+    /// The address of the first `t`/`T` line of kallsyms text.
+    static func firstTextAddress(_ text: [UInt8]) -> UInt64? {
+        for line in text.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "))
+            guard fields.count >= 3, fields[1].count == 1, fields[1].first == UInt8(ascii: "t") || fields[1].first == UInt8(ascii: "T") else { continue }
+            return UInt64(String(decoding: fields[0], as: UTF8.self), radix: 16)
+        }
+        return nil
     }
 
     /// /proc/kallsyms of the running kernel; nil when its addresses are hidden.

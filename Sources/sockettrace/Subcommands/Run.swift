@@ -134,6 +134,9 @@ struct Run: ParsableCommand {
             if let reason = observer?.unavailableReason {
                 Self.complain("kernel chains not observed (\(reason)); showing the model's expected chains")
             }
+            if let missing = observer?.sampler?.missingProbes, !missing.isEmpty {
+                Self.complain("not sampled, not in this kernel: \(missing.joined(separator: ", "))")
+            }
             let stream = try output.map { try OutputStream.create(path: $0) } ?? .standardError
             let observation = observer == nil ? "off" : (observer?.sampler == nil ? "expected" : "observed")
             let header = TraceHeader(command: programArguments.isEmpty ? pids.map { "-p \($0)" } : programArguments,
