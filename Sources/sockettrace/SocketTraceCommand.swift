@@ -1,4 +1,5 @@
 import ArgumentParser
+import SocketTrace
 
 @main
 struct SocketTraceCommand: ParsableCommand {
@@ -10,6 +11,7 @@ struct SocketTraceCommand: ParsableCommand {
             sockettrace -p 4242 -p 4243               attach to running processes
             sockettrace --format strace -e trace=%net -o out.txt -- ./prog args
             """,
+        version: "sockettrace \(SocketTraceVersion.current) (trace format \(TraceHeader.currentVersion))",
         subcommands: [Run.self, Report.self, Compare.self, Model.self],
         defaultSubcommand: Run.self
     )

@@ -166,6 +166,15 @@ struct TracerTests {
         #expect(summary.stderr.contains(" total\n"))
     }
 
+    @Test("--version says sockettrace's version and trace format; a program's own --version is the program's")
+    func version() throws {
+        let own = try TestSupport.run(TestSupport.sockettrace, ["--version"])
+        #expect(own.status == 0)
+        #expect(own.stdout.hasPrefix("sockettrace ") && own.stdout.contains("(trace format 1.3)"), "\(own.stdout)")
+        let program = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", "/dev/null", "/bin/echo", "--version"])
+        #expect(program.status == 0 && program.stdout.contains("coreutils"), "\(program.stdout)")
+    }
+
     @Test("-yy shows sockets as strace does")
     func decoratedDescriptors() throws {
         let port = TestSupport.freshPort()
