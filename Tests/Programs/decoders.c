@@ -99,6 +99,9 @@ static void tcp_calls(int port)
     struct iovec rmiov = { buf, sizeof buf };
     struct msghdr rmh = { .msg_iov = &rmiov, .msg_iovlen = 1 };
     recvmsg(server, &rmh, 0);
+    struct sockaddr_storage from;
+    struct msghdr emh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &rmiov, .msg_iovlen = 1 };
+    recvmsg(server, &emh, MSG_DONTWAIT);                       /* EAGAIN: strace shows msg_namelen only */
 
     shutdown(client, SHUT_WR);
     recv(server, buf, sizeof buf, 0);

@@ -149,7 +149,9 @@ public struct SyscallDecoder {
             }
         case .recvmsg:
             let before = call.saved.first.map { UInt32(truncatingIfNeeded: $0) }
-            args = [ok ? messages.messageHeader(a(1), dataLimit: value, nameLengthBefore: before) : context.pointer(a(1)),
+            // A failed call says only what it was given to fill: msg_namelen (strace's form).
+            let failed = before.map { "{msg_namelen=\(Int32(bitPattern: $0))}" } ?? context.pointer(a(1))
+            args = [ok ? messages.messageHeader(a(1), dataLimit: value, nameLengthBefore: before) : failed,
                     SocketConstants.messageFlags.render(a(2))]
         case .sendmmsg:
             args = [ok ? messages.messageVector(a(1), count: value, received: false) : context.pointer(a(1)),
