@@ -366,7 +366,7 @@ int cs_ptrace_get_syscall_info(pid_t pid, cs_syscall_info *info)
 
 int cs_ptrace_get_siginfo(pid_t pid, int *signo, int *code, int *errno_value,
                           int *sender_pid, int *sender_uid, int *status,
-                          int64_t *utime, int64_t *stime, uint64_t *address)
+                          int64_t *utime, int64_t *stime, uint64_t *address, uint64_t *value)
 {
     siginfo_t si;
     memset(&si, 0, sizeof si);
@@ -381,6 +381,7 @@ int cs_ptrace_get_siginfo(pid_t pid, int *signo, int *code, int *errno_value,
     *utime = (int64_t)si.si_utime;
     *stime = (int64_t)si.si_stime;
     *address = (uint64_t)(uintptr_t)si.si_addr;
+    *value = (uint64_t)(uintptr_t)si.si_value.sival_ptr;
     return 0;
 }
 

@@ -32,6 +32,15 @@ struct DifferentialTests {
         }
     }
 
+    @Test("siginfo by si_code as strace shows it: SI_QUEUE with its value, SI_TIMER with the timer, SI_USER")
+    func siginfoByCode() throws {
+        let program = try TestSupport.build("siginfo.c")
+        let (strace, ours) = try traceBoth(program, [], port: 0)
+        #expect(strace.filter { $0.hasPrefix("--- ") }.count == 4)
+        #expect(strace.contains { $0.contains("si_code=SI_TIMER, si_timerid=0, si_overrun=0, si_int=0, si_ptr=NULL") })
+        #expect(StraceComparison.difference(strace, ours) == nil)
+    }
+
     @Test("a trace file's plain text (report --format strace), decoded after each thread was let run, is strace's for every decoder")
     func traceFilePlainText() throws {
         let program = try TestSupport.build("decoders.c")

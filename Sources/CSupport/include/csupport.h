@@ -48,7 +48,7 @@ int cs_ptrace_get_syscall_info(pid_t pid, cs_syscall_info *info);
 /// Fills the stop's siginfo fields; -1 with EINVAL means a group-stop.
 int cs_ptrace_get_siginfo(pid_t pid, int *signo, int *code, int *errno_value,
                           int *sender_pid, int *sender_uid, int *status,
-                          int64_t *utime, int64_t *stime, uint64_t *address);
+                          int64_t *utime, int64_t *stime, uint64_t *address, uint64_t *value);
 
 /* Breakpoints: registers, code words and single steps (x86_64). */
 /// The registers a function breakpoint reads: where the thread is, its

@@ -28,6 +28,23 @@ public struct SignalInfo: Sendable, Codable {
     public let userTime: Int64
     public let systemTime: Int64
     public let address: UInt64
+    /// The sigval of a queued or timer signal (si_int is its low half);
+    /// nil in trace files written before it was kept.
+    public var value: UInt64?
+
+    public init(signal: Int32, code: Int32, errno: Int32, senderPid: Int32, senderUid: Int32, status: Int32,
+                userTime: Int64, systemTime: Int64, address: UInt64, value: UInt64? = nil) {
+        self.signal = signal
+        self.code = code
+        self.errno = errno
+        self.senderPid = senderPid
+        self.senderUid = senderUid
+        self.status = status
+        self.userTime = userTime
+        self.systemTime = systemTime
+        self.address = address
+        self.value = value
+    }
 
     /// CPU time in clock ticks (USER_HZ, 100 a second), with the seconds as
     /// a comment when there are any, as strace shows it.
@@ -36,6 +53,9 @@ public struct SignalInfo: Sendable, Codable {
         let hundredths = ticks * 100 / 100
         return "\(ticks) /* \(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s */"
     }
+
+    /// si_code values from user space (include/uapi/asm-generic/siginfo.h).
+    static let queue: Int32 = -1, timer: Int32 = -2, messageQueue: Int32 = -3
 
     /// `{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=…}` as strace prints it.
     public var straceText: String {
@@ -48,8 +68,18 @@ public struct SignalInfo: Sendable, Codable {
             let names: [Int32: String] = [0: "SI_USER", -1: "SI_QUEUE", -2: "SI_TIMER", -3: "SI_MESGQ",
                                           -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL"]
             fields.append("si_code=" + (names[code] ?? String(code)))
-            fields.append("si_pid=\(senderPid)")
-            fields.append("si_uid=\(senderUid)")
+            // By si_code, as strace: a timer's id and overrun where a sender's pid and uid would be.
+            if code == Self.timer {
+                fields.append("si_timerid=" + (senderPid == 0 ? "0" : "0x" + String(UInt32(bitPattern: senderPid), radix: 16)))
+                fields.append("si_overrun=\(senderUid)")
+            } else {
+                fields.append("si_pid=\(senderPid)")
+                fields.append("si_uid=\(senderUid)")
+            }
+            if code == Self.queue || code == Self.timer || code == Self.messageQueue, let value {
+                fields.append("si_int=\(Int32(truncatingIfNeeded: value))")
+                fields.append("si_ptr=" + (value == 0 ? "NULL" : "0x" + String(value, radix: 16)))
+            }
             return "{" + fields.joined(separator: ", ") + "}"
         }
         switch signal {

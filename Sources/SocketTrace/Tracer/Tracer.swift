@@ -817,12 +817,12 @@ public final class Tracer {
 
     func signalStop(_ thread: TracedThread, signal: Int32) {
         var signo: Int32 = 0, code: Int32 = 0, errnoValue: Int32 = 0, sender: Int32 = 0, uid: Int32 = 0, status: Int32 = 0
-        var utime: Int64 = 0, stime: Int64 = 0, address: UInt64 = 0
-        if cs_ptrace_get_siginfo(thread.tid, &signo, &code, &errnoValue, &sender, &uid, &status, &utime, &stime, &address) == 0 {
+        var utime: Int64 = 0, stime: Int64 = 0, address: UInt64 = 0, value: UInt64 = 0
+        if cs_ptrace_get_siginfo(thread.tid, &signo, &code, &errnoValue, &sender, &uid, &status, &utime, &stime, &address, &value) == 0 {
             var event = processEvent(.signal, tid: thread.tid, pid: thread.process.pid)
             event.signal = signo
             event.signalInfo = SignalInfo(signal: signo, code: code, errno: errnoValue, senderPid: sender, senderUid: uid,
-                                          status: status, userTime: utime, systemTime: stime, address: address)
+                                          status: status, userTime: utime, systemTime: stime, address: address, value: value)
             if let unwinder { event.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
             emit(.process(event))
         }
