@@ -228,8 +228,16 @@ static void other_families(void)
 {
     int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+    int one = 1;
+    /* Before bind: -yy decorates a bound netlink socket with its port id. */
+    setsockopt(nl, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+    setsockopt(nl, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
     bind(nl, (struct sockaddr *)&snl, sizeof snl);
     close(nl);
+    int groups = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    struct sockaddr_nl gnl = { .nl_family = AF_NETLINK, .nl_groups = 0x550 };
+    bind(groups, (struct sockaddr *)&gnl, sizeof gnl);
+    close(groups);
     int pk = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
     struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = 1 };
     bind(pk, (struct sockaddr *)&sll, sizeof sll);

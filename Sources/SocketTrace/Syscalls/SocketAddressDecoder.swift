@@ -35,9 +35,10 @@ public struct SocketAddressDecoder {
         case 16 where bytes.count >= 12:
             let pid = bytes.loadLittleEndian(UInt32.self, at: 4)
             let groups = bytes.loadLittleEndian(UInt32.self, at: 8)
-            let groupsText = String(groups, radix: 16)
-            return head + ", nl_pid=\(Int32(bitPattern: pid)), nl_groups="
-                + String(repeating: "0", count: max(0, 8 - groupsText.count)) + groupsText + "}"
+            // strace's %#08x: eight characters, "0x" counted among them (none for zero).
+            let digits = String(groups, radix: 16)
+            let groupsText = groups == 0 ? "00000000" : "0x" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+            return head + ", nl_pid=\(Int32(bitPattern: pid)), nl_groups=" + groupsText + "}"
         case 17 where bytes.count >= 12:
             return head + ", " + packetFields(bytes) + "}"
         default:

@@ -162,6 +162,14 @@ public enum SocketConstants {
         103: "UDP_SEGMENT", 104: "UDP_GRO",
     ])
 
+    /// SOL_NETLINK options (include/uapi/linux/netlink.h).
+    public static let netlinkOptions = ConstantTable("NETLINK_", [
+        1: "NETLINK_ADD_MEMBERSHIP", 2: "NETLINK_DROP_MEMBERSHIP", 3: "NETLINK_PKTINFO",
+        4: "NETLINK_BROADCAST_ERROR", 5: "NETLINK_NO_ENOBUFS", 6: "NETLINK_RX_RING", 7: "NETLINK_TX_RING",
+        8: "NETLINK_LISTEN_ALL_NSID", 9: "NETLINK_LIST_MEMBERSHIPS", 10: "NETLINK_CAP_ACK",
+        11: "NETLINK_EXT_ACK", 12: "NETLINK_GET_STRICT_CHK",
+    ])
+
     /// The option-name table for a `setsockopt`/`getsockopt` level, if known.
     public static func options(forLevel level: UInt64) -> ConstantTable? {
         switch level {
@@ -170,6 +178,7 @@ public enum SocketConstants {
         case 6: tcpOptions
         case 17: udpOptions
         case 41: ipv6Options
+        case 270: netlinkOptions
         default: nil
         }
     }
