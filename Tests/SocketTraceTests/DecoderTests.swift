@@ -43,7 +43,7 @@ struct DecoderTests {
 
     @Test func netlinkAndPacket() {
         let netlink = le16(16) + le16(0) + le32(1234) + le32(0x11)
-        #expect(sockaddr(netlink) == "{sa_family=AF_NETLINK, nl_pid=1234, nl_groups=00000011}")
+        #expect(sockaddr(netlink) == "{sa_family=AF_NETLINK, nl_pid=1234, nl_groups=0x000011}")
         let packet = le16(17) + be16(0x0806) + le32(999_999) + le16(1) + [1, 6] + [0, 1, 2, 3, 4, 5, 0, 0]
         #expect(sockaddr(packet) == "{sa_family=AF_PACKET, sll_protocol=htons(ETH_P_ARP), sll_ifindex=999999, sll_hatype=ARPHRD_ETHER, sll_pkttype=PACKET_BROADCAST, sll_halen=6, sll_addr=[0x00, 0x01, 0x02, 0x03, 0x04, 0x05]}")
     }
