@@ -92,6 +92,17 @@ struct KernelTests {
         #expect(bind.kernel?.expected.contains("inet_bind") == true)
     }
 
+    @Test("kernel text read through BPF: a function's bytes (a call or jump among them), nothing where the kernel will not read")
+    func kernelText() throws {
+        let text = try KernelText()
+        let symbols = try #require(KernelSymbols.load())
+        let start = try #require(symbols.starts(of: "inet_sendmsg").first)
+        let bytes = try #require(text.read(start, count: 96))
+        #expect(bytes.count == 96)
+        #expect(MachineCode.branches(in: bytes, at: start).contains { $0.kind == .jump || $0.kind == .call })
+        #expect(text.read(0x1000, count: 16) == nil)
+    }
+
     @Test("probe set full: socket, bind, listen, accept and the receive copy have observed chains, each reaching its operation's own functions")
     func fullProbeSet() throws {
         let (calls, _) = try traceCalls(try TestSupport.serverAndClientScript(port: TestSupport.freshPort()), options: ["--probe-set", "full"])

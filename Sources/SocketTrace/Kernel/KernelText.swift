@@ -40,7 +40,8 @@ public final class KernelText: @unchecked Sendable {
         UInt64(code) | UInt64(dst | src << 4) << 8 | UInt64(UInt16(bitPattern: offset)) << 16 | UInt64(UInt32(bitPattern: imm)) << 32
     }
 
-    /// `value = map[0]; bpf_probe_read_kernel(value, ctx[1] & 4095, ctx[0])`.
+    /// `value = map[0]; return bpf_probe_read_kernel(value, ctx[1] & 4095, ctx[0])`
+    /// (0, or the helper's negative errno; 1 when the map has no value).
     static func reader(map: Int32) -> [UInt64] {
         let (alu64, mov, add, and, x, k) = (0x07, 0xb0, 0x00, 0x50, 0x08, 0x00)
         let (ldxdw, stw, lddw, call, jeq, exit) = (0x79, 0x62, 0x18, 0x85, 0x15, 0x95)
@@ -51,13 +52,14 @@ public final class KernelText: @unchecked Sendable {
             instruction(alu64 | add | k, dst: 2, imm: -4),                      // r2 = &key
             instruction(lddw, dst: 1, src: Int(BPF_PSEUDO_MAP_FD), imm: map), instruction(0),
             instruction(call, imm: Int32(BPF_FUNC_map_lookup_elem.rawValue)),
-            instruction(jeq, dst: 0, offset: 5, imm: 0),                        // no value: out
+            instruction(jeq, dst: 0, offset: 6, imm: 0),                        // no value: return 1
             instruction(alu64 | mov | x, dst: 1, src: 0),                       // r1 = value
             instruction(ldxdw, dst: 2, src: 6, offset: 8),                      // r2 = ctx[1]
             instruction(alu64 | and | k, dst: 2, imm: Int32(chunk - 1)),        // bounded for the verifier
             instruction(ldxdw, dst: 3, src: 6, offset: 0),                      // r3 = ctx[0]
             instruction(call, imm: Int32(BPF_FUNC_probe_read_kernel.rawValue)),
-            instruction(alu64 | mov | k, dst: 0, imm: 0),
+            instruction(exit),                                                  // the helper's result
+            instruction(alu64 | mov | k, dst: 0, imm: 1),
             instruction(exit),
         ]
     }
@@ -90,22 +92,21 @@ public final class KernelText: @unchecked Sendable {
         return content
     }
 
+    /// One run of the program; nil when the kernel would not read there
+    /// (the program returns the helper's result).
     func run(_ address: UInt64, count: Int) -> [UInt8]? {
         var arguments: [UInt64] = [address, UInt64(count)]
         var value = [UInt8](repeating: 0, count: Self.chunk)
         var key: UInt32 = 0
-        // A failed read leaves the value as it was: clear it, and look for that.
-        guard value.withUnsafeMutableBytes({ bpf_map_update_elem(map, &key, $0.baseAddress, 0) }) == 0 else { return nil }
-        let status = arguments.withUnsafeMutableBytes { context -> Int32 in
+        let (status, result) = arguments.withUnsafeMutableBytes { context -> (Int32, UInt32) in
             var options = bpf_test_run_opts()
             options.sz = MemoryLayout<bpf_test_run_opts>.size
             options.ctx_in = UnsafeRawPointer(context.baseAddress)
             options.ctx_size_in = UInt32(context.count)
-            return bpf_prog_test_run_opts(program, &options)
+            let status = bpf_prog_test_run_opts(program, &options)
+            return (status, options.retval)
         }
-        guard status == 0, value.withUnsafeMutableBytes({ bpf_map_lookup_elem(map, &key, $0.baseAddress) }) == 0 else { return nil }
-        let content = Array(value.prefix(count))
-        // Kernel text is never all zeros for 2 KiB; a failed probe read is.
-        return content.contains { $0 != 0 } ? content : nil
+        guard status == 0, result == 0, value.withUnsafeMutableBytes({ bpf_map_lookup_elem(map, &key, $0.baseAddress) }) == 0 else { return nil }
+        return Array(value.prefix(count))
     }
 }
