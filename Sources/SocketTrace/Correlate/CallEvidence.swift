@@ -125,16 +125,31 @@ public final class CallEvidence: @unchecked Sendable {
         return address < extent.start || address >= extent.end
     }
 
+    /// The first call or jump at `address`, when it is the first or second
+    /// instruction there (after an `lfence`): what a thunk or trampoline
+    /// kallsyms does not name consists of.
+    func firstBranch(at address: UInt64) -> Branch? {
+        guard let bytes = code.bytes(address, count: 16),
+              let first = MachineCode.branches(in: bytes, at: address).first, first.address <= address + 3 else { return nil }
+        return first
+    }
+
     /// Code at `address`, inside a symbol's range but not its start, that is
     /// a retpoline or a jump through a register (kernels whose kallsyms does
     /// not name their thunk array): `jmp *%rax`, `lfence; jmp *%rax`, or a
     /// retpoline's `call` a few bytes ahead.
     func isUnnamedThunk(_ address: UInt64) -> Bool {
-        guard !startsFunction(address), let bytes = code.bytes(address, count: 16),
-              let first = MachineCode.branches(in: bytes, at: address).first, first.address <= address + 3 else { return false }
+        guard !startsFunction(address), let first = firstBranch(at: address) else { return false }
         if first.kind == .jump && first.target == nil { return true }
         if first.kind == .call, let target = first.target, target > address, target < address + 16 { return true }
         return false
+    }
+
+    /// Whether a call or jump to `target` goes through a register: a named
+    /// retpoline, or one kallsyms does not name.
+    func goesThroughPointer(_ target: UInt64) -> Bool {
+        if let extent = code.extent(of: target), Self.isIndirectThunk(extent.function) { return true }
+        return isUnnamedThunk(target)
     }
 
     /// A retpoline: a jump or call through a register, made as a direct one to it.
@@ -144,9 +159,7 @@ public final class CallEvidence: @unchecked Sendable {
 
     /// A retpoline or a return thunk (a `jmp` to one is a return, not a tail call).
     static func isThunk(_ name: String) -> Bool {
-        name.hasPrefix("__x86_indirect_thunk") || name.hasPrefix("__x86_indirect_call_thunk")
-            || name.hasPrefix("__x86_indirect_jump_thunk") || name.hasPrefix("__x86_return_thunk")
-            || name.hasPrefix("srso_") || name.hasPrefix("retbleed_")
+        isIndirectThunk(name) || name.hasPrefix("__x86_return_thunk") || name.hasPrefix("srso_") || name.hasPrefix("retbleed_")
     }
 
     /// How the frame `caller` (at its return address) reached `callee`.
@@ -170,8 +183,7 @@ public final class CallEvidence: @unchecked Sendable {
         // A call into the middle of a symbol's range is a trampoline (a
         // static call's, which kallsyms may not name): its jump says where
         // the call went.
-        if !startsFunction(target), let bytes = code.bytes(target, count: 16),
-           let jump = MachineCode.branches(in: bytes, at: target).first, jump.address == target, jump.kind == .jump,
+        if !startsFunction(target), let jump = firstBranch(at: target), jump.address == target, jump.kind == .jump,
            let destination = jump.target {
             let trampoline = "\(location(target)): jmp \(name(destination)) (a trampoline)"
             if destination == calleeStart { return .tail(call: text, jumps: [trampoline], through: [], starts: []) }
@@ -185,8 +197,7 @@ public final class CallEvidence: @unchecked Sendable {
         }
         // Not on the stack, so it left by a jump: through a pointer, if it has one.
         let indirect = branches(ofFunctionAt: target).filter { branch in
-            branch.kind == .jump && (branch.target == nil || branch.target.flatMap { code.extent(of: $0) }.map { Self.isIndirectThunk($0.function) } == true
-                || branch.target.map { outside($0, target) && isUnnamedThunk($0) } == true)
+            branch.kind == .jump && (branch.target.map { outside($0, target) && goesThroughPointer($0) } ?? true)
         }
         if !indirect.isEmpty {
             return .tail(call: text, jumps: [indirect.map(describe).joined(separator: " or ") + " (through a pointer)"],

@@ -90,6 +90,9 @@ public struct ChainAlignment: Sendable, Codable {
     /// Whether the sample was taken in these frames (not below them, in a softirq).
     public var countsTheSample: Bool { context != Self.syscallUnderSoftirq }
 
+    /// Whether these are a syscall's own frames (format 1.2 files say no context: they are).
+    public var isSyscallPart: Bool { context.map { $0.hasPrefix(Self.syscallContext) } ?? true }
+
     enum CodingKeys: String, CodingKey { case operation, steps, extraFrames, observed, context, sample, alignmentId }
 
     public init(operation: String, steps: [Step], extraFrames: [String], observed: [String], context: String? = nil, sample: String? = nil) {
@@ -302,6 +305,8 @@ public struct ChainAligner: @unchecked Sendable {
                 placed.append(nil)
             }
         }
+        // With the caller of the first frame (the syscall's entry), for the evidence.
+        let withCaller = caller.map { [$0] + frames } ?? frames
         var steps: [ChainAlignment.Step] = []
         for (index, function) in considered.enumerated() {
             if placed[index] != nil {
@@ -312,8 +317,8 @@ public struct ChainAligner: @unchecked Sendable {
                 // Between the matched frames around its place in the model.
                 let outer = placed[..<index].compactMap { $0 }.last
                 let inner = placed[(index + 1)...].compactMap { $0 }.first ?? frames.count - 1
-                let (status, evidence) = caller.map { explain(function, frames: [$0] + frames, outer: (outer ?? -1) + 1, inner: inner + 1) }
-                    ?? explain(function, frames: frames, outer: outer, inner: inner)
+                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner)
+                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1)
                 steps.append(.init(function: function.name, layer: function.layer, status: status, evidence: evidence))
             }
         }
@@ -350,10 +355,9 @@ public struct ChainAligner: @unchecked Sendable {
         guard let outer else {
             return (.unverified, "expected before the outermost frame the stack shows")
         }
+        let declared = "declared inline in the model (\(function.sourceFile ?? "its source"))"
         guard let evidence, frames[outer].address != 0 else {
-            if function.isAlwaysInline && presence == .absent {
-                return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); no symbol in this kernel: never a frame of its own")
-            }
+            if function.isAlwaysInline && presence == .absent { return (.inlined, declared + "; no symbol in this kernel: never a frame of its own") }
             return (.unverified, codeUnreadable)
         }
         // A tail call on the way from one frame to the next.
@@ -372,9 +376,7 @@ public struct ChainAligner: @unchecked Sendable {
             case .unread: links.append("\(frames[caller].function): the call instruction could not be read")
             }
         }
-        if function.isAlwaysInline && presence == .absent {
-            return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); no symbol in this kernel: never a frame of its own")
-        }
+        if function.isAlwaysInline && presence == .absent { return (.inlined, declared + "; no symbol in this kernel: never a frame of its own") }
         if presence == .absent {
             return (.unverified, "no symbol in this kernel (inlined everywhere, renamed, or not in this version); " + links.joined(separator: "; "))
         }
@@ -389,8 +391,7 @@ public struct ChainAligner: @unchecked Sendable {
             return (function.isBeside ? .beside : .sibling, sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
         }
         if function.isAlwaysInline {
-            return (.inlined, "declared inline in the model (\(function.sourceFile ?? "its source")); these frames' code calls no copy of it: "
-                    + links.joined(separator: "; "))
+            return (.inlined, declared + "; these frames' code calls no copy of it: " + links.joined(separator: "; "))
         }
         return (.unverified, "not called by these frames' code directly (inlined here, called through a pointer, or not on this path): "
                 + links.joined(separator: "; "))
@@ -404,24 +405,28 @@ public struct ChainAligner: @unchecked Sendable {
                                  caller: KernelFrame? = nil) -> ChainAlignment? {
         guard !frames.isEmpty else { return nil }
         let operations = model.softirqOperations
+        let chains = operations.map { $0.chain(for: nil, kernel: kernel) }
         let names = Set(frames.map(\.function))
-        var owners: [String: Int] = [:]
-        for operation in operations {
-            for name in Set(operation.chain(for: nil, kernel: kernel).map(\.name)) { owners[name, default: 0] += 1 }
-        }
+        let own = Self.ownFunctions(chains.map { Set($0.map(\.name)) })
         let context = "softirq " + (kind ?? "?")
-        let candidates = operations.compactMap { operation -> ChainAlignment? in
-            let chain = operation.chain(for: nil, kernel: kernel)
-            guard chain.contains(where: { owners[$0.name] == 1 && names.contains($0.name) }) else { return nil }
-            return align(frames: frames, with: chain, operation: operation.name, context: context, caller: caller)
+        let candidates = operations.indices.compactMap { index -> ChainAlignment? in
+            guard !own[index].isDisjoint(with: names) else { return nil }
+            return align(frames: frames, with: chains[index], operation: operations[index].name, context: context, caller: caller)
         }
         if let best = candidates.max(by: { $0.count(.matched) < $1.count(.matched) }) { return best }
         // No operation's own function: the operation that ends where the stack
         // does and names all of its frames (the device receive path, shared by all).
-        let whole = operations.first { operation in
-            let chain = operation.chain(for: nil, kernel: kernel).map(\.name)
-            return chain.last == frames.last?.function && names.isSubset(of: Set(chain))
+        let whole = operations.indices.first { index in
+            chains[index].last?.name == frames.last?.function && names.isSubset(of: Set(chains[index].map(\.name)))
         }
-        return whole.map { align(frames: frames, with: $0.chain(for: nil, kernel: kernel), operation: $0.name, context: context, caller: caller) }
+        return whole.map { align(frames: frames, with: chains[$0], operation: operations[$0].name, context: context, caller: caller) }
+    }
+
+    /// For each of several operations' chains, the functions no other one
+    /// names: what tells that operation apart on a stack.
+    static func ownFunctions(_ chains: [Set<String>]) -> [Set<String>] {
+        var named: [String: Int] = [:]
+        for chain in chains { for name in chain { named[name, default: 0] += 1 } }
+        return chains.map { $0.filter { named[$0] == 1 } }
     }
 }

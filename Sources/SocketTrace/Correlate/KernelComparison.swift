@@ -77,8 +77,9 @@ public struct KernelComparison: Sendable, Codable {
     /// SYN_SENT to ESTABLISHED among a connect's state changes, in µs.
     static func handshake(_ activity: KernelActivity) -> Double? {
         let changes = activity.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }
-        guard let sent = changes.first(where: { $0.fields["newstate"]?.number == 2 }),
-              let established = changes.first(where: { $0.fields["oldstate"]?.number == 2 && $0.fields["newstate"]?.number == 1 }),
+        guard let sent = changes.first(where: { $0.fields["newstate"]?.number == TCPState.synSent }),
+              let established = changes.first(where: { $0.fields["oldstate"]?.number == TCPState.synSent
+                  && $0.fields["newstate"]?.number == TCPState.established }),
               established.time >= sent.time else { return nil }
         return Double(established.time.nanoseconds - sent.time.nanoseconds) / 1000
     }

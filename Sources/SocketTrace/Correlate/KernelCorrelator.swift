@@ -32,12 +32,8 @@ public final class KernelCorrelator: @unchecked Sendable {
     /// of the others) are among `frames`; the first when none's are.
     static func choose(_ candidates: [StackOperation], for frames: Set<String>, syscall: Syscall, kernel: KernelVersion?) -> StackOperation? {
         guard candidates.count > 1 else { return candidates.first }
-        let chains = candidates.map { Set($0.chain(for: syscall.rawValue, kernel: kernel).map(\.name)) }
-        for (index, chain) in chains.enumerated() {
-            let others = chains.enumerated().filter { $0.offset != index }.reduce(into: Set<String>()) { $0.formUnion($1.element) }
-            if !chain.subtracting(others).isDisjoint(with: frames) { return candidates[index] }
-        }
-        return candidates.first
+        let own = ChainAligner.ownFunctions(candidates.map { Set($0.chain(for: syscall.rawValue, kernel: kernel).map(\.name)) })
+        return own.firstIndex { !$0.isDisjoint(with: frames) }.map { candidates[$0] } ?? candidates.first
     }
 
     func expected(_ operation: StackOperation?, _ syscall: Syscall) -> (functions: [ModelFunction], names: [String]) {

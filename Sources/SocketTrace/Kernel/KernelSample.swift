@@ -136,7 +136,7 @@ public struct KernelSample: Sendable, Codable {
             return Self.socketAddress(bytes) ?? "?"
         }
         let family = fields["family"]?.number
-        if family == 10, case let .bytes(v6)? = fields[address + "_v6"], v6.count == 16 {
+        if family == Int64(AddressFamily.inet6), case let .bytes(v6)? = fields[address + "_v6"], v6.count == 16 {
             return "[" + Self.ipv6(v6) + "]:\(fields[port]?.number ?? 0)"
         }
         guard bytes.count == 4 else { return "?" }
@@ -148,9 +148,9 @@ public struct KernelSample: Sendable, Codable {
         guard bytes.count >= 8 else { return nil }
         let family = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
         let port = UInt16(bytes[2]) << 8 | UInt16(bytes[3])
-        switch family {
-        case 2: return bytes[4..<8].map(String.init).joined(separator: ".") + ":\(port)"
-        case 10 where bytes.count >= 24: return "[" + ipv6(Array(bytes[8..<24])) + "]:\(port)"
+        switch UInt64(family) {
+        case AddressFamily.inet: return bytes[4..<8].map(String.init).joined(separator: ".") + ":\(port)"
+        case AddressFamily.inet6 where bytes.count >= 24: return "[" + ipv6(Array(bytes[8..<24])) + "]:\(port)"
         default: return nil
         }
     }
@@ -164,6 +164,8 @@ public struct KernelSample: Sendable, Codable {
 
 /// TCP states by the kernel's numbering (include/net/tcp_states.h).
 public enum TCPState {
+    public static let established: Int64 = 1, synSent: Int64 = 2
+
     static let names = ["", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2",
                         "TCP_TIME_WAIT", "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING",
                         "TCP_NEW_SYN_RECV", "TCP_BOUND_INACTIVE"]

@@ -59,8 +59,9 @@ public struct ModelCheck: Sendable {
                 }
                 switch presence {
                 case .symbol where function.isAlwaysInline:
+                    let copies = symbols.starts(of: function.name).count
                     rows.append(Row(operation: operation.name, function: function, finding: .inlineWithCopies,
-                                    detail: "\(symbols.starts(of: function.name).count) cop\(symbols.starts(of: function.name).count == 1 ? "y" : "ies")"))
+                                    detail: "\(copies) cop\(copies == 1 ? "y" : "ies")"))
                 case .symbol:
                     rows.append(Row(operation: operation.name, function: function, finding: .symbol,
                                     detail: btf?.prototype(of: function.name)))

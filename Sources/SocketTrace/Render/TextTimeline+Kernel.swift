@@ -40,9 +40,11 @@ extension TextTimeline {
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String]) {
         let parts = ChainAligner.parts(sample.frames)
         let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
-        let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && ($0.context ?? "syscall").hasPrefix("syscall") }
+        let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && $0.isSyscallPart }
+        // Format 1.2 files give no context: a part is told by its frames alone.
         let softirqAlignment = names.softirq.isEmpty ? nil
-            : activity.alignments.first { $0.observed == names.softirq && !($0.context ?? "").hasPrefix("syscall") }
+            : activity.alignments.first { $0.observed == names.softirq && ($0.context == nil || !$0.isSyscallPart) }
+        let kind = parts.softirqKind.map { "softirq \($0)" } ?? "softirq"
         var head = "↳ at \(sample.heading)"
         if count > 1 { head += " (×\(count))" }
         writeWrapped(head.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
@@ -50,13 +52,11 @@ extension TextTimeline {
             annotated(syscallAlignment, frames: names.syscall, title: "syscall", prefix: userChain.map { paint($0, Self.cyan) })
         }
         if !parts.connecting.isEmpty {
-            let kind = parts.softirqKind.map { "softirq \($0)" } ?? "softirq"
             var connecting = parts.connecting.map { paint($0.function, Self.dim) }
             connecting[0] = paint("⤷ \(kind) run on this stack: ", Self.dim) + connecting[0]
             writeWrapped(connecting, separator: " → ", extraIndent: "  ")
         }
         if !names.softirq.isEmpty {
-            let kind = parts.softirqKind.map { "softirq \($0)" } ?? "softirq"
             annotated(softirqAlignment, frames: names.softirq, title: kind, prefix: [])
         }
         if let sourced = Self.sourceLines(sample) {
