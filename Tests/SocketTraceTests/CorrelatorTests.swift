@@ -26,6 +26,26 @@ import Testing
         #expect(symbols.function(at: 0x1008) == "before")
     }
 
+    @Test("event fields: IPv6 endpoints from the _v6 fields by family, a reset's sockaddr fields, pointers in hex")
+    func eventFields() {
+        let loopback6: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        let state = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0,
+                                 chain: [], fields: ["family": .symbol("AF_INET6", 10), "oldstate": .number(2), "newstate": .number(1),
+                                                     "saddr": .bytes([127, 0, 0, 6]), "daddr": .bytes([127, 0, 0, 6]),
+                                                     "saddr_v6": .bytes(loopback6), "daddr_v6": .bytes(loopback6),
+                                                     "sport": .number(40000), "dport": .number(12345)])
+        #expect(state.summary == "TCP_SYN_SENT → TCP_ESTABLISHED [::1]:40000 → [::1]:12345")
+        // struct sockaddr_in in a 28-byte field: family 2 (little-endian), port 12345 (big-endian), 127.0.0.1.
+        let source: [UInt8] = [2, 0, 0x30, 0x39, 127, 0, 0, 1] + [UInt8](repeating: 0, count: 20)
+        let destination: [UInt8] = [10, 0, 0x9c, 0x40, 0, 0, 0, 0] + loopback6 + [0, 0, 0, 0]
+        let reset = KernelSample(tracepoint: "tcp:tcp_send_reset", role: .event, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0,
+                                 chain: [], fields: ["saddr": .bytes(source), "daddr": .bytes(destination), "reason": .symbol("NOT_SPECIFIED", 0)])
+        #expect(reset.summary == "127.0.0.1:12345 → [::1]:40000 reason=NOT_SPECIFIED")
+        let free = KernelSample(tracepoint: "kmem:kmem_cache_free", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0,
+                                chain: [], fields: ["call_site": .number(-2113506988), "ptr": .number(-131386497255872)])
+        #expect(free.summary == "call_site=0xffffffff82067154 ptr=0xffff88813280b640")
+    }
+
     @Test("kallsyms: text symbols only, names without compiler suffixes, specialised copies")
     func kallsyms() {
         let text = """

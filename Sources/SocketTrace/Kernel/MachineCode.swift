@@ -54,7 +54,7 @@ public enum MachineCode {
         return body(handle)
     }
 
-    nonisolated(unsafe) static let handleKey: pthread_key_t = {
+    static let handleKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key) { stored in
             var handle = csh(UInt(bitPattern: stored))
