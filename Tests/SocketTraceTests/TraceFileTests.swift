@@ -76,7 +76,7 @@ struct TraceFileTests {
         #expect(newer.stderr == "sockettrace: \(future):1: trace format version 2.0 is newer than this sockettrace reads (1.x)\n")
 
         let empty = TestSupport.temporaryFile("empty")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         let none = try TestSupport.run(TestSupport.sockettrace, ["report", empty])
         #expect(none.status == 1)
         #expect(none.stderr == "sockettrace: \(empty): is empty: not a sockettrace trace\n")

@@ -81,7 +81,7 @@ struct TracerTests {
     @Test("a file that is not executable: status 126")
     func notExecutable() throws {
         let path = TestSupport.temporaryFile("not-executable")
-        FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644])
         let result = try trace([path])
         #expect(result.status == 126)
         #expect(result.stderr.hasPrefix("sockettrace: Can't execute"))
@@ -170,7 +170,7 @@ struct TracerTests {
     func version() throws {
         let own = try TestSupport.run(TestSupport.sockettrace, ["--version"])
         #expect(own.status == 0)
-        #expect(own.stdout.hasPrefix("sockettrace ") && own.stdout.contains("(trace format 1.3)"), "\(own.stdout)")
+        #expect(own.stdout.hasPrefix("sockettrace ") && own.stdout.contains("(trace format 1.4)"), "\(own.stdout)")
         let program = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", "/dev/null", "/bin/echo", "--version"])
         #expect(program.status == 0 && program.stdout.contains("coreutils"), "\(program.stdout)")
     }

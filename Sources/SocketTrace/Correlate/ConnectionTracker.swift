@@ -1,7 +1,9 @@
-/// A connection seen from both ends: the client's connect paired with the
-/// server's accept by their 4-tuple (the client's local address is the
-/// server's peer), the handshake time (connect entry → accept return) and
-/// the bytes each side sent and received.
+import Glibc
+
+/// A TCP connection seen from one end or both: the client's connect paired
+/// with the server's accept by their 4-tuple (the client's local address is
+/// the server's peer), the handshake time (connect entry → accept return)
+/// and the bytes each side sent and received.
 public struct Connection: Sendable, Codable {
     public let id: Int
     public var protocolLabel: String
@@ -25,70 +27,168 @@ public struct Connection: Sendable, Codable {
     }
 
     public var title: String { "\(protocolLabel) \(client) → \(server)" }
+
+    /// Whether a traced process held either end.
+    public var isTraced: Bool { clientPid != nil || serverPid != nil }
 }
 
-/// Pairs connects with accepts and counts bytes per connection, from the
-/// calls as they finish (live, or read back from a trace file).
-public final class ConnectionTracker: @unchecked Sendable {
+/// The one place connections are paired (the timeline, the trace file,
+/// compare, the sequence diagrams and Perfetto's flows all ask it), from
+/// the calls as they finish, live or read back from trace files.
+///
+/// A socket joins a connection by what the kernel said about it, whichever
+/// call revealed it: connect (blocking, or EINPROGRESS then poll/epoll),
+/// accept or accept4 (with or without the peer's address), or — for a
+/// connection made before tracing began — the first call on it, when a
+/// traced listener on one end says which end is the server. After that the
+/// socket's inode keeps it there, whatever descriptor, process or API moved
+/// its bytes.
+public final class ConnectionTracker {
     public private(set) var connections: [Connection] = []
-    var index: [String: Int] = [:]
+    /// By 4-tuple, client first.
+    var byTuple: [Pair: Int] = [:]
+    /// By socket inode: which connection, and which end.
+    var bySocket: [UInt64: End] = [:]
+    /// The addresses traced listeners listen on (port and address), so a
+    /// connection first seen mid-stream can be told client from server.
+    var listening: Set<SocketEndpoint> = []
+
+    struct Pair: Hashable {
+        let client: SocketEndpoint
+        let server: SocketEndpoint
+    }
+
+    struct End {
+        let index: Int
+        let isClient: Bool
+        let local: SocketEndpoint
+        let peer: SocketEndpoint
+    }
 
     public init() {}
-
-    static func key(client: SocketEndpoint, server: SocketEndpoint) -> String { "\(client)|\(server)" }
-
-    func find(_ a: SocketEndpoint, _ b: SocketEndpoint) -> (index: Int, localIsClient: Bool)? {
-        if let found = index[Self.key(client: a, server: b)] { return (found, true) }
-        if let found = index[Self.key(client: b, server: a)] { return (found, false) }
-        return nil
-    }
-
-    func add(client: SocketEndpoint, server: SocketEndpoint, label: String) -> Int {
-        connections.append(Connection(id: connections.count + 1, protocolLabel: label, client: client, server: server))
-        index[Self.key(client: client, server: server)] = connections.count - 1
-        return connections.count - 1
-    }
 
     /// Takes a finished call into account; returns the connection it
     /// completed a pairing for (the second of connect and accept), if any.
     @discardableResult
     public func observe(_ call: SyscallInvocation) -> Connection? {
-        guard let socket = call.socket, socket.isTCP, let result = call.result,
-              let local = socket.local, let peer = socket.peer, peer.port != 0, local.port != 0 else { return nil }
-        let failed = result.failed && result.errno != 115
-        if failed { return nil }
-        switch call.syscall {
-        case .connect:
-            let slot = find(local, peer)?.index ?? add(client: local, server: peer, label: socket.protocolLabel)
-            if connections[slot].connectTime == nil {
-                connections[slot].connectTime = call.entryTime
-                connections[slot].clientPid = call.pid
-                connections[slot].pairingChanged()
-                return connections[slot].acceptTime != nil ? connections[slot] : nil
-            }
-        case .accept, .accept4:
-            let slot = find(peer, local)?.index ?? add(client: peer, server: local, label: socket.protocolLabel)
-            if connections[slot].acceptTime == nil {
-                connections[slot].acceptTime = call.exitTime
-                connections[slot].serverPid = call.pid
-                connections[slot].pairingChanged()
-                return connections[slot].connectTime != nil ? connections[slot] : nil
-            }
-        case let data where data.sendsData:
-            guard result.value > 0, let (slot, localIsClient) = find(local, peer) else { return nil }
-            if localIsClient { connections[slot].sentByClient += result.value } else { connections[slot].sentByServer += result.value }
-        case let data where data.receivesData:
-            guard result.value > 0, let (slot, localIsClient) = find(local, peer) else { return nil }
-            if localIsClient { connections[slot].receivedByClient += result.value } else { connections[slot].receivedByServer += result.value }
-        default:
-            break
+        guard let socket = call.socket, socket.protocolLabel.hasPrefix("TCP"), let result = call.result else { return nil }
+        if result.failed && !(call.syscall == .connect && result.errno == EINPROGRESS) { return nil }
+        if call.syscall == .listen, let local = socket.local {
+            listening.insert(local.forPairing)
+            return nil
+        }
+        guard let end = end(of: call, socket: socket) else { return nil }
+        var connection = connections[end.index]
+        defer { connections[end.index] = connection }
+        let opens = call.syscall == .connect ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
+        if opens && end.isClient && connection.connectTime == nil {
+            connection.connectTime = call.entryTime
+            connection.clientPid = call.pid
+            connection.pairingChanged()
+            return connection.acceptTime != nil ? connection : nil
+        }
+        if opens && !end.isClient && connection.acceptTime == nil {
+            connection.acceptTime = call.exitTime
+            connection.serverPid = call.pid
+            connection.pairingChanged()
+            return connection.connectTime != nil ? connection : nil
+        }
+        if end.isClient && connection.clientPid == nil { connection.clientPid = call.pid }
+        if !end.isClient && connection.serverPid == nil { connection.serverPid = call.pid }
+        guard let transfer = DataTransfer(call) else { return nil }
+        switch (transfer.direction, end.isClient) {
+        case (.sent, true): connection.sentByClient += transfer.bytes
+        case (.sent, false): connection.sentByServer += transfer.bytes
+        case (.received, true): connection.receivedByClient += transfer.bytes
+        case (.received, false): connection.receivedByServer += transfer.bytes
         }
         return nil
     }
 
     /// The connection a call's socket belongs to, if known.
     public func connection(of call: SyscallInvocation) -> Connection? {
-        guard let local = call.socket?.local, let peer = call.socket?.peer, let found = find(local, peer) else { return nil }
-        return connections[found.index]
+        call.socket.flatMap(lookup).map { connections[$0.index] }
+    }
+
+    /// Which connection (its id) and which end of it a call's socket is.
+    public func side(of call: SyscallInvocation) -> (id: Int, isClient: Bool)? {
+        call.socket.flatMap(lookup).map { (connections[$0.index].id, $0.isClient) }
+    }
+
+    /// Which end of a known connection a socket is: by its inode, else by its 4-tuple.
+    func lookup(_ socket: SocketSnapshot) -> End? {
+        let local = socket.local?.forPairing, peer = socket.peer?.forPairing
+        // An inode is reused only after its socket is gone: another 4-tuple is another socket.
+        if let inode = socket.inode, let known = bySocket[inode],
+           local == nil || (local == known.local && (peer == nil || peer == known.peer)) {
+            return known
+        }
+        guard let local, let peer else { return nil }
+        if let index = byTuple[Pair(client: local, server: peer)] {
+            return End(index: index, isClient: true, local: local, peer: peer)
+        }
+        if let index = byTuple[Pair(client: peer, server: local)] {
+            return End(index: index, isClient: false, local: local, peer: peer)
+        }
+        return nil
+    }
+
+    /// Which end of which connection the call's socket is, joining it (and
+    /// starting its connection) when this call is the first to reveal it.
+    func end(of call: SyscallInvocation, socket: SocketSnapshot) -> End? {
+        if let known = lookup(socket) { return remember(known, inode: socket.inode) }
+        guard let local = socket.local?.forPairing, let peer = socket.peer?.forPairing, local.port != 0, peer.port != 0 else {
+            return nil
+        }
+        let isClient: Bool
+        switch call.syscall {
+        case .connect: isClient = true
+        case .accept, .accept4: isClient = false
+        // Mid-stream: only a traced listener says which end serves.
+        case _ where isListening(local): isClient = false
+        case _ where isListening(peer): isClient = true
+        default: return nil
+        }
+        let pair = isClient ? Pair(client: local, server: peer) : Pair(client: peer, server: local)
+        let index = add(pair, label: socket.protocolLabel)
+        return remember(End(index: index, isClient: isClient, local: local, peer: peer), inode: socket.inode)
+    }
+
+    func isListening(_ endpoint: SocketEndpoint) -> Bool {
+        guard case let .inet(_, port) = endpoint else { return listening.contains(endpoint) || listening.contains(endpoint.wildcard) }
+        // A dual-stack listener on :: takes IPv4 connections too.
+        return listening.contains(endpoint) || listening.contains(endpoint.wildcard) || listening.contains(.inet6(address: "::", port: port))
+    }
+
+    func add(_ pair: Pair, label: String) -> Int {
+        connections.append(Connection(id: connections.count + 1, protocolLabel: label, client: pair.client, server: pair.server))
+        byTuple[pair] = connections.count - 1
+        return connections.count - 1
+    }
+
+    func remember(_ end: End, inode: UInt64?) -> End {
+        if let inode { bySocket[inode] = end }
+        return end
+    }
+}
+
+extension SocketEndpoint {
+    /// The form both ends agree on: an IPv4 peer of a dual-stack (`::`)
+    /// listener is `[::ffff:127.0.0.1]:80` there and `127.0.0.1:80` to itself.
+    var forPairing: SocketEndpoint {
+        if case let .inet6(address, port) = self, address.hasPrefix("::ffff:"), address.contains(".") {
+            return .inet(address: String(address.dropFirst(7)), port: port)
+        }
+        return self
+    }
+
+    /// The wildcard address on the same port (what a listener bound to
+    /// 0.0.0.0 or :: accepts for).
+    var wildcard: SocketEndpoint {
+        switch self {
+        case let .inet(_, port): .inet(address: "0.0.0.0", port: port)
+        case let .inet6(_, port): .inet6(address: "::", port: port)
+        default: self
+        }
     }
 }

@@ -163,40 +163,39 @@ struct FlowPlanner {
             var sent: Int64 = 0
             var received: Int64 = 0
         }
-        var streams: [String: Stream] = [:]
-        // By connection (client|server): either may return first.
-        var connects: [String: Int] = [:]
-        var accepts: [String: Int] = [:]
+        // By connection and direction (true: client to server).
+        var streams: [Int: [Bool: Stream]] = [:]
+        // Either of connect and accept may return first.
+        var connects: [Int: Int] = [:]
+        var accepts: [Int: Int] = [:]
         for (index, call) in calls.enumerated() {
             tracker.observe(call)
-            guard let socket = call.socket, socket.isTCP, let local = socket.local, let peer = socket.peer,
-                  let value = call.result?.value, call.result?.failed == false else { continue }
-            let outward = "\(local)>\(peer)", inward = "\(peer)>\(local)"
+            // A non-blocking connect opens its connection with EINPROGRESS.
+            let opened = call.result.map { !$0.failed || (call.syscall == .connect && $0.errno == EINPROGRESS) } ?? false
+            guard let side = tracker.side(of: call), opened else { continue }
             switch call.syscall {
             case .connect:
-                connects["\(local)|\(peer)"] = index
+                connects[side.id] = connects[side.id] ?? index
             case .accept, .accept4:
-                accepts["\(peer)|\(local)"] = index
-            case let data where data.sendsData:
-                guard value > 0 else { continue }
-                var stream = streams[outward, default: Stream()]
-                stream.sends.append((index, stream.sent, stream.sent + value))
-                stream.sent += value
-                streams[outward] = stream
-            case let data where data.receivesData:
-                guard value > 0 else { continue }
-                var stream = streams[inward, default: Stream()]
-                stream.receives.append((index, stream.received, stream.received + value))
-                stream.received += value
-                streams[inward] = stream
+                accepts[side.id] = accepts[side.id] ?? index
             default:
-                break
+                guard let transfer = DataTransfer(call) else { continue }
+                let clientToServer = (transfer.direction == .sent) == side.isClient
+                var stream = streams[side.id, default: [:]][clientToServer, default: Stream()]
+                if transfer.direction == .sent {
+                    stream.sends.append((index, stream.sent, stream.sent + transfer.bytes))
+                    stream.sent += transfer.bytes
+                } else {
+                    stream.receives.append((index, stream.received, stream.received + transfer.bytes))
+                    stream.received += transfer.bytes
+                }
+                streams[side.id, default: [:]][clientToServer] = stream
             }
         }
         for (connection, connect) in connects.sorted(by: { $0.value < $1.value }) {
             if let accept = accepts[connection] { link(connect, accept) }
         }
-        for stream in streams.values {
+        for stream in streams.values.flatMap(\.values) {
             for send in stream.sends {
                 if let receive = stream.receives.first(where: { $0.from <= send.from && send.from < $0.to }) {
                     link(send.call, receive.call)

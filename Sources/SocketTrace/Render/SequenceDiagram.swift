@@ -1,3 +1,5 @@
+import Glibc
+
 /// A connection told as a sequence diagram (seed 004's 时序图): the client
 /// process, the client's kernel, the server's kernel and the server process;
 /// the syscalls each side made, the segments the kernels exchanged (SYN,
@@ -32,7 +34,11 @@ public struct SequenceDiagram: Sendable {
             }
         }
         let tracker = ConnectionTracker()
-        calls.forEach { tracker.observe($0) }
+        var sides: [(call: SyscallInvocation, id: Int, isClient: Bool)] = []
+        for call in calls {
+            tracker.observe(call)
+            if let side = tracker.side(of: call) { sides.append((call, side.id, side.isClient)) }
+        }
         let all = tracker.connections
         guard !all.isEmpty else { return nil }
         let index = (choice ?? 1) - 1
@@ -72,11 +78,7 @@ public struct SequenceDiagram: Sendable {
             run = nil
         }
 
-        for call in calls {
-            guard let socket = call.socket, let local = socket.local, let peer = socket.peer else { continue }
-            let isClient = local == connection.client && peer == connection.server
-            let isServer = local == connection.server && peer == connection.client
-            guard isClient || isServer else { continue }
+        for (call, id, isClient) in sides where id == connection.id {
             let process: Participant = isClient ? .client : .server
             let kernel: Participant = isClient ? .clientKernel : .serverKernel
             let peerKernel: Participant = isClient ? .serverKernel : .clientKernel
@@ -88,9 +90,16 @@ public struct SequenceDiagram: Sendable {
                 endRun()
                 add(.message(from: .client, to: .clientKernel, text: "connect(\(connection.server))", reply: false, time: call.entryTime), at: call.entryTime)
                 add(.message(from: .clientKernel, to: .serverKernel, text: "SYN", reply: false, time: call.entryTime), at: call.entryTime)
-                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: call.entryTime), at: call.entryTime)
-                add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: exit), at: exit)
-                add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                if call.result?.errno == EINPROGRESS {
+                    // Non-blocking: connect returns with the SYN sent; the
+                    // handshake ends later, out of any call's sight.
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                    steps.append(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK after connect returned"))
+                } else {
+                    add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: call.entryTime), at: call.entryTime)
+                    add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: exit), at: exit)
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                }
                 note(call, over: .clientKernel, into: &steps)
             case .accept, .accept4:
                 endRun()
@@ -98,15 +107,14 @@ public struct SequenceDiagram: Sendable {
                 if let handshake = connection.handshake {
                     steps.append(.note(over: [.clientKernel, .serverKernel], text: "handshake " + TextTimeline.duration(handshake)))
                 }
-            case let data where data.sendsData:
-                guard !failed, value > 0 else { continue }
+            case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
                     run = (isClient, current.calls + 1, current.bytes + value, current.time)
                 } else {
                     endRun()
                     run = (isClient, 1, value, call.entryTime)
                 }
-            case let data where data.receivesData:
+            case let data where data.receivesData || DataTransfer(call)?.direction == .received:
                 endRun()
                 let text = failed ? "\(call.name) = \(call.returnText)" : "\(call.name) = \(value) B"
                 add(.message(from: kernel, to: process, text: text, reply: true, time: exit), at: exit)

@@ -319,7 +319,7 @@ public final class TextTimeline: TraceSink {
         inFlight = [:]
         release(all: true)
         lines.closeOpenLine()
-        let paired = connections.connections.filter { $0.clientPid != nil || $0.serverPid != nil }
+        let paired = connections.connections.filter(\.isTraced)
         if !paired.isEmpty {
             output.write("\nconnections:\n")
             for connection in paired {

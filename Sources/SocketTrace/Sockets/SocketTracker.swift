@@ -1,3 +1,5 @@
+import Glibc
+
 /// Keeps a process's `DescriptorTable` true to what its syscalls did: new
 /// sockets from socket, socketpair and accept, addresses from bind, connect
 /// and accept, descriptors copied by dup and fcntl, closed by close.
@@ -44,9 +46,13 @@ public struct SocketTracker {
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
         if result.failed {
-            if call.syscall == .connect, result.errno == 115, let socket = socket(fd) {
+            if call.syscall == .connect, result.errno == EINPROGRESS, let socket = socket(fd) {
                 socket.peer = endpoint(a(1), length: a(2))
                 socket.state = .connecting
+                // The SYN has left: the kernel has chosen the local port, and
+                // the calls that follow (after poll or epoll) need it to be
+                // paired with the connection.
+                refreshFromKernel(socket, fd: fd)
             }
             return
         }
@@ -73,7 +79,9 @@ public struct SocketTracker {
             if a(1) != 0, a(2) != 0, let length = memory.readInt32(a(2)) {
                 info.peer = endpoint(a(1), length: UInt64(max(length, 0)))
             }
-            if info.local == nil || info.local?.isAnyAddress == true { refreshFromKernel(info, fd: returned) }
+            // accept(fd, NULL, NULL) names no peer, and a wildcard listener
+            // no local address: the kernel knows both.
+            if info.peer == nil || info.local == nil || info.local?.isAnyAddress == true { refreshFromKernel(info, fd: returned) }
             let flags = call.syscall == .accept4 ? a(3) : 0
             table.insert(info, at: returned, closeOnExec: flags & 0x80000 != 0)
         case .bind:

@@ -65,6 +65,10 @@ public struct SyscallInvocation: Sendable, Codable {
 /// A socket at one moment: what the trace file keeps of `SocketInfo`.
 public struct SocketSnapshot: Sendable, Codable, Equatable {
     public var fd: Int32
+    /// The socket's inode (its identity while it lives): what pairs a
+    /// connection's calls whatever descriptor numbers they used. Absent in
+    /// trace files before version 1.4.
+    public var inode: UInt64?
     public var family: UInt64
     public var type: UInt64
     public var protocolLabel: String
@@ -73,8 +77,9 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
     public var state: SocketInfo.State
 
     public init(fd: Int32, family: UInt64, type: UInt64, protocolLabel: String, local: SocketEndpoint?,
-                peer: SocketEndpoint?, state: SocketInfo.State) {
+                peer: SocketEndpoint?, state: SocketInfo.State, inode: UInt64? = nil) {
         self.fd = fd
+        self.inode = inode
         self.family = family
         self.type = type
         self.protocolLabel = protocolLabel
@@ -85,6 +90,7 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
 
     public init(fd: Int32, socket: SocketInfo) {
         self.fd = fd
+        inode = socket.inode
         family = socket.family
         type = socket.type
         protocolLabel = socket.protocolLabel

@@ -80,6 +80,7 @@ struct RecordDecoder {
               let state = value["state"]?.string.flatMap(SocketInfo.State.init(rawValue:)) else { return nil }
         return SocketSnapshot(fd: fd, family: family, type: type, protocolLabel: label,
                               local: value["local"]?.string.map(SocketEndpoint.init(text:)),
-                              peer: value["peer"]?.string.map(SocketEndpoint.init(text:)), state: state)
+                              peer: value["peer"]?.string.map(SocketEndpoint.init(text:)), state: state,
+                              inode: value["inode"]?.uint64)
     }
 }

@@ -194,6 +194,7 @@ struct RecordEncoder {
             if let socket = call.socket {
                 o.member("socket") { $0.object { s in
                     s.member("fd", socket.fd)
+                    if let inode = socket.inode { s.member("inode", inode) }
                     s.member("family", socket.family)
                     s.member("type", socket.type)
                     s.member("protocol_label", socket.protocolLabel)

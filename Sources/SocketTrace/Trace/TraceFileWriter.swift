@@ -71,7 +71,7 @@ public final class TraceFileWriter: TraceSink {
 
     public func finish() {
         let counts = kernelCounts()
-        for connection in connections.connections where connection.clientPid != nil || connection.serverPid != nil {
+        for connection in connections.connections where connection.isTraced {
             write(.connection(connection))
         }
         write(.end(TraceSummary(syscalls: syscalls, kernelSamples: counts.samples, lostKernelSamples: counts.lost, endMonotonic: .now())))

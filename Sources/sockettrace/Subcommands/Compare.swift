@@ -22,7 +22,7 @@ struct Compare: ParsableCommand {
         let kernel = KernelComparison(calls: calls, strayEvents: strayEvents)
         let tracker = ConnectionTracker()
         calls.forEach { tracker.observe($0) }
-        let connections = tracker.connections.filter { $0.clientPid != nil || $0.serverPid != nil }
+        let connections = tracker.connections.filter(\.isTraced)
         if json {
             struct Output: Encodable {
                 let operations: [OperationSummary]

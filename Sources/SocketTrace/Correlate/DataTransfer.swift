@@ -1,0 +1,28 @@
+/// The bytes a finished call moved through its socket, and which way: what
+/// connection byte counts add up. Every call of the read/write, send/recv,
+/// sendfile and splice families counts; sendmmsg and recvmmsg return a
+/// number of messages, not bytes, and are left out.
+public struct DataTransfer: Sendable, Equatable {
+    public enum Direction: Sendable, Equatable { case sent, received }
+
+    public let direction: Direction
+    public let bytes: Int64
+
+    public init?(_ call: SyscallInvocation) {
+        guard let result = call.result, !result.failed, result.value > 0, let socket = call.socket else { return nil }
+        switch call.syscall {
+        case .sendmmsg, .recvmmsg, .recvmmsg_time64:
+            return nil
+        case .splice:
+            // splice(fd_in, off_in, fd_out, …): the socket is whichever end it was.
+            direction = socket.fd == Int32(truncatingIfNeeded: call.argument(2)) ? .sent : .received
+        case let syscall where syscall.sendsData:
+            direction = .sent
+        case let syscall where syscall.receivesData:
+            direction = .received
+        default:
+            return nil
+        }
+        bytes = result.value
+    }
+}

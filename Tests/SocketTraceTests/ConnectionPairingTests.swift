@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// Connections paired from both ends whatever the API: real programs of
+/// other runtimes (python's asyncio, node's libuv, socat) connect without
+/// blocking, accept without asking for the peer, wait in epoll and hold both
+/// ends in one process; every connection must come out with both ends, its
+/// handshake and its bytes, in the trace file, compare and the diagrams.
+@Suite(.serialized, .enabled(if: TestSupport.canTrace, "needs ptrace"))
+struct ConnectionPairingTests {
+    static let corpus = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/corpus").path
+    static let python = "/usr/bin/python3"
+
+    /// Traces `arguments`, then reads the connection records back.
+    func connections(of arguments: [String]) throws -> (connections: [Connection], file: String) {
+        let file = TestSupport.temporaryFile("pairing") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["-f", "--format", "jsonl", "-o", file] + arguments, timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        var connections: [Connection] = []
+        for record in try TraceFileReader(path: file).records {
+            if case let .connection(connection) = record { connections.append(connection) }
+        }
+        return (connections, file)
+    }
+
+    /// Every connection has both ends, a handshake and `bytes` each way, as
+    /// each end counted them; `report` pairs the calls again to the same.
+    func expectComplete(_ connections: [Connection], count: Int, bytes: (Int) -> Int64, file: String) throws {
+        #expect(connections.count == count, "\(connections.map(\.title))")
+        for (number, connection) in connections.enumerated() {
+            #expect(connection.clientPid != nil && connection.serverPid != nil, "\(connection.title)")
+            #expect(connection.handshake != nil, "\(connection.title)")
+            #expect(connection.sentByClient == connection.receivedByServer && connection.sentByServer == connection.receivedByClient,
+                    "\(connection.title): \(connection)")
+            #expect(connection.sentByClient > 0 && connection.sentByServer == connection.sentByClient, "\(connection.title): \(connection)")
+            _ = number
+        }
+        #expect(connections.map(\.sentByClient).reduce(0, +) == (0..<count).map(bytes).reduce(0, +))
+        let json = try TestSupport.run(TestSupport.sockettrace, ["compare", "--json", file])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let compared = try #require(object["connections"] as? [[String: Any]])
+        #expect(compared.count == count)
+        #expect(compared.allSatisfy { ($0["client_pid"] as? Int) != nil && ($0["server_pid"] as? Int) != nil })
+        for choice in [1, count] {
+            let diagram = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", "--connection", "\(choice)", file])
+            #expect(diagram.status == 0, "\(diagram.stderr)")
+            #expect(diagram.stdout.contains("send ") && diagram.stdout.contains("B"), "\(diagram.stdout)")
+        }
+    }
+
+    static func lineLength(_ number: Int) -> Int64 { Int64("hello \(number)\n".utf8.count) }
+
+    @Test("python asyncio: non-blocking connects, both ends in one process")
+    func asyncio() throws {
+        let (connections, file) = try connections(of: [Self.python, "\(Self.corpus)/echo_asyncio.py", "\(TestSupport.freshPort())", "5"])
+        try expectComplete(connections, count: 5, bytes: Self.lineLength, file: file)
+    }
+
+    @Test("node: accept4 without the peer's address, epoll, non-blocking connects", .enabled(if: TestSupport.underCI || TestSupport.commandExists("node")))
+    func node() throws {
+        let (connections, file) = try connections(of: ["node", "\(Self.corpus)/echo_node.js", "\(TestSupport.freshPort())", "5"])
+        try expectComplete(connections, count: 5, bytes: Self.lineLength, file: file)
+    }
+
+    @Test("node on ::, IPv4 clients: the server's [::ffff:…] ends paired with the clients'", .enabled(if: TestSupport.underCI || TestSupport.commandExists("node")))
+    func dualStack() throws {
+        let (connections, file) = try connections(of: ["node", "\(Self.corpus)/echo_node.js", "\(TestSupport.freshPort())", "3", "::", "127.0.0.1"])
+        #expect(connections.allSatisfy { $0.client.description.hasPrefix("127.0.0.1:") }, "\(connections.map(\.title))")
+        try expectComplete(connections, count: 3, bytes: Self.lineLength, file: file)
+    }
+
+    @Test("socat serving in forked children, python clients in another process", .enabled(if: TestSupport.underCI || TestSupport.commandExists("socat")))
+    func socatServer() throws {
+        let port = TestSupport.freshPort()
+        let hexPort = String(format: "%04X", port)
+        let script = """
+            socat TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork PIPE & server=$!
+            until grep -q ':\(hexPort) 00000000:0000 0A' /proc/net/tcp; do sleep 0.02; done
+            \(Self.python) \(Self.corpus)/echo_clients.py \(port) 4
+            kill $server; wait $server; exit 0
+            """
+        let (connections, file) = try connections(of: ["/bin/sh", "-c", script])
+        try expectComplete(connections, count: 4, bytes: Self.lineLength, file: file)
+        // The listening socat accepts; a forked child of it serves each connection.
+        #expect(Set(connections.compactMap(\.serverPid)).count == 1)
+    }
+}
+
+/// The tracker on synthetic calls: the cases a real program reaches only
+/// by timing (attach mid-stream, a descriptor whose addresses were not known).
+@Suite struct ConnectionTrackerTests {
+    static let server = SocketEndpoint.inet(address: "127.0.0.1", port: 8080)
+    static let client = SocketEndpoint.inet(address: "127.0.0.1", port: 40000)
+    var time: UInt64 = 1
+
+    mutating func call(_ syscall: Syscall, pid: Int32, fd: Int32 = 3, result: Int64, errno: Int32? = nil, inode: UInt64?,
+                       local: SocketEndpoint?, peer: SocketEndpoint?, arguments: [UInt64]? = nil) -> SyscallInvocation {
+        time += 10
+        var call = SyscallInvocation(pid: pid, tid: pid, architecture: .x86_64, syscall: syscall,
+                                     arguments: arguments ?? [UInt64(fd), 0, 0, 0, 0, 0], entryTime: MonotonicTime(nanoseconds: time))
+        call.exitTime = MonotonicTime(nanoseconds: time + 5)
+        call.result = SyscallResult(value: errno.map { -Int64($0) } ?? result, errno: errno)
+        call.socket = SocketSnapshot(fd: fd, family: 2, type: 1, protocolLabel: "TCP", local: local, peer: peer,
+                                     state: .connected, inode: inode)
+        return call
+    }
+
+    @Test("a connection first seen mid-stream is paired when a traced listener names its server")
+    mutating func midStream() {
+        let tracker = ConnectionTracker()
+        tracker.observe(call(.write, pid: 1, result: 5, inode: 10, local: Self.client, peer: Self.server))
+        #expect(tracker.connections.isEmpty, "without a listener, which end serves is unknown: no guess")
+        tracker.observe(call(.listen, pid: 2, result: 0, inode: 20, local: .inet(address: "0.0.0.0", port: 8080), peer: nil))
+        tracker.observe(call(.read, pid: 2, fd: 4, result: 5, inode: 21, local: Self.server, peer: Self.client))
+        tracker.observe(call(.write, pid: 1, result: 7, inode: 10, local: Self.client, peer: Self.server))
+        #expect(tracker.connections.count == 1)
+        let connection = tracker.connections[0]
+        #expect(connection.client == Self.client && connection.server == Self.server)
+        #expect(connection.serverPid == 2 && connection.clientPid == 1)
+        #expect(connection.receivedByServer == 5 && connection.sentByClient == 7)
+        #expect(connection.handshake == nil)
+    }
+
+    @Test("the socket's inode keeps its calls on the connection when a snapshot lacks the addresses")
+    mutating func byInode() {
+        let tracker = ConnectionTracker()
+        tracker.observe(call(.connect, pid: 1, result: 0, errno: EINPROGRESS, inode: 10, local: Self.client, peer: Self.server))
+        tracker.observe(call(.accept4, pid: 2, fd: 5, result: 5, inode: 11, local: Self.server, peer: Self.client))
+        tracker.observe(call(.sendto, pid: 1, result: 9, inode: 10, local: nil, peer: nil))
+        // splice(socket, NULL, pipe, …) takes bytes in from the socket.
+        tracker.observe(call(.splice, pid: 2, fd: 5, result: 9, inode: 11, local: Self.server, peer: Self.client, arguments: [5, 0, 7, 0, 9, 0]))
+        // sendmmsg returns messages, not bytes.
+        tracker.observe(call(.sendmmsg, pid: 2, fd: 5, result: 2, inode: 11, local: Self.server, peer: Self.client))
+        let connection = tracker.connections[0]
+        #expect(tracker.connections.count == 1 && connection.handshake != nil)
+        #expect(connection.sentByClient == 9 && connection.receivedByServer == 9 && connection.sentByServer == 0)
+        // A new socket on a reused inode with another 4-tuple is another connection.
+        let other = SocketEndpoint.inet(address: "127.0.0.1", port: 40001)
+        tracker.observe(call(.connect, pid: 1, result: 0, inode: 10, local: other, peer: Self.server))
+        #expect(tracker.connections.count == 2 && tracker.connections[1].client == other)
+    }
+}
