@@ -92,6 +92,27 @@ struct KernelTests {
         #expect(bind.kernel?.expected.contains("inet_bind") == true)
     }
 
+    @Test("softirq work on a call's stack: whose packet each receive was, proven by its skb; the ACK sent back is the peer's")
+    func packetFlows() throws {
+        let (calls, events) = try traceCalls(try TestSupport.serverAndClientScript(port: TestSupport.freshPort()))
+        let receives = calls.flatMap { call in
+            (call.kernel?.samples ?? []).filter { $0.tracepoint == "net:netif_receive_skb" && $0.flow != nil }.map { (call, $0) }
+        }
+        let proven = receives.filter { $0.1.flow?.owner == .ownSocket || $0.1.flow?.owner == .peer }
+        #expect(proven.count >= 4, "\(receives.map { "\($0.0.name): \($0.1.flow!.description)" })")
+        #expect(receives.contains { $0.1.flow?.owner == .peer }, "the ACK a receive sent back, received on the same stack")
+        for (call, sample) in proven {
+            // The evidence names the call's own connection, one way or the other.
+            let local = try #require(call.socket?.local), peer = try #require(call.socket?.peer)
+            let evidence = try #require(sample.flow?.evidence)
+            #expect(evidence.contains("\(local) → \(peer)") || evidence.contains("\(peer) → \(local)"), "\(call.name): \(evidence)")
+        }
+        // Other connections' packets (another program's loopback traffic) are events, never a call's.
+        for event in events where event.flow?.owner == .otherFlow {
+            #expect(event.flow?.evidence.contains("not ") == true)
+        }
+    }
+
     @Test("kernel text read through BPF: a function's bytes (a call or jump among them), nothing where the kernel will not read")
     func kernelText() throws {
         let text = try KernelText()
@@ -132,6 +153,8 @@ struct KernelTests {
         #expect(text.split(separator: "\n").contains { $0.contains("tcp_send") && $0.contains("net:net_dev_queue") && $0.contains("sample") })
         #expect(text.contains("unmodelled chains (no operation of the model was chosen for them):"))
         #expect(text.contains("handshake as the kernel saw it (SYN_SENT → ESTABLISHED): TCP 127.0.0.1:"), "\(text)")
+        #expect(text.contains("softirq samples on calls' stacks, by whose packet: "), "\(text)")
+        #expect(!text.contains("by whose packet: 0 sent by the call's socket"), "\(text)")
         let json = try TestSupport.run(TestSupport.sockettrace, ["compare", "--json", file])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect((object["kernel"] as? [String: Any])?["timings"] != nil)

@@ -22,9 +22,10 @@ struct RecordEncoderTests {
         call.socket = SocketSnapshot(fd: 4, socket: socket)
         call.userStack = [UserFrame(module: "/lib/libc.so.6", function: "sendto", offset: 19, moduleOffset: 0x10acb3, file: nil, line: nil),
                           UserFrame(module: "/srv/server", function: "main", offset: 3, moduleOffset: 0x13c3, file: "server.c", line: 57)]
-        let sample = KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 41, tid: 42, time: MonotonicTime(nanoseconds: 5_000), cpu: 1,
+        var sample = KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 41, tid: 42, time: MonotonicTime(nanoseconds: 5_000), cpu: 1,
                                   chain: ["kfree_skb", "__sys_sendto"],
                                   fields: ["len": .number(-3), "name": .string("lo\"x"), "saddr": .bytes([127, 0, 0, 1]), "reason": .symbol("NO_SOCKET", 3)])
+        sample.flow = PacketFlow(owner: .peer, evidence: "skb 0x100 queued by sendto of 7 on 127.0.0.1:1 → 127.0.0.1:2")
         let alignment = ChainAlignment(operation: "tcp_send", steps: [.init(function: "__sys_sendto", layer: .syscall, status: .matched),
                                                                       .init(function: "sock_sendmsg", layer: .socket, status: .tailCall,
                                                                             evidence: "__sys_sendto+0x234: call sock_sendmsg; sock_sendmsg+0x4: jmp inet_sendmsg")],

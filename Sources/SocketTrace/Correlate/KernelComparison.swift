@@ -33,15 +33,21 @@ public struct KernelComparison: Sendable, Codable {
     public var unmodelled: [Unmodelled] = []
     /// Kernel events recorded outside every traced call (timers, other tasks' softirq work).
     public var outsideCalls = 0
+    /// Softirq samples under calls, by whose packet they handled
+    /// (`PacketFlow.Owner`), and other connections' packets taken out of
+    /// the calls they were sampled in.
+    public var packets: [String: Int] = [:]
     public var handshakes: [KernelHandshake] = []
 
-    public init(calls: [SyscallInvocation], strayEvents: Int) {
-        outsideCalls = strayEvents
+    public init(calls: [SyscallInvocation], strayEvents: [KernelSample]) {
+        outsideCalls = strayEvents.filter { $0.flow == nil }.count
+        packets[PacketFlow.Owner.otherFlow.rawValue] = strayEvents.filter { $0.flow?.owner == .otherFlow }.count
         var timingIndex: [String: Int] = [:]
         var unmodelledIndex: [String: Int] = [:]
         for call in calls {
             guard let activity = call.kernel, activity.source == .observed else { continue }
             for sample in activity.samples {
+                if let owner = sample.flow?.owner { packets[owner.rawValue, default: 0] += 1 }
                 let operation = activity.operation ?? "(no operation)"
                 let key = operation + "|" + sample.tracepoint
                 if timingIndex[key] == nil {
@@ -100,6 +106,10 @@ public struct KernelComparison: Sendable, Codable {
             out += "  \(chain.context) (×\(chain.samples)): " + chain.frames.joined(separator: " → ") + "\n"
         }
         out += "kernel events outside every traced call: \(outsideCalls)\n"
+        let owners: [(PacketFlow.Owner, String)] = [(.ownSocket, "sent by the call's socket"), (.peer, "sent to it by its peer"),
+                                                    (.unverified, "unverified"), (.otherFlow, "other connections' (taken out of the calls)")]
+        out += "softirq samples on calls' stacks, by whose packet: "
+            + owners.map { "\(packets[$0.0.rawValue] ?? 0) \($0.1)" }.joined(separator: ", ") + "\n"
         for handshake in handshakes {
             out += "handshake as the kernel saw it (SYN_SENT → ESTABLISHED): \(handshake.connection) \(Int(handshake.microseconds.rounded())) µs\n"
         }

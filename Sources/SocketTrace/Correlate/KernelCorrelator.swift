@@ -7,6 +7,11 @@ public final class KernelCorrelator: @unchecked Sendable {
     let aligner: ChainAligner
     let kernel: KernelVersion?
     var pending: [Int32: SampleQueue] = [:]
+    /// Packets traced calls sent, by skb: whose packet a receive was.
+    var queuedPackets = QueuedPackets()
+    /// Samples of other connections' packets taken during calls: events of
+    /// their own, not the calls' work.
+    var otherFlows: [KernelSample] = []
 
     /// A chain's alignments depend only on the chain and the operation: a
     /// busy connection repeats a few chains thousands of times. Bounded, so
@@ -98,6 +103,9 @@ public final class KernelCorrelator: @unchecked Sendable {
             mine = pending[call.tid]!.take(through: exit).filter { $0.time >= call.entryTime }
             if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
+        let attributed = attributeFlows(mine, to: call)
+        mine = attributed.kept
+        otherFlows += attributed.others
         let candidates = model?.operations(for: call.syscall, socket: call.socket) ?? []
         let operation = candidates.first
         let (_, expectedNames) = self.expected(operation, call.syscall)
@@ -119,6 +127,74 @@ public final class KernelCorrelator: @unchecked Sendable {
         }
         return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,
                               expected: expectedNames, samples: mine, alignments: alignments)
+    }
+
+    /// Samples of other connections' packets taken during the calls
+    /// correlated so far.
+    public func takeOtherFlows() -> [KernelSample] {
+        defer { otherFlows.removeAll() }
+        return otherFlows
+    }
+
+    /// Says whose packet each softirq sample on the call's stack handled:
+    /// a receive by its skb (queued on a traced call's own path: the call's
+    /// socket, its peer, or another connection); later samples of the same
+    /// packet's processing inherit it (a backlog takes packets one at a
+    /// time, and netif_receive_skb fires as each begins). Other
+    /// connections' packets leave the call.
+    func attributeFlows(_ samples: [KernelSample], to call: SyscallInvocation) -> (kept: [KernelSample], others: [KernelSample]) {
+        let local = call.socket?.local?.forPairing, peer = call.socket?.peer?.forPairing
+        var kept: [KernelSample] = [], others: [KernelSample] = []
+        var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
+        for var sample in samples.sorted(by: { $0.time < $1.time }) {
+            let parts = ChainAligner.parts(sample.frames)
+            if parts.softirq.isEmpty {
+                current = nil
+                if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress,
+                   let local, let peer {
+                    queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, call: "\(call.name) of \(call.tid)", time: sample.time,
+                                                                        length: sample.packetLength))
+                }
+                kept.append(sample)
+                continue
+            }
+            if parts.softirqKind != "NET_RX" {
+                current = nil
+                sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")
+            } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
+                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer)
+                sample.flow = current?.flow
+            } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
+                sample.flow = PacketFlow(owner: packet.flow.owner,
+                                         evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
+                // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
+                // data the ACK let go) leaves from its receiver to its sender.
+                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let sender = packet.sender {
+                    queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local,
+                                                             call: "the receive of a packet from \(sender.call)", time: sample.time,
+                                                             length: sample.packetLength))
+                }
+            } else {
+                sample.flow = PacketFlow(owner: .unverified, evidence: "no packet's receive was seen begin before it on this stack")
+            }
+            if sample.flow?.belongsToCall == false { others.append(sample) } else { kept.append(sample) }
+        }
+        return (kept, others)
+    }
+
+    func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,
+              peer: SocketEndpoint?) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+        let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
+        guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length) else {
+            return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
+        }
+        let sent = "\(name) queued by \(sender.call) on \(sender.local) → \(sender.peer)"
+        guard let local, let peer else {
+            return (PacketFlow(owner: .unverified, evidence: sent + "; this call's socket has no known 4-tuple"), sender)
+        }
+        if sender.local == local && sender.peer == peer { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
+        if sender.local == peer && sender.peer == local { return (PacketFlow(owner: .peer, evidence: sent), sender) }
+        return (PacketFlow(owner: .otherFlow, evidence: sent + ", not \(local) ↔ \(peer)"), sender)
     }
 
     /// The syscall side of a chain against the call's operation (among

@@ -22,6 +22,9 @@ public struct KernelSample: Sendable, Codable {
     /// Each frame's address, while tracing (not written: it changes with
     /// every boot).
     public var addresses: [UInt64] = []
+    /// For softirq work on a call's stack: whose packet it handled, and the
+    /// evidence (format 1.4).
+    public var flow: PacketFlow?
 
     /// The frames with their addresses, innermost first (addresses 0 when
     /// they are not known).
@@ -46,7 +49,7 @@ public struct KernelSample: Sendable, Codable {
         self.fields = fields
     }
 
-    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources }
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources, flow }
 
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
@@ -60,6 +63,7 @@ public struct KernelSample: Sendable, Codable {
         fields = try c.decode([String: TracepointValue].self, forKey: .fields)
         sources = try c.decodeIfPresent([String].self, forKey: .sources)
         offsets = try c.decodeIfPresent([UInt64].self, forKey: .offsets) ?? []
+        flow = try c.decodeIfPresent(PacketFlow.self, forKey: .flow)
         if let chain = try c.decodeIfPresent([String].self, forKey: .chain) {
             self.chain = chain
         } else {
@@ -83,6 +87,7 @@ public struct KernelSample: Sendable, Codable {
         if !offsets.isEmpty { try c.encode(offsets, forKey: .offsets) }
         try c.encode(fields, forKey: .fields)
         try c.encodeIfPresent(sources, forKey: .sources)
+        try c.encodeIfPresent(flow, forKey: .flow)
     }
 
     /// `net:net_dev_queue lo len=80`: the tracepoint and its summary, as

@@ -21,15 +21,20 @@ extension TextTimeline {
                 + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
             return
         }
-        var counts: [ChainKey: Int] = [:]
+        // One stack once per whose packet it handled.
+        struct Shown: Hashable {
+            let chain: ChainKey
+            let owner: PacketFlow.Owner?
+        }
+        var counts: [Shown: Int] = [:]
         var order: [KernelSample] = []
         for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
-            let key = ChainKey(sample.chain)
+            let key = Shown(chain: ChainKey(sample.chain), owner: sample.flow?.owner)
             if counts[key] == nil { order.append(sample) }
             counts[key, default: 0] += 1
         }
         for sample in order {
-            let count = counts[ChainKey(sample.chain)] ?? 1
+            let count = counts[Shown(chain: ChainKey(sample.chain), owner: sample.flow?.owner)] ?? 1
             stackLines(sample, count: count, activity: activity, userChain: userChain)
         }
         for sample in activity.samples where sample.role == .event {
@@ -58,6 +63,10 @@ extension TextTimeline {
         }
         if !names.softirq.isEmpty {
             annotated(softirqAlignment, frames: names.softirq, title: kind, prefix: [])
+        }
+        if let flow = sample.flow {
+            let colour = flow.owner == .unverified ? Self.yellow : Self.dim
+            writeWrapped(("  " + flow.description).split(separator: " ").map(String.init), separator: " ", continuation: "    ", colour: colour)
         }
         if let sourced = Self.sourceLines(sample) {
             writeWrapped(["at " + (sourced.first ?? "")] + sourced.dropFirst(), separator: " → ", extraIndent: "  ", colour: Self.dim)

@@ -195,7 +195,9 @@ public final class TextTimeline: TraceSink {
 
     func render(_ sample: KernelSample) {
         lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
-        lines.write(paint("kernel " + sample.heading, "\u{1B}[2m"))
+        var text = "kernel " + sample.heading
+        if let flow = sample.flow { text += " (during a call: " + flow.description + ")" }
+        lines.write(paint(text, "\u{1B}[2m"))
         lines.end()
     }
 

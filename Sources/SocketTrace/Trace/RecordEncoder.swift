@@ -308,6 +308,9 @@ struct RecordEncoder {
                 }
             }
         }
+        if let flow = sample.flow {
+            o.member("flow") { $0.object { f in f.member("owner", flow.owner.rawValue); f.member("evidence", flow.evidence) } }
+        }
     }
 }
 

@@ -383,6 +383,7 @@ public final class Tracer {
             }
         }
         call.kernel = kernel.correlator.activity(for: call)
+        for sample in kernel.correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
     }
 
     /// After the launched child is resumed, its exec either succeeds (the pipe

@@ -13,10 +13,10 @@ struct Compare: ParsableCommand {
     func run() throws {
         let readers = try readTraces(files)
         var calls: [SyscallInvocation] = []
-        var strayEvents = 0
+        var strayEvents: [KernelSample] = []
         for record in TraceFileReader.merged(readers) {
             if case let .syscall(call) = record { calls.append(call) }
-            if case .kernelEvent = record { strayEvents += 1 }
+            if case let .kernelEvent(sample) = record { strayEvents.append(sample) }
         }
         let summaries = OperationSummary.summarize(calls)
         let kernel = KernelComparison(calls: calls, strayEvents: strayEvents)

@@ -1,0 +1,97 @@
+/// Whose packet softirq work on a call's stack was handling when a sample
+/// was taken there, and what proves it. Receive work run on a thread's
+/// stack (after its own transmit enabled bottom halves again) may handle
+/// any packet waiting in that CPU's backlog: a packet belongs to the call
+/// only when it is the call's own connection, one way or the other.
+public struct PacketFlow: Sendable, Codable, Equatable {
+    public enum Owner: String, Sendable, Codable {
+        /// Sent by the call's own socket (its skb was queued on a traced call's own path).
+        case ownSocket = "own-socket"
+        /// Sent to the call's socket by its peer.
+        case peer
+        /// Another connection's packet: not the call's work.
+        case otherFlow = "other-flow"
+        /// No evidence either way (the skb was not seen queued by a traced
+        /// call, or the work is not for one packet).
+        case unverified
+    }
+
+    public var owner: Owner
+    /// What proves it, or why it is not known.
+    public var evidence: String
+
+    public init(owner: Owner, evidence: String) {
+        self.owner = owner
+        self.evidence = evidence
+    }
+
+    /// Whether the sample counts under the call (proven, or not disproven).
+    public var belongsToCall: Bool { owner != .otherFlow }
+
+    /// How the timeline says it.
+    public var description: String {
+        switch owner {
+        case .ownSocket: "packet sent by this socket: \(evidence)"
+        case .peer: "packet sent to this socket by its peer: \(evidence)"
+        case .otherFlow: "another connection's packet: \(evidence)"
+        case .unverified: "whose packet: unverified (\(evidence))"
+        }
+    }
+}
+
+/// Packets seen leaving on a traced call's own path, by skb address, with
+/// the connection (local → peer) that sent them: on loopback the same skb
+/// is the one the receive side takes in, so a receive sample's `skbaddr`
+/// names its sender. Bounded: an skb address is reused once freed, and a
+/// lookup is meant for the packets of the last moments.
+struct QueuedPackets {
+    struct Sender {
+        let local: SocketEndpoint
+        let peer: SocketEndpoint
+        let call: String
+        let time: MonotonicTime
+        /// The length net_dev_queue gave (with the link-layer header).
+        let length: Int64?
+    }
+
+    var senders: [Int64: Sender] = [:]
+    static let limit = 8192
+    /// An skb older than this is not taken for the same packet.
+    static let horizon: UInt64 = 1_000_000_000
+
+    mutating func queued(skb: Int64, by sender: Sender) {
+        if senders.count >= Self.limit { senders.removeAll(keepingCapacity: true) }
+        senders[skb] = sender
+    }
+
+    /// The sender of the packet a receive took in, taken out (a packet
+    /// arrives once; its skb address is then free for another): the same
+    /// skb, queued before and not long ago, its length less the Ethernet
+    /// header that loopback's receive strips.
+    mutating func takeSender(of skb: Int64, at time: MonotonicTime, length: Int64?) -> Sender? {
+        guard let found = senders[skb], found.time <= time, time.nanoseconds - found.time.nanoseconds < Self.horizon else { return nil }
+        if let sent = found.length, let length, sent - Self.ethernetHeader != length { return nil }
+        senders[skb] = nil
+        return found
+    }
+
+    static let ethernetHeader: Int64 = 14
+}
+
+extension KernelSample {
+    static let transmitTracepoint = "net:net_dev_queue"
+    static let receiveTracepoint = "net:netif_receive_skb"
+    /// Frames of one packet's receive processing (after netif_receive_skb fired for it).
+    static let packetReceiveFrames: Set<String> = ["__netif_receive_skb_one_core", "__netif_receive_skb_core",
+                                                  "__netif_receive_skb_core.constprop.0", "__netif_receive_skb_list_core"]
+
+    var skbAddress: Int64? {
+        if case let .number(address)? = fields["skbaddr"] { return address }
+        return nil
+    }
+
+    var packetLength: Int64? {
+        if case let .number(length)? = fields["len"] { return length }
+        return nil
+    }
+}

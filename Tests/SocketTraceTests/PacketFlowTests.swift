@@ -1,0 +1,72 @@
+import Testing
+@testable import SocketTrace
+
+/// Whose packet softirq work on a call's stack handled, from synthetic
+/// stacks shaped as this kernel's (innermost first, as perf gives them).
+@Suite struct PacketFlowTests {
+    static let sendPath = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb",
+                           "tcp_write_xmit", "__tcp_push_pending_frames", "tcp_sendmsg_locked", "tcp_sendmsg", "__sys_sendto",
+                           "__x64_sys_sendto", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+    static let softirq = ["handle_softirqs", "do_softirq", "__local_bh_enable_ip"]
+    static let receive = ["__netif_receive_skb_core", "__netif_receive_skb_one_core", "process_backlog", "__napi_poll", "net_rx_action"]
+    static let ackInReceive = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb",
+                               "tcp_rcv_established", "tcp_v4_do_rcv", "tcp_v4_rcv", "ip_protocol_deliver_rcu",
+                               "ip_local_deliver_finish", "__netif_receive_skb_one_core", "process_backlog", "__napi_poll", "net_rx_action"]
+    static let client = SocketEndpoint.inet(address: "127.0.0.1", port: 40000)
+    static let server = SocketEndpoint.inet(address: "127.0.0.1", port: 8080)
+
+    static func sample(_ tracepoint: String, _ chain: [String], at time: UInt64, skb: Int64, length: Int64, tid: Int32 = 7) -> KernelSample {
+        KernelSample(tracepoint: tracepoint, role: .chain, pid: tid, tid: tid, time: MonotonicTime(nanoseconds: time), cpu: 0,
+                     chain: chain, fields: ["skbaddr": .number(skb), "len": .number(length), "name": .string("lo")])
+    }
+
+    static func send(tid: Int32 = 7, local: SocketEndpoint, peer: SocketEndpoint, from entry: UInt64, to exit: UInt64) -> SyscallInvocation {
+        var call = SyscallInvocation(pid: tid, tid: tid, architecture: .x86_64, syscall: .sendto, arguments: [3, 0, 1, 0, 0, 0],
+                                     entryTime: MonotonicTime(nanoseconds: entry))
+        call.exitTime = MonotonicTime(nanoseconds: exit)
+        call.result = SyscallResult(value: 1, errno: nil)
+        call.socket = SocketSnapshot(fd: 3, family: 2, type: 1, protocolLabel: "TCP", local: local, peer: peer, state: .connected)
+        return call
+    }
+
+    @Test("a packet the call sent, the ACK its receive sent back, another connection's packet, and one nobody traced")
+    func owners() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let onStack = Self.softirq + Self.sendPath
+        let other = SocketEndpoint.inet(address: "127.0.0.1", port: 50000)
+        // Another traced connection sent skb 0x900 earlier (its receive was deferred).
+        correlator.add([Self.sample("net:net_dev_queue", Self.sendPath, at: 10, skb: 0x900, length: 80, tid: 9)])
+        _ = correlator.activity(for: Self.send(tid: 9, local: other, peer: Self.server, from: 5, to: 20))
+        correlator.add([
+            Self.sample("net:net_dev_queue", Self.sendPath, at: 110, skb: 0x100, length: 80),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 120, skb: 0x100, length: 66),
+            Self.sample("net:net_dev_queue", Self.ackInReceive + onStack, at: 130, skb: 0x200, length: 66),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 140, skb: 0x200, length: 52),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 150, skb: 0x900, length: 66),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 160, skb: 0x777, length: 66),
+        ])
+        let activity = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
+        let owners = activity.samples.map { $0.flow?.owner }
+        #expect(owners == [nil, .ownSocket, .ownSocket, .peer, .unverified], "\(activity.samples.map { $0.flow?.description ?? "-" })")
+        #expect(activity.samples[3].flow?.evidence.contains("skb 0x200 queued by the receive of a packet from sendto of 7") == true)
+        let others = correlator.takeOtherFlows()
+        #expect(others.map(\.time.nanoseconds) == [150])
+        #expect(others.first?.flow?.evidence.contains("127.0.0.1:50000 → 127.0.0.1:8080") == true)
+        #expect(correlator.takeOtherFlows().isEmpty)
+    }
+
+    @Test("an skb address is one packet once: reused, or with another length, it proves nothing")
+    func reuse() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let onStack = Self.softirq + Self.sendPath
+        correlator.add([
+            Self.sample("net:net_dev_queue", Self.sendPath, at: 110, skb: 0x100, length: 80),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 120, skb: 0x100, length: 66),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 130, skb: 0x100, length: 66),
+            Self.sample("net:net_dev_queue", Self.sendPath, at: 140, skb: 0x300, length: 80),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 150, skb: 0x300, length: 40),
+        ])
+        let activity = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
+        #expect(activity.samples.map { $0.flow?.owner } == [nil, .ownSocket, .unverified, nil, .unverified])
+    }
+}
