@@ -160,6 +160,17 @@ struct KernelTests {
         #expect((object["kernel"] as? [String: Any])?["timings"] != nil)
     }
 
+    @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
+    func udpUnreachable() throws {
+        let port = TestSupport.freshPort()
+        let (calls, _) = try traceCalls("/usr/bin/python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b\"x\", (\"127.0.0.1\", \(port)))'")
+        let alignments = calls.filter { $0.syscall == .sendto }.flatMap { $0.kernel?.alignments ?? [] }
+        let unreachable = alignments.filter { $0.operation == "udp_unreachable_softirq" }
+        #expect(!unreachable.isEmpty, "\(alignments.map(\.operation))")
+        #expect(unreachable.contains { inOrder(["__udp4_lib_rcv", "__icmp_send", "ip_push_pending_frames", "__dev_queue_xmit"], in: $0.observed) })
+        #expect(!alignments.contains { $0.operation == "tcp_reset_softirq" })
+    }
+
     @Test("UDP pair: udp_sendmsg → udp_send_skb → ip_send_skb")
     func udpChains() throws {
         let server = try TestSupport.build("udp_server.c", directory: "examples")
