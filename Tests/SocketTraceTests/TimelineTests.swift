@@ -36,4 +36,19 @@ struct TimelineTests {
             #expect(text.components(separatedBy: call).count - 1 == count, "\(call)")
         }
     }
+
+    @Test("a long command line is abbreviated as strace abbreviates execve's arguments (-s, 32 of them)")
+    func longCommandLine() throws {
+        let output = TestSupport.temporaryFile("argv")
+        let long = String(repeating: "x", count: 10_000)
+        let arguments = (0..<100).map { "\($0)" + long }
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-s", "40", "-o", output, "/bin/true"] + arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        let exec = try #require(text.split(separator: "\n").first { $0.contains("exec /bin/true") })
+        #expect(exec.count < 2_000, "\(exec.count) characters")
+        #expect(exec.contains(" 0" + String(repeating: "x", count: 39) + "... "), "-s 40: each argument cut at 40 characters")
+        // /bin/true and 31 arguments, then the rest counted.
+        #expect(exec.hasSuffix("... (69 more)"), "\(exec.suffix(60))")
+    }
 }

@@ -93,7 +93,7 @@ public struct PerfettoExporter {
 
     func processText(_ event: ProcessEvent) -> String {
         switch event.kind {
-        case .exec: "exec " + (event.command ?? []).joined(separator: " ")
+        case .exec: "exec " + TextTimeline.abbreviated(event.command ?? [])
         case .exited: "exited with \(event.status ?? 0)"
         case .killed: "killed by " + SignalName.name(event.signal ?? 0)
         case .signal: SignalName.name(event.signal ?? 0)

@@ -17,6 +17,11 @@ public final class TextTimeline: TraceSink {
         public var showDuration = true
         /// Wrap chains and stacks to this many columns (a terminal's width).
         public var width: Int?
+        /// A command line's arguments, as strace abbreviates execve's
+        /// (-s): each to this many characters, then `...`.
+        public var stringLimit = 32
+        /// At most this many arguments, then how many more.
+        public var arrayLimit = 32
         public init() {}
     }
 
@@ -243,7 +248,7 @@ public final class TextTimeline: TraceSink {
         case .stopped:
             note(event, "--- stopped by " + SignalName.name(event.signal ?? 0) + " ---")
         case .exec:
-            note(event, "exec " + (event.command ?? [event.name ?? "?"]).joined(separator: " "))
+            note(event, "exec " + abbreviated(event.command ?? [event.name ?? "?"]))
         case .exited:
             note(event, "+++ exited with \(event.status ?? 0) +++")
         case .killed:
@@ -253,6 +258,21 @@ public final class TextTimeline: TraceSink {
         case .personality:
             note(event, "runs in \(event.architecture == .i386 ? 32 : 64)-bit mode")
         }
+    }
+
+    /// A command line as strace shortens execve's arguments: each cut at
+    /// the string limit (`...`), the list at the array limit (a 1 MB argv
+    /// is one line of a few kilobytes).
+    func abbreviated(_ command: [String]) -> String {
+        Self.abbreviated(command, stringLimit: options.stringLimit, arrayLimit: options.arrayLimit)
+    }
+
+    static func abbreviated(_ command: [String], stringLimit: Int = 32, arrayLimit: Int = 32) -> String {
+        var parts = command.prefix(arrayLimit).map { argument in
+            argument.count > stringLimit ? String(argument.prefix(stringLimit)) + "..." : argument
+        }
+        if command.count > arrayLimit { parts.append("... (\(command.count - arrayLimit) more)") }
+        return parts.joined(separator: " ")
     }
 
     func note(_ event: ProcessEvent, _ text: String) {

@@ -197,6 +197,7 @@ struct Run: ParsableCommand {
             var options = TextTimeline.Options()
             options.colour = TextTimeline.wantsColour(stream)
             options.width = stream.terminalWidth
+            options.stringLimit = stringLimit
             return TextTimeline(output: stream, options: options)
         case .jsonl:
             return TraceFileWriter(output: stream, header: header, kernelCounts: counts)
