@@ -714,7 +714,7 @@ uint64_t cs_perf_unread(void *ring)
     return __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) - meta->data_tail;
 }
 
-int cs_close_detached(const int *fds, int count, const char *name)
+int cs_close_detached(const int *fds, int count, const char *name, int then_fd, const char *then_text)
 {
     /* The helper waits until the caller has closed its copies (the pipe's
      * write end goes last), so that the helper's closes are the last ones. */
@@ -758,7 +758,17 @@ int cs_close_detached(const int *fds, int count, const char *name)
         char byte;
         while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
         for (int k = 0; k < count; k++)
-            close(fds[k]);
+            if (fds[k] != then_fd)
+                close(fds[k]);
+        /* One line a write: a line the kernel refuses does not stop the rest. */
+        for (const char *line = then_text; then_fd >= 0 && line && *line;) {
+            const char *end = line;
+            while (*end && *end != '\n')
+                end++;
+            if (end > line)
+                while (write(then_fd, line, (size_t)(end - line)) < 0 && errno == EINTR) {}
+            line = *end ? end + 1 : end;
+        }
         _exit(0);
     }
     close(gate[0]);
@@ -777,7 +787,12 @@ int cs_mount_tracefs(const char *target)
 
 int cs_unmount(const char *target)
 {
-    return umount2(target, 0);
+    int result = umount2(target, 0);
+    /* Still in use (the release helper removing kprobe events through it):
+     * detached now, gone when the helper is done. */
+    if (result < 0 && errno == EBUSY)
+        result = umount2(target, MNT_DETACH);
+    return result;
 }
 
 int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t path_capacity)

@@ -6,7 +6,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("probes"), help: ArgumentHelp("The model directory (default: Probes/ of this checkout, or $SOCKETTRACE_PROBES).", valueName: "dir"))
     var directory: String?
 
-    @Option(name: .customLong("probe-set"), help: "The set of tracepoints to sample, from probes.conf.")
+    @Option(name: .customLong("probe-set"), help: "The set of tracepoints to sample, from probes.conf: default, minimal, full, functions (a kprobe on every model function; kernels with kprobes), or auto (functions where the kernel has kprobes, else default).")
     var probeSet: String = "default"
 
     /// The model, or nil when none is found and none is required.

@@ -224,6 +224,20 @@ struct KernelTests {
         #expect(ourChains == perfChains, "only perf: \(perfChains.subtracting(ourChains))\nonly sockettrace: \(ourChains.subtracting(perfChains))")
     }
 
+    @Test("--probe-set functions where the kernel has no kprobes (this machine's 6.18): one line saying why, status 2; auto says it takes the default set",
+          .enabled(if: !Kprobes.available, "this kernel has kprobes"))
+    func functionsWithoutKprobes() throws {
+        for mode in ["on", "auto"] {
+            let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", mode, "--probe-set", "functions", "--", "/bin/true"])
+            #expect(result.status == 2)
+            #expect(result.stderr == "sockettrace: --probe-set functions puts kprobes on the model's functions, but this kernel has no kprobes "
+                + "(no /sys/bus/event_source/devices/kprobe/type: CONFIG_KPROBES or CONFIG_KPROBE_EVENTS is off)\n", "\(result.stderr)")
+        }
+        let auto = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probe-set", "auto", "--format", "jsonl", "-o", "/dev/null", "--", "/bin/true"])
+        #expect(auto.status == 0, "\(auto.stderr)")
+        #expect(auto.stderr.contains("sockettrace: --probe-set auto: default (this kernel has no kprobes"), "\(auto.stderr)")
+    }
+
     @Test("model check on this kernel: no errors; symbols, prototypes, declared inline functions, callers' calls read from the code")
     func modelCheck() throws {
         let whole = try TestSupport.run(TestSupport.sockettrace, ["model", "check"])

@@ -1,4 +1,5 @@
 import Foundation
+@testable import SocketTrace
 import Testing
 
 /// The lab: Debian's 6.1 kernel booted under QEMU (scripts/lab.sh), where
@@ -28,5 +29,48 @@ struct LabTests {
         let text = (try? String(contentsOfFile: trace, encoding: .utf8)) ?? ""
         #expect(text.contains("syscall tcp_send: matches"), "\(text.prefix(3000))")
         #expect(result.stderr.contains("lab: booted 6.1."), "\(result.stderr)")
+    }
+
+    @Test("on Debian's 6.1 kernel, --probe-set functions: every socket call of the seeds' example has observed chains and the functions it entered, and no kprobe is left afterwards")
+    func functionProbes() throws {
+        let lab = TestSupport.packageRoot.appendingPathComponent("scripts/lab.sh").path
+        let probes = TestSupport.packageRoot.appendingPathComponent("Probes").path
+        let trace = TestSupport.temporaryFile("lab-functions") + ".jsonl"
+        // The kprobe events go when the release helper has closed the perf
+        // events (seconds under TCG): wait for them, then count what is left.
+        let script = """
+        \(TestSupport.sockettrace) --probes \(probes) --kernel on --probe-set functions --save \(trace) -o /dev/null -- \
+            /bin/sh -c '\(try TestSupport.serverAndClientScript(port: 12346))'; echo "trace: $?"
+        mount | grep -q debugfs || mount -t debugfs none /sys/kernel/debug
+        tracefs=$(grep -m1 ' tracefs ' /proc/mounts | cut -d' ' -f2)
+        for i in $(seq 1 180); do
+            left=$(($(grep -c . $tracefs/kprobe_events) + $(grep -c . /sys/kernel/debug/kprobes/list)))
+            [ "$left" = 0 ] && break; sleep 1
+        done
+        echo "kprobes left: $left"
+        """
+        let result = try TestSupport.run(lab, ["--", "/bin/sh", "-c", script], timeout: 900)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("trace: 0"), "\(result.stdout)\n\(result.stderr)")
+        #expect(lines.contains("kprobes left: 0"), "\(result.stdout)")
+        #expect(result.stderr.contains("kprobes on "), "\(result.stderr)")
+        var hits: [String: Int] = [:]
+        var seen: Set<Syscall> = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records {
+            guard [Syscall.socket, .bind, .listen, .accept, .connect, .sendto, .recvfrom, .write, .read, .close].contains(call.syscall),
+                  call.socket != nil, call.result?.failed == false else { continue }
+            seen.insert(call.syscall)
+            let kernel = call.kernel
+            #expect(kernel?.source == .observed && kernel?.alignments.isEmpty == false, "\(call.syscall.rawValue): no observed chain")
+            #expect(kernel?.hits.isEmpty == false, "\(call.syscall.rawValue): no function entered")
+            for hit in kernel?.hits ?? [] { hits[hit.function, default: 0] += hit.count }
+        }
+        #expect(seen.isSuperset(of: [.socket, .bind, .listen, .accept, .connect, .sendto, .recvfrom, .close]), "\(seen)")
+        for function in ["__sys_socket", "inet_create", "inet_listen", "inet_csk_accept", "tcp_v4_connect", "tcp_sendmsg",
+                         "tcp_recvmsg", "tcp_close", "tcp_v4_rcv"] {
+            #expect(hits[function, default: 0] > 0, "\(function) never entered: \(hits)")
+        }
+        #expect(hits["__inet_bind", default: 0] + hits["inet_bind", default: 0] > 0, "\(hits)")
     }
 }

@@ -61,7 +61,7 @@ struct ModelTests {
         do {
             _ = try ModelParser.parseProbeSets("set a\n  net:net_dev_queue maybe\n", file: "p.conf")
         } catch let error as ModelError {
-            #expect(error.description == "p.conf:2: after the tracepoint: its role, chain or event")
+            #expect(error.description == "p.conf:2: after the tracepoint: its role, chain, event or hit")
         } catch {
             Issue.record("unexpected \(error)")
         }

@@ -160,8 +160,11 @@ void cs_perf_unmap(void *ring, uint64_t data_pages);
  * close (unregistering a tracepoint waits for an RCU grace period) happens
  * off the caller's path. The helper keeps no other descriptor, and is not
  * the caller's child (it is reaped by init). Returns -1 with errno, having
- * closed nothing, if it could not be started. */
-int cs_close_detached(const int *fds, int count, const char *name);
+ * closed nothing, if it could not be started. Then, if `then_fd` (one of
+ * `fds`) is not -1, writes each line of `then_text` to it, one write a
+ * line: the removal of the trace's kprobe events, which the kernel allows
+ * only once no perf event is open on them. */
+int cs_close_detached(const int *fds, int count, const char *name, int then_fd, const char *then_text);
 /// Copies the records waiting in the ring into `out` (at most `capacity`
 /// bytes, whole records only) and frees their space in the ring. Returns
 /// the number of bytes copied.

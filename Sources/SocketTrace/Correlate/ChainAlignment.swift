@@ -26,6 +26,10 @@ public struct ChainAlignment: Sendable, Codable {
         case unverified
         /// In the chain, but out of the model's order.
         case outOfOrder = "out-of-order"
+        /// Not in the chain, but its own kprobe fired during the call under
+        /// the frame above its place (the same call site): it ran there,
+        /// entered and left before the sample or after it (format 1.4).
+        case hit
 
         /// Read from a trace file: format 1.2's statuses made claims without
         /// evidence (`skipped`: "inlined here or tail-called"; `absent`:
@@ -36,7 +40,7 @@ public struct ChainAlignment: Sendable, Codable {
         }
 
         /// Whether the status is proven by the stack or the kernel's code.
-        public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .beside }
+        public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .beside || self == .hit }
 
         /// How a timeline writes it: `tail call`, `called beside`, ….
         public var label: String {
@@ -48,6 +52,7 @@ public struct ChainAlignment: Sendable, Codable {
             case .sibling: "called beside the path"
             case .unverified: "unverified"
             case .outOfOrder: "out of order"
+            case .hit: "hit by its kprobe"
             }
         }
     }
@@ -196,6 +201,7 @@ public struct ChainAlignment: Sendable, Codable {
     /// `10 matched, 2 tail calls, 3 unverified, 1 called beside the path`.
     public var summary: String {
         var parts = ["\(count(.matched)) matched"]
+        if count(.hit) > 0 { parts.append("\(count(.hit)) hit by their kprobes") }
         if count(.tailCall) > 0 { parts.append("\(count(.tailCall)) tail-called (proven)") }
         if count(.inlined) > 0 { parts.append("\(count(.inlined)) inlined (declared)") }
         if count(.beside) > 0 { parts.append("\(count(.beside)) called beside the path (as modelled)") }

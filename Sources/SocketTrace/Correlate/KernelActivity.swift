@@ -16,8 +16,14 @@ public struct KernelActivity: Sendable, Codable {
     public var samples: [KernelSample]
     /// One per chain sample: the syscall part, and the softirq part if any.
     public var alignments: [ChainAlignment]
+    /// With kprobes (`--probe-set functions`): the model functions entered
+    /// during the call, in the order of their first entry (format 1.4).
+    public var hits: [FunctionHit] = []
+    /// The functions of the call's operations that were not entered, each
+    /// with why: not probed (and why), or probed and not hit (format 1.4).
+    public var notHit: [MissedFunction] = []
 
-    enum CodingKeys: String, CodingKey { case operation, source, expected, expectedId, samples, alignments, observed, verdict }
+    enum CodingKeys: String, CodingKey { case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit }
 
     public init(operation: String?, source: Source, expected: [String], samples: [KernelSample], alignments: [ChainAlignment]) {
         self.operation = operation
@@ -42,6 +48,8 @@ public struct KernelActivity: Sendable, Codable {
         }
         samples = try c.decode([KernelSample].self, forKey: .samples)
         alignments = try c.decode([ChainAlignment].self, forKey: .alignments)
+        hits = try c.decodeIfPresent([FunctionHit].self, forKey: .hits) ?? []
+        notHit = try c.decodeIfPresent([MissedFunction].self, forKey: .notHit) ?? []
     }
 
     /// Also writes `observed` (each aligned chain's frames) and `verdict`,
@@ -55,10 +63,55 @@ public struct KernelActivity: Sendable, Codable {
         try c.encodeIfPresent(verdict, forKey: .verdict)
         try c.encode(alignments, forKey: .alignments)
         try c.encode(samples, forKey: .samples)
+        if !hits.isEmpty { try c.encode(hits, forKey: .hits) }
+        if !notHit.isEmpty { try c.encode(notHit, forKey: .notHit) }
     }
 
     /// The worst verdict over the call's chains.
     public var verdict: ChainAlignment.Verdict? {
         alignments.map(\.verdict).max { $0.rank < $1.rank }
     }
+}
+
+/// A model function whose kprobe fired during a call: proof that it ran.
+public struct FunctionHit: Sendable, Codable, Equatable {
+    public let function: String
+    /// The operation whose chain names it (the call's, or the softirq
+    /// operation of the work it ran in), for the per-operation counts.
+    public let operation: String?
+    public let layer: StackLayer?
+    public var count: Int
+    /// The first entry.
+    public let time: MonotonicTime
+    /// Where the first entry ran: `syscall`, or `softirq NET_RX` (on the call's stack).
+    public let context: String
+    /// The first entry's stack, innermost first (`tcp_sendmsg+0x4`, then
+    /// the return addresses, `__sys_sendto+0x239`, …), plumbing left out.
+    public let stack: [String]
+
+    public init(function: String, operation: String?, layer: StackLayer?, count: Int, time: MonotonicTime, context: String, stack: [String]) {
+        self.function = function
+        self.operation = operation
+        self.layer = layer
+        self.count = count
+        self.time = time
+        self.context = context
+        self.stack = stack
+    }
+}
+
+/// A function of a call's operation that was not entered, and why that
+/// tells nothing more (`not probed: …`) or that it did not run
+/// (`probed, not hit: …`).
+public struct MissedFunction: Sendable, Codable, Equatable {
+    public let function: String
+    public let reason: String
+
+    public init(function: String, reason: String) {
+        self.function = function
+        self.reason = reason
+    }
+
+    /// Whether its kprobe was in place, so that not being hit means it did not run.
+    public var wasProbed: Bool { reason.hasPrefix("probed") }
 }

@@ -12,6 +12,10 @@ public final class KernelCorrelator: @unchecked Sendable {
     /// Samples of other connections' packets taken during calls: events of
     /// their own, not the calls' work.
     var otherFlows: [KernelSample] = []
+    /// With kprobes: which model functions carry one (known once the first task is followed).
+    public var functionProbes: FunctionProbeStatus?
+    /// Kprobe hits taken outside any traced call (untraced syscalls, between calls): dropped.
+    public private(set) var strayHits = 0
 
     /// A chain's alignments depend only on the chain and the operation: a
     /// busy connection repeats a few chains thousands of times. Bounded, so
@@ -91,18 +95,25 @@ public final class KernelCorrelator: @unchecked Sendable {
         guard pending[tid] != nil else { return [] }
         let stray = pending[tid]!.take(before: time)
         if pending[tid]!.isEmpty { pending[tid] = nil }
-        return stray
+        let events = stray.filter { $0.role != .hit }
+        strayHits += stray.count - events.count
+        return events
     }
 
     /// The kernel activity of a finished call, taking its samples (those
     /// from before its entry, not taken as stray, are dropped).
     public func activity(for call: SyscallInvocation) -> KernelActivity {
         let exit = call.exitTime ?? .now()
-        var mine: [KernelSample] = []
+        var taken: [KernelSample] = []
         if pending[call.tid] != nil {
-            mine = pending[call.tid]!.take(through: exit).filter { $0.time >= call.entryTime }
+            taken = pending[call.tid]!.take(through: exit).filter { $0.time >= call.entryTime }
             if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
+        let hitSamples = taken.filter { $0.role == .hit }
+        // A hit whose stack no other sample of the call continues is a stack
+        // of its own: it is aligned as a tracepoint's chain is.
+        var mine = taken.filter { $0.role != .hit }
+        if !hitSamples.isEmpty { mine = (mine + Self.leaves(hitSamples, among: taken)).sorted { $0.time < $1.time } }
         let attributed = attributeFlows(mine, to: call)
         mine = attributed.kept
         otherFlows += attributed.others
@@ -120,13 +131,119 @@ public final class KernelCorrelator: @unchecked Sendable {
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }
+            let hitsByFunction = hitSamples.isEmpty ? [:] : Dictionary(grouping: hitSamples, by: Self.hitFunction)
             for var alignment in found {
+                if !hitsByFunction.isEmpty { alignment = Self.withHits(alignment, sample: sample, hits: hitsByFunction) }
                 alignment.sample = sample.heading
                 alignments.append(alignment)
             }
         }
-        return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,
-                              expected: expectedNames, samples: mine, alignments: alignments)
+        var activity = KernelActivity(operation: operation?.name, source: taken.isEmpty ? .expected : .observed,
+                                      expected: expectedNames, samples: mine, alignments: alignments)
+        if let functionProbes {
+            activity.hits = functionHits(hitSamples, operation: operation, syscall: call.syscall)
+            let entered = Set(activity.hits.map(\.function))
+            var seen: Set<String> = []
+            var inPlay = expectedNames
+            for alignment in alignments where alignment.operation != operation?.name {
+                inPlay += model?.operation(named: alignment.operation)?.chain(for: nil, kernel: kernel).map(\.name) ?? []
+            }
+            for name in inPlay where !entered.contains(name) && seen.insert(name).inserted {
+                activity.notHit.append(MissedFunction(function: name, reason: functionProbes.notHitReason(name)))
+            }
+        }
+        return activity
+    }
+
+    /// The function a kprobe sample is at (`kprobe:tcp_sendmsg`).
+    static func hitFunction(_ sample: KernelSample) -> String {
+        String(sample.tracepoint.dropFirst(Probe.kprobeGroup.count + 1))
+    }
+
+    /// Kprobe samples whose stack no other sample of the call continues
+    /// (the innermost places the call's functions reached), as chain samples.
+    static func leaves(_ hits: [KernelSample], among all: [KernelSample]) -> [KernelSample] {
+        hits.filter { hit in
+            let callers = hit.addresses.dropFirst()
+            return !all.contains { other in
+                other.addresses.count > hit.addresses.count && other.addresses.suffix(callers.count).elementsEqual(callers)
+                    && other.chain[other.chain.count - hit.chain.count] == hit.chain[0]
+            }
+        }.map { hit in
+            var leaf = KernelSample(tracepoint: hit.tracepoint, role: .chain, pid: hit.pid, tid: hit.tid, time: hit.time, cpu: hit.cpu,
+                                    chain: hit.chain, fields: hit.fields)
+            leaf.addresses = hit.addresses
+            leaf.offsets = hit.offsets
+            leaf.sources = hit.sources
+            return leaf
+        }
+    }
+
+    /// A model function missing from a stack whose kprobe fired in the call
+    /// under the same frame (the one above its place: the same call site of
+    /// the same path) is `hit`: it ran there, entered and left before the
+    /// sample or after it. What the code proved before is kept beside.
+    static func withHits(_ alignment: ChainAlignment, sample: KernelSample, hits: [String: [KernelSample]]) -> ChainAlignment {
+        let parts = ChainAligner.parts(sample.frames)
+        let part = alignment.isSyscallPart ? parts.syscall : parts.softirq
+        var outer = alignment.isSyscallPart ? parts.entry : parts.connecting.last
+        var position = -1
+        var steps = alignment.steps
+        var changed = false
+        for (index, step) in steps.enumerated() {
+            if step.status == .matched {
+                if let found = part.indices.first(where: { $0 > position && part[$0].function == step.function }) {
+                    position = found
+                    outer = part[found]
+                }
+                continue
+            }
+            guard step.status != .outOfOrder, let above = outer, above.address != 0, let candidates = hits[step.function] else { continue }
+            let under = candidates.filter { $0.addresses.dropFirst().contains(above.address) }
+            guard let first = under.first, let depth = first.addresses.firstIndex(of: above.address) else { continue }
+            let stack = ([first.chain[0]] + (1...max(depth, 1)).prefix(depth).map { first.location($0) }).joined(separator: " ← ")
+            var evidence = "its kprobe fired \(under.count)× in this call under this stack's \(first.location(depth)): \(stack)"
+            if step.status.isProven, let before = step.evidence { evidence += "; and \(step.status.label): \(before)" }
+            steps[index] = .init(function: step.function, layer: step.layer, status: .hit, evidence: evidence)
+            changed = true
+        }
+        guard changed else { return alignment }
+        return ChainAlignment(operation: alignment.operation, steps: steps, extraFrames: alignment.extraFrames,
+                              observed: alignment.observed, context: alignment.context, sample: alignment.sample)
+    }
+
+    /// The call's kprobe hits by function, in the order of first entry.
+    func functionHits(_ samples: [KernelSample], operation: StackOperation?, syscall: Syscall) -> [FunctionHit] {
+        var order: [String] = []
+        var byFunction: [String: FunctionHit] = [:]
+        let own = expected(operation, syscall).functions
+        for sample in samples.sorted(by: { $0.time < $1.time }) {
+            let name = Self.hitFunction(sample)
+            if byFunction[name] != nil {
+                byFunction[name]!.count += 1
+                continue
+            }
+            let parts = ChainAligner.parts(sample.frames)
+            let context = parts.softirq.isEmpty ? ChainAlignment.syscallContext : "softirq " + (parts.softirqKind ?? "?")
+            var named = own.first { $0.name == name }.map { (operation?.name, $0) }
+            if named == nil, let model {
+                // Its own operation: a softirq one for softirq work, else any naming it.
+                let pool = parts.softirq.isEmpty ? model.operations : model.softirqOperations
+                for candidate in pool {
+                    if let function = candidate.chain(for: nil, kernel: kernel).first(where: { $0.name == name })
+                        ?? candidate.allFunctions.first(where: { $0.name == name }) {
+                        named = (candidate.name, function)
+                        break
+                    }
+                }
+            }
+            // The probed function itself by name: where in it the kprobe fired says nothing.
+            let stack = sample.chain.indices.filter { !ChainAligner.isPlumbing(sample.chain[$0]) }.map { $0 == 0 ? sample.chain[0] : sample.location($0) }
+            byFunction[name] = FunctionHit(function: name, operation: named?.0, layer: named?.1.layer, count: 1, time: sample.time,
+                                           context: context, stack: stack)
+            order.append(name)
+        }
+        return order.compactMap { byFunction[$0] }
     }
 
     /// Samples of other connections' packets taken during the calls

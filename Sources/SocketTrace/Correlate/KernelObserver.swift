@@ -15,6 +15,9 @@ public final class KernelObserver: @unchecked Sendable {
     public let model: StackModel?
     /// Why chains are not observed, said once to the user.
     public let unavailableReason: String?
+    /// The probe set sampled (`auto` resolved), and what `auto` chose and why.
+    public private(set) var probeSet = "default"
+    public private(set) var probeSetNote: String?
     /// Being read while the trace is set up (`KernelSymbols.loadInBackground`).
     let symbols: KernelSymbols?
 
@@ -29,9 +32,29 @@ public final class KernelObserver: @unchecked Sendable {
 
     /// Sets up observation. `.on` fails when it cannot observe; `.auto`
     /// falls back to the model alone and says why.
-    public static func make(mode: Mode, model: StackModel?, probeSet: String,
+    /// The probe set `auto` stands for: `functions` where the kernel has kprobes.
+    public static let automaticProbeSet = "auto"
+    public static let functionsProbeSet = "functions"
+
+    public static func make(mode: Mode, model: StackModel?, probeSet requested: String,
                             ringPages: UInt64 = KernelSampler.defaultRingPages) throws -> KernelObserver? {
         if mode == .off { return nil }
+        let kprobes = Kprobes.available
+        var probeSet = requested
+        var note: String?
+        if requested == automaticProbeSet {
+            let functions = kprobes && model?.probeSets[functionsProbeSet] != nil
+            probeSet = functions ? functionsProbeSet : "default"
+            note = functions ? "--probe-set auto: this kernel has kprobes, so every model function is probed (functions)"
+                : "--probe-set auto: default (\(!kprobes ? Kprobes.unavailable : "the model has no set 'functions'"))"
+        }
+        let observer = try make(mode: mode, model: model, probeSet: probeSet, kprobes: kprobes, ringPages: ringPages)
+        observer?.probeSet = probeSet
+        observer?.probeSetNote = note
+        return observer
+    }
+
+    static func make(mode: Mode, model: StackModel?, probeSet: String, kprobes: Bool, ringPages: UInt64) throws -> KernelObserver? {
         let symbols = KernelSymbols.loadInBackground()
         let correlator = KernelCorrelator(model: model, symbols: symbols, code: KernelCorrelator.readCode(symbols))
         func unavailable(_ reason: String) throws -> KernelObserver {
@@ -41,6 +64,10 @@ public final class KernelObserver: @unchecked Sendable {
         guard let model else { return try unavailable("no reference model (Probes/) was found; use --probes DIR") }
         guard let probes = model.probeSets[probeSet] else {
             throw TraceError(.usage, operation: "no probe set '\(probeSet)' in \(model.directory)/probes.conf (have: \(model.probeSets.keys.sorted().joined(separator: ", ")))")
+        }
+        // Asked for kprobes on a kernel without them: a usage error, whatever the mode.
+        if probes.contains(where: \.isKprobe) && !kprobes {
+            throw TraceError(.usage, operation: "--probe-set \(probeSet) puts kprobes on the model's functions, but \(Kprobes.unavailable)")
         }
         guard let symbols else {
             return try unavailable("/proc/kallsyms hides kernel addresses (kptr_restrict, or not root): chains cannot be named")
@@ -57,7 +84,8 @@ public final class KernelObserver: @unchecked Sendable {
         }
         do {
             let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols, ringPages: ringPages,
-                                            exitSyscalls: Syscall.resultOnlyExits)
+                                            exitSyscalls: Syscall.resultOnlyExits,
+                                            functions: model.kprobeTargets(probes, kernel: .running))
             return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil, symbols: symbols)
         } catch let error as TraceError {
             tracefs.release()
@@ -69,6 +97,7 @@ public final class KernelObserver: @unchecked Sendable {
     /// while the kernel's symbols are still being read.
     func follow(_ pid: Int32) throws {
         try sampler?.follow(pid: pid, inherit: true)
+        if let status = sampler?.functionProbes { correlator.functionProbes = status }
     }
 
     /// Whether the kernel's symbols are read. Until then the tracer leaves

@@ -7,6 +7,8 @@ public struct OperationSummary: Sendable, Codable {
         public var layer: StackLayer
         /// Alignments by status (its raw value).
         public var statuses: [String: Int] = [:]
+        /// Entries seen by its kprobe, over the operation's calls (`--probe-set functions`).
+        public var hits: Int?
 
         public func count(_ status: ChainAlignment.Status) -> Int { statuses[status.rawValue] ?? 0 }
     }
@@ -37,7 +39,21 @@ public struct OperationSummary: Sendable, Codable {
             for frame in alignment.extraFrames { summary.extraFrames[frame, default: 0] += 1 }
         }
         for call in calls {
-            guard let activity = call.kernel, let operation = activity.operation else { continue }
+            guard let activity = call.kernel else { continue }
+            for hit in activity.hits {
+                guard let operation = hit.operation ?? activity.operation else { continue }
+                if byName[operation] == nil {
+                    byName[operation] = OperationSummary(operation: operation)
+                    order.append(operation)
+                }
+                var index = byName[operation]!.functions.firstIndex { $0.function == hit.function }
+                if index == nil {
+                    byName[operation]!.functions.append(FunctionCounts(function: hit.function, layer: hit.layer ?? .socket))
+                    index = byName[operation]!.functions.count - 1
+                }
+                byName[operation]!.functions[index!].hits = (byName[operation]!.functions[index!].hits ?? 0) + hit.count
+            }
+            guard let operation = activity.operation else { continue }
             if byName[operation] == nil {
                 byName[operation] = OperationSummary(operation: operation)
                 order.append(operation)
@@ -64,7 +80,8 @@ public struct OperationSummary: Sendable, Codable {
         }
         out += "\n"
         for counts in functions {
-            let parts = ChainAlignment.Status.allCases.filter { counts.count($0) > 0 }.map { "\($0.label) \(counts.count($0))" }
+            var parts = ChainAlignment.Status.allCases.filter { counts.count($0) > 0 }.map { "\($0.label) \(counts.count($0))" }
+            if let hits = counts.hits { parts.append("entered \(hits)× (kprobe)") }
             out += "  " + counts.layer.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
                 + counts.function.padding(toLength: 30, withPad: " ", startingAt: 0) + parts.joined(separator: ", ") + "\n"
         }

@@ -116,6 +116,8 @@ public struct KernelSample: Sendable, Codable {
             var text = "\(endpoint("saddr", "sport")) → \(endpoint("daddr", "dport"))"
             if case let .symbol(reason, _)? = fields["reason"] { text += " reason=\(reason)" } else if let reason = fields["reason"]?.number { text += " reason=\(reason)" }
             return text
+        case _ where tracepoint.hasPrefix(Probe.kprobeGroup + ":"):
+            return "entry"
         default:
             return fields.keys.sorted().prefix(3).map { "\($0)=\(Self.text(of: $0, fields[$0]))" }.joined(separator: " ")
         }

@@ -82,10 +82,21 @@ public final class KernelSampler: @unchecked Sendable {
     /// The name of the process that closes the events (`close()`).
     public static let releaserName = "st-release"
 
-    /// Samples `probes` with their chains, and the exits of `exitSyscalls`
-    /// that the kernel has tracepoints for (without chains).
+    /// Functions to put a kprobe on (every copy of each).
+    let functionTargets: [String]
+    /// The kprobe events created at the first `follow`: the function each is on, and its format.
+    var kprobeEvents: [(function: String, format: TracepointFormat)]?
+    /// `kprobe_events`, open for writing while this run's events exist.
+    var kprobeControl: Int32 = -1
+    /// Which functions carry a kprobe and why the others do not (known after the first `follow`).
+    public private(set) var functionProbes: FunctionProbeStatus?
+
+    /// Samples `probes` with their chains, the entries of `functions` with
+    /// theirs (kprobe events), and the exits of `exitSyscalls` that the
+    /// kernel has tracepoints for (without chains).
     public init(probes: [Probe], tracefs: Tracefs, symbols: KernelSymbols, ringPages: UInt64 = KernelSampler.defaultRingPages,
-                exitSyscalls: Set<Syscall> = []) throws {
+                exitSyscalls: Set<Syscall> = [], functions: [String] = []) throws {
+        self.functionTargets = functions
         self.ringPages = ringPages
         self.tracefs = tracefs
         self.symbols = symbols
@@ -93,13 +104,13 @@ public final class KernelSampler: @unchecked Sendable {
         // before 6.3) is left out and said; none at all is an error.
         var formats: [String: TracepointFormat] = [:]
         var missing: [String] = []
-        for probe in probes {
+        for probe in probes where !probe.isKprobe {
             if let format = try? tracefs.format(of: probe.name) { formats[probe.name] = format } else { missing.append(probe.name) }
         }
-        guard !formats.isEmpty else {
+        guard !formats.isEmpty || !functionTargets.isEmpty else {
             throw TraceError(operation: "none of the probe set's tracepoints is in \(tracefs.path)/events (\(missing.joined(separator: ", ")))")
         }
-        self.probes = probes.filter { formats[$0.name] != nil }
+        self.probes = probes.filter { !$0.isKprobe && formats[$0.name] != nil }
         self.missingProbes = missing
         self.formats = formats
         var exitEvents: [ExitEvent] = []
@@ -129,6 +140,87 @@ public final class KernelSampler: @unchecked Sendable {
                 guard let id = try open(format, pid: pid, cpu: cpu, inherit: inherit, chain: true, filter: try filterText(probe)) else { continue }
                 probeByID[id] = probe
             }
+        }
+        if !functionTargets.isEmpty { try followFunctions(pid: pid, inherit: inherit) }
+    }
+
+    /// Samples the kprobes in `pid`: at the first call, creates a kprobe
+    /// event on every copy of each target function that the kernel accepts
+    /// (the others are said in `functionProbes`).
+    func followFunctions(pid: Int32, inherit: Bool) throws {
+        let events = try kprobeEvents ?? createKprobeEvents()
+        for event in events {
+            for cpu in cpus {
+                guard let id = try open(event.format, pid: pid, cpu: cpu, inherit: inherit, chain: true) else { continue }
+                probeByID[id] = Probe(group: Probe.kprobeGroup, event: event.function, role: .hit, meaning: "")
+            }
+        }
+    }
+
+    func createKprobeEvents() throws -> [(function: String, format: TracepointFormat)] {
+        let control = tracefs.path + "/kprobe_events"
+        if let text = KernelSocketLookup.readSmallFile(control) {
+            let stale = Kprobes.abandoned(text) { kill($0, 0) == 0 || errno != ESRCH }
+            if !stale.isEmpty, let file = fopen(control, "a") {
+                for line in stale { fputs(line + "\n", file); fflush(file) }
+                fclose(file)
+            }
+        }
+        kprobeControl = Glibc.open(control, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard kprobeControl >= 0 else {
+            throw TraceError(operation: "opening \(control) (kprobes)", errno: errno)
+        }
+        // Two descriptors or more per function (one per CPU): more than the
+        // usual soft limit of 1,024 on a machine with a few CPUs.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        var status = FunctionProbeStatus()
+        var events: [(function: String, format: TracepointFormat)] = []
+        for function in functionTargets {
+            // A `.cold` part is not an entry: its start would count the function twice.
+            let starts = symbols.starts(of: function).filter { !(symbols.fullName(at: $0)?.contains(".cold") ?? false) }
+            guard !starts.isEmpty else {
+                status.unprobed[function] = FunctionProbeStatus.noSymbol
+                continue
+            }
+            var refused: Int32 = 0
+            for (copy, start) in starts.enumerated() {
+                // By name where it is unique (what kallsyms kept may be stale), else by address.
+                let event = copy == 0 ? function : "\(function)__\(copy)"
+                let target = starts.count == 1 && symbols.fullName(at: start) == function ? function : "0x" + String(start, radix: 16)
+                let line = "p:\(Kprobes.group)/\(event) \(target)"
+                guard Glibc.write(kprobeControl, line, line.utf8.count) == line.utf8.count else {
+                    refused = errno
+                    continue
+                }
+                removal.append("-:\(Kprobes.group)/\(event)")
+                events.append((function, try tracefs.format(of: "\(Kprobes.group):\(event)")))
+            }
+            let copies = events.filter { $0.function == function }.count
+            if copies > 0 { status.probed[function] = copies } else { status.unprobed[function] = Kprobes.refusal(refused) }
+        }
+        kprobeEvents = events
+        functionProbes = status
+        return events
+    }
+
+    /// The lines of `kprobe_events` that remove this run's events.
+    var removal: [String] = []
+
+    /// Sends `fd`'s samples to `cpu`'s ring, mapping it with the first event.
+    func attachToRing(_ fd: Int32, cpu: Int32) throws {
+        if let ring = rings[cpu] {
+            guard cs_perf_set_output(fd, ring.fd) == 0 else {
+                throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
+            }
+        } else {
+            guard let base = cs_perf_map(fd, ringPages) else {
+                throw TraceError(operation: "mmap of the perf ring buffer", errno: errno)
+            }
+            rings[cpu] = Ring(fd: fd, base: base)
         }
     }
 
@@ -178,16 +270,7 @@ public final class KernelSampler: @unchecked Sendable {
         }
         var id: UInt64 = 0
         guard cs_perf_event_id(fd, &id) == 0 else { throw TraceError(operation: "PERF_EVENT_IOC_ID", errno: errno) }
-        if let ring = rings[cpu] {
-            guard cs_perf_set_output(fd, ring.fd) == 0 else {
-                throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
-            }
-        } else {
-            guard let base = cs_perf_map(fd, ringPages) else {
-                throw TraceError(operation: "mmap of the perf ring buffer", errno: errno)
-            }
-            rings[cpu] = Ring(fd: fd, base: base)
-        }
+        try attachToRing(fd, cpu: cpu)
         cs_perf_enable(fd)
         return id
     }
@@ -356,10 +439,16 @@ public final class KernelSampler: @unchecked Sendable {
         }
         if eventsCount { lostSamples = max(lostSamples, lostByEvents) }
         for ring in rings.values { cs_perf_unmap(ring.base, ringPages) }
-        let sorted = descriptors.sorted()
-        if sorted.isEmpty || cs_close_detached(sorted, Int32(sorted.count), Self.releaserName) != 0 {
+        // This run's kprobe events go once their perf events are closed:
+        // the release helper removes them after closing those.
+        let removing = removal.map { $0 + "\n" }.joined()
+        let sorted = (descriptors + (kprobeControl >= 0 ? [kprobeControl] : [])).sorted()
+        if sorted.isEmpty || cs_close_detached(sorted, Int32(sorted.count), Self.releaserName, kprobeControl, removing) != 0 {
             for fd in descriptors { Glibc.close(fd) }
+            for line in removal { _ = Glibc.write(kprobeControl, line, line.utf8.count) }
+            if kprobeControl >= 0 { Glibc.close(kprobeControl) }
         }
+        kprobeControl = -1
         descriptors.removeAll()
         rings.removeAll()
         tracefs.release()

@@ -217,7 +217,10 @@ public enum ModelParser {
             let parts = words[0].split(separator: ":")
             guard parts.count == 2 else { throw fail("a tracepoint is GROUP:EVENT, not '\(words[0])'") }
             guard words.count >= 2, let role = Probe.Role(rawValue: words[1]) else {
-                throw fail("after the tracepoint: its role, chain or event")
+                throw fail("after the tracepoint: its role, chain, event or hit")
+            }
+            guard (parts[0] == Probe.kprobeGroup) == (role == .hit) else {
+                throw fail("a function's kprobe is `kprobe:FUNCTION hit` (or `kprobe:* hit`), and only kprobes have the role hit")
             }
             var meaning = words.dropFirst(2)
             var filter: Probe.Filter?

@@ -143,7 +143,11 @@ public struct StackOperation: Sendable, Codable {
 
 /// A tracepoint of a probe set and what its hits are for.
 public struct Probe: Sendable, Equatable {
-    public enum Role: String, Sendable, Codable { case chain, event }
+    /// `chain`: the hit's call chain is aligned with the model; `event`: the
+    /// hit is a timeline event; `hit`: a kprobe at a function's entry, whose
+    /// hits prove that the function ran (`kprobe:NAME`, `kprobe:*` for every
+    /// function of the model on the running kernel).
+    public enum Role: String, Sendable, Codable { case chain, event, hit }
     public let group: String
     public let event: String
     public let role: Role
@@ -158,6 +162,13 @@ public struct Probe: Sendable, Equatable {
     }
 
     public var name: String { "\(group):\(event)" }
+
+    /// The group of kprobes at function entries: not a tracefs event group.
+    public static let kprobeGroup = "kprobe"
+    /// `kprobe:*`: every function the model names for the running kernel.
+    public static let everyModelFunction = "*"
+
+    public var isKprobe: Bool { group == Self.kprobeGroup }
 }
 
 /// The reference model: every operation, and the probe sets.
@@ -185,6 +196,21 @@ public struct StackModel: Sendable {
         let fitting = operations.filter { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
         let narrowest = fitting.map(\.sockets.specificity).max()
         return fitting.filter { $0.sockets.specificity == narrowest }
+    }
+
+    /// The functions a set's kprobes go on: `kprobe:*` names every
+    /// function of every operation on `kernel` (each once, in model order),
+    /// `kprobe:NAME` one.
+    public func kprobeTargets(_ probes: [Probe], kernel: KernelVersion?) -> [String] {
+        var names: [String] = []
+        var seen: Set<String> = []
+        for probe in probes where probe.isKprobe {
+            let wanted = probe.event == Probe.everyModelFunction
+                ? operations.flatMap(\.allFunctions).filter { kernel.map($0.kernels.contains) ?? true }.map(\.name)
+                : [probe.event]
+            for name in wanted where seen.insert(name).inserted { names.append(name) }
+        }
+        return names
     }
 
     /// The operations that happen in the receive softirq.

@@ -40,6 +40,32 @@ extension TextTimeline {
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
         }
+        functionLines(activity)
+    }
+
+    /// With kprobes: the model functions the call entered, in the order of
+    /// their first entry, each with its count and the stack it was entered
+    /// from (its caller's return address first), then those it did not
+    /// enter and why (not probed, or probed and not hit: did not run).
+    func functionLines(_ activity: KernelActivity) {
+        guard !activity.hits.isEmpty || !activity.notHit.isEmpty else { return }
+        let total = activity.hits.reduce(0) { $0 + $1.count }
+        output.write(kernelIndent + "functions entered (kprobes), in order: \(activity.hits.count) functions, \(total) hits\n")
+        for hit in activity.hits {
+            var words = [paint(hit.function, Self.green) + (hit.count > 1 ? " ×\(hit.count)" : "")]
+            if hit.stack.count > 1 { words.append("← " + hit.stack.dropFirst().joined(separator: " ← ")) }
+            if hit.context != ChainAlignment.syscallContext { words.append("[\(hit.context)]") }
+            writeWrapped(words, separator: " ", extraIndent: "  ", continuation: "      ")
+        }
+        let unprobed = activity.notHit.filter { !$0.wasProbed }
+        let probed = activity.notHit.filter(\.wasProbed)
+        if !probed.isEmpty {
+            writeWrapped(["not hit (probed: did not run on this thread during the call): " + probed.map(\.function).joined(separator: ", ")],
+                         separator: " ", extraIndent: "  ", colour: Self.dim)
+        }
+        for (reason, missed) in Dictionary(grouping: unprobed, by: \.reason).sorted(by: { $0.key < $1.key }) {
+            writeWrapped([missed.map(\.function).joined(separator: ", ") + ": " + reason], separator: " ", extraIndent: "  ", colour: Self.dim)
+        }
     }
 
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String]) {
@@ -128,6 +154,7 @@ extension TextTimeline {
             }
             switch step.status {
             case .matched: break
+            case .hit: gap.append(paint("(" + step.function + ": hit)", Self.green))
             case .tailCall, .inlined, .beside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
             case .sibling: gap.append(paint("(" + step.function + ": called beside)", Self.yellow))
             case .unverified: gap.append(paint("(" + step.function + "?)", Self.dim))

@@ -241,6 +241,7 @@ struct RecordEncoder {
             o.member("samples") { $0.array(activity.samples) { encoder, sample in
                 encoder.object { Self.sampleMembers(sample, into: &$0) }
             } }
+            Self.functionMembers(activity, into: &o)
         }
     }
 
@@ -261,6 +262,32 @@ struct RecordEncoder {
             } }
             o.member("samples") { $0.array(activity.samples) { encoder, sample in
                 encoder.object { Self.sampleMembers(sample, into: &$0) }
+            } }
+            Self.functionMembers(activity, into: &o)
+        }
+    }
+
+    /// With kprobes (format 1.4): the functions entered, and those not.
+    static func functionMembers(_ activity: KernelActivity, into o: inout ObjectWriter) {
+        if !activity.hits.isEmpty {
+            o.member("hits") { $0.array(activity.hits) { encoder, hit in
+                encoder.object { h in
+                    h.member("function", hit.function)
+                    h.member("operation", hit.operation)
+                    h.member("layer", hit.layer?.rawValue)
+                    h.member("count", hit.count)
+                    h.member("time", hit.time)
+                    h.member("context", hit.context)
+                    h.member("stack", strings: hit.stack)
+                }
+            } }
+        }
+        if !activity.notHit.isEmpty {
+            o.member("not_hit") { $0.array(activity.notHit) { encoder, missed in
+                encoder.object { m in
+                    m.member("function", missed.function)
+                    m.member("reason", missed.reason)
+                }
             } }
         }
     }

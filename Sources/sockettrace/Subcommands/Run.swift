@@ -131,6 +131,7 @@ struct Run: ParsableCommand {
                     Self.complain("--vmlinux \(vmlinux): kernel chains are not observed in this run, so there are no kernel frames to place")
                 }
             }
+            if let note = observer?.probeSetNote { Self.complain(note) }
             if let reason = observer?.unavailableReason {
                 Self.complain("kernel chains not observed (\(reason)); showing the model's expected chains")
             }
@@ -156,6 +157,13 @@ struct Run: ParsableCommand {
                 try tracer.attach(pids)
             } else {
                 try tracer.launch(programArguments)
+            }
+            if let probes = observer?.sampler?.functionProbes {
+                var line = "kprobes on \(probes.probed.count) model functions (\(probes.probed.values.reduce(0, +)) copies)"
+                for (reason, names) in Dictionary(grouping: probes.unprobed.keys.sorted(), by: { probes.unprobed[$0]! }).sorted(by: { $0.key < $1.key }) {
+                    line += "; \(reason): \(names.joined(separator: ", "))"
+                }
+                Self.complain(line)
             }
             let status = try tracer.run()
             stream.close()
