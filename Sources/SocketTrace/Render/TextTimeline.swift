@@ -260,16 +260,17 @@ public final class TextTimeline: TraceSink {
         }
     }
 
-    /// A command line as strace shortens execve's arguments: each cut at
-    /// the string limit (`...`), the list at the array limit (a 1 MB argv
-    /// is one line of a few kilobytes).
+    /// A command line as strace shortens execve's arguments: each but the
+    /// program cut at the string limit (`...`), the list at the array limit
+    /// (a 1 MB argv is one line of a few kilobytes).
     func abbreviated(_ command: [String]) -> String {
         Self.abbreviated(command, stringLimit: options.stringLimit, arrayLimit: options.arrayLimit)
     }
 
     static func abbreviated(_ command: [String], stringLimit: Int = 32, arrayLimit: Int = 32) -> String {
-        var parts = command.prefix(arrayLimit).map { argument in
-            argument.count > stringLimit ? String(argument.prefix(stringLimit)) + "..." : argument
+        // The program (argv[0]) in full, as strace prints execve's path.
+        var parts = command.prefix(arrayLimit).enumerated().map { index, argument in
+            index > 0 && argument.count > stringLimit ? String(argument.prefix(stringLimit)) + "..." : argument
         }
         if command.count > arrayLimit { parts.append("... (\(command.count - arrayLimit) more)") }
         return parts.joined(separator: " ")

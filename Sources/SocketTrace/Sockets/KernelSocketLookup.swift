@@ -79,6 +79,19 @@ public enum KernelSocketLookup {
         return nil
     }
 
+    /// The NETLINK_ protocol of a netlink socket of `pid`'s namespace, from
+    /// /proc/PID/net/netlink (its Eth column); nil when it is not listed there.
+    public static func netlinkProtocol(inode: UInt64, pid: Int32) -> UInt64? {
+        guard let text = readSmallFile("/proc/\(pid)/net/netlink") else { return nil }
+        let wanted = String(inode)
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 9, fields[9] == wanted else { continue }
+            return UInt64(fields[1])
+        }
+        return nil
+    }
+
     /// A /proc file read with plain read(2): these files have no size and are
     /// read often enough that Foundation's overhead shows.
     static func readSmallFile(_ path: String) -> String? {

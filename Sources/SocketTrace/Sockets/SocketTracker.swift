@@ -33,6 +33,9 @@ public struct SocketTracker {
                               local: found.local.isUnspecified ? nil : found.local,
                               peer: found.remote.isUnspecified ? nil : found.remote,
                               state: found.tcpState == 10 ? .listening : (found.remote.isUnspecified ? .bound : .connected))
+        } else if let protocolNumber = KernelSocketLookup.netlinkProtocol(inode: inode, pid: pid) {
+            // Its messages are decoded by its protocol (the kernel does not say its type).
+            info = SocketInfo(inode: inode, family: UInt64(NetlinkFamilies.netlink), type: 3, protocolNumber: protocolNumber)
         } else {
             info = SocketInfo(inode: inode, family: 0, type: 0, protocolNumber: 0)
         }

@@ -23,7 +23,7 @@ public struct ConstantTable: Sendable {
 /// A set of single-bit flags rendered as `A|B|0x100` (`0` when empty), in the
 /// order of the table, with bits the table does not know shown in hex.
 public struct FlagTable: Sendable {
-    let flags: [(UInt64, String)]
+    var flags: [(UInt64, String)]
 
     public init(_ flags: KeyValuePairs<UInt64, String>) {
         self.flags = flags.map { ($0.key, $0.value) }
@@ -43,3 +43,24 @@ public struct FlagTable: Sendable {
 }
 
 func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+extension ConstantTable {
+    /// A table whose values are the names' positions (strace's
+    /// `#value_indexed` lists): `names[0]` is 0, `names[1]` is 1…
+    public init(_ unknownPrefix: String, indexed names: [String]) {
+        self.unknownPrefix = unknownPrefix
+        var table: [UInt64: String] = [:]
+        for (value, name) in names.enumerated() { table[UInt64(value)] = name }
+        self.names = table
+    }
+}
+
+extension FlagTable {
+    /// The flags of both tables, this one's first (strace's printflags with
+    /// two tables: generic flags, then those of a message kind).
+    public func followed(by other: FlagTable) -> FlagTable {
+        var table = self
+        table.flags += other.flags
+        return table
+    }
+}

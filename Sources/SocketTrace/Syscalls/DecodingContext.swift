@@ -1,20 +1,25 @@
 import Glibc
 
 /// Everything a decoder needs to turn a syscall's raw arguments into text:
-/// the tracee's memory and architecture, the output options, and how to show
-/// a file descriptor (plain, strace's `-yy`, or sockettrace's readable form).
+/// the tracee's memory and architecture, the output options, how to show
+/// a file descriptor (plain, strace's `-yy`, or sockettrace's readable form)
+/// and what socket it is (a netlink socket's protocol decides how its
+/// messages read).
 public struct DecodingContext {
     public let memory: any TraceeMemory
     public let architecture: Architecture
     public let options: DecodeOptions
     public let describeDescriptor: (Int32) -> String
+    public let socket: (Int32) -> SocketInfo?
 
     public init(memory: any TraceeMemory, architecture: Architecture, options: DecodeOptions,
-                describeDescriptor: @escaping (Int32) -> String = { String($0) }) {
+                describeDescriptor: @escaping (Int32) -> String = { String($0) },
+                socket: @escaping (Int32) -> SocketInfo? = { _ in nil }) {
         self.memory = memory
         self.architecture = architecture
         self.options = options
         self.describeDescriptor = describeDescriptor
+        self.socket = socket
     }
 
     var wordSize: Int { architecture.wordSize }
@@ -34,6 +39,19 @@ public struct DecodingContext {
         let shown = min(max(length, 0), options.stringLimit)
         guard let bytes = memory.readExactly(address, count: shown) else { return pointer(address) }
         return QuotedString.render(bytes, truncated: length > shown, hex: options.hexStrings)
+    }
+
+    /// The NETLINK_ protocol of descriptor `fd` when it is a netlink socket.
+    func netlinkProtocol(_ fd: UInt64) -> UInt64? {
+        guard let socket = socket(Int32(truncatingIfNeeded: fd)), socket.family == NetlinkFamilies.netlink else { return nil }
+        return socket.protocolNumber
+    }
+
+    /// A buffer sent or received on socket `fd`: netlink messages on a
+    /// netlink socket (as strace decodes them), else bytes up to `-s`.
+    public func socketBuffer(fd: UInt64, _ address: UInt64, length: Int) -> String {
+        guard let protocolNumber = netlinkProtocol(fd) else { return buffer(address, length: length) }
+        return NetlinkMessageDecoder(self, protocolNumber: protocolNumber).render(address, length: length)
     }
 
     /// A string literal of text the decoder made (an address, a name), quoted

@@ -43,8 +43,10 @@ public struct MessageDecoder {
 
     /// `[{iov_base="…", iov_len=N}, …]`, showing at most `dataLimit` bytes of
     /// data in all (the syscall's result for reads, everything for writes);
-    /// nil data limit prints only addresses (failed calls).
-    public func iovecArray(_ address: UInt64, count: UInt64, dataLimit: Int?) -> String {
+    /// nil data limit prints only addresses (failed calls). `payload` shows
+    /// each buffer's bytes when they are more than bytes (netlink messages).
+    public func iovecArray(_ address: UInt64, count: UInt64, dataLimit: Int?,
+                           payload: ((UInt64, Int) -> String)? = nil) -> String {
         if address == 0 { return "NULL" }
         let shownCount = Int(min(count, UInt64(context.options.arrayLimit)))
         guard count <= 1024, let bytes = context.memory.readExactly(address, count: shownCount * 2 * word) else {
@@ -63,7 +65,7 @@ public struct MessageDecoder {
             } else {
                 let take = min(Int(clamping: length), remaining)
                 remaining -= take
-                baseText = context.buffer(base, length: take)
+                baseText = (payload ?? context.buffer)(base, take)
             }
             parts.append("{iov_base=\(baseText), iov_len=\(length)}")
         }
@@ -78,13 +80,15 @@ public struct MessageDecoder {
 
     /// A msghdr: `{msg_name=…, msg_namelen=…, msg_iov=[…], msg_iovlen=…,
     /// msg_control=[…], msg_controllen=…, msg_flags=…}`.
-    public func messageHeader(_ address: UInt64, dataLimit: Int?, nameLengthBefore: UInt32? = nil) -> String {
+    /// The data of a message whose name is a netlink address is netlink
+    /// messages, read by the protocol of socket `fd` (strace's rule).
+    public func messageHeader(_ address: UInt64, dataLimit: Int?, nameLengthBefore: UInt32? = nil, fd: UInt64? = nil) -> String {
         if address == 0 { return "NULL" }
         guard let header = readHeader(address) else { return context.pointer(address) }
-        return render(header, dataLimit: dataLimit, nameLengthBefore: nameLengthBefore)
+        return render(header, dataLimit: dataLimit, nameLengthBefore: nameLengthBefore, fd: fd)
     }
 
-    func render(_ header: MessageHeader, dataLimit: Int?, nameLengthBefore: UInt32? = nil) -> String {
+    func render(_ header: MessageHeader, dataLimit: Int?, nameLengthBefore: UInt32? = nil, fd: UInt64? = nil) -> String {
         let addresses = SocketAddressDecoder(context)
         var text = "{msg_name="
         text += header.name == 0 ? "NULL" : addresses.render(header.name, length: Int(header.nameLength))
@@ -94,7 +98,9 @@ public struct MessageDecoder {
         } else {
             text += "\(Int32(bitPattern: header.nameLength))"
         }
-        text += ", msg_iov=" + iovecArray(header.iov, count: header.iovCount, dataLimit: dataLimit)
+        let shownNameLength = min(Int32(bitPattern: nameLengthBefore ?? header.nameLength), Int32(bitPattern: header.nameLength))
+        let payload = fd.flatMap { netlinkPayload(fd: $0, name: header.name, nameLength: shownNameLength) }
+        text += ", msg_iov=" + iovecArray(header.iov, count: header.iovCount, dataLimit: dataLimit, payload: payload)
         text += ", msg_iovlen=\(header.iovCount)"
         if header.control != 0 && header.controlLength > 0 {
             text += ", msg_control=" + controlMessages(header.control, length: Int(min(header.controlLength, 1 << 16)))
@@ -102,6 +108,15 @@ public struct MessageDecoder {
         text += ", msg_controllen=\(header.controlLength)"
         text += ", msg_flags=" + SocketConstants.messageFlags.render(UInt64(header.flags))
         return text + "}"
+    }
+
+    /// How the buffers of a message to or from a netlink address read: as
+    /// netlink messages of socket `fd`'s protocol; nil for other addresses.
+    func netlinkPayload(fd: UInt64, name: UInt64, nameLength: Int32) -> ((UInt64, Int) -> String)? {
+        guard name != 0, nameLength >= 2, let family = context.memory.readExactly(name, count: 2),
+              UInt64(family.loadLittleEndian(UInt16.self, at: 0)) == NetlinkFamilies.netlink else { return nil }
+        let decoder = NetlinkMessageDecoder(context, protocolNumber: context.netlinkProtocol(fd))
+        return { address, length in decoder.render(address, length: length) }
     }
 
     /// One `struct cmsghdr` of a control buffer, with its data.
@@ -170,7 +185,7 @@ public struct MessageDecoder {
 
     /// An mmsghdr array of `count` entries: `[{msg_hdr={…}, msg_len=N}, …]`.
     /// Received data is limited per entry by its msg_len when `received`.
-    public func messageVector(_ address: UInt64, count: Int, received: Bool) -> String {
+    public func messageVector(_ address: UInt64, count: Int, received: Bool, fd: UInt64? = nil) -> String {
         if address == 0 { return "NULL" }
         let entrySize = word == 8 ? 64 : 32
         let shown = min(count, context.options.arrayLimit)
@@ -182,7 +197,7 @@ public struct MessageDecoder {
             let header = parseHeader(bytes, at: index * entrySize)
             let messageLength = bytes.loadLittleEndian(UInt32.self, at: index * entrySize + headerSize)
             let limit = received ? Int(messageLength) : Int.max
-            parts.append("{msg_hdr=" + render(header, dataLimit: limit) + ", msg_len=\(messageLength)}")
+            parts.append("{msg_hdr=" + render(header, dataLimit: limit, fd: fd) + ", msg_len=\(messageLength)}")
         }
         return Self.array(parts, truncated: shown < count)
     }

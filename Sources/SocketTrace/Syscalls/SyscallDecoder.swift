@@ -35,10 +35,10 @@ public struct SyscallDecoder {
                 if call.syscall == .accept4 { args.append(SocketConstants.socketTypeFlags.render(a(3))) }
             }
         case .send:
-            args = [context.descriptor(a(0)), context.buffer(a(1), length: Int(clamping: a(2))), String(a(2)),
+            args = [context.descriptor(a(0)), context.socketBuffer(fd: a(0), a(1), length: Int(clamping: a(2))), String(a(2)),
                     SocketConstants.messageFlags.render(a(3))]
         case .sendto:
-            args = [context.descriptor(a(0)), context.buffer(a(1), length: Int(clamping: a(2))), String(a(2)),
+            args = [context.descriptor(a(0)), context.socketBuffer(fd: a(0), a(1), length: Int(clamping: a(2))), String(a(2)),
                     SocketConstants.messageFlags.render(a(3)),
                     addresses.render(a(4), length: Int(Int32(truncatingIfNeeded: a(5)))), int32Text(a(5))]
         case .recv, .read, .readv, .recvmmsg, .recvmmsg_time64, .sendmmsg:
@@ -53,7 +53,7 @@ public struct SyscallDecoder {
             }
             args = [context.descriptor(a(0)), ""]
         case .sendmsg:
-            args = [context.descriptor(a(0)), messages.messageHeader(a(1), dataLimit: Int.max),
+            args = [context.descriptor(a(0)), messages.messageHeader(a(1), dataLimit: Int.max, fd: a(0)),
                     SocketConstants.messageFlags.render(a(2))]
         case .recvmsg:
             if let header = messages.readHeader(a(1)) { call.saved = [Int64(header.nameLength)] }
@@ -129,10 +129,10 @@ public struct SyscallDecoder {
             }
             if call.syscall == .accept4 { args.append(SocketConstants.socketTypeFlags.render(a(3))) }
         case .recv:
-            args = [ok ? context.buffer(a(1), length: min(value, Int(clamping: a(2)))) : context.pointer(a(1)),
+            args = [ok ? context.socketBuffer(fd: a(0), a(1), length: min(value, Int(clamping: a(2)))) : context.pointer(a(1)),
                     String(a(2)), SocketConstants.messageFlags.render(a(3))]
         case .recvfrom:
-            args = [ok ? context.buffer(a(1), length: min(value, Int(clamping: a(2)))) : context.pointer(a(1)),
+            args = [ok ? context.socketBuffer(fd: a(0), a(1), length: min(value, Int(clamping: a(2)))) : context.pointer(a(1)),
                     String(a(2)), SocketConstants.messageFlags.render(a(3))]
             let after = (a(4) != 0 && a(5) != 0) ? context.int32(at: a(5)) : nil
             if after == nil {
@@ -151,13 +151,13 @@ public struct SyscallDecoder {
             let before = call.saved.first.map { UInt32(truncatingIfNeeded: $0) }
             // A failed call says only what it was given to fill: msg_namelen (strace's form).
             let failed = before.map { "{msg_namelen=\(Int32(bitPattern: $0))}" } ?? context.pointer(a(1))
-            args = [ok ? messages.messageHeader(a(1), dataLimit: value, nameLengthBefore: before) : failed,
+            args = [ok ? messages.messageHeader(a(1), dataLimit: value, nameLengthBefore: before, fd: a(0)) : failed,
                     SocketConstants.messageFlags.render(a(2))]
         case .sendmmsg:
-            args = [ok ? messages.messageVector(a(1), count: value, received: false) : context.pointer(a(1)),
+            args = [ok ? messages.messageVector(a(1), count: value, received: false, fd: a(0)) : context.pointer(a(1)),
                     String(UInt32(truncatingIfNeeded: a(2))), SocketConstants.messageFlags.render(a(3))]
         case .recvmmsg, .recvmmsg_time64:
-            args = [ok ? messages.messageVector(a(1), count: value, received: true) : context.pointer(a(1)),
+            args = [ok ? messages.messageVector(a(1), count: value, received: true, fd: a(0)) : context.pointer(a(1)),
                     String(UInt32(truncatingIfNeeded: a(2))), SocketConstants.messageFlags.render(a(3)), call.exitText]
             call.exitText = ""
         case .getsockopt:

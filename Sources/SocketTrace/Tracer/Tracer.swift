@@ -498,7 +498,7 @@ public final class Tracer {
                                     resolveAddresses: configuration.resolveAddresses)
         let renderer = DescriptorRenderer(style: style ?? configuration.descriptorStyle, tracker: tracker)
         let context = DecodingContext(memory: memory, architecture: architecture, options: configuration.decodeOptions,
-                                      describeDescriptor: renderer.render)
+                                      describeDescriptor: renderer.render, socket: tracker.socket)
         return (context, tracker)
     }
 

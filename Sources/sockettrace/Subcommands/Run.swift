@@ -41,6 +41,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customShort("x"), help: "Non-ASCII strings in hex (-x); all strings in hex (-xx).")
     var hex: Int
 
+    @Flag(name: .customShort("v"), help: "Print structures unabbreviated: every netlink message and attribute (strace's -v).")
+    var verbose = false
+
     @Flag(name: .customShort("t"), help: "Prefix lines with the time (-t), with microseconds (-tt), as epoch seconds (-ttt).")
     var timestamps: Int
 
@@ -97,7 +100,8 @@ struct Run: ParsableCommand {
         configuration.stackTraces = stack >= 2 ? .lines : (stack == 1 ? .functions : .off)
         configuration.functionPatterns = functions.map(ProgramFunctions.patterns) ?? []
         configuration.decodeOptions = DecodeOptions(
-            stringLimit: noData ? 0 : stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none))
+            stringLimit: noData ? 0 : stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none),
+            verbose: verbose)
         do {
             guard kernelBufferPages > 0, kernelBufferPages & (kernelBufferPages - 1) == 0 else {
                 throw TraceError(.usage, operation: "--kernel-buffer-pages \(kernelBufferPages): must be a power of two")
