@@ -31,6 +31,15 @@ def workloads():
 
 STRACE = "strace -f -e trace=%net -o /dev/null"
 STRACE_COMMAND = STRACE.split()
+# strace's fastest mode: a seccomp filter stops the tracee only at the traced
+# calls. Each sockettrace row is divided by the one tracing the same calls:
+# -e trace=%net rows by the first, the trace file (every socket call,
+# read and write on sockets included) by the second.
+STRACE_SECCOMP = "strace -f --seccomp-bpf -e trace=%net -o /dev/null"
+STRACE_SECCOMP_RW = "strace -f --seccomp-bpf -e trace=%net,read,write -o /dev/null"
+def seccomp_peer(tool_name):
+    """The strace --seccomp-bpf row that traces the same calls as `tool_name`."""
+    return STRACE_SECCOMP_RW if ("jsonl" in tool_name or "trace file" in tool_name) else STRACE_SECCOMP
 
 def trace_file(directory, kernel):
     """sockettrace writing the trace file into `directory`, with or without kernel chains."""
@@ -54,6 +63,8 @@ def tools(trace_dir):
         ("ptrace floor (every stop, reads nothing)", [workload("ptrace_floor")]),
         ("seccomp floor (stops at socket calls only, reads nothing)", [workload("ptrace_floor"), "--seccomp"]),
         (STRACE, STRACE_COMMAND),
+        (STRACE_SECCOMP, STRACE_SECCOMP.split()),
+        (STRACE_SECCOMP_RW, STRACE_SECCOMP_RW.split()),
     ]
     if have_perf:
         result.append(("perf trace -e sendto,recvfrom,write,read", ["perf", "trace", "-e", "sendto,recvfrom,write,read", "-o", "/dev/null", "--"]))
@@ -127,13 +138,15 @@ def main():
             port = str(next(ports))
             return prefix + [part.replace("PORT", port) for part in by_name[load_name]]
         times = interleaved(kits, [name for name, _ in loads], REPEAT, command)
-    lines = ["| workload | tool | median s | × untraced | × strace |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| workload | tool | median s | × untraced | × strace | × strace --seccomp-bpf (same calls) |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for load_name, _ in loads:
         base = statistics.median(times[("untraced", load_name)])
         strace = statistics.median(times[(STRACE, load_name)])
         for tool_name, _ in kits:
             m = statistics.median(times[(tool_name, load_name)])
-            lines.append("| %s | %s | %.3f | %.2f | %.2f |" % (load_name, tool_name, m, m / base, m / strace))
+            seccomp = statistics.median(times[(seccomp_peer(tool_name), load_name)])
+            lines.append("| %s | %s | %.3f | %.2f | %.2f | %.2f |" % (load_name, tool_name, m, m / base, m / strace, m / seccomp))
     table = "\n".join(lines)
     steal_after, total_after = cpu_ticks()
     header = "Measured %s on %s (%d cores), %d interleaved runs each%s; medians. The host took %.1f%% of the CPU time (steal) while this table ran.\n\n" % (
@@ -167,6 +180,7 @@ def margin():
             sampling += ["-e", probe]
         kits = [("untraced", []),
                 (STRACE, STRACE_COMMAND),
+                (STRACE_SECCOMP_RW, STRACE_SECCOMP_RW.split()),
                 ("ptrace floor", [workload("ptrace_floor")]),
                 ("perf record -g, the default probe set's tracepoints (kernel sampling alone)", sampling + ["--"]),
                 ("ptrace floor under that perf record (stops + kernel sampling)", sampling + ["--", workload("ptrace_floor")]),
@@ -178,9 +192,10 @@ def margin():
     rows = ["## Margin: one more ping-pong round trip", "",
             "%d and %d round trips, %d interleaved runs each, medians; µs per round trip = difference of the medians / %d." % (
                 small, large, REPEAT, large - small), "",
-            "| tool | µs per round trip | × strace |", "| --- | --- | --- |"]
+            "| tool | µs per round trip | × strace | × strace --seccomp-bpf (read, write and %net) |", "| --- | --- | --- | --- |"]
     for tool, _ in kits:
-        rows.append("| %s | %.0f | %.2f |" % (tool, per_trip[tool], per_trip[tool] / per_trip[STRACE]))
+        rows.append("| %s | %.0f | %.2f | %.2f |" % (tool, per_trip[tool], per_trip[tool] / per_trip[STRACE],
+                                                   per_trip[tool] / per_trip[STRACE_SECCOMP_RW]))
     return "\n".join(rows)
 
 def target():
@@ -191,7 +206,9 @@ def target():
     trips = str(int(20000 * SCALE))
     pairs = 4 * REPEAT - 1
     strace = STRACE_COMMAND + [workload("pingpong"), trips]
+    seccomp = STRACE_SECCOMP_RW.split() + [workload("pingpong"), trips]
     ratios = {"trace file + kernel chains": [], "trace file": []}
+    seccomp_ratios = {"trace file + kernel chains": [], "trace file": []}
     with tempfile.TemporaryDirectory() as directory:
         commands = {"trace file + kernel chains": trace_file(directory, True) + [workload("pingpong"), trips],
                     "trace file": trace_file(directory, False) + [workload("pingpong"), trips]}
@@ -199,14 +216,22 @@ def target():
             for name, command in commands.items():
                 # Which of the two runs first alternates.
                 if number % 2 == 0:
-                    ours, theirs = run(command), run(strace)
+                    ours, theirs, fastest = run(command), run(strace), run(seccomp)
                 else:
-                    theirs, ours = run(strace), run(command)
+                    fastest, theirs, ours = run(seccomp), run(strace), run(command)
                 ratios[name].append(ours / theirs)
+                seccomp_ratios[name].append(ours / fastest)
     rows = ["## The ping-pong target, in pairs", "",
             "`benchmarks/.build/pingpong %s`; %d pairs of runs, each sockettrace run against the `strace -f -e trace=%%net -o /dev/null` run next to it." % (trips, pairs), "",
             "| sockettrace | median ratio to strace | middle half of the ratios | pairs under 1.0 |", "| --- | --- | --- | --- |"]
     for name, values in ratios.items():
+        ordered = sorted(values)
+        quarter = len(ordered) // 4
+        rows.append("| %s | %.2f | %.2f-%.2f | %d of %d |" % (name, statistics.median(ordered), ordered[quarter], ordered[-1 - quarter],
+                                                            sum(1 for value in ordered if value < 1.0), len(ordered)))
+    rows += ["", "The same pairs against `%s` (strace's fastest mode, the same calls stopped at), run beside them:" % STRACE_SECCOMP_RW, "",
+             "| sockettrace | median ratio to strace --seccomp-bpf | middle half of the ratios | pairs under 1.0 |", "| --- | --- | --- | --- |"]
+    for name, values in seccomp_ratios.items():
         ordered = sorted(values)
         quarter = len(ordered) // 4
         rows.append("| %s | %.2f | %.2f-%.2f | %d of %d |" % (name, statistics.median(ordered), ordered[quarter], ordered[-1 - quarter],
