@@ -465,14 +465,6 @@ pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads)
     return got;
 }
 
-bool cs_wifexited(int status) { return WIFEXITED(status); }
-bool cs_wifsignaled(int status) { return WIFSIGNALED(status); }
-bool cs_wifstopped(int status) { return WIFSTOPPED(status); }
-bool cs_wcoredump(int status) { return WCOREDUMP(status); }
-int cs_wexitstatus(int status) { return WEXITSTATUS(status); }
-int cs_wtermsig(int status) { return WTERMSIG(status); }
-int cs_wstopsig(int status) { return WSTOPSIG(status); }
-int cs_wevent(int status) { return (unsigned)status >> 16; }
 
 /* A filter that returns SECCOMP_RET_TRACE for the listed syscalls of each
  * architecture and SECCOMP_RET_ALLOW for everything else (x32 included). */

@@ -79,13 +79,7 @@ void cs_unwind_target_set(void *target, pid_t pid, pid_t tid);
 /* The ptrace options sockettrace sets. */
 uint64_t cs_ptrace_option_flags(bool follow, bool seccomp, bool exit_kill);
 
-/* PTRACE_EVENT_* numbers, as status >> 16 shows them. */
-enum {
-    CS_EVENT_FORK = 1, CS_EVENT_VFORK = 2, CS_EVENT_CLONE = 3, CS_EVENT_EXEC = 4,
-    CS_EVENT_VFORK_DONE = 5, CS_EVENT_EXIT = 6, CS_EVENT_SECCOMP = 7, CS_EVENT_STOP = 128,
-};
-
-/* waitpid and its status macros. */
+/* waitpid (its status is read by Swift's Stop, a pure function). */
 /// waitpid(-1, __WALL); returns -1 with EINTR when an interrupt signal arrived.
 pid_t cs_wait_any(int *status, bool nohang);
 /// Blocking waitpid(-1, __WALL) that gives up after `milliseconds`
@@ -94,14 +88,6 @@ pid_t cs_wait_any_for(int *status, int milliseconds);
 /// pthread_tryjoin_np: 0 when `thread` has ended (and is joined now).
 int cs_thread_try_join(pthread_t thread);
 pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads);
-bool cs_wifexited(int status);
-bool cs_wifsignaled(int status);
-bool cs_wifstopped(int status);
-bool cs_wcoredump(int status);
-int cs_wexitstatus(int status);
-int cs_wtermsig(int status);
-int cs_wstopsig(int status);
-int cs_wevent(int status);
 
 /// Forks a child that stops itself with SIGSTOP, so the caller can seize it,
 /// then (once resumed) installs a seccomp filter that sends the listed syscalls

@@ -225,14 +225,14 @@ extension Tracer {
         while cs_ptrace_singlestep(tid, 0) == 0 {
             var status: Int32 = 0
             guard cs_wait_pid(tid, &status, true) == tid else { break }
-            if cs_wifstopped(status) && cs_wevent(status) == 0 {
-                let signal = cs_wstopsig(status)
+            let stop = Stop(waitStatus: status)
+            if case let .signal(signal) = stop {
                 if signal == SIGTRAP { break }
                 // Delivered when the thread runs on, with the breakpoint back.
                 thread.deferredSignal = signal
                 continue
             }
-            if cs_wifstopped(status) && cs_wevent(status) == Int32(CS_EVENT_STOP) && cs_wstopsig(status) == SIGTRAP {
+            if stop.isInterrupt {
                 // An interrupt asked earlier (while it was already stopped), before the step ran.
                 continue
             }
@@ -240,13 +240,13 @@ extension Tracer {
             other = status
             break
         }
-        let writer = other.map { cs_wifstopped($0) } ?? true ? tid : paused.first?.tid
+        let writer = other.map { Stop(waitStatus: $0).isStopped } ?? true ? tid : paused.first?.tid
         if let writer { breakpoints.lower(address, tid: writer) }
         for pausedThread in paused { resume(pausedThread, toSyscallExit: pausedThread.current != nil) }
         if let other {
             // Stopped before the instruction ran: the next hit here is this one again.
             var registers = cs_user_regs()
-            if cs_wifstopped(other), cs_ptrace_get_regs(tid, &registers) == 0, registers.ip == address {
+            if Stop(waitStatus: other).isStopped, cs_ptrace_get_regs(tid, &registers) == 0, registers.ip == address {
                 thread.repeatedBreakpoint = address
             }
             functionTracing?.stashed.append((tid, other))
@@ -267,8 +267,9 @@ extension Tracer {
                   cs_ptrace_interrupt(tid) == 0 else { continue }
             var status: Int32 = 0
             guard cs_wait_pid(tid, &status, true) == tid else { continue }
-            other.stopped = cs_wifstopped(status)
-            if cs_wifstopped(status) && cs_wevent(status) == Int32(CS_EVENT_STOP) && cs_wstopsig(status) == SIGTRAP {
+            let stop = Stop(waitStatus: status)
+            other.stopped = stop.isStopped
+            if stop.isInterrupt {
                 other.starting = false
                 paused.append(other)
             } else {
@@ -281,7 +282,7 @@ extension Tracer {
     // MARK: detaching
 
     /// The wait status of a PTRACE_INTERRUPT stop.
-    static var interruptStopStatus: Int32 { 0x7f | (SIGTRAP << 8) | (Int32(CS_EVENT_STOP) << 16) }
+    static var interruptStopStatus: Int32 { 0x7f | (SIGTRAP << 8) | (Stop.Event.stop.rawValue << 16) }
 
     /// Before detaching: every thread stopped, every breakpoint removed,
     /// and a thread caught on a breakpoint put back before it. Returns the
@@ -295,10 +296,10 @@ extension Tracer {
             guard cs_ptrace_interrupt(thread.tid) == 0 else { continue }
             var status: Int32 = 0
             guard cs_wait_pid(thread.tid, &status, true) == thread.tid else { continue }
-            thread.stopped = cs_wifstopped(status)
+            let stop = Stop(waitStatus: status)
+            thread.stopped = stop.isStopped
             thread.listening = false
-            let ours = cs_wifstopped(status) && cs_wevent(status) == Int32(CS_EVENT_STOP) && cs_wstopsig(status) == SIGTRAP
-            if !ours { collected.append((thread.tid, status)) }
+            if !stop.isInterrupt { collected.append((thread.tid, status)) }
         }
         var former: [Int32: Breakpoints] = [:]
         for process in spaces {
@@ -310,7 +311,7 @@ extension Tracer {
         }
         // A thread that hit a breakpoint before the interrupt reran nothing yet: back to the instruction.
         return collected.map { stop in
-            guard cs_wifstopped(stop.status), cs_wevent(stop.status) == 0, cs_wstopsig(stop.status) == SIGTRAP,
+            guard Stop(waitStatus: stop.status) == .signal(SIGTRAP),
                   let process = threads[stop.tid]?.process, let breakpoints = former[process.pid] else { return stop }
             var registers = cs_user_regs()
             guard cs_ptrace_get_regs(stop.tid, &registers) == 0, breakpoints.isBreakpoint(registers.ip &- 1) else { return stop }

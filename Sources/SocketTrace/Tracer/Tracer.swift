@@ -85,7 +85,7 @@ public final class Tracer {
             path: path, arguments: arguments,
             stopSyscalls: seccompActive ? configuration.stopSyscalls : nil, alsoStopAt: configuration.memoryMapCalls)
         var status: Int32 = 0
-        guard cs_wait_pid(launched.pid, &status, false) == launched.pid, cs_wifstopped(status) else {
+        guard cs_wait_pid(launched.pid, &status, false) == launched.pid, Stop(waitStatus: status).isStopped else {
             throw TraceError.system("waitpid", pid: launched.pid)
         }
         let options = cs_ptrace_option_flags(configuration.followForks, seccompActive, true)
@@ -405,18 +405,18 @@ public final class Tracer {
     /// Set when the launched program could not be executed.
     public private(set) var execFailure: TraceError?
 
+    /// The loop's dispatch: one wait status, as a `Stop`, to its handler.
     func handle(tid: Int32, status: Int32) {
         settleAwaitedExits(tid)
-        if cs_wifexited(status) || cs_wifsignaled(status) {
-            threadGone(tid, status: status)
+        let stop = Stop(waitStatus: status)
+        if stop.isEnd {
+            threadGone(tid, stop: stop)
             return
         }
-        guard cs_wifstopped(status) else { return }
+        guard stop.isStopped else { return }
         let thread = threads[tid] ?? newTracee(tid)
         thread.stopped = true
         thread.listening = false
-        let signal = cs_wstopsig(status)
-        let event = cs_wevent(status)
 
         if tracesFunctions {
             if let setup = functionTracing?.pendingChildren.removeValue(forKey: tid) {
@@ -430,46 +430,44 @@ public final class Tracer {
         }
         if thread.starting {
             thread.starting = false
-            if event == Int32(CS_EVENT_STOP) {
+            if case .eventStop = stop {
+                resume(thread)
+                return
+            }
+            if case .groupStop = stop {
                 resume(thread)
                 return
             }
         }
-        switch event {
-        case Int32(CS_EVENT_SECCOMP):
+        switch stop {
+        case .seccomp, .syscall:
             syscallStop(thread)
-        case Int32(CS_EVENT_FORK), Int32(CS_EVENT_VFORK), Int32(CS_EVENT_CLONE):
+        case let .created(creation):
             var message: UInt64 = 0
             if cs_ptrace_get_event_message(tid, &message) == 0 {
-                childCreated(Int32(truncatingIfNeeded: message), by: thread, vfork: event == Int32(CS_EVENT_VFORK))
+                childCreated(Int32(truncatingIfNeeded: message), by: thread, vfork: creation == .vfork)
             }
             resume(thread)
-        case Int32(CS_EVENT_EXEC):
+        case .exec:
             execed(thread)
             resume(thread)
-        case Int32(CS_EVENT_STOP):
-            if [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) {
-                var event = processEvent(.stopped, tid: tid, pid: thread.process.pid)
-                event.signal = signal
-                emit(.process(event))
-                // Stay stopped as the signal asked, without blocking other events.
-                cs_ptrace_listen(tid)
-                thread.stopped = false
-                thread.listening = true
-            } else {
-                resume(thread)
-            }
-        case 0 where signal == (SIGTRAP | 0x80):
-            syscallStop(thread)
-        case 0 where signal == SIGTRAP && functionBreakpointHit(thread):
+        case let .groupStop(signal):
+            var event = processEvent(.stopped, tid: tid, pid: thread.process.pid)
+            event.signal = signal
+            emit(.process(event))
+            // Stay stopped as the signal asked, without blocking other events.
+            cs_ptrace_listen(tid)
+            thread.stopped = false
+            thread.listening = true
+        case .signal(SIGTRAP) where functionBreakpointHit(thread):
             break
-        case 0 where thread.hiddenSignal == signal:
+        case let .signal(signal) where thread.hiddenSignal == signal:
             // The SIGCONT that started the launched program is ours, not the program's.
             thread.hiddenSignal = nil
             resume(thread, signal: signal)
-        case 0:
+        case let .signal(signal):
             signalStop(thread, signal: signal)
-        default:
+        case .eventStop, .otherEvent, .exited, .killed, .other:
             resume(thread)
         }
     }
@@ -788,7 +786,7 @@ public final class Tracer {
         emit(.process(event))
     }
 
-    func threadGone(_ tid: Int32, status: Int32) {
+    func threadGone(_ tid: Int32, stop: Stop) {
         guard let thread = threads.removeValue(forKey: tid) else { return }
         thread.stopped = false
         unwindAllFunctions(thread)
@@ -800,16 +798,21 @@ public final class Tracer {
         if let call = thread.current, thread.currentShown {
             emit(.syscallAbandoned(call))
         }
-        var event = ProcessEvent(cs_wifexited(status) ? .exited : .killed, tid: tid, pid: thread.process.pid)
-        event.name = names[tid]
-        if cs_wifexited(status) {
-            event.status = cs_wexitstatus(status)
-            if tid == launchedPid { launchedStatus = .exited(cs_wexitstatus(status)) }
-        } else {
-            event.signal = cs_wtermsig(status)
-            event.coreDumped = cs_wcoredump(status)
-            if tid == launchedPid { launchedStatus = .killed(signal: cs_wtermsig(status), coreDumped: cs_wcoredump(status)) }
+        var event: ProcessEvent
+        switch stop {
+        case let .killed(signal, coreDumped):
+            event = ProcessEvent(.killed, tid: tid, pid: thread.process.pid)
+            event.signal = signal
+            event.coreDumped = coreDumped
+            if tid == launchedPid { launchedStatus = .killed(signal: signal, coreDumped: coreDumped) }
+        case let .exited(status):
+            event = ProcessEvent(.exited, tid: tid, pid: thread.process.pid)
+            event.status = status
+            if tid == launchedPid { launchedStatus = .exited(status) }
+        default:
+            return
         }
+        event.name = names[tid]
         names[tid] = nil
         emit(.process(event))
     }
@@ -877,14 +880,13 @@ public final class Tracer {
     func detach(tid: Int32, after status: Int32) {
         guard let thread = threads[tid] else { return }
         settleAwaitedExits(tid)
-        if cs_wifexited(status) || cs_wifsignaled(status) {
-            threadGone(tid, status: status)
+        let stop = Stop(waitStatus: status)
+        if stop.isEnd {
+            threadGone(tid, stop: stop)
             return
         }
-        let event = cs_wevent(status)
-        let signal = cs_wstopsig(status)
         // A signal that was about to be delivered is delivered on detach.
-        var pending = (event == 0 && signal != (SIGTRAP | 0x80)) ? signal : 0
+        var pending = stop.pendingSignal ?? 0
         if pending == 0 { pending = thread.deferredSignal }
         cs_ptrace_detach(tid, pending)
         threads[tid] = nil
