@@ -160,6 +160,43 @@ struct KernelTests {
         #expect((object["kernel"] as? [String: Any])?["timings"] != nil)
     }
 
+    @Test("retransmissions by the write timer on any CPU (nftables dropping every other data segment): events of the traced flow, chains aligned",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("nft"), "needs nftables"))
+    func retransmissionsElsewhere() throws {
+        let port = TestSupport.freshPort()
+        let file = TestSupport.temporaryFile("retransmit") + ".jsonl"
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/retransmit.py").path
+        // A network namespace of its own: the rule touches no other test's traffic.
+        let script = """
+            ip link set lo up && nft add table inet drops && \
+            nft add chain inet drops in '{ type filter hook input priority 0; }' && \
+            nft add rule inet drops in tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 eq 0 drop && \
+            exec \(TestSupport.sockettrace) --kernel on --format jsonl -o \(file) /usr/bin/python3 \(program) \(port)
+            """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        var elsewhere: [KernelSample] = []
+        var inCalls = 0
+        for record in try TraceFileReader(path: file).records {
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "tcp:tcp_retransmit_skb" {
+                if sample.task != nil { elsewhere.append(sample) }
+            }
+            if case let .syscall(call) = record { inCalls += call.kernel?.samples.filter { $0.tracepoint == "tcp:tcp_retransmit_skb" }.count ?? 0 }
+        }
+        // Each dropped segment (three pings, three pongs: every other one) is sent again; mostly by a timer elsewhere.
+        #expect(elsewhere.count + inCalls >= 2, "\(elsewhere.count) elsewhere, \(inCalls) in calls")
+        #expect(!elsewhere.isEmpty)
+        for sample in elsewhere {
+            let evidence = sample.flow?.evidence ?? ""
+            #expect(evidence.contains("127.0.0.1:\(port)") && evidence.contains("is a traced socket's"), "\(evidence)")
+            let alignment = try #require(sample.alignments?.first, "\(sample.chain)")
+            #expect(["tcp_loss_probe", "tcp_retransmit_timer"].contains(alignment.operation), "\(alignment.operation)")
+            #expect(alignment.context == "softirq TIMER")
+            #expect(inOrder(["call_timer_fn", "tcp_write_timer", "__tcp_retransmit_skb"], in: alignment.observed), "\(alignment.observed)")
+            #expect(alignment.verdict == .matches, "\(alignment.steps.filter { !$0.status.isProven })")
+        }
+    }
+
     @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
     func udpUnreachable() throws {
         let port = TestSupport.freshPort()

@@ -14,6 +14,8 @@ struct ModelTests {
             #expect(model.operation(named: name) != nil, "no \(name)")
         }
         #expect(model.probeSets["default"]?.contains { $0.name == "net:net_dev_queue" && $0.role == .chain } == true)
+        #expect(model.probeSets["default"]?.contains { $0.name == "tcp:tcp_retransmit_skb" && $0.everywhere } == true)
+        #expect(model.probeSets["default"]?.contains { $0.name == "net:net_dev_queue" && $0.everywhere } == false)
         let tcp = SocketSnapshot(fd: 3, socket: SocketInfo(family: 2, type: 1, protocolNumber: 6))
         let udp = SocketSnapshot(fd: 4, socket: SocketInfo(family: 2, type: 2, protocolNumber: 17))
         #expect(model.operation(for: .write, socket: tcp)?.name == "tcp_send")
@@ -205,5 +207,13 @@ struct ModelTests {
         #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 17)) == false)
         #expect(KernelRange(parsing: "5.0-5.2")?.contains(KernelVersion(5, 2, 21)) == true)
         #expect(KernelRange(parsing: "4.17") == nil)
+    }
+
+    @Test("probes.conf: `everywhere` samples a tracepoint in every task; never a kprobe")
+    func everywhereProbes() throws {
+        let sets = try ModelParser.parseProbeSets("set s\n  tcp:tcp_retransmit_skb chain everywhere a retransmission\n  net:net_dev_queue chain a packet\n", file: "p.conf")
+        #expect(sets["s"]?.map(\.everywhere) == [true, false])
+        #expect(sets["s"]?.first?.meaning == "a retransmission")
+        #expect(throws: ModelError.self) { try ModelParser.parseProbeSets("set s\n  kprobe:tcp_sendmsg hit everywhere x\n", file: "p.conf") }
     }
 }

@@ -37,10 +37,16 @@ public struct KernelComparison: Sendable, Codable {
     /// (`PacketFlow.Owner`), and other connections' packets taken out of
     /// the calls they were sampled in.
     public var packets: [String: Int] = [:]
+    /// Work for traced connections outside the traced tasks (timers on any
+    /// CPU, ksoftirqd), by the operation its chain was aligned with.
+    public var elsewhere: [String: Int] = [:]
     public var handshakes: [KernelHandshake] = []
 
     public init(calls: [SyscallInvocation], strayEvents: [KernelSample]) {
         outsideCalls = strayEvents.filter { $0.flow == nil }.count
+        for event in strayEvents where event.task != nil {
+            elsewhere[event.alignments?.first?.operation ?? "(unmodelled) " + event.tracepoint, default: 0] += 1
+        }
         packets[PacketFlow.Owner.otherFlow.rawValue] = strayEvents.filter { $0.flow?.owner == .otherFlow }.count
         var timingIndex: [String: Int] = [:]
         var unmodelledIndex: [String: Int] = [:]
@@ -108,6 +114,10 @@ public struct KernelComparison: Sendable, Codable {
         out += "kernel events outside every traced call: \(outsideCalls)\n"
         let owners: [(PacketFlow.Owner, String)] = [(.ownSocket, "sent by the call's socket"), (.peer, "sent to it by its peer"),
                                                     (.unverified, "unverified"), (.otherFlow, "other connections' (taken out of the calls)")]
+        if !elsewhere.isEmpty {
+            out += "work for traced connections outside the traced tasks (timers, ksoftirqd): "
+                + elsewhere.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n"
+        }
         out += "softirq samples on calls' stacks, by whose packet: "
             + owners.map { "\(packets[$0.0.rawValue] ?? 0) \($0.1)" }.joined(separator: ", ") + "\n"
         for handshake in handshakes {

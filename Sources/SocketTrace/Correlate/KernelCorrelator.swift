@@ -12,6 +12,10 @@ public final class KernelCorrelator: @unchecked Sendable {
     /// Samples of other connections' packets taken during calls: events of
     /// their own, not the calls' work.
     var otherFlows: [KernelSample] = []
+    /// Hits outside the traced tasks, waiting to be kept (a traced flow's) or dropped.
+    var background = BackgroundWork()
+    /// Hits outside the traced tasks dropped as no traced socket's.
+    public var backgroundDropped: Int { background.dropped }
     /// With kprobes: which model functions carry one (known once the first task is followed).
     public var functionProbes: FunctionProbeStatus?
     /// Kprobe hits taken outside any traced call (untraced syscalls, between calls): dropped.
@@ -114,6 +118,7 @@ public final class KernelCorrelator: @unchecked Sendable {
         // of its own: it is aligned as a tracepoint's chain is.
         var mine = taken.filter { $0.role != .hit }
         if !hitSamples.isEmpty { mine = (mine + Self.leaves(hitSamples, among: taken)).sorted { $0.time < $1.time } }
+        background.traced(call.socket)
         let attributed = attributeFlows(mine, to: call)
         mine = attributed.kept
         otherFlows += attributed.others
@@ -244,6 +249,23 @@ public final class KernelCorrelator: @unchecked Sendable {
             order.append(name)
         }
         return order.compactMap { byFunction[$0] }
+    }
+
+    /// Hits of probes sampled everywhere, taken outside the traced tasks.
+    public func addBackground(_ samples: [KernelSample]) {
+        background.waiting += samples
+    }
+
+    /// Those of them that are a traced flow's, decided by `now` (all when
+    /// nil), each with its chain's softirq part aligned.
+    public func takeBackground(upTo now: MonotonicTime?) -> [KernelSample] {
+        background.take(upTo: now) { sample in
+            guard sample.role == .chain, let model else { return [] }
+            let parts = ChainAligner.parts(sample.frames)
+            guard let found = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
+                                                       caller: parts.connecting.last) else { return [] }
+            return [found]
+        }
     }
 
     /// Samples of other connections' packets taken during the calls

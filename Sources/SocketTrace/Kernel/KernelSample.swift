@@ -25,6 +25,14 @@ public struct KernelSample: Sendable, Codable {
     /// For softirq work on a call's stack: whose packet it handled, and the
     /// evidence (format 1.4).
     public var flow: PacketFlow?
+    /// From a probe sampled in every task (not written: a sample outside
+    /// the traced tasks says so by `task`).
+    public var everywhere = false
+    /// Outside the traced tasks: the task it was taken in (`swapper/0`,
+    /// `ksoftirqd/1`, another program), and its chain's alignments (its
+    /// softirq part against the model), as no call holds them (format 1.4).
+    public var task: String?
+    public var alignments: [ChainAlignment]?
 
     /// The frames with their addresses, innermost first (addresses 0 when
     /// they are not known).
@@ -49,7 +57,7 @@ public struct KernelSample: Sendable, Codable {
         self.fields = fields
     }
 
-    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources, flow }
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources, flow, task, alignments }
 
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
@@ -64,6 +72,8 @@ public struct KernelSample: Sendable, Codable {
         sources = try c.decodeIfPresent([String].self, forKey: .sources)
         offsets = try c.decodeIfPresent([UInt64].self, forKey: .offsets) ?? []
         flow = try c.decodeIfPresent(PacketFlow.self, forKey: .flow)
+        task = try c.decodeIfPresent(String.self, forKey: .task)
+        alignments = try c.decodeIfPresent([ChainAlignment].self, forKey: .alignments)
         if let chain = try c.decodeIfPresent([String].self, forKey: .chain) {
             self.chain = chain
         } else {
@@ -88,6 +98,8 @@ public struct KernelSample: Sendable, Codable {
         try c.encode(fields, forKey: .fields)
         try c.encodeIfPresent(sources, forKey: .sources)
         try c.encodeIfPresent(flow, forKey: .flow)
+        try c.encodeIfPresent(task, forKey: .task)
+        try c.encodeIfPresent(alignments, forKey: .alignments)
     }
 
     /// `net:net_dev_queue lo len=80`: the tracepoint and its summary, as

@@ -128,14 +128,28 @@ public final class KernelSampler: @unchecked Sendable {
         self.cpus = Array(0..<max(count, 1))
     }
 
+    /// Whether the probes sampled everywhere are open (once, for every task).
+    var openedEverywhere = false
+
     /// The tasks whose syscall exits are sampled, and whether opening them failed.
     var exitTasks: Set<Int32> = []
     var exitsUnavailable = false
 
-    /// Samples `pid`'s probes (and, with `inherit`, every task it creates from now on).
+    /// Samples `pid`'s probes (and, with `inherit`, every task it creates
+    /// from now on); at the first, the probes sampled everywhere.
     public func follow(pid: Int32, inherit: Bool) throws {
+        if !openedEverywhere {
+            openedEverywhere = true
+            for cpu in cpus {
+                for probe in probes where probe.everywhere {
+                    guard let format = formats[probe.name],
+                          let id = try open(format, pid: -1, cpu: cpu, inherit: false, chain: true, filter: try filterText(probe)) else { continue }
+                    probeByID[id] = probe
+                }
+            }
+        }
         for cpu in cpus {
-            for probe in probes {
+            for probe in probes where !probe.everywhere {
                 guard let format = formats[probe.name] else { continue }
                 guard let id = try open(format, pid: pid, cpu: cpu, inherit: inherit, chain: true, filter: try filterText(probe)) else { continue }
                 probeByID[id] = probe
@@ -380,6 +394,7 @@ public final class KernelSampler: @unchecked Sendable {
             }
             var sample = KernelSample(tracepoint: probe.name, role: probe.role, pid: pid, tid: tid,
                                       time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain, fields: fields)
+            sample.everywhere = probe.everywhere
             sample.sources = sources
             sample.addresses = addresses
             sample.offsets = offsets

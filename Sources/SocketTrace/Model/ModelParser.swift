@@ -223,6 +223,11 @@ public enum ModelParser {
                 throw fail("a function's kprobe is `kprobe:FUNCTION hit` (or `kprobe:* hit`), and only kprobes have the role hit")
             }
             var meaning = words.dropFirst(2)
+            let everywhere = meaning.first == "everywhere"
+            if everywhere {
+                guard role != .hit else { throw fail("a kprobe is sampled in the traced tasks only: `everywhere` is for tracepoints") }
+                meaning = meaning.dropFirst()
+            }
             var filter: Probe.Filter?
             if meaning.first == "where" {
                 // where FIELD in FUNCTION,FUNCTION…
@@ -234,8 +239,10 @@ public enum ModelParser {
                 filter = Probe.Filter(field: clause[1], functions: clause[3].split(separator: ",").map(String.init))
                 meaning = meaning.dropFirst(4)
             }
-            sets[name]!.append(Probe(group: String(parts[0]), event: String(parts[1]), role: role,
-                                     meaning: meaning.joined(separator: " "), filter: filter))
+            var probe = Probe(group: String(parts[0]), event: String(parts[1]), role: role,
+                              meaning: meaning.joined(separator: " "), filter: filter)
+            probe.everywhere = everywhere
+            sets[name]!.append(probe)
         }
         if sets.isEmpty { throw ModelError(file: file, line: 0, message: "no probe sets") }
         return sets

@@ -155,6 +155,11 @@ public struct Probe: Sendable, Equatable {
     /// Hits kept by the kernel: only those whose FIELD (a code address, such
     /// as kmem's `call_site`) lies in one of the functions.
     public var filter: Filter?
+    /// Opened on every CPU for every task, not only in the traced ones: work
+    /// the kernel does for a traced connection elsewhere (a retransmission
+    /// by a timer on an idle CPU, ksoftirqd). Hits outside the traced tasks
+    /// are kept only when their addresses are a traced socket's.
+    public var everywhere = false
 
     public struct Filter: Sendable, Equatable {
         public let field: String

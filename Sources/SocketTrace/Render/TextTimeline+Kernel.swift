@@ -13,7 +13,9 @@ extension TextTimeline {
     /// with the softirq operation whose own functions it shows (or said to
     /// be unmodelled). Then the events taken during the call; or, when
     /// nothing was observed, the model's expected chain, marked so.
-    func kernelLines(_ activity: KernelActivity, userChain: [String] = []) {
+    /// `outsideCalls`: a sample taken outside the traced tasks (its first
+    /// part is the interrupted task's frames, not a syscall's).
+    func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false) {
         let indent = kernelIndent
         if activity.source == .expected {
             guard let operation = activity.operation, !activity.expected.isEmpty else { return }
@@ -35,7 +37,7 @@ extension TextTimeline {
         }
         for sample in order {
             let count = counts[Shown(chain: ChainKey(sample.chain), owner: sample.flow?.owner)] ?? 1
-            stackLines(sample, count: count, activity: activity, userChain: userChain)
+            stackLines(sample, count: count, activity: activity, userChain: userChain, outsideCalls: outsideCalls)
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
@@ -68,7 +70,7 @@ extension TextTimeline {
         }
     }
 
-    func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String]) {
+    func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false) {
         let parts = ChainAligner.parts(sample.frames)
         let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
         let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && $0.isSyscallPart }
@@ -79,7 +81,12 @@ extension TextTimeline {
         var head = "↳ at \(sample.heading)"
         if count > 1 { head += " (×\(count))" }
         writeWrapped(head.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
-        if !names.syscall.isEmpty {
+        if outsideCalls {
+            if !names.syscall.isEmpty {
+                writeWrapped([paint("  interrupted: ", Self.dim) + paint(names.syscall[0], Self.dim)] + names.syscall.dropFirst().map { paint($0, Self.dim) },
+                             separator: " → ", extraIndent: "  ")
+            }
+        } else if !names.syscall.isEmpty {
             annotated(syscallAlignment, frames: names.syscall, title: "syscall", prefix: userChain.map { paint($0, Self.cyan) })
         }
         if !parts.connecting.isEmpty {
@@ -92,7 +99,9 @@ extension TextTimeline {
         }
         if let flow = sample.flow {
             let colour = flow.owner == .unverified ? Self.yellow : Self.dim
-            writeWrapped(("  " + flow.description).split(separator: " ").map(String.init), separator: " ", continuation: "    ", colour: colour)
+            // Outside the traced tasks there is no call's socket to call "this".
+            let text = outsideCalls ? "flow: " + flow.evidence : flow.description
+            writeWrapped(("  " + text).split(separator: " ").map(String.init), separator: " ", continuation: "    ", colour: colour)
         }
         if let sourced = Self.sourceLines(sample) {
             writeWrapped(["at " + (sourced.first ?? "")] + sourced.dropFirst(), separator: " → ", extraIndent: "  ", colour: Self.dim)

@@ -71,14 +71,17 @@ public final class TextTimeline: TraceSink {
 
     func processName(_ pid: Int32) -> String { names[pid] ?? "?" }
 
-    func leader(_ tid: Int32, at time: MonotonicTime) -> String {
+    /// `task`: a task outside the traced ones, named as the kernel names it.
+    func leader(_ tid: Int32, at time: MonotonicTime, task: String? = nil) -> String {
         let origin = start ?? time
         if start == nil { start = time }
         let elapsed = Double(time.nanoseconds &- origin.nanoseconds) / 1e9
         let pid = pids[tid] ?? tid
-        var who = "\(processName(pid))[\(pid)"
-        if tid != pid { who += "/\(tid)" }
-        who += "]"
+        var who = task ?? "\(processName(pid))[\(pid)"
+        if task == nil {
+            if tid != pid { who += "/\(tid)" }
+            who += "]"
+        }
         let padded = who + String(repeating: " ", count: max(1, 22 - who.count))
         return formatSeconds(elapsed) + "  " + paint(padded, colours[pid] ?? "")
     }
@@ -199,8 +202,18 @@ public final class TextTimeline: TraceSink {
     }
 
     func render(_ sample: KernelSample) {
-        lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time))
+        lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time, task: sample.task))
         var text = "kernel " + sample.heading
+        if let task = sample.task {
+            // Work for a traced connection outside the traced tasks: its stack, aligned.
+            text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
+            lines.write(paint(text, "\u{1B}[2m"))
+            lines.end()
+            let activity = KernelActivity(operation: nil, source: .observed, expected: [], samples: [sample],
+                                          alignments: sample.alignments ?? [])
+            kernelLines(activity, outsideCalls: true)
+            return
+        }
         if let flow = sample.flow { text += " (during a call: " + flow.description + ")" }
         lines.write(paint(text, "\u{1B}[2m"))
         lines.end()

@@ -338,6 +338,15 @@ struct RecordEncoder {
         if let flow = sample.flow {
             o.member("flow") { $0.object { f in f.member("owner", flow.owner.rawValue); f.member("evidence", flow.evidence) } }
         }
+        o.member("task", sample.task)
+        if let alignments = sample.alignments {
+            o.member("alignments") { $0.array(alignments) { encoder, alignment in
+                encoder.object { a in
+                    Self.steps(alignment, into: &a)
+                    a.member("sample", alignment.sample)
+                }
+            } }
+        }
     }
 }
 

@@ -297,6 +297,7 @@ public final class Tracer {
                     sink.handle(.kernelEvent(sample))
                 }
             }
+            for sample in kernel.correlator.takeBackground(upTo: otherwise) { sink.handle(.kernelEvent(sample)) }
         case let .awaitedExits(tid, seen):
             if awaitedExits.isWaiting(tid, seen: seen), let kernel, let sampler = kernel.sampler {
                 drainKernelSamples(sampler, into: kernel.correlator)
@@ -322,7 +323,11 @@ public final class Tracer {
         repeat {
             drainedAt = .now()
             let drained = sampler.drain()
-            correlator.add(drained.samples)
+            // A probe sampled everywhere also hits untraced tasks: their hits
+            // are kept only for traced flows.
+            let (elsewhere, mine) = drained.samples.partitioned { $0.everywhere && threads[$0.tid] == nil }
+            correlator.add(mine)
+            if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
             // A call's samples on another CPU can reach their ring after this
             // drain read it and before its exit record reached its own: one
             // more drain, begun after the exit, has them all.
