@@ -197,6 +197,28 @@ struct KernelTests {
         }
     }
 
+    @Test("closes told apart: a reference dropped (the socket held elsewhere), the last one (FIN), a listener (no FIN)")
+    func closes() throws {
+        let (calls, _) = try traceCalls(try TestSupport.serverAndClientScript(port: TestSupport.freshPort()))
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.protocolLabel == "TCP" }
+        let dropped = closes.filter { ($0.socket?.otherReferences ?? 0) > 0 }
+        // The server's parent closes its copy of the connection after fork; its child closes the listener's copy.
+        #expect(dropped.count == 2, "\(closes.map { "\($0.pid) \($0.socket?.state.rawValue ?? "") refs \($0.socket?.otherReferences ?? -1)" })")
+        for call in dropped {
+            #expect(call.kernel?.operation == "socket_reference_dropped")
+            #expect(call.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "a dropped reference sends nothing")
+        }
+        let last = closes.filter { $0.socket?.otherReferences == 0 && $0.socket?.state == .connected }
+        #expect(last.count == 2, "the client's close and the server child's")
+        for call in last {
+            #expect(call.kernel?.operation == "tcp_close")
+            #expect(call.kernel?.alignments.contains { $0.observed.contains("__tcp_push_pending_frames") } == true, "the FIN leaves")
+        }
+        let listener = try #require(closes.first { $0.socket?.state == .listening && $0.socket?.otherReferences == 0 })
+        #expect(listener.kernel?.operation == "tcp_close_listener")
+        #expect(listener.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false)
+    }
+
     @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
     func udpUnreachable() throws {
         let port = TestSupport.freshPort()

@@ -32,6 +32,14 @@ public struct ModelFunction: Sendable, Equatable, Codable {
 public enum SocketKind: String, Sendable, Codable {
     case tcp, udp, tcp6, udp6, inet, unix, any
     case unixStream = "unix_stream", unixDatagram = "unix_dgram"
+    /// A listening TCP socket (closing one sends no FIN).
+    case tcpListener = "tcp_listener"
+    /// A TCP socket never connected (or whose connect failed): closing one
+    /// sends nothing.
+    case tcpUnconnected = "tcp_unconnected"
+    /// A socket other descriptors still hold (a close drops a reference
+    /// and releases nothing).
+    case shared
 
     public func matches(_ socket: SocketSnapshot?) -> Bool {
         guard let socket else { return self == .any }
@@ -45,6 +53,9 @@ public enum SocketKind: String, Sendable, Codable {
         case .tcp6: return ipv6 && socket.type == SocketTypeNumber.stream
         case .udp6: return ipv6 && socket.type == SocketTypeNumber.datagram
         case .unix: return socket.family == AddressFamily.unix
+        case .tcpListener: return inet && socket.type == SocketTypeNumber.stream && socket.state == .listening
+        case .shared: return (socket.otherReferences ?? 0) > 0
+        case .tcpUnconnected: return inet && socket.type == SocketTypeNumber.stream && (socket.state == .created || socket.state == .bound)
         case .unixStream: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.stream
         case .unixDatagram: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.datagram
         }
@@ -53,6 +64,8 @@ public enum SocketKind: String, Sendable, Codable {
     /// How narrowly it picks sockets: the narrowest matching operation wins.
     var specificity: Int {
         switch self {
+        case .shared: 5
+        case .tcpListener, .tcpUnconnected: 4
         case .tcp6, .udp6, .unixStream, .unixDatagram: 3
         case .tcp, .udp, .unix: 2
         case .inet: 1
@@ -199,8 +212,11 @@ public struct StackModel: Sendable {
     /// own functions it shows.
     public func operations(for syscall: Syscall, socket: SocketSnapshot?) -> [StackOperation] {
         let fitting = operations.filter { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
-        let narrowest = fitting.map(\.sockets.specificity).max()
-        return fitting.filter { $0.sockets.specificity == narrowest }
+        // Narrowest first; the wider ones stay candidates, for a chain that
+        // shows their own functions (a close believed to drop one of several
+        // references whose stack shows the FIN being sent).
+        return fitting.enumerated().sorted { ($0.element.sockets.specificity, -$0.offset) > ($1.element.sockets.specificity, -$1.offset) }
+            .map(\.element)
     }
 
     /// The functions a set's kprobes go on: `kprobe:*` names every

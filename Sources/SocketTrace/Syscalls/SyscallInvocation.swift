@@ -75,6 +75,10 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
     public var local: SocketEndpoint?
     public var peer: SocketEndpoint?
     public var state: SocketInfo.State
+    /// For a close: how many other descriptors of traced processes held the
+    /// socket (a close that leaves one releases nothing); nil when not known
+    /// (children not followed).
+    public var otherReferences: Int?
 
     public init(fd: Int32, family: UInt64, type: UInt64, protocolLabel: String, local: SocketEndpoint?,
                 peer: SocketEndpoint?, state: SocketInfo.State, inode: UInt64? = nil) {

@@ -78,9 +78,11 @@ struct RecordDecoder {
         guard let fd = value["fd"]?.integer(Int32.self), let family = value["family"]?.uint64, let type = value["type"]?.uint64,
               let label = value["protocol_label"]?.string,
               let state = value["state"]?.string.flatMap(SocketInfo.State.init(rawValue:)) else { return nil }
-        return SocketSnapshot(fd: fd, family: family, type: type, protocolLabel: label,
-                              local: value["local"]?.string.map(SocketEndpoint.init(text:)),
-                              peer: value["peer"]?.string.map(SocketEndpoint.init(text:)), state: state,
-                              inode: value["inode"]?.uint64)
+        var snapshot = SocketSnapshot(fd: fd, family: family, type: type, protocolLabel: label,
+                                      local: value["local"]?.string.map(SocketEndpoint.init(text:)),
+                                      peer: value["peer"]?.string.map(SocketEndpoint.init(text:)), state: state,
+                                      inode: value["inode"]?.uint64)
+        snapshot.otherReferences = value["other_references"]?.integer(Int.self)
+        return snapshot
     }
 }

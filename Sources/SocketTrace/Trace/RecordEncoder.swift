@@ -201,6 +201,7 @@ struct RecordEncoder {
                     s.member("local", socket.local?.description)
                     s.member("peer", socket.peer?.description)
                     s.member("state", socket.state.rawValue)
+                    s.member("other_references", socket.otherReferences)
                 } }
             }
             o.member("functions", strings: call.functions)

@@ -357,6 +357,17 @@ public final class Tracer {
         submit(.strayKernelSamples(before: before, otherwise: .now()))
     }
 
+    /// How many descriptors of the traced processes, other than `fd` of
+    /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike).
+    func otherReferences(to socket: SocketInfo, besides fd: Int32, in process: TracedProcess) -> Int {
+        var seen: Set<ObjectIdentifier> = []
+        var count = 0
+        for other in processes.values where seen.insert(ObjectIdentifier(other.table)).inserted {
+            count += other.table.entries.filter { $0.value.socket === socket && !(other.table === process.table && $0.key == fd) }.count
+        }
+        return count
+    }
+
     /// The socket a finished call acted on: the one it created or accepted,
     /// else its descriptor argument's (sendfile's and splice's socket end).
     func socketSnapshot(for call: SyscallInvocation, tracker: SocketTracker) -> SocketSnapshot? {
@@ -562,8 +573,15 @@ public final class Tracer {
             call.wallClock = WallClock.now()
             SyscallDecoder(context).enter(&call)
             if syscall == .close {
-                // close removes the descriptor: remember its socket now.
+                // close removes the descriptor: remember its socket now, and
+                // whether other descriptors still hold it (then nothing is released).
                 call.socket = socketSnapshot(for: call, tracker: tracker)
+                if configuration.followForks, let fd = call.socket?.fd, let socket = process.table[fd]?.socket {
+                    call.socket?.otherReferences = otherReferences(to: socket, besides: fd, in: process)
+                    // The descriptor is gone as soon as close begins (even when it
+                    // fails): another process's close that follows counts without it.
+                    process.table.remove(fd)
+                }
             }
         }
         if shown && letsRunToExit(call) {
