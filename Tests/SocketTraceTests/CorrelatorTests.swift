@@ -86,7 +86,7 @@ import Testing
         #expect(stat(cache.path, &attributes) == 0 && attributes.st_mode & 0o777 == 0o600)
         // Cut short (a run killed while writing leaves only its own temporary
         // file, but a disk that fills can cut the copy too).
-        let whole = try #require(KernelSocketLookup.readSmallFileBytes(cache.path))
+        let whole = try #require(ProcFile.bytes(cache.path))
         #expect(FileManager.default.createFile(atPath: cache.path, contents: Data(whole.dropLast(5))))
         #expect(cache.read(key: 42) == nil)
         #expect(FileManager.default.createFile(atPath: cache.path, contents: Data("sockettrace kallsyms 0\n2a\n0\n".utf8)))
@@ -117,7 +117,7 @@ import Testing
         #expect(cache.read(key: key) == first)
         #expect(KernelSymbols.readKallsyms(cache: cache) == first)
         // Its lines are those of the kernel's own (which may have gained a BPF program in between).
-        let proc = try #require(KernelSocketLookup.readSmallFile("/proc/kallsyms"))
+        let proc = try #require(ProcFile.text("/proc/kallsyms"))
         let kept = String(decoding: first, as: UTF8.self)
         #expect(kept.split(separator: "\n").prefix(1000) == proc.split(separator: "\n").prefix(1000))
     }
@@ -153,7 +153,7 @@ import Testing
         for group in try FileManager.default.contentsOfDirectory(atPath: events) {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: events + "/" + group) else { continue }
             for name in names {
-                guard let text = KernelSocketLookup.readSmallFile("\(events)/\(group)/\(name)/format"),
+                guard let text = ProcFile.text("\(events)/\(group)/\(name)/format"),
                       let line = text.split(separator: "\n").first(where: { $0.contains("print fmt:") }) else { continue }
                 let expected = Self.symbolicByRegex(line)
                 #expect(TracepointFormat.symbolicValues(in: line) == expected, "\(group):\(name)")

@@ -14,7 +14,7 @@ public protocol KernelCodeSource: AnyObject {
 }
 
 /// The running kernel's code: kallsyms for names, kernel text through BPF.
-public final class KernelCode: KernelCodeSource, @unchecked Sendable {
+public final class KernelCode: KernelCodeSource {
     let symbols: KernelSymbols
     let text: KernelText
 
@@ -45,7 +45,7 @@ public struct KernelFrame: Sendable, Hashable {
 /// frame's call instruction called, the tail calls (jumps to the start of
 /// another function) that led from there to the next frame, and where a
 /// function calls another elsewhere in its code.
-public final class CallEvidence: @unchecked Sendable {
+public final class CallEvidence {
     let code: KernelCodeSource
 
     /// How a frame's call reached the frame it called.

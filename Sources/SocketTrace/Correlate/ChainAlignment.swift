@@ -215,7 +215,7 @@ public struct ChainAlignment: Sendable, Codable {
 
 /// Lines an observed chain up with the model, and says for every model
 /// function missing from it what the kernel's code proves.
-public struct ChainAligner: @unchecked Sendable {
+public struct ChainAligner {
     let symbols: KernelSymbols?
     /// The kernel's code, when it can be read; else `codeUnreadable` says why.
     let evidence: CallEvidence?

@@ -2,7 +2,7 @@
 /// flight on the same thread when it was taken (entry ≤ t ≤ exit), softirq
 /// work run on that thread's stack included. Samples taken between calls
 /// (timers, interrupts, untraced syscalls) are events of their own.
-public final class KernelCorrelator: @unchecked Sendable {
+public final class KernelCorrelator {
     let model: StackModel?
     let aligner: ChainAligner
     let kernel: KernelVersion?

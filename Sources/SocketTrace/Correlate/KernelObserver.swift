@@ -5,7 +5,7 @@ import Glibc
 /// user's privileges allow it) and the correlator that turns its samples into
 /// per-syscall activity. Without a sampler, calls are annotated from the
 /// model alone, marked as expected.
-public final class KernelObserver: @unchecked Sendable {
+public final class KernelObserver {
     public enum Mode: String, Sendable, CaseIterable {
         case auto, on, off
     }
@@ -72,7 +72,7 @@ public final class KernelObserver: @unchecked Sendable {
         guard let symbols else {
             return try unavailable("/proc/kallsyms hides kernel addresses (kptr_restrict, or not root): chains cannot be named")
         }
-        let paranoid = KernelSocketLookup.readSmallFile("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 2
+        let paranoid = ProcFile.text("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 2
         if geteuid() != 0 && paranoid > 1 {
             return try unavailable("kernel call chains need root or CAP_PERFMON (perf_event_paranoid is \(paranoid))")
         }

@@ -28,11 +28,11 @@ struct KallsymsCache {
     /// What the running kernel's symbols depend on, as one hash; nil when it
     /// cannot be told (the BPF programs cannot be listed), and then no copy serves.
     static func currentKey() -> UInt64? {
-        guard let boot = KernelSocketLookup.readSmallFileBytes("/proc/sys/kernel/random/boot_id"),
-              let version = KernelSocketLookup.readSmallFileBytes("/proc/version") else { return nil }
+        guard let boot = ProcFile.bytes("/proc/sys/kernel/random/boot_id"),
+              let version = ProcFile.bytes("/proc/version") else { return nil }
         var key = boot + version
         // Each module's name, size and address (not its use count, which moves).
-        for line in (KernelSocketLookup.readSmallFile("/proc/modules") ?? "").split(separator: "\n") {
+        for line in (ProcFile.text("/proc/modules") ?? "").split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 6 else { continue }
             key += Array("\(fields[0]) \(fields[1]) \(fields[5])\n".utf8)
@@ -78,7 +78,7 @@ struct KallsymsCache {
     /// The kallsyms text kept for `key`, if whole and made for it.
     func read(key: UInt64) -> [UInt8]? {
         guard Self.isOwn(directory, directory: true), Self.isOwn(path, directory: false),
-              var bytes = KernelSocketLookup.readSmallFileBytes(path) else { return nil }
+              var bytes = ProcFile.bytes(path) else { return nil }
         var lines: [String] = []
         var position = 0
         while lines.count < 3, let end = bytes[position...].firstIndex(of: 0x0a) {

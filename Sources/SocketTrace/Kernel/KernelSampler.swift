@@ -6,7 +6,7 @@ import Glibc
 /// a CPU's events writing to one ring buffer, each hit with its kernel call
 /// chain (CLOCK_MONOTONIC time, the clock the tracer stamps syscalls with).
 /// Every descriptor and mapping is released by `close()`.
-public final class KernelSampler: @unchecked Sendable {
+public final class KernelSampler {
     struct Ring {
         let fd: Int32
         let base: UnsafeMutableRawPointer
@@ -173,7 +173,7 @@ public final class KernelSampler: @unchecked Sendable {
 
     func createKprobeEvents() throws -> [(function: String, format: TracepointFormat)] {
         let control = tracefs.path + "/kprobe_events"
-        if let text = KernelSocketLookup.readSmallFile(control) {
+        if let text = ProcFile.text(control) {
             let stale = Kprobes.abandoned(text) { kill($0, 0) == 0 || errno != ESRCH }
             if !stale.isEmpty, let file = fopen(control, "a") {
                 for line in stale { fputs(line + "\n", file); fflush(file) }

@@ -4,7 +4,7 @@ import Glibc
 /// The kernel's function symbols from /proc/kallsyms: resolves call-chain
 /// addresses to names, and answers whether a function exists as a symbol
 /// (if not, it is always inlined, or renamed, in this build).
-public final class KernelSymbols: @unchecked Sendable {
+public final class KernelSymbols {
     /// A text symbol: its address and where its name lies in the kallsyms
     /// bytes (the base name is the name up to a compiler suffix such as
     /// `.constprop.0`).
@@ -142,7 +142,7 @@ public final class KernelSymbols: @unchecked Sendable {
     /// symbol: absolute ones (`A fixed_percpu_data`, first on Debian's
     /// kernels) are zero even when addresses are shown.
     static func addressesVisible() -> Bool {
-        guard let head = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms", limit: 16384) else { return false }
+        guard let head = ProcFile.bytes("/proc/kallsyms", limit: 16384) else { return false }
         return firstTextAddress(head).map { $0 != 0 } ?? false
     }
 
@@ -166,10 +166,10 @@ public final class KernelSymbols: @unchecked Sendable {
     /// is still this kernel's (`KallsymsCache`), else read and kept.
     static func readKallsyms(cache: KallsymsCache? = .standard()) -> [UInt8] {
         guard let cache, let key = KallsymsCache.currentKey() else {
-            return KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? []
+            return ProcFile.bytes("/proc/kallsyms") ?? []
         }
         if let kept = cache.read(key: key) { return kept }
-        let text = KernelSocketLookup.readSmallFileBytes("/proc/kallsyms") ?? []
+        let text = ProcFile.bytes("/proc/kallsyms") ?? []
         if !text.isEmpty { cache.write(text, key: key) }
         return text
     }

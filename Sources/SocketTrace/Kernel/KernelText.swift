@@ -6,7 +6,7 @@ import Glibc
 /// on demand with BPF_PROG_TEST_RUN, copies up to a page of kernel text
 /// (`bpf_probe_read_kernel`) into an array map that is then read back.
 /// What was read is kept: the same functions are asked about again and again.
-public final class KernelText: @unchecked Sendable {
+public final class KernelText {
     let program: Int32
     let map: Int32
     static let chunk = 4096

@@ -25,7 +25,7 @@ public final class Tracefs: Sendable {
 
     /// Finds tracefs in /proc/mounts, or mounts a private one.
     public static func open(mountIfNeeded: Bool = true) throws -> Tracefs {
-        let mounts = KernelSocketLookup.readSmallFile("/proc/mounts").map(mountPoints) ?? []
+        let mounts = ProcFile.text("/proc/mounts").map(mountPoints) ?? []
         removeAbandonedMounts(mounts)
         if let shared = mounts.first(where: { $0.type == "tracefs" && !$0.path.hasPrefix(privatePrefix) }) {
             return Tracefs(path: shared.path, mountedByUs: false)
@@ -96,7 +96,7 @@ public final class Tracefs: Sendable {
     public func format(of tracepoint: String) throws -> TracepointFormat {
         let parts = tracepoint.split(separator: ":")
         let path = "\(self.path)/events/\(parts.first ?? "")/\(parts.last ?? "")/format"
-        guard parts.count == 2, let text = KernelSocketLookup.readSmallFile(path), !text.isEmpty else {
+        guard parts.count == 2, let text = ProcFile.text(path), !text.isEmpty else {
             throw TraceError(operation: "no tracepoint \(tracepoint) in \(self.path)/events", errno: ENOENT)
         }
         guard let format = TracepointFormat(name: tracepoint, text: text) else {

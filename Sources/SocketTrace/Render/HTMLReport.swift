@@ -189,7 +189,7 @@ public struct HTMLReport {
     }
 
     func summaryTable() -> String {
-        let table = SummaryTable(output: OutputStream(fd: -1))
+        let table = SummaryTable(output: TraceOutput(fd: -1))
         for call in calls { table.handle(.syscallExited(call)) }
         return "<pre>" + Self.escape(table.render()) + "</pre>\n"
     }

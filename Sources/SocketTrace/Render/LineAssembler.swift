@@ -3,12 +3,12 @@
 /// line ends with ` <unfinished ...>` and the call later continues on a line
 /// of its own, `<... accept resumed>…`.
 final class LineAssembler {
-    let output: OutputStream
+    let output: TraceOutput
     /// The tid whose line is open (written up to its entry text), if any.
     private(set) var openTid: Int32?
     private var column = 0
 
-    init(output: OutputStream) { self.output = output }
+    init(output: TraceOutput) { self.output = output }
 
     /// Starts a new line for `tid`, closing another tracee's open line first.
     func begin(_ tid: Int32, leader: String) {

@@ -13,13 +13,13 @@ public final class StraceWriter: TraceSink {
     }
 
     let lines: LineAssembler
-    let output: OutputStream
-    let diagnostics: OutputStream
+    let output: TraceOutput
+    let diagnostics: TraceOutput
     let options: Options
     var liveTracees = 0
     var previousTimestamp: MonotonicTime?
 
-    public init(output: OutputStream, diagnostics: OutputStream = .standardError, options: Options) {
+    public init(output: TraceOutput, diagnostics: TraceOutput = .standardError, options: Options) {
         self.output = output
         self.lines = LineAssembler(output: output)
         self.diagnostics = diagnostics

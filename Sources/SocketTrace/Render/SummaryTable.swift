@@ -7,10 +7,10 @@ public final class SummaryTable: TraceSink {
         var seconds = 0.0
     }
 
-    let output: OutputStream
+    let output: TraceOutput
     var rows: [String: Row] = [:]
 
-    public init(output: OutputStream) { self.output = output }
+    public init(output: TraceOutput) { self.output = output }
 
     public func handle(_ event: TraceEvent) {
         guard case let .syscallExited(call) = event else { return }

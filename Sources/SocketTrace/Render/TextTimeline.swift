@@ -25,7 +25,7 @@ public final class TextTimeline: TraceSink {
         public init() {}
     }
 
-    let output: OutputStream
+    let output: TraceOutput
     let lines: LineAssembler
     let options: Options
     var start: MonotonicTime?
@@ -54,14 +54,14 @@ public final class TextTimeline: TraceSink {
     public static let holdLimit: UInt64 = 100_000_000
     static let palette = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[35m", "\u{1B}[32m", "\u{1B}[34m", "\u{1B}[96m"]
 
-    public init(output: OutputStream, options: Options) {
+    public init(output: TraceOutput, options: Options) {
         self.output = output
         self.lines = LineAssembler(output: output)
         self.options = options
     }
 
     /// Colour on a terminal, never when NO_COLOR is set (https://no-color.org).
-    public static func wantsColour(_ output: OutputStream) -> Bool {
+    public static func wantsColour(_ output: TraceOutput) -> Bool {
         output.isTerminal && getenv("NO_COLOR") == nil
     }
 

@@ -1,7 +1,7 @@
 /// The socket descriptors of one process: fd → socket, with the
 /// close-on-exec flag per descriptor. Threads share their process's table;
 /// fork copies it; exec drops the close-on-exec entries.
-public final class DescriptorTable: @unchecked Sendable {
+public final class DescriptorTable {
     public struct Entry {
         public let socket: SocketInfo
         public var closeOnExec: Bool

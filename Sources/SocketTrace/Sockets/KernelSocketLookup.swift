@@ -56,7 +56,7 @@ public enum KernelSocketLookup {
         let wanted = String(inode)
         // Each table read makes the kernel walk its whole hash: read only the socket's own.
         for table in inetTables where (family == nil || family == table.family) && (type == nil || type == table.type) {
-            guard let text = readSmallFile("/proc/\(pid)/net/\(table.file)") else { continue }
+            guard let text = ProcFile.text("/proc/\(pid)/net/\(table.file)") else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard fields.count > 9, fields[9] == wanted else { continue }
@@ -66,7 +66,7 @@ public enum KernelSocketLookup {
                              local: local, remote: remote, tcpState: Int(fields[3], radix: 16) ?? 0)
             }
         }
-        if family == nil || family == 1, let text = readSmallFile("/proc/\(pid)/net/unix") {
+        if family == nil || family == 1, let text = ProcFile.text("/proc/\(pid)/net/unix") {
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: true)
                 guard fields.count > 6, fields[6] == wanted else { continue }
@@ -82,7 +82,7 @@ public enum KernelSocketLookup {
     /// The NETLINK_ protocol of a netlink socket of `pid`'s namespace, from
     /// /proc/PID/net/netlink (its Eth column); nil when it is not listed there.
     public static func netlinkProtocol(inode: UInt64, pid: Int32) -> UInt64? {
-        guard let text = readSmallFile("/proc/\(pid)/net/netlink") else { return nil }
+        guard let text = ProcFile.text("/proc/\(pid)/net/netlink") else { return nil }
         let wanted = String(inode)
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -90,38 +90,6 @@ public enum KernelSocketLookup {
             return UInt64(fields[1])
         }
         return nil
-    }
-
-    /// A /proc file read with plain read(2): these files have no size and are
-    /// read often enough that Foundation's overhead shows.
-    static func readSmallFile(_ path: String) -> String? {
-        readSmallFileBytes(path).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// A file's bytes, read to its end (proc files report no size). The
-    /// buffer starts at a page and doubles, unzeroed: most of these files
-    /// are a line long (a fixed 256 KiB buffer was zeroed at every read, and
-    /// /proc/sys allocates and zeroes as much in the kernel for each read).
-    static func readSmallFileBytes(_ path: String, limit: Int = .max) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var capacity = min(4096, limit)
-        guard var storage = malloc(max(capacity, 1)) else { return nil }
-        defer { free(storage) }
-        var count = 0
-        while count < limit {
-            if count == capacity {
-                capacity = min(capacity * 2, limit)
-                guard let grown = realloc(storage, capacity) else { return nil }
-                storage = grown
-            }
-            let got = read(fd, storage + count, capacity - count)
-            if got < 0 && errno == EINTR { continue }
-            if got <= 0 { break }
-            count += got
-        }
-        return [UInt8](UnsafeRawBufferPointer(start: storage, count: count))
     }
 
     /// `0100007F:3039` → 127.0.0.1:12345 (the address words are in host order).

@@ -1,7 +1,7 @@
 /// What sockettrace knows about one socket (an open file description): its
 /// family, type and protocol, addresses and state. Descriptors made by dup
 /// and fork share one `SocketInfo`, as they share the kernel's socket.
-public final class SocketInfo: @unchecked Sendable {
+public final class SocketInfo {
     public enum State: String, Sendable, Codable {
         case created, bound, listening, connecting, connected, shutDown = "shut down", closed
     }

@@ -6,7 +6,7 @@ import Glibc
 /// A frame is placed by its function's name and its offset in it, so the
 /// running kernel's address layout (KASLR) does not matter: the vmlinux must
 /// only be the build of the running kernel.
-public final class KernelSourceResolver: @unchecked Sendable {
+public final class KernelSourceResolver {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }

@@ -243,7 +243,7 @@ public struct ProgramFunctions: Sendable {
     /// (0 for a program that is not position-independent).
     public func loadBias(pid: Int32) -> UInt64? {
         guard positionIndependent else { return 0 }
-        guard let maps = KernelSocketLookup.readSmallFile("/proc/\(pid)/maps") else { return nil }
+        guard let maps = ProcFile.text("/proc/\(pid)/maps") else { return nil }
         let executable = Self.executablePath(pid: pid) ?? path
         for line in maps.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)

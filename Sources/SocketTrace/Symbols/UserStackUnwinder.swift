@@ -8,7 +8,7 @@ import Glibc
 /// brk; exec ends the session), functions from the ELF symbol tables, and
 /// source lines from DWARF when asked. One libdwfl session per process,
 /// ended with it; a frame cache per process, keyed by address.
-public final class UserStackUnwinder: @unchecked Sendable {
+public final class UserStackUnwinder {
     /// A libdwfl session: the modules of one address-space layout. Processes
     /// with the same mappings (a fork and its parent) share one; an x86_64
     /// session is attached with sockettrace's own thread callbacks, which
@@ -66,7 +66,7 @@ public final class UserStackUnwinder: @unchecked Sendable {
     func session(for pid: Int32, bits32: Bool) -> Session? {
         if let existing = sessions[pid], !stale.contains(pid) { return existing }
         stale.remove(pid)
-        let maps = KernelSocketLookup.readSmallFile("/proc/\(pid)/maps") ?? ""
+        let maps = ProcFile.text("/proc/\(pid)/maps") ?? ""
         mapsReads += 1
         if let existing = sessions[pid], existing.maps == maps { return existing }
         release(pid)

@@ -4,14 +4,14 @@ import Foundation
 /// per event, flushed whenever the tracer waits, so a tracer that is killed
 /// leaves every complete record readable.
 public final class TraceFileWriter: TraceSink {
-    let output: OutputStream
+    let output: TraceOutput
     let encoder: JSONEncoder
     var syscalls = 0
     /// Pairs connect with accept as calls finish; written before the end record.
     let connections = ConnectionTracker()
     let kernelCounts: () -> (samples: UInt64, lost: UInt64)
 
-    public init(output: OutputStream, header: TraceHeader,
+    public init(output: TraceOutput, header: TraceHeader,
                 kernelCounts: @escaping () -> (samples: UInt64, lost: UInt64) = { (0, 0) }) {
         self.output = output
         self.kernelCounts = kernelCounts

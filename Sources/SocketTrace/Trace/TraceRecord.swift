@@ -175,6 +175,8 @@ extension TraceRecord: Codable {
 }
 
 /// The alignments a trace file has defined so far, for calls that refer to them.
+/// Sendable only because JSONDecoder's userInfo holds it: one reader fills
+/// and reads it on one thread.
 public final class AlignmentTable: @unchecked Sendable {
     public static let key = CodingUserInfoKey(rawValue: "sockettrace.alignments")!
     public var alignments: [Int: ChainAlignment] = [:]
@@ -182,6 +184,7 @@ public final class AlignmentTable: @unchecked Sendable {
 }
 
 /// The chains a trace file has defined so far, for samples that refer to them.
+/// Sendable only because JSONDecoder's userInfo holds it (as AlignmentTable).
 public final class ChainTable: @unchecked Sendable {
     public static let key = CodingUserInfoKey(rawValue: "sockettrace.chains")!
     public var frames: [Int: [String]] = [:]

@@ -156,11 +156,11 @@ public final class Tracer {
     }
 
     static func comm(of tid: Int32) -> String {
-        (KernelSocketLookup.readSmallFile("/proc/\(tid)/comm") ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        (ProcFile.text("/proc/\(tid)/comm") ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func commandLine(of pid: Int32) -> [String] {
-        (KernelSocketLookup.readSmallFile("/proc/\(pid)/cmdline") ?? "").split(separator: "\0").map(String.init)
+        (ProcFile.text("/proc/\(pid)/cmdline") ?? "").split(separator: "\0").map(String.init)
     }
 
     static func threadIDs(of pid: Int32) -> [Int32] {

@@ -17,7 +17,7 @@ struct Report: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write to FILE instead of standard output.") var output: String?
 
     func run() throws {
-        let stream = try output.map { try OutputStream.create(path: $0) } ?? OutputStream.standardOutput
+        let stream = try output.map { try TraceOutput.create(path: $0) } ?? TraceOutput.standardOutput
         if [.perfetto, .mermaid, .plantuml, .html].contains(format) {
             let readers = try readTraces(files)
             stream.write(try exportDocument(TraceFileReader.merged(readers), header: readers.first?.header))
@@ -74,7 +74,7 @@ extension Report {
             }
             return format == .mermaid ? MermaidRenderer.render(diagram) : PlantUMLRenderer.render(diagram)
         case .html:
-            let timeline = OutputStream.capturing()
+            let timeline = TraceOutput.capturing()
             let sink = TextTimeline(output: timeline, options: TextTimeline.Options())
             for record in records { if let event = record.event { sink.handle(event) } }
             sink.finish()

@@ -142,15 +142,15 @@ struct Run: ParsableCommand {
             if let missing = observer?.sampler?.missingProbes, !missing.isEmpty {
                 Self.complain("not sampled, not in this kernel: \(missing.joined(separator: ", "))")
             }
-            let stream = try output.map { try OutputStream.create(path: $0) } ?? .standardError
+            let stream = try output.map { try TraceOutput.create(path: $0) } ?? .standardError
             let observation = observer == nil ? "off" : (observer?.sampler == nil ? "expected" : "observed")
             let header = TraceHeader(command: programArguments.isEmpty ? pids.map { "-p \($0)" } : programArguments,
                                      kernelObservation: observation, note: observer?.unavailableReason)
             let counts = { (observer?.sampler?.sampleCount ?? 0, observer?.sampler?.lostSamples ?? 0) }
             var sinks = [makeSink(stream, header: header, counts: counts)]
-            var saved: OutputStream?
+            var saved: TraceOutput?
             if let save {
-                let file = try OutputStream.create(path: save)
+                let file = try TraceOutput.create(path: save)
                 saved = file
                 sinks.append(TraceFileWriter(output: file, header: header, kernelCounts: counts))
             }
@@ -193,7 +193,7 @@ struct Run: ParsableCommand {
         }
     }
 
-    func makeSink(_ stream: OutputStream, header: TraceHeader, counts: @escaping () -> (UInt64, UInt64)) -> TraceSink {
+    func makeSink(_ stream: TraceOutput, header: TraceHeader, counts: @escaping () -> (UInt64, UInt64)) -> TraceSink {
         if summary { return SummaryTable(output: stream) }
         let timestampStyle: TimestampStyle = relative ? .relative
             : [TimestampStyle.none, .seconds, .microseconds, .epochMicroseconds][min(timestamps, 3)]
@@ -217,7 +217,7 @@ struct Run: ParsableCommand {
     }
 
     static func complain(_ message: String) {
-        let stream = OutputStream.standardError
+        let stream = TraceOutput.standardError
         stream.write("sockettrace: " + message + "\n")
         stream.flush()
     }

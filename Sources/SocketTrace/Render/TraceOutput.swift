@@ -3,7 +3,7 @@ import Glibc
 
 /// A buffered writer on a file descriptor: the trace's output (stderr by
 /// default, `-o FILE`), flushed when the tracer waits and when tracing ends.
-public final class OutputStream: @unchecked Sendable {
+public final class TraceOutput: @unchecked Sendable {
     let fd: Int32
     let ownsDescriptor: Bool
     var buffer: [UInt8] = []
@@ -17,21 +17,21 @@ public final class OutputStream: @unchecked Sendable {
 
     /// Opens `path` for writing without following a symlink planted at it,
     /// readable only by its owner (a trace holds the program's data).
-    public static func create(path: String) throws -> OutputStream {
+    public static func create(path: String) throws -> TraceOutput {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw TraceError(operation: "Can't open '\(path)'", errno: errno) }
-        return OutputStream(fd: fd, ownsDescriptor: true)
+        return TraceOutput(fd: fd, ownsDescriptor: true)
     }
 
     /// A stream that keeps what is written (fd -1), for building documents.
-    public static func capturing() -> OutputStream { OutputStream(fd: -1) }
+    public static func capturing() -> TraceOutput { TraceOutput(fd: -1) }
 
     /// Everything written to a capturing stream.
     public var captured: String { String(decoding: kept, as: UTF8.self) }
     var kept: [UInt8] = []
 
-    public static let standardError = OutputStream(fd: 2)
-    public static let standardOutput = OutputStream(fd: 1)
+    public static let standardError = TraceOutput(fd: 2)
+    public static let standardOutput = TraceOutput(fd: 1)
 
     public var isTerminal: Bool { isatty(fd) == 1 }
 
