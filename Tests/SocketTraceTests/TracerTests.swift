@@ -166,6 +166,28 @@ struct TracerTests {
         #expect(summary.stderr.contains(" total\n"))
     }
 
+    @Test("-c counts system time as strace -c does (a recv that waits 0.3 s costs no CPU), -w the wall clock")
+    func summaryTimes() throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/slow_recv.py").path
+        func seconds(_ table: String, _ name: String) -> Double? {
+            table.split(separator: "\n").first { $0.hasSuffix(" " + name) }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        let system = try trace(["-f", "-c", "/usr/bin/python3", program])
+        let wall = try trace(["-f", "-c", "-w", "/usr/bin/python3", program])
+        #expect(system.status == 0 && wall.status == 0)
+        let systemRecv = try #require(seconds(system.stderr, "recvfrom"), "\(system.stderr)")
+        let wallRecv = try #require(seconds(wall.stderr, "recvfrom"), "\(wall.stderr)")
+        #expect(systemRecv < 0.05, "201 recvfrom: \(systemRecv) s of CPU")
+        #expect(wallRecv >= 0.29, "one of them waited 0.3 s: \(wallRecv) s")
+        if TestSupport.hasStrace {
+            // strace -c on the same program: the same kind of figure (its rusage is coarser).
+            let file = TestSupport.temporaryFile("strace-c")
+            _ = try TestSupport.run("/usr/bin/strace", ["-f", "-c", "-o", file, "/usr/bin/python3", program])
+            let theirs = try #require(seconds(try String(contentsOfFile: file, encoding: .utf8), "recvfrom"))
+            #expect(theirs < 0.05)
+        }
+    }
+
     @Test("--version says sockettrace's version and trace format; a program's own --version is the program's")
     func version() throws {
         let own = try TestSupport.run(TestSupport.sockettrace, ["--version"])

@@ -1,6 +1,10 @@
 /// strace's `-c`: per syscall, the share of time, seconds, microseconds per
-/// call, calls and errors, sorted by time, with a total line.
+/// call, calls and errors, sorted by time, with a total line. The time is
+/// the calls' system time (the CPU time each spent in the kernel, as strace
+/// counts it), or with `-w` the wall-clock time from entry to exit.
 public final class SummaryTable: TraceSink {
+    public enum Measure: Sendable { case systemTime, wallClock }
+
     struct Row {
         var calls = 0
         var errors = 0
@@ -8,16 +12,20 @@ public final class SummaryTable: TraceSink {
     }
 
     let output: TraceOutput
+    let measure: Measure
     var rows: [String: Row] = [:]
 
-    public init(output: TraceOutput) { self.output = output }
+    public init(output: TraceOutput, measure: Measure = .systemTime) {
+        self.output = output
+        self.measure = measure
+    }
 
     public func handle(_ event: TraceEvent) {
         guard case let .syscallExited(call) = event else { return }
         var row = rows[call.name] ?? Row()
         row.calls += 1
         if call.result?.failed == true { row.errors += 1 }
-        row.seconds += call.duration ?? 0
+        row.seconds += (measure == .systemTime ? call.systemTime : call.duration) ?? 0
         rows[call.name] = row
     }
 

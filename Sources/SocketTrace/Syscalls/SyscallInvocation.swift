@@ -60,6 +60,13 @@ public struct SyscallInvocation: Sendable, Codable {
     public var duration: Double? {
         exitTime.map { $0.seconds - entryTime.seconds }
     }
+
+    /// With `-c`: the CPU time the thread spent between its entry and exit
+    /// stops, in seconds. No user code runs in between, so this is the
+    /// call's system time, what strace's -c counts (not written to trace files).
+    public var systemTime: Double?
+    /// The thread's CPU time at the entry stop, in nanoseconds.
+    var cpuTimeAtEntry: UInt64?
 }
 
 /// A socket at one moment: what the trace file keeps of `SocketInfo`.

@@ -596,6 +596,7 @@ public final class Tracer {
             emit(.syscallEntered(call))
             return
         }
+        if configuration.measuresSystemTime { call.cpuTimeAtEntry = ThreadCPUTime.nanoseconds(tid: thread.tid) }
         // Everything read from the stopped thread is in `call` (and `memory`):
         // let it run while the entry is written.
         resume(thread, toSyscallExit: true, sealing: memory)
@@ -701,6 +702,9 @@ public final class Tracer {
         }
         thread.current = nil
         call.exitTime = .now()
+        if let start = call.cpuTimeAtEntry, let end = ThreadCPUTime.nanoseconds(tid: thread.tid), end >= start {
+            call.systemTime = Double(end - start) / 1e9
+        }
         call.result = SyscallResult(rval: info.rval, isError: info.is_error != 0)
         let memory = StopMemory(pid: thread.process.pid)
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory)

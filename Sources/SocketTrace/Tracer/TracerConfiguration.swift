@@ -65,6 +65,9 @@ public enum DescriptorStyle: Sendable {
 /// Everything that decides what a trace records.
 public struct TracerConfiguration: Sendable {
     public var followForks: Bool = true
+    /// Read each traced thread's CPU time at its entry and exit stops (`-c`):
+    /// the calls' system time.
+    public var measuresSystemTime = false
     /// Stop only on traced syscalls (seccomp-bpf), where the kernel allows it.
     public var useSeccomp: Bool = true
     public var selection: SyscallSelection = .sockets

@@ -53,8 +53,11 @@ struct Run: ParsableCommand {
     @Flag(name: .customShort("T"), help: "Show the time spent in each call.")
     var durations = false
 
-    @Flag(name: .customShort("c"), help: "Count calls, errors and time per syscall; print a summary at the end.")
+    @Flag(name: .customShort("c"), help: "Count calls, errors and system time per syscall (as strace -c: the CPU time spent in each call); print a summary at the end.")
     var summary = false
+
+    @Flag(name: .customShort("w"), help: "With -c: count each call's wall-clock time from entry to exit instead of its system time (strace -w).")
+    var wallClock = false
 
     @Flag(name: .customShort("y"), help: "Decorate descriptors: -yy shows sockets' protocol and addresses as strace does.")
     var decorate: Int
@@ -96,6 +99,7 @@ struct Run: ParsableCommand {
     func run() throws {
         var configuration = TracerConfiguration()
         configuration.followForks = !noFollow
+        configuration.measuresSystemTime = summary && !wallClock
         configuration.useSeccomp = !noSeccomp
         configuration.stackTraces = stack >= 2 ? .lines : (stack == 1 ? .functions : .off)
         configuration.functionPatterns = functions.map(ProgramFunctions.patterns) ?? []
@@ -194,7 +198,7 @@ struct Run: ParsableCommand {
     }
 
     func makeSink(_ stream: TraceOutput, header: TraceHeader, counts: @escaping () -> (UInt64, UInt64)) -> TraceSink {
-        if summary { return SummaryTable(output: stream) }
+        if summary { return SummaryTable(output: stream, measure: wallClock ? .wallClock : .systemTime) }
         let timestampStyle: TimestampStyle = relative ? .relative
             : [TimestampStyle.none, .seconds, .microseconds, .epochMicroseconds][min(timestamps, 3)]
         switch format {
