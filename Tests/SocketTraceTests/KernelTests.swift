@@ -219,6 +219,21 @@ struct KernelTests {
         #expect(listener.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false)
     }
 
+    @Test("UNIX sockets: stream and datagram sends and receives each have their operation, chains observed (probe set full)")
+    func unixSockets() throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/unix_pairs.py").path
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(program)", options: ["--probe-set", "full"])
+        for (syscall, label, operation, own) in [(Syscall.sendto, "UNIX-STREAM", "unix_stream_send", "unix_stream_sendmsg"),
+                                                 (.recvfrom, "UNIX-STREAM", "unix_stream_recv", "unix_stream_read_generic"),
+                                                 (.sendto, "UNIX", "unix_dgram_send", "unix_dgram_sendmsg"),
+                                                 (.recvfrom, "UNIX", "unix_dgram_recv", "__unix_dgram_recvmsg")] {
+            let call = try #require(calls.first { $0.syscall == syscall && $0.socket?.protocolLabel == label }, "\(syscall) on \(label)")
+            #expect(call.kernel?.operation == operation, "\(String(describing: call.kernel?.operation))")
+            #expect(call.kernel?.alignments.contains { $0.operation == operation && $0.observed.contains(own) } == true,
+                    "\(operation): \(call.kernel?.alignments.map(\.observed) ?? [])")
+        }
+    }
+
     @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
     func udpUnreachable() throws {
         let port = TestSupport.freshPort()
