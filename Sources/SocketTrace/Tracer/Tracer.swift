@@ -648,21 +648,9 @@ public final class Tracer {
         submit(.awaitedExits(tid: tid, seen: now))
     }
 
-    /// Whether a call's result can come from the kernel's exit record:
-    /// resumed without a syscall-exit stop (seccomp), an x86-64 call whose
-    /// exit tracepoint is sampled (from the first such call on), while the
-    /// thread is the only one traced, and until the rings fill up (a lost
-    /// record would leave the call without its result: then exit stops again).
-    /// Then every stop is on the program's critical path and one fewer per
-    /// write or send is time saved (UDP flood of 25,000 datagrams with
-    /// kernel chains: 7.9 s → 6.1 s). With more tasks an exit stop overlaps
-    /// with the other side's work, and skipping it measured slower (TCP
-    /// ping-pong of 5,000 round trips, 12 interleaved runs: 1.48 s → 1.67 s).
+    /// Whether a call's result can come from the kernel's exit record (`ExitStopPolicy`).
     func letsRunToExit(_ call: SyscallInvocation) -> Bool {
-        guard seccompActive, threads.count == 1, !call.viaSocketcall, call.architecture == .x86_64,
-              let sampler = kernel?.sampler, sampler.exitSyscalls.contains(call.syscall),
-              !sampler.exitRecordsAtRisk() else { return false }
-        return sampler.sampleExits(of: call.tid)
+        ExitStopPolicy(records: kernel?.sampler, seccompActive: seccompActive).letsRunToExit(call, tracedThreads: threads.count)
     }
 
     var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
