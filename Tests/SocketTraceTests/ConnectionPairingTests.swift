@@ -140,4 +140,18 @@ struct ConnectionPairingTests {
         tracker.observe(call(.connect, pid: 1, result: 0, inode: 10, local: other, peer: Self.server))
         #expect(tracker.connections.count == 2 && tracker.connections[1].client == other)
     }
+
+    @Test("a peek (MSG_PEEK) counts no bytes; an IPv4 client of a dual-stack listener is TCP whichever end is seen first (audit D-1)")
+    mutating func peeksAndLabels() {
+        let tracker = ConnectionTracker()
+        let mapped = SocketEndpoint.inet6(address: "::ffff:127.0.0.1", port: 8080)
+        let client6 = SocketEndpoint.inet6(address: "::ffff:127.0.0.1", port: 40000)
+        var accept = call(.accept4, pid: 2, fd: 5, result: 5, inode: 11, local: mapped, peer: client6)
+        accept.socket?.protocolLabel = "TCPv6"
+        tracker.observe(accept)
+        #expect(tracker.connections.first?.protocolLabel == "TCP")
+        tracker.observe(call(.recvfrom, pid: 2, fd: 5, result: 100, inode: 11, local: mapped, peer: client6, arguments: [5, 0, 100, 2, 0, 0]))
+        tracker.observe(call(.recvfrom, pid: 2, fd: 5, result: 100, inode: 11, local: mapped, peer: client6, arguments: [5, 0, 100, 0, 0, 0]))
+        #expect(tracker.connections.first?.receivedByServer == 100, "the peek and the read that took the same bytes: 100 B")
+    }
 }

@@ -234,6 +234,23 @@ struct KernelTests {
         }
     }
 
+    @Test("a socket passed over SCM_RIGHTS: the sender's close drops a reference, the receiver's releases it (audit C-1)")
+    func passedSocketCloses() throws {
+        let port = TestSupport.freshPort()
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/pass_socket.py").path
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(program) \(port)")
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.local?.description == "127.0.0.1:\(port)" && $0.socket?.state == .connected }
+        // The child's inherited copy, the parent's (while the child holds the passed one), then the passed one.
+        #expect(closes.count == 3, "\(closes.map { "\($0.pid) refs \($0.socket?.otherReferences ?? -1)" })")
+        for dropped in closes.dropLast() {
+            #expect(dropped.kernel?.operation == "socket_reference_dropped", "\(dropped.pid): \(dropped.socket?.otherReferences ?? -1)")
+            #expect(dropped.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false)
+        }
+        let last = try #require(closes.last)
+        #expect(last.kernel?.operation == "tcp_close")
+        #expect(last.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
+    }
+
     @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
     func udpUnreachable() throws {
         let port = TestSupport.freshPort()

@@ -216,4 +216,18 @@ struct ModelTests {
         #expect(sets["s"]?.first?.meaning == "a retransmission")
         #expect(throws: ModelError.self) { try ModelParser.parseProbeSets("set s\n  kprobe:tcp_sendmsg hit everywhere x\n", file: "p.conf") }
     }
+
+    @Test("a loss probe's transmit, sampled at net:net_dev_queue in a TIMER softirq, is tcp_loss_probe, not a receive (audit A-2)")
+    func lossProbeTransmit() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let chain = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "__tcp_retransmit_skb",
+                     "tcp_send_loss_probe", "tcp_write_timer", "call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs",
+                     "__irq_exit_rcu", "sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt"]
+        let frames = chain.map { KernelFrame($0, 0) }
+        let parts = ChainAligner.parts(frames)
+        #expect(parts.softirqKind == "TIMER")
+        let alignment = try #require(ChainAligner(symbols: nil).softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model,
+                                                                                 kernel: KernelVersion(6, 18)))
+        #expect(alignment.operation == "tcp_loss_probe", "\(alignment.operation)")
+    }
 }

@@ -69,4 +69,33 @@ import Testing
         let activity = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
         #expect(activity.samples.map { $0.flow?.owner } == [nil, .ownSocket, .unverified, nil, .unverified])
     }
+
+    @Test("a probe sampled everywhere, hit during a call for another connection, leaves the call; kept only when that flow is traced (audit A-1)")
+    func everywhereHitsDuringACall() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        func retransmit(_ source: SocketEndpoint, _ destination: SocketEndpoint, at time: UInt64) -> KernelSample {
+            func fields(_ endpoint: SocketEndpoint) -> (TracepointValue, TracepointValue) {
+                guard case let .inet(address, port) = endpoint else { return (.bytes([]), .number(0)) }
+                return (.bytes(address.split(separator: ".").map { UInt8($0)! }), .number(Int64(port)))
+            }
+            let (saddr, sport) = fields(source), (daddr, dport) = fields(destination)
+            var sample = KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: time),
+                                      cpu: 0, chain: ["__tcp_retransmit_skb", "tcp_send_loss_probe", "tcp_write_timer", "call_timer_fn",
+                                                      "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"],
+                                      fields: ["saddr": saddr, "sport": sport, "daddr": daddr, "dport": dport, "family": .number(2)])
+            sample.everywhere = true
+            return sample
+        }
+        let untraced = SocketEndpoint.inet(address: "127.0.0.1", port: 60228), elsewhere = SocketEndpoint.inet(address: "127.0.0.1", port: 23031)
+        let other = SocketEndpoint.inet(address: "127.0.0.1", port: 41000)
+        // A second traced connection (other → server), revealed by a call of its own.
+        _ = correlator.activity(for: Self.send(tid: 9, local: other, peer: Self.server, from: 1, to: 2))
+        correlator.add([retransmit(Self.client, Self.server, at: 110), retransmit(untraced, elsewhere, at: 120), retransmit(other, Self.server, at: 130)])
+        let activity = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
+        #expect(activity.samples.map(\.time.nanoseconds) == [110], "only the call's own connection's retransmission stays")
+        #expect(activity.samples.first?.flow?.owner == .ownSocket)
+        let kept = correlator.takeBackground(upTo: nil)
+        #expect(kept.map(\.time.nanoseconds) == [130], "the other traced connection's becomes an event; the untraced one is dropped")
+        #expect(correlator.backgroundDropped == 1)
+    }
 }

@@ -60,6 +60,19 @@ struct BackgroundWork {
         return nil
     }
 
+    /// For a hit taken during a call: whose it is by its own addresses —
+    /// the call's socket's (either way), or (nil inside) another flow's;
+    /// nil when the hit names no flow.
+    func flow(of sample: KernelSample, socketLocal local: SocketEndpoint?, socketPeer peer: SocketEndpoint?) -> PacketFlow?? {
+        guard case .bytes? = sample.fields["saddr"], sample.fields["sport"] != nil else { return nil }
+        let source = SocketEndpoint(text: sample.endpoint("saddr", "sport")).forPairing
+        let destination = SocketEndpoint(text: sample.endpoint("daddr", "dport")).forPairing
+        let said = "\(sample.tracepoint)'s \(source) → \(destination)"
+        if source == local && destination == peer { return .some(PacketFlow(owner: .ownSocket, evidence: "\(said) is this call's socket's")) }
+        if source == peer && destination == local { return .some(PacketFlow(owner: .peer, evidence: "\(said) is this call's socket's peer's")) }
+        return .some(nil)
+    }
+
     /// `swapper/0` (the idle task), `ksoftirqd/1`, or another task's name.
     static func task(of sample: KernelSample) -> String {
         if sample.tid == 0 { return "swapper/\(sample.cpu)" }

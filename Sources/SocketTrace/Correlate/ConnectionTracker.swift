@@ -161,6 +161,9 @@ public final class ConnectionTracker {
     }
 
     func add(_ pair: Pair, label: String) -> Int {
+        // An IPv4 peer of a dual-stack listener: IPv4 on the wire, whichever end told it first.
+        var label = label
+        if case .inet = pair.client, label.hasSuffix("v6") { label.removeLast(2) }
         connections.append(Connection(id: connections.count + 1, protocolLabel: label, client: pair.client, server: pair.server))
         byTuple[pair] = connections.count - 1
         return connections.count - 1

@@ -1,17 +1,23 @@
 /// The bytes a finished call moved through its socket, and which way: what
 /// connection byte counts add up. Every call of the read/write, send/recv,
 /// sendfile and splice families counts; sendmmsg and recvmmsg return a
-/// number of messages, not bytes, and are left out.
+/// number of messages, not bytes, and are left out, as are peeks (MSG_PEEK).
 public struct DataTransfer: Sendable, Equatable {
     public enum Direction: Sendable, Equatable { case sent, received }
 
     public let direction: Direction
     public let bytes: Int64
+    /// MSG_PEEK.
+    static let peekFlag: UInt64 = 0x2
 
     public init?(_ call: SyscallInvocation) {
         guard let result = call.result, !result.failed, result.value > 0, let socket = call.socket else { return nil }
         switch call.syscall {
         case .sendmmsg, .recvmmsg, .recvmmsg_time64:
+            return nil
+        case .recv where call.argument(3) & Self.peekFlag != 0, .recvfrom where call.argument(3) & Self.peekFlag != 0,
+             .recvmsg where call.argument(2) & Self.peekFlag != 0:
+            // MSG_PEEK leaves the data queued: the read that takes it counts it.
             return nil
         case .splice:
             // splice(fd_in, off_in, fd_out, …): the socket is whichever end it was.

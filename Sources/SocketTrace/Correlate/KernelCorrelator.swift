@@ -101,7 +101,10 @@ public final class KernelCorrelator {
         if pending[tid]!.isEmpty { pending[tid] = nil }
         let events = stray.filter { $0.role != .hit }
         strayHits += stray.count - events.count
-        return events
+        // Hits of probes sampled everywhere are kept only for traced flows, in a call or not.
+        let (everywhere, others) = events.partitioned(\.everywhere)
+        background.waiting += everywhere
+        return others
     }
 
     /// The kernel activity of a finished call, taking its samples (those
@@ -286,6 +289,12 @@ public final class KernelCorrelator {
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
         for var sample in samples.sorted(by: { $0.time < $1.time }) {
+            if sample.everywhere, let flow = background.flow(of: sample, socketLocal: local, socketPeer: peer) {
+                // A probe sampled everywhere names its flow: work for another
+                // connection (a timer interrupting the call) is not the call's.
+                if let flow { sample.flow = flow; kept.append(sample) } else { background.waiting.append(sample) }
+                continue
+            }
             let parts = ChainAligner.parts(sample.frames)
             if parts.softirq.isEmpty {
                 current = nil

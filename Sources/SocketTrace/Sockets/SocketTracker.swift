@@ -124,9 +124,13 @@ public struct SocketTracker {
             default: break
             }
         case .recvmsg, .recvmmsg, .recvmmsg_time64:
-            // Descriptors received with SCM_RIGHTS are new numbers; forget what
-            // those numbers meant so the next use asks /proc.
-            for received in receivedDescriptors(call) { table.remove(received) }
+            // Descriptors received with SCM_RIGHTS are new numbers: forget what
+            // those numbers meant and ask /proc now, so the socket counts as
+            // held here (a close elsewhere then releases nothing).
+            for received in receivedDescriptors(call) {
+                table.remove(received)
+                _ = socket(received)
+            }
         default:
             break
         }

@@ -358,12 +358,17 @@ public final class Tracer {
     }
 
     /// How many descriptors of the traced processes, other than `fd` of
-    /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike).
+    /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike:
+    /// a received descriptor was looked up anew, so it is the same socket by
+    /// its inode).
     func otherReferences(to socket: SocketInfo, besides fd: Int32, in process: TracedProcess) -> Int {
         var seen: Set<ObjectIdentifier> = []
         var count = 0
         for other in processes.values where seen.insert(ObjectIdentifier(other.table)).inserted {
-            count += other.table.entries.filter { $0.value.socket === socket && !(other.table === process.table && $0.key == fd) }.count
+            count += other.table.entries.filter { entry in
+                let same = entry.value.socket === socket || (socket.inode != nil && entry.value.socket.inode == socket.inode)
+                return same && !(other.table === process.table && entry.key == fd)
+            }.count
         }
         return count
     }
