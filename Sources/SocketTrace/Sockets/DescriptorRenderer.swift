@@ -3,6 +3,9 @@
 public struct DescriptorRenderer {
     let style: DescriptorStyle
     let tracker: SocketTracker
+    /// Wrap each decoration in `DecorationMarks`, so that one decoding gives
+    /// both the decorated text and strace's plain one.
+    var marksDecorations = false
 
     public init(style: DescriptorStyle, tracker: SocketTracker) {
         self.style = style
@@ -10,20 +13,26 @@ public struct DescriptorRenderer {
     }
 
     public func render(_ fd: Int32) -> String {
+        guard let decoration = decoration(fd) else { return String(fd) }
+        return String(fd) + (marksDecorations ? DecorationMarks.wrap(decoration) : decoration)
+    }
+
+    /// What the style writes after the number: `<TCP:[…]>`, `</dev/null<char 1:3>>`, nothing.
+    func decoration(_ fd: Int32) -> String? {
         switch style {
         case .number:
-            return String(fd)
+            return nil
         case .socketsDecorated:
-            guard let socket = tracker.socket(fd) else { return String(fd) }
-            return "\(fd)<\(Self.readable(socket, pid: tracker.pid))>"
+            guard let socket = tracker.socket(fd) else { return nil }
+            return "<\(Self.readable(socket, pid: tracker.pid))>"
         case .straceDecorated:
             if let socket = tracker.socket(fd) {
-                return "\(fd)<\(Self.straceSocket(socket, pid: tracker.pid))>"
+                return "<\(Self.straceSocket(socket, pid: tracker.pid))>"
             }
-            guard fd >= 0, let target = KernelSocketLookup.descriptorTarget(pid: tracker.pid, fd: fd) else { return String(fd) }
+            guard fd >= 0, let target = KernelSocketLookup.descriptorTarget(pid: tracker.pid, fd: fd) else { return nil }
             // strace puts a deleted file's mark after the brackets.
-            if target.hasSuffix(" (deleted)") { return "\(fd)<\(target.dropLast(10))>(deleted)" }
-            return "\(fd)<\(target)\(Self.deviceSuffix(target))>"
+            if target.hasSuffix(" (deleted)") { return "<\(target.dropLast(10))>(deleted)" }
+            return "<\(target)\(Self.deviceSuffix(target))>"
         }
     }
 

@@ -511,11 +511,14 @@ public final class Tracer {
         }
     }
 
+    /// `marking`: decorations marked (`DecorationMarks`), for calls whose
+    /// plain text is kept too.
     func context(for process: TracedProcess, architecture: Architecture, style: DescriptorStyle? = nil,
-                 memory: any TraceeMemory) -> (DecodingContext, SocketTracker) {
+                 memory: any TraceeMemory, marking: Bool = false) -> (DecodingContext, SocketTracker) {
         let tracker = SocketTracker(pid: process.pid, table: process.table, memory: memory,
                                     resolveAddresses: configuration.resolveAddresses)
-        let renderer = DescriptorRenderer(style: style ?? configuration.descriptorStyle, tracker: tracker)
+        var renderer = DescriptorRenderer(style: style ?? configuration.descriptorStyle, tracker: tracker)
+        renderer.marksDecorations = marking
         let context = DecodingContext(memory: memory, architecture: architecture, options: configuration.decodeOptions,
                                       describeDescriptor: renderer.render, socket: tracker.socket)
         return (context, tracker)
@@ -561,7 +564,7 @@ public final class Tracer {
                                      arguments: arguments, viaSocketcall: viaSocketcall, entryTime: .now())
         if tracesFunctions && !thread.functionStack.isEmpty { call.functions = thread.functionStack.map(\.function.name) }
         let memory = StopMemory(pid: process.pid)
-        let (context, tracker) = self.context(for: process, architecture: architecture, memory: memory)
+        let (context, tracker) = self.context(for: process, architecture: architecture, memory: memory, marking: needsPlainText)
         let selection = configuration.selection
         var shown = selection.contains(syscall)
         if shown && selection.onlySocketDescriptors && syscall.isDescriptorCall {
@@ -573,10 +576,15 @@ public final class Tracer {
             resume(thread)
             return
         }
-        let undecoded = call
         if shown {
             call.wallClock = WallClock.now()
             SyscallDecoder(context).enter(&call)
+            if needsPlainText {
+                // Decoded once: strace's plain text is the marked text without its decorations.
+                call.plainText = PlainText(entryText: DecorationMarks.plain(call.entryText), exitText: DecorationMarks.plain(call.exitText))
+                call.entryText = DecorationMarks.decorated(call.entryText)
+                call.exitText = DecorationMarks.decorated(call.exitText)
+            }
             if syscall == .close {
                 // close removes the descriptor: remember its socket now, and
                 // whether other descriptors still hold it (then nothing is released).
@@ -596,7 +604,6 @@ public final class Tracer {
             if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
             if let unwinder { call.userStack = unwinder.stack(pid: process.pid, tid: thread.tid, bits32: false) }
             resume(thread, sealing: memory)
-            decodePlainEntry(of: undecoded, into: &call, process: process, memory: memory)
             awaitedExits.add(call)
             emit(.syscallEntered(call))
             return
@@ -605,38 +612,9 @@ public final class Tracer {
         // Everything read from the stopped thread is in `call` (and `memory`):
         // let it run while the entry is written.
         resume(thread, toSyscallExit: true, sealing: memory)
-        if shown { decodePlainEntry(of: undecoded, into: &call, process: process, memory: memory) }
         thread.current = call
         thread.currentShown = shown
         if shown { emit(.syscallEntered(call)) }
-    }
-
-    /// A decoder of the call's text with plain descriptor numbers, for the
-    /// trace file: it runs after the thread was resumed, from what the
-    /// decorated decoding read while it was stopped (`memory`, sealed).
-    func plainDecoder(for process: TracedProcess, architecture: Architecture, memory: StopMemory) -> SyscallDecoder {
-        SyscallDecoder(context(for: process, architecture: architecture, style: .number, memory: memory).0)
-    }
-
-    /// The call's entry as plain text (`plainDecoder`).
-    func decodePlainEntry(of undecoded: SyscallInvocation, into call: inout SyscallInvocation, process: TracedProcess,
-                          memory: StopMemory) {
-        guard needsPlainText else { return }
-        var plain = undecoded
-        plainDecoder(for: process, architecture: call.architecture, memory: memory).enter(&plain)
-        call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText)
-    }
-
-    /// The call's exit as plain text, after its plain entry (`plainDecoder`).
-    func decodePlainExit(of undecoded: SyscallInvocation, into call: inout SyscallInvocation, process: TracedProcess,
-                         memory: StopMemory) {
-        guard needsPlainText, let plainText = undecoded.plainText else { return }
-        var plain = undecoded
-        plain.entryText = plainText.entryText
-        plain.exitText = plainText.exitText
-        let decoder = plainDecoder(for: process, architecture: call.architecture, memory: memory)
-        decoder.exit(&plain)
-        call.plainText = PlainText(entryText: plain.entryText, exitText: plain.exitText, returnText: decoder.returnText(plain))
     }
 
     func resume(_ thread: TracedThread, toSyscallExit: Bool = false, sealing memory: StopMemory) {
@@ -700,20 +678,27 @@ public final class Tracer {
         }
         call.result = SyscallResult(rval: info.rval, isError: info.is_error != 0)
         let memory = StopMemory(pid: thread.process.pid)
-        let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory)
+        let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
+                                              marking: thread.currentShown && needsPlainText)
         tracker.apply(call)
         if thread.currentShown {
-            let undecoded = call
+            let exitTextAtEntry = call.exitText
             let decoder = SyscallDecoder(context)
             decoder.exit(&call)
             call.returnText = decoder.returnText(call)
+            if needsPlainText {
+                let entry = call.plainText
+                let exitText = call.exitText == exitTextAtEntry ? (entry?.exitText ?? exitTextAtEntry) : DecorationMarks.plain(call.exitText)
+                call.plainText = PlainText(entryText: entry?.entryText ?? call.entryText, exitText: exitText,
+                                           returnText: DecorationMarks.plain(call.returnText))
+                call.exitText = DecorationMarks.decorated(call.exitText)
+                call.returnText = DecorationMarks.decorated(call.returnText)
+            }
             if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
             if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
-            // Nothing below reads the thread: it runs on while the plain text
-            // is decoded from what was read, the kernel's samples (already in
-            // the rings) are attributed and the call written.
+            // Nothing below reads the thread: it runs on while the kernel's
+            // samples (already in the rings) are attributed and the call written.
             resume(thread, sealing: memory)
-            decodePlainExit(of: undecoded, into: &call, process: thread.process, memory: memory)
             submit(.finishedCall(call))
             return
         }
