@@ -251,6 +251,25 @@ struct KernelTests {
         #expect(last.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
+    @Test("shutdown(SHUT_WR) sends the FIN; the close after it sends none and says so (audit)")
+    func closeAfterShutdown() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            client.shutdown(socket.SHUT_WR); server.recv(1); client.close()
+            """
+        let file = TestSupport.temporaryFile("shutdown") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let shutdown = try #require(calls.first { $0.syscall == .shutdown })
+        #expect(shutdown.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN leaves at shutdown")
+        let close = try #require(calls.last { $0.syscall == .close && $0.socket?.fd == shutdown.socket?.fd && $0.socket?.protocolLabel == "TCP" })
+        #expect(close.kernel?.operation == "tcp_close_after_shutdown")
+        #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false)
+    }
+
     @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
     func udpUnreachable() throws {
         let port = TestSupport.freshPort()

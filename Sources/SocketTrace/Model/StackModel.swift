@@ -37,6 +37,8 @@ public enum SocketKind: String, Sendable, Codable {
     /// A TCP socket never connected (or whose connect failed): closing one
     /// sends nothing.
     case tcpUnconnected = "tcp_unconnected"
+    /// A TCP socket whose FIN already left (shutdown with SHUT_WR or SHUT_RDWR).
+    case tcpFinSent = "tcp_fin_sent"
     /// A socket other descriptors still hold (a close drops a reference
     /// and releases nothing).
     case shared
@@ -56,6 +58,7 @@ public enum SocketKind: String, Sendable, Codable {
         case .tcpListener: return inet && socket.type == SocketTypeNumber.stream && socket.state == .listening
         case .shared: return (socket.otherReferences ?? 0) > 0
         case .tcpUnconnected: return inet && socket.type == SocketTypeNumber.stream && (socket.state == .created || socket.state == .bound)
+        case .tcpFinSent: return inet && socket.type == SocketTypeNumber.stream && socket.state == .shutDown
         case .unixStream: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.stream
         case .unixDatagram: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.datagram
         }
@@ -65,7 +68,7 @@ public enum SocketKind: String, Sendable, Codable {
     var specificity: Int {
         switch self {
         case .shared: 5
-        case .tcpListener, .tcpUnconnected: 4
+        case .tcpListener, .tcpUnconnected, .tcpFinSent: 4
         case .tcp6, .udp6, .unixStream, .unixDatagram: 3
         case .tcp, .udp, .unix: 2
         case .inet: 1

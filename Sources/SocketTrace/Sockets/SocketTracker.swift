@@ -101,7 +101,8 @@ public struct SocketTracker {
             // The kernel chose the local address and port: ask it once.
             refreshFromKernel(socket, fd: fd)
         case .shutdown:
-            socket(fd)?.state = .shutDown
+            // SHUT_WR or SHUT_RDWR sends the FIN; SHUT_RD alone sends nothing.
+            if a(1) != 0 { socket(fd)?.state = .shutDown }
         case .close:
             table.remove(fd)
         case .close_range:
