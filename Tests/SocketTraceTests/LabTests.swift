@@ -31,11 +31,13 @@ struct LabTests {
         #expect(result.stderr.contains("lab: booted 6.1."), "\(result.stderr)")
     }
 
-    @Test("on Debian's 6.1 kernel, --probe-set functions: every socket call of the seeds' example has observed chains and the functions it entered, and no kprobe is left afterwards")
+    @Test("on Debian's 6.1 kernel, --probe-set functions: every socket call of the seeds' example has observed chains and the functions it entered, and no kprobe is left afterwards; --function-graph (same boot): sendto's graph runs tcp_sendmsg → … → __dev_queue_xmit, with times, and no tracefs instance is left")
     func functionProbes() throws {
         let lab = TestSupport.packageRoot.appendingPathComponent("scripts/lab.sh").path
         let probes = TestSupport.packageRoot.appendingPathComponent("Probes").path
         let trace = TestSupport.temporaryFile("lab-functions") + ".jsonl"
+        let graphTrace = TestSupport.temporaryFile("lab-graph") + ".jsonl"
+        let graphText = TestSupport.temporaryFile("lab-graph") + ".txt"
         // The kprobe events go when the release helper has closed the perf
         // events (seconds under TCG): wait for them, then count what is left.
         let script = """
@@ -48,6 +50,10 @@ struct LabTests {
             [ "$left" = 0 ] && break; sleep 1
         done
         echo "kprobes left: $left"
+        \(TestSupport.sockettrace) --probes \(probes) --kernel on --probe-set minimal --function-graph --save \(graphTrace) -o \(graphText) -- \
+            /bin/sh -c '\(try TestSupport.serverAndClientScript(port: 12347))'; echo "graph trace: $?"
+        echo "graph instances left: $(ls $tracefs/instances | grep -c sockettrace_)"
+        echo "current tracer: $(cat $tracefs/current_tracer)"
         """
         let result = try TestSupport.run(lab, ["--", "/bin/sh", "-c", script], timeout: 900)
         #expect(result.status == 0, "\(result.stderr)")
@@ -72,5 +78,23 @@ struct LabTests {
             #expect(hits[function, default: 0] > 0, "\(function) never entered: \(hits)")
         }
         #expect(hits["__inet_bind", default: 0] + hits["inet_bind", default: 0] > 0, "\(hits)")
+
+        // --function-graph: 6.1 runs function_graph only in tracefs' top level, which is left as it was.
+        #expect(lines.contains("graph trace: 0"), "\(result.stdout)\n\(result.stderr)")
+        #expect(lines.contains("graph instances left: 0"), "\(result.stdout)")
+        #expect(lines.contains("current tracer: nop"), "\(result.stdout)")
+        #expect(result.stderr.contains("function_graph on "), "\(result.stderr)")
+        var sendtos = 0
+        for case let .syscall(call) in try TraceFileReader(path: graphTrace).records where call.syscall == .sendto && call.socket != nil {
+            sendtos += 1
+            let graph = try #require(call.kernel?.functionGraph, "sendto without a function graph")
+            #expect(graph.calls.first?.function == "__x64_sys_sendto" && graph.maxDepth == 20)
+            let path = graph.path(through: ["tcp_sendmsg", "__dev_queue_xmit"]) ?? graph.path(through: ["tcp_sendmsg", "dev_queue_xmit"])
+            #expect(path != nil, "\(graph.calls.prefix(80).map { String(repeating: " ", count: $0.depth) + $0.function })")
+            for index in path ?? [] { #expect((graph.calls[index].duration ?? 0) > 0, "\(graph.calls[index])") }
+        }
+        #expect(sendtos > 0)
+        let text = (try? String(contentsOfFile: graphText, encoding: .utf8)) ?? ""
+        #expect(text.contains("function graph (function_graph, max depth 20): "), "\(text.prefix(3000))")
     }
 }

@@ -32,6 +32,9 @@ struct RecordEncoderTests {
                                        extraFrames: ["hook"], observed: ["__sys_sendto", "hook"])
         call.kernel = KernelActivity(operation: "tcp_send", source: .observed, expected: ["__sys_sendto", "sock_sendmsg"],
                                      samples: [sample], alignments: [alignment])
+        call.kernel?.functionGraph = FunctionGraph(calls: [.init(function: "__x64_sys_sendto", depth: 0, time: MonotonicTime(nanoseconds: 2_000), duration: 6_000),
+                                                           .init(function: "__sys_sendto", depth: 1, time: MonotonicTime(nanoseconds: 3_000), duration: nil)],
+                                                   maxDepth: 20, omitted: 2, lost: true)
         return call
     }
 
@@ -58,6 +61,7 @@ struct RecordEncoderTests {
         #expect(read.entryText == call.entryText)
         #expect(read.kernel?.samples.first?.fields["reason"] == .symbol("NO_SOCKET", 3))
         #expect(read.userStack == call.userStack)
+        #expect(read.kernel?.functionGraph == call.kernel?.functionGraph)
         #expect(read.socket == call.socket)
     }
 

@@ -22,8 +22,13 @@ public struct KernelActivity: Sendable, Codable {
     /// The functions of the call's operations that were not entered, each
     /// with why: not probed (and why), or probed and not hit (format 1.4).
     public var notHit: [MissedFunction] = []
+    /// With `--function-graph`: every function the call entered, with its
+    /// depth and time, from the kernel's function_graph tracer (format 1.5).
+    public var functionGraph: FunctionGraph?
 
-    enum CodingKeys: String, CodingKey { case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit }
+    enum CodingKeys: String, CodingKey {
+        case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit, functionGraph
+    }
 
     public init(operation: String?, source: Source, expected: [String], samples: [KernelSample], alignments: [ChainAlignment]) {
         self.operation = operation
@@ -50,6 +55,7 @@ public struct KernelActivity: Sendable, Codable {
         alignments = try c.decode([ChainAlignment].self, forKey: .alignments)
         hits = try c.decodeIfPresent([FunctionHit].self, forKey: .hits) ?? []
         notHit = try c.decodeIfPresent([MissedFunction].self, forKey: .notHit) ?? []
+        functionGraph = try c.decodeIfPresent(FunctionGraph.self, forKey: .functionGraph)
     }
 
     /// Also writes `observed` (each aligned chain's frames) and `verdict`,
@@ -65,6 +71,7 @@ public struct KernelActivity: Sendable, Codable {
         try c.encode(samples, forKey: .samples)
         if !hits.isEmpty { try c.encode(hits, forKey: .hits) }
         if !notHit.isEmpty { try c.encode(notHit, forKey: .notHit) }
+        try c.encodeIfPresent(functionGraph, forKey: .functionGraph)
     }
 
     /// The worst verdict over the call's chains.

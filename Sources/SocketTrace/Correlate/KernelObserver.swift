@@ -20,6 +20,19 @@ public final class KernelObserver {
     public private(set) var probeSetNote: String?
     /// Being read while the trace is set up (`KernelSymbols.loadInBackground`).
     let symbols: KernelSymbols?
+    /// With `--function-graph`: the kernel's function_graph tracer on the traced threads.
+    public private(set) var functionGraph: FunctionGraphTracer?
+
+    /// What `--function-graph` asks for: graphs of these syscalls, this deep.
+    public struct FunctionGraphRequest: Sendable {
+        public var syscalls: [Syscall]
+        public var maxDepth: Int
+
+        public init(syscalls: [Syscall], maxDepth: Int) {
+            self.syscalls = syscalls
+            self.maxDepth = maxDepth
+        }
+    }
 
     init(sampler: KernelSampler?, correlator: KernelCorrelator, model: StackModel?, unavailableReason: String?,
          symbols: KernelSymbols?) {
@@ -37,8 +50,14 @@ public final class KernelObserver {
     public static let functionsProbeSet = "functions"
 
     public static func make(mode: Mode, model: StackModel?, probeSet requested: String,
-                            ringPages: UInt64 = KernelSampler.defaultRingPages) throws -> KernelObserver? {
-        if mode == .off { return nil }
+                            ringPages: UInt64 = KernelSampler.defaultRingPages,
+                            functionGraph graph: FunctionGraphRequest? = nil) throws -> KernelObserver? {
+        if mode == .off {
+            if graph != nil { throw TraceError(.usage, operation: "--function-graph: kernel observation is off (--kernel off, --format strace without --save, or -c)") }
+            return nil
+        }
+        // Asked for a tracer the kernel does not have: a usage error, whatever the mode.
+        let graphTracefs = try graph.map { _ in try openForFunctionGraph() }
         let kprobes = Kprobes.available
         var probeSet = requested
         var note: String?
@@ -48,13 +67,40 @@ public final class KernelObserver {
             note = functions ? "--probe-set auto: this kernel has kprobes, so every model function is probed (functions)"
                 : "--probe-set auto: default (\(!kprobes ? Kprobes.unavailable : "the model has no set 'functions'"))"
         }
-        let observer = try make(mode: mode, model: model, probeSet: probeSet, kprobes: kprobes, ringPages: ringPages)
+        let observer: KernelObserver?
+        do {
+            observer = try make(mode: mode, model: model, probeSet: probeSet, kprobes: kprobes, ringPages: ringPages, tracefs: graphTracefs)
+        } catch {
+            graphTracefs?.release()
+            throw error
+        }
+        if let graph, let graphTracefs, let observer {
+            // The sampler (if any) unmounts a tracefs it shares when it closes, after the graph's tracer.
+            observer.functionGraph = FunctionGraphTracer(tracefs: graphTracefs, releasesTracefs: observer.sampler == nil,
+                                                         syscalls: graph.syscalls, maxDepth: graph.maxDepth)
+        }
         observer?.probeSet = probeSet
         observer?.probeSetNote = note
         return observer
     }
 
-    static func make(mode: Mode, model: StackModel?, probeSet: String, kprobes: Bool, ringPages: UInt64) throws -> KernelObserver? {
+    /// Tracefs, where its `available_tracers` has function_graph; else a usage error saying why.
+    static func openForFunctionGraph() throws -> Tracefs {
+        let tracefs: Tracefs
+        do {
+            tracefs = try Tracefs.open(mountIfNeeded: true)
+        } catch let error as TraceError {
+            throw TraceError(.usage, operation: "--function-graph: tracefs cannot be used (\(error.description))")
+        }
+        if let reason = FunctionGraphTracer.unavailableReason(tracefs) {
+            tracefs.release()
+            throw TraceError(.usage, operation: "--function-graph: " + reason)
+        }
+        return tracefs
+    }
+
+    static func make(mode: Mode, model: StackModel?, probeSet: String, kprobes: Bool, ringPages: UInt64,
+                     tracefs shared: Tracefs? = nil) throws -> KernelObserver? {
         let symbols = KernelSymbols.loadInBackground()
         let correlator = KernelCorrelator(model: model, symbols: symbols, code: KernelCorrelator.readCode(symbols))
         func unavailable(_ reason: String) throws -> KernelObserver {
@@ -78,7 +124,7 @@ public final class KernelObserver {
         }
         let tracefs: Tracefs
         do {
-            tracefs = try Tracefs.open(mountIfNeeded: true)
+            tracefs = try shared ?? Tracefs.open(mountIfNeeded: true)
         } catch let error as TraceError {
             return try unavailable(error.description)
         }
@@ -88,7 +134,7 @@ public final class KernelObserver {
                                             functions: model.kprobeTargets(probes, kernel: .running))
             return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil, symbols: symbols)
         } catch let error as TraceError {
-            tracefs.release()
+            if shared == nil { tracefs.release() }
             return try unavailable(error.description)
         }
     }
@@ -97,6 +143,7 @@ public final class KernelObserver {
     /// while the kernel's symbols are still being read.
     func follow(_ pid: Int32) throws {
         try sampler?.follow(pid: pid, inherit: true)
+        try functionGraph?.follow(pid)
         if let status = sampler?.functionProbes { correlator.functionProbes = status }
     }
 
@@ -108,5 +155,9 @@ public final class KernelObserver {
     /// wait for it to start.
     var symbolsRead: Bool { symbols?.isRead ?? true }
 
-    func close() { sampler?.close() }
+    /// The graph's tracer first: the sampler unmounts a tracefs it mounted.
+    func close() {
+        functionGraph?.close()
+        sampler?.close()
+    }
 }

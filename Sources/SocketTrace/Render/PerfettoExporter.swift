@@ -133,8 +133,14 @@ public struct PerfettoExporter {
             out.append(["ph": "X", "name": "data →", "cat": "flow", "pid": call.pid, "tid": call.tid,
                         "ts": end - edge + Double(index) * width, "dur": width * 0.9, "bind_id": "0x\(String(id, radix: 16))", "flow_out": true])
         }
-        // The first sampled stack, every frame but the entry and tracepoint plumbing, outermost first.
-        if let sample = call.kernel?.samples.first(where: { $0.role == .chain && !$0.chain.isEmpty }) {
+        if let graph = call.kernel?.functionGraph, !graph.calls.isEmpty, let exit = call.exitTime {
+            // The kernel's own graph, at its times, between the flow ends.
+            let edgeNanoseconds = (exit.nanoseconds &- call.entryTime.nanoseconds) / 20
+            let from = (call.entryTime.nanoseconds &- origin) + (flowsIn.isEmpty ? 0 : edgeNanoseconds + 1)
+            let to = (exit.nanoseconds &- origin) - (flowsOut.isEmpty ? 1 : edgeNanoseconds + 1)
+            out += graphSlices(graph, pid: call.pid, tid: call.tid, from: from, to: to)
+        } else if let sample = call.kernel?.samples.first(where: { $0.role == .chain && !$0.chain.isEmpty }) {
+            // The first sampled stack, every frame but the entry and tracepoint plumbing, outermost first.
             let chain = sample.chain.reversed().filter { !ChainAligner.isPlumbing($0) }
             let inner = (start + 2 * edge, end - 2 * edge)
             let step = (inner.1 - inner.0) / Double(2 * chain.count + 2)
@@ -143,6 +149,43 @@ public struct PerfettoExporter {
                 out.append(["ph": "X", "name": frame, "cat": "kernel", "pid": call.pid, "tid": call.tid,
                             "ts": from, "dur": (inner.1 - Double(depth) * step) - from])
             }
+        }
+        return out
+    }
+}
+
+extension PerfettoExporter {
+    /// A call's function graph as nested slices, within `from`…`to`
+    /// (nanoseconds since the trace began). The tracer's times are cut to
+    /// microseconds: a slice is moved or cut (by less than that, or to the
+    /// region's edges) so that each lies inside its caller and after the
+    /// sibling before it, a nanosecond apart, as Perfetto requires; its
+    /// `duration_us` keeps the tracer's figure.
+    func graphSlices(_ graph: FunctionGraph, pid: Int32, tid: Int32, from: UInt64, to: UInt64) -> [[String: Any]] {
+        var out: [[String: Any]] = []
+        // Per depth: the caller's end and where its next callee may begin (nil: no room).
+        var frames: [(end: UInt64, next: UInt64)?] = [(to, from)]
+        for call in graph.calls {
+            if frames.count > call.depth + 1 { frames.removeLast(frames.count - call.depth - 1) }
+            guard frames.count == call.depth + 1, let caller = frames[call.depth], caller.next < caller.end else {
+                frames.append(nil)
+                continue
+            }
+            let start = max(call.time.nanoseconds &- origin, caller.next)
+            guard start < caller.end else {
+                frames.append(nil)
+                continue
+            }
+            let end = min(call.duration.map { start + $0 } ?? caller.end, caller.end - 1)
+            guard end >= start else {
+                frames.append(nil)
+                continue
+            }
+            frames[call.depth] = (caller.end, end + 1)
+            frames.append((end, start))
+            out.append(["ph": "X", "name": call.function, "cat": "function_graph", "pid": pid, "tid": tid,
+                        "ts": Double(start) / 1000, "dur": Double(end - start) / 1000,
+                        "args": ["duration_us": call.duration.map { Double($0) / 1000 } ?? "unfinished", "depth": call.depth] as [String: Any]])
         }
         return out
     }

@@ -70,6 +70,60 @@ extension TextTimeline {
         }
     }
 
+    /// With `--function-graph`: the call's graph as an indented tree, each
+    /// function with the time spent in it. Shown: the syscall's entry
+    /// function, the model's functions and the calls they are under, and
+    /// every call that took 2% of the whole or more, in the order of entry,
+    /// at most `graphLines` lines; then how many more calls there were
+    /// (all of them are in the trace file).
+    func graphLines(_ graph: FunctionGraph, activity: KernelActivity) {
+        guard !graph.calls.isEmpty else { return }
+        let model = Set(activity.expected).union(activity.hits.map(\.function))
+        let whole = graph.duration ?? graph.calls.compactMap(\.duration).max() ?? 0
+        let threshold = whole / 50
+        let parents = graph.parents
+        var shown = [Bool](repeating: false, count: graph.calls.count)
+        for (index, call) in graph.calls.enumerated() where index == 0 || model.contains(call.function) || (call.duration ?? 0) >= threshold {
+            var at: Int? = index
+            while let current = at, !shown[current] {
+                shown[current] = true
+                at = parents[current]
+            }
+        }
+        var heading = "function graph (function_graph, max depth \(graph.maxDepth)): \(graph.calls.count + graph.omitted) calls"
+        if let duration = graph.duration { heading += ", " + Self.graphDuration(duration) }
+        if graph.omitted > 0 { heading += ", \(graph.omitted) past the limit not recorded" }
+        if graph.lost { heading += ", " + paint("events lost: incomplete", Self.yellow) }
+        output.write(kernelIndent + heading + "\n")
+        var written = 0
+        for (index, call) in graph.calls.enumerated() where shown[index] {
+            guard written < options.graphLines else { break }
+            var line = String(repeating: "  ", count: call.depth + 1)
+            line += model.contains(call.function) ? paint(call.function, Self.green) : call.function
+            line += "  " + paint(call.duration.map(Self.graphDuration) ?? "(no return seen)", Self.dim)
+            if call.depth == graph.maxDepth - 1, call.duration != nil, index + 1 == graph.calls.count || graph.calls[index + 1].depth <= call.depth {
+                line += paint("  (deeper calls not recorded)", Self.dim)
+            }
+            output.write(kernelIndent + line + "\n")
+            written += 1
+        }
+        let more = graph.calls.count - written
+        if more > 0 {
+            output.write(kernelIndent + paint("  … \(more) more calls (shorter than 2% of the call, or past \(options.graphLines) lines; the trace file has them all)", Self.dim) + "\n")
+        }
+    }
+
+    /// `0.812 µs`, `21.9 µs`, `10.57 ms`.
+    static func graphDuration(_ nanoseconds: UInt64) -> String {
+        if nanoseconds < 1_000 { return "0.\(String(nanoseconds).leftPadded(to: 3)) µs" }
+        if nanoseconds < 1_000_000 {
+            let tenths = (nanoseconds + 50) / 100
+            return "\(tenths / 10).\(tenths % 10) µs"
+        }
+        let hundredths = (nanoseconds + 5_000) / 10_000
+        return "\(hundredths / 100).\(String(hundredths % 100).leftPadded(to: 2)) ms"
+    }
+
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false) {
         let parts = ChainAligner.parts(sample.frames)
         let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
@@ -195,5 +249,12 @@ extension TextTimeline {
             return frame + " (" + source + ")"
         }
         return parts.isEmpty ? nil : parts
+    }
+}
+
+extension String {
+    /// Zeros in front up to `width` characters (`"7".leftPadded(to: 3)` is `"007"`).
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -22,6 +22,8 @@ public final class TextTimeline: TraceSink {
         public var stringLimit = 32
         /// At most this many arguments, then how many more.
         public var arrayLimit = 32
+        /// At most this many lines of a call's function graph, then how many more calls.
+        public var graphLines = 40
         public init() {}
     }
 
@@ -195,6 +197,7 @@ public final class TextTimeline: TraceSink {
         let userChain = Self.userChain(call)
         if let activity = call.kernel {
             kernelLines(activity, userChain: userChain)
+            if let graph = activity.functionGraph { graphLines(graph, activity: activity) }
         } else if call.functions != nil {
             writeWrapped(["↳ in " + (userChain.first ?? "")] + userChain.dropFirst(), separator: " → ", colour: "\u{1B}[2m")
         }

@@ -291,6 +291,24 @@ struct RecordEncoder {
                 }
             } }
         }
+        if let graph = activity.functionGraph {
+            // Format 1.5: the function_graph tracer's calls, outermost first, in the order of entry.
+            o.member("function_graph") { encoder in
+                encoder.object { g in
+                    g.member("max_depth", graph.maxDepth)
+                    if graph.omitted > 0 { g.member("omitted", graph.omitted) }
+                    if graph.lost { g.member("lost", true) }
+                    g.member("calls") { $0.array(graph.calls) { encoder, call in
+                        encoder.object { c in
+                            c.member("function", call.function)
+                            c.member("depth", call.depth)
+                            c.member("time", call.time)
+                            c.member("duration", call.duration)
+                        }
+                    } }
+                }
+            }
+        }
     }
 
     /// An alignment's members but its sample (shared by the full form and `alignment` records).

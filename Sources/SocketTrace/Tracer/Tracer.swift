@@ -403,7 +403,9 @@ public final class Tracer {
                 sink.handle(.kernelEvent(sample))
             }
         }
-        call.kernel = kernel.correlator.activity(for: call)
+        var activity = kernel.correlator.activity(for: call)
+        if let graphs = kernel.functionGraph { activity.functionGraph = graphs.graph(for: call) }
+        call.kernel = activity
         for sample in kernel.correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
     }
 

@@ -80,6 +80,12 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("kernel-buffer-pages"), help: ArgumentHelp("Pages of each CPU's kernel sample ring (a power of two; default 256). Samples that do not fit are counted as lost.", valueName: "n"))
     var kernelBufferPages: UInt64 = KernelSampler.defaultRingPages
 
+    @Flag(name: .customLong("function-graph"), help: "Record each call's kernel function graph with the time in each function (the kernel's function_graph tracer; kernels that have it, such as the lab's).")
+    var functionGraph = false
+
+    @Option(name: .customLong("graph-depth"), help: ArgumentHelp("With --function-graph: how deep below the syscall's entry function (max_graph_depth; default 20).", valueName: "n"))
+    var graphDepth: Int = 20
+
     @OptionGroup var model: ModelOptions
 
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The program to run and its arguments.", valueName: "prog"))
@@ -90,6 +96,7 @@ struct Run: ParsableCommand {
             throw ValidationError("must have PROG [ARGS] or -p PID")
         }
         if stringLimit < 0 { throw ValidationError("-s: the limit must be 0 or more") }
+        if graphDepth < 1 { throw ValidationError("--graph-depth: must be 1 or more") }
     }
 
     var programArguments: [String] {
@@ -125,7 +132,8 @@ struct Run: ParsableCommand {
             configuration.recordPlainText = format == .jsonl || save != nil
             let mode = kernelMode ?? ((format == .strace && save == nil) || summary ? .off : .auto)
             let observer = try KernelObserver.make(mode: mode, model: mode == .off ? nil : try model.load(required: mode == .on),
-                                                   probeSet: model.probeSet, ringPages: kernelBufferPages)
+                                                   probeSet: model.probeSet, ringPages: kernelBufferPages,
+                                                   functionGraph: functionGraph ? .init(syscalls: Array(configuration.selection.syscalls), maxDepth: graphDepth) : nil)
             if let vmlinux {
                 let resolver: KernelSourceResolver
                 do {
@@ -173,7 +181,13 @@ struct Run: ParsableCommand {
                 }
                 Self.complain(line)
             }
+            if let graphs = observer?.functionGraph, let directory = graphs.directory {
+                Self.complain("function_graph on \(graphs.entryFunctions.count) syscall entry functions, max_graph_depth \(graphs.maxDepth), in \(directory)")
+            }
             let status = try tracer.run()
+            if let lost = observer?.functionGraph?.lostEvents, lost > 0 {
+                Self.complain("the function_graph tracer lost \(lost) events (its buffer was full): some calls' graphs are incomplete (marked lost)")
+            }
             stream.close()
             saved?.close()
             if let lost = observer?.sampler?.lostSamples, lost > 0 {
