@@ -224,19 +224,21 @@ def target():
     rows = ["## The ping-pong target, in pairs", "",
             "`benchmarks/.build/pingpong %s`; %d pairs of runs, each sockettrace run against the `strace -f -e trace=%%net -o /dev/null` run next to it." % (trips, pairs), "",
             "| sockettrace | median ratio to strace | middle half of the ratios | pairs under 1.0 |", "| --- | --- | --- | --- |"]
+    rows += ratio_rows(ratios)
+    rows += ["", "The same pairs against `%s` (strace's fastest mode, the same calls stopped at), run beside them:" % STRACE_SECCOMP_RW, "",
+             "| sockettrace | median ratio to strace --seccomp-bpf | middle half of the ratios | pairs under 1.0 |", "| --- | --- | --- | --- |"]
+    rows += ratio_rows(seccomp_ratios)
+    return "\n".join(rows)
+
+def ratio_rows(ratios):
+    """A table row per tool: the median of its ratios, their middle half, how many under 1.0."""
+    rows = []
     for name, values in ratios.items():
         ordered = sorted(values)
         quarter = len(ordered) // 4
         rows.append("| %s | %.2f | %.2f-%.2f | %d of %d |" % (name, statistics.median(ordered), ordered[quarter], ordered[-1 - quarter],
                                                             sum(1 for value in ordered if value < 1.0), len(ordered)))
-    rows += ["", "The same pairs against `%s` (strace's fastest mode, the same calls stopped at), run beside them:" % STRACE_SECCOMP_RW, "",
-             "| sockettrace | median ratio to strace --seccomp-bpf | middle half of the ratios | pairs under 1.0 |", "| --- | --- | --- | --- |"]
-    for name, values in seccomp_ratios.items():
-        ordered = sorted(values)
-        quarter = len(ordered) // 4
-        rows.append("| %s | %.2f | %.2f-%.2f | %d of %d |" % (name, statistics.median(ordered), ordered[quarter], ordered[-1 - quarter],
-                                                            sum(1 for value in ordered if value < 1.0), len(ordered)))
-    return "\n".join(rows)
+    return rows
 
 def stop_work():
     """What a tracer's work at a stop costs the traced program: the ptrace
@@ -328,4 +330,5 @@ def scale():
                         % (pages, wall, mib, summary.get("kernel_samples", 0), summary.get("lost_kernel_samples", 0)))
     return "\n".join(rows)
 
-main()
+if __name__ == "__main__":
+    main()
