@@ -95,4 +95,27 @@ struct CorpusDifferentialTests {
         #expect(lines > 30)
         #expect(difference == nil, "\(difference ?? "")")
     }
+
+    @Test("-k on curl: every frame named as strace -k names it (libc's own symbol table, not its debug symbols)",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("curl")))
+    func stacksOfCurl() throws {
+        let port = TestSupport.freshPort()
+        let hexPort = String(format: "%04X", port)
+        func frames(_ tool: [String]) throws -> [String] {
+            let file = TestSupport.temporaryFile("curl-k")
+            let script = """
+                cd /tmp && /usr/bin/python3 -m http.server \(port) --bind 127.0.0.1 >/dev/null 2>&1 & server=$!
+                until grep -q ':\(hexPort) 00000000:0000 0A' /proc/net/tcp; do sleep 0.02; done
+                \(tool.joined(separator: " ")) -f -k -e trace=%net -o \(file) curl -s -o /dev/null http://127.0.0.1:\(port)/
+                kill $server; wait $server; exit 0
+                """
+            let result = try TestSupport.run("/bin/sh", ["-c", script], timeout: 120)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix(" > ") }.map(String.init)
+        }
+        let theirs = try frames(["/usr/bin/strace"])
+        let ours = try frames([TestSupport.sockettrace, "--format", "strace"])
+        #expect(theirs.count > 100)
+        #expect(ours == theirs, "\(zip(theirs, ours).filter { $0 != $1 }.prefix(5))")
+    }
 }

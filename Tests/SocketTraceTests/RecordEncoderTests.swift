@@ -20,7 +20,10 @@ struct RecordEncoderTests {
         let socket = SocketInfo(family: 2, type: 1, protocolNumber: 6, local: .inet(address: "127.0.0.1", port: 1),
                                 peer: .inet6(address: "::1", port: 2), state: .connected)
         call.socket = SocketSnapshot(fd: 4, socket: socket)
-        call.userStack = [UserFrame(module: "/lib/libc.so.6", function: "sendto", offset: 19, moduleOffset: 0x10acb3, file: nil, line: nil),
+        var libc = UserFrame(module: "/lib/libc.so.6", function: "sendto", offset: 19, moduleOffset: 0x10acb3, file: nil, line: nil)
+        libc.exportedName = "__sendto"
+        libc.exportedOffset = 19
+        call.userStack = [libc,
                           UserFrame(module: "/srv/server", function: "main", offset: 3, moduleOffset: 0x13c3, file: "server.c", line: 57)]
         var sample = KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 41, tid: 42, time: MonotonicTime(nanoseconds: 5_000), cpu: 1,
                                   chain: ["kfree_skb", "__sys_sendto"],

@@ -9,10 +9,16 @@ public struct UserFrame: Sendable, Codable, Equatable {
     public var moduleOffset: UInt64
     public var file: String?
     public var line: Int?
+    /// The name strace -k gives the frame: from the module's own symbol
+    /// table, without its separate debug symbols (`svc_run+0x34b4` where
+    /// `function` is libc's static `open_socket`), and its offset.
+    public var exportedName: String?
+    public var exportedOffset: UInt64?
 
     /// ` > /lib/libc.so.6(send+0x13) [0x10acb3]`, strace's -k line.
     public var straceText: String {
-        " > \(module)(" + (function.map { "\($0)+0x" + String(offset, radix: 16) } ?? "") + ") [0x" + String(moduleOffset, radix: 16) + "]"
+        let named = exportedName.map { ($0, exportedOffset ?? 0) } ?? function.map { ($0, offset) }
+        return " > \(module)(" + (named.map { "\($0.0)+0x" + String($0.1, radix: 16) } ?? "") + ") [0x" + String(moduleOffset, radix: 16) + "]"
     }
 
     /// `handle_client (server.c:22)` or `send (libc.so.6)`.

@@ -138,6 +138,17 @@ public final class UserStackUnwinder {
         return walk.addresses.map { resolve(session: session, pc: $0.pc, activation: $0.activation) }
     }
 
+    /// Each module's own symbol table (strace's names), read once; nil for
+    /// a module that cannot be read.
+    var moduleSymbols: [String: ModuleSymbols?] = [:]
+
+    func exportedSymbols(of path: String) -> ModuleSymbols? {
+        if let known = moduleSymbols[path] { return known }
+        let loaded = path.hasPrefix("/") ? ModuleSymbols.load(path: path) : nil
+        moduleSymbols[path] = .some(loaded)
+        return loaded
+    }
+
     /// Names and offsets use the frame's address as it is (strace's -k
     /// output); the source line uses the call instruction's address (one
     /// byte before a return address), which is the line that made the call.
@@ -161,7 +172,13 @@ public final class UserStackUnwinder {
             case 1: relative = pc &- start    // ET_DYN: relative to the module's start
             default: relocated = dwfl_module_relocate_address(module, &relative) >= 0
             }
-            if relocated { frame.moduleOffset = relative }
+            if relocated {
+                frame.moduleOffset = relative
+                if let exported = exportedSymbols(of: frame.module)?.name(of: relative) {
+                    frame.exportedName = exported.name
+                    frame.exportedOffset = exported.offset
+                }
+            }
             var symbol = GElf_Sym()
             if let name = dwfl_module_addrsym(module, pc, &symbol, nil) {
                 // `__libc_start_main@@GLIBC_2.34`: the version is not part of the name.

@@ -66,9 +66,12 @@ struct RecordDecoder {
         }
         if let stack = value["user_stack"]?.array {
             call.userStack = stack.map { frame in
-                UserFrame(module: frame["module"]?.string ?? "?", function: frame["function"]?.string,
-                          offset: frame["offset"]?.uint64 ?? 0, moduleOffset: frame["module_offset"]?.uint64 ?? 0,
-                          file: frame["file"]?.string, line: frame["line"]?.integer(Int.self))
+                var decoded = UserFrame(module: frame["module"]?.string ?? "?", function: frame["function"]?.string,
+                                        offset: frame["offset"]?.uint64 ?? 0, moduleOffset: frame["module_offset"]?.uint64 ?? 0,
+                                        file: frame["file"]?.string, line: frame["line"]?.integer(Int.self))
+                decoded.exportedName = frame["exported_name"]?.string
+                decoded.exportedOffset = frame["exported_offset"]?.uint64
+                return decoded
             }
         }
         return call

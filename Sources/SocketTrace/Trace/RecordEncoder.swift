@@ -214,6 +214,8 @@ struct RecordEncoder {
                         f.member("module_offset", frame.moduleOffset)
                         f.member("file", frame.file)
                         f.member("line", frame.line)
+                        f.member("exported_name", frame.exportedName)
+                        f.member("exported_offset", frame.exportedOffset)
                     }
                 } }
             }
