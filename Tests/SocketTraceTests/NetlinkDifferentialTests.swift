@@ -59,6 +59,13 @@ struct NetlinkDifferentialTests {
         #expect(figures.compared > 15 && figures.differing == 0, "\(StraceComparison.difference(strace, ours) ?? "")")
     }
 
+    @Test("ip rule show and ip -6 rule show: RTM_GETRULE, fib_rule_hdr replies with FRA_ attributes", arguments: [["ip", "rule", "show"], ["ip", "-6", "rule", "show"]])
+    func ipRule(_ command: [String]) throws {
+        let (strace, ours, figures) = try compare(command.joined(separator: " "), command)
+        #expect(ours.contains { $0.contains("RTM_NEWRULE") && $0.contains("FRA_TABLE") })
+        #expect(figures.compared > 5 && figures.differing == 0, "\(StraceComparison.difference(strace, ours) ?? "")")
+    }
+
     @Test("ip link show lo: IFLA_ attributes, link statistics, the list cut after -s of them")
     func ipLink() throws {
         let (strace, ours, figures) = try compare("ip link show lo", ["ip", "link", "show", "lo"])

@@ -22,6 +22,7 @@ struct RouteNetlinkDecoder: NetlinkFamilyDecoder {
         case 20...22, 58, 62: return AddressMessage.render(data, text: text)
         case 24...26: return RouteMessage.render(data, text: text)
         case 28...30: return NeighbourMessage.render(data, type: header.type, text: text)
+        case 32...34: return RuleMessage.render(data, text: text)
         default: return Self.familyAndBytes(data, text: text)
         }
     }
