@@ -712,7 +712,12 @@ public final class Tracer {
     func newTracee(_ tid: Int32) -> TracedThread {
         let (tgid, parentPid) = Self.ids(of: tid)
         if tgid != tid, let process = processes[tgid] {
-            return addThread(tid, process: process, starting: true)
+            // A new thread whose first stop came before its creator's clone
+            // event: said now (the clone event then finds it known), so its
+            // lines are its process's.
+            let thread = addThread(tid, process: process, starting: true)
+            emit(.process(processEvent(.started, tid: tid, pid: tgid, parent: tgid)))
+            return thread
         }
         let parent = pendingParents.removeValue(forKey: tid) ?? parentPid
         let table = (parent.flatMap { threads[$0]?.process.table } ?? DescriptorTable()).copy()
