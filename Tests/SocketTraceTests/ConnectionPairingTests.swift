@@ -70,6 +70,15 @@ struct ConnectionPairingTests {
         try expectComplete(connections, count: 3, bytes: Self.lineLength, file: file)
     }
 
+    @Test("sendmmsg and recvmmsg count their messages' bytes (audit D, C3)")
+    func multipleMessages() throws {
+        let program = try TestSupport.build("mmsg_pair.c")
+        let (connections, _) = try connections(of: [program, "\(TestSupport.freshPort())"])
+        let connection = try #require(connections.first)
+        #expect(connections.count == 1)
+        #expect(connection.sentByClient == 30 && connection.receivedByServer == 30, "\(connection)")
+    }
+
     @Test("socat serving in forked children, python clients in another process", .enabled(if: TestSupport.underCI || TestSupport.commandExists("socat")))
     func socatServer() throws {
         let port = TestSupport.freshPort()

@@ -1,7 +1,7 @@
 /// The bytes a finished call moved through its socket, and which way: what
 /// connection byte counts add up. Every call of the read/write, send/recv,
-/// sendfile and splice families counts; sendmmsg and recvmmsg return a
-/// number of messages, not bytes, and are left out, as are peeks (MSG_PEEK).
+/// sendfile and splice families counts (sendmmsg and recvmmsg by their
+/// messages' lengths: their result counts messages); peeks (MSG_PEEK) do not.
 public struct DataTransfer: Sendable, Equatable {
     public enum Direction: Sendable, Equatable { case sent, received }
 
@@ -14,7 +14,11 @@ public struct DataTransfer: Sendable, Equatable {
         guard let result = call.result, !result.failed, result.value > 0, let socket = call.socket else { return nil }
         switch call.syscall {
         case .sendmmsg, .recvmmsg, .recvmmsg_time64:
-            return nil
+            // Their result counts messages: the bytes are the messages' msg_len.
+            guard let transferred = call.transferredBytes, transferred > 0 else { return nil }
+            direction = call.syscall == .sendmmsg ? .sent : .received
+            bytes = transferred
+            return
         case .recv where call.argument(3) & Self.peekFlag != 0, .recvfrom where call.argument(3) & Self.peekFlag != 0,
              .recvmsg where call.argument(2) & Self.peekFlag != 0:
             // MSG_PEEK leaves the data queued: the read that takes it counts it.

@@ -67,6 +67,9 @@ public struct SyscallInvocation: Sendable, Codable {
     public var systemTime: Double?
     /// The thread's CPU time at the entry stop, in nanoseconds.
     var cpuTimeAtEntry: UInt64?
+    /// sendmmsg and recvmmsg: the bytes of all their messages (their
+    /// result counts messages), read from each mmsghdr's msg_len at exit.
+    public var transferredBytes: Int64?
 }
 
 /// A socket at one moment: what the trace file keeps of `SocketInfo`.

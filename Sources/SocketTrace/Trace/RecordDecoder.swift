@@ -47,6 +47,7 @@ struct RecordDecoder {
         call.entryText = value["entry_text"]?.string ?? ""
         call.exitText = value["exit_text"]?.string ?? ""
         call.saved = value["saved"]?.array?.compactMap(\.int64) ?? []
+        call.transferredBytes = value["transferred_bytes"]?.int64
         call.exitTime = value["exit_time"]?.uint64.map(MonotonicTime.init(nanoseconds:))
         if let result = value["result"] {
             guard let returned = result["value"]?.int64 else { return nil }

@@ -175,6 +175,7 @@ struct RecordEncoder {
             o.member("entry_text", call.entryText)
             o.member("exit_text", call.exitText)
             o.member("saved") { $0.array(call.saved) { $0.append(number: $1) } }
+            o.member("transferred_bytes", call.transferredBytes)
             o.member("exit_time", call.exitTime)
             if let result = call.result {
                 o.member("result") { $0.object { r in r.member("value", result.value); r.member("errno", result.errno) } }

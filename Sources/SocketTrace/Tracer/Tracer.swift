@@ -357,6 +357,21 @@ public final class Tracer {
         submit(.strayKernelSamples(before: before, otherwise: .now()))
     }
 
+    /// The bytes sendmmsg or recvmmsg moved: the msg_len the kernel wrote
+    /// into each of the `result` mmsghdrs (64 bytes each on x86-64, with
+    /// msg_len after the 56-byte msghdr; 32 and 28 on i386).
+    static func messageBytes(of call: SyscallInvocation, memory: any TraceeMemory) -> Int64? {
+        guard [.sendmmsg, .recvmmsg, .recvmmsg_time64].contains(call.syscall), let result = call.result, !result.failed,
+              result.value > 0 else { return nil }
+        let (size, lengthOffset): (UInt64, UInt64) = call.architecture == .i386 ? (32, 28) : (64, 56)
+        var total: Int64 = 0
+        for index in 0..<UInt64(min(result.value, 1024)) {
+            guard let length = memory.readUInt32(call.argument(1) + index * size + lengthOffset) else { return nil }
+            total += Int64(length)
+        }
+        return total
+    }
+
     /// How many descriptors of the traced processes, other than `fd` of
     /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike:
     /// a received descriptor was looked up anew, so it is the same socket by
@@ -684,6 +699,7 @@ public final class Tracer {
                                               marking: thread.currentShown && needsPlainText)
         tracker.apply(call)
         if thread.currentShown {
+            call.transferredBytes = Self.messageBytes(of: call, memory: memory)
             let exitTextAtEntry = call.exitText
             let decoder = SyscallDecoder(context)
             decoder.exit(&call)
