@@ -134,7 +134,8 @@ struct CorpusDifferentialTests {
         #expect(result.status == 0, "\(result.stderr)")
         let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(!lines.contains { $0.contains("?[") }, "\(lines.filter { $0.contains("?[") }.prefix(5))")
-        #expect(lines.filter { $0.contains("thread started") }.count >= 7, "4 threads and 3 pool workers")
+        // 4 threads, and 1 to 3 pool workers (an idle worker takes the next task instead of a new one).
+        #expect(lines.filter { $0.contains("thread started") }.count >= 5)
         #expect(lines.filter { $0.contains("sendto(") && $0.contains("/") }.count == 4, "each thread's datagram, on a labelled thread")
         #expect(lines.filter { $0.contains("connect(") }.count >= 3)
     }
