@@ -1,4 +1,4 @@
-# A client and a server thread exchanging ping/pong three times over
+# A client and a server thread exchanging ping/pong six times over
 # 127.0.0.1:PORT; run in a network namespace where nftables drops every
 # other data segment on input, each lost segment is sent again by the
 # write timer (a tail loss probe, or the retransmission timer) in the
@@ -22,7 +22,7 @@ def serve():
 
 threading.Thread(target=serve, daemon=True).start()
 client = socket.create_connection(("127.0.0.1", port))
-for _ in range(3):
+for _ in range(6):
     client.sendall(b"ping")
     client.recv(100)
 client.close()

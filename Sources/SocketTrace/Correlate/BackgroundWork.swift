@@ -1,5 +1,3 @@
-import Foundation
-
 /// Work the kernel does for traced connections outside the traced tasks:
 /// a retransmission by a timer on an idle CPU, ksoftirqd's receive work.
 /// Probes sampled everywhere see every task's hits; a hit is kept only
@@ -33,8 +31,8 @@ struct BackgroundWork {
         var kept: [KernelSample] = [], still: [KernelSample] = []
         for var sample in waiting {
             if let flow = flow(of: sample) {
-                sample.flow = flow
-                sample.task = Self.task(of: sample)
+                sample.flow = flow.flow
+                sample.task = flow.task
                 sample.alignments = align(sample)
                 kept.append(sample)
             } else if let now, now.nanoseconds &- sample.time.nanoseconds < Self.patience, now > sample.time {
@@ -47,26 +45,28 @@ struct BackgroundWork {
         return kept
     }
 
-    func flow(of sample: KernelSample) -> PacketFlow? {
-        let source = SocketEndpoint(text: sample.endpoint("saddr", "sport")).forPairing
-        let destination = SocketEndpoint(text: sample.endpoint("daddr", "dport")).forPairing
-        let said = "\(sample.tracepoint)'s \(source) → \(destination)"
+    /// Whose a hit is, when its 4-tuple is a traced socket's either way,
+    /// and the task it was taken in (read once, for both).
+    func flow(of sample: KernelSample) -> (flow: PacketFlow, task: String)? {
+        guard let (source, destination) = sample.flowEndpoints else { return nil }
+        let owner: PacketFlow.Owner
         if tracedFlows.contains(Flow(source: source, destination: destination)) {
-            return PacketFlow(owner: .ownSocket, evidence: "\(said) is a traced socket's, from it; in \(Self.task(of: sample)) on CPU \(sample.cpu)")
+            owner = .ownSocket
+        } else if tracedFlows.contains(Flow(source: destination, destination: source)) {
+            owner = .peer
+        } else {
+            return nil
         }
-        if tracedFlows.contains(Flow(source: destination, destination: source)) {
-            return PacketFlow(owner: .peer, evidence: "\(said) is a traced socket's, to it from its peer; in \(Self.task(of: sample)) on CPU \(sample.cpu)")
-        }
-        return nil
+        let task = Self.task(of: sample)
+        let whose = owner == .ownSocket ? "from it" : "to it from its peer"
+        return (PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is a traced socket's, \(whose); in \(task) on CPU \(sample.cpu)"), task)
     }
 
     /// For a hit taken during a call: whose it is by its own addresses —
     /// the call's socket's (either way), or (nil inside) another flow's;
     /// nil when the hit names no flow.
     func flow(of sample: KernelSample, socketLocal local: SocketEndpoint?, socketPeer peer: SocketEndpoint?) -> PacketFlow?? {
-        guard case .bytes? = sample.fields["saddr"], sample.fields["sport"] != nil else { return nil }
-        let source = SocketEndpoint(text: sample.endpoint("saddr", "sport")).forPairing
-        let destination = SocketEndpoint(text: sample.endpoint("daddr", "dport")).forPairing
+        guard let (source, destination) = sample.flowEndpoints else { return nil }
         let said = "\(sample.tracepoint)'s \(source) → \(destination)"
         if source == local && destination == peer { return .some(PacketFlow(owner: .ownSocket, evidence: "\(said) is this call's socket's")) }
         if source == peer && destination == local { return .some(PacketFlow(owner: .peer, evidence: "\(said) is this call's socket's peer's")) }
@@ -76,8 +76,16 @@ struct BackgroundWork {
     /// `swapper/0` (the idle task), `ksoftirqd/1`, or another task's name.
     static func task(of sample: KernelSample) -> String {
         if sample.tid == 0 { return "swapper/\(sample.cpu)" }
-        let comm = (try? String(contentsOfFile: "/proc/\(sample.tid)/comm", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let comm = ProcFile.text("/proc/\(sample.tid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines)
         return "\(comm ?? "task")[\(sample.tid)]"
+    }
+}
+
+extension KernelSample {
+    /// The 4-tuple a TCP tracepoint names (`saddr:sport → daddr:dport`), in
+    /// the form pairing compares; nil for a tracepoint without one.
+    var flowEndpoints: (source: SocketEndpoint, destination: SocketEndpoint)? {
+        guard case .bytes? = fields["saddr"], fields["sport"] != nil else { return nil }
+        return (SocketEndpoint(text: endpoint("saddr", "sport")).forPairing, SocketEndpoint(text: endpoint("daddr", "dport")).forPairing)
     }
 }
