@@ -102,10 +102,16 @@ struct KernelTests {
         #expect(proven.count >= 4, "\(receives.map { "\($0.0.name): \($0.1.flow!.description)" })")
         #expect(receives.contains { $0.1.flow?.owner == .peer }, "the ACK a receive sent back, received on the same stack")
         for (call, sample) in proven {
-            // The evidence names the call's own connection, one way or the other.
-            let local = try #require(call.socket?.local), peer = try #require(call.socket?.peer)
+            // The evidence names the call's own connection, one way or the
+            // other, or (a connect's SYN, before its addresses are known) its
+            // own socket's inode.
             let evidence = try #require(sample.flow?.evidence)
-            #expect(evidence.contains("\(local) → \(peer)") || evidence.contains("\(peer) → \(local)"), "\(call.name): \(evidence)")
+            if let local = call.socket?.local, let peer = call.socket?.peer {
+                #expect(evidence.contains("\(local) → \(peer)") || evidence.contains("\(peer) → \(local)"), "\(call.name): \(evidence)")
+            } else {
+                let inode = try #require(call.socket?.inode)
+                #expect(sample.flow?.owner == .ownSocket && evidence.contains("socket:[\(inode)]"), "\(call.name): \(evidence)")
+            }
         }
         // Other connections' packets (another program's loopback traffic) are events, never a call's.
         for event in events where event.flow?.owner == .otherFlow {

@@ -230,4 +230,43 @@ struct ModelTests {
                                                                                  kernel: KernelVersion(6, 18)))
         #expect(alignment.operation == "tcp_loss_probe", "\(alignment.operation)")
     }
+
+    /// The softirq operation chosen for a chain (outermost frame last, as
+    /// perf prints it), without the kernel's code: no tail call proven.
+    static func softirqOperation(_ innermostFirst: [String]) throws -> String? {
+        let model = try ModelParser.load(directory: modelDirectory)
+        let parts = ChainAligner.parts(innermostFirst.map { KernelFrame($0, 0) })
+        return ChainAligner(symbols: nil).softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model,
+                                                           kernel: KernelVersion(6, 18))?.operation
+    }
+
+    static let timerEntry = ["call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu",
+                             "sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt"]
+    static let receiveEntry = ["ip_protocol_deliver_rcu", "ip_local_deliver_finish", "__netif_receive_skb_one_core", "process_backlog",
+                               "__napi_poll", "net_rx_action", "handle_softirqs", "do_softirq", "__local_bh_enable_ip"]
+    static let ipTransmit = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb"]
+
+    @Test("a delayed ACK's timer (perf's chain on 6.18) is tcp_delack_timer, not a retransmission or a receive")
+    func delayedAckTimer() throws {
+        #expect(try Self.softirqOperation(Self.ipTransmit + ["tcp_delack_timer_handler", "tcp_delack_timer"] + Self.timerEntry)
+            == "tcp_delack_timer")
+    }
+
+    @Test("a FIN received after this side's own FIN sends its ACK from tcp_fin: tcp_fin_softirq, not the SYN-ACK")
+    func finAfterOwnFin() throws {
+        #expect(try Self.softirqOperation(Self.ipTransmit + ["tcp_fin", "tcp_data_queue", "tcp_rcv_state_process", "tcp_v4_do_rcv",
+                                                             "tcp_v4_rcv"] + Self.receiveEntry) == "tcp_fin_softirq")
+    }
+
+    @Test("an ACK whose path is only tail calls, unproven without the kernel's code, is no operation: nothing tells them apart")
+    func unprovenAckIsUnmodelled() throws {
+        let chosen = try Self.softirqOperation(Self.ipTransmit + ["tcp_v4_do_rcv", "tcp_v4_rcv"] + Self.receiveEntry)
+        #expect(chosen == nil, "\(chosen ?? "")")
+    }
+
+    @Test("a packet's receive seen at the device is the shared receive path, explained whole by its narrowest operation")
+    func deviceReceiveIsNetifReceive() throws {
+        #expect(try Self.softirqOperation(["__netif_receive_skb_core", "__netif_receive_skb_one_core", "process_backlog", "__napi_poll",
+                                           "net_rx_action", "handle_softirqs", "do_softirq", "__local_bh_enable_ip"]) == "netif_receive")
+    }
 }

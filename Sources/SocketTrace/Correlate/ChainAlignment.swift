@@ -31,6 +31,10 @@ public struct ChainAlignment: Sendable, Codable {
         /// entered and left before the sample or after it (format 1.4).
         case hit
 
+        /// The chain shows the function ran on this path: a frame, a proven
+        /// tail call, or its own kprobe's hit.
+        public var showsPath: Bool { self == .matched || self == .tailCall || self == .hit }
+
         /// Read from a trace file: format 1.2's statuses made claims without
         /// evidence (`skipped`: "inlined here or tail-called"; `absent`:
         /// no symbol), so they read as unverified.
@@ -409,23 +413,48 @@ public struct ChainAligner {
     /// nil (unmodelled) when no operation's own functions are there.
     public func softirqAlignment(_ frames: [KernelFrame], kind: String?, model: StackModel, kernel: KernelVersion?,
                                  caller: KernelFrame? = nil) -> ChainAlignment? {
-        guard !frames.isEmpty else { return nil }
+        guard let last = frames.last?.function else { return nil }
         let operations = model.softirqOperations
         let chains = operations.map { $0.chain(for: nil, kernel: kernel) }
         let names = Set(frames.map(\.function))
-        let own = Self.ownFunctions(chains.map { Set($0.map(\.name)) })
         let context = "softirq " + (kind ?? "?")
-        let candidates = operations.indices.compactMap { index -> ChainAlignment? in
-            guard !own[index].isDisjoint(with: names) else { return nil }
-            return align(frames: frames, with: chains[index], operation: operations[index].name, context: context, caller: caller)
+        // Only an operation whose path reaches the function the tracepoint
+        // fired in can explain the sample.
+        let reaching = operations.indices.filter { chains[$0].contains { $0.name == last } }
+        let aligned = reaching.map { index in
+            (index: index, alignment: align(frames: frames, with: chains[index], operation: operations[index].name, context: context,
+                                            caller: caller))
         }
-        if let best = candidates.max(by: { $0.count(.matched) < $1.count(.matched) }) { return best }
-        // No operation's own function: the operation that ends where the stack
-        // does and names all of its frames (the device receive path, shared by all).
-        let whole = operations.indices.first { index in
-            chains[index].last?.name == frames.last?.function && names.isSubset(of: Set(chains[index].map(\.name)))
-        }
-        return whole.map { align(frames: frames, with: chains[$0], operation: operations[$0].name, context: context, caller: caller) }
+        // The operation with the most of its path shown (frames, proven tail
+        // calls, kprobe hits) and the least contradicted (frames it does not
+        // name, functions called beside the path). Operations that tie explain
+        // the chain equally: when one of them names every frame and is part
+        // of all the others (the device receive path, shared by all), that
+        // one, claiming no more than was seen; else none (unmodelled), as
+        // nothing read tells them apart.
+        let scored = aligned.map { (index: $0.index, alignment: $0.alignment, score: Self.score($0.alignment)) }
+        guard let top = scored.map(\.score).max(by: <) else { return nil }
+        let tied = scored.filter { $0.score == top }
+        if tied.count == 1 { return tied[0].alignment }
+        let functions = tied.map { Set(chains[$0.index].map(\.name)) }
+        return tied.indices.first { index in
+            names.isSubset(of: functions[index]) && functions.allSatisfy { functions[index].isSubset(of: $0) }
+        }.map { tied[$0].alignment }
+    }
+
+    /// How well an alignment explains its chain: the steps shown or proven
+    /// less the frames the operation does not name, then the fewest steps
+    /// the code contradicts (called beside the path, out of order). A step
+    /// nothing explains is no evidence either way.
+    static func score(_ alignment: ChainAlignment) -> Score {
+        Score(shown: alignment.steps.filter { $0.status.showsPath }.count - alignment.extraFrames.count,
+              contradicted: alignment.steps.filter { $0.status == .sibling || $0.status == .outOfOrder }.count)
+    }
+
+    struct Score: Comparable {
+        var shown: Int
+        var contradicted: Int
+        static func < (a: Score, b: Score) -> Bool { (a.shown, -a.contradicted) < (b.shown, -b.contradicted) }
     }
 
     /// For each of several operations' chains, the functions no other one

@@ -285,7 +285,7 @@ public final class KernelCorrelator {
     /// time, and netif_receive_skb fires as each begins). Other
     /// connections' packets leave the call.
     func attributeFlows(_ samples: [KernelSample], to call: SyscallInvocation) -> (kept: [KernelSample], others: [KernelSample]) {
-        let local = call.socket?.local?.forPairing, peer = call.socket?.peer?.forPairing
+        let local = call.socket?.local?.forPairing, peer = call.socket?.peer?.forPairing, inode = call.socket?.inode
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
         for var sample in samples.sorted(by: { $0.time < $1.time }) {
@@ -299,9 +299,9 @@ public final class KernelCorrelator {
             if parts.softirq.isEmpty {
                 current = nil
                 if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress,
-                   let local, let peer {
-                    queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, call: "\(call.name) of \(call.tid)", time: sample.time,
-                                                                        length: sample.packetLength))
+                   (local != nil && peer != nil) || inode != nil {
+                    queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, inode: inode, call: "\(call.name) of \(call.tid)",
+                                                             time: sample.time, length: sample.packetLength))
                 }
                 kept.append(sample)
                 continue
@@ -310,14 +310,15 @@ public final class KernelCorrelator {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
-                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer)
+                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 sample.flow = PacketFlow(owner: packet.flow.owner,
                                          evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
                 // data the ACK let go) leaves from its receiver to its sender.
-                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let sender = packet.sender {
+                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let sender = packet.sender,
+                   sender.local != nil, sender.peer != nil {
                     queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local,
                                                              call: "the receive of a packet from \(sender.call)", time: sample.time,
                                                              length: sample.packetLength))
@@ -331,17 +332,21 @@ public final class KernelCorrelator {
     }
 
     func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,
-              peer: SocketEndpoint?) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              peer: SocketEndpoint?, inode: UInt64? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length) else {
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
         }
-        let sent = "\(name) queued by \(sender.call) on \(sender.local) → \(sender.peer)"
-        guard let local, let peer else {
-            return (PacketFlow(owner: .unverified, evidence: sent + "; this call's socket has no known 4-tuple"), sender)
+        let sent = "\(name) queued by \(sender.described)"
+        // The very skb this socket queued: its own packet, whether or not
+        // its addresses are known (an unconnected UDP socket's).
+        if let inode, sender.inode == inode { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
+        guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
+            return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil
+                ? "this call's socket has no known 4-tuple" : "the sender's 4-tuple is not known")), sender)
         }
-        if sender.local == local && sender.peer == peer { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
-        if sender.local == peer && sender.peer == local { return (PacketFlow(owner: .peer, evidence: sent), sender) }
+        if senderLocal == local && senderPeer == peer { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
+        if senderLocal == peer && senderPeer == local { return (PacketFlow(owner: .peer, evidence: sent), sender) }
         return (PacketFlow(owner: .otherFlow, evidence: sent + ", not \(local) ↔ \(peer)"), sender)
     }
 

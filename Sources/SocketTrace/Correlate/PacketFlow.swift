@@ -46,12 +46,23 @@ public struct PacketFlow: Sendable, Codable, Equatable {
 /// lookup is meant for the packets of the last moments.
 struct QueuedPackets {
     struct Sender {
-        let local: SocketEndpoint
-        let peer: SocketEndpoint
+        /// The sending socket's 4-tuple, when known (an unconnected UDP
+        /// socket has none until the kernel binds it on its first send).
+        let local: SocketEndpoint?
+        let peer: SocketEndpoint?
+        /// The sending socket's inode: the skb left this socket, whatever
+        /// its addresses.
+        var inode: UInt64? = nil
         let call: String
         let time: MonotonicTime
         /// The length net_dev_queue gave (with the link-layer header).
         let length: Int64?
+
+        var described: String {
+            if let local, let peer { return "\(call) on \(local) → \(peer)" }
+            if let inode { return "\(call) on socket:[\(inode)]" }
+            return call
+        }
     }
 
     var senders: [Int64: Sender] = [:]
