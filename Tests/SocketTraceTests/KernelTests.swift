@@ -277,6 +277,32 @@ struct KernelTests {
         #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false)
     }
 
+    @Test("SO_LINGER 0: close sends a reset (tcp_close_reset); the peer's close after ECONNRESET sends nothing (tcp_close_unconnected)")
+    func closeWithReset() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, struct, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+            time.sleep(0.05)
+            try: server.recv(10)
+            except ConnectionResetError: pass
+            server.close()
+            """
+        let file = TestSupport.temporaryFile("linger") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.protocolLabel == "TCP" && $0.socket?.peer != nil }
+        try #require(closes.count == 2, "\(closes.map(\.name))")
+        let reset = closes[0], afterReset = closes[1]
+        #expect(reset.kernel?.operation == "tcp_close_reset", "\(reset.kernel?.alignments.map { "\($0.operation): \($0.observed)" } ?? [])")
+        #expect(reset.kernel?.alignments.contains { inOrder(["__tcp_close", "tcp_disconnect", "tcp_send_active_reset", "__dev_queue_xmit"], in: $0.observed) } == true)
+        #expect(afterReset.kernel?.operation == "tcp_close_unconnected")
+        #expect(afterReset.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves after the reset")
+    }
+
     @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
     func udpUnreachable() throws {
         let port = TestSupport.freshPort()

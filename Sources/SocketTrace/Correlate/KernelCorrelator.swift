@@ -126,16 +126,23 @@ public final class KernelCorrelator {
         mine = attributed.kept
         otherFlows += attributed.others
         let candidates = model?.operations(for: call.syscall, socket: call.socket) ?? []
-        let operation = candidates.first
+        let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
+        // One operation for the call, from all its samples' syscall frames
+        // together (a sample at the syscall's entry tells no operation
+        // apart; another of the same call may): the narrowest for the
+        // socket when none shows another's own function.
+        let shown = Set(chains.flatMap { ChainAligner.parts($0.frames).syscall.map(\.function) })
+        let operation = Self.choose(candidates, for: shown, syscall: call.syscall, kernel: kernel)
+        let chosen = operation.map { [$0] } ?? []
         let (_, expectedNames) = self.expected(operation, call.syscall)
         var alignments: [ChainAlignment] = []
-        for sample in mine where sample.role == .chain && !sample.chain.isEmpty {
+        for sample in chains {
             let key = AlignmentKey(operation: operation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
             let found: [ChainAlignment]
             if let known = alignmentCache[key] {
                 found = known
             } else {
-                found = align(sample.frames, candidates: candidates, syscall: call.syscall)
+                found = align(sample.frames, candidates: chosen, syscall: call.syscall)
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }

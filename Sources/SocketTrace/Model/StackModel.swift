@@ -34,8 +34,9 @@ public enum SocketKind: String, Sendable, Codable {
     case unixStream = "unix_stream", unixDatagram = "unix_dgram"
     /// A listening TCP socket (closing one sends no FIN).
     case tcpListener = "tcp_listener"
-    /// A TCP socket never connected (or whose connect failed): closing one
-    /// sends nothing.
+    /// A TCP socket in TCP_CLOSE: never connected, its connect failed, or
+    /// the kernel closed its connection (a data call returned ECONNRESET,
+    /// EPIPE or ETIMEDOUT): closing one sends nothing.
     case tcpUnconnected = "tcp_unconnected"
     /// A TCP socket whose FIN already left (shutdown with SHUT_WR or SHUT_RDWR).
     case tcpFinSent = "tcp_fin_sent"
@@ -57,7 +58,9 @@ public enum SocketKind: String, Sendable, Codable {
         case .unix: return socket.family == AddressFamily.unix
         case .tcpListener: return inet && socket.type == SocketTypeNumber.stream && socket.state == .listening
         case .shared: return (socket.otherReferences ?? 0) > 0
-        case .tcpUnconnected: return inet && socket.type == SocketTypeNumber.stream && (socket.state == .created || socket.state == .bound)
+        case .tcpUnconnected:
+            return inet && socket.type == SocketTypeNumber.stream
+                && (socket.state == .created || socket.state == .bound || socket.state == .closed)
         case .tcpFinSent: return inet && socket.type == SocketTypeNumber.stream && socket.state == .shutDown
         case .unixStream: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.stream
         case .unixDatagram: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.datagram

@@ -57,6 +57,13 @@ public struct SocketTracker {
                 // paired with the connection.
                 refreshFromKernel(socket, fd: fd)
             }
+            if Self.closesConnection(result.errno), call.syscall.sendsData || call.syscall.receivesData, let socket = socket(fd),
+               socket.type == SocketTypeNumber.stream, socket.state == .connected || socket.state == .connecting {
+                // The kernel has put the connection in TCP_CLOSE (a reset
+                // received, retransmissions or keepalives given up): a close
+                // now sends nothing.
+                socket.state = .closed
+            }
             return
         }
         let returned = Int32(truncatingIfNeeded: result.value)
@@ -166,5 +173,13 @@ public struct SocketTracker {
         guard call.syscall == .recvmsg else { return [] }
         let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
         return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))
+    }
+
+    /// Errors a data call returns once the kernel has closed the connection
+    /// under the socket: ECONNRESET (a reset received), EPIPE (sending after
+    /// the kernel shut it down, on a socket not shut down by its owner),
+    /// ETIMEDOUT (retransmissions or keepalives given up).
+    static func closesConnection(_ errno: Int32?) -> Bool {
+        errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT
     }
 }
