@@ -348,13 +348,19 @@ public struct ChainAligner {
                                  evidence: "declared inline in the model, but the path leaves the model here (\(leaving)): "
                                     + "whether this path ran it is not shown")
         }
-        // Frames inside the aligned stretch that the model does not name.
+        // Frames inside the aligned stretch that the model does not name;
+        // and below it, when the model goes on past the deepest function the
+        // chain reached: the path left the model there (a retransmission run
+        // from release_sock's backlog under a send, a neighbour resolution
+        // under a connect). Frames below the model's last function are its
+        // helpers (an allocation under sk_prot_alloc), not a departure.
         let matchedPlaces = placed.compactMap { $0 }
-        let extras: [String]
+        var extras: [String] = []
         if let first = matchedPlaces.first, let last = matchedPlaces.last, last >= first {
             extras = observed[first...last].filter { !expectedNames.contains($0) }
-        } else {
-            extras = []
+            if reached + 1 < expected.count, last + 1 < observed.count {
+                extras += observed[(last + 1)...].filter { !expectedNames.contains($0) }
+            }
         }
         return ChainAlignment(operation: operation, steps: steps, extraFrames: extras, observed: observed, context: context)
     }

@@ -54,7 +54,14 @@ public struct KernelComparison: Sendable, Codable {
             guard let activity = call.kernel, activity.source == .observed else { continue }
             for sample in activity.samples {
                 if let owner = sample.flow?.owner { packets[owner.rawValue, default: 0] += 1 }
-                let operation = activity.operation ?? "(no operation)"
+                // A sample counts once, under its own operation: softirq work
+                // on the call's stack under the softirq's (a delayed ACK's
+                // timer during a UDP send is not the send's).
+                let parts = sample.chain.isEmpty ? nil : ChainAligner.split(sample.chain)
+                var operation = activity.operation ?? "(no operation)"
+                if let softirq = parts?.softirq, !softirq.isEmpty {
+                    operation = activity.alignments.first { $0.observed == softirq && $0.countsTheSample }?.operation ?? "(unmodelled softirq)"
+                }
                 let key = operation + "|" + sample.tracepoint
                 if timingIndex[key] == nil {
                     timingIndex[key] = timings.count
@@ -62,8 +69,7 @@ public struct KernelComparison: Sendable, Codable {
                 }
                 timings[timingIndex[key]!].samples += 1
                 timings[timingIndex[key]!].fromEntry.append(Double(sample.time.nanoseconds &- call.entryTime.nanoseconds) / 1000)
-                guard sample.role == .chain, !sample.chain.isEmpty else { continue }
-                let parts = ChainAligner.split(sample.chain)
+                guard sample.role == .chain, let parts else { continue }
                 var missing: [(String, [String])] = []
                 if activity.operation == nil && !parts.syscall.isEmpty { missing.append(("syscall \(call.syscall.rawValue)", parts.syscall)) }
                 if !parts.softirq.isEmpty && !activity.alignments.contains(where: { $0.observed == parts.softirq && $0.countsTheSample }) {
@@ -99,7 +105,7 @@ public struct KernelComparison: Sendable, Codable {
     public var text: String {
         var out = ""
         if !timings.isEmpty {
-            out += "\nsamples per operation and tracepoint (µs from the call's entry: min / median / max)\n"
+            out += "\nsamples per operation and tracepoint (softirq work under its own operation; µs from the entry of the call it ran in: min / median / max)\n"
             for timing in timings {
                 let range = [timing.fromEntry.first, timing.median, timing.fromEntry.last].map { $0.map { String(Int($0.rounded())) } ?? "?" }
                 out += "  " + timing.operation.padding(toLength: 22, withPad: " ", startingAt: 0)

@@ -306,7 +306,7 @@ public final class KernelCorrelator {
             if parts.softirq.isEmpty {
                 current = nil
                 if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress,
-                   (local != nil && peer != nil) || inode != nil {
+                   (local != nil && peer != nil) || inode != nil, !sample.isNeighbourSolicitation {
                     queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, inode: inode, call: "\(call.name) of \(call.tid)",
                                                              time: sample.time, length: sample.packetLength))
                 }
@@ -325,8 +325,8 @@ public final class KernelCorrelator {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
                 // data the ACK let go) leaves from its receiver to its sender.
                 if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let sender = packet.sender,
-                   sender.local != nil, sender.peer != nil {
-                    queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local,
+                   !sample.isNeighbourSolicitation, (sender.local != nil && sender.peer != nil) || sender.inode != nil {
+                    queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
                                                              call: "the receive of a packet from \(sender.call)", time: sample.time,
                                                              length: sample.packetLength))
                 }
@@ -348,6 +348,7 @@ public final class KernelCorrelator {
         // The very skb this socket queued: its own packet, whether or not
         // its addresses are known (an unconnected UDP socket's).
         if let inode, sender.inode == inode { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
+        if let inode, sender.replyTo == inode { return (PacketFlow(owner: .peer, evidence: sent), sender) }
         guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
             return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil
                 ? "this call's socket has no known 4-tuple" : "the sender's 4-tuple is not known")), sender)

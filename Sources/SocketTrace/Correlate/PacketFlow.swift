@@ -53,6 +53,9 @@ struct QueuedPackets {
         /// The sending socket's inode: the skb left this socket, whatever
         /// its addresses.
         var inode: UInt64? = nil
+        /// For a reply sent from a packet's receive: the inode of the socket
+        /// that sent that packet, when its addresses were not known.
+        var replyTo: UInt64? = nil
         let call: String
         let time: MonotonicTime
         /// The length net_dev_queue gave (with the link-layer header).
@@ -61,6 +64,7 @@ struct QueuedPackets {
         var described: String {
             if let local, let peer { return "\(call) on \(local) → \(peer)" }
             if let inode { return "\(call) on socket:[\(inode)]" }
+            if let replyTo { return "\(call), to socket:[\(replyTo)]" }
             return call
         }
     }
@@ -95,6 +99,13 @@ extension KernelSample {
     /// Frames of one packet's receive processing (after netif_receive_skb fired for it).
     static let packetReceiveFrames: Set<String> = ["__netif_receive_skb_one_core", "__netif_receive_skb_core",
                                                   "__netif_receive_skb_core.constprop.0", "__netif_receive_skb_list_core"]
+
+    /// A transmit that is the neighbour lookup's own packet (an ARP
+    /// request, an IPv6 neighbour solicitation) sent while a socket's packet
+    /// waits for the peer's link address: not the socket's packet.
+    var isNeighbourSolicitation: Bool {
+        chain.contains { $0.hasPrefix("arp_") || $0.hasPrefix("ndisc_") || $0 == "neigh_probe" }
+    }
 
     var skbAddress: Int64? {
         if case let .number(address)? = fields["skbaddr"] { return address }

@@ -23,20 +23,23 @@ extension TextTimeline {
                 + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
             return
         }
-        // One stack once per whose packet it handled.
+        // One stack once per event line (a packet's length is part of it:
+        // a packet of another length is another packet) and per whose
+        // packet it handled.
         struct Shown: Hashable {
             let chain: ChainKey
+            let heading: String
             let owner: PacketFlow.Owner?
         }
         var counts: [Shown: Int] = [:]
         var order: [KernelSample] = []
         for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
-            let key = Shown(chain: ChainKey(sample.chain), owner: sample.flow?.owner)
+            let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
             if counts[key] == nil { order.append(sample) }
             counts[key, default: 0] += 1
         }
         for sample in order {
-            let count = counts[Shown(chain: ChainKey(sample.chain), owner: sample.flow?.owner)] ?? 1
+            let count = counts[Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)] ?? 1
             stackLines(sample, count: count, activity: activity, userChain: userChain, outsideCalls: outsideCalls)
         }
         for sample in activity.samples where sample.role == .event {
@@ -168,7 +171,7 @@ extension TextTimeline {
     func annotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
         guard let alignment else {
             let why = title == "syscall" ? "the model has no operation for this call on this socket"
-                : "no softirq operation of the model names a function of its own among these frames"
+                : "no softirq operation of the model explains these frames better than another"
             writeWrapped(["  \(title): " + paint("unmodelled", Self.yellow) + " (\(why))"], separator: " ", extraIndent: "", continuation: "  ")
             writeWrapped(prefix + frames.map { paint("+" + $0, Self.yellow) }, separator: " → ", extraIndent: "  ")
             return
