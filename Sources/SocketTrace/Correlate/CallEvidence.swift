@@ -34,6 +34,12 @@ public final class KernelCode: KernelCodeSource {
 public struct KernelFrame: Sendable, Hashable {
     public let function: String
     public let address: UInt64
+    /// With `--vmlinux`: the functions DWARF says are inlined at the
+    /// frame's address (its call, for a return address), innermost first.
+    /// nil without DWARF (no `--vmlinux`).
+    public var inlined: [InlinedCall]?
+    /// The address's offset into `function`, when known.
+    public var offset: UInt64?
 
     public init(_ function: String, _ address: UInt64) {
         self.function = function

@@ -183,6 +183,7 @@ public final class KernelCorrelator {
             leaf.addresses = hit.addresses
             leaf.offsets = hit.offsets
             leaf.sources = hit.sources
+            leaf.inlined = hit.inlined
             return leaf
         }
     }

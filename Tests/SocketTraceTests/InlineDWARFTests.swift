@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// `--vmlinux`'s inline chains: the functions DWARF says are inlined at a
+/// frame's address, and the *inlined* status they prove.
+@Suite struct InlineDWARFTests {
+    /// The line of `Tests/Programs/inline_chain.c` with `marker`.
+    static func line(_ marker: String) throws -> Int {
+        let text = try String(contentsOfFile: TestSupport.packageRoot.appendingPathComponent("Tests/Programs/inline_chain.c").path, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return try #require(lines.firstIndex { $0.contains("/* " + marker + " */") }) + 1
+    }
+
+    @Test("libdw gives the inline chain at a return address of a program built with -O2 -g: push inlined into sendmsg_locked inlined into sendmsg_like, each with the line it was inlined at")
+    func inlineChain() throws {
+        let program = try TestSupport.build("inline_chain.c", optimize: true)
+        // The program prints its call's return address as an offset into sendmsg_like, as a kernel frame is.
+        let run = try TestSupport.run(program, [])
+        let offset = try #require(UInt64(run.stdout.split(separator: " ").first ?? ""), "\(run.stdout)")
+        let resolver = try KernelSourceResolver(vmlinux: program)
+        let calls = resolver.inlinedCalls(function: "sendmsg_like", offset: offset, returnAddress: true)
+        #expect(calls.map(\.function) == ["push", "sendmsg_locked"], "\(calls)")
+        #expect(calls.first?.site.hasSuffix("inline_chain.c:\(try Self.line("PUSH_INLINED"))") == true, "\(calls)")
+        #expect(calls.last?.site.hasSuffix("inline_chain.c:\(try Self.line("LOCKED_INLINED"))") == true, "\(calls)")
+        // The frame's own line is the innermost: the call in push's body.
+        #expect(resolver.source(function: "sendmsg_like", offset: offset, returnAddress: true)?.hasSuffix("inline_chain.c:\(try Self.line("LEAF_CALL"))") == true)
+        // Nothing is inlined at main's entry, nor in an unknown function.
+        #expect(resolver.inlinedCalls(function: "leaf", offset: 0, returnAddress: false).isEmpty)
+        #expect(resolver.inlinedCalls(function: "no_such_function", offset: 0, returnAddress: false).isEmpty)
+    }
+
+    @Test("source paths lose the build's directory, or the source tree above it for a build outside the tree")
+    func relativePaths() {
+        let debian = "/build/reproducible-path/linux-6.1.192/debian/build/build_amd64_none_amd64"
+        #expect(KernelSourceResolver.relative(debian + "/../../../net/ipv4/tcp.c", to: debian) == "net/ipv4/tcp.c")
+        #expect(KernelSourceResolver.relative("/build/reproducible-path/linux-6.1.192/include/net/sock.h", to: debian) == "include/net/sock.h")
+        #expect(KernelSourceResolver.relative(debian + "/./include/generated/autoconf.h", to: debian) == "include/generated/autoconf.h")
+        #expect(KernelSourceResolver.relative("/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h", to: debian)
+                == "/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h")
+    }
+}
+
+extension InlineDWARFTests {
+    @Test("the timeline's --vmlinux listing shows each frame's inlined functions after it, outermost first, each with its line; a trace file keeps them")
+    func listing() throws {
+        var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
+                                  chain: ["__dev_queue_xmit", "ip_finish_output2", "entry_SYSCALL_64_after_hwframe"], fields: [:])
+        sample.sources = ["net/core/dev.c:4353", "include/linux/netdevice.h:3060", ""]
+        sample.inlined = [[], [InlinedCall(function: "dev_queue_xmit", site: "include/net/neighbour.h:533"),
+                               InlinedCall(function: "neigh_hh_output", site: "include/net/neighbour.h:547"),
+                               InlinedCall(function: "neigh_output", site: "net/ipv4/ip_output.c:228")], []]
+        #expect(TextTimeline.sourceLines(sample) == ["ip_finish_output2 (net/ipv4/ip_output.c:228)", "neigh_output (inlined; include/net/neighbour.h:547)",
+                                                     "neigh_hh_output (inlined; include/net/neighbour.h:533)",
+                                                     "dev_queue_xmit (inlined; include/linux/netdevice.h:3060)", "__dev_queue_xmit (net/core/dev.c:4353)"])
+        #expect(sample.frames[1].inlined?.map(\.function) == ["dev_queue_xmit", "neigh_hh_output", "neigh_output"])
+        #expect(sample.frames[0].inlined == [] && sample.frames[1].offset == nil)
+        let back = try JSONDecoder().decode(KernelSample.self, from: JSONEncoder().encode(sample))
+        #expect(back.inlined == sample.inlined)
+    }
+}
+
+/// Debian's vmlinux with DWARF (the -dbg package of the lab's kernel,
+/// `scripts/lab.sh --debug-info`; ~860 MB to download, 633 MB kept): found
+/// in the lab's cache, or fetched when SOCKETTRACE_LAB_DEBUGINFO=1 asks.
+enum LabDebugInfo {
+    static let cache: URL = {
+        let base = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        return base.appendingPathComponent("sockettrace/lab/debug")
+    }()
+
+    static var asked: Bool { ProcessInfo.processInfo.environment["SOCKETTRACE_LAB_DEBUGINFO"] == "1" }
+
+    /// The vmlinux already in the cache, if any.
+    static var present: String? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: cache.path)) ?? []
+        return names.filter { $0.hasPrefix("vmlinux-6.1.") }.sorted().last.map { cache.appendingPathComponent($0).path }
+    }
+
+    static var available: Bool { present != nil || asked }
+
+    /// The vmlinux, fetched first if it is not in the cache.
+    static func vmlinux() throws -> String {
+        if let present { return present }
+        let lab = TestSupport.packageRoot.appendingPathComponent("scripts/lab.sh").path
+        let result = try TestSupport.run(lab, ["--debug-info"], timeout: 1800)
+        guard result.status == 0, let path = result.stdout.split(separator: "\n").last.map(String.init) else {
+            throw TestSupport.BuildFailed(source: "scripts/lab.sh --debug-info", log: result.stderr)
+        }
+        return path
+    }
+}
+
+@Suite(.enabled(if: LabDebugInfo.available,
+                "needs Debian's -dbg vmlinux of the lab's kernel (~860 MB): in the lab's cache (scripts/lab.sh --debug-info), or SOCKETTRACE_LAB_DEBUGINFO=1 to fetch it"))
+struct DebianVmlinuxTests {
+    /// binutils' `addr2line -a -i -f` at each address, in one run: for each,
+    /// the functions innermost first (the inlined ones, then the one
+    /// containing them), each with its line (for an inlined one, its own
+    /// body's; the next one's line is where it was inlined).
+    static func addr2line(_ vmlinux: String, _ addresses: [UInt64]) throws -> [UInt64: [(function: String, line: String)]] {
+        let result = try TestSupport.run("/usr/bin/addr2line", ["-a", "-i", "-f", "-e", vmlinux] + addresses.map { "0x" + String($0, radix: 16) })
+        var found: [UInt64: [(function: String, line: String)]] = [:]
+        var current: UInt64?
+        var pending: String?
+        for line in result.stdout.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("0x"), pending == nil, let address = UInt64(line.dropFirst(2), radix: 16) {
+                current = address
+                found[address] = []
+            } else if let name = pending {
+                if let current { found[current, default: []].append((name, line)) }
+                pending = nil
+            } else {
+                pending = line
+            }
+        }
+        return found
+    }
+
+    /// `net/ipv4/tcp.c:1489` and `…/net/ipv4/tcp.c:1489 (discriminator 2)` name the same line.
+    static func sameLine(_ ours: String, _ theirs: String) -> Bool {
+        let theirs = theirs.split(separator: " ").first.map(String.init) ?? theirs
+        return !ours.isEmpty && theirs.hasSuffix(ours)
+    }
+
+    @Test("on Debian's 6.1 vmlinux: the inline chains at the calls of the network stack's send path agree with binutils' addr2line -i, names and lines")
+    func agreesWithAddr2line() throws {
+        let vmlinux = try LabDebugInfo.vmlinux()
+        let clock = ContinuousClock()
+        var resolver: KernelSourceResolver?
+        let opened = try clock.measure { resolver = try KernelSourceResolver(vmlinux: vmlinux) }
+        let dwarf = try #require(resolver)
+        var checked = 0
+        var inlinedSeen = 0
+        var chains: [String] = []
+        for function in ["tcp_sendmsg_locked", "tcp_write_xmit", "__tcp_transmit_skb", "__ip_queue_xmit", "ip_finish_output2", "__dev_queue_xmit"] {
+            let start = try #require(dwarf.functions[function], "\(function) not in \(vmlinux)")
+            // The return address after each call instruction: objdump's disassembly.
+            let dump = try TestSupport.run("/usr/bin/objdump", ["-d", "--no-show-raw-insn", "--start-address=0x" + String(start, radix: 16),
+                                                               "--stop-address=0x" + String(start + 0x1800, radix: 16), vmlinux])
+            let lines = dump.stdout.split(separator: "\n").map(String.init)
+            var returns: [UInt64] = []
+            for (index, line) in lines.enumerated() where line.contains("\tcall ") && index + 1 < lines.count {
+                if let next = lines[index + 1].split(separator: ":").first.flatMap({ UInt64($0.trimmingCharacters(in: .whitespaces), radix: 16) }) {
+                    returns.append(next)
+                }
+            }
+            let sites = returns.prefix(12).filter { $0 > start }
+            let oracle = try Self.addr2line(vmlinux, sites.map { $0 - 1 })
+            for address in sites {
+                let ours = dwarf.inlinedCalls(function: function, offset: address - start, returnAddress: true)
+                // Their last function is the one the address is in: ours, if inside it (objdump's range may run past it).
+                guard let theirs = oracle[address - 1], let outer = theirs.last, KernelSymbols.baseName(outer.function) == function else { continue }
+                #expect(ours.map(\.function) == theirs.dropLast().map(\.function), "\(function)+0x\(String(address - start, radix: 16)): \(ours) vs \(theirs)")
+                for (index, call) in ours.enumerated() where index + 1 < theirs.count {
+                    #expect(Self.sameLine(call.site, theirs[index + 1].line), "\(function)+0x\(String(address - start, radix: 16)): \(call) vs \(theirs)")
+                }
+                if let line = dwarf.source(function: function, offset: address - start, returnAddress: true), let first = theirs.first {
+                    #expect(Self.sameLine(line, first.line), "\(line) vs \(first.line)")
+                }
+                checked += 1
+                if !ours.isEmpty {
+                    inlinedSeen += 1
+                    if chains.count < 3 { chains.append("\(function)+0x\(String(address - start, radix: 16)): " + ours.map { "\($0.function) at \($0.site)" }.joined(separator: " ← ")) }
+                }
+            }
+        }
+        #expect(checked >= 30 && inlinedSeen >= 5, "\(checked) call sites, \(inlinedSeen) with inlined functions")
+        print("Debian vmlinux: opened in \(opened), \(checked) call sites checked against addr2line, \(inlinedSeen) inside inlined functions; e.g.\n  "
+              + chains.joined(separator: "\n  "))
+    }
+}
