@@ -42,6 +42,56 @@ import Testing
 }
 
 extension InlineDWARFTests {
+    static func function(_ name: String, inline: Bool = false) -> ModelFunction {
+        ModelFunction(layer: .transport, name: name, sourceFile: nil, kernels: .any, file: "test", line: 1,
+                      alwaysInline: inline ? true : nil, beside: nil)
+    }
+
+    static func frame(_ name: String, _ address: UInt64, offset: UInt64, inlined: [InlinedCall]?) -> KernelFrame {
+        var frame = KernelFrame(name, address)
+        frame.offset = offset
+        frame.inlined = inlined
+        return frame
+    }
+
+    @Test("a model function missing from the stack is inlined when DWARF places the call in flight of a frame around its place in a copy of it; a declared-inline one DWARF does not show there is unverified; without DWARF, as before")
+    func statuses() {
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T sendmsg\n0000000000002000 T sendmsg_locked\n0000000000003000 T push_frames\n")
+        // sendmsg calls sendmsg_locked, which calls push_frames (returning to +0x20 and +0x40).
+        let code = CallEvidenceTests.Code()
+        code.add("sendmsg", at: 0x1000, [UInt8](repeating: 0x90, count: 0x1b) + CallEvidenceTests.branch(0xe8, from: 0x101b, to: 0x2000) + [0xc3])
+        code.add("sendmsg_locked", at: 0x2000, [UInt8](repeating: 0x90, count: 0x3b) + CallEvidenceTests.branch(0xe8, from: 0x203b, to: 0x3000) + [0xc3])
+        code.add("push_frames", at: 0x3000, [0x90, 0x90, 0x90, 0x90, 0xc3])
+        let aligner = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code))
+        let model = [Self.function("sendmsg"), Self.function("sendmsg_locked"), Self.function("push"),
+                     Self.function("declared_inline", inline: true), Self.function("push_frames")]
+        let dwarf = [Self.frame("sendmsg", 0x1020, offset: 0x20, inlined: []),
+                     Self.frame("sendmsg_locked", 0x2040, offset: 0x40, inlined: [InlinedCall(function: "push", site: "net/ipv4/tcp.c:1489")]),
+                     Self.frame("push_frames", 0x3004, offset: 0x4, inlined: [])]
+        let alignment = aligner.align(frames: dwarf, with: model, operation: "test")
+        let step = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0) })
+        #expect(step["push"]?.status == .inlined)
+        #expect(step["push"]?.evidence == "sendmsg_locked+0x40: DWARF: the call before it lies in push, inlined into sendmsg_locked at net/ipv4/tcp.c:1489",
+                "\(step["push"]?.evidence ?? "")")
+        #expect(step["declared_inline"]?.status == .unverified)
+        #expect(step["declared_inline"]?.evidence?.contains("DWARF shows no inlined copy of it at sendmsg_locked+0x40 (push inlined)") == true,
+                "\(step["declared_inline"]?.evidence ?? "")")
+        #expect(alignment.summary.contains("1 inlined (DWARF)"), "\(alignment.summary)")
+        // The timeline writes the missing function after the frame whose call DWARF placed.
+        #expect(TextTimeline.caller(in: step["push"]?.evidence) == "sendmsg_locked")
+
+        // Without DWARF: push unverified (the code calls no copy of it), the declaration stands.
+        let blind = aligner.align(frames: dwarf.map { KernelFrame($0.function, $0.address) }, with: model, operation: "test")
+        let blindStep = Dictionary(uniqueKeysWithValues: blind.steps.map { ($0.function, $0.status) })
+        #expect(blindStep["push"] == .unverified && blindStep["declared_inline"] == .inlined)
+        // DWARF without the code: functions entered by tail calls are not known, so DWARF's silence at the frames proves nothing.
+        let noCode = ChainAligner(symbols: symbols).align(frames: dwarf, with: model, operation: "test")
+        let noCodeStep = Dictionary(uniqueKeysWithValues: noCode.steps.map { ($0.function, $0.status) })
+        #expect(noCodeStep["push"] == .inlined && noCodeStep["declared_inline"] == .inlined)
+    }
+}
+
+extension InlineDWARFTests {
     @Test("the timeline's --vmlinux listing shows each frame's inlined functions after it, outermost first, each with its line; a trace file keeps them")
     func listing() throws {
         var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
