@@ -220,4 +220,99 @@ struct DebianVmlinuxTests {
         print("Debian vmlinux: opened in \(opened), \(checked) call sites checked against addr2line, \(inlinedSeen) inside inlined functions; e.g.\n  "
               + chains.joined(separator: "\n  "))
     }
+
+    /// The vmlinux's own code, as a kernel's code source: its symbols
+    /// (nm, the same names and link addresses as kallsyms less KASLR's
+    /// slide) and the bytes of its executable sections. Unpatched by the
+    /// kernel's alternatives at boot, which do not touch the direct calls
+    /// and jumps the evidence rests on.
+    final class VmlinuxCode: KernelCodeSource {
+        let symbols: KernelSymbols
+        let file: FileHandle
+        var sections: [(address: UInt64, offset: UInt64, size: UInt64)] = []
+
+        init(_ vmlinux: String) throws {
+            symbols = KernelSymbols(kallsyms: try TestSupport.run("/usr/bin/nm", [vmlinux], timeout: 120).stdout)
+            file = try FileHandle(forReadingFrom: URL(fileURLWithPath: vmlinux))
+            // readelf -SW: "[ 1] .text PROGBITS ffffffff81000000 200000 e01d32 00 AX 0 0 4096".
+            for line in try TestSupport.run("/usr/bin/readelf", ["-SW", vmlinux]).stdout.split(separator: "\n") where line.contains(" AX ") {
+                let fields = line.split(separator: "]").last?.split(separator: " ") ?? []
+                guard fields.count > 4, let address = UInt64(fields[2], radix: 16), let offset = UInt64(fields[3], radix: 16),
+                      let size = UInt64(fields[4], radix: 16) else { continue }
+                sections.append((address, offset, size))
+            }
+        }
+
+        func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? { symbols.extent(of: address) }
+        func symbolName(at address: UInt64) -> String? { symbols.fullName(at: address) }
+        func starts(of name: String) -> [UInt64] { symbols.starts(of: name) }
+        func bytes(_ address: UInt64, count: Int) -> [UInt8]? {
+            guard let section = sections.first(where: { address >= $0.address && address + UInt64(count) <= $0.address + $0.size }) else { return nil }
+            try? file.seek(toOffset: section.offset + address - section.address)
+            return (try? file.read(upToCount: count)).map(Array.init)
+        }
+    }
+
+    /// A sample the lab took on this kernel: the seeds' server's sendto
+    /// (net:net_dev_queue), with the client's ACK run in a softirq on its
+    /// stack; innermost first, each frame's function and offset.
+    static let sendWithAck: [(String, UInt64)] = [
+        ("__dev_queue_xmit", 0x521), ("ip_finish_output2", 0x297), ("ip_output", 0x76), ("__ip_queue_xmit", 0x18b), ("__tcp_transmit_skb", 0xac1),
+        ("tcp_v4_do_rcv", 0x151), ("tcp_v4_rcv", 0xdb6), ("ip_protocol_deliver_rcu", 0x32), ("ip_local_deliver_finish", 0x72),
+        ("__netif_receive_skb_one_core", 0x89), ("process_backlog", 0x81), ("__napi_poll", 0x2b), ("net_rx_action", 0x2a0),
+        ("handle_softirqs", 0xd7), ("do_softirq", 0x5f), ("__local_bh_enable_ip", 0x64), ("__dev_queue_xmit", 0x385),
+        ("ip_finish_output2", 0x297), ("ip_output", 0x76), ("__ip_queue_xmit", 0x18b), ("__tcp_transmit_skb", 0xac1), ("tcp_write_xmit", 0x521),
+        ("__tcp_push_pending_frames", 0x32), ("tcp_sendmsg_locked", 0x340), ("tcp_sendmsg", 0x27), ("__sock_sendmsg", 0x58),
+        ("__sys_sendto", 0x122), ("__x64_sys_sendto", 0x20), ("do_syscall_64", 0x5d), ("entry_SYSCALL_64_after_hwframe", 0x6e),
+    ]
+
+    @Test("on Debian's 6.1 vmlinux, its code and its DWARF: a lab sample of the seeds' sendto aligned offline; inlined proven at frames and at tail-called jumps, and the ACK path's tcp_transmit_skb contradicted")
+    func alignedOffline() throws {
+        let vmlinux = try LabDebugInfo.vmlinux()
+        let code = try VmlinuxCode(vmlinux)
+        let dwarf = try KernelSourceResolver(vmlinux: vmlinux)
+        let model = try ModelParser.load(directory: TestSupport.packageRoot.appendingPathComponent("Probes").path)
+        let send = try #require(model.operation(named: "tcp_send"))
+        var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
+                                  chain: Self.sendWithAck.map(\.0), fields: [:])
+        sample.offsets = Self.sendWithAck.map(\.1)
+        sample.addresses = try Self.sendWithAck.map { name, offset in try #require(code.starts(of: name).first, "\(name)") + offset }
+        sample.inlined = sample.addresses.enumerated().map { index, address in
+            let start = code.extent(of: address)!.start
+            return dwarf.inlinedCalls(function: code.symbolName(at: address)!, offset: address - start, returnAddress: index > 0)
+        }
+        let correlator = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
+        correlator.useDWARF(dwarf)
+        let alignments = correlator.align(sample.frames, candidates: [send], syscall: .sendto)
+        let syscall = try #require(alignments.first { $0.operation == "tcp_send" })
+        let softirq = try #require(alignments.first { $0.operation == "tcp_receive_softirq" }, "\(alignments.map(\.operation))")
+        func step(_ alignment: ChainAlignment, _ name: String) -> ChainAlignment.Step? { alignment.steps.first { $0.function == name } }
+        #expect(step(syscall, "sock_sendmsg_nosec")?.evidence
+                == "__sock_sendmsg+0x58: DWARF: the call before it lies in sock_sendmsg_nosec, inlined into __sock_sendmsg at net/socket.c:730")
+        #expect(step(syscall, "tcp_transmit_skb")?.evidence
+                == "tcp_write_xmit+0x521: DWARF: the call before it lies in tcp_transmit_skb, inlined into tcp_write_xmit at net/ipv4/tcp_output.c:2722")
+        // ip_local_out, tail-called from __ip_queue_xmit, left by a jump that lies in dst_output.
+        #expect(step(syscall, "ip_local_out")?.status == .tailCall)
+        #expect(step(syscall, "dst_output")?.status == .inlined
+                && step(syscall, "dst_output")?.evidence?.hasPrefix("ip_local_out+0x") == true
+                && step(syscall, "dst_output")?.evidence?.contains(": DWARF: the jump here lies in dst_output, inlined into ip_local_out at net/ipv4/ip_output.c:126") == true,
+                "\(step(syscall, "dst_output").map { "\($0)" } ?? "")")
+        #expect(syscall.verdict == .matches, "\(syscall.steps)")
+        // The receive: ip_rcv_finish inlined into ip_rcv at its jump on; the ACK's tcp_transmit_skb is not there.
+        #expect(step(softirq, "ip_rcv_finish")?.status == .inlined
+                && step(softirq, "ip_rcv_finish")?.evidence?.hasPrefix("ip_rcv+0x195: DWARF: the jump here lies in ip_rcv_finish") == true,
+                "\(step(softirq, "ip_rcv_finish").map { "\($0)" } ?? "")")
+        #expect(step(softirq, "tcp_ack_snd_check")?.status == .inlined)
+        #expect(step(softirq, "tcp_transmit_skb")?.status == .unverified
+                && step(softirq, "tcp_transmit_skb")?.evidence?.contains("DWARF shows no inlined copy of it at") == true
+                && step(softirq, "tcp_transmit_skb")?.evidence?.contains("__tcp_send_ack.part.0+0xbb (nothing inlined)") == true,
+                "\(step(softirq, "tcp_transmit_skb").map { "\($0)" } ?? "")")
+
+        // Without DWARF, as before: declared inline is inlined, ip_rcv_finish unverified.
+        sample.inlined = nil
+        let blind = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
+            .align(sample.frames, candidates: [send], syscall: .sendto)
+        let blindSoftirq = try #require(blind.first { $0.operation == "tcp_receive_softirq" })
+        #expect(step(blindSoftirq, "tcp_transmit_skb")?.status == .inlined && step(blindSoftirq, "ip_rcv_finish")?.status == .unverified)
+    }
 }
