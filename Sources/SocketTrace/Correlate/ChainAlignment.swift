@@ -456,8 +456,8 @@ public struct ChainAligner {
 
     /// Where DWARF says `name` is inlined at the call in flight of one of
     /// `frames` (each a return address, so the call before it):
-    /// `tcp_sendmsg_locked+0x2f: DWARF: the call before it lies in tcp_push,
-    /// inlined into tcp_sendmsg_locked at net/ipv4/tcp.c:1361`.
+    /// `tcp_write_xmit+0x521: DWARF: the call before it lies in
+    /// tcp_transmit_skb, inlined into tcp_write_xmit at net/ipv4/tcp_output.c:2722`.
     static func inlinedByDWARF(_ name: String, frames: [KernelFrame], at place: String = "the call before it") -> String? {
         for frame in frames {
             guard let inlined = frame.inlined, let index = inlined.firstIndex(where: { KernelSymbols.baseName($0.function) == name }) else { continue }
@@ -477,7 +477,8 @@ public struct ChainAligner {
         frame.function + (frame.offset.map { "+0x" + String($0, radix: 16) } ?? "")
     }
 
-    /// `tcp_sendmsg+0x2f (tcp_sendmsg_locked → tcp_push inlined)`, or `(nothing inlined)`.
+    /// `ip_finish_output2+0x297 (neigh_output → neigh_hh_output → dev_queue_xmit inlined)`,
+    /// or `ip_output+0x76 (nothing inlined)`.
     static func describeInlined(_ frame: KernelFrame) -> String {
         let inlined = frame.inlined ?? []
         return location(frame) + (inlined.isEmpty ? " (nothing inlined)"

@@ -243,8 +243,8 @@ extension TextTimeline {
     /// With `--vmlinux`: the sample's frames with their source lines,
     /// outermost first (`tcp_sendmsg (net/ipv4/tcp.c:1158)`), each followed
     /// by the functions DWARF says are inlined at its address, outermost
-    /// first: `tcp_sendmsg_locked (net/ipv4/tcp.c:1361) → tcp_push (inlined;
-    /// net/ipv4/tcp.c:1424)`. A frame's line is then where its own code
+    /// first: `tcp_write_xmit (net/ipv4/tcp_output.c:2722) → tcp_transmit_skb
+    /// (inlined; net/ipv4/tcp_output.c:1425)`. A frame's line is then where its own code
     /// inlined the first of them, and each one's where the next was inlined
     /// (the last one's, the address's own line).
     static func sourceLines(_ sample: KernelSample) -> [String]? {
