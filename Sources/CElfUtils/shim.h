@@ -2,5 +2,6 @@
 // for the user side of a trace.
 #include <elfutils/libdwfl.h>
 #include <elfutils/libdw.h>
+#include <dwarf.h>
 #include <gelf.h>
 #include <libelf.h>

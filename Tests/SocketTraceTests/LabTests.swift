@@ -98,3 +98,69 @@ struct LabTests {
         #expect(text.contains("function graph (function_graph, max depth 20): "), "\(text.prefix(3000))")
     }
 }
+
+/// The lab with Debian's debug package: `--vmlinux` on the lab's kernel,
+/// every *inlined* claim resting on DWARF checked again with binutils'
+/// addr2line on the same vmlinux. The vmlinux is a large download (~860
+/// MB), so this runs when it is already in the lab's cache and the lab
+/// runs (CI=true or SOCKETTRACE_LAB=1), or when SOCKETTRACE_LAB_DEBUGINFO=1
+/// asks for it (fetching it if need be).
+@Suite(.serialized, .enabled(if: LabDebugInfo.asked
+                                || ((TestSupport.underCI || ProcessInfo.processInfo.environment["SOCKETTRACE_LAB"] == "1") && LabDebugInfo.present != nil),
+                             "needs Debian's -dbg vmlinux (~860 MB download): SOCKETTRACE_LAB_DEBUGINFO=1, or scripts/lab.sh --debug-info then CI=true or SOCKETTRACE_LAB=1"))
+struct LabDebugInfoTests {
+    @Test("on Debian's 6.1 kernel with --vmlinux (its -dbg package): kernel frames get file:line and inlined functions, missing model functions are inlined by DWARF, and each such claim agrees with addr2line -i")
+    func dwarfInlined() throws {
+        let vmlinux = try LabDebugInfo.vmlinux()
+        let lab = TestSupport.packageRoot.appendingPathComponent("scripts/lab.sh").path
+        let probes = TestSupport.packageRoot.appendingPathComponent("Probes").path
+        let trace = TestSupport.temporaryFile("lab-dwarf") + ".jsonl"
+        let text = TestSupport.temporaryFile("lab-dwarf") + ".txt"
+        let script = """
+        grep -w _stext /proc/kallsyms
+        \(TestSupport.sockettrace) --probes \(probes) --kernel on --probe-set minimal --vmlinux \(vmlinux) --save \(trace) -o \(text) -- \
+            /bin/sh -c '\(try TestSupport.serverAndClientScript(port: 12348))'; echo "trace: $?"
+        """
+        let result = try TestSupport.run(lab, ["--", "/bin/sh", "-c", script], timeout: 900)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").contains("trace: 0"), "\(result.stdout)\n\(result.stderr)")
+        var framesWithInlined = 0
+        var sourced = 0
+        var claims: [(function: String, location: String, evidence: String)] = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records {
+            for sample in call.kernel?.samples ?? [] {
+                framesWithInlined += sample.inlined?.filter { !$0.isEmpty }.count ?? 0
+                for (frame, source) in zip(sample.chain, sample.sources ?? []) where frame == "tcp_sendmsg" || frame == "__sys_sendto" {
+                    #expect(source.hasPrefix(frame == "tcp_sendmsg" ? "net/ipv4/tcp.c:" : "net/socket.c:"), "\(frame): \(source)")
+                    sourced += 1
+                }
+            }
+            for alignment in call.kernel?.alignments ?? [] {
+                for step in alignment.steps where step.status == .inlined {
+                    guard let evidence = step.evidence, let range = evidence.range(of: ": DWARF: ") else { continue }
+                    claims.append((step.function, String(evidence[..<range.lowerBound]), evidence))
+                }
+            }
+        }
+        #expect(framesWithInlined > 10 && sourced > 0, "\(framesWithInlined) frames with inlined functions, \(sourced) sourced")
+        #expect(claims.contains { $0.function == "tcp_transmit_skb" }, "\(claims.map(\.evidence))")
+        // Each claim again, by binutils: the vmlinux's address of the frame's function plus its offset (less one for a call).
+        let symbols = try TestSupport.run("/usr/bin/nm", [vmlinux], timeout: 120).stdout.split(separator: "\n").reduce(into: [String: UInt64]()) {
+            let parts = $1.split(separator: " ")
+            if parts.count == 3, parts[1] == "T" || parts[1] == "t", let address = UInt64(parts[0], radix: 16) { $0[String(parts[2]), default: address] = address }
+        }
+        var distinct = Set<String>()
+        for claim in claims where distinct.insert(claim.location + " " + claim.function).inserted {
+            let parts = claim.location.components(separatedBy: "+0x")
+            let start = try #require(parts.count == 2 ? symbols[parts[0]] : nil, "\(claim.location)")
+            let offset = try #require(UInt64(parts[1], radix: 16))
+            let address = start + offset - (claim.evidence.contains("the call before it") ? 1 : 0)
+            let oracle = try TestSupport.run("/usr/bin/addr2line", ["-i", "-f", "-e", vmlinux, "0x" + String(address, radix: 16)]).stdout
+            let names = oracle.split(separator: "\n").enumerated().filter { $0.offset % 2 == 0 }.map { String($0.element) }
+            #expect(names.dropLast().contains(claim.function), "\(claim.evidence): addr2line says \(names)")
+        }
+        #expect(distinct.count >= 3, "\(distinct)")
+        let timeline = (try? String(contentsOfFile: text, encoding: .utf8)) ?? ""
+        #expect(timeline.contains("inlined (DWARF)") && timeline.contains("(inlined; "), "\(timeline.prefix(3000))")
+    }
+}

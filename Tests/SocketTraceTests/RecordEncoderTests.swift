@@ -29,6 +29,9 @@ struct RecordEncoderTests {
                                   chain: ["kfree_skb", "__sys_sendto"],
                                   fields: ["len": .number(-3), "name": .string("lo\"x"), "saddr": .bytes([127, 0, 0, 1]), "reason": .symbol("NO_SOCKET", 3)])
         sample.flow = PacketFlow(owner: .peer, evidence: "skb 0x100 queued by sendto of 7 on 127.0.0.1:1 → 127.0.0.1:2")
+        // --vmlinux (format 1.6): source lines, and the functions DWARF inlines at each frame.
+        sample.sources = ["net/core/skbuff.c:770", "net/socket.c:2153"]
+        sample.inlined = [[InlinedCall(function: "kfree_skb_reason", site: "include/linux/skbuff.h:1218")], []]
         let alignment = ChainAlignment(operation: "tcp_send", steps: [.init(function: "__sys_sendto", layer: .syscall, status: .matched),
                                                                       .init(function: "sock_sendmsg", layer: .socket, status: .tailCall,
                                                                             evidence: "__sys_sendto+0x234: call sock_sendmsg; sock_sendmsg+0x4: jmp inet_sendmsg")],

@@ -34,6 +34,12 @@ public final class KernelCode: KernelCodeSource {
 public struct KernelFrame: Sendable, Hashable {
     public let function: String
     public let address: UInt64
+    /// With `--vmlinux`: the functions DWARF says are inlined at the
+    /// frame's address (its call, for a return address), innermost first.
+    /// nil without DWARF (no `--vmlinux`).
+    public var inlined: [InlinedCall]?
+    /// The address's offset into `function`, when known.
+    public var offset: UInt64?
 
     public init(_ function: String, _ address: UInt64) {
         self.function = function
@@ -46,7 +52,7 @@ public struct KernelFrame: Sendable, Hashable {
 /// another function) that led from there to the next frame, and where a
 /// function calls another elsewhere in its code.
 public final class CallEvidence {
-    let code: KernelCodeSource
+    public let code: KernelCodeSource
 
     /// How a frame's call reached the frame it called.
     public enum Link: Equatable, Sendable {
@@ -229,6 +235,17 @@ public final class CallEvidence {
             frontier = next
         }
         return nil
+    }
+
+    /// The jumps by which the function at `start`, entered by a tail call,
+    /// may have left for `next` (the next function on the way): to its
+    /// start, or through a pointer.
+    public func tailJumps(ofFunctionAt start: UInt64, toward next: UInt64) -> [UInt64] {
+        branches(ofFunctionAt: start).filter { branch in
+            guard branch.kind == .jump else { return false }
+            guard let target = branch.target else { return true }
+            return target == next || (outside(target, start) && goesThroughPointer(target))
+        }.map(\.address)
     }
 
     /// Where the function of `frame` calls or jumps to a function named

@@ -9,8 +9,10 @@ public struct ChainAlignment: Sendable, Codable {
         /// the caller's return address calls it, and it jumps (perhaps through
         /// others) to the start of the next frame's function.
         case tailCall = "tail-call"
-        /// Not in the chain, and inlined: the model declares it always inline
-        /// (`inline`) and it is no symbol in this kernel.
+        /// Not in the chain, and inlined: DWARF (`--vmlinux`) places the call
+        /// in flight of a frame around its place inside an inlined copy of
+        /// it; or the model declares it always inline (`inline`) and no call
+        /// to a copy of it is made there (and DWARF, when read, agrees).
         case inlined
         /// Not in the chain: a frame around its place calls it elsewhere in
         /// its code, beside the call in flight. It ran before or after the
@@ -207,7 +209,9 @@ public struct ChainAlignment: Sendable, Codable {
         var parts = ["\(count(.matched)) matched"]
         if count(.hit) > 0 { parts.append("\(count(.hit)) hit by their kprobes") }
         if count(.tailCall) > 0 { parts.append("\(count(.tailCall)) tail-called (proven)") }
-        if count(.inlined) > 0 { parts.append("\(count(.inlined)) inlined (declared)") }
+        let byDWARF = steps.filter { $0.status == .inlined && $0.evidence?.contains(": DWARF: ") == true }.count
+        if count(.inlined) > byDWARF { parts.append("\(count(.inlined) - byDWARF) inlined (declared)") }
+        if byDWARF > 0 { parts.append("\(byDWARF) inlined (DWARF)") }
         if count(.beside) > 0 { parts.append("\(count(.beside)) called beside the path (as modelled)") }
         if count(.sibling) > 0 { parts.append("\(count(.sibling)) called beside the path") }
         if count(.unverified) > 0 { parts.append("\(count(.unverified)) missing, unverified") }
@@ -224,6 +228,10 @@ public struct ChainAligner {
     /// The kernel's code, when it can be read; else `codeUnreadable` says why.
     let evidence: CallEvidence?
     let codeUnreadable: String
+    /// With `--vmlinux`: DWARF at the jumps of functions entered and left
+    /// by tail calls (no frame shows them; frames bring their own inline
+    /// chains). Used on the tracer's thread only, as the sampler does.
+    public var dwarf: KernelSourceResolver?
 
     public init(symbols: KernelSymbols?, evidence: CallEvidence? = nil, codeUnreadable: String = "the kernel's code was not read") {
         self.symbols = symbols
@@ -336,7 +344,7 @@ public struct ChainAligner {
         // ran it the stack cannot show. Where the path visibly leaves the
         // model around its place (a frame the model does not name, or a
         // function called beside the path), it is not said to be inlined here.
-        for (index, step) in steps.enumerated() where step.status == .inlined {
+        for (index, step) in steps.enumerated() where step.status == .inlined && step.evidence?.contains(": DWARF: ") != true {
             let before = placed[..<index].compactMap { $0 }.last ?? -1
             let after = placed[(index + 1)...].compactMap { $0 }.first ?? frames.count
             let strangers = before + 1 < after ? observed[(before + 1)..<after].filter { !expectedNames.contains($0) } : []
@@ -372,9 +380,26 @@ public struct ChainAligner {
             return (.unverified, "expected before the outermost frame the stack shows")
         }
         let declared = "declared inline in the model (\(function.sourceFile ?? "its source"))"
+        // With DWARF (--vmlinux): inlined where a frame around its place made
+        // the call in flight. A fact about that very address, so it comes first.
+        let around = Array(frames[outer..<min(inner, frames.count)])
+        if let proof = Self.inlinedByDWARF(function.name, frames: around) { return (.inlined, proof) }
+        // Where DWARF was read and showed no inlined copy of it (nil: not
+        // read). A function the model puts beside the path is never in the
+        // call in flight's inline chain: DWARF's silence says nothing of it.
+        var notThere: [String]? = !function.isBeside && !around.isEmpty && around.allSatisfy { $0.inlined != nil }
+            ? around.map(Self.describeInlined) : nil
+        let contradicted = { (more: String) -> String? in
+            notThere.map { "; DWARF shows no inlined copy of it at " + $0.joined(separator: ", ") + more }
+        }
+        let declaredInlined = { (reason: String) -> (ChainAlignment.Status, String) in
+            if let contradicted = contradicted("") { return (.unverified, declared + reason + contradicted) }
+            return (.inlined, declared + reason)
+        }
         guard let evidence, frames[outer].address != 0 else {
+            // Without the code, functions entered and left by tail calls are not known: DWARF's silence at the frames proves nothing.
             if function.isAlwaysInline && presence == .absent { return (.inlined, declared + "; no symbol in this kernel: never a frame of its own") }
-            return (.unverified, codeUnreadable)
+            return (.unverified, codeUnreadable + (contradicted(" (functions entered by tail calls not read)") ?? ""))
         }
         // A tail call on the way from one frame to the next.
         var links: [String] = []
@@ -386,13 +411,35 @@ public struct ChainAligner {
                 if through.contains(function.name) { return (.tailCall, ([call] + jumps).joined(separator: "; ")) }
                 links.append(([call] + jumps).joined(separator: "; "))
                 entered += starts
+                // With DWARF: the jumps that left the functions entered so, inlined copies and all.
+                if notThere != nil, let dwarf {
+                    let next = starts.dropFirst() + [evidence.code.extent(of: frames[caller + 1].address)?.start ?? 0]
+                    for (start, onward) in zip(starts, next) {
+                        let jumps = evidence.tailJumps(ofFunctionAt: start, toward: onward)
+                        if jumps.isEmpty { notThere = nil }   // its way on is not known
+                        for site in jumps {
+                            let inlined = evidence.code.extent(of: site).map {
+                                dwarf.inlinedCalls(function: evidence.code.symbolName(at: site) ?? $0.function, offset: site - $0.start, returnAddress: false)
+                            } ?? []
+                            var jump = KernelFrame(evidence.code.symbolName(at: site) ?? "?", site)
+                            jump.offset = evidence.code.extent(of: site).map { site - $0.start }
+                            jump.inlined = inlined
+                            if let proof = Self.inlinedByDWARF(function.name, frames: [jump], at: "the jump here") {
+                                return (.inlined, proof + "; entered by a tail call: " + links.last!)
+                            }
+                            notThere?.append(Self.describeInlined(jump))
+                        }
+                    }
+                }
             case let .direct(call): links.append(call)
             case let .indirect(call): links.append(call + " (through a pointer)")
             case let .unexplained(call): links.append(call + " (no direct jump leads on)")
             case .unread: links.append("\(frames[caller].function): the call instruction could not be read")
             }
         }
-        if function.isAlwaysInline && presence == .absent { return (.inlined, declared + "; no symbol in this kernel: never a frame of its own") }
+        // Functions entered by tail calls whose jumps DWARF did not read: its silence proves nothing.
+        if !entered.isEmpty && dwarf == nil { notThere = nil }
+        if function.isAlwaysInline && presence == .absent { return declaredInlined("; no symbol in this kernel: never a frame of its own") }
         if presence == .absent {
             return (.unverified, "no symbol in this kernel (inlined everywhere, renamed, or not in this version); " + links.joined(separator: "; "))
         }
@@ -407,10 +454,45 @@ public struct ChainAligner {
             return (function.isBeside ? .beside : .sibling, sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
         }
         if function.isAlwaysInline {
-            return (.inlined, declared + "; these frames' code calls no copy of it: " + links.joined(separator: "; "))
+            return declaredInlined("; these frames' code calls no copy of it: " + links.joined(separator: "; "))
+        }
+        if let contradicted = contradicted("") {
+            return (.unverified, "not called by these frames' code directly (called through a pointer, or not on this path)"
+                    + contradicted + "; " + links.joined(separator: "; "))
         }
         return (.unverified, "not called by these frames' code directly (inlined here, called through a pointer, or not on this path): "
                 + links.joined(separator: "; "))
+    }
+
+    /// Where DWARF says `name` is inlined at the call in flight of one of
+    /// `frames` (each a return address, so the call before it):
+    /// `tcp_write_xmit+0x521: DWARF: the call before it lies in
+    /// tcp_transmit_skb, inlined into tcp_write_xmit at net/ipv4/tcp_output.c:2722`.
+    static func inlinedByDWARF(_ name: String, frames: [KernelFrame], at place: String = "the call before it") -> String? {
+        for frame in frames {
+            guard let inlined = frame.inlined, let index = inlined.firstIndex(where: { KernelSymbols.baseName($0.function) == name }) else { continue }
+            let parent = index + 1 < inlined.count ? inlined[index + 1].function : frame.function
+            let site = inlined[index].site.isEmpty ? "" : " at " + inlined[index].site
+            var text = location(frame) + ": DWARF: \(place) lies in \(inlined[index].function), inlined into \(parent)\(site)"
+            if inlined.count > 1 {
+                text += " (inlined there, outermost first: " + inlined.reversed().map(\.function).joined(separator: " → ") + ")"
+            }
+            return text
+        }
+        return nil
+    }
+
+    /// `tcp_sendmsg+0x2f`, or the name alone without its offset.
+    static func location(_ frame: KernelFrame) -> String {
+        frame.function + (frame.offset.map { "+0x" + String($0, radix: 16) } ?? "")
+    }
+
+    /// `ip_finish_output2+0x297 (neigh_output → neigh_hh_output → dev_queue_xmit inlined)`,
+    /// or `ip_output+0x76 (nothing inlined)`.
+    static func describeInlined(_ frame: KernelFrame) -> String {
+        let inlined = frame.inlined ?? []
+        return location(frame) + (inlined.isEmpty ? " (nothing inlined)"
+            : " (" + inlined.reversed().map(\.function).joined(separator: " → ") + " inlined)")
     }
 
     /// The softirq operation a softirq part of a chain performs: among the

@@ -4,7 +4,7 @@
 /// (timers, interrupts, untraced syscalls) are events of their own.
 public final class KernelCorrelator {
     let model: StackModel?
-    let aligner: ChainAligner
+    var aligner: ChainAligner
     let kernel: KernelVersion?
     var pending: [Int32: SampleQueue] = [:]
     /// Packets traced calls sent, by skb: whose packet a receive was.
@@ -73,6 +73,13 @@ public final class KernelCorrelator {
             self.aligner = ChainAligner(symbols: symbols)
         }
         self.kernel = kernel
+    }
+
+    /// With `--vmlinux`: DWARF for the inline copies in functions entered
+    /// by tail calls (frames carry their own, from the sampler).
+    public func useDWARF(_ resolver: KernelSourceResolver) {
+        aligner.dwarf = resolver
+        alignmentCache.removeAll()
     }
 
     /// The running kernel's code, read through BPF, or why it cannot be.
@@ -190,6 +197,7 @@ public final class KernelCorrelator {
             leaf.addresses = hit.addresses
             leaf.offsets = hit.offsets
             leaf.sources = hit.sources
+            leaf.inlined = hit.inlined
             return leaf
         }
     }

@@ -15,6 +15,10 @@ public struct KernelSample: Sendable, Codable {
     /// With `--vmlinux`: each frame's `file:line` (empty when unknown),
     /// innermost first like `chain`.
     public var sources: [String]?
+    /// With `--vmlinux`: the functions DWARF says are inlined at each
+    /// frame's address (for a return address, its call), innermost first
+    /// like `chain`, and each frame's innermost first (format 1.6).
+    public var inlined: [[InlinedCall]]?
     /// Each frame's offset into its function (`chain[i]+0x...`), innermost
     /// first: what a reader of the trace needs to check a claim against
     /// the kernel's code. Empty in trace files before format 1.3.
@@ -37,7 +41,12 @@ public struct KernelSample: Sendable, Codable {
     /// The frames with their addresses, innermost first (addresses 0 when
     /// they are not known).
     public var frames: [KernelFrame] {
-        chain.indices.map { KernelFrame(chain[$0], $0 < addresses.count ? addresses[$0] : 0) }
+        chain.indices.map { index in
+            var frame = KernelFrame(chain[index], index < addresses.count ? addresses[index] : 0)
+            if let inlined, index < inlined.count { frame.inlined = inlined[index] }
+            if index < offsets.count { frame.offset = offsets[index] }
+            return frame
+        }
     }
 
     /// `tcp_sendmsg+0x2c`, or the name alone when the offset is not known.
@@ -57,7 +66,7 @@ public struct KernelSample: Sendable, Codable {
         self.fields = fields
     }
 
-    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources, flow, task, alignments }
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources, inlined, flow, task, alignments }
 
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
@@ -70,6 +79,7 @@ public struct KernelSample: Sendable, Codable {
         cpu = try c.decode(UInt32.self, forKey: .cpu)
         fields = try c.decode([String: TracepointValue].self, forKey: .fields)
         sources = try c.decodeIfPresent([String].self, forKey: .sources)
+        inlined = try c.decodeIfPresent([[InlinedCall]].self, forKey: .inlined)
         offsets = try c.decodeIfPresent([UInt64].self, forKey: .offsets) ?? []
         flow = try c.decodeIfPresent(PacketFlow.self, forKey: .flow)
         task = try c.decodeIfPresent(String.self, forKey: .task)
@@ -97,6 +107,7 @@ public struct KernelSample: Sendable, Codable {
         if !offsets.isEmpty { try c.encode(offsets, forKey: .offsets) }
         try c.encode(fields, forKey: .fields)
         try c.encodeIfPresent(sources, forKey: .sources)
+        try c.encodeIfPresent(inlined, forKey: .inlined)
         try c.encodeIfPresent(flow, forKey: .flow)
         try c.encodeIfPresent(task, forKey: .task)
         try c.encodeIfPresent(alignments, forKey: .alignments)

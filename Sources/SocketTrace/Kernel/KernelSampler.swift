@@ -76,7 +76,8 @@ public final class KernelSampler {
     var fieldsCache: [RawRecord: [String: TracepointValue]] = [:]
     static let fieldsCacheLimit = 4096
     /// Chains by their addresses (bounded, so memory stays flat).
-    var chainCache: [[UInt64]: (chain: [String], offsets: [UInt64], sources: [String]?)] = [:]
+    var chainCache: [[UInt64]: Symbolized] = [:]
+    typealias Symbolized = (chain: [String], offsets: [UInt64], sources: [String]?, inlined: [[InlinedCall]]?)
     var filterTexts: [String: String] = [:]
     static let chainCacheLimit = 4096
     /// The name of the process that closes the events (`close()`).
@@ -380,7 +381,7 @@ public final class KernelSampler {
                 addresses.append(ip)
             }
             at += frames * 8
-            let (chain, offsets, sources) = symbolized(addresses)
+            let (chain, offsets, sources, inlined) = symbolized(addresses)
             let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
             guard let probe = probeByID[id], at + rawSize <= offset + size else { continue }
             let record = RawRecord(id: id, bytes: Array(buffer[at..<at + rawSize]))
@@ -396,6 +397,7 @@ public final class KernelSampler {
                                       time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain, fields: fields)
             sample.everywhere = probe.everywhere
             sample.sources = sources
+            sample.inlined = inlined
             sample.addresses = addresses
             sample.offsets = offsets
             drained.samples.append(sample)
@@ -405,13 +407,14 @@ public final class KernelSampler {
     /// Function names (and, with `--vmlinux`, source lines) of a chain's
     /// addresses. A workload repeats a few chains: each distinct one is
     /// looked up once and its arrays shared by every sample that has it.
-    func symbolized(_ addresses: [UInt64]) -> (chain: [String], offsets: [UInt64], sources: [String]?) {
+    func symbolized(_ addresses: [UInt64]) -> Symbolized {
         if let known = chainCache[addresses] { return known }
         var chain: [String] = []
         chain.reserveCapacity(addresses.count)
         var offsets: [UInt64] = []
         offsets.reserveCapacity(addresses.count)
         var sources: [String]? = sourceResolver == nil ? nil : []
+        var inlined: [[InlinedCall]]? = sourceResolver == nil ? nil : []
         for ip in addresses {
             let location = symbols.location(of: ip)
             chain.append(location?.function ?? "0x" + String(ip, radix: 16))
@@ -421,11 +424,14 @@ public final class KernelSampler {
                     sourceResolver.source(function: $0.function, offset: $0.offset, returnAddress: chain.count > 1)
                 }
                 sources?.append(line ?? "")
+                inlined?.append(location.map {
+                    sourceResolver.inlinedCalls(function: $0.function, offset: $0.offset, returnAddress: chain.count > 1)
+                } ?? [])
             }
         }
         if chainCache.count >= Self.chainCacheLimit { chainCache.removeAll(keepingCapacity: true) }
-        chainCache[addresses] = (chain, offsets, sources)
-        return (chain, offsets, sources)
+        chainCache[addresses] = (chain, offsets, sources, inlined)
+        return (chain, offsets, sources, inlined)
     }
 
     /// Disables and closes every event, unmaps the rings, unmounts tracefs if

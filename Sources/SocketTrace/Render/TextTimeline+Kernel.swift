@@ -244,12 +244,25 @@ extension TextTimeline {
     }
 
     /// With `--vmlinux`: the sample's frames with their source lines,
-    /// outermost first (`tcp_sendmsg (net/ipv4/tcp.c:1158)`).
+    /// outermost first (`tcp_sendmsg (net/ipv4/tcp.c:1158)`), each followed
+    /// by the functions DWARF says are inlined at its address, outermost
+    /// first: `tcp_write_xmit (net/ipv4/tcp_output.c:2722) → tcp_transmit_skb
+    /// (inlined; net/ipv4/tcp_output.c:1425)`. A frame's line is then where its own code
+    /// inlined the first of them, and each one's where the next was inlined
+    /// (the last one's, the address's own line).
     static func sourceLines(_ sample: KernelSample) -> [String]? {
         guard let sources = sample.sources, sources.count == sample.chain.count else { return nil }
-        let parts = zip(sample.chain, sources).reversed().compactMap { frame, source -> String? in
-            guard !ChainAligner.isPlumbing(frame), !source.isEmpty else { return nil }
-            return frame + " (" + source + ")"
+        let inlined = sample.inlined.flatMap { $0.count == sample.chain.count ? $0 : nil }
+        var parts: [String] = []
+        for index in sample.chain.indices.reversed() where !ChainAligner.isPlumbing(sample.chain[index]) {
+            let calls = Array((inlined?[index] ?? []).reversed())   // outermost first
+            // Each function's line: where the next one in was inlined, the innermost's the address's.
+            let lines = calls.map(\.site) + [sources[index]]
+            if !lines[0].isEmpty { parts.append(sample.chain[index] + " (" + lines[0] + ")") }
+            for (position, call) in calls.enumerated() {
+                let line = lines[position + 1]
+                parts.append(call.function + " (inlined" + (line.isEmpty ? "" : "; " + line) + ")")
+            }
         }
         return parts.isEmpty ? nil : parts
     }

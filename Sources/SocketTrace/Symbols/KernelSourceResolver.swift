@@ -17,6 +17,7 @@ public final class KernelSourceResolver {
     /// Function symbols of the vmlinux: name → address as linked.
     var functions: [String: UInt64] = [:]
     var cache: [String: String?] = [:]
+    var inlineCache: [String: [InlinedCall]] = [:]
     public let path: String
 
     public init(vmlinux path: String) throws(Failure) {
@@ -63,20 +64,127 @@ public final class KernelSourceResolver {
 
     /// `file:line` of the instruction at `offset` into `function`; for a
     /// return address (every frame but the innermost), the call before it.
+    /// The line is the innermost one: in the body of the innermost function
+    /// inlined there, if any (`inlinedCalls` says which).
     public func source(function: String, offset: UInt64, returnAddress: Bool) -> String? {
         let key = function + "+" + String(offset) + (returnAddress ? "r" : "")
         if let known = cache[key] { return known }
         var found: String?
-        if let start = functions[function] {
-            let address = start &+ offset &- (returnAddress && offset > 0 ? 1 : 0)
-            if let line = dwfl_module_getsrc(module, address) {
-                var number: Int32 = 0
-                if let file = dwfl_lineinfo(line, nil, &number, nil, nil, nil) {
-                    found = String(cString: file) + ":" + String(number)
-                }
+        if let address = address(function: function, offset: offset, returnAddress: returnAddress),
+           let line = dwfl_module_getsrc(module, address) {
+            var number: Int32 = 0
+            if let file = dwfl_lineinfo(line, nil, &number, nil, nil, nil) {
+                found = relative(String(cString: file), address: address) + ":" + String(number)
             }
         }
         cache[key] = found
         return found
+    }
+
+    /// The vmlinux's address of `function`+`offset` (as linked: a frame is
+    /// placed by name and offset, so KASLR's slide does not matter); for a
+    /// return address, the last byte of the call before it.
+    func address(function: String, offset: UInt64, returnAddress: Bool) -> UInt64? {
+        functions[function].map { $0 &+ offset &- (returnAddress && offset > 0 ? 1 : 0) }
+    }
+
+    /// The functions inlined at `function`+`offset`, innermost first, from
+    /// the DWARF scopes that contain the address
+    /// (`DW_TAG_inlined_subroutine`, named by its `DW_AT_abstract_origin`,
+    /// with its `DW_AT_call_file`:`DW_AT_call_line`, the line in its parent
+    /// where it was inlined). Empty when nothing is inlined there.
+    public func inlinedCalls(function: String, offset: UInt64, returnAddress: Bool) -> [InlinedCall] {
+        let key = function + "+" + String(offset) + (returnAddress ? "r" : "")
+        if let known = inlineCache[key] { return known }
+        var found: [InlinedCall] = []
+        if let address = address(function: function, offset: offset, returnAddress: returnAddress) {
+            found = inlinedCalls(at: address)
+        }
+        inlineCache[key] = found
+        return found
+    }
+
+    func inlinedCalls(at address: UInt64) -> [InlinedCall] {
+        var bias: Dwarf_Addr = 0
+        guard let cu = dwfl_module_addrdie(module, address, &bias) else { return [] }
+        // dwarf_getscopes goes from an inlined subroutine up through its
+        // abstract definition's scopes; the scopes that physically contain
+        // the innermost one (each inlined copy in its caller's body) come
+        // from dwarf_getscopes_die on it, as eu-addr2line -i does.
+        var found: UnsafeMutablePointer<Dwarf_Die>?
+        guard dwarf_getscopes(cu, address &- bias, &found) > 0, let found else { return [] }
+        var innermost = found[0]
+        free(found)
+        var scopes: UnsafeMutablePointer<Dwarf_Die>?
+        let count = dwarf_getscopes_die(&innermost, &scopes)
+        guard count > 0, let scopes else { return [] }
+        defer { free(scopes) }
+        var files: OpaquePointer?
+        var fileCount = 0
+        if dwarf_getsrcfiles(cu, &files, &fileCount) != 0 { files = nil }
+        var calls: [InlinedCall] = []
+        for index in 0..<Int(count) where dwarf_tag(&scopes[index]) == Int32(DW_TAG_inlined_subroutine) {
+            var attribute = Dwarf_Attribute()
+            var name = "?"
+            if let text = dwarf_formstring(dwarf_attr_integrate(&scopes[index], UInt32(DW_AT_name), &attribute)) {
+                name = String(cString: text)
+            }
+            var file: Dwarf_Word = 0
+            var line: Dwarf_Word = 0
+            var site = ""
+            if dwarf_formudata(dwarf_attr(&scopes[index], UInt32(DW_AT_call_file), &attribute), &file) == 0,
+               let files, Int(file) < fileCount, let path = dwarf_filesrc(files, Int(file), nil, nil) {
+                site = relative(String(cString: path), address: address)
+                if dwarf_formudata(dwarf_attr(&scopes[index], UInt32(DW_AT_call_line), &attribute), &line) == 0 {
+                    site += ":" + String(line)
+                }
+            }
+            calls.append(InlinedCall(function: name, site: site))
+        }
+        return calls
+    }
+
+    /// A source path without the build's directory (`DW_AT_comp_dir`), or
+    /// the source tree above it for a build out of the tree (Debian builds
+    /// in `/build/reproducible-path/linux-6.1.192/debian/build/build_amd64_none_amd64`):
+    /// `net/ipv4/tcp.c`. Paths elsewhere (a compiler's headers) stay whole.
+    func relative(_ path: String, address: UInt64) -> String {
+        var bias: Dwarf_Addr = 0
+        guard path.hasPrefix("/"), let cu = dwfl_module_addrdie(module, address, &bias) else { return path }
+        var attribute = Dwarf_Attribute()
+        guard let text = dwarf_formstring(dwarf_attr(cu, UInt32(DW_AT_comp_dir), &attribute)) else { return path }
+        return Self.relative(path, to: String(cString: text))
+    }
+
+    static func relative(_ path: String, to directory: String) -> String {
+        let file = normalized(path)
+        let base = normalized(directory)
+        var common = 0
+        while common < min(file.count - 1, base.count), file[common] == base[common] { common += 1 }
+        // At least two directories in common (`/build/x`), so that `/usr/...` stays whole.
+        guard common >= 2 else { return path }
+        return file[common...].joined(separator: "/")
+    }
+
+    /// A path's components with `.` and `dir/..` removed.
+    static func normalized(_ path: String) -> [String] {
+        var parts: [String] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == "..", !parts.isEmpty, parts.last != ".." { parts.removeLast() } else { parts.append(String(part)) }
+        }
+        return parts
+    }
+}
+
+/// A function inlined at a frame's address (DWARF's
+/// `DW_TAG_inlined_subroutine`): its name, and where its parent (the next
+/// one out, or the frame's function) inlined it, `file:line`.
+public struct InlinedCall: Sendable, Hashable, Codable {
+    public let function: String
+    public let site: String
+
+    public init(function: String, site: String) {
+        self.function = function
+        self.site = site
     }
 }

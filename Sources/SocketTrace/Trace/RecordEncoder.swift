@@ -344,6 +344,15 @@ struct RecordEncoder {
         }
         if !sample.offsets.isEmpty { o.member("offsets") { $0.array(sample.offsets) { $0.append(number: $1) } } }
         o.member("sources", strings: sample.sources)
+        if let inlined = sample.inlined, inlined.contains(where: { !$0.isEmpty }) {
+            o.member("inlined") { encoder in
+                encoder.array(inlined) { frame, calls in
+                    frame.array(calls) { call, inline in
+                        call.object { c in c.member("function", inline.function); c.member("site", inline.site) }
+                    }
+                }
+            }
+        }
         o.member("fields") { encoder in
             encoder.object { f in
                 for name in sample.fields.keys.sorted() {

@@ -74,7 +74,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("kernel"), help: ArgumentHelp("Observe the kernel's call chains: auto (when permitted; the default for text), on, off (the default for --format strace and -c).", valueName: "auto|on|off"))
     var kernelMode: KernelObserver.Mode?
 
-    @Option(name: .customLong("vmlinux"), help: ArgumentHelp("A vmlinux with debug info for the running kernel: kernel frames shown with their source lines (net/ipv4/tcp.c:1158).", valueName: "path"))
+    @Option(name: .customLong("vmlinux"), help: ArgumentHelp("A vmlinux with debug info for the running kernel: kernel frames shown with their source lines (net/ipv4/tcp.c:1158) and the functions inlined there, which prove a model function missing from a stack inlined.", valueName: "path"))
     var vmlinux: String?
 
     @Option(name: .customLong("kernel-buffer-pages"), help: ArgumentHelp("Pages of each CPU's kernel sample ring (a power of two; default 256). Samples that do not fit are counted as lost.", valueName: "n"))
@@ -143,6 +143,7 @@ struct Run: ParsableCommand {
                 }
                 if let sampler = observer?.sampler {
                     sampler.sourceResolver = resolver
+                    observer?.correlator.useDWARF(resolver)
                 } else {
                     Self.complain("--vmlinux \(vmlinux): kernel chains are not observed in this run, so there are no kernel frames to place")
                 }
