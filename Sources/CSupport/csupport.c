@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <time.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -114,11 +113,6 @@ int cs_take_interrupt_signal(void)
     int signo = interrupt_signal;
     interrupt_signal = 0;
     return signo;
-}
-
-long cs_ptrace(int request, pid_t pid, uint64_t addr, uint64_t data)
-{
-    return ptrace((enum __ptrace_request)request, pid, (void *)(uintptr_t)addr, (void *)(uintptr_t)data);
 }
 
 int cs_ptrace_seize(pid_t pid, uint64_t options)
@@ -585,13 +579,6 @@ int64_t cs_read_memory(pid_t pid, uint64_t address, void *buffer, uint64_t lengt
     return (int64_t)done;
 }
 
-void cs_strerror(int errnum, char *buffer, uint64_t length)
-{
-    const char *text = strerror(errnum);
-    strncpy(buffer, text, length - 1);
-    buffer[length - 1] = '\0';
-}
-
 
 int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit, bool kernel_chain)
 {
@@ -770,21 +757,6 @@ int cs_close_detached(const int *fds, int count, const char *name, int then_fd, 
         close(fds[k]);
     close(gate[1]);
     return 0;
-}
-
-int cs_mount_tracefs(const char *target)
-{
-    return mount("nodev", target, "tracefs", 0, NULL);
-}
-
-int cs_unmount(const char *target)
-{
-    int result = umount2(target, 0);
-    /* Still in use (the release helper removing kprobe events through it):
-     * detached now, gone when the helper is done. */
-    if (result < 0 && errno == EBUSY)
-        result = umount2(target, MNT_DETACH);
-    return result;
 }
 
 int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t path_capacity)

@@ -36,7 +36,6 @@ enum {
 };
 
 /* ptrace requests, each one call. */
-long cs_ptrace(int request, pid_t pid, uint64_t addr, uint64_t data);
 int cs_ptrace_seize(pid_t pid, uint64_t options);
 int cs_ptrace_interrupt(pid_t pid);
 int cs_ptrace_syscall(pid_t pid, int signal);
@@ -104,9 +103,6 @@ pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
 /// number of bytes read (possibly short at an unmapped page).
 int64_t cs_read_memory(pid_t pid, uint64_t address, void *buffer, uint64_t length);
 
-/// The kernel's message for an errno value (strerror), copied into `buffer`.
-void cs_strerror(int errnum, char *buffer, uint64_t length);
-
 /// Catches SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the tracer without
 /// SA_RESTART, so a blocked wait returns EINTR; ignores SIGPIPE (a closed
 /// output is reported as a write error instead).
@@ -165,9 +161,5 @@ int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t pat
 
 /// The width in columns of the terminal on `fd`, or 0 if it is not one.
 int cs_terminal_width(int fd);
-
-/* mount(2) and umount2(2) for tracefs. */
-int cs_mount_tracefs(const char *target);
-int cs_unmount(const char *target);
 
 #endif
