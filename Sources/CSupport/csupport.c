@@ -7,11 +7,6 @@
 #include <linux/audit.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
-#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -184,31 +179,8 @@ int cs_ptrace_singlestep(pid_t pid, int signal)
     return (int)ptrace(PTRACE_SINGLESTEP, pid, NULL, (void *)(long)signal);
 }
 
-int cs_socket_addresses(pid_t pid, int fd, void *local, uint32_t *local_length, void *peer, uint32_t *peer_length)
-{
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0)
-        return -1;
-    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-    int saved = errno;
-    close(pidfd);
-    if (copy < 0) {
-        errno = saved;
-        return -1;
-    }
-    socklen_t length = *local_length;
-    if (getsockname(copy, (struct sockaddr *)local, &length) == 0)
-        *local_length = length;
-    else
-        *local_length = 0;
-    length = *peer_length;
-    if (getpeername(copy, (struct sockaddr *)peer, &length) == 0)
-        *peer_length = length;
-    else
-        *peer_length = 0;
-    close(copy);
-    return 0;
-}
+int cs_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int cs_pidfd_getfd(int pidfd, int fd) { return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0); }
 
 /* Memory the unwinder reads is mostly the stack above the stopped thread's
  * stack pointer, a word at a time: one read of a window around the first
@@ -756,70 +728,6 @@ int cs_close_detached(const int *fds, int count, const char *name, int then_fd, 
     for (int k = 0; k < count; k++)
         close(fds[k]);
     close(gate[1]);
-    return 0;
-}
-
-int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t path_capacity)
-{
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0)
-        return -1;
-    struct {
-        struct nlmsghdr header;
-        struct unix_diag_req request;
-    } message;
-    memset(&message, 0, sizeof message);
-    message.header.nlmsg_len = sizeof message;
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST;
-    message.request.sdiag_family = AF_UNIX;
-    message.request.udiag_states = -1;
-    message.request.udiag_ino = inode;
-    message.request.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
-    message.request.udiag_cookie[0] = message.request.udiag_cookie[1] = ~0U;
-    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(fd, &message, sizeof message, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    char buffer[8192];
-    ssize_t got = recv(fd, buffer, sizeof buffer, 0);
-    int saved = errno;
-    close(fd);
-    if (got < 0) {
-        errno = saved;
-        return -1;
-    }
-    *peer = 0;
-    if (path_capacity > 0)
-        path[0] = '\0';
-    struct nlmsghdr *header = (struct nlmsghdr *)buffer;
-    if (!NLMSG_OK(header, (size_t)got) || header->nlmsg_type == NLMSG_ERROR) {
-        errno = ENOENT;
-        return -1;
-    }
-    struct unix_diag_msg *reply = NLMSG_DATA(header);
-    struct rtattr *attribute = (struct rtattr *)(reply + 1);
-    int remaining = (int)(header->nlmsg_len - NLMSG_LENGTH(sizeof *reply));
-    for (; RTA_OK(attribute, remaining); attribute = RTA_NEXT(attribute, remaining)) {
-        if (attribute->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(attribute) >= sizeof(uint32_t)) {
-            memcpy(peer, RTA_DATA(attribute), sizeof(uint32_t));
-        } else if (attribute->rta_type == UNIX_DIAG_NAME && path_capacity > 1) {
-            size_t length = RTA_PAYLOAD(attribute);
-            const char *name = RTA_DATA(attribute);
-            size_t at = 0;
-            size_t start = 0;
-            if (length > 0 && name[0] == '\0') {
-                path[at++] = '@';
-                start = 1;
-            }
-            for (size_t k = start; k < length && name[k] != '\0' && at + 1 < path_capacity; k++)
-                path[at++] = name[k];
-            path[at] = '\0';
-        }
-    }
     return 0;
 }
 

@@ -62,10 +62,10 @@ int cs_ptrace_peek_word(pid_t pid, uint64_t address, uint64_t *word);
 int cs_ptrace_poke_word(pid_t pid, uint64_t address, uint64_t word);
 int cs_ptrace_singlestep(pid_t pid, int signal);
 
-/* A tracee's socket addresses, asked of a copy of its descriptor
- * (pidfd_getfd): getsockname and getpeername into the buffers (sockaddr
- * bytes, lengths updated; a length of 0 when unknown). 0, or -1 with errno. */
-int cs_socket_addresses(pid_t pid, int fd, void *local, uint32_t *local_length, void *peer, uint32_t *peer_length);
+/// pidfd_open(2).
+int cs_pidfd_open(pid_t pid);
+/// pidfd_getfd(2): a copy of another process's descriptor.
+int cs_pidfd_getfd(int pidfd, int fd);
 
 /* Unwinding with libdwfl for any traced x86_64 process whose mappings
  * match the ones a Dwfl was reported from (a forked child's do): the Dwfl
@@ -153,11 +153,6 @@ int cs_close_detached(const int *fds, int count, const char *name, int then_fd, 
 uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity);
 /// Bytes written into a ring and not yet drained (no system call).
 uint64_t cs_perf_unread(void *ring);
-
-/// Asks the kernel (NETLINK_SOCK_DIAG, UNIX_DIAG) about the AF_UNIX socket
-/// with this inode: its peer's inode (0 if none) and its bound path (`@name`
-/// for abstract ones; empty if unbound). Returns 0, or -1 with errno.
-int cs_unix_socket_info(uint32_t inode, uint32_t *peer, char *path, uint64_t path_capacity);
 
 /// The width in columns of the terminal on `fd`, or 0 if it is not one.
 int cs_terminal_width(int fd);
