@@ -4,16 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -432,53 +429,25 @@ pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads)
 }
 
 
-/* A filter that returns SECCOMP_RET_TRACE for the listed syscalls of each
- * architecture and SECCOMP_RET_ALLOW for everything else (x32 included). */
-static int install_seccomp_filter(const uint32_t *nrs64, int n64, const uint32_t *nrs32, int n32)
+/* In the child after fork: prctl only. */
+static int install_seccomp_filter(const struct sock_fprog *program)
 {
-    int total = 2 + (1 + n64 + 1) + (1 + 1 + n32 + 1) + 1 + 1;
-    struct sock_filter *f = calloc((size_t)total, sizeof *f);
-    if (!f)
-        return -1;
-    int i = 0;
-    /* Offsets are relative to the next instruction; the TRACE return is last. */
-    int block64 = 2;
-    int block32 = block64 + 1 + n64 + 1;
-    int trace_at = block32 + 2 + n32 + 1 + 1;
-    int allow_at = trace_at - 1;
-    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-    f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, (uint8_t)(block32 - 2));
-    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    for (int k = 0; k < n64; k++, i++)
-        f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs64[k], (uint8_t)(trace_at - i - 1), 0);
-    f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, (uint32_t)(allow_at - i - 1), 0, 0);
-    i++;
-    f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, (uint8_t)(allow_at - i - 1));
-    i++;
-    f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    for (int k = 0; k < n32; k++, i++)
-        f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs32[k], (uint8_t)(trace_at - i - 1), 0);
-    f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, (uint32_t)(allow_at - i - 1), 0, 0);
-    i++;
-    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
-    struct sock_fprog program = { .len = (unsigned short)i, .filter = f };
-    int rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+    int rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program, 0, 0);
     if (rc < 0 && errno == EACCES) {
         /* Without CAP_SYS_ADMIN a filter needs no_new_privs, as strace does. */
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
-            rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+            rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program, 0, 0);
     }
-    free(f);
     return rc;
 }
 
 pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
-                       const uint32_t *nrs_x86_64, int count_x86_64,
-                       const uint32_t *nrs_i386, int count_i386,
+                       const struct sock_filter *filter, unsigned short filter_length,
                        int *exec_errno_fd)
 {
     save_original_signals();
+    /* Ready before fork: the child only points the kernel at it. */
+    struct sock_fprog program = { .len = filter_length, .filter = (struct sock_filter *)filter };
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return -1;
@@ -491,6 +460,7 @@ pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
         return -1;
     }
     if (pid == 0) {
+        /* Only async-signal-safe calls from here on: the tracer has threads. */
         close(pipefd[0]);
         /* The program starts with the signal mask and dispositions the
          * tracer was given, as it would without the tracer. */
@@ -499,8 +469,7 @@ pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
         sigprocmask(SIG_SETMASK, &all, NULL);
         restore_original_signals();
         raise(SIGSTOP);
-        if (count_x86_64 + count_i386 > 0 &&
-            install_seccomp_filter(nrs_x86_64, count_x86_64, nrs_i386, count_i386) < 0) {
+        if (filter_length > 0 && install_seccomp_filter(&program) < 0) {
             int e = errno;
             (void)!write(pipefd[1], &e, sizeof e);
             _exit(127);

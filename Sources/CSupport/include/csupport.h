@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <pthread.h>
+#include <linux/filter.h>   /* struct sock_filter, BPF_* opcodes (SeccompFilter) */
+#include <linux/seccomp.h>  /* SECCOMP_RET_*, struct seccomp_data (SeccompFilter) */
 
 /// What PTRACE_GET_SYSCALL_INFO reports for a stop (see ptrace(2)).
 typedef struct {
@@ -89,13 +91,14 @@ int cs_thread_try_join(pthread_t thread);
 pid_t cs_wait_pid(pid_t pid, int *status, bool all_threads);
 
 /// Forks a child that stops itself with SIGSTOP, so the caller can seize it,
-/// then (once resumed) installs a seccomp filter that sends the listed syscalls
-/// to the tracer (if any are given) and execs `path`. When exec fails the child
-/// writes errno to a close-on-exec pipe and exits 127; `*exec_errno_fd` is the
-/// read end (the caller reads it after resuming the child). Returns the pid.
+/// then (once resumed) installs `filter` (`filter_length` instructions; none
+/// when 0) with prctl and execs `path`. When that fails the child writes
+/// errno to a close-on-exec pipe and exits 127 (126 for an exec error other
+/// than ENOENT); `*exec_errno_fd` is the read end (the caller reads it after
+/// resuming the child). Returns the pid. The child makes async-signal-safe
+/// calls only: the program is built before fork (SeccompFilter, in Swift).
 pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
-                       const uint32_t *nrs_x86_64, int count_x86_64,
-                       const uint32_t *nrs_i386, int count_i386,
+                       const struct sock_filter *filter, unsigned short filter_length,
                        int *exec_errno_fd);
 
 /// Reads `length` bytes of the tracee's memory at `address` with

@@ -14,6 +14,14 @@ public enum Architecture: String, Sendable, Codable {
         }
     }
 
+    /// AUDIT_ARCH_*: how the kernel names it (syscall info, seccomp data).
+    public var auditValue: UInt32 {
+        switch self {
+        case .x86_64: UInt32(CS_ARCH_X86_64)
+        case .i386: UInt32(CS_ARCH_I386)
+        }
+    }
+
     /// Size of a pointer, `long` and `size_t`.
     public var wordSize: Int { self == .x86_64 ? 8 : 4 }
 }
