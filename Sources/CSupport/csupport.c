@@ -5,9 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
-#include <linux/perf_event.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -521,40 +519,9 @@ int64_t cs_read_memory(pid_t pid, uint64_t address, void *buffer, uint64_t lengt
 }
 
 
-int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit, bool kernel_chain)
+int cs_perf_event_open(const struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd, unsigned long flags)
 {
-    struct perf_event_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.size = sizeof attr;
-    attr.type = PERF_TYPE_TRACEPOINT;
-    attr.config = config;
-    attr.sample_period = 1;
-    attr.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-                       PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW;
-    attr.use_clockid = 1;
-    attr.clockid = CLOCK_MONOTONIC;
-    attr.inherit = inherit ? 1 : 0;
-    attr.exclude_callchain_user = 1;
-    /* Without a chain the record keeps its layout, with an empty chain. */
-    attr.exclude_callchain_kernel = kernel_chain ? 0 : 1;
-    attr.disabled = 1;
-    /* The event's own count of samples lost to a full ring (Linux 6.0+):
-     * the ring reports a loss only when a later sample finds room again. */
-    attr.read_format = PERF_FORMAT_LOST;
-    int fd = (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-    if (fd < 0 && errno == EINVAL) {
-        attr.read_format = 0;
-        fd = (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-    }
-    return fd;
-}
-
-int64_t cs_perf_lost_samples(int fd)
-{
-    uint64_t values[2];
-    if (read(fd, values, sizeof values) != (ssize_t)sizeof values)
-        return -1;
-    return (int64_t)values[1];
+    return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
 }
 
 int cs_bpf_next_program_id(uint32_t start, uint32_t *next)
@@ -581,58 +548,6 @@ int cs_perf_set_output(int fd, int target)
 int cs_perf_enable(int fd) { return ioctl(fd, PERF_EVENT_IOC_ENABLE, 0); }
 int cs_perf_set_filter(int fd, const char *filter) { return ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter); }
 int cs_perf_disable(int fd) { return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0); }
-
-void *cs_perf_map(int fd, uint64_t data_pages)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    void *ring = mmap(NULL, (1 + data_pages) * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    return ring == MAP_FAILED ? NULL : ring;
-}
-
-void cs_perf_unmap(void *ring, uint64_t data_pages)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    munmap(ring, (1 + data_pages) * page);
-}
-
-/* `length` bytes of a ring's data from `position` on, in at most two
- * pieces (where the ring wraps around). */
-static void copy_from_ring(void *out, const uint8_t *data, uint64_t size, uint64_t position, uint64_t length)
-{
-    uint64_t offset = position % size;
-    uint64_t first = size - offset < length ? size - offset : length;
-    memcpy(out, data + offset, first);
-    if (first < length)
-        memcpy((uint8_t *)out + first, data, length - first);
-}
-
-uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity)
-{
-    struct perf_event_mmap_page *meta = ring;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    uint64_t size = data_pages * page;
-    uint8_t *data = (uint8_t *)ring + page;
-    uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
-    uint64_t tail = meta->data_tail;
-    uint64_t copied = 0;
-    while (tail < head) {
-        struct perf_event_header header;
-        copy_from_ring(&header, data, size, tail, sizeof header);
-        if (header.size == 0 || copied + header.size > capacity)
-            break;
-        copy_from_ring(out + copied, data, size, tail, header.size);
-        copied += header.size;
-        tail += header.size;
-    }
-    __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
-    return copied;
-}
-
-uint64_t cs_perf_unread(void *ring)
-{
-    struct perf_event_mmap_page *meta = ring;
-    return __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) - meta->data_tail;
-}
 
 int cs_close_detached(const int *fds, int count, const char *name, int then_fd, const char *then_text)
 {

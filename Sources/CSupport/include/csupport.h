@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <linux/filter.h>   /* struct sock_filter, BPF_* opcodes (SeccompFilter) */
 #include <linux/seccomp.h>  /* SECCOMP_RET_*, struct seccomp_data (SeccompFilter) */
+#include <linux/perf_event.h>  /* struct perf_event_attr, PERF_* (PerfEventAttributes) */
 
 /// What PTRACE_GET_SYSCALL_INFO reports for a stop (see ptrace(2)).
 typedef struct {
@@ -116,11 +117,8 @@ int cs_take_interrupt_signal(void);
 
 /* perf_event_open on tracepoints, with kernel call chains. */
 
-/// Opens a tracepoint event (PERF_TYPE_TRACEPOINT, `config` from tracefs'
-/// events/GROUP/NAME/id) for task `pid` on `cpu`, sampling every hit with
-/// identifier, tid, CLOCK_MONOTONIC time, cpu, kernel call chain and the raw
-/// tracepoint record; `inherit` follows the task's future children.
-int cs_perf_open_tracepoint(pid_t pid, int cpu, uint64_t config, bool inherit, bool kernel_chain);
+/// perf_event_open(2); the attributes are built in Swift (PerfEventAttributes).
+int cs_perf_event_open(const struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd, unsigned long flags);
 /// The event's id, as PERF_SAMPLE_IDENTIFIER reports it.
 int cs_perf_event_id(int fd, uint64_t *id);
 /// Sends `fd`'s samples to `target`'s ring buffer (same cpu).
@@ -130,16 +128,10 @@ int cs_perf_enable(int fd);
  * applied in the kernel before a sample is taken. */
 int cs_perf_set_filter(int fd, const char *filter);
 int cs_perf_disable(int fd);
-/* Samples the event lost to a full ring so far, or -1 where the kernel
- * cannot say (before 6.0). */
-int64_t cs_perf_lost_samples(int fd);
 
 /* The id of the loaded BPF program after `start` (0: the first) in *next;
  * 0, or -1 with errno (ENOENT after the last one). */
 int cs_bpf_next_program_id(uint32_t start, uint32_t *next);
-/// Maps 1 + `data_pages` pages of ring buffer for `fd`; NULL on failure.
-void *cs_perf_map(int fd, uint64_t data_pages);
-void cs_perf_unmap(void *ring, uint64_t data_pages);
 /* Hands `fds` (sorted ascending) to a detached process that closes them and
  * exits, then closes the caller's copies: the kernel's work on the last
  * close (unregistering a tracepoint waits for an RCU grace period) happens
@@ -150,12 +142,25 @@ void cs_perf_unmap(void *ring, uint64_t data_pages);
  * line: the removal of the trace's kprobe events, which the kernel allows
  * only once no perf event is open on them. */
 int cs_close_detached(const int *fds, int count, const char *name, int then_fd, const char *then_text);
-/// Copies the records waiting in the ring into `out` (at most `capacity`
-/// bytes, whole records only) and frees their space in the ring. Returns
-/// the number of bytes copied.
-uint64_t cs_perf_drain(void *ring, uint64_t data_pages, uint8_t *out, uint64_t capacity);
-/// Bytes written into a ring and not yet drained (no system call).
-uint64_t cs_perf_unread(void *ring);
+/// Where the kernel has written the ring up to (acquire: the records
+/// before it are complete). `ring` is the mapping's first (metadata) page;
+/// Swift's atomics own their storage and cannot do this on a mapped page.
+static inline uint64_t cs_perf_ring_head(const void *ring)
+{
+    return __atomic_load_n(&((const struct perf_event_mmap_page *)ring)->data_head, __ATOMIC_ACQUIRE);
+}
+
+/// What the reader has consumed; only the reader writes it.
+static inline uint64_t cs_perf_ring_tail(const void *ring)
+{
+    return ((const struct perf_event_mmap_page *)ring)->data_tail;
+}
+
+/// Frees the ring up to `tail` (release: the records were read before).
+static inline void cs_perf_ring_set_tail(void *ring, uint64_t tail)
+{
+    __atomic_store_n(&((struct perf_event_mmap_page *)ring)->data_tail, tail, __ATOMIC_RELEASE);
+}
 
 /// The width in columns of the terminal on `fd`, or 0 if it is not one.
 int cs_terminal_width(int fd);
