@@ -1,4 +1,4 @@
-import CSupport
+import CPerf
 import Glibc
 import Testing
 @testable import SocketTrace

@@ -1,4 +1,4 @@
-import CSupport
+import CSpawn
 import Testing
 @testable import SocketTrace
 

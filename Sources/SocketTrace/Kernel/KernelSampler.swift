@@ -1,4 +1,5 @@
-import CSupport
+import CPerf
+import CSpawn
 import Glibc
 
 /// Samples tracepoints in the traced tasks with perf_event_open: one event

@@ -1,4 +1,4 @@
-import CSupport
+import CPerf
 import Glibc
 
 /// The attributes of one tracepoint event (struct perf_event_attr): every

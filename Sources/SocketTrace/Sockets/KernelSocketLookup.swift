@@ -1,4 +1,4 @@
-import CSupport
+import CSyscall
 import Foundation
 import Glibc
 

@@ -1,4 +1,4 @@
-import CSupport
+import CPtrace
 
 /// The instruction set a tracee runs in, as PTRACE_GET_SYSCALL_INFO reports
 /// it: it decides syscall numbers, pointer size and structure layouts.

@@ -1,4 +1,4 @@
-import CSupport
+import CSpawn
 import Glibc
 
 /// Finds the program to run the way a shell does (a name with a slash is a

@@ -1,4 +1,4 @@
-import CSupport
+import CSpawn
 
 /// One classic BPF instruction (struct sock_filter): an opcode, the jumps
 /// if true and if false (relative to the next instruction) and a constant.
