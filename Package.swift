@@ -12,7 +12,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .target(name: "CSupport"),
+        // The C layer: only what Swift cannot call or must not run (each
+        // header says why); everything else is Swift.
+        .target(name: "CPtrace"),
+        .target(name: "CSpawn"),
+        .target(name: "CPerf"),
+        .target(name: "CSyscall"),
+        .target(name: "CUnwind", dependencies: ["CPtrace", "CElfUtils"]),
         .systemLibrary(
             name: "CElfUtils",
             pkgConfig: "libdw",
@@ -30,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "SocketTrace",
-            dependencies: ["CSupport", "CElfUtils", "CLibbpf", "CCapstone"]
+            dependencies: ["CPtrace", "CSpawn", "CPerf", "CSyscall", "CUnwind", "CElfUtils", "CLibbpf", "CCapstone"]
         ),
         .executableTarget(
             name: "sockettrace",
@@ -45,7 +51,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SocketTraceTests",
-            dependencies: ["SocketTrace", "CSupport", "sockettrace", "sockettrace-fuzz"]
+            dependencies: ["SocketTrace", "CPerf", "CSpawn", "sockettrace", "sockettrace-fuzz"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,3 @@
-import CSupport
 import Glibc
 
 /// Kprobes at the entry of the model's functions, as kprobe events of

@@ -1,4 +1,4 @@
-import CSupport
+import CSyscall
 import Glibc
 
 /// A copy of /proc/kallsyms kept between runs. The kernel formats its

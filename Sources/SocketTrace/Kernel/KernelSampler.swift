@@ -1,4 +1,5 @@
-import CSupport
+import CPerf
+import CSpawn
 import Glibc
 
 /// Samples tracepoints in the traced tasks with perf_event_open: one event
@@ -7,11 +8,6 @@ import Glibc
 /// chain (CLOCK_MONOTONIC time, the clock the tracer stamps syscalls with).
 /// Every descriptor and mapping is released by `close()`.
 public final class KernelSampler {
-    struct Ring {
-        let fd: Int32
-        let base: UnsafeMutableRawPointer
-    }
-
     let probes: [Probe]
     /// The probe set's tracepoints this kernel does not have.
     public let missingProbes: [String]
@@ -36,7 +32,7 @@ public final class KernelSampler {
     let ringPages: UInt64
     public static let defaultRingPages: UInt64 = 256
 
-    var rings: [Int32: Ring] = [:]
+    var rings: [Int32: PerfRing] = [:]
     var descriptors: [Int32] = []
     /// perf's sample id → the probe it belongs to.
     var probeByID: [UInt64: Probe] = [:]
@@ -58,7 +54,7 @@ public final class KernelSampler {
     /// Reads the rings' positions, no system call.
     public func exitRecordsAtRisk() -> Bool {
         if lostSamples > 0 || ringFoundHalfFull { return true }
-        ringFoundHalfFull = rings.values.contains { fillsHalfARing(cs_perf_unread($0.base)) }
+        ringFoundHalfFull = rings.values.contains { fillsHalfARing($0.unread) }
         return ringFoundHalfFull
     }
     public private(set) var sampleCount: UInt64 = 0
@@ -232,10 +228,11 @@ public final class KernelSampler {
                 throw TraceError(operation: "PERF_EVENT_IOC_SET_OUTPUT", errno: errno)
             }
         } else {
-            guard let base = cs_perf_map(fd, ringPages) else {
-                throw TraceError(operation: "mmap of the perf ring buffer", errno: errno)
+            do {
+                rings[cpu] = try PerfRing.map(fd: fd, dataPages: Int(ringPages))
+            } catch {
+                throw TraceError(operation: "mmap of the perf ring buffer", error: error)
             }
-            rings[cpu] = Ring(fd: fd, base: base)
         }
     }
 
@@ -259,7 +256,7 @@ public final class KernelSampler {
             // Not worth failing the trace for: the calls take their exit stop.
             let undone = Set(descriptors[opened...])
             for (cpu, ring) in rings where undone.contains(ring.fd) {
-                cs_perf_unmap(ring.base, ringPages)
+                ring.unmap()
                 rings[cpu] = nil
             }
             for fd in undone { cs_perf_disable(fd); Glibc.close(fd) }
@@ -274,17 +271,19 @@ public final class KernelSampler {
     /// Opens one event writing to `cpu`'s ring and enables it; its sample
     /// id, or nil for an offline CPU.
     func open(_ format: TracepointFormat, pid: Int32, cpu: Int32, inherit: Bool, chain: Bool, filter: String? = nil) throws -> UInt64? {
-        let fd = cs_perf_open_tracepoint(pid, cpu, format.id, inherit, chain)
-        if fd < 0 {
-            if errno == ENODEV || errno == EINVAL && cpu > 0 { return nil }  // an offline CPU
-            throw TraceError(operation: "perf_event_open(\(format.name), pid \(pid), cpu \(cpu))", errno: errno)
+        let fd: Int32
+        do {
+            fd = try PerfEvent.open(PerfEventAttributes(tracepoint: format.id, inherit: inherit, kernelChain: chain), pid: pid, cpu: cpu)
+        } catch {
+            if error == .noSuchDevice || error == .invalidArgument && cpu > 0 { return nil }  // an offline CPU
+            throw TraceError(operation: "perf_event_open(\(format.name), pid \(pid), cpu \(cpu))", error: error)
         }
         descriptors.append(fd)
         if let filter, cs_perf_set_filter(fd, filter) != 0 {
             throw TraceError(operation: "the filter of \(format.name) (\(filter))", errno: errno)
         }
-        var id: UInt64 = 0
-        guard cs_perf_event_id(fd, &id) == 0 else { throw TraceError(operation: "PERF_EVENT_IOC_ID", errno: errno) }
+        let id: UInt64
+        do { id = try PerfEvent.id(of: fd) } catch { throw TraceError(operation: "PERF_EVENT_IOC_ID", error: error) }
         try attachToRing(fd, cpu: cpu)
         cs_perf_enable(fd)
         return id
@@ -323,13 +322,11 @@ public final class KernelSampler {
         for cpu in cpus {
             guard let ring = rings[cpu] else { continue }
             while true {
-                let length = buffer.withUnsafeMutableBytes { raw in
-                    cs_perf_drain(ring.base, ringPages, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
-                }
+                let length = buffer.withUnsafeMutableBytes { ring.drain(into: $0) }
                 if length == 0 { break }
-                if fillsHalfARing(length) { ringFoundHalfFull = true }
-                parse(Int(length), into: &drained)
-                if length < UInt64(buffer.count) / 2 { break }
+                if fillsHalfARing(UInt64(length)) { ringFoundHalfFull = true }
+                parse(length, into: &drained)
+                if length < buffer.count / 2 { break }
             }
         }
         drained.samples.sort { $0.time < $1.time }
@@ -340,51 +337,25 @@ public final class KernelSampler {
 
     /// Reads perf records (PERF_RECORD_SAMPLE, PERF_RECORD_LOST) from the buffer.
     func parse(_ length: Int, into drained: inout Drained) {
-        var offset = 0
-        while offset + 8 <= length {
-            let type = buffer.loadLittleEndian(UInt32.self, at: offset)
-            let size = Int(buffer.loadLittleEndian(UInt16.self, at: offset + 6))
-            guard size >= 8, offset + size <= length else { break }
-            defer { offset += size }
-            if type == 2 {
-                lostSamples += buffer.loadLittleEndian(UInt64.self, at: offset + 16)
+        for record in PerfRecords(buffer, length: length) {
+            guard case let .sample(sample) = record else {
+                if case let .lost(count) = record { lostSamples += count }
                 continue
             }
-            guard type == 9 else { continue }
-            var at = offset + 8
-            let id = buffer.loadLittleEndian(UInt64.self, at: at); at += 8
-            let pid = buffer.loadLittleEndian(Int32.self, at: at)
-            let tid = buffer.loadLittleEndian(Int32.self, at: at + 4); at += 8
-            let time = buffer.loadLittleEndian(UInt64.self, at: at); at += 8
-            let cpu = buffer.loadLittleEndian(UInt32.self, at: at); at += 8
-            let frames = Int(buffer.loadLittleEndian(UInt64.self, at: at)); at += 8
-            if let exit = exitFieldsByID[id] {
-                // No chain: the raw record follows its (empty) length.
-                at += frames * 8
-                let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
-                guard exit.number + 4 <= rawSize, exit.returned + 8 <= rawSize, at + rawSize <= offset + size else { continue }
-                let number = buffer.loadLittleEndian(Int32.self, at: at + exit.number)
-                let returned = buffer.loadLittleEndian(Int64.self, at: at + exit.returned)
-                drained.exits.append(SyscallExitRecord(tid: tid, time: MonotonicTime(nanoseconds: time),
-                                                       number: Int64(number), returned: returned))
+            let time = MonotonicTime(nanoseconds: sample.time)
+            if let exit = exitFieldsByID[sample.id] {
+                // No chain: the raw record has the number and the result.
+                let raw = sample.raw
+                guard exit.number + 4 <= raw.count, exit.returned + 8 <= raw.count else { continue }
+                let number = buffer.loadLittleEndian(Int32.self, at: raw.lowerBound + exit.number)
+                let returned = buffer.loadLittleEndian(Int64.self, at: raw.lowerBound + exit.returned)
+                drained.exits.append(SyscallExitRecord(tid: sample.tid, time: time, number: Int64(number), returned: returned))
                 continue
             }
-            var addresses: [UInt64] = []
-            addresses.reserveCapacity(frames)
-            for index in 0..<frames {
-                let ip = buffer.loadLittleEndian(UInt64.self, at: at + index * 8)
-                if ip >= UInt64.max - 4095 {
-                    // A context marker: kernel frames end where user frames begin.
-                    if ip == UInt64(bitPattern: -512) { break }
-                    continue
-                }
-                addresses.append(ip)
-            }
-            at += frames * 8
+            guard let probe = probeByID[sample.id] else { continue }
+            let addresses = PerfRecords.kernelFrames(buffer, of: sample)
             let (chain, offsets, sources, inlined) = symbolized(addresses)
-            let rawSize = Int(buffer.loadLittleEndian(UInt32.self, at: at)); at += 4
-            guard let probe = probeByID[id], at + rawSize <= offset + size else { continue }
-            let record = RawRecord(id: id, bytes: Array(buffer[at..<at + rawSize]))
+            let record = RawRecord(id: sample.id, bytes: Array(buffer[sample.raw]))
             let fields: [String: TracepointValue]
             if let known = fieldsCache[record] {
                 fields = known
@@ -393,14 +364,14 @@ public final class KernelSampler {
                 if fieldsCache.count >= Self.fieldsCacheLimit { fieldsCache.removeAll(keepingCapacity: true) }
                 fieldsCache[record] = fields
             }
-            var sample = KernelSample(tracepoint: probe.name, role: probe.role, pid: pid, tid: tid,
-                                      time: MonotonicTime(nanoseconds: time), cpu: cpu, chain: chain, fields: fields)
-            sample.everywhere = probe.everywhere
-            sample.sources = sources
-            sample.inlined = inlined
-            sample.addresses = addresses
-            sample.offsets = offsets
-            drained.samples.append(sample)
+            var kernelSample = KernelSample(tracepoint: probe.name, role: probe.role, pid: sample.pid, tid: sample.tid,
+                                            time: time, cpu: sample.cpu, chain: chain, fields: fields)
+            kernelSample.everywhere = probe.everywhere
+            kernelSample.sources = sources
+            kernelSample.inlined = inlined
+            kernelSample.addresses = addresses
+            kernelSample.offsets = offsets
+            drained.samples.append(kernelSample)
         }
     }
 
@@ -454,12 +425,11 @@ public final class KernelSampler {
         var lostByEvents: UInt64 = 0
         var eventsCount = true
         for fd in descriptors {
-            let lost = cs_perf_lost_samples(fd)
-            if lost < 0 { eventsCount = false; break }
-            lostByEvents += UInt64(lost)
+            guard let lost = PerfEvent.lostSamples(of: fd) else { eventsCount = false; break }
+            lostByEvents += lost
         }
         if eventsCount { lostSamples = max(lostSamples, lostByEvents) }
-        for ring in rings.values { cs_perf_unmap(ring.base, ringPages) }
+        for ring in rings.values { ring.unmap() }
         // This run's kprobe events go once their perf events are closed:
         // the release helper removes them after closing those.
         let removing = removal.map { $0 + "\n" }.joined()

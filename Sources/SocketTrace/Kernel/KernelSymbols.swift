@@ -1,4 +1,4 @@
-import CSupport
+import CSyscall
 import Glibc
 
 /// The kernel's function symbols from /proc/kallsyms: resolves call-chain

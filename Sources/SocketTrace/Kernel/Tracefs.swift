@@ -1,4 +1,3 @@
-import CSupport
 import Glibc
 
 /// Where tracefs is mounted for this run.
@@ -39,7 +38,7 @@ public final class Tracefs: Sendable {
         guard mkdir(target, 0o700) == 0 || errno == EEXIST else {
             throw TraceError(operation: "tracefs is not mounted and creating \(target) failed", errno: errno)
         }
-        guard cs_mount_tracefs(target) == 0 else {
+        guard mount("nodev", target, "tracefs", 0, nil) == 0 else {
             let error = errno
             rmdir(target)
             throw TraceError(operation: "tracefs is not mounted and mounting it at \(target) failed", errno: error)
@@ -88,7 +87,7 @@ public final class Tracefs: Sendable {
         for mount in mounts where mount.type == "tracefs" {
             guard let pid = owner(ofPrivateMount: mount.path), pid != getpid(),
                   kill(pid, 0) != 0 && errno == ESRCH else { continue }
-            if cs_unmount(mount.path) == 0 { rmdir(mount.path) }
+            if Self.unmount(mount.path) == 0 { rmdir(mount.path) }
         }
     }
 
@@ -108,6 +107,14 @@ public final class Tracefs: Sendable {
     /// Unmounts tracefs and removes its directory if this run mounted it.
     public func release() {
         guard mountedByUs else { return }
-        if cs_unmount(path) == 0 { rmdir(path) }
+        if Self.unmount(path) == 0 { rmdir(path) }
+    }
+
+    /// umount2; a mount still in use (the release helper removing kprobe
+    /// events through it) is detached now, gone when the helper is done.
+    static func unmount(_ target: String) -> Int32 {
+        let result = umount2(target, 0)
+        if result < 0 && errno == EBUSY { return umount2(target, Int32(MNT_DETACH)) }
+        return result
     }
 }

@@ -1,4 +1,4 @@
-import CSupport
+import CSyscall
 import Glibc
 
 /// A buffered writer on a file descriptor: the trace's output (stderr by

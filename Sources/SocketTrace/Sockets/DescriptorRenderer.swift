@@ -58,10 +58,10 @@ public struct DescriptorRenderer {
             // The kernel knows the peer and the bound path (strace asks it too).
             let inode = socket.inode ?? 0
             var peer: UInt32 = 0
-            var buffer = [CChar](repeating: 0, count: 112)
             var path = unixPath(socket) ?? ""
-            if inode > 0, cs_unix_socket_info(UInt32(truncatingIfNeeded: inode), &peer, &buffer, UInt64(buffer.count)) == 0 {
-                path = String(cBuffer: buffer)
+            if inode > 0, let info = try? UnixSocketDiag(inode: UInt32(truncatingIfNeeded: inode)) {
+                peer = info.peer
+                path = info.path
             }
             var text = "\(label):[\(inode)"
             if peer != 0 { text += "->\(peer)" }
@@ -109,5 +109,4 @@ public struct DescriptorRenderer {
     }
 }
 
-import CSupport
 import Glibc

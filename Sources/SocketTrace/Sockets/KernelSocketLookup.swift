@@ -1,4 +1,4 @@
-import CSupport
+import CSyscall
 import Foundation
 import Glibc
 
@@ -27,14 +27,28 @@ public enum KernelSocketLookup {
     /// A socket's local and peer addresses, from a copy of process `pid`'s
     /// descriptor `fd`; nil when the kernel cannot copy it (before Linux 5.6).
     public static func addresses(pid: Int32, fd: Int32) -> (local: SocketEndpoint?, peer: SocketEndpoint?)? {
-        var local = [UInt8](repeating: 0, count: 128), peer = [UInt8](repeating: 0, count: 128)
-        var localLength: UInt32 = 128, peerLength: UInt32 = 128
-        let result = local.withUnsafeMutableBytes { l in
-            peer.withUnsafeMutableBytes { p in cs_socket_addresses(pid, fd, l.baseAddress, &localLength, p.baseAddress, &peerLength) }
+        guard let copy = try? copyOfDescriptor(pid: pid, fd: fd) else { return nil }
+        defer { Glibc.close(copy) }
+        return (socketAddress(copy, getsockname), socketAddress(copy, getpeername))
+    }
+
+    /// A copy of process `pid`'s descriptor `fd` in this process (pidfd_getfd).
+    static func copyOfDescriptor(pid: Int32, fd: Int32) throws(Errno) -> Int32 {
+        let pidfd = try Errno.check(cs_pidfd_open(pid))
+        defer { Glibc.close(pidfd) }
+        return try Errno.check(cs_pidfd_getfd(pidfd, fd))
+    }
+
+    /// getsockname or getpeername of `fd`; nil when the kernel says none.
+    static func socketAddress(_ fd: Int32, _ call: (Int32, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?) -> Int32) -> SocketEndpoint? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, &length) }
         }
-        guard result == 0 else { return nil }
-        return (localLength > 0 ? SocketEndpoint(sockaddr: Array(local.prefix(Int(localLength)))) : nil,
-                peerLength > 0 ? SocketEndpoint(sockaddr: Array(peer.prefix(Int(peerLength)))) : nil)
+        guard result == 0, length > 0 else { return nil }
+        let bytes = withUnsafeBytes(of: storage) { Array($0.prefix(Int(min(length, socklen_t(MemoryLayout<sockaddr_storage>.size))))) }
+        return SocketEndpoint(sockaddr: bytes)
     }
 
     public struct Entry: Equatable {

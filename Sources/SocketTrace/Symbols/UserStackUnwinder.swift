@@ -1,5 +1,5 @@
 import CElfUtils
-import CSupport
+import CUnwind
 import Glibc
 
 /// Unwinds the user stack of a ptrace-stopped thread with libdwfl: modules

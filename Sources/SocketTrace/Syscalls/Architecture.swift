@@ -1,4 +1,4 @@
-import CSupport
+import CPtrace
 
 /// The instruction set a tracee runs in, as PTRACE_GET_SYSCALL_INFO reports
 /// it: it decides syscall numbers, pointer size and structure layouts.
@@ -11,6 +11,14 @@ public enum Architecture: String, Sendable, Codable {
         case UInt32(CS_ARCH_X86_64): self = .x86_64
         case UInt32(CS_ARCH_I386): self = .i386
         default: return nil
+        }
+    }
+
+    /// AUDIT_ARCH_*: how the kernel names it (syscall info, seccomp data).
+    public var auditValue: UInt32 {
+        switch self {
+        case .x86_64: UInt32(CS_ARCH_X86_64)
+        case .i386: UInt32(CS_ARCH_I386)
         }
     }
 

@@ -288,9 +288,5 @@ public struct SyscallDecoder {
 
 /// The C library's message for an errno value, as strace prints it.
 public func errnoMessage(_ errno: Int32) -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    cs_strerror(errno, &buffer, UInt64(buffer.count))
-    return String(cBuffer: buffer)
+    Errno(rawValue: errno).description
 }
-
-import CSupport

@@ -1,4 +1,4 @@
-import CSupport
+import CPtrace
 import Glibc
 
 /// The software breakpoints (int3) sockettrace placed in one address space:

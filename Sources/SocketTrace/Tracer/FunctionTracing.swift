@@ -1,4 +1,4 @@
-import CSupport
+import CPtrace
 import Glibc
 
 /// What `--functions` keeps across stops: the programs' functions read

@@ -1,4 +1,4 @@
-import CSupport
+import CSpawn
 import Glibc
 
 /// Finds the program to run the way a shell does (a name with a slash is a
@@ -39,7 +39,8 @@ public enum ProgramLocator {
 }
 
 /// Starts a program stopped, ready to be seized: fork, SIGSTOP, then (once
-/// resumed) the seccomp filter and exec, all in the C shim.
+/// resumed) the seccomp filter and exec. The filter is built here; the
+/// child (C, CSpawn) only installs it.
 enum ProgramLauncher {
     struct Launched {
         let pid: Int32
@@ -57,14 +58,13 @@ enum ProgramLauncher {
         let argv = (arguments.isEmpty ? [path] : arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }
         var cArgv: [UnsafeMutablePointer<CChar>?] = argv + [nil]
+        // No numbers, no filter: every call stops (or none is traced).
+        let filter = x86.isEmpty && i386.isEmpty ? [] : try SeccompFilter(x86_64: x86, i386: i386).cProgram
         var errorPipe: Int32 = -1
-        let pid = x86.withUnsafeBufferPointer { x86Buffer in
-            i386.withUnsafeBufferPointer { i386Buffer in
-                cArgv.withUnsafeMutableBufferPointer { argvBuffer in
-                    cs_spawn_stopped(path, argvBuffer.baseAddress, environ,
-                                     x86Buffer.baseAddress, Int32(x86.count),
-                                     i386Buffer.baseAddress, Int32(i386.count), &errorPipe)
-                }
+        let pid = filter.withUnsafeBufferPointer { filterBuffer in
+            cArgv.withUnsafeMutableBufferPointer { argvBuffer in
+                cs_spawn_stopped(path, argvBuffer.baseAddress, environ,
+                                 filterBuffer.baseAddress, UInt16(filter.count), &errorPipe)
             }
         }
         guard pid > 0 else { throw TraceError.system("fork") }

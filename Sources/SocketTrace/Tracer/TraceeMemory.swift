@@ -1,4 +1,4 @@
-import CSupport
+import CPtrace
 
 /// Reads a stopped tracee's memory: raw bytes and little-endian integers.
 public protocol TraceeMemory {

@@ -1,4 +1,5 @@
-import CSupport
+import CPtrace
+import CSpawn
 import Foundation
 import Glibc
 
