@@ -1,0 +1,61 @@
+/// Which softirq operation a softirq part of a chain performs, by what the
+/// chain shows and proves of each operation's path.
+extension ChainAligner {
+    /// The softirq operation a softirq part of a chain performs: of those
+    /// whose path reaches the function the tracepoint fired in, the one
+    /// that explains most of the chain (`score`); nil (unmodelled) when
+    /// none reaches it or operations tie with nothing to tell them apart.
+    public func softirqAlignment(_ frames: [KernelFrame], kind: String?, model: StackModel, kernel: KernelVersion?,
+                                 caller: KernelFrame? = nil) -> ChainAlignment? {
+        guard let last = frames.last?.function else { return nil }
+        let operations = model.softirqOperations
+        let chains = operations.map { $0.chain(for: nil, kernel: kernel) }
+        let names = Set(frames.map(\.function))
+        let context = "softirq " + (kind ?? "?")
+        // Only an operation whose path reaches the function the tracepoint
+        // fired in can explain the sample.
+        let reaching = operations.indices.filter { chains[$0].contains { $0.name == last } }
+        let aligned = reaching.map { index in
+            (index: index, alignment: align(frames: frames, with: chains[index], operation: operations[index].name, context: context,
+                                            caller: caller))
+        }
+        // The operation with the most of its path shown (frames, proven tail
+        // calls, kprobe hits) and the least contradicted (frames it does not
+        // name, functions called beside the path). Operations that tie explain
+        // the chain equally: when one of them names every frame and is part
+        // of all the others (the device receive path, shared by all), that
+        // one, claiming no more than was seen; else none (unmodelled), as
+        // nothing read tells them apart.
+        let scored = aligned.map { (index: $0.index, alignment: $0.alignment, score: Self.score($0.alignment)) }
+        guard let top = scored.map(\.score).max(by: <) else { return nil }
+        let tied = scored.filter { $0.score == top }
+        if tied.count == 1 { return tied[0].alignment }
+        let functions = tied.map { Set(chains[$0.index].map(\.name)) }
+        return tied.indices.first { index in
+            names.isSubset(of: functions[index]) && functions.allSatisfy { functions[index].isSubset(of: $0) }
+        }.map { tied[$0].alignment }
+    }
+
+    /// How well an alignment explains its chain: the steps shown or proven
+    /// less the frames the operation does not name, then the fewest steps
+    /// the code contradicts (called beside the path, out of order). A step
+    /// nothing explains is no evidence either way.
+    static func score(_ alignment: ChainAlignment) -> Score {
+        Score(shown: alignment.steps.filter { $0.status.showsPath }.count - alignment.extraFrames.count,
+              contradicted: alignment.steps.filter { $0.status == .sibling || $0.status == .outOfOrder }.count)
+    }
+
+    struct Score: Comparable {
+        var shown: Int
+        var contradicted: Int
+        static func < (a: Score, b: Score) -> Bool { (a.shown, -a.contradicted) < (b.shown, -b.contradicted) }
+    }
+
+    /// For each of several operations' chains, the functions no other one
+    /// names: what tells that operation apart on a stack.
+    static func ownFunctions(_ chains: [Set<String>]) -> [Set<String>] {
+        var named: [String: Int] = [:]
+        for chain in chains { for name in chain { named[name, default: 0] += 1 } }
+        return chains.map { $0.filter { named[$0] == 1 } }
+    }
+}

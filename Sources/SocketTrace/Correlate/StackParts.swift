@@ -1,0 +1,63 @@
+/// A sampled stack cut into its parts: plumbing (entering the kernel, the
+/// tracepoint's own machinery), the syscall's frames, the frames leading
+/// into softirq work run on the same stack, and that work.
+extension ChainAligner {
+    /// Frames that are the machinery of entering the kernel or of the
+    /// tracepoint itself, not part of the network stack's path.
+    static func isPlumbing(_ name: String) -> Bool {
+        name.hasPrefix("entry_SYSCALL") || name == "do_syscall_64" || name == "x64_sys_call"
+            || name.hasPrefix("call_trace_") || name.hasPrefix("trace_event_") || name.hasPrefix("perf_trace")
+            || name.hasPrefix("__traceiter_") || name.hasPrefix("__bpf_trace") || name == "do_int80_emulation"
+            || name.hasPrefix("__do_fast_syscall_32") || name.hasPrefix("do_fast_syscall_32")
+            || name.hasPrefix("entry_INT80") || name.hasPrefix("entry_SYSENTER") || name.hasPrefix("__ia32_")
+            || name.hasPrefix("__do_sys_") || name == "ia32_sys_call"
+    }
+
+    /// Where a chain leaves the syscall for softirq work done on its stack.
+    static let softirqBoundary: Set<String> = [
+        "__local_bh_enable_ip", "do_softirq", "__do_softirq", "handle_softirqs", "irq_exit_rcu",
+        "do_softirq_own_stack", "__irq_exit_rcu", "local_bh_enable", "run_ksoftirqd",
+    ]
+
+    /// The softirq a chain's first frame after the boundary runs.
+    static let softirqKinds: [String: String] = [
+        "net_rx_action": "NET_RX", "net_tx_action": "NET_TX", "run_timer_softirq": "TIMER", "__run_timers": "TIMER",
+        "run_timer_base": "TIMER", "tasklet_action": "TASKLET", "tasklet_hi_action": "HI", "rcu_core": "RCU",
+        "rcu_core_si": "RCU", "hrtimer_run_softirq": "HRTIMER", "sched_balance_softirq": "SCHED",
+        "run_rebalance_domains": "SCHED", "blk_done_softirq": "BLOCK", "irq_poll_softirq": "IRQ_POLL",
+    ]
+
+    /// A sampled stack (innermost first) cut into its parts, each outermost
+    /// first, plumbing left out: the syscall's own frames; the frames that
+    /// connect it to softirq work run on its stack; that work; and which
+    /// softirq it is.
+    public struct Parts {
+        /// The last plumbing frame before the syscall's own (`x64_sys_call`):
+        /// the caller of its first frame, for the evidence.
+        public var entry: KernelFrame?
+        public var syscall: [KernelFrame] = []
+        public var connecting: [KernelFrame] = []
+        public var softirq: [KernelFrame] = []
+        public var softirqKind: String?
+    }
+
+    public static func parts(_ frames: [KernelFrame]) -> Parts {
+        let all = Array(frames.reversed())
+        let entry = all.firstIndex { !isPlumbing($0.function) }.flatMap { $0 > 0 ? all[$0 - 1] : nil }
+        let outermostFirst = all.filter { !isPlumbing($0.function) }
+        guard let first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0.function) }) else {
+            return Parts(entry: entry, syscall: outermostFirst)
+        }
+        let last = outermostFirst.lastIndex(where: { softirqBoundary.contains($0.function) }) ?? first
+        let softirq = Array(outermostFirst[(last + 1)...])
+        let kind = softirq.lazy.compactMap { softirqKinds[$0.function] }.first
+        return Parts(entry: entry, syscall: Array(outermostFirst[..<first]), connecting: Array(outermostFirst[first...last]),
+                     softirq: softirq, softirqKind: kind)
+    }
+
+    /// The parts of a chain of names (no addresses), as `parts` cuts them.
+    public static func split(_ chain: [String]) -> (syscall: [String], softirq: [String]) {
+        let found = parts(chain.map { KernelFrame($0, 0) })
+        return (found.syscall.map(\.function), found.softirq.map(\.function))
+    }
+}
