@@ -142,7 +142,7 @@ extension Tracer {
 
     /// Whether a call's result can come from the kernel's exit record (`ExitStopPolicy`).
     func letsRunToExit(_ call: SyscallInvocation) -> Bool {
-        ExitStopPolicy(records: kernel?.sampler, seccompActive: seccompActive).letsRunToExit(call, tracedThreads: tasks.count)
+        ExitStopPolicy(records: exitRecords, seccompActive: seccompActive).letsRunToExit(call, tracedThreads: tasks.count)
     }
 
     // MARK: exit

@@ -34,6 +34,8 @@ public final class Tracer {
     var drainedAt = MonotonicTime(nanoseconds: 0)
     /// Calls let run to their exit, whose result the kernel's exit records give.
     var awaitedExits = AwaitedExits()
+    /// Where those records come from (the kernel sampler, when there is one).
+    var exitRecords: (any ExitRecordSource)?
     /// How often an idle tracer looks for those records while it waits.
     static let awaitedExitPoll: Int32 = 20
     /// How often an idle tracer looks whether the kernel's symbols are read.
@@ -62,6 +64,7 @@ public final class Tracer {
         self.sink = sink
         self.kernel = kernel
         self.ptrace = ptrace
+        exitRecords = kernel?.sampler
         unwinder = configuration.stackTraces == .off ? nil : UserStackUnwinder(withLines: configuration.stackTraces == .lines)
         functionTracing = configuration.functionPatterns.isEmpty ? nil : FunctionTracing(patterns: configuration.functionPatterns)
     }
