@@ -33,6 +33,9 @@ import Testing
         var actions: [Action] = []
         /// Whether the loop waited after the script's last stop.
         var ranDry = false
+        /// SIGINT reaches the tracer when this many stops are left.
+        var interruptWhenLeft: Int?
+        var threads: [Int32: [Int32]] = [:]
         private var current: [Int32: ScriptedStop] = [:]
 
         init(_ script: [ScriptedStop]) { self.script = script }
@@ -73,11 +76,15 @@ import Testing
         func setInstructionPointer(_ tid: Int32, to address: UInt64) -> Int32 { ESRCH }
         func peekWord(_ tid: Int32, at address: UInt64) -> UInt64? { nil }
         func installInterruptHandlers() {}
-        func takeInterruptSignal() -> Int32 { 0 }
+        func takeInterruptSignal() -> Int32 {
+            guard script.count == interruptWhenLeft else { return 0 }
+            interruptWhenLeft = nil
+            return SIGINT
+        }
         func ids(of tid: Int32) -> (tgid: Int32, parent: Int32?) { ids[tid] ?? (tid, nil) }
         func name(of tid: Int32) -> String { "task\(tid)" }
         func commandLine(of pid: Int32) -> [String] { ["/bin/program\(pid)"] }
-        func threadIDs(of pid: Int32) -> [Int32] { [pid] }
+        func threadIDs(of pid: Int32) -> [Int32] { threads[pid] ?? [pid] }
         func exists(_ pid: Int32) -> Bool { true }
 
         /// How each task was resumed, in order.
@@ -338,5 +345,30 @@ import Testing
         ])
         #expect(sink.exited.map(\.syscall) == [.socket, .write])
         #expect(sink.exited.last?.result?.value == 5)
+    }
+
+    @Test("attach seizes and interrupts every thread; SIGINT then detaches each, a pending signal delivered")
+    func attachThenDetach() throws {
+        let backend = ScriptedPtrace([
+            Self.eventStop(Self.parent, SIGTRAP), // the interrupt that followed the seize
+            Self.signal(Self.thread, SIGUSR1),
+            // After SIGINT: the detach's interrupts.
+            Self.eventStop(Self.parent, SIGTRAP),
+            Self.signal(Self.thread, SIGUSR2),
+        ])
+        backend.threads = [Self.parent: [Self.parent, Self.thread]]
+        backend.interruptWhenLeft = 2
+        let sink = Events()
+        let tracer = Tracer(configuration: TracerConfiguration(), sink: sink, ptrace: backend)
+        try tracer.attach([Self.parent])
+        #expect(try tracer.run() == nil, "no launched program")
+        #expect(sink.process(.attached).map(\.tid) == [Self.parent, Self.thread])
+        #expect(sink.process(.attached).allSatisfy { $0.pid == Self.parent })
+        #expect(sink.process(.signal).map(\.signal) == [SIGUSR1])
+        #expect(Set(sink.process(.detached).map(\.tid)) == [Self.parent, Self.thread])
+        #expect(backend.actions.prefix(2) == [.interrupt(Self.parent), .interrupt(Self.thread)])
+        #expect(backend.actions.contains(.detach(Self.parent, signal: 0)))
+        #expect(backend.actions.contains(.detach(Self.thread, signal: SIGUSR2)), "the signal about to be delivered goes with the detach")
+        #expect(!backend.ranDry)
     }
 }
