@@ -75,6 +75,7 @@ import Testing
         func registers(_ tid: Int32) -> Registers? { nil }
         func setInstructionPointer(_ tid: Int32, to address: UInt64) -> Int32 { ESRCH }
         func peekWord(_ tid: Int32, at address: UInt64) -> UInt64? { nil }
+        func pokeWord(_ tid: Int32, at address: UInt64, _ word: UInt64) -> Int32 { ESRCH }
         func installInterruptHandlers() {}
         func takeInterruptSignal() -> Int32 {
             guard script.count == interruptWhenLeft else { return 0 }

@@ -53,7 +53,7 @@ extension Tracer {
             state.programs[path] = program
         }
         guard let program, !program.functions.isEmpty, let bias = program.loadBias(pid: process.pid) else { return }
-        let breakpoints = Breakpoints()
+        let breakpoints = Breakpoints(ptrace: ptrace)
         for function in program.functions {
             let address = function.address &+ bias
             if breakpoints.insert(address, tid: tid) {

@@ -44,6 +44,7 @@ protocol PtraceBackend {
     func registers(_ tid: Int32) -> Registers?
     func setInstructionPointer(_ tid: Int32, to address: UInt64) -> Int32
     func peekWord(_ tid: Int32, at address: UInt64) -> UInt64?
+    func pokeWord(_ tid: Int32, at address: UInt64, _ word: UInt64) -> Int32
 
     // MARK: the tracer's own signals
 
@@ -194,6 +195,8 @@ struct LinuxPtrace: PtraceBackend {
         var word: UInt64 = 0
         return cs_ptrace_peek_word(tid, address, &word) == 0 ? word : nil
     }
+
+    func pokeWord(_ tid: Int32, at address: UInt64, _ word: UInt64) -> Int32 { Self.outcome(cs_ptrace_poke_word(tid, address, word)) }
 
     func installInterruptHandlers() { cs_install_interrupt_handlers() }
     func takeInterruptSignal() -> Int32 { cs_take_interrupt_signal() }
