@@ -1,4 +1,3 @@
-import CPtrace
 import Glibc
 
 /// The software breakpoints (int3) sockettrace placed in one address space:
@@ -15,10 +14,13 @@ final class Breakpoints {
 
     static let int3: UInt8 = 0xcc
 
-    init() {}
+    /// What reads and writes the code words.
+    let ptrace: any PtraceBackend
+
+    init(ptrace: any PtraceBackend) { self.ptrace = ptrace }
 
     func copy() -> Breakpoints {
-        let copy = Breakpoints()
+        let copy = Breakpoints(ptrace: ptrace)
         copy.entries = entries
         copy.returns = returns
         copy.originals = originals
@@ -31,7 +33,7 @@ final class Breakpoints {
     @discardableResult
     func insert(_ address: UInt64, tid: Int32) -> Bool {
         guard originals[address] == nil else { return true }
-        guard let original = Self.patch(address, with: Self.int3, tid: tid) else { return false }
+        guard let original = patch(address, with: Self.int3, tid: tid) else { return false }
         originals[address] = original
         return true
     }
@@ -41,27 +43,26 @@ final class Breakpoints {
     /// breakpoint stays known, so that a thread hitting it is stepped over.
     func remove(_ address: UInt64, tid: Int32) {
         guard let original = originals[address] else { return }
-        if Self.patch(address, with: original, tid: tid) != nil { originals[address] = nil }
+        if patch(address, with: original, tid: tid) != nil { originals[address] = nil }
     }
 
     /// The original byte at `address` back for a single step, int3 again after.
     func lift(_ address: UInt64, tid: Int32) {
         guard let original = originals[address] else { return }
-        _ = Self.patch(address, with: original, tid: tid)
+        _ = patch(address, with: original, tid: tid)
     }
 
     func lower(_ address: UInt64, tid: Int32) {
         guard originals[address] != nil else { return }
-        _ = Self.patch(address, with: Self.int3, tid: tid)
+        _ = patch(address, with: Self.int3, tid: tid)
     }
 
     /// Replaces the byte at `address`, returning the byte that was there.
-    static func patch(_ address: UInt64, with byte: UInt8, tid: Int32) -> UInt8? {
-        var word: UInt64 = 0
-        guard cs_ptrace_peek_word(tid, address, &word) == 0 else { return nil }
+    func patch(_ address: UInt64, with byte: UInt8, tid: Int32) -> UInt8? {
+        guard let word = ptrace.peekWord(tid, at: address) else { return nil }
         let original = UInt8(truncatingIfNeeded: word)
         let patched = (word & ~0xff) | UInt64(byte)
-        guard cs_ptrace_poke_word(tid, address, patched) == 0 else { return nil }
+        guard ptrace.pokeWord(tid, at: address, patched) == 0 else { return nil }
         return original
     }
 

@@ -1,4 +1,3 @@
-import CPtrace
 import Glibc
 
 /// What `--functions` keeps across stops: the programs' functions read
@@ -54,7 +53,7 @@ extension Tracer {
             state.programs[path] = program
         }
         guard let program, !program.functions.isEmpty, let bias = program.loadBias(pid: process.pid) else { return }
-        let breakpoints = Breakpoints()
+        let breakpoints = Breakpoints(ptrace: ptrace)
         for function in program.functions {
             let address = function.address &+ bias
             if breakpoints.insert(address, tid: tid) {
@@ -102,8 +101,7 @@ extension Tracer {
     /// reports the entry or return, steps over it and resumes the thread.
     func functionBreakpointHit(_ thread: TracedThread) -> Bool {
         guard let breakpoints = thread.process.breakpoints else { return false }
-        var registers = cs_user_regs()
-        guard cs_ptrace_get_regs(thread.tid, &registers) == 0 else { return false }
+        guard let registers = ptrace.registers(thread.tid) else { return false }
         let address = registers.ip &- 1
         guard breakpoints.isBreakpoint(address) else { return false }
         if thread.repeatedBreakpoint == address {
@@ -119,9 +117,8 @@ extension Tracer {
         return true
     }
 
-    func functionEntered(_ thread: TracedThread, _ function: ProgramFunction, _ registers: cs_user_regs, time: MonotonicTime) {
-        var returnAddress: UInt64 = 0
-        guard cs_ptrace_peek_word(thread.tid, registers.sp, &returnAddress) == 0 else { return }
+    func functionEntered(_ thread: TracedThread, _ function: ProgramFunction, _ registers: Registers, time: MonotonicTime) {
+        guard let returnAddress = ptrace.peekWord(thread.tid, at: registers.sp) else { return }
         var event = FunctionEvent(.entry, pid: thread.process.pid, tid: thread.tid, function: function.name,
                                   depth: thread.functionStack.count, time: time)
         event.arguments = function.parameters.map { arguments($0, registers: registers, pid: thread.process.pid) }
@@ -134,7 +131,7 @@ extension Tracer {
     /// At a return breakpoint: the calls of this thread that returned here
     /// (the stack pointer just above their return address), and any left
     /// without returning (longjmp) below it.
-    func functionReturned(_ thread: TracedThread, to address: UInt64, _ registers: cs_user_regs, time: MonotonicTime) {
+    func functionReturned(_ thread: TracedThread, to address: UInt64, _ registers: Registers, time: MonotonicTime) {
         while let top = thread.functionStack.last, top.entryStack &+ 8 < registers.sp {
             leave(thread, top, time: time, returnValue: nil)
         }
@@ -161,7 +158,7 @@ extension Tracer {
     /// A stopped thread of `thread`'s process to write its memory through.
     func writer(for thread: TracedThread) -> Int32 {
         if thread.stopped { return thread.tid }
-        return thread.process.threads.first { threads[$0]?.stopped == true } ?? thread.tid
+        return tasks.stoppedThread(of: thread.process) ?? thread.tid
     }
 
     /// The thread ended or execed inside traced functions: they never return.
@@ -172,8 +169,8 @@ extension Tracer {
 
     /// The SysV x86-64 integer registers in order, for the parameters that
     /// travel in them; the others are shown as `?`.
-    func arguments(_ parameters: [FunctionParameter], registers: cs_user_regs, pid: Int32) -> [FunctionEvent.Argument] {
-        let values = withUnsafeBytes(of: registers.args) { Array($0.bindMemory(to: UInt64.self)) }
+    func arguments(_ parameters: [FunctionParameter], registers: Registers, pid: Int32) -> [FunctionEvent.Argument] {
+        let values = registers.arguments
         var next = 0
         var registersUsable = true
         return parameters.map { parameter in
@@ -218,13 +215,12 @@ extension Tracer {
     /// passes the spot unseen, then puts the breakpoint back.
     func stepOver(_ thread: TracedThread, at address: UInt64, _ breakpoints: Breakpoints) {
         let tid = thread.tid
-        _ = cs_ptrace_set_ip(tid, address)
+        _ = ptrace.setInstructionPointer(tid, to: address)
         let paused = pauseOtherThreads(of: thread)
         breakpoints.lift(address, tid: tid)
         var other: Int32?
-        while cs_ptrace_singlestep(tid, 0) == 0 {
-            var status: Int32 = 0
-            guard cs_wait_pid(tid, &status, true) == tid else { break }
+        while ptrace.resume(tid, .singleStep, signal: 0) == 0 {
+            guard let status = ptrace.waitStatus(of: tid, allThreads: true) else { break }
             let stop = Stop(waitStatus: status)
             if case let .signal(signal) = stop {
                 if signal == SIGTRAP { break }
@@ -245,8 +241,7 @@ extension Tracer {
         for pausedThread in paused { resume(pausedThread, toSyscallExit: pausedThread.current != nil) }
         if let other {
             // Stopped before the instruction ran: the next hit here is this one again.
-            var registers = cs_user_regs()
-            if Stop(waitStatus: other).isStopped, cs_ptrace_get_regs(tid, &registers) == 0, registers.ip == address {
+            if Stop(waitStatus: other).isStopped, ptrace.registers(tid)?.ip == address {
                 thread.repeatedBreakpoint = address
             }
             functionTracing?.stashed.append((tid, other))
@@ -262,11 +257,10 @@ extension Tracer {
     func pauseOtherThreads(of thread: TracedThread) -> [TracedThread] {
         var paused: [TracedThread] = []
         for tid in thread.process.threads where tid != thread.tid {
-            guard let other = threads[tid], !other.stopped, !other.listening, other.current == nil,
+            guard let other = tasks[tid], !other.stopped, !other.listening, other.current == nil,
                   !(functionTracing?.stashed.contains { $0.tid == tid } ?? false),
-                  cs_ptrace_interrupt(tid) == 0 else { continue }
-            var status: Int32 = 0
-            guard cs_wait_pid(tid, &status, true) == tid else { continue }
+                  ptrace.interrupt(tid) == 0,
+                  let status = ptrace.waitStatus(of: tid, allThreads: true) else { continue }
             let stop = Stop(waitStatus: status)
             other.stopped = stop.isStopped
             if stop.isInterrupt {
@@ -290,12 +284,11 @@ extension Tracer {
     func removeFunctionBreakpointsForDetach() -> [(tid: Int32, status: Int32)] {
         var collected = functionTracing?.stashed ?? []
         functionTracing?.stashed = []
-        let spaces = processes.values.filter { $0.breakpoints != nil }
+        let spaces = tasks.processes.values.filter { $0.breakpoints != nil }
         guard !spaces.isEmpty else { return collected }
-        for thread in threads.values where !thread.stopped {
-            guard cs_ptrace_interrupt(thread.tid) == 0 else { continue }
-            var status: Int32 = 0
-            guard cs_wait_pid(thread.tid, &status, true) == thread.tid else { continue }
+        for thread in tasks.threads.values where !thread.stopped {
+            guard ptrace.interrupt(thread.tid) == 0,
+                  let status = ptrace.waitStatus(of: thread.tid, allThreads: true) else { continue }
             let stop = Stop(waitStatus: status)
             thread.stopped = stop.isStopped
             thread.listening = false
@@ -304,7 +297,7 @@ extension Tracer {
         var former: [Int32: Breakpoints] = [:]
         for process in spaces {
             guard let breakpoints = process.breakpoints,
-                  let writer = process.threads.first(where: { threads[$0]?.stopped == true }) else { continue }
+                  let writer = tasks.stoppedThread(of: process) else { continue }
             former[process.pid] = breakpoints.copy()
             breakpoints.removeAll(tid: writer)
             process.breakpoints = nil
@@ -312,10 +305,9 @@ extension Tracer {
         // A thread that hit a breakpoint before the interrupt reran nothing yet: back to the instruction.
         return collected.map { stop in
             guard Stop(waitStatus: stop.status) == .signal(SIGTRAP),
-                  let process = threads[stop.tid]?.process, let breakpoints = former[process.pid] else { return stop }
-            var registers = cs_user_regs()
-            guard cs_ptrace_get_regs(stop.tid, &registers) == 0, breakpoints.isBreakpoint(registers.ip &- 1) else { return stop }
-            _ = cs_ptrace_set_ip(stop.tid, registers.ip &- 1)
+                  let process = tasks[stop.tid]?.process, let breakpoints = former[process.pid] else { return stop }
+            guard let registers = ptrace.registers(stop.tid), breakpoints.isBreakpoint(registers.ip &- 1) else { return stop }
+            _ = ptrace.setInstructionPointer(stop.tid, to: registers.ip &- 1)
             // Now a plain ptrace-stop with no signal to deliver.
             return (stop.tid, Self.interruptStopStatus)
         }

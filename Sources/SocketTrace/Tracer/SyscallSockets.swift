@@ -1,0 +1,96 @@
+/// What the syscall phases ask of the socket table: the decoding context
+/// with its tracker, whether a call is shown or changes the table, the
+/// socket a call acted on, and what a call moved.
+extension Tracer {
+    /// `marking`: decorations marked (`DecorationMarks`), for calls whose
+    /// plain text is kept too.
+    func context(for process: TracedProcess, architecture: Architecture, style: DescriptorStyle? = nil,
+                 memory: any TraceeMemory, marking: Bool = false) -> (DecodingContext, SocketTracker) {
+        let tracker = SocketTracker(pid: process.pid, table: process.table, memory: memory,
+                                    resolveAddresses: configuration.resolveAddresses)
+        var renderer = DescriptorRenderer(style: style ?? configuration.descriptorStyle, tracker: tracker)
+        renderer.marksDecorations = marking
+        let context = DecodingContext(memory: memory, architecture: architecture, options: configuration.decodeOptions,
+                                      describeDescriptor: renderer.render, socket: tracker.socket)
+        return (context, tracker)
+    }
+
+    var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
+
+    /// Whether a descriptor call acts on a socket (so it is shown by default).
+    func involvesSocket(_ call: SyscallInvocation, tracker: SocketTracker) -> Bool {
+        let fd = { Int32(truncatingIfNeeded: call.argument($0)) }
+        switch call.syscall {
+        case .sendfile, .sendfile64, .splice:
+            return tracker.socket(fd(0)) != nil || tracker.socket(fd(call.syscall == .splice ? 2 : 1)) != nil
+        case .close_range:
+            return false
+        default:
+            return tracker.socket(fd(0)) != nil
+        }
+    }
+
+    /// Whether a descriptor-changing call can change the socket table.
+    func needsTableUpdate(_ call: SyscallInvocation, tracker: SocketTracker) -> Bool {
+        switch call.syscall {
+        case .close, .dup, .dup2, .dup3, .fcntl, .fcntl64:
+            let fd = Int32(truncatingIfNeeded: call.argument(0))
+            if call.syscall == .dup2 || call.syscall == .dup3 {
+                let target = Int32(truncatingIfNeeded: call.argument(1))
+                return tracker.table[fd] != nil || tracker.table[target] != nil || tracker.socket(fd) != nil
+            }
+            return tracker.socket(fd) != nil
+        default:
+            return true
+        }
+    }
+
+    /// The bytes sendmmsg or recvmmsg moved: the msg_len the kernel wrote
+    /// into each of the `result` mmsghdrs (64 bytes each on x86-64, with
+    /// msg_len after the 56-byte msghdr; 32 and 28 on i386).
+    static func messageBytes(of call: SyscallInvocation, memory: any TraceeMemory) -> Int64? {
+        guard [.sendmmsg, .recvmmsg, .recvmmsg_time64].contains(call.syscall), let result = call.result, !result.failed,
+              result.value > 0 else { return nil }
+        let (size, lengthOffset): (UInt64, UInt64) = call.architecture == .i386 ? (32, 28) : (64, 56)
+        var total: Int64 = 0
+        for index in 0..<UInt64(min(result.value, 1024)) {
+            guard let length = memory.readUInt32(call.argument(1) + index * size + lengthOffset) else { return nil }
+            total += Int64(length)
+        }
+        return total
+    }
+
+    /// How many descriptors of the traced processes, other than `fd` of
+    /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike:
+    /// a received descriptor was looked up anew, so it is the same socket by
+    /// its inode).
+    func otherReferences(to socket: SocketInfo, besides fd: Int32, in process: TracedProcess) -> Int {
+        var seen: Set<ObjectIdentifier> = []
+        var count = 0
+        for other in tasks.processes.values where seen.insert(ObjectIdentifier(other.table)).inserted {
+            count += other.table.entries.filter { entry in
+                let same = entry.value.socket === socket || (socket.inode != nil && entry.value.socket.inode == socket.inode)
+                return same && !(other.table === process.table && entry.key == fd)
+            }.count
+        }
+        return count
+    }
+
+    /// The socket a finished call acted on: the one it created or accepted,
+    /// else its descriptor argument's (sendfile's and splice's socket end).
+    func socketSnapshot(for call: SyscallInvocation, tracker: SocketTracker) -> SocketSnapshot? {
+        let returned = Int32(truncatingIfNeeded: call.result?.value ?? -1)
+        var candidates: [Int32]
+        switch call.syscall {
+        case .socket, .accept, .accept4: candidates = call.result?.failed == false ? [returned] : []
+        case .sendfile, .sendfile64: candidates = [Int32(truncatingIfNeeded: call.argument(0)), Int32(truncatingIfNeeded: call.argument(1))]
+        case .splice: candidates = [Int32(truncatingIfNeeded: call.argument(2)), Int32(truncatingIfNeeded: call.argument(0))]
+        case .socketpair, .close_range: candidates = []
+        default: candidates = [Int32(truncatingIfNeeded: call.argument(0))]
+        }
+        for fd in candidates {
+            if let socket = tracker.socket(fd) { return SocketSnapshot(fd: fd, socket: socket) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+
+/// A syscall stop, in strace's phases: at the entry, decode (the call from
+/// the registers), trace (shown or only tracked, the socket table, the
+/// text) and finish (resume, then report); at the exit the same three on
+/// the result. The thread runs on before anything is written.
+extension Tracer {
+    func syscallStop(_ thread: TracedThread) {
+        switch ptrace.syscallInfo(thread.tid) {
+        case let .entry(auditArch, number, arguments)?:
+            syscallEntry(thread, auditArch: auditArch, number: number, arguments: arguments)
+        case let .exit(rval, isError)?:
+            syscallExit(thread, rval: rval, isError: isError)
+        case .none?, nil:
+            resume(thread)
+        }
+    }
+
+    /// What the entry's trace phase leaves for its finish.
+    struct TracedEntry {
+        let shown: Bool
+        let tracker: SocketTracker
+        /// What was read of the stopped thread, sealed when it runs on.
+        let memory: StopMemory
+    }
+
+    // MARK: entry
+
+    func syscallEntry(_ thread: TracedThread, auditArch: UInt32, number: UInt64, arguments: [UInt64]) {
+        thread.current = nil
+        guard var call = decodeEntry(thread, auditArch: auditArch, number: number, arguments: arguments),
+              let entry = traceEntry(thread, &call) else {
+            resume(thread)
+            return
+        }
+        finishEntry(thread, call, entry)
+    }
+
+    /// The call from the stop's registers (a socketcall's from its argument
+    /// block); nil for a call sockettrace does not know.
+    func decodeEntry(_ thread: TracedThread, auditArch: UInt32, number: UInt64, arguments: [UInt64]) -> SyscallInvocation? {
+        guard let architecture = Architecture(auditArch: auditArch),
+              var syscall = Syscall(number: number, architecture: architecture) else {
+            if let unwinder, let calls = configuration.memoryMapCalls, let architecture = Architecture(auditArch: auditArch),
+               calls.contains(number, architecture: architecture) {
+                // Its mappings are about to change: the next stack reads them again.
+                unwinder.mappingsChanged(thread.process.pid)
+            }
+            return nil
+        }
+        let process = thread.process
+        if process.architecture != architecture {
+            // Said when a process starts running in another mode (exec of a
+            // 32-bit program), not when a child inherits its parent's.
+            if process.architecture != nil || architecture == .i386 {
+                var event = processEvent(.personality, tid: thread.tid, pid: process.pid)
+                event.architecture = architecture
+                emit(.process(event))
+            }
+            process.architecture = architecture
+        }
+        var arguments = arguments
+        var viaSocketcall = false
+        if syscall == .socketcall {
+            let memory = ProcessMemory(pid: process.pid)
+            guard let sub = Syscall(socketcallNumber: arguments[0] & 0xffff_ffff) else { return nil }
+            let base = arguments[1] & 0xffff_ffff
+            arguments = (0..<sub.argumentCount).map { memory.readUInt32(base + UInt64($0 * 4)).map(UInt64.init) ?? 0 }
+            syscall = sub
+            viaSocketcall = true
+        }
+        var call = SyscallInvocation(pid: process.pid, tid: thread.tid, architecture: architecture, syscall: syscall,
+                                     arguments: arguments, viaSocketcall: viaSocketcall, entryTime: .now())
+        if tracesFunctions && !thread.functionStack.isEmpty { call.functions = thread.functionStack.map(\.function.name) }
+        return call
+    }
+
+    /// Whether the call is shown or only tracked (nil: neither), its entry
+    /// text, and what close changes in the socket table.
+    func traceEntry(_ thread: TracedThread, _ call: inout SyscallInvocation) -> TracedEntry? {
+        let process = thread.process
+        let syscall = call.syscall
+        let memory = StopMemory(pid: process.pid)
+        let (context, tracker) = self.context(for: process, architecture: call.architecture, memory: memory, marking: needsPlainText)
+        let selection = configuration.selection
+        var shown = selection.contains(syscall)
+        if shown && selection.onlySocketDescriptors && syscall.isDescriptorCall {
+            shown = involvesSocket(call, tracker: tracker)
+        }
+        let tracked = syscall.changesDescriptors && needsTableUpdate(call, tracker: tracker)
+        guard shown || tracked else {
+            if syscall == .close { process.table.remove(Int32(truncatingIfNeeded: call.argument(0))) }
+            return nil
+        }
+        if shown {
+            call.wallClock = WallClock.now()
+            SyscallDecoder(context).enter(&call)
+            if needsPlainText {
+                // Decoded once: strace's plain text is the marked text without its decorations.
+                call.plainText = PlainText(entryText: DecorationMarks.plain(call.entryText), exitText: DecorationMarks.plain(call.exitText))
+                call.entryText = DecorationMarks.decorated(call.entryText)
+                call.exitText = DecorationMarks.decorated(call.exitText)
+            }
+            if syscall == .close {
+                // close removes the descriptor: remember its socket now, and
+                // whether other descriptors still hold it (then nothing is released).
+                call.socket = socketSnapshot(for: call, tracker: tracker)
+                if configuration.followForks, let fd = call.socket?.fd, let socket = process.table[fd]?.socket {
+                    call.socket?.otherReferences = otherReferences(to: socket, besides: fd, in: process)
+                    // The descriptor is gone as soon as close begins (even when it
+                    // fails): another process's close that follows counts without it.
+                    process.table.remove(fd)
+                }
+            }
+        }
+        return TracedEntry(shown: shown, tracker: tracker, memory: memory)
+    }
+
+    /// Resumes the thread, to the call's exit stop or through it
+    /// (`ExitStopPolicy`), and reports the entry.
+    func finishEntry(_ thread: TracedThread, _ call: SyscallInvocation, _ entry: TracedEntry) {
+        var call = call
+        if entry.shown && letsRunToExit(call) {
+            // Its exit gives nothing but the result, which the kernel's exit
+            // record has: no second stop. What the exit stop would read of the
+            // thread is read now (its stack is the same at both).
+            if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: entry.tracker) }
+            if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: false) }
+            resume(thread, sealing: entry.memory)
+            awaitedExits.add(call)
+            emit(.syscallEntered(call))
+            return
+        }
+        if configuration.measuresSystemTime { call.cpuTimeAtEntry = ThreadCPUTime.nanoseconds(tid: thread.tid) }
+        // Everything read from the stopped thread is in `call` (and `memory`):
+        // let it run while the entry is written.
+        resume(thread, toSyscallExit: true, sealing: entry.memory)
+        thread.current = call
+        thread.currentShown = entry.shown
+        if entry.shown { emit(.syscallEntered(call)) }
+    }
+
+    /// Whether a call's result can come from the kernel's exit record (`ExitStopPolicy`).
+    func letsRunToExit(_ call: SyscallInvocation) -> Bool {
+        ExitStopPolicy(records: exitRecords, seccompActive: seccompActive).letsRunToExit(call, tracedThreads: tasks.count)
+    }
+
+    // MARK: exit
+
+    func syscallExit(_ thread: TracedThread, rval: Int64, isError: Bool) {
+        guard var call = decodeExit(thread, rval: rval, isError: isError) else {
+            resume(thread)
+            return
+        }
+        let memory = traceExit(thread, &call)
+        finishExit(thread, call, memory: memory)
+    }
+
+    /// The call the thread is inside, with its result and times; nil when
+    /// sockettrace waited for no exit (a stop it did not ask for).
+    func decodeExit(_ thread: TracedThread, rval: Int64, isError: Bool) -> SyscallInvocation? {
+        guard var call = thread.current else { return nil }
+        thread.current = nil
+        call.exitTime = .now()
+        if let start = call.cpuTimeAtEntry, let end = ThreadCPUTime.nanoseconds(tid: thread.tid), end >= start {
+            call.systemTime = Double(end - start) / 1e9
+        }
+        call.result = SyscallResult(rval: rval, isError: isError)
+        return call
+    }
+
+    /// The socket table after the call, and a shown call's exit text, socket
+    /// and stack. Returns what was read of the stopped thread.
+    func traceExit(_ thread: TracedThread, _ call: inout SyscallInvocation) -> StopMemory {
+        let memory = StopMemory(pid: thread.process.pid)
+        let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
+                                              marking: thread.currentShown && needsPlainText)
+        tracker.apply(call)
+        guard thread.currentShown else { return memory }
+        call.transferredBytes = Self.messageBytes(of: call, memory: memory)
+        let exitTextAtEntry = call.exitText
+        let decoder = SyscallDecoder(context)
+        decoder.exit(&call)
+        call.returnText = decoder.returnText(call)
+        if needsPlainText {
+            let entry = call.plainText
+            let exitText = call.exitText == exitTextAtEntry ? (entry?.exitText ?? exitTextAtEntry) : DecorationMarks.plain(call.exitText)
+            call.plainText = PlainText(entryText: entry?.entryText ?? call.entryText, exitText: exitText,
+                                       returnText: DecorationMarks.plain(call.returnText))
+            call.exitText = DecorationMarks.decorated(call.exitText)
+            call.returnText = DecorationMarks.decorated(call.returnText)
+        }
+        if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
+        if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
+        return memory
+    }
+
+    func finishExit(_ thread: TracedThread, _ call: SyscallInvocation, memory: StopMemory) {
+        guard thread.currentShown else {
+            resume(thread)
+            return
+        }
+        // Nothing below reads the thread: it runs on while the kernel's
+        // samples (already in the rings) are attributed and the call written.
+        resume(thread, sealing: memory)
+        submit(.finishedCall(call))
+    }
+}

@@ -1,0 +1,112 @@
+/// The stops that change the task table: a task seen for the first time,
+/// fork/vfork/clone events, exec, and a task's end.
+extension Tracer {
+    /// An event about a tracee, with its current name.
+    func processEvent(_ kind: ProcessEvent.Kind, tid: Int32, pid: Int32, parent: Int32? = nil) -> ProcessEvent {
+        var event = ProcessEvent(kind, tid: tid, pid: pid)
+        event.parent = parent
+        event.name = tasks.name(of: tid, reading: kind == .started || kind == .attached || kind == .exec, from: ptrace)
+        return event
+    }
+
+    /// A task's first stop, before its creator's event says who it is.
+    func newTracee(_ tid: Int32) -> TracedThread {
+        let (tgid, parent) = ptrace.ids(of: tid)
+        if tgid != tid, let process = tasks.processes[tgid] {
+            // A new thread whose first stop came before its creator's clone
+            // event: said now (the clone event then finds it known), so its
+            // lines are its process's.
+            let thread = tasks.add(tid, to: process, starting: true)
+            emit(.process(processEvent(.started, tid: tid, pid: tgid, parent: tgid)))
+            return thread
+        }
+        let process = tasks.newProcess(tgid, parent: parent.flatMap { tasks[$0]?.process })
+        let thread = tasks.add(tid, to: process, starting: true)
+        thread.awaitingParent = tracesFunctions && parent.flatMap { tasks[$0]?.process.breakpoints } != nil
+        emit(.process(processEvent(.started, tid: tid, pid: tgid, parent: parent)))
+        return thread
+    }
+
+    /// A fork, vfork or clone event: `child` is known now, unless its first
+    /// stop came first.
+    func childCreated(_ child: Int32, by parent: TracedThread, vfork: Bool) {
+        let (tgid, _) = ptrace.ids(of: child)
+        if tracesFunctions && tgid == child, let setup = childBreakpoints(of: parent, vfork: vfork) {
+            if let early = tasks[child], early.awaitingParent {
+                // Its first stop came first and it was held there.
+                early.awaitingParent = false
+                adoptParentBreakpoints(setup, child: early)
+                resume(early)
+            } else if tasks[child] == nil {
+                functionTracing?.pendingChildren[child] = setup
+            }
+        }
+        // If the child's first stop came first, it copied the table then, before the parent ran on.
+        guard tasks[child] == nil else { return }
+        if tgid != child, let process = tasks.processes[tgid] {
+            tasks.add(child, to: process, starting: true)
+            emit(.process(processEvent(.started, tid: child, pid: tgid, parent: parent.tid)))
+            return
+        }
+        tasks.add(child, to: tasks.newProcess(child, parent: parent.process), starting: true)
+        emit(.process(processEvent(.started, tid: child, pid: child, parent: parent.process.pid)))
+    }
+
+    /// A successful exec: the process's other threads are gone, and a
+    /// non-leader that execs takes the leader's id (the event message has
+    /// the id it had).
+    func execed(_ thread: TracedThread) {
+        let former = ptrace.eventMessage(thread.tid).map { Int32(truncatingIfNeeded: $0) } ?? thread.tid
+        let process = thread.process
+        for tid in process.threads where tid != thread.tid {
+            if tid == former { continue }
+            if let gone = tasks[tid] { unwindAllFunctions(gone) }
+            tasks.forget(tid)
+        }
+        if former != thread.tid {
+            if let gone = tasks[former] { unwindAllFunctions(gone) }
+            tasks.forget(former)
+        }
+        process.threads = [thread.tid]
+        thread.current = nil
+        if tracesFunctions {
+            unwindAllFunctions(thread)
+            process.breakpoints = nil
+            placeFunctionBreakpoints(process, tid: thread.tid)
+        }
+        process.table.applyExec()
+        unwinder?.forget(process.pid)
+        var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
+        event.formerTid = former
+        event.command = ptrace.commandLine(of: process.pid)
+        emit(.process(event))
+    }
+
+    /// A task exited or was killed: its call in flight never returns, and
+    /// the launched program's end is the tracer's exit status.
+    func threadGone(_ tid: Int32, stop: Stop) {
+        guard let (thread, processEnded) = tasks.remove(ended: tid) else { return }
+        thread.stopped = false
+        unwindAllFunctions(thread)
+        if processEnded { unwinder?.forget(thread.process.pid) }
+        if let call = thread.current, thread.currentShown {
+            emit(.syscallAbandoned(call))
+        }
+        var event: ProcessEvent
+        switch stop {
+        case let .killed(signal, coreDumped):
+            event = ProcessEvent(.killed, tid: tid, pid: thread.process.pid)
+            event.signal = signal
+            event.coreDumped = coreDumped
+            if tid == launchedPid { launchedStatus = .killed(signal: signal, coreDumped: coreDumped) }
+        case let .exited(status):
+            event = ProcessEvent(.exited, tid: tid, pid: thread.process.pid)
+            event.status = status
+            if tid == launchedPid { launchedStatus = .exited(status) }
+        default:
+            return
+        }
+        event.name = tasks.takeName(of: tid)
+        emit(.process(event))
+    }
+}

@@ -1,0 +1,66 @@
+/// Every task the tracer follows: threads by id, the processes (thread
+/// groups) they belong to, and the names they had. Where a thread is in its
+/// syscall is on the thread (`TracedThread.current`); calls let run to
+/// their exit are in `AwaitedExits`, which the output settles.
+///
+/// A class: the stops' handlers read it while they change it (unwinding
+/// `--functions` looks for a stopped thread of the process being emptied).
+final class TaskTable {
+    private(set) var threads: [Int32: TracedThread] = [:]
+    private(set) var processes: [Int32: TracedProcess] = [:]
+    /// The tracees' names (comm), read when they start or exec, so that
+    /// events after they are gone still name them.
+    private var names: [Int32: String] = [:]
+
+    var isEmpty: Bool { threads.isEmpty }
+    var count: Int { threads.count }
+
+    subscript(tid: Int32) -> TracedThread? { threads[tid] }
+
+    @discardableResult
+    func add(_ tid: Int32, to process: TracedProcess, starting: Bool) -> TracedThread {
+        let thread = TracedThread(tid: tid, process: process)
+        thread.starting = starting
+        threads[tid] = thread
+        process.threads.insert(tid)
+        processes[process.pid] = process
+        return thread
+    }
+
+    /// A new process, with a copy of its parent's descriptor table (fork
+    /// copies it) and its architecture, when the parent is traced.
+    func newProcess(_ pid: Int32, parent: TracedProcess?) -> TracedProcess {
+        let process = TracedProcess(pid: pid, table: (parent?.table ?? DescriptorTable()).copy())
+        process.architecture = parent?.architecture
+        return process
+    }
+
+    /// A thread that ended: out of the table and its process, and the
+    /// process out of the table when it was its last. Returns the thread
+    /// and whether its process ended with it.
+    func remove(ended tid: Int32) -> (thread: TracedThread, processEnded: Bool)? {
+        guard let thread = threads.removeValue(forKey: tid) else { return nil }
+        thread.process.threads.remove(tid)
+        guard thread.process.threads.isEmpty else { return (thread, false) }
+        processes[thread.process.pid] = nil
+        return (thread, true)
+    }
+
+    /// A thread no longer followed (detached, or gone in its process's exec),
+    /// its process left as it is.
+    func forget(_ tid: Int32) { threads[tid] = nil }
+
+    /// The name of a task, read again (`read`) when asked to or not known.
+    func name(of tid: Int32, reading read: Bool, from ptrace: any PtraceBackend) -> String? {
+        if read || names[tid] == nil { names[tid] = ptrace.name(of: tid) }
+        return names[tid]
+    }
+
+    /// The name a task had, forgotten now that it is gone.
+    func takeName(of tid: Int32) -> String? { names.removeValue(forKey: tid) }
+
+    /// A stopped thread of `process`, to write its memory through.
+    func stoppedThread(of process: TracedProcess) -> Int32? {
+        process.threads.first { threads[$0]?.stopped == true }
+    }
+}

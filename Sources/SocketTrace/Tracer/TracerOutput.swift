@@ -1,0 +1,128 @@
+import Foundation
+
+/// The output stage of the loop: events and finished calls wait in
+/// `DeferredOutput` until no tracee waits for the tracer, then the kernel's
+/// samples are drained and attributed, and everything reaches the sink.
+extension Tracer {
+    /// Queues output for the next moment no tracee waits (see
+    /// `DeferredOutput`); a tracer that never has one writes in batches.
+    func submit(_ item: DeferredOutput.Item) {
+        output.append(item)
+        if output.count > DeferredOutput.backlogLimit { performOutput(limit: DeferredOutput.backlogLimit / 4) }
+    }
+
+    /// Handles deferred output, oldest first, `limit` items at most.
+    func performOutput(limit: Int) {
+        var done = 0
+        while done < limit, let item = output.popFirst() {
+            performOutput(item)
+            done += 1
+        }
+    }
+
+    func emit(_ event: TraceEvent) { submit(.event(event)) }
+
+    /// Everything that touches the sink, the sampler's rings and the
+    /// correlator while tracing goes through here.
+    func performOutput(_ item: DeferredOutput.Item) {
+        switch item {
+        case let .event(event):
+            sink.handle(event)
+        case var .finishedCall(call):
+            attachKernelActivity(&call)
+            sink.handle(.syscallExited(call))
+        case let .strayKernelSamples(before, otherwise):
+            guard let kernel, let sampler = kernel.sampler else { return }
+            drainKernelSamples(sampler, into: kernel.correlator)
+            for tid in kernel.correlator.waitingThreads {
+                for sample in kernel.correlator.takeStray(tid: tid, before: before[tid] ?? otherwise) {
+                    sink.handle(.kernelEvent(sample))
+                }
+            }
+            for sample in kernel.correlator.takeBackground(upTo: otherwise) { sink.handle(.kernelEvent(sample)) }
+        case let .awaitedExits(tid, seen):
+            if awaitedExits.isWaiting(tid, seen: seen), let kernel, let sampler = kernel.sampler {
+                drainKernelSamples(sampler, into: kernel.correlator)
+            }
+            for outcome in awaitedExits.takeSettled(of: tid, seen: seen) { performOutput(outcome) }
+        case .settledExits:
+            if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler, into: kernel.correlator) }
+            for outcome in awaitedExits.takeSettled() { performOutput(outcome) }
+        case .flush:
+            sink.flush()
+        }
+    }
+
+    func performOutput(_ outcome: AwaitedExits.Outcome) {
+        switch outcome {
+        case let .returned(call): performOutput(.finishedCall(returned(call)))
+        case let .unknown(call): sink.handle(.syscallAbandoned(call))
+        }
+    }
+
+    func drainKernelSamples(_ sampler: KernelSampler, into correlator: KernelCorrelator) {
+        var paired = false
+        repeat {
+            drainedAt = .now()
+            let drained = sampler.drain()
+            // A probe sampled everywhere also hits untraced tasks: their hits
+            // are kept only for traced flows.
+            let (elsewhere, mine) = drained.samples.partitioned { $0.everywhere && tasks[$0.tid] == nil }
+            correlator.add(mine)
+            if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
+            // A call's samples on another CPU can reach their ring after this
+            // drain read it and before its exit record reached its own: one
+            // more drain, begun after the exit, has them all.
+            paired = !awaitedExits.isEmpty && awaitedExits.match(drained.exits, drainBegan: drainedAt)
+        } while paired
+    }
+
+    /// A call let run to its exit, with the result from the kernel's record.
+    func returned(_ call: SyscallInvocation) -> SyscallInvocation {
+        var call = call
+        let context = DecodingContext(memory: MemoryImage(), architecture: call.architecture,
+                                      options: configuration.decodeOptions)
+        let text = SyscallDecoder(context).returnText(call)
+        call.returnText = text
+        if call.plainText != nil { call.plainText?.returnText = text }
+        return call
+    }
+
+    /// Samples that no traced call can claim any more: taken while their
+    /// thread was outside a traced call (up to now), or before its call began.
+    func emitStrayKernelSamples() {
+        guard kernel?.sampler != nil else { return }
+        var before: [Int32: MonotonicTime] = [:]
+        for (tid, thread) in tasks.threads {
+            if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime { before[tid] = entry }
+        }
+        submit(.strayKernelSamples(before: before, otherwise: .now()))
+    }
+
+    /// Attaches the kernel's activity to a finished call.
+    func attachKernelActivity(_ call: inout SyscallInvocation) {
+        guard let kernel else { return }
+        if let sampler = kernel.sampler {
+            // The call's samples were in the rings before its exit stop: a
+            // drain begun after that has them (output lagging behind drains
+            // once for many calls).
+            if call.exitTime.map({ $0 >= drainedAt }) ?? true { drainKernelSamples(sampler, into: kernel.correlator) }
+            for sample in kernel.correlator.takeStray(tid: call.tid, before: call.entryTime) {
+                sink.handle(.kernelEvent(sample))
+            }
+        }
+        var activity = kernel.correlator.activity(for: call)
+        if let graphs = kernel.functionGraph { activity.functionGraph = graphs.graph(for: call) }
+        call.kernel = activity
+        for sample in kernel.correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
+    }
+
+    /// The thread is seen again: the calls it was let run through have
+    /// returned, and are written before anything of this stop.
+    func settleAwaitedExits(_ tid: Int32) {
+        guard !awaitedExits.isEmpty, awaitedExits.holds(tid) else { return }
+        let now = MonotonicTime.now()
+        awaitedExits.threadSeen(tid, at: now)
+        submit(.awaitedExits(tid: tid, seen: now))
+    }
+}
