@@ -261,6 +261,34 @@ struct KernelTests {
         #expect(last.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
+    @Test("a socket closed while its descriptor is in flight (SCM_RIGHTS sent, not yet received): the message holds it, the close drops a reference (audit F)")
+    func closeWhileInFlight() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import os, socket, time
+            a, b = socket.socketpair()
+            child = os.fork()
+            if child == 0:
+                time.sleep(0.3)
+                _, fds, _, _ = socket.recv_fds(b, 10, 1)
+                os.close(fds[0]); os._exit(0)
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            socket.send_fds(a, [b"x"], [client.fileno()])
+            client.close()
+            os.waitpid(child, 0)
+            """
+        let file = TestSupport.temporaryFile("inflight") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.peer?.description == "127.0.0.1:\(port)" }
+        try #require(closes.count == 2, "\(closes.map { "\($0.pid) refs \($0.socket?.otherReferences ?? -1)" })")
+        #expect(closes[0].kernel?.operation == "socket_reference_dropped", "refs \(closes[0].socket?.otherReferences ?? -1)")
+        #expect(closes[0].kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "no FIN while the message holds it")
+        #expect(closes[1].kernel?.operation == "tcp_close", "the receiver's close is the last")
+        #expect(closes[1].kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
+    }
+
     @Test("shutdown(SHUT_WR) sends the FIN; the close after it sends none and says so (audit)")
     func closeAfterShutdown() throws {
         let port = TestSupport.freshPort()

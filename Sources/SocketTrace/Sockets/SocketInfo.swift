@@ -13,6 +13,10 @@ public final class SocketInfo {
     public var local: SocketEndpoint?
     public var peer: SocketEndpoint?
     public var state: State
+    /// References in SCM_RIGHTS messages a traced process sent and no
+    /// traced process has received yet: the kernel holds the socket for
+    /// them (a close meanwhile releases nothing).
+    public var inFlight = 0
 
     public init(inode: UInt64? = nil, family: UInt64, type: UInt64, protocolNumber: UInt64,
                 local: SocketEndpoint? = nil, peer: SocketEndpoint? = nil, state: State = .created) {

@@ -131,6 +131,10 @@ public struct SocketTracker {
             case 2: table.setCloseOnExec(fd, a(2) & 1 != 0)
             default: break
             }
+        case .sendmsg:
+            // Each descriptor passed is one more reference, in the message
+            // until a process receives it.
+            for passed in passedDescriptors(call) { socket(passed)?.inFlight += 1 }
         case .recvmsg, .recvmmsg, .recvmmsg_time64:
             // Descriptors received with SCM_RIGHTS are new numbers: forget what
             // those numbers meant and ask /proc now, so the socket counts as
@@ -169,8 +173,15 @@ public struct SocketTracker {
     }
 
     /// The descriptor numbers a recvmsg delivered in SCM_RIGHTS messages.
-    func receivedDescriptors(_ call: SyscallInvocation) -> [Int32] {
-        guard call.syscall == .recvmsg else { return [] }
+    public func receivedDescriptors(_ call: SyscallInvocation) -> [Int32] {
+        guard call.syscall == .recvmsg, call.result?.failed == false else { return [] }
+        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
+        return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))
+    }
+
+    /// The descriptor numbers a sendmsg passed in SCM_RIGHTS messages.
+    func passedDescriptors(_ call: SyscallInvocation) -> [Int32] {
+        guard call.syscall == .sendmsg, call.result?.failed == false else { return [] }
         let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
         return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))
     }

@@ -67,13 +67,32 @@ extension Tracer {
     func otherReferences(to socket: SocketInfo, besides fd: Int32, in process: TracedProcess) -> Int {
         var seen: Set<ObjectIdentifier> = []
         var count = 0
+        var flying: Set<ObjectIdentifier> = []
         for other in tasks.processes.values where seen.insert(ObjectIdentifier(other.table)).inserted {
             count += other.table.entries.filter { entry in
                 let same = entry.value.socket === socket || (socket.inode != nil && entry.value.socket.inode == socket.inode)
                 return same && !(other.table === process.table && entry.key == fd)
             }.count
+            // References waiting in SCM_RIGHTS messages, once per socket object.
+            for entry in other.table.entries.values where entry.socket === socket || (socket.inode != nil && entry.socket.inode == socket.inode) {
+                if flying.insert(ObjectIdentifier(entry.socket)).inserted { count += entry.socket.inFlight }
+            }
         }
+        if flying.insert(ObjectIdentifier(socket)).inserted { count += socket.inFlight }
         return count
+    }
+
+    /// A descriptor received over SCM_RIGHTS: one reference the sender's
+    /// message held has arrived (the first sender's socket object of the
+    /// same inode with one in flight).
+    func receivedInFlight(_ socket: SocketInfo) {
+        guard let inode = socket.inode else { return }
+        for process in tasks.processes.values {
+            if let sent = process.table.entries.values.first(where: { $0.socket.inode == inode && $0.socket.inFlight > 0 }) {
+                sent.socket.inFlight -= 1
+                return
+            }
+        }
     }
 
     /// The socket a finished call acted on: the one it created or accepted,
