@@ -286,3 +286,27 @@ import Testing
         #expect(left.isEmpty)
     }
 }
+
+@Suite struct FunctionTimeTests {
+    func sample(_ function: String, _ role: Probe.Role, at time: UInt64) -> KernelSample {
+        KernelSample(tracepoint: "\(Probe.kprobeGroup):\(function)", role: role, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: time),
+                     cpu: 0, chain: [function], fields: [:])
+    }
+
+    @Test("return probes: each return closes the latest open entry of its function (recursion), unreturned entries count only in count")
+    func timesFromReturns() {
+        let entries = [sample("tcp_sendmsg", .hit, at: 100), sample("sk_stream_alloc", .hit, at: 110), sample("sk_stream_alloc", .hit, at: 120),
+                       sample("tcp_push", .hit, at: 300)]
+        let returns = [sample("sk_stream_alloc", .returned, at: 130), sample("sk_stream_alloc", .returned, at: 150),
+                       sample("tcp_sendmsg", .returned, at: 400)]
+        var hits = ["tcp_sendmsg", "sk_stream_alloc", "tcp_push"].map {
+            FunctionHit(function: $0, operation: nil, layer: nil, count: $0 == "sk_stream_alloc" ? 2 : 1, time: MonotonicTime(nanoseconds: 0),
+                        context: "syscall", stack: [$0])
+        }
+        KernelCorrelator.addTimes(to: &hits, entries: entries, returns: returns)
+        #expect(hits[0].returned == 1 && hits[0].insideNanoseconds == 300)
+        // The inner entry (120) returns first (130), then the outer (110 → 150).
+        #expect(hits[1].returned == 2 && hits[1].insideNanoseconds == 10 + 40)
+        #expect(hits[2].returned == 0 && hits[2].insideNanoseconds == 0)
+    }
+}

@@ -63,6 +63,7 @@ struct LabTests {
         #expect(result.stderr.contains("kprobes on "), "\(result.stderr)")
         var hits: [String: Int] = [:]
         var seen: Set<Syscall> = []
+        var returnsChecked = 0
         for case let .syscall(call) in try TraceFileReader(path: trace).records {
             guard [Syscall.socket, .bind, .listen, .accept, .connect, .sendto, .recvfrom, .write, .read, .close].contains(call.syscall),
                   call.socket != nil, call.result?.failed == false else { continue }
@@ -71,7 +72,17 @@ struct LabTests {
             #expect(kernel?.source == .observed && kernel?.alignments.isEmpty == false, "\(call.syscall.rawValue): no observed chain")
             #expect(kernel?.hits.isEmpty == false, "\(call.syscall.rawValue): no function entered")
             for hit in kernel?.hits ?? [] { hits[hit.function, default: 0] += hit.count }
+            // Return probes: the functions of the call's own path returned
+            // within it, each in less time than the whole call.
+            if call.syscall == .sendto, let send = kernel?.hits.first(where: { $0.function == "tcp_sendmsg" }),
+               let callTime = call.exitTime.map({ $0.nanoseconds - call.entryTime.nanoseconds }) {
+                #expect(send.returned == send.count, "tcp_sendmsg: \(send.returned ?? -1) of \(send.count) returns seen")
+                #expect((send.insideNanoseconds ?? 0) > 0 && (send.insideNanoseconds ?? 0) < callTime,
+                        "tcp_sendmsg inside \(send.insideNanoseconds ?? 0) ns of a \(callTime) ns call")
+                returnsChecked += 1
+            }
         }
+        #expect(returnsChecked > 0, "no sendto with tcp_sendmsg's return")
         #expect(seen.isSuperset(of: [.socket, .bind, .listen, .accept, .connect, .sendto, .recvfrom, .close]), "\(seen)")
         for function in ["__sys_socket", "inet_create", "inet_listen", "inet_csk_accept", "tcp_v4_connect", "tcp_sendmsg",
                          "tcp_recvmsg", "tcp_close", "tcp_v4_rcv"] {

@@ -95,6 +95,11 @@ public struct FunctionHit: Sendable, Codable, Equatable {
     /// The first entry's stack, innermost first (`tcp_sendmsg+0x4`, then
     /// the return addresses, `__sys_sendto+0x239`, …), plumbing left out.
     public let stack: [String]
+    /// With return probes (format 1.7): how many of its entries returned
+    /// within the call, and the time spent inside them in all (nanoseconds,
+    /// each from its entry to its return, callees included).
+    public var returned: Int?
+    public var insideNanoseconds: UInt64?
 
     public init(function: String, operation: String?, layer: StackLayer?, count: Int, time: MonotonicTime, context: String, stack: [String]) {
         self.function = function

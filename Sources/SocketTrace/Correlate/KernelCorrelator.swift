@@ -106,7 +106,7 @@ public final class KernelCorrelator {
         guard pending[tid] != nil else { return [] }
         let stray = pending[tid]!.take(before: time)
         if pending[tid]!.isEmpty { pending[tid] = nil }
-        let events = stray.filter { $0.role != .hit }
+        let events = stray.filter { $0.role != .hit && $0.role != .returned }
         strayHits += stray.count - events.count
         // Hits of probes sampled everywhere are kept only for traced flows, in a call or not.
         let (everywhere, others) = events.partitioned(\.everywhere)
@@ -124,9 +124,10 @@ public final class KernelCorrelator {
             if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
         let hitSamples = taken.filter { $0.role == .hit }
+        let returns = taken.filter { $0.role == .returned }
         // A hit whose stack no other sample of the call continues is a stack
         // of its own: it is aligned as a tracepoint's chain is.
-        var mine = taken.filter { $0.role != .hit }
+        var mine = taken.filter { $0.role != .hit && $0.role != .returned }
         if !hitSamples.isEmpty { mine = (mine + Self.leaves(hitSamples, among: taken)).sorted { $0.time < $1.time } }
         background.traced(call.socket)
         let attributed = attributeFlows(mine, to: call)
@@ -164,6 +165,7 @@ public final class KernelCorrelator {
                                       expected: expectedNames, samples: mine, alignments: alignments)
         if let functionProbes {
             activity.hits = functionHits(hitSamples, operation: operation, syscall: call.syscall)
+            if !returns.isEmpty { Self.addTimes(to: &activity.hits, entries: hitSamples, returns: returns) }
             let entered = Set(activity.hits.map(\.function))
             var seen: Set<String> = []
             var inPlay = expectedNames
@@ -175,6 +177,31 @@ public final class KernelCorrelator {
             }
         }
         return activity
+    }
+
+    /// Each function's time inside the call, from its return probe: a
+    /// return closes the latest entry of the same function not yet closed
+    /// (a recursive call returns first). Entries whose return the call did
+    /// not see (a missed kretprobe, none placed) count in `count` only.
+    static func addTimes(to hits: inout [FunctionHit], entries: [KernelSample], returns: [KernelSample]) {
+        let events = (entries.map { (sample: $0, entry: true) } + returns.map { (sample: $0, entry: false) })
+            .sorted { $0.sample.time < $1.sample.time }
+        var open: [String: [MonotonicTime]] = [:]
+        var inside: [String: (returned: Int, nanoseconds: UInt64)] = [:]
+        for event in events {
+            let name = hitFunction(event.sample)
+            if event.entry {
+                open[name, default: []].append(event.sample.time)
+            } else if let entered = open[name]?.popLast() {
+                inside[name, default: (0, 0)].returned += 1
+                inside[name]!.nanoseconds += event.sample.time.nanoseconds &- entered.nanoseconds
+            }
+        }
+        for index in hits.indices {
+            let found = inside[hits[index].function]
+            hits[index].returned = found?.returned ?? 0
+            hits[index].insideNanoseconds = found?.nanoseconds ?? 0
+        }
     }
 
     /// The function a kprobe sample is at (`kprobe:tcp_sendmsg`).

@@ -9,6 +9,10 @@ public struct OperationSummary: Sendable, Codable {
         public var statuses: [String: Int] = [:]
         /// Entries seen by its kprobe, over the operation's calls (`--probe-set functions`).
         public var hits: Int?
+        /// With return probes: entries that returned within their calls, and
+        /// the time spent inside them in all (nanoseconds).
+        public var returned: Int?
+        public var insideNanoseconds: UInt64?
 
         public func count(_ status: ChainAlignment.Status) -> Int { statuses[status.rawValue] ?? 0 }
     }
@@ -52,6 +56,10 @@ public struct OperationSummary: Sendable, Codable {
                     index = byName[operation]!.functions.count - 1
                 }
                 byName[operation]!.functions[index!].hits = (byName[operation]!.functions[index!].hits ?? 0) + hit.count
+                if let returned = hit.returned, let inside = hit.insideNanoseconds {
+                    byName[operation]!.functions[index!].returned = (byName[operation]!.functions[index!].returned ?? 0) + returned
+                    byName[operation]!.functions[index!].insideNanoseconds = (byName[operation]!.functions[index!].insideNanoseconds ?? 0) + inside
+                }
             }
             guard let operation = activity.operation else { continue }
             if byName[operation] == nil {
@@ -82,6 +90,10 @@ public struct OperationSummary: Sendable, Codable {
         for counts in functions {
             var parts = ChainAlignment.Status.allCases.filter { counts.count($0) > 0 }.map { "\($0.label) \(counts.count($0))" }
             if let hits = counts.hits { parts.append("entered \(hits)× (kprobe)") }
+            if let returned = counts.returned, returned > 0, let inside = counts.insideNanoseconds {
+                // The mean of the entries that returned within their calls.
+                parts.append("\(TextTimeline.graphDuration(inside / UInt64(returned))) inside on average")
+            }
             out += "  " + counts.layer.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
                 + counts.function.padding(toLength: 30, withPad: " ", startingAt: 0) + parts.joined(separator: ", ") + "\n"
         }

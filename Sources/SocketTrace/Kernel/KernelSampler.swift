@@ -83,6 +83,9 @@ public final class KernelSampler {
     let functionTargets: [String]
     /// The kprobe events created at the first `follow`: the function each is on, and its format.
     var kprobeEvents: [(function: String, format: TracepointFormat)]?
+    /// A return probe (kretprobe) beside each entry probe the kernel took:
+    /// each function's time inside the call.
+    var kretprobeEvents: [(function: String, format: TracepointFormat)] = []
     /// `kprobe_events`, open for writing while this run's events exist.
     var kprobeControl: Int32 = -1
     /// Which functions carry a kprobe and why the others do not (known after the first `follow`).
@@ -166,6 +169,12 @@ public final class KernelSampler {
                 probeByID[id] = Probe(group: Probe.kprobeGroup, event: event.function, role: .hit, meaning: "")
             }
         }
+        for event in kretprobeEvents {
+            for cpu in cpus {
+                guard let id = try open(event.format, pid: pid, cpu: cpu, inherit: inherit, chain: false) else { continue }
+                probeByID[id] = Probe(group: Probe.kprobeGroup, event: event.function, role: .returned, meaning: "")
+            }
+        }
     }
 
     func createKprobeEvents() throws -> [(function: String, format: TracepointFormat)] {
@@ -209,6 +218,13 @@ public final class KernelSampler {
                 }
                 removal.append("-:\(Kprobes.group)/\(event)")
                 events.append((function, try tracefs.format(of: "\(Kprobes.group):\(event)")))
+                // Its return, for the time inside it; without it (refused),
+                // the function's entries are still counted.
+                let returning = "r:\(Kprobes.group)/\(event)__return \(target)"
+                if Glibc.write(kprobeControl, returning, returning.utf8.count) == returning.utf8.count {
+                    removal.append("-:\(Kprobes.group)/\(event)__return")
+                    kretprobeEvents.append((function, try tracefs.format(of: "\(Kprobes.group):\(event)__return")))
+                }
             }
             let copies = events.filter { $0.function == function }.count
             if copies > 0 { status.probed[function] = copies } else { status.unprobed[function] = Kprobes.refusal(refused) }

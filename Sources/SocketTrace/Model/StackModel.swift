@@ -166,7 +166,8 @@ public struct Probe: Sendable, Equatable {
     /// hit is a timeline event; `hit`: a kprobe at a function's entry, whose
     /// hits prove that the function ran (`kprobe:NAME`, `kprobe:*` for every
     /// function of the model on the running kernel).
-    public enum Role: String, Sendable, Codable { case chain, event, hit }
+    /// `returned`: a function's return (a kretprobe), for the time spent in it.
+    public enum Role: String, Sendable, Codable { case chain, event, hit, returned }
     public let group: String
     public let event: String
     public let role: Role

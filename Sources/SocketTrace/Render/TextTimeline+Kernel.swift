@@ -58,6 +58,10 @@ extension TextTimeline {
         output.write(kernelIndent + "functions entered (kprobes), in order: \(activity.hits.count) functions, \(total) hits\n")
         for hit in activity.hits {
             var words = [paint(hit.function, Self.green) + (hit.count > 1 ? " ×\(hit.count)" : "")]
+            if let returned = hit.returned, returned > 0, let inside = hit.insideNanoseconds {
+                // Its return probe's times: from each entry to its return, callees included.
+                words.append(paint(Self.graphDuration(inside) + " inside" + (returned < hit.count ? " (\(returned) of \(hit.count) returned in the call)" : ""), Self.dim))
+            }
             if hit.stack.count > 1 { words.append("← " + hit.stack.dropFirst().joined(separator: " ← ")) }
             if hit.context != ChainAlignment.syscallContext { words.append("[\(hit.context)]") }
             writeWrapped(words, separator: " ", extraIndent: "  ", continuation: "      ")

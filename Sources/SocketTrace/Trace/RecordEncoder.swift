@@ -283,6 +283,8 @@ struct RecordEncoder {
                     h.member("time", hit.time)
                     h.member("context", hit.context)
                     h.member("stack", strings: hit.stack)
+                    h.member("returned", hit.returned)
+                    h.member("inside_nanoseconds", hit.insideNanoseconds)
                 }
             } }
         }
