@@ -39,21 +39,10 @@ public final class TextTimeline: TraceSink {
     /// chains mark them without repeating it.
     var explained: Set<ChainAlignment.Step> = []
 
-    /// What is written once everything that began before it is known.
-    struct Pending {
-        let time: MonotonicTime
-        let render: () -> Void
-    }
-    /// By time; items of equal time in the order they came.
-    var queue: [Pending] = []
-    /// Shown calls that began and have not finished, by thread.
-    var inFlight: [Int32: SyscallInvocation] = [:]
-    /// Threads whose running call was written as unfinished.
-    var unfinished: Set<Int32> = []
-    /// The latest time seen in any event: the timeline's "now".
-    var latest = MonotonicTime(nanoseconds: 0)
+    /// The order lines are written in (a pure stage).
+    var order = TimelineOrder()
     /// How long a running call may hold back the lines after it (in trace time).
-    public static let holdLimit: UInt64 = 100_000_000
+    public static let holdLimit = TimelineOrder.holdLimit
     static let palette = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[35m", "\u{1B}[32m", "\u{1B}[34m", "\u{1B}[96m"]
 
     public init(output: TraceOutput, options: Options) {
@@ -112,67 +101,21 @@ public final class TextTimeline: TraceSink {
     }
 
     public func handle(_ event: TraceEvent) {
-        switch event {
-        case let .syscallEntered(call):
-            inFlight[call.tid] = call
-            advance(to: call.entryTime)
-        case let .syscallExited(call):
-            inFlight[call.tid] = nil
-            if unfinished.remove(call.tid) != nil {
-                enqueue(call.exitTime ?? call.entryTime) { self.render(call, resumed: true) }
-            } else {
-                enqueue(call.entryTime) { self.render(call, resumed: false) }
-            }
-            advance(to: call.exitTime ?? call.entryTime)
-        case let .syscallAbandoned(call):
-            inFlight[call.tid] = nil
-            let resumed = unfinished.remove(call.tid) != nil
-            enqueue(resumed ? latest : call.entryTime) {
-                self.lines.begin(call.tid, leader: self.leader(call.tid, at: resumed ? self.latest : call.entryTime))
-                self.lines.write((resumed ? "<... \(call.name) resumed>" : call.entryText) + " … never returned")
-                self.lines.end()
-            }
-            advance(to: call.entryTime)
-        case let .process(event):
-            enqueue(event.time) { self.handle(event) }
-            advance(to: event.time)
-        case let .kernelEvent(sample):
-            enqueue(sample.time) { self.render(sample) }
-            advance(to: sample.time)
-        case let .function(event):
-            enqueue(event.time) { self.render(event) }
-            advance(to: event.time)
+        for line in order.take(event) { write(line) }
+    }
+
+    func write(_ line: TimelineOrder.Line) {
+        switch line {
+        case let .call(call, resumed): render(call, resumed: resumed)
+        case let .unfinished(call): renderUnfinished(call)
+        case let .abandoned(call, resumed, time):
+            lines.begin(call.tid, leader: leader(call.tid, at: time))
+            lines.write((resumed ? "<... \(call.name) resumed>" : call.entryText) + " … never returned")
+            lines.end()
+        case let .process(event): handle(event)
+        case let .kernel(sample): render(sample)
+        case let .function(event): render(event)
         }
-        release()
-    }
-
-    func enqueue(_ time: MonotonicTime, _ render: @escaping () -> Void) {
-        let item = Pending(time: time, render: render)
-        // Mostly in order already: find the place from the end.
-        var index = queue.count
-        while index > 0 && queue[index - 1].time > time { index -= 1 }
-        queue.insert(item, at: index)
-    }
-
-    /// Calls running for longer than the hold limit are written as unfinished.
-    func advance(to time: MonotonicTime) {
-        if time > latest { latest = time }
-        for (tid, call) in inFlight where latest.nanoseconds &- call.entryTime.nanoseconds > Self.holdLimit && latest > call.entryTime {
-            inFlight[tid] = nil
-            unfinished.insert(tid)
-            enqueue(call.entryTime) { self.renderUnfinished(call) }
-        }
-    }
-
-    /// Writes what began before every call still running.
-    func release(all: Bool = false) {
-        let barrier = all ? nil : inFlight.values.map(\.entryTime).min()
-        var count = 0
-        while count < queue.count, barrier.map({ queue[count].time < $0 }) ?? true { count += 1 }
-        guard count > 0 else { return }
-        let ready = queue[..<count]
-        queue.removeFirst(count)
-        for item in ready { item.render() }
     }
 
     func renderUnfinished(_ call: SyscallInvocation) {
@@ -352,11 +295,7 @@ public final class TextTimeline: TraceSink {
     public func flush() { output.flush() }
 
     public func finish() {
-        for call in inFlight.values.sorted(by: { $0.entryTime < $1.entryTime }) {
-            enqueue(call.entryTime) { self.renderUnfinished(call) }
-        }
-        inFlight = [:]
-        release(all: true)
+        for line in order.finish() { write(line) }
         lines.closeOpenLine()
         let paired = connections.connections.filter(\.isTraced)
         if !paired.isEmpty {

@@ -1,0 +1,109 @@
+/// The text timeline's order, apart from its formatting: each line in the
+/// order things began across all tasks (a call by its entry, an event by
+/// its time), written only once nothing still running began before it.
+/// A call running for longer than `holdLimit` (a blocked accept) lets the
+/// lines after it go: it is written as unfinished at its entry, and its end
+/// later as resumed, at its exit, as strace writes them. Pure: events in,
+/// lines out, tested with synthetic events.
+public struct TimelineOrder {
+    /// What the timeline writes, in order.
+    public enum Line {
+        /// A finished call: whole, or (`resumed`) the end of one written as unfinished.
+        case call(SyscallInvocation, resumed: Bool)
+        /// A call still running when the lines after it had to go.
+        case unfinished(SyscallInvocation)
+        /// A call whose thread ended inside it (killed, or the trace ended): at `time`.
+        case abandoned(SyscallInvocation, resumed: Bool, time: MonotonicTime)
+        case process(ProcessEvent)
+        case kernel(KernelSample)
+        case function(FunctionEvent)
+    }
+
+    struct Pending {
+        let time: MonotonicTime
+        let line: Line
+    }
+    /// By time; items of equal time in the order they came.
+    var queue: [Pending] = []
+    /// Shown calls that began and have not finished, by thread.
+    var inFlight: [Int32: SyscallInvocation] = [:]
+    /// Threads whose running call was written as unfinished.
+    var unfinished: Set<Int32> = []
+    /// The latest time seen in any event: the timeline's "now".
+    var latest = MonotonicTime(nanoseconds: 0)
+    /// How long a running call may hold back the lines after it (in trace time).
+    public static let holdLimit: UInt64 = 100_000_000
+
+    public init() {}
+
+    /// Takes an event; returns the lines that can be written now.
+    public mutating func take(_ event: TraceEvent) -> [Line] {
+        switch event {
+        case let .syscallEntered(call):
+            inFlight[call.tid] = call
+            advance(to: call.entryTime)
+        case let .syscallExited(call):
+            inFlight[call.tid] = nil
+            if unfinished.remove(call.tid) != nil {
+                enqueue(call.exitTime ?? call.entryTime, .call(call, resumed: true))
+            } else {
+                enqueue(call.entryTime, .call(call, resumed: false))
+            }
+            advance(to: call.exitTime ?? call.entryTime)
+        case let .syscallAbandoned(call):
+            inFlight[call.tid] = nil
+            let resumed = unfinished.remove(call.tid) != nil
+            let time = resumed ? latest : call.entryTime
+            enqueue(time, .abandoned(call, resumed: resumed, time: time))
+            advance(to: call.entryTime)
+        case let .process(event):
+            enqueue(event.time, .process(event))
+            advance(to: event.time)
+        case let .kernelEvent(sample):
+            enqueue(sample.time, .kernel(sample))
+            advance(to: sample.time)
+        case let .function(event):
+            enqueue(event.time, .function(event))
+            advance(to: event.time)
+        }
+        return release()
+    }
+
+    /// The end of the trace: calls still running are unfinished, and every
+    /// line goes.
+    public mutating func finish() -> [Line] {
+        for call in inFlight.values.sorted(by: { $0.entryTime < $1.entryTime }) {
+            enqueue(call.entryTime, .unfinished(call))
+        }
+        inFlight = [:]
+        return release(all: true)
+    }
+
+    mutating func enqueue(_ time: MonotonicTime, _ line: Line) {
+        // Mostly in order already: find the place from the end.
+        var index = queue.count
+        while index > 0 && queue[index - 1].time > time { index -= 1 }
+        queue.insert(Pending(time: time, line: line), at: index)
+    }
+
+    /// Calls running for longer than the hold limit are written as unfinished.
+    mutating func advance(to time: MonotonicTime) {
+        if time > latest { latest = time }
+        for (tid, call) in inFlight where latest.nanoseconds &- call.entryTime.nanoseconds > Self.holdLimit && latest > call.entryTime {
+            inFlight[tid] = nil
+            unfinished.insert(tid)
+            enqueue(call.entryTime, .unfinished(call))
+        }
+    }
+
+    /// What began before every call still running.
+    mutating func release(all: Bool = false) -> [Line] {
+        let barrier = all ? nil : inFlight.values.map(\.entryTime).min()
+        var count = 0
+        while count < queue.count, barrier.map({ queue[count].time < $0 }) ?? true { count += 1 }
+        guard count > 0 else { return [] }
+        let ready = queue[..<count].map(\.line)
+        queue.removeFirst(count)
+        return ready
+    }
+}

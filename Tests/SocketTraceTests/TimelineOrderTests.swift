@@ -1,0 +1,82 @@
+import Testing
+@testable import SocketTrace
+
+/// The timeline's order as a pure stage: synthetic events in, lines out.
+@Suite struct TimelineOrderTests {
+    static let ms: UInt64 = 1_000_000
+
+    func call(_ tid: Int32, _ syscall: Syscall, at entry: UInt64, until exit: UInt64? = nil) -> SyscallInvocation {
+        var call = SyscallInvocation(pid: tid, tid: tid, architecture: .x86_64, syscall: syscall, arguments: [3, 0, 0, 0, 0, 0],
+                                     entryTime: MonotonicTime(nanoseconds: entry))
+        call.exitTime = exit.map { MonotonicTime(nanoseconds: $0) }
+        return call
+    }
+
+    /// A line as `tid syscall` (`+resumed`, `+unfinished`, `+abandoned`), or a kernel event's tracepoint.
+    func names(_ lines: [TimelineOrder.Line]) -> [String] {
+        lines.map { line in
+            switch line {
+            case let .call(call, resumed): "\(call.tid) \(call.syscall.rawValue)" + (resumed ? " resumed" : "")
+            case let .unfinished(call): "\(call.tid) \(call.syscall.rawValue) unfinished"
+            case let .abandoned(call, resumed, _): "\(call.tid) \(call.syscall.rawValue) abandoned" + (resumed ? " resumed" : "")
+            case let .kernel(sample): sample.tracepoint
+            case .process: "process"
+            case .function: "function"
+            }
+        }
+    }
+
+    @Test("lines in the order their calls began, held while an earlier call runs, released when it ends")
+    func beginTimeOrder() {
+        var order = TimelineOrder()
+        let slow = call(1, .recvfrom, at: 1 * Self.ms, until: 5 * Self.ms)
+        let fast = call(2, .sendto, at: 2 * Self.ms, until: 3 * Self.ms)
+        #expect(order.take(.syscallEntered(slow)).isEmpty)
+        #expect(order.take(.syscallEntered(fast)).isEmpty)
+        // The later call ends first: held, as the earlier one began before it.
+        #expect(order.take(.syscallExited(fast)).isEmpty)
+        #expect(names(order.take(.syscallExited(slow))) == ["1 recvfrom", "2 sendto"])
+    }
+
+    @Test("a call held over the hold limit is unfinished at its entry; its end is resumed at its exit; events between keep their place")
+    func unfinishedThenResumed() {
+        var order = TimelineOrder()
+        let accept = call(1, .accept, at: 1 * Self.ms, until: 300 * Self.ms)
+        let connect = call(2, .connect, at: 200 * Self.ms, until: 201 * Self.ms)
+        #expect(order.take(.syscallEntered(accept)).isEmpty)
+        // 199 ms past accept's entry: over the hold, so it is written as unfinished, and the connect may go when it ends.
+        #expect(names(order.take(.syscallEntered(connect))) == ["1 accept unfinished"])
+        #expect(names(order.take(.syscallExited(connect))) == ["2 connect"])
+        let sample = KernelSample(tracepoint: "net:net_dev_queue", role: .event, pid: 3, tid: 3, time: MonotonicTime(nanoseconds: 250 * Self.ms),
+                                  cpu: 0, chain: [], fields: [:])
+        #expect(names(order.take(.kernelEvent(sample))) == ["net:net_dev_queue"])
+        #expect(names(order.take(.syscallExited(accept))) == ["1 accept resumed"])
+    }
+
+    @Test("a call still running at the end is unfinished; one its thread left is abandoned, resumed when it was unfinished")
+    func endOfTrace() {
+        var order = TimelineOrder()
+        let blocked = call(1, .accept, at: 1 * Self.ms)
+        let killed = call(2, .recvfrom, at: 2 * Self.ms)
+        _ = order.take(.syscallEntered(blocked))
+        _ = order.take(.syscallEntered(killed))
+        #expect(order.take(.syscallAbandoned(killed)).isEmpty, "held behind the accept that began first")
+        #expect(names(order.finish()) == ["1 accept unfinished", "2 recvfrom abandoned"])
+
+        var held = TimelineOrder()
+        let long = call(4, .recvfrom, at: 1 * Self.ms)
+        _ = held.take(.syscallEntered(long))
+        #expect(names(held.take(.syscallEntered(call(5, .sendto, at: 500 * Self.ms)))) == ["4 recvfrom unfinished"])
+        // Its end comes at the timeline's now, which the running sendto began at: held until that ends.
+        #expect(held.take(.syscallAbandoned(long)).isEmpty)
+        #expect(names(held.take(.syscallExited(call(5, .sendto, at: 500 * Self.ms, until: 501 * Self.ms))))
+            == ["4 recvfrom abandoned resumed", "5 sendto"], "equal times: in the order they came")
+    }
+
+    @Test("events of equal time keep the order they came in")
+    func equalTimes() {
+        var order = TimelineOrder()
+        let first = call(1, .socket, at: 10, until: 10), second = call(2, .bind, at: 10, until: 10)
+        #expect(names(order.take(.syscallExited(first)) + order.take(.syscallExited(second))) == ["1 socket", "2 bind"])
+    }
+}
