@@ -77,6 +77,10 @@ import Testing
                          through: ["middle"], starts: [0x3000]))
         // The call in flight is not a call beside it.
         #expect(evidence.sites(in: Self.frames[0], reaching: "middle").isEmpty)
+        // `cs call` to a retpoline thunk (2e e8 rel32) is six bytes: it starts a byte before the e8 (audit N6).
+        let prefixed = [0x90, 0x2e] + Self.branch(0xe8, from: 0x8002, to: 0x2000).map { $0 }
+        let cs = MachineCode.call(endingAt: 0x8007, before: Array(([0x90, 0x90] + prefixed).suffix(8)).map { UInt8($0) })
+        #expect(cs?.address == 0x8001 && cs?.length == 6 && cs?.target == 0x2000, "\(String(describing: cs))")
     }
 
     @Test("statuses: a proven tail call, a call beside the path as modelled or not, inline, unverified")

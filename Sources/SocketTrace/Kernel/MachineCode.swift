@@ -29,12 +29,24 @@ public enum MachineCode {
 
     /// The call instruction that ends at `returnAddress`, found in the
     /// bytes just before it (`before` holds the bytes that precede it).
+    /// The cs prefix the kernel's build puts on calls to its retpoline
+    /// thunks (-mindirect-branch-cs-prefix).
+    static let segmentPrefixes: Set<UInt8> = [0x2e]
+
     public static func call(endingAt returnAddress: UInt64, before: [UInt8]) -> Branch? {
         // A direct call (e8 rel32) first; then the indirect forms' lengths.
         for length in [5, 2, 3, 6, 7, 4] where length <= before.count {
             let slice = Array(before.suffix(length))
             let start = returnAddress - UInt64(length)
             if let branch = decode(slice, at: start, limit: 1).first, branch.kind == .call, branch.length == length {
+                // A segment prefix before it is part of the instruction: the
+                // kernel's calls to retpoline thunks are `cs call` (2e e8, six
+                // bytes), which start a byte earlier.
+                if length < before.count, segmentPrefixes.contains(before[before.count - length - 1]),
+                   let prefixed = decode(Array(before.suffix(length + 1)), at: start - 1, limit: 1).first,
+                   prefixed.kind == .call, prefixed.length == length + 1, prefixed.target == branch.target {
+                    return prefixed
+                }
                 return branch
             }
         }
