@@ -185,16 +185,17 @@ struct KernelTests {
         let result = try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
         #expect(result.status == 0, "\(result.stderr)")
         var elsewhere: [KernelSample] = []
-        var inCalls = 0
+        var inCalls = 0, betweenCalls = 0
         for record in try TraceFileReader(path: file).records {
             if case let .kernelEvent(sample) = record, sample.tracepoint == "tcp:tcp_retransmit_skb" {
-                if sample.task != nil { elsewhere.append(sample) }
+                // Another task's (a timer on an idle CPU, ksoftirqd), or a traced thread's outside its calls.
+                if sample.task != nil { elsewhere.append(sample) } else { betweenCalls += 1 }
             }
             if case let .syscall(call) = record { inCalls += call.kernel?.samples.filter { $0.tracepoint == "tcp:tcp_retransmit_skb" }.count ?? 0 }
         }
         // Every other ping of six is dropped and sent again, mostly by a timer elsewhere (a run of three
         // pings saw the kernel retransmit once; six leave room for it).
-        #expect(elsewhere.count + inCalls >= 2, "\(elsewhere.count) elsewhere, \(inCalls) in calls")
+        #expect(elsewhere.count + inCalls + betweenCalls >= 2, "\(elsewhere.count) elsewhere, \(inCalls) in calls, \(betweenCalls) between calls")
         #expect(!elsewhere.isEmpty)
         for sample in elsewhere {
             let evidence = sample.flow?.evidence ?? ""

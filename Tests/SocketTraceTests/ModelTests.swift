@@ -193,12 +193,19 @@ struct ModelTests {
         let tcp = SocketSnapshot(fd: 3, socket: SocketInfo(family: 2, type: 1, protocolNumber: 6))
         let candidates = model.operations(for: .connect, socket: tcp)
         #expect(candidates.map(\.name) == ["tcp_connect", "tcp_connect_ack"])
-        let syn: Set = ["__sys_connect", "inet_stream_connect", "__inet_stream_connect", "tcp_v4_connect", "tcp_connect", "__tcp_transmit_skb"]
-        let ack: Set = ["__sys_connect", "inet_stream_connect", "__inet_stream_connect", "release_sock", "__release_sock", "__tcp_transmit_skb"]
-        let kernel = KernelVersion(6, 18)
-        #expect(KernelCorrelator.choose(candidates, for: syn, syscall: .connect, kernel: kernel)?.name == "tcp_connect")
-        #expect(KernelCorrelator.choose(candidates, for: ack, syscall: .connect, kernel: kernel)?.name == "tcp_connect_ack")
-        #expect(KernelCorrelator.choose(candidates, for: ["__sys_connect"], syscall: .connect, kernel: kernel)?.name == "tcp_connect")
+        let syn = ["__tcp_transmit_skb", "tcp_connect", "tcp_v4_connect", "__inet_stream_connect", "inet_stream_connect", "__sys_connect"]
+        let ack = ["__tcp_transmit_skb", "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock", "release_sock", "__inet_stream_connect",
+                   "inet_stream_connect", "__sys_connect"]
+        func sample(_ chain: [String]) -> KernelSample {
+            KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0, chain: chain, fields: [:])
+        }
+        let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
+        let state = ["tcp_set_state", "tcp_v4_connect", "__inet_stream_connect", "inet_stream_connect", "__sys_connect"]
+        let (call, each) = correlator.operations(for: [sample(state), sample(syn), sample(ack), sample(["__sys_connect"])], candidates: candidates,
+                                                 syscall: .connect)
+        #expect(call?.name == "tcp_connect", "best for the most samples")
+        // The ACK's sample shows the backlog's path; the entry's tells nothing: the call's.
+        #expect(each.map { $0?.name } == ["tcp_connect", "tcp_connect", "tcp_connect_ack", "tcp_connect"])
     }
 
     @Test func kernelVersions() {
@@ -268,5 +275,18 @@ struct ModelTests {
     func deviceReceiveIsNetifReceive() throws {
         #expect(try Self.softirqOperation(["__netif_receive_skb_core", "__netif_receive_skb_one_core", "process_backlog", "__napi_poll",
                                            "net_rx_action", "handle_softirqs", "do_softirq", "__local_bh_enable_ip"]) == "netif_receive")
+    }
+
+    @Test("a retransmission while an ACK is processed is tcp_ack_retransmit; one from the pacing timer fits no operation (unmodelled), not the RTO's")
+    func retransmissionsNotByTheTimer() throws {
+        let onAck = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_ack", "tcp_rcv_established", "tcp_v4_do_rcv",
+                     "tcp_v4_rcv"] + Self.receiveEntry
+        #expect(try Self.softirqOperation(onAck) == "tcp_ack_retransmit")
+        let pacing = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_tsq_write", "tcp_tsq_handler", "tcp_pace_kick",
+                      "__hrtimer_run_queues", "hrtimer_run_softirq", "handle_softirqs", "__irq_exit_rcu", "sysvec_apic_timer_interrupt"]
+        #expect(try Self.softirqOperation(pacing) == nil)
+        let byTheTimer = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_retransmit_timer", "tcp_write_timer_handler", "tcp_write_timer"]
+            + Self.timerEntry
+        #expect(try Self.softirqOperation(byTheTimer) == "tcp_retransmit_timer")
     }
 }

@@ -57,7 +57,14 @@ struct PacketOracleTests {
             try: s.recv(10)
             except ConnectionResetError: pass
             s.close(); l.close()
+        def half_close(port):
+            l = socket.socket(); l.bind(("127.0.0.1", port)); l.listen()
+            c = socket.create_connection(("127.0.0.1", port)); s, _ = l.accept()
+            c.shutdown(socket.SHUT_WR); s.recv(10)
+            s.sendall(b"more"); c.recv(10)
+            s.close(); c.close(); l.close()
         exchange(socket.AF_INET, "127.0.0.1", \(port))
+        half_close(\(port + 5))
         exchange(socket.AF_INET6, "::1", \(port + 1))
         exchange(socket.AF_INET, "127.0.0.1", \(port + 2), linger=True)
         try: socket.create_connection(("127.0.0.1", \(port + 3)))
@@ -73,7 +80,8 @@ struct PacketOracleTests {
         switch operation {
         case "tcp_synack", "tcp6_synack": return packet.isTCP && flags & Packet.syn != 0 && flags & Packet.ack != 0
         case "tcp_reset_softirq": return packet.isTCP && flags & Packet.reset != 0
-        case "tcp_receive_softirq", "tcp6_receive_softirq", "tcp_fin_softirq", "tcp_timewait_ack", "tcp6_timewait_ack", "tcp_delack_timer":
+        case "tcp_receive_softirq", "tcp6_receive_softirq", "tcp_fin_softirq", "tcp_timewait_ack", "tcp6_timewait_ack", "tcp_delack_timer",
+             "tcp_receive_after_fin":
             return packet.isTCP && flags & (Packet.syn | Packet.reset) == 0 && flags & Packet.ack != 0
         case "udp_unreachable_softirq": return packet.proto == 1
         default: return true

@@ -118,7 +118,7 @@ public struct KernelComparison: Sendable, Codable {
             out += "  \(chain.context) (×\(chain.samples)): " + chain.frames.joined(separator: " → ") + "\n"
         }
         out += "kernel events outside every traced call: \(outsideCalls)\n"
-        let owners: [(PacketFlow.Owner, String)] = [(.ownSocket, "sent by the call's socket"), (.peer, "sent to it by its peer"),
+        let owners: [(PacketFlow.Owner, String)] = [(.ownSocket, "sent by the call's socket"), (.peer, "sent to it by its peer"), (.kernelReply, "the kernel's answers to its packets"),
                                                     (.unverified, "unverified"), (.otherFlow, "other connections' (taken out of the calls)")]
         if !elsewhere.isEmpty {
             out += "work for traced connections outside the traced tasks (timers, ksoftirqd): "

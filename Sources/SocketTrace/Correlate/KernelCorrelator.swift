@@ -31,6 +31,7 @@ public final class KernelCorrelator {
         let addresses: [UInt64]
     }
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
+    var scoreCache: [AlignmentKey: ChainAligner.Score] = [:]
     static let alignmentCacheLimit = 4096
 
     /// An operation's expected chain for a syscall, as the model gives it
@@ -41,12 +42,54 @@ public final class KernelCorrelator {
     }
     var expectedCache: [ExpectedKey: (functions: [ModelFunction], names: [String])] = [:]
 
-    /// Of a call's operations, the first whose own functions (named by none
-    /// of the others) are among `frames`; the first when none's are.
-    static func choose(_ candidates: [StackOperation], for frames: Set<String>, syscall: Syscall, kernel: KernelVersion?) -> StackOperation? {
-        guard candidates.count > 1 else { return candidates.first }
-        let own = ChainAligner.ownFunctions(candidates.map { Set($0.chain(for: syscall.rawValue, kernel: kernel).map(\.name)) })
-        return own.firstIndex { !$0.isDisjoint(with: frames) }.map { candidates[$0] } ?? candidates.first
+    /// The call's operation and each sample's, among the operations that
+    /// fit the call's syscall and socket (narrowest first): each sample's
+    /// is the one that explains its syscall frames best (ChainAligner.score:
+    /// the handshake's last ACK, sent from release_sock's backlog, under
+    /// connect); the call's the one that is best for the most samples, then
+    /// the best over all of them together, then the narrowest; a sample
+    /// that tells none apart (one at the syscall's entry) takes the call's.
+    func operations(for samples: [KernelSample], candidates: [StackOperation], syscall: Syscall)
+        -> (call: StackOperation?, perSample: [StackOperation?]) {
+        guard candidates.count > 1 else { return (candidates.first, samples.map { _ in candidates.first }) }
+        let scores = samples.map { sample in candidates.map { syscallScore(sample, $0, syscall: syscall) } }
+        func best(_ totals: [ChainAligner.Score]) -> Int {
+            totals.indices.reduce(0) { totals[$1] > totals[$0] ? $1 : $0 }
+        }
+        let totals = candidates.indices.map { index in
+            scores.reduce(ChainAligner.Score(shown: 0, contradicted: 0)) { sum, sample in
+                ChainAligner.Score(shown: sum.shown + sample[index].shown, contradicted: sum.contradicted + sample[index].contradicted)
+            }
+        }
+        // Samples for which each candidate alone is the best.
+        var votes = [Int](repeating: 0, count: candidates.count)
+        for sample in scores {
+            let top = sample[best(sample)]
+            let tied = sample.indices.filter { sample[$0] == top }
+            if tied.count == 1 { votes[tied[0]] += 1 }
+        }
+        let callIndex = candidates.indices.reduce(0) { chosen, index in
+            (votes[index], totals[index]) > (votes[chosen], totals[chosen]) ? index : chosen
+        }
+        let perSample = scores.map { sample -> StackOperation? in
+            let index = best(sample)
+            return candidates[sample[index] == sample[callIndex] ? callIndex : index]
+        }
+        return (candidates[callIndex], perSample)
+    }
+
+    /// How well `operation` explains a sample's syscall frames (cached: the
+    /// same chains come back).
+    func syscallScore(_ sample: KernelSample, _ operation: StackOperation, syscall: Syscall) -> ChainAligner.Score {
+        let key = AlignmentKey(operation: operation.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
+        if let known = scoreCache[key] { return known }
+        let parts = ChainAligner.parts(sample.frames)
+        let score = parts.syscall.isEmpty ? ChainAligner.Score(shown: 0, contradicted: 0)
+            : ChainAligner.score(aligner.align(frames: parts.syscall, with: expected(operation, syscall).functions, operation: operation.name,
+                                               caller: parts.entry))
+        if scoreCache.count >= Self.alignmentCacheLimit { scoreCache.removeAll(keepingCapacity: true) }
+        scoreCache[key] = score
+        return score
     }
 
     func expected(_ operation: StackOperation?, _ syscall: Syscall) -> (functions: [ModelFunction], names: [String]) {
@@ -135,22 +178,16 @@ public final class KernelCorrelator {
         otherFlows += attributed.others
         let candidates = model?.operations(for: call.syscall, socket: call.socket) ?? []
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
-        // One operation for the call, from all its samples' syscall frames
-        // together (a sample at the syscall's entry tells no operation
-        // apart; another of the same call may): the narrowest for the
-        // socket when none shows another's own function.
-        let shown = Set(chains.flatMap { ChainAligner.parts($0.frames).syscall.map(\.function) })
-        let operation = Self.choose(candidates, for: shown, syscall: call.syscall, kernel: kernel)
-        let chosen = operation.map { [$0] } ?? []
+        let (operation, perSample) = operations(for: chains, candidates: candidates, syscall: call.syscall)
         let (_, expectedNames) = self.expected(operation, call.syscall)
         var alignments: [ChainAlignment] = []
-        for sample in chains {
-            let key = AlignmentKey(operation: operation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
+        for (sample, sampleOperation) in zip(chains, perSample) {
+            let key = AlignmentKey(operation: sampleOperation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
             let found: [ChainAlignment]
             if let known = alignmentCache[key] {
                 found = known
             } else {
-                found = align(sample.frames, candidates: chosen, syscall: call.syscall)
+                found = align(sample.frames, operation: sampleOperation, syscall: call.syscall)
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }
@@ -340,17 +377,24 @@ public final class KernelCorrelator {
             let parts = ChainAligner.parts(sample.frames)
             if parts.softirq.isEmpty {
                 current = nil
-                if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress,
-                   (local != nil && peer != nil) || inode != nil, !sample.isNeighbourSolicitation {
-                    queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, inode: inode, call: "\(call.name) of \(call.tid)",
-                                                             time: sample.time, length: sample.packetLength))
+                if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress {
+                    let by = "\(call.name) of \(call.tid)"
+                    if sample.isNeighbourSolicitation {
+                        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .neighbour, call: by, time: sample.time,
+                                                                 length: sample.packetLength))
+                    } else {
+                        queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
+                                                                 length: sample.packetLength))
+                    }
                 }
                 kept.append(sample)
                 continue
             }
+            let work = "\(parts.softirqKind ?? "unknown") softirq work on the stack of \(call.name) of \(call.tid)"
             if parts.softirqKind != "NET_RX" {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")
+                registerUnknown(sample, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode)
                 sample.flow = current?.flow
@@ -359,18 +403,39 @@ public final class KernelCorrelator {
                                          evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
                 // data the ACK let go) leaves from its receiver to its sender.
-                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let sender = packet.sender,
-                   !sample.isNeighbourSolicitation, (sender.local != nil && sender.peer != nil) || sender.inode != nil {
-                    queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
-                                                             call: "the receive of a packet from \(sender.call)", time: sample.time,
-                                                             length: sample.packetLength))
+                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress {
+                    if let sender = packet.sender, sender.kind == .socket, !sample.isNeighbourSolicitation,
+                       (sender.local != nil && sender.peer != nil) || sender.inode != nil {
+                        // A reset or an ICMP error for a port no socket has is
+                        // the receiving kernel's answer, not a peer socket's.
+                        let reply = sample.isKernelReply
+                        queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
+                                                                 kind: reply ? .kernelReply : .socket,
+                                                                 call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
+                                                                    + sender.call,
+                                                                 time: sample.time, length: sample.packetLength))
+                    } else if sample.isNeighbourSolicitation {
+                        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .neighbour, call: work, time: sample.time,
+                                                                 length: sample.packetLength))
+                    } else {
+                        registerUnknown(sample, by: work)
+                    }
                 }
             } else {
                 sample.flow = PacketFlow(owner: .unverified, evidence: "no packet's receive was seen begin before it on this stack")
+                registerUnknown(sample, by: work)
             }
             if sample.flow?.belongsToCall == false { others.append(sample) } else { kept.append(sample) }
         }
         return (kept, others)
+    }
+
+    /// A packet seen leaving on a traced call's stack by work for no socket
+    /// known (a timer's, a queued packet flushed when its neighbour
+    /// answered): its receive then says where it came from, and no more.
+    func registerUnknown(_ sample: KernelSample, by work: String) {
+        guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
+        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .unknown, call: work, time: sample.time, length: sample.packetLength))
     }
 
     func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,
@@ -380,6 +445,18 @@ public final class KernelCorrelator {
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
         }
         let sent = "\(name) queued by \(sender.described)"
+        switch sender.kind {
+        case .neighbour:
+            return (PacketFlow(owner: .unverified, evidence: sent + ": a neighbour resolution packet (ARP or neighbour discovery), no socket's"), sender)
+        case .unknown:
+            return (PacketFlow(owner: .unverified, evidence: sent + ", for no socket known"), sender)
+        case .kernelReply:
+            let mine = inode.map { sender.replyTo == $0 } ?? false
+                || (local != nil && peer != nil && sender.local == peer && sender.peer == local)
+            return (PacketFlow(owner: mine ? .kernelReply : .otherFlow, evidence: sent + (mine ? "" : ", not to this socket")), sender)
+        case .socket:
+            break
+        }
         // The very skb this socket queued: its own packet, whether or not
         // its addresses are known (an unconnected UDP socket's).
         if let inode, sender.inode == inode { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
@@ -393,15 +470,13 @@ public final class KernelCorrelator {
         return (PacketFlow(owner: .otherFlow, evidence: sent + ", not \(local) ↔ \(peer)"), sender)
     }
 
-    /// The syscall side of a chain against the call's operation (among
-    /// several for the call, the first whose own functions, named by no
-    /// other, the chain shows), and the softirq side (if any) against the
-    /// softirq operation whose own functions it shows (none: it is
-    /// unmodelled, and shown as it is).
-    func align(_ frames: [KernelFrame], candidates: [StackOperation], syscall: Syscall) -> [ChainAlignment] {
+    /// The syscall side of a chain against the sample's operation, and the
+    /// softirq side (if any) against the softirq operation that explains it
+    /// best (none: it is unmodelled, and shown as it is).
+    func align(_ frames: [KernelFrame], operation: StackOperation?, syscall: Syscall) -> [ChainAlignment] {
         let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
-        if let operation = Self.choose(candidates, for: Set(parts.syscall.map(\.function)), syscall: syscall, kernel: kernel) {
+        if let operation {
             let expected = self.expected(operation, syscall).functions
             // Under softirq work the syscall's frames are that sample's context:
             // the sample counts under the softirq's operation, not again here.

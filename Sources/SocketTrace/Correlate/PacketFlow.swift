@@ -9,6 +9,10 @@ public struct PacketFlow: Sendable, Codable, Equatable {
         case ownSocket = "own-socket"
         /// Sent to the call's socket by its peer.
         case peer
+        /// The receiving kernel's answer to the call's socket's packet (a
+        /// reset or an ICMP error for a port no socket has): for this socket,
+        /// from no peer socket.
+        case kernelReply = "kernel-reply"
         /// Another connection's packet: not the call's work.
         case otherFlow = "other-flow"
         /// No evidence either way (the skb was not seen queued by a traced
@@ -33,6 +37,7 @@ public struct PacketFlow: Sendable, Codable, Equatable {
         switch owner {
         case .ownSocket: "packet sent by this socket: \(evidence)"
         case .peer: "packet sent to this socket by its peer: \(evidence)"
+        case .kernelReply: "the kernel's answer to this socket's packet (a reset or an ICMP error: no socket there): \(evidence)"
         case .otherFlow: "another connection's packet: \(evidence)"
         case .unverified: "whose packet: unverified (\(evidence))"
         }
@@ -56,6 +61,11 @@ struct QueuedPackets {
         /// For a reply sent from a packet's receive: the inode of the socket
         /// that sent that packet, when its addresses were not known.
         var replyTo: UInt64? = nil
+        /// What sent it: a socket (or the receive of its packet), the
+        /// kernel answering for a port with no socket, a neighbour lookup,
+        /// or work for no socket known.
+        enum Kind { case socket, kernelReply, neighbour, unknown }
+        var kind: Kind = .socket
         let call: String
         let time: MonotonicTime
         /// The length net_dev_queue gave (with the link-layer header).
@@ -104,8 +114,20 @@ extension KernelSample {
     /// request, an IPv6 neighbour solicitation) sent while a socket's packet
     /// waits for the peer's link address: not the socket's packet.
     var isNeighbourSolicitation: Bool {
-        chain.contains { $0.hasPrefix("arp_") || $0.hasPrefix("ndisc_") || $0 == "neigh_probe" }
+        chain.contains { Self.neighbourSenders.contains($0) }
     }
+    /// The functions that build ARP and neighbour discovery packets (not
+    /// arp_process: a packet it flushes from the neighbour's queue is a
+    /// socket's).
+    static let neighbourSenders: Set<String> = ["arp_xmit", "arp_send_dst", "arp_send", "arp_solicit", "neigh_probe", "ndisc_send_skb",
+                                                 "ndisc_send_ns", "ndisc_send_na", "ndisc_solicit", "ndisc_send_rs"]
+
+    /// A transmit that is the kernel's answer for a port with no socket.
+    var isKernelReply: Bool {
+        chain.contains { Self.kernelReplySenders.contains($0) }
+    }
+    static let kernelReplySenders: Set<String> = ["tcp_v4_send_reset", "tcp_v6_send_reset", "__icmp_send", "icmp_send", "icmp6_send",
+                                                   "icmpv6_send"]
 
     var skbAddress: Int64? {
         if case let .number(address)? = fields["skbaddr"] { return address }

@@ -26,7 +26,17 @@ extension ChainAligner {
         // of all the others (the device receive path, shared by all), that
         // one, claiming no more than was seen; else none (unmodelled), as
         // nothing read tells them apart.
-        let scored = aligned.map { (index: $0.index, alignment: $0.alignment, score: Self.score($0.alignment)) }
+        // Frames before its first one it does not name (but the timers'
+        // machinery, which no operation names) count against it too, and
+        // one that leaves more of the chain unexplained than it shows
+        // explains nothing (a retransmission on an ACK is not the RTO
+        // timer's because only the timer's last two functions are there).
+        let scored = aligned.map { candidate -> (index: Int, alignment: ChainAlignment, score: Score) in
+            var score = Self.score(candidate.alignment)
+            let first = candidate.alignment.observed.firstIndex { name in chains[candidate.index].contains { $0.name == name } } ?? 0
+            score.shown -= candidate.alignment.observed[..<first].filter { !Self.timerMachinery.contains($0) }.count
+            return (candidate.index, candidate.alignment, score)
+        }.filter { $0.score.shown > 0 }
         guard let top = scored.map(\.score).max(by: <) else { return nil }
         let tied = scored.filter { $0.score == top }
         if tied.count == 1 { return tied[0].alignment }
@@ -35,6 +45,13 @@ extension ChainAligner {
             names.isSubset(of: functions[index]) && functions.allSatisfy { functions[index].isSubset(of: $0) }
         }.map { tied[$0].alignment }
     }
+
+    /// The frames that run a timer's callback (softirq, hrtimer, a timer
+    /// migrated off an idle CPU): before any operation's own functions.
+    static let timerMachinery: Set<String> = [
+        "run_timer_softirq", "run_timer_base", "__run_timers", "expire_timers", "call_timer_fn", "tmigr_handle_remote",
+        "tmigr_handle_remote_up", "timer_expire_remote", "hrtimer_run_softirq", "__hrtimer_run_queues", "__run_hrtimer",
+    ]
 
     /// How well an alignment explains its chain: the steps shown or proven
     /// less the frames the operation does not name, then the fewest steps
@@ -45,17 +62,9 @@ extension ChainAligner {
               contradicted: alignment.steps.filter { $0.status == .sibling || $0.status == .outOfOrder }.count)
     }
 
-    struct Score: Comparable {
-        var shown: Int
-        var contradicted: Int
-        static func < (a: Score, b: Score) -> Bool { (a.shown, -a.contradicted) < (b.shown, -b.contradicted) }
-    }
-
-    /// For each of several operations' chains, the functions no other one
-    /// names: what tells that operation apart on a stack.
-    static func ownFunctions(_ chains: [Set<String>]) -> [Set<String>] {
-        var named: [String: Int] = [:]
-        for chain in chains { for name in chain { named[name, default: 0] += 1 } }
-        return chains.map { $0.filter { named[$0] == 1 } }
+    public struct Score: Comparable, Sendable {
+        public var shown: Int
+        public var contradicted: Int
+        public static func < (a: Score, b: Score) -> Bool { (a.shown, -a.contradicted) < (b.shown, -b.contradicted) }
     }
 }
