@@ -72,6 +72,9 @@ struct QueuedPackets {
         let length: Int64?
 
         var described: String {
+            // The kernel's answer has no socket at its source: its packet's
+            // addresses are said by the call it answers.
+            if kind == .kernelReply, let peer { return "\(call), sent to \(peer)" }
             if let local, let peer { return "\(call) on \(local) → \(peer)" }
             if let inode { return "\(call) on socket:[\(inode)]" }
             if let replyTo { return "\(call), to socket:[\(replyTo)]" }
