@@ -89,7 +89,7 @@ public final class KernelSampler {
     /// `kprobe_events`, open for writing while this run's events exist.
     var kprobeControl: Int32 = -1
     /// Which functions carry a kprobe and why the others do not (known after the first `follow`).
-    public private(set) var functionProbes: FunctionProbeStatus?
+    public internal(set) var functionProbes: FunctionProbeStatus?
 
     /// Samples `probes` with their chains, the entries of `functions` with
     /// theirs (kprobe events), and the exits of `exitSyscalls` that the
@@ -175,63 +175,6 @@ public final class KernelSampler {
                 probeByID[id] = Probe(group: Probe.kprobeGroup, event: event.function, role: .returned, meaning: "")
             }
         }
-    }
-
-    func createKprobeEvents() throws -> [(function: String, format: TracepointFormat)] {
-        let control = tracefs.path + "/kprobe_events"
-        if let text = ProcFile.text(control) {
-            let stale = Kprobes.abandoned(text) { kill($0, 0) == 0 || errno != ESRCH }
-            if !stale.isEmpty, let file = fopen(control, "a") {
-                for line in stale { fputs(line + "\n", file); fflush(file) }
-                fclose(file)
-            }
-        }
-        kprobeControl = Glibc.open(control, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard kprobeControl >= 0 else {
-            throw TraceError(operation: "opening \(control) (kprobes)", errno: errno)
-        }
-        // Two descriptors or more per function (one per CPU): more than the
-        // usual soft limit of 1,024 on a machine with a few CPUs.
-        var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        var status = FunctionProbeStatus()
-        var events: [(function: String, format: TracepointFormat)] = []
-        for function in functionTargets {
-            // A `.cold` part is not an entry: its start would count the function twice.
-            let starts = symbols.starts(of: function).filter { !(symbols.fullName(at: $0)?.contains(".cold") ?? false) }
-            guard !starts.isEmpty else {
-                status.unprobed[function] = FunctionProbeStatus.noSymbol
-                continue
-            }
-            var refused: Int32 = 0
-            for (copy, start) in starts.enumerated() {
-                // By name where it is unique (what kallsyms kept may be stale), else by address.
-                let event = copy == 0 ? function : "\(function)__\(copy)"
-                let target = starts.count == 1 && symbols.fullName(at: start) == function ? function : "0x" + String(start, radix: 16)
-                let line = "p:\(Kprobes.group)/\(event) \(target)"
-                guard Glibc.write(kprobeControl, line, line.utf8.count) == line.utf8.count else {
-                    refused = errno
-                    continue
-                }
-                removal.append("-:\(Kprobes.group)/\(event)")
-                events.append((function, try tracefs.format(of: "\(Kprobes.group):\(event)")))
-                // Its return, for the time inside it; without it (refused),
-                // the function's entries are still counted.
-                let returning = "r:\(Kprobes.group)/\(event)__return \(target)"
-                if Glibc.write(kprobeControl, returning, returning.utf8.count) == returning.utf8.count {
-                    removal.append("-:\(Kprobes.group)/\(event)__return")
-                    kretprobeEvents.append((function, try tracefs.format(of: "\(Kprobes.group):\(event)__return")))
-                }
-            }
-            let copies = events.filter { $0.function == function }.count
-            if copies > 0 { status.probed[function] = copies } else { status.unprobed[function] = Kprobes.refusal(refused) }
-        }
-        kprobeEvents = events
-        functionProbes = status
-        return events
     }
 
     /// The lines of `kprobe_events` that remove this run's events.
