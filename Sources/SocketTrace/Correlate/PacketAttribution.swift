@@ -1,0 +1,117 @@
+/// Whose packet each softirq sample on a call's stack handled, from the
+/// skbs seen leaving traced calls (QueuedPackets): the call's own, its
+/// peer's, the kernel's answer, another connection's, or unverified.
+extension KernelCorrelator {
+    /// Says whose packet each softirq sample on the call's stack handled:
+    /// a receive by its skb (queued on a traced call's own path: the call's
+    /// socket, its peer, or another connection); later samples of the same
+    /// packet's processing inherit it (a backlog takes packets one at a
+    /// time, and netif_receive_skb fires as each begins). Other
+    /// connections' packets leave the call.
+    func attributeFlows(_ samples: [KernelSample], to call: SyscallInvocation) -> (kept: [KernelSample], others: [KernelSample]) {
+        let local = call.socket?.local?.forPairing, peer = call.socket?.peer?.forPairing, inode = call.socket?.inode
+        var kept: [KernelSample] = [], others: [KernelSample] = []
+        var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
+        for var sample in samples.sorted(by: { $0.time < $1.time }) {
+            if sample.everywhere, let flow = background.flow(of: sample, socketLocal: local, socketPeer: peer) {
+                // A probe sampled everywhere names its flow: work for another
+                // connection (a timer interrupting the call) is not the call's.
+                if let flow { sample.flow = flow; kept.append(sample) } else { background.waiting.append(sample) }
+                continue
+            }
+            let parts = ChainAligner.parts(sample.frames)
+            if parts.softirq.isEmpty {
+                current = nil
+                if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress {
+                    let by = "\(call.name) of \(call.tid)"
+                    if sample.isNeighbourSolicitation {
+                        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .neighbour, call: by, time: sample.time,
+                                                                 length: sample.packetLength))
+                    } else {
+                        queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
+                                                                 length: sample.packetLength))
+                    }
+                }
+                kept.append(sample)
+                continue
+            }
+            let work = "\(parts.softirqKind ?? "unknown") softirq work on the stack of \(call.name) of \(call.tid)"
+            if parts.softirqKind != "NET_RX" {
+                current = nil
+                sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")
+                registerUnknown(sample, by: work)
+            } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
+                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode)
+                sample.flow = current?.flow
+            } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
+                sample.flow = PacketFlow(owner: packet.flow.owner,
+                                         evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
+                // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
+                // data the ACK let go) leaves from its receiver to its sender.
+                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress {
+                    if let sender = packet.sender, sender.kind == .socket, !sample.isNeighbourSolicitation,
+                       (sender.local != nil && sender.peer != nil) || sender.inode != nil {
+                        // A reset or an ICMP error for a port no socket has is
+                        // the receiving kernel's answer, not a peer socket's.
+                        let reply = sample.isKernelReply
+                        queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
+                                                                 kind: reply ? .kernelReply : .socket,
+                                                                 call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
+                                                                    + sender.call,
+                                                                 time: sample.time, length: sample.packetLength))
+                    } else if sample.isNeighbourSolicitation {
+                        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .neighbour, call: work, time: sample.time,
+                                                                 length: sample.packetLength))
+                    } else {
+                        registerUnknown(sample, by: work)
+                    }
+                }
+            } else {
+                sample.flow = PacketFlow(owner: .unverified, evidence: "no packet's receive was seen begin before it on this stack")
+                registerUnknown(sample, by: work)
+            }
+            if sample.flow?.belongsToCall == false { others.append(sample) } else { kept.append(sample) }
+        }
+        return (kept, others)
+    }
+
+    /// A packet seen leaving on a traced call's stack by work for no socket
+    /// known (a timer's, a queued packet flushed when its neighbour
+    /// answered): its receive then says where it came from, and no more.
+    func registerUnknown(_ sample: KernelSample, by work: String) {
+        guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
+        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .unknown, call: work, time: sample.time, length: sample.packetLength))
+    }
+
+    func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,
+              peer: SocketEndpoint?, inode: UInt64? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+        let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
+        guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length) else {
+            return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
+        }
+        let sent = "\(name) queued by \(sender.described)"
+        switch sender.kind {
+        case .neighbour:
+            return (PacketFlow(owner: .unverified, evidence: sent + ": a neighbour resolution packet (ARP or neighbour discovery), no socket's"), sender)
+        case .unknown:
+            return (PacketFlow(owner: .unverified, evidence: sent + ", for no socket known"), sender)
+        case .kernelReply:
+            let mine = inode.map { sender.replyTo == $0 } ?? false
+                || (local != nil && peer != nil && sender.local == peer && sender.peer == local)
+            return (PacketFlow(owner: mine ? .kernelReply : .otherFlow, evidence: sent + (mine ? "" : ", not to this socket")), sender)
+        case .socket:
+            break
+        }
+        // The very skb this socket queued: its own packet, whether or not
+        // its addresses are known (an unconnected UDP socket's).
+        if let inode, sender.inode == inode { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
+        if let inode, sender.replyTo == inode { return (PacketFlow(owner: .peer, evidence: sent), sender) }
+        guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
+            return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil
+                ? "this call's socket has no known 4-tuple" : "the sender's 4-tuple is not known")), sender)
+        }
+        if senderLocal == local && senderPeer == peer { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
+        if senderLocal == peer && senderPeer == local { return (PacketFlow(owner: .peer, evidence: sent), sender) }
+        return (PacketFlow(owner: .otherFlow, evidence: sent + ", not \(local) ↔ \(peer)"), sender)
+    }
+}
