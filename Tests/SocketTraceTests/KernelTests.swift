@@ -290,6 +290,30 @@ struct KernelTests {
         #expect(closes[1].kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
+    @Test("a process that exits holding a connection: the exit says which sockets it released, and that their FIN is not observed (audit K)")
+    func releasedAtExit() throws {
+        let script = """
+            import os, socket
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            child = os.fork()
+            if child == 0:
+                c = socket.create_connection(l.getsockname()); c.send(b"hi"); os._exit(0)
+            s, _ = l.accept(); s.recv(10); s.recv(10); os.waitpid(child, 0)
+            """
+        let file = TestSupport.temporaryFile("exit") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("exit") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, "/usr/bin/python3", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        var exits: [ProcessEvent] = []
+        for case let .process(event) in try TraceFileReader(path: trace).records where event.kind == .exited { exits.append(event) }
+        // The child releases its connection (the listener it inherited stays the parent's); the parent, its own two.
+        let child = try #require(exits.first)
+        #expect(child.releasedSockets?.map(\.protocolLabel) == ["TCP"] && child.releasedSockets?.first?.peer != nil, "\(exits)")
+        let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
+        #expect(text.contains("↳ released by the exit: "), "\(text)")
+    }
+
     @Test("shutdown(SHUT_WR) sends the FIN; the close after it sends none and says so (audit)")
     func closeAfterShutdown() throws {
         let port = TestSupport.freshPort()

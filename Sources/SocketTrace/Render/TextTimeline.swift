@@ -210,6 +210,15 @@ public final class TextTimeline: TraceSink {
             note(event, "exec " + abbreviated(event.command ?? [event.name ?? "?"]))
         case .exited:
             note(event, "+++ exited with \(event.status ?? 0) +++")
+            if let released = event.releasedSockets {
+                // The kernel stops sampling an exiting task before its files go.
+                let sockets = released.map { socket in
+                    "\(socket.fd)<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
+                }.joined(separator: ", ")
+                writeWrapped([paint("↳ released by the exit: \(sockets); what their release sends (a FIN) is not observed: "
+                    + "the kernel detaches an exiting task's perf events before it lets go of its files", Self.dim)],
+                             separator: " ", continuation: "  ")
+            }
         case .killed:
             note(event, "+++ killed by " + SignalName.name(event.signal ?? 0) + (event.coreDumped == true ? " (core dumped)" : "") + " +++")
         case .detached:

@@ -112,4 +112,18 @@ extension Tracer {
         }
         return nil
     }
+
+    /// The sockets an ended process's exit releases: those of its table no
+    /// other traced process holds and no SCM_RIGHTS message carries.
+    func releasedAtExit(_ process: TracedProcess) -> [SocketSnapshot]? {
+        var released: [SocketSnapshot] = []
+        for (fd, entry) in process.table.entries.sorted(by: { $0.key < $1.key }) where entry.socket.family != 0 {
+            let others = tasks.processes.values.contains { other in
+                other.table !== process.table && other.table.entries.values.contains { $0.socket === entry.socket
+                    || (entry.socket.inode != nil && $0.socket.inode == entry.socket.inode) }
+            }
+            if !others && entry.socket.inFlight == 0 { released.append(SocketSnapshot(fd: fd, socket: entry.socket)) }
+        }
+        return released.isEmpty ? nil : released
+    }
 }

@@ -106,6 +106,7 @@ extension Tracer {
         default:
             return
         }
+        if processEnded { event.releasedSockets = releasedAtExit(thread.process) }
         event.name = tasks.takeName(of: tid)
         emit(.process(event))
     }

@@ -49,6 +49,11 @@ public struct ProcessEvent: Sendable, Codable {
     public var architecture: Architecture?
     /// For a signal with `-k`: the thread's user stack where it was interrupted.
     public var userStack: [UserFrame]?
+    /// At a process's exit (format 1.7): the sockets its end releases (no
+    /// other traced process holds them). What their release sends (a FIN)
+    /// is not sampled: the kernel detaches a task's perf events before its
+    /// exit lets go of its files (per-task `perf record` misses it too).
+    public var releasedSockets: [SocketSnapshot]?
 
     public init(_ kind: Kind, tid: Int32, pid: Int32, time: MonotonicTime = .now()) {
         self.kind = kind
