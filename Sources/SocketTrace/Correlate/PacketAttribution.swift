@@ -25,8 +25,7 @@ extension KernelCorrelator {
                 if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress {
                     let by = "\(call.name) of \(call.tid)"
                     if sample.isNeighbourSolicitation {
-                        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .neighbour, call: by, time: sample.time,
-                                                                 length: sample.packetLength))
+                        register(sample, as: .neighbour, by: by)
                     } else {
                         queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
                                                                  length: sample.packetLength))
@@ -39,7 +38,7 @@ extension KernelCorrelator {
             if parts.softirqKind != "NET_RX" {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")
-                registerUnknown(sample, by: work)
+                register(sample, as: .unknown, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode)
                 sample.flow = current?.flow
@@ -59,28 +58,26 @@ extension KernelCorrelator {
                                                                  call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
                                                                     + sender.call,
                                                                  time: sample.time, length: sample.packetLength))
-                    } else if sample.isNeighbourSolicitation {
-                        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .neighbour, call: work, time: sample.time,
-                                                                 length: sample.packetLength))
                     } else {
-                        registerUnknown(sample, by: work)
+                        register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work)
                     }
                 }
             } else {
                 sample.flow = PacketFlow(owner: .unverified, evidence: "no packet's receive was seen begin before it on this stack")
-                registerUnknown(sample, by: work)
+                register(sample, as: .unknown, by: work)
             }
             if sample.flow?.belongsToCall == false { others.append(sample) } else { kept.append(sample) }
         }
         return (kept, others)
     }
 
-    /// A packet seen leaving on a traced call's stack by work for no socket
-    /// known (a timer's, a queued packet flushed when its neighbour
-    /// answered): its receive then says where it came from, and no more.
-    func registerUnknown(_ sample: KernelSample, by work: String) {
+    /// A packet seen leaving on a traced call's stack that is no socket's
+    /// (a neighbour lookup's), or by work for no socket known (a timer's, a
+    /// queued packet flushed when its neighbour answered): its receive then
+    /// says where it came from, and no more.
+    func register(_ sample: KernelSample, as kind: QueuedPackets.Sender.Kind, by work: String) {
         guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
-        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: .unknown, call: work, time: sample.time, length: sample.packetLength))
+        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: kind, call: work, time: sample.time, length: sample.packetLength))
     }
 
     func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,

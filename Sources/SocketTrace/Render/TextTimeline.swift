@@ -8,7 +8,7 @@ import Glibc
 ///
 /// Lines come in the order things began, across processes: a finished call
 /// waits until every call that began before it has finished too. A call
-/// still running `holdLimit` after it began (a blocked accept) is written
+/// still running `TimelineOrder.holdLimit` after it began (a blocked accept) is written
 /// as strace writes it, `accept(3, <unfinished ...>`, and its end later as
 /// `<... accept resumed>…`, so that nothing waits behind it for long.
 public final class TextTimeline: TraceSink {
@@ -41,8 +41,6 @@ public final class TextTimeline: TraceSink {
 
     /// The order lines are written in (a pure stage).
     var order = TimelineOrder()
-    /// How long a running call may hold back the lines after it (in trace time).
-    public static let holdLimit = TimelineOrder.holdLimit
     static let palette = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[35m", "\u{1B}[32m", "\u{1B}[34m", "\u{1B}[96m"]
 
     public init(output: TraceOutput, options: Options) {

@@ -18,6 +18,12 @@ public final class SocketInfo {
     /// them (a close meanwhile releases nothing).
     public var inFlight = 0
 
+    /// The same socket: the same object (dup, fork), or the same inode (a
+    /// descriptor received over SCM_RIGHTS is looked up anew).
+    public func isSame(as other: SocketInfo) -> Bool {
+        other === self || (inode != nil && other.inode == inode)
+    }
+
     public init(inode: UInt64? = nil, family: UInt64, type: UInt64, protocolNumber: UInt64,
                 local: SocketEndpoint? = nil, peer: SocketEndpoint? = nil, state: State = .created) {
         self.inode = inode

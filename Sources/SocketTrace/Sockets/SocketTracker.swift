@@ -43,8 +43,9 @@ public struct SocketTracker {
         return info
     }
 
-    /// Applies a finished call to the table.
-    public func apply(_ call: SyscallInvocation) {
+    /// Applies a finished call to the table; `received` is told of each
+    /// socket a recvmsg took in with SCM_RIGHTS.
+    public func apply(_ call: SyscallInvocation, received: (SocketInfo) -> Void = { _ in }) {
         guard let result = call.result else { return }
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
@@ -139,9 +140,9 @@ public struct SocketTracker {
             // Descriptors received with SCM_RIGHTS are new numbers: forget what
             // those numbers meant and ask /proc now, so the socket counts as
             // held here (a close elsewhere then releases nothing).
-            for received in receivedDescriptors(call) {
-                table.remove(received)
-                _ = socket(received)
+            for number in receivedDescriptors(call) {
+                table.remove(number)
+                if let socket = socket(number) { received(socket) }
             }
         default:
             break
@@ -173,7 +174,7 @@ public struct SocketTracker {
     }
 
     /// The descriptor numbers a recvmsg delivered in SCM_RIGHTS messages.
-    public func receivedDescriptors(_ call: SyscallInvocation) -> [Int32] {
+    func receivedDescriptors(_ call: SyscallInvocation) -> [Int32] {
         guard call.syscall == .recvmsg, call.result?.failed == false else { return [] }
         let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
         return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))

@@ -61,24 +61,25 @@ extension Tracer {
     }
 
     /// How many descriptors of the traced processes, other than `fd` of
-    /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike:
-    /// a received descriptor was looked up anew, so it is the same socket by
-    /// its inode).
+    /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike),
+    /// and references waiting in SCM_RIGHTS messages.
     func otherReferences(to socket: SocketInfo, besides fd: Int32, in process: TracedProcess) -> Int {
-        var seen: Set<ObjectIdentifier> = []
-        var count = 0
-        var flying: Set<ObjectIdentifier> = []
-        for other in tasks.processes.values where seen.insert(ObjectIdentifier(other.table)).inserted {
-            count += other.table.entries.filter { entry in
-                let same = entry.value.socket === socket || (socket.inode != nil && entry.value.socket.inode == socket.inode)
-                return same && !(other.table === process.table && entry.key == fd)
-            }.count
-            // References waiting in SCM_RIGHTS messages, once per socket object.
-            for entry in other.table.entries.values where entry.socket === socket || (socket.inode != nil && entry.socket.inode == socket.inode) {
+        references(to: socket) { table, number in table === process.table && number == fd }
+    }
+
+    /// The references to `socket`: the traced processes' descriptors
+    /// (each table once) but those `excluded` names, and the references in
+    /// SCM_RIGHTS messages (once per socket object).
+    func references(to socket: SocketInfo, excluding excluded: (DescriptorTable, Int32) -> Bool) -> Int {
+        var tables: Set<ObjectIdentifier> = []
+        var flying: Set<ObjectIdentifier> = [ObjectIdentifier(socket)]
+        var count = socket.inFlight
+        for other in tasks.processes.values where tables.insert(ObjectIdentifier(other.table)).inserted {
+            for (number, entry) in other.table.entries where socket.isSame(as: entry.socket) {
+                if !excluded(other.table, number) { count += 1 }
                 if flying.insert(ObjectIdentifier(entry.socket)).inserted { count += entry.socket.inFlight }
             }
         }
-        if flying.insert(ObjectIdentifier(socket)).inserted { count += socket.inFlight }
         return count
     }
 
@@ -116,14 +117,9 @@ extension Tracer {
     /// The sockets an ended process's exit releases: those of its table no
     /// other traced process holds and no SCM_RIGHTS message carries.
     func releasedAtExit(_ process: TracedProcess) -> [SocketSnapshot]? {
-        var released: [SocketSnapshot] = []
-        for (fd, entry) in process.table.entries.sorted(by: { $0.key < $1.key }) where entry.socket.family != 0 {
-            let others = tasks.processes.values.contains { other in
-                other.table !== process.table && other.table.entries.values.contains { $0.socket === entry.socket
-                    || (entry.socket.inode != nil && $0.socket.inode == entry.socket.inode) }
-            }
-            if !others && entry.socket.inFlight == 0 { released.append(SocketSnapshot(fd: fd, socket: entry.socket)) }
-        }
+        let released = process.table.entries.sorted { $0.key < $1.key }.filter { _, entry in
+            entry.socket.family != 0 && references(to: entry.socket) { table, _ in table === process.table } == 0
+        }.map { SocketSnapshot(fd: $0.key, socket: $0.value.socket) }
         return released.isEmpty ? nil : released
     }
 }

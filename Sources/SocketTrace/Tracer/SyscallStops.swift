@@ -175,10 +175,7 @@ extension Tracer {
         let memory = StopMemory(pid: thread.process.pid)
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
-        tracker.apply(call)
-        for received in tracker.receivedDescriptors(call) {
-            if let socket = tracker.socket(received) { receivedInFlight(socket) }
-        }
+        tracker.apply(call, received: receivedInFlight)
         guard thread.currentShown else { return memory }
         call.transferredBytes = Self.messageBytes(of: call, memory: memory)
         let exitTextAtEntry = call.exitText
