@@ -359,6 +359,33 @@ struct KernelTests {
         #expect(afterReset.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves after the reset")
     }
 
+    @Test("A reset no call saw (it answered a write that had returned): the close sends nothing, from the kernel's state change")
+    func closeAfterUnseenReset() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            server.close()
+            time.sleep(0.05)
+            client.send(b"x")
+            time.sleep(0.05)
+            client.close()
+            """
+        let file = TestSupport.temporaryFile("unseen-reset") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let send = try #require(calls.first { $0.syscall == .sendto || $0.syscall == .write || $0.syscall == .send })
+        #expect(send.result?.failed == false, "the write itself succeeds")
+        let change = send.kernel?.samples.first { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["newstate"]?.number == 7 }
+        try #require(change != nil, "the reset puts the client's socket in TCP_CLOSE during the write: \(send.kernel?.samples.map(\.heading) ?? [])")
+        let close = try #require(calls.last { $0.syscall == .close && $0.socket?.fd == send.socket?.fd && $0.socket?.protocolLabel == "TCP" })
+        #expect(close.socket?.state == .connected, "no call told the tracer")
+        #expect(close.kernel?.operation == "tcp_close_unconnected", "\(close.kernel?.operation ?? "none")")
+        #expect(close.kernel?.socketState?.contains("TCP_CLOSE") == true)
+        #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves")
+    }
+
     @Test("UDP to a port nobody listens on: the ICMP port unreachable is its own operation, not a TCP reset")
     func udpUnreachable() throws {
         let port = TestSupport.freshPort()

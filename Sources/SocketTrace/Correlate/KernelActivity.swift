@@ -25,9 +25,13 @@ public struct KernelActivity: Sendable, Codable {
     /// With `--function-graph`: every function the call entered, with its
     /// depth and time, from the kernel's function_graph tracer (format 1.5).
     public var functionGraph: FunctionGraph?
+    /// What the kernel's own events say of the socket's state when the
+    /// calls made on it do not (a connection reset while every call on it
+    /// succeeded), and so which operation was chosen (format 1.8).
+    public var socketState: String?
 
     enum CodingKeys: String, CodingKey {
-        case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit, functionGraph
+        case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit, functionGraph, socketState
     }
 
     public init(operation: String?, source: Source, expected: [String], samples: [KernelSample], alignments: [ChainAlignment]) {
@@ -56,6 +60,7 @@ public struct KernelActivity: Sendable, Codable {
         hits = try c.decodeIfPresent([FunctionHit].self, forKey: .hits) ?? []
         notHit = try c.decodeIfPresent([MissedFunction].self, forKey: .notHit) ?? []
         functionGraph = try c.decodeIfPresent(FunctionGraph.self, forKey: .functionGraph)
+        socketState = try c.decodeIfPresent(String.self, forKey: .socketState)
     }
 
     /// Also writes `observed` (each aligned chain's frames) and `verdict`,
@@ -72,6 +77,7 @@ public struct KernelActivity: Sendable, Codable {
         if !hits.isEmpty { try c.encode(hits, forKey: .hits) }
         if !notHit.isEmpty { try c.encode(notHit, forKey: .notHit) }
         try c.encodeIfPresent(functionGraph, forKey: .functionGraph)
+        try c.encodeIfPresent(socketState, forKey: .socketState)
     }
 
     /// The worst verdict over the call's chains.

@@ -14,6 +14,8 @@ public final class KernelCorrelator {
     var otherFlows: [KernelSample] = []
     /// Hits outside the traced tasks, waiting to be kept (a traced flow's) or dropped.
     var background = BackgroundWork()
+    /// Each connection's last TCP state, from the state changes sampled.
+    var connectionStates = ConnectionStates()
     /// Hits outside the traced tasks dropped as no traced socket's.
     public var backgroundDropped: Int { background.dropped }
     /// With kprobes: which model functions carry one (known once the first task is followed).
@@ -138,6 +140,7 @@ public final class KernelCorrelator {
     }
 
     public func add(_ samples: [KernelSample]) {
+        connectionStates.record(samples)
         for sample in samples { pending[sample.tid, default: SampleQueue()].append(sample) }
     }
 
@@ -176,7 +179,13 @@ public final class KernelCorrelator {
         let attributed = attributeFlows(mine, to: call)
         mine = attributed.kept
         otherFlows += attributed.others
-        let candidates = model?.operations(for: call.syscall, socket: call.socket) ?? []
+        // A connection the kernel closed (a reset received) while the
+        // program's calls on it all succeeded: its operations are a closed
+        // socket's.
+        var socket = call.socket
+        let closedByKernel = connectionStates.closedByKernel(socket, before: call.entryTime)
+        if closedByKernel != nil { socket?.state = .closed }
+        let candidates = model?.operations(for: call.syscall, socket: socket) ?? []
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
         let (operation, perSample) = operations(for: chains, candidates: candidates, syscall: call.syscall)
         let (_, expectedNames) = self.expected(operation, call.syscall)
@@ -200,6 +209,9 @@ public final class KernelCorrelator {
         }
         var activity = KernelActivity(operation: operation?.name, source: taken.isEmpty ? .expected : .observed,
                                       expected: expectedNames, samples: mine, alignments: alignments)
+        if let closedByKernel, operation?.sockets == .tcpUnconnected {
+            activity.socketState = "the socket is in TCP_CLOSE: the kernel closed its connection before this call (\(closedByKernel.heading))"
+        }
         if let functionProbes {
             activity.hits = functionHits(hitSamples, operation: operation, syscall: call.syscall)
             if !returns.isEmpty { Self.addTimes(to: &activity.hits, entries: hitSamples, returns: returns) }
@@ -335,6 +347,7 @@ public final class KernelCorrelator {
 
     /// Hits of probes sampled everywhere, taken outside the traced tasks.
     public func addBackground(_ samples: [KernelSample]) {
+        connectionStates.record(samples)
         background.waiting += samples
     }
 

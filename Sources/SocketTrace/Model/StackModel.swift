@@ -36,7 +36,8 @@ public enum SocketKind: String, Sendable, Codable {
     case tcpListener = "tcp_listener"
     /// A TCP socket in TCP_CLOSE: never connected, its connect failed, or
     /// the kernel closed its connection (a data call returned ECONNRESET,
-    /// EPIPE or ETIMEDOUT): closing one sends nothing.
+    /// EPIPE or ETIMEDOUT, or its sock:inet_sock_set_state went to
+    /// TCP_CLOSE with no call there to see it): closing one sends nothing.
     case tcpUnconnected = "tcp_unconnected"
     /// A TCP socket whose FIN already left (shutdown with SHUT_WR or SHUT_RDWR).
     case tcpFinSent = "tcp_fin_sent"

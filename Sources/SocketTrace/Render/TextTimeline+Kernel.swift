@@ -17,6 +17,7 @@ extension TextTimeline {
     /// part is the interrupted task's frames, not a syscall's).
     func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false) {
         let indent = kernelIndent
+        if let state = activity.socketState { output.write(indent + paint("↳ " + state, Self.dim) + "\n") }
         if activity.source == .expected {
             guard let operation = activity.operation, !activity.expected.isEmpty else { return }
             output.write(indent + paint("↳ \(operation), expected (not observed): ", Self.dim)

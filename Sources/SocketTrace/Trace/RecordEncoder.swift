@@ -273,6 +273,8 @@ struct RecordEncoder {
 
     /// With kprobes (format 1.4): the functions entered, and those not.
     static func functionMembers(_ activity: KernelActivity, into o: inout ObjectWriter) {
+        // Format 1.8: the socket's state as the kernel's events gave it.
+        if let state = activity.socketState { o.member("socket_state", state) }
         if !activity.hits.isEmpty {
             o.member("hits") { $0.array(activity.hits) { encoder, hit in
                 encoder.object { h in
