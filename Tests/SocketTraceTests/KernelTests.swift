@@ -359,6 +359,37 @@ struct KernelTests {
         #expect(afterReset.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves after the reset")
     }
 
+    @Test("TCP_USER_TIMEOUT: the data never arrives, timers retransmit it elsewhere, recv returns ETIMEDOUT, the close sends nothing")
+    func closeAfterTimeout() throws {
+        let port = TestSupport.freshPort()
+        let file = TestSupport.temporaryFile("user-timeout") + ".jsonl"
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/user_timeout.py").path
+        let script = """
+            ip link set lo up && nft add table inet drops && \
+            nft add chain inet drops in '{ type filter hook input priority 0; }' && \
+            nft add rule inet drops in tcp dport \(port) tcp flags '&' psh == psh drop && \
+            exec \(TestSupport.sockettrace) --kernel on --format jsonl -o \(file) /usr/bin/python3 \(program) \(port)
+            """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        var calls: [SyscallInvocation] = [], retransmissions: [KernelSample] = []
+        for record in try TraceFileReader(path: file).records {
+            if case let .syscall(call) = record { calls.append(call) }
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "tcp:tcp_retransmit_skb" { retransmissions.append(sample) }
+        }
+        retransmissions += calls.flatMap { $0.kernel?.samples.filter { $0.tracepoint == "tcp:tcp_retransmit_skb" } ?? [] }
+        let recv = try #require(calls.first { $0.syscall == .recvfrom })
+        #expect(recv.result?.errno == ETIMEDOUT)
+        #expect(!retransmissions.isEmpty, "the dropped ping is sent again before the kernel gives up")
+        for sample in retransmissions {
+            let operations = sample.alignments?.map(\.operation) ?? []
+            #expect(operations.allSatisfy { ["tcp_loss_probe", "tcp_retransmit_timer"].contains($0) }, "\(operations)")
+        }
+        let close = try #require(calls.first { $0.syscall == .close && $0.socket?.fd == recv.socket?.fd })
+        #expect(close.kernel?.operation == "tcp_close_unconnected", "\(close.kernel?.operation ?? "none")")
+        #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves")
+    }
+
     @Test("A reset no call saw (it answered a write that had returned): the close sends nothing, from the kernel's state change")
     func closeAfterUnseenReset() throws {
         let port = TestSupport.freshPort()
