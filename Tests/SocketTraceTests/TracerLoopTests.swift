@@ -36,6 +36,8 @@ import Testing
         /// SIGINT reaches the tracer when this many stops are left.
         var interruptWhenLeft: Int?
         var threads: [Int32: [Int32]] = [:]
+        /// Each process's memory: what its calls' arguments point at.
+        var memories: [Int32: MemoryImage] = [:]
         private var current: [Int32: ScriptedStop] = [:]
 
         init(_ script: [ScriptedStop]) { self.script = script }
@@ -87,6 +89,7 @@ import Testing
         func commandLine(of pid: Int32) -> [String] { ["/bin/program\(pid)"] }
         func threadIDs(of pid: Int32) -> [Int32] { threads[pid] ?? [pid] }
         func exists(_ pid: Int32) -> Bool { true }
+        func memory(of pid: Int32) -> any TraceeMemory { memories[pid] ?? MemoryImage() }
 
         /// How each task was resumed, in order.
         func resumptions(of tid: Int32) -> [Action] {
@@ -177,10 +180,11 @@ import Testing
     }
 
     /// Runs the launched `parent` through `script`, returning its exit status.
-    static func run(_ script: [ScriptedStop], ids: [Int32: (tgid: Int32, parent: Int32?)] = [:],
+    static func run(_ script: [ScriptedStop], ids: [Int32: (tgid: Int32, parent: Int32?)] = [:], memories: [Int32: MemoryImage] = [:],
                     prepare: (Tracer) -> Void = { _ in }) throws -> (Tracer.ExitStatus?, ScriptedPtrace, Events) {
         let backend = ScriptedPtrace(script)
         backend.ids = ids
+        backend.memories = memories
         let sink = Events()
         var configuration = TracerConfiguration()
         configuration.resolveAddresses = false
@@ -286,6 +290,25 @@ import Testing
         #expect(sink.process(.exited, tid: Self.thread).isEmpty)
         #expect(sink.entered.map(\.syscall) == [.socket], "fd 3 was closed by the exec")
         #expect(tracer?.tasks.isEmpty == true)
+    }
+
+    @Test("arguments are read from the stopped process's memory through the backend: connect's address, the socket's peer")
+    func memoryThroughBackend() throws {
+        var memory = MemoryImage()
+        // struct sockaddr_in { AF_INET, htons(8080), 127.0.0.1 } at 0x1000.
+        memory.place([2, 0, 0x1f, 0x90, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], at: 0x1000)
+        let script = Self.start + Self.tcpSocket(Self.parent) + [
+            Self.entry(Self.parent, .connect, [3, 0x1000, 16]), Self.exit(Self.parent, 0),
+            Self.exited(Self.parent, 0),
+        ]
+        let (_, _, sink) = try Self.run(script, memories: [Self.parent: memory])
+        let connect = try #require(sink.exited.first { $0.syscall == .connect })
+        #expect(connect.entryText.contains("sin_port=htons(8080)") && connect.entryText.contains("127.0.0.1"), "\(connect.entryText)")
+        #expect(connect.socket?.peer?.description == "127.0.0.1:8080", "\(String(describing: connect.socket?.peer))")
+        // Nothing placed: the same call shows the pointer, as strace does for an unreadable address.
+        let (_, _, blind) = try Self.run(script)
+        let unread = try #require(blind.exited.first { $0.syscall == .connect })
+        #expect(unread.entryText.contains("0x1000") && !unread.entryText.contains("8080"), "\(unread.entryText)")
     }
 
     @Test("a group-stop is shown and held with PTRACE_LISTEN; SIGCONT then is the program's")

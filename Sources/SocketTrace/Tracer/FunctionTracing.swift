@@ -198,7 +198,7 @@ extension Tracer {
         case .string:
             guard raw != 0 else { return "NULL" }
             let limit = configuration.decodeOptions.stringLimit
-            let memory = ProcessMemory(pid: pid)
+            let memory = ptrace.memory(of: pid)
             guard let bytes = memory.read(raw, count: limit + 1) else { return "0x" + String(raw, radix: 16) }
             let text = bytes.prefix { $0 != 0 }
             let truncated = text.count > limit

@@ -47,6 +47,11 @@ protocol PtraceBackend {
     func peekWord(_ tid: Int32, at address: UInt64) -> UInt64?
     func pokeWord(_ tid: Int32, at address: UInt64, _ word: UInt64) -> Int32
 
+    // MARK: reading memory
+
+    /// A stopped process's memory (its arguments' buffers, its strings).
+    func memory(of pid: Int32) -> any TraceeMemory
+
     // MARK: the tracer's own signals
 
     /// SIGINT, SIGTERM, SIGHUP and SIGQUIT make a blocked wait return EINTR.
@@ -238,4 +243,5 @@ struct LinuxPtrace: PtraceBackend {
     }
 
     func exists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+    func memory(of pid: Int32) -> any TraceeMemory { ProcessMemory(pid: pid) }
 }

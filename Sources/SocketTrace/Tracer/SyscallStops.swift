@@ -62,7 +62,7 @@ extension Tracer {
         var arguments = arguments
         var viaSocketcall = false
         if syscall == .socketcall {
-            let memory = ProcessMemory(pid: process.pid)
+            let memory = ptrace.memory(of: process.pid)
             guard let sub = Syscall(socketcallNumber: arguments[0] & 0xffff_ffff) else { return nil }
             let base = arguments[1] & 0xffff_ffff
             arguments = (0..<sub.argumentCount).map { memory.readUInt32(base + UInt64($0 * 4)).map(UInt64.init) ?? 0 }
@@ -80,7 +80,7 @@ extension Tracer {
     func traceEntry(_ thread: TracedThread, _ call: inout SyscallInvocation) -> TracedEntry? {
         let process = thread.process
         let syscall = call.syscall
-        let memory = StopMemory(pid: process.pid)
+        let memory = StopMemory(ptrace.memory(of: process.pid))
         let (context, tracker) = self.context(for: process, architecture: call.architecture, memory: memory, marking: needsPlainText)
         let selection = configuration.selection
         var shown = selection.contains(syscall)
@@ -172,7 +172,7 @@ extension Tracer {
     /// The socket table after the call, and a shown call's exit text, socket
     /// and stack. Returns what was read of the stopped thread.
     func traceExit(_ thread: TracedThread, _ call: inout SyscallInvocation) -> StopMemory {
-        let memory = StopMemory(pid: thread.process.pid)
+        let memory = StopMemory(ptrace.memory(of: thread.process.pid))
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
         tracker.apply(call, received: receivedInFlight)

@@ -97,11 +97,13 @@ public struct MemoryImage: TraceeMemory {
 /// when the thread runs on: then it answers only what it read while the
 /// thread was stopped (the second decoding, made after, asks for the same).
 public final class StopMemory: TraceeMemory {
-    let process: ProcessMemory
+    let process: any TraceeMemory
     private var reads: [(address: UInt64, count: Int, bytes: [UInt8]?)] = []
     private(set) var sealed = false
 
     public init(pid: Int32) { process = ProcessMemory(pid: pid) }
+    /// Over another reader of the process (a test's backend gives its own).
+    init(_ process: any TraceeMemory) { self.process = process }
 
     /// The thread runs again: what it holds now may change.
     func seal() { sealed = true }
