@@ -169,20 +169,27 @@ struct KernelTests {
         #expect((object["kernel"] as? [String: Any])?["timings"] != nil)
     }
 
+    /// `sockettrace --kernel on --format jsonl -o FILE COMMAND` in a network
+    /// namespace of its own, where nftables drops the incoming packets that
+    /// `match` (the rule touches no other test's traffic).
+    func traceDropping(_ match: String, file: String, command: String) throws -> TestSupport.Output {
+        let script = """
+            ip link set lo up && nft add table inet drops && \
+            nft add chain inet drops in '{ type filter hook input priority 0; }' && \
+            nft add rule inet drops in \(match) drop && \
+            exec \(TestSupport.sockettrace) --kernel on --format jsonl -o \(file) \(command)
+            """
+        return try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
+    }
+
     @Test("retransmissions by the write timer on any CPU (nftables dropping every other data segment): events of the traced flow, chains aligned",
           .enabled(if: TestSupport.underCI || TestSupport.commandExists("nft"), "needs nftables"))
     func retransmissionsElsewhere() throws {
         let port = TestSupport.freshPort()
         let file = TestSupport.temporaryFile("retransmit") + ".jsonl"
         let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/retransmit.py").path
-        // A network namespace of its own: the rule touches no other test's traffic.
-        let script = """
-            ip link set lo up && nft add table inet drops && \
-            nft add chain inet drops in '{ type filter hook input priority 0; }' && \
-            nft add rule inet drops in tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 eq 0 drop && \
-            exec \(TestSupport.sockettrace) --kernel on --format jsonl -o \(file) /usr/bin/python3 \(program) \(port)
-            """
-        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
+        let result = try traceDropping("tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 eq 0", file: file,
+                                       command: "/usr/bin/python3 \(program) \(port)")
         #expect(result.status == 0, "\(result.stderr)")
         var elsewhere: [KernelSample] = []
         var inCalls = 0, betweenCalls = 0
@@ -364,13 +371,7 @@ struct KernelTests {
         let port = TestSupport.freshPort()
         let file = TestSupport.temporaryFile("user-timeout") + ".jsonl"
         let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/user_timeout.py").path
-        let script = """
-            ip link set lo up && nft add table inet drops && \
-            nft add chain inet drops in '{ type filter hook input priority 0; }' && \
-            nft add rule inet drops in tcp dport \(port) tcp flags '&' psh == psh drop && \
-            exec \(TestSupport.sockettrace) --kernel on --format jsonl -o \(file) /usr/bin/python3 \(program) \(port)
-            """
-        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
+        let result = try traceDropping("tcp dport \(port) tcp flags '&' psh == psh", file: file, command: "/usr/bin/python3 \(program) \(port)")
         #expect(result.status == 0, "\(result.stderr)")
         var calls: [SyscallInvocation] = [], retransmissions: [KernelSample] = []
         for record in try TraceFileReader(path: file).records {
