@@ -240,11 +240,12 @@ struct ModelTests {
 
     /// The softirq operation chosen for a chain (outermost frame last, as
     /// perf prints it), without the kernel's code: no tail call proven.
-    static func softirqOperation(_ innermostFirst: [String]) throws -> String? {
+    /// `family`: the packets' address family, as the sample's own fields say it (tcp:tcp_retransmit_skb).
+    static func softirqOperation(_ innermostFirst: [String], family: UInt64? = nil) throws -> String? {
         let model = try ModelParser.load(directory: modelDirectory)
         let parts = ChainAligner.parts(innermostFirst.map { KernelFrame($0, 0) })
         return ChainAligner(symbols: nil).softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model,
-                                                           kernel: KernelVersion(6, 18))?.operation
+                                                           kernel: KernelVersion(6, 18), family: family)?.operation
     }
 
     static let timerEntry = ["call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu",
@@ -287,6 +288,62 @@ struct ModelTests {
         #expect(try Self.softirqOperation(pacing) == nil)
         let byTheTimer = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_retransmit_timer", "tcp_write_timer_handler", "tcp_write_timer"]
             + Self.timerEntry
-        #expect(try Self.softirqOperation(byTheTimer) == "tcp_retransmit_timer")
+        // At tcp:tcp_retransmit_skb a timer's frames stop before IP: the sample's family (IPv4) tells it from tcp6_retransmit_timer.
+        #expect(try Self.softirqOperation(byTheTimer, family: AddressFamily.inet) == "tcp_retransmit_timer")
+    }
+
+    /// IPv6's receive up to the protocol and transmit from __tcp_transmit_skb, as 6.18 shows them (innermost first).
+    static let receive6Entry = ["ip6_protocol_deliver_rcu", "ip6_input_finish", "ip6_input", "__netif_receive_skb_one_core", "process_backlog",
+                                "__napi_poll", "net_rx_action", "handle_softirqs", "do_softirq", "__local_bh_enable_ip"]
+    static let ip6Transmit = ["__dev_queue_xmit", "ip6_finish_output", "ip6_output", "ip6_xmit", "inet6_csk_xmit", "__tcp_transmit_skb"]
+
+    @Test("IPv6 chains (6.18's) go to the IPv6 operations: a FIN after the own FIN, a delayed ACK, a retransmission on an ACK, data let go by an ACK")
+    func ipv6SoftirqOperations() throws {
+        let v6 = ["tcp_v6_do_rcv", "tcp_v6_rcv"] + Self.receive6Entry
+        #expect(try Self.softirqOperation(Self.ip6Transmit + ["tcp_fin", "tcp_data_queue", "tcp_rcv_state_process"] + v6) == "tcp6_fin_softirq")
+        #expect(try Self.softirqOperation(Self.ip6Transmit + ["tcp_delack_timer_handler", "tcp_delack_timer"] + Self.timerEntry) == "tcp6_delack_timer")
+        #expect(try Self.softirqOperation(["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_ack", "tcp_rcv_established"] + v6)
+            == "tcp6_ack_retransmit")
+        #expect(try Self.softirqOperation(Self.ip6Transmit + ["tcp_write_xmit", "__tcp_push_pending_frames", "tcp_rcv_established"] + v6) == "tcp6_ack_send")
+        // The IPv4 chains keep their operations.
+        #expect(try Self.softirqOperation(Self.ipTransmit + ["tcp_fin", "tcp_data_queue", "tcp_rcv_state_process", "tcp_v4_do_rcv", "tcp_v4_rcv"]
+            + Self.receiveEntry) == "tcp_fin_softirq")
+    }
+
+    @Test("a timer's retransmission at tcp:tcp_retransmit_skb shows no family in its frames: the sample's own fields choose tcp6_ or tcp_; unknown, it ties (unmodelled)")
+    func retransmissionTimerByFamily() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let byTheTimer = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_retransmit_timer", "tcp_write_timer"] + Self.timerEntry
+        let probe = ["__tcp_retransmit_skb", "tcp_send_loss_probe", "tcp_write_timer"] + Self.timerEntry
+        func chosen(_ chain: [String], _ family: UInt64?) -> String? {
+            let parts = ChainAligner.parts(chain.map { KernelFrame($0, 0) })
+            return ChainAligner(symbols: nil).softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: KernelVersion(6, 18),
+                                                               family: family)?.operation
+        }
+        #expect(chosen(byTheTimer, AddressFamily.inet6) == "tcp6_retransmit_timer")
+        #expect(chosen(byTheTimer, AddressFamily.inet) == "tcp_retransmit_timer")
+        #expect(chosen(probe, AddressFamily.inet6) == "tcp6_loss_probe")
+        #expect(chosen(probe, AddressFamily.inet) == "tcp_loss_probe")
+        #expect(chosen(byTheTimer, nil) == nil)
+        // An IPv6 chain's frames decide whatever the fields say: tcp6_ operations are no candidates for IPv4 packets.
+        let v6Ack = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_ack", "tcp_rcv_established", "tcp_v6_do_rcv",
+                     "tcp_v6_rcv"] + Self.receive6Entry
+        #expect(chosen(v6Ack, AddressFamily.inet6) == "tcp6_ack_retransmit")
+        #expect(chosen(v6Ack, AddressFamily.inet) != "tcp6_ack_retransmit")
+    }
+
+    @Test("the family of a tracepoint's socket: AF_INET6, but AF_INET for IPv4-mapped addresses (their packets go the IPv4 way)")
+    func pathFamily() {
+        func sample(_ family: Int64, _ daddr: [UInt8]) -> KernelSample {
+            KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0, chain: [],
+                         fields: ["family": .symbol(family == 10 ? "AF_INET6" : "AF_INET", family), "daddr_v6": .bytes(daddr)])
+        }
+        let loopback6 = [UInt8](repeating: 0, count: 15) + [1]
+        let mapped = [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1]
+        #expect(sample(10, loopback6).pathFamily == AddressFamily.inet6)
+        #expect(sample(10, mapped).pathFamily == AddressFamily.inet)
+        #expect(sample(2, mapped).pathFamily == AddressFamily.inet)
+        #expect(KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0, chain: [],
+                             fields: [:]).pathFamily == nil)
     }
 }

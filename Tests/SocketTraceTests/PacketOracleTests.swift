@@ -81,7 +81,7 @@ struct PacketOracleTests {
         case "tcp_synack", "tcp6_synack": return packet.isTCP && flags & Packet.syn != 0 && flags & Packet.ack != 0
         case "tcp_reset_softirq": return packet.isTCP && flags & Packet.reset != 0
         case "tcp_receive_softirq", "tcp6_receive_softirq", "tcp_fin_softirq", "tcp_timewait_ack", "tcp6_timewait_ack", "tcp_delack_timer",
-             "tcp_receive_after_fin":
+             "tcp_receive_after_fin", "tcp6_fin_softirq", "tcp6_receive_after_fin", "tcp6_delack_timer":
             return packet.isTCP && flags & (Packet.syn | Packet.reset) == 0 && flags & Packet.ack != 0
         case "udp_unreachable_softirq": return packet.proto == 1
         default: return true

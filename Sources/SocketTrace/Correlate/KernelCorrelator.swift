@@ -31,6 +31,8 @@ public final class KernelCorrelator {
         let chain: ChainKey
         /// Evidence depends on the call sites, not only the names.
         let addresses: [UInt64]
+        /// The softirq operation depends on the packets' family where the sample names it.
+        var family: UInt64? = nil
     }
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
     var scoreCache: [AlignmentKey: ChainAligner.Score] = [:]
@@ -191,12 +193,13 @@ public final class KernelCorrelator {
         let (_, expectedNames) = self.expected(operation, call.syscall)
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {
-            let key = AlignmentKey(operation: sampleOperation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
+            let key = AlignmentKey(operation: sampleOperation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses,
+                                   family: sample.pathFamily)
             let found: [ChainAlignment]
             if let known = alignmentCache[key] {
                 found = known
             } else {
-                found = align(sample.frames, operation: sampleOperation, syscall: call.syscall)
+                found = align(sample.frames, operation: sampleOperation, syscall: call.syscall, family: sample.pathFamily)
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }
@@ -358,7 +361,7 @@ public final class KernelCorrelator {
             guard sample.role == .chain, let model else { return [] }
             let parts = ChainAligner.parts(sample.frames)
             guard let found = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
-                                                       caller: parts.connecting.last) else { return [] }
+                                                       caller: parts.connecting.last, family: sample.pathFamily) else { return [] }
             return [found]
         }
     }
@@ -373,7 +376,7 @@ public final class KernelCorrelator {
     /// The syscall side of a chain against the sample's operation, and the
     /// softirq side (if any) against the softirq operation that explains it
     /// best (none: it is unmodelled, and shown as it is).
-    func align(_ frames: [KernelFrame], operation: StackOperation?, syscall: Syscall) -> [ChainAlignment] {
+    func align(_ frames: [KernelFrame], operation: StackOperation?, syscall: Syscall, family: UInt64? = nil) -> [ChainAlignment] {
         let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
         if let operation {
@@ -386,7 +389,7 @@ public final class KernelCorrelator {
             }
         }
         if let model, let softirq = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
-                                                            caller: parts.connecting.last) {
+                                                            caller: parts.connecting.last, family: family) {
             found.append(softirq)
         }
         return found

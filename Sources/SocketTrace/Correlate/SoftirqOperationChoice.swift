@@ -5,10 +5,15 @@ extension ChainAligner {
     /// whose path reaches the function the tracepoint fired in, the one
     /// that explains most of the chain (`score`); nil (unmodelled) when
     /// none reaches it or operations tie with nothing to tell them apart.
+    /// `family`: the address family of the packets, when the sample's own
+    /// fields name it (`KernelSample.pathFamily`): an operation declared
+    /// for the other family (`sockets tcp6`) is no candidate, and of
+    /// operations that tie the narrowest for it is taken (a retransmission
+    /// seen at tcp:tcp_retransmit_skb, whose frames stop before IP).
     public func softirqAlignment(_ frames: [KernelFrame], kind: String?, model: StackModel, kernel: KernelVersion?,
-                                 caller: KernelFrame? = nil) -> ChainAlignment? {
+                                 caller: KernelFrame? = nil, family: UInt64? = nil) -> ChainAlignment? {
         guard let last = frames.last?.function else { return nil }
-        let operations = model.softirqOperations
+        let operations = model.softirqOperations.filter { $0.sockets.fits(family: family) }
         let chains = operations.map { $0.chain(for: nil, kernel: kernel) }
         let names = Set(frames.map(\.function))
         let context = "softirq " + (kind ?? "?")
@@ -38,7 +43,10 @@ extension ChainAligner {
             return (candidate.index, candidate.alignment, score)
         }.filter { $0.score.shown > 0 }
         guard let top = scored.map(\.score).max(by: <) else { return nil }
-        let tied = scored.filter { $0.score == top }
+        var tied = scored.filter { $0.score == top }
+        if tied.count > 1, family != nil, let narrowest = tied.map({ operations[$0.index].sockets.specificity }).max() {
+            tied = tied.filter { operations[$0.index].sockets.specificity == narrowest }
+        }
         if tied.count == 1 { return tied[0].alignment }
         let functions = tied.map { Set(chains[$0.index].map(\.name)) }
         return tied.indices.first { index in
@@ -66,5 +74,32 @@ extension ChainAligner {
         public var shown: Int
         public var contradicted: Int
         public static func < (a: Score, b: Score) -> Bool { (a.shown, -a.contradicted) < (b.shown, -b.contradicted) }
+    }
+}
+
+extension SocketKind {
+    /// Whether a softirq operation declared for these sockets can handle
+    /// packets of `family` (nil: not known, any can).
+    func fits(family: UInt64?) -> Bool {
+        guard let family else { return true }
+        switch self {
+        case .tcp6, .udp6: return family == AddressFamily.inet6
+        default: return true
+        }
+    }
+}
+
+extension KernelSample {
+    /// The address family of the packets of the socket a tracepoint names
+    /// (tcp:tcp_retransmit_skb's `family`): AF_INET6, or AF_INET for an
+    /// IPv4 socket or an IPv6 one with IPv4-mapped addresses (its packets
+    /// go the IPv4 way); nil when the sample names none.
+    var pathFamily: UInt64? {
+        guard let family = fields["family"]?.number else { return nil }
+        guard UInt64(family) == AddressFamily.inet6 else { return UInt64(family) == AddressFamily.inet ? AddressFamily.inet : nil }
+        if case let .bytes(v6)? = fields["daddr_v6"], v6.count == 16, v6[0..<10].allSatisfy({ $0 == 0 }), v6[10] == 0xff, v6[11] == 0xff {
+            return AddressFamily.inet
+        }
+        return AddressFamily.inet6
     }
 }

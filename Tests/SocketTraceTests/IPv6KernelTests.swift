@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import SocketTrace
+
+/// TCP over IPv6 on this machine's kernel (Tests/Programs/tcp6_flows.py):
+/// every chain of these runs goes to an IPv6 operation of the model, none
+/// to an IPv4 one (whose path is tcp_v4_rcv, ip_queue_xmit or
+/// inet_recvmsg), and none is unmodelled.
+@Suite(.serialized, .enabled(if: TestSupport.canTrace && TestSupport.canObserveKernel, "needs root, kallsyms and tracefs"))
+struct IPv6KernelTests {
+    static let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/tcp6_flows.py").path
+
+    /// The operations whose IPv6 counterpart the model has: none of them
+    /// may be chosen for a chain of these runs.
+    static let ipv4Only: Set<String> = [
+        "tcp_connect", "tcp_connect_ack", "tcp_synack", "tcp_send", "tcp_recv", "tcp_receive_softirq", "tcp_fin_softirq",
+        "tcp_receive_after_fin", "tcp_timewait_ack", "tcp_ack_retransmit", "tcp_delack_timer", "tcp_retransmit_timer",
+        "tcp_loss_probe", "tcp_close", "tcp_close_reset",
+    ]
+
+    /// What `compare --json` says of a trace: chains per operation (in the
+    /// calls, and outside the traced tasks), and the unmodelled chains.
+    struct Summary {
+        var chains: [String: Int] = [:]
+        var elsewhere: [String: Int] = [:]
+        var unmodelled: [String] = []
+        var all: [String: Int] { chains.merging(elsewhere, uniquingKeysWith: +) }
+    }
+
+    func summary(_ file: String) throws -> Summary {
+        let result = try TestSupport.run(TestSupport.sockettrace, ["compare", "--json", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        var summary = Summary()
+        for operation in object["operations"] as? [[String: Any]] ?? [] {
+            if let name = operation["operation"] as? String, let chains = operation["chains"] as? Int, chains > 0 { summary.chains[name] = chains }
+        }
+        let kernel = object["kernel"] as? [String: Any] ?? [:]
+        summary.elsewhere = kernel["elsewhere"] as? [String: Int] ?? [:]
+        for chain in kernel["unmodelled"] as? [[String: Any]] ?? [] {
+            summary.unmodelled.append((chain["frames"] as? [String] ?? []).joined(separator: " → "))
+        }
+        if let count = summary.elsewhere.removeValue(forKey: "(unmodelled)") { summary.unmodelled.append("\(count) outside the traced tasks") }
+        return summary
+    }
+
+    /// Every softirq alignment of the trace (calls' and kernel events'), by operation.
+    func softirqAlignments(_ file: String) throws -> [String: [ChainAlignment]] {
+        var found: [String: [ChainAlignment]] = [:]
+        for record in try TraceFileReader(path: file).records {
+            var alignments: [ChainAlignment] = []
+            if case let .syscall(call) = record { alignments = call.kernel?.alignments ?? [] }
+            if case let .kernelEvent(sample) = record { alignments = sample.alignments ?? [] }
+            for alignment in alignments where alignment.context?.hasPrefix("softirq") == true { found[alignment.operation, default: []].append(alignment) }
+        }
+        return found
+    }
+
+    func trace(_ mode: String) throws -> String {
+        let file = TestSupport.temporaryFile("tcp6-\(mode)") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", file, "/usr/bin/python3", Self.program,
+                                                                   mode, String(TestSupport.freshPort())], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        return file
+    }
+
+    func expectIPv6Only(_ summary: Summary) {
+        let wrongFamily = Set(summary.all.keys).intersection(Self.ipv4Only)
+        #expect(wrongFamily.isEmpty, "IPv4 operations chosen for IPv6 chains: \(wrongFamily.sorted()) in \(summary.all)")
+        #expect(summary.unmodelled.isEmpty, "unmodelled: \(summary.unmodelled)")
+    }
+
+    @Test("IPv6 close from both sides: the FIN back to FIN_WAIT2 is tcp6_fin_softirq; connect's last ACK tcp6_connect_ack; recv tcp6_recv")
+    func closeBothWays() throws {
+        let file = try trace("exchange")
+        let summary = try summary(file)
+        expectIPv6Only(summary)
+        for operation in ["tcp6_connect", "tcp6_synack", "tcp6_connect_ack", "tcp6_send", "tcp6_recv", "tcp6_close", "tcp6_fin_softirq"] {
+            #expect(summary.all[operation] != nil, "no chain under \(operation): \(summary.all)")
+        }
+        let fin = try #require(try softirqAlignments(file)["tcp6_fin_softirq"]?.first)
+        #expect(["tcp_v6_rcv", "tcp_rcv_state_process", "tcp_data_queue", "tcp_fin", "__tcp_transmit_skb", "inet6_csk_xmit", "ip6_xmit"]
+            .allSatisfy(fin.observed.contains), "\(fin.observed)")
+        #expect(fin.extraFrames.isEmpty, "\(fin.extraFrames)")
+    }
+
+    @Test("IPv6 half-close: data after this side's FIN is tcp6_receive_after_fin, the peer's FIN then tcp6_fin_softirq")
+    func halfClose() throws {
+        let file = try trace("half_close")
+        let summary = try summary(file)
+        expectIPv6Only(summary)
+        #expect(summary.all["tcp6_receive_after_fin"] != nil && summary.all["tcp6_fin_softirq"] != nil, "\(summary.all)")
+        let afterFin = try #require(try softirqAlignments(file)["tcp6_receive_after_fin"]?.first)
+        #expect(afterFin.observed.contains("tcp_rcv_state_process") && afterFin.observed.contains("inet6_csk_xmit")
+            && !afterFin.observed.contains("tcp_fin"), "\(afterFin.observed)")
+        #expect(afterFin.extraFrames.isEmpty && afterFin.verdict != .differs, "\(afterFin.verdict): \(afterFin.extraFrames)")
+    }
+
+    @Test("IPv6 delayed ACK sent by its timer, during a traced call: tcp6_delack_timer, not a receive")
+    func delayedAck() throws {
+        let file = try trace("delack")
+        let summary = try summary(file)
+        expectIPv6Only(summary)
+        let timers = try softirqAlignments(file)
+        // The timer fires on the CPU that armed it: on a traced call's stack
+        // when that CPU runs the program's copying calls (some of the ten
+        // rounds; the others' on the tracer's or another task's stack, unsampled).
+        let delack = try #require(timers["tcp6_delack_timer"]?.first, "no delayed ACK on a traced call's stack: \(summary.all)")
+        #expect(delack.context == "softirq TIMER")
+        #expect(["tcp_delack_timer", "tcp_delack_timer_handler", "__tcp_transmit_skb", "inet6_csk_xmit", "ip6_xmit"].allSatisfy(delack.observed.contains),
+                "\(delack.observed)")
+        #expect(delack.verdict == .matches, "\(delack.steps.filter { !$0.status.isProven })")
+        #expect(timers.filter { $0.key != "tcp6_delack_timer" }.values.joined().allSatisfy { $0.context != "softirq TIMER" }, "a TIMER softirq under another operation")
+    }
+
+    @Test("IPv6 retransmissions (nftables drops): on an ACK tcp6_ack_retransmit, by the write timer tcp6_loss_probe or tcp6_retransmit_timer, data let go by an ACK tcp6_ack_send",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("nft"), "needs nftables"))
+    func retransmissions() throws {
+        let port = TestSupport.freshPort()
+        let file = TestSupport.temporaryFile("tcp6-retransmit") + ".jsonl"
+        // A network namespace of its own; compressed SACKs (an HRTIMER) off:
+        // the model has no operation for them in either family.
+        let script = """
+            ip link set lo up && sysctl -qw net.ipv4.tcp_comp_sack_nr=0 && nft add table inet drops && \
+            nft add chain inet drops in '{ type filter hook input priority 0; }' && \
+            nft add rule inet drops in tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 eq 0 drop && \
+            nft add rule inet drops in tcp dport \(port) meta length gt 1000 numgen inc mod 8 eq 3 drop && \
+            exec \(TestSupport.sockettrace) --kernel on --format jsonl -o \(file) /usr/bin/python3 \(Self.program) retransmit \(port)
+            """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try summary(file)
+        expectIPv6Only(summary)
+        #expect(summary.all["tcp6_ack_retransmit"] != nil, "\(summary.all)")
+        #expect(summary.all["tcp6_loss_probe"] != nil || summary.all["tcp6_retransmit_timer"] != nil, "\(summary.all)")
+        #expect(summary.all["tcp6_ack_send"] != nil, "\(summary.all)")
+        let alignments = try softirqAlignments(file)
+        for alignment in alignments["tcp6_ack_retransmit"] ?? [] {
+            #expect(alignment.observed.contains("tcp_v6_rcv") && alignment.observed.contains("tcp_xmit_retransmit_queue"), "\(alignment.observed)")
+        }
+        // A timer's retransmission shows no family at tcp:tcp_retransmit_skb:
+        // the sample's own addresses make it IPv6's.
+        for alignment in (alignments["tcp6_loss_probe"] ?? []) + (alignments["tcp6_retransmit_timer"] ?? []) {
+            #expect(alignment.context == "softirq TIMER" && alignment.observed.contains("tcp_write_timer"), "\(alignment.observed)")
+        }
+        for alignment in alignments["tcp6_ack_send"] ?? [] {
+            #expect(alignment.observed.contains("tcp_rcv_established") && alignment.observed.contains("tcp_write_xmit"), "\(alignment.observed)")
+            #expect(alignment.extraFrames.isEmpty, "\(alignment.extraFrames)")
+        }
+    }
+}
