@@ -111,6 +111,34 @@ import Testing
         #expect(blind.steps.first { $0.function == "never_a_symbol" }?.status == .inlined)
     }
 
+    @Test("a function that may also leave through a pointer: the way past it, and what is inlined there, is not proven (lab audit)")
+    func pointerAlternatives() {
+        // middle jumps to callee, or through %rax (a neighbour's n->output beside the header cache's jump).
+        let code = Self.code()
+        code.functions.removeAll { $0.name == "middle" }
+        code.add("middle", at: 0x3000, [0x90, 0x90] + Self.branch(0xe9, from: 0x3002, to: 0x4000) + [0xff, 0xe0])
+        let evidence = CallEvidence(code: code)
+        #expect(evidence.link(from: Self.frames[0], to: Self.frames[1])
+                == .tail(call: "caller+0x6: call middle", jumps: ["middle+0x2: jmp callee"], through: ["middle"], starts: [0x3000],
+                         alternatives: ["middle+0x7: jmp *(register or memory)"], firstAmbiguous: 0))
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n"
+            + "0000000000004000 T callee\n")
+        let aligner = ChainAligner(symbols: symbols, evidence: evidence)
+        // Below middle in the model: it ran only if middle took its direct jump.
+        let below = aligner.align(frames: Self.frames, with: [Self.function("caller"), Self.function("middle"),
+                                                               Self.function("inline_below", inline: true), Self.function("callee")], operation: "test")
+        let step = below.steps.first { $0.function == "inline_below" }
+        #expect(step?.status == .unverified && step?.evidence?.contains("middle+0x7: jmp *(register or memory) (through a pointer)") == true,
+                "\(String(describing: step))")
+        #expect(below.steps.first { $0.function == "middle" }?.status == .tailCall, "middle itself was entered by the call")
+        #expect(below.verdict == .unverified)
+        // Above middle in the model: the pointer leaves after it ran.
+        let above = aligner.align(frames: Self.frames, with: [Self.function("caller"), Self.function("inline_above", inline: true),
+                                                               Self.function("middle"), Self.function("callee")], operation: "test")
+        #expect(above.steps.first { $0.function == "inline_above" }?.status == .inlined)
+        #expect(above.verdict == .matches)
+    }
+
     @Test("format 1.2's unproven statuses and verdict read as unverified")
     func oldStatusesReadUnverified() throws {
         let decoder = JSONDecoder()

@@ -109,7 +109,10 @@ struct IPv6KernelTests {
         #expect(delack.context == "softirq TIMER")
         #expect(["tcp_delack_timer", "tcp_delack_timer_handler", "__tcp_transmit_skb", "inet6_csk_xmit", "ip6_xmit"].allSatisfy(delack.observed.contains),
                 "\(delack.observed)")
-        #expect(delack.verdict == .matches, "\(delack.steps.filter { !$0.status.isProven })")
+        // Every step proven, but those past a function that may have left through a pointer
+        // (ip6_finish_output2's neighbour output, dst_output's): which way ran is not known.
+        let unproven = delack.steps.filter { !$0.status.isProven }
+        #expect(unproven.allSatisfy { $0.evidence?.contains("through a pointer") == true }, "\(unproven)")
         #expect(timers.filter { $0.key != "tcp6_delack_timer" }.values.joined().allSatisfy { $0.context != "softirq TIMER" }, "a TIMER softirq under another operation")
     }
 

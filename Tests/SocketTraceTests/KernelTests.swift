@@ -55,9 +55,14 @@ struct KernelTests {
         #expect(steps["inet_sendmsg"]?.evidence?.contains("inet_sendmsg+0x") == true && steps["inet_sendmsg"]?.evidence?.contains("jmp tcp_sendmsg") == true)
         #expect(steps["__ip_local_out"]?.status == .beside, "\(String(describing: steps["__ip_local_out"]))")
         #expect(steps["sock_sendmsg_nosec"]?.status == .inlined)
-        // __sock_sendmsg is static (inlined into __sys_sendto, no symbol); every missing function proven: the chain matches.
+        // __sock_sendmsg is static (inlined into __sys_sendto, no symbol).
         #expect(steps["__sock_sendmsg"]?.status == .inlined)
-        #expect(sendChain.verdict == .matches, "\(sendChain.steps.filter { !$0.status.isProven })")
+        // dst_output is declared inline, but ip_local_out can also leave through a pointer (dst->output)
+        // besides its jump to ip_output: which way ran, so whether dst_output's code did, the code cannot show.
+        let unproven = sendChain.steps.filter { !$0.status.isProven }
+        #expect(unproven.map(\.function) == ["dst_output"], "\(unproven)")
+        #expect(unproven.allSatisfy { $0.evidence?.contains("ip_local_out+0x") == true && $0.evidence?.contains("through a pointer") == true },
+                "\(unproven)")
         // Every jump and call the evidence names is one, read independently (bpftrace) at that address.
         if TestSupport.hasBpftrace {
             let claims = calls.compactMap(\.kernel).flatMap(\.alignments).flatMap(\.steps)
@@ -145,6 +150,12 @@ struct KernelTests {
                 && $0.steps.contains { $0.function == deepest && $0.status == .matched } } == true,
                     "\(syscall): \(call.kernel?.alignments.map(\.observed) ?? [])")
         }
+        // sock:sk_data_ready in a TCP program's receive softirqs: data queued to a connection, or the
+        // handshake's last ACK waking accept; never a UDP receive (lab audit: chosen when only it named sock_def_readable).
+        let ready = calls.compactMap(\.kernel).flatMap(\.alignments).filter { $0.sample?.hasPrefix("sock:sk_data_ready") == true && $0.context?.hasPrefix("softirq") == true }
+        #expect(!ready.isEmpty)
+        #expect(ready.allSatisfy { ["tcp_data_ready_softirq", "tcp_accept_ready_softirq"].contains($0.operation) }, "\(ready.map(\.operation))")
+        #expect(ready.contains { $0.operation == "tcp_data_ready_softirq" && inOrder(["tcp_rcv_established", "tcp_data_queue", "sock_def_readable"], in: $0.observed) })
     }
 
     @Test("compare: samples per operation and tracepoint with their time from the call's entry, unmodelled chains, the kernel's handshake")

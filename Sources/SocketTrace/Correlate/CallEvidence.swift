@@ -60,8 +60,11 @@ public final class CallEvidence {
         case direct(call: String)
         /// It calls another function, which jumps (perhaps through others)
         /// to the next frame's: each jump a tail call. `through` names the
-        /// functions entered and left that way.
-        case tail(call: String, jumps: [String], through: [String], starts: [UInt64])
+        /// functions entered and left that way. `alternatives`: the jumps
+        /// through a pointer by which those functions may have left instead
+        /// (from `through[firstAmbiguous]` on): then the way the code went
+        /// past that function is not known.
+        case tail(call: String, jumps: [String], through: [String], starts: [UInt64], alternatives: [String] = [], firstAmbiguous: Int? = nil)
         /// A call through a register or memory (or a retpoline thunk).
         case indirect(call: String)
         /// It calls a function from which no direct jump leads there.
@@ -199,12 +202,21 @@ public final class CallEvidence {
             return .unexplained(call: text + "; " + trampoline)
         }
         if let found = findTail(from: target, to: calleeStart) {
-            return .tail(call: text, jumps: found.jumps, through: found.through, starts: found.starts)
+            // A function on the way that can also leave through a pointer may
+            // have gone that way (a neighbour's n->output instead of the
+            // header cache's direct jump): the route past it is not proven.
+            var alternatives: [String] = []
+            var firstAmbiguous: Int?
+            for (index, start) in found.starts.enumerated() {
+                let away = pointerJumps(ofFunctionAt: start)
+                if !away.isEmpty, firstAmbiguous == nil { firstAmbiguous = index }
+                alternatives += away.map(describe)
+            }
+            return .tail(call: text, jumps: found.jumps, through: found.through, starts: found.starts,
+                         alternatives: alternatives, firstAmbiguous: firstAmbiguous)
         }
         // Not on the stack, so it left by a jump: through a pointer, if it has one.
-        let indirect = branches(ofFunctionAt: target).filter { branch in
-            branch.kind == .jump && (branch.target.map { outside($0, target) && goesThroughPointer($0) } ?? true)
-        }
+        let indirect = pointerJumps(ofFunctionAt: target)
         if !indirect.isEmpty {
             return .tail(call: text, jumps: [indirect.map(describe).joined(separator: " or ") + " (through a pointer)"],
                          through: [code.extent(of: target)?.function ?? "?"], starts: [target])
@@ -235,6 +247,14 @@ public final class CallEvidence {
             frontier = next
         }
         return nil
+    }
+
+    /// The jumps through a pointer (a register, memory, a retpoline thunk)
+    /// out of the function at `start`.
+    func pointerJumps(ofFunctionAt start: UInt64) -> [Branch] {
+        branches(ofFunctionAt: start).filter { branch in
+            branch.kind == .jump && (branch.target.map { outside($0, start) && goesThroughPointer($0) } ?? true)
+        }
     }
 
     /// The jumps by which the function at `start`, entered by a tail call,

@@ -276,8 +276,9 @@ public struct ChainAligner {
                 // Between the matched frames around its place in the model.
                 let outer = placed[..<index].compactMap { $0 }.last
                 let inner = placed[(index + 1)...].compactMap { $0 }.first ?? frames.count - 1
-                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner)
-                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1)
+                let deeper = Set(expected[(index + 1)...].map(\.name))
+                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner, deeper: deeper)
+                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper)
                 steps.append(.init(function: function.name, layer: function.layer, status: status, evidence: evidence))
             }
         }
@@ -314,8 +315,10 @@ public struct ChainAligner {
         return ChainAlignment(operation: operation, steps: steps, extraFrames: extras, observed: observed, context: context)
     }
 
-    /// Why `function` is missing between frames `outer` and `inner`.
-    func explain(_ function: ModelFunction, frames: [KernelFrame], outer: Int?, inner: Int) -> (ChainAlignment.Status, String) {
+    /// Why `function` is missing between frames `outer` and `inner`;
+    /// `deeper`: the model's functions below it on the path.
+    func explain(_ function: ModelFunction, frames: [KernelFrame], outer: Int?, inner: Int,
+                 deeper: Set<String> = []) -> (ChainAlignment.Status, String) {
         let presence = symbols?.presence(of: function.name) ?? .symbol
         guard let outer else {
             return (.unverified, "expected before the outermost frame the stack shows")
@@ -333,8 +336,18 @@ public struct ChainAligner {
         let contradicted = { (more: String) -> String? in
             notThere.map { "; DWARF shows no inlined copy of it at " + $0.joined(separator: ", ") + more }
         }
+        // Ways from frame to frame through a pointer: then which code ran
+        // between them (so which inline functions) is not known.
+        var unknownRoute: [String] = []
+        // DWARF shows it inlined at some of the jumps that may have run, not at all.
+        var dwarfAmbiguous: String?
         let declaredInlined = { (reason: String) -> (ChainAlignment.Status, String) in
             if let contradicted = contradicted("") { return (.unverified, declared + reason + contradicted) }
+            if let dwarfAmbiguous { return (.unverified, declared + reason + "; " + dwarfAmbiguous) }
+            if !unknownRoute.isEmpty {
+                return (.unverified, declared + reason + "; but the code may have gone another way, through a pointer, where it may not run: "
+                        + unknownRoute.joined(separator: "; "))
+            }
             return (.inlined, declared + reason)
         }
         guard let evidence, frames[outer].address != 0 else {
@@ -348,9 +361,22 @@ public struct ChainAligner {
         for caller in outer..<inner where caller + 1 < frames.count {
             let link = evidence.link(from: frames[caller], to: frames[caller + 1])
             switch link {
-            case let .tail(call, jumps, through, starts):
-                if through.contains(function.name) { return (.tailCall, ([call] + jumps).joined(separator: "; ")) }
-                links.append(([call] + jumps).joined(separator: "; "))
+            case let .tail(call, jumps, through, starts, alternatives, firstAmbiguous):
+                let route = ([call] + jumps).joined(separator: "; ")
+                let pointers = alternatives.map { $0 + " (through a pointer)" }.joined(separator: "; ")
+                if let index = through.firstIndex(of: function.name) {
+                    // Entered by the call itself, or by a jump from a function
+                    // that could only leave that way.
+                    if let firstAmbiguous, index > firstAmbiguous {
+                        return (.unverified, "entered by a tail call only if \(through[firstAmbiguous]) left by its direct jump: " + route
+                                + "; it may have left through a pointer instead: " + pointers)
+                    }
+                    return (.tailCall, route)
+                }
+                links.append(route + (alternatives.isEmpty ? "" : "; or " + pointers))
+                // A pointer out of a function the model puts below this one
+                // (inet_sendmsg's, under sock_sendmsg_nosec) leaves after it ran.
+                if let firstAmbiguous, !deeper.contains(through[firstAmbiguous]) { unknownRoute.append(pointers) }
                 entered += starts
                 // With DWARF: the jumps that left the functions entered so, inlined copies and all.
                 if notThere != nil, let dwarf {
@@ -358,6 +384,7 @@ public struct ChainAligner {
                     for (start, onward) in zip(starts, next) {
                         let jumps = evidence.tailJumps(ofFunctionAt: start, toward: onward)
                         if jumps.isEmpty { notThere = nil }   // its way on is not known
+                        var proofs: [String] = [], without: [String] = []
                         for site in jumps {
                             let inlined = evidence.code.extent(of: site).map {
                                 dwarf.inlinedCalls(function: evidence.code.symbolName(at: site) ?? $0.function, offset: site - $0.start, returnAddress: false)
@@ -366,14 +393,28 @@ public struct ChainAligner {
                             jump.offset = evidence.code.extent(of: site).map { site - $0.start }
                             jump.inlined = inlined
                             if let proof = Self.inlinedByDWARF(function.name, frames: [jump], at: "the jump here") {
-                                return (.inlined, proof + "; entered by a tail call: " + links.last!)
+                                proofs.append(proof)
+                            } else {
+                                without.append(Self.describeInlined(jump))
                             }
-                            notThere?.append(Self.describeInlined(jump))
+                        }
+                        // Proven only where every jump that may have left the function lies in a copy of it.
+                        if !proofs.isEmpty && without.isEmpty {
+                            return (.inlined, proofs.joined(separator: "; ") + "; entered by a tail call: " + links.last!)
+                        }
+                        if !proofs.isEmpty {
+                            dwarfAmbiguous = "DWARF shows it inlined at one way on and not at another, and which ran is not known: "
+                                + (proofs + without).joined(separator: "; ")
+                            notThere = nil
+                        } else {
+                            notThere?.append(contentsOf: without)
                         }
                     }
                 }
             case let .direct(call): links.append(call)
-            case let .indirect(call): links.append(call + " (through a pointer)")
+            case let .indirect(call):
+                links.append(call + " (through a pointer)")
+                unknownRoute.append(call + " (through a pointer)")
             case let .unexplained(call): links.append(call + " (no direct jump leads on)")
             case .unread: links.append("\(frames[caller].function): the call instruction could not be read")
             }

@@ -304,7 +304,7 @@ public final class KernelCorrelator {
             let under = candidates.filter { $0.addresses.dropFirst().contains(above.address) }
             guard let first = under.first, let depth = first.addresses.firstIndex(of: above.address) else { continue }
             let stack = ([first.chain[0]] + (1...max(depth, 1)).prefix(depth).map { first.location($0) }).joined(separator: " ← ")
-            var evidence = "its kprobe fired \(under.count)× in this call under this stack's \(first.location(depth)): \(stack)"
+            var evidence = "\(under.count) of its kprobe's hits in this call had this stack's \(first.location(depth)) (its return address) on their stack: \(stack)"
             if step.status.isProven, let before = step.evidence { evidence += "; and \(step.status.label): \(before)" }
             steps[index] = .init(function: step.function, layer: step.layer, status: .hit, evidence: evidence)
             changed = true
