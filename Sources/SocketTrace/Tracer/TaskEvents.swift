@@ -75,6 +75,7 @@ extension Tracer {
             placeFunctionBreakpoints(process, tid: thread.tid)
         }
         process.table.applyExec()
+        endExitCaptureAtExec(process)
         unwinder?.forget(process.pid)
         var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
         event.formerTid = former
@@ -106,8 +107,12 @@ extension Tracer {
         default:
             return
         }
-        if processEnded { event.releasedSockets = releasedAtExit(thread.process) }
         event.name = tasks.takeName(of: tid)
-        emit(.process(event))
+        guard processEnded else {
+            emit(.process(event))
+            return
+        }
+        event.releasedSockets = releasedAtExit(thread.process)
+        processEndedEvent(event, process: thread.process)
     }
 }
