@@ -395,6 +395,24 @@ struct KernelTests {
                 "the FIN leaves at the parent's close")
     }
 
+    @Test("a process with two threads exits holding a connection: both stop at their exit, the capture covers both (a filter is set once per event), the FIN is under the exit")
+    func twoThreadExitCaptured() throws {
+        let script = """
+            import os, socket, threading, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            child = os.fork()
+            if child == 0:
+                c = socket.create_connection(l.getsockname())
+                threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+                time.sleep(0.2); os._exit(0)
+            s, _ = l.accept(); s.recv(10); os.waitpid(child, 0)
+            """
+        let trace = try tracePython(script, name: "exit-threads")
+        let exits = try ends(trace)
+        let child = try #require(exits.first { $0.releasedSockets != nil && $0.tid == $0.pid && $0.pid != exits.last?.pid }, "\(exits)")
+        try expectExitFIN(child.exitKernel, above: "__x64_sys_exit_group")
+    }
+
     /// The tracer's perf event descriptors.
     static func perfDescriptors(of pid: Int32) -> Int {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []

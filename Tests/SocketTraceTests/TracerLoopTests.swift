@@ -268,6 +268,24 @@ import Testing
         #expect(sink.exited.map(\.syscall) == [.socket, .close], "the child copied the parent's table at its first stop")
     }
 
+    @Test("a child that ends before its parent's fork event comes (its exit stop and status first) is not made anew by that event")
+    func childEndedBeforeForkEvent() throws {
+        let script = Self.start + Self.tcpSocket(Self.parent) + [
+            Self.eventStop(Self.child),
+            Self.exiting(Self.child), Self.exited(Self.child, 0),
+            Self.fork(Self.parent, child: Self.child),
+            Self.exiting(Self.parent), Self.exited(Self.parent, 0),
+        ]
+        var tracer: Tracer?
+        let (_, backend, sink, captures) = try Self.runCapturing(script, ids: [Self.child: (Self.child, Self.parent)]) { tracer = $0 }
+        #expect(sink.process(.started, tid: Self.child).count == 1)
+        #expect(tracer?.tasks.isEmpty == true, "no task left for the dead child")
+        #expect(!backend.ranDry, "the loop ends with the last task")
+        // The child held the parent's socket (its copy of the table), the parent still did: the parent's exit releases it.
+        #expect(sink.process(.exited, tid: Self.parent).first?.releasedSockets?.map(\.fd) == [3])
+        #expect(captures.requests.last == .end(pid: Self.parent))
+    }
+
     @Test("exec by a non-leader thread: it takes the leader's id, the former id is gone, close-on-exec sockets too")
     func execByNonLeader() throws {
         let script = Self.start + [
@@ -424,12 +442,13 @@ import Testing
     /// PTRACE_EVENT_EXIT: SIGTRAP with event 6.
     static func exiting(_ tid: Int32) -> ScriptedStop { ScriptedStop(tid: tid, status: stopped(SIGTRAP, event: 6)) }
 
-    static func runCapturing(_ script: [ScriptedStop], ids: [Int32: (tgid: Int32, parent: Int32?)] = [:])
-        throws -> (Tracer.ExitStatus?, ScriptedPtrace, Events, Captures) {
+    static func runCapturing(_ script: [ScriptedStop], ids: [Int32: (tgid: Int32, parent: Int32?)] = [:],
+                             prepare: (Tracer) -> Void = { _ in }) throws -> (Tracer.ExitStatus?, ScriptedPtrace, Events, Captures) {
         let captures = Captures()
         let (status, backend, sink) = try run(script, ids: ids) { tracer in
             captures.backend = tracer.ptrace as? ScriptedPtrace
             tracer.exitCaptures = captures
+            prepare(tracer)
         }
         return (status, backend, sink, captures)
     }

@@ -2,11 +2,12 @@ import CPerf
 import Glibc
 
 /// A process's exit, sampled (`ExitCaptureSource`): the probe set's
-/// tracepoints (those sampled in the traced tasks) opened on every CPU for
-/// every task, each with an in-kernel filter on the exiting threads' ids
-/// (`common_pid == TID || …`, and the probe's own filter), writing to the
-/// same rings as the rest. Opened at the first exiting thread's exit stop,
-/// widened at the next ones, closed when the process's end is written.
+/// tracepoints (those sampled in the traced tasks, but the data calls'
+/// own) opened on every CPU for every task, each with an in-kernel filter
+/// on the exiting threads' ids (`common_pid == TID || …`, and the probe's
+/// own filter), writing to the same rings as the rest. Opened at the first
+/// exiting thread's exit stop, more events for the threads that stop at
+/// their exit later, all closed when the process's end is written.
 extension KernelSampler: ExitCaptureSource {
     /// `(common_pid == 41 || common_pid == 42)`, and the probe's own filter.
     static func exitFilter(threads: [Int32], own: String?) -> String {
@@ -14,29 +15,38 @@ extension KernelSampler: ExitCaptureSource {
         return own.map { "(\($0)) && " + names } ?? names
     }
 
+    /// The tracepoints that report what the program's data calls move (a
+    /// send's or a receive's length, the copy to the program): a release
+    /// does not hit them, so a capture does not open them.
+    static let dataCallTracepoints: Set<String> = [
+        "sock:sock_send_length", "sock:sock_recv_length", "tcp:tcp_rcv_space_adjust", "skb:skb_copy_datagram_iovec",
+    ]
+
+    /// The probes a capture opens: those sampled in the traced tasks that a release can hit.
+    var exitCaptureProbes: [Probe] {
+        probes.filter { !$0.everywhere && !Self.dataCallTracepoints.contains($0.name) }
+    }
+
     func captureExit(of pid: Int32, threads: [Int32]) -> Bool {
         guard !closed, !threads.isEmpty else { return false }
-        if var capture = exitCaptureEvents[pid] {
-            if capture.threads == threads { return true }
-            for event in capture.events {
-                let filter = Self.exitFilter(threads: threads, own: try? filterText(event.probe))
-                if cs_perf_set_filter(event.fd, filter) != 0 { return false }
-            }
-            capture.threads = threads
-            exitCaptureEvents[pid] = capture
-            return true
-        }
-        var capture = ExitCaptureEvents(threads: threads)
+        var capture = exitCaptureEvents[pid] ?? ExitCaptureEvents()
+        // A tracepoint event's filter is set once (the kernel refuses a
+        // second one, EEXIST): threads that reach their exit later get
+        // events of their own.
+        let added = threads.filter { !capture.threads.contains($0) }
+        if added.isEmpty { return exitCaptureEvents[pid] != nil }
         let opened = descriptors.count
+        var ids: [UInt64] = []
+        var events: [(fd: Int32, probe: Probe)] = []
         do {
             // Into the rings the traced tasks' events write to (every CPU has one once a task is followed).
             for cpu in cpus where rings[cpu] != nil {
-                for probe in probes where !probe.everywhere {
+                for probe in exitCaptureProbes {
                     guard let format = formats[probe.name] else { continue }
-                    let filter = Self.exitFilter(threads: threads, own: try filterText(probe))
+                    let filter = Self.exitFilter(threads: added, own: try filterText(probe))
                     guard let id = try open(format, pid: -1, cpu: cpu, inherit: false, chain: true, filter: filter) else { continue }
-                    capture.events.append((descriptors[descriptors.count - 1], probe))
-                    capture.ids.append(id)
+                    events.append((descriptors[descriptors.count - 1], probe))
+                    ids.append(id)
                     probeByID[id] = probe
                     exitCaptureOwner[id] = pid
                 }
@@ -45,10 +55,13 @@ extension KernelSampler: ExitCaptureSource {
             let undone = descriptors[opened...]
             for fd in undone { cs_perf_disable(fd); Glibc.close(fd) }
             descriptors.removeSubrange(opened...)
-            for id in capture.ids { probeByID[id] = nil; exitCaptureOwner[id] = nil }
-            return false
+            for id in ids { probeByID[id] = nil; exitCaptureOwner[id] = nil }
+            return exitCaptureEvents[pid] != nil
         }
-        guard !capture.events.isEmpty else { return false }
+        guard !events.isEmpty else { return exitCaptureEvents[pid] != nil }
+        capture.events += events
+        capture.ids += ids
+        capture.threads += added
         exitCaptureEvents[pid] = capture
         return true
     }

@@ -68,7 +68,7 @@ public final class Tracer {
         self.kernel = kernel
         self.ptrace = ptrace
         exitRecords = kernel?.sampler
-        exitCaptures = kernel?.sampler
+        exitCaptures = configuration.capturesExits ? kernel?.sampler : nil
         unwinder = configuration.stackTraces == .off ? nil : UserStackUnwinder(withLines: configuration.stackTraces == .lines)
         functionTracing = configuration.functionPatterns.isEmpty ? nil : FunctionTracing(patterns: configuration.functionPatterns)
     }
