@@ -308,7 +308,48 @@ struct KernelTests {
         #expect(closes[1].kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
-    @Test("a process that exits holding a connection: the exit says which sockets it released, and that their FIN is not observed (audit K)")
+    /// The `exited` and `killed` events of a trace file.
+    func ends(_ trace: String) throws -> [ProcessEvent] {
+        var ends: [ProcessEvent] = []
+        for case let .process(event) in try TraceFileReader(path: trace).records where event.kind == .exited || event.kind == .killed {
+            ends.append(event)
+        }
+        return ends
+    }
+
+    /// Runs a Python script under trace into a trace file.
+    func tracePython(_ script: String, name: String, options: [String] = ["--kernel", "on"]) throws -> String {
+        let file = TestSupport.temporaryFile(name) + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile(name) + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, options + ["--format", "jsonl", "-o", trace, "/usr/bin/python3", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        return trace
+    }
+
+    /// The FIN a process's exit sends for a connection it released: its
+    /// chain from do_exit down to the device, aligned with tcp_close by the
+    /// model's `entry exit`; the frames above do_exit shown as they are.
+    func expectExitFIN(_ activity: KernelActivity?, above: String) throws {
+        let activity = try #require(activity, "no exit_kernel")
+        #expect(activity.operation == "tcp_close" && activity.source == .observed)
+        let fin = try #require(activity.alignments.first { $0.operation == "tcp_close" && $0.observed.last == "__dev_queue_xmit" },
+                               "\(activity.alignments.map(\.observed))")
+        #expect(inOrder([above, "do_exit", "task_work_run", "__fput", "sock_close", "inet_release", "tcp_close", "__tcp_close",
+                         "__tcp_push_pending_frames", "tcp_write_xmit", "__tcp_transmit_skb", "ip_output", "__dev_queue_xmit"], in: fin.observed),
+                "\(fin.observed)")
+        let steps = Dictionary(uniqueKeysWithValues: fin.steps.map { ($0.function, $0) })
+        for matched in ["do_exit", "task_work_run", "__fput", "sock_close", "tcp_close", "__dev_queue_xmit"] {
+            #expect(steps[matched]?.status == .matched, "\(matched): \(String(describing: steps[matched]))")
+        }
+        #expect(steps["tcp_send_fin"]?.status == .tailCall, "\(String(describing: steps["tcp_send_fin"]))")
+        #expect(fin.steps.first?.function == "do_exit", "the model's exit entry begins at do_exit: \(fin.steps.map(\.function))")
+        #expect(!fin.extraFrames.contains(above), "frames above do_exit are not the model's to judge")
+        let states = activity.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }.map(\.summary)
+        #expect(states.contains { $0.hasPrefix("TCP_ESTABLISHED → TCP_FIN_WAIT1") }, "\(states)")
+    }
+
+    @Test("a process that exits holding a connection: its exit's FIN, captured from the exit stop on, aligned with tcp_close under the exit; the peer's receive on its stack")
     func releasedAtExit() throws {
         let script = """
             import os, socket
@@ -318,18 +359,108 @@ struct KernelTests {
                 c = socket.create_connection(l.getsockname()); c.send(b"hi"); os._exit(0)
             s, _ = l.accept(); s.recv(10); s.recv(10); os.waitpid(child, 0)
             """
-        let file = TestSupport.temporaryFile("exit") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let trace = TestSupport.temporaryFile("exit") + ".jsonl"
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, "/usr/bin/python3", file])
-        #expect(result.status == 0, "\(result.stderr)")
-        var exits: [ProcessEvent] = []
-        for case let .process(event) in try TraceFileReader(path: trace).records where event.kind == .exited { exits.append(event) }
+        let trace = try tracePython(script, name: "exit")
+        let exits = try ends(trace)
         // The child releases its connection (the listener it inherited stays the parent's); the parent, its own two.
         let child = try #require(exits.first)
         #expect(child.releasedSockets?.map(\.protocolLabel) == ["TCP"] && child.releasedSockets?.first?.peer != nil, "\(exits)")
+        try expectExitFIN(child.exitKernel, above: "__x64_sys_exit_group")
+        // On loopback the FIN is taken in by the peer's stack in a softirq on the exiting thread's stack: this socket's own packet.
+        let receive = child.exitKernel?.samples.first { $0.tracepoint == "net:netif_receive_skb" }
+        #expect(receive?.flow?.owner == .ownSocket, "\(String(describing: receive?.flow))")
+        #expect(child.exitKernel?.alignments.contains { $0.context?.hasPrefix("softirq") == true } == true)
         let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
-        #expect(text.contains("↳ released by the exit: "), "\(text)")
+        #expect(text.contains("↳ released by the exit: ") && text.contains("their release, sampled on the exiting threads from their exit stop on (tcp_close):"), "\(text)")
+        #expect(text.contains("+__x64_sys_exit_group → +do_group_exit → do_exit → task_work_run → __fput → sock_close"), "\(text)")
+        #expect(!text.contains("is not observed"))
+        let compare = try TestSupport.run(TestSupport.sockettrace, ["compare", trace]).stdout
+        #expect(compare.contains("of them a process's exit)"), "\(compare)")
+        // Without kernel observation there is no exit stop and no capture: the exit says it is not observed.
+        let off = try tracePython(script, name: "exit-off", options: ["--kernel", "off"])
+        let offChild = try #require(try ends(off).first)
+        #expect(offChild.releasedSockets?.count == 1 && offChild.exitKernel == nil)
+        let offText = try TestSupport.run(TestSupport.sockettrace, ["report", off]).stdout
+        #expect(offText.contains("what their release sends (a FIN) is not observed"), "\(offText)")
+    }
+
+    @Test("a connection another live process also holds: the first exit releases nothing and captures nothing; the last holder's close sends the FIN")
+    func sharedAtExitNotCaptured() throws {
+        let script = """
+            import os, socket, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            child = os.fork()
+            if child == 0:
+                os._exit(0)
+            os.waitpid(child, 0); time.sleep(0.1); c.close(); s.recv(10)
+            """
+        let trace = try tracePython(script, name: "exit-shared")
+        let exits = try ends(trace)
+        let child = try #require(exits.first { $0.pid != exits.last?.pid }, "\(exits)")
+        #expect(child.releasedSockets == nil && child.exitKernel == nil, "\(child)")
+        var closes: [SyscallInvocation] = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records where call.syscall == .close && call.socket?.protocolLabel == "TCP" {
+            closes.append(call)
+        }
+        #expect(closes.first?.kernel?.operation == "tcp_close" && closes.first?.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true,
+                "the FIN leaves at the parent's close")
+    }
+
+    @Test("a process with two threads exits holding a connection: both stop at their exit, the capture covers both (a filter is set once per event), the FIN is under the exit")
+    func twoThreadExitCaptured() throws {
+        let script = """
+            import os, socket, threading, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            child = os.fork()
+            if child == 0:
+                c = socket.create_connection(l.getsockname())
+                threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+                time.sleep(0.2); os._exit(0)
+            s, _ = l.accept(); s.recv(10); os.waitpid(child, 0)
+            """
+        let trace = try tracePython(script, name: "exit-threads")
+        let exits = try ends(trace)
+        let child = try #require(exits.first { $0.releasedSockets != nil && $0.tid == $0.pid && $0.pid != exits.last?.pid }, "\(exits)")
+        try expectExitFIN(child.exitKernel, above: "__x64_sys_exit_group")
+    }
+
+    /// The tracer's perf event descriptors.
+    static func perfDescriptors(of pid: Int32) -> Int {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?.contains("perf_event") == true }.count
+    }
+
+    @Test("a process killed by SIGKILL holding a connection: its exit's FIN is captured too, under the signal's frames; no capture event is left open")
+    func killedAtExitCaptured() throws {
+        let script = """
+            import os, signal, socket, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            child = os.fork()
+            if child == 0:
+                c = socket.create_connection(l.getsockname()); time.sleep(30); os._exit(0)
+            s, _ = l.accept()
+            print("ready", flush=True); time.sleep(1)
+            os.kill(child, signal.SIGKILL); os.waitpid(child, 0)
+            print("killed", flush=True); time.sleep(1.5)
+            s.recv(10)
+            """
+        let file = TestSupport.temporaryFile("killed") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("killed") + ".jsonl"
+        let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, "/usr/bin/python3", file])
+        #expect(tracer.waitForOutput("ready"))
+        let before = Self.perfDescriptors(of: tracer.pid)
+        #expect(before > 0)
+        #expect(tracer.waitForOutput("killed"))
+        // Closed when the child's end is written, while the parent sleeps.
+        #expect(ChildProcess.poll(timeout: 1.2) { Self.perfDescriptors(of: tracer.pid) == before },
+                "perf events \(Self.perfDescriptors(of: tracer.pid)), \(before) before the exit")
+        let result = try tracer.wait(timeout: 20)
+        #expect(result.status == 0, "\(result.stderr)")
+        let killed = try #require(try ends(trace).first { $0.kind == .killed }, "no killed event")
+        #expect(killed.signal == SIGKILL && killed.releasedSockets?.count == 1)
+        try expectExitFIN(killed.exitKernel, above: "get_signal")
+        #expect(killed.exitKernel?.alignments.contains { $0.observed.contains("__x64_sys_exit_group") } == false)
     }
 
     @Test("shutdown(SHUT_WR) sends the FIN; the close after it sends none and says so (audit)")

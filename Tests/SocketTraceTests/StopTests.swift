@@ -27,7 +27,7 @@ import Testing
             (Self.stopped(SIGTRAP, event: 3), .created(.clone)),
             (Self.stopped(SIGTRAP, event: 4), .exec),
             (Self.stopped(SIGTRAP, event: 5), .otherEvent(5)),
-            (Self.stopped(SIGTRAP, event: 6), .otherEvent(6)),
+            (Self.stopped(SIGTRAP, event: 6), .exiting),
             (Self.stopped(SIGSTOP, event: 128), .groupStop(signal: SIGSTOP)),
             (Self.stopped(SIGTTOU, event: 128), .groupStop(signal: SIGTTOU)),
             (Self.stopped(SIGTRAP, event: 128), .eventStop(signal: SIGTRAP)),

@@ -146,3 +146,70 @@ struct TraceFileTests {
         }
     }
 }
+
+/// A process's exit with what its release did in the kernel (format 1.9's
+/// `exit_kernel`), written and read back, and shown under its exit line.
+@Suite struct ExitKernelRecordTests {
+    static func exitEvent() -> ProcessEvent {
+        var event = ProcessEvent(.killed, tid: 301, pid: 301, time: MonotonicTime(nanoseconds: 5_000_000_000))
+        event.signal = SIGKILL
+        event.coreDumped = false
+        event.name = "client"
+        event.releasedSockets = [SocketSnapshot(fd: 3, family: 2, type: 1, protocolLabel: "TCP", local: SocketEndpoint(text: "127.0.0.1:40000"),
+                                                peer: SocketEndpoint(text: "127.0.0.1:12345"), state: .connected)]
+        // innermost first, as sampled
+        let chain = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_write_xmit",
+                     "__tcp_push_pending_frames", "__tcp_close", "tcp_close", "inet_release", "sock_close", "__fput", "task_work_run",
+                     "do_exit", "do_group_exit", "get_signal", "arch_do_signal_or_restart", "exit_to_user_mode_loop", "do_syscall_64"]
+        let sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 301, tid: 301,
+                                  time: MonotonicTime(nanoseconds: 4_999_000_000), cpu: 1, chain: chain, fields: [:])
+        let functions = ["do_exit", "task_work_run", "__fput", "sock_close", "inet_release", "tcp_close", "__tcp_close"]
+        let expected = functions.map { ModelFunction(layer: .syscall, name: $0, sourceFile: nil, kernels: .any, file: "", line: 0) }
+        var alignment = ChainAligner(symbols: nil).align(Array(ChainAligner.parts(sample.frames).syscall.map(\.function)), with: expected,
+                                                          operation: "tcp_close")
+        alignment.context = ChainAlignment.syscallContext
+        alignment.sample = sample.heading
+        event.exitKernel = KernelActivity(operation: "tcp_close", source: .observed, expected: functions, samples: [sample], alignments: [alignment])
+        return event
+    }
+
+    @Test("exit_kernel round-trips through the trace file; the timeline shows the release's chain under the kill, frames above do_exit as they are")
+    func roundTrip() throws {
+        let path = TestSupport.temporaryFile("exit-kernel") + ".jsonl"
+        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
+                                     header: TraceHeader(command: ["client"], kernelObservation: "observed", note: nil))
+        writer.handle(.process(Self.exitEvent()))
+        writer.finish()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("\"version\":\"1.9\"") && text.contains("\"exit_kernel\":{"), "\(text)")
+        var read: ProcessEvent?
+        for case let .process(event) in try TraceFileReader(path: path).records { read = event }
+        let event = try #require(read)
+        #expect(event.kind == .killed && event.releasedSockets?.first?.fd == 3)
+        let activity = try #require(event.exitKernel)
+        #expect(activity.operation == "tcp_close" && activity.samples.first?.chain == Self.exitEvent().exitKernel?.samples.first?.chain)
+        #expect(activity.alignments.first?.steps.map(\.status) == Self.exitEvent().exitKernel?.alignments.first?.steps.map(\.status))
+        #expect(activity.alignments.first?.verdict == .matches)
+
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        timeline.handle(.process(event))
+        timeline.finish()
+        output.flush()
+        let shown = output.captured
+        #expect(shown.contains("+++ killed by SIGKILL +++"), "\(shown)")
+        #expect(shown.contains("↳ released by the exit: 3<TCP 127.0.0.1:40000->127.0.0.1:12345>; their release, sampled on the exiting threads from their exit stop on (tcp_close):"), "\(shown)")
+        #expect(shown.contains("+exit_to_user_mode_loop → +arch_do_signal_or_restart → +get_signal → +do_group_exit → do_exit → task_work_run → __fput"), "\(shown)")
+        #expect(!shown.contains("not observed"))
+
+        // Without it (a 1.8 trace, or kernel observation off): the sentence that says it was not observed.
+        var older = event
+        older.exitKernel = nil
+        let plain = TraceOutput.capturing()
+        let oldTimeline = TextTimeline(output: plain, options: TextTimeline.Options())
+        oldTimeline.handle(.process(older))
+        oldTimeline.finish()
+        plain.flush()
+        #expect(plain.captured.contains("what their release sends (a FIN) is not observed"), "\(plain.captured)")
+    }
+}

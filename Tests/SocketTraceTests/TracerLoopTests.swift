@@ -53,7 +53,7 @@ import Testing
         }
 
         func waitStatus(of tid: Int32, allThreads: Bool) -> Int32? { nil }
-        func optionFlags(followForks: Bool, seccomp: Bool, exitKill: Bool) -> UInt64 { 0 }
+        func optionFlags(followForks: Bool, seccomp: Bool, exitKill: Bool, traceExit: Bool) -> UInt64 { 0 }
         func seize(_ tid: Int32, options: UInt64) -> Int32 { 0 }
         func interrupt(_ tid: Int32) -> Int32 {
             actions.append(.interrupt(tid))
@@ -268,6 +268,24 @@ import Testing
         #expect(sink.exited.map(\.syscall) == [.socket, .close], "the child copied the parent's table at its first stop")
     }
 
+    @Test("a child that ends before its parent's fork event comes (its exit stop and status first) is not made anew by that event")
+    func childEndedBeforeForkEvent() throws {
+        let script = Self.start + Self.tcpSocket(Self.parent) + [
+            Self.eventStop(Self.child),
+            Self.exiting(Self.child), Self.exited(Self.child, 0),
+            Self.fork(Self.parent, child: Self.child),
+            Self.exiting(Self.parent), Self.exited(Self.parent, 0),
+        ]
+        var tracer: Tracer?
+        let (_, backend, sink, captures) = try Self.runCapturing(script, ids: [Self.child: (Self.child, Self.parent)]) { tracer = $0 }
+        #expect(sink.process(.started, tid: Self.child).count == 1)
+        #expect(tracer?.tasks.isEmpty == true, "no task left for the dead child")
+        #expect(!backend.ranDry, "the loop ends with the last task")
+        // The child held the parent's socket (its copy of the table), the parent still did: the parent's exit releases it.
+        #expect(sink.process(.exited, tid: Self.parent).first?.releasedSockets?.map(\.fd) == [3])
+        #expect(captures.requests.last == .end(pid: Self.parent))
+    }
+
     @Test("exec by a non-leader thread: it takes the leader's id, the former id is gone, close-on-exec sockets too")
     func execByNonLeader() throws {
         let script = Self.start + [
@@ -394,5 +412,103 @@ import Testing
         #expect(backend.actions.contains(.detach(Self.parent, signal: 0)))
         #expect(backend.actions.contains(.detach(Self.thread, signal: SIGUSR2)), "the signal about to be delivered goes with the detach")
         #expect(!backend.ranDry)
+    }
+
+    // MARK: exits that release sockets
+
+    /// An exit capture that records what the tracer asked of it, and how
+    /// many backend actions had happened then (to tell before a resume from after).
+    final class Captures: ExitCaptureSource {
+        enum Request: Equatable {
+            case capture(pid: Int32, threads: [Int32], actionsBefore: Int)
+            case end(pid: Int32)
+        }
+        var requests: [Request] = []
+        var open: Set<Int32> = []
+        weak var backend: ScriptedPtrace?
+        func captureExit(of pid: Int32, threads: [Int32]) -> Bool {
+            requests.append(.capture(pid: pid, threads: threads, actionsBefore: backend?.actions.count ?? -1))
+            open.insert(pid)
+            return true
+        }
+        func endExitCapture(of pid: Int32) -> [KernelSample] {
+            requests.append(.end(pid: pid))
+            open.remove(pid)
+            return []
+        }
+        var capturedExits: [Int32] { Array(open) }
+    }
+
+    /// PTRACE_EVENT_EXIT: SIGTRAP with event 6.
+    static func exiting(_ tid: Int32) -> ScriptedStop { ScriptedStop(tid: tid, status: stopped(SIGTRAP, event: 6)) }
+
+    static func runCapturing(_ script: [ScriptedStop], ids: [Int32: (tgid: Int32, parent: Int32?)] = [:],
+                             prepare: (Tracer) -> Void = { _ in }) throws -> (Tracer.ExitStatus?, ScriptedPtrace, Events, Captures) {
+        let captures = Captures()
+        let (status, backend, sink) = try run(script, ids: ids) { tracer in
+            captures.backend = tracer.ptrace as? ScriptedPtrace
+            tracer.exitCaptures = captures
+            prepare(tracer)
+        }
+        return (status, backend, sink, captures)
+    }
+
+    @Test("an exit stop of a process holding a socket opens the capture before the thread is resumed; its end closes it")
+    func exitStopCapturesRelease() throws {
+        let script = Self.start + Self.tcpSocket(Self.parent) + [Self.exiting(Self.parent), Self.exited(Self.parent, 0)]
+        let (status, backend, sink, captures) = try Self.runCapturing(script)
+        #expect(status == .exited(0))
+        guard case let .capture(pid, threads, actionsBefore)? = captures.requests.first else {
+            Issue.record("no capture: \(captures.requests)")
+            return
+        }
+        #expect(pid == Self.parent && threads == [Self.parent])
+        // The resumes so far: the SIGCONT's, the socket call's entry and exit; the exit stop's comes after the capture.
+        #expect(backend.actions[actionsBefore...].first == .resume(Self.parent, .toSyscall, signal: 0), "\(backend.actions)")
+        #expect(captures.requests.last == .end(pid: Self.parent))
+        #expect(captures.open.isEmpty)
+        let exited = try #require(sink.process(.exited).first)
+        #expect(exited.releasedSockets?.map(\.fd) == [3])
+        #expect(exited.exitKernel == nil, "no kernel observer: nothing attributed")
+        #expect(Stop(waitStatus: Self.stopped(SIGTRAP, event: 6)) == .exiting)
+    }
+
+    @Test("a socket another live process holds: the first exit releases nothing and captures nothing; the last holder's does")
+    func sharedSocketNotCaptured() throws {
+        let script = Self.start + Self.tcpSocket(Self.parent) + [
+            Self.fork(Self.parent, child: Self.child), Self.eventStop(Self.child),
+            Self.exiting(Self.child), Self.exited(Self.child, 0),
+            Self.exiting(Self.parent), Self.exited(Self.parent, 0),
+        ]
+        let (_, _, sink, captures) = try Self.runCapturing(script, ids: [Self.child: (Self.child, Self.parent)])
+        #expect(sink.process(.exited, tid: Self.child).first?.releasedSockets == nil)
+        #expect(captures.requests.map { if case let .capture(pid, _, _) = $0 { pid } else { -1 } }.filter { $0 == Self.child }.isEmpty,
+                "\(captures.requests)")
+        #expect(captures.requests.count == 2 && captures.requests.last == .end(pid: Self.parent), "\(captures.requests)")
+    }
+
+    @Test("SIGKILL: the killed process's threads stop at their exit too; every exiting thread is in the filter; the capture ends")
+    func killedProcessCaptured() throws {
+        let script = Self.start + Self.tcpSocket(Self.parent) + [
+            Self.clone(Self.parent, thread: Self.thread), Self.eventStop(Self.thread),
+            Self.exiting(Self.thread), Self.exiting(Self.parent),
+            Self.killed(Self.thread, SIGKILL), Self.killed(Self.parent, SIGKILL),
+        ]
+        let (status, _, sink, captures) = try Self.runCapturing(script, ids: [Self.thread: (Self.parent, 1)])
+        #expect(status == .killed(signal: SIGKILL, coreDumped: false))
+        let threadSets = captures.requests.compactMap { if case let .capture(_, threads, _) = $0 { threads } else { nil } }
+        #expect(threadSets == [[Self.thread], [Self.parent, Self.thread].sorted()])
+        #expect(captures.requests.last == .end(pid: Self.parent) && captures.open.isEmpty)
+        let killed = sink.process(.killed)
+        #expect(killed.last?.tid == Self.parent && killed.last?.releasedSockets?.map(\.fd) == [3])
+    }
+
+    @Test("no capture source (kernel observation off): threads do not stop at their exit, the exit event says nothing of the kernel")
+    func noExitStopsWithoutCapture() throws {
+        let backend = ScriptedPtrace([])
+        let tracer = Tracer(configuration: TracerConfiguration(), sink: Events(), ptrace: backend)
+        #expect(!tracer.stopsAtExits)
+        #expect(LinuxPtrace().optionFlags(followForks: true, seccomp: true, exitKill: true, traceExit: false) & LinuxPtrace.traceExitOption == 0)
+        #expect(LinuxPtrace().optionFlags(followForks: true, seccomp: true, exitKill: true, traceExit: true) & LinuxPtrace.traceExitOption != 0)
     }
 }

@@ -42,7 +42,8 @@ public final class KernelCorrelator {
     /// for this kernel: the same for every call, so worked out once.
     struct ExpectedKey: Hashable {
         let operation: String
-        let syscall: Syscall
+        /// A syscall's name, or `exit` (StackOperation.exitEntry).
+        let syscall: String
     }
     var expectedCache: [ExpectedKey: (functions: [ModelFunction], names: [String])] = [:]
 
@@ -54,6 +55,12 @@ public final class KernelCorrelator {
     /// the best over all of them together, then the narrowest; a sample
     /// that tells none apart (one at the syscall's entry) takes the call's.
     func operations(for samples: [KernelSample], candidates: [StackOperation], syscall: Syscall)
+        -> (call: StackOperation?, perSample: [StackOperation?]) {
+        operations(for: samples, candidates: candidates, entry: syscall.rawValue)
+    }
+
+    /// The same for the model's entry `entry` (a syscall's name, or `exit`).
+    func operations(for samples: [KernelSample], candidates: [StackOperation], entry syscall: String)
         -> (call: StackOperation?, perSample: [StackOperation?]) {
         guard candidates.count > 1 else { return (candidates.first, samples.map { _ in candidates.first }) }
         let scores = samples.map { sample in candidates.map { syscallScore(sample, $0, syscall: syscall) } }
@@ -84,12 +91,12 @@ public final class KernelCorrelator {
 
     /// How well `operation` explains a sample's syscall frames (cached: the
     /// same chains come back).
-    func syscallScore(_ sample: KernelSample, _ operation: StackOperation, syscall: Syscall) -> ChainAligner.Score {
+    func syscallScore(_ sample: KernelSample, _ operation: StackOperation, syscall: String) -> ChainAligner.Score {
         let key = AlignmentKey(operation: operation.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
         if let known = scoreCache[key] { return known }
         let parts = ChainAligner.parts(sample.frames)
         let score = parts.syscall.isEmpty ? ChainAligner.Score(shown: 0, contradicted: 0)
-            : ChainAligner.score(aligner.align(frames: parts.syscall, with: expected(operation, syscall).functions, operation: operation.name,
+            : ChainAligner.score(aligner.align(frames: parts.syscall, with: expected(operation, entry: syscall).functions, operation: operation.name,
                                                caller: parts.entry))
         if scoreCache.count >= Self.alignmentCacheLimit { scoreCache.removeAll(keepingCapacity: true) }
         scoreCache[key] = score
@@ -97,10 +104,14 @@ public final class KernelCorrelator {
     }
 
     func expected(_ operation: StackOperation?, _ syscall: Syscall) -> (functions: [ModelFunction], names: [String]) {
+        expected(operation, entry: syscall.rawValue)
+    }
+
+    func expected(_ operation: StackOperation?, entry syscall: String) -> (functions: [ModelFunction], names: [String]) {
         guard let operation else { return ([], []) }
         let key = ExpectedKey(operation: operation.name, syscall: syscall)
         if let known = expectedCache[key] { return known }
-        let functions = operation.chain(for: syscall.rawValue, kernel: kernel)
+        let functions = operation.chain(for: syscall, kernel: kernel)
         let found = (functions, functions.map(\.name))
         expectedCache[key] = found
         return found
@@ -377,10 +388,14 @@ public final class KernelCorrelator {
     /// softirq side (if any) against the softirq operation that explains it
     /// best (none: it is unmodelled, and shown as it is).
     func align(_ frames: [KernelFrame], operation: StackOperation?, syscall: Syscall, family: UInt64? = nil) -> [ChainAlignment] {
+        align(frames, operation: operation, entry: syscall.rawValue, family: family)
+    }
+
+    func align(_ frames: [KernelFrame], operation: StackOperation?, entry syscall: String, family: UInt64? = nil) -> [ChainAlignment] {
         let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
         if let operation {
-            let expected = self.expected(operation, syscall).functions
+            let expected = self.expected(operation, entry: syscall).functions
             // Under softirq work the syscall's frames are that sample's context:
             // the sample counts under the softirq's operation, not again here.
             let context = parts.softirq.isEmpty ? ChainAlignment.syscallContext : ChainAlignment.syscallUnderSoftirq

@@ -19,6 +19,8 @@ public struct OperationSummary: Sendable, Codable {
 
     public var operation: String
     public var calls = 0
+    /// Of `calls`, processes' exits that released a socket (format 1.9's `exit_kernel`).
+    public var exits = 0
     public var observedCalls = 0
     public var chains = 0
     public var verdicts: [String: Int] = [:]
@@ -26,9 +28,12 @@ public struct OperationSummary: Sendable, Codable {
     public var extraFrames: [String: Int] = [:]
 
     /// Summaries of every operation seen in the calls, in first-seen order.
-    public static func summarize(_ calls: [SyscallInvocation]) -> [OperationSummary] {
+    /// `exits`: processes' ends whose release the kernel was sampled in
+    /// (`exit_kernel`), each counted as one call of its operation.
+    public static func summarize(_ calls: [SyscallInvocation], exits: [ProcessEvent] = []) -> [OperationSummary] {
         var order: [String] = []
         var byName: [String: OperationSummary] = [:]
+        let activities = calls.compactMap(\.kernel).map { ($0, false) } + exits.compactMap(\.exitKernel).map { ($0, true) }
         func add(_ alignment: ChainAlignment, to summary: inout OperationSummary) {
             summary.chains += 1
             summary.verdicts[alignment.verdict.rawValue, default: 0] += 1
@@ -42,8 +47,7 @@ public struct OperationSummary: Sendable, Codable {
             }
             for frame in alignment.extraFrames { summary.extraFrames[frame, default: 0] += 1 }
         }
-        for call in calls {
-            guard let activity = call.kernel else { continue }
+        for (activity, atExit) in activities {
             for hit in activity.hits {
                 guard let operation = hit.operation ?? activity.operation else { continue }
                 if byName[operation] == nil {
@@ -67,6 +71,7 @@ public struct OperationSummary: Sendable, Codable {
                 order.append(operation)
             }
             byName[operation]!.calls += 1
+            if atExit { byName[operation]!.exits += 1 }
             if activity.source == .observed { byName[operation]!.observedCalls += 1 }
             for alignment in activity.alignments where alignment.countsTheSample {
                 if byName[alignment.operation] == nil {
@@ -81,6 +86,7 @@ public struct OperationSummary: Sendable, Codable {
 
     public var text: String {
         var out = "\(operation): \(calls) call\(calls == 1 ? "" : "s")"
+        if exits > 0 { out += " (\(exits) of them a process's exit)" }
         if calls > 0 { out += ", \(observedCalls) with kernel samples" }
         out += ", \(chains) chain\(chains == 1 ? "" : "s") aligned"
         if !verdicts.isEmpty {

@@ -9,7 +9,13 @@ extension KernelCorrelator {
     /// time, and netif_receive_skb fires as each begins). Other
     /// connections' packets leave the call.
     func attributeFlows(_ samples: [KernelSample], to call: SyscallInvocation) -> (kept: [KernelSample], others: [KernelSample]) {
-        let local = call.socket?.local?.forPairing, peer = call.socket?.peer?.forPairing, inode = call.socket?.inode
+        attributeFlows(samples, socket: call.socket, by: "\(call.name) of \(call.tid)")
+    }
+
+    /// The same for work done on the stack of something else than a call
+    /// (`worker`: a process's exit), on behalf of `socket`.
+    func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String) -> (kept: [KernelSample], others: [KernelSample]) {
+        let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
         for var sample in samples.sorted(by: { $0.time < $1.time }) {
@@ -23,7 +29,7 @@ extension KernelCorrelator {
             if parts.softirq.isEmpty {
                 current = nil
                 if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress {
-                    let by = "\(call.name) of \(call.tid)"
+                    let by = worker
                     if sample.isNeighbourSolicitation {
                         register(sample, as: .neighbour, by: by)
                     } else {
@@ -34,7 +40,7 @@ extension KernelCorrelator {
                 kept.append(sample)
                 continue
             }
-            let work = "\(parts.softirqKind ?? "unknown") softirq work on the stack of \(call.name) of \(call.tid)"
+            let work = "\(parts.softirqKind ?? "unknown") softirq work on the stack of \(worker)"
             if parts.softirqKind != "NET_RX" {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")

@@ -57,7 +57,7 @@ public final class KernelSampler {
         ringFoundHalfFull = rings.values.contains { fillsHalfARing($0.unread) }
         return ringFoundHalfFull
     }
-    public private(set) var sampleCount: UInt64 = 0
+    public internal(set) var sampleCount: UInt64 = 0
     var closed = false
     /// With `--vmlinux`: kernel frames to source lines.
     public var sourceResolver: KernelSourceResolver? {
@@ -130,6 +130,21 @@ public final class KernelSampler {
 
     /// Whether the probes sampled everywhere are open (once, for every task).
     var openedEverywhere = false
+
+    /// Exit captures (`ExitCaptureSource`), by process: the events each
+    /// opened on every CPU, and the threads its filter names.
+    struct ExitCaptureEvents {
+        var events: [(fd: Int32, probe: Probe)] = []
+        var ids: [UInt64] = []
+        var threads: [Int32] = []
+    }
+    var exitCaptureEvents: [Int32: ExitCaptureEvents] = [:]
+    /// A capture's sample id → its process.
+    var exitCaptureOwner: [UInt64: Int32] = [:]
+    /// What each capture sampled so far, oldest first.
+    var exitSamples: [Int32: [KernelSample]] = [:]
+    /// Samples lost by events closed before the end (their own counts).
+    var lostByClosedEvents: UInt64 = 0
 
     /// The tasks whose syscall exits are sampled, and whether opening them failed.
     var exitTasks: Set<Int32> = []
@@ -273,6 +288,8 @@ public final class KernelSampler {
     public struct Drained {
         public var samples: [KernelSample] = []
         public var exits: [SyscallExitRecord] = []
+        /// Exit captures' samples, by process (kept by the sampler until the capture ends).
+        var captured: [(pid: Int32, sample: KernelSample)] = []
     }
 
     /// Everything sampled since the last call, oldest first.
@@ -291,6 +308,7 @@ public final class KernelSampler {
         drained.samples.sort { $0.time < $1.time }
         drained.exits.sort { $0.time < $1.time }
         sampleCount += UInt64(drained.samples.count)
+        keepCaptured(&drained)
         return drained
     }
 
@@ -330,6 +348,10 @@ public final class KernelSampler {
             kernelSample.inlined = inlined
             kernelSample.addresses = addresses
             kernelSample.offsets = offsets
+            if let owner = exitCaptureOwner[sample.id] {
+                drained.captured.append((owner, kernelSample))
+                continue
+            }
             drained.samples.append(kernelSample)
         }
     }
@@ -387,7 +409,7 @@ public final class KernelSampler {
             guard let lost = PerfEvent.lostSamples(of: fd) else { eventsCount = false; break }
             lostByEvents += lost
         }
-        if eventsCount { lostSamples = max(lostSamples, lostByEvents) }
+        if eventsCount { lostSamples = max(lostSamples, lostByEvents + lostByClosedEvents) }
         for ring in rings.values { ring.unmap() }
         // This run's kprobe events go once their perf events are closed:
         // the release helper removes them after closing those.

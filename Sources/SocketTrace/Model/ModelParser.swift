@@ -136,7 +136,7 @@ public enum ModelParser {
                 operation!.tracepoints = Array(words.dropFirst())
             case "entry":
                 guard words.count >= 2 else { throw fail("`entry` names the syscalls it is for") }
-                for name in words.dropFirst() where !operation!.syscalls.contains(name) {
+                for name in words.dropFirst() where !operation!.syscalls.contains(name) && name != StackOperation.exitEntry {
                     throw fail("entry for '\(name)', which is not in this operation's `syscalls`")
                 }
                 operation!.entries.append((Array(words.dropFirst()), []))

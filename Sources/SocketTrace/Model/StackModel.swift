@@ -118,6 +118,14 @@ public struct StackOperation: Sendable, Codable {
         return all.filter { $0.kernels.contains(kernel) }
     }
 
+    /// The entry of a process's exit that releases the socket (`entry
+    /// exit`): not a syscall of the operation's own, do_exit → task_work_run
+    /// → __fput, whatever ended the process (exit_group, exit, a signal).
+    public static let exitEntry = "exit"
+
+    /// Whether the model says how a process's exit releases such a socket.
+    public var releasesAtExit: Bool { entries.contains { $0.syscalls.contains(Self.exitEntry) } }
+
     /// Every function the operation names, on every kernel.
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
@@ -223,6 +231,14 @@ public struct StackModel: Sendable {
         // Narrowest first; the wider ones stay candidates, for a chain that
         // shows their own functions (a close believed to drop one of several
         // references whose stack shows the FIN being sent).
+        return fitting.enumerated().sorted { ($0.element.sockets.specificity, -$0.offset) > ($1.element.sockets.specificity, -$1.offset) }
+            .map(\.element)
+    }
+
+    /// The operations a process's exit may perform on this socket when it
+    /// releases it (those with an `entry exit`), the narrowest first.
+    public func exitOperations(socket: SocketSnapshot?) -> [StackOperation] {
+        let fitting = operations.filter { !$0.softirq && $0.releasesAtExit && $0.sockets.matches(socket) }
         return fitting.enumerated().sorted { ($0.element.sockets.specificity, -$0.offset) > ($1.element.sockets.specificity, -$1.offset) }
             .map(\.element)
     }

@@ -208,22 +208,42 @@ public final class TextTimeline: TraceSink {
             note(event, "exec " + abbreviated(event.command ?? [event.name ?? "?"]))
         case .exited:
             note(event, "+++ exited with \(event.status ?? 0) +++")
-            if let released = event.releasedSockets {
-                // The kernel stops sampling an exiting task before its files go.
-                let sockets = released.map { socket in
-                    "\(socket.fd)<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
-                }.joined(separator: ", ")
-                writeWrapped([paint("↳ released by the exit: \(sockets); what their release sends (a FIN) is not observed: "
-                    + "the kernel detaches an exiting task's perf events before it lets go of its files", Self.dim)],
-                             separator: " ", continuation: "  ")
-            }
+            releaseLines(event)
         case .killed:
             note(event, "+++ killed by " + SignalName.name(event.signal ?? 0) + (event.coreDumped == true ? " (core dumped)" : "") + " +++")
+            releaseLines(event)
         case .detached:
             note(event, "detached")
         case .personality:
             note(event, "runs in \(event.architecture == .i386 ? 32 : 64)-bit mode")
         }
+    }
+
+    /// Under a process's end: the sockets it released and what their
+    /// release did in the kernel, sampled from its exit stop on (the
+    /// exit's frames, do_exit → task_work_run → __fput → …, aligned with
+    /// the close operation); without a capture, that it is not observed.
+    func releaseLines(_ event: ProcessEvent) {
+        guard let released = event.releasedSockets else { return }
+        let sockets = released.map { socket in
+            "\(socket.fd)<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
+        }.joined(separator: ", ")
+        guard let activity = event.exitKernel else {
+            // The kernel stops sampling an exiting task before its files go.
+            writeWrapped([paint("↳ released by the exit: \(sockets); what their release sends (a FIN) is not observed: "
+                + "the kernel detaches an exiting task's perf events before it lets go of its files", Self.dim)],
+                         separator: " ", continuation: "  ")
+            return
+        }
+        if activity.samples.isEmpty {
+            writeWrapped([paint("↳ released by the exit: \(sockets); sampled on the exiting threads from their exit stop on: "
+                + "nothing was sent, no state changed" + (activity.operation.map { " (\($0))" } ?? ""), Self.dim)],
+                         separator: " ", continuation: "  ")
+            return
+        }
+        writeWrapped([paint("↳ released by the exit: \(sockets); their release, sampled on the exiting threads from their exit stop on"
+            + (activity.operation.map { " (\($0))" } ?? "") + ":", Self.dim)], separator: " ", continuation: "  ")
+        kernelLines(activity)
     }
 
     /// A command line as strace shortens execve's arguments: each but the

@@ -18,6 +18,9 @@ struct DeferredOutput {
         case awaitedExits(tid: Int32, seen: MonotonicTime)
         /// Calls let run through whose records came, while the tracer was idle.
         case settledExits
+        /// A process's end whose exit's work the sampler captured
+        /// (`ExitCaptureSource`): written with it.
+        case processEnded(ProcessEvent, captured: Bool)
         case flush
     }
 

@@ -20,8 +20,9 @@ protocol PtraceBackend {
 
     // MARK: starting and ending
 
-    /// The ptrace options sockettrace sets.
-    func optionFlags(followForks: Bool, seccomp: Bool, exitKill: Bool) -> UInt64
+    /// The ptrace options sockettrace sets. `traceExit`: PTRACE_O_TRACEEXIT,
+    /// a stop at each thread's exit (only while the kernel's work is sampled).
+    func optionFlags(followForks: Bool, seccomp: Bool, exitKill: Bool, traceExit: Bool) -> UInt64
     func seize(_ tid: Int32, options: UInt64) -> Int32
     func interrupt(_ tid: Int32) -> Int32
     func detach(_ tid: Int32, signal: Int32) -> Int32
@@ -142,8 +143,11 @@ struct LinuxPtrace: PtraceBackend {
         return cs_wait_pid(tid, &status, allThreads) == tid ? status : nil
     }
 
-    func optionFlags(followForks: Bool, seccomp: Bool, exitKill: Bool) -> UInt64 {
-        cs_ptrace_option_flags(followForks, seccomp, exitKill)
+    /// PTRACE_O_TRACEEXIT (<linux/ptrace.h>).
+    static let traceExitOption: UInt64 = 0x40
+
+    func optionFlags(followForks: Bool, seccomp: Bool, exitKill: Bool, traceExit: Bool) -> UInt64 {
+        cs_ptrace_option_flags(followForks, seccomp, exitKill) | (traceExit ? Self.traceExitOption : 0)
     }
 
     func seize(_ tid: Int32, options: UInt64) -> Int32 { Self.outcome(cs_ptrace_seize(tid, options)) }

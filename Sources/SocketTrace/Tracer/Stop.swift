@@ -22,7 +22,12 @@ public enum Stop: Equatable, Sendable {
     /// PTRACE_EVENT_STOP for another reason: a new task's first stop, or
     /// PTRACE_INTERRUPT (then the signal is SIGTRAP).
     case eventStop(signal: Int32)
-    /// Another ptrace event (vfork-done, exit): nothing to do but resume.
+    /// PTRACE_EVENT_EXIT (with PTRACE_O_TRACEEXIT): the thread has begun
+    /// to exit (do_exit, before its files are let go), whatever ends it:
+    /// exit, exit_group, a fatal signal, SIGKILL (measured on 6.18: every
+    /// thread of a SIGKILLed process stops here too).
+    case exiting
+    /// Another ptrace event (vfork-done): nothing to do but resume.
     case otherEvent(Int32)
     /// A signal about to be delivered (signal-delivery-stop), breakpoint
     /// SIGTRAPs included.
@@ -56,6 +61,7 @@ public enum Stop: Equatable, Sendable {
             case .vfork?: self = .created(.vfork)
             case .clone?: self = .created(.clone)
             case .exec?: self = .exec
+            case .exit?: self = .exiting
             case .seccomp?: self = .seccomp
             case .stop?: self = Self.groupStopSignals.contains(signal) ? .groupStop(signal: signal) : .eventStop(signal: signal)
             default: self = .otherEvent(event)

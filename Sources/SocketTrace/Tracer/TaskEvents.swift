@@ -12,6 +12,7 @@ extension Tracer {
     /// A task's first stop, before its creator's event says who it is.
     func newTracee(_ tid: Int32) -> TracedThread {
         let (tgid, parent) = ptrace.ids(of: tid)
+        tasks.awaitingCreatorEvent.insert(tid)
         if tgid != tid, let process = tasks.processes[tgid] {
             // A new thread whose first stop came before its creator's clone
             // event: said now (the clone event then finds it known), so its
@@ -41,6 +42,9 @@ extension Tracer {
                 functionTracing?.pendingChildren[child] = setup
             }
         }
+        tasks.awaitingCreatorEvent.remove(child)
+        // It ended before this event came: not made anew (it would stay in the table for good).
+        if tasks.endedBeforeCreatorEvent.remove(child) != nil { return }
         // If the child's first stop came first, it copied the table then, before the parent ran on.
         guard tasks[child] == nil else { return }
         if tgid != child, let process = tasks.processes[tgid] {
@@ -75,6 +79,7 @@ extension Tracer {
             placeFunctionBreakpoints(process, tid: thread.tid)
         }
         process.table.applyExec()
+        endExitCaptureAtExec(process)
         unwinder?.forget(process.pid)
         var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
         event.formerTid = former
@@ -86,6 +91,7 @@ extension Tracer {
     /// the launched program's end is the tracer's exit status.
     func threadGone(_ tid: Int32, stop: Stop) {
         guard let (thread, processEnded) = tasks.remove(ended: tid) else { return }
+        if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
         unwindAllFunctions(thread)
         if processEnded { unwinder?.forget(thread.process.pid) }
@@ -106,8 +112,12 @@ extension Tracer {
         default:
             return
         }
-        if processEnded { event.releasedSockets = releasedAtExit(thread.process) }
         event.name = tasks.takeName(of: tid)
-        emit(.process(event))
+        guard processEnded else {
+            emit(.process(event))
+            return
+        }
+        event.releasedSockets = releasedAtExit(thread.process)
+        processEndedEvent(event, process: thread.process)
     }
 }

@@ -12,6 +12,13 @@ final class TaskTable {
     /// events after they are gone still name them.
     private var names: [Int32: String] = [:]
 
+    /// Tasks whose first stop came before their creator's fork or clone
+    /// event, until that event comes; and those of them that ended first
+    /// (a short-lived child, its exit stop and status all before the
+    /// parent's event): the event must not make them anew.
+    var awaitingCreatorEvent: Set<Int32> = []
+    var endedBeforeCreatorEvent: Set<Int32> = []
+
     var isEmpty: Bool { threads.isEmpty }
     var count: Int { threads.count }
 

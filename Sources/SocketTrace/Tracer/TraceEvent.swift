@@ -49,11 +49,16 @@ public struct ProcessEvent: Sendable, Codable {
     public var architecture: Architecture?
     /// For a signal with `-k`: the thread's user stack where it was interrupted.
     public var userStack: [UserFrame]?
-    /// At a process's exit (format 1.7): the sockets its end releases (no
-    /// other traced process holds them). What their release sends (a FIN)
-    /// is not sampled: the kernel detaches a task's perf events before its
-    /// exit lets go of its files (per-task `perf record` misses it too).
+    /// At a process's end (format 1.7): the sockets it releases (no other
+    /// traced process holds them).
     public var releasedSockets: [SocketSnapshot]?
+    /// What that release did in the kernel (format 1.9): the samples taken
+    /// on the exiting threads from their exit stop on (`ExitCaptureSource`:
+    /// the kernel detaches a task's own perf events before its exit lets go
+    /// of its files), their chains aligned with the model's close
+    /// operations (entry `exit`). Absent when nothing was captured (kernel
+    /// observation off, or the capture could not be opened).
+    public var exitKernel: KernelActivity?
 
     public init(_ kind: Kind, tid: Int32, pid: Int32, time: MonotonicTime = .now()) {
         self.kind = kind

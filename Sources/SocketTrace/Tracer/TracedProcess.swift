@@ -8,6 +8,11 @@ final class TracedProcess {
     var breakpoints: Breakpoints?
     /// Whether sockettrace looked for the functions of its current program.
     var functionsPlaced = false
+    /// Its threads that stopped at their exit (PTRACE_EVENT_EXIT) while it
+    /// held sockets its end releases, and whether the sampler captures
+    /// what they do (`ExitCaptureSource`).
+    var exitingThreads: Set<Int32> = []
+    var exitCaptured = false
 
     init(pid: Int32, table: DescriptorTable) {
         self.pid = pid

@@ -36,6 +36,9 @@ public final class Tracer {
     var awaitedExits = AwaitedExits()
     /// Where those records come from (the kernel sampler, when there is one).
     var exitRecords: (any ExitRecordSource)?
+    /// What captures a process's exit's work in the kernel (the kernel
+    /// sampler, when there is one): threads then stop at their exit.
+    var exitCaptures: (any ExitCaptureSource)?
     /// How often an idle tracer looks for those records while it waits.
     static let awaitedExitPoll: Int32 = 20
     /// How often an idle tracer looks whether the kernel's symbols are read.
@@ -65,6 +68,7 @@ public final class Tracer {
         self.kernel = kernel
         self.ptrace = ptrace
         exitRecords = kernel?.sampler
+        exitCaptures = configuration.capturesExits ? kernel?.sampler : nil
         unwinder = configuration.stackTraces == .off ? nil : UserStackUnwinder(withLines: configuration.stackTraces == .lines)
         functionTracing = configuration.functionPatterns.isEmpty ? nil : FunctionTracing(patterns: configuration.functionPatterns)
     }
@@ -98,7 +102,8 @@ public final class Tracer {
         guard let status = ptrace.waitStatus(of: launched.pid, allThreads: false), Stop(waitStatus: status).isStopped else {
             throw TraceError.system("waitpid", pid: launched.pid)
         }
-        let options = ptrace.optionFlags(followForks: configuration.followForks, seccomp: seccompActive, exitKill: true)
+        let options = ptrace.optionFlags(followForks: configuration.followForks, seccomp: seccompActive, exitKill: true,
+                                         traceExit: stopsAtExits)
         let seized = ptrace.seize(launched.pid, options: options)
         guard seized == 0 else {
             kill(launched.pid, SIGKILL)
@@ -132,7 +137,8 @@ public final class Tracer {
     public func attach(_ pids: [Int32]) throws {
         attachedMode = true
         seccompActive = false
-        let options = ptrace.optionFlags(followForks: configuration.followForks, seccomp: false, exitKill: false)
+        let options = ptrace.optionFlags(followForks: configuration.followForks, seccomp: false, exitKill: false,
+                                         traceExit: stopsAtExits)
         for pid in pids {
             guard ptrace.exists(pid) else {
                 throw TraceError(operation: "attach: ptrace(PTRACE_SEIZE, \(pid))", errno: ESRCH)
@@ -202,6 +208,8 @@ public final class Tracer {
         }
         submit(.strayKernelSamples(before: [:], otherwise: nil))
         performOutput(limit: .max)
+        // Processes detached or left while exiting: their captures end unwritten.
+        if let exitCaptures { for pid in exitCaptures.capturedExits { _ = exitCaptures.endExitCapture(of: pid) } }
         kernel?.close()
         if let functionTracing, functionTracing.placed == 0, functionTracing.complaints.isEmpty {
             diagnostic?("--functions \(functionTracing.patterns.joined(separator: ",")): no function of the traced programs matches")
@@ -283,6 +291,10 @@ public final class Tracer {
             resume(thread)
         case .exec:
             execed(thread)
+            resume(thread)
+        case .exiting:
+            // Before it runs on to let go of its files.
+            threadExiting(thread)
             resume(thread)
         case let .groupStop(signal):
             groupStop(thread, signal: signal)

@@ -70,6 +70,9 @@ public struct TracerConfiguration: Sendable {
     public var measuresSystemTime = false
     /// Stop only on traced syscalls (seccomp-bpf), where the kernel allows it.
     public var useSeccomp: Bool = true
+    /// With kernel observation: stop each thread at its exit
+    /// (PTRACE_EVENT_EXIT) to sample what its process's end releases.
+    public var capturesExits: Bool = true
     public var selection: SyscallSelection = .sockets
     public var decodeOptions = DecodeOptions()
     public var descriptorStyle: DescriptorStyle = .socketsDecorated

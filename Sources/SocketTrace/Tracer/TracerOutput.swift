@@ -48,6 +48,8 @@ extension Tracer {
         case .settledExits:
             if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler, into: kernel.correlator) }
             for outcome in awaitedExits.takeSettled() { performOutput(outcome) }
+        case let .processEnded(event, captured):
+            performProcessEnded(event, captured: captured)
         case .flush:
             sink.flush()
         }

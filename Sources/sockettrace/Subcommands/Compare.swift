@@ -14,11 +14,13 @@ struct Compare: ParsableCommand {
         let readers = try readTraces(files)
         var calls: [SyscallInvocation] = []
         var strayEvents: [KernelSample] = []
+        var exits: [ProcessEvent] = []
         for record in TraceFileReader.merged(readers) {
             if case let .syscall(call) = record { calls.append(call) }
+            if case let .process(event) = record, event.exitKernel != nil { exits.append(event) }
             if case let .kernelEvent(sample) = record { strayEvents.append(sample) }
         }
-        let summaries = OperationSummary.summarize(calls)
+        let summaries = OperationSummary.summarize(calls, exits: exits)
         let kernel = KernelComparison(calls: calls, strayEvents: strayEvents)
         let tracker = ConnectionTracker()
         calls.forEach { tracker.observe($0) }

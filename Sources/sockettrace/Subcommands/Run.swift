@@ -71,6 +71,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-seccomp"), help: "Stop at every syscall instead of only traced ones (slower).")
     var noSeccomp = false
 
+    @Flag(name: .customLong("no-exit-capture"), help: "With kernel observation: do not stop threads at their exit to sample what a process's end releases (its sockets' FIN).")
+    var noExitCapture = false
+
     @Option(name: .customLong("kernel"), help: ArgumentHelp("Observe the kernel's call chains: auto (when permitted; the default for text), on, off (the default for --format strace and -c).", valueName: "auto|on|off"))
     var kernelMode: KernelObserver.Mode?
 
@@ -108,6 +111,7 @@ struct Run: ParsableCommand {
         configuration.followForks = !noFollow
         configuration.measuresSystemTime = summary && !wallClock
         configuration.useSeccomp = !noSeccomp
+        configuration.capturesExits = !noExitCapture
         configuration.stackTraces = stack >= 2 ? .lines : (stack == 1 ? .functions : .off)
         configuration.functionPatterns = functions.map(ProgramFunctions.patterns) ?? []
         configuration.decodeOptions = DecodeOptions(

@@ -1,0 +1,40 @@
+/// What a process's exit did in the kernel for the sockets it released:
+/// the samples its exit capture took (`ExitCaptureSource`), aligned with
+/// the model's close operations by their `exit` entry (do_exit →
+/// task_work_run → __fput → sock_close → …). The frames above do_exit
+/// (exit_group's, or a fatal signal's get_signal) are shown as they are.
+extension KernelCorrelator {
+    /// The model's entry for an exit (`entry exit`).
+    static let exitEntry = StackOperation.exitEntry
+
+    /// The exit's activity: `samples` (the capture's, oldest first), their
+    /// packets attributed (one released socket: its flow), each chain
+    /// aligned with the close operation among those the released sockets
+    /// fit that explains it best.
+    public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32) -> KernelActivity {
+        var candidates: [StackOperation] = []
+        for var socket in released {
+            // A connection the kernel closed before the exit (a reset): its release sends nothing.
+            if connectionStates.closedByKernel(socket, before: samples.first?.time ?? .now()) != nil { socket.state = .closed }
+            for operation in model?.exitOperations(socket: socket) ?? []
+            where !candidates.contains(where: { $0.name == operation.name }) {
+                candidates.append(operation)
+            }
+        }
+        connectionStates.record(samples)
+        let attributed = attributeFlows(samples, socket: released.count == 1 ? released.first : nil, by: "the exit of \(tid)")
+        otherFlows += attributed.others
+        let mine = attributed.kept
+        let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
+        let (operation, perSample) = operations(for: chains, candidates: candidates, entry: Self.exitEntry)
+        var alignments: [ChainAlignment] = []
+        for (sample, sampleOperation) in zip(chains, perSample) {
+            for var alignment in align(sample.frames, operation: sampleOperation, entry: Self.exitEntry, family: sample.pathFamily) {
+                alignment.sample = sample.heading
+                alignments.append(alignment)
+            }
+        }
+        return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,
+                              expected: expected(operation, entry: Self.exitEntry).names, samples: mine, alignments: alignments)
+    }
+}

@@ -1,0 +1,80 @@
+/// The kernel's work at a process's exit: when it holds sockets no other
+/// traced process holds, its end releases them (do_exit → exit_files …
+/// task_work_run → __fput → sock_close → … tcp_close: the FIN). The
+/// kernel detaches a task's own perf events early in do_exit, before its
+/// files go (6.18: a per-task `perf record` misses that FIN, a system-wide
+/// one sees it), so the tracer stops each exiting thread at
+/// PTRACE_EVENT_EXIT (before exit_files) and, before resuming it, has the
+/// sampler open events on every CPU for every task with an in-kernel
+/// filter on the exiting threads' ids; they are drained and closed when
+/// the process's end is written.
+protocol ExitCaptureSource: AnyObject {
+    /// Samples what `threads` of process `pid` do from now on (widening a
+    /// capture already open for it); false when it cannot.
+    func captureExit(of pid: Int32, threads: [Int32]) -> Bool
+    /// Closes the process's capture; what it sampled, oldest first. The
+    /// caller drains the rings first (`KernelSampler.drain`).
+    func endExitCapture(of pid: Int32) -> [KernelSample]
+    /// The processes whose capture is open.
+    var capturedExits: [Int32] { get }
+}
+
+extension Tracer {
+    /// Whether threads stop at their exit: only while the kernel's work is
+    /// sampled (the stop costs a wait and a resume per thread that ends).
+    var stopsAtExits: Bool { exitCaptures != nil }
+
+    /// PTRACE_EVENT_EXIT: the thread has begun to exit and still holds its
+    /// files. When its process holds sockets its end would release (no
+    /// other traced process holds them), their release is captured from
+    /// now on: this thread's, and every exiting thread's of the process
+    /// (whichever drops the descriptor table last releases the sockets).
+    func threadExiting(_ thread: TracedThread) {
+        guard let capture = exitCaptures else { return }
+        let process = thread.process
+        if process.exitingThreads.isEmpty && releasedAtExit(process) == nil { return }
+        process.exitingThreads.insert(thread.tid)
+        process.exitCaptured = capture.captureExit(of: process.pid, threads: process.exitingThreads.sorted())
+    }
+
+    /// A process ended (its last thread's exit status): a process whose
+    /// exit was captured is written with what the capture saw, at output time.
+    func processEndedEvent(_ event: ProcessEvent, process: TracedProcess) {
+        if process.exitCaptured || !process.exitingThreads.isEmpty {
+            submit(.processEnded(event, captured: process.exitCaptured))
+            process.exitCaptured = false
+            process.exitingThreads = []
+        } else {
+            emit(.process(event))
+        }
+    }
+
+    /// Writes a process's end with what its exit's release did in the
+    /// kernel: the samples its capture took, attributed and aligned with
+    /// the model's close operations (`exitKernel`). Without a capture (it
+    /// could not be opened) the event says nothing of the kernel's work.
+    func performProcessEnded(_ event: ProcessEvent, captured: Bool) {
+        var event = event
+        guard let capture = exitCaptures, captured else {
+            sink.handle(.process(event))
+            return
+        }
+        // The release ran before the exit status came: its samples are in the rings.
+        if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler, into: kernel.correlator) }
+        let samples = capture.endExitCapture(of: event.pid)
+        if let correlator = kernel?.correlator {
+            event.exitKernel = correlator.exitActivity(samples: samples, released: event.releasedSockets ?? [], tid: event.tid)
+        }
+        sink.handle(.process(event))
+        if let correlator = kernel?.correlator { for sample in correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) } }
+    }
+
+    /// After an exec, the threads de_thread ended are gone; the process
+    /// lives on: their capture (which names only them) ends with nothing.
+    func endExitCaptureAtExec(_ process: TracedProcess) {
+        guard let capture = exitCaptures, process.exitCaptured || !process.exitingThreads.isEmpty else { return }
+        process.exitingThreads = []
+        if process.exitCaptured { _ = capture.endExitCapture(of: process.pid) }
+        process.exitCaptured = false
+    }
+}
