@@ -283,7 +283,7 @@ struct DebianVmlinuxTests {
         }
         let correlator = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
         correlator.useDWARF(dwarf)
-        let alignments = correlator.align(sample.frames, operation: send, syscall: .sendto)
+        let alignments = correlator.align(sample.frames, operation: send, entry: Syscall.sendto.rawValue)
         let syscall = try #require(alignments.first { $0.operation == "tcp_send" })
         let softirq = try #require(alignments.first { $0.operation == "tcp_receive_softirq" }, "\(alignments.map(\.operation))")
         func step(_ alignment: ChainAlignment, _ name: String) -> ChainAlignment.Step? { alignment.steps.first { $0.function == name } }
@@ -311,7 +311,7 @@ struct DebianVmlinuxTests {
         // Without DWARF, as before: declared inline is inlined, ip_rcv_finish unverified.
         sample.inlined = nil
         let blind = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
-            .align(sample.frames, operation: send, syscall: .sendto)
+            .align(sample.frames, operation: send, entry: Syscall.sendto.rawValue)
         let blindSoftirq = try #require(blind.first { $0.operation == "tcp_receive_softirq" })
         #expect(step(blindSoftirq, "tcp_ack_snd_check")?.status == .inlined && step(blindSoftirq, "ip_rcv_finish")?.status == .unverified)
     }

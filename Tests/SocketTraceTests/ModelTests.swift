@@ -202,7 +202,7 @@ struct ModelTests {
         let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
         let state = ["tcp_set_state", "tcp_v4_connect", "__inet_stream_connect", "inet_stream_connect", "__sys_connect"]
         let (call, each) = correlator.operations(for: [sample(state), sample(syn), sample(ack), sample(["__sys_connect"])], candidates: candidates,
-                                                 syscall: .connect)
+                                                 entry: Syscall.connect.rawValue)
         #expect(call?.name == "tcp_connect", "best for the most samples")
         // The ACK's sample shows the backlog's path; the entry's tells nothing: the call's.
         #expect(each.map { $0?.name } == ["tcp_connect", "tcp_connect", "tcp_connect_ack", "tcp_connect"])

@@ -40,4 +40,14 @@ struct ConnectionStates {
               change.state == TCPState.close, change.time < time else { return nil }
         return change
     }
+
+    /// The socket as the kernel left it before `time`: in TCP_CLOSE, with
+    /// the change that put it there, when the kernel closed a connection
+    /// the calls believe open; else as the calls left it.
+    func asKernelLeftIt(_ socket: SocketSnapshot?, before time: MonotonicTime) -> (socket: SocketSnapshot?, closedBy: Change?) {
+        guard let change = closedByKernel(socket, before: time) else { return (socket, nil) }
+        var closed = socket
+        closed?.state = .closed
+        return (closed, change)
+    }
 }

@@ -13,9 +13,9 @@ extension KernelCorrelator {
     /// fit that explains it best.
     public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32) -> KernelActivity {
         var candidates: [StackOperation] = []
-        for var socket in released {
+        for released in released {
             // A connection the kernel closed before the exit (a reset): its release sends nothing.
-            if connectionStates.closedByKernel(socket, before: samples.first?.time ?? .now()) != nil { socket.state = .closed }
+            let socket = connectionStates.asKernelLeftIt(released, before: samples.first?.time ?? .now()).socket ?? released
             for operation in model?.exitOperations(socket: socket) ?? []
             where !candidates.contains(where: { $0.name == operation.name }) {
                 candidates.append(operation)

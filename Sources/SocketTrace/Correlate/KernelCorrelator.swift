@@ -54,12 +54,7 @@ public final class KernelCorrelator {
     /// connect); the call's the one that is best for the most samples, then
     /// the best over all of them together, then the narrowest; a sample
     /// that tells none apart (one at the syscall's entry) takes the call's.
-    func operations(for samples: [KernelSample], candidates: [StackOperation], syscall: Syscall)
-        -> (call: StackOperation?, perSample: [StackOperation?]) {
-        operations(for: samples, candidates: candidates, entry: syscall.rawValue)
-    }
-
-    /// The same for the model's entry `entry` (a syscall's name, or `exit`).
+    /// `entry`: the model's entry the chains start with (a syscall's name, or `exit`).
     func operations(for samples: [KernelSample], candidates: [StackOperation], entry syscall: String)
         -> (call: StackOperation?, perSample: [StackOperation?]) {
         guard candidates.count > 1 else { return (candidates.first, samples.map { _ in candidates.first }) }
@@ -101,10 +96,6 @@ public final class KernelCorrelator {
         if scoreCache.count >= Self.alignmentCacheLimit { scoreCache.removeAll(keepingCapacity: true) }
         scoreCache[key] = score
         return score
-    }
-
-    func expected(_ operation: StackOperation?, _ syscall: Syscall) -> (functions: [ModelFunction], names: [String]) {
-        expected(operation, entry: syscall.rawValue)
     }
 
     func expected(_ operation: StackOperation?, entry syscall: String) -> (functions: [ModelFunction], names: [String]) {
@@ -195,13 +186,11 @@ public final class KernelCorrelator {
         // A connection the kernel closed (a reset received) while the
         // program's calls on it all succeeded: its operations are a closed
         // socket's.
-        var socket = call.socket
-        let closedByKernel = connectionStates.closedByKernel(socket, before: call.entryTime)
-        if closedByKernel != nil { socket?.state = .closed }
+        let (socket, closedByKernel) = connectionStates.asKernelLeftIt(call.socket, before: call.entryTime)
         let candidates = model?.operations(for: call.syscall, socket: socket) ?? []
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
-        let (operation, perSample) = operations(for: chains, candidates: candidates, syscall: call.syscall)
-        let (_, expectedNames) = self.expected(operation, call.syscall)
+        let (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
+        let (_, expectedNames) = self.expected(operation, entry: call.syscall.rawValue)
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {
             let key = AlignmentKey(operation: sampleOperation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses,
@@ -210,7 +199,7 @@ public final class KernelCorrelator {
             if let known = alignmentCache[key] {
                 found = known
             } else {
-                found = align(sample.frames, operation: sampleOperation, syscall: call.syscall, family: sample.pathFamily)
+                found = align(sample.frames, operation: sampleOperation, entry: call.syscall.rawValue, family: sample.pathFamily)
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }
@@ -329,7 +318,7 @@ public final class KernelCorrelator {
     func functionHits(_ samples: [KernelSample], operation: StackOperation?, syscall: Syscall) -> [FunctionHit] {
         var order: [String] = []
         var byFunction: [String: FunctionHit] = [:]
-        let own = expected(operation, syscall).functions
+        let own = expected(operation, entry: syscall.rawValue).functions
         for sample in samples.sorted(by: { $0.time < $1.time }) {
             let name = Self.hitFunction(sample)
             if byFunction[name] != nil {
@@ -387,10 +376,6 @@ public final class KernelCorrelator {
     /// The syscall side of a chain against the sample's operation, and the
     /// softirq side (if any) against the softirq operation that explains it
     /// best (none: it is unmodelled, and shown as it is).
-    func align(_ frames: [KernelFrame], operation: StackOperation?, syscall: Syscall, family: UInt64? = nil) -> [ChainAlignment] {
-        align(frames, operation: operation, entry: syscall.rawValue, family: family)
-    }
-
     func align(_ frames: [KernelFrame], operation: StackOperation?, entry syscall: String, family: UInt64? = nil) -> [ChainAlignment] {
         let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
