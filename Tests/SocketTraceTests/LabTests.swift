@@ -119,7 +119,7 @@ struct LabTests {
         ( sleep 590; for p in $(pgrep -f 'sockettrace|/server |/client '); do echo "hung: $p $(cat /proc/$p/comm) \
             $(grep State /proc/$p/status)"; for t in /proc/$p/task/*; do echo "task $t $(cat $t/comm) $(grep State $t/status) syscall $(cut -d' ' -f1 $t/syscall)"; cat $t/stack; done; done; \
             cat /proc/loadavg ) & watch=$!
-        wait $run; status=$?; kill $watch 2>/dev/null; pkill -f 'sleep 590' 
+        wait $run; status=$?; kill $watch 2>/dev/null; pkill -f 'sleep 590'
         if [ $status = 124 ]; then echo "graph trace hung: run again"; graph; status=$?; fi
         echo "graph trace: $status"
         echo "graph instances left: $(ls $tracefs/instances | grep -c sockettrace_)"

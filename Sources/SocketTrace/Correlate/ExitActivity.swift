@@ -13,9 +13,9 @@ extension KernelCorrelator {
     /// fit that explains it best.
     public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32) -> KernelActivity {
         var candidates: [StackOperation] = []
-        for released in released {
+        for snapshot in released {
             // A connection the kernel closed before the exit (a reset): its release sends nothing.
-            let socket = connectionStates.asKernelLeftIt(released, before: samples.first?.time ?? .now()).socket ?? released
+            let socket = connectionStates.asKernelLeftIt(snapshot, before: samples.first?.time ?? .now()).socket ?? snapshot
             for operation in model?.exitOperations(socket: socket) ?? []
             where !candidates.contains(where: { $0.name == operation.name }) {
                 candidates.append(operation)
