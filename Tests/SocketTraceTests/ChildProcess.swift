@@ -7,6 +7,8 @@ import Glibc
 /// standard streams on pipes.
 final class ChildProcess {
     let pid: pid_t
+    /// The command line, as a timeout names it.
+    let command: String
     private(set) var stdinFD: Int32
     let stdoutFD: Int32
     let stderrFD: Int32
@@ -52,6 +54,7 @@ final class ChildProcess {
         if stdinFromPipe { close(inPipe[0]) }
         guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .ENOENT) }
         pid = child
+        command = ([path] + arguments).joined(separator: " ")
         stdinFD = inPipe[1]
         stdoutFD = outPipe[0]
         stderrFD = errPipe[0]
@@ -113,7 +116,7 @@ final class ChildProcess {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &status, 0)
-                throw TestSupport.TimedOut(command: "pid \(pid)")
+                throw TestSupport.TimedOut(command: "pid \(pid): \(command.prefix(300)); its stderr so far: \(stderrReader.snapshot().suffix(1000))")
             }
             usleep(5_000)
         }
