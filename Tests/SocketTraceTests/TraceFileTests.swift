@@ -201,6 +201,8 @@ struct TraceFileTests {
         #expect(shown.contains("↳ released by the exit: 3<TCP 127.0.0.1:40000->127.0.0.1:12345>; their release, sampled on the exiting threads from their exit stop on (tcp_close):"), "\(shown)")
         #expect(shown.contains("+exit_to_user_mode_loop → +arch_do_signal_or_restart → +get_signal → +do_group_exit → do_exit → task_work_run → __fput"), "\(shown)")
         #expect(!shown.contains("not observed"))
+        // The part comes from the exit, not from a syscall.
+        #expect(shown.contains("exit tcp_close: matches") && !shown.contains("syscall tcp_close"), "\(shown)")
 
         // Without it (a 1.8 trace, or kernel observation off): the sentence that says it was not observed.
         var older = event
@@ -211,5 +213,12 @@ struct TraceFileTests {
         oldTimeline.finish()
         plain.flush()
         #expect(plain.captured.contains("what their release sends (a FIN) is not observed"), "\(plain.captured)")
+
+        // The report and the Perfetto export show the release too.
+        let html = HTMLReport(records: [.process(event)], header: nil, timelineText: shown).operationTable()
+        #expect(html.contains("<h3>tcp_close</h3>") && html.contains("1 calls (1 of them a process's exit)"), "\(html)")
+        let exported = String(decoding: try PerfettoExporter(records: [.process(event)]).export(), as: UTF8.self)
+        let heading = try #require(activity.samples.first).heading
+        #expect(exported.contains("\"cat\":\"kernel\"") && exported.contains(heading), "\(exported)")
     }
 }

@@ -34,6 +34,11 @@ public struct HTMLReport {
         records.compactMap { if case let .syscall(call) = $0 { return call }; return nil }
     }
 
+    /// Processes' ends whose release of sockets the kernel was sampled in.
+    var exits: [ProcessEvent] {
+        records.compactMap { if case let .process(event) = $0, event.exitKernel != nil { return event }; return nil }
+    }
+
     public func render() -> String {
         let e = Self.escape
         var html = """
@@ -156,11 +161,13 @@ public struct HTMLReport {
 
     func operationTable() -> String {
         let e = Self.escape
-        let summaries = OperationSummary.summarize(calls)
+        let summaries = OperationSummary.summarize(calls, exits: exits)
         if summaries.isEmpty { return "<p>No socket operation with a model in this trace.</p>\n" }
         var html = ""
         for summary in summaries {
-            html += "<h3>\(e(summary.operation))</h3>\n<p>\(summary.calls) calls, \(summary.observedCalls) with kernel samples, \(summary.chains) chains aligned"
+            html += "<h3>\(e(summary.operation))</h3>\n<p>\(summary.calls) calls"
+                + (summary.exits > 0 ? " (\(summary.exits) of them a process's exit)" : "")
+                + ", \(summary.observedCalls) with kernel samples, \(summary.chains) chains aligned"
             if !summary.verdicts.isEmpty {
                 html += ": " + summary.verdicts.sorted { $0.key < $1.key }.map { "\(e($0.key)) \($0.value)" }.joined(separator: ", ")
             }

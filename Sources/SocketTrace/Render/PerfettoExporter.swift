@@ -46,6 +46,10 @@ public struct PerfettoExporter {
                 if event.kind != .started && event.kind != .attached {
                     events.append(instant(event.pid, event.tid, event.time, processText(event), category: "process"))
                 }
+                // What the exit's release of sockets did in the kernel.
+                for sample in event.exitKernel?.samples ?? [] {
+                    events.append(instant(sample.pid, sample.tid, sample.time, sample.heading, category: "kernel"))
+                }
             case let .syscall(call):
                 calls.append(call)
                 for sample in call.kernel?.samples ?? [] {

@@ -15,7 +15,9 @@ extension TextTimeline {
     /// nothing was observed, the model's expected chain, marked so.
     /// `outsideCalls`: a sample taken outside the traced tasks (its first
     /// part is the interrupted task's frames, not a syscall's).
-    func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false) {
+    /// `entry`: what the task's own frames came from, `syscall`, or
+    /// `exit` for a process's end releasing its sockets.
+    func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false, entry: String = "syscall") {
         let indent = kernelIndent
         if let state = activity.socketState { output.write(indent + paint("↳ " + state, Self.dim) + "\n") }
         if activity.source == .expected {
@@ -41,7 +43,7 @@ extension TextTimeline {
         }
         for sample in order {
             let count = counts[Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)] ?? 1
-            stackLines(sample, count: count, activity: activity, userChain: userChain, outsideCalls: outsideCalls)
+            stackLines(sample, count: count, activity: activity, userChain: userChain, outsideCalls: outsideCalls, entry: entry)
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
@@ -132,7 +134,8 @@ extension TextTimeline {
         return "\(hundredths / 100).\(String(hundredths % 100).leftPadded(to: 2)) ms"
     }
 
-    func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false) {
+    func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false,
+                    entry: String = "syscall") {
         let parts = ChainAligner.parts(sample.frames)
         let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
         let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && $0.isSyscallPart }
@@ -149,7 +152,7 @@ extension TextTimeline {
                              separator: " → ", extraIndent: "  ")
             }
         } else if !names.syscall.isEmpty {
-            annotated(syscallAlignment, frames: names.syscall, title: "syscall", prefix: userChain.map { paint($0, Self.cyan) })
+            annotated(syscallAlignment, frames: names.syscall, title: entry, prefix: userChain.map { paint($0, Self.cyan) })
         }
         if !parts.connecting.isEmpty {
             var connecting = parts.connecting.map { paint($0.function, Self.dim) }
@@ -176,6 +179,7 @@ extension TextTimeline {
     func annotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
         guard let alignment else {
             let why = title == "syscall" ? "the model has no operation for this call on this socket"
+                : title == "exit" ? "the model has no operation for this release at the process's end"
                 : "no softirq operation of the model explains these frames better than another"
             writeWrapped(["  \(title): " + paint("unmodelled", Self.yellow) + " (\(why))"], separator: " ", extraIndent: "", continuation: "  ")
             writeWrapped(prefix + frames.map { paint("+" + $0, Self.yellow) }, separator: " → ", extraIndent: "  ")

@@ -243,7 +243,7 @@ public final class TextTimeline: TraceSink {
         }
         writeWrapped([paint("↳ released by the exit: \(sockets); their release, sampled on the exiting threads from their exit stop on"
             + (activity.operation.map { " (\($0))" } ?? "") + ":", Self.dim)], separator: " ", continuation: "  ")
-        kernelLines(activity)
+        kernelLines(activity, entry: "exit")
     }
 
     /// A command line as strace shortens execve's arguments: each but the
