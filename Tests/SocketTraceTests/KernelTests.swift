@@ -156,6 +156,23 @@ struct KernelTests {
         #expect(!ready.isEmpty)
         #expect(ready.allSatisfy { ["tcp_data_ready_softirq", "tcp_accept_ready_softirq"].contains($0.operation) }, "\(ready.map(\.operation))")
         #expect(ready.contains { $0.operation == "tcp_data_ready_softirq" && inOrder(["tcp_rcv_established", "tcp_data_queue", "sock_def_readable"], in: $0.observed) })
+        Self.expectEveryChainModelled(calls)
+    }
+
+    /// Every chain of a full-set trace (allocations, route lookups and state
+    /// changes beside the paths included) on its operation's own path: no
+    /// frame the model does not name, no function called beside the path,
+    /// and no softirq work without an operation (unmodelled).
+    static func expectEveryChainModelled(_ calls: [SyscallInvocation]) {
+        let alignments = calls.compactMap(\.kernel).flatMap(\.alignments)
+        let wrong = alignments.filter { [.extraFrames, .differs, .outOfOrder].contains($0.verdict) }
+        #expect(wrong.isEmpty, "\(wrong.map { "\($0.operation) \($0.verdict): \($0.observed)" })")
+        for call in calls {
+            for sample in call.kernel?.samples ?? [] where sample.role == .chain && !ChainAligner.parts(sample.frames).softirq.isEmpty {
+                let aligned = call.kernel?.alignments.contains { $0.sample == sample.heading && $0.context?.hasPrefix("softirq") == true } ?? false
+                #expect(aligned, "unmodelled softirq work under \(call.syscall): \(sample.chain)")
+            }
+        }
     }
 
     @Test("compare: samples per operation and tracepoint with their time from the call's entry, unmodelled chains, the kernel's handshake")

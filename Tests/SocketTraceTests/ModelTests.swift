@@ -43,6 +43,11 @@ struct ModelTests {
         ("operation x\nsyscalls nosuchcall\n", 2, "unknown syscall 'nosuchcall'"),
         ("operation x\nsyscalls sendto\ntransport tcp_sendmsg\n", 3, "functions go under"),
         ("operation x\nsyscalls sendto\nentry recvfrom\n", 3, "not in this operation's `syscalls`"),
+        ("operation x\nsyscalls sendto\nentry sendto\nbranch\nsocket f\nend\n", 4, "none above it here"),
+        ("operation x\nsyscalls sendto\nbody\nsocket f\nbranch\nsocket g\n", 5, "`branch` without its `end`"),
+        ("operation x\nsyscalls sendto\nbody\nsocket f\nend\n", 5, "`end` without its `branch`"),
+        ("operation x\nsyscalls sendto\nbody\nsocket f\nbranch\nend\n", 6, "an empty `branch`"),
+        ("operation x\nsyscalls sendto\nentry sendto\nsocket f\nbranch\nsocket g\nbody\nsocket h\n", 5, "without its `end` before `body`"),
     ])
     func modelErrors(_ text: String, _ line: Int, _ message: String) {
         do {
@@ -192,7 +197,7 @@ struct ModelTests {
         let model = try ModelParser.load(directory: Self.modelDirectory)
         let tcp = SocketSnapshot(fd: 3, socket: SocketInfo(family: 2, type: 1, protocolNumber: 6))
         let candidates = model.operations(for: .connect, socket: tcp)
-        #expect(candidates.map(\.name) == ["tcp_connect", "tcp_connect_ack"])
+        #expect(candidates.map(\.name) == ["tcp_connect", "tcp_connect_ack", "tcp_connect_refused"])
         let syn = ["__tcp_transmit_skb", "tcp_connect", "tcp_v4_connect", "__inet_stream_connect", "inet_stream_connect", "__sys_connect"]
         let ack = ["__tcp_transmit_skb", "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock", "release_sock", "__inet_stream_connect",
                    "inet_stream_connect", "__sys_connect"]
@@ -206,6 +211,11 @@ struct ModelTests {
         #expect(call?.name == "tcp_connect", "best for the most samples")
         // The ACK's sample shows the backlog's path; the entry's tells nothing: the call's.
         #expect(each.map { $0?.name } == ["tcp_connect", "tcp_connect", "tcp_connect_ack", "tcp_connect"])
+        // A refused connect's reset, taken in from the backlog: the socket done.
+        let refused = ["inet_sk_state_store", "tcp_done", "tcp_done_with_error", "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock",
+                       "release_sock", "__inet_stream_connect", "inet_stream_connect", "__sys_connect"]
+        #expect(correlator.operations(for: [sample(refused), sample(syn)], candidates: candidates, entry: Syscall.connect.rawValue).perSample
+            .map { $0?.name } == ["tcp_connect_refused", "tcp_connect"])
     }
 
     @Test func kernelVersions() {
@@ -222,6 +232,88 @@ struct ModelTests {
         #expect(sets["s"]?.map(\.everywhere) == [true, false])
         #expect(sets["s"]?.first?.meaning == "a retransmission")
         #expect(throws: ModelError.self) { try ModelParser.parseProbeSets("set s\n  kprobe:tcp_sendmsg hit everywhere x\n", file: "p.conf") }
+    }
+
+    @Test("a call tree: `branch` … `end` is a call made beside the path with its own callees, a path of its own from the root")
+    func branches() throws {
+        let text = """
+        operation tree
+        syscalls connect
+        body
+        socket a
+        socket b beside
+        branch
+        socket b1
+        branch
+        socket b11
+        end
+        socket b12
+        end
+        socket c
+        branch
+        socket c1 5.0-5.1
+        end
+        socket d
+        """
+        let operation = try ModelParser.parseOperation(text, file: "tree.chain")
+        #expect(operation.chain(for: nil, kernel: nil).map(\.name) == ["a", "b", "c", "d"])
+        let paths = operation.paths(for: nil, kernel: nil)
+        #expect(paths.map { $0.map(\.name) } == [["a", "b", "c", "d"], ["a", "b", "b1", "b12"], ["a", "b", "b1", "b11"], ["a", "b", "c", "c1"]],
+                "\(paths.map { $0.map(\.name) })")
+        // The function a block hangs from is on that block's way, though the main path passes it by.
+        #expect(paths[0][1].isBeside && !paths[1][1].isBeside)
+        // A block whose functions are for other kernels is no path there.
+        #expect(operation.paths(for: nil, kernel: KernelVersion(6, 18)).count == 3)
+        #expect(operation.allFunctions.count == 8)
+    }
+
+    @Test("the full probe set's chains beside the main path (6.18's, from perf): each is its operation's own path, every frame named")
+    func besideThePathChains() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let aligner = ChainAligner(symbols: nil)
+        func syscallAlignment(_ operation: String, entry: String, _ outermostFirst: [String]) throws -> ChainAlignment {
+            let found = try #require(model.operation(named: operation))
+            let candidates = found.paths(for: entry, kernel: KernelVersion(6, 18)).map {
+                aligner.align(frames: outermostFirst.map { KernelFrame($0, 0) }, with: $0, operation: operation)
+            }
+            return try #require(candidates.max { ChainAligner.score($0) < ChainAligner.score($1) })
+        }
+        let connect = ["__x64_sys_connect", "__sys_connect", "inet_stream_connect", "__inet_stream_connect", "tcp_v4_connect"]
+        for below in [["ip_route_output_key_hash", "ip_route_output_key_hash_rcu", "fib_table_lookup"],
+                      ["ip_route_output_flow", "ip_route_output_key_hash_rcu", "fib_table_lookup"],
+                      ["__inet_hash_connect", "inet_bind2_bucket_create", "kmem_cache_alloc_noprof"], ["inet_sk_state_store"]] {
+            let alignment = try syscallAlignment("tcp_connect", entry: "connect", connect + below)
+            #expect(alignment.extraFrames.isEmpty && alignment.verdict != .differs, "\(below): \(alignment.verdict) \(alignment.extraFrames)")
+        }
+        // The main path is still the SYN's.
+        let syn = try syscallAlignment("tcp_connect", entry: "connect", connect + ["tcp_connect", "__tcp_transmit_skb"])
+        #expect(syn.steps.contains { $0.function == "tcp_connect" && $0.status == .matched })
+        // Softirq work at state changes, allocations and route lookups (innermost first).
+        let v4 = ["tcp_v4_rcv"] + Self.receiveEntry
+        let cases: [([String], String?, String)] = [
+            (["kmem_cache_alloc_noprof", "inet_reqsk_alloc", "tcp_conn_request", "tcp_rcv_state_process", "tcp_v4_do_rcv"] + v4, "inet_reqsk_alloc",
+             "tcp_synack"),
+            (["fib_table_lookup", "ip_route_output_key_hash_rcu", "ip_route_output_flow", "inet_csk_route_req", "tcp_conn_request",
+              "tcp_rcv_state_process", "tcp_v4_do_rcv"] + v4, nil, "tcp_synack"),
+            (["kmem_cache_alloc_noprof", "sk_prot_alloc", "sk_clone_lock", "inet_csk_clone_lock", "tcp_create_openreq_child",
+              "tcp_v4_syn_recv_sock", "tcp_check_req"] + v4, "sk_prot_alloc", "tcp_accept_ready_softirq"),
+            (["inet_sk_state_store", "tcp_rcv_state_process", "tcp_child_process"] + v4, nil, "tcp_accept_ready_softirq"),
+            (["inet_sk_state_store", "tcp_rcv_state_process", "tcp_v4_do_rcv"] + v4, nil, "tcp_fin_acked_softirq"),
+            (["inet_sk_state_store", "tcp_fin", "tcp_data_queue", "tcp_rcv_established", "tcp_v4_do_rcv"] + v4, nil, "tcp_receive_softirq"),
+            (["inet_sk_state_store", "tcp_done", "tcp_fin", "tcp_data_queue", "tcp_rcv_state_process", "tcp_v4_do_rcv"] + v4, nil, "tcp_fin_softirq"),
+            (["fib_table_lookup", "ip_route_output_key_hash_rcu", "ip_route_output_flow", "ip_send_unicast_reply", "tcp_v4_send_reset"] + v4, nil,
+             "tcp_reset_softirq"),
+        ]
+        for (chain, subject, expected) in cases {
+            let parts = ChainAligner.parts(chain.map { KernelFrame($0, 0) })
+            let alignment = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: KernelVersion(6, 18), subject: subject)
+            #expect(alignment?.operation == expected, "\(chain.first!)…: \(alignment?.operation ?? "unmodelled")")
+            #expect(alignment?.extraFrames.isEmpty == true, "\(alignment?.extraFrames ?? [])")
+        }
+        // An allocation whose caller the sample does not name reaches no path: the allocator is not the model's.
+        let unnamed = ChainAligner.parts((["kmem_cache_alloc_noprof", "inet_reqsk_alloc", "tcp_conn_request", "tcp_rcv_state_process", "tcp_v4_do_rcv"]
+            + v4).map { KernelFrame($0, 0) })
+        #expect(aligner.softirqAlignment(unnamed.softirq, kind: unnamed.softirqKind, model: model, kernel: KernelVersion(6, 18)) == nil)
     }
 
     @Test("a loss probe's transmit, sampled at net:net_dev_queue in a TIMER softirq, is tcp_loss_probe, not a receive (audit A-2)")

@@ -46,6 +46,7 @@ public final class KernelCorrelator {
         let syscall: String
     }
     var expectedCache: [ExpectedKey: (functions: [ModelFunction], names: [String])] = [:]
+    var pathsCache: [ExpectedKey: [[ModelFunction]]] = [:]
 
     /// The call's operation and each sample's, among the operations that
     /// fit the call's syscall and socket (narrowest first): each sample's
@@ -91,11 +92,29 @@ public final class KernelCorrelator {
         if let known = scoreCache[key] { return known }
         let parts = ChainAligner.parts(sample.frames)
         let score = parts.syscall.isEmpty ? ChainAligner.Score(shown: 0, contradicted: 0)
-            : ChainAligner.score(aligner.align(frames: parts.syscall, with: expected(operation, entry: syscall).functions, operation: operation.name,
-                                               caller: parts.entry))
+            : ChainAligner.score(syscallAlignment(parts, operation: operation, entry: syscall, context: ChainAlignment.syscallContext))
         if scoreCache.count >= Self.alignmentCacheLimit { scoreCache.removeAll(keepingCapacity: true) }
         scoreCache[key] = score
         return score
+    }
+
+    /// The syscall part aligned with the path of the operation's call tree
+    /// that explains it best (ChainAligner.score; the main path among equals).
+    func syscallAlignment(_ parts: ChainAligner.Parts, operation: StackOperation, entry syscall: String, context: String) -> ChainAlignment {
+        let candidates = paths(operation, entry: syscall).map { path in
+            aligner.align(frames: parts.syscall, with: path, operation: operation.name, context: context, caller: parts.entry)
+        }
+        let best = candidates.indices.reduce(0) { ChainAligner.score(candidates[$1]) > ChainAligner.score(candidates[$0]) ? $1 : $0 }
+        return candidates[best]
+    }
+
+    /// Every path of the operation's call tree for the syscall on this kernel, the main one first.
+    func paths(_ operation: StackOperation, entry syscall: String) -> [[ModelFunction]] {
+        let key = ExpectedKey(operation: operation.name, syscall: syscall)
+        if let known = pathsCache[key] { return known }
+        let found = operation.paths(for: syscall, kernel: kernel)
+        pathsCache[key] = found
+        return found
     }
 
     func expected(_ operation: StackOperation?, entry syscall: String) -> (functions: [ModelFunction], names: [String]) {
@@ -199,7 +218,8 @@ public final class KernelCorrelator {
             if let known = alignmentCache[key] {
                 found = known
             } else {
-                found = align(sample.frames, operation: sampleOperation, entry: call.syscall.rawValue, family: sample.pathFamily)
+                found = align(sample.frames, operation: sampleOperation, entry: call.syscall.rawValue, family: sample.pathFamily,
+                              subject: sample.allocatingFunction)
                 if alignmentCache.count >= Self.alignmentCacheLimit { alignmentCache.removeAll(keepingCapacity: true) }
                 alignmentCache[key] = found
             }
@@ -361,7 +381,8 @@ public final class KernelCorrelator {
             guard sample.role == .chain, let model else { return [] }
             let parts = ChainAligner.parts(sample.frames)
             guard let found = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
-                                                       caller: parts.connecting.last, family: sample.pathFamily) else { return [] }
+                                                       caller: parts.connecting.last, family: sample.pathFamily,
+                                                       subject: sample.allocatingFunction) else { return [] }
             return [found]
         }
     }
@@ -376,20 +397,20 @@ public final class KernelCorrelator {
     /// The syscall side of a chain against the sample's operation, and the
     /// softirq side (if any) against the softirq operation that explains it
     /// best (none: it is unmodelled, and shown as it is).
-    func align(_ frames: [KernelFrame], operation: StackOperation?, entry syscall: String, family: UInt64? = nil) -> [ChainAlignment] {
+    func align(_ frames: [KernelFrame], operation: StackOperation?, entry syscall: String, family: UInt64? = nil,
+               subject: String? = nil) -> [ChainAlignment] {
         let parts = ChainAligner.parts(frames)
         var found: [ChainAlignment] = []
         if let operation {
-            let expected = self.expected(operation, entry: syscall).functions
             // Under softirq work the syscall's frames are that sample's context:
             // the sample counts under the softirq's operation, not again here.
             let context = parts.softirq.isEmpty ? ChainAlignment.syscallContext : ChainAlignment.syscallUnderSoftirq
             if !parts.syscall.isEmpty {
-                found.append(aligner.align(frames: parts.syscall, with: expected, operation: operation.name, context: context, caller: parts.entry))
+                found.append(syscallAlignment(parts, operation: operation, entry: syscall, context: context))
             }
         }
         if let model, let softirq = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
-                                                            caller: parts.connecting.last, family: family) {
+                                                            caller: parts.connecting.last, family: family, subject: subject) {
             found.append(softirq)
         }
         return found

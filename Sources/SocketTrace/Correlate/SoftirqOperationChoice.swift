@@ -10,18 +10,28 @@ extension ChainAligner {
     /// for the other family (`sockets tcp6`) is no candidate, and of
     /// operations that tie the narrowest for it is taken (a retransmission
     /// seen at tcp:tcp_retransmit_skb, whose frames stop before IP).
+    /// `subject`: the function a tracepoint's hit was for, where the
+    /// sample's own fields name it (kmem's `call_site`, the allocation's
+    /// caller: `allocatingFunction`); a path that ends at it reaches the
+    /// sample, the allocator's frames below it being its helpers.
     public func softirqAlignment(_ frames: [KernelFrame], kind: String?, model: StackModel, kernel: KernelVersion?,
-                                 caller: KernelFrame? = nil, family: UInt64? = nil) -> ChainAlignment? {
+                                 caller: KernelFrame? = nil, family: UInt64? = nil, subject: String? = nil) -> ChainAlignment? {
         guard let last = frames.last?.function else { return nil }
+        // Each path of each operation's call tree is a candidate of its own
+        // (the main path, and each call made beside it with its callees).
         let operations = model.softirqOperations.filter { $0.sockets.fits(family: family) }
-        let chains = operations.map { $0.chain(for: nil, kernel: kernel) }
+            .flatMap { operation in operation.paths(for: nil, kernel: kernel).map { (operation: operation, path: $0) } }
+        let chains = operations.map(\.path)
         let names = Set(frames.map(\.function))
         let context = "softirq " + (kind ?? "?")
         // Only an operation whose path reaches the function the tracepoint
-        // fired in can explain the sample.
-        let reaching = operations.indices.filter { chains[$0].contains { $0.name == last } }
+        // fired in (or ends at the function the hit was for) can explain the sample.
+        let reaching = operations.indices.filter { index in
+            chains[index].contains { $0.name == last }
+                || (subject != nil && chains[index].last?.name == subject && names.contains(subject!))
+        }
         let aligned = reaching.map { index in
-            (index: index, alignment: align(frames: frames, with: chains[index], operation: operations[index].name, context: context,
+            (index: index, alignment: align(frames: frames, with: chains[index], operation: operations[index].operation.name, context: context,
                                             caller: caller))
         }
         // The operation with the most of its path shown (frames, proven tail
@@ -44,10 +54,11 @@ extension ChainAligner {
         }.filter { $0.score.shown > 0 }
         guard let top = scored.map(\.score).max(by: <) else { return nil }
         var tied = scored.filter { $0.score == top }
-        if tied.count > 1, family != nil, let narrowest = tied.map({ operations[$0.index].sockets.specificity }).max() {
-            tied = tied.filter { operations[$0.index].sockets.specificity == narrowest }
+        if tied.count > 1, family != nil, let narrowest = tied.map({ operations[$0.index].operation.sockets.specificity }).max() {
+            tied = tied.filter { operations[$0.index].operation.sockets.specificity == narrowest }
         }
-        if tied.count == 1 { return tied[0].alignment }
+        // Paths of one operation that tie say the same of it: its first.
+        if Set(tied.map { operations[$0.index].operation.name }).count == 1 { return tied.first?.alignment }
         let functions = tied.map { Set(chains[$0.index].map(\.name)) }
         return tied.indices.first { index in
             names.isSubset(of: functions[index]) && functions.allSatisfy { functions[index].isSubset(of: $0) }
@@ -90,6 +101,16 @@ extension SocketKind {
 }
 
 extension KernelSample {
+    /// The function an allocation was made for, by the sample's own
+    /// fields: kmem's `call_site` is the allocator's return address, so the
+    /// frame at that address is its caller's (inet_reqsk_alloc under
+    /// tcp_conn_request, whose frames below it are the allocator's).
+    var allocatingFunction: String? {
+        guard let site = fields["call_site"]?.number else { return nil }
+        let address = UInt64(bitPattern: site)
+        return frames.first { $0.address == address }?.function
+    }
+
     /// The address family of the packets of the socket a tracepoint names
     /// (tcp:tcp_retransmit_skb's `family`): AF_INET6, or AF_INET for an
     /// IPv4 socket or an IPv6 one with IPv4-mapped addresses (its packets

@@ -78,7 +78,9 @@ public struct ModelCheck: Sendable {
             }
             if let evidence, let kernel {
                 for entry in operation.entries.map(\.syscalls.first) + [nil] {
-                    edges(operation.chain(for: entry, kernel: kernel), evidence: evidence, symbols: symbols, rows: &rows, operation: operation.name)
+                    for path in operation.paths(for: entry, kernel: kernel) {
+                        edges(path, evidence: evidence, symbols: symbols, rows: &rows, operation: operation.name)
+                    }
                 }
             }
         }

@@ -101,9 +101,28 @@ public enum ModelParser {
         var operation: StackOperation?
         enum Section { case header, entry(Int), body }
         var section = Section.header
+        // The `branch` blocks open here, innermost last, each with the line
+        // that opened it; and how many functions each open block (and the
+        // section, at the bottom) has so far.
+        var open: [(block: Int, line: Int)] = []
+        var functionsHere = [0]
+        var blocks = 0
+        func add(_ function: ModelFunction) {
+            var function = function
+            if !open.isEmpty { function.branch = open.map(\.block) }
+            switch section {
+            case .header: break
+            case let .entry(index): operation!.entries[index].functions.append(function)
+            case .body: operation!.body.append(function)
+            }
+            functionsHere[functionsHere.count - 1] += 1
+        }
         for (number, words) in lines(text) {
             func fail(_ message: String) -> ModelError { ModelError(file: file, line: number, message: message) }
             let key = words[0]
+            if ["entry", "body"].contains(key), let unclosed = open.last {
+                throw ModelError(file: file, line: unclosed.line, message: "`branch` without its `end` before `\(key)`")
+            }
             if key == "operation" {
                 guard operation == nil else { throw fail("a file describes one operation") }
                 guard words.count == 2, isFunctionName(words[1]) else {
@@ -123,7 +142,7 @@ public enum ModelParser {
                 operation!.syscalls = Array(words.dropFirst())
             case "sockets":
                 guard words.count == 2, let kind = SocketKind(rawValue: words[1]) else {
-                    throw fail("`sockets` is one of tcp, udp, tcp6, udp6, inet, unix, unix_stream, unix_dgram, any")
+                    throw fail("`sockets` is one of tcp, udp, tcp6, udp6, inet, inet6, unix, unix_stream, unix_dgram, tcp_listener, tcp_unconnected, tcp_fin_sent, shared, any")
                 }
                 operation!.sockets = kind
             case "softirq":
@@ -141,26 +160,38 @@ public enum ModelParser {
                 }
                 operation!.entries.append((Array(words.dropFirst()), []))
                 section = .entry(operation!.entries.count - 1)
+                functionsHere = [0]
             case "body":
                 guard words.count == 1 else { throw fail("`body` takes nothing after it") }
                 section = .body
+            case "branch":
+                guard words.count == 1 else { throw fail("`branch` takes nothing after it") }
+                if case .header = section { throw fail("`branch` goes under `entry SYSCALL...` or `body`") }
+                // The block hangs from the function above it: the body's first
+                // one may hang from its entry's last.
+                let hasAbove = functionsHere.last! > 0 || (open.isEmpty && { if case .body = section { return true }; return false }())
+                guard hasAbove else { throw fail("`branch` follows the function that makes the call (none above it here)") }
+                blocks += 1
+                open.append((blocks, number))
+                functionsHere.append(0)
+            case "end":
+                guard words.count == 1 else { throw fail("`end` takes nothing after it") }
+                guard !open.isEmpty else { throw fail("`end` without its `branch`") }
+                guard functionsHere.last! > 0 else { throw fail("an empty `branch`") }
+                open.removeLast()
+                functionsHere.removeLast()
             case "use":
                 guard words.count == 2 else { throw fail("`use` takes one path name (model/paths/NAME.path)") }
                 guard let functions = paths[words[1]] else { throw fail("no path '\(words[1])' in model/paths") }
-                switch section {
-                case .header: throw fail("`use` goes under `entry SYSCALL...` or `body`")
-                case let .entry(index): operation!.entries[index].functions += functions
-                case .body: operation!.body += functions
-                }
+                if case .header = section { throw fail("`use` goes under `entry SYSCALL...` or `body`") }
+                functions.forEach(add)
             default:
                 let function = try parseFunction(words, file: file, line: number)
-                switch section {
-                case .header: throw fail("functions go under `entry SYSCALL...` or `body`")
-                case let .entry(index): operation!.entries[index].functions.append(function)
-                case .body: operation!.body.append(function)
-                }
+                if case .header = section { throw fail("functions go under `entry SYSCALL...` or `body`") }
+                add(function)
             }
         }
+        if let unclosed = open.last { throw ModelError(file: file, line: unclosed.line, message: "`branch` without its `end`") }
         guard let operation else { throw ModelError(file: file, line: 0, message: "no `operation NAME` line") }
         if operation.body.isEmpty && operation.entries.isEmpty {
             throw ModelError(file: file, line: 0, message: "operation '\(operation.name)' has no functions")

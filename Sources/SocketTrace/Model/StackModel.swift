@@ -24,13 +24,20 @@ public struct ModelFunction: Sendable, Equatable, Codable {
     public var beside: Bool?
 
     public var isBeside: Bool { beside == true }
+    /// Inside `branch` blocks: the blocks it is in, outermost first (each
+    /// a number of the operation's own); nil on the operation's main path.
+    /// A block is a call its function above makes beside the path, with
+    /// that call's own callees (`tcp_v4_connect` looks up a route before
+    /// it sends the SYN): a path of its own, from the root through the
+    /// function above it into the block.
+    public var branch: [Int]?
 }
 
 /// Which sockets an operation applies to: `tcp` and `udp` are either
 /// family, `tcp6` and `udp6` IPv6 only, `unix_stream` and `unix_dgram` one
 /// type of UNIX socket (an operation for them is chosen before the broader one).
 public enum SocketKind: String, Sendable, Codable {
-    case tcp, udp, tcp6, udp6, inet, unix, any
+    case tcp, udp, tcp6, udp6, inet, inet6, unix, any
     case unixStream = "unix_stream", unixDatagram = "unix_dgram"
     /// A listening TCP socket (closing one sends no FIN).
     case tcpListener = "tcp_listener"
@@ -52,6 +59,7 @@ public enum SocketKind: String, Sendable, Codable {
         switch self {
         case .any: return true
         case .inet: return inet
+        case .inet6: return ipv6
         case .tcp: return inet && socket.type == SocketTypeNumber.stream
         case .udp: return inet && socket.type == SocketTypeNumber.datagram
         case .tcp6: return ipv6 && socket.type == SocketTypeNumber.stream
@@ -74,7 +82,7 @@ public enum SocketKind: String, Sendable, Codable {
         case .shared: 5
         case .tcpListener, .tcpUnconnected, .tcpFinSent: 4
         case .tcp6, .udp6, .unixStream, .unixDatagram: 3
-        case .tcp, .udp, .unix: 2
+        case .tcp, .udp, .unix, .inet6: 2
         case .inet: 1
         case .any: 0
         }
@@ -110,8 +118,35 @@ public struct StackOperation: Sendable, Codable {
     public var body: [ModelFunction]
     public let file: String
 
-    /// The chain expected for `syscall` (or the body alone) on `kernel`.
+    /// The chain expected for `syscall` (or the body alone) on `kernel`:
+    /// the main path, without the calls made beside it (`branch` blocks).
     public func chain(for syscall: String?, kernel: KernelVersion?) -> [ModelFunction] {
+        everyFunction(for: syscall, kernel: kernel).filter { $0.branch == nil }
+    }
+
+    /// Every path the operation's call tree has for `syscall` on `kernel`,
+    /// the main one first: each `branch` block is a path of its own, the
+    /// functions from the root down to the one it hangs from (not those
+    /// the path above goes on to after it), then the block's own.
+    public func paths(for syscall: String?, kernel: KernelVersion?) -> [[ModelFunction]] {
+        let all = everyFunction(for: syscall, kernel: kernel)
+        var paths = [all.filter { $0.branch == nil }]
+        var seen: Set<[Int]> = []
+        for (start, function) in all.enumerated() {
+            guard let block = function.branch, seen.insert(block).inserted else { continue }
+            var above = all[..<start].filter { other in
+                let own = other.branch ?? []
+                return own.count < block.count && Array(block.prefix(own.count)) == own
+            }
+            // The function the block hangs from is on this path's way, even
+            // if the main path only passes it by (`beside`).
+            if !above.isEmpty { above[above.count - 1].beside = nil }
+            paths.append(above + all.filter { $0.branch == block })
+        }
+        return paths
+    }
+
+    public func everyFunction(for syscall: String?, kernel: KernelVersion?) -> [ModelFunction] {
         let entry = entries.first { syscall != nil && $0.syscalls.contains(syscall!) }?.functions ?? []
         let all = entry + body
         guard let kernel else { return all }

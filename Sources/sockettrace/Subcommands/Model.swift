@@ -37,10 +37,26 @@ struct Model: ParsableCommand {
             let entrySyscall = syscall ?? found.entries.first?.syscalls.first
             print("\(found.name): \(found.title)  [\(found.file)]")
             if let version { print("kernel \(version)" + (entrySyscall.map { ", entry for \($0)" } ?? "")) }
-            for (depth, function) in found.chain(for: entrySyscall, kernel: version).enumerated() {
+            // The main path goes one level deeper at each function; a call
+            // made beside it (a `branch` block) one level under the function
+            // that makes it, marked ├─, its own callees deeper still.
+            // Per block: the depth of its last function shown (a block opened
+            // under it goes one deeper) and of the one the block's path goes
+            // on from (a function called beside the path returns before the
+            // next one: that one is its sibling).
+            var lastShown: [[Int]: Int] = [[]: -1]
+            var pathDepth: [[Int]: Int] = [[]: -1]
+            for function in found.everyFunction(for: entrySyscall, kernel: version) {
+                let block = function.branch ?? []
+                let opens = pathDepth[block] == nil
+                let depth = opens ? (lastShown[Array(block.dropLast())] ?? -1) + 1 : (pathDepth[block] ?? -1) + 1
+                if opens { pathDepth[block] = depth - 1 }
+                lastShown[block] = depth
+                if !function.isBeside { pathDepth[block] = depth }
                 let indent = String(repeating: "  ", count: depth)
                 let layer = "[\(function.layer.rawValue)]".padding(toLength: 12, withPad: " ", startingAt: 0)
-                var line = layer + indent + (depth == 0 ? "" : "└─ ") + function.name
+                let mark = depth == 0 ? "" : (opens && !block.isEmpty) || function.isBeside ? "├─ (beside) " : "└─ "
+                var line = layer + indent + mark + function.name
                 if let source = function.sourceFile { line += "  (\(source))" }
                 if function.kernels != .any { line += "  kernels \(function.kernels)" }
                 print(line)
