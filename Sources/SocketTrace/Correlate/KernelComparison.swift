@@ -60,7 +60,9 @@ public struct KernelComparison: Sendable, Codable {
                 let parts = sample.chain.isEmpty ? nil : ChainAligner.split(sample.chain)
                 var operation = activity.operation ?? "(no operation)"
                 if let softirq = parts?.softirq, !softirq.isEmpty {
-                    operation = activity.alignments.first { $0.observed == softirq && $0.countsTheSample }?.operation ?? "(unmodelled softirq)"
+                    // An event's stack is not aligned (probes.conf's role): it is no unmodelled chain.
+                    operation = sample.role != .chain ? "(event in softirq work)"
+                        : activity.alignments.first { $0.observed == softirq && $0.countsTheSample }?.operation ?? "(unmodelled softirq)"
                 }
                 let key = operation + "|" + sample.tracepoint
                 if timingIndex[key] == nil {
