@@ -111,6 +111,56 @@ import Testing
         #expect(blind.steps.first { $0.function == "never_a_symbol" }?.status == .inlined)
     }
 
+    @Test("audit 5: a tail-called function another way of jumps avoids is not proven; nor is an inline function where its host goes on from two places")
+    func otherWays() {
+        // caller calls middle; middle jumps to quick or to delayed, each of which jumps to callee
+        // (__tcp_ack_snd_check to tcp_send_ack or tcp_send_delayed_ack, each to __tcp_send_ack).
+        let code = Code()
+        let (caller, middle, quick, delayed, callee) = (UInt64(0x1000), UInt64(0x3000), UInt64(0x3800), UInt64(0x3c00), UInt64(0x4000))
+        code.add("caller", at: caller, [0x90] + Self.branch(0xe8, from: caller + 1, to: middle) + [0xc3])
+        code.add("middle", at: middle, Self.branch(0xe9, from: middle, to: quick) + Self.branch(0xe9, from: middle + 5, to: delayed))
+        code.add("quick", at: quick, Self.branch(0xe9, from: quick, to: callee))
+        code.add("delayed", at: delayed, Self.branch(0xe9, from: delayed, to: callee))
+        code.add("callee", at: callee, [0x90, 0xc3])
+        let evidence = CallEvidence(code: code)
+        let frames = [KernelFrame("caller", 0x1006), KernelFrame("callee", 0x4001)]
+        guard case let .tail(_, _, through, _, _, _, bypasses) = evidence.link(from: frames[0], to: frames[1]) else {
+            Issue.record("no tail route")
+            return
+        }
+        #expect(through == ["middle", "quick"])
+        #expect(bypasses["quick"] == "caller+0x1: call middle; middle+0x5: jmp delayed; delayed+0x0: jmp callee", "\(bypasses)")
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000003000 T middle\n0000000000003800 T quick\n"
+            + "0000000000003c00 T delayed\n0000000000004000 T callee\n")
+        let aligner = ChainAligner(symbols: symbols, evidence: evidence)
+        let alignment = aligner.align(frames: frames, with: [Self.function("caller"), Self.function("middle"), Self.function("quick"),
+                                                             Self.function("callee")], operation: "test")
+        let status = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0.status) })
+        #expect(status["middle"] == .tailCall, "entered by the call in flight itself")
+        #expect(status["quick"] == .unverified && alignment.verdict == .unverified, "\(status)")
+        #expect(alignment.steps.first { $0.function == "quick" }?.evidence?.contains("another way leads there without it") == true)
+
+        // host calls target at the call in flight and jumps to it elsewhere (a fast path's direct
+        // call, a slow path's inlined wrapper): a function declared inline between them is not proven.
+        let two = Code()
+        two.add("host", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x4000) + [0xc3] + Self.branch(0xe9, from: 0x1007, to: 0x4000))
+        two.add("target", at: 0x4000, [0x90, 0xc3])
+        let twoSymbols = KernelSymbols(kallsyms: "0000000000001000 T host\n0000000000004000 T target\n")
+        let hosted = ChainAligner(symbols: twoSymbols, evidence: CallEvidence(code: two))
+            .align(frames: [KernelFrame("host", 0x1006), KernelFrame("target", 0x4001)],
+                   with: [Self.function("host"), Self.function("wrapper", inline: true), Self.function("target")], operation: "test")
+        let wrapper = hosted.steps.first { $0.function == "wrapper" }
+        #expect(wrapper?.status == .unverified && wrapper?.evidence?.contains("host goes on that way from 2 places") == true, "\(String(describing: wrapper))")
+        // One way on: the declaration stands.
+        let one = Code()
+        one.add("host", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x4000) + [0xc3])
+        one.add("target", at: 0x4000, [0x90, 0xc3])
+        let single = ChainAligner(symbols: twoSymbols, evidence: CallEvidence(code: one))
+            .align(frames: [KernelFrame("host", 0x1006), KernelFrame("target", 0x4001)],
+                   with: [Self.function("host"), Self.function("wrapper", inline: true), Self.function("target")], operation: "test")
+        #expect(single.steps.first { $0.function == "wrapper" }?.status == .inlined)
+    }
+
     @Test("a function that may also leave through a pointer: the way past it, and what is inlined there, is not proven (lab audit)")
     func pointerAlternatives() {
         // middle jumps to callee, or through %rax (a neighbour's n->output beside the header cache's jump).

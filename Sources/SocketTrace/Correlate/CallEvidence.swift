@@ -64,7 +64,12 @@ public final class CallEvidence {
         /// through a pointer by which those functions may have left instead
         /// (from `through[firstAmbiguous]` on): then the way the code went
         /// past that function is not known.
-        case tail(call: String, jumps: [String], through: [String], starts: [UInt64], alternatives: [String] = [], firstAmbiguous: Int? = nil)
+        /// `bypasses`: for a function entered on the way whose jumps are
+        /// not the only way there, a way from the call's target to the
+        /// next frame's function without it (direct jumps): then whether
+        /// it ran is not known.
+        case tail(call: String, jumps: [String], through: [String], starts: [UInt64], alternatives: [String] = [], firstAmbiguous: Int? = nil,
+                  bypasses: [String: String] = [:])
         /// A call through a register or memory (or a retpoline thunk).
         case indirect(call: String)
         /// It calls a function from which no direct jump leads there.
@@ -212,8 +217,18 @@ public final class CallEvidence {
                 if !away.isEmpty, firstAmbiguous == nil { firstAmbiguous = index }
                 alternatives += away.map(describe)
             }
+            // A function on the way that another way of direct jumps avoids
+            // (__tcp_ack_snd_check jumps to tcp_send_ack and to
+            // tcp_send_delayed_ack, each of which jumps on to
+            // __tcp_send_ack.part.0): entered only if that way was not taken.
+            var bypasses: [String: String] = [:]
+            for (index, start) in found.starts.enumerated() where index > 0 {
+                if let other = findTail(from: target, to: calleeStart, avoiding: [start]) {
+                    bypasses[found.through[index]] = ([text] + other.jumps).joined(separator: "; ")
+                }
+            }
             return .tail(call: text, jumps: found.jumps, through: found.through, starts: found.starts,
-                         alternatives: alternatives, firstAmbiguous: firstAmbiguous)
+                         alternatives: alternatives, firstAmbiguous: firstAmbiguous, bypasses: bypasses)
         }
         // Not on the stack, so it left by a jump: through a pointer, if it has one.
         let indirect = pointerJumps(ofFunctionAt: target)
@@ -227,9 +242,10 @@ public final class CallEvidence {
     /// The tail jumps from the function at `start` (entered, and left by
     /// them) to `destination`'s start: breadth first along jumps to
     /// function starts.
-    func findTail(from start: UInt64, to destination: UInt64) -> (jumps: [String], through: [String], starts: [UInt64])? {
+    /// `avoiding`: functions the way may not go through.
+    func findTail(from start: UInt64, to destination: UInt64, avoiding: Set<UInt64> = []) -> (jumps: [String], through: [String], starts: [UInt64])? {
         var frontier: [(function: UInt64, jumps: [Branch])] = [(start, [])]
-        var visited: Set<UInt64> = [start]
+        var visited: Set<UInt64> = avoiding.union([start])
         for _ in 0..<Self.tailDepth {
             var next: [(function: UInt64, jumps: [Branch])] = []
             for (function, jumps) in frontier {
@@ -266,6 +282,12 @@ public final class CallEvidence {
             guard let target = branch.target else { return true }
             return target == next || (outside(target, start) && goesThroughPointer(target))
         }.map(\.address)
+    }
+
+    /// The direct jumps out of the function at `start` to the function
+    /// starting at `next`, described (`ip_finish_output+0x19: jmp __ip_finish_output`).
+    public func jumps(ofFunctionAt start: UInt64, to next: UInt64) -> [String] {
+        branches(ofFunctionAt: start).filter { $0.kind == .jump && $0.target == next }.map(describe)
     }
 
     /// Where the function of `frame` calls or jumps to a function named

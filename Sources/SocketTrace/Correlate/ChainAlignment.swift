@@ -277,8 +277,9 @@ public struct ChainAligner {
                 let outer = placed[..<index].compactMap { $0 }.last
                 let inner = placed[(index + 1)...].compactMap { $0 }.first ?? frames.count - 1
                 let deeper = Set(expected[(index + 1)...].map(\.name))
-                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner, deeper: deeper)
-                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper)
+                let above = expected[..<index].map(\.name)
+                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner, deeper: deeper, above: above)
+                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper, above: above)
                 steps.append(.init(function: function.name, layer: function.layer, status: status, evidence: evidence))
             }
         }
@@ -317,8 +318,9 @@ public struct ChainAligner {
 
     /// Why `function` is missing between frames `outer` and `inner`;
     /// `deeper`: the model's functions below it on the path.
+    /// `above`: the model's functions before it on the path (its caller last).
     func explain(_ function: ModelFunction, frames: [KernelFrame], outer: Int?, inner: Int,
-                 deeper: Set<String> = []) -> (ChainAlignment.Status, String) {
+                 deeper: Set<String> = [], above: [String] = []) -> (ChainAlignment.Status, String) {
         let presence = symbols?.presence(of: function.name) ?? .symbol
         guard let outer else {
             return (.unverified, "expected before the outermost frame the stack shows")
@@ -341,9 +343,21 @@ public struct ChainAligner {
         var unknownRoute: [String] = []
         // DWARF shows it inlined at some of the jumps that may have run, not at all.
         var dwarfAmbiguous: String?
+        // Each function the way from frame to frame went through (a frame's,
+        // or one entered by a tail call): its calls or jumps to where the way
+        // went on from it. More than one, and which of them lies in an inlined
+        // copy of a function declared inline is not known without DWARF
+        // (tcp_rcv_established calls __tcp_ack_snd_check directly on its fast
+        // path, and through inlined tcp_ack_snd_check on its slow one).
+        var waysOn: [String: [String]] = [:]
         let declaredInlined = { (reason: String) -> (ChainAlignment.Status, String) in
             if let contradicted = contradicted("") { return (.unverified, declared + reason + contradicted) }
             if let dwarfAmbiguous { return (.unverified, declared + reason + "; " + dwarfAmbiguous) }
+            // The function it is inlined into: the nearest one above it the way went through.
+            if let host = above.reversed().first(where: { waysOn[$0] != nil }), let ways = waysOn[host], ways.count > 1 {
+                return (.unverified, declared + reason + "; but \(host) goes on that way from \(ways.count) places (" + ways.joined(separator: "; ")
+                        + "), and which of them lies in an inlined copy of it is not known without DWARF (--vmlinux)")
+            }
             if !unknownRoute.isEmpty {
                 return (.unverified, declared + reason + "; but the code may have gone another way, through a pointer, where it may not run: "
                         + unknownRoute.joined(separator: "; "))
@@ -360,8 +374,10 @@ public struct ChainAligner {
         var entered: [UInt64] = []
         for caller in outer..<inner where caller + 1 < frames.count {
             let link = evidence.link(from: frames[caller], to: frames[caller + 1])
+            let callee = evidence.code.extent(of: frames[caller + 1].address)?.start ?? 0
+            let here = frames[caller].function
             switch link {
-            case let .tail(call, jumps, through, starts, alternatives, firstAmbiguous):
+            case let .tail(call, jumps, through, starts, alternatives, firstAmbiguous, bypasses):
                 let route = ([call] + jumps).joined(separator: "; ")
                 let pointers = alternatives.map { $0 + " (through a pointer)" }.joined(separator: "; ")
                 if let index = through.firstIndex(of: function.name) {
@@ -371,13 +387,23 @@ public struct ChainAligner {
                         return (.unverified, "entered by a tail call only if \(through[firstAmbiguous]) left by its direct jump: " + route
                                 + "; it may have left through a pointer instead: " + pointers)
                     }
+                    if let other = bypasses[function.name] {
+                        return (.unverified, "entered by a tail call on one way to \(frames[caller + 1].function): " + route
+                                + "; but another way leads there without it, and which was taken is not known: " + other)
+                    }
                     return (.tailCall, route)
                 }
-                links.append(route + (alternatives.isEmpty ? "" : "; or " + pointers))
+                links.append(route + (alternatives.isEmpty ? "" : "; or " + pointers)
+                             + bypasses.sorted { $0.key < $1.key }.map { "; or, without \($0.key): " + $0.value }.joined())
                 // A pointer out of a function the model puts below this one
                 // (inet_sendmsg's, under sock_sendmsg_nosec) leaves after it ran.
                 if let firstAmbiguous, !deeper.contains(through[firstAmbiguous]) { unknownRoute.append(pointers) }
-                entered += starts
+                // Functions another way avoids may not have run: what they call proves nothing.
+                entered += zip(through, starts).filter { bypasses[$0.0] == nil }.map(\.1)
+                if let first = through.first { waysOn[here, default: []] += [call] + evidence.sites(in: frames[caller], reaching: first) }
+                for (index, (name, start)) in zip(through, starts).enumerated() where bypasses[name] == nil {
+                    waysOn[name, default: []] += evidence.jumps(ofFunctionAt: start, to: index + 1 < starts.count ? starts[index + 1] : callee)
+                }
                 // With DWARF: the jumps that left the functions entered so, inlined copies and all.
                 if notThere != nil, let dwarf {
                     let next = starts.dropFirst() + [evidence.code.extent(of: frames[caller + 1].address)?.start ?? 0]
@@ -411,7 +437,9 @@ public struct ChainAligner {
                         }
                     }
                 }
-            case let .direct(call): links.append(call)
+            case let .direct(call):
+                links.append(call)
+                waysOn[here, default: []] += [call] + evidence.sites(in: frames[caller], reaching: frames[caller + 1].function)
             case let .indirect(call):
                 links.append(call + " (through a pointer)")
                 unknownRoute.append(call + " (through a pointer)")
