@@ -116,7 +116,8 @@ final class ChildProcess {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &status, 0)
-                throw TestSupport.TimedOut(command: "pid \(pid): \(command.prefix(300)); its stderr so far: \(stderrReader.snapshot().suffix(1000))")
+                throw TestSupport.TimedOut(command: "pid \(pid): \(command.prefix(300)); its stderr so far: \(stderrReader.snapshot().suffix(1000))"
+                                           + "; its stdout so far: \(stdoutReader.snapshot().suffix(3000))")
             }
             usleep(5_000)
         }

@@ -106,6 +106,7 @@ struct LabTests {
         let graphTrace = TestSupport.temporaryFile("lab-graph") + ".jsonl"
         let graphText = TestSupport.temporaryFile("lab-graph") + ".txt"
         let graphPort = 12347
+        let graphWatch = TestSupport.temporaryFile("lab-graph-watchdog")
         let graphRun = "timeout 300 \(TestSupport.sockettrace) --probes \(probes) --kernel on --probe-set minimal --function-graph -o /dev/null"
         let script = """
         tracefs=$(grep -m1 ' tracefs ' /proc/mounts | cut -d' ' -f2)
@@ -113,12 +114,15 @@ struct LabTests {
         # One graph run in three hung at its start in this test (header written, nothing
         # after, 15 min; not reproduced by hand): a run that hangs is stopped after 10
         # minutes, its tasks' kernel stacks shown for the next look, and run once more.
-        graph() { timeout 600 \(TestSupport.sockettrace) --probes \(probes) --kernel on --probe-set minimal --function-graph \
-            --save \(graphTrace) -o \(graphText) -- /bin/sh -c '\(try TestSupport.serverAndClientScript(port: graphPort))'; }
+        # A run stuck where SIGTERM does not reach it is killed 20 s later. The watchdog's
+        # findings go to a file on the host too (\(graphWatch)): the run of 2026-12-03
+        # hung past the test's own timeout, which took the VM's output with it.
+        graph() { timeout -k 20 600 \(TestSupport.sockettrace) --probes \(probes) --kernel on --probe-set minimal --function-graph \
+            --save \(graphTrace) -o \(graphText) -- /bin/sh -c '\(try TestSupport.serverAndClientScript(port: graphPort))' 2>>\(graphWatch).stderr; }
         graph & run=$!
-        ( sleep 590; for p in $(pgrep -f 'sockettrace|/server |/client '); do echo "hung: $p $(cat /proc/$p/comm) \
+        ( sleep 590; { for p in $(pgrep -f 'sockettrace|/server |/client '); do echo "hung: $p $(cat /proc/$p/comm) \
             $(grep State /proc/$p/status)"; for t in /proc/$p/task/*; do echo "task $t $(cat $t/comm) $(grep State $t/status) syscall $(cut -d' ' -f1 $t/syscall)"; cat $t/stack; done; done; \
-            cat /proc/loadavg ) & watch=$!
+            cat /proc/loadavg; echo "current tracer: $(cat $tracefs/current_tracer)"; dmesg | tail -40; } | tee -a \(graphWatch) ) & watch=$!
         wait $run; status=$?; kill $watch 2>/dev/null; pkill -f 'sleep 590'
         if [ $status = 124 ]; then echo "graph trace hung: run again"; graph; status=$?; fi
         echo "graph trace: $status"
@@ -147,7 +151,16 @@ struct LabTests {
         \(graphRun) -- true; echo "after the killed run: $?"
         echo "tracer then: $(cat $tracefs/current_tracer); instances: $(ls $tracefs/instances | grep -c sockettrace_)"
         """
-        let result = try TestSupport.run(lab, ["--", "/bin/sh", "-c", script], timeout: 1800)
+        let result: TestSupport.Output
+        do {
+            result = try TestSupport.run(lab, ["--", "/bin/sh", "-c", script], timeout: 1800)
+        } catch {
+            // What the watchdog saw and what the runs said, kept on the host.
+            let watched = (try? String(contentsOfFile: graphWatch, encoding: .utf8)) ?? "(no watchdog output)"
+            let said = (try? String(contentsOfFile: graphWatch + ".stderr", encoding: .utf8)) ?? ""
+            Issue.record("\(error)\nwatchdog:\n\(watched)\nthe graph runs' stderr:\n\(said.suffix(4000))")
+            return
+        }
         #expect(result.status == 0, "\(result.stderr)")
         if result.stdout.contains("graph trace hung") { print("LabTests/functionGraph: a graph run hung:\n\(result.stdout)") }
         let lines = result.stdout.split(separator: "\n").map(String.init)
@@ -155,7 +168,8 @@ struct LabTests {
         #expect(lines.contains("graph trace: 0"), "\(result.stdout)\n\(result.stderr)")
         #expect(lines.contains("graph instances left: 0"), "\(result.stdout)")
         #expect(lines.contains("current tracer: nop"), "\(result.stdout)")
-        #expect(result.stderr.contains("function_graph on "), "\(result.stderr)")
+        let graphStderr = (try? String(contentsOfFile: graphWatch + ".stderr", encoding: .utf8)) ?? ""
+        #expect(graphStderr.contains("function_graph on "), "\(graphStderr)")
         var sendtos = 0
         for case let .syscall(call) in try TraceFileReader(path: graphTrace).records where call.syscall == .sendto && call.socket != nil {
             sendtos += 1
