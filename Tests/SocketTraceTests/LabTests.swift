@@ -120,11 +120,13 @@ struct LabTests {
         graph() { timeout -k 20 600 \(TestSupport.sockettrace) --probes \(probes) --kernel on --probe-set minimal --function-graph \
             --save \(graphTrace) -o \(graphText) -- /bin/sh -c '\(try TestSupport.serverAndClientScript(port: graphPort))' 2>>\(graphWatch).stderr; }
         graph & run=$!
-        ( sleep 590; { for p in $(pgrep -f 'sockettrace|/server |/client '); do echo "hung: $p $(cat /proc/$p/comm) \
+        ( sleep 590 && { for p in $(pgrep -f 'sockettrace|/server |/client '); do echo "hung: $p $(cat /proc/$p/comm) \
             $(grep State /proc/$p/status)"; for t in /proc/$p/task/*; do echo "task $t $(cat $t/comm) $(grep State $t/status) syscall $(cut -d' ' -f1 $t/syscall)"; cat $t/stack; done; done; \
             cat /proc/loadavg; echo "current tracer: $(cat $tracefs/current_tracer)"; dmesg | tail -40; } | tee -a \(graphWatch) ) & watch=$!
-        wait $run; status=$?; kill $watch 2>/dev/null; pkill -f 'sleep 590'
-        if [ $status = 124 ]; then echo "graph trace hung: run again"; graph; status=$?; fi
+        # The watchdog's sleep ended early says nothing (not pkill -f: this script's own
+        # command line holds its words, and that killed the script).
+        wait $run; status=$?; pkill -P $watch sleep 2>/dev/null; kill $watch 2>/dev/null
+        if [ $status = 124 ] || [ $status = 137 ]; then echo "graph trace hung: run again"; graph; status=$?; fi
         echo "graph trace: $status"
         echo "graph instances left: $(ls $tracefs/instances | grep -c sockettrace_)"
         echo "current tracer: $(cat $tracefs/current_tracer)"

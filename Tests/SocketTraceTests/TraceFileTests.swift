@@ -173,6 +173,24 @@ struct TraceFileTests {
         return event
     }
 
+    @Test("a stack seen for two packets (×2) says whose each packet was, not the first's alone (audit 5: a FIN and its ACK)")
+    func mergedPacketsEachOwned() {
+        var event = Self.exitEvent()
+        var activity = event.exitKernel!
+        var first = activity.samples[0], second = activity.samples[0]
+        first.flow = PacketFlow(owner: .ownSocket, evidence: "skb 0xaaa queued by the exit of 301 on 127.0.0.1:40000 → 127.0.0.1:12345")
+        second.flow = PacketFlow(owner: .ownSocket, evidence: "skb 0xbbb queued by the exit of 301 on 127.0.0.1:40000 → 127.0.0.1:12345")
+        activity.samples = [first, second]
+        event.exitKernel = activity
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        timeline.handle(.process(event))
+        timeline.finish()
+        output.flush()
+        let shown = output.captured
+        #expect(shown.contains("(×2)") && shown.contains("skb 0xaaa") && shown.contains("skb 0xbbb"), "\(shown)")
+    }
+
     @Test("exit_kernel round-trips through the trace file; the timeline shows the release's chain under the kill, frames above do_exit as they are")
     func roundTrip() throws {
         let path = TestSupport.temporaryFile("exit-kernel") + ".jsonl"

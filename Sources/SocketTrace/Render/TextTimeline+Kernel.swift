@@ -35,15 +35,22 @@ extension TextTimeline {
             let owner: PacketFlow.Owner?
         }
         var counts: [Shown: Int] = [:]
+        // Each merged stack's packets: a (×N) of several skbs says whose each was.
+        var flows: [Shown: [String]] = [:]
         var order: [KernelSample] = []
         for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
             let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
             if counts[key] == nil { order.append(sample) }
             counts[key, default: 0] += 1
+            if let flow = sample.flow {
+                let text = outsideCalls ? "flow: " + flow.evidence : flow.description
+                if flows[key]?.contains(text) != true { flows[key, default: []].append(text) }
+            }
         }
         for sample in order {
-            let count = counts[Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)] ?? 1
-            stackLines(sample, count: count, activity: activity, userChain: userChain, outsideCalls: outsideCalls, entry: entry)
+            let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
+            stackLines(sample, count: counts[key] ?? 1, activity: activity, userChain: userChain, outsideCalls: outsideCalls, entry: entry,
+                       flows: flows[key] ?? [])
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
@@ -123,6 +130,9 @@ extension TextTimeline {
         }
     }
 
+    /// How many packets of a merged (×N) stack are said one by one.
+    static let packetLinesShown = 3
+
     /// `0.812 µs`, `21.9 µs`, `10.57 ms`.
     static func graphDuration(_ nanoseconds: UInt64) -> String {
         if nanoseconds < 1_000 { return "0.\(String(nanoseconds).leftPadded(to: 3)) µs" }
@@ -134,8 +144,10 @@ extension TextTimeline {
         return "\(hundredths / 100).\(String(hundredths % 100).leftPadded(to: 2)) ms"
     }
 
+    /// `flows`: what each packet of the merged samples was (whose, by its
+    /// skb), each said once; the first sample's alone when not given.
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false,
-                    entry: String = "syscall") {
+                    entry: String = "syscall", flows: [String] = []) {
         let parts = ChainAligner.parts(sample.frames)
         let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
         let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && $0.isSyscallPart }
@@ -165,8 +177,15 @@ extension TextTimeline {
         if let flow = sample.flow {
             let colour = flow.owner == .unverified ? Self.yellow : Self.dim
             // Outside the traced tasks there is no call's socket to call "this".
-            let text = outsideCalls ? "flow: " + flow.evidence : flow.description
-            writeWrapped(("  " + text).split(separator: " ").map(String.init), separator: " ", continuation: "    ", colour: colour)
+            let texts = flows.isEmpty ? [outsideCalls ? "flow: " + flow.evidence : flow.description] : flows
+            let shown = texts.prefix(Self.packetLinesShown)
+            for text in shown {
+                writeWrapped(("  " + text).split(separator: " ").map(String.init), separator: " ", continuation: "    ", colour: colour)
+            }
+            if texts.count > shown.count {
+                writeWrapped(["  … and \(texts.count - shown.count) more packets of the same kind (the trace file has each)"], separator: " ",
+                             continuation: "    ", colour: colour)
+            }
         }
         if let sourced = Self.sourceLines(sample) {
             writeWrapped(["at " + (sourced.first ?? "")] + sourced.dropFirst(), separator: " → ", extraIndent: "  ", colour: Self.dim)
