@@ -144,6 +144,28 @@ if [ ! -e "$cache/kvm" ]; then
 fi
 if [ "$(cat "$cache/kvm")" = yes ]; then accel=KVM; else accel=TCG; vng_args+=(--disable-kvm); fi
 
+# --- LAB_GDB_PORT=PORT: QEMU's gdb stub on 127.0.0.1:PORT, to look at a guest
+# too stuck to report on itself (scripts/lab-vcpus.sh). With LAB_VCPUS_AFTER="N…"
+# as well, what each vCPU runs is read that way N seconds after the start (each N) and
+# appended to $LAB_VCPUS_REPORT (or stderr), if the VM still runs; the guest's
+# /proc/kallsyms in $LAB_KALLSYMS (the command writes it) names the addresses,
+# and the -dbg vmlinux, if cached, gives backtraces.
+watcher=""
+if [ -n "${LAB_GDB_PORT:-}" ]; then
+    vng_args+=(--qemu-opts="-gdb tcp:127.0.0.1:$LAB_GDB_PORT")
+    if [ -n "${LAB_VCPUS_AFTER:-}" ]; then
+        dbg="$cache/debug/vmlinux-$release"
+        [ -s "$dbg" ] || dbg=""
+        ( waited=0
+          for at in $LAB_VCPUS_AFTER; do
+              sleep $((at - waited)) || exit
+              waited=$at
+              "$repo/scripts/lab-vcpus.sh" "$LAB_GDB_PORT" "${LAB_KALLSYMS:-}" "$dbg" >>"${LAB_VCPUS_REPORT:-/dev/stderr}" 2>&1
+          done ) &
+        watcher=$!
+    fi
+fi
+
 # --- run, in the guest's copy of the current directory (vng's default).
 # The guest writes its clock to a marker in /tmp just before the command
 # starts, which tells how long the boot took.
@@ -151,7 +173,7 @@ marker="$(mktemp /tmp/lab-boot.XXXXXX)"
 # The command, quoted for bash, in a script the guest runs (its /bin/sh,
 # dash, would not read bash's $'...' quoting of newlines).
 script="$marker.sh"
-trap 'rm -f "$marker" "$script"' EXIT
+trap 'rm -f "$marker" "$script"; [ -z "$watcher" ] || { pkill -P "$watcher" sleep; kill "$watcher"; } 2>/dev/null' EXIT
 printf -v command ' %q' "$@"
 printf 'date +%%s >%q\nexec%s\n' "$marker" "$command" >"$script"
 start="$(date +%s)"

@@ -95,6 +95,7 @@ struct LabTests {
     static func graphWatchdog(_ path: String) -> String {
         let read = { (suffix: String) in (try? String(contentsOfFile: path + suffix, encoding: .utf8)) ?? "(none)" }
         return "steps:\n\(read(".steps"))\nwatchdog:\n\(read("").suffix(20000))\nthe graph runs' stderr:\n\(read(".stderr").suffix(4000))"
+            + "\nthe vCPUs, from QEMU's gdb stub:\n\(read(".vcpus").suffix(30000))"
     }
 
     /// A `--function-graph` run of the seeds' example hung at its start when
@@ -124,6 +125,7 @@ struct LabTests {
         # dmesg's end go to a file on the host (\(graphWatch)): a hang past the test's
         # own timeout took the VM's output with it. A run stuck where SIGTERM does not
         # reach it is killed 20 s later, and run once more.
+        cat /proc/kallsyms > \(graphWatch).kallsyms
         step() { echo "$(date +%T) $*" >> \(graphWatch).steps; }
         snapshot() { { echo "== $(date +%T) at: $(tail -1 \(graphWatch).steps)"; ps -eo pid,ppid,stat,wchan:32,etime,args | grep -v ' \\[' ; \
             for p in $(pgrep -f 'sockettrace --probes|/server |/client |tracefs|/sys/kernel'); do for t in /proc/$p/task/*; do \
@@ -162,7 +164,11 @@ struct LabTests {
         """
         let result: TestSupport.Output
         do {
-            result = try TestSupport.run(lab, ["--", "/bin/sh", "-c", script], timeout: 1800)
+            // QEMU's gdb stub: what each vCPU runs is read from outside at 10, 15 and 25
+            // minutes if the VM still runs then (a guest too stuck to report on itself).
+            let gdb = ["LAB_GDB_PORT=\(23000 + Int(getpid()) % 1000)", "LAB_VCPUS_AFTER=600 900 1500", "LAB_KALLSYMS=\(graphWatch).kallsyms",
+                       "LAB_VCPUS_REPORT=\(graphWatch).vcpus"]
+            result = try TestSupport.run("/usr/bin/env", gdb + [lab, "--", "/bin/sh", "-c", script], timeout: 1800)
         } catch {
             // What the watchdog saw and what the runs said, kept on the host.
             Issue.record(Comment(rawValue: "\(error)\n\(Self.graphWatchdog(graphWatch))"))
