@@ -59,10 +59,14 @@ struct KernelTests {
         #expect(steps["__sock_sendmsg"]?.status == .inlined)
         // dst_output is declared inline, but ip_local_out can also leave through a pointer (dst->output)
         // besides its jump to ip_output: which way ran, so whether dst_output's code did, the code cannot show.
+        // tcp_transmit_skb (static, no symbol) is inlined into tcp_write_xmit, but tcp_write_xmit calls
+        // __tcp_transmit_skb from two places here (its own and tcp_mtu_probe's, inlined): which one is
+        // tcp_transmit_skb's copy only DWARF can say (audit 5: a host that goes on from two places).
         let unproven = sendChain.steps.filter { !$0.status.isProven }
-        #expect(unproven.map(\.function) == ["dst_output"], "\(unproven)")
-        #expect(unproven.allSatisfy { $0.evidence?.contains("ip_local_out+0x") == true && $0.evidence?.contains("through a pointer") == true },
+        #expect(unproven.map(\.function) == ["tcp_transmit_skb", "dst_output"], "\(unproven)")
+        #expect(unproven.last?.evidence?.contains("ip_local_out+0x") == true && unproven.last?.evidence?.contains("through a pointer") == true,
                 "\(unproven)")
+        #expect(unproven.first?.evidence?.contains("but tcp_write_xmit goes on that way from ") == true, "\(unproven)")
         // Every jump and call the evidence names is one, read independently (bpftrace) at that address.
         if TestSupport.hasBpftrace {
             let claims = calls.compactMap(\.kernel).flatMap(\.alignments).flatMap(\.steps)
