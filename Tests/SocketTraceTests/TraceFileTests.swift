@@ -173,6 +173,16 @@ struct TraceFileTests {
         return event
     }
 
+    /// The text timeline of one process event.
+    static func timeline(_ event: ProcessEvent) -> String {
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        timeline.handle(.process(event))
+        timeline.finish()
+        output.flush()
+        return output.captured
+    }
+
     @Test("a stack seen for two packets (×2) says whose each packet was, not the first's alone (audit 5: a FIN and its ACK)")
     func mergedPacketsEachOwned() {
         var event = Self.exitEvent()
@@ -182,12 +192,7 @@ struct TraceFileTests {
         second.flow = PacketFlow(owner: .ownSocket, evidence: "skb 0xbbb queued by the exit of 301 on 127.0.0.1:40000 → 127.0.0.1:12345")
         activity.samples = [first, second]
         event.exitKernel = activity
-        let output = TraceOutput.capturing()
-        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
-        timeline.handle(.process(event))
-        timeline.finish()
-        output.flush()
-        let shown = output.captured
+        let shown = Self.timeline(event)
         #expect(shown.contains("(×2)") && shown.contains("skb 0xaaa") && shown.contains("skb 0xbbb"), "\(shown)")
     }
 
@@ -209,12 +214,7 @@ struct TraceFileTests {
         #expect(activity.alignments.first?.steps.map(\.status) == Self.exitEvent().exitKernel?.alignments.first?.steps.map(\.status))
         #expect(activity.alignments.first?.verdict == .matches)
 
-        let output = TraceOutput.capturing()
-        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
-        timeline.handle(.process(event))
-        timeline.finish()
-        output.flush()
-        let shown = output.captured
+        let shown = Self.timeline(event)
         #expect(shown.contains("+++ killed by SIGKILL +++"), "\(shown)")
         #expect(shown.contains("↳ released by the exit: 3<TCP 127.0.0.1:40000->127.0.0.1:12345>; their release, sampled on the exiting threads from their exit stop on (tcp_close):"), "\(shown)")
         #expect(shown.contains("+exit_to_user_mode_loop → +arch_do_signal_or_restart → +get_signal → +do_group_exit → do_exit → task_work_run → __fput"), "\(shown)")
@@ -225,12 +225,8 @@ struct TraceFileTests {
         // Without it (a 1.8 trace, or kernel observation off): the sentence that says it was not observed.
         var older = event
         older.exitKernel = nil
-        let plain = TraceOutput.capturing()
-        let oldTimeline = TextTimeline(output: plain, options: TextTimeline.Options())
-        oldTimeline.handle(.process(older))
-        oldTimeline.finish()
-        plain.flush()
-        #expect(plain.captured.contains("what their release sends (a FIN) is not observed"), "\(plain.captured)")
+        let plain = Self.timeline(older)
+        #expect(plain.contains("what their release sends (a FIN) is not observed"), "\(plain)")
 
         // The report and the Perfetto export show the release too.
         let html = HTMLReport(records: [.process(event)], header: nil, timelineText: shown).operationTable()
