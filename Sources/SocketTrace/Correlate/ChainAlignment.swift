@@ -406,7 +406,7 @@ public struct ChainAligner {
                 }
                 // With DWARF: the jumps that left the functions entered so, inlined copies and all.
                 if notThere != nil, let dwarf {
-                    let next = starts.dropFirst() + [evidence.code.extent(of: frames[caller + 1].address)?.start ?? 0]
+                    let next = starts.dropFirst() + [callee]
                     for (start, onward) in zip(starts, next) {
                         let jumps = evidence.tailJumps(ofFunctionAt: start, toward: onward)
                         if jumps.isEmpty { notThere = nil }   // its way on is not known
