@@ -151,6 +151,13 @@ if [ "$(cat "$cache/kvm")" = yes ]; then accel=KVM; else accel=TCG; vng_args+=(-
 # /proc/kallsyms in $LAB_KALLSYMS (the command writes it) names the addresses,
 # and the -dbg vmlinux, if cached, gives backtraces.
 watcher=""
+stop_watcher() {
+    if [ -n "$watcher" ]; then
+        pkill -P "$watcher" sleep 2>/dev/null || true
+        kill "$watcher" 2>/dev/null || true
+        watcher=""
+    fi
+}
 if [ -n "${LAB_GDB_PORT:-}" ]; then
     vng_args+=(--qemu-opts="-gdb tcp:127.0.0.1:$LAB_GDB_PORT")
     if [ -n "${LAB_VCPUS_AFTER:-}" ]; then
@@ -173,7 +180,7 @@ marker="$(mktemp /tmp/lab-boot.XXXXXX)"
 # The command, quoted for bash, in a script the guest runs (its /bin/sh,
 # dash, would not read bash's $'...' quoting of newlines).
 script="$marker.sh"
-trap 'rm -f "$marker" "$script"; [ -z "$watcher" ] || { pkill -P "$watcher" sleep; kill "$watcher"; } 2>/dev/null' EXIT
+trap 'rm -f "$marker" "$script"; stop_watcher' EXIT
 printf -v command ' %q' "$@"
 printf 'date +%%s >%q\nexec%s\n' "$marker" "$command" >"$script"
 start="$(date +%s)"
@@ -182,6 +189,7 @@ status=0
 # log file the caller redirected us to: hand it pipes instead. No stdin.
 "$vng" "${vng_args[@]}" -e "bash $script" \
     </dev/null 2> >(cat >&2) | cat || status=${PIPESTATUS[0]}
+stop_watcher   # the VM is gone: no vCPUs left to read (and `wait` would wait for it)
 wait   # for the stderr copier: its last lines come before ours
 booted="$(cat "$marker" 2>/dev/null)"
 if [ -n "$booted" ]; then
