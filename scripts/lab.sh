@@ -143,6 +143,13 @@ if [ ! -e "$cache/kvm" ]; then
     echo "$answer" >"$cache/kvm"
 fi
 if [ "$(cat "$cache/kvm")" = yes ]; then accel=KVM; else accel=TCG; vng_args+=(--disable-kvm); fi
+# LAB_TCG_THREAD=single: one host thread runs every vCPU in turn (QEMU's
+# -accel tcg,thread=single) instead of one thread each: for code that patches
+# itself while the other vCPU runs it (ftrace's live patching; docs/lab.md).
+if [ "$accel" = TCG ] && [ -n "${LAB_TCG_THREAD:-}" ]; then
+    vng_args+=(--qemu-opts="-accel tcg,thread=$LAB_TCG_THREAD")
+    accel="TCG ($LAB_TCG_THREAD-threaded)"
+fi
 
 # --- LAB_GDB_PORT=PORT: QEMU's gdb stub on 127.0.0.1:PORT, to look at a guest
 # too stuck to report on itself (scripts/lab-vcpus.sh). With LAB_VCPUS_AFTER="N…"
