@@ -44,6 +44,7 @@ struct ModelTests {
         ("operation x\nsyscalls sendto\ntransport tcp_sendmsg\n", 3, "functions go under"),
         ("operation x\nsyscalls sendto\nentry recvfrom\n", 3, "not in this operation's `syscalls`"),
         ("operation x\nsyscalls sendto\nentry sendto\nbranch\nsocket f\nend\n", 4, "none above it here"),
+        ("operation x\nsyscalls sendto\nbody\nbranch\nsocket f\nend\n", 4, "none above it here"),
         ("operation x\nsyscalls sendto\nbody\nsocket f\nbranch\nsocket g\n", 5, "`branch` without its `end`"),
         ("operation x\nsyscalls sendto\nbody\nsocket f\nend\n", 5, "`end` without its `branch`"),
         ("operation x\nsyscalls sendto\nbody\nsocket f\nbranch\nend\n", 6, "an empty `branch`"),

@@ -167,10 +167,9 @@ public enum ModelParser {
             case "branch":
                 guard words.count == 1 else { throw fail("`branch` takes nothing after it") }
                 if case .header = section { throw fail("`branch` goes under `entry SYSCALL...` or `body`") }
-                // The block hangs from the function above it: the body's first
-                // one may hang from its entry's last.
-                let hasAbove = functionsHere.last! > 0 || (open.isEmpty && { if case .body = section { return true }; return false }())
-                guard hasAbove else { throw fail("`branch` follows the function that makes the call (none above it here)") }
+                // The block hangs from the function above it (the body's first
+                // one from its entry's last: the count goes on from the entry).
+                guard functionsHere.last! > 0 else { throw fail("`branch` follows the function that makes the call (none above it here)") }
                 blocks += 1
                 open.append((blocks, number))
                 functionsHere.append(0)
