@@ -35,8 +35,9 @@ extension TextTimeline {
             let owner: PacketFlow.Owner?
         }
         var counts: [Shown: Int] = [:]
-        // Each merged stack's packets: a (×N) of several skbs says whose each was.
-        var flows: [Shown: [String]] = [:]
+        // Each merged stack's packets: a (×N) of several skbs says whose each
+        // was (the first few in order, and how many distinct ones in all).
+        var flows: [Shown: (first: [String], all: Set<String>)] = [:]
         var order: [KernelSample] = []
         for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
             let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
@@ -44,13 +45,15 @@ extension TextTimeline {
             counts[key, default: 0] += 1
             if let flow = sample.flow {
                 let text = outsideCalls ? "flow: " + flow.evidence : flow.description
-                if flows[key]?.contains(text) != true { flows[key, default: []].append(text) }
+                if flows[key, default: ([], [])].all.insert(text).inserted && flows[key]!.first.count < Self.packetLinesShown {
+                    flows[key]!.first.append(text)
+                }
             }
         }
         for sample in order {
             let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
             stackLines(sample, count: counts[key] ?? 1, activity: activity, userChain: userChain, outsideCalls: outsideCalls, entry: entry,
-                       flows: flows[key] ?? [])
+                       flows: flows[key]?.first ?? [], distinctFlows: flows[key]?.all.count ?? 0)
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
@@ -144,10 +147,11 @@ extension TextTimeline {
         return "\(hundredths / 100).\(String(hundredths % 100).leftPadded(to: 2)) ms"
     }
 
-    /// `flows`: what each packet of the merged samples was (whose, by its
-    /// skb), each said once; the first sample's alone when not given.
+    /// `flows`: what the first packets of the merged samples were (whose,
+    /// by its skb), each said once, of `distinctFlows` in all; the first
+    /// sample's alone when not given.
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false,
-                    entry: String = "syscall", flows: [String] = []) {
+                    entry: String = "syscall", flows: [String] = [], distinctFlows: Int = 0) {
         let parts = ChainAligner.parts(sample.frames)
         let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
         let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && $0.isSyscallPart }
@@ -177,13 +181,12 @@ extension TextTimeline {
         if let flow = sample.flow {
             let colour = flow.owner == .unverified ? Self.yellow : Self.dim
             // Outside the traced tasks there is no call's socket to call "this".
-            let texts = flows.isEmpty ? [outsideCalls ? "flow: " + flow.evidence : flow.description] : flows
-            let shown = texts.prefix(Self.packetLinesShown)
+            let shown = flows.isEmpty ? [outsideCalls ? "flow: " + flow.evidence : flow.description] : flows
             for text in shown {
                 writeWrapped(("  " + text).split(separator: " ").map(String.init), separator: " ", continuation: "    ", colour: colour)
             }
-            if texts.count > shown.count {
-                writeWrapped(["  … and \(texts.count - shown.count) more packets of the same kind (the trace file has each)"], separator: " ",
+            if distinctFlows > shown.count {
+                writeWrapped(["  … and \(distinctFlows - shown.count) more packets of the same kind (the trace file has each)"], separator: " ",
                              continuation: "    ", colour: colour)
             }
         }
