@@ -47,12 +47,33 @@ import Testing
         ])
         let activity = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
         let owners = activity.samples.map { $0.flow?.owner }
-        #expect(owners == [nil, .ownSocket, .ownSocket, .peer, .unverified], "\(activity.samples.map { $0.flow?.description ?? "-" })")
+        // The ACK the receive of the call's packet sends is the peer's answer, not the call's packet.
+        #expect(owners == [nil, .ownSocket, .peer, .peer, .unverified], "\(activity.samples.map { $0.flow?.description ?? "-" })")
+        #expect(activity.samples[2].flow?.evidence.hasPrefix("its peer's answer, sent in the receive of the packet taken in before it") == true)
         #expect(activity.samples[3].flow?.evidence.contains("skb 0x200 queued by the receive of a packet from sendto of 7") == true)
         let others = correlator.takeOtherFlows()
         #expect(others.map(\.time.nanoseconds) == [150])
         #expect(others.first?.flow?.evidence.contains("127.0.0.1:50000 → 127.0.0.1:8080") == true)
         #expect(correlator.takeOtherFlows().isEmpty)
+    }
+
+    @Test("what a packet's receive sends leaves its receiver for its sender: the owner turns round (an ACK to the peer's data is this socket's; to this socket's, the peer's)")
+    func answers() {
+        let own = PacketFlow(owner: .ownSocket, evidence: "skb 0x100 queued by sendto of 7")
+        let peer = PacketFlow(owner: .peer, evidence: "skb 0x200 queued by sendto of 9")
+        let unknown = PacketFlow(owner: .unverified, evidence: "skb 0x300 was not seen leaving a traced call")
+        #expect(own.answer(byKernel: false, neighbour: false).owner == .peer)
+        #expect(own.answer(byKernel: true, neighbour: false).owner == .kernelReply)
+        #expect(peer.answer(byKernel: false, neighbour: false).owner == .ownSocket)
+        #expect(peer.answer(byKernel: true, neighbour: false).owner == .unverified)
+        #expect(own.answer(byKernel: false, neighbour: true).owner == .unverified)
+        #expect(PacketFlow(owner: .otherFlow, evidence: "x").answer(byKernel: false, neighbour: false).owner == .otherFlow)
+        let answer = unknown.answer(byKernel: false, neighbour: false)
+        #expect(answer.owner == .unverified)
+        #expect(answer.description == "whose packet: unverified (sent in the receive of the packet taken in before it on this stack "
+                + "(its sender unverified: skb 0x300 was not seen leaving a traced call))")
+        #expect(peer.answer(byKernel: false, neighbour: false).description == "packet sent by this socket: this socket's answer, sent in the "
+                + "receive of the packet taken in before it on this stack (packet sent to this socket by its peer: skb 0x200 queued by sendto of 9)")
     }
 
     @Test("an skb address is one packet once: reused, or with another length, it proves nothing")

@@ -126,7 +126,7 @@ struct PacketOracleTests {
             return seen.filter { $0.skb == address && $0.event == event }
                 .min { $0.time.distance(to: sample.time.nanoseconds).magnitude < $1.time.distance(to: sample.time.nanoseconds).magnitude }
         }
-        var operationsChecked = 0, ownersChecked = 0
+        var operationsChecked = 0, ownersChecked = 0, answersChecked = 0
         for record in try TraceFileReader(path: trace).records {
             guard case let .syscall(call) = record, let activity = call.kernel else { continue }
             for sample in activity.samples where sample.role == .chain {
@@ -137,18 +137,22 @@ struct PacketOracleTests {
                     #expect(Self.fits(operation, witnessed), "\(call.name): \(operation) for a packet with proto \(witnessed.proto) flags 0x\(String(witnessed.flags, radix: 16)) \(witnessed.source) → \(witnessed.destination)")
                     operationsChecked += 1
                 }
-                // A receive said to be the call's socket's (or its peer's) is a
-                // packet of that connection, one way (or the other).
-                if sample.tracepoint == "net:netif_receive_skb", let owner = sample.flow?.owner, owner == .ownSocket || owner == .peer,
+                // A packet said to be the call's socket's (or its peer's) is a
+                // packet of that connection, one way (or the other): a receive,
+                // and what a receive sends back (an ACK, a SYN-ACK, data an
+                // ACK let go), which leaves the receiver for the sender.
+                if let owner = sample.flow?.owner, owner == .ownSocket || owner == .peer,
                    witnessed.isTCP, let local = call.socket?.local?.forPairing, let peer = call.socket?.peer?.forPairing {
                     let (from, to) = owner == .ownSocket ? ("\(local)", "\(peer)") : ("\(peer)", "\(local)")
                     #expect(witnessed.source == from && witnessed.destination == to,
                             "\(call.name): \(owner) said for a packet \(witnessed.source) → \(witnessed.destination), the socket is \(local) → \(peer)")
                     ownersChecked += 1
+                    if sample.tracepoint == "net:net_dev_queue" { answersChecked += 1 }
                 }
             }
         }
         #expect(operationsChecked >= 6, "softirq transmits checked: \(operationsChecked)")
         #expect(ownersChecked >= 4, "owners checked: \(ownersChecked)")
+        #expect(answersChecked >= 3, "packets sent in a receive checked: \(answersChecked)")
     }
 }

@@ -49,11 +49,14 @@ extension KernelCorrelator {
                 current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
-                sample.flow = PacketFlow(owner: packet.flow.owner,
-                                         evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
                 // data the ACK let go) leaves from its receiver to its sender.
-                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress {
+                let transmit = sample.tracepoint == KernelSample.transmitTracepoint
+                sample.flow = transmit
+                    ? packet.flow.answer(byKernel: sample.isKernelReply, neighbour: sample.isNeighbourSolicitation)
+                    : PacketFlow(owner: packet.flow.owner,
+                                 evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
+                if transmit, let skb = sample.skbAddress {
                     if let sender = packet.sender, sender.kind == .socket, !sample.isNeighbourSolicitation,
                        (sender.local != nil && sender.peer != nil) || sender.inode != nil {
                         // A reset or an ICMP error for a port no socket has is

@@ -32,6 +32,30 @@ public struct PacketFlow: Sendable, Codable, Equatable {
     /// Whether the sample counts under the call (proven, or not disproven).
     public var belongsToCall: Bool { owner != .otherFlow }
 
+    /// Whose a packet is that the receive of this flow's packet sent (an
+    /// ACK, a SYN-ACK, data the ACK let go, a reset): it leaves the
+    /// packet's receiver for its sender, so the owner turns round. The
+    /// evidence names the received packet and whose it was.
+    func answer(byKernel: Bool, neighbour: Bool) -> PacketFlow {
+        let received = "sent in the receive of the packet taken in before it on this stack "
+            + (owner == .unverified ? "(its sender unverified: \(evidence))" : "(\(description))")
+        if neighbour { return PacketFlow(owner: .unverified, evidence: "a neighbour resolution packet, " + received) }
+        switch owner {
+        case .ownSocket:
+            return byKernel ? PacketFlow(owner: .kernelReply, evidence: received)
+                : PacketFlow(owner: .peer, evidence: "its peer's answer, " + received)
+        case .peer:
+            return byKernel ? PacketFlow(owner: .unverified, evidence: "the kernel's answer to the peer's packet, no socket's, " + received)
+                : PacketFlow(owner: .ownSocket, evidence: "this socket's answer, " + received)
+        case .kernelReply:
+            return PacketFlow(owner: .unverified, evidence: received)
+        case .otherFlow:
+            return PacketFlow(owner: .otherFlow, evidence: received)
+        case .unverified:
+            return PacketFlow(owner: .unverified, evidence: received)
+        }
+    }
+
     /// How the timeline says it.
     public var description: String {
         switch owner {
