@@ -271,6 +271,25 @@ struct KernelTests {
         #expect(listener.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false)
     }
 
+    @Test("a bulk send read in small pieces, IPv4 and IPv6: recv's window updates, the data an ACK lets go (softirq, send's backlog, after close) and tcp_push_one all on modelled paths",
+          arguments: ["4", "6"])
+    func bulkSend(family: String) throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/bulk_tcp.py").path
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(program) \(TestSupport.freshPort()) \(family)")
+        let six = family == "6" ? "6" : ""
+        let alignments = calls.compactMap(\.kernel).flatMap(\.alignments)
+        // The window update: tcp_recvmsg_locked → tcp_cleanup_rbuf → … → __tcp_transmit_skb, each step a proven tail call.
+        let updates = alignments.filter { $0.operation == "tcp\(six)_recv" && $0.observed.contains("__tcp_transmit_skb") }
+        #expect(!updates.isEmpty, "no window update among \(Set(alignments.map(\.operation)))")
+        #expect(updates.allSatisfy { $0.steps.contains { $0.function == "tcp_cleanup_rbuf" && $0.status == .tailCall } },
+                "\(updates.first.map { $0.steps.map { "\($0.function) \($0.status)" } } ?? [])")
+        // The sender's queued data, let go by the receiver's window update as the receive softirq takes it in.
+        let released = alignments.filter { $0.operation == "tcp\(six)_ack_send" && $0.context?.hasPrefix("softirq") == true }
+        #expect(!released.isEmpty, "no tcp\(six)_ack_send among \(Set(alignments.map(\.operation)))")
+        #expect(released.allSatisfy { $0.observed.contains("__tcp_push_pending_frames") && $0.observed.contains("tcp_write_xmit") })
+        Self.expectEveryChainModelled(calls)
+    }
+
     @Test("UNIX sockets: stream and datagram sends and receives each have their operation, chains observed (probe set full)")
     func unixSockets() throws {
         let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/unix_pairs.py").path

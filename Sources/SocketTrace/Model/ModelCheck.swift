@@ -77,9 +77,17 @@ public struct ModelCheck: Sendable {
                 }
             }
             if let evidence, let kernel {
+                // Each function's row of this operation, and whether it is a symbol here, found once:
+                // an operation's paths share most of their functions.
+                var rowOf: [String: Int] = [:]
+                for index in rows.indices where rows[index].operation == operation.name { rowOf[rows[index].function.name] = rowOf[rows[index].function.name] ?? index }
+                var present: [String: Bool] = [:]
+                for function in operation.allFunctions where present[function.name] == nil {
+                    present[function.name] = symbols.presence(of: function.name) != .absent
+                }
                 for entry in operation.entries.map(\.syscalls.first) + [nil] {
                     for path in operation.paths(for: entry, kernel: kernel) {
-                        edges(path, evidence: evidence, symbols: symbols, rows: &rows, operation: operation.name)
+                        edges(path, evidence: evidence, present: present, rowOf: rowOf, rows: &rows)
                     }
                 }
             }
@@ -91,14 +99,13 @@ public struct ModelCheck: Sendable {
     /// Each function's caller in the chain (the nearest one before it that is
     /// not `beside` another and not inlined), and whether its code calls or
     /// jumps to the function.
-    static func edges(_ chain: [ModelFunction], evidence: CallEvidence, symbols: KernelSymbols, rows: inout [Row], operation: String) {
+    static func edges(_ chain: [ModelFunction], evidence: CallEvidence, present: [String: Bool], rowOf: [String: Int], rows: inout [Row]) {
         var caller: ModelFunction?
         for function in chain {
-            defer { if !function.isBeside && symbols.presence(of: function.name) != .absent { caller = function } }
-            guard let from = caller, symbols.presence(of: function.name) != .absent,
-                  let index = rows.firstIndex(where: { $0.operation == operation && $0.function.name == function.name }),
-                  rows[index].edge == nil else { continue }
-            let sites = symbols.starts(of: from.name).flatMap { evidence.sites(inFunctionAt: $0, reaching: function.name) }
+            let isPresent = present[function.name] ?? false
+            defer { if !function.isBeside && isPresent { caller = function } }
+            guard let from = caller, isPresent, let index = rowOf[function.name], rows[index].edge == nil else { continue }
+            let sites = evidence.starts(of: from.name).flatMap { evidence.sites(inFunctionAt: $0, reaching: function.name) }
             rows[index].edge = sites.isEmpty
                 ? "\(from.name) calls it through a pointer or an inlined function (no direct call or jump in its code)"
                 : sites.prefix(2).joined(separator: "; ")
