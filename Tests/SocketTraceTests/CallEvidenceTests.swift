@@ -31,6 +31,12 @@ import Testing
         func starts(of name: String) -> [UInt64] { functions.filter { $0.name == name }.map(\.start) }
 
         func symbolName(at address: UInt64) -> String? { extent(of: address)?.function }
+
+        /// Jump-label sites and fixups of the test's own.
+        var patched: [(site: UInt64, target: UInt64)] = []
+        func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]? {
+            patched.filter { $0.site >= start && $0.site < end }
+        }
     }
 
     /// `call target` (e8 rel32) or `jmp target` (e9 rel32) at `address`.
@@ -109,6 +115,86 @@ import Testing
         let blind = ChainAligner(symbols: symbols, codeUnreadable: "no code").align(frames: Self.frames, with: modelled, operation: "test")
         #expect(blind.steps.filter { $0.status == .unverified }.map(\.function) == ["helper", "middle", "elsewhere"])
         #expect(blind.steps.first { $0.function == "never_a_symbol" }?.status == .inlined)
+    }
+
+    /// host: `je slow`; fast: `call fastq; call callee` (in flight), `ret`;
+    /// slow: `call slowq`, a nop5 (a jump label's site: the test may patch in
+    /// its edge to the call in flight), `call __stack_chk_fail; call afterq`.
+    static func branchyCode() -> Code {
+        let code = Self.code()
+        let host = UInt64(0x8000)
+        var bytes: [UInt8] = [0x74, 0x0b]                                                  // +0x0: je +0xd
+        bytes += branch(0xe8, from: host + 0x2, to: 0x9000)                                // +0x2: call fastq
+        bytes += branch(0xe8, from: host + 0x7, to: 0x4000)                                // +0x7: call callee (in flight)
+        bytes += [0xc3]                                                                     // +0xc: ret
+        bytes += branch(0xe8, from: host + 0xd, to: 0xa000)                                // +0xd: call slowq
+        bytes += [0x0f, 0x1f, 0x44, 0x00, 0x00]                                             // +0x12: nop5 (a jump label's site)
+        bytes += branch(0xe8, from: host + 0x17, to: 0xb000)                               // +0x17: call __stack_chk_fail
+        bytes += branch(0xe8, from: host + 0x1c, to: 0xa800)                               // +0x1c: call afterq (after a no-return call)
+        bytes += [0xc3]
+        code.add("host", at: host, bytes)
+        code.add("fastq", at: 0x9000, [0xc3])
+        code.add("slowq", at: 0xa000, [0xc3])
+        code.add("afterq", at: 0xa800, [0xc3])
+        code.add("__stack_chk_fail", at: 0xb000, [0xcc])
+        return code
+    }
+
+    @Test("audit 6: a call on another way through the function than the call in flight is not on this path; one on its way is beside, before or after it")
+    func notOnThisPath() {
+        let symbols = KernelSymbols(kallsyms: "0000000000004000 T callee\n0000000000008000 T host\n0000000000009000 T fastq\n"
+            + "000000000000a000 T slowq\n000000000000a800 T afterq\n000000000000b000 T __stack_chk_fail\n")
+        let frames = [KernelFrame("host", 0x800c), KernelFrame("callee", 0x4001)]
+        let code = Self.branchyCode()
+        let aligner = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code))
+        let model = [Self.function("host"), Self.function("fastq", beside: true), Self.function("slowq", beside: true),
+                     Self.function("afterq", beside: true), Self.function("callee")]
+        let alignment = aligner.align(frames: frames, with: model, operation: "test")
+        let step = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0) })
+        #expect(step["fastq"]?.status == .beside)
+        #expect(step["fastq"]?.evidence?.hasPrefix("host+0x2: call fastq (before the call in flight); in flight: host+0x7: call callee") == true)
+        #expect(step["slowq"]?.status == .notOnPath, "\(String(describing: step["slowq"]))")
+        #expect(step["slowq"]?.evidence?.hasPrefix("host+0xd: call slowq, on no way through the call in flight") == true)
+        // The code after a call that does not return is not reached from it.
+        #expect(step["afterq"]?.status == .notOnPath)
+        #expect(alignment.verdict == .differs)
+        #expect(alignment.summary.contains("2 not on this path"))
+
+        // A jump-label site after slowq's call that may jump to the call in flight: then slowq may have run before it.
+        code.patched = [(site: 0x8000 + 0x12, target: 0x8000 + 0x7)]
+        let patched = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code)).align(frames: frames, with: model, operation: "test")
+        #expect(patched.steps.first { $0.function == "slowq" }?.status == .beside)
+        // Where the patched edges cannot be read, nothing is said to be off the way.
+        final class Unpatched: KernelCodeSource {
+            let inner: Code
+            init(_ inner: Code) { self.inner = inner }
+            func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? { inner.extent(of: address) }
+            func symbolName(at address: UInt64) -> String? { inner.symbolName(at: address) }
+            func bytes(_ address: UInt64, count: Int) -> [UInt8]? { inner.bytes(address, count: count) }
+            func starts(of name: String) -> [UInt64] { inner.starts(of: name) }
+            func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]? { nil }
+        }
+        let unknown = ChainAligner(symbols: symbols, evidence: CallEvidence(code: Unpatched(Self.branchyCode())))
+            .align(frames: frames, with: model, operation: "test")
+        #expect(unknown.steps.filter { $0.status == .notOnPath }.isEmpty)
+    }
+
+    @Test("control flow: jumps, conditional jumps, a jump through a register reaches anything, a return ends the way")
+    func controlFlow() {
+        let at = UInt64(0x1000)
+        // +0: jne +0x4 (to +0x6); +2: nop; nop; +4: ret? no: jmp +0x6 ... built from instructions directly.
+        let instructions = [Instruction(address: at, length: 2, flow: .conditional(at + 6)),
+                            Instruction(address: at + 2, length: 1, flow: .stop),
+                            Instruction(address: at + 3, length: 3, flow: .next),
+                            Instruction(address: at + 6, length: 2, flow: .jump(at + 3)),
+                            Instruction(address: at + 8, length: 2, flow: .jump(nil)),
+                            Instruction(address: at + 10, length: 1, flow: .stop)]
+        let flow = ControlFlow(instructions: instructions, start: at, end: at + 11, extra: [], isIndirect: { _ in false })
+        #expect(flow.mayReach(from: at, to: at + 2))
+        #expect(flow.way(from: at, to: at + 3) == [at, at + 6])
+        #expect(!flow.mayReach(from: at + 2, to: at + 3), "a return ends the way")
+        #expect(flow.mayReach(from: at + 8, to: at), "through a register, anywhere")
+        #expect(!flow.mayReach(from: at + 10, to: at))
     }
 
     @Test("audit 5: a tail-called function another way of jumps avoids is not proven; nor is an inline function where its host goes on from two places")

@@ -138,13 +138,16 @@ struct IPv6KernelTests {
 
     @Test("IPv6 delayed ACK sent by its timer, during a traced call: tcp6_delack_timer, not a receive")
     func delayedAck() throws {
-        let file = try trace("delack")
-        let summary = try summary(file)
-        expectIPv6Only(summary)
-        let timers = try softirqAlignments(file)
         // The timer fires on the CPU that armed it: on a traced call's stack
         // when that CPU runs the program's copying calls (some of the ten
         // rounds; the others' on the tracer's or another task's stack, unsampled).
+        // Under load every round's may fire elsewhere (once among the kernel
+        // suites run together, 2026-12-03; not in 3 runs alone): up to three runs.
+        var file = try trace("delack")
+        for _ in 0..<2 where try softirqAlignments(file)["tcp6_delack_timer"] == nil { file = try trace("delack") }
+        let summary = try summary(file)
+        expectIPv6Only(summary)
+        let timers = try softirqAlignments(file)
         let delack = try #require(timers["tcp6_delack_timer"]?.first, "no delayed ACK on a traced call's stack: \(summary.all)")
         #expect(delack.context == "softirq TIMER")
         #expect(["tcp_delack_timer", "tcp_delack_timer_handler", "__tcp_transmit_skb", "inet6_csk_xmit", "ip6_xmit"].allSatisfy(delack.observed.contains),

@@ -683,6 +683,21 @@ struct KernelTests {
         #expect(auto.stderr.contains("sockettrace: --probe-set auto: default (this kernel has no kprobes"), "\(auto.stderr)")
     }
 
+    @Test("the edges this kernel patches into its code (jump labels, exception fixups) read from its tables; tcp_rcv_established's control flow read whole")
+    func patchedEdges() throws {
+        let symbols = try #require(KernelSymbols.load())
+        let text = try KernelText()
+        let edges = try #require(PatchedEdges.read(text: text, isCode: { symbols.extent(of: $0) != nil }))
+        #expect(edges.edges.count > 1000, "\(edges.edges.count)")
+        // Every site and target in the kernel's code, each target near its site (the same function, or its cold part).
+        let inText = edges.edges.filter { symbols.extent(of: $0.site) != nil }
+        #expect(inText.count * 10 >= edges.edges.count * 9)
+        let evidence = CallEvidence(code: KernelCode(symbols: symbols, text: text))
+        let start = try #require(symbols.starts(of: "tcp_rcv_established").first)
+        let flow = try #require(evidence.flow(ofFunctionAt: start))
+        #expect(flow.instructions.count > 300 && flow.instructions.last.map { $0.end > start + 0x400 } == true)
+    }
+
     @Test("model check on this kernel: no errors; symbols, prototypes, declared inline functions, callers' calls read from the code")
     func modelCheck() throws {
         let whole = try TestSupport.run(TestSupport.sockettrace, ["model", "check"])

@@ -63,6 +63,25 @@ struct ModelTests {
         }
     }
 
+    @Test("`within`: a part of another operation made by the same syscalls; a name that is no operation, or one of other syscalls, is refused")
+    func withinAnotherOperation() throws {
+        func load(_ part: String) throws -> StackModel {
+            let directory = TestSupport.temporaryFile("within")
+            try FileManager.default.createDirectory(atPath: directory + "/model", withIntermediateDirectories: true)
+            try "set default\n  net:net_dev_queue chain\n".write(toFile: directory + "/probes.conf", atomically: true, encoding: .utf8)
+            try "operation whole\nsyscalls connect\nbody\nsyscall __sys_connect net/socket.c\n"
+                .write(toFile: directory + "/model/whole.chain", atomically: true, encoding: .utf8)
+            try "operation other\nsyscalls sendto\nbody\nsyscall __sys_sendto net/socket.c\n"
+                .write(toFile: directory + "/model/other.chain", atomically: true, encoding: .utf8)
+            try part.write(toFile: directory + "/model/part.chain", atomically: true, encoding: .utf8)
+            return try ModelParser.load(directory: directory)
+        }
+        let model = try load("operation part\nsyscalls connect\nwithin whole\nbody\nsyscall __sys_connect net/socket.c\n")
+        #expect(model.operations.first { $0.name == "part" }?.within == "whole")
+        #expect(throws: ModelError.self) { try load("operation part\nsyscalls connect\nwithin nothing\nbody\nsyscall __sys_connect net/socket.c\n") }
+        #expect(throws: ModelError.self) { try load("operation part\nsyscalls connect\nwithin other\nbody\nsyscall __sys_connect net/socket.c\n") }
+    }
+
     @Test("probe set errors name the line")
     func probeErrors() {
         #expect(throws: ModelError.self) { try ModelParser.parseProbeSets("net:net_dev_queue chain x\n", file: "p.conf") }

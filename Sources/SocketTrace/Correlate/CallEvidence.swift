@@ -11,6 +11,14 @@ public protocol KernelCodeSource: AnyObject {
     func bytes(_ address: UInt64, count: Int) -> [UInt8]?
     /// The start of every symbol whose base name is `name`.
     func starts(of name: String) -> [UInt64]
+    /// The edges the kernel patches into the code in [start, end) (jump
+    /// labels, exception fixups); nil when they cannot be read.
+    func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]?
+}
+
+extension KernelCodeSource {
+    /// Code of one's own (tests) has none.
+    public func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]? { [] }
 }
 
 /// The running kernel's code: kallsyms for names, kernel text through BPF.
@@ -27,6 +35,10 @@ public final class KernelCode: KernelCodeSource {
     public func symbolName(at address: UInt64) -> String? { symbols.fullName(at: address) }
     public func bytes(_ address: UInt64, count: Int) -> [UInt8]? { text.read(address, count: count) }
     public func starts(of name: String) -> [UInt64] { symbols.starts(of: name) }
+
+    /// Read at first use.
+    lazy var patched: PatchedEdges? = PatchedEdges.read(text: text, isCode: { [symbols] in symbols.extent(of: $0) != nil })
+    public func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]? { patched?.within(start, end) }
 }
 
 /// One frame of a sampled kernel stack: its function, and the address in
@@ -303,6 +315,75 @@ public final class CallEvidence {
         let targets = Set(starts(of: name))
         guard !targets.isEmpty else { return [] }
         return branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true && $0.end != returnAddress }.map(describe)
+    }
+
+    var flowCache: [UInt64: ControlFlow?] = [:]
+
+    /// Where execution can go in the function starting at `start`; nil
+    /// when its code, or the edges the kernel patches into it, cannot be
+    /// read, or it is longer than is read.
+    func flow(ofFunctionAt start: UInt64) -> ControlFlow? {
+        if let known = flowCache[start] { return known }
+        var found: ControlFlow?
+        if let extent = code.extent(of: start), extent.start == start, extent.end - start <= UInt64(Self.longestFunction),
+           let bytes = code.bytes(start, count: Int(extent.end - start)), let patched = code.patchedEdges(start, extent.end) {
+            found = ControlFlow(instructions: MachineCode.instructions(in: bytes, at: start), start: start, end: extent.end,
+                                extra: patched, isIndirect: { self.goesThroughPointer($0) },
+                                returns: { target in
+                                    guard let callee = self.code.extent(of: target), callee.start == target else { return true }
+                                    return !ControlFlow.noReturnFunctions.contains(callee.function)
+                                })
+        }
+        flowCache[start] = found
+        return found
+    }
+
+    /// Where the function of `frame` calls or jumps to `name` (any copy;
+    /// the call in flight left out), parted by whether execution through
+    /// the call in flight may pass there: before it (the site's return
+    /// leads to the call in flight) or after it (the frame's return
+    /// address leads to the site). `off`: sites the function's code proves
+    /// on no such way. Where the code's flow is not known, every site is on.
+    public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
+        guard let start = code.extent(of: frame.address)?.start else { return ([], []) }
+        let targets = Set(starts(of: name))
+        let sites = branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true && $0.end != frame.address }
+        guard !sites.isEmpty else { return ([], []) }
+        guard let flow = flow(ofFunctionAt: start),
+              let inFlight = branches(ofFunctionAt: start).first(where: { $0.end == frame.address && $0.kind == .call }) else {
+            return (sites.map(describe), [])
+        }
+        var on: [String] = [], off: [String] = []
+        for site in sites {
+            let before = site.kind == .call && flow.mayReach(from: site.end, to: inFlight.address)
+            let after = flow.mayReach(from: frame.address, to: site.address)
+            switch (before, after) {
+            case (true, true): on.append(describe(site) + " (before or after the call in flight)")
+            case (true, false): on.append(describe(site) + " (before the call in flight)")
+            case (false, true): on.append(describe(site) + " (after the call in flight)")
+            case (false, false): off.append(describe(site))
+            }
+        }
+        return (on, off)
+    }
+
+    /// The same for a function entered and left by tail calls on the way
+    /// to the function starting at `next`: a site is on the way when the
+    /// function's entry leads to it and, for a call, its return leads to a
+    /// jump by which the function may have left for `next`.
+    public func sitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
+        let targets = Set(starts(of: name))
+        let sites = branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true }
+        guard !sites.isEmpty else { return ([], []) }
+        let leaving = tailJumps(ofFunctionAt: start, toward: next)
+        guard let flow = flow(ofFunctionAt: start), !leaving.isEmpty else { return (sites.map(describe), []) }
+        var on: [String] = [], off: [String] = []
+        for site in sites {
+            let passed = flow.mayReach(from: start, to: site.address) && site.kind == .call
+                && leaving.contains { flow.mayReach(from: site.end, to: $0) }
+            if passed { on.append(describe(site) + " (before the jump on)") } else { off.append(describe(site)) }
+        }
+        return (on, off)
     }
 
     func starts(of name: String) -> [UInt64] {

@@ -23,6 +23,12 @@ public struct ChainAlignment: Sendable, Codable {
         /// place calls it elsewhere in its code, beside the call in flight
         /// (before it or after it: the code does not say which ran first).
         case beside
+        /// Not in the chain, and not on this path: a frame around its place
+        /// calls it elsewhere in its code, but the function's control flow
+        /// (its jumps and the kernel's patched edges) leads from no such
+        /// site to the call in flight, nor from the call's return to one:
+        /// it did not run here, and the model differs from this path.
+        case notOnPath = "not-on-path"
         /// Not in the chain, and nothing read proves why: inlined at this
         /// call site, not on this path, or renamed.
         case unverified
@@ -56,6 +62,7 @@ public struct ChainAlignment: Sendable, Codable {
             case .inlined: "inlined"
             case .beside: "beside, as modelled"
             case .sibling: "called beside the path"
+            case .notOnPath: "not on this path"
             case .unverified: "unverified"
             case .outOfOrder: "out of order"
             case .hit: "hit by its kprobe"
@@ -196,7 +203,7 @@ public struct ChainAlignment: Sendable, Codable {
     public var verdict: Verdict {
         if !steps.contains(where: { $0.status == .matched }) { return .unrelated }
         if steps.contains(where: { $0.status == .outOfOrder }) { return .outOfOrder }
-        if steps.contains(where: { $0.status == .sibling }) { return .differs }
+        if steps.contains(where: { $0.status == .sibling || $0.status == .notOnPath }) { return .differs }
         if !extraFrames.isEmpty { return .extraFrames }
         if steps.contains(where: { !$0.status.isProven }) { return .unverified }
         return .matches
@@ -214,6 +221,7 @@ public struct ChainAlignment: Sendable, Codable {
         if byDWARF > 0 { parts.append("\(byDWARF) inlined (DWARF)") }
         if count(.beside) > 0 { parts.append("\(count(.beside)) called beside the path (as modelled)") }
         if count(.sibling) > 0 { parts.append("\(count(.sibling)) called beside the path") }
+        if count(.notOnPath) > 0 { parts.append("\(count(.notOnPath)) not on this path") }
         if count(.unverified) > 0 { parts.append("\(count(.unverified)) missing, unverified") }
         if count(.outOfOrder) > 0 { parts.append("\(count(.outOfOrder)) out of order") }
         if !extraFrames.isEmpty { parts.append("\(extraFrames.count) not in the model") }
@@ -371,7 +379,7 @@ public struct ChainAligner {
         }
         // A tail call on the way from one frame to the next.
         var links: [String] = []
-        var entered: [UInt64] = []
+        var entered: [(start: UInt64, next: UInt64)] = []
         for caller in outer..<inner where caller + 1 < frames.count {
             let link = evidence.link(from: frames[caller], to: frames[caller + 1])
             let callee = evidence.code.extent(of: frames[caller + 1].address)?.start ?? 0
@@ -399,7 +407,8 @@ public struct ChainAligner {
                 // (inet_sendmsg's, under sock_sendmsg_nosec) leaves after it ran.
                 if let firstAmbiguous, !deeper.contains(through[firstAmbiguous]) { unknownRoute.append(pointers) }
                 // Functions another way avoids may not have run: what they call proves nothing.
-                entered += zip(through, starts).filter { bypasses[$0.0] == nil }.map(\.1)
+                entered += zip(through, starts).enumerated().filter { bypasses[$0.element.0] == nil }
+                    .map { ($0.element.1, $0.offset + 1 < starts.count ? starts[$0.offset + 1] : callee) }
                 if let first = through.first { waysOn[here, default: []] += [call] + evidence.sites(in: frames[caller], reaching: first) }
                 for (index, (name, start)) in zip(through, starts).enumerated() where bypasses[name] == nil {
                     waysOn[name, default: []] += evidence.jumps(ofFunctionAt: start, to: index + 1 < starts.count ? starts[index + 1] : callee)
@@ -455,13 +464,26 @@ public struct ChainAligner {
         }
         // Called from one of these frames (but not by the call in flight),
         // or from a function entered and left on the way by tail calls.
-        var sites: [String] = []
+        // A site on no way through the call in flight (another branch of the
+        // function's code: the fast path's ACK never passes tcp_data_queue)
+        // proves the function did not run here.
+        var sites: [String] = [], elsewhere: [String] = []
         for caller in outer..<inner where caller < frames.count {
-            sites += evidence.sites(in: frames[caller], reaching: function.name)
+            let found = evidence.sitesOnTheWay(in: frames[caller], reaching: function.name)
+            sites += found.on
+            elsewhere += found.off
         }
-        for start in entered { sites += evidence.sites(inFunctionAt: start, reaching: function.name) }
+        for (start, next) in entered {
+            let found = evidence.sitesOnTheWay(inFunctionAt: start, toward: next, reaching: function.name)
+            sites += found.on
+            elsewhere += found.off
+        }
         if !sites.isEmpty {
             return (function.isBeside ? .beside : .sibling, sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
+        }
+        if !elsewhere.isEmpty {
+            return (.notOnPath, elsewhere.joined(separator: "; ") + ", on no way through the call in flight (the function's jumps "
+                    + "and the kernel's patched jump labels and fixups, read): " + links.joined(separator: "; "))
         }
         if function.isAlwaysInline {
             return declaredInlined("; these frames' code calls no copy of it: " + links.joined(separator: "; "))

@@ -59,6 +59,12 @@ public struct KernelComparison: Sendable, Codable {
                 // timer during a UDP send is not the send's).
                 let parts = sample.chain.isEmpty ? nil : ChainAligner.split(sample.chain)
                 var operation = activity.operation ?? "(no operation)"
+                // A syscall's own frames under the operation they were aligned with (the handshake's
+                // last ACK under tcp_connect_ack, its SYN under tcp_connect: audit 6).
+                if sample.role == .chain, let syscall = parts?.syscall, !syscall.isEmpty,
+                   let own = activity.alignments.first(where: { $0.observed == syscall && $0.isSyscallPart && $0.countsTheSample }) {
+                    operation = own.operation
+                }
                 if let softirq = parts?.softirq, !softirq.isEmpty {
                     // An event's stack is not aligned (probes.conf's role): it is no unmodelled chain.
                     operation = sample.role != .chain ? "(event in softirq work)"

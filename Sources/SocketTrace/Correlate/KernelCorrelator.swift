@@ -75,9 +75,11 @@ public final class KernelCorrelator {
             let tied = sample.indices.filter { sample[$0] == top }
             if tied.count == 1 { votes[tied[0]] += 1 }
         }
-        let callIndex = candidates.indices.reduce(0) { chosen, index in
+        var callIndex = candidates.indices.reduce(0) { chosen, index in
             (votes[index], totals[index]) > (votes[chosen], totals[chosen]) ? index : chosen
         }
+        // A part of another operation (the handshake's last ACK, within connect) is not the call's.
+        if let whole = candidates[callIndex].within, let index = candidates.firstIndex(where: { $0.name == whole }) { callIndex = index }
         let perSample = scores.map { sample -> StackOperation? in
             let index = best(sample)
             return candidates[sample[index] == sample[callIndex] ? callIndex : index]

@@ -78,7 +78,7 @@ extension ChainAligner {
     /// nothing explains is no evidence either way.
     static func score(_ alignment: ChainAlignment) -> Score {
         Score(shown: alignment.steps.filter { $0.status.showsPath }.count - alignment.extraFrames.count,
-              contradicted: alignment.steps.filter { $0.status == .sibling || $0.status == .outOfOrder }.count)
+              contradicted: alignment.steps.filter { $0.status == .sibling || $0.status == .notOnPath || $0.status == .outOfOrder }.count)
     }
 
     public struct Score: Comparable, Sendable {

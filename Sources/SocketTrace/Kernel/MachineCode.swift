@@ -19,7 +19,68 @@ public struct Branch: Sendable, Equatable {
     public var end: UInt64 { address + UInt64(length) }
 }
 
+/// One instruction, as far as where execution goes after it.
+public struct Instruction: Sendable, Equatable {
+    public enum Flow: Sendable, Equatable {
+        /// On to the next instruction (a call returns there).
+        case next
+        /// To `target` only (nil: through a register or memory).
+        case jump(UInt64?)
+        /// To `target` or on to the next instruction.
+        case conditional(UInt64?)
+        /// Nowhere in this function (a return).
+        case stop
+    }
+    public let address: UInt64
+    public let length: Int
+    public let flow: Flow
+    /// A call's direct target.
+    public var call: UInt64?
+
+    public var end: UInt64 { address + UInt64(length) }
+}
+
 public enum MachineCode {
+    /// Every instruction in `bytes`, decoded from `address`, with where
+    /// execution goes after it. `ud2` goes on (a WARN resumes after it),
+    /// as does `int3` (padding, or a breakpoint that resumes).
+    public static func instructions(in bytes: [UInt8], at address: UInt64) -> [Instruction] {
+        withHandle({ handle in
+            var decoded: UnsafeMutablePointer<cs_insn>?
+            let count = bytes.withUnsafeBufferPointer { cs_disasm(handle, $0.baseAddress, $0.count, address, 0, &decoded) }
+            guard let decoded else { return [] }
+            defer { cs_free(decoded, count) }
+            var found: [Instruction] = []
+            found.reserveCapacity(count)
+            for index in 0..<count {
+                let instruction = decoded[index]
+                let mnemonic = withUnsafeBytes(of: instruction.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                var target: UInt64? {
+                    let operand = withUnsafeBytes(of: instruction.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    return operand.hasPrefix("0x") ? UInt64(operand.dropFirst(2), radix: 16) : nil
+                }
+                let flow: Instruction.Flow
+                var call: UInt64?
+                if mnemonic == "call" {
+                    flow = .next
+                    call = target
+                } else if mnemonic == "jmp" {
+                    flow = .jump(target)
+                } else if mnemonic.hasPrefix("j") || mnemonic.hasPrefix("loop") {
+                    flow = .conditional(target)
+                } else if mnemonic.hasPrefix("ret") || mnemonic.hasPrefix("iret") || mnemonic.hasPrefix("sysret") {
+                    flow = .stop
+                } else {
+                    flow = .next
+                }
+                var decodedInstruction = Instruction(address: instruction.address, length: Int(instruction.size), flow: flow)
+                decodedInstruction.call = call
+                found.append(decodedInstruction)
+            }
+            return found
+        }, otherwise: [])
+    }
+
     /// The calls and jumps in `bytes`, decoded from `address`. Conditional
     /// jumps count as jumps: a tail call the compiler made conditional
     /// (`jne other_function`) is one too.

@@ -21,6 +21,15 @@ public enum ModelParser {
             operations.append(operation)
         }
         if operations.isEmpty { throw ModelError(file: modelDirectory, line: 0, message: "no *.chain files") }
+        for operation in operations {
+            guard let whole = operation.within else { continue }
+            guard let other = operations.first(where: { $0.name == whole }) else {
+                throw ModelError(file: operation.file, line: 0, message: "`within \(whole)`: no such operation")
+            }
+            if other.softirq != operation.softirq || !Set(operation.syscalls).isSubset(of: Set(other.syscalls)) {
+                throw ModelError(file: operation.file, line: 0, message: "`within \(whole)`: that operation is not made by the same syscalls")
+            }
+        }
         let probesPath = directory + "/probes.conf"
         let probes = try parseProbeSets(try read(probesPath), file: probesPath)
         return StackModel(operations: operations, probeSets: probes, directory: directory)
@@ -145,6 +154,9 @@ public enum ModelParser {
                     throw fail("`sockets` is one of tcp, udp, tcp6, udp6, inet, inet6, unix, unix_stream, unix_dgram, tcp_listener, tcp_unconnected, tcp_fin_sent, shared, any")
                 }
                 operation!.sockets = kind
+            case "within":
+                guard words.count == 2, isFunctionName(words[1]) else { throw fail("`within` names one operation") }
+                operation!.within = words[1]
             case "softirq":
                 guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
                 operation!.softirq = words[1] == "yes"

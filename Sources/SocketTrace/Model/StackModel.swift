@@ -114,6 +114,10 @@ public struct StackOperation: Sendable, Codable {
     public var softirq: Bool
     /// The tracepoints whose chains show this operation.
     public var tracepoints: [String]
+    /// The operation this one is a part of (`within`): a call whose chains
+    /// are mostly this one's (the handshake's last ACK, sent by connect) is
+    /// still a call of that one, counted there.
+    public var within: String?
     public var entries: [(syscalls: [String], functions: [ModelFunction])]
     public var body: [ModelFunction]
     public let file: String
@@ -164,7 +168,7 @@ public struct StackOperation: Sendable, Codable {
     /// Every function the operation names, on every kernel.
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
-    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file }
+    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within }
 
     public init(name: String, file: String) {
         self.name = name
@@ -188,6 +192,7 @@ public struct StackOperation: Sendable, Codable {
         tracepoints = try c.decode([String].self, forKey: .tracepoints)
         body = try c.decode([ModelFunction].self, forKey: .body)
         file = try c.decode(String.self, forKey: .file)
+        within = try c.decodeIfPresent(String.self, forKey: .within)
         entries = []
     }
 
@@ -201,6 +206,7 @@ public struct StackOperation: Sendable, Codable {
         try c.encode(tracepoints, forKey: .tracepoints)
         try c.encode(body, forKey: .body)
         try c.encode(file, forKey: .file)
+        try c.encodeIfPresent(within, forKey: .within)
     }
 }
 

@@ -181,7 +181,7 @@ public struct HTMLReport {
             for function in summary.functions {
                 let kind: String
                 if function.count(.matched) > 0 { kind = "matched" }
-                else if function.count(.sibling) + function.count(.outOfOrder) > 0 { kind = "sibling" }
+                else if function.count(.sibling) + function.count(.notOnPath) + function.count(.outOfOrder) > 0 { kind = "sibling" }
                 else if function.count(.unverified) > 0 { kind = "unverified" }
                 else { kind = "proven" }
                 html += "<tr class=\"\(kind)\"><td>\(function.layer.rawValue)</td><td>\(e(function.function))</td>"

@@ -57,8 +57,18 @@ extension TextTimeline {
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
+            eventStack(sample)
         }
         functionLines(activity)
+    }
+
+    /// With `--event-stacks`: an event's whole stack as sampled, outermost
+    /// first, each frame with its offset.
+    func eventStack(_ sample: KernelSample) {
+        guard options.eventStacks, !sample.chain.isEmpty else { return }
+        var frames = sample.frames.reversed().map(ChainAligner.location)
+        frames[0] = "stack: " + frames[0]
+        writeWrapped(frames, separator: " → ", extraIndent: "  ", continuation: "  ", colour: Self.dim)
     }
 
     /// With kprobes: the model functions the call entered, in the order of
@@ -254,6 +264,7 @@ extension TextTimeline {
             case .hit: gap.append(paint("(" + step.function + ": hit)", Self.green))
             case .tailCall, .inlined, .beside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
             case .sibling: gap.append(paint("(" + step.function + ": called beside)", Self.yellow))
+            case .notOnPath: gap.append(paint("(" + step.function + ": not on this path)", Self.yellow))
             case .unverified: gap.append(paint("(" + step.function + "?)", Self.dim))
             case .outOfOrder: gap.append(paint("!" + step.function, Self.red))
             }

@@ -24,6 +24,9 @@ public final class TextTimeline: TraceSink {
         public var arrayLimit = 32
         /// At most this many lines of a call's function graph, then how many more calls.
         public var graphLines = 40
+        /// Each kernel event's stack under it (`--event-stacks`): events are
+        /// sampled for their fields, and their stacks only kept in the trace file otherwise.
+        public var eventStacks = false
         public init() {}
     }
 
@@ -161,6 +164,7 @@ public final class TextTimeline: TraceSink {
         if let flow = sample.flow { text += " (during a call: " + flow.description + ")" }
         lines.write(paint(text, "\u{1B}[2m"))
         lines.end()
+        eventStack(sample)
     }
 
     func render(_ event: FunctionEvent) {
