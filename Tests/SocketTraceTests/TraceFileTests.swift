@@ -183,6 +183,30 @@ struct TraceFileTests {
         return output.captured
     }
 
+    @Test("an event's stack is kept and shown only with --event-stacks, whole, outermost first, with offsets (audit 6: events' stacks never shown)")
+    func eventStacks() {
+        var event = Self.exitEvent()
+        var activity = event.exitKernel!
+        let sample = activity.samples[0]
+        var reset = KernelSample(tracepoint: "tcp:tcp_send_reset", role: .event, pid: sample.pid, tid: sample.tid, time: sample.time,
+                                 cpu: sample.cpu, chain: sample.chain, fields: [:])
+        reset.addresses = sample.addresses
+        activity.samples.append(reset)
+        event.exitKernel = activity
+        let plain = Self.timeline(event)
+        #expect(plain.contains("· tcp:tcp_send_reset") && !plain.contains("stack: "), "\(plain)")
+        let output = TraceOutput.capturing()
+        var options = TextTimeline.Options()
+        options.eventStacks = true
+        let timeline = TextTimeline(output: output, options: options)
+        timeline.handle(.process(event))
+        timeline.finish()
+        output.flush()
+        let outermost = reset.frames.last.map(ChainAligner.location) ?? "?"
+        let innermost = reset.frames.first.map(ChainAligner.location) ?? "?"
+        #expect(output.captured.contains("stack: " + outermost) && output.captured.contains(innermost), "\(output.captured)")
+    }
+
     @Test("a stack seen for two packets (×2) says whose each packet was, not the first's alone (audit 5: a FIN and its ACK)")
     func mergedPacketsEachOwned() {
         var event = Self.exitEvent()

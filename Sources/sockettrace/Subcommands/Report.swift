@@ -15,6 +15,8 @@ struct Report: ParsableCommand {
     @Option(help: "text (the timeline), strace (strace's lines), jsonl (one merged trace file), perfetto (Perfetto / chrome://tracing JSON), mermaid or plantuml (a connection's sequence diagram), html (one self-contained report).") var format: Format = .text
     @Option(help: "For mermaid and plantuml: which connection (1-based, as compare lists them; default the first).") var connection: Int?
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write to FILE instead of standard output.") var output: String?
+    @Flag(name: .customLong("event-stacks"), help: "In the text timeline, each kernel event's stack under it (events are sampled for their fields; the trace file keeps their stacks).")
+    var eventStacks = false
 
     func run() throws {
         let stream = try output.map { try TraceOutput.create(path: $0) } ?? TraceOutput.standardOutput
@@ -44,6 +46,7 @@ struct Report: ParsableCommand {
         default:
             var options = TextTimeline.Options()
             options.colour = TextTimeline.wantsColour(stream)
+            options.eventStacks = eventStacks
             options.width = stream.terminalWidth
             sink = TextTimeline(output: stream, options: options)
         }

@@ -53,6 +53,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customShort("T"), help: "Show the time spent in each call.")
     var durations = false
 
+    @Flag(name: .customLong("event-stacks"), help: "With --kernel: each kernel event's stack under it in the timeline (events are sampled for their fields; the trace file keeps their stacks).")
+    var eventStacks = false
+
     @Flag(name: .customShort("c"), help: "Count calls, errors and system time per syscall (as strace -c: the CPU time spent in each call); print a summary at the end.")
     var summary = false
 
@@ -232,6 +235,7 @@ struct Run: ParsableCommand {
             var options = TextTimeline.Options()
             options.colour = TextTimeline.wantsColour(stream)
             options.width = stream.terminalWidth
+            options.eventStacks = eventStacks
             options.stringLimit = stringLimit
             return TextTimeline(output: stream, options: options)
         case .jsonl:
