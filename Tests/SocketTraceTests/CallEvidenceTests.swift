@@ -111,6 +111,11 @@ import Testing
         let proven = aligner.align(frames: Self.frames, with: [Self.function("caller"), Self.function("middle"), Self.function("callee")],
                                    operation: "test")
         #expect(proven.verdict == .matches)
+        // Inlined and beside (audit 6, M1: skb_copy_datagram_msg): marked so, not shown as around the call in flight.
+        let besideInline = aligner.align(frames: Self.frames, with: [Self.function("caller"), Self.function("never_a_symbol", beside: true, inline: true),
+                                                                     Self.function("middle"), Self.function("callee")], operation: "test")
+        #expect(besideInline.steps[1].status == .inlined && besideInline.steps[1].besidePath == true)
+        #expect(proven.steps.allSatisfy { $0.besidePath == nil })
         // Without the kernel's code nothing is proven but what the model declares.
         let blind = ChainAligner(symbols: symbols, codeUnreadable: "no code").align(frames: Self.frames, with: modelled, operation: "test")
         #expect(blind.steps.filter { $0.status == .unverified }.map(\.function) == ["helper", "middle", "elsewhere"])

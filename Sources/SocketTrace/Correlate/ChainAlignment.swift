@@ -77,6 +77,10 @@ public struct ChainAlignment: Sendable, Codable {
         /// What proves the status (`inet_sendmsg+0x44: jmp tcp_sendmsg`), or
         /// why it is unverified.
         public let evidence: String?
+        /// An inlined function the model declares `beside`: called beside the
+        /// path where it is inlined (skb_copy_datagram_msg in tcp_recvmsg_locked),
+        /// not around the call in flight; shown `inlined, beside`.
+        public var besidePath: Bool?
 
         public init(function: String, layer: StackLayer, status: Status, evidence: String? = nil) {
             self.function = function
@@ -320,6 +324,9 @@ public struct ChainAligner {
             if reached + 1 < expected.count, last + 1 < observed.count {
                 extras += observed[(last + 1)...].filter { !expectedNames.contains($0) }
             }
+        }
+        for (index, function) in considered.enumerated() where function.isBeside && steps[index].status == .inlined {
+            steps[index].besidePath = true
         }
         return ChainAlignment(operation: operation, steps: steps, extraFrames: extras, observed: observed, context: context)
     }

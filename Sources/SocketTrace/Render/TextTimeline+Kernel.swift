@@ -26,34 +26,39 @@ extension TextTimeline {
                 + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
             return
         }
-        // One stack once per event line (a packet's length is part of it:
-        // a packet of another length is another packet) and per whose
-        // packet it handled.
+        // Samples in a row with one stack, one event line (a packet's length
+        // is part of it: a packet of another length is another packet) and
+        // one owner of their packets are shown once, (×N); a sample with
+        // another stack between them starts a block of its own, so the
+        // blocks keep the samples' order (audit 6: a second route lookup was
+        // shown with the first, above the state change taken between them).
         struct Shown: Hashable {
             let chain: ChainKey
             let heading: String
             let owner: PacketFlow.Owner?
         }
-        var counts: [Shown: Int] = [:]
-        // Each merged stack's packets: a (×N) of several skbs says whose each
-        // was (the first few in order, and how many distinct ones in all).
-        var flows: [Shown: (first: [String], all: Set<String>)] = [:]
-        var order: [KernelSample] = []
+        struct Block {
+            let key: Shown
+            let sample: KernelSample
+            var count = 1
+            // A (×N) of several skbs says whose each was (the first few in
+            // order, and how many distinct ones in all).
+            var flows: (first: [String], all: Set<String>) = ([], [])
+        }
+        var blocks: [Block] = []
         for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
             let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
-            if counts[key] == nil { order.append(sample) }
-            counts[key, default: 0] += 1
+            if blocks.last?.key == key { blocks[blocks.count - 1].count += 1 } else { blocks.append(Block(key: key, sample: sample)) }
             if let flow = sample.flow {
                 let text = outsideCalls ? "flow: " + flow.evidence : flow.description
-                if flows[key, default: ([], [])].all.insert(text).inserted && flows[key]!.first.count < Self.packetLinesShown {
-                    flows[key]!.first.append(text)
+                if blocks[blocks.count - 1].flows.all.insert(text).inserted && blocks[blocks.count - 1].flows.first.count < Self.packetLinesShown {
+                    blocks[blocks.count - 1].flows.first.append(text)
                 }
             }
         }
-        for sample in order {
-            let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
-            stackLines(sample, count: counts[key] ?? 1, activity: activity, userChain: userChain, outsideCalls: outsideCalls, entry: entry,
-                       flows: flows[key]?.first ?? [], distinctFlows: flows[key]?.all.count ?? 0)
+        for block in blocks {
+            stackLines(block.sample, count: block.count, activity: activity, userChain: userChain, outsideCalls: outsideCalls, entry: entry,
+                       flows: block.flows.first, distinctFlows: block.flows.all.count)
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
@@ -262,6 +267,7 @@ extension TextTimeline {
             switch step.status {
             case .matched: break
             case .hit: gap.append(paint("(" + step.function + ": hit)", Self.green))
+            case .inlined where step.besidePath == true: gap.append(paint("(" + step.function + ": inlined, beside)", Self.dim))
             case .tailCall, .inlined, .beside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
             case .sibling: gap.append(paint("(" + step.function + ": called beside)", Self.yellow))
             case .notOnPath: gap.append(paint("(" + step.function + ": not on this path)", Self.yellow))

@@ -327,6 +327,7 @@ struct RecordEncoder {
                 s.member("layer", step.layer.rawValue)
                 s.member("status", step.status.rawValue)
                 s.member("evidence", step.evidence)
+                s.member("beside_path", step.besidePath)
             }
         } }
         o.member("extra_frames", strings: alignment.extraFrames)
