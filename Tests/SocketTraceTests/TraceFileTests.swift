@@ -183,6 +183,13 @@ struct TraceFileTests {
         return output.captured
     }
 
+    @Test("compare times an exit's release samples under `exit OPERATION`, from the release's first sample (audit 6: left out)")
+    func exitTimings() {
+        let comparison = KernelComparison(calls: [], strayEvents: [], exits: [Self.exitEvent()])
+        let timing = comparison.timings.first { $0.operation == "exit tcp_close" }
+        #expect(timing?.samples == 1 && timing?.fromEntry == [0], "\(comparison.timings.map { "\($0.operation) \($0.tracepoint)" })")
+    }
+
     @Test("an event's stack is kept and shown only with --event-stacks, whole, outermost first, with offsets (audit 6: events' stacks never shown)")
     func eventStacks() {
         var event = Self.exitEvent()

@@ -22,7 +22,10 @@ extension KernelCorrelator {
             }
         }
         connectionStates.record(samples)
-        let attributed = attributeFlows(samples, socket: released.count == 1 ? released.first : nil, by: "the exit of \(tid)")
+        // Several sockets released: which one a packet on the exit's path is
+        // (a listener's release may reset connections not yet accepted) is not read.
+        let attributed = attributeFlows(samples, socket: released.count == 1 ? released.first : nil, by: "the exit of \(tid)",
+                                        noSocket: "the exit released \(released.count) sockets, and which one's packet this is is not read")
         otherFlows += attributed.others
         let mine = attributed.kept
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }

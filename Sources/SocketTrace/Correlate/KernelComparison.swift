@@ -42,7 +42,10 @@ public struct KernelComparison: Sendable, Codable {
     public var elsewhere: [String: Int] = [:]
     public var handshakes: [KernelHandshake] = []
 
-    public init(calls: [SyscallInvocation], strayEvents: [KernelSample]) {
+    /// `exits`: processes whose exit released sockets, with their kernel
+    /// activity: its samples count under `exit OPERATION`, timed from the
+    /// release's first sample.
+    public init(calls: [SyscallInvocation], strayEvents: [KernelSample], exits: [ProcessEvent] = []) {
         outsideCalls = strayEvents.filter { $0.flow == nil }.count
         for event in strayEvents where event.task != nil {
             elsewhere[event.alignments?.first?.operation ?? "(unmodelled) " + event.tracepoint, default: 0] += 1
@@ -50,20 +53,27 @@ public struct KernelComparison: Sendable, Codable {
         packets[PacketFlow.Owner.otherFlow.rawValue] = strayEvents.filter { $0.flow?.owner == .otherFlow }.count
         var timingIndex: [String: Int] = [:]
         var unmodelledIndex: [String: Int] = [:]
-        for call in calls {
-            guard let activity = call.kernel, activity.source == .observed else { continue }
+        let works: [(call: SyscallInvocation?, activity: KernelActivity, start: MonotonicTime, title: String?)] =
+            calls.compactMap { call in call.kernel.map { (call, $0, call.entryTime, nil) } }
+            + exits.compactMap { event in
+                event.exitKernel.map { activity in
+                    (nil, activity, activity.samples.map(\.time).min() ?? .now(), activity.operation.map { "exit " + $0 } ?? "exit")
+                }
+            }
+        for (call, activity, start, title) in works {
+            guard activity.source == .observed else { continue }
             for sample in activity.samples {
                 if let owner = sample.flow?.owner { packets[owner.rawValue, default: 0] += 1 }
                 // A sample counts once, under its own operation: softirq work
                 // on the call's stack under the softirq's (a delayed ACK's
                 // timer during a UDP send is not the send's).
                 let parts = sample.chain.isEmpty ? nil : ChainAligner.split(sample.chain)
-                var operation = activity.operation ?? "(no operation)"
+                var operation = title ?? activity.operation ?? "(no operation)"
                 // A syscall's own frames under the operation they were aligned with (the handshake's
                 // last ACK under tcp_connect_ack, its SYN under tcp_connect: audit 6).
                 if sample.role == .chain, let syscall = parts?.syscall, !syscall.isEmpty,
                    let own = activity.alignments.first(where: { $0.observed == syscall && $0.isSyscallPart && $0.countsTheSample }) {
-                    operation = own.operation
+                    operation = (title == nil ? "" : "exit ") + own.operation
                 }
                 if let softirq = parts?.softirq, !softirq.isEmpty {
                     // An event's stack is not aligned (probes.conf's role): it is no unmodelled chain.
@@ -76,10 +86,12 @@ public struct KernelComparison: Sendable, Codable {
                     timings.append(Timing(operation: operation, tracepoint: sample.tracepoint))
                 }
                 timings[timingIndex[key]!].samples += 1
-                timings[timingIndex[key]!].fromEntry.append(Double(sample.time.nanoseconds &- call.entryTime.nanoseconds) / 1000)
+                timings[timingIndex[key]!].fromEntry.append(Double(sample.time.nanoseconds &- start.nanoseconds) / 1000)
                 guard sample.role == .chain, let parts else { continue }
                 var missing: [(String, [String])] = []
-                if activity.operation == nil && !parts.syscall.isEmpty { missing.append(("syscall \(call.syscall.rawValue)", parts.syscall)) }
+                if activity.operation == nil && !parts.syscall.isEmpty {
+                    missing.append((call.map { "syscall \($0.syscall.rawValue)" } ?? "exit", parts.syscall))
+                }
                 if !parts.softirq.isEmpty && !activity.alignments.contains(where: { $0.observed == parts.softirq && $0.countsTheSample }) {
                     missing.append(("softirq", parts.softirq))
                 }
@@ -92,7 +104,7 @@ public struct KernelComparison: Sendable, Codable {
                     unmodelled[unmodelledIndex[key]!].samples += 1
                 }
             }
-            if call.syscall == .connect, let handshake = Self.handshake(activity) {
+            if let call, call.syscall == .connect, let handshake = Self.handshake(activity) {
                 let title = call.socket.map { "\($0.protocolLabel) \($0.local.map { "\($0)" } ?? "?") → \($0.peer.map { "\($0)" } ?? "?")" } ?? "?"
                 handshakes.append(KernelHandshake(connection: title, microseconds: handshake))
             }

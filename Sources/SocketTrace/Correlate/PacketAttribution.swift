@@ -14,7 +14,10 @@ extension KernelCorrelator {
 
     /// The same for work done on the stack of something else than a call
     /// (`worker`: a process's exit), on behalf of `socket`.
-    func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String) -> (kept: [KernelSample], others: [KernelSample]) {
+    /// `noSocket`: why the work has no one socket to compare with (an exit
+    /// releasing several connections), said where a packet's owner is unverified for it.
+    func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String,
+                        noSocket: String? = nil) -> (kept: [KernelSample], others: [KernelSample]) {
         let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
@@ -46,7 +49,7 @@ extension KernelCorrelator {
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")
                 register(sample, as: .unknown, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
-                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode)
+                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
@@ -90,7 +93,7 @@ extension KernelCorrelator {
     }
 
     func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,
-              peer: SocketEndpoint?, inode: UInt64? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length) else {
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
@@ -114,7 +117,7 @@ extension KernelCorrelator {
         if let inode, sender.replyTo == inode { return (PacketFlow(owner: .peer, evidence: sent), sender) }
         guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
             return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil
-                ? "this call's socket has no known 4-tuple" : "the sender's 4-tuple is not known")), sender)
+                ? noSocket ?? "this call's socket has no known 4-tuple" : "the sender's 4-tuple is not known")), sender)
         }
         if senderLocal == local && senderPeer == peer { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
         if senderLocal == peer && senderPeer == local { return (PacketFlow(owner: .peer, evidence: sent), sender) }

@@ -21,7 +21,7 @@ struct Compare: ParsableCommand {
             if case let .kernelEvent(sample) = record { strayEvents.append(sample) }
         }
         let summaries = OperationSummary.summarize(calls, exits: exits)
-        let kernel = KernelComparison(calls: calls, strayEvents: strayEvents)
+        let kernel = KernelComparison(calls: calls, strayEvents: strayEvents, exits: exits)
         let tracker = ConnectionTracker()
         calls.forEach { tracker.observe($0) }
         let connections = tracker.connections.filter(\.isTraced)
