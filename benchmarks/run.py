@@ -2,8 +2,10 @@
 """Overhead of sockettrace, side by side with strace, perf and the bare
 ptrace floor, on the same workloads in one run: every tool runs each
 workload in turn (interleaved), REPEAT times; the table shows median wall
-times and ratios to untraced and to strace. Usage: benchmarks/run.sh [--quick] [--long]
-(--long adds a 10M-call trace to the Scale table: about 7 minutes here)"""
+times and ratios to untraced and to strace. Usage: benchmarks/run.sh [--quick] [--long] [--target]
+(--long adds a 10M-call trace to the Scale table: about 7 minutes here;
+--target measures only the ping-pong target in pairs, printed, results.md
+left as it was: a few minutes, for a check after a change)"""
 import os, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -11,6 +13,7 @@ BUILD = os.path.join(ROOT, "benchmarks", ".build")
 ST = os.path.join(ROOT, ".build", "release", "sockettrace")
 QUICK = "--quick" in sys.argv
 LONG = "--long" in sys.argv
+TARGET = "--target" in sys.argv
 REPEAT = 3 if QUICK else 5
 SCALE = 0.25 if QUICK else 1.0
 
@@ -331,4 +334,9 @@ def scale():
     return "\n".join(rows)
 
 if __name__ == "__main__":
-    main()
+    if TARGET:
+        print("Measured %s on %s (%d cores)%s.\n" % (time.strftime("%Y-%m-%d %H:%M"), os.uname().release, os.cpu_count(),
+                                                  ", quick sizes" if QUICK else ""))
+        print(target())
+    else:
+        main()

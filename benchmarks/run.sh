@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds sockettrace (release), the workloads and the ptrace floor tracer,
-# then measures them side by side: benchmarks/run.sh [--quick] [--long]
+# then measures them side by side: benchmarks/run.sh [--quick] [--long] [--target]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

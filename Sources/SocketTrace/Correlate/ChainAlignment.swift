@@ -493,7 +493,7 @@ public struct ChainAligner {
                     + "and the kernel's patched jump labels and fixups, read): " + links.joined(separator: "; "))
         }
         if function.isAlwaysInline {
-            return declaredInlined("; these frames' code calls no copy of it: " + links.joined(separator: "; "))
+            return declaredInlined("; these frames' code calls no copy of it (their calls in flight: " + links.joined(separator: "; ") + ")")
         }
         if let contradicted = contradicted("") {
             return (.unverified, "not called by these frames' code directly (called through a pointer, or not on this path)"

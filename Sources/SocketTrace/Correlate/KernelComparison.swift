@@ -125,7 +125,7 @@ public struct KernelComparison: Sendable, Codable {
     public var text: String {
         var out = ""
         if !timings.isEmpty {
-            out += "\nsamples per operation and tracepoint (softirq work under its own operation; µs from the entry of the call it ran in: min / median / max)\n"
+            out += "\nsamples per operation and tracepoint (softirq work under its own operation; µs from the entry of the call it ran in, or for `exit` rows from the release's first sample: min / median / max)\n"
             for timing in timings {
                 let range = [timing.fromEntry.first, timing.median, timing.fromEntry.last].map { $0.map { String(Int($0.rounded())) } ?? "?" }
                 out += "  " + timing.operation.padding(toLength: 22, withPad: " ", startingAt: 0)
