@@ -687,7 +687,8 @@ struct KernelTests {
     func patchedEdges() throws {
         let symbols = try #require(KernelSymbols.load())
         let text = try KernelText()
-        let edges = try #require(PatchedEdges.read(text: text, isCode: { symbols.extent(of: $0) != nil }))
+        #expect(symbols.tableBounds.count == 4, "\(symbols.tableBounds)")
+        let edges = try #require(PatchedEdges.read(text: text, bounds: symbols.tableBounds, isCode: { symbols.extent(of: $0) != nil }))
         #expect(edges.edges.count > 1000, "\(edges.edges.count)")
         // Every site and target in the kernel's code, each target near its site (the same function, or its cold part).
         let inText = edges.edges.filter { symbols.extent(of: $0.site) != nil }

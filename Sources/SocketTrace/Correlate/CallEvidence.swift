@@ -37,7 +37,7 @@ public final class KernelCode: KernelCodeSource {
     public func starts(of name: String) -> [UInt64] { symbols.starts(of: name) }
 
     /// Read at first use.
-    lazy var patched: PatchedEdges? = PatchedEdges.read(text: text, isCode: { [symbols] in symbols.extent(of: $0) != nil })
+    lazy var patched: PatchedEdges? = PatchedEdges.read(text: text, bounds: symbols.tableBounds, isCode: { [symbols] in symbols.extent(of: $0) != nil })
     public func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]? { patched?.within(start, end) }
 }
 

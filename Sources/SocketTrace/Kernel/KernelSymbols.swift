@@ -26,6 +26,8 @@ public final class KernelSymbols {
         let plain: [UInt64: Int32]
         /// Hash of a base name → a symbol that is a specialised copy of it.
         let copies: [UInt64: Int32]
+        /// The bounds of the kernel's tables of patched code (`__start___jump_table`, …): data symbols, kept apart.
+        var tableBounds: [String: UInt64] = [:]
 
         func name(_ symbol: Symbol, base: Bool = true) -> String {
             let length = Int(base ? symbol.baseLength : symbol.length)
@@ -77,7 +79,11 @@ public final class KernelSymbols {
         return value
     }
 
+    static let tableBoundNames: [[UInt8]] = ["__start___jump_table", "__stop___jump_table", "__start___ex_table", "__stop___ex_table"]
+        .map { Array($0.utf8) }
+
     static func parse(_ bytes: [UInt8]) -> Table {
+        var tableBounds: [String: UInt64] = [:]
         var symbols: [Symbol] = []
         symbols.reserveCapacity(bytes.count / 40)
         bytes.withUnsafeBufferPointer { text in
@@ -104,7 +110,13 @@ public final class KernelSymbols {
                 while position < count, text[position] != 0x0a { position += 1 }
                 position += 1
                 guard kind == UInt8(ascii: "t") || kind == UInt8(ascii: "T") || kind == UInt8(ascii: "w") || kind == UInt8(ascii: "W"),
-                      end > start, end - start <= Int(UInt16.max) else { continue }
+                      end > start, end - start <= Int(UInt16.max) else {
+                    if end - start >= 17, text[start] == 0x5f, text[start + 2] == 0x73,
+                       let name = tableBoundNames.first(where: { $0.count == end - start && $0.elementsEqual(text[start..<end]) }) {
+                        tableBounds[String(decoding: name, as: UTF8.self)] = address
+                    }
+                    continue
+                }
                 symbols.append(Symbol(address: address, start: UInt32(start), length: UInt16(end - start),
                                       baseLength: UInt16((dot ?? end) - start)))
             }
@@ -134,7 +146,9 @@ public final class KernelSymbols {
                 }
             }
         }
-        return Table(text: bytes, symbols: symbols, plain: plain, copies: copies)
+        var table = Table(text: bytes, symbols: symbols, plain: plain, copies: copies)
+        table.tableBounds = tableBounds
+        return table
     }
 
     /// Whether /proc/kallsyms shows real addresses: kptr_restrict (or not
@@ -253,6 +267,10 @@ public final class KernelSymbols {
         let table = self.table
         return index(containing: address, in: table).map { table.name(table.symbols[$0], base: false) }
     }
+
+    /// The addresses of the kernel's tables of patched code, by bound name
+    /// (`__start___jump_table`, `__stop___jump_table`, `__start___ex_table`, `__stop___ex_table`).
+    public var tableBounds: [String: UInt64] { table.tableBounds }
 
     /// The start of every symbol whose base name is `name` (local copies
     /// and specialised ones included: `dst_output` has several).

@@ -57,15 +57,8 @@ public struct PatchedEdges: Sendable {
     /// not in kallsyms or they cannot be read, or when what was read does
     /// not point into the kernel's code (`isCode`): then the patched edges
     /// are not known, and nothing is said about where code cannot go.
-    static func read(text: KernelText, isCode: (UInt64) -> Bool, kallsyms: String = "/proc/kallsyms") -> PatchedEdges? {
-        guard let listing = ProcFile.text(kallsyms) else { return nil }
-        var bounds: [String: UInt64] = [:]
-        let wanted: Set<String> = ["__start___jump_table", "__stop___jump_table", "__start___ex_table", "__stop___ex_table"]
-        for line in listing.split(separator: "\n") where line.hasSuffix("_table") {
-            let fields = line.split(separator: " ")
-            guard fields.count >= 3, wanted.contains(String(fields[2])), let address = UInt64(fields[0], radix: 16) else { continue }
-            bounds[String(fields[2])] = address
-        }
+    /// `bounds`: the tables' bounds from kallsyms (KernelSymbols.tableBounds).
+    static func read(text: KernelText, bounds: [String: UInt64], isCode: (UInt64) -> Bool) -> PatchedEdges? {
         guard let jumpStart = bounds["__start___jump_table"], let jumpEnd = bounds["__stop___jump_table"], jumpEnd >= jumpStart,
               let exceptionStart = bounds["__start___ex_table"], let exceptionEnd = bounds["__stop___ex_table"], exceptionEnd >= exceptionStart,
               jumpEnd - jumpStart < 16 << 20, exceptionEnd - exceptionStart < 16 << 20,
