@@ -76,6 +76,21 @@ import Testing
                 + "receive of the packet taken in before it on this stack (packet sent to this socket by its peer: skb 0x200 queued by sendto of 9)")
     }
 
+    @Test("sides(): whether a chain has syscall frames and softirq work, and which softirq, as parts() cuts it")
+    func sidesAsParts() {
+        let timer = ["__tcp_transmit_skb", "tcp_delack_timer_handler", "tcp_delack_timer", "call_timer_fn", "__run_timers",
+                     "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"]
+        let chains = [Self.sendPath, Self.receive + Self.softirq + Self.sendPath, Self.ackInReceive + Self.softirq + Self.sendPath,
+                      ["__dev_queue_xmit", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"], timer, timer + Self.sendPath,
+                      Self.receive + ["handle_softirqs", "run_ksoftirqd", "smpboot_thread_fn", "kthread"], []]
+        for chain in chains {
+            let parts = ChainAligner.parts(chain.map { KernelFrame($0, 0) })
+            let sides = ChainAligner.sides(chain)
+            #expect(sides.syscall == !parts.syscall.isEmpty && sides.softirq == !parts.softirq.isEmpty && sides.softirqKind == parts.softirqKind,
+                    "\(chain): \(sides) against \(parts.syscall.count), \(parts.softirq.count), \(String(describing: parts.softirqKind))")
+        }
+    }
+
     @Test("an skb address is one packet once: reused, or with another length, it proves nothing")
     func reuse() {
         let correlator = KernelCorrelator(model: nil, symbols: nil)

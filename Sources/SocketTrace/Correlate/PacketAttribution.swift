@@ -28,10 +28,10 @@ extension KernelCorrelator {
                 if let flow { sample.flow = flow; kept.append(sample) } else { background.waiting.append(sample) }
                 continue
             }
-            let parts = ChainAligner.parts(sample.frames)
-            if parts.softirq.isEmpty {
+            let parts = ChainAligner.sides(sample.chain)
+            if !parts.softirq {
                 current = nil
-                if sample.tracepoint == KernelSample.transmitTracepoint, !parts.syscall.isEmpty, let skb = sample.skbAddress {
+                if sample.tracepoint == KernelSample.transmitTracepoint, parts.syscall, let skb = sample.skbAddress {
                     let by = worker
                     if sample.isNeighbourSolicitation {
                         register(sample, as: .neighbour, by: by)

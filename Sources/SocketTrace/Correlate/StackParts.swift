@@ -55,6 +55,21 @@ extension ChainAligner {
                      softirq: softirq, softirqKind: kind)
     }
 
+    /// Whether a chain (innermost first) has syscall frames and softirq
+    /// work, and which softirq, as `parts` would say, without building the
+    /// parts: asked of every sample as it is attributed.
+    static func sides(_ chain: [String]) -> (syscall: Bool, softirq: Bool, softirqKind: String?) {
+        guard let inner = chain.firstIndex(where: softirqBoundary.contains) else {
+            return (chain.contains { !isPlumbing($0) }, false, nil)
+        }
+        let outer = chain.lastIndex(where: softirqBoundary.contains) ?? inner
+        let work = chain[..<inner]
+        let syscall = chain[(outer + 1)...].contains { !isPlumbing($0) }
+        let softirq = work.contains { !isPlumbing($0) }
+        let kind = work.reversed().lazy.filter { !isPlumbing($0) }.compactMap { softirqKinds[$0] }.first
+        return (syscall, softirq, kind)
+    }
+
     /// The parts of a chain of names (no addresses), as `parts` cuts them.
     public static func split(_ chain: [String]) -> (syscall: [String], softirq: [String]) {
         let found = parts(chain.map { KernelFrame($0, 0) })
