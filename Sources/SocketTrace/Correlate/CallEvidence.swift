@@ -312,9 +312,15 @@ public final class CallEvidence {
 
     /// The same for a function entered and left by tail calls (no call of its is in flight).
     public func sites(inFunctionAt start: UInt64, reaching name: String, except returnAddress: UInt64? = nil) -> [String] {
+        siteBranches(inFunctionAt: start, reaching: name, except: returnAddress).map(describe)
+    }
+
+    /// The calls and jumps of the function at `start` to any copy of
+    /// `name`, but the one that returns to `returnAddress`.
+    func siteBranches(inFunctionAt start: UInt64, reaching name: String, except returnAddress: UInt64? = nil) -> [Branch] {
         let targets = Set(starts(of: name))
         guard !targets.isEmpty else { return [] }
-        return branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true && $0.end != returnAddress }.map(describe)
+        return branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true && $0.end != returnAddress }
     }
 
     var flowCache: [UInt64: ControlFlow?] = [:]
@@ -346,8 +352,7 @@ public final class CallEvidence {
     /// on no such way. Where the code's flow is not known, every site is on.
     public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
         guard let start = code.extent(of: frame.address)?.start else { return ([], []) }
-        let targets = Set(starts(of: name))
-        let sites = branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true && $0.end != frame.address }
+        let sites = siteBranches(inFunctionAt: start, reaching: name, except: frame.address)
         guard !sites.isEmpty else { return ([], []) }
         guard let flow = flow(ofFunctionAt: start),
               let inFlight = branches(ofFunctionAt: start).first(where: { $0.end == frame.address && $0.kind == .call }) else {
@@ -372,8 +377,7 @@ public final class CallEvidence {
     /// function's entry leads to it and, for a call, its return leads to a
     /// jump by which the function may have left for `next`.
     public func sitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
-        let targets = Set(starts(of: name))
-        let sites = branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true }
+        let sites = siteBranches(inFunctionAt: start, reaching: name)
         guard !sites.isEmpty else { return ([], []) }
         let leaving = tailJumps(ofFunctionAt: start, toward: next)
         guard let flow = flow(ofFunctionAt: start), !leaving.isEmpty else { return (sites.map(describe), []) }
