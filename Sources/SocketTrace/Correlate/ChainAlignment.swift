@@ -413,18 +413,18 @@ public struct ChainAligner {
                 // A pointer out of a function the model puts below this one
                 // (inet_sendmsg's, under sock_sendmsg_nosec) leaves after it ran.
                 if let firstAmbiguous, !deeper.contains(through[firstAmbiguous]) { unknownRoute.append(pointers) }
-                // Functions another way avoids may not have run: what they call proves nothing.
-                entered += zip(through, starts).enumerated().filter { bypasses[$0.element.0] == nil }
-                    .map { ($0.element.1, $0.offset + 1 < starts.count ? starts[$0.offset + 1] : callee) }
+                // Each function entered so, and the start of the one it jumped on to.
+                let onward = Array(starts.dropFirst()) + [callee]
                 if let first = through.first { waysOn[here, default: []] += [call] + evidence.sites(in: frames[caller], reaching: first) }
-                for (index, (name, start)) in zip(through, starts).enumerated() where bypasses[name] == nil {
-                    waysOn[name, default: []] += evidence.jumps(ofFunctionAt: start, to: index + 1 < starts.count ? starts[index + 1] : callee)
+                // Functions another way avoids may not have run: what they call proves nothing.
+                for (name, (start, next)) in zip(through, zip(starts, onward)) where bypasses[name] == nil {
+                    entered.append((start, next))
+                    waysOn[name, default: []] += evidence.jumps(ofFunctionAt: start, to: next)
                 }
                 // With DWARF: the jumps that left the functions entered so, inlined copies and all.
                 if notThere != nil, let dwarf {
-                    let next = starts.dropFirst() + [callee]
-                    for (start, onward) in zip(starts, next) {
-                        let jumps = evidence.tailJumps(ofFunctionAt: start, toward: onward)
+                    for (start, next) in zip(starts, onward) {
+                        let jumps = evidence.tailJumps(ofFunctionAt: start, toward: next)
                         if jumps.isEmpty { notThere = nil }   // its way on is not known
                         var proofs: [String] = [], without: [String] = []
                         for site in jumps {
