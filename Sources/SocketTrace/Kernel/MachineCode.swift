@@ -54,11 +54,8 @@ public enum MachineCode {
             found.reserveCapacity(count)
             for index in 0..<count {
                 let instruction = decoded[index]
-                let mnemonic = withUnsafeBytes(of: instruction.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                var target: UInt64? {
-                    let operand = withUnsafeBytes(of: instruction.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    return operand.hasPrefix("0x") ? UInt64(operand.dropFirst(2), radix: 16) : nil
-                }
+                let mnemonic = Self.mnemonic(instruction)
+                var target: UInt64? { Self.directTarget(instruction) }
                 let flow: Instruction.Flow
                 var call: UInt64?
                 if mnemonic == "call" {
@@ -148,7 +145,7 @@ public enum MachineCode {
         var found: [Branch] = []
         for index in 0..<count {
             let instruction = instructions[index]
-            let mnemonic = withUnsafeBytes(of: instruction.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let mnemonic = Self.mnemonic(instruction)
             let kind: Branch.Kind
             if mnemonic == "call" {
                 kind = .call
@@ -157,10 +154,20 @@ public enum MachineCode {
             } else {
                 continue
             }
-            let operand = withUnsafeBytes(of: instruction.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            let target = operand.hasPrefix("0x") ? UInt64(operand.dropFirst(2), radix: 16) : nil
-            found.append(Branch(address: instruction.address, length: Int(instruction.size), kind: kind, target: target))
+            found.append(Branch(address: instruction.address, length: Int(instruction.size), kind: kind, target: directTarget(instruction)))
         }
         return found
+    }
+
+    /// An instruction's mnemonic (`call`, `jne`, `ret`).
+    static func mnemonic(_ instruction: cs_insn) -> String {
+        withUnsafeBytes(of: instruction.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// The address a direct call or jump goes to (its operand, `0x…`); nil
+    /// for one through a register or memory.
+    static func directTarget(_ instruction: cs_insn) -> UInt64? {
+        let operand = withUnsafeBytes(of: instruction.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return operand.hasPrefix("0x") ? UInt64(operand.dropFirst(2), radix: 16) : nil
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The edges the kernel patches into its code, beside its jumps: each
 /// static key's jump-label site (`__jump_table`: it goes on, or jumps to
 /// its target, as the key is set) and each access that may fault
