@@ -105,6 +105,59 @@ import Testing
         #expect(cache.read(key: 7) == nil)
     }
 
+    @Test("kallsyms copy: a run's own kernel-code reader is left out of it; copies of runs that are gone are removed")
+    func kallsymsCacheLeavesOutOwnReaders() throws {
+        let own = "ffffffffc00230c8 t bpf_prog_3a2e3b6aa8cd1003_\(KernelText.name)\t[bpf]\n"
+        let other = "ffffffffc0025000 t bpf_prog_1111111111111111_sd_fw_ingress\t[bpf]\n"
+        let text = "ffffffff81000000 T _stext\n" + own + other + "ffffffff81001400 T tcp_sendmsg"
+        #expect(KallsymsCache.withoutOwnPrograms(Array(text.utf8))
+                == Array(("ffffffff81000000 T _stext\n" + other + "ffffffff81001400 T tcp_sendmsg").utf8))
+        #expect(KallsymsCache.withoutOwnPrograms(Array(own.utf8)) == [])
+
+        let directory = "/tmp/sockettrace-kallsyms-abandoned-\(getpid())"
+        defer { _ = try? FileManager.default.removeItem(atPath: directory) }
+        let cache = KallsymsCache(path: directory + "/kallsyms")
+        #expect(cache.write(Array("ffffffff81000000 T _stext\n".utf8), key: 1))
+        // A child that has been waited for: its PID names no process.
+        let gone = fork()
+        if gone == 0 { _exit(0) }
+        var status: Int32 = 0
+        waitpid(gone, &status, 0)
+        for pid in [gone, getppid()] {
+            #expect(FileManager.default.createFile(atPath: cache.path + ".\(pid)", contents: Data(count: 4096)))
+        }
+        #expect(cache.read(key: 1) != nil)
+        cache.removeAbandonedCopies()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["kallsyms", "kallsyms.\(getppid())"])
+    }
+
+    @Test("kallsyms copy: its key, told before a run loads its kernel-code reader, is the next run's key",
+          .enabled(if: TestSupport.canObserveKernel, "needs root and kallsyms"))
+    func kallsymsCacheKeyOutlivesTheReader() throws {
+        // Other tests load and unload BPF programs meanwhile (each changes the
+        // key): a few tries, one of which sees no other program come or go.
+        var outcomes: [String] = []
+        for attempt in 1...5 {
+            let directory = "/tmp/sockettrace-kallsyms-reader-\(getpid())-\(attempt)"
+            defer { _ = try? FileManager.default.removeItem(atPath: directory) }
+            let cache = KallsymsCache(path: directory + "/kallsyms")
+            // As a traced run starts: the symbols on their thread, the reader loaded meanwhile.
+            let key = try #require(KallsymsCache.currentKey())
+            let text: [UInt8] = try {
+                let symbols = try #require(KernelSymbols.loadInBackground(cache: cache))
+                let code = try KernelCorrelator.readCode(symbols).get()
+                return withExtendedLifetime(code) { Array(symbols.table.text) }
+            }()
+            #expect(!String(decoding: text, as: UTF8.self).contains("_\(KernelText.name)\t[bpf]"))
+            // The next run, before its own reader: the copy serves.
+            let next = try #require(KallsymsCache.currentKey())
+            let served = cache.read(key: next) == text
+            if next == key && served { return }
+            outcomes.append("try \(attempt): key \(next == key ? "kept" : "changed"), copy \(served ? "served" : "not served")")
+        }
+        Issue.record(Comment(rawValue: "the copy made as a run starts never served the next run: " + outcomes.joined(separator: "; ")))
+    }
+
     @Test("kallsyms copy of this kernel: the same text as /proc/kallsyms, kept on the first read and served on the next",
           .enabled(if: TestSupport.canObserveKernel, "needs root and kallsyms"))
     func kallsymsCacheOfThisKernel() throws {

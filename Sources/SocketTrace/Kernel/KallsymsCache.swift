@@ -1,3 +1,4 @@
+import Foundation
 import CSyscall
 import Glibc
 
@@ -12,7 +13,7 @@ struct KallsymsCache {
     /// The copy's file; written as `path.PID` and renamed into place.
     let path: String
 
-    static let magic = "sockettrace kallsyms 1"
+    static let magic = "sockettrace kallsyms 2"
 
     /// In `$XDG_CACHE_HOME/sockettrace`, else `~/.cache/sockettrace`; nil
     /// when neither is set.
@@ -60,6 +61,27 @@ struct KallsymsCache {
         }
     }
 
+    /// `text` without the symbols of sockettrace's own kernel-code readers
+    /// (`bpf_prog_TAG_st_ktext [bpf]`): one loaded by this run may be listed
+    /// though its key was told before it; it is gone when the copy serves.
+    static func withoutOwnPrograms(_ text: [UInt8]) -> [UInt8] {
+        let marker = Array("_\(KernelText.name)\t[bpf]".utf8)
+        guard let first = marker.first else { return text }
+        var kept: [UInt8] = []
+        kept.reserveCapacity(text.count)
+        var lineStart = 0
+        while lineStart < text.count {
+            let lineEnd = text[lineStart...].firstIndex(of: 0x0a).map { $0 + 1 } ?? text.count
+            var content = lineEnd
+            if content > lineStart && text[content - 1] == 0x0a { content -= 1 }
+            let own = content - lineStart >= marker.count && text[content - marker.count] == first
+                && text[(content - marker.count)..<content].elementsEqual(marker)
+            if !own { kept.append(contentsOf: text[lineStart..<lineEnd]) }
+            lineStart = lineEnd
+        }
+        return kept
+    }
+
     func header(key: UInt64, length: Int) -> [UInt8] {
         Array("\(Self.magic)\n\(String(key, radix: 16))\n\(length)\n".utf8)
     }
@@ -101,6 +123,7 @@ struct KallsymsCache {
             if mkdir(made, 0o700) != 0 && errno != EEXIST { return false }
         }
         guard Self.isOwn(directory, directory: true) else { return false }
+        removeAbandonedCopies()
         let temporary = path + ".\(getpid())"
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -120,5 +143,17 @@ struct KallsymsCache {
             return false
         }
         return true
+    }
+
+    /// Copies begun by runs that ended before renaming them into place
+    /// (killed, or gone before their loader thread finished): `path.PID`
+    /// whose process no longer exists.
+    func removeAbandonedCopies() {
+        let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...]) + "."
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for entry in entries where entry.hasPrefix(name) {
+            guard let pid = Int32(entry.dropFirst(name.count)), pid > 0, pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + entry) }
+        }
     }
 }

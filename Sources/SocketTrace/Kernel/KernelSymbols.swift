@@ -48,6 +48,10 @@ public final class KernelSymbols {
     private var loaded: Table?
     /// The thread reading /proc/kallsyms (`loadInBackground`), joined on first use.
     private var loader: pthread_t?
+    /// Where the kallsyms copy is kept, and its key (`loadInBackground`),
+    /// told before the thread starts.
+    private var cache: KallsymsCache?
+    private var cacheKey: UInt64?
 
     var table: Table {
         if let loaded { return loaded }
@@ -178,12 +182,18 @@ public final class KernelSymbols {
 
     /// The text of /proc/kallsyms: the copy kept from an earlier run when it
     /// is still this kernel's (`KallsymsCache`), else read and kept.
-    static func readKallsyms(cache: KallsymsCache? = .standard()) -> [UInt8] {
-        guard let cache, let key = KallsymsCache.currentKey() else {
+    /// `key`: what the kernel's symbols depend on, told before this run
+    /// loads a BPF program of its own (`KernelText`), whose symbol would
+    /// otherwise make every run's key new.
+    static func readKallsyms(cache: KallsymsCache? = .standard(), key: UInt64? = KallsymsCache.currentKey()) -> [UInt8] {
+        guard let cache, let key else {
             return ProcFile.bytes("/proc/kallsyms") ?? []
         }
-        if let kept = cache.read(key: key) { return kept }
-        let text = ProcFile.bytes("/proc/kallsyms") ?? []
+        if let kept = cache.read(key: key) {
+            cache.removeAbandonedCopies()
+            return kept
+        }
+        let text = KallsymsCache.withoutOwnPrograms(ProcFile.bytes("/proc/kallsyms") ?? [])
         if !text.isEmpty { cache.write(text, key: key) }
         return text
     }
@@ -191,19 +201,25 @@ public final class KernelSymbols {
     /// /proc/kallsyms of the running kernel, read (or its kept copy) and
     /// parsed on a thread of its own while the trace starts; the first
     /// lookup waits for it. Nil at once when its addresses are hidden.
-    public static func loadInBackground() -> KernelSymbols? {
+    /// What the copy is kept for is told here, before the thread starts:
+    /// the caller loads its kernel-code reader next.
+    public static func loadInBackground() -> KernelSymbols? { loadInBackground(cache: .standard()) }
+
+    static func loadInBackground(cache: KallsymsCache?) -> KernelSymbols? {
         guard addressesVisible() else { return nil }
         let symbols = KernelSymbols()
+        symbols.cache = cache
+        symbols.cacheKey = KallsymsCache.currentKey()
         var thread = pthread_t()
         let context = Unmanaged.passRetained(symbols).toOpaque()
         let started = pthread_create(&thread, nil, { context in
             let symbols = Unmanaged<KernelSymbols>.fromOpaque(context!).takeRetainedValue()
-            symbols.loaded = KernelSymbols.parse(KernelSymbols.readKallsyms())
+            symbols.loaded = KernelSymbols.parse(KernelSymbols.readKallsyms(cache: symbols.cache, key: symbols.cacheKey))
             return nil
         }, context)
         guard started == 0 else {
             Unmanaged<KernelSymbols>.fromOpaque(context).release()
-            symbols.loaded = parse(readKallsyms())
+            symbols.loaded = parse(readKallsyms(cache: cache, key: symbols.cacheKey))
             return symbols
         }
         symbols.loader = thread

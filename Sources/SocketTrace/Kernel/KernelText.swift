@@ -10,17 +10,19 @@ public final class KernelText {
     let program: Int32
     let map: Int32
     static let chunk = 4096
+    /// The name of its program and map (the program's kallsyms symbol ends in it).
+    static let name = "st_ktext"
     var pages: [UInt64: [UInt8]] = [:]
 
     /// Loads the reader; fails without CAP_BPF and CAP_PERFMON (or root),
     /// or where the kernel forbids reading its memory (lockdown).
     public init() throws {
-        map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "st_ktext", 4, UInt32(Self.chunk), 1, nil)
+        map = bpf_map_create(BPF_MAP_TYPE_ARRAY, Self.name, 4, UInt32(Self.chunk), 1, nil)
         guard map >= 0 else { throw TraceError(operation: "creating the BPF map that reads kernel code", errno: -map) }
         let instructions = Self.reader(map: map)
         let loaded = instructions.withUnsafeBufferPointer { buffer in
             buffer.baseAddress!.withMemoryRebound(to: bpf_insn.self, capacity: buffer.count) {
-                bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "st_ktext", "GPL", $0, buffer.count, nil)
+                bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, Self.name, "GPL", $0, buffer.count, nil)
             }
         }
         guard loaded >= 0 else {
