@@ -31,7 +31,18 @@ public final class KernelCode: KernelCodeSource {
         self.text = text
     }
 
-    public func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? { symbols.extent(of: address) }
+    /// Extents by address: the same frames and branch targets are asked
+    /// about for every model function of every chain. Bounded.
+    var extents: [UInt64: (function: String, start: UInt64, end: UInt64)?] = [:]
+    static let extentsLimit = 1 << 16
+
+    public func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? {
+        if let known = extents[address] { return known }
+        let found = symbols.extent(of: address)
+        if extents.count >= Self.extentsLimit { extents.removeAll(keepingCapacity: true) }
+        extents[address] = found
+        return found
+    }
     public func symbolName(at address: UInt64) -> String? { symbols.fullName(at: address) }
     public func bytes(_ address: UInt64, count: Int) -> [UInt8]? { text.read(address, count: count) }
     public func starts(of name: String) -> [UInt64] { symbols.starts(of: name) }
@@ -299,8 +310,20 @@ public final class CallEvidence {
     /// The direct jumps out of the function at `start` to the function
     /// starting at `next`, described (`ip_finish_output+0x19: jmp __ip_finish_output`).
     public func jumps(ofFunctionAt start: UInt64, to next: UInt64) -> [String] {
-        branches(ofFunctionAt: start).filter { $0.kind == .jump && $0.target == next }.map(describe)
+        let key = Jump(start: start, next: next)
+        if let known = jumpsCache[key] { return known }
+        let found = (branchesByTarget(ofFunctionAt: start)[next] ?? []).filter { $0.kind == .jump }.map(describe)
+        jumpsCache[key] = found
+        return found
     }
+
+    /// A function's start, and the start of a function it jumps to.
+    struct Jump: Hashable {
+        let start: UInt64
+        let next: UInt64
+    }
+
+    var jumpsCache: [Jump: [String]] = [:]
 
     /// Where the function of `frame` calls or jumps to a function named
     /// `name` (any copy of it), described as `f+0x17: call g`; the call in
@@ -312,15 +335,42 @@ public final class CallEvidence {
 
     /// The same for a function entered and left by tail calls (no call of its is in flight).
     public func sites(inFunctionAt start: UInt64, reaching name: String, except returnAddress: UInt64? = nil) -> [String] {
-        siteBranches(inFunctionAt: start, reaching: name, except: returnAddress).map(describe)
+        let key = SiteQuery(start: start, except: returnAddress, name: name)
+        if let known = describedSites[key] { return known }
+        let found = siteBranches(inFunctionAt: start, reaching: name, except: returnAddress).map(describe)
+        describedSites[key] = found
+        return found
     }
+
+    /// A function's start, the return address of the call left out, a name.
+    struct SiteQuery: Hashable {
+        let start: UInt64
+        let except: UInt64?
+        let name: String
+    }
+
+    var describedSites: [SiteQuery: [String]] = [:]
 
     /// The calls and jumps of the function at `start` to any copy of
     /// `name`, but the one that returns to `returnAddress`.
     func siteBranches(inFunctionAt start: UInt64, reaching name: String, except returnAddress: UInt64? = nil) -> [Branch] {
-        let targets = Set(starts(of: name))
-        guard !targets.isEmpty else { return [] }
-        return branches(ofFunctionAt: start).filter { $0.target.map(targets.contains) == true && $0.end != returnAddress }
+        let byTarget = branchesByTarget(ofFunctionAt: start)
+        let found = starts(of: name).flatMap { byTarget[$0] ?? [] }.filter { $0.end != returnAddress }
+        return found.count > 1 ? found.sorted { $0.address < $1.address } : found
+    }
+
+    var targetCache: [UInt64: [UInt64: [Branch]]] = [:]
+
+    /// The direct calls and jumps of the function starting at `start`, by
+    /// their target: asked for every model function at every frame.
+    func branchesByTarget(ofFunctionAt start: UInt64) -> [UInt64: [Branch]] {
+        if let known = targetCache[start] { return known }
+        var found: [UInt64: [Branch]] = [:]
+        for branch in branches(ofFunctionAt: start) {
+            if let target = branch.target { found[target, default: []].append(branch) }
+        }
+        targetCache[start] = found
+        return found
     }
 
     var flowCache: [UInt64: ControlFlow?] = [:]
@@ -351,6 +401,24 @@ public final class CallEvidence {
     /// address leads to the site). `off`: sites the function's code proves
     /// on no such way. Where the code's flow is not known, every site is on.
     public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
+        let key = SitesKey(address: frame.address, toward: nil, name: name)
+        if let known = sitesCache[key] { return known }
+        let found = findSitesOnTheWay(in: frame, reaching: name)
+        sitesCache[key] = found
+        return found
+    }
+
+    /// A question to `sitesOnTheWay`: a frame's return address (or a
+    /// function's start and where it jumps on), and a function's name.
+    struct SitesKey: Hashable {
+        let address: UInt64
+        let toward: UInt64?
+        let name: String
+    }
+
+    var sitesCache: [SitesKey: (on: [String], off: [String])] = [:]
+
+    func findSitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
         guard let start = code.extent(of: frame.address)?.start else { return ([], []) }
         let sites = siteBranches(inFunctionAt: start, reaching: name, except: frame.address)
         guard !sites.isEmpty else { return ([], []) }
@@ -377,6 +445,14 @@ public final class CallEvidence {
     /// function's entry leads to it and, for a call, its return leads to a
     /// jump by which the function may have left for `next`.
     public func sitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
+        let key = SitesKey(address: start, toward: next, name: name)
+        if let known = sitesCache[key] { return known }
+        let found = findSitesOnTheWay(inFunctionAt: start, toward: next, reaching: name)
+        sitesCache[key] = found
+        return found
+    }
+
+    func findSitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
         let sites = siteBranches(inFunctionAt: start, reaching: name)
         guard !sites.isEmpty else { return ([], []) }
         let leaving = tailJumps(ofFunctionAt: start, toward: next)

@@ -26,6 +26,9 @@ public final class KernelSymbols {
         let plain: [UInt64: Int32]
         /// Hash of a base name → a symbol that is a specialised copy of it.
         let copies: [UInt64: Int32]
+        /// Each symbol's base-name hash, in `symbols`' order: every copy of
+        /// a name found by comparing numbers, not names.
+        let baseHashes: [UInt64]
         /// The bounds of the kernel's tables of patched code (`__start___jump_table`, …): data symbols, kept apart.
         var tableBounds: [String: UInt64] = [:]
 
@@ -139,10 +142,13 @@ public final class KernelSymbols {
         var plain: [UInt64: Int32] = [:]
         plain.reserveCapacity(symbols.count)
         var copies: [UInt64: Int32] = [:]
+        var baseHashes: [UInt64] = []
+        baseHashes.reserveCapacity(symbols.count)
         bytes.withUnsafeBufferPointer { text in
             for (index, symbol) in symbols.enumerated() {
                 let base = UnsafeBufferPointer(rebasing: text[Int(symbol.start)..<Int(symbol.start) + Int(symbol.baseLength)])
                 let key = hash(base)
+                baseHashes.append(key)
                 if symbol.baseLength == symbol.length {
                     if plain[key] == nil { plain[key] = Int32(index) }
                 } else if copies[key] == nil {
@@ -150,7 +156,7 @@ public final class KernelSymbols {
                 }
             }
         }
-        var table = Table(text: bytes, symbols: symbols, plain: plain, copies: copies)
+        var table = Table(text: bytes, symbols: symbols, plain: plain, copies: copies, baseHashes: baseHashes)
         table.tableBounds = tableBounds
         return table
     }
@@ -293,7 +299,9 @@ public final class KernelSymbols {
     public func starts(of name: String) -> [UInt64] {
         let table = self.table
         let bytes = Array(name.utf8)
-        return table.symbols.indices.filter { table.matches(Int32($0), bytes, base: true) }.map { table.symbols[$0].address }
+        let key = Self.hash(bytes)
+        return table.baseHashes.indices.filter { table.baseHashes[$0] == key && table.matches(Int32($0), bytes, base: true) }
+            .map { table.symbols[$0].address }
     }
 
     /// How a function name appears among the symbols.

@@ -78,10 +78,13 @@ public enum ModelParser {
     }
 
     /// The meaningful lines: numbered, comments and blanks dropped, split into words.
+    /// Split by bytes, not characters: the separators are ASCII, and the
+    /// model's hundreds of lines are read at every start.
     static func lines(_ text: String) -> [(number: Int, words: [String])] {
-        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, raw in
-            let content = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+        text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().compactMap { index, raw in
+            let content = raw.prefix { $0 != UInt8(ascii: "#") }
+            let words = content.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") })
+                .map { String(decoding: $0, as: UTF8.self) }
             return words.isEmpty ? nil : (index + 1, words)
         }
     }
