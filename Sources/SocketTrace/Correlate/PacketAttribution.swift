@@ -28,7 +28,7 @@ extension KernelCorrelator {
                 if let flow { sample.flow = flow; kept.append(sample) } else { background.waiting.append(sample) }
                 continue
             }
-            let parts = ChainAligner.sides(sample.chain)
+            let parts = sample.sides
             if !parts.softirq {
                 current = nil
                 if sample.tracepoint == KernelSample.transmitTracepoint, parts.syscall, let skb = sample.skbAddress {

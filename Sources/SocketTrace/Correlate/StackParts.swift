@@ -57,17 +57,18 @@ extension ChainAligner {
 
     /// Whether a chain (innermost first) has syscall frames and softirq
     /// work, and which softirq, as `parts` would say, without building the
-    /// parts: asked of every sample as it is attributed.
-    static func sides(_ chain: [String]) -> (syscall: Bool, softirq: Bool, softirqKind: String?) {
+    /// parts: asked of every sample as it is attributed (the sampler tells
+    /// it once per distinct chain: `KernelSample.sides`).
+    static func sides(_ chain: [String]) -> ChainSides {
         guard let inner = chain.firstIndex(where: softirqBoundary.contains) else {
-            return (chain.contains { !isPlumbing($0) }, false, nil)
+            return ChainSides(syscall: chain.contains { !isPlumbing($0) }, softirq: false, softirqKind: nil)
         }
         let outer = chain.lastIndex(where: softirqBoundary.contains) ?? inner
         let work = chain[..<inner]
         let syscall = chain[(outer + 1)...].contains { !isPlumbing($0) }
         let softirq = work.contains { !isPlumbing($0) }
         let kind = work.reversed().lazy.filter { !isPlumbing($0) }.compactMap { softirqKinds[$0] }.first
-        return (syscall, softirq, kind)
+        return ChainSides(syscall: syscall, softirq: softirq, softirqKind: kind)
     }
 
     /// The parts of a chain of names (no addresses), as `parts` cuts them.
@@ -75,4 +76,12 @@ extension ChainAligner {
         let found = parts(chain.map { KernelFrame($0, 0) })
         return (found.syscall.map(\.function), found.softirq.map(\.function))
     }
+}
+
+/// What `ChainAligner.sides` tells of a chain: whether it has frames of
+/// the syscall's own path, softirq work, and which softirq.
+public struct ChainSides: Sendable, Equatable {
+    public let syscall: Bool
+    public let softirq: Bool
+    public let softirqKind: String?
 }

@@ -37,6 +37,11 @@ public struct KernelSample: Sendable, Codable {
     /// softirq part against the model), as no call holds them (format 1.4).
     public var task: String?
     public var alignments: [ChainAlignment]?
+    /// Its chain's sides, told by the sampler once per distinct chain (not written).
+    var knownSides: ChainSides?
+
+    /// Whether its chain has frames of the syscall's path and softirq work, and which softirq.
+    var sides: ChainSides { knownSides ?? ChainAligner.sides(chain) }
 
     /// The frames with their addresses, innermost first (addresses 0 when
     /// they are not known).

@@ -73,7 +73,7 @@ public final class KernelSampler {
     static let fieldsCacheLimit = 4096
     /// Chains by their addresses (bounded, so memory stays flat).
     var chainCache: [[UInt64]: Symbolized] = [:]
-    typealias Symbolized = (chain: [String], offsets: [UInt64], sources: [String]?, inlined: [[InlinedCall]]?)
+    typealias Symbolized = (chain: [String], offsets: [UInt64], sources: [String]?, inlined: [[InlinedCall]]?, sides: ChainSides)
     var filterTexts: [String: String] = [:]
     static let chainCacheLimit = 4096
     /// The name of the process that closes the events (`close()`).
@@ -331,7 +331,7 @@ public final class KernelSampler {
             }
             guard let probe = probeByID[sample.id] else { continue }
             let addresses = PerfRecords.kernelFrames(buffer, of: sample)
-            let (chain, offsets, sources, inlined) = symbolized(addresses)
+            let (chain, offsets, sources, inlined, sides) = symbolized(addresses)
             let record = RawRecord(id: sample.id, bytes: Array(buffer[sample.raw]))
             let fields: [String: TracepointValue]
             if let known = fieldsCache[record] {
@@ -344,6 +344,7 @@ public final class KernelSampler {
             var kernelSample = KernelSample(tracepoint: probe.name, role: probe.role, pid: sample.pid, tid: sample.tid,
                                             time: time, cpu: sample.cpu, chain: chain, fields: fields)
             kernelSample.everywhere = probe.everywhere
+            kernelSample.knownSides = sides
             kernelSample.sources = sources
             kernelSample.inlined = inlined
             kernelSample.addresses = addresses
@@ -382,8 +383,9 @@ public final class KernelSampler {
             }
         }
         if chainCache.count >= Self.chainCacheLimit { chainCache.removeAll(keepingCapacity: true) }
-        chainCache[addresses] = (chain, offsets, sources, inlined)
-        return (chain, offsets, sources, inlined)
+        let found = (chain, offsets, sources, inlined, ChainAligner.sides(chain))
+        chainCache[addresses] = found
+        return found
     }
 
     /// Disables and closes every event, unmaps the rings, unmounts tracefs if
