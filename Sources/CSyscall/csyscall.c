@@ -30,7 +30,3 @@ int cs_terminal_width(int fd)
 }
 
 int cs_thread_try_join(pthread_t thread) { return pthread_tryjoin_np(thread, NULL); }
-
-int cs_thread_set_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
-
-int cs_thread_name(char *buffer, size_t size) { return pthread_getname_np(pthread_self(), buffer, size); }

@@ -19,9 +19,5 @@ int cs_bpf_next_program_id(uint32_t start, uint32_t *next);
 int cs_terminal_width(int fd);
 /// pthread_tryjoin_np: 0 when `thread` has ended (and is joined now).
 int cs_thread_try_join(pthread_t thread);
-/// pthread_setname_np for the calling thread (at most 15 bytes).
-int cs_thread_set_name(const char *name);
-/// pthread_getname_np for the calling thread.
-int cs_thread_name(char *buffer, size_t size);
 
 #endif

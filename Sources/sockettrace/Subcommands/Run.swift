@@ -174,10 +174,7 @@ struct Run: ParsableCommand {
                 saved = file
                 sinks.append(TraceFileWriter(output: file, header: header, kernelCounts: counts))
             }
-            // Records are encoded and written on a thread of their own.
-            let sink = BackgroundSink(sinks.count == 1 ? sinks[0] : FanOut(sinks))
-            // Left by an error: what was queued is still written.
-            defer { sink.stop() }
+            let sink = sinks.count == 1 ? sinks[0] : FanOut(sinks)
             let tracer = Tracer(configuration: configuration, sink: sink, kernel: observer)
             tracer.diagnostic = { Self.complain($0) }
             if programArguments.isEmpty {
