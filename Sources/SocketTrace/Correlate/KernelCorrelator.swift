@@ -35,6 +35,29 @@ public final class KernelCorrelator {
         var family: UInt64? = nil
     }
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
+
+    /// What the model's choice of operations for a call depends on: the
+    /// syscall, and the socket's family, type, state and sharing.
+    struct CandidatesKey: Hashable {
+        let syscall: String
+        let family: UInt64?
+        let type: UInt64?
+        let state: SocketInfo.State?
+        let shared: Bool
+    }
+    var candidatesCache: [CandidatesKey: [StackOperation]] = [:]
+
+    /// The model's operations for a call on `socket`, narrowest first:
+    /// the same few answers for every call of a run, so each is worked out once.
+    func candidateOperations(_ syscall: Syscall, socket: SocketSnapshot?) -> [StackOperation] {
+        guard let model else { return [] }
+        let key = CandidatesKey(syscall: syscall.rawValue, family: socket?.family, type: socket?.type, state: socket?.state,
+                                shared: (socket?.otherReferences ?? 0) > 0)
+        if let known = candidatesCache[key] { return known }
+        let found = model.operations(for: syscall, socket: socket)
+        candidatesCache[key] = found
+        return found
+    }
     var scoreCache: [AlignmentKey: ChainAligner.Score] = [:]
     static let alignmentCacheLimit = 4096
 
@@ -208,7 +231,7 @@ public final class KernelCorrelator {
         // program's calls on it all succeeded: its operations are a closed
         // socket's.
         let (socket, closedByKernel) = connectionStates.asKernelLeftIt(call.socket, before: call.entryTime)
-        let candidates = model?.operations(for: call.syscall, socket: socket) ?? []
+        let candidates = candidateOperations(call.syscall, socket: socket)
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
         let (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
         let (_, expectedNames) = self.expected(operation, entry: call.syscall.rawValue)

@@ -52,6 +52,7 @@ public enum SocketKind: String, Sendable, Codable {
     /// and releases nothing).
     case shared
 
+    /// (What it reads of the socket is what KernelCorrelator.CandidatesKey holds.)
     public func matches(_ socket: SocketSnapshot?) -> Bool {
         guard let socket else { return self == .any }
         let inet = socket.family == AddressFamily.inet || socket.family == AddressFamily.inet6
