@@ -390,18 +390,29 @@ struct ModelTests {
                                            "net_rx_action", "handle_softirqs", "do_softirq", "__local_bh_enable_ip"]) == "netif_receive")
     }
 
-    @Test("a retransmission while an ACK is processed is tcp_ack_retransmit; one from the pacing timer fits no operation (unmodelled), not the RTO's")
+    @Test("a retransmission while an ACK is processed is tcp_ack_retransmit; one from the pacing timer is the pacing timer's (by the sample's family), not the RTO's")
     func retransmissionsNotByTheTimer() throws {
         let onAck = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_ack", "tcp_rcv_established", "tcp_v4_do_rcv",
                      "tcp_v4_rcv"] + Self.receiveEntry
         #expect(try Self.softirqOperation(onAck) == "tcp_ack_retransmit")
-        let pacing = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_tsq_write", "tcp_tsq_handler", "tcp_pace_kick",
-                      "__hrtimer_run_queues", "hrtimer_run_softirq", "handle_softirqs", "__irq_exit_rcu", "sysvec_apic_timer_interrupt"]
-        #expect(try Self.softirqOperation(pacing) == nil)
+        let pacing = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_tsq_write"] + Self.pacingEntry
+        #expect(try Self.softirqOperation(pacing, family: AddressFamily.inet) == "tcp_pacing_timer")
+        #expect(try Self.softirqOperation(pacing, family: AddressFamily.inet6) == "tcp6_pacing_timer")
         let byTheTimer = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_retransmit_timer", "tcp_write_timer_handler", "tcp_write_timer"]
             + Self.timerEntry
         // At tcp:tcp_retransmit_skb a timer's frames stop before IP: the sample's family (IPv4) tells it from tcp6_retransmit_timer.
         #expect(try Self.softirqOperation(byTheTimer, family: AddressFamily.inet) == "tcp_retransmit_timer")
+    }
+
+    /// The pacing hrtimer's callback and what runs it, as 6.18 shows them (innermost first).
+    static let pacingEntry = ["tcp_tsq_handler", "tcp_pace_kick", "__hrtimer_run_queues", "hrtimer_run_softirq", "handle_softirqs",
+                              "__irq_exit_rcu", "sysvec_apic_timer_interrupt"]
+
+    @Test("segments the pacing timer sends (6.18's chain: tcp_tsq_write left by a jump) are the pacing timer's, not an ACK's send")
+    func pacingTimerSend() throws {
+        let send = ["tcp_write_xmit"] + Self.pacingEntry
+        #expect(try Self.softirqOperation(Self.ip6Transmit + send) == "tcp6_pacing_timer")
+        #expect(try Self.softirqOperation(Self.ipTransmit + send) == "tcp_pacing_timer")
     }
 
     /// IPv6's receive up to the protocol and transmit from __tcp_transmit_skb, as 6.18 shows them (innermost first).
