@@ -401,11 +401,7 @@ public final class CallEvidence {
     /// address leads to the site). `off`: sites the function's code proves
     /// on no such way. Where the code's flow is not known, every site is on.
     public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
-        let key = SitesKey(address: frame.address, toward: nil, name: name)
-        if let known = sitesCache[key] { return known }
-        let found = findSitesOnTheWay(in: frame, reaching: name)
-        sitesCache[key] = found
-        return found
+        remembered(SitesKey(address: frame.address, toward: nil, name: name)) { findSitesOnTheWay(in: frame, reaching: name) }
     }
 
     /// A question to `sitesOnTheWay`: a frame's return address (or a
@@ -417,6 +413,15 @@ public final class CallEvidence {
     }
 
     var sitesCache: [SitesKey: (on: [String], off: [String])] = [:]
+
+    /// The answer kept for `key`, else `find`'s, kept: the same frames are
+    /// asked about for every model function of every chain.
+    func remembered(_ key: SitesKey, _ find: () -> (on: [String], off: [String])) -> (on: [String], off: [String]) {
+        if let known = sitesCache[key] { return known }
+        let found = find()
+        sitesCache[key] = found
+        return found
+    }
 
     func findSitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
         guard let start = code.extent(of: frame.address)?.start else { return ([], []) }
@@ -445,11 +450,7 @@ public final class CallEvidence {
     /// function's entry leads to it and, for a call, its return leads to a
     /// jump by which the function may have left for `next`.
     public func sitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
-        let key = SitesKey(address: start, toward: next, name: name)
-        if let known = sitesCache[key] { return known }
-        let found = findSitesOnTheWay(inFunctionAt: start, toward: next, reaching: name)
-        sitesCache[key] = found
-        return found
+        remembered(SitesKey(address: start, toward: next, name: name)) { findSitesOnTheWay(inFunctionAt: start, toward: next, reaching: name) }
     }
 
     func findSitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
