@@ -355,8 +355,7 @@ public final class CallEvidence {
     /// `name`, but the one that returns to `returnAddress`.
     func siteBranches(inFunctionAt start: UInt64, reaching name: String, except returnAddress: UInt64? = nil) -> [Branch] {
         let byTarget = branchesByTarget(ofFunctionAt: start)
-        let found = starts(of: name).flatMap { byTarget[$0] ?? [] }.filter { $0.end != returnAddress }
-        return found.count > 1 ? found.sorted { $0.address < $1.address } : found
+        return starts(of: name).flatMap { byTarget[$0] ?? [] }.filter { $0.end != returnAddress }.sorted { $0.address < $1.address }
     }
 
     var targetCache: [UInt64: [UInt64: [Branch]]] = [:]

@@ -35,6 +35,8 @@ public final class KernelCorrelator {
         var family: UInt64? = nil
     }
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
+    var scoreCache: [AlignmentKey: ChainAligner.Score] = [:]
+    static let alignmentCacheLimit = 4096
 
     /// What the model's choice of operations for a call depends on: the
     /// syscall, and the socket's family, type, state and sharing.
@@ -58,8 +60,6 @@ public final class KernelCorrelator {
         candidatesCache[key] = found
         return found
     }
-    var scoreCache: [AlignmentKey: ChainAligner.Score] = [:]
-    static let alignmentCacheLimit = 4096
 
     /// An operation's expected chain for a syscall, as the model gives it
     /// for this kernel: the same for every call, so worked out once.

@@ -28,10 +28,10 @@ extension KernelCorrelator {
                 if let flow { sample.flow = flow; kept.append(sample) } else { background.waiting.append(sample) }
                 continue
             }
-            let parts = sample.sides
-            if !parts.softirq {
+            let sides = sample.sides
+            if !sides.softirq {
                 current = nil
-                if sample.tracepoint == KernelSample.transmitTracepoint, parts.syscall, let skb = sample.skbAddress {
+                if sample.tracepoint == KernelSample.transmitTracepoint, sides.syscall, let skb = sample.skbAddress {
                     let by = worker
                     if sample.isNeighbourSolicitation {
                         register(sample, as: .neighbour, by: by)
@@ -43,10 +43,10 @@ extension KernelCorrelator {
                 kept.append(sample)
                 continue
             }
-            let work = "\(parts.softirqKind ?? "unknown") softirq work on the stack of \(worker)"
-            if parts.softirqKind != "NET_RX" {
+            let work = "\(sides.softirqKind ?? "unknown") softirq work on the stack of \(worker)"
+            if sides.softirqKind != "NET_RX" {
                 current = nil
-                sample.flow = PacketFlow(owner: .unverified, evidence: "\(parts.softirqKind ?? "unknown") softirq work, not one packet's")
+                sample.flow = PacketFlow(owner: .unverified, evidence: "\(sides.softirqKind ?? "unknown") softirq work, not one packet's")
                 register(sample, as: .unknown, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket)

@@ -65,21 +65,11 @@ struct KallsymsCache {
     /// (`bpf_prog_TAG_st_ktext [bpf]`): one loaded by this run may be listed
     /// though its key was told before it; it is gone when the copy serves.
     static func withoutOwnPrograms(_ text: [UInt8]) -> [UInt8] {
-        let marker = Array("_\(KernelText.name)\t[bpf]".utf8)
-        guard let first = marker.first else { return text }
-        var kept: [UInt8] = []
-        kept.reserveCapacity(text.count)
-        var lineStart = 0
-        while lineStart < text.count {
-            let lineEnd = text[lineStart...].firstIndex(of: 0x0a).map { $0 + 1 } ?? text.count
-            var content = lineEnd
-            if content > lineStart && text[content - 1] == 0x0a { content -= 1 }
-            let own = content - lineStart >= marker.count && text[content - marker.count] == first
-                && text[(content - marker.count)..<content].elementsEqual(marker)
-            if !own { kept.append(contentsOf: text[lineStart..<lineEnd]) }
-            lineStart = lineEnd
-        }
-        return kept
+        let marker = Array("_\(KernelText.name)\t[bpf]".utf8).reversed()
+        let isOwn = { (line: ArraySlice<UInt8>) in line.reversed().starts(with: marker) }
+        let lines = text.split(separator: 0x0a, omittingEmptySubsequences: false)
+        guard lines.contains(where: isOwn) else { return text }
+        return Array(lines.filter { !isOwn($0) }.joined(separator: [0x0a]))
     }
 
     func header(key: UInt64, length: Int) -> [UInt8] {
