@@ -182,3 +182,22 @@ struct DecoderTests {
         #expect(KernelSocketLookup.parseInet("00000000000000000000000001000000:0050", six: true) == .inet6(address: "::1", port: 80))
     }
 }
+
+/// A call decoded once gives both texts: decorated (marks dropped) and
+/// strace's plain one (marked spans dropped), byte for byte.
+struct DecorationMarksTests {
+    @Test func bothTextsFromOneDecoding() {
+        let marked = "sendto(3" + DecorationMarks.wrap("<TCP:[127.0.0.1:1->127.0.0.1:2]>") + ", \"é\\n\", 2, 0, NULL, 0)"
+        #expect(DecorationMarks.decorated(marked) == "sendto(3<TCP:[127.0.0.1:1->127.0.0.1:2]>, \"é\\n\", 2, 0, NULL, 0)")
+        #expect(DecorationMarks.plain(marked) == "sendto(3, \"é\\n\", 2, 0, NULL, 0)")
+    }
+
+    @Test func unmarkedAndNestedText() {
+        #expect(DecorationMarks.plain("close(3)") == "close(3)")
+        #expect(DecorationMarks.decorated("") == "")
+        // U+E002 shares the marks' first two bytes and is kept.
+        let nested = "a" + DecorationMarks.wrap("b" + DecorationMarks.wrap("c") + "d") + "\u{E002}e"
+        #expect(DecorationMarks.decorated(nested) == "abcd\u{E002}e")
+        #expect(DecorationMarks.plain(nested) == "a\u{E002}e")
+    }
+}
