@@ -124,6 +124,7 @@ public struct ChainAlignment: Sendable, Codable {
         self.observed = observed
         self.context = context
         self.sample = sample
+        verdict = Self.verdict(steps, extraFrames: extraFrames)
     }
 
     /// Reads the alignment written out, or (format 1.2) `alignment_id`, naming an
@@ -140,6 +141,7 @@ public struct ChainAlignment: Sendable, Codable {
             extraFrames = shared.extraFrames
             observed = shared.observed
             context = shared.context
+            verdict = shared.verdict
             return
         }
         operation = try c.decode(String.self, forKey: .operation)
@@ -147,6 +149,7 @@ public struct ChainAlignment: Sendable, Codable {
         extraFrames = try c.decode([String].self, forKey: .extraFrames)
         observed = try c.decode([String].self, forKey: .observed)
         context = try c.decodeIfPresent(String.self, forKey: .context)
+        verdict = Self.verdict(steps, extraFrames: extraFrames)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -204,7 +207,10 @@ public struct ChainAlignment: Sendable, Codable {
         var rank: Int { Self.allCases.firstIndex(of: self)! }
     }
 
-    public var verdict: Verdict {
+    /// Told once, when the alignment is made: every call that shares it reads it.
+    public private(set) var verdict: Verdict = .unrelated
+
+    static func verdict(_ steps: [Step], extraFrames: [String]) -> Verdict {
         if !steps.contains(where: { $0.status == .matched }) { return .unrelated }
         if steps.contains(where: { $0.status == .outOfOrder }) { return .outOfOrder }
         if steps.contains(where: { $0.status == .sibling || $0.status == .notOnPath }) { return .differs }

@@ -28,11 +28,22 @@ public final class KernelCorrelator {
     /// that memory stays flat on long traces.
     struct AlignmentKey: Hashable {
         let operation: String?
+        /// The sampler's number for the chain (names, addresses) where it
+        /// gave one: then `chain` and `addresses` are left empty.
+        let serial: Int?
         let chain: ChainKey
         /// Evidence depends on the call sites, not only the names.
         let addresses: [UInt64]
         /// The softirq operation depends on the packets' family where the sample names it.
         var family: UInt64? = nil
+
+        init(operation: String?, sample: KernelSample, family: UInt64? = nil) {
+            self.operation = operation
+            self.family = family
+            serial = sample.chainSerial
+            chain = ChainKey(serial == nil ? sample.chain : [])
+            addresses = serial == nil ? sample.addresses : []
+        }
     }
     var alignmentCache: [AlignmentKey: [ChainAlignment]] = [:]
     var scoreCache: [AlignmentKey: ChainAligner.Score] = [:]
@@ -113,7 +124,7 @@ public final class KernelCorrelator {
     /// How well `operation` explains a sample's syscall frames (cached: the
     /// same chains come back).
     func syscallScore(_ sample: KernelSample, _ operation: StackOperation, syscall: String) -> ChainAligner.Score {
-        let key = AlignmentKey(operation: operation.name, chain: ChainKey(sample.chain), addresses: sample.addresses)
+        let key = AlignmentKey(operation: operation.name, sample: sample)
         if let known = scoreCache[key] { return known }
         let parts = ChainAligner.parts(sample.frames)
         let score = parts.syscall.isEmpty ? ChainAligner.Score(shown: 0, contradicted: 0)
@@ -237,8 +248,7 @@ public final class KernelCorrelator {
         let (_, expectedNames) = self.expected(operation, entry: call.syscall.rawValue)
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {
-            let key = AlignmentKey(operation: sampleOperation?.name, chain: ChainKey(sample.chain), addresses: sample.addresses,
-                                   family: sample.pathFamily)
+            let key = AlignmentKey(operation: sampleOperation?.name, sample: sample, family: sample.pathFamily)
             let found: [ChainAlignment]
             if let known = alignmentCache[key] {
                 found = known
@@ -322,6 +332,8 @@ public final class KernelCorrelator {
             leaf.offsets = hit.offsets
             leaf.sources = hit.sources
             leaf.inlined = hit.inlined
+            leaf.chainSerial = hit.chainSerial
+            leaf.knownSides = hit.knownSides
             return leaf
         }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// One hit of a tracepoint in a traced task: when, where, the kernel call
 /// chain that led to it (innermost function first, as perf reports it) and
@@ -39,6 +40,14 @@ public struct KernelSample: Sendable, Codable {
     public var alignments: [ChainAlignment]?
     /// Its chain's sides, told by the sampler once per distinct chain (not written).
     var knownSides: ChainSides?
+
+    /// Which distinct chain (addresses, names, offsets) it has, told by the
+    /// sampler, unique in the process (not written): samples with the same
+    /// serial have the same frames, so what depends only on the frames is
+    /// looked up by this number instead of by hashing the frames again.
+    var chainSerial: Int?
+    private static let chainSerials = Atomic<Int>(0)
+    static func newChainSerial() -> Int { chainSerials.wrappingAdd(1, ordering: .relaxed).newValue }
 
     /// Whether its chain has frames of the syscall's path and softirq work, and which softirq.
     var sides: ChainSides { knownSides ?? ChainAligner.sides(chain) }

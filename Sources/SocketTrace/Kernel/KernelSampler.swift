@@ -73,7 +73,8 @@ public final class KernelSampler {
     static let fieldsCacheLimit = 4096
     /// Chains by their addresses (bounded, so memory stays flat).
     var chainCache: [[UInt64]: Symbolized] = [:]
-    typealias Symbolized = (chain: [String], offsets: [UInt64], sources: [String]?, inlined: [[InlinedCall]]?, sides: ChainSides)
+    typealias Symbolized = (chain: [String], offsets: [UInt64], sources: [String]?, inlined: [[InlinedCall]]?, sides: ChainSides,
+                            serial: Int)
     var filterTexts: [String: String] = [:]
     static let chainCacheLimit = 4096
     /// The name of the process that closes the events (`close()`).
@@ -331,7 +332,7 @@ public final class KernelSampler {
             }
             guard let probe = probeByID[sample.id] else { continue }
             let addresses = PerfRecords.kernelFrames(buffer, of: sample)
-            let (chain, offsets, sources, inlined, sides) = symbolized(addresses)
+            let (chain, offsets, sources, inlined, sides, serial) = symbolized(addresses)
             let record = RawRecord(id: sample.id, bytes: Array(buffer[sample.raw]))
             let fields: [String: TracepointValue]
             if let known = fieldsCache[record] {
@@ -345,6 +346,7 @@ public final class KernelSampler {
                                             time: time, cpu: sample.cpu, chain: chain, fields: fields)
             kernelSample.everywhere = probe.everywhere
             kernelSample.knownSides = sides
+            kernelSample.chainSerial = serial
             kernelSample.sources = sources
             kernelSample.inlined = inlined
             kernelSample.addresses = addresses
@@ -383,7 +385,7 @@ public final class KernelSampler {
             }
         }
         if chainCache.count >= Self.chainCacheLimit { chainCache.removeAll(keepingCapacity: true) }
-        let found = (chain, offsets, sources, inlined, ChainAligner.sides(chain))
+        let found = (chain, offsets, sources, inlined, ChainAligner.sides(chain), KernelSample.newChainSerial())
         chainCache[addresses] = found
         return found
     }

@@ -343,7 +343,7 @@ struct RecordEncoder {
         o.member("time", sample.time)
         o.member("cpu", sample.cpu)
         if let chains = o.chains {
-            o.member("chain_id", chains.id(for: sample.chain))
+            o.member("chain_id", chains.id(for: sample))
         } else {
             o.member("chain", strings: sample.chain)
         }
@@ -392,6 +392,17 @@ final class ChainInterner {
     private var ids: [ChainKey: Int] = [:]
     /// Chains given an id since the last `takeNew()`.
     private var fresh: [(id: Int, frames: [String])] = []
+
+    /// Ids by the sampler's chain serial: a sample's chain found without hashing its frames.
+    private var idsBySerial: [Int: Int] = [:]
+
+    func id(for sample: KernelSample) -> Int {
+        guard let serial = sample.chainSerial else { return id(for: sample.chain) }
+        if let known = idsBySerial[serial] { return known }
+        let found = id(for: sample.chain)
+        idsBySerial[serial] = found
+        return found
+    }
 
     func id(for chain: [String]) -> Int {
         let key = ChainKey(chain)
