@@ -27,7 +27,9 @@ struct RecordEncoderTests {
                           UserFrame(module: "/srv/server", function: "main", offset: 3, moduleOffset: 0x13c3, file: "server.c", line: 57)]
         var sample = KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 41, tid: 42, time: MonotonicTime(nanoseconds: 5_000), cpu: 1,
                                   chain: ["kfree_skb", "__sys_sendto"],
-                                  fields: ["len": .number(-3), "name": .string("lo\"x"), "saddr": .bytes([127, 0, 0, 1]), "reason": .symbol("NO_SOCKET", 3)])
+                                  fields: ["len": .number(-3), "name": .string("lo\"x"), "saddr": .bytes([127, 0, 0, 1]), "reason": .symbol("NO_SOCKET", 3),
+                                           // A field's name is escaped (the format's own keys are copied as they are).
+                                           "odd\"name": .number(1)])
         sample.flow = PacketFlow(owner: .peer, evidence: "skb 0x100 queued by sendto of 7 on 127.0.0.1:1 → 127.0.0.1:2")
         // --vmlinux (format 1.6): source lines, and the functions DWARF inlines at each frame.
         sample.sources = ["net/core/skbuff.c:770", "net/socket.c:2153"]
