@@ -627,6 +627,27 @@ struct KernelTests {
         #expect(sends.contains { $0.kernel?.alignments.contains { inOrder(["__sys_sendto", "udp_sendmsg", "udp_send_skb", "ip_send_skb", "ip_output", "__dev_queue_xmit"], in: $0.observed) } == true })
     }
 
+    @Test("TCP's internal pacing (SO_MAX_PACING_RATE): its hrtimer sends segments from another call's stack, aligned as tcp_pacing_timer, the tail call to tcp_write_xmit proven")
+    func pacingTimer() throws {
+        let program = try TestSupport.build("pacing.c")
+        let port = TestSupport.freshPort()
+        let (calls, _) = try traceCalls("\(program) \(port)")
+        let alignments = calls.flatMap { $0.kernel?.alignments ?? [] }
+        let paced = alignments.filter { $0.observed.contains("tcp_pace_kick") }
+        // 7-9 a run here: the timer fires every 16 ms, mostly inside the UDP sender's sendmmsg on CPU 0.
+        #expect(!paced.isEmpty, "no pacing timer on a traced stack: \(Set(alignments.map(\.operation)))")
+        for alignment in paced {
+            #expect(alignment.operation == "tcp_pacing_timer", "\(alignment.operation): \(alignment.observed)")
+            #expect(alignment.context == "softirq HRTIMER")
+            #expect(inOrder(["tcp_pace_kick", "tcp_tsq_handler", "tcp_write_xmit", "__tcp_transmit_skb", "__dev_queue_xmit"], in: alignment.observed),
+                    "\(alignment.observed)")
+            // tcp_tsq_write has no frame: tcp_tsq_handler calls it and it jumps to tcp_write_xmit.
+            let write = try #require(alignment.steps.first { $0.function == "tcp_tsq_write" })
+            #expect(write.status == .tailCall && write.evidence?.contains("jmp tcp_write_xmit") == true, "\(write)")
+            #expect([.matches, .unverified].contains(alignment.verdict), "\(alignment.verdict): \(alignment.steps.filter { !$0.status.isProven })")
+        }
+    }
+
     @Test("oracle: the chains sockettrace records at net:net_dev_queue are the chains perf records")
     func perfOracle() throws {
         guard TestSupport.hasPerf else { return }
