@@ -112,6 +112,9 @@ struct IPv6KernelTests {
         for case let .syscall(call) in try TraceFileReader(path: file).records { calls.append(call) }
         let connects = calls.filter { $0.syscall == .connect }
         #expect(connects.count == 2 && connects.allSatisfy { $0.result?.failed == true }, "\(connects.map(\.entryText))")
+        // Each call is counted under the operation its error stands for (audit 8: both were tcp_connect).
+        #expect(connects.compactMap { $0.kernel?.operation }.sorted() == ["tcp6_connect_refused", "tcp_connect_refused"],
+                "\(connects.map { $0.kernel?.operation ?? "none" })")
         let byOperation = Dictionary(grouping: connects.compactMap(\.kernel).flatMap(\.alignments), by: \.operation)
         for operation in ["tcp_connect_refused", "tcp6_connect_refused", "tcp_reset_softirq", "tcp6_reset_softirq"] {
             #expect(byOperation[operation]?.isEmpty == false, "no chain under \(operation): \(byOperation.keys.sorted())")

@@ -238,6 +238,35 @@ struct ModelTests {
             .map { $0?.name } == ["tcp_connect_refused", "tcp_connect"])
     }
 
+    @Test("`result ECONNREFUSED`: a refused connect is tcp_connect_refused (tcp6_ for IPv6) even when its samples show only the SYN; its SYN's chain stays tcp_connect's")
+    func refusedConnectByItsError() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        #expect(model.operations.first { $0.name == "tcp_connect_refused" }?.result == "ECONNREFUSED")
+        let syn = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_connect", "tcp_v4_connect",
+                   "__inet_stream_connect", "inet_stream_connect", "__sys_connect", "__x64_sys_connect"]
+        func connect(family: UInt64, errno: Int32?) -> (activity: KernelActivity, alignments: [String]) {
+            let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
+            correlator.add([KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 150), cpu: 0,
+                                         chain: syn, fields: [:])])
+            var call = SyscallInvocation(pid: 7, tid: 7, architecture: .x86_64, syscall: .connect, arguments: [3, 0, 16, 0, 0, 0],
+                                         entryTime: MonotonicTime(nanoseconds: 100))
+            call.exitTime = MonotonicTime(nanoseconds: 200)
+            call.result = SyscallResult(value: errno == nil ? 0 : -1, errno: errno)
+            call.socket = SocketSnapshot(fd: 3, socket: SocketInfo(family: family, type: 1, protocolNumber: 6))
+            let activity = correlator.activity(for: call)
+            return (activity, activity.alignments.map(\.operation))
+        }
+        let refused = connect(family: 2, errno: 111)
+        #expect(refused.activity.operation == "tcp_connect_refused")
+        #expect(refused.alignments == ["tcp_connect"], "the SYN's chain keeps its own operation")
+        #expect(connect(family: 10, errno: 111).activity.operation == "tcp6_connect_refused")
+        #expect(connect(family: 2, errno: nil).activity.operation == "tcp_connect")
+        #expect(connect(family: 2, errno: 110).activity.operation == "tcp_connect", "ETIMEDOUT: no operation stands for it")
+        #expect(throws: ModelError.self) {
+            try ModelParser.parseOperation("operation x\nsyscalls connect\nresult ENOTANERROR\nbody\nsyscall __sys_connect net/socket.c\n", file: "x.chain")
+        }
+    }
+
     @Test func kernelVersions() {
         #expect(KernelVersion("6.18.44-fc-v657") == KernelVersion(6, 18, 44))
         #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 16, 9)) == true)

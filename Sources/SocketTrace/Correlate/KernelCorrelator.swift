@@ -244,7 +244,13 @@ public final class KernelCorrelator {
         let (socket, closedByKernel) = connectionStates.asKernelLeftIt(call.socket, before: call.entryTime)
         let candidates = candidateOperations(call.syscall, socket: socket)
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
-        let (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
+        var (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
+        // A failed call is counted under the operation that stands for its
+        // error (a refused connect), its chains each keeping their own.
+        if let errno = call.result?.errno, let name = ErrnoName.name(Int(errno)),
+           let failure = candidates.first(where: { $0.result == name }) {
+            operation = failure
+        }
         let (_, expectedNames) = self.expected(operation, entry: call.syscall.rawValue)
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {

@@ -160,6 +160,11 @@ public enum ModelParser {
             case "within":
                 guard words.count == 2, isFunctionName(words[1]) else { throw fail("`within` names one operation") }
                 operation!.within = words[1]
+            case "result":
+                guard words.count == 2, ErrnoName.names.values.contains(words[1]) else {
+                    throw fail("`result` names one errno (ECONNREFUSED): the error of the failed calls this operation stands for")
+                }
+                operation!.result = words[1]
             case "softirq":
                 guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
                 operation!.softirq = words[1] == "yes"

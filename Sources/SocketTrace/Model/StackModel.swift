@@ -119,6 +119,10 @@ public struct StackOperation: Sendable, Codable {
     /// are mostly this one's (the handshake's last ACK, sent by connect) is
     /// still a call of that one, counted there.
     public var within: String?
+    /// The errno (`ECONNREFUSED`) of a failed call this operation stands
+    /// for (`result`): such a call is counted under it, whatever else its
+    /// samples show (a refused connect's SYN is also tcp_connect's).
+    public var result: String?
     public var entries: [(syscalls: [String], functions: [ModelFunction])]
     public var body: [ModelFunction]
     public let file: String
@@ -169,7 +173,7 @@ public struct StackOperation: Sendable, Codable {
     /// Every function the operation names, on every kernel.
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
-    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within }
+    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result }
 
     public init(name: String, file: String) {
         self.name = name
@@ -194,6 +198,7 @@ public struct StackOperation: Sendable, Codable {
         body = try c.decode([ModelFunction].self, forKey: .body)
         file = try c.decode(String.self, forKey: .file)
         within = try c.decodeIfPresent(String.self, forKey: .within)
+        result = try c.decodeIfPresent(String.self, forKey: .result)
         entries = []
     }
 
@@ -208,6 +213,7 @@ public struct StackOperation: Sendable, Codable {
         try c.encode(body, forKey: .body)
         try c.encode(file, forKey: .file)
         try c.encodeIfPresent(within, forKey: .within)
+        try c.encodeIfPresent(result, forKey: .result)
     }
 }
 
