@@ -192,6 +192,11 @@ struct DecorationMarksTests {
         #expect(DecorationMarks.plain(marked) == "sendto(3, \"é\\n\", 2, 0, NULL, 0)")
     }
 
+    @Test func marksAreTheBytesCutOn() {
+        #expect(Array(String(DecorationMarks.open).utf8) == [0xEE, 0x80, 0x80])
+        #expect(Array(String(DecorationMarks.close).utf8) == [0xEE, 0x80, 0x81])
+    }
+
     @Test func unmarkedAndNestedText() {
         #expect(DecorationMarks.plain("close(3)") == "close(3)")
         #expect(DecorationMarks.decorated("") == "")

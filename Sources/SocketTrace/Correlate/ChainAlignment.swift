@@ -208,7 +208,7 @@ public struct ChainAlignment: Sendable, Codable {
     }
 
     /// Told once, when the alignment is made: every call that shares it reads it.
-    public private(set) var verdict: Verdict = .unrelated
+    public let verdict: Verdict
 
     static func verdict(_ steps: [Step], extraFrames: [String]) -> Verdict {
         if !steps.contains(where: { $0.status == .matched }) { return .unrelated }

@@ -4,9 +4,9 @@
 /// marks are private-use characters, which decoded text never holds
 /// (strings are escaped, as strace escapes them).
 ///
-/// Both texts are cut from the UTF-8 bytes: a mark is three bytes
-/// (EE 80 80 opens, EE 80 81 closes) that no other character's encoding
-/// contains, and Character-by-Character iteration cost a fifth of the
+/// Both texts are cut from the UTF-8 bytes: a mark's three bytes
+/// (EE 80 80 opens, EE 80 81 closes) are no part of any other character's
+/// encoding, and Character-by-Character iteration cost a fifth of the
 /// tracer's time at every stop of a ping-pong.
 public enum DecorationMarks {
     static let open: Character = "\u{E000}"
@@ -26,24 +26,33 @@ public enum DecorationMarks {
         rebuilt(text, keepingMarkedSpans: false)
     }
 
-    /// The lead bytes of both marks; their third byte tells which.
-    private static let markLead: (UInt8, UInt8) = (0xEE, 0x80)
-    private static let openLast: UInt8 = 0x80
-    private static let closeLast: UInt8 = 0x81
+    /// The mark starting at `index` (+1 opens, -1 closes), or nil: the
+    /// marks' UTF-8 is EE 80 80 and EE 80 81 (DecorationMarksTests checks
+    /// these against `open` and `close`).
+    @inline(__always)
+    private static func mark(in bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Int? {
+        guard index + 2 < bytes.count, bytes[index] == 0xEE, bytes[index + 1] == 0x80 else { return nil }
+        switch bytes[index + 2] {
+        case 0x80: return 1
+        case 0x81: return -1
+        default: return nil
+        }
+    }
 
     private static func rebuilt(_ text: String, keepingMarkedSpans: Bool) -> String {
         var text = text
         return text.withUTF8 { bytes -> String in
-            guard let first = firstMark(in: bytes) else { return String(decoding: bytes, as: UTF8.self) }
+            guard let first = bytes.indices.first(where: { mark(in: bytes, at: $0) != nil }) else {
+                return String(decoding: bytes, as: UTF8.self)
+            }
             var out = [UInt8]()
             out.reserveCapacity(bytes.count)
             out.append(contentsOf: bytes[..<first])
             var depth = 0
             var index = first
             while index < bytes.count {
-                if index + 2 < bytes.count, bytes[index] == markLead.0, bytes[index + 1] == markLead.1,
-                   bytes[index + 2] == openLast || bytes[index + 2] == closeLast {
-                    depth = bytes[index + 2] == openLast ? depth + 1 : max(0, depth - 1)
+                if let step = mark(in: bytes, at: index) {
+                    depth = max(0, depth + step)
                     index += 3
                     continue
                 }
@@ -52,18 +61,5 @@ public enum DecorationMarks {
             }
             return String(decoding: out, as: UTF8.self)
         }
-    }
-
-    private static func firstMark(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard bytes.count >= 3 else { return nil }
-        var index = 0
-        while index + 2 < bytes.count {
-            if bytes[index] == markLead.0, bytes[index + 1] == markLead.1,
-               bytes[index + 2] == openLast || bytes[index + 2] == closeLast {
-                return index
-            }
-            index += 1
-        }
-        return nil
     }
 }

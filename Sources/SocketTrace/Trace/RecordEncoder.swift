@@ -400,6 +400,8 @@ final class ChainInterner {
         guard let serial = sample.chainSerial else { return id(for: sample.chain) }
         if let known = idsBySerial[serial] { return known }
         let found = id(for: sample.chain)
+        // Bounded as the sampler's chains are: a serial not kept is looked up by its frames.
+        if idsBySerial.count >= KernelSampler.chainCacheLimit { idsBySerial.removeAll(keepingCapacity: true) }
         idsBySerial[serial] = found
         return found
     }
