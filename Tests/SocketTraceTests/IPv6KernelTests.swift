@@ -141,6 +141,10 @@ struct IPv6KernelTests {
 
     @Test("IPv6 delayed ACK sent by its timer, during a traced call: tcp6_delack_timer, not a receive")
     func delayedAck() throws {
+        try TestSupport.timerTrafficLock.withLock { try delayedAckAlone() }
+    }
+
+    func delayedAckAlone() throws {
         // The timer fires on the CPU that armed it: on a traced call's stack
         // when that CPU runs the program's copying calls (some of the ten
         // rounds; the others' on the tracer's or another task's stack, unsampled).

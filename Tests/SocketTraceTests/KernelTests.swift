@@ -631,7 +631,7 @@ struct KernelTests {
     func pacingTimer() throws {
         let program = try TestSupport.build("pacing.c")
         let port = TestSupport.freshPort()
-        let (calls, _) = try traceCalls("\(program) \(port)")
+        let (calls, _) = try TestSupport.timerTrafficLock.withLock { try traceCalls("\(program) \(port)") }
         let alignments = calls.flatMap { $0.kernel?.alignments ?? [] }
         let paced = alignments.filter { $0.observed.contains("tcp_pace_kick") }
         // 5 a run with the release build: the timer fires every 16 ms, mostly in the UNIX socket's write or close on CPU 0.
