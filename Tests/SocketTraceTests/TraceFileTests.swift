@@ -227,6 +227,41 @@ struct TraceFileTests {
         #expect(shown.contains("(×2)") && shown.contains("skb 0xaaa") && shown.contains("skb 0xbbb"), "\(shown)")
     }
 
+    @Test("a frame in a compiler's copy keeps the copy's name through the trace file: its offset re-checks against that symbol (audit 8: do_softirq+0x3b for do_softirq.part.0+0x3b)")
+    func copiesNamed() throws {
+        let chain = ["__dev_queue_xmit", "do_softirq", "__local_bh_enable_ip", "__sys_sendto"]
+        func sample(copy: String?) -> KernelSample {
+            var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 1),
+                                      cpu: 0, chain: chain, fields: [:])
+            sample.offsets = [0, 0x3b, 0x60, 0x100]
+            sample.symbols = copy.map { ["__dev_queue_xmit", $0, "__local_bh_enable_ip", "__sys_sendto"] }
+            return sample
+        }
+        let copied = sample(copy: "do_softirq.part.0"), plain = sample(copy: nil)
+        #expect(copied.location(1) == "do_softirq.part.0+0x3b" && plain.location(1) == "do_softirq+0x3b")
+        #expect(copied.frames[1].function == "do_softirq" && copied.frames[1].location == "do_softirq.part.0+0x3b")
+        #expect(copied.frames[0].symbol == nil, "a plain frame names no copy")
+
+        let path = TestSupport.temporaryFile("copies") + ".jsonl"
+        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
+                                     header: TraceHeader(command: ["x"], kernelObservation: "observed", note: nil))
+        // The same functions in two symbols: two chains, each with its own names.
+        for event in [copied, plain, copied] { writer.handle(.kernelEvent(event)) }
+        writer.finish()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.components(separatedBy: "\"type\":\"chain\"").count == 3, "\(text)")
+        let read = try TraceFileReader(path: path).records.compactMap { record -> KernelSample? in
+            if case let .kernelEvent(sample) = record { return sample }
+            return nil
+        }
+        #expect(read.map { $0.location(1) } == ["do_softirq.part.0+0x3b", "do_softirq+0x3b", "do_softirq.part.0+0x3b"])
+        #expect(read.allSatisfy { $0.chain == chain }, "the model's names stay the functions'")
+
+        // Without interning (Codable), the same.
+        let data = try JSONEncoder().encode(copied)
+        #expect(try JSONDecoder().decode(KernelSample.self, from: data).location(1) == "do_softirq.part.0+0x3b")
+    }
+
     @Test("exit_kernel round-trips through the trace file; the timeline shows the release's chain under the kill, frames above do_exit as they are")
     func roundTrip() throws {
         let path = TestSupport.temporaryFile("exit-kernel") + ".jsonl"
@@ -235,7 +270,7 @@ struct TraceFileTests {
         writer.handle(.process(Self.exitEvent()))
         writer.finish()
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text.contains("\"version\":\"1.9\"") && text.contains("\"exit_kernel\":{"), "\(text)")
+        #expect(text.contains("\"version\":\"\(TraceHeader.currentVersion)\"") && text.contains("\"exit_kernel\":{"), "\(text)")
         var read: ProcessEvent?
         for case let .process(event) in try TraceFileReader(path: path).records { read = event }
         let event = try #require(read)

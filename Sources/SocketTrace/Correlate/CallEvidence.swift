@@ -61,8 +61,19 @@ public struct KernelFrame: Sendable, Hashable {
     /// frame's address (its call, for a return address), innermost first.
     /// nil without DWARF (no `--vmlinux`).
     public var inlined: [InlinedCall]?
-    /// The address's offset into `function`, when known.
+    /// The address's offset into `function`, when known: into `symbol`
+    /// when it is set.
     public var offset: UInt64?
+    /// The compiler's copy of `function` the address lies in
+    /// (`do_softirq.part.0`), when it is one: the symbol `offset` counts from.
+    public var symbol: String?
+
+    /// `tcp_sendmsg+0x2f` or `do_softirq.part.0+0x3b`: the symbol and
+    /// offset one can find again in the kernel's code; the name alone
+    /// without its offset.
+    public var location: String {
+        (symbol ?? function) + (offset.map { "+0x" + String($0, radix: 16) } ?? "")
+    }
 
     public init(_ function: String, _ address: UInt64) {
         self.function = function

@@ -528,9 +528,7 @@ public struct ChainAligner {
     }
 
     /// `tcp_sendmsg+0x2f`, or the name alone without its offset.
-    static func location(_ frame: KernelFrame) -> String {
-        frame.function + (frame.offset.map { "+0x" + String($0, radix: 16) } ?? "")
-    }
+    static func location(_ frame: KernelFrame) -> String { frame.location }
 
     /// `ip_finish_output2+0x297 (neigh_output → neigh_hh_output → dev_queue_xmit inlined)`,
     /// or `ip_output+0x76 (nothing inlined)`.

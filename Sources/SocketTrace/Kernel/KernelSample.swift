@@ -24,6 +24,13 @@ public struct KernelSample: Sendable, Codable {
     /// first: what a reader of the trace needs to check a claim against
     /// the kernel's code. Empty in trace files before format 1.3.
     public var offsets: [UInt64] = []
+    /// Each frame's symbol as /proc/kallsyms names it, innermost first,
+    /// when a frame lies in a compiler's copy of its function
+    /// (`do_softirq.part.0`, `__netif_receive_skb_core.constprop.0`): its
+    /// offset counts from that copy, not from a symbol of the plain name
+    /// (this kernel has both a `do_softirq` and a `do_softirq.part.0`).
+    /// nil when every frame is its function's own symbol (format 1.10).
+    public var symbols: [String]?
     /// Each frame's address, while tracing (not written: it changes with
     /// every boot).
     public var addresses: [UInt64] = []
@@ -59,13 +66,16 @@ public struct KernelSample: Sendable, Codable {
             var frame = KernelFrame(chain[index], index < addresses.count ? addresses[index] : 0)
             if let inlined, index < inlined.count { frame.inlined = inlined[index] }
             if index < offsets.count { frame.offset = offsets[index] }
+            if let symbols, index < symbols.count, symbols[index] != chain[index] { frame.symbol = symbols[index] }
             return frame
         }
     }
 
-    /// `tcp_sendmsg+0x2c`, or the name alone when the offset is not known.
+    /// `tcp_sendmsg+0x2c` (`do_softirq.part.0+0x3b` in a compiler's copy),
+    /// or the name alone when the offset is not known.
     public func location(_ index: Int) -> String {
-        index < offsets.count ? chain[index] + "+0x" + String(offsets[index], radix: 16) : chain[index]
+        let name = symbols.flatMap { index < $0.count ? $0[index] : nil } ?? chain[index]
+        return index < offsets.count ? name + "+0x" + String(offsets[index], radix: 16) : name
     }
 
     public init(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
@@ -80,7 +90,7 @@ public struct KernelSample: Sendable, Codable {
         self.fields = fields
     }
 
-    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, fields, sources, inlined, flow, task, alignments }
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, symbols, fields, sources, inlined, flow, task, alignments }
 
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
@@ -95,6 +105,7 @@ public struct KernelSample: Sendable, Codable {
         sources = try c.decodeIfPresent([String].self, forKey: .sources)
         inlined = try c.decodeIfPresent([[InlinedCall]].self, forKey: .inlined)
         offsets = try c.decodeIfPresent([UInt64].self, forKey: .offsets) ?? []
+        symbols = try c.decodeIfPresent([String].self, forKey: .symbols)
         flow = try c.decodeIfPresent(PacketFlow.self, forKey: .flow)
         task = try c.decodeIfPresent(String.self, forKey: .task)
         alignments = try c.decodeIfPresent([ChainAlignment].self, forKey: .alignments)
@@ -106,6 +117,7 @@ public struct KernelSample: Sendable, Codable {
                 throw DecodingError.dataCorruptedError(forKey: .chainId, in: c, debugDescription: "chain \(id) is not defined before it is used")
             }
             self.chain = frames
+            if symbols == nil { symbols = (decoder.userInfo[ChainTable.key] as? ChainTable)?.symbols[id] }
         }
     }
 
@@ -119,6 +131,7 @@ public struct KernelSample: Sendable, Codable {
         try c.encode(cpu, forKey: .cpu)
         try c.encode(chain, forKey: .chain)
         if !offsets.isEmpty { try c.encode(offsets, forKey: .offsets) }
+        try c.encodeIfPresent(symbols, forKey: .symbols)
         try c.encode(fields, forKey: .fields)
         try c.encodeIfPresent(sources, forKey: .sources)
         try c.encodeIfPresent(inlined, forKey: .inlined)

@@ -73,8 +73,8 @@ public final class KernelSampler {
     static let fieldsCacheLimit = 4096
     /// Chains by their addresses (bounded, so memory stays flat).
     var chainCache: [[UInt64]: Symbolized] = [:]
-    typealias Symbolized = (chain: [String], offsets: [UInt64], sources: [String]?, inlined: [[InlinedCall]]?, sides: ChainSides,
-                            serial: Int)
+    typealias Symbolized = (chain: [String], offsets: [UInt64], symbols: [String]?, sources: [String]?, inlined: [[InlinedCall]]?,
+                            sides: ChainSides, serial: Int)
     var filterTexts: [String: String] = [:]
     static let chainCacheLimit = 4096
     /// The name of the process that closes the events (`close()`).
@@ -332,7 +332,7 @@ public final class KernelSampler {
             }
             guard let probe = probeByID[sample.id] else { continue }
             let addresses = PerfRecords.kernelFrames(buffer, of: sample)
-            let (chain, offsets, sources, inlined, sides, serial) = symbolized(addresses)
+            let (chain, offsets, symbols, sources, inlined, sides, serial) = symbolized(addresses)
             let record = RawRecord(id: sample.id, bytes: Array(buffer[sample.raw]))
             let fields: [String: TracepointValue]
             if let known = fieldsCache[record] {
@@ -347,6 +347,7 @@ public final class KernelSampler {
             kernelSample.everywhere = probe.everywhere
             kernelSample.knownSides = sides
             kernelSample.chainSerial = serial
+            kernelSample.symbols = symbols
             kernelSample.sources = sources
             kernelSample.inlined = inlined
             kernelSample.addresses = addresses
@@ -368,24 +369,29 @@ public final class KernelSampler {
         chain.reserveCapacity(addresses.count)
         var offsets: [UInt64] = []
         offsets.reserveCapacity(addresses.count)
+        var names: [String] = []
+        names.reserveCapacity(addresses.count)
+        var copies = false
         var sources: [String]? = sourceResolver == nil ? nil : []
         var inlined: [[InlinedCall]]? = sourceResolver == nil ? nil : []
         for ip in addresses {
             let location = symbols.location(of: ip)
             chain.append(location?.function ?? "0x" + String(ip, radix: 16))
             offsets.append(location?.offset ?? 0)
+            names.append(location?.symbol ?? chain[chain.count - 1])
+            if location?.symbol != nil { copies = true }
             if let sourceResolver {
                 let line = location.flatMap {
-                    sourceResolver.source(function: $0.function, offset: $0.offset, returnAddress: chain.count > 1)
+                    sourceResolver.source(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1)
                 }
                 sources?.append(line ?? "")
                 inlined?.append(location.map {
-                    sourceResolver.inlinedCalls(function: $0.function, offset: $0.offset, returnAddress: chain.count > 1)
+                    sourceResolver.inlinedCalls(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1)
                 } ?? [])
             }
         }
         if chainCache.count >= Self.chainCacheLimit { chainCache.removeAll(keepingCapacity: true) }
-        let found = (chain, offsets, sources, inlined, ChainAligner.sides(chain), KernelSample.newChainSerial())
+        let found = (chain, offsets, copies ? names : nil, sources, inlined, ChainAligner.sides(chain), KernelSample.newChainSerial())
         chainCache[addresses] = found
         return found
     }

@@ -256,10 +256,16 @@ public final class KernelSymbols {
         location(of: address)?.function
     }
 
-    /// The function containing `address` and how far into it the address is.
-    public func location(of address: UInt64) -> (function: String, offset: UInt64)? {
+    /// The function containing `address` and how far into it the address
+    /// is. `symbol`: when the address lies in a compiler's copy of the
+    /// function (`do_softirq.part.0`), that copy's whole name, the symbol
+    /// `offset` counts from; nil when it is the function's own symbol.
+    public func location(of address: UInt64) -> (function: String, offset: UInt64, symbol: String?)? {
         let table = self.table
-        return index(containing: address, in: table).map { (table.name(table.symbols[$0]), address &- table.symbols[$0].address) }
+        return index(containing: address, in: table).map {
+            let symbol = table.symbols[$0]
+            return (table.name(symbol), address &- symbol.address, symbol.length == symbol.baseLength ? nil : table.name(symbol, base: false))
+        }
     }
 
     /// The index of the last symbol at or below `address`.

@@ -346,6 +346,7 @@ struct RecordEncoder {
             o.member("chain_id", chains.id(for: sample))
         } else {
             o.member("chain", strings: sample.chain)
+            o.member("symbols", strings: sample.symbols)
         }
         if !sample.offsets.isEmpty { o.member("offsets") { $0.array(sample.offsets) { $0.append(number: $1) } } }
         o.member("sources", strings: sample.sources)
@@ -391,31 +392,34 @@ struct RecordEncoder {
 final class ChainInterner {
     private var ids: [ChainKey: Int] = [:]
     /// Chains given an id since the last `takeNew()`.
-    private var fresh: [(id: Int, frames: [String])] = []
+    private var fresh: [(id: Int, frames: [String], symbols: [String]?)] = []
 
     /// Ids by the sampler's chain serial: a sample's chain found without hashing its frames.
     private var idsBySerial: [Int: Int] = [:]
 
     func id(for sample: KernelSample) -> Int {
-        guard let serial = sample.chainSerial else { return id(for: sample.chain) }
+        guard let serial = sample.chainSerial else { return id(for: sample.chain, symbols: sample.symbols) }
         if let known = idsBySerial[serial] { return known }
-        let found = id(for: sample.chain)
+        let found = id(for: sample.chain, symbols: sample.symbols)
         // Bounded as the sampler's chains are: a serial not kept is looked up by its frames.
         if idsBySerial.count >= KernelSampler.chainCacheLimit { idsBySerial.removeAll(keepingCapacity: true) }
         idsBySerial[serial] = found
         return found
     }
 
-    func id(for chain: [String]) -> Int {
-        let key = ChainKey(chain)
+    /// `symbols`: the frames' symbols when some are compiler copies
+    /// (KernelSample.symbols); a chain of copies differs from one of the
+    /// plain functions.
+    func id(for chain: [String], symbols: [String]? = nil) -> Int {
+        let key = ChainKey(symbols ?? chain)
         if let known = ids[key] { return known }
         let id = ids.count + 1
         ids[key] = id
-        fresh.append((id, chain))
+        fresh.append((id, chain, symbols))
         return id
     }
 
-    func takeNew() -> [(id: Int, frames: [String])] {
+    func takeNew() -> [(id: Int, frames: [String], symbols: [String]?)] {
         defer { fresh.removeAll() }
         return fresh
     }

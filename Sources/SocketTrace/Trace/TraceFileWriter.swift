@@ -34,6 +34,7 @@ public final class TraceFileWriter: TraceSink {
                     o.member("type", "chain")
                     o.member("id", chain.id)
                     o.member("frames", strings: chain.frames)
+                    o.member("symbols", strings: chain.symbols)
                 }
                 output.writeLine(line.bytes)
             }

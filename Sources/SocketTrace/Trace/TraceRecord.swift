@@ -4,7 +4,7 @@ import Glibc
 public struct TraceHeader: Sendable, Codable {
     public static let formatName = "sockettrace-trace"
     /// major.minor: a reader rejects a newer major version.
-    public static let currentVersion = "1.9"
+    public static let currentVersion = "1.10"
 
     public var format = TraceHeader.formatName
     public var version = TraceHeader.currentVersion
@@ -59,7 +59,8 @@ public enum TraceRecord: Sendable {
     /// A connection paired from both ends, written at the end of the trace.
     case connection(Connection)
     /// A kernel chain that later samples refer to by id (format 1.1).
-    case chain(id: Int, frames: [String])
+    /// `symbols`: the frames' symbols when some are compiler copies (format 1.10).
+    case chain(id: Int, frames: [String], symbols: [String]?)
     case end(TraceSummary)
 
     /// When the record was emitted, on the trace's monotonic clock (a
@@ -99,7 +100,7 @@ public enum TraceRecord: Sendable {
 }
 
 extension TraceRecord: Codable {
-    enum TypeKey: String, CodingKey { case type, text, error, id, frames }
+    enum TypeKey: String, CodingKey { case type, text, error, id, frames, symbols }
 
     public init(from decoder: any Decoder) throws {
         let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
@@ -121,8 +122,11 @@ extension TraceRecord: Codable {
             let keyed = try decoder.container(keyedBy: TypeKey.self)
             let id = try keyed.decode(Int.self, forKey: .id)
             let frames = try keyed.decode([String].self, forKey: .frames)
-            (decoder.userInfo[ChainTable.key] as? ChainTable)?.frames[id] = frames
-            self = .chain(id: id, frames: frames)
+            let symbols = try keyed.decodeIfPresent([String].self, forKey: .symbols)
+            let table = decoder.userInfo[ChainTable.key] as? ChainTable
+            table?.frames[id] = frames
+            table?.symbols[id] = symbols
+            self = .chain(id: id, frames: frames, symbols: symbols)
         case "end": self = .end(try TraceSummary(from: decoder))
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: [TypeKey.type], debugDescription: "unknown record type '\(type)'"))
@@ -163,10 +167,11 @@ extension TraceRecord: Codable {
         case let .connection(connection):
             try keyed.encode("connection", forKey: .type)
             try connection.encode(to: encoder)
-        case let .chain(id, frames):
+        case let .chain(id, frames, symbols):
             try keyed.encode("chain", forKey: .type)
             try keyed.encode(id, forKey: .id)
             try keyed.encode(frames, forKey: .frames)
+            try keyed.encodeIfPresent(symbols, forKey: .symbols)
         case let .end(summary):
             try keyed.encode("end", forKey: .type)
             try summary.encode(to: encoder)
@@ -188,5 +193,7 @@ public final class AlignmentTable: @unchecked Sendable {
 public final class ChainTable: @unchecked Sendable {
     public static let key = CodingUserInfoKey(rawValue: "sockettrace.chains")!
     public var frames: [Int: [String]] = [:]
+    /// The chains' symbols, for those with compiler copies among their frames.
+    public var symbols: [Int: [String]] = [:]
     public init() {}
 }
