@@ -338,6 +338,33 @@ import Testing
         let left = awaited.takeAll()
         #expect(left.isEmpty)
     }
+
+    @Test("a connection the kernel closed with no sample of it: TCP_INFO read at the close's entry says so; a sampled change is preferred; an open one is left as the calls left it")
+    func closedByTCPInfo() {
+        var socket = SocketSnapshot(fd: 3, family: 2, type: 1, protocolLabel: "TCP", local: SocketEndpoint(text: "127.0.0.1:40000"),
+                                    peer: SocketEndpoint(text: "127.0.0.1:12345"), state: .connected)
+        var states = ConnectionStates()
+        let at = MonotonicTime(nanoseconds: 1_000)
+        #expect(states.asKernelLeftIt(socket, before: at).closedBy == nil, "no evidence: as the calls left it")
+        socket.tcpState = TCPState.established
+        #expect(states.asKernelLeftIt(socket, before: at).closedBy == nil)
+        socket.tcpState = TCPState.close
+        let (closed, change) = states.asKernelLeftIt(socket, before: at)
+        #expect(closed?.state == .closed && change?.heading.contains("TCP_INFO") == true, "\(change?.heading ?? "-")")
+        // A listener's or an unconnected socket's TCP_CLOSE is no news.
+        var unconnected = socket
+        unconnected.state = .created
+        #expect(states.asKernelLeftIt(unconnected, before: at).closedBy == nil)
+        // The sampled change, when there is one, is what is quoted.
+        var sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: 500),
+                                  cpu: 0, chain: [], fields: ["newstate": .number(7), "oldstate": .number(1), "family": .number(2),
+                                                              "saddr": .bytes([127, 0, 0, 1]), "daddr": .bytes([127, 0, 0, 1]),
+                                                              "sport": .number(40000), "dport": .number(12345)])
+        sample.everywhere = true
+        states.record([sample])
+        #expect(states.asKernelLeftIt(socket, before: at).closedBy?.heading.hasPrefix("sock:inet_sock_set_state TCP_ESTABLISHED → TCP_CLOSE") == true,
+                "\(states.asKernelLeftIt(socket, before: at).closedBy?.heading ?? "-")")
+    }
 }
 
 @Suite struct FunctionTimeTests {

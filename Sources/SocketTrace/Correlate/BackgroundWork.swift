@@ -57,7 +57,7 @@ struct BackgroundWork {
         } else {
             return nil
         }
-        let task = Self.task(of: sample)
+        let task = sample.task ?? Self.task(of: sample)
         let whose = owner == .ownSocket ? "from it" : "to it from its peer"
         return (PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is a traced socket's, \(whose); in \(task) on CPU \(sample.cpu)"), task)
     }
@@ -73,11 +73,14 @@ struct BackgroundWork {
         return .some(nil)
     }
 
-    /// `swapper/0` (the idle task), `ksoftirqd/1`, or another task's name.
+    /// `swapper/0` (the idle task), `ksoftirqd/1`, another task's name and
+    /// id, or `task 41 (ended before it was named)`.
     static func task(of sample: KernelSample) -> String {
         if sample.tid == 0 { return "swapper/\(sample.cpu)" }
-        let comm = ProcFile.text("/proc/\(sample.tid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines)
-        return "\(comm ?? "task")[\(sample.tid)]"
+        guard let comm = ProcFile.text("/proc/\(sample.tid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            return "task \(sample.tid) (ended before it was named)"
+        }
+        return "\(comm)[\(sample.tid)]"
     }
 }
 

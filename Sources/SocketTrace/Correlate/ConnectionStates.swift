@@ -8,7 +8,14 @@ struct ConnectionStates {
     struct Change {
         let state: Int64
         let time: MonotonicTime
+        /// What shows it: the sampled state change, or the state the kernel gave at the call's entry.
         let heading: String
+    }
+
+    /// The states the calls leave a stream socket in while they believe
+    /// its connection open.
+    static func callsLeaveOpen(_ state: SocketInfo.State) -> Bool {
+        state == .connected || state == .connecting || state == .shutDown
     }
 
     private var last: [BackgroundWork.Flow: Change] = [:]
@@ -33,12 +40,16 @@ struct ConnectionStates {
     /// TCP_CLOSE before `time`, when the calls believe it still connected
     /// (or half-closed): the evidence that closing it sends nothing.
     func closedByKernel(_ socket: SocketSnapshot?, before time: MonotonicTime) -> Change? {
-        guard let socket, socket.type == SocketTypeNumber.stream,
-              socket.state == .connected || socket.state == .connecting || socket.state == .shutDown,
-              let local = socket.local?.forPairing, let peer = socket.peer?.forPairing,
-              let change = last[BackgroundWork.Flow(source: local, destination: peer)],
-              change.state == TCPState.close, change.time < time else { return nil }
-        return change
+        guard let socket, socket.type == SocketTypeNumber.stream, Self.callsLeaveOpen(socket.state) else { return nil }
+        if let local = socket.local?.forPairing, let peer = socket.peer?.forPairing,
+           let change = last[BackgroundWork.Flow(source: local, destination: peer)], change.state == TCPState.close, change.time < time {
+            return change
+        }
+        // Not sampled (the change happened in a task or on a CPU no probe watched), but read at the call's entry.
+        if socket.tcpState == TCPState.close {
+            return Change(state: TCPState.close, time: time, heading: "TCP_INFO on the descriptor at the call's entry: tcpi_state TCP_CLOSE")
+        }
+        return nil
     }
 
     /// The socket as the kernel left it before `time`: in TCP_CLOSE, with

@@ -213,8 +213,9 @@ public final class KernelCorrelator {
         if pending[tid]!.isEmpty { pending[tid] = nil }
         let events = stray.filter { $0.role != .hit && $0.role != .returned }
         strayHits += stray.count - events.count
-        // Hits of probes sampled everywhere are kept only for traced flows, in a call or not.
-        let (everywhere, others) = events.partitioned(\.everywhere)
+        // Chains of probes sampled everywhere are kept only for traced flows,
+        // in a call or not, and aligned there; their events (state changes) stay the thread's.
+        let (everywhere, others) = events.partitioned { $0.everywhere && $0.role == .chain }
         background.waiting += everywhere
         return others
     }
@@ -414,7 +415,15 @@ public final class KernelCorrelator {
     /// Hits of probes sampled everywhere, taken outside the traced tasks.
     public func addBackground(_ samples: [KernelSample]) {
         connectionStates.record(samples)
-        background.waiting += samples
+        // Named now: a task that sent a reset and exited is gone by the time its hit is shown.
+        var names: [Int32: String] = [:]
+        for var sample in samples {
+            if sample.task == nil {
+                sample.task = names[sample.tid] ?? BackgroundWork.task(of: sample)
+                names[sample.tid] = sample.task
+            }
+            background.waiting.append(sample)
+        }
     }
 
     /// Those of them that are a traced flow's, decided by `now` (all when

@@ -59,6 +59,8 @@ extension KernelSampler: ExitCaptureSource {
             return exitCaptureEvents[pid] != nil
         }
         guard !events.isEmpty else { return exitCaptureEvents[pid] != nil }
+        let now = MonotonicTime.now().nanoseconds
+        for thread in added { exitCaptureThreads[thread] = (pid, now) }
         capture.events += events
         capture.ids += ids
         capture.threads += added
@@ -77,6 +79,7 @@ extension KernelSampler: ExitCaptureSource {
             descriptors.removeAll { closing.contains($0) }
             // Records of them still in the rings (none: the caller drained) are dropped by their unknown id.
             for id in capture.ids { probeByID[id] = nil; exitCaptureOwner[id] = nil }
+            for thread in capture.threads { exitCaptureThreads[thread] = nil }
         }
         return exitSamples.removeValue(forKey: pid) ?? []
     }

@@ -142,6 +142,10 @@ public final class KernelSampler {
     var exitCaptureEvents: [Int32: ExitCaptureEvents] = [:]
     /// A capture's sample id → its process.
     var exitCaptureOwner: [UInt64: Int32] = [:]
+    /// The threads of open captures → their process and when their capture
+    /// began: what a probe sampled everywhere (not reopened by a capture)
+    /// takes of their exit is the capture's.
+    var exitCaptureThreads: [Int32: (pid: Int32, since: UInt64)] = [:]
     /// What each capture sampled so far, oldest first.
     var exitSamples: [Int32: [KernelSample]] = [:]
     /// Samples lost by events closed before the end (their own counts).
@@ -352,7 +356,8 @@ public final class KernelSampler {
             kernelSample.inlined = inlined
             kernelSample.addresses = addresses
             kernelSample.offsets = offsets
-            if let owner = exitCaptureOwner[sample.id] {
+            if let owner = exitCaptureOwner[sample.id]
+                ?? (probe.everywhere ? exitCaptureThreads[sample.tid].flatMap { sample.time >= $0.since ? $0.pid : nil } : nil) {
                 drained.captured.append((owner, kernelSample))
                 continue
             }

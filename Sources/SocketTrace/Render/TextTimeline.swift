@@ -156,6 +156,8 @@ public final class TextTimeline: TraceSink {
             text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             lines.write(paint(text, "\u{1B}[2m"))
             lines.end()
+            // An event (a state change another task made): its stack with --event-stacks, as any event's.
+            guard sample.role == .chain else { return eventStack(sample) }
             let activity = KernelActivity(operation: nil, source: .observed, expected: [], samples: [sample],
                                           alignments: sample.alignments ?? [])
             kernelLines(activity, outsideCalls: true)

@@ -32,6 +32,22 @@ public enum KernelSocketLookup {
         return (socketAddress(copy, getsockname), socketAddress(copy, getpeername))
     }
 
+    /// The TCP state the kernel gives process `pid`'s socket `fd` now
+    /// (TCP_INFO's first byte, `tcpi_state`: TCP_ESTABLISHED 1 … TCP_CLOSE 7),
+    /// read on a copy of the descriptor; nil when it cannot be read.
+    public static func tcpState(pid: Int32, fd: Int32) -> Int64? {
+        guard let copy = try? copyOfDescriptor(pid: pid, fd: fd) else { return nil }
+        defer { Glibc.close(copy) }
+        var info = [UInt8](repeating: 0, count: 8)
+        var length = socklen_t(info.count)
+        let result = info.withUnsafeMutableBytes { getsockopt(copy, Int32(IPPROTO_TCP), Self.tcpInfoOption, $0.baseAddress, &length) }
+        guard result == 0, length >= 1 else { return nil }
+        return Int64(info[0])
+    }
+
+    /// TCP_INFO (linux/tcp.h).
+    static let tcpInfoOption: Int32 = 11
+
     /// A copy of process `pid`'s descriptor `fd` in this process (pidfd_getfd).
     static func copyOfDescriptor(pid: Int32, fd: Int32) throws(Errno) -> Int32 {
         let pidfd = try Errno.check(cs_pidfd_open(pid))

@@ -89,6 +89,12 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
     /// socket (a close that leaves one releases nothing); nil when not known
     /// (children not followed).
     public var otherReferences: Int?
+    /// For a close of a TCP socket the calls left connected, with kernel
+    /// observation: the state the kernel gave it at the call's entry
+    /// (TCP_INFO's `tcpi_state`, read on a copy of the descriptor), so a
+    /// connection the kernel closed with no call there to see it (a reset
+    /// taken in by another task) is known closed (format 1.10).
+    public var tcpState: Int64?
 
     public init(fd: Int32, family: UInt64, type: UInt64, protocolLabel: String, local: SocketEndpoint?,
                 peer: SocketEndpoint?, state: SocketInfo.State, inode: UInt64? = nil) {

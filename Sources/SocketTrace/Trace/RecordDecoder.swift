@@ -87,6 +87,7 @@ struct RecordDecoder {
                                       peer: value["peer"]?.string.map(SocketEndpoint.init(text:)), state: state,
                                       inode: value["inode"]?.uint64)
         snapshot.otherReferences = value["other_references"]?.integer(Int.self)
+        snapshot.tcpState = value["tcp_state"]?.integer(Int64.self)
         return snapshot
     }
 }

@@ -203,6 +203,7 @@ struct RecordEncoder {
                     s.member("peer", socket.peer?.description)
                     s.member("state", socket.state.rawValue)
                     s.member("other_references", socket.otherReferences)
+                    s.member("tcp_state", socket.tcpState)
                 } }
             }
             o.member("functions", strings: call.functions)

@@ -19,6 +19,25 @@ final class TaskTable {
     var awaitingCreatorEvent: Set<Int32> = []
     var endedBeforeCreatorEvent: Set<Int32> = []
 
+    /// When threads no longer followed ended (or were let go): their
+    /// samples drained after that are still theirs. Bounded.
+    private var endedAt: [Int32: MonotonicTime] = [:]
+    static let endedLimit = 4096
+
+    /// Whether `tid` was a traced thread when a sample of it was taken at
+    /// `time`: followed now, or until it ended after `time`.
+    func wasTraced(_ tid: Int32, at time: MonotonicTime) -> Bool {
+        threads[tid] != nil || endedAt[tid].map { time <= $0 } == true
+    }
+
+    private func noteEnded(_ tid: Int32) {
+        if endedAt.count >= Self.endedLimit {
+            let oldest = endedAt.sorted { $0.value < $1.value }.prefix(endedAt.count / 2)
+            for (tid, _) in oldest { endedAt[tid] = nil }
+        }
+        endedAt[tid] = .now()
+    }
+
     var isEmpty: Bool { threads.isEmpty }
     var count: Int { threads.count }
 
@@ -47,6 +66,7 @@ final class TaskTable {
     /// and whether its process ended with it.
     func remove(ended tid: Int32) -> (thread: TracedThread, processEnded: Bool)? {
         guard let thread = threads.removeValue(forKey: tid) else { return nil }
+        noteEnded(tid)
         thread.process.threads.remove(tid)
         guard thread.process.threads.isEmpty else { return (thread, false) }
         processes[thread.process.pid] = nil
@@ -55,7 +75,9 @@ final class TaskTable {
 
     /// A thread no longer followed (detached, or gone in its process's exec),
     /// its process left as it is.
-    func forget(_ tid: Int32) { threads[tid] = nil }
+    func forget(_ tid: Int32) {
+        if threads.removeValue(forKey: tid) != nil { noteEnded(tid) }
+    }
 
     /// The name of a task, read again (`read`) when asked to or not known.
     func name(of tid: Int32, reading read: Bool, from ptrace: any PtraceBackend) -> String? {

@@ -68,8 +68,9 @@ extension Tracer {
             drainedAt = .now()
             let drained = sampler.drain()
             // A probe sampled everywhere also hits untraced tasks: their hits
-            // are kept only for traced flows.
-            let (elsewhere, mine) = drained.samples.partitioned { $0.everywhere && tasks[$0.tid] == nil }
+            // are kept only for traced flows. (A traced thread that has ended
+            // since its sample was taken is still its sample's.)
+            let (elsewhere, mine) = drained.samples.partitioned { $0.everywhere && !tasks.wasTraced($0.tid, at: $0.time) }
             correlator.add(mine)
             if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
             // A call's samples on another CPU can reach their ring after this
