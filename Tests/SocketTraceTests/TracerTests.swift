@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SocketTrace
 
 /// The tracer as a user meets it: exit statuses, signals, attach and detach,
 /// bad input.
@@ -192,7 +193,7 @@ struct TracerTests {
     func version() throws {
         let own = try TestSupport.run(TestSupport.sockettrace, ["--version"])
         #expect(own.status == 0)
-        #expect(own.stdout.hasPrefix("sockettrace ") && own.stdout.contains("(trace format 1.9)"), "\(own.stdout)")
+        #expect(own.stdout.hasPrefix("sockettrace ") && own.stdout.contains("(trace format \(TraceHeader.currentVersion))"), "\(own.stdout)")
         let program = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", "/dev/null", "/bin/echo", "--version"])
         #expect(program.status == 0 && program.stdout.contains("coreutils"), "\(program.stdout)")
     }

@@ -22,10 +22,24 @@ extension KernelCorrelator {
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
         for var sample in samples.sorted(by: { $0.time < $1.time }) {
-            if sample.everywhere, let flow = background.flow(of: sample, socketLocal: local, socketPeer: peer) {
+            if sample.everywhere, sample.sides.softirq || !sample.sides.syscall, local != nil, peer != nil,
+               let flow = background.flow(of: sample, socketLocal: local, socketPeer: peer) {
                 // A probe sampled everywhere names its flow: work for another
                 // connection (a timer interrupting the call) is not the call's.
-                if let flow { sample.flow = flow; kept.append(sample) } else { background.waiting.append(sample) }
+                // On the call's own path (listen's CLOSE → LISTEN, connect's
+                // CLOSE → SYN_SENT before its port is chosen) it is the call's.
+                if let flow {
+                    sample.flow = flow
+                    kept.append(sample)
+                } else if sample.role == .chain {
+                    // Its chain is aligned there, if it is a traced flow's.
+                    background.waiting.append(sample)
+                } else {
+                    // An event of another connection (its state change in a receive on this stack).
+                    let named = sample.flowEndpoints.map { "\($0.source) → \($0.destination)" } ?? "?"
+                    sample.flow = PacketFlow(owner: .otherFlow, evidence: "\(sample.tracepoint)'s \(named) is not this socket's")
+                    others.append(sample)
+                }
                 continue
             }
             let sides = sample.sides
