@@ -159,7 +159,11 @@ struct LabTests {
         [ "$(settings)" = "$before" ] && echo "settings restored" || echo "settings: $before → $(settings)"
         afterKB=$(bufferKB); [ $afterKB -ge $beforeKB ] && [ $((afterKB - beforeKB)) -lt 4 ] && echo "buffer restored" || echo "buffer: $beforeKB → $afterKB KB"
         step "the run to kill"; \(graphRun) -- sleep 60 & killed=$!
-        graphOn && kill -9 $killed; wait $killed; echo "killed: $?; tracer left: $(cat $tracefs/current_tracer)"
+        # SIGKILL for sockettrace itself, not only `timeout` (which would leave sockettrace to
+        # die of its parent's death a moment later, its lock still held when the next run starts).
+        graphOn && { tracer=$(cat /proc/$killed/task/$killed/children 2>/dev/null); kill -9 $tracer $killed; }; wait $killed
+        echo "killed: $?; tracer left: $(cat $tracefs/current_tracer)"
+        for i in $(seq 1 100); do [ -n "$tracer" ] && kill -0 $tracer 2>/dev/null || break; sleep 0.1; done
         step "the run after it"; \(graphRun) -- true; echo "after the killed run: $?"; step "done"; kill $watchAll
         echo "tracer then: $(cat $tracefs/current_tracer); instances: $(ls $tracefs/instances | grep -c sockettrace_)"
         """
