@@ -209,8 +209,8 @@ struct TraceFileTests {
         timeline.handle(.process(event))
         timeline.finish()
         output.flush()
-        let outermost = reset.frames.last.map(ChainAligner.location) ?? "?"
-        let innermost = reset.frames.first.map(ChainAligner.location) ?? "?"
+        let outermost = reset.frames.last.map(\.location) ?? "?"
+        let innermost = reset.frames.first.map(\.location) ?? "?"
         #expect(output.captured.contains("stack: " + outermost) && output.captured.contains(innermost), "\(output.captured)")
     }
 

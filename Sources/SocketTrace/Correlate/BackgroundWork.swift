@@ -48,18 +48,22 @@ struct BackgroundWork {
     /// Whose a hit is, when its 4-tuple is a traced socket's either way,
     /// and the task it was taken in (read once, for both).
     func flow(of sample: KernelSample) -> (flow: PacketFlow, task: String)? {
-        guard let (source, destination) = sample.flowEndpoints else { return nil }
-        let owner: PacketFlow.Owner
-        if tracedFlows.contains(Flow(source: source, destination: destination)) {
-            owner = .ownSocket
-        } else if tracedFlows.contains(Flow(source: destination, destination: source)) {
-            owner = .peer
-        } else {
-            return nil
-        }
+        guard let (source, destination) = sample.flowEndpoints, let owner = owner(of: source, destination) else { return nil }
         let task = sample.task ?? Self.task(of: sample)
         let whose = owner == .ownSocket ? "from it" : "to it from its peer"
         return (PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is a traced socket's, \(whose); in \(task) on CPU \(sample.cpu)"), task)
+    }
+
+    /// A traced socket's own 4-tuple (own-socket), or its peer's (peer).
+    func owner(of source: SocketEndpoint, _ destination: SocketEndpoint) -> PacketFlow.Owner? {
+        if tracedFlows.contains(Flow(source: source, destination: destination)) { return .ownSocket }
+        if tracedFlows.contains(Flow(source: destination, destination: source)) { return .peer }
+        return nil
+    }
+
+    /// Whether a hit names a traced socket's flow, either way, as known now.
+    func isTraced(_ sample: KernelSample) -> Bool {
+        sample.flowEndpoints.map { owner(of: $0.source, $0.destination) != nil } ?? false
     }
 
     /// For a hit taken during a call: whose it is by its own addresses —

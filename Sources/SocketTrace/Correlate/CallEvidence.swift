@@ -71,8 +71,11 @@ public struct KernelFrame: Sendable, Hashable {
     /// `tcp_sendmsg+0x2f` or `do_softirq.part.0+0x3b`: the symbol and
     /// offset one can find again in the kernel's code; the name alone
     /// without its offset.
-    public var location: String {
-        (symbol ?? function) + (offset.map { "+0x" + String($0, radix: 16) } ?? "")
+    public var location: String { Self.location(symbol ?? function, offset: offset) }
+
+    /// `name+0x2f`, or `name` when the offset is not known.
+    static func location(_ name: String, offset: UInt64?) -> String {
+        offset.map { name + "+0x" + String($0, radix: 16) } ?? name
     }
 
     public init(_ function: String, _ address: UInt64) {

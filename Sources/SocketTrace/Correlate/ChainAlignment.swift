@@ -518,7 +518,7 @@ public struct ChainAligner {
             guard let inlined = frame.inlined, let index = inlined.firstIndex(where: { KernelSymbols.baseName($0.function) == name }) else { continue }
             let parent = index + 1 < inlined.count ? inlined[index + 1].function : frame.function
             let site = inlined[index].site.isEmpty ? "" : " at " + inlined[index].site
-            var text = location(frame) + ": DWARF: \(place) lies in \(inlined[index].function), inlined into \(parent)\(site)"
+            var text = frame.location + ": DWARF: \(place) lies in \(inlined[index].function), inlined into \(parent)\(site)"
             if inlined.count > 1 {
                 text += " (inlined there, outermost first: " + inlined.reversed().map(\.function).joined(separator: " → ") + ")"
             }
@@ -527,14 +527,11 @@ public struct ChainAligner {
         return nil
     }
 
-    /// `tcp_sendmsg+0x2f`, or the name alone without its offset.
-    static func location(_ frame: KernelFrame) -> String { frame.location }
-
     /// `ip_finish_output2+0x297 (neigh_output → neigh_hh_output → dev_queue_xmit inlined)`,
     /// or `ip_output+0x76 (nothing inlined)`.
     static func describeInlined(_ frame: KernelFrame) -> String {
         let inlined = frame.inlined ?? []
-        return location(frame) + (inlined.isEmpty ? " (nothing inlined)"
+        return frame.location + (inlined.isEmpty ? " (nothing inlined)"
             : " (" + inlined.reversed().map(\.function).joined(separator: " → ") + " inlined)")
     }
 

@@ -415,10 +415,12 @@ public final class KernelCorrelator {
     /// Hits of probes sampled everywhere, taken outside the traced tasks.
     public func addBackground(_ samples: [KernelSample]) {
         connectionStates.record(samples)
-        // Named now: a task that sent a reset and exited is gone by the time its hit is shown.
+        // A traced flow's hit is named now: a task that sent a reset and exited
+        // is gone by the time it is shown. (Other flows' hits, the most, are
+        // not named unless their socket is revealed later: no /proc read for each.)
         var names: [Int32: String] = [:]
         for var sample in samples {
-            if sample.task == nil {
+            if sample.task == nil, background.isTraced(sample) {
                 sample.task = names[sample.tid] ?? BackgroundWork.task(of: sample)
                 names[sample.tid] = sample.task
             }

@@ -22,7 +22,8 @@ extension KernelCorrelator {
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
         for var sample in samples.sorted(by: { $0.time < $1.time }) {
-            if sample.everywhere, sample.sides.softirq || !sample.sides.syscall, local != nil, peer != nil,
+            let sides = sample.sides
+            if sample.everywhere, sides.softirq || !sides.syscall, local != nil, peer != nil,
                let flow = background.flow(of: sample, socketLocal: local, socketPeer: peer) {
                 // A probe sampled everywhere names its flow: work for another
                 // connection (a timer interrupting the call) is not the call's.
@@ -42,7 +43,6 @@ extension KernelCorrelator {
                 }
                 continue
             }
-            let sides = sample.sides
             if !sides.softirq {
                 current = nil
                 if sample.tracepoint == KernelSample.transmitTracepoint, sides.syscall, let skb = sample.skbAddress {

@@ -75,7 +75,7 @@ public struct KernelSample: Sendable, Codable {
     /// or the name alone when the offset is not known.
     public func location(_ index: Int) -> String {
         let name = symbols.flatMap { index < $0.count ? $0[index] : nil } ?? chain[index]
-        return index < offsets.count ? name + "+0x" + String(offsets[index], radix: 16) : name
+        return KernelFrame.location(name, offset: index < offsets.count ? offsets[index] : nil)
     }
 
     public init(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,

@@ -71,7 +71,7 @@ extension TextTimeline {
     /// first, each frame with its offset.
     func eventStack(_ sample: KernelSample) {
         guard options.eventStacks, !sample.chain.isEmpty else { return }
-        var frames = sample.frames.reversed().map(ChainAligner.location)
+        var frames = sample.frames.reversed().map(\.location)
         frames[0] = "stack: " + frames[0]
         writeWrapped(frames, separator: " → ", extraIndent: "  ", continuation: "  ", colour: Self.dim)
     }

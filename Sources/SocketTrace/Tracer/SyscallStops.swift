@@ -105,7 +105,7 @@ extension Tracer {
                 // close removes the descriptor: remember its socket now, and
                 // whether other descriptors still hold it (then nothing is released).
                 call.socket = socketSnapshot(for: call, tracker: tracker)
-                if exitRecords != nil, let socket = call.socket, socket.isTCP, ConnectionStates.callsLeaveOpen(socket.state) {
+                if kernel?.sampler != nil, let socket = call.socket, socket.isTCP, ConnectionStates.callsLeaveOpen(socket.state) {
                     // What the kernel did to it without a call there to see it (a reset another task took in).
                     call.socket?.tcpState = KernelSocketLookup.tcpState(pid: thread.process.pid, fd: socket.fd)
                 }
