@@ -133,5 +133,14 @@ import Testing
         let kept = correlator.takeBackground(upTo: nil)
         #expect(kept.map(\.time.nanoseconds) == [130], "the other traced connection's becomes an event; the untraced one is dropped")
         #expect(correlator.backgroundDropped == 1)
+        // Taken in the traced thread 7, not outside the traced tasks (audit 8).
+        #expect(kept.first?.inTracedTask == "during sendto of 7, on another socket")
+
+        // The same timer between the thread's calls: stray, then the other connection's event.
+        correlator.add([retransmit(other, Self.server, at: 300)])
+        #expect(correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 400)).isEmpty, "a chain of a probe sampled everywhere waits for its flow")
+        let between = correlator.takeBackground(upTo: nil)
+        #expect(between.map(\.time.nanoseconds) == [300])
+        #expect(between.first?.inTracedTask == "between its traced calls")
     }
 }

@@ -262,6 +262,37 @@ struct TraceFileTests {
         #expect(try JSONDecoder().decode(KernelSample.self, from: data).location(1) == "do_softirq.part.0+0x3b")
     }
 
+    @Test("a traced flow's chain taken in a traced task between its calls says so, in the file and the timeline, not 'outside the traced tasks' (audit 8)")
+    func inTracedTask() throws {
+        func sample(_ context: String?, task: String) -> KernelSample {
+            var sample = KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5),
+                                      cpu: 1, chain: ["__tcp_retransmit_skb", "tcp_write_timer", "call_timer_fn"], fields: [:])
+            sample.task = task
+            sample.inTracedTask = context
+            sample.alignments = []
+            return sample
+        }
+        let path = TestSupport.temporaryFile("in-traced-task") + ".jsonl"
+        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
+                                     header: TraceHeader(command: ["x"], kernelObservation: "observed", note: nil))
+        writer.handle(.kernelEvent(sample("between its traced calls", task: "pingpong[7]")))
+        writer.handle(.kernelEvent(sample(nil, task: "swapper/1")))
+        writer.finish()
+        let read = try TraceFileReader(path: path).records.compactMap { record -> KernelSample? in
+            if case let .kernelEvent(sample) = record { return sample }
+            return nil
+        }
+        #expect(read.map(\.inTracedTask) == ["between its traced calls", nil])
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        for sample in read { timeline.handle(.kernelEvent(sample)) }
+        timeline.finish()
+        output.flush()
+        #expect(output.captured.contains("(in the traced task pingpong[7], between its traced calls, on CPU 1)"), "\(output.captured)")
+        #expect(output.captured.contains("(outside the traced tasks: swapper/1 on CPU 1)"), "\(output.captured)")
+        #expect(output.captured.components(separatedBy: "outside the traced tasks").count == 2, "only the swapper's hit is outside")
+    }
+
     @Test("exit_kernel round-trips through the trace file; the timeline shows the release's chain under the kill, frames above do_exit as they are")
     func roundTrip() throws {
         let path = TestSupport.temporaryFile("exit-kernel") + ".jsonl"

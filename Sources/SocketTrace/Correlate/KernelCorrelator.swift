@@ -216,7 +216,11 @@ public final class KernelCorrelator {
         // Chains of probes sampled everywhere are kept only for traced flows,
         // in a call or not, and aligned there; their events (state changes) stay the thread's.
         let (everywhere, others) = events.partitioned { $0.everywhere && $0.role == .chain }
-        background.waiting += everywhere
+        background.waiting += everywhere.map { sample in
+            var sample = sample
+            sample.inTracedTask = "between its traced calls"
+            return sample
+        }
         return others
     }
 

@@ -34,6 +34,7 @@ extension KernelCorrelator {
                     kept.append(sample)
                 } else if sample.role == .chain {
                     // Its chain is aligned there, if it is a traced flow's.
+                    sample.inTracedTask = "during \(worker), on another socket"
                     background.waiting.append(sample)
                 } else {
                     // An event of another connection (its state change in a receive on this stack).

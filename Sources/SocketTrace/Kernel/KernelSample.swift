@@ -44,6 +44,10 @@ public struct KernelSample: Sendable, Codable {
     /// `ksoftirqd/1`, another program), and its chain's alignments (its
     /// softirq part against the model), as no call holds them (format 1.4).
     public var task: String?
+    /// Taken in a traced task, but outside any call that could hold it:
+    /// where (`between its traced calls`, `during write of 8590, on another
+    /// socket`); nil for a task that is not traced (format 1.11).
+    public var inTracedTask: String?
     public var alignments: [ChainAlignment]?
     /// Its chain's sides, told by the sampler once per distinct chain (not written).
     var knownSides: ChainSides?
@@ -90,7 +94,7 @@ public struct KernelSample: Sendable, Codable {
         self.fields = fields
     }
 
-    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, symbols, fields, sources, inlined, flow, task, alignments }
+    enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, symbols, fields, sources, inlined, flow, task, inTracedTask, alignments }
 
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
@@ -108,6 +112,7 @@ public struct KernelSample: Sendable, Codable {
         symbols = try c.decodeIfPresent([String].self, forKey: .symbols)
         flow = try c.decodeIfPresent(PacketFlow.self, forKey: .flow)
         task = try c.decodeIfPresent(String.self, forKey: .task)
+        inTracedTask = try c.decodeIfPresent(String.self, forKey: .inTracedTask)
         alignments = try c.decodeIfPresent([ChainAlignment].self, forKey: .alignments)
         if let chain = try c.decodeIfPresent([String].self, forKey: .chain) {
             self.chain = chain
@@ -137,6 +142,7 @@ public struct KernelSample: Sendable, Codable {
         try c.encodeIfPresent(inlined, forKey: .inlined)
         try c.encodeIfPresent(flow, forKey: .flow)
         try c.encodeIfPresent(task, forKey: .task)
+        try c.encodeIfPresent(inTracedTask, forKey: .inTracedTask)
         try c.encodeIfPresent(alignments, forKey: .alignments)
     }
 

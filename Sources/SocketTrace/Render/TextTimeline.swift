@@ -152,8 +152,13 @@ public final class TextTimeline: TraceSink {
         lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time, task: sample.task))
         var text = "kernel " + sample.heading
         if let task = sample.task {
-            // Work for a traced connection outside the traced tasks: its stack, aligned.
-            text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
+            // Work for a traced connection outside the calls that hold
+            // theirs (another task, or a traced one between its calls): its stack, aligned.
+            if let context = sample.inTracedTask {
+                text += " (in the traced task \(task), \(context), on CPU \(sample.cpu))"
+            } else {
+                text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
+            }
             lines.write(paint(text, "\u{1B}[2m"))
             lines.end()
             // An event (a state change another task made): its stack with --event-stacks, as any event's.

@@ -377,6 +377,7 @@ struct RecordEncoder {
             o.member("flow") { $0.object { f in f.member("owner", flow.owner.rawValue); f.member("evidence", flow.evidence) } }
         }
         o.member("task", sample.task)
+        o.member("in_traced_task", sample.inTracedTask)
         if let alignments = sample.alignments {
             o.member("alignments") { $0.array(alignments) { encoder, alignment in
                 encoder.object { a in
