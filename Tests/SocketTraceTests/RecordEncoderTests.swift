@@ -125,4 +125,22 @@ struct RecordEncoderTests {
             #expect(parsed == nil, "\(bad)")
         }
     }
+
+    @Test("a call with no operation writes \"expected\":[] and no empty chain record (audit 8: \"frames\":[]); both readers take it back")
+    func noOperation() throws {
+        var call = Self.sampleCall()
+        call.kernel = KernelActivity(operation: nil, source: .expected, expected: [], samples: [], alignments: [])
+        let path = TestSupport.temporaryFile("no-operation") + ".jsonl"
+        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
+                                     header: TraceHeader(command: ["x"], kernelObservation: "observed", note: nil))
+        writer.handle(.syscallExited(call))
+        writer.finish()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(!text.contains("\"frames\":[]") && text.contains("\"expected\":[]"), "\(text)")
+        let read = try TraceFileReader(path: path).records.compactMap { record -> SyscallInvocation? in
+            if case let .syscall(call) = record { return call }
+            return nil
+        }
+        #expect(read.count == 1 && read.first?.kernel?.expected == [] && read.first?.kernel?.operation == nil)
+    }
 }

@@ -257,7 +257,12 @@ struct RecordEncoder {
         object { o in
             o.member("operation", activity.operation)
             o.member("source", activity.source.rawValue)
-            o.member("expected_id", chains.id(for: activity.expected))
+            if activity.expected.isEmpty {
+                // No operation, no chain: nothing to intern (no `"frames":[]` record).
+                o.member("expected", strings: [])
+            } else {
+                o.member("expected_id", chains.id(for: activity.expected))
+            }
             o.member("verdict", activity.verdict?.rawValue)
             o.member("alignments") { $0.array(activity.alignments) { encoder, alignment in
                 encoder.object { a in
