@@ -303,12 +303,19 @@ public final class KernelSymbols {
     /// The start of every symbol whose base name is `name` (local copies
     /// and specialised ones included: `dst_output` has several).
     public func starts(of name: String) -> [UInt64] {
+        if let known = startsByName[name] { return known }
         let table = self.table
         let bytes = Array(name.utf8)
         let key = Self.hash(bytes)
-        return table.baseHashes.indices.filter { table.baseHashes[$0] == key && table.matches(Int32($0), bytes, base: true) }
+        // A pass over every symbol (120,000): the evidence asks about the
+        // same few hundred names again and again.
+        let found = table.baseHashes.indices.filter { table.baseHashes[$0] == key && table.matches(Int32($0), bytes, base: true) }
             .map { table.symbols[$0].address }
+        startsByName[name] = found
+        return found
     }
+    /// `starts(of:)`'s answers (the table never changes once loaded).
+    private var startsByName: [String: [UInt64]] = [:]
 
     /// How a function name appears among the symbols.
     public enum Presence: Equatable, Sendable {

@@ -214,6 +214,22 @@ extension TextTimeline {
     /// with the model's functions marked, and the evidence for each model
     /// function missing from it (once per trace).
     func annotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
+        guard let alignment, captured == nil else { return writeAnnotated(alignment, frames: frames, title: title, prefix: prefix) }
+        let key = AnnotatedKey(shape: alignment.shape, frames: frames, title: title, prefix: prefix)
+        if let known = annotatedLines[key] { return output.write(known) }
+        let before = explained.count
+        captured = ""
+        writeAnnotated(alignment, frames: frames, title: title, prefix: prefix)
+        let text = captured!
+        captured = nil
+        output.write(text)
+        // Evidence written this time is not written again: the next time's lines are the ones to keep.
+        guard explained.count == before else { return }
+        if annotatedLines.count >= Self.annotatedLinesLimit { annotatedLines.removeAll(keepingCapacity: true) }
+        annotatedLines[key] = text
+    }
+
+    func writeAnnotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
         guard let alignment else {
             let why = title == "syscall" ? "the model has no operation for this call on this socket"
                 : title == "exit" ? "the model has no operation for this release at the process's end"
@@ -314,6 +330,15 @@ extension TextTimeline {
         }
         return parts.isEmpty ? nil : parts
     }
+}
+
+/// What `annotated` writes depends on: the alignment without its sample,
+/// the part's frames, its title and the user frames before it.
+struct AnnotatedKey: Hashable {
+    let shape: ChainAlignment.Shape
+    let frames: [String]
+    let title: String
+    let prefix: [String]
 }
 
 extension String {

@@ -41,6 +41,13 @@ public final class TextTimeline: TraceSink {
     /// Missing model functions whose evidence was written out: later
     /// chains mark them without repeating it.
     var explained: Set<ChainAlignment.Step> = []
+    /// A part's lines as `annotated` wrote them, once nothing new was
+    /// explained in them: a busy connection shows the same few chains for
+    /// every call (text mode spent 40% of its time rewriting them). Bounded.
+    var annotatedLines: [AnnotatedKey: String] = [:]
+    static let annotatedLinesLimit = 1024
+    /// While set, `put` collects here instead of writing.
+    var captured: String?
 
     /// The order lines are written in (a pure stage).
     var order = TimelineOrder()
@@ -288,7 +295,7 @@ public final class TextTimeline: TraceSink {
         var indent = kernelIndent + extraIndent
         let painted = { (text: String) in colour.map { self.paint(text, $0) } ?? text }
         guard let width = options.width, width > indent.count + 20 else {
-            output.write(indent + painted(parts.joined(separator: separator)) + "\n")
+            put(indent + painted(parts.joined(separator: separator)) + "\n")
             return
         }
         var line = ""
@@ -296,7 +303,7 @@ public final class TextTimeline: TraceSink {
         for (index, part) in parts.enumerated() {
             let visible = Self.visibleWidth(part) + (index == 0 ? 0 : separator.count)
             if columns > 0 && indent.count + columns + visible > width {
-                output.write(indent + painted(line) + "\n")
+                put(indent + painted(line) + "\n")
                 indent = kernelIndent + extraIndent + continuation
                 line = ""
                 columns = 0
@@ -305,7 +312,12 @@ public final class TextTimeline: TraceSink {
             line += piece
             columns += Self.visibleWidth(piece)
         }
-        if !line.isEmpty { output.write(indent + painted(line) + "\n") }
+        if !line.isEmpty { put(indent + painted(line) + "\n") }
+    }
+
+    /// Writes `text`, or collects it while `annotated` captures.
+    func put(_ text: String) {
+        if captured != nil { captured! += text } else { output.write(text) }
     }
 
     /// Columns a string takes on screen, ANSI colour sequences left out.
