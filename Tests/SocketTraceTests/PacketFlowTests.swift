@@ -143,4 +143,73 @@ import Testing
         #expect(between.map(\.time.nanoseconds) == [300])
         #expect(between.first?.inTracedTask == "between its traced calls")
     }
+
+    /// A state change sampled everywhere, for `source → destination`.
+    static func stateChange(_ old: Int64, _ new: Int64, _ source: SocketEndpoint, _ destination: SocketEndpoint, at time: UInt64,
+                            tid: Int32 = 7, chain: [String] = ["tcp_done", "tcp_retransmit_timer", "tcp_write_timer", "call_timer_fn",
+                                                                "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"]) -> KernelSample {
+        func address(_ endpoint: SocketEndpoint) -> (TracepointValue, TracepointValue) {
+            guard case let .inet(text, port) = endpoint else { return (.bytes([]), .number(0)) }
+            return (.bytes(text.split(separator: ".").map { UInt8($0)! }), .number(Int64(port)))
+        }
+        let (saddr, sport) = address(source), (daddr, dport) = address(destination)
+        var sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: tid, tid: tid, time: MonotonicTime(nanoseconds: time),
+                                  cpu: 0, chain: chain, fields: ["oldstate": .number(old), "newstate": .number(new), "family": .number(2),
+                                                                 "saddr": saddr, "sport": sport, "daddr": daddr, "dport": dport])
+        sample.everywhere = true
+        return sample
+    }
+
+    @Test("a traced thread between its calls: another program's connection's state change (its SYN timing out in a timer here) is not the thread's event (audit 9 D1)")
+    func strayStateChangeOfAnotherFlow() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        _ = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 1, to: 2))
+        let untraced = SocketEndpoint.inet(address: "127.0.0.1", port: 47882), nowhere = SocketEndpoint.inet(address: "127.0.0.1", port: 9999)
+        correlator.add([Self.stateChange(TCPState.synSent, TCPState.close, untraced, nowhere, at: 10),
+                        Self.stateChange(TCPState.established, 8, Self.client, Self.server, at: 20)])
+        #expect(correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 100)).isEmpty, "both wait for their flows")
+        let kept = correlator.takeBackground(upTo: nil)
+        #expect(kept.map(\.time.nanoseconds) == [20], "the traced connection's is kept, the other program's dropped")
+        #expect(kept.first?.inTracedTask == "between its traced calls" && kept.first?.flow?.owner == .ownSocket)
+        #expect(correlator.backgroundDropped == 1)
+    }
+
+    @Test("in a call on a UNIX socket, a TCP connection's retransmission sampled everywhere leaves the call (audit 9 D2)")
+    func everywhereHitInAUnixCall() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        var call = SyscallInvocation(pid: 7, tid: 7, architecture: .x86_64, syscall: .write, arguments: [3, 0, 4096, 0, 0, 0],
+                                     entryTime: MonotonicTime(nanoseconds: 100))
+        call.exitTime = MonotonicTime(nanoseconds: 200)
+        call.result = SyscallResult(value: 4096, errno: nil)
+        call.socket = SocketSnapshot(fd: 3, family: 1, type: 1, protocolLabel: "UNIX-STREAM", local: nil, peer: nil, state: .connected)
+        let other = SocketEndpoint.inet(address: "127.0.0.1", port: 52188), nowhere = SocketEndpoint.inet(address: "127.0.0.1", port: 9999)
+        var retransmit = Self.stateChange(TCPState.synSent, TCPState.synSent, other, nowhere, at: 150)
+        retransmit = KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 7, tid: 7, time: retransmit.time, cpu: 0,
+                                  chain: ["__tcp_retransmit_skb", "tcp_retransmit_timer", "tcp_write_timer", "call_timer_fn", "__run_timers",
+                                          "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu", "unix_stream_sendmsg", "__x64_sys_write"],
+                                  fields: retransmit.fields)
+        retransmit.everywhere = true
+        correlator.add([retransmit, Self.stateChange(TCPState.synSent, TCPState.close, other, nowhere, at: 160)])
+        let activity = correlator.activity(for: call)
+        #expect(activity.samples.isEmpty, "\(activity.samples.map(\.heading))")
+        #expect(correlator.takeOtherFlows().map(\.time.nanoseconds) == [160], "the state change is an other-flow event")
+        #expect(correlator.takeBackground(upTo: nil).isEmpty && correlator.backgroundDropped == 1, "the chain is no traced flow's: dropped")
+    }
+
+    @Test("a socket beginning its life on a traced 4-tuple after the traced calls on it is another socket: it and what follows are dropped (audit 9 D3)")
+    func reusedFourTuple() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        _ = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
+        correlator.addBackground([Self.stateChange(TCPState.established, TCPState.close, Self.client, Self.server, at: 150, tid: 99),
+                                  Self.stateChange(TCPState.close, TCPState.synSent, Self.client, Self.server, at: 800, tid: 99),
+                                  Self.stateChange(TCPState.synSent, TCPState.established, Self.client, Self.server, at: 810, tid: 99),
+                                  Self.stateChange(TCPState.listen, 3, Self.server, Self.client, at: 805, tid: 98)])
+        let kept = correlator.takeBackground(upTo: nil)
+        #expect(kept.map(\.time.nanoseconds) == [150], "only the change made while the traced socket lived")
+        #expect(correlator.backgroundDropped == 3)
+        // A traced call that reveals the 4-tuple again makes it a traced flow again.
+        _ = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 900, to: 1000))
+        correlator.addBackground([Self.stateChange(TCPState.established, 8, Self.client, Self.server, at: 950, tid: 99)])
+        #expect(correlator.takeBackground(upTo: nil).map(\.time.nanoseconds) == [950])
+    }
 }

@@ -12,25 +12,48 @@ struct BackgroundWork {
         let destination: SocketEndpoint
     }
 
-    /// The traced calls' sockets, local → peer.
-    var tracedFlows: Set<Flow> = []
+    /// The traced calls' sockets, local → peer, each with the exit of the
+    /// latest traced call on it.
+    var tracedFlows: [Flow: MonotonicTime] = [:]
     var waiting: [KernelSample] = []
     /// Hits outside the traced tasks whose flow is no traced socket's.
     private(set) var dropped = 0
     /// How long a hit waits for the call that reveals its socket.
     static let patience: UInt64 = 3_000_000_000
 
-    mutating func traced(_ socket: SocketSnapshot?) {
+    mutating func traced(_ socket: SocketSnapshot?, until exit: MonotonicTime) {
         guard let local = socket?.local?.forPairing, let peer = socket?.peer?.forPairing else { return }
-        tracedFlows.insert(Flow(source: local, destination: peer))
+        let flow = Flow(source: local, destination: peer)
+        tracedFlows[flow] = max(tracedFlows[flow] ?? exit, exit)
+    }
+
+    /// A socket beginning its life on a traced flow's 4-tuple after the
+    /// traced calls on it were over (CLOSE → SYN_SENT: a connect; LISTEN →
+    /// SYN_RECV: an accepted child) is another socket: the traced one began
+    /// its own in a traced call (connect, or before accept returned). The
+    /// 4-tuple is no longer a traced socket's (audit 9: a later untraced
+    /// connection from the same port shown as the traced flow's).
+    mutating func retiresFlow(_ sample: KernelSample) -> Bool {
+        guard let old = sample.fields["oldstate"]?.number, old == TCPState.close || old == TCPState.listen,
+              let (source, destination) = sample.flowEndpoints else { return false }
+        for flow in [Flow(source: source, destination: destination), Flow(source: destination, destination: source)] {
+            if let last = tracedFlows[flow], sample.time > last {
+                tracedFlows[flow] = nil
+                return true
+            }
+        }
+        return false
     }
 
     /// The hits decided by `now` (all of them when nil): those of traced
     /// flows, with whose they are; the others dropped.
     mutating func take(upTo now: MonotonicTime?, align: (KernelSample) -> [ChainAlignment]) -> [KernelSample] {
         var kept: [KernelSample] = [], still: [KernelSample] = []
+        waiting.sort { $0.time < $1.time }
         for var sample in waiting {
-            if let flow = flow(of: sample) {
+            if retiresFlow(sample) {
+                dropped += 1
+            } else if let flow = flow(of: sample) {
                 sample.flow = flow.flow
                 sample.task = flow.task
                 sample.alignments = align(sample)
@@ -56,8 +79,8 @@ struct BackgroundWork {
 
     /// A traced socket's own 4-tuple (own-socket), or its peer's (peer).
     func owner(of source: SocketEndpoint, _ destination: SocketEndpoint) -> PacketFlow.Owner? {
-        if tracedFlows.contains(Flow(source: source, destination: destination)) { return .ownSocket }
-        if tracedFlows.contains(Flow(source: destination, destination: source)) { return .peer }
+        if tracedFlows[Flow(source: source, destination: destination)] != nil { return .ownSocket }
+        if tracedFlows[Flow(source: destination, destination: source)] != nil { return .peer }
         return nil
     }
 
@@ -77,14 +100,22 @@ struct BackgroundWork {
         return .some(nil)
     }
 
-    /// `swapper/0` (the idle task), `ksoftirqd/1`, another task's name and
-    /// id, or `task 41 (ended before it was named)`.
+    /// `swapper/0` (the idle task), a kernel thread's name and id
+    /// (`ksoftirqd/1[22]`: kernel threads never exec), a program's id with
+    /// the name it had when the rings were read (`task 41 (python3 when
+    /// read)`: it may have exec'd since its hit, audit 9), or `task 41
+    /// (ended before it was named)`.
     static func task(of sample: KernelSample) -> String {
         if sample.tid == 0 { return "swapper/\(sample.cpu)" }
-        guard let comm = ProcFile.text("/proc/\(sample.tid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+        guard let stat = ProcFile.text("/proc/\(sample.tid)/stat"), let open = stat.firstIndex(of: "("),
+              let close = stat.lastIndex(of: ")") else {
             return "task \(sample.tid) (ended before it was named)"
         }
-        return "\(comm)[\(sample.tid)]"
+        let comm = stat[stat.index(after: open)..<close]
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Field 9 of stat, flags: PF_KTHREAD.
+        if fields.count > 6, let flags = UInt64(fields[6]), flags & 0x0020_0000 != 0 { return "\(comm)[\(sample.tid)]" }
+        return "task \(sample.tid) (\(comm) when read)"
     }
 }
 

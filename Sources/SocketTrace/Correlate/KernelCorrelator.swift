@@ -213,9 +213,11 @@ public final class KernelCorrelator {
         if pending[tid]!.isEmpty { pending[tid] = nil }
         let events = stray.filter { $0.role != .hit && $0.role != .returned }
         strayHits += stray.count - events.count
-        // Chains of probes sampled everywhere are kept only for traced flows,
-        // in a call or not, and aligned there; their events (state changes) stay the thread's.
-        let (everywhere, others) = events.partitioned { $0.everywhere && $0.role == .chain }
+        // Hits of probes sampled everywhere are kept only for traced flows,
+        // in a call or not (chains aligned there): a timer that fired in this
+        // thread for another program's connection is not this thread's
+        // (audit 9: an untraced SYN's timeout shown as a traced thread's event).
+        let (everywhere, others) = events.partitioned { $0.everywhere && ($0.role == .chain || $0.flowEndpoints != nil) }
         background.waiting += everywhere.map { sample in
             var sample = sample
             sample.inTracedTask = "between its traced calls"
@@ -239,7 +241,7 @@ public final class KernelCorrelator {
         // of its own: it is aligned as a tracepoint's chain is.
         var mine = taken.filter { $0.role != .hit && $0.role != .returned }
         if !hitSamples.isEmpty { mine = (mine + Self.leaves(hitSamples, among: taken)).sorted { $0.time < $1.time } }
-        background.traced(call.socket)
+        background.traced(call.socket, until: exit)
         let attributed = attributeFlows(mine, to: call)
         mine = attributed.kept
         otherFlows += attributed.others

@@ -16,6 +16,19 @@ extension KernelCorrelator {
     /// (`worker`: a process's exit), on behalf of `socket`.
     /// `noSocket`: why the work has no one socket to compare with (an exit
     /// releasing several connections), said where a packet's owner is unverified for it.
+    /// Whose a hit of a probe sampled everywhere is, by the 4-tuple it
+    /// names: the call's socket's (either way), another flow's (`.some(nil)`),
+    /// or nil when that cannot be told (it names none; a TCP socket whose
+    /// addresses are not known). A socket that is not TCP (UNIX, UDP) is
+    /// never the one a TCP tracepoint names (audit 9: another connection's
+    /// retransmission kept in a UNIX write).
+    func everywhereFlow(_ sample: KernelSample, socket: SocketSnapshot?, local: SocketEndpoint?, peer: SocketEndpoint?) -> PacketFlow?? {
+        if local != nil, peer != nil { return background.flow(of: sample, socketLocal: local, socketPeer: peer) }
+        // (AF_UNSPEC: a socket whose family was not learnt, which may be TCP.)
+        guard let socket, socket.family != 0, !socket.isTCP, sample.flowEndpoints != nil else { return nil }
+        return .some(nil)
+    }
+
     func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String,
                         noSocket: String? = nil) -> (kept: [KernelSample], others: [KernelSample]) {
         let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
@@ -23,8 +36,7 @@ extension KernelCorrelator {
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
         for var sample in samples.sorted(by: { $0.time < $1.time }) {
             let sides = sample.sides
-            if sample.everywhere, sides.softirq || !sides.syscall, local != nil, peer != nil,
-               let flow = background.flow(of: sample, socketLocal: local, socketPeer: peer) {
+            if sample.everywhere, sides.softirq || !sides.syscall, let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer) {
                 // A probe sampled everywhere names its flow: work for another
                 // connection (a timer interrupting the call) is not the call's.
                 // On the call's own path (listen's CLOSE → LISTEN, connect's
