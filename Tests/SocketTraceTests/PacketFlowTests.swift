@@ -212,4 +212,44 @@ import Testing
         correlator.addBackground([Self.stateChange(TCPState.established, 8, Self.client, Self.server, at: 950, tid: 99)])
         #expect(correlator.takeBackground(upTo: nil).map(\.time.nanoseconds) == [950])
     }
+
+    @Test("a timer's retransmission on a call's stack: the packet it sends is the flow tcp_retransmit_skb names right after, by the same return addresses (audit 9 D2)")
+    func retransmittedPacketFollowsItsTracepoint() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let timer = ["tcp_retransmit_timer", "tcp_write_timer", "call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs",
+                     "__irq_exit_rcu", "unix_stream_read_generic", "__x64_sys_read"]
+        let timerAddresses: [UInt64] = [0x1010, 0x1020, 0x1030, 0x1040, 0x1050, 0x1060, 0x1070, 0x1080, 0x1090]
+        let other = SocketEndpoint.inet(address: "127.0.0.1", port: 52188), nowhere = SocketEndpoint.inet(address: "127.0.0.1", port: 9999)
+        func packet(at time: UInt64) -> KernelSample {
+            var sample = Self.sample("net:net_dev_queue", ["__dev_queue_xmit", "ip_finish_output2", "__tcp_transmit_skb", "__tcp_retransmit_skb"] + timer,
+                                     at: time, skb: 0x500, length: 74)
+            sample.addresses = [0x2000, 0x2010, 0x2020, 0x2030] + timerAddresses
+            return sample
+        }
+        func reported(at time: UInt64) -> KernelSample {
+            let fields = Self.stateChange(0, 0, other, nowhere, at: time).fields
+            var sample = KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: time),
+                                      cpu: 0, chain: ["__tcp_retransmit_skb"] + timer, fields: fields)
+            sample.addresses = [0x2038] + timerAddresses
+            sample.everywhere = true
+            return sample
+        }
+        var call = SyscallInvocation(pid: 7, tid: 7, architecture: .x86_64, syscall: .read, arguments: [4, 0, 4096, 0, 0, 0],
+                                     entryTime: MonotonicTime(nanoseconds: 100))
+        call.exitTime = MonotonicTime(nanoseconds: 300)
+        call.result = SyscallResult(value: 4096, errno: nil)
+        call.socket = SocketSnapshot(fd: 4, family: 1, type: 1, protocolLabel: "UNIX-STREAM", local: nil, peer: nil, state: .connected)
+        // A second packet whose stack differs above the timer (another place): no claim for it.
+        var elsewhere = packet(at: 250)
+        elsewhere.addresses[5] = 0x9999
+        // Its receive, on the read's stack later: an IP socket's packet, not a UNIX socket's.
+        let received = Self.sample("net:netif_receive_skb", Self.receive + Self.softirq + ["unix_stream_read_generic", "__x64_sys_read"],
+                                   at: 170, skb: 0x500, length: 60)
+        correlator.add([packet(at: 150), reported(at: 160), received, elsewhere])
+        let activity = correlator.activity(for: call)
+        let others = correlator.takeOtherFlows()
+        #expect(others.map(\.time.nanoseconds) == [150, 170], "\(others.map { $0.flow?.evidence ?? "-" })")
+        #expect(others.first?.flow?.owner == .otherFlow && others.first?.flow?.evidence.contains("127.0.0.1:52188 → 127.0.0.1:9999") == true)
+        #expect(activity.samples.map(\.time.nanoseconds) == [250] && activity.samples.first?.flow?.owner == .unverified)
+    }
 }

@@ -34,7 +34,16 @@ extension KernelCorrelator {
         let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
-        for var sample in samples.sorted(by: { $0.time < $1.time }) {
+        let ordered = samples.sorted { $0.time < $1.time }
+        // Softirq chains of probes sampled everywhere that name their flow
+        // (nil: another flow's): the work they end (tcp_retransmit_skb fires
+        // after its segment was sent) is taken on the same stack before them.
+        let named = ordered.compactMap { sample -> (sample: KernelSample, flow: PacketFlow?)? in
+            guard sample.everywhere, sample.role == .chain, sample.sides.softirq, !sample.addresses.isEmpty,
+                  let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer) else { return nil }
+            return (sample, flow)
+        }
+        for var sample in ordered {
             let sides = sample.sides
             if sample.everywhere, sides.softirq || !sides.syscall, let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer) {
                 // A probe sampled everywhere names its flow: work for another
@@ -71,12 +80,25 @@ extension KernelCorrelator {
                 continue
             }
             let work = "\(sides.softirqKind ?? "unknown") softirq work on the stack of \(worker)"
-            if sides.softirqKind != "NET_RX" {
+            if sides.softirqKind != "NET_RX", !sample.everywhere, let (start, flow) = named.first(where: { Self.continues(sample, $0.sample) }) {
+                // The same work as a sample that named its flow (a retransmission's
+                // packet, sent under the tcp_retransmit_skb that named its 4-tuple).
+                current = nil
+                let said = start.flowEndpoints.map { "\($0.source) → \($0.destination)" } ?? "?"
+                let continued = "taken in the call of \(start.chain[0]) that \(start.tracepoint) for \(said) then reported (the next such hit on CPU \(start.cpu), with the same return addresses from there out)"
+                sample.flow = flow.map { PacketFlow(owner: $0.owner, evidence: continued + ": " + $0.evidence) }
+                    ?? PacketFlow(owner: .otherFlow, evidence: continued + ", not this socket's")
+                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let ends = start.flowEndpoints {
+                    queuedPackets.queued(skb: skb, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
+                                                             time: sample.time, length: sample.packetLength))
+                }
+            } else if sides.softirqKind != "NET_RX" {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(sides.softirqKind ?? "unknown") softirq work, not one packet's")
                 register(sample, as: .unknown, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
-                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket)
+                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
+                               family: socket?.family)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
@@ -110,6 +132,19 @@ extension KernelCorrelator {
         return (kept, others)
     }
 
+    /// Whether `sample` was taken deeper in the call of `start`'s function
+    /// that `start` was then taken in: its stack holds that function at the
+    /// same depth from the bottom, under the same return addresses, on the
+    /// same CPU, and `start` is the first such hit after it (that call
+    /// returns no sooner; another call there would begin after it).
+    static func continues(_ sample: KernelSample, _ start: KernelSample) -> Bool {
+        let callers = start.addresses.dropFirst()
+        guard !callers.isEmpty, sample.cpu == start.cpu, sample.time <= start.time,
+              sample.addresses.count > start.addresses.count, sample.chain.count == sample.addresses.count,
+              sample.addresses.suffix(callers.count).elementsEqual(callers) else { return false }
+        return sample.chain[sample.chain.count - start.chain.count] == start.chain[0]
+    }
+
     /// A packet seen leaving on a traced call's stack that is no socket's
     /// (a neighbour lookup's), or by work for no socket known (a timer's, a
     /// queued packet flushed when its neighbour answered): its receive then
@@ -120,7 +155,8 @@ extension KernelCorrelator {
     }
 
     func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,
-              peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
+              family: UInt64? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length) else {
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
@@ -142,6 +178,10 @@ extension KernelCorrelator {
         // its addresses are known (an unconnected UDP socket's).
         if let inode, sender.inode == inode { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
         if let inode, sender.replyTo == inode { return (PacketFlow(owner: .peer, evidence: sent), sender) }
+        // A UNIX or netlink socket's data never goes through a network device.
+        if let family, family == 1 || family == 16, sender.local != nil || sender.peer != nil {
+            return (PacketFlow(owner: .otherFlow, evidence: sent + ", an IP socket's; this call's socket is \(family == 1 ? "a UNIX" : "a netlink") socket"), sender)
+        }
         guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
             return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil
                 ? noSocket ?? "this call's socket has no known 4-tuple" : "the sender's 4-tuple is not known")), sender)
