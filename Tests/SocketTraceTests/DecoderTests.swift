@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import SocketTrace
 
@@ -175,6 +176,17 @@ struct DecoderTests {
         #expect(table[3] != nil && child[3] == nil)
         table.applyExec()
         #expect(table[3] != nil && table[7] == nil)
+    }
+
+    @Test("a socket no /proc/net table lists (TCP never connected, unbound UDP) says itself what it is: not AF_UNSPEC (audit 9 D5)")
+    func unlistedSocketsDescribed() throws {
+        let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0), udp = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(tcp); close(udp) }
+        try #require(tcp >= 0 && udp >= 0)
+        let tracker = SocketTracker(pid: getpid(), table: DescriptorTable(), memory: MemoryImage())
+        let tcpInfo = try #require(tracker.socket(tcp)), udpInfo = try #require(tracker.socket(udp))
+        #expect(tcpInfo.family == 2 && tcpInfo.type == 1 && tcpInfo.protocolNumber == 6 && tcpInfo.state == .created)
+        #expect(udpInfo.family == 10 && udpInfo.type == 2 && udpInfo.state == .created)
     }
 
     @Test func procNetAddresses() {

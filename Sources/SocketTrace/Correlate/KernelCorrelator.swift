@@ -281,7 +281,7 @@ public final class KernelCorrelator {
         var activity = KernelActivity(operation: operation?.name, source: taken.isEmpty ? .expected : .observed,
                                       expected: expectedNames, samples: mine, alignments: alignments)
         if let closedByKernel, operation?.sockets == .tcpUnconnected {
-            activity.socketState = "the socket is in TCP_CLOSE: the kernel closed its connection before this call (\(closedByKernel.heading))"
+            activity.socketState = "the socket was already in TCP_CLOSE before this call, put there by the kernel (\(closedByKernel.heading))"
         }
         if let functionProbes {
             activity.hits = functionHits(hitSamples, operation: operation, syscall: call.syscall)

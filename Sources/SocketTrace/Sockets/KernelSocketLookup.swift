@@ -48,6 +48,33 @@ public enum KernelSocketLookup {
     /// TCP_INFO (linux/tcp.h).
     static let tcpInfoOption: Int32 = 11
 
+    /// What a socket descriptor is, as the socket itself says (SO_DOMAIN,
+    /// SO_TYPE, SO_PROTOCOL on a copy), with its addresses and, for TCP,
+    /// its state: for a socket no /proc/net table lists (a TCP socket in
+    /// TCP_CLOSE, reset or never connected; an unbound UDP socket), seen
+    /// first after an attach. nil when it cannot be copied.
+    public static func described(pid: Int32, fd: Int32) -> (family: UInt64, type: UInt64, protocolNumber: UInt64,
+                                                             local: SocketEndpoint?, peer: SocketEndpoint?, tcpState: Int64?)? {
+        guard let copy = try? copyOfDescriptor(pid: pid, fd: fd) else { return nil }
+        defer { Glibc.close(copy) }
+        func option(_ level: Int32, _ name: Int32) -> Int32? {
+            var value: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            return getsockopt(copy, level, name, &value, &length) == 0 ? value : nil
+        }
+        guard let domain = option(SOL_SOCKET, SO_DOMAIN), let type = option(SOL_SOCKET, SO_TYPE) else { return nil }
+        let protocolNumber = option(SOL_SOCKET, SO_PROTOCOL) ?? 0
+        var state: Int64?
+        if (domain == AF_INET || domain == AF_INET6) && type == Int32(SOCK_STREAM.rawValue) {
+            var info = [UInt8](repeating: 0, count: 8)
+            var length = socklen_t(info.count)
+            if info.withUnsafeMutableBytes({ getsockopt(copy, Int32(IPPROTO_TCP), tcpInfoOption, $0.baseAddress, &length) }) == 0, length >= 1 {
+                state = Int64(info[0])
+            }
+        }
+        return (UInt64(domain), UInt64(type), UInt64(protocolNumber), socketAddress(copy, getsockname), socketAddress(copy, getpeername), state)
+    }
+
     /// A copy of process `pid`'s descriptor `fd` in this process (pidfd_getfd).
     static func copyOfDescriptor(pid: Int32, fd: Int32) throws(Errno) -> Int32 {
         let pidfd = try Errno.check(cs_pidfd_open(pid))

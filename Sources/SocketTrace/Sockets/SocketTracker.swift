@@ -36,6 +36,21 @@ public struct SocketTracker {
         } else if let protocolNumber = KernelSocketLookup.netlinkProtocol(inode: inode, pid: pid) {
             // Its messages are decoded by its protocol (the kernel does not say its type).
             info = SocketInfo(inode: inode, family: UInt64(NetlinkFamilies.netlink), type: 3, protocolNumber: protocolNumber)
+        } else if let found = KernelSocketLookup.described(pid: pid, fd: fd) {
+            // Listed nowhere (a TCP socket in TCP_CLOSE, an unbound UDP one):
+            // the socket says what it is. A TCP socket in TCP_CLOSE may have
+            // been reset or never connected: it is taken as unconnected,
+            // which claims nothing the kernel did.
+            let local = found.local.flatMap { $0.isUnspecified ? nil : $0 }
+            let peer = found.peer.flatMap { $0.isUnspecified || $0.port == 0 ? nil : $0 }
+            let state: SocketInfo.State = switch found.tcpState {
+            case TCPState.listen?: .listening
+            case TCPState.synSent?: .connecting
+            case TCPState.close?: local == nil ? .created : .bound
+            default: peer != nil ? .connected : (local == nil ? .created : .bound)
+            }
+            info = SocketInfo(inode: inode, family: found.family, type: found.type, protocolNumber: found.protocolNumber,
+                              local: local, peer: state == .bound || state == .created ? nil : peer, state: state)
         } else {
             info = SocketInfo(inode: inode, family: 0, type: 0, protocolNumber: 0)
         }
