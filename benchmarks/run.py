@@ -42,12 +42,17 @@ STRACE_SECCOMP = "strace -f --seccomp-bpf -e trace=%net -o /dev/null"
 STRACE_SECCOMP_RW = "strace -f --seccomp-bpf -e trace=%net,read,write -o /dev/null"
 def seccomp_peer(tool_name):
     """The strace --seccomp-bpf row that traces the same calls as `tool_name`."""
-    return STRACE_SECCOMP_RW if ("jsonl" in tool_name or "trace file" in tool_name) else STRACE_SECCOMP
+    return STRACE_SECCOMP_RW if ("jsonl" in tool_name or "trace file" in tool_name or "timeline" in tool_name) else STRACE_SECCOMP
 
 def trace_file(directory, kernel):
     """sockettrace writing the trace file into `directory`, with or without kernel chains."""
     return [ST, "--kernel", "on" if kernel else "off", "--format", "jsonl",
             "-o", os.path.join(directory, "k.jsonl" if kernel else "t.jsonl"), "--"]
+def timeline(directory):
+    """sockettrace as run with no options (the text timeline, kernel chains
+    where permitted), the timeline written to a file in `directory`."""
+    return [ST, "-o", os.path.join(directory, "timeline.txt"), "--"]
+
 def default_probes():
     """The tracepoints of the model's default probe set (Probes/probes.conf)."""
     probes, in_default = [], False
@@ -77,6 +82,7 @@ def tools(trace_dir):
         ("sockettrace -k --format strace -o /dev/null", [ST, "-k", "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"]),
         ("sockettrace --format jsonl (trace file)", trace_file(trace_dir, False)),
         ("sockettrace trace file + kernel chains", trace_file(trace_dir, True)),
+        ("sockettrace text timeline + kernel chains (the default)", timeline(trace_dir)),
     ]
     return result
 
@@ -210,11 +216,12 @@ def target():
     pairs = 4 * REPEAT - 1
     strace = STRACE_COMMAND + [workload("pingpong"), trips]
     seccomp = STRACE_SECCOMP_RW.split() + [workload("pingpong"), trips]
-    ratios = {"trace file + kernel chains": [], "trace file": []}
-    seccomp_ratios = {"trace file + kernel chains": [], "trace file": []}
+    ratios = {"trace file + kernel chains": [], "trace file": [], "text timeline + kernel chains (the default)": []}
+    seccomp_ratios = {name: [] for name in ratios}
     with tempfile.TemporaryDirectory() as directory:
         commands = {"trace file + kernel chains": trace_file(directory, True) + [workload("pingpong"), trips],
-                    "trace file": trace_file(directory, False) + [workload("pingpong"), trips]}
+                    "trace file": trace_file(directory, False) + [workload("pingpong"), trips],
+                    "text timeline + kernel chains (the default)": timeline(directory) + [workload("pingpong"), trips]}
         for number in range(pairs):
             for name, command in commands.items():
                 # Which of the two runs first alternates.
