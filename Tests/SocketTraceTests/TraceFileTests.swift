@@ -262,6 +262,39 @@ struct TraceFileTests {
         #expect(try JSONDecoder().decode(KernelSample.self, from: data).location(1) == "do_softirq.part.0+0x3b")
     }
 
+    @Test("the text timeline writes a chain's lines again as they were, its evidence once: the kept lines are the ones it would write")
+    func annotatedLinesKept() throws {
+        var call = RecordEncoderTests.sampleCall()
+        var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 41, tid: 42, time: MonotonicTime(nanoseconds: 5_000), cpu: 1,
+                                  chain: ["hook", "__sys_sendto", "do_syscall_64"], fields: ["len": .number(80), "name": .string("lo")])
+        sample.offsets = [4, 0x234, 0x10]
+        var alignment = try #require(call.kernel?.alignments.first)
+        alignment = ChainAlignment(operation: alignment.operation, steps: alignment.steps, extraFrames: alignment.extraFrames,
+                                   observed: ChainAligner.parts(sample.frames).syscall.map(\.function))
+        call.kernel = KernelActivity(operation: "tcp_send", source: .observed, expected: ["__sys_sendto", "sock_sendmsg"],
+                                     samples: [sample], alignments: [alignment])
+        call.userStack = nil
+        call.functions = nil
+        func rendered(_ calls: Int) -> String {
+            let output = TraceOutput.capturing()
+            let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+            for _ in 0..<calls { timeline.handle(.syscallExited(call)) }
+            timeline.finish()
+            output.flush()
+            return output.captured
+        }
+        // Each call's lines under its own line.
+        var blocks: [String] = []
+        for line in rendered(3).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.contains("sendto(") { blocks.append("") } else if !blocks.isEmpty, !line.isEmpty { blocks[blocks.count - 1] += line + "\n" }
+        }
+        #expect(blocks.count == 3)
+        let evidence = "(sock_sendmsg) tail call: __sys_sendto+0x234: call sock_sendmsg"
+        #expect(blocks[0].contains(evidence) && !blocks[1].contains(evidence), "evidence once per trace:\n\(blocks[0])\n\(blocks[1])")
+        #expect(blocks[1] == blocks[2], "the kept lines are the second call's")
+        #expect(blocks[0].replacingOccurrences(of: blocks[0].components(separatedBy: "\n").first { $0.contains(evidence) }! + "\n", with: "") == blocks[1])
+    }
+
     @Test("a traced flow's chain taken in a traced task between its calls says so, in the file and the timeline, not 'outside the traced tasks' (audit 8)")
     func inTracedTask() throws {
         func sample(_ context: String?, task: String) -> KernelSample {
