@@ -252,4 +252,27 @@ import Testing
         #expect(others.first?.flow?.owner == .otherFlow && others.first?.flow?.evidence.contains("127.0.0.1:52188 → 127.0.0.1:9999") == true)
         #expect(activity.samples.map(\.time.nanoseconds) == [250] && activity.samples.first?.flow?.owner == .unverified)
     }
+
+    @Test("between a traced thread's calls, another program's retransmission run by a timer there: its packet, receive and drop are not the thread's events (audit 10)")
+    func untracedTimerWorkBetweenCalls() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let timer = ["tcp_retransmit_timer", "tcp_write_timer", "call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"]
+        let timerAddresses: [UInt64] = [0x1010, 0x1020, 0x1030, 0x1040, 0x1050, 0x1060, 0x1070]
+        let other = SocketEndpoint.inet(address: "127.0.0.1", port: 46470), nowhere = SocketEndpoint.inet(address: "127.0.0.1", port: 9999)
+        var packet = Self.sample("net:net_dev_queue", ["__dev_queue_xmit", "__tcp_transmit_skb", "__tcp_retransmit_skb"] + timer,
+                                 at: 150, skb: 0x700, length: 74)
+        packet.addresses = [0x2000, 0x2010, 0x2020] + timerAddresses
+        var reported = KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 160),
+                                    cpu: 0, chain: ["__tcp_retransmit_skb"] + timer, fields: Self.stateChange(0, 0, other, nowhere, at: 160).fields)
+        reported.addresses = [0x2028] + timerAddresses
+        reported.everywhere = true
+        let received = Self.sample("net:netif_receive_skb", Self.receive + ["handle_softirqs", "__irq_exit_rcu"], at: 170, skb: 0x700, length: 60)
+        let dropped = KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 180), cpu: 0,
+                                   chain: ["kfree_skb_reason", "nf_hook_slow", "ip_local_deliver"] + Self.receive, fields: ["skbaddr": .number(0x700)])
+        let own = Self.sample("net:net_dev_queue", Self.sendPath, at: 190, skb: 0x800, length: 60)
+        correlator.add([packet, reported, received, dropped, own])
+        let stray = correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 500))
+        #expect(stray.map(\.time.nanoseconds) == [190], "\(stray.map(\.heading))")
+        #expect(correlator.takeBackground(upTo: nil).isEmpty && correlator.backgroundDropped == 4)
+    }
 }

@@ -17,7 +17,7 @@ struct BackgroundWork {
     var tracedFlows: [Flow: MonotonicTime] = [:]
     var waiting: [KernelSample] = []
     /// Hits outside the traced tasks whose flow is no traced socket's.
-    private(set) var dropped = 0
+    var dropped = 0
     /// How long a hit waits for the call that reveals its socket.
     static let patience: UInt64 = 3_000_000_000
 
@@ -72,7 +72,8 @@ struct BackgroundWork {
     /// and the task it was taken in (read once, for both).
     func flow(of sample: KernelSample) -> (flow: PacketFlow, task: String)? {
         guard let (source, destination) = sample.flowEndpoints, let owner = owner(of: source, destination) else { return nil }
-        let task = sample.task ?? Self.task(of: sample)
+        // A traced task is named by the timeline, which followed its execs: only its id here.
+        let task = sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : Self.task(of: sample))
         let whose = owner == .ownSocket ? "from it" : "to it from its peer"
         return (PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is a traced socket's, \(whose); in \(task) on CPU \(sample.cpu)"), task)
     }

@@ -223,7 +223,33 @@ public final class KernelCorrelator {
             sample.inTracedTask = "between its traced calls"
             return sample
         }
-        return others
+        return withoutUntracedTimerWork(others, named: everywhere)
+    }
+
+    /// Another program's retransmission that a timer ran in this thread
+    /// between its calls: the packet it sent (taken before the
+    /// tcp_retransmit_skb that names its flow, in the same call of
+    /// __tcp_retransmit_skb), and that packet's receive and drop by its
+    /// skb, are dropped with it; they are not the thread's (audit 10). A
+    /// traced flow's stay the thread's events, as before.
+    func withoutUntracedTimerWork(_ samples: [KernelSample], named: [KernelSample]) -> [KernelSample] {
+        let untraced = named.filter { $0.role == .chain && $0.sides.softirq && $0.flowEndpoints != nil && !background.isTraced($0) }
+        guard !untraced.isEmpty else { return samples }
+        var foreign: Set<Int64> = []
+        var kept: [KernelSample] = []
+        for sample in samples.sorted(by: { $0.time < $1.time }) {
+            if sample.sides.softirq, untraced.contains(where: { Self.continues(sample, $0) }) {
+                if let skb = sample.skbAddress { foreign.insert(skb) }
+                background.dropped += 1
+            } else if let skb = sample.skbAddress, foreign.contains(skb) {
+                // Once freed, the address may be another packet's.
+                if sample.tracepoint == "skb:kfree_skb" { foreign.remove(skb) }
+                background.dropped += 1
+            } else {
+                kept.append(sample)
+            }
+        }
+        return kept
     }
 
     /// The kernel activity of a finished call, taking its samples (those

@@ -62,7 +62,7 @@ public struct PacketFlow: Sendable, Codable, Equatable {
         case .ownSocket: "packet sent by this socket: \(evidence)"
         case .peer: "packet sent to this socket by its peer: \(evidence)"
         case .kernelReply: "the kernel's answer to this socket's packet (a reset or an ICMP error: no socket there): \(evidence)"
-        case .otherFlow: "another connection's packet: \(evidence)"
+        case .otherFlow: "another connection's work, not this call's: \(evidence)"
         case .unverified: "whose packet: unverified (\(evidence))"
         }
     }

@@ -156,13 +156,14 @@ public final class TextTimeline: TraceSink {
     }
 
     func render(_ sample: KernelSample) {
-        lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time, task: sample.task))
+        // A traced task's hit is under its own name (the timeline followed its execs).
+        lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time, task: sample.inTracedTask == nil ? sample.task : nil))
         var text = "kernel " + sample.heading
         if let task = sample.task {
             // Work for a traced connection outside the calls that hold
             // theirs (another task, or a traced one between its calls): its stack, aligned.
             if let context = sample.inTracedTask {
-                text += " (in the traced task \(task), \(context), on CPU \(sample.cpu))"
+                text += " (in this traced thread, \(context), on CPU \(sample.cpu))"
             } else {
                 text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             }
