@@ -150,6 +150,22 @@ struct ConnectionPairingTests {
         #expect(tracker.connections.count == 2 && tracker.connections[1].client == other)
     }
 
+    @Test("two connections on one 4-tuple, one after the other (a client reconnecting from its port): two records, each with its own sockets (audit 10)")
+    mutating func sameTupleTwice() {
+        let tracker = ConnectionTracker()
+        tracker.observe(call(.connect, pid: 1, result: 0, inode: 10, local: Self.client, peer: Self.server))
+        tracker.observe(call(.accept4, pid: 2, fd: 5, result: 5, inode: 11, local: Self.server, peer: Self.client))
+        tracker.observe(call(.write, pid: 1, result: 2, inode: 10, local: Self.client, peer: Self.server))
+        tracker.observe(call(.read, pid: 2, fd: 5, result: 2, inode: 11, local: Self.server, peer: Self.client))
+        // Both closed; the same ports again, new sockets.
+        tracker.observe(call(.connect, pid: 1, fd: 4, result: 0, inode: 20, local: Self.client, peer: Self.server))
+        tracker.observe(call(.accept4, pid: 2, fd: 6, result: 6, inode: 21, local: Self.server, peer: Self.client))
+        tracker.observe(call(.read, pid: 2, fd: 6, result: 2, inode: 21, local: Self.server, peer: Self.client))
+        #expect(tracker.connections.count == 2)
+        #expect(tracker.connections.map(\.receivedByServer) == [2, 2] && tracker.connections.map(\.sentByClient) == [2, 0])
+        #expect(tracker.connections.allSatisfy { $0.handshake != nil }, "each its own connect and accept")
+    }
+
     @Test("a peek (MSG_PEEK) counts no bytes; an IPv4 client of a dual-stack listener is TCP whichever end is seen first (audit D-1)")
     mutating func peeksAndLabels() {
         let tracker = ConnectionTracker()

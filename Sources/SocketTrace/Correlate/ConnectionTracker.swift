@@ -49,6 +49,10 @@ public final class ConnectionTracker {
     var byTuple: [Pair: Int] = [:]
     /// By socket inode: which connection, and which end.
     var bySocket: [UInt64: End] = [:]
+    /// Each connection's ends' socket inodes, where known: a socket of
+    /// another inode on the same 4-tuple is a later connection (a client
+    /// reconnecting from the same port), not this one (audit 10).
+    var endInodes: [Int: (client: UInt64?, server: UInt64?)] = [:]
     /// The addresses traced listeners listen on (port and address), so a
     /// connection first seen mid-stream can be told client from server.
     var listening: Set<SocketEndpoint> = []
@@ -124,13 +128,19 @@ public final class ConnectionTracker {
             return known
         }
         guard let local, let peer else { return nil }
-        if let index = byTuple[Pair(client: local, server: peer)] {
+        if let index = byTuple[Pair(client: local, server: peer)], !isOther(socket.inode, index: index, client: true) {
             return End(index: index, isClient: true, local: local, peer: peer)
         }
-        if let index = byTuple[Pair(client: peer, server: local)] {
+        if let index = byTuple[Pair(client: peer, server: local)], !isOther(socket.inode, index: index, client: false) {
             return End(index: index, isClient: false, local: local, peer: peer)
         }
         return nil
+    }
+
+    /// Whether `inode` is another socket than the one known at that end of connection `index`.
+    func isOther(_ inode: UInt64?, index: Int, client: Bool) -> Bool {
+        guard let inode, let known = client ? endInodes[index]?.client : endInodes[index]?.server else { return false }
+        return known != inode
     }
 
     /// Which end of which connection the call's socket is, joining it (and
@@ -170,7 +180,12 @@ public final class ConnectionTracker {
     }
 
     func remember(_ end: End, inode: UInt64?) -> End {
-        if let inode { bySocket[inode] = end }
+        if let inode {
+            bySocket[inode] = end
+            var ends = endInodes[end.index] ?? (nil, nil)
+            if end.isClient { ends.client = inode } else { ends.server = inode }
+            endInodes[end.index] = ends
+        }
         return end
     }
 }
