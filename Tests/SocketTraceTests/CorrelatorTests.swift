@@ -367,6 +367,51 @@ import Testing
     }
 }
 
+extension CorrelatorTests {
+    static func stateChange(_ old: Int64, _ new: Int64, sock: Int64, at time: UInt64) -> KernelSample {
+        var sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: time),
+                                  cpu: 0, chain: [], fields: ["newstate": .number(new), "oldstate": .number(old), "family": .number(2),
+                                                              "saddr": .bytes([127, 0, 0, 1]), "daddr": .bytes([127, 0, 0, 1]),
+                                                              "sport": .number(41001), "dport": .number(42001), "skaddr": .number(sock)])
+        sample.everywhere = true
+        return sample
+    }
+
+    @Test("two connections on one 4-tuple: each socket is given its own kernel socket's change, known by its calls' own sk; an unknown one none")
+    func closedPerKernelSocket() {
+        // A server's first connection is reset (its socket left open by the program); the client reconnects from the same port.
+        var first = SocketSnapshot(fd: 4, family: 2, type: 1, protocolLabel: "TCP", local: SocketEndpoint(text: "127.0.0.1:41001"),
+                                   peer: SocketEndpoint(text: "127.0.0.1:42001"), state: .connected, inode: 100)
+        var second = first
+        second.fd = 5
+        second.inode = 200
+        let firstSock: Int64 = -1000, secondSock: Int64 = -2000
+        var states = ConnectionStates()
+        states.record([Self.stateChange(TCPState.established, TCPState.close, sock: firstSock, at: 100),
+                       Self.stateChange(3, TCPState.established, sock: secondSock, at: 200)])
+        let at = MonotonicTime(nanoseconds: 1_000)
+        // Neither socket is known yet: the tuple had two kernel sockets, so neither change is claimed.
+        #expect(states.asKernelLeftIt(first, before: at).closedBy == nil)
+        #expect(states.asKernelLeftIt(second, before: at).closedBy == nil)
+        func received(_ sock: Int64, in socket: SocketSnapshot) {
+            let sample = KernelSample(tracepoint: "sock:sock_recv_length", role: .chain, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: 300),
+                                      cpu: 0, chain: ["__x64_sys_recvfrom", "__sys_recvfrom", "sock_recvmsg"],
+                                      fields: ["sk": .number(sock), "ret": .number(1)])
+            states.learn(socket, from: [sample])
+        }
+        received(firstSock, in: first)
+        received(secondSock, in: second)
+        let (closed, change) = states.asKernelLeftIt(first, before: at)
+        #expect(closed?.state == .closed && change?.heading.contains("TCP_ESTABLISHED → TCP_CLOSE") == true, "\(change?.heading ?? "-")")
+        #expect(states.asKernelLeftIt(second, before: at).closedBy == nil, "the second connection is open")
+        // The second one closed later: its own change, not the first's.
+        states.record([Self.stateChange(TCPState.established, TCPState.close, sock: secondSock, at: 1_500)])
+        #expect(states.asKernelLeftIt(second, before: MonotonicTime(nanoseconds: 2_000)).closedBy?.time == MonotonicTime(nanoseconds: 1_500))
+        first.tcpState = nil
+        #expect(states.asKernelLeftIt(first, before: MonotonicTime(nanoseconds: 2_000)).closedBy?.time == MonotonicTime(nanoseconds: 100))
+    }
+}
+
 @Suite struct FunctionTimeTests {
     func sample(_ function: String, _ role: Probe.Role, at time: UInt64) -> KernelSample {
         KernelSample(tracepoint: "\(Probe.kprobeGroup):\(function)", role: role, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: time),

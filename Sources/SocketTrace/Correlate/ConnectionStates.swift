@@ -4,12 +4,20 @@
 /// of the program was there to see the error (a reset answering a write
 /// that had already returned) is in TCP_CLOSE: closing it sends nothing,
 /// though every call made on it succeeded.
+///
+/// One 4-tuple can carry several connections, one after another or (a
+/// closed socket not yet closed by its program beside a new one) at once:
+/// changes are kept per kernel socket (`skaddr`), and a call's socket is
+/// known by the `sk` its own send and receive tracepoints give. A socket
+/// never seen so on a 4-tuple that had several is given no sampled change.
 struct ConnectionStates {
     struct Change {
         let state: Int64
         let time: MonotonicTime
         /// What shows it: the sampled state change, or the state the kernel gave at the call's entry.
         let heading: String
+        /// The kernel's `struct sock` it changed (the tracepoint's skaddr).
+        var sock: Int64? = nil
     }
 
     /// The states the calls leave a stream socket in while they believe
@@ -18,7 +26,10 @@ struct ConnectionStates {
         state == .connected || state == .connecting || state == .shutDown
     }
 
-    private var last: [BackgroundWork.Flow: Change] = [:]
+    /// Each 4-tuple's kernel sockets, each with its last change.
+    private var last: [BackgroundWork.Flow: [Change]] = [:]
+    /// The kernel socket behind each traced socket inode, from its calls' own samples.
+    private var sockOfInode: [UInt64: Int64] = [:]
     /// Connections remembered at most; past it the oldest half is forgotten
     /// (a busy machine's other connections, with probes sampled everywhere).
     static let limit = 16_384
@@ -27,13 +38,42 @@ struct ConnectionStates {
         for sample in samples where sample.tracepoint == "sock:inet_sock_set_state" {
             guard let (source, destination) = sample.flowEndpoints, let state = sample.fields["newstate"]?.number else { continue }
             let flow = BackgroundWork.Flow(source: source, destination: destination)
-            if let known = last[flow], known.time > sample.time { continue }
-            last[flow] = Change(state: state, time: sample.time, heading: sample.heading)
+            let change = Change(state: state, time: sample.time, heading: sample.heading, sock: sample.fields["skaddr"]?.number)
+            var changes = last[flow] ?? []
+            if let index = changes.firstIndex(where: { $0.sock == change.sock }) {
+                if changes[index].time > sample.time { continue }
+                changes[index] = change
+            } else {
+                changes.append(change)
+            }
+            last[flow] = changes
         }
         if last.count > Self.limit {
-            let oldest = last.sorted { $0.value.time < $1.value.time }.prefix(last.count / 2)
+            let oldest = last.sorted { ($0.value.map(\.time).max() ?? MonotonicTime(nanoseconds: 0)) < ($1.value.map(\.time).max() ?? MonotonicTime(nanoseconds: 0)) }.prefix(last.count / 2)
             for (flow, _) in oldest { last[flow] = nil }
         }
+    }
+
+    /// Learns the kernel socket of `socket` from a call's own samples: the
+    /// `sk` of the send or receive length tracepoints, which fire in
+    /// sock_sendmsg and sock_recvmsg on the call's socket (not in softirq work).
+    mutating func learn(_ socket: SocketSnapshot?, from samples: [KernelSample]) {
+        guard let inode = socket?.inode, socket?.type == SocketTypeNumber.stream else { return }
+        for sample in samples where sample.tracepoint == "sock:sock_send_length" || sample.tracepoint == "sock:sock_recv_length" {
+            guard !sample.sides.softirq, let sock = sample.fields["sk"]?.number else { continue }
+            if sockOfInode.count > Self.limit { sockOfInode.removeAll(keepingCapacity: true) }
+            sockOfInode[inode] = sock
+            return
+        }
+    }
+
+    /// The last sampled change of the socket's connection: of its own
+    /// kernel socket when known, else of the only one its 4-tuple had.
+    private func lastChange(_ socket: SocketSnapshot) -> Change? {
+        guard let local = socket.local?.forPairing, let peer = socket.peer?.forPairing,
+              let changes = last[BackgroundWork.Flow(source: local, destination: peer)] else { return nil }
+        if let inode = socket.inode, let sock = sockOfInode[inode] { return changes.first { $0.sock == sock } }
+        return changes.count == 1 ? changes[0] : nil
     }
 
     /// The kernel's state change that left the socket's connection in
@@ -41,8 +81,7 @@ struct ConnectionStates {
     /// (or half-closed): the evidence that closing it sends nothing.
     func closedByKernel(_ socket: SocketSnapshot?, before time: MonotonicTime) -> Change? {
         guard let socket, socket.type == SocketTypeNumber.stream, Self.callsLeaveOpen(socket.state) else { return nil }
-        if let local = socket.local?.forPairing, let peer = socket.peer?.forPairing,
-           let change = last[BackgroundWork.Flow(source: local, destination: peer)], change.state == TCPState.close, change.time < time {
+        if let change = lastChange(socket), change.state == TCPState.close, change.time < time {
             return change
         }
         // Not sampled (the change happened in a task or on a CPU no probe watched), but read at the call's entry.

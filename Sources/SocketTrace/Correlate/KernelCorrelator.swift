@@ -271,6 +271,7 @@ public final class KernelCorrelator {
         let attributed = attributeFlows(mine, to: call)
         mine = attributed.kept
         otherFlows += attributed.others
+        connectionStates.learn(call.socket, from: mine)
         // A connection the kernel closed (a reset received) while the
         // program's calls on it all succeeded: its operations are a closed
         // socket's.
