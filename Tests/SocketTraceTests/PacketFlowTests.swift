@@ -57,6 +57,37 @@ import Testing
         #expect(correlator.takeOtherFlows().isEmpty)
     }
 
+    @Test("between a traced thread's calls, softirq work run there says whose packet it handled: a traced call's packet and the ACK back to it by skb, an unknown packet and a timer's as not known (audit 11)")
+    func softirqWorkBetweenCalls() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let inUserMode = ["asm_sysvec_apic_timer_interrupt"]
+        let irq = ["handle_softirqs", "__irq_exit_rcu", "sysvec_apic_timer_interrupt"] + inUserMode
+        // Another traced thread's send queued skb 0x100; its receive ran later in thread 7, between thread 7's calls.
+        correlator.add([Self.sample("net:net_dev_queue", Self.sendPath, at: 10, skb: 0x100, length: 80, tid: 9)])
+        _ = correlator.activity(for: Self.send(tid: 9, local: Self.client, peer: Self.server, from: 5, to: 20))
+        let timer = ["__dev_queue_xmit", "ip_finish_output2", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_write_xmit", "tcp_send_loss_probe",
+                     "tcp_write_timer", "call_timer_fn", "__run_timers", "run_timer_softirq"]
+        correlator.add([
+            Self.sample("net:netif_receive_skb", Self.receive + irq, at: 110, skb: 0x100, length: 66),
+            Self.sample("net:net_dev_queue", Self.ackInReceive + irq, at: 120, skb: 0x200, length: 66),
+            Self.sample("net:netif_receive_skb", Self.receive + irq, at: 130, skb: 0x777, length: 66),
+            Self.sample("net:net_dev_queue", Self.ackInReceive + irq, at: 140, skb: 0x778, length: 66),
+            Self.sample("net:net_dev_queue", timer + irq, at: 150, skb: 0x779, length: 466),
+        ])
+        let stray = correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 500))
+        #expect(stray.map(\.flow?.owner) == [.ownSocket, .peer, .unverified, .unverified, .unverified], "\(stray.map { $0.flow?.evidence ?? "-" })")
+        #expect(stray[0].flow?.evidence.contains("skb 0x100 queued by sendto of 9 on 127.0.0.1:40000 → 127.0.0.1:8080") == true)
+        #expect(stray[1].flow?.evidence.contains("back to that traced socket by its peer") == true)
+        #expect(stray[2].flow?.evidence.contains("may be another program's") == true)
+        #expect(stray[3].flow?.evidence.contains("may be another program's") == true)
+        #expect(stray[4].flow?.evidence.hasPrefix("TIMER softirq work run in this traced thread between its traced calls") == true
+                && stray[4].flow?.evidence.contains("may be another program's") == true, "\(stray[4].flow?.evidence ?? "-")")
+        // The ACK sent back is known by its skb when received later: the traced socket's peer's packet.
+        correlator.add([Self.sample("net:netif_receive_skb", Self.receive + Self.softirq + Self.sendPath, at: 610, skb: 0x200, length: 52)])
+        let later = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 600, to: 700))
+        #expect(later.samples.first?.flow?.owner == .peer, "\(later.samples.map { $0.flow?.description ?? "-" })")
+    }
+
     @Test("what a packet's receive sends leaves its receiver for its sender: the owner turns round (an ACK to the peer's data is this socket's; to this socket's, the peer's)")
     func answers() {
         let own = PacketFlow(owner: .ownSocket, evidence: "skb 0x100 queued by sendto of 7")

@@ -295,6 +295,37 @@ struct TraceFileTests {
         #expect(blocks[0].replacingOccurrences(of: blocks[0].components(separatedBy: "\n").first { $0.contains(evidence) }! + "\n", with: "") == blocks[1])
     }
 
+    @Test("softirq work a traced thread ran between its calls: a traced socket's packet is shown with its evidence; one not known to be is counted, not shown, and kept in the file (audit 11)")
+    func softirqWorkBetweenCallsShown() throws {
+        func sample(_ owner: PacketFlow.Owner, _ evidence: String, skb: Int64) -> KernelSample {
+            var sample = KernelSample(tracepoint: "net:netif_receive_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5),
+                                      cpu: 1, chain: ["__netif_receive_skb_core", "net_rx_action", "handle_softirqs", "__irq_exit_rcu"],
+                                      fields: ["skbaddr": .number(skb), "len": .number(52), "name": .string("lo")])
+            sample.inTracedTask = "between its traced calls"
+            sample.flow = PacketFlow(owner: owner, evidence: evidence)
+            return sample
+        }
+        let path = TestSupport.temporaryFile("between-calls") + ".jsonl"
+        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
+                                     header: TraceHeader(command: ["x"], kernelObservation: "observed", note: nil))
+        writer.handle(.kernelEvent(sample(.ownSocket, "NET_RX softirq work run in this traced thread between its traced calls: skb 0x100 queued by sendto of 9", skb: 0x100)))
+        writer.handle(.kernelEvent(sample(.unverified, "NET_RX softirq work run in this traced thread between its traced calls: skb 0x200 was not seen leaving a traced call", skb: 0x200)))
+        writer.finish()
+        let read = try TraceFileReader(path: path).records.compactMap { record -> KernelSample? in
+            if case let .kernelEvent(sample) = record { return sample }
+            return nil
+        }
+        #expect(read.map(\.flow?.owner) == [.ownSocket, .unverified], "the file keeps both")
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        for sample in read { timeline.handle(.kernelEvent(sample)) }
+        timeline.finish()
+        output.flush()
+        #expect(output.captured.contains("skb 0x100 queued by sendto of 9"), "\(output.captured)")
+        #expect(!output.captured.contains("skb 0x200") && !output.captured.contains("during a call"), "\(output.captured)")
+        #expect(output.captured.contains("1 kernel event of softirq work that traced threads ran between their calls is not shown"), "\(output.captured)")
+    }
+
     @Test("a traced flow's chain taken in a traced task between its calls says so, in the file and the timeline, not 'outside the traced tasks' (audit 8)")
     func inTracedTask() throws {
         func sample(_ context: String?, task: String) -> KernelSample {

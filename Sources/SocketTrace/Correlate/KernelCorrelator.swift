@@ -223,7 +223,79 @@ public final class KernelCorrelator {
             sample.inTracedTask = "between its traced calls"
             return sample
         }
-        return withoutUntracedTimerWork(others, named: everywhere)
+        return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere)
+    }
+
+    /// Softirq work a traced thread ran between its calls (an interrupt's
+    /// softirqs run on whatever task the CPU was in) says whose packet it
+    /// handled: a receive by its skb, when a traced call queued it (a
+    /// traced socket's packet, or the kernel's answer to one), what that
+    /// receive sent after it the same way turned round; anything else is
+    /// said not known, since these tracepoints give no addresses and the
+    /// work may be another program's (audit 11: another connection's
+    /// receives, ACKs and loss probes shown as the thread's events).
+    func withFlowsBetweenCalls(_ samples: [KernelSample], named: [KernelSample]) -> [KernelSample] {
+        // A traced flow's retransmissions, named by tcp_retransmit_skb: the packet each sent is that flow's.
+        let retransmissions = named.filter { $0.role == .chain && $0.sides.softirq && !$0.addresses.isEmpty && background.isTraced($0) }
+        // The receive being handled: what it is said to be, and its sender when a traced call queued it.
+        var current: (packet: String, owner: PacketFlow.Owner, sender: QueuedPackets.Sender?)?
+        return samples.sorted { $0.time < $1.time }.map { sample in
+            var sample = sample
+            let sides = sample.sides
+            guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
+            sample.inTracedTask = "between its traced calls"
+            let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread between its traced calls"
+            let notKnown = "whose packet it handled is not known (\(sample.tracepoint) gives no addresses): it may be another program's"
+            if sides.softirqKind != "NET_RX", let start = retransmissions.first(where: { Self.continues(sample, $0) }),
+               let ends = start.flowEndpoints, let owner = background.owner(of: ends.source, ends.destination) {
+                // The segment a traced flow's retransmission sent (audit 10's link, for the traced flow's own).
+                current = nil
+                let said = "\(ends.source) → \(ends.destination)"
+                sample.flow = PacketFlow(owner: owner, evidence: "\(work): taken in the call of \(start.chain[0]) that \(start.tracepoint) for \(said), "
+                                            + "a traced socket's, then reported (the next such hit on CPU \(start.cpu), with the same return addresses from there out)")
+                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress {
+                    queuedPackets.queued(skb: skb, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
+                                                             time: sample.time, length: sample.packetLength))
+                }
+            } else if sides.softirqKind == "NET_RX", sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
+                let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
+                if let sender = queuedPackets.takeSender(of: skb, at: sample.time, length: sample.packetLength),
+                   sender.kind == .socket || sender.kind == .kernelReply {
+                    current = ("\(name) queued by \(sender.described)", sender.kind == .kernelReply ? .kernelReply : .ownSocket, sender)
+                    sample.flow = PacketFlow(owner: current!.owner, evidence: "\(work): \(current!.packet), a traced socket's packet")
+                } else {
+                    current = ("\(name), not seen leaving a traced call", .unverified, nil)
+                    sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(name) was not seen leaving a traced call; \(notKnown)")
+                }
+            } else if sides.softirqKind == "NET_RX", let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
+                let transmit = sample.tracepoint == KernelSample.transmitTracepoint
+                if transmit, let sender = packet.sender, sender.kind == .socket, !sample.isNeighbourSolicitation,
+                   (sender.local != nil && sender.peer != nil) || sender.inode != nil {
+                    // Sent back to the traced socket that sent the packet being received.
+                    let reply = sample.isKernelReply
+                    sample.flow = PacketFlow(owner: reply ? .kernelReply : .peer,
+                                             evidence: "\(work): sent in the receive of \(packet.packet), back to that traced socket"
+                                                + (reply ? " by the kernel (no socket there)" : " by its peer"))
+                    if let skb = sample.skbAddress {
+                        queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
+                                                                 kind: reply ? .kernelReply : .socket,
+                                                                 call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
+                                                                    + sender.call,
+                                                                 time: sample.time, length: sample.packetLength))
+                    }
+                } else {
+                    let proven = packet.sender != nil && !transmit
+                    sample.flow = PacketFlow(owner: proven ? packet.owner : .unverified,
+                                             evidence: "\(work): in the receive of \(packet.packet)" + (proven ? "" : "; " + notKnown))
+                    register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work)
+                }
+            } else {
+                current = nil
+                sample.flow = PacketFlow(owner: .unverified, evidence: "\(work); \(notKnown)")
+                register(sample, as: .unknown, by: work)
+            }
+            return sample
+        }
     }
 
     /// Another program's retransmission that a timer ran in this thread

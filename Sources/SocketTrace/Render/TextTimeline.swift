@@ -48,6 +48,10 @@ public final class TextTimeline: TraceSink {
     static let annotatedLinesLimit = 1024
     /// While set, `put` collects here instead of writing.
     var captured: String?
+    /// Softirq work a traced thread ran between its calls for packets not
+    /// known to be the traced program's: counted, not shown (the trace
+    /// file keeps each, with why).
+    var unknownWorkBetweenCalls = 0
 
     /// The order lines are written in (a pure stage).
     var order = TimelineOrder()
@@ -156,6 +160,11 @@ public final class TextTimeline: TraceSink {
     }
 
     func render(_ sample: KernelSample) {
+        if sample.task == nil, sample.inTracedTask != nil, sample.flow?.owner == .unverified {
+            // Softirq work run in this thread between its calls, for a packet not known to be a traced socket's.
+            unknownWorkBetweenCalls += 1
+            return
+        }
         // A traced task's hit is under its own name (the timeline followed its execs).
         lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time, task: sample.inTracedTask == nil ? sample.task : nil))
         var text = "kernel " + sample.heading
@@ -176,7 +185,12 @@ public final class TextTimeline: TraceSink {
             kernelLines(activity, outsideCalls: true)
             return
         }
-        if let flow = sample.flow { text += " (during a call: " + flow.description + ")" }
+        if let flow = sample.flow, sample.inTracedTask != nil {
+            // Softirq work run in this thread between its calls, for a traced socket's packet.
+            text += " (" + flow.evidence + ")"
+        } else if let flow = sample.flow {
+            text += " (during a call: " + flow.description + ")"
+        }
         lines.write(paint(text, "\u{1B}[2m"))
         lines.end()
         eventStack(sample)
@@ -348,6 +362,12 @@ public final class TextTimeline: TraceSink {
     public func finish() {
         for line in order.finish() { write(line) }
         lines.closeOpenLine()
+        if unknownWorkBetweenCalls > 0 {
+            let count = unknownWorkBetweenCalls == 1 ? "1 kernel event of softirq work that traced threads ran between their calls is"
+                : "\(unknownWorkBetweenCalls) kernel events of softirq work that traced threads ran between their calls are"
+            output.write("\n\(count) not shown: their packets were not seen leaving a traced call, so they may be another program's"
+                         + " (a trace file keeps each, with why)\n")
+        }
         let paired = connections.connections.filter(\.isTraced)
         if !paired.isEmpty {
             output.write("\nconnections:\n")
