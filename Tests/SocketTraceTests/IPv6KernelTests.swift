@@ -36,7 +36,8 @@ struct IPv6KernelTests {
             if let name = operation["operation"] as? String, let chains = operation["chains"] as? Int, chains > 0 { summary.chains[name] = chains }
         }
         let kernel = object["kernel"] as? [String: Any] ?? [:]
-        summary.elsewhere = kernel["elsewhere"] as? [String: Int] ?? [:]
+        // Work for traced connections outside their calls: in other tasks, or in a traced thread between its calls.
+        summary.elsewhere = (kernel["elsewhere"] as? [String: Int] ?? [:]).merging(kernel["between_calls"] as? [String: Int] ?? [:], uniquingKeysWith: +)
         for chain in kernel["unmodelled"] as? [[String: Any]] ?? [] {
             summary.unmodelled.append((chain["frames"] as? [String] ?? []).joined(separator: " → "))
         }

@@ -295,6 +295,30 @@ struct TraceFileTests {
         #expect(blocks[0].replacingOccurrences(of: blocks[0].components(separatedBy: "\n").first { $0.contains(evidence) }! + "\n", with: "") == blocks[1])
     }
 
+    @Test("compare: a traced connection's work in a traced thread between its calls is not 'outside the traced tasks'; unknown softirq work between calls is counted as such (audit 11)")
+    func compareBetweenCalls() {
+        func event(task: String?, context: String?, owner: PacketFlow.Owner?, operation: String?) -> KernelSample {
+            var sample = KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5),
+                                      cpu: 0, chain: ["__tcp_retransmit_skb", "tcp_write_timer"], fields: [:])
+            sample.task = task
+            sample.inTracedTask = context
+            sample.flow = owner.map { PacketFlow(owner: $0, evidence: "x") }
+            sample.alignments = operation.map { [ChainAlignment(operation: $0, steps: [], extraFrames: [], observed: [])] }
+            return sample
+        }
+        let comparison = KernelComparison(calls: [], strayEvents: [
+            event(task: "traced task 7", context: "between its traced calls", owner: .ownSocket, operation: "tcp_retransmit_timer"),
+            event(task: "swapper/0", context: nil, owner: .ownSocket, operation: "tcp_retransmit_timer"),
+            event(task: nil, context: "between its traced calls", owner: .unverified, operation: nil),
+            event(task: nil, context: nil, owner: nil, operation: nil),
+        ])
+        #expect(comparison.betweenCalls == ["tcp_retransmit_timer": 1] && comparison.elsewhere == ["tcp_retransmit_timer": 1])
+        #expect(comparison.outsideCalls == 2 && comparison.unknownBetweenCalls == 1)
+        let text = comparison.text
+        #expect(text.contains("work for traced connections in traced threads between their calls (timers that fired there): tcp_retransmit_timer ×1"), "\(text)")
+        #expect(text.contains("kernel events outside every traced call: 2, of which 1 softirq work"), "\(text)")
+    }
+
     @Test("softirq work a traced thread ran between its calls: a traced socket's packet is shown with its evidence; one not known to be is counted, not shown, and kept in the file (audit 11)")
     func softirqWorkBetweenCallsShown() throws {
         func sample(_ owner: PacketFlow.Owner, _ evidence: String, skb: Int64) -> KernelSample {

@@ -40,15 +40,24 @@ public struct KernelComparison: Sendable, Codable {
     /// Work for traced connections outside the traced tasks (timers on any
     /// CPU, ksoftirqd), by the operation its chain was aligned with.
     public var elsewhere: [String: Int] = [:]
+    /// The same work taken in a traced thread between its calls (a timer
+    /// that fired while it ran), by operation (audit 11: counted as outside).
+    public var betweenCalls: [String: Int] = [:]
+    /// Softirq work traced threads ran between their calls for packets not
+    /// known to be a traced socket's (perhaps another program's).
+    public var unknownBetweenCalls = 0
     public var handshakes: [KernelHandshake] = []
 
     /// `exits`: processes whose exit released sockets, with their kernel
     /// activity: its samples count under `exit OPERATION`, timed from the
     /// release's first sample.
     public init(calls: [SyscallInvocation], strayEvents: [KernelSample], exits: [ProcessEvent] = []) {
-        outsideCalls = strayEvents.filter { $0.flow == nil }.count
+        // Not counted outside the calls: other connections' packets taken out of calls, and work for traced connections.
+        outsideCalls = strayEvents.filter { $0.task == nil && $0.flow?.owner != .otherFlow }.count
+        unknownBetweenCalls = strayEvents.filter { $0.task == nil && $0.inTracedTask != nil && $0.flow?.owner == .unverified }.count
         for event in strayEvents where event.task != nil {
-            elsewhere[event.alignments?.first?.operation ?? "(unmodelled) " + event.tracepoint, default: 0] += 1
+            let operation = event.alignments?.first?.operation ?? "(unmodelled) " + event.tracepoint
+            if event.inTracedTask != nil { betweenCalls[operation, default: 0] += 1 } else { elsewhere[operation, default: 0] += 1 }
         }
         packets[PacketFlow.Owner.otherFlow.rawValue] = strayEvents.filter { $0.flow?.owner == .otherFlow }.count
         var timingIndex: [String: Int] = [:]
@@ -137,12 +146,20 @@ public struct KernelComparison: Sendable, Codable {
         for chain in unmodelled {
             out += "  \(chain.context) (×\(chain.samples)): " + chain.frames.joined(separator: " → ") + "\n"
         }
-        out += "kernel events outside every traced call: \(outsideCalls)\n"
+        out += "kernel events outside every traced call: \(outsideCalls)"
+        if unknownBetweenCalls > 0 {
+            out += ", of which \(unknownBetweenCalls) softirq work run in traced threads between their calls for packets not known to be a traced socket's"
+        }
+        out += "\n"
         let owners: [(PacketFlow.Owner, String)] = [(.ownSocket, "sent by the call's socket"), (.peer, "sent to it by its peer"), (.kernelReply, "the kernel's answers to its packets"),
                                                     (.unverified, "unverified"), (.otherFlow, "other connections' (taken out of the calls)")]
         if !elsewhere.isEmpty {
             out += "work for traced connections outside the traced tasks (timers, ksoftirqd): "
                 + elsewhere.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n"
+        }
+        if !betweenCalls.isEmpty {
+            out += "work for traced connections in traced threads between their calls (timers that fired there): "
+                + betweenCalls.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n"
         }
         out += "softirq samples on calls' stacks, by whose packet: "
             + owners.map { "\(packets[$0.0.rawValue] ?? 0) \($0.1)" }.joined(separator: ", ") + "\n"
