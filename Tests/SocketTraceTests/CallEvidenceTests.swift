@@ -89,6 +89,25 @@ import Testing
         #expect(cs?.address == 0x8001 && cs?.length == 6 && cs?.target == 0x2000, "\(String(describing: cs))")
     }
 
+    @Test("a tail call from a function that jumps on from two places names both: a tail jump leaves no return address, so which ran is not known (audit 11)")
+    func twoTailJumps() {
+        let code = Code()
+        let (caller, middle, callee) = (UInt64(0x1000), UInt64(0x3000), UInt64(0x4000))
+        code.add("caller", at: caller, [0x90] + Self.branch(0xe8, from: caller + 1, to: middle) + [0xc3])
+        // middle: +0 jne +5 (to +7); +2 jmp callee; +7 call helper; +0xc jmp callee
+        code.add("middle", at: middle, [0x75, 0x05] + Self.branch(0xe9, from: middle + 2, to: callee) + Self.branch(0xe8, from: middle + 7, to: 0x2000)
+                 + Self.branch(0xe9, from: middle + 0xc, to: callee))
+        code.add("helper", at: 0x2000, [0xc3])
+        code.add("callee", at: callee, [0x90, 0x90, 0xc3])
+        let evidence = CallEvidence(code: code)
+        let link = evidence.link(from: KernelFrame("caller", 0x1006), to: KernelFrame("callee", 0x4001))
+        #expect(link == .tail(call: "caller+0x1: call middle", jumps: ["middle+0x2: jmp callee or middle+0xc: jmp callee"], through: ["middle"], starts: [0x3000]),
+                "\(link)")
+        // A call in it lies before one of the two ways on: that one is named.
+        let sites = evidence.sitesOnTheWay(inFunctionAt: middle, toward: callee, reaching: "helper")
+        #expect(sites.on == ["middle+0x7: call helper (before the jump on at middle+0xc)"] && sites.off.isEmpty, "\(sites)")
+    }
+
     @Test("statuses: a proven tail call, a call beside the path as modelled or not, inline, unverified")
     func statuses() {
         let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n"

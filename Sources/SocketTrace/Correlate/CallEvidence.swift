@@ -292,7 +292,14 @@ public final class CallEvidence {
                     if target == destination {
                         let path = jumps + [branch]
                         let entered = [start] + path.dropLast().compactMap(\.target)
-                        return (path.map(describe), entered.map { code.extent(of: $0)?.function ?? "?" }, entered)
+                        // Every jump of each function to the next one: a tail jump leaves no
+                        // return address, so which of several was taken is not known (audit 11:
+                        // tcp_xmit_recovery jumps on at +0x16 and at +0x62).
+                        let described = zip(entered, path).map { function, branch in
+                            let all = self.jumps(ofFunctionAt: function, to: branch.target ?? 0)
+                            return all.isEmpty ? describe(branch) : all.joined(separator: " or ")
+                        }
+                        return (described, entered.map { code.extent(of: $0)?.function ?? "?" }, entered)
                     }
                     if visited.count < Self.tailSearchLimit, visited.insert(target).inserted { next.append((target, jumps + [branch])) }
                 }
@@ -473,9 +480,11 @@ public final class CallEvidence {
         guard let flow = flow(ofFunctionAt: start), !leaving.isEmpty else { return (sites.map(describe), []) }
         var on: [String] = [], off: [String] = []
         for site in sites {
-            let passed = flow.mayReach(from: start, to: site.address) && site.kind == .call
-                && leaving.contains { flow.mayReach(from: site.end, to: $0) }
-            if passed { on.append(describe(site) + " (before the jump on)") } else { off.append(describe(site)) }
+            let after = leaving.filter { flow.mayReach(from: site.end, to: $0) }
+            let passed = flow.mayReach(from: start, to: site.address) && site.kind == .call && !after.isEmpty
+            // With several ways on, the ones this call lies before (audit 11).
+            let before = leaving.count == 1 ? "the jump on" : "the jump on at " + after.map(location).joined(separator: " or ")
+            if passed { on.append(describe(site) + " (before \(before))") } else { off.append(describe(site)) }
         }
         return (on, off)
     }
