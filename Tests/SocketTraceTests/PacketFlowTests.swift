@@ -270,7 +270,8 @@ import Testing
         call.exitTime = MonotonicTime(nanoseconds: 300)
         call.result = SyscallResult(value: 4096, errno: nil)
         call.socket = SocketSnapshot(fd: 4, family: 1, type: 1, protocolLabel: "UNIX-STREAM", local: nil, peer: nil, state: .connected)
-        // A second packet whose stack differs above the timer (another place): no claim for it.
+        // A second packet whose stack differs above the timer (another place): not linked to the
+        // tcp_retransmit_skb, but TCP's work all the same, so not this UNIX socket's (audit 11).
         var elsewhere = packet(at: 250)
         elsewhere.addresses[5] = 0x9999
         // Its receive, on the read's stack later: an IP socket's packet, not a UNIX socket's.
@@ -279,9 +280,17 @@ import Testing
         correlator.add([packet(at: 150), reported(at: 160), received, elsewhere])
         let activity = correlator.activity(for: call)
         let others = correlator.takeOtherFlows()
-        #expect(others.map(\.time.nanoseconds) == [150, 170], "\(others.map { $0.flow?.evidence ?? "-" })")
+        #expect(others.map(\.time.nanoseconds) == [150, 170, 250], "\(others.map { $0.flow?.evidence ?? "-" })")
         #expect(others.first?.flow?.owner == .otherFlow && others.first?.flow?.evidence.contains("127.0.0.1:52188 → 127.0.0.1:9999") == true)
-        #expect(activity.samples.map(\.time.nanoseconds) == [250] && activity.samples.first?.flow?.owner == .unverified)
+        #expect(others.last?.flow?.evidence == "TCP work (__tcp_transmit_skb on its stack), and this call's socket is not a TCP socket")
+        #expect(activity.samples.isEmpty)
+        // On a socket whose kind is not known, the unlinked packet is not claimed either way.
+        let unknown = KernelCorrelator(model: nil, symbols: nil)
+        var anyCall = call
+        anyCall.socket?.family = 0
+        unknown.add([elsewhere])
+        let kept = unknown.activity(for: anyCall)
+        #expect(kept.samples.map(\.time.nanoseconds) == [250] && kept.samples.first?.flow?.owner == .unverified)
     }
 
     @Test("between a traced thread's calls, another program's retransmission run by a timer there: its packet, receive and drop are not the thread's events (audit 10)")

@@ -536,21 +536,30 @@ public final class KernelCorrelator {
     /// Those of them that are a traced flow's, decided by `now` (all when
     /// nil), each with its chain's softirq part aligned.
     public func takeBackground(upTo now: MonotonicTime?) -> [KernelSample] {
-        background.take(upTo: now) { sample in
-            guard sample.role == .chain, let model else { return [] }
-            let parts = ChainAligner.parts(sample.frames)
-            guard let found = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
-                                                       caller: parts.connecting.last, family: sample.pathFamily,
-                                                       subject: sample.allocatingFunction) else { return [] }
-            return [found]
-        }
+        background.take(upTo: now) { softirqAlignments($0) }
+    }
+
+    /// A chain's softirq part aligned with the softirq operation that explains it (none: unmodelled).
+    func softirqAlignments(_ sample: KernelSample) -> [ChainAlignment] {
+        guard sample.role == .chain, let model else { return [] }
+        let parts = ChainAligner.parts(sample.frames)
+        guard let found = aligner.softirqAlignment(parts.softirq, kind: parts.softirqKind, model: model, kernel: kernel,
+                                                   caller: parts.connecting.last, family: sample.pathFamily,
+                                                   subject: sample.allocatingFunction) else { return [] }
+        return [found]
     }
 
     /// Samples of other connections' packets taken during the calls
-    /// correlated so far.
+    /// correlated so far, softirq work's chains aligned (a delayed ACK's
+    /// timer in a UNIX call is still tcp_delack_timer's).
     public func takeOtherFlows() -> [KernelSample] {
         defer { otherFlows.removeAll() }
-        return otherFlows
+        return otherFlows.map { sample in
+            guard sample.alignments == nil, sample.role == .chain, sample.sides.softirq else { return sample }
+            var sample = sample
+            sample.alignments = softirqAlignments(sample)
+            return sample
+        }
     }
 
     /// The syscall side of a chain against the sample's operation, and the

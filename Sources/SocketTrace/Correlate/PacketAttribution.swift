@@ -80,7 +80,15 @@ extension KernelCorrelator {
                 continue
             }
             let work = "\(sides.softirqKind ?? "unknown") softirq work on the stack of \(worker)"
-            if sides.softirqKind != "NET_RX", !sample.everywhere, let (start, flow) = named.first(where: { Self.continues(sample, $0.sample) }) {
+            let linked = sides.softirqKind != "NET_RX" && !sample.everywhere ? named.first(where: { Self.continues(sample, $0.sample) }) : nil
+            if linked == nil, let socket, socket.family != 0, !socket.isTCP, let frame = sample.chain.first(where: Self.tcpWorkFrames.contains) {
+                // TCP's own work (a delayed ACK's timer, a TCP segment's receive) is never a UDP or UNIX socket's (audit 11).
+                sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (\(frame) on its stack), and this call's socket is not a TCP socket")
+                register(sample, as: .unknown, by: "TCP " + work)
+                others.append(sample)
+                continue
+            }
+            if let (start, flow) = linked {
                 // The same work as a sample that named its flow (a retransmission's
                 // packet, sent under the tcp_retransmit_skb that named its 4-tuple).
                 current = nil
@@ -149,6 +157,9 @@ extension KernelCorrelator {
     /// (a neighbour lookup's), or by work for no socket known (a timer's, a
     /// queued packet flushed when its neighbour answered): its receive then
     /// says where it came from, and no more.
+    /// Frames only TCP's sending or receiving of a segment has.
+    static let tcpWorkFrames: Set<String> = ["__tcp_transmit_skb", "tcp_v4_rcv", "tcp_v6_rcv", "tcp_v4_do_rcv", "tcp_v6_do_rcv"]
+
     func register(_ sample: KernelSample, as kind: QueuedPackets.Sender.Kind, by work: String) {
         guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
         queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: kind, call: work, time: sample.time, length: sample.packetLength))
