@@ -88,6 +88,15 @@ import Testing
         #expect(later.samples.first?.flow?.owner == .peer, "\(later.samples.map { $0.flow?.description ?? "-" })")
     }
 
+    @Test("a kworker is named without the workqueue its name ends with while it runs one (audit 11); other names as they are")
+    func stableKernelThreadNames() {
+        #expect(BackgroundWork.stableName("kworker/1:1-events_power_efficient") == "kworker/1:1")
+        #expect(BackgroundWork.stableName("kworker/u8:2-flush-8:0") == "kworker/u8:2")
+        #expect(BackgroundWork.stableName("kworker/0:0H") == "kworker/0:0H")
+        #expect(BackgroundWork.stableName("ksoftirqd/1") == "ksoftirqd/1")
+        #expect(BackgroundWork.stableName("irq/24-virtio0") == "irq/24-virtio0")
+    }
+
     @Test("what a packet's receive sends leaves its receiver for its sender: the owner turns round (an ACK to the peer's data is this socket's; to this socket's, the peer's)")
     func answers() {
         let own = PacketFlow(owner: .ownSocket, evidence: "skb 0x100 queued by sendto of 7")
