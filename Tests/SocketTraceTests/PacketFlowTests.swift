@@ -88,6 +88,23 @@ import Testing
         #expect(later.samples.first?.flow?.owner == .peer, "\(later.samples.map { $0.flow?.description ?? "-" })")
     }
 
+    @Test("an skb a traced call queued to another device than loopback never comes back: its freed address, reused by another program's packet on lo, is not taken for it (audit 12)")
+    func skbOutAnotherDevice() {
+        var queued = QueuedPackets()
+        let sender = QueuedPackets.Sender(local: nil, peer: nil, inode: 42, call: "sendto of 9", time: MonotonicTime(nanoseconds: 100), length: 152)
+        queued.queued(skb: 0x400, device: "t0", by: sender)
+        // 152 - 14 = 138: the length fits, the device does not.
+        #expect(queued.takeSender(of: 0x400, at: MonotonicTime(nanoseconds: 5_000_000), length: 138, device: "lo") == nil)
+        queued.queued(skb: 0x500, device: "lo", by: sender)
+        #expect(queued.takeSender(of: 0x500, at: MonotonicTime(nanoseconds: 200), length: 138, device: "eth0") == nil, "received elsewhere")
+        queued.queued(skb: 0x600, device: "lo", by: sender)
+        #expect(queued.takeSender(of: 0x600, at: MonotonicTime(nanoseconds: 200), length: 138, device: "lo")?.inode == 42)
+        // A later send of the same address out another device forgets the loopback one.
+        queued.queued(skb: 0x700, device: "lo", by: sender)
+        queued.queued(skb: 0x700, device: "t0", by: sender)
+        #expect(queued.takeSender(of: 0x700, at: MonotonicTime(nanoseconds: 200), length: 138, device: "lo") == nil)
+    }
+
     @Test("a kworker is named without the workqueue its name ends with while it runs one (audit 11); other names as they are")
     func stableKernelThreadNames() {
         #expect(BackgroundWork.stableName("kworker/1:1-events_power_efficient") == "kworker/1:1")

@@ -72,7 +72,7 @@ extension KernelCorrelator {
                     if sample.isNeighbourSolicitation {
                         register(sample, as: .neighbour, by: by)
                     } else {
-                        queuedPackets.queued(skb: skb, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
+                        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
                                                                  length: sample.packetLength))
                     }
                 }
@@ -97,7 +97,7 @@ extension KernelCorrelator {
                 sample.flow = flow.map { PacketFlow(owner: $0.owner, evidence: continued + ": " + $0.evidence) }
                     ?? PacketFlow(owner: .otherFlow, evidence: continued + ", not this socket's")
                 if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let ends = start.flowEndpoints {
-                    queuedPackets.queued(skb: skb, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
+                    queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
                                                              time: sample.time, length: sample.packetLength))
                 }
             } else if sides.softirqKind != "NET_RX" {
@@ -105,7 +105,7 @@ extension KernelCorrelator {
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(sides.softirqKind ?? "unknown") softirq work, not one packet's")
                 register(sample, as: .unknown, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
-                current = flow(ofSkb: skb, length: sample.packetLength, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
+                current = flow(ofSkb: skb, length: sample.packetLength, device: sample.device, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
                                family: socket?.family)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
@@ -122,7 +122,7 @@ extension KernelCorrelator {
                         // A reset or an ICMP error for a port no socket has is
                         // the receiving kernel's answer, not a peer socket's.
                         let reply = sample.isKernelReply
-                        queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
+                        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
                                                                  kind: reply ? .kernelReply : .socket,
                                                                  call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
                                                                     + sender.call,
@@ -162,14 +162,14 @@ extension KernelCorrelator {
 
     func register(_ sample: KernelSample, as kind: QueuedPackets.Sender.Kind, by work: String) {
         guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
-        queuedPackets.queued(skb: skb, by: .init(local: nil, peer: nil, kind: kind, call: work, time: sample.time, length: sample.packetLength))
+        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: nil, peer: nil, kind: kind, call: work, time: sample.time, length: sample.packetLength))
     }
 
-    func flow(ofSkb skb: Int64, length: Int64?, at time: MonotonicTime, local: SocketEndpoint?,
+    func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,
               peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
               family: UInt64? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
-        guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length) else {
+        guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
         }
         let sent = "\(name) queued by \(sender.described)"

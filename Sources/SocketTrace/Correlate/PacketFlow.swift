@@ -111,21 +111,35 @@ struct QueuedPackets {
     /// An skb older than this is not taken for the same packet.
     static let horizon: UInt64 = 1_000_000_000
 
-    mutating func queued(skb: Int64, by sender: Sender) {
+    /// An skb queued to `device` by `sender`. Only loopback gives the same
+    /// skb back to the host's receive: one queued to another device (a
+    /// NIC, a tun nobody reads) is dropped from here, so its address,
+    /// freed and handed to another program's packet, is not taken for it
+    /// (audit 12: a traced UDP send out a tun, then an untraced program's
+    /// datagram on lo with the same skb address and a fitting length).
+    mutating func queued(skb: Int64, device: String? = nil, by sender: Sender) {
+        if let device, device != Self.loopback {
+            senders[skb] = nil
+            return
+        }
         if senders.count >= Self.limit { senders.removeAll(keepingCapacity: true) }
         senders[skb] = sender
     }
 
     /// The sender of the packet a receive took in, taken out (a packet
     /// arrives once; its skb address is then free for another): the same
-    /// skb, queued before and not long ago, its length less the Ethernet
-    /// header that loopback's receive strips.
-    mutating func takeSender(of skb: Int64, at time: MonotonicTime, length: Int64?) -> Sender? {
+    /// skb, queued to loopback before and not long ago, received on
+    /// loopback, its length less the Ethernet header that loopback's
+    /// receive strips.
+    mutating func takeSender(of skb: Int64, at time: MonotonicTime, length: Int64?, device: String? = nil) -> Sender? {
         guard let found = senders[skb], found.time <= time, time.nanoseconds - found.time.nanoseconds < Self.horizon else { return nil }
+        if let device, device != Self.loopback { return nil }
         if let sent = found.length, let length, sent - Self.ethernetHeader != length { return nil }
         senders[skb] = nil
         return found
     }
+
+    static let loopback = "lo"
 
     static let ethernetHeader: Int64 = 14
 }
@@ -158,6 +172,12 @@ extension KernelSample {
 
     var skbAddress: Int64? {
         if case let .number(address)? = fields["skbaddr"] { return address }
+        return nil
+    }
+
+    /// The network device a packet tracepoint names (`name`).
+    var device: String? {
+        if case let .string(name)? = fields["name"] { return name }
         return nil
     }
 
