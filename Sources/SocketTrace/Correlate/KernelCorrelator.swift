@@ -246,20 +246,22 @@ public final class KernelCorrelator {
             sample.inTracedTask = "between its traced calls"
             let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread between its traced calls"
             let notKnown = "whose packet it handled is not known (\(sample.tracepoint) gives no addresses): it may be another program's"
-            if sides.softirqKind != "NET_RX", let start = retransmissions.first(where: { Self.continues(sample, $0) }),
+            // (In a receive too: a retransmission an ACK set off, audit 12.)
+            if let start = retransmissions.first(where: { Self.continues(sample, $0) }),
                let ends = start.flowEndpoints, let owner = background.owner(of: ends.source, ends.destination) {
-                // The segment a traced flow's retransmission sent (audit 10's link, for the traced flow's own).
-                current = nil
+                // The segment a traced flow's retransmission sent (audit 10's link, for the traced flow's own);
+                // in a receive, what follows is still that receive's.
+                if sides.softirqKind != "NET_RX" { current = nil }
                 let said = "\(ends.source) → \(ends.destination)"
                 sample.flow = PacketFlow(owner: owner, evidence: "\(work): taken in the call of \(start.chain[0]) that \(start.tracepoint) for \(said), "
                                             + "a traced socket's, then reported (the next such hit on CPU \(start.cpu), with the same return addresses from there out)")
                 if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress {
-                    queuedPackets.queued(skb: skb, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
+                    queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
                                                              time: sample.time, length: sample.packetLength))
                 }
             } else if sides.softirqKind == "NET_RX", sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
-                if let sender = queuedPackets.takeSender(of: skb, at: sample.time, length: sample.packetLength),
+                if let sender = queuedPackets.takeSender(of: skb, at: sample.time, length: sample.packetLength, device: sample.device),
                    sender.kind == .socket || sender.kind == .kernelReply {
                     current = ("\(name) queued by \(sender.described)", sender.kind == .kernelReply ? .kernelReply : .ownSocket, sender)
                     sample.flow = PacketFlow(owner: current!.owner, evidence: "\(work): \(current!.packet), a traced socket's packet")
@@ -277,7 +279,7 @@ public final class KernelCorrelator {
                                              evidence: "\(work): sent in the receive of \(packet.packet), back to that traced socket"
                                                 + (reply ? " by the kernel (no socket there)" : " by its peer"))
                     if let skb = sample.skbAddress {
-                        queuedPackets.queued(skb: skb, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
+                        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
                                                                  kind: reply ? .kernelReply : .socket,
                                                                  call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
                                                                     + sender.call,

@@ -34,12 +34,15 @@ extension Tracer {
         case let .strayKernelSamples(before, otherwise):
             guard let kernel, let sampler = kernel.sampler else { return }
             drainKernelSamples(sampler, into: kernel.correlator)
+            var events: [KernelSample] = []
             for tid in kernel.correlator.waitingThreads {
-                for sample in kernel.correlator.takeStray(tid: tid, before: before[tid] ?? otherwise) {
-                    sink.handle(.kernelEvent(sample))
-                }
+                events += kernel.correlator.takeStray(tid: tid, before: before[tid] ?? otherwise)
             }
-            for sample in kernel.correlator.takeBackground(upTo: otherwise) { sink.handle(.kernelEvent(sample)) }
+            events += kernel.correlator.takeBackground(upTo: otherwise)
+            // In time order across threads and the background (audit 11: a
+            // retransmitted packet's receive was written before the
+            // tcp_retransmit_skb that sent it).
+            for sample in events.sorted(by: { $0.time < $1.time }) { sink.handle(.kernelEvent(sample)) }
         case let .awaitedExits(tid, seen):
             if awaitedExits.isWaiting(tid, seen: seen), let kernel, let sampler = kernel.sampler {
                 drainKernelSamples(sampler, into: kernel.correlator)
