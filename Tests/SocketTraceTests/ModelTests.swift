@@ -433,6 +433,20 @@ struct ModelTests {
         #expect(try Self.softirqOperation(byTheTimer, family: AddressFamily.inet) == "tcp_retransmit_timer")
     }
 
+    @Test("the write timer's other retransmissions (6.18's chains): RACK's reordering timeout is tcp_rack_reo_timer, a loss probe that sends new data tcp_loss_probe (audit 11)")
+    func writeTimerRetransmissions() throws {
+        let writeTimer = ["tcp_write_timer"] + Self.timerEntry
+        let rack = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_rack_reo_timeout"] + writeTimer
+        #expect(try Self.softirqOperation(rack, family: AddressFamily.inet) == "tcp_rack_reo_timer")
+        #expect(try Self.softirqOperation(rack, family: AddressFamily.inet6) == "tcp6_rack_reo_timer")
+        #expect(try Self.softirqOperation(Self.ipTransmit + rack) == "tcp_rack_reo_timer")
+        let newData = ["tcp_write_xmit", "tcp_send_loss_probe"] + writeTimer
+        #expect(try Self.softirqOperation(Self.ipTransmit + newData) == "tcp_loss_probe")
+        #expect(try Self.softirqOperation(Self.ip6Transmit + newData) == "tcp6_loss_probe")
+        let resent = ["__tcp_retransmit_skb", "tcp_send_loss_probe"] + writeTimer
+        #expect(try Self.softirqOperation(Self.ipTransmit + resent) == "tcp_loss_probe")
+    }
+
     /// The pacing hrtimer's callback and what runs it, as 6.18 shows them (innermost first).
     static let pacingEntry = ["tcp_tsq_handler", "tcp_pace_kick", "__hrtimer_run_queues", "hrtimer_run_softirq", "handle_softirqs",
                               "__irq_exit_rcu", "sysvec_apic_timer_interrupt"]
