@@ -30,6 +30,35 @@ import Testing
         #expect(resolver.inlinedCalls(function: "no_such_function", offset: 0, returnAddress: false).isEmpty)
     }
 
+    @Test("two local functions of one name (static, in two files): placed by the frame's address less the slide a unique function showed; by name alone, neither (which one is not known)")
+    func duplicatedLocalNames() throws {
+        let directory = TestSupport.temporaryFile("dup-names")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let first = "static __attribute__((noinline)) int helper(int x) { return x * 3 + 1; }\nint first(int x) { return helper(x); }\n"
+        let second = "static __attribute__((noinline)) int helper(int x)\n{\n    return x * 7 - 2;\n}\nint second(int x) { return helper(x) + 1; }\n"
+        let main = "int first(int); int second(int);\nint main(int argc, char **argv) { (void)argv; return first(argc) + second(argc); }\n"
+        for (name, text) in [("first.c", first), ("second.c", second), ("main.c", main)] {
+            try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let program = directory + "/dup"
+        let built = try TestSupport.run("/usr/bin/gcc", ["-g", "-O1", "-o", program, directory + "/main.c", directory + "/first.c", directory + "/second.c"])
+        #expect(built.status == 0, "\(built.stderr)")
+        // The two helpers' addresses as linked, and main's.
+        let symbols = try TestSupport.run("/usr/bin/nm", [program]).stdout.split(separator: "\n").map { $0.split(separator: " ") }
+        let helpers = symbols.filter { $0.count == 3 && $0[2] == "helper" }.compactMap { UInt64($0[0], radix: 16) }.sorted()
+        let mainAddress = try #require(symbols.first { $0.count == 3 && $0[2] == "main" }.flatMap { UInt64($0[0], radix: 16) })
+        try #require(helpers.count == 2, "\(helpers)")
+        let resolver = try KernelSourceResolver(vmlinux: program)
+        #expect(resolver.source(function: "helper", offset: 0, returnAddress: false) == nil, "by name alone: which helper is not known")
+        // As if loaded 0x7000_0000 higher: main's frame shows the slide, then each helper is its own.
+        let slide: UInt64 = 0x7000_0000
+        #expect(resolver.source(function: "main", offset: 0, returnAddress: false, runtime: mainAddress + slide)?.contains("main.c") == true)
+        let lines = helpers.map { resolver.source(function: "helper", offset: 0, returnAddress: false, runtime: $0 + slide) ?? "-" }
+        #expect(Set(lines.map { $0.contains("first.c") ? "first" : $0.contains("second.c") ? "second" : $0 }) == ["first", "second"], "\(lines)")
+        // An address whose function is not the frame's says nothing.
+        #expect(resolver.source(function: "helper", offset: 0, returnAddress: false, runtime: mainAddress + slide) == nil)
+    }
+
     @Test("source paths lose the build's directory, or the source tree above it for a build outside the tree")
     func relativePaths() {
         let debian = "/build/reproducible-path/linux-6.1.192/debian/build/build_amd64_none_amd64"

@@ -435,7 +435,8 @@ public struct ChainAligner {
                         var proofs: [String] = [], without: [String] = []
                         for site in jumps {
                             let inlined = evidence.code.extent(of: site).map {
-                                dwarf.inlinedCalls(function: evidence.code.symbolName(at: site) ?? $0.function, offset: site - $0.start, returnAddress: false)
+                                dwarf.inlinedCalls(function: evidence.code.symbolName(at: site) ?? $0.function, offset: site - $0.start, returnAddress: false,
+                                                   runtime: site)
                             } ?? []
                             var jump = KernelFrame(evidence.code.symbolName(at: site) ?? "?", site)
                             jump.offset = evidence.code.extent(of: site).map { site - $0.start }

@@ -387,11 +387,11 @@ public final class KernelSampler {
             if location?.symbol != nil { copies = true }
             if let sourceResolver {
                 let line = location.flatMap {
-                    sourceResolver.source(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1)
+                    sourceResolver.source(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1, runtime: ip)
                 }
                 sources?.append(line ?? "")
                 inlined?.append(location.map {
-                    sourceResolver.inlinedCalls(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1)
+                    sourceResolver.inlinedCalls(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1, runtime: ip)
                 } ?? [])
             }
         }

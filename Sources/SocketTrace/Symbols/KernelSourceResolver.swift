@@ -3,9 +3,13 @@ import Glibc
 
 /// Kernel frames to source lines (`tcp_sendmsg+0x35` → `net/ipv4/tcp.c:1158`)
 /// from a vmlinux with debug info, read with libdw as an offline module.
-/// A frame is placed by its function's name and its offset in it, so the
-/// running kernel's address layout (KASLR) does not matter: the vmlinux must
-/// only be the build of the running kernel.
+/// A frame is placed by its runtime address less KASLR's slide (learnt from
+/// the first frame of a function whose name the vmlinux has once), when the
+/// vmlinux's symbol there is the frame's function; else by its function's
+/// name and its offset in it, unless the vmlinux has several functions of
+/// that name (local copies: `dst_output` in several files), where which one
+/// is not known and nothing is said. The vmlinux must be the build of the
+/// running kernel.
 public final class KernelSourceResolver {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -14,8 +18,12 @@ public final class KernelSourceResolver {
     let dwfl: OpaquePointer
     let module: OpaquePointer
     let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
-    /// Function symbols of the vmlinux: name → address as linked.
+    /// Function symbols of the vmlinux: name → address as linked (the first of a duplicated name).
     var functions: [String: UInt64] = [:]
+    /// Names the vmlinux gives several functions (static functions of different files).
+    var duplicated: Set<String> = []
+    /// Runtime address less linked address (KASLR's slide), once a frame showed it.
+    var slide: UInt64?
     var cache: [String: String?] = [:]
     var inlineCache: [String: [InlinedCall]] = [:]
     public let path: String
@@ -53,7 +61,11 @@ public final class KernelSourceResolver {
             guard let name = dwfl_module_getsym_info(module, index, &symbol, &address, nil, nil, nil),
                   symbol.st_info & 0xf == UInt8(STT_FUNC) else { continue }
             let text = String(cString: name)
-            if functions[text] == nil { functions[text] = address }
+            if let known = functions[text] {
+                if known != address { duplicated.insert(text) }
+            } else {
+                functions[text] = address
+            }
         }
     }
 
@@ -66,11 +78,11 @@ public final class KernelSourceResolver {
     /// return address (every frame but the innermost), the call before it.
     /// The line is the innermost one: in the body of the innermost function
     /// inlined there, if any (`inlinedCalls` says which).
-    public func source(function: String, offset: UInt64, returnAddress: Bool) -> String? {
-        let key = function + "+" + String(offset) + (returnAddress ? "r" : "")
+    public func source(function: String, offset: UInt64, returnAddress: Bool, runtime: UInt64? = nil) -> String? {
+        let key = function + "+" + String(offset) + (returnAddress ? "r" : "") + (duplicated.contains(function) ? "@" + String(runtime ?? 0) : "")
         if let known = cache[key] { return known }
         var found: String?
-        if let address = address(function: function, offset: offset, returnAddress: returnAddress),
+        if let address = address(function: function, offset: offset, returnAddress: returnAddress, runtime: runtime),
            let line = dwfl_module_getsrc(module, address) {
             var number: Int32 = 0
             if let file = dwfl_lineinfo(line, nil, &number, nil, nil, nil) {
@@ -84,8 +96,24 @@ public final class KernelSourceResolver {
     /// The vmlinux's address of `function`+`offset` (as linked: a frame is
     /// placed by name and offset, so KASLR's slide does not matter); for a
     /// return address, the last byte of the call before it.
-    func address(function: String, offset: UInt64, returnAddress: Bool) -> UInt64? {
-        functions[function].map { $0 &+ offset &- (returnAddress && offset > 0 ? 1 : 0) }
+    func address(function: String, offset: UInt64, returnAddress: Bool, runtime: UInt64? = nil) -> UInt64? {
+        let back: UInt64 = returnAddress && offset > 0 ? 1 : 0
+        if let runtime {
+            if slide == nil, !duplicated.contains(function), let linked = functions[function] { slide = (runtime &- offset) &- linked }
+            if let slide {
+                let linked = runtime &- slide
+                // The vmlinux's function there must be the frame's (it is this kernel's build).
+                if symbolName(at: linked) == function { return linked &- back }
+            }
+        }
+        // By name only where the name is one function's.
+        guard !duplicated.contains(function) else { return nil }
+        return functions[function].map { $0 &+ offset &- back }
+    }
+
+    /// The vmlinux's function symbol containing `address` (as linked).
+    func symbolName(at address: UInt64) -> String? {
+        dwfl_module_addrname(module, address).map { String(cString: $0) }
     }
 
     /// The functions inlined at `function`+`offset`, innermost first, from
@@ -93,11 +121,11 @@ public final class KernelSourceResolver {
     /// (`DW_TAG_inlined_subroutine`, named by its `DW_AT_abstract_origin`,
     /// with its `DW_AT_call_file`:`DW_AT_call_line`, the line in its parent
     /// where it was inlined). Empty when nothing is inlined there.
-    public func inlinedCalls(function: String, offset: UInt64, returnAddress: Bool) -> [InlinedCall] {
-        let key = function + "+" + String(offset) + (returnAddress ? "r" : "")
+    public func inlinedCalls(function: String, offset: UInt64, returnAddress: Bool, runtime: UInt64? = nil) -> [InlinedCall] {
+        let key = function + "+" + String(offset) + (returnAddress ? "r" : "") + (duplicated.contains(function) ? "@" + String(runtime ?? 0) : "")
         if let known = inlineCache[key] { return known }
         var found: [InlinedCall] = []
-        if let address = address(function: function, offset: offset, returnAddress: returnAddress) {
+        if let address = address(function: function, offset: offset, returnAddress: returnAddress, runtime: runtime) {
             found = inlinedCalls(at: address)
         }
         inlineCache[key] = found
