@@ -88,6 +88,27 @@ import Testing
         #expect(later.samples.first?.flow?.owner == .peer, "\(later.samples.map { $0.flow?.description ?? "-" })")
     }
 
+    @Test("a delayed ACK sent by its timer during a UDP send, and its receive after it: TCP's segment, another flow's, not the UDP socket's (audits 11, 13)")
+    func delayedAckInUDPCall() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let udpSend = ["udp_sendmsg", "__sys_sendto", "__x64_sys_sendto"]
+        let timer = ["__dev_queue_xmit", "ip_finish_output2", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_delack_timer_handler", "tcp_delack_timer",
+                     "call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"] + udpSend
+        var call = SyscallInvocation(pid: 7, tid: 7, architecture: .x86_64, syscall: .sendto, arguments: [5, 0, 32768, 0, 0, 0],
+                                     entryTime: MonotonicTime(nanoseconds: 100))
+        call.exitTime = MonotonicTime(nanoseconds: 300)
+        call.result = SyscallResult(value: 32768, errno: nil)
+        call.socket = SocketSnapshot(fd: 5, family: 2, type: 2, protocolLabel: "UDP", local: SocketEndpoint.inet(address: "127.0.0.1", port: 5000),
+                                     peer: SocketEndpoint.inet(address: "127.0.0.1", port: 6000), state: .connected)
+        correlator.add([Self.sample("net:net_dev_queue", timer, at: 150, skb: 0x900, length: 66),
+                        Self.sample("net:netif_receive_skb", Self.receive + Self.softirq + udpSend, at: 170, skb: 0x900, length: 52)])
+        let activity = correlator.activity(for: call)
+        let others = correlator.takeOtherFlows()
+        #expect(activity.samples.isEmpty, "\(activity.samples.map { $0.flow?.description ?? "-" })")
+        #expect(others.map(\.flow?.owner) == [.otherFlow, .otherFlow], "\(others.map { $0.flow?.evidence ?? "-" })")
+        #expect(others.last?.flow?.evidence.contains("a TCP segment; this call's socket is not a TCP socket") == true, "\(others.last?.flow?.evidence ?? "-")")
+    }
+
     @Test("an skb a traced call queued to another device than loopback never comes back: its freed address, reused by another program's packet on lo, is not taken for it (audit 12)")
     func skbOutAnotherDevice() {
         var queued = QueuedPackets()

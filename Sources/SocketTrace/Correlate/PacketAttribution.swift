@@ -84,7 +84,7 @@ extension KernelCorrelator {
             if linked == nil, let socket, socket.family != 0, !socket.isTCP, let frame = sample.chain.first(where: Self.tcpWorkFrames.contains) {
                 // TCP's own work (a delayed ACK's timer, a TCP segment's receive) is never a UDP or UNIX socket's (audit 11).
                 sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (\(frame) on its stack), and this call's socket is not a TCP socket")
-                register(sample, as: .unknown, by: "TCP " + work)
+                register(sample, as: .tcpSegment, by: "TCP " + work)
                 others.append(sample)
                 continue
             }
@@ -106,7 +106,7 @@ extension KernelCorrelator {
                 register(sample, as: .unknown, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, device: sample.device, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
-                               family: socket?.family)
+                               family: socket?.family, isTCP: socket.flatMap { $0.family == 0 ? nil : $0.isTCP })
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
@@ -167,7 +167,7 @@ extension KernelCorrelator {
 
     func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,
               peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
-              family: UInt64? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              family: UInt64? = nil, isTCP: Bool? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
@@ -177,6 +177,10 @@ extension KernelCorrelator {
         case .neighbour:
             return (PacketFlow(owner: .unverified, evidence: sent + ": a neighbour resolution packet (ARP or neighbour discovery), no socket's"), sender)
         case .unknown:
+            return (PacketFlow(owner: .unverified, evidence: sent + ", for no socket known"), sender)
+        case .tcpSegment:
+            // TCP's own segment is never a UDP or UNIX socket's (audit 13).
+            if isTCP == false { return (PacketFlow(owner: .otherFlow, evidence: sent + ", a TCP segment; this call's socket is not a TCP socket"), sender) }
             return (PacketFlow(owner: .unverified, evidence: sent + ", for no socket known"), sender)
         case .kernelReply:
             let mine = inode.map { sender.replyTo == $0 } ?? false

@@ -87,8 +87,9 @@ struct QueuedPackets {
         var replyTo: UInt64? = nil
         /// What sent it: a socket (or the receive of its packet), the
         /// kernel answering for a port with no socket, a neighbour lookup,
-        /// or work for no socket known.
-        enum Kind { case socket, kernelReply, neighbour, unknown }
+        /// work for no socket known, or a TCP segment of no socket known
+        /// (sent in a call on a UDP or UNIX socket: not that socket's).
+        enum Kind { case socket, kernelReply, neighbour, unknown, tcpSegment }
         var kind: Kind = .socket
         let call: String
         let time: MonotonicTime
