@@ -319,6 +319,25 @@ struct TraceFileTests {
         #expect(text.contains("kernel events outside every traced call: 2, of which 1 softirq work"), "\(text)")
     }
 
+    /// Kernel events written to a trace file, read back, and rendered by the text timeline from what was read.
+    static func eventsThroughFile(_ name: String, _ samples: [KernelSample]) throws -> (read: [KernelSample], timeline: String) {
+        let path = TestSupport.temporaryFile(name) + ".jsonl"
+        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
+                                     header: TraceHeader(command: ["x"], kernelObservation: "observed", note: nil))
+        for sample in samples { writer.handle(.kernelEvent(sample)) }
+        writer.finish()
+        let read = try TraceFileReader(path: path).records.compactMap { record -> KernelSample? in
+            if case let .kernelEvent(sample) = record { return sample }
+            return nil
+        }
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        for sample in read { timeline.handle(.kernelEvent(sample)) }
+        timeline.finish()
+        output.flush()
+        return (read, output.captured)
+    }
+
     @Test("softirq work a traced thread ran between its calls: a traced socket's packet is shown with its evidence; one not known to be is counted, not shown, and kept in the file (audit 11)")
     func softirqWorkBetweenCallsShown() throws {
         func sample(_ owner: PacketFlow.Owner, _ evidence: String, skb: Int64) -> KernelSample {
@@ -329,25 +348,14 @@ struct TraceFileTests {
             sample.flow = PacketFlow(owner: owner, evidence: evidence)
             return sample
         }
-        let path = TestSupport.temporaryFile("between-calls") + ".jsonl"
-        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
-                                     header: TraceHeader(command: ["x"], kernelObservation: "observed", note: nil))
-        writer.handle(.kernelEvent(sample(.ownSocket, "NET_RX softirq work run in this traced thread between its traced calls: skb 0x100 queued by sendto of 9", skb: 0x100)))
-        writer.handle(.kernelEvent(sample(.unverified, "NET_RX softirq work run in this traced thread between its traced calls: skb 0x200 was not seen leaving a traced call", skb: 0x200)))
-        writer.finish()
-        let read = try TraceFileReader(path: path).records.compactMap { record -> KernelSample? in
-            if case let .kernelEvent(sample) = record { return sample }
-            return nil
-        }
+        let (read, text) = try Self.eventsThroughFile("between-calls", [
+            sample(.ownSocket, "NET_RX softirq work run in this traced thread between its traced calls: skb 0x100 queued by sendto of 9", skb: 0x100),
+            sample(.unverified, "NET_RX softirq work run in this traced thread between its traced calls: skb 0x200 was not seen leaving a traced call", skb: 0x200),
+        ])
         #expect(read.map(\.flow?.owner) == [.ownSocket, .unverified], "the file keeps both")
-        let output = TraceOutput.capturing()
-        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
-        for sample in read { timeline.handle(.kernelEvent(sample)) }
-        timeline.finish()
-        output.flush()
-        #expect(output.captured.contains("skb 0x100 queued by sendto of 9"), "\(output.captured)")
-        #expect(!output.captured.contains("skb 0x200") && !output.captured.contains("during a call"), "\(output.captured)")
-        #expect(output.captured.contains("1 kernel event of softirq work that traced threads ran between their calls is not shown"), "\(output.captured)")
+        #expect(text.contains("skb 0x100 queued by sendto of 9"), "\(text)")
+        #expect(!text.contains("skb 0x200") && !text.contains("during a call"), "\(text)")
+        #expect(text.contains("1 kernel event of softirq work that traced threads ran between their calls is not shown"), "\(text)")
     }
 
     @Test("a traced flow's chain taken in a traced task between its calls says so, in the file and the timeline, not 'outside the traced tasks' (audit 8)")
@@ -360,26 +368,12 @@ struct TraceFileTests {
             sample.alignments = []
             return sample
         }
-        let path = TestSupport.temporaryFile("in-traced-task") + ".jsonl"
-        let writer = TraceFileWriter(output: try TraceOutput.create(path: path),
-                                     header: TraceHeader(command: ["x"], kernelObservation: "observed", note: nil))
-        writer.handle(.kernelEvent(sample("between its traced calls", task: "pingpong[7]")))
-        writer.handle(.kernelEvent(sample(nil, task: "swapper/1")))
-        writer.finish()
-        let read = try TraceFileReader(path: path).records.compactMap { record -> KernelSample? in
-            if case let .kernelEvent(sample) = record { return sample }
-            return nil
-        }
+        let (read, text) = try Self.eventsThroughFile("in-traced-task", [sample("between its traced calls", task: "pingpong[7]"), sample(nil, task: "swapper/1")])
         #expect(read.map(\.inTracedTask) == ["between its traced calls", nil])
-        let output = TraceOutput.capturing()
-        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
-        for sample in read { timeline.handle(.kernelEvent(sample)) }
-        timeline.finish()
-        output.flush()
-        #expect(output.captured.contains("(in this traced thread, between its traced calls, on CPU 1)"), "\(output.captured)")
-        #expect(!output.captured.contains("pingpong[7]"), "the timeline's own name for the thread, not the task string (audit 10)")
-        #expect(output.captured.contains("(outside the traced tasks: swapper/1 on CPU 1)"), "\(output.captured)")
-        #expect(output.captured.components(separatedBy: "outside the traced tasks").count == 2, "only the swapper's hit is outside")
+        #expect(text.contains("(in this traced thread, between its traced calls, on CPU 1)"), "\(text)")
+        #expect(!text.contains("pingpong[7]"), "the timeline's own name for the thread, not the task string (audit 10)")
+        #expect(text.contains("(outside the traced tasks: swapper/1 on CPU 1)"), "\(text)")
+        #expect(text.components(separatedBy: "outside the traced tasks").count == 2, "only the swapper's hit is outside")
     }
 
     @Test("exit_kernel round-trips through the trace file; the timeline shows the release's chain under the kill, frames above do_exit as they are")

@@ -278,13 +278,7 @@ public final class KernelCorrelator {
                     sample.flow = PacketFlow(owner: reply ? .kernelReply : .peer,
                                              evidence: "\(work): sent in the receive of \(packet.packet), back to that traced socket"
                                                 + (reply ? " by the kernel (no socket there)" : " by its peer"))
-                    if let skb = sample.skbAddress {
-                        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
-                                                                 kind: reply ? .kernelReply : .socket,
-                                                                 call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
-                                                                    + sender.call,
-                                                                 time: sample.time, length: sample.packetLength))
-                    }
+                    if let skb = sample.skbAddress { queueAnswer(sample, skb: skb, to: sender) }
                 } else {
                     let proven = packet.sender != nil && !transmit
                     sample.flow = PacketFlow(owner: proven ? packet.owner : .unverified,

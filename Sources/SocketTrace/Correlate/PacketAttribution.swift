@@ -119,14 +119,7 @@ extension KernelCorrelator {
                 if transmit, let skb = sample.skbAddress {
                     if let sender = packet.sender, sender.kind == .socket, !sample.isNeighbourSolicitation,
                        (sender.local != nil && sender.peer != nil) || sender.inode != nil {
-                        // A reset or an ICMP error for a port no socket has is
-                        // the receiving kernel's answer, not a peer socket's.
-                        let reply = sample.isKernelReply
-                        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode,
-                                                                 kind: reply ? .kernelReply : .socket,
-                                                                 call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ")
-                                                                    + sender.call,
-                                                                 time: sample.time, length: sample.packetLength))
+                        queueAnswer(sample, skb: skb, to: sender)
                     } else {
                         register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work)
                     }
@@ -157,6 +150,18 @@ extension KernelCorrelator {
     /// (a neighbour lookup's), or by work for no socket known (a timer's, a
     /// queued packet flushed when its neighbour answered): its receive then
     /// says where it came from, and no more.
+    /// What a packet's receive sent back (an ACK, a SYN-ACK, a reset):
+    /// queued as the answer to `sender`'s packet, so that its own receive
+    /// knows whose it is. A reset or an ICMP error for a port no socket
+    /// has is the receiving kernel's answer, not a peer socket's.
+    func queueAnswer(_ sample: KernelSample, skb: Int64, to sender: QueuedPackets.Sender) {
+        let reply = sample.isKernelReply
+        queuedPackets.queued(skb: skb, device: sample.device,
+                             by: .init(local: sender.peer, peer: sender.local, replyTo: sender.inode, kind: reply ? .kernelReply : .socket,
+                                       call: (reply ? "the kernel's answer to a packet from " : "the receive of a packet from ") + sender.call,
+                                       time: sample.time, length: sample.packetLength))
+    }
+
     /// Frames only TCP's sending or receiving of a segment has.
     static let tcpWorkFrames: Set<String> = ["__tcp_transmit_skb", "tcp_v4_rcv", "tcp_v6_rcv", "tcp_v4_do_rcv", "tcp_v6_do_rcv"]
 
