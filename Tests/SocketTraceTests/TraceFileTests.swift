@@ -319,6 +319,22 @@ struct TraceFileTests {
         #expect(text.contains("kernel events outside every traced call: 2, of which 1 softirq work"), "\(text)")
     }
 
+    @Test("the connections' bytes: an end no traced program holds is said to be untraced, not to have moved 0 B (audit 14)")
+    func bytesOfUntracedEnd() {
+        var connection = Connection(id: 1, protocolLabel: "TCP", client: SocketEndpoint.inet(address: "127.0.0.1", port: 40000),
+                                    server: SocketEndpoint.inet(address: "127.0.0.1", port: 8080))
+        connection.clientPid = 7
+        connection.sentByClient = 5
+        connection.receivedByClient = 5
+        #expect(TextTimeline.bytesLine(connection) == "client sent 5 B, received 5 B (server not traced)")
+        connection.serverPid = 9
+        connection.receivedByServer = 5
+        connection.sentByServer = 5
+        #expect(TextTimeline.bytesLine(connection) == "client sent 5 B (server received 5 B), server sent 5 B (client received 5 B)")
+        connection.clientPid = nil
+        #expect(TextTimeline.bytesLine(connection) == "server sent 5 B, received 5 B (client not traced)")
+    }
+
     /// Kernel events written to a trace file, read back, and rendered by the text timeline from what was read.
     static func eventsThroughFile(_ name: String, _ samples: [KernelSample]) throws -> (read: [KernelSample], timeline: String) {
         let path = TestSupport.temporaryFile(name) + ".jsonl"

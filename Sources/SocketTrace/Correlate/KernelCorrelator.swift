@@ -548,6 +548,10 @@ public final class KernelCorrelator {
     /// Samples of other connections' packets taken during the calls
     /// correlated so far, softirq work's chains aligned (a delayed ACK's
     /// timer in a UNIX call is still tcp_delack_timer's).
+    public var otherFlowsWaiting: Int { otherFlows.count }
+    /// Other connections' samples held for the next idle moment, at most.
+    public static let otherFlowsHeld = 4096
+
     public func takeOtherFlows() -> [KernelSample] {
         defer { otherFlows.removeAll() }
         return otherFlows.map { sample in

@@ -359,6 +359,21 @@ public final class TextTimeline: TraceSink {
 
     public func flush() { output.flush() }
 
+    /// Bytes each way as the traced ends' calls moved them: an end no
+    /// traced program holds is said to be untraced, not to have moved
+    /// nothing (audit 14: "server received 0 B" of an untraced echo server).
+    static func bytesLine(_ connection: Connection) -> String {
+        switch (connection.clientPid != nil, connection.serverPid != nil) {
+        case (true, false):
+            return "client sent \(connection.sentByClient) B, received \(connection.receivedByClient) B (server not traced)"
+        case (false, true):
+            return "server sent \(connection.sentByServer) B, received \(connection.receivedByServer) B (client not traced)"
+        default:
+            return "client sent \(connection.sentByClient) B (server received \(connection.receivedByServer) B)"
+                + ", server sent \(connection.sentByServer) B (client received \(connection.receivedByClient) B)"
+        }
+    }
+
     public func finish() {
         for line in order.finish() { write(line) }
         lines.closeOpenLine()
@@ -374,8 +389,7 @@ public final class TextTimeline: TraceSink {
             for connection in paired {
                 var text = "  #\(connection.id) \(connection.title)"
                 if let handshake = connection.handshake { text += "  handshake " + Self.duration(handshake) }
-                text += "  client sent \(connection.sentByClient) B (server received \(connection.receivedByServer) B)"
-                text += ", server sent \(connection.sentByServer) B (client received \(connection.receivedByClient) B)"
+                text += "  " + Self.bytesLine(connection)
                 output.write(text + "\n")
             }
         }

@@ -39,6 +39,7 @@ extension Tracer {
                 events += kernel.correlator.takeStray(tid: tid, before: before[tid] ?? otherwise)
             }
             events += kernel.correlator.takeBackground(upTo: otherwise)
+            events += kernel.correlator.takeOtherFlows()
             // In time order across threads and the background (audit 11: a
             // retransmitted packet's receive was written before the
             // tcp_retransmit_skb that sent it).
@@ -120,7 +121,13 @@ extension Tracer {
         var activity = kernel.correlator.activity(for: call)
         if let graphs = kernel.functionGraph { activity.functionGraph = graphs.graph(for: call) }
         call.kernel = activity
-        for sample in kernel.correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
+        // Other connections' samples taken out of the call are written with
+        // the stray and background ones, in time order with them (audit 14: a
+        // retransmitted packet's receive before the tcp_retransmit_skb that
+        // sent it); at once only when many wait (a tracer never idle).
+        if kernel.correlator.otherFlowsWaiting > KernelCorrelator.otherFlowsHeld {
+            for sample in kernel.correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
+        }
     }
 
     /// The thread is seen again: the calls it was let run through have
