@@ -106,14 +106,6 @@ struct BackgroundWork {
     /// the name it had when the rings were read (`task 41 (python3 when
     /// read)`: it may have exec'd since its hit, audit 9), or `task 41
     /// (ended before it was named)`.
-    /// A kernel thread's name as it stays: a kworker's name ends with the
-    /// workqueue it runs at the moment (`kworker/1:1-events_power_efficient`,
-    /// `kworker/1:1-vir` a moment before: audit 11), so that part is left out.
-    static func stableName(_ comm: String) -> String {
-        guard comm.hasPrefix("kworker/"), let dash = comm.firstIndex(of: "-") else { return comm }
-        return String(comm[..<dash])
-    }
-
     static func task(of sample: KernelSample) -> String {
         if sample.tid == 0 { return "swapper/\(sample.cpu)" }
         guard let stat = ProcFile.text("/proc/\(sample.tid)/stat"), let open = stat.firstIndex(of: "("),
@@ -125,6 +117,14 @@ struct BackgroundWork {
         // Field 9 of stat, flags: PF_KTHREAD.
         if fields.count > 6, let flags = UInt64(fields[6]), flags & 0x0020_0000 != 0 { return "\(Self.stableName(String(comm)))[\(sample.tid)]" }
         return "task \(sample.tid) (\(comm) when read)"
+    }
+
+    /// A kernel thread's name as it stays: a kworker's name ends with the
+    /// workqueue it runs at the moment (`kworker/1:1-events_power_efficient`,
+    /// `kworker/1:1-vir` a moment before: audit 11), so that part is left out.
+    static func stableName(_ comm: String) -> String {
+        guard comm.hasPrefix("kworker/"), let dash = comm.firstIndex(of: "-") else { return comm }
+        return String(comm[..<dash])
     }
 }
 

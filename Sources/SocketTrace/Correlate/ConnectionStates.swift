@@ -49,8 +49,9 @@ struct ConnectionStates {
             last[flow] = changes
         }
         if last.count > Self.limit {
-            let oldest = last.sorted { ($0.value.map(\.time).max() ?? MonotonicTime(nanoseconds: 0)) < ($1.value.map(\.time).max() ?? MonotonicTime(nanoseconds: 0)) }.prefix(last.count / 2)
-            for (flow, _) in oldest { last[flow] = nil }
+            // Each 4-tuple by its latest change, read once.
+            let latest = last.map { (flow: $0.key, time: $0.value.map(\.time.nanoseconds).max() ?? 0) }
+            for (flow, _) in latest.sorted(by: { $0.time < $1.time }).prefix(last.count / 2) { last[flow] = nil }
         }
     }
 

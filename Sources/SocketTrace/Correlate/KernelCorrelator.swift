@@ -255,10 +255,7 @@ public final class KernelCorrelator {
                 let said = "\(ends.source) → \(ends.destination)"
                 sample.flow = PacketFlow(owner: owner, evidence: "\(work): taken in the call of \(start.chain[0]) that \(start.tracepoint) for \(said), "
                                             + "a traced socket's, then reported (the next such hit on CPU \(start.cpu), with the same return addresses from there out)")
-                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress {
-                    queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
-                                                             time: sample.time, length: sample.packetLength))
-                }
+                queueRetransmitted(sample, named: start, ends: ends, in: work)
             } else if sides.softirqKind == "NET_RX", sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
                 if let sender = queuedPackets.takeSender(of: skb, at: sample.time, length: sample.packetLength, device: sample.device),
@@ -545,13 +542,14 @@ public final class KernelCorrelator {
         return [found]
     }
 
-    /// Samples of other connections' packets taken during the calls
-    /// correlated so far, softirq work's chains aligned (a delayed ACK's
-    /// timer in a UNIX call is still tcp_delack_timer's).
+    /// Other connections' samples waiting to be written.
     public var otherFlowsWaiting: Int { otherFlows.count }
     /// Other connections' samples held for the next idle moment, at most.
     public static let otherFlowsHeld = 4096
 
+    /// Samples of other connections' packets taken during the calls
+    /// correlated so far, softirq work's chains aligned (a delayed ACK's
+    /// timer in a UNIX call is still tcp_delack_timer's).
     public func takeOtherFlows() -> [KernelSample] {
         defer { otherFlows.removeAll() }
         return otherFlows.map { sample in

@@ -25,7 +25,7 @@ extension KernelCorrelator {
     func everywhereFlow(_ sample: KernelSample, socket: SocketSnapshot?, local: SocketEndpoint?, peer: SocketEndpoint?) -> PacketFlow?? {
         if local != nil, peer != nil { return background.flow(of: sample, socketLocal: local, socketPeer: peer) }
         // (AF_UNSPEC: a socket whose family was not learnt, which may be TCP.)
-        guard let socket, socket.family != 0, !socket.isTCP, sample.flowEndpoints != nil else { return nil }
+        guard socket?.isKnownNotTCP == true, sample.flowEndpoints != nil else { return nil }
         return .some(nil)
     }
 
@@ -81,7 +81,7 @@ extension KernelCorrelator {
             }
             let work = "\(sides.softirqKind ?? "unknown") softirq work on the stack of \(worker)"
             let linked = sides.softirqKind != "NET_RX" && !sample.everywhere ? named.first(where: { Self.continues(sample, $0.sample) }) : nil
-            if linked == nil, let socket, socket.family != 0, !socket.isTCP, let frame = sample.chain.first(where: Self.tcpWorkFrames.contains) {
+            if linked == nil, socket?.isKnownNotTCP == true, let frame = sample.chain.first(where: Self.tcpWorkFrames.contains) {
                 // TCP's own work (a delayed ACK's timer, a TCP segment's receive) is never a UDP or UNIX socket's (audit 11).
                 sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (\(frame) on its stack), and this call's socket is not a TCP socket")
                 register(sample, as: .tcpSegment, by: "TCP " + work)
@@ -96,17 +96,14 @@ extension KernelCorrelator {
                 let continued = "taken in the call of \(start.chain[0]) that \(start.tracepoint) for \(said) then reported (the next such hit on CPU \(start.cpu), with the same return addresses from there out)"
                 sample.flow = flow.map { PacketFlow(owner: $0.owner, evidence: continued + ": " + $0.evidence) }
                     ?? PacketFlow(owner: .otherFlow, evidence: continued + ", not this socket's")
-                if sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress, let ends = start.flowEndpoints {
-                    queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
-                                                             time: sample.time, length: sample.packetLength))
-                }
+                if let ends = start.flowEndpoints { queueRetransmitted(sample, named: start, ends: ends, in: work) }
             } else if sides.softirqKind != "NET_RX" {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(sides.softirqKind ?? "unknown") softirq work, not one packet's")
                 register(sample, as: .unknown, by: work)
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, device: sample.device, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
-                               family: socket?.family, isTCP: socket.flatMap { $0.family == 0 ? nil : $0.isTCP })
+                               family: socket?.family, notTCP: socket?.isKnownNotTCP == true)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
@@ -146,10 +143,6 @@ extension KernelCorrelator {
         return sample.chain[sample.chain.count - start.chain.count] == start.chain[0]
     }
 
-    /// A packet seen leaving on a traced call's stack that is no socket's
-    /// (a neighbour lookup's), or by work for no socket known (a timer's, a
-    /// queued packet flushed when its neighbour answered): its receive then
-    /// says where it came from, and no more.
     /// What a packet's receive sent back (an ACK, a SYN-ACK, a reset):
     /// queued as the answer to `sender`'s packet, so that its own receive
     /// knows whose it is. A reset or an ICMP error for a port no socket
@@ -162,9 +155,23 @@ extension KernelCorrelator {
                                        time: sample.time, length: sample.packetLength))
     }
 
+    /// A segment a retransmission sent (`sample`, taken in the call of
+    /// __tcp_retransmit_skb that `start` then reported for `ends`): queued
+    /// as that flow's, so that its receive knows whose it is.
+    func queueRetransmitted(_ sample: KernelSample, named start: KernelSample, ends: (source: SocketEndpoint, destination: SocketEndpoint),
+                            in work: String) {
+        guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
+        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination, call: "\(start.tracepoint) in " + work,
+                                                                         time: sample.time, length: sample.packetLength))
+    }
+
     /// Frames only TCP's sending or receiving of a segment has.
     static let tcpWorkFrames: Set<String> = ["__tcp_transmit_skb", "tcp_v4_rcv", "tcp_v6_rcv", "tcp_v4_do_rcv", "tcp_v6_do_rcv"]
 
+    /// A packet seen leaving on a traced call's stack that is no socket's
+    /// (a neighbour lookup's), or by work for no socket known (a timer's, a
+    /// queued packet flushed when its neighbour answered): its receive then
+    /// says where it came from, and no more.
     func register(_ sample: KernelSample, as kind: QueuedPackets.Sender.Kind, by work: String) {
         guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
         queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: nil, peer: nil, kind: kind, call: work, time: sample.time, length: sample.packetLength))
@@ -172,7 +179,7 @@ extension KernelCorrelator {
 
     func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,
               peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
-              family: UInt64? = nil, isTCP: Bool? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              family: UInt64? = nil, notTCP: Bool = false) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
@@ -185,7 +192,7 @@ extension KernelCorrelator {
             return (PacketFlow(owner: .unverified, evidence: sent + ", for no socket known"), sender)
         case .tcpSegment:
             // TCP's own segment is never a UDP or UNIX socket's (audit 13).
-            if isTCP == false { return (PacketFlow(owner: .otherFlow, evidence: sent + ", a TCP segment; this call's socket is not a TCP socket"), sender) }
+            if notTCP { return (PacketFlow(owner: .otherFlow, evidence: sent + ", a TCP segment; this call's socket is not a TCP socket"), sender) }
             return (PacketFlow(owner: .unverified, evidence: sent + ", for no socket known"), sender)
         case .kernelReply:
             let mine = inode.map { sender.replyTo == $0 } ?? false

@@ -93,9 +93,10 @@ public final class KernelSourceResolver {
         return found
     }
 
-    /// The vmlinux's address of `function`+`offset` (as linked: a frame is
-    /// placed by name and offset, so KASLR's slide does not matter); for a
-    /// return address, the last byte of the call before it.
+    /// The vmlinux's address (as linked) of the frame at `runtime`, less
+    /// KASLR's slide, where the vmlinux's function there is `function`; else
+    /// of `function`+`offset` by name, where the name is one function's;
+    /// for a return address, the last byte of the call before it.
     func address(function: String, offset: UInt64, returnAddress: Bool, runtime: UInt64? = nil) -> UInt64? {
         let back: UInt64 = returnAddress && offset > 0 ? 1 : 0
         if let runtime {

@@ -122,6 +122,9 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
 
 extension SocketSnapshot {
     public var isTCP: Bool { (family == 2 || family == 10) && type == 1 }
+    /// A socket whose family is known and that is not TCP (UNIX, UDP,
+    /// netlink): never the one a TCP segment or tracepoint is for.
+    public var isKnownNotTCP: Bool { family != 0 && !isTCP }
 }
 
 /// A call's text with plain descriptor numbers, as strace prints it.
