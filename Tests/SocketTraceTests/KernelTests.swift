@@ -684,14 +684,21 @@ struct KernelTests {
     @Test("TCP's internal pacing (SO_MAX_PACING_RATE): its hrtimer sends segments from another call's stack, aligned as tcp_pacing_timer, the tail call to tcp_write_xmit proven")
     func pacingTimer() throws {
         let program = try TestSupport.build("pacing.c")
-        let port = TestSupport.freshPort()
-        let (calls, events) = try TestSupport.timerTrafficLock.withLock { try traceCalls("\(program) \(port)") }
-        // In the UNIX socket's calls the segments are another flow's (TCP's work is never a UNIX socket's): they
-        // leave the call as events of their own, still aligned (audit 11).
-        let alignments = calls.flatMap { $0.kernel?.alignments ?? [] } + events.flatMap { $0.alignments ?? [] }
-        let paced = alignments.filter { $0.observed.contains("tcp_pace_kick") }
         // 5 a run with the release build: the timer fires every 16 ms, mostly in the UNIX socket's write or close on CPU 0.
-        #expect(!paced.isEmpty, "no pacing timer on a traced stack: \(Set(alignments.map(\.operation)))")
+        // Where it fires is the scheduler's choice: with another program busy on CPU 0 (CI runs the lab's QEMU beside
+        // this suite) a run can see it fire only on that program's stack, which no traced task samples (1 run in 3
+        // with both CPUs kept busy). Up to four runs, then; every pacing chain of the run that saw one is checked.
+        var paced: [ChainAlignment] = [], seen: [Set<String>] = []
+        for _ in 1...4 where paced.isEmpty {
+            let port = TestSupport.freshPort()
+            let (calls, events) = try TestSupport.timerTrafficLock.withLock { try traceCalls("\(program) \(port)") }
+            // In the UNIX socket's calls the segments are another flow's (TCP's work is never a UNIX socket's): they
+            // leave the call as events of their own, still aligned (audit 11).
+            let alignments = calls.flatMap { $0.kernel?.alignments ?? [] } + events.flatMap { $0.alignments ?? [] }
+            paced = alignments.filter { $0.observed.contains("tcp_pace_kick") }
+            seen.append(Set(alignments.map(\.operation)))
+        }
+        #expect(!paced.isEmpty, "no pacing timer on a traced stack in \(seen.count) runs: \(seen)")
         for alignment in paced {
             #expect(alignment.operation == "tcp_pacing_timer", "\(alignment.operation): \(alignment.observed)")
             #expect(alignment.context == "softirq HRTIMER")
