@@ -326,11 +326,17 @@ public final class KernelCorrelator {
             taken = pending[call.tid]!.take(through: exit).filter { $0.time >= call.entryTime }
             if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
-        let hitSamples = taken.filter { $0.role == .hit }
-        let returns = taken.filter { $0.role == .returned }
+        var hitSamples: [KernelSample] = [], returns: [KernelSample] = [], mine: [KernelSample] = []
+        mine.reserveCapacity(taken.count)
+        for sample in taken {
+            switch sample.role {
+            case .hit: hitSamples.append(sample)
+            case .returned: returns.append(sample)
+            default: mine.append(sample)
+            }
+        }
         // A hit whose stack no other sample of the call continues is a stack
         // of its own: it is aligned as a tracepoint's chain is.
-        var mine = taken.filter { $0.role != .hit && $0.role != .returned }
         if !hitSamples.isEmpty { mine = (mine + Self.leaves(hitSamples, among: taken)).sorted { $0.time < $1.time } }
         background.traced(call.socket, until: exit)
         let attributed = attributeFlows(mine, to: call)

@@ -155,9 +155,7 @@ extension KernelSample {
     /// A transmit that is the neighbour lookup's own packet (an ARP
     /// request, an IPv6 neighbour solicitation) sent while a socket's packet
     /// waits for the peer's link address: not the socket's packet.
-    var isNeighbourSolicitation: Bool {
-        chain.contains { Self.neighbourSenders.contains($0) }
-    }
+    var isNeighbourSolicitation: Bool { sides.buildsNeighbourSolicitation }
     /// The functions that build ARP and neighbour discovery packets (not
     /// arp_process: a packet it flushes from the neighbour's queue is a
     /// socket's).
@@ -165,9 +163,7 @@ extension KernelSample {
                                                  "ndisc_send_ns", "ndisc_send_na", "ndisc_solicit", "ndisc_send_rs"]
 
     /// A transmit that is the kernel's answer for a port with no socket.
-    var isKernelReply: Bool {
-        chain.contains { Self.kernelReplySenders.contains($0) }
-    }
+    var isKernelReply: Bool { sides.buildsKernelReply }
     static let kernelReplySenders: Set<String> = ["tcp_v4_send_reset", "tcp_v6_send_reset", "__icmp_send", "icmp_send", "icmp6_send",
                                                    "icmpv6_send"]
 

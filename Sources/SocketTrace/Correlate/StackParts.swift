@@ -60,15 +60,19 @@ extension ChainAligner {
     /// parts: asked of every sample as it is attributed (the sampler tells
     /// it once per distinct chain: `KernelSample.sides`).
     static func sides(_ chain: [String]) -> ChainSides {
+        let neighbour = chain.contains { KernelSample.neighbourSenders.contains($0) }
+        let reply = chain.contains { KernelSample.kernelReplySenders.contains($0) }
         guard let inner = chain.firstIndex(where: softirqBoundary.contains) else {
-            return ChainSides(syscall: chain.contains { !isPlumbing($0) }, softirq: false, softirqKind: nil)
+            return ChainSides(syscall: chain.contains { !isPlumbing($0) }, softirq: false, softirqKind: nil,
+                              buildsNeighbourSolicitation: neighbour, buildsKernelReply: reply)
         }
         let outer = chain.lastIndex(where: softirqBoundary.contains) ?? inner
         let work = chain[..<inner]
         let syscall = chain[(outer + 1)...].contains { !isPlumbing($0) }
         let softirq = work.contains { !isPlumbing($0) }
         let kind = work.reversed().lazy.filter { !isPlumbing($0) }.compactMap { softirqKinds[$0] }.first
-        return ChainSides(syscall: syscall, softirq: softirq, softirqKind: kind)
+        return ChainSides(syscall: syscall, softirq: softirq, softirqKind: kind,
+                          buildsNeighbourSolicitation: neighbour, buildsKernelReply: reply)
     }
 
     /// The parts of a chain of names (no addresses), as `parts` cuts them.
@@ -79,9 +83,15 @@ extension ChainAligner {
 }
 
 /// What `ChainAligner.sides` tells of a chain: whether it has frames of
-/// the syscall's own path, softirq work, and which softirq.
+/// the syscall's own path, softirq work, and which softirq; and whether
+/// its packet is one the kernel builds itself (`PacketFlow`). Worked out
+/// once per distinct chain by the sampler.
 public struct ChainSides: Sendable, Equatable {
     public let syscall: Bool
     public let softirq: Bool
     public let softirqKind: String?
+    /// An ARP or neighbour discovery sender is on the stack.
+    public let buildsNeighbourSolicitation: Bool
+    /// A reset or ICMP error sender for a port with no socket is on the stack.
+    public let buildsKernelReply: Bool
 }

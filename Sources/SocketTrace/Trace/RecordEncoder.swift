@@ -51,29 +51,44 @@ struct RecordEncoder {
     // MARK: JSON pieces
 
     mutating func string(_ value: String) {
-        bytes.append(0x22)
-        let utf8 = value.utf8
-        // Most strings (function names, addresses) need no escaping at all.
-        if utf8.withContiguousStorageIfAvailable({ raw in raw.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c } })
-            ?? utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) {
-            bytes.append(contentsOf: utf8)
+        var value = value
+        // One pass over the bytes: runs that need no escaping (most strings
+        // are all one run) are copied whole, the rest escaped between them.
+        value.withUTF8 { raw in
             bytes.append(0x22)
-            return
-        }
-        for byte in utf8 {
-            switch byte {
-            case 0x22: append("\\\"")
-            case 0x5c: append("\\\\")
-            case 0x0a: append("\\n")
-            case 0x0d: append("\\r")
-            case 0x09: append("\\t")
-            case _ where byte < 0x20:
-                let hex = String(byte, radix: 16)
-                append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-            default: bytes.append(byte)
+            var start = 0
+            for index in 0..<raw.count {
+                let byte = raw[index]
+                if byte >= 0x20 && byte != 0x22 && byte != 0x5c { continue }
+                if index > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: raw[start..<index])) }
+                escape(byte)
+                start = index + 1
             }
+            if start < raw.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: raw[start...])) }
+            bytes.append(0x22)
         }
+    }
+
+    /// A byte JSON strings cannot hold as it is.
+    private mutating func escape(_ byte: UInt8) {
+        switch byte {
+        case 0x22: append("\\\"")
+        case 0x5c: append("\\\\")
+        case 0x0a: append("\\n")
+        case 0x0d: append("\\r")
+        case 0x09: append("\\t")
+        default:
+            let hex = String(byte, radix: 16)
+            append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+        }
+    }
+
+    /// A member's key: a name of ASCII letters and underscores, written as it is.
+    mutating func key(_ name: StaticString) {
         bytes.append(0x22)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(0x22)
+        bytes.append(UInt8(ascii: ":"))
     }
 
     /// An object whose members `body` writes with `member`.
@@ -100,42 +115,49 @@ struct RecordEncoder {
         var chains: ChainInterner? { encoder.chains }
         var first = true
 
-        mutating func key(_ name: String) {
+        mutating func key(_ name: StaticString) {
+            if !first { encoder.append(UInt8(ascii: ",")) }
+            first = false
+            encoder.key(name)
+        }
+
+        /// A key not known until run time (a tracepoint's field name).
+        mutating func key(named name: String) {
             if !first { encoder.append(UInt8(ascii: ",")) }
             first = false
             encoder.string(name)
             encoder.append(UInt8(ascii: ":"))
         }
 
-        mutating func member(_ name: String, _ value: String?) {
+        mutating func member(_ name: StaticString, _ value: String?) {
             guard let value else { return }
             key(name)
             encoder.string(value)
         }
 
-        mutating func member<N: BinaryInteger>(_ name: String, _ value: N?) {
+        mutating func member<N: BinaryInteger>(_ name: StaticString, _ value: N?) {
             guard let value else { return }
             key(name)
             encoder.append(number: value)
         }
 
-        mutating func member(_ name: String, _ value: Bool?) {
+        mutating func member(_ name: StaticString, _ value: Bool?) {
             guard let value else { return }
             key(name)
             encoder.append(value ? "true" : "false")
         }
 
-        mutating func member(_ name: String, _ value: MonotonicTime?) {
+        mutating func member(_ name: StaticString, _ value: MonotonicTime?) {
             member(name, value?.nanoseconds)
         }
 
-        mutating func member(_ name: String, strings: [String]?) {
+        mutating func member(_ name: StaticString, strings: [String]?) {
             guard let strings else { return }
             key(name)
             encoder.array(strings) { $0.string($1) }
         }
 
-        mutating func member(_ name: String, _ write: (inout RecordEncoder) -> Void) {
+        mutating func member(_ name: StaticString, _ write: (inout RecordEncoder) -> Void) {
             key(name)
             write(&encoder)
         }
@@ -367,13 +389,14 @@ struct RecordEncoder {
         }
         o.member("fields") { encoder in
             encoder.object { f in
-                for name in sample.fields.keys.sorted() {
-                    switch sample.fields[name]! {
-                    case let .number(value): f.member(name, value)
-                    case let .string(value): f.member(name, value)
-                    case let .bytes(bytes): f.member(name) { $0.array(bytes) { $0.append(number: $1) } }
+                for (name, field) in sample.fields.sorted(by: { $0.key < $1.key }) {
+                    f.key(named: name)
+                    switch field {
+                    case let .number(value): f.encoder.append(number: value)
+                    case let .string(value): f.encoder.string(value)
+                    case let .bytes(bytes): f.encoder.array(bytes) { $0.append(number: $1) }
                     case let .symbol(symbol, value):
-                        f.member(name) { $0.object { s in s.member("symbol", symbol); s.member("value", value) } }
+                        f.encoder.object { s in s.member("symbol", symbol); s.member("value", value) }
                     }
                 }
             }
