@@ -117,7 +117,8 @@ import Testing
                         Self.function("never_a_symbol", inline: true), Self.function("elsewhere"), Self.function("callee")]
         let alignment = aligner.align(frames: Self.frames, with: modelled, operation: "test")
         let status = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0.status) })
-        #expect(status == ["caller": .matched, "helper": .beside, "middle": .tailCall, "never_a_symbol": .inlined,
+        // caller calls helper on its one way to the call in flight: helper ran (every way passes its call).
+        #expect(status == ["caller": .matched, "helper": .ranBeside, "middle": .tailCall, "never_a_symbol": .inlined,
                            "elsewhere": .unverified, "callee": .matched])
         #expect(alignment.steps.first { $0.function == "middle" }?.evidence == "caller+0x6: call middle; middle+0x2: jmp callee")
         #expect(alignment.verdict == .unverified)
@@ -175,8 +176,10 @@ import Testing
                      Self.function("afterq", beside: true), Self.function("callee")]
         let alignment = aligner.align(frames: frames, with: model, operation: "test")
         let step = Dictionary(uniqueKeysWithValues: alignment.steps.map { ($0.function, $0) })
-        #expect(step["fastq"]?.status == .beside)
-        #expect(step["fastq"]?.evidence?.hasPrefix("host+0x2: call fastq (before the call in flight); in flight: host+0x7: call callee") == true)
+        // Every way from host's entry to the call in flight passes fastq's call: it ran before it.
+        #expect(step["fastq"]?.status == .ranBeside)
+        #expect(step["fastq"]?.evidence?.hasPrefix("host+0x2: call fastq (before the call in flight" + CallEvidence.onEveryWay
+                                                   + "; in flight: host+0x7: call callee") == true, "\(String(describing: step["fastq"]))")
         #expect(step["slowq"]?.status == .notOnPath, "\(String(describing: step["slowq"]))")
         #expect(step["slowq"]?.evidence?.hasPrefix("host+0xd: call slowq, on no way through the call in flight") == true)
         // The code after a call that does not return is not reached from it.
@@ -188,6 +191,13 @@ import Testing
         code.patched = [(site: 0x8000 + 0x12, target: 0x8000 + 0x7)]
         let patched = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code)).align(frames: frames, with: model, operation: "test")
         #expect(patched.steps.first { $0.function == "slowq" }?.status == .beside)
+        // And fastq is no longer on every way: the slow path may reach the call in flight without it. Whether it ran
+        // is not proven, and a chain that rests on it does not match (audit 15: a TCP recv with MSG_TRUNC).
+        #expect(patched.steps.first { $0.function == "fastq" }?.status == .beside)
+        let fastOnly = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code))
+            .align(frames: frames, with: [Self.function("host"), Self.function("fastq", beside: true), Self.function("callee")], operation: "test")
+        #expect(fastOnly.steps[1].status == .beside && fastOnly.verdict == .unverified, "\(fastOnly.steps)")
+        #expect(fastOnly.summary.contains("1 beside the path as modelled (not proven to have run)"), "\(fastOnly.summary)")
         // Where the patched edges cannot be read, nothing is said to be off the way.
         final class Unpatched: KernelCodeSource {
             let inner: Code
@@ -219,6 +229,35 @@ import Testing
         #expect(!flow.mayReach(from: at + 2, to: at + 3), "a return ends the way")
         #expect(flow.mayReach(from: at + 8, to: at), "through a register, anywhere")
         #expect(!flow.mayReach(from: at + 10, to: at))
+    }
+
+    @Test("control flow: a call on every way from the entry to a point ran before it; a branch around it, a jump through a register, a patched jump label or code that did not decode leave it unproven")
+    func mustPass() {
+        let at = UInt64(0x1000)
+        // +0: call (the site); +5: jne +0xd; +7: call (in flight A); +c: ret; +d: call (in flight B); +12: ret
+        let straight = [Instruction(address: at, length: 5, flow: .next),
+                        Instruction(address: at + 5, length: 2, flow: .conditional(at + 0xd)),
+                        Instruction(address: at + 7, length: 5, flow: .next),
+                        Instruction(address: at + 0xc, length: 1, flow: .stop),
+                        Instruction(address: at + 0xd, length: 5, flow: .next),
+                        Instruction(address: at + 0x12, length: 1, flow: .stop)]
+        let flow = ControlFlow(instructions: straight, start: at, end: at + 0x13, extra: [], isIndirect: { _ in false })
+        #expect(flow.mustPass(at, from: at, to: at + 7) && flow.mustPass(at, from: at, to: at + 0xd))
+        // The site only on one branch: the other way to B avoids it (a recv with MSG_TRUNC skips the copy, audit 15).
+        #expect(!flow.mustPass(at + 7, from: at, to: at + 0xd))
+        #expect(flow.mustPass(at + 5, from: at, to: at + 0xd))
+        // A jump label before the site (a 5-byte nop the kernel may patch into a jump past it).
+        let labelled = [Instruction(address: at, length: 5, flow: .next), Instruction(address: at + 5, length: 5, flow: .next),
+                        Instruction(address: at + 0xa, length: 5, flow: .next), Instruction(address: at + 0xf, length: 1, flow: .stop)]
+        let unpatched = ControlFlow(instructions: labelled, start: at, end: at + 0x10, extra: [], isIndirect: { _ in false })
+        #expect(unpatched.mustPass(at + 5, from: at, to: at + 0xa))
+        let patched = ControlFlow(instructions: labelled, start: at, end: at + 0x10, extra: [(at, at + 0xa)], isIndirect: { _ in false })
+        #expect(!patched.mustPass(at + 5, from: at, to: at + 0xa), "the label may jump past the site")
+        let early = [Instruction(address: at, length: 2, flow: .conditional(nil))] + straight.dropFirst().map { $0 }
+        let throughRegister = ControlFlow(instructions: early, start: at, end: at + 0x13, extra: [], isIndirect: { _ in false })
+        #expect(!throughRegister.mustPass(at + 5, from: at, to: at + 0xd), "a jump through a register may go anywhere")
+        let cut = ControlFlow(instructions: Array(straight.prefix(3)), start: at, end: at + 0x13, extra: [], isIndirect: { _ in false })
+        #expect(!cut.mustPass(at, from: at, to: at + 7), "decoded only in part: not proven")
     }
 
     @Test("audit 5: a tail-called function another way of jumps avoids is not proven; nor is an inline function where its host goes on from two places")

@@ -420,6 +420,10 @@ public final class CallEvidence {
     /// leads to the call in flight) or after it (the frame's return
     /// address leads to the site). `off`: sites the function's code proves
     /// on no such way. Where the code's flow is not known, every site is on.
+    /// How a site on every way from its function's entry to the call in
+    /// flight (or to every jump on) ends: it ran before the sample.
+    public static let onEveryWay = ", on every way from the function's entry to it)"
+
     public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
         remembered(SitesKey(address: frame.address, toward: nil, name: name)) { findSitesOnTheWay(in: frame, reaching: name) }
     }
@@ -455,6 +459,10 @@ public final class CallEvidence {
         for site in sites {
             let before = site.kind == .call && flow.mayReach(from: site.end, to: inFlight.address)
             let after = flow.mayReach(from: frame.address, to: site.address)
+            if before && flow.mustPass(site.address, from: start, to: inFlight.address) {
+                on.append(describe(site) + " (before the call in flight" + Self.onEveryWay)
+                continue
+            }
             switch (before, after) {
             case (true, true): on.append(describe(site) + " (before or after the call in flight)")
             case (true, false): on.append(describe(site) + " (before the call in flight)")
@@ -484,7 +492,13 @@ public final class CallEvidence {
             let passed = flow.mayReach(from: start, to: site.address) && site.kind == .call && !after.isEmpty
             // With several ways on, the ones this call lies before (audit 11).
             let before = leaving.count == 1 ? "the jump on" : "the jump on at " + after.map(location).joined(separator: " or ")
-            if passed { on.append(describe(site) + " (before \(before))") } else { off.append(describe(site)) }
+            if passed && leaving.allSatisfy({ flow.mustPass(site.address, from: start, to: $0) }) {
+                on.append(describe(site) + " (before \(before)" + Self.onEveryWay)
+            } else if passed {
+                on.append(describe(site) + " (before \(before))")
+            } else {
+                off.append(describe(site))
+            }
         }
         return (on, off)
     }

@@ -22,7 +22,16 @@ public struct ChainAlignment: Sendable, Codable {
         /// Not in the chain, as the model says (`beside`): a frame around its
         /// place calls it elsewhere in its code, beside the call in flight
         /// (before it or after it: the code does not say which ran first).
+        /// That the code can run it on this path is proven; that it ran is
+        /// not (a condition may skip the call: a TCP recv with MSG_TRUNC
+        /// copies nothing, audit 15), so it does not make a chain match.
         case beside
+        /// Not in the chain, declared `beside`, and proven to have run beside
+        /// the path: every way through the calling frame's function to the
+        /// call in flight passes a call to it (read from the code: it ran
+        /// before the sample), or another sample of the same call was taken
+        /// inside it under the same frames.
+        case ranBeside = "ran-beside"
         /// Not in the chain, and not on this path: a frame around its place
         /// calls it elsewhere in its code, but the function's control flow
         /// (its jumps and the kernel's patched edges) leads from no such
@@ -51,8 +60,10 @@ public struct ChainAlignment: Sendable, Codable {
             self = Status(rawValue: raw) ?? .unverified
         }
 
-        /// Whether the status is proven by the stack or the kernel's code.
-        public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .beside || self == .hit }
+        /// Whether the status is proven by the stack, the kernel's code or
+        /// another sample of the call (a function called beside the path is
+        /// proven to have run only by a sample taken inside it: `seen`).
+        public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .hit || self == .ranBeside }
 
         /// How a timeline writes it: `tail call`, `called beside`, ….
         public var label: String {
@@ -61,6 +72,7 @@ public struct ChainAlignment: Sendable, Codable {
             case .tailCall: "tail call"
             case .inlined: "inlined"
             case .beside: "beside, as modelled"
+            case .ranBeside: "ran beside"
             case .sibling: "called beside the path"
             case .notOnPath: "not on this path"
             case .unverified: "unverified"
@@ -88,6 +100,10 @@ public struct ChainAlignment: Sendable, Codable {
             self.status = status
             self.evidence = evidence
         }
+
+        /// Whether the step is proven: its status is, and a function inlined
+        /// beside the path is not taken to have run for being inlined.
+        public var isProven: Bool { status.isProven && !(status == .inlined && besidePath == true) }
     }
 
     public let operation: String
@@ -215,7 +231,7 @@ public struct ChainAlignment: Sendable, Codable {
         if steps.contains(where: { $0.status == .outOfOrder }) { return .outOfOrder }
         if steps.contains(where: { $0.status == .sibling || $0.status == .notOnPath }) { return .differs }
         if !extraFrames.isEmpty { return .extraFrames }
-        if steps.contains(where: { !$0.status.isProven }) { return .unverified }
+        if steps.contains(where: { !$0.isProven }) { return .unverified }
         return .matches
     }
 
@@ -227,9 +243,12 @@ public struct ChainAlignment: Sendable, Codable {
         if count(.hit) > 0 { parts.append("\(count(.hit)) hit by their kprobes") }
         if count(.tailCall) > 0 { parts.append("\(count(.tailCall)) tail-called (proven)") }
         let byDWARF = steps.filter { $0.status == .inlined && $0.evidence?.contains(": DWARF: ") == true }.count
-        if count(.inlined) > byDWARF { parts.append("\(count(.inlined) - byDWARF) inlined (declared)") }
+        let inlinedBeside = steps.filter { $0.status == .inlined && $0.besidePath == true }.count
+        if count(.inlined) - inlinedBeside > byDWARF { parts.append("\(count(.inlined) - inlinedBeside - byDWARF) inlined (declared)") }
         if byDWARF > 0 { parts.append("\(byDWARF) inlined (DWARF)") }
-        if count(.beside) > 0 { parts.append("\(count(.beside)) called beside the path (as modelled)") }
+        if count(.ranBeside) > 0 { parts.append("\(count(.ranBeside)) called beside the path (proven to have run)") }
+        let unproven = count(.beside) + inlinedBeside
+        if unproven > 0 { parts.append("\(unproven) beside the path as modelled (not proven to have run)") }
         if count(.sibling) > 0 { parts.append("\(count(.sibling)) called beside the path") }
         if count(.notOnPath) > 0 { parts.append("\(count(.notOnPath)) not on this path") }
         if count(.unverified) > 0 { parts.append("\(count(.unverified)) missing, unverified") }
@@ -493,7 +512,10 @@ public struct ChainAligner {
             elsewhere += found.off
         }
         if !sites.isEmpty {
-            return (function.isBeside ? .beside : .sibling, sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
+            // A call every way to the call in flight passes ran before it.
+            let ran = function.isBeside && sites.contains { $0.hasSuffix(CallEvidence.onEveryWay) }
+            return (function.isBeside ? (ran ? .ranBeside : .beside) : .sibling,
+                    sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
         }
         if !elsewhere.isEmpty {
             return (.notOnPath, elsewhere.joined(separator: "; ") + ", on no way through the call in flight (the function's jumps "

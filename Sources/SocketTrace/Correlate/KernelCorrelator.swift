@@ -372,6 +372,7 @@ public final class KernelCorrelator {
             let hitsByFunction = hitSamples.isEmpty ? [:] : Dictionary(grouping: hitSamples, by: Self.hitFunction)
             for var alignment in found {
                 if !hitsByFunction.isEmpty { alignment = Self.withHits(alignment, sample: sample, hits: hitsByFunction) }
+                if chains.count > 1 { alignment = Self.withSamplesBeside(alignment, of: sample, samples: chains) }
                 alignment.sample = sample.heading
                 alignments.append(alignment)
             }
@@ -453,6 +454,41 @@ public final class KernelCorrelator {
     /// under the same frame (the one above its place: the same call site of
     /// the same path) is `hit`: it ran there, entered and left before the
     /// sample or after it. What the code proved before is kept beside.
+    /// A function the model calls beside the path (`beside`) is proven to
+    /// have run only by a sample taken inside it: another sample of the same
+    /// call whose chain has it directly under a frame of the function that
+    /// holds its call (the nearest matched function above its place), that
+    /// frame's callers being this sample's, return address for return
+    /// address (the same way down to it: in a loop, the same call of it).
+    /// Then it ran beside the path (`ranBeside`), the witness quoted.
+    static func withSamplesBeside(_ alignment: ChainAlignment, of sample: KernelSample, samples: [KernelSample]) -> ChainAlignment {
+        guard alignment.steps.contains(where: { $0.status == .beside }), !sample.addresses.isEmpty else { return alignment }
+        var steps = alignment.steps
+        var changed = false
+        for (index, step) in steps.enumerated() where step.status == .beside {
+            guard let caller = steps[..<index].last(where: { $0.status == .matched })?.function,
+                  let mine = sample.chain.firstIndex(of: caller) else { continue }
+            let outward = sample.addresses[(mine + 1)...]
+            var witness: (sample: KernelSample, depth: Int)?
+            search: for other in samples where other.addresses.count == other.chain.count {
+                for position in other.chain.indices.dropLast() where other.chain[position] == step.function
+                    && other.chain[position + 1] == caller && other.addresses[(position + 2)...].elementsEqual(outward) {
+                    witness = (other, position)
+                    break search
+                }
+            }
+            guard let (other, depth) = witness else { continue }
+            let stack = (0...depth + 1).reversed().map { other.location($0) }.joined(separator: " → ")
+            let evidence = "\(other.heading) was taken inside it in this call, under the same frames: … \(stack)"
+                + (step.evidence.map { "; as modelled: " + $0 } ?? "")
+            steps[index] = .init(function: step.function, layer: step.layer, status: .ranBeside, evidence: evidence)
+            changed = true
+        }
+        guard changed else { return alignment }
+        return ChainAlignment(operation: alignment.operation, steps: steps, extraFrames: alignment.extraFrames,
+                              observed: alignment.observed, context: alignment.context, sample: alignment.sample)
+    }
+
     static func withHits(_ alignment: ChainAlignment, sample: KernelSample, hits: [String: [KernelSample]]) -> ChainAlignment {
         let parts = ChainAligner.parts(sample.frames)
         let part = alignment.isSyscallPart ? parts.syscall : parts.softirq

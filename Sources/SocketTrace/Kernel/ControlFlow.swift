@@ -54,6 +54,12 @@ public struct ControlFlow: Sendable {
 
     /// The instructions execution may go to from the one at `position`.
     func successors(of position: Int) -> [Int] {
+        nextAddresses(of: position).compactMap { index[$0] }
+    }
+
+    /// Where execution may go from the instruction at `position`, inside
+    /// the function (an address no decoded instruction starts at included).
+    func nextAddresses(of position: Int) -> [UInt64] {
         let instruction = instructions[position]
         var next: [UInt64] = []
         switch instruction.flow {
@@ -69,7 +75,31 @@ public struct ControlFlow: Sendable {
             next.append(instruction.end)
             next += patched.filter(inside)
         }
-        return next.compactMap { index[$0] }
+        return next.filter(inside)
+    }
+
+    /// Whether every way from `from` to `to` inside the function passes the
+    /// instruction at `through`. Proven only where the flow is known: a
+    /// jump through a pointer, or code that did not decode, on a way that
+    /// avoids it, and the answer is false.
+    public func mustPass(_ through: UInt64, from: UInt64, to: UInt64) -> Bool {
+        guard let first = index[from], let goal = index[to], let blocked = index[through],
+              let last = instructions.last, last.end >= end else { return false }
+        if first == blocked { return true }
+        var seen: Set<Int> = [first]
+        var frontier = [first]
+        while !frontier.isEmpty {
+            var next: [Int] = []
+            for position in frontier {
+                if position == goal || indirect.contains(position) { return false }
+                for address in nextAddresses(of: position) {
+                    guard let successor = index[address] else { return false }
+                    if successor != blocked && seen.insert(successor).inserted { next.append(successor) }
+                }
+            }
+            frontier = next
+        }
+        return true
     }
 
     /// Whether execution starting at `from` may reach the instruction at

@@ -285,6 +285,7 @@ extension TextTimeline {
             case .hit: gap.append(paint("(" + step.function + ": hit)", Self.green))
             case .inlined where step.besidePath == true: gap.append(paint("(" + step.function + ": inlined, beside)", Self.dim))
             case .tailCall, .inlined, .beside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
+            case .ranBeside: gap.append(paint("(" + step.function + ": ran beside)", Self.dim))
             case .sibling: gap.append(paint("(" + step.function + ": called beside)", Self.yellow))
             case .notOnPath: gap.append(paint("(" + step.function + ": not on this path)", Self.yellow))
             case .unverified: gap.append(paint("(" + step.function + "?)", Self.dim))
