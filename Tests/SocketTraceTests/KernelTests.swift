@@ -201,9 +201,22 @@ struct KernelTests {
         #expect(text.contains("handshake as the kernel saw it (SYN_SENT → ESTABLISHED): TCP 127.0.0.1:"), "\(text)")
         #expect(text.contains("softirq samples on calls' stacks, by whose packet: "), "\(text)")
         #expect(!text.contains("by whose packet: 0 sent by the call's socket"), "\(text)")
+        // A state change carries no packet: counted by whose socket changed, not among the packets (audit 15, P1).
+        #expect(text.contains("state changes in softirqs on calls' stacks, by whose socket changed: "), "\(text)")
         let json = try TestSupport.run(TestSupport.sockettrace, ["compare", "--json", file])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
-        #expect((object["kernel"] as? [String: Any])?["timings"] != nil)
+        let kernel = object["kernel"] as? [String: Any]
+        #expect(kernel?["timings"] != nil)
+        let packets = (kernel?["packets"] as? [String: Int] ?? [:]).values.reduce(0, +)
+        let changes = (kernel?["socket_changes"] as? [String: Int] ?? [:]).values.reduce(0, +)
+        var withSkb = 0, withoutSkb = 0
+        for case let .syscall(call) in try TraceFileReader(path: file).records {
+            for sample in call.kernel?.samples ?? [] where sample.flow != nil {
+                if sample.fields["skbaddr"] != nil { withSkb += 1 } else { withoutSkb += 1 }
+            }
+        }
+        #expect(changes == withoutSkb && changes > 0, "\(changes) state changes counted, \(withoutSkb) in the file")
+        #expect(packets - ((kernel?["packets"] as? [String: Int])?["other-flow"] ?? 0) == withSkb, "\(packets) packets counted, \(withSkb) in the file")
     }
 
     /// `sockettrace --kernel on --format jsonl -o FILE COMMAND` in a network

@@ -37,6 +37,10 @@ public struct KernelComparison: Sendable, Codable {
     /// (`PacketFlow.Owner`), and other connections' packets taken out of
     /// the calls they were sampled in.
     public var packets: [String: Int] = [:]
+    /// Softirq samples under calls that carry no packet (a TCP state change
+    /// a packet caused), by whose socket changed (audit 15: counted among
+    /// the packets, a peer's state change read as a packet from the peer).
+    public var socketChanges: [String: Int] = [:]
     /// Work for traced connections outside the traced tasks (timers on any
     /// CPU, ksoftirqd), by the operation its chain was aligned with.
     public var elsewhere: [String: Int] = [:]
@@ -72,7 +76,9 @@ public struct KernelComparison: Sendable, Codable {
         for (call, activity, start, title) in works {
             guard activity.source == .observed else { continue }
             for sample in activity.samples {
-                if let owner = sample.flow?.owner { packets[owner.rawValue, default: 0] += 1 }
+                if let owner = sample.flow?.owner {
+                    if sample.fields["skbaddr"] != nil { packets[owner.rawValue, default: 0] += 1 } else { socketChanges[owner.rawValue, default: 0] += 1 }
+                }
                 // A sample counts once, under its own operation: softirq work
                 // on the call's stack under the softirq's (a delayed ACK's
                 // timer during a UDP send is not the send's).
@@ -163,6 +169,11 @@ public struct KernelComparison: Sendable, Codable {
         }
         out += "softirq samples on calls' stacks, by whose packet: "
             + owners.map { "\(packets[$0.0.rawValue] ?? 0) \($0.1)" }.joined(separator: ", ") + "\n"
+        if !socketChanges.isEmpty {
+            let sockets: [(PacketFlow.Owner, String)] = [(.ownSocket, "the call's socket's"), (.peer, "its peer's"), (.unverified, "unverified")]
+            out += "state changes in softirqs on calls' stacks, by whose socket changed: "
+                + sockets.map { "\(socketChanges[$0.0.rawValue] ?? 0) \($0.1)" }.joined(separator: ", ") + "\n"
+        }
         for handshake in handshakes {
             out += "handshake as the kernel saw it (SYN_SENT → ESTABLISHED): \(handshake.connection) \(Int(handshake.microseconds.rounded())) µs\n"
         }

@@ -32,8 +32,12 @@ extension TextTimeline {
         // another stack between them starts a block of its own, so the
         // blocks keep the samples' order (audit 6: a second route lookup was
         // shown with the first, above the state change taken between them).
+        // One stack is the same functions at the same offsets: a frame at
+        // another call site has evidence of its own (audit 15: sendmmsg's
+        // later messages leave ____sys_sendmsg at another call).
         struct Shown: Hashable {
             let chain: ChainKey
+            let offsets: [UInt64]
             let heading: String
             let owner: PacketFlow.Owner?
         }
@@ -47,7 +51,7 @@ extension TextTimeline {
         }
         var blocks: [Block] = []
         for sample in activity.samples where sample.role == .chain && !sample.chain.isEmpty {
-            let key = Shown(chain: ChainKey(sample.chain), heading: sample.heading, owner: sample.flow?.owner)
+            let key = Shown(chain: ChainKey(sample.chain), offsets: sample.offsets, heading: sample.heading, owner: sample.flow?.owner)
             if blocks.last?.key == key { blocks[blocks.count - 1].count += 1 } else { blocks.append(Block(key: key, sample: sample)) }
             if let flow = sample.flow {
                 let text = outsideCalls ? "flow: " + flow.evidence : flow.description
