@@ -13,7 +13,7 @@ struct IPv6KernelTests {
     /// The operations whose IPv6 counterpart the model has: none of them
     /// may be chosen for a chain of these runs.
     static let ipv4Only: Set<String> = [
-        "tcp_connect", "tcp_connect_ack", "tcp_synack", "tcp_send", "tcp_recv", "tcp_receive_softirq", "tcp_fin_softirq",
+        "tcp_connect", "tcp_connect_ack", "tcp_connect_ack_nonblocking", "tcp_synack", "tcp_send", "tcp_recv", "tcp_receive_softirq", "tcp_fin_softirq",
         "tcp_receive_after_fin", "tcp_timewait_ack", "tcp_ack_retransmit", "tcp_delack_timer", "tcp_retransmit_timer",
         "tcp_loss_probe", "tcp_close", "tcp_close_reset", "tcp_pacing_timer", "tcp_rack_reo_timer",
     ]

@@ -729,6 +729,32 @@ struct KernelTests {
         #expect(alignment.verdict != .matches, "\(alignment.summary)")
     }
 
+    @Test("audit 15: a non-blocking connect's last ACK, sent as inet_stream_connect lets go of the socket after __inet_stream_connect returned, is tcp_connect_ack_nonblocking, proven; a blocking one's stays tcp_connect_ack")
+    func nonblockingConnect() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import select, socket
+            listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", \(port))); listener.listen()
+            quick = socket.socket(); quick.setblocking(False); quick.connect_ex(("127.0.0.1", \(port)))
+            select.select([], [quick], [], 5)
+            waiting = socket.create_connection(("127.0.0.1", \(port)))
+            """
+        let file = TestSupport.temporaryFile("nonblocking") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let connects = calls.filter { $0.syscall == .connect && $0.socket?.protocolLabel == "TCP" }
+        #expect(connects.count == 2)
+        let nonblocking = try #require(connects.first { $0.result?.errno == EINPROGRESS })
+        let blocking = try #require(connects.first { $0.result?.failed == false })
+        let ack = try #require(nonblocking.kernel?.alignments.first { $0.observed.contains("release_sock") && $0.isSyscallPart },
+                               "\(nonblocking.kernel?.alignments.map(\.operation) ?? [])")
+        #expect(ack.operation == "tcp_connect_ack_nonblocking" && ![.differs, .extraFrames].contains(ack.verdict), "\(ack.operation) \(ack.summary)")
+        #expect(ack.steps.first { $0.function == "__inet_stream_connect" }?.status == .ranBeside, "\(ack.steps)")
+        #expect(blocking.kernel?.alignments.contains { $0.operation == "tcp_connect_ack" && $0.observed.contains("__inet_stream_connect") } == true,
+                "\(blocking.kernel?.alignments.map(\.operation) ?? [])")
+    }
+
     @Test("audit 15: UDP over IPv6 has its own operations: a recv is udp6_recv (inet6_recvmsg → udpv6_recvmsg), a send udp6_send, never IPv4's")
     func udp6Operations() throws {
         let port = TestSupport.freshPort()

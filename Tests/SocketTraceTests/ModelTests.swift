@@ -217,7 +217,7 @@ struct ModelTests {
         let model = try ModelParser.load(directory: Self.modelDirectory)
         let tcp = SocketSnapshot(fd: 3, socket: SocketInfo(family: 2, type: 1, protocolNumber: 6))
         let candidates = model.operations(for: .connect, socket: tcp)
-        #expect(candidates.map(\.name) == ["tcp_connect", "tcp_connect_ack", "tcp_connect_refused"])
+        #expect(candidates.map(\.name) == ["tcp_connect", "tcp_connect_ack", "tcp_connect_ack_nonblocking", "tcp_connect_refused"])
         let syn = ["__tcp_transmit_skb", "tcp_connect", "tcp_v4_connect", "__inet_stream_connect", "inet_stream_connect", "__sys_connect"]
         let ack = ["__tcp_transmit_skb", "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock", "release_sock", "__inet_stream_connect",
                    "inet_stream_connect", "__sys_connect"]
@@ -231,6 +231,7 @@ struct ModelTests {
         #expect(call?.name == "tcp_connect", "best for the most samples")
         // The ACK's sample shows the backlog's path; the entry's tells nothing: the call's.
         #expect(each.map { $0?.name } == ["tcp_connect", "tcp_connect", "tcp_connect_ack", "tcp_connect"])
+
         // A refused connect's reset, taken in from the backlog: the socket done.
         let refused = ["inet_sk_state_store", "tcp_done", "tcp_done_with_error", "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock",
                        "release_sock", "__inet_stream_connect", "inet_stream_connect", "__sys_connect"]
