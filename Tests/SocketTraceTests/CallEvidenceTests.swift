@@ -142,6 +142,24 @@ import Testing
         #expect(blind.steps.first { $0.function == "never_a_symbol" }?.status == .inlined)
     }
 
+    @Test("compare counts a function inlined beside the path apart from the inlined ones: where its code lies is proven, that it ran is not (audit 16)")
+    func inlinedBesideCounted() {
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n"
+            + "0000000000004000 T callee\n")
+        var alignment = ChainAligner(symbols: symbols, evidence: CallEvidence(code: Self.code()))
+            .align(frames: Self.frames, with: [Self.function("caller"), Self.function("never_a_symbol", beside: true, inline: true),
+                                               Self.function("middle"), Self.function("callee")], operation: "test")
+        alignment.context = ChainAlignment.syscallContext
+        #expect(alignment.verdict == .unverified, "\(alignment.steps)")
+        var event = ProcessEvent(.exited, tid: 1, pid: 1, time: MonotonicTime(nanoseconds: 1))
+        event.exitKernel = KernelActivity(operation: "test", source: .observed, expected: [], samples: [], alignments: [alignment])
+        let summary = OperationSummary.summarize([], exits: [event])
+        let counts = summary.first?.functions.first { $0.function == "never_a_symbol" }
+        #expect(counts?.inlinedBeside == 1 && counts?.count(.inlined) == 0, "\(String(describing: counts))")
+        #expect(summary.first?.text.contains("never_a_symbol                inlined, beside (not proven to have run) 1") == true,
+                "\(summary.first?.text ?? "")")
+    }
+
     /// host: `je slow`; fast: `call fastq; call callee` (in flight), `ret`;
     /// slow: `call slowq`, a nop5 (a jump label's site: the test may patch in
     /// its edge to the call in flight), `call __stack_chk_fail; call afterq`.

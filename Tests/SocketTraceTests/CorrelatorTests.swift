@@ -10,6 +10,33 @@ import Testing
                      chain: chain, fields: [:])
     }
 
+    @Test("a function beside the path ran when another sample of the call was taken inside it under the same frames; in a softirq, only for the same packet (audit 16: process_backlog takes packet after packet under the same frames)")
+    func besideWitness() {
+        func sample(_ chain: [String], _ addresses: [UInt64], skb: Int64?) -> KernelSample {
+            var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
+                                      chain: chain, fields: skb.map { ["skbaddr": .number($0)] } ?? [:])
+            sample.addresses = addresses
+            sample.offsets = addresses.map { $0 & 0xff }
+            return sample
+        }
+        let steps: [ChainAlignment.Step] = [.init(function: "host", layer: .transport, status: .matched),
+                                            .init(function: "queue", layer: .transport, status: .beside, evidence: "host+0x10: call queue"),
+                                            .init(function: "callee", layer: .transport, status: .matched)]
+        let mine = sample(["callee", "host", "outer"], [0x4001, 0x8020, 0x9005], skb: 7)
+        let sameFrames = sample(["queue", "host", "outer"], [0xa001, 0x8015, 0x9005], skb: 8)
+        let otherOuter = sample(["queue", "host", "outer"], [0xa001, 0x8015, 0x9077], skb: 7)
+        for context in [ChainAlignment.syscallContext, "softirq NET_RX"] {
+            let alignment = ChainAlignment(operation: "test", steps: steps, extraFrames: [], observed: ["outer", "host", "callee"], context: context)
+            let other = KernelCorrelator.withSamplesBeside(alignment, of: mine, samples: [mine, otherOuter, sameFrames])
+            // In a syscall the same frames out are the same call of host; in a softirq another packet's may be under them.
+            #expect(other.steps[1].status == (context == ChainAlignment.syscallContext ? .ranBeside : .beside), "\(context): \(other.steps[1])")
+            let samePacket = sample(["queue", "host", "outer"], [0xa001, 0x8015, 0x9005], skb: 7)
+            let own = KernelCorrelator.withSamplesBeside(alignment, of: mine, samples: [mine, otherOuter, samePacket])
+            #expect(own.steps[1].status == .ranBeside && own.steps[1].evidence?.contains("was taken inside it in this call") == true, "\(own.steps[1])")
+            #expect(own.verdict == .matches)
+        }
+    }
+
     @Test("kallsyms: addresses are shown when the first text symbol's is not zero (Debian's kernels begin with an absolute zero)")
     func kallsymsAddressesShown() {
         let debian = Array("0000000000000000 A fixed_percpu_data\n0000000000000000 A __per_cpu_start\nffffffffbb000000 T _stext\n".utf8)

@@ -470,7 +470,13 @@ public final class KernelCorrelator {
                   let mine = sample.chain.firstIndex(of: caller) else { continue }
             let outward = sample.addresses[(mine + 1)...]
             var witness: (sample: KernelSample, depth: Int)?
-            search: for other in samples where other.addresses.count == other.chain.count {
+            // In a softirq, one loop (process_backlog's) takes in packet after
+            // packet under the same frames: there the witness must have the
+            // sample's own packet (audit 16).
+            let packet = alignment.isSyscallPart ? nil : sample.fields["skbaddr"]
+            if !alignment.isSyscallPart && packet == nil { continue }
+            search: for other in samples where other.addresses.count == other.chain.count
+                && (packet == nil || other.fields["skbaddr"] == packet) {
                 for position in other.chain.indices.dropLast() where other.chain[position] == step.function
                     && other.chain[position + 1] == caller && other.addresses[(position + 2)...].elementsEqual(outward) {
                     witness = (other, position)

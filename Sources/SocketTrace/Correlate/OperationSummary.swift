@@ -15,6 +15,12 @@ public struct OperationSummary: Sendable, Codable {
         public var insideNanoseconds: UInt64?
 
         public func count(_ status: ChainAlignment.Status) -> Int { statuses[status.rawValue] ?? 0 }
+        /// Inlined, where the model calls it beside the path: where its code
+        /// lies is proven, that it ran is not (audit 16: counted as `inlined`
+        /// for a TCP recv with MSG_TRUNC, which copies nothing).
+        public var inlinedBeside: Int { statuses[Self.inlinedBesideKey] ?? 0 }
+        public static let inlinedBesideKey = "inlined-beside"
+        public static let inlinedBesideLabel = "inlined, beside (not proven to have run)"
     }
 
     public var operation: String
@@ -43,7 +49,8 @@ public struct OperationSummary: Sendable, Codable {
                     summary.functions.append(FunctionCounts(function: step.function, layer: step.layer))
                     index = summary.functions.count - 1
                 }
-                summary.functions[index!].statuses[step.status.rawValue, default: 0] += 1
+                let key = step.status == .inlined && step.besidePath == true ? FunctionCounts.inlinedBesideKey : step.status.rawValue
+                summary.functions[index!].statuses[key, default: 0] += 1
             }
             for frame in alignment.extraFrames { summary.extraFrames[frame, default: 0] += 1 }
         }
@@ -95,6 +102,7 @@ public struct OperationSummary: Sendable, Codable {
         out += "\n"
         for counts in functions {
             var parts = ChainAlignment.Status.allCases.filter { counts.count($0) > 0 }.map { "\($0.label) \(counts.count($0))" }
+            if counts.inlinedBeside > 0 { parts.append("\(FunctionCounts.inlinedBesideLabel) \(counts.inlinedBeside)") }
             if let hits = counts.hits { parts.append("entered \(hits)× (kprobe)") }
             if let returned = counts.returned, returned > 0, let inside = counts.insideNanoseconds {
                 // The mean of the entries that returned within their calls.

@@ -177,18 +177,19 @@ public struct HTMLReport {
                 continue
             }
             let statuses = ChainAlignment.Status.allCases
-            html += "<table><tr><th>layer</th><th>function</th>" + statuses.map { "<th>\(e($0.label))</th>" }.joined() + "</tr>\n"
+            html += "<table><tr><th>layer</th><th>function</th>" + statuses.map { "<th>\(e($0.label))</th>" }.joined()
+                + "<th>\(e(OperationSummary.FunctionCounts.inlinedBesideLabel))</th></tr>\n"
             for function in summary.functions {
                 let kind: String
                 if function.count(.matched) > 0 { kind = "matched" }
                 else if function.count(.sibling) + function.count(.notOnPath) + function.count(.outOfOrder) > 0 { kind = "sibling" }
-                else if function.count(.unverified) > 0 { kind = "unverified" }
+                else if function.count(.unverified) + function.count(.beside) + function.inlinedBeside > 0 { kind = "unverified" }
                 else { kind = "proven" }
                 html += "<tr class=\"\(kind)\"><td>\(function.layer.rawValue)</td><td>\(e(function.function))</td>"
-                    + statuses.map { "<td>\(function.count($0))</td>" }.joined() + "</tr>\n"
+                    + statuses.map { "<td>\(function.count($0))</td>" }.joined() + "<td>\(function.inlinedBeside)</td></tr>\n"
             }
             for (frame, count) in summary.extraFrames.sorted(by: { $0.key < $1.key }) {
-                html += "<tr class=\"extra\"><td>extra</td><td>\(e(frame))</td><td colspan=\"\(statuses.count)\">seen \(count), not in the model</td></tr>\n"
+                html += "<tr class=\"extra\"><td>extra</td><td>\(e(frame))</td><td colspan=\"\(statuses.count + 1)\">seen \(count), not in the model</td></tr>\n"
             }
             html += "</table>\n"
         }
