@@ -25,6 +25,13 @@ struct KernelTests {
         return (calls, events)
     }
 
+    /// `traceCalls` of a Python script, written to a file of its own first.
+    func tracePythonCalls(_ script: String, name: String, options: [String] = []) throws -> (calls: [SyscallInvocation], events: [KernelSample]) {
+        let file = TestSupport.temporaryFile(name) + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        return try traceCalls("/usr/bin/python3 \(file)", options: options)
+    }
+
     /// True when `sequence` appears in `chain` in this order (not necessarily adjacent).
     func inOrder(_ sequence: [String], in chain: [String]) -> Bool {
         var position = chain.startIndex
@@ -355,9 +362,7 @@ struct KernelTests {
             client.close()
             os.waitpid(child, 0)
             """
-        let file = TestSupport.temporaryFile("inflight") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let (calls, _) = try tracePythonCalls(script, name: "inflight")
         let closes = calls.filter { $0.syscall == .close && $0.socket?.peer?.description == "127.0.0.1:\(port)" }
         try #require(closes.count == 2, "\(closes.map { "\($0.pid) refs \($0.socket?.otherReferences ?? -1)" })")
         #expect(closes[0].kernel?.operation == "socket_reference_dropped", "refs \(closes[0].socket?.otherReferences ?? -1)")
@@ -533,9 +538,7 @@ struct KernelTests {
             client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
             client.shutdown(socket.SHUT_WR); server.recv(1); client.close()
             """
-        let file = TestSupport.temporaryFile("shutdown") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let (calls, _) = try tracePythonCalls(script, name: "shutdown")
         let shutdown = try #require(calls.first { $0.syscall == .shutdown })
         #expect(shutdown.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN leaves at shutdown")
         let close = try #require(calls.last { $0.syscall == .close && $0.socket?.fd == shutdown.socket?.fd && $0.socket?.protocolLabel == "TCP" })
@@ -557,9 +560,7 @@ struct KernelTests {
             except ConnectionResetError: pass
             server.close()
             """
-        let file = TestSupport.temporaryFile("linger") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let (calls, _) = try tracePythonCalls(script, name: "linger")
         let closes = calls.filter { $0.syscall == .close && $0.socket?.protocolLabel == "TCP" && $0.socket?.peer != nil }
         try #require(closes.count == 2, "\(closes.map(\.name))")
         let reset = closes[0], afterReset = closes[1]
@@ -607,9 +608,7 @@ struct KernelTests {
             time.sleep(0.05)
             client.close()
             """
-        let file = TestSupport.temporaryFile("unseen-reset") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let (calls, events) = try traceCalls("/usr/bin/python3 \(file)")
+        let (calls, events) = try tracePythonCalls(script, name: "unseen-reset")
         let send = try #require(calls.first { $0.syscall == .sendto || $0.syscall == .write || $0.syscall == .send })
         #expect(send.result?.failed == false, "the write itself succeeds")
         // The reset is taken in on the write's stack, or (a busy CPU) by ksoftirqd: an event of the flow then.
@@ -709,9 +708,7 @@ struct KernelTests {
             client.recv(5)
             client.recv(5, socket.MSG_TRUNC)
             """
-        let file = TestSupport.temporaryFile("trunc") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)", options: ["--probe-set", "full"])
+        let (calls, _) = try tracePythonCalls(script, name: "trunc", options: ["--probe-set", "full"])
         let recvs = calls.filter { $0.syscall == .recvfrom && $0.result?.value == 5 && $0.socket?.protocolLabel == "TCP" }
         let copied = try #require(recvs.first { $0.arguments.count > 3 && $0.arguments[3] == 0 })
         let truncated = try #require(recvs.first { $0.arguments.count > 3 && $0.arguments[3] == UInt64(MSG_TRUNC) })
@@ -740,9 +737,7 @@ struct KernelTests {
             select.select([], [quick], [], 5)
             waiting = socket.create_connection(("127.0.0.1", \(port)))
             """
-        let file = TestSupport.temporaryFile("nonblocking") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let (calls, _) = try tracePythonCalls(script, name: "nonblocking")
         let connects = calls.filter { $0.syscall == .connect && $0.socket?.protocolLabel == "TCP" }
         #expect(connects.count == 2)
         let nonblocking = try #require(connects.first { $0.result?.errno == EINPROGRESS })
@@ -765,9 +760,7 @@ struct KernelTests {
             sender.send(b"hello6"); receiver.recvfrom(100)
             sender.send(b"again"); receiver.recv(100)
             """
-        let file = TestSupport.temporaryFile("udp6") + ".py"
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let (calls, _) = try traceCalls("/usr/bin/python3 \(file)")
+        let (calls, _) = try tracePythonCalls(script, name: "udp6")
         let udp = calls.filter { $0.socket?.protocolLabel == "UDPv6" && $0.result?.failed == false }
         let receives = udp.filter { [.recvfrom, .recvmsg, .read].contains($0.syscall) }
         let sends = udp.filter { [.sendto, .sendmsg, .write].contains($0.syscall) }

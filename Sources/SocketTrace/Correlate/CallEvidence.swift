@@ -414,16 +414,17 @@ public final class CallEvidence {
         return found
     }
 
-    /// Where the function of `frame` calls or jumps to `name` (any copy;
-    /// the call in flight left out), parted by whether execution through
-    /// the call in flight may pass there: before it (the site's return
-    /// leads to the call in flight) or after it (the frame's return
-    /// address leads to the site). `off`: sites the function's code proves
-    /// on no such way. Where the code's flow is not known, every site is on.
     /// How a site on every way from its function's entry to the call in
     /// flight (or to every jump on) ends: it ran before the sample.
     public static let onEveryWay = ", on every way from the function's entry to it)"
 
+    /// Where the function of `frame` calls or jumps to `name` (any copy;
+    /// the call in flight left out), parted by whether execution through
+    /// the call in flight may pass there: before it (the site's return
+    /// leads to the call in flight; said `onEveryWay` when every way there
+    /// passes it) or after it (the frame's return address leads to the
+    /// site). `off`: sites the function's code proves on no such way.
+    /// Where the code's flow is not known, every site is on.
     public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
         remembered(SitesKey(address: frame.address, toward: nil, name: name)) { findSitesOnTheWay(in: frame, reaching: name) }
     }

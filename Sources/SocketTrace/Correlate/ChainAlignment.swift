@@ -62,7 +62,8 @@ public struct ChainAlignment: Sendable, Codable {
 
         /// Whether the status is proven by the stack, the kernel's code or
         /// another sample of the call (a function called beside the path is
-        /// proven to have run only by a sample taken inside it: `seen`).
+        /// proven to have run only from the code's flow or by a sample taken
+        /// inside it: `ranBeside`).
         public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .hit || self == .ranBeside }
 
         /// How a timeline writes it: `tail call`, `called beside`, ….

@@ -450,12 +450,9 @@ public final class KernelCorrelator {
         }
     }
 
-    /// A model function missing from a stack whose kprobe fired in the call
-    /// under the same frame (the one above its place: the same call site of
-    /// the same path) is `hit`: it ran there, entered and left before the
-    /// sample or after it. What the code proved before is kept beside.
-    /// A function the model calls beside the path (`beside`) is proven to
-    /// have run only by a sample taken inside it: another sample of the same
+    /// A function the model calls beside the path that the code left
+    /// unproven (`beside`) is proven to have run by a sample taken inside
+    /// it: another sample of the same
     /// call whose chain has it directly under a frame of the function that
     /// holds its call (the nearest matched function above its place), that
     /// frame's callers being this sample's, return address for return
@@ -465,16 +462,16 @@ public final class KernelCorrelator {
         guard alignment.steps.contains(where: { $0.status == .beside }), !sample.addresses.isEmpty else { return alignment }
         var steps = alignment.steps
         var changed = false
+        // In a softirq, one loop (process_backlog's) takes in packet after
+        // packet under the same frames: there the witness must have the
+        // sample's own packet (audit 16).
+        let packet = alignment.isSyscallPart ? nil : sample.fields["skbaddr"]
+        if !alignment.isSyscallPart && packet == nil { return alignment }
         for (index, step) in steps.enumerated() where step.status == .beside {
             guard let caller = steps[..<index].last(where: { $0.status == .matched })?.function,
                   let mine = sample.chain.firstIndex(of: caller) else { continue }
             let outward = sample.addresses[(mine + 1)...]
             var witness: (sample: KernelSample, depth: Int)?
-            // In a softirq, one loop (process_backlog's) takes in packet after
-            // packet under the same frames: there the witness must have the
-            // sample's own packet (audit 16).
-            let packet = alignment.isSyscallPart ? nil : sample.fields["skbaddr"]
-            if !alignment.isSyscallPart && packet == nil { continue }
             search: for other in samples where other.addresses.count == other.chain.count
                 && (packet == nil || other.fields["skbaddr"] == packet) {
                 for position in other.chain.indices.dropLast() where other.chain[position] == step.function
@@ -495,6 +492,10 @@ public final class KernelCorrelator {
                               observed: alignment.observed, context: alignment.context, sample: alignment.sample)
     }
 
+    /// A model function missing from a stack whose kprobe fired in the call
+    /// under the same frame (the one above its place: the same call site of
+    /// the same path) is `hit`: it ran there, entered and left before the
+    /// sample or after it. What the code proved before is kept beside.
     static func withHits(_ alignment: ChainAlignment, sample: KernelSample, hits: [String: [KernelSample]]) -> ChainAlignment {
         let parts = ChainAligner.parts(sample.frames)
         let part = alignment.isSyscallPart ? parts.syscall : parts.softirq

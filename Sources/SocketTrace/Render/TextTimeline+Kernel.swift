@@ -254,8 +254,8 @@ extension TextTimeline {
 
     /// Every frame of the part, outermost first, with the model's missing
     /// functions at their places: `f` a frame the model expects, `+f` a
-    /// frame it does not name, `(f: tail call)`, `(f: inlined)`, `(f: beside,
-    /// as modelled)`, `(f: called beside)` (called by a frame here, not on
+    /// frame it does not name, `(f: tail call)`, `(f: inlined)`, `(f: ran
+    /// beside)`, `(f: beside, as modelled)`, `(f: called beside)` (called by a frame here, not on
     /// the stack), `(f?)` missing without proof, `!f` out of the model's
     /// order. The functions missing between two expected frames keep the
     /// model's order, after the deepest frame between them that their
@@ -288,8 +288,7 @@ extension TextTimeline {
             case .matched: break
             case .hit: gap.append(paint("(" + step.function + ": hit)", Self.green))
             case .inlined where step.besidePath == true: gap.append(paint("(" + step.function + ": inlined, beside)", Self.dim))
-            case .tailCall, .inlined, .beside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
-            case .ranBeside: gap.append(paint("(" + step.function + ": ran beside)", Self.dim))
+            case .tailCall, .inlined, .beside, .ranBeside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
             case .sibling: gap.append(paint("(" + step.function + ": called beside)", Self.yellow))
             case .notOnPath: gap.append(paint("(" + step.function + ": not on this path)", Self.yellow))
             case .unverified: gap.append(paint("(" + step.function + "?)", Self.dim))
