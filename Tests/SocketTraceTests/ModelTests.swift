@@ -153,6 +153,32 @@ struct ModelTests {
         #expect(softirqPart == ["net_rx_action", "__napi_poll", "process_backlog", "__netif_receive_skb_one_core", "__netif_receive_skb_core"])
     }
 
+    @Test("a timer interrupt that landed in perf's own code in a send: its entry connects, where it landed is no departure (bulkSend flake)")
+    func interruptedSyscallPart() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        // The sample CI saw: NET_RX work on the exit of a timer interrupt taken while perf handled the send's sock_send_length.
+        let chain = ["__netif_receive_skb_one_core", "process_backlog", "__napi_poll", "net_rx_action", "handle_softirqs", "__irq_exit_rcu",
+                     "sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt", "perf_swevent_event", "perf_tp_event", "__sys_sendto",
+                     "__x64_sys_sendto", "x64_sys_call", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+        let parts = ChainAligner.parts(chain.map { KernelFrame($0, 0) })
+        #expect(parts.interrupted)
+        #expect(parts.syscall.map(\.function) == ["__x64_sys_sendto", "__sys_sendto", "perf_tp_event", "perf_swevent_event"])
+        #expect(parts.connecting.map(\.function) == ["asm_sysvec_apic_timer_interrupt", "sysvec_apic_timer_interrupt", "__irq_exit_rcu", "handle_softirqs"])
+        #expect(parts.softirqKind == "NET_RX")
+        let sides = ChainAligner.sides(chain)
+        #expect(sides.syscall && sides.softirq && sides.softirqKind == "NET_RX")
+        let send = try #require(model.operations.first { $0.name == "udp_send" })
+        let path = send.chain(for: "sendto", kernel: KernelVersion(6, 18))
+        let aligner = ChainAligner(symbols: nil)
+        let landed = aligner.align(frames: parts.syscall, with: path, operation: "udp_send", interrupted: true)
+        #expect(landed.extraFrames.isEmpty && landed.verdict != .extraFrames, "\(landed.extraFrames)")
+        // Not interrupted, the same frames left the model's path: a departure.
+        let left = aligner.align(frames: parts.syscall, with: path, operation: "udp_send")
+        #expect(left.extraFrames == ["perf_tp_event", "perf_swevent_event"])
+        // A softirq run by local_bh_enable (no interrupt) is not one.
+        #expect(!ChainAligner.parts(Self.receiveEntry.map { KernelFrame($0, 0) } + [KernelFrame("__sys_sendto", 0)]).interrupted)
+    }
+
     @Test("model check: a name that is no symbol and not declared inline is an error; a range that excludes a symbol is flagged")
     func modelCheckFindings() throws {
         let text = """

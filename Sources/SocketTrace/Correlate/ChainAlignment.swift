@@ -285,8 +285,11 @@ public struct ChainAligner {
     /// deepest expected function the chain reached (it ends where its
     /// tracepoint fired), each matched in order, out of order, or missing
     /// with what proves why.
+    /// `interrupted`: a hard interrupt landed in the frames (their innermost
+    /// are where it landed, `Parts.interrupted`), so frames below the
+    /// deepest matched one are no departure from the model.
     public func align(frames: [KernelFrame], with expected: [ModelFunction], operation: String, context: String? = nil,
-                      caller: KernelFrame? = nil) -> ChainAlignment {
+                      caller: KernelFrame? = nil, interrupted: Bool = false) -> ChainAlignment {
         let observed = frames.map(\.function)
         let expectedNames = Set(expected.map(\.name))
         let reached = expected.lastIndex { observed.contains($0.name) } ?? -1
@@ -341,13 +344,14 @@ public struct ChainAligner {
         // and below it, when the model goes on past the deepest function the
         // chain reached: the path left the model there (a retransmission run
         // from release_sock's backlog under a send, a neighbour resolution
-        // under a connect). Frames below the model's last function are its
+        // under a connect), unless a hard interrupt landed there (`interrupted`).
+        // Frames below the model's last function are its
         // helpers (an allocation under sk_prot_alloc), not a departure.
         let matchedPlaces = placed.compactMap { $0 }
         var extras: [String] = []
         if let first = matchedPlaces.first, let last = matchedPlaces.last, last >= first {
             extras = observed[first...last].filter { !expectedNames.contains($0) }
-            if reached + 1 < expected.count, last + 1 < observed.count {
+            if reached + 1 < expected.count, last + 1 < observed.count, !interrupted {
                 extras += observed[(last + 1)...].filter { !expectedNames.contains($0) }
             }
         }

@@ -138,7 +138,8 @@ public final class KernelCorrelator {
     /// that explains it best (ChainAligner.score; the main path among equals).
     func syscallAlignment(_ parts: ChainAligner.Parts, operation: StackOperation, entry syscall: String, context: String) -> ChainAlignment {
         let candidates = paths(operation, entry: syscall).map { path in
-            aligner.align(frames: parts.syscall, with: path, operation: operation.name, context: context, caller: parts.entry)
+            aligner.align(frames: parts.syscall, with: path, operation: operation.name, context: context, caller: parts.entry,
+                          interrupted: parts.interrupted)
         }
         let best = candidates.indices.reduce(0) { ChainAligner.score(candidates[$1]) > ChainAligner.score(candidates[$0]) ? $1 : $0 }
         return candidates[best]

@@ -19,6 +19,13 @@ extension ChainAligner {
         "do_softirq_own_stack", "__irq_exit_rcu", "local_bh_enable", "run_ksoftirqd",
     ]
 
+    /// A hard interrupt's entry: where one landed in the syscall's frames
+    /// and, on its way out (`__irq_exit_rcu`), ran softirq work.
+    static func isInterruptEntry(_ name: String) -> Bool {
+        name.hasPrefix("asm_sysvec_") || name.hasPrefix("sysvec_") || name == "asm_common_interrupt"
+            || name == "common_interrupt" || name.hasPrefix("asm_spurious_interrupt")
+    }
+
     /// The softirq a chain's first frame after the boundary runs.
     static let softirqKinds: [String: String] = [
         "net_rx_action": "NET_RX", "net_tx_action": "NET_TX", "run_timer_softirq": "TIMER", "__run_timers": "TIMER",
@@ -39,20 +46,27 @@ extension ChainAligner {
         public var connecting: [KernelFrame] = []
         public var softirq: [KernelFrame] = []
         public var softirqKind: String?
+        /// The softirq work came in on a hard interrupt's exit: the
+        /// syscall's innermost frames are where the interrupt landed, not
+        /// where its path was going (perf's own code, a copy loop).
+        public var interrupted = false
     }
 
     public static func parts(_ frames: [KernelFrame]) -> Parts {
         let all = Array(frames.reversed())
         let entry = all.firstIndex { !isPlumbing($0.function) }.flatMap { $0 > 0 ? all[$0 - 1] : nil }
         let outermostFirst = all.filter { !isPlumbing($0.function) }
-        guard let first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0.function) }) else {
+        guard var first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0.function) }) else {
             return Parts(entry: entry, syscall: outermostFirst)
         }
+        // The interrupt's entry frames connect too: they are not the syscall's.
+        let interrupt = outermostFirst[..<first].firstIndex { isInterruptEntry($0.function) }
+        if let interrupt { first = interrupt }
         let last = outermostFirst.lastIndex(where: { softirqBoundary.contains($0.function) }) ?? first
         let softirq = Array(outermostFirst[(last + 1)...])
         let kind = softirq.lazy.compactMap { softirqKinds[$0.function] }.first
         return Parts(entry: entry, syscall: Array(outermostFirst[..<first]), connecting: Array(outermostFirst[first...last]),
-                     softirq: softirq, softirqKind: kind)
+                     softirq: softirq, softirqKind: kind, interrupted: interrupt != nil)
     }
 
     /// Whether a chain (innermost first) has syscall frames and softirq
@@ -66,7 +80,7 @@ extension ChainAligner {
             return ChainSides(syscall: chain.contains { !isPlumbing($0) }, softirq: false, softirqKind: nil,
                               buildsNeighbourSolicitation: neighbour, buildsKernelReply: reply)
         }
-        let outer = chain.lastIndex(where: softirqBoundary.contains) ?? inner
+        let outer = chain.lastIndex { softirqBoundary.contains($0) || isInterruptEntry($0) } ?? inner
         let work = chain[..<inner]
         let syscall = chain[(outer + 1)...].contains { !isPlumbing($0) }
         let softirq = work.contains { !isPlumbing($0) }

@@ -191,7 +191,9 @@ extension TextTimeline {
         }
         if !parts.connecting.isEmpty {
             var connecting = parts.connecting.map { paint($0.function, Self.dim) }
-            connecting[0] = paint("⤷ \(kind) run on this stack: ", Self.dim) + connecting[0]
+            // A hard interrupt landed in the call's innermost frames and ran the softirq on its way out.
+            let how = parts.interrupted ? "⤷ interrupted here; \(kind) run on the interrupt's exit: " : "⤷ \(kind) run on this stack: "
+            connecting[0] = paint(how, Self.dim) + connecting[0]
             writeWrapped(connecting, separator: " → ", extraIndent: "  ")
         }
         if !names.softirq.isEmpty {
