@@ -68,12 +68,15 @@ extension Tracer {
     }
 
     /// The references to `socket`: the traced processes' descriptors
-    /// (each table once) but those `excluded` names, and the references in
-    /// SCM_RIGHTS messages (once per socket object).
+    /// (each table once) but those `excluded` names, the references in
+    /// SCM_RIGHTS messages (once per socket object), and other tasks'
+    /// closes of it in flight: their descriptors left the tables as the
+    /// closes began, but which close runs last in the kernel (and sends
+    /// the FIN) is not known until they return.
     func references(to socket: SocketInfo, excluding excluded: (DescriptorTable, Int32) -> Bool) -> Int {
         var tables: Set<ObjectIdentifier> = []
         var flying: Set<ObjectIdentifier> = [ObjectIdentifier(socket)]
-        var count = socket.inFlight
+        var count = socket.inFlight + tasks.threads.values.filter { $0.closing?.isSame(as: socket) == true }.count
         for other in tasks.processes.values where tables.insert(ObjectIdentifier(other.table)).inserted {
             for (number, entry) in other.table.entries where socket.isSame(as: entry.socket) {
                 if !excluded(other.table, number) { count += 1 }

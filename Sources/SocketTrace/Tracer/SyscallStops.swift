@@ -112,8 +112,10 @@ extension Tracer {
                 if configuration.followForks, let fd = call.socket?.fd, let socket = process.table[fd]?.socket {
                     call.socket?.otherReferences = otherReferences(to: socket, besides: fd, in: process)
                     // The descriptor is gone as soon as close begins (even when it
-                    // fails): another process's close that follows counts without it.
+                    // fails): another process's close that follows counts it
+                    // only while this one is in flight (`closing`).
                     process.table.remove(fd)
+                    thread.closing = socket
                 }
             }
         }
@@ -129,6 +131,8 @@ extension Tracer {
             // record has: no second stop. What the exit stop would read of the
             // thread is read now (its stack is the same at both).
             if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: entry.tracker) }
+            // The only traced task: no other close can overlap it.
+            thread.closing = nil
             if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: false) }
             resume(thread, sealing: entry.memory)
             awaitedExits.add(call)
@@ -163,6 +167,7 @@ extension Tracer {
     /// The call the thread is inside, with its result and times; nil when
     /// sockettrace waited for no exit (a stop it did not ask for).
     func decodeExit(_ thread: TracedThread, rval: Int64, isError: Bool) -> SyscallInvocation? {
+        thread.closing = nil
         guard var call = thread.current else { return nil }
         thread.current = nil
         call.exitTime = .now()

@@ -28,6 +28,10 @@ final class TracedThread {
     var current: SyscallInvocation?
     /// Whether `current` is shown (or only tracked for the socket table).
     var currentShown = false
+    /// The socket of a close in flight (entered, its exit stop not yet
+    /// seen): until the kernel's close has run, its reference may still
+    /// be the one another task's close leaves behind (`references(to:)`).
+    var closing: SocketInfo?
     /// Not yet past its first stop (auto-attached children start with one).
     var starting = true
     /// Whether the thread is stopped right now (and sockettrace must resume it).
