@@ -49,6 +49,28 @@ struct ConnectionPairingTests {
         }
     }
 
+    @Test("a refused connect traced for real: the trace file's connection says refused, the terminal does not guess a server")
+    func refusedConnectTraced() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, select
+            s = socket.socket(); s.setblocking(False)
+            try: s.connect(("127.0.0.1", \(port)))
+            except BlockingIOError: pass
+            select.select([], [s], [], 5)
+            assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 111
+            s.close()
+            """
+        let (found, _) = try connections(of: [Self.python, "-c", script])
+        #expect(found.count == 1 && found.first?.refused == "getsockopt SO_ERROR read ECONNREFUSED", "\(found)")
+        let terminal = try TestSupport.run(TestSupport.sockettrace, ["-f", Self.python, "-c", script])
+        #expect(terminal.status == 0, "\(terminal.stderr)")
+        // The timeline goes to stderr, as strace's does.
+        let expected = "127.0.0.1:\(port)  refused (getsockopt SO_ERROR read ECONNREFUSED): no connection"
+        #expect(terminal.stderr.contains(expected), "\(terminal.stderr)")
+        #expect(!terminal.stderr.contains("server not traced"))
+    }
+
     static func lineLength(_ number: Int) -> Int64 { Int64("hello \(number)\n".utf8.count) }
 
     @Test("python asyncio: non-blocking connects, both ends in one process")
@@ -164,6 +186,27 @@ struct ConnectionPairingTests {
         #expect(tracker.connections.count == 2)
         #expect(tracker.connections.map(\.receivedByServer) == [2, 2] && tracker.connections.map(\.sentByClient) == [2, 0])
         #expect(tracker.connections.allSatisfy { $0.handshake != nil }, "each its own connect and accept")
+    }
+
+    @Test("a refused non-blocking connect: EINPROGRESS, then getsockopt(SO_ERROR) reads ECONNREFUSED; refused is said, no server is guessed")
+    mutating func refusedConnect() {
+        let tracker = ConnectionTracker()
+        tracker.observe(call(.connect, pid: 1, result: 0, errno: EINPROGRESS, inode: 10, local: Self.client, peer: Self.server))
+        // SO_ERROR read nothing wrong: not refused.
+        var fine = call(.getsockopt, pid: 1, result: 0, inode: 10, local: Self.client, peer: Self.server,
+                        arguments: [3, UInt64(SOL_SOCKET), UInt64(SO_ERROR), 0, 0, 0])
+        fine.exitText = "[0], [4]"
+        tracker.observe(fine)
+        #expect(tracker.connections.first?.refused == nil)
+        var read = fine
+        read.exitText = "[ECONNREFUSED], [4]"
+        tracker.observe(read)
+        #expect(tracker.connections.first?.refused == "getsockopt SO_ERROR read ECONNREFUSED")
+        let connection = tracker.connections[0]
+        #expect(TextTimeline.bytesLine(connection) == "refused (getsockopt SO_ERROR read ECONNREFUSED): no connection")
+        // A send on it fails the same way: the first evidence is kept.
+        tracker.observe(call(.sendto, pid: 1, result: 0, errno: ECONNREFUSED, inode: 10, local: Self.client, peer: Self.server))
+        #expect(tracker.connections[0].refused == "getsockopt SO_ERROR read ECONNREFUSED")
     }
 
     @Test("a peek (MSG_PEEK) counts no bytes; an IPv4 client of a dual-stack listener is TCP whichever end is seen first (audit D-1)")

@@ -18,6 +18,11 @@ public struct Connection: Sendable, Codable {
     public var sentByServer: Int64 = 0
     public var receivedByClient: Int64 = 0
 
+    /// What showed the connection was refused (the peer's kernel answered
+    /// the SYN with a reset: nothing listened there), as the client's own
+    /// calls told it: `getsockopt SO_ERROR read ECONNREFUSED`.
+    public var refused: String?
+
     /// connect's entry to accept's return in seconds, when both ends were traced.
     public private(set) var handshake: Double?
 
@@ -76,6 +81,9 @@ public final class ConnectionTracker {
     @discardableResult
     public func observe(_ call: SyscallInvocation) -> Connection? {
         guard let socket = call.socket, socket.protocolLabel.hasPrefix("TCP"), let result = call.result else { return nil }
+        if let refusal = Self.refusal(call), let end = lookup(socket), end.isClient {
+            connections[end.index].refused = connections[end.index].refused ?? refusal
+        }
         if result.failed && !(call.syscall == .connect && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {
             listening.insert(local.forPairing)
@@ -107,6 +115,19 @@ public final class ConnectionTracker {
         case (.received, false): connection.receivedByServer += transfer.bytes
         }
         return nil
+    }
+
+    /// How a call told its program the connection was refused: it failed
+    /// with ECONNREFUSED (a TCP socket's only source: a reset answering
+    /// its SYN), or it read that error with getsockopt(SO_ERROR), as a
+    /// non-blocking connect's caller does.
+    static func refusal(_ call: SyscallInvocation) -> String? {
+        guard let result = call.result else { return nil }
+        if result.errno == ECONNREFUSED { return "\(call.name) failed with ECONNREFUSED" }
+        guard call.syscall == .getsockopt, !result.failed, call.arguments.count > 2,
+              call.arguments[1] == UInt64(SOL_SOCKET), call.arguments[2] == UInt64(SO_ERROR),
+              call.exitText.hasPrefix("[ECONNREFUSED]") else { return nil }
+        return "getsockopt SO_ERROR read ECONNREFUSED"
     }
 
     /// The connection a call's socket belongs to, if known.

@@ -363,6 +363,10 @@ public final class TextTimeline: TraceSink {
     /// traced program holds is said to be untraced, not to have moved
     /// nothing (audit 14: "server received 0 B" of an untraced echo server).
     static func bytesLine(_ connection: Connection) -> String {
+        // No server: a reset answered the SYN.
+        if let refused = connection.refused, connection.serverPid == nil, connection.sentByClient == 0, connection.receivedByClient == 0 {
+            return "refused (\(refused)): no connection"
+        }
         switch (connection.clientPid != nil, connection.serverPid != nil) {
         case (true, false):
             return "client sent \(connection.sentByClient) B, received \(connection.receivedByClient) B (server not traced)"

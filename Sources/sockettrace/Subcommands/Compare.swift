@@ -41,7 +41,11 @@ struct Compare: ParsableCommand {
                 for connection in connections {
                     var line = "  #\(connection.id) \(connection.title)"
                     if let handshake = connection.handshake { line += ", handshake \(Int((handshake * 1e6).rounded())) µs" }
-                    line += ", client sent \(connection.sentByClient) B, server sent \(connection.sentByServer) B"
+                    if let refused = connection.refused {
+                        line += ", refused (\(refused))"
+                    } else {
+                        line += ", client sent \(connection.sentByClient) B, server sent \(connection.sentByServer) B"
+                    }
                     print(line)
                 }
             }
