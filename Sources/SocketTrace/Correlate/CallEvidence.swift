@@ -418,6 +418,16 @@ public final class CallEvidence {
     /// flight (or to every jump on) ends: it ran before the sample.
     public static let onEveryWay = ", on every way from the function's entry to it)"
 
+    /// Where a function calls or jumps to another, parted by the way
+    /// through the call in flight: `on` it (before or after), `off` it;
+    /// and whether one of the `on` sites lies on every way from the
+    /// function's entry to the call in flight (so it ran before the sample).
+    public struct SitesOnTheWay: Sendable {
+        public var on: [String] = []
+        public var off: [String] = []
+        public var onEveryWay = false
+    }
+
     /// Where the function of `frame` calls or jumps to `name` (any copy;
     /// the call in flight left out), parted by whether execution through
     /// the call in flight may pass there: before it (the site's return
@@ -425,7 +435,7 @@ public final class CallEvidence {
     /// passes it) or after it (the frame's return address leads to the
     /// site). `off`: sites the function's code proves on no such way.
     /// Where the code's flow is not known, every site is on.
-    public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
+    public func sitesOnTheWay(in frame: KernelFrame, reaching name: String) -> SitesOnTheWay {
         remembered(SitesKey(address: frame.address, toward: nil, name: name)) { findSitesOnTheWay(in: frame, reaching: name) }
     }
 
@@ -437,71 +447,73 @@ public final class CallEvidence {
         let name: String
     }
 
-    var sitesCache: [SitesKey: (on: [String], off: [String])] = [:]
+    var sitesCache: [SitesKey: SitesOnTheWay] = [:]
 
     /// The answer kept for `key`, else `find`'s, kept: the same frames are
     /// asked about for every model function of every chain.
-    func remembered(_ key: SitesKey, _ find: () -> (on: [String], off: [String])) -> (on: [String], off: [String]) {
+    func remembered(_ key: SitesKey, _ find: () -> SitesOnTheWay) -> SitesOnTheWay {
         if let known = sitesCache[key] { return known }
         let found = find()
         sitesCache[key] = found
         return found
     }
 
-    func findSitesOnTheWay(in frame: KernelFrame, reaching name: String) -> (on: [String], off: [String]) {
-        guard let start = code.extent(of: frame.address)?.start else { return ([], []) }
+    func findSitesOnTheWay(in frame: KernelFrame, reaching name: String) -> SitesOnTheWay {
+        guard let start = code.extent(of: frame.address)?.start else { return SitesOnTheWay() }
         let sites = siteBranches(inFunctionAt: start, reaching: name, except: frame.address)
-        guard !sites.isEmpty else { return ([], []) }
+        guard !sites.isEmpty else { return SitesOnTheWay() }
         guard let flow = flow(ofFunctionAt: start),
               let inFlight = branches(ofFunctionAt: start).first(where: { $0.end == frame.address && $0.kind == .call }) else {
-            return (sites.map(describe), [])
+            return SitesOnTheWay(on: sites.map(describe))
         }
-        var on: [String] = [], off: [String] = []
+        var found = SitesOnTheWay()
         for site in sites {
             let before = site.kind == .call && flow.mayReach(from: site.end, to: inFlight.address)
             let after = flow.mayReach(from: frame.address, to: site.address)
             if before && flow.mustPass(site.address, from: start, to: inFlight.address) {
-                on.append(describe(site) + " (before the call in flight" + Self.onEveryWay)
+                found.on.append(describe(site) + " (before the call in flight" + Self.onEveryWay)
+                found.onEveryWay = true
                 continue
             }
             switch (before, after) {
-            case (true, true): on.append(describe(site) + " (before or after the call in flight)")
-            case (true, false): on.append(describe(site) + " (before the call in flight)")
-            case (false, true): on.append(describe(site) + " (after the call in flight)")
-            case (false, false): off.append(describe(site))
+            case (true, true): found.on.append(describe(site) + " (before or after the call in flight)")
+            case (true, false): found.on.append(describe(site) + " (before the call in flight)")
+            case (false, true): found.on.append(describe(site) + " (after the call in flight)")
+            case (false, false): found.off.append(describe(site))
             }
         }
-        return (on, off)
+        return found
     }
 
     /// The same for a function entered and left by tail calls on the way
     /// to the function starting at `next`: a site is on the way when the
     /// function's entry leads to it and, for a call, its return leads to a
     /// jump by which the function may have left for `next`.
-    public func sitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
+    public func sitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> SitesOnTheWay {
         remembered(SitesKey(address: start, toward: next, name: name)) { findSitesOnTheWay(inFunctionAt: start, toward: next, reaching: name) }
     }
 
-    func findSitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> (on: [String], off: [String]) {
+    func findSitesOnTheWay(inFunctionAt start: UInt64, toward next: UInt64, reaching name: String) -> SitesOnTheWay {
         let sites = siteBranches(inFunctionAt: start, reaching: name)
-        guard !sites.isEmpty else { return ([], []) }
+        guard !sites.isEmpty else { return SitesOnTheWay() }
         let leaving = tailJumps(ofFunctionAt: start, toward: next)
-        guard let flow = flow(ofFunctionAt: start), !leaving.isEmpty else { return (sites.map(describe), []) }
-        var on: [String] = [], off: [String] = []
+        guard let flow = flow(ofFunctionAt: start), !leaving.isEmpty else { return SitesOnTheWay(on: sites.map(describe)) }
+        var found = SitesOnTheWay()
         for site in sites {
             let after = leaving.filter { flow.mayReach(from: site.end, to: $0) }
             let passed = flow.mayReach(from: start, to: site.address) && site.kind == .call && !after.isEmpty
             // With several ways on, the ones this call lies before (audit 11).
             let before = leaving.count == 1 ? "the jump on" : "the jump on at " + after.map(location).joined(separator: " or ")
             if passed && leaving.allSatisfy({ flow.mustPass(site.address, from: start, to: $0) }) {
-                on.append(describe(site) + " (before \(before)" + Self.onEveryWay)
+                found.on.append(describe(site) + " (before \(before)" + Self.onEveryWay)
+                found.onEveryWay = true
             } else if passed {
-                on.append(describe(site) + " (before \(before))")
+                found.on.append(describe(site) + " (before \(before))")
             } else {
-                off.append(describe(site))
+                found.off.append(describe(site))
             }
         }
-        return (on, off)
+        return found
     }
 
     func starts(of name: String) -> [UInt64] {

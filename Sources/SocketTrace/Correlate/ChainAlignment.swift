@@ -506,19 +506,17 @@ public struct ChainAligner {
         // function's code: the fast path's ACK never passes tcp_data_queue)
         // proves the function did not run here.
         var sites: [String] = [], elsewhere: [String] = []
-        for caller in outer..<inner where caller < frames.count {
-            let found = evidence.sitesOnTheWay(in: frames[caller], reaching: function.name)
-            sites += found.on
-            elsewhere += found.off
-        }
-        for (start, next) in entered {
-            let found = evidence.sitesOnTheWay(inFunctionAt: start, toward: next, reaching: function.name)
-            sites += found.on
-            elsewhere += found.off
+        var onEveryWay = false
+        let found = (outer..<min(inner, frames.count)).map { evidence.sitesOnTheWay(in: frames[$0], reaching: function.name) }
+            + entered.map { evidence.sitesOnTheWay(inFunctionAt: $0.start, toward: $0.next, reaching: function.name) }
+        for each in found {
+            sites += each.on
+            elsewhere += each.off
+            onEveryWay = onEveryWay || each.onEveryWay
         }
         if !sites.isEmpty {
             // A call every way to the call in flight passes ran before it.
-            let ran = function.isBeside && sites.contains { $0.hasSuffix(CallEvidence.onEveryWay) }
+            let ran = function.isBeside && onEveryWay
             return (function.isBeside ? (ran ? .ranBeside : .beside) : .sibling,
                     sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
         }
