@@ -172,6 +172,20 @@ struct ModelTests {
         let aligner = ChainAligner(symbols: nil)
         let landed = aligner.align(frames: parts.syscall, with: path, operation: "udp_send", interrupted: true)
         #expect(landed.extraFrames.isEmpty && landed.verdict != .extraFrames, "\(landed.extraFrames)")
+        // Another tracepoint's machinery the interrupt landed in is shown, not left out as the
+        // sample's own tracepoint plumbing is (audit 17: perf's stack has them between).
+        let inPerf = ["__netif_receive_skb_one_core", "process_backlog", "__napi_poll", "net_rx_action", "handle_softirqs", "__irq_exit_rcu",
+                      "sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt", "perf_swevent_event", "perf_tp_event",
+                      "perf_trace_sock_msg_length", "call_trace_sock_recv_length", "sock_recvmsg", "__sys_recvfrom", "__x64_sys_recvfrom",
+                      "x64_sys_call", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+        let landedInPerf = ChainAligner.parts(inPerf.map { KernelFrame($0, 0) })
+        #expect(landedInPerf.syscall.map(\.function) == ["__x64_sys_recvfrom", "__sys_recvfrom", "sock_recvmsg", "call_trace_sock_recv_length",
+                                                          "perf_trace_sock_msg_length", "perf_tp_event", "perf_swevent_event"])
+        #expect(landedInPerf.entry?.function == "x64_sys_call")
+        // The sample's own tracepoint machinery (innermost) stays out.
+        let own = ChainAligner.parts((["perf_trace_net_dev_template", "__dev_queue_xmit", "ip_finish_output2", "__sys_sendto", "x64_sys_call"])
+            .map { KernelFrame($0, 0) })
+        #expect(own.syscall.map(\.function) == ["__sys_sendto", "ip_finish_output2", "__dev_queue_xmit"])
         // Not interrupted, the same frames left the model's path: a departure.
         let left = aligner.align(frames: parts.syscall, with: path, operation: "udp_send")
         #expect(left.extraFrames == ["perf_tp_event", "perf_swevent_event"])

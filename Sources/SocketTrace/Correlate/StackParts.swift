@@ -55,7 +55,14 @@ extension ChainAligner {
     public static func parts(_ frames: [KernelFrame]) -> Parts {
         let all = Array(frames.reversed())
         let entry = all.firstIndex { !isPlumbing($0.function) }.flatMap { $0 > 0 ? all[$0 - 1] : nil }
-        let outermostFirst = all.filter { !isPlumbing($0.function) }
+        // The entry's plumbing (outermost) and the tracepoint's own
+        // (innermost) are left out; plumbing between other frames is
+        // shown: another tracepoint's machinery a hard interrupt landed in
+        // (sock_recvmsg → call_trace_sock_recv_length → perf_trace_… →
+        // perf_tp_event → asm_sysvec_apic_timer_interrupt → …).
+        let outerEnd = all.firstIndex { !isPlumbing($0.function) } ?? all.count
+        let innerEnd = all.lastIndex { !isPlumbing($0.function) } ?? -1
+        let outermostFirst = outerEnd <= innerEnd ? Array(all[outerEnd...innerEnd]) : []
         guard var first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0.function) }) else {
             return Parts(entry: entry, syscall: outermostFirst)
         }
