@@ -71,6 +71,31 @@ struct ConnectionPairingTests {
         #expect(!terminal.stderr.contains("server not traced"))
     }
 
+    @Test("connections the trace cannot call served: one a traced listener never accepted, one closed before its connect's outcome (audit 17)")
+    func unservedConnections() throws {
+        let port = TestSupport.freshPort()
+        let closed = TestSupport.freshPort()
+        let script = """
+            import socket
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(1)
+            queued = socket.socket(); queued.connect(("127.0.0.1", \(port)))
+            early = socket.socket(); early.setblocking(False)
+            try: early.connect(("127.0.0.1", \(closed)))
+            except BlockingIOError: pass
+            early.close(); queued.close(); listener.close()
+            """
+        let terminal = try TestSupport.run(TestSupport.sockettrace, ["-f", Self.python, "-c", script])
+        #expect(terminal.status == 0, "\(terminal.stderr)")
+        let lines = terminal.stderr.split(separator: "\n").filter { $0.hasPrefix("  #") }
+        // Established (connect returned 0) and queued, but the traced listener accepted none of it.
+        #expect(lines.contains { $0.contains("→ 127.0.0.1:\(port)") && $0.hasSuffix("(a traced program listened there; it accepted none of this)") },
+                "\(lines)")
+        // Closed while its SYN was answered with a reset: nothing shows a server.
+        #expect(lines.contains { $0.contains("→ 127.0.0.1:\(closed)") && $0.hasSuffix("(not seen established; no traced program accepted it)") },
+                "\(lines)")
+        #expect(!terminal.stderr.contains("server not traced"))
+    }
+
     static func lineLength(_ number: Int) -> Int64 { Int64("hello \(number)\n".utf8.count) }
 
     @Test("python asyncio: non-blocking connects, both ends in one process")
@@ -204,6 +229,14 @@ struct ConnectionPairingTests {
         #expect(tracker.connections.first?.refused == "getsockopt SO_ERROR read ECONNREFUSED")
         let connection = tracker.connections[0]
         #expect(TextTimeline.bytesLine(connection) == "refused (getsockopt SO_ERROR read ECONNREFUSED): no connection")
+        // Before SO_ERROR was read, nothing showed a server, nor that it was made.
+        var unknown = Connection(id: 2, protocolLabel: "TCP", client: Self.client, server: Self.server)
+        unknown.clientPid = 1
+        #expect(TextTimeline.bytesLine(unknown) == "client sent 0 B, received 0 B (not seen established; no traced program accepted it)")
+        unknown.established = true
+        #expect(TextTimeline.bytesLine(unknown) == "client sent 0 B, received 0 B (server not traced)")
+        unknown.tracedListener = true
+        #expect(TextTimeline.bytesLine(unknown) == "client sent 0 B, received 0 B (a traced program listened there; it accepted none of this)")
         // A send on it fails the same way: the first evidence is kept.
         tracker.observe(call(.sendto, pid: 1, result: 0, errno: ECONNREFUSED, inode: 10, local: Self.client, peer: Self.server))
         #expect(tracker.connections[0].refused == "getsockopt SO_ERROR read ECONNREFUSED")

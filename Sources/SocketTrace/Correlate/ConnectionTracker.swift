@@ -22,6 +22,12 @@ public struct Connection: Sendable, Codable {
     /// the SYN with a reset: nothing listened there), as the client's own
     /// calls told it: `getsockopt SO_ERROR read ECONNREFUSED`.
     public var refused: String?
+    /// The client's own calls showed the connection made: its connect
+    /// returned 0, or bytes moved. (An EINPROGRESS alone shows nothing.)
+    public var established: Bool?
+    /// A traced program listened on the server's address (its accept,
+    /// had it made one, would have been seen).
+    public var tracedListener: Bool?
 
     /// connect's entry to accept's return in seconds, when both ends were traced.
     public private(set) var handshake: Double?
@@ -92,6 +98,8 @@ public final class ConnectionTracker {
         guard let end = end(of: call, socket: socket) else { return nil }
         var connection = connections[end.index]
         defer { connections[end.index] = connection }
+        if isListening(connection.server) { connection.tracedListener = true }
+        if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
         let opens = call.syscall == .connect ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
         if opens && end.isClient && connection.connectTime == nil {
             connection.connectTime = call.entryTime
@@ -108,6 +116,7 @@ public final class ConnectionTracker {
         if end.isClient && connection.clientPid == nil { connection.clientPid = call.pid }
         if !end.isClient && connection.serverPid == nil { connection.serverPid = call.pid }
         guard let transfer = DataTransfer(call) else { return nil }
+        if transfer.bytes > 0 { connection.established = true }
         switch (transfer.direction, end.isClient) {
         case (.sent, true): connection.sentByClient += transfer.bytes
         case (.sent, false): connection.sentByServer += transfer.bytes

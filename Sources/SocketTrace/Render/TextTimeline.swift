@@ -361,7 +361,9 @@ public final class TextTimeline: TraceSink {
 
     /// Bytes each way as the traced ends' calls moved them: an end no
     /// traced program holds is said to be untraced, not to have moved
-    /// nothing (audit 14: "server received 0 B" of an untraced echo server).
+    /// nothing (audit 14: "server received 0 B" of an untraced echo server);
+    /// an untraced server only where the client's calls showed the
+    /// connection made, and none where a traced program listened.
     static func bytesLine(_ connection: Connection) -> String {
         // No server: a reset answered the SYN.
         if let refused = connection.refused, connection.serverPid == nil, connection.sentByClient == 0, connection.receivedByClient == 0 {
@@ -369,7 +371,13 @@ public final class TextTimeline: TraceSink {
         }
         switch (connection.clientPid != nil, connection.serverPid != nil) {
         case (true, false):
-            return "client sent \(connection.sentByClient) B, received \(connection.receivedByClient) B (server not traced)"
+            let bytes = "client sent \(connection.sentByClient) B, received \(connection.receivedByClient) B"
+            // Said of the server only what the trace shows (audit 17).
+            if connection.tracedListener == true { return bytes + " (a traced program listened there; it accepted none of this)" }
+            if connection.established == true || connection.sentByClient > 0 || connection.receivedByClient > 0 {
+                return bytes + " (server not traced)"
+            }
+            return bytes + " (not seen established; no traced program accepted it)"
         case (false, true):
             return "server sent \(connection.sentByServer) B, received \(connection.receivedByServer) B (client not traced)"
         default:
