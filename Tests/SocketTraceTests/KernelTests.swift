@@ -451,7 +451,7 @@ struct KernelTests {
         let offChild = try #require(try ends(off).first)
         #expect(offChild.releasedSockets?.count == 1 && offChild.exitKernel == nil)
         let offText = try TestSupport.run(TestSupport.sockettrace, ["report", off]).stdout
-        #expect(offText.contains("what their release sends (a FIN) is not observed"), "\(offText)")
+        #expect(offText.contains("what their release sends (a FIN) is not observed: kernel observation is off"), "\(offText)")
     }
 
     @Test("a connection another live process also holds: the first exit releases nothing and captures nothing; the last holder's close sends the FIN")
@@ -475,6 +475,38 @@ struct KernelTests {
         }
         #expect(closes.first?.kernel?.operation == "tcp_close" && closes.first?.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true,
                 "the FIN leaves at the parent's close")
+    }
+
+    @Test("a child stops at its exit while its parent still holds the connection, then the parent closes its copy before the child lets go of its files: the capture opens at that close and the FIN is under the exit (audit 17)")
+    func exitLeftHolding() throws {
+        // The child's exit frees 1 GiB before its files (exit_mm before exit_files):
+        // the parent's close, 20 ms after the child began to exit, comes in between.
+        let script = """
+            import os, socket, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            r, w = os.pipe()
+            child = os.fork()
+            if child == 0:
+                big = b"x" * (1 << 30)
+                os.write(w, b"1"); os._exit(0)
+            os.read(r, 1); time.sleep(0.02); c.close()
+            s.recv(10); os.waitpid(child, 0)
+            """
+        let trace = try tracePython(script, name: "exit-left-holding")
+        let exits = try ends(trace)
+        let child = try #require(exits.first { $0.pid != exits.last?.pid }, "\(exits)")
+        #expect(child.releasedSockets?.count == 1, "\(child)")
+        var closes: [SyscallInvocation] = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records where call.syscall == .close && call.socket?.protocolLabel == "TCP" {
+            closes.append(call)
+        }
+        let parentClose = try #require(closes.first { $0.socket?.state == .connected }, "\(closes.map(\.pid))")
+        #expect(parentClose.kernel?.operation == "socket_reference_dropped", "\(parentClose.kernel?.operation ?? "-")")
+        #expect(child.exitCaptureOpened?.hasPrefix("when \(parentClose.pid)'s close(") == true, "\(child.exitCaptureOpened ?? "-")")
+        try expectExitFIN(child.exitKernel, above: "__x64_sys_exit_group")
+        let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
+        #expect(text.contains("their release, sampled on the exiting threads from the moment \(parentClose.pid)'s close("), "\(text)")
     }
 
     @Test("a process with two threads exits holding a connection: both stop at their exit, the capture covers both (a filter is set once per event), the FIN is under the exit")

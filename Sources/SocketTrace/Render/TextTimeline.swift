@@ -262,19 +262,21 @@ public final class TextTimeline: TraceSink {
             "\(socket.fd)<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
         }.joined(separator: ", ")
         guard let activity = event.exitKernel else {
-            // The kernel stops sampling an exiting task before its files go.
-            writeWrapped([paint("↳ released by the exit: \(sockets); what their release sends (a FIN) is not observed: "
-                + "the kernel detaches an exiting task's perf events before it lets go of its files", Self.dim)],
+            // Files older than 1.13 give no reason: the kernel stops sampling an exiting task's own events before its files go.
+            let why = event.exitNotObserved ?? "the kernel detaches an exiting task's perf events before it lets go of its files"
+            writeWrapped([paint("↳ released by the exit: \(sockets); what their release sends (a FIN) is not observed: " + why, Self.dim)],
                          separator: " ", continuation: "  ")
             return
         }
+        let from = event.exitCaptureOpened.map { $0 == "at the exit stop" ? "from their exit stop on" : "from the moment " + $0.dropFirst("when ".count) + " on" }
+            ?? "from their exit stop on"
         if activity.samples.isEmpty {
-            writeWrapped([paint("↳ released by the exit: \(sockets); sampled on the exiting threads from their exit stop on: "
+            writeWrapped([paint("↳ released by the exit: \(sockets); sampled on the exiting threads \(from): "
                 + "nothing was sent, no state changed" + (activity.operation.map { " (\($0))" } ?? ""), Self.dim)],
                          separator: " ", continuation: "  ")
             return
         }
-        writeWrapped([paint("↳ released by the exit: \(sockets); their release, sampled on the exiting threads from their exit stop on"
+        writeWrapped([paint("↳ released by the exit: \(sockets); their release, sampled on the exiting threads \(from)"
             + (activity.operation.map { " (\($0))" } ?? "") + ":", Self.dim)], separator: " ", continuation: "  ")
         kernelLines(activity, entry: "exit")
     }

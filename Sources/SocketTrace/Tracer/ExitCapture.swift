@@ -32,14 +32,56 @@ extension Tracer {
     func threadExiting(_ thread: TracedThread) {
         guard let capture = exitCaptures else { return }
         let process = thread.process
-        if process.exitingThreads.isEmpty && releasedAtExit(process) == nil { return }
+        if process.exitingThreads.isEmpty && releasedAtExit(process, closesInFlight: false) == nil {
+            if !process.table.entries.isEmpty { process.exitStoppedSharing.insert(thread.tid) }
+            return
+        }
         process.exitingThreads.insert(thread.tid)
         process.exitCaptured = capture.captureExit(of: process.pid, threads: process.exitingThreads.sorted())
+    }
+
+    /// A close of `socket` by `closer` (at its entry, its descriptor gone
+    /// from its table): a process that stopped at its exit while the
+    /// closer still held its sockets may now be the last to hold them, so
+    /// its exit may release them after all (audit 17: a forking server's
+    /// child exits holding the connection while its parent has yet to
+    /// close its copy). Its capture opens now, before the close runs: its
+    /// threads may not have reached their files yet.
+    func captureExitsLeftHolding(_ socket: SocketInfo, closer: TracedProcess, by call: SyscallInvocation) {
+        guard let capture = exitCaptures else { return }
+        for other in tasks.processes.values where other !== closer && !other.exitStoppedSharing.isEmpty && !other.exitCaptured {
+            guard other.table.entries.values.contains(where: { socket.isSame(as: $0.socket) }),
+                  releasedAtExit(other, closesInFlight: false) != nil else { continue }
+            other.exitingThreads.formUnion(other.exitStoppedSharing)
+            other.exitStoppedSharing = []
+            other.exitCaptured = capture.captureExit(of: other.pid, threads: other.exitingThreads.sorted())
+            if other.exitCaptured { other.exitCaptureOpenedBy = "\(call.pid)'s close(\(call.argument(0)))" }
+        }
+    }
+
+    /// Why a process's release was not sampled, when it was not.
+    func exitNotObserved(_ process: TracedProcess) -> String {
+        if exitCaptures == nil {
+            return kernel?.sampler == nil ? "kernel observation is off" : "exits are not captured (--no-exit-capture)"
+        }
+        if !process.exitingThreads.isEmpty { return "the capture of its exit could not be opened" }
+        if !process.exitStoppedSharing.isEmpty {
+            return "at its exit stop another traced process still held them (no capture was opened), and no traced close let go of them before it ended"
+        }
+        return "its threads did not stop at their exit"
     }
 
     /// A process ended (its last thread's exit status): a process whose
     /// exit was captured is written with what the capture saw, at output time.
     func processEndedEvent(_ event: ProcessEvent, process: TracedProcess) {
+        var event = event
+        if event.releasedSockets != nil {
+            if process.exitCaptured {
+                event.exitCaptureOpened = process.exitCaptureOpenedBy.map { "when \($0) let go of the last other reference" } ?? "at the exit stop"
+            } else {
+                event.exitNotObserved = exitNotObserved(process)
+            }
+        }
         if process.exitCaptured || !process.exitingThreads.isEmpty {
             submit(.processEnded(event, captured: process.exitCaptured))
             process.exitCaptured = false
@@ -47,6 +89,8 @@ extension Tracer {
         } else {
             emit(.process(event))
         }
+        process.exitStoppedSharing = []
+        process.exitCaptureOpenedBy = nil
     }
 
     /// Writes a process's end with what its exit's release did in the

@@ -73,10 +73,12 @@ extension Tracer {
     /// closes of it in flight: their descriptors left the tables as the
     /// closes began, but which close runs last in the kernel (and sends
     /// the FIN) is not known until they return.
-    func references(to socket: SocketInfo, excluding excluded: (DescriptorTable, Int32) -> Bool) -> Int {
+    /// `closesInFlight: false` leaves those out: whether a process's end
+    /// may release the socket (it does if they run first).
+    func references(to socket: SocketInfo, closesInFlight: Bool = true, excluding excluded: (DescriptorTable, Int32) -> Bool) -> Int {
         var tables: Set<ObjectIdentifier> = []
         var flying: Set<ObjectIdentifier> = [ObjectIdentifier(socket)]
-        var count = socket.inFlight + tasks.threads.values.filter { $0.closing?.isSame(as: socket) == true }.count
+        var count = socket.inFlight + (closesInFlight ? tasks.threads.values.filter { $0.closing?.isSame(as: socket) == true }.count : 0)
         for other in tasks.processes.values where tables.insert(ObjectIdentifier(other.table)).inserted {
             for (number, entry) in other.table.entries where socket.isSame(as: entry.socket) {
                 if !excluded(other.table, number) { count += 1 }
@@ -118,10 +120,12 @@ extension Tracer {
     }
 
     /// The sockets an ended process's exit releases: those of its table no
-    /// other traced process holds and no SCM_RIGHTS message carries.
-    func releasedAtExit(_ process: TracedProcess) -> [SocketSnapshot]? {
+    /// other traced process holds and no SCM_RIGHTS message carries; with
+    /// `closesInFlight: false`, those its exit may release (other
+    /// processes' closes in flight may run before it).
+    func releasedAtExit(_ process: TracedProcess, closesInFlight: Bool = true) -> [SocketSnapshot]? {
         let released = process.table.entries.sorted { $0.key < $1.key }.filter { _, entry in
-            entry.socket.family != 0 && references(to: entry.socket) { table, _ in table === process.table } == 0
+            entry.socket.family != 0 && references(to: entry.socket, closesInFlight: closesInFlight) { table, _ in table === process.table } == 0
         }.map { SocketSnapshot(fd: $0.key, socket: $0.value.socket) }
         return released.isEmpty ? nil : released
     }

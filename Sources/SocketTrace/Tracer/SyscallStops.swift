@@ -115,6 +115,7 @@ extension Tracer {
                     // fails): another process's close that follows counts it
                     // only while this one is in flight (`closing`).
                     process.table.remove(fd)
+                    captureExitsLeftHolding(socket, closer: process, by: call)
                     thread.closing = socket
                 }
             }

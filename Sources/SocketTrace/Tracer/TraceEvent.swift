@@ -59,6 +59,12 @@ public struct ProcessEvent: Sendable, Codable {
     /// operations (entry `exit`). Absent when nothing was captured (kernel
     /// observation off, or the capture could not be opened).
     public var exitKernel: KernelActivity?
+    /// When the capture of that release opened (format 1.13): "at the
+    /// exit stop", or when another traced process's close left the exit to
+    /// release them ("when 4242's close(4) let go of the last other reference").
+    public var exitCaptureOpened: String?
+    /// Why that release was not sampled (format 1.13), when it was not.
+    public var exitNotObserved: String?
 
     public init(_ kind: Kind, tid: Int32, pid: Int32, time: MonotonicTime = .now()) {
         self.kind = kind

@@ -13,6 +13,12 @@ final class TracedProcess {
     /// what they do (`ExitCaptureSource`).
     var exitingThreads: Set<Int32> = []
     var exitCaptured = false
+    /// Its threads that stopped at their exit while another traced process
+    /// still held its sockets: no capture then, but that holder's close may
+    /// leave the exit to release them (`captureExitsLeftHolding`).
+    var exitStoppedSharing: Set<Int32> = []
+    /// Whose close opened its capture after its exit stop, when one did.
+    var exitCaptureOpenedBy: String?
 
     init(pid: Int32, table: DescriptorTable) {
         self.pid = pid
