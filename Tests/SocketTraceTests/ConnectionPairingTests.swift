@@ -96,6 +96,31 @@ struct ConnectionPairingTests {
         #expect(!terminal.stderr.contains("server not traced"))
     }
 
+    @Test("a traced listener in another network namespace on the same address: the client's connection is to an untraced server there (audit 18)",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")))
+    func listenerInAnotherNamespace() throws {
+        let port = TestSupport.freshPort()
+        // The untraced server, in this namespace: accepts and reads.
+        let server = try ChildProcess(Self.python, ["-c", """
+            import socket
+            l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", \(port))); l.listen()
+            print("ready", flush=True)
+            s, _ = l.accept(); s.recv(10)
+            """])
+        #expect(server.waitForOutput("ready"))
+        let script = """
+            unshare -n sh -c 'ip link set lo up; exec \(Self.python) -c "import socket, time; l = socket.socket(); l.bind((\\"127.0.0.1\\", \(port))); l.listen(); time.sleep(1)"' &
+            sleep 0.3
+            \(Self.python) -c 'import socket; c = socket.create_connection(("127.0.0.1", \(port))); c.send(b"hello"); c.close()'
+            wait
+            """
+        let terminal = try TestSupport.run(TestSupport.sockettrace, ["-f", "/bin/sh", "-c", script])
+        #expect(terminal.status == 0, "\(terminal.stderr)")
+        _ = try server.wait(timeout: 10)
+        let line = terminal.stderr.split(separator: "\n").first { $0.hasPrefix("  #") && $0.contains("→ 127.0.0.1:\(port)") }
+        #expect(line?.hasSuffix("client sent 5 B, received 0 B (server not traced)") == true, "\(terminal.stderr)")
+    }
+
     static func lineLength(_ number: Int) -> Int64 { Int64("hello \(number)\n".utf8.count) }
 
     @Test("python asyncio: non-blocking connects, both ends in one process")
@@ -240,6 +265,46 @@ struct ConnectionPairingTests {
         // A send on it fails the same way: the first evidence is kept.
         tracker.observe(call(.sendto, pid: 1, result: 0, errno: ECONNREFUSED, inode: 10, local: Self.client, peer: Self.server))
         #expect(tracker.connections[0].refused == "getsockopt SO_ERROR read ECONNREFUSED")
+    }
+
+    @Test("a listener in another network namespace does not listen here; the kernel's own ESTABLISHED shows a connection made (audit 18)")
+    mutating func namespacesAndKernelState() {
+        let tracker = ConnectionTracker()
+        var listen = call(.listen, pid: 2, result: 0, inode: 20, local: .inet(address: "127.0.0.1", port: 8080), peer: nil)
+        listen.socket?.netns = 4026532174
+        tracker.observe(listen)
+        var connect = call(.connect, pid: 1, result: 0, errno: EINPROGRESS, inode: 10, local: Self.client, peer: Self.server)
+        connect.socket?.netns = 4026531833
+        tracker.observe(connect)
+        #expect(tracker.connections.first?.tracedListener == nil, "the listener's namespace is another")
+        #expect(TextTimeline.bytesLine(tracker.connections[0]) == "client sent 0 B, received 0 B (not seen established; no traced program accepted it)")
+        // The connect's samples show the client's socket enter TCP_ESTABLISHED (the SYN-ACK taken in on loopback).
+        let established = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0,
+                                       chain: [], fields: ["family": .symbol("AF_INET", 2), "oldstate": .number(2), "newstate": .number(1),
+                                                           "saddr": .bytes([127, 0, 0, 1]), "daddr": .bytes([127, 0, 0, 1]),
+                                                           "sport": .number(40000), "dport": .number(8080)])
+        var close = call(.close, pid: 1, result: 0, inode: 10, local: Self.client, peer: Self.server)
+        close.socket?.netns = 4026531833
+        close.kernel = KernelActivity(operation: nil, source: .observed, expected: [], samples: [established], alignments: [])
+        tracker.observe(close)
+        #expect(tracker.connections[0].established == true)
+        #expect(TextTimeline.bytesLine(tracker.connections[0]) == "client sent 0 B, received 0 B (server not traced)")
+        // The server's own state change (its direction) says nothing of the client's socket.
+        let other = ConnectionTracker()
+        other.observe(connect)
+        let serverSide = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0,
+                                      chain: [], fields: ["family": .symbol("AF_INET", 2), "oldstate": .number(3), "newstate": .number(1),
+                                                          "saddr": .bytes([127, 0, 0, 1]), "daddr": .bytes([127, 0, 0, 1]),
+                                                          "sport": .number(8080), "dport": .number(40000)])
+        close.kernel = KernelActivity(operation: nil, source: .observed, expected: [], samples: [serverSide], alignments: [])
+        other.observe(close)
+        #expect(other.connections[0].established == nil)
+        // In the listener's own namespace, or with a namespace unknown (older trace files), it listened there.
+        let same = ConnectionTracker()
+        same.observe(listen)
+        connect.socket?.netns = 4026532174
+        same.observe(connect)
+        #expect(same.connections.first?.tracedListener == true)
     }
 
     @Test("a peek (MSG_PEEK) counts no bytes; an IPv4 client of a dual-stack listener is TCP whichever end is seen first (audit D-1)")

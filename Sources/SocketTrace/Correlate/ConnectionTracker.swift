@@ -66,7 +66,7 @@ public final class ConnectionTracker {
     var endInodes: [Int: (client: UInt64?, server: UInt64?)] = [:]
     /// The addresses traced listeners listen on (port and address), so a
     /// connection first seen mid-stream can be told client from server.
-    var listening: Set<SocketEndpoint> = []
+    var listening: Set<Listener> = []
 
     struct Pair: Hashable {
         let client: SocketEndpoint
@@ -92,14 +92,15 @@ public final class ConnectionTracker {
         }
         if result.failed && !(call.syscall == .connect && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {
-            listening.insert(local.forPairing)
+            listening.insert(Listener(endpoint: local.forPairing, netns: socket.netns))
             return nil
         }
         guard let end = end(of: call, socket: socket) else { return nil }
         var connection = connections[end.index]
         defer { connections[end.index] = connection }
-        if isListening(connection.server) { connection.tracedListener = true }
+        if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
         if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
+        if end.isClient && connection.established != true && Self.kernelSawEstablished(call, connection) { connection.established = true }
         let opens = call.syscall == .connect ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
         if opens && end.isClient && connection.connectTime == nil {
             connection.connectTime = call.entryTime
@@ -137,6 +138,18 @@ public final class ConnectionTracker {
               call.arguments[1] == UInt64(SOL_SOCKET), call.arguments[2] == UInt64(SO_ERROR),
               call.exitText.hasPrefix("[ECONNREFUSED]") else { return nil }
         return "getsockopt SO_ERROR read ECONNREFUSED"
+    }
+
+    /// Whether the call's kernel samples show the client's socket enter
+    /// TCP_ESTABLISHED (`sock:inet_sock_set_state` on its 4-tuple, client
+    /// to server: the SYN-ACK taken in, as a non-blocking connect's is on
+    /// loopback) though no call of the program asked (audit 18).
+    static func kernelSawEstablished(_ call: SyscallInvocation, _ connection: Connection) -> Bool {
+        call.kernel?.samples.contains { sample in
+            guard sample.tracepoint == "sock:inet_sock_set_state", sample.fields["newstate"]?.number == TCPState.established,
+                  let (source, destination) = sample.flowEndpoints else { return false }
+            return source == connection.client && destination == connection.server
+        } ?? false
     }
 
     /// The connection a call's socket belongs to, if known.
@@ -185,8 +198,8 @@ public final class ConnectionTracker {
         case .connect: isClient = true
         case .accept, .accept4: isClient = false
         // Mid-stream: only a traced listener says which end serves.
-        case _ where isListening(local): isClient = false
-        case _ where isListening(peer): isClient = true
+        case _ where isListening(local, netns: socket.netns): isClient = false
+        case _ where isListening(peer, netns: socket.netns): isClient = true
         default: return nil
         }
         let pair = isClient ? Pair(client: local, server: peer) : Pair(client: peer, server: local)
@@ -194,10 +207,22 @@ public final class ConnectionTracker {
         return remember(End(index: index, isClient: isClient, local: local, peer: peer), inode: socket.inode)
     }
 
-    func isListening(_ endpoint: SocketEndpoint) -> Bool {
-        guard case let .inet(_, port) = endpoint else { return listening.contains(endpoint) || listening.contains(endpoint.wildcard) }
+    /// Whether a traced program listened on `endpoint` in network
+    /// namespace `netns` (either unknown: on the endpoint alone, as trace
+    /// files before 1.13 give it).
+    func isListening(_ endpoint: SocketEndpoint, netns: UInt64?) -> Bool {
+        var addresses = [endpoint, endpoint.wildcard]
         // A dual-stack listener on :: takes IPv4 connections too.
-        return listening.contains(endpoint) || listening.contains(endpoint.wildcard) || listening.contains(.inet6(address: "::", port: port))
+        if case let .inet(_, port) = endpoint { addresses.append(.inet6(address: "::", port: port)) }
+        return listening.contains { listener in
+            addresses.contains(listener.endpoint) && (listener.netns == nil || netns == nil || listener.netns == netns)
+        }
+    }
+
+    /// A traced listener's address and network namespace.
+    struct Listener: Hashable {
+        let endpoint: SocketEndpoint
+        let netns: UInt64?
     }
 
     func add(_ pair: Pair, label: String) -> Int {

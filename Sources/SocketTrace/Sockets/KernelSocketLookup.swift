@@ -12,6 +12,14 @@ public enum KernelSocketLookup {
         try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
     }
 
+    /// The network namespace process `pid` is in (the inode of
+    /// /proc/PID/ns/net, `net:[4026531833]`); nil when it cannot be read.
+    public static func networkNamespace(pid: Int32) -> UInt64? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"),
+              target.hasPrefix("net:["), target.hasSuffix("]") else { return nil }
+        return UInt64(target.dropFirst(5).dropLast())
+    }
+
     /// The inode of a socket descriptor, nil when the fd is not a socket.
     public static func socketInode(pid: Int32, fd: Int32) -> UInt64? {
         guard let target = descriptorTarget(pid: pid, fd: fd) else { return nil }

@@ -17,6 +17,10 @@ public final class SocketInfo {
     /// traced process has received yet: the kernel holds the socket for
     /// them (a close meanwhile releases nothing).
     public var inFlight = 0
+    /// The network namespace it was made in (as its process's
+    /// /proc/PID/ns/net), when read: the same address in two namespaces
+    /// is two endpoints.
+    public var netns: UInt64?
 
     /// The same socket: the same object (dup, fork), or the same inode (a
     /// descriptor received over SCM_RIGHTS is looked up anew).

@@ -54,6 +54,7 @@ public struct SocketTracker {
         } else {
             info = SocketInfo(inode: inode, family: 0, type: 0, protocolNumber: 0)
         }
+        info.netns = KernelSocketLookup.networkNamespace(pid: pid)
         table.insert(info, at: fd, closeOnExec: false)
         return info
     }
@@ -87,6 +88,7 @@ public struct SocketTracker {
         case .socket:
             let info = SocketInfo(inode: KernelSocketLookup.socketInode(pid: pid, fd: returned),
                                   family: a(0), type: a(1), protocolNumber: a(2))
+            if a(0) == UInt64(AF_INET) || a(0) == UInt64(AF_INET6) { info.netns = KernelSocketLookup.networkNamespace(pid: pid) }
             table.insert(info, at: returned, closeOnExec: a(1) & 0x80000 != 0)
         case .socketpair:
             guard let bytes = memory.readExactly(a(3), count: 8) else { return }
@@ -102,6 +104,7 @@ public struct SocketTracker {
                                   family: listener?.family ?? 0, type: listener?.type ?? 1,
                                   protocolNumber: listener?.protocolNumber ?? 0,
                                   local: listener?.local, state: .connected)
+            info.netns = listener?.netns
             if a(1) != 0, a(2) != 0, let length = memory.readInt32(a(2)) {
                 info.peer = endpoint(a(1), length: UInt64(max(length, 0)))
             }

@@ -95,6 +95,8 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
     /// connection the kernel closed with no call there to see it (a reset
     /// taken in by another task) is known closed (format 1.10).
     public var tcpState: Int64?
+    /// The network namespace it was made in (format 1.13), when read.
+    public var netns: UInt64?
 
     public init(fd: Int32, family: UInt64, type: UInt64, protocolLabel: String, local: SocketEndpoint?,
                 peer: SocketEndpoint?, state: SocketInfo.State, inode: UInt64? = nil) {
@@ -117,6 +119,7 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
         local = socket.local
         peer = socket.peer
         state = socket.state
+        netns = socket.netns
     }
 }
 

@@ -88,6 +88,7 @@ struct RecordDecoder {
                                       inode: value["inode"]?.uint64)
         snapshot.otherReferences = value["other_references"]?.integer(Int.self)
         snapshot.tcpState = value["tcp_state"]?.integer(Int64.self)
+        snapshot.netns = value["netns"]?.uint64
         return snapshot
     }
 }

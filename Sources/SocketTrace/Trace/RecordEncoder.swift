@@ -226,6 +226,7 @@ struct RecordEncoder {
                     s.member("state", socket.state.rawValue)
                     s.member("other_references", socket.otherReferences)
                     s.member("tcp_state", socket.tcpState)
+                    if let netns = socket.netns { s.member("netns", netns) }
                 } }
             }
             o.member("functions", strings: call.functions)
