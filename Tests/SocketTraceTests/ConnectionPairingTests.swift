@@ -121,6 +121,37 @@ struct ConnectionPairingTests {
         #expect(line?.hasSuffix("client sent 5 B, received 0 B (server not traced)") == true, "\(terminal.stderr)")
     }
 
+    @Test("TCP Fast Open: sendto(MSG_FASTOPEN) connects; to an untraced server its connection is listed with its bytes, refused it says refused (audit 18)")
+    func fastOpen() throws {
+        let port = TestSupport.freshPort()
+        let closed = TestSupport.freshPort()
+        let enabled = try String(contentsOfFile: "/proc/sys/net/ipv4/tcp_fastopen", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(Int(enabled).map { $0 & 1 != 0 } == true, "client Fast Open is off here (net.ipv4.tcp_fastopen=\(enabled))")
+        let server = try ChildProcess(Self.python, ["-c", """
+            import socket
+            l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", \(port))); l.listen()
+            print("ready", flush=True)
+            s, _ = l.accept(); s.recv(10); s.close()
+            """])
+        #expect(server.waitForOutput("ready"))
+        let script = """
+            import socket
+            c = socket.socket(); c.sendto(b"hello", socket.MSG_FASTOPEN, ("127.0.0.1", \(port))); c.recv(10); c.close()
+            r = socket.socket()
+            try: r.sendto(b"hello", socket.MSG_FASTOPEN, ("127.0.0.1", \(closed)))
+            except ConnectionRefusedError: pass
+            try: r.send(b"x")
+            except OSError: pass
+            r.close()
+            """
+        let terminal = try TestSupport.run(TestSupport.sockettrace, ["-f", Self.python, "-c", script])
+        #expect(terminal.status == 0, "\(terminal.stderr)")
+        _ = try server.wait(timeout: 10)
+        let lines = terminal.stderr.split(separator: "\n").filter { $0.hasPrefix("  #") }
+        #expect(lines.contains { $0.contains("→ 127.0.0.1:\(port)") && $0.contains("client sent 5 B, received 0 B (server not traced)") }, "\(terminal.stderr)")
+        #expect(!lines.contains { $0.contains("→ 127.0.0.1:\(closed)") && $0.contains("server not traced") }, "\(lines)")
+    }
+
     static func lineLength(_ number: Int) -> Int64 { Int64("hello \(number)\n".utf8.count) }
 
     @Test("python asyncio: non-blocking connects, both ends in one process")

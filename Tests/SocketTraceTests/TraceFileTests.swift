@@ -325,6 +325,8 @@ struct TraceFileTests {
                                     server: SocketEndpoint.inet(address: "127.0.0.1", port: 8080))
         connection.clientPid = 7
         connection.sentByClient = 5
+        #expect(TextTimeline.bytesLine(connection) == "client sent 5 B, received 0 B (not seen established; no traced program accepted it)",
+                "bytes sent alone show no server: Fast Open's go in the SYN")
         connection.receivedByClient = 5
         #expect(TextTimeline.bytesLine(connection) == "client sent 5 B, received 5 B (server not traced)")
         connection.serverPid = 9

@@ -90,7 +90,7 @@ public final class ConnectionTracker {
         if let refusal = Self.refusal(call), let end = lookup(socket), end.isClient {
             connections[end.index].refused = connections[end.index].refused ?? refusal
         }
-        if result.failed && !(call.syscall == .connect && result.errno == EINPROGRESS) { return nil }
+        if result.failed && !((call.syscall == .connect || call.isFastOpen) && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {
             listening.insert(Listener(endpoint: local.forPairing, netns: socket.netns))
             return nil
@@ -101,11 +101,13 @@ public final class ConnectionTracker {
         if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
         if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
         if end.isClient && connection.established != true && Self.kernelSawEstablished(call, connection) { connection.established = true }
-        let opens = call.syscall == .connect ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
+        let opens = call.syscall == .connect || call.isFastOpen ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
         if opens && end.isClient && connection.connectTime == nil {
             connection.connectTime = call.entryTime
             connection.clientPid = call.pid
             connection.pairingChanged()
+            // A Fast Open sendto's data counts (its bytes say nothing of the handshake: it may be refused yet).
+            if call.isFastOpen, let transfer = DataTransfer(call) { connection.sentByClient += transfer.bytes }
             return connection.acceptTime != nil ? connection : nil
         }
         if opens && !end.isClient && connection.acceptTime == nil {
@@ -117,7 +119,7 @@ public final class ConnectionTracker {
         if end.isClient && connection.clientPid == nil { connection.clientPid = call.pid }
         if !end.isClient && connection.serverPid == nil { connection.serverPid = call.pid }
         guard let transfer = DataTransfer(call) else { return nil }
-        if transfer.bytes > 0 { connection.established = true }
+        if transfer.bytes > 0 && !call.isFastOpen { connection.established = true }
         switch (transfer.direction, end.isClient) {
         case (.sent, true): connection.sentByClient += transfer.bytes
         case (.sent, false): connection.sentByServer += transfer.bytes
@@ -196,6 +198,7 @@ public final class ConnectionTracker {
         let isClient: Bool
         switch call.syscall {
         case .connect: isClient = true
+        case .sendto where call.isFastOpen: isClient = true
         case .accept, .accept4: isClient = false
         // Mid-stream: only a traced listener says which end serves.
         case _ where isListening(local, netns: socket.netns): isClient = false

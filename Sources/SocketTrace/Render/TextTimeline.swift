@@ -368,7 +368,7 @@ public final class TextTimeline: TraceSink {
     /// connection made, and none where a traced program listened.
     static func bytesLine(_ connection: Connection) -> String {
         // No server: a reset answered the SYN.
-        if let refused = connection.refused, connection.serverPid == nil, connection.sentByClient == 0, connection.receivedByClient == 0 {
+        if let refused = connection.refused, connection.serverPid == nil, connection.receivedByClient == 0 {
             return "refused (\(refused)): no connection"
         }
         switch (connection.clientPid != nil, connection.serverPid != nil) {
@@ -376,7 +376,8 @@ public final class TextTimeline: TraceSink {
             let bytes = "client sent \(connection.sentByClient) B, received \(connection.receivedByClient) B"
             // Said of the server only what the trace shows (audit 17).
             if connection.tracedListener == true { return bytes + " (a traced program listened there; it accepted none of this)" }
-            if connection.established == true || connection.sentByClient > 0 || connection.receivedByClient > 0 {
+            // Bytes sent say nothing alone (Fast Open's go in the SYN); bytes received do.
+            if connection.established == true || connection.receivedByClient > 0 {
                 return bytes + " (server not traced)"
             }
             return bytes + " (not seen established; no traced program accepted it)"

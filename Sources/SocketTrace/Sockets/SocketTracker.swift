@@ -66,6 +66,12 @@ public struct SocketTracker {
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
         if result.failed {
+            if call.isFastOpen, result.errno == EINPROGRESS, let socket = socket(fd), socket.peer == nil {
+                // sendto(MSG_FASTOPEN) without a cookie: the SYN left without the data, as a non-blocking connect's.
+                socket.peer = endpoint(a(4), length: a(5))
+                socket.state = .connecting
+                refreshFromKernel(socket, fd: fd)
+            }
             if call.syscall == .connect, result.errno == EINPROGRESS, let socket = socket(fd) {
                 socket.peer = endpoint(a(1), length: a(2))
                 socket.state = .connecting
@@ -125,6 +131,12 @@ public struct SocketTracker {
             socket.peer = endpoint(a(1), length: a(2))
             socket.state = .connected
             // The kernel chose the local address and port: ask it once.
+            refreshFromKernel(socket, fd: fd)
+        case .sendto where call.isFastOpen:
+            // TCP Fast Open: sendto connects, its data in the SYN (audit 18).
+            guard let socket = socket(fd), socket.peer == nil else { return }
+            socket.peer = endpoint(a(4), length: a(5))
+            socket.state = .connected
             refreshFromKernel(socket, fd: fd)
         case .shutdown:
             // SHUT_WR or SHUT_RDWR sends the FIN; SHUT_RD alone sends nothing.

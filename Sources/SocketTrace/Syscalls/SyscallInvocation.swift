@@ -57,6 +57,12 @@ public struct SyscallInvocation: Sendable, Codable {
     /// The syscall's name as strace shows it.
     public var name: String { syscall.rawValue }
 
+    /// sendto with MSG_FASTOPEN and a destination: TCP Fast Open's connect,
+    /// its data in the SYN.
+    public var isFastOpen: Bool {
+        syscall == .sendto && arguments.count > 4 && arguments[3] & 0x2000_0000 != 0 && arguments[4] != 0
+    }
+
     public var duration: Double? {
         exitTime.map { $0.seconds - entryTime.seconds }
     }

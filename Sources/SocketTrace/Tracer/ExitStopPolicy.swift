@@ -19,7 +19,8 @@ struct ExitStopPolicy {
     let seccompActive: Bool
 
     func letsRunToExit(_ call: SyscallInvocation, tracedThreads: Int) -> Bool {
-        guard seccompActive, tracedThreads == 1, !call.viaSocketcall, call.architecture == .x86_64,
+        // A Fast Open sendto connects: its exit stop reads the addresses the kernel chose.
+        guard seccompActive, tracedThreads == 1, !call.viaSocketcall, call.architecture == .x86_64, !call.isFastOpen,
               let records, records.exitSyscalls.contains(call.syscall), !records.exitRecordsAtRisk() else { return false }
         return records.sampleExits(of: call.tid)
     }
