@@ -90,7 +90,7 @@ public final class ConnectionTracker {
         if let refusal = Self.refusal(call), let end = lookup(socket), end.isClient {
             connections[end.index].refused = connections[end.index].refused ?? refusal
         }
-        if result.failed && !((call.syscall == .connect || call.isFastOpen) && result.errno == EINPROGRESS) { return nil }
+        if result.failed && !(call.connectAddress != nil && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {
             listening.insert(Listener(endpoint: local.forPairing, netns: socket.netns))
             return nil
@@ -101,7 +101,7 @@ public final class ConnectionTracker {
         if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
         if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
         if end.isClient && connection.established != true && Self.kernelSawEstablished(call, connection) { connection.established = true }
-        let opens = call.syscall == .connect || call.isFastOpen ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
+        let opens = call.connectAddress != nil ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
         if opens && end.isClient && connection.connectTime == nil {
             connection.connectTime = call.entryTime
             connection.clientPid = call.pid
@@ -197,8 +197,7 @@ public final class ConnectionTracker {
         }
         let isClient: Bool
         switch call.syscall {
-        case .connect: isClient = true
-        case .sendto where call.isFastOpen: isClient = true
+        case .connect, .sendto where call.isFastOpen: isClient = true
         case .accept, .accept4: isClient = false
         // Mid-stream: only a traced listener says which end serves.
         case _ where isListening(local, netns: socket.netns): isClient = false

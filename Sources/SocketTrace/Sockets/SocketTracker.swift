@@ -66,14 +66,9 @@ public struct SocketTracker {
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
         if result.failed {
-            if call.isFastOpen, result.errno == EINPROGRESS, let socket = socket(fd), socket.peer == nil {
-                // sendto(MSG_FASTOPEN) without a cookie: the SYN left without the data, as a non-blocking connect's.
-                socket.peer = endpoint(a(4), length: a(5))
-                socket.state = .connecting
-                refreshFromKernel(socket, fd: fd)
-            }
-            if call.syscall == .connect, result.errno == EINPROGRESS, let socket = socket(fd) {
-                socket.peer = endpoint(a(1), length: a(2))
+            // A non-blocking connect, or a sendto(MSG_FASTOPEN) without a cookie (its SYN left without the data).
+            if let (address, length) = call.connectAddress, result.errno == EINPROGRESS, let socket = socket(fd) {
+                socket.peer = endpoint(address, length: length)
                 socket.state = .connecting
                 // The SYN has left: the kernel has chosen the local port, and
                 // the calls that follow (after poll or epoll) need it to be
@@ -126,17 +121,12 @@ public struct SocketTracker {
             if socket.local?.port == 0 { refreshFromKernel(socket, fd: fd) }
         case .listen:
             socket(fd)?.state = .listening
-        case .connect:
-            guard let socket = socket(fd) else { return }
-            socket.peer = endpoint(a(1), length: a(2))
+        case .connect, .sendto where call.isFastOpen:
+            // TCP Fast Open's sendto connects too, its data in the SYN (audit 18).
+            guard let socket = socket(fd), let (address, length) = call.connectAddress else { return }
+            socket.peer = endpoint(address, length: length)
             socket.state = .connected
             // The kernel chose the local address and port: ask it once.
-            refreshFromKernel(socket, fd: fd)
-        case .sendto where call.isFastOpen:
-            // TCP Fast Open: sendto connects, its data in the SYN (audit 18).
-            guard let socket = socket(fd), socket.peer == nil else { return }
-            socket.peer = endpoint(a(4), length: a(5))
-            socket.state = .connected
             refreshFromKernel(socket, fd: fd)
         case .shutdown:
             // SHUT_WR or SHUT_RDWR sends the FIN; SHUT_RD alone sends nothing.

@@ -63,6 +63,13 @@ public struct SyscallInvocation: Sendable, Codable {
         syscall == .sendto && arguments.count > 4 && arguments[3] & 0x2000_0000 != 0 && arguments[4] != 0
     }
 
+    /// The address (pointer and length) a call connects its socket to:
+    /// connect's, or a Fast Open sendto's; nil for any other call.
+    public var connectAddress: (address: UInt64, length: UInt64)? {
+        if syscall == .connect { return (argument(1), argument(2)) }
+        return isFastOpen ? (argument(4), argument(5)) : nil
+    }
+
     public var duration: Double? {
         exitTime.map { $0.seconds - entryTime.seconds }
     }
