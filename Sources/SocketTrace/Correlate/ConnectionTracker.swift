@@ -197,7 +197,8 @@ public final class ConnectionTracker {
         }
         let isClient: Bool
         switch call.syscall {
-        case .connect, .sendto where call.isFastOpen: isClient = true
+        case .connect,
+             .sendto where call.isFastOpen: isClient = true
         case .accept, .accept4: isClient = false
         // Mid-stream: only a traced listener says which end serves.
         case _ where isListening(local, netns: socket.netns): isClient = false

@@ -121,7 +121,8 @@ public struct SocketTracker {
             if socket.local?.port == 0 { refreshFromKernel(socket, fd: fd) }
         case .listen:
             socket(fd)?.state = .listening
-        case .connect, .sendto where call.isFastOpen:
+        case .connect,
+             .sendto where call.isFastOpen:
             // TCP Fast Open's sendto connects too, its data in the SYN (audit 18).
             guard let socket = socket(fd), let (address, length) = call.connectAddress else { return }
             socket.peer = endpoint(address, length: length)
