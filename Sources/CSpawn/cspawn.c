@@ -196,3 +196,13 @@ int cs_close_detached(const int *fds, int count, const char *name, int then_fd, 
     close(gate[1]);
     return 0;
 }
+
+int cs_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int lowest)
+{
+    int error = posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+    if (error != 0) {
+        errno = error;
+        return -1;
+    }
+    return 0;
+}

@@ -35,7 +35,10 @@ static void tcp_calls(int port)
     int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = loopback(port);
-    bind(listener, (struct sockaddr *)&a, sizeof a);
+    if (bind(listener, (struct sockaddr *)&a, sizeof a) != 0) {
+        perror("decoders: the listener's port is taken");  /* rather than wait in accept4 */
+        exit(2);
+    }
     int other = socket(AF_INET, SOCK_STREAM, 0);
     bind(other, (struct sockaddr *)&a, sizeof a);           /* EADDRINUSE */
     close(other);

@@ -1,10 +1,14 @@
 import Foundation
+import CSpawn
 import Glibc
 
 /// A child process started with posix_spawn, an empty signal mask and
 /// default signal dispositions (Foundation's Process passes on the test
 /// runner's blocked signals, which breaks shells and signal tests), with its
-/// standard streams on pipes.
+/// standard streams on pipes, and no other descriptor: tests run in
+/// parallel, and a pipe or a bound socket of another test inherited by a
+/// long-lived child would keep that test's reader from its end of file, or
+/// a port bound, or shift the descriptors a traced program is given.
 final class ChildProcess {
     let pid: pid_t
     /// The command line, as a timeout names it.
@@ -17,7 +21,7 @@ final class ChildProcess {
     init(_ path: String, _ arguments: [String], stdinFromPipe: Bool = false) throws {
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         func makePipe(_ fds: inout [Int32]) throws {
-            guard pipe(&fds) == 0 else { throw POSIXError(.EMFILE) }
+            guard pipe(&fds) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EMFILE) }
             fds.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
         }
         try makePipe(&outPipe)
@@ -33,6 +37,7 @@ final class ChildProcess {
         }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        _ = cs_spawn_actions_close_from(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -676,11 +676,8 @@ struct KernelTests {
             """
         let serverFile = TestSupport.temporaryFile("linger-server") + ".py"
         try serverScript.write(toFile: serverFile, atomically: true, encoding: .utf8)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = [serverFile]
-        try server.run()
-        defer { if server.isRunning { server.terminate() }; server.waitUntilExit() }
+        let server = try ChildProcess("/usr/bin/python3", [serverFile])
+        defer { if server.isRunning { kill(server.pid, SIGTERM) }; _ = try? server.wait() }
         let clientScript = """
             import socket, time
             for attempt in range(100):
@@ -703,7 +700,7 @@ struct KernelTests {
         }
         let change = try #require(reset, "\(events.map(\.heading))")
         // Named when the tracer drained the rings while the server lived; it may have exited by then.
-        let pid = server.processIdentifier
+        let pid = server.pid
         #expect(change.tid == pid && ["task \(pid) (python3 when read)", "task \(pid) (ended before it was named)"].contains(change.task ?? "-"),
                 "\(change.tid) \(change.task ?? "-")")
         let close = try #require(calls.last { $0.syscall == .close && $0.socket?.fd == connect.socket?.fd && $0.socket?.protocolLabel == "TCP" })

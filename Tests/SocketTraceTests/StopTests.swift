@@ -1,4 +1,5 @@
 import Foundation
+import CSpawn
 import Glibc
 import Testing
 @testable import SocketTrace
@@ -48,7 +49,11 @@ import Testing
         let arguments = ["/bin/sh", "-c", script]
         var argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        #expect(posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        _ = cs_spawn_actions_close_from(&actions, 3)
+        #expect(posix_spawn(&pid, "/bin/sh", &actions, nil, &argv, environ) == 0)
         if let signal {
             usleep(100_000)
             kill(pid, signal)

@@ -145,7 +145,7 @@ enum TestSupport {
     static func portIsFree(_ port: Int) -> Bool {
         for type in [SOCK_STREAM, SOCK_DGRAM] {
             for family in [AF_INET, AF_INET6] {
-                let fd = socket(family, Int32(type.rawValue), 0)
+                let fd = socket(family, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
                 guard fd >= 0 else { continue }
                 defer { close(fd) }
                 var bound: Int32 = 0

@@ -9,6 +9,7 @@
 /// launched child restores the ones the tracer was started with.
 /// Each function returns -1 with errno set on failure, like libc.
 
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <linux/filter.h>   /* struct sock_filter, BPF_* opcodes (SeccompFilter) */
@@ -41,5 +42,11 @@ pid_t cs_spawn_stopped(const char *path, char *const argv[], char *const envp[],
  * line: the removal of the trace's kprobe events, which the kernel allows
  * only once no perf event is open on them. */
 int cs_close_detached(const int *fds, int count, const char *name, int then_fd, const char *then_text);
+
+/// Makes `actions` close every descriptor from `lowest` up in the spawned
+/// child (glibc's posix_spawn_file_actions_addclosefrom_np, which Swift's
+/// Glibc module does not declare): a child spawned by one thread inherits
+/// nothing another thread opened without close-on-exec.
+int cs_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
 #endif
