@@ -71,6 +71,40 @@ struct ConnectionPairingTests {
         #expect(!terminal.stderr.contains("server not traced"))
     }
 
+    @Test("a blocking connect refused, IPv4 and IPv6: its port, released by the refusal, is the kernel's; bpftrace saw the reset arrive for that port",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
+    func blockingConnectRefused() throws {
+        let port = TestSupport.freshPort()
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/refused.py").path
+        let trace = TestSupport.temporaryFile("refused") + ".jsonl", resets = TestSupport.temporaryFile("resets") + ".txt"
+        // The witness: each reset a socket took in from the closed port (sport is the socket's own).
+        let shell = """
+            { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
+            bpftrace -e 'tracepoint:tcp:tcp_receive_reset /args->dport == \(port)/ { printf("RST %d %d\\n", args->family, args->sport); }' \
+                > \(resets) 2> \(resets).err & witness=$!
+            for i in $(seq 100); do grep -q Attaching \(resets).err \(resets) && break; sleep 0.2; done
+            \(TestSupport.sockettrace) --kernel on --format jsonl -o \(trace) \(Self.python) \(program) \(port); status=$?
+            sleep 0.2; kill -INT $witness; wait $witness; exit $status
+            """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let witnessed = try String(contentsOfFile: resets, encoding: .utf8).split(separator: "\n").compactMap { line -> (family: Int, port: Int)? in
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, fields[0] == "RST", let family = Int(fields[1]), let port = Int(fields[2]) else { return nil }
+            return (family, port)
+        }
+        #expect(witnessed.map(\.family) == [Int(AF_INET), Int(AF_INET6)], "\(witnessed); \((try? String(contentsOfFile: resets + ".err", encoding: .utf8)) ?? "")")
+        var found: [Connection] = []
+        for record in try TraceFileReader(path: trace).records {
+            if case let .connection(connection) = record { found.append(connection) }
+        }
+        #expect(found.map(\.title) == witnessed.map { $0.family == Int(AF_INET)
+                ? "TCP 127.0.0.1:\($0.port) → 127.0.0.1:\(port)" : "TCPv6 [::1]:\($0.port) → [::1]:\(port)" })
+        #expect(found.allSatisfy { $0.refused == "connect failed with ECONNREFUSED" && $0.established == nil && $0.clientPid != nil }, "\(found)")
+        let report = try TestSupport.run(TestSupport.sockettrace, ["report", trace])
+        #expect(report.stdout.contains("refused (connect failed with ECONNREFUSED): no connection"), "\(report.stdout)")
+    }
+
     @Test("connections the trace cannot call served: one a traced listener never accepted, one closed before its connect's outcome (audit 17)")
     func unservedConnections() throws {
         let port = TestSupport.freshPort()

@@ -87,8 +87,18 @@ public final class ConnectionTracker {
     @discardableResult
     public func observe(_ call: SyscallInvocation) -> Connection? {
         guard let socket = call.socket, socket.protocolLabel.hasPrefix("TCP"), let result = call.result else { return nil }
-        if let refusal = Self.refusal(call), let end = lookup(socket), end.isClient {
-            connections[end.index].refused = connections[end.index].refused ?? refusal
+        if let refusal = Self.refusal(call) {
+            if let end = lookup(socket) {
+                if end.isClient { connections[end.index].refused = connections[end.index].refused ?? refusal }
+            } else if call.syscall == .connect, let pair = Self.refusedPair(call) {
+                // Not remembered by inode: the socket may connect again, from another port.
+                let index = add(pair, label: socket.protocolLabel)
+                connections[index].refused = refusal
+                connections[index].connectTime = call.entryTime
+                connections[index].clientPid = call.pid
+                if isListening(pair.server, netns: socket.netns) { connections[index].tracedListener = true }
+                return nil
+            }
         }
         if result.failed && !(call.connectAddress != nil && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {
@@ -140,6 +150,22 @@ public final class ConnectionTracker {
               call.arguments[1] == UInt64(SOL_SOCKET), call.arguments[2] == UInt64(SO_ERROR),
               call.exitText.hasPrefix("[ECONNREFUSED]") else { return nil }
         return "getsockopt SO_ERROR read ECONNREFUSED"
+    }
+
+    /// A blocking connect refused: the refusal released the socket's port
+    /// before the call returned, so its 4-tuple is the kernel's, from
+    /// `sock:inet_sock_set_state` taking the socket from TCP_SYN_SENT to
+    /// TCP_CLOSE on the connect's own stack (no softirq between: the reset
+    /// is taken from the backlog of the socket whose lock connect holds, as
+    /// it lets go of it). Without kernel samples there is none.
+    static func refusedPair(_ call: SyscallInvocation) -> Pair? {
+        call.kernel?.samples.lazy.compactMap { sample -> Pair? in
+            guard sample.tracepoint == "sock:inet_sock_set_state", sample.fields["oldstate"]?.number == TCPState.synSent,
+                  sample.fields["newstate"]?.number == TCPState.close, !sample.sides.softirq,
+                  sample.chain.contains(where: { $0.hasPrefix("__sys_connect") }),
+                  let (source, destination) = sample.flowEndpoints, source.port != 0, destination.port != 0 else { return nil }
+            return Pair(client: source, server: destination)
+        }.first
     }
 
     /// Whether the call's kernel samples show the client's socket enter
