@@ -90,7 +90,7 @@ public final class ConnectionTracker {
         if let refusal = Self.refusal(call) {
             if let end = lookup(socket) {
                 if end.isClient { connections[end.index].refused = connections[end.index].refused ?? refusal }
-            } else if call.syscall == .connect, let pair = Self.refusedPair(call) {
+            } else if call.connectAddress != nil, let pair = Self.refusedPair(call) {
                 // Not remembered by inode: the socket may connect again, from another port.
                 let index = add(pair, label: socket.protocolLabel)
                 connections[index].refused = refusal
@@ -152,17 +152,18 @@ public final class ConnectionTracker {
         return "getsockopt SO_ERROR read ECONNREFUSED"
     }
 
-    /// A blocking connect refused: the refusal released the socket's port
-    /// before the call returned, so its 4-tuple is the kernel's, from
-    /// `sock:inet_sock_set_state` taking the socket from TCP_SYN_SENT to
-    /// TCP_CLOSE on the connect's own stack (no softirq between: the reset
-    /// is taken from the backlog of the socket whose lock connect holds, as
-    /// it lets go of it). Without kernel samples there is none.
+    /// A blocking connect (or Fast Open sendto) refused: the refusal
+    /// released the socket's port before the call returned, so its 4-tuple
+    /// is the kernel's, from `sock:inet_sock_set_state` taking the socket
+    /// from TCP_SYN_SENT to TCP_CLOSE under `__inet_stream_connect` on the
+    /// call's own stack (no softirq between: the reset is taken from the
+    /// backlog of the socket whose lock the connect holds, as it lets go of
+    /// it). Without kernel samples there is none.
     static func refusedPair(_ call: SyscallInvocation) -> Pair? {
         call.kernel?.samples.lazy.compactMap { sample -> Pair? in
             guard sample.tracepoint == "sock:inet_sock_set_state", sample.fields["oldstate"]?.number == TCPState.synSent,
                   sample.fields["newstate"]?.number == TCPState.close, !sample.sides.softirq,
-                  sample.chain.contains(where: { $0.hasPrefix("__sys_connect") }),
+                  sample.chain.contains("__inet_stream_connect"),
                   let (source, destination) = sample.flowEndpoints, source.port != 0, destination.port != 0 else { return nil }
             return Pair(client: source, server: destination)
         }.first
