@@ -319,6 +319,41 @@ struct TraceFileTests {
         #expect(text.contains("kernel events outside every traced call: 2, of which 1 softirq work"), "\(text)")
     }
 
+    @Test("another connection's work taken out of a call: the timeline shows its stack and operation, compare counts it under that operation (audit 19)")
+    func otherConnectionsWorkShown() {
+        // A delayed ACK's timer that fired while a UDP sendto's thread sat in its entry stop.
+        let chain = ["__dev_queue_xmit", "ip_finish_output2", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_delack_timer_handler", "tcp_delack_timer",
+                     "call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu", "sysvec_apic_timer_interrupt",
+                     "asm_sysvec_apic_timer_interrupt", "finish_task_switch", "__schedule", "schedule", "ptrace_stop", "ptrace_do_notify",
+                     "ptrace_notify", "__seccomp_filter", "syscall_trace_enter", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+        var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5),
+                                  cpu: 0, chain: chain, fields: [:])
+        sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (__tcp_transmit_skb on its stack), and this call's socket is not a TCP socket")
+        sample.alignments = [ChainAlignment(operation: "tcp_delack_timer", steps: [], extraFrames: [], observed: [], context: "softirq TIMER")]
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        timeline.handle(.kernelEvent(sample))
+        timeline.finish()
+        output.flush()
+        let text = output.captured
+        #expect(text.contains("(during a call, taken out of it: another connection's work)"), "\(text)")
+        for frame in ["ptrace_stop", "tcp_delack_timer_handler", "__tcp_transmit_skb"] {
+            #expect(text.contains(frame), "\(frame) hidden: \(text)")
+        }
+        #expect(text.contains("tcp_delack_timer") && text.contains("flow: TCP work"), "\(text)")
+
+        var exit = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 9),
+                                cpu: 0, chain: [], fields: [:])
+        exit.flow = PacketFlow(owner: .otherFlow, evidence: "x")
+        let comparison = KernelComparison(calls: [], strayEvents: [sample, exit])
+        let delack = comparison.timings.first { $0.operation == "tcp_delack_timer" && $0.tracepoint == "net:net_dev_queue" }
+        #expect(delack?.samples == 1 && delack?.outsideItsCall == 1 && delack?.fromEntry == [], "\(comparison.timings)")
+        #expect(comparison.outsideCalls == 0 && comparison.packets["other-flow"] == 2)
+        // Names longer than the old 22 columns are not cut into the tracepoint's.
+        #expect(comparison.text.contains("(event in softirq work)  sock:inet_sock_set_state"), "\(comparison.text)")
+        #expect(comparison.text.contains("1 another connection's, taken out of the call it ran in (not timed)"), "\(comparison.text)")
+    }
+
     @Test("the connections' bytes: an end no traced program holds is said to be untraced, not to have moved 0 B (audit 14)")
     func bytesOfUntracedEnd() {
         var connection = Connection(id: 1, protocolLabel: "TCP", client: SocketEndpoint.inet(address: "127.0.0.1", port: 40000),

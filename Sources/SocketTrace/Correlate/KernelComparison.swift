@@ -11,6 +11,9 @@ public struct KernelComparison: Sendable, Codable {
         public var samples = 0
         /// Microseconds from the call's entry to each sample, sorted.
         public var fromEntry: [Double] = []
+        /// Of `samples`, those of another connection taken out of the call
+        /// they were sampled in (not timed: that call is not theirs).
+        public var outsideItsCall = 0
 
         public var median: Double? { fromEntry.isEmpty ? nil : fromEntry[fromEntry.count / 2] }
     }
@@ -124,6 +127,21 @@ public struct KernelComparison: Sendable, Codable {
                 handshakes.append(KernelHandshake(connection: title, microseconds: handshake))
             }
         }
+        // Other connections' work taken out of the calls it ran in counts
+        // under its own operation too (audit 19: a delayed ACK's timer that
+        // fired during a UDP call had no row); its call is not its own, so
+        // it has no time from an entry.
+        for event in strayEvents where event.flow?.owner == .otherFlow {
+            let operation = event.role != .chain ? "(event in softirq work)"
+                : event.alignments?.first(where: \.countsTheSample)?.operation ?? "(unmodelled softirq)"
+            let key = operation + "|" + event.tracepoint
+            if timingIndex[key] == nil {
+                timingIndex[key] = timings.count
+                timings.append(Timing(operation: operation, tracepoint: event.tracepoint))
+            }
+            timings[timingIndex[key]!].samples += 1
+            timings[timingIndex[key]!].outsideItsCall += 1
+        }
         for index in timings.indices { timings[index].fromEntry.sort() }
     }
 
@@ -141,11 +159,16 @@ public struct KernelComparison: Sendable, Codable {
         var out = ""
         if !timings.isEmpty {
             out += "\nsamples per operation and tracepoint (softirq work under its own operation; µs from the entry of the call it ran in, or for `exit` rows from the release's first sample: min / median / max)\n"
+            // Columns as wide as their longest entry (audit 19: names cut to 22 ran into the tracepoint).
+            let operationWidth = timings.map(\.operation.count).max()! + 2, tracepointWidth = timings.map(\.tracepoint.count).max()! + 2
             for timing in timings {
                 let range = [timing.fromEntry.first, timing.median, timing.fromEntry.last].map { $0.map { String(Int($0.rounded())) } ?? "?" }
-                out += "  " + timing.operation.padding(toLength: 22, withPad: " ", startingAt: 0)
-                    + timing.tracepoint.padding(toLength: 30, withPad: " ", startingAt: 0)
-                    + "\(timing.samples) sample\(timing.samples == 1 ? "" : "s"), " + range.joined(separator: " / ") + "\n"
+                out += "  " + timing.operation.padding(toLength: operationWidth, withPad: " ", startingAt: 0)
+                    + timing.tracepoint.padding(toLength: tracepointWidth, withPad: " ", startingAt: 0)
+                    + "\(timing.samples) sample\(timing.samples == 1 ? "" : "s"), "
+                    + (timing.fromEntry.isEmpty ? "" : range.joined(separator: " / "))
+                    + (timing.outsideItsCall == 0 ? "" : (timing.fromEntry.isEmpty ? "" : "; ")
+                        + "\(timing.outsideItsCall) another connection's, taken out of the call it ran in (not timed)") + "\n"
             }
         }
         out += "\nunmodelled chains (no operation of the model was chosen for them): \(unmodelled.map(\.samples).reduce(0, +)) samples\n"

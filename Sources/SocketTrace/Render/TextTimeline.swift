@@ -189,6 +189,17 @@ public final class TextTimeline: TraceSink {
             // Softirq work run in this thread between its calls, for a traced socket's packet.
             text += " (" + flow.evidence + ")"
         } else if let flow = sample.flow {
+            if sample.role == .chain && !sample.chain.isEmpty {
+                // Taken out of the call it was sampled in, not out of sight:
+                // its stack, every frame, its own operation, and why (audit 19).
+                text += flow.owner == .otherFlow ? " (during a call, taken out of it: another connection's work)" : " (during a call)"
+                lines.write(paint(text, "\u{1B}[2m"))
+                lines.end()
+                let activity = KernelActivity(operation: nil, source: .observed, expected: [], samples: [sample],
+                                              alignments: sample.alignments ?? [])
+                kernelLines(activity, outsideCalls: true)
+                return
+            }
             text += " (during a call: " + flow.description + ")"
         }
         lines.write(paint(text, "\u{1B}[2m"))
