@@ -126,7 +126,8 @@ struct ExportTests {
         for line in lines {
             let statement = line.trimmingCharacters(in: .whitespaces)
             if statement.hasPrefix("%%") { continue }
-            if let match = statement.wholeMatch(of: /participant (\w+) as ([^;#:<>]+)/) {
+            // An alias runs to its line's end: Mermaid's lexer takes [^#\n;]+ there (no entities).
+            if let match = statement.wholeMatch(of: /participant (\w+) as ([^;#<>]+)/) {
                 declared.insert(String(match.output.1))
             } else if let match = statement.wholeMatch(of: /(\w+)(->>|-->>)(\w+): ((?:[^;#\n]|#\w+;)+)/) {
                 for id in [match.output.1, match.output.3] where !declared.contains(String(id)) { problems.append("undeclared \(id): \(line)") }
@@ -149,6 +150,28 @@ struct ExportTests {
             #expect(text.contains(message), "no \(message)")
         }
         #expect(text.contains("Note over CK,SK: handshake "))
+    }
+
+    @Test("a refused connect first: the default diagram is the first connection made; the refused one's untraced server is a valid participant",
+          .enabled(if: TestSupport.canObserveKernel, "the refused connect's port comes from kernel samples"))
+    func refusedFirst() throws {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        let port = TestSupport.freshPort(), closed = TestSupport.freshPort()
+        let file = TestSupport.temporaryFile("export-refused") + ".jsonl"
+        let refuse = "import socket\ntry: socket.create_connection(('127.0.0.1', \(closed)))\nexcept ConnectionRefusedError: pass"
+        let script = "/usr/bin/python3 -c \"$REFUSE\"; \(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) hi >/dev/null; wait"
+        setenv("REFUSE", refuse, 1)
+        defer { unsetenv("REFUSE") }
+        let traced = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", file, "/bin/sh", "-c", script])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let made = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", file])
+        #expect(Self.checkMermaid(made.stdout) == [], "\(made.stdout)")
+        // The client may have been refused too, before the server listened: the first made is #2 or later.
+        #expect(!made.stdout.contains("%% connection #1:") && made.stdout.contains("SK->>CK: SYN-ACK"), "\(made.stdout)")
+        let refused = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", "--connection", "1", file])
+        #expect(refused.stdout.contains("participant S as server 127.0.0.1:\(closed)"), "\(refused.stdout)")
+        #expect(Self.checkMermaid(refused.stdout) == [], "\(refused.stdout)")
     }
 
     @Test("PlantUML: rendered by the real plantuml without errors", .enabled(if: TestSupport.underCI || TestSupport.commandExists("plantuml")))

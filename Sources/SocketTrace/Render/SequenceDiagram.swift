@@ -41,7 +41,8 @@ public struct SequenceDiagram: Sendable {
         }
         let all = tracker.connections
         guard !all.isEmpty else { return nil }
-        let index = (choice ?? 1) - 1
+        // By default the first connection made: a refused one has no exchange to draw.
+        let index = choice.map { $0 - 1 } ?? all.firstIndex { $0.refused == nil } ?? 0
         guard all.indices.contains(index) else { return nil }
         let connection = all[index]
 
@@ -170,6 +171,13 @@ public enum MermaidRenderer {
         return out
     }
 
+    /// A participant's alias runs to the end of its line, where Mermaid
+    /// reads no entity (`#` or `;` would end it): those characters, and the
+    /// HTML ones, are replaced; a colon (an address's port) stays.
+    static func alias(_ text: String) -> String {
+        String(text.map { "#;<>\n\r".contains($0) ? "_" : $0 })
+    }
+
     public static func render(_ diagram: SequenceDiagram) -> String {
         var out = "sequenceDiagram\n"
         out += "    %% connection #\(diagram.connection.id): \(escape(diagram.connection.title))\n"
@@ -177,7 +185,7 @@ public enum MermaidRenderer {
             out += "    %% also connection #\(other.id): \(escape(other.title)) (--connection \(other.id))\n"
         }
         for participant in SequenceDiagram.Participant.allCases {
-            out += "    participant \(ids[participant]!) as \(escape(diagram.names[participant] ?? participant.rawValue))\n"
+            out += "    participant \(ids[participant]!) as \(alias(diagram.names[participant] ?? participant.rawValue))\n"
         }
         for step in diagram.steps {
             switch step {

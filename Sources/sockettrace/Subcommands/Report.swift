@@ -13,7 +13,7 @@ struct Report: ParsableCommand {
 
     @Argument(help: "Trace files written with --format jsonl or --save.") var files: [String]
     @Option(help: "text (the timeline), strace (strace's lines), jsonl (one merged trace file), perfetto (Perfetto / chrome://tracing JSON), mermaid or plantuml (a connection's sequence diagram), html (one self-contained report).") var format: Format = .text
-    @Option(help: "For mermaid and plantuml: which connection (1-based, as compare lists them; default the first).") var connection: Int?
+    @Option(help: "For mermaid and plantuml: which connection (1-based, as compare lists them; default the first not refused).") var connection: Int?
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write to FILE instead of standard output.") var output: String?
     @Flag(name: .customLong("event-stacks"), help: "In the text timeline, each kernel event's stack under it (events are sampled for their fields; the trace file keeps their stacks).")
     var eventStacks = false
