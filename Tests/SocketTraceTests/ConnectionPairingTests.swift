@@ -61,8 +61,12 @@ struct ConnectionPairingTests {
             assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 111
             s.close()
             """
-        let (found, _) = try connections(of: [Self.python, "-c", script])
+        let (found, file) = try connections(of: [Self.python, "-c", script])
         #expect(found.count == 1 && found.first?.refused == "getsockopt SO_ERROR read ECONNREFUSED", "\(found)")
+        // Its diagram: the reset that refused it, no handshake after connect returned, no FIN (audit 20).
+        let diagram = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", "--connection", "1", file])
+        #expect(diagram.stdout.contains("RST#58; refused (getsockopt SO_ERROR read ECONNREFUSED)")
+                && diagram.stdout.contains("no FIN#58; the connection was refused") && !diagram.stdout.contains("SYN-ACK"), "\(diagram.stdout)")
         let terminal = try TestSupport.run(TestSupport.sockettrace, ["-f", Self.python, "-c", script])
         #expect(terminal.status == 0, "\(terminal.stderr)")
         // The timeline goes to stderr, as strace's does.

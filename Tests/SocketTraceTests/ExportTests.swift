@@ -171,6 +171,11 @@ struct ExportTests {
         #expect(!made.stdout.contains("%% connection #1:") && made.stdout.contains("SK->>CK: SYN-ACK"), "\(made.stdout)")
         let refused = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", "--connection", "1", file])
         #expect(refused.stdout.contains("participant S as server 127.0.0.1:\(closed)"), "\(refused.stdout)")
+        // What happened, and nothing that did not (audit 20: a handshake, a descriptor holding the socket).
+        for step in ["CK->>SK: SYN", "SK->>CK: RST", "CK-->>C: connect = -1 ECONNREFUSED", "no FIN#58; the connection was refused"] {
+            #expect(refused.stdout.contains(step), "no \(step): \(refused.stdout)")
+        }
+        #expect(!refused.stdout.contains("SYN-ACK") && !refused.stdout.contains("another descriptor"), "\(refused.stdout)")
         #expect(Self.checkMermaid(refused.stdout) == [], "\(refused.stdout)")
     }
 

@@ -88,17 +88,20 @@ public final class ConnectionTracker {
     public func observe(_ call: SyscallInvocation) -> Connection? {
         guard let socket = call.socket, socket.protocolLabel.hasPrefix("TCP"), let result = call.result else { return nil }
         if let refusal = Self.refusal(call) {
-            if let end = lookup(socket) {
-                if end.isClient { connections[end.index].refused = connections[end.index].refused ?? refusal }
-            } else if call.connectAddress != nil, let pair = Self.refusedPair(call) {
-                // Not remembered by inode: the socket may connect again, from another port.
+            let known = lookup(socket)
+            if call.connectAddress != nil, let pair = Self.refusedPair(call),
+               known.map({ connections[$0.index].client != pair.client || connections[$0.index].server != pair.server }) ?? true {
+                // Its socket's later calls (its close) are this connection's
+                // until the socket connects again, from another port.
                 let index = add(pair, label: socket.protocolLabel)
                 connections[index].refused = refusal
                 connections[index].connectTime = call.entryTime
                 connections[index].clientPid = call.pid
                 if isListening(pair.server, netns: socket.netns) { connections[index].tracedListener = true }
+                _ = remember(End(index: index, isClient: true, local: pair.client, peer: pair.server), inode: socket.inode)
                 return nil
             }
+            if let known, known.isClient { connections[known.index].refused = connections[known.index].refused ?? refusal }
         }
         if result.failed && !(call.connectAddress != nil && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {

@@ -67,6 +67,8 @@ public struct SequenceDiagram: Sendable {
             last = max(last ?? time, time)
             steps.append(step)
         }
+        // Per end (true: the client): the peer's FIN drawn from a read's end of file.
+        var peerFinDrawn: [Bool: Bool] = [:]
         // The current run of data in one direction, summarised when it ends.
         var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime)?
         func endRun() {
@@ -92,13 +94,27 @@ public struct SequenceDiagram: Sendable {
                 add(.message(from: .client, to: .clientKernel, text: "connect(\(connection.server))", reply: false, time: call.entryTime), at: call.entryTime)
                 add(.message(from: .clientKernel, to: .serverKernel, text: "SYN", reply: false, time: call.entryTime), at: call.entryTime)
                 if call.result?.errno == EINPROGRESS {
-                    // Non-blocking: connect returns with the SYN sent; the
-                    // handshake ends later, out of any call's sight.
+                    // Non-blocking: connect returns with the SYN sent; what
+                    // answered it came later, out of this call's sight: said
+                    // only as far as the client's own calls showed it (audit 20:
+                    // a refused one was drawn with a handshake).
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
-                    steps.append(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK after connect returned"))
-                } else {
-                    add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: call.entryTime), at: call.entryTime)
+                    if let refused = connection.refused {
+                        steps.append(.note(over: [.clientKernel, .serverKernel], text: "RST: refused (\(refused))"))
+                    } else if connection.established == true {
+                        steps.append(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK after connect returned"))
+                    } else {
+                        steps.append(.note(over: [.clientKernel, .serverKernel], text: "what answered the SYN was not seen"))
+                    }
+                } else if call.result?.errno == ECONNREFUSED {
+                    add(.message(from: .serverKernel, to: .clientKernel, text: "RST", reply: false, time: exit), at: exit)
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                } else if !failed {
+                    // Both taken in before connect returned; when, only the kernel's samples say.
+                    add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: exit), at: exit)
                     add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: exit), at: exit)
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                } else {
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 }
                 note(call, over: .clientKernel, into: &steps)
@@ -117,19 +133,39 @@ public struct SequenceDiagram: Sendable {
                 }
             case let data where data.receivesData || DataTransfer(call)?.direction == .received:
                 endRun()
+                // End of file: the peer's FIN had come. Drawn here when no
+                // traced call of the peer's drew it (an untraced end, audit 20).
+                let peerTraced = isClient ? connection.serverPid != nil : connection.clientPid != nil
+                if !failed && value == 0 && !peerTraced && !peerFinDrawn[isClient, default: false] {
+                    peerFinDrawn[isClient] = true
+                    add(.message(from: peerKernel, to: kernel, text: "FIN (the read's end of file)", reply: false, time: exit), at: exit)
+                }
                 let text = failed ? "\(call.name) = \(call.returnText)" : "\(call.name) = \(value) B"
                 add(.message(from: kernel, to: process, text: text, reply: true, time: exit), at: exit)
             case .shutdown, .close:
                 endRun()
                 add(.message(from: process, to: kernel, text: call.syscall == .close ? "close" : "shutdown", reply: false, time: call.entryTime), at: call.entryTime)
-                // With kernel samples we know whether a segment left; closing
-                // one of several references to the socket sends nothing.
+                // With kernel samples we know whether a segment left, and the
+                // close's operation says which (a FIN, or a reset with
+                // SO_LINGER 0) or why none (one of several references; no
+                // connection left); without them, only a refusal is known.
+                let operation = call.kernel?.source == .observed ? call.kernel?.operation : nil
                 let sentSegment = call.kernel.map { $0.samples.contains { $0.tracepoint == "net:net_dev_queue" } } ?? true
-                if sentSegment && (call.syscall == .close || call.argument(1) != 0) {
-                    add(.message(from: kernel, to: peerKernel, text: "FIN", reply: false, time: call.entryTime), at: call.entryTime)
+                if connection.refused != nil {
+                    if call.syscall == .close { steps.append(.note(over: [kernel], text: "no FIN: the connection was refused")) }
+                } else if sentSegment && (call.syscall == .close || call.argument(1) != 0) {
+                    let segment = operation?.hasSuffix("close_reset") == true ? "RST" : "FIN"
+                    add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: call.entryTime), at: call.entryTime)
                     note(call, over: kernel, into: &steps)
                 } else if call.syscall == .close {
-                    steps.append(.note(over: [kernel], text: "no FIN: another descriptor still holds the socket"))
+                    let why = switch operation {
+                    case "socket_reference_dropped": "another descriptor still holds the socket"
+                    case let name? where name.hasSuffix("close_unconnected"): "no connection was left (never made, or reset)"
+                    case let name? where name.hasSuffix("close_after_shutdown"): "shutdown sent it"
+                    case let name? where name.hasSuffix("close_listener"): "a listener"
+                    default: "none was sampled"
+                    }
+                    steps.append(.note(over: [kernel], text: "no FIN: " + why))
                 }
             default:
                 continue
