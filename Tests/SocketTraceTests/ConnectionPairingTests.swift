@@ -109,6 +109,46 @@ struct ConnectionPairingTests {
         #expect(report.stdout.contains("refused (connect failed with ECONNREFUSED): no connection"), "\(report.stdout)")
     }
 
+    @Test("refused after a dropped SYN, the reset taken in by a softirq in another task: the record, and the retransmission and state change shown (audit 20)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func refusedAfterRetransmission() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("refused-late") + ".jsonl", timeline = TestSupport.temporaryFile("refused-late") + ".txt"
+        let resets = TestSupport.temporaryFile("resets-late") + ".txt"
+        let client = "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept ConnectionRefusedError: pass"
+        setenv("CLIENT", client, 1)
+        defer { unsetenv("CLIENT") }
+        // Its own network namespace: the first SYN dropped, the retransmitted one answered with a reset.
+        let shell = """
+            { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
+            ip link set lo up && nft add table inet late && nft add chain inet late in '{ type filter hook input priority 0; }' && \\
+            nft add rule inet late in tcp dport \(port) tcp flags syn numgen inc mod 2 == 0 drop && \\
+            nft add rule inet late in tcp dport \(port) reject with tcp reset || exit 3
+            bpftrace -e 'tracepoint:tcp:tcp_receive_reset /args->dport == \(port)/ { printf("RST %d\\n", args->sport); }' > \(resets) 2> \(resets).err & witness=$!
+            for i in $(seq 100); do grep -q Attaching \(resets).err \(resets) && break; sleep 0.2; done
+            \(TestSupport.sockettrace) --kernel on --save \(trace) -o \(timeline) \(Self.python) -c "$CLIENT"; status=$?
+            sleep 0.2; kill -INT $witness; wait $witness; exit $status
+            """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let ports = try String(contentsOfFile: resets, encoding: .utf8).split(separator: "\n").compactMap { line -> Int? in
+            line.hasPrefix("RST ") ? Int(line.dropFirst(4)) : nil
+        }
+        try #require(ports.count == 1, "the witness saw \(ports); \((try? String(contentsOfFile: resets + ".err", encoding: .utf8)) ?? "")")
+        var found: [Connection] = []
+        for record in try TraceFileReader(path: trace).records {
+            if case let .connection(connection) = record { found.append(connection) }
+        }
+        #expect(found.map(\.title) == ["TCP 127.0.0.1:\(ports[0]) → 127.0.0.1:\(port)"] && found.first?.refused == "connect failed with ECONNREFUSED",
+                "\(found)")
+        let text = try String(contentsOfFile: timeline, encoding: .utf8)
+        let flow = "127.0.0.1:\(ports[0]) → 127.0.0.1:\(port)"
+        #expect(text.contains("its socket \(flow) was closed outside this thread: sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE"), "\(text)")
+        #expect(text.contains("kernel tcp:tcp_retransmit_skb \(flow) (outside the traced tasks:"), "\(text)")
+        #expect(text.contains("kernel sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE \(flow) (outside the traced tasks:"), "\(text)")
+    }
+
     @Test("connections the trace cannot call served: one a traced listener never accepted, one closed before its connect's outcome (audit 17)")
     func unservedConnections() throws {
         let port = TestSupport.freshPort()

@@ -27,6 +27,13 @@ struct BackgroundWork {
         tracedFlows[flow] = max(tracedFlows[flow] ?? exit, exit)
     }
 
+    /// A flow told by the kernel, not by a call's socket (a refused
+    /// connect's, from the state change that closed it).
+    mutating func traced(flow source: SocketEndpoint, _ destination: SocketEndpoint, until exit: MonotonicTime) {
+        let flow = Flow(source: source, destination: destination)
+        tracedFlows[flow] = max(tracedFlows[flow] ?? exit, exit)
+    }
+
     /// A socket beginning its life on a traced flow's 4-tuple after the
     /// traced calls on it were over (CLOSE → SYN_SENT: a connect; LISTEN →
     /// SYN_RECV: an accepted child) is another socket: the traced one began

@@ -163,7 +163,11 @@ public final class ConnectionTracker {
     /// backlog of the socket whose lock the connect holds, as it lets go of
     /// it). Without kernel samples there is none.
     static func refusedPair(_ call: SyscallInvocation) -> Pair? {
-        call.kernel?.samples.lazy.compactMap { sample -> Pair? in
+        // Closed in another task (a softirq while connect slept): the correlator matched it by skaddr.
+        if let closed = call.kernel?.closedElsewhere {
+            return Pair(client: SocketEndpoint(text: closed.local).forPairing, server: SocketEndpoint(text: closed.peer).forPairing)
+        }
+        return call.kernel?.samples.lazy.compactMap { sample -> Pair? in
             guard sample.tracepoint == "sock:inet_sock_set_state", sample.fields["oldstate"]?.number == TCPState.synSent,
                   sample.fields["newstate"]?.number == TCPState.close, !sample.sides.softirq,
                   sample.chain.contains("__inet_stream_connect"),

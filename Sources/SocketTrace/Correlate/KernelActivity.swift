@@ -29,9 +29,24 @@ public struct KernelActivity: Sendable, Codable {
     /// calls made on it do not (a connection reset while every call on it
     /// succeeded), and so which operation was chosen (format 1.8).
     public var socketState: String?
+    /// A connect whose socket the kernel took out of TCP_SYN_SENT in
+    /// another task while the call slept (a reset or ICMP error taken in by
+    /// a softirq on another CPU, after a retransmitted SYN): its 4-tuple
+    /// from that state change, matched to the call by the socket's kernel
+    /// address (`skaddr`) in the call's own CLOSE → SYN_SENT; the call's
+    /// snapshot lacks it, the failure having released the port (format 1.14).
+    public var closedElsewhere: ClosedElsewhere?
+
+    /// The 4-tuple and the state change that told it.
+    public struct ClosedElsewhere: Sendable, Codable, Equatable {
+        public var local: String
+        public var peer: String
+        public var evidence: String
+    }
 
     enum CodingKeys: String, CodingKey {
-        case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit, functionGraph, socketState
+        case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit, functionGraph, socketState,
+             closedElsewhere
     }
 
     public init(operation: String?, source: Source, expected: [String], samples: [KernelSample], alignments: [ChainAlignment]) {
@@ -61,6 +76,7 @@ public struct KernelActivity: Sendable, Codable {
         notHit = try c.decodeIfPresent([MissedFunction].self, forKey: .notHit) ?? []
         functionGraph = try c.decodeIfPresent(FunctionGraph.self, forKey: .functionGraph)
         socketState = try c.decodeIfPresent(String.self, forKey: .socketState)
+        closedElsewhere = try c.decodeIfPresent(ClosedElsewhere.self, forKey: .closedElsewhere)
     }
 
     /// Also writes `observed` (each aligned chain's frames) and `verdict`,
@@ -78,6 +94,7 @@ public struct KernelActivity: Sendable, Codable {
         if !notHit.isEmpty { try c.encode(notHit, forKey: .notHit) }
         try c.encodeIfPresent(functionGraph, forKey: .functionGraph)
         try c.encodeIfPresent(socketState, forKey: .socketState)
+        try c.encodeIfPresent(closedElsewhere, forKey: .closedElsewhere)
     }
 
     /// The worst verdict over the call's chains.

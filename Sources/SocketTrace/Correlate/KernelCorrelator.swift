@@ -292,6 +292,29 @@ public final class KernelCorrelator {
         }
     }
 
+    /// A connect (or Fast Open sendto) whose socket left TCP_SYN_SENT in
+    /// another task while the call slept (a reset or ICMP error answering a
+    /// retransmitted SYN, taken in by a softirq on another CPU): found among
+    /// the hits waiting outside the traced tasks by the socket's kernel
+    /// address, which the call's own CLOSE → SYN_SENT names. Its 4-tuple is
+    /// then a traced flow, so the retransmitted SYNs and the reset are kept
+    /// and shown (audit 20: a refusal after a dropped SYN had no record and
+    /// none of its kernel events).
+    func closedElsewhere(for call: SyscallInvocation, samples: [KernelSample], until exit: MonotonicTime) -> KernelActivity.ClosedElsewhere? {
+        guard call.connectAddress != nil, call.result?.failed == true, (call.socket?.local?.port ?? 0) == 0,
+              let own = samples.first(where: { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["oldstate"]?.number == TCPState.close
+                  && $0.fields["newstate"]?.number == TCPState.synSent && $0.chain.contains("__inet_stream_connect") }),
+              let sock = own.fields["skaddr"]?.number,
+              let ended = background.waiting.first(where: { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["skaddr"]?.number == sock
+                  && $0.fields["oldstate"]?.number == TCPState.synSent && $0.time >= call.entryTime && $0.time <= exit }),
+              let (source, destination) = ended.flowEndpoints, source.port != 0 else { return nil }
+        background.traced(flow: source, destination, until: exit)
+        let address = "0x" + String(UInt64(bitPattern: sock), radix: 16)
+        return KernelActivity.ClosedElsewhere(local: "\(source)", peer: "\(destination)",
+                                              evidence: "\(ended.heading), in \(BackgroundWork.task(of: ended)) on CPU \(ended.cpu), of the socket "
+                                                + "(\(address)) this call's own TCP_CLOSE → TCP_SYN_SENT named")
+    }
+
     /// Another program's retransmission that a timer ran in this thread
     /// between its calls: the packet it sent (taken before the
     /// tcp_retransmit_skb that names its flow, in the same call of
@@ -340,6 +363,7 @@ public final class KernelCorrelator {
         // of its own: it is aligned as a tracepoint's chain is.
         if !hitSamples.isEmpty { mine = (mine + Self.leaves(hitSamples, among: taken)).sorted { $0.time < $1.time } }
         background.traced(call.socket, until: exit)
+        let closedElsewhere = closedElsewhere(for: call, samples: taken, until: exit)
         let attributed = attributeFlows(mine, to: call)
         mine = attributed.kept
         otherFlows += attributed.others
@@ -380,6 +404,7 @@ public final class KernelCorrelator {
         }
         var activity = KernelActivity(operation: operation?.name, source: taken.isEmpty ? .expected : .observed,
                                       expected: expectedNames, samples: mine, alignments: alignments)
+        activity.closedElsewhere = closedElsewhere
         if let closedByKernel, operation?.sockets == .tcpUnconnected {
             activity.socketState = "the socket was already in TCP_CLOSE before this call, put there by the kernel (\(closedByKernel.heading))"
         }

@@ -20,6 +20,9 @@ extension TextTimeline {
     func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false, entry: String = "syscall") {
         let indent = kernelIndent
         if let state = activity.socketState { output.write(indent + paint("↳ " + state, Self.dim) + "\n") }
+        if let closed = activity.closedElsewhere {
+            output.write(indent + paint("↳ its socket \(closed.local) → \(closed.peer) was closed outside this thread: " + closed.evidence, Self.dim) + "\n")
+        }
         if activity.source == .expected {
             guard let operation = activity.operation, !activity.expected.isEmpty else { return }
             output.write(indent + paint("↳ \(operation), expected (not observed): ", Self.dim)

@@ -304,6 +304,14 @@ struct RecordEncoder {
     static func functionMembers(_ activity: KernelActivity, into o: inout ObjectWriter) {
         // Format 1.8: the socket's state as the kernel's events gave it.
         if let state = activity.socketState { o.member("socket_state", state) }
+        // Format 1.14: a connect's socket closed by the kernel in another task.
+        if let closed = activity.closedElsewhere {
+            o.member("closed_elsewhere") { $0.object { t in
+                t.member("local", closed.local)
+                t.member("peer", closed.peer)
+                t.member("evidence", closed.evidence)
+            } }
+        }
         if !activity.hits.isEmpty {
             o.member("hits") { $0.array(activity.hits) { encoder, hit in
                 encoder.object { h in
