@@ -279,6 +279,20 @@ struct ModelTests {
             .map { $0?.name } == ["tcp_connect_refused", "tcp_connect"])
     }
 
+    @Test("softirq work a traced thread ran between its calls, whose packet is not known: aligned as any softirq work's, to be shown with its frames (audit 20)")
+    func unknownWorkBetweenCallsAligned() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
+        let timer = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_write_xmit",
+                     "tcp_send_loss_probe", "tcp_write_timer", "call_timer_fn", "__run_timers", "run_timer_softirq",
+                     "handle_softirqs", "__irq_exit_rcu", "sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt"]
+        correlator.add([KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 150), cpu: 0,
+                                     chain: timer, fields: ["skbaddr": .number(0x779), "len": .number(466), "name": .string("lo")])])
+        let stray = correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 500))
+        #expect(stray.first?.flow?.owner == .unverified)
+        #expect(stray.first?.alignments?.map(\.operation) == ["tcp_loss_probe"], "\(stray.first?.alignments?.map(\.operation) ?? [])")
+    }
+
     @Test("`result ECONNREFUSED`: a refused connect is tcp_connect_refused (tcp6_ for IPv6) even when its samples show only the SYN; its SYN's chain stays tcp_connect's")
     func refusedConnectByItsError() throws {
         let model = try ModelParser.load(directory: Self.modelDirectory)

@@ -391,7 +391,7 @@ struct TraceFileTests {
         return (read, output.captured)
     }
 
-    @Test("softirq work a traced thread ran between its calls: a traced socket's packet is shown with its evidence; one not known to be is counted, not shown, and kept in the file (audit 11)")
+    @Test("softirq work a traced thread ran between its calls: a traced socket's packet is shown with its evidence; one not known to be is shown as such, with its frames, never as the thread's (audits 11, 20)")
     func softirqWorkBetweenCallsShown() throws {
         func sample(_ owner: PacketFlow.Owner, _ evidence: String, skb: Int64) -> KernelSample {
             var sample = KernelSample(tracepoint: "net:netif_receive_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5),
@@ -407,8 +407,10 @@ struct TraceFileTests {
         ])
         #expect(read.map(\.flow?.owner) == [.ownSocket, .unverified], "the file keeps both")
         #expect(text.contains("skb 0x100 queued by sendto of 9"), "\(text)")
-        #expect(!text.contains("skb 0x200") && !text.contains("during a call"), "\(text)")
-        #expect(text.contains("1 kernel event of softirq work that traced threads ran between their calls is not shown"), "\(text)")
+        #expect(text.contains("flow: NET_RX softirq work run in this traced thread between its traced calls: skb 0x200 was not seen leaving a traced call")
+                && !text.contains("during a call"), "\(text)")
+        #expect(text.components(separatedBy: "(in this traced thread between its calls)").count == 3, "\(text)")
+        #expect(text.components(separatedBy: "net_rx_action").count == 3, "both samples' frames: \(text)")
     }
 
     @Test("a traced flow's chain taken in a traced task between its calls says so, in the file and the timeline, not 'outside the traced tasks' (audit 8)")

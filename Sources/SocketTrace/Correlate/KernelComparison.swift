@@ -14,6 +14,9 @@ public struct KernelComparison: Sendable, Codable {
         /// Of `samples`, those of another connection taken out of the call
         /// they were sampled in (not timed: that call is not theirs).
         public var outsideItsCall = 0
+        /// Of `samples`, softirq work a traced thread ran between its calls
+        /// for packets not known to be a traced socket's (not timed).
+        public var unknownBetweenCalls = 0
 
         public var median: Double? { fromEntry.isEmpty ? nil : fromEntry[fromEntry.count / 2] }
     }
@@ -131,7 +134,7 @@ public struct KernelComparison: Sendable, Codable {
         // under its own operation too (audit 19: a delayed ACK's timer that
         // fired during a UDP call had no row); its call is not its own, so
         // it has no time from an entry.
-        for event in strayEvents where event.flow?.owner == .otherFlow {
+        for event in strayEvents where event.flow?.owner == .otherFlow || (event.task == nil && event.inTracedTask != nil && event.flow?.owner == .unverified) {
             let operation = event.role != .chain ? "(event in softirq work)"
                 : event.alignments?.first(where: \.countsTheSample)?.operation ?? "(unmodelled softirq)"
             let key = operation + "|" + event.tracepoint
@@ -140,7 +143,7 @@ public struct KernelComparison: Sendable, Codable {
                 timings.append(Timing(operation: operation, tracepoint: event.tracepoint))
             }
             timings[timingIndex[key]!].samples += 1
-            timings[timingIndex[key]!].outsideItsCall += 1
+            if event.flow?.owner == .otherFlow { timings[timingIndex[key]!].outsideItsCall += 1 } else { timings[timingIndex[key]!].unknownBetweenCalls += 1 }
         }
         for index in timings.indices { timings[index].fromEntry.sort() }
     }
@@ -167,8 +170,9 @@ public struct KernelComparison: Sendable, Codable {
                     + timing.tracepoint.padding(toLength: tracepointWidth, withPad: " ", startingAt: 0)
                     + "\(timing.samples) sample\(timing.samples == 1 ? "" : "s"), "
                     + (timing.fromEntry.isEmpty ? "" : range.joined(separator: " / "))
-                    + (timing.outsideItsCall == 0 ? "" : (timing.fromEntry.isEmpty ? "" : "; ")
-                        + "\(timing.outsideItsCall) another connection's, taken out of the call it ran in (not timed)") + "\n"
+                    + [timing.outsideItsCall == 0 ? nil : "\(timing.outsideItsCall) another connection's, taken out of the call it ran in (not timed)",
+                       timing.unknownBetweenCalls == 0 ? nil : "\(timing.unknownBetweenCalls) between calls, whose not known (not timed)"]
+                        .compactMap { $0 }.joined(separator: "; ").prefixed(by: timing.fromEntry.isEmpty ? "" : "; ") + "\n"
             }
         }
         out += "\nunmodelled chains (no operation of the model was chosen for them): \(unmodelled.map(\.samples).reduce(0, +)) samples\n"
@@ -202,4 +206,9 @@ public struct KernelComparison: Sendable, Codable {
         }
         return out
     }
+}
+
+private extension String {
+    /// `prefix` and the string, or nothing when it is empty.
+    func prefixed(by prefix: String) -> String { isEmpty ? "" : prefix + self }
 }

@@ -224,7 +224,14 @@ public final class KernelCorrelator {
             sample.inTracedTask = "between its traced calls"
             return sample
         }
-        return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere)
+        // Softirq work not known to be a traced socket's is shown too, with
+        // its chain aligned as any softirq work's (audit 20: hidden).
+        return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere).map { sample in
+            guard sample.flow?.owner == .unverified, sample.alignments == nil, sample.role == .chain, sample.sides.softirq else { return sample }
+            var sample = sample
+            sample.alignments = softirqAlignments(sample)
+            return sample
+        }
     }
 
     /// Softirq work a traced thread ran between its calls (an interrupt's

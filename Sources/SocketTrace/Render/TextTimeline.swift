@@ -51,7 +51,6 @@ public final class TextTimeline: TraceSink {
     /// Softirq work a traced thread ran between its calls for packets not
     /// known to be the traced program's: counted, not shown (the trace
     /// file keeps each, with why).
-    var unknownWorkBetweenCalls = 0
 
     /// The order lines are written in (a pure stage).
     var order = TimelineOrder()
@@ -160,51 +159,36 @@ public final class TextTimeline: TraceSink {
     }
 
     func render(_ sample: KernelSample) {
-        if sample.task == nil, sample.inTracedTask != nil, sample.flow?.owner == .unverified {
-            // Softirq work run in this thread between its calls, for a packet not known to be a traced socket's.
-            unknownWorkBetweenCalls += 1
-            return
-        }
         // A traced task's hit is under its own name (the timeline followed its execs).
         lines.begin(sample.tid, leader: leader(sample.tid, at: sample.time, task: sample.inTracedTask == nil ? sample.task : nil))
+        // A chain's frames and alignment follow, as a call's would, and its
+        // `flow:` line says whose it was (audits 19 and 20: hidden); an
+        // event's stack with --event-stacks, as any event's.
+        let withStack = sample.role == .chain && !sample.chain.isEmpty
         var text = "kernel " + sample.heading
         if let task = sample.task {
             // Work for a traced connection outside the calls that hold
-            // theirs (another task, or a traced one between its calls): its stack, aligned.
+            // theirs (another task, or a traced one between its calls).
             if let context = sample.inTracedTask {
                 text += " (in this traced thread, \(context), on CPU \(sample.cpu))"
             } else {
                 text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             }
-            lines.write(paint(text, "\u{1B}[2m"))
-            lines.end()
-            // An event (a state change another task made): its stack with --event-stacks, as any event's.
-            guard sample.role == .chain else { return eventStack(sample) }
-            let activity = KernelActivity(operation: nil, source: .observed, expected: [], samples: [sample],
-                                          alignments: sample.alignments ?? [])
-            kernelLines(activity, outsideCalls: true)
-            return
-        }
-        if let flow = sample.flow, sample.inTracedTask != nil {
-            // Softirq work run in this thread between its calls, for a traced socket's packet.
-            text += " (" + flow.evidence + ")"
+        } else if let flow = sample.flow, sample.inTracedTask != nil {
+            // Softirq work run in this thread between its calls: a traced
+            // socket's packet, or one not known to be (never said to be the
+            // thread's, audit 11).
+            text += withStack ? " (in this traced thread between its calls)" : " (" + flow.evidence + ")"
         } else if let flow = sample.flow {
-            if sample.role == .chain && !sample.chain.isEmpty {
-                // Taken out of the call it was sampled in, not out of sight:
-                // its stack, every frame, its own operation, and why (audit 19).
-                text += flow.owner == .otherFlow ? " (during a call, taken out of it: another connection's work)" : " (during a call)"
-                lines.write(paint(text, "\u{1B}[2m"))
-                lines.end()
-                let activity = KernelActivity(operation: nil, source: .observed, expected: [], samples: [sample],
-                                              alignments: sample.alignments ?? [])
-                kernelLines(activity, outsideCalls: true)
-                return
-            }
-            text += " (during a call: " + flow.description + ")"
+            // Taken out of the call it was sampled in.
+            text += !withStack ? " (during a call: " + flow.description + ")"
+                : flow.owner == .otherFlow ? " (during a call, taken out of it: another connection's work)" : " (during a call)"
         }
         lines.write(paint(text, "\u{1B}[2m"))
         lines.end()
-        eventStack(sample)
+        guard withStack else { return eventStack(sample) }
+        kernelLines(KernelActivity(operation: nil, source: .observed, expected: [], samples: [sample], alignments: sample.alignments ?? []),
+                    outsideCalls: true)
     }
 
     func render(_ event: FunctionEvent) {
@@ -403,12 +387,6 @@ public final class TextTimeline: TraceSink {
     public func finish() {
         for line in order.finish() { write(line) }
         lines.closeOpenLine()
-        if unknownWorkBetweenCalls > 0 {
-            let count = unknownWorkBetweenCalls == 1 ? "1 kernel event of softirq work that traced threads ran between their calls is"
-                : "\(unknownWorkBetweenCalls) kernel events of softirq work that traced threads ran between their calls are"
-            output.write("\n\(count) not shown: their packets were not seen leaving a traced call, so they may be another program's"
-                         + " (a trace file keeps each, with why)\n")
-        }
         let paired = connections.connections.filter(\.isTraced)
         if !paired.isEmpty {
             output.write("\nconnections:\n")
