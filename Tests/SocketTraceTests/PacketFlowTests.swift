@@ -140,18 +140,40 @@ import Testing
         let own = PacketFlow(owner: .ownSocket, evidence: "skb 0x100 queued by sendto of 7")
         let peer = PacketFlow(owner: .peer, evidence: "skb 0x200 queued by sendto of 9")
         let unknown = PacketFlow(owner: .unverified, evidence: "skb 0x300 was not seen leaving a traced call")
-        #expect(own.answer(byKernel: false, neighbour: false).owner == .peer)
-        #expect(own.answer(byKernel: true, neighbour: false).owner == .kernelReply)
-        #expect(peer.answer(byKernel: false, neighbour: false).owner == .ownSocket)
-        #expect(peer.answer(byKernel: true, neighbour: false).owner == .unverified)
-        #expect(own.answer(byKernel: false, neighbour: true).owner == .unverified)
-        #expect(PacketFlow(owner: .otherFlow, evidence: "x").answer(byKernel: false, neighbour: false).owner == .otherFlow)
-        let answer = unknown.answer(byKernel: false, neighbour: false)
+        #expect(own.answer(byKernel: nil, neighbour: false).owner == .peer)
+        #expect(own.answer(byKernel: "tcp_v4_send_reset", neighbour: false).owner == .kernelReply)
+        #expect(peer.answer(byKernel: nil, neighbour: false).owner == .ownSocket)
+        #expect(peer.answer(byKernel: "tcp_v4_send_reset", neighbour: false).owner == .unverified)
+        #expect(own.answer(byKernel: nil, neighbour: true).owner == .unverified)
+        #expect(PacketFlow(owner: .otherFlow, evidence: "x").answer(byKernel: nil, neighbour: false).owner == .otherFlow)
+        let answer = unknown.answer(byKernel: nil, neighbour: false)
         #expect(answer.owner == .unverified)
         #expect(answer.description == "whose packet: unverified (sent in the receive of the packet taken in before it on this stack "
                 + "(its sender unverified: skb 0x300 was not seen leaving a traced call))")
-        #expect(peer.answer(byKernel: false, neighbour: false).description == "packet sent by this socket: this socket's answer, sent in the "
+        #expect(peer.answer(byKernel: nil, neighbour: false).description == "packet sent by this socket: this socket's answer, sent in the "
                 + "receive of the packet taken in before it on this stack (packet sent to this socket by its peer: skb 0x200 queued by sendto of 9)")
+    }
+
+    @Test("a reset or ICMP error a netfilter reject rule sent is the rule's answer, not the peer's, whatever listens there; its builder is named (audit 20)")
+    func netfilterRejectIsNoPeers() {
+        // Innermost first: nft's reject, at the input hook of the SYN's receive, sending a reset.
+        let reset = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "nf_send_reset", "nft_reject_inet_eval", "nft_do_chain",
+                     "nft_do_chain_inet", "nf_hook_slow", "ip_local_deliver", "__netif_receive_skb_one_core", "process_backlog",
+                     "__napi_poll", "net_rx_action", "handle_softirqs"]
+        let icmp = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "ip_push_pending_frames", "__icmp_send", "nft_reject_inet_eval",
+                    "nft_do_chain", "nf_hook_slow", "ip_local_deliver", "__netif_receive_skb_one_core", "net_rx_action", "handle_softirqs"]
+        let noSocket = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "tcp_v4_send_reset", "tcp_v4_rcv", "ip_local_deliver",
+                        "__netif_receive_skb_one_core", "net_rx_action", "handle_softirqs"]
+        func sample(_ chain: [String]) -> KernelSample { Self.sample("net:net_dev_queue", chain, at: 1, skb: 0x1, length: 54) }
+        #expect(sample(reset).isKernelReply && sample(reset).replySender == "nf_send_reset")
+        #expect(sample(icmp).isKernelReply && sample(icmp).replySender == "nft_reject_inet_eval")
+        #expect(sample(noSocket).replySender == "tcp_v4_send_reset")
+        let own = PacketFlow(owner: .ownSocket, evidence: "skb 0x100 queued by connect of 7")
+        let answer = own.answer(byKernel: sample(reset).replySender, neighbour: false)
+        #expect(answer.owner == .kernelReply)
+        #expect(answer.description.hasPrefix("the kernel's answer to this socket's packet, no peer socket's (a reset or an ICMP error): "
+                                             + "built by nf_send_reset (a netfilter reject rule)"), "\(answer.description)")
+        #expect(!answer.description.contains("no socket there"))
     }
 
     @Test("sides(): whether a chain has syscall frames and softirq work, and which softirq, as parts() cuts it")

@@ -282,7 +282,7 @@ public final class KernelCorrelator {
                     let reply = sample.isKernelReply
                     sample.flow = PacketFlow(owner: reply ? .kernelReply : .peer,
                                              evidence: "\(work): sent in the receive of \(packet.packet), back to that traced socket"
-                                                + (reply ? " by the kernel (no socket there)" : " by its peer"))
+                                                + (reply ? " by the kernel (built by \(sample.replySender ?? "?"): \(KernelSample.replyMaker(sample.replySender ?? "")))" : " by its peer"))
                     if let skb = sample.skbAddress { queueAnswer(sample, skb: skb, to: sender) }
                 } else {
                     let proven = packet.sender != nil && !transmit

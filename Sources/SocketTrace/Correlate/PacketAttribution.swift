@@ -110,7 +110,7 @@ extension KernelCorrelator {
                 // data the ACK let go) leaves from its receiver to its sender.
                 let transmit = sample.tracepoint == KernelSample.transmitTracepoint
                 sample.flow = transmit
-                    ? packet.flow.answer(byKernel: sample.isKernelReply, neighbour: sample.isNeighbourSolicitation)
+                    ? packet.flow.answer(byKernel: sample.isKernelReply ? sample.replySender : nil, neighbour: sample.isNeighbourSolicitation)
                     : PacketFlow(owner: packet.flow.owner,
                                  evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
                 if transmit, let skb = sample.skbAddress {

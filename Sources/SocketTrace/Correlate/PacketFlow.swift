@@ -36,8 +36,12 @@ public struct PacketFlow: Sendable, Codable, Equatable {
     /// ACK, a SYN-ACK, data the ACK let go, a reset): it leaves the
     /// packet's receiver for its sender, so the owner turns round. The
     /// evidence names the received packet and whose it was.
-    func answer(byKernel: Bool, neighbour: Bool) -> PacketFlow {
-        let received = "sent in the receive of the packet taken in before it on this stack "
+    /// `byKernel`: the function on the sample's stack that built it as the
+    /// kernel's own answer (a reset, an ICMP error), nil for a socket's.
+    func answer(byKernel sender: String?, neighbour: Bool) -> PacketFlow {
+        let byKernel = sender != nil
+        let received = (sender.map { "built by \($0) (\(KernelSample.replyMaker($0))), " } ?? "")
+            + "sent in the receive of the packet taken in before it on this stack "
             + (owner == .unverified ? "(its sender unverified: \(evidence))" : "(\(description))")
         if neighbour { return PacketFlow(owner: .unverified, evidence: "a neighbour resolution packet, " + received) }
         switch owner {
@@ -61,7 +65,7 @@ public struct PacketFlow: Sendable, Codable, Equatable {
         switch owner {
         case .ownSocket: "packet sent by this socket: \(evidence)"
         case .peer: "packet sent to this socket by its peer: \(evidence)"
-        case .kernelReply: "the kernel's answer to this socket's packet (a reset or an ICMP error: no socket there): \(evidence)"
+        case .kernelReply: "the kernel's answer to this socket's packet, no peer socket's (a reset or an ICMP error): \(evidence)"
         case .otherFlow: "another connection's work, not this call's: \(evidence)"
         case .unverified: "whose packet: unverified (\(evidence))"
         }
@@ -164,8 +168,25 @@ extension KernelSample {
 
     /// A transmit that is the kernel's answer for a port with no socket.
     var isKernelReply: Bool { sides.buildsKernelReply }
-    static let kernelReplySenders: Set<String> = ["tcp_v4_send_reset", "tcp_v6_send_reset", "__icmp_send", "icmp_send", "icmp6_send",
-                                                   "icmpv6_send"]
+    static let kernelReplySenders = Set(["tcp_v4_send_reset", "tcp_v6_send_reset", "__icmp_send", "icmp_send", "icmp6_send",
+                                         "icmpv6_send"]).union(netfilterRejecters)
+    /// A netfilter reject rule's own senders (nft's and iptables' REJECT):
+    /// the answer is the rule's, whatever listens there (audit 20: a reset
+    /// nft sent for a port a traced server listened on was called its peer's).
+    static let netfilterRejecters: Set<String> = ["nf_send_reset", "nf_send_reset6", "nf_send_unreach", "nf_send_unreach6",
+                                                  "nft_reject_inet_eval", "nft_reject_ipv4_eval", "nft_reject_ipv6_eval",
+                                                  "nft_reject_netdev_eval", "reject_tg", "reject_tg6"]
+
+    /// The function that built the kernel's answer this transmit is, the
+    /// netfilter rule's first (it calls the ICMP sender), else the innermost.
+    var replySender: String? {
+        chain.first { Self.netfilterRejecters.contains($0) } ?? chain.first { Self.kernelReplySenders.contains($0) }
+    }
+
+    /// Who such a sender answers for.
+    static func replyMaker(_ sender: String) -> String {
+        netfilterRejecters.contains(sender) ? "a netfilter reject rule" : "the receiving kernel, for no socket or a segment its socket refuses"
+    }
 
     var skbAddress: Int64? {
         if case let .number(address)? = fields["skbaddr"] { return address }

@@ -51,7 +51,17 @@ extension ChainAligner {
             let first = candidate.alignment.observed.firstIndex { name in chains[candidate.index].contains { $0.name == name } } ?? 0
             score.shown -= candidate.alignment.observed[..<first].filter { !Self.timerMachinery.contains($0) }.count
             return (candidate.index, candidate.alignment, score)
-        }.filter { $0.score.shown > 0 }
+        }.filter { $0.score.shown > 0 }.filter { candidate in
+            // An operation none of whose transport functions before the
+            // sample's own is shown (or inlined) explains only what every
+            // packet's receive shares: it is not the one (audit 20: a TCP SYN
+            // a netfilter rule answered with an ICMP error was aligned as
+            // udp_unreachable_softirq, udp_rcv and __udp4_lib_rcv missing).
+            let path = chains[candidate.index]
+            guard let end = path.firstIndex(where: { $0.name == last }) else { return true }
+            let own = Set(path[..<end].filter { $0.layer == .transport }.map(\.name))
+            return own.isEmpty || candidate.alignment.steps.contains { own.contains($0.function) && ($0.status.showsPath || $0.status == .inlined) }
+        }
         guard let top = scored.map(\.score).max(by: <) else { return nil }
         var tied = scored.filter { $0.score == top }
         if tied.count > 1, family != nil, let narrowest = tied.map({ operations[$0.index].operation.sockets.specificity }).max() {
