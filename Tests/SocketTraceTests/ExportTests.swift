@@ -179,6 +179,31 @@ struct ExportTests {
         #expect(Self.checkMermaid(refused.stdout) == [], "\(refused.stdout)")
     }
 
+    @Test("an untraced server that closes first: its FIN is drawn from the kernel's state change, before the client's (audit 20)",
+          .enabled(if: TestSupport.canObserveKernel, "the FIN's evidence is a kernel sample"))
+    func untracedServersFin() throws {
+        let port = TestSupport.freshPort()
+        let server = try ChildProcess("/usr/bin/python3", ["-c", """
+            import socket
+            l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", \(port))); l.listen()
+            print("ready", flush=True)
+            s, _ = l.accept(); s.sendall(b"bye"); s.close()
+            """])
+        defer { _ = try? server.wait(timeout: 10) }
+        #expect(server.waitForOutput("ready"))
+        // The client reads the data, not the end of file, waits, then closes.
+        let client = "import socket, time\nc = socket.create_connection(('127.0.0.1', \(port)))\nc.recv(3)\ntime.sleep(0.3)\nc.close()"
+        let file = TestSupport.temporaryFile("export-untraced") + ".jsonl"
+        let traced = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", file, "/usr/bin/python3", "-c", client])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let diagram = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", file]).stdout
+        #expect(Self.checkMermaid(diagram) == [], "\(diagram)")
+        let lines = diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let serverFin = lines.firstIndex { $0.hasPrefix("SK->>CK: FIN (the kernel's TCP_ESTABLISHED → TCP_FIN_WAIT1)") }
+        let clientFin = lines.firstIndex { $0 == "CK->>SK: FIN" }
+        #expect(serverFin != nil && clientFin != nil && serverFin! < clientFin!, "\(diagram)")
+    }
+
     @Test("PlantUML: rendered by the real plantuml without errors", .enabled(if: TestSupport.underCI || TestSupport.commandExists("plantuml")))
     func plantuml() throws {
         let text = try report("plantuml")

@@ -27,8 +27,13 @@ public struct SequenceDiagram: Sendable {
     public static func build(records: [TraceRecord], choice: Int?) -> SequenceDiagram? {
         var calls: [SyscallInvocation] = []
         var processNames: [Int32: String] = [:]
+        var stateChanges: [KernelSample] = []
         for record in records {
-            if case let .syscall(call) = record { calls.append(call) }
+            if case let .syscall(call) = record {
+                calls.append(call)
+                stateChanges += (call.kernel?.samples ?? []).filter { $0.tracepoint == "sock:inet_sock_set_state" }
+            }
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "sock:inet_sock_set_state" { stateChanges.append(sample) }
             if case let .process(event) = record, let name = event.name, event.kind == .exec || event.kind == .started || event.kind == .attached {
                 processNames[event.pid] = name
             }
@@ -81,7 +86,34 @@ public struct SequenceDiagram: Sendable {
             run = nil
         }
 
+        // An untraced end's FIN, from the kernel's state changes of this
+        // connection (audit 20: never drawn): that end leaving ESTABLISHED
+        // for FIN_WAIT1 or CLOSE_WAIT for LAST_ACK (it sent it), or the
+        // traced end entering CLOSE_WAIT (it took it in). Drawn at its time.
+        var untracedFins: [(fromClient: Bool, time: MonotonicTime, change: String)] = []
+        for fromClient in [true, false] where (fromClient ? connection.clientPid : connection.serverPid) == nil {
+            let (sender, receiver) = fromClient ? (connection.client, connection.server) : (connection.server, connection.client)
+            let evidence = stateChanges.filter { change in
+                guard let (source, destination) = change.flowEndpoints, let new = change.fields["newstate"]?.number else { return false }
+                return (source == sender && destination == receiver && (new == TCPState.finWait1 || new == TCPState.lastAck))
+                    || (source == receiver && destination == sender && new == TCPState.closeWait)
+            }.min { $0.time < $1.time }
+            if let evidence {
+                untracedFins.append((fromClient, evidence.time, TCPState.name(evidence.fields["oldstate"]?.number ?? 0) + " → "
+                                     + TCPState.name(evidence.fields["newstate"]?.number ?? 0)))
+            }
+        }
+        func drawUntracedFins(before time: MonotonicTime?) {
+            for fin in untracedFins where time.map({ fin.time < $0 }) ?? true {
+                guard !peerFinDrawn[!fin.fromClient, default: false] else { continue }
+                peerFinDrawn[!fin.fromClient] = true
+                let (from, to): (Participant, Participant) = fin.fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
+                add(.message(from: from, to: to, text: "FIN (the kernel's \(fin.change))", reply: false, time: fin.time), at: fin.time)
+            }
+        }
+
         for (call, id, isClient) in sides where id == connection.id {
+            drawUntracedFins(before: call.entryTime)
             let process: Participant = isClient ? .client : .server
             let kernel: Participant = isClient ? .clientKernel : .serverKernel
             let peerKernel: Participant = isClient ? .serverKernel : .clientKernel
@@ -155,7 +187,10 @@ public struct SequenceDiagram: Sendable {
                     if call.syscall == .close { steps.append(.note(over: [kernel], text: "no FIN: the connection was refused")) }
                 } else if sentSegment && (call.syscall == .close || call.argument(1) != 0) {
                     let segment = operation?.hasSuffix("close_reset") == true ? "RST" : "FIN"
-                    add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: call.entryTime), at: call.entryTime)
+                    // When it left, where the kernel's sample says; an untraced peer's FIN before it first.
+                    let sent = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
+                    drawUntracedFins(before: sent)
+                    add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: sent), at: sent)
                     note(call, over: kernel, into: &steps)
                 } else if call.syscall == .close {
                     let why = switch operation {
@@ -172,6 +207,7 @@ public struct SequenceDiagram: Sendable {
             }
         }
         endRun()
+        drawUntracedFins(before: nil)
         return SequenceDiagram(connection: connection, names: names, steps: steps, others: all)
     }
 
