@@ -204,6 +204,29 @@ struct ExportTests {
         #expect(serverFin != nil && clientFin != nil && serverFin! < clientFin!, "\(diagram)")
     }
 
+    @Test("steps in time order, not in the order calls were written: the server's close and FIN before the client's end of file (audit 21)")
+    func stepsInTimeOrder() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, os, time
+            l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", \(port))); l.listen()
+            if os.fork() == 0:
+                c = socket.create_connection(("127.0.0.1", \(port))); c.recv(10); time.sleep(0.2); c.close(); os._exit(0)
+            s, _ = l.accept(); time.sleep(0.1); s.close(); os.wait()
+            """
+        let file = TestSupport.temporaryFile("export-order") + ".jsonl"
+        let traced = try TestSupport.run(TestSupport.sockettrace, ["-f", "--kernel", "on", "--format", "jsonl", "-o", file, "/usr/bin/python3", "-c", script])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let diagram = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", file]).stdout
+        #expect(Self.checkMermaid(diagram) == [], "\(diagram)")
+        let lines = diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let serverClose = lines.firstIndex { $0 == "S->>SK: close" }, serverFin = lines.firstIndex { $0 == "SK->>CK: FIN" }
+        let endOfFile = lines.firstIndex { $0.hasPrefix("CK-->>C: recvfrom = 0 B") || $0.hasPrefix("CK-->>C: read = 0 B") }
+        let connect = lines.firstIndex { $0.hasPrefix("C->>CK: connect(") }, accept = lines.firstIndex { $0.hasPrefix("SK-->>S: accept") }
+        #expect(serverClose != nil && serverFin != nil && endOfFile != nil && serverClose! < serverFin! && serverFin! < endOfFile!, "\(diagram)")
+        #expect(connect != nil && accept != nil && connect! < accept!, "\(diagram)")
+    }
+
     @Test("PlantUML: rendered by the real plantuml without errors", .enabled(if: TestSupport.underCI || TestSupport.commandExists("plantuml")))
     func plantuml() throws {
         let text = try report("plantuml")

@@ -62,15 +62,15 @@ public struct SequenceDiagram: Sendable {
             .server: who(connection.serverPid, "server \(connection.server)"),
         ]
 
-        var steps: [Step] = []
-        var last: MonotonicTime?
+        // Each step at its time, drawn in time order at the end (audit 21:
+        // drawn in the order calls were written, an end of file came before
+        // the FIN that caused it); a note goes with the step before it.
+        var timed: [(time: MonotonicTime, order: Int, step: Step)] = []
         func add(_ step: Step, at time: MonotonicTime) {
-            if let last, time > last {
-                let gap = Double(time.nanoseconds - last.nanoseconds) / 1e9
-                if gap >= 50e-6 { steps.append(.delay(TextTimeline.duration(gap))) }
-            }
-            last = max(last ?? time, time)
-            steps.append(step)
+            timed.append((time, timed.count, step))
+        }
+        func addNote(_ step: Step) {
+            timed.append((timed.last?.time ?? MonotonicTime(nanoseconds: 0), timed.count, step))
         }
         // Per end (true: the client): the peer's FIN drawn from a read's end of file.
         var peerFinDrawn: [Bool: Bool] = [:]
@@ -86,6 +86,19 @@ public struct SequenceDiagram: Sendable {
             run = nil
         }
 
+        // What refused it, by the stack that closed the client's socket:
+        // an ICMP error's handler (tcp_v4_err) or a reset's receive (audit 21:
+        // an ICMP refusal was drawn as a reset).
+        let closing = stateChanges.first { change in
+            guard let (source, destination) = change.flowEndpoints else { return false }
+            return source == connection.client && destination == connection.server
+                && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.close
+        }
+        let refusal = closing.map { change -> String in
+            if change.chain.contains(where: { ["tcp_v4_err", "tcp_v6_err", "icmp_unreach", "icmpv6_rcv"].contains($0) }) { return "ICMP error" }
+            if change.chain.contains(where: { ["tcp_reset", "tcp_rcv_state_process", "tcp_validate_incoming"].contains($0) }) { return "RST" }
+            return "RST or ICMP error"
+        } ?? "RST or ICMP error"
         // An untraced end's FIN, from the kernel's state changes of this
         // connection (audit 20: never drawn): that end leaving ESTABLISHED
         // for FIN_WAIT1 or CLOSE_WAIT for LAST_ACK (it sent it), or the
@@ -132,14 +145,14 @@ public struct SequenceDiagram: Sendable {
                     // a refused one was drawn with a handshake).
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                     if let refused = connection.refused {
-                        steps.append(.note(over: [.clientKernel, .serverKernel], text: "RST: refused (\(refused))"))
+                        addNote(.note(over: [.clientKernel, .serverKernel], text: "\(refusal): refused (\(refused))"))
                     } else if connection.established == true {
-                        steps.append(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK after connect returned"))
+                        addNote(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK after connect returned"))
                     } else {
-                        steps.append(.note(over: [.clientKernel, .serverKernel], text: "what answered the SYN was not seen"))
+                        addNote(.note(over: [.clientKernel, .serverKernel], text: "what answered the SYN was not seen"))
                     }
                 } else if call.result?.errno == ECONNREFUSED {
-                    add(.message(from: .serverKernel, to: .clientKernel, text: "RST", reply: false, time: exit), at: exit)
+                    add(.message(from: .serverKernel, to: .clientKernel, text: refusal, reply: false, time: exit), at: exit)
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if !failed {
                     // Both taken in before connect returned; when, only the kernel's samples say.
@@ -149,12 +162,12 @@ public struct SequenceDiagram: Sendable {
                 } else {
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 }
-                note(call, over: .clientKernel, into: &steps)
+                Self.note(call, over: .clientKernel).map(addNote)
             case .accept, .accept4:
                 endRun()
                 add(.message(from: .serverKernel, to: .server, text: "\(call.name) = \(value)", reply: true, time: exit), at: exit)
                 if let handshake = connection.handshake {
-                    steps.append(.note(over: [.clientKernel, .serverKernel], text: "handshake " + TextTimeline.duration(handshake)))
+                    addNote(.note(over: [.clientKernel, .serverKernel], text: "handshake " + TextTimeline.duration(handshake)))
                 }
             case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
@@ -181,26 +194,28 @@ public struct SequenceDiagram: Sendable {
                 // close's operation says which (a FIN, or a reset with
                 // SO_LINGER 0) or why none (one of several references; no
                 // connection left); without them, only a refusal is known.
-                let operation = call.kernel?.source == .observed ? call.kernel?.operation : nil
+                // Chosen from what the tracer knew of the socket (its other
+                // references, its TCP state at the entry) when nothing was sampled.
+                let operation = call.kernel?.operation
                 let sentSegment = call.kernel.map { $0.samples.contains { $0.tracepoint == "net:net_dev_queue" } } ?? true
                 if connection.refused != nil {
-                    if call.syscall == .close { steps.append(.note(over: [kernel], text: "no FIN: the connection was refused")) }
+                    if call.syscall == .close { addNote(.note(over: [kernel], text: "no FIN: the connection was refused")) }
                 } else if sentSegment && (call.syscall == .close || call.argument(1) != 0) {
                     let segment = operation?.hasSuffix("close_reset") == true ? "RST" : "FIN"
                     // When it left, where the kernel's sample says; an untraced peer's FIN before it first.
                     let sent = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
                     drawUntracedFins(before: sent)
                     add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: sent), at: sent)
-                    note(call, over: kernel, into: &steps)
+                    Self.note(call, over: kernel).map(addNote)
                 } else if call.syscall == .close {
                     let why = switch operation {
                     case "socket_reference_dropped": "another descriptor still holds the socket"
-                    case let name? where name.hasSuffix("close_unconnected"): "no connection was left (never made, or reset)"
+                    case let name? where name.hasSuffix("close_unconnected"): "the socket was already in TCP_CLOSE"
                     case let name? where name.hasSuffix("close_after_shutdown"): "shutdown sent it"
                     case let name? where name.hasSuffix("close_listener"): "a listener"
                     default: "none was sampled"
                     }
-                    steps.append(.note(over: [kernel], text: "no FIN: " + why))
+                    addNote(.note(over: [kernel], text: "no FIN: " + why))
                 }
             default:
                 continue
@@ -208,17 +223,27 @@ public struct SequenceDiagram: Sendable {
         }
         endRun()
         drawUntracedFins(before: nil)
+        var steps: [Step] = []
+        var last: MonotonicTime?
+        for entry in timed.sorted(by: { ($0.time, $0.order) < ($1.time, $1.order) }) {
+            if let last, entry.time > last, Double(entry.time.nanoseconds - last.nanoseconds) / 1e9 >= 50e-6 {
+                steps.append(.delay(TextTimeline.duration(Double(entry.time.nanoseconds - last.nanoseconds) / 1e9)))
+            }
+            last = max(last ?? entry.time, entry.time)
+            steps.append(entry.step)
+        }
         return SequenceDiagram(connection: connection, names: names, steps: steps, others: all)
     }
 
     /// A note with the kernel chain's verdict for a call, when one was observed.
-    static func note(_ call: SyscallInvocation, over participant: Participant, into steps: inout [Step]) {
-        guard let activity = call.kernel, let operation = activity.operation else { return }
+    static func note(_ call: SyscallInvocation, over participant: Participant) -> Step? {
+        guard let activity = call.kernel, let operation = activity.operation else { return nil }
         if let verdict = activity.verdict {
-            steps.append(.note(over: [participant], text: "\(operation): \(verdict.rawValue)"))
+            return .note(over: [participant], text: "\(operation): \(verdict.rawValue)")
         } else if activity.source == .expected {
-            steps.append(.note(over: [participant], text: "\(operation) (expected)"))
+            return .note(over: [participant], text: "\(operation) (expected)")
         }
+        return nil
     }
 }
 
