@@ -149,7 +149,7 @@ struct ExportTests {
         for message in ["CK->>SK: SYN", "SK->>CK: SYN-ACK", "CK->>SK: ACK", "SK->>CK: FIN"] {
             #expect(text.contains(message), "no \(message)")
         }
-        #expect(text.contains("Note over CK,SK: handshake "))
+        #expect(text.contains("Note over CK,SK: handshake (connect's entry → accept's return) "))
     }
 
     @Test("a refused connect first: the default diagram is the first connection made; the refused one's untraced server is a valid participant",

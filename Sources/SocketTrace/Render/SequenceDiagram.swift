@@ -145,7 +145,8 @@ public struct SequenceDiagram: Sendable {
                     // a refused one was drawn with a handshake).
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                     if let refused = connection.refused {
-                        addNote(.note(over: [.clientKernel, .serverKernel], text: "\(refusal): refused (\(refused))"))
+                        // When the kernel closed the socket, if sampled (audit 21: the reset came before connect returned).
+                        add(.note(over: [.clientKernel, .serverKernel], text: "\(refusal): refused (\(refused))"), at: closing?.time ?? exit)
                     } else if connection.established == true {
                         addNote(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK after connect returned"))
                     } else {
@@ -162,12 +163,13 @@ public struct SequenceDiagram: Sendable {
                 } else {
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 }
-                Self.note(call, over: .clientKernel).map(addNote)
+                Self.note(call, over: .clientKernel).map { add($0, at: exit) }
             case .accept, .accept4:
                 endRun()
                 add(.message(from: .serverKernel, to: .server, text: "\(call.name) = \(value)", reply: true, time: exit), at: exit)
                 if let handshake = connection.handshake {
-                    addNote(.note(over: [.clientKernel, .serverKernel], text: "handshake " + TextTimeline.duration(handshake)))
+                    // The calls' times, the tracer's stops included (audit 21: read as the kernel's handshake).
+                    addNote(.note(over: [.clientKernel, .serverKernel], text: "handshake (connect's entry → accept's return) " + TextTimeline.duration(handshake)))
                 }
             case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
