@@ -44,9 +44,11 @@ def seccomp_peer(tool_name):
     """The strace --seccomp-bpf row that traces the same calls as `tool_name`."""
     return STRACE_SECCOMP_RW if ("jsonl" in tool_name or "trace file" in tool_name or "timeline" in tool_name) else STRACE_SECCOMP
 
-def trace_file(directory, kernel):
-    """sockettrace writing the trace file into `directory`, with or without kernel chains."""
-    return [ST, "--kernel", "on" if kernel else "off", "--format", "jsonl",
+def trace_file(directory, kernel, stop_data_calls=False):
+    """sockettrace writing the trace file into `directory`, with or without
+    kernel chains; with `stop_data_calls`, reads and writes stop as other
+    calls do instead of being recorded by the kernel."""
+    return [ST, "--kernel", "on" if kernel else "off", "--format", "jsonl"] + (["--stop-data-calls"] if stop_data_calls else []) + [
             "-o", os.path.join(directory, "k.jsonl" if kernel else "t.jsonl"), "--"]
 def timeline(directory):
     """sockettrace as run with no options (the text timeline, kernel chains
@@ -82,6 +84,7 @@ def tools(trace_dir):
         ("sockettrace -k --format strace -o /dev/null", [ST, "-k", "--format", "strace", "-e", "trace=%net", "-o", "/dev/null", "--"]),
         ("sockettrace --format jsonl (trace file)", trace_file(trace_dir, False)),
         ("sockettrace trace file + kernel chains", trace_file(trace_dir, True)),
+        ("sockettrace trace file + kernel chains, --stop-data-calls", trace_file(trace_dir, True, True)),
         ("sockettrace text timeline + kernel chains (the default)", timeline(trace_dir)),
     ]
     return result

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SocketTrace
 
 /// The same program traced by strace 6.1 and by `sockettrace --format
 /// strace`: after normalisation the lines must be the same.
@@ -239,5 +240,49 @@ struct DifferentialTests {
         // One process throughout.
         let pids = Set(lines.compactMap { $0.firstMatch(of: #/\[(\d+)\]/#).map { String($0.output.1) } })
         #expect(pids.count == 1, "\(pids)")
+    }
+
+    @Test("with kernel chains on, reads and writes on sockets run without a stop, recorded by the kernel: every line as strace's (-yy), none for a pipe",
+          .enabled(if: TestSupport.canObserveKernel, "needs root, kallsyms and BPF"))
+    func dataCallsRecordedByKernel() throws {
+        let program = try TestSupport.build("data_calls.c")
+        let straceFile = TestSupport.temporaryFile("strace")
+        let saved = TestSupport.temporaryFile("data-calls") + ".jsonl"
+        let s = try TestSupport.run("/usr/bin/strace", ["-f", "-yy", "-e", "trace=read,write", "-o", straceFile, program])
+        #expect(s.status == 0, "strace: \(s.stderr)")
+        let o = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-yy", "-o", saved, program])
+        #expect(o.status == 0, "sockettrace: \(o.stderr)")
+        let line = { (call: SyscallInvocation) in call.entryText + call.exitText + ") = " + call.returnText }
+        var calls: [SyscallInvocation] = []
+        for record in try TraceFileReader(path: saved).records {
+            if case let .syscall(call) = record, call.syscall == .read || call.syscall == .write { calls.append(call) }
+        }
+        // Every one recorded by the kernel, none stopped at; in each thread, one after another.
+        #expect(calls.count > 300 && calls.allSatisfy(\.recordedByKernel), "\(calls.filter { !$0.recordedByKernel }.map(line))")
+        for (_, thread) in Dictionary(grouping: calls, by: \.tid) {
+            for (one, next) in zip(thread, thread.dropFirst()) {
+                #expect(one.entryTime <= (one.exitTime ?? one.entryTime) && (one.exitTime ?? one.entryTime) <= next.entryTime, "\(line(one)) / \(line(next))")
+            }
+        }
+        // strace's lines on sockets (its pipe's, the loader's and the netlink
+        // dump's, whose bytes hold the pid, left out), with descriptor numbers,
+        // inodes and ports as the run made them.
+        let stable = { (lines: [String]) in
+            lines.filter { $0.contains("<TCP:") || $0.contains("<UDP:") || $0.contains("<UNIX-STREAM:") || $0.hasPrefix("write(") && $0.contains("<NETLINK:") }
+                .map { line -> String in
+                    var text = line
+                    text.replace(#/^(\w+)\(\d+</#) { match in "\(match.output.1)(FD<" }
+                    text.replace(#/\[\d+->\d+\]/#, with: "[INODE->INODE]")
+                    text.replace(#/NETLINK:\[[^\]]*\]/#, with: "NETLINK")
+                    text.replace(#/127\.0\.0\.1:\d+/#, with: "127.0.0.1:PORT")
+                    return text
+                }.sorted()
+        }
+        let strace = stable(StraceComparison.normalize(try String(contentsOfFile: straceFile, encoding: .utf8), port: 0))
+        let ours = stable(calls.map { StraceComparison.scrub(line($0), port: 0) })
+        #expect(strace.count > 300)
+        #expect(StraceComparison.difference(strace, ours) == nil)
+        // The netlink dump read whole (more than -s: its messages are decoded from the bytes the kernel copied).
+        #expect(calls.contains { $0.syscall == .read && line($0).contains("NETLINK") && line($0).hasSuffix(", 1024) = \($0.result?.value ?? -1)") && ($0.result?.value ?? 0) > 32 })
     }
 }

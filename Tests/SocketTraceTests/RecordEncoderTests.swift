@@ -9,6 +9,8 @@ struct RecordEncoderTests {
         var call = SyscallInvocation(pid: 41, tid: 42, architecture: .x86_64, syscall: .sendto,
                                      arguments: [4, 0x7ffd_1234, 14, 0x4000, 0, 0], entryTime: MonotonicTime(nanoseconds: 1_000))
         call.wallClock = WallClock(seconds: 1_795_283_224, microseconds: 5)
+        // Format 1.15: a call the kernel recorded, without a stop.
+        call.recordedBy = "kernel"
         call.entryText = "sendto(4<TCP 127.0.0.1:1->127.0.0.1:2>, \"tab\\there \\\"q\\\"\\n\u{1}\", 14, MSG_NOSIGNAL, NULL, 0"
         call.exitTime = MonotonicTime(nanoseconds: 9_000)
         call.result = SyscallResult(rval: -32, isError: true)

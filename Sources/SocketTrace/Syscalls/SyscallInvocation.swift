@@ -33,6 +33,10 @@ public struct SyscallInvocation: Sendable, Codable {
     public var functions: [String]?
     /// What the kernel did for the call, when kernel observation is on.
     public var kernel: KernelActivity?
+    /// "kernel" when the call ran without a stop and the kernel recorded it
+    /// (`DataCallCapture`): its times are its sys_enter and sys_exit tracepoints'.
+    public var recordedBy: String?
+    public var recordedByKernel: Bool { recordedBy == "kernel" }
     /// The socket the call acted on (for accept, the one it returned), as
     /// the table knew it when the call returned.
     public var socket: SocketSnapshot?
@@ -218,6 +222,15 @@ public struct WallClock: Sendable, Codable {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return WallClock(seconds: spec.tv_sec, microseconds: spec.tv_nsec / 1000)
+    }
+
+    /// The wall-clock time it was at a monotonic instant of the past (a
+    /// call the kernel recorded), as far as the clocks have not been set since.
+    public static func at(_ time: MonotonicTime) -> WallClock {
+        let (now, monotonic) = (WallClock.now(), MonotonicTime.now())
+        let ago = Int(min(monotonic.nanoseconds &- time.nanoseconds, monotonic.nanoseconds) / 1000)
+        let total = now.seconds * 1_000_000 + now.microseconds - ago
+        return WallClock(seconds: total / 1_000_000, microseconds: total % 1_000_000)
     }
 }
 

@@ -44,6 +44,7 @@ struct RecordDecoder {
             guard let seconds = wall["seconds"]?.integer(Int.self), let microseconds = wall["microseconds"]?.integer(Int.self) else { return nil }
             call.wallClock = WallClock(seconds: seconds, microseconds: microseconds)
         }
+        call.recordedBy = value["recorded_by"]?.string
         call.entryText = value["entry_text"]?.string ?? ""
         call.exitText = value["exit_text"]?.string ?? ""
         call.saved = value["saved"]?.array?.compactMap(\.int64) ?? []

@@ -190,6 +190,7 @@ struct RecordEncoder {
             o.member("syscall", call.syscall.rawValue)
             o.member("arguments") { $0.array(call.arguments) { $0.append(number: $1) } }
             o.member("via_socketcall", call.viaSocketcall)
+            if let recordedBy = call.recordedBy { o.member("recorded_by", recordedBy) }
             o.member("entry_time", call.entryTime)
             if let wall = call.wallClock {
                 o.member("wall_clock") { $0.object { w in w.member("seconds", wall.seconds); w.member("microseconds", wall.microseconds) } }

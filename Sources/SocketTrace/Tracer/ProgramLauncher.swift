@@ -47,9 +47,12 @@ enum ProgramLauncher {
         let execErrorPipe: Int32
     }
 
+    /// `runFree`: x86-64 calls that never stop, whose records come from the
+    /// kernel (`DataCallCapture`); an i386 process's stop as before.
     static func spawn(path: String, arguments: [String], stopSyscalls: Set<Syscall>?,
-                      alsoStopAt extra: MemoryMapCalls? = nil) throws -> Launched {
-        let x86 = ((stopSyscalls ?? []).compactMap(\.x86_64Number) + (stopSyscalls == nil ? [] : extra?.x86_64 ?? [])).sorted()
+                      alsoStopAt extra: MemoryMapCalls? = nil, runFree: Set<Syscall> = []) throws -> Launched {
+        let x86 = ((stopSyscalls ?? []).subtracting(runFree).compactMap(\.x86_64Number)
+            + (stopSyscalls == nil ? [] : extra?.x86_64 ?? [])).sorted()
         var i386 = ((stopSyscalls ?? []).compactMap(\.i386Number) + (stopSyscalls == nil ? [] : extra?.i386 ?? [])).sorted()
         if let set = stopSyscalls, !set.isEmpty, let socketcall = Syscall.socketcall.i386Number, !i386.contains(socketcall) {
             i386.append(socketcall)

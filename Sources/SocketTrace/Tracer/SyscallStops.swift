@@ -94,13 +94,7 @@ extension Tracer {
         }
         if shown {
             call.wallClock = WallClock.now()
-            SyscallDecoder(context).enter(&call)
-            if needsPlainText {
-                // Decoded once: strace's plain text is the marked text without its decorations.
-                call.plainText = PlainText(entryText: DecorationMarks.plain(call.entryText), exitText: DecorationMarks.plain(call.exitText))
-                call.entryText = DecorationMarks.decorated(call.entryText)
-                call.exitText = DecorationMarks.decorated(call.exitText)
-            }
+            decodeShownEntry(&call, context)
             if syscall == .close {
                 // close removes the descriptor: remember its socket now, and
                 // whether other descriptors still hold it (then nothing is released).
@@ -187,6 +181,24 @@ extension Tracer {
                                               marking: thread.currentShown && needsPlainText)
         tracker.apply(call, received: receivedInFlight)
         guard thread.currentShown else { return memory }
+        decodeShownExit(&call, context, tracker: tracker, memory: memory)
+        if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
+        return memory
+    }
+
+    /// A shown call's entry text (and strace's plain text beside it).
+    func decodeShownEntry(_ call: inout SyscallInvocation, _ context: DecodingContext) {
+        SyscallDecoder(context).enter(&call)
+        if needsPlainText {
+            // Decoded once: strace's plain text is the marked text without its decorations.
+            call.plainText = PlainText(entryText: DecorationMarks.plain(call.entryText), exitText: DecorationMarks.plain(call.exitText))
+            call.entryText = DecorationMarks.decorated(call.entryText)
+            call.exitText = DecorationMarks.decorated(call.exitText)
+        }
+    }
+
+    /// A shown call's exit and return texts, what it moved and its socket.
+    func decodeShownExit(_ call: inout SyscallInvocation, _ context: DecodingContext, tracker: SocketTracker, memory: any TraceeMemory) {
         call.transferredBytes = Self.messageBytes(of: call, memory: memory)
         let exitTextAtEntry = call.exitText
         let decoder = SyscallDecoder(context)
@@ -201,8 +213,6 @@ extension Tracer {
             call.returnText = DecorationMarks.decorated(call.returnText)
         }
         if call.socket == nil { call.socket = socketSnapshot(for: call, tracker: tracker) }
-        if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
-        return memory
     }
 
     func finishExit(_ thread: TracedThread, _ call: SyscallInvocation, memory: StopMemory) {

@@ -22,6 +22,7 @@ extension Tracer {
             return thread
         }
         let process = tasks.newProcess(tgid, parent: parent.flatMap { tasks[$0]?.process })
+        recordDataCalls(of: process, running: true)
         let thread = tasks.add(tid, to: process, starting: true)
         thread.awaitingParent = tracesFunctions && parent.flatMap { tasks[$0]?.process.breakpoints } != nil
         emit(.process(processEvent(.started, tid: tid, pid: tgid, parent: parent)))
@@ -52,7 +53,9 @@ extension Tracer {
             emit(.process(processEvent(.started, tid: child, pid: tgid, parent: parent.tid)))
             return
         }
-        tasks.add(child, to: tasks.newProcess(child, parent: parent.process), starting: true)
+        let process = tasks.newProcess(child, parent: parent.process)
+        recordDataCalls(of: process, running: true)
+        tasks.add(child, to: process, starting: true)
         emit(.process(processEvent(.started, tid: child, pid: child, parent: parent.process.pid)))
     }
 
@@ -79,6 +82,7 @@ extension Tracer {
             placeFunctionBreakpoints(process, tid: thread.tid)
         }
         process.table.applyExec()
+        recordDataCalls(of: process, running: true)
         endExitCaptureAtExec(process)
         unwinder?.forget(process.pid)
         var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
@@ -94,7 +98,10 @@ extension Tracer {
         if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
         unwindAllFunctions(thread)
-        if processEnded { unwinder?.forget(thread.process.pid) }
+        if processEnded {
+            unwinder?.forget(thread.process.pid)
+            recordDataCalls(of: thread.process, running: false)
+        }
         if let call = thread.current, thread.currentShown {
             emit(.syscallAbandoned(call))
         }

@@ -39,6 +39,14 @@ public final class Tracer {
     /// What captures a process's exit's work in the kernel (the kernel
     /// sampler, when there is one): threads then stop at their exit.
     var exitCaptures: (any ExitCaptureSource)?
+    /// Reads and writes on sockets recorded by the kernel, not stopped at.
+    var dataCalls: DataCallCapture?
+    /// Recorded calls decoded but not yet written (`takeRecordedCalls`).
+    var heldCalls: [SyscallInvocation] = []
+    /// How often an idle tracer takes those records while it waits.
+    static let dataCallPoll: Int32 = 10
+    /// The longest a tracer busy with recorded calls leaves the sample rings undrained (ns).
+    static let ringDrainInterval: UInt64 = 2_000_000
     /// How often an idle tracer looks for those records while it waits.
     static let awaitedExitPoll: Int32 = 20
     /// How often an idle tracer looks whether the kernel's symbols are read.
@@ -96,9 +104,11 @@ public final class Tracer {
         let path = try ProgramLocator.resolve(program)
         ptrace.installInterruptHandlers()
         seccompActive = configuration.useSeccomp && configuration.followForks
+        startDataCallCapture()
         let launched = try ProgramLauncher.spawn(
             path: path, arguments: arguments,
-            stopSyscalls: seccompActive ? configuration.stopSyscalls : nil, alsoStopAt: configuration.memoryMapCalls)
+            stopSyscalls: seccompActive ? configuration.stopSyscalls : nil, alsoStopAt: configuration.memoryMapCalls,
+            runFree: dataCalls == nil ? [] : DataCallCapture.syscalls)
         guard let status = ptrace.waitStatus(of: launched.pid, allThreads: false), Stop(waitStatus: status).isStopped else {
             throw TraceError.system("waitpid", pid: launched.pid)
         }
@@ -126,6 +136,8 @@ public final class Tracer {
     func traceLaunched(_ pid: Int32) {
         launchedPid = pid
         let thread = tasks.add(pid, to: TracedProcess(pid: pid, table: DescriptorTable()), starting: true)
+        // Before it execs: the program it runs is checked then (`execed`).
+        dataCalls?.follow(pid)
         thread.hiddenSignal = SIGCONT
         emit(.process(processEvent(.started, tid: pid, pid: pid)))
     }
@@ -200,6 +212,8 @@ public final class Tracer {
                 throw TraceError(operation: "waitpid", errno: code)
             }
         }
+        takeRecordedCalls()
+        releaseHeldCalls(before: nil)
         if !awaitedExits.isEmpty {
             // Every thread is gone or detached: this drain settles their calls.
             submit(.settledExits)
@@ -210,6 +224,7 @@ public final class Tracer {
         performOutput(limit: .max)
         // Processes detached or left while exiting: their captures end unwritten.
         if let exitCaptures { for pid in exitCaptures.capturedExits { _ = exitCaptures.endExitCapture(of: pid) } }
+        endDataCallCapture()
         kernel?.close()
         if let functionTracing, functionTracing.placed == 0, functionTracing.complaints.isEmpty {
             diagnostic?("--functions \(functionTracing.patterns.joined(separator: ",")): no function of the traced programs matches")
@@ -229,7 +244,9 @@ public final class Tracer {
             waited = ptrace.waitAny(.poll)
         }
         if waited == .nothing && !outputReady {
-            // The output waits for the kernel's symbols; stops do not.
+            // The output waits for the kernel's symbols; stops do not, nor
+            // calls the kernel records, whose samples are kept meanwhile.
+            if dataCalls != nil { kernel?.sampler?.stash() }
             waited = ptrace.waitAny(.upTo(milliseconds: Self.symbolsPoll))
             if waited == .nothing { return .nothing }
         }
@@ -240,13 +257,17 @@ public final class Tracer {
             performOutput(limit: .max)
             // A call let run to its exit is written when the kernel's record
             // of it comes, not only at its thread's next stop.
-            waited = ptrace.waitAny(awaitedExits.isEmpty ? .block : .upTo(milliseconds: Self.awaitedExitPoll))
+            // Calls the kernel records are taken while no tracee stops.
+            waited = ptrace.waitAny(dataCalls != nil ? .upTo(milliseconds: Self.dataCallPoll)
+                                    : awaitedExits.isEmpty ? .block : .upTo(milliseconds: Self.awaitedExitPoll))
         }
         return waited
     }
 
     /// The loop's dispatch: one wait status, as a `Stop`, to its handler.
     func handle(tid: Int32, status: Int32) {
+        // The calls that ran without a stop before this one come first.
+        takeRecordedCalls()
         settleAwaitedExits(tid)
         let stop = Stop(waitStatus: status)
         if stop.isEnd {

@@ -73,6 +73,9 @@ public struct TracerConfiguration: Sendable {
     /// With kernel observation: stop each thread at its exit
     /// (PTRACE_EVENT_EXIT) to sample what its process's end releases.
     public var capturesExits: Bool = true
+    /// With kernel observation: reads and writes on sockets recorded by the
+    /// kernel (`DataCallCapture`) instead of stopping at them.
+    public var capturesDataCalls: Bool = true
     public var selection: SyscallSelection = .sockets
     public var decodeOptions = DecodeOptions()
     public var descriptorStyle: DescriptorStyle = .socketsDecorated
@@ -93,6 +96,22 @@ public struct TracerConfiguration: Sendable {
     /// With `-k`: the calls that change a process's mappings, after which its
     /// module list must be read again (and only then).
     var memoryMapCalls: MemoryMapCalls? { stackTraces == .off ? nil : MemoryMapCalls() }
+
+    /// Why reads and writes must stop here, or nil when the kernel can
+    /// record them (`DataCallCapture`): its records hold the call's
+    /// arguments, result, times and the first bytes; not its user stack,
+    /// CPU time, the functions it ran in, a file's bytes, or more than 4096.
+    public var dataCallsMustStop: String? {
+        if !capturesDataCalls { return "--stop-data-calls" }
+        if !useSeccomp || !followForks { return "every call stops (no seccomp filter)" }
+        if stackTraces != .off { return "-k reads each call's stack" }
+        if !functionPatterns.isEmpty { return "--functions follows the program's functions between calls" }
+        if measuresSystemTime { return "-c reads each call's CPU time" }
+        if !selection.onlySocketDescriptors { return "-e trace= shows reads and writes of files too" }
+        if !selection.contains(.read) && !selection.contains(.write) { return "no read or write is traced" }
+        if decodeOptions.stringLimit > Int(DataCallProgram.maximumCapture) { return "-s above \(DataCallProgram.maximumCapture)" }
+        return nil
+    }
 
     /// The syscalls that must stop the tracee: those shown, and those that
     /// change which descriptors are sockets.

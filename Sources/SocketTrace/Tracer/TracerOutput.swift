@@ -84,6 +84,15 @@ extension Tracer {
         } while paired
     }
 
+    /// Drains the rings when the last drain is older than `ringDrainInterval`:
+    /// a tracer working through a backlog of calls the kernel recorded
+    /// (the program running on meanwhile) keeps the rings from filling up.
+    func drainKernelSamplesIfStale() {
+        guard let kernel, let sampler = kernel.sampler,
+              MonotonicTime.now().nanoseconds &- drainedAt.nanoseconds > Self.ringDrainInterval else { return }
+        drainKernelSamples(sampler, into: kernel.correlator)
+    }
+
     /// A call let run to its exit, with the result from the kernel's record.
     func returned(_ call: SyscallInvocation) -> SyscallInvocation {
         var call = call
@@ -97,13 +106,26 @@ extension Tracer {
 
     /// Samples that no traced call can claim any more: taken while their
     /// thread was outside a traced call (up to now), or before its call began.
+    /// A thread inside a read or write the kernel records (`DataCallCapture`)
+    /// keeps its samples from that call's entry; a call that returned before
+    /// the look is taken from the ring before the samples are judged.
     func emitStrayKernelSamples() {
-        guard kernel?.sampler != nil else { return }
+        guard kernel?.sampler != nil else {
+            takeRecordedCalls()
+            return
+        }
+        let now = MonotonicTime.now()
         var before: [Int32: MonotonicTime] = [:]
         for (tid, thread) in tasks.threads {
-            if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime { before[tid] = entry }
+            if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime ?? dataCalls?.inFlight(tid) {
+                before[tid] = entry
+            }
         }
-        submit(.strayKernelSamples(before: before, otherwise: .now()))
+        takeRecordedCalls()
+        for tid in Set(heldCalls.map(\.tid)) {
+            if let held = earliestHeldCall(of: tid) { before[tid] = min(before[tid] ?? held, held) }
+        }
+        submit(.strayKernelSamples(before: before, otherwise: now))
     }
 
     /// Attaches the kernel's activity to a finished call.
@@ -113,7 +135,11 @@ extension Tracer {
             // The call's samples were in the rings before its exit stop: a
             // drain begun after that has them (output lagging behind drains
             // once for many calls).
-            if call.exitTime.map({ $0 >= drainedAt }) ?? true { drainKernelSamples(sampler, into: kernel.correlator) }
+            if call.exitTime.map({ $0 >= drainedAt }) ?? true {
+                drainKernelSamples(sampler, into: kernel.correlator)
+            } else {
+                drainKernelSamplesIfStale()
+            }
             for sample in kernel.correlator.takeStray(tid: call.tid, before: call.entryTime) {
                 sink.handle(.kernelEvent(sample))
             }

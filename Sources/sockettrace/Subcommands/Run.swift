@@ -77,14 +77,17 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-exit-capture"), help: "With kernel observation: do not stop threads at their exit to sample what a process's end releases (its sockets' FIN).")
     var noExitCapture = false
 
+    @Flag(name: .customLong("stop-data-calls"), help: "With kernel observation: stop at every read and write as at other calls, instead of letting the kernel record those on sockets (BPF) while the program runs on.")
+    var stopDataCalls = false
+
     @Option(name: .customLong("kernel"), help: ArgumentHelp("Observe the kernel's call chains: auto (when permitted; the default for text), on, off (the default for --format strace and -c).", valueName: "auto|on|off"))
     var kernelMode: KernelObserver.Mode?
 
     @Option(name: .customLong("vmlinux"), help: ArgumentHelp("A vmlinux with debug info for the running kernel: kernel frames shown with their source lines (net/ipv4/tcp.c:1158) and the functions inlined there, which prove a model function missing from a stack inlined.", valueName: "path"))
     var vmlinux: String?
 
-    @Option(name: .customLong("kernel-buffer-pages"), help: ArgumentHelp("Pages of each CPU's kernel sample ring (a power of two; default 256). Samples that do not fit are counted as lost.", valueName: "n"))
-    var kernelBufferPages: UInt64 = KernelSampler.defaultRingPages
+    @Option(name: .customLong("kernel-buffer-pages"), help: ArgumentHelp("Pages of each CPU's kernel sample ring (a power of two; default 256, or 1024 when the kernel records reads and writes: the program then runs on while the tracer works). Samples that do not fit are counted as lost.", valueName: "n"))
+    var kernelBufferPagesOption: UInt64?
 
     @Flag(name: .customLong("function-graph"), help: "Record each call's kernel function graph with the time in each function (the kernel's function_graph tracer; kernels that have it, such as the lab's).")
     var functionGraph = false
@@ -115,14 +118,18 @@ struct Run: ParsableCommand {
         configuration.measuresSystemTime = summary && !wallClock
         configuration.useSeccomp = !noSeccomp
         configuration.capturesExits = !noExitCapture
+        configuration.capturesDataCalls = !stopDataCalls
         configuration.stackTraces = stack >= 2 ? .lines : (stack == 1 ? .functions : .off)
         configuration.functionPatterns = functions.map(ProgramFunctions.patterns) ?? []
         configuration.decodeOptions = DecodeOptions(
             stringLimit: noData ? 0 : stringLimit, hexStrings: hex >= 2 ? .all : (hex == 1 ? .nonASCII : .none),
             verbose: verbose)
         do {
-            guard kernelBufferPages > 0, kernelBufferPages & (kernelBufferPages - 1) == 0 else {
-                throw TraceError(.usage, operation: "--kernel-buffer-pages \(kernelBufferPages): must be a power of two")
+            // Set before the sampler's rings are made (the tracer decides at launch whether the kernel can record them).
+            let ringPages = kernelBufferPagesOption
+                ?? (configuration.dataCallsMustStop == nil && !programArguments.isEmpty ? KernelSampler.dataCallRingPages : KernelSampler.defaultRingPages)
+            guard ringPages > 0, ringPages & (ringPages - 1) == 0 else {
+                throw TraceError(.usage, operation: "--kernel-buffer-pages \(ringPages): must be a power of two")
             }
             for expression in expressions {
                 guard expression.hasPrefix("trace=") || !expression.contains("=") else {
@@ -139,7 +146,7 @@ struct Run: ParsableCommand {
             configuration.recordPlainText = format == .jsonl || save != nil
             let mode = kernelMode ?? ((format == .strace && save == nil) || summary ? .off : .auto)
             let observer = try KernelObserver.make(mode: mode, model: mode == .off ? nil : try model.load(required: mode == .on),
-                                                   probeSet: model.probeSet, ringPages: kernelBufferPages,
+                                                   probeSet: model.probeSet, ringPages: ringPages,
                                                    functionGraph: functionGraph ? .init(syscalls: Array(configuration.selection.syscalls), maxDepth: graphDepth) : nil)
             if let vmlinux {
                 let resolver: KernelSourceResolver
@@ -199,7 +206,7 @@ struct Run: ParsableCommand {
             stream.close()
             saved?.close()
             if let lost = observer?.sampler?.lostSamples, lost > 0 {
-                Self.complain("\(lost) kernel samples were lost (the ring buffer overflowed; chains of some calls may be missing — try --kernel-buffer-pages \(kernelBufferPages * 4))")
+                Self.complain("\(lost) kernel samples were lost (the ring buffer overflowed; chains of some calls may be missing — try --kernel-buffer-pages \(ringPages * 4))")
             }
             if let failure = tracer.execFailure {
                 Self.complain(failure.description)

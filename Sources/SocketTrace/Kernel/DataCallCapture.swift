@@ -1,0 +1,153 @@
+import CLibbpf
+import Glibc
+
+/// Records traced programs' reads and writes on sockets in the kernel
+/// (`DataCallProgram`), so that those calls run without a ptrace stop:
+/// the seccomp filter lets them through and their records come from a BPF
+/// ring. The tracer says which processes are traced (`follow`, `forget`)
+/// and takes the records (`drain`) before it handles each stop, so the
+/// calls come in order with the ones that stop.
+public final class DataCallCapture {
+    let maps: DataCallProgram.Maps
+    var programs: [Int32] = []
+    var links: [Int32] = []
+    var ring: OpaquePointer?
+    /// Records read by the ring's callback during a drain.
+    var received: [DataCallRecord] = []
+    var isOpen = true
+    /// The x86-64 calls recorded (and so not stopped at).
+    public static let syscalls: Set<Syscall> = [.read, .write]
+    /// The ring's size: about 40,000 records of a few bytes each.
+    static let ringBytes: UInt32 = 8 << 20
+    /// The most a process may hold (tgids) and threads may be inside a call at once.
+    static let processes: UInt32 = 8192, threads: UInt32 = 65536
+
+    /// Loads the programs and attaches them to `sys_enter` and `sys_exit`;
+    /// throws where BPF, BTF or raw tracepoints are not allowed.
+    /// `bytesCaptured`: how much of a buffer `-s` shows.
+    public init(bytesCaptured: Int) throws {
+        let offsets = try KernelStructOffsets.running()
+        var created: [Int32] = []
+        func map(_ type: bpf_map_type, _ name: String, key: UInt32, value: UInt32, entries: UInt32) throws -> Int32 {
+            let fd = bpf_map_create(type, name, key, value, entries, nil)
+            guard fd >= 0 else {
+                for fd in created { Glibc.close(fd) }
+                throw TraceError(operation: "creating the BPF map \(name) that records data calls", errno: -fd)
+            }
+            created.append(fd)
+            return fd
+        }
+        maps = DataCallProgram.Maps(
+            tgids: try map(BPF_MAP_TYPE_HASH, "st_tgids", key: 4, value: 1, entries: Self.processes),
+            inflight: try map(BPF_MAP_TYPE_HASH, "st_inflight", key: 4, value: 16, entries: Self.threads),
+            scratch: try map(BPF_MAP_TYPE_PERCPU_ARRAY, "st_scratch", key: 4, value: UInt32(DataCallProgram.recordSize), entries: 1),
+            ring: try map(BPF_MAP_TYPE_RINGBUF, "st_ring", key: 0, value: 0, entries: Self.ringBytes),
+            lost: try map(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
+        do {
+            let limit = Int32(min(max(bytesCaptured, 0), Int(DataCallProgram.maximumCapture)))
+            for (name, code, event) in [("st_enter", DataCallProgram.enter(maps), "sys_enter"),
+                                        ("st_exit", DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
+                let program = try Self.load(name, code)
+                programs.append(program)
+                let link = bpf_raw_tracepoint_open(event, program)
+                guard link >= 0 else { throw TraceError(operation: "attaching the BPF program to \(event)", errno: -link) }
+                links.append(link)
+            }
+            ring = ring_buffer__new(maps.ring, { context, data, size in
+                guard let context, let data else { return 0 }
+                let capture = Unmanaged<DataCallCapture>.fromOpaque(context).takeUnretainedValue()
+                if let record = DataCallRecord(UnsafeRawBufferPointer(start: data, count: size)) { capture.received.append(record) }
+                return 0
+            }, Unmanaged.passUnretained(self).toOpaque(), nil)
+            guard ring != nil else { throw TraceError(operation: "reading the BPF ring of data calls", errno: errno) }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    static func load(_ name: String, _ code: [UInt64]) throws -> Int32 {
+        var log = [CChar](repeating: 0, count: 1 << 16)
+        let program = code.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: bpf_insn.self, capacity: buffer.count) { instructions in
+                log.withUnsafeMutableBufferPointer { logBuffer in
+                    var options = bpf_prog_load_opts()
+                    options.sz = MemoryLayout<bpf_prog_load_opts>.size
+                    options.log_buf = logBuffer.baseAddress
+                    options.log_size = UInt32(logBuffer.count)
+                    options.log_level = 0
+                    return bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, name, "GPL", instructions, buffer.count, &options)
+                }
+            }
+        }
+        guard program >= 0 else {
+            // Loaded again with the verifier's log, to say why.
+            let why = code.withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: bpf_insn.self, capacity: buffer.count) { instructions in
+                    log.withUnsafeMutableBufferPointer { logBuffer -> String in
+                        var options = bpf_prog_load_opts()
+                        options.sz = MemoryLayout<bpf_prog_load_opts>.size
+                        options.log_buf = logBuffer.baseAddress
+                        options.log_size = UInt32(logBuffer.count)
+                        options.log_level = 1
+                        _ = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, name, "GPL", instructions, buffer.count, &options)
+                        return String(cString: logBuffer.baseAddress!).split(separator: "\n").suffix(3).joined(separator: "; ")
+                    }
+                }
+            }
+            throw TraceError(operation: "loading the BPF program \(name) (\(why))", errno: -program)
+        }
+        return program
+    }
+
+    /// Records the calls of process `pid` (all its threads) from now on.
+    public func follow(_ pid: Int32) {
+        var key = UInt32(bitPattern: pid)
+        var value: UInt8 = 1
+        _ = bpf_map_update_elem(maps.tgids, &key, &value, UInt64(BPF_ANY))
+    }
+
+    /// Stops recording process `pid`'s calls (it ended, or runs as i386,
+    /// whose calls stop as before).
+    public func forget(_ pid: Int32) {
+        var key = UInt32(bitPattern: pid)
+        _ = bpf_map_delete_elem(maps.tgids, &key)
+    }
+
+    /// The records the ring holds, oldest first.
+    public func drain() -> [DataCallRecord] {
+        guard let ring else { return [] }
+        _ = ring_buffer__consume(ring)
+        defer { received.removeAll(keepingCapacity: true) }
+        return received
+    }
+
+    /// When thread `tid` entered the read or write it is inside, if it is in one.
+    public func inFlight(_ tid: Int32) -> MonotonicTime? {
+        var key = UInt32(bitPattern: tid)
+        var entry: (UInt64, UInt64) = (0, 0)
+        guard bpf_map_lookup_elem(maps.inflight, &key, &entry) == 0 else { return nil }
+        return MonotonicTime(nanoseconds: entry.0)
+    }
+
+    /// Records the ring had no room for.
+    public var lost: UInt64 {
+        var key: UInt32 = 0
+        var value: UInt64 = 0
+        guard bpf_map_lookup_elem(maps.lost, &key, &value) == 0 else { return 0 }
+        return value
+    }
+
+    /// Detaches the programs and frees the maps; records still in the ring are dropped.
+    public func close() {
+        guard isOpen else { return }
+        isOpen = false
+        if let ring { ring_buffer__free(ring) }
+        ring = nil
+        for fd in links + programs + [maps.tgids, maps.inflight, maps.scratch, maps.ring, maps.lost] where fd >= 0 { Glibc.close(fd) }
+        links = []
+        programs = []
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,242 @@
+import CLibbpf
+import Glibc
+
+/// The two BPF programs with which the kernel records a traced program's
+/// reads and writes on sockets, so that they run without a ptrace stop.
+///
+/// On the raw tracepoint `sys_enter` (every syscall of the machine): a
+/// thread of a traced process (`tgids`) entering read or write leaves its
+/// entry time and call number in `inflight`, keyed by thread.
+///
+/// On `sys_exit`: a thread with an entry there, still in read or write,
+/// whose descriptor is a socket (`task->files->fdt->fd[fd]->f_inode`'s
+/// mode), gets a record in the ring: its ids, call, arguments (from the
+/// saved registers, which the call leaves as they were), entry and exit
+/// times (CLOCK_MONOTONIC, the clock of the perf samples), result, socket
+/// inode and family, and the bytes written or read: up to `bytesCaptured`
+/// for an IPv4, IPv6 or UNIX socket (what `-s` shows), up to
+/// `maximumCapture` for the others (netlink messages are decoded whole).
+/// A record the ring has no room for is counted in `lost`.
+struct DataCallProgram {
+    struct Maps {
+        let tgids: Int32
+        let inflight: Int32
+        let scratch: Int32
+        let ring: Int32
+        let lost: Int32
+    }
+
+    // The record (`DataCallRecord` reads it): little-endian 64-bit words, then the bytes.
+    static let pidTgid: Int16 = 0, number: Int16 = 8, descriptor: Int16 = 16, buffer: Int16 = 24, count: Int16 = 32
+    static let entryTime: Int16 = 40, exitTime: Int16 = 48, result: Int16 = 56, inode: Int16 = 64, family: Int16 = 72
+    static let captured: Int16 = 80, header: Int16 = 96
+    /// The most bytes a record carries.
+    static let maximumCapture: Int32 = 4096
+    static var recordSize: Int { Int(header) + Int(maximumCapture) }
+
+    /// The x86-64 calls recorded: read (0) and write (1).
+    static let read: Int32 = 0, write: Int32 = 1
+
+    /// `sys_enter(regs, id)`.
+    static func enter(_ maps: Maps) -> [UInt64] {
+        var a = BPFAssembler()
+        a.mov(.r6, .r1)
+        a.call(BPF_FUNC_get_current_pid_tgid)
+        a.mov(.r7, .r0)
+        a.shiftRight(.r0, 32)
+        a.store(.r0, .word, to: .r10, -8)                        // key = tgid
+        a.loadMap(.r1, maps.tgids)
+        a.mov(.r2, .r10)
+        a.add(.r2, -8)
+        a.call(BPF_FUNC_map_lookup_elem)
+        a.jump(if: .r0, .equal, 0, to: "out")                    // not traced
+        a.load(.r1, .double, from: .r6, 8)                       // id
+        a.jump(if: .r1, .equal, read, to: "recorded")
+        a.jump(if: .r1, .equal, write, to: "recorded")
+        a.jump(to: "out")
+        a.label("recorded")
+        a.store(.r1, .double, to: .r10, -16)                     // entry = {time, number}
+        a.call(BPF_FUNC_ktime_get_ns)
+        a.store(.r0, .double, to: .r10, -24)
+        a.mov32(.r7, .r7)
+        a.store(.r7, .word, to: .r10, -8)                        // key = tid
+        a.loadMap(.r1, maps.inflight)
+        a.mov(.r2, .r10)
+        a.add(.r2, -8)
+        a.mov(.r3, .r10)
+        a.add(.r3, -24)
+        a.mov(.r4, Int32(BPF_ANY))
+        a.call(BPF_FUNC_map_update_elem)
+        a.label("out")
+        a.mov(.r0, 0)
+        a.exit()
+        return a.assembled()
+    }
+
+    /// `sys_exit(regs, ret)`.
+    static func exit(_ maps: Maps, offsets o: KernelStructOffsets, bytesCaptured: Int32) -> [UInt64] {
+        var a = BPFAssembler()
+        // Stack: -8 tid key, -16 pid_tgid, -24 a pointer read, -32 a small
+        // field read, -56…-40 the saved dx, si, di (count, buffer, fd), -64 key 0.
+        func readKernel(into offset: Int16, _ size: Int32, from base: BPFAssembler.Register, plus field: Int32) {
+            a.mov(.r3, base)
+            a.add(.r3, field)
+            a.mov(.r1, .r10)
+            a.add(.r1, Int32(offset))
+            a.mov(.r2, size)
+            a.call(BPF_FUNC_probe_read_kernel)
+            a.jump(if: .r0, .notEqual, 0, to: "drop")
+        }
+        a.mov(.r6, .r1)
+        a.call(BPF_FUNC_get_current_pid_tgid)
+        a.store(.r0, .double, to: .r10, -16)
+        a.mov32(.r0, .r0)
+        a.store(.r0, .word, to: .r10, -8)
+        a.loadMap(.r1, maps.inflight)
+        a.mov(.r2, .r10)
+        a.add(.r2, -8)
+        a.call(BPF_FUNC_map_lookup_elem)
+        a.jump(if: .r0, .equal, 0, to: "out")                    // no read or write entered
+        a.mov(.r7, .r0)
+        a.load(.r8, .double, from: .r6, 0)                       // regs
+        // The call still running must be the one entered (a thread killed
+        // inside a call leaves its entry behind).
+        a.mov(.r3, .r8)
+        a.add(.r3, 120)                                          // regs->orig_ax
+        a.mov(.r1, .r10)
+        a.add(.r1, -24)
+        a.mov(.r2, 8)
+        a.call(BPF_FUNC_probe_read_kernel)
+        a.jump(if: .r0, .notEqual, 0, to: "drop")
+        a.load(.r1, .double, from: .r10, -24)
+        a.load(.r2, .double, from: .r7, 8)
+        a.jump(if: .r1, .notEqual, .r2, to: "drop")
+        readKernel(into: -56, 24, from: .r8, plus: 96)           // dx, si, di
+        // task->files->fdt
+        a.call(BPF_FUNC_get_current_task)
+        readKernel(into: -24, 8, from: .r0, plus: o.taskFiles)
+        a.load(.r1, .double, from: .r10, -24)
+        a.jump(if: .r1, .equal, 0, to: "drop")
+        readKernel(into: -24, 8, from: .r1, plus: o.filesTable)
+        a.load(.r8, .double, from: .r10, -24)
+        a.jump(if: .r8, .equal, 0, to: "drop")
+        a.store(0, .double, to: .r10, -32)
+        readKernel(into: -32, 4, from: .r8, plus: o.tableMaxDescriptors)
+        a.load(.r1, .double, from: .r10, -32)
+        a.load(.r2, .double, from: .r10, -40)                    // fd
+        a.jump(if: .r2, .greaterOrEqual, .r1, to: "drop")
+        readKernel(into: -24, 8, from: .r8, plus: o.tableDescriptors)
+        a.load(.r1, .double, from: .r10, -24)
+        a.load(.r2, .double, from: .r10, -40)
+        a.shiftLeft(.r2, 3)
+        a.add(.r1, .r2)
+        readKernel(into: -24, 8, from: .r1, plus: 0)             // fd[n]: the file
+        a.load(.r8, .double, from: .r10, -24)
+        a.jump(if: .r8, .equal, 0, to: "drop")
+        readKernel(into: -24, 8, from: .r8, plus: o.fileInode)
+        a.load(.r1, .double, from: .r10, -24)
+        a.store(0, .double, to: .r10, -32)
+        readKernel(into: -32, 2, from: .r1, plus: o.inodeMode)
+        a.load(.r1, .double, from: .r10, -32)
+        a.and(.r1, 0o170000)
+        a.jump(if: .r1, .notEqual, 0o140000, to: "drop")          // not S_IFSOCK
+        // The record, built in this CPU's scratch value.
+        a.store(0, .word, to: .r10, -64)
+        a.loadMap(.r1, maps.scratch)
+        a.mov(.r2, .r10)
+        a.add(.r2, -64)
+        a.call(BPF_FUNC_map_lookup_elem)
+        a.jump(if: .r0, .equal, 0, to: "drop")
+        a.mov(.r9, .r0)
+        readKernel(into: -24, 8, from: .r8, plus: o.fileInode)
+        a.load(.r3, .double, from: .r10, -24)
+        a.add(.r3, o.inodeNumber)
+        a.mov(.r1, .r9)
+        a.add(.r1, Int32(inode))
+        a.mov(.r2, 8)
+        a.call(BPF_FUNC_probe_read_kernel)
+        a.store(0, .double, to: .r9, family)
+        readKernel(into: -24, 8, from: .r8, plus: o.filePrivateData)
+        a.load(.r1, .double, from: .r10, -24)
+        readKernel(into: -24, 8, from: .r1, plus: o.socketSock)
+        a.load(.r3, .double, from: .r10, -24)
+        a.add(.r3, o.sockFamily)
+        a.mov(.r1, .r9)
+        a.add(.r1, Int32(family))
+        a.mov(.r2, 2)
+        a.call(BPF_FUNC_probe_read_kernel)
+        a.load(.r1, .double, from: .r10, -16)
+        a.store(.r1, .double, to: .r9, pidTgid)
+        a.load(.r1, .double, from: .r7, 8)
+        a.store(.r1, .double, to: .r9, number)
+        a.load(.r1, .double, from: .r10, -40)
+        a.store(.r1, .double, to: .r9, descriptor)
+        a.load(.r1, .double, from: .r10, -48)
+        a.store(.r1, .double, to: .r9, buffer)
+        a.load(.r1, .double, from: .r10, -56)
+        a.store(.r1, .double, to: .r9, count)
+        a.load(.r1, .double, from: .r7, 0)
+        a.store(.r1, .double, to: .r9, entryTime)
+        a.call(BPF_FUNC_ktime_get_ns)
+        a.store(.r0, .double, to: .r9, exitTime)
+        a.load(.r1, .double, from: .r6, 8)
+        a.store(.r1, .double, to: .r9, result)
+        // What to copy: a write's whole argument, a read's result; then the limit.
+        a.load(.r2, .double, from: .r9, count)
+        a.load(.r1, .double, from: .r9, number)
+        a.jump(if: .r1, .equal, write, to: "limit")
+        a.load(.r2, .double, from: .r9, result)
+        a.jump(if: .r2, .signedGreater, 0, to: "limit")
+        a.mov(.r2, 0)
+        a.label("limit")
+        a.load(.r1, .double, from: .r9, family)
+        a.mov(.r3, maximumCapture)
+        a.jump(if: .r1, .equal, Int32(AF_INET), to: "inet")
+        a.jump(if: .r1, .equal, Int32(AF_INET6), to: "inet")
+        a.jump(if: .r1, .equal, Int32(AF_UNIX), to: "inet")
+        a.jump(to: "limited")
+        a.label("inet")
+        a.mov(.r3, bytesCaptured)
+        a.label("limited")
+        a.jump(if: .r2, .greater, .r3, to: "cut")
+        a.jump(to: "copy")
+        a.label("cut")
+        a.mov(.r2, .r3)
+        a.label("copy")
+        a.jump(if: .r2, .greater, maximumCapture, to: "drop")    // for the verifier: never
+        a.store(.r2, .double, to: .r9, captured)
+        a.jump(if: .r2, .equal, 0, to: "send")
+        a.load(.r3, .double, from: .r9, buffer)
+        a.mov(.r1, .r9)
+        a.add(.r1, Int32(header))
+        a.call(BPF_FUNC_probe_read_user)
+        a.jump(if: .r0, .equal, 0, to: "send")
+        a.store(0, .double, to: .r9, captured)                  // unreadable: the address alone
+        a.label("send")
+        a.load(.r3, .double, from: .r9, captured)
+        a.jump(if: .r3, .greater, maximumCapture, to: "drop")
+        a.add(.r3, Int32(header))
+        a.loadMap(.r1, maps.ring)
+        a.mov(.r2, .r9)
+        a.mov(.r4, 0)
+        a.call(BPF_FUNC_ringbuf_output)
+        a.jump(if: .r0, .equal, 0, to: "drop")
+        a.store(0, .word, to: .r10, -64)                         // no room: counted
+        a.loadMap(.r1, maps.lost)
+        a.mov(.r2, .r10)
+        a.add(.r2, -64)
+        a.call(BPF_FUNC_map_lookup_elem)
+        a.jump(if: .r0, .equal, 0, to: "drop")
+        a.mov(.r1, 1)
+        a.atomicAdd(.r1, to: .r0, 0)
+        a.label("drop")
+        a.loadMap(.r1, maps.inflight)
+        a.mov(.r2, .r10)
+        a.add(.r2, -8)
+        a.call(BPF_FUNC_map_delete_elem)
+        a.label("out")
+        a.mov(.r0, 0)
+        a.exit()
+        return a.assembled()
+    }
+}
