@@ -122,12 +122,31 @@ public final class DataCallCapture {
         return received
     }
 
-    /// When thread `tid` entered the read or write it is inside, if it is in one.
-    public func inFlight(_ tid: Int32) -> MonotonicTime? {
+    /// The threads inside a read or write of a traced process (on any
+    /// descriptor: whether it is a socket's is known at its exit), and when
+    /// they entered it. Walks the map, which holds only those calls.
+    public func inFlight() -> [Int32: MonotonicTime] {
+        var found: [Int32: MonotonicTime] = [:]
+        var key: UInt32 = 0
+        var next: UInt32 = 0
+        var first = true
+        while withUnsafeMutablePointer(to: &next, { next in
+            first ? bpf_map_get_next_key(maps.inflight, nil, next) : bpf_map_get_next_key(maps.inflight, &key, next)
+        }) == 0 {
+            first = false
+            key = next
+            var entry: (UInt64, UInt64) = (0, 0)
+            if bpf_map_lookup_elem(maps.inflight, &key, &entry) == 0 { found[Int32(bitPattern: key)] = MonotonicTime(nanoseconds: entry.0) }
+            if found.count > Int(Self.threads) { break }
+        }
+        return found
+    }
+
+    /// Forgets a thread that ended inside a call (killed in a read, its
+    /// entry never removed by an exit).
+    public func forgetThread(_ tid: Int32) {
         var key = UInt32(bitPattern: tid)
-        var entry: (UInt64, UInt64) = (0, 0)
-        guard bpf_map_lookup_elem(maps.inflight, &key, &entry) == 0 else { return nil }
-        return MonotonicTime(nanoseconds: entry.0)
+        _ = bpf_map_delete_elem(maps.inflight, &key)
     }
 
     /// Records the ring had no room for.

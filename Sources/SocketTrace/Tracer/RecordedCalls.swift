@@ -29,7 +29,7 @@ extension Tracer {
         guard let dataCalls else { return }
         // Looked at before the ring is read: a call that returns after the
         // look has its record in a later drain.
-        let running = tasks.threads.keys.compactMap { dataCalls.inFlight($0) }.min()
+        let running = dataCalls.inFlight().filter { tasks[$0.key] != nil }.values.min()
         for (index, record) in dataCalls.drain().enumerated() {
             if index % 64 == 63 { drainKernelSamplesIfStale() }
             if let call = recordedCall(record) { heldCalls.append(call) }

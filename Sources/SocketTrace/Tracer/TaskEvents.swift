@@ -97,6 +97,7 @@ extension Tracer {
         guard let (thread, processEnded) = tasks.remove(ended: tid) else { return }
         if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
+        dataCalls?.forgetThread(tid)
         unwindAllFunctions(thread)
         if processEnded {
             unwinder?.forget(thread.process.pid)

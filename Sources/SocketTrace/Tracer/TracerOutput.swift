@@ -115,9 +115,10 @@ extension Tracer {
             return
         }
         let now = MonotonicTime.now()
+        let recording = dataCalls?.inFlight() ?? [:]
         var before: [Int32: MonotonicTime] = [:]
         for (tid, thread) in tasks.threads {
-            if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime ?? dataCalls?.inFlight(tid) {
+            if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime ?? recording[tid] {
                 before[tid] = entry
             }
         }
