@@ -174,8 +174,7 @@ extension TextTimeline {
     /// sample's alone when not given.
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false,
                     entry: String = "syscall", flows: [String] = [], distinctFlows: Int = 0) {
-        let parts = ChainAligner.parts(sample.frames)
-        let names = (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function))
+        let (parts, names) = self.parts(of: sample)
         let syscallAlignment = activity.alignments.first { $0.observed == names.syscall && $0.isSyscallPart }
         // Format 1.2 files give no context: a part is told by its frames alone.
         let softirqAlignment = names.softirq.isEmpty ? nil
@@ -217,6 +216,22 @@ extension TextTimeline {
         if let sourced = Self.sourceLines(sample) {
             writeWrapped(["at " + (sourced.first ?? "")] + sourced.dropFirst(), separator: " → ", extraIndent: "  ", colour: Self.dim)
         }
+    }
+
+    /// A sample's stack split into its parts and their functions' names: by
+    /// its chain's serial, once per distinct chain (a chain's frames, and so
+    /// its parts, are the same in every sample that has it).
+    func parts(of sample: KernelSample) -> (ChainAligner.Parts, (syscall: [String], softirq: [String])) {
+        // A copy of a sample may lack its symbols (a leaf the correlator made): kept apart.
+        let key = sample.chainSerial.map { $0 * 2 + (sample.symbols == nil ? 0 : 1) }
+        if let key, let known = partsBySerial[key] { return known }
+        let parts = ChainAligner.parts(sample.frames)
+        let found = (parts, (syscall: parts.syscall.map(\.function), softirq: parts.softirq.map(\.function)))
+        if let key {
+            if partsBySerial.count >= Self.annotatedLinesLimit { partsBySerial.removeAll(keepingCapacity: true) }
+            partsBySerial[key] = found
+        }
+        return found
     }
 
     /// A part's heading (operation and verdict, or unmodelled), its frames

@@ -46,6 +46,8 @@ public final class TextTimeline: TraceSink {
     /// every call (text mode spent 40% of its time rewriting them). Bounded.
     var annotatedLines: [AnnotatedKey: String] = [:]
     static let annotatedLinesLimit = 1024
+    /// Stacks' parts by chain serial (`parts(of:)`).
+    var partsBySerial: [Int: (ChainAligner.Parts, (syscall: [String], softirq: [String]))] = [:]
     /// While set, `put` collects here instead of writing.
     var captured: String?
     /// Softirq work a traced thread ran between its calls for packets not
