@@ -150,6 +150,9 @@ struct ExportTests {
             #expect(text.contains(message), "no \(message)")
         }
         #expect(text.contains("Note over CK,SK: handshake (connect's entry → accept's return) "))
+        // The seeds' server accepts, then its forked child writes and reads: both are named (audit 21).
+        let server = try #require(text.split(separator: "\n").first { $0.contains("participant S as ") })
+        #expect(server.wholeMatch(of: /\ +participant S as server\[\d+\], server\[\d+\]/) != nil, "\(server)")
     }
 
     @Test("a refused connect first: the default diagram is the first connection made; the refused one's untraced server is a valid participant",

@@ -51,15 +51,21 @@ public struct SequenceDiagram: Sendable {
         guard all.indices.contains(index) else { return nil }
         let connection = all[index]
 
-        func who(_ pid: Int32?, _ fallback: String) -> String {
-            guard let pid else { return fallback }
-            return "\(processNames[pid] ?? "pid")[\(pid)]"
+        // Every process whose calls are drawn on an end (audit 21: a forked
+        // child's reads were drawn under its parent's name alone).
+        func who(_ pid: Int32?, client: Bool, _ fallback: String) -> String {
+            var pids = pid.map { [$0] } ?? []
+            for side in sides where side.id == connection.id && side.isClient == client && !pids.contains(side.call.pid) {
+                pids.append(side.call.pid)
+            }
+            guard !pids.isEmpty else { return fallback }
+            return pids.map { "\(processNames[$0] ?? "pid")[\($0)]" }.joined(separator: ", ")
         }
         let names: [Participant: String] = [
-            .client: who(connection.clientPid, "client \(connection.client)"),
+            .client: who(connection.clientPid, client: true, "client \(connection.client)"),
             .clientKernel: "client kernel",
             .serverKernel: "server kernel",
-            .server: who(connection.serverPid, "server \(connection.server)"),
+            .server: who(connection.serverPid, client: false, "server \(connection.server)"),
         ]
 
         // Each step at its time, drawn in time order at the end (audit 21:
