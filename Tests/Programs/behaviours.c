@@ -17,6 +17,10 @@
  *               (SA_RESTART) arrives, whose handler empties the socket, is
  *               restarted and completes; one thread throughout; exit 0 when
  *               it wrote its byte
+ *   read-restart  as restart, with read(2) (recorded by the kernel, no stop)
+ *   killed-in-read  a child killed by SIGKILL inside a read on a socket, and
+ *               a thread inside one when its process calls exit_group: the
+ *               reads never return; exit 0
  *   write-wait  one write on a socket, then 3 s without a syscall stop
  *               (a sleep), then exit 0
  *   child-burst N  a forked child makes N sends and N receives of a byte on
@@ -29,6 +33,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +64,13 @@ static void on_alarm_drain(int signo)
     while (recv(drained_pair[1], sink, sizeof sink, MSG_DONTWAIT) > 0)
         ;
     handled = 1;
+}
+
+static void *read_forever(void *fd)
+{
+    char byte;
+    read(*(int *)fd, &byte, 1);
+    return NULL;
 }
 
 int main(int argc, char *argv[])
@@ -147,6 +159,53 @@ int main(int argc, char *argv[])
         int error = errno;
         waitpid(child, NULL, 0);
         return first == 1 && byte == 'x' && second == -1 && error == EINTR ? 0 : 1;
+    }
+    if (strcmp(argv[1], "read-restart") == 0) {
+        struct sigaction restarting = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+        struct sigaction interrupting = { .sa_handler = on_usr1, .sa_flags = 0 };
+        sigaction(SIGUSR1, &restarting, NULL);
+        sigaction(SIGUSR2, &interrupting, NULL);
+        int pair[2];
+        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+        pid_t parent = getpid();
+        pid_t child = fork();
+        if (child == 0) {
+            usleep(200000);
+            kill(parent, SIGUSR1);
+            usleep(200000);
+            write(pair[1], "x", 1);
+            usleep(200000);
+            kill(parent, SIGUSR2);
+            _exit(0);
+        }
+        char byte;
+        ssize_t first = read(pair[0], &byte, 1);
+        ssize_t second = read(pair[0], &byte, 1);
+        int error = errno;
+        waitpid(child, NULL, 0);
+        return first == 1 && byte == 'x' && second == -1 && error == EINTR ? 0 : 1;
+    }
+    if (strcmp(argv[1], "killed-in-read") == 0) {
+        int pair[2];
+        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+        pid_t child = fork();
+        if (child == 0) {
+            char byte;
+            read(pair[1], &byte, 1);
+            _exit(1);
+        }
+        usleep(200000);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        pid_t second = fork();
+        if (second == 0) {
+            pthread_t reader;
+            pthread_create(&reader, NULL, read_forever, &pair[1]);
+            usleep(200000);
+            _exit(0);
+        }
+        waitpid(second, NULL, 0);
+        return 0;
     }
     if (strcmp(argv[1], "send-restart") == 0) {
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, drained_pair) < 0)

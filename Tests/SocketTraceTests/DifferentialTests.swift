@@ -285,4 +285,42 @@ struct DifferentialTests {
         // The netlink dump read whole (more than -s: its messages are decoded from the bytes the kernel copied).
         #expect(calls.contains { $0.syscall == .read && line($0).contains("NETLINK") && line($0).hasSuffix(", 1024) = \($0.result?.value ?? -1)") && ($0.result?.value ?? 0) > 32 })
     }
+
+    @Test("with kernel chains on, reads the kernel records: one interrupted and restarted (ERESTARTSYS, then the signal), one killed inside (SIGKILL, exit_group): as strace shows them",
+          arguments: ["read-restart", "killed-in-read"])
+    func recordedReadsInterrupted(_ mode: String) throws {
+        try #require(TestSupport.canObserveKernel)
+        let program = try TestSupport.build("behaviours.c")
+        let straceFile = TestSupport.temporaryFile("strace"), oursFile = TestSupport.temporaryFile("ours")
+        let s = try TestSupport.run("/usr/bin/strace", ["-f", "-yy", "-e", "trace=read,write", "-o", straceFile, program, mode])
+        #expect(s.status == 0, "strace: \(s.stderr)")
+        let o = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "strace", "-yy", "-o", oursFile, program, mode])
+        #expect(o.status == 0, "sockettrace: \(o.stderr)")
+        let stable = { (lines: [String]) in
+            lines.filter { ($0.hasPrefix("read(") || $0.hasPrefix("write(")) && $0.contains("<UNIX-STREAM:") || $0.hasPrefix("--- SIG") || $0.hasPrefix("+++") }.map { line -> String in
+                var text = line
+                text.replace(#/\[\d+->\d+\]/#, with: "[INODE->INODE]")
+                return text
+            }.sorted()
+        }
+        let strace = stable(StraceComparison.normalize(try String(contentsOfFile: straceFile, encoding: .utf8), port: 0))
+        let oursText = try String(contentsOfFile: oursFile, encoding: .utf8)
+        let ours = stable(StraceComparison.normalize(oursText, port: 0))
+        #expect(StraceComparison.difference(strace, ours) == nil)
+        if mode == "killed-in-read" {
+            // Neither read returned: both unfinished, neither said to be restarted.
+            #expect(ours.filter { $0.hasSuffix("<unfinished ...>) = ?") }.count == 2, "\(ours)")
+            #expect(!oursText.contains("ERESTART"))
+        } else {
+            // In order on the reading process: interrupted, its signal, restarted and done; interrupted, its signal.
+            let marks = oursText.split(separator: "\n").compactMap { line -> String? in
+                if line.contains("read(") && line.contains("ERESTARTSYS") { return "restart" }
+                if line.contains("--- SIGUSR1") { return "USR1" }
+                if line.contains("--- SIGUSR2") { return "USR2" }
+                if line.contains("read resumed>\"x\", 1)") || line.contains("read(") && line.hasSuffix("\"x\", 1) = 1") { return "got 1" }
+                return nil
+            }
+            #expect(marks == ["restart", "USR1", "got 1", "restart", "USR2"], "\(oursText)")
+        }
+    }
 }

@@ -25,34 +25,72 @@ extension Tracer {
     /// traced thread is inside a read or write it entered earlier, so that
     /// the timeline learns of calls in the order they began (the ring has
     /// them in the order they returned).
-    func takeRecordedCalls() {
-        guard let dataCalls else { return }
+    /// `stopped`: the thread whose stop is about to be handled, and whether
+    /// that stop shows it alive (not at its exit): what it says of an
+    /// interrupted call of its applies before anything is written, so the
+    /// call comes before the stop's own lines (a signal after ERESTARTSYS).
+    @discardableResult
+    func takeRecordedCalls(stopped: (tid: Int32, alive: Bool)? = nil) -> Int {
+        guard let dataCalls else { return 0 }
         // Looked at before the ring is read: a call that returns after the
         // look has its record in a later drain.
         let running = dataCalls.inFlight().filter { tasks[$0.key] != nil }.values.min()
-        for (index, record) in dataCalls.drain().enumerated() {
+        let records = dataCalls.drain()
+        for (index, record) in records.enumerated() {
             if index % 64 == 63 { drainKernelSamplesIfStale() }
-            if let call = recordedCall(record) { heldCalls.append(call) }
+            // The thread went on to another call: one it was interrupted in had returned to it.
+            threadSeenAlive(record.tid)
+            if let held = recordedCall(record) { heldCalls.append(held) }
+        }
+        if let stopped {
+            if stopped.alive { threadSeenAlive(stopped.tid) } else { threadEndedInCall(stopped.tid) }
         }
         releaseHeldCalls(before: running)
+        return records.count
     }
 
     /// Writes the decoded calls that began before `time` (all without it):
     /// their entries and ends in time order, as stops would have seen them.
+    /// A call interrupted to be restarted (ERESTARTSYS and its kin) waits,
+    /// and the calls that began after it, until its thread is seen again:
+    /// alive (a signal's stop, another call), it returned so; ended (killed
+    /// inside it, SIGKILL or another thread's exit_group), it never returned
+    /// and is written unfinished, as strace writes it (audit 22).
     func releaseHeldCalls(before time: MonotonicTime?) {
         guard !heldCalls.isEmpty else { return }
-        let (ready, waiting) = heldCalls.partitioned { call in time.map { call.entryTime < $0 } ?? true }
+        let interrupted = heldCalls.lazy.filter(\.awaitsThread).map(\.call.entryTime).min()
+        let barrier = [time, interrupted].compactMap { $0 }.min()
+        let (ready, waiting) = heldCalls.partitioned { held in !held.awaitsThread && (barrier.map { held.call.entryTime < $0 } ?? true) }
         heldCalls = waiting
-        let moments = ready.flatMap { call in [(call.entryTime, false, call), (call.exitTime ?? call.entryTime, true, call)] }
-        for (_, isExit, call) in moments.sorted(by: { $0.0 < $1.0 || ($0.0 == $1.0 && !$0.1 && $1.1) }) {
-            if isExit { submit(.finishedCall(call)) } else { emit(.syscallEntered(call)) }
+        let moments = ready.flatMap { held in [(held.call.entryTime, false, held), (held.call.exitTime ?? held.call.entryTime, true, held)] }
+        for (_, isExit, held) in moments.sorted(by: { $0.0 < $1.0 || ($0.0 == $1.0 && !$0.1 && $1.1) }) {
+            switch (isExit, held.abandoned) {
+            case (false, _): emit(.syscallEntered(held.entered))
+            case (true, false): submit(.finishedCall(held.call))
+            case (true, true): emit(.syscallAbandoned(held.entered))
+            }
+        }
+    }
+
+    /// `tid` was seen running after its interrupted call: that call returned.
+    func threadSeenAlive(_ tid: Int32) {
+        for index in heldCalls.indices where heldCalls[index].awaitsThread && heldCalls[index].call.tid == tid {
+            heldCalls[index].awaitsThread = false
+        }
+    }
+
+    /// `tid` ended (or reached its exit) after its interrupted call: that call never returned.
+    func threadEndedInCall(_ tid: Int32) {
+        for index in heldCalls.indices where heldCalls[index].awaitsThread && heldCalls[index].call.tid == tid {
+            heldCalls[index].awaitsThread = false
+            heldCalls[index].abandoned = true
         }
     }
 
     /// The earliest entry of `tid`'s calls recorded but not yet written:
     /// its samples from then on may be theirs.
     func earliestHeldCall(of tid: Int32) -> MonotonicTime? {
-        heldCalls.lazy.filter { $0.tid == tid }.map(\.entryTime).min()
+        heldCalls.lazy.filter { $0.call.tid == tid }.map(\.call.entryTime).min()
     }
 
     /// Starts or stops recording a process's calls as it starts, execs or ends:
@@ -68,7 +106,7 @@ extension Tracer {
 
     /// A record as a finished call, decoded as its stops would have;
     /// nil for a call not shown.
-    func recordedCall(_ record: DataCallRecord) -> SyscallInvocation? {
+    func recordedCall(_ record: DataCallRecord) -> HeldCall? {
         guard let process = tasks[record.tid]?.process ?? tasks.processes[record.pid],
               let syscall = Syscall(number: UInt64(record.number), architecture: .x86_64) else { return nil }
         var call = SyscallInvocation(pid: process.pid, tid: record.tid, architecture: .x86_64, syscall: syscall,
@@ -80,11 +118,13 @@ extension Tracer {
         call.wallClock = WallClock.at(record.entryTime)
         call.recordedBy = "kernel"
         decodeShownEntry(&call, context)
+        let entered = call
         call.exitTime = record.exitTime
         call.result = SyscallResult(rval: record.result, isError: (-4095 ... -1).contains(record.result))
         tracker.apply(call, received: receivedInFlight)
         decodeShownExit(&call, context, tracker: tracker, memory: memory)
-        return call
+        let interrupted = call.result.map { $0.failed && HeldCall.restartErrnos.contains($0.errno ?? 0) } ?? false
+        return HeldCall(call: call, entered: entered, awaitsThread: interrupted)
     }
 
     /// Says how many records the ring had no room for, and unloads the recorder.
@@ -105,4 +145,17 @@ enum ExecutableClass {
         guard fread(&identification, 1, 5, file) == 5, identification[0...3] == [0x7f, 0x45, 0x4c, 0x46] else { return false }
         return identification[4] == 1
     }
+}
+
+/// A recorded call decoded and not yet written, with what its entry alone
+/// says (for a call that turns out never to have returned).
+struct HeldCall {
+    var call: SyscallInvocation
+    let entered: SyscallInvocation
+    /// Interrupted to be restarted: whether it returned is known when its thread is seen again.
+    var awaitsThread: Bool
+    var abandoned = false
+
+    /// ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK.
+    static let restartErrnos: Set<Int32> = [512, 513, 514, 516]
 }

@@ -98,6 +98,7 @@ extension Tracer {
         if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
         dataCalls?.forgetThread(tid)
+        threadEndedInCall(tid)
         unwindAllFunctions(thread)
         if processEnded {
             unwinder?.forget(thread.process.pid)

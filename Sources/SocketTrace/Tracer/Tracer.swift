@@ -41,8 +41,10 @@ public final class Tracer {
     var exitCaptures: (any ExitCaptureSource)?
     /// Reads and writes on sockets recorded by the kernel, not stopped at.
     var dataCalls: DataCallCapture?
+    /// No stop since the idle loop last judged samples stray (`nextStop`).
+    var quietSinceLastLook = false
     /// Recorded calls decoded but not yet written (`takeRecordedCalls`).
-    var heldCalls: [SyscallInvocation] = []
+    var heldCalls: [HeldCall] = []
     /// How often an idle tracer takes those records while it waits.
     static let dataCallPoll: Int32 = 10
     /// The longest a tracer busy with recorded calls leaves the sample rings undrained (ns).
@@ -250,7 +252,19 @@ public final class Tracer {
             waited = ptrace.waitAny(.upTo(milliseconds: Self.symbolsPoll))
             if waited == .nothing { return .nothing }
         }
+        if waited == .nothing && dataCalls != nil && quietSinceLastLook && awaitedExits.isEmpty {
+            // Nothing stopped since the last look: only the kernel's records
+            // are taken. Samples are judged stray, and other tasks' work
+            // handed out, once per quiet spell, as when the tracer blocks:
+            // a call in flight (a connect refused in another task's softirq,
+            // audit 20) claims that work when it returns.
+            if takeRecordedCalls() == 0 {
+                performOutput(limit: .max)
+                return ptrace.waitAny(.upTo(milliseconds: Self.dataCallPoll))
+            }
+        }
         if waited == .nothing {
+            quietSinceLastLook = true
             emitStrayKernelSamples()
             if !awaitedExits.isEmpty { submit(.settledExits) }
             submit(.flush)
@@ -266,10 +280,12 @@ public final class Tracer {
 
     /// The loop's dispatch: one wait status, as a `Stop`, to its handler.
     func handle(tid: Int32, status: Int32) {
-        // The calls that ran without a stop before this one come first.
-        takeRecordedCalls()
-        settleAwaitedExits(tid)
+        quietSinceLastLook = false
         let stop = Stop(waitStatus: status)
+        // The calls that ran without a stop before this one come first.
+        let alive = stop.isStopped && { if case .exiting = stop { return false } else { return true } }()
+        takeRecordedCalls(stopped: (tid, alive))
+        settleAwaitedExits(tid)
         if stop.isEnd {
             threadGone(tid, stop: stop)
             return

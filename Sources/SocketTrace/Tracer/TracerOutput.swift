@@ -123,7 +123,7 @@ extension Tracer {
             }
         }
         takeRecordedCalls()
-        for tid in Set(heldCalls.map(\.tid)) {
+        for tid in Set(heldCalls.map(\.call.tid)) {
             if let held = earliestHeldCall(of: tid) { before[tid] = min(before[tid] ?? held, held) }
         }
         submit(.strayKernelSamples(before: before, otherwise: now))
