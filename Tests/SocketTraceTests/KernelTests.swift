@@ -485,6 +485,10 @@ struct KernelTests {
             import os, socket, time
             l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
             c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            # Time for the tracer to write what came so far (a debug build works out
+            # the first chains' evidence for seconds), so that no backlog delays
+            # its look at the child's exit stop until after the parent's close.
+            time.sleep(2)
             r, w = os.pipe()
             child = os.fork()
             if child == 0:

@@ -26,6 +26,27 @@ import Testing
         }
     }
 
+    @Test("a call the kernel records, running but not yet known, holds the lines begun after it (audit 22), for up to the hold limit")
+    func recordedCallHolds() {
+        var order = TimelineOrder()
+        // Thread 1 is inside a read the kernel records, since 1 ms; thread 2 stops at a getsockname at 2 ms.
+        #expect(order.hold([1: MonotonicTime(nanoseconds: 1 * Self.ms)]).isEmpty)
+        let name = call(2, .getsockname, at: 2 * Self.ms, until: 3 * Self.ms)
+        #expect(order.take(.syscallEntered(name)).isEmpty)
+        #expect(order.take(.syscallExited(name)).isEmpty)
+        // The read's record comes, then the tracer says nothing runs: it began first, so it is written first.
+        let read = call(1, .read, at: 1 * Self.ms, until: 24 * Self.ms)
+        #expect(order.take(.syscallEntered(read)).isEmpty)
+        #expect(order.take(.syscallExited(read)).isEmpty)
+        #expect(names(order.hold([:])) == ["1 read", "2 getsockname"])
+        // One running for longer than the hold limit holds nothing.
+        let later = 200 * Self.ms
+        #expect(order.hold([1: MonotonicTime(nanoseconds: later)]).isEmpty)
+        let other = call(2, .getsockname, at: later + TimelineOrder.holdLimit + 2 * Self.ms, until: later + TimelineOrder.holdLimit + 3 * Self.ms)
+        #expect(order.take(.syscallEntered(other)).isEmpty)
+        #expect(names(order.take(.syscallExited(other))) == ["2 getsockname"])
+    }
+
     @Test("lines in the order their calls began, held while an earlier call runs, released when it ends")
     func beginTimeOrder() {
         var order = TimelineOrder()

@@ -117,6 +117,10 @@ public final class TextTimeline: TraceSink {
         for line in order.take(event) { write(line) }
     }
 
+    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime]) {
+        for line in order.hold(since) { write(line) }
+    }
+
     func write(_ line: TimelineOrder.Line) {
         switch line {
         case let .call(call, resumed): render(call, resumed: resumed)

@@ -27,6 +27,9 @@ public struct TimelineOrder {
     var queue: [Pending] = []
     /// Shown calls that began and have not finished, by thread.
     var inFlight: [Int32: SyscallInvocation] = [:]
+    /// Threads inside a call the kernel records, not yet known, and since
+    /// when (`hold`): lines that began after that wait, up to `holdLimit`.
+    var recordedInFlight: [Int32: MonotonicTime] = [:]
     /// Threads whose running call was written as unfinished.
     var unfinished: Set<Int32> = []
     /// The latest time seen in any event: the timeline's "now".
@@ -69,6 +72,16 @@ public struct TimelineOrder {
         return release()
     }
 
+    /// The calls the kernel records that are running now, and since when:
+    /// lines that began after one wait for it (audit 22: a read blocked for
+    /// 23 ms came after a getsockname begun during it). One running for
+    /// longer than `holdLimit` holds nothing: it cannot be written as
+    /// unfinished before it is known, and is written whole when it is.
+    public mutating func hold(_ since: [Int32: MonotonicTime]) -> [Line] {
+        recordedInFlight = since
+        return release()
+    }
+
     /// The end of the trace: calls still running are unfinished, and every
     /// line goes.
     public mutating func finish() -> [Line] {
@@ -76,6 +89,7 @@ public struct TimelineOrder {
             enqueue(call.entryTime, .unfinished(call))
         }
         inFlight = [:]
+        recordedInFlight = [:]
         return release(all: true)
     }
 
@@ -98,7 +112,8 @@ public struct TimelineOrder {
 
     /// What began before every call still running.
     mutating func release(all: Bool = false) -> [Line] {
-        let barrier = all ? nil : inFlight.values.map(\.entryTime).min()
+        let recorded = recordedInFlight.values.filter { latest.nanoseconds &- $0.nanoseconds <= Self.holdLimit || $0 > latest }
+        let barrier = all ? nil : (inFlight.values.map(\.entryTime) + recorded).min()
         var count = 0
         while count < queue.count, barrier.map({ queue[count].time < $0 }) ?? true { count += 1 }
         guard count > 0 else { return [] }

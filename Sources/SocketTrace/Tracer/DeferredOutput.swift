@@ -21,6 +21,8 @@ struct DeferredOutput {
         /// A process's end whose exit's work the sampler captured
         /// (`ExitCaptureSource`): written with it.
         case processEnded(ProcessEvent, captured: Bool)
+        /// Threads inside calls the kernel records, and since when (`TraceSink.recordedCallsInFlight`).
+        case recordedCallsInFlight([Int32: MonotonicTime])
         case flush
     }
 

@@ -34,7 +34,8 @@ extension Tracer {
         guard let dataCalls else { return 0 }
         // Looked at before the ring is read: a call that returns after the
         // look has its record in a later drain.
-        let running = dataCalls.inFlight().filter { tasks[$0.key] != nil }.values.min()
+        let runningByThread = dataCalls.inFlight().filter { tasks[$0.key] != nil }
+        let running = runningByThread.values.min()
         let records = dataCalls.drain()
         for (index, record) in records.enumerated() {
             if index % 64 == 63 { drainKernelSamplesIfStale() }
@@ -45,7 +46,15 @@ extension Tracer {
         if let stopped {
             if stopped.alive { threadSeenAlive(stopped.tid) } else { threadEndedInCall(stopped.tid) }
         }
-        releaseHeldCalls(before: running)
+        let released = releaseHeldCalls(before: running)
+        // What the sinks cannot know yet: the calls running (but those just
+        // written, which returned after the look) and those held back.
+        var since = runningByThread.filter { !released.contains(ThreadInstant(tid: $0.key, time: $0.value)) }
+        for held in heldCalls { since[held.call.tid] = min(since[held.call.tid] ?? held.call.entryTime, held.call.entryTime) }
+        if since != lastInFlightSent {
+            submit(.recordedCallsInFlight(since))
+            lastInFlightSent = since
+        }
         return records.count
     }
 
@@ -56,8 +65,9 @@ extension Tracer {
     /// alive (a signal's stop, another call), it returned so; ended (killed
     /// inside it, SIGKILL or another thread's exit_group), it never returned
     /// and is written unfinished, as strace writes it (audit 22).
-    func releaseHeldCalls(before time: MonotonicTime?) {
-        guard !heldCalls.isEmpty else { return }
+    @discardableResult
+    func releaseHeldCalls(before time: MonotonicTime?) -> Set<ThreadInstant> {
+        guard !heldCalls.isEmpty else { return [] }
         let interrupted = heldCalls.lazy.filter(\.awaitsThread).map(\.call.entryTime).min()
         let barrier = [time, interrupted].compactMap { $0 }.min()
         let (ready, waiting) = heldCalls.partitioned { held in !held.awaitsThread && (barrier.map { held.call.entryTime < $0 } ?? true) }
@@ -70,6 +80,7 @@ extension Tracer {
             case (true, true): emit(.syscallAbandoned(held.entered))
             }
         }
+        return Set(ready.map { ThreadInstant(tid: $0.call.tid, time: $0.call.entryTime) })
     }
 
     /// `tid` was seen running after its interrupted call: that call returned.
@@ -158,4 +169,15 @@ struct HeldCall {
 
     /// ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK.
     static let restartErrnos: Set<Int32> = [512, 513, 514, 516]
+}
+
+/// A thread and a moment: a call by the thread that entered it then.
+struct ThreadInstant: Hashable {
+    let tid: Int32
+    let nanoseconds: UInt64
+
+    init(tid: Int32, time: MonotonicTime) {
+        self.tid = tid
+        nanoseconds = time.nanoseconds
+    }
 }

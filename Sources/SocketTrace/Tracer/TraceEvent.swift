@@ -81,4 +81,12 @@ public protocol TraceSink: AnyObject {
     func flush()
     /// Called once when tracing ends.
     func finish()
+    /// Threads inside calls the kernel records (`DataCallCapture`), and
+    /// since when: their calls, not yet known, began then. A sink that
+    /// orders lines by when they began holds later ones back.
+    func recordedCallsInFlight(_ since: [Int32: MonotonicTime])
+}
+
+extension TraceSink {
+    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime]) {}
 }

@@ -45,6 +45,8 @@ public final class Tracer {
     var quietSinceLastLook = false
     /// Recorded calls decoded but not yet written (`takeRecordedCalls`).
     var heldCalls: [HeldCall] = []
+    /// The running calls last told to the sinks (`takeRecordedCalls`).
+    var lastInFlightSent: [Int32: MonotonicTime] = [:]
     /// How often an idle tracer takes those records while it waits.
     static let dataCallPoll: Int32 = 10
     /// The longest a tracer busy with recorded calls leaves the sample rings undrained (ns).
