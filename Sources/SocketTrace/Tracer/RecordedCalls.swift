@@ -41,7 +41,10 @@ extension Tracer {
             if index % 64 == 63 { drainKernelSamplesIfStale() }
             // The thread went on to another call: one it was interrupted in had returned to it.
             threadSeenAlive(record.tid)
-            if let held = recordedCall(record) { heldCalls.append(held) }
+            if let held = recordedCall(record) {
+                if held.awaitsThread { interruptedHeld += 1 }
+                heldCalls.append(held)
+            }
         }
         if let stopped {
             if stopped.alive { threadSeenAlive(stopped.tid) } else { threadEndedInCall(stopped.tid) }
@@ -68,16 +71,24 @@ extension Tracer {
     @discardableResult
     func releaseHeldCalls(before time: MonotonicTime?) -> Set<ThreadInstant> {
         guard !heldCalls.isEmpty else { return [] }
-        let interrupted = heldCalls.lazy.filter(\.awaitsThread).map(\.call.entryTime).min()
+        let interrupted = interruptedHeld == 0 ? nil : heldCalls.lazy.filter(\.awaitsThread).map(\.call.entryTime).min()
         let barrier = [time, interrupted].compactMap { $0 }.min()
         let (ready, waiting) = heldCalls.partitioned { held in !held.awaitsThread && (barrier.map { held.call.entryTime < $0 } ?? true) }
         heldCalls = waiting
-        let moments = ready.flatMap { held in [(held.call.entryTime, false, held), (held.call.exitTime ?? held.call.entryTime, true, held)] }
-        for (_, isExit, held) in moments.sorted(by: { $0.0 < $1.0 || ($0.0 == $1.0 && !$0.1 && $1.1) }) {
+        // Sorted as small tuples: the calls themselves are large to move.
+        var moments: [(time: UInt64, isExit: Bool, index: Int)] = []
+        moments.reserveCapacity(ready.count * 2)
+        for (index, held) in ready.enumerated() {
+            moments.append((held.call.entryTime.nanoseconds, false, index))
+            moments.append(((held.call.exitTime ?? held.call.entryTime).nanoseconds, true, index))
+        }
+        moments.sort { $0.time < $1.time || ($0.time == $1.time && !$0.isExit && $1.isExit) }
+        for (_, isExit, index) in moments {
+            let held = ready[index]
             switch (isExit, held.abandoned) {
-            case (false, _): emit(.syscallEntered(held.entered))
+            case (false, _): emit(.syscallEntered(held.entered ?? held.call))
             case (true, false): submit(.finishedCall(held.call))
-            case (true, true): emit(.syscallAbandoned(held.entered))
+            case (true, true): emit(.syscallAbandoned(held.entered ?? held.call))
             }
         }
         return Set(ready.map { ThreadInstant(tid: $0.call.tid, time: $0.call.entryTime) })
@@ -85,23 +96,21 @@ extension Tracer {
 
     /// `tid` was seen running after its interrupted call: that call returned.
     func threadSeenAlive(_ tid: Int32) {
+        guard interruptedHeld > 0 else { return }
         for index in heldCalls.indices where heldCalls[index].awaitsThread && heldCalls[index].call.tid == tid {
             heldCalls[index].awaitsThread = false
+            interruptedHeld -= 1
         }
     }
 
     /// `tid` ended (or reached its exit) after its interrupted call: that call never returned.
     func threadEndedInCall(_ tid: Int32) {
+        guard interruptedHeld > 0 else { return }
         for index in heldCalls.indices where heldCalls[index].awaitsThread && heldCalls[index].call.tid == tid {
             heldCalls[index].awaitsThread = false
+            interruptedHeld -= 1
             heldCalls[index].abandoned = true
         }
-    }
-
-    /// The earliest entry of `tid`'s calls recorded but not yet written:
-    /// its samples from then on may be theirs.
-    func earliestHeldCall(of tid: Int32) -> MonotonicTime? {
-        heldCalls.lazy.filter { $0.call.tid == tid }.map(\.call.entryTime).min()
     }
 
     /// Starts or stops recording a process's calls as it starts, execs or ends:
@@ -135,7 +144,7 @@ extension Tracer {
         tracker.apply(call, received: receivedInFlight)
         decodeShownExit(&call, context, tracker: tracker, memory: memory)
         let interrupted = call.result.map { $0.failed && HeldCall.restartErrnos.contains($0.errno ?? 0) } ?? false
-        return HeldCall(call: call, entered: entered, awaitsThread: interrupted)
+        return HeldCall(call: call, entered: interrupted ? entered : nil, awaitsThread: interrupted)
     }
 
     /// Says how many records the ring had no room for, and unloads the recorder.
@@ -162,7 +171,8 @@ enum ExecutableClass {
 /// says (for a call that turns out never to have returned).
 struct HeldCall {
     var call: SyscallInvocation
-    let entered: SyscallInvocation
+    /// What its entry alone says, kept for a call interrupted to be restarted.
+    let entered: SyscallInvocation?
     /// Interrupted to be restarted: whether it returned is known when its thread is seen again.
     var awaitsThread: Bool
     var abandoned = false

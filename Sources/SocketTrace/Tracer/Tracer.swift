@@ -45,6 +45,8 @@ public final class Tracer {
     var quietSinceLastLook = false
     /// Recorded calls decoded but not yet written (`takeRecordedCalls`).
     var heldCalls: [HeldCall] = []
+    /// How many of them wait to learn whether they returned (`HeldCall.awaitsThread`).
+    var interruptedHeld = 0
     /// The running calls last told to the sinks (`takeRecordedCalls`).
     var lastInFlightSent: [Int32: MonotonicTime] = [:]
     /// How often an idle tracer takes those records while it waits.

@@ -125,8 +125,8 @@ extension Tracer {
             }
         }
         takeRecordedCalls()
-        for tid in Set(heldCalls.map(\.call.tid)) {
-            if let held = earliestHeldCall(of: tid) { before[tid] = min(before[tid] ?? held, held) }
+        for held in heldCalls {
+            before[held.call.tid] = min(before[held.call.tid] ?? held.call.entryTime, held.call.entryTime)
         }
         submit(.strayKernelSamples(before: before, otherwise: now))
     }
