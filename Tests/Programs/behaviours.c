@@ -66,6 +66,39 @@ static void on_alarm_drain(int signo)
     handled = 1;
 }
 
+/* restart and read-restart: a receive (recv, or read) blocked when SIGUSR1
+ * (SA_RESTART) arrives is restarted and gets its byte; one blocked when
+ * SIGUSR2 (no SA_RESTART) arrives fails with EINTR. */
+static int restarted_receives(int use_read)
+{
+    struct sigaction restarting = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+    struct sigaction interrupting = { .sa_handler = on_usr1, .sa_flags = 0 };
+    sigaction(SIGUSR1, &restarting, NULL);
+    sigaction(SIGUSR2, &interrupting, NULL);
+    int pair[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(200000);
+        kill(parent, SIGUSR1);
+        usleep(200000);
+        if (use_read)
+            write(pair[1], "x", 1);
+        else
+            send(pair[1], "x", 1, 0);
+        usleep(200000);
+        kill(parent, SIGUSR2);
+        _exit(0);
+    }
+    char byte;
+    ssize_t first = use_read ? read(pair[0], &byte, 1) : recv(pair[0], &byte, 1, 0);
+    ssize_t second = use_read ? read(pair[0], &byte, 1) : recv(pair[0], &byte, 1, 0);
+    int error = errno;
+    waitpid(child, NULL, 0);
+    return first == 1 && byte == 'x' && second == -1 && error == EINTR ? 0 : 1;
+}
+
 static void *read_forever(void *fd)
 {
     char byte;
@@ -135,56 +168,8 @@ int main(int argc, char *argv[])
         int closed = getsockname(atoi(argv[2]), (struct sockaddr *)&name, &length);
         return kept == 0 && closed == -1 && errno == EBADF ? 5 : 1;
     }
-    if (strcmp(argv[1], "restart") == 0) {
-        struct sigaction restarting = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
-        struct sigaction interrupting = { .sa_handler = on_usr1, .sa_flags = 0 };
-        sigaction(SIGUSR1, &restarting, NULL);
-        sigaction(SIGUSR2, &interrupting, NULL);
-        int pair[2];
-        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
-        pid_t parent = getpid();
-        pid_t child = fork();
-        if (child == 0) {
-            usleep(200000);
-            kill(parent, SIGUSR1);
-            usleep(200000);
-            send(pair[1], "x", 1, 0);
-            usleep(200000);
-            kill(parent, SIGUSR2);
-            _exit(0);
-        }
-        char byte;
-        ssize_t first = recv(pair[0], &byte, 1, 0);
-        ssize_t second = recv(pair[0], &byte, 1, 0);
-        int error = errno;
-        waitpid(child, NULL, 0);
-        return first == 1 && byte == 'x' && second == -1 && error == EINTR ? 0 : 1;
-    }
-    if (strcmp(argv[1], "read-restart") == 0) {
-        struct sigaction restarting = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
-        struct sigaction interrupting = { .sa_handler = on_usr1, .sa_flags = 0 };
-        sigaction(SIGUSR1, &restarting, NULL);
-        sigaction(SIGUSR2, &interrupting, NULL);
-        int pair[2];
-        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
-        pid_t parent = getpid();
-        pid_t child = fork();
-        if (child == 0) {
-            usleep(200000);
-            kill(parent, SIGUSR1);
-            usleep(200000);
-            write(pair[1], "x", 1);
-            usleep(200000);
-            kill(parent, SIGUSR2);
-            _exit(0);
-        }
-        char byte;
-        ssize_t first = read(pair[0], &byte, 1);
-        ssize_t second = read(pair[0], &byte, 1);
-        int error = errno;
-        waitpid(child, NULL, 0);
-        return first == 1 && byte == 'x' && second == -1 && error == EINTR ? 0 : 1;
-    }
+    if (strcmp(argv[1], "restart") == 0 || strcmp(argv[1], "read-restart") == 0)
+        return restarted_receives(strcmp(argv[1], "read-restart") == 0);
     if (strcmp(argv[1], "killed-in-read") == 0) {
         int pair[2];
         socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
