@@ -75,5 +75,7 @@ public final class FanOut: TraceSink {
     public func handle(_ event: TraceEvent) { sinks.forEach { $0.handle(event) } }
     public func flush() { sinks.forEach { $0.flush() } }
     public func finish() { sinks.forEach { $0.finish() } }
-    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime]) { sinks.forEach { $0.recordedCallsInFlight(since) } }
+    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {
+        sinks.forEach { $0.recordedCallsInFlight(since, at: time) }
+    }
 }

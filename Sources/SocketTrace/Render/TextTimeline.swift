@@ -117,7 +117,7 @@ public final class TextTimeline: TraceSink {
         for line in order.take(event) { write(line) }
     }
 
-    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime]) {
+    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {
         for line in order.hold(since) { write(line) }
     }
 

@@ -130,7 +130,7 @@ public final class TraceRecordStream {
         var heads: [TraceRecord?] = []
         func nextEvent(_ stream: TraceRecordStream) throws(TraceFileError) -> TraceRecord? {
             while let record = try stream.next() {
-                if record.event != nil { return record }
+                if record.isReplayed { return record }
             }
             return nil
         }
@@ -180,7 +180,7 @@ public struct TraceFileReader {
     /// The records of several traces on one timeline (client and server
     /// traced separately on one host share CLOCK_MONOTONIC).
     public static func merged(_ readers: [TraceFileReader]) -> [TraceRecord] {
-        let events = { (reader: TraceFileReader) in reader.records.filter { $0.event != nil } }
+        let events = { (reader: TraceFileReader) in reader.records.filter(\.isReplayed) }
         if readers.count == 1 { return events(readers[0]) }
         return readers.flatMap(events)
             .enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)

@@ -54,6 +54,10 @@ public final class TraceFileWriter: TraceSink {
         output.write(String(decoding: data, as: UTF8.self) + "\n")
     }
 
+    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {
+        write(.inFlight(time: time, since: since))
+    }
+
     public func handle(_ event: TraceEvent) {
         switch event {
         case let .syscallEntered(call): write(.syscallEntry(call))

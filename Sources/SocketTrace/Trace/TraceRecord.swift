@@ -61,6 +61,10 @@ public enum TraceRecord: Sendable {
     /// A kernel chain that later samples refer to by id (format 1.1).
     /// `symbols`: the frames' symbols when some are compiler copies (format 1.10).
     case chain(id: Int, frames: [String], symbols: [String]?)
+    /// Threads inside calls the kernel records, not yet written, and since
+    /// when; `time`, when the tracer looked (format 1.15). A timeline holds
+    /// the lines begun after them, as the live one did.
+    case inFlight(time: MonotonicTime, since: [Int32: MonotonicTime])
     case end(TraceSummary)
 
     /// When the record was emitted, on the trace's monotonic clock (a
@@ -75,6 +79,7 @@ public enum TraceRecord: Sendable {
         case let .function(event): event.time
         case let .connection(connection): connection.connectTime ?? connection.acceptTime ?? MonotonicTime(nanoseconds: 0)
         case .chain, .alignment: MonotonicTime(nanoseconds: 0)
+        case let .inFlight(time, _): time
         case let .end(summary): summary.endMonotonic
         }
     }
@@ -84,11 +89,17 @@ public enum TraceRecord: Sendable {
         return false
     }
 
+    /// Whether a replay gives it to the sinks (`TraceSink.replay`): an event, or the calls then in flight.
+    public var isReplayed: Bool {
+        if case .inFlight = self { return true }
+        return event != nil
+    }
+
     /// The trace event it replays, if any.
     public var event: TraceEvent? {
         switch self {
         // Connections are derived from the calls: consumers pair them again (across merged files too).
-        case .header, .end, .chain, .alignment, .connection: nil
+        case .header, .end, .chain, .alignment, .connection, .inFlight: nil
         case let .syscallEntry(call): .syscallEntered(call)
         case let .syscall(call): .syscallExited(call)
         case let .syscallAbandoned(call): .syscallAbandoned(call)
@@ -100,7 +111,12 @@ public enum TraceRecord: Sendable {
 }
 
 extension TraceRecord: Codable {
-    enum TypeKey: String, CodingKey { case type, text, error, id, frames, symbols }
+    enum TypeKey: String, CodingKey { case type, text, error, id, frames, symbols, time, threads }
+
+    struct ThreadSince: Codable {
+        let tid: Int32
+        let since: MonotonicTime
+    }
 
     public init(from decoder: any Decoder) throws {
         let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
@@ -127,6 +143,11 @@ extension TraceRecord: Codable {
             table?.frames[id] = frames
             table?.symbols[id] = symbols
             self = .chain(id: id, frames: frames, symbols: symbols)
+        case "in_flight":
+            let keyed = try decoder.container(keyedBy: TypeKey.self)
+            let threads = try keyed.decode([ThreadSince].self, forKey: .threads)
+            self = .inFlight(time: try keyed.decode(MonotonicTime.self, forKey: .time),
+                             since: Dictionary(threads.map { ($0.tid, $0.since) }, uniquingKeysWith: min))
         case "end": self = .end(try TraceSummary(from: decoder))
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: [TypeKey.type], debugDescription: "unknown record type '\(type)'"))
@@ -172,6 +193,10 @@ extension TraceRecord: Codable {
             try keyed.encode(id, forKey: .id)
             try keyed.encode(frames, forKey: .frames)
             try keyed.encodeIfPresent(symbols, forKey: .symbols)
+        case let .inFlight(time, since):
+            try keyed.encode("in_flight", forKey: .type)
+            try keyed.encode(time, forKey: .time)
+            try keyed.encode(since.sorted { $0.key < $1.key }.map { ThreadSince(tid: $0.key, since: $0.value) }, forKey: .threads)
         case let .end(summary):
             try keyed.encode("end", forKey: .type)
             try summary.encode(to: encoder)

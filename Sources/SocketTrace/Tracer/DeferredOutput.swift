@@ -22,7 +22,7 @@ struct DeferredOutput {
         /// (`ExitCaptureSource`): written with it.
         case processEnded(ProcessEvent, captured: Bool)
         /// Threads inside calls the kernel records, and since when (`TraceSink.recordedCallsInFlight`).
-        case recordedCallsInFlight([Int32: MonotonicTime])
+        case recordedCallsInFlight([Int32: MonotonicTime], at: MonotonicTime)
         case flush
     }
 

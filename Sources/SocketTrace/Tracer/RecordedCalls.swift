@@ -55,7 +55,7 @@ extension Tracer {
         var since = runningByThread.filter { !released.contains(ThreadInstant(tid: $0.key, time: $0.value)) }
         for held in heldCalls { since[held.call.tid] = min(since[held.call.tid] ?? held.call.entryTime, held.call.entryTime) }
         if since != lastInFlightSent {
-            submit(.recordedCallsInFlight(since))
+            submit(.recordedCallsInFlight(since, at: .now()))
             lastInFlightSent = since
         }
         return records.count

@@ -84,9 +84,20 @@ public protocol TraceSink: AnyObject {
     /// Threads inside calls the kernel records (`DataCallCapture`), and
     /// since when: their calls, not yet known, began then. A sink that
     /// orders lines by when they began holds later ones back.
-    func recordedCallsInFlight(_ since: [Int32: MonotonicTime])
+    /// `time`: when the tracer looked.
+    func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime)
 }
 
 extension TraceSink {
-    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime]) {}
+    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {}
+
+    /// A trace file's record given again to a sink (`report`): its event,
+    /// or the calls then in flight.
+    public func replay(_ record: TraceRecord) {
+        if case let .inFlight(time, since) = record {
+            recordedCallsInFlight(since, at: time)
+        } else if let event = record.event {
+            handle(event)
+        }
+    }
 }

@@ -54,8 +54,8 @@ extension Tracer {
             for outcome in awaitedExits.takeSettled() { performOutput(outcome) }
         case let .processEnded(event, captured):
             performProcessEnded(event, captured: captured)
-        case let .recordedCallsInFlight(since):
-            sink.recordedCallsInFlight(since)
+        case let .recordedCallsInFlight(since, time):
+            sink.recordedCallsInFlight(since, at: time)
         case .flush:
             sink.flush()
         }

@@ -52,7 +52,7 @@ struct Report: ParsableCommand {
         }
         do {
             try TraceRecordStream.mergeEvents(streams) { record in
-                if let event = record.event { sink.handle(event) }
+                sink.replay(record)
             }
         } catch {
             stream.close()
@@ -79,7 +79,7 @@ extension Report {
         case .html:
             let timeline = TraceOutput.capturing()
             let sink = TextTimeline(output: timeline, options: TextTimeline.Options())
-            for record in records { if let event = record.event { sink.handle(event) } }
+            for record in records { sink.replay(record) }
             sink.finish()
             return HTMLReport(records: records, header: header, timelineText: timeline.captured).render()
         case .text, .strace, .jsonl:
