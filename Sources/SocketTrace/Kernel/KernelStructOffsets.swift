@@ -18,15 +18,15 @@ struct KernelStructOffsets: Equatable {
     let socketSock: Int32
     let sockFamily: Int32
 
-    /// A field that could not be found, named as `struct.member`.
+    /// A field that could not be found, named as `struct.member` (nil: no BTF at all).
     struct Missing: Error, CustomStringConvertible {
-        let field: String
-        var description: String { "the kernel's BTF has no \(field)" }
+        let field: String?
+        var description: String { field.map { "the kernel's BTF has no \($0)" } ?? "the kernel publishes no BTF (/sys/kernel/btf/vmlinux)" }
     }
 
     /// The running kernel's offsets; throws when it has no BTF or a field moved out of reach.
     static func running() throws -> KernelStructOffsets {
-        guard let btf = btf__load_vmlinux_btf() else { throw Missing(field: "BTF at all (/sys/kernel/btf/vmlinux)") }
+        guard let btf = btf__load_vmlinux_btf() else { throw Missing(field: nil) }
         defer { btf__free(btf) }
         func offset(_ structure: String, _ path: String...) throws -> Int32 {
             var typeID = btf__find_by_name_kind(btf, structure, UInt32(BTF_KIND_STRUCT))
