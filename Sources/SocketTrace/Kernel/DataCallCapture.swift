@@ -67,35 +67,26 @@ public final class DataCallCapture {
     }
 
     static func load(_ name: String, _ code: [UInt64]) throws -> Int32 {
-        var log = [CChar](repeating: 0, count: 1 << 16)
-        let program = code.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: bpf_insn.self, capacity: buffer.count) { instructions in
-                log.withUnsafeMutableBufferPointer { logBuffer in
-                    var options = bpf_prog_load_opts()
-                    options.sz = MemoryLayout<bpf_prog_load_opts>.size
-                    options.log_buf = logBuffer.baseAddress
-                    options.log_size = UInt32(logBuffer.count)
-                    options.log_level = 0
-                    return bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, name, "GPL", instructions, buffer.count, &options)
-                }
-            }
-        }
-        guard program >= 0 else {
-            // Loaded again with the verifier's log, to say why.
-            let why = code.withUnsafeBufferPointer { buffer in
+        /// One load; with `logLevel` 1 the verifier's last lines say why it refused.
+        func attempt(logLevel: UInt32) -> (program: Int32, log: String) {
+            var log = [CChar](repeating: 0, count: 1 << 16)
+            return code.withUnsafeBufferPointer { buffer in
                 buffer.baseAddress!.withMemoryRebound(to: bpf_insn.self, capacity: buffer.count) { instructions in
-                    log.withUnsafeMutableBufferPointer { logBuffer -> String in
+                    log.withUnsafeMutableBufferPointer { logBuffer in
                         var options = bpf_prog_load_opts()
                         options.sz = MemoryLayout<bpf_prog_load_opts>.size
                         options.log_buf = logBuffer.baseAddress
                         options.log_size = UInt32(logBuffer.count)
-                        options.log_level = 1
-                        _ = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, name, "GPL", instructions, buffer.count, &options)
-                        return String(cString: logBuffer.baseAddress!).split(separator: "\n").suffix(3).joined(separator: "; ")
+                        options.log_level = logLevel
+                        let program = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, name, "GPL", instructions, buffer.count, &options)
+                        return (program, String(cString: logBuffer.baseAddress!).split(separator: "\n").suffix(3).joined(separator: "; "))
                     }
                 }
             }
-            throw TraceError(operation: "loading the BPF program \(name) (\(why))", errno: -program)
+        }
+        let program = attempt(logLevel: 0).program
+        guard program >= 0 else {
+            throw TraceError(operation: "loading the BPF program \(name) (\(attempt(logLevel: 1).log))", errno: -program)
         }
         return program
     }

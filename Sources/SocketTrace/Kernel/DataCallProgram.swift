@@ -77,7 +77,8 @@ struct DataCallProgram {
     static func exit(_ maps: Maps, offsets o: KernelStructOffsets, bytesCaptured: Int32) -> [UInt64] {
         var a = BPFAssembler()
         // Stack: -8 tid key, -16 pid_tgid, -24 a pointer read, -32 a small
-        // field read, -56…-40 the saved dx, si, di (count, buffer, fd), -64 key 0.
+        // field read, -56…-40 the saved dx, si, di (count, buffer, fd), -64
+        // key 0, -72 the file's inode.
         func readKernel(into offset: Int16, _ size: Int32, from base: BPFAssembler.Register, plus field: Int32) {
             a.mov(.r3, base)
             a.add(.r3, field)
@@ -86,6 +87,16 @@ struct DataCallProgram {
             a.mov(.r2, size)
             a.call(BPF_FUNC_probe_read_kernel)
             a.jump(if: .r0, .notEqual, 0, to: "drop")
+        }
+        /// record[recordField] = the `size` bytes at `offset` into the
+        /// structure whose address is at stack `slot` (zeros if unreadable).
+        func readIntoRecord(_ recordField: Int16, _ size: Int32, pointerAt slot: Int16, plus offset: Int32) {
+            a.load(.r3, .double, from: .r10, slot)
+            a.add(.r3, offset)
+            a.mov(.r1, .r9)
+            a.add(.r1, Int32(recordField))
+            a.mov(.r2, size)
+            a.call(BPF_FUNC_probe_read_kernel)
         }
         a.mov(.r6, .r1)
         a.call(BPF_FUNC_get_current_pid_tgid)
@@ -135,6 +146,7 @@ struct DataCallProgram {
         a.jump(if: .r8, .equal, 0, to: "drop")
         readKernel(into: -24, 8, from: .r8, plus: o.fileInode)
         a.load(.r1, .double, from: .r10, -24)
+        a.store(.r1, .double, to: .r10, -72)
         a.store(0, .double, to: .r10, -32)
         readKernel(into: -32, 2, from: .r1, plus: o.inodeMode)
         a.load(.r1, .double, from: .r10, -32)
@@ -148,23 +160,12 @@ struct DataCallProgram {
         a.call(BPF_FUNC_map_lookup_elem)
         a.jump(if: .r0, .equal, 0, to: "drop")
         a.mov(.r9, .r0)
-        readKernel(into: -24, 8, from: .r8, plus: o.fileInode)
-        a.load(.r3, .double, from: .r10, -24)
-        a.add(.r3, o.inodeNumber)
-        a.mov(.r1, .r9)
-        a.add(.r1, Int32(inode))
-        a.mov(.r2, 8)
-        a.call(BPF_FUNC_probe_read_kernel)
+        readIntoRecord(inode, 8, pointerAt: -72, plus: o.inodeNumber)
         a.store(0, .double, to: .r9, family)
         readKernel(into: -24, 8, from: .r8, plus: o.filePrivateData)
         a.load(.r1, .double, from: .r10, -24)
         readKernel(into: -24, 8, from: .r1, plus: o.socketSock)
-        a.load(.r3, .double, from: .r10, -24)
-        a.add(.r3, o.sockFamily)
-        a.mov(.r1, .r9)
-        a.add(.r1, Int32(family))
-        a.mov(.r2, 2)
-        a.call(BPF_FUNC_probe_read_kernel)
+        readIntoRecord(family, 2, pointerAt: -24, plus: o.sockFamily)
         a.load(.r1, .double, from: .r10, -16)
         a.store(.r1, .double, to: .r9, pidTgid)
         a.load(.r1, .double, from: .r7, 8)

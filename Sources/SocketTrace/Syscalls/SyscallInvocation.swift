@@ -187,7 +187,7 @@ public struct SyscallResult: Sendable, Equatable, Codable {
 }
 
 /// A CLOCK_MONOTONIC instant, the clock perf samples also use.
-public struct MonotonicTime: Sendable, Comparable, Codable {
+public struct MonotonicTime: Sendable, Comparable, Hashable, Codable {
     public let nanoseconds: UInt64
 
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }

@@ -95,21 +95,17 @@ extension Tracer {
     }
 
     /// `tid` was seen running after its interrupted call: that call returned.
-    func threadSeenAlive(_ tid: Int32) {
-        guard interruptedHeld > 0 else { return }
-        for index in heldCalls.indices where heldCalls[index].awaitsThread && heldCalls[index].call.tid == tid {
-            heldCalls[index].awaitsThread = false
-            interruptedHeld -= 1
-        }
-    }
+    func threadSeenAlive(_ tid: Int32) { settleInterruptedCalls(of: tid, returned: true) }
 
     /// `tid` ended (or reached its exit) after its interrupted call: that call never returned.
-    func threadEndedInCall(_ tid: Int32) {
+    func threadEndedInCall(_ tid: Int32) { settleInterruptedCalls(of: tid, returned: false) }
+
+    func settleInterruptedCalls(of tid: Int32, returned: Bool) {
         guard interruptedHeld > 0 else { return }
         for index in heldCalls.indices where heldCalls[index].awaitsThread && heldCalls[index].call.tid == tid {
             heldCalls[index].awaitsThread = false
+            heldCalls[index].abandoned = !returned
             interruptedHeld -= 1
-            heldCalls[index].abandoned = true
         }
     }
 
@@ -184,10 +180,5 @@ struct HeldCall {
 /// A thread and a moment: a call by the thread that entered it then.
 struct ThreadInstant: Hashable {
     let tid: Int32
-    let nanoseconds: UInt64
-
-    init(tid: Int32, time: MonotonicTime) {
-        self.tid = tid
-        nanoseconds = time.nanoseconds
-    }
+    let time: MonotonicTime
 }
