@@ -309,15 +309,9 @@ public final class KernelSampler {
             parse(chunk.count, into: &drained)
         }
         stashed.removeAll()
-        for cpu in cpus {
-            guard let ring = rings[cpu] else { continue }
-            while true {
-                let length = buffer.withUnsafeMutableBytes { ring.drain(into: $0) }
-                if length == 0 { break }
-                if fillsHalfARing(UInt64(length)) { ringFoundHalfFull = true }
-                parse(length, into: &drained)
-                if length < buffer.count / 2 { break }
-            }
+        readRings { length in
+            if fillsHalfARing(UInt64(length)) { ringFoundHalfFull = true }
+            parse(length, into: &drained)
         }
         drained.samples.sort { $0.time < $1.time }
         drained.exits.sort { $0.time < $1.time }
@@ -333,12 +327,18 @@ public final class KernelSampler {
     /// the kernel's symbols are read (which naming frames needs), a program
     /// that runs without stops would fill them. `drain` reads these first.
     public func stash() {
+        readRings { length in stashed.append(Array(buffer[0..<length])) }
+    }
+
+    /// Copies each CPU's ring into `buffer`, a run at a time, handing each
+    /// run's length to `take` before the next.
+    func readRings(_ take: (Int) -> Void) {
         for cpu in cpus {
             guard let ring = rings[cpu] else { continue }
             while true {
                 let length = buffer.withUnsafeMutableBytes { ring.drain(into: $0) }
                 if length == 0 { break }
-                stashed.append(Array(buffer[0..<length]))
+                take(length)
                 if length < buffer.count / 2 { break }
             }
         }

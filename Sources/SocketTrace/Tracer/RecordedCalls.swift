@@ -29,12 +29,13 @@ extension Tracer {
     /// that stop shows it alive (not at its exit): what it says of an
     /// interrupted call of its applies before anything is written, so the
     /// call comes before the stop's own lines (a signal after ERESTARTSYS).
+    /// `running`: the in-flight map if the caller has just looked at it.
     @discardableResult
-    func takeRecordedCalls(stopped: (tid: Int32, alive: Bool)? = nil) -> Int {
+    func takeRecordedCalls(stopped: (tid: Int32, alive: Bool)? = nil, running looked: [Int32: MonotonicTime]? = nil) -> Int {
         guard let dataCalls else { return 0 }
         // Looked at before the ring is read: a call that returns after the
         // look has its record in a later drain.
-        let runningByThread = dataCalls.inFlight().filter { tasks[$0.key] != nil }
+        let runningByThread = (looked ?? dataCalls.inFlight()).filter { tasks[$0.key] != nil }
         let running = runningByThread.values.min()
         let records = dataCalls.drain()
         for (index, record) in records.enumerated() {

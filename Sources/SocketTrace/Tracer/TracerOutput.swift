@@ -112,10 +112,7 @@ extension Tracer {
     /// keeps its samples from that call's entry; a call that returned before
     /// the look is taken from the ring before the samples are judged.
     func emitStrayKernelSamples() {
-        guard kernel?.sampler != nil else {
-            takeRecordedCalls()
-            return
-        }
+        guard kernel?.sampler != nil else { return }
         let now = MonotonicTime.now()
         let recording = dataCalls?.inFlight() ?? [:]
         var before: [Int32: MonotonicTime] = [:]
@@ -124,7 +121,7 @@ extension Tracer {
                 before[tid] = entry
             }
         }
-        takeRecordedCalls()
+        takeRecordedCalls(running: recording)
         for held in heldCalls {
             before[held.call.tid] = min(before[held.call.tid] ?? held.call.entryTime, held.call.entryTime)
         }
