@@ -214,6 +214,26 @@ struct TraceFileTests {
         #expect(output.captured.contains("stack: " + outermost) && output.captured.contains(innermost), "\(output.captured)")
     }
 
+    @Test("a line of words under a call: written whole when it fits, wrapped at spaces as the word-by-word path wraps it")
+    func wordsWrapLikeParts() {
+        let texts = ["packet sent by this socket: skb 0xffff888177d6b0e0 queued by write of 6151 on 127.0.0.1:59537 → 127.0.0.1:55404",
+                     "at net:net_dev_queue lo len=67", "  two  spaces inside ", "", " ", "one"]
+        for width in [nil, 60, 80, 200] as [Int?] {
+            for text in texts {
+                var options = TextTimeline.Options()
+                options.width = width
+                let fast = TraceOutput.capturing(), slow = TraceOutput.capturing()
+                TextTimeline(output: fast, options: options).writeWords(text, continuation: "  ")
+                TextTimeline(output: slow, options: options).writeWrapped(text.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
+                fast.flush()
+                slow.flush()
+                #expect(fast.captured == slow.captured, "width \(String(describing: width)): \(text)")
+            }
+        }
+        #expect(TextTimeline.singleSpaced("a b c") && !TextTimeline.singleSpaced("a  b") && !TextTimeline.singleSpaced(" a")
+                && !TextTimeline.singleSpaced("a ") && !TextTimeline.singleSpaced(""))
+    }
+
     @Test("a stack seen for two packets (×2) says whose each packet was, not the first's alone (audit 5: a FIN and its ACK)")
     func mergedPacketsEachOwned() {
         var event = Self.exitEvent()

@@ -182,7 +182,7 @@ extension TextTimeline {
         let kind = parts.softirqKind.map { "softirq \($0)" } ?? "softirq"
         var head = "↳ at \(sample.heading)"
         if count > 1 { head += " (×\(count))" }
-        writeWrapped(head.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
+        writeWords(head, continuation: "  ")
         if outsideCalls {
             if !names.syscall.isEmpty {
                 writeWrapped([paint("  interrupted: ", Self.dim) + paint(names.syscall[0], Self.dim)] + names.syscall.dropFirst().map { paint($0, Self.dim) },
@@ -206,7 +206,7 @@ extension TextTimeline {
             // Outside the traced tasks there is no call's socket to call "this".
             let shown = flows.isEmpty ? [outsideCalls ? "flow: " + flow.evidence : flow.description] : flows
             for text in shown {
-                writeWrapped(("  " + text).split(separator: " ").map(String.init), separator: " ", continuation: "    ", colour: colour)
+                writeWords(text, continuation: "    ", colour: colour)
             }
             if distinctFlows > shown.count {
                 writeWrapped(["  … and \(distinctFlows - shown.count) more packets of the same kind (the trace file has each)"], separator: " ",
@@ -264,7 +264,7 @@ extension TextTimeline {
         }
         let colour = alignment.verdict == .matches ? Self.green : Self.yellow
         let heading = "\(title) \(alignment.operation): " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
-        writeWrapped(heading.split(separator: " ").map(String.init), separator: " ", continuation: "  ")
+        writeWords(heading, continuation: "  ")
         writeWrapped(prefix + renderChain(alignment), separator: " → ", extraIndent: "  ")
         for step in alignment.steps where step.status != .matched && step.status != .outOfOrder {
             guard let evidence = step.evidence, explained.insert(step).inserted else { continue }

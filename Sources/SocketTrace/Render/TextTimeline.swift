@@ -305,7 +305,32 @@ public final class TextTimeline: TraceSink {
     }
 
     /// The indent under a call's line where its kernel activity goes.
-    var kernelIndent: String { String(repeating: " ", count: 35) }
+    var kernelIndent: String { Self.kernelIndentText }
+    static let kernelIndentText = String(repeating: " ", count: 35)
+
+    /// No space at either end, none doubled: the words of `text` joined
+    /// by single spaces are `text` itself.
+    static func singleSpaced(_ text: String) -> Bool {
+        var previous: UInt8 = 0x20
+        for byte in text.utf8 {
+            if byte == 0x20 && previous == 0x20 { return false }
+            previous = byte
+        }
+        return previous != 0x20
+    }
+
+    /// Words of `text` (split at single spaces) under a call, wrapped as
+    /// `writeWrapped` wraps them; a line that fits is written as it is,
+    /// without being taken apart (most are: a timeline writes several
+    /// for every call).
+    func writeWords(_ text: String, continuation: String = "", colour: String? = nil) {
+        let plain = Self.singleSpaced(text)
+        if plain && (options.width.map { Self.kernelIndentText.count + Self.visibleWidth(text) <= $0 } ?? true) {
+            put(Self.kernelIndentText + (colour.map { paint(text, $0) } ?? text) + "\n")
+            return
+        }
+        writeWrapped(text.split(separator: " ").map(String.init), separator: " ", continuation: continuation, colour: colour)
+    }
 
     /// Parts joined by `separator` under a call, broken into lines that fit
     /// the terminal (parts are kept whole; colour codes take no columns).
