@@ -146,3 +146,65 @@ struct RecordEncoderTests {
         #expect(read.count == 1 && read.first?.kernel?.expected == [] && read.first?.kernel?.operation == nil)
     }
 }
+
+/// Format 1.16: a call's `syscall_entry` is left out when its `syscall`
+/// record comes next; one with anything between, or a flush, keeps it.
+struct EntryLeftOutTests {
+    static func call(_ tid: Int32, entry: UInt64) -> SyscallInvocation {
+        var call = SyscallInvocation(pid: tid, tid: tid, architecture: .x86_64, syscall: .write, arguments: [5, 0, 1, 0, 0, 0],
+                                     entryTime: MonotonicTime(nanoseconds: entry))
+        call.entryText = "write(5, \"x\", 1"
+        call.exitTime = MonotonicTime(nanoseconds: entry + 500)
+        call.result = SyscallResult(rval: 1, isError: false)
+        call.returnText = "1"
+        return call
+    }
+
+    func types(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? NSDictionary)?["type"] as? String
+        }.filter { $0 != "header" && $0 != "end" }
+    }
+
+    func written(leavingOut: Bool, _ events: (TraceFileWriter) -> Void) -> String {
+        let output = TraceOutput.capturing()
+        let writer = TraceFileWriter(output: output, header: TraceHeader(command: ["t"], kernelObservation: "off", note: nil))
+        writer.leavesOutEntriesEndedNext = leavingOut
+        events(writer)
+        writer.finish()
+        return output.captured
+    }
+
+    @Test("an entry its end follows is left out; overlapping calls and a flush keep theirs; report's rewrite keeps every entry")
+    func leftOut() {
+        let a = Self.call(10, entry: 1_000), b = Self.call(11, entry: 1_200), c = Self.call(10, entry: 5_000), d = Self.call(11, entry: 3_000)
+        let events = { (writer: TraceFileWriter) in
+            writer.handle(.syscallEntered(a))
+            writer.handle(.syscallEntered(b))   // between a's entry and end: a's entry stays
+            writer.handle(.syscallExited(a))    // between b's entry and end: b's stays
+            writer.handle(.syscallExited(b))
+            writer.handle(.syscallEntered(d))
+            writer.handle(.syscallExited(d))    // d's end came next: d's entry is left out
+            writer.handle(.syscallEntered(c))
+            writer.flush()                      // the tracer waits: c may block, its entry is written
+            writer.handle(.syscallExited(c))
+        }
+        #expect(types(written(leavingOut: true, events)) == ["syscall_entry", "syscall_entry", "syscall", "syscall", "syscall", "syscall_entry", "syscall"])
+        #expect(types(written(leavingOut: false, events))
+                == ["syscall_entry", "syscall_entry", "syscall", "syscall", "syscall_entry", "syscall", "syscall_entry", "syscall"])
+    }
+
+    @Test("strace's lines for a call whose entry was left out: the whole line, as from its entry")
+    func straceLine() {
+        let output = TraceOutput.capturing()
+        var options = StraceWriter.Options()
+        options.writingToFile = true
+        let writer = StraceWriter(output: output, diagnostics: TraceOutput.capturing(), options: options)
+        writer.handle(.syscallExited(Self.call(10, entry: 1_000)))
+        writer.handle(.syscallEntered(Self.call(10, entry: 2_000)))
+        writer.handle(.syscallExited(Self.call(10, entry: 2_000)))
+        output.flush()
+        let line = "write(5, \"x\", 1)" + String(repeating: " ", count: 24) + "= 1\n"
+        #expect(output.captured == line + line, "\(output.captured)")
+    }
+}

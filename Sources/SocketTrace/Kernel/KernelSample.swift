@@ -92,6 +92,7 @@ public struct KernelSample: Sendable, Codable {
         self.cpu = cpu
         self.chain = chain
         self.fields = fields
+        heading = tracepoint + " " + summary
     }
 
     enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, symbols, fields, sources, inlined, flow, task, inTracedTask, alignments }
@@ -124,6 +125,7 @@ public struct KernelSample: Sendable, Codable {
             self.chain = frames
             if symbols == nil { symbols = (decoder.userInfo[ChainTable.key] as? ChainTable)?.symbols[id] }
         }
+        heading = tracepoint + " " + summary
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -148,7 +150,9 @@ public struct KernelSample: Sendable, Codable {
 
     /// `net:net_dev_queue lo len=80`: the tracepoint and its summary, as
     /// timelines and alignments (`ChainAlignment.sample`) name a sample.
-    public var heading: String { tracepoint + " " + summary }
+    /// Worked out once, when the sample is made: its tracepoint and fields
+    /// never change, and every renderer and alignment names it by this.
+    public private(set) var heading = ""
 
     /// A one-line summary of the fields that matter on a timeline.
     public var summary: String {

@@ -18,6 +18,8 @@ public final class StraceWriter: TraceSink {
     let options: Options
     var liveTracees = 0
     var previousTimestamp: MonotonicTime?
+    /// Threads whose call's start was written and whose end was not.
+    var entered: Set<Int32> = []
 
     public init(output: TraceOutput, diagnostics: TraceOutput = .standardError, options: Options) {
         self.output = output
@@ -60,8 +62,14 @@ public final class StraceWriter: TraceSink {
             lines.begin(call.tid, leader: leader(call.tid, wall: call.wallClock ?? .now(), monotonic: call.entryTime))
             lines.write(call.entryText)
             lines.keepOpen(for: call.tid)
+            entered.insert(call.tid)
         case let .syscallExited(call):
-            if lines.openTid == call.tid {
+            if entered.remove(call.tid) == nil {
+                // Its start was not given (a trace file from 1.16 leaves out an
+                // entry its end follows): the whole line at once.
+                lines.begin(call.tid, leader: leader(call.tid, wall: call.wallClock ?? .now(), monotonic: call.entryTime))
+                lines.write(call.entryText + call.exitText)
+            } else if lines.openTid == call.tid {
                 lines.write(call.exitText)
             } else {
                 lines.begin(call.tid, leader: leader(call.tid))
@@ -69,6 +77,7 @@ public final class StraceWriter: TraceSink {
             }
             finishResult(call)
         case let .syscallAbandoned(call):
+            entered.remove(call.tid)
             if lines.openTid != call.tid {
                 lines.begin(call.tid, leader: leader(call.tid))
                 lines.write("<... \(call.name) resumed>")

@@ -55,12 +55,33 @@ public final class TraceFileWriter: TraceSink {
     }
 
     public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {
+        writePendingEntry()
         write(.inFlight(time: time, since: since))
     }
 
+    /// A call's start, not written yet: when its end is the next thing
+    /// written, its `syscall` record says all the entry would, and the
+    /// entry is left out (format 1.16). Anything else, a flush (the tracer
+    /// waits: the call may block) or the end writes it first. Not while
+    /// `report` writes a file again: it writes the records it reads.
+    var pendingEntry: SyscallInvocation?
+    public var leavesOutEntriesEndedNext = true
+
+    func writePendingEntry() {
+        guard let call = pendingEntry else { return }
+        pendingEntry = nil
+        write(.syscallEntry(call))
+    }
+
     public func handle(_ event: TraceEvent) {
+        if case let .syscallExited(call) = event, let pending = pendingEntry, pending.tid == call.tid, pending.entryTime == call.entryTime {
+            pendingEntry = nil
+        } else {
+            writePendingEntry()
+        }
         switch event {
-        case let .syscallEntered(call): write(.syscallEntry(call))
+        case let .syscallEntered(call):
+            if leavesOutEntriesEndedNext { pendingEntry = call } else { write(.syscallEntry(call)) }
         case let .syscallExited(call):
             syscalls += 1
             write(.syscall(call))
@@ -72,9 +93,13 @@ public final class TraceFileWriter: TraceSink {
         }
     }
 
-    public func flush() { output.flush() }
+    public func flush() {
+        writePendingEntry()
+        output.flush()
+    }
 
     public func finish() {
+        writePendingEntry()
         let counts = kernelCounts()
         for connection in connections.connections where connection.isTraced {
             write(.connection(connection))

@@ -38,11 +38,13 @@ struct Report: ParsableCommand {
             sink = PlainTextSink(StraceWriter(output: stream, options: options))
         case .jsonl:
             // The merged file's counts are the sum of its inputs'.
-            sink = TraceFileWriter(output: stream, header: streams[0].header, kernelCounts: {
+            let writer = TraceFileWriter(output: stream, header: streams[0].header, kernelCounts: {
                 streams.reduce((UInt64(0), UInt64(0))) { sum, trace in
                     (sum.0 + (trace.summary?.kernelSamples ?? 0), sum.1 + (trace.summary?.lostKernelSamples ?? 0))
                 }
             })
+            writer.leavesOutEntriesEndedNext = false
+            sink = writer
         default:
             var options = TextTimeline.Options()
             options.colour = TextTimeline.wantsColour(stream)
