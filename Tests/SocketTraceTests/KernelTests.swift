@@ -590,6 +590,35 @@ struct KernelTests {
         #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false)
     }
 
+    @Test("shutdown's operations by how and state: SHUT_WR sends the FIN (tcp_shutdown); SHUT_RD, a second SHUT_WR and a listener's send nothing; a failed one claims no chain")
+    func shutdownOperations() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, errno
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            client.shutdown(socket.SHUT_RD)
+            client.shutdown(socket.SHUT_WR); server.recv(1)
+            client.shutdown(socket.SHUT_WR)
+            lone = socket.socket()
+            try:
+                lone.shutdown(socket.SHUT_WR)
+            except OSError as e:
+                assert e.errno == errno.ENOTCONN
+            listener.shutdown(socket.SHUT_RDWR)
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "shutdown")
+        let shutdowns = calls.filter { $0.syscall == .shutdown }
+        try #require(shutdowns.count == 5, "\(shutdowns.map(\.entryText))")
+        let sent = { (call: SyscallInvocation) in call.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true }
+        #expect(shutdowns[0].kernel?.operation == "tcp_shutdown_read" && !sent(shutdowns[0]), "SHUT_RD sends nothing")
+        #expect(shutdowns[1].kernel?.operation == "tcp_shutdown" && sent(shutdowns[1]), "SHUT_WR: the FIN leaves")
+        #expect(shutdowns[2].kernel?.operation == "tcp_shutdown_again" && !sent(shutdowns[2]), "the FIN already left")
+        #expect(shutdowns[3].result?.errno == ENOTCONN && shutdowns[3].kernel?.expected.isEmpty == true,
+                "a failed call is not given a successful one's chain: \(String(describing: shutdowns[3].kernel?.expected))")
+        #expect(shutdowns[4].kernel?.operation == "tcp_shutdown_listener" && !sent(shutdowns[4]))
+    }
+
     @Test("SO_LINGER 0: close sends a reset (tcp_close_reset); the peer's close after ECONNRESET sends nothing (tcp_close_unconnected)")
     func closeWithReset() throws {
         let port = TestSupport.freshPort()

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Attributes kernel samples to syscalls: a sample belongs to the call in
 /// flight on the same thread when it was taken (entry ≤ t ≤ exit), softirq
 /// work run on that thread's stack included. Samples taken between calls
@@ -57,17 +59,27 @@ public final class KernelCorrelator {
         let type: UInt64?
         let state: SocketInfo.State?
         let shared: Bool
+        /// The arguments an operation is chosen by (shutdown's how).
+        let selecting: [UInt64]
     }
     var candidatesCache: [CandidatesKey: [StackOperation]] = [:]
+    /// By syscall: the arguments its operations are chosen by.
+    var selectingIndices: [String: [Int]] = [:]
 
     /// The model's operations for a call on `socket`, narrowest first:
     /// the same few answers for every call of a run, so each is worked out once.
-    func candidateOperations(_ syscall: Syscall, socket: SocketSnapshot?) -> [StackOperation] {
+    func candidateOperations(_ syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]) -> [StackOperation] {
         guard let model else { return [] }
+        let indices = selectingIndices[syscall.rawValue] ?? {
+            let found = model.selectingArguments(syscall)
+            selectingIndices[syscall.rawValue] = found
+            return found
+        }()
         let key = CandidatesKey(syscall: syscall.rawValue, family: socket?.family, type: socket?.type, state: socket?.state,
-                                shared: (socket?.otherReferences ?? 0) > 0)
+                                shared: (socket?.otherReferences ?? 0) > 0,
+                                selecting: indices.map { $0 < arguments.count ? arguments[$0] : 0 })
         if let known = candidatesCache[key] { return known }
-        let found = model.operations(for: syscall, socket: socket)
+        let found = model.operations(for: syscall, socket: socket, arguments: arguments)
         candidatesCache[key] = found
         return found
     }
@@ -379,7 +391,7 @@ public final class KernelCorrelator {
         // program's calls on it all succeeded: its operations are a closed
         // socket's.
         let (socket, closedByKernel) = connectionStates.asKernelLeftIt(call.socket, before: call.entryTime)
-        let candidates = candidateOperations(call.syscall, socket: socket)
+        let candidates = candidateOperations(call.syscall, socket: socket, arguments: call.arguments)
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
         var (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
         // A failed call is counted under the operation that stands for its
@@ -388,7 +400,13 @@ public final class KernelCorrelator {
            let failure = candidates.first(where: { $0.result == name }) {
             operation = failure
         }
-        let (_, expectedNames) = self.expected(operation, entry: call.syscall.rawValue)
+        // A call that failed with an error no operation stands for, with
+        // nothing sampled: the model's chain is a successful call's, not
+        // this one's (audit: a shutdown failing with ENOTCONN was said to
+        // send a FIN, "expected (not observed)"). EINPROGRESS is a
+        // non-blocking connect under way: its SYN leaves.
+        let failedUnmodelled = call.result?.errno.map { $0 != EINPROGRESS && operation?.result == nil } ?? false
+        let expectedNames = failedUnmodelled && taken.isEmpty ? [] : self.expected(operation, entry: call.syscall.rawValue).names
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {
             let key = AlignmentKey(operation: sampleOperation?.name, sample: sample, family: sample.pathFamily)

@@ -165,6 +165,16 @@ public enum ModelParser {
                     throw fail("`result` names one errno (ECONNREFUSED): the error of the failed calls this operation stands for")
                 }
                 operation!.result = words[1]
+            case "argument":
+                guard words.count >= 3, let index = Int(words[1]), (0..<6).contains(index) else {
+                    throw fail("`argument` takes an argument's index (0-5) and the values it may have (`argument 1 1 2`: shutdown's how is SHUT_WR or SHUT_RDWR)")
+                }
+                var values: [UInt64] = []
+                for word in words.dropFirst(2) {
+                    guard let value = UInt64(word) else { throw fail("an argument's value is a number, not '\(word)'") }
+                    values.append(value)
+                }
+                operation!.argument = ArgumentCondition(index: index, values: values)
             case "softirq":
                 guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
                 operation!.softirq = words[1] == "yes"

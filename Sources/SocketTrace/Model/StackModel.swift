@@ -123,6 +123,10 @@ public struct StackOperation: Sendable, Codable {
     /// for (`result`): such a call is counted under it, whatever else its
     /// samples show (a refused connect's SYN is also tcp_connect's).
     public var result: String?
+    /// The calls it is for, by one of their arguments (`argument`):
+    /// shutdown's `how` tells a FIN sent (SHUT_WR, SHUT_RDWR) from nothing
+    /// sent (SHUT_RD). Nil: any arguments.
+    public var argument: ArgumentCondition?
     public var entries: [(syscalls: [String], functions: [ModelFunction])]
     public var body: [ModelFunction]
     public let file: String
@@ -173,7 +177,7 @@ public struct StackOperation: Sendable, Codable {
     /// Every function the operation names, on every kernel.
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
-    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result }
+    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result, argument }
 
     public init(name: String, file: String) {
         self.name = name
@@ -199,6 +203,7 @@ public struct StackOperation: Sendable, Codable {
         file = try c.decode(String.self, forKey: .file)
         within = try c.decodeIfPresent(String.self, forKey: .within)
         result = try c.decodeIfPresent(String.self, forKey: .result)
+        argument = try c.decodeIfPresent(ArgumentCondition.self, forKey: .argument)
         entries = []
     }
 
@@ -214,7 +219,22 @@ public struct StackOperation: Sendable, Codable {
         try c.encode(file, forKey: .file)
         try c.encodeIfPresent(within, forKey: .within)
         try c.encodeIfPresent(result, forKey: .result)
+        try c.encodeIfPresent(argument, forKey: .argument)
     }
+
+    /// Whether a call with these arguments is one of this operation's
+    /// (unknown arguments fit).
+    public func fits(arguments: [UInt64]?) -> Bool {
+        guard let argument, let arguments else { return true }
+        return argument.index < arguments.count && argument.values.contains(arguments[argument.index])
+    }
+}
+
+/// `argument INDEX VALUE…`: the call's argument INDEX (from 0, as the
+/// syscall's registers count) is one of the values.
+public struct ArgumentCondition: Sendable, Codable, Hashable {
+    public let index: Int
+    public let values: [UInt64]
 }
 
 /// A tracepoint of a probe set and what its hits are for.
@@ -265,8 +285,8 @@ public struct StackModel: Sendable {
 
     /// The operation a syscall on this socket performs (`tcp_send` for a
     /// write on a TCP socket), if the model has one.
-    public func operation(for syscall: Syscall, socket: SocketSnapshot?) -> StackOperation? {
-        operations(for: syscall, socket: socket).first
+    public func operation(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil) -> StackOperation? {
+        operations(for: syscall, socket: socket, arguments: arguments).first
     }
 
     /// Every operation a syscall on this socket may perform, the narrowest
@@ -274,8 +294,12 @@ public struct StackModel: Sendable {
     /// and, from release_sock's backlog, the handshake's last ACK
     /// (`tcp_connect_ack`); each sampled chain is aligned with the one whose
     /// own functions it shows.
-    public func operations(for syscall: Syscall, socket: SocketSnapshot?) -> [StackOperation] {
-        let fitting = operations.filter { !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) }
+    /// `arguments`: the call's, for operations that are for some of them
+    /// (`argument`); nil fits every operation.
+    public func operations(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil) -> [StackOperation] {
+        let fitting = operations.filter {
+            !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) && $0.fits(arguments: arguments)
+        }
         // Narrowest first; the wider ones stay candidates, for a chain that
         // shows their own functions (a close believed to drop one of several
         // references whose stack shows the FIN being sent).
@@ -304,6 +328,12 @@ public struct StackModel: Sendable {
             for name in wanted where seen.insert(name).inserted { names.append(name) }
         }
         return names
+    }
+
+    /// The arguments some operation for `syscall` is chosen by (`argument`):
+    /// what a choice of operations for a call depends on besides its socket.
+    public func selectingArguments(_ syscall: Syscall) -> [Int] {
+        Array(Set(operations.compactMap { $0.syscalls.contains(syscall.rawValue) ? $0.argument?.index : nil })).sorted()
     }
 
     /// The operations that happen in the receive softirq.

@@ -208,7 +208,7 @@ public struct SequenceDiagram: Sendable {
                 let sentSegment = call.kernel.map { $0.samples.contains { $0.tracepoint == "net:net_dev_queue" } } ?? true
                 if connection.refused != nil {
                     if call.syscall == .close { addNote(.note(over: [kernel], text: "no FIN: the connection was refused")) }
-                } else if sentSegment && (call.syscall == .close || call.argument(1) != 0) {
+                } else if sentSegment && (call.syscall == .close || (call.argument(1) != 0 && call.socket?.state != .shutDown)) {
                     let segment = operation?.hasSuffix("close_reset") == true ? "RST" : "FIN"
                     // When it left, where the kernel's sample says; an untraced peer's FIN before it first.
                     let sent = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
@@ -223,6 +223,12 @@ public struct SequenceDiagram: Sendable {
                     case let name? where name.hasSuffix("close_listener"): "a listener"
                     default: "none was sampled"
                     }
+                    addNote(.note(over: [kernel], text: "no FIN: " + why))
+                } else if call.result?.errno == nil {
+                    // A shutdown that sends nothing: SHUT_RD, or the FIN already left.
+                    let why = call.argument(1) == 0 ? "SHUT_RD sends nothing"
+                        : call.socket?.state == .shutDown || operation?.hasSuffix("shutdown_again") == true ? "an earlier shutdown sent it"
+                        : "none was sampled"
                     addNote(.note(over: [kernel], text: "no FIN: " + why))
                 }
             default:

@@ -17,14 +17,23 @@ extension TextTimeline {
     /// part is the interrupted task's frames, not a syscall's).
     /// `entry`: what the task's own frames came from, `syscall`, or
     /// `exit` for a process's end releasing its sockets.
-    func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false, entry: String = "syscall") {
+    /// `failure`: the call's error, when it failed.
+    func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false, entry: String = "syscall",
+                     failure: String? = nil) {
         let indent = kernelIndent
         if let state = activity.socketState { output.write(indent + paint("↳ " + state, Self.dim) + "\n") }
         if let closed = activity.closedElsewhere {
             output.write(indent + paint("↳ its socket \(closed.local) → \(closed.peer) was closed outside this thread: " + closed.evidence, Self.dim) + "\n")
         }
         if activity.source == .expected {
-            guard let operation = activity.operation, !activity.expected.isEmpty else { return }
+            guard let operation = activity.operation else { return }
+            guard !activity.expected.isEmpty else {
+                if let failure {
+                    output.write(indent + paint("↳ \(operation): the call failed (\(failure)) and nothing was sampled; "
+                        + "the model's chain is that of a call that succeeds", Self.dim) + "\n")
+                }
+                return
+            }
             output.write(indent + paint("↳ \(operation), expected (not observed): ", Self.dim)
                 + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
             return

@@ -156,7 +156,7 @@ public final class TextTimeline: TraceSink {
         }
         let userChain = Self.userChain(call)
         if let activity = call.kernel {
-            kernelLines(activity, userChain: userChain)
+            kernelLines(activity, userChain: userChain, failure: call.result?.errno.map { ErrnoName.name(Int($0)) ?? String($0) })
             if let graph = activity.functionGraph { graphLines(graph, activity: activity) }
         } else if call.functions != nil {
             writeWrapped(["↳ in " + (userChain.first ?? "")] + userChain.dropFirst(), separator: " → ", colour: "\u{1B}[2m")

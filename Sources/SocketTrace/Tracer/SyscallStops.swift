@@ -112,6 +112,10 @@ extension Tracer {
                     captureExitsLeftHolding(socket, closer: process, by: call)
                     thread.closing = socket
                 }
+            } else if syscall == .shutdown {
+                // The socket as the call found it: whether its FIN already
+                // left, or it listens, decides what this one sends.
+                call.socket = socketSnapshot(for: call, tracker: tracker)
             }
         }
         return TracedEntry(shown: shown, tracker: tracker, memory: memory)
