@@ -149,6 +149,42 @@ struct ConnectionPairingTests {
         #expect(text.contains("kernel sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE \(flow) (outside the traced tasks:"), "\(text)")
     }
 
+    @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake")
+    func timedOutConnect() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("timed-out") + ".jsonl"
+        let witness = TestSupport.temporaryFile("retransmits") + ".txt"
+        let client = "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept TimeoutError: pass"
+        setenv("CLIENT", client, 1)
+        defer { unsetenv("CLIENT") }
+        // Its own network namespace: every SYN to the port dropped, one retry allowed (about 3 s).
+        let shell = """
+            { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
+            ip link set lo up && sysctl -qw net.ipv4.tcp_syn_retries=1 && nft add table inet lost && \\
+            nft add chain inet lost in '{ type filter hook input priority 0; }' && nft add rule inet lost in tcp dport \(port) drop || exit 3
+            bpftrace -e 'tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf("RETRANSMIT %d %d\\n", args->sport, args->state); }' > \(witness) 2> \(witness).err & pid=$!
+            for i in $(seq 100); do grep -q Attaching \(witness).err \(witness) && break; sleep 0.2; done
+            \(TestSupport.sockettrace) --kernel on --save \(trace) -o /dev/null \(Self.python) -c "$CLIENT"; status=$?
+            sleep 0.2; kill -INT $pid; wait $pid; exit $status
+            """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let seen = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("RETRANSMIT ") }
+        try #require(!seen.isEmpty, "bpftrace saw no retransmission: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        // All of one socket's, in SYN_SENT (2).
+        let fields = seen.map { $0.split(separator: " ") }
+        #expect(Set(fields.map { $0[1] }).count == 1 && fields.allSatisfy { $0[2] == "2" }, "\(seen)")
+        let records = try TraceFileReader(path: trace).records
+        var found: [Connection] = []
+        for record in records { if case let .connection(connection) = record { found.append(connection) } }
+        #expect(found.map(\.title) == ["TCP 127.0.0.1:\(fields[0][1]) → 127.0.0.1:\(port)"] && found.first?.timedOut == "connect failed with ETIMEDOUT"
+                && found.first?.refused == nil, "\(found)")
+        let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
+        let text = MermaidRenderer.render(diagram)
+        #expect(text.components(separatedBy: "SYN retransmitted").count - 1 == seen.count, "\(seen.count) retransmissions: \(text)")
+        #expect(text.contains("no answer to the SYN#58; timed out") && text.contains("connect = -1 ETIMEDOUT") && !text.contains("SYN-ACK"), "\(text)")
+    }
+
     @Test("connections the trace cannot call served: one a traced listener never accepted, one closed before its connect's outcome (audit 17)")
     func unservedConnections() throws {
         let port = TestSupport.freshPort()

@@ -22,6 +22,11 @@ public struct Connection: Sendable, Codable {
     /// the SYN with a reset: nothing listened there), as the client's own
     /// calls told it: `getsockopt SO_ERROR read ECONNREFUSED`.
     public var refused: String?
+    /// What showed the connect timed out (no answer to its SYN and its
+    /// retransmissions): `connect failed with ETIMEDOUT` (format 1.16).
+    public var timedOut: String?
+    /// Refused or timed out: no connection was made.
+    public var failed: Bool { refused != nil || timedOut != nil }
     /// The client's own calls showed the connection made: its connect
     /// returned 0, or bytes moved. (An EINPROGRESS alone shows nothing.)
     public var established: Bool?
@@ -103,6 +108,19 @@ public final class ConnectionTracker {
             }
             if let known, known.isClient { connections[known.index].refused = connections[known.index].refused ?? refusal }
         }
+        if call.connectAddress != nil, result.errno == ETIMEDOUT, let pair = Self.refusedPair(call),
+           lookup(socket).map({ connections[$0.index].client != pair.client || connections[$0.index].server != pair.server }) ?? true {
+            // As a refused one: its 4-tuple from the kernel's state change
+            // that closed it (the retransmit timer giving up, in whatever
+            // task it ran), so that its SYNs can be drawn.
+            let index = add(pair, label: socket.protocolLabel)
+            connections[index].timedOut = "\(call.name) failed with ETIMEDOUT"
+            connections[index].connectTime = call.entryTime
+            connections[index].clientPid = call.pid
+            if isListening(pair.server, netns: socket.netns) { connections[index].tracedListener = true }
+            _ = remember(End(index: index, isClient: true, local: pair.client, peer: pair.server), inode: socket.inode)
+            return nil
+        }
         if result.failed && !(call.connectAddress != nil && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {
             listening.insert(Listener(endpoint: local.forPairing, netns: socket.netns))
@@ -155,8 +173,8 @@ public final class ConnectionTracker {
         return "getsockopt SO_ERROR read ECONNREFUSED"
     }
 
-    /// A blocking connect (or Fast Open sendto) refused: the refusal
-    /// released the socket's port before the call returned, so its 4-tuple
+    /// A blocking connect (or Fast Open sendto) refused or timed out: the
+    /// kernel released the socket's port before the call returned, so its 4-tuple
     /// is the kernel's, from `sock:inet_sock_set_state` taking the socket
     /// from TCP_SYN_SENT to TCP_CLOSE under `__inet_stream_connect` on the
     /// call's own stack (no softirq between: the reset is taken from the

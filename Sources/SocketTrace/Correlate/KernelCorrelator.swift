@@ -644,6 +644,8 @@ public final class KernelCorrelator {
 
     /// Other connections' samples waiting to be written.
     public var otherFlowsWaiting: Int { otherFlows.count }
+    /// Hits outside the traced tasks waiting for a call to reveal their flow.
+    public var backgroundWaiting: Bool { !background.waiting.isEmpty }
     /// Other connections' samples held for the next idle moment, at most.
     public static let otherFlowsHeld = 4096
 

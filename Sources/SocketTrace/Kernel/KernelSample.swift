@@ -231,7 +231,7 @@ public struct KernelSample: Sendable, Codable {
 
 /// TCP states by the kernel's numbering (include/net/tcp_states.h).
 public enum TCPState {
-    public static let established: Int64 = 1, synSent: Int64 = 2, finWait1: Int64 = 4, close: Int64 = 7, closeWait: Int64 = 8,
+    public static let established: Int64 = 1, synSent: Int64 = 2, synRecv: Int64 = 3, finWait1: Int64 = 4, close: Int64 = 7, closeWait: Int64 = 8,
                       lastAck: Int64 = 9, listen: Int64 = 10
 
     static let names = ["", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2",

@@ -28,12 +28,16 @@ public struct SequenceDiagram: Sendable {
         var calls: [SyscallInvocation] = []
         var processNames: [Int32: String] = [:]
         var stateChanges: [KernelSample] = []
+        var retransmissions: [KernelSample] = []
+        let retransmission = "tcp:tcp_retransmit_skb"
         for record in records {
             if case let .syscall(call) = record {
                 calls.append(call)
                 stateChanges += (call.kernel?.samples ?? []).filter { $0.tracepoint == "sock:inet_sock_set_state" }
+                retransmissions += (call.kernel?.samples ?? []).filter { $0.tracepoint == retransmission }
             }
             if case let .kernelEvent(sample) = record, sample.tracepoint == "sock:inet_sock_set_state" { stateChanges.append(sample) }
+            if case let .kernelEvent(sample) = record, sample.tracepoint == retransmission { retransmissions.append(sample) }
             if case let .process(event) = record, let name = event.name, event.kind == .exec || event.kind == .started || event.kind == .attached {
                 processNames[event.pid] = name
             }
@@ -47,7 +51,7 @@ public struct SequenceDiagram: Sendable {
         let all = tracker.connections
         guard !all.isEmpty else { return nil }
         // By default the first connection made: a refused one has no exchange to draw.
-        let index = choice.map { $0 - 1 } ?? all.firstIndex { $0.refused == nil } ?? 0
+        let index = choice.map { $0 - 1 } ?? all.firstIndex { !$0.failed } ?? 0
         guard all.indices.contains(index) else { return nil }
         let connection = all[index]
 
@@ -158,6 +162,12 @@ public struct SequenceDiagram: Sendable {
                     } else {
                         addNote(.note(over: [.clientKernel, .serverKernel], text: "what answered the SYN was not seen"))
                     }
+                } else if call.result?.errno == ETIMEDOUT, let timedOut = connection.timedOut {
+                    // Its SYNs (the retransmitted ones drawn at their times,
+                    // below) went unanswered until the retransmit timer gave
+                    // up, where the kernel's state change says.
+                    add(.note(over: [.clientKernel, .serverKernel], text: "no answer to the SYN: timed out (\(timedOut))"), at: closing?.time ?? exit)
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if call.result?.errno == ECONNREFUSED {
                     add(.message(from: .serverKernel, to: .clientKernel, text: refusal, reply: false, time: exit), at: exit)
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
@@ -237,6 +247,28 @@ public struct SequenceDiagram: Sendable {
         }
         endRun()
         drawUntracedFins(before: nil)
+        // Segments the kernel sent again (tcp:tcp_retransmit_skb on this
+        // connection's 4-tuple, in whatever task: a SYN retransmitted by the
+        // timer while connect slept was not drawn), at their times; the
+        // socket's state at the event tells a SYN from a segment of data.
+        for sample in retransmissions {
+            guard let (source, destination) = sample.flowEndpoints else { continue }
+            let fromClient: Bool
+            if source == connection.client && destination == connection.server { fromClient = true }
+            else if source == connection.server && destination == connection.client { fromClient = false }
+            else { continue }
+            let state = sample.fields["state"]?.number
+            let what = state == TCPState.synSent ? "SYN" : state == TCPState.synRecv ? "SYN-ACK" : "segment"
+            let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
+            let task = sample.task ?? "the traced task"
+            if let err = sample.fields["err"]?.number, err != 0 {
+                // The tracepoint's err: the retransmission was not handed on.
+                add(.note(over: [from], text: "\(what) retransmission failed (err \(err), \(retransmission) in \(task))"), at: sample.time)
+            } else {
+                add(.message(from: from, to: to, text: "\(what) retransmitted (\(retransmission) in \(task))", reply: false, time: sample.time),
+                    at: sample.time)
+            }
+        }
         var steps: [Step] = []
         var last: MonotonicTime?
         for entry in timed.sorted(by: { ($0.time, $0.order) < ($1.time, $1.order) }) {

@@ -397,6 +397,9 @@ public final class TextTimeline: TraceSink {
         if let refused = connection.refused, connection.serverPid == nil, connection.receivedByClient == 0 {
             return "refused (\(refused)): no connection"
         }
+        if let timedOut = connection.timedOut, connection.serverPid == nil, connection.receivedByClient == 0 {
+            return "timed out (\(timedOut)): no connection"
+        }
         switch (connection.clientPid != nil, connection.serverPid != nil) {
         case (true, false):
             let bytes = "client sent \(connection.sentByClient) B, received \(connection.receivedByClient) B"

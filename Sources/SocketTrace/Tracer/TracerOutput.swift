@@ -147,6 +147,14 @@ extension Tracer {
         var activity = kernel.correlator.activity(for: call)
         if let graphs = kernel.functionGraph { activity.functionGraph = graphs.graph(for: call) }
         call.kernel = activity
+        // Work elsewhere for the flow this call revealed (a SYN retransmitted
+        // by a timer while connect slept, the state change that ended it)
+        // goes now, with the call, before any later call's lines: held
+        // until the next idle moment it came after them (a timed-out
+        // connect's retransmissions written after its close).
+        if kernel.correlator.backgroundWaiting {
+            for sample in kernel.correlator.takeBackground(upTo: .now()) { sink.handle(.kernelEvent(sample)) }
+        }
         // Other connections' samples taken out of the call are written with
         // the stray and background ones, in time order with them (audit 14: a
         // retransmitted packet's receive before the tcp_retransmit_skb that

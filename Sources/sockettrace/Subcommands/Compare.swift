@@ -43,6 +43,8 @@ struct Compare: ParsableCommand {
                     if let handshake = connection.handshake { line += ", handshake \(Int((handshake * 1e6).rounded())) µs" }
                     if let refused = connection.refused {
                         line += ", refused (\(refused))"
+                    } else if let timedOut = connection.timedOut {
+                        line += ", timed out (\(timedOut))"
                     } else {
                         line += ", client sent \(connection.sentByClient) B, server sent \(connection.sentByServer) B"
                     }
