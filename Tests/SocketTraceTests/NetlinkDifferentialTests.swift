@@ -130,7 +130,9 @@ extension TestSupport {
 /// What differs between two runs of a netlink peer, masked so the lines
 /// compare: request sequence numbers (ip takes the time), port ids (the
 /// process's pid or a number the kernel picks), interface counters (they
-/// move with traffic), address lifetimes (they count down), socket inodes
+/// move with traffic; an interface's promiscuity counts the packet
+/// captures open on it, which other programs come and go with), address
+/// lifetimes (they count down), socket inodes
 /// and cookies (new sockets each run); and the order of the messages of a
 /// dump, which follows the kernel's hash tables, so the messages of each
 /// received buffer are sorted. A child's SIGCHLD is left out: its CPU
@@ -142,6 +144,7 @@ enum NetlinkComparison {
             text.replace(/nlmsg_seq=\d+/, with: "nlmsg_seq=SEQ")
             text.replace(/(nlmsg_pid|nl_pid)=(-?\d+|PID)/) { "\($0.output.1)=PORTID" }
             text.replace(/\{rx_packets=[^}]*\}/, with: "{STATISTICS}")
+            text.replace(/nla_type=IFLA_PROMISCUITY\}, \d+/, with: "nla_type=IFLA_PROMISCUITY}, COUNT")
             text.replace(/ifa_prefered=\d+, ifa_valid=\d+/, with: "ifa_prefered=T, ifa_valid=T")
             text.replace(/(idiag_inode|udiag_ino)=\d+/) { "\($0.output.1)=INODE" }
             text.replace(/(idiag_cookie|udiag_cookie)=\[\d+, \d+\]/) { "\($0.output.1)=COOKIE" }
