@@ -619,6 +619,38 @@ struct KernelTests {
         #expect(shutdowns[4].kernel?.operation == "tcp_shutdown_listener" && !sent(shutdowns[4]))
     }
 
+    @Test("a second listen only sets the backlog (listen_again); a connect that sent nothing draws no SYN: EISCONN, the completing one of a non-blocking socket (audit 24)")
+    func callsThatSendNothing() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, errno, select
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(1); listener.listen(8)
+            client = socket.socket(); client.setblocking(False)
+            assert client.connect_ex(("127.0.0.1", \(port))) == errno.EINPROGRESS
+            select.select([], [client], [], 5)
+            assert client.connect_ex(("127.0.0.1", \(port))) in (0, errno.EISCONN)
+            assert client.connect_ex(("127.0.0.1", \(port))) == errno.EISCONN
+            server, _ = listener.accept(); client.close(); server.close()
+            """
+        let file = TestSupport.temporaryFile("nothing-sent") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("nothing-sent") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, "/usr/bin/python3", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try TraceFileReader(path: trace).records
+        var calls: [SyscallInvocation] = []
+        for record in records { if case let .syscall(call) = record { calls.append(call) } }
+        let listens = calls.filter { $0.syscall == .listen }
+        #expect(listens.map { $0.kernel?.operation } == ["listen", "listen_again"], "\(listens.map { $0.kernel?.operation })")
+        let connects = calls.filter { $0.syscall == .connect }
+        try #require(connects.count == 3)
+        let sent = connects.map { call in call.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true }
+        #expect(sent == [true, false, false], "only the first connect sends the SYN: \(sent)")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: nil)))
+        let syns = diagram.split(separator: "\n").filter { $0.hasSuffix(": SYN") }
+        #expect(syns.count == 1, "\(diagram)")
+    }
+
     @Test("SO_LINGER 0: close sends a reset (tcp_close_reset); the peer's close after ECONNRESET sends nothing (tcp_close_unconnected)")
     func closeWithReset() throws {
         let port = TestSupport.freshPort()

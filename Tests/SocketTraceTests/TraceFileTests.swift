@@ -33,6 +33,33 @@ struct TraceFileTests {
         #expect(report.stdout == (try String(contentsOfFile: live, encoding: .utf8)))
     }
 
+    @Test("format 1.16: a recorded read blocked past the timeline's hold while other calls stop: report renders it as live did (audit 23)")
+    func leftOutEntriesRoundTrip() throws {
+        let script = TestSupport.temporaryFile("late-read") + ".py"
+        try """
+            import os, socket, time
+            a, b = socket.socketpair()
+            if os.fork() == 0:
+                os.read(b.fileno(), 8)
+                os._exit(0)
+            for _ in range(30):
+                socket.socket().close()
+                time.sleep(0.01)
+            a.send(b"x")
+            os.wait()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        for format in ["text", "strace"] {
+            let live = TestSupport.temporaryFile("late-live"), saved = TestSupport.temporaryFile("late-saved") + ".jsonl"
+            let kernel = TestSupport.canObserveKernel ? "on" : "off"
+            let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", kernel, "--format", format, "-f", "-o", live, "--save", saved,
+                                                                       "/usr/bin/python3", script])
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", format, saved])
+            let liveText = try String(contentsOfFile: live, encoding: .utf8)
+            #expect(liveText.contains("read(") && report.stdout == liveText, "\(format): live\n\(liveText)\nreport\n\(report.stdout)")
+        }
+    }
+
     func savedTrace() throws -> String {
         let saved = TestSupport.temporaryFile("saved") + ".jsonl"
         let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "--format", "jsonl", "-o", saved] + script(port: TestSupport.freshPort()))

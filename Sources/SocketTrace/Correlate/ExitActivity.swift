@@ -13,11 +13,14 @@ extension KernelCorrelator {
     /// fit that explains it best.
     public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32) -> KernelActivity {
         var candidates: [StackOperation] = []
+        // Each released socket's own operation (nil: the model has none for it).
+        var own: [String?] = []
         for snapshot in released {
             // A connection the kernel closed before the exit (a reset): its release sends nothing.
             let socket = connectionStates.asKernelLeftIt(snapshot, before: samples.first?.time ?? .now()).socket ?? snapshot
-            for operation in model?.exitOperations(socket: socket) ?? []
-            where !candidates.contains(where: { $0.name == operation.name }) {
+            let fitting = model?.exitOperations(socket: socket) ?? []
+            own.append(fitting.first?.name)
+            for operation in fitting where !candidates.contains(where: { $0.name == operation.name }) {
                 candidates.append(operation)
             }
         }
@@ -29,7 +32,12 @@ extension KernelCorrelator {
         otherFlows += attributed.others
         let mine = attributed.kept
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
-        let (operation, perSample) = operations(for: chains, candidates: candidates, entry: Self.exitEntry)
+        var (operation, perSample) = operations(for: chains, candidates: candidates, entry: Self.exitEntry)
+        // Nothing sampled: one operation is said for the exit only when it
+        // is every released socket's (audit 24: a UDP, a raw and a UNIX
+        // socket's release were labelled tcp_close_unconnected, a TCP
+        // socket's beside them).
+        if chains.isEmpty && Set(own).count > 1 { operation = nil }
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {
             for var alignment in align(sample.frames, operation: sampleOperation, entry: Self.exitEntry, family: sample.pathFamily) {

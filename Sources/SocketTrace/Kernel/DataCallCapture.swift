@@ -45,8 +45,8 @@ public final class DataCallCapture {
             lost: try map(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
         do {
             let limit = Int32(min(max(bytesCaptured, 0), Int(DataCallProgram.maximumCapture)))
-            for (name, code, event) in [("st_enter", DataCallProgram.enter(maps), "sys_enter"),
-                                        ("st_exit", DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
+            for (name, code, event) in [(KallsymsCache.ownPrograms[1], DataCallProgram.enter(maps), "sys_enter"),
+                                        (KallsymsCache.ownPrograms[2], DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
                 let program = try Self.load(name, code)
                 programs.append(program)
                 let link = bpf_raw_tracepoint_open(event, program)

@@ -61,12 +61,16 @@ struct KallsymsCache {
         }
     }
 
-    /// `text` without the symbols of sockettrace's own kernel-code readers
-    /// (`bpf_prog_TAG_st_ktext [bpf]`): one loaded by this run may be listed
-    /// though its key was told before it; it is gone when the copy serves.
+    /// `text` without the symbols of sockettrace's own BPF programs (the
+    /// kernel-code reader `bpf_prog_TAG_st_ktext [bpf]`, the data-call
+    /// recorder's `st_enter` and `st_exit`): one loaded by this run, or by
+    /// another sockettrace running beside it, may be listed though the key
+    /// was told before it; it is gone when the copy serves.
+    static let ownPrograms = [KernelText.name, "st_enter", "st_exit"]
+
     static func withoutOwnPrograms(_ text: [UInt8]) -> [UInt8] {
-        let marker = Array("_\(KernelText.name)\t[bpf]".utf8).reversed()
-        let isOwn = { (line: ArraySlice<UInt8>) in line.reversed().starts(with: marker) }
+        let markers = ownPrograms.map { Array("_\($0)\t[bpf]".utf8).reversed() }
+        let isOwn = { (line: ArraySlice<UInt8>) in markers.contains { line.reversed().starts(with: $0) } }
         let lines = text.split(separator: 0x0a, omittingEmptySubsequences: false)
         guard lines.contains(where: isOwn) else { return text }
         return Array(lines.filter { !isOwn($0) }.joined(separator: [0x0a]))

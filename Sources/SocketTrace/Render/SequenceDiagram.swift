@@ -84,6 +84,10 @@ public struct SequenceDiagram: Sendable {
         }
         // Per end (true: the client): the peer's FIN drawn from a read's end of file.
         var peerFinDrawn: [Bool: Bool] = [:]
+        // Per end: its reads shut by its own shutdown (SHUT_RD, SHUT_RDWR):
+        // a read's 0 then says nothing of a FIN.
+        var readsShut: [Bool: Bool] = [:]
+        var synDrawn = false
         // The current run of data in one direction, summarised when it ends.
         var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime)?
         func endRun() {
@@ -147,8 +151,23 @@ public struct SequenceDiagram: Sendable {
             case .connect:
                 endRun()
                 add(.message(from: .client, to: .clientKernel, text: "connect(\(connection.server))", reply: false, time: call.entryTime), at: call.entryTime)
-                add(.message(from: .clientKernel, to: .serverKernel, text: "SYN", reply: false, time: call.entryTime), at: call.entryTime)
-                if call.result?.errno == EINPROGRESS {
+                // Whether this connect sent the SYN: its samples say (a
+                // segment queued in it); without them, the first connect of
+                // the socket that went on (audit 24: SYNs drawn for a connect
+                // failing with EISCONN or EALREADY, for the completing second
+                // connect of a non-blocking socket, and for TCP_FASTOPEN_CONNECT,
+                // whose SYN leaves with the first write).
+                let sampled = call.kernel.map { $0.source == .observed } ?? false
+                let sentSyn = sampled ? call.kernel!.samples.contains { $0.tracepoint == "net:net_dev_queue" }
+                    : !synDrawn && (!failed || [EINPROGRESS, ECONNREFUSED, ETIMEDOUT].contains(call.result?.errno ?? 0))
+                if sentSyn {
+                    synDrawn = true
+                    add(.message(from: .clientKernel, to: .serverKernel, text: "SYN", reply: false, time: call.entryTime), at: call.entryTime)
+                }
+                if !sentSyn {
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                    addNote(.note(over: [.clientKernel], text: sampled ? "no segment sampled in this connect" : "no SYN sent by this connect"))
+                } else if call.result?.errno == EINPROGRESS {
                     // Non-blocking: connect returns with the SYN sent; what
                     // answered it came later, out of this call's sight: said
                     // only as far as the client's own calls showed it (audit 20:
@@ -199,7 +218,11 @@ public struct SequenceDiagram: Sendable {
                 // End of file: the peer's FIN had come. Drawn here when no
                 // traced call of the peer's drew it (an untraced end, audit 20).
                 let peerTraced = isClient ? connection.serverPid != nil : connection.clientPid != nil
-                if !failed && value == 0 && !peerTraced && !peerFinDrawn[isClient, default: false] {
+                // A read of 0 bytes asked, or after the end's own SHUT_RD,
+                // returns 0 with no FIN (audit 24).
+                let askedNothing = [.read, .recv, .recvfrom].contains(call.syscall) && call.argument(2) == 0
+                if !failed && value == 0 && !askedNothing && !readsShut[isClient, default: false] && !peerTraced
+                    && !peerFinDrawn[isClient, default: false] {
                     peerFinDrawn[isClient] = true
                     add(.message(from: peerKernel, to: kernel, text: "FIN (the read's end of file)", reply: false, time: exit), at: exit)
                 }
@@ -207,6 +230,7 @@ public struct SequenceDiagram: Sendable {
                 add(.message(from: kernel, to: process, text: text, reply: true, time: exit), at: exit)
             case .shutdown, .close:
                 endRun()
+                if call.syscall == .shutdown && !failed && call.argument(1) != 1 { readsShut[isClient] = true }
                 add(.message(from: process, to: kernel, text: call.syscall == .close ? "close" : "shutdown", reply: false, time: call.entryTime), at: call.entryTime)
                 // With kernel samples we know whether a segment left, and the
                 // close's operation says which (a FIN, or a reset with
@@ -287,7 +311,7 @@ public struct SequenceDiagram: Sendable {
         if let verdict = activity.verdict {
             return .note(over: [participant], text: "\(operation): \(verdict.rawValue)")
         } else if activity.source == .expected {
-            return .note(over: [participant], text: "\(operation) (expected)")
+            return .note(over: [participant], text: "\(operation) (not observed)")
         }
         return nil
     }

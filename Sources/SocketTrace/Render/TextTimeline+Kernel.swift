@@ -34,7 +34,11 @@ extension TextTimeline {
                 }
                 return
             }
-            output.write(indent + paint("↳ \(operation), expected (not observed): ", Self.dim)
+            // Nothing sampled: the model's chain for the operation, which
+            // this call may not have run (audit 24: a UDP bind, a listen on
+            // a listening socket, a zero-length read were each said to run
+            // their operation's chain).
+            output.write(indent + paint("↳ \(operation), not observed; the model's chain for it, unverified for this call: ", Self.dim)
                 + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
             return
         }

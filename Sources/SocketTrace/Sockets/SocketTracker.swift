@@ -130,8 +130,14 @@ public struct SocketTracker {
             // The kernel chose the local address and port: ask it once.
             refreshFromKernel(socket, fd: fd)
         case .shutdown:
-            // SHUT_WR or SHUT_RDWR sends the FIN; SHUT_RD alone sends nothing.
-            if a(1) != 0 { socket(fd)?.state = .shutDown }
+            guard let socket = socket(fd) else { return }
+            if socket.state == .listening {
+                // SHUT_RD or SHUT_RDWR stops a listener (tcp_disconnect: TCP_CLOSE); SHUT_WR leaves it be.
+                if a(1) != 1 { socket.state = .closed }
+            } else if a(1) != 0 {
+                // SHUT_WR or SHUT_RDWR sends the FIN; SHUT_RD alone sends nothing.
+                socket.state = .shutDown
+            }
         case .close:
             table.remove(fd)
         case .close_range:

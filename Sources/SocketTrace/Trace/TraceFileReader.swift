@@ -93,8 +93,44 @@ public final class TraceRecordStream {
         }
     }
 
+    /// Give back the `syscall_entry` records format 1.16 leaves out (a
+    /// call whose end came next): what was live is replayed as it was
+    /// (audit 23: a call recorded long after it began was unfinished and
+    /// resumed live, one line in `report`; strace's lines gave a call
+    /// without its entry to an unfinished one of the same thread). Off
+    /// for `report --format jsonl`, which writes back the records read.
+    public var restoresLeftOutEntries = true
+    /// Each thread's call whose `syscall_entry` was read (or given back)
+    /// and whose end was not yet, by its entry time.
+    var entered: [Int32: MonotonicTime] = [:]
+    /// A `syscall` record held while the entry it stands for is given first.
+    var heldEnd: TraceRecord?
+
     /// The next record in file order; nil at the end (or at a last line cut short).
     public func next() throws(TraceFileError) -> TraceRecord? {
+        if let held = heldEnd {
+            heldEnd = nil
+            return held
+        }
+        guard let record = try nextInFile() else { return nil }
+        guard restoresLeftOutEntries else { return record }
+        switch record {
+        case let .syscallEntry(call):
+            entered[call.tid] = call.entryTime
+        case let .syscall(call):
+            if entered.removeValue(forKey: call.tid) != call.entryTime {
+                heldEnd = record
+                return .syscallEntry(call)
+            }
+        case let .syscallAbandoned(call):
+            entered[call.tid] = nil
+        default:
+            break
+        }
+        return record
+    }
+
+    func nextInFile() throws(TraceFileError) -> TraceRecord? {
         while let (range, last) = nextLine() {
             if range.isEmpty { continue }
             let number = lineNumber

@@ -112,9 +112,9 @@ extension Tracer {
                     captureExitsLeftHolding(socket, closer: process, by: call)
                     thread.closing = socket
                 }
-            } else if syscall == .shutdown {
+            } else if syscall == .shutdown || syscall == .listen {
                 // The socket as the call found it: whether its FIN already
-                // left, or it listens, decides what this one sends.
+                // left, or it listens, decides what this one does.
                 call.socket = socketSnapshot(for: call, tracker: tracker)
             }
         }

@@ -44,6 +44,7 @@ struct Report: ParsableCommand {
                 }
             })
             writer.leavesOutEntriesEndedNext = false
+            for stream in streams { stream.restoresLeftOutEntries = false }
             sink = writer
         default:
             var options = TextTimeline.Options()
