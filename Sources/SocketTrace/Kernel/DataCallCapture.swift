@@ -113,9 +113,30 @@ public final class DataCallCapture {
         return received
     }
 
-    /// The threads inside a read or write of a traced process (on any
-    /// descriptor: whether it is a socket's is known at its exit), and when
-    /// they entered it. Walks the map, which holds only those calls.
+    /// Which of `threads` are inside a read or write (on any descriptor:
+    /// whether it is a socket's is known at its exit), and when they entered
+    /// it: each looked up by its id. Walking the map instead costs a pass
+    /// over its 65,536 buckets however few calls it holds (~170 µs: the
+    /// UDP flood's 50,000 stops spent 8 s of system time in it); a walk is
+    /// made only for more threads than `lookupLimit`.
+    public func inFlight<Threads: Collection>(among threads: Threads) -> [Int32: MonotonicTime] where Threads.Element == Int32 {
+        guard threads.count <= Self.lookupLimit else {
+            let wanted = Set(threads)
+            return inFlight().filter { wanted.contains($0.key) }
+        }
+        var found: [Int32: MonotonicTime] = [:]
+        for tid in threads {
+            var key = UInt32(bitPattern: tid)
+            var entry: (UInt64, UInt64) = (0, 0)
+            if bpf_map_lookup_elem(maps.inflight, &key, &entry) == 0 { found[tid] = MonotonicTime(nanoseconds: entry.0) }
+        }
+        return found
+    }
+
+    static let lookupLimit = 512
+
+    /// Every thread inside a read or write of a traced process, and when it
+    /// entered it. Walks the map, which holds only those calls.
     public func inFlight() -> [Int32: MonotonicTime] {
         var found: [Int32: MonotonicTime] = [:]
         var key: UInt32 = 0

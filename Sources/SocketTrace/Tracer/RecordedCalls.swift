@@ -35,7 +35,7 @@ extension Tracer {
         guard let dataCalls else { return 0 }
         // Looked at before the ring is read: a call that returns after the
         // look has its record in a later drain.
-        let runningByThread = (looked ?? dataCalls.inFlight()).filter { tasks[$0.key] != nil }
+        let runningByThread = looked?.filter { tasks[$0.key] != nil } ?? dataCalls.inFlight(among: tasks.threads.keys)
         let running = runningByThread.values.min()
         let records = dataCalls.drain()
         for (index, record) in records.enumerated() {

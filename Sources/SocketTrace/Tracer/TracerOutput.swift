@@ -114,7 +114,7 @@ extension Tracer {
     func emitStrayKernelSamples() {
         guard kernel?.sampler != nil else { return }
         let now = MonotonicTime.now()
-        let recording = dataCalls?.inFlight() ?? [:]
+        let recording = dataCalls?.inFlight(among: tasks.threads.keys) ?? [:]
         var before: [Int32: MonotonicTime] = [:]
         for (tid, thread) in tasks.threads {
             if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime ?? recording[tid] {
