@@ -54,11 +54,18 @@ struct BackgroundWork {
 
     /// The hits decided by `now` (all of them when nil): those of traced
     /// flows, with whose they are; the others dropped.
-    mutating func take(upTo now: MonotonicTime?, align: (KernelSample) -> [ChainAlignment]) -> [KernelSample] {
+    /// `through`: only the hits taken by then (the rest wait, decided or
+    /// not): a call's exit takes those of the flow it revealed up to its
+    /// exit, not later ones the rings already hold (audit 25: state
+    /// changes of a later shutdown written right after a connect).
+    mutating func take(upTo now: MonotonicTime?, through limit: MonotonicTime? = nil,
+                       align: (KernelSample) -> [ChainAlignment]) -> [KernelSample] {
         var kept: [KernelSample] = [], still: [KernelSample] = []
         waiting.sort { $0.time < $1.time }
         for var sample in waiting {
-            if retiresFlow(sample) {
+            if let limit, sample.time > limit {
+                still.append(sample)
+            } else if retiresFlow(sample) {
                 dropped += 1
             } else if let flow = flow(of: sample) {
                 sample.flow = flow.flow

@@ -628,8 +628,8 @@ public final class KernelCorrelator {
 
     /// Those of them that are a traced flow's, decided by `now` (all when
     /// nil), each with its chain's softirq part aligned.
-    public func takeBackground(upTo now: MonotonicTime?) -> [KernelSample] {
-        background.take(upTo: now) { softirqAlignments($0) }
+    public func takeBackground(upTo now: MonotonicTime?, through limit: MonotonicTime? = nil) -> [KernelSample] {
+        background.take(upTo: now, through: limit) { softirqAlignments($0) }
     }
 
     /// A chain's softirq part aligned with the softirq operation that explains it (none: unmodelled).

@@ -173,7 +173,7 @@ public struct HTMLReport {
             }
             html += "</p>\n"
             if summary.functions.isEmpty {
-                html += "<p>No chain of this operation was observed (no probed tracepoint lies on its path).</p>\n"
+                html += "<p>No chain of this operation was aligned: none of its sampled tracepoints fired with a chain on its path (one sampled as an event, with --event-stacks, is shown but not aligned).</p>\n"
                 continue
             }
             let statuses = ChainAlignment.Status.allCases

@@ -240,9 +240,12 @@ public struct SequenceDiagram: Sendable {
                 // references, its TCP state at the entry) when nothing was sampled.
                 let operation = call.kernel?.operation
                 let sentSegment = call.kernel.map { $0.samples.contains { $0.tracepoint == "net:net_dev_queue" } } ?? true
+                let alreadyShut = call.socket?.state == .shutDown
                 if connection.refused != nil {
                     if call.syscall == .close { addNote(.note(over: [kernel], text: "no FIN: the connection was refused")) }
-                } else if sentSegment && (call.syscall == .close || (call.argument(1) != 0 && call.socket?.state != .shutDown)) {
+                // Without samples, a socket an earlier shutdown had shut for
+                // writing sends no second FIN (audit 25: drawn at each close).
+                } else if sentSegment && !(alreadyShut && call.kernel == nil) && (call.syscall == .close || call.argument(1) != 0) {
                     let segment = operation?.hasSuffix("close_reset") == true ? "RST" : "FIN"
                     // When it left, where the kernel's sample says; an untraced peer's FIN before it first.
                     let sent = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
@@ -251,6 +254,7 @@ public struct SequenceDiagram: Sendable {
                     Self.note(call, over: kernel).map(addNote)
                 } else if call.syscall == .close {
                     let why = switch operation {
+                    case _ where alreadyShut && call.kernel == nil: "shutdown sent it"
                     case "socket_reference_dropped": "another descriptor still holds the socket"
                     case let name? where name.hasSuffix("close_unconnected"): "the socket was already in TCP_CLOSE"
                     case let name? where name.hasSuffix("close_after_shutdown"): "shutdown sent it"

@@ -147,13 +147,18 @@ extension Tracer {
         var activity = kernel.correlator.activity(for: call)
         if let graphs = kernel.functionGraph { activity.functionGraph = graphs.graph(for: call) }
         call.kernel = activity
-        // Work elsewhere for the flow this call revealed (a SYN retransmitted
-        // by a timer while connect slept, the state change that ended it)
-        // goes now, with the call, before any later call's lines: held
-        // until the next idle moment it came after them (a timed-out
-        // connect's retransmissions written after its close).
+        // Work elsewhere for traced flows taken before this call began (a
+        // SYN retransmitted by a timer while an earlier connect slept, the
+        // state change that ended it) goes now, before the call's lines:
+        // held until the next idle moment it came after later calls (a
+        // timed-out connect's retransmissions written after its close).
+        // Later hits wait for a later call (audit 25: a shutdown's state
+        // changes, already in the rings, were written right after the
+        // connect before it).
         if kernel.correlator.backgroundWaiting {
-            for sample in kernel.correlator.takeBackground(upTo: .now()) { sink.handle(.kernelEvent(sample)) }
+            for sample in kernel.correlator.takeBackground(upTo: .now(), through: call.entryTime) {
+                sink.handle(.kernelEvent(sample))
+            }
         }
         // Other connections' samples taken out of the call are written with
         // the stray and background ones, in time order with them (audit 14: a
