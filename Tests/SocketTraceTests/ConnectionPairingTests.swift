@@ -183,6 +183,8 @@ struct ConnectionPairingTests {
         let text = MermaidRenderer.render(diagram)
         #expect(text.components(separatedBy: "SYN retransmitted").count - 1 == seen.count, "\(seen.count) retransmissions: \(text)")
         #expect(text.contains("no answer to the SYN#58; timed out") && text.contains("connect = -1 ETIMEDOUT") && !text.contains("SYN-ACK"), "\(text)")
+        // The first SYN, queued by connect, was taken in on loopback and dropped there by the rule.
+        #expect(text.contains("CK->>SK: SYN, dropped (skb#58;kfree_skb NETFILTER_DROP)"), "\(text)")
     }
 
     @Test("connections the trace cannot call served: one a traced listener never accepted, one closed before its connect's outcome (audit 17)")

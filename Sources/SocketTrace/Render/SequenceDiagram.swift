@@ -162,7 +162,7 @@ public struct SequenceDiagram: Sendable {
                     : !synDrawn && (!failed || [EINPROGRESS, ECONNREFUSED, ETIMEDOUT].contains(call.result?.errno ?? 0))
                 if sentSyn {
                     synDrawn = true
-                    add(.message(from: .clientKernel, to: .serverKernel, text: "SYN", reply: false, time: call.entryTime), at: call.entryTime)
+                    add(.message(from: .clientKernel, to: .serverKernel, text: Self.synText(call), reply: false, time: call.entryTime), at: call.entryTime)
                 }
                 if !sentSyn {
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
@@ -307,6 +307,18 @@ public struct SequenceDiagram: Sendable {
             steps.append(entry.step)
         }
         return SequenceDiagram(connection: connection, names: names, steps: steps, others: all)
+    }
+
+    /// "SYN", or "SYN, dropped (skb:kfree_skb NETFILTER_DROP)" when the
+    /// connect's own samples show the skb it queued freed as a drop (on
+    /// loopback the same skb is taken in, where a netfilter rule may drop
+    /// it: audit 25, drawn as an ordinary arrow).
+    static func synText(_ call: SyscallInvocation) -> String {
+        let samples = call.kernel?.samples ?? []
+        guard let queued = samples.first(where: { $0.tracepoint == "net:net_dev_queue" }), let skb = queued.fields["skbaddr"]?.number,
+              let freed = samples.first(where: { $0.tracepoint == "skb:kfree_skb" && $0.fields["skbaddr"]?.number == skb && $0.time >= queued.time })
+        else { return "SYN" }
+        return "SYN, dropped (" + freed.heading.replacingOccurrences(of: "drop: ", with: "") + ")"
     }
 
     /// A note with the kernel chain's verdict for a call, when one was observed.
