@@ -109,6 +109,24 @@ struct ConnectionPairingTests {
         #expect(report.stdout.contains("refused (connect failed with ECONNREFUSED): no connection"), "\(report.stdout)")
     }
 
+    /// Runs the python `client` under `sockettrace --kernel on OPTIONS` in a
+    /// network namespace of its own (loopback up, then `setup`: nft rules,
+    /// sysctls), with bpftrace running `witness` into the file `into` from
+    /// before the trace begins until it ends.
+    func traceInNamespace(client: String, setup: String, witness: String, into file: String, options: String) throws -> TestSupport.Output {
+        setenv("CLIENT", client, 1)
+        defer { unsetenv("CLIENT") }
+        let shell = """
+            { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
+            ip link set lo up && \(setup) || exit 3
+            bpftrace -e '\(witness)' > \(file) 2> \(file).err & witness=$!
+            for i in $(seq 100); do grep -q Attaching \(file).err \(file) && break; sleep 0.2; done
+            \(TestSupport.sockettrace) --kernel on \(options) \(Self.python) -c "$CLIENT"; status=$?
+            sleep 0.2; kill -INT $witness; wait $witness; exit $status
+            """
+        return try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
+    }
+
     @Test("refused after a dropped SYN, the reset taken in by a softirq in another task: the record, and the retransmission and state change shown (audit 20)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))
@@ -116,21 +134,16 @@ struct ConnectionPairingTests {
         let port = TestSupport.freshPort()
         let trace = TestSupport.temporaryFile("refused-late") + ".jsonl", timeline = TestSupport.temporaryFile("refused-late") + ".txt"
         let resets = TestSupport.temporaryFile("resets-late") + ".txt"
-        let client = "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept ConnectionRefusedError: pass"
-        setenv("CLIENT", client, 1)
-        defer { unsetenv("CLIENT") }
-        // Its own network namespace: the first SYN dropped, the retransmitted one answered with a reset.
-        let shell = """
-            { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
-            ip link set lo up && nft add table inet late && nft add chain inet late in '{ type filter hook input priority 0; }' && \\
-            nft add rule inet late in tcp dport \(port) tcp flags syn numgen inc mod 2 == 0 drop && \\
-            nft add rule inet late in tcp dport \(port) reject with tcp reset || exit 3
-            bpftrace -e 'tracepoint:tcp:tcp_receive_reset /args->dport == \(port)/ { printf("RST %d\\n", args->sport); }' > \(resets) 2> \(resets).err & witness=$!
-            for i in $(seq 100); do grep -q Attaching \(resets).err \(resets) && break; sleep 0.2; done
-            \(TestSupport.sockettrace) --kernel on --save \(trace) -o \(timeline) \(Self.python) -c "$CLIENT"; status=$?
-            sleep 0.2; kill -INT $witness; wait $witness; exit $status
-            """
-        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
+        // The first SYN dropped, the retransmitted one answered with a reset.
+        let result = try traceInNamespace(
+            client: "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept ConnectionRefusedError: pass",
+            setup: """
+                nft add table inet late && nft add chain inet late in '{ type filter hook input priority 0; }' && \\
+                nft add rule inet late in tcp dport \(port) tcp flags syn numgen inc mod 2 == 0 drop && \\
+                nft add rule inet late in tcp dport \(port) reject with tcp reset
+                """,
+            witness: "tracepoint:tcp:tcp_receive_reset /args->dport == \(port)/ { printf(\"RST %d\\n\", args->sport); }", into: resets,
+            options: "--save \(trace) -o \(timeline)")
         #expect(result.status == 0, "\(result.stderr)")
         let ports = try String(contentsOfFile: resets, encoding: .utf8).split(separator: "\n").compactMap { line -> Int? in
             line.hasPrefix("RST ") ? Int(line.dropFirst(4)) : nil
@@ -149,25 +162,22 @@ struct ConnectionPairingTests {
         #expect(text.contains("kernel sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE \(flow) (outside the traced tasks:"), "\(text)")
     }
 
-    @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake")
+    @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
     func timedOutConnect() throws {
         let port = TestSupport.freshPort()
         let trace = TestSupport.temporaryFile("timed-out") + ".jsonl"
         let witness = TestSupport.temporaryFile("retransmits") + ".txt"
-        let client = "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept TimeoutError: pass"
-        setenv("CLIENT", client, 1)
-        defer { unsetenv("CLIENT") }
-        // Its own network namespace: every SYN to the port dropped, one retry allowed (about 3 s).
-        let shell = """
-            { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
-            ip link set lo up && sysctl -qw net.ipv4.tcp_syn_retries=1 && nft add table inet lost && \\
-            nft add chain inet lost in '{ type filter hook input priority 0; }' && nft add rule inet lost in tcp dport \(port) drop || exit 3
-            bpftrace -e 'tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf("RETRANSMIT %d %d\\n", args->sport, args->state); }' > \(witness) 2> \(witness).err & pid=$!
-            for i in $(seq 100); do grep -q Attaching \(witness).err \(witness) && break; sleep 0.2; done
-            \(TestSupport.sockettrace) --kernel on --save \(trace) -o /dev/null \(Self.python) -c "$CLIENT"; status=$?
-            sleep 0.2; kill -INT $pid; wait $pid; exit $status
-            """
-        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
+        // Every SYN to the port dropped, one retry allowed (about 3 s).
+        let result = try traceInNamespace(
+            client: "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept TimeoutError: pass",
+            setup: """
+                sysctl -qw net.ipv4.tcp_syn_retries=1 && nft add table inet lost && \\
+                nft add chain inet lost in '{ type filter hook input priority 0; }' && nft add rule inet lost in tcp dport \(port) drop
+                """,
+            witness: "tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf(\"RETRANSMIT %d %d\\n\", args->sport, args->state); }",
+            into: witness, options: "--save \(trace) -o /dev/null")
         #expect(result.status == 0, "\(result.stderr)")
         let seen = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("RETRANSMIT ") }
         try #require(!seen.isEmpty, "bpftrace saw no retransmission: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")

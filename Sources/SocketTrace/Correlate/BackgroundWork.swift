@@ -55,9 +55,9 @@ struct BackgroundWork {
     /// The hits decided by `now` (all of them when nil): those of traced
     /// flows, with whose they are; the others dropped.
     /// `through`: only the hits taken by then (the rest wait, decided or
-    /// not): a call's exit takes those of the flow it revealed up to its
-    /// exit, not later ones the rings already hold (audit 25: state
-    /// changes of a later shutdown written right after a connect).
+    /// not): a call takes those taken before it began, not later ones the
+    /// rings already hold (audit 25: state changes of a later shutdown
+    /// written right after a connect).
     mutating func take(upTo now: MonotonicTime?, through limit: MonotonicTime? = nil,
                        align: (KernelSample) -> [ChainAlignment]) -> [KernelSample] {
         var kept: [KernelSample] = [], still: [KernelSample] = []

@@ -93,32 +93,17 @@ public final class ConnectionTracker {
     public func observe(_ call: SyscallInvocation) -> Connection? {
         guard let socket = call.socket, socket.protocolLabel.hasPrefix("TCP"), let result = call.result else { return nil }
         if let refusal = Self.refusal(call) {
-            let known = lookup(socket)
-            if call.connectAddress != nil, let pair = Self.refusedPair(call),
-               known.map({ connections[$0.index].client != pair.client || connections[$0.index].server != pair.server }) ?? true {
-                // Its socket's later calls (its close) are this connection's
-                // until the socket connects again, from another port.
-                let index = add(pair, label: socket.protocolLabel)
-                connections[index].refused = refusal
-                connections[index].connectTime = call.entryTime
-                connections[index].clientPid = call.pid
-                if isListening(pair.server, netns: socket.netns) { connections[index].tracedListener = true }
-                _ = remember(End(index: index, isClient: true, local: pair.client, peer: pair.server), inode: socket.inode)
+            if let pair = closedConnectPair(call, socket: socket) {
+                connections[addClosedConnect(pair, call, socket: socket)].refused = refusal
                 return nil
             }
-            if let known, known.isClient { connections[known.index].refused = connections[known.index].refused ?? refusal }
+            if let known = lookup(socket), known.isClient { connections[known.index].refused = connections[known.index].refused ?? refusal }
         }
-        if call.connectAddress != nil, result.errno == ETIMEDOUT, let pair = Self.refusedPair(call),
-           lookup(socket).map({ connections[$0.index].client != pair.client || connections[$0.index].server != pair.server }) ?? true {
+        if result.errno == ETIMEDOUT, let pair = closedConnectPair(call, socket: socket) {
             // As a refused one: its 4-tuple from the kernel's state change
             // that closed it (the retransmit timer giving up, in whatever
             // task it ran), so that its SYNs can be drawn.
-            let index = add(pair, label: socket.protocolLabel)
-            connections[index].timedOut = "\(call.name) failed with ETIMEDOUT"
-            connections[index].connectTime = call.entryTime
-            connections[index].clientPid = call.pid
-            if isListening(pair.server, netns: socket.netns) { connections[index].tracedListener = true }
-            _ = remember(End(index: index, isClient: true, local: pair.client, peer: pair.server), inode: socket.inode)
+            connections[addClosedConnect(pair, call, socket: socket)].timedOut = "\(call.name) failed with ETIMEDOUT"
             return nil
         }
         if result.failed && !(call.connectAddress != nil && result.errno == EINPROGRESS) { return nil }
@@ -158,6 +143,27 @@ public final class ConnectionTracker {
         case (.received, false): connection.receivedByServer += transfer.bytes
         }
         return nil
+    }
+
+    /// A connect (or Fast Open sendto) the kernel closed before it returned
+    /// (refused, timed out): its 4-tuple (`refusedPair`), when it is not the
+    /// connection its socket already belongs to.
+    func closedConnectPair(_ call: SyscallInvocation, socket: SocketSnapshot) -> Pair? {
+        guard call.connectAddress != nil, let pair = Self.refusedPair(call) else { return nil }
+        if let known = lookup(socket), connections[known.index].client == pair.client, connections[known.index].server == pair.server { return nil }
+        return pair
+    }
+
+    /// A connection for such a connect: its socket's later calls (its
+    /// close) are this connection's until the socket connects again, from
+    /// another port. Returns its index.
+    func addClosedConnect(_ pair: Pair, _ call: SyscallInvocation, socket: SocketSnapshot) -> Int {
+        let index = add(pair, label: socket.protocolLabel)
+        connections[index].connectTime = call.entryTime
+        connections[index].clientPid = call.pid
+        if isListening(pair.server, netns: socket.netns) { connections[index].tracedListener = true }
+        _ = remember(End(index: index, isClient: true, local: pair.client, peer: pair.server), inode: socket.inode)
+        return index
     }
 
     /// How a call told its program the connection was refused: it failed

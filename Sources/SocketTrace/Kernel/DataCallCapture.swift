@@ -45,8 +45,8 @@ public final class DataCallCapture {
             lost: try map(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
         do {
             let limit = Int32(min(max(bytesCaptured, 0), Int(DataCallProgram.maximumCapture)))
-            for (name, code, event) in [(KallsymsCache.ownPrograms[1], DataCallProgram.enter(maps), "sys_enter"),
-                                        (KallsymsCache.ownPrograms[2], DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
+            for (name, code, event) in [(Self.enterProgram, DataCallProgram.enter(maps), "sys_enter"),
+                                        (Self.exitProgram, DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
                 let program = try Self.load(name, code)
                 programs.append(program)
                 let link = bpf_raw_tracepoint_open(event, program)
@@ -134,6 +134,9 @@ public final class DataCallCapture {
     }
 
     static let lookupLimit = 512
+
+    /// The recorder's programs' names (their kernel symbols end with them).
+    static let enterProgram = "st_enter", exitProgram = "st_exit"
 
     /// Every thread inside a read or write of a traced process, and when it
     /// entered it. Walks the map, which holds only those calls.

@@ -66,7 +66,7 @@ struct KallsymsCache {
     /// recorder's `st_enter` and `st_exit`): one loaded by this run, or by
     /// another sockettrace running beside it, may be listed though the key
     /// was told before it; it is gone when the copy serves.
-    static let ownPrograms = [KernelText.name, "st_enter", "st_exit"]
+    static let ownPrograms = [KernelText.name, DataCallCapture.enterProgram, DataCallCapture.exitProgram]
 
     static func withoutOwnPrograms(_ text: [UInt8]) -> [UInt8] {
         let markers = ownPrograms.map { Array("_\($0)\t[bpf]".utf8).reversed() }

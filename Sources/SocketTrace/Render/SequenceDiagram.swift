@@ -265,7 +265,7 @@ public struct SequenceDiagram: Sendable {
                 } else if call.result?.errno == nil {
                     // A shutdown that sends nothing: SHUT_RD, or the FIN already left.
                     let why = call.argument(1) == 0 ? "SHUT_RD sends nothing"
-                        : call.socket?.state == .shutDown || operation?.hasSuffix("shutdown_again") == true ? "an earlier shutdown sent it"
+                        : alreadyShut || operation?.hasSuffix("shutdown_again") == true ? "an earlier shutdown sent it"
                         : "none was sampled"
                     addNote(.note(over: [kernel], text: "no FIN: " + why))
                 }
