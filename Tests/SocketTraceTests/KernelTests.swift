@@ -658,6 +658,61 @@ struct KernelTests {
         #expect(syns.count == 1, "\(diagram)")
     }
 
+    @Test("connect's operation is chosen by what it found: completing (tcp_connect_completion), repeated (tcp_connect_again), AF_UNSPEC (tcp_disconnect: a reset the peer's recv sees, drawn RST; none without a connection)")
+    func connectVariants() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, errno, select, ctypes, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            def disconnect(s):
+                unspec = (ctypes.c_ubyte * 16)()
+                assert libc.connect(s.fileno(), unspec, 16) == 0, ctypes.get_errno()
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(4)
+            client = socket.socket(); client.setblocking(False)
+            assert client.connect_ex(("127.0.0.1", \(port))) == errno.EINPROGRESS
+            select.select([], [client], [], 5)
+            assert client.connect_ex(("127.0.0.1", \(port))) in (0, errno.EISCONN)
+            assert client.connect_ex(("127.0.0.1", \(port))) == errno.EISCONN
+            server, _ = listener.accept(); client.setblocking(True)
+            client.send(b"x"); server.recv(1)
+            disconnect(client)
+            server.settimeout(5)
+            try:
+                server.recv(1); reset = False
+            except ConnectionResetError:
+                reset = True
+            assert reset, "the peer saw no reset"
+            disconnect(client)
+            lone = socket.socket(); disconnect(lone)
+            disconnect(listener)
+            """
+        let file = TestSupport.temporaryFile("connect-variants") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("connect-variants") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, "/usr/bin/python3", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try TraceFileReader(path: trace).records
+        var calls: [SyscallInvocation] = []
+        for record in records { if case let .syscall(call) = record { calls.append(call) } }
+        let connects = calls.filter { $0.syscall == .connect }
+        try #require(connects.count == 7, "\(connects.map(\.entryText))")
+        let operations = connects.map { $0.kernel?.operation ?? "-" }
+        #expect(operations == ["tcp_connect", "tcp_connect_completion", "tcp_connect_again", "tcp_disconnect",
+                               "tcp_disconnect_unconnected", "tcp_disconnect_unconnected", "tcp_disconnect_listener"], "\(operations)")
+        let sent = connects.map { call in call.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true }
+        #expect(sent == [true, false, false, true, false, false, false], "\(sent)")
+        // The reset's chain, as sampled: tcp_disconnect sends it.
+        let reset = try #require(connects[3].kernel?.alignments.first { $0.operation == "tcp_disconnect" })
+        #expect(inOrder(["__inet_stream_connect", "tcp_disconnect", "tcp_send_active_reset", "__dev_queue_xmit"], in: reset.observed),
+                "\(reset.observed)")
+        #expect(connects[3].connectStart == ConnectStart(state: .connected, addressFamily: 0))
+        #expect(connects[3].socket?.peer != nil, "a disconnect's socket is the connection it ended")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: nil)))
+        let lines = diagram.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasSuffix(": SYN") }.count == 1, "\(diagram)")
+        #expect(lines.contains { $0.hasSuffix("connect(AF_UNSPEC)") } && lines.contains { $0.hasSuffix(": RST (disconnected)") }, "\(diagram)")
+    }
+
     @Test("SO_LINGER 0: close sends a reset (tcp_close_reset); the peer's close after ECONNRESET sends nothing (tcp_close_unconnected)")
     func closeWithReset() throws {
         let port = TestSupport.freshPort()

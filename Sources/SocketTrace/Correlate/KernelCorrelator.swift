@@ -61,6 +61,8 @@ public final class KernelCorrelator {
         let shared: Bool
         /// The arguments an operation is chosen by (shutdown's how).
         let selecting: [UInt64]
+        /// The family of the address the call gave (connect's).
+        let addressFamily: UInt64?
     }
     var candidatesCache: [CandidatesKey: [StackOperation]] = [:]
     /// By syscall: the arguments its operations are chosen by.
@@ -68,7 +70,8 @@ public final class KernelCorrelator {
 
     /// The model's operations for a call on `socket`, narrowest first:
     /// the same few answers for every call of a run, so each is worked out once.
-    func candidateOperations(_ syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]) -> [StackOperation] {
+    func candidateOperations(_ syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64],
+                             addressFamily: UInt64? = nil) -> [StackOperation] {
         guard let model else { return [] }
         let indices = selectingIndices[syscall.rawValue] ?? {
             let found = model.selectingArguments(syscall)
@@ -77,9 +80,9 @@ public final class KernelCorrelator {
         }()
         let key = CandidatesKey(syscall: syscall.rawValue, family: socket?.family, type: socket?.type, state: socket?.state,
                                 shared: (socket?.otherReferences ?? 0) > 0,
-                                selecting: indices.map { $0 < arguments.count ? arguments[$0] : 0 })
+                                selecting: indices.map { $0 < arguments.count ? arguments[$0] : 0 }, addressFamily: addressFamily)
         if let known = candidatesCache[key] { return known }
-        let found = model.operations(for: syscall, socket: socket, arguments: arguments)
+        let found = model.operations(for: syscall, socket: socket, arguments: arguments, addressFamily: addressFamily)
         candidatesCache[key] = found
         return found
     }
@@ -390,14 +393,21 @@ public final class KernelCorrelator {
         // A connection the kernel closed (a reset received) while the
         // program's calls on it all succeeded: its operations are a closed
         // socket's.
-        let (socket, closedByKernel) = connectionStates.asKernelLeftIt(call.socket, before: call.entryTime)
-        let candidates = candidateOperations(call.syscall, socket: socket, arguments: call.arguments)
+        // A connect's operation depends on the socket as the call found it
+        // (a second connect sends nothing), not as it left it.
+        var found = call.socket
+        if let state = call.connectStart?.state { found?.state = state }
+        let (socket, closedByKernel) = connectionStates.asKernelLeftIt(found, before: call.entryTime)
+        let candidates = candidateOperations(call.syscall, socket: socket, arguments: call.arguments,
+                                             addressFamily: call.connectStart?.addressFamily)
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
         var (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
         // A failed call is counted under the operation that stands for its
-        // error (a refused connect), its chains each keeping their own.
+        // error (a refused connect), its chains each keeping their own; not
+        // one for wider sockets than the call's (a second connect told
+        // ECONNREFUSED did not take in the reset).
         if let errno = call.result?.errno, let name = ErrnoName.name(Int(errno)),
-           let failure = candidates.first(where: { $0.result == name }) {
+           let failure = candidates.first(where: { $0.result == name && $0.precedence == candidates[0].precedence }) {
             operation = failure
         }
         // A call that failed with an error no operation stands for, with

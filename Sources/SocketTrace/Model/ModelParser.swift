@@ -98,6 +98,11 @@ public enum ModelParser {
     }
 
     /// `GROUP:EVENT`, each `[a-z0-9_]+` (by hand, as above).
+    /// `address`'s words: the address families by the kernel's numbering.
+    static let addressFamilies: [String: UInt64] = [
+        "unspec": 0, "unix": AddressFamily.unix, "inet": AddressFamily.inet, "inet6": AddressFamily.inet6,
+    ]
+
     static func isTracepointName(_ text: String) -> Bool {
         let parts = text.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
         return parts.count == 2 && parts.allSatisfy { part in
@@ -154,7 +159,7 @@ public enum ModelParser {
                 operation!.syscalls = Array(words.dropFirst())
             case "sockets":
                 guard words.count == 2, let kind = SocketKind(rawValue: words[1]) else {
-                    throw fail("`sockets` is one of tcp, udp, tcp6, udp6, inet, inet6, unix, unix_stream, unix_dgram, tcp_listener, tcp_unconnected, tcp_fin_sent, shared, any")
+                    throw fail("`sockets` is one of tcp, udp, tcp6, udp6, inet, inet6, unix, unix_stream, unix_dgram, tcp_listener, tcp_unconnected, tcp_fin_sent, tcp_connected, tcp_connecting, shared, any")
                 }
                 operation!.sockets = kind
             case "within":
@@ -175,6 +180,16 @@ public enum ModelParser {
                     values.append(value)
                 }
                 operation!.argument = ArgumentCondition(index: index, values: values)
+            case "address":
+                var families: [UInt64] = []
+                for word in words.dropFirst() {
+                    guard let family = Self.addressFamilies[word] else {
+                        throw fail("`address` names the families of the address the calls give: unspec, inet, inet6 or unix, not '\(word)'")
+                    }
+                    families.append(family)
+                }
+                guard !families.isEmpty else { throw fail("`address` names at least one family (unspec, inet, inet6, unix)") }
+                operation!.addressFamilies = families
             case "softirq":
                 guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
                 operation!.softirq = words[1] == "yes"

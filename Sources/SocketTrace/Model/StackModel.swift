@@ -48,6 +48,12 @@ public enum SocketKind: String, Sendable, Codable {
     case tcpUnconnected = "tcp_unconnected"
     /// A TCP socket whose FIN already left (shutdown with SHUT_WR or SHUT_RDWR).
     case tcpFinSent = "tcp_fin_sent"
+    /// A TCP socket with a connection (connected or accepted, shut down or
+    /// not): a connect on it sends no SYN.
+    case tcpConnected = "tcp_connected"
+    /// A TCP socket whose connect is under way (a non-blocking connect
+    /// returned EINPROGRESS): another connect sends nothing.
+    case tcpConnecting = "tcp_connecting"
     /// A socket other descriptors still hold (a close drops a reference
     /// and releases nothing).
     case shared
@@ -72,6 +78,9 @@ public enum SocketKind: String, Sendable, Codable {
             return inet && socket.type == SocketTypeNumber.stream
                 && (socket.state == .created || socket.state == .bound || socket.state == .closed)
         case .tcpFinSent: return inet && socket.type == SocketTypeNumber.stream && socket.state == .shutDown
+        case .tcpConnected:
+            return inet && socket.type == SocketTypeNumber.stream && (socket.state == .connected || socket.state == .shutDown)
+        case .tcpConnecting: return inet && socket.type == SocketTypeNumber.stream && socket.state == .connecting
         case .unixStream: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.stream
         case .unixDatagram: return socket.family == AddressFamily.unix && socket.type == SocketTypeNumber.datagram
         }
@@ -81,7 +90,7 @@ public enum SocketKind: String, Sendable, Codable {
     var specificity: Int {
         switch self {
         case .shared: 5
-        case .tcpListener, .tcpUnconnected, .tcpFinSent: 4
+        case .tcpListener, .tcpUnconnected, .tcpFinSent, .tcpConnected, .tcpConnecting: 4
         case .tcp6, .udp6, .unixStream, .unixDatagram: 3
         case .tcp, .udp, .unix, .inet6: 2
         case .inet: 1
@@ -127,6 +136,10 @@ public struct StackOperation: Sendable, Codable {
     /// shutdown's `how` tells a FIN sent (SHUT_WR, SHUT_RDWR) from nothing
     /// sent (SHUT_RD). Nil: any arguments.
     public var argument: ArgumentCondition?
+    /// The calls it is for, by the family of the address they give
+    /// (`address`): connect(AF_UNSPEC) disconnects its socket. Nil: any
+    /// address. An operation with it is chosen before those without.
+    public var addressFamilies: [UInt64]?
     public var entries: [(syscalls: [String], functions: [ModelFunction])]
     public var body: [ModelFunction]
     public let file: String
@@ -177,7 +190,8 @@ public struct StackOperation: Sendable, Codable {
     /// Every function the operation names, on every kernel.
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
-    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result, argument }
+    enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result, argument,
+                                      addressFamilies = "address_families" }
 
     public init(name: String, file: String) {
         self.name = name
@@ -204,6 +218,7 @@ public struct StackOperation: Sendable, Codable {
         within = try c.decodeIfPresent(String.self, forKey: .within)
         result = try c.decodeIfPresent(String.self, forKey: .result)
         argument = try c.decodeIfPresent(ArgumentCondition.self, forKey: .argument)
+        addressFamilies = try c.decodeIfPresent([UInt64].self, forKey: .addressFamilies)
         entries = []
     }
 
@@ -220,6 +235,7 @@ public struct StackOperation: Sendable, Codable {
         try c.encodeIfPresent(within, forKey: .within)
         try c.encodeIfPresent(result, forKey: .result)
         try c.encodeIfPresent(argument, forKey: .argument)
+        try c.encodeIfPresent(addressFamilies, forKey: .addressFamilies)
     }
 
     /// Whether a call with these arguments is one of this operation's
@@ -227,6 +243,18 @@ public struct StackOperation: Sendable, Codable {
     public func fits(arguments: [UInt64]?) -> Bool {
         guard let argument, let arguments else { return true }
         return argument.index < arguments.count && argument.values.contains(arguments[argument.index])
+    }
+
+    /// How narrowly it picks calls: an operation for some address families
+    /// first, then the narrowest sockets.
+    public var precedence: Int { (addressFamilies == nil ? 0 : 10) + sockets.specificity }
+
+    /// Whether a call giving an address of this family is one of this
+    /// operation's (an unknown family, or a call giving none, fits only
+    /// operations without `address`).
+    public func fits(addressFamily: UInt64?) -> Bool {
+        guard let addressFamilies else { return true }
+        return addressFamily.map(addressFamilies.contains) ?? false
     }
 }
 
@@ -285,8 +313,9 @@ public struct StackModel: Sendable {
 
     /// The operation a syscall on this socket performs (`tcp_send` for a
     /// write on a TCP socket), if the model has one.
-    public func operation(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil) -> StackOperation? {
-        operations(for: syscall, socket: socket, arguments: arguments).first
+    public func operation(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil,
+                          addressFamily: UInt64? = nil) -> StackOperation? {
+        operations(for: syscall, socket: socket, arguments: arguments, addressFamily: addressFamily).first
     }
 
     /// Every operation a syscall on this socket may perform, the narrowest
@@ -295,15 +324,19 @@ public struct StackModel: Sendable {
     /// (`tcp_connect_ack`); each sampled chain is aligned with the one whose
     /// own functions it shows.
     /// `arguments`: the call's, for operations that are for some of them
-    /// (`argument`); nil fits every operation.
-    public func operations(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil) -> [StackOperation] {
+    /// (`argument`); nil fits every operation. `addressFamily`: the family
+    /// of the address the call gives (connect's), for operations that are
+    /// for some families (`address`), which come before the others.
+    public func operations(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil,
+                           addressFamily: UInt64? = nil) -> [StackOperation] {
         let fitting = operations.filter {
             !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) && $0.fits(arguments: arguments)
+                && $0.fits(addressFamily: addressFamily)
         }
         // Narrowest first; the wider ones stay candidates, for a chain that
         // shows their own functions (a close believed to drop one of several
         // references whose stack shows the FIN being sent).
-        return fitting.enumerated().sorted { ($0.element.sockets.specificity, -$0.offset) > ($1.element.sockets.specificity, -$1.offset) }
+        return fitting.enumerated().sorted { ($0.element.precedence, -$0.offset) > ($1.element.precedence, -$1.offset) }
             .map(\.element)
     }
 

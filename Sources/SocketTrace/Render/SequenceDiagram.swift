@@ -148,6 +148,22 @@ public struct SequenceDiagram: Sendable {
             let failed = call.result?.failed ?? true
             let exit = call.exitTime ?? call.entryTime
             switch call.syscall {
+            case .connect where call.connectStart?.disconnects == true:
+                // connect(AF_UNSPEC) ends the connection (tcp_disconnect): a
+                // reset when it was established; its samples say whether one
+                // left, without them the state the call found.
+                endRun()
+                add(.message(from: process, to: kernel, text: "connect(AF_UNSPEC)", reply: false, time: call.entryTime), at: call.entryTime)
+                let sampled = call.kernel.map { $0.source == .observed } ?? false
+                let queued = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }
+                let reset = sampled ? queued != nil : !failed && [.connected, .shutDown].contains(call.connectStart?.state)
+                if reset {
+                    let sent = queued?.time ?? call.entryTime
+                    add(.message(from: kernel, to: peerKernel, text: "RST (disconnected)", reply: false, time: sent), at: sent)
+                }
+                add(.message(from: kernel, to: process, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                if !reset { addNote(.note(over: [kernel], text: sampled ? "no segment sampled in this disconnect" : "no reset: no connection to end")) }
+                Self.note(call, over: kernel).map { add($0, at: exit) }
             case .connect:
                 endRun()
                 add(.message(from: .client, to: .clientKernel, text: "connect(\(connection.server))", reply: false, time: call.entryTime), at: call.entryTime)

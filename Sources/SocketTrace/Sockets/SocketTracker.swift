@@ -125,6 +125,18 @@ public struct SocketTracker {
              .sendto where call.isFastOpen:
             // TCP Fast Open's sendto connects too, its data in the SYN (audit 18).
             guard let socket = socket(fd), let (address, length) = call.connectAddress else { return }
+            if call.syscall == .connect, socket.family != AddressFamily.unix,
+               let family = memory.readExactly(address, count: 2)?.loadLittleEndian(UInt16.self, at: 0), family == AF_UNSPEC {
+                // connect(AF_UNSPEC) dissolves the association: a TCP socket's
+                // connection is reset or dropped (tcp_disconnect: TCP_CLOSE),
+                // a UDP socket forgets its peer. The local port goes too
+                // unless it was bound: the kernel says.
+                socket.peer = nil
+                socket.local = nil
+                refreshFromKernel(socket, fd: fd)
+                socket.state = socket.type == SocketTypeNumber.stream ? .closed : (socket.local == nil ? .created : .bound)
+                return
+            }
             socket.peer = endpoint(address, length: length)
             socket.state = .connected
             // The kernel chose the local address and port: ask it once.

@@ -40,6 +40,10 @@ public struct SyscallInvocation: Sendable, Codable {
     /// The socket the call acted on (for accept, the one it returned), as
     /// the table knew it when the call returned.
     public var socket: SocketSnapshot?
+    /// For a connect: the state its socket was in when the call began (a
+    /// second connect sends no SYN) and the family of the address it gave
+    /// (AF_UNSPEC disconnects; then `socket` is as the call found it).
+    public var connectStart: ConnectStart?
 
     public init(pid: Int32, tid: Int32, architecture: Architecture, syscall: Syscall,
                 arguments: [UInt64], viaSocketcall: Bool = false, entryTime: MonotonicTime) {
@@ -87,6 +91,23 @@ public struct SyscallInvocation: Sendable, Codable {
     /// sendmmsg and recvmmsg: the bytes of all their messages (their
     /// result counts messages), read from each mmsghdr's msg_len at exit.
     public var transferredBytes: Int64?
+}
+
+/// What a connect found when it began: what its kernel work depends on
+/// besides its socket's kind.
+public struct ConnectStart: Sendable, Codable, Equatable {
+    public var state: SocketInfo.State?
+    /// The `sa_family` of the address given (0: AF_UNSPEC); nil when unreadable.
+    public var addressFamily: UInt64?
+
+    public init(state: SocketInfo.State?, addressFamily: UInt64?) {
+        self.state = state
+        self.addressFamily = addressFamily
+    }
+
+    /// connect(AF_UNSPEC): the socket's association is dissolved (a TCP
+    /// connection reset or dropped, tcp_disconnect), nothing connected.
+    public var disconnects: Bool { addressFamily == 0 }
 }
 
 /// A socket at one moment: what the trace file keeps of `SocketInfo`.

@@ -63,6 +63,10 @@ struct RecordDecoder {
             guard let snapshot = Self.socket(socket) else { return nil }
             call.socket = snapshot
         }
+        if let start = value["connect_start"] {
+            call.connectStart = ConnectStart(state: start["state"]?.string.flatMap(SocketInfo.State.init(rawValue:)),
+                                             addressFamily: start["address_family"]?.uint64)
+        }
         if let functions = value["functions"]?.array {
             call.functions = functions.compactMap(\.string)
         }

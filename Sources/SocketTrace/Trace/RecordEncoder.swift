@@ -230,6 +230,12 @@ struct RecordEncoder {
                     if let netns = socket.netns { s.member("netns", netns) }
                 } }
             }
+            if let start = call.connectStart {
+                o.member("connect_start") { $0.object { c in
+                    c.member("state", start.state?.rawValue)
+                    c.member("address_family", start.addressFamily)
+                } }
+            }
             o.member("functions", strings: call.functions)
             if let stack = call.userStack {
                 o.member("user_stack") { $0.array(stack) { encoder, frame in

@@ -116,6 +116,14 @@ extension Tracer {
                 // The socket as the call found it: whether its FIN already
                 // left, or it listens, decides what this one does.
                 call.socket = socketSnapshot(for: call, tracker: tracker)
+            } else if syscall == .connect {
+                // Whether it starts a connection, completes or repeats one, or ends it (AF_UNSPEC).
+                let family = call.argument(1) == 0 ? nil
+                    : memory.readExactly(call.argument(1), count: 2).map { UInt64($0.loadLittleEndian(UInt16.self, at: 0)) }
+                call.connectStart = ConnectStart(state: tracker.socket(Int32(truncatingIfNeeded: call.argument(0)))?.state,
+                                                 addressFamily: family)
+                // A disconnect acts on the connection the socket had: the socket as the call found it.
+                if call.connectStart?.disconnects == true { call.socket = socketSnapshot(for: call, tracker: tracker) }
             }
         }
         return TracedEntry(shown: shown, tracker: tracker, memory: memory)
