@@ -711,6 +711,11 @@ struct KernelTests {
         let lines = diagram.split(separator: "\n").map(String.init)
         #expect(lines.filter { $0.hasSuffix(": SYN") }.count == 1, "\(diagram)")
         #expect(lines.contains { $0.hasSuffix("connect(AF_UNSPEC)") } && lines.contains { $0.hasSuffix(": RST (disconnected)") }, "\(diagram)")
+        // The listen's only sample is its state change (an event): its
+        // operation is still named, its chain said unverified (audit 25 F4).
+        let report = try TestSupport.run(TestSupport.sockettrace, ["report", trace])
+        let text = report.stdout + report.stderr
+        #expect(text.contains("↳ listen, no stack on its path sampled (only events); the model's chain for it, unverified"), "\(text)")
     }
 
     @Test("SO_LINGER 0: close sends a reset (tcp_close_reset); the peer's close after ECONNRESET sends nothing (tcp_close_unconnected)")

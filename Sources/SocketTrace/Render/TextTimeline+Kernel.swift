@@ -80,6 +80,13 @@ extension TextTimeline {
             stackLines(block.sample, count: block.count, activity: activity, userChain: userChain, outsideCalls: outsideCalls, entry: entry,
                        flows: block.flows.first, distinctFlows: block.flows.all.count)
         }
+        if blocks.isEmpty, let operation = activity.operation, !activity.expected.isEmpty {
+            // Only events sampled (a listen's state change, with the default
+            // probe set): no stack on the operation's path, so its chain is
+            // still the model's (audit 25: such calls showed no operation).
+            output.write(indent + paint("↳ \(operation), no stack on its path sampled (only events); the model's chain for it, unverified for this call: ", Self.dim)
+                + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
+        }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")
             eventStack(sample)
