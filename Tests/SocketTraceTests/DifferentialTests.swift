@@ -62,6 +62,35 @@ struct DifferentialTests {
         #expect(StraceComparison.difference(strace, ours) == nil)
     }
 
+    @Test("report --format strace writes the live file's pid leaders: with -f on every line, without it only while two processes live (audit 25 F5)")
+    func reportLeadersAsLive() throws {
+        let script = TestSupport.temporaryFile("leaders") + ".py"
+        try """
+            import os, socket
+            socket.socket().close()
+            pid = os.fork()
+            if pid == 0:
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close(); os._exit(0)
+            os.waitpid(pid, 0)
+            socket.socket(socket.AF_UNIX).close()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        for follow in [[], ["-f"]] {
+            let live = TestSupport.temporaryFile("leaders-live")
+            let saved = TestSupport.temporaryFile("leaders") + ".jsonl"
+            let o = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "--format", "strace", "-e", "trace=socket"] + follow
+                + ["-o", live, "--save", saved, "/usr/bin/python3", script])
+            #expect(o.status == 0, "sockettrace: \(o.stderr)")
+            let report = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "strace", saved])
+            let liveText = try String(contentsOfFile: live, encoding: .utf8)
+            let lines = liveText.split(separator: "\n")
+            let prefixed = lines.filter { $0.first?.isNumber == true }
+            #expect(lines.count >= 4, "\(liveText)")
+            // strace -f -o: every line; without -f, the child's and the parent's while the child lives.
+            #expect(follow.isEmpty ? !prefixed.isEmpty && prefixed.count < lines.count : prefixed.count == lines.count, "\(liveText)")
+            #expect(report.stdout == liveText, "live:\n\(liveText)\nreport:\n\(report.stdout)")
+        }
+    }
+
     @Test("every decoder on a 32-bit program (i386 syscall numbers and layouts)", .enabled(if: TestSupport.canBuild32))
     func decoders32() throws {
         let program = try TestSupport.build("decoders.c", bits32: true)

@@ -16,6 +16,11 @@ public struct TraceHeader: Sendable, Codable {
     /// `observed`, `expected` (model only) or `off`.
     public var kernelObservation: String
     public var kernelObservationNote: String?
+    /// Whether `-f` was given (format 1.17): strace's lines written to a
+    /// file then carry their pid on every line, not only while several
+    /// processes are traced, and `report --format strace` writes them as
+    /// the live run did. Nil in older files (taken as given).
+    public var followFlagGiven: Bool?
 
     public init(command: [String], kernelObservation: String, note: String?) {
         var names = utsname()

@@ -33,8 +33,10 @@ struct Report: ParsableCommand {
         switch format {
         case .strace:
             var options = StraceWriter.Options()
+            // The leaders strace's lines had in a file of the live run: a pid
+            // on every line with -f, else only while several processes lived.
             options.writingToFile = true
-            options.followFlagGiven = true
+            options.followFlagGiven = streams.contains { $0.header.followFlagGiven ?? true }
             sink = PlainTextSink(StraceWriter(output: stream, options: options))
         case .jsonl:
             // The merged file's counts are the sum of its inputs'.

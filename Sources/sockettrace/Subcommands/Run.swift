@@ -171,8 +171,9 @@ struct Run: ParsableCommand {
             }
             let stream = try output.map { try TraceOutput.create(path: $0) } ?? .standardError
             let observation = observer == nil ? "off" : (observer?.sampler == nil ? "expected" : "observed")
-            let header = TraceHeader(command: programArguments.isEmpty ? pids.map { "-p \($0)" } : programArguments,
+            var header = TraceHeader(command: programArguments.isEmpty ? pids.map { "-p \($0)" } : programArguments,
                                      kernelObservation: observation, note: observer?.unavailableReason)
+            header.followFlagGiven = follow
             let counts = { (observer?.sampler?.sampleCount ?? 0, observer?.sampler?.lostSamples ?? 0) }
             var sinks = [makeSink(stream, header: header, counts: counts)]
             var saved: TraceOutput?
