@@ -162,6 +162,44 @@ struct ConnectionPairingTests {
         #expect(text.contains("kernel sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE \(flow) (outside the traced tasks:"), "\(text)")
     }
 
+    @Test("shutdown while connecting disconnects (tcp_shutdown_connecting: SYN_SENT → CLOSE in the call, as bpftrace sees it; no FIN); the close after sends nothing, not said closed by the kernel (audit 24 B5)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func shutdownWhileConnecting() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("own-close") + ".jsonl"
+        let witness = TestSupport.temporaryFile("own-close-states") + ".txt"
+        // The SYN dropped: the socket stays in SYN_SENT until shutdown disconnects it.
+        let result = try traceInNamespace(
+            client: """
+                import socket, errno, time
+                s = socket.socket(); s.setblocking(False)
+                assert s.connect_ex(('127.0.0.1', \(port))) == errno.EINPROGRESS
+                s.shutdown(socket.SHUT_WR)
+                time.sleep(0.05); s.close()
+                """,
+            setup: """
+                nft add table inet own && nft add chain inet own in '{ type filter hook input priority 0; }' && \\
+                nft add rule inet own in tcp dport \(port) drop
+                """,
+            witness: "tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->newstate == 7/ { printf(\"CLOSE %d %s\\n\", tid, kstack(4)); }",
+            into: witness, options: "--format jsonl -o \(trace)")
+        #expect(result.status == 0, "\(result.stderr)")
+        let seen = try String(contentsOfFile: witness, encoding: .utf8)
+        let closes = seen.split(separator: "\n").filter { $0.hasPrefix("CLOSE ") }
+        try #require(closes.count == 1, "the witness saw \(seen)")
+        // The witness: the change was made inside shutdown, by tcp_disconnect.
+        #expect(seen.contains("tcp_disconnect"), "\(seen)")
+        var calls: [SyscallInvocation] = []
+        for record in try TraceFileReader(path: trace).records { if case let .syscall(call) = record { calls.append(call) } }
+        let shutdown = try #require(calls.first { $0.syscall == .shutdown })
+        let close = try #require(calls.last { $0.syscall == .close && $0.socket?.type == 1 })
+        #expect(shutdown.kernel?.operation == "tcp_shutdown_connecting", "\(String(describing: shutdown.kernel?.operation))")
+        #expect(shutdown.kernel?.samples.contains { $0.tracepoint == "sock:inet_sock_set_state" && $0.tid == Int32(closes[0].split(separator: " ")[1]) } == true)
+        #expect(close.kernel?.operation == "tcp_close_unconnected" && close.kernel?.socketState == nil,
+                "\(String(describing: close.kernel?.operation)) \(String(describing: close.kernel?.socketState))")
+    }
+
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

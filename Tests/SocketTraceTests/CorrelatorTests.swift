@@ -391,6 +391,10 @@ import Testing
         states.record([sample])
         #expect(states.asKernelLeftIt(socket, before: at).closedBy?.heading.hasPrefix("sock:inet_sock_set_state TCP_ESTABLISHED → TCP_CLOSE") == true,
                 "\(states.asKernelLeftIt(socket, before: at).closedBy?.heading ?? "-")")
+        #expect(states.asKernelLeftIt(socket, before: at).closedBy?.cause == "by the kernel")
+        // Sampled on a traced call's own path: that call's doing (audit 24 B5).
+        states.attribute([sample], to: "shutdown in thread 9")
+        #expect(states.asKernelLeftIt(socket, before: at).closedBy?.cause == "by shutdown in thread 9")
     }
 }
 

@@ -18,6 +18,14 @@ struct ConnectionStates {
         let heading: String
         /// The kernel's `struct sock` it changed (the tracepoint's skaddr).
         var sock: Int64? = nil
+        /// The traced call whose own path made it (`python3[812]'s
+        /// shutdown`), when it was sampled there rather than in softirq
+        /// work or another task: then the program's call closed the
+        /// connection, not the kernel on its own.
+        var madeBy: String? = nil
+
+        /// Who put the socket in this state, for the timeline.
+        var cause: String { madeBy.map { "by \($0)" } ?? "by the kernel" }
     }
 
     /// The states the calls leave a stream socket in while they believe
@@ -52,6 +60,18 @@ struct ConnectionStates {
             // Each 4-tuple by its latest change, read once.
             let latest = last.map { (flow: $0.key, time: $0.value.map(\.time.nanoseconds).max() ?? 0) }
             for (flow, _) in latest.sorted(by: { $0.time < $1.time }).prefix(last.count / 2) { last[flow] = nil }
+        }
+    }
+
+    /// Marks the state changes sampled on a call's own path (not in
+    /// softirq work on its stack) as that call's doing (audit 24 B5: a
+    /// shutdown in SYN_SENT, a disconnect of a listener).
+    mutating func attribute(_ samples: [KernelSample], to call: String) {
+        for sample in samples where sample.tracepoint == "sock:inet_sock_set_state" && !sample.sides.softirq {
+            guard let (source, destination) = sample.flowEndpoints else { continue }
+            let flow = BackgroundWork.Flow(source: source, destination: destination)
+            guard let index = last[flow]?.firstIndex(where: { $0.time == sample.time && $0.sock == sample.fields["skaddr"]?.number }) else { continue }
+            last[flow]![index].madeBy = call
         }
     }
 

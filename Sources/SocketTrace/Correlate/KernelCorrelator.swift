@@ -390,6 +390,7 @@ public final class KernelCorrelator {
         mine = attributed.kept
         otherFlows += attributed.others
         connectionStates.learn(call.socket, from: mine)
+        connectionStates.attribute(mine, to: "\(call.name) in thread \(call.tid)")
         // A connection the kernel closed (a reset received) while the
         // program's calls on it all succeeded: its operations are a closed
         // socket's.
@@ -441,7 +442,7 @@ public final class KernelCorrelator {
                                       expected: expectedNames, samples: mine, alignments: alignments)
         activity.closedElsewhere = closedElsewhere
         if let closedByKernel, operation?.sockets == .tcpUnconnected {
-            activity.socketState = "the socket was already in TCP_CLOSE before this call, put there by the kernel (\(closedByKernel.heading))"
+            activity.socketState = "the socket was already in TCP_CLOSE before this call, put there \(closedByKernel.cause) (\(closedByKernel.heading))"
         }
         if let functionProbes {
             activity.hits = functionHits(hitSamples, operation: operation, syscall: call.syscall)

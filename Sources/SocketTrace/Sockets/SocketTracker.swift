@@ -146,6 +146,11 @@ public struct SocketTracker {
             if socket.state == .listening {
                 // SHUT_RD or SHUT_RDWR stops a listener (tcp_disconnect: TCP_CLOSE); SHUT_WR leaves it be.
                 if a(1) != 1 { socket.state = .closed }
+            } else if socket.state == .connecting, KernelSocketLookup.tcpState(pid: pid, fd: fd) == TCPState.close {
+                // In SYN_SENT any shutdown disconnects (inet_shutdown → tcp_disconnect):
+                // the connect is abandoned, no FIN. (Its handshake may have completed
+                // meanwhile: then it is an established socket's shutdown.)
+                socket.state = .closed
             } else if a(1) != 0 {
                 // SHUT_WR or SHUT_RDWR sends the FIN; SHUT_RD alone sends nothing.
                 socket.state = .shutDown
