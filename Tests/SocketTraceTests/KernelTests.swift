@@ -718,6 +718,37 @@ struct KernelTests {
         #expect(text.contains("↳ listen, no stack on its path sampled (only events); the model's chain for it, unverified"), "\(text)")
     }
 
+    @Test("a FIN sent where no traced close was (dup2 over the last descriptor, the process's exit) is drawn from the kernel's state change; one FIN each way")
+    func implicitCloseFins() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, os, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(4)
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            client.send(b"hi"); server.recv(2)
+            os.dup2(os.open("/dev/null", os.O_RDONLY), client.fileno())
+            server.settimeout(5); assert server.recv(10) == b""
+            second = socket.create_connection(("127.0.0.1", \(port))); peer, _ = listener.accept()
+            peer.close(); second.settimeout(5); assert second.recv(10) == b""
+            os._exit(0)
+            """
+        let file = TestSupport.temporaryFile("implicit-close") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("implicit-close") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, "/usr/bin/python3", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try TraceFileReader(path: trace).records
+        for (choice, sender) in [(1, "CK->>SK"), (2, "CK->>SK")] {
+            let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: choice)))
+            let fins = diagram.split(separator: "\n").filter { $0.contains(": FIN") }
+            // The first connection: the client's FIN in dup2; the second: the client's at its exit (the server's by its close).
+            #expect(fins.filter { $0.contains(sender) && $0.contains("FIN (the kernel's TCP_ESTABLISHED → TCP_FIN_WAIT1, not in a traced close or shutdown)") }.count == 1
+                    || fins.filter { $0.contains(sender) && $0.contains("FIN (the kernel's TCP_CLOSE_WAIT → TCP_LAST_ACK, not in a traced close or shutdown)") }.count == 1,
+                    "connection \(choice): \(diagram)")
+            #expect(fins.filter { $0.contains(sender) }.count == 1, "one FIN from the client: \(diagram)")
+        }
+    }
+
     @Test("SO_LINGER 0: close sends a reset (tcp_close_reset); the peer's close after ECONNRESET sends nothing (tcp_close_unconnected)")
     func closeWithReset() throws {
         let port = TestSupport.freshPort()

@@ -38,6 +38,10 @@ public struct SequenceDiagram: Sendable {
             }
             if case let .kernelEvent(sample) = record, sample.tracepoint == "sock:inet_sock_set_state" { stateChanges.append(sample) }
             if case let .kernelEvent(sample) = record, sample.tracepoint == retransmission { retransmissions.append(sample) }
+            // A process's exit that released its sockets: its FINs' state changes.
+            if case let .process(event) = record, let exit = event.exitKernel {
+                stateChanges += exit.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }
+            }
             if case let .process(event) = record, let name = event.name, event.kind == .exec || event.kind == .started || event.kind == .attached {
                 processNames[event.pid] = name
             }
@@ -117,17 +121,28 @@ public struct SequenceDiagram: Sendable {
         // connection (audit 20: never drawn): that end leaving ESTABLISHED
         // for FIN_WAIT1 or CLOSE_WAIT for LAST_ACK (it sent it), or the
         // traced end entering CLOSE_WAIT (it took it in). Drawn at its time.
+        // A traced end's FIN sent where none of its traced closes and
+        // shutdowns was (the last reference dropped by dup2, close_range,
+        // an exec or the process's exit: never drawn) is drawn so too, from
+        // its own state change alone (the peer's CLOSE_WAIT may come after
+        // a close that drew its FIN).
         var untracedFins: [(fromClient: Bool, time: MonotonicTime, change: String)] = []
-        for fromClient in [true, false] where (fromClient ? connection.clientPid : connection.serverPid) == nil {
+        for fromClient in [true, false] {
+            let traced = (fromClient ? connection.clientPid : connection.serverPid) != nil
             let (sender, receiver) = fromClient ? (connection.client, connection.server) : (connection.server, connection.client)
+            let ownCloses = sides.filter { $0.id == connection.id && $0.isClient == fromClient && [.close, .shutdown].contains($0.call.syscall) }
             let evidence = stateChanges.filter { change in
                 guard let (source, destination) = change.flowEndpoints, let new = change.fields["newstate"]?.number else { return false }
+                if traced {
+                    return source == sender && destination == receiver && (new == TCPState.finWait1 || new == TCPState.lastAck)
+                        && !ownCloses.contains { $0.call.entryTime <= change.time && change.time <= ($0.call.exitTime ?? $0.call.entryTime) }
+                }
                 return (source == sender && destination == receiver && (new == TCPState.finWait1 || new == TCPState.lastAck))
                     || (source == receiver && destination == sender && new == TCPState.closeWait)
             }.min { $0.time < $1.time }
             if let evidence {
                 untracedFins.append((fromClient, evidence.time, TCPState.name(evidence.fields["oldstate"]?.number ?? 0) + " → "
-                                     + TCPState.name(evidence.fields["newstate"]?.number ?? 0)))
+                                     + TCPState.name(evidence.fields["newstate"]?.number ?? 0) + (traced ? ", not in a traced close or shutdown" : "")))
             }
         }
         func drawUntracedFins(before time: MonotonicTime?) {
