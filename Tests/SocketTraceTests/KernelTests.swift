@@ -749,6 +749,26 @@ struct KernelTests {
         }
     }
 
+    @Test("data on the handshake's last ACK (TCP_FASTOPEN_CONNECT, no cookie) is the new connection's: tcp_child_data_softirq, not tcp_receive_after_fin (audit 24)")
+    func dataOnTheHandshakeAck() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(4)
+            client = socket.socket(); client.setsockopt(socket.IPPROTO_TCP, 30, 1)  # TCP_FASTOPEN_CONNECT
+            client.connect(("127.0.0.1", \(port))); client.send(b"first")
+            server, _ = listener.accept(); assert server.recv(10) == b"first"
+            client.close(); server.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "child-data")
+        let send = try #require(calls.first { $0.syscall == .sendto })
+        let softirq = (send.kernel?.alignments ?? []).filter { $0.context?.hasPrefix("softirq") == true }.map(\.operation)
+        #expect(softirq.contains("tcp_child_data_softirq") && !softirq.contains("tcp_receive_after_fin"), "\(softirq)")
+        let child = try #require(send.kernel?.alignments.first { $0.operation == "tcp_child_data_softirq" })
+        #expect(inOrder(["tcp_v4_rcv", "tcp_child_process", "tcp_rcv_state_process", "__dev_queue_xmit"], in: child.observed), "\(child.observed)")
+        #expect(child.verdict != .differs, "\(child.verdict)")
+    }
+
     @Test("SO_LINGER 0: close sends a reset (tcp_close_reset); the peer's close after ECONNRESET sends nothing (tcp_close_unconnected)")
     func closeWithReset() throws {
         let port = TestSupport.freshPort()
