@@ -162,6 +162,36 @@ struct ConnectionPairingTests {
         #expect(text.contains("kernel sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE \(flow) (outside the traced tasks:"), "\(text)")
     }
 
+    @Test("an IPv6 peer accepted into a sockaddr_in's room ([16 => 28]): its address from the kernel, not the bytes past the buffer; one connection (audit 26 F7, F8)")
+    func acceptIntoShortBuffer() throws {
+        let port = TestSupport.freshPort()
+        let script = TestSupport.temporaryFile("short-accept") + ".py"
+        try """
+            import socket, ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            listener = socket.socket(socket.AF_INET6); listener.bind(("::1", \(port))); listener.listen(4)
+            client = socket.create_connection(("::1", \(port)))
+            room = (ctypes.c_ubyte * 16)(*([0xfd] * 16)); length = ctypes.c_uint32(16)
+            fd = libc.accept(listener.fileno(), room, ctypes.byref(length))
+            assert fd >= 0 and length.value == 28, (fd, length.value)
+            import os; client.send(b"hi"); assert os.read(fd, 2) == b"hi"
+            os.close(fd); client.close()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("short-accept") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "--format", "jsonl", "-o", trace, Self.python, script])
+        #expect(result.status == 0, "\(result.stderr)")
+        var calls: [SyscallInvocation] = []
+        var connections: [Connection] = []
+        for record in try TraceFileReader(path: trace).records {
+            if case let .syscall(call) = record { calls.append(call) }
+            if case let .connection(connection) = record { connections.append(connection) }
+        }
+        let accept = try #require(calls.first { $0.syscall == .accept })
+        #expect(accept.returnText.contains("[::1]:\(port)->[::1]:"), "\(accept.returnText)")
+        #expect(accept.socket?.peer?.description.hasPrefix("[::1]:") == true, "\(String(describing: accept.socket?.peer))")
+        #expect(connections.count == 1 && connections.first?.clientPid != nil && connections.first?.serverPid != nil, "\(connections.map(\.title))")
+    }
+
     @Test("shutdown while connecting disconnects (tcp_shutdown_connecting: SYN_SENT → CLOSE in the call, as bpftrace sees it; no FIN); the close after sends nothing, not said closed by the kernel (audit 24 B5)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

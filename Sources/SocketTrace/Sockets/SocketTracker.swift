@@ -106,8 +106,13 @@ public struct SocketTracker {
                                   protocolNumber: listener?.protocolNumber ?? 0,
                                   local: listener?.local, state: .connected)
             info.netns = listener?.netns
-            if a(1) != 0, a(2) != 0, let length = memory.readInt32(a(2)) {
-                info.peer = endpoint(a(1), length: UInt64(max(length, 0)))
+            // The address as far as the buffer held it: the kernel writes back
+            // the address's whole length (`[16 => 28]` for an IPv6 peer in a
+            // sockaddr_in's room), not what it copied (audit 26: the bytes past
+            // a 16-byte buffer were read as an IPv6 address). Without the
+            // length given (the call was not decoded), the kernel says.
+            if a(1) != 0, a(2) != 0, let given = call.saved.first, let length = memory.readInt32(a(2)) {
+                info.peer = endpoint(a(1), length: UInt64(max(min(Int64(length), given), 0)))
             }
             // accept(fd, NULL, NULL) names no peer, and a wildcard listener
             // no local address: the kernel knows both.
