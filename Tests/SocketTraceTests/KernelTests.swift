@@ -710,6 +710,16 @@ struct KernelTests {
         let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: nil)))
         let lines = diagram.split(separator: "\n").map(String.init)
         #expect(lines.filter { $0.hasSuffix(": SYN") }.count == 1, "\(diagram)")
+        // The handshake drawn where the kernel's ESTABLISHED says: inside the
+        // non-blocking connect on loopback (audit 26 F1: always "after").
+        var changes: [KernelSample] = connects[0].kernel?.samples ?? []
+        for record in records { if case let .kernelEvent(sample) = record { changes.append(sample) } }
+        let established = try #require(changes.first { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["newstate"]?.number == TCPState.established
+                && $0.fields["oldstate"]?.number == TCPState.synSent }, "ESTABLISHED not sampled")
+        let synAck = try #require(lines.firstIndex { $0.hasSuffix(": SYN-ACK") }, "\(diagram)")
+        let returned = try #require(lines.firstIndex { $0.contains("connect = -1 EINPROGRESS") }, "\(diagram)")
+        #expect((synAck < returned) == (established.time <= connects[0].exitTime!), "\(diagram)")
+        #expect(lines.contains { $0.contains("ESTABLISHED before connect returned") || $0.contains("after connect returned (sock") }, "\(diagram)")
         #expect(lines.contains { $0.hasSuffix("connect(AF_UNSPEC)") } && lines.contains { $0.hasSuffix(": RST (disconnected)") }, "\(diagram)")
         // The listen's only sample is its state change (an event): its
         // operation is still named, its chain said unverified (audit 25 F4).

@@ -203,12 +203,31 @@ public struct SequenceDiagram: Sendable {
                     // answered it came later, out of this call's sight: said
                     // only as far as the client's own calls showed it (audit 20:
                     // a refused one was drawn with a handshake).
+                    // When the client's end became ESTABLISHED, if sampled: on
+                    // loopback the SYN-ACK comes back and the ACK leaves inside
+                    // the connect all the same (audit 26 F1: always drawn after).
+                    let established = stateChanges.first { change in
+                        guard let (source, destination) = change.flowEndpoints else { return false }
+                        return source == connection.client && destination == connection.server
+                            && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.established
+                    }
+                    if connection.refused == nil, let established, established.time <= exit {
+                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
+                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: established.time), at: established.time)
+                        add(.note(over: [.clientKernel], text: "ESTABLISHED before connect returned (\(established.heading))"), at: established.time)
+                    }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                     if let refused = connection.refused {
                         // When the kernel closed the socket, if sampled (audit 21: the reset came before connect returned).
                         add(.note(over: [.clientKernel, .serverKernel], text: "\(refusal): refused (\(refused))"), at: closing?.time ?? exit)
+                    } else if let established, established.time <= exit {
+                        // Drawn above, inside the call.
+                    } else if let established {
+                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
+                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: established.time), at: established.time)
+                        add(.note(over: [.clientKernel], text: "after connect returned (\(established.heading))"), at: established.time)
                     } else if connection.established == true {
-                        addNote(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK after connect returned"))
+                        addNote(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK: when, not sampled (the connection was established)"))
                     } else {
                         addNote(.note(over: [.clientKernel, .serverKernel], text: "what answered the SYN was not seen"))
                     }
