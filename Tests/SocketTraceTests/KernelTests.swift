@@ -803,6 +803,32 @@ struct KernelTests {
         #expect(afterReset.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves after the reset")
     }
 
+    @Test("close with data left unread: __tcp_close sends the reset itself (tcp_close_reset_unread, reason TCP_ABORT_ON_CLOSE), tcp_disconnect not on its path (audit 26 F13)")
+    func closeWithUnreadData() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            client.send(b"never read"); time.sleep(0.05)
+            server.close()
+            time.sleep(0.05)
+            try: client.recv(10)
+            except ConnectionResetError: pass
+            client.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "unread")
+        let close = try #require(calls.first { $0.syscall == .close && $0.socket?.protocolLabel == "TCP" && $0.socket?.peer != nil })
+        #expect(close.kernel?.operation == "tcp_close_reset_unread", "\(close.kernel?.alignments.map { "\($0.operation): \($0.observed)" } ?? [])")
+        let reset = try #require(close.kernel?.alignments.first { $0.operation == "tcp_close_reset_unread" && $0.observed.last == "__dev_queue_xmit" })
+        #expect(inOrder(["__tcp_close", "tcp_send_active_reset", "__dev_queue_xmit"], in: reset.observed) && !reset.observed.contains("tcp_disconnect"),
+                "\(reset.observed)")
+        #expect(reset.verdict != .differs, "\(reset.verdict)")
+        // The kernel's own word: the reset's reason.
+        #expect(close.kernel?.samples.contains { $0.tracepoint == "tcp:tcp_send_reset" && $0.summary.contains("TCP_ABORT_ON_CLOSE") } != false,
+                "\(close.kernel?.samples.map(\.summary) ?? [])")
+    }
+
     @Test("TCP_USER_TIMEOUT: the data never arrives, timers retransmit it elsewhere, recv returns ETIMEDOUT, the close sends nothing")
     func closeAfterTimeout() throws {
         let port = TestSupport.freshPort()

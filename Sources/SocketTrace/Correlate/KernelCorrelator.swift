@@ -110,28 +110,30 @@ public final class KernelCorrelator {
         guard candidates.count > 1 else { return (candidates.first, samples.map { _ in candidates.first }) }
         let scores = samples.map { sample in candidates.map { syscallScore(sample, $0, syscall: syscall) } }
         func best(_ totals: [ChainAligner.Score]) -> Int {
-            totals.indices.reduce(0) { totals[$1] > totals[$0] ? $1 : $0 }
+            totals.indices.reduce(0) { totals[$1].syscallRank > totals[$0].syscallRank ? $1 : $0 }
         }
         let totals = candidates.indices.map { index in
             scores.reduce(ChainAligner.Score(shown: 0, contradicted: 0)) { sum, sample in
-                ChainAligner.Score(shown: sum.shown + sample[index].shown, contradicted: sum.contradicted + sample[index].contradicted)
+                ChainAligner.Score(shown: sum.shown + sample[index].shown, contradicted: sum.contradicted + sample[index].contradicted,
+                                   unexplained: sum.unexplained + sample[index].unexplained)
             }
         }
         // Samples for which each candidate alone is the best.
         var votes = [Int](repeating: 0, count: candidates.count)
         for sample in scores {
-            let top = sample[best(sample)]
-            let tied = sample.indices.filter { sample[$0] == top }
+            let top = sample[best(sample)].syscallRank
+            let tied = sample.indices.filter { sample[$0].syscallRank == top }
             if tied.count == 1 { votes[tied[0]] += 1 }
         }
         var callIndex = candidates.indices.reduce(0) { chosen, index in
-            (votes[index], totals[index]) > (votes[chosen], totals[chosen]) ? index : chosen
+            let (a, b) = (totals[index].syscallRank, totals[chosen].syscallRank)
+            return (votes[index], a.0, a.1, a.2) > (votes[chosen], b.0, b.1, b.2) ? index : chosen
         }
         // A part of another operation (the handshake's last ACK, within connect) is not the call's.
         if let whole = candidates[callIndex].within, let index = candidates.firstIndex(where: { $0.name == whole }) { callIndex = index }
         let perSample = scores.map { sample -> StackOperation? in
             let index = best(sample)
-            return candidates[sample[index] == sample[callIndex] ? callIndex : index]
+            return candidates[sample[index].syscallRank == sample[callIndex].syscallRank ? callIndex : index]
         }
         return (candidates[callIndex], perSample)
     }

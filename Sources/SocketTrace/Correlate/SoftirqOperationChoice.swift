@@ -88,13 +88,27 @@ extension ChainAligner {
     /// nothing explains is no evidence either way.
     static func score(_ alignment: ChainAlignment) -> Score {
         Score(shown: alignment.steps.filter { $0.status.showsPath }.count - alignment.extraFrames.count,
-              contradicted: alignment.steps.filter { $0.status == .sibling || $0.status == .notOnPath || $0.status == .outOfOrder }.count)
+              contradicted: alignment.steps.filter { $0.status == .sibling || $0.status == .notOnPath || $0.status == .outOfOrder }.count,
+              unexplained: alignment.steps.filter { $0.status == .unverified }.count)
     }
 
+    /// How well an operation explains a stack: the frames it shows, then
+    /// the fewest it contradicts. `unexplained`, its functions the stack
+    /// leaves unverified, is no evidence either way: only a call's choice
+    /// among operations it must make uses it (`syscallRank`).
     public struct Score: Comparable, Sendable {
         public var shown: Int
         public var contradicted: Int
+        public var unexplained = 0
         public static func < (a: Score, b: Score) -> Bool { (a.shown, -a.contradicted) < (b.shown, -b.contradicted) }
+        public static func == (a: Score, b: Score) -> Bool { (a.shown, a.contradicted) == (b.shown, b.contradicted) }
+
+        /// For a syscall's operation, which one is chosen however they tie:
+        /// of equals, the one whose chain the stack leaves least unexplained
+        /// rather than the first in file order (audit 26 F13: a close's reset
+        /// sent by __tcp_close itself was given the SO_LINGER operation, whose
+        /// tcp_disconnect it does not show).
+        public var syscallRank: (Int, Int, Int) { (shown, -contradicted, -unexplained) }
     }
 }
 

@@ -296,7 +296,7 @@ public struct SequenceDiagram: Sendable {
                 // Without samples, a socket an earlier shutdown had shut for
                 // writing sends no second FIN (audit 25: drawn at each close).
                 } else if sentSegment && !(alreadyShut && call.kernel == nil) && (call.syscall == .close || call.argument(1) != 0) {
-                    let segment = operation?.hasSuffix("close_reset") == true ? "RST" : "FIN"
+                    let segment = operation?.contains("close_reset") == true ? "RST" : "FIN"
                     // When it left, where the kernel's sample says; an untraced peer's FIN before it first.
                     let sent = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
                     drawUntracedFins(before: sent)
