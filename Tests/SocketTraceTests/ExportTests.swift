@@ -149,7 +149,7 @@ struct ExportTests {
         for message in ["CK->>SK: SYN", "SK->>CK: SYN-ACK", "CK->>SK: ACK", "SK->>CK: FIN"] {
             #expect(text.contains(message), "no \(message)")
         }
-        #expect(text.contains("Note over CK,SK: handshake (connect's entry → accept's return) "))
+        #expect(text.contains("Note over CK,SK: connect's entry → accept's return "))
         // The seeds' server accepts, then its forked child writes and reads: both are named (audit 21).
         let server = try #require(text.split(separator: "\n").first { $0.contains("participant S as ") })
         #expect(server.wholeMatch(of: /\ +participant S as server\[\d+\], server\[\d+\]/) != nil, "\(server)")

@@ -726,6 +726,13 @@ struct KernelTests {
         let report = try TestSupport.run(TestSupport.sockettrace, ["report", trace])
         let text = report.stdout + report.stderr
         #expect(text.contains("↳ listen, no stack on its path sampled (only events); the model's chain for it, unverified"), "\(text)")
+        // The calls' time named as such, the kernel's handshake beside it (audit 26 F3).
+        var connections: [Connection] = []
+        for record in records { if case let .connection(connection) = record { connections.append(connection) } }
+        let connection = try #require(connections.first)
+        let kernel = try #require(connection.kernelHandshake, "the connect's samples hold SYN_SENT and ESTABLISHED")
+        #expect(kernel < (connection.handshake ?? 0), "\(kernel) \(String(describing: connection.handshake))")
+        #expect(text.contains("connect → accept ") && text.contains("kernel handshake (SYN_SENT → ESTABLISHED) ") && !text.contains(", handshake "), "\(text)")
     }
 
     @Test("a FIN sent where no traced close was (dup2 over the last descriptor, the process's exit) is drawn from the kernel's state change; one FIN each way")

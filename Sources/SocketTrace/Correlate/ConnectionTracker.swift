@@ -34,8 +34,14 @@ public struct Connection: Sendable, Codable {
     /// had it made one, would have been seen).
     public var tracedListener: Bool?
 
-    /// connect's entry to accept's return in seconds, when both ends were traced.
+    /// connect's entry to accept's return in seconds, when both ends were
+    /// traced: the calls' times, the tracer's stops and the program's own
+    /// pace between them included (not the kernel's handshake).
     public private(set) var handshake: Double?
+    /// The handshake as the kernel did it, in seconds: the client's
+    /// SYN_SENT to ESTABLISHED, when both state changes were sampled in its
+    /// connect (format 1.17).
+    public var kernelHandshake: Double?
 
     mutating func pairingChanged() {
         guard let connectTime, let acceptTime, acceptTime >= connectTime else { return }
@@ -116,6 +122,9 @@ public final class ConnectionTracker {
         defer { connections[end.index] = connection }
         if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
         if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
+        if end.isClient, call.syscall == .connect, let activity = call.kernel, let microseconds = KernelComparison.handshake(activity) {
+            connection.kernelHandshake = microseconds / 1e6
+        }
         if end.isClient && connection.established != true && Self.kernelSawEstablished(call, connection) { connection.established = true }
         let opens = call.connectAddress != nil ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
         if opens && end.isClient && connection.connectTime == nil {

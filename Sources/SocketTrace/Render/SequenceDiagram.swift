@@ -254,7 +254,8 @@ public struct SequenceDiagram: Sendable {
                 add(.message(from: .serverKernel, to: .server, text: "\(call.name) = \(value)", reply: true, time: exit), at: exit)
                 if let handshake = connection.handshake {
                     // The calls' times, the tracer's stops included (audit 21: read as the kernel's handshake).
-                    addNote(.note(over: [.clientKernel, .serverKernel], text: "handshake (connect's entry → accept's return) " + TextTimeline.duration(handshake)))
+                    let kernel = connection.kernelHandshake.map { "; the kernel's SYN_SENT → ESTABLISHED " + TextTimeline.duration($0) } ?? ""
+                    addNote(.note(over: [.clientKernel, .serverKernel], text: "connect's entry → accept's return " + TextTimeline.duration(handshake) + kernel))
                 }
             case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
