@@ -399,6 +399,16 @@ import Testing
 }
 
 extension CorrelatorTests {
+    @Test("work sampled on the tracer's own thread is named the tracer's, even once that thread has ended (audit 26 F10)")
+    func tracerOwnThread() {
+        let sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: getpid(), tid: Int32.max - 1,
+                                  time: MonotonicTime(nanoseconds: 1), cpu: 0, chain: [], fields: [:])
+        #expect(BackgroundWork.task(of: sample) == "sockettrace[\(Int32.max - 1)] (this tracer)")
+        let gone = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: Int32.max - 1, tid: Int32.max - 1,
+                                time: MonotonicTime(nanoseconds: 1), cpu: 0, chain: [], fields: [:])
+        #expect(BackgroundWork.task(of: gone).hasSuffix("(ended before it was named)"))
+    }
+
     static func stateChange(_ old: Int64, _ new: Int64, sock: Int64, at time: UInt64) -> KernelSample {
         var sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: time),
                                   cpu: 0, chain: [], fields: ["newstate": .number(new), "oldstate": .number(old), "family": .number(2),

@@ -1,3 +1,4 @@
+import Glibc
 /// Work the kernel does for traced connections outside the traced tasks:
 /// a retransmission by a timer on an idle CPU, ksoftirqd's receive work.
 /// Probes sampled everywhere see every task's hits; a hit is kept only
@@ -122,6 +123,10 @@ struct BackgroundWork {
     /// (ended before it was named)`.
     static func task(of sample: KernelSample) -> String {
         if sample.tid == 0 { return "swapper/\(sample.cpu)" }
+        // The tracer's own threads (a softirq run on one of them while it
+        // read the rings): named so, not after /proc (audit 26 F10: a thread
+        // of its that had ended was "task N (ended before it was named)").
+        if sample.pid == Self.tracer { return "sockettrace[\(sample.tid)] (this tracer)" }
         guard let stat = ProcFile.text("/proc/\(sample.tid)/stat"), let open = stat.firstIndex(of: "("),
               let close = stat.lastIndex(of: ")") else {
             return "task \(sample.tid) (ended before it was named)"
@@ -132,6 +137,9 @@ struct BackgroundWork {
         if fields.count > 6, let flags = UInt64(fields[6]), flags & 0x0020_0000 != 0 { return "\(Self.stableName(String(comm)))[\(sample.tid)]" }
         return "task \(sample.tid) (\(comm) when read)"
     }
+
+    /// This process: the tracer.
+    static let tracer = getpid()
 
     /// A kernel thread's name as it stays: a kworker's name ends with the
     /// workqueue it runs at the moment (`kworker/1:1-events_power_efficient`,
