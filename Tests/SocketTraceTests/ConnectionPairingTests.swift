@@ -162,6 +162,28 @@ struct ConnectionPairingTests {
         #expect(text.contains("kernel sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE \(flow) (outside the traced tasks:"), "\(text)")
     }
 
+    @Test("a MSG_PEEK receive is drawn as a peek that leaves the bytes queued, not as bytes received (audit 26 F12)")
+    func peekDrawnAsPeek() throws {
+        let port = TestSupport.freshPort()
+        let script = TestSupport.temporaryFile("peek") + ".py"
+        try """
+            import socket
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(4)
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            server.send(b"hello")
+            assert client.recv(5, socket.MSG_PEEK | socket.MSG_WAITALL) == b"hello"
+            assert client.recv(5) == b"hello"
+            client.close(); server.close()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("peek") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "--format", "jsonl", "-o", trace, Self.python, script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        let lines = diagram.split(separator: "\n")
+        #expect(lines.filter { $0.hasSuffix("recvfrom(MSG_PEEK) = 5 B, left queued") }.count == 1, "\(diagram)")
+        #expect(lines.filter { $0.hasSuffix("recvfrom = 5 B") }.count == 1, "\(diagram)")
+    }
+
     @Test("an IPv6 peer accepted into a sockaddr_in's room ([16 => 28]): its address from the kernel, not the bytes past the buffer; one connection (audit 26 F7, F8)")
     func acceptIntoShortBuffer() throws {
         let port = TestSupport.freshPort()

@@ -10,6 +10,15 @@ public struct DataTransfer: Sendable, Equatable {
     /// MSG_PEEK.
     static let peekFlag: UInt64 = 0x2
 
+    /// A receive with MSG_PEEK: it copies the bytes and leaves them queued.
+    public static func peeks(_ call: SyscallInvocation) -> Bool {
+        switch call.syscall {
+        case .recv, .recvfrom: call.argument(3) & peekFlag != 0
+        case .recvmsg: call.argument(2) & peekFlag != 0
+        default: false
+        }
+    }
+
     public init?(_ call: SyscallInvocation) {
         guard let result = call.result, !result.failed, result.value > 0, let socket = call.socket else { return nil }
         switch call.syscall {
@@ -19,8 +28,7 @@ public struct DataTransfer: Sendable, Equatable {
             direction = call.syscall == .sendmmsg ? .sent : .received
             bytes = transferred
             return
-        case .recv where call.argument(3) & Self.peekFlag != 0, .recvfrom where call.argument(3) & Self.peekFlag != 0,
-             .recvmsg where call.argument(2) & Self.peekFlag != 0:
+        case _ where Self.peeks(call):
             // MSG_PEEK leaves the data queued: the read that takes it counts it.
             return nil
         case .splice:

@@ -277,7 +277,10 @@ public struct SequenceDiagram: Sendable {
                     peerFinDrawn[isClient] = true
                     add(.message(from: peerKernel, to: kernel, text: "FIN (the read's end of file)", reply: false, time: exit), at: exit)
                 }
-                let text = failed ? "\(call.name) = \(call.returnText)" : "\(call.name) = \(value) B"
+                // A peek leaves the bytes queued for the read that takes them
+                // (audit 26 F12: wget's peek and its reads drawn as 380 B for 190).
+                let text = failed ? "\(call.name) = \(call.returnText)"
+                    : DataTransfer.peeks(call) ? "\(call.name)(MSG_PEEK) = \(value) B, left queued" : "\(call.name) = \(value) B"
                 add(.message(from: kernel, to: process, text: text, reply: true, time: exit), at: exit)
             case .shutdown, .close:
                 endRun()
