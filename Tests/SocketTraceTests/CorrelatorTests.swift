@@ -399,6 +399,16 @@ import Testing
 }
 
 extension CorrelatorTests {
+    @Test("skb:kfree_skb with no reason given (NOT_SPECIFIED) is not told as a drop; a named reason is (audit 26 F4)")
+    func freedWithoutReason() {
+        func freed(_ reason: String, _ value: Int64) -> KernelSample {
+            KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0, chain: [],
+                         fields: ["reason": .symbol(reason, value), "skbaddr": .number(1)])
+        }
+        #expect(freed("NOT_SPECIFIED", 2).summary == "freed, no drop reason given (NOT_SPECIFIED: not necessarily a loss)")
+        #expect(freed("NETFILTER_DROP", 8).summary == "drop: NETFILTER_DROP")
+    }
+
     @Test("work sampled on the tracer's own thread is named the tracer's, even once that thread has ended (audit 26 F10)")
     func tracerOwnThread() {
         let sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: getpid(), tid: Int32.max - 1,

@@ -166,6 +166,10 @@ public struct KernelSample: Sendable, Codable {
             let new = TCPState.name(fields["newstate"]?.number ?? 0)
             return "\(old) → \(new) \(endpoint("saddr", "sport")) → \(endpoint("daddr", "dport"))"
         case "skb:kfree_skb":
+            // NOT_SPECIFIED is the kernel naming no reason: a segment TCP
+            // processed and did not queue (a pure ACK in CLOSE_WAIT) is freed so
+            // too, its work done (audit 26 F4: shown as a drop).
+            if case .symbol("NOT_SPECIFIED", _)? = fields["reason"] { return "freed, no drop reason given (NOT_SPECIFIED: not necessarily a loss)" }
             if case let .symbol(reason, _)? = fields["reason"] { return "drop: \(reason)" }
             return "drop: reason \(fields["reason"]?.number ?? 0)"
         case "sock:sock_send_length", "sock:sock_recv_length":

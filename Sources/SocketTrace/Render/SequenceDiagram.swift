@@ -370,8 +370,8 @@ public struct SequenceDiagram: Sendable {
     static func synText(_ call: SyscallInvocation) -> String {
         let samples = call.kernel?.samples ?? []
         guard let queued = samples.first(where: { $0.tracepoint == "net:net_dev_queue" }), let skb = queued.fields["skbaddr"]?.number,
-              let freed = samples.first(where: { $0.tracepoint == "skb:kfree_skb" && $0.fields["skbaddr"]?.number == skb && $0.time >= queued.time })
-        else { return "SYN" }
+              let freed = samples.first(where: { $0.tracepoint == "skb:kfree_skb" && $0.fields["skbaddr"]?.number == skb && $0.time >= queued.time }),
+              freed.summary.hasPrefix("drop: ") else { return "SYN" }
         return "SYN, dropped (" + freed.heading.replacingOccurrences(of: "drop: ", with: "") + ")"
     }
 
