@@ -205,6 +205,9 @@ struct ExportTests {
         let serverFin = lines.firstIndex { $0.hasPrefix("SK->>CK: FIN (the kernel's TCP_ESTABLISHED → TCP_FIN_WAIT1)") }
         let clientFin = lines.firstIndex { $0 == "CK->>SK: FIN" }
         #expect(serverFin != nil && clientFin != nil && serverFin! < clientFin!, "\(diagram)")
+        // Its bytes too, before its FIN (TCP delivers them first), as the client took them in (audit 26 F2).
+        let serverData = lines.firstIndex { $0 == "SK->>CK: data 3 B" }
+        #expect(serverData != nil && serverFin != nil && serverData! < serverFin!, "\(diagram)")
     }
 
     @Test("steps in time order, not in the order calls were written: the server's close and FIN before the client's end of file (audit 21)")

@@ -277,6 +277,16 @@ public struct SequenceDiagram: Sendable {
                     peerFinDrawn[isClient] = true
                     add(.message(from: peerKernel, to: kernel, text: "FIN (the read's end of file)", reply: false, time: exit), at: exit)
                 }
+                // An untraced peer's bytes, drawn as this end takes them in
+                // (audit 26 F2: its FIN was drawn, its data never); before that
+                // peer's FIN, which TCP delivers after them.
+                if !failed, !peerTraced, let transfer = DataTransfer(call), transfer.bytes > 0 {
+                    var arrived = call.entryTime
+                    if let fin = untracedFins.first(where: { $0.fromClient != isClient }), fin.time < arrived {
+                        arrived = MonotonicTime(nanoseconds: fin.time.nanoseconds &- 1)
+                    }
+                    add(.message(from: peerKernel, to: kernel, text: "data \(transfer.bytes) B", reply: false, time: arrived), at: arrived)
+                }
                 // A peek leaves the bytes queued for the read that takes them
                 // (audit 26 F12: wget's peek and its reads drawn as 380 B for 190).
                 let text = failed ? "\(call.name) = \(call.returnText)"
