@@ -624,6 +624,21 @@ struct KernelTests {
             #expect(shutdowns[4].kernel?.operation == "tcp_shutdown_listener",
                     "\(String(describing: shutdowns[4].kernel?.operation)): \(shutdowns[4].kernel?.samples.map { $0.heading + " " + $0.chain.joined(separator: "<") } ?? [])")
         }
+        // Its state change sampled as a chain (probe set full): tcp_disconnect's, not
+        // tcp_shutdown's FIN path (it was told tcp_shutdown, a FIN, extra-frames).
+        let (full, _) = try tracePythonCalls("""
+            import socket
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(TestSupport.freshPort()))); listener.listen()
+            listener.shutdown(socket.SHUT_RDWR)
+            other = socket.socket(); other.bind(("127.0.0.1", \(TestSupport.freshPort()))); other.listen()
+            other.shutdown(socket.SHUT_WR)
+            """, name: "shutdown-listener", options: ["--probe-set", "full"])
+        let listeners = full.filter { $0.syscall == .shutdown }
+        try #require(listeners.count == 2)
+        #expect(listeners.map { $0.kernel?.operation } == ["tcp_shutdown_listener", "tcp_shutdown_listener_write"], "\(listeners.map { $0.kernel?.operation })")
+        let stopped = try #require(listeners[0].kernel?.alignments.first, "the state change's chain")
+        #expect(inOrder(["inet_shutdown", "tcp_disconnect", "inet_sk_state_store"], in: stopped.observed) && stopped.extraFrames.isEmpty,
+                "\(stopped.observed) \(stopped.extraFrames)")
     }
 
     @Test("a second listen only sets the backlog (listen_again); a connect that sent nothing draws no SYN: EISCONN, the completing one of a non-blocking socket (audit 24)")
