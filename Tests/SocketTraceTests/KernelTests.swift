@@ -825,6 +825,32 @@ struct KernelTests {
         #expect(afterReset.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves after the reset")
     }
 
+    @Test("the ACK of a closed socket's FIN hands it to a timewait socket: tcp_fin_acked_softirq (tcp_time_wait → tcp_done), not a FIN received (probe set full)")
+    func finAckedIntoTimeWait() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            for _ in range(3):
+                client.send(b"hi"); server.recv(2); time.sleep(0.01)
+            # Its FIN's ACK delayed (the server's delayed-ACK timer), taken in once close has let go.
+            client.close(); time.sleep(0.2); server.close(); time.sleep(0.05)
+            """
+        let (calls, events) = try tracePythonCalls(script, name: "fin-acked", options: ["--probe-set", "full"])
+        let alignments = calls.flatMap { $0.kernel?.alignments ?? [] } + events.flatMap { $0.alignments ?? [] }
+        // The full socket done from tcp_rcv_state_process with no FIN taken in there (tcp_time_wait
+        // left by a jump to tcp_done: no frame of its own).
+        let handedOver = alignments.filter {
+            $0.context?.hasPrefix("softirq") == true && $0.observed.contains("tcp_rcv_state_process") && $0.observed.contains("tcp_done") && !$0.observed.contains("tcp_fin")
+        }
+        try #require(!handedOver.isEmpty, "\(alignments.map { "\($0.operation): \($0.observed)" })")
+        #expect(handedOver.allSatisfy { alignment in
+            alignment.operation == "tcp_fin_acked_softirq" && alignment.verdict != .differs
+                && alignment.steps.contains { $0.function == "tcp_time_wait" && $0.status == .tailCall }
+        }, "\(handedOver.map { "\($0.operation) \($0.verdict): \($0.steps.map { "\($0.function) \($0.status)" })" })")
+    }
+
     @Test("close with data left unread: __tcp_close sends the reset itself (tcp_close_reset_unread, reason TCP_ABORT_ON_CLOSE), tcp_disconnect not on its path (audit 26 F13)")
     func closeWithUnreadData() throws {
         let port = TestSupport.freshPort()
