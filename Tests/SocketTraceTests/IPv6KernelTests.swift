@@ -142,6 +142,20 @@ struct IPv6KernelTests {
         #expect(afterFin.extraFrames.isEmpty && afterFin.verdict != .differs, "\(afterFin.verdict): \(afterFin.extraFrames)")
     }
 
+    @Test("data taken in on the fast path (tcp_rcv_established → tcp_data_ready, no tcp_data_queue) is tcp6_data_ready_softirq on a path of its own, not differs (probe set full)")
+    func fastPathDataReady() throws {
+        let file = TestSupport.temporaryFile("tcp6-fast-path") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probe-set", "full", "--format", "jsonl", "-o", file, "/usr/bin/python3",
+                                                                   Self.program, "delack", String(TestSupport.freshPort())], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let ready = try softirqAlignments(file)["tcp6_data_ready_softirq"] ?? []
+        try #require(!ready.isEmpty, "no data-ready softirq sampled")
+        #expect(ready.allSatisfy { $0.verdict != .differs }, "\(ready.filter { $0.verdict == .differs }.map(\.observed))")
+        let fast = ready.filter { $0.observed.contains("tcp_rcv_established") && !$0.observed.contains("tcp_data_queue") }
+        #expect(fast.allSatisfy { alignment in !alignment.steps.contains { $0.function == "tcp_data_queue" } },
+                "the fast path's alignment names no tcp_data_queue: \(fast.map { $0.steps.map(\.function) })")
+    }
+
     @Test("IPv6 delayed ACK sent by its timer, during a traced call: tcp6_delack_timer, not a receive")
     func delayedAck() throws {
         try TestSupport.timerTrafficLock.withLock { try delayedAckAlone() }

@@ -825,6 +825,14 @@ struct KernelTests {
         #expect(afterReset.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves after the reset")
     }
 
+    @Test("socketpair's call is the pair's creation (unix_socket_create), not unmodelled for want of a socket")
+    func socketpairOperation() throws {
+        let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'x'); b.recv(1)", name: "socketpair")
+        let pair = try #require(calls.first { $0.syscall == .socketpair })
+        #expect(pair.socket?.family == 1, "\(String(describing: pair.socket))")
+        #expect(pair.kernel?.operation == "unix_socket_create", "\(String(describing: pair.kernel?.operation))")
+    }
+
     @Test("the ACK of a closed socket's FIN hands it to a timewait socket: tcp_fin_acked_softirq (tcp_time_wait → tcp_done), not a FIN received (probe set full)")
     func finAckedIntoTimeWait() throws {
         let port = TestSupport.freshPort()

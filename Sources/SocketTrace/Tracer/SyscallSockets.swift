@@ -110,7 +110,12 @@ extension Tracer {
         case .socket, .accept, .accept4: candidates = call.result?.failed == false ? [returned] : []
         case .sendfile, .sendfile64: candidates = [Int32(truncatingIfNeeded: call.argument(0)), Int32(truncatingIfNeeded: call.argument(1))]
         case .splice: candidates = [Int32(truncatingIfNeeded: call.argument(2)), Int32(truncatingIfNeeded: call.argument(0))]
-        case .socketpair, .close_range: candidates = []
+        case .socketpair:
+            // The first of the pair it made (the model's operation is the pair's kind's:
+            // unix_socket_create; without a socket it was "unmodelled").
+            guard call.result?.failed == false, let pair = tracker.memory.readExactly(call.argument(3), count: 4) else { return nil }
+            candidates = [pair.loadLittleEndian(Int32.self, at: 0)]
+        case .close_range: candidates = []
         default: candidates = [Int32(truncatingIfNeeded: call.argument(0))]
         }
         for fd in candidates {
