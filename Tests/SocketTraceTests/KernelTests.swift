@@ -825,6 +825,27 @@ struct KernelTests {
         #expect(afterReset.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "nothing leaves after the reset")
     }
 
+    @Test("UDP: bind is udp_bind (its address checked in the FIB), an unconnected sendto's route lookup is on udp_send's tree, not extra frames (probe set full)")
+    func udpBindAndRoute() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket
+            server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); server.bind(("127.0.0.1", \(port)))
+            client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            client.sendto(b"ping", ("127.0.0.1", \(port))); data, peer = server.recvfrom(10); server.sendto(data, peer); client.recv(10)
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "udp-route", options: ["--probe-set", "full"])
+        let bind = try #require(calls.first { $0.syscall == .bind })
+        #expect(bind.kernel?.operation == "udp_bind", "\(String(describing: bind.kernel?.operation))")
+        let sends = calls.filter { $0.syscall == .sendto }
+        try #require(sends.count == 2)
+        for send in sends {
+            let route = send.kernel?.alignments.filter { $0.observed.contains("fib_table_lookup") } ?? []
+            #expect(!route.isEmpty && route.allSatisfy { $0.operation == "udp_send" && $0.extraFrames.isEmpty },
+                    "\(route.map { "\($0.operation) \($0.extraFrames): \($0.observed)" })")
+        }
+    }
+
     @Test("socketpair's call is the pair's creation (unix_socket_create), not unmodelled for want of a socket")
     func socketpairOperation() throws {
         let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'x'); b.recv(1)", name: "socketpair")
