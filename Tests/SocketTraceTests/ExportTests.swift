@@ -80,7 +80,12 @@ struct ExportTests {
         // connect → accept, client write → server recv, server send → client read.
         #expect(events.filter { $0["flow_out"] as? Bool == true }.count >= 3)
         if TestSupport.canObserveKernel {
-            #expect(events.contains { $0["cat"] as? String == "kernel" && $0["name"] as? String == "__dev_queue_xmit" })
+            // A sample is an instant at its time with its stack, never a slice of invented length (audit 27).
+            #expect(!events.contains { $0["cat"] as? String == "kernel" && $0["ph"] as? String == "X" })
+            #expect(events.contains { event in
+                event["cat"] as? String == "kernel" && event["ph"] as? String == "i"
+                    && ((event["args"] as? [String: Any])?["stack"] as? String)?.contains("__dev_queue_xmit+0x") == true
+            })
             #expect(events.contains { $0["ph"] as? String == "i" && ($0["name"] as? String)?.contains("TCP_ESTABLISHED") == true })
         }
     }

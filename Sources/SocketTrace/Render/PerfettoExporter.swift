@@ -2,8 +2,8 @@ import Foundation
 
 /// A trace as Perfetto / chrome://tracing JSON (the Trace Event Format): a
 /// process track per process and a thread track per thread, each syscall a
-/// complete slice (`ph: "X"`) with its observed kernel chain as nested
-/// slices, TCP state changes and packets as instant events, and flows
+/// complete slice (`ph: "X"`), each kernel sample (a tracepoint's hit,
+/// with its stack) an instant event at its time, and flows
 /// (`bind_id` with `flow_out`/`flow_in`) from each connect to its accept
 /// and from each send to the receive that consumed its first byte. Slices
 /// nest strictly per thread, as Perfetto's importer requires. The program's
@@ -47,16 +47,12 @@ public struct PerfettoExporter {
                     events.append(instant(event.pid, event.tid, event.time, processText(event), category: "process"))
                 }
                 // What the exit's release of sockets did in the kernel.
-                for sample in event.exitKernel?.samples ?? [] {
-                    events.append(instant(sample.pid, sample.tid, sample.time, sample.heading, category: "kernel"))
-                }
+                for sample in event.exitKernel?.samples ?? [] { events.append(kernelInstant(sample)) }
             case let .syscall(call):
                 calls.append(call)
-                for sample in call.kernel?.samples ?? [] {
-                    events.append(instant(sample.pid, sample.tid, sample.time, sample.heading, category: "kernel"))
-                }
+                for sample in call.kernel?.samples ?? [] { events.append(kernelInstant(sample)) }
             case let .kernelEvent(sample):
-                events.append(instant(sample.pid, sample.tid, sample.time, sample.heading, category: "kernel"))
+                events.append(kernelInstant(sample))
             default:
                 break
             }
@@ -93,6 +89,16 @@ public struct PerfettoExporter {
 
     func instant(_ pid: Int32, _ tid: Int32, _ time: MonotonicTime, _ name: String, category: String) -> [String: Any] {
         ["ph": "i", "s": "t", "name": name, "cat": category, "pid": pid, "tid": tid, "ts": micros(time)]
+    }
+
+    /// A kernel sample at its time, its stack (outermost first, each frame
+    /// with its offset) in its arguments: what was seen, at the moment it was.
+    func kernelInstant(_ sample: KernelSample) -> [String: Any] {
+        var event = instant(sample.pid, sample.tid, sample.time, sample.heading, category: "kernel")
+        if !sample.chain.isEmpty {
+            event["args"] = ["stack": sample.frames.reversed().map(\.location).joined(separator: " → ")]
+        }
+        return event
     }
 
     func processText(_ event: ProcessEvent) -> String {
@@ -143,17 +149,11 @@ public struct PerfettoExporter {
             let from = (call.entryTime.nanoseconds &- origin) + (flowsIn.isEmpty ? 0 : edgeNanoseconds + 1)
             let to = (exit.nanoseconds &- origin) - (flowsOut.isEmpty ? 1 : edgeNanoseconds + 1)
             out += graphSlices(graph, pid: call.pid, tid: call.tid, from: from, to: to)
-        } else if let sample = call.kernel?.samples.first(where: { $0.role == .chain && !$0.chain.isEmpty }) {
-            // The first sampled stack, every frame but the entry and tracepoint plumbing, outermost first.
-            let chain = sample.chain.reversed().filter { !ChainAligner.isPlumbing($0) }
-            let inner = (start + 2 * edge, end - 2 * edge)
-            let step = (inner.1 - inner.0) / Double(2 * chain.count + 2)
-            for (depth, frame) in chain.enumerated() {
-                let from = inner.0 + Double(depth) * step
-                out.append(["ph": "X", "name": frame, "cat": "kernel", "pid": call.pid, "tid": call.tid,
-                            "ts": from, "dur": (inner.1 - Double(depth) * step) - from])
-            }
         }
+        // A sampled stack is one moment, not a span: it is on its sample's
+        // instant (`kernelInstant`). Audit 27: drawn as nested slices, each
+        // level a fixed step inside the one above, its durations were invented
+        // (tcp_connect's slice held the handshake's ACK, sent after it returned).
         return out
     }
 }
