@@ -250,6 +250,9 @@ struct ConnectionPairingTests {
         #expect(shutdown.kernel?.samples.contains { $0.tracepoint == "sock:inet_sock_set_state" && $0.tid == Int32(closes[0].split(separator: " ")[1]) } == true)
         #expect(close.kernel?.operation == "tcp_close_unconnected" && close.kernel?.socketState == nil,
                 "\(String(describing: close.kernel?.operation)) \(String(describing: close.kernel?.socketState))")
+        // Its diagram says why no FIN (audit 27 M5: "none was sampled").
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        #expect(diagram.contains("no FIN#58; the connect under way was abandoned (tcp_disconnect)"), "\(diagram)")
     }
 
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",

@@ -741,6 +741,9 @@ struct KernelTests {
         let report = try TestSupport.run(TestSupport.sockettrace, ["report", trace])
         let text = report.stdout + report.stderr
         #expect(text.contains("↳ listen, no stack on its path sampled (only events); the model's chain for it, unverified"), "\(text)")
+        let html = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "html", trace]).stdout
+        #expect(html.contains("listen (no stack on its path sampled, only events; the model&#39;s chain unverified)")
+                || html.contains("listen (no stack on its path sampled, only events; the model's chain unverified)"), "audit 27 M4")
         // The calls' time named as such, the kernel's handshake beside it (audit 26 F3).
         var connections: [Connection] = []
         for record in records { if case let .connection(connection) = record { connections.append(connection) } }
@@ -781,14 +784,17 @@ struct KernelTests {
         }
     }
 
-    @Test("data on the handshake's last ACK (TCP_FASTOPEN_CONNECT, no cookie) is the new connection's: tcp_child_data_softirq, not tcp_receive_after_fin (audit 24)")
+    @Test("data on the handshake's last ACK (sendto MSG_FASTOPEN, the SYN's data not taken) is the new connection's: tcp_child_data_softirq, not tcp_receive_after_fin (audit 24)")
     func dataOnTheHandshakeAck() throws {
         let port = TestSupport.freshPort()
+        // Without a cookie the SYN asks for one and carries nothing; with one
+        // cached (an earlier run) its data is not taken by a listener without
+        // TCP_FASTOPEN: either way the bytes leave again with the last ACK.
         let script = """
             import socket
             listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(4)
-            client = socket.socket(); client.setsockopt(socket.IPPROTO_TCP, 30, 1)  # TCP_FASTOPEN_CONNECT
-            client.connect(("127.0.0.1", \(port))); client.send(b"first")
+            client = socket.socket()
+            client.sendto(b"first", socket.MSG_FASTOPEN, ("127.0.0.1", \(port)))
             server, _ = listener.accept(); assert server.recv(10) == b"first"
             client.close(); server.close()
             """

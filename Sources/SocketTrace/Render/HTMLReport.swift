@@ -110,7 +110,12 @@ public struct HTMLReport {
             var tip = call.entryText + call.exitText + ") = " + call.returnText
             let userChain = TextTimeline.userChain(call)
             if !userChain.isEmpty { tip += "\nin " + userChain.joined(separator: " → ") }
-            if let operation = call.kernel?.operation { tip += "\n" + operation + (call.kernel?.verdict.map { ": " + $0.rawValue } ?? " (not observed; the model's chain unverified)") }
+            if let operation = call.kernel?.operation {
+                // Only events sampled (a listen's state change) is not "not observed" (audit 27 M4).
+                let unaligned = call.kernel?.source == .observed ? " (no stack on its path sampled, only events; the model's chain unverified)"
+                    : " (not observed; the model's chain unverified)"
+                tip += "\n" + operation + (call.kernel?.verdict.map { ": " + $0.rawValue } ?? unaligned)
+            }
             svg += "<rect x=\"\(String(format: "%.1f", start))\" y=\"\(y + 3)\" width=\"\(String(format: "%.1f", max(end - start, 2)))\" height=\"16\" fill=\"\(colour)\"><title>\(e(tip))</title></rect>\n"
         }
         // The program's own functions (--functions): a thin bar over the calls made in them, deeper ones lower.

@@ -328,7 +328,9 @@ public struct SequenceDiagram: Sendable {
                     addNote(.note(over: [kernel], text: "no FIN: " + why))
                 } else if call.result?.errno == nil {
                     // A shutdown that sends nothing: SHUT_RD, or the FIN already left.
-                    let why = call.argument(1) == 0 ? "SHUT_RD sends nothing"
+                    let why = operation?.hasSuffix("shutdown_connecting") == true ? "the connect under way was abandoned (tcp_disconnect)"
+                        : operation?.hasSuffix("shutdown_listener") == true || operation?.hasSuffix("shutdown_listener_write") == true ? "a listener"
+                        : call.argument(1) == 0 ? "SHUT_RD sends nothing"
                         : alreadyShut || operation?.hasSuffix("shutdown_again") == true ? "an earlier shutdown sent it"
                         : "none was sampled"
                     addNote(.note(over: [kernel], text: "no FIN: " + why))
