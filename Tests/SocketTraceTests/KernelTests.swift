@@ -321,6 +321,14 @@ struct KernelTests {
         Self.expectEveryChainModelled(calls)
     }
 
+    @Test("a bulk send read in small pieces with the full probe set: every chain on a modelled path (recv's backlog waking readers, a FIN in it)",
+          arguments: ["4", "6"])
+    func bulkSendFullProbes(family: String) throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/bulk_tcp.py").path
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(program) \(TestSupport.freshPort()) \(family)", options: ["--probe-set", "full"])
+        Self.expectEveryChainModelled(calls)
+    }
+
     @Test("UNIX sockets: stream and datagram sends and receives each have their operation, chains observed (probe set full)")
     func unixSockets() throws {
         let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/unix_pairs.py").path
