@@ -190,6 +190,24 @@ struct IPv6KernelTests {
         #expect(otherTimers.isEmpty, "a TIMER softirq under another operation: \(otherTimers.map { "\($0.operation): \($0.observed)" })")
     }
 
+    @Test("IPv6 retransmissions with the full probe set: every call's chain on a modelled path (recv's backlog flushed while it copies, the fast path waking readers)",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("nft"), "needs nftables"))
+    func retransmissionsFullProbes() throws {
+        let port = TestSupport.freshPort()
+        let file = TestSupport.temporaryFile("tcp6-retransmit-full") + ".jsonl"
+        let script = """
+            ip link set lo up && sysctl -qw net.ipv4.tcp_comp_sack_nr=0 && nft add table inet drops && \\
+            nft add chain inet drops in '{ type filter hook input priority 0; }' && \\
+            nft add rule inet drops in tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 eq 0 drop && \\
+            exec \(TestSupport.sockettrace) --kernel on --probe-set full --format jsonl -o \(file) /usr/bin/python3 \(Self.program) retransmit \(port)
+            """
+        let result = try TestSupport.run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        var calls: [SyscallInvocation] = []
+        for record in try TraceFileReader(path: file).records { if case let .syscall(call) = record { calls.append(call) } }
+        KernelTests.expectEveryChainModelled(calls)
+    }
+
     @Test("IPv6 retransmissions (nftables drops): on an ACK tcp6_ack_retransmit, by the write timer tcp6_loss_probe or tcp6_retransmit_timer, data let go by an ACK tcp6_ack_send",
           .enabled(if: TestSupport.underCI || TestSupport.commandExists("nft"), "needs nftables"))
     func retransmissions() throws {
