@@ -329,6 +329,32 @@ struct KernelTests {
         Self.expectEveryChainModelled(calls)
     }
 
+    @Test("a burst of writes, the full probe set: the backlog flushed while the send copies is on send's tree, every chain modelled")
+    func burstFullProbes() throws {
+        let program = try TestSupport.build("burst.c")
+        let (calls, _) = try traceCalls(program, options: ["--probe-set", "full"])
+        #expect(calls.contains { $0.syscall == .write })
+        Self.expectEveryChainModelled(calls)
+    }
+
+    @Test("IPv6 half close, the full probe set: data taken in after this side's FIN (tcp_rcv_state_process) wakes readers on a modelled path")
+    func halfCloseFullProbes() throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/tcp6_flows.py").path
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(program) half_close \(TestSupport.freshPort())", options: ["--probe-set", "full"])
+        Self.expectEveryChainModelled(calls)
+    }
+
+    @Test("close of a UNIX socket with a message unread: unix_close, the message freed (skb:kfree_skb SOCKET_CLOSE)")
+    func unixClose() throws {
+        let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'never read')\nb.close()\na.close()",
+                                              name: "unix-close", options: ["--probe-set", "full"])
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.family == 1 }
+        try #require(closes.count == 2, "\(closes.map(\.entryText))")
+        #expect(closes.allSatisfy { $0.kernel?.operation == "unix_close" }, "\(closes.map { $0.kernel?.operation })")
+        #expect(closes[0].kernel?.samples.contains { $0.tracepoint == "skb:kfree_skb" && $0.summary.contains("SOCKET_CLOSE") } == true,
+                "\(closes[0].kernel?.samples.map(\.heading) ?? [])")
+    }
+
     @Test("UNIX sockets: stream and datagram sends and receives each have their operation, chains observed (probe set full)")
     func unixSockets() throws {
         let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/unix_pairs.py").path
