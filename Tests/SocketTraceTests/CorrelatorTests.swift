@@ -407,6 +407,10 @@ extension CorrelatorTests {
         }
         #expect(freed("NOT_SPECIFIED", 2).summary == "freed, no drop reason given (NOT_SPECIFIED: not necessarily a loss)")
         #expect(freed("NETFILTER_DROP", 8).summary == "drop: NETFILTER_DROP")
+        // A code address in a field is hex, never a negative decimal (audit 28).
+        let ready = KernelSample(tracepoint: "sock:sk_data_ready", role: .event, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0, chain: [],
+                                 fields: ["family": .number(10), "ip": .number(Int64(bitPattern: 0xffff_ffff_81e6_8a8f)), "protocol": .number(6)])
+        #expect(ready.summary == "family=10 ip=0xffffffff81e68a8f protocol=6", "\(ready.summary)")
     }
 
     @Test("work sampled on the tracer's own thread is named the tracer's, even once that thread has ended (audit 26 F10)")

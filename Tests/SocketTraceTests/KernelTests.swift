@@ -344,6 +344,36 @@ struct KernelTests {
         Self.expectEveryChainModelled(calls)
     }
 
+    @Test("a listener closed or shut down with a connection it never accepted: the child's reset under inet_csk_listen_stop is the listener's operation, not SO_LINGER's or the FIN's; UDP over IPv6 binds as udp6_bind (audit 28)")
+    func listenerResetsItsChildren() throws {
+        let script = """
+            import socket, time
+            for how in ("close", "shutdown"):
+                l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+                c = socket.create_connection(l.getsockname()); c.send(b"data"); time.sleep(0.02)
+                if how == "close": l.close()
+                else: l.shutdown(socket.SHUT_RDWR)
+                time.sleep(0.02)
+                try: c.recv(1); raise SystemExit("no reset")
+                except ConnectionResetError: pass
+                c.close()
+            u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::1", 0))
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "listener-reset", options: ["--probe-set", "full"])
+        for (syscall, operation) in [(Syscall.close, "tcp_close_listener"), (.shutdown, "tcp_shutdown_listener")] {
+            let call = try #require(calls.first { $0.syscall == syscall && $0.socket?.state == .listening })
+            #expect(call.kernel?.operation == operation, "\(String(describing: call.kernel?.operation))")
+            let alignments = call.kernel?.alignments ?? []
+            let reset = alignments.filter { $0.context == ChainAlignment.syscallContext && $0.observed.contains("tcp_send_active_reset") }
+            #expect(!reset.isEmpty && reset.allSatisfy { $0.operation == operation && inOrder(["inet_csk_listen_stop", "tcp_disconnect", "tcp_send_active_reset"], in: $0.observed) },
+                    "\(alignments.map { "\($0.operation): \($0.observed)" })")
+            #expect(alignments.filter { $0.context == ChainAlignment.syscallContext }.allSatisfy { [.matches, .unverified].contains($0.verdict) },
+                    "\(alignments.map { "\($0.operation) \($0.verdict): \($0.observed)" })")
+        }
+        let bind6 = try #require(calls.first { $0.syscall == .bind && $0.socket?.family == 10 })
+        #expect(bind6.kernel?.operation == "udp6_bind", "\(String(describing: bind6.kernel?.operation))")
+    }
+
     @Test("close of a UNIX socket with a message unread: unix_close, the message freed (skb:kfree_skb SOCKET_CLOSE)")
     func unixClose() throws {
         let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'never read')\nb.close()\na.close()",

@@ -292,26 +292,32 @@ public struct ChainAligner {
                       caller: KernelFrame? = nil, interrupted: Bool = false) -> ChainAlignment {
         let observed = frames.map(\.function)
         let expectedNames = Set(expected.map(\.name))
-        let reached = expected.lastIndex { observed.contains($0.name) } ?? -1
-        let considered = Array(expected.prefix(reached + 1))
         // Each expected function's place in the frames, when matched in order.
-        var placed: [Int?] = []
+        var placedAll: [Int?] = []
         var position = -1
-        for function in considered {
+        for function in expected {
             if let index = observed.indices.first(where: { $0 > position && observed[$0] == function.name }) {
-                placed.append(index)
+                placedAll.append(index)
                 position = index
             } else {
-                placed.append(nil)
+                placedAll.append(nil)
             }
         }
+        // Frames no in-order match used: a function named twice in the model
+        // (a listener's tcp_disconnect, then its child's) is not "out of
+        // order" for a frame its first place already took (audit 28).
+        let used = Set(placedAll.compactMap { $0 })
+        let unusedNames = Set(observed.indices.filter { !used.contains($0) }.map { observed[$0] })
+        let reached = expected.indices.last { placedAll[$0] != nil || unusedNames.contains(expected[$0].name) } ?? -1
+        let considered = Array(expected.prefix(reached + 1))
+        let placed = Array(placedAll.prefix(reached + 1))
         // With the caller of the first frame (the syscall's entry), for the evidence.
         let withCaller = caller.map { [$0] + frames } ?? frames
         var steps: [ChainAlignment.Step] = []
         for (index, function) in considered.enumerated() {
             if placed[index] != nil {
                 steps.append(.init(function: function.name, layer: function.layer, status: .matched))
-            } else if observed.contains(function.name) {
+            } else if unusedNames.contains(function.name) {
                 steps.append(.init(function: function.name, layer: function.layer, status: .outOfOrder))
             } else {
                 // Between the matched frames around its place in the model.

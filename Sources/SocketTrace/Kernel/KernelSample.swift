@@ -194,7 +194,11 @@ public struct KernelSample: Sendable, Codable {
             if case let .string(text)? = value { return text }
             return "…"
         }
+        // `ip` is a code address (sock:sk_data_ready's callback); any value in
+        // the kernel's half of the address space is one too (audit 28:
+        // `ip=-2115526257`, a pointer printed as a negative decimal).
         let isAddress = name == "ptr" || name == "call_site" || name.hasSuffix("addr") || name.hasSuffix("_ptr") || name == "location"
+            || name == "ip" || name == "sk" || name == "skb" || UInt64(bitPattern: number) >= 0xffff_8000_0000_0000
         return isAddress ? "0x" + String(UInt64(bitPattern: number), radix: 16) : String(number)
     }
 
