@@ -11,6 +11,11 @@ final class Breakpoints {
     var returns: [UInt64: Int] = [:]
     /// The byte each inserted breakpoint replaced.
     var originals: [UInt64: UInt8] = [:]
+    /// Breakpoints taken out again (a return address no call returns to any
+    /// more): a thread that hit one just before is stopped on it, its trap
+    /// not yet seen; it is put back before the instruction, never given the
+    /// SIGTRAP (which would end the program).
+    var removed: Set<UInt64> = []
 
     static let int3: UInt8 = 0xcc
 
@@ -24,10 +29,14 @@ final class Breakpoints {
         copy.entries = entries
         copy.returns = returns
         copy.originals = originals
+        copy.removed = removed
         return copy
     }
 
     func isBreakpoint(_ address: UInt64) -> Bool { originals[address] != nil }
+
+    /// Whether a trap at `address` may be a hit on a breakpoint since removed.
+    func wasBreakpoint(_ address: UInt64) -> Bool { originals[address] == nil && removed.contains(address) }
 
     /// Writes int3 at `address` through stopped thread `tid`.
     @discardableResult
@@ -43,7 +52,11 @@ final class Breakpoints {
     /// breakpoint stays known, so that a thread hitting it is stepped over.
     func remove(_ address: UInt64, tid: Int32) {
         guard let original = originals[address] else { return }
-        if patch(address, with: original, tid: tid) != nil { originals[address] = nil }
+        if patch(address, with: original, tid: tid) != nil {
+            originals[address] = nil
+            // The program's own int3 there would trap for itself.
+            if original != Self.int3 { removed.insert(address) }
+        }
     }
 
     /// The original byte at `address` back for a single step, int3 again after.

@@ -103,6 +103,14 @@ extension Tracer {
         guard let breakpoints = thread.process.breakpoints else { return false }
         guard let registers = ptrace.registers(thread.tid) else { return false }
         let address = registers.ip &- 1
+        if breakpoints.wasBreakpoint(address), ptrace.peekWord(thread.tid, at: address).map({ UInt8(truncatingIfNeeded: $0) != Breakpoints.int3 }) == true {
+            // It hit a return breakpoint another thread's return took out while
+            // its trap waited (a call in progress at attach is not counted):
+            // back before the instruction, which now runs as the program has it.
+            _ = ptrace.setInstructionPointer(thread.tid, to: address)
+            resume(thread)
+            return true
+        }
         guard breakpoints.isBreakpoint(address) else { return false }
         if thread.repeatedBreakpoint == address {
             thread.repeatedBreakpoint = nil
@@ -306,7 +314,8 @@ extension Tracer {
         return collected.map { stop in
             guard Stop(waitStatus: stop.status) == .signal(SIGTRAP),
                   let process = tasks[stop.tid]?.process, let breakpoints = former[process.pid] else { return stop }
-            guard let registers = ptrace.registers(stop.tid), breakpoints.isBreakpoint(registers.ip &- 1) else { return stop }
+            guard let registers = ptrace.registers(stop.tid),
+                  breakpoints.isBreakpoint(registers.ip &- 1) || breakpoints.wasBreakpoint(registers.ip &- 1) else { return stop }
             _ = ptrace.setInstructionPointer(stop.tid, to: registers.ip &- 1)
             // Now a plain ptrace-stop with no signal to deliver.
             return (stop.tid, Self.interruptStopStatus)
