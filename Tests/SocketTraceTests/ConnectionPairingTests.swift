@@ -162,6 +162,36 @@ struct ConnectionPairingTests {
         #expect(text.contains("kernel sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE \(flow) (outside the traced tasks:"), "\(text)")
     }
 
+    @Test("a listener closed or shut down before accepting: the reset it sends the connection is drawn on that connection's diagram, with the kernel's reason (audit 28 M2)",
+          .enabled(if: TestSupport.canObserveKernel, "the reset's evidence is a kernel sample"))
+    func listenerResetDrawn() throws {
+        let script = TestSupport.temporaryFile("listener-reset") + ".py"
+        try """
+            import socket, time
+            for how in ("close", "shutdown"):
+                l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+                c = socket.create_connection(l.getsockname()); c.send(b"data"); time.sleep(0.02)
+                if how == "close": l.close()
+                else: l.shutdown(socket.SHUT_RDWR)
+                time.sleep(0.02)
+                try: c.recv(1); raise SystemExit("no reset")
+                except ConnectionResetError: pass
+                c.close()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("listener-reset") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, Self.python, script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try TraceFileReader(path: trace).records
+        for choice in [1, 2] {
+            let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: choice)))
+            let lines = diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let reset = lines.firstIndex { $0 == "SK->>CK: RST (tcp#58;tcp_send_reset, TCP_STATE)" }
+            let refused = lines.firstIndex { $0.hasPrefix("CK-->>C: recvfrom = -1 ECONNRESET") }
+            #expect(reset != nil && refused != nil && reset! < refused!, "connection \(choice): \(diagram)")
+            #expect(lines.filter { $0.contains("RST") }.count == 1, "one reset: \(diagram)")
+        }
+    }
+
     @Test("a MSG_PEEK receive is drawn as a peek that leaves the bytes queued, not as bytes received (audit 26 F12)")
     func peekDrawnAsPeek() throws {
         let port = TestSupport.freshPort()

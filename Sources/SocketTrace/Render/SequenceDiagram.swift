@@ -29,18 +29,22 @@ public struct SequenceDiagram: Sendable {
         var processNames: [Int32: String] = [:]
         var stateChanges: [KernelSample] = []
         var retransmissions: [KernelSample] = []
+        var resets: [KernelSample] = []
         let retransmission = "tcp:tcp_retransmit_skb"
         for record in records {
             if case let .syscall(call) = record {
                 calls.append(call)
                 stateChanges += (call.kernel?.samples ?? []).filter { $0.tracepoint == "sock:inet_sock_set_state" }
+                resets += (call.kernel?.samples ?? []).filter { $0.tracepoint == "tcp:tcp_send_reset" }
                 retransmissions += (call.kernel?.samples ?? []).filter { $0.tracepoint == retransmission }
             }
             if case let .kernelEvent(sample) = record, sample.tracepoint == "sock:inet_sock_set_state" { stateChanges.append(sample) }
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "tcp:tcp_send_reset" { resets.append(sample) }
             if case let .kernelEvent(sample) = record, sample.tracepoint == retransmission { retransmissions.append(sample) }
             // A process's exit that released its sockets: its FINs' state changes.
             if case let .process(event) = record, let exit = event.exitKernel {
                 stateChanges += exit.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }
+                resets += exit.samples.filter { $0.tracepoint == "tcp:tcp_send_reset" }
             }
             if case let .process(event) = record, let name = event.name, event.kind == .exec || event.kind == .started || event.kind == .attached {
                 processNames[event.pid] = name
@@ -341,6 +345,32 @@ public struct SequenceDiagram: Sendable {
         }
         endRun()
         drawUntracedFins(before: nil)
+        // Resets sent on this connection that no traced call of its ends
+        // draws (those draw their own: a close with SO_LINGER 0 or unread
+        // data, connect(AF_UNSPEC)): a listener's close or shutdown resetting
+        // a connection it never accepted, a reset answering a segment for a
+        // closed socket (audit 28 M2), at their time, with the kernel's reason.
+        for reset in resets {
+            // Its addresses: struct sockaddr copies on 6.x (no sport field).
+            let endpoints = reset.flowEndpoints ?? {
+                guard case let .bytes(from)? = reset.fields["saddr"], case let .bytes(to)? = reset.fields["daddr"],
+                      let source = KernelSample.socketAddress(from), let destination = KernelSample.socketAddress(to) else { return nil }
+                return (SocketEndpoint(text: source).forPairing, SocketEndpoint(text: destination).forPairing)
+            }()
+            guard let (source, destination) = endpoints else { continue }
+            let fromClient: Bool
+            if source == connection.client && destination == connection.server { fromClient = true }
+            else if source == connection.server && destination == connection.client { fromClient = false }
+            else { continue }
+            let drawnByItsCall = sides.contains { side in
+                side.id == connection.id && side.isClient == fromClient && [.close, .connect, .shutdown].contains(side.call.syscall)
+                    && side.call.entryTime <= reset.time && reset.time <= (side.call.exitTime ?? side.call.entryTime)
+            }
+            guard !drawnByItsCall else { continue }
+            let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
+            let reason = reset.summary.components(separatedBy: " reason=").dropFirst().first.map { ", " + $0 } ?? ""
+            add(.message(from: from, to: to, text: "RST (tcp:tcp_send_reset\(reason))", reply: false, time: reset.time), at: reset.time)
+        }
         // Segments the kernel sent again (tcp:tcp_retransmit_skb on this
         // connection's 4-tuple, in whatever task: a SYN retransmitted by the
         // timer while connect slept was not drawn), at their times; the
