@@ -215,10 +215,13 @@ public struct SequenceDiagram: Sendable {
                         return source == connection.client && destination == connection.server
                             && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.established
                     }
+                    func drawHandshake(_ change: KernelSample, _ when: String) {
+                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: change.time), at: change.time)
+                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: change.time), at: change.time)
+                        add(.note(over: [.clientKernel], text: "\(when) (\(change.heading))"), at: change.time)
+                    }
                     if connection.refused == nil, let established, established.time <= exit {
-                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
-                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: established.time), at: established.time)
-                        add(.note(over: [.clientKernel], text: "ESTABLISHED before connect returned (\(established.heading))"), at: established.time)
+                        drawHandshake(established, "ESTABLISHED before connect returned")
                     }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                     if let refused = connection.refused {
@@ -227,9 +230,7 @@ public struct SequenceDiagram: Sendable {
                     } else if let established, established.time <= exit {
                         // Drawn above, inside the call.
                     } else if let established {
-                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
-                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: established.time), at: established.time)
-                        add(.note(over: [.clientKernel], text: "after connect returned (\(established.heading))"), at: established.time)
+                        drawHandshake(established, "after connect returned")
                     } else if connection.established == true {
                         addNote(.note(over: [.clientKernel, .serverKernel], text: "SYN-ACK, ACK: when, not sampled (the connection was established)"))
                     } else {
@@ -351,13 +352,10 @@ public struct SequenceDiagram: Sendable {
         // a connection it never accepted, a reset answering a segment for a
         // closed socket (audit 28 M2), at their time, with the kernel's reason.
         for reset in resets {
-            // Its addresses: struct sockaddr copies on 6.x (no sport field).
-            let endpoints = reset.flowEndpoints ?? {
-                guard case let .bytes(from)? = reset.fields["saddr"], case let .bytes(to)? = reset.fields["daddr"],
-                      let source = KernelSample.socketAddress(from), let destination = KernelSample.socketAddress(to) else { return nil }
-                return (SocketEndpoint(text: source).forPairing, SocketEndpoint(text: destination).forPairing)
-            }()
-            guard let (source, destination) = endpoints else { continue }
+            // Its addresses: struct sockaddr copies on 6.x (no sport field), which
+            // KernelSample.endpoint reads.
+            let source = SocketEndpoint(text: reset.endpoint("saddr", "sport")).forPairing
+            let destination = SocketEndpoint(text: reset.endpoint("daddr", "dport")).forPairing
             let fromClient: Bool
             if source == connection.client && destination == connection.server { fromClient = true }
             else if source == connection.server && destination == connection.client { fromClient = false }
@@ -368,7 +366,7 @@ public struct SequenceDiagram: Sendable {
             }
             guard !drawnByItsCall else { continue }
             let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
-            let reason = reset.summary.components(separatedBy: " reason=").dropFirst().first.map { ", " + $0 } ?? ""
+            let reason: String = if case let .symbol(name, _)? = reset.fields["reason"] { ", " + name } else { "" }
             add(.message(from: from, to: to, text: "RST (tcp:tcp_send_reset\(reason))", reply: false, time: reset.time), at: reset.time)
         }
         // Segments the kernel sent again (tcp:tcp_retransmit_skb on this
