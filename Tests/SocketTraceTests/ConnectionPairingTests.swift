@@ -113,7 +113,10 @@ struct ConnectionPairingTests {
     /// network namespace of its own (loopback up, then `setup`: nft rules,
     /// sysctls), with bpftrace running `witness` into the file `into` from
     /// before the trace begins until it ends.
-    func traceInNamespace(client: String, setup: String, witness: String, into file: String, options: String) throws -> TestSupport.Output {
+    /// `after`: a command run in the namespace once the witness has
+    /// stopped, its output appended to the witness's file.
+    func traceInNamespace(client: String, setup: String, witness: String, into file: String, options: String,
+                          after: String = "true") throws -> TestSupport.Output {
         setenv("CLIENT", client, 1)
         defer { unsetenv("CLIENT") }
         let shell = """
@@ -122,7 +125,7 @@ struct ConnectionPairingTests {
             bpftrace -e '\(witness)' > \(file) 2> \(file).err & witness=$!
             for i in $(seq 100); do grep -q Attaching \(file).err \(file) && break; sleep 0.2; done
             \(TestSupport.sockettrace) --kernel on \(options) \(Self.python) -c "$CLIENT"; status=$?
-            sleep 0.2; kill -INT $witness; wait $witness; exit $status
+            sleep 0.2; kill -INT $witness; wait $witness; \(after) >> \(file); exit $status
             """
         return try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
     }
@@ -283,6 +286,69 @@ struct ConnectionPairingTests {
         // Its diagram says why no FIN (audit 27 M5: "none was sampled").
         let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
         #expect(diagram.contains("no FIN#58; the connect under way was abandoned (tcp_disconnect)"), "\(diagram)")
+    }
+
+    @Test("TCP Fast Open: a MSG_FASTOPEN sendto and a deferred connect's send drawn with their SYN, handshake and data where the kernel's counters put it (audit 27 M1-M3)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
+    func fastOpenDrawn() throws {
+        // The default probe set, then the full one (every chain of the paths modelled).
+        for probes in ["", "--probe-set full"] { try fastOpen(probes: probes) }
+    }
+
+    func fastOpen(probes: String) throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("fast-open") + ".jsonl"
+        let witness = TestSupport.temporaryFile("fast-open-counters") + ".txt"
+        // The first connection asks for a cookie (none cached in a fresh
+        // namespace): its data follows the handshake. The second, with
+        // TCP_FASTOPEN_CONNECT (30), has one: connect sends nothing and the
+        // SYN carries the send's data.
+        let result = try traceInNamespace(
+            client: """
+                import socket, time
+                L = socket.socket(); L.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 5)
+                L.bind(('127.0.0.1', \(port))); L.listen(4)
+                c = socket.socket()
+                assert c.sendto(b'no-cookie-yet-17B', socket.MSG_FASTOPEN, ('127.0.0.1', \(port))) == 17
+                a, _ = L.accept(); assert a.recv(100) == b'no-cookie-yet-17B'; a.close(); c.close()
+                c = socket.socket(); c.setsockopt(socket.IPPROTO_TCP, 30, 1)
+                c.connect(('127.0.0.1', \(port))); c.send(b'with-cookie')
+                a, _ = L.accept(); assert a.recv(100) == b'with-cookie'; a.close(); c.close(); L.close()
+                """,
+            setup: "sysctl -qw net.ipv4.tcp_fastopen=3",
+            witness: "tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->oldstate == 2 && args->newstate == 1/ { printf(\"ESTABLISHED %d\\n\", args->sport); }",
+            into: witness, options: "\(probes) --save \(trace) -o /dev/null",
+            after: "nstat -az TcpExtTCPFastOpenPassive TcpExtTCPFastOpenCookieReqd TcpExtTCPFastOpenActive")
+        #expect(result.status == 0, "\(result.stderr)")
+        let seen = try String(contentsOfFile: witness, encoding: .utf8)
+        // The kernel's own counters: one SYN asked for a cookie; one SYN's data was taken with it (at each end).
+        func counter(_ name: String) -> Int? {
+            seen.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+        }
+        #expect(counter("TcpExtTCPFastOpenCookieReqd") == 1 && counter("TcpExtTCPFastOpenPassive") == 1 && counter("TcpExtTCPFastOpenActive") == 1, "\(seen)")
+        #expect(seen.split(separator: "\n").filter { $0.hasPrefix("ESTABLISHED ") }.count == 2, "\(seen)")
+        let records = try TraceFileReader(path: trace).records
+        var calls: [SyscallInvocation] = []
+        for record in records { if case let .syscall(call) = record { calls.append(call) } }
+        let sends = calls.filter { [.sendto].contains($0.syscall) && $0.socket?.type == 1 }
+        let connect = try #require(calls.first { $0.syscall == .connect })
+        #expect(sends.map { $0.kernel?.operation } == ["tcp_send_fastopen", "tcp_send_fastopen"], "\(probes): \(sends.map { $0.kernel?.operation })")
+        #expect(connect.kernel?.operation == "tcp_connect_deferred", "\(String(describing: connect.kernel?.operation))")
+        // Every chain of theirs modelled (it was differs, +tcp_sendmsg_fastopen).
+        for call in sends + [connect] {
+            #expect(call.kernel?.alignments.allSatisfy { [.matches, .unverified].contains($0.verdict) } == true,
+                    "\(call.kernel?.alignments.map { "\($0.operation) \($0.verdict.rawValue)" } ?? [])")
+        }
+        let first = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: 1)))
+        let second = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: 2)))
+        for diagram in [first, second] {
+            #expect(diagram.contains("SYN (TCP Fast Open)") && diagram.contains("SYN-ACK") && diagram.contains("CK->>SK: ACK"), "\(diagram)")
+        }
+        #expect(first.contains("sendto(MSG_FASTOPEN, 127.0.0.1#58;\(port)) 17 B") && first.contains("CK->>SK: data 17 B")
+                && first.contains("not taken with the SYN") && first.contains("sendto(MSG_FASTOPEN)'s entry → accept's return")
+                && first.contains("the kernel's SYN_SENT → ESTABLISHED"), "\(first)")
+        #expect(second.contains("no SYN#58; TCP Fast Open deferred it to the first send") && second.contains("the SYN carried the 11 B")
+                && !second.contains("data 11 B"), "\(second)")
     }
 
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",

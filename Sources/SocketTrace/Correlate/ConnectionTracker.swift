@@ -42,6 +42,11 @@ public struct Connection: Sendable, Codable {
     /// SYN_SENT to ESTABLISHED, when both state changes were sampled in its
     /// connect (format 1.17).
     public var kernelHandshake: Double?
+    /// The call that opened it on the client, when not a connect: a TCP
+    /// Fast Open `sendto(MSG_FASTOPEN)`.
+    public var opener: String?
+    /// What opened it, as the handshake's notes name it.
+    public var openedBy: String { opener ?? "connect" }
 
     mutating func pairingChanged() {
         guard let connectTime, let acceptTime, acceptTime >= connectTime else { return }
@@ -122,7 +127,8 @@ public final class ConnectionTracker {
         defer { connections[end.index] = connection }
         if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
         if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
-        if end.isClient, call.syscall == .connect, let activity = call.kernel, let microseconds = KernelComparison.handshake(activity) {
+        if end.isClient, call.syscall == .connect || call.isFastOpen || DataTransfer(call)?.direction == .sent, connection.kernelHandshake == nil,
+           let activity = call.kernel, let microseconds = KernelComparison.handshake(activity) {
             connection.kernelHandshake = microseconds / 1e6
         }
         if end.isClient && connection.established != true && Self.kernelSawEstablished(call, connection) { connection.established = true }
@@ -130,6 +136,7 @@ public final class ConnectionTracker {
         if opens && end.isClient && connection.connectTime == nil {
             connection.connectTime = call.entryTime
             connection.clientPid = call.pid
+            if call.isFastOpen { connection.opener = "\(call.name)(MSG_FASTOPEN)" }
             connection.pairingChanged()
             // A Fast Open sendto's data counts (its bytes say nothing of the handshake: it may be refused yet).
             if call.isFastOpen, let transfer = DataTransfer(call) { connection.sentByClient += transfer.bytes }

@@ -63,6 +63,8 @@ public final class KernelCorrelator {
         let selecting: [UInt64]
         /// The family of the address the call gave (connect's).
         let addressFamily: UInt64?
+        /// The TCP state the call's own state changes left its socket in.
+        let leftState: Int64?
     }
     var candidatesCache: [CandidatesKey: [StackOperation]] = [:]
     /// By syscall: the arguments its operations are chosen by.
@@ -71,7 +73,7 @@ public final class KernelCorrelator {
     /// The model's operations for a call on `socket`, narrowest first:
     /// the same few answers for every call of a run, so each is worked out once.
     func candidateOperations(_ syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64],
-                             addressFamily: UInt64? = nil) -> [StackOperation] {
+                             addressFamily: UInt64? = nil, leftState: Int64? = nil) -> [StackOperation] {
         guard let model else { return [] }
         let indices = selectingIndices[syscall.rawValue] ?? {
             let found = model.selectingArguments(syscall)
@@ -80,9 +82,10 @@ public final class KernelCorrelator {
         }()
         let key = CandidatesKey(syscall: syscall.rawValue, family: socket?.family, type: socket?.type, state: socket?.state,
                                 shared: (socket?.otherReferences ?? 0) > 0,
-                                selecting: indices.map { $0 < arguments.count ? arguments[$0] : 0 }, addressFamily: addressFamily)
+                                selecting: indices.map { $0 < arguments.count ? arguments[$0] : 0 }, addressFamily: addressFamily,
+                                leftState: leftState)
         if let known = candidatesCache[key] { return known }
-        let found = model.operations(for: syscall, socket: socket, arguments: arguments, addressFamily: addressFamily)
+        let found = model.operations(for: syscall, socket: socket, arguments: arguments, addressFamily: addressFamily, leftState: leftState)
         candidatesCache[key] = found
         return found
     }
@@ -316,6 +319,19 @@ public final class KernelCorrelator {
         }
     }
 
+    /// The TCP state a successful connect's own state changes left its
+    /// socket in: the last sampled change of the socket (skaddr) that its
+    /// own TCP_CLOSE → TCP_SYN_SENT, under __inet_stream_connect, names. A
+    /// connect returning 0 with it still in TCP_SYN_SENT sent no SYN: TCP
+    /// Fast Open deferred it to the first send (`leaves`).
+    static func leftState(of call: SyscallInvocation, samples: [KernelSample]) -> Int64? {
+        guard call.syscall == .connect, call.result?.failed == false,
+              let own = samples.first(where: { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["oldstate"]?.number == TCPState.close
+                  && $0.fields["newstate"]?.number == TCPState.synSent && $0.chain.contains("__inet_stream_connect") }),
+              let sock = own.fields["skaddr"]?.number else { return nil }
+        return samples.last { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["skaddr"]?.number == sock }?.fields["newstate"]?.number
+    }
+
     /// A connect (or Fast Open sendto) whose socket left TCP_SYN_SENT in
     /// another task while the call slept (a reset or ICMP error answering a
     /// retransmitted SYN, taken in by a softirq on another CPU): found among
@@ -402,7 +418,7 @@ public final class KernelCorrelator {
         if let state = call.connectStart?.state { found?.state = state }
         let (socket, closedByKernel) = connectionStates.asKernelLeftIt(found, before: call.entryTime)
         let candidates = candidateOperations(call.syscall, socket: socket, arguments: call.arguments,
-                                             addressFamily: call.connectStart?.addressFamily)
+                                             addressFamily: call.connectStart?.addressFamily, leftState: Self.leftState(of: call, samples: mine))
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
         var (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
         // A failed call is counted under the operation that stands for its
@@ -413,6 +429,11 @@ public final class KernelCorrelator {
            let failure = candidates.first(where: { $0.result == name && $0.precedence == candidates[0].precedence }) {
             operation = failure
         }
+        // A connect that left its socket where only one operation does (a
+        // deferred Fast Open connect, in TCP_SYN_SENT with nothing sent) is
+        // that one's, whatever its samples of the route and port share with
+        // others.
+        if let leaving = candidates.first(where: { $0.leaves != nil }) { operation = leaving }
         // A call that failed with an error no operation stands for, with
         // nothing sampled: the model's chain is a successful call's, not
         // this one's (audit: a shutdown failing with ENOTCONN was said to

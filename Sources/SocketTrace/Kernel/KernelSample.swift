@@ -249,4 +249,9 @@ public enum TCPState {
     public static func name(_ value: Int64) -> String {
         value > 0 && value < names.count ? names[Int(value)] : "state \(value)"
     }
+
+    /// The number of a state by its name (`TCP_SYN_SENT`).
+    public static func number(_ name: String) -> Int64? {
+        names.firstIndex(of: name).flatMap { $0 > 0 ? Int64($0) : nil }
+    }
 }

@@ -190,6 +190,11 @@ public enum ModelParser {
                 }
                 guard !families.isEmpty else { throw fail("`address` names at least one family (unspec, inet, inet6, unix)") }
                 operation!.addressFamilies = families
+            case "leaves":
+                guard words.count == 2, let state = TCPState.number(words[1]) else {
+                    throw fail("`leaves` names the TCP state (TCP_SYN_SENT) a successful call's own state changes left its socket in")
+                }
+                operation!.leaves = state
             case "softirq":
                 guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
                 operation!.softirq = words[1] == "yes"

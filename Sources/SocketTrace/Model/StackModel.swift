@@ -140,6 +140,12 @@ public struct StackOperation: Sendable, Codable {
     /// (`address`): connect(AF_UNSPEC) disconnects its socket. Nil: any
     /// address. An operation with it is chosen before those without.
     public var addressFamilies: [UInt64]?
+    /// The calls it is for by the TCP state their own sampled state changes
+    /// left the socket in, for a call that succeeded (`leaves`): a connect
+    /// returning 0 with its socket still in TCP_SYN_SENT sent no SYN (TCP
+    /// Fast Open deferred it to the first send). Never chosen without that
+    /// evidence.
+    public var leaves: Int64?
     public var entries: [(syscalls: [String], functions: [ModelFunction])]
     public var body: [ModelFunction]
     public let file: String
@@ -191,7 +197,7 @@ public struct StackOperation: Sendable, Codable {
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
     enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result, argument,
-                                      addressFamilies = "address_families" }
+                                      addressFamilies = "address_families", leaves }
 
     public init(name: String, file: String) {
         self.name = name
@@ -219,6 +225,7 @@ public struct StackOperation: Sendable, Codable {
         result = try c.decodeIfPresent(String.self, forKey: .result)
         argument = try c.decodeIfPresent(ArgumentCondition.self, forKey: .argument)
         addressFamilies = try c.decodeIfPresent([UInt64].self, forKey: .addressFamilies)
+        leaves = try c.decodeIfPresent(Int64.self, forKey: .leaves)
         entries = []
     }
 
@@ -236,6 +243,7 @@ public struct StackOperation: Sendable, Codable {
         try c.encodeIfPresent(result, forKey: .result)
         try c.encodeIfPresent(argument, forKey: .argument)
         try c.encodeIfPresent(addressFamilies, forKey: .addressFamilies)
+        try c.encodeIfPresent(leaves, forKey: .leaves)
     }
 
     /// Whether a call with these arguments is one of this operation's
@@ -247,7 +255,14 @@ public struct StackOperation: Sendable, Codable {
 
     /// How narrowly it picks calls: an operation for some address families
     /// first, then the narrowest sockets.
-    public var precedence: Int { (addressFamilies == nil ? 0 : 10) + sockets.specificity }
+    public var precedence: Int { (addressFamilies == nil && leaves == nil ? 0 : 10) + sockets.specificity }
+
+    /// Whether a call whose sampled state changes left its socket in
+    /// `state` (nil: not known, or the call failed) is one of this
+    /// operation's: one with `leaves` only on that evidence.
+    public func fits(leftState state: Int64?) -> Bool {
+        leaves == nil || leaves == state
+    }
 
     /// Whether a call giving an address of this family is one of this
     /// operation's (an unknown family, or a call giving none, fits only
@@ -314,8 +329,8 @@ public struct StackModel: Sendable {
     /// The operation a syscall on this socket performs (`tcp_send` for a
     /// write on a TCP socket), if the model has one.
     public func operation(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil,
-                          addressFamily: UInt64? = nil) -> StackOperation? {
-        operations(for: syscall, socket: socket, arguments: arguments, addressFamily: addressFamily).first
+                          addressFamily: UInt64? = nil, leftState: Int64? = nil) -> StackOperation? {
+        operations(for: syscall, socket: socket, arguments: arguments, addressFamily: addressFamily, leftState: leftState).first
     }
 
     /// Every operation a syscall on this socket may perform, the narrowest
@@ -327,11 +342,14 @@ public struct StackModel: Sendable {
     /// (`argument`); nil fits every operation. `addressFamily`: the family
     /// of the address the call gives (connect's), for operations that are
     /// for some families (`address`), which come before the others.
+    /// `leftState`: the TCP state a successful call's own sampled state
+    /// changes left its socket in, for operations with `leaves` (which
+    /// also come first).
     public func operations(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil,
-                           addressFamily: UInt64? = nil) -> [StackOperation] {
+                           addressFamily: UInt64? = nil, leftState: Int64? = nil) -> [StackOperation] {
         let fitting = operations.filter {
             !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) && $0.fits(arguments: arguments)
-                && $0.fits(addressFamily: addressFamily)
+                && $0.fits(addressFamily: addressFamily) && $0.fits(leftState: leftState)
         }
         // Narrowest first; the wider ones stay candidates, for a chain that
         // shows their own functions (a close believed to drop one of several

@@ -96,6 +96,8 @@ public struct SequenceDiagram: Sendable {
         // a read's 0 then says nothing of a FIN.
         var readsShut: [Bool: Bool] = [:]
         var synDrawn = false
+        // A connect TCP Fast Open deferred (its SYN leaves with the first send).
+        var deferredConnect = false
         // The current run of data in one direction, summarised when it ends.
         var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime)?
         func endRun() {
@@ -158,6 +160,49 @@ public struct SequenceDiagram: Sendable {
             }
         }
 
+        func drawFastOpen(_ call: SyscallInvocation, exit: MonotonicTime) {
+            let bytes = call.result.map { $0.failed ? 0 : $0.value } ?? 0
+            let request = call.isFastOpen ? "\(call.name)(MSG_FASTOPEN, \(connection.server)) \(bytes) B" : "\(call.name) \(bytes) B"
+            add(.message(from: .client, to: .clientKernel, text: request, reply: false, time: call.entryTime), at: call.entryTime)
+            let syn = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
+            add(.message(from: .clientKernel, to: .serverKernel, text: "SYN (TCP Fast Open)", reply: false, time: syn), at: syn)
+            let established = stateChanges.first { change in
+                guard let (source, destination) = change.flowEndpoints else { return false }
+                return source == connection.client && destination == connection.server && change.time >= call.entryTime
+                    && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.established
+            }
+            // Whether the SYN carried the data: the server's kernel makes the
+            // connection's socket at the SYN only when Fast Open took its data
+            // (tcp_fastopen_create_child; otherwise at the handshake's ACK).
+            let child = stateChanges.first { change in
+                guard let (source, destination) = change.flowEndpoints else { return false }
+                return source == connection.server && destination == connection.client && change.time >= call.entryTime
+                    && change.fields["newstate"]?.number == TCPState.synRecv
+            }
+            let carried: Bool? = established.flatMap { established in child.map { $0.time < established.time } }
+            if let established {
+                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
+                add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: established.time), at: established.time)
+                add(.note(over: [.clientKernel], text: "ESTABLISHED (\(established.heading))"), at: established.time)
+            } else if call.result?.failed == false {
+                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: exit), at: exit)
+                add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: exit), at: exit)
+            }
+            if bytes > 0, let carried, let child {
+                if carried {
+                    add(.note(over: [.clientKernel, .serverKernel], text: "the SYN carried the \(bytes) B, taken with it: the server's kernel made the connection's socket at the SYN, before the client's ESTABLISHED (\(child.heading))"), at: child.time)
+                } else {
+                    let after = established?.time ?? exit
+                    add(.message(from: .clientKernel, to: .serverKernel, text: "data \(bytes) B", reply: false, time: after), at: after)
+                    add(.note(over: [.clientKernel, .serverKernel], text: "not taken with the SYN: the server's kernel made the connection's socket at the handshake's ACK (\(child.heading))"), at: after)
+                }
+            } else if bytes > 0 {
+                add(.note(over: [.clientKernel, .serverKernel], text: "\(bytes) B, in the SYN (a cookie accepted) or after the handshake: the server's state changes were not sampled"), at: established?.time ?? exit)
+            }
+            add(.message(from: .clientKernel, to: .client, text: "\(call.name) = \(call.returnText)", reply: true, time: exit), at: exit)
+            Self.note(call, over: .clientKernel).map { add($0, at: exit) }
+        }
+
         for (call, id, isClient) in sides where id == connection.id {
             drawUntracedFins(before: call.entryTime)
             let process: Participant = isClient ? .client : .server
@@ -199,7 +244,12 @@ public struct SequenceDiagram: Sendable {
                     synDrawn = true
                     add(.message(from: .clientKernel, to: .serverKernel, text: Self.synText(call), reply: false, time: call.entryTime), at: call.entryTime)
                 }
-                if !sentSyn {
+                if !sentSyn && call.kernel?.operation?.hasSuffix("connect_deferred") == true {
+                    // Its own state changes left the socket in TCP_SYN_SENT with nothing sent (audit 27 M2, M3).
+                    deferredConnect = true
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                    addNote(.note(over: [.clientKernel], text: "no SYN: TCP Fast Open deferred it to the first send (connect left the socket in TCP_SYN_SENT)"))
+                } else if !sentSyn {
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                     addNote(.note(over: [.clientKernel], text: sampled ? "no segment sampled in this connect" : "no SYN sent by this connect"))
                 } else if call.result?.errno == EINPROGRESS {
@@ -260,8 +310,16 @@ public struct SequenceDiagram: Sendable {
                 if let handshake = connection.handshake {
                     // The calls' times, the tracer's stops included (audit 21: read as the kernel's handshake).
                     let kernel = connection.kernelHandshake.map { "; the kernel's SYN_SENT → ESTABLISHED " + TextTimeline.duration($0) } ?? ""
-                    addNote(.note(over: [.clientKernel, .serverKernel], text: "connect's entry → accept's return " + TextTimeline.duration(handshake) + kernel))
+                    addNote(.note(over: [.clientKernel, .serverKernel], text: "\(connection.openedBy)'s entry → accept's return " + TextTimeline.duration(handshake) + kernel))
                 }
+            case _ where isClient && (call.isFastOpen || deferredConnect && DataTransfer(call)?.direction == .sent):
+                // A send that makes the connection: its SYN, the handshake,
+                // and its data in the SYN or after the handshake (audit 27
+                // M1, M2: drawn as a plain send, no handshake).
+                endRun()
+                deferredConnect = false
+                synDrawn = true
+                drawFastOpen(call, exit: exit)
             case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
                     run = (isClient, current.calls + 1, current.bytes + value, current.time)

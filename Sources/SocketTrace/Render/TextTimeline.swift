@@ -392,7 +392,7 @@ public final class TextTimeline: TraceSink {
     /// and the kernel's handshake when its state changes were sampled.
     static func handshakeText(_ connection: Connection, separator: String) -> String {
         var text = ""
-        if let handshake = connection.handshake { text += separator + "connect → accept " + duration(handshake) }
+        if let handshake = connection.handshake { text += separator + "\(connection.openedBy) → accept " + duration(handshake) }
         if let kernel = connection.kernelHandshake { text += separator + "kernel handshake (SYN_SENT → ESTABLISHED) " + duration(kernel) }
         return text
     }

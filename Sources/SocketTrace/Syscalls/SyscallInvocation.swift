@@ -66,7 +66,8 @@ public struct SyscallInvocation: Sendable, Codable {
     public var name: String { syscall.rawValue }
 
     /// sendto with MSG_FASTOPEN and a destination: TCP Fast Open's connect,
-    /// its data in the SYN.
+    /// its data in the SYN when the peer's cookie is cached (otherwise the
+    /// SYN asks for one and the data follows the handshake).
     public var isFastOpen: Bool {
         syscall == .sendto && arguments.count > 4 && arguments[3] & 0x2000_0000 != 0 && arguments[4] != 0
     }

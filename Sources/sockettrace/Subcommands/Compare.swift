@@ -40,7 +40,7 @@ struct Compare: ParsableCommand {
                 if !connections.isEmpty { print("\nconnections") }
                 for connection in connections {
                     var line = "  #\(connection.id) \(connection.title)"
-                    if let handshake = connection.handshake { line += ", connect → accept \(Int((handshake * 1e6).rounded())) µs" }
+                    if let handshake = connection.handshake { line += ", \(connection.openedBy) → accept \(Int((handshake * 1e6).rounded())) µs" }
                     if let kernel = connection.kernelHandshake { line += ", kernel handshake \(Int((kernel * 1e6).rounded())) µs" }
                     if let refused = connection.refused {
                         line += ", refused (\(refused))"
