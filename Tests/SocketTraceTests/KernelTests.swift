@@ -359,6 +359,15 @@ struct KernelTests {
         let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/tcp6_flows.py").path
         let (calls, _) = try traceCalls("/usr/bin/python3 \(program) half_close \(TestSupport.freshPort())", options: ["--probe-set", "full"])
         Self.expectEveryChainModelled(calls)
+        // A state change's addresses are a socket's, not a packet's way
+        // (audit 29 F1: the peer's CLOSE_WAIT as it took in this socket's
+        // FIN, on the close's stack, was "packet sent to this socket by its
+        // peer"): whose socket is said.
+        let changes = calls.flatMap { $0.kernel?.samples ?? [] }.filter { $0.tracepoint == "sock:inet_sock_set_state" }
+        let peers = changes.compactMap(\.flow).filter { $0.evidence.hasPrefix("sock:inet_sock_set_state's ") }
+        #expect(!peers.isEmpty && peers.allSatisfy { $0.ofSocket == true && !$0.description.hasPrefix("packet ") }, "\(peers.map(\.description))")
+        #expect(peers.contains { $0.owner == .peer && $0.description.hasPrefix("its peer's (the connection's other end), by its addresses") },
+                "\(peers.map(\.description))")
     }
 
     @Test("a listener closed or shut down with a connection it never accepted: the child's reset under inet_csk_listen_stop is the listener's operation, not SO_LINGER's or the FIN's; UDP over IPv6 binds as udp6_bind (audit 28)")

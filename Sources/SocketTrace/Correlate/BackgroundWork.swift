@@ -89,8 +89,9 @@ struct BackgroundWork {
         guard let (source, destination) = sample.flowEndpoints, let owner = owner(of: source, destination) else { return nil }
         // A traced task is named by the timeline, which followed its execs: only its id here.
         let task = sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : Self.task(of: sample))
-        let whose = owner == .ownSocket ? "from it" : "to it from its peer"
-        return (PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is a traced socket's, \(whose); in \(task) on CPU \(sample.cpu)"), task)
+        let whose = owner == .ownSocket ? "a traced socket's" : "a traced socket's peer's"
+        return (PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is \(whose); in \(task) on CPU \(sample.cpu)",
+                           ofSocket: true), task)
     }
 
     /// A traced socket's own 4-tuple (own-socket), or its peer's (peer).
@@ -111,8 +112,8 @@ struct BackgroundWork {
     func flow(of sample: KernelSample, socketLocal local: SocketEndpoint?, socketPeer peer: SocketEndpoint?) -> PacketFlow?? {
         guard let (source, destination) = sample.flowEndpoints else { return nil }
         let said = "\(sample.tracepoint)'s \(source) → \(destination)"
-        if source == local && destination == peer { return .some(PacketFlow(owner: .ownSocket, evidence: "\(said) is this call's socket's")) }
-        if source == peer && destination == local { return .some(PacketFlow(owner: .peer, evidence: "\(said) is this call's socket's peer's")) }
+        if source == local && destination == peer { return .some(PacketFlow(owner: .ownSocket, evidence: "\(said) is this call's socket's", ofSocket: true)) }
+        if source == peer && destination == local { return .some(PacketFlow(owner: .peer, evidence: "\(said) is this call's socket's peer's", ofSocket: true)) }
         return .some(nil)
     }
 

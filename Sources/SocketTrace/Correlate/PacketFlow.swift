@@ -23,10 +23,17 @@ public struct PacketFlow: Sendable, Codable, Equatable {
     public var owner: Owner
     /// What proves it, or why it is not known.
     public var evidence: String
+    /// Told by the sample's own addresses, which are a socket's (a state
+    /// change, a retransmission, tcp_probe's), not a packet's way: then the
+    /// owner says whose socket, not who sent a packet to whom (audit 29 F1:
+    /// the peer's CLOSE_WAIT, as it took in this socket's FIN, was "packet
+    /// sent to this socket by its peer").
+    public var ofSocket: Bool?
 
-    public init(owner: Owner, evidence: String) {
+    public init(owner: Owner, evidence: String, ofSocket: Bool? = nil) {
         self.owner = owner
         self.evidence = evidence
+        self.ofSocket = ofSocket
     }
 
     /// Whether the sample counts under the call (proven, or not disproven).
@@ -63,6 +70,8 @@ public struct PacketFlow: Sendable, Codable, Equatable {
     /// How the timeline says it.
     public var description: String {
         switch owner {
+        case .ownSocket where ofSocket == true: "this socket's, by its addresses: \(evidence)"
+        case .peer where ofSocket == true: "its peer's (the connection's other end), by its addresses: \(evidence)"
         case .ownSocket: "packet sent by this socket: \(evidence)"
         case .peer: "packet sent to this socket by its peer: \(evidence)"
         case .kernelReply: "the kernel's answer to this socket's packet, no peer socket's (a reset or an ICMP error): \(evidence)"

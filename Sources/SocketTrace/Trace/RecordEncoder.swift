@@ -418,7 +418,7 @@ struct RecordEncoder {
             }
         }
         if let flow = sample.flow {
-            o.member("flow") { $0.object { f in f.member("owner", flow.owner.rawValue); f.member("evidence", flow.evidence) } }
+            o.member("flow") { $0.object { f in f.member("owner", flow.owner.rawValue); f.member("evidence", flow.evidence); f.member("of_socket", flow.ofSocket) } }
         }
         o.member("task", sample.task)
         o.member("in_traced_task", sample.inTracedTask)
