@@ -351,6 +351,41 @@ struct ConnectionPairingTests {
                 && !second.contains("data 11 B"), "\(second)")
     }
 
+    @Test("data netfilter dropped on its way out is not drawn leaving at its send: a note says so, and it is drawn arriving when the peer reads it (audit 29 M1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func droppedOnTheWayOut() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("dropped-out") + ".jsonl"
+        let witness = TestSupport.temporaryFile("dropped-out") + ".txt"
+        // Every other data segment dropped by the output hook: TCP keeps it
+        // queued and a timer sends it later (no retransmission is counted).
+        let result = try traceInNamespace(
+            client: """
+                import socket, time
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                for i in range(4):
+                    c.send(b'seg%d' % i); assert a.recv(100) == b'seg%d' % i
+                c.close(); a.close()
+                """,
+            setup: """
+                nft add table inet out && nft add chain inet out o '{ type filter hook output priority 0; }' && \\
+                nft add rule inet out o tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 == 0 drop
+                """,
+            witness: "tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf(\"DROP %s\\n\", comm); }",
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let drops = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROP ") }
+        // Dropped in the program's sends (the timer's later transmissions are not dropped: numgen alternates).
+        try #require(!drops.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        let notes = diagram.components(separatedBy: "not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this sendto)").count - 1
+        let late = diagram.components(separatedBy: "data 4 B, queued by an earlier send, left after it").count - 1
+        let onTime = diagram.components(separatedBy: "CK->>SK: data 4 B\n").count - 1
+        #expect(notes == drops.filter { $0.hasSuffix(" python3") }.count && late == notes && onTime == 4 - notes, "\(drops) \(diagram)")
+    }
+
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

@@ -400,6 +400,28 @@ struct KernelTests {
         #expect(bind6.kernel?.operation == "udp6_bind", "\(String(describing: bind6.kernel?.operation))")
     }
 
+    @Test("an IPv6 socket connected to an IPv4-mapped address: connect and send are IPv6's operations on IPv4's path (tcp_v6_connect → tcp_v4_connect, inet6_sendmsg then ip_queue_xmit), every chain modelled (audit 29 M2)")
+    func mappedAddress() throws {
+        let script = """
+            import socket
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.socket(socket.AF_INET6); c.connect(("::ffff:127.0.0.1", l.getsockname()[1])); a, _ = l.accept()
+            c.send(b"mapped"); a.recv(100); c.close(); a.close(); l.close()
+            """
+        for probes in [[], ["--probe-set", "full"]] {
+            let (calls, _) = try tracePythonCalls(script, name: "mapped", options: probes)
+            let connect = try #require(calls.first { $0.syscall == .connect })
+            let send = try #require(calls.first { $0.syscall == .sendto })
+            #expect(connect.kernel?.operation == "tcp6_connect" && send.kernel?.operation == "tcp6_send",
+                    "\(probes): \(String(describing: connect.kernel?.operation)) \(String(describing: send.kernel?.operation))")
+            // The send's own chain shows inet6_sendmsg, left by a jump (it was tcp_send's, inet_sendmsg "not on this path").
+            let sent = send.kernel?.alignments.filter { $0.operation == "tcp6_send" && $0.observed.last == "__dev_queue_xmit" } ?? []
+            #expect(!sent.isEmpty && sent.allSatisfy { $0.steps.contains { $0.function == "inet6_sendmsg" && $0.status == .tailCall } },
+                    "\(sent.map { $0.steps.map { "\($0.function) \($0.status)" } })")
+            Self.expectEveryChainModelled([connect, send])
+        }
+    }
+
     @Test("close of a UNIX socket with a message unread: unix_close, the message freed (skb:kfree_skb SOCKET_CLOSE)")
     func unixClose() throws {
         let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'never read')\nb.close()\na.close()",

@@ -50,6 +50,9 @@ public struct SequenceDiagram: Sendable {
                 processNames[event.pid] = name
             }
         }
+        // Whether the probe set sampled transmits at all: only then does a
+        // send with none say its data did not leave in it.
+        let transmitSampled = calls.contains { $0.kernel?.samples.contains { $0.tracepoint == KernelSample.transmitTracepoint } == true }
         let tracker = ConnectionTracker()
         var sides: [(call: SyscallInvocation, id: Int, isClient: Bool)] = []
         for call in calls {
@@ -96,6 +99,8 @@ public struct SequenceDiagram: Sendable {
         // a read's 0 then says nothing of a FIN.
         var readsShut: [Bool: Bool] = [:]
         var synDrawn = false
+        // Per end: bytes its sends queued that were not seen leaving in them.
+        var unsent: [Bool: Int64] = [:]
         // A connect TCP Fast Open deferred (its SYN leaves with the first send).
         var deferredConnect = false
         // The current run of data in one direction, summarised when it ends.
@@ -320,6 +325,19 @@ public struct SequenceDiagram: Sendable {
                 deferredConnect = false
                 synDrawn = true
                 drawFastOpen(call, exit: exit)
+            case _ where DataTransfer(call)?.direction == .sent && !failed && value > 0
+                && Self.departure(call, transmitSampled: transmitSampled).map({ $0 != .sent }) == true:
+                // Its samples say its data did not leave in it (audit 29 M1: a
+                // segment netfilter dropped at the send, sent 206 ms later by
+                // the probe timer, was drawn on the wire at the send).
+                endRun()
+                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
+                let why = switch Self.departure(call, transmitSampled: transmitSampled)! {
+                case let .dropped(reason): "not sent: dropped before leaving (skb:kfree_skb \(reason) in this \(call.name)); left in TCP's queue"
+                default: "queued: no segment sampled leaving in this \(call.name)"
+                }
+                add(.note(over: [kernel], text: "\(value) B " + why), at: call.entryTime)
+                unsent[isClient, default: 0] += value
             case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
                     run = (isClient, current.calls + 1, current.bytes + value, current.time)
@@ -352,6 +370,14 @@ public struct SequenceDiagram: Sendable {
                 }
                 // A peek leaves the bytes queued for the read that takes them
                 // (audit 26 F12: wget's peek and its reads drawn as 380 B for 190).
+                // Bytes the peer's sends left queued (above), taken in here:
+                // they left later, outside those calls.
+                if !failed, value > 0, peerTraced, let queued = unsent[!isClient], queued > 0 {
+                    let bytes = min(queued, value)
+                    unsent[!isClient] = queued - bytes
+                    add(.message(from: peerKernel, to: kernel, text: "data \(bytes) B, queued by an earlier send, left after it",
+                                 reply: false, time: exit), at: exit)
+                }
                 let text = failed ? "\(call.name) = \(call.returnText)"
                     : DataTransfer.peeks(call) ? "\(call.name)(MSG_PEEK) = \(value) B, left queued" : "\(call.name) = \(value) B"
                 add(.message(from: kernel, to: process, text: text, reply: true, time: exit), at: exit)
@@ -533,6 +559,32 @@ public enum MermaidRenderer {
             }
         }
         return out
+    }
+}
+
+extension SequenceDiagram {
+    /// What a send's own samples say of its data leaving.
+    enum Departure: Equatable {
+        /// A segment was queued to a device on its path.
+        case sent
+        /// Dropped on its way out, on the send's own path (netfilter's
+        /// output hook): the reason the kernel gave.
+        case dropped(String)
+        /// Transmits were sampled, none in this send: queued (Nagle, a full
+        /// window, cork) for a later transmission.
+        case held
+    }
+
+    /// Nil without kernel samples for the call, or when the probe set
+    /// samples no transmits.
+    static func departure(_ call: SyscallInvocation, transmitSampled: Bool) -> Departure? {
+        guard transmitSampled, let kernel = call.kernel, kernel.source == .observed else { return nil }
+        let own = kernel.samples.filter { $0.flow == nil || $0.flow?.owner == .ownSocket }
+        if own.contains(where: { $0.tracepoint == KernelSample.transmitTracepoint }) { return .sent }
+        for sample in own where sample.tracepoint == "skb:kfree_skb" && !sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
+            if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .dropped(reason) }
+        }
+        return .held
     }
 }
 
