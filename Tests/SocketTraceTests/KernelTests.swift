@@ -422,6 +422,25 @@ struct KernelTests {
         }
     }
 
+    @Test("a UNIX stream connect (probe set full): unix_stream_connect, the server's end made and the listener woken, every chain modelled (audit 29: unmodelled)")
+    func unixStreamConnect() throws {
+        let path = TestSupport.temporaryFile("unix-listener") + ".sock"
+        let script = """
+            import socket
+            l = socket.socket(socket.AF_UNIX); l.bind("\(path)"); l.listen()
+            c = socket.socket(socket.AF_UNIX); c.connect("\(path)"); a, _ = l.accept()
+            c.send(b"x"); a.recv(1); c.close(); a.close(); l.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "unix-connect", options: ["--probe-set", "full"])
+        let connect = try #require(calls.first { $0.syscall == .connect })
+        #expect(connect.kernel?.operation == "unix_stream_connect", "\(String(describing: connect.kernel?.operation))")
+        let chains = connect.kernel?.alignments ?? []
+        #expect(chains.contains { $0.observed.contains("unix_create1") } && chains.contains { $0.observed.last == "sock_def_readable" },
+                "\(chains.map(\.observed))")
+        Self.expectEveryChainModelled(calls)
+        #expect(chains.allSatisfy { [.matches, .unverified].contains($0.verdict) }, "\(chains.map { "\($0.verdict): \($0.observed)" })")
+    }
+
     @Test("close of a UNIX socket with a message unread: unix_close, the message freed (skb:kfree_skb SOCKET_CLOSE)")
     func unixClose() throws {
         let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'never read')\nb.close()\na.close()",
