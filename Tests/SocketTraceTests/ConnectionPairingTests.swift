@@ -109,6 +109,20 @@ struct ConnectionPairingTests {
         #expect(report.stdout.contains("refused (connect failed with ECONNREFUSED): no connection"), "\(report.stdout)")
     }
 
+    /// Traces a Python program (its text, or a file) into a trace file and
+    /// reads its records back; the run must succeed.
+    func tracePython(_ script: String? = nil, file: String? = nil, name: String, kernel: String = "off") throws -> [TraceRecord] {
+        var program = file ?? ""
+        if let script {
+            program = TestSupport.temporaryFile(name) + ".py"
+            try script.write(toFile: program, atomically: true, encoding: .utf8)
+        }
+        let trace = TestSupport.temporaryFile(name) + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", kernel, "--format", "jsonl", "-o", trace, Self.python, program])
+        #expect(result.status == 0, "\(result.stderr)")
+        return try TraceFileReader(path: trace).records
+    }
+
     /// Runs the python `client` under `sockettrace --kernel on OPTIONS` in a
     /// network namespace of its own (loopback up, then `setup`: nft rules,
     /// sysctls), with bpftrace running `witness` into the file `into` from
@@ -168,23 +182,8 @@ struct ConnectionPairingTests {
     @Test("a listener closed or shut down before accepting: the reset it sends the connection is drawn on that connection's diagram, with the kernel's reason (audit 28 M2)",
           .enabled(if: TestSupport.canObserveKernel, "the reset's evidence is a kernel sample"))
     func listenerResetDrawn() throws {
-        let script = TestSupport.temporaryFile("listener-reset") + ".py"
-        try """
-            import socket, time
-            for how in ("close", "shutdown"):
-                l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
-                c = socket.create_connection(l.getsockname()); c.send(b"data"); time.sleep(0.02)
-                if how == "close": l.close()
-                else: l.shutdown(socket.SHUT_RDWR)
-                time.sleep(0.02)
-                try: c.recv(1); raise SystemExit("no reset")
-                except ConnectionResetError: pass
-                c.close()
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        let trace = TestSupport.temporaryFile("listener-reset") + ".jsonl"
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, Self.python, script])
-        #expect(result.status == 0, "\(result.stderr)")
-        let records = try TraceFileReader(path: trace).records
+        let records = try tracePython(file: TestSupport.packageRoot.appendingPathComponent("Tests/Programs/listener_reset.py").path,
+                                      name: "listener-reset", kernel: "on")
         for choice in [1, 2] {
             let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: choice)))
             let lines = diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -198,8 +197,7 @@ struct ConnectionPairingTests {
     @Test("a MSG_PEEK receive is drawn as a peek that leaves the bytes queued, not as bytes received (audit 26 F12)")
     func peekDrawnAsPeek() throws {
         let port = TestSupport.freshPort()
-        let script = TestSupport.temporaryFile("peek") + ".py"
-        try """
+        let records = try tracePython("""
             import socket
             listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen(4)
             client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
@@ -207,11 +205,8 @@ struct ConnectionPairingTests {
             assert client.recv(5, socket.MSG_PEEK | socket.MSG_WAITALL) == b"hello"
             assert client.recv(5) == b"hello"
             client.close(); server.close()
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        let trace = TestSupport.temporaryFile("peek") + ".jsonl"
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "--format", "jsonl", "-o", trace, Self.python, script])
-        #expect(result.status == 0, "\(result.stderr)")
-        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+            """, name: "peek")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: nil)))
         let lines = diagram.split(separator: "\n")
         #expect(lines.filter { $0.hasSuffix("recvfrom(MSG_PEEK) = 5 B, left queued") }.count == 1, "\(diagram)")
         #expect(lines.filter { $0.hasSuffix("recvfrom = 5 B") }.count == 1, "\(diagram)")
@@ -220,8 +215,7 @@ struct ConnectionPairingTests {
     @Test("an IPv6 peer accepted into a sockaddr_in's room ([16 => 28]): its address from the kernel, not the bytes past the buffer; one connection (audit 26 F7, F8)")
     func acceptIntoShortBuffer() throws {
         let port = TestSupport.freshPort()
-        let script = TestSupport.temporaryFile("short-accept") + ".py"
-        try """
+        let records = try tracePython("""
             import socket, ctypes
             libc = ctypes.CDLL(None, use_errno=True)
             listener = socket.socket(socket.AF_INET6); listener.bind(("::1", \(port))); listener.listen(4)
@@ -231,13 +225,10 @@ struct ConnectionPairingTests {
             assert fd >= 0 and length.value == 28, (fd, length.value)
             import os; client.send(b"hi"); assert os.read(fd, 2) == b"hi"
             os.close(fd); client.close()
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        let trace = TestSupport.temporaryFile("short-accept") + ".jsonl"
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "--format", "jsonl", "-o", trace, Self.python, script])
-        #expect(result.status == 0, "\(result.stderr)")
+            """, name: "short-accept")
         var calls: [SyscallInvocation] = []
         var connections: [Connection] = []
-        for record in try TraceFileReader(path: trace).records {
+        for record in records {
             if case let .syscall(call) = record { calls.append(call) }
             if case let .connection(connection) = record { connections.append(connection) }
         }

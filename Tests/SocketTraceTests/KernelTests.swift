@@ -372,20 +372,8 @@ struct KernelTests {
 
     @Test("a listener closed or shut down with a connection it never accepted: the child's reset under inet_csk_listen_stop is the listener's operation, not SO_LINGER's or the FIN's; UDP over IPv6 binds as udp6_bind (audit 28)")
     func listenerResetsItsChildren() throws {
-        let script = """
-            import socket, time
-            for how in ("close", "shutdown"):
-                l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
-                c = socket.create_connection(l.getsockname()); c.send(b"data"); time.sleep(0.02)
-                if how == "close": l.close()
-                else: l.shutdown(socket.SHUT_RDWR)
-                time.sleep(0.02)
-                try: c.recv(1); raise SystemExit("no reset")
-                except ConnectionResetError: pass
-                c.close()
-            u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::1", 0))
-            """
-        let (calls, _) = try tracePythonCalls(script, name: "listener-reset", options: ["--probe-set", "full"])
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/listener_reset.py").path
+        let (calls, _) = try traceCalls("/usr/bin/python3 \(program)", options: ["--probe-set", "full"])
         for (syscall, operation) in [(Syscall.close, "tcp_close_listener"), (.shutdown, "tcp_shutdown_listener")] {
             let call = try #require(calls.first { $0.syscall == syscall && $0.socket?.state == .listening })
             #expect(call.kernel?.operation == operation, "\(String(describing: call.kernel?.operation))")
