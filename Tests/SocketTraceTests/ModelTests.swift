@@ -49,6 +49,8 @@ struct ModelTests {
         ("operation x\nsyscalls sendto\nbody\nsocket f\nend\n", 5, "`end` without its `branch`"),
         ("operation x\nsyscalls sendto\nbody\nsocket f\nbranch\nend\n", 6, "an empty `branch`"),
         ("operation x\nsyscalls sendto\nentry sendto\nsocket f\nbranch\nsocket g\nbody\nsocket h\n", 5, "without its `end` before `body`"),
+        ("operation x\nsyscalls connect\nleaves SYN_SENT\n", 3, "`leaves` names the TCP state"),
+        ("operation x\nsyscalls sendto\nshown_by g\nbody\nsocket f\n", 3, "`shown_by g`: not a function of this operation's tree"),
     ])
     func modelErrors(_ text: String, _ line: Int, _ message: String) {
         do {

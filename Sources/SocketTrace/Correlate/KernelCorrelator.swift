@@ -434,6 +434,11 @@ public final class KernelCorrelator {
         // that one's, whatever its samples of the route and port share with
         // others.
         if let leaving = candidates.first(where: { $0.leaves != nil }) { operation = leaving }
+        // A call a sample shows on a path only one operation runs (its
+        // `shown_by` functions on the stack) is that one's.
+        if let shown = candidates.first(where: { candidate in
+            candidate.shownBy.map { names in chains.contains { sample in sample.chain.contains(where: names.contains) } } ?? false
+        }) { operation = shown }
         // A call that failed with an error no operation stands for, with
         // nothing sampled: the model's chain is a successful call's, not
         // this one's (audit: a shutdown failing with ENOTCONN was said to

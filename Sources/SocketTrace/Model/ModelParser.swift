@@ -122,6 +122,7 @@ public enum ModelParser {
         // that opened it; and how many functions each open block (and the
         // section, at the bottom) has so far.
         var open: [(block: Int, line: Int)] = []
+        var shownByLine = 0
         var functionsHere = [0]
         var blocks = 0
         func add(_ function: ModelFunction) {
@@ -195,6 +196,12 @@ public enum ModelParser {
                     throw fail("`leaves` names the TCP state (TCP_SYN_SENT) a successful call's own state changes left its socket in")
                 }
                 operation!.leaves = state
+            case "shown_by":
+                guard words.count >= 2, words.dropFirst().allSatisfy(isFunctionName) else {
+                    throw fail("`shown_by` names the functions only this operation's path runs: a call with one on a sample's stack is this operation's")
+                }
+                operation!.shownBy = Array(words.dropFirst())
+                shownByLine = number
             case "softirq":
                 guard words.count == 2, ["yes", "no"].contains(words[1]) else { throw fail("`softirq` is yes or no") }
                 operation!.softirq = words[1] == "yes"
@@ -242,6 +249,9 @@ public enum ModelParser {
         }
         if let unclosed = open.last { throw ModelError(file: file, line: unclosed.line, message: "`branch` without its `end`") }
         guard let operation else { throw ModelError(file: file, line: 0, message: "no `operation NAME` line") }
+        if let missing = operation.shownBy?.first(where: { name in !operation.allFunctions.contains { $0.name == name } }) {
+            throw ModelError(file: file, line: shownByLine, message: "`shown_by \(missing)`: not a function of this operation's tree")
+        }
         if operation.body.isEmpty && operation.entries.isEmpty {
             throw ModelError(file: file, line: 0, message: "operation '\(operation.name)' has no functions")
         }

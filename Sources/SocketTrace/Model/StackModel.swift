@@ -146,6 +146,11 @@ public struct StackOperation: Sendable, Codable {
     /// Fast Open deferred it to the first send). Never chosen without that
     /// evidence.
     public var leaves: Int64?
+    /// Functions only this operation's path runs (`shown_by`): a call any
+    /// of whose samples has one on its stack is this operation's, whatever
+    /// its other samples share with others (a Fast Open send's SYN, under
+    /// tcp_sendmsg_fastopen, among its data's ordinary transmits).
+    public var shownBy: [String]?
     public var entries: [(syscalls: [String], functions: [ModelFunction])]
     public var body: [ModelFunction]
     public let file: String
@@ -197,7 +202,7 @@ public struct StackOperation: Sendable, Codable {
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
     enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result, argument,
-                                      addressFamilies = "address_families", leaves }
+                                      addressFamilies = "address_families", leaves, shownBy = "shown_by" }
 
     public init(name: String, file: String) {
         self.name = name
@@ -226,6 +231,7 @@ public struct StackOperation: Sendable, Codable {
         argument = try c.decodeIfPresent(ArgumentCondition.self, forKey: .argument)
         addressFamilies = try c.decodeIfPresent([UInt64].self, forKey: .addressFamilies)
         leaves = try c.decodeIfPresent(Int64.self, forKey: .leaves)
+        shownBy = try c.decodeIfPresent([String].self, forKey: .shownBy)
         entries = []
     }
 
@@ -244,6 +250,7 @@ public struct StackOperation: Sendable, Codable {
         try c.encodeIfPresent(argument, forKey: .argument)
         try c.encodeIfPresent(addressFamilies, forKey: .addressFamilies)
         try c.encodeIfPresent(leaves, forKey: .leaves)
+        try c.encodeIfPresent(shownBy, forKey: .shownBy)
     }
 
     /// Whether a call with these arguments is one of this operation's

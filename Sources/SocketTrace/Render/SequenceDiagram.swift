@@ -169,7 +169,8 @@ public struct SequenceDiagram: Sendable {
             let bytes = call.result.map { $0.failed ? 0 : $0.value } ?? 0
             let request = call.isFastOpen ? "\(call.name)(MSG_FASTOPEN, \(connection.server)) \(bytes) B" : "\(call.name) \(bytes) B"
             add(.message(from: .client, to: .clientKernel, text: request, reply: false, time: call.entryTime), at: call.entryTime)
-            let syn = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
+            let synSample = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }
+            let syn = synSample?.time ?? call.entryTime
             add(.message(from: .clientKernel, to: .serverKernel, text: "SYN (TCP Fast Open)", reply: false, time: syn), at: syn)
             let established = stateChanges.first { change in
                 guard let (source, destination) = change.flowEndpoints else { return false }
@@ -195,7 +196,18 @@ public struct SequenceDiagram: Sendable {
             }
             if bytes > 0, let carried, let child {
                 if carried {
-                    add(.note(over: [.clientKernel, .serverKernel], text: "the SYN carried the \(bytes) B, taken with it: the server's kernel made the connection's socket at the SYN, before the client's ESTABLISHED (\(child.heading))"), at: child.time)
+                    // How much: a SYN holds one segment's worth; its length bounds it.
+                    let (least, most) = Self.synPayload(synSample, ipv6: "\(connection.server)".hasPrefix("[") && !"\(connection.server)".hasPrefix("[::ffff:"))
+                    let what: String
+                    if let least, bytes <= least {
+                        what = "the SYN carried the \(bytes) B"
+                    } else if let most, bytes > most {
+                        what = "the SYN carried at most \(most) B of the \(bytes) B (the rest after the handshake)"
+                    } else {
+                        what = "the SYN carried this send's first bytes, up to all \(bytes) B"
+                    }
+                    let length = synSample?.packetLength.map { ", its net:net_dev_queue len \($0)" } ?? ""
+                    add(.note(over: [.clientKernel, .serverKernel], text: "\(what)\(length), taken with it: the server's kernel made the connection's socket at the SYN, before the client's ESTABLISHED (\(child.heading))"), at: child.time)
                 } else {
                     let after = established?.time ?? exit
                     add(.message(from: .clientKernel, to: .serverKernel, text: "data \(bytes) B", reply: false, time: after), at: after)
@@ -563,6 +575,18 @@ public enum MermaidRenderer {
 }
 
 extension SequenceDiagram {
+    /// Bounds on the data a SYN carried, from its net:net_dev_queue length
+    /// on an Ethernet-framed device (loopback included: 14 bytes of link
+    /// header): the IP header (20 bytes, or 40 for IPv6 on the wire: not an
+    /// IPv4-mapped peer) and a TCP header of 20 to 60 bytes (its options)
+    /// come off. Nil where the framing is not known.
+    static func synPayload(_ sample: KernelSample?, ipv6: Bool) -> (least: Int64?, most: Int64?) {
+        guard let sample, let length = sample.packetLength, let device = sample.device,
+              device == "lo" || device.hasPrefix("eth") || device.hasPrefix("en") || device.hasPrefix("veth") else { return (nil, nil) }
+        let beforeTCP = 14 + (ipv6 ? 40 : 20) as Int64
+        return (max(0, length - beforeTCP - 60), max(0, length - beforeTCP - 20))
+    }
+
     /// What a send's own samples say of its data leaving.
     enum Departure: Equatable {
         /// A segment was queued to a device on its path.
