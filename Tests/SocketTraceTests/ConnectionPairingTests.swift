@@ -312,7 +312,15 @@ struct ConnectionPairingTests {
                 a.close(); c.close(); L.close()
                 """,
             setup: "sysctl -qw net.ipv4.tcp_fastopen=3",
-            witness: "tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->oldstate == 2 && args->newstate == 1/ { printf(\"ESTABLISHED %d\\n\", args->sport); }",
+            // The client's segments, as they leave (SYN, pure ACK or data, by
+            // its TCP header), and its ESTABLISHED.
+            witness: """
+                tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->oldstate == 2 && args->newstate == 1/ { printf("ESTABLISHED %d\\n", args->sport); }
+                tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if ($ip->protocol == 6 && bswap($th->dest) == \(port)) {
+                    printf("SEGMENT %d syn=%d fin=%d payload=%d %lld\\n", bswap($th->source), $th->syn, $th->fin, bswap($ip->tot_len) - $ip->ihl * 4 - $th->doff * 4, nsecs); } }
+                """,
             into: witness, options: "\(probes) --save \(trace) -o /dev/null",
             after: "nstat -az TcpExtTCPFastOpenPassive TcpExtTCPFastOpenCookieReqd TcpExtTCPFastOpenActive")
         #expect(result.status == 0, "\(result.stderr)")
@@ -337,11 +345,21 @@ struct ConnectionPairingTests {
         }
         let first = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: 1)))
         let second = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: 2)))
-        for diagram in [first, second] {
-            #expect(diagram.contains("SYN (TCP Fast Open)") && diagram.contains("SYN-ACK") && diagram.contains("CK->>SK: ACK"), "\(diagram)")
+        // Each connection's client segments before its FIN, in the witness's order.
+        let segments = seen.split(separator: "\n").filter { $0.hasPrefix("SEGMENT ") }.map { $0.split(separator: " ").map(String.init) }
+        let clientPorts = seen.split(separator: "\n").filter { $0.hasPrefix("ESTABLISHED ") }.map { String($0.split(separator: " ")[1]) }
+        // The sends that opened them (the first and the second of the program's).
+        for ((diagram, client), send) in zip(zip([first, second], clientPorts), sends) {
+            let own = segments.filter { $0[1] == client }
+            let exit = send.exitTime?.nanoseconds ?? 0
+            let inSend = own.filter { UInt64($0[5]).map { $0 >= send.entryTime.nanoseconds && $0 <= exit } ?? false }
+            // As many ACK arrows as pure ACKs the send's own segments had (the audit's case: none, the data carried it).
+            let pureAcks = inSend.filter { $0[2] == "syn=0" && $0[4] == "payload=0" }.count
+            let arrows = diagram.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces) == "CK->>SK: ACK" }.count
+            #expect(inSend.count >= 2 && diagram.contains("SYN (TCP Fast Open)") && diagram.contains("SYN-ACK") && arrows == pureAcks, "\(inSend) \(own) \(diagram)")
         }
-        #expect(first.contains("sendto(MSG_FASTOPEN, 127.0.0.1#58;\(port)) 17 B") && first.contains("CK->>SK: data 17 B")
-                && first.contains("not taken with the SYN") && first.contains("sendto(MSG_FASTOPEN)'s entry → accept's return")
+        #expect(first.contains("sendto(MSG_FASTOPEN, 127.0.0.1#58;\(port)) 17 B") && first.contains("CK->>SK: data, net#58;net_dev_queue len ")
+                && first.contains("the server took no data with the SYN") && first.contains("sendto(MSG_FASTOPEN)'s entry → accept's return")
                 && first.contains("the kernel's SYN_SENT → ESTABLISHED"), "\(first)")
         #expect(second.contains("no SYN#58; TCP Fast Open deferred it to the first send") && second.contains("the SYN carried this send's first bytes, up to all 11 B, its net#58;net_dev_queue len ")
                 && !second.contains("data 11 B"), "\(second)")

@@ -103,6 +103,9 @@ public struct SequenceDiagram: Sendable {
         var unsent: [Bool: Int64] = [:]
         // A connect TCP Fast Open deferred (its SYN leaves with the first send).
         var deferredConnect = false
+        // The calls whose client retransmissions a Fast Open send's data
+        // arrow already drew.
+        var retransmitsDrawn: [(MonotonicTime, MonotonicTime)] = []
         // The current run of data in one direction, summarised when it ends.
         var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime)?
         func endRun() {
@@ -169,7 +172,12 @@ public struct SequenceDiagram: Sendable {
             let bytes = call.result.map { $0.failed ? 0 : $0.value } ?? 0
             let request = call.isFastOpen ? "\(call.name)(MSG_FASTOPEN, \(connection.server)) \(bytes) B" : "\(call.name) \(bytes) B"
             add(.message(from: .client, to: .clientKernel, text: request, reply: false, time: call.entryTime), at: call.entryTime)
-            let synSample = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }
+            // The client's own segments in the call (not the server's
+            // answers, sent on its stack), in time order: the SYN first.
+            let sampled = transmitSampled && call.kernel?.source == .observed
+            let own = (call.kernel?.samples ?? []).filter { $0.tracepoint == KernelSample.transmitTracepoint && ($0.flow == nil || $0.flow?.owner == .ownSocket) }
+                .sorted { $0.time < $1.time }
+            let synSample = own.first
             let syn = synSample?.time ?? call.entryTime
             add(.message(from: .clientKernel, to: .serverKernel, text: "SYN (TCP Fast Open)", reply: false, time: syn), at: syn)
             let established = stateChanges.first { change in
@@ -177,7 +185,7 @@ public struct SequenceDiagram: Sendable {
                 return source == connection.client && destination == connection.server && change.time >= call.entryTime
                     && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.established
             }
-            // Whether the SYN carried the data: the server's kernel makes the
+            // Whether the SYN's data was taken: the server's kernel makes the
             // connection's socket at the SYN only when Fast Open took its data
             // (tcp_fastopen_create_child; otherwise at the handshake's ACK).
             let child = stateChanges.first { change in
@@ -188,11 +196,52 @@ public struct SequenceDiagram: Sendable {
             let carried: Bool? = established.flatMap { established in child.map { $0.time < established.time } }
             if let established {
                 add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
-                add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: established.time), at: established.time)
                 add(.note(over: [.clientKernel], text: "ESTABLISHED (\(established.heading))"), at: established.time)
             } else if call.result?.failed == false {
                 add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: exit), at: exit)
-                add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: exit), at: exit)
+            }
+            // After the SYN, each segment the client's samples show, by the
+            // path that sent it: the handshake's ACK alone (__tcp_send_ack),
+            // or data, which carries the ACK when it waits to go (audit 30 F2:
+            // an ACK drawn that the kernel never sent on its own).
+            var data: (count: Int, length: Int64, time: MonotonicTime)?
+            var again = false
+            func endData() {
+                guard let run = data else { return }
+                var text = run.count == 1 ? "data, net:net_dev_queue len \(run.length)" : "data, \(run.count) segments, net:net_dev_queue len \(run.length) in all"
+                if again {
+                    // The SYN's data the server did not take, sent again from
+                    // the write queue: these are the call's tcp_retransmit_skb
+                    // (audit 30: drawn twice, as data and as a retransmission).
+                    text += ", sent again (tcp:tcp_retransmit_skb: the SYN's data, not taken)"
+                    retransmitsDrawn.append((call.entryTime, exit))
+                }
+                add(.message(from: .clientKernel, to: .serverKernel, text: text, reply: false, time: run.time), at: run.time)
+                data = nil
+                again = false
+            }
+            if sampled {
+                // By the frames that sent it: data from the write queue (pushed,
+                // or sent again: tcp_xmit_retransmit_queue after a SYN-ACK that
+                // did not take it); the handshake's ACK alone from the SYN-ACK's
+                // processing (tcp_rcv_state_process, __tcp_send_ack left by jumps).
+                let dataFrames: Set<String> = ["tcp_write_xmit", "tcp_push_one", "tcp_xmit_retransmit_queue", "__tcp_retransmit_skb", "tcp_write_wakeup"]
+                for segment in own.dropFirst() {
+                    if segment.chain.contains(where: dataFrames.contains) {
+                        if segment.chain.contains(where: { $0 == "tcp_xmit_retransmit_queue" || $0 == "__tcp_retransmit_skb" }) { again = true }
+                        let before = data
+                        data = ((before?.count ?? 0) + 1, (before?.length ?? 0) + (segment.packetLength ?? 0), before?.time ?? segment.time)
+                    } else if segment.chain.contains(where: { $0 == "tcp_rcv_state_process" || $0.hasPrefix("__tcp_send_ack") || $0 == "tcp_send_ack" }) {
+                        endData()
+                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: segment.time), at: segment.time)
+                    } else {
+                        endData()
+                        let length = segment.packetLength.map { ", net:net_dev_queue len \($0)" } ?? ""
+                        add(.message(from: .clientKernel, to: .serverKernel, text: "a segment (ACK or data: its frames do not say)\(length)", reply: false,
+                                     time: segment.time), at: segment.time)
+                    }
+                }
+                endData()
             }
             if bytes > 0, let carried, let child {
                 if carried {
@@ -209,9 +258,10 @@ public struct SequenceDiagram: Sendable {
                     let length = synSample?.packetLength.map { ", its net:net_dev_queue len \($0)" } ?? ""
                     add(.note(over: [.clientKernel, .serverKernel], text: "\(what)\(length), taken with it: the server's kernel made the connection's socket at the SYN, before the client's ESTABLISHED (\(child.heading))"), at: child.time)
                 } else {
+                    // Whether the SYN offered any (a cookie request offers none) is not said (audit 30 M2).
                     let after = established?.time ?? exit
-                    add(.message(from: .clientKernel, to: .serverKernel, text: "data \(bytes) B", reply: false, time: after), at: after)
-                    add(.note(over: [.clientKernel, .serverKernel], text: "not taken with the SYN: the server's kernel made the connection's socket at the handshake's ACK (\(child.heading))"), at: after)
+                    if !sampled { add(.message(from: .clientKernel, to: .serverKernel, text: "data \(bytes) B", reply: false, time: after), at: after) }
+                    add(.note(over: [.clientKernel, .serverKernel], text: "the server took no data with the SYN: its kernel made the connection's socket at the handshake's ACK (\(child.heading))"), at: after)
                 }
             } else if bytes > 0 {
                 add(.note(over: [.clientKernel, .serverKernel], text: "\(bytes) B, in the SYN (a cookie accepted) or after the handshake: the server's state changes were not sampled"), at: established?.time ?? exit)
@@ -350,6 +400,16 @@ public struct SequenceDiagram: Sendable {
                 }
                 add(.note(over: [kernel], text: "\(value) B " + why), at: call.entryTime)
                 unsent[isClient, default: 0] += value
+            case _ where DataTransfer(call)?.direction == .sent && !failed && (unsent[isClient] ?? 0) > 0:
+                // Bytes an earlier send queued may leave with this one's
+                // segment (TCP sends its queue in order): one arrow, not one
+                // here and another at the peer's read (audit 30 M1).
+                endRun()
+                let queued = unsent[isClient] ?? 0
+                unsent[isClient] = 0
+                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: kernel, to: peerKernel, text: "data \(value) B, with up to \(queued) B an earlier send queued",
+                             reply: false, time: call.entryTime), at: call.entryTime)
             case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
                     run = (isClient, current.calls + 1, current.bytes + value, current.time)
@@ -475,6 +535,7 @@ public struct SequenceDiagram: Sendable {
             if source == connection.client && destination == connection.server { fromClient = true }
             else if source == connection.server && destination == connection.client { fromClient = false }
             else { continue }
+            if fromClient && retransmitsDrawn.contains(where: { $0.0 <= sample.time && sample.time <= $0.1 }) { continue }
             let state = sample.fields["state"]?.number
             let what = state == TCPState.synSent ? "SYN" : state == TCPState.synRecv ? "SYN-ACK" : "segment"
             let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
