@@ -429,6 +429,24 @@ struct KernelTests {
         #expect(chains.allSatisfy { [.matches, .unverified].contains($0.verdict) }, "\(chains.map { "\($0.verdict): \($0.observed)" })")
     }
 
+    @Test("close after shutdown(SHUT_WR) once the FIN is acked (FIN_WAIT2): tcp_close_after_shutdown, __tcp_close → tcp_time_wait → tcp_done, modelled (audit 30: curl and http.server, tcp_close differs)")
+    func closeAfterShutdownIntoTimeWait() throws {
+        let script = """
+            import socket, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+            a.send(b"reply"); a.shutdown(socket.SHUT_WR); c.recv(10); time.sleep(0.05)
+            a.close(); c.close(); l.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "shutdown-close", options: ["--probe-set", "full"])
+        let close = try #require(calls.first { $0.syscall == .close && $0.socket?.state == .shutDown })
+        #expect(close.kernel?.operation == "tcp_close_after_shutdown", "\(String(describing: close.kernel?.operation))")
+        let chains = close.kernel?.alignments ?? []
+        #expect(chains.contains { $0.operation == "tcp_close_after_shutdown" && inOrder(["__tcp_close", "tcp_done"], in: $0.observed) },
+                "\(chains.map { "\($0.operation): \($0.observed)" })")
+        Self.expectEveryChainModelled(calls)
+    }
+
     @Test("close of a UNIX socket with a message unread: unix_close, the message freed (skb:kfree_skb SOCKET_CLOSE)")
     func unixClose() throws {
         let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'never read')\nb.close()\na.close()",
