@@ -107,6 +107,14 @@ struct ConnectionPairingTests {
         #expect(found.allSatisfy { $0.refused == "connect failed with ECONNREFUSED" && $0.established == nil && $0.clientPid != nil }, "\(found)")
         let report = try TestSupport.run(TestSupport.sockettrace, ["report", trace])
         #expect(report.stdout.contains("refused (connect failed with ECONNREFUSED): no connection"), "\(report.stdout)")
+        // Each refusal is one reset, as the witness saw, drawn once with the
+        // kernel's reason (audit 31 F1: drawn again at connect's exit).
+        let records = try TraceFileReader(path: trace).records
+        for choice in found.indices.map({ $0 + 1 }) {
+            let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: choice)))
+            let resetArrows = diagram.split(separator: "\n").filter { $0.contains("SK->>CK: RST") }
+            #expect(resetArrows.count == 1 && resetArrows[0].hasSuffix("RST (tcp#58;tcp_send_reset, NO_SOCKET)"), "\(diagram)")
+        }
     }
 
     /// Traces a Python program (its text, or a file) into a trace file and
@@ -368,15 +376,15 @@ struct ConnectionPairingTests {
         #expect(third.contains("the SYN carried at most ") && third.contains(" B of the 100000 B (the rest after the handshake)"), "\(third)")
     }
 
-    @Test("data netfilter dropped on its way out is not drawn leaving at its send: a note says so, and it is drawn arriving when the peer reads it (audit 29 M1)",
+    @Test("data netfilter dropped is not drawn as delivered: on its way out a note says it never left (it is drawn when it arrives); on arrival, that it was dropped there (audits 29 M1, 31 M2)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
-                   "needs bpftrace, nftables and kernel sampling"))
-    func droppedOnTheWayOut() throws {
+                   "needs bpftrace, nftables and kernel sampling"), arguments: ["output", "input"])
+    func droppedByNetfilter(_ hook: String) throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("dropped-out") + ".jsonl"
-        let witness = TestSupport.temporaryFile("dropped-out") + ".txt"
-        // Every other data segment dropped by the output hook: TCP keeps it
-        // queued and a timer sends it later (no retransmission is counted).
+        let trace = TestSupport.temporaryFile("dropped-\(hook)") + ".jsonl"
+        let witness = TestSupport.temporaryFile("dropped-\(hook)") + ".txt"
+        // Every other data segment dropped: on output TCP keeps it queued and
+        // a timer sends it later; on input it left and is sent again.
         let result = try traceInNamespace(
             client: """
                 import socket, time
@@ -387,20 +395,32 @@ struct ConnectionPairingTests {
                 c.close(); a.close()
                 """,
             setup: """
-                nft add table inet out && nft add chain inet out o '{ type filter hook output priority 0; }' && \\
-                nft add rule inet out o tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 == 0 drop
+                nft add table inet nf && nft add chain inet nf h '{ type filter hook \(hook) priority 0; }' && \\
+                nft add rule inet nf h tcp dport \(port) tcp flags '&' psh == psh numgen inc mod 2 == 0 drop
                 """,
-            witness: "tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf(\"DROP %s\\n\", comm); }",
+            // The witness: each drop, and whether it came inside a sendto of the program.
+            witness: """
+                tracepoint:syscalls:sys_enter_sendto /comm == "python3"/ { @in[tid] = 1; }
+                tracepoint:syscalls:sys_exit_sendto /comm == "python3"/ { delete(@in[tid]); }
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d\\n", @in[tid]); }
+                """,
             into: witness, options: "--save \(trace) -o /dev/null")
         #expect(result.status == 0, "\(result.stderr)")
         let drops = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROP ") }
-        // Dropped in the program's sends (the timer's later transmissions are not dropped: numgen alternates).
         try #require(!drops.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let inSends = drops.filter { $0 == "DROP 1" }.count
+        #expect(inSends > 0, "no drop inside a sendto: \(drops)")
         let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
-        let notes = diagram.components(separatedBy: "not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this sendto)").count - 1
-        let late = diagram.components(separatedBy: "data 4 B, queued by an earlier send, left after it").count - 1
-        let onTime = diagram.components(separatedBy: "CK->>SK: data 4 B\n").count - 1
-        #expect(notes == drops.filter { $0.hasSuffix(" python3") }.count && late == notes && onTime == 4 - notes, "\(drops) \(diagram)")
+        func count(_ text: String) -> Int { diagram.components(separatedBy: text).count - 1 }
+        if hook == "output" {
+            let notes = count("not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this sendto)")
+            let late = count("data 4 B, queued by an earlier send, left after it")
+            #expect(notes == inSends && late == notes && count("CK->>SK: data 4 B\n") == 4 - notes, "\(drops) \(diagram)")
+        } else {
+            // It left (drawn), and the note says it was dropped on arrival.
+            let notes = count("dropped on arrival (skb#58;kfree_skb NETFILTER_DROP#58; its skb, queued by this sendto")
+            #expect(notes == inSends && count("CK->>SK: data 4 B") == 4, "\(drops) \(diagram)")
+        }
     }
 
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",

@@ -447,6 +447,25 @@ struct KernelTests {
         Self.expectEveryChainModelled(calls)
     }
 
+    @Test("work in a call -e leaves out is said to be in it, not \"interrupted\", and its packet's receive names that call, not \"another program's\" (audit 31 M3)")
+    func workInAnUnrecordedCall() throws {
+        let file = TestSupport.temporaryFile("unrecorded") + ".py"
+        try """
+            import socket
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+            for i in range(3): c.send(b"x" * 10); a.recv(10)
+            c.close(); a.close()
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "-e", "trace=!sendto", "/usr/bin/python3", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.contains("in a call the trace does not record: __x64_sys_sendto → __sys_sendto → tcp_sendmsg") }, "\(result.stderr)")
+        #expect(!lines.contains { $0.contains("interrupted: __x64_sys_sendto") && !$0.contains("⤷") }
+                || lines.contains { $0.contains("⤷ interrupted here") }, "\(result.stderr)")
+        #expect(lines.contains { $0.contains("queued by __x64_sys_sendto in this thread, a call the trace does not record") }, "\(result.stderr)")
+    }
+
     @Test("close of a UNIX socket with a message unread: unix_close, the message freed (skb:kfree_skb SOCKET_CLOSE)")
     func unixClose() throws {
         let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'never read')\nb.close()\na.close()",

@@ -270,6 +270,13 @@ public final class KernelCorrelator {
         return samples.sorted { $0.time < $1.time }.map { sample in
             var sample = sample
             let sides = sample.sides
+            // A packet the thread queued itself in a call the trace does not
+            // record (`-e trace=!sendto`): its receive then names that call
+            // (audit 31 M3: "may be another program's").
+            if !sides.softirq, !sample.everywhere, sample.tracepoint == KernelSample.transmitTracepoint,
+               let entry = sample.chain.last(where: { $0.hasPrefix("__x64_sys_") || $0.hasPrefix("__ia32_sys_") }) {
+                register(sample, as: .unknown, by: "\(entry) in this thread, a call the trace does not record")
+            }
             guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
             sample.inTracedTask = "between its traced calls"
             let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread between its traced calls"
@@ -286,10 +293,13 @@ public final class KernelCorrelator {
                 queueRetransmitted(sample, named: start, ends: ends, in: work)
             } else if sides.softirqKind == "NET_RX", sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
-                if let sender = queuedPackets.takeSender(of: skb, at: sample.time, length: sample.packetLength, device: sample.device),
-                   sender.kind == .socket || sender.kind == .kernelReply {
+                let sender = queuedPackets.takeSender(of: skb, at: sample.time, length: sample.packetLength, device: sample.device)
+                if let sender, sender.kind == .socket || sender.kind == .kernelReply {
                     current = ("\(name) queued by \(sender.described)", sender.kind == .kernelReply ? .kernelReply : .ownSocket, sender)
                     sample.flow = PacketFlow(owner: current!.owner, evidence: "\(work): \(current!.packet), a traced socket's packet")
+                } else if let sender, sender.call.hasSuffix("a call the trace does not record") {
+                    current = ("\(name) queued by \(sender.described)", .unverified, nil)
+                    sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(name) queued by \(sender.described): whose socket, not known")
                 } else {
                     current = ("\(name), not seen leaving a traced call", .unverified, nil)
                     sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(name) was not seen leaving a traced call; \(notKnown)")

@@ -168,6 +168,11 @@ public struct SequenceDiagram: Sendable {
             }
         }
 
+        // The resets the server's end sent this connection's client.
+        let serverResets = resets.filter { reset in
+            SocketEndpoint(text: reset.endpoint("saddr", "sport")).forPairing == connection.server
+                && SocketEndpoint(text: reset.endpoint("daddr", "dport")).forPairing == connection.client
+        }
         func drawFastOpen(_ call: SyscallInvocation, exit: MonotonicTime) {
             let bytes = call.result.map { $0.failed ? 0 : $0.value } ?? 0
             let request = call.isFastOpen ? "\(call.name)(MSG_FASTOPEN, \(connection.server)) \(bytes) B" : "\(call.name) \(bytes) B"
@@ -360,7 +365,15 @@ public struct SequenceDiagram: Sendable {
                     add(.note(over: [.clientKernel, .serverKernel], text: "no answer to the SYN: timed out (\(timedOut))"), at: closing?.time ?? exit)
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if call.result?.errno == ECONNREFUSED {
-                    add(.message(from: .serverKernel, to: .clientKernel, text: refusal, reply: false, time: exit), at: exit)
+                    // The reset that refused it, where its tcp:tcp_send_reset was
+                    // sampled (drawn here, not again below: audit 31 F1).
+                    if let reset = serverResets.first(where: { call.entryTime <= $0.time && $0.time <= exit }) {
+                        let reason: String = if case let .symbol(name, _)? = reset.fields["reason"] { ", " + name } else { "" }
+                        add(.message(from: .serverKernel, to: .clientKernel, text: "RST (tcp:tcp_send_reset\(reason))", reply: false, time: reset.time),
+                            at: reset.time)
+                    } else {
+                        add(.message(from: .serverKernel, to: .clientKernel, text: refusal, reply: false, time: exit), at: exit)
+                    }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if !failed {
                     // Both taken in before connect returned; when, only the kernel's samples say.
@@ -394,12 +407,20 @@ public struct SequenceDiagram: Sendable {
                 // the probe timer, was drawn on the wire at the send).
                 endRun()
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
-                let why = switch Self.departure(call, transmitSampled: transmitSampled)! {
-                case let .dropped(reason): "not sent: dropped before leaving (skb:kfree_skb \(reason) in this \(call.name)); left in TCP's queue"
-                default: "queued: no segment sampled leaving in this \(call.name)"
+                switch Self.departure(call, transmitSampled: transmitSampled)! {
+                case let .droppedOnArrival(reason):
+                    // It left, and was freed as it arrived (audit 31 M2: drawn delivered).
+                    add(.message(from: kernel, to: peerKernel, text: "data \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
+                    add(.note(over: [peerKernel], text: "dropped on arrival (skb:kfree_skb \(reason): its skb, queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
+                        at: call.entryTime)
+                case let .dropped(reason):
+                    add(.note(over: [kernel], text: "\(value) B not sent: dropped before leaving (skb:kfree_skb \(reason) in this \(call.name)); left in TCP's queue"),
+                        at: call.entryTime)
+                    unsent[isClient, default: 0] += value
+                default:
+                    add(.note(over: [kernel], text: "\(value) B queued: no segment sampled leaving in this \(call.name)"), at: call.entryTime)
+                    unsent[isClient, default: 0] += value
                 }
-                add(.note(over: [kernel], text: "\(value) B " + why), at: call.entryTime)
-                unsent[isClient, default: 0] += value
             case _ where DataTransfer(call)?.direction == .sent && !failed && (unsent[isClient] ?? 0) > 0:
                 // Bytes an earlier send queued may leave with this one's
                 // segment (TCP sends its queue in order): one arrow, not one
@@ -519,7 +540,11 @@ public struct SequenceDiagram: Sendable {
             let drawnByItsCall = sides.contains { side in
                 side.id == connection.id && side.isClient == fromClient && [.close, .connect, .shutdown].contains(side.call.syscall)
                     && side.call.entryTime <= reset.time && reset.time <= (side.call.exitTime ?? side.call.entryTime)
-            }
+            } || (!fromClient && sides.contains { side in
+                // The refusal a refused blocking connect drew.
+                side.id == connection.id && side.isClient && side.call.syscall == .connect && side.call.result?.errno == ECONNREFUSED
+                    && side.call.entryTime <= reset.time && reset.time <= (side.call.exitTime ?? side.call.entryTime)
+            })
             guard !drawnByItsCall else { continue }
             let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
             let reason: String = if case let .symbol(name, _)? = reset.fields["reason"] { ", " + name } else { "" }
@@ -658,6 +683,9 @@ extension SequenceDiagram {
         /// Transmits were sampled, none in this send: queued (Nagle, a full
         /// window, cork) for a later transmission.
         case held
+        /// It left, and its skb was freed with a reason in the receive on the
+        /// same stack (loopback: netfilter's input hook): the kernel's reason.
+        case droppedOnArrival(String)
     }
 
     /// Nil without kernel samples for the call, or when the probe set
@@ -665,7 +693,14 @@ extension SequenceDiagram {
     static func departure(_ call: SyscallInvocation, transmitSampled: Bool) -> Departure? {
         guard transmitSampled, let kernel = call.kernel, kernel.source == .observed else { return nil }
         let own = kernel.samples.filter { $0.flow == nil || $0.flow?.owner == .ownSocket }
-        if own.contains(where: { $0.tracepoint == KernelSample.transmitTracepoint }) { return .sent }
+        let sent = own.filter { $0.tracepoint == KernelSample.transmitTracepoint }
+        if !sent.isEmpty {
+            let skbs = Set(sent.compactMap(\.skbAddress))
+            for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && sample.skbAddress.map(skbs.contains) == true {
+                if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .droppedOnArrival(reason) }
+            }
+            return .sent
+        }
         for sample in own where sample.tracepoint == "skb:kfree_skb" && !sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
             if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .dropped(reason) }
         }

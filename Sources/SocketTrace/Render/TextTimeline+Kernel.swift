@@ -205,7 +205,12 @@ extension TextTimeline {
         writeWords(head, continuation: "  ")
         if outsideCalls {
             if !names.syscall.isEmpty {
-                writeWrapped([paint("  interrupted: ", Self.dim) + paint(names.syscall[0], Self.dim)] + names.syscall.dropFirst().map { paint($0, Self.dim) },
+                // What the work ran in: a task a hard interrupt stopped, a
+                // syscall the trace does not record (`-e`), or whatever else
+                // ran on the thread (audit 31 M3: all said "interrupted").
+                let untracedCall = names.syscall.contains { $0.hasPrefix("__x64_sys_") || $0.hasPrefix("__ia32_sys_") }
+                let label = parts.interrupted ? "  interrupted: " : untracedCall ? "  in a call the trace does not record: " : "  on this stack: "
+                writeWrapped([paint(label, Self.dim) + paint(names.syscall[0], Self.dim)] + names.syscall.dropFirst().map { paint($0, Self.dim) },
                              separator: " → ", extraIndent: "  ")
             }
         } else if !names.syscall.isEmpty {
