@@ -464,6 +464,8 @@ struct KernelTests {
         #expect(!lines.contains { $0.contains("interrupted: __x64_sys_sendto") && !$0.contains("⤷") }
                 || lines.contains { $0.contains("⤷ interrupted here") }, "\(result.stderr)")
         #expect(lines.contains { $0.contains("queued by __x64_sys_sendto in this thread, a call the trace does not record") }, "\(result.stderr)")
+        // Its connection's bytes leave out the sends -e left out, and say so (audit 31 M4: "client sent 0 B").
+        #expect(lines.contains { $0 == "connections: (bytes of the traced calls only: -e trace=!sendto)" }, "\(result.stderr)")
     }
 
     @Test("close of a UNIX socket with a message unread: unix_close, the message freed (skb:kfree_skb SOCKET_CLOSE)")

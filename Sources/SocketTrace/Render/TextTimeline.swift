@@ -27,6 +27,10 @@ public final class TextTimeline: TraceSink {
         /// Each kernel event's stack under it (`--event-stacks`): events are
         /// sampled for their fields, and their stacks only kept in the trace file otherwise.
         public var eventStacks = false
+        /// The `-e` expressions of the run: the connections' byte counts are
+        /// of the calls they keep (audit 31 M4: "client sent 0 B" with its
+        /// sends filtered out, not said).
+        public var selection: [String] = []
         public init() {}
     }
 
@@ -428,12 +432,17 @@ public final class TextTimeline: TraceSink {
         }
     }
 
+    /// What a connection summary's counts leave out, when `-e` chose the calls.
+    public static func selectionNote(_ selection: [String]) -> String {
+        selection.isEmpty ? "" : " (bytes of the traced calls only: " + selection.map { "-e \($0)" }.joined(separator: " ") + ")"
+    }
+
     public func finish() {
         for line in order.finish() { write(line) }
         lines.closeOpenLine()
         let paired = connections.connections.filter(\.isTraced)
         if !paired.isEmpty {
-            output.write("\nconnections:\n")
+            output.write("\nconnections:" + Self.selectionNote(options.selection) + "\n")
             for connection in paired {
                 var text = "  #\(connection.id) \(connection.title)"
                 text += Self.handshakeText(connection, separator: "  ")

@@ -21,6 +21,9 @@ public struct TraceHeader: Sendable, Codable {
     /// processes are traced, and `report --format strace` writes them as
     /// the live run did. Nil in older files (taken as given).
     public var followFlagGiven: Bool?
+    /// The `-e` expressions the run was given (format 1.18): the calls they
+    /// leave out are in no count of the file (a connection's bytes).
+    public var selection: [String]?
 
     public init(command: [String], kernelObservation: String, note: String?) {
         var names = utsname()

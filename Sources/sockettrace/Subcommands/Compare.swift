@@ -37,7 +37,7 @@ struct Compare: ParsableCommand {
             print(String(decoding: try encoder.encode(Output(operations: summaries, kernel: kernel, connections: connections)), as: UTF8.self))
         } else {
             defer {
-                if !connections.isEmpty { print("\nconnections") }
+                if !connections.isEmpty { print("\nconnections" + TextTimeline.selectionNote(readers.flatMap { $0.header?.selection ?? [] })) }
                 for connection in connections {
                     var line = "  #\(connection.id) \(connection.title)"
                     if let handshake = connection.handshake { line += ", \(connection.openedBy) → accept \(Int((handshake * 1e6).rounded())) µs" }

@@ -53,6 +53,7 @@ struct Report: ParsableCommand {
             options.colour = TextTimeline.wantsColour(stream)
             options.eventStacks = eventStacks
             options.width = stream.terminalWidth
+            options.selection = streams.flatMap { $0.header.selection ?? [] }
             sink = TextTimeline(output: stream, options: options)
         }
         do {

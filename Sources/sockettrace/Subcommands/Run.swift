@@ -174,6 +174,7 @@ struct Run: ParsableCommand {
             var header = TraceHeader(command: programArguments.isEmpty ? pids.map { "-p \($0)" } : programArguments,
                                      kernelObservation: observation, note: observer?.unavailableReason)
             header.followFlagGiven = follow
+            header.selection = expressions.isEmpty ? nil : expressions
             let counts = { (observer?.sampler?.sampleCount ?? 0, observer?.sampler?.lostSamples ?? 0) }
             var sinks = [makeSink(stream, header: header, counts: counts)]
             var saved: TraceOutput?
@@ -245,6 +246,7 @@ struct Run: ParsableCommand {
             options.width = stream.terminalWidth
             options.eventStacks = eventStacks
             options.stringLimit = stringLimit
+            options.selection = expressions
             return TextTimeline(output: stream, options: options)
         case .jsonl:
             return TraceFileWriter(output: stream, header: header, kernelCounts: counts)
