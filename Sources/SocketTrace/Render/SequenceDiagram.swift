@@ -695,7 +695,9 @@ extension SequenceDiagram {
         let own = kernel.samples.filter { $0.flow == nil || $0.flow?.owner == .ownSocket }
         let sent = own.filter { $0.tracepoint == KernelSample.transmitTracepoint }
         if !sent.isEmpty {
-            let skbs = Set(sent.compactMap(\.skbAddress))
+            // This send's own segments: those queued on its path, not a
+            // retransmission a softirq on its stack sent.
+            let skbs = Set(sent.filter { !$0.sides.softirq }.compactMap(\.skbAddress))
             for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && sample.skbAddress.map(skbs.contains) == true {
                 if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .droppedOnArrival(reason) }
             }
