@@ -127,7 +127,8 @@ public final class ConnectionTracker {
         defer { connections[end.index] = connection }
         if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
         if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
-        if end.isClient, call.syscall == .connect || call.isFastOpen || DataTransfer(call)?.direction == .sent, connection.kernelHandshake == nil,
+        let transfer = DataTransfer(call)
+        if end.isClient, connection.kernelHandshake == nil, call.syscall == .connect || call.isFastOpen || transfer?.direction == .sent,
            let activity = call.kernel, let microseconds = KernelComparison.handshake(activity) {
             connection.kernelHandshake = microseconds / 1e6
         }
@@ -139,7 +140,7 @@ public final class ConnectionTracker {
             if call.isFastOpen { connection.opener = "\(call.name)(MSG_FASTOPEN)" }
             connection.pairingChanged()
             // A Fast Open sendto's data counts (its bytes say nothing of the handshake: it may be refused yet).
-            if call.isFastOpen, let transfer = DataTransfer(call) { connection.sentByClient += transfer.bytes }
+            if call.isFastOpen, let transfer { connection.sentByClient += transfer.bytes }
             return connection.acceptTime != nil ? connection : nil
         }
         if opens && !end.isClient && connection.acceptTime == nil {
@@ -150,7 +151,7 @@ public final class ConnectionTracker {
         }
         if end.isClient && connection.clientPid == nil { connection.clientPid = call.pid }
         if !end.isClient && connection.serverPid == nil { connection.serverPid = call.pid }
-        guard let transfer = DataTransfer(call) else { return nil }
+        guard let transfer else { return nil }
         if transfer.bytes > 0 && !call.isFastOpen { connection.established = true }
         switch (transfer.direction, end.isClient) {
         case (.sent, true): connection.sentByClient += transfer.bytes

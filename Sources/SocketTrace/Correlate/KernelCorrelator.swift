@@ -274,8 +274,8 @@ public final class KernelCorrelator {
             // record (`-e trace=!sendto`): its receive then names that call
             // (audit 31 M3: "may be another program's").
             if !sides.softirq, !sample.everywhere, sample.tracepoint == KernelSample.transmitTracepoint,
-               let entry = sample.chain.last(where: { $0.hasPrefix("__x64_sys_") || $0.hasPrefix("__ia32_sys_") }) {
-                register(sample, as: .unknown, by: "\(entry) in this thread, a call the trace does not record")
+               let entry = sample.chain.last(where: ChainAligner.isSyscallEntry) {
+                register(sample, as: .unrecordedCall, by: "\(entry) in this thread, a call the trace does not record")
             }
             guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
             sample.inTracedTask = "between its traced calls"
@@ -297,7 +297,7 @@ public final class KernelCorrelator {
                 if let sender, sender.kind == .socket || sender.kind == .kernelReply {
                     current = ("\(name) queued by \(sender.described)", sender.kind == .kernelReply ? .kernelReply : .ownSocket, sender)
                     sample.flow = PacketFlow(owner: current!.owner, evidence: "\(work): \(current!.packet), a traced socket's packet")
-                } else if let sender, sender.call.hasSuffix("a call the trace does not record") {
+                } else if let sender, sender.kind == .unrecordedCall {
                     current = ("\(name) queued by \(sender.described)", .unverified, nil)
                     sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(name) queued by \(sender.described): whose socket, not known")
                 } else {

@@ -188,7 +188,7 @@ extension KernelCorrelator {
         switch sender.kind {
         case .neighbour:
             return (PacketFlow(owner: .unverified, evidence: sent + ": a neighbour resolution packet (ARP or neighbour discovery), no socket's"), sender)
-        case .unknown:
+        case .unknown, .unrecordedCall:
             return (PacketFlow(owner: .unverified, evidence: sent + ", for no socket known"), sender)
         case .tcpSegment:
             // TCP's own segment is never a UDP or UNIX socket's (audit 13).

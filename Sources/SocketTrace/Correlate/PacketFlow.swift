@@ -102,7 +102,9 @@ struct QueuedPackets {
         /// kernel answering for a port with no socket, a neighbour lookup,
         /// work for no socket known, or a TCP segment of no socket known
         /// (sent in a call on a UDP or UNIX socket: not that socket's).
-        enum Kind { case socket, kernelReply, neighbour, unknown, tcpSegment }
+        /// `unrecordedCall`: queued in a call of a traced thread that the
+        /// trace does not record (`-e`): whose socket, not known.
+        enum Kind { case socket, kernelReply, neighbour, unknown, tcpSegment, unrecordedCall }
         var kind: Kind = .socket
         let call: String
         let time: MonotonicTime

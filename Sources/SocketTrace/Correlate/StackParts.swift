@@ -13,6 +13,11 @@ extension ChainAligner {
             || name.hasPrefix("__do_sys_") || name == "ia32_sys_call"
     }
 
+    /// A syscall's own entry frame (`__x64_sys_sendto`).
+    static func isSyscallEntry(_ name: String) -> Bool {
+        name.hasPrefix("__x64_sys_") || name.hasPrefix("__ia32_sys_")
+    }
+
     /// Where a chain leaves the syscall for softirq work done on its stack.
     static let softirqBoundary: Set<String> = [
         "__local_bh_enable_ip", "do_softirq", "__do_softirq", "handle_softirqs", "irq_exit_rcu",

@@ -118,14 +118,21 @@ public struct SequenceDiagram: Sendable {
             run = nil
         }
 
+        // The first sampled state change of one end of this connection (the
+        // client's when `ofClient`) into `new` (from `old`, when given), at or
+        // after `after`.
+        func stateChange(ofClient: Bool, from old: Int64? = nil, to new: Int64, after: MonotonicTime? = nil) -> KernelSample? {
+            let (local, peer) = ofClient ? (connection.client, connection.server) : (connection.server, connection.client)
+            return stateChanges.first { change in
+                guard let (source, destination) = change.flowEndpoints, source == local, destination == peer,
+                      change.fields["newstate"]?.number == new else { return false }
+                return (old.map { change.fields["oldstate"]?.number == $0 } ?? true) && (after.map { change.time >= $0 } ?? true)
+            }
+        }
         // What refused it, by the stack that closed the client's socket:
         // an ICMP error's handler (tcp_v4_err) or a reset's receive (audit 21:
         // an ICMP refusal was drawn as a reset).
-        let closing = stateChanges.first { change in
-            guard let (source, destination) = change.flowEndpoints else { return false }
-            return source == connection.client && destination == connection.server
-                && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.close
-        }
+        let closing = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.close)
         let refusal = closing.map { change -> String in
             if change.chain.contains(where: { ["tcp_v4_err", "tcp_v6_err", "icmp_unreach", "icmpv6_rcv"].contains($0) }) { return "ICMP error" }
             if change.chain.contains(where: { ["tcp_reset", "tcp_rcv_state_process", "tcp_validate_incoming"].contains($0) }) { return "RST" }
@@ -168,11 +175,18 @@ public struct SequenceDiagram: Sendable {
             }
         }
 
-        // The resets the server's end sent this connection's client.
-        let serverResets = resets.filter { reset in
-            SocketEndpoint(text: reset.endpoint("saddr", "sport")).forPairing == connection.server
-                && SocketEndpoint(text: reset.endpoint("daddr", "dport")).forPairing == connection.client
+        // The resets sent on this connection, and which end sent them. Their
+        // addresses: struct sockaddr copies on 6.x (no sport field), which
+        // KernelSample.endpoint reads.
+        let connectionResets = resets.compactMap { reset -> (sample: KernelSample, fromClient: Bool)? in
+            let source = SocketEndpoint(text: reset.endpoint("saddr", "sport")).forPairing
+            let destination = SocketEndpoint(text: reset.endpoint("daddr", "dport")).forPairing
+            if source == connection.client && destination == connection.server { return (reset, true) }
+            if source == connection.server && destination == connection.client { return (reset, false) }
+            return nil
         }
+        // The resets a refused connect drew as its refusal (not drawn again below).
+        var refusalsDrawn: [MonotonicTime] = []
         func drawFastOpen(_ call: SyscallInvocation, exit: MonotonicTime) {
             let bytes = call.result.map { $0.failed ? 0 : $0.value } ?? 0
             let request = call.isFastOpen ? "\(call.name)(MSG_FASTOPEN, \(connection.server)) \(bytes) B" : "\(call.name) \(bytes) B"
@@ -185,19 +199,11 @@ public struct SequenceDiagram: Sendable {
             let synSample = own.first
             let syn = synSample?.time ?? call.entryTime
             add(.message(from: .clientKernel, to: .serverKernel, text: "SYN (TCP Fast Open)", reply: false, time: syn), at: syn)
-            let established = stateChanges.first { change in
-                guard let (source, destination) = change.flowEndpoints else { return false }
-                return source == connection.client && destination == connection.server && change.time >= call.entryTime
-                    && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.established
-            }
+            let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established, after: call.entryTime)
             // Whether the SYN's data was taken: the server's kernel makes the
             // connection's socket at the SYN only when Fast Open took its data
             // (tcp_fastopen_create_child; otherwise at the handshake's ACK).
-            let child = stateChanges.first { change in
-                guard let (source, destination) = change.flowEndpoints else { return false }
-                return source == connection.server && destination == connection.client && change.time >= call.entryTime
-                    && change.fields["newstate"]?.number == TCPState.synRecv
-            }
+            let child = stateChange(ofClient: false, to: TCPState.synRecv, after: call.entryTime)
             let carried: Bool? = established.flatMap { established in child.map { $0.time < established.time } }
             if let established {
                 add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
@@ -283,6 +289,9 @@ public struct SequenceDiagram: Sendable {
             let value = call.result?.value ?? -1
             let failed = call.result?.failed ?? true
             let exit = call.exitTime ?? call.entryTime
+            // What its samples say of a send's data leaving it.
+            let departure = DataTransfer(call)?.direction == .sent && !failed && value > 0
+                ? Self.departure(call, transmitSampled: transmitSampled) : nil
             switch call.syscall {
             case .connect where call.connectStart?.disconnects == true:
                 // connect(AF_UNSPEC) ends the connection (tcp_disconnect): a
@@ -332,11 +341,7 @@ public struct SequenceDiagram: Sendable {
                     // When the client's end became ESTABLISHED, if sampled: on
                     // loopback the SYN-ACK comes back and the ACK leaves inside
                     // the connect all the same (audit 26 F1: always drawn after).
-                    let established = stateChanges.first { change in
-                        guard let (source, destination) = change.flowEndpoints else { return false }
-                        return source == connection.client && destination == connection.server
-                            && change.fields["oldstate"]?.number == TCPState.synSent && change.fields["newstate"]?.number == TCPState.established
-                    }
+                    let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
                     func drawHandshake(_ change: KernelSample, _ when: String) {
                         add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: change.time), at: change.time)
                         add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: change.time), at: change.time)
@@ -367,10 +372,9 @@ public struct SequenceDiagram: Sendable {
                 } else if call.result?.errno == ECONNREFUSED {
                     // The reset that refused it, where its tcp:tcp_send_reset was
                     // sampled (drawn here, not again below: audit 31 F1).
-                    if let reset = serverResets.first(where: { call.entryTime <= $0.time && $0.time <= exit }) {
-                        let reason: String = if case let .symbol(name, _)? = reset.fields["reason"] { ", " + name } else { "" }
-                        add(.message(from: .serverKernel, to: .clientKernel, text: "RST (tcp:tcp_send_reset\(reason))", reply: false, time: reset.time),
-                            at: reset.time)
+                    if let reset = connectionResets.first(where: { !$0.fromClient && call.entryTime <= $0.sample.time && $0.sample.time <= exit })?.sample {
+                        refusalsDrawn.append(reset.time)
+                        add(.message(from: .serverKernel, to: .clientKernel, text: Self.resetText(reset), reply: false, time: reset.time), at: reset.time)
                     } else {
                         add(.message(from: .serverKernel, to: .clientKernel, text: refusal, reply: false, time: exit), at: exit)
                     }
@@ -400,14 +404,13 @@ public struct SequenceDiagram: Sendable {
                 deferredConnect = false
                 synDrawn = true
                 drawFastOpen(call, exit: exit)
-            case _ where DataTransfer(call)?.direction == .sent && !failed && value > 0
-                && Self.departure(call, transmitSampled: transmitSampled).map({ $0 != .sent }) == true:
+            case _ where departure != nil && departure != .sent:
                 // Its samples say its data did not leave in it (audit 29 M1: a
                 // segment netfilter dropped at the send, sent 206 ms later by
                 // the probe timer, was drawn on the wire at the send).
                 endRun()
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
-                switch Self.departure(call, transmitSampled: transmitSampled)! {
+                switch departure! {
                 case let .droppedOnArrival(reason):
                     // It left, and was freed as it arrived (audit 31 M2: drawn delivered).
                     add(.message(from: kernel, to: peerKernel, text: "data \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
@@ -528,27 +531,14 @@ public struct SequenceDiagram: Sendable {
         // data, connect(AF_UNSPEC)): a listener's close or shutdown resetting
         // a connection it never accepted, a reset answering a segment for a
         // closed socket (audit 28 M2), at their time, with the kernel's reason.
-        for reset in resets {
-            // Its addresses: struct sockaddr copies on 6.x (no sport field), which
-            // KernelSample.endpoint reads.
-            let source = SocketEndpoint(text: reset.endpoint("saddr", "sport")).forPairing
-            let destination = SocketEndpoint(text: reset.endpoint("daddr", "dport")).forPairing
-            let fromClient: Bool
-            if source == connection.client && destination == connection.server { fromClient = true }
-            else if source == connection.server && destination == connection.client { fromClient = false }
-            else { continue }
+        for (reset, fromClient) in connectionResets where !refusalsDrawn.contains(reset.time) {
             let drawnByItsCall = sides.contains { side in
                 side.id == connection.id && side.isClient == fromClient && [.close, .connect, .shutdown].contains(side.call.syscall)
                     && side.call.entryTime <= reset.time && reset.time <= (side.call.exitTime ?? side.call.entryTime)
-            } || (!fromClient && sides.contains { side in
-                // The refusal a refused blocking connect drew.
-                side.id == connection.id && side.isClient && side.call.syscall == .connect && side.call.result?.errno == ECONNREFUSED
-                    && side.call.entryTime <= reset.time && reset.time <= (side.call.exitTime ?? side.call.entryTime)
-            })
+            }
             guard !drawnByItsCall else { continue }
             let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
-            let reason: String = if case let .symbol(name, _)? = reset.fields["reason"] { ", " + name } else { "" }
-            add(.message(from: from, to: to, text: "RST (tcp:tcp_send_reset\(reason))", reply: false, time: reset.time), at: reset.time)
+            add(.message(from: from, to: to, text: Self.resetText(reset), reply: false, time: reset.time), at: reset.time)
         }
         // Segments the kernel sent again (tcp:tcp_retransmit_skb on this
         // connection's 4-tuple, in whatever task: a SYN retransmitted by the
@@ -661,6 +651,12 @@ public enum MermaidRenderer {
 }
 
 extension SequenceDiagram {
+    /// A sampled reset as an arrow says it: `RST (tcp:tcp_send_reset, NO_SOCKET)`.
+    static func resetText(_ reset: KernelSample) -> String {
+        let reason: String = if case let .symbol(name, _)? = reset.fields["reason"] { ", " + name } else { "" }
+        return "RST (tcp:tcp_send_reset\(reason))"
+    }
+
     /// Bounds on the data a SYN carried, from its net:net_dev_queue length
     /// on an Ethernet-framed device (loopback included: 14 bytes of link
     /// header): the IP header (20 bytes, or 40 for IPv6 on the wire: not an

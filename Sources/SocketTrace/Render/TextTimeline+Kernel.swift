@@ -208,7 +208,7 @@ extension TextTimeline {
                 // What the work ran in: a task a hard interrupt stopped, a
                 // syscall the trace does not record (`-e`), or whatever else
                 // ran on the thread (audit 31 M3: all said "interrupted").
-                let untracedCall = names.syscall.contains { $0.hasPrefix("__x64_sys_") || $0.hasPrefix("__ia32_sys_") }
+                let untracedCall = names.syscall.contains(where: ChainAligner.isSyscallEntry)
                 let label = parts.interrupted ? "  interrupted: " : untracedCall ? "  in a call the trace does not record: " : "  on this stack: "
                 writeWrapped([paint(label, Self.dim) + paint(names.syscall[0], Self.dim)] + names.syscall.dropFirst().map { paint($0, Self.dim) },
                              separator: " → ", extraIndent: "  ")
