@@ -651,7 +651,7 @@ public final class KernelCorrelator {
                 }
             }
             // The probed function itself by name: where in it the kprobe fired says nothing.
-            let stack = sample.chain.indices.filter { !ChainAligner.isPlumbing(sample.chain[$0]) }.map { $0 == 0 ? sample.chain[0] : sample.location($0) }
+            let stack = ChainAligner.shownIndices(sample.chain).map { $0 == 0 ? sample.chain[0] : sample.location($0) }
             byFunction[name] = FunctionHit(function: name, operation: named?.0, layer: named?.1.layer, count: 1, time: sample.time,
                                            context: context, stack: stack)
             order.append(name)

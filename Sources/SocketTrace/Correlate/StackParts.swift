@@ -13,6 +13,14 @@ extension ChainAligner {
             || name.hasPrefix("__do_sys_") || name == "ia32_sys_call"
     }
 
+    /// The indices of a chain (innermost first) that are shown: all but
+    /// the entry's plumbing, outermost (`entry_SYSCALL_64 → do_syscall_64
+    /// → x64_sys_call`), as `parts` cuts it.
+    static func shownIndices(_ chain: [String]) -> Range<Int> {
+        guard let outermost = chain.lastIndex(where: { !isPlumbing($0) }) else { return 0..<0 }
+        return 0..<(outermost + 1)
+    }
+
     /// A syscall's own entry frame (`__x64_sys_sendto`).
     static func isSyscallEntry(_ name: String) -> Bool {
         name.hasPrefix("__x64_sys_") || name.hasPrefix("__ia32_sys_")
@@ -60,14 +68,15 @@ extension ChainAligner {
     public static func parts(_ frames: [KernelFrame]) -> Parts {
         let all = Array(frames.reversed())
         let entry = all.firstIndex { !isPlumbing($0.function) }.flatMap { $0 > 0 ? all[$0 - 1] : nil }
-        // The entry's plumbing (outermost) and the tracepoint's own
-        // (innermost) are left out; plumbing between other frames is
-        // shown: another tracepoint's machinery a hard interrupt landed in
-        // (sock_recvmsg → call_trace_sock_recv_length → perf_trace_… →
+        // The entry's plumbing (outermost) is left out. Every other frame
+        // is shown: the function that fires the tracepoint, even when it is
+        // the tracepoint's own noinline caller (`__sys_sendto →
+        // call_trace_sock_send_length`), and plumbing between other frames
+        // (another tracepoint's machinery a hard interrupt landed in:
+        // sock_recvmsg → call_trace_sock_recv_length → perf_trace_… →
         // perf_tp_event → asm_sysvec_apic_timer_interrupt → …).
         let outerEnd = all.firstIndex { !isPlumbing($0.function) } ?? all.count
-        let innerEnd = all.lastIndex { !isPlumbing($0.function) } ?? -1
-        let outermostFirst = outerEnd <= innerEnd ? Array(all[outerEnd...innerEnd]) : []
+        let outermostFirst = outerEnd < all.count ? Array(all[outerEnd...]) : []
         guard var first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0.function) }) else {
             return Parts(entry: entry, syscall: outermostFirst)
         }

@@ -367,7 +367,7 @@ extension TextTimeline {
         guard let sources = sample.sources, sources.count == sample.chain.count else { return nil }
         let inlined = sample.inlined.flatMap { $0.count == sample.chain.count ? $0 : nil }
         var parts: [String] = []
-        for index in sample.chain.indices.reversed() where !ChainAligner.isPlumbing(sample.chain[index]) {
+        for index in ChainAligner.shownIndices(sample.chain).reversed() {
             let calls = Array((inlined?[index] ?? []).reversed())   // outermost first
             // Each function's line: where the next one in was inlined, the innermost's the address's.
             let lines = calls.map(\.site) + [sources[index]]
