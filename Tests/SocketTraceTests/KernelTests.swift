@@ -284,6 +284,32 @@ struct KernelTests {
         }
     }
 
+    @Test("a delayed ACK the timer sends outside the traced tasks, the full probe set: sampled for the traced flow (the kernel's BPF filter), on tcp_delack_timer's path; the default set does not sample elsewhere")
+    func delayedAckElsewhere() throws {
+        let port = TestSupport.freshPort()
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/delayed_ack.py").path
+        let (_, events) = try traceCalls("/usr/bin/python3 \(program) \(port)", options: ["--probe-set", "full"])
+        let elsewhere = events.filter { $0.tracepoint == "net:net_dev_queue" && $0.task != nil }
+        // Three data segments, each ACKed by the timer 40 ms later (quick ACKs off) while the program sleeps.
+        let timer = elsewhere.filter { $0.alignments?.first?.operation == "tcp_delack_timer" }
+        #expect(!timer.isEmpty, "\(elsewhere.map { "\($0.task ?? "") \($0.chain)" })")
+        for sample in timer {
+            let evidence = sample.flow?.evidence ?? ""
+            #expect(evidence.contains("127.0.0.1:\(port)") && evidence.contains("is a traced socket's"), "\(evidence)")
+            let alignment = try #require(sample.alignments?.first)
+            #expect(alignment.context == "softirq TIMER")
+            #expect(inOrder(["call_timer_fn", "tcp_delack_timer", "tcp_delack_timer_handler", "__dev_queue_xmit"], in: alignment.observed),
+                    "\(alignment.observed)")
+            // The tracepoint's own machinery (the BPF program, bpf_trace_run1, __traceiter_net_dev_queue) is not a frame of the path.
+            #expect(sample.chain.first == "__dev_queue_xmit", "\(sample.chain)")
+            #expect(sample.fields["sport"]?.number == Int64(port) || sample.fields["dport"]?.number == Int64(port))
+        }
+        // Every packet kept is the traced connection's, none another flow's.
+        #expect(elsewhere.allSatisfy { $0.flow?.evidence.contains("127.0.0.1:\(port)") == true })
+        let (_, plain) = try traceCalls("/usr/bin/python3 \(program) \(TestSupport.freshPort())")
+        #expect(!plain.contains { $0.tracepoint == "net:net_dev_queue" && $0.task != nil })
+    }
+
     @Test("closes told apart: a reference dropped (the socket held elsewhere), the last one (FIN), a listener (no FIN)")
     func closes() throws {
         let port = TestSupport.freshPort()

@@ -358,7 +358,9 @@ public struct ChainAligner {
         if let first = matchedPlaces.first, let last = matchedPlaces.last, last >= first {
             extras = observed[first...last].filter { !expectedNames.contains($0) }
             if reached + 1 < expected.count, last + 1 < observed.count, !interrupted {
-                extras += observed[(last + 1)...].filter { !expectedNames.contains($0) }
+                // The tracepoint's own noinline caller, innermost, is shown
+                // (`+call_trace_sock_send_length`) but is no departure.
+                extras += observed[(last + 1)...].filter { !expectedNames.contains($0) && !ChainAligner.isTracepointCaller($0) }
             }
         }
         for (index, function) in considered.enumerated() where function.isBeside && steps[index].status == .inlined {

@@ -13,12 +13,31 @@ extension ChainAligner {
             || name.hasPrefix("__do_sys_") || name == "ia32_sys_call"
     }
 
+    /// The tracepoint's own machinery, innermost: the iterator its hit goes
+    /// through when more than one program listens on it (perf's events and
+    /// sockettrace's BPF program on net_dev_queue), and the handlers. Not
+    /// the function that fired it (`call_trace_sock_send_length` is shown).
+    static func isTracepointMachinery(_ name: String) -> Bool {
+        name.hasPrefix("__traceiter_") || name.hasPrefix("perf_trace_") || name.hasPrefix("trace_event_raw_event_")
+            || name.hasPrefix("__bpf_trace_") || name.hasPrefix("bpf_trace_run")
+    }
+
+    /// A noinline function whose only work is to fire a tracepoint
+    /// (net/socket.c's `call_trace_sock_send_length`, called after the
+    /// protocol's sendmsg returned): a frame of the stack, shown, but not
+    /// the network stack's path, so the model does not name it and it is
+    /// not counted as leaving the model.
+    static func isTracepointCaller(_ name: String) -> Bool {
+        name.hasPrefix("call_trace_")
+    }
+
     /// The indices of a chain (innermost first) that are shown: all but
     /// the entry's plumbing, outermost (`entry_SYSCALL_64 → do_syscall_64
-    /// → x64_sys_call`), as `parts` cuts it.
+    /// → x64_sys_call`), and the tracepoint's own machinery, innermost.
     static func shownIndices(_ chain: [String]) -> Range<Int> {
         guard let outermost = chain.lastIndex(where: { !isPlumbing($0) }) else { return 0..<0 }
-        return 0..<(outermost + 1)
+        let innermost = chain.firstIndex { !isTracepointMachinery($0) } ?? chain.count
+        return innermost <= outermost ? innermost..<(outermost + 1) : 0..<0
     }
 
     /// A syscall's own entry frame (`__x64_sys_sendto`).
@@ -68,15 +87,19 @@ extension ChainAligner {
     public static func parts(_ frames: [KernelFrame]) -> Parts {
         let all = Array(frames.reversed())
         let entry = all.firstIndex { !isPlumbing($0.function) }.flatMap { $0 > 0 ? all[$0 - 1] : nil }
-        // The entry's plumbing (outermost) is left out. Every other frame
-        // is shown: the function that fires the tracepoint, even when it is
+        // The entry's plumbing (outermost) and the tracepoint's own
+        // machinery (innermost: __traceiter_net_dev_queue, on the stack when
+        // perf's event and sockettrace's BPF program both listen) are left
+        // out. Every other frame is shown: the function that fires the
+        // tracepoint, even when it is
         // the tracepoint's own noinline caller (`__sys_sendto →
         // call_trace_sock_send_length`), and plumbing between other frames
         // (another tracepoint's machinery a hard interrupt landed in:
         // sock_recvmsg → call_trace_sock_recv_length → perf_trace_… →
         // perf_tp_event → asm_sysvec_apic_timer_interrupt → …).
         let outerEnd = all.firstIndex { !isPlumbing($0.function) } ?? all.count
-        let outermostFirst = outerEnd < all.count ? Array(all[outerEnd...]) : []
+        let innerEnd = all.lastIndex { !isTracepointMachinery($0.function) } ?? -1
+        let outermostFirst = outerEnd <= innerEnd ? Array(all[outerEnd...innerEnd]) : []
         guard var first = outermostFirst.firstIndex(where: { softirqBoundary.contains($0.function) }) else {
             return Parts(entry: entry, syscall: outermostFirst)
         }

@@ -34,6 +34,7 @@ struct BPFAssembler {
     mutating func add(_ dst: Register, _ imm: Int32) { emit(0x07 | 0x00, dst: dst, imm: imm) }
     mutating func add(_ dst: Register, _ src: Register) { emit(0x07 | 0x00 | 0x08, dst: dst, src: src) }
     mutating func and(_ dst: Register, _ imm: Int32) { emit(0x07 | 0x50, dst: dst, imm: imm) }
+    mutating func or(_ dst: Register, _ src: Register) { emit(0x07 | 0x40 | 0x08, dst: dst, src: src) }
     mutating func shiftLeft(_ dst: Register, _ imm: Int32) { emit(0x07 | 0x60, dst: dst, imm: imm) }
     mutating func shiftRight(_ dst: Register, _ imm: Int32) { emit(0x07 | 0x70, dst: dst, imm: imm) }
     /// dst = (u32) src: a 32-bit move clears the upper half.

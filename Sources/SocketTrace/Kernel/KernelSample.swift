@@ -40,6 +40,9 @@ public struct KernelSample: Sendable, Codable {
     /// From a probe sampled in every task (not written: a sample outside
     /// the traced tasks says so by `task`).
     public var everywhere = false
+    /// From an event filtered by `ElsewhereTransmits` (not written): one
+    /// taken in a traced task repeats that task's own event's sample.
+    public var sampledElsewhere = false
     /// Outside the traced tasks: the task it was taken in (`swapper/0`,
     /// `ksoftirqd/1`, another program), and its chain's alignments (its
     /// softirq part against the model), as no call holds them (format 1.4).

@@ -135,6 +135,11 @@ public final class KernelSampler {
 
     /// Whether the probes sampled everywhere are open (once, for every task).
     var openedEverywhere = false
+    /// The kernel's filter of traced flows' packets sent outside the traced
+    /// tasks (a probe marked `elsewhere`), once opened; and why it could
+    /// not be, if it could not.
+    public private(set) var elsewhereTransmits: ElsewhereTransmits?
+    public private(set) var elsewhereUnavailable: String?
 
     /// Exit captures (`ExitCaptureSource`), by process: the events each
     /// opened on every CPU, and the threads its filter names.
@@ -171,6 +176,7 @@ public final class KernelSampler {
                     probeByID[id] = probe
                 }
             }
+            openElsewhere()
         }
         for cpu in cpus {
             for probe in probes where !probe.everywhere {
@@ -180,6 +186,53 @@ public final class KernelSampler {
             }
         }
         if !functionTargets.isEmpty { try followFunctions(pid: pid, inherit: inherit) }
+    }
+
+    /// Loads the sampling of traced flows' packets outside the traced tasks
+    /// for a probe marked `elsewhere` (`ElsewhereTransmits`: net_dev_queue).
+    /// Where BPF or BTF is not allowed they are sampled in the traced tasks
+    /// only, and that is said (`elsewhereUnavailable`).
+    func openElsewhere() {
+        guard let probe = probes.first(where: \.elsewhere) else { return }
+        guard probe.name == Self.elsewhereTracepoint else {
+            elsewhereUnavailable = "only \(Self.elsewhereTracepoint) can be sampled elsewhere, not \(probe.name)"
+            return
+        }
+        do {
+            elsewhereTransmits = try ElsewhereTransmits()
+        } catch {
+            elsewhereUnavailable = "\(error)"
+        }
+    }
+
+    static let elsewhereTracepoint = "net:net_dev_queue"
+
+    /// The packets the elsewhere program kept, as samples of the tracepoint
+    /// taken outside the traced tasks.
+    func elsewhereSamples() -> [KernelSample] {
+        guard let filter = elsewhereTransmits else { return [] }
+        return filter.take().map { record in
+            // Its own frames first (the program, bpf_trace_run1,
+            // __traceiter_net_dev_queue): a perf sample's chain begins at the
+            // tracepoint's caller, __dev_queue_xmit.
+            let machinery = record.stack.prefix(8).lastIndex { address in
+                symbols.location(of: address).map { ChainAligner.isTracepointMachinery($0.function) } ?? false
+            }
+            let addresses = Array(record.stack[(machinery.map { $0 + 1 } ?? 0)...])
+            let (chain, offsets, copies, sources, inlined, sides, serial) = symbolized(addresses)
+            var sample = KernelSample(tracepoint: Self.elsewhereTracepoint, role: .chain, pid: record.pid, tid: record.tid,
+                                      time: MonotonicTime(nanoseconds: record.time), cpu: record.cpu, chain: chain, fields: record.fields)
+            sample.everywhere = true
+            sample.sampledElsewhere = true
+            sample.knownSides = sides
+            sample.chainSerial = serial
+            sample.symbols = copies
+            sample.sources = sources
+            sample.inlined = inlined
+            sample.addresses = addresses
+            sample.offsets = offsets
+            return sample
+        }
     }
 
     /// Samples the kprobes in `pid`: at the first call, creates a kprobe
@@ -313,6 +366,7 @@ public final class KernelSampler {
             if fillsHalfARing(UInt64(length)) { ringFoundHalfFull = true }
             parse(length, into: &drained)
         }
+        drained.samples += elsewhereSamples()
         drained.samples.sort { $0.time < $1.time }
         drained.exits.sort { $0.time < $1.time }
         sampleCount += UInt64(drained.samples.count)
@@ -437,6 +491,7 @@ public final class KernelSampler {
         guard !closed else { return }
         closed = true
         for fd in descriptors { cs_perf_disable(fd) }
+        defer { elsewhereTransmits?.close() }
         // A loss is written into the ring only when a later sample finds room,
         // so losses at the end of a trace are known only from the events
         // themselves: each counts its own, and the kernel counts a child's

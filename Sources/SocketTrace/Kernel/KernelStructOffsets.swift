@@ -28,19 +28,7 @@ struct KernelStructOffsets: Equatable {
     static func running() throws -> KernelStructOffsets {
         guard let btf = btf__load_vmlinux_btf() else { throw Missing(field: nil) }
         defer { btf__free(btf) }
-        func offset(_ structure: String, _ path: String...) throws -> Int32 {
-            var typeID = btf__find_by_name_kind(btf, structure, UInt32(BTF_KIND_STRUCT))
-            guard typeID > 0 else { throw Missing(field: "struct \(structure)") }
-            var total: Int32 = 0
-            for member in path {
-                guard let (bits, memberType) = Self.member(member, of: typeID, in: btf) else {
-                    throw Missing(field: "\(structure).\(path.joined(separator: "."))")
-                }
-                total += bits / 8
-                typeID = memberType
-            }
-            return total
-        }
+        func offset(_ structure: String, _ path: String...) throws -> Int32 { try Self.offset(of: path, in: structure, btf: btf) }
         return KernelStructOffsets(
             taskFiles: try offset("task_struct", "files"),
             filesTable: try offset("files_struct", "fdt"),
@@ -52,6 +40,22 @@ struct KernelStructOffsets: Equatable {
             inodeNumber: try offset("inode", "i_ino"),
             socketSock: try offset("socket", "sk"),
             sockFamily: try offset("sock", "__sk_common", "skc_family"))
+    }
+
+    /// The byte offset of a member (`path`: a member of each one's type in
+    /// turn) in `structure`.
+    static func offset(of path: [String], in structure: String, btf: OpaquePointer) throws -> Int32 {
+        var typeID = btf__find_by_name_kind(btf, structure, UInt32(BTF_KIND_STRUCT))
+        guard typeID > 0 else { throw Missing(field: "struct \(structure)") }
+        var total: Int32 = 0
+        for member in path {
+            guard let (bits, memberType) = Self.member(member, of: typeID, in: btf) else {
+                throw Missing(field: "\(structure).\(path.joined(separator: "."))")
+            }
+            total += bits / 8
+            typeID = memberType
+        }
+        return total
     }
 
     /// A member's bit offset and type, looked for in anonymous structures

@@ -318,6 +318,13 @@ public enum ModelParser {
                 guard role != .hit else { throw fail("a kprobe is sampled in the traced tasks only: `everywhere` is for tracepoints") }
                 meaning = meaning.dropFirst()
             }
+            let elsewhere = meaning.first == "elsewhere"
+            if elsewhere {
+                guard role == .chain, parts[0] != Probe.kprobeGroup else {
+                    throw fail("`elsewhere` is for a chain tracepoint whose record has an skb (skbaddr)")
+                }
+                meaning = meaning.dropFirst()
+            }
             var filter: Probe.Filter?
             if meaning.first == "where" {
                 // where FIELD in FUNCTION,FUNCTION…
@@ -332,6 +339,7 @@ public enum ModelParser {
             var probe = Probe(group: String(parts[0]), event: String(parts[1]), role: role,
                               meaning: meaning.joined(separator: " "), filter: filter)
             probe.everywhere = everywhere
+            probe.elsewhere = elsewhere
             sets[name]!.append(probe)
         }
         if sets.isEmpty { throw ModelError(file: file, line: 0, message: "no probe sets") }

@@ -307,6 +307,11 @@ public struct Probe: Sendable, Equatable {
     /// by a timer on an idle CPU, ksoftirqd). Hits outside the traced tasks
     /// are kept only when their addresses are a traced socket's.
     public var everywhere = false
+    /// Sampled in the traced tasks, and also on every CPU outside them for
+    /// traced flows' own packets, kept by a BPF filter in the kernel by
+    /// their socket's ports (`ElsewhereTransmits`: net:net_dev_queue, a
+    /// delayed ACK or a probe sent by a timer on another task's stack).
+    public var elsewhere = false
 
     public struct Filter: Sendable, Equatable {
         public let field: String

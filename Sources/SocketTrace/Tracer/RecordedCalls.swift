@@ -113,6 +113,9 @@ extension Tracer {
     /// Starts or stops recording a process's calls as it starts, execs or ends:
     /// an i386 program's reads and writes stop as before (its filter stops them).
     func recordDataCalls(of process: TracedProcess, running: Bool) {
+        if let elsewhere = kernel?.sampler?.elsewhereTransmits {
+            if running { elsewhere.follow(process.pid) } else { elsewhere.forget(process.pid) }
+        }
         guard let dataCalls else { return }
         if running && !ExecutableClass.is32Bit(pid: process.pid) {
             dataCalls.follow(process.pid)
@@ -140,6 +143,7 @@ extension Tracer {
         call.result = SyscallResult(rval: record.result, isError: (-4095 ... -1).contains(record.result))
         tracker.apply(call, received: receivedInFlight)
         decodeShownExit(&call, context, tracker: tracker, memory: memory)
+        watchPorts(of: call.socket)
         let interrupted = call.result.map { $0.failed && HeldCall.restartErrnos.contains($0.errno ?? 0) } ?? false
         return HeldCall(call: call, entered: interrupted ? entered : nil, awaitsThread: interrupted)
     }

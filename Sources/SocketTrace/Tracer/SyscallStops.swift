@@ -235,6 +235,15 @@ extension Tracer {
         // Nothing below reads the thread: it runs on while the kernel's
         // samples (already in the rings) are attributed and the call written.
         resume(thread, sealing: memory)
+        watchPorts(of: call.socket)
         submit(.finishedCall(call))
+    }
+
+    /// A traced call's socket's ports, both ends: the kernel's filter of
+    /// packets sent outside the traced tasks keeps its flow's
+    /// (`ElsewhereTransmits`).
+    func watchPorts(of socket: SocketSnapshot?) {
+        guard let elsewhere = kernel?.sampler?.elsewhereTransmits, let socket, socket.isTCP else { return }
+        elsewhere.watch(ports: [socket.local?.port, socket.peer?.port].compactMap { $0 })
     }
 }

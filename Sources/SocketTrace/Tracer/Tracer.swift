@@ -144,6 +144,7 @@ public final class Tracer {
         let thread = tasks.add(pid, to: TracedProcess(pid: pid, table: DescriptorTable()), starting: true)
         // Before it execs: the program it runs is checked then (`execed`).
         dataCalls?.follow(pid)
+        kernel?.sampler?.elsewhereTransmits?.follow(pid)
         thread.hiddenSignal = SIGCONT
         emit(.process(processEvent(.started, tid: pid, pid: pid)))
     }
@@ -173,6 +174,7 @@ public final class Tracer {
                 }
                 tasks.add(tid, to: process, starting: false)
                 try kernel?.follow(tid)
+                kernel?.sampler?.elsewhereTransmits?.follow(pid)
                 _ = ptrace.interrupt(tid)
                 emit(.process(processEvent(.attached, tid: tid, pid: pid)))
             }

@@ -76,7 +76,10 @@ extension Tracer {
             // A probe sampled everywhere also hits untraced tasks: their hits
             // are kept only for traced flows. (A traced thread that has ended
             // since its sample was taken is still its sample's.)
-            let (elsewhere, mine) = drained.samples.partitioned { $0.everywhere && !tasks.wasTraced($0.tid, at: $0.time) }
+            // (One the elsewhere filter kept in a traced task, which learnt of
+            // its process late, repeats that task's own event's.)
+            let (elsewhere, mine) = drained.samples.filter { !($0.sampledElsewhere && tasks.wasTraced($0.tid, at: $0.time)) }
+                .partitioned { $0.everywhere && !tasks.wasTraced($0.tid, at: $0.time) }
             correlator.add(mine)
             if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
             // A call's samples on another CPU can reach their ring after this

@@ -1,0 +1,210 @@
+import CLibbpf
+import Glibc
+
+/// The BPF program that samples traced connections' packets queued
+/// outside the traced tasks: a delayed ACK or a zero-window probe sent by a
+/// timer, ksoftirqd's or another CPU's softirq work.
+///
+/// Attached to the raw tracepoint net_dev_queue (`__dev_queue_xmit`; every
+/// packet of the machine), it keeps a packet only when its socket
+/// (`skb->sk`) has a local port one of the traced sockets' flows has, on
+/// either end (`ports`), and the task is not a traced one (their packets
+/// are their own events' samples). A kept packet leaves in the ring what a
+/// perf sample of the tracepoint would show, its kernel stack
+/// (bpf_get_stack), time, CPU, task, skb, length and device, and what that
+/// cannot: its socket's family, ports and addresses. (A perf event's BPF
+/// filter cannot do this: its program runs for the tracepoint, and a hit
+/// it refuses is refused to every perf event of it, other tools' too.)
+///
+/// In a traced task (`tgids`) it keeps nothing and learns instead: the
+/// ports of the packet's socket, both ends, go into `ports`, so a
+/// connection the traced program sent anything on is watched from its
+/// first packet. The tracer adds the ports of sockets its calls name too.
+struct ElsewhereTransmitProgram {
+    struct Maps {
+        let tgids: Int32
+        let ports: Int32
+        let scratch: Int32
+        let ring: Int32
+    }
+
+    // The record (`ElsewhereTransmit`): little-endian, then the stack's addresses.
+    static let time: Int16 = 0, skb: Int16 = 8, cpu: Int16 = 16, family: Int16 = 20, localPort: Int16 = 22
+    static let remotePort: Int16 = 24, length: Int16 = 28, pidTgid: Int16 = 32, stackBytes: Int16 = 40
+    static let device: Int16 = 48, localAddress: Int16 = 64, remoteAddress: Int16 = 80, stack: Int16 = 96
+    /// The most frames a stack keeps (perf's own limit, 127).
+    static let frames: Int32 = 127
+    static var recordSize: Int { Int(stack) + Int(frames) * 8 }
+
+    /// `net_dev_queue(skb)`.
+    static func program(_ maps: Maps, offsets o: SocketTupleOffsets) -> [UInt64] {
+        var a = BPFAssembler()
+        // Stack: -8 a pointer read, -16 a map key, -24 a map value, -32
+        // family, -40 local port, -48 remote port (network order).
+        /// *(r10 + slot) = the `size` bytes at `offset` into the structure at `base`.
+        func read(into destination: BPFAssembler.Register, _ at: Int16, _ size: Int32, from base: BPFAssembler.Register, plus offset: Int32,
+                  orReject: Bool) {
+            a.mov(.r1, destination)
+            a.add(.r1, Int32(at))
+            a.mov(.r2, size)
+            a.mov(.r3, base)
+            a.add(.r3, offset)
+            a.call(BPF_FUNC_probe_read_kernel)
+            if orReject { a.jump(if: .r0, .notEqual, 0, to: "reject") }
+        }
+        /// ports[r1] = 1 (r1 a port, host order; 0 is no port), unless it is
+        /// there: an update replaces the element (a hash map's allocation at
+        /// every packet of a ping-pong).
+        func learn(_ label: String) {
+            a.jump(if: .r1, .equal, 0, to: label)
+            a.store(.r1, .word, to: .r10, -16)
+            a.loadMap(.r1, maps.ports)
+            a.mov(.r2, .r10)
+            a.add(.r2, -16)
+            a.call(BPF_FUNC_map_lookup_elem)
+            a.jump(if: .r0, .notEqual, 0, to: label)
+            a.store(1, .word, to: .r10, -24)
+            a.loadMap(.r1, maps.ports)
+            a.mov(.r2, .r10)
+            a.add(.r2, -16)
+            a.mov(.r3, .r10)
+            a.add(.r3, -24)
+            a.mov(.r4, Int32(BPF_ANY))
+            a.call(BPF_FUNC_map_update_elem)
+            a.label(label)
+        }
+        a.mov(.r6, .r1)
+        a.load(.r7, .double, from: .r6, 0)                       // skb
+        a.jump(if: .r7, .equal, 0, to: "reject")
+        for slot: Int16 in [-8, -32, -40, -48] { a.store(0, .double, to: .r10, slot) }
+        read(into: .r10, -8, 8, from: .r7, plus: o.skbSock, orReject: true)
+        a.load(.r8, .double, from: .r10, -8)                     // skb->sk
+        a.jump(if: .r8, .equal, 0, to: "reject")
+        read(into: .r10, -32, 2, from: .r8, plus: o.family, orReject: true)
+        read(into: .r10, -40, 2, from: .r8, plus: o.localPort, orReject: true)
+        read(into: .r10, -48, 2, from: .r8, plus: o.remotePort, orReject: true)
+        // A traced task's packet: its ports are learnt, the packet is its own events'.
+        a.call(BPF_FUNC_get_current_pid_tgid)
+        a.shiftRight(.r0, 32)
+        a.store(.r0, .word, to: .r10, -16)
+        a.loadMap(.r1, maps.tgids)
+        a.mov(.r2, .r10)
+        a.add(.r2, -16)
+        a.call(BPF_FUNC_map_lookup_elem)
+        a.jump(if: .r0, .equal, 0, to: "elsewhere")
+        a.load(.r1, .double, from: .r10, -40)
+        learn("learnt local")
+        a.load(.r1, .double, from: .r10, -48)                    // network order: swapped
+        a.mov(.r2, .r1)
+        a.shiftRight(.r2, 8)
+        a.and(.r1, 0xff)
+        a.shiftLeft(.r1, 8)
+        a.or(.r1, .r2)
+        learn("learnt remote")
+        a.jump(to: "reject")
+        // Elsewhere: kept for a watched port.
+        a.label("elsewhere")
+        a.load(.r1, .double, from: .r10, -40)
+        a.jump(if: .r1, .equal, 0, to: "reject")
+        a.store(.r1, .word, to: .r10, -16)
+        a.loadMap(.r1, maps.ports)
+        a.mov(.r2, .r10)
+        a.add(.r2, -16)
+        a.call(BPF_FUNC_map_lookup_elem)
+        a.jump(if: .r0, .equal, 0, to: "reject")
+        // The record, built in this CPU's scratch value.
+        a.store(0, .word, to: .r10, -16)
+        a.loadMap(.r1, maps.scratch)
+        a.mov(.r2, .r10)
+        a.add(.r2, -16)
+        a.call(BPF_FUNC_map_lookup_elem)
+        a.jump(if: .r0, .equal, 0, to: "reject")
+        a.mov(.r9, .r0)
+        for offset in stride(from: Int16(0), to: stack, by: 8) { a.store(0, .double, to: .r9, offset) }
+        a.call(BPF_FUNC_ktime_get_ns)
+        a.store(.r0, .double, to: .r9, time)
+        a.store(.r7, .double, to: .r9, skb)
+        a.call(BPF_FUNC_get_smp_processor_id)
+        a.store(.r0, .word, to: .r9, cpu)
+        a.call(BPF_FUNC_get_current_pid_tgid)
+        a.store(.r0, .double, to: .r9, pidTgid)
+        a.load(.r1, .double, from: .r10, -32)
+        a.store(.r1, .half, to: .r9, family)
+        a.load(.r1, .double, from: .r10, -40)
+        a.store(.r1, .half, to: .r9, localPort)
+        a.load(.r1, .double, from: .r10, -48)
+        a.store(.r1, .half, to: .r9, remotePort)
+        read(into: .r9, length, 4, from: .r7, plus: o.skbLength, orReject: false)
+        read(into: .r10, -8, 8, from: .r7, plus: o.skbDevice, orReject: false)
+        a.load(.r3, .double, from: .r10, -8)
+        a.jump(if: .r3, .equal, 0, to: "addresses")
+        read(into: .r9, device, 16, from: .r3, plus: o.deviceName, orReject: false)
+        a.label("addresses")
+        a.load(.r1, .double, from: .r10, -32)
+        a.jump(if: .r1, .equal, Int32(AF_INET), to: "inet")
+        a.jump(if: .r1, .equal, Int32(AF_INET6), to: "inet6")
+        a.jump(to: "stack")
+        a.label("inet")
+        read(into: .r9, localAddress, 4, from: .r8, plus: o.localAddress, orReject: false)
+        read(into: .r9, remoteAddress, 4, from: .r8, plus: o.remoteAddress, orReject: false)
+        a.jump(to: "stack")
+        a.label("inet6")
+        read(into: .r9, localAddress, 16, from: .r8, plus: o.localAddress6, orReject: false)
+        read(into: .r9, remoteAddress, 16, from: .r8, plus: o.remoteAddress6, orReject: false)
+        a.label("stack")
+        a.mov(.r1, .r6)
+        a.mov(.r2, .r9)
+        a.add(.r2, Int32(stack))
+        a.mov(.r3, frames * 8)
+        a.mov(.r4, 0)
+        a.call(BPF_FUNC_get_stack)
+        a.store(.r0, .double, to: .r9, stackBytes)
+        a.loadMap(.r1, maps.ring)
+        a.mov(.r2, .r9)
+        a.mov(.r3, Int32(recordSize))
+        a.mov(.r4, 0)
+        a.call(BPF_FUNC_ringbuf_output)
+        a.label("reject")
+        a.mov(.r0, 0)
+        a.exit()
+        return a.assembled()
+    }
+}
+
+/// Where a packet's socket and that socket's ends are, in this kernel's
+/// structures (its BTF, as `KernelStructOffsets` reads it): `skb->sk`,
+/// its length and device's name, and in the socket's `__sk_common` its
+/// family, ports and addresses.
+struct SocketTupleOffsets: Equatable {
+    let skbSock: Int32
+    let skbLength: Int32
+    let skbDevice: Int32
+    let deviceName: Int32
+    let family: Int32
+    let localPort: Int32
+    let remotePort: Int32
+    let localAddress: Int32
+    let remoteAddress: Int32
+    let localAddress6: Int32
+    let remoteAddress6: Int32
+
+    static func running() throws -> SocketTupleOffsets {
+        guard let btf = btf__load_vmlinux_btf() else { throw KernelStructOffsets.Missing(field: nil) }
+        defer { btf__free(btf) }
+        func offset(_ structure: String, _ path: String...) throws -> Int32 {
+            try KernelStructOffsets.offset(of: path, in: structure, btf: btf)
+        }
+        return SocketTupleOffsets(
+            skbSock: try offset("sk_buff", "sk"),
+            skbLength: try offset("sk_buff", "len"),
+            skbDevice: try offset("sk_buff", "dev"),
+            deviceName: try offset("net_device", "name"),
+            family: try offset("sock", "__sk_common", "skc_family"),
+            localPort: try offset("sock", "__sk_common", "skc_num"),
+            remotePort: try offset("sock", "__sk_common", "skc_dport"),
+            localAddress: try offset("sock", "__sk_common", "skc_rcv_saddr"),
+            remoteAddress: try offset("sock", "__sk_common", "skc_daddr"),
+            localAddress6: try offset("sock", "__sk_common", "skc_v6_rcv_saddr"),
+            remoteAddress6: try offset("sock", "__sk_common", "skc_v6_daddr"))
+    }
+}

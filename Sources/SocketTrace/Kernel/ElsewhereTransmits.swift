@@ -1,0 +1,165 @@
+import CLibbpf
+import Glibc
+
+/// Traced connections' packets queued outside the traced tasks, with their
+/// kernel stacks: net:net_dev_queue on every CPU, kept in the kernel by
+/// `ElsewhereTransmitProgram` for the ports of traced flows (a `probes.conf`
+/// probe marked `elsewhere`). The tracer names the traced processes
+/// (`follow`, `forget`) and the ports of the sockets its calls use
+/// (`watch`); the sampler takes the records (`take`) as samples.
+public final class ElsewhereTransmits {
+    let maps: ElsewhereTransmitProgram.Maps
+    var program: Int32 = -1
+    var link: Int32 = -1
+    var ring: OpaquePointer?
+    var isOpen = true
+    /// Records read by the ring's callback during a `take`.
+    var received: [ElsewhereTransmit] = []
+    /// Ports given to the kernel (each once).
+    var watched: Set<UInt16> = []
+    static let processes: UInt32 = 8192, ports: UInt32 = 65536
+    static let ringBytes: UInt32 = 4 << 20
+    /// The raw tracepoint and the program's name (its kernel symbol ends with it).
+    static let tracepoint = "net_dev_queue", programName = "st_tx_elsewhere"
+
+    /// Loads the program and attaches it; throws where BPF, BTF or raw
+    /// tracepoints are not allowed.
+    public init() throws {
+        let offsets = try SocketTupleOffsets.running()
+        var created: [Int32] = []
+        func map(_ type: bpf_map_type, _ name: String, key: UInt32, value: UInt32, entries: UInt32) throws -> Int32 {
+            let fd = bpf_map_create(type, name, key, value, entries, nil)
+            guard fd >= 0 else {
+                for fd in created { Glibc.close(fd) }
+                throw TraceError(operation: "creating the BPF map \(name) that samples packets sent elsewhere", errno: -fd)
+            }
+            created.append(fd)
+            return fd
+        }
+        maps = ElsewhereTransmitProgram.Maps(
+            tgids: try map(BPF_MAP_TYPE_HASH, "st_tx_tgids", key: 4, value: 1, entries: Self.processes),
+            ports: try map(BPF_MAP_TYPE_HASH, "st_tx_ports", key: 4, value: 4, entries: Self.ports),
+            scratch: try map(BPF_MAP_TYPE_PERCPU_ARRAY, "st_tx_scratch", key: 4, value: UInt32(ElsewhereTransmitProgram.recordSize), entries: 1),
+            ring: try map(BPF_MAP_TYPE_RINGBUF, "st_tx_ring", key: 0, value: 0, entries: Self.ringBytes))
+        do {
+            program = try DataCallCapture.load(Self.programName, ElsewhereTransmitProgram.program(maps, offsets: offsets))
+            link = bpf_raw_tracepoint_open(Self.tracepoint, program)
+            guard link >= 0 else { throw TraceError(operation: "attaching the BPF program to \(Self.tracepoint)", errno: -link) }
+            ring = ring_buffer__new(maps.ring, { context, data, size in
+                guard let context, let data else { return 0 }
+                let owner = Unmanaged<ElsewhereTransmits>.fromOpaque(context).takeUnretainedValue()
+                if let record = ElsewhereTransmit(UnsafeRawBufferPointer(start: data, count: size)) { owner.received.append(record) }
+                return 0
+            }, Unmanaged.passUnretained(self).toOpaque(), nil)
+            guard ring != nil else { throw TraceError(operation: "reading the BPF ring of packets sent elsewhere", errno: errno) }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// Process `pid`'s packets are its own events' from now on (its ports learnt).
+    public func follow(_ pid: Int32) {
+        var key = UInt32(bitPattern: pid)
+        var value: UInt8 = 1
+        _ = bpf_map_update_elem(maps.tgids, &key, &value, UInt64(BPF_ANY))
+    }
+
+    public func forget(_ pid: Int32) {
+        var key = UInt32(bitPattern: pid)
+        _ = bpf_map_delete_elem(maps.tgids, &key)
+    }
+
+    /// Packets of sockets with these local ports are kept (a traced call's
+    /// socket's own port and its peer's).
+    public func watch(ports: [UInt16]) {
+        for port in ports where port != 0 && watched.insert(port).inserted {
+            var key = UInt32(port)
+            var value: UInt32 = 1
+            _ = bpf_map_update_elem(maps.ports, &key, &value, UInt64(BPF_ANY))
+        }
+    }
+
+    /// The records the ring holds, oldest first.
+    func take() -> [ElsewhereTransmit] {
+        guard let ring else { return [] }
+        _ = ring_buffer__consume(ring)
+        defer { received.removeAll(keepingCapacity: true) }
+        return received
+    }
+
+    /// Detaches the program and frees the maps.
+    public func close() {
+        guard isOpen else { return }
+        isOpen = false
+        if let ring { ring_buffer__free(ring) }
+        ring = nil
+        for fd in [link, program, maps.tgids, maps.ports, maps.scratch, maps.ring] where fd >= 0 { Glibc.close(fd) }
+        link = -1
+        program = -1
+    }
+
+    deinit { close() }
+}
+
+/// One packet the program kept (`ElsewhereTransmitProgram`): its task,
+/// time, CPU, skb, length, device and kernel stack (innermost first), and
+/// its socket's family, ports and addresses.
+struct ElsewhereTransmit: Equatable {
+    typealias P = ElsewhereTransmitProgram
+    let time: UInt64
+    let skb: UInt64
+    let cpu: UInt32
+    let pid: Int32
+    let tid: Int32
+    let length: UInt32
+    let device: String
+    let family: UInt16
+    let localPort: UInt16
+    let remotePort: UInt16
+    let localAddress: [UInt8]
+    let remoteAddress: [UInt8]
+    let stack: [UInt64]
+
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count >= P.recordSize else { return nil }
+        func load<T: FixedWidthInteger>(_ offset: Int16, as type: T.Type) -> T { bytes.loadUnaligned(fromByteOffset: Int(offset), as: T.self) }
+        time = load(P.time, as: UInt64.self)
+        skb = load(P.skb, as: UInt64.self)
+        cpu = load(P.cpu, as: UInt32.self)
+        let ids = load(P.pidTgid, as: UInt64.self)
+        pid = Int32(truncatingIfNeeded: ids >> 32)
+        tid = Int32(truncatingIfNeeded: ids)
+        length = load(P.length, as: UInt32.self)
+        let name = bytes[Int(P.device)..<Int(P.device) + 16].prefix { $0 != 0 }
+        device = String(decoding: name, as: UTF8.self)
+        family = load(P.family, as: UInt16.self)
+        localPort = load(P.localPort, as: UInt16.self)
+        remotePort = UInt16(bigEndian: load(P.remotePort, as: UInt16.self))
+        let size = family == UInt16(AF_INET6) ? 16 : 4
+        localAddress = Array(bytes[Int(P.localAddress)..<Int(P.localAddress) + size])
+        remoteAddress = Array(bytes[Int(P.remoteAddress)..<Int(P.remoteAddress) + size])
+        let stackBytes = Int(min(max(load(P.stackBytes, as: Int64.self), 0), Int64(P.frames) * 8))
+        stack = (0..<stackBytes / 8).map { bytes.loadUnaligned(fromByteOffset: Int(P.stack) + $0 * 8, as: UInt64.self) }
+    }
+
+    /// The tracepoint's own fields, and those a TCP tracepoint names its
+    /// flow with (`flowEndpoints`): the packet goes from the socket's end
+    /// to its peer's.
+    var fields: [String: TracepointValue] {
+        var fields: [String: TracepointValue] = [
+            "skbaddr": .number(Int64(bitPattern: skb)), "len": .number(Int64(length)), "name": .string(device),
+            "family": .number(Int64(family)), "sport": .number(Int64(localPort)), "dport": .number(Int64(remotePort)),
+        ]
+        if family == UInt16(AF_INET6) {
+            fields["saddr"] = .bytes([0, 0, 0, 0])
+            fields["daddr"] = .bytes([0, 0, 0, 0])
+            fields["saddr_v6"] = .bytes(localAddress)
+            fields["daddr_v6"] = .bytes(remoteAddress)
+        } else {
+            fields["saddr"] = .bytes(localAddress)
+            fields["daddr"] = .bytes(remoteAddress)
+        }
+        return fields
+    }
+}
