@@ -45,7 +45,7 @@ struct ConnectionPairingTests {
         for choice in [1, count] {
             let diagram = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", "--connection", "\(choice)", file])
             #expect(diagram.status == 0, "\(diagram.stderr)")
-            #expect(diagram.stdout.contains("send ") && diagram.stdout.contains("B"), "\(diagram.stdout)")
+            #expect(diagram.stdout.contains("->>CK: ") && diagram.stdout.contains("data "), "\(diagram.stdout)")
         }
     }
 

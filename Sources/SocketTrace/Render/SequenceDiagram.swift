@@ -107,12 +107,14 @@ public struct SequenceDiagram: Sendable {
         // arrow already drew.
         var retransmitsDrawn: [(MonotonicTime, MonotonicTime)] = []
         // The current run of data in one direction, summarised when it ends.
-        var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime)?
+        // `name`: the calls' own name while they are one syscall (writev), else send.
+        var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime, name: String)?
         func endRun() {
             guard let current = run else { return }
             let (process, kernel, peerKernel) = current.fromClient ? (Participant.client, Participant.clientKernel, Participant.serverKernel)
                 : (.server, .serverKernel, .clientKernel)
-            let label = current.calls == 1 ? "send \(current.bytes) B" : "\(current.calls) sends, \(current.bytes) B"
+            let label = current.calls == 1 ? "\(current.name) \(current.bytes) B"
+                : current.name == "send" ? "\(current.calls) sends, \(current.bytes) B" : "\(current.calls) × \(current.name), \(current.bytes) B"
             add(.message(from: process, to: kernel, text: label, reply: false, time: current.time), at: current.time)
             add(.message(from: kernel, to: peerKernel, text: "data \(current.bytes) B", reply: false, time: current.time), at: current.time)
             run = nil
@@ -436,10 +438,10 @@ public struct SequenceDiagram: Sendable {
                              reply: false, time: call.entryTime), at: call.entryTime)
             case _ where DataTransfer(call)?.direction == .sent:
                 if let current = run, current.fromClient == isClient {
-                    run = (isClient, current.calls + 1, current.bytes + value, current.time)
+                    run = (isClient, current.calls + 1, current.bytes + value, current.time, current.name == call.name ? call.name : "send")
                 } else {
                     endRun()
-                    run = (isClient, 1, value, call.entryTime)
+                    run = (isClient, 1, value, call.entryTime, call.name)
                 }
             case let data where data.receivesData || DataTransfer(call)?.direction == .received:
                 endRun()
