@@ -284,11 +284,12 @@ struct KernelTests {
         }
     }
 
-    @Test("a delayed ACK the timer sends outside the traced tasks, the full probe set: sampled for the traced flow (the kernel's BPF filter), on tcp_delack_timer's path; the default set does not sample elsewhere")
-    func delayedAckElsewhere() throws {
+    @Test("a delayed ACK the timer sends outside the traced tasks, default and full probe sets: sampled for the traced flow (the kernel's BPF filter), on tcp_delack_timer's path; the minimal set does not sample elsewhere",
+          arguments: ["default", "full"])
+    func delayedAckElsewhere(probeSet: String) throws {
         let port = TestSupport.freshPort()
         let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/delayed_ack.py").path
-        let (_, events) = try traceCalls("/usr/bin/python3 \(program) \(port)", options: ["--probe-set", "full"])
+        let (_, events) = try traceCalls("/usr/bin/python3 \(program) \(port)", options: ["--probe-set", probeSet])
         let elsewhere = events.filter { $0.tracepoint == "net:net_dev_queue" && $0.task != nil }
         // Three data segments, each ACKed by the timer 40 ms later (quick ACKs off) while the program sleeps.
         let timer = elsewhere.filter { $0.alignments?.first?.operation == "tcp_delack_timer" }
@@ -306,8 +307,8 @@ struct KernelTests {
         }
         // Every packet kept is the traced connection's, none another flow's.
         #expect(elsewhere.allSatisfy { $0.flow?.evidence.contains("127.0.0.1:\(port)") == true })
-        let (_, plain) = try traceCalls("/usr/bin/python3 \(program) \(TestSupport.freshPort())")
-        #expect(!plain.contains { $0.tracepoint == "net:net_dev_queue" && $0.task != nil })
+        let (_, minimal) = try traceCalls("/usr/bin/python3 \(program) \(TestSupport.freshPort())", options: ["--probe-set", "minimal"])
+        #expect(!minimal.contains { $0.tracepoint == "net:net_dev_queue" && $0.task != nil })
     }
 
     @Test("closes told apart: a reference dropped (the socket held elsewhere), the last one (FIN), a listener (no FIN)")
