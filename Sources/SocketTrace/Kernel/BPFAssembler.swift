@@ -63,6 +63,31 @@ struct BPFAssembler {
     }
 
     mutating func call(_ helper: bpf_func_id) { emit(0x05 | 0x80, imm: Int32(helper.rawValue)) }
+
+    /// r0 = bpf_map_lookup_elem(map, r10 + key): the value's address, or 0.
+    mutating func lookup(_ map: Int32, key: Int16) {
+        loadMap(.r1, map)
+        mov(.r2, .r10)
+        add(.r2, Int32(key))
+        call(BPF_FUNC_map_lookup_elem)
+    }
+    /// bpf_map_update_elem(map, r10 + key, r10 + value, BPF_ANY).
+    mutating func update(_ map: Int32, key: Int16, value: Int16) {
+        loadMap(.r1, map)
+        mov(.r2, .r10)
+        add(.r2, Int32(key))
+        mov(.r3, .r10)
+        add(.r3, Int32(value))
+        mov(.r4, Int32(BPF_ANY))
+        call(BPF_FUNC_map_update_elem)
+    }
+    /// bpf_map_delete_elem(map, r10 + key).
+    mutating func delete(_ map: Int32, key: Int16) {
+        loadMap(.r1, map)
+        mov(.r2, .r10)
+        add(.r2, Int32(key))
+        call(BPF_FUNC_map_delete_elem)
+    }
     mutating func exit() { emit(0x05 | 0x90) }
 
     mutating func label(_ name: String) { labels[name] = code.count }

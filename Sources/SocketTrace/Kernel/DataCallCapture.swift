@@ -11,9 +11,7 @@ public final class DataCallCapture {
     let maps: DataCallProgram.Maps
     var programs: [Int32] = []
     var links: [Int32] = []
-    var ring: OpaquePointer?
-    /// Records read by the ring's callback during a drain.
-    var received: [DataCallRecord] = []
+    var ring: BPFRing?
     var isOpen = true
     /// The x86-64 calls recorded (and so not stopped at).
     public static let syscalls: Set<Syscall> = [.read, .write]
@@ -27,68 +25,28 @@ public final class DataCallCapture {
     /// `bytesCaptured`: how much of a buffer `-s` shows.
     public init(bytesCaptured: Int) throws {
         let offsets = try KernelStructOffsets.running()
-        var created: [Int32] = []
-        func map(_ type: bpf_map_type, _ name: String, key: UInt32, value: UInt32, entries: UInt32) throws -> Int32 {
-            let fd = bpf_map_create(type, name, key, value, entries, nil)
-            guard fd >= 0 else {
-                for fd in created { Glibc.close(fd) }
-                throw TraceError(operation: "creating the BPF map \(name) that records data calls", errno: -fd)
-            }
-            created.append(fd)
-            return fd
-        }
+        var made = BPFMapSet(purpose: "that records data calls")
         maps = DataCallProgram.Maps(
-            tgids: try map(BPF_MAP_TYPE_HASH, "st_tgids", key: 4, value: 1, entries: Self.processes),
-            inflight: try map(BPF_MAP_TYPE_HASH, "st_inflight", key: 4, value: 16, entries: Self.threads),
-            scratch: try map(BPF_MAP_TYPE_PERCPU_ARRAY, "st_scratch", key: 4, value: UInt32(DataCallProgram.recordSize), entries: 1),
-            ring: try map(BPF_MAP_TYPE_RINGBUF, "st_ring", key: 0, value: 0, entries: Self.ringBytes),
-            lost: try map(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
+            tgids: try made.create(BPF_MAP_TYPE_HASH, "st_tgids", key: 4, value: 1, entries: Self.processes),
+            inflight: try made.create(BPF_MAP_TYPE_HASH, "st_inflight", key: 4, value: 16, entries: Self.threads),
+            scratch: try made.create(BPF_MAP_TYPE_PERCPU_ARRAY, "st_scratch", key: 4, value: UInt32(DataCallProgram.recordSize), entries: 1),
+            ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_ring", key: 0, value: 0, entries: Self.ringBytes),
+            lost: try made.create(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
         do {
             let limit = Int32(min(max(bytesCaptured, 0), Int(DataCallProgram.maximumCapture)))
             for (name, code, event) in [(Self.enterProgram, DataCallProgram.enter(maps), "sys_enter"),
                                         (Self.exitProgram, DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
-                let program = try Self.load(name, code)
+                let program = try BPFProgram.load(name, code)
                 programs.append(program)
                 let link = bpf_raw_tracepoint_open(event, program)
                 guard link >= 0 else { throw TraceError(operation: "attaching the BPF program to \(event)", errno: -link) }
                 links.append(link)
             }
-            ring = ring_buffer__new(maps.ring, { context, data, size in
-                guard let context, let data else { return 0 }
-                let capture = Unmanaged<DataCallCapture>.fromOpaque(context).takeUnretainedValue()
-                if let record = DataCallRecord(UnsafeRawBufferPointer(start: data, count: size)) { capture.received.append(record) }
-                return 0
-            }, Unmanaged.passUnretained(self).toOpaque(), nil)
-            guard ring != nil else { throw TraceError(operation: "reading the BPF ring of data calls", errno: errno) }
+            ring = try BPFRing(map: maps.ring, purpose: "of data calls")
         } catch {
             close()
             throw error
         }
-    }
-
-    static func load(_ name: String, _ code: [UInt64]) throws -> Int32 {
-        /// One load; with `logLevel` 1 the verifier's last lines say why it refused.
-        func attempt(logLevel: UInt32) -> (program: Int32, log: String) {
-            var log = [CChar](repeating: 0, count: 1 << 16)
-            return code.withUnsafeBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: bpf_insn.self, capacity: buffer.count) { instructions in
-                    log.withUnsafeMutableBufferPointer { logBuffer in
-                        var options = bpf_prog_load_opts()
-                        options.sz = MemoryLayout<bpf_prog_load_opts>.size
-                        options.log_buf = logBuffer.baseAddress
-                        options.log_size = UInt32(logBuffer.count)
-                        options.log_level = logLevel
-                        let program = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, name, "GPL", instructions, buffer.count, &options)
-                        return (program, String(cString: logBuffer.baseAddress!).split(separator: "\n").suffix(3).joined(separator: "; "))
-                    }
-                }
-            }
-        }
-        let program = attempt(logLevel: 0).program
-        guard program >= 0 else {
-            throw TraceError(operation: "loading the BPF program \(name) (\(attempt(logLevel: 1).log))", errno: -program)
-        }
-        return program
     }
 
     /// Records the calls of process `pid` (all its threads) from now on.
@@ -107,10 +65,11 @@ public final class DataCallCapture {
 
     /// The records the ring holds, oldest first.
     public func drain() -> [DataCallRecord] {
-        guard let ring else { return [] }
-        _ = ring_buffer__consume(ring)
-        defer { received.removeAll(keepingCapacity: true) }
-        return received
+        var records: [DataCallRecord] = []
+        ring?.consume { bytes in
+            if let record = DataCallRecord(bytes) { records.append(record) }
+        }
+        return records
     }
 
     /// Which of `threads` are inside a read or write (on any descriptor:
@@ -176,7 +135,7 @@ public final class DataCallCapture {
     public func close() {
         guard isOpen else { return }
         isOpen = false
-        if let ring { ring_buffer__free(ring) }
+        ring?.free()
         ring = nil
         for fd in links + programs + [maps.tgids, maps.inflight, maps.scratch, maps.ring, maps.lost] where fd >= 0 { Glibc.close(fd) }
         links = []

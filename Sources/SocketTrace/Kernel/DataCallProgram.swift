@@ -45,10 +45,7 @@ struct DataCallProgram {
         a.mov(.r7, .r0)
         a.shiftRight(.r0, 32)
         a.store(.r0, .word, to: .r10, -8)                        // key = tgid
-        a.loadMap(.r1, maps.tgids)
-        a.mov(.r2, .r10)
-        a.add(.r2, -8)
-        a.call(BPF_FUNC_map_lookup_elem)
+        a.lookup(maps.tgids, key: -8)
         a.jump(if: .r0, .equal, 0, to: "out")                    // not traced
         a.load(.r1, .double, from: .r6, 8)                       // id
         a.jump(if: .r1, .equal, read, to: "recorded")
@@ -60,13 +57,7 @@ struct DataCallProgram {
         a.store(.r0, .double, to: .r10, -24)
         a.mov32(.r7, .r7)
         a.store(.r7, .word, to: .r10, -8)                        // key = tid
-        a.loadMap(.r1, maps.inflight)
-        a.mov(.r2, .r10)
-        a.add(.r2, -8)
-        a.mov(.r3, .r10)
-        a.add(.r3, -24)
-        a.mov(.r4, Int32(BPF_ANY))
-        a.call(BPF_FUNC_map_update_elem)
+        a.update(maps.inflight, key: -8, value: -24)
         a.label("out")
         a.mov(.r0, 0)
         a.exit()
@@ -103,10 +94,7 @@ struct DataCallProgram {
         a.store(.r0, .double, to: .r10, -16)
         a.mov32(.r0, .r0)
         a.store(.r0, .word, to: .r10, -8)
-        a.loadMap(.r1, maps.inflight)
-        a.mov(.r2, .r10)
-        a.add(.r2, -8)
-        a.call(BPF_FUNC_map_lookup_elem)
+        a.lookup(maps.inflight, key: -8)
         a.jump(if: .r0, .equal, 0, to: "out")                    // no read or write entered
         a.mov(.r7, .r0)
         a.load(.r8, .double, from: .r6, 0)                       // regs
@@ -154,10 +142,7 @@ struct DataCallProgram {
         a.jump(if: .r1, .notEqual, 0o140000, to: "drop")          // not S_IFSOCK
         // The record, built in this CPU's scratch value.
         a.store(0, .word, to: .r10, -64)
-        a.loadMap(.r1, maps.scratch)
-        a.mov(.r2, .r10)
-        a.add(.r2, -64)
-        a.call(BPF_FUNC_map_lookup_elem)
+        a.lookup(maps.scratch, key: -64)
         a.jump(if: .r0, .equal, 0, to: "drop")
         a.mov(.r9, .r0)
         readIntoRecord(inode, 8, pointerAt: -72, plus: o.inodeNumber)
@@ -223,18 +208,12 @@ struct DataCallProgram {
         a.call(BPF_FUNC_ringbuf_output)
         a.jump(if: .r0, .equal, 0, to: "drop")
         a.store(0, .word, to: .r10, -64)                         // no room: counted
-        a.loadMap(.r1, maps.lost)
-        a.mov(.r2, .r10)
-        a.add(.r2, -64)
-        a.call(BPF_FUNC_map_lookup_elem)
+        a.lookup(maps.lost, key: -64)
         a.jump(if: .r0, .equal, 0, to: "drop")
         a.mov(.r1, 1)
         a.atomicAdd(.r1, to: .r0, 0)
         a.label("drop")
-        a.loadMap(.r1, maps.inflight)
-        a.mov(.r2, .r10)
-        a.add(.r2, -8)
-        a.call(BPF_FUNC_map_delete_elem)
+        a.delete(maps.inflight, key: -8)
         a.label("out")
         a.mov(.r0, 0)
         a.exit()

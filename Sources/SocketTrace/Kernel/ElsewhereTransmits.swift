@@ -11,10 +11,8 @@ public final class ElsewhereTransmits {
     let maps: ElsewhereTransmitProgram.Maps
     var program: Int32 = -1
     var link: Int32 = -1
-    var ring: OpaquePointer?
+    var ring: BPFRing?
     var isOpen = true
-    /// Records read by the ring's callback during a `take`.
-    var received: [ElsewhereTransmit] = []
     /// Ports given to the kernel (each once).
     var watched: Set<UInt16> = []
     static let processes: UInt32 = 8192, ports: UInt32 = 65536
@@ -26,32 +24,17 @@ public final class ElsewhereTransmits {
     /// tracepoints are not allowed.
     public init() throws {
         let offsets = try SocketTupleOffsets.running()
-        var created: [Int32] = []
-        func map(_ type: bpf_map_type, _ name: String, key: UInt32, value: UInt32, entries: UInt32) throws -> Int32 {
-            let fd = bpf_map_create(type, name, key, value, entries, nil)
-            guard fd >= 0 else {
-                for fd in created { Glibc.close(fd) }
-                throw TraceError(operation: "creating the BPF map \(name) that samples packets sent elsewhere", errno: -fd)
-            }
-            created.append(fd)
-            return fd
-        }
+        var made = BPFMapSet(purpose: "that samples packets sent elsewhere")
         maps = ElsewhereTransmitProgram.Maps(
-            tgids: try map(BPF_MAP_TYPE_HASH, "st_tx_tgids", key: 4, value: 1, entries: Self.processes),
-            ports: try map(BPF_MAP_TYPE_HASH, "st_tx_ports", key: 4, value: 4, entries: Self.ports),
-            scratch: try map(BPF_MAP_TYPE_PERCPU_ARRAY, "st_tx_scratch", key: 4, value: UInt32(ElsewhereTransmitProgram.recordSize), entries: 1),
-            ring: try map(BPF_MAP_TYPE_RINGBUF, "st_tx_ring", key: 0, value: 0, entries: Self.ringBytes))
+            tgids: try made.create(BPF_MAP_TYPE_HASH, "st_tx_tgids", key: 4, value: 1, entries: Self.processes),
+            ports: try made.create(BPF_MAP_TYPE_HASH, "st_tx_ports", key: 4, value: 4, entries: Self.ports),
+            scratch: try made.create(BPF_MAP_TYPE_PERCPU_ARRAY, "st_tx_scratch", key: 4, value: UInt32(ElsewhereTransmitProgram.recordSize), entries: 1),
+            ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_tx_ring", key: 0, value: 0, entries: Self.ringBytes))
         do {
-            program = try DataCallCapture.load(Self.programName, ElsewhereTransmitProgram.program(maps, offsets: offsets))
+            program = try BPFProgram.load(Self.programName, ElsewhereTransmitProgram.program(maps, offsets: offsets))
             link = bpf_raw_tracepoint_open(Self.tracepoint, program)
             guard link >= 0 else { throw TraceError(operation: "attaching the BPF program to \(Self.tracepoint)", errno: -link) }
-            ring = ring_buffer__new(maps.ring, { context, data, size in
-                guard let context, let data else { return 0 }
-                let owner = Unmanaged<ElsewhereTransmits>.fromOpaque(context).takeUnretainedValue()
-                if let record = ElsewhereTransmit(UnsafeRawBufferPointer(start: data, count: size)) { owner.received.append(record) }
-                return 0
-            }, Unmanaged.passUnretained(self).toOpaque(), nil)
-            guard ring != nil else { throw TraceError(operation: "reading the BPF ring of packets sent elsewhere", errno: errno) }
+            ring = try BPFRing(map: maps.ring, purpose: "of packets sent elsewhere")
         } catch {
             close()
             throw error
@@ -82,17 +65,18 @@ public final class ElsewhereTransmits {
 
     /// The records the ring holds, oldest first.
     func take() -> [ElsewhereTransmit] {
-        guard let ring else { return [] }
-        _ = ring_buffer__consume(ring)
-        defer { received.removeAll(keepingCapacity: true) }
-        return received
+        var records: [ElsewhereTransmit] = []
+        ring?.consume { bytes in
+            if let record = ElsewhereTransmit(bytes) { records.append(record) }
+        }
+        return records
     }
 
     /// Detaches the program and frees the maps.
     public func close() {
         guard isOpen else { return }
         isOpen = false
-        if let ring { ring_buffer__free(ring) }
+        ring?.free()
         ring = nil
         for fd in [link, program, maps.tgids, maps.ports, maps.scratch, maps.ring] where fd >= 0 { Glibc.close(fd) }
         link = -1
