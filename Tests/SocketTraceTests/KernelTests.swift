@@ -284,6 +284,36 @@ struct KernelTests {
         }
     }
 
+    @Test("a sendto let run to its exit, then a write the kernel records: the sendto keeps its samples and comes first (audit 33 F1)")
+    func sendThenRecordedWrite() throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/send_then_write.py").path
+        // The timeline on the terminal as well (what the tracer writes as it goes makes the kernel's
+        // record of the write come before the sendto's exit record is read: with a trace file alone
+        // it seldom does).
+        let file = TestSupport.temporaryFile("send-then-write") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["run", "--save", file, "--", "/usr/bin/python3", program,
+                                                                   "\(TestSupport.freshPort())"])
+        #expect(result.status == 0, "\(result.stderr)")
+        var calls: [SyscallInvocation] = [], events: [KernelSample] = []
+        for record in try TraceFileReader(path: file).records {
+            if case let .syscall(call) = record { calls.append(call) }
+            if case let .kernelEvent(sample) = record { events.append(sample) }
+        }
+        let sends = calls.filter { $0.syscall == .sendto && $0.socket?.protocolLabel == "TCP" }
+        let writes = calls.filter { $0.syscall == .write && $0.socket?.protocolLabel == "TCP" }
+        #expect(sends.count == 10 && writes.count == 10, "\(sends.count) sendto, \(writes.count) write")
+        for send in sends {
+            // Its own sock_send_length (and its segment's transmit) are its samples, not strays.
+            #expect(send.kernel?.samples.contains { $0.tracepoint == "sock:sock_send_length" } == true, "\(send.kernel?.operation ?? "-")")
+            #expect(send.kernel?.operation == "tcp_send")
+        }
+        #expect(writes.allSatisfy { $0.recordedBy == "kernel" }, "the writes ran without a stop")
+        // In the trace's order, each sendto before the write after it.
+        let order = calls.filter { ($0.syscall == .sendto || $0.syscall == .write) && $0.socket?.protocolLabel == "TCP" }.map(\.syscall)
+        #expect(order == Array(repeating: [Syscall.sendto, .write], count: 10).flatMap { $0 }, "\(order)")
+        #expect(!events.contains { $0.chain.contains("__x64_sys_sendto") }, "no sendto sample outside its call")
+    }
+
     @Test("a delayed ACK the timer sends outside the traced tasks, default and full probe sets: sampled for the traced flow (the kernel's BPF filter), on tcp_delack_timer's path; the minimal set does not sample elsewhere",
           arguments: ["default", "full"])
     func delayedAckElsewhere(probeSet: String) throws {

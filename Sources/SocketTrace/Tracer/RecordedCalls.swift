@@ -40,7 +40,11 @@ extension Tracer {
         let records = dataCalls.drain()
         for (index, record) in records.enumerated() {
             if index % 64 == 63 { drainKernelSamplesIfStale() }
-            // The thread went on to another call: one it was interrupted in had returned to it.
+            // The thread went on to another call: one it was interrupted in
+            // had returned to it, and so had one it was let run through to
+            // its exit (audit 33 F1: a sendto's samples taken as strays by
+            // the recorded write after it, and the sendto written after it).
+            settleAwaitedExits(record.tid)
             threadSeenAlive(record.tid)
             if let held = recordedCall(record) {
                 if held.awaitsThread { interruptedHeld += 1 }
