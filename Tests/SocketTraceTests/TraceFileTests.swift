@@ -261,6 +261,36 @@ struct TraceFileTests {
                 && !TextTimeline.singleSpaced("a ") && !TextTimeline.singleSpaced(""))
     }
 
+    @Test("another connection's work taken out of a traced call says so, not that the call is one the trace does not record (audit 33 F2)")
+    func otherFlowTakenOutOfTracedCall() {
+        // A delayed-ACK timer that fired in a traced UDP sendto, on its stack (6.18).
+        let chain = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_delack_timer_handler",
+                     "tcp_delack_timer", "call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs", "do_softirq",
+                     "__local_bh_enable_ip", "__dev_queue_xmit", "ip_finish_output2", "ip_output", "ip_send_skb", "udp_send_skb",
+                     "udp_sendmsg", "__sys_sendto", "__x64_sys_sendto", "x64_sys_call", "do_syscall_64"]
+        func shown(task: String?, inTracedTask: String?) -> String {
+            var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 301, tid: 301, time: MonotonicTime(nanoseconds: 5_000),
+                                      cpu: 1, chain: chain, fields: ["len": .number(66), "name": .string("lo")])
+            sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (__tcp_transmit_skb on its stack), and this call's socket is not a TCP socket")
+            sample.task = task
+            sample.inTracedTask = inTracedTask
+            let output = TraceOutput.capturing()
+            var options = TextTimeline.Options()
+            options.width = 1000
+            let timeline = TextTimeline(output: output, options: options)
+            timeline.handle(.kernelEvent(sample))
+            timeline.finish()
+            output.flush()
+            return output.captured
+        }
+        let takenOut = shown(task: nil, inTracedTask: nil)
+        #expect(takenOut.contains("taken out of it") && takenOut.contains("in the traced call it was taken out of: __x64_sys_sendto"), "\(takenOut)")
+        #expect(!takenOut.contains("does not record"), "\(takenOut)")
+        // Between the thread's traced calls, a syscall frame is one `-e` left out.
+        let between = shown(task: nil, inTracedTask: "between its traced calls")
+        #expect(between.contains("in a call the trace does not record: __x64_sys_sendto"), "\(between)")
+    }
+
     @Test("a stack seen for two packets (×2) says whose each packet was, not the first's alone (audit 5: a FIN and its ACK)")
     func mergedPacketsEachOwned() {
         var event = Self.exitEvent()

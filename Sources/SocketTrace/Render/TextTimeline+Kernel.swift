@@ -208,8 +208,12 @@ extension TextTimeline {
                 // What the work ran in: a task a hard interrupt stopped, a
                 // syscall the trace does not record (`-e`), or whatever else
                 // ran on the thread (audit 31 M3: all said "interrupted").
-                let untracedCall = names.syscall.contains(where: ChainAligner.isSyscallEntry)
-                let label = parts.interrupted ? "  interrupted: " : untracedCall ? "  in a call the trace does not record: " : "  on this stack: "
+                let inSyscall = names.syscall.contains(where: ChainAligner.isSyscallEntry)
+                // Another connection's work taken out of the traced call it
+                // ran in (audit 33 F2: said to be in an unrecorded call).
+                let takenOut = sample.task == nil && sample.inTracedTask == nil && sample.flow?.owner == .otherFlow
+                let label = parts.interrupted ? "  interrupted: " : takenOut ? "  in the traced call it was taken out of: "
+                    : inSyscall ? "  in a call the trace does not record: " : "  on this stack: "
                 writeWrapped([paint(label, Self.dim) + paint(names.syscall[0], Self.dim)] + names.syscall.dropFirst().map { paint($0, Self.dim) },
                              separator: " → ", extraIndent: "  ")
             }
