@@ -49,6 +49,35 @@ struct ConnectionPairingTests {
         }
     }
 
+    @Test("a run of sends drawn as one arrow says how many segments its calls' samples show leaving; the kernel's segs_out counts them too (audit 33 M1)")
+    func runOfSendsSegments() throws {
+        let script = """
+            import os, socket, struct
+            listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
+            client = socket.socket(); client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.connect(listener.getsockname()); server, _ = listener.accept()
+            def segments_out():  # struct tcp_info's tcpi_segs_out
+                return struct.unpack_from("I", client.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232), 136)[0]
+            before = segments_out()
+            for i in range(3): os.write(client.fileno(), b"w%04d" % i)
+            after = segments_out()
+            got = 0
+            while got < 15: got += len(server.recv(100))
+            print("segments", after - before, flush=True)
+            client.close(); server.close(); listener.close()
+            """
+        let program = TestSupport.temporaryFile("run-of-sends") + ".py"
+        try script.write(toFile: program, atomically: true, encoding: .utf8)
+        let trace = TestSupport.temporaryFile("run-of-sends") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, Self.python, program])
+        #expect(result.status == 0, "\(result.stderr)")
+        let segments = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("segments ") }.flatMap { Int($0.dropFirst(9)) })
+        let diagram = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "mermaid", trace])
+        #expect(diagram.stdout.contains("C->>CK: 3 × write, 15 B"), "\(diagram.stdout)")
+        let expected = segments == 1 ? "data 15 B in 1 segment" : "data 15 B in \(segments) segments"
+        #expect(diagram.stdout.contains("CK->>SK: " + expected), "\(segments) segments out: \(diagram.stdout)")
+    }
+
     @Test("a refused connect traced for real: the trace file's connection says refused, the terminal does not guess a server")
     func refusedConnectTraced() throws {
         let port = TestSupport.freshPort()

@@ -108,7 +108,10 @@ public struct SequenceDiagram: Sendable {
         var retransmitsDrawn: [(MonotonicTime, MonotonicTime)] = []
         // The current run of data in one direction, summarised when it ends.
         // `name`: the calls' own name while they are one syscall (writev), else send.
-        var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime, name: String)?
+        // `segments`: the segments its calls' samples show them queue, nil
+        // when one call's are not known (audit 33 M1: three segments drawn
+        // as one arrow, unsaid).
+        var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime, name: String, segments: Int?)?
         func endRun() {
             guard let current = run else { return }
             let (process, kernel, peerKernel) = current.fromClient ? (Participant.client, Participant.clientKernel, Participant.serverKernel)
@@ -116,7 +119,9 @@ public struct SequenceDiagram: Sendable {
             let label = current.calls == 1 ? "\(current.name) \(current.bytes) B"
                 : current.name == "send" ? "\(current.calls) sends, \(current.bytes) B" : "\(current.calls) × \(current.name), \(current.bytes) B"
             add(.message(from: process, to: kernel, text: label, reply: false, time: current.time), at: current.time)
-            add(.message(from: kernel, to: peerKernel, text: "data \(current.bytes) B", reply: false, time: current.time), at: current.time)
+            let segments = current.calls == 1 ? "" : current.segments.map { $0 == 1 ? " in 1 segment" : " in \($0) segments" }
+                ?? " (\(current.calls) sends: their segments not all sampled)"
+            add(.message(from: kernel, to: peerKernel, text: "data \(current.bytes) B" + segments, reply: false, time: current.time), at: current.time)
             run = nil
         }
 
@@ -437,11 +442,13 @@ public struct SequenceDiagram: Sendable {
                 add(.message(from: kernel, to: peerKernel, text: "data \(value) B, with up to \(queued) B an earlier send queued",
                              reply: false, time: call.entryTime), at: call.entryTime)
             case _ where DataTransfer(call)?.direction == .sent:
+                let segments = Self.segmentsQueued(call, transmitSampled: transmitSampled)
                 if let current = run, current.fromClient == isClient {
-                    run = (isClient, current.calls + 1, current.bytes + value, current.time, current.name == call.name ? call.name : "send")
+                    run = (isClient, current.calls + 1, current.bytes + value, current.time, current.name == call.name ? call.name : "send",
+                           current.segments.flatMap { sum in segments.map { sum + $0 } })
                 } else {
                     endRun()
-                    run = (isClient, 1, value, call.entryTime, call.name)
+                    run = (isClient, 1, value, call.entryTime, call.name, segments)
                 }
             case let data where data.receivesData || DataTransfer(call)?.direction == .received:
                 endRun()
@@ -684,6 +691,18 @@ extension SequenceDiagram {
         /// It left, and its skb was freed with a reason in the receive on the
         /// same stack (loopback: netfilter's input hook): the kernel's reason.
         case droppedOnArrival(String)
+    }
+
+    /// How many segments a send's samples show it queue on its own path
+    /// (distinct skbs at the transmit tracepoint, not a softirq's on its
+    /// stack); nil without kernel samples for the call, or when the probe
+    /// set samples no transmits.
+    static func segmentsQueued(_ call: SyscallInvocation, transmitSampled: Bool) -> Int? {
+        guard transmitSampled, let kernel = call.kernel, kernel.source == .observed else { return nil }
+        let own = kernel.samples.filter {
+            $0.tracepoint == KernelSample.transmitTracepoint && !$0.sides.softirq && ($0.flow == nil || $0.flow?.owner == .ownSocket)
+        }
+        return Set(own.compactMap(\.skbAddress)).count
     }
 
     /// Nil without kernel samples for the call, or when the probe set
