@@ -49,6 +49,36 @@ struct ConnectionPairingTests {
         }
     }
 
+    @Test("compare says an untraced server is untraced, not that it sent 0 B, as the timeline does (audit 34 F1)")
+    func compareUntracedServer() throws {
+        let port = TestSupport.freshPort()
+        let server = try ChildProcess(Self.python, ["-c", """
+            import socket
+            l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", \(port))); l.listen()
+            print("ready", flush=True)
+            s, _ = l.accept(); s.recv(10); s.sendall(b"x" * 3000); s.close()
+            """])
+        #expect(server.waitForOutput("ready"))
+        let trace = TestSupport.temporaryFile("compare-untraced") + ".jsonl"
+        let client = """
+            import socket
+            c = socket.create_connection(("127.0.0.1", \(port))); c.send(b"hello")
+            got = 0
+            while True:
+                data = c.recv(4096)
+                if not data: break
+                got += len(data)
+            c.close()
+            """
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", trace, Self.python, "-c", client])
+        #expect(result.status == 0, "\(result.stderr)")
+        _ = try server.wait(timeout: 10)
+        let compared = try TestSupport.run(TestSupport.sockettrace, ["compare", trace])
+        let line = compared.stdout.split(separator: "\n").first { $0.hasPrefix("  #") && $0.contains("→ 127.0.0.1:\(port)") }
+        #expect(line?.hasSuffix("client sent 5 B, received 3000 B (server not traced)") == true, "\(compared.stdout)")
+        #expect(!compared.stdout.contains("server sent 0 B"))
+    }
+
     @Test("a run of sends drawn as one arrow says how many segments its calls' samples show leaving; the kernel's segs_out counts them too (audit 33 M1)")
     func runOfSendsSegments() throws {
         let script = """

@@ -406,7 +406,7 @@ public final class TextTimeline: TraceSink {
     /// nothing (audit 14: "server received 0 B" of an untraced echo server);
     /// an untraced server only where the client's calls showed the
     /// connection made, and none where a traced program listened.
-    static func bytesLine(_ connection: Connection) -> String {
+    public static func bytesLine(_ connection: Connection) -> String {
         // No server: a reset answered the SYN.
         if let refused = connection.refused, connection.serverPid == nil, connection.receivedByClient == 0 {
             return "refused (\(refused)): no connection"

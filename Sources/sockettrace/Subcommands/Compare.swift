@@ -42,13 +42,9 @@ struct Compare: ParsableCommand {
                     var line = "  #\(connection.id) \(connection.title)"
                     if let handshake = connection.handshake { line += ", \(connection.openedBy) → accept \(Int((handshake * 1e6).rounded())) µs" }
                     if let kernel = connection.kernelHandshake { line += ", kernel handshake \(Int((kernel * 1e6).rounded())) µs" }
-                    if let refused = connection.refused {
-                        line += ", refused (\(refused))"
-                    } else if let timedOut = connection.timedOut {
-                        line += ", timed out (\(timedOut))"
-                    } else {
-                        line += ", client sent \(connection.sentByClient) B, server sent \(connection.sentByServer) B"
-                    }
+                    // As the timeline says it: an untraced end is said to be
+                    // untraced, not to have sent nothing (audit 34 F1).
+                    line += ", " + TextTimeline.bytesLine(connection)
                     print(line)
                 }
             }
