@@ -261,6 +261,15 @@ struct TraceFileTests {
                 && !TextTimeline.singleSpaced("a ") && !TextTimeline.singleSpaced(""))
     }
 
+    @Test("compare's median of an even count is the mean of the two middle times (audit 34 M1: the larger of two)")
+    func timingMedian() {
+        var timing = KernelComparison.Timing(operation: "tcp_send", tracepoint: "net:net_dev_queue")
+        timing.fromEntry = [10, 30]
+        #expect(timing.median == 20)
+        timing.fromEntry = [10, 30, 50]
+        #expect(timing.median == 30)
+    }
+
     @Test("another connection's work taken out of a traced call says so, not that the call is one the trace does not record (audit 33 F2)")
     func otherFlowTakenOutOfTracedCall() {
         // A delayed-ACK timer that fired in a traced UDP sendto, on its stack (6.18).

@@ -11,6 +11,12 @@ public struct KernelComparison: Sendable, Codable {
         public var samples = 0
         /// Microseconds from the call's entry to each sample, sorted.
         public var fromEntry: [Double] = []
+        /// Whose clock stamped the calls' entries: `kernel` (a read or
+        /// write the kernel recorded: its sys_enter), `tracer` (a call the
+        /// tracer stopped at: its entry stop, some tens of µs before the
+        /// kernel's entry), or nil (an `exit` row, from its first sample).
+        /// Rows never mix them (audit 34 M1).
+        public var entryClock: String?
         /// Of `samples`, those of another connection taken out of the call
         /// they were sampled in (not timed: that call is not theirs).
         public var outsideItsCall = 0
@@ -18,7 +24,12 @@ public struct KernelComparison: Sendable, Codable {
         /// for packets not known to be a traced socket's (not timed).
         public var unknownBetweenCalls = 0
 
-        public var median: Double? { fromEntry.isEmpty ? nil : fromEntry[fromEntry.count / 2] }
+        /// The middle value; of an even count, the mean of the two middle ones.
+        public var median: Double? {
+            guard !fromEntry.isEmpty else { return nil }
+            let middle = fromEntry.count / 2
+            return fromEntry.count % 2 == 1 ? fromEntry[middle] : (fromEntry[middle - 1] + fromEntry[middle]) / 2
+        }
     }
 
     /// A chain, or a softirq part of one, that no operation was chosen for.
@@ -101,10 +112,13 @@ public struct KernelComparison: Sendable, Codable {
                     operation = sample.role != .chain ? "(event in softirq work)"
                         : activity.alignments.first { $0.observed == softirq && $0.countsTheSample }?.operation ?? "(unmodelled softirq)"
                 }
-                let key = operation + "|" + sample.tracepoint
+                let clock = call.map { $0.recordedByKernel ? "kernel" : "tracer" }
+                let key = operation + "|" + sample.tracepoint + "|" + (clock ?? "")
                 if timingIndex[key] == nil {
                     timingIndex[key] = timings.count
-                    timings.append(Timing(operation: operation, tracepoint: sample.tracepoint))
+                    var timing = Timing(operation: operation, tracepoint: sample.tracepoint)
+                    timing.entryClock = clock
+                    timings.append(timing)
                 }
                 timings[timingIndex[key]!].samples += 1
                 timings[timingIndex[key]!].fromEntry.append(Double(sample.time.nanoseconds &- start.nanoseconds) / 1000)
@@ -161,7 +175,9 @@ public struct KernelComparison: Sendable, Codable {
     public var text: String {
         var out = ""
         if !timings.isEmpty {
-            out += "\nsamples per operation and tracepoint (softirq work under its own operation; µs from the entry of the call it ran in, or for `exit` rows from the release's first sample: min / median / max)\n"
+            out += "\nsamples per operation and tracepoint (softirq work under its own operation; µs from the entry of the call it ran in, min / median / max:"
+                + " `from entry stop` rows from the tracer's stop at the call's entry, some tens of µs before the kernel's own entry;"
+                + " `from kernel entry` rows from the kernel's sys_enter, for the reads and writes it recorded; `exit` rows from the release's first sample)\n"
             // Columns as wide as their longest entry (audit 19: names cut to 22 ran into the tracepoint).
             let operationWidth = timings.map(\.operation.count).max()! + 2, tracepointWidth = timings.map(\.tracepoint.count).max()! + 2
             for timing in timings {
@@ -169,7 +185,8 @@ public struct KernelComparison: Sendable, Codable {
                 out += "  " + timing.operation.padding(toLength: operationWidth, withPad: " ", startingAt: 0)
                     + timing.tracepoint.padding(toLength: tracepointWidth, withPad: " ", startingAt: 0)
                     + "\(timing.samples) sample\(timing.samples == 1 ? "" : "s"), "
-                    + (timing.fromEntry.isEmpty ? "" : range.joined(separator: " / "))
+                    + (timing.fromEntry.isEmpty ? "" : range.joined(separator: " / ")
+                        + (timing.entryClock.map { $0 == "kernel" ? " from kernel entry" : " from entry stop" } ?? ""))
                     + [timing.outsideItsCall == 0 ? nil : "\(timing.outsideItsCall) another connection's, taken out of the call it ran in (not timed)",
                        timing.unknownBetweenCalls == 0 ? nil : "\(timing.unknownBetweenCalls) between calls, whose not known (not timed)"]
                         .compactMap { $0 }.joined(separator: "; ").prefixed(by: timing.fromEntry.isEmpty ? "" : "; ") + "\n"
