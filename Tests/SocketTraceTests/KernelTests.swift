@@ -995,8 +995,8 @@ struct KernelTests {
             let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: choice)))
             let fins = diagram.split(separator: "\n").filter { $0.contains(": FIN") }
             // The first connection: the client's FIN in dup2; the second: the client's at its exit (the server's by its close).
-            #expect(fins.filter { $0.contains(sender) && $0.contains("FIN (the kernel's TCP_ESTABLISHED → TCP_FIN_WAIT1, not in a traced close or shutdown)") }.count == 1
-                    || fins.filter { $0.contains(sender) && $0.contains("FIN (the kernel's TCP_CLOSE_WAIT → TCP_LAST_ACK, not in a traced close or shutdown)") }.count == 1,
+            #expect(fins.filter { $0.contains(sender) && $0.contains("FIN (the kernel's TCP_ESTABLISHED → TCP_FIN_WAIT1, not in a traced close or shutdown") }.count == 1
+                    || fins.filter { $0.contains(sender) && $0.contains("FIN (the kernel's TCP_CLOSE_WAIT → TCP_LAST_ACK, not in a traced close or shutdown") }.count == 1,
                     "connection \(choice): \(diagram)")
             #expect(fins.filter { $0.contains(sender) }.count == 1, "one FIN from the client: \(diagram)")
         }

@@ -178,7 +178,13 @@ public struct SequenceDiagram: Sendable {
                 guard !peerFinDrawn[!fin.fromClient, default: false] else { continue }
                 peerFinDrawn[!fin.fromClient] = true
                 let (from, to): (Participant, Participant) = fin.fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
-                add(.message(from: from, to: to, text: "FIN (the kernel's \(fin.change))", reply: false, time: fin.time), at: fin.time)
+                // A close's state change (FIN_WAIT1, LAST_ACK) comes as it is
+                // called: its FIN leaves after the data still queued, and the
+                // other end may read data sent before it later (audit 34 M2).
+                let queuedBehind = fin.change.hasSuffix("FIN_WAIT1") || fin.change.hasSuffix("LAST_ACK") || fin.change.contains("FIN_WAIT1,")
+                    || fin.change.contains("LAST_ACK,")
+                add(.message(from: from, to: to, text: "FIN (the kernel's \(fin.change)" + (queuedBehind ? "; it leaves after any data still queued)" : ")"),
+                             reply: false, time: fin.time), at: fin.time)
             }
         }
 
@@ -330,7 +336,14 @@ public struct SequenceDiagram: Sendable {
                     : !synDrawn && (!failed || [EINPROGRESS, ECONNREFUSED, ETIMEDOUT].contains(call.result?.errno ?? 0))
                 if sentSyn {
                     synDrawn = true
-                    add(.message(from: .clientKernel, to: .serverKernel, text: Self.synText(call), reply: false, time: call.entryTime), at: call.entryTime)
+                    // When its SYN was queued, where its own sample says (audit 34
+                    // M3: drawn at connect's entry stop, the time to the SYN-ACK
+                    // then counting the tracer's stop).
+                    let queued = call.kernel?.samples.filter {
+                        $0.tracepoint == KernelSample.transmitTracepoint && !$0.sides.softirq && ($0.flow == nil || $0.flow?.owner == .ownSocket)
+                    }.map(\.time).min()
+                    let syn = queued ?? call.entryTime
+                    add(.message(from: .clientKernel, to: .serverKernel, text: Self.synText(call), reply: false, time: syn), at: syn)
                 }
                 if !sentSyn && call.kernel?.operation?.hasSuffix("connect_deferred") == true {
                     // Its own state changes left the socket in TCP_SYN_SENT with nothing sent (audit 27 M2, M3).
@@ -466,12 +479,13 @@ public struct SequenceDiagram: Sendable {
                 // An untraced peer's bytes, drawn as this end takes them in
                 // (audit 26 F2: its FIN was drawn, its data never); before that
                 // peer's FIN, which TCP delivers after them.
+                // Drawn at the read, as much as it took in: when and in
+                // which segments the untraced end sent it is not traced
+                // (audit 34 M2: drawn as segments of the reads' sizes,
+                // before a FIN that left after them).
                 if !failed, !peerTraced, let transfer = DataTransfer(call), transfer.bytes > 0 {
-                    var arrived = call.entryTime
-                    if let fin = untracedFins.first(where: { $0.fromClient != isClient }), fin.time < arrived {
-                        arrived = MonotonicTime(nanoseconds: fin.time.nanoseconds &- 1)
-                    }
-                    add(.message(from: peerKernel, to: kernel, text: "data \(transfer.bytes) B", reply: false, time: arrived), at: arrived)
+                    add(.message(from: peerKernel, to: kernel, text: "data \(transfer.bytes) B, as this \(call.name) took it in (the untraced end's segments not drawn)",
+                                 reply: false, time: call.entryTime), at: call.entryTime)
                 }
                 // A peek leaves the bytes queued for the read that takes them
                 // (audit 26 F12: wget's peek and its reads drawn as 380 B for 190).
