@@ -104,7 +104,7 @@ struct PacketOracleTests {
             bpftrace \(witnessFile) > \(packets) 2> \(packets).err & witness=$!
             for i in $(seq 100); do grep -q Attaching \(packets).err \(packets) && break; sleep 0.2; done
             \(TestSupport.sockettrace) --kernel on --format jsonl -o \(trace) /usr/bin/python3 \(script); status=$?
-            sleep 0.2; kill -INT $witness; wait $witness; exit $status
+            sleep 0.2; kill -INT $witness; for i in $(seq 50); do kill -0 $witness 2>/dev/null || break; sleep 0.2; done; kill -KILL $witness 2>/dev/null; wait $witness; exit $status
             """
         let result = try TestSupport.run("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
         #expect(result.status == 0, "\(result.stderr)")

@@ -63,10 +63,11 @@ struct KallsymsCache {
 
     /// `text` without the symbols of sockettrace's own BPF programs (the
     /// kernel-code reader `bpf_prog_TAG_st_ktext [bpf]`, the data-call
-    /// recorder's `st_enter` and `st_exit`): one loaded by this run, or by
+    /// recorder's `st_enter` and `st_exit`, the sampler of packets sent
+    /// elsewhere, `st_tx_elsewhere`): one loaded by this run, or by
     /// another sockettrace running beside it, may be listed though the key
     /// was told before it; it is gone when the copy serves.
-    static let ownPrograms = [KernelText.name, DataCallCapture.enterProgram, DataCallCapture.exitProgram]
+    static let ownPrograms = [KernelText.name, DataCallCapture.enterProgram, DataCallCapture.exitProgram, ElsewhereTransmits.programName]
 
     static func withoutOwnPrograms(_ text: [UInt8]) -> [UInt8] {
         let markers = ownPrograms.map { Array("_\($0)\t[bpf]".utf8).reversed() }
