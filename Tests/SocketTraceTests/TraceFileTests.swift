@@ -200,6 +200,16 @@ struct TraceFileTests {
         return event
     }
 
+    /// The text timeline of one kernel event (a sample outside any call).
+    static func timeline(_ sample: KernelSample, options: TextTimeline.Options = TextTimeline.Options()) -> String {
+        let output = TraceOutput.capturing()
+        let timeline = TextTimeline(output: output, options: options)
+        timeline.handle(.kernelEvent(sample))
+        timeline.finish()
+        output.flush()
+        return output.captured
+    }
+
     /// The text timeline of one process event.
     static func timeline(_ event: ProcessEvent) -> String {
         let output = TraceOutput.capturing()
@@ -283,14 +293,9 @@ struct TraceFileTests {
             sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (__tcp_transmit_skb on its stack), and this call's socket is not a TCP socket")
             sample.task = task
             sample.inTracedTask = inTracedTask
-            let output = TraceOutput.capturing()
             var options = TextTimeline.Options()
             options.width = 1000
-            let timeline = TextTimeline(output: output, options: options)
-            timeline.handle(.kernelEvent(sample))
-            timeline.finish()
-            output.flush()
-            return output.captured
+            return Self.timeline(sample, options: options)
         }
         let takenOut = shown(task: nil, inTracedTask: nil)
         #expect(takenOut.contains("taken out of it") && takenOut.contains("in the traced call it was taken out of: __x64_sys_sendto"), "\(takenOut)")
@@ -416,12 +421,7 @@ struct TraceFileTests {
                                   cpu: 0, chain: chain, fields: [:])
         sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (__tcp_transmit_skb on its stack), and this call's socket is not a TCP socket")
         sample.alignments = [ChainAlignment(operation: "tcp_delack_timer", steps: [], extraFrames: [], observed: [], context: "softirq TIMER")]
-        let output = TraceOutput.capturing()
-        let timeline = TextTimeline(output: output, options: TextTimeline.Options())
-        timeline.handle(.kernelEvent(sample))
-        timeline.finish()
-        output.flush()
-        let text = output.captured
+        let text = Self.timeline(sample)
         #expect(text.contains("(during a call, taken out of it: another connection's work)"), "\(text)")
         for frame in ["ptrace_stop", "tcp_delack_timer_handler", "__tcp_transmit_skb"] {
             #expect(text.contains(frame), "\(frame) hidden: \(text)")

@@ -81,6 +81,17 @@ struct BPFAssembler {
         mov(.r4, Int32(BPF_ANY))
         call(BPF_FUNC_map_update_elem)
     }
+    /// r0 = bpf_probe_read_kernel(destination + at, size, base + field):
+    /// 0, or an error and the destination zeroed. The source address is
+    /// worked out first, so `base` may be any register (r1 and r2 too).
+    mutating func readKernel(into destination: Register, at: Int16, size: Int32, from base: Register, plus field: Int32) {
+        if base != .r3 { mov(.r3, base) }
+        add(.r3, field)
+        mov(.r1, destination)
+        add(.r1, Int32(at))
+        mov(.r2, size)
+        call(BPF_FUNC_probe_read_kernel)
+    }
     /// bpf_map_delete_elem(map, r10 + key).
     mutating func delete(_ map: Int32, key: Int16) {
         loadMap(.r1, map)

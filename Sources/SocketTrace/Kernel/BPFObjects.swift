@@ -26,6 +26,23 @@ struct BPFMapSet {
     }
 }
 
+/// The traced processes a program tells its tasks by: a hash map of
+/// process ids (tgid → 1, 4-byte keys, 1-byte values).
+struct BPFProcessSet {
+    let map: Int32
+
+    func insert(_ pid: Int32) {
+        var key = UInt32(bitPattern: pid)
+        var value: UInt8 = 1
+        _ = bpf_map_update_elem(map, &key, &value, UInt64(BPF_ANY))
+    }
+
+    func remove(_ pid: Int32) {
+        var key = UInt32(bitPattern: pid)
+        _ = bpf_map_delete_elem(map, &key)
+    }
+}
+
 /// A BPF ring buffer (BPF_MAP_TYPE_RINGBUF) read through libbpf.
 final class BPFRing {
     private var ring: OpaquePointer?

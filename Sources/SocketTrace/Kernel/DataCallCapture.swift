@@ -51,16 +51,13 @@ public final class DataCallCapture {
 
     /// Records the calls of process `pid` (all its threads) from now on.
     public func follow(_ pid: Int32) {
-        var key = UInt32(bitPattern: pid)
-        var value: UInt8 = 1
-        _ = bpf_map_update_elem(maps.tgids, &key, &value, UInt64(BPF_ANY))
+        BPFProcessSet(map: maps.tgids).insert(pid)
     }
 
     /// Stops recording process `pid`'s calls (it ended, or runs as i386,
     /// whose calls stop as before).
     public func forget(_ pid: Int32) {
-        var key = UInt32(bitPattern: pid)
-        _ = bpf_map_delete_elem(maps.tgids, &key)
+        BPFProcessSet(map: maps.tgids).remove(pid)
     }
 
     /// The records the ring holds, oldest first.

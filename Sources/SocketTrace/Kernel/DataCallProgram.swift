@@ -71,23 +71,14 @@ struct DataCallProgram {
         // field read, -56…-40 the saved dx, si, di (count, buffer, fd), -64
         // key 0, -72 the file's inode.
         func readKernel(into offset: Int16, _ size: Int32, from base: BPFAssembler.Register, plus field: Int32) {
-            a.mov(.r3, base)
-            a.add(.r3, field)
-            a.mov(.r1, .r10)
-            a.add(.r1, Int32(offset))
-            a.mov(.r2, size)
-            a.call(BPF_FUNC_probe_read_kernel)
+            a.readKernel(into: .r10, at: offset, size: size, from: base, plus: field)
             a.jump(if: .r0, .notEqual, 0, to: "drop")
         }
         /// record[recordField] = the `size` bytes at `offset` into the
         /// structure whose address is at stack `slot` (zeros if unreadable).
         func readIntoRecord(_ recordField: Int16, _ size: Int32, pointerAt slot: Int16, plus offset: Int32) {
             a.load(.r3, .double, from: .r10, slot)
-            a.add(.r3, offset)
-            a.mov(.r1, .r9)
-            a.add(.r1, Int32(recordField))
-            a.mov(.r2, size)
-            a.call(BPF_FUNC_probe_read_kernel)
+            a.readKernel(into: .r9, at: recordField, size: size, from: .r3, plus: offset)
         }
         a.mov(.r6, .r1)
         a.call(BPF_FUNC_get_current_pid_tgid)

@@ -44,12 +44,7 @@ struct ElsewhereTransmitProgram {
         /// *(r10 + slot) = the `size` bytes at `offset` into the structure at `base`.
         func read(into destination: BPFAssembler.Register, _ at: Int16, _ size: Int32, from base: BPFAssembler.Register, plus offset: Int32,
                   orReject: Bool) {
-            a.mov(.r1, destination)
-            a.add(.r1, Int32(at))
-            a.mov(.r2, size)
-            a.mov(.r3, base)
-            a.add(.r3, offset)
-            a.call(BPF_FUNC_probe_read_kernel)
+            a.readKernel(into: destination, at: at, size: size, from: base, plus: offset)
             if orReject { a.jump(if: .r0, .notEqual, 0, to: "reject") }
         }
         /// ports[r1] = 1 (r1 a port, host order; 0 is no port), unless it is

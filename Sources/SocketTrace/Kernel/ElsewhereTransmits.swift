@@ -43,14 +43,11 @@ public final class ElsewhereTransmits {
 
     /// Process `pid`'s packets are its own events' from now on (its ports learnt).
     public func follow(_ pid: Int32) {
-        var key = UInt32(bitPattern: pid)
-        var value: UInt8 = 1
-        _ = bpf_map_update_elem(maps.tgids, &key, &value, UInt64(BPF_ANY))
+        BPFProcessSet(map: maps.tgids).insert(pid)
     }
 
     public func forget(_ pid: Int32) {
-        var key = UInt32(bitPattern: pid)
-        _ = bpf_map_delete_elem(maps.tgids, &key)
+        BPFProcessSet(map: maps.tgids).remove(pid)
     }
 
     /// Packets of sockets with these local ports are kept (a traced call's

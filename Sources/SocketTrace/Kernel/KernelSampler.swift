@@ -218,19 +218,11 @@ public final class KernelSampler {
             let machinery = record.stack.prefix(8).lastIndex { address in
                 symbols.location(of: address).map { ChainAligner.isTracepointMachinery($0.function) } ?? false
             }
-            let addresses = Array(record.stack[(machinery.map { $0 + 1 } ?? 0)...])
-            let (chain, offsets, copies, sources, inlined, sides, serial) = symbolized(addresses)
-            var sample = KernelSample(tracepoint: Self.elsewhereTracepoint, role: .chain, pid: record.pid, tid: record.tid,
-                                      time: MonotonicTime(nanoseconds: record.time), cpu: record.cpu, chain: chain, fields: record.fields)
+            var sample = kernelSample(tracepoint: Self.elsewhereTracepoint, role: .chain, pid: record.pid, tid: record.tid,
+                                      time: MonotonicTime(nanoseconds: record.time), cpu: record.cpu,
+                                      addresses: Array(record.stack[(machinery.map { $0 + 1 } ?? 0)...]), fields: record.fields)
             sample.everywhere = true
             sample.sampledElsewhere = true
-            sample.knownSides = sides
-            sample.chainSerial = serial
-            sample.symbols = copies
-            sample.sources = sources
-            sample.inlined = inlined
-            sample.addresses = addresses
-            sample.offsets = offsets
             return sample
         }
     }
@@ -417,7 +409,6 @@ public final class KernelSampler {
             }
             guard let probe = probeByID[sample.id] else { continue }
             let addresses = PerfRecords.kernelFrames(buffer, of: sample)
-            let (chain, offsets, symbols, sources, inlined, sides, serial) = symbolized(addresses)
             let record = RawRecord(id: sample.id, bytes: Array(buffer[sample.raw]))
             let fields: [String: TracepointValue]
             if let known = fieldsCache[record] {
@@ -427,16 +418,9 @@ public final class KernelSampler {
                 if fieldsCache.count >= Self.fieldsCacheLimit { fieldsCache.removeAll(keepingCapacity: true) }
                 fieldsCache[record] = fields
             }
-            var kernelSample = KernelSample(tracepoint: probe.name, role: probe.role, pid: sample.pid, tid: sample.tid,
-                                            time: time, cpu: sample.cpu, chain: chain, fields: fields)
+            var kernelSample = self.kernelSample(tracepoint: probe.name, role: probe.role, pid: sample.pid, tid: sample.tid,
+                                            time: time, cpu: sample.cpu, addresses: addresses, fields: fields)
             kernelSample.everywhere = probe.everywhere
-            kernelSample.knownSides = sides
-            kernelSample.chainSerial = serial
-            kernelSample.symbols = symbols
-            kernelSample.sources = sources
-            kernelSample.inlined = inlined
-            kernelSample.addresses = addresses
-            kernelSample.offsets = offsets
             if let owner = exitCaptureOwner[sample.id]
                 ?? (probe.everywhere ? exitCaptureThreads[sample.tid].flatMap { sample.time >= $0.since ? $0.pid : nil } : nil) {
                 drained.captured.append((owner, kernelSample))
@@ -444,6 +428,23 @@ public final class KernelSampler {
             }
             drained.samples.append(kernelSample)
         }
+    }
+
+    /// A sample whose chain is `addresses` (innermost first), named and
+    /// placed (`symbolized`): a perf record's, or a packet the elsewhere
+    /// program kept.
+    func kernelSample(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
+                      addresses: [UInt64], fields: [String: TracepointValue]) -> KernelSample {
+        let (chain, offsets, symbols, sources, inlined, sides, serial) = symbolized(addresses)
+        var sample = KernelSample(tracepoint: tracepoint, role: role, pid: pid, tid: tid, time: time, cpu: cpu, chain: chain, fields: fields)
+        sample.knownSides = sides
+        sample.chainSerial = serial
+        sample.symbols = symbols
+        sample.sources = sources
+        sample.inlined = inlined
+        sample.addresses = addresses
+        sample.offsets = offsets
+        return sample
     }
 
     /// Function names (and, with `--vmlinux`, source lines) of a chain's

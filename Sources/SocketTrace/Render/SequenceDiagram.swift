@@ -154,7 +154,9 @@ public struct SequenceDiagram: Sendable {
         // an exec or the process's exit: never drawn) is drawn so too, from
         // its own state change alone (the peer's CLOSE_WAIT may come after
         // a close that drew its FIN).
-        var untracedFins: [(fromClient: Bool, time: MonotonicTime, change: String)] = []
+        // `byClose`: the evidence is the sender's own close (FIN_WAIT1,
+        // LAST_ACK), made as close is called, not the FIN's arrival.
+        var untracedFins: [(fromClient: Bool, time: MonotonicTime, change: String, byClose: Bool)] = []
         for fromClient in [true, false] {
             let traced = (fromClient ? connection.clientPid : connection.serverPid) != nil
             let (sender, receiver) = fromClient ? (connection.client, connection.server) : (connection.server, connection.client)
@@ -169,8 +171,10 @@ public struct SequenceDiagram: Sendable {
                     || (source == receiver && destination == sender && new == TCPState.closeWait)
             }.min { $0.time < $1.time }
             if let evidence {
+                let new = evidence.fields["newstate"]?.number ?? 0
                 untracedFins.append((fromClient, evidence.time, TCPState.name(evidence.fields["oldstate"]?.number ?? 0) + " → "
-                                     + TCPState.name(evidence.fields["newstate"]?.number ?? 0) + (traced ? ", not in a traced close or shutdown" : "")))
+                                     + TCPState.name(new) + (traced ? ", not in a traced close or shutdown" : ""),
+                                     new == TCPState.finWait1 || new == TCPState.lastAck))
             }
         }
         func drawUntracedFins(before time: MonotonicTime?) {
@@ -181,9 +185,7 @@ public struct SequenceDiagram: Sendable {
                 // A close's state change (FIN_WAIT1, LAST_ACK) comes as it is
                 // called: its FIN leaves after the data still queued, and the
                 // other end may read data sent before it later (audit 34 M2).
-                let queuedBehind = fin.change.hasSuffix("FIN_WAIT1") || fin.change.hasSuffix("LAST_ACK") || fin.change.contains("FIN_WAIT1,")
-                    || fin.change.contains("LAST_ACK,")
-                add(.message(from: from, to: to, text: "FIN (the kernel's \(fin.change)" + (queuedBehind ? "; it leaves after any data still queued)" : ")"),
+                add(.message(from: from, to: to, text: "FIN (the kernel's \(fin.change)" + (fin.byClose ? "; it leaves after any data still queued)" : ")"),
                              reply: false, time: fin.time), at: fin.time)
             }
         }
@@ -339,10 +341,7 @@ public struct SequenceDiagram: Sendable {
                     // When its SYN was queued, where its own sample says (audit 34
                     // M3: drawn at connect's entry stop, the time to the SYN-ACK
                     // then counting the tracer's stop).
-                    let queued = call.kernel?.samples.filter {
-                        $0.tracepoint == KernelSample.transmitTracepoint && !$0.sides.softirq && ($0.flow == nil || $0.flow?.owner == .ownSocket)
-                    }.map(\.time).min()
-                    let syn = queued ?? call.entryTime
+                    let syn = Self.ownTransmits(call).map(\.time).min() ?? call.entryTime
                     add(.message(from: .clientKernel, to: .serverKernel, text: Self.synText(call), reply: false, time: syn), at: syn)
                 }
                 if !sentSyn && call.kernel?.operation?.hasSuffix("connect_deferred") == true {
@@ -707,16 +706,21 @@ extension SequenceDiagram {
         case droppedOnArrival(String)
     }
 
-    /// How many segments a send's samples show it queue on its own path
-    /// (distinct skbs at the transmit tracepoint, not a softirq's on its
-    /// stack); nil without kernel samples for the call, or when the probe
-    /// set samples no transmits.
-    static func segmentsQueued(_ call: SyscallInvocation, transmitSampled: Bool) -> Int? {
-        guard transmitSampled, let kernel = call.kernel, kernel.source == .observed else { return nil }
-        let own = kernel.samples.filter {
+    /// A call's samples of its own socket's packets queued on its own path
+    /// (at the transmit tracepoint; not a softirq's on its stack, which may
+    /// be a retransmission or the peer's answer).
+    static func ownTransmits(_ call: SyscallInvocation) -> [KernelSample] {
+        (call.kernel?.samples ?? []).filter {
             $0.tracepoint == KernelSample.transmitTracepoint && !$0.sides.softirq && ($0.flow == nil || $0.flow?.owner == .ownSocket)
         }
-        return Set(own.compactMap(\.skbAddress)).count
+    }
+
+    /// How many segments a send's samples show it queue on its own path
+    /// (distinct skbs, `ownTransmits`); nil without kernel samples for the
+    /// call, or when the probe set samples no transmits.
+    static func segmentsQueued(_ call: SyscallInvocation, transmitSampled: Bool) -> Int? {
+        guard transmitSampled, call.kernel?.source == .observed else { return nil }
+        return Set(ownTransmits(call).compactMap(\.skbAddress)).count
     }
 
     /// Nil without kernel samples for the call, or when the probe set
@@ -728,7 +732,7 @@ extension SequenceDiagram {
         if !sent.isEmpty {
             // This send's own segments: those queued on its path, not a
             // retransmission a softirq on its stack sent.
-            let skbs = Set(sent.filter { !$0.sides.softirq }.compactMap(\.skbAddress))
+            let skbs = Set(ownTransmits(call).compactMap(\.skbAddress))
             for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && sample.skbAddress.map(skbs.contains) == true {
                 if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .droppedOnArrival(reason) }
             }

@@ -76,10 +76,17 @@ extension Tracer {
             // A probe sampled everywhere also hits untraced tasks: their hits
             // are kept only for traced flows. (A traced thread that has ended
             // since its sample was taken is still its sample's.)
-            // (One the elsewhere filter kept in a traced task, which learnt of
-            // its process late, repeats that task's own event's.)
-            let (elsewhere, mine) = drained.samples.filter { !($0.sampledElsewhere && tasks.wasTraced($0.tid, at: $0.time)) }
-                .partitioned { $0.everywhere && !tasks.wasTraced($0.tid, at: $0.time) }
+            // (One the elsewhere program kept in a traced task, which it
+            // learnt of late, repeats that task's own event's: dropped.)
+            var elsewhere: [KernelSample] = [], mine: [KernelSample] = []
+            for sample in drained.samples {
+                guard sample.everywhere else { mine.append(sample); continue }
+                if !tasks.wasTraced(sample.tid, at: sample.time) {
+                    elsewhere.append(sample)
+                } else if !sample.sampledElsewhere {
+                    mine.append(sample)
+                }
+            }
             correlator.add(mine)
             if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
             // A call's samples on another CPU can reach their ring after this

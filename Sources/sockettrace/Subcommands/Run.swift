@@ -191,6 +191,9 @@ struct Run: ParsableCommand {
             } else {
                 try tracer.launch(programArguments)
             }
+            if let reason = observer?.sampler?.elsewhereUnavailable {
+                Self.complain("packets queued for traced connections outside the traced tasks not sampled (\(reason)): net:net_dev_queue in the traced tasks only")
+            }
             if let probes = observer?.sampler?.functionProbes {
                 var line = "kprobes on \(probes.probed.count) model functions (\(probes.probed.values.reduce(0, +)) copies)"
                 for (reason, names) in Dictionary(grouping: probes.unprobed.keys.sorted(), by: { probes.unprobed[$0]! }).sorted(by: { $0.key < $1.key }) {
