@@ -317,6 +317,33 @@ struct KernelTests {
         #expect(!events.contains { $0.chain.contains("__x64_sys_sendto") }, "no sendto sample outside its call")
     }
 
+    @Test("zero-window probes the write timer sends while the program sleeps: each one the kernel counted (TCPWinProbe, in a network namespace of its own) a sample on tcp_probe0_timer's path, tcp_xmit_probe_skb a proven tail call, for the traced flow",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")))
+    func zeroWindowProbes() throws {
+        let port = TestSupport.freshPort()
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/zero_window.py").path
+        let out = TestSupport.temporaryFile("zero-window")
+        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(port) \(out)")
+        let figures = try String(contentsOfFile: out, encoding: .utf8).split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let counted = try #require(figures.first)
+        #expect(counted > 0, "the kernel sent no window probe (TCPWinProbe)")
+        // Where the timer fired: outside the traced tasks (an idle CPU, ksoftirqd, the tracer), or on a traced task's stack.
+        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let probes = alignments.filter { $0.operation == "tcp_probe0_timer" }
+        // tcp_xmit_probe_skb jumps to __tcp_transmit_skb: a probe's frames go tcp_send_probe0 → __tcp_transmit_skb,
+        // the two between proven tail calls; a data segment the window let go would leave tcp_write_wakeup a frame.
+        let windowProbes = probes.filter { alignment in
+            inOrder(["tcp_write_timer", "tcp_send_probe0", "__tcp_transmit_skb", "__dev_queue_xmit"], in: alignment.observed)
+                && alignment.steps.contains { $0.function == "tcp_xmit_probe_skb" && $0.status == .tailCall }
+        }
+        #expect(windowProbes.count == counted, "\(counted) probes counted by the kernel, \(windowProbes.count) sampled: \(probes.map(\.observed))")
+        #expect(windowProbes.allSatisfy { $0.context == "softirq TIMER" })
+        for sample in events where sample.alignments?.first?.operation == "tcp_probe0_timer" {
+            let evidence = sample.flow?.evidence ?? ""
+            #expect(evidence.contains("→ 127.0.0.1:\(port)") && evidence.contains("is a traced socket's"), "\(evidence)")
+        }
+    }
+
     @Test("a delayed ACK the timer sends outside the traced tasks, default and full probe sets: sampled for the traced flow (the kernel's BPF filter), on tcp_delack_timer's path; the minimal set does not sample elsewhere",
           arguments: ["default", "full"])
     func delayedAckElsewhere(probeSet: String) throws {
