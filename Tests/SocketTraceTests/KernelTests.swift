@@ -344,6 +344,48 @@ struct KernelTests {
         }
     }
 
+    @Test("two network namespaces joined by a veth pair: a packet received on one end with the address of the skb the same call queued to the other is said to be that skb, unverified (which devices are paired is not known), never \"not seen leaving a traced call\" (audit 35)",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("ip")))
+    func vethPair() throws {
+        let port = TestSupport.freshPort()
+        let (server, client) = ("stv\(port)s", "stv\(port)c")
+        let setup = """
+            ip netns add \(server) && ip netns add \(client) && \
+            ip link add \(server) netns \(server) type veth peer name \(client) netns \(client) && \
+            ip -n \(server) addr add 10.199.0.1/24 dev \(server) && ip -n \(client) addr add 10.199.0.2/24 dev \(client) && \
+            ip -n \(server) link set \(server) up && ip -n \(client) link set \(client) up && \
+            ip -n \(server) link set lo up && ip -n \(client) link set lo up
+            """
+        let cleanup = "ip netns del \(server) 2>/dev/null; ip netns del \(client) 2>/dev/null; true"
+        defer { _ = try? TestSupport.run("/bin/sh", ["-c", cleanup]) }
+        let made = try TestSupport.run("/bin/sh", ["-c", setup])
+        try #require(made.status == 0, "\(made.stderr)")
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/veth_echo.py").path
+        let (calls, _) = try traceCalls("""
+            ip netns exec \(server) /usr/bin/python3 \(program) server 10.199.0.1 \(port) & \
+            ip netns exec \(client) /usr/bin/python3 \(program) client 10.199.0.1 \(port); wait
+            """)
+        var crossed = 0
+        for call in calls {
+            let samples = call.kernel?.samples ?? []
+            // The skbs this call queued, by address and device.
+            let queued = Dictionary(samples.compactMap { sample -> (Int64, String)? in
+                guard sample.tracepoint == "net:net_dev_queue", !sample.sides.softirq, let skb = sample.skbAddress, let device = sample.device else { return nil }
+                return (skb, device)
+            }, uniquingKeysWith: { first, _ in first })
+            for sample in samples where sample.tracepoint == "net:netif_receive_skb" {
+                guard let skb = sample.skbAddress, let device = queued[skb], device != sample.device, let flow = sample.flow else { continue }
+                crossed += 1
+                #expect(flow.owner == .unverified, "\(flow)")
+                #expect(flow.evidence.contains("queued to \(device) by \(call.name) of \(call.tid)") && flow.evidence.contains("a veth pair"),
+                        "\(flow.evidence)")
+                #expect(!flow.evidence.contains("not seen leaving"), "\(flow.evidence)")
+            }
+        }
+        // The echo's sends and the datagrams each crossed the pair on their call's own stack.
+        #expect(crossed >= 4, "\(crossed) packets received across the pair on their sender's stack")
+    }
+
     @Test("a delayed ACK the timer sends outside the traced tasks, default and full probe sets: sampled for the traced flow (the kernel's BPF filter), on tcp_delack_timer's path; the minimal set does not sample elsewhere",
           arguments: ["default", "full"])
     func delayedAckElsewhere(probeSet: String) throws {

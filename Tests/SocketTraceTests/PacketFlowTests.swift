@@ -126,6 +126,28 @@ import Testing
         #expect(queued.takeSender(of: 0x700, at: MonotonicTime(nanoseconds: 200), length: 138, device: "lo") == nil)
     }
 
+    @Test("an skb queued to one device and received on another with its address and length: said, never owned (a veth pair hands the skb over; a NIC's freed address is reused); not on the same device, loopback, or another length (audit 35)")
+    func skbAcrossDevices() {
+        var queued = QueuedPackets()
+        let sender = QueuedPackets.Sender(local: nil, peer: nil, inode: 42, call: "sendto of 9", time: MonotonicTime(nanoseconds: 100), length: 72)
+        let at = MonotonicTime(nanoseconds: 21_100)
+        queued.queued(skb: 0x400, device: "vb", by: sender)
+        #expect(queued.takeSender(of: 0x400, at: at, length: 58, device: "va") == nil, "never the packet's owner")
+        let said = queued.takeCrossDevice(of: 0x400, at: at, length: 58, device: "va")
+        #expect(said?.contains("received on va, the address of an skb, queued to vb by sendto of 9 on socket:[42] 21 µs before") == true, "\(said ?? "-")")
+        #expect(said?.contains("which the trace does not verify") == true)
+        #expect(queued.takeCrossDevice(of: 0x400, at: at, length: 58, device: "va") == nil, "a packet arrives once")
+        queued.queued(skb: 0x500, device: "eth0", by: sender)
+        #expect(queued.takeCrossDevice(of: 0x500, at: at, length: 58, device: "eth0") == nil, "a NIC does not receive its own packet")
+        #expect(queued.takeCrossDevice(of: 0x500, at: at, length: 58, device: "lo") == nil, "loopback's receive is its own transmit's")
+        #expect(queued.takeCrossDevice(of: 0x500, at: at, length: 52, device: "va") == nil, "another length")
+        #expect(queued.takeCrossDevice(of: 0x500, at: MonotonicTime(nanoseconds: 2_000_000_000), length: 58, device: "va") == nil, "too long after")
+        // The address queued to loopback since: the other device's record is gone.
+        queued.queued(skb: 0x600, device: "vb", by: sender)
+        queued.queued(skb: 0x600, device: "lo", by: sender)
+        #expect(queued.takeCrossDevice(of: 0x600, at: at, length: 58, device: "va") == nil)
+    }
+
     @Test("a kworker is named without the workqueue its name ends with while it runs one (audit 11); other names as they are")
     func stableKernelThreadNames() {
         #expect(BackgroundWork.stableName("kworker/1:1-events_power_efficient") == "kworker/1:1")

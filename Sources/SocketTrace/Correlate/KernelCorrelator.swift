@@ -300,6 +300,9 @@ public final class KernelCorrelator {
                 } else if let sender, sender.kind == .unrecordedCall {
                     current = ("\(name) queued by \(sender.described)", .unverified, nil)
                     sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(name) queued by \(sender.described): whose socket, not known")
+                } else if let crossed = queuedPackets.takeCrossDevice(of: skb, at: sample.time, length: sample.packetLength, device: sample.device) {
+                    current = ("\(name) \(crossed)", .unverified, nil)
+                    sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(name) \(crossed)")
                 } else {
                     current = ("\(name), not seen leaving a traced call", .unverified, nil)
                     sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(name) was not seen leaving a traced call; \(notKnown)")

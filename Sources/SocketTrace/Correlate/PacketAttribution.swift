@@ -182,6 +182,9 @@ extension KernelCorrelator {
               family: UInt64? = nil, notTCP: Bool = false) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
+            if let crossed = queuedPackets.takeCrossDevice(of: skb, at: time, length: length, device: device) {
+                return (PacketFlow(owner: .unverified, evidence: "\(name) \(crossed)"), nil)
+            }
             return (PacketFlow(owner: .unverified, evidence: "\(name) was not seen leaving a traced call"), nil)
         }
         let sent = "\(name) queued by \(sender.described)"

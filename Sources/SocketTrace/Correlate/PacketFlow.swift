@@ -136,10 +136,43 @@ struct QueuedPackets {
     mutating func queued(skb: Int64, device: String? = nil, by sender: Sender) {
         if let device, device != Self.loopback {
             senders[skb] = nil
+            if crossDevice.count >= Self.limit { crossDevice.removeAll(keepingCapacity: true) }
+            crossDevice[skb] = (sender, device)
             return
         }
+        crossDevice[skb] = nil
         if senders.count >= Self.limit { senders.removeAll(keepingCapacity: true) }
         senders[skb] = sender
+    }
+
+    /// Skbs queued to a device other than loopback, kept only to say what
+    /// is known of a receive on another device with the same address
+    /// (audit 35: veth hands the very skb one end queued to the other end's
+    /// receive, in another network namespace).
+    var crossDevice: [Int64: (sender: Sender, device: String)] = [:]
+
+    /// For a receive on a device other than loopback of an skb whose
+    /// address was queued to another such device not long before with this
+    /// length and its Ethernet header: what that tells, and what it does
+    /// not. The same packet when the first device hands its skbs to the
+    /// second (a veth pair), but the trace does not know which devices are
+    /// paired, and a freed skb's address is reused (a NIC's sent packet,
+    /// then another's received one): never an owner, only evidence. Taken
+    /// out, as a packet arrives once.
+    mutating func takeCrossDevice(of skb: Int64, at time: MonotonicTime, length: Int64?, device: String?) -> String? {
+        guard let device, device != Self.loopback, let (found, queuedTo) = crossDevice[skb], queuedTo != device,
+              found.time <= time, time.nanoseconds - found.time.nanoseconds < Self.horizon,
+              let sent = found.length, let length, sent - Self.ethernetHeader == length else { return nil }
+        crossDevice[skb] = nil
+        let micros = (time.nanoseconds - found.time.nanoseconds) / 1000
+        let what = switch found.kind {
+        case .neighbour: "a neighbour resolution packet (ARP or neighbour discovery) "
+        case .kernelReply: "the kernel's answer "
+        default: ""
+        }
+        return "received on \(device), the address of an skb, \(what)queued to \(queuedTo) by \(found.described) \(micros) µs before, "
+            + "\(sent) B with its Ethernet header: the same packet if \(queuedTo) hands its packets to \(device) (a veth pair), "
+            + "which the trace does not verify"
     }
 
     /// The sender of the packet a receive took in, taken out (a packet
