@@ -105,10 +105,18 @@ struct KernelTests {
         #expect(read.kernel?.operation == "tcp_recv")
         #expect(read.kernel?.alignments.contains { inOrder(["ksys_read", "sock_read_iter", "sock_recvmsg", "tcp_recvmsg", "tcp_recvmsg_locked", "tcp_rcv_space_adjust"], in: $0.observed) } == true)
 
-        // Calls no tracepoint sees are annotated from the model, marked expected.
+        // socket, bind and accept by the allocations on their paths, listen by its state change (default set, audit 35 R1).
         let bind = try #require(calls.first { $0.syscall == .bind })
-        #expect(bind.kernel?.source == .expected)
-        #expect(bind.kernel?.expected.contains("inet_bind") == true)
+        #expect(bind.kernel?.source == .observed)
+        #expect(bind.kernel?.alignments.contains { $0.operation == "bind" && inOrder(["__sys_bind", "__inet_bind", "inet_csk_get_port", "inet_bind_bucket_create"], in: $0.observed) } == true,
+                "\(bind.kernel?.alignments.map(\.observed) ?? [])")
+        let socket = try #require(calls.first { $0.syscall == .socket && $0.socket?.protocolLabel == "TCP" })
+        #expect(socket.kernel?.alignments.contains { $0.operation == "socket_create" && inOrder(["__sys_socket", "inet_create", "sk_alloc", "sk_prot_alloc"], in: $0.observed) } == true)
+        #expect(listen.kernel?.alignments.contains { $0.operation == "listen" && inOrder(["__sys_listen", "inet_listen", "inet_sk_state_store"], in: $0.observed) } == true,
+                "\(listen.kernel?.alignments.map(\.observed) ?? [])")
+        let accept = try #require(calls.first { $0.syscall == .accept || $0.syscall == .accept4 })
+        #expect(accept.kernel?.source == .observed && accept.kernel?.alignments.contains { $0.operation == "tcp_accept" && $0.observed.contains("inet_csk_accept") } == true,
+                "\(accept.kernel?.alignments.map(\.observed) ?? [])")
     }
 
     @Test("softirq work on a call's stack: whose packet each receive was, proven by its skb; the ACK sent back is the peer's")
@@ -1004,7 +1012,7 @@ struct KernelTests {
         let sent = connects.map { call in call.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true }
         #expect(sent == [true, false, false, true, false, false, false], "\(sent)")
         // The reset's chain, as sampled: tcp_disconnect sends it.
-        let reset = try #require(connects[3].kernel?.alignments.first { $0.operation == "tcp_disconnect" })
+        let reset = try #require(connects[3].kernel?.alignments.first { $0.operation == "tcp_disconnect" && $0.observed.last == "__dev_queue_xmit" })
         #expect(inOrder(["__inet_stream_connect", "tcp_disconnect", "tcp_send_active_reset", "__dev_queue_xmit"], in: reset.observed),
                 "\(reset.observed)")
         #expect(connects[3].connectStart == ConnectStart(state: .connected, addressFamily: 0))
@@ -1023,12 +1031,17 @@ struct KernelTests {
         #expect((synAck < returned) == (established.time <= connects[0].exitTime!), "\(diagram)")
         #expect(lines.contains { $0.contains("ESTABLISHED before connect returned") || $0.contains("after connect returned (sock") }, "\(diagram)")
         #expect(lines.contains { $0.hasSuffix("connect(AF_UNSPEC)") } && lines.contains { $0.hasSuffix(": RST (disconnected)") }, "\(diagram)")
-        // The listen's only sample is its state change (an event): its
-        // operation is still named, its chain said unverified (audit 25 F4).
-        let report = try TestSupport.run(TestSupport.sockettrace, ["report", trace])
+        // With the minimal set the listen's only sample is its state change
+        // (an event): its operation is still named, its chain said
+        // unverified (audit 25 F4), in the HTML too (audit 27 M4).
+        let minimal = TestSupport.temporaryFile("connect-variants-minimal") + ".jsonl"
+        let again = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probe-set", "minimal", "--format", "jsonl", "-o", minimal,
+                                                                  "/usr/bin/python3", file])
+        #expect(again.status == 0, "\(again.stderr)")
+        let report = try TestSupport.run(TestSupport.sockettrace, ["report", minimal])
         let text = report.stdout + report.stderr
         #expect(text.contains("↳ listen, no stack on its path sampled (only events); the model's chain for it, unverified"), "\(text)")
-        let html = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "html", trace]).stdout
+        let html = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "html", minimal]).stdout
         #expect(html.contains("listen (no stack on its path sampled, only events; the model&#39;s chain unverified)")
                 || html.contains("listen (no stack on its path sampled, only events; the model's chain unverified)"), "audit 27 M4")
         // The calls' time named as such, the kernel's handshake beside it (audit 26 F3).
@@ -1601,8 +1614,14 @@ struct KernelTests {
         let file = TestSupport.temporaryFile("child-burst") + ".jsonl"
         // 2,000 sends and 2,000 receives in a child, none of them stopped:
         // a one-page ring holds a dozen samples and is read only at the end.
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--kernel-buffer-pages", "1", "-e", "trace=connect",
-                                                                   "-o", "/dev/null", "--save", file, program, "child-burst", "2000"])
+        // A probe set of the two tracepoints alone: no other sample (a socket's allocation, a state change) in the count.
+        let probes = TestSupport.temporaryFile("lengths-probes")
+        try FileManager.default.createDirectory(atPath: probes, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: probes + "/model", withDestinationPath: TestSupport.packageRoot.appendingPathComponent("Probes/model").path)
+        try "set lengths\n  sock:sock_send_length chain a send returned\n  sock:sock_recv_length chain a receive returned\n"
+            .write(toFile: probes + "/probes.conf", atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probes", probes, "--probe-set", "lengths", "--kernel-buffer-pages", "1",
+                                                                   "-e", "trace=connect", "-o", "/dev/null", "--save", file, program, "child-burst", "2000"])
         #expect(result.status == 0, "\(result.stderr)")
         guard case let .end(summary)? = try TraceFileReader(path: file).records.last else {
             Issue.record("no end record")
