@@ -564,6 +564,12 @@ struct KernelTests {
                 "\(chains.map(\.observed))")
         Self.expectEveryChainModelled(calls)
         #expect(chains.allSatisfy { [.matches, .unverified].contains($0.verdict) }, "\(chains.map { "\($0.verdict): \($0.observed)" })")
+        // bind, listen and accept have operations of their own (audit 35: no annotation), the
+        // model's chains, not observed: no tracepoint fires on their paths.
+        for (syscall, operation) in [(Syscall.bind, "unix_bind"), (.listen, "unix_listen"), (.accept4, "unix_accept")] {
+            let call = try #require(calls.first { $0.syscall == syscall })
+            #expect(call.kernel?.operation == operation && call.kernel?.source == .expected, "\(syscall): \(call.kernel?.operation ?? "-")")
+        }
     }
 
     @Test("close after shutdown(SHUT_WR) once the FIN is acked (FIN_WAIT2): tcp_close_after_shutdown, __tcp_close → tcp_time_wait → tcp_done, modelled (audit 30: curl and http.server, tcp_close differs)")
