@@ -352,6 +352,25 @@ struct KernelTests {
         }
     }
 
+    @Test("a compressed SACK its hrtimer sends (a hole the sender does not fill at once): tcp_compressed_ack_timer, in an HRTIMER softirq, tcp_send_ack and __tcp_send_ack proven tail calls, never unmodelled",
+          .enabled(if: TestSupport.underCI || (TestSupport.commandExists("unshare") && TestSupport.commandExists("nft"))))
+    func compressedSack() throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/compressed_sack.py").path
+        let out = TestSupport.temporaryFile("compressed-sack")
+        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(TestSupport.freshPort()) \(out)")
+        let compressed = Int(try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(compressed > 0, "the kernel compressed no ACK (TCPAckCompressed)")
+        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let kicks = alignments.filter { $0.observed.contains("tcp_compressed_ack_kick") }
+        #expect(!kicks.isEmpty, "no sample of the compressed-ACK timer's send")
+        for kick in kicks {
+            #expect(kick.operation == "tcp_compressed_ack_timer" && kick.context == "softirq HRTIMER", "\(kick.operation) \(kick.context ?? "-"): \(kick.observed)")
+            #expect(inOrder(["hrtimer_run_softirq", "tcp_compressed_ack_kick", "__tcp_transmit_skb", "__dev_queue_xmit"], in: kick.observed), "\(kick.observed)")
+            #expect(["tcp_send_ack", "__tcp_send_ack"].allSatisfy { name in kick.steps.contains { $0.function == name && $0.status == .tailCall } },
+                    "\(kick.steps.map { "\($0.function) \($0.status)" })")
+        }
+    }
+
     @Test("two network namespaces joined by a veth pair: a packet received on one end with the address of the skb the same call queued to the other is said to be that skb, unverified (which devices are paired is not known), never \"not seen leaving a traced call\" (audit 35)",
           .enabled(if: TestSupport.underCI || TestSupport.commandExists("ip")))
     func vethPair() throws {
