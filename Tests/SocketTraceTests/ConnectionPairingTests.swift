@@ -385,7 +385,7 @@ struct ConnectionPairingTests {
             // The client's segments, as they leave (SYN, pure ACK or data, by
             // its TCP header), and its ESTABLISHED.
             witness: """
-                tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->oldstate == 2 && args->newstate == 1/ { printf("ESTABLISHED %d\\n", args->sport); }
+                tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->oldstate == 2 && args->newstate == 1/ { printf("ESTABLISHED %d %lld\\n", args->sport, nsecs); }
                 tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
                   $th = (struct tcphdr *)($skb->head + $skb->transport_header);
                   if ($ip->protocol == 6 && bswap($th->dest) == \(port)) {
@@ -433,6 +433,20 @@ struct ConnectionPairingTests {
                 && first.contains("the kernel's SYN_SENT → ESTABLISHED"), "\(first)")
         #expect(second.contains("no SYN#58; TCP Fast Open deferred it to the first send") && second.contains("the SYN carried this send's first bytes, up to all 11 B, its net#58;net_dev_queue len ")
                 && !second.contains("data 11 B"), "\(second)")
+        // The deferred connect's handshake, from its send's SYN (not from the connect's SYN_SENT, which
+        // would count the program's pause): within 100 µs of bpftrace's SYN → ESTABLISHED.
+        var connections: [Connection] = []
+        for record in records { if case let .connection(connection) = record { connections.append(connection) } }
+        let deferred = try #require(connections.first { $0.client.port.map(String.init) == clientPorts[1] }, "\(connections.map(\.title))")
+        #expect(deferred.kernelHandshakeFrom == "SYN queued", "\(deferred)")
+        let established = seen.split(separator: "\n").first { $0.hasPrefix("ESTABLISHED \(clientPorts[1]) ") }.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+        let syn = segments.first { $0[1] == clientPorts[1] && $0[2] == "syn=1" }.flatMap { Double($0[5]) }
+        if let kernel = deferred.kernelHandshake, let established, let syn {
+            #expect(abs(kernel * 1e9 - (established - syn)) < 100_000, "\(kernel * 1e6) µs, bpftrace \((established - syn) / 1000) µs")
+        } else {
+            Issue.record("no kernel handshake for the deferred connect (\(String(describing: deferred.kernelHandshake))) or no witness: \(seen)")
+        }
+        #expect(first.contains("the kernel's SYN_SENT → ESTABLISHED") && second.contains("the kernel's SYN queued → ESTABLISHED"), "\(second)")
         // 100,000 B do not fit a SYN (loopback's MSS is 65,483): its length says how much at most.
         let third = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: 3)))
         #expect(third.contains("the SYN carried at most ") && third.contains(" B of the 100000 B (the rest after the handshake)"), "\(third)")

@@ -40,8 +40,14 @@ public struct Connection: Sendable, Codable {
     public private(set) var handshake: Double?
     /// The handshake as the kernel did it, in seconds: the client's
     /// SYN_SENT to ESTABLISHED, when both state changes were sampled in its
-    /// connect (format 1.17).
+    /// connect (format 1.17); or, after a connect TCP Fast Open deferred,
+    /// from the first send's SYN queued (`kernelHandshakeFrom`).
     public var kernelHandshake: Double?
+    /// Where `kernelHandshake` starts when not at SYN_SENT: "SYN queued"
+    /// (format 1.19).
+    public var kernelHandshakeFrom: String?
+    /// How the handshake's start is named.
+    public var kernelHandshakeStart: String { kernelHandshakeFrom ?? "SYN_SENT" }
     /// The call that opened it on the client, when not a connect: a TCP
     /// Fast Open `sendto(MSG_FASTOPEN)`.
     public var opener: String?
@@ -129,8 +135,13 @@ public final class ConnectionTracker {
         if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
         let transfer = DataTransfer(call)
         if end.isClient, connection.kernelHandshake == nil, call.syscall == .connect || call.isFastOpen || transfer?.direction == .sent,
-           let activity = call.kernel, let microseconds = KernelComparison.handshake(activity) {
-            connection.kernelHandshake = microseconds / 1e6
+           let activity = call.kernel {
+            if let microseconds = KernelComparison.handshake(activity) {
+                connection.kernelHandshake = microseconds / 1e6
+            } else if transfer?.direction == .sent, let microseconds = KernelComparison.handshakeFromSyn(activity) {
+                connection.kernelHandshake = microseconds / 1e6
+                connection.kernelHandshakeFrom = "SYN queued"
+            }
         }
         if end.isClient && connection.established != true && Self.kernelSawEstablished(call, connection) { connection.established = true }
         let opens = call.connectAddress != nil ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient

@@ -412,7 +412,7 @@ public struct SequenceDiagram: Sendable {
                 add(.message(from: .serverKernel, to: .server, text: "\(call.name) = \(value)", reply: true, time: exit), at: exit)
                 if let handshake = connection.handshake {
                     // The calls' times, the tracer's stops included (audit 21: read as the kernel's handshake).
-                    let kernel = connection.kernelHandshake.map { "; the kernel's SYN_SENT → ESTABLISHED " + TextTimeline.duration($0) } ?? ""
+                    let kernel = connection.kernelHandshake.map { "; the kernel's \(connection.kernelHandshakeStart) → ESTABLISHED " + TextTimeline.duration($0) } ?? ""
                     addNote(.note(over: [.clientKernel, .serverKernel], text: "\(connection.openedBy)'s entry → accept's return " + TextTimeline.duration(handshake) + kernel))
                 }
             case _ where isClient && (call.isFastOpen || deferredConnect && DataTransfer(call)?.direction == .sent):

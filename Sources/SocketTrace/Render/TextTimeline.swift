@@ -397,7 +397,7 @@ public final class TextTimeline: TraceSink {
     static func handshakeText(_ connection: Connection, separator: String) -> String {
         var text = ""
         if let handshake = connection.handshake { text += separator + "\(connection.openedBy) → accept " + duration(handshake) }
-        if let kernel = connection.kernelHandshake { text += separator + "kernel handshake (SYN_SENT → ESTABLISHED) " + duration(kernel) }
+        if let kernel = connection.kernelHandshake { text += separator + "kernel handshake (\(connection.kernelHandshakeStart) → ESTABLISHED) " + duration(kernel) }
         return text
     }
 

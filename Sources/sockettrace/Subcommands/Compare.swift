@@ -41,7 +41,7 @@ struct Compare: ParsableCommand {
                 for connection in connections {
                     var line = "  #\(connection.id) \(connection.title)"
                     if let handshake = connection.handshake { line += ", \(connection.openedBy) → accept \(Int((handshake * 1e6).rounded())) µs" }
-                    if let kernel = connection.kernelHandshake { line += ", kernel handshake \(Int((kernel * 1e6).rounded())) µs" }
+                    if let kernel = connection.kernelHandshake { line += ", kernel handshake \(Int((kernel * 1e6).rounded())) µs" + (connection.kernelHandshakeFrom.map { " (from the \($0))" } ?? "") }
                     // As the timeline says it: an untraced end is said to be
                     // untraced, not to have sent nothing (audit 34 F1).
                     line += ", " + TextTimeline.bytesLine(connection)
