@@ -490,7 +490,9 @@ struct ConnectionPairingTests {
         func count(_ text: String) -> Int { diagram.components(separatedBy: text).count - 1 }
         if hook == "output" {
             let notes = count("not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this sendto)")
-            let late = count("data 4 B, queued by an earlier send, left after it")
+            // Drawn when the probe timer's segment left (sampled outside the program), or at the read that took them.
+            let late = count("data 4 B an earlier send left queued#58; the first segment that could hold them sampled leaving after it")
+                + count("data 4 B, queued by an earlier send, left after it (when, not sampled)")
             #expect(notes == inSends && late == notes && count("CK->>SK: data 4 B\n") == 4 - notes, "\(drops) \(diagram)")
         } else {
             // It left (drawn), and the note says it was dropped on arrival.
@@ -499,6 +501,71 @@ struct ConnectionPairingTests {
             // sendto's stack, which are not that send's own segment.)
             #expect(notes >= 1 && notes <= inSends && count("CK->>SK: data 4 B") == 4, "\(drops) \(diagram)")
         }
+    }
+
+    @Test("data netfilter dropped at the send in a burst, sent by the probe timer after the peer read what followed it: drawn when that segment left, not at the next read (audit 36 F1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func droppedInABurst() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("dropped-burst") + ".jsonl"
+        let witness = TestSupport.temporaryFile("dropped-burst") + ".txt"
+        // Bursts of five 3000 B sends, the fifth's segment dropped on output
+        // (every fourth large one): the reader takes the first 12,000 B, and
+        // waits for the rest, which the probe timer sends about 200 ms later.
+        let result = try traceInNamespace(
+            client: """
+                import socket
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                total = 0
+                for burst in range(2):
+                    for i in range(5): c.send(b'x' * 3000)
+                    while total < 15000 * (burst + 1): total += len(a.recv(65536))
+                c.close(); a.close()
+                """,
+            setup: """
+                nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && \\
+                nft add rule inet nf h tcp dport \(port) meta length '>' 1000 numgen inc mod 5 == 4 drop
+                """,
+            // Each client data segment that left (past netfilter: at the receive), with its payload and time.
+            witness: """
+                tracepoint:net:netif_receive_skb { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if ($ip->protocol == 6 && bswap($th->dest) == \(port)) {
+                    $payload = bswap($ip->tot_len) - $ip->ihl * 4 - $th->doff * 4;
+                    if ($payload > 0) { printf("SEGMENT %d %lld\\n", $payload, nsecs); } } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let segments = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("SEGMENT ") }
+            .map { $0.split(separator: " ") }.compactMap { fields -> (payload: Int, time: UInt64)? in
+                guard let payload = Int(fields[1]), let time = UInt64(fields[2]) else { return nil }
+                return (payload, time)
+            }
+        try #require(!segments.isEmpty, "the witness saw no segment: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let diagram = try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil))
+        var late: [(text: String, time: MonotonicTime)] = []
+        for case let .message(_, _, text, _, time) in diagram.steps where text.contains("an earlier send left queued") || text.contains("queued by an earlier send, left after it") {
+            late.append((text, time))
+        }
+        // The first burst's fifth segment (the fifth large packet) at least; later drops depend on the timer's segments counted.
+        #expect(late.count >= 1, "\(MermaidRenderer.render(diagram))")
+        for arrow in late {
+            // Never before the segment that carried them reached the peer (the witness: its receive).
+            let carried = segments.filter { $0.payload >= 3000 && $0.time <= arrow.time.nanoseconds + 1_000_000 }
+            #expect(!carried.isEmpty, "\(arrow.text) at \(arrow.time.nanoseconds), segments \(segments)")
+            if arrow.text.contains("the first segment that could hold them") {
+                // At the timer's own sample of that segment: within 1 ms of its receive.
+                #expect(arrow.text.contains("tcp_probe0_timer") && segments.contains { abs(Int64($0.time) - Int64(arrow.time.nanoseconds)) < 1_000_000 && $0.payload == 3000 },
+                        "\(arrow.text)")
+            }
+        }
+        // The first drawn after the read of the 12,000 B that left before it (it was drawn before that read).
+        let rendered = MermaidRenderer.render(diagram).split(separator: "\n").map(String.init)
+        let first = try #require(rendered.firstIndex { $0.contains("an earlier send left queued") || $0.contains("queued by an earlier send, left after it") })
+        #expect(rendered[..<first].last { $0.contains("SK-->>S: recvfrom") }?.hasSuffix("recvfrom = 12000 B") == true, "\(rendered[..<first].suffix(4))")
     }
 
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",

@@ -30,6 +30,9 @@ public struct SequenceDiagram: Sendable {
         var stateChanges: [KernelSample] = []
         var retransmissions: [KernelSample] = []
         var resets: [KernelSample] = []
+        // Packets of traced flows queued outside the traced tasks (a timer's,
+        // ksoftirqd's), with their 4-tuples.
+        var transmitsElsewhere: [KernelSample] = []
         let retransmission = "tcp:tcp_retransmit_skb"
         for record in records {
             if case let .syscall(call) = record {
@@ -41,6 +44,9 @@ public struct SequenceDiagram: Sendable {
             if case let .kernelEvent(sample) = record, sample.tracepoint == "sock:inet_sock_set_state" { stateChanges.append(sample) }
             if case let .kernelEvent(sample) = record, sample.tracepoint == "tcp:tcp_send_reset" { resets.append(sample) }
             if case let .kernelEvent(sample) = record, sample.tracepoint == retransmission { retransmissions.append(sample) }
+            if case let .kernelEvent(sample) = record, sample.tracepoint == KernelSample.transmitTracepoint, sample.flowEndpoints != nil {
+                transmitsElsewhere.append(sample)
+            }
             // A process's exit that released its sockets: its FINs' state changes.
             if case let .process(event) = record, let exit = event.exitKernel {
                 stateChanges += exit.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }
@@ -99,8 +105,14 @@ public struct SequenceDiagram: Sendable {
         // a read's 0 then says nothing of a FIN.
         var readsShut: [Bool: Bool] = [:]
         var synDrawn = false
-        // Per end: bytes its sends queued that were not seen leaving in them.
+        // Per end: bytes its sends queued that were not seen leaving in them;
+        // where in the end's byte stream they end, and since when they wait.
         var unsent: [Bool: Int64] = [:]
+        var unsentEnd: [Bool: Int64] = [:]
+        var unsentSince: [Bool: MonotonicTime] = [:]
+        // Per end: the bytes of the stream its calls sent, and took in.
+        var streamSent: [Bool: Int64] = [:]
+        var streamReceived: [Bool: Int64] = [:]
         // A connect TCP Fast Open deferred (its SYN leaves with the first send).
         var deferredConnect = false
         // The calls whose client retransmissions a Fast Open send's data
@@ -296,6 +308,13 @@ public struct SequenceDiagram: Sendable {
             Self.note(call, over: .clientKernel).map { add($0, at: exit) }
         }
 
+        // The lengths of the connection's packets sampled leaving either end,
+        // in its calls and outside them: the shortest is its headers alone.
+        let connectionTransmitLengths = sides.filter { $0.id == connection.id }.flatMap { side in
+            (side.call.kernel?.samples ?? []).filter { $0.tracepoint == KernelSample.transmitTracepoint && !$0.sides.softirq }.compactMap(\.packetLength)
+        } + transmitsElsewhere.filter { sample in
+            sample.flowEndpoints.map { Set([$0.source, $0.destination]) == Set([connection.client, connection.server]) } == true
+        }.compactMap(\.packetLength)
         for (call, id, isClient) in sides where id == connection.id {
             drawUntracedFins(before: call.entryTime)
             let process: Participant = isClient ? .client : .server
@@ -307,6 +326,16 @@ public struct SequenceDiagram: Sendable {
             // What its samples say of a send's data leaving it.
             let departure = DataTransfer(call)?.direction == .sent && !failed && value > 0
                 ? Self.departure(call, transmitSampled: transmitSampled) : nil
+            if !failed, value > 0, let transfer = DataTransfer(call) {
+                if transfer.direction == .sent { streamSent[isClient, default: 0] += transfer.bytes }
+                else if !DataTransfer.peeks(call) { streamReceived[isClient, default: 0] += transfer.bytes }
+            }
+            /// Bytes this end's send left queued (not seen leaving in it).
+            func leftQueued(_ bytes: Int64) {
+                unsent[isClient, default: 0] += bytes
+                unsentEnd[isClient] = streamSent[isClient, default: 0]
+                if unsentSince[isClient] == nil { unsentSince[isClient] = call.entryTime }
+            }
             switch call.syscall {
             case .connect where call.connectStart?.disconnects == true:
                 // connect(AF_UNSPEC) ends the connection (tcp_disconnect): a
@@ -438,10 +467,10 @@ public struct SequenceDiagram: Sendable {
                 case let .dropped(reason):
                     add(.note(over: [kernel], text: "\(value) B not sent: dropped before leaving (skb:kfree_skb \(reason) in this \(call.name)); left in TCP's queue"),
                         at: call.entryTime)
-                    unsent[isClient, default: 0] += value
+                    leftQueued(value)
                 default:
                     add(.note(over: [kernel], text: "\(value) B queued: no segment sampled leaving in this \(call.name)"), at: call.entryTime)
-                    unsent[isClient, default: 0] += value
+                    leftQueued(value)
                 }
             case _ where DataTransfer(call)?.direction == .sent && !failed && (unsent[isClient] ?? 0) > 0:
                 // Bytes an earlier send queued may leave with this one's
@@ -450,6 +479,8 @@ public struct SequenceDiagram: Sendable {
                 endRun()
                 let queued = unsent[isClient] ?? 0
                 unsent[isClient] = 0
+                unsentEnd[isClient] = nil
+                unsentSince[isClient] = nil
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
                 add(.message(from: kernel, to: peerKernel, text: "data \(value) B, with up to \(queued) B an earlier send queued",
                              reply: false, time: call.entryTime), at: call.entryTime)
@@ -490,11 +521,32 @@ public struct SequenceDiagram: Sendable {
                 // (audit 26 F12: wget's peek and its reads drawn as 380 B for 190).
                 // Bytes the peer's sends left queued (above), taken in here:
                 // they left later, outside those calls.
-                if !failed, value > 0, peerTraced, let queued = unsent[!isClient], queued > 0 {
-                    let bytes = min(queued, value)
-                    unsent[!isClient] = queued - bytes
-                    add(.message(from: peerKernel, to: kernel, text: "data \(bytes) B, queued by an earlier send, left after it",
-                                 reply: false, time: exit), at: exit)
+                // Drawn once this end has taken in the stream up to their
+                // last byte (TCP delivers in order; audit 36 F1: drawn at the
+                // next read, which took 12,000 B sent before them), when the
+                // first segment with data sampled leaving the peer outside
+                // its calls after them left, else at that read.
+                if !failed, value > 0, peerTraced, let queued = unsent[!isClient], queued > 0, let end = unsentEnd[!isClient],
+                   streamReceived[isClient, default: 0] >= end {
+                    unsent[!isClient] = 0
+                    unsentEnd[!isClient] = nil
+                    let since = unsentSince.removeValue(forKey: !isClient) ?? call.entryTime
+                    let sender = isClient ? (connection.server, connection.client) : (connection.client, connection.server)
+                    let fromSender = transmitsElsewhere.filter { sample in
+                        sample.flowEndpoints.map { $0.source == sender.0 && $0.destination == sender.1 } == true
+                    }
+                    // A segment that can hold them: longer than the connection's
+                    // shortest sampled (a pure ACK's headers) by their size.
+                    let headers = connectionTransmitLengths.min() ?? Int64.max / 2
+                    if let segment = fromSender.first(where: { $0.time > since && $0.time <= exit && ($0.packetLength ?? 0) >= headers + queued }) {
+                        let by = (segment.alignments?.first?.operation).map { "\($0) in " } ?? "in "
+                        add(.message(from: peerKernel, to: kernel,
+                                     text: "data \(queued) B an earlier send left queued: the first segment that could hold them sampled leaving after it, net:net_dev_queue len \(segment.packetLength ?? 0), \(by)\(segment.task ?? "another task")",
+                                     reply: false, time: segment.time), at: segment.time)
+                    } else {
+                        add(.message(from: peerKernel, to: kernel, text: "data \(queued) B, queued by an earlier send, left after it (when, not sampled)",
+                                     reply: false, time: exit), at: exit)
+                    }
                 }
                 let text = failed ? "\(call.name) = \(call.returnText)"
                     : DataTransfer.peeks(call) ? "\(call.name)(MSG_PEEK) = \(value) B, left queued" : "\(call.name) = \(value) B"
