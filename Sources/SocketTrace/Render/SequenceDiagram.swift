@@ -315,8 +315,33 @@ public struct SequenceDiagram: Sendable {
         } + transmitsElsewhere.filter { sample in
             sample.flowEndpoints.map { Set([$0.source, $0.destination]) == Set([connection.client, connection.server]) } == true
         }.compactMap(\.packetLength)
+        // Bytes an end's sends left queued, drawn when the first segment
+        // that can hold them (longer than the connection's shortest
+        // packet, a pure ACK's headers, by their size) was sampled leaving
+        // that end outside its calls (a timer's, ksoftirqd's) after them, by
+        // `limit`: true when one was.
+        func drawQueuedLeaving(fromClient: Bool, by limit: MonotonicTime) -> Bool {
+            guard let queued = unsent[fromClient], queued > 0, let since = unsentSince[fromClient] else { return false }
+            let (source, destination) = fromClient ? (connection.client, connection.server) : (connection.server, connection.client)
+            let headers = connectionTransmitLengths.min() ?? Int64.max / 2
+            guard let segment = transmitsElsewhere.first(where: { sample in
+                sample.flowEndpoints.map { $0.source == source && $0.destination == destination } == true
+                    && sample.time > since && sample.time <= limit && (sample.packetLength ?? 0) >= headers + queued
+            }) else { return false }
+            unsent[fromClient] = 0
+            unsentEnd[fromClient] = nil
+            unsentSince[fromClient] = nil
+            let by = (segment.alignments?.first?.operation).map { "\($0) in " } ?? "in "
+            let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
+            add(.message(from: from, to: to,
+                         text: "data \(queued) B an earlier send left queued: the first segment that could hold them sampled leaving after it, net:net_dev_queue len \(segment.packetLength ?? 0), \(by)\(segment.task ?? "another task")",
+                         reply: false, time: segment.time), at: segment.time)
+            return true
+        }
         for (call, id, isClient) in sides where id == connection.id {
             drawUntracedFins(before: call.entryTime)
+            // What an earlier send left queued and a timer sent before this send.
+            if DataTransfer(call)?.direction == .sent { _ = drawQueuedLeaving(fromClient: isClient, by: call.entryTime) }
             let process: Participant = isClient ? .client : .server
             let kernel: Participant = isClient ? .clientKernel : .serverKernel
             let peerKernel: Participant = isClient ? .serverKernel : .clientKernel
@@ -482,8 +507,16 @@ public struct SequenceDiagram: Sendable {
                 unsentEnd[isClient] = nil
                 unsentSince[isClient] = nil
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
-                add(.message(from: kernel, to: peerKernel, text: "data \(value) B, with up to \(queued) B an earlier send queued",
-                             reply: false, time: call.entryTime), at: call.entryTime)
+                // How much its segments carried, from their lengths less the
+                // connection's headers (its shortest packet): all of both, or
+                // "up to" when that does not add up (audit 36: one 6000 B
+                // segment drawn as "with up to 3000 B").
+                let lengths = Self.ownTransmits(call).compactMap(\.packetLength)
+                let carried = connectionTransmitLengths.min().map { headers in lengths.reduce(0) { $0 + $1 - headers } }
+                let text = carried == value + queued && !lengths.isEmpty
+                    ? "data \(value + queued) B: this \(call.name)'s \(value) B and the \(queued) B an earlier send queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
+                    : "data \(value) B, with up to \(queued) B an earlier send queued"
+                add(.message(from: kernel, to: peerKernel, text: text, reply: false, time: call.entryTime), at: call.entryTime)
             case _ where DataTransfer(call)?.direction == .sent:
                 let segments = Self.segmentsQueued(call, transmitSampled: transmitSampled)
                 if let current = run, current.fromClient == isClient {
@@ -527,26 +560,12 @@ public struct SequenceDiagram: Sendable {
                 // first segment with data sampled leaving the peer outside
                 // its calls after them left, else at that read.
                 if !failed, value > 0, peerTraced, let queued = unsent[!isClient], queued > 0, let end = unsentEnd[!isClient],
-                   streamReceived[isClient, default: 0] >= end {
+                   streamReceived[isClient, default: 0] >= end, !drawQueuedLeaving(fromClient: !isClient, by: exit) {
                     unsent[!isClient] = 0
                     unsentEnd[!isClient] = nil
-                    let since = unsentSince.removeValue(forKey: !isClient) ?? call.entryTime
-                    let sender = isClient ? (connection.server, connection.client) : (connection.client, connection.server)
-                    let fromSender = transmitsElsewhere.filter { sample in
-                        sample.flowEndpoints.map { $0.source == sender.0 && $0.destination == sender.1 } == true
-                    }
-                    // A segment that can hold them: longer than the connection's
-                    // shortest sampled (a pure ACK's headers) by their size.
-                    let headers = connectionTransmitLengths.min() ?? Int64.max / 2
-                    if let segment = fromSender.first(where: { $0.time > since && $0.time <= exit && ($0.packetLength ?? 0) >= headers + queued }) {
-                        let by = (segment.alignments?.first?.operation).map { "\($0) in " } ?? "in "
-                        add(.message(from: peerKernel, to: kernel,
-                                     text: "data \(queued) B an earlier send left queued: the first segment that could hold them sampled leaving after it, net:net_dev_queue len \(segment.packetLength ?? 0), \(by)\(segment.task ?? "another task")",
-                                     reply: false, time: segment.time), at: segment.time)
-                    } else {
-                        add(.message(from: peerKernel, to: kernel, text: "data \(queued) B, queued by an earlier send, left after it (when, not sampled)",
-                                     reply: false, time: exit), at: exit)
-                    }
+                    unsentSince[!isClient] = nil
+                    add(.message(from: peerKernel, to: kernel, text: "data \(queued) B, queued by an earlier send, left after it (when, not sampled)",
+                                 reply: false, time: exit), at: exit)
                 }
                 let text = failed ? "\(call.name) = \(call.returnText)"
                     : DataTransfer.peeks(call) ? "\(call.name)(MSG_PEEK) = \(value) B, left queued" : "\(call.name) = \(value) B"
