@@ -568,6 +568,102 @@ struct ConnectionPairingTests {
         #expect(rendered[..<first].last { $0.contains("SK-->>S: recvfrom") }?.hasSuffix("recvfrom = 12000 B") == true, "\(rendered[..<first].suffix(4))")
     }
 
+    @Test("segments sent again in a send's backlog (netfilter dropping on input): each drawn once, as a retransmission, none counted in a run's segments; every new segment drawn once (audit 37 F1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func retransmissionsInSends() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("retransmitted-in-sends") + ".jsonl"
+        let witness = TestSupport.temporaryFile("retransmitted-in-sends") + ".txt"
+        let result = try traceInNamespace(
+            client: """
+                import socket
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                total = 0
+                for burst in range(4):
+                    for i in range(8): c.send(b'x' * 3000)
+                    while total < 24000 * (burst + 1): total += len(a.recv(65536))
+                c.close(); a.close()
+                """,
+            setup: """
+                nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && \\
+                nft add rule inet nf h tcp dport \(port) meta length '>' 1000 numgen inc mod 4 == 1 drop
+                """,
+            // The client's data segments as they leave, and which were sent again.
+            witness: """
+                tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf("RETRANSMIT\\n"); }
+                tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if ($ip->protocol == 6 && bswap($th->dest) == \(port) && bswap($ip->tot_len) - $ip->ihl * 4 - $th->doff * 4 > 0) { printf("SEGMENT\\n"); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let seen = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n")
+        let retransmitted = seen.filter { $0 == "RETRANSMIT" }.count, segments = seen.filter { $0 == "SEGMENT" }.count
+        try #require(retransmitted > 0, "no retransmission: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        let arrows = diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("CK->>SK: ") }
+        #expect(arrows.filter { $0.contains("retransmitted") }.count == retransmitted, "\(retransmitted) retransmissions: \(diagram)")
+        // Each data arrow's segments: "in N segments", else one.
+        let drawn = arrows.filter { $0.hasPrefix("CK->>SK: data ") }.map { arrow -> Int in
+            guard let range = arrow.range(of: #"in (\d+) segments"#, options: .regularExpression) else { return 1 }
+            return Int(arrow[range].split(separator: " ")[1]) ?? 1
+        }.reduce(0, +)
+        #expect(drawn == segments - retransmitted, "\(segments) data segments, \(retransmitted) of them sent again; \(drawn) drawn as new: \(diagram)")
+    }
+
+    @Test("two sends in a row whose segments netfilter dropped on output: the segment that then carries them says two earlier sends queued their bytes, not one (audit 37 M1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func consecutiveDrops() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("consecutive-drops") + ".jsonl"
+        let witness = TestSupport.temporaryFile("consecutive-drops") + ".txt"
+        let result = try traceInNamespace(
+            client: """
+                import socket
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                total = 0
+                for burst in range(3):
+                    for i in range(4): c.send(b'x' * 3000)
+                    while total < 12000 * (burst + 1): total += len(a.recv(65536))
+                c.close(); a.close()
+                """,
+            setup: """
+                nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && \\
+                nft add rule inet nf h tcp dport \(port) meta length '>' 1000 numgen inc mod 3 != 0 drop
+                """,
+            witness: """
+                tracepoint:syscalls:sys_enter_sendto /comm == "python3"/ { @in[tid] = 1; }
+                tracepoint:syscalls:sys_exit_sendto /comm == "python3"/ { delete(@in[tid]); }
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d\\n", @in[tid]); }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let inSends = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0 == "DROP 1" }.count
+        let lines = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let notes = lines.filter { $0.contains("not sent#58; dropped before leaving") }.count
+        #expect(notes == inSends, "\(inSends) drops in sends: \(lines.joined(separator: "\n"))")
+        // Each arrow naming queued bytes names as many sends as drop notes came since the last data arrow.
+        var dropped = 0, named = 0
+        for line in lines {
+            if line.contains("not sent#58; dropped before leaving") { dropped += 1; continue }
+            guard line.hasPrefix("CK->>SK: data ") else { continue }
+            if line.contains("earlier send") {
+                named += 1
+                let says = line.contains("an earlier send") ? 1 : Int(line.components(separatedBy: " earlier sends")[0].split(separator: " ").last ?? "") ?? -1
+                #expect(says == dropped, "\(dropped) sends dropped before: \(line)")
+            }
+            dropped = 0
+        }
+        #expect(named > 0 && lines.contains { $0.contains("2 earlier sends") }, "\(lines.joined(separator: "\n"))")
+    }
+
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

@@ -110,6 +110,13 @@ public struct SequenceDiagram: Sendable {
         var unsent: [Bool: Int64] = [:]
         var unsentEnd: [Bool: Int64] = [:]
         var unsentSince: [Bool: MonotonicTime] = [:]
+        // Per end: how many sends left them (audit 37 M1: two sends' 3000 B
+        // each said to be "6000 B an earlier send queued").
+        var unsentSends: [Bool: Int] = [:]
+        func earlierSends(_ end: Bool) -> String {
+            let count = unsentSends[end] ?? 1
+            return count <= 1 ? "an earlier send" : "\(count) earlier sends"
+        }
         // Per end: the bytes of the stream its calls sent, and took in.
         var streamSent: [Bool: Int64] = [:]
         var streamReceived: [Bool: Int64] = [:]
@@ -328,13 +335,15 @@ public struct SequenceDiagram: Sendable {
                 sample.flowEndpoints.map { $0.source == source && $0.destination == destination } == true
                     && sample.time > since && sample.time <= limit && (sample.packetLength ?? 0) >= headers + queued
             }) else { return false }
+            let sends = earlierSends(fromClient)
             unsent[fromClient] = 0
             unsentEnd[fromClient] = nil
             unsentSince[fromClient] = nil
+            unsentSends[fromClient] = nil
             let by = (segment.alignments?.first?.operation).map { "\($0) in " } ?? "in "
             let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
             add(.message(from: from, to: to,
-                         text: "data \(queued) B an earlier send left queued: the first segment that could hold them sampled leaving after it, net:net_dev_queue len \(segment.packetLength ?? 0), \(by)\(segment.task ?? "another task")",
+                         text: "data \(queued) B \(sends) left queued: the first segment that could hold them sampled leaving after it, net:net_dev_queue len \(segment.packetLength ?? 0), \(by)\(segment.task ?? "another task")",
                          reply: false, time: segment.time), at: segment.time)
             return true
         }
@@ -358,6 +367,7 @@ public struct SequenceDiagram: Sendable {
             /// Bytes this end's send left queued (not seen leaving in it).
             func leftQueued(_ bytes: Int64) {
                 unsent[isClient, default: 0] += bytes
+                unsentSends[isClient, default: 0] += 1
                 unsentEnd[isClient] = streamSent[isClient, default: 0]
                 if unsentSince[isClient] == nil { unsentSince[isClient] = call.entryTime }
             }
@@ -503,19 +513,21 @@ public struct SequenceDiagram: Sendable {
                 // here and another at the peer's read (audit 30 M1).
                 endRun()
                 let queued = unsent[isClient] ?? 0
+                let sends = earlierSends(isClient)
                 unsent[isClient] = 0
                 unsentEnd[isClient] = nil
                 unsentSince[isClient] = nil
+                unsentSends[isClient] = nil
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
                 // How much its segments carried, from their lengths less the
                 // connection's headers (its shortest packet): all of both, or
                 // "up to" when that does not add up (audit 36: one 6000 B
                 // segment drawn as "with up to 3000 B").
-                let lengths = Self.ownTransmits(call).compactMap(\.packetLength)
+                let lengths = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }.compactMap(\.packetLength)
                 let carried = connectionTransmitLengths.min().map { headers in lengths.reduce(0) { $0 + $1 - headers } }
                 let text = carried == value + queued && !lengths.isEmpty
-                    ? "data \(value + queued) B: this \(call.name)'s \(value) B and the \(queued) B an earlier send queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
-                    : "data \(value) B, with up to \(queued) B an earlier send queued"
+                    ? "data \(value + queued) B: this \(call.name)'s \(value) B and the \(queued) B \(sends) queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
+                    : "data \(value) B, with up to \(queued) B \(sends) queued"
                 add(.message(from: kernel, to: peerKernel, text: text, reply: false, time: call.entryTime), at: call.entryTime)
             case _ where DataTransfer(call)?.direction == .sent:
                 let segments = Self.segmentsQueued(call, transmitSampled: transmitSampled)
@@ -526,6 +538,10 @@ public struct SequenceDiagram: Sendable {
                     endRun()
                     run = (isClient, 1, value, call.entryTime, call.name, segments)
                 }
+                // A segment it sent again (drawn at its time, from its
+                // tcp:tcp_retransmit_skb) ends the run, so that the next
+                // sends' data is drawn after it, as it left (audit 37 F1).
+                if Self.ownTransmits(call).contains(where: Self.isRetransmission) { endRun() }
             case let data where data.receivesData || DataTransfer(call)?.direction == .received:
                 endRun()
                 // End of file: the peer's FIN had come. Drawn here when no
@@ -561,10 +577,12 @@ public struct SequenceDiagram: Sendable {
                 // its calls after them left, else at that read.
                 if !failed, value > 0, peerTraced, let queued = unsent[!isClient], queued > 0, let end = unsentEnd[!isClient],
                    streamReceived[isClient, default: 0] >= end, !drawQueuedLeaving(fromClient: !isClient, by: exit) {
+                    let sends = earlierSends(!isClient)
                     unsent[!isClient] = 0
                     unsentEnd[!isClient] = nil
                     unsentSince[!isClient] = nil
-                    add(.message(from: peerKernel, to: kernel, text: "data \(queued) B, queued by an earlier send, left after it (when, not sampled)",
+                    unsentSends[!isClient] = nil
+                    add(.message(from: peerKernel, to: kernel, text: "data \(queued) B, queued by \(sends), left after it (when, not sampled)",
                                  reply: false, time: exit), at: exit)
                 }
                 let text = failed ? "\(call.name) = \(call.returnText)"
@@ -791,7 +809,15 @@ extension SequenceDiagram {
     /// call, or when the probe set samples no transmits.
     static func segmentsQueued(_ call: SyscallInvocation, transmitSampled: Bool) -> Int? {
         guard transmitSampled, call.kernel?.source == .observed else { return nil }
-        return Set(ownTransmits(call).compactMap(\.skbAddress)).count
+        return Set(ownTransmits(call).filter { !isRetransmission($0) }.compactMap(\.skbAddress)).count
+    }
+
+    /// A segment sent again (on __tcp_retransmit_skb's path: an ACK the
+    /// call's backlog took in led to it), drawn as such from its
+    /// tcp:tcp_retransmit_skb, not as one of the call's new segments
+    /// (audit 37 F1: counted in a run's segments and drawn again).
+    static func isRetransmission(_ sample: KernelSample) -> Bool {
+        sample.chain.contains("__tcp_retransmit_skb") || sample.chain.contains("tcp_retransmit_skb")
     }
 
     /// Nil without kernel samples for the call, or when the probe set
@@ -799,7 +825,7 @@ extension SequenceDiagram {
     static func departure(_ call: SyscallInvocation, transmitSampled: Bool) -> Departure? {
         guard transmitSampled, let kernel = call.kernel, kernel.source == .observed else { return nil }
         let own = kernel.samples.filter { $0.flow == nil || $0.flow?.owner == .ownSocket }
-        let sent = own.filter { $0.tracepoint == KernelSample.transmitTracepoint }
+        let sent = own.filter { $0.tracepoint == KernelSample.transmitTracepoint && !isRetransmission($0) }
         if !sent.isEmpty {
             // This send's own segments: those queued on its path, not a
             // retransmission a softirq on its stack sent.
