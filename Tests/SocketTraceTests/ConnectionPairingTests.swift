@@ -664,6 +664,44 @@ struct ConnectionPairingTests {
         #expect(named > 0 && lines.contains { $0.contains("2 earlier sends") }, "\(lines.joined(separator: "\n"))")
     }
 
+    @Test("a connect whose first SYN netfilter dropped on output, sent again by the timer: tcp_connect, not a deferred Fast Open; the drop said, the retransmission and the handshake drawn (audit 38 F1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func connectAfterDroppedSyn() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("dropped-syn") + ".jsonl"
+        let witness = TestSupport.temporaryFile("dropped-syn") + ".txt"
+        let result = try traceInNamespace(
+            client: """
+                import socket
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                c.send(b'hello'); assert a.recv(10) == b'hello'
+                c.close(); a.close(); L.close()
+                """,
+            setup: """
+                nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && \\
+                nft add rule inet nf h tcp dport \(port) tcp flags == syn numgen inc mod 2 == 0 drop
+                """,
+            witness: "tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf(\"RETRANSMIT %d\\n\", args->state); }",
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let retransmitted = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0 == "RETRANSMIT 2" }.count
+        #expect(retransmitted == 1, "the SYN sent again once (SYN_SENT): \((try? String(contentsOfFile: witness, encoding: .utf8)) ?? "")")
+        let records = try TraceFileReader(path: trace).records
+        var calls: [SyscallInvocation] = []
+        for record in records { if case let .syscall(call) = record { calls.append(call) } }
+        let connect = try #require(calls.first { $0.syscall == .connect })
+        #expect(connect.kernel?.operation == "tcp_connect", "\(connect.kernel?.operation ?? "-")")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: nil)))
+        #expect(!diagram.contains("Fast Open") && diagram.contains("SYN not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this connect)")
+                && diagram.components(separatedBy: "SYN retransmitted").count - 1 == retransmitted && diagram.contains("SK->>CK: SYN-ACK"), "\(diagram)")
+        // The handshake before accept returned.
+        let lines = diagram.split(separator: "\n").map(String.init)
+        let synAck = try #require(lines.firstIndex { $0.hasSuffix("SK->>CK: SYN-ACK") }), accepted = try #require(lines.firstIndex { $0.contains("accept4 = ") || $0.contains("accept = ") })
+        #expect(synAck < accepted, "\(diagram)")
+    }
+
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

@@ -337,8 +337,12 @@ public final class KernelCorrelator {
     /// own TCP_CLOSE → TCP_SYN_SENT, under __inet_stream_connect, names. A
     /// connect returning 0 with it still in TCP_SYN_SENT sent no SYN: TCP
     /// Fast Open deferred it to the first send (`leaves`).
+    /// A sample on tcp_connect's path (its SYN queued, or dropped before
+    /// leaving: audit 38 F1, a SYN netfilter dropped, sent again by the
+    /// timer) shows the SYN was sent: Fast Open's deferral never calls it.
     static func leftState(of call: SyscallInvocation, samples: [KernelSample]) -> Int64? {
         guard call.syscall == .connect, call.result?.failed == false,
+              !samples.contains(where: { $0.chain.contains("tcp_connect") }),
               let own = samples.first(where: { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["oldstate"]?.number == TCPState.close
                   && $0.fields["newstate"]?.number == TCPState.synSent && $0.chain.contains("__inet_stream_connect") }),
               let sock = own.fields["skaddr"]?.number else { return nil }

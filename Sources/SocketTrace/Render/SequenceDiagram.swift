@@ -398,9 +398,20 @@ public struct SequenceDiagram: Sendable {
                 // connect of a non-blocking socket, and for TCP_FASTOPEN_CONNECT,
                 // whose SYN leaves with the first write).
                 let sampled = call.kernel.map { $0.source == .observed } ?? false
-                let sentSyn = sampled ? call.kernel!.samples.contains { $0.tracepoint == "net:net_dev_queue" }
+                // A SYN dropped before it left (netfilter on output): its
+                // drop on tcp_connect's path; the retransmit timer sends it
+                // again (drawn below, from its tcp:tcp_retransmit_skb).
+                let synDropped = (call.kernel?.samples ?? []).first {
+                    $0.tracepoint == "skb:kfree_skb" && $0.chain.contains("tcp_connect") && $0.summary.hasPrefix("drop: ")
+                }
+                let synQueued = sampled ? call.kernel!.samples.contains { $0.tracepoint == "net:net_dev_queue" }
                     : !synDrawn && (!failed || [EINPROGRESS, ECONNREFUSED, ETIMEDOUT].contains(call.result?.errno ?? 0))
-                if sentSyn {
+                let sentSyn = synQueued || synDropped != nil
+                if let synDropped, !synQueued {
+                    synDrawn = true
+                    add(.note(over: [.clientKernel], text: "SYN not sent: dropped before leaving (\(synDropped.heading.replacingOccurrences(of: "drop: ", with: "")) in this connect); the retransmit timer sends it again"),
+                        at: synDropped.time)
+                } else if sentSyn {
                     synDrawn = true
                     // When its SYN was queued, where its own sample says (audit 34
                     // M3: drawn at connect's entry stop, the time to the SYN-ACK
@@ -463,9 +474,13 @@ public struct SequenceDiagram: Sendable {
                     }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if !failed {
-                    // Both taken in before connect returned; when, only the kernel's samples say.
-                    add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: exit), at: exit)
-                    add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: exit), at: exit)
+                    // Both taken in before connect returned; when, the client's
+                    // ESTABLISHED says where sampled (audit 38 F6: drawn at the
+                    // connect's exit, after the server's accept had returned).
+                    let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
+                    let at = established.flatMap { $0.time >= call.entryTime && $0.time <= exit ? $0.time : nil } ?? exit
+                    add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: at), at: at)
+                    add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: at), at: at)
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else {
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
