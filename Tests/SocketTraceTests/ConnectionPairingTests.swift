@@ -693,6 +693,13 @@ struct ConnectionPairingTests {
         for record in records { if case let .syscall(call) = record { calls.append(call) } }
         let connect = try #require(calls.first { $0.syscall == .connect })
         #expect(connect.kernel?.operation == "tcp_connect", "\(connect.kernel?.operation ?? "-")")
+        // The timer's SYN, sampled on another CPU though the connecting socket's port was not yet known
+        // (kept by the connect's destination, audit 38 F2).
+        var events: [KernelSample] = []
+        for record in records { if case let .kernelEvent(sample) = record { events.append(sample) } }
+        let timerSyn = events.filter { $0.tracepoint == "net:net_dev_queue" && $0.fields["dport"]?.number == Int64(port)
+            && $0.alignments?.first?.operation == "tcp_retransmit_timer" }
+        #expect(timerSyn.count == retransmitted, "\(events.map { "\($0.tracepoint) \($0.alignments?.first?.operation ?? "-")" })")
         let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: nil)))
         #expect(!diagram.contains("Fast Open") && diagram.contains("SYN not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this connect)")
                 && diagram.components(separatedBy: "SYN retransmitted").count - 1 == retransmitted && diagram.contains("SK->>CK: SYN-ACK"), "\(diagram)")

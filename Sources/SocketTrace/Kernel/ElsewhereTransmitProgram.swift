@@ -19,11 +19,19 @@ import Glibc
 /// In a traced task (`tgids`) it keeps nothing and learns instead: the
 /// ports of the packet's socket, both ends, go into `ports`, so a
 /// connection the traced program sent anything on is watched from its
-/// first packet. The tracer adds the ports of sockets its calls name too.
+/// first packet. The tracer adds the ports of sockets its calls name too,
+/// and, while a traced connect is under way, its destination's port
+/// (`destinations`): a packet whose socket's remote port is one is kept
+/// too (audit 38 F2: a SYN netfilter dropped never reached the device, so
+/// the connecting socket's new local port was not learnt, and the timer's
+/// retransmitted SYN and the handshake's ACK, sent on another CPU, were
+/// lost). Other programs' connections to that port are kept too, and left
+/// out by their 4-tuples.
 struct ElsewhereTransmitProgram {
     struct Maps {
         let tgids: Int32
         let ports: Int32
+        let destinations: Int32
         let scratch: Int32
         let ring: Int32
     }
@@ -85,13 +93,23 @@ struct ElsewhereTransmitProgram {
         a.or(.r1, .r2)
         learn("learnt remote")
         a.jump(to: "reject")
-        // Elsewhere: kept for a watched port.
+        // Elsewhere: kept for a watched local port, or a traced connect's destination.
         a.label("elsewhere")
         a.load(.r1, .double, from: .r10, -40)
         a.jump(if: .r1, .equal, 0, to: "reject")
         a.store(.r1, .word, to: .r10, -16)
         a.lookup(maps.ports, key: -16)
+        a.jump(if: .r0, .notEqual, 0, to: "keep")
+        a.load(.r1, .double, from: .r10, -48)                    // network order: swapped
+        a.mov(.r2, .r1)
+        a.shiftRight(.r2, 8)
+        a.and(.r1, 0xff)
+        a.shiftLeft(.r1, 8)
+        a.or(.r1, .r2)
+        a.store(.r1, .word, to: .r10, -16)
+        a.lookup(maps.destinations, key: -16)
         a.jump(if: .r0, .equal, 0, to: "reject")
+        a.label("keep")
         // The record, built in this CPU's scratch value.
         a.store(0, .word, to: .r10, -16)
         a.lookup(maps.scratch, key: -16)

@@ -28,6 +28,7 @@ public final class ElsewhereTransmits {
         maps = ElsewhereTransmitProgram.Maps(
             tgids: try made.create(BPF_MAP_TYPE_HASH, "st_tx_tgids", key: 4, value: 1, entries: Self.processes),
             ports: try made.create(BPF_MAP_TYPE_HASH, "st_tx_ports", key: 4, value: 4, entries: Self.ports),
+            destinations: try made.create(BPF_MAP_TYPE_HASH, "st_tx_dests", key: 4, value: 4, entries: Self.ports),
             scratch: try made.create(BPF_MAP_TYPE_PERCPU_ARRAY, "st_tx_scratch", key: 4, value: UInt32(ElsewhereTransmitProgram.recordSize), entries: 1),
             ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_tx_ring", key: 0, value: 0, entries: Self.ringBytes))
         do {
@@ -60,6 +61,32 @@ public final class ElsewhereTransmits {
         }
     }
 
+    /// Connects under way to each destination port, each counted once.
+    var destinations: [UInt16: Int] = [:]
+
+    /// A traced connect to `port` began: its socket's packets are kept
+    /// before its local port is known (`ElsewhereTransmitProgram`).
+    public func watch(destination port: UInt16) {
+        guard port != 0 else { return }
+        destinations[port, default: 0] += 1
+        guard destinations[port] == 1 else { return }
+        var key = UInt32(port)
+        var value: UInt32 = 1
+        _ = bpf_map_update_elem(maps.destinations, &key, &value, UInt64(BPF_ANY))
+    }
+
+    /// That connect ended (its socket's own ports watched from now on).
+    public func unwatch(destination port: UInt16) {
+        guard let count = destinations[port] else { return }
+        if count > 1 {
+            destinations[port] = count - 1
+            return
+        }
+        destinations[port] = nil
+        var key = UInt32(port)
+        _ = bpf_map_delete_elem(maps.destinations, &key)
+    }
+
     /// The records the ring holds, oldest first.
     func take() -> [ElsewhereTransmit] {
         var records: [ElsewhereTransmit] = []
@@ -75,7 +102,7 @@ public final class ElsewhereTransmits {
         isOpen = false
         ring?.free()
         ring = nil
-        for fd in [link, program, maps.tgids, maps.ports, maps.scratch, maps.ring] where fd >= 0 { Glibc.close(fd) }
+        for fd in [link, program, maps.tgids, maps.ports, maps.destinations, maps.scratch, maps.ring] where fd >= 0 { Glibc.close(fd) }
         link = -1
         program = -1
     }

@@ -147,7 +147,7 @@ extension Tracer {
         call.result = SyscallResult(rval: record.result, isError: (-4095 ... -1).contains(record.result))
         tracker.apply(call, received: receivedInFlight)
         decodeShownExit(&call, context, tracker: tracker, memory: memory)
-        watchPorts(of: call.socket)
+        watchPorts(of: call.socket, tid: call.tid)
         let interrupted = call.result.map { $0.failed && HeldCall.restartErrnos.contains($0.errno ?? 0) } ?? false
         return HeldCall(call: call, entered: interrupted ? entered : nil, awaitsThread: interrupted)
     }

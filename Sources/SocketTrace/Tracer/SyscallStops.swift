@@ -120,6 +120,14 @@ extension Tracer {
                 // Whether it starts a connection, completes or repeats one, or ends it (AF_UNSPEC).
                 let family = call.argument(1) == 0 ? nil
                     : memory.readExactly(call.argument(1), count: 2).map { UInt64($0.loadLittleEndian(UInt16.self, at: 0)) }
+                // Its socket's packets sent elsewhere are kept by their
+                // destination until its local port is known (its exit).
+                if let elsewhere = kernel?.sampler?.elsewhereTransmits, family == UInt64(AF_INET) || family == UInt64(AF_INET6),
+                   let bytes = memory.readExactly(call.argument(1), count: 4) {
+                    let port = bytes.loadBigEndian(UInt16.self, at: 2)
+                    if let earlier = connectDestinations.updateValue(port, forKey: thread.tid) { elsewhere.unwatch(destination: earlier) }
+                    elsewhere.watch(destination: port)
+                }
                 call.connectStart = ConnectStart(state: tracker.socket(Int32(truncatingIfNeeded: call.argument(0)))?.state,
                                                  addressFamily: family)
                 // A disconnect acts on the connection the socket had: the socket as the call found it.
@@ -235,15 +243,17 @@ extension Tracer {
         // Nothing below reads the thread: it runs on while the kernel's
         // samples (already in the rings) are attributed and the call written.
         resume(thread, sealing: memory)
-        watchPorts(of: call.socket)
+        watchPorts(of: call.socket, tid: call.tid)
         submit(.finishedCall(call))
     }
 
     /// A traced call's socket's ports, both ends: the kernel's filter of
     /// packets sent outside the traced tasks keeps its flow's
     /// (`ElsewhereTransmits`).
-    func watchPorts(of socket: SocketSnapshot?) {
-        guard let elsewhere = kernel?.sampler?.elsewhereTransmits, let socket, socket.isTCP else { return }
-        elsewhere.watch(ports: [socket.local?.port, socket.peer?.port].compactMap { $0 })
+    /// A connect's destination stops being watched once its own ports are.
+    func watchPorts(of socket: SocketSnapshot?, tid: Int32) {
+        guard let elsewhere = kernel?.sampler?.elsewhereTransmits else { return }
+        if let socket, socket.isTCP { elsewhere.watch(ports: [socket.local?.port, socket.peer?.port].compactMap { $0 }) }
+        if let port = connectDestinations.removeValue(forKey: tid) { elsewhere.unwatch(destination: port) }
     }
 }

@@ -49,6 +49,9 @@ public final class Tracer {
     var interruptedHeld = 0
     /// The running calls last told to the sinks (`takeRecordedCalls`).
     var lastInFlightSent: [Int32: MonotonicTime] = [:]
+    /// The destination port each thread's connect under way is watched
+    /// by (`ElsewhereTransmits.watch(destination:)`), until its exit.
+    var connectDestinations: [Int32: UInt16] = [:]
     /// How often an idle tracer takes those records while it waits.
     static let dataCallPoll: Int32 = 10
     /// The longest a tracer busy with recorded calls leaves the sample rings undrained (ns).
