@@ -491,7 +491,7 @@ struct ConnectionPairingTests {
         if hook == "output" {
             let notes = count("not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this sendto)")
             // Drawn when the probe timer's segment left (sampled outside the program), or at the read that took them.
-            let late = count("data 4 B an earlier send left queued#58; the first segment that could hold them sampled leaving after it")
+            let late = count("data 4 B an earlier send left queued#58; the segment sampled leaving after it")
                 + count("data 4 B, queued by an earlier send, left after it (when, not sampled)")
             #expect(notes == inSends && late == notes && count("CK->>SK: data 4 B\n") == 4 - notes, "\(drops) \(diagram)")
         } else {
@@ -556,7 +556,7 @@ struct ConnectionPairingTests {
             // Never before the segment that carried them reached the peer (the witness: its receive).
             let carried = segments.filter { $0.payload >= 3000 && $0.time <= arrow.time.nanoseconds + 1_000_000 }
             #expect(!carried.isEmpty, "\(arrow.text) at \(arrow.time.nanoseconds), segments \(segments)")
-            if arrow.text.contains("the first segment that could hold them") {
+            if arrow.text.contains("segment sampled leaving after it") {
                 // At the timer's own sample of that segment: within 1 ms of its receive.
                 #expect(arrow.text.contains("tcp_probe0_timer") && segments.contains { abs(Int64($0.time) - Int64(arrow.time.nanoseconds)) < 1_000_000 && $0.payload == 3000 },
                         "\(arrow.text)")
@@ -707,6 +707,99 @@ struct ConnectionPairingTests {
         let lines = diagram.split(separator: "\n").map(String.init)
         let synAck = try #require(lines.firstIndex { $0.hasSuffix("SK->>CK: SYN-ACK") }), accepted = try #require(lines.firstIndex { $0.contains("accept4 = ") || $0.contains("accept = ") })
         #expect(synAck < accepted, "\(diagram)")
+    }
+
+    /// The client's segments to `port` as they leave: payload, FIN flag, and
+    /// whether the client thread was in setsockopt or shutdown (bpftrace).
+    static func clientSegmentsWitness(port: Int) -> String {
+        """
+        tracepoint:syscalls:sys_enter_setsockopt /comm == "python3"/ { @in[tid] = 1; }
+        tracepoint:syscalls:sys_enter_shutdown /comm == "python3"/ { @in[tid] = 2; }
+        tracepoint:syscalls:sys_exit_setsockopt, tracepoint:syscalls:sys_exit_shutdown /comm == "python3"/ { delete(@in[tid]); }
+        tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
+          $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+          if ($ip->protocol == 6 && bswap($th->dest) == \(port)) {
+            $payload = bswap($ip->tot_len) - $ip->ihl * 4 - $th->doff * 4;
+            if ($payload > 0 || $th->fin) { printf("SEGMENT %d fin=%d in=%d seq=%u\\n", $payload, $th->fin, @in[tid], bswap($th->seq)); } } }
+        """
+    }
+
+    @Test("data sends left queued, drawn where it left: pushed by setsockopt(TCP_CORK, 0), with the FIN by shutdown (one segment), and as a closed window opened, in the reader's calls, its FIN queued behind it (audit 38 F3, F4, F5, M1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
+    func queuedDataDrawnWhereItLeft() throws {
+        func run(_ name: String, _ client: String, port: Int) throws -> (diagram: String, segments: [String]) {
+            let trace = TestSupport.temporaryFile(name) + ".jsonl", witness = TestSupport.temporaryFile(name) + ".txt"
+            let result = try traceInNamespace(client: client, setup: "true", witness: Self.clientSegmentsWitness(port: port),
+                                              into: witness, options: "--save \(trace) -o /dev/null")
+            #expect(result.status == 0, "\(result.stderr)")
+            // By sequence number: a segment sent again counts once.
+            var seen: Set<Substring> = []
+            let segments = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("SEGMENT ") }
+                .filter { seen.insert($0.split(separator: " ").last ?? "").inserted }.map { $0.split(separator: " ").dropLast().joined(separator: " ") }
+            return (MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil))), segments)
+        }
+        let prelude = { (port: Int) in """
+            import socket, os, time, threading
+            L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+            """ }
+        // TCP_CORK: three sends held, one segment when the cork comes off.
+        var port = TestSupport.freshPort()
+        let cork = try run("cork", prelude(port) + """
+
+            c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            c.send(b'd' * 1000); c.send(b'e' * 1000); os.writev(c.fileno(), [b'f' * 500, b'g' * 700])
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            got = 0
+            while got < 3200: got += len(a.recv(65536))
+            c.close(); a.close()
+            """, port: port)
+        #expect(cork.segments.contains("SEGMENT 3200 fin=0 in=1"), "\(cork.segments)")
+        #expect(cork.diagram.contains("data 3200 B 3 earlier sends left queued#58; the segment sampled leaving after it (net#58;net_dev_queue len ")
+                && cork.diagram.contains(", in setsockopt of "), "\(cork.diagram)")
+        // Corked data and the FIN in one segment, sent by shutdown.
+        port = TestSupport.freshPort()
+        let half = try run("half-corked", prelude(port) + """
+
+            c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            c.send(b'x' * 3000); c.shutdown(socket.SHUT_WR)
+            got = 0
+            while True:
+                d = a.recv(65536)
+                if not d: break
+                got += len(d)
+            a.close(); c.close()
+            """, port: port)
+        #expect(half.segments == ["SEGMENT 3000 fin=1 in=2"], "\(half.segments)")
+        let halfLines = half.diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let data = try #require(halfLines.firstIndex { $0.contains("data 3000 B an earlier send left queued#58; the segment sampled leaving after it") && $0.contains("in shutdown of ") }, "\(half.diagram)")
+        let fin = try #require(halfLines.firstIndex { $0.hasPrefix("CK->>SK: FIN") }, "\(half.diagram)")
+        #expect(data < fin && halfLines[fin].contains("in that segment"), "\(half.diagram)")
+        // A closed window: the reader's calls let the rest go; the FIN queued behind it.
+        port = TestSupport.freshPort()
+        let window = try run("closed-window", prelude(port) + """
+
+            L.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            def write():
+                c.sendall(b'w' * 60000); c.shutdown(socket.SHUT_WR)
+            writer = threading.Thread(target=write); writer.start()
+            time.sleep(0.3)
+            while a.recv(1000): time.sleep(0.005)
+            writer.join(); a.close(); c.close()
+            """, port: port)
+        let sent = window.segments.filter { $0.contains("in=0") && !$0.hasPrefix("SEGMENT 0 ") }
+        let lines = window.diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let first = try #require(lines.first { $0.hasPrefix("CK->>SK: data ") && $0.contains("B left queued") && !$0.contains("earlier send") }, "\(window.diagram)")
+        let later = try #require(lines.first { $0.contains("an earlier send left queued#58; the ") && $0.contains("segments sampled leaving after it") }, "\(window.diagram)")
+        // Every data segment drawn once: those of the send, and the rest.
+        func count(_ line: String, _ pattern: String) -> Int {
+            line.range(of: pattern, options: .regularExpression).flatMap { Int(line[$0].split(separator: " ")[pattern.hasPrefix("in") ? 1 : 1]) } ?? 0
+        }
+        let inSend = count(first, #"in (\d+) segment"#), afterwards = count(later, #"the (\d+) segments"#)
+        #expect(inSend + afterwards == sent.count, "\(sent.count) data segments: \(first) / \(later)")
+        #expect(lines.contains { $0.contains("FIN queued behind") } && lines.contains { $0.hasPrefix("CK->>SK: FIN, queued behind them") }, "\(window.diagram)")
     }
 
     @Test("a connect that timed out: its connection (timed out), its SYN's retransmissions drawn as bpftrace counts them, no handshake",

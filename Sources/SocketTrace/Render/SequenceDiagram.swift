@@ -322,29 +322,67 @@ public struct SequenceDiagram: Sendable {
         } + transmitsElsewhere.filter { sample in
             sample.flowEndpoints.map { Set([$0.source, $0.destination]) == Set([connection.client, connection.server]) } == true
         }.compactMap(\.packetLength)
-        // Bytes an end's sends left queued, drawn when the first segment
-        // that can hold them (longer than the connection's shortest
-        // packet, a pure ACK's headers, by their size) was sampled leaving
-        // that end outside its calls (a timer's, ksoftirqd's) after them, by
-        // `limit`: true when one was.
+        // Each end's data segments sampled leaving besides its sends' own,
+        // with where: outside the traced calls (a timer's, ksoftirqd's), in
+        // its other calls (setsockopt(TCP_CORK, 0), shutdown, close), and in
+        // the other end's calls (its receive taking in an ACK or a window
+        // update that let them go: "sent to this socket by its peer").
+        let headers = connectionTransmitLengths.min()
+        func payload(_ sample: KernelSample) -> Int64 {
+            guard let headers, let length = sample.packetLength else { return 0 }
+            return length - headers
+        }
+        var leavingLater: [Bool: [(sample: KernelSample, place: String)]] = [:]
+        for end in [true, false] {
+            let (source, destination) = end ? (connection.client, connection.server) : (connection.server, connection.client)
+            var found: [(sample: KernelSample, place: String)] = transmitsElsewhere.filter { sample in
+                sample.flowEndpoints.map { $0.source == source && $0.destination == destination } == true
+            }.map { sample in (sample, ((sample.alignments?.first?.operation).map { "\($0) in " } ?? "in ") + (sample.task ?? "another task")) }
+            for side in sides where side.id == connection.id {
+                let samples: [KernelSample]
+                if side.isClient == end {
+                    guard DataTransfer(side.call)?.direction != .sent else { continue }
+                    samples = Self.ownTransmits(side.call)
+                } else {
+                    samples = (side.call.kernel?.samples ?? []).filter { $0.tracepoint == KernelSample.transmitTracepoint && $0.flow?.owner == .peer }
+                }
+                found += samples.filter { !Self.isRetransmission($0) }.map { ($0, "in \(side.call.name) of \(side.call.tid)") }
+            }
+            leavingLater[end] = found.filter { payload($0.sample) > 0 }.sorted { $0.sample.time < $1.sample.time }
+        }
+        // A FIN queued behind an end's unsent data (a shutdown or close with nothing sampled leaving).
+        var finPending: [Bool: Bool] = [:]
+        // Bytes an end's sends left queued, drawn where the segments that
+        // carried them were sampled leaving after them, by `limit` (their
+        // payloads, lengths less the connection's headers, adding up to
+        // them): true when they were.
         func drawQueuedLeaving(fromClient: Bool, by limit: MonotonicTime) -> Bool {
             guard let queued = unsent[fromClient], queued > 0, let since = unsentSince[fromClient] else { return false }
-            let (source, destination) = fromClient ? (connection.client, connection.server) : (connection.server, connection.client)
-            let headers = connectionTransmitLengths.min() ?? Int64.max / 2
-            guard let segment = transmitsElsewhere.first(where: { sample in
-                sample.flowEndpoints.map { $0.source == source && $0.destination == destination } == true
-                    && sample.time > since && sample.time <= limit && (sample.packetLength ?? 0) >= headers + queued
-            }) else { return false }
+            var carried: Int64 = 0
+            var segments: [(sample: KernelSample, place: String)] = []
+            for candidate in leavingLater[fromClient] ?? [] where candidate.sample.time > since && candidate.sample.time <= limit {
+                segments.append(candidate)
+                carried += payload(candidate.sample)
+                if carried >= queued { break }
+            }
+            guard carried >= queued, let first = segments.first, let last = segments.last else { return false }
             let sends = earlierSends(fromClient)
             unsent[fromClient] = 0
             unsentEnd[fromClient] = nil
             unsentSince[fromClient] = nil
             unsentSends[fromClient] = nil
-            let by = (segment.alignments?.first?.operation).map { "\($0) in " } ?? "in "
+            var places: [String] = []
+            for segment in segments where !places.contains(segment.place) { places.append(segment.place) }
+            let lengths = segments.prefix(4).compactMap(\.sample.packetLength).map(String.init).joined(separator: ", ") + (segments.count > 4 ? ", …" : "")
+            let span = segments.count > 1 ? ", the last \(TextTimeline.duration(Double(last.sample.time.nanoseconds - first.sample.time.nanoseconds) / 1e9)) after the first" : ""
             let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
             add(.message(from: from, to: to,
-                         text: "data \(queued) B \(sends) left queued: the first segment that could hold them sampled leaving after it, net:net_dev_queue len \(segment.packetLength ?? 0), \(by)\(segment.task ?? "another task")",
-                         reply: false, time: segment.time), at: segment.time)
+                         text: "data \(queued) B \(sends) left queued: \(segments.count == 1 ? "the segment" : "the \(segments.count) segments") sampled leaving after it (net:net_dev_queue len \(lengths)), \(places.prefix(3).joined(separator: ", "))\(places.count > 3 ? ", …" : "")\(span)",
+                         reply: false, time: first.sample.time), at: first.sample.time)
+            if finPending.removeValue(forKey: fromClient) == true {
+                add(.message(from: from, to: to, text: "FIN, queued behind them: with or after their last segment", reply: false, time: last.sample.time),
+                    at: last.sample.time)
+            }
             return true
         }
         for (call, id, isClient) in sides where id == connection.id {
@@ -544,6 +582,18 @@ public struct SequenceDiagram: Sendable {
                     ? "data \(value + queued) B: this \(call.name)'s \(value) B and the \(queued) B \(sends) queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
                     : "data \(value) B, with up to \(queued) B \(sends) queued"
                 add(.message(from: kernel, to: peerKernel, text: text, reply: false, time: call.entryTime), at: call.entryTime)
+            case _ where DataTransfer(call)?.direction == .sent && !failed && value > 0 && departure == .sent
+                    && Self.leftBehind(call, value: value, headers: headers) > 0:
+                // Its own segments carried less than it queued (a closed or
+                // small window, audit 38 F5: 60,000 B drawn leaving at the
+                // send, 2048 B did): what they carried, and the rest queued.
+                endRun()
+                let rest = Self.leftBehind(call, value: value, headers: headers)
+                let own = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }
+                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: kernel, to: peerKernel, text: "data \(value - rest) B in \(own.count == 1 ? "1 segment" : "\(own.count) segments"), \(rest) B left queued",
+                             reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
+                leftQueued(rest)
             case _ where DataTransfer(call)?.direction == .sent:
                 let segments = Self.segmentsQueued(call, transmitSampled: transmitSampled)
                 if let current = run, current.fromClient == isClient {
@@ -623,10 +673,30 @@ public struct SequenceDiagram: Sendable {
                 } else if sentSegment && !(alreadyShut && call.kernel == nil) && (call.syscall == .close || call.argument(1) != 0) {
                     let segment = operation?.contains("close_reset") == true ? "RST" : "FIN"
                     // When it left, where the kernel's sample says; an untraced peer's FIN before it first.
-                    let sent = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }?.time ?? call.entryTime
+                    let transmits = call.kernel?.samples.filter { $0.tracepoint == "net:net_dev_queue" } ?? []
+                    let sent = transmits.first?.time ?? call.entryTime
                     drawUntracedFins(before: sent)
-                    add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: sent), at: sent)
+                    // Data earlier sends left queued goes first, in this call's
+                    // segments (audit 38 F4: a FIN drawn, then the data "when,
+                    // not sampled"; one segment carried both).
+                    if segment == "FIN", drawQueuedLeaving(fromClient: isClient, by: exit) {
+                        let own = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }
+                        if own.count == 1, let only = own.first {
+                            add(.message(from: kernel, to: peerKernel, text: "FIN, in that segment (the only one this \(call.name) queued)", reply: false, time: only.time), at: only.time)
+                        } else {
+                            let last = own.last?.time ?? sent
+                            add(.message(from: kernel, to: peerKernel, text: "FIN", reply: false, time: last), at: last)
+                        }
+                    } else {
+                        add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: sent), at: sent)
+                    }
                     Self.note(call, over: kernel).map(addNote)
+                } else if (unsent[isClient] ?? 0) > 0, !failed, call.syscall == .close || call.argument(1) != 0,
+                          call.kernel?.samples.contains(where: { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["newstate"]?.number == TCPState.finWait1 }) == true {
+                    // Its FIN waits behind data still queued (audit 38 M1: "no
+                    // FIN: none was sampled", and the FIN never drawn).
+                    finPending[isClient] = true
+                    addNote(.note(over: [kernel], text: "FIN queued behind \(unsent[isClient] ?? 0) B still unsent: it leaves with or after the last of them"))
                 } else if call.syscall == .close {
                     let why = switch operation {
                     case _ where alreadyShut && call.kernel == nil: "shutdown sent it"
@@ -647,6 +717,13 @@ public struct SequenceDiagram: Sendable {
                     addNote(.note(over: [kernel], text: "no FIN: " + why))
                 }
             default:
+                // A call that is neither a send nor a receive may push what
+                // sends left queued (setsockopt(TCP_CORK, 0), audit 38 F3).
+                if (unsent[isClient] ?? 0) > 0, !Self.ownTransmits(call).isEmpty {
+                    endRun()
+                    add(.message(from: process, to: kernel, text: call.name, reply: false, time: call.entryTime), at: call.entryTime)
+                    _ = drawQueuedLeaving(fromClient: isClient, by: exit)
+                }
                 continue
             }
         }
@@ -825,6 +902,19 @@ extension SequenceDiagram {
     static func segmentsQueued(_ call: SyscallInvocation, transmitSampled: Bool) -> Int? {
         guard transmitSampled, call.kernel?.source == .observed else { return nil }
         return Set(ownTransmits(call).filter { !isRetransmission($0) }.compactMap(\.skbAddress)).count
+    }
+
+    /// The bytes a send queued that its own segments did not carry (their
+    /// lengths less the connection's headers, `headers`): 0 unless short by
+    /// more than 40 B a segment (TCP options a header may have beyond the
+    /// shortest packet's), so a header estimate never makes a shortfall.
+    static func leftBehind(_ call: SyscallInvocation, value: Int64, headers: Int64?) -> Int64 {
+        guard let headers else { return 0 }
+        let own = ownTransmits(call).filter { !isRetransmission($0) }
+        let lengths = own.compactMap(\.packetLength)
+        guard !own.isEmpty, lengths.count == own.count else { return 0 }
+        let carried = lengths.reduce(0) { $0 + $1 - headers }
+        return value - carried > 40 * Int64(own.count) ? value - carried : 0
     }
 
     /// A segment sent again (on __tcp_retransmit_skb's path: an ACK the
