@@ -79,6 +79,16 @@ struct ExportTests {
         #expect(events.contains { $0["ph"] as? String == "X" && $0["name"] as? String == "accept" })
         // connect → accept, client write → server recv, server send → client read.
         #expect(events.filter { $0["flow_out"] as? Bool == true }.count >= 3)
+        // Each flow end a moment, and each flow forward in time: out where the data or SYN left, in where it was
+        // taken in (audit 40 M1: a twentieth of the call, a read's "← data" before the send).
+        let flows = events.filter { $0["cat"] as? String == "flow" }
+        #expect(flows.allSatisfy { ($0["dur"] as? Double) == 0.001 })
+        for out in flows where out["flow_out"] as? Bool == true {
+            let into = try #require(flows.first { $0["flow_in"] as? Bool == true && $0["bind_id"] as? String == out["bind_id"] as? String })
+            #expect((out["ts"] as? Double ?? 0) <= (into["ts"] as? Double ?? 0), "\(out) → \(into)")
+            #expect((out["name"] as? String == "connection →") == (into["name"] as? String == "← connection"), "\(out) → \(into)")
+        }
+        #expect(flows.contains { $0["name"] as? String == "connection →" } && flows.contains { $0["name"] as? String == "data →" })
         if TestSupport.canObserveKernel {
             // A sample is an instant at its time with its stack, never a slice of invented length (audit 27).
             #expect(!events.contains { $0["cat"] as? String == "kernel" && $0["ph"] as? String == "X" })

@@ -148,6 +148,21 @@ import Testing
         #expect(queued.takeCrossDevice(of: 0x600, at: at, length: 58, device: "va") == nil)
     }
 
+    @Test("a drop is on arrival only when its stack's innermost IP step is the receive's: netfilter's output hook in a backlog or in a receive's answer is not (audit 40 F1)")
+    func dropOnArrivalOrOnTheWayOut() {
+        func drop(_ chain: [String]) -> KernelSample { Self.sample("skb:kfree_skb", chain, at: 10, skb: 0x100, length: 0) }
+        let input = drop(["kfree_skb_reason", "nf_hook_slow", "ip_rcv", "__netif_receive_skb_one_core", "process_backlog", "net_rx_action",
+                          "handle_softirqs", "do_softirq", "__local_bh_enable_ip", "__dev_queue_xmit", "ip_finish_output2", "__sys_sendto"])
+        let outputInBacklog = drop(["kfree_skb_reason", "nf_hook_slow", "__ip_local_out", "ip_local_out", "__ip_queue_xmit", "__tcp_transmit_skb",
+                                    "tcp_write_xmit", "__tcp_push_pending_frames", "tcp_rcv_established", "tcp_v4_do_rcv", "__release_sock",
+                                    "release_sock", "tcp_sendmsg", "__sys_sendto"])
+        let outputInReceive = drop(["kfree_skb_reason", "nf_hook_slow", "__ip_local_out", "ip_local_out", "__ip_queue_xmit", "__tcp_transmit_skb",
+                                    "tcp_v4_rcv", "ip_local_deliver_finish", "__netif_receive_skb_one_core", "process_backlog", "net_rx_action"])
+        #expect(SequenceDiagram.isDroppedOnArrival(input))
+        #expect(!SequenceDiagram.isDroppedOnArrival(outputInBacklog))
+        #expect(!SequenceDiagram.isDroppedOnArrival(outputInReceive))
+    }
+
     @Test("a kworker is named without the workqueue its name ends with while it runs one (audit 11); other names as they are")
     func stableKernelThreadNames() {
         #expect(BackgroundWork.stableName("kworker/1:1-events_power_efficient") == "kworker/1:1")

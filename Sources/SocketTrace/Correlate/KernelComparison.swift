@@ -190,7 +190,7 @@ public struct KernelComparison: Sendable, Codable {
         var out = ""
         if !timings.isEmpty {
             out += "\nsamples per operation and tracepoint (softirq work under its own operation; µs from the entry of the call it ran in, min / median / max:"
-                + " `from entry stop` rows from the tracer's stop at the call's entry, some tens of µs before the kernel's own entry;"
+                + " `from entry stop` rows from the tracer's stop at the call's entry, tens of µs or more (under load) before the kernel's own entry;"
                 + " `from kernel entry` rows from the kernel's sys_enter, for the reads and writes it recorded; `exit` rows from the release's first sample)\n"
             // Columns as wide as their longest entry (audit 19: names cut to 22 ran into the tracepoint).
             let operationWidth = timings.map(\.operation.count).max()! + 2, tracepointWidth = timings.map(\.tracepoint.count).max()! + 2

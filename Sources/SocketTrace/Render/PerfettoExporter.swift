@@ -132,22 +132,31 @@ public struct PerfettoExporter {
                             "ts": start - margin, "dur": duration + 2 * margin, "args": ["frame": frame.shortText]])
             }
         }
-        let edge = duration / 20
+        // Each flow end a nanosecond at its moment (audit 40 M1: a twentieth
+        // of the call at its start or end, so a read's "← data" lay before
+        // the send): a send's where its first own segment was sampled
+        // leaving (else its return), a connect's at its SYN's (else its
+        // entry); a receive's and an accept's at their return, when what
+        // they took in was theirs. Named by what they carry.
+        let opensConnection = call.syscall == .connect || call.syscall == .accept || call.syscall == .accept4
+        let what = opensConnection ? "connection" : "data"
+        let leftAt = SequenceDiagram.ownTransmits(call).filter { !SequenceDiagram.isRetransmission($0) }.map(\.time).min()
+            .map(micros).flatMap { $0 >= start && $0 < end ? $0 : nil }
         for (index, id) in flowsIn.enumerated() {
-            let width = edge / Double(flowsIn.count)
-            out.append(["ph": "X", "name": "← data", "cat": "flow", "pid": call.pid, "tid": call.tid,
-                        "ts": start + Double(index) * width, "dur": width * 0.9, "bind_id": "0x\(String(id, radix: 16))", "flow_in": true])
+            let at = max(start, end - Double(flowsIn.count - index) * 0.001)
+            out.append(["ph": "X", "name": "← \(what)", "cat": "flow", "pid": call.pid, "tid": call.tid,
+                        "ts": at, "dur": 0.001, "bind_id": "0x\(String(id, radix: 16))", "flow_in": true])
         }
         for (index, id) in flowsOut.enumerated() {
-            let width = edge / Double(flowsOut.count)
-            out.append(["ph": "X", "name": "data →", "cat": "flow", "pid": call.pid, "tid": call.tid,
-                        "ts": end - edge + Double(index) * width, "dur": width * 0.9, "bind_id": "0x\(String(id, radix: 16))", "flow_out": true])
+            let base = leftAt ?? (call.syscall == .connect ? start : max(start, end - Double(flowsOut.count) * 0.001 - 0.001))
+            let at = min(base + Double(index) * 0.001, end - 0.001)
+            out.append(["ph": "X", "name": "\(what) →", "cat": "flow", "pid": call.pid, "tid": call.tid,
+                        "ts": at, "dur": 0.001, "bind_id": "0x\(String(id, radix: 16))", "flow_out": true])
         }
         if let graph = call.kernel?.functionGraph, !graph.calls.isEmpty, let exit = call.exitTime {
-            // The kernel's own graph, at its times, between the flow ends.
-            let edgeNanoseconds = (exit.nanoseconds &- call.entryTime.nanoseconds) / 20
-            let from = (call.entryTime.nanoseconds &- origin) + (flowsIn.isEmpty ? 0 : edgeNanoseconds + 1)
-            let to = (exit.nanoseconds &- origin) - (flowsOut.isEmpty ? 1 : edgeNanoseconds + 1)
+            // The kernel's own graph, at its times, inside the call.
+            let from = call.entryTime.nanoseconds &- origin
+            let to = (exit.nanoseconds &- origin) - 1
             out += graphSlices(graph, pid: call.pid, tid: call.tid, from: from, to: to)
         }
         // A sampled stack is one moment, not a span: it is on its sample's

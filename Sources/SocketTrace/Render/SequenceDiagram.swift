@@ -917,6 +917,23 @@ extension SequenceDiagram {
         return value - carried > 40 * Int64(own.count) ? value - carried : 0
     }
 
+    /// Whether a drop's stack shows it freed on a receive's way in (IP's
+    /// input, after the device took it in) rather than on a way out (IP's
+    /// output, before the device): the innermost of the two wins, as a
+    /// receive's softirq may itself send (an ACK letting data go).
+    static func isDroppedOnArrival(_ sample: KernelSample) -> Bool {
+        let input: Set<String> = ["ip_rcv", "ip_rcv_core", "ip_rcv_finish", "ip_local_deliver", "ip_local_deliver_finish", "ip6_rcv", "ipv6_rcv",
+                                  "ip6_rcv_core", "ip6_input", "ip6_input_finish", "tcp_v4_rcv", "tcp_v6_rcv", "udp_rcv", "udpv6_rcv",
+                                  "__netif_receive_skb_core", "__netif_receive_skb_one_core"]
+        let output: Set<String> = ["__ip_local_out", "ip_local_out", "ip_output", "ip_finish_output", "ip_finish_output2", "__ip_queue_xmit",
+                                   "ip_queue_xmit", "__ip6_local_out", "ip6_local_out", "ip6_output", "ip6_finish_output", "ip6_xmit",
+                                   "__dev_queue_xmit", "ip_send_skb", "ip6_send_skb"]
+        // The chain runs innermost first: the first of each kind is the innermost.
+        let innermostIn = sample.chain.firstIndex(where: input.contains), innermostOut = sample.chain.firstIndex(where: output.contains)
+        guard let innermostIn else { return false }
+        return innermostOut.map { innermostIn < $0 } ?? true
+    }
+
     /// A segment sent again (on __tcp_retransmit_skb's path: an ACK the
     /// call's backlog took in led to it), drawn as such from its
     /// tcp:tcp_retransmit_skb, not as one of the call's new segments
@@ -935,7 +952,11 @@ extension SequenceDiagram {
             // This send's own segments: those queued on its path, not a
             // retransmission a softirq on its stack sent.
             let skbs = Set(ownTransmits(call).compactMap(\.skbAddress))
-            for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && sample.skbAddress.map(skbs.contains) == true {
+            // Freed as it arrived: on the receive's path, not on a way out
+            // (audit 40 F1: a reused address dropped by netfilter on output,
+            // in the call's backlog, said "dropped on arrival").
+            for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && sample.skbAddress.map(skbs.contains) == true
+                && isDroppedOnArrival(sample) {
                 if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .droppedOnArrival(reason) }
             }
             return .sent
