@@ -121,6 +121,34 @@ struct ExportTests {
         }
     }
 
+    @Test("a send whose data did not leave in it (transmits sampled, none of its own) starts no Perfetto flow; one whose segment did, at that segment (audit 41 M1)")
+    func flowFromSendsThatSent() {
+        func call(_ syscall: Syscall, pid: Int32, local: String, peer: String, at time: UInt64, value: Int64, samples: [KernelSample]?) -> SyscallInvocation {
+            var call = SyscallInvocation(pid: pid, tid: pid, architecture: .x86_64, syscall: syscall, arguments: [3, 0, UInt64(value), 0, 0, 0],
+                                         entryTime: MonotonicTime(nanoseconds: time))
+            call.exitTime = MonotonicTime(nanoseconds: time + 1000)
+            call.result = SyscallResult(value: value, errno: nil)
+            call.socket = SocketSnapshot(fd: 3, family: 2, type: 1, protocolLabel: "TCP", local: SocketEndpoint(text: local),
+                                         peer: SocketEndpoint(text: peer), state: .connected)
+            if let samples { call.kernel = KernelActivity(operation: "tcp_send", source: .observed, expected: [], samples: samples, alignments: []) }
+            return call
+        }
+        func transmit(at time: UInt64, tid: Int32) -> KernelSample {
+            KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: tid, tid: tid, time: MonotonicTime(nanoseconds: time), cpu: 0,
+                         chain: ["__dev_queue_xmit", "ip_finish_output2", "__tcp_transmit_skb", "tcp_write_xmit", "tcp_sendmsg_locked", "__sys_sendto"],
+                         fields: ["skbaddr": .number(0x100), "len": .number(76), "name": .string("lo")])
+        }
+        let client = "127.0.0.1:50000", server = "127.0.0.1:80"
+        let sent = call(.sendto, pid: 1, local: client, peer: server, at: 100, value: 10, samples: [transmit(at: 400, tid: 1)])
+        let held = call(.sendto, pid: 1, local: client, peer: server, at: 2000, value: 10, samples: [])
+        let read = call(.recvfrom, pid: 2, local: server, peer: client, at: 3000, value: 20, samples: nil)
+        let connect = call(.connect, pid: 1, local: client, peer: server, at: 10, value: 0, samples: nil)
+        let accept = call(.accept, pid: 2, local: server, peer: client, at: 20, value: 4, samples: nil)
+        let flows = FlowPlanner(calls: [connect, accept, sent, held, read])
+        // connect → accept is flow 1; the send that sent, flow 2; the held one none.
+        #expect(flows.outgoing[2] == [2] && flows.outgoing[3] == nil && flows.incoming[4] == [2], "\(flows.outgoing) \(flows.incoming)")
+    }
+
     @Test("the Perfetto checker catches overlapping slices and half flows")
     func perfettoCheckerFails() {
         let bad: [String: Any] = ["traceEvents": [

@@ -251,8 +251,15 @@ struct FlowPlanner {
         for (connection, connect) in connects.sorted(by: { $0.value < $1.value }) {
             if let accept = accepts[connection] { link(connect, accept) }
         }
+        // A send whose data did not visibly leave in it (the probes sample
+        // transmits, none of its own in it: queued behind a window, a cork,
+        // a drop) starts no flow: its bytes left later, elsewhere (audit 41
+        // M1: flows drawn from sends whose first byte left 200-550 ms later).
+        let transmitSampled = calls.contains { $0.kernel?.samples.contains { $0.tracepoint == KernelSample.transmitTracepoint } == true }
         for stream in streams.values.flatMap(\.values) {
             for send in stream.sends {
+                if transmitSampled, calls[send.call].kernel?.source == .observed,
+                   !SequenceDiagram.ownTransmits(calls[send.call]).contains(where: { !SequenceDiagram.isRetransmission($0) }) { continue }
                 if let receive = stream.receives.first(where: { $0.from <= send.from && send.from < $0.to }) {
                     link(send.call, receive.call)
                 }

@@ -547,11 +547,23 @@ public struct SequenceDiagram: Sendable {
                 endRun()
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
                 switch departure! {
-                case let .droppedOnArrival(reason):
-                    // It left, and was freed as it arrived (audit 31 M2: drawn delivered).
-                    add(.message(from: kernel, to: peerKernel, text: "data \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
-                    add(.note(over: [peerKernel], text: "dropped on arrival (skb:kfree_skb \(reason): its skb, queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
-                        at: call.entryTime)
+                case let .droppedOnArrival(reason, skb):
+                    // It left, and was freed as it arrived (audit 31 M2: drawn
+                    // delivered): which of its segments, and what it left
+                    // queued (audit 41: 65,536 B drawn leaving, 47,616 B did,
+                    // and all said dropped, one segment was).
+                    let own = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }
+                    let rest = Self.leftBehind(call, value: value, headers: headers)
+                    let segments = own.count == 1 ? "1 segment" : "\(own.count) segments"
+                    add(.message(from: kernel, to: peerKernel, text: "data \(value - rest) B" + (own.count > 1 || rest > 0 ? " in \(segments)" : "") + (rest > 0 ? ", \(rest) B left queued" : ""),
+                                 reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
+                    let dropped = own.first { $0.skbAddress == skb }
+                    let which = own.count > 1 ? dropped.flatMap { sample in sample.packetLength.map { length in
+                        "one of its segments (net:net_dev_queue len \(length)\(headers.map { ", \(length - $0) B of data" } ?? ""))"
+                    } } ?? "one of its segments" : "its segment"
+                    add(.note(over: [peerKernel], text: "\(which) dropped on arrival (skb:kfree_skb \(reason): its skb, queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
+                        at: dropped?.time ?? call.entryTime)
+                    if rest > 0 { leftQueued(rest) }
                 case let .dropped(reason):
                     add(.note(over: [kernel], text: "\(value) B not sent: dropped before leaving (skb:kfree_skb \(reason) in this \(call.name)); left in TCP's queue"),
                         at: call.entryTime)
@@ -884,7 +896,7 @@ extension SequenceDiagram {
         case held
         /// It left, and its skb was freed with a reason in the receive on the
         /// same stack (loopback: netfilter's input hook): the kernel's reason.
-        case droppedOnArrival(String)
+        case droppedOnArrival(String, skb: Int64?)
     }
 
     /// A call's samples of its own socket's packets queued on its own path
@@ -957,7 +969,7 @@ extension SequenceDiagram {
             // in the call's backlog, said "dropped on arrival").
             for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && sample.skbAddress.map(skbs.contains) == true
                 && isDroppedOnArrival(sample) {
-                if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .droppedOnArrival(reason) }
+                if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .droppedOnArrival(reason, skb: sample.skbAddress) }
             }
             return .sent
         }
