@@ -491,7 +491,7 @@ struct ConnectionPairingTests {
         if hook == "output" {
             let notes = count("not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this sendto)")
             // Drawn when the probe timer's segment left (sampled outside the program), or at the read that took them.
-            let late = count("data 4 B an earlier send left queued#58; the segment sampled leaving after it")
+            let late = count("data 4 B of what an earlier send left queued#58; a segment sampled leaving")
                 + count("data 4 B, queued by an earlier send, left after it (when, not sampled)")
             #expect(notes == inSends && late == notes && count("CK->>SK: data 4 B\n") == 4 - notes, "\(drops) \(diagram)")
         } else {
@@ -556,7 +556,7 @@ struct ConnectionPairingTests {
             // Never before the segment that carried them reached the peer (the witness: its receive).
             let carried = segments.filter { $0.payload >= 3000 && $0.time <= arrow.time.nanoseconds + 1_000_000 }
             #expect(!carried.isEmpty, "\(arrow.text) at \(arrow.time.nanoseconds), segments \(segments)")
-            if arrow.text.contains("segment sampled leaving after it") {
+            if arrow.text.contains("sampled leaving (net") {
                 // At the timer's own sample of that segment: within 1 ms of its receive.
                 #expect(arrow.text.contains("tcp_probe0_timer") && segments.contains { abs(Int64($0.time) - Int64(arrow.time.nanoseconds)) < 1_000_000 && $0.payload == 3000 },
                         "\(arrow.text)")
@@ -732,10 +732,17 @@ struct ConnectionPairingTests {
             let result = try traceInNamespace(client: client, setup: "true", witness: Self.clientSegmentsWitness(port: port),
                                               into: witness, options: "--save \(trace) -o /dev/null")
             #expect(result.status == 0, "\(result.stderr)")
-            // By sequence number: a segment sent again counts once.
-            var seen: Set<Substring> = []
+            // Those carrying new bytes (sequence numbers past every earlier
+            // segment's end): a segment sent again, whole or split, does not.
+            var end: UInt32? = nil
             let segments = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("SEGMENT ") }
-                .filter { seen.insert($0.split(separator: " ").last ?? "").inserted }.map { $0.split(separator: " ").dropLast().joined(separator: " ") }
+                .filter { line in
+                    let fields = line.split(separator: " ")
+                    guard let payload = UInt32(fields[1]), let seq = UInt32(fields.last?.dropFirst(4) ?? "") else { return false }
+                    let last = seq &+ payload
+                    defer { if end.map({ Int32(bitPattern: last &- $0) > 0 }) ?? true { end = last } }
+                    return end.map { Int32(bitPattern: last &- $0) > 0 } ?? true
+                }.map { $0.split(separator: " ").dropLast().joined(separator: " ") }
             return (MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil))), segments)
         }
         let prelude = { (port: Int) in """
@@ -755,7 +762,7 @@ struct ConnectionPairingTests {
             c.close(); a.close()
             """, port: port)
         #expect(cork.segments.contains("SEGMENT 3200 fin=0 in=1"), "\(cork.segments)")
-        #expect(cork.diagram.contains("data 3200 B 3 earlier sends left queued#58; the segment sampled leaving after it (net#58;net_dev_queue len ")
+        #expect(cork.diagram.contains("data 3200 B of what 3 earlier sends left queued#58; a segment sampled leaving (net#58;net_dev_queue len ")
                 && cork.diagram.contains(", in setsockopt of "), "\(cork.diagram)")
         // Corked data and the FIN in one segment, sent by shutdown.
         port = TestSupport.freshPort()
@@ -773,7 +780,7 @@ struct ConnectionPairingTests {
             """, port: port)
         #expect(half.segments == ["SEGMENT 3000 fin=1 in=2"], "\(half.segments)")
         let halfLines = half.diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        let data = try #require(halfLines.firstIndex { $0.contains("data 3000 B an earlier send left queued#58; the segment sampled leaving after it") && $0.contains("in shutdown of ") }, "\(half.diagram)")
+        let data = try #require(halfLines.firstIndex { $0.contains("data 3000 B of what an earlier send left queued#58; a segment sampled leaving") && $0.contains("in shutdown of ") }, "\(half.diagram)")
         let fin = try #require(halfLines.firstIndex { $0.hasPrefix("CK->>SK: FIN") }, "\(half.diagram)")
         #expect(data < fin && halfLines[fin].contains("in that segment"), "\(half.diagram)")
         // A closed window: the reader's calls let the rest go; the FIN queued behind it.
@@ -792,12 +799,15 @@ struct ConnectionPairingTests {
         let sent = window.segments.filter { $0.contains("in=0") && !$0.hasPrefix("SEGMENT 0 ") }
         let lines = window.diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let first = try #require(lines.first { $0.hasPrefix("CK->>SK: data ") && $0.contains("B left queued") && !$0.contains("earlier send") }, "\(window.diagram)")
-        let later = try #require(lines.first { $0.contains("an earlier send left queued#58; the ") && $0.contains("segments sampled leaving after it") }, "\(window.diagram)")
+        // The rest drawn as its segments left, a group per place, in order.
+        let later = lines.filter { $0.contains("of what an earlier send left queued#58; ") }
+        #expect(!later.isEmpty && later.contains { $0.contains(", in recvfrom of ") }, "\(window.diagram)")
         // Every data segment drawn once: those of the send, and the rest.
         func count(_ line: String, _ pattern: String) -> Int {
-            line.range(of: pattern, options: .regularExpression).flatMap { Int(line[$0].split(separator: " ")[pattern.hasPrefix("in") ? 1 : 1]) } ?? 0
+            line.range(of: pattern, options: .regularExpression).flatMap { Int(line[$0].split(separator: " ")[1]) } ?? 0
         }
-        let inSend = count(first, #"in (\d+) segment"#), afterwards = count(later, #"the (\d+) segments"#)
+        let inSend = count(first, #"in (\d+) segment"#)
+        let afterwards = later.map { $0.contains("#58; a segment sampled") ? 1 : count($0, #"; (\d+) segments sampled"#) }.reduce(0, +)
         #expect(inSend + afterwards == sent.count, "\(sent.count) data segments: \(first) / \(later)")
         #expect(lines.contains { $0.contains("FIN queued behind") } && lines.contains { $0.hasPrefix("CK->>SK: FIN, queued behind them") }, "\(window.diagram)")
     }

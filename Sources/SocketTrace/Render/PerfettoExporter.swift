@@ -248,18 +248,23 @@ struct FlowPlanner {
                 streams[side.id, default: [:]][clientToServer] = stream
             }
         }
+        let sentNothing = { (call: SyscallInvocation) -> Bool in
+            call.kernel?.source == .observed && !SequenceDiagram.ownTransmits(call).contains(where: { !SequenceDiagram.isRetransmission($0) })
+        }
+        let transmitSampled = calls.contains { $0.kernel?.samples.contains { $0.tracepoint == KernelSample.transmitTracepoint } == true }
         for (connection, connect) in connects.sorted(by: { $0.value < $1.value }) {
+            // A connect whose SYN did not visibly leave in it (dropped, sent
+            // again by the timer) starts no flow (audit 42 M1: 1.02 s early).
+            if transmitSampled && sentNothing(calls[connect]) { continue }
             if let accept = accepts[connection] { link(connect, accept) }
         }
         // A send whose data did not visibly leave in it (the probes sample
         // transmits, none of its own in it: queued behind a window, a cork,
         // a drop) starts no flow: its bytes left later, elsewhere (audit 41
         // M1: flows drawn from sends whose first byte left 200-550 ms later).
-        let transmitSampled = calls.contains { $0.kernel?.samples.contains { $0.tracepoint == KernelSample.transmitTracepoint } == true }
         for stream in streams.values.flatMap(\.values) {
             for send in stream.sends {
-                if transmitSampled, calls[send.call].kernel?.source == .observed,
-                   !SequenceDiagram.ownTransmits(calls[send.call]).contains(where: { !SequenceDiagram.isRetransmission($0) }) { continue }
+                if transmitSampled && sentNothing(calls[send.call]) { continue }
                 if let receive = stream.receives.first(where: { $0.from <= send.from && send.from < $0.to }) {
                     link(send.call, receive.call)
                 }

@@ -337,7 +337,8 @@ public struct SequenceDiagram: Sendable {
             let (source, destination) = end ? (connection.client, connection.server) : (connection.server, connection.client)
             var found: [(sample: KernelSample, place: String)] = transmitsElsewhere.filter { sample in
                 sample.flowEndpoints.map { $0.source == source && $0.destination == destination } == true
-            }.map { sample in (sample, ((sample.alignments?.first?.operation).map { "\($0) in " } ?? "in ") + (sample.task ?? "another task")) }
+            }.filter { !Self.isRetransmission($0) }   // (audit 42 F4: a loss probe's and a timeout's counted as queued data)
+            .map { sample in (sample, ((sample.alignments?.first?.operation).map { "\($0) in " } ?? "in ") + (sample.task ?? "another task")) }
             for side in sides where side.id == connection.id {
                 let samples: [KernelSample]
                 if side.isClient == end {
@@ -352,43 +353,62 @@ public struct SequenceDiagram: Sendable {
         }
         // A FIN queued behind an end's unsent data (a shutdown or close with nothing sampled leaving).
         var finPending: [Bool: Bool] = [:]
-        // Bytes an end's sends left queued, drawn where the segments that
-        // carried them were sampled leaving after them, by `limit` (their
-        // payloads, lengths less the connection's headers, adding up to
-        // them): true when they were.
-        func drawQueuedLeaving(fromClient: Bool, by limit: MonotonicTime) -> Bool {
-            guard let queued = unsent[fromClient], queued > 0, let since = unsentSince[fromClient] else { return false }
-            var carried: Int64 = 0
-            var segments: [(sample: KernelSample, place: String)] = []
-            for candidate in leavingLater[fromClient] ?? [] where candidate.sample.time > since && candidate.sample.time <= limit {
-                segments.append(candidate)
-                carried += payload(candidate.sample)
-                if carried >= queued { break }
+        // Bytes an end's sends left queued, drawn as the segments that
+        // carried them were sampled leaving, at their times, a group per
+        // place (their payloads, lengths less the connection's headers,
+        // taken off what is queued until none is; audit 42 F5: one arrow
+        // for 868,928 B at the first segment, before 12 of its 14 sends).
+        // Segments sampled before `limit` (at it too when `inclusive`) are
+        // drawn; each end's are taken in time order once.
+        var leavingCursor: [Bool: Int] = [:]
+        // The end and call of the last segment drawn as queued data.
+        var lastQueuedSegment: [Bool: KernelSample] = [:]
+        func flushQueuedLeaving(before limit: MonotonicTime, inclusive: Bool = false) {
+            for end in [true, false] {
+                let list = leavingLater[end] ?? []
+                var index = leavingCursor[end] ?? 0
+                var group: [(sample: KernelSample, place: String)] = []
+                var groupBytes: Int64 = 0
+                let (from, to): (Participant, Participant) = end ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
+                func drawGroup() {
+                    guard let first = group.first, let last = group.last else { return }
+                    let lengths = group.prefix(4).compactMap(\.sample.packetLength).map(String.init).joined(separator: ", ") + (group.count > 4 ? ", …" : "")
+                    let span = group.count > 1 ? ", the last \(TextTimeline.duration(Double(last.sample.time.nanoseconds - first.sample.time.nanoseconds) / 1e9)) after the first" : ""
+                    add(.message(from: from, to: to,
+                                 text: "data \(groupBytes) B of what \(earlierSends(end)) left queued: \(group.count == 1 ? "a segment" : "\(group.count) segments") sampled leaving (net:net_dev_queue len \(lengths)), \(first.place)\(span)",
+                                 reply: false, time: first.sample.time), at: first.sample.time)
+                    lastQueuedSegment[end] = last.sample
+                    group = []
+                    groupBytes = 0
+                }
+                while index < list.count, list[index].sample.time < limit || (inclusive && list[index].sample.time == limit) {
+                    let segment = list[index]
+                    index += 1
+                    guard let queued = unsent[end], queued > 0, let since = unsentSince[end], segment.sample.time > since else { continue }
+                    if let last = group.last, last.place != segment.place { drawGroup() }
+                    let taken = min(payload(segment.sample), queued)
+                    group.append(segment)
+                    groupBytes += taken
+                    unsent[end] = queued - taken
+                    if queued - taken == 0 {
+                        drawGroup()
+                        unsentEnd[end] = nil
+                        unsentSince[end] = nil
+                        unsentSends[end] = nil
+                        if finPending.removeValue(forKey: end) == true {
+                            add(.message(from: from, to: to, text: "FIN, queued behind them: with or after their last segment", reply: false, time: segment.sample.time),
+                                at: segment.sample.time)
+                        }
+                    }
+                }
+                drawGroup()
+                leavingCursor[end] = index
             }
-            guard carried >= queued, let first = segments.first, let last = segments.last else { return false }
-            let sends = earlierSends(fromClient)
-            unsent[fromClient] = 0
-            unsentEnd[fromClient] = nil
-            unsentSince[fromClient] = nil
-            unsentSends[fromClient] = nil
-            var places: [String] = []
-            for segment in segments where !places.contains(segment.place) { places.append(segment.place) }
-            let lengths = segments.prefix(4).compactMap(\.sample.packetLength).map(String.init).joined(separator: ", ") + (segments.count > 4 ? ", …" : "")
-            let span = segments.count > 1 ? ", the last \(TextTimeline.duration(Double(last.sample.time.nanoseconds - first.sample.time.nanoseconds) / 1e9)) after the first" : ""
-            let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
-            add(.message(from: from, to: to,
-                         text: "data \(queued) B \(sends) left queued: \(segments.count == 1 ? "the segment" : "the \(segments.count) segments") sampled leaving after it (net:net_dev_queue len \(lengths)), \(places.prefix(3).joined(separator: ", "))\(places.count > 3 ? ", …" : "")\(span)",
-                         reply: false, time: first.sample.time), at: first.sample.time)
-            if finPending.removeValue(forKey: fromClient) == true {
-                add(.message(from: from, to: to, text: "FIN, queued behind them: with or after their last segment", reply: false, time: last.sample.time),
-                    at: last.sample.time)
-            }
-            return true
         }
         for (call, id, isClient) in sides where id == connection.id {
             drawUntracedFins(before: call.entryTime)
-            // What an earlier send left queued and a timer sent before this send.
-            if DataTransfer(call)?.direction == .sent { _ = drawQueuedLeaving(fromClient: isClient, by: call.entryTime) }
+            // What sends left queued and was sampled leaving before this call.
+            flushQueuedLeaving(before: call.entryTime)
             let process: Participant = isClient ? .client : .server
             let kernel: Participant = isClient ? .clientKernel : .serverKernel
             let peerKernel: Participant = isClient ? .serverKernel : .clientKernel
@@ -511,6 +531,16 @@ public struct SequenceDiagram: Sendable {
                         add(.message(from: .serverKernel, to: .clientKernel, text: refusal, reply: false, time: exit), at: exit)
                     }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
+                } else if !failed, let ackDropped = (call.kernel?.samples ?? []).first(where: { sample in
+                    sample.tracepoint == "skb:kfree_skb" && sample.summary.hasPrefix("drop: ") && !Self.isDroppedOnArrival(sample)
+                        && sample.chain.contains("tcp_rcv_state_process") && !sample.chain.contains("tcp_connect")
+                }) {
+                    // The SYN-ACK taken in, the handshake's ACK dropped on its way
+                    // out (audit 42 F1: drawn as sent; netfilter dropped it).
+                    add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: ackDropped.time), at: ackDropped.time)
+                    add(.note(over: [.clientKernel], text: "ACK not sent: dropped before leaving (\(ackDropped.heading.replacingOccurrences(of: "drop: ", with: "")) in this connect)"),
+                        at: ackDropped.time)
+                    add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if !failed {
                     // Both taken in before connect returned; when, the client's
                     // ESTABLISHED says where sampled (audit 38 F6: drawn at the
@@ -547,7 +577,7 @@ public struct SequenceDiagram: Sendable {
                 endRun()
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
                 switch departure! {
-                case let .droppedOnArrival(reason, skb):
+                case let .droppedOnArrival(reason, skbs):
                     // It left, and was freed as it arrived (audit 31 M2: drawn
                     // delivered): which of its segments, and what it left
                     // queued (audit 41: 65,536 B drawn leaving, 47,616 B did,
@@ -557,12 +587,14 @@ public struct SequenceDiagram: Sendable {
                     let segments = own.count == 1 ? "1 segment" : "\(own.count) segments"
                     add(.message(from: kernel, to: peerKernel, text: "data \(value - rest) B" + (own.count > 1 || rest > 0 ? " in \(segments)" : "") + (rest > 0 ? ", \(rest) B left queued" : ""),
                                  reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
-                    let dropped = own.first { $0.skbAddress == skb }
-                    let which = own.count > 1 ? dropped.flatMap { sample in sample.packetLength.map { length in
-                        "one of its segments (net:net_dev_queue len \(length)\(headers.map { ", \(length - $0) B of data" } ?? ""))"
-                    } } ?? "one of its segments" : "its segment"
-                    add(.note(over: [peerKernel], text: "\(which) dropped on arrival (skb:kfree_skb \(reason): its skb, queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
-                        at: dropped?.time ?? call.entryTime)
+                    // Which of its segments (audit 42 F3: "one of" when both were).
+                    let dropped = own.filter { $0.skbAddress.map(skbs.contains) == true }
+                    let lengths = dropped.compactMap(\.packetLength).map { length in "len \(length)" + (headers.map { ", \(length - $0) B of data" } ?? "") }
+                    let which = own.count == 1 ? "its segment"
+                        : dropped.count == own.count ? "all \(own.count) of its segments (net:net_dev_queue \(lengths.joined(separator: "; ")))"
+                        : "\(dropped.count) of its \(own.count) segments (net:net_dev_queue \(lengths.joined(separator: "; ")))"
+                    add(.note(over: [peerKernel], text: "\(which) dropped on arrival (skb:kfree_skb \(reason): \(dropped.count > 1 ? "their skbs" : "its skb"), queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
+                        at: dropped.first?.time ?? call.entryTime)
                     if rest > 0 { leftQueued(rest) }
                 case let .dropped(reason):
                     add(.note(over: [kernel], text: "\(value) B not sent: dropped before leaving (skb:kfree_skb \(reason) in this \(call.name)); left in TCP's queue"),
@@ -652,8 +684,9 @@ public struct SequenceDiagram: Sendable {
                 // next read, which took 12,000 B sent before them), when the
                 // first segment with data sampled leaving the peer outside
                 // its calls after them left, else at that read.
+                if !failed, value > 0, peerTraced, (unsent[!isClient] ?? 0) > 0 { flushQueuedLeaving(before: exit, inclusive: true) }
                 if !failed, value > 0, peerTraced, let queued = unsent[!isClient], queued > 0, let end = unsentEnd[!isClient],
-                   streamReceived[isClient, default: 0] >= end, !drawQueuedLeaving(fromClient: !isClient, by: exit) {
+                   streamReceived[isClient, default: 0] >= end {
                     let sends = earlierSends(!isClient)
                     unsent[!isClient] = 0
                     unsentEnd[!isClient] = nil
@@ -691,14 +724,20 @@ public struct SequenceDiagram: Sendable {
                     // Data earlier sends left queued goes first, in this call's
                     // segments (audit 38 F4: a FIN drawn, then the data "when,
                     // not sampled"; one segment carried both).
-                    if segment == "FIN", drawQueuedLeaving(fromClient: isClient, by: exit) {
+                    let queuedBefore = unsent[isClient] ?? 0
+                    if segment == "FIN", queuedBefore > 0 { flushQueuedLeaving(before: exit, inclusive: true) }
+                    if segment == "FIN", queuedBefore > 0, (unsent[isClient] ?? 0) == 0 {
                         let own = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }
-                        if own.count == 1, let only = own.first {
+                        if own.count == 1, let only = own.first, lastQueuedSegment[isClient]?.time == only.time {
                             add(.message(from: kernel, to: peerKernel, text: "FIN, in that segment (the only one this \(call.name) queued)", reply: false, time: only.time), at: only.time)
                         } else {
                             let last = own.last?.time ?? sent
                             add(.message(from: kernel, to: peerKernel, text: "FIN", reply: false, time: last), at: last)
                         }
+                    } else if segment == "FIN", queuedBefore > 0 {
+                        // Data still queued goes first: the FIN waits behind it.
+                        finPending[isClient] = true
+                        addNote(.note(over: [kernel], text: "FIN queued behind \(unsent[isClient] ?? 0) B still unsent: it leaves with or after the last of them"))
                     } else {
                         add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: sent), at: sent)
                     }
@@ -734,12 +773,13 @@ public struct SequenceDiagram: Sendable {
                 if (unsent[isClient] ?? 0) > 0, !Self.ownTransmits(call).isEmpty {
                     endRun()
                     add(.message(from: process, to: kernel, text: call.name, reply: false, time: call.entryTime), at: call.entryTime)
-                    _ = drawQueuedLeaving(fromClient: isClient, by: exit)
+                    flushQueuedLeaving(before: exit, inclusive: true)
                 }
                 continue
             }
         }
         endRun()
+        flushQueuedLeaving(before: MonotonicTime(nanoseconds: .max), inclusive: true)
         drawUntracedFins(before: nil)
         // Resets sent on this connection that no traced call of its ends
         // draws (those draw their own: a close with SO_LINGER 0 or unread
@@ -896,7 +936,7 @@ extension SequenceDiagram {
         case held
         /// It left, and its skb was freed with a reason in the receive on the
         /// same stack (loopback: netfilter's input hook): the kernel's reason.
-        case droppedOnArrival(String, skb: Int64?)
+        case droppedOnArrival(String, skbs: [Int64])
     }
 
     /// A call's samples of its own socket's packets queued on its own path
@@ -963,14 +1003,22 @@ extension SequenceDiagram {
         if !sent.isEmpty {
             // This send's own segments: those queued on its path, not a
             // retransmission a softirq on its stack sent.
-            let skbs = Set(ownTransmits(call).compactMap(\.skbAddress))
             // Freed as it arrived: on the receive's path, not on a way out
             // (audit 40 F1: a reused address dropped by netfilter on output,
-            // in the call's backlog, said "dropped on arrival").
-            for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && sample.skbAddress.map(skbs.contains) == true
-                && isDroppedOnArrival(sample) {
-                if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .droppedOnArrival(reason, skb: sample.skbAddress) }
+            // in the call's backlog, said "dropped on arrival"); and the skb
+            // that address last held before the drop was one of this send's
+            // own segments (audit 42 F2: a retransmission of an earlier
+            // send's bytes on a reused address).
+            let transmits = kernel.samples.filter { $0.tracepoint == KernelSample.transmitTracepoint }
+            let mine = Set(ownTransmits(call).filter { !isRetransmission($0) }.map(\.time))
+            var dropped: [Int64] = [], reason: String?
+            for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && isDroppedOnArrival(sample) {
+                guard let skb = sample.skbAddress, case let .symbol(why, _)? = sample.fields["reason"], why != "NOT_SPECIFIED",
+                      let held = transmits.last(where: { $0.skbAddress == skb && $0.time <= sample.time }), mine.contains(held.time) else { continue }
+                dropped.append(skb)
+                reason = reason ?? why
             }
+            if let reason { return .droppedOnArrival(reason, skbs: dropped) }
             return .sent
         }
         for sample in own where sample.tracepoint == "skb:kfree_skb" && !sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
