@@ -514,21 +514,8 @@ struct ConnectionPairingTests {
         // (every fourth large one): the reader takes the first 12,000 B, and
         // waits for the rest, which the probe timer sends about 200 ms later.
         let result = try traceInNamespace(
-            client: """
-                import socket
-                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
-                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
-                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                total = 0
-                for burst in range(2):
-                    for i in range(5): c.send(b'x' * 3000)
-                    while total < 15000 * (burst + 1): total += len(a.recv(65536))
-                c.close(); a.close()
-                """,
-            setup: """
-                nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && \\
-                nft add rule inet nf h tcp dport \(port) meta length '>' 1000 numgen inc mod 5 == 4 drop
-                """,
+            client: Self.bursts(2, of: 5, port: port),
+            setup: Self.dropLarge(on: "output", port: port, when: "numgen inc mod 5 == 4"),
             // Each client data segment that left (past netfilter: at the receive), with its payload and time.
             witness: """
                 tracepoint:net:netif_receive_skb { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
@@ -576,21 +563,8 @@ struct ConnectionPairingTests {
         let trace = TestSupport.temporaryFile("retransmitted-in-sends") + ".jsonl"
         let witness = TestSupport.temporaryFile("retransmitted-in-sends") + ".txt"
         let result = try traceInNamespace(
-            client: """
-                import socket
-                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
-                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
-                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                total = 0
-                for burst in range(4):
-                    for i in range(8): c.send(b'x' * 3000)
-                    while total < 24000 * (burst + 1): total += len(a.recv(65536))
-                c.close(); a.close()
-                """,
-            setup: """
-                nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && \\
-                nft add rule inet nf h tcp dport \(port) meta length '>' 1000 numgen inc mod 4 == 1 drop
-                """,
+            client: Self.bursts(4, of: 8, port: port),
+            setup: Self.dropLarge(on: "input", port: port, when: "numgen inc mod 4 == 1"),
             // The client's data segments as they leave, and which were sent again.
             witness: """
                 tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf("RETRANSMIT\\n"); }
@@ -622,21 +596,8 @@ struct ConnectionPairingTests {
         let trace = TestSupport.temporaryFile("consecutive-drops") + ".jsonl"
         let witness = TestSupport.temporaryFile("consecutive-drops") + ".txt"
         let result = try traceInNamespace(
-            client: """
-                import socket
-                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
-                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
-                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                total = 0
-                for burst in range(3):
-                    for i in range(4): c.send(b'x' * 3000)
-                    while total < 12000 * (burst + 1): total += len(a.recv(65536))
-                c.close(); a.close()
-                """,
-            setup: """
-                nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && \\
-                nft add rule inet nf h tcp dport \(port) meta length '>' 1000 numgen inc mod 3 != 0 drop
-                """,
+            client: Self.bursts(3, of: 4, port: port),
+            setup: Self.dropLarge(on: "output", port: port, when: "numgen inc mod 3 != 0"),
             witness: """
                 tracepoint:syscalls:sys_enter_sendto /comm == "python3"/ { @in[tid] = 1; }
                 tracepoint:syscalls:sys_exit_sendto /comm == "python3"/ { delete(@in[tid]); }
@@ -707,6 +668,30 @@ struct ConnectionPairingTests {
         let lines = diagram.split(separator: "\n").map(String.init)
         let synAck = try #require(lines.firstIndex { $0.hasSuffix("SK->>CK: SYN-ACK") }), accepted = try #require(lines.firstIndex { $0.contains("accept4 = ") || $0.contains("accept = ") })
         #expect(synAck < accepted, "\(diagram)")
+    }
+
+    /// A client sending `bursts` bursts of `sends` 3000 B sends (TCP_NODELAY)
+    /// on loopback, its server reading each burst whole before the next.
+    static func bursts(_ bursts: Int, of sends: Int, port: Int) -> String {
+        """
+        import socket
+        L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+        c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        total = 0
+        for burst in range(\(bursts)):
+            for i in range(\(sends)): c.send(b'x' * 3000)
+            while total < \(3000 * sends) * (burst + 1): total += len(a.recv(65536))
+        c.close(); a.close()
+        """
+    }
+
+    /// nftables dropping the large segments to `port` on a hook when `condition` (a numgen expression) holds.
+    static func dropLarge(on hook: String, port: Int, when condition: String) -> String {
+        """
+        nft add table inet nf && nft add chain inet nf h '{ type filter hook \(hook) priority 0; }' && \\
+        nft add rule inet nf h tcp dport \(port) meta length '>' 1000 \(condition) drop
+        """
     }
 
     /// The client's segments to `port` as they leave: payload, FIN flag, and

@@ -67,6 +67,15 @@ struct ElsewhereTransmitProgram {
             a.update(maps.ports, key: -16, value: -24)
             a.label(label)
         }
+        /// r1 = the remote port read into -48 (network order), in host order.
+        func loadRemotePort() {
+            a.load(.r1, .double, from: .r10, -48)
+            a.mov(.r2, .r1)
+            a.shiftRight(.r2, 8)
+            a.and(.r1, 0xff)
+            a.shiftLeft(.r1, 8)
+            a.or(.r1, .r2)
+        }
         a.mov(.r6, .r1)
         a.load(.r7, .double, from: .r6, 0)                       // skb
         a.jump(if: .r7, .equal, 0, to: "reject")
@@ -85,12 +94,7 @@ struct ElsewhereTransmitProgram {
         a.jump(if: .r0, .equal, 0, to: "elsewhere")
         a.load(.r1, .double, from: .r10, -40)
         learn("learnt local")
-        a.load(.r1, .double, from: .r10, -48)                    // network order: swapped
-        a.mov(.r2, .r1)
-        a.shiftRight(.r2, 8)
-        a.and(.r1, 0xff)
-        a.shiftLeft(.r1, 8)
-        a.or(.r1, .r2)
+        loadRemotePort()
         learn("learnt remote")
         a.jump(to: "reject")
         // Elsewhere: kept for a watched local port, or a traced connect's destination.
@@ -100,12 +104,7 @@ struct ElsewhereTransmitProgram {
         a.store(.r1, .word, to: .r10, -16)
         a.lookup(maps.ports, key: -16)
         a.jump(if: .r0, .notEqual, 0, to: "keep")
-        a.load(.r1, .double, from: .r10, -48)                    // network order: swapped
-        a.mov(.r2, .r1)
-        a.shiftRight(.r2, 8)
-        a.and(.r1, 0xff)
-        a.shiftLeft(.r1, 8)
-        a.or(.r1, .r2)
+        loadRemotePort()
         a.store(.r1, .word, to: .r10, -16)
         a.lookup(maps.destinations, key: -16)
         a.jump(if: .r0, .equal, 0, to: "reject")
