@@ -7,6 +7,8 @@
 # TCPAckCompressed count to the file it is given.
 import socket, subprocess, sys, time
 
+from tcp_ext import tcp_ext
+
 port, out = int(sys.argv[1]), sys.argv[2]
 for command in (
     "ip link set lo mtu 1500 gso_max_segs 1 gso_max_size 1500",
@@ -18,13 +20,6 @@ for command in (
     f"nft add rule inet sack out tcp sport {port} tcp flags == ack numgen inc mod 1000 < 3 drop",
 ):
     subprocess.run(command.split(), check=True)
-
-
-def compressed():
-    lines = open("/proc/net/netstat").read().split("\n")
-    for names, values in zip(lines[0::2], lines[1::2]):
-        if names.startswith("TcpExt:"):
-            return int(dict(zip(names.split()[1:], values.split()[1:]))["TCPAckCompressed"])
 
 
 listener = socket.socket()
@@ -42,4 +37,4 @@ client.close()
 server.close()
 listener.close()
 with open(out, "w") as f:
-    f.write(f"{compressed()}\n")
+    f.write(f"{tcp_ext('TCPAckCompressed')}\n")

@@ -8,15 +8,10 @@
 # file it is given.
 import socket, subprocess, sys, time
 
+from tcp_ext import tcp_ext
+
 port, out = int(sys.argv[1]), sys.argv[2]
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-
-
-def window_probes():
-    lines = open("/proc/net/netstat").read().split("\n")
-    for names, values in zip(lines[0::2], lines[1::2]):
-        if names.startswith("TcpExt:"):
-            return int(dict(zip(names.split()[1:], values.split()[1:]))["TCPWinProbe"])
 
 
 listener = socket.socket()
@@ -27,7 +22,7 @@ client = socket.create_connection(("127.0.0.1", port))
 client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
 server, _ = listener.accept()
 client.setblocking(False)
-before = window_probes()
+before = tcp_ext("TCPWinProbe")
 sent = 0
 try:
     while True:
@@ -41,6 +36,6 @@ while received < sent:
 client.close()
 server.close()
 listener.close()
-probes = window_probes() - before  # a probe the timer sent as the reads began counts too
+probes = tcp_ext("TCPWinProbe") - before  # a probe the timer sent as the reads began counts too
 with open(out, "w") as f:
     f.write(f"{probes} {sent}\n")

@@ -140,7 +140,7 @@ public struct PerfettoExporter {
         // they took in was theirs. Named by what they carry.
         let opensConnection = call.syscall == .connect || call.syscall == .accept || call.syscall == .accept4
         let what = opensConnection ? "connection" : "data"
-        let leftAt = SequenceDiagram.ownTransmits(call).filter { !SequenceDiagram.isRetransmission($0) }.map(\.time).min()
+        let leftAt = SequenceDiagram.ownSegments(call).map(\.time).min()
             .map(micros).flatMap { $0 >= start && $0 < end ? $0 : nil }
         for (index, id) in flowsIn.enumerated() {
             let at = max(start, end - Double(flowsIn.count - index) * 0.001)
@@ -249,9 +249,9 @@ struct FlowPlanner {
             }
         }
         let sentNothing = { (call: SyscallInvocation) -> Bool in
-            call.kernel?.source == .observed && !SequenceDiagram.ownTransmits(call).contains(where: { !SequenceDiagram.isRetransmission($0) })
+            call.kernel?.source == .observed && SequenceDiagram.ownSegments(call).isEmpty
         }
-        let transmitSampled = calls.contains { $0.kernel?.samples.contains { $0.tracepoint == KernelSample.transmitTracepoint } == true }
+        let transmitSampled = SequenceDiagram.transmitsSampled(calls)
         for (connection, connect) in connects.sorted(by: { $0.value < $1.value }) {
             // A connect whose SYN did not visibly leave in it (dropped, sent
             // again by the timer) starts no flow (audit 42 M1: 1.02 s early).

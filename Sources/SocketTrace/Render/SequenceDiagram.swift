@@ -58,7 +58,7 @@ public struct SequenceDiagram: Sendable {
         }
         // Whether the probe set sampled transmits at all: only then does a
         // send with none say its data did not leave in it.
-        let transmitSampled = calls.contains { $0.kernel?.samples.contains { $0.tracepoint == KernelSample.transmitTracepoint } == true }
+        let transmitSampled = transmitsSampled(calls)
         let tracker = ConnectionTracker()
         var sides: [(call: SyscallInvocation, id: Int, isClient: Bool)] = []
         for call in calls {
@@ -105,16 +105,15 @@ public struct SequenceDiagram: Sendable {
         // a read's 0 then says nothing of a FIN.
         var readsShut: [Bool: Bool] = [:]
         var synDrawn = false
-        // Per end: bytes its sends queued that were not seen leaving in them;
-        // where in the end's byte stream they end, and since when they wait.
-        var unsent: [Bool: Int64] = [:]
-        var unsentEnd: [Bool: Int64] = [:]
-        var unsentSince: [Bool: MonotonicTime] = [:]
-        // Per end: how many sends left them (audit 37 M1: two sends' 3000 B
-        // each said to be "6000 B an earlier send queued").
-        var unsentSends: [Bool: Int] = [:]
+        // Per end: bytes its sends queued that were not seen leaving in them
+        // (nil: none), where in the end's byte stream they end, since when
+        // they wait, and how many sends left them (audit 37 M1: two sends'
+        // 3000 B each said to be "6000 B an earlier send queued").
+        struct Queued { var bytes: Int64; var streamEnd: Int64; let since: MonotonicTime; var sends: Int }
+        var queued: [Bool: Queued] = [:]
+        func queuedBytes(_ end: Bool) -> Int64 { queued[end]?.bytes ?? 0 }
         func earlierSends(_ end: Bool) -> String {
-            let count = unsentSends[end] ?? 1
+            let count = queued[end]?.sends ?? 1
             return count <= 1 ? "an earlier send" : "\(count) earlier sends"
         }
         // Per end: the bytes of the stream its calls sent, and took in.
@@ -384,17 +383,15 @@ public struct SequenceDiagram: Sendable {
                 while index < list.count, list[index].sample.time < limit || (inclusive && list[index].sample.time == limit) {
                     let segment = list[index]
                     index += 1
-                    guard let queued = unsent[end], queued > 0, let since = unsentSince[end], segment.sample.time > since else { continue }
+                    guard let waiting = queued[end], waiting.bytes > 0, segment.sample.time > waiting.since else { continue }
                     if let last = group.last, last.place != segment.place { drawGroup() }
-                    let taken = min(payload(segment.sample), queued)
+                    let taken = min(payload(segment.sample), waiting.bytes)
                     group.append(segment)
                     groupBytes += taken
-                    unsent[end] = queued - taken
-                    if queued - taken == 0 {
+                    queued[end]?.bytes -= taken
+                    if waiting.bytes - taken == 0 {
                         drawGroup()
-                        unsentEnd[end] = nil
-                        unsentSince[end] = nil
-                        unsentSends[end] = nil
+                        queued[end] = nil
                         if finPending.removeValue(forKey: end) == true {
                             add(.message(from: from, to: to, text: "FIN, queued behind them: with or after their last segment", reply: false, time: segment.sample.time),
                                 at: segment.sample.time)
@@ -424,11 +421,23 @@ public struct SequenceDiagram: Sendable {
             }
             /// Bytes this end's send left queued (not seen leaving in it).
             func leftQueued(_ bytes: Int64) {
-                unsent[isClient, default: 0] += bytes
-                unsentSends[isClient, default: 0] += 1
-                unsentEnd[isClient] = streamSent[isClient, default: 0]
-                if unsentSince[isClient] == nil { unsentSince[isClient] = call.entryTime }
+                let end = streamSent[isClient, default: 0]
+                if var waiting = queued[isClient] {
+                    waiting.bytes += bytes
+                    waiting.sends += 1
+                    waiting.streamEnd = end
+                    queued[isClient] = waiting
+                } else {
+                    queued[isClient] = Queued(bytes: bytes, streamEnd: end, since: call.entryTime, sends: 1)
+                }
             }
+            /// A FIN this end's close or shutdown queued behind its unsent data.
+            func finWaitsBehindQueued() {
+                finPending[isClient] = true
+                addNote(.note(over: [kernel], text: "FIN queued behind \(queuedBytes(isClient)) B still unsent: it leaves with or after the last of them"))
+            }
+            // What its own segments did not carry of a send's bytes.
+            let leftBehind = departure == .sent ? Self.leftBehind(call, value: value, headers: headers) : 0
             switch call.syscall {
             case .connect where call.connectStart?.disconnects == true:
                 // connect(AF_UNSPEC) ends the connection (tcp_disconnect): a
@@ -582,7 +591,7 @@ public struct SequenceDiagram: Sendable {
                     // delivered): which of its segments, and what it left
                     // queued (audit 41: 65,536 B drawn leaving, 47,616 B did,
                     // and all said dropped, one segment was).
-                    let own = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }
+                    let own = Self.ownSegments(call)
                     let rest = Self.leftBehind(call, value: value, headers: headers)
                     let segments = own.count == 1 ? "1 segment" : "\(own.count) segments"
                     add(.message(from: kernel, to: peerKernel, text: "data \(value - rest) B" + (own.count > 1 || rest > 0 ? " in \(segments)" : "") + (rest > 0 ? ", \(rest) B left queued" : ""),
@@ -604,40 +613,35 @@ public struct SequenceDiagram: Sendable {
                     add(.note(over: [kernel], text: "\(value) B queued: no segment sampled leaving in this \(call.name)"), at: call.entryTime)
                     leftQueued(value)
                 }
-            case _ where DataTransfer(call)?.direction == .sent && !failed && (unsent[isClient] ?? 0) > 0:
+            case _ where DataTransfer(call)?.direction == .sent && !failed && queuedBytes(isClient) > 0:
                 // Bytes an earlier send queued may leave with this one's
                 // segment (TCP sends its queue in order): one arrow, not one
                 // here and another at the peer's read (audit 30 M1).
                 endRun()
-                let queued = unsent[isClient] ?? 0
+                let waiting = queuedBytes(isClient)
                 let sends = earlierSends(isClient)
-                unsent[isClient] = 0
-                unsentEnd[isClient] = nil
-                unsentSince[isClient] = nil
-                unsentSends[isClient] = nil
+                queued[isClient] = nil
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
                 // How much its segments carried, from their lengths less the
                 // connection's headers (its shortest packet): all of both, or
                 // "up to" when that does not add up (audit 36: one 6000 B
                 // segment drawn as "with up to 3000 B").
-                let lengths = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }.compactMap(\.packetLength)
-                let carried = connectionTransmitLengths.min().map { headers in lengths.reduce(0) { $0 + $1 - headers } }
-                let text = carried == value + queued && !lengths.isEmpty
-                    ? "data \(value + queued) B: this \(call.name)'s \(value) B and the \(queued) B \(sends) queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
-                    : "data \(value) B, with up to \(queued) B \(sends) queued"
+                let lengths = Self.ownSegments(call).compactMap(\.packetLength)
+                let carried = headers.map { headers in lengths.reduce(0) { $0 + $1 - headers } }
+                let text = carried == value + waiting && !lengths.isEmpty
+                    ? "data \(value + waiting) B: this \(call.name)'s \(value) B and the \(waiting) B \(sends) queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
+                    : "data \(value) B, with up to \(waiting) B \(sends) queued"
                 add(.message(from: kernel, to: peerKernel, text: text, reply: false, time: call.entryTime), at: call.entryTime)
-            case _ where DataTransfer(call)?.direction == .sent && !failed && value > 0 && departure == .sent
-                    && Self.leftBehind(call, value: value, headers: headers) > 0:
+            case _ where DataTransfer(call)?.direction == .sent && !failed && value > 0 && leftBehind > 0:
                 // Its own segments carried less than it queued (a closed or
                 // small window, audit 38 F5: 60,000 B drawn leaving at the
                 // send, 2048 B did): what they carried, and the rest queued.
                 endRun()
-                let rest = Self.leftBehind(call, value: value, headers: headers)
-                let own = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }
+                let own = Self.ownSegments(call)
                 add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
-                add(.message(from: kernel, to: peerKernel, text: "data \(value - rest) B in \(own.count == 1 ? "1 segment" : "\(own.count) segments"), \(rest) B left queued",
+                add(.message(from: kernel, to: peerKernel, text: "data \(value - leftBehind) B in \(own.count == 1 ? "1 segment" : "\(own.count) segments"), \(leftBehind) B left queued",
                              reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
-                leftQueued(rest)
+                leftQueued(leftBehind)
             case _ where DataTransfer(call)?.direction == .sent:
                 let segments = Self.segmentsQueued(call, transmitSampled: transmitSampled)
                 if let current = run, current.fromClient == isClient {
@@ -684,15 +688,12 @@ public struct SequenceDiagram: Sendable {
                 // next read, which took 12,000 B sent before them), when the
                 // first segment with data sampled leaving the peer outside
                 // its calls after them left, else at that read.
-                if !failed, value > 0, peerTraced, (unsent[!isClient] ?? 0) > 0 { flushQueuedLeaving(before: exit, inclusive: true) }
-                if !failed, value > 0, peerTraced, let queued = unsent[!isClient], queued > 0, let end = unsentEnd[!isClient],
-                   streamReceived[isClient, default: 0] >= end {
+                if !failed, value > 0, peerTraced, queuedBytes(!isClient) > 0 { flushQueuedLeaving(before: exit, inclusive: true) }
+                if !failed, value > 0, peerTraced, let waiting = queued[!isClient], waiting.bytes > 0,
+                   streamReceived[isClient, default: 0] >= waiting.streamEnd {
                     let sends = earlierSends(!isClient)
-                    unsent[!isClient] = 0
-                    unsentEnd[!isClient] = nil
-                    unsentSince[!isClient] = nil
-                    unsentSends[!isClient] = nil
-                    add(.message(from: peerKernel, to: kernel, text: "data \(queued) B, queued by \(sends), left after it (when, not sampled)",
+                    queued[!isClient] = nil
+                    add(.message(from: peerKernel, to: kernel, text: "data \(waiting.bytes) B, queued by \(sends), left after it (when, not sampled)",
                                  reply: false, time: exit), at: exit)
                 }
                 let text = failed ? "\(call.name) = \(call.returnText)"
@@ -724,10 +725,10 @@ public struct SequenceDiagram: Sendable {
                     // Data earlier sends left queued goes first, in this call's
                     // segments (audit 38 F4: a FIN drawn, then the data "when,
                     // not sampled"; one segment carried both).
-                    let queuedBefore = unsent[isClient] ?? 0
+                    let queuedBefore = queuedBytes(isClient)
                     if segment == "FIN", queuedBefore > 0 { flushQueuedLeaving(before: exit, inclusive: true) }
-                    if segment == "FIN", queuedBefore > 0, (unsent[isClient] ?? 0) == 0 {
-                        let own = Self.ownTransmits(call).filter { !Self.isRetransmission($0) }
+                    if segment == "FIN", queuedBefore > 0, queuedBytes(isClient) == 0 {
+                        let own = Self.ownSegments(call)
                         if own.count == 1, let only = own.first, lastQueuedSegment[isClient]?.time == only.time {
                             add(.message(from: kernel, to: peerKernel, text: "FIN, in that segment (the only one this \(call.name) queued)", reply: false, time: only.time), at: only.time)
                         } else {
@@ -736,18 +737,16 @@ public struct SequenceDiagram: Sendable {
                         }
                     } else if segment == "FIN", queuedBefore > 0 {
                         // Data still queued goes first: the FIN waits behind it.
-                        finPending[isClient] = true
-                        addNote(.note(over: [kernel], text: "FIN queued behind \(unsent[isClient] ?? 0) B still unsent: it leaves with or after the last of them"))
+                        finWaitsBehindQueued()
                     } else {
                         add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: sent), at: sent)
                     }
                     Self.note(call, over: kernel).map(addNote)
-                } else if (unsent[isClient] ?? 0) > 0, !failed, call.syscall == .close || call.argument(1) != 0,
+                } else if queuedBytes(isClient) > 0, !failed, call.syscall == .close || call.argument(1) != 0,
                           call.kernel?.samples.contains(where: { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["newstate"]?.number == TCPState.finWait1 }) == true {
                     // Its FIN waits behind data still queued (audit 38 M1: "no
                     // FIN: none was sampled", and the FIN never drawn).
-                    finPending[isClient] = true
-                    addNote(.note(over: [kernel], text: "FIN queued behind \(unsent[isClient] ?? 0) B still unsent: it leaves with or after the last of them"))
+                    finWaitsBehindQueued()
                 } else if call.syscall == .close {
                     let why = switch operation {
                     case _ where alreadyShut && call.kernel == nil: "shutdown sent it"
@@ -770,7 +769,7 @@ public struct SequenceDiagram: Sendable {
             default:
                 // A call that is neither a send nor a receive may push what
                 // sends left queued (setsockopt(TCP_CORK, 0), audit 38 F3).
-                if (unsent[isClient] ?? 0) > 0, !Self.ownTransmits(call).isEmpty {
+                if queuedBytes(isClient) > 0, !Self.ownTransmits(call).isEmpty {
                     endRun()
                     add(.message(from: process, to: kernel, text: call.name, reply: false, time: call.entryTime), at: call.entryTime)
                     flushQueuedLeaving(before: exit, inclusive: true)
@@ -948,12 +947,23 @@ extension SequenceDiagram {
         }
     }
 
+    /// A call's own new segments (`ownTransmits`, retransmissions left out).
+    static func ownSegments(_ call: SyscallInvocation) -> [KernelSample] {
+        ownTransmits(call).filter { !isRetransmission($0) }
+    }
+
+    /// Whether the probes sampled transmits at all: only then does a call
+    /// with none say its data did not leave in it.
+    static func transmitsSampled(_ calls: [SyscallInvocation]) -> Bool {
+        calls.contains { $0.kernel?.samples.contains { $0.tracepoint == KernelSample.transmitTracepoint } == true }
+    }
+
     /// How many segments a send's samples show it queue on its own path
     /// (distinct skbs, `ownTransmits`); nil without kernel samples for the
     /// call, or when the probe set samples no transmits.
     static func segmentsQueued(_ call: SyscallInvocation, transmitSampled: Bool) -> Int? {
         guard transmitSampled, call.kernel?.source == .observed else { return nil }
-        return Set(ownTransmits(call).filter { !isRetransmission($0) }.compactMap(\.skbAddress)).count
+        return Set(ownSegments(call).compactMap(\.skbAddress)).count
     }
 
     /// The bytes a send queued that its own segments did not carry (their
@@ -962,7 +972,7 @@ extension SequenceDiagram {
     /// shortest packet's), so a header estimate never makes a shortfall.
     static func leftBehind(_ call: SyscallInvocation, value: Int64, headers: Int64?) -> Int64 {
         guard let headers else { return 0 }
-        let own = ownTransmits(call).filter { !isRetransmission($0) }
+        let own = ownSegments(call)
         let lengths = own.compactMap(\.packetLength)
         guard !own.isEmpty, lengths.count == own.count else { return 0 }
         let carried = lengths.reduce(0) { $0 + $1 - headers }
@@ -1010,7 +1020,7 @@ extension SequenceDiagram {
             // own segments (audit 42 F2: a retransmission of an earlier
             // send's bytes on a reused address).
             let transmits = kernel.samples.filter { $0.tracepoint == KernelSample.transmitTracepoint }
-            let mine = Set(ownTransmits(call).filter { !isRetransmission($0) }.map(\.time))
+            let mine = Set(ownSegments(call).map(\.time))
             var dropped: [Int64] = [], reason: String?
             for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && isDroppedOnArrival(sample) {
                 guard let skb = sample.skbAddress, case let .symbol(why, _)? = sample.fields["reason"], why != "NOT_SPECIFIED",
