@@ -143,13 +143,16 @@ public struct PerfettoExporter {
         let leftAt = SequenceDiagram.ownSegments(call).map(\.time).min()
             .map(micros).flatMap { $0 >= start && $0 < end ? $0 : nil }
         for (index, id) in flowsIn.enumerated() {
-            let at = max(start, end - Double(flowsIn.count - index) * 0.001)
+            // Half a nanosecond inside the call's end: its microseconds are
+            // a Double, and at + 0.001 must not pass it (a fresh clone's CI:
+            // "← connection [18666.595, 18666.596] overlaps accept […, 18666.595999999998]").
+            let at = max(start, end - Double(flowsIn.count - index) * 0.001 - 0.0005)
             out.append(["ph": "X", "name": "← \(what)", "cat": "flow", "pid": call.pid, "tid": call.tid,
                         "ts": at, "dur": 0.001, "bind_id": "0x\(String(id, radix: 16))", "flow_in": true])
         }
         for (index, id) in flowsOut.enumerated() {
             let base = leftAt ?? (call.syscall == .connect ? start : max(start, end - Double(flowsOut.count) * 0.001 - 0.001))
-            let at = min(base + Double(index) * 0.001, end - 0.001)
+            let at = min(base + Double(index) * 0.001, end - 0.0015)
             out.append(["ph": "X", "name": "\(what) →", "cat": "flow", "pid": call.pid, "tid": call.tid,
                         "ts": at, "dur": 0.001, "bind_id": "0x\(String(id, radix: 16))", "flow_out": true])
         }
