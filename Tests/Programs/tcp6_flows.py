@@ -1,9 +1,10 @@
 # TCP over IPv6 on [::1]:PORT, one connection per run, a client and a
 # server in one process. Usage: tcp6_flows.py MODE PORT
 #
-#   exchange    ping/pong, then the client closes (its FIN), the server
-#               reads the end and closes too (the FIN back, received in
-#               FIN_WAIT2: the client's ACK of it comes from tcp_fin)
+#   exchange    ping/pong, then the client shuts down for writing (its
+#               FIN), the server reads the end and closes (the FIN back,
+#               received in FIN_WAIT2: the client's ACK of it comes from
+#               tcp_fin), then the client reads the end and closes
 #   half_close  the client shuts down for writing (its FIN); the server
 #               reads the end and still sends data, which arrives at a
 #               socket that has sent its FIN (FIN_WAIT2); then both close
@@ -67,9 +68,17 @@ if mode == "exchange":
     server.recv(100)
     server.sendall(b"pong")
     client.recv(100)
-    client.close()
+    # shutdown, not close: an orphaned FIN_WAIT2 socket goes to TIME_WAIT
+    # as soon as its FIN is acknowledged, and the server (in pingpong mode
+    # after its reply) acknowledges it alone once its delayed-ACK timer
+    # fires, 40 ms on — before its own FIN whenever the tracer takes longer
+    # than that between the two calls. Held open, the client's socket
+    # waits in FIN_WAIT2 for the FIN whatever the delay.
+    client.shutdown(socket.SHUT_WR)     # the client's FIN
     server.recv(100)                    # b"": the client's FIN
     server.close()                      # the FIN back, to a FIN_WAIT2 socket
+    client.recv(100)                    # b"": the server's FIN
+    client.close()
     time.sleep(0.05)
 elif mode == "half_close":
     client.sendall(b"ping")
