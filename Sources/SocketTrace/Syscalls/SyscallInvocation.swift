@@ -9,7 +9,9 @@ public struct SyscallInvocation: Sendable, Codable {
     /// The raw arguments (for a socketcall sub-call, the ones read from its array).
     public let arguments: [UInt64]
     public let viaSocketcall: Bool
-    public let entryTime: MonotonicTime
+    /// When the thread went into the call: let go from its entry stop
+    /// (what the tracer did while it held the thread there is not the call's).
+    public internal(set) var entryTime: MonotonicTime
     /// Wall-clock time at entry, for `-t`, `-tt` and `-ttt`.
     public var wallClock: WallClock?
 

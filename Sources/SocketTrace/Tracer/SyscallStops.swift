@@ -149,6 +149,10 @@ extension Tracer {
             // The only traced task: no other close can overlap it.
             thread.closing = nil
             if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: false) }
+            // The call begins now: its duration leaves out the tracer's work
+            // at the entry stop (the first such send opening its exit
+            // tracepoint, up to ~20 ms, was counted in it).
+            call.entryTime = .now()
             resume(thread, sealing: entry.memory)
             awaitedExits.add(call)
             emit(.syscallEntered(call))
@@ -156,8 +160,10 @@ extension Tracer {
         }
         if configuration.measuresSystemTime { call.cpuTimeAtEntry = ThreadCPUTime.nanoseconds(tid: thread.tid) }
         // Everything read from the stopped thread is in `call` (and `memory`):
-        // let it run while the entry is written.
+        // let it run while the entry is written. The call begins now.
+        call.entryTime = .now()
         resume(thread, toSyscallExit: true, sealing: entry.memory)
+        exitStopDue = true
         thread.current = call
         thread.currentShown = entry.shown
         if entry.shown { emit(.syscallEntered(call)) }
