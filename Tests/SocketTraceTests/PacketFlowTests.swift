@@ -57,6 +57,30 @@ import Testing
         #expect(correlator.takeOtherFlows().isEmpty)
     }
 
+    @Test("a drop in a receive: of the packet taken in, its owner's; of the answer the receive built, on its way out (an ACK an output rule dropped), the owner turned round (audit 43 F3)")
+    func dropOfTheAnswerInAReceive() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let onStack = Self.softirq + Self.sendPath
+        let inReceive = ["tcp_v4_rcv", "ip_protocol_deliver_rcu", "ip_local_deliver_finish"] + Self.receive + onStack
+        let answerDropped = ["kfree_skb_reason", "nft_do_chain", "nf_hook_slow", "__ip_local_out", "ip_local_out", "__ip_queue_xmit",
+                             "__tcp_transmit_skb", "tcp_v4_do_rcv"] + inReceive
+        let receivedDropped = ["kfree_skb_reason", "nft_do_chain", "nf_hook_slow", "ip_local_deliver"] + Self.receive + onStack
+        correlator.add([
+            Self.sample("net:net_dev_queue", Self.sendPath, at: 110, skb: 0x100, length: 30066),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 120, skb: 0x100, length: 30052),
+            Self.sample("skb:kfree_skb", answerDropped, at: 130, skb: 0x200, length: 0),
+            Self.sample("net:net_dev_queue", Self.sendPath, at: 140, skb: 0x300, length: 80),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 150, skb: 0x300, length: 66),
+            Self.sample("skb:kfree_skb", receivedDropped, at: 160, skb: 0x300, length: 0),
+        ])
+        let activity = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
+        let owners = activity.samples.map { $0.flow?.owner }
+        #expect(owners == [nil, .ownSocket, .peer, nil, .ownSocket, .ownSocket], "\(activity.samples.map { $0.flow?.description ?? "-" })")
+        #expect(activity.samples[2].flow?.evidence.hasPrefix("a packet built on its way out (__tcp_transmit_skb on its stack, below the receive), its peer's answer") == true,
+                "\(activity.samples[2].flow?.evidence ?? "-")")
+        #expect(activity.samples[5].flow?.evidence.hasPrefix("in the receive of the packet taken in before it on this stack") == true)
+    }
+
     @Test("between a traced thread's calls, softirq work run there says whose packet it handled: a traced call's packet and the ACK back to it by skb, an unknown packet and a timer's as not known (audit 11)")
     func softirqWorkBetweenCalls() {
         let correlator = KernelCorrelator(model: nil, symbols: nil)

@@ -109,10 +109,20 @@ extension KernelCorrelator {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
                 // data the ACK let go) leaves from its receiver to its sender.
                 let transmit = sample.tracepoint == KernelSample.transmitTracepoint
-                sample.flow = transmit
-                    ? packet.flow.answer(byKernel: sample.isKernelReply ? sample.replySender : nil, neighbour: sample.isNeighbourSolicitation)
-                    : PacketFlow(owner: packet.flow.owner,
-                                 evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
+                if transmit {
+                    sample.flow = packet.flow.answer(byKernel: sample.isKernelReply ? sample.replySender : nil, neighbour: sample.isNeighbourSolicitation)
+                } else if let builder = sample.answerBuilder {
+                    // A packet the receive built dropped on its way out (an ACK
+                    // an output rule dropped): the answer's, not the received
+                    // packet's (audit 43 F3: the server's ACK, dropped under the
+                    // client's send, was said to be the client's own).
+                    let answer = packet.flow.answer(byKernel: sample.isKernelReply ? sample.replySender : nil, neighbour: false)
+                    sample.flow = PacketFlow(owner: answer.owner, evidence: "a packet built on its way out (\(builder) on its stack, below the receive), "
+                                             + answer.evidence)
+                } else {
+                    sample.flow = PacketFlow(owner: packet.flow.owner,
+                                             evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
+                }
                 if transmit, let skb = sample.skbAddress {
                     if let sender = packet.sender, sender.kind == .socket, !sample.isNeighbourSolicitation,
                        (sender.local != nil && sender.peer != nil) || sender.inode != nil {

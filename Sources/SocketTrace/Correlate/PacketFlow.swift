@@ -200,6 +200,18 @@ extension KernelSample {
     static let packetReceiveFrames: Set<String> = ["__netif_receive_skb_one_core", "__netif_receive_skb_core",
                                                   "__netif_receive_skb_core.constprop.0", "__netif_receive_skb_list_core"]
 
+    /// A sample (a drop) taken while a packet's receive sent an answer: the
+    /// function that built or sent that new packet, on the stack below the
+    /// receive. A drop there is of the answer on its way out (the received
+    /// packet is never sent on from these), not of the packet received.
+    var answerBuilder: String? {
+        // Innermost first: the frames deeper than the innermost receive's.
+        guard let receive = chain.firstIndex(where: Self.packetReceiveFrames.contains) else { return nil }
+        return chain[..<receive].last { Self.answerBuilders.contains($0) || Self.kernelReplySenders.contains($0) }
+    }
+    static let answerBuilders: Set<String> = ["__tcp_transmit_skb", "tcp_v4_send_synack", "tcp_v6_send_synack", "ip_build_and_send_pkt",
+                                              "ip_send_unicast_reply", "tcp_v4_send_ack", "tcp_v6_send_response", "ip6_xmit"]
+
     /// A transmit that is the neighbour lookup's own packet (an ARP
     /// request, an IPv6 neighbour solicitation) sent while a socket's packet
     /// waits for the peer's link address: not the socket's packet.
