@@ -555,6 +555,54 @@ struct ConnectionPairingTests {
         #expect(rendered[..<first].last { $0.contains("SK-->>S: recvfrom") }?.hasSuffix("recvfrom = 12000 B") == true, "\(rendered[..<first].suffix(4))")
     }
 
+    @Test("the peer's ACKs, built in the receive on a send's stack and dropped by an output rule: the peer's answer, never the send's own packet, and drawn as its answer dropped before leaving (audit 43 F3)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func answersDroppedOnTheWayOut() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("answer-dropped") + ".jsonl"
+        let witness = TestSupport.temporaryFile("answer-dropped") + ".txt"
+        let result = try traceInNamespace(
+            client: Self.bursts(2, of: 5, port: port),
+            // Every other segment the server sends without data (its ACKs) dropped on output.
+            setup: """
+                nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && \\
+                nft add rule inet nf h tcp sport \(port) meta length '<' 100 numgen inc mod 2 == 0 drop
+                """,
+            // Each of the server's packets freed (dropped) and the thread it was freed in.
+            witness: """
+                tracepoint:skb:kfree_skb { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if ($ip->protocol == 6 && bswap($th->source) == \(port)) { printf("DROPPED %lld %d\\n", args->skbaddr, tid); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
+            .compactMap { Int64($0.split(separator: " ")[1]) }
+        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        var calls: [SyscallInvocation] = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records { calls.append(call) }
+        // The server's packets dropped in the traced calls (softirq work on their stacks).
+        var inCalls: [(call: SyscallInvocation, drop: KernelSample)] = []
+        for call in calls {
+            for sample in call.kernel?.samples ?? [] where sample.tracepoint == "skb:kfree_skb" {
+                if let skb = sample.skbAddress, dropped.contains(skb) { inCalls.append((call, sample)) }
+            }
+        }
+        try #require(!inCalls.isEmpty, "no drop of the server's packets sampled in a traced call")
+        let server = SocketEndpoint.inet(address: "127.0.0.1", port: UInt16(port))
+        for (call, drop) in inCalls {
+            // Sent from the server's port: the client's calls' peer answered; the server's own calls' own answer.
+            let expected: PacketFlow.Owner = call.socket?.peer == server ? .peer : .ownSocket
+            #expect(drop.flow?.owner == expected, "\(call.name): \(drop.flow?.description ?? "-")")
+        }
+        let diagram = try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil))
+        var notes = 0
+        for case let .note(_, text) in diagram.steps where text.hasPrefix("its answer to the segment taken in on this") { notes += 1 }
+        let inSends = inCalls.filter { DataTransfer($0.call)?.direction == .sent && $0.call.socket?.peer == server }
+        #expect(notes == inSends.count, "\(MermaidRenderer.render(diagram))")
+    }
+
     @Test("segments sent again in a send's backlog (netfilter dropping on input): each drawn once, as a retransmission, none counted in a run's segments; every new segment drawn once (audit 37 F1)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

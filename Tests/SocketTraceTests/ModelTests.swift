@@ -478,6 +478,19 @@ struct ModelTests {
                                            "net_rx_action", "handle_softirqs", "do_softirq", "__local_bh_enable_ip"]) == "netif_receive")
     }
 
+    @Test("a SYN-ACK sent again (6.18's chains, audit 43): by the request socket's timer tcp_synack_timer or tcp6_synack_timer; for a SYN taken in again tcp_syn_again_softirq; not the first SYN's receive")
+    func synackTimer() throws {
+        let timer = ["tcp_rtx_synack", "reqsk_timer_handler"] + Self.timerEntry
+        let v4 = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "ip_build_and_send_pkt", "tcp_v4_send_synack"] + timer
+        #expect(try Self.softirqOperation(v4) == "tcp_synack_timer")
+        let v6 = ["__dev_queue_xmit", "ip6_finish_output", "ip6_output", "ip6_xmit", "tcp_v6_send_synack"] + timer
+        #expect(try Self.softirqOperation(v6) == "tcp6_synack_timer")
+        // A SYN taken in again for the pending request: tcp_check_req sends it again, in the receive.
+        let again = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "tcp_v4_send_synack", "tcp_rtx_synack", "tcp_check_req", "tcp_v4_rcv"]
+            + Self.receiveEntry
+        #expect(try Self.softirqOperation(again) == "tcp_syn_again_softirq")
+    }
+
     @Test("a retransmission while an ACK is processed is tcp_ack_retransmit; one from the pacing timer is the pacing timer's (by the sample's family), not the RTO's")
     func retransmissionsNotByTheTimer() throws {
         let onAck = ["__tcp_retransmit_skb", "tcp_retransmit_skb", "tcp_xmit_retransmit_queue", "tcp_ack", "tcp_rcv_established", "tcp_v4_do_rcv",

@@ -321,6 +321,14 @@ public struct SequenceDiagram: Sendable {
         } + transmitsElsewhere.filter { sample in
             sample.flowEndpoints.map { Set([$0.source, $0.destination]) == Set([connection.client, connection.server]) } == true
         }.compactMap(\.packetLength)
+        // SYN-ACKs the server sent again (tcp_rtx_synack: no
+        // tcp:tcp_retransmit_skb), sampled leaving outside the traced calls
+        // (audit 43 F2: one left 35 µs before the client's second SYN
+        // retransmission, and was not drawn).
+        let synAckResends = transmitsElsewhere.filter { sample in
+            sample.chain.contains("tcp_rtx_synack")
+                && sample.flowEndpoints.map({ $0.source == connection.server && $0.destination == connection.client }) == true
+        }
         // Each end's data segments sampled leaving besides its sends' own,
         // with where: outside the traced calls (a timer's, ksoftirqd's), in
         // its other calls (setsockopt(TCP_CORK, 0), shutdown, close), and in
@@ -438,6 +446,28 @@ public struct SequenceDiagram: Sendable {
             }
             // What its own segments did not carry of a send's bytes.
             let leftBehind = departure == .sent ? Self.leftBehind(call, value: value, headers: headers) : 0
+            // An answer a receive on its stack built, dropped on its way out
+            // (audit 43 F3, F4: the server's ACK of this send's data, dropped
+            // by an output rule, never drawn; the retransmission it led to
+            // had no visible cause).
+            for (drop, builder, byPeer) in Self.answersDropped(call) {
+                let reason = drop.heading.replacingOccurrences(of: "drop: ", with: "")
+                add(.note(over: [byPeer ? peerKernel : kernel], text: "\(byPeer ? "its answer" : "this end's answer") to the segment taken in on this \(call.name)'s stack, "
+                          + "built by \(builder): dropped before leaving (\(reason))"), at: drop.time)
+            }
+            // A packet dropped on arrival on its stack whose sender is not
+            // known (audit 43 F1: the second piece of a send's 68,539 B skb,
+            // which the device split and no traced call queued as such, left
+            // out of the drawing, and the retransmission of it unexplained).
+            for drop in (call.kernel?.samples ?? []) where drop.tracepoint == "skb:kfree_skb" && drop.summary.hasPrefix("drop: ")
+                && drop.flow?.owner == .unverified && Self.isDroppedOnArrival(drop) {
+                let reason = drop.heading.replacingOccurrences(of: "drop: ", with: "")
+                let skb = drop.skbAddress.map { " 0x" + String(UInt64(bitPattern: $0), radix: 16) } ?? ""
+                let length = (call.kernel?.samples ?? []).last { $0.tracepoint == KernelSample.receiveTracepoint && $0.skbAddress == drop.skbAddress && $0.time <= drop.time }?
+                    .packetLength.map { ", \($0) B as received" } ?? ""
+                add(.note(over: [.clientKernel, .serverKernel], text: "a packet no traced call was seen queuing (skb\(skb)\(length)), received on this \(call.name)'s stack: "
+                          + "dropped on arrival (\(reason)); whose, unverified"), at: drop.time)
+            }
             switch call.syscall {
             case .connect where call.connectStart?.disconnects == true:
                 // connect(AF_UNSPEC) ends the connection (tcp_disconnect): a
@@ -556,8 +586,14 @@ public struct SequenceDiagram: Sendable {
                     // connect's exit, after the server's accept had returned).
                     let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
                     let at = established.flatMap { $0.time >= call.entryTime && $0.time <= exit ? $0.time : nil } ?? exit
-                    add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: at), at: at)
-                    add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: at), at: at)
+                    if synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at }) {
+                        // A SYN-ACK sent again is drawn at its time: which one the
+                        // client took in is not sampled (audit 43 F2: drawn twice).
+                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK (a SYN-ACK taken in: ESTABLISHED)", reply: false, time: at), at: at)
+                    } else {
+                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: at), at: at)
+                        add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: at), at: at)
+                    }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else {
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
@@ -798,6 +834,7 @@ public struct SequenceDiagram: Sendable {
         // connection's 4-tuple, in whatever task: a SYN retransmitted by the
         // timer while connect slept was not drawn), at their times; the
         // socket's state at the event tells a SYN from a segment of data.
+        var firstRetransmission: MonotonicTime?
         for sample in retransmissions {
             guard let (source, destination) = sample.flowEndpoints else { continue }
             let fromClient: Bool
@@ -816,6 +853,21 @@ public struct SequenceDiagram: Sendable {
                 add(.message(from: from, to: to, text: "\(what) retransmitted (\(retransmission) in \(task))", reply: false, time: sample.time),
                     at: sample.time)
             }
+            firstRetransmission = min(firstRetransmission ?? sample.time, sample.time)
+        }
+        for sample in synAckResends {
+            let why = sample.chain.contains("reqsk_timer_handler") ? "the request socket's timer: reqsk_timer_handler → tcp_rtx_synack"
+                : sample.chain.contains("tcp_check_req") ? "the SYN taken in again: tcp_check_req → tcp_rtx_synack" : "tcp_rtx_synack"
+            add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK sent again (\(why) in \(sample.task ?? "another task"))",
+                         reply: false, time: sample.time), at: sample.time)
+            firstRetransmission = min(firstRetransmission ?? sample.time, sample.time)
+        }
+        if let firstRetransmission {
+            // What led to them may not be drawn (audit 43 F4: a loss probe
+            // dropped on arrival in ksoftirqd, then the RTO's retransmission
+            // with no visible cause): drops are sampled in the traced tasks only.
+            add(.note(over: [.clientKernel, .serverKernel], text: "drops are sampled in the traced tasks only: a loss in kernel work elsewhere "
+                      + "(ksoftirqd, an idle CPU's softirq, a timer) is not drawn, and a retransmission may follow one"), at: firstRetransmission)
         }
         var steps: [Step] = []
         var last: MonotonicTime?
@@ -994,6 +1046,20 @@ extension SequenceDiagram {
         let innermostIn = sample.chain.firstIndex(where: input.contains), innermostOut = sample.chain.firstIndex(where: output.contains)
         guard let innermostIn else { return false }
         return innermostOut.map { innermostIn < $0 } ?? true
+    }
+
+    /// Drops of packets a receive on the call's stack built as its answer,
+    /// on their way out (`PacketFlow` turned them round): the function that
+    /// built each, and whether the peer's end did (else this end's).
+    /// A connect draws its handshake's own (its ACK dropped before leaving).
+    static func answersDropped(_ call: SyscallInvocation) -> [(sample: KernelSample, builder: String, byPeer: Bool)] {
+        guard call.syscall != .connect else { return [] }
+        return (call.kernel?.samples ?? []).compactMap { sample in
+            guard sample.tracepoint == "skb:kfree_skb", sample.summary.hasPrefix("drop: "), !isDroppedOnArrival(sample),
+                  let flow = sample.flow, flow.owner == .peer || flow.owner == .ownSocket,
+                  let builder = sample.answerBuilder else { return nil }
+            return (sample, builder, flow.owner == .peer)
+        }
     }
 
     /// A segment sent again (on __tcp_retransmit_skb's path: an ACK the
