@@ -478,6 +478,17 @@ struct ModelTests {
                                            "net_rx_action", "handle_softirqs", "do_softirq", "__local_bh_enable_ip"]) == "netif_receive")
     }
 
+    @Test("the client's handshake completed outside connect (6.18's chains, audit 44 N2): its ESTABLISHED is tcp_connect_completed_softirq or tcp6_, never FIN work")
+    func connectCompletedInSoftirq() throws {
+        let established = ["inet_sk_state_store", "tcp_finish_connect", "tcp_rcv_state_process", "tcp_v4_do_rcv", "tcp_v4_rcv"] + Self.receiveEntry
+        #expect(try Self.softirqOperation(established) == "tcp_connect_completed_softirq")
+        let established6 = ["inet_sk_state_store", "tcp_finish_connect", "tcp_rcv_state_process", "tcp_v6_do_rcv", "tcp_v6_rcv"] + Self.receive6Entry
+        #expect(try Self.softirqOperation(established6) == "tcp6_connect_completed_softirq")
+        // Its ACK (__tcp_send_ack a tail call, no frame): never the FIN's, whatever the code says of it.
+        let ack = Self.ipTransmit + ["tcp_rcv_state_process", "tcp_v4_do_rcv", "tcp_v4_rcv"] + Self.receiveEntry
+        #expect(try Self.softirqOperation(ack) != "tcp_fin_softirq")
+    }
+
     @Test("a SYN-ACK sent again (6.18's chains, audit 43): by the request socket's timer tcp_synack_timer or tcp6_synack_timer; for a SYN taken in again tcp_syn_again_softirq; not the first SYN's receive")
     func synackTimer() throws {
         let timer = ["tcp_rtx_synack", "reqsk_timer_handler"] + Self.timerEntry

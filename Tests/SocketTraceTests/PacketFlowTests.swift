@@ -81,6 +81,38 @@ import Testing
         #expect(activity.samples[5].flow?.evidence.hasPrefix("in the receive of the packet taken in before it on this stack") == true)
     }
 
+    @Test("a send's segment the device split (GSO): its pieces, new skbs received on its stack, counted when their lengths add up to its own with a header each; a retransmission's packet found by its call's frames (audit 44 N1, N4)")
+    func splitSegmentsAndRetransmittedPackets() {
+        let onStack = Self.softirq + Self.sendPath
+        var send = Self.send(local: Self.client, peer: Self.server, from: 100, to: 200)
+        func unknown(_ skb: Int64, at time: UInt64, length: Int64) -> KernelSample {
+            var sample = Self.sample("net:netif_receive_skb", Self.receive + onStack, at: time, skb: skb, length: length)
+            sample.flow = PacketFlow(owner: .unverified, evidence: "skb 0x\(String(skb, radix: 16)) was not seen leaving a traced call")
+            return sample
+        }
+        // 68,539 B queued (66 B of headers with Ethernet's), received as 65,535 + 3,042 B (52 B of IP and TCP headers each).
+        send.kernel = KernelActivity(operation: "tcp_send", source: .observed, expected: [], samples: [
+            Self.sample("net:net_dev_queue", Self.sendPath, at: 110, skb: 0x100, length: 32807),
+            Self.sample("net:netif_receive_skb", Self.receive + onStack, at: 111, skb: 0x100, length: 32793),
+            Self.sample("net:net_dev_queue", Self.sendPath, at: 120, skb: 0x200, length: 68539),
+            unknown(0x300, at: 121, length: 65535), unknown(0x400, at: 122, length: 3042),
+        ], alignments: [])
+        let splits = SequenceDiagram.splitSegments(send, headers: 66)
+        #expect(splits.count == 1 && splits.first?.segment.skbAddress == 0x200 && splits.first?.pieces.compactMap(\.skbAddress) == [0x300, 0x400])
+        // Lengths that do not add up prove nothing; nor without the connection's headers.
+        #expect(SequenceDiagram.splitSegments(send, headers: 60).isEmpty)
+        #expect(SequenceDiagram.splitSegments(send, headers: nil).isEmpty)
+        // tcp:tcp_retransmit_skb fires in tcp_retransmit_skb after its packet left, under the same frames.
+        var retransmit = Self.sample("tcp:tcp_retransmit_skb", ["tcp_retransmit_skb", "tcp_retransmit_timer", "tcp_write_timer"], at: 300, skb: 0x500, length: 0)
+        retransmit.offsets = [0x40, 0x1a0, 0x30]
+        var packet = Self.sample("net:net_dev_queue", ["__dev_queue_xmit", "__tcp_transmit_skb", "__tcp_retransmit_skb", "tcp_retransmit_skb",
+                                                        "tcp_retransmit_timer", "tcp_write_timer"], at: 299, skb: 0x500, length: 30080)
+        packet.offsets = [0x10, 0x20, 0x30, 0x3b, 0x1a0, 0x30]
+        #expect(SequenceDiagram.sent(packet, inCallOf: retransmit))
+        packet.offsets[4] = 0x1b0   // another call of tcp_retransmit_skb
+        #expect(!SequenceDiagram.sent(packet, inCallOf: retransmit))
+    }
+
     @Test("between a traced thread's calls, softirq work run there says whose packet it handled: a traced call's packet and the ACK back to it by skb, an unknown packet and a timer's as not known (audit 11)")
     func softirqWorkBetweenCalls() {
         let correlator = KernelCorrelator(model: nil, symbols: nil)

@@ -325,6 +325,10 @@ public struct SequenceDiagram: Sendable {
         // tcp:tcp_retransmit_skb), sampled leaving outside the traced calls
         // (audit 43 F2: one left 35 µs before the client's second SYN
         // retransmission, and was not drawn).
+        // Every packet sampled leaving, in the calls and outside them.
+        let allTransmits = (transmitsElsewhere + sides.filter { $0.id == connection.id }.flatMap { side in
+            (side.call.kernel?.samples ?? []).filter { $0.tracepoint == KernelSample.transmitTracepoint }
+        }).sorted { $0.time < $1.time }
         let synAckResends = transmitsElsewhere.filter { sample in
             sample.chain.contains("tcp_rtx_synack")
                 && sample.flowEndpoints.map({ $0.source == connection.server && $0.destination == connection.client }) == true
@@ -459,9 +463,20 @@ public struct SequenceDiagram: Sendable {
             // known (audit 43 F1: the second piece of a send's 68,539 B skb,
             // which the device split and no traced call queued as such, left
             // out of the drawing, and the retransmission of it unexplained).
+            let splits = Self.splitSegments(call, headers: headers)
+            let pieces = Set(splits.flatMap { $0.pieces.compactMap(\.skbAddress) })
+            let piecesDrawnWithTheSend: Bool = { if case .droppedOnArrival? = departure { return true } else { return false } }()
             for drop in (call.kernel?.samples ?? []) where drop.tracepoint == "skb:kfree_skb" && drop.summary.hasPrefix("drop: ")
                 && drop.flow?.owner == .unverified && Self.isDroppedOnArrival(drop) {
                 let reason = drop.heading.replacingOccurrences(of: "drop: ", with: "")
+                if let split = splits.first(where: { $0.pieces.contains { $0.skbAddress == drop.skbAddress } }) {
+                    // A piece of a split segment: said with its send's other drops when it has some.
+                    if piecesDrawnWithTheSend { continue }
+                    let length = split.pieces.first { $0.skbAddress == drop.skbAddress }?.packetLength.map { "\($0) B" } ?? "?"
+                    add(.note(over: [peerKernel], text: "a piece (\(length) as received) of this \(call.name)'s segment of \(split.segment.packetLength ?? 0) B, split by the device "
+                              + "(its pieces' lengths add up to its own with a header each): dropped on arrival (\(reason)); left in TCP's queue to send again"), at: drop.time)
+                    continue
+                }
                 let skb = drop.skbAddress.map { " 0x" + String(UInt64(bitPattern: $0), radix: 16) } ?? ""
                 let length = (call.kernel?.samples ?? []).last { $0.tracepoint == KernelSample.receiveTracepoint && $0.skbAddress == drop.skbAddress && $0.time <= drop.time }?
                     .packetLength.map { ", \($0) B as received" } ?? ""
@@ -629,16 +644,30 @@ public struct SequenceDiagram: Sendable {
                     // and all said dropped, one segment was).
                     let own = Self.ownSegments(call)
                     let rest = Self.leftBehind(call, value: value, headers: headers)
-                    let segments = own.count == 1 ? "1 segment" : "\(own.count) segments"
+                    // Segments the device split (GSO) count as their pieces on
+                    // the wire (audit 44 N1: "4 segments, 1 dropped", where
+                    // the wire had 5, 2 dropped).
+                    let wire = own.count + splits.reduce(0) { $0 + $1.pieces.count - 1 }
+                    let split = splits.map { "one of \($0.segment.packetLength ?? 0) B split by the device into \($0.pieces.count) "
+                        + "(received as " + $0.pieces.compactMap(\.packetLength).map { "\($0) B" }.joined(separator: " and ")
+                        + ", new skbs whose lengths add up to its own with a header each)" }
+                    let segments = (wire == 1 ? "1 segment" : "\(wire) segments") + (split.isEmpty ? "" : " (" + split.joined(separator: "; ") + ")")
                     add(.message(from: kernel, to: peerKernel, text: "data \(value - rest) B" + (own.count > 1 || rest > 0 ? " in \(segments)" : "") + (rest > 0 ? ", \(rest) B left queued" : ""),
                                  reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
                     // Which of its segments (audit 42 F3: "one of" when both were).
                     let dropped = own.filter { $0.skbAddress.map(skbs.contains) == true }
                     let lengths = dropped.compactMap(\.packetLength).map { length in "len \(length)" + (headers.map { ", \(length - $0) B of data" } ?? "") }
-                    let which = own.count == 1 ? "its segment"
-                        : dropped.count == own.count ? "all \(own.count) of its segments (net:net_dev_queue \(lengths.joined(separator: "; ")))"
-                        : "\(dropped.count) of its \(own.count) segments (net:net_dev_queue \(lengths.joined(separator: "; ")))"
-                    add(.note(over: [peerKernel], text: "\(which) dropped on arrival (skb:kfree_skb \(reason): \(dropped.count > 1 ? "their skbs" : "its skb"), queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
+                    // Pieces of a split segment dropped: their drops were on skbs no call queued.
+                    let droppedPieces = (call.kernel?.samples ?? []).filter { sample in
+                        sample.tracepoint == "skb:kfree_skb" && Self.isDroppedOnArrival(sample) && sample.skbAddress.map(pieces.contains) == true
+                    }.compactMap { drop in splits.flatMap(\.pieces).first { $0.skbAddress == drop.skbAddress }?.packetLength }
+                    let pieceText = droppedPieces.isEmpty ? "" : (dropped.isEmpty ? "" : " and ") + (droppedPieces.count == 1 ? "1 piece" : "\(droppedPieces.count) pieces")
+                        + " of a split one (netif_receive_skb len " + droppedPieces.map(String.init).joined(separator: "; ") + ")"
+                    let count = dropped.count + droppedPieces.count
+                    let which = wire == 1 ? "its segment"
+                        : count == wire ? "all \(wire) of its segments" + (lengths.isEmpty ? "" : " (net:net_dev_queue \(lengths.joined(separator: "; "))\(pieceText))")
+                        : "\(count) of its \(wire) segments (" + (lengths.isEmpty ? "" : "net:net_dev_queue \(lengths.joined(separator: "; "))") + pieceText + ")"
+                    add(.note(over: [peerKernel], text: "\(which) dropped on arrival (skb:kfree_skb \(reason): \(count > 1 ? "their skbs" : "its skb"), queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
                         at: dropped.first?.time ?? call.entryTime)
                     if rest > 0 { leftQueued(rest) }
                 case let .dropped(reason):
@@ -850,7 +879,16 @@ public struct SequenceDiagram: Sendable {
                 // The tracepoint's err: the retransmission was not handed on.
                 add(.note(over: [from], text: "\(what) retransmission failed (err \(err), \(retransmission) in \(task))"), at: sample.time)
             } else {
-                add(.message(from: from, to: to, text: "\(what) retransmitted (\(retransmission) in \(task))", reply: false, time: sample.time),
+                // Its packet, sampled leaving in the same call of
+                // tcp_retransmit_skb (audit 44 N4: 30,014 B sent again, the
+                // 30,000 B a lost ACK left unacknowledged and a 14 B probe,
+                // drawn as "segment retransmitted").
+                let packet = allTransmits.last { $0.time <= sample.time && Self.sent($0, inCallOf: sample) }
+                // A SYN's options are no data: its length alone.
+                let size = packet?.packetLength.map { length in
+                    "len \(length)" + (what != "segment" ? "" : headers.map { length > $0 ? ", \(length - $0) B of data" : "" } ?? "") + " (net:net_dev_queue); "
+                } ?? ""
+                add(.message(from: from, to: to, text: "\(what) retransmitted (\(size)\(retransmission) in \(task))", reply: false, time: sample.time),
                     at: sample.time)
             }
             firstRetransmission = min(firstRetransmission ?? sample.time, sample.time)
@@ -1003,6 +1041,48 @@ extension SequenceDiagram {
     static func ownSegments(_ call: SyscallInvocation) -> [KernelSample] {
         ownTransmits(call).filter { !isRetransmission($0) }
     }
+
+    /// A send's own segments the device split into new skbs on its way
+    /// (GSO: a segment larger than the device takes): one never received
+    /// with its own address, followed on the call's stack, before its next
+    /// own segment, by receives of skbs no traced call queued whose lengths
+    /// add up to its own (less the Ethernet header) with one more IP and
+    /// TCP header (the connection's shortest packet's) for each piece after
+    /// the first.
+    static func splitSegments(_ call: SyscallInvocation, headers: Int64?) -> [(segment: KernelSample, pieces: [KernelSample])] {
+        guard let headers, headers > ethernetHeader else { return [] }
+        let samples = call.kernel?.samples ?? []
+        let received = Set(samples.filter { $0.tracepoint == KernelSample.receiveTracepoint }.compactMap(\.skbAddress))
+        let own = ownSegments(call)
+        var found: [(segment: KernelSample, pieces: [KernelSample])] = []
+        for (index, segment) in own.enumerated() {
+            guard let skb = segment.skbAddress, !received.contains(skb), let length = segment.packetLength else { continue }
+            let end = index + 1 < own.count ? own[index + 1].time : MonotonicTime(nanoseconds: .max)
+            let pieces = samples.filter { sample in
+                sample.tracepoint == KernelSample.receiveTracepoint && sample.time > segment.time && sample.time < end
+                    && sample.flow?.owner == .unverified && sample.flow?.evidence.hasSuffix("was not seen leaving a traced call") == true
+            }
+            let lengths = pieces.compactMap(\.packetLength)
+            guard pieces.count >= 2, lengths.count == pieces.count,
+                  lengths.reduce(0, +) == length - ethernetHeader + Int64(pieces.count - 1) * (headers - ethernetHeader) else { continue }
+            found.append((segment, pieces))
+        }
+        return found
+    }
+    /// Whether `transmit` was taken deeper in the call of `start`'s
+    /// function that `start` was then taken in (its tcp:tcp_retransmit_skb
+    /// fires after the packet left): the same CPU, and under the same
+    /// return addresses, as the trace file keeps them (function and offset).
+    static func sent(_ transmit: KernelSample, inCallOf start: KernelSample) -> Bool {
+        guard transmit.cpu == start.cpu, transmit.chain.count > start.chain.count, start.chain.count >= 2,
+              transmit.offsets.count == transmit.chain.count, start.offsets.count == start.chain.count else { return false }
+        let depth = transmit.chain.count - start.chain.count
+        guard transmit.chain[depth] == start.chain[0] else { return false }
+        return (1..<start.chain.count).allSatisfy { transmit.chain[depth + $0] == start.chain[$0] && transmit.offsets[depth + $0] == start.offsets[$0] }
+    }
+
+    /// What loopback's receive strips (net_dev_queue's len has it, netif_receive_skb's not).
+    static let ethernetHeader: Int64 = 14
 
     /// Whether the probes sampled transmits at all: only then does a call
     /// with none say its data did not leave in it.
