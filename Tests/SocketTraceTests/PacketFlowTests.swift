@@ -113,6 +113,17 @@ import Testing
         #expect(!SequenceDiagram.sent(packet, inCallOf: retransmit))
     }
 
+    @Test("a packet's data: its length less the connection's headers, and over IPv6 less BIG TCP's 8 B jumbo option past 65,535 B of payload (audit 45 F2); an IPv4-mapped socket's packets are IPv4")
+    func dataBytesOfBigPackets() {
+        #expect(SequenceDiagram.dataBytes(95326, headers: 86, ipv6: true) == 95232)
+        #expect(SequenceDiagram.dataBytes(6550, headers: 86, ipv6: true) == 6464)
+        #expect(SequenceDiagram.dataBytes(65589, headers: 86, ipv6: true) == 65503)
+        #expect(SequenceDiagram.dataBytes(68539, headers: 66, ipv6: false) == 68473)
+        #expect(SequenceDiagram.sendsIPv6(.inet6(address: "::1", port: 80)))
+        #expect(!SequenceDiagram.sendsIPv6(.inet6(address: "::ffff:127.0.0.1", port: 80)))
+        #expect(!SequenceDiagram.sendsIPv6(.inet(address: "127.0.0.1", port: 80)))
+    }
+
     @Test("between a traced thread's calls, softirq work run there says whose packet it handled: a traced call's packet and the ACK back to it by skb, an unknown packet and a timer's as not known (audit 11)")
     func softirqWorkBetweenCalls() {
         let correlator = KernelCorrelator(model: nil, symbols: nil)

@@ -339,9 +339,10 @@ public struct SequenceDiagram: Sendable {
         // the other end's calls (its receive taking in an ACK or a window
         // update that let them go: "sent to this socket by its peer").
         let headers = connectionTransmitLengths.min()
+        let ipv6 = Self.sendsIPv6(connection.client)
         func payload(_ sample: KernelSample) -> Int64 {
             guard let headers, let length = sample.packetLength else { return 0 }
-            return length - headers
+            return Self.dataBytes(length, headers: headers, ipv6: ipv6)
         }
         var leavingLater: [Bool: [(sample: KernelSample, place: String)]] = [:]
         for end in [true, false] {
@@ -656,7 +657,7 @@ public struct SequenceDiagram: Sendable {
                                  reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
                     // Which of its segments (audit 42 F3: "one of" when both were).
                     let dropped = own.filter { $0.skbAddress.map(skbs.contains) == true }
-                    let lengths = dropped.compactMap(\.packetLength).map { length in "len \(length)" + (headers.map { ", \(length - $0) B of data" } ?? "") }
+                    let lengths = dropped.compactMap(\.packetLength).map { length in "len \(length)" + (headers.map { ", \(Self.dataBytes(length, headers: $0, ipv6: ipv6)) B of data" } ?? "") }
                     // Pieces of a split segment dropped: their drops were on skbs no call queued.
                     let droppedPieces = (call.kernel?.samples ?? []).filter { sample in
                         sample.tracepoint == "skb:kfree_skb" && Self.isDroppedOnArrival(sample) && sample.skbAddress.map(pieces.contains) == true
@@ -692,7 +693,7 @@ public struct SequenceDiagram: Sendable {
                 // "up to" when that does not add up (audit 36: one 6000 B
                 // segment drawn as "with up to 3000 B").
                 let lengths = Self.ownSegments(call).compactMap(\.packetLength)
-                let carried = headers.map { headers in lengths.reduce(0) { $0 + $1 - headers } }
+                let carried = headers.map { headers in lengths.reduce(0) { $0 + Self.dataBytes($1, headers: headers, ipv6: ipv6) } }
                 let text = carried == value + waiting && !lengths.isEmpty
                     ? "data \(value + waiting) B: this \(call.name)'s \(value) B and the \(waiting) B \(sends) queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
                     : "data \(value) B, with up to \(waiting) B \(sends) queued"
@@ -806,6 +807,18 @@ public struct SequenceDiagram: Sendable {
                     } else {
                         add(.message(from: kernel, to: peerKernel, text: segment, reply: false, time: sent), at: sent)
                     }
+                    // Its segment dropped, as sampled in this call (audit 45 F3:
+                    // a FIN the peer's input rule dropped drawn as delivered).
+                    let own = Self.ownTransmits(call).compactMap(\.skbAddress)
+                    for drop in (call.kernel?.samples ?? []) where drop.tracepoint == "skb:kfree_skb" && drop.summary.hasPrefix("drop: ") {
+                        let reason = drop.heading.replacingOccurrences(of: "drop: ", with: "")
+                        if Self.isDroppedOnArrival(drop), let skb = drop.skbAddress, own.contains(skb) {
+                            add(.note(over: [peerKernel], text: "its \(segment) dropped on arrival (\(reason): its skb, queued by this \(call.name), freed in the receive on its stack)"),
+                                at: drop.time)
+                        } else if !Self.isDroppedOnArrival(drop), !drop.chain.contains(where: KernelSample.packetReceiveFrames.contains), segment == "FIN" || segment == "RST" {
+                            add(.note(over: [kernel], text: "a segment of this \(call.name) dropped before leaving (\(reason) on its own path)"), at: drop.time)
+                        }
+                    }
                     Self.note(call, over: kernel).map(addNote)
                 } else if queuedBytes(isClient) > 0, !failed, call.syscall == .close || call.argument(1) != 0,
                           call.kernel?.samples.contains(where: { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["newstate"]?.number == TCPState.finWait1 }) == true {
@@ -886,7 +899,7 @@ public struct SequenceDiagram: Sendable {
                 let packet = allTransmits.last { $0.time <= sample.time && Self.sent($0, inCallOf: sample) }
                 // A SYN's options are no data: its length alone.
                 let size = packet?.packetLength.map { length in
-                    "len \(length)" + (what != "segment" ? "" : headers.map { length > $0 ? ", \(length - $0) B of data" : "" } ?? "") + " (net:net_dev_queue); "
+                    "len \(length)" + (what != "segment" ? "" : headers.map { length > $0 ? ", \(Self.dataBytes(length, headers: $0, ipv6: ipv6)) B of data" : "" } ?? "") + " (net:net_dev_queue); "
                 } ?? ""
                 add(.message(from: from, to: to, text: "\(what) retransmitted (\(size)\(retransmission) in \(task))", reply: false, time: sample.time),
                     at: sample.time)
@@ -1081,6 +1094,21 @@ extension SequenceDiagram {
         return (1..<start.chain.count).allSatisfy { transmit.chain[depth + $0] == start.chain[$0] && transmit.offsets[depth + $0] == start.offsets[$0] }
     }
 
+    /// The data a packet of `length` (net_dev_queue's, the Ethernet header
+    /// in it) carries, less the connection's headers (its shortest
+    /// packet's): over IPv6, BIG TCP's jumbo hop-by-hop option, 8 B that
+    /// ip6_xmit inserts where the payload passes 65,535 B, is no data
+    /// either (audit 45 F2: 95,232 B drawn as 95,240).
+    static func dataBytes(_ length: Int64, headers: Int64, ipv6: Bool) -> Int64 {
+        length - headers - (ipv6 && length > ethernetHeader + 40 + 65_535 ? 8 : 0)
+    }
+
+    /// Whether a socket's packets are IPv6 ones (an IPv4-mapped address's are IPv4).
+    static func sendsIPv6(_ endpoint: SocketEndpoint?) -> Bool {
+        if case let .inet6(address, _)? = endpoint { return !address.lowercased().hasPrefix("::ffff:") }
+        return false
+    }
+
     /// What loopback's receive strips (net_dev_queue's len has it, netif_receive_skb's not).
     static let ethernetHeader: Int64 = 14
 
@@ -1107,7 +1135,8 @@ extension SequenceDiagram {
         let own = ownSegments(call)
         let lengths = own.compactMap(\.packetLength)
         guard !own.isEmpty, lengths.count == own.count else { return 0 }
-        let carried = lengths.reduce(0) { $0 + $1 - headers }
+        let ipv6 = sendsIPv6(call.socket?.local)
+        let carried = lengths.reduce(0) { $0 + dataBytes($1, headers: headers, ipv6: ipv6) }
         return value - carried > 40 * Int64(own.count) ? value - carried : 0
     }
 
