@@ -321,14 +321,14 @@ public struct SequenceDiagram: Sendable {
         } + transmitsElsewhere.filter { sample in
             sample.flowEndpoints.map { Set([$0.source, $0.destination]) == Set([connection.client, connection.server]) } == true
         }.compactMap(\.packetLength)
-        // SYN-ACKs the server sent again (tcp_rtx_synack: no
-        // tcp:tcp_retransmit_skb), sampled leaving outside the traced calls
-        // (audit 43 F2: one left 35 µs before the client's second SYN
-        // retransmission, and was not drawn).
         // Every packet sampled leaving, in the calls and outside them.
         let allTransmits = (transmitsElsewhere + sides.filter { $0.id == connection.id }.flatMap { side in
             (side.call.kernel?.samples ?? []).filter { $0.tracepoint == KernelSample.transmitTracepoint }
         }).sorted { $0.time < $1.time }
+        // SYN-ACKs the server sent again (tcp_rtx_synack: no
+        // tcp:tcp_retransmit_skb), sampled leaving outside the traced calls
+        // (audit 43 F2: one left 35 µs before the client's second SYN
+        // retransmission, and was not drawn).
         let synAckResends = transmitsElsewhere.filter { sample in
             sample.chain.contains("tcp_rtx_synack")
                 && sample.flowEndpoints.map({ $0.source == connection.server && $0.destination == connection.client }) == true
@@ -455,8 +455,7 @@ public struct SequenceDiagram: Sendable {
             // (audit 43 F3, F4: the server's ACK of this send's data, dropped
             // by an output rule, never drawn; the retransmission it led to
             // had no visible cause).
-            for (drop, builder, byPeer) in Self.answersDropped(call) {
-                let reason = drop.heading.replacingOccurrences(of: "drop: ", with: "")
+            for (drop, reason, builder, byPeer) in Self.answersDropped(call) {
                 add(.note(over: [byPeer ? peerKernel : kernel], text: "\(byPeer ? "its answer" : "this end's answer") to the segment taken in on this \(call.name)'s stack, "
                           + "built by \(builder): dropped before leaving (\(reason))"), at: drop.time)
             }
@@ -465,19 +464,28 @@ public struct SequenceDiagram: Sendable {
             // which the device split and no traced call queued as such, left
             // out of the drawing, and the retransmission of it unexplained).
             let splits = Self.splitSegments(call, headers: headers)
-            let pieces = Set(splits.flatMap { $0.pieces.compactMap(\.skbAddress) })
-            let piecesDrawnWithTheSend: Bool = { if case .droppedOnArrival? = departure { return true } else { return false } }()
-            for drop in (call.kernel?.samples ?? []) where drop.tracepoint == "skb:kfree_skb" && drop.summary.hasPrefix("drop: ")
-                && drop.flow?.owner == .unverified && Self.isDroppedOnArrival(drop) {
-                let reason = drop.heading.replacingOccurrences(of: "drop: ", with: "")
-                if let split = splits.first(where: { $0.pieces.contains { $0.skbAddress == drop.skbAddress } }) {
-                    // A piece of a split segment: said with its send's other drops when it has some.
-                    if piecesDrawnWithTheSend { continue }
-                    let length = split.pieces.first { $0.skbAddress == drop.skbAddress }?.packetLength.map { "\($0) B" } ?? "?"
-                    add(.note(over: [peerKernel], text: "a piece (\(length) as received) of this \(call.name)'s segment of \(split.segment.packetLength ?? 0) B, split by the device "
-                              + "(its pieces' lengths add up to its own with a header each): dropped on arrival (\(reason)); left in TCP's queue to send again"), at: drop.time)
-                    continue
+            // Each piece of a split segment dropped on arrival: the drop, its
+            // cause, the piece's length as received, the segment's length.
+            var droppedPieces: [(drop: KernelSample, cause: String?, length: Int64?, segment: Int64?)] = []
+            var unverifiedDrops: [(drop: KernelSample, cause: String)] = []
+            for drop in call.kernel?.samples ?? [] where drop.tracepoint == "skb:kfree_skb" && Self.isDroppedOnArrival(drop) {
+                let cause = Self.dropCause(drop)
+                if let skb = drop.skbAddress, let split = splits.first(where: { $0.pieces.contains { $0.skbAddress == skb } }) {
+                    let piece = split.pieces.first { $0.skbAddress == skb }
+                    droppedPieces.append((drop, cause, piece?.packetLength, split.segment.packetLength))
+                } else if let cause, drop.flow?.owner == .unverified {
+                    unverifiedDrops.append((drop, cause))
                 }
+            }
+            // A piece of a split segment: said with its send's other drops when it has some.
+            if case .droppedOnArrival? = departure {} else {
+                for (drop, cause, length, segment) in droppedPieces {
+                    guard let reason = cause, drop.flow?.owner == .unverified else { continue }
+                    add(.note(over: [peerKernel], text: "a piece (\(length.map { "\($0) B" } ?? "?") as received) of this \(call.name)'s segment of \(segment ?? 0) B, split by the device "
+                              + "(its pieces' lengths add up to its own with a header each): dropped on arrival (\(reason)); left in TCP's queue to send again"), at: drop.time)
+                }
+            }
+            for (drop, reason) in unverifiedDrops {
                 let skb = drop.skbAddress.map { " 0x" + String(UInt64(bitPattern: $0), radix: 16) } ?? ""
                 let length = (call.kernel?.samples ?? []).last { $0.tracepoint == KernelSample.receiveTracepoint && $0.skbAddress == drop.skbAddress && $0.time <= drop.time }?
                     .packetLength.map { ", \($0) B as received" } ?? ""
@@ -514,15 +522,13 @@ public struct SequenceDiagram: Sendable {
                 // A SYN dropped before it left (netfilter on output): its
                 // drop on tcp_connect's path; the retransmit timer sends it
                 // again (drawn below, from its tcp:tcp_retransmit_skb).
-                let synDropped = (call.kernel?.samples ?? []).first {
-                    $0.tracepoint == "skb:kfree_skb" && $0.chain.contains("tcp_connect") && $0.summary.hasPrefix("drop: ")
-                }
+                let synDropped = (call.kernel?.samples ?? []).first { $0.chain.contains("tcp_connect") && Self.dropCause($0) != nil }
                 let synQueued = sampled ? call.kernel!.samples.contains { $0.tracepoint == "net:net_dev_queue" }
                     : !synDrawn && (!failed || [EINPROGRESS, ECONNREFUSED, ETIMEDOUT].contains(call.result?.errno ?? 0))
                 let sentSyn = synQueued || synDropped != nil
                 if let synDropped, !synQueued {
                     synDrawn = true
-                    add(.note(over: [.clientKernel], text: "SYN not sent: dropped before leaving (\(synDropped.heading.replacingOccurrences(of: "drop: ", with: "")) in this connect); the retransmit timer sends it again"),
+                    add(.note(over: [.clientKernel], text: "SYN not sent: dropped before leaving (\(Self.dropCause(synDropped) ?? "") in this connect); the retransmit timer sends it again"),
                         at: synDropped.time)
                 } else if sentSyn {
                     synDrawn = true
@@ -587,13 +593,13 @@ public struct SequenceDiagram: Sendable {
                     }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if !failed, let ackDropped = (call.kernel?.samples ?? []).first(where: { sample in
-                    sample.tracepoint == "skb:kfree_skb" && sample.summary.hasPrefix("drop: ") && !Self.isDroppedOnArrival(sample)
+                    Self.dropCause(sample) != nil && !Self.isDroppedOnArrival(sample)
                         && sample.chain.contains("tcp_rcv_state_process") && !sample.chain.contains("tcp_connect")
                 }) {
                     // The SYN-ACK taken in, the handshake's ACK dropped on its way
                     // out (audit 42 F1: drawn as sent; netfilter dropped it).
                     add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: ackDropped.time), at: ackDropped.time)
-                    add(.note(over: [.clientKernel], text: "ACK not sent: dropped before leaving (\(ackDropped.heading.replacingOccurrences(of: "drop: ", with: "")) in this connect)"),
+                    add(.note(over: [.clientKernel], text: "ACK not sent: dropped before leaving (\(Self.dropCause(ackDropped) ?? "") in this connect)"),
                         at: ackDropped.time)
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
                 } else if !failed {
@@ -659,12 +665,10 @@ public struct SequenceDiagram: Sendable {
                     let dropped = own.filter { $0.skbAddress.map(skbs.contains) == true }
                     let lengths = dropped.compactMap(\.packetLength).map { length in "len \(length)" + (headers.map { ", \(Self.dataBytes(length, headers: $0, ipv6: ipv6)) B of data" } ?? "") }
                     // Pieces of a split segment dropped: their drops were on skbs no call queued.
-                    let droppedPieces = (call.kernel?.samples ?? []).filter { sample in
-                        sample.tracepoint == "skb:kfree_skb" && Self.isDroppedOnArrival(sample) && sample.skbAddress.map(pieces.contains) == true
-                    }.compactMap { drop in splits.flatMap(\.pieces).first { $0.skbAddress == drop.skbAddress }?.packetLength }
-                    let pieceText = droppedPieces.isEmpty ? "" : (dropped.isEmpty ? "" : " and ") + (droppedPieces.count == 1 ? "1 piece" : "\(droppedPieces.count) pieces")
-                        + " of a split one (netif_receive_skb len " + droppedPieces.map(String.init).joined(separator: "; ") + ")"
-                    let count = dropped.count + droppedPieces.count
+                    let pieceLengths = droppedPieces.compactMap(\.length)
+                    let pieceText = pieceLengths.isEmpty ? "" : (dropped.isEmpty ? "" : " and ") + (pieceLengths.count == 1 ? "1 piece" : "\(pieceLengths.count) pieces")
+                        + " of a split one (netif_receive_skb len " + pieceLengths.map(String.init).joined(separator: "; ") + ")"
+                    let count = dropped.count + pieceLengths.count
                     let which = wire == 1 ? "its segment"
                         : count == wire ? "all \(wire) of its segments" + (lengths.isEmpty ? "" : " (net:net_dev_queue \(lengths.joined(separator: "; "))\(pieceText))")
                         : "\(count) of its \(wire) segments (" + (lengths.isEmpty ? "" : "net:net_dev_queue \(lengths.joined(separator: "; "))") + pieceText + ")"
@@ -810,8 +814,8 @@ public struct SequenceDiagram: Sendable {
                     // Its segment dropped, as sampled in this call (audit 45 F3:
                     // a FIN the peer's input rule dropped drawn as delivered).
                     let own = Self.ownTransmits(call).compactMap(\.skbAddress)
-                    for drop in (call.kernel?.samples ?? []) where drop.tracepoint == "skb:kfree_skb" && drop.summary.hasPrefix("drop: ") {
-                        let reason = drop.heading.replacingOccurrences(of: "drop: ", with: "")
+                    for drop in call.kernel?.samples ?? [] {
+                        guard let reason = Self.dropCause(drop) else { continue }
                         if Self.isDroppedOnArrival(drop), let skb = drop.skbAddress, own.contains(skb) {
                             add(.note(over: [peerKernel], text: "its \(segment) dropped on arrival (\(reason): its skb, queued by this \(call.name), freed in the receive on its stack)"),
                                 at: drop.time)
@@ -940,8 +944,8 @@ public struct SequenceDiagram: Sendable {
         let samples = call.kernel?.samples ?? []
         guard let queued = samples.first(where: { $0.tracepoint == "net:net_dev_queue" }), let skb = queued.fields["skbaddr"]?.number,
               let freed = samples.first(where: { $0.tracepoint == "skb:kfree_skb" && $0.fields["skbaddr"]?.number == skb && $0.time >= queued.time }),
-              freed.summary.hasPrefix("drop: ") else { return "SYN" }
-        return "SYN, dropped (" + freed.heading.replacingOccurrences(of: "drop: ", with: "") + ")"
+              let cause = dropCause(freed) else { return "SYN" }
+        return "SYN, dropped (" + cause + ")"
     }
 
     /// A note with the kernel chain's verdict for a call, when one was observed.
@@ -1161,14 +1165,21 @@ extension SequenceDiagram {
     /// on their way out (`PacketFlow` turned them round): the function that
     /// built each, and whether the peer's end did (else this end's).
     /// A connect draws its handshake's own (its ACK dropped before leaving).
-    static func answersDropped(_ call: SyscallInvocation) -> [(sample: KernelSample, builder: String, byPeer: Bool)] {
+    static func answersDropped(_ call: SyscallInvocation) -> [(sample: KernelSample, cause: String, builder: String, byPeer: Bool)] {
         guard call.syscall != .connect else { return [] }
         return (call.kernel?.samples ?? []).compactMap { sample in
-            guard sample.tracepoint == "skb:kfree_skb", sample.summary.hasPrefix("drop: "), !isDroppedOnArrival(sample),
+            guard let cause = dropCause(sample), !isDroppedOnArrival(sample),
                   let flow = sample.flow, flow.owner == .peer || flow.owner == .ownSocket,
                   let builder = sample.answerBuilder else { return nil }
-            return (sample, builder, flow.owner == .peer)
+            return (sample, cause, builder, flow.owner == .peer)
         }
+    }
+
+    /// A drop the kernel gave a reason for, as the notes name it
+    /// (`skb:kfree_skb NETFILTER_DROP`); nil for any other sample.
+    static func dropCause(_ sample: KernelSample) -> String? {
+        guard sample.tracepoint == "skb:kfree_skb", sample.summary.hasPrefix("drop: ") else { return nil }
+        return sample.heading.replacingOccurrences(of: "drop: ", with: "")
     }
 
     /// A segment sent again (on __tcp_retransmit_skb's path: an ACK the
