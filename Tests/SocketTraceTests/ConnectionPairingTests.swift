@@ -580,8 +580,9 @@ struct ConnectionPairingTests {
         let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
             .compactMap { Int64($0.split(separator: " ")[1]) }
         try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let records = try TraceFileReader(path: trace).records
         var calls: [SyscallInvocation] = []
-        for case let .syscall(call) in try TraceFileReader(path: trace).records { calls.append(call) }
+        for case let .syscall(call) in records { calls.append(call) }
         // The server's packets dropped in the traced calls (softirq work on their stacks).
         var inCalls: [(call: SyscallInvocation, drop: KernelSample)] = []
         for call in calls {
@@ -598,7 +599,7 @@ struct ConnectionPairingTests {
             #expect(drop.flow?.owner == expected || (expected == .ownSocket && drop.flow == nil && !drop.sides.softirq),
                     "\(call.name): \(drop.flow?.description ?? "-")")
         }
-        let diagram = try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil))
+        let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
         var notes = 0
         for case let .note(_, text) in diagram.steps where text.hasPrefix("its answer to the segment taken in on this") { notes += 1 }
         let inSends = inCalls.filter { DataTransfer($0.call)?.direction == .sent && $0.call.socket?.peer == server }
