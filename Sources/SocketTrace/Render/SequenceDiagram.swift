@@ -1107,9 +1107,10 @@ extension SequenceDiagram {
         length - headers - (ipv6 && length > ethernetHeader + 40 + 65_535 ? 8 : 0)
     }
 
-    /// Whether a socket's packets are IPv6 ones (an IPv4-mapped address's are IPv4).
+    /// Whether a socket's packets are IPv6 ones (an IPv4-mapped address's
+    /// are IPv4: `forPairing` gives it as the IPv4 address it is).
     static func sendsIPv6(_ endpoint: SocketEndpoint?) -> Bool {
-        if case let .inet6(address, _)? = endpoint { return !address.lowercased().hasPrefix("::ffff:") }
+        if case .inet6? = endpoint?.forPairing { return true }
         return false
     }
 
