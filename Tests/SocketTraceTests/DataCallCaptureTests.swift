@@ -45,4 +45,39 @@ struct DataCallCaptureTests {
         #expect(before <= sent.entryTime && sent.entryTime <= sent.exitTime && sent.exitTime <= got.entryTime && got.exitTime <= after)
         #expect(capture.lost == 0)
     }
+
+    @Test("a thread blocked reading a socket is in flight; one blocked reading a pipe is not (it would hold back every later record)")
+    func inFlightOnSocketsOnly() throws {
+        let capture = try DataCallCapture(bytesCaptured: 8)
+        defer { capture.close() }
+        var pair: [Int32] = [0, 0], pipeEnds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        #expect(pipe(&pipeEnds) == 0)
+        defer { for fd in pair + pipeEnds { close(fd) } }
+        capture.follow(getpid())
+        defer { capture.forget(getpid()) }
+        func blockedReader(_ fd: Int32) -> (tid: Int32, done: DispatchSemaphore) {
+            let started = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var tid: Int32 = 0
+            Thread.detachNewThread {
+                tid = Int32(String((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"))?
+                    .split(separator: "/").last ?? "")) ?? 0
+                started.signal()
+                var byte: UInt8 = 0
+                _ = read(fd, &byte, 1)
+                done.signal()
+            }
+            started.wait()
+            usleep(100_000)
+            return (tid, done)
+        }
+        let onSocket = blockedReader(pair[1]), onPipe = blockedReader(pipeEnds[0])
+        let running = capture.inFlight(among: [onSocket.tid, onPipe.tid])
+        #expect(running[onSocket.tid] != nil, "the socket's read is not in flight")
+        #expect(running[onPipe.tid] == nil, "the pipe's read is in flight")
+        #expect(write(pair[0], "x", 1) == 1 && write(pipeEnds[1], "x", 1) == 1)
+        onSocket.done.wait()
+        onPipe.done.wait()
+        #expect(capture.inFlight(among: [onSocket.tid]).isEmpty)
+    }
 }

@@ -325,6 +325,40 @@ struct KernelTests {
         #expect(!events.contains { $0.chain.contains("__x64_sys_sendto") }, "no sendto sample outside its call")
     }
 
+    @Test("writes the kernel records, held behind another thread's blocked read, each followed by a send that stops: each write keeps its samples and comes before its send (audit 45 F1)")
+    func heldWritesKeepTheirSamples() throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/held_writes.py").path
+        let file = TestSupport.temporaryFile("held-writes") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["run", "--save", file, "--", "/usr/bin/python3", program,
+                                                                   "\(TestSupport.freshPort())"])
+        #expect(result.status == 0, "\(result.stderr)")
+        var calls: [SyscallInvocation] = [], events: [KernelSample] = []
+        for record in try TraceFileReader(path: file).records {
+            if case let .syscall(call) = record { calls.append(call) }
+            if case let .kernelEvent(sample) = record { events.append(sample) }
+        }
+        let writes = calls.filter { $0.syscall == .write && $0.socket?.protocolLabel == "UDP" }
+        #expect(writes.count == 10 && writes.allSatisfy { $0.recordedBy == "kernel" }, "\(writes.map { $0.recordedBy ?? "stopped" })")
+        for write in writes {
+            #expect(write.kernel?.operation == "udp_send", "\(write.kernel?.operation ?? "-")")
+            #expect(write.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true,
+                    "\(write.kernel?.samples.map(\.tracepoint) ?? [])")
+        }
+        // No sample of a thread lies in one of its calls and outside it.
+        for event in events {
+            let inside = calls.first { $0.tid == event.tid && $0.entryTime <= event.time && event.time <= ($0.exitTime ?? $0.entryTime) }
+            #expect(inside == nil, "\(event.tracepoint) at \(event.time) inside \(inside?.name ?? "")")
+        }
+        // The main thread's calls in its order, each write before its send.
+        let mainThread = try #require(writes.first?.tid)
+        let own = calls.filter { $0.tid == mainThread && $0.socket?.protocolLabel == "UDP" && [.write, .sendto].contains($0.syscall) }
+        #expect(own.map(\.entryTime) == own.map(\.entryTime).sorted(), "the thread's calls out of its order")
+        #expect(Array(own.prefix(20).map(\.syscall)) == Array(repeating: [Syscall.write, .sendto], count: 10).flatMap { $0 })
+        // The blocked read of the socket was recorded too, and the pipe's calls not shown.
+        #expect(calls.contains { $0.syscall == .read && $0.recordedBy == "kernel" && $0.socket?.protocolLabel == "UDP" })
+        #expect(!calls.contains { ($0.syscall == .read || $0.syscall == .write) && $0.socket == nil })
+    }
+
     @Test("zero-window probes the write timer sends while the program sleeps: each one the kernel counted (TCPWinProbe, in a network namespace of its own) a sample on tcp_probe0_timer's path, tcp_xmit_probe_skb a proven tail call, for the traced flow",
           .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")))
     func zeroWindowProbes() throws {

@@ -34,7 +34,7 @@ public final class DataCallCapture {
             lost: try made.create(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
         do {
             let limit = Int32(min(max(bytesCaptured, 0), Int(DataCallProgram.maximumCapture)))
-            for (name, code, event) in [(Self.enterProgram, DataCallProgram.enter(maps), "sys_enter"),
+            for (name, code, event) in [(Self.enterProgram, DataCallProgram.enter(maps, offsets: offsets), "sys_enter"),
                                         (Self.exitProgram, DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
                 let program = try BPFProgram.load(name, code)
                 programs.append(program)
@@ -69,8 +69,8 @@ public final class DataCallCapture {
         return records
     }
 
-    /// Which of `threads` are inside a read or write (on any descriptor:
-    /// whether it is a socket's is known at its exit), and when they entered
+    /// Which of `threads` are inside a read or write on a socket (as the
+    /// descriptor was at the entry), and when they entered
     /// it: each looked up by its id. Walking the map instead costs a pass
     /// over its 65,536 buckets however few calls it holds (~170 µs: the
     /// UDP flood's 50,000 stops spent 8 s of system time in it); a walk is

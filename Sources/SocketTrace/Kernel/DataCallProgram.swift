@@ -5,8 +5,8 @@ import Glibc
 /// reads and writes on sockets, so that they run without a ptrace stop.
 ///
 /// On the raw tracepoint `sys_enter` (every syscall of the machine): a
-/// thread of a traced process (`tgids`) entering read or write leaves its
-/// entry time and call number in `inflight`, keyed by thread.
+/// thread of a traced process (`tgids`) entering read or write on a socket
+/// leaves its entry time and call number in `inflight`, keyed by thread.
 ///
 /// On `sys_exit`: a thread with an entry there, still in read or write,
 /// whose descriptor is a socket (`task->files->fdt->fd[fd]->f_inode`'s
@@ -38,7 +38,7 @@ struct DataCallProgram {
     static let read: Int32 = 0, write: Int32 = 1
 
     /// `sys_enter(regs, id)`.
-    static func enter(_ maps: Maps) -> [UInt64] {
+    static func enter(_ maps: Maps, offsets o: KernelStructOffsets) -> [UInt64] {
         var a = BPFAssembler()
         a.mov(.r6, .r1)
         a.call(BPF_FUNC_get_current_pid_tgid)
@@ -53,6 +53,13 @@ struct DataCallProgram {
         a.jump(to: "out")
         a.label("recorded")
         a.store(.r1, .double, to: .r10, -16)                     // entry = {time, number}
+        // Only a call on a socket is in flight: another (a child's blocked
+        // read of a pipe) would hold back the records of the calls that
+        // began after it (audit 45 F1).
+        a.load(.r8, .double, from: .r6, 0)                       // regs
+        a.readKernel(into: .r10, at: -40, size: 8, from: .r8, plus: 112)   // di: fd
+        a.jump(if: .r0, .notEqual, 0, to: "out")
+        socketFile(&a, offsets: o, descriptor: -40, pointer: -32, field: -48, inode: -56, otherwise: "out")
         a.call(BPF_FUNC_ktime_get_ns)
         a.store(.r0, .double, to: .r10, -24)
         a.mov32(.r7, .r7)
@@ -62,6 +69,46 @@ struct DataCallProgram {
         a.mov(.r0, 0)
         a.exit()
         return a.assembled()
+    }
+
+    /// The current task's file at the descriptor in stack slot `descriptor`
+    /// (`task->files->fdt->fd[n]`), left in r8 with its inode's address in
+    /// slot `inode`, when that inode is a socket's (S_IFSOCK); otherwise a
+    /// jump to `otherwise`. Slots `pointer` and `field` are scratch.
+    static func socketFile(_ a: inout BPFAssembler, offsets o: KernelStructOffsets, descriptor: Int16,
+                           pointer: Int16, field: Int16, inode: Int16, otherwise: String) {
+        func readKernel(into offset: Int16, _ size: Int32, from base: BPFAssembler.Register, plus member: Int32) {
+            a.readKernel(into: .r10, at: offset, size: size, from: base, plus: member)
+            a.jump(if: .r0, .notEqual, 0, to: otherwise)
+        }
+        a.call(BPF_FUNC_get_current_task)
+        readKernel(into: pointer, 8, from: .r0, plus: o.taskFiles)
+        a.load(.r1, .double, from: .r10, pointer)
+        a.jump(if: .r1, .equal, 0, to: otherwise)
+        readKernel(into: pointer, 8, from: .r1, plus: o.filesTable)
+        a.load(.r8, .double, from: .r10, pointer)
+        a.jump(if: .r8, .equal, 0, to: otherwise)
+        a.store(0, .double, to: .r10, field)
+        readKernel(into: field, 4, from: .r8, plus: o.tableMaxDescriptors)
+        a.load(.r1, .double, from: .r10, field)
+        a.load(.r2, .double, from: .r10, descriptor)
+        a.jump(if: .r2, .greaterOrEqual, .r1, to: otherwise)
+        readKernel(into: pointer, 8, from: .r8, plus: o.tableDescriptors)
+        a.load(.r1, .double, from: .r10, pointer)
+        a.load(.r2, .double, from: .r10, descriptor)
+        a.shiftLeft(.r2, 3)
+        a.add(.r1, .r2)
+        readKernel(into: pointer, 8, from: .r1, plus: 0)         // fd[n]: the file
+        a.load(.r8, .double, from: .r10, pointer)
+        a.jump(if: .r8, .equal, 0, to: otherwise)
+        readKernel(into: pointer, 8, from: .r8, plus: o.fileInode)
+        a.load(.r1, .double, from: .r10, pointer)
+        a.store(.r1, .double, to: .r10, inode)
+        a.store(0, .double, to: .r10, field)
+        readKernel(into: field, 2, from: .r1, plus: o.inodeMode)
+        a.load(.r1, .double, from: .r10, field)
+        a.and(.r1, 0o170000)
+        a.jump(if: .r1, .notEqual, 0o140000, to: otherwise)      // not S_IFSOCK
     }
 
     /// `sys_exit(regs, ret)`.
@@ -102,35 +149,7 @@ struct DataCallProgram {
         a.load(.r2, .double, from: .r7, 8)
         a.jump(if: .r1, .notEqual, .r2, to: "drop")
         readKernel(into: -56, 24, from: .r8, plus: 96)           // dx, si, di
-        // task->files->fdt
-        a.call(BPF_FUNC_get_current_task)
-        readKernel(into: -24, 8, from: .r0, plus: o.taskFiles)
-        a.load(.r1, .double, from: .r10, -24)
-        a.jump(if: .r1, .equal, 0, to: "drop")
-        readKernel(into: -24, 8, from: .r1, plus: o.filesTable)
-        a.load(.r8, .double, from: .r10, -24)
-        a.jump(if: .r8, .equal, 0, to: "drop")
-        a.store(0, .double, to: .r10, -32)
-        readKernel(into: -32, 4, from: .r8, plus: o.tableMaxDescriptors)
-        a.load(.r1, .double, from: .r10, -32)
-        a.load(.r2, .double, from: .r10, -40)                    // fd
-        a.jump(if: .r2, .greaterOrEqual, .r1, to: "drop")
-        readKernel(into: -24, 8, from: .r8, plus: o.tableDescriptors)
-        a.load(.r1, .double, from: .r10, -24)
-        a.load(.r2, .double, from: .r10, -40)
-        a.shiftLeft(.r2, 3)
-        a.add(.r1, .r2)
-        readKernel(into: -24, 8, from: .r1, plus: 0)             // fd[n]: the file
-        a.load(.r8, .double, from: .r10, -24)
-        a.jump(if: .r8, .equal, 0, to: "drop")
-        readKernel(into: -24, 8, from: .r8, plus: o.fileInode)
-        a.load(.r1, .double, from: .r10, -24)
-        a.store(.r1, .double, to: .r10, -72)
-        a.store(0, .double, to: .r10, -32)
-        readKernel(into: -32, 2, from: .r1, plus: o.inodeMode)
-        a.load(.r1, .double, from: .r10, -32)
-        a.and(.r1, 0o170000)
-        a.jump(if: .r1, .notEqual, 0o140000, to: "drop")          // not S_IFSOCK
+        socketFile(&a, offsets: o, descriptor: -40, pointer: -24, field: -32, inode: -72, otherwise: "drop")
         // The record, built in this CPU's scratch value.
         a.store(0, .word, to: .r10, -64)
         a.lookup(maps.scratch, key: -64)

@@ -54,7 +54,12 @@ extension Tracer {
         if let stopped {
             if stopped.alive { threadSeenAlive(stopped.tid) } else { threadEndedInCall(stopped.tid) }
         }
-        let released = releaseHeldCalls(before: running)
+        // The stopped thread's own held calls go before its stop's lines,
+        // whatever other threads still run: its later call would take their
+        // samples as its strays (audit 45 F1: socat's recorded writes held
+        // behind its child's blocked read, their samples given to the next
+        // stopped call of the same thread, and written late).
+        let released = releaseHeldCalls(before: running, thread: stopped?.tid)
         // What the sinks cannot know yet: the calls running (but those just
         // written, which returned after the look) and those held back.
         var since = runningByThread.filter { !released.contains(ThreadInstant(tid: $0.key, time: $0.value)) }
@@ -73,12 +78,17 @@ extension Tracer {
     /// alive (a signal's stop, another call), it returned so; ended (killed
     /// inside it, SIGKILL or another thread's exit_group), it never returned
     /// and is written unfinished, as strace writes it (audit 22).
+    /// `thread`: a thread about to stop, whose calls all go (the sinks put
+    /// lines in order across threads; a thread's own calls must come in its
+    /// order, each with its samples).
     @discardableResult
-    func releaseHeldCalls(before time: MonotonicTime?) -> Set<ThreadInstant> {
+    func releaseHeldCalls(before time: MonotonicTime?, thread: Int32? = nil) -> Set<ThreadInstant> {
         guard !heldCalls.isEmpty else { return [] }
         let interrupted = interruptedHeld == 0 ? nil : heldCalls.lazy.filter(\.awaitsThread).map(\.call.entryTime).min()
         let barrier = [time, interrupted].compactMap { $0 }.min()
-        let (ready, waiting) = heldCalls.partitioned { held in !held.awaitsThread && (barrier.map { held.call.entryTime < $0 } ?? true) }
+        let (ready, waiting) = heldCalls.partitioned { held in
+            !held.awaitsThread && (held.call.tid == thread || barrier.map { held.call.entryTime < $0 } ?? true)
+        }
         heldCalls = waiting
         // Sorted as small tuples: the calls themselves are large to move.
         var moments: [(time: UInt64, isExit: Bool, index: Int)] = []
