@@ -1,11 +1,15 @@
 import CSyscall
+import Foundation
 import Glibc
 
 /// A buffered writer on a file descriptor: the trace's output (stderr by
 /// default, `-o FILE`), flushed when the tracer waits and when tracing ends.
+/// Locked: the output thread (`BackgroundSink`) and the tracer's
+/// diagnostics share standard error.
 public final class TraceOutput: @unchecked Sendable {
     let fd: Int32
     let ownsDescriptor: Bool
+    let lock = NSLock()
     var buffer: [UInt8] = []
     public private(set) var writeError: Int32?
 
@@ -27,7 +31,11 @@ public final class TraceOutput: @unchecked Sendable {
     public static func capturing() -> TraceOutput { TraceOutput(fd: -1) }
 
     /// Everything written to a capturing stream.
-    public var captured: String { String(decoding: kept, as: UTF8.self) }
+    public var captured: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: kept, as: UTF8.self)
+    }
     var kept: [UInt8] = []
 
     public static let standardError = TraceOutput(fd: 2)
@@ -42,18 +50,28 @@ public final class TraceOutput: @unchecked Sendable {
     }
 
     public func write(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
         buffer.append(contentsOf: text.utf8)
-        if buffer.count >= 1 << 16 { flush() }
+        if buffer.count >= 1 << 16 { flushLocked() }
     }
 
     /// A line of UTF-8 bytes (the newline is added).
     func writeLine(_ bytes: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
         buffer.append(contentsOf: bytes)
         buffer.append(0x0a)
-        if buffer.count >= 1 << 16 { flush() }
+        if buffer.count >= 1 << 16 { flushLocked() }
     }
 
     public func flush() {
+        lock.lock()
+        defer { lock.unlock() }
+        flushLocked()
+    }
+
+    func flushLocked() {
         if fd < 0 {
             kept.append(contentsOf: buffer)
             buffer.removeAll(keepingCapacity: true)

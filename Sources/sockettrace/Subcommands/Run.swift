@@ -183,7 +183,9 @@ struct Run: ParsableCommand {
                 saved = file
                 sinks.append(TraceFileWriter(output: file, header: header, kernelCounts: counts))
             }
-            let sink = sinks.count == 1 ? sinks[0] : FanOut(sinks)
+            // Rendered on a thread of its own: the tracer goes back to its
+            // tracees and the kernel's rings meanwhile.
+            let sink = BackgroundSink(sinks.count == 1 ? sinks[0] : FanOut(sinks))
             let tracer = Tracer(configuration: configuration, sink: sink, kernel: observer)
             tracer.diagnostic = { Self.complain($0) }
             if programArguments.isEmpty {
@@ -204,7 +206,16 @@ struct Run: ParsableCommand {
             if let graphs = observer?.functionGraph, let directory = graphs.directory {
                 Self.complain("function_graph on \(graphs.entryFunctions.count) syscall entry functions, max_graph_depth \(graphs.maxDepth), in \(directory)")
             }
-            let status = try tracer.run()
+            let status: Tracer.ExitStatus?
+            do {
+                status = try tracer.run()
+            } catch {
+                // What the tracer handed over before it failed is written.
+                sink.finish()
+                stream.close()
+                saved?.close()
+                throw error
+            }
             if let lost = observer?.functionGraph?.lostEvents, lost > 0 {
                 Self.complain("the function_graph tracer lost \(lost) events (its buffer was full): some calls' graphs are incomplete (marked lost)")
             }
