@@ -5,38 +5,89 @@ import Synchronization
 /// chain that led to it (innermost function first, as perf reports it) and
 /// the tracepoint's fields.
 public struct KernelSample: Sendable, Codable {
-    public let tracepoint: String
+    /// What a sample holds by reference (names, frames, fields, claims),
+    /// in one box: a sample is copied from queue to call to renderer many
+    /// times, and a copy retains the box alone, not each of a dozen arrays
+    /// and strings (their retains and releases were a quarter of the
+    /// tracer's time on the ping-pong). Copied on write.
+    final class Box: @unchecked Sendable {
+        let tracepoint: String
+        let chain: [String]
+        let fields: [String: TracepointValue]
+        var sources: [String]?
+        var inlined: [[InlinedCall]]?
+        var offsets: [UInt64] = []
+        var symbols: [String]?
+        var addresses: [UInt64] = []
+        var flow: PacketFlow?
+        var task: String?
+        var inTracedTask: String?
+        var alignments: [ChainAlignment]?
+        var knownSides: ChainSides?
+        var heading = ""
+
+        init(tracepoint: String, chain: [String], fields: [String: TracepointValue]) {
+            self.tracepoint = tracepoint
+            self.chain = chain
+            self.fields = fields
+        }
+
+        func copy() -> Box {
+            let box = Box(tracepoint: tracepoint, chain: chain, fields: fields)
+            box.sources = sources
+            box.inlined = inlined
+            box.offsets = offsets
+            box.symbols = symbols
+            box.addresses = addresses
+            box.flow = flow
+            box.task = task
+            box.inTracedTask = inTracedTask
+            box.alignments = alignments
+            box.knownSides = knownSides
+            box.heading = heading
+            return box
+        }
+    }
+    private var box: Box
+
+    /// The box, this sample's own before it is changed.
+    private mutating func own() -> Box {
+        if !isKnownUniquelyReferenced(&box) { box = box.copy() }
+        return box
+    }
+
+    public var tracepoint: String { box.tracepoint }
     public let role: Probe.Role
     public let pid: Int32
     public let tid: Int32
     public let time: MonotonicTime
     public let cpu: UInt32
-    public let chain: [String]
-    public let fields: [String: TracepointValue]
+    public var chain: [String] { box.chain }
+    public var fields: [String: TracepointValue] { box.fields }
     /// With `--vmlinux`: each frame's `file:line` (empty when unknown),
     /// innermost first like `chain`.
-    public var sources: [String]?
+    public var sources: [String]? { get { box.sources } set { own().sources = newValue } }
     /// With `--vmlinux`: the functions DWARF says are inlined at each
     /// frame's address (for a return address, its call), innermost first
     /// like `chain`, and each frame's innermost first (format 1.6).
-    public var inlined: [[InlinedCall]]?
+    public var inlined: [[InlinedCall]]? { get { box.inlined } set { own().inlined = newValue } }
     /// Each frame's offset into its function (`chain[i]+0x...`), innermost
     /// first: what a reader of the trace needs to check a claim against
     /// the kernel's code. Empty in trace files before format 1.3.
-    public var offsets: [UInt64] = []
+    public var offsets: [UInt64] { get { box.offsets } set { own().offsets = newValue } }
     /// Each frame's symbol as /proc/kallsyms names it, innermost first,
     /// when a frame lies in a compiler's copy of its function
     /// (`do_softirq.part.0`, `__netif_receive_skb_core.constprop.0`): its
     /// offset counts from that copy, not from a symbol of the plain name
     /// (this kernel has both a `do_softirq` and a `do_softirq.part.0`).
     /// nil when every frame is its function's own symbol (format 1.10).
-    public var symbols: [String]?
+    public var symbols: [String]? { get { box.symbols } set { own().symbols = newValue } }
     /// Each frame's address, while tracing (not written: it changes with
     /// every boot).
-    public var addresses: [UInt64] = []
+    public var addresses: [UInt64] { get { box.addresses } set { own().addresses = newValue } }
     /// For softirq work on a call's stack: whose packet it handled, and the
     /// evidence (format 1.4).
-    public var flow: PacketFlow?
+    public var flow: PacketFlow? { get { box.flow } set { own().flow = newValue } }
     /// From a probe sampled in every task (not written: a sample outside
     /// the traced tasks says so by `task`).
     public var everywhere = false
@@ -46,14 +97,14 @@ public struct KernelSample: Sendable, Codable {
     /// Outside the traced tasks: the task it was taken in (`swapper/0`,
     /// `ksoftirqd/1`, another program), and its chain's alignments (its
     /// softirq part against the model), as no call holds them (format 1.4).
-    public var task: String?
+    public var task: String? { get { box.task } set { own().task = newValue } }
     /// Taken in a traced task, but outside any call that could hold it:
     /// where (`between its traced calls`, `during write of 8590, on another
     /// socket`); nil for a task that is not traced (format 1.11).
-    public var inTracedTask: String?
-    public var alignments: [ChainAlignment]?
+    public var inTracedTask: String? { get { box.inTracedTask } set { own().inTracedTask = newValue } }
+    public var alignments: [ChainAlignment]? { get { box.alignments } set { own().alignments = newValue } }
     /// Its chain's sides, told by the sampler once per distinct chain (not written).
-    var knownSides: ChainSides?
+    var knownSides: ChainSides? { get { box.knownSides } set { own().knownSides = newValue } }
 
     /// Which distinct chain (addresses, names, offsets) it has, told by the
     /// sampler, unique in the process (not written): samples with the same
@@ -87,15 +138,13 @@ public struct KernelSample: Sendable, Codable {
 
     public init(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
                 chain: [String], fields: [String: TracepointValue]) {
-        self.tracepoint = tracepoint
+        box = Box(tracepoint: tracepoint, chain: chain, fields: fields)
         self.role = role
         self.pid = pid
         self.tid = tid
         self.time = time
         self.cpu = cpu
-        self.chain = chain
-        self.fields = fields
-        heading = tracepoint + " " + summary
+        box.heading = tracepoint + " " + summary
     }
 
     enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, symbols, fields, sources, inlined, flow, task, inTracedTask, alignments }
@@ -103,32 +152,35 @@ public struct KernelSample: Sendable, Codable {
     /// Reads `chain`, or `chain_id` naming a chain record read earlier.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        tracepoint = try c.decode(String.self, forKey: .tracepoint)
+        let tracepoint = try c.decode(String.self, forKey: .tracepoint)
         role = try c.decode(Probe.Role.self, forKey: .role)
         pid = try c.decode(Int32.self, forKey: .pid)
         tid = try c.decode(Int32.self, forKey: .tid)
         time = try c.decode(MonotonicTime.self, forKey: .time)
         cpu = try c.decode(UInt32.self, forKey: .cpu)
-        fields = try c.decode([String: TracepointValue].self, forKey: .fields)
-        sources = try c.decodeIfPresent([String].self, forKey: .sources)
-        inlined = try c.decodeIfPresent([[InlinedCall]].self, forKey: .inlined)
-        offsets = try c.decodeIfPresent([UInt64].self, forKey: .offsets) ?? []
-        symbols = try c.decodeIfPresent([String].self, forKey: .symbols)
-        flow = try c.decodeIfPresent(PacketFlow.self, forKey: .flow)
-        task = try c.decodeIfPresent(String.self, forKey: .task)
-        inTracedTask = try c.decodeIfPresent(String.self, forKey: .inTracedTask)
-        alignments = try c.decodeIfPresent([ChainAlignment].self, forKey: .alignments)
-        if let chain = try c.decodeIfPresent([String].self, forKey: .chain) {
-            self.chain = chain
+        let fields = try c.decode([String: TracepointValue].self, forKey: .fields)
+        var symbols = try c.decodeIfPresent([String].self, forKey: .symbols)
+        let chain: [String]
+        if let named = try c.decodeIfPresent([String].self, forKey: .chain) {
+            chain = named
         } else {
             let id = try c.decode(Int.self, forKey: .chainId)
             guard let frames = (decoder.userInfo[ChainTable.key] as? ChainTable)?.frames[id] else {
                 throw DecodingError.dataCorruptedError(forKey: .chainId, in: c, debugDescription: "chain \(id) is not defined before it is used")
             }
-            self.chain = frames
+            chain = frames
             if symbols == nil { symbols = (decoder.userInfo[ChainTable.key] as? ChainTable)?.symbols[id] }
         }
-        heading = tracepoint + " " + summary
+        box = Box(tracepoint: tracepoint, chain: chain, fields: fields)
+        box.symbols = symbols
+        sources = try c.decodeIfPresent([String].self, forKey: .sources)
+        inlined = try c.decodeIfPresent([[InlinedCall]].self, forKey: .inlined)
+        offsets = try c.decodeIfPresent([UInt64].self, forKey: .offsets) ?? []
+        flow = try c.decodeIfPresent(PacketFlow.self, forKey: .flow)
+        task = try c.decodeIfPresent(String.self, forKey: .task)
+        inTracedTask = try c.decodeIfPresent(String.self, forKey: .inTracedTask)
+        alignments = try c.decodeIfPresent([ChainAlignment].self, forKey: .alignments)
+        box.heading = tracepoint + " " + summary
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -155,7 +207,7 @@ public struct KernelSample: Sendable, Codable {
     /// timelines and alignments (`ChainAlignment.sample`) name a sample.
     /// Worked out once, when the sample is made: its tracepoint and fields
     /// never change, and every renderer and alignment names it by this.
-    public private(set) var heading = ""
+    public var heading: String { box.heading }
 
     /// A one-line summary of the fields that matter on a timeline.
     public var summary: String {
