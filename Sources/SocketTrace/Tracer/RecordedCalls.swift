@@ -90,7 +90,7 @@ extension Tracer {
             !held.awaitsThread && (held.call.tid == thread || barrier.map { held.call.entryTime < $0 } ?? true)
         }
         heldCalls = waiting
-        // Sorted as small tuples: the calls themselves are large to move.
+        // Sorted as small tuples.
         var moments: [(time: UInt64, isExit: Bool, index: Int)] = []
         moments.reserveCapacity(ready.count * 2)
         for (index, held) in ready.enumerated() {
@@ -183,14 +183,22 @@ enum ExecutableClass {
 }
 
 /// A recorded call decoded and not yet written, with what its entry alone
-/// says (for a call that turns out never to have returned).
-struct HeldCall {
-    var call: SyscallInvocation
+/// says (for a call that turns out never to have returned). A class: the
+/// held calls are partitioned and sorted as they go, and a call is large
+/// to move (moving them was a tenth of the tracer's time on the ping-pong).
+final class HeldCall {
+    let call: SyscallInvocation
     /// What its entry alone says, kept for a call interrupted to be restarted.
     let entered: SyscallInvocation?
     /// Interrupted to be restarted: whether it returned is known when its thread is seen again.
     var awaitsThread: Bool
     var abandoned = false
+
+    init(call: SyscallInvocation, entered: SyscallInvocation?, awaitsThread: Bool) {
+        self.call = call
+        self.entered = entered
+        self.awaitsThread = awaitsThread
+    }
 
     /// ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK.
     static let restartErrnos: Set<Int32> = [512, 513, 514, 516]
