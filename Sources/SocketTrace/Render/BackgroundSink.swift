@@ -28,7 +28,10 @@ public final class BackgroundSink: TraceSink, @unchecked Sendable {
     public init(_ inner: TraceSink, limit: Int = 4096) {
         self.inner = inner
         self.limit = limit
-        let thread = Thread { [unowned self] in self.render() }
+        // The thread holds the sink until `finish` (a sink never finished,
+        // its tracer failed before it ran, waits with its thread until the
+        // process exits).
+        let thread = Thread { [self] in self.render() }
         thread.name = "sockettrace output"
         self.thread = thread
         thread.start()

@@ -188,26 +188,26 @@ struct Run: ParsableCommand {
             let sink = BackgroundSink(sinks.count == 1 ? sinks[0] : FanOut(sinks))
             let tracer = Tracer(configuration: configuration, sink: sink, kernel: observer)
             tracer.diagnostic = { Self.complain($0) }
-            if programArguments.isEmpty {
-                try tracer.attach(pids)
-            } else {
-                try tracer.launch(programArguments)
-            }
-            if let reason = observer?.sampler?.elsewhereUnavailable {
-                Self.complain("packets queued for traced connections outside the traced tasks not sampled (\(reason)): net:net_dev_queue in the traced tasks only")
-            }
-            if let probes = observer?.sampler?.functionProbes {
-                var line = "kprobes on \(probes.probed.count) model functions (\(probes.probed.values.reduce(0, +)) copies)"
-                for (reason, names) in Dictionary(grouping: probes.unprobed.keys.sorted(), by: { probes.unprobed[$0]! }).sorted(by: { $0.key < $1.key }) {
-                    line += "; \(reason): \(names.joined(separator: ", "))"
-                }
-                Self.complain(line)
-            }
-            if let graphs = observer?.functionGraph, let directory = graphs.directory {
-                Self.complain("function_graph on \(graphs.entryFunctions.count) syscall entry functions, max_graph_depth \(graphs.maxDepth), in \(directory)")
-            }
             let status: Tracer.ExitStatus?
             do {
+                if programArguments.isEmpty {
+                    try tracer.attach(pids)
+                } else {
+                    try tracer.launch(programArguments)
+                }
+                if let reason = observer?.sampler?.elsewhereUnavailable {
+                    Self.complain("packets queued for traced connections outside the traced tasks not sampled (\(reason)): net:net_dev_queue in the traced tasks only")
+                }
+                if let probes = observer?.sampler?.functionProbes {
+                    var line = "kprobes on \(probes.probed.count) model functions (\(probes.probed.values.reduce(0, +)) copies)"
+                    for (reason, names) in Dictionary(grouping: probes.unprobed.keys.sorted(), by: { probes.unprobed[$0]! }).sorted(by: { $0.key < $1.key }) {
+                        line += "; \(reason): \(names.joined(separator: ", "))"
+                    }
+                    Self.complain(line)
+                }
+                if let graphs = observer?.functionGraph, let directory = graphs.directory {
+                    Self.complain("function_graph on \(graphs.entryFunctions.count) syscall entry functions, max_graph_depth \(graphs.maxDepth), in \(directory)")
+                }
                 status = try tracer.run()
             } catch {
                 // What the tracer handed over before it failed is written.
