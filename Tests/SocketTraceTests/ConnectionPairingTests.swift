@@ -199,16 +199,21 @@ struct ConnectionPairingTests {
     /// does not stop on SIGINT within 10 s is killed (fresh-clone CI: a
     /// bpftrace that never left, the trace long written, timed the test out;
     /// its lines are in the file as they come).
+    /// `untraced`: a program run beside the traced one, not traced (a peer
+    /// whose kernel work is done outside the traced tasks).
     func traceInNamespace(client: String, setup: String, witness: String, into file: String, options: String,
-                          after: String = "true") throws -> TestSupport.Output {
+                          after: String = "true", untraced: String? = nil) throws -> TestSupport.Output {
         setenv("CLIENT", client, 1)
-        defer { unsetenv("CLIENT") }
+        setenv("UNTRACED", untraced ?? "pass", 1)
+        defer { unsetenv("CLIENT"); unsetenv("UNTRACED") }
         let shell = """
             { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
             ip link set lo up && \(setup) || exit 3
             bpftrace -e '\(witness)' > \(file) 2> \(file).err & witness=$!
             for i in $(seq 100); do grep -q Attaching \(file).err \(file) && break; sleep 0.2; done
+            \(Self.python) -c "$UNTRACED" & peer=$!
             \(TestSupport.sockettrace) --kernel on \(options) \(Self.python) -c "$CLIENT"; status=$?
+            wait $peer || status=4
             sleep 0.2; kill -INT $witness; for i in $(seq 50); do kill -0 $witness 2>/dev/null || break; sleep 0.2; done; kill -KILL $witness 2>/dev/null; wait $witness; \(after) >> \(file); exit $status
             """
         return try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
@@ -604,6 +609,62 @@ struct ConnectionPairingTests {
         for case let .note(_, text) in diagram.steps where text.hasPrefix("its answer to the segment taken in on this") { notes += 1 }
         let inSends = inCalls.filter { DataTransfer($0.call)?.direction == .sent && $0.call.socket?.peer == server }
         #expect(notes == inSends.count, "\(MermaidRenderer.render(diagram))")
+    }
+
+    @Test("a traced connection's segments dropped by an input rule in an untraced peer's task: each drop the witness saw sampled there by its headers (the drop program), the peer's, and drawn as dropped on arrival (audit 44 N3)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func dropsOutsideTheTracedTasks() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("drops-elsewhere") + ".jsonl"
+        let witness = TestSupport.temporaryFile("drops-elsewhere") + ".txt"
+        // The traced server takes 3 × 1000 B; the untraced client's 1000 B segments, every other one dropped on input.
+        let server = """
+            import socket
+            L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); L.bind(('127.0.0.1', \(port))); L.listen()
+            a, _ = L.accept(); got = 0
+            while got < 3000: got += len(a.recv(65536))
+            a.sendall(b'ok'); a.close(); L.close()
+            """
+        let client = """
+            import socket, time
+            for attempt in range(200):
+                try: c = socket.create_connection(('127.0.0.1', \(port))); break
+                except ConnectionRefusedError: time.sleep(0.05)
+            for i in range(3): c.sendall(b'x' * 1000); time.sleep(0.05)
+            c.recv(10); c.close()
+            """
+        let result = try traceInNamespace(
+            client: server,
+            setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
+                + "nft add rule inet nf h tcp dport \(port) ip length 1052 numgen inc mod 2 == 0 drop",
+            // Each packet to the server's port dropped, by its own headers, and the thread it was freed in.
+            witness: """
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { $skb = (struct sk_buff *)args->skbaddr;
+                  $ip = (struct iphdr *)($skb->head + $skb->network_header); $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if ($ip->protocol == 6 && bswap($th->dest) == \(port)) { printf("DROPPED %lld %d %d\\n", args->skbaddr, pid, tid); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null", untraced: client)
+        #expect(result.status == 0, "\(result.stderr)")
+        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
+            .compactMap { Int64($0.split(separator: " ")[1]) }
+        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let records = try TraceFileReader(path: trace).records
+        var drops: [KernelSample] = []
+        for case let .kernelEvent(sample) in records where sample.tracepoint == "skb:kfree_skb" { drops.append(sample) }
+        // Every drop the witness saw, once, and no other: outside the traced tasks, the client's packet to the traced socket.
+        #expect(drops.compactMap(\.skbAddress).sorted() == dropped.sorted(), "\(drops.map(\.heading)) against \(dropped)")
+        for drop in drops {
+            #expect(drop.task != nil, "taken outside the traced tasks")
+            #expect(drop.flow?.owner == .peer, "\(drop.flow?.description ?? "-")")
+            #expect(drop.flow?.evidence.contains("the dropped packet's headers' 127.0.0.1:") == true
+                    && drop.flow?.evidence.contains("→ 127.0.0.1:\(port) is a traced socket's peer's") == true, "\(drop.flow?.evidence ?? "-")")
+            #expect(SequenceDiagram.dropCause(drop)?.contains("NETFILTER_DROP") == true, "\(drop.heading)")
+        }
+        let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
+        var notes = 0
+        for case let .note(_, text) in diagram.steps where text.hasPrefix("a packet of the client's dropped on arrival (skb:kfree_skb") { notes += 1 }
+        #expect(notes == dropped.count, "\(MermaidRenderer.render(diagram))")
     }
 
     @Test("segments sent again in a send's backlog (netfilter dropping on input): each drawn once, as a retransmission, none counted in a run's segments; every new segment drawn once (audit 37 F1)",

@@ -90,8 +90,10 @@ struct BackgroundWork {
         // A traced task is named by the timeline, which followed its execs: only its id here.
         let task = sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : Self.task(of: sample))
         let whose = owner == .ownSocket ? "a traced socket's" : "a traced socket's peer's"
-        return (PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is \(whose); in \(task) on CPU \(sample.cpu)",
-                           ofSocket: true), task)
+        // A drop's addresses are its packet's own headers' (ElsewhereDropProgram).
+        let said = sample.tracepoint == "skb:kfree_skb" ? "the dropped packet's headers' \(source) → \(destination)"
+            : "\(sample.tracepoint)'s \(source) → \(destination)"
+        return (PacketFlow(owner: owner, evidence: "\(said) is \(whose); in \(task) on CPU \(sample.cpu)", ofSocket: true), task)
     }
 
     /// A traced socket's own 4-tuple (own-socket), or its peer's (peer).

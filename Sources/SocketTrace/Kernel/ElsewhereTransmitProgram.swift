@@ -39,7 +39,10 @@ struct ElsewhereTransmitProgram {
     // The record (`ElsewhereTransmit`): little-endian, then the stack's addresses.
     static let time: Int16 = 0, skb: Int16 = 8, cpu: Int16 = 16, family: Int16 = 20, localPort: Int16 = 22
     static let remotePort: Int16 = 24, length: Int16 = 28, pidTgid: Int16 = 32, stackBytes: Int16 = 40
-    static let device: Int16 = 48, localAddress: Int16 = 64, remoteAddress: Int16 = 80, stack: Int16 = 96
+    static let device: Int16 = 48, localAddress: Int16 = 64, remoteAddress: Int16 = 80
+    /// A drop's (`ElsewhereDropProgram`): kind 1, the kernel's reason and
+    /// where it freed the packet; a transmit's kind is 0.
+    static let kind: Int16 = 96, reason: Int16 = 100, location: Int16 = 104, stack: Int16 = 112
     /// The most frames a stack keeps (perf's own limit, 127).
     static let frames: Int32 = 127
     static var recordSize: Int { Int(stack) + Int(frames) * 8 }
@@ -181,6 +184,13 @@ struct SocketTupleOffsets: Equatable {
     let remoteAddress: Int32
     let localAddress6: Int32
     let remoteAddress6: Int32
+    /// For a packet's own headers (`ElsewhereDropProgram`): `skb->head`,
+    /// the network and transport headers' offsets from it, and the
+    /// protocol (ETH_P_IP, ETH_P_IPV6; network order).
+    let skbHead: Int32
+    let skbNetworkHeader: Int32
+    let skbTransportHeader: Int32
+    let skbProtocol: Int32
 
     static func running() throws -> SocketTupleOffsets {
         guard let btf = btf__load_vmlinux_btf() else { throw KernelStructOffsets.Missing(field: nil) }
@@ -199,6 +209,10 @@ struct SocketTupleOffsets: Equatable {
             localAddress: try offset("sock", "__sk_common", "skc_rcv_saddr"),
             remoteAddress: try offset("sock", "__sk_common", "skc_daddr"),
             localAddress6: try offset("sock", "__sk_common", "skc_v6_rcv_saddr"),
-            remoteAddress6: try offset("sock", "__sk_common", "skc_v6_daddr"))
+            remoteAddress6: try offset("sock", "__sk_common", "skc_v6_daddr"),
+            skbHead: try offset("sk_buff", "head"),
+            skbNetworkHeader: try offset("sk_buff", "network_header"),
+            skbTransportHeader: try offset("sk_buff", "transport_header"),
+            skbProtocol: try offset("sk_buff", "protocol"))
     }
 }

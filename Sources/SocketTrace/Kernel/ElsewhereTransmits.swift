@@ -11,18 +11,24 @@ public final class ElsewhereTransmits {
     let maps: ElsewhereTransmitProgram.Maps
     var program: Int32 = -1
     var link: Int32 = -1
+    /// The drop program's (`ElsewhereDropProgram`), when loaded.
+    var dropProgram: Int32 = -1
+    var dropLink: Int32 = -1
+    public var samplesDrops: Bool { dropLink >= 0 }
     var ring: BPFRing?
     var isOpen = true
     /// Ports given to the kernel (each once).
     var watched: Set<UInt16> = []
     static let processes: UInt32 = 8192, ports: UInt32 = 65536
     static let ringBytes: UInt32 = 4 << 20
-    /// The raw tracepoint and the program's name (its kernel symbol ends with it).
+    /// The raw tracepoints and the programs' names (their kernel symbols end with them).
     static let tracepoint = "net_dev_queue", programName = "st_tx_elsewhere"
+    static let dropTracepoint = "kfree_skb", dropProgramName = "st_drop_elsewhere"
 
-    /// Loads the program and attaches it; throws where BPF, BTF or raw
+    /// Loads the program and attaches it, and with `drops` the drop
+    /// program too (same maps and ring); throws where BPF, BTF or raw
     /// tracepoints are not allowed.
-    public init() throws {
+    public init(drops: Bool = false) throws {
         let offsets = try SocketTupleOffsets.running()
         var made = BPFMapSet(purpose: "that samples packets sent elsewhere")
         maps = ElsewhereTransmitProgram.Maps(
@@ -35,6 +41,11 @@ public final class ElsewhereTransmits {
             program = try BPFProgram.load(Self.programName, ElsewhereTransmitProgram.program(maps, offsets: offsets))
             link = bpf_raw_tracepoint_open(Self.tracepoint, program)
             guard link >= 0 else { throw TraceError(operation: "attaching the BPF program to \(Self.tracepoint)", errno: -link) }
+            if drops {
+                dropProgram = try BPFProgram.load(Self.dropProgramName, ElsewhereDropProgram.program(maps, offsets: offsets))
+                dropLink = bpf_raw_tracepoint_open(Self.dropTracepoint, dropProgram)
+                guard dropLink >= 0 else { throw TraceError(operation: "attaching the BPF program to \(Self.dropTracepoint)", errno: -dropLink) }
+            }
             ring = try BPFRing(map: maps.ring, purpose: "of packets sent elsewhere")
         } catch {
             close()
@@ -102,9 +113,13 @@ public final class ElsewhereTransmits {
         isOpen = false
         ring?.free()
         ring = nil
-        for fd in [link, program, maps.tgids, maps.ports, maps.destinations, maps.scratch, maps.ring] where fd >= 0 { Glibc.close(fd) }
+        for fd in [dropLink, dropProgram, link, program, maps.tgids, maps.ports, maps.destinations, maps.scratch, maps.ring] where fd >= 0 {
+            Glibc.close(fd)
+        }
         link = -1
         program = -1
+        dropLink = -1
+        dropProgram = -1
     }
 
     deinit { close() }
@@ -112,7 +127,9 @@ public final class ElsewhereTransmits {
 
 /// One packet the program kept (`ElsewhereTransmitProgram`): its task,
 /// time, CPU, skb, length, device and kernel stack (innermost first), and
-/// its socket's family, ports and addresses.
+/// its socket's family, ports and addresses; or one the drop program kept
+/// (`ElsewhereDropProgram`, `isDrop`), with the kernel's reason and where
+/// it was freed, its ports and addresses its headers' (source first).
 struct ElsewhereTransmit: Equatable {
     typealias P = ElsewhereTransmitProgram
     let time: UInt64
@@ -128,6 +145,9 @@ struct ElsewhereTransmit: Equatable {
     let localAddress: [UInt8]
     let remoteAddress: [UInt8]
     let stack: [UInt64]
+    let isDrop: Bool
+    let reason: UInt32
+    let location: UInt64
 
     init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= P.recordSize else { return nil }
@@ -143,7 +163,11 @@ struct ElsewhereTransmit: Equatable {
         device = String(decoding: name, as: UTF8.self)
         family = load(P.family, as: UInt16.self)
         localPort = load(P.localPort, as: UInt16.self)
-        remotePort = UInt16(bigEndian: load(P.remotePort, as: UInt16.self))
+        isDrop = load(P.kind, as: UInt32.self) == 1
+        reason = load(P.reason, as: UInt32.self)
+        location = load(P.location, as: UInt64.self)
+        // A socket's remote port is in network order; a drop's ports are the headers', swapped by the program.
+        remotePort = isDrop ? load(P.remotePort, as: UInt16.self) : UInt16(bigEndian: load(P.remotePort, as: UInt16.self))
         let size = family == UInt16(AF_INET6) ? 16 : 4
         localAddress = Array(bytes[Int(P.localAddress)..<Int(P.localAddress) + size])
         remoteAddress = Array(bytes[Int(P.remoteAddress)..<Int(P.remoteAddress) + size])

@@ -192,20 +192,24 @@ public final class KernelSampler {
     /// for a probe marked `elsewhere` (`ElsewhereTransmits`: net_dev_queue).
     /// Where BPF or BTF is not allowed they are sampled in the traced tasks
     /// only, and that is said (`elsewhereUnavailable`).
+    /// A probe marked `elsewhere` on skb:kfree_skb loads the drop program
+    /// too (`ElsewhereDropProgram`): traced flows' drops outside the traced
+    /// tasks, by the packets' own headers.
     func openElsewhere() {
-        guard let probe = probes.first(where: \.elsewhere) else { return }
-        guard probe.name == Self.elsewhereTracepoint else {
-            elsewhereUnavailable = "only \(Self.elsewhereTracepoint) can be sampled elsewhere, not \(probe.name)"
+        let marked = probes.filter(\.elsewhere)
+        guard !marked.isEmpty else { return }
+        if let other = marked.first(where: { ![Self.elsewhereTracepoint, Self.dropTracepoint].contains($0.name) }) {
+            elsewhereUnavailable = "only \(Self.elsewhereTracepoint) and \(Self.dropTracepoint) can be sampled elsewhere, not \(other.name)"
             return
         }
         do {
-            elsewhereTransmits = try ElsewhereTransmits()
+            elsewhereTransmits = try ElsewhereTransmits(drops: marked.contains { $0.name == Self.dropTracepoint })
         } catch {
             elsewhereUnavailable = "\(error)"
         }
     }
 
-    static let elsewhereTracepoint = "net:net_dev_queue"
+    static let elsewhereTracepoint = "net:net_dev_queue", dropTracepoint = "skb:kfree_skb"
 
     /// The packets the elsewhere program kept, as samples of the tracepoint
     /// taken outside the traced tasks.
@@ -214,13 +218,22 @@ public final class KernelSampler {
         return filter.take().map { record in
             // Its own frames first (the program, bpf_trace_run1,
             // __traceiter_net_dev_queue): a perf sample's chain begins at the
-            // tracepoint's caller, __dev_queue_xmit.
+            // tracepoint's caller, __dev_queue_xmit (sk_skb_reason_drop for a drop).
             let machinery = record.stack.prefix(8).lastIndex { address in
                 symbols.location(of: address).map { ChainAligner.isTracepointMachinery($0.function) } ?? false
             }
-            var sample = kernelSample(tracepoint: Self.elsewhereTracepoint, role: .chain, pid: record.pid, tid: record.tid,
-                                      time: MonotonicTime(nanoseconds: record.time), cpu: record.cpu,
-                                      addresses: Array(record.stack[(machinery.map { $0 + 1 } ?? 0)...]), fields: record.fields)
+            var fields = record.fields
+            if record.isDrop {
+                // The reason named as the tracepoint's own format names it.
+                let reason = Int64(record.reason)
+                fields["reason"] = formats[Self.dropTracepoint]?.symbolicValues["reason"]?[reason].map { .symbol($0, reason) } ?? .number(reason)
+                fields["location"] = .number(Int64(bitPattern: record.location))
+                fields["protocol"] = .number(record.family == UInt16(AF_INET6) ? 0x86DD : 0x0800)
+            }
+            let probe = record.isDrop ? probes.first { $0.name == Self.dropTracepoint } : nil
+            var sample = kernelSample(tracepoint: record.isDrop ? Self.dropTracepoint : Self.elsewhereTracepoint, role: probe?.role ?? .chain,
+                                      pid: record.pid, tid: record.tid, time: MonotonicTime(nanoseconds: record.time), cpu: record.cpu,
+                                      addresses: Array(record.stack[(machinery.map { $0 + 1 } ?? 0)...]), fields: fields)
             sample.everywhere = true
             sample.sampledElsewhere = true
             return sample

@@ -320,8 +320,8 @@ public enum ModelParser {
             }
             let elsewhere = meaning.first == "elsewhere"
             if elsewhere {
-                guard role == .chain, parts[0] != Probe.kprobeGroup else {
-                    throw fail("`elsewhere` is for a chain tracepoint whose record has an skb (skbaddr)")
+                guard role != .hit, parts[0] != Probe.kprobeGroup else {
+                    throw fail("`elsewhere` is for a tracepoint whose record has an skb (skbaddr)")
                 }
                 meaning = meaning.dropFirst()
             }

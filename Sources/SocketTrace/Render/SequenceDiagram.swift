@@ -33,6 +33,9 @@ public struct SequenceDiagram: Sendable {
         // Packets of traced flows queued outside the traced tasks (a timer's,
         // ksoftirqd's), with their 4-tuples.
         var transmitsElsewhere: [KernelSample] = []
+        // Traced flows' packets dropped outside the traced tasks (an idle
+        // CPU's softirq, ksoftirqd), by their headers' 4-tuples.
+        var dropsElsewhere: [KernelSample] = []
         let retransmission = "tcp:tcp_retransmit_skb"
         for record in records {
             if case let .syscall(call) = record {
@@ -46,6 +49,9 @@ public struct SequenceDiagram: Sendable {
             if case let .kernelEvent(sample) = record, sample.tracepoint == retransmission { retransmissions.append(sample) }
             if case let .kernelEvent(sample) = record, sample.tracepoint == KernelSample.transmitTracepoint, sample.flowEndpoints != nil {
                 transmitsElsewhere.append(sample)
+            }
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "skb:kfree_skb", sample.flowEndpoints != nil, dropCause(sample) != nil {
+                dropsElsewhere.append(sample)
             }
             // A process's exit that released its sockets: its FINs' state changes.
             if case let .process(event) = record, let exit = event.exitKernel {
@@ -917,12 +923,46 @@ public struct SequenceDiagram: Sendable {
                          reply: false, time: sample.time), at: sample.time)
             firstRetransmission = min(firstRetransmission ?? sample.time, sample.time)
         }
+        // Packets of this connection dropped outside the traced tasks (audit
+        // 44 N3: the handshake's ACK, dropped by an input rule in swapper's
+        // softirq, was drawn as delivered and nothing said it was lost), at
+        // their times: which end's packet by its headers, where it was freed
+        // by the drop's stack, and its skb's transmit when one was sampled.
+        for drop in dropsElsewhere {
+            guard let (source, destination) = drop.flowEndpoints, let cause = dropCause(drop) else { continue }
+            let fromClient: Bool
+            if source == connection.client && destination == connection.server { fromClient = true }
+            else if source == connection.server && destination == connection.client { fromClient = false }
+            else { continue }
+            let (sender, receiver): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
+            let whose = fromClient ? "the client's" : "the server's"
+            let task = drop.task ?? "another task"
+            let sent = allTransmits.last { $0.skbAddress == drop.skbAddress && $0.time <= drop.time
+                && drop.time.nanoseconds - $0.time.nanoseconds < QueuedPackets.horizon }
+            let queued = sent.map { transmit in
+                let micros = (drop.time.nanoseconds - transmit.time.nanoseconds) / 1000
+                return "; its skb queued \(micros) µs before" + (transmit.packetLength.map { ", \($0) B" } ?? "")
+                    + " in \(transmit.task ?? "a traced call")"
+            } ?? ""
+            if isDroppedOnArrival(drop) {
+                add(.note(over: [receiver], text: "a packet of \(whose) dropped on arrival (\(cause) in \(task), by its headers' ports\(queued))"),
+                    at: drop.time)
+            } else {
+                add(.note(over: [sender], text: "a packet of \(whose) dropped before leaving (\(cause) in \(task), by its headers' ports\(queued))"),
+                    at: drop.time)
+            }
+        }
         if let firstRetransmission {
             // What led to them may not be drawn (audit 43 F4: a loss probe
             // dropped on arrival in ksoftirqd, then the RTO's retransmission
-            // with no visible cause): drops are sampled in the traced tasks only.
-            add(.note(over: [.clientKernel, .serverKernel], text: "drops are sampled in the traced tasks only: a loss in kernel work elsewhere "
-                      + "(ksoftirqd, an idle CPU's softirq, a timer) is not drawn, and a retransmission may follow one"), at: firstRetransmission)
+            // with no visible cause): outside the traced tasks, drops are
+            // sampled only where the kernel ran the drop program, and only
+            // for packets whose headers name a traced flow's port.
+            add(.note(over: [.clientKernel, .serverKernel], text: dropsElsewhere.isEmpty
+                      ? "no drop of this connection's packets was sampled outside the traced tasks (sampled there only where the kernel "
+                        + "runs the drop program: skb:kfree_skb elsewhere); a retransmission may follow a loss not drawn"
+                      : "drops outside the traced tasks are drawn where sampled (skb:kfree_skb elsewhere, by the packets' headers)"),
+                at: firstRetransmission)
         }
         var steps: [Step] = []
         var last: MonotonicTime?

@@ -196,7 +196,8 @@ struct Run: ParsableCommand {
                     try tracer.launch(programArguments)
                 }
                 if let reason = observer?.sampler?.elsewhereUnavailable {
-                    Self.complain("packets queued for traced connections outside the traced tasks not sampled (\(reason)): net:net_dev_queue in the traced tasks only")
+                    Self.complain("packets queued or dropped for traced connections outside the traced tasks not sampled (\(reason)): "
+                                  + "net:net_dev_queue and skb:kfree_skb in the traced tasks only")
                 }
                 if let probes = observer?.sampler?.functionProbes {
                     var line = "kprobes on \(probes.probed.count) model functions (\(probes.probed.values.reduce(0, +)) copies)"
