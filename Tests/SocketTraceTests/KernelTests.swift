@@ -295,13 +295,12 @@ struct KernelTests {
         }
     }
 
-    @Test("a sendto let run to its exit, then a write the kernel records: the sendto keeps its samples and comes first (audit 33 F1)")
-    func sendThenRecordedWrite() throws {
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/send_then_write.py").path
-        // The timeline on the terminal as well (what the tracer writes as it goes makes the kernel's
-        // record of the write come before the sendto's exit record is read: with a trace file alone
-        // it seldom does).
-        let file = TestSupport.temporaryFile("send-then-write") + ".jsonl"
+    /// A program of Tests/Programs run by python3 with a fresh port, traced
+    /// with the timeline on the terminal and a trace file: its calls and
+    /// the kernel events between them.
+    func tracePythonProgram(_ name: String) throws -> (calls: [SyscallInvocation], events: [KernelSample]) {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/\(name)").path
+        let file = TestSupport.temporaryFile(name) + ".jsonl"
         let result = try TestSupport.run(TestSupport.sockettrace, ["run", "--save", file, "--", "/usr/bin/python3", program,
                                                                    "\(TestSupport.freshPort())"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -310,6 +309,15 @@ struct KernelTests {
             if case let .syscall(call) = record { calls.append(call) }
             if case let .kernelEvent(sample) = record { events.append(sample) }
         }
+        return (calls, events)
+    }
+
+    @Test("a sendto let run to its exit, then a write the kernel records: the sendto keeps its samples and comes first (audit 33 F1)")
+    func sendThenRecordedWrite() throws {
+        // The timeline on the terminal as well (what the tracer writes as it goes makes the kernel's
+        // record of the write come before the sendto's exit record is read: with a trace file alone
+        // it seldom does).
+        let (calls, events) = try tracePythonProgram("send_then_write.py")
         let sends = calls.filter { $0.syscall == .sendto && $0.socket?.protocolLabel == "TCP" }
         let writes = calls.filter { $0.syscall == .write && $0.socket?.protocolLabel == "TCP" }
         #expect(sends.count == 10 && writes.count == 10, "\(sends.count) sendto, \(writes.count) write")
@@ -327,16 +335,7 @@ struct KernelTests {
 
     @Test("writes the kernel records, held behind another thread's blocked read, each followed by a send that stops: each write keeps its samples and comes before its send (audit 45 F1)")
     func heldWritesKeepTheirSamples() throws {
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/held_writes.py").path
-        let file = TestSupport.temporaryFile("held-writes") + ".jsonl"
-        let result = try TestSupport.run(TestSupport.sockettrace, ["run", "--save", file, "--", "/usr/bin/python3", program,
-                                                                   "\(TestSupport.freshPort())"])
-        #expect(result.status == 0, "\(result.stderr)")
-        var calls: [SyscallInvocation] = [], events: [KernelSample] = []
-        for record in try TraceFileReader(path: file).records {
-            if case let .syscall(call) = record { calls.append(call) }
-            if case let .kernelEvent(sample) = record { events.append(sample) }
-        }
+        let (calls, events) = try tracePythonProgram("held_writes.py")
         let writes = calls.filter { $0.syscall == .write && $0.socket?.protocolLabel == "UDP" }
         #expect(writes.count == 10 && writes.allSatisfy { $0.recordedBy == "kernel" }, "\(writes.map { $0.recordedBy ?? "stopped" })")
         for write in writes {

@@ -149,6 +149,14 @@ struct ElsewhereTransmitProgram {
         read(into: .r9, localAddress, 16, from: .r8, plus: o.localAddress6, orReject: false)
         read(into: .r9, remoteAddress, 16, from: .r8, plus: o.remoteAddress6, orReject: false)
         a.label("stack")
+        sendRecord(&a, ring: maps.ring)
+        return a.assembled()
+    }
+
+    /// The end of both programs: the kernel stack (of the context in r6)
+    /// into the record in r9, the record into the ring, and the exit, with
+    /// the label "reject" before it.
+    static func sendRecord(_ a: inout BPFAssembler, ring: Int32) {
         a.mov(.r1, .r6)
         a.mov(.r2, .r9)
         a.add(.r2, Int32(stack))
@@ -156,7 +164,7 @@ struct ElsewhereTransmitProgram {
         a.mov(.r4, 0)
         a.call(BPF_FUNC_get_stack)
         a.store(.r0, .double, to: .r9, stackBytes)
-        a.loadMap(.r1, maps.ring)
+        a.loadMap(.r1, ring)
         a.mov(.r2, .r9)
         a.mov(.r3, Int32(recordSize))
         a.mov(.r4, 0)
@@ -164,7 +172,6 @@ struct ElsewhereTransmitProgram {
         a.label("reject")
         a.mov(.r0, 0)
         a.exit()
-        return a.assembled()
     }
 }
 
