@@ -98,6 +98,8 @@ extension Tracer {
         if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
         dataCalls?.forgetThread(tid)
+        // Killed inside a connect: its destination is no longer watched for it.
+        if let port = connectDestinations.removeValue(forKey: tid) { kernel?.sampler?.elsewhereTransmits?.unwatch(destination: port) }
         threadEndedInCall(tid)
         unwindAllFunctions(thread)
         if processEnded {
