@@ -937,14 +937,23 @@ public struct SequenceDiagram: Sendable {
             let (sender, receiver): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
             let whose = fromClient ? "the client's" : "the server's"
             let task = drop.task ?? "another task"
-            let sent = allTransmits.last { $0.skbAddress == drop.skbAddress && $0.time <= drop.time
-                && drop.time.nanoseconds - $0.time.nanoseconds < QueuedPackets.horizon }
+            // The same packet: its skb's address, queued not long before on
+            // its way (by its 4-tuple when the transmit has one), its length
+            // the dropped one's with the Ethernet header the receive strips
+            // (an skb's address is reused: another packet's, freed).
+            let onArrival = isDroppedOnArrival(drop)
+            let sent = !onArrival ? nil : allTransmits.last { transmit in
+                transmit.skbAddress == drop.skbAddress && transmit.time <= drop.time
+                    && drop.time.nanoseconds - transmit.time.nanoseconds < QueuedPackets.horizon
+                    && transmit.packetLength.map { $0 - QueuedPackets.ethernetHeader } == drop.packetLength
+                    && (transmit.flowEndpoints.map { $0.source == source && $0.destination == destination } ?? true)
+            }
             let queued = sent.map { transmit in
                 let micros = (drop.time.nanoseconds - transmit.time.nanoseconds) / 1000
                 return "; its skb queued \(micros) µs before" + (transmit.packetLength.map { ", \($0) B" } ?? "")
                     + " in \(transmit.task ?? "a traced call")"
             } ?? ""
-            if isDroppedOnArrival(drop) {
+            if onArrival {
                 add(.note(over: [receiver], text: "a packet of \(whose) dropped on arrival (\(cause) in \(task), by its headers' ports\(queued))"),
                     at: drop.time)
             } else {
