@@ -667,6 +667,53 @@ struct ConnectionPairingTests {
         #expect(notes == dropped.count, "\(MermaidRenderer.render(diagram))")
     }
 
+    @Test("datagrams to a traced unconnected UDP socket dropped by an input rule in an untraced peer's task: each drop the witness saw sampled, by its destination (audit 46 F3); another port's drops not",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func datagramDropsOutsideTheTracedTasks() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("udp-drops-elsewhere") + ".jsonl"
+        let witness = TestSupport.temporaryFile("udp-drops-elsewhere") + ".txt"
+        // The traced server, once bound, tells the untraced client to go (from port + 2); the client sends 8 datagrams
+        // (every other one dropped) and as many to the next port; the server takes what comes, up to the last.
+        let server = """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', \(port))); s.settimeout(5)
+            s.sendto(b'go', ('127.0.0.1', \(port + 2)))
+            try:
+                while s.recvfrom(100)[0] != b'd7': pass
+            except socket.timeout: pass
+            """
+        let client = """
+            import socket, time
+            c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.bind(('127.0.0.1', \(port + 2))); c.settimeout(60); c.recvfrom(10)
+            for i in range(8):
+                c.sendto(b'd%d' % i, ('127.0.0.1', \(port))); c.sendto(b'o%d' % i, ('127.0.0.1', \(port + 1))); time.sleep(0.02)
+            """
+        let result = try traceInNamespace(
+            client: server,
+            setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
+                + "nft add rule inet nf h udp dport \(port) numgen inc mod 2 == 0 drop && nft add rule inet nf h udp dport \(port + 1) drop",
+            witness: """
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { $skb = (struct sk_buff *)args->skbaddr;
+                  $ip = (struct iphdr *)($skb->head + $skb->network_header); $uh = (struct udphdr *)($skb->head + $skb->transport_header);
+                  if ($ip->protocol == 17 && bswap($uh->dest) == \(port)) { printf("DROPPED %lld\\n", args->skbaddr); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null", untraced: client)
+        #expect(result.status == 0, "\(result.stderr)")
+        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
+            .compactMap { Int64($0.split(separator: " ")[1]) }
+        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        var drops: [KernelSample] = []
+        for case let .kernelEvent(sample) in try TraceFileReader(path: trace).records where sample.tracepoint == "skb:kfree_skb" { drops.append(sample) }
+        // Each drop to the traced socket, once; none of the other port's.
+        #expect(drops.compactMap(\.skbAddress).sorted() == dropped.sorted(), "\(drops.map { $0.flow?.evidence ?? $0.heading }) against \(dropped)")
+        for drop in drops {
+            #expect(drop.flow?.owner == .peer && drop.flow?.evidence.contains("→ 127.0.0.1:\(port): to a traced UDP socket with no peer, bound to 127.0.0.1:\(port)") == true,
+                    "\(drop.flow?.evidence ?? "-")")
+        }
+    }
+
     @Test("segments sent again in a send's backlog (netfilter dropping on input): each drawn once, as a retransmission, none counted in a run's segments; every new segment drawn once (audit 37 F1)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

@@ -22,7 +22,15 @@ struct BackgroundWork {
     /// How long a hit waits for the call that reveals its socket.
     static let patience: UInt64 = 3_000_000_000
 
+    /// Traced UDP sockets with no peer (bound, unconnected), by their own
+    /// address: a datagram dropped on its way to one, outside the traced
+    /// tasks, is known by its destination alone (audit 46 F3).
+    var unconnectedLocals: [SocketEndpoint: MonotonicTime] = [:]
+
     mutating func traced(_ socket: SocketSnapshot?, until exit: MonotonicTime) {
+        if let socket, socket.isUDP, socket.peer == nil, let local = socket.local?.forPairing {
+            unconnectedLocals[local] = max(unconnectedLocals[local] ?? exit, exit)
+        }
         guard let local = socket?.local?.forPairing, let peer = socket?.peer?.forPairing else { return }
         let flow = Flow(source: local, destination: peer)
         tracedFlows[flow] = max(tracedFlows[flow] ?? exit, exit)
@@ -86,14 +94,38 @@ struct BackgroundWork {
     /// Whose a hit is, when its 4-tuple is a traced socket's either way,
     /// and the task it was taken in (read once, for both).
     func flow(of sample: KernelSample) -> (flow: PacketFlow, task: String)? {
-        guard let (source, destination) = sample.flowEndpoints, let owner = owner(of: source, destination) else { return nil }
+        guard let (source, destination) = sample.flowEndpoints else { return nil }
         // A traced task is named by the timeline, which followed its execs: only its id here.
         let task = sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : Self.task(of: sample))
+        guard let owner = owner(of: source, destination) else {
+            // A datagram dropped on its way to a traced unconnected UDP socket.
+            guard sample.tracepoint == "skb:kfree_skb", sample.fields["ip_protocol"]?.number == Int64(IPPROTO_UDP),
+                  let local = unconnectedLocal(for: destination) else { return nil }
+            return (PacketFlow(owner: .peer, evidence: "the dropped packet's headers' \(source) → \(destination): to a traced UDP socket "
+                               + "with no peer, bound to \(local); in \(task) on CPU \(sample.cpu)", ofSocket: true), task)
+        }
         let whose = owner == .ownSocket ? "a traced socket's" : "a traced socket's peer's"
         // A drop's addresses are its packet's own headers' (ElsewhereDropProgram).
         let said = sample.tracepoint == "skb:kfree_skb" ? "the dropped packet's headers' \(source) → \(destination)"
             : "\(sample.tracepoint)'s \(source) → \(destination)"
         return (PacketFlow(owner: owner, evidence: "\(said) is \(whose); in \(task) on CPU \(sample.cpu)", ofSocket: true), task)
+    }
+
+    /// The traced unconnected UDP socket a datagram to `destination` was
+    /// for: bound to that address, or to the wildcard address of its family
+    /// with its port.
+    func unconnectedLocal(for destination: SocketEndpoint) -> SocketEndpoint? {
+        if unconnectedLocals[destination] != nil { return destination }
+        switch destination {
+        case let .inet(_, port):
+            let any = SocketEndpoint.inet(address: "0.0.0.0", port: port)
+            return unconnectedLocals[any] != nil ? any : nil
+        case let .inet6(_, port):
+            let any = SocketEndpoint.inet6(address: "::", port: port)
+            return unconnectedLocals[any] != nil ? any : nil
+        default:
+            return nil
+        }
     }
 
     /// A traced socket's own 4-tuple (own-socket), or its peer's (peer).
@@ -105,7 +137,8 @@ struct BackgroundWork {
 
     /// Whether a hit names a traced socket's flow, either way, as known now.
     func isTraced(_ sample: KernelSample) -> Bool {
-        sample.flowEndpoints.map { owner(of: $0.source, $0.destination) != nil } ?? false
+        guard let (source, destination) = sample.flowEndpoints else { return false }
+        return owner(of: source, destination) != nil || (sample.tracepoint == "skb:kfree_skb" && unconnectedLocal(for: destination) != nil)
     }
 
     /// For a hit taken during a call: whose it is by its own addresses —

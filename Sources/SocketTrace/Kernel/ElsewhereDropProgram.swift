@@ -18,9 +18,9 @@ import Glibc
 /// tracer watches (`ports`, `destinations`), at either end. A packet
 /// dropped before its socket is known (an input rule, a full backlog) has
 /// no `skb->sk`: its headers are what says whose it is. The record is a
-/// transmit's (`ElsewhereTransmit`) with kind 1, the reason and the
-/// location, its ports the packet's source and destination (host order)
-/// and its addresses the headers'.
+/// transmit's (`ElsewhereTransmit`) with kind 1, the reason, the location
+/// and the IP protocol, its ports the packet's source and destination
+/// (host order) and its addresses the headers'.
 enum ElsewhereDropProgram {
     typealias P = ElsewhereTransmitProgram
     /// The x86-64 protocol values as a little-endian load of the
@@ -37,7 +37,8 @@ enum ElsewhereDropProgram {
         // Stack: -8 skb->head, -16 a map key, -24 a map value, -32 family,
         // -40 source port, -48 destination port (host order), -56 network
         // header, -64 transport header, -72 protocol, -80 a byte read,
-        // -88 the network header's address, -96 the reason.
+        // -88 the network header's address, -96 the reason, -104 the IP
+        // protocol (TCP 6, UDP 17).
         func read(into destination: BPFAssembler.Register, _ at: Int16, _ size: Int32, from base: BPFAssembler.Register, plus offset: Int32,
                   orReject: Bool) {
             a.readKernel(into: destination, at: at, size: size, from: base, plus: offset)
@@ -75,7 +76,7 @@ enum ElsewhereDropProgram {
         a.store(.r0, .word, to: .r10, -16)
         a.lookup(maps.tgids, key: -16)
         a.jump(if: .r0, .notEqual, 0, to: "reject")
-        for slot: Int16 in [-8, -32, -40, -48, -56, -64, -72, -80, -88] { a.store(0, .double, to: .r10, slot) }
+        for slot: Int16 in [-8, -32, -40, -48, -56, -64, -72, -80, -88, -104] { a.store(0, .double, to: .r10, slot) }
         read(into: .r10, -8, 8, from: .r7, plus: o.skbHead, orReject: true)
         read(into: .r10, -56, 2, from: .r7, plus: o.skbNetworkHeader, orReject: true)
         read(into: .r10, -64, 2, from: .r7, plus: o.skbTransportHeader, orReject: true)
@@ -95,6 +96,7 @@ enum ElsewhereDropProgram {
         a.store(Int32(AF_INET), .double, to: .r10, -32)
         read(into: .r10, -80, 1, from: .r8, plus: 9, orReject: true)   // protocol
         a.load(.r1, .double, from: .r10, -80)
+        a.store(.r1, .double, to: .r10, -104)
         a.jump(if: .r1, .equal, 6, to: "ipv4 transport")
         a.jump(if: .r1, .equal, 17, to: "ipv4 transport")
         a.jump(to: "reject")
@@ -114,6 +116,7 @@ enum ElsewhereDropProgram {
         a.store(Int32(AF_INET6), .double, to: .r10, -32)
         read(into: .r10, -80, 1, from: .r8, plus: 6, orReject: true)   // next header
         a.load(.r1, .double, from: .r10, -80)
+        a.store(.r1, .double, to: .r10, -104)
         a.jump(if: .r1, .equal, 6, to: "ipv6 transport")
         a.jump(if: .r1, .equal, 17, to: "ipv6 transport")
         a.jump(to: "reject")
@@ -165,6 +168,8 @@ enum ElsewhereDropProgram {
         a.store(.r1, .half, to: .r9, P.localPort)
         a.load(.r1, .double, from: .r10, -48)
         a.store(.r1, .half, to: .r9, P.remotePort)
+        a.load(.r1, .double, from: .r10, -104)
+        a.store(.r1, .half, to: .r9, P.ipProtocol)
         a.store(1, .word, to: .r9, P.kind)
         a.load(.r1, .double, from: .r10, -96)
         a.store(.r1, .word, to: .r9, P.reason)

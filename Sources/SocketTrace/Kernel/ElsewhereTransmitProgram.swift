@@ -38,7 +38,7 @@ struct ElsewhereTransmitProgram {
 
     // The record (`ElsewhereTransmit`): little-endian, then the stack's addresses.
     static let time: Int16 = 0, skb: Int16 = 8, cpu: Int16 = 16, family: Int16 = 20, localPort: Int16 = 22
-    static let remotePort: Int16 = 24, length: Int16 = 28, pidTgid: Int16 = 32, stackBytes: Int16 = 40
+    static let remotePort: Int16 = 24, ipProtocol: Int16 = 26, length: Int16 = 28, pidTgid: Int16 = 32, stackBytes: Int16 = 40
     static let device: Int16 = 48, localAddress: Int16 = 64, remoteAddress: Int16 = 80
     /// A drop's (`ElsewhereDropProgram`): kind 1, the kernel's reason and
     /// where it freed the packet; a transmit's kind is 0.

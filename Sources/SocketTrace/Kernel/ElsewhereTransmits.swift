@@ -148,6 +148,8 @@ struct ElsewhereTransmit: Equatable {
     let isDrop: Bool
     let reason: UInt32
     let location: UInt64
+    /// A drop's packet's IP protocol (6 TCP, 17 UDP).
+    let ipProtocol: UInt16
 
     init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= P.recordSize else { return nil }
@@ -166,6 +168,7 @@ struct ElsewhereTransmit: Equatable {
         isDrop = load(P.kind, as: UInt32.self) == 1
         reason = load(P.reason, as: UInt32.self)
         location = load(P.location, as: UInt64.self)
+        ipProtocol = load(P.ipProtocol, as: UInt16.self)
         // A socket's remote port is in network order; a drop's ports are the headers', swapped by the program.
         remotePort = isDrop ? load(P.remotePort, as: UInt16.self) : UInt16(bigEndian: load(P.remotePort, as: UInt16.self))
         let size = family == UInt16(AF_INET6) ? 16 : 4

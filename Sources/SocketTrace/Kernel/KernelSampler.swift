@@ -229,6 +229,7 @@ public final class KernelSampler {
                 fields["reason"] = formats[Self.dropTracepoint]?.symbolicValues["reason"]?[reason].map { .symbol($0, reason) } ?? .number(reason)
                 fields["location"] = .number(Int64(bitPattern: record.location))
                 fields["protocol"] = .number(record.family == UInt16(AF_INET6) ? 0x86DD : 0x0800)
+                fields["ip_protocol"] = .number(Int64(record.ipProtocol))
             }
             let probe = record.isDrop ? probes.first { $0.name == Self.dropTracepoint } : nil
             var sample = kernelSample(tracepoint: record.isDrop ? Self.dropTracepoint : Self.elsewhereTracepoint, role: probe?.role ?? .chain,

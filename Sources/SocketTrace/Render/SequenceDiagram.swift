@@ -339,6 +339,38 @@ public struct SequenceDiagram: Sendable {
             sample.chain.contains("tcp_rtx_synack")
                 && sample.flowEndpoints.map({ $0.source == connection.server && $0.destination == connection.client }) == true
         }
+        // The packet a drop outside the traced tasks freed, when sampled
+        // leaving: its skb's address, queued not long before on its way (by
+        // its 4-tuple when the transmit has one), its length the dropped
+        // one's with the Ethernet header the receive strips (an skb's
+        // address is reused: another packet's, freed). Only for a drop on
+        // arrival (one before leaving was never queued: audit 46 F1).
+        func transmit(droppedBy drop: KernelSample) -> KernelSample? {
+            guard isDroppedOnArrival(drop), let (source, destination) = drop.flowEndpoints else { return nil }
+            return allTransmits.last { transmit in
+                transmit.skbAddress == drop.skbAddress && transmit.time <= drop.time
+                    && drop.time.nanoseconds - transmit.time.nanoseconds < QueuedPackets.horizon
+                    && transmit.packetLength.map { $0 - QueuedPackets.ethernetHeader } == drop.packetLength
+                    && (transmit.flowEndpoints.map { $0.source == source && $0.destination == destination } ?? true)
+            }
+        }
+        // Drops elsewhere drawn with what they dropped (the handshake's ACK), not again as notes.
+        var dropsDrawn: Set<MonotonicTime> = []
+        /// The client's handshake ACK dropped on arrival outside the traced
+        /// tasks: the first segment the client sent after its ESTABLISHED,
+        /// on the same CPU within 1 ms (the ACK leaves in the softirq that
+        /// took the SYN-ACK in), freed by a drop elsewhere.
+        func handshakeAckDropped(after established: KernelSample) -> KernelSample? {
+            let ack = allTransmits.first { transmit in
+                transmit.time >= established.time && transmit.cpu == established.cpu
+                    && transmit.time.nanoseconds - established.time.nanoseconds < 1_000_000
+                    && transmit.flowEndpoints.map { $0.source == connection.client && $0.destination == connection.server } ?? false
+            }
+            guard let ack else { return nil }
+            return dropsElsewhere.first { drop in
+                drop.flowEndpoints.map { $0.source == connection.client } == true && transmit(droppedBy: drop)?.time == ack.time
+            }
+        }
         // Each end's data segments sampled leaving besides its sends' own,
         // with where: outside the traced calls (a timer's, ksoftirqd's), in
         // its other calls (setsockopt(TCP_CORK, 0), shutdown, close), and in
@@ -543,6 +575,15 @@ public struct SequenceDiagram: Sendable {
                     // then counting the tracer's stop).
                     let syn = Self.ownTransmits(call).map(\.time).min() ?? call.entryTime
                     add(.message(from: .clientKernel, to: .serverKernel, text: Self.synText(call), reply: false, time: syn), at: syn)
+                    // The server's SYN-ACK, built in the SYN's receive on this
+                    // connect's stack (loopback) and dropped before it left
+                    // (audit 46: shown in the timeline, not drawn).
+                    for drop in call.kernel?.samples ?? [] where ["tcp_v4_send_synack", "tcp_v6_send_synack"].contains(drop.answerBuilder ?? "")
+                        && !Self.isDroppedOnArrival(drop) {
+                        guard let cause = Self.dropCause(drop) else { continue }
+                        add(.note(over: [.serverKernel], text: "SYN-ACK not sent: dropped before leaving (\(cause), built by \(drop.answerBuilder ?? "") "
+                                  + "in the SYN's receive on this connect's stack)"), at: drop.time)
+                    }
                 }
                 if !sentSyn && call.kernel?.operation?.hasSuffix("connect_deferred") == true {
                     // Its own state changes left the socket in TCP_SYN_SENT with nothing sent (audit 27 M2, M3).
@@ -614,7 +655,16 @@ public struct SequenceDiagram: Sendable {
                     // connect's exit, after the server's accept had returned).
                     let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
                     let at = established.flatMap { $0.time >= call.entryTime && $0.time <= exit ? $0.time : nil } ?? exit
-                    if synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at }) {
+                    if let established, let dropped = handshakeAckDropped(after: established) {
+                        // The SYN-ACK taken in (ESTABLISHED), its ACK dropped on
+                        // arrival outside the traced tasks (audit 46 F2: drawn as
+                        // delivered, the drop a note apart).
+                        dropsDrawn.insert(dropped.time)
+                        let taken = synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at }) ? "a SYN-ACK taken in" : "the SYN-ACK taken in"
+                        add(.message(from: .clientKernel, to: .serverKernel,
+                                     text: "ACK (\(taken): ESTABLISHED), dropped on arrival (\(Self.dropCause(dropped) ?? "") in \(dropped.task ?? "another task"))",
+                                     reply: false, time: at), at: at)
+                    } else if synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at }) {
                         // A SYN-ACK sent again is drawn at its time: which one the
                         // client took in is not sampled (audit 43 F2: drawn twice).
                         add(.message(from: .clientKernel, to: .serverKernel, text: "ACK (a SYN-ACK taken in: ESTABLISHED)", reply: false, time: at), at: at)
@@ -928,7 +978,7 @@ public struct SequenceDiagram: Sendable {
         // softirq, was drawn as delivered and nothing said it was lost), at
         // their times: which end's packet by its headers, where it was freed
         // by the drop's stack, and its skb's transmit when one was sampled.
-        for drop in dropsElsewhere {
+        for drop in dropsElsewhere where !dropsDrawn.contains(drop.time) {
             guard let (source, destination) = drop.flowEndpoints, let cause = dropCause(drop) else { continue }
             let fromClient: Bool
             if source == connection.client && destination == connection.server { fromClient = true }
@@ -937,17 +987,8 @@ public struct SequenceDiagram: Sendable {
             let (sender, receiver): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
             let whose = fromClient ? "the client's" : "the server's"
             let task = drop.task ?? "another task"
-            // The same packet: its skb's address, queued not long before on
-            // its way (by its 4-tuple when the transmit has one), its length
-            // the dropped one's with the Ethernet header the receive strips
-            // (an skb's address is reused: another packet's, freed).
             let onArrival = isDroppedOnArrival(drop)
-            let sent = !onArrival ? nil : allTransmits.last { transmit in
-                transmit.skbAddress == drop.skbAddress && transmit.time <= drop.time
-                    && drop.time.nanoseconds - transmit.time.nanoseconds < QueuedPackets.horizon
-                    && transmit.packetLength.map { $0 - QueuedPackets.ethernetHeader } == drop.packetLength
-                    && (transmit.flowEndpoints.map { $0.source == source && $0.destination == destination } ?? true)
-            }
+            let sent = transmit(droppedBy: drop)
             let queued = sent.map { transmit in
                 let micros = (drop.time.nanoseconds - transmit.time.nanoseconds) / 1000
                 return "; its skb queued \(micros) µs before" + (transmit.packetLength.map { ", \($0) B" } ?? "")

@@ -166,6 +166,8 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
 
 extension SocketSnapshot {
     public var isTCP: Bool { (family == 2 || family == 10) && type == 1 }
+    /// An IPv4 or IPv6 datagram socket (UDP).
+    public var isUDP: Bool { (family == 2 || family == 10) && type == 2 }
     /// A socket whose family is known and that is not TCP (UNIX, UDP,
     /// netlink): never the one a TCP segment or tracepoint is for.
     public var isKnownNotTCP: Bool { family != 0 && !isTCP }

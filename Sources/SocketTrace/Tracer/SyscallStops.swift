@@ -259,7 +259,8 @@ extension Tracer {
     /// A connect's destination stops being watched once its own ports are.
     func watchPorts(of socket: SocketSnapshot?, tid: Int32) {
         guard let elsewhere = kernel?.sampler?.elsewhereTransmits else { return }
-        if let socket, socket.isTCP { elsewhere.watch(ports: [socket.local?.port, socket.peer?.port].compactMap { $0 }) }
+        // UDP too: a datagram dropped on its way in (elsewhere, by its headers) names its port.
+        if let socket, socket.isTCP || socket.isUDP { elsewhere.watch(ports: [socket.local?.port, socket.peer?.port].compactMap { $0 }) }
         if let port = connectDestinations.removeValue(forKey: tid) { elsewhere.unwatch(destination: port) }
     }
 }
