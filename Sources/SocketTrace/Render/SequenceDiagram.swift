@@ -801,9 +801,14 @@ public struct SequenceDiagram: Sendable {
                 // which segments the untraced end sent it is not traced
                 // (audit 34 M2: drawn as segments of the reads' sizes,
                 // before a FIN that left after them).
+                // At the copy's first sample in the read (the data was there
+                // by then; audit 46 F4: drawn at a read's entry, 156 ms before
+                // the retransmission that brought it), else at its entry.
                 if !failed, !peerTraced, let transfer = DataTransfer(call), transfer.bytes > 0 {
+                    let copied = (call.kernel?.samples ?? []).first { ["tcp:tcp_rcv_space_adjust", "skb:skb_copy_datagram_iovec", "sock:sock_recv_length"].contains($0.tracepoint) }?.time
+                    let at = copied.map { max($0, call.entryTime) } ?? call.entryTime
                     add(.message(from: peerKernel, to: kernel, text: "data \(transfer.bytes) B, as this \(call.name) took it in (the untraced end's segments not drawn)",
-                                 reply: false, time: call.entryTime), at: call.entryTime)
+                                 reply: false, time: at), at: at)
                 }
                 // A peek leaves the bytes queued for the read that takes them
                 // (audit 26 F12: wget's peek and its reads drawn as 380 B for 190).
