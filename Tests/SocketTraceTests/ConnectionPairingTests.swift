@@ -638,33 +638,54 @@ struct ConnectionPairingTests {
             client: server,
             setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
                 + "nft add rule inet nf h tcp dport \(port) ip length 1052 numgen inc mod 2 == 0 drop",
-            // Each packet to the server's port dropped, by its own headers, and the thread it was freed in.
+            // Each of the connection's packets dropped with a reason (a duplicate after a retransmission is
+            // TCP_OLD_DATA), by its own headers, and the thread it was freed in.
             witness: """
-                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { $skb = (struct sk_buff *)args->skbaddr;
+                tracepoint:skb:kfree_skb /args->reason > SKB_DROP_REASON_NOT_SPECIFIED/ { $skb = (struct sk_buff *)args->skbaddr;
                   $ip = (struct iphdr *)($skb->head + $skb->network_header); $th = (struct tcphdr *)($skb->head + $skb->transport_header);
-                  if ($ip->protocol == 6 && bswap($th->dest) == \(port)) { printf("DROPPED %lld %d %d\\n", args->skbaddr, pid, tid); } }
+                  if ($ip->protocol == 6 && (bswap($th->dest) == \(port) || bswap($th->source) == \(port))) {
+                    printf("DROPPED %lld %d %d\\n", args->skbaddr, args->reason, tid); } }
                 """,
             into: witness, options: "--save \(trace) -o /dev/null", untraced: client)
         #expect(result.status == 0, "\(result.stderr)")
-        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
-            .compactMap { Int64($0.split(separator: " ")[1]) }
-        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let records = try TraceFileReader(path: trace).records
-        var drops: [KernelSample] = []
-        for case let .kernelEvent(sample) in records where sample.tracepoint == "skb:kfree_skb" { drops.append(sample) }
-        // Every drop the witness saw, once, and no other: outside the traced tasks, the client's packet to the traced socket.
-        #expect(drops.compactMap(\.skbAddress).sorted() == dropped.sorted(), "\(drops.map(\.heading)) against \(dropped)")
-        for drop in drops {
-            #expect(drop.task != nil, "taken outside the traced tasks")
-            #expect(drop.flow?.owner == .peer, "\(drop.flow?.description ?? "-")")
-            #expect(drop.flow?.evidence.contains("the dropped packet's headers' 127.0.0.1:") == true
-                    && drop.flow?.evidence.contains("→ 127.0.0.1:\(port) is a traced socket's peer's") == true, "\(drop.flow?.evidence ?? "-")")
-            #expect(SequenceDiagram.dropCause(drop)?.contains("NETFILTER_DROP") == true, "\(drop.heading)")
+        var reasons: [Int64: Int64] = [:]
+        for line in try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n") where line.hasPrefix("DROPPED ") {
+            let words = line.split(separator: " ")
+            if words.count >= 3, let skb = Int64(words[1]), let reason = Int64(words[2]) { reasons[skb] = reason }
         }
+        let filtered = reasons.filter { $0.value == 12 }.map(\.key)
+        try #require(!filtered.isEmpty, "the witness saw no netfilter drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let records = try TraceFileReader(path: trace).records
+        var drops: [KernelSample] = [], inCalls: Set<Int64> = []
+        for record in records {
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "skb:kfree_skb" { drops.append(sample) }
+            if case let .syscall(call) = record {
+                for sample in call.kernel?.samples ?? [] where sample.tracepoint == "skb:kfree_skb" { sample.skbAddress.map { inCalls.insert($0) } }
+            }
+        }
+        // Every drop shown is one the witness saw, with its reason; every netfilter drop is shown, outside the
+        // traced tasks (the untraced client's) or in a traced call.
+        for drop in drops {
+            let skb = try #require(drop.skbAddress)
+            #expect(reasons[skb] == drop.fields["reason"]?.number, "\(drop.heading): the witness saw \(reasons)")
+            #expect(drop.task != nil, "taken outside the traced tasks")
+            let toServer = drop.fields["dport"]?.number == Int64(port)
+            #expect(drop.flow?.owner == (toServer ? .peer : .ownSocket), "\(drop.flow?.description ?? "-")")
+            #expect(drop.flow?.evidence.hasPrefix("the dropped packet's headers' 127.0.0.1:") == true
+                    && drop.flow?.evidence.contains(toServer ? "is a traced socket's peer's" : "is a traced socket's;") == true, "\(drop.flow?.evidence ?? "-")")
+        }
+        let shown = Set(drops.compactMap(\.skbAddress)).union(inCalls)
+        #expect(filtered.allSatisfy(shown.contains), "netfilter drops \(filtered), shown \(shown)")
+        #expect(drops.contains { $0.fields["reason"]?.number == 12 && $0.fields["dport"]?.number == Int64(port) })
+        // Each drawn once, where it happened.
         let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
         var notes = 0
-        for case let .note(_, text) in diagram.steps where text.hasPrefix("a packet of the client's dropped on arrival (skb:kfree_skb") { notes += 1 }
-        #expect(notes == dropped.count, "\(MermaidRenderer.render(diagram))")
+        for case let .note(_, text) in diagram.steps where text.hasPrefix("a packet of the client's ") || text.hasPrefix("a packet of the server's ") {
+            // A queue purged (the client's close) frees a packet, and says so: not a loss.
+            #expect(text.contains(" dropped ") != text.contains("QUEUE_PURGE"), "\(text)")
+            notes += 1
+        }
+        #expect(notes == drops.count, "\(MermaidRenderer.render(diagram))")
     }
 
     @Test("datagrams to a traced unconnected UDP socket dropped by an input rule in an untraced peer's task: each drop the witness saw sampled, by its destination (audit 46 F3); another port's drops not",

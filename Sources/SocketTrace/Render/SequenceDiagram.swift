@@ -999,7 +999,18 @@ public struct SequenceDiagram: Sendable {
                 return "; its skb queued \(micros) µs before" + (transmit.packetLength.map { ", \($0) B" } ?? "")
                     + " in \(transmit.task ?? "a traced call")"
             } ?? ""
-            if onArrival {
+            if case .symbol("QUEUE_PURGE", _)? = drop.fields["reason"] {
+                // A socket's queue emptied (its close, a reset): an skb kept
+                // there, taken in and not read or kept to be sent again, is
+                // freed; no packet is lost on its way (CI: a client's
+                // retransmission queue purged at its close drawn "dropped
+                // before leaving").
+                // Whose queue (the sender's to send again, the receiver's
+                // unread) the drop does not say: over both.
+                add(.note(over: [.clientKernel, .serverKernel],
+                          text: "a packet of \(whose) freed with a socket's queue (\(cause) in \(task), by its headers' ports: not lost on its way)"),
+                    at: drop.time)
+            } else if onArrival {
                 add(.note(over: [receiver], text: "a packet of \(whose) dropped on arrival (\(cause) in \(task), by its headers' ports\(queued))"),
                     at: drop.time)
             } else {
