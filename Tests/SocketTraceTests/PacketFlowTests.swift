@@ -230,6 +230,19 @@ import Testing
         #expect(!SequenceDiagram.isDroppedOnArrival(outputInReceive))
     }
 
+    @Test("a socket's queue purged as it is destroyed (QUEUE_PURGE) is never a drop; a netfilter drop on the same path is (audit 47)")
+    func queuePurgeIsNoDrop() {
+        func free(_ reason: String, _ value: Int64) -> KernelSample {
+            KernelSample(tracepoint: "skb:kfree_skb", role: .event, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 10), cpu: 0,
+                         chain: ["sk_skb_reason_drop", "sk_stream_kill_queues", "inet_csk_destroy_sock", "tcp_done", "tcp_rcv_state_process",
+                                 "tcp_v4_do_rcv", "tcp_v4_rcv", "ip_local_deliver_finish", "__netif_receive_skb_one_core", "process_backlog"],
+                         fields: ["skbaddr": .number(0x100), "reason": .symbol(reason, value)])
+        }
+        #expect(SequenceDiagram.dropCause(free("QUEUE_PURGE", 105)) == nil)
+        #expect(SequenceDiagram.isQueuePurge(free("QUEUE_PURGE", 105)))
+        #expect(SequenceDiagram.dropCause(free("NETFILTER_DROP", 12)) == "skb:kfree_skb NETFILTER_DROP")
+    }
+
     @Test("a kworker is named without the workqueue its name ends with while it runs one (audit 11); other names as they are")
     func stableKernelThreadNames() {
         #expect(BackgroundWork.stableName("kworker/1:1-events_power_efficient") == "kworker/1:1")

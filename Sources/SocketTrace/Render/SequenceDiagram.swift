@@ -50,7 +50,8 @@ public struct SequenceDiagram: Sendable {
             if case let .kernelEvent(sample) = record, sample.tracepoint == KernelSample.transmitTracepoint, sample.flowEndpoints != nil {
                 transmitsElsewhere.append(sample)
             }
-            if case let .kernelEvent(sample) = record, sample.tracepoint == "skb:kfree_skb", sample.flowEndpoints != nil, dropCause(sample) != nil {
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "skb:kfree_skb", sample.flowEndpoints != nil,
+               dropCause(sample) != nil || isQueuePurge(sample) {
                 dropsElsewhere.append(sample)
             }
             // A process's exit that released its sockets: its FINs' state changes.
@@ -984,7 +985,7 @@ public struct SequenceDiagram: Sendable {
         // their times: which end's packet by its headers, where it was freed
         // by the drop's stack, and its skb's transmit when one was sampled.
         for drop in dropsElsewhere where !dropsDrawn.contains(drop.time) {
-            guard let (source, destination) = drop.flowEndpoints, let cause = dropCause(drop) else { continue }
+            guard let (source, destination) = drop.flowEndpoints, let cause = dropCause(drop) ?? (isQueuePurge(drop) ? drop.heading : nil) else { continue }
             let fromClient: Bool
             if source == connection.client && destination == connection.server { fromClient = true }
             else if source == connection.server && destination == connection.client { fromClient = false }
@@ -999,7 +1000,7 @@ public struct SequenceDiagram: Sendable {
                 return "; its skb queued \(micros) µs before" + (transmit.packetLength.map { ", \($0) B" } ?? "")
                     + " in \(transmit.task ?? "a traced call")"
             } ?? ""
-            if case .symbol("QUEUE_PURGE", _)? = drop.fields["reason"] {
+            if isQueuePurge(drop) {
                 // A socket's queue emptied (its close, a reset): an skb kept
                 // there, taken in and not read or kept to be sent again, is
                 // freed; no packet is lost on its way (CI: a client's
@@ -1284,9 +1285,19 @@ extension SequenceDiagram {
 
     /// A drop the kernel gave a reason for, as the notes name it
     /// (`skb:kfree_skb NETFILTER_DROP`); nil for any other sample.
+    /// A socket's queue emptied as the socket is destroyed (QUEUE_PURGE:
+    /// `sk_stream_kill_queues`) frees what it held — a FIN taken in and
+    /// never read, a segment kept to be sent again — and loses nothing on
+    /// the way: never a drop (audit 47: "its FIN dropped on arrival" for a
+    /// FIN taken in and acknowledged, freed with the closed client's queue).
     static func dropCause(_ sample: KernelSample) -> String? {
-        guard sample.tracepoint == "skb:kfree_skb", sample.summary.hasPrefix("drop: ") else { return nil }
+        guard sample.tracepoint == "skb:kfree_skb", sample.summary.hasPrefix("drop: "), !isQueuePurge(sample) else { return nil }
         return sample.heading.replacingOccurrences(of: "drop: ", with: "")
+    }
+
+    static func isQueuePurge(_ sample: KernelSample) -> Bool {
+        if sample.tracepoint == "skb:kfree_skb", case .symbol("QUEUE_PURGE", _)? = sample.fields["reason"] { return true }
+        return false
     }
 
     /// A segment sent again (on __tcp_retransmit_skb's path: an ACK the
@@ -1316,7 +1327,7 @@ extension SequenceDiagram {
             let mine = Set(ownSegments(call).map(\.time))
             var dropped: [Int64] = [], reason: String?
             for sample in kernel.samples where sample.tracepoint == "skb:kfree_skb" && isDroppedOnArrival(sample) {
-                guard let skb = sample.skbAddress, case let .symbol(why, _)? = sample.fields["reason"], why != "NOT_SPECIFIED",
+                guard let skb = sample.skbAddress, case let .symbol(why, _)? = sample.fields["reason"], why != "NOT_SPECIFIED", why != "QUEUE_PURGE",
                       let held = transmits.last(where: { $0.skbAddress == skb && $0.time <= sample.time }), mine.contains(held.time) else { continue }
                 dropped.append(skb)
                 reason = reason ?? why
@@ -1325,7 +1336,7 @@ extension SequenceDiagram {
             return .sent
         }
         for sample in own where sample.tracepoint == "skb:kfree_skb" && !sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
-            if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED" { return .dropped(reason) }
+            if case let .symbol(reason, _)? = sample.fields["reason"], reason != "NOT_SPECIFIED", reason != "QUEUE_PURGE" { return .dropped(reason) }
         }
         return .held
     }
