@@ -96,14 +96,16 @@ struct BackgroundWork {
     func flow(of sample: KernelSample) -> (flow: PacketFlow, task: String)? {
         guard let (source, destination) = sample.flowEndpoints else { return nil }
         // A traced task is named by the timeline, which followed its execs: only its id here.
-        let task = sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : Self.task(of: sample))
+        // (Named only for a traced flow's hit: other programs' hits, the most, read no /proc.)
+        func task() -> String { sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : Self.task(of: sample)) }
         guard let owner = owner(of: source, destination) else {
             // A datagram dropped on its way to a traced unconnected UDP socket.
-            guard sample.tracepoint == "skb:kfree_skb", sample.fields["ip_protocol"]?.number == Int64(IPPROTO_UDP),
-                  let local = unconnectedLocal(for: destination) else { return nil }
+            guard let local = unconnectedLocal(forDrop: sample) else { return nil }
+            let task = task()
             return (PacketFlow(owner: .peer, evidence: "the dropped packet's headers' \(source) → \(destination): to a traced UDP socket "
                                + "with no peer, bound to \(local); in \(task) on CPU \(sample.cpu)", ofSocket: true), task)
         }
+        let task = task()
         let whose = owner == .ownSocket ? "a traced socket's" : "a traced socket's peer's"
         // A drop's addresses are its packet's own headers' (ElsewhereDropProgram).
         let said = sample.tracepoint == "skb:kfree_skb" ? "the dropped packet's headers' \(source) → \(destination)"
@@ -111,10 +113,12 @@ struct BackgroundWork {
         return (PacketFlow(owner: owner, evidence: "\(said) is \(whose); in \(task) on CPU \(sample.cpu)", ofSocket: true), task)
     }
 
-    /// The traced unconnected UDP socket a datagram to `destination` was
-    /// for: bound to that address, or to the wildcard address of its family
-    /// with its port.
-    func unconnectedLocal(for destination: SocketEndpoint) -> SocketEndpoint? {
+    /// The traced unconnected UDP socket a dropped datagram was for: bound
+    /// to its destination, or to the wildcard address of its family with
+    /// its port.
+    func unconnectedLocal(forDrop sample: KernelSample) -> SocketEndpoint? {
+        guard sample.tracepoint == "skb:kfree_skb", sample.fields["ip_protocol"]?.number == Int64(IPPROTO_UDP),
+              let destination = sample.flowEndpoints?.destination else { return nil }
         if unconnectedLocals[destination] != nil { return destination }
         switch destination {
         case let .inet(_, port):
@@ -138,7 +142,7 @@ struct BackgroundWork {
     /// Whether a hit names a traced socket's flow, either way, as known now.
     func isTraced(_ sample: KernelSample) -> Bool {
         guard let (source, destination) = sample.flowEndpoints else { return false }
-        return owner(of: source, destination) != nil || (sample.tracepoint == "skb:kfree_skb" && unconnectedLocal(for: destination) != nil)
+        return owner(of: source, destination) != nil || unconnectedLocal(forDrop: sample) != nil
     }
 
     /// For a hit taken during a call: whose it is by its own addresses —

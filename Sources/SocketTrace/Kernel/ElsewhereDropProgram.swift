@@ -92,17 +92,24 @@ enum ElsewhereDropProgram {
         a.jump(if: .r1, .equal, ipv6, to: "ipv6")
         a.jump(to: "reject")
 
+        /// The family, and the IP protocol read at `offset` into the
+        /// network header, kept (TCP or UDP; else rejected); then on to the
+        /// ports when the transport header's offset was set.
+        func transport(family: Int32, protocolAt offset: Int32, _ label: String) {
+            a.store(family, .double, to: .r10, -32)
+            read(into: .r10, -80, 1, from: .r8, plus: offset, orReject: true)
+            a.load(.r1, .double, from: .r10, -80)
+            a.store(.r1, .double, to: .r10, -104)
+            a.jump(if: .r1, .equal, 6, to: label)
+            a.jump(if: .r1, .equal, 17, to: label)
+            a.jump(to: "reject")
+            a.label(label)
+            a.load(.r1, .double, from: .r10, -64)
+            a.jump(if: .r1, .notEqual, unset, to: "ports")
+        }
+
         a.label("ipv4")
-        a.store(Int32(AF_INET), .double, to: .r10, -32)
-        read(into: .r10, -80, 1, from: .r8, plus: 9, orReject: true)   // protocol
-        a.load(.r1, .double, from: .r10, -80)
-        a.store(.r1, .double, to: .r10, -104)
-        a.jump(if: .r1, .equal, 6, to: "ipv4 transport")
-        a.jump(if: .r1, .equal, 17, to: "ipv4 transport")
-        a.jump(to: "reject")
-        a.label("ipv4 transport")
-        a.load(.r1, .double, from: .r10, -64)
-        a.jump(if: .r1, .notEqual, unset, to: "ports")
+        transport(family: Int32(AF_INET), protocolAt: 9, "ipv4 transport")            // protocol
         read(into: .r10, -80, 1, from: .r8, plus: 0, orReject: true)   // version and IHL
         a.load(.r1, .double, from: .r10, -80)
         a.and(.r1, 0x0f)
@@ -113,16 +120,7 @@ enum ElsewhereDropProgram {
         a.jump(to: "ports")
 
         a.label("ipv6")
-        a.store(Int32(AF_INET6), .double, to: .r10, -32)
-        read(into: .r10, -80, 1, from: .r8, plus: 6, orReject: true)   // next header
-        a.load(.r1, .double, from: .r10, -80)
-        a.store(.r1, .double, to: .r10, -104)
-        a.jump(if: .r1, .equal, 6, to: "ipv6 transport")
-        a.jump(if: .r1, .equal, 17, to: "ipv6 transport")
-        a.jump(to: "reject")
-        a.label("ipv6 transport")
-        a.load(.r1, .double, from: .r10, -64)
-        a.jump(if: .r1, .notEqual, unset, to: "ports")
+        transport(family: Int32(AF_INET6), protocolAt: 6, "ipv6 transport")           // next header
         a.load(.r1, .double, from: .r10, -56)
         a.add(.r1, 40)
         a.store(.r1, .double, to: .r10, -64)

@@ -351,7 +351,7 @@ public struct SequenceDiagram: Sendable {
             return allTransmits.last { transmit in
                 transmit.skbAddress == drop.skbAddress && transmit.time <= drop.time
                     && drop.time.nanoseconds - transmit.time.nanoseconds < QueuedPackets.horizon
-                    && transmit.packetLength.map { $0 - QueuedPackets.ethernetHeader } == drop.packetLength
+                    && transmit.packetLength.map { $0 - Self.ethernetHeader } == drop.packetLength
                     && (transmit.flowEndpoints.map { $0.source == source && $0.destination == destination } ?? true)
             }
         }
@@ -656,16 +656,17 @@ public struct SequenceDiagram: Sendable {
                     // connect's exit, after the server's accept had returned).
                     let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
                     let at = established.flatMap { $0.time >= call.entryTime && $0.time <= exit ? $0.time : nil } ?? exit
+                    let resent = synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at })
                     if let established, let dropped = handshakeAckDropped(after: established) {
                         // The SYN-ACK taken in (ESTABLISHED), its ACK dropped on
                         // arrival outside the traced tasks (audit 46 F2: drawn as
                         // delivered, the drop a note apart).
                         dropsDrawn.insert(dropped.time)
-                        let taken = synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at }) ? "a SYN-ACK taken in" : "the SYN-ACK taken in"
+                        let taken = resent ? "a SYN-ACK taken in" : "the SYN-ACK taken in"
                         add(.message(from: .clientKernel, to: .serverKernel,
                                      text: "ACK (\(taken): ESTABLISHED), dropped on arrival (\(Self.dropCause(dropped) ?? "") in \(dropped.task ?? "another task"))",
                                      reply: false, time: at), at: at)
-                    } else if synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at }) {
+                    } else if resent {
                         // A SYN-ACK sent again is drawn at its time: which one the
                         // client took in is not sampled (audit 43 F2: drawn twice).
                         add(.message(from: .clientKernel, to: .serverKernel, text: "ACK (a SYN-ACK taken in: ESTABLISHED)", reply: false, time: at), at: at)

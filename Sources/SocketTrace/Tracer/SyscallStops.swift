@@ -261,6 +261,12 @@ extension Tracer {
         guard let elsewhere = kernel?.sampler?.elsewhereTransmits else { return }
         // UDP too: a datagram dropped on its way in (elsewhere, by its headers) names its port.
         if let socket, socket.isTCP || socket.isUDP { elsewhere.watch(ports: [socket.local?.port, socket.peer?.port].compactMap { $0 }) }
-        if let port = connectDestinations.removeValue(forKey: tid) { elsewhere.unwatch(destination: port) }
+        stopWatchingDestination(of: tid)
+    }
+
+    /// `tid`'s connect returned (its socket's own ports are watched now) or
+    /// the thread ended inside it: its destination is no longer watched for it.
+    func stopWatchingDestination(of tid: Int32) {
+        if let port = connectDestinations.removeValue(forKey: tid) { kernel?.sampler?.elsewhereTransmits?.unwatch(destination: port) }
     }
 }

@@ -98,8 +98,7 @@ extension Tracer {
         if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
         dataCalls?.forgetThread(tid)
-        // Killed inside a connect: its destination is no longer watched for it.
-        if let port = connectDestinations.removeValue(forKey: tid) { kernel?.sampler?.elsewhereTransmits?.unwatch(destination: port) }
+        stopWatchingDestination(of: tid)
         threadEndedInCall(tid)
         unwindAllFunctions(thread)
         if processEnded {
