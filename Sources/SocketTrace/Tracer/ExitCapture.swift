@@ -98,19 +98,18 @@ extension Tracer {
     /// the model's close operations (`exitKernel`). Without a capture (it
     /// could not be opened) the event says nothing of the kernel's work.
     func performProcessEnded(_ event: ProcessEvent, captured: Bool) {
-        var event = event
         guard let capture = exitCaptures, captured else {
             sink.handle(.process(event))
             return
         }
         // The release ran before the exit status came: its samples are in the rings.
-        if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler, into: kernel.correlator) }
+        if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler) }
         let samples = capture.endExitCapture(of: event.pid)
-        if let correlator = kernel?.correlator {
-            event.exitKernel = correlator.exitActivity(samples: samples, released: event.releasedSockets ?? [], tid: event.tid)
+        if attribution != nil {
+            attribute(.processEnded(event, exitSamples: samples))
+        } else {
+            sink.handle(.process(event))
         }
-        sink.handle(.process(event))
-        if let correlator = kernel?.correlator { for sample in correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) } }
     }
 
     /// After an exec, the threads de_thread ended are gone; the process

@@ -27,6 +27,8 @@ public final class Tracer {
     var seccompActive = false
     /// Kernel chains and events, when observation is on.
     let kernel: KernelObserver?
+    /// Gives finished calls their samples, where the sink runs it (`AttributionStage`).
+    let attribution: AttributionStage?
 
     /// Output waiting for a moment when no tracee waits for the tracer.
     var output = DeferredOutput()
@@ -89,6 +91,7 @@ public final class Tracer {
         self.configuration = configuration
         self.sink = sink
         self.kernel = kernel
+        attribution = kernel.map { AttributionStage(correlator: $0.correlator) }
         self.ptrace = ptrace
         exitRecords = kernel?.sampler
         exitCaptures = configuration.capturesExits ? kernel?.sampler : nil

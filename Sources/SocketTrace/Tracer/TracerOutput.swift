@@ -2,7 +2,8 @@ import Foundation
 
 /// The output stage of the loop: events and finished calls wait in
 /// `DeferredOutput` until no tracee waits for the tracer, then the kernel's
-/// samples are drained and attributed, and everything reaches the sink.
+/// samples are drained and, with the calls, handed to the attribution
+/// stage (`AttributionStage`), which hands them on to the sink.
 extension Tracer {
     /// Queues output for the next moment no tracee waits (see
     /// `DeferredOutput`); a tracer that never has one writes in batches.
@@ -23,34 +24,24 @@ extension Tracer {
     func emit(_ event: TraceEvent) { submit(.event(event)) }
 
     /// Everything that touches the sink, the sampler's rings and the
-    /// correlator while tracing goes through here.
+    /// attribution stage while tracing goes through here.
     func performOutput(_ item: DeferredOutput.Item) {
         switch item {
         case let .event(event):
             sink.handle(event)
-        case var .finishedCall(call):
-            attachKernelActivity(&call)
-            sink.handle(.syscallExited(call))
+        case let .finishedCall(call):
+            finished(call)
         case let .strayKernelSamples(before, otherwise):
             guard let kernel, let sampler = kernel.sampler else { return }
-            drainKernelSamples(sampler, into: kernel.correlator)
-            var events: [KernelSample] = []
-            for tid in kernel.correlator.waitingThreads {
-                events += kernel.correlator.takeStray(tid: tid, before: before[tid] ?? otherwise)
-            }
-            events += kernel.correlator.takeBackground(upTo: otherwise)
-            events += kernel.correlator.takeOtherFlows()
-            // In time order across threads and the background (audit 11: a
-            // retransmitted packet's receive was written before the
-            // tcp_retransmit_skb that sent it).
-            for sample in events.sorted(by: { $0.time < $1.time }) { sink.handle(.kernelEvent(sample)) }
+            drainKernelSamples(sampler)
+            attribute(.stray(before: before, otherwise: otherwise))
         case let .awaitedExits(tid, seen):
             if awaitedExits.isWaiting(tid, seen: seen), let kernel, let sampler = kernel.sampler {
-                drainKernelSamples(sampler, into: kernel.correlator)
+                drainKernelSamples(sampler)
             }
             for outcome in awaitedExits.takeSettled(of: tid, seen: seen) { performOutput(outcome) }
         case .settledExits:
-            if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler, into: kernel.correlator) }
+            if let kernel, let sampler = kernel.sampler { drainKernelSamples(sampler) }
             for outcome in awaitedExits.takeSettled() { performOutput(outcome) }
         case let .processEnded(event, captured):
             performProcessEnded(event, captured: captured)
@@ -68,7 +59,14 @@ extension Tracer {
         }
     }
 
-    func drainKernelSamples(_ sampler: KernelSampler, into correlator: KernelCorrelator) {
+    /// Hands a step to the attribution stage.
+    func attribute(_ step: AttributionStage.Step) {
+        attribution?.perform(step, into: sink)
+    }
+
+    /// Takes what the rings hold: the samples go to the attribution stage,
+    /// the exit records settle the calls let run to their exit.
+    func drainKernelSamples(_ sampler: KernelSampler) {
         var paired = false
         repeat {
             drainedAt = .now()
@@ -87,8 +85,7 @@ extension Tracer {
                     mine.append(sample)
                 }
             }
-            correlator.add(mine)
-            if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
+            if !mine.isEmpty || !elsewhere.isEmpty { attribute(.samples(traced: mine, elsewhere: elsewhere)) }
             // A call's samples on another CPU can reach their ring after this
             // drain read it and before its exit record reached its own: one
             // more drain, begun after the exit, has them all.
@@ -102,7 +99,7 @@ extension Tracer {
     func drainKernelSamplesIfStale() {
         guard let kernel, let sampler = kernel.sampler,
               MonotonicTime.now().nanoseconds &- drainedAt.nanoseconds > Self.ringDrainInterval else { return }
-        drainKernelSamples(sampler, into: kernel.correlator)
+        drainKernelSamples(sampler)
     }
 
     /// A call let run to its exit, with the result from the kernel's record.
@@ -138,45 +135,24 @@ extension Tracer {
         submit(.strayKernelSamples(before: before, otherwise: now))
     }
 
-    /// Attaches the kernel's activity to a finished call.
-    func attachKernelActivity(_ call: inout SyscallInvocation) {
-        guard let kernel else { return }
+    /// A finished call goes to the attribution stage, after the samples
+    /// it may own: the rings are drained when the last drain began before
+    /// its exit (output lagging behind drains once for many calls).
+    func finished(_ call: SyscallInvocation) {
+        guard let kernel else {
+            sink.handle(.syscallExited(call))
+            return
+        }
         if let sampler = kernel.sampler {
             // The call's samples were in the rings before its exit stop: a
-            // drain begun after that has them (output lagging behind drains
-            // once for many calls).
+            // drain begun after that has them.
             if call.exitTime.map({ $0 >= drainedAt }) ?? true {
-                drainKernelSamples(sampler, into: kernel.correlator)
+                drainKernelSamples(sampler)
             } else {
                 drainKernelSamplesIfStale()
             }
-            for sample in kernel.correlator.takeStray(tid: call.tid, before: call.entryTime) {
-                sink.handle(.kernelEvent(sample))
-            }
         }
-        var activity = kernel.correlator.activity(for: call)
-        if let graphs = kernel.functionGraph { activity.functionGraph = graphs.graph(for: call) }
-        call.kernel = activity
-        // Work elsewhere for traced flows taken before this call began (a
-        // SYN retransmitted by a timer while an earlier connect slept, the
-        // state change that ended it) goes now, before the call's lines:
-        // held until the next idle moment it came after later calls (a
-        // timed-out connect's retransmissions written after its close).
-        // Later hits wait for a later call (audit 25: a shutdown's state
-        // changes, already in the rings, were written right after the
-        // connect before it).
-        if kernel.correlator.backgroundWaiting {
-            for sample in kernel.correlator.takeBackground(upTo: .now(), through: call.entryTime) {
-                sink.handle(.kernelEvent(sample))
-            }
-        }
-        // Other connections' samples taken out of the call are written with
-        // the stray and background ones, in time order with them (audit 14: a
-        // retransmitted packet's receive before the tcp_retransmit_skb that
-        // sent it); at once only when many wait (a tracer never idle).
-        if kernel.correlator.otherFlowsWaiting > KernelCorrelator.otherFlowsHeld {
-            for sample in kernel.correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
-        }
+        attribute(.finishedCall(call, functionGraph: kernel.functionGraph?.graph(for: call)))
     }
 
     /// The thread is seen again: the calls it was let run through have
