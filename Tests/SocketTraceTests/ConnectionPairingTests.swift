@@ -611,6 +611,54 @@ struct ConnectionPairingTests {
         #expect(notes == inSends.count, "\(MermaidRenderer.render(diagram))")
     }
 
+    @Test("the peer's ACK of a send's data, built in the data's receive on the send's stack and dropped by an input rule: drawn as its answer dropped on arrival (audit 48 F3)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func answerDroppedOnArrival() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("answer-on-arrival") + ".jsonl"
+        let witness = TestSupport.temporaryFile("answer-on-arrival") + ".txt"
+        // The server's ACK of the client's first data leaves at once (a new
+        // connection's quick ACKs), built in the data's receive on the send's
+        // stack; every packet from the server with the ACK flag alone is
+        // dropped on input, and its FIN acknowledges the data.
+        let program = """
+            import socket, time
+            L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); L.bind(('127.0.0.1', \(port))); L.listen()
+            c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            c.send(b'x' * 10); a.recv(10); a.close(); time.sleep(0.2); c.recv(1); c.close(); L.close()
+            """
+        let result = try traceInNamespace(
+            client: program,
+            setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
+                + "nft add rule inet nf h tcp sport \(port) tcp flags == ack drop",
+            witness: """
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { $skb = (struct sk_buff *)args->skbaddr;
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if (bswap($th->source) == \(port)) { printf("DROPPED %lld %d\\n", args->skbaddr, tid); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
+            .compactMap { Int64($0.split(separator: " ")[1]) }
+        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let records = try TraceFileReader(path: trace).records
+        let server = SocketEndpoint.inet(address: "127.0.0.1", port: UInt16(port))
+        // The client's calls in which the server's ACK was dropped on arrival.
+        var inCalls: [(call: SyscallInvocation, drop: KernelSample)] = []
+        for case let .syscall(call) in records where call.socket?.peer == server {
+            for sample in call.kernel?.samples ?? [] where sample.tracepoint == "skb:kfree_skb" {
+                if let skb = sample.skbAddress, dropped.contains(skb) { inCalls.append((call, sample)) }
+            }
+        }
+        let first = try #require(inCalls.first, "no drop of the server's ACK sampled in a client's call")
+        #expect(first.drop.flow?.owner == .peer, "\(first.drop.flow?.description ?? "-")")
+        let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
+        let rendered = MermaidRenderer.render(diagram)
+        #expect(rendered.contains("its answer to the segment taken in on this \(first.call.name)'s stack, built by ")
+                && rendered.contains("dropped on arrival (skb#58;kfree_skb NETFILTER_DROP)"), "\(rendered)")
+    }
+
     @Test("a traced connection's segments dropped by an input rule in an untraced peer's task: each drop the witness saw sampled there by its headers (the drop program), the peer's, and drawn as dropped on arrival (audit 44 N3)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

@@ -363,7 +363,7 @@ import Testing
 
     /// A state change sampled everywhere, for `source → destination`.
     static func stateChange(_ old: Int64, _ new: Int64, _ source: SocketEndpoint, _ destination: SocketEndpoint, at time: UInt64,
-                            tid: Int32 = 7, chain: [String] = ["tcp_done", "tcp_retransmit_timer", "tcp_write_timer", "call_timer_fn",
+                            tid: Int32 = 7, cpu: UInt32 = 0, chain: [String] = ["tcp_done", "tcp_retransmit_timer", "tcp_write_timer", "call_timer_fn",
                                                                 "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"]) -> KernelSample {
         func address(_ endpoint: SocketEndpoint) -> (TracepointValue, TracepointValue) {
             guard case let .inet(text, port) = endpoint else { return (.bytes([]), .number(0)) }
@@ -371,7 +371,7 @@ import Testing
         }
         let (saddr, sport) = address(source), (daddr, dport) = address(destination)
         var sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: tid, tid: tid, time: MonotonicTime(nanoseconds: time),
-                                  cpu: 0, chain: chain, fields: ["oldstate": .number(old), "newstate": .number(new), "family": .number(2),
+                                  cpu: cpu, chain: chain, fields: ["oldstate": .number(old), "newstate": .number(new), "family": .number(2),
                                                                  "saddr": saddr, "sport": sport, "daddr": daddr, "dport": dport])
         sample.everywhere = true
         return sample
@@ -428,6 +428,17 @@ import Testing
         _ = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 900, to: 1000))
         correlator.addBackground([Self.stateChange(TCPState.established, 8, Self.client, Self.server, at: 950, tid: 99)])
         #expect(correlator.takeBackground(upTo: nil).map(\.time.nanoseconds) == [950])
+    }
+
+    @Test("work for a traced flow in the idle tasks of two CPUs: each named for its own CPU (audit 48 F1)")
+    func idleTasksNamedPerCPU() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        _ = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
+        let onCPU1 = Self.stateChange(TCPState.established, 8, Self.client, Self.server, at: 300, tid: 0, cpu: 1)
+        let onCPU0 = Self.stateChange(8, 9, Self.client, Self.server, at: 310, tid: 0)
+        correlator.addBackground([onCPU1, onCPU0])
+        let kept = correlator.takeBackground(upTo: nil)
+        #expect(kept.map(\.task) == ["swapper/1", "swapper/0"])
     }
 
     @Test("a timer's retransmission on a call's stack: the packet it sends is the flow tcp_retransmit_skb names right after, by the same return addresses (audit 9 D2)")

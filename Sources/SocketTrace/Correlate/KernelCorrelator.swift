@@ -672,11 +672,13 @@ public final class KernelCorrelator {
         // A traced flow's hit is named now: a task that sent a reset and exited
         // is gone by the time it is shown. (Other flows' hits, the most, are
         // not named unless their socket is revealed later: no /proc read for each.)
+        // (Thread 0 is each CPU's own idle task, swapper/N: named per sample,
+        // audit 48 F1: CPU 0's idle task named for CPU 1's, once it was seen.)
         var names: [Int32: String] = [:]
         for var sample in samples {
             if sample.task == nil, background.isTraced(sample) {
                 sample.task = names[sample.tid] ?? BackgroundWork.task(of: sample)
-                names[sample.tid] = sample.task
+                if sample.tid != 0 { names[sample.tid] = sample.task }
             }
             background.waiting.append(sample)
         }

@@ -494,9 +494,11 @@ public struct SequenceDiagram: Sendable {
             // (audit 43 F3, F4: the server's ACK of this send's data, dropped
             // by an output rule, never drawn; the retransmission it led to
             // had no visible cause).
-            for (drop, reason, builder, byPeer) in Self.answersDropped(call) {
-                add(.note(over: [byPeer ? peerKernel : kernel], text: "\(byPeer ? "its answer" : "this end's answer") to the segment taken in on this \(call.name)'s stack, "
-                          + "built by \(builder): dropped before leaving (\(reason))"), at: drop.time)
+            for (drop, reason, builder, byPeer, onArrival) in Self.answersDropped(call) {
+                // Dropped before leaving: over its sender; on arrival: over its receiver.
+                let over = byPeer != onArrival ? peerKernel : kernel
+                add(.note(over: [over], text: "\(byPeer ? "its answer" : "this end's answer") to the segment taken in on this \(call.name)'s stack, "
+                          + "built by \(builder): \(onArrival ? "dropped on arrival" : "dropped before leaving") (\(reason))"), at: drop.time)
             }
             // A packet dropped on arrival on its stack whose sender is not
             // known (audit 43 F1: the second piece of a send's 68,539 B skb,
@@ -1274,13 +1276,25 @@ extension SequenceDiagram {
     /// on their way out (`PacketFlow` turned them round): the function that
     /// built each, and whether the peer's end did (else this end's).
     /// A connect draws its handshake's own (its ACK dropped before leaving).
-    static func answersDropped(_ call: SyscallInvocation) -> [(sample: KernelSample, cause: String, builder: String, byPeer: Bool)] {
+    static func answersDropped(_ call: SyscallInvocation) -> [(sample: KernelSample, cause: String, builder: String, byPeer: Bool, onArrival: Bool)] {
         guard call.syscall != .connect else { return [] }
-        return (call.kernel?.samples ?? []).compactMap { sample in
-            guard let cause = dropCause(sample), !isDroppedOnArrival(sample),
-                  let flow = sample.flow, flow.owner == .peer || flow.owner == .ownSocket,
-                  let builder = sample.answerBuilder else { return nil }
-            return (sample, cause, builder, flow.owner == .peer)
+        let samples = call.kernel?.samples ?? []
+        return samples.compactMap { sample in
+            guard let cause = dropCause(sample), let flow = sample.flow, flow.owner == .peer || flow.owner == .ownSocket else { return nil }
+            guard isDroppedOnArrival(sample) else {
+                guard let builder = sample.answerBuilder else { return nil }
+                return (sample, cause, builder, flow.owner == .peer, false)
+            }
+            // Dropped on arrival: an answer whose transmit, on this stack,
+            // queued the skb freed (audit 48 F3: the client's ACK of the
+            // server's FIN, built in the FIN's receive on the close's
+            // stack and dropped by an input rule, was in the text and the
+            // trace file but not drawn; the FIN was sent again).
+            // (A segment of the call's own, drawn with the call, is not an answer.)
+            guard let skb = sample.skbAddress,
+                  let sent = samples.last(where: { $0.tracepoint == KernelSample.transmitTracepoint && $0.skbAddress == skb && $0.time <= sample.time }),
+                  let builder = sent.answerBuilder, !ownTransmits(call).contains(where: { $0.skbAddress == skb }) else { return nil }
+            return (sample, cause, builder, flow.owner == .peer, true)
         }
     }
 
