@@ -16,7 +16,8 @@ public final class AttributionStage {
     public enum Step {
         /// Samples drained from the rings: the traced tasks' own, and hits
         /// of probes sampled everywhere taken in untraced tasks.
-        case samples(traced: [KernelSample], elsewhere: [KernelSample])
+        /// `repeated`: copies of traced tasks' hits left out.
+        case samples(traced: [KernelSample], elsewhere: [KernelSample], repeated: Int)
         /// A call that returned (or was let run to its exit): its samples
         /// taken, those of its thread before it written as strays first,
         /// and the work elsewhere for traced flows that came before it.
@@ -37,7 +38,8 @@ public final class AttributionStage {
 
     public func perform(_ step: Step, into sink: TraceSink) {
         switch step {
-        case let .samples(traced, elsewhere):
+        case let .samples(traced, elsewhere, repeated):
+            correlator.repeated += repeated
             if !traced.isEmpty { correlator.add(traced) }
             if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
         case let .finishedCall(call, graph):

@@ -20,6 +20,20 @@ public final class KernelCorrelator {
     var connectionStates = ConnectionStates()
     /// Hits outside the traced tasks dropped as no traced socket's.
     public var backgroundDropped: Int { background.dropped }
+    /// Samples of a thread taken before the call that took them began,
+    /// not written as strays (left out: none of that call's).
+    public private(set) var beforeTheirCall = 0
+    /// Copies the elsewhere programs kept of a traced task's hit, whose
+    /// own sample was written (`AttributionStage.Step.samples`).
+    public internal(set) var repeated = 0
+
+    /// The samples taken and deliberately not written, by why: with those
+    /// written they add up to the sampler's count (the trace's `end`).
+    public var leftOut: [String: UInt64] {
+        let counts = ["other_flows": background.dropped, "before_their_call": beforeTheirCall,
+                      "hits_outside_calls": strayHits, "repeated": repeated]
+        return counts.filter { $0.value > 0 }.mapValues { UInt64($0) }
+    }
     /// With kprobes: which model functions carry one (known once the first task is followed).
     public var functionProbes: FunctionProbeStatus?
     /// Kprobe hits taken outside any traced call (untraced syscalls, between calls): dropped.
@@ -404,7 +418,9 @@ public final class KernelCorrelator {
         let exit = call.exitTime ?? .now()
         var taken: [KernelSample] = []
         if pending[call.tid] != nil {
-            taken = pending[call.tid]!.take(through: exit).filter { $0.time >= call.entryTime }
+            let through = pending[call.tid]!.take(through: exit)
+            taken = through.filter { $0.time >= call.entryTime }
+            beforeTheirCall += through.count - taken.count
             if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
         var hitSamples: [KernelSample] = [], returns: [KernelSample] = [], mine: [KernelSample] = []

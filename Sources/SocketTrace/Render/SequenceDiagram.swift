@@ -1000,7 +1000,10 @@ public struct SequenceDiagram: Sendable {
             let sent = transmit(droppedBy: drop)
             let queued = sent.map { transmit in
                 let micros = (drop.time.nanoseconds - transmit.time.nanoseconds) / 1000
-                return "; its skb queued \(micros) µs before" + (transmit.packetLength.map { ", \($0) B" } ?? "")
+                // About: each time is its sample's, taken after its stack was
+                // read (audit 48 F2: 1–33 µs less than bpftrace's times of
+                // the same hits; docs/trace-format.md).
+                return "; its skb queued ~\(micros) µs before (sample times)" + (transmit.packetLength.map { ", \($0) B" } ?? "")
                     + " in \(transmit.task ?? "a traced call")"
             } ?? ""
             if isQueuePurge(drop) {

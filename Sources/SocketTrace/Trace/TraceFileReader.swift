@@ -193,6 +193,8 @@ public struct TraceFileReader {
     public private(set) var records: [TraceRecord] = []
     /// Set when the file ended in the middle of a record.
     public private(set) var truncatedAt: Int?
+    /// The `end` record's counts; nil for a trace cut short.
+    public private(set) var summary: TraceSummary?
 
     public init(path: String) throws {
         self.path = path
@@ -201,6 +203,7 @@ public struct TraceFileReader {
         records.append(.header(stream.header))
         while let record = try stream.next() { records.append(record) }
         truncatedAt = stream.truncatedAt
+        summary = stream.summary
     }
 
     static func reason(_ error: any Error) -> String {

@@ -10,11 +10,15 @@ public final class TraceFileWriter: TraceSink {
     /// Pairs connect with accept as calls finish; written before the end record.
     let connections = ConnectionTracker()
     let kernelCounts: () -> (samples: UInt64, lost: UInt64)
+    /// Samples taken and not written, by why (`TraceSummary.leftOutKernelSamples`).
+    let leftOut: () -> [String: UInt64]
 
     public init(output: TraceOutput, header: TraceHeader,
-                kernelCounts: @escaping () -> (samples: UInt64, lost: UInt64) = { (0, 0) }) {
+                kernelCounts: @escaping () -> (samples: UInt64, lost: UInt64) = { (0, 0) },
+                leftOut: @escaping () -> [String: UInt64] = { [:] }) {
         self.output = output
         self.kernelCounts = kernelCounts
+        self.leftOut = leftOut
         encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
@@ -104,7 +108,9 @@ public final class TraceFileWriter: TraceSink {
         for connection in connections.connections where connection.isTraced {
             write(.connection(connection))
         }
-        write(.end(TraceSummary(syscalls: syscalls, kernelSamples: counts.samples, lostKernelSamples: counts.lost, endMonotonic: .now())))
+        let leftOut = leftOut()
+        write(.end(TraceSummary(syscalls: syscalls, kernelSamples: counts.samples, lostKernelSamples: counts.lost, endMonotonic: .now(),
+                                leftOutKernelSamples: leftOut.isEmpty ? nil : leftOut)))
         output.flush()
     }
 }

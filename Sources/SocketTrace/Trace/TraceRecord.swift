@@ -4,7 +4,7 @@ import Glibc
 public struct TraceHeader: Sendable, Codable {
     public static let formatName = "sockettrace-trace"
     /// major.minor: a reader rejects a newer major version.
-    public static let currentVersion = "1.19"
+    public static let currentVersion = "1.20"
 
     public var format = TraceHeader.formatName
     public var version = TraceHeader.currentVersion
@@ -49,6 +49,10 @@ public struct TraceSummary: Sendable, Codable {
     public var kernelSamples: UInt64
     public var lostKernelSamples: UInt64
     public var endMonotonic: MonotonicTime
+    /// Samples taken and deliberately not written, by why (version 1.20;
+    /// `KernelCorrelator.leftOut`): with the samples written they add up
+    /// to `kernelSamples`.
+    public var leftOutKernelSamples: [String: UInt64]?
 }
 
 /// One line of a trace file (JSON Lines, docs/trace-format.md).

@@ -76,16 +76,20 @@ extension Tracer {
             // since its sample was taken is still its sample's.)
             // (One the elsewhere program kept in a traced task, which it
             // learnt of late, repeats that task's own event's: dropped.)
-            var elsewhere: [KernelSample] = [], mine: [KernelSample] = []
+            var elsewhere: [KernelSample] = [], mine: [KernelSample] = [], repeated = 0
             for sample in drained.samples {
                 guard sample.everywhere else { mine.append(sample); continue }
                 if !tasks.wasTraced(sample.tid, at: sample.time) {
                     elsewhere.append(sample)
                 } else if !sample.sampledElsewhere {
                     mine.append(sample)
+                } else {
+                    repeated += 1
                 }
             }
-            if !mine.isEmpty || !elsewhere.isEmpty { attribute(.samples(traced: mine, elsewhere: elsewhere)) }
+            if !mine.isEmpty || !elsewhere.isEmpty || repeated > 0 {
+                attribute(.samples(traced: mine, elsewhere: elsewhere, repeated: repeated))
+            }
             // A call's samples on another CPU can reach their ring after this
             // drain read it and before its exit record reached its own: one
             // more drain, begun after the exit, has them all.

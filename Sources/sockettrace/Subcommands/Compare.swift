@@ -25,16 +25,18 @@ struct Compare: ParsableCommand {
         let tracker = ConnectionTracker()
         calls.forEach { tracker.observe($0) }
         let connections = tracker.connections.filter(\.isTraced)
+        let samples = SampleAccount(summaries: readers.map(\.summary), calls: calls, events: strayEvents, exits: exits)
         if json {
             struct Output: Encodable {
                 let operations: [OperationSummary]
                 let kernel: KernelComparison
+                let samples: SampleAccount
                 let connections: [Connection]
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(Output(operations: summaries, kernel: kernel, connections: connections)), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Output(operations: summaries, kernel: kernel, samples: samples, connections: connections)), as: UTF8.self))
         } else {
             defer {
                 if !connections.isEmpty { print("\nconnections" + TextTimeline.selectionNote(readers.flatMap { $0.header?.selection ?? [] })) }
@@ -55,6 +57,7 @@ struct Compare: ParsableCommand {
             if summaries.isEmpty { print("no socket operations with a model in this trace") }
             for summary in summaries { print("\n" + summary.text, terminator: "") }
             print(kernel.text, terminator: "")
+            if readers.contains(where: { $0.header?.kernelObservation == "observed" }) { print(samples.text, terminator: "") }
         }
         try reportTruncation(readers.map(TraceFileStatus.init))
     }

@@ -44,6 +44,10 @@ struct Report: ParsableCommand {
                 streams.reduce((UInt64(0), UInt64(0))) { sum, trace in
                     (sum.0 + (trace.summary?.kernelSamples ?? 0), sum.1 + (trace.summary?.lostKernelSamples ?? 0))
                 }
+            }, leftOut: {
+                streams.reduce(into: [String: UInt64]()) { sum, trace in
+                    sum.merge(trace.summary?.leftOutKernelSamples ?? [:], uniquingKeysWith: +)
+                }
             })
             writer.leavesOutEntriesEndedNext = false
             for stream in streams { stream.restoresLeftOutEntries = false }

@@ -176,12 +176,14 @@ struct Run: ParsableCommand {
             header.followFlagGiven = follow
             header.selection = expressions.isEmpty ? nil : expressions
             let counts = { (observer?.sampler?.sampleCount ?? 0, observer?.sampler?.lostSamples ?? 0) }
-            var sinks = [makeSink(stream, header: header, counts: counts)]
+            // Read when the trace ends: every step of the attribution has run.
+            let leftOut = { observer?.correlator.leftOut ?? [:] }
+            var sinks = [makeSink(stream, header: header, counts: counts, leftOut: leftOut)]
             var saved: TraceOutput?
             if let save {
                 let file = try TraceOutput.create(path: save)
                 saved = file
-                sinks.append(TraceFileWriter(output: file, header: header, kernelCounts: counts))
+                sinks.append(TraceFileWriter(output: file, header: header, kernelCounts: counts, leftOut: leftOut))
             }
             // Rendered on a thread of its own: the tracer goes back to its
             // tracees and the kernel's rings meanwhile.
@@ -243,7 +245,8 @@ struct Run: ParsableCommand {
         }
     }
 
-    func makeSink(_ stream: TraceOutput, header: TraceHeader, counts: @escaping () -> (UInt64, UInt64)) -> TraceSink {
+    func makeSink(_ stream: TraceOutput, header: TraceHeader, counts: @escaping () -> (UInt64, UInt64),
+                  leftOut: @escaping () -> [String: UInt64]) -> TraceSink {
         if summary { return SummaryTable(output: stream, measure: wallClock ? .wallClock : .systemTime) }
         let timestampStyle: TimestampStyle = relative ? .relative
             : [TimestampStyle.none, .seconds, .microseconds, .epochMicroseconds][min(timestamps, 3)]
@@ -264,7 +267,7 @@ struct Run: ParsableCommand {
             options.selection = expressions
             return TextTimeline(output: stream, options: options)
         case .jsonl:
-            return TraceFileWriter(output: stream, header: header, kernelCounts: counts)
+            return TraceFileWriter(output: stream, header: header, kernelCounts: counts, leftOut: leftOut)
         }
     }
 
