@@ -23,10 +23,11 @@
  *               reads never return; exit 0
  *   write-wait  one write on a socket, then 3 s without a syscall stop
  *               (a sleep), then exit 0
- *   child-burst N  a forked child makes N sends and N receives of a byte on
- *               a local datagram socket pair (one sock:sock_send_length and
- *               one sock:sock_recv_length each), then exits 0; so does the
- *               parent once it has waited for it
+ *   child-burst N [PAUSE]  a forked child makes N sends and N receives of a
+ *               byte on a local datagram socket pair (one sock:sock_send_length
+ *               and one sock:sock_recv_length each), PAUSE µs apart (none
+ *               without), then exits 0; so does the parent once it has
+ *               waited for it
  *   write-burst  one thread: a loopback TCP connection to itself, then 8
  *               writes of 256 KiB, each read back whole before the next;
  *               exit 0 */
@@ -216,6 +217,7 @@ int main(int argc, char *argv[])
     }
     if (strcmp(argv[1], "child-burst") == 0 && argc > 2) {
         int count = atoi(argv[2]);
+        int pause = argc > 3 ? atoi(argv[3]) : 0;
         pid_t child = fork();
         if (child == 0) {
             int pair[2];
@@ -225,6 +227,8 @@ int main(int argc, char *argv[])
             for (int i = 0; i < count; i++) {
                 if (send(pair[0], &byte, 1, 0) != 1 || recv(pair[1], &byte, 1, 0) != 1)
                     _exit(1);
+                if (pause > 0)
+                    usleep(pause);
             }
             _exit(0);
         }

@@ -1690,6 +1690,30 @@ struct KernelTests {
                 "one sock_send_length and one sock_recv_length per round: kept \(summary.kernelSamples), lost \(summary.lostKernelSamples)")
     }
 
+    @Test("samples of a child the tracer never stops, into a one-page ring: copied out as they come, none lost, while the tracer waits")
+    func ringsCopiedWhileTheTracerWaits() throws {
+        let program = try TestSupport.build("behaviours.c")
+        let file = TestSupport.temporaryFile("paced-burst") + ".jsonl"
+        // As lostSamplesOfAChildCountedExactly, whose ring (a dozen samples)
+        // the tracer, blocked in its wait, reads only at the end; here the
+        // child's 1,000 samples come 2 a millisecond: the ring is copied out
+        // every millisecond while they come (it lost them all before).
+        let probes = TestSupport.temporaryFile("paced-probes")
+        try FileManager.default.createDirectory(atPath: probes, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: probes + "/model", withDestinationPath: TestSupport.packageRoot.appendingPathComponent("Probes/model").path)
+        try "set lengths\n  sock:sock_send_length chain a send returned\n  sock:sock_recv_length chain a receive returned\n"
+            .write(toFile: probes + "/probes.conf", atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probes", probes, "--probe-set", "lengths", "--kernel-buffer-pages", "1",
+                                                                   "-e", "trace=connect", "-o", "/dev/null", "--save", file, program, "child-burst", "500", "1000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        guard case let .end(summary)? = try TraceFileReader(path: file).records.last else {
+            Issue.record("no end record")
+            return
+        }
+        #expect(summary.kernelSamples == 1000 && summary.lostKernelSamples == 0,
+                "kept \(summary.kernelSamples), lost \(summary.lostKernelSamples) of 1,000")
+    }
+
     @Test("a write let run to its exit is written when the kernel's record of it comes, not at the program's next stop")
     func awaitedExitWrittenPromptly() throws {
         let program = try TestSupport.build("behaviours.c")

@@ -36,7 +36,11 @@ public final class KernelSampler {
     /// evidence takes ~0.2 s); at 256 the ping-pong lost 3,000–6,000 samples.
     public static let dataCallRingPages: UInt64 = 1024
 
-    var rings: [Int32: PerfRing] = [:]
+    var rings: [Int32: PerfRing] = [:] {
+        didSet { copier.setRings(Array(rings.values)) }
+    }
+    /// Copies the rings out on a thread of its own (`RingCopier`).
+    let copier = RingCopier(bufferSize: 4 << 20)
     var descriptors: [Int32] = []
     /// perf's sample id → the probe it belongs to.
     var probeByID: [UInt64: Probe] = [:]
@@ -297,9 +301,10 @@ public final class KernelSampler {
         } catch {
             // Not worth failing the trace for: the calls take their exit stop.
             let undone = Set(descriptors[opened...])
+            // Out of the copier's list (`rings`' didSet) before unmapped.
             for (cpu, ring) in rings where undone.contains(ring.fd) {
-                ring.unmap()
                 rings[cpu] = nil
+                ring.unmap()
             }
             for fd in undone { cs_perf_disable(fd); Glibc.close(fd) }
             descriptors.removeSubrange(opened...)
@@ -363,14 +368,10 @@ public final class KernelSampler {
     /// Everything sampled since the last call, oldest first.
     public func drain() -> Drained {
         var drained = Drained()
-        for chunk in stashed {
+        for chunk in copier.take() {
+            if fillsHalfARing(UInt64(chunk.count)) { ringFoundHalfFull = true }
             buffer.withUnsafeMutableBytes { $0.copyBytes(from: chunk) }
             parse(chunk.count, into: &drained)
-        }
-        stashed.removeAll()
-        readRings { length in
-            if fillsHalfARing(UInt64(length)) { ringFoundHalfFull = true }
-            parse(length, into: &drained)
         }
         drained.samples += elsewhereSamples()
         drained.samples.sort { $0.time < $1.time }
@@ -380,28 +381,13 @@ public final class KernelSampler {
         return drained
     }
 
-    /// Ring contents copied out, not yet parsed (`stash`).
-    var stashed: [[UInt8]] = []
-
-    /// Empties the rings into memory without reading the samples: before
-    /// the kernel's symbols are read (which naming frames needs), a program
-    /// that runs without stops would fill them. `drain` reads these first.
+    /// Copies the rings out without reading the samples (`RingCopier`,
+    /// which does it every millisecond anyway): before the kernel's symbols
+    /// are read (which naming frames needs), a program that runs without
+    /// stops would fill them. `drain` reads these first.
     public func stash() {
-        readRings { length in stashed.append(Array(buffer[0..<length])) }
-    }
-
-    /// Copies each CPU's ring into `buffer`, a run at a time, handing each
-    /// run's length to `take` before the next.
-    func readRings(_ take: (Int) -> Void) {
-        for cpu in cpus {
-            guard let ring = rings[cpu] else { continue }
-            while true {
-                let length = buffer.withUnsafeMutableBytes { ring.drain(into: $0) }
-                if length == 0 { break }
-                take(length)
-                if length < buffer.count / 2 { break }
-            }
-        }
+        guard !closed else { return }
+        copier.copyNow()
     }
 
     /// Reads perf records (PERF_RECORD_SAMPLE, PERF_RECORD_LOST) from the buffer.
@@ -522,6 +508,7 @@ public final class KernelSampler {
             lostByEvents += lost
         }
         if eventsCount { lostSamples = max(lostSamples, lostByEvents + lostByClosedEvents) }
+        copier.stop()
         for ring in rings.values { ring.unmap() }
         // This run's kprobe events go once their perf events are closed:
         // the release helper removes them after closing those.
