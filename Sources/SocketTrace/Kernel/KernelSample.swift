@@ -136,15 +136,16 @@ public struct KernelSample: Sendable, Codable {
         return KernelFrame.location(name, offset: index < offsets.count ? offsets[index] : nil)
     }
 
+    /// `heading`: the one a sample of the same tracepoint and fields had (the sampler's cache).
     public init(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
-                chain: [String], fields: [String: TracepointValue]) {
+                chain: [String], fields: [String: TracepointValue], heading: String? = nil) {
         box = Box(tracepoint: tracepoint, chain: chain, fields: fields)
         self.role = role
         self.pid = pid
         self.tid = tid
         self.time = time
         self.cpu = cpu
-        box.heading = tracepoint + " " + summary
+        box.heading = heading ?? tracepoint + " " + summary
     }
 
     enum CodingKeys: String, CodingKey { case tracepoint, role, pid, tid, time, cpu, chain, chainId, offsets, symbols, fields, sources, inlined, flow, task, inTracedTask, alignments }

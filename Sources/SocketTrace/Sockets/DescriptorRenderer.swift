@@ -78,6 +78,13 @@ public struct DescriptorRenderer {
 
     /// `TCP 127.0.0.1:40000->127.0.0.1:12345`: what sockettrace's text output shows.
     static func readable(_ socket: SocketInfo, pid: Int32) -> String {
+        if let text = socket.readableText { return text }
+        let text = readableText(socket)
+        socket.readableText = text
+        return text
+    }
+
+    static func readableText(_ socket: SocketInfo) -> String {
         let label = socket.protocolLabel
         if socket.family == 1 {
             if let path = unixPath(socket), !path.isEmpty { return "\(label) \(path)" }
