@@ -659,6 +659,45 @@ struct ConnectionPairingTests {
                 && rendered.contains("dropped on arrival (skb#58;kfree_skb NETFILTER_DROP)"), "\(rendered)")
     }
 
+    @Test("the first SYN-ACK dropped by an output rule: the one answering the retransmitted SYN, sent outside the traced calls, drawn (audit 49 N1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func synAckElsewhereDrawn() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("synack-elsewhere") + ".jsonl"
+        let witness = TestSupport.temporaryFile("synack-elsewhere") + ".txt"
+        let program = """
+            import socket
+            L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); L.bind(('127.0.0.1', \(port))); L.listen()
+            c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            c.close(); a.close(); L.close()
+            """
+        let result = try traceInNamespace(
+            client: program,
+            // The first two SYN-ACKs (the SYN's, the request timer's) dropped on their way out, the third let go.
+            setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && "
+                + "nft add rule inet nf h tcp sport \(port) tcp flags '& (syn|ack) == syn|ack' numgen inc mod 3 != 2 drop",
+            // Each SYN-ACK queued to the device, and the task it left in.
+            witness: """
+                tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr;
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if (bswap($th->source) == \(port) && $th->syn && $th->ack) { printf("SYNACK %d %s\\n", tid, comm); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let left = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("SYNACK ") }
+        try #require(left.count == 1, "the witness saw \(left): \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let records = try TraceFileReader(path: trace).records
+        let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
+        var drawn: [String] = []
+        for case let .message(from, to, text, _, _) in diagram.steps where from == .serverKernel && to == .clientKernel && text.hasPrefix("SYN-ACK") {
+            drawn.append(text)
+        }
+        // The one that left is drawn where it left, named by what sent it; none drawn that did not leave.
+        #expect(drawn.count == 1 && (drawn[0].hasPrefix("SYN-ACK (a SYN taken in: tcp_conn_request → tcp_v4_send_synack in ")
+                                     || drawn[0].hasPrefix("SYN-ACK sent again (")), "\(drawn)\n\(MermaidRenderer.render(diagram))")
+    }
+
     @Test("a traced connection's segments dropped by an input rule in an untraced peer's task: each drop the witness saw sampled there by its headers (the drop program), the peer's, and drawn as dropped on arrival (audit 44 N3)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

@@ -332,12 +332,15 @@ public struct SequenceDiagram: Sendable {
         let allTransmits = (transmitsElsewhere + sides.filter { $0.id == connection.id }.flatMap { side in
             (side.call.kernel?.samples ?? []).filter { $0.tracepoint == KernelSample.transmitTracepoint }
         }).sorted { $0.time < $1.time }
-        // SYN-ACKs the server sent again (tcp_rtx_synack: no
-        // tcp:tcp_retransmit_skb), sampled leaving outside the traced calls
-        // (audit 43 F2: one left 35 µs before the client's second SYN
-        // retransmission, and was not drawn).
-        let synAckResends = transmitsElsewhere.filter { sample in
-            sample.chain.contains("tcp_rtx_synack")
+        // SYN-ACKs the server sent outside the traced calls: again
+        // (tcp_rtx_synack: no tcp:tcp_retransmit_skb; audit 43 F2: one left
+        // 35 µs before the client's second SYN retransmission, and was not
+        // drawn), or answering a SYN taken in there (tcp_conn_request →
+        // tcp_v4_send_synack; audit 49 N1: the one answering a
+        // retransmitted SYN, in ksoftirqd, not drawn, and the ACK that
+        // followed drawn as "a SYN-ACK taken in").
+        let synAcksElsewhere = transmitsElsewhere.filter { sample in
+            (sample.chain.contains("tcp_rtx_synack") || sample.chain.contains("tcp_v4_send_synack") || sample.chain.contains("tcp_v6_send_synack"))
                 && sample.flowEndpoints.map({ $0.source == connection.server && $0.destination == connection.client }) == true
         }
         // The packet a drop outside the traced tasks freed, when sampled
@@ -658,7 +661,7 @@ public struct SequenceDiagram: Sendable {
                     // connect's exit, after the server's accept had returned).
                     let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
                     let at = established.flatMap { $0.time >= call.entryTime && $0.time <= exit ? $0.time : nil } ?? exit
-                    let resent = synAckResends.contains(where: { call.entryTime <= $0.time && $0.time <= at })
+                    let resent = synAcksElsewhere.contains(where: { call.entryTime <= $0.time && $0.time <= at })
                     if let established, let dropped = handshakeAckDropped(after: established) {
                         // The SYN-ACK taken in (ESTABLISHED), its ACK dropped on
                         // arrival outside the traced tasks (audit 46 F2: drawn as
@@ -975,10 +978,17 @@ public struct SequenceDiagram: Sendable {
             }
             firstRetransmission = min(firstRetransmission ?? sample.time, sample.time)
         }
-        for sample in synAckResends {
+        for sample in synAcksElsewhere {
+            let task = sample.task ?? "another task"
+            guard sample.chain.contains("tcp_rtx_synack") else {
+                let builder = sample.chain.contains("tcp_v6_send_synack") ? "tcp_v6_send_synack" : "tcp_v4_send_synack"
+                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK (a SYN taken in: tcp_conn_request → \(builder) in \(task))",
+                             reply: false, time: sample.time), at: sample.time)
+                continue
+            }
             let why = sample.chain.contains("reqsk_timer_handler") ? "the request socket's timer: reqsk_timer_handler → tcp_rtx_synack"
                 : sample.chain.contains("tcp_check_req") ? "the SYN taken in again: tcp_check_req → tcp_rtx_synack" : "tcp_rtx_synack"
-            add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK sent again (\(why) in \(sample.task ?? "another task"))",
+            add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK sent again (\(why) in \(task))",
                          reply: false, time: sample.time), at: sample.time)
             firstRetransmission = min(firstRetransmission ?? sample.time, sample.time)
         }
@@ -1000,8 +1010,8 @@ public struct SequenceDiagram: Sendable {
             let sent = transmit(droppedBy: drop)
             let queued = sent.map { transmit in
                 let micros = (drop.time.nanoseconds - transmit.time.nanoseconds) / 1000
-                // About: each time is its sample's, taken after its stack was
-                // read (audit 48 F2: 1–33 µs less than bpftrace's times of
+                // About: each time is its sample's, tens of µs after the hit
+                // (audit 48 F2: 1–33 µs less than bpftrace's intervals for
                 // the same hits; docs/trace-format.md).
                 return "; its skb queued ~\(micros) µs before (sample times)" + (transmit.packetLength.map { ", \($0) B" } ?? "")
                     + " in \(transmit.task ?? "a traced call")"
