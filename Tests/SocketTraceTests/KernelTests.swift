@@ -1666,6 +1666,17 @@ struct KernelTests {
         #expect(lost.count == 2 && lost[0] > 0 && lost[1] == 0, "\(lost)")
     }
 
+    /// A probes directory with the model and one set, `lengths`: the
+    /// send and receive length tracepoints alone.
+    static func lengthsProbes(_ name: String) throws -> String {
+        let probes = TestSupport.temporaryFile(name)
+        try FileManager.default.createDirectory(atPath: probes, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: probes + "/model", withDestinationPath: TestSupport.packageRoot.appendingPathComponent("Probes/model").path)
+        try "set lengths\n  sock:sock_send_length chain a send returned\n  sock:sock_recv_length chain a receive returned\n"
+            .write(toFile: probes + "/probes.conf", atomically: true, encoding: .utf8)
+        return probes
+    }
+
     @Test("samples a forked child loses at the very end of a trace, with no later sample to report them in the ring, are counted exactly")
     func lostSamplesOfAChildCountedExactly() throws {
         let program = try TestSupport.build("behaviours.c")
@@ -1673,11 +1684,7 @@ struct KernelTests {
         // 2,000 sends and 2,000 receives in a child, none of them stopped:
         // a one-page ring holds a dozen samples and is read only at the end.
         // A probe set of the two tracepoints alone: no other sample (a socket's allocation, a state change) in the count.
-        let probes = TestSupport.temporaryFile("lengths-probes")
-        try FileManager.default.createDirectory(atPath: probes, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: probes + "/model", withDestinationPath: TestSupport.packageRoot.appendingPathComponent("Probes/model").path)
-        try "set lengths\n  sock:sock_send_length chain a send returned\n  sock:sock_recv_length chain a receive returned\n"
-            .write(toFile: probes + "/probes.conf", atomically: true, encoding: .utf8)
+        let probes = try Self.lengthsProbes("lengths-probes")
         let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probes", probes, "--probe-set", "lengths", "--kernel-buffer-pages", "1",
                                                                    "-e", "trace=connect", "-o", "/dev/null", "--save", file, program, "child-burst", "2000"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -1698,11 +1705,7 @@ struct KernelTests {
         // the tracer, blocked in its wait, reads only at the end; here the
         // child's 1,000 samples come 2 a millisecond: the ring is copied out
         // every millisecond while they come (it lost them all before).
-        let probes = TestSupport.temporaryFile("paced-probes")
-        try FileManager.default.createDirectory(atPath: probes, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: probes + "/model", withDestinationPath: TestSupport.packageRoot.appendingPathComponent("Probes/model").path)
-        try "set lengths\n  sock:sock_send_length chain a send returned\n  sock:sock_recv_length chain a receive returned\n"
-            .write(toFile: probes + "/probes.conf", atomically: true, encoding: .utf8)
+        let probes = try Self.lengthsProbes("paced-probes")
         let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probes", probes, "--probe-set", "lengths", "--kernel-buffer-pages", "1",
                                                                    "-e", "trace=connect", "-o", "/dev/null", "--save", file, program, "child-burst", "500", "1000"])
         #expect(result.status == 0, "\(result.stderr)")
