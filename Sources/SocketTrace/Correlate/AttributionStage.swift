@@ -8,10 +8,11 @@ import Foundation
 ///
 /// Steps run in the order the tracer hands them over; while tracing, the
 /// correlator is touched by this stage only. They run on the tracer's
-/// thread: run on the output thread (alone, or on a third thread of its
-/// own) the 20,000-round-trip ping-pong took 2.82 s and 2.51 s against
-/// 2.27 s and 2.13 s here, on this 2-core machine, where the tracee, the
-/// tracer and the renderer already share both cores.
+/// thread: run on the output thread, or on a third thread of its own, the
+/// 20,000-round-trip ping-pong took 2.66 s and 2.45 s median against
+/// 2.36 s here (8 rounds in random order, benchmarks/builds.py), on this
+/// 2-core machine, where the tracee, the tracer and the renderer already
+/// share both cores.
 public final class AttributionStage {
     public enum Step {
         /// Samples drained from the rings: the traced tasks' own, and hits

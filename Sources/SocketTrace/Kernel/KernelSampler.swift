@@ -44,10 +44,6 @@ public final class KernelSampler {
     var descriptors: [Int32] = []
     /// perf's sample id → the probe it belongs to.
     var probeByID: [UInt64: Probe] = [:]
-    /// Where a drain copies the rings' records: not zeroed, so its pages are
-    /// touched only as far as drains fill it (zeroing 4 MiB took 1,024 page
-    /// faults before the program could start).
-    var buffer = [UInt8](unsafeUninitializedCapacity: 4 << 20) { _, count in count = 4 << 20 }
     public private(set) var lostSamples: UInt64 = 0
     /// Whether a drain (or `exitRecordsAtRisk()`) found a ring more than half full.
     var ringFoundHalfFull = false
@@ -373,8 +369,7 @@ public final class KernelSampler {
         var drained = Drained()
         for chunk in copier.take() {
             if fillsHalfARing(UInt64(chunk.count)) { ringFoundHalfFull = true }
-            buffer.withUnsafeMutableBytes { $0.copyBytes(from: chunk) }
-            parse(chunk.count, into: &drained)
+            parse(chunk, into: &drained)
         }
         drained.samples += elsewhereSamples()
         drained.samples.sort { $0.time < $1.time }
@@ -393,9 +388,10 @@ public final class KernelSampler {
         copier.copyNow()
     }
 
-    /// Reads perf records (PERF_RECORD_SAMPLE, PERF_RECORD_LOST) from the buffer.
-    func parse(_ length: Int, into drained: inout Drained) {
-        for record in PerfRecords(buffer, length: length) {
+    /// Reads perf records (PERF_RECORD_SAMPLE, PERF_RECORD_LOST) from a
+    /// run of them the copier took out of a ring.
+    func parse(_ buffer: [UInt8], into drained: inout Drained) {
+        for record in PerfRecords(buffer, length: buffer.count) {
             guard case let .sample(sample) = record else {
                 if case let .lost(count) = record { lostSamples += count }
                 continue

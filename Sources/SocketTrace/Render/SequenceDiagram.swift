@@ -981,9 +981,11 @@ public struct SequenceDiagram: Sendable {
         for sample in synAcksElsewhere {
             let task = sample.task ?? "another task"
             guard sample.chain.contains("tcp_rtx_synack") else {
+                // What sent it, as its stack shows it: a SYN taken in only
+                // with tcp_conn_request on it.
                 let builder = sample.chain.contains("tcp_v6_send_synack") ? "tcp_v6_send_synack" : "tcp_v4_send_synack"
-                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK (a SYN taken in: tcp_conn_request → \(builder) in \(task))",
-                             reply: false, time: sample.time), at: sample.time)
+                let why = sample.chain.contains("tcp_conn_request") ? "a SYN taken in: tcp_conn_request → \(builder)" : builder
+                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK (\(why) in \(task))", reply: false, time: sample.time), at: sample.time)
                 continue
             }
             let why = sample.chain.contains("reqsk_timer_handler") ? "the request socket's timer: reqsk_timer_handler → tcp_rtx_synack"

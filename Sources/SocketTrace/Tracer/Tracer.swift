@@ -27,7 +27,7 @@ public final class Tracer {
     var seccompActive = false
     /// Kernel chains and events, when observation is on.
     let kernel: KernelObserver?
-    /// Gives finished calls their samples, where the sink runs it (`AttributionStage`).
+    /// Gives finished calls their samples (`AttributionStage`), on this thread.
     let attribution: AttributionStage?
 
     /// Output waiting for a moment when no tracee waits for the tracer.
