@@ -1666,32 +1666,33 @@ struct KernelTests {
         #expect(lost.count == 2 && lost[0] > 0 && lost[1] == 0, "\(lost)")
     }
 
-    /// A probes directory with the model and one set, `lengths`: the
-    /// send and receive length tracepoints alone.
-    static func lengthsProbes(_ name: String) throws -> String {
-        let probes = TestSupport.temporaryFile(name)
+    /// behaviours.c's `child-burst ARGUMENTS` traced with a one-page ring
+    /// and a probe set of the send and receive length tracepoints alone
+    /// (no other sample, a socket's allocation or a state change, in the
+    /// count), only connect stopped at: the trace's end record.
+    static func childBurst(_ name: String, _ arguments: [String]) throws -> TraceSummary? {
+        let program = try TestSupport.build("behaviours.c")
+        let file = TestSupport.temporaryFile(name) + ".jsonl"
+        let probes = TestSupport.temporaryFile(name + "-probes")
         try FileManager.default.createDirectory(atPath: probes, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: probes + "/model", withDestinationPath: TestSupport.packageRoot.appendingPathComponent("Probes/model").path)
         try "set lengths\n  sock:sock_send_length chain a send returned\n  sock:sock_recv_length chain a receive returned\n"
             .write(toFile: probes + "/probes.conf", atomically: true, encoding: .utf8)
-        return probes
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probes", probes, "--probe-set", "lengths", "--kernel-buffer-pages", "1",
+                                                                   "-e", "trace=connect", "-o", "/dev/null", "--save", file, program, "child-burst"] + arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        guard case let .end(summary)? = try TraceFileReader(path: file).records.last else {
+            Issue.record("no end record")
+            return nil
+        }
+        return summary
     }
 
     @Test("samples a forked child loses at the very end of a trace, with no later sample to report them in the ring, are counted exactly")
     func lostSamplesOfAChildCountedExactly() throws {
-        let program = try TestSupport.build("behaviours.c")
-        let file = TestSupport.temporaryFile("child-burst") + ".jsonl"
         // 2,000 sends and 2,000 receives in a child, none of them stopped:
         // a one-page ring holds a dozen samples and is read only at the end.
-        // A probe set of the two tracepoints alone: no other sample (a socket's allocation, a state change) in the count.
-        let probes = try Self.lengthsProbes("lengths-probes")
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probes", probes, "--probe-set", "lengths", "--kernel-buffer-pages", "1",
-                                                                   "-e", "trace=connect", "-o", "/dev/null", "--save", file, program, "child-burst", "2000"])
-        #expect(result.status == 0, "\(result.stderr)")
-        guard case let .end(summary)? = try TraceFileReader(path: file).records.last else {
-            Issue.record("no end record")
-            return
-        }
+        guard let summary = try Self.childBurst("child-burst", ["2000"]) else { return }
         #expect(summary.lostKernelSamples > 0, "the ring overflowed")
         #expect(summary.kernelSamples + summary.lostKernelSamples == 4000,
                 "one sock_send_length and one sock_recv_length per round: kept \(summary.kernelSamples), lost \(summary.lostKernelSamples)")
@@ -1699,20 +1700,11 @@ struct KernelTests {
 
     @Test("samples of a child the tracer never stops, into a one-page ring: copied out as they come, none lost, while the tracer waits")
     func ringsCopiedWhileTheTracerWaits() throws {
-        let program = try TestSupport.build("behaviours.c")
-        let file = TestSupport.temporaryFile("paced-burst") + ".jsonl"
         // As lostSamplesOfAChildCountedExactly, whose ring (a dozen samples)
         // the tracer, blocked in its wait, reads only at the end; here the
         // child's 1,000 samples come 2 a millisecond: the ring is copied out
         // every millisecond while they come (it lost them all before).
-        let probes = try Self.lengthsProbes("paced-probes")
-        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probes", probes, "--probe-set", "lengths", "--kernel-buffer-pages", "1",
-                                                                   "-e", "trace=connect", "-o", "/dev/null", "--save", file, program, "child-burst", "500", "1000"])
-        #expect(result.status == 0, "\(result.stderr)")
-        guard case let .end(summary)? = try TraceFileReader(path: file).records.last else {
-            Issue.record("no end record")
-            return
-        }
+        guard let summary = try Self.childBurst("paced-burst", ["500", "1000"]) else { return }
         #expect(summary.kernelSamples == 1000 && summary.lostKernelSamples == 0,
                 "kept \(summary.kernelSamples), lost \(summary.lostKernelSamples) of 1,000")
     }
