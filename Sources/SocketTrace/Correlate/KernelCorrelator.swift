@@ -125,6 +125,30 @@ public final class KernelCorrelator {
     func operations(for samples: [KernelSample], candidates: [StackOperation], entry syscall: String)
         -> (call: StackOperation?, perSample: [StackOperation?]) {
         guard candidates.count > 1 else { return (candidates.first, samples.map { _ in candidates.first }) }
+        // The choice depends only on the candidates, the entry and the
+        // chains (by the sampler's serial): a busy trace makes the same few
+        // choices again and again (the ping-pong's 40,000 sends: a third of
+        // the time its calls took to correlate went to scoring them afresh).
+        let serials = samples.compactMap(\.chainSerial)
+        let key = serials.count == samples.count ? ChoiceKey(candidates: ChainKey(candidates.map(\.name)), entry: syscall, serials: serials) : nil
+        if let key, let known = choiceCache[key] { return (candidates[known.call], known.perSample.map { candidates[$0] }) }
+        let chosen = choose(among: candidates, for: samples, entry: syscall)
+        if let key {
+            if choiceCache.count >= Self.alignmentCacheLimit { choiceCache.removeAll(keepingCapacity: true) }
+            choiceCache[key] = chosen
+        }
+        return (candidates[chosen.call], chosen.perSample.map { candidates[$0] })
+    }
+
+    /// What `operations(for:candidates:entry:)` chose, by index among the candidates.
+    struct ChoiceKey: Hashable {
+        let candidates: ChainKey
+        let entry: String
+        let serials: [Int]
+    }
+    var choiceCache: [ChoiceKey: (call: Int, perSample: [Int])] = [:]
+
+    func choose(among candidates: [StackOperation], for samples: [KernelSample], entry syscall: String) -> (call: Int, perSample: [Int]) {
         let scores = samples.map { sample in candidates.map { syscallScore(sample, $0, syscall: syscall) } }
         func best(_ totals: [ChainAligner.Score]) -> Int {
             totals.indices.reduce(0) { totals[$1].syscallRank > totals[$0].syscallRank ? $1 : $0 }
@@ -148,11 +172,11 @@ public final class KernelCorrelator {
         }
         // A part of another operation (the handshake's last ACK, within connect) is not the call's.
         if let whole = candidates[callIndex].within, let index = candidates.firstIndex(where: { $0.name == whole }) { callIndex = index }
-        let perSample = scores.map { sample -> StackOperation? in
+        let perSample = scores.map { sample -> Int in
             let index = best(sample)
-            return candidates[sample[index].syscallRank == sample[callIndex].syscallRank ? callIndex : index]
+            return sample[index].syscallRank == sample[callIndex].syscallRank ? callIndex : index
         }
-        return (candidates[callIndex], perSample)
+        return (callIndex, perSample)
     }
 
     /// How well `operation` explains a sample's syscall frames (cached: the
@@ -219,6 +243,8 @@ public final class KernelCorrelator {
     public func useDWARF(_ resolver: KernelSourceResolver) {
         aligner.dwarf = resolver
         alignmentCache.removeAll()
+        scoreCache.removeAll()
+        choiceCache.removeAll()
     }
 
     /// The running kernel's code, read through BPF, or why it cannot be.

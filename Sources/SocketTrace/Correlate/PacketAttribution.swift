@@ -79,12 +79,13 @@ extension KernelCorrelator {
                 kept.append(sample)
                 continue
             }
-            let work = "\(sides.softirqKind ?? "unknown") softirq work on the stack of \(worker)"
+            // Said only where a packet is registered under it (most samples are not).
+            func work() -> String { "\(sides.softirqKind ?? "unknown") softirq work on the stack of \(worker)" }
             let linked = sides.softirqKind != "NET_RX" && !sample.everywhere ? named.first(where: { Self.continues(sample, $0.sample) }) : nil
             if linked == nil, socket?.isKnownNotTCP == true, let frame = sample.chain.first(where: Self.tcpWorkFrames.contains) {
                 // TCP's own work (a delayed ACK's timer, a TCP segment's receive) is never a UDP or UNIX socket's (audit 11).
                 sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (\(frame) on its stack), and this call's socket is not a TCP socket")
-                register(sample, as: .tcpSegment, by: "TCP " + work)
+                register(sample, as: .tcpSegment, by: "TCP " + work())
                 others.append(sample)
                 continue
             }
@@ -96,11 +97,11 @@ extension KernelCorrelator {
                 let continued = "taken in the call of \(start.chain[0]) that \(start.tracepoint) for \(said) then reported (the next such hit on CPU \(start.cpu), with the same return addresses from there out)"
                 sample.flow = flow.map { PacketFlow(owner: $0.owner, evidence: continued + ": " + $0.evidence) }
                     ?? PacketFlow(owner: .otherFlow, evidence: continued + ", not this socket's")
-                if let ends = start.flowEndpoints { queueRetransmitted(sample, named: start, ends: ends, in: work) }
+                if let ends = start.flowEndpoints { queueRetransmitted(sample, named: start, ends: ends, in: work()) }
             } else if sides.softirqKind != "NET_RX" {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(sides.softirqKind ?? "unknown") softirq work, not one packet's")
-                register(sample, as: .unknown, by: work)
+                register(sample, as: .unknown, by: work())
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, device: sample.device, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
                                family: socket?.family, notTCP: socket?.isKnownNotTCP == true)
@@ -128,12 +129,12 @@ extension KernelCorrelator {
                        (sender.local != nil && sender.peer != nil) || sender.inode != nil {
                         queueAnswer(sample, skb: skb, to: sender)
                     } else {
-                        register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work)
+                        register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work())
                     }
                 }
             } else {
                 sample.flow = PacketFlow(owner: .unverified, evidence: "no packet's receive was seen begin before it on this stack")
-                register(sample, as: .unknown, by: work)
+                register(sample, as: .unknown, by: work())
             }
             if sample.flow?.belongsToCall == false { others.append(sample) } else { kept.append(sample) }
         }
@@ -182,9 +183,9 @@ extension KernelCorrelator {
     /// (a neighbour lookup's), or by work for no socket known (a timer's, a
     /// queued packet flushed when its neighbour answered): its receive then
     /// says where it came from, and no more.
-    func register(_ sample: KernelSample, as kind: QueuedPackets.Sender.Kind, by work: String) {
+    func register(_ sample: KernelSample, as kind: QueuedPackets.Sender.Kind, by work: @autoclosure () -> String) {
         guard sample.tracepoint == KernelSample.transmitTracepoint, let skb = sample.skbAddress else { return }
-        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: nil, peer: nil, kind: kind, call: work, time: sample.time, length: sample.packetLength))
+        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: nil, peer: nil, kind: kind, call: work(), time: sample.time, length: sample.packetLength))
     }
 
     func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,

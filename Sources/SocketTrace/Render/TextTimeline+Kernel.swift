@@ -386,12 +386,27 @@ extension TextTimeline {
 }
 
 /// What `annotated` writes depends on: the alignment without its sample,
-/// the part's frames, its title and the user frames before it.
+/// the part's frames, its title and the user frames before it. Hashed
+/// like a `ChainKey` (the frames' count and ends, not every name: looked
+/// up for every sample written, full hashing was 3% of a busy trace's
+/// time); equal keys still compare in full.
 struct AnnotatedKey: Hashable {
     let shape: ChainAlignment.Shape
     let frames: [String]
     let title: String
     let prefix: [String]
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(shape)
+        hasher.combine(ChainKey(frames))
+        hasher.combine(title)
+        hasher.combine(prefix.count)
+        if let last = prefix.last { hasher.combine(last) }
+    }
+
+    static func == (a: AnnotatedKey, b: AnnotatedKey) -> Bool {
+        a.shape == b.shape && a.frames == b.frames && a.title == b.title && a.prefix == b.prefix
+    }
 }
 
 extension String {
