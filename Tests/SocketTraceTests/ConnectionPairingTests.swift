@@ -759,7 +759,7 @@ struct ConnectionPairingTests {
         for record in records {
             if case let .kernelEvent(sample) = record, sample.tracepoint == "skb:kfree_skb" { drops.append(sample) }
             if case let .syscall(call) = record {
-                for sample in call.kernel?.samples ?? [] where sample.tracepoint == "skb:kfree_skb" { sample.skbAddress.map { inCalls.insert($0) } }
+                for sample in call.kernel?.samples ?? [] where sample.tracepoint == "skb:kfree_skb" { if let skb = sample.skbAddress { inCalls.insert(skb) } }
             }
         }
         // Every drop shown is one the witness saw, with its reason; every netfilter drop is shown, outside the

@@ -158,6 +158,31 @@ struct KernelTests {
         #expect(text.read(0x1000, count: 16) == nil)
     }
 
+    @Test("a frame in sockettrace's own kernel-code reader is named as the live kallsyms names it, though the kept copy leaves it out; an address far past every symbol is none's (audit 50 F1: `_einittext`)",
+          .enabled(if: TestSupport.canObserveKernel, "needs root to load BPF and read kallsyms"))
+    func ownProgramFramesNamed() throws {
+        let text = try KernelText()
+        let live = try #require(ProcFile.bytes("/proc/kallsyms"))
+        // What the kept copy holds: the live text without sockettrace's own programs.
+        let symbols = KernelSymbols(kallsyms: KallsymsCache.withoutOwnPrograms(live))
+        // The witness: the kernel's own lines for the reader loaded here (and any other sockettrace's).
+        let readers = String(decoding: live, as: UTF8.self).split(separator: "\n").filter { $0.hasSuffix("_\(KernelText.name)\t[bpf]") }
+        try #require(!readers.isEmpty, "the reader's symbol is in the live kallsyms")
+        for line in readers {
+            let fields = line.split(separator: " ")
+            let address = try #require(UInt64(fields[0], radix: 16))
+            let name = String(fields[2].split(separator: "\t")[0])
+            let found = symbols.location(of: address + 0x10)
+            #expect(found?.function == name && found?.offset == 0x10, "\(line): \(String(describing: found))")
+            #expect(symbols.extent(of: address + 0x10)?.start == address)
+        }
+        withExtendedLifetime(text) {}
+        // Past the last symbol of a kernel's text by a gigabyte, in no program: no name at all.
+        let made = KernelSymbols(kallsyms: "ffffffff81000000 T _stext\nffffffff81000100 T tcp_sendmsg\nffffffff83000000 T _einittext\n")
+        #expect(made.location(of: 0xffff_ffff_8100_0180)?.function == "tcp_sendmsg")
+        #expect(made.location(of: 0xffff_ffff_c002_346d) == nil && made.extent(of: 0xffff_ffff_c002_346d) == nil)
+    }
+
     @Test("probe set full: socket, bind, listen, accept and the receive copy have observed chains, each reaching its operation's own functions")
     func fullProbeSet() throws {
         let (calls, _) = try traceCalls(try TestSupport.serverAndClientScript(port: TestSupport.freshPort()), options: ["--probe-set", "full"])
@@ -179,6 +204,49 @@ struct KernelTests {
         #expect(ready.allSatisfy { ["tcp_data_ready_softirq", "tcp_accept_ready_softirq"].contains($0.operation) }, "\(ready.map(\.operation))")
         #expect(ready.contains { $0.operation == "tcp_data_ready_softirq" && inOrder(["tcp_rcv_established", "tcp_data_queue", "sock_def_readable"], in: $0.observed) })
         Self.expectEveryChainModelled(calls)
+    }
+
+    @Test("probe set full: a capture socket (AF_PACKET) woken at sock:sk_data_ready as a segment passes is no TCP operation's: its softirq part unmodelled, for that reason (audit 50 F2: tcp_data_ready_softirq)",
+          .enabled(if: TestSupport.canObserveKernel, "needs kernel sampling"))
+    func captureSocketWakeUpsNotTCP() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("capture") + ".jsonl", timeline = TestSupport.temporaryFile("capture") + ".txt"
+        let script = TestSupport.temporaryFile("capture") + ".py"
+        // A packet socket on lo takes a copy of every segment (dev_queue_xmit_nit on the way out,
+        // the receive's taps on the way in), woken each time; the program never reads it.
+        try """
+            import socket
+            p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); p.bind(('lo', 0))
+            L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+            c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            for i in range(20):
+                c.send(b'x' * 100); a.recv(100); a.send(b'y' * 100); c.recv(100)
+            c.close(); a.close(); L.close(); p.close()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--probe-set", "full", "--save", trace, "-o", timeline,
+                                                                   "/usr/bin/python3", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        var woken: [(sample: KernelSample, alignments: [ChainAlignment])] = []
+        for record in try TraceFileReader(path: trace).records {
+            if case let .syscall(call) = record {
+                for sample in call.kernel?.samples ?? [] where sample.tracepoint == "sock:sk_data_ready" && sample.fields["family"]?.number == 17 {
+                    woken.append((sample, call.kernel?.alignments.filter { $0.sample == sample.heading } ?? []))
+                }
+            }
+            if case let .kernelEvent(sample) = record, sample.tracepoint == "sock:sk_data_ready", sample.fields["family"]?.number == 17 {
+                woken.append((sample, sample.alignments ?? []))
+            }
+        }
+        // The kernel's own witness: the tracepoint's family field, and the packet socket's receive on the stack.
+        let inSoftirqs = woken.filter { $0.sample.sides.softirq && $0.sample.chain.contains { $0 == "packet_rcv" || $0 == "tpacket_rcv" } }
+        try #require(!inSoftirqs.isEmpty, "no capture socket woken in a receive softirq: \(woken.map(\.sample.chain))")
+        for (sample, alignments) in inSoftirqs {
+            let softirq = alignments.filter { !$0.isSyscallPart }
+            #expect(softirq.isEmpty, "\(sample.chain): \(softirq.map(\.operation))")
+        }
+        let text = try String(contentsOfFile: timeline, encoding: .utf8)
+        #expect(text.contains("unmodelled (the socket sock:sk_data_ready names is an AF_PACKET socket (its family field), and the model's softirq operations are IP sockets')"),
+                "\(text.prefix(6000))")
     }
 
     /// Every chain of a full-set trace (allocations, route lookups and state

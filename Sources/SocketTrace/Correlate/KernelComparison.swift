@@ -48,8 +48,17 @@ public struct KernelComparison: Sendable, Codable {
 
     public var timings: [Timing] = []
     public var unmodelled: [Unmodelled] = []
-    /// Kernel events recorded outside every traced call (timers, other tasks' softirq work).
+    /// Kernel events recorded outside every traced call, of every kind
+    /// below (audit 50 F3: the line that said "outside every traced call"
+    /// counted only the first kind, 0 beside 31 such events).
+    public var eventsOutsideCalls = 0
+    /// Of them: taken in traced threads between their calls, not known to
+    /// be work for a traced connection or another connection's.
     public var outsideCalls = 0
+    /// Of them: work for traced connections outside the traced tasks; the
+    /// same taken in traced threads between their calls; other
+    /// connections' packets and events (taken out of the calls).
+    public var elsewhereEvents = 0, betweenCallsEvents = 0, otherFlowEvents = 0
     /// Softirq samples under calls, by whose packet they handled
     /// (`PacketFlow.Owner`), and other connections' packets taken out of
     /// the calls they were sampled in.
@@ -74,7 +83,13 @@ public struct KernelComparison: Sendable, Codable {
     /// release's first sample.
     public init(calls: [SyscallInvocation], strayEvents: [KernelSample], exits: [ProcessEvent] = []) {
         // Not counted outside the calls: other connections' packets taken out of calls, and work for traced connections.
-        outsideCalls = strayEvents.filter { $0.task == nil && $0.flow?.owner != .otherFlow }.count
+        eventsOutsideCalls = strayEvents.count
+        for event in strayEvents {
+            if event.flow?.owner == .otherFlow { otherFlowEvents += 1 }
+            else if event.task == nil { outsideCalls += 1 }
+            else if event.inTracedTask != nil { betweenCallsEvents += 1 }
+            else { elsewhereEvents += 1 }
+        }
         unknownBetweenCalls = strayEvents.filter { $0.task == nil && $0.inTracedTask != nil && $0.flow?.owner == .unverified }.count
         for event in strayEvents where event.task != nil {
             let operation = event.alignments?.first?.operation ?? "(unmodelled) " + event.tracepoint
@@ -210,11 +225,13 @@ public struct KernelComparison: Sendable, Codable {
         for chain in unmodelled {
             out += "  \(chain.context) (×\(chain.samples)): " + chain.frames.joined(separator: " → ") + "\n"
         }
-        out += "kernel events outside every traced call: \(outsideCalls)"
-        if unknownBetweenCalls > 0 {
-            out += ", of which \(unknownBetweenCalls) softirq work run in traced threads between their calls for packets not known to be a traced socket's"
-        }
-        out += "\n"
+        out += "kernel events outside every traced call: \(eventsOutsideCalls)"
+        let kinds = [outsideCalls == 0 ? nil : "\(outsideCalls) in traced threads between their calls"
+                        + (unknownBetweenCalls == 0 ? "" : ", \(unknownBetweenCalls) of them softirq work for packets not known to be a traced socket's"),
+                     elsewhereEvents == 0 ? nil : "\(elsewhereEvents) work for traced connections outside the traced tasks",
+                     betweenCallsEvents == 0 ? nil : "\(betweenCallsEvents) work for traced connections in traced threads between their calls",
+                     otherFlowEvents == 0 ? nil : "\(otherFlowEvents) other connections', taken out of the calls"].compactMap { $0 }
+        out += (kinds.isEmpty ? "" : " (" + kinds.joined(separator: "; ") + ")") + "\n"
         let owners: [(PacketFlow.Owner, String)] = [(.ownSocket, "sent by the call's socket"), (.peer, "sent to it by its peer"), (.kernelReply, "the kernel's answers to its packets"),
                                                     (.unverified, "unverified"), (.otherFlow, "other connections' (taken out of the calls)")]
         if !elsewhere.isEmpty {

@@ -114,12 +114,18 @@ extension ChainAligner {
 
 extension SocketKind {
     /// Whether a softirq operation declared for these sockets can handle
-    /// packets of `family` (nil: not known, any can).
+    /// packets of `family` (nil: not known, any can). The model's softirq
+    /// operations are IP's (their paths run through IP's receive, or TCP's
+    /// timers), whatever sockets they declare: a socket of another family
+    /// named by the sample (tcpdump's AF_PACKET socket woken at
+    /// sock:sk_data_ready as a segment left) is none of theirs (audit 50
+    /// F2: put under tcp_data_ready_softirq, "TCP data queued").
     func fits(family: UInt64?) -> Bool {
         guard let family else { return true }
         switch self {
-        case .tcp6, .udp6: return family == AddressFamily.inet6
-        default: return true
+        case .tcp6, .udp6, .inet6: return family == AddressFamily.inet6
+        case .unix, .unixStream, .unixDatagram: return family == AddressFamily.unix
+        default: return family == AddressFamily.inet || family == AddressFamily.inet6
         }
     }
 }
@@ -138,13 +144,22 @@ extension KernelSample {
     /// The address family of the packets of the socket a tracepoint names
     /// (tcp:tcp_retransmit_skb's `family`): AF_INET6, or AF_INET for an
     /// IPv4 socket or an IPv6 one with IPv4-mapped addresses (its packets
-    /// go the IPv4 way); nil when the sample names none.
+    /// go the IPv4 way), or the socket's own family (AF_PACKET: a capture
+    /// socket woken at sock:sk_data_ready); nil when the sample names none.
     var pathFamily: UInt64? {
-        guard let family = fields["family"]?.number else { return nil }
-        guard UInt64(family) == AddressFamily.inet6 else { return UInt64(family) == AddressFamily.inet ? AddressFamily.inet : nil }
+        guard let family = fields["family"]?.number, family >= 0 else { return nil }
+        guard UInt64(family) == AddressFamily.inet6 else { return UInt64(family) }
         if case let .bytes(v6)? = fields["daddr_v6"], v6.count == 16, v6[0..<10].allSatisfy({ $0 == 0 }), v6[10] == 0xff, v6[11] == 0xff {
             return AddressFamily.inet
         }
         return AddressFamily.inet6
+    }
+
+    /// Why no softirq operation can be this sample's, when its own fields
+    /// say so: the socket it names is not an IP socket (nil otherwise).
+    var notAnIPSocket: String? {
+        guard let family = pathFamily, family != AddressFamily.inet, family != AddressFamily.inet6 else { return nil }
+        return "the socket \(tracepoint) names is an \(SocketConstants.addressFamilies.name(family) ?? "AF \(family)") socket (its family field), "
+            + "and the model's softirq operations are IP sockets'"
     }
 }

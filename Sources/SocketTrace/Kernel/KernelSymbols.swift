@@ -1,5 +1,6 @@
 import CSyscall
 import Glibc
+import Synchronization
 
 /// The kernel's function symbols from /proc/kallsyms: resolves call-chain
 /// addresses to names, and answers whether a function exists as a symbol
@@ -37,6 +38,11 @@ public final class KernelSymbols {
             return text.withUnsafeBufferPointer {
                 String(decoding: UnsafeBufferPointer(rebasing: $0[Int(symbol.start)..<Int(symbol.start) + length]), as: UTF8.self)
             }
+        }
+
+        /// Whether the symbol's name begins with `prefix`.
+        func startsWith(_ symbol: Symbol, _ prefix: [UInt8]) -> Bool {
+            Int(symbol.length) >= prefix.count && text[Int(symbol.start)..<Int(symbol.start) + prefix.count].elementsEqual(prefix)
         }
 
         /// The symbol at `index` in `symbols`, if its name (base or whole) is `name`.
@@ -261,10 +267,54 @@ public final class KernelSymbols {
     /// function (`do_softirq.part.0`), that copy's whole name, the symbol
     /// `offset` counts from; nil when it is the function's own symbol.
     public func location(of address: UInt64) -> (function: String, offset: UInt64, symbol: String?)? {
+        if let own = ownProgram(at: address) { return (own.name, address - own.start, nil) }
         let table = self.table
-        return index(containing: address, in: table).map {
-            let symbol = table.symbols[$0]
-            return (table.name(symbol), address &- symbol.address, symbol.length == symbol.baseLength ? nil : table.name(symbol, base: false))
+        guard let index = plausibleIndex(containing: address, in: table) else {
+            return ownProgram(at: address).map { ($0.name, address - $0.start, nil) }
+        }
+        let symbol = table.symbols[index]
+        return (table.name(symbol), address &- symbol.address, symbol.length == symbol.baseLength ? nil : table.name(symbol, base: false))
+    }
+
+    /// No kernel function is this long: an address this far past the last
+    /// symbol below it is in none of them (the BPF area above the kernel's
+    /// text, a gigabyte past `_einittext`).
+    static let longestFunction: UInt64 = 1 << 20
+
+    /// The symbol containing `address`, unless it is too far below it to
+    /// be its function (then nil), or a BPF program's that may be one of
+    /// sockettrace's own, which the kept kallsyms copy leaves out (then
+    /// those are read, and nil if one holds it: `ownProgram` answers).
+    func plausibleIndex(containing address: UInt64, in table: Table) -> Int? {
+        guard let index = index(containing: address, in: table) else { return nil }
+        let symbol = table.symbols[index]
+        let far = address &- symbol.address >= Self.longestFunction
+        if far || table.startsWith(symbol, Self.bpfProgramPrefix) {
+            if refreshOwnPrograms(for: address) { return nil }
+        }
+        return far ? nil : index
+    }
+
+    static let bpfProgramPrefix = Array("bpf_prog_".utf8)
+
+    /// sockettrace's own BPF programs (`OwnProgramSymbols`), read when a
+    /// frame first falls where one may be.
+    private let ownPrograms = Mutex<(programs: [OwnProgramSymbols.Program], read: MonotonicTime?)>(([], nil))
+
+    func ownProgram(at address: UInt64) -> OwnProgramSymbols.Program? {
+        ownPrograms.withLock { own in own.programs.first { $0.contains(address) } }
+    }
+
+    /// Reads the own programs again (at most every 50 ms: they are loaded
+    /// as the trace starts); whether one of them holds `address`.
+    func refreshOwnPrograms(for address: UInt64) -> Bool {
+        ownPrograms.withLock { own in
+            let now = MonotonicTime.now()
+            if own.read.map({ now.nanoseconds &- $0.nanoseconds >= 50_000_000 }) ?? true {
+                own.programs = OwnProgramSymbols.loaded(named: KallsymsCache.ownPrograms)
+                own.read = now
+            }
+            return own.programs.contains { $0.contains(address) }
         }
     }
 
@@ -283,8 +333,11 @@ public final class KernelSymbols {
     /// The function containing `address`: its name, start, and where the
     /// next symbol begins (the most its code can span).
     public func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? {
+        if let own = ownProgram(at: address) { return (own.name, own.start, own.start + own.length) }
         let table = self.table
-        guard let index = index(containing: address, in: table) else { return nil }
+        guard let index = plausibleIndex(containing: address, in: table) else {
+            return ownProgram(at: address).map { ($0.name, $0.start, $0.start + $0.length) }
+        }
         let start = table.symbols[index].address
         let end = table.symbols[(index + 1)...].first { $0.address > start }?.address ?? start + 4096
         return (table.name(table.symbols[index]), start, end)

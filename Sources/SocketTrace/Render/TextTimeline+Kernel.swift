@@ -228,7 +228,7 @@ extension TextTimeline {
             writeWrapped(connecting, separator: " → ", extraIndent: "  ")
         }
         if !names.softirq.isEmpty {
-            annotated(softirqAlignment, frames: names.softirq, title: kind, prefix: [])
+            annotated(softirqAlignment, frames: names.softirq, title: kind, prefix: [], unmodelledBecause: sample.notAnIPSocket)
         }
         if let flow = sample.flow {
             let colour = flow.owner == .unverified ? Self.yellow : Self.dim
@@ -266,8 +266,10 @@ extension TextTimeline {
     /// A part's heading (operation and verdict, or unmodelled), its frames
     /// with the model's functions marked, and the evidence for each model
     /// function missing from it (once per trace).
-    func annotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
-        guard let alignment, captured == nil else { return writeAnnotated(alignment, frames: frames, title: title, prefix: prefix) }
+    func annotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String], unmodelledBecause: String? = nil) {
+        guard let alignment, captured == nil else {
+            return writeAnnotated(alignment, frames: frames, title: title, prefix: prefix, unmodelledBecause: unmodelledBecause)
+        }
         let key = AnnotatedKey(shape: alignment.shape, frames: frames, title: title, prefix: prefix)
         if let known = annotatedLines[key] { return output.write(known) }
         let before = explained.count
@@ -282,11 +284,11 @@ extension TextTimeline {
         annotatedLines[key] = text
     }
 
-    func writeAnnotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String]) {
+    func writeAnnotated(_ alignment: ChainAlignment?, frames: [String], title: String, prefix: [String], unmodelledBecause: String? = nil) {
         guard let alignment else {
-            let why = title == "syscall" ? "the model has no operation for this call on this socket"
+            let why = unmodelledBecause ?? (title == "syscall" ? "the model has no operation for this call on this socket"
                 : title == "exit" ? "the model has no operation for this release at the process's end"
-                : "no softirq operation of the model explains these frames better than another"
+                : "no softirq operation of the model explains these frames better than another")
             writeWrapped(["  \(title): " + paint("unmodelled", Self.yellow) + " (\(why))"], separator: " ", extraIndent: "", continuation: "  ")
             writeWrapped(prefix + frames.map { paint("+" + $0, Self.yellow) }, separator: " → ", extraIndent: "  ")
             return
