@@ -85,14 +85,24 @@ public final class TextTimeline: TraceSink {
         if start == nil { start = time }
         let elapsed = Double(time.nanoseconds &- origin.nanoseconds) / 1e9
         let pid = pids[tid] ?? tid
-        var who = task ?? "\(processName(pid))[\(pid)"
+        let name = task == nil ? processName(pid) : nil
+        let colour = colours[pid] ?? ""
+        // The same few tasks lead every line: made once each (while the
+        // process, its name and colour hold: an exec renames it).
+        if task == nil, let known = leaders[tid], known.pid == pid, known.name == name, known.colour == colour {
+            return formatSeconds(elapsed) + "  " + known.text
+        }
+        var who = task ?? "\(name!)[\(pid)"
         if task == nil {
             if tid != pid { who += "/\(tid)" }
             who += "]"
         }
-        let padded = who + String(repeating: " ", count: max(1, 22 - who.count))
-        return formatSeconds(elapsed) + "  " + paint(padded, colours[pid] ?? "")
+        let padded = paint(who + String(repeating: " ", count: max(1, 22 - who.count)), colour)
+        if task == nil, let name { leaders[tid] = (pid, name, colour, padded) }
+        return formatSeconds(elapsed) + "  " + padded
     }
+    /// Each thread's part of its lines' leader, with what it was made from.
+    var leaders: [Int32: (pid: Int32, name: String, colour: String, text: String)] = [:]
 
     func formatSeconds(_ value: Double) -> String {
         let micros = Int((value * 1e6).rounded())
