@@ -659,6 +659,72 @@ struct ConnectionPairingTests {
                 && rendered.contains("dropped on arrival (skb#58;kfree_skb NETFILTER_DROP)"), "\(rendered)")
     }
 
+    @Test("the handshake on loopback: the SYN-ACK drawn where it was sampled leaving (in the SYN's receive on the connect's stack), the ACK at ESTABLISHED, so the gaps drawn are the samples' (audit 51 N3)",
+          .enabled(if: TestSupport.canObserveKernel, "needs kernel sampling"))
+    func synAckDrawnWhereItLeft() throws {
+        let port = TestSupport.freshPort()
+        let records = try tracePython("""
+            import socket
+            L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+            c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            c.close(); a.close(); L.close()
+            """, name: "synack-time", kernel: "on")
+        var connects: [SyscallInvocation] = []
+        for case let .syscall(call) in records where call.syscall == .connect { connects.append(call) }
+        let connect = try #require(connects.first)
+        // The kernel's sample of the SYN-ACK leaving, built by tcp_v4_send_synack in the SYN's receive.
+        let synAck = try #require(connect.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" && $0.chain.contains("tcp_v4_send_synack") },
+                                  "no SYN-ACK sampled in the connect: \(connect.kernel?.samples.map(\.heading) ?? [])")
+        let established = try #require(connect.kernel?.samples.first { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["newstate"]?.number == TCPState.established })
+        let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
+        var drawn: [String: MonotonicTime] = [:]
+        for case let .message(_, _, text, _, time) in diagram.steps where ["SYN", "SYN-ACK", "ACK"].contains(text) && drawn[text] == nil { drawn[text] = time }
+        #expect(drawn["SYN-ACK"] == synAck.time && drawn["ACK"] == established.time, "\(drawn) vs \(synAck.time), \(established.time)")
+    }
+
+    @Test("the server's FIN dropped by an output rule on its close's own path: drawn as not sent, with the drop, not \"no FIN\" (audit 51 N2)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func finDroppedBeforeLeaving() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("fin-dropped") + ".jsonl"
+        let witness = TestSupport.temporaryFile("fin-dropped") + ".txt"
+        // The client closes first; the server, in CLOSE_WAIT, closes: its FIN (LAST_ACK) is dropped on output.
+        let result = try traceInNamespace(
+            client: """
+                import socket
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                c.send(b'hello'); assert a.recv(10) == b'hello'
+                c.close(); assert a.recv(10) == b''
+                a.close(); L.close()
+                """,
+            setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && "
+                + "nft add rule inet nf h tcp sport \(port) tcp flags fin drop",
+            witness: """
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { $skb = (struct sk_buff *)args->skbaddr;
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if (bswap($th->source) == \(port) && $th->fin) { printf("FIN DROPPED %lld\\n", args->skbaddr); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("FIN DROPPED ") }
+            .compactMap { Int64($0.split(separator: " ")[2]) }
+        try #require(!dropped.isEmpty, "the witness saw no FIN dropped: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        let records = try TraceFileReader(path: trace).records
+        let server = SocketEndpoint.inet(address: "127.0.0.1", port: UInt16(port))
+        // The server's close, and in it the drop the witness saw.
+        var serverClose: SyscallInvocation?
+        for case let .syscall(call) in records where call.syscall == .close && call.socket?.local == server && call.socket?.peer != nil { serverClose = call }
+        let close = try #require(serverClose, "no close of the accepted socket")
+        let drop = try #require(close.kernel?.samples.first { $0.tracepoint == "skb:kfree_skb" && $0.skbAddress.map(dropped.contains) == true },
+                                "the witness's drop not sampled in the server's close: \(close.kernel?.samples.map(\.heading) ?? [])")
+        #expect(drop.chain.contains("__tcp_transmit_skb"))
+        let rendered = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: nil)))
+        #expect(rendered.contains("FIN not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this close)#59; left in TCP's queue")
+                && !rendered.contains("no FIN#58; none was sampled"), "\(rendered)")
+    }
+
     @Test("the first SYN-ACK dropped by an output rule: the one answering the retransmitted SYN, sent outside the traced calls, drawn (audit 49 N1)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

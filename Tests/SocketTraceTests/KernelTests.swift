@@ -158,16 +158,18 @@ struct KernelTests {
         #expect(text.read(0x1000, count: 16) == nil)
     }
 
-    @Test("a frame in sockettrace's own kernel-code reader is named as the live kallsyms names it, though the kept copy leaves it out; an address far past every symbol is none's (audit 50 F1: `_einittext`)",
+    @Test("a frame in a BPF program is named as the live kallsyms names it, for the programs loaded at the sample's time: its own code reader (left out of the kept copy), one loaded after the symbols were read, none for a program kallsyms listed but gone or one loaded after the sample (audit 50 F1, audit 51 N1)",
           .enabled(if: TestSupport.canObserveKernel, "needs root to load BPF and read kallsyms"))
-    func ownProgramFramesNamed() throws {
+    func bpfProgramFramesNamed() throws {
+        // The symbols as the kept copy holds them, read before the programs below are loaded.
+        let symbols = KernelSymbols(kallsyms: KallsymsCache.withoutOwnPrograms(try #require(ProcFile.bytes("/proc/kallsyms"))))
+        let before = MonotonicTime.now()
         let text = try KernelText()
-        let live = try #require(ProcFile.bytes("/proc/kallsyms"))
-        // What the kept copy holds: the live text without sockettrace's own programs.
-        let symbols = KernelSymbols(kallsyms: KallsymsCache.withoutOwnPrograms(live))
-        // The witness: the kernel's own lines for the reader loaded here (and any other sockettrace's).
-        let readers = String(decoding: live, as: UTF8.self).split(separator: "\n").filter { $0.hasSuffix("_\(KernelText.name)\t[bpf]") }
+        // The witness: the kernel's own lines for the readers loaded now (this one, and any other sockettrace's).
+        let live = String(decoding: try #require(ProcFile.bytes("/proc/kallsyms")), as: UTF8.self)
+        let readers = live.split(separator: "\n").filter { $0.hasSuffix("_\(KernelText.name)\t[bpf]") }
         try #require(!readers.isEmpty, "the reader's symbol is in the live kallsyms")
+        var named = 0
         for line in readers {
             let fields = line.split(separator: " ")
             let address = try #require(UInt64(fields[0], radix: 16))
@@ -175,12 +177,18 @@ struct KernelTests {
             let found = symbols.location(of: address + 0x10)
             #expect(found?.function == name && found?.offset == 0x10, "\(line): \(String(describing: found))")
             #expect(symbols.extent(of: address + 0x10)?.start == address)
+            // Sampled before it was loaded, the frame was not in it (another program then, or none).
+            if symbols.location(of: address + 0x10, at: before)?.function != name { named += 1 }
         }
+        #expect(named >= 1, "the reader loaded by this test named for a time before its load")
         withExtendedLifetime(text) {}
-        // Past the last symbol of a kernel's text by a gigabyte, in no program: no name at all.
-        let made = KernelSymbols(kallsyms: "ffffffff81000000 T _stext\nffffffff81000100 T tcp_sendmsg\nffffffff83000000 T _einittext\n")
+        // A kallsyms line for a program no longer loaded names nothing; nor does an address a
+        // gigabyte past the last symbol of a kernel's text.
+        let made = KernelSymbols(kallsyms: "ffffffff81000000 T _stext\nffffffff81000100 T tcp_sendmsg\nffffffff83000000 T _einittext\n"
+                                 + "ffffffffc0f00000 t bpf_prog_0123456789abcdef_gone\t[bpf]\n")
         #expect(made.location(of: 0xffff_ffff_8100_0180)?.function == "tcp_sendmsg")
         #expect(made.location(of: 0xffff_ffff_c002_346d) == nil && made.extent(of: 0xffff_ffff_c002_346d) == nil)
+        #expect(made.location(of: 0xffff_ffff_c0f0_0010) == nil, "\(String(describing: made.location(of: 0xffff_ffff_c0f0_0010)))")
     }
 
     @Test("probe set full: socket, bind, listen, accept and the receive copy have observed chains, each reaching its operation's own functions")

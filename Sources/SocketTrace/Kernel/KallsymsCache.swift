@@ -64,10 +64,14 @@ struct KallsymsCache {
     /// `text` without the symbols of sockettrace's own BPF programs (the
     /// kernel-code reader `bpf_prog_TAG_st_ktext [bpf]`, the data-call
     /// recorder's `st_enter` and `st_exit`, the sampler of packets sent
-    /// elsewhere, `st_tx_elsewhere`): one loaded by this run, or by
-    /// another sockettrace running beside it, may be listed though the key
-    /// was told before it; it is gone when the copy serves.
-    static let ownPrograms = [KernelText.name, DataCallCapture.enterProgram, DataCallCapture.exitProgram, ElsewhereTransmits.programName]
+    /// elsewhere, `st_tx_elsewhere`, and of drops elsewhere,
+    /// `st_drop_elsewhe`): one loaded by this run, or by another
+    /// sockettrace running beside it, may be listed though the key was told
+    /// before it; it is gone when the copy serves. (Names as the kernel
+    /// keeps them: 15 bytes at most. No frame is named from a BPF program's
+    /// kallsyms line anyway: `BPFProgramImages`.)
+    static let ownPrograms = [KernelText.name, DataCallCapture.enterProgram, DataCallCapture.exitProgram, ElsewhereTransmits.programName,
+                              ElsewhereTransmits.dropProgramName].map { String($0.utf8.prefix(15))! }
 
     static func withoutOwnPrograms(_ text: [UInt8]) -> [UInt8] {
         let markers = ownPrograms.map { Array("_\($0)\t[bpf]".utf8).reversed() }

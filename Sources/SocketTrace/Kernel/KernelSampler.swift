@@ -437,7 +437,7 @@ public final class KernelSampler {
     /// program kept.
     func kernelSample(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
                       addresses: [UInt64], fields: [String: TracepointValue], heading: String? = nil) -> KernelSample {
-        let (chain, offsets, symbols, sources, inlined, sides, serial) = symbolized(addresses)
+        let (chain, offsets, symbols, sources, inlined, sides, serial) = symbolized(addresses, at: time)
         var sample = KernelSample(tracepoint: tracepoint, role: role, pid: pid, tid: tid, time: time, cpu: cpu, chain: chain, fields: fields,
                                   heading: heading)
         sample.knownSides = sides
@@ -453,8 +453,11 @@ public final class KernelSampler {
     /// Function names (and, with `--vmlinux`, source lines) of a chain's
     /// addresses. A workload repeats a few chains: each distinct one is
     /// looked up once and its arrays shared by every sample that has it.
-    func symbolized(_ addresses: [UInt64]) -> Symbolized {
+    func symbolized(_ addresses: [UInt64], at time: MonotonicTime? = nil) -> Symbolized {
         if let known = chainCache[addresses] { return known }
+        // A frame in a BPF program (or in nothing known) is named for the
+        // programs loaded at this sample's time: such a chain is not kept.
+        var lasting = true
         var chain: [String] = []
         chain.reserveCapacity(addresses.count)
         var offsets: [UInt64] = []
@@ -465,7 +468,8 @@ public final class KernelSampler {
         var sources: [String]? = sourceResolver == nil ? nil : []
         var inlined: [[InlinedCall]]? = sourceResolver == nil ? nil : []
         for ip in addresses {
-            let location = symbols.location(of: ip)
+            let location = symbols.location(of: ip, at: time)
+            if location.map({ $0.function.hasPrefix("bpf_prog_") }) ?? true { lasting = false }
             chain.append(location?.function ?? "0x" + String(ip, radix: 16))
             offsets.append(location?.offset ?? 0)
             names.append(location?.symbol ?? chain[chain.count - 1])
@@ -480,8 +484,9 @@ public final class KernelSampler {
                 } ?? [])
             }
         }
-        if chainCache.count >= Self.chainCacheLimit { chainCache.removeAll(keepingCapacity: true) }
         let found = (chain, offsets, copies ? names : nil, sources, inlined, ChainAligner.sides(chain), KernelSample.newChainSerial())
+        guard lasting else { return found }
+        if chainCache.count >= Self.chainCacheLimit { chainCache.removeAll(keepingCapacity: true) }
         chainCache[addresses] = found
         return found
     }

@@ -266,14 +266,17 @@ public final class KernelSymbols {
     /// is. `symbol`: when the address lies in a compiler's copy of the
     /// function (`do_softirq.part.0`), that copy's whole name, the symbol
     /// `offset` counts from; nil when it is the function's own symbol.
-    public func location(of address: UInt64) -> (function: String, offset: UInt64, symbol: String?)? {
-        if let own = ownProgram(at: address) { return (own.name, address - own.start, nil) }
+    public func location(of address: UInt64, at time: MonotonicTime? = nil) -> (function: String, offset: UInt64, symbol: String?)? {
         let table = self.table
-        guard let index = plausibleIndex(containing: address, in: table) else {
-            return ownProgram(at: address).map { ($0.name, address - $0.start, nil) }
+        switch resolve(address, in: table, at: time) {
+        case let .symbol(index):
+            let symbol = table.symbols[index]
+            return (table.name(symbol), address &- symbol.address, symbol.length == symbol.baseLength ? nil : table.name(symbol, base: false))
+        case let .program(image):
+            return (image.name, address - image.start, nil)
+        case .none:
+            return nil
         }
-        let symbol = table.symbols[index]
-        return (table.name(symbol), address &- symbol.address, symbol.length == symbol.baseLength ? nil : table.name(symbol, base: false))
     }
 
     /// No kernel function is this long: an address this far past the last
@@ -281,40 +284,46 @@ public final class KernelSymbols {
     /// text, a gigabyte past `_einittext`).
     static let longestFunction: UInt64 = 1 << 20
 
-    /// The symbol containing `address`, unless it is too far below it to
-    /// be its function (then nil), or a BPF program's that may be one of
-    /// sockettrace's own, which the kept kallsyms copy leaves out (then
-    /// those are read, and nil if one holds it: `ownProgram` answers).
-    func plausibleIndex(containing address: UInt64, in table: Table) -> Int? {
-        guard let index = index(containing: address, in: table) else { return nil }
-        let symbol = table.symbols[index]
-        let far = address &- symbol.address >= Self.longestFunction
-        if far || table.startsWith(symbol, Self.bpfProgramPrefix) {
-            if refreshOwnPrograms(for: address) { return nil }
+    enum Resolved {
+        case symbol(Int)
+        case program(BPFProgramImages.Image)
+        case none
+    }
+
+    /// What holds `address`: a kallsyms symbol; or, where kallsyms has a
+    /// BPF program's symbol below it or nothing within reach, the image of
+    /// a program loaded now, and loaded by `time` when it is given
+    /// (`BPFProgramImages`); or nothing known.
+    func resolve(_ address: UInt64, in table: Table, at time: MonotonicTime?) -> Resolved {
+        let index = index(containing: address, in: table)
+        if let index, address &- table.symbols[index].address < Self.longestFunction,
+           !table.startsWith(table.symbols[index], Self.bpfProgramPrefix) {
+            return .symbol(index)
         }
-        return far ? nil : index
+        return programImage(at: address, time: time).map { .program($0) } ?? .none
     }
 
     static let bpfProgramPrefix = Array("bpf_prog_".utf8)
 
-    /// sockettrace's own BPF programs (`OwnProgramSymbols`), read when a
-    /// frame first falls where one may be.
-    private let ownPrograms = Mutex<(programs: [OwnProgramSymbols.Program], read: MonotonicTime?)>(([], nil))
+    /// The loaded programs' images, read when a frame first falls where one
+    /// may be, and again (at most every 50 ms) when one falls in none.
+    private let programs = Mutex<(images: [BPFProgramImages.Image], read: MonotonicTime?, bootOffset: UInt64)>(([], nil, 0))
 
-    func ownProgram(at address: UInt64) -> OwnProgramSymbols.Program? {
-        ownPrograms.withLock { own in own.programs.first { $0.contains(address) } }
-    }
-
-    /// Reads the own programs again (at most every 50 ms: they are loaded
-    /// as the trace starts); whether one of them holds `address`.
-    func refreshOwnPrograms(for address: UInt64) -> Bool {
-        ownPrograms.withLock { own in
-            let now = MonotonicTime.now()
-            if own.read.map({ now.nanoseconds &- $0.nanoseconds >= 50_000_000 }) ?? true {
-                own.programs = OwnProgramSymbols.loaded(named: KallsymsCache.ownPrograms)
-                own.read = now
+    func programImage(at address: UInt64, time: MonotonicTime?) -> BPFProgramImages.Image? {
+        programs.withLock { known in
+            func find() -> BPFProgramImages.Image? {
+                known.images.first { image in
+                    // A program loaded after the sample was not what ran there.
+                    image.contains(address) && (time.map { image.loaded <= $0.nanoseconds &+ known.bootOffset } ?? true)
+                }
             }
-            return own.programs.contains { $0.contains(address) }
+            if let found = find() { return found }
+            let now = MonotonicTime.now()
+            guard known.read.map({ now.nanoseconds &- $0.nanoseconds >= 50_000_000 }) ?? true else { return nil }
+            known.images = BPFProgramImages.loaded()
+            known.bootOffset = BPFProgramImages.bootOffset()
+            known.read = now
+            return find()
         }
     }
 
@@ -333,14 +342,17 @@ public final class KernelSymbols {
     /// The function containing `address`: its name, start, and where the
     /// next symbol begins (the most its code can span).
     public func extent(of address: UInt64) -> (function: String, start: UInt64, end: UInt64)? {
-        if let own = ownProgram(at: address) { return (own.name, own.start, own.start + own.length) }
         let table = self.table
-        guard let index = plausibleIndex(containing: address, in: table) else {
-            return ownProgram(at: address).map { ($0.name, $0.start, $0.start + $0.length) }
+        switch resolve(address, in: table, at: nil) {
+        case let .symbol(index):
+            let start = table.symbols[index].address
+            let end = table.symbols[(index + 1)...].first { $0.address > start }?.address ?? start + 4096
+            return (table.name(table.symbols[index]), start, end)
+        case let .program(image):
+            return (image.name, image.start, image.start + image.length)
+        case .none:
+            return nil
         }
-        let start = table.symbols[index].address
-        let end = table.symbols[(index + 1)...].first { $0.address > start }?.address ?? start + 4096
-        return (table.name(table.symbols[index]), start, end)
     }
 
     /// The whole name (compiler suffix included) of the symbol containing `address`.

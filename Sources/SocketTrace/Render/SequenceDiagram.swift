@@ -246,7 +246,8 @@ public struct SequenceDiagram: Sendable {
             let child = stateChange(ofClient: false, to: TCPState.synRecv, after: call.entryTime)
             let carried: Bool? = established.flatMap { established in child.map { $0.time < established.time } }
             if let established {
-                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: established.time), at: established.time)
+                let synAck = Self.synAckSent(in: call, until: established.time)?.time ?? established.time
+                add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: synAck), at: synAck)
                 add(.note(over: [.clientKernel], text: "ESTABLISHED (\(established.heading))"), at: established.time)
             } else if call.result?.failed == false {
                 add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: exit), at: exit)
@@ -609,7 +610,8 @@ public struct SequenceDiagram: Sendable {
                     // the connect all the same (audit 26 F1: always drawn after).
                     let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
                     func drawHandshake(_ change: KernelSample, _ when: String) {
-                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: change.time), at: change.time)
+                        let synAck = Self.synAckSent(in: call, until: change.time)?.time ?? change.time
+                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: synAck), at: synAck)
                         add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: change.time), at: change.time)
                         add(.note(over: [.clientKernel], text: "\(when) (\(change.heading))"), at: change.time)
                     }
@@ -676,7 +678,11 @@ public struct SequenceDiagram: Sendable {
                         // client took in is not sampled (audit 43 F2: drawn twice).
                         add(.message(from: .clientKernel, to: .serverKernel, text: "ACK (a SYN-ACK taken in: ESTABLISHED)", reply: false, time: at), at: at)
                     } else {
-                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: at), at: at)
+                        // Where the SYN-ACK was sampled leaving (in the SYN's
+                        // receive on the connect's stack), not at ESTABLISHED
+                        // (audit 51 N3: the gap before it drawn 20 µs long).
+                        let synAck = Self.synAckSent(in: call, until: at)?.time ?? at
+                        add(.message(from: .serverKernel, to: .clientKernel, text: "SYN-ACK", reply: false, time: synAck), at: synAck)
                         add(.message(from: .clientKernel, to: .serverKernel, text: "ACK", reply: false, time: at), at: at)
                     }
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
@@ -897,6 +903,14 @@ public struct SequenceDiagram: Sendable {
                     // Its FIN waits behind data still queued (audit 38 M1: "no
                     // FIN: none was sampled", and the FIN never drawn).
                     finWaitsBehindQueued()
+                } else if call.syscall == .close || call.argument(1) != 0,
+                          let dropped = Self.closingSegmentDropped(call, reset: operation?.contains("close_reset") == true) {
+                    // Its FIN (or reset) built and dropped on the call's own
+                    // path, before any device saw it (audit 51 N2: "no FIN:
+                    // none was sampled" beside the close's own NETFILTER_DROP).
+                    let reset = operation?.contains("close_reset") == true
+                    add(.note(over: [kernel], text: "\(reset ? "RST" : "FIN") not sent: dropped before leaving (\(Self.dropCause(dropped) ?? "") in this \(call.name))"
+                              + (reset ? "" : "; left in TCP's queue")), at: dropped.time)
                 } else if call.syscall == .close {
                     let why = switch operation {
                     case _ where alreadyShut && call.kernel == nil: "shutdown sent it"
@@ -1320,6 +1334,33 @@ extension SequenceDiagram {
     /// never read, a segment kept to be sent again — and loses nothing on
     /// the way: never a drop (audit 47: "its FIN dropped on arrival" for a
     /// FIN taken in and acknowledged, freed with the closed client's queue).
+    /// The SYN-ACK sampled leaving in `call` (built in the SYN's receive on
+    /// its stack: tcp_v4_send_synack, tcp_v6_send_synack) by `until`.
+    static func synAckSent(in call: SyscallInvocation, until: MonotonicTime) -> KernelSample? {
+        (call.kernel?.samples ?? []).first { sample in
+            sample.tracepoint == KernelSample.transmitTracepoint && sample.time >= call.entryTime && sample.time <= until
+                && (sample.chain.contains("tcp_v4_send_synack") || sample.chain.contains("tcp_v6_send_synack"))
+        }
+    }
+
+    /// The segment a close or shutdown built and that was dropped on its
+    /// way out, on the call's own path: its FIN (the call's own state
+    /// change to FIN_WAIT1 or LAST_ACK sampled: the FIN was queued; built
+    /// by __tcp_transmit_skb) or, for `reset`, its RST (tcp_send_active_reset).
+    static func closingSegmentDropped(_ call: SyscallInvocation, reset: Bool) -> KernelSample? {
+        let samples = call.kernel?.samples ?? []
+        let finQueued = samples.contains { sample in
+            sample.tracepoint == "sock:inet_sock_set_state" && !sample.sides.softirq
+                && [TCPState.finWait1, TCPState.lastAck].contains(sample.fields["newstate"]?.number ?? -1)
+        }
+        guard reset || finQueued else { return nil }
+        return samples.first { drop in
+            dropCause(drop) != nil && !isDroppedOnArrival(drop) && !drop.sides.softirq
+                && !drop.chain.contains(where: KernelSample.packetReceiveFrames.contains)
+                && drop.chain.contains(reset ? "tcp_send_active_reset" : "__tcp_transmit_skb")
+        }
+    }
+
     static func dropCause(_ sample: KernelSample) -> String? {
         guard sample.tracepoint == "skb:kfree_skb", sample.summary.hasPrefix("drop: "), !isQueuePurge(sample) else { return nil }
         return sample.heading.replacingOccurrences(of: "drop: ", with: "")
