@@ -659,7 +659,39 @@ struct ConnectionPairingTests {
                 && rendered.contains("dropped on arrival (skb#58;kfree_skb NETFILTER_DROP)"), "\(rendered)")
     }
 
-    @Test("the handshake on loopback: the SYN-ACK drawn where it was sampled leaving (in the SYN's receive on the connect's stack), the ACK at ESTABLISHED, so the gaps drawn are the samples' (audit 51 N3)",
+    @Test("a socket shut for writing and closed at its process's exit while its FIN waits for its ACK (TCP_FIN_WAIT1 → TCP_FIN_WAIT1): one FIN drawn, the shutdown's (audit 52 A2)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
+                   "needs bpftrace, nftables and kernel sampling"))
+    func finWait1AtExitSendsNoFin() throws {
+        let port = TestSupport.freshPort()
+        let trace = TestSupport.temporaryFile("finwait1-exit") + ".jsonl"
+        let witness = TestSupport.temporaryFile("finwait1-exit") + ".txt"
+        // Every segment from the server but its SYN-ACK is dropped: the client's FIN stays unacknowledged (FIN_WAIT1) until the process exits.
+        let result = try traceInNamespace(
+            client: """
+                import os, socket, time
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                c.shutdown(socket.SHUT_WR); time.sleep(0.05)
+                os._exit(0)
+                """,
+            setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
+                + "nft add rule inet nf h 'tcp sport \(port) tcp flags & syn == 0 drop'",
+            witness: """
+                tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->dport == \(port)/ { printf("STATE %d %d\\n", args->oldstate, args->newstate); }
+                tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if (bswap($th->dest) == \(port) && $th->fin) { printf("FIN\\n"); } }
+                """,
+            into: witness, options: "--save \(trace) -o /dev/null")
+        #expect(result.status == 0, "\(result.stderr)")
+        let seen = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").map(String.init)
+        try #require(seen.contains("STATE 4 4"), "the socket was not closed in FIN_WAIT1: \(seen)")
+        let rendered = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        let fins = rendered.split(separator: "\n").filter { $0.contains("CK->>SK: FIN") }
+        #expect(fins.count == 1 && !rendered.contains("TCP_FIN_WAIT1 → TCP_FIN_WAIT1"), "witness: \(seen)\n\(rendered)")
+    }
+
+    @Test("on loopback: the SYN-ACK drawn where it was sampled leaving (in the SYN's receive on the connect's stack), the ACK at ESTABLISHED, a send's data where its segment left, so the gaps drawn are the samples' (audit 51 N3, audit 52 A3)",
           .enabled(if: TestSupport.canObserveKernel, "needs kernel sampling"))
     func synAckDrawnWhereItLeft() throws {
         let port = TestSupport.freshPort()
@@ -667,6 +699,7 @@ struct ConnectionPairingTests {
             import socket
             L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
             c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+            c.send(b'x' * 100); a.recv(100)
             c.close(); a.close(); L.close()
             """, name: "synack-time", kernel: "on")
         var connects: [SyscallInvocation] = []
@@ -680,6 +713,15 @@ struct ConnectionPairingTests {
         var drawn: [String: MonotonicTime] = [:]
         for case let .message(_, _, text, _, time) in diagram.steps where ["SYN", "SYN-ACK", "ACK"].contains(text) && drawn[text] == nil { drawn[text] = time }
         #expect(drawn["SYN-ACK"] == synAck.time && drawn["ACK"] == established.time, "\(drawn) vs \(synAck.time), \(established.time)")
+        // The send's segment, sampled leaving on its own stack: the data arrow is drawn there, not at the send's entry.
+        var sends: [SyscallInvocation] = []
+        for case let .syscall(call) in records where [.sendto, .write, .sendmsg].contains(call.syscall) { sends.append(call) }
+        let send = try #require(sends.first)
+        let segment = try #require(send.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" && !$0.sides.softirq },
+                                   "no segment sampled in the send: \(send.kernel?.samples.map(\.heading) ?? [])")
+        var data: MonotonicTime?
+        for case let .message(_, _, text, _, time) in diagram.steps where text.hasPrefix("data 100 B") { data = time }
+        #expect(data == segment.time && segment.time != send.entryTime, "\(String(describing: data)) vs \(segment.time), entry \(send.entryTime)")
     }
 
     @Test("the server's FIN dropped by an output rule on its close's own path: drawn as not sent, with the drop, not \"no FIN\" (audit 51 N2)",

@@ -182,6 +182,19 @@ struct KernelTests {
         }
         #expect(named >= 1, "the reader loaded by this test named for a time before its load")
         withExtendedLifetime(text) {}
+        // Unloaded, its image is no frame's any more, remembered or not (audit 52 A1): a frame there
+        // now is the program the live kallsyms lists at that address, or none's.
+        var second: KernelText? = try KernelText()
+        let lines = { String(decoding: ProcFile.bytes("/proc/kallsyms") ?? [], as: UTF8.self).split(separator: "\n").filter { $0.hasSuffix("\t[bpf]") } }
+        let mine = lines().filter { $0.hasSuffix("_\(KernelText.name)\t[bpf]") }.map { String($0) }.filter { !readers.map(String.init).contains($0) }
+        let line = try #require(mine.first, "the second reader's symbol")
+        let address = try #require(UInt64(line.split(separator: " ")[0], radix: 16))
+        #expect(symbols.location(of: address + 0x10)?.function == String(line.split(separator: " ")[2].split(separator: "\t")[0]))
+        second = nil
+        withExtendedLifetime(second) {}
+        let now = symbols.location(of: address + 0x10, at: MonotonicTime.now())
+        let there = lines().first { UInt64($0.split(separator: " ")[0], radix: 16) == address }.map { String($0.split(separator: " ")[2].split(separator: "\t")[0]) }
+        #expect(now?.function == there, "unloaded: \(String(describing: now)); kallsyms there: \(there ?? "none")")
         // A kallsyms line for a program no longer loaded names nothing; nor does an address a
         // gigabyte past the last symbol of a kernel's text.
         let made = KernelSymbols(kallsyms: "ffffffff81000000 T _stext\nffffffff81000100 T tcp_sendmsg\nffffffff83000000 T _einittext\n"

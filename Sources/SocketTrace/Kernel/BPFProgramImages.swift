@@ -10,9 +10,12 @@ import Glibc
 /// in bpftrace's program another program, unloaded or ended 0x3ab bytes
 /// before it (audit 51 N1). It is named from the kernel's account of each
 /// program (bpf_obj_get_info_by_fd: its image's address and length, its
-/// tag, name and load time), or not at all.
+/// tag, name and load time), loaded by the sample's time and still loaded
+/// when the frame is named, or not at all.
 struct BPFProgramImages {
     struct Image: Equatable {
+        /// The kernel's id for the program (never given to another).
+        let id: UInt32
         let start: UInt64
         let length: UInt64
         let name: String
@@ -50,9 +53,20 @@ struct BPFProgramImages {
             images.jited_func_lens = UInt64(UInt(bitPattern: sizes))
             length = UInt32(MemoryLayout<bpf_prog_info>.size)
             guard bpf_obj_get_info_by_fd(fd, &images, &length) == 0, addresses[0] != 0, sizes[0] > 0 else { continue }
-            found.append(Image(start: addresses[0], length: UInt64(sizes[0]), name: "bpf_prog_\(tag)_\(name)", loaded: info.load_time))
+            found.append(Image(id: id, start: addresses[0], length: UInt64(sizes[0]), name: "bpf_prog_\(tag)_\(name)", loaded: info.load_time))
         }
         return found
+    }
+
+    /// Whether the program `id` is still loaded. One loaded before a sample
+    /// and still loaded after it held its image's addresses at the sample
+    /// (audit 52 A1: a program unloaded, another put at the same address,
+    /// named by the first's image as it was remembered).
+    static func stillLoaded(_ id: UInt32) -> Bool {
+        let fd = bpf_prog_get_fd_by_id(id)
+        guard fd >= 0 else { return false }
+        Glibc.close(fd)
+        return true
     }
 
     /// CLOCK_BOOTTIME less CLOCK_MONOTONIC now: what a sample's time is

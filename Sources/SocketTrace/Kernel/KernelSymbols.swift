@@ -317,12 +317,21 @@ public final class KernelSymbols {
                     image.contains(address) && (time.map { image.loaded <= $0.nanoseconds &+ known.bootOffset } ?? true)
                 }
             }
-            if let found = find() { return found }
+            func read() {
+                known.images = BPFProgramImages.loaded()
+                known.bootOffset = BPFProgramImages.bootOffset()
+                known.read = MonotonicTime.now()
+            }
+            // One remembered is the frame's only while it is still loaded
+            // (loaded before the sample, loaded after it: there throughout).
+            if let found = find() {
+                if BPFProgramImages.stillLoaded(found.id) { return found }
+                read()
+                return find()
+            }
             let now = MonotonicTime.now()
             guard known.read.map({ now.nanoseconds &- $0.nanoseconds >= 50_000_000 }) ?? true else { return nil }
-            known.images = BPFProgramImages.loaded()
-            known.bootOffset = BPFProgramImages.bootOffset()
-            known.read = now
+            read()
             return find()
         }
     }

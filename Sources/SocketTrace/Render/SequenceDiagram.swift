@@ -136,7 +136,10 @@ public struct SequenceDiagram: Sendable {
         // `segments`: the segments its calls' samples show them queue, nil
         // when one call's are not known (audit 33 M1: three segments drawn
         // as one arrow, unsaid).
-        var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime, name: String, segments: Int?)?
+        // `left`: when its first segment was sampled leaving, where the data
+        // arrow goes (audit 52 A3: drawn at the first call's entry, the gaps
+        // around it were the calls', 1.95 ms where the segments' were 311 µs).
+        var run: (fromClient: Bool, calls: Int, bytes: Int64, time: MonotonicTime, name: String, segments: Int?, left: MonotonicTime?)?
         func endRun() {
             guard let current = run else { return }
             let (process, kernel, peerKernel) = current.fromClient ? (Participant.client, Participant.clientKernel, Participant.serverKernel)
@@ -146,7 +149,8 @@ public struct SequenceDiagram: Sendable {
             add(.message(from: process, to: kernel, text: label, reply: false, time: current.time), at: current.time)
             let segments = current.calls == 1 ? "" : current.segments.map { $0 == 1 ? " in 1 segment" : " in \($0) segments" }
                 ?? " (\(current.calls) sends: their segments not all sampled)"
-            add(.message(from: kernel, to: peerKernel, text: "data \(current.bytes) B" + segments, reply: false, time: current.time), at: current.time)
+            let left = current.left ?? current.time
+            add(.message(from: kernel, to: peerKernel, text: "data \(current.bytes) B" + segments, reply: false, time: left), at: left)
             run = nil
         }
 
@@ -188,6 +192,10 @@ public struct SequenceDiagram: Sendable {
             let ownCloses = sides.filter { $0.id == connection.id && $0.isClient == fromClient && [.close, .shutdown].contains($0.call.syscall) }
             let evidence = stateChanges.filter { change in
                 guard let (source, destination) = change.flowEndpoints, let new = change.fields["newstate"]?.number else { return false }
+                // A state set again (a FIN_WAIT1 socket closed at its
+                // process's exit: TCP_FIN_WAIT1 → TCP_FIN_WAIT1) sends
+                // nothing (audit 52 A2: drawn as a second FIN).
+                guard change.fields["oldstate"]?.number != new else { return false }
                 if traced {
                     return source == sender && destination == receiver && (new == TCPState.finWait1 || new == TCPState.lastAck)
                         && !ownCloses.contains { $0.call.entryTime <= change.time && change.time <= ($0.call.exitTime ?? $0.call.entryTime) }
@@ -770,7 +778,8 @@ public struct SequenceDiagram: Sendable {
                 let text = carried == value + waiting && !lengths.isEmpty
                     ? "data \(value + waiting) B: this \(call.name)'s \(value) B and the \(waiting) B \(sends) queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
                     : "data \(value) B, with up to \(waiting) B \(sends) queued"
-                add(.message(from: kernel, to: peerKernel, text: text, reply: false, time: call.entryTime), at: call.entryTime)
+                let left = Self.ownSegments(call).first?.time ?? call.entryTime
+                add(.message(from: kernel, to: peerKernel, text: text, reply: false, time: left), at: left)
             case _ where DataTransfer(call)?.direction == .sent && !failed && value > 0 && leftBehind > 0:
                 // Its own segments carried less than it queued (a closed or
                 // small window, audit 38 F5: 60,000 B drawn leaving at the
@@ -785,10 +794,10 @@ public struct SequenceDiagram: Sendable {
                 let segments = Self.segmentsQueued(call, transmitSampled: transmitSampled)
                 if let current = run, current.fromClient == isClient {
                     run = (isClient, current.calls + 1, current.bytes + value, current.time, current.name == call.name ? call.name : "send",
-                           current.segments.flatMap { sum in segments.map { sum + $0 } })
+                           current.segments.flatMap { sum in segments.map { sum + $0 } }, current.left)
                 } else {
                     endRun()
-                    run = (isClient, 1, value, call.entryTime, call.name, segments)
+                    run = (isClient, 1, value, call.entryTime, call.name, segments, Self.ownSegments(call).first?.time)
                 }
                 // A segment it sent again (drawn at its time, from its
                 // tcp:tcp_retransmit_skb) ends the run, so that the next
