@@ -29,9 +29,7 @@ struct BPFProgramImages {
     /// images of their own, named by their own tags: not named here).
     static func loaded() -> [Image] {
         var found: [Image] = []
-        var id: UInt32 = 0, next: UInt32 = 0
-        while bpf_prog_get_next_id(id, &next) == 0 {
-            id = next
+        for id in KallsymsCache.bpfProgramIDs() ?? [] {
             let fd = bpf_prog_get_fd_by_id(id)
             guard fd >= 0 else { continue }
             defer { Glibc.close(fd) }

@@ -349,7 +349,7 @@ public struct SequenceDiagram: Sendable {
         // retransmitted SYN, in ksoftirqd, not drawn, and the ACK that
         // followed drawn as "a SYN-ACK taken in").
         let synAcksElsewhere = transmitsElsewhere.filter { sample in
-            (sample.chain.contains("tcp_rtx_synack") || sample.chain.contains("tcp_v4_send_synack") || sample.chain.contains("tcp_v6_send_synack"))
+            (sample.chain.contains("tcp_rtx_synack") || sample.chain.contains(where: Self.synAckBuilders.contains))
                 && sample.flowEndpoints.map({ $0.source == connection.server && $0.destination == connection.client }) == true
         }
         // The packet a drop outside the traced tasks freed, when sampled
@@ -593,7 +593,7 @@ public struct SequenceDiagram: Sendable {
                     // The server's SYN-ACK, built in the SYN's receive on this
                     // connect's stack (loopback) and dropped before it left
                     // (audit 46: shown in the timeline, not drawn).
-                    for drop in call.kernel?.samples ?? [] where ["tcp_v4_send_synack", "tcp_v6_send_synack"].contains(drop.answerBuilder ?? "")
+                    for drop in call.kernel?.samples ?? [] where Self.synAckBuilders.contains(drop.answerBuilder ?? "")
                         && !Self.isDroppedOnArrival(drop) {
                         guard let cause = Self.dropCause(drop) else { continue }
                         add(.note(over: [.serverKernel], text: "SYN-ACK not sent: dropped before leaving (\(cause), built by \(drop.answerBuilder ?? "") "
@@ -1336,19 +1336,15 @@ extension SequenceDiagram {
         }
     }
 
-    /// A drop the kernel gave a reason for, as the notes name it
-    /// (`skb:kfree_skb NETFILTER_DROP`); nil for any other sample.
-    /// A socket's queue emptied as the socket is destroyed (QUEUE_PURGE:
-    /// `sk_stream_kill_queues`) frees what it held — a FIN taken in and
-    /// never read, a segment kept to be sent again — and loses nothing on
-    /// the way: never a drop (audit 47: "its FIN dropped on arrival" for a
-    /// FIN taken in and acknowledged, freed with the closed client's queue).
+    /// The functions that build a SYN-ACK answering a SYN taken in.
+    static let synAckBuilders: Set<String> = ["tcp_v4_send_synack", "tcp_v6_send_synack"]
+
     /// The SYN-ACK sampled leaving in `call` (built in the SYN's receive on
-    /// its stack: tcp_v4_send_synack, tcp_v6_send_synack) by `until`.
+    /// its stack: `synAckBuilders`) by `until`.
     static func synAckSent(in call: SyscallInvocation, until: MonotonicTime) -> KernelSample? {
         (call.kernel?.samples ?? []).first { sample in
             sample.tracepoint == KernelSample.transmitTracepoint && sample.time >= call.entryTime && sample.time <= until
-                && (sample.chain.contains("tcp_v4_send_synack") || sample.chain.contains("tcp_v6_send_synack"))
+                && sample.chain.contains(where: synAckBuilders.contains)
         }
     }
 
@@ -1370,6 +1366,13 @@ extension SequenceDiagram {
         }
     }
 
+    /// A drop the kernel gave a reason for, as the notes name it
+    /// (`skb:kfree_skb NETFILTER_DROP`); nil for any other sample.
+    /// A socket's queue emptied as the socket is destroyed (QUEUE_PURGE:
+    /// `sk_stream_kill_queues`) frees what it held — a FIN taken in and
+    /// never read, a segment kept to be sent again — and loses nothing on
+    /// the way: never a drop (audit 47: "its FIN dropped on arrival" for a
+    /// FIN taken in and acknowledged, freed with the closed client's queue).
     static func dropCause(_ sample: KernelSample) -> String? {
         guard sample.tracepoint == "skb:kfree_skb", sample.summary.hasPrefix("drop: "), !isQueuePurge(sample) else { return nil }
         return sample.heading.replacingOccurrences(of: "drop: ", with: "")

@@ -407,10 +407,6 @@ struct AnnotatedKey: Hashable {
         hasher.combine(title)
         hasher.combine(prefix.count)
     }
-
-    static func == (a: AnnotatedKey, b: AnnotatedKey) -> Bool {
-        a.shape == b.shape && a.frames == b.frames && a.title == b.title && a.prefix == b.prefix
-    }
 }
 
 extension String {
