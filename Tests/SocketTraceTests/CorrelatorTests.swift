@@ -53,6 +53,22 @@ import Testing
         #expect(symbols.function(at: 0x1008) == "before")
     }
 
+    @Test("kallsyms: every copy of a name (specialised, local, cold), in address order; not names that only begin or end alike")
+    func kallsymsStarts() {
+        let symbols = KernelSymbols(kallsyms: """
+            0000000000005000 t dst_output
+            0000000000001000 t dst_output
+            0000000000003000 t dst_output.isra.0
+            0000000000004000 t dst_output_x
+            0000000000002000 t ip_dst_output
+            0000000000006000 t dst_output.cold
+            0000000000007000 T tcp_sendmsg
+            """)
+        #expect(symbols.starts(of: "dst_output") == [0x1000, 0x3000, 0x5000, 0x6000])
+        #expect(symbols.starts(of: "tcp_sendmsg") == [0x7000])
+        #expect(symbols.starts(of: "dst_outpu").isEmpty && symbols.starts(of: "absent").isEmpty)
+    }
+
     @Test("event fields: IPv6 endpoints from the _v6 fields by family, a reset's sockaddr fields, pointers in hex")
     func eventFields() {
         let loopback6: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
