@@ -193,7 +193,12 @@ struct ConnectionPairingTests {
     /// Runs the python `client` under `sockettrace --kernel on OPTIONS` in a
     /// network namespace of its own (loopback up, then `setup`: nft rules,
     /// sysctls), with bpftrace running `witness` into the file `into` from
-    /// before the trace begins until it ends.
+    /// before the trace begins until it ends. Begun once every probe of
+    /// the witness is attached: bpftrace prints "Attaching" and fires BEGIN
+    /// before it attaches them (a fresh-clone CI run under load traced with
+    /// none there yet), one at a time, in declaration order or its reverse;
+    /// a probe on a signal the shell sends itself, declared first and last,
+    /// has answered twice only when all are.
     /// `after`: a command run in the namespace once the witness has
     /// stopped, its output appended to the witness's file. A witness that
     /// does not stop on SIGINT within 10 s is killed (fresh-clone CI: a
@@ -209,8 +214,9 @@ struct ConnectionPairingTests {
         let shell = """
             { mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; }
             ip link set lo up && \(setup) || exit 3
-            bpftrace -e '\(witness)' > \(file) 2> \(file).err & witness=$!
-            for i in $(seq 100); do grep -q Attaching \(file).err \(file) && break; sleep 0.2; done
+            ready='tracepoint:signal:signal_generate /args->sig == 28 && args->pid == '$$'/'
+            bpftrace -e "$ready { printf(\\"WITNESS READY A\\\\n\\"); } "'\(witness)'" $ready { printf(\\"WITNESS READY B\\\\n\\"); }" > \(file) 2> \(file).err & witness=$!
+            for i in $(seq 150); do kill -WINCH $$; grep -q "WITNESS READY A" \(file) && grep -q "WITNESS READY B" \(file) && break; sleep 0.2; done
             \(Self.python) -c "$UNTRACED" & peer=$!
             \(TestSupport.sockettrace) --kernel on \(options) \(Self.python) -c "$CLIENT"; status=$?
             wait $peer || status=4
@@ -219,35 +225,58 @@ struct ConnectionPairingTests {
         return try TestSupport.run("/usr/bin/unshare", ["-n", "-m", "--propagation", "private", "/bin/sh", "-c", shell], timeout: 120)
     }
 
+    /// A run traced in a network namespace of its own with bpftrace as
+    /// witness (`traceInNamespace`): what the trace file and the witness hold.
+    struct WitnessedRun {
+        let file: TraceFileReader
+        var records: [TraceRecord] { file.records }
+        /// The witness's output, line by line.
+        let lines: [String]
+        /// What bpftrace said besides (why it saw nothing).
+        let errors: String
+        /// The text timeline, when asked for.
+        let timeline: String?
+
+        func lines(startingWith prefix: String) -> [String] { lines.filter { $0.hasPrefix(prefix) } }
+    }
+
+    /// Traces `client` with the witness beside it (`traceInNamespace`), the
+    /// trace saved to a file named after `name`; with `timeline`, the text
+    /// timeline too. The run must succeed.
+    func witnessedRun(_ name: String, client: String, setup: String = "true", witness: String, options: String = "",
+                      timeline: Bool = false, after: String = "true", untraced: String? = nil) throws -> WitnessedRun {
+        let trace = TestSupport.temporaryFile(name) + ".jsonl", file = TestSupport.temporaryFile(name) + ".txt"
+        let text = TestSupport.temporaryFile(name) + ".timeline"
+        let result = try traceInNamespace(client: client, setup: setup, witness: witness, into: file,
+                                          options: "\(options) --save \(trace) -o \(timeline ? text : "/dev/null")", after: after, untraced: untraced)
+        #expect(result.status == 0, "\(result.stderr)")
+        return WitnessedRun(file: try TraceFileReader(path: trace),
+                            lines: try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init),
+                            errors: (try? String(contentsOfFile: file + ".err", encoding: .utf8)) ?? "",
+                            timeline: timeline ? try String(contentsOfFile: text, encoding: .utf8) : nil)
+    }
+
     @Test("refused after a dropped SYN, the reset taken in by a softirq in another task: the record, and the retransmission and state change shown (audit 20)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))
     func refusedAfterRetransmission() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("refused-late") + ".jsonl", timeline = TestSupport.temporaryFile("refused-late") + ".txt"
-        let resets = TestSupport.temporaryFile("resets-late") + ".txt"
         // The first SYN dropped, the retransmitted one answered with a reset.
-        let result = try traceInNamespace(
+        let run = try witnessedRun("refused-late",
             client: "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept ConnectionRefusedError: pass",
             setup: """
                 nft add table inet late && nft add chain inet late in '{ type filter hook input priority 0; }' && \\
                 nft add rule inet late in tcp dport \(port) tcp flags syn numgen inc mod 2 == 0 drop && \\
                 nft add rule inet late in tcp dport \(port) reject with tcp reset
                 """,
-            witness: "tracepoint:tcp:tcp_receive_reset /args->dport == \(port)/ { printf(\"RST %d\\n\", args->sport); }", into: resets,
-            options: "--save \(trace) -o \(timeline)")
-        #expect(result.status == 0, "\(result.stderr)")
-        let ports = try String(contentsOfFile: resets, encoding: .utf8).split(separator: "\n").compactMap { line -> Int? in
-            line.hasPrefix("RST ") ? Int(line.dropFirst(4)) : nil
-        }
-        try #require(ports.count == 1, "the witness saw \(ports); \((try? String(contentsOfFile: resets + ".err", encoding: .utf8)) ?? "")")
+            witness: "tracepoint:tcp:tcp_receive_reset /args->dport == \(port)/ { printf(\"RST %d\\n\", args->sport); }", timeline: true)
+        let ports = run.lines(startingWith: "RST ").compactMap { Int($0.dropFirst(4)) }
+        try #require(ports.count == 1, "the witness saw \(ports); \(run.errors)")
         var found: [Connection] = []
-        for record in try TraceFileReader(path: trace).records {
-            if case let .connection(connection) = record { found.append(connection) }
-        }
+        for case let .connection(connection) in run.records { found.append(connection) }
         #expect(found.map(\.title) == ["TCP 127.0.0.1:\(ports[0]) → 127.0.0.1:\(port)"] && found.first?.refused == "connect failed with ECONNREFUSED",
                 "\(found)")
-        let text = try String(contentsOfFile: timeline, encoding: .utf8)
+        let text = try #require(run.timeline)
         let flow = "127.0.0.1:\(ports[0]) → 127.0.0.1:\(port)"
         #expect(text.contains("its socket \(flow) was closed outside this thread: sock:inet_sock_set_state TCP_SYN_SENT → TCP_CLOSE"), "\(text)")
         #expect(text.contains("kernel tcp:tcp_retransmit_skb \(flow) (outside the traced tasks:"), "\(text)")
@@ -318,10 +347,8 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func shutdownWhileConnecting() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("own-close") + ".jsonl"
-        let witness = TestSupport.temporaryFile("own-close-states") + ".txt"
         // The SYN dropped: the socket stays in SYN_SENT until shutdown disconnects it.
-        let result = try traceInNamespace(
+        let run = try witnessedRun("own-close",
             client: """
                 import socket, errno, time
                 s = socket.socket(); s.setblocking(False)
@@ -333,16 +360,14 @@ struct ConnectionPairingTests {
                 nft add table inet own && nft add chain inet own in '{ type filter hook input priority 0; }' && \\
                 nft add rule inet own in tcp dport \(port) drop
                 """,
-            witness: "tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->newstate == 7/ { printf(\"CLOSE %d %s\\n\", tid, kstack(4)); }",
-            into: witness, options: "--format jsonl -o \(trace)")
-        #expect(result.status == 0, "\(result.stderr)")
-        let seen = try String(contentsOfFile: witness, encoding: .utf8)
-        let closes = seen.split(separator: "\n").filter { $0.hasPrefix("CLOSE ") }
+            witness: "tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->newstate == 7/ { printf(\"CLOSE %d %s\\n\", tid, kstack(4)); }")
+        let seen = run.lines.joined(separator: "\n")
+        let closes = run.lines(startingWith: "CLOSE ")
         try #require(closes.count == 1, "the witness saw \(seen)")
         // The witness: the change was made inside shutdown, by tcp_disconnect.
         #expect(seen.contains("tcp_disconnect"), "\(seen)")
         var calls: [SyscallInvocation] = []
-        for record in try TraceFileReader(path: trace).records { if case let .syscall(call) = record { calls.append(call) } }
+        for case let .syscall(call) in run.records { calls.append(call) }
         let shutdown = try #require(calls.first { $0.syscall == .shutdown })
         let close = try #require(calls.last { $0.syscall == .close && $0.socket?.type == 1 })
         #expect(shutdown.kernel?.operation == "tcp_shutdown_connecting", "\(String(describing: shutdown.kernel?.operation))")
@@ -350,7 +375,7 @@ struct ConnectionPairingTests {
         #expect(close.kernel?.operation == "tcp_close_unconnected" && close.kernel?.socketState == nil,
                 "\(String(describing: close.kernel?.operation)) \(String(describing: close.kernel?.socketState))")
         // Its diagram says why no FIN (audit 27 M5: "none was sampled").
-        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil)))
         #expect(diagram.contains("no FIN#58; the connect under way was abandoned (tcp_disconnect)"), "\(diagram)")
     }
 
@@ -363,13 +388,11 @@ struct ConnectionPairingTests {
 
     func fastOpen(probes: String) throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("fast-open") + ".jsonl"
-        let witness = TestSupport.temporaryFile("fast-open-counters") + ".txt"
         // The first connection asks for a cookie (none cached in a fresh
         // namespace): its data follows the handshake. The second, with
         // TCP_FASTOPEN_CONNECT (30), has one: connect sends nothing and the
         // SYN carries the send's data.
-        let result = try traceInNamespace(
+        let run = try witnessedRun("fast-open",
             client: """
                 import socket, time
                 L = socket.socket(); L.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 5)
@@ -396,19 +419,17 @@ struct ConnectionPairingTests {
                   if ($ip->protocol == 6 && bswap($th->dest) == \(port)) {
                     printf("SEGMENT %d syn=%d fin=%d payload=%d %lld\\n", bswap($th->source), $th->syn, $th->fin, bswap($ip->tot_len) - $ip->ihl * 4 - $th->doff * 4, nsecs); } }
                 """,
-            into: witness, options: "\(probes) --save \(trace) -o /dev/null",
-            after: "nstat -az TcpExtTCPFastOpenPassive TcpExtTCPFastOpenCookieReqd TcpExtTCPFastOpenActive")
-        #expect(result.status == 0, "\(result.stderr)")
-        let seen = try String(contentsOfFile: witness, encoding: .utf8)
+            options: probes, after: "nstat -az TcpExtTCPFastOpenPassive TcpExtTCPFastOpenCookieReqd TcpExtTCPFastOpenActive")
+        let seen = run.lines
         // The kernel's own counters: one SYN asked for a cookie; one SYN's data was taken with it (at each end).
         func counter(_ name: String) -> Int? {
-            seen.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+            run.lines(startingWith: name + " ").first.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
         }
         #expect(counter("TcpExtTCPFastOpenCookieReqd") == 1 && counter("TcpExtTCPFastOpenPassive") == 2 && counter("TcpExtTCPFastOpenActive") == 2, "\(seen)")
-        #expect(seen.split(separator: "\n").filter { $0.hasPrefix("ESTABLISHED ") }.count == 3, "\(seen)")
-        let records = try TraceFileReader(path: trace).records
+        #expect(run.lines(startingWith: "ESTABLISHED ").count == 3, "\(seen)")
+        let records = run.records
         var calls: [SyscallInvocation] = []
-        for record in records { if case let .syscall(call) = record { calls.append(call) } }
+        for case let .syscall(call) in records { calls.append(call) }
         let sends = calls.filter { [.sendto].contains($0.syscall) && $0.socket?.type == 1 }
         let connect = try #require(calls.first { $0.syscall == .connect })
         #expect(sends.map { $0.kernel?.operation } == ["tcp_send_fastopen", "tcp_send_fastopen", "tcp_send_fastopen"], "\(probes): \(sends.map { $0.kernel?.operation })")
@@ -421,8 +442,8 @@ struct ConnectionPairingTests {
         let first = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: 1)))
         let second = MermaidRenderer.render(try #require(SequenceDiagram.build(records: records, choice: 2)))
         // Each connection's client segments before its FIN, in the witness's order.
-        let segments = seen.split(separator: "\n").filter { $0.hasPrefix("SEGMENT ") }.map { $0.split(separator: " ").map(String.init) }
-        let clientPorts = seen.split(separator: "\n").filter { $0.hasPrefix("ESTABLISHED ") }.map { String($0.split(separator: " ")[1]) }
+        let segments = run.lines(startingWith: "SEGMENT ").map { $0.split(separator: " ").map(String.init) }
+        let clientPorts = run.lines(startingWith: "ESTABLISHED ").map { String($0.split(separator: " ")[1]) }
         // The sends that opened them (the first and the second of the program's).
         for ((diagram, client), send) in zip(zip([first, second], clientPorts), sends) {
             let own = segments.filter { $0[1] == client }
@@ -444,7 +465,7 @@ struct ConnectionPairingTests {
         for record in records { if case let .connection(connection) = record { connections.append(connection) } }
         let deferred = try #require(connections.first { $0.client.port.map(String.init) == clientPorts[1] }, "\(connections.map(\.title))")
         #expect(deferred.kernelHandshakeFrom == "SYN queued", "\(deferred)")
-        let established = seen.split(separator: "\n").first { $0.hasPrefix("ESTABLISHED \(clientPorts[1]) ") }.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+        let established = run.lines(startingWith: "ESTABLISHED \(clientPorts[1]) ").first.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
         let syn = segments.first { $0[1] == clientPorts[1] && $0[2] == "syn=1" }.flatMap { Double($0[5]) }
         if let kernel = deferred.kernelHandshake, let established, let syn {
             #expect(abs(kernel * 1e9 - (established - syn)) < 100_000, "\(kernel * 1e6) µs, bpftrace \((established - syn) / 1000) µs")
@@ -462,11 +483,9 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"), arguments: ["output", "input"])
     func droppedByNetfilter(_ hook: String) throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("dropped-\(hook)") + ".jsonl"
-        let witness = TestSupport.temporaryFile("dropped-\(hook)") + ".txt"
         // Every other data segment dropped: on output TCP keeps it queued and
         // a timer sends it later; on input it left and is sent again.
-        let result = try traceInNamespace(
+        let run = try witnessedRun("dropped-\(hook)",
             client: """
                 import socket, time
                 L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
@@ -484,14 +503,12 @@ struct ConnectionPairingTests {
                 tracepoint:syscalls:sys_enter_sendto /comm == "python3"/ { @in[tid] = 1; }
                 tracepoint:syscalls:sys_exit_sendto /comm == "python3"/ { delete(@in[tid]); }
                 tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d\\n", @in[tid]); }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let drops = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROP ") }
-        try #require(!drops.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+                """)
+        let drops = run.lines.filter { $0.hasPrefix("DROP ") }
+        try #require(!drops.isEmpty, "the witness saw no drop: \(run.errors)")
         let inSends = drops.filter { $0 == "DROP 1" }.count
         #expect(inSends > 0, "no drop inside a sendto: \(drops)")
-        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil)))
         func count(_ text: String) -> Int { diagram.components(separatedBy: text).count - 1 }
         if hook == "output" {
             let notes = count("not sent#58; dropped before leaving (skb#58;kfree_skb NETFILTER_DROP in this sendto)")
@@ -513,12 +530,10 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func droppedInABurst() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("dropped-burst") + ".jsonl"
-        let witness = TestSupport.temporaryFile("dropped-burst") + ".txt"
         // Bursts of five 3000 B sends, the fifth's segment dropped on output
         // (every fourth large one): the reader takes the first 12,000 B, and
         // waits for the rest, which the probe timer sends about 200 ms later.
-        let result = try traceInNamespace(
+        let run = try witnessedRun("dropped-burst",
             client: Self.bursts(2, of: 5, port: port),
             setup: Self.dropLarge(on: "output", port: port, when: "numgen inc mod 5 == 4"),
             // Each client data segment that left (past netfilter: at the receive), with its payload and time.
@@ -528,16 +543,14 @@ struct ConnectionPairingTests {
                   if ($ip->protocol == 6 && bswap($th->dest) == \(port)) {
                     $payload = bswap($ip->tot_len) - $ip->ihl * 4 - $th->doff * 4;
                     if ($payload > 0) { printf("SEGMENT %d %lld\\n", $payload, nsecs); } } }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let segments = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("SEGMENT ") }
+                """)
+        let segments = run.lines.filter { $0.hasPrefix("SEGMENT ") }
             .map { $0.split(separator: " ") }.compactMap { fields -> (payload: Int, time: UInt64)? in
                 guard let payload = Int(fields[1]), let time = UInt64(fields[2]) else { return nil }
                 return (payload, time)
             }
-        try #require(!segments.isEmpty, "the witness saw no segment: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let diagram = try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil))
+        try #require(!segments.isEmpty, "the witness saw no segment: \(run.errors)")
+        let diagram = try #require(SequenceDiagram.build(records: run.records, choice: nil))
         var late: [(text: String, time: MonotonicTime)] = []
         for case let .message(_, _, text, _, time) in diagram.steps where text.contains("an earlier send left queued") || text.contains("queued by an earlier send, left after it") {
             late.append((text, time))
@@ -554,10 +567,15 @@ struct ConnectionPairingTests {
                         "\(arrow.text)")
             }
         }
-        // The first drawn after the read of the 12,000 B that left before it (it was drawn before that read).
+        // The first drawn after the read of the 12,000 B that left before it (it was drawn before that read);
+        // or, a reader that came to its recv only after the timer's segment (a loaded machine), before the
+        // read that took all 15,000 B.
         let rendered = MermaidRenderer.render(diagram).split(separator: "\n").map(String.init)
         let first = try #require(rendered.firstIndex { $0.contains("an earlier send left queued") || $0.contains("queued by an earlier send, left after it") })
-        #expect(rendered[..<first].last { $0.contains("SK-->>S: recvfrom") }?.hasSuffix("recvfrom = 12000 B") == true, "\(rendered[..<first].suffix(4))")
+        let readBefore = rendered[..<first].last { $0.contains("SK-->>S: recvfrom") }
+        let readAfter = rendered[first...].first { $0.contains("SK-->>S: recvfrom") }
+        #expect(readBefore?.hasSuffix("recvfrom = 12000 B") == true || (readBefore == nil && readAfter?.hasSuffix("recvfrom = 15000 B") == true),
+                "\(rendered[..<first].suffix(4)) \(readAfter ?? "")")
     }
 
     @Test("the peer's ACKs, built in the receive on a send's stack and dropped by an output rule: the peer's answer, never the send's own packet, and drawn as its answer dropped before leaving (audit 43 F3)",
@@ -565,9 +583,7 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func answersDroppedOnTheWayOut() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("answer-dropped") + ".jsonl"
-        let witness = TestSupport.temporaryFile("answer-dropped") + ".txt"
-        let result = try traceInNamespace(
+        let run = try witnessedRun("answer-dropped",
             client: Self.bursts(2, of: 5, port: port),
             // Every other segment the server sends without data (its ACKs) dropped on output.
             setup: """
@@ -579,13 +595,11 @@ struct ConnectionPairingTests {
                 tracepoint:skb:kfree_skb { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
                   $th = (struct tcphdr *)($skb->head + $skb->transport_header);
                   if ($ip->protocol == 6 && bswap($th->source) == \(port)) { printf("DROPPED %lld %d\\n", args->skbaddr, tid); } }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
+                """)
+        let dropped = run.lines.filter { $0.hasPrefix("DROPPED ") }
             .compactMap { Int64($0.split(separator: " ")[1]) }
-        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let records = try TraceFileReader(path: trace).records
+        try #require(!dropped.isEmpty, "the witness saw no drop: \(run.errors)")
+        let records = run.records
         var calls: [SyscallInvocation] = []
         for case let .syscall(call) in records { calls.append(call) }
         // The server's packets dropped in the traced calls (softirq work on their stacks).
@@ -616,8 +630,6 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func answerDroppedOnArrival() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("answer-on-arrival") + ".jsonl"
-        let witness = TestSupport.temporaryFile("answer-on-arrival") + ".txt"
         // The server's ACK of the client's first data leaves at once (a new
         // connection's quick ACKs), built in the data's receive on the send's
         // stack; every packet from the server with the ACK flag alone is
@@ -628,7 +640,7 @@ struct ConnectionPairingTests {
             c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
             c.send(b'x' * 10); a.recv(10); a.close(); time.sleep(0.2); c.recv(1); c.close(); L.close()
             """
-        let result = try traceInNamespace(
+        let run = try witnessedRun("answer-on-arrival",
             client: program,
             setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
                 + "nft add rule inet nf h tcp sport \(port) tcp flags == ack drop",
@@ -636,13 +648,11 @@ struct ConnectionPairingTests {
                 tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { $skb = (struct sk_buff *)args->skbaddr;
                   $th = (struct tcphdr *)($skb->head + $skb->transport_header);
                   if (bswap($th->source) == \(port)) { printf("DROPPED %lld %d\\n", args->skbaddr, tid); } }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
+                """)
+        let dropped = run.lines.filter { $0.hasPrefix("DROPPED ") }
             .compactMap { Int64($0.split(separator: " ")[1]) }
-        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let records = try TraceFileReader(path: trace).records
+        try #require(!dropped.isEmpty, "the witness saw no drop: \(run.errors)")
+        let records = run.records
         let server = SocketEndpoint.inet(address: "127.0.0.1", port: UInt16(port))
         // The client's calls in which the server's ACK was dropped on arrival.
         var inCalls: [(call: SyscallInvocation, drop: KernelSample)] = []
@@ -664,10 +674,8 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func finWait1AtExitSendsNoFin() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("finwait1-exit") + ".jsonl"
-        let witness = TestSupport.temporaryFile("finwait1-exit") + ".txt"
         // Every segment from the server but its SYN-ACK is dropped: the client's FIN stays unacknowledged (FIN_WAIT1) until the process exits.
-        let result = try traceInNamespace(
+        let run = try witnessedRun("finwait1-exit",
             client: """
                 import os, socket, time
                 L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
@@ -681,12 +689,10 @@ struct ConnectionPairingTests {
                 tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->dport == \(port)/ { printf("STATE %d %d\\n", args->oldstate, args->newstate); }
                 tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $th = (struct tcphdr *)($skb->head + $skb->transport_header);
                   if (bswap($th->dest) == \(port) && $th->fin) { printf("FIN\\n"); } }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let seen = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").map(String.init)
+                """)
+        let seen = run.lines
         try #require(seen.contains("STATE 4 4"), "the socket was not closed in FIN_WAIT1: \(seen)")
-        let rendered = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        let rendered = MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil)))
         let fins = rendered.split(separator: "\n").filter { $0.contains("CK->>SK: FIN") }
         #expect(fins.count == 1 && !rendered.contains("TCP_FIN_WAIT1 → TCP_FIN_WAIT1"), "witness: \(seen)\n\(rendered)")
     }
@@ -724,15 +730,169 @@ struct ConnectionPairingTests {
         #expect(data == segment.time && segment.time != send.entryTime, "\(String(describing: data)) vs \(segment.time), entry \(send.entryTime)")
     }
 
+    /// A real-time task spinning on CPU 0 in 20 ms bursts, from before the
+    /// traced program's first call to after its last: it writes
+    /// `marker.ready` once it is real-time and spins until `marker.done`
+    /// exists (60 s at most). A CI run gave the spinner a fixed 4 s, spent
+    /// before a loaded machine had started the trace: no call waited.
+    static func spinner(onCPU0 marker: String) -> String {
+        """
+        import os, time
+        os.sched_setaffinity(0, {0})
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        open('\(marker).ready', 'w').close()
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not os.path.exists('\(marker).done'):
+            burst = time.monotonic() + 0.02
+            while time.monotonic() < burst: pass
+            time.sleep(0.001)
+        """
+    }
+
+    /// The traced program's side of `spinner(onCPU0:)`: its first lines wait
+    /// for the spinner and pin it to CPU 0; when it exits (an assertion
+    /// failed too), the spinner stops.
+    static func awaitingSpinner(_ marker: String) -> String {
+        """
+        import atexit, os, time
+        while not os.path.exists('\(marker).ready'): time.sleep(0.01)
+        atexit.register(lambda: open('\(marker).done', 'w').close())
+        os.sched_setaffinity(0, {0})
+        """
+    }
+
+    @Test("a call that blocks, its thread held from its CPU after its entry stop: its entry record (and so its <unfinished ...> line) carries the kernel's entry, not the tracer's (audit 55 F1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
+    func blockedCallEnteredWhereTheKernelBeganIt() throws {
+        let port = TestSupport.freshPort(), marker = TestSupport.temporaryFile("spinner")
+        let run = try witnessedRun("kernel-entry-blocked",
+            client: Self.awaitingSpinner(marker) + """
+
+                import socket, threading
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                # The data is sent 0.2 s after the receiver is blocked in
+                # its recvfrom (syscall 45), not 0.2 s after this thread
+                # starts: under the spinner both may wait 0.4 s for the CPU
+                # (CI: the recvfrom reached the kernel as the data came,
+                # blocked 20 ms, and was written whole).
+                main = threading.get_native_id()
+                def late():
+                    while not open(f'/proc/self/task/{main}/syscall').read().startswith('45 '): time.sleep(0.01)
+                    time.sleep(0.2); c.send(b'late')
+                t = threading.Thread(target=late); t.start()
+                assert a.recv(100) == b'late'; t.join()
+                c.close(); a.close(); L.close()
+                """,
+            witness: "tracepoint:raw_syscalls:sys_enter /comm == \"python3\" && args->id == 45/ { @E[tid, nsecs] = 1; }",
+            timeline: true, untraced: Self.spinner(onCPU0: marker))
+        var entries: [SyscallInvocation] = [], calls: [SyscallInvocation] = []
+        for record in run.records {
+            if case let .syscallEntry(call) = record, call.syscall == .recvfrom { entries.append(call) }
+            if case let .syscall(call) = record, call.syscall == .recvfrom { calls.append(call) }
+        }
+        let entry = try #require(entries.first, "the blocked recvfrom has no entry record of its own")
+        let call = try #require(calls.first { $0.tid == entry.tid && $0.entryTime == entry.entryTime })
+        let reached = ((call.kernelEntryTime?.nanoseconds ?? 0) &- entry.entryTime.nanoseconds) / 1000
+        let kernelEntry = try #require(entry.kernelEntryTime, "its entry record has only the tracer's time (its thread reached the kernel \(reached) µs after it was let go)")
+        #expect(kernelEntry == call.kernelEntryTime && entry.entryTime <= kernelEntry)
+        // bpftrace's sys_enter of that recvfrom.
+        let seen = run.lines(startingWith: "@E[\(entry.tid), ").compactMap { line in
+            line.dropFirst("@E[\(entry.tid), ".count).prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
+        }.compactMap(UInt64.init)
+        #expect(seen.contains { abs(Int64(bitPattern: $0 &- kernelEntry.nanoseconds)) < 200_000 }, "\(seen) vs \(kernelEntry)")
+        #expect(run.timeline?.contains("recvfrom(") == true && run.timeline?.contains("<unfinished ...>") == true, "\(run.timeline ?? "")")
+    }
+
+    @Test("a thread held from its CPU after its entry stop: each stopped call timed from the kernel's sys_enter to its sys_exit (bpftrace's), its duration without the wait, the diagram's close after the data that left before it (audit 54 F1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
+    func callsTimedByTheKernel() throws {
+        let port = TestSupport.freshPort(), marker = TestSupport.temporaryFile("spinner")
+        // A real-time task spinning on CPU 0 in 20 ms bursts: the traced
+        // program, pinned there too, waits for it after each entry stop.
+        let run = try witnessedRun("kernel-times",
+            client: Self.awaitingSpinner(marker) + """
+
+                import socket
+                L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                # Spread over ~0.4 s: a README run's calls all fell in a
+                # moment the spinner left the CPU to the program (its
+                # longest wait 51 µs); the spinner does not hold it every
+                # moment (its 1 ms sleeps, real-time throttling, the
+                # kernel's fair server).
+                for i in range(12): time.sleep(0.03); c.send(b'x' * 100); a.recv(100)
+                c.close(); a.close(); L.close()
+                """,
+            // The witness keeps its times in maps, printed at its end: an
+            // event printed at once wakes bpftrace, which then runs before
+            // the probes after its own (its times 12–38 µs earlier). Only
+            // close and the socket calls (other tests' python3 run beside),
+            // and room for them (bpftrace 0.17 reads BPFTRACE_MAP_KEYS_MAX).
+            setup: "export BPFTRACE_MAP_KEYS_MAX=100000 BPFTRACE_MAX_MAP_KEYS=100000",
+            witness: """
+                tracepoint:raw_syscalls:sys_enter /comm == "python3" && (args->id == 3 || (args->id >= 41 && args->id <= 55) || args->id == 288)/ { @E[tid, args->id, nsecs] = 1; }
+                tracepoint:raw_syscalls:sys_exit /comm == "python3" && (args->id == 3 || (args->id >= 41 && args->id <= 55) || args->id == 288)/ { @X[tid, args->id, nsecs] = 1; }
+                """,
+            untraced: Self.spinner(onCPU0: marker))
+        struct Key: Hashable { let tid: Int32; let number: UInt32; let exit: Bool }
+        var seen: [Key: [UInt64]] = [:]
+        // `@E[tid, number, time]: 1`
+        for line in run.lines where line.hasPrefix("@E[") || line.hasPrefix("@X[") {
+            let parts = line.dropFirst(3).prefix { $0 != "]" }.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 3, let tid = Int32(parts[0]), let number = UInt32(parts[1]), let time = UInt64(parts[2]) else { continue }
+            seen[Key(tid: tid, number: number, exit: line.hasPrefix("@X")), default: []].append(time)
+        }
+        let records = run.records
+        var stopped: [SyscallInvocation] = []
+        for case let .syscall(call) in records where !call.recordedByKernel { stopped.append(call) }
+        try #require(stopped.count >= 8, "\(stopped.map(\.name))")
+        /// The witness's time nearest `time` for the call's thread and number.
+        func nearest(_ call: SyscallInvocation, exit: Bool, to time: MonotonicTime) -> Int64? {
+            guard let number = call.syscall.number(on: .x86_64) else { return nil }
+            return seen[Key(tid: call.tid, number: number, exit: exit)]?.map { Int64(bitPattern: $0 &- time.nanoseconds) }.min { abs($0) < abs($1) }
+        }
+        var waits: [UInt64] = [], gaps: [Int64] = []
+        for call in stopped {
+            let entry = try #require(call.kernelEntryTime, "\(call.name) has no kernel entry time")
+            let exit = try #require(call.endTime)
+            // Two programs' clocks read at the same tracepoints: microseconds
+            // apart (more when the thread is preempted between the two probes).
+            // (The exit stop can be tens of milliseconds later: the tracer
+            // too waits for a CPU.)
+            let enterGap = try #require(nearest(call, exit: false, to: entry), "no sys_enter of \(call.name) seen in \(run.lines.count) lines: \(run.errors)")
+            let exitGap = try #require(nearest(call, exit: true, to: exit), "no sys_exit of \(call.name) seen")
+            #expect(abs(enterGap) < 200_000 && abs(exitGap) < 200_000, "\(call.name): sys_enter \(enterGap) ns, sys_exit \(exitGap) ns from bpftrace's")
+            #expect(call.entryTime <= entry && entry <= exit)
+            waits.append(entry.nanoseconds - call.entryTime.nanoseconds)
+            gaps += [abs(enterGap), abs(exitGap)]
+        }
+        #expect(gaps.sorted()[gaps.count / 2] < 20_000, "\(gaps)")
+        // The condition is real: some call waited for its CPU longer than the
+        // tolerance above (the tracer's time would have failed it; the
+        // spinner made waits of 0.3-20 ms here, as the kernel's fair server
+        // lets the program run), and that wait is in no duration.
+        let waited = try #require(waits.max())
+        #expect(waited > 250_000, "no call waited for its CPU: \(waits)")
+        for call in stopped where call.syscall == .close { #expect((call.duration ?? 1) < 0.002, "close: \(call.duration ?? -1) s") }
+        // The diagram draws each call where the kernel began it: the client's close after the data that left before it.
+        let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
+        var times: [MonotonicTime] = []
+        for step in diagram.steps { if case let .message(_, _, _, _, time) = step { times.append(time) } }
+        #expect(times == times.sorted(), "\(diagram.steps)")
+        let close = try #require(stopped.first { $0.syscall == .close })
+        var drawn: MonotonicTime?
+        for case let .message(_, _, text, _, time) in diagram.steps where text == "close" && drawn == nil { drawn = time }
+        #expect(drawn == close.kernelEntryTime, "\(String(describing: drawn)) vs \(String(describing: close.kernelEntryTime))")
+    }
+
     @Test("the server's FIN dropped by an output rule on its close's own path: drawn as not sent, with the drop, not \"no FIN\" (audit 51 N2)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))
     func finDroppedBeforeLeaving() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("fin-dropped") + ".jsonl"
-        let witness = TestSupport.temporaryFile("fin-dropped") + ".txt"
         // The client closes first; the server, in CLOSE_WAIT, closes: its FIN (LAST_ACK) is dropped on output.
-        let result = try traceInNamespace(
+        let run = try witnessedRun("fin-dropped",
             client: """
                 import socket
                 L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
@@ -747,13 +907,11 @@ struct ConnectionPairingTests {
                 tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { $skb = (struct sk_buff *)args->skbaddr;
                   $th = (struct tcphdr *)($skb->head + $skb->transport_header);
                   if (bswap($th->source) == \(port) && $th->fin) { printf("FIN DROPPED %lld\\n", args->skbaddr); } }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("FIN DROPPED ") }
+                """)
+        let dropped = run.lines.filter { $0.hasPrefix("FIN DROPPED ") }
             .compactMap { Int64($0.split(separator: " ")[2]) }
-        try #require(!dropped.isEmpty, "the witness saw no FIN dropped: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let records = try TraceFileReader(path: trace).records
+        try #require(!dropped.isEmpty, "the witness saw no FIN dropped: \(run.errors)")
+        let records = run.records
         let server = SocketEndpoint.inet(address: "127.0.0.1", port: UInt16(port))
         // The server's close, and in it the drop the witness saw.
         var serverClose: SyscallInvocation?
@@ -772,15 +930,13 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func synAckElsewhereDrawn() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("synack-elsewhere") + ".jsonl"
-        let witness = TestSupport.temporaryFile("synack-elsewhere") + ".txt"
         let program = """
             import socket
             L = socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); L.bind(('127.0.0.1', \(port))); L.listen()
             c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
             c.close(); a.close(); L.close()
             """
-        let result = try traceInNamespace(
+        let run = try witnessedRun("synack-elsewhere",
             client: program,
             // The first two SYN-ACKs (the SYN's, the request timer's) dropped on their way out, the third let go.
             setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && "
@@ -790,12 +946,10 @@ struct ConnectionPairingTests {
                 tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr;
                   $th = (struct tcphdr *)($skb->head + $skb->transport_header);
                   if (bswap($th->source) == \(port) && $th->syn && $th->ack) { printf("SYNACK %d %s\\n", tid, comm); } }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let left = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("SYNACK ") }
-        try #require(left.count == 1, "the witness saw \(left): \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let records = try TraceFileReader(path: trace).records
+                """)
+        let left = run.lines.filter { $0.hasPrefix("SYNACK ") }
+        try #require(left.count == 1, "the witness saw \(left): \(run.errors)")
+        let records = run.records
         let diagram = try #require(SequenceDiagram.build(records: records, choice: nil))
         var drawn: [String] = []
         for case let .message(from, to, text, _, _) in diagram.steps where from == .serverKernel && to == .clientKernel && text.hasPrefix("SYN-ACK") {
@@ -811,8 +965,6 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func dropsOutsideTheTracedTasks() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("drops-elsewhere") + ".jsonl"
-        let witness = TestSupport.temporaryFile("drops-elsewhere") + ".txt"
         // The traced server takes 3 × 1000 B; the untraced client's 1000 B segments, every other one dropped on input.
         let server = """
             import socket
@@ -829,7 +981,7 @@ struct ConnectionPairingTests {
             for i in range(3): c.sendall(b'x' * 1000); time.sleep(0.05)
             c.recv(10); c.close()
             """
-        let result = try traceInNamespace(
+        let run = try witnessedRun("drops-elsewhere",
             client: server,
             setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
                 + "nft add rule inet nf h tcp dport \(port) ip length 1052 numgen inc mod 2 == 0 drop",
@@ -841,18 +993,17 @@ struct ConnectionPairingTests {
                   if ($ip->protocol == 6 && (bswap($th->dest) == \(port) || bswap($th->source) == \(port))) {
                     printf("DROPPED %lld %d %d\\n", args->skbaddr, args->reason, tid); } }
                 """,
-            into: witness, options: "--save \(trace) -o /dev/null", untraced: client)
-        #expect(result.status == 0, "\(result.stderr)")
+            untraced: client)
         // Each drop the witness saw, skb and reason (an skb's address is reused: one dropped by netfilter, then
         // another with it refused as NO_SOCKET).
         var seen: Set<[Int64]> = []
-        for line in try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n") where line.hasPrefix("DROPPED ") {
+        for line in run.lines where line.hasPrefix("DROPPED ") {
             let words = line.split(separator: " ")
             if words.count >= 3, let skb = Int64(words[1]), let reason = Int64(words[2]) { seen.insert([skb, reason]) }
         }
         let filtered = seen.filter { $0[1] == 12 }.map { $0[0] }
-        try #require(!filtered.isEmpty, "the witness saw no netfilter drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let reader = try TraceFileReader(path: trace)
+        try #require(!filtered.isEmpty, "the witness saw no netfilter drop: \(run.errors)")
+        let reader = run.file
         let records = reader.records
         // Every sample taken is in the file or counted as left out (audit 48: 7 of 54 unaccounted).
         var calls: [SyscallInvocation] = [], events: [KernelSample] = [], exits: [ProcessEvent] = []
@@ -900,8 +1051,6 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func datagramDropsOutsideTheTracedTasks() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("udp-drops-elsewhere") + ".jsonl"
-        let witness = TestSupport.temporaryFile("udp-drops-elsewhere") + ".txt"
         // The traced server, once bound, tells the untraced client to go (from port + 2); the client sends 8 datagrams
         // (every other one dropped) and as many to the next port; the server takes what comes, up to the last.
         let server = """
@@ -918,7 +1067,7 @@ struct ConnectionPairingTests {
             for i in range(8):
                 c.sendto(b'd%d' % i, ('127.0.0.1', \(port))); c.sendto(b'o%d' % i, ('127.0.0.1', \(port + 1))); time.sleep(0.02)
             """
-        let result = try traceInNamespace(
+        let run = try witnessedRun("udp-drops-elsewhere",
             client: server,
             setup: "nft add table inet nf && nft add chain inet nf h '{ type filter hook input priority 0; }' && "
                 + "nft add rule inet nf h udp dport \(port) numgen inc mod 2 == 0 drop && nft add rule inet nf h udp dport \(port + 1) drop",
@@ -927,13 +1076,12 @@ struct ConnectionPairingTests {
                   $ip = (struct iphdr *)($skb->head + $skb->network_header); $uh = (struct udphdr *)($skb->head + $skb->transport_header);
                   if ($ip->protocol == 17 && bswap($uh->dest) == \(port)) { printf("DROPPED %lld\\n", args->skbaddr); } }
                 """,
-            into: witness, options: "--save \(trace) -o /dev/null", untraced: client)
-        #expect(result.status == 0, "\(result.stderr)")
-        let dropped = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("DROPPED ") }
+            untraced: client)
+        let dropped = run.lines.filter { $0.hasPrefix("DROPPED ") }
             .compactMap { Int64($0.split(separator: " ")[1]) }
-        try #require(!dropped.isEmpty, "the witness saw no drop: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+        try #require(!dropped.isEmpty, "the witness saw no drop: \(run.errors)")
         var drops: [KernelSample] = []
-        for case let .kernelEvent(sample) in try TraceFileReader(path: trace).records where sample.tracepoint == "skb:kfree_skb" { drops.append(sample) }
+        for case let .kernelEvent(sample) in run.records where sample.tracepoint == "skb:kfree_skb" { drops.append(sample) }
         // Each drop to the traced socket, once; none of the other port's.
         #expect(drops.compactMap(\.skbAddress).sorted() == dropped.sorted(), "\(drops.map { $0.flow?.evidence ?? $0.heading }) against \(dropped)")
         for drop in drops {
@@ -947,9 +1095,7 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func retransmissionsInSends() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("retransmitted-in-sends") + ".jsonl"
-        let witness = TestSupport.temporaryFile("retransmitted-in-sends") + ".txt"
-        let result = try traceInNamespace(
+        let run = try witnessedRun("retransmitted-in-sends",
             client: Self.bursts(4, of: 8, port: port),
             setup: Self.dropLarge(on: "input", port: port, when: "numgen inc mod 4 == 1"),
             // The client's data segments as they leave, and which were sent again.
@@ -958,13 +1104,11 @@ struct ConnectionPairingTests {
                 tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
                   $th = (struct tcphdr *)($skb->head + $skb->transport_header);
                   if ($ip->protocol == 6 && bswap($th->dest) == \(port) && bswap($ip->tot_len) - $ip->ihl * 4 - $th->doff * 4 > 0) { printf("SEGMENT\\n"); } }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let seen = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n")
+                """)
+        let seen = run.lines
         let retransmitted = seen.filter { $0 == "RETRANSMIT" }.count, segments = seen.filter { $0 == "SEGMENT" }.count
-        try #require(retransmitted > 0, "no retransmission: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
-        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+        try #require(retransmitted > 0, "no retransmission: \(run.errors)")
+        let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil)))
         let arrows = diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("CK->>SK: ") }
         #expect(arrows.filter { $0.contains("retransmitted") }.count == retransmitted, "\(retransmitted) retransmissions: \(diagram)")
         // Each data arrow's segments: "in N segments", else one.
@@ -980,20 +1124,16 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func consecutiveDrops() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("consecutive-drops") + ".jsonl"
-        let witness = TestSupport.temporaryFile("consecutive-drops") + ".txt"
-        let result = try traceInNamespace(
+        let run = try witnessedRun("consecutive-drops",
             client: Self.bursts(3, of: 4, port: port),
             setup: Self.dropLarge(on: "output", port: port, when: "numgen inc mod 3 != 0"),
             witness: """
                 tracepoint:syscalls:sys_enter_sendto /comm == "python3"/ { @in[tid] = 1; }
                 tracepoint:syscalls:sys_exit_sendto /comm == "python3"/ { delete(@in[tid]); }
                 tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d\\n", @in[tid]); }
-                """,
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let inSends = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0 == "DROP 1" }.count
-        let lines = MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil)))
+                """)
+        let inSends = run.lines.filter { $0 == "DROP 1" }.count
+        let lines = MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil)))
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let notes = lines.filter { $0.contains("not sent#58; dropped before leaving") }.count
         #expect(notes == inSends, "\(inSends) drops in sends: \(lines.joined(separator: "\n"))")
@@ -1017,9 +1157,7 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func connectAfterDroppedSyn() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("dropped-syn") + ".jsonl"
-        let witness = TestSupport.temporaryFile("dropped-syn") + ".txt"
-        let result = try traceInNamespace(
+        let run = try witnessedRun("dropped-syn",
             client: """
                 import socket
                 L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
@@ -1031,12 +1169,10 @@ struct ConnectionPairingTests {
                 nft add table inet nf && nft add chain inet nf h '{ type filter hook output priority 0; }' && \\
                 nft add rule inet nf h tcp dport \(port) tcp flags == syn numgen inc mod 2 == 0 drop
                 """,
-            witness: "tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf(\"RETRANSMIT %d\\n\", args->state); }",
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let retransmitted = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0 == "RETRANSMIT 2" }.count
-        #expect(retransmitted == 1, "the SYN sent again once (SYN_SENT): \((try? String(contentsOfFile: witness, encoding: .utf8)) ?? "")")
-        let records = try TraceFileReader(path: trace).records
+            witness: "tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf(\"RETRANSMIT %d\\n\", args->state); }")
+        let retransmitted = run.lines.filter { $0 == "RETRANSMIT 2" }.count
+        #expect(retransmitted == 1, "the SYN sent again once (SYN_SENT): \(run.lines.joined(separator: "\n"))")
+        let records = run.records
         var calls: [SyscallInvocation] = []
         for record in records { if case let .syscall(call) = record { calls.append(call) } }
         let connect = try #require(calls.first { $0.syscall == .connect })
@@ -1103,14 +1239,11 @@ struct ConnectionPairingTests {
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
     func queuedDataDrawnWhereItLeft() throws {
         func run(_ name: String, _ client: String, port: Int) throws -> (diagram: String, segments: [String]) {
-            let trace = TestSupport.temporaryFile(name) + ".jsonl", witness = TestSupport.temporaryFile(name) + ".txt"
-            let result = try traceInNamespace(client: client, setup: "true", witness: Self.clientSegmentsWitness(port: port),
-                                              into: witness, options: "--save \(trace) -o /dev/null")
-            #expect(result.status == 0, "\(result.stderr)")
+            let run = try witnessedRun(name, client: client, witness: Self.clientSegmentsWitness(port: port))
             // Those carrying new bytes (sequence numbers past every earlier
             // segment's end): a segment sent again, whole or split, does not.
             var end: UInt32? = nil
-            let segments = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("SEGMENT ") }
+            let segments = run.lines(startingWith: "SEGMENT ")
                 .filter { line in
                     let fields = line.split(separator: " ")
                     guard let payload = UInt32(fields[1]), let seq = UInt32(fields.last?.dropFirst(4) ?? "") else { return false }
@@ -1118,15 +1251,36 @@ struct ConnectionPairingTests {
                     defer { if end.map({ Int32(bitPattern: last &- $0) > 0 }) ?? true { end = last } }
                     return end.map { Int32(bitPattern: last &- $0) > 0 } ?? true
                 }.map { $0.split(separator: " ").dropLast().joined(separator: " ") }
-            return (MermaidRenderer.render(try #require(SequenceDiagram.build(records: try TraceFileReader(path: trace).records, choice: nil))), segments)
+            return (MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil))), segments)
+        }
+        // Corked data stays queued only until the zero-window probe timer
+        // (200 ms on loopback) sends it: on a loaded machine the program
+        // can take longer than that between its send and the uncork (3.4 s
+        // seen in CI). Such a run is checked against its witness (each new
+        // segment drawn with its size, what the timer sent said so) and
+        // the scenario run again, up to three times.
+        func corked(_ name: String, _ client: (Int) -> String, wanted: ([String]) -> Bool) throws -> (diagram: String, segments: [String]) {
+            var attempt = 0
+            while true {
+                attempt += 1
+                let port = TestSupport.freshPort()
+                let result = try run("\(name)-\(attempt)", client(port), port: port)
+                if wanted(result.segments) || attempt == 3 { return result }
+                for segment in result.segments {
+                    let fields = segment.split(separator: " ")
+                    #expect(fields[1] == "0" || result.diagram.contains("data \(fields[1]) B"), "\(segment): \(result.diagram)")
+                }
+                if result.segments.contains(where: { $0.hasSuffix("in=0") && !$0.hasPrefix("SEGMENT 0 ") }) {
+                    #expect(result.diagram.contains("tcp_probe0_timer"), "\(result.diagram)")
+                }
+            }
         }
         let prelude = { (port: Int) in """
             import socket, os, time, threading
             L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
             """ }
         // TCP_CORK: three sends held, one segment when the cork comes off.
-        var port = TestSupport.freshPort()
-        let cork = try run("cork", prelude(port) + """
+        let cork = try corked("cork", { port in prelude(port) + """
 
             c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
@@ -1135,13 +1289,12 @@ struct ConnectionPairingTests {
             got = 0
             while got < 3200: got += len(a.recv(65536))
             c.close(); a.close()
-            """, port: port)
+            """ }, wanted: { $0.contains("SEGMENT 3200 fin=0 in=1") })
         #expect(cork.segments.contains("SEGMENT 3200 fin=0 in=1"), "\(cork.segments)")
         #expect(cork.diagram.contains("data 3200 B of what 3 earlier sends left queued#58; a segment sampled leaving (net#58;net_dev_queue len ")
                 && cork.diagram.contains(", in setsockopt of "), "\(cork.diagram)")
         // Corked data and the FIN in one segment, sent by shutdown.
-        port = TestSupport.freshPort()
-        let half = try run("half-corked", prelude(port) + """
+        let half = try corked("half-corked", { port in prelude(port) + """
 
             c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
@@ -1152,14 +1305,14 @@ struct ConnectionPairingTests {
                 if not d: break
                 got += len(d)
             a.close(); c.close()
-            """, port: port)
+            """ }, wanted: { $0 == ["SEGMENT 3000 fin=1 in=2"] })
         #expect(half.segments == ["SEGMENT 3000 fin=1 in=2"], "\(half.segments)")
         let halfLines = half.diagram.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let data = try #require(halfLines.firstIndex { $0.contains("data 3000 B of what an earlier send left queued#58; a segment sampled leaving") && $0.contains("in shutdown of ") }, "\(half.diagram)")
         let fin = try #require(halfLines.firstIndex { $0.hasPrefix("CK->>SK: FIN") }, "\(half.diagram)")
         #expect(data < fin && halfLines[fin].contains("in that segment"), "\(half.diagram)")
         // A closed window: the reader's calls let the rest go; the FIN queued behind it.
-        port = TestSupport.freshPort()
+        let port = TestSupport.freshPort()
         let window = try run("closed-window", prelude(port) + """
 
             L.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
@@ -1192,24 +1345,20 @@ struct ConnectionPairingTests {
                    "needs bpftrace, nftables and kernel sampling"))
     func timedOutConnect() throws {
         let port = TestSupport.freshPort()
-        let trace = TestSupport.temporaryFile("timed-out") + ".jsonl"
-        let witness = TestSupport.temporaryFile("retransmits") + ".txt"
         // Every SYN to the port dropped, one retry allowed (about 3 s).
-        let result = try traceInNamespace(
+        let run = try witnessedRun("timed-out",
             client: "import socket\ntry: socket.create_connection(('127.0.0.1', \(port)))\nexcept TimeoutError: pass",
             setup: """
                 sysctl -qw net.ipv4.tcp_syn_retries=1 && nft add table inet lost && \\
                 nft add chain inet lost in '{ type filter hook input priority 0; }' && nft add rule inet lost in tcp dport \(port) drop
                 """,
-            witness: "tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf(\"RETRANSMIT %d %d\\n\", args->sport, args->state); }",
-            into: witness, options: "--save \(trace) -o /dev/null")
-        #expect(result.status == 0, "\(result.stderr)")
-        let seen = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("RETRANSMIT ") }
-        try #require(!seen.isEmpty, "bpftrace saw no retransmission: \((try? String(contentsOfFile: witness + ".err", encoding: .utf8)) ?? "")")
+            witness: "tracepoint:tcp:tcp_retransmit_skb /args->dport == \(port)/ { printf(\"RETRANSMIT %d %d\\n\", args->sport, args->state); }")
+        let seen = run.lines.filter { $0.hasPrefix("RETRANSMIT ") }
+        try #require(!seen.isEmpty, "bpftrace saw no retransmission: \(run.errors)")
         // All of one socket's, in SYN_SENT (2).
         let fields = seen.map { $0.split(separator: " ") }
         #expect(Set(fields.map { $0[1] }).count == 1 && fields.allSatisfy { $0[2] == "2" }, "\(seen)")
-        let records = try TraceFileReader(path: trace).records
+        let records = run.records
         var found: [Connection] = []
         for record in records { if case let .connection(connection) = record { found.append(connection) } }
         #expect(found.map(\.title) == ["TCP 127.0.0.1:\(fields[0][1]) → 127.0.0.1:\(port)"] && found.first?.timedOut == "connect failed with ETIMEDOUT"

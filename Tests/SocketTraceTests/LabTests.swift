@@ -67,7 +67,7 @@ struct LabTests {
         #expect(result.stderr.contains("kprobes on "), "\(result.stderr)")
         var hits: [String: Int] = [:]
         var seen: Set<Syscall> = []
-        var returnsChecked = 0
+        var returnsChecked = 0, releasedAfterExit = 0
         for case let .syscall(call) in try TraceFileReader(path: trace).records {
             guard [Syscall.socket, .bind, .listen, .accept, .connect, .sendto, .recvfrom, .write, .read, .close].contains(call.syscall),
                   call.socket != nil, call.result?.failed == false else { continue }
@@ -85,8 +85,23 @@ struct LabTests {
                         "tcp_sendmsg inside \(send.insideNanoseconds ?? 0) ns of a \(callTime) ns call")
                 returnsChecked += 1
             }
+            // Before 6.6 a socket's last fput defers its release to
+            // task_work, run on the return to user mode after sys_exit: a
+            // connected close's FIN is sampled after its kernel exit, and the
+            // call's end (its printed duration) is that last sample.
+            if call.syscall == .close, let exit = call.kernelExitTime, let end = call.endTime, let stop = call.exitTime,
+               let last = kernel?.samples.map(\.time).max() {
+                #expect(kernel?.samples.allSatisfy { call.startTime <= $0.time && $0.time <= end } == true,
+                        "close: samples outside \(call.startTime)...\(end)")
+                if last > exit {
+                    releasedAfterExit += 1
+                    #expect(end == min(last, stop) && (call.duration ?? 0) >= Double(last.nanoseconds - call.startTime.nanoseconds) / 1e9 - 1e-9,
+                            "close ends at \(end), its release sampled at \(last), sys_exit \(exit)")
+                }
+            }
         }
         #expect(returnsChecked > 0, "no sendto with tcp_sendmsg's return")
+        #expect(releasedAfterExit > 0, "no close's release sampled after its sys_exit (6.1 runs it in task_work)")
         #expect(seen.isSuperset(of: [.socket, .bind, .listen, .accept, .connect, .sendto, .recvfrom, .close]), "\(seen)")
         for function in ["__sys_socket", "inet_create", "inet_listen", "inet_csk_accept", "tcp_v4_connect", "tcp_sendmsg",
                          "tcp_recvmsg", "tcp_close", "tcp_v4_rcv"] {

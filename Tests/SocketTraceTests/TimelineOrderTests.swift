@@ -74,6 +74,49 @@ import Testing
         #expect(names(order.take(.syscallExited(accept))) == ["1 accept resumed"])
     }
 
+    @Test("a call placed where the kernel began it: a thread let go from its entry stop that waited for its CPU holds only the lines begun after its kernel entry, and is unfinished there (audit 55 F1)")
+    func placedAtKernelEntry() {
+        var order = TimelineOrder()
+        // The tracer let thread 1 go into a close at 1 ms; it reached the kernel at 30 ms.
+        var close = call(1, .close, at: 1 * Self.ms, until: 31 * Self.ms)
+        close.kernelEntryTime = MonotonicTime(nanoseconds: 30 * Self.ms)
+        let send = call(2, .sendto, at: 10 * Self.ms, until: 11 * Self.ms)
+        #expect(order.take(.syscallEntered(close)).isEmpty)
+        #expect(order.take(.syscallEntered(send)).isEmpty)
+        // The sendto began (and ended) before the close's kernel entry: it goes first, and the close after it.
+        #expect(names(order.take(.syscallExited(send))) == ["2 sendto"])
+        #expect(names(order.take(.syscallExited(close))) == ["1 close"])
+        // One that blocks: unfinished at its kernel entry, after the lines begun before it.
+        var accept = call(1, .accept, at: 40 * Self.ms, until: 400 * Self.ms)
+        accept.kernelEntryTime = MonotonicTime(nanoseconds: 60 * Self.ms)
+        let connect = call(2, .connect, at: 50 * Self.ms, until: 300 * Self.ms)
+        #expect(order.take(.syscallEntered(accept)).isEmpty)
+        #expect(order.take(.syscallEntered(connect)).isEmpty)
+        #expect(names(order.take(.kernelEvent(KernelSample(tracepoint: "net:net_dev_queue", role: .event, pid: 3, tid: 3,
+                                                                time: MonotonicTime(nanoseconds: 250 * Self.ms), cpu: 0, chain: [], fields: [:]))))
+                == ["2 connect unfinished", "1 accept unfinished", "net:net_dev_queue"])
+    }
+
+    @Test("a call written unfinished that the kernel returned from before its thread reached its exit stop holds the lines after its return until its end is known (audit 56 F1)")
+    func returnedBeforeItsStop() {
+        var order = TimelineOrder()
+        var accept = call(1, .accept, at: 1 * Self.ms, until: 900 * Self.ms)
+        accept.kernelEntryTime = MonotonicTime(nanoseconds: 1 * Self.ms)
+        accept.kernelExitTime = MonotonicTime(nanoseconds: 300 * Self.ms)
+        #expect(order.take(.syscallEntered(accept)).isEmpty)
+        let connect = call(2, .connect, at: 200 * Self.ms, until: 201 * Self.ms)
+        #expect(names(order.take(.syscallEntered(connect))) == ["1 accept unfinished"])
+        #expect(names(order.take(.syscallExited(connect))) == ["2 connect"])
+        // The tracer saw the kernel return the accept at 300 ms; its exit stop comes at 900 ms.
+        #expect(order.hold([1: MonotonicTime(nanoseconds: 300 * Self.ms)]).isEmpty)
+        let later = KernelSample(tracepoint: "net:net_dev_queue", role: .event, pid: 3, tid: 3, time: MonotonicTime(nanoseconds: 800 * Self.ms),
+                                 cpu: 0, chain: [], fields: [:])
+        #expect(order.take(.kernelEvent(later)).isEmpty)
+        #expect(names(order.take(.syscallExited(accept))) == ["1 accept resumed", "net:net_dev_queue"])
+        // Known, it holds nothing more: the tracer's next word drops it.
+        #expect(order.hold([:]).isEmpty)
+    }
+
     @Test("a call still running at the end is unfinished; one its thread left is abandoned, resumed when it was unfinished")
     func endOfTrace() {
         var order = TimelineOrder()

@@ -37,6 +37,31 @@ struct TimelineTests {
         }
     }
 
+    @Test("a call written unfinished whose thread reaches its exit stop just after its return, while another process's calls run: no line of a call begun after that return comes before its resumed line (audit 57 M1)",
+          .enabled(if: TestSupport.canObserveKernel && ProcessInfo.processInfo.activeProcessorCount > 1, "needs kernel sampling (the kernel's times of calls) and two CPUs"))
+    func resumedBeforeLaterCalls() throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/resumed_race.py").path
+        let output = TestSupport.temporaryFile("resumed-race")
+        // 20 rounds: while the tracer looked for returns once a millisecond,
+        // after letting the recorded calls go, 16-19 of them a run had their
+        // resumed line after the writes begun after the return.
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "-o", output, "python3", program,
+                                                                   "\(TestSupport.freshPort())", "\(TestSupport.freshPort())", "20"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
+        var resumed = 0, latest: (time: Double, line: String)?
+        for line in lines {
+            guard let time = times(line).first else { continue }
+            if line.contains("<... recvfrom resumed>") {
+                resumed += 1
+                if let latest { #expect(latest.time <= time, "written before the resumed line, begun after it:\n\(latest.line)\n\(line)") }
+            }
+            if latest.map({ time > $0.time }) ?? true { latest = (time, line) }
+        }
+        // The child's recvfrom blocked over the hold limit in most rounds.
+        #expect(resumed >= 10, "\(resumed) resumed lines")
+    }
+
     @Test("a long command line is abbreviated as strace abbreviates execve's arguments (-s, 32 of them)")
     func longCommandLine() throws {
         let output = TestSupport.temporaryFile("argv")

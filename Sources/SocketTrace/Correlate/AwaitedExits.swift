@@ -55,8 +55,11 @@ struct AwaitedExits {
 
     /// Pairs the records of one drain (oldest first) with the calls, and
     /// gives up on calls whose thread was seen again before the drain
-    /// began. Returns whether a record was paired.
-    mutating func match(_ records: [SyscallExitRecord], drainBegan: MonotonicTime) -> Bool {
+    /// began. Returns whether a record was paired. `entries`: the kernel's
+    /// entries of those calls, which give each its `kernelEntryTime` (an
+    /// entry can come in an earlier drain than its exit).
+    mutating func match(_ records: [SyscallExitRecord], entries: [SyscallEntryRecord] = [], drainBegan: MonotonicTime) -> Bool {
+        for entry in entries { enter(entry) }
         var paired = false
         for record in records {
             guard var calls = byThread[record.tid] else { continue }
@@ -70,6 +73,7 @@ struct AwaitedExits {
                    record.number == awaited.call.syscall.number(on: awaited.call.architecture).map(Int64.init) {
                     var call = awaited.call
                     call.exitTime = record.time
+                    if let entered = call.kernelEntryTime, entered > record.time { call.kernelEntryTime = nil }
                     call.result = record.result
                     calls[index].outcome = .returned(call)
                     paired = true
@@ -87,6 +91,19 @@ struct AwaitedExits {
             }
         }
         return paired
+    }
+
+    /// The kernel entered a call: the first of its thread's calls still
+    /// waiting, with no entry yet, of the same number, which the tracer had
+    /// let go by then and whose thread was not seen again before it.
+    mutating func enter(_ entry: SyscallEntryRecord) {
+        guard var calls = byThread[entry.tid],
+              let index = calls.firstIndex(where: { $0.outcome == nil && $0.call.kernelEntryTime == nil }) else { return }
+        let call = calls[index].call
+        guard entry.number == call.syscall.number(on: call.architecture).map(Int64.init), call.entryTime <= entry.time,
+              calls[index].seenAgain.map({ entry.time <= $0 }) ?? true else { return }
+        calls[index].call.kernelEntryTime = entry.time
+        byThread[entry.tid] = calls
     }
 
     /// `tid`'s settled calls, in order, up to the first still waiting; with

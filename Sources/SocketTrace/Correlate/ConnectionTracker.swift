@@ -146,7 +146,7 @@ public final class ConnectionTracker {
         if end.isClient && connection.established != true && Self.kernelSawEstablished(call, connection) { connection.established = true }
         let opens = call.connectAddress != nil ? end.isClient : (call.syscall == .accept || call.syscall == .accept4) && !end.isClient
         if opens && end.isClient && connection.connectTime == nil {
-            connection.connectTime = call.entryTime
+            connection.connectTime = call.startTime
             connection.clientPid = call.pid
             if call.isFastOpen { connection.opener = "\(call.name)(MSG_FASTOPEN)" }
             connection.pairingChanged()
@@ -155,7 +155,7 @@ public final class ConnectionTracker {
             return connection.acceptTime != nil ? connection : nil
         }
         if opens && !end.isClient && connection.acceptTime == nil {
-            connection.acceptTime = call.exitTime
+            connection.acceptTime = call.endTime
             connection.serverPid = call.pid
             connection.pairingChanged()
             return connection.connectTime != nil ? connection : nil
@@ -187,7 +187,7 @@ public final class ConnectionTracker {
     /// another port. Returns its index.
     func addClosedConnect(_ pair: Pair, _ call: SyscallInvocation, socket: SocketSnapshot) -> Int {
         let index = add(pair, label: socket.protocolLabel)
-        connections[index].connectTime = call.entryTime
+        connections[index].connectTime = call.startTime
         connections[index].clientPid = call.pid
         if isListening(pair.server, netns: socket.netns) { connections[index].tracedListener = true }
         _ = remember(End(index: index, isClient: true, local: pair.client, peer: pair.server), inode: socket.inode)

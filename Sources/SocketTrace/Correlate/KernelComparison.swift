@@ -99,7 +99,7 @@ public struct KernelComparison: Sendable, Codable {
         var timingIndex: [String: Int] = [:]
         var unmodelledIndex: [String: Int] = [:]
         let works: [(call: SyscallInvocation?, activity: KernelActivity, start: MonotonicTime, title: String?)] =
-            calls.compactMap { call in call.kernel.map { (call, $0, call.entryTime, nil) } }
+            calls.compactMap { call in call.kernel.map { (call, $0, call.startTime, nil) } }
             + exits.compactMap { event in
                 event.exitKernel.map { activity in
                     (nil, activity, activity.samples.map(\.time).min() ?? .now(), activity.operation.map { "exit " + $0 } ?? "exit")

@@ -29,10 +29,20 @@ public final class DataCallCapture {
         maps = DataCallProgram.Maps(
             tgids: try made.create(BPF_MAP_TYPE_HASH, "st_tgids", key: 4, value: 1, entries: Self.processes),
             inflight: try made.create(BPF_MAP_TYPE_HASH, "st_inflight", key: 4, value: 16, entries: Self.threads),
+            // LRU: the entries of threads that ended make room for new ones.
+            entered: try made.create(BPF_MAP_TYPE_LRU_HASH, "st_entered", key: 4, value: 24, entries: Self.threads),
+            timed: try made.create(BPF_MAP_TYPE_ARRAY, "st_timed", key: 4, value: 4, entries: DataCallProgram.timedNumbers),
             scratch: try made.create(BPF_MAP_TYPE_PERCPU_ARRAY, "st_scratch", key: 4, value: UInt32(DataCallProgram.recordSize), entries: 1),
             ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_ring", key: 0, value: 0, entries: Self.ringBytes),
             lost: try made.create(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
         do {
+            for number in Self.timedNumbers {
+                var key = number
+                var one: UInt32 = 1
+                guard bpf_map_update_elem(maps.timed, &key, &one, UInt64(BPF_ANY)) == 0 else {
+                    throw TraceError(operation: "filling the BPF map st_timed", errno: errno)
+                }
+            }
             let limit = Int32(min(max(bytesCaptured, 0), Int(DataCallProgram.maximumCapture)))
             for (name, code, event) in [(Self.enterProgram, DataCallProgram.enter(maps, offsets: offsets), "sys_enter"),
                                         (Self.exitProgram, DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
@@ -49,15 +59,36 @@ public final class DataCallCapture {
         }
     }
 
+    /// The x86-64 calls whose kernel entry and exit times are kept
+    /// (`kernelTimes(of:)`): every call sockettrace knows but the recorded ones.
+    static var timedNumbers: [UInt32] {
+        Syscall.allCases.filter { !syscalls.contains($0) }.compactMap(\.x86_64Number).filter { $0 < DataCallProgram.timedNumbers }
+    }
+
+    /// The kernel's times of `tid`'s last timed call (one the tracer stops
+    /// at): read at its exit stop, they are that call's.
+    public func kernelTimes(of tid: Int32) -> KernelCallTimes? {
+        var key = UInt32(bitPattern: tid)
+        var entry: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        guard bpf_map_lookup_elem(maps.entered, &key, &entry) == 0 else { return nil }
+        return KernelCallTimes(entry: MonotonicTime(nanoseconds: entry.0), number: entry.1,
+                               exit: entry.2 == 0 ? nil : MonotonicTime(nanoseconds: entry.2))
+    }
+
+    /// The processes whose calls are recorded (and timed).
+    public private(set) var followed: Set<Int32> = []
+
     /// Records the calls of process `pid` (all its threads) from now on.
     public func follow(_ pid: Int32) {
         BPFProcessSet(map: maps.tgids).insert(pid)
+        followed.insert(pid)
     }
 
     /// Stops recording process `pid`'s calls (it ended, or runs as i386,
     /// whose calls stop as before).
     public func forget(_ pid: Int32) {
         BPFProcessSet(map: maps.tgids).remove(pid)
+        followed.remove(pid)
     }
 
     /// The records the ring holds, oldest first.
@@ -134,7 +165,7 @@ public final class DataCallCapture {
         isOpen = false
         ring?.free()
         ring = nil
-        for fd in links + programs + [maps.tgids, maps.inflight, maps.scratch, maps.ring, maps.lost] where fd >= 0 { Glibc.close(fd) }
+        for fd in links + programs + [maps.tgids, maps.inflight, maps.entered, maps.timed, maps.scratch, maps.ring, maps.lost] where fd >= 0 { Glibc.close(fd) }
         links = []
         programs = []
     }

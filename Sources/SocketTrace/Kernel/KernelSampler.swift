@@ -15,16 +15,20 @@ public final class KernelSampler {
     /// `syscalls:sys_exit_NAME` of a call whose result is taken from the
     /// kernel (x86-64 tasks; the kernel has no such events for 32-bit ones),
     /// and where its record has the syscall number and the return value.
+    /// Its `syscalls:sys_enter_NAME` beside it, where the kernel has one,
+    /// gives the call's kernel entry (`SyscallEntryRecord`).
     struct ExitEvent {
         let format: TracepointFormat
         let number: Int
         let returned: Int
+        let entry: (format: TracepointFormat, number: Int)?
     }
     let exitEvents: [ExitEvent]
     /// The calls whose exits can be sampled (`sampleExits(of:)`).
     public let exitSyscalls: Set<Syscall>
-    /// Where an exit record's syscall number and return value are, by sample id.
-    var exitFieldsByID: [UInt64: (number: Int, returned: Int)] = [:]
+    /// Where an exit record's syscall number and return value are, by
+    /// sample id (no return value: an entry record).
+    var exitFieldsByID: [UInt64: (number: Int, returned: Int?)] = [:]
     let symbols: KernelSymbols
     let tracefs: Tracefs
     let cpus: [Int32]
@@ -127,7 +131,10 @@ public final class KernelSampler {
             guard let format = try? tracefs.format(of: "syscalls:sys_exit_\(syscall.rawValue)"),
                   let number = format.fields.first(where: { $0.name == "__syscall_nr" && $0.size == 4 }),
                   let returned = format.fields.first(where: { $0.name == "ret" && $0.size == 8 }) else { continue }
-            exitEvents.append(ExitEvent(format: format, number: number.offset, returned: returned.offset))
+            let entry = (try? tracefs.format(of: "syscalls:sys_enter_\(syscall.rawValue)")).flatMap { format in
+                format.fields.first { $0.name == "__syscall_nr" && $0.size == 4 }.map { (format, $0.offset) }
+            }
+            exitEvents.append(ExitEvent(format: format, number: number.offset, returned: returned.offset, entry: entry))
             sampled.insert(syscall)
         }
         self.exitEvents = exitEvents
@@ -295,6 +302,9 @@ public final class KernelSampler {
                 for event in exitEvents {
                     guard let id = try open(event.format, pid: tid, cpu: cpu, inherit: false, chain: false) else { continue }
                     exitFieldsByID[id] = (event.number, event.returned)
+                    if let entry = event.entry, let id = try open(entry.format, pid: tid, cpu: cpu, inherit: false, chain: false) {
+                        exitFieldsByID[id] = (entry.number, nil)
+                    }
                 }
             }
         } catch {
@@ -360,6 +370,8 @@ public final class KernelSampler {
     public struct Drained {
         public var samples: [KernelSample] = []
         public var exits: [SyscallExitRecord] = []
+        /// The entries of the calls whose exits are sampled.
+        public var entries: [SyscallEntryRecord] = []
         /// Exit captures' samples, by process (kept by the sampler until the capture ends).
         var captured: [(pid: Int32, sample: KernelSample)] = []
     }
@@ -374,6 +386,7 @@ public final class KernelSampler {
         drained.samples += elsewhereSamples()
         drained.samples.sort { $0.time < $1.time }
         drained.exits.sort { $0.time < $1.time }
+        drained.entries.sort { $0.time < $1.time }
         sampleCount += UInt64(drained.samples.count)
         keepCaptured(&drained)
         return drained
@@ -400,9 +413,14 @@ public final class KernelSampler {
             if let exit = exitFieldsByID[sample.id] {
                 // No chain: the raw record has the number and the result.
                 let raw = sample.raw
-                guard exit.number + 4 <= raw.count, exit.returned + 8 <= raw.count else { continue }
+                guard exit.number + 4 <= raw.count else { continue }
                 let number = buffer.loadLittleEndian(Int32.self, at: raw.lowerBound + exit.number)
-                let returned = buffer.loadLittleEndian(Int64.self, at: raw.lowerBound + exit.returned)
+                guard let returnedAt = exit.returned else {
+                    drained.entries.append(SyscallEntryRecord(tid: sample.tid, time: time, number: Int64(number)))
+                    continue
+                }
+                guard returnedAt + 8 <= raw.count else { continue }
+                let returned = buffer.loadLittleEndian(Int64.self, at: raw.lowerBound + returnedAt)
                 drained.exits.append(SyscallExitRecord(tid: sample.tid, time: time, number: Int64(number), returned: returned))
                 continue
             }

@@ -79,7 +79,7 @@ public struct HTMLReport {
     func timelineSVG() -> String {
         let e = Self.escape
         let calls = self.calls
-        guard let first = calls.map(\.entryTime).min(), let last = calls.compactMap(\.exitTime).max() else { return "<p>No system calls.</p>\n" }
+        guard let first = calls.map(\.startTime).min(), let last = calls.compactMap(\.endTime).max() else { return "<p>No system calls.</p>\n" }
         var lanes: [Int32] = []
         for call in calls where !lanes.contains(call.tid) { lanes.append(call.tid) }
         let width = 1000.0, left = 130.0, laneHeight = 26.0
@@ -98,7 +98,7 @@ public struct HTMLReport {
         for call in calls {
             guard let lane = lanes.firstIndex(of: call.tid) else { continue }
             let y = Double(lane) * laneHeight + 5
-            let start = x(call.entryTime), end = x(call.exitTime ?? call.entryTime)
+            let start = x(call.startTime), end = x(call.endTime ?? call.startTime)
             let colour: String
             switch call.kernel?.verdict {
             case .matches?: colour = "#3c9d41"

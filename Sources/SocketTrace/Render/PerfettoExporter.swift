@@ -114,8 +114,8 @@ public struct PerfettoExporter {
     /// A syscall slice, its flow ends (first and last twentieth of the
     /// call) and its kernel chain (nested in the middle, one level per frame).
     func slices(for call: SyscallInvocation, flowsOut: [Int], flowsIn: [Int]) -> [[String: Any]] {
-        let start = micros(call.entryTime)
-        let end = max(micros(call.exitTime ?? call.entryTime), start + 0.001)
+        let start = micros(call.startTime)
+        let end = max(micros(call.endTime ?? call.startTime), start + 0.001)
         let duration = end - start
         var args: [String: Any] = ["call": call.entryText + call.exitText + ") = " + call.returnText]
         if let operation = call.kernel?.operation { args["operation"] = operation }
@@ -158,7 +158,7 @@ public struct PerfettoExporter {
         }
         if let graph = call.kernel?.functionGraph, !graph.calls.isEmpty, let exit = call.exitTime {
             // The kernel's own graph, at its times, inside the call.
-            let from = call.entryTime.nanoseconds &- origin
+            let from = call.startTime.nanoseconds &- origin
             let to = (exit.nanoseconds &- origin) - 1
             out += graphSlices(graph, pid: call.pid, tid: call.tid, from: from, to: to)
         }

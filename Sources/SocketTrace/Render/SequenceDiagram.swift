@@ -198,7 +198,7 @@ public struct SequenceDiagram: Sendable {
                 guard change.fields["oldstate"]?.number != new else { return false }
                 if traced {
                     return source == sender && destination == receiver && (new == TCPState.finWait1 || new == TCPState.lastAck)
-                        && !ownCloses.contains { $0.call.entryTime <= change.time && change.time <= ($0.call.exitTime ?? $0.call.entryTime) }
+                        && !ownCloses.contains { $0.call.startTime <= change.time && change.time <= ($0.call.endTime ?? $0.call.startTime) }
                 }
                 return (source == sender && destination == receiver && (new == TCPState.finWait1 || new == TCPState.lastAck))
                     || (source == receiver && destination == sender && new == TCPState.closeWait)
@@ -238,20 +238,20 @@ public struct SequenceDiagram: Sendable {
         func drawFastOpen(_ call: SyscallInvocation, exit: MonotonicTime) {
             let bytes = call.result.map { $0.failed ? 0 : $0.value } ?? 0
             let request = call.isFastOpen ? "\(call.name)(MSG_FASTOPEN, \(connection.server)) \(bytes) B" : "\(call.name) \(bytes) B"
-            add(.message(from: .client, to: .clientKernel, text: request, reply: false, time: call.entryTime), at: call.entryTime)
+            add(.message(from: .client, to: .clientKernel, text: request, reply: false, time: call.startTime), at: call.startTime)
             // The client's own segments in the call (not the server's
             // answers, sent on its stack), in time order: the SYN first.
             let sampled = transmitSampled && call.kernel?.source == .observed
             let own = (call.kernel?.samples ?? []).filter { $0.tracepoint == KernelSample.transmitTracepoint && ($0.flow == nil || $0.flow?.owner == .ownSocket) }
                 .sorted { $0.time < $1.time }
             let synSample = own.first
-            let syn = synSample?.time ?? call.entryTime
+            let syn = synSample?.time ?? call.startTime
             add(.message(from: .clientKernel, to: .serverKernel, text: "SYN (TCP Fast Open)", reply: false, time: syn), at: syn)
-            let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established, after: call.entryTime)
+            let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established, after: call.startTime)
             // Whether the SYN's data was taken: the server's kernel makes the
             // connection's socket at the SYN only when Fast Open took its data
             // (tcp_fastopen_create_child; otherwise at the handshake's ACK).
-            let child = stateChange(ofClient: false, to: TCPState.synRecv, after: call.entryTime)
+            let child = stateChange(ofClient: false, to: TCPState.synRecv, after: call.startTime)
             let carried: Bool? = established.flatMap { established in child.map { $0.time < established.time } }
             if let established {
                 let synAck = Self.synAckSent(in: call, until: established.time)?.time ?? established.time
@@ -274,7 +274,7 @@ public struct SequenceDiagram: Sendable {
                     // the write queue: these are the call's tcp_retransmit_skb
                     // (audit 30: drawn twice, as data and as a retransmission).
                     text += ", sent again (tcp:tcp_retransmit_skb: the SYN's data, not taken)"
-                    retransmitsDrawn.append((call.entryTime, exit))
+                    retransmitsDrawn.append((call.startTime, exit))
                 }
                 add(.message(from: .clientKernel, to: .serverKernel, text: text, reply: false, time: run.time), at: run.time)
                 data = nil
@@ -467,15 +467,15 @@ public struct SequenceDiagram: Sendable {
             }
         }
         for (call, id, isClient) in sides where id == connection.id {
-            drawUntracedFins(before: call.entryTime)
+            drawUntracedFins(before: call.startTime)
             // What sends left queued and was sampled leaving before this call.
-            flushQueuedLeaving(before: call.entryTime)
+            flushQueuedLeaving(before: call.startTime)
             let process: Participant = isClient ? .client : .server
             let kernel: Participant = isClient ? .clientKernel : .serverKernel
             let peerKernel: Participant = isClient ? .serverKernel : .clientKernel
             let value = call.result?.value ?? -1
             let failed = call.result?.failed ?? true
-            let exit = call.exitTime ?? call.entryTime
+            let exit = call.endTime ?? call.startTime
             // What its samples say of a send's data leaving it.
             let departure = DataTransfer(call)?.direction == .sent && !failed && value > 0
                 ? Self.departure(call, transmitSampled: transmitSampled) : nil
@@ -492,7 +492,7 @@ public struct SequenceDiagram: Sendable {
                     waiting.streamEnd = end
                     queued[isClient] = waiting
                 } else {
-                    queued[isClient] = Queued(bytes: bytes, streamEnd: end, since: call.entryTime, sends: 1)
+                    queued[isClient] = Queued(bytes: bytes, streamEnd: end, since: call.startTime, sends: 1)
                 }
             }
             /// A FIN this end's close or shutdown queued behind its unsent data.
@@ -551,12 +551,12 @@ public struct SequenceDiagram: Sendable {
                 // reset when it was established; its samples say whether one
                 // left, without them the state the call found.
                 endRun()
-                add(.message(from: process, to: kernel, text: "connect(AF_UNSPEC)", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: process, to: kernel, text: "connect(AF_UNSPEC)", reply: false, time: call.startTime), at: call.startTime)
                 let sampled = call.kernel.map { $0.source == .observed } ?? false
                 let queued = call.kernel?.samples.first { $0.tracepoint == "net:net_dev_queue" }
                 let reset = sampled ? queued != nil : !failed && [.connected, .shutDown].contains(call.connectStart?.state)
                 if reset {
-                    let sent = queued?.time ?? call.entryTime
+                    let sent = queued?.time ?? call.startTime
                     add(.message(from: kernel, to: peerKernel, text: "RST (disconnected)", reply: false, time: sent), at: sent)
                 }
                 add(.message(from: kernel, to: process, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)
@@ -564,7 +564,7 @@ public struct SequenceDiagram: Sendable {
                 Self.note(call, over: kernel).map { add($0, at: exit) }
             case .connect:
                 endRun()
-                add(.message(from: .client, to: .clientKernel, text: "connect(\(connection.server))", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: .client, to: .clientKernel, text: "connect(\(connection.server))", reply: false, time: call.startTime), at: call.startTime)
                 // Whether this connect sent the SYN: its samples say (a
                 // segment queued in it); without them, the first connect of
                 // the socket that went on (audit 24: SYNs drawn for a connect
@@ -588,7 +588,7 @@ public struct SequenceDiagram: Sendable {
                     // When its SYN was queued, where its own sample says (audit 34
                     // M3: drawn at connect's entry stop, the time to the SYN-ACK
                     // then counting the tracer's stop).
-                    let syn = Self.ownTransmits(call).map(\.time).min() ?? call.entryTime
+                    let syn = Self.ownTransmits(call).map(\.time).min() ?? call.startTime
                     add(.message(from: .clientKernel, to: .serverKernel, text: Self.synText(call), reply: false, time: syn), at: syn)
                     // The server's SYN-ACK, built in the SYN's receive on this
                     // connect's stack (loopback) and dropped before it left
@@ -648,7 +648,7 @@ public struct SequenceDiagram: Sendable {
                 } else if call.result?.errno == ECONNREFUSED {
                     // The reset that refused it, where its tcp:tcp_send_reset was
                     // sampled (drawn here, not again below: audit 31 F1).
-                    if let reset = connectionResets.first(where: { !$0.fromClient && call.entryTime <= $0.sample.time && $0.sample.time <= exit })?.sample {
+                    if let reset = connectionResets.first(where: { !$0.fromClient && call.startTime <= $0.sample.time && $0.sample.time <= exit })?.sample {
                         refusalsDrawn.append(reset.time)
                         add(.message(from: .serverKernel, to: .clientKernel, text: Self.resetText(reset), reply: false, time: reset.time), at: reset.time)
                     } else {
@@ -670,8 +670,8 @@ public struct SequenceDiagram: Sendable {
                     // ESTABLISHED says where sampled (audit 38 F6: drawn at the
                     // connect's exit, after the server's accept had returned).
                     let established = stateChange(ofClient: true, from: TCPState.synSent, to: TCPState.established)
-                    let at = established.flatMap { $0.time >= call.entryTime && $0.time <= exit ? $0.time : nil } ?? exit
-                    let resent = synAcksElsewhere.contains(where: { call.entryTime <= $0.time && $0.time <= at })
+                    let at = established.flatMap { $0.time >= call.startTime && $0.time <= exit ? $0.time : nil } ?? exit
+                    let resent = synAcksElsewhere.contains(where: { call.startTime <= $0.time && $0.time <= at })
                     if let established, let dropped = handshakeAckDropped(after: established) {
                         // The SYN-ACK taken in (ESTABLISHED), its ACK dropped on
                         // arrival outside the traced tasks (audit 46 F2: drawn as
@@ -719,7 +719,7 @@ public struct SequenceDiagram: Sendable {
                 // segment netfilter dropped at the send, sent 206 ms later by
                 // the probe timer, was drawn on the wire at the send).
                 endRun()
-                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.startTime), at: call.startTime)
                 switch departure! {
                 case let .droppedOnArrival(reason, skbs):
                     // It left, and was freed as it arrived (audit 31 M2: drawn
@@ -737,7 +737,7 @@ public struct SequenceDiagram: Sendable {
                         + ", new skbs whose lengths add up to its own with a header each)" }
                     let segments = (wire == 1 ? "1 segment" : "\(wire) segments") + (split.isEmpty ? "" : " (" + split.joined(separator: "; ") + ")")
                     add(.message(from: kernel, to: peerKernel, text: "data \(value - rest) B" + (own.count > 1 || rest > 0 ? " in \(segments)" : "") + (rest > 0 ? ", \(rest) B left queued" : ""),
-                                 reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
+                                 reply: false, time: own.first?.time ?? call.startTime), at: own.first?.time ?? call.startTime)
                     // Which of its segments (audit 42 F3: "one of" when both were).
                     let dropped = own.filter { $0.skbAddress.map(skbs.contains) == true }
                     let lengths = dropped.compactMap(\.packetLength).map { length in "len \(length)" + (headers.map { ", \(Self.dataBytes(length, headers: $0, ipv6: ipv6)) B of data" } ?? "") }
@@ -750,14 +750,14 @@ public struct SequenceDiagram: Sendable {
                         : count == wire ? "all \(wire) of its segments" + (lengths.isEmpty ? "" : " (net:net_dev_queue \(lengths.joined(separator: "; "))\(pieceText))")
                         : "\(count) of its \(wire) segments (" + (lengths.isEmpty ? "" : "net:net_dev_queue \(lengths.joined(separator: "; "))") + pieceText + ")"
                     add(.note(over: [peerKernel], text: "\(which) dropped on arrival (skb:kfree_skb \(reason): \(count > 1 ? "their skbs" : "its skb"), queued by this \(call.name), freed in the receive on its stack); left in TCP's queue to send again"),
-                        at: dropped.first?.time ?? call.entryTime)
+                        at: dropped.first?.time ?? call.startTime)
                     if rest > 0 { leftQueued(rest) }
                 case let .dropped(reason):
                     add(.note(over: [kernel], text: "\(value) B not sent: dropped before leaving (skb:kfree_skb \(reason) in this \(call.name)); left in TCP's queue"),
-                        at: call.entryTime)
+                        at: call.startTime)
                     leftQueued(value)
                 default:
-                    add(.note(over: [kernel], text: "\(value) B queued: no segment sampled leaving in this \(call.name)"), at: call.entryTime)
+                    add(.note(over: [kernel], text: "\(value) B queued: no segment sampled leaving in this \(call.name)"), at: call.startTime)
                     leftQueued(value)
                 }
             case _ where DataTransfer(call)?.direction == .sent && !failed && queuedBytes(isClient) > 0:
@@ -768,7 +768,7 @@ public struct SequenceDiagram: Sendable {
                 let waiting = queuedBytes(isClient)
                 let sends = earlierSends(isClient)
                 queued[isClient] = nil
-                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.startTime), at: call.startTime)
                 // How much its segments carried, from their lengths less the
                 // connection's headers (its shortest packet): all of both, or
                 // "up to" when that does not add up (audit 36: one 6000 B
@@ -778,7 +778,7 @@ public struct SequenceDiagram: Sendable {
                 let text = carried == value + waiting && !lengths.isEmpty
                     ? "data \(value + waiting) B: this \(call.name)'s \(value) B and the \(waiting) B \(sends) queued, in \(lengths.count == 1 ? "one segment" : "\(lengths.count) segments") (net:net_dev_queue len \(lengths.map(String.init).joined(separator: ", ")))"
                     : "data \(value) B, with up to \(waiting) B \(sends) queued"
-                let left = Self.ownSegments(call).first?.time ?? call.entryTime
+                let left = Self.ownSegments(call).first?.time ?? call.startTime
                 add(.message(from: kernel, to: peerKernel, text: text, reply: false, time: left), at: left)
             case _ where DataTransfer(call)?.direction == .sent && !failed && value > 0 && leftBehind > 0:
                 // Its own segments carried less than it queued (a closed or
@@ -786,9 +786,9 @@ public struct SequenceDiagram: Sendable {
                 // send, 2048 B did): what they carried, and the rest queued.
                 endRun()
                 let own = Self.ownSegments(call)
-                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: process, to: kernel, text: "\(call.name) \(value) B", reply: false, time: call.startTime), at: call.startTime)
                 add(.message(from: kernel, to: peerKernel, text: "data \(value - leftBehind) B in \(own.count == 1 ? "1 segment" : "\(own.count) segments"), \(leftBehind) B left queued",
-                             reply: false, time: own.first?.time ?? call.entryTime), at: own.first?.time ?? call.entryTime)
+                             reply: false, time: own.first?.time ?? call.startTime), at: own.first?.time ?? call.startTime)
                 leftQueued(leftBehind)
             case _ where DataTransfer(call)?.direction == .sent:
                 let segments = Self.segmentsQueued(call, transmitSampled: transmitSampled)
@@ -797,7 +797,7 @@ public struct SequenceDiagram: Sendable {
                            current.segments.flatMap { sum in segments.map { sum + $0 } }, current.left)
                 } else {
                     endRun()
-                    run = (isClient, 1, value, call.entryTime, call.name, segments, Self.ownSegments(call).first?.time)
+                    run = (isClient, 1, value, call.startTime, call.name, segments, Self.ownSegments(call).first?.time)
                 }
                 // A segment it sent again (drawn at its time, from its
                 // tcp:tcp_retransmit_skb) ends the run, so that the next
@@ -828,7 +828,7 @@ public struct SequenceDiagram: Sendable {
                 // the retransmission that brought it), else at its entry.
                 if !failed, !peerTraced, let transfer = DataTransfer(call), transfer.bytes > 0 {
                     let copied = (call.kernel?.samples ?? []).first { ["tcp:tcp_rcv_space_adjust", "skb:skb_copy_datagram_iovec", "sock:sock_recv_length"].contains($0.tracepoint) }?.time
-                    let at = copied.map { max($0, call.entryTime) } ?? call.entryTime
+                    let at = copied.map { max($0, call.startTime) } ?? call.startTime
                     add(.message(from: peerKernel, to: kernel, text: "data \(transfer.bytes) B, as this \(call.name) took it in (the untraced end's segments not drawn)",
                                  reply: false, time: at), at: at)
                 }
@@ -855,7 +855,7 @@ public struct SequenceDiagram: Sendable {
             case .shutdown, .close:
                 endRun()
                 if call.syscall == .shutdown && !failed && call.argument(1) != 1 { readsShut[isClient] = true }
-                add(.message(from: process, to: kernel, text: call.syscall == .close ? "close" : "shutdown", reply: false, time: call.entryTime), at: call.entryTime)
+                add(.message(from: process, to: kernel, text: call.syscall == .close ? "close" : "shutdown", reply: false, time: call.startTime), at: call.startTime)
                 // With kernel samples we know whether a segment left, and the
                 // close's operation says which (a FIN, or a reset with
                 // SO_LINGER 0) or why none (one of several references; no
@@ -873,7 +873,7 @@ public struct SequenceDiagram: Sendable {
                     let segment = operation?.contains("close_reset") == true ? "RST" : "FIN"
                     // When it left, where the kernel's sample says; an untraced peer's FIN before it first.
                     let transmits = call.kernel?.samples.filter { $0.tracepoint == "net:net_dev_queue" } ?? []
-                    let sent = transmits.first?.time ?? call.entryTime
+                    let sent = transmits.first?.time ?? call.startTime
                     drawUntracedFins(before: sent)
                     // Data earlier sends left queued goes first, in this call's
                     // segments (audit 38 F4: a FIN drawn, then the data "when,
@@ -944,7 +944,7 @@ public struct SequenceDiagram: Sendable {
                 // sends left queued (setsockopt(TCP_CORK, 0), audit 38 F3).
                 if queuedBytes(isClient) > 0, !Self.ownTransmits(call).isEmpty {
                     endRun()
-                    add(.message(from: process, to: kernel, text: call.name, reply: false, time: call.entryTime), at: call.entryTime)
+                    add(.message(from: process, to: kernel, text: call.name, reply: false, time: call.startTime), at: call.startTime)
                     flushQueuedLeaving(before: exit, inclusive: true)
                 }
                 continue
@@ -961,7 +961,7 @@ public struct SequenceDiagram: Sendable {
         for (reset, fromClient) in connectionResets where !refusalsDrawn.contains(reset.time) {
             let drawnByItsCall = sides.contains { side in
                 side.id == connection.id && side.isClient == fromClient && [.close, .connect, .shutdown].contains(side.call.syscall)
-                    && side.call.entryTime <= reset.time && reset.time <= (side.call.exitTime ?? side.call.entryTime)
+                    && side.call.startTime <= reset.time && reset.time <= (side.call.endTime ?? side.call.startTime)
             }
             guard !drawnByItsCall else { continue }
             let (from, to): (Participant, Participant) = fromClient ? (.clientKernel, .serverKernel) : (.serverKernel, .clientKernel)
@@ -1343,7 +1343,7 @@ extension SequenceDiagram {
     /// its stack: `synAckBuilders`) by `until`.
     static func synAckSent(in call: SyscallInvocation, until: MonotonicTime) -> KernelSample? {
         (call.kernel?.samples ?? []).first { sample in
-            sample.tracepoint == KernelSample.transmitTracepoint && sample.time >= call.entryTime && sample.time <= until
+            sample.tracepoint == KernelSample.transmitTracepoint && sample.time >= call.startTime && sample.time <= until
                 && sample.chain.contains(where: synAckBuilders.contains)
         }
     }

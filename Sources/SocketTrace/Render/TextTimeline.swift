@@ -150,17 +150,17 @@ public final class TextTimeline: TraceSink {
     }
 
     func renderUnfinished(_ call: SyscallInvocation) {
-        lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
+        lines.begin(call.tid, leader: leader(call.tid, at: call.startTime))
         lines.write(call.entryText + (call.entryText.hasSuffix(" ") ? "" : " ") + "<unfinished ...>")
         lines.end()
     }
 
     func render(_ call: SyscallInvocation, resumed: Bool) {
         if resumed {
-            lines.begin(call.tid, leader: leader(call.tid, at: call.exitTime ?? call.entryTime))
+            lines.begin(call.tid, leader: leader(call.tid, at: call.endTime ?? call.startTime))
             lines.write("<... \(call.name) resumed>" + call.exitText)
         } else {
-            lines.begin(call.tid, leader: leader(call.tid, at: call.entryTime))
+            lines.begin(call.tid, leader: leader(call.tid, at: call.startTime))
             lines.write(call.entryText + call.exitText)
         }
         result(call)

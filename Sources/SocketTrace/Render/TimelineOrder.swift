@@ -44,21 +44,21 @@ public struct TimelineOrder {
         switch event {
         case let .syscallEntered(call):
             inFlight[call.tid] = call
-            advance(to: call.entryTime)
+            advance(to: call.startTime)
         case let .syscallExited(call):
             inFlight[call.tid] = nil
             if unfinished.remove(call.tid) != nil {
-                enqueue(call.exitTime ?? call.entryTime, .call(call, resumed: true))
+                enqueue(call.endTime ?? call.startTime, .call(call, resumed: true))
             } else {
-                enqueue(call.entryTime, .call(call, resumed: false))
+                enqueue(call.startTime, .call(call, resumed: false))
             }
-            advance(to: call.exitTime ?? call.entryTime)
+            advance(to: call.endTime ?? call.startTime)
         case let .syscallAbandoned(call):
             inFlight[call.tid] = nil
             let resumed = unfinished.remove(call.tid) != nil
-            let time = resumed ? latest : call.entryTime
+            let time = resumed ? latest : call.startTime
             enqueue(time, .abandoned(call, resumed: resumed, time: time))
-            advance(to: call.entryTime)
+            advance(to: call.startTime)
         case let .process(event):
             enqueue(event.time, .process(event))
             advance(to: event.time)
@@ -72,7 +72,9 @@ public struct TimelineOrder {
         return release()
     }
 
-    /// The calls the kernel records that are running now, and since when:
+    /// The calls the kernel records that are running now, and since when
+    /// (and calls written unfinished that the kernel has returned from,
+    /// with when, their exit stop not yet come: these hold without limit):
     /// lines that began after one wait for it (audit 22: a read blocked for
     /// 23 ms came after a getsockname begun during it). One running for
     /// longer than `holdLimit` holds nothing: it cannot be written as
@@ -85,8 +87,8 @@ public struct TimelineOrder {
     /// The end of the trace: calls still running are unfinished, and every
     /// line goes.
     public mutating func finish() -> [Line] {
-        for call in inFlight.values.sorted(by: { $0.entryTime < $1.entryTime }) {
-            enqueue(call.entryTime, .unfinished(call))
+        for call in inFlight.values.sorted(by: { $0.startTime < $1.startTime }) {
+            enqueue(call.startTime, .unfinished(call))
         }
         inFlight = [:]
         recordedInFlight = [:]
@@ -103,17 +105,21 @@ public struct TimelineOrder {
     /// Calls running for longer than the hold limit are written as unfinished.
     mutating func advance(to time: MonotonicTime) {
         if time > latest { latest = time }
-        for (tid, call) in inFlight where latest.nanoseconds &- call.entryTime.nanoseconds > Self.holdLimit && latest > call.entryTime {
+        for (tid, call) in inFlight where latest.nanoseconds &- call.startTime.nanoseconds > Self.holdLimit && latest > call.startTime {
             inFlight[tid] = nil
             unfinished.insert(tid)
-            enqueue(call.entryTime, .unfinished(call))
+            enqueue(call.startTime, .unfinished(call))
         }
     }
 
     /// What began before every call still running.
     mutating func release(all: Bool = false) -> [Line] {
-        let recorded = recordedInFlight.values.filter { latest.nanoseconds &- $0.nanoseconds <= Self.holdLimit || $0 > latest }
-        let barrier = all ? nil : (inFlight.values.map(\.entryTime) + recorded).min()
+        // A thread written unfinished whose call the kernel has returned
+        // from holds without limit: its end is known to be coming.
+        let recorded = recordedInFlight.filter { tid, since in
+            unfinished.contains(tid) || latest.nanoseconds &- since.nanoseconds <= Self.holdLimit || since > latest
+        }.values
+        let barrier = all ? nil : (inFlight.values.map(\.startTime) + recorded).min()
         var count = 0
         while count < queue.count, barrier.map({ queue[count].time < $0 }) ?? true { count += 1 }
         guard count > 0 else { return [] }

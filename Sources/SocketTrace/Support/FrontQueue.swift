@@ -22,6 +22,18 @@ struct FrontQueue<Element> {
         }
     }
 
+    var first: Element? { head < items.count ? items[head] : nil }
+
+    /// The first waiting element for which `matches` holds.
+    func first(where matches: (Element) -> Bool) -> Element? {
+        items[head...].first(where: matches)
+    }
+
+    mutating func replaceFirst(with element: Element) {
+        guard head < items.count else { return }
+        items[head] = element
+    }
+
     mutating func popFirst() -> Element? {
         guard head < items.count else { return nil }
         let element = items[head]

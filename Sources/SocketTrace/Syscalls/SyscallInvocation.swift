@@ -12,6 +12,29 @@ public struct SyscallInvocation: Sendable, Codable {
     /// When the thread went into the call: let go from its entry stop
     /// (what the tracer did while it held the thread there is not the call's).
     public internal(set) var entryTime: MonotonicTime
+    /// When the kernel began the call (its `sys_enter` tracepoint), for a
+    /// call the tracer stopped at and whose times the kernel kept
+    /// (`KernelCallTimes`). A busy
+    /// machine can leave a thread waiting for a CPU for milliseconds after
+    /// its entry stop; this is when it ran. `entryTime` stays the call's
+    /// identity (its entry and exit records are paired by it).
+    public internal(set) var kernelEntryTime: MonotonicTime?
+    /// When the call began: the kernel's entry where known, else the
+    /// moment the tracer let the thread go (strace's -T starts there too).
+    public var startTime: MonotonicTime { kernelEntryTime ?? entryTime }
+    /// The kernel's `sys_exit` of a call with a `kernelEntryTime`. Its
+    /// exit stop (`exitTime`) can come later by the tracer's own wait for a
+    /// CPU, and by work deferred to the return to user mode (a close's
+    /// release in task_work before Linux 6.6, which runs after `sys_exit`).
+    public internal(set) var kernelExitTime: MonotonicTime?
+    /// When the call returned: the kernel's `sys_exit`, or the last of its
+    /// kernel work sampled after it (deferred to the return to user mode);
+    /// where the kernel's time is not known, the exit stop.
+    public var endTime: MonotonicTime? {
+        guard let exitTime else { return nil }
+        guard let kernelExit = kernelExitTime else { return exitTime }
+        return max(kernelExit, kernel?.samples.lazy.map { min($0.time, exitTime) }.max() ?? kernelExit)
+    }
     /// Wall-clock time at entry, for `-t`, `-tt` and `-ttt`.
     public var wallClock: WallClock?
 
@@ -82,7 +105,7 @@ public struct SyscallInvocation: Sendable, Codable {
     }
 
     public var duration: Double? {
-        exitTime.map { $0.seconds - entryTime.seconds }
+        endTime.map { $0.seconds - startTime.seconds }
     }
 
     /// With `-c`: the CPU time the thread spent between its entry and exit

@@ -50,6 +50,8 @@ struct RecordDecoder {
         call.saved = value["saved"]?.array?.compactMap(\.int64) ?? []
         call.transferredBytes = value["transferred_bytes"]?.int64
         call.exitTime = value["exit_time"]?.uint64.map(MonotonicTime.init(nanoseconds:))
+        call.kernelEntryTime = value["kernel_entry_time"]?.uint64.map(MonotonicTime.init(nanoseconds:))
+        call.kernelExitTime = value["kernel_exit_time"]?.uint64.map(MonotonicTime.init(nanoseconds:))
         if let result = value["result"] {
             guard let returned = result["value"]?.int64 else { return nil }
             call.result = SyscallResult(value: returned, errno: result["errno"]?.integer(Int32.self))

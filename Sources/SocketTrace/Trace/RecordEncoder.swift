@@ -200,6 +200,8 @@ struct RecordEncoder {
             o.member("saved") { $0.array(call.saved) { $0.append(number: $1) } }
             o.member("transferred_bytes", call.transferredBytes)
             o.member("exit_time", call.exitTime)
+            if let kernelEntry = call.kernelEntryTime { o.member("kernel_entry_time", kernelEntry) }
+            if let kernelExit = call.kernelExitTime { o.member("kernel_exit_time", kernelExit) }
             if let result = call.result {
                 o.member("result") { $0.object { r in r.member("value", result.value); r.member("errno", result.errno) } }
                 if type == "syscall" {

@@ -39,4 +39,17 @@ struct DeferredOutput {
     mutating func append(_ item: Item) { items.append(item) }
 
     mutating func popFirst() -> Item? { items.popFirst() }
+
+    var first: Item? { items.first }
+
+    /// The finished call waiting here that `tid` entered at `entryTime`.
+    func finishedCall(tid: Int32, entryTime: MonotonicTime) -> SyscallInvocation? {
+        guard case let .finishedCall(call)? = items.first(where: { item in
+            if case let .finishedCall(call) = item { return call.tid == tid && call.entryTime == entryTime }
+            return false
+        }) else { return nil }
+        return call
+    }
+
+    mutating func replaceFirst(with item: Item) { items.replaceFirst(with: item) }
 }

@@ -191,7 +191,17 @@ extension Tracer {
         thread.closing = nil
         guard var call = thread.current else { return nil }
         thread.current = nil
-        call.exitTime = .now()
+        let stopped = MonotonicTime.now()
+        call.exitTime = stopped
+        if let times = dataCalls?.kernelTimes(of: thread.tid), times.belong(to: call, returnedBy: stopped) {
+            // The kernel's own entry (a busy machine can hold the thread from
+            // a CPU for milliseconds after its entry stop). The call ends at
+            // this stop, not at sys_exit: work deferred to the return to user
+            // mode runs before it (a close's release in task_work before
+            // 6.6: tcp_close after sys_exit, the lab's 6.1).
+            call.kernelEntryTime = times.entry
+            call.kernelExitTime = times.exit
+        }
         if let start = call.cpuTimeAtEntry, let end = ThreadCPUTime.nanoseconds(tid: thread.tid), end >= start {
             call.systemTime = Double(end - start) / 1e9
         }

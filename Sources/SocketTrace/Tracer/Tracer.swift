@@ -52,8 +52,15 @@ public final class Tracer {
     var heldCalls: [HeldCall] = []
     /// How many of them wait to learn whether they returned (`HeldCall.awaitsThread`).
     var interruptedHeld = 0
+    /// The output's length past which `submit` writes a batch: the limit,
+    /// or more while the batch's first item waits for its thread.
+    var outputBacklogThreshold = DeferredOutput.backlogLimit
     /// The running calls last told to the sinks (`takeRecordedCalls`).
     var lastInFlightSent: [Int32: MonotonicTime] = [:]
+    /// The threads whose shown stopped call has run long enough to be
+    /// looked at for a return before its exit stop (`returnedBeforeTheirStop`),
+    /// each with its call's entry, and when they were last listed.
+    var returnCandidates: (time: MonotonicTime, threads: [(tid: Int32, entry: MonotonicTime)]) = (MonotonicTime(nanoseconds: 0), [])
     /// The destination port each thread's connect under way is watched
     /// by (`ElsewhereTransmits.watch(destination:)`), until its exit.
     var connectDestinations: [Int32: UInt16] = [:]
@@ -269,8 +276,9 @@ public final class Tracer {
         }
         exitStopDue = false
         while waited == .nothing && !output.isEmpty && outputReady {
-            // No tracee waits: write what waits, an item at a time, looking for stops between.
-            performOutput(limit: 1)
+            // No tracee waits: write what waits, an item at a time, looking
+            // for stops between (until an entry waits for its thread).
+            if performOutput(limit: 1, force: false) { break }
             waited = ptrace.waitAny(.poll)
         }
         if waited == .nothing && !outputReady {
@@ -287,7 +295,7 @@ public final class Tracer {
             // a call in flight (a connect refused in another task's softirq,
             // audit 20) claims that work when it returns.
             if takeRecordedCalls() == 0 {
-                performOutput(limit: .max)
+                performOutput(limit: .max, force: false)
                 return ptrace.waitAny(.upTo(milliseconds: Self.dataCallPoll))
             }
         }
@@ -296,7 +304,7 @@ public final class Tracer {
             emitStrayKernelSamples()
             if !awaitedExits.isEmpty { submit(.settledExits) }
             submit(.flush)
-            performOutput(limit: .max)
+            performOutput(limit: .max, force: false)
             // A call let run to its exit is written when the kernel's record
             // of it comes, not only at its thread's next stop.
             // Calls the kernel records are taken while no tracee stops.

@@ -7,18 +7,65 @@ import Foundation
 extension Tracer {
     /// Queues output for the next moment no tracee waits (see
     /// `DeferredOutput`); a tracer that never has one writes in batches.
+    /// A batch, too, stops at a call's entry whose thread has not reached
+    /// the kernel yet (for up to `kernelEntryWait`; audit 58 M1: forced
+    /// while a thread waited 15-22 ms for its CPU and another's calls
+    /// piled up, its `<unfinished ...>` line had the entry stop's time, the
+    /// calls the kernel ran before it after it); the backlog grows
+    /// meanwhile, looked at again every quarter of the limit.
     func submit(_ item: DeferredOutput.Item) {
         output.append(item)
-        if output.count > DeferredOutput.backlogLimit { performOutput(limit: DeferredOutput.backlogLimit / 4) }
+        guard output.count > outputBacklogThreshold else { return }
+        let waits = performOutput(limit: DeferredOutput.backlogLimit / 4, force: false)
+        outputBacklogThreshold = waits ? output.count + DeferredOutput.backlogLimit / 4 : DeferredOutput.backlogLimit
     }
 
     /// Handles deferred output, oldest first, `limit` items at most.
-    func performOutput(limit: Int) {
+    /// Unless `force`d, it stops at a call's entry whose thread, let go
+    /// from its entry stop, has not reached the kernel yet
+    /// (`withKernelEntry`), and returns true: what follows waits for it.
+    @discardableResult
+    func performOutput(limit: Int, force: Bool = true) -> Bool {
         var done = 0
-        while done < limit, let item = output.popFirst() {
-            performOutput(item)
+        while done < limit, let first = output.first {
+            if case let .event(.syscallEntered(call)) = first, call.kernelEntryTime == nil {
+                let (entered, waits) = withKernelEntry(call)
+                if waits && !force { return true }
+                output.replaceFirst(with: .event(.syscallEntered(entered)))
+            }
+            if let item = output.popFirst() { performOutput(item) }
             done += 1
         }
+        return false
+    }
+
+    /// How long a call's entry may wait for its thread to reach the kernel.
+    static let kernelEntryWait: UInt64 = 200_000_000
+
+    /// A shown call's entry with the kernel's entry time (`KernelCallTimes`)
+    /// once its thread, still inside it, has reached the kernel: the
+    /// timeline places the call (and, should it block, its `<unfinished
+    /// ...>` line) where the kernel began it, not where the tracer let the
+    /// thread go, which on a busy machine can be milliseconds earlier
+    /// (audit 55 F1: a close drawn unfinished before a sendto the kernel ran
+    /// 22 ms before it). `waits`: the thread has not reached it yet, for
+    /// less than `kernelEntryWait`.
+    func withKernelEntry(_ call: SyscallInvocation) -> (call: SyscallInvocation, waits: Bool) {
+        // Returned already: its end, waiting behind it, has the kernel's times.
+        if let finished = output.finishedCall(tid: call.tid, entryTime: call.entryTime) {
+            var call = call
+            call.kernelEntryTime = finished.kernelEntryTime
+            return (call, false)
+        }
+        guard let dataCalls, dataCalls.followed.contains(call.pid), call.architecture == .x86_64,
+              let thread = tasks[call.tid], thread.current?.entryTime == call.entryTime else { return (call, false) }
+        // The thread is still in this call: an entry that can be its is.
+        if let times = dataCalls.kernelTimes(of: call.tid), times.entered(call) {
+            var call = call
+            call.kernelEntryTime = times.entry
+            return (call, false)
+        }
+        return (call, MonotonicTime.now().nanoseconds &- call.entryTime.nanoseconds < Self.kernelEntryWait)
     }
 
     func emit(_ event: TraceEvent) { submit(.event(event)) }
@@ -93,7 +140,7 @@ extension Tracer {
             // A call's samples on another CPU can reach their ring after this
             // drain read it and before its exit record reached its own: one
             // more drain, begun after the exit, has them all.
-            paired = !awaitedExits.isEmpty && awaitedExits.match(drained.exits, drainBegan: drainedAt)
+            paired = !awaitedExits.isEmpty && awaitedExits.match(drained.exits, entries: drained.entries, drainBegan: drainedAt)
         } while paired
     }
 
