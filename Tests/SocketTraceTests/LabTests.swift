@@ -165,11 +165,16 @@ struct LabTests {
         bufferKB() { sed 's/.*expanded: \\([0-9]*\\))/\\1/' $tracefs/buffer_size_kb; }
         graphOn() { for i in $(seq 1 120); do [ "$(cat $tracefs/current_tracer)" = function_graph ] && return 0; sleep 0.5; done; return 1; }
         step "settings"; before=$(settings); beforeKB=$(bufferKB); step "first run"
-        \(graphRun) -- sleep 15 & first=$!
+        # The first runs until the second has ended (a fixed `sleep 15` was over
+        # before a slow second run had started, under CI: the tracer took 74 s
+        # to come on there).
+        rm -f /tmp/lab-second-done
+        \(graphRun) -- /bin/sh -c 'i=0; while [ ! -e /tmp/lab-second-done ] && [ $i -lt 560 ]; do sleep 0.5; i=$((i+1)); done; [ -e /tmp/lab-second-done ]' & first=$!
         graphOn && echo "first has the tracer"; step "second run"
         \(graphRun) -- true 2>/tmp/lab-second.err; echo "second: $?"
         # $first is timeout's pid; the run holding the lock is its child.
         grep -q "another sockettrace run (pid $(pgrep -P $first))" /tmp/lab-second.err && echo "second names the first"
+        touch /tmp/lab-second-done
         step "waiting for the first"; wait $first; echo "first: $?"; step "settings again"
         [ "$(settings)" = "$before" ] && echo "settings restored" || echo "settings: $before → $(settings)"
         afterKB=$(bufferKB); [ $afterKB -ge $beforeKB ] && [ $((afterKB - beforeKB)) -lt 4 ] && echo "buffer restored" || echo "buffer: $beforeKB → $afterKB KB"
