@@ -230,11 +230,16 @@ public final class KernelSampler {
         guard let filter = elsewhereTransmits else { return [] }
         return filter.take().map { record in
             // Its own frames first (the program, bpf_trace_run1,
-            // __traceiter_net_dev_queue): a perf sample's chain begins at the
-            // tracepoint's caller, __dev_queue_xmit (sk_skb_reason_drop for a drop).
-            let machinery = record.stack.prefix(8).lastIndex { address in
-                symbols.location(of: address).map { ChainAligner.isTracepointMachinery($0.function) } ?? false
-            }
+            // __bpf_trace_net_dev_queue), then the tracepoint's iterator,
+            // where a perf sample's chain of the tracepoint begins too
+            // (`__traceiter_net_dev_queue+0x29`, then __dev_queue_xmit;
+            // __traceiter_kfree_skb, then sk_skb_reason_drop for a drop).
+            // Audit 61 F1: begun one frame later, at the caller, the chain
+            // was not perf's. Without the iterator (the program the only
+            // probe, called straight from the tracepoint), at the caller.
+            let names = record.stack.prefix(8).map { symbols.location(of: $0)?.function }
+            let iterator = names.firstIndex { $0?.hasPrefix("__traceiter_") ?? false }
+            let start = iterator ?? (names.lastIndex { $0.map(ChainAligner.isTracepointMachinery) ?? false }).map { $0 + 1 } ?? 0
             var fields = record.fields
             if record.isDrop {
                 // The reason named as the tracepoint's own format names it.
@@ -247,7 +252,7 @@ public final class KernelSampler {
             let probe = record.isDrop ? probes.first { $0.name == Self.dropTracepoint } : nil
             var sample = kernelSample(tracepoint: record.isDrop ? Self.dropTracepoint : Self.elsewhereTracepoint, role: probe?.role ?? .chain,
                                       pid: record.pid, tid: record.tid, time: MonotonicTime(nanoseconds: record.time), cpu: record.cpu,
-                                      addresses: Array(record.stack[(machinery.map { $0 + 1 } ?? 0)...]), fields: fields)
+                                      addresses: Array(record.stack[start...]), fields: fields)
             sample.everywhere = true
             sample.sampledElsewhere = true
             return sample
