@@ -326,6 +326,42 @@ struct ModelTests {
         }
     }
 
+    @Test("a close after shutdown(SHUT_WR) whose FIN's ACK waited in the backlog, a timer's delayed ACK on its stack (CI's chains, 6.18): tcp_close_after_shutdown, not tcp_close — no FIN left in it")
+    func closeAfterShutdownWithBacklog() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let close = ["__tcp_close", "tcp_close", "inet_release", "sock_close", "__fput", "__x64_sys_close", "do_syscall_64",
+                     "entry_SYSCALL_64_after_hwframe"]
+        let timer = ["__traceiter_net_dev_queue", "__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb",
+                     "tcp_delack_timer_handler", "tcp_delack_timer", "call_timer_fn", "__run_timers", "run_timer_softirq", "handle_softirqs",
+                     "__irq_exit_rcu", "sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt", "perf_swevent_event", "perf_tp_event",
+                     "perf_trace_inet_sock_set_state", "inet_sk_state_store"] + close
+        let chains: [(String, [String], [String: TracepointValue])] = [
+            ("sock:inet_sock_set_state", ["inet_sk_state_store"] + close, ["oldstate": .number(4), "newstate": .number(4)]),
+            ("net:net_dev_queue", timer, ["skbaddr": .number(0x7f00), "len": .number(66), "name": .string("lo")]),
+            ("sock:inet_sock_set_state", ["inet_sk_state_store", "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock"] + close,
+             ["oldstate": .number(4), "newstate": .number(5)]),
+            ("sock:inet_sock_set_state", ["inet_sk_state_store", "tcp_done"] + close, ["oldstate": .number(5), "newstate": .number(7)])]
+        let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
+        correlator.add(chains.enumerated().map { index, chain in
+            KernelSample(tracepoint: chain.0, role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 110 + UInt64(index) * 10), cpu: 1,
+                         chain: chain.1, fields: chain.2)
+        })
+        var call = SyscallInvocation(pid: 7, tid: 7, architecture: .x86_64, syscall: .close, arguments: [3, 0, 0, 0, 0, 0],
+                                     entryTime: MonotonicTime(nanoseconds: 100))
+        call.exitTime = MonotonicTime(nanoseconds: 200)
+        call.result = SyscallResult(value: 0, errno: nil)
+        var socket = SocketInfo(family: 2, type: 1, protocolNumber: 6)
+        socket.state = .shutDown
+        call.socket = SocketSnapshot(fd: 3, socket: socket)
+        let activity = correlator.activity(for: call)
+        #expect(activity.operation == "tcp_close_after_shutdown", "\(activity.operation ?? "none")")
+        // The backlog's state change on a modelled path of it; the timer's ACK its own operation's.
+        let backlog = try #require(activity.alignments.first { $0.observed.contains("__release_sock") })
+        #expect(backlog.operation == "tcp_close_after_shutdown" && [.matches, .unverified].contains(backlog.verdict),
+                "\(backlog.operation) \(backlog.verdict): \(backlog.steps.map { "\($0.function) \($0.status)" })")
+        #expect(activity.alignments.contains { $0.operation == "tcp_delack_timer" })
+    }
+
     @Test func kernelVersions() {
         #expect(KernelVersion("6.18.44-fc-v657") == KernelVersion(6, 18, 44))
         #expect(KernelRange(parsing: "-4.16")?.contains(KernelVersion(4, 16, 9)) == true)
