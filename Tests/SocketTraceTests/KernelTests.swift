@@ -923,7 +923,9 @@ struct KernelTests {
     @Test("a child stops at its exit while its parent still holds the connection, then the parent closes its copy before the child lets go of its files: the capture opens at that close and the FIN is under the exit (audit 17)")
     func exitLeftHolding() throws {
         // The child's exit frees 1 GiB before its files (exit_mm before exit_files):
-        // the parent's close, 20 ms after the child began to exit, comes in between.
+        // the parent's close comes in between, as soon as the child's flags say it
+        // is exiting (PF_EXITING, set after its exit stop, before exit_mm). A fixed
+        // 20 ms wait instead once let the whole exit pass before the close.
         let script = """
             import os, socket, time
             l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
@@ -937,7 +939,11 @@ struct KernelTests {
             if child == 0:
                 big = b"x" * (1 << 30)
                 os.write(w, b"1"); os._exit(0)
-            os.read(r, 1); time.sleep(0.02); c.close()
+            os.read(r, 1)
+            stat = os.open(f"/proc/{child}/stat", os.O_RDONLY)  # read again and again: one close, not one per look
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not int(os.pread(stat, 1024, 0).rsplit(b")", 1)[1].split()[6]) & 0x4: pass
+            c.close()
             s.recv(10); os.waitpid(child, 0)
             """
         let trace = try tracePython(script, name: "exit-left-holding")
