@@ -1616,20 +1616,9 @@ struct KernelTests {
             let parts = ChainAligner.parts(frames)
             return (parts.syscall + parts.connecting).map(\.location)
         }
-        // perf prints one chain per sample: frames, innermost first, blank-line separated.
         var perfChains = Set<[String]>()
-        for block in script.stdout.components(separatedBy: "\n\n") {
-            let frames = block.split(separator: "\n").compactMap { line -> KernelFrame? in
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count >= 2, fields[0].count >= 16 else { return nil }  // kernel addresses only
-                let located = fields[1].split(separator: "+")
-                let symbol = String(located[0])
-                var frame = KernelFrame(KernelSymbols.baseName(symbol), 0)
-                if symbol != frame.function { frame.symbol = symbol }
-                frame.offset = located.count == 2 ? UInt64(located[1].dropFirst(2), radix: 16) : nil
-                return frame
-            }
-            let part = stretch(frames)
+        for sample in PerfScriptSample.parse(script.stdout) {
+            let part = stretch(sample.kernelFrames)
             if !part.isEmpty { perfChains.insert(part) }
         }
         let file = TestSupport.temporaryFile("oracle") + ".jsonl"
@@ -1674,19 +1663,9 @@ struct KernelTests {
         let printed = try TestSupport.run("/usr/bin/unshare", ["-m", "--propagation", "private", "/usr/bin/perf", "script", "-i", perfData,
                                                                "-F", "time,trace,ip,sym,symoff", "--ns"])
         // perf's samples: the packet's skb, the time, the frames as `symbol+0xoffset`, innermost first.
-        var perfSamples: [(skb: Int64, time: UInt64, frames: [String])] = []
-        for block in printed.stdout.components(separatedBy: "\n\n") {
-            let lines = block.split(separator: "\n")
-            guard let head = lines.first, let skbField = head.split(separator: " ").first(where: { $0.hasPrefix("skbaddr=") }),
-                  let skb = UInt64(skbField.dropFirst("skbaddr=0x".count), radix: 16),
-                  let stamp = head.split(separator: " ").first(where: { $0.hasSuffix(":") && $0.contains(".") }),
-                  let seconds = Double(stamp.dropLast()) else { continue }
-            let frames = lines.dropFirst().compactMap { line -> String? in
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count >= 2, fields[0].count >= 16 else { return nil }
-                return String(fields[1])
-            }
-            perfSamples.append((Int64(bitPattern: skb), UInt64(seconds * 1e9), frames))
+        let perfSamples = PerfScriptSample.parse(printed.stdout).compactMap { sample -> (skb: Int64, time: UInt64, frames: [String])? in
+            guard let skb = sample.field("skbaddr").flatMap({ UInt64($0.dropFirst(2), radix: 16) }), let time = sample.nanoseconds else { return nil }
+            return (Int64(bitPattern: skb), time, sample.frames)
         }
         let elsewhere = try TraceFileReader(path: file).records.compactMap { record -> KernelSample? in
             guard case let .kernelEvent(sample) = record, sample.tracepoint == "net:net_dev_queue", sample.task != nil else { return nil }
