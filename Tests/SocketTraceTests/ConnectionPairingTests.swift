@@ -804,6 +804,70 @@ struct ConnectionPairingTests {
         #expect(run.timeline?.contains("recvfrom(") == true && run.timeline?.contains("<unfinished ...>") == true, "\(run.timeline ?? "")")
     }
 
+    @Test("output written in batches while a thread, let go from its entry stop, waits for its CPU and another's calls pile up: the batch stops at that entry until the kernel has it, its <unfinished ...> line after the calls the kernel ran first (audit 58 M1)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
+    func forcedBatchWaitsForTheKernelsEntry() throws {
+        // The receiver on CPU 0 with the spinner, which can hold it between
+        // its entry stop and the kernel's entry; the other thread on CPU 1
+        // makes calls all the while, and every 30 ms sends the byte the
+        // receiver waits for. A batch comes every 4 items
+        // (SOCKETTRACE_OUTPUT_BACKLOG), as a busy program's come every 512.
+        // The spinner holds the receiver that long in about one round in
+        // ten: up to three runs of 32 rounds, each checked whole.
+        var waits: [[UInt64]] = []
+        for _ in 1...3 where !waits.contains(where: { $0.contains { $0 > 0 } }) {
+            let port = TestSupport.freshPort(), marker = TestSupport.temporaryFile("spinner")
+            let run = try witnessedRun("forced-batch",
+                client: Self.awaitingSpinner(marker) + """
+
+                    import socket, threading
+                    L = socket.socket(); L.bind(('127.0.0.1', \(port))); L.listen()
+                    c = socket.create_connection(('127.0.0.1', \(port))); a, _ = L.accept()
+                    def other():
+                        os.sched_setaffinity(0, {1})
+                        for i in range(32):
+                            end = time.monotonic() + 0.03
+                            while time.monotonic() < end: c.getsockname()
+                            c.send(b'x')
+                    t = threading.Thread(target=other); t.start()
+                    for i in range(32): time.sleep(0.003); assert a.recv(1) == b'x'
+                    t.join(); c.close(); a.close(); L.close()
+                    """,
+                setup: "export SOCKETTRACE_OUTPUT_BACKLOG=4",
+                witness: "tracepoint:raw_syscalls:sys_enter /comm == \"python3\" && args->id == 45/ { @E[tid, nsecs] = 1; }",
+                timeline: true, untraced: Self.spinner(onCPU0: marker))
+            let seen = run.lines.filter { $0.hasPrefix("@E[") }.compactMap { line in
+                line.dropFirst(3).prefix { $0 != "]" }.split(separator: ",").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+            }
+            var entries: [SyscallInvocation] = [], others: [SyscallInvocation] = []
+            for record in run.records {
+                if case let .syscallEntry(call) = record, call.syscall == .recvfrom { entries.append(call) }
+                if case let .syscall(call) = record, call.syscall == .getsockname { others.append(call) }
+            }
+            try #require(entries.count >= 16, "\(entries.count) unfinished recvfrom lines")
+            var held: [UInt64] = []
+            for entry in entries {
+                let kernelEntry = try #require(entry.kernelEntryTime, "an unfinished recvfrom at the tracer's time only (let go at \(entry.entryTime))")
+                #expect(seen.contains { abs(Int64(bitPattern: $0 &- kernelEntry.nanoseconds)) < 200_000 }, "\(kernelEntry) not bpftrace's sys_enter")
+                // The other thread's calls made while this one waited for its CPU.
+                let ranFirst = others.filter { $0.startTime < kernelEntry && $0.startTime > entry.entryTime }
+                if ranFirst.count >= 4 { held.append(kernelEntry.nanoseconds - entry.entryTime.nanoseconds) }
+            }
+            waits.append(held)
+            // The timeline's lines in the order the kernel began them: the
+            // unfinished recvfrom after the calls made while it waited.
+            let text = try #require(run.timeline)
+            let times = text.split(separator: "\n").compactMap { line -> Double? in
+                guard line.contains("getsockname(") || line.contains("recvfrom(") || line.contains("<... recvfrom resumed>") else { return nil }
+                return line.split(separator: " ").first.flatMap { Double($0) }
+            }
+            #expect(times.count > 100 && times == times.sorted(), "\(zip(times, times.dropFirst()).filter { $0.0 > $0.1 })")
+        }
+        // The condition is real: in some round the receiver waited for its
+        // CPU while more calls than a batch holds were made and written.
+        #expect(waits.contains { !$0.isEmpty }, "no recvfrom waited while 4 calls ran in \(waits.count) runs")
+    }
+
     @Test("a thread held from its CPU after its entry stop: each stopped call timed from the kernel's sys_enter to its sys_exit (bpftrace's), its duration without the wait, the diagram's close after the data that left before it (audit 54 F1)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
     func callsTimedByTheKernel() throws {
