@@ -424,10 +424,26 @@ struct TraceFileTests {
         sample.flow = PacketFlow(owner: .otherFlow, evidence: "TCP work (__tcp_transmit_skb on its stack), and this call's socket is not a TCP socket")
         sample.alignments = [ChainAlignment(operation: "tcp_delack_timer", steps: [], extraFrames: [], observed: [], context: "softirq TIMER")]
         let text = Self.timeline(sample)
-        #expect(text.contains("(during a call, taken out of it: another connection's work)"), "\(text)")
+        // Where the thread was, from its stack: held at the call's entry stop, which the kernel had not begun.
+        #expect(text.contains("(in this traced thread, held at a call's entry stop before the kernel began the call: another connection's than that call's)"), "\(text)")
         for frame in ["ptrace_stop", "tcp_delack_timer_handler", "__tcp_transmit_skb"] {
             #expect(text.contains(frame), "\(frame) hidden: \(text)")
         }
+        // The same stack taken before a call the kernel records (timed from
+        // its sys_enter, after this stop): said the same way, not "between
+        // its calls" (audit 64 M1); without the call, no connection is "another".
+        var before = sample
+        before.flow = PacketFlow(owner: .unverified, evidence: "TIMER softirq work run in this traced thread between its traced calls")
+        before.inTracedTask = "between its traced calls"
+        let beforeText = Self.timeline(before)
+        #expect(beforeText.contains("(in this traced thread, held at a call's entry stop before the kernel began the call)")
+                && !beforeText.contains("between its calls)"), "\(beforeText)")
+        // Work on the way out of an interrupt between calls (no entry stop on the stack) is between its calls.
+        var between = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5), cpu: 0,
+                               chain: Array(chain.prefix(13)) + ["irqentry_exit", "asm_sysvec_apic_timer_interrupt"], fields: [:])
+        between.flow = before.flow
+        between.inTracedTask = before.inTracedTask
+        #expect(Self.timeline(between).contains("(in this traced thread between its calls)"), "\(Self.timeline(between))")
         #expect(text.contains("tcp_delack_timer") && text.contains("flow: TCP work"), "\(text)")
 
         var exit = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 9),

@@ -117,6 +117,15 @@ public struct KernelSample: Sendable, Codable {
     /// Whether its chain has frames of the syscall's path and softirq work, and which softirq.
     var sides: ChainSides { knownSides ?? ChainAligner.sides(chain) }
 
+    /// Taken while its thread was held for a tracer at a syscall's entry
+    /// (`syscall_trace_enter → … → ptrace_stop`: seccomp's stop or
+    /// PTRACE_SYSCALL's), before the kernel began the call: an interrupt's
+    /// softirq work run on the way out of the stop's schedule.
+    public var atEntryStop: Bool {
+        guard let stop = chain.firstIndex(of: "ptrace_stop"), let entry = chain.firstIndex(of: "syscall_trace_enter") else { return false }
+        return stop < entry
+    }
+
     /// The frames with their addresses, innermost first (addresses 0 when
     /// they are not known).
     public var frames: [KernelFrame] {

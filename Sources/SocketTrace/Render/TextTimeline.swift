@@ -194,6 +194,15 @@ public final class TextTimeline: TraceSink {
             } else {
                 text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             }
+        } else if withStack && sample.atEntryStop {
+            // Work an interrupt ran while the thread was held for the tracer
+            // at a call's entry (seccomp's or PTRACE_SYSCALL's stop), before
+            // the kernel began the call: the same words whether the call was
+            // already under way for the tracer (a stop it kept) or not yet
+            // (a call the kernel records, timed from its sys_enter). Audit 64
+            // M1: one was "between its calls", the other "during a call".
+            text += " (in this traced thread, held at a call's entry stop before the kernel began the call"
+                + (sample.flow?.owner == .otherFlow && sample.inTracedTask == nil ? ": another connection's than that call's)" : ")")
         } else if let flow = sample.flow, sample.inTracedTask != nil {
             // Softirq work run in this thread between its calls: a traced
             // socket's packet, or one not known to be (never said to be the
