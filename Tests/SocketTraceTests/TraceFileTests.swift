@@ -444,6 +444,13 @@ struct TraceFileTests {
         between.flow = before.flow
         between.inTracedTask = before.inTracedTask
         #expect(Self.timeline(between).contains("(in this traced thread between its calls)"), "\(Self.timeline(between))")
+        // At a call's exit stop, after the kernel ended the call (audit 62 O2: "during a call").
+        var atExit = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5), cpu: 0,
+                              chain: Array(chain.prefix(17)) + ["ptrace_do_notify", "ptrace_notify", "syscall_exit_work", "do_syscall_64",
+                                                                "entry_SYSCALL_64_after_hwframe"], fields: [:])
+        atExit.flow = sample.flow
+        #expect(Self.timeline(atExit).contains("(in this traced thread, held at a call's exit stop after the kernel ended the call: another connection's than that call's)"),
+                "\(Self.timeline(atExit))")
         #expect(text.contains("tcp_delack_timer") && text.contains("flow: TCP work"), "\(text)")
 
         var exit = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 9),

@@ -117,13 +117,17 @@ public struct KernelSample: Sendable, Codable {
     /// Whether its chain has frames of the syscall's path and softirq work, and which softirq.
     var sides: ChainSides { knownSides ?? ChainAligner.sides(chain) }
 
-    /// Taken while its thread was held for a tracer at a syscall's entry
-    /// (`syscall_trace_enter → … → ptrace_stop`: seccomp's stop or
-    /// PTRACE_SYSCALL's), before the kernel began the call: an interrupt's
-    /// softirq work run on the way out of the stop's schedule.
-    public var atEntryStop: Bool {
-        guard let stop = chain.firstIndex(of: "ptrace_stop"), let entry = chain.firstIndex(of: "syscall_trace_enter") else { return false }
-        return stop < entry
+    /// Where its thread was held for a tracer, when it was: at a syscall's
+    /// entry (`syscall_trace_enter → … → ptrace_stop`: seccomp's stop or
+    /// PTRACE_SYSCALL's), before the kernel began the call, or at its exit
+    /// (`syscall_exit_work → … → ptrace_stop`), after the kernel ended it.
+    /// Work found there is an interrupt's softirq run on the way out of the
+    /// stop's schedule, in neither call's kernel time.
+    public var heldAtStop: SyscallStopSide? {
+        guard let stop = chain.firstIndex(of: "ptrace_stop") else { return nil }
+        if let entry = chain.firstIndex(of: "syscall_trace_enter"), stop < entry { return .entry }
+        if let exit = chain.firstIndex(of: "syscall_exit_work"), stop < exit { return .exit }
+        return nil
     }
 
     /// The frames with their addresses, innermost first (addresses 0 when
@@ -319,4 +323,9 @@ public enum TCPState {
     public static func number(_ name: String) -> Int64? {
         names.firstIndex(of: name).flatMap { $0 > 0 ? Int64($0) : nil }
     }
+}
+
+/// Which of a syscall's two ptrace stops a thread was held at.
+public enum SyscallStopSide: Sendable {
+    case entry, exit
 }

@@ -194,14 +194,16 @@ public final class TextTimeline: TraceSink {
             } else {
                 text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             }
-        } else if withStack && sample.atEntryStop {
+        } else if withStack, let side = sample.heldAtStop {
             // Work an interrupt ran while the thread was held for the tracer
             // at a call's entry (seccomp's or PTRACE_SYSCALL's stop), before
-            // the kernel began the call: the same words whether the call was
-            // already under way for the tracer (a stop it kept) or not yet
-            // (a call the kernel records, timed from its sys_enter). Audit 64
-            // M1: one was "between its calls", the other "during a call".
-            text += " (in this traced thread, held at a call's entry stop before the kernel began the call"
+            // the kernel began the call, or at its exit stop, after the
+            // kernel ended it: the same words whether the tracer counted the
+            // stop in the call (a stop it kept) or not (a call the kernel
+            // records, timed from its sys_enter). Audit 64 M1: one was
+            // "between its calls", the other "during a call"; audit 62 O2.
+            text += (side == .entry ? " (in this traced thread, held at a call's entry stop before the kernel began the call"
+                                    : " (in this traced thread, held at a call's exit stop after the kernel ended the call")
                 + (sample.flow?.owner == .otherFlow && sample.inTracedTask == nil ? ": another connection's than that call's)" : ")")
         } else if let flow = sample.flow, sample.inTracedTask != nil {
             // Softirq work run in this thread between its calls: a traced
