@@ -283,6 +283,37 @@ struct ModelTests {
             .map { $0?.name } == ["tcp_connect_refused", "tcp_connect"])
     }
 
+    @Test("a close after shutdown whose connection the kernel ended after the tracer let the thread go but before the kernel began the close: tcp_close_unconnected, already in TCP_CLOSE (audit 65 M2)")
+    func closedBeforeTheKernelBeganTheClose() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
+        let socket = SocketSnapshot(fd: 7, family: 2, type: 1, protocolLabel: "TCP", local: SocketEndpoint(text: "127.0.0.1:55658"),
+                                    peer: SocketEndpoint(text: "127.0.0.1:24681"), state: .shutDown)
+        // FIN_WAIT2 → TCP_CLOSE (the peer's FIN, then tcp_time_wait), sampled in another thread at 500.
+        var change = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: 500),
+                                  cpu: 0, chain: [], fields: ["newstate": .number(TCPState.close), "oldstate": .number(5), "family": .number(2),
+                                                              "saddr": .bytes([127, 0, 0, 1]), "daddr": .bytes([127, 0, 0, 1]),
+                                                              "sport": .number(55658), "dport": .number(24681)])
+        change.everywhere = true
+        correlator.add([change])
+        func close(released: UInt64, entered: UInt64?) -> SyscallInvocation {
+            var call = SyscallInvocation(pid: 7, tid: 7, architecture: .x86_64, syscall: .close, arguments: [7, 0, 0, 0, 0, 0],
+                                         entryTime: MonotonicTime(nanoseconds: released))
+            call.kernelEntryTime = entered.map { MonotonicTime(nanoseconds: $0) }
+            call.exitTime = MonotonicTime(nanoseconds: 2_000)
+            call.result = SyscallResult(value: 0, errno: nil)
+            call.socket = socket
+            return call
+        }
+        // Let go at 330, the kernel's sys_enter at 800: the socket was closed when the kernel ran the close.
+        let late = correlator.activity(for: close(released: 330, entered: 800))
+        #expect(late.operation == "tcp_close_unconnected" && late.socketState?.contains("already in TCP_CLOSE") == true,
+                "\(late.operation ?? "-"): \(late.socketState ?? "-")")
+        // The kernel began it at 400, before the change: the close found it half closed.
+        let early = correlator.activity(for: close(released: 330, entered: 400))
+        #expect(early.operation != "tcp_close_unconnected" && early.socketState == nil, "\(early.operation ?? "-"): \(early.socketState ?? "-")")
+    }
+
     @Test("softirq work a traced thread ran between its calls, whose packet is not known: aligned as any softirq work's, to be shown with its frames (audit 20)")
     func unknownWorkBetweenCallsAligned() throws {
         let model = try ModelParser.load(directory: Self.modelDirectory)
