@@ -283,6 +283,42 @@ struct ModelTests {
             .map { $0?.name } == ["tcp_connect_refused", "tcp_connect"])
     }
 
+    @Test("a close that takes in the peer's FIN from its backlog (both ends closing at once): the ACK tcp_fin sends is tcp_close's, on a modelled path, not the reset-on-unread close's (audit 65 M3)")
+    func closeTakesInThePeersFIN() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
+        let close = ["__tcp_close", "tcp_close", "inet_release", "sock_close", "__fput", "__x64_sys_close"]
+        // The seeds' client (audit 65, 6.18): the ACK of the server's FIN, innermost first.
+        let ack = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_fin", "tcp_data_queue",
+                   "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock"] + close
+        let fin = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_write_xmit",
+                   "__tcp_push_pending_frames"] + close
+        let closing = ["inet_sk_state_store", "tcp_fin", "tcp_data_queue", "tcp_rcv_state_process", "tcp_v4_do_rcv", "__release_sock"] + close
+        func sample(_ chain: [String], _ tracepoint: String = "net:net_dev_queue") -> KernelSample {
+            KernelSample(tracepoint: tracepoint, role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0, chain: chain, fields: [:])
+        }
+        let tcp = SocketSnapshot(fd: 3, family: 2, type: 1, protocolLabel: "TCP", local: SocketEndpoint(text: "127.0.0.1:32928"),
+                                 peer: SocketEndpoint(text: "127.0.0.1:24610"), state: .connected)
+        let candidates = model.operations(for: .close, socket: tcp)
+        let samples = [sample(fin), sample(closing, "sock:inet_sock_set_state"), sample(ack)]
+        let (call, each) = correlator.operations(for: samples, candidates: candidates, entry: Syscall.close.rawValue)
+        #expect(call?.name == "tcp_close" && each.map { $0?.name } == ["tcp_close", "tcp_close", "tcp_close"], "\(each.map { $0?.name ?? "-" })")
+        for (chain, operation) in zip(samples, each) {
+            let alignment = try #require(correlator.align(chain.frames, operation: operation, entry: Syscall.close.rawValue).first)
+            #expect(alignment.extraFrames.isEmpty && alignment.verdict != .differs,
+                    "\(chain.chain.first ?? ""): \(alignment.verdict) \(alignment.extraFrames) \(alignment.steps.map { "\($0.function) \($0.status)" })")
+        }
+        // For IPv6, the same as tcp6_close's.
+        let tcp6 = SocketSnapshot(fd: 3, family: 10, type: 1, protocolLabel: "TCPv6", local: SocketEndpoint(text: "[::1]:32928"),
+                                  peer: SocketEndpoint(text: "[::1]:24610"), state: .connected)
+        let ack6 = ["__dev_queue_xmit", "ip6_finish_output2", "ip6_output", "ip6_xmit", "inet6_csk_xmit", "__tcp_transmit_skb", "tcp_fin",
+                    "tcp_data_queue", "tcp_rcv_state_process", "tcp_v6_do_rcv", "__release_sock"] + close
+        let operation6 = correlator.operations(for: [sample(ack6)], candidates: model.operations(for: .close, socket: tcp6), entry: Syscall.close.rawValue)
+        #expect(operation6.call?.name == "tcp6_close", "\(operation6.call?.name ?? "-")")
+        let alignment6 = try #require(correlator.align(sample(ack6).frames, operation: operation6.call, entry: Syscall.close.rawValue).first)
+        #expect(alignment6.extraFrames.isEmpty && alignment6.verdict != .differs, "\(alignment6.verdict) \(alignment6.extraFrames)")
+    }
+
     @Test("a close after shutdown whose connection the kernel ended after the tracer let the thread go but before the kernel began the close: tcp_close_unconnected, already in TCP_CLOSE (audit 65 M2)")
     func closedBeforeTheKernelBeganTheClose() throws {
         let model = try ModelParser.load(directory: Self.modelDirectory)
