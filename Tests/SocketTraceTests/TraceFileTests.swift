@@ -425,7 +425,7 @@ struct TraceFileTests {
         sample.alignments = [ChainAlignment(operation: "tcp_delack_timer", steps: [], extraFrames: [], observed: [], context: "softirq TIMER")]
         let text = Self.timeline(sample)
         // Where the thread was, from its stack: held at the call's entry stop, which the kernel had not begun.
-        #expect(text.contains("(in this traced thread, held at a call's entry stop before the kernel began the call: another connection's than that call's)"), "\(text)")
+        #expect(text.contains("(in this traced thread, at a call's entry stop, before the kernel began the call: another connection's than that call's)"), "\(text)")
         for frame in ["ptrace_stop", "tcp_delack_timer_handler", "__tcp_transmit_skb"] {
             #expect(text.contains(frame), "\(frame) hidden: \(text)")
         }
@@ -436,7 +436,7 @@ struct TraceFileTests {
         before.flow = PacketFlow(owner: .unverified, evidence: "TIMER softirq work run in this traced thread between its traced calls")
         before.inTracedTask = "between its traced calls"
         let beforeText = Self.timeline(before)
-        #expect(beforeText.contains("(in this traced thread, held at a call's entry stop before the kernel began the call)")
+        #expect(beforeText.contains("(in this traced thread, at a call's entry stop, before the kernel began the call)")
                 && !beforeText.contains("between its calls)"), "\(beforeText)")
         // Work on the way out of an interrupt between calls (no entry stop on the stack) is between its calls.
         var between = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5), cpu: 0,
@@ -444,12 +444,19 @@ struct TraceFileTests {
         between.flow = before.flow
         between.inTracedTask = before.inTracedTask
         #expect(Self.timeline(between).contains("(in this traced thread between its calls)"), "\(Self.timeline(between))")
+        // Just out of the entry stop, before the kernel's sys_enter (audit 66 N1: "during a call").
+        var leaving = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5), cpu: 0,
+                                   chain: Array(chain.prefix(13)) + ["_raw_spin_unlock_irq", "ptrace_notify", "__seccomp_filter", "syscall_trace_enter",
+                                                                     "do_syscall_64", "entry_SYSCALL_64_after_hwframe"], fields: [:])
+        leaving.flow = sample.flow
+        #expect(Self.timeline(leaving).contains("(in this traced thread, at a call's entry stop, before the kernel began the call: another connection's than that call's)"),
+                "\(Self.timeline(leaving))")
         // At a call's exit stop, after the kernel ended the call (audit 62 O2: "during a call").
         var atExit = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 5), cpu: 0,
                               chain: Array(chain.prefix(17)) + ["ptrace_do_notify", "ptrace_notify", "syscall_exit_work", "do_syscall_64",
                                                                 "entry_SYSCALL_64_after_hwframe"], fields: [:])
         atExit.flow = sample.flow
-        #expect(Self.timeline(atExit).contains("(in this traced thread, held at a call's exit stop after the kernel ended the call: another connection's than that call's)"),
+        #expect(Self.timeline(atExit).contains("(in this traced thread, at a call's exit stop, after the kernel ended the call: another connection's than that call's)"),
                 "\(Self.timeline(atExit))")
         #expect(text.contains("tcp_delack_timer") && text.contains("flow: TCP work"), "\(text)")
 

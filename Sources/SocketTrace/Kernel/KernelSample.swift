@@ -117,14 +117,17 @@ public struct KernelSample: Sendable, Codable {
     /// Whether its chain has frames of the syscall's path and softirq work, and which softirq.
     var sides: ChainSides { knownSides ?? ChainAligner.sides(chain) }
 
-    /// Where its thread was held for a tracer, when it was: at a syscall's
-    /// entry (`syscall_trace_enter → … → ptrace_stop`: seccomp's stop or
-    /// PTRACE_SYSCALL's), before the kernel began the call, or at its exit
-    /// (`syscall_exit_work → … → ptrace_stop`), after the kernel ended it.
-    /// Work found there is an interrupt's softirq run on the way out of the
-    /// stop's schedule, in neither call's kernel time.
+    /// Where its thread was at a tracer's stop, when it was: at a syscall's
+    /// entry (`syscall_trace_enter → … → ptrace_notify → ptrace_stop`:
+    /// seccomp's stop or PTRACE_SYSCALL's, held there or on its way in or
+    /// out of it), before the kernel began the call, or at its exit
+    /// (`syscall_exit_work → … → ptrace_notify`), after the kernel ended it.
+    /// Work found there is an interrupt's softirq, in neither call's kernel
+    /// time (audit 66 N1: `syscall_trace_enter → __seccomp_filter →
+    /// ptrace_notify → _raw_spin_unlock_irq`, the stop just over, the
+    /// call's sys_enter 21–57 µs later).
     public var heldAtStop: SyscallStopSide? {
-        guard let stop = chain.firstIndex(of: "ptrace_stop") else { return nil }
+        guard let stop = chain.firstIndex(where: { $0 == "ptrace_stop" || $0 == "ptrace_notify" }) else { return nil }
         if let entry = chain.firstIndex(of: "syscall_trace_enter"), stop < entry { return .entry }
         if let exit = chain.firstIndex(of: "syscall_exit_work"), stop < exit { return .exit }
         return nil

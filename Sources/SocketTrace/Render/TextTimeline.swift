@@ -202,8 +202,8 @@ public final class TextTimeline: TraceSink {
             // stop in the call (a stop it kept) or not (a call the kernel
             // records, timed from its sys_enter). Audit 64 M1: one was
             // "between its calls", the other "during a call"; audit 62 O2.
-            text += (side == .entry ? " (in this traced thread, held at a call's entry stop before the kernel began the call"
-                                    : " (in this traced thread, held at a call's exit stop after the kernel ended the call")
+            text += (side == .entry ? " (in this traced thread, at a call's entry stop, before the kernel began the call"
+                                    : " (in this traced thread, at a call's exit stop, after the kernel ended the call")
                 + (sample.flow?.owner == .otherFlow && sample.inTracedTask == nil ? ": another connection's than that call's)" : ")")
         } else if let flow = sample.flow, sample.inTracedTask != nil {
             // Softirq work run in this thread between its calls: a traced
