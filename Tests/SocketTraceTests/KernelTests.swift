@@ -802,15 +802,21 @@ struct KernelTests {
         let script = """
             import os, socket, time
             a, b = socket.socketpair()
+            # The child takes the descriptor only once the parent's close has
+            # returned (a pipe's byte), not after a fixed 0.3 s: a README run
+            # under load had the parent's close reach the kernel after the
+            # child's, which then dropped the reference and left the FIN to it.
+            done_r, done_w = os.pipe()
             child = os.fork()
             if child == 0:
-                time.sleep(0.3)
+                os.read(done_r, 1)
                 _, fds, _, _ = socket.recv_fds(b, 10, 1)
                 os.close(fds[0]); os._exit(0)
             listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
             client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
             socket.send_fds(a, [b"x"], [client.fileno()])
             client.close()
+            os.write(done_w, b"1")
             os.waitpid(child, 0)
             """
         let (calls, _) = try tracePythonCalls(script, name: "inflight")
