@@ -50,7 +50,12 @@ public final class AttributionStage {
             for tid in correlator.waitingThreads {
                 events += correlator.takeStray(tid: tid, before: before[tid] ?? otherwise)
             }
-            events += correlator.takeBackground(upTo: otherwise)
+            // Only those taken by `otherwise`, when the tracer saw no stop
+            // waiting: the rings, drained when this step comes, also hold
+            // later ones, taken while stops it had not yet seen were made
+            // (a delayed ACK in the tracer written before the calls of the
+            // 120 ms before it, which came after this step in the output).
+            events += correlator.takeBackground(upTo: otherwise, through: otherwise)
             events += correlator.takeOtherFlows()
             // In time order across threads and the background (audit 11: a
             // retransmitted packet's receive was written before the
