@@ -189,6 +189,33 @@ struct DecoderTests {
         #expect(udpInfo.family == 10 && udpInfo.type == 2 && udpInfo.state == .created)
     }
 
+    @Test("a non-blocking connect's socket is connected once data moves on it (its end seen by poll, not by a call): a shutdown after it is a connected socket's, not an abandoned connect (audit 66 N2)")
+    func dataEndsConnecting() {
+        let table = DescriptorTable()
+        let tracker = SocketTracker(pid: getpid(), table: table, memory: MemoryImage(), resolveAddresses: false)
+        func call(_ syscall: Syscall, fd: UInt64, _ arguments: [UInt64] = [], result: Int64) -> SyscallInvocation {
+            var call = SyscallInvocation(pid: getpid(), tid: getpid(), architecture: .x86_64, syscall: syscall,
+                                         arguments: [fd] + arguments + Array(repeating: 0, count: 5 - arguments.count),
+                                         entryTime: MonotonicTime(nanoseconds: 1))
+            call.result = SyscallResult(value: result, errno: nil)
+            return call
+        }
+        let sent = SocketInfo(family: 2, type: 1, protocolNumber: 6, state: .connecting)
+        let read = SocketInfo(family: 2, type: 1, protocolNumber: 6, state: .connecting)
+        let idle = SocketInfo(family: 2, type: 1, protocolNumber: 6, state: .connecting)
+        let datagram = SocketInfo(family: 2, type: 2, protocolNumber: 17, state: .connecting)
+        for (fd, socket) in [(900, sent), (901, read), (902, idle), (903, datagram)] { table.insert(socket, at: Int32(fd), closeOnExec: false) }
+        tracker.apply(call(.sendmsg, fd: 900, result: 14))
+        tracker.apply(call(.readv, fd: 901, result: 12))
+        tracker.apply(call(.sendto, fd: 902, result: 0))
+        tracker.apply(call(.sendto, fd: 903, result: 5))
+        #expect(sent.state == .connected && read.state == .connected, "\(sent.state) \(read.state)")
+        #expect(idle.state == .connecting, "no byte moved: nothing shown")
+        #expect(datagram.state == .connecting, "a stream's connect only")
+        tracker.apply(call(.shutdown, fd: 900, [1], result: 0))
+        #expect(sent.state == .shutDown)
+    }
+
     @Test func procNetAddresses() {
         #expect(KernelSocketLookup.parseInet("0100007F:3039", six: false) == .inet(address: "127.0.0.1", port: 12345))
         #expect(KernelSocketLookup.parseInet("00000000000000000000000001000000:0050", six: true) == .inet6(address: "::1", port: 80))

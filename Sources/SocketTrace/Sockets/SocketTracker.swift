@@ -85,6 +85,15 @@ public struct SocketTracker {
             return
         }
         let returned = Int32(truncatingIfNeeded: result.value)
+        if result.value > 0, call.syscall.sendsData || call.syscall.receivesData, let socket = table[fd]?.socket,
+           socket.state == .connecting, socket.type == SocketTypeNumber.stream {
+            // Data moved: the non-blocking connect had completed (its end
+            // seen by poll and SO_ERROR, not by a call that says so). Left
+            // connecting, a shutdown after the peer's quick answer found it
+            // in TCP_CLOSE and was taken for one that abandoned the connect
+            // (audit 66 N2: the close after it unexplained).
+            socket.state = .connected
+        }
         switch call.syscall {
         case .socket:
             let info = SocketInfo(inode: KernelSocketLookup.socketInode(pid: pid, fd: returned),
