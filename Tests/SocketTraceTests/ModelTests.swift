@@ -256,6 +256,41 @@ struct ModelTests {
         }
     }
 
+    @Test("a shared path may hold `branch` blocks, closed in it: used under two entries, each entry's tree is the one written out in place; an unclosed or stray one names the path's line")
+    func sharedPathsWithBranches() throws {
+        let directory = TestSupport.temporaryFile("model")
+        try FileManager.default.createDirectory(atPath: directory + "/model/paths", withIntermediateDirectories: true)
+        func write(_ name: String, _ text: String) throws { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
+        try write("probes.conf", "set default\n  net:net_dev_queue chain queued\n")
+        let states = "branch\ntransport tcp_set_state\nend\nbranch\nsocket __release_sock\nbranch\ntransport tcp_fin\nend\ntransport tcp_done\nend\n"
+        try write("model/paths/states.path", states)
+        try write("model/shared.chain", "operation shared\nsyscalls close\nsockets tcp\nentry close\nsocket sock_close\nuse states\n"
+                  + "entry exit\nsyscall do_exit\nuse states\nbody\ntransport tcp_send_fin\n")
+        try write("model/inline.chain", "operation inline\nsyscalls close\nsockets tcp\nentry close\nsocket sock_close\n\(states)"
+                  + "entry exit\nsyscall do_exit\n\(states)body\ntransport tcp_send_fin\n")
+        let model = try ModelParser.load(directory: directory)
+        let shared = try #require(model.operation(named: "shared")), inline = try #require(model.operation(named: "inline"))
+        func tree(_ functions: [ModelFunction]) -> [String] { functions.map { "\($0.name) \($0.branch)" } }
+        #expect(shared.entries.count == 2 && zip(shared.entries, inline.entries).allSatisfy { tree($0.functions) == tree($1.functions) },
+                "\(shared.entries.map { tree($0.functions) }) vs \(inline.entries.map { tree($0.functions) })")
+        #expect(tree(shared.body) == tree(inline.body))
+        #expect(shared.entries[0].functions.contains { $0.name == "tcp_fin" && $0.branch?.count == 2 }, "a block in a block")
+        try write("model/inline.chain", "operation inline\nsyscalls close\nsockets tcp\nbody\nsocket f\n")
+        for (text, message) in [("branch\ntransport tcp_set_state\n", "states.path:1: `branch` without its `end` in this path"),
+                                ("transport tcp_set_state\nend\n", "states.path:2: `end` without its `branch` in this path")] {
+            try write("model/paths/states.path", text)
+            do { _ = try ModelParser.load(directory: directory); Issue.record("loaded") } catch let error as ModelError {
+                #expect(error.description.hasSuffix(message), "\(error)")
+            }
+        }
+        // A block of the path with nothing above it to hang from: the path's line, and where it was used.
+        try write("model/paths/states.path", states)
+        try write("model/shared.chain", "operation shared\nsyscalls close\nsockets tcp\nentry close\nuse states\nbody\ntransport f\n")
+        do { _ = try ModelParser.load(directory: directory); Issue.record("loaded") } catch let error as ModelError {
+            #expect(error.description.contains("states.path:1: `branch` follows the function that makes the call") && error.description.contains("shared.chain:5"), "\(error)")
+        }
+    }
+
     @Test("a connect's chains: the SYN's with tcp_connect, the last ACK's (from release_sock's backlog) with tcp_connect_ack")
     func operationPerChain() throws {
         let model = try ModelParser.load(directory: Self.modelDirectory)

@@ -35,33 +35,56 @@ public enum ModelParser {
         return StackModel(operations: operations, probeSets: probes, directory: directory)
     }
 
-    /// `model/paths/NAME.path`: function lines (and `use OTHER`) that
-    /// operations share, written once (`use NAME` in a chain file).
-    static func loadPaths(_ directory: String) throws -> [String: [ModelFunction]] {
+    /// A line of a path, as a chain file's `use` puts it in place: a
+    /// function, or a `branch` block's start or end (a path may hold
+    /// branches, each closed in it).
+    public struct PathStep: Sendable {
+        public enum Kind: Sendable { case function(ModelFunction), branch, end }
+        public let kind: Kind
+        /// Where it is written, for errors.
+        public let file: String
+        public let line: Int
+    }
+
+    /// `model/paths/NAME.path`: function lines, `branch` blocks and `use
+    /// OTHER` that operations share, written once (`use NAME` in a chain file).
+    static func loadPaths(_ directory: String) throws -> [String: [PathStep]] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
         var texts: [String: (file: String, text: String)] = [:]
         for name in names where name.hasSuffix(".path") {
             texts[String(name.dropLast(".path".count))] = (directory + "/" + name, try read(directory + "/" + name))
         }
-        var resolved: [String: [ModelFunction]] = [:]
-        func resolve(_ name: String, from stack: [String]) throws -> [ModelFunction] {
+        var resolved: [String: [PathStep]] = [:]
+        func resolve(_ name: String, from stack: [String]) throws -> [PathStep] {
             if let known = resolved[name] { return known }
             guard let (file, text) = texts[name] else { throw ModelError(file: directory, line: 0, message: "no path '\(name)'") }
-            var functions: [ModelFunction] = []
+            var steps: [PathStep] = []
+            // The branches open here, by the line that opened each.
+            var open: [Int] = []
             for (number, words) in lines(text) {
-                if words[0] == "use" {
+                switch words[0] {
+                case "use":
                     guard words.count == 2 else { throw ModelError(file: file, line: number, message: "`use` takes one path name") }
                     guard !stack.contains(words[1]) else {
                         throw ModelError(file: file, line: number, message: "path '\(words[1])' uses itself (\((stack + [words[1]]).joined(separator: " -> ")))")
                     }
                     guard texts[words[1]] != nil else { throw ModelError(file: file, line: number, message: "no path '\(words[1])' in \(directory)") }
-                    functions += try resolve(words[1], from: stack + [words[1]])
-                } else {
-                    functions.append(try parseFunction(words, file: file, line: number))
+                    steps += try resolve(words[1], from: stack + [words[1]])
+                case "branch":
+                    guard words.count == 1 else { throw ModelError(file: file, line: number, message: "`branch` takes nothing after it") }
+                    open.append(number)
+                    steps.append(PathStep(kind: .branch, file: file, line: number))
+                case "end":
+                    guard words.count == 1 else { throw ModelError(file: file, line: number, message: "`end` takes nothing after it") }
+                    guard open.popLast() != nil else { throw ModelError(file: file, line: number, message: "`end` without its `branch` in this path") }
+                    steps.append(PathStep(kind: .end, file: file, line: number))
+                default:
+                    steps.append(PathStep(kind: .function(try parseFunction(words, file: file, line: number)), file: file, line: number))
                 }
             }
-            resolved[name] = functions
-            return functions
+            if let unclosed = open.last { throw ModelError(file: file, line: unclosed, message: "`branch` without its `end` in this path") }
+            resolved[name] = steps
+            return steps
         }
         for name in texts.keys.sorted() { _ = try resolve(name, from: [name]) }
         return resolved
@@ -114,7 +137,7 @@ public enum ModelParser {
         (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
     }
 
-    public static func parseOperation(_ text: String, file: String, paths: [String: [ModelFunction]] = [:]) throws -> StackOperation {
+    public static func parseOperation(_ text: String, file: String, paths: [String: [PathStep]] = [:]) throws -> StackOperation {
         var operation: StackOperation?
         enum Section { case header, entry(Int), body }
         var section = Section.header
@@ -134,6 +157,21 @@ public enum ModelParser {
             case .body: operation!.body.append(function)
             }
             functionsHere[functionsHere.count - 1] += 1
+        }
+        // A block hangs from the function above it (the body's first one
+        // from its entry's last: the count goes on from the entry).
+        func openBranch(_ line: Int, _ fail: (String) -> ModelError) throws {
+            if case .header = section { throw fail("`branch` goes under `entry SYSCALL...` or `body`") }
+            guard functionsHere.last! > 0 else { throw fail("`branch` follows the function that makes the call (none above it here)") }
+            blocks += 1
+            open.append((blocks, line))
+            functionsHere.append(0)
+        }
+        func closeBranch(_ fail: (String) -> ModelError) throws {
+            guard !open.isEmpty else { throw fail("`end` without its `branch`") }
+            guard functionsHere.last! > 0 else { throw fail("an empty `branch`") }
+            open.removeLast()
+            functionsHere.removeLast()
         }
         for (number, words) in lines(text) {
             func fail(_ message: String) -> ModelError { ModelError(file: file, line: number, message: message) }
@@ -223,24 +261,24 @@ public enum ModelParser {
                 section = .body
             case "branch":
                 guard words.count == 1 else { throw fail("`branch` takes nothing after it") }
-                if case .header = section { throw fail("`branch` goes under `entry SYSCALL...` or `body`") }
-                // The block hangs from the function above it (the body's first
-                // one from its entry's last: the count goes on from the entry).
-                guard functionsHere.last! > 0 else { throw fail("`branch` follows the function that makes the call (none above it here)") }
-                blocks += 1
-                open.append((blocks, number))
-                functionsHere.append(0)
+                try openBranch(number, fail)
             case "end":
                 guard words.count == 1 else { throw fail("`end` takes nothing after it") }
-                guard !open.isEmpty else { throw fail("`end` without its `branch`") }
-                guard functionsHere.last! > 0 else { throw fail("an empty `branch`") }
-                open.removeLast()
-                functionsHere.removeLast()
+                try closeBranch(fail)
             case "use":
                 guard words.count == 2 else { throw fail("`use` takes one path name (model/paths/NAME.path)") }
-                guard let functions = paths[words[1]] else { throw fail("no path '\(words[1])' in model/paths") }
+                guard let steps = paths[words[1]] else { throw fail("no path '\(words[1])' in model/paths") }
                 if case .header = section { throw fail("`use` goes under `entry SYSCALL...` or `body`") }
-                functions.forEach(add)
+                for step in steps {
+                    func failHere(_ message: String) -> ModelError {
+                        ModelError(file: step.file, line: step.line, message: message + " (used at \(file):\(number))")
+                    }
+                    switch step.kind {
+                    case let .function(function): add(function)
+                    case .branch: try openBranch(number, failHere)
+                    case .end: try closeBranch(failHere)
+                    }
+                }
             default:
                 let function = try parseFunction(words, file: file, line: number)
                 if case .header = section { throw fail("functions go under `entry SYSCALL...` or `body`") }
