@@ -238,6 +238,15 @@ struct ConnectionPairingTests {
         let timeline: String?
 
         func lines(startingWith prefix: String) -> [String] { lines.filter { $0.hasPrefix(prefix) } }
+        /// The keys of the witness's map `@name` as printed at its end
+        /// (`@E[4242, 45, 18103450978126]: 1`), each a list of numbers.
+        func keys(of name: String) -> [[UInt64]] {
+            lines(startingWith: "@\(name)[").compactMap { line in
+                let numbers = line.dropFirst(name.count + 2).prefix { $0 != "]" }.split(separator: ",")
+                    .map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+                return numbers.contains(nil) ? nil : numbers.compactMap { $0 }
+            }
+        }
     }
 
     /// Traces `client` with the witness beside it (`traceInNamespace`), the
@@ -797,9 +806,7 @@ struct ConnectionPairingTests {
         let kernelEntry = try #require(entry.kernelEntryTime, "its entry record has only the tracer's time (its thread reached the kernel \(reached) µs after it was let go)")
         #expect(kernelEntry == call.kernelEntryTime && entry.entryTime <= kernelEntry)
         // bpftrace's sys_enter of that recvfrom.
-        let seen = run.lines(startingWith: "@E[\(entry.tid), ").compactMap { line in
-            line.dropFirst("@E[\(entry.tid), ".count).prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
-        }.compactMap(UInt64.init)
+        let seen = run.keys(of: "E").filter { $0.count == 2 && $0[0] == UInt64(entry.tid) }.map { $0[1] }
         #expect(seen.contains { abs(Int64(bitPattern: $0 &- kernelEntry.nanoseconds)) < 200_000 }, "\(seen) vs \(kernelEntry)")
         #expect(run.timeline?.contains("recvfrom(") == true && run.timeline?.contains("<unfinished ...>") == true, "\(run.timeline ?? "")")
     }
@@ -836,9 +843,7 @@ struct ConnectionPairingTests {
                 setup: "export SOCKETTRACE_OUTPUT_BACKLOG=4",
                 witness: "tracepoint:raw_syscalls:sys_enter /comm == \"python3\" && args->id == 45/ { @E[tid, nsecs] = 1; }",
                 timeline: true, untraced: Self.spinner(onCPU0: marker))
-            let seen = run.lines.filter { $0.hasPrefix("@E[") }.compactMap { line in
-                line.dropFirst(3).prefix { $0 != "]" }.split(separator: ",").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-            }
+            let seen = run.keys(of: "E").compactMap(\.last)
             var entries: [SyscallInvocation] = [], others: [SyscallInvocation] = []
             for record in run.records {
                 if case let .syscallEntry(call) = record, call.syscall == .recvfrom { entries.append(call) }
@@ -908,10 +913,11 @@ struct ConnectionPairingTests {
         struct Key: Hashable { let tid: Int32; let number: UInt32; let exit: Bool }
         var seen: [Key: [UInt64]] = [:]
         // `@E[tid, number, time]: 1`
-        for line in run.lines where line.hasPrefix("@E[") || line.hasPrefix("@X[") {
-            let parts = line.dropFirst(3).prefix { $0 != "]" }.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 3, let tid = Int32(parts[0]), let number = UInt32(parts[1]), let time = UInt64(parts[2]) else { continue }
-            seen[Key(tid: tid, number: number, exit: line.hasPrefix("@X")), default: []].append(time)
+        for (map, exit) in [("E", false), ("X", true)] {
+            for key in run.keys(of: map) where key.count == 3 {
+                guard let tid = Int32(exactly: key[0]), let number = UInt32(exactly: key[1]) else { continue }
+                seen[Key(tid: tid, number: number, exit: exit), default: []].append(key[2])
+            }
         }
         let records = run.records
         var stopped: [SyscallInvocation] = []
