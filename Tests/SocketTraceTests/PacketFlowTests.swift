@@ -326,7 +326,7 @@ import Testing
     @Test("a probe sampled everywhere, hit during a call for another connection, leaves the call; kept only when that flow is traced (audit A-1)")
     func everywhereHitsDuringACall() {
         let correlator = KernelCorrelator(model: nil, symbols: nil)
-        func retransmit(_ source: SocketEndpoint, _ destination: SocketEndpoint, at time: UInt64) -> KernelSample {
+        func retransmit(_ source: SocketEndpoint, _ destination: SocketEndpoint, at time: UInt64, interrupted: [String] = []) -> KernelSample {
             func fields(_ endpoint: SocketEndpoint) -> (TracepointValue, TracepointValue) {
                 guard case let .inet(address, port) = endpoint else { return (.bytes([]), .number(0)) }
                 return (.bytes(address.split(separator: ".").map { UInt8($0)! }), .number(Int64(port)))
@@ -334,7 +334,7 @@ import Testing
             let (saddr, sport) = fields(source), (daddr, dport) = fields(destination)
             var sample = KernelSample(tracepoint: "tcp:tcp_retransmit_skb", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: time),
                                       cpu: 0, chain: ["__tcp_retransmit_skb", "tcp_send_loss_probe", "tcp_write_timer", "call_timer_fn",
-                                                      "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"],
+                                                      "__run_timers", "run_timer_softirq", "handle_softirqs", "__irq_exit_rcu"] + interrupted,
                                       fields: ["saddr": saddr, "sport": sport, "daddr": daddr, "dport": dport, "family": .number(2)])
             sample.everywhere = true
             return sample
@@ -359,6 +359,16 @@ import Testing
         let between = correlator.takeBackground(upTo: nil)
         #expect(between.map(\.time.nanoseconds) == [300])
         #expect(between.first?.inTracedTask == "between its traced calls")
+
+        // At the thread's next call's entry stop, or its last one's exit stop:
+        // the trace file says where, as the text does.
+        let interrupt = ["sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt"]
+        correlator.add([retransmit(other, Self.server, at: 500, interrupted: interrupt + ["ptrace_stop", "ptrace_notify", "__seccomp_filter",
+                                                                                            "syscall_trace_enter", "do_syscall_64"]),
+                        retransmit(other, Self.server, at: 510, interrupted: interrupt + ["ptrace_notify", "syscall_exit_work", "do_syscall_64"])])
+        #expect(correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 600)).isEmpty)
+        #expect(correlator.takeBackground(upTo: nil).map { $0.inTracedTask ?? "-" }
+                == ["at a call's entry stop, before the kernel began the call", "at a call's exit stop, after the kernel ended the call"])
     }
 
     /// A state change sampled everywhere, for `source → destination`.

@@ -281,7 +281,7 @@ public final class KernelCorrelator {
         let (everywhere, others) = events.partitioned { $0.everywhere && ($0.role == .chain || $0.flowEndpoints != nil) }
         background.waiting += everywhere.map { sample in
             var sample = sample
-            sample.inTracedTask = "between its traced calls"
+            sample.inTracedTask = sample.outsideCallsContext
             return sample
         }
         // Softirq work not known to be a traced socket's is shown too, with
@@ -318,8 +318,8 @@ public final class KernelCorrelator {
                 register(sample, as: .unrecordedCall, by: "\(entry) in this thread, a call the trace does not record")
             }
             guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
-            sample.inTracedTask = "between its traced calls"
-            let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread between its traced calls"
+            sample.inTracedTask = sample.outsideCallsContext
+            let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread \(sample.outsideCallsContext)"
             let notKnown = "whose packet it handled is not known (\(sample.tracepoint) gives no addresses): it may be another program's"
             // (In a receive too: a retransmission an ACK set off, audit 12.)
             if let start = retransmissions.first(where: { Self.continues(sample, $0) }),

@@ -133,6 +133,19 @@ public struct KernelSample: Sendable, Codable {
         return nil
     }
 
+    /// Where a traced thread was, outside its calls, when this was taken:
+    /// at a call's entry or exit stop (`heldAtStop`), else between its
+    /// calls. The trace file's `in_traced_task` says the same as the text
+    /// (audit 64 M1's wording; the file said "between its traced calls"
+    /// of work the text placed at an entry stop).
+    var outsideCallsContext: String {
+        switch heldAtStop {
+        case .entry?: "at a call's entry stop, before the kernel began the call"
+        case .exit?: "at a call's exit stop, after the kernel ended the call"
+        case nil: "between its traced calls"
+        }
+    }
+
     /// The frames with their addresses, innermost first (addresses 0 when
     /// they are not known).
     public var frames: [KernelFrame] {
