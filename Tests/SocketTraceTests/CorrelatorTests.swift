@@ -148,6 +148,18 @@ import Testing
         #expect(cache.read(key: 7) == nil)
     }
 
+    @Test("kernel functions named bpf_prog_… are symbols like any other; only a loaded program's name (bpf_prog_, a 16-digit tag) is looked for among the loaded programs (audit 67 H2)")
+    func kernelFunctionsNamedLikePrograms() throws {
+        let symbols = KernelSymbols(kallsyms: "ffffffff81000000 T _stext\nffffffff814e9610 t bpf_prog_by_id.part.0\n"
+                                    + "ffffffff814e9700 T bpf_prog_run_generic_xdp\nffffffff83000000 T _einittext\n"
+                                    + "ffffffffc0f00000 t bpf_prog_0123456789abcdef_gone\t[bpf]\nffffffffc0f10000 t bpf_prog_0123456789abcdef\t[bpf]\n")
+        let found = try #require(symbols.location(of: 0xffff_ffff_814e_9676))
+        #expect(found.function == "bpf_prog_by_id" && found.symbol == "bpf_prog_by_id.part.0" && found.offset == 0x66, "\(found)")
+        #expect(symbols.location(of: 0xffff_ffff_814e_9710)?.function == "bpf_prog_run_generic_xdp")
+        // Programs no longer loaded (with a name, and without): nothing.
+        #expect(symbols.location(of: 0xffff_ffff_c0f0_0010) == nil && symbols.location(of: 0xffff_ffff_c0f1_0010) == nil)
+    }
+
     @Test("kallsyms copy: a run's own kernel-code reader is left out of it; copies of runs that are gone are removed")
     func kallsymsCacheLeavesOutOwnReaders() throws {
         let own = "ffffffffc00230c8 t bpf_prog_3a2e3b6aa8cd1003_\(KernelText.name)\t[bpf]\n"

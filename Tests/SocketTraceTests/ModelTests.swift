@@ -190,6 +190,13 @@ struct ModelTests {
             .map { KernelFrame($0, 0) })
         #expect(own.syscall.map(\.function) == ["__x64_sys_sendto", "__sys_sendto", "call_trace_sock_send_length"])
         #expect(ChainAligner.shownIndices(["call_trace_sock_send_length", "__sys_sendto", "x64_sys_call"]) == 0..<2)
+        // A syscall's own frames are shown, whatever their names: its body
+        // called by x64_sys_call (the wrapper inlined), a 32-bit program's
+        // socketcall wrapper (audit 67 H1: both left out as plumbing).
+        #expect(ChainAligner.shownIndices(["do_wait", "kernel_wait4", "__do_sys_wait4", "x64_sys_call", "do_syscall_64"]) == 0..<3)
+        let compat = ChainAligner.parts((["__sys_sendto", "__ia32_compat_sys_socketcall", "ia32_sys_call", "__do_fast_syscall_32",
+                                          "do_fast_syscall_32", "entry_SYSENTER_compat_after_hwframe"]).map { KernelFrame($0, 0) })
+        #expect(compat.syscall.map(\.function) == ["__ia32_compat_sys_socketcall", "__sys_sendto"] && compat.entry?.function == "ia32_sys_call")
         // Not interrupted, the same frames left the model's path: a departure.
         let left = aligner.align(frames: parts.syscall, with: path, operation: "udp_send")
         #expect(left.extraFrames == ["perf_tp_event", "perf_swevent_event"])

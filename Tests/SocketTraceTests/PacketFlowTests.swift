@@ -343,15 +343,19 @@ import Testing
         let other = SocketEndpoint.inet(address: "127.0.0.1", port: 41000)
         // A second traced connection (other → server), revealed by a call of its own.
         _ = correlator.activity(for: Self.send(tid: 9, local: other, peer: Self.server, from: 1, to: 2))
-        correlator.add([retransmit(Self.client, Self.server, at: 110), retransmit(untraced, elsewhere, at: 120), retransmit(other, Self.server, at: 130)])
+        let interrupt = ["sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt"]
+        // The last one interrupts the thread at the call's exit stop, after the kernel's sys_exit.
+        correlator.add([retransmit(Self.client, Self.server, at: 110), retransmit(untraced, elsewhere, at: 120), retransmit(other, Self.server, at: 130),
+                        retransmit(other, Self.server, at: 190, interrupted: interrupt + ["ptrace_stop", "ptrace_notify", "syscall_exit_work", "do_syscall_64"])])
         let activity = correlator.activity(for: Self.send(local: Self.client, peer: Self.server, from: 100, to: 200))
         #expect(activity.samples.map(\.time.nanoseconds) == [110], "only the call's own connection's retransmission stays")
         #expect(activity.samples.first?.flow?.owner == .ownSocket)
         let kept = correlator.takeBackground(upTo: nil)
-        #expect(kept.map(\.time.nanoseconds) == [130], "the other traced connection's becomes an event; the untraced one is dropped")
+        #expect(kept.map(\.time.nanoseconds) == [130, 190], "the other traced connection's become events; the untraced one is dropped")
         #expect(correlator.backgroundDropped == 1)
-        // Taken in the traced thread 7, not outside the traced tasks (audit 8).
-        #expect(kept.first?.inTracedTask == "during sendto of 7, on another socket")
+        // Taken in the traced thread 7, not outside the traced tasks (audit 8);
+        // at the call's exit stop, said so (audit 67 P1).
+        #expect(kept.map { $0.inTracedTask ?? "-" } == ["during sendto of 7, on another socket", "at a call's exit stop, after the kernel ended the call"])
 
         // The same timer between the thread's calls: stray, then the other connection's event.
         correlator.add([retransmit(other, Self.server, at: 300)])
@@ -362,7 +366,6 @@ import Testing
 
         // At the thread's next call's entry stop, or its last one's exit stop:
         // the trace file says where, as the text does.
-        let interrupt = ["sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt"]
         correlator.add([retransmit(other, Self.server, at: 500, interrupted: interrupt + ["ptrace_stop", "ptrace_notify", "__seccomp_filter",
                                                                                             "syscall_trace_enter", "do_syscall_64"]),
                         retransmit(other, Self.server, at: 510, interrupted: interrupt + ["ptrace_notify", "syscall_exit_work", "do_syscall_64"])])

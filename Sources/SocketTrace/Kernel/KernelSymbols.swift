@@ -50,6 +50,19 @@ public final class KernelSymbols {
             Int(symbol.length) >= prefix.count && text[Int(symbol.start)..<Int(symbol.start) + prefix.count].elementsEqual(prefix)
         }
 
+        /// Whether the symbol is a loaded BPF program's, as the kernel names
+        /// them: `bpf_prog_`, its 16-hex-digit tag, then `_NAME` or nothing.
+        /// Not the kernel's own functions that begin the same way
+        /// (`bpf_prog_by_id.part.0`, `bpf_prog_run_generic_xdp`; audit 67
+        /// H2: a frame of one shown as a bare address).
+        func isBPFProgram(_ symbol: Symbol) -> Bool {
+            let prefix = KernelSymbols.bpfProgramPrefix, tag = 16
+            guard startsWith(symbol, prefix), Int(symbol.length) >= prefix.count + tag else { return false }
+            let start = Int(symbol.start) + prefix.count
+            let isHex = text[start..<start + tag].allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
+            return isHex && (Int(symbol.length) == prefix.count + tag || text[start + tag] == UInt8(ascii: "_"))
+        }
+
         /// The symbol at `index` in `symbols`, if its name (base or whole) is `name`.
         func matches(_ index: Int32, _ name: [UInt8], base: Bool) -> Bool {
             let symbol = symbols[Int(index)]
@@ -304,7 +317,7 @@ public final class KernelSymbols {
     func resolve(_ address: UInt64, in table: Table, at time: MonotonicTime?) -> Resolved {
         let index = index(containing: address, in: table)
         if let index, address &- table.symbols[index].address < Self.longestFunction,
-           !table.startsWith(table.symbols[index], Self.bpfProgramPrefix) {
+           !table.isBPFProgram(table.symbols[index]) {
             return .symbol(index)
         }
         return programImage(at: address, time: time).map { .program($0) } ?? .none
