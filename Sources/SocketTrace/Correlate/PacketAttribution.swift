@@ -60,7 +60,7 @@ extension KernelCorrelator {
                     // kernel's), it says where (audit 67 P1: a
                     // retransmission at a recvfrom's exit stop, 108 µs after
                     // its sys_exit, said "during recvfrom").
-                    sample.inTracedTask = sample.heldAtStop == nil ? "during \(worker), on another socket" : sample.outsideCallsContext
+                    sample.inTracedTask = sample.atSyscallStop == nil ? "during \(worker), on another socket" : sample.outsideCallsContext
                     background.waiting.append(sample)
                 } else {
                     // An event of another connection (its state change in a receive on this stack).

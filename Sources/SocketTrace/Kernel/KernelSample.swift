@@ -126,7 +126,7 @@ public struct KernelSample: Sendable, Codable {
     /// time (audit 66 N1: `syscall_trace_enter → __seccomp_filter →
     /// ptrace_notify → _raw_spin_unlock_irq`, the stop just over, the
     /// call's sys_enter 21–57 µs later).
-    public var heldAtStop: SyscallStopSide? {
+    public var atSyscallStop: SyscallStopSide? {
         guard let stop = chain.firstIndex(where: { $0 == "ptrace_stop" || $0 == "ptrace_notify" }) else { return nil }
         if let entry = chain.firstIndex(of: "syscall_trace_enter"), stop < entry { return .entry }
         if let exit = chain.firstIndex(of: "syscall_exit_work"), stop < exit { return .exit }
@@ -134,12 +134,12 @@ public struct KernelSample: Sendable, Codable {
     }
 
     /// Where a traced thread was, outside its calls, when this was taken:
-    /// at a call's entry or exit stop (`heldAtStop`), else between its
+    /// at a call's entry or exit stop (`atSyscallStop`), else between its
     /// calls. The trace file's `in_traced_task` says the same as the text
     /// (audit 64 M1's wording; the file said "between its traced calls"
     /// of work the text placed at an entry stop).
     var outsideCallsContext: String {
-        switch heldAtStop {
+        switch atSyscallStop {
         case .entry?: "at a call's entry stop, before the kernel began the call"
         case .exit?: "at a call's exit stop, after the kernel ended the call"
         case nil: "between its traced calls"

@@ -194,7 +194,7 @@ public final class TextTimeline: TraceSink {
             } else {
                 text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             }
-        } else if withStack, let side = sample.heldAtStop {
+        } else if withStack, let side = sample.atSyscallStop {
             // Work an interrupt ran while the thread was held for the tracer
             // at a call's entry (seccomp's or PTRACE_SYSCALL's stop), before
             // the kernel began the call, or at its exit stop, after the
