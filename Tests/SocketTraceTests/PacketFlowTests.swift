@@ -351,18 +351,19 @@ import Testing
         #expect(activity.samples.map(\.time.nanoseconds) == [110], "only the call's own connection's retransmission stays")
         #expect(activity.samples.first?.flow?.owner == .ownSocket)
         let kept = correlator.takeBackground(upTo: nil)
-        #expect(kept.map(\.time.nanoseconds) == [130, 190], "the other traced connection's become events; the untraced one is dropped")
+        #expect(kept.map(\.time.nanoseconds) == [130], "the other traced connection's becomes an event; the untraced one is dropped")
         #expect(correlator.backgroundDropped == 1)
-        // Taken in the traced thread 7, not outside the traced tasks (audit 8);
-        // at the call's exit stop, said so (audit 67 P1).
-        #expect(kept.map { $0.inTracedTask ?? "-" } == ["during sendto of 7, on another socket", "at a call's exit stop, after the kernel ended the call"])
+        // Taken in the traced thread 7, not outside the traced tasks (audit 8).
+        #expect(kept.first?.inTracedTask == "during sendto of 7, on another socket")
 
         // The same timer between the thread's calls: stray, then the other connection's event.
         correlator.add([retransmit(other, Self.server, at: 300)])
         #expect(correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 400)).isEmpty, "a chain of a probe sampled everywhere waits for its flow")
         let between = correlator.takeBackground(upTo: nil)
-        #expect(between.map(\.time.nanoseconds) == [300])
-        #expect(between.first?.inTracedTask == "between its traced calls")
+        // The one at the call's exit stop was outside the kernel's call: with
+        // the thread's strays, said to be at that stop (audits 67 P1, 68 P2).
+        #expect(between.map(\.time.nanoseconds) == [190, 300])
+        #expect(between.map { $0.inTracedTask ?? "-" } == ["at a call's exit stop, after the kernel ended the call", "between its traced calls"])
 
         // At the thread's next call's entry stop, or its last one's exit stop:
         // the trace file says where, as the text does.
@@ -372,6 +373,36 @@ import Testing
         #expect(correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 600)).isEmpty)
         #expect(correlator.takeBackground(upTo: nil).map { $0.inTracedTask ?? "-" }
                 == ["at a call's entry stop, before the kernel began the call", "at a call's exit stop, after the kernel ended the call"])
+    }
+
+    @Test("work an interrupt ran while the thread was at a call's entry or exit stop is not the call's, nor in its duration: a stray of the thread, said to be at that stop (audit 68 P2)")
+    func workAtTheCallsStopsLeavesIt() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        let pacing = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_write_xmit",
+                      "tcp_tsq_handler", "tcp_pace_kick", "__hrtimer_run_queues", "hrtimer_run_softirq", "handle_softirqs", "__irq_exit_rcu",
+                      "sysvec_apic_timer_interrupt", "asm_sysvec_apic_timer_interrupt"]
+        func sample(_ stop: [String], at time: UInt64) -> KernelSample {
+            KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: time), cpu: 0,
+                         chain: pacing + stop, fields: [:])
+        }
+        let own = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 150), cpu: 0,
+                               chain: ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb",
+                                       "tcp_write_xmit", "__tcp_push_pending_frames", "tcp_sendmsg_locked", "tcp_sendmsg", "__sys_sendto",
+                                       "__x64_sys_sendto", "x64_sys_call", "do_syscall_64"], fields: [:])
+        // The tracer's times for the call: 100 (entry stop) to 200 (exit
+        // stop); the kernel's sys_enter at 130, its sys_exit at 170.
+        correlator.add([sample(["ptrace_stop", "ptrace_notify", "__seccomp_filter", "syscall_trace_enter", "do_syscall_64"], at: 110), own,
+                        sample(["__schedule", "schedule", "ptrace_stop", "ptrace_do_notify", "ptrace_notify", "syscall_exit_work", "do_syscall_64"], at: 190)])
+        var call = Self.send(local: Self.client, peer: Self.server, from: 100, to: 200)
+        call.kernelEntryTime = MonotonicTime(nanoseconds: 130)
+        call.kernelExitTime = MonotonicTime(nanoseconds: 170)
+        call.kernel = correlator.activity(for: call)
+        #expect(call.kernel?.samples.map(\.time.nanoseconds) == [150], "only the call's own path's")
+        #expect(call.endTime?.nanoseconds == 170, "its end is the kernel's sys_exit, not the work after it")
+        let strays = correlator.takeStray(tid: 7, before: MonotonicTime(nanoseconds: 300))
+        #expect(strays.map(\.time.nanoseconds) == [110, 190])
+        #expect(strays.map { $0.inTracedTask ?? "-" } == ["at a call's entry stop, before the kernel began the call",
+                                                         "at a call's exit stop, after the kernel ended the call"])
     }
 
     /// A state change sampled everywhere, for `source → destination`.
