@@ -238,6 +238,19 @@ struct ConnectionPairingTests {
         let timeline: String?
 
         func lines(startingWith prefix: String) -> [String] { lines.filter { $0.hasPrefix(prefix) } }
+        /// The witness's `DROP tid in` lines (a netfilter drop, and whether
+        /// it came inside a sendto of that thread) that came inside a sendto
+        /// of this run's threads: the witness sees the whole machine, and a
+        /// run beside it (the other hook's) drops in its own sendto calls (a
+        /// README run: 8 drops "in a sendto" for 4 sends, half the other's).
+        func dropsInSends() -> Int {
+            var threads: Set<Int32> = []
+            for case let .syscall(call) in records { threads.insert(call.tid) }
+            return lines(startingWith: "DROP ").filter { line in
+                let fields = line.split(separator: " ")
+                return fields.count == 3 && Int32(fields[1]).map(threads.contains) == true && fields[2] == "1"
+            }.count
+        }
         /// The keys of the witness's map `@name` as printed at its end
         /// (`@E[4242, 45, 18103450978126]: 1`), each a list of numbers.
         func keys(of name: String) -> [[UInt64]] {
@@ -511,11 +524,11 @@ struct ConnectionPairingTests {
             witness: """
                 tracepoint:syscalls:sys_enter_sendto /comm == "python3"/ { @in[tid] = 1; }
                 tracepoint:syscalls:sys_exit_sendto /comm == "python3"/ { delete(@in[tid]); }
-                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d\\n", @in[tid]); }
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d %d\\n", tid, @in[tid]); }
                 """)
         let drops = run.lines.filter { $0.hasPrefix("DROP ") }
         try #require(!drops.isEmpty, "the witness saw no drop: \(run.errors)")
-        let inSends = drops.filter { $0 == "DROP 1" }.count
+        let inSends = run.dropsInSends()
         #expect(inSends > 0, "no drop inside a sendto: \(drops)")
         let diagram = MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil)))
         func count(_ text: String) -> Int { diagram.components(separatedBy: text).count - 1 }
@@ -1238,9 +1251,9 @@ struct ConnectionPairingTests {
             witness: """
                 tracepoint:syscalls:sys_enter_sendto /comm == "python3"/ { @in[tid] = 1; }
                 tracepoint:syscalls:sys_exit_sendto /comm == "python3"/ { delete(@in[tid]); }
-                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d\\n", @in[tid]); }
+                tracepoint:skb:kfree_skb /args->reason == SKB_DROP_REASON_NETFILTER_DROP/ { printf("DROP %d %d\\n", tid, @in[tid]); }
                 """)
-        let inSends = run.lines.filter { $0 == "DROP 1" }.count
+        let inSends = run.dropsInSends()
         let lines = MermaidRenderer.render(try #require(SequenceDiagram.build(records: run.records, choice: nil)))
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let notes = lines.filter { $0.contains("not sent#58; dropped before leaving") }.count
