@@ -21,7 +21,7 @@
  *   killed-in-read  a child killed by SIGKILL inside a read on a socket, and
  *               a thread inside one when its process calls exit_group: the
  *               reads never return; exit 0
- *   write-wait  one write on a socket, then 3 s without a syscall stop
+ *   write-wait [S]  one write on a socket, then S s (3) without a syscall stop
  *               (a sleep), then exit 0
  *   child-burst N [PAUSE]  a forked child makes N sends and N receives of a
  *               byte on a local datagram socket pair (one sock:sock_send_length
@@ -211,7 +211,7 @@ int main(int argc, char *argv[])
         int pair[2];
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0 || write(pair[0], "x", 1) != 1)
             return 1;
-        struct timespec pause = { 3, 0 };
+        struct timespec pause = { argc > 2 ? atoi(argv[2]) : 3, 0 };
         nanosleep(&pause, NULL);
         return 0;
     }
