@@ -828,6 +828,38 @@ struct KernelTests {
         #expect(closes[1].kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
+    @Test("a close while another thread's recv waits on the descriptor: that call holds the file, the close drops a reference (no FIN in it); the socket is released as the recv returns, at its exit stop (audit 69 M1)")
+    func closeWhileAnotherThreadsCallHoldsIt() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import os, socket, struct, threading, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            # The recv blocks in the kernel (SO_RCVTIMEO, not Python's poll) for 0.3 s.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 300000))
+            def reader():
+                try: client.recv(10)
+                except OSError: pass
+            thread = threading.Thread(target=reader); thread.start()
+            time.sleep(0.1)
+            os.close(client.fileno())
+            thread.join(); client.detach()
+            server.recv(10); server.close(); listener.close()
+            """
+        let (calls, events) = try tracePythonCalls(script, name: "held-by-a-call")
+        let close = try #require(calls.first { $0.syscall == .close && $0.socket?.peer?.description == "127.0.0.1:\(port)" })
+        #expect(close.socket?.otherReferences == 1, "the recv's reference: \(close.socket?.otherReferences ?? -1)")
+        #expect(close.kernel?.operation == "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
+        #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "no FIN in the close")
+        // The FIN leaves as the recv returns: the file's last reference dropped on its way out.
+        let recv = try #require(calls.first { $0.syscall == .recvfrom && $0.tid != close.tid })
+        let fin = events.first { $0.tracepoint == "net:net_dev_queue" && $0.tid == recv.tid && $0.chain.contains("tcp_close") }
+        let released = try #require(fin, "\(events.map { "\($0.tid) \($0.heading) \($0.chain.prefix(12))" })")
+        #expect(released.chain.contains("task_work_run") && released.inTracedTask == "at a call's exit stop, after the kernel ended the call",
+                "\(released.inTracedTask ?? "-") \(released.chain)")
+        #expect(released.time > close.endTime!, "after the close")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

@@ -287,8 +287,13 @@ public final class KernelCorrelator {
         // Softirq work not known to be a traced socket's is shown too, with
         // its chain aligned as any softirq work's (audit 20: hidden).
         return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere).map { sample in
-            guard sample.flow?.owner == .unverified, sample.alignments == nil, sample.role == .chain, sample.sides.softirq else { return sample }
             var sample = sample
+            // Work on the way to a stop, not an interrupt's (a file's last
+            // reference dropped as a call returned: `syscall_exit_work →
+            // ptrace_notify → task_work_run → __fput → … tcp_close`, audit
+            // 69 M1) says where it was, in the trace file as in the text.
+            if sample.inTracedTask == nil, sample.atSyscallStop != nil { sample.inTracedTask = sample.outsideCallsContext }
+            guard sample.flow?.owner == .unverified, sample.alignments == nil, sample.role == .chain, sample.sides.softirq else { return sample }
             sample.alignments = softirqAlignments(sample)
             return sample
         }

@@ -122,10 +122,12 @@ public struct KernelSample: Sendable, Codable {
     /// seccomp's stop or PTRACE_SYSCALL's, held there or on its way in or
     /// out of it), before the kernel began the call, or at its exit
     /// (`syscall_exit_work → … → ptrace_notify`), after the kernel ended it.
-    /// Work found there is an interrupt's softirq, in neither call's kernel
-    /// time (audit 66 N1: `syscall_trace_enter → __seccomp_filter →
-    /// ptrace_notify → _raw_spin_unlock_irq`, the stop just over, the
-    /// call's sys_enter 21–57 µs later).
+    /// Work found there (an interrupt's softirq, or task work run on the
+    /// way to the exit stop: a file's last reference dropped, `task_work_run
+    /// → __fput`, audit 69 M1) is in neither call's kernel time (audit 66
+    /// N1: `syscall_trace_enter → __seccomp_filter → ptrace_notify →
+    /// _raw_spin_unlock_irq`, the stop just over, the call's sys_enter
+    /// 21–57 µs later).
     public var atSyscallStop: SyscallStopSide? {
         guard let stop = chain.firstIndex(where: { $0 == "ptrace_stop" || $0 == "ptrace_notify" }) else { return nil }
         if let entry = chain.firstIndex(of: "syscall_trace_enter"), stop < entry { return .entry }
