@@ -828,7 +828,7 @@ struct KernelTests {
         #expect(closes[1].kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
-    @Test("a close while another thread's recv waits on the descriptor: that call holds the file, the close drops a reference (no FIN in it); the socket is released as the recv returns, at its exit stop (audit 69 M1)")
+    @Test("a close while another thread's recv waits on the descriptor: that call holds the file, no FIN in the close; the socket is released as the recv returns, shown at its exit stop (audit 69 M1: the close's name, open)")
     func closeWhileAnotherThreadsCallHoldsIt() throws {
         let port = TestSupport.freshPort()
         let script = """
@@ -848,9 +848,15 @@ struct KernelTests {
             """
         let (calls, events) = try tracePythonCalls(script, name: "held-by-a-call")
         let close = try #require(calls.first { $0.syscall == .close && $0.socket?.peer?.description == "127.0.0.1:\(port)" })
-        #expect(close.socket?.otherReferences == 1, "the recv's reference: \(close.socket?.otherReferences ?? -1)")
-        #expect(close.kernel?.operation == "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
         #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "no FIN in the close")
+        // Open (audit 69 M1): the close is named tcp_close, "not observed".
+        // Counting the other thread's call as a reference (be492ec) said
+        // socket_reference_dropped where that call had already ended in the
+        // kernel, or was on another socket of the same number (audit 70 F3,
+        // F4): taken back until the kernel's own view decides it.
+        withKnownIssue("audit 69 M1: a close while another thread's call holds the file is named tcp_close") {
+            #expect(close.kernel?.operation == "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
+        }
         // The FIN leaves as the recv returns: the file's last reference dropped on its way out.
         let recv = try #require(calls.first { $0.syscall == .recvfrom && $0.tid != close.tid })
         let fin = events.first { $0.tracepoint == "net:net_dev_queue" && $0.tid == recv.tid && $0.chain.contains("tcp_close") }

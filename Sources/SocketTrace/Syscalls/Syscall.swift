@@ -162,14 +162,6 @@ public enum Syscall: String, CaseIterable, Sendable, Codable {
         [.recv, .recvfrom, .recvmsg, .recvmmsg, .recvmmsg_time64, .read, .readv].contains(self)
     }
 
-    /// Calls whose first argument is a socket's descriptor, whose file
-    /// the kernel holds while they run (a data call, accept, connect,
-    /// shutdown, a socket option or address call).
-    public var holdsItsDescriptor: Bool {
-        sendsData && self != .splice || receivesData
-            || [.accept, .accept4, .connect, .shutdown, .getsockopt, .setsockopt, .getsockname, .getpeername, .bind, .listen].contains(self)
-    }
-
     /// Calls that change which descriptors a process has, so the socket
     /// table must see them even when they are not shown.
     public var changesDescriptors: Bool {

@@ -67,22 +67,6 @@ extension Tracer {
         references(to: socket) { table, number in table === process.table && number == fd }
     }
 
-    /// The calls on `fd` that other threads sharing `closer`'s descriptor
-    /// table are inside (their entry seen, their exit not): each holds the
-    /// file (the kernel's fdget takes a reference when the table is
-    /// shared), so a close meanwhile drops the descriptor only, and the
-    /// last of them to return releases the socket (audit 69 M1: a close
-    /// while another thread's recv waited on it was named tcp_close; the
-    /// FIN left 113 ms later, as that recv returned). Calls the kernel
-    /// records without a stop are not known here until they return.
-    func callsHolding(_ fd: Int32, besides closer: TracedThread) -> Int {
-        tasks.threads.values.filter { other in
-            guard other !== closer, other.process.table === closer.process.table, let call = other.current,
-                  call.syscall.holdsItsDescriptor else { return false }
-            return Int32(truncatingIfNeeded: call.argument(0)) == fd
-        }.count
-    }
-
     /// The references to `socket`: the traced processes' descriptors
     /// (each table once) but those `excluded` names, the references in
     /// SCM_RIGHTS messages (once per socket object), and other tasks'

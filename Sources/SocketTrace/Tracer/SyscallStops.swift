@@ -104,7 +104,7 @@ extension Tracer {
                     call.socket?.tcpState = KernelSocketLookup.tcpState(pid: thread.process.pid, fd: socket.fd)
                 }
                 if configuration.followForks, let fd = call.socket?.fd, let socket = process.table[fd]?.socket {
-                    call.socket?.otherReferences = otherReferences(to: socket, besides: fd, in: process) + callsHolding(fd, besides: thread)
+                    call.socket?.otherReferences = otherReferences(to: socket, besides: fd, in: process)
                     // The descriptor is gone as soon as close begins (even when it
                     // fails): another process's close that follows counts it
                     // only while this one is in flight (`closing`).
