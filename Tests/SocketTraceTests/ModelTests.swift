@@ -239,12 +239,19 @@ struct ModelTests {
         #expect(model.operation(for: .sendto, socket: v4)?.name == "any_tcp")
     }
 
-    @Test("shared paths: `use NAME` puts model/paths/NAME.path there; an unknown or self-using path names its line")
-    func sharedPaths() throws {
+    /// A model directory of its own (model/paths, a probes.conf with one
+    /// set), and a writer of its files by their path in it.
+    static func scratchModel() throws -> (directory: String, write: (String, String) throws -> Void) {
         let directory = TestSupport.temporaryFile("model")
         try FileManager.default.createDirectory(atPath: directory + "/model/paths", withIntermediateDirectories: true)
-        func write(_ name: String, _ text: String) throws { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
+        let write = { (name: String, text: String) throws in try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
         try write("probes.conf", "set default\n  net:net_dev_queue chain queued\n")
+        return (directory, write)
+    }
+
+    @Test("shared paths: `use NAME` puts model/paths/NAME.path there; an unknown or self-using path names its line")
+    func sharedPaths() throws {
+        let (directory, write) = try Self.scratchModel()
         try write("model/paths/out.path", "network ip_output net/ipv4/ip_output.c\nuse dev\n")
         try write("model/paths/dev.path", "device __dev_queue_xmit net/core/dev.c\n")
         try write("model/send.chain", "operation send\nsyscalls sendto\nsockets udp\nbody\ntransport udp_sendmsg\nuse out\n")
@@ -265,10 +272,7 @@ struct ModelTests {
 
     @Test("a shared path may hold `branch` blocks, closed in it: used under two entries, each entry's tree is the one written out in place; an unclosed or stray one names the path's line")
     func sharedPathsWithBranches() throws {
-        let directory = TestSupport.temporaryFile("model")
-        try FileManager.default.createDirectory(atPath: directory + "/model/paths", withIntermediateDirectories: true)
-        func write(_ name: String, _ text: String) throws { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
-        try write("probes.conf", "set default\n  net:net_dev_queue chain queued\n")
+        let (directory, write) = try Self.scratchModel()
         let states = "branch\ntransport tcp_set_state\nend\nbranch\nsocket __release_sock\nbranch\ntransport tcp_fin\nend\ntransport tcp_done\nend\n"
         try write("model/paths/states.path", states)
         try write("model/shared.chain", "operation shared\nsyscalls close\nsockets tcp\nentry close\nsocket sock_close\nuse states\n"

@@ -323,8 +323,9 @@ public final class KernelCorrelator {
                 register(sample, as: .unrecordedCall, by: "\(entry) in this thread, a call the trace does not record")
             }
             guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
-            sample.inTracedTask = sample.outsideCallsContext
-            let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread \(sample.outsideCallsContext)"
+            let context = sample.outsideCallsContext
+            sample.inTracedTask = context
+            let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread \(context)"
             let notKnown = "whose packet it handled is not known (\(sample.tracepoint) gives no addresses): it may be another program's"
             // (In a receive too: a retransmission an ACK set off, audit 12.)
             if let start = retransmissions.first(where: { Self.continues(sample, $0) }),

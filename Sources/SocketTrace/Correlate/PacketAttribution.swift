@@ -55,12 +55,10 @@ extension KernelCorrelator {
                     kept.append(sample)
                 } else if sample.role == .chain {
                     // Its chain is aligned there, if it is a traced flow's.
-                    // Taken while the thread was held at the call's entry or
-                    // exit stop (inside the tracer's times, outside the
-                    // kernel's), it says where (audit 67 P1: a
-                    // retransmission at a recvfrom's exit stop, 108 µs after
-                    // its sys_exit, said "during recvfrom").
-                    sample.inTracedTask = sample.atSyscallStop == nil ? "during \(worker), on another socket" : sample.outsideCallsContext
+                    // (Work at the call's entry or exit stop never comes here:
+                    // `activity(for:)` puts it back with the thread's strays,
+                    // which say where it was; audits 67 P1, 68 P2.)
+                    sample.inTracedTask = "during \(worker), on another socket"
                     background.waiting.append(sample)
                 } else {
                     // An event of another connection (its state change in a receive on this stack).
