@@ -828,7 +828,7 @@ struct KernelTests {
         #expect(closes[1].kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
-    @Test("a close while another thread's recv waits on the descriptor: that call holds the file, no FIN in the close; the socket is released as the recv returns, shown at its exit stop (audit 69 M1: the close's name, open)")
+    @Test("a close while another thread's recv waits on the descriptor: that call holds the file, the kernel frees no file in the close, which is socket_reference_dropped and says why; the socket is released as the recv returns, shown at its exit stop (audit 69 M1)")
     func closeWhileAnotherThreadsCallHoldsIt() throws {
         let port = TestSupport.freshPort()
         let script = """
@@ -849,14 +849,21 @@ struct KernelTests {
         let (calls, events) = try tracePythonCalls(script, name: "held-by-a-call")
         let close = try #require(calls.first { $0.syscall == .close && $0.socket?.peer?.description == "127.0.0.1:\(port)" })
         #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == false, "no FIN in the close")
-        // Open (audit 69 M1): the close is named tcp_close, "not observed".
-        // Counting the other thread's call as a reference (be492ec) said
-        // socket_reference_dropped where that call had already ended in the
-        // kernel, or was on another socket of the same number (audit 70 F3,
-        // F4): taken back until the kernel's own view decides it.
-        withKnownIssue("audit 69 M1: a close while another thread's call holds the file is named tcp_close") {
-            #expect(close.kernel?.operation == "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
-        }
+        // The kernel's word: the file the close's sys_enter named was not
+        // freed in it (no descriptor table shows the recv's reference).
+        let file = try #require(close.closedFile, "the close's file, read at its sys_enter")
+        #expect(close.kernel?.samples.contains { FileRelease.isFileFree($0) } == false, "no file freed in the close")
+        #expect(close.kernel?.operation == "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
+        let said = try #require(close.kernel?.fileRelease, "the close says why")
+        #expect(said.hasPrefix("not released here") && said.contains("0x" + String(file, radix: 16)) && said.contains("no traced descriptor held it"), "\(said)")
+        // The server's close, after the recv returned, released its own file: that free, and no other, is in it.
+        let serverClose = try #require(calls.first { $0.syscall == .close && $0.socket?.local?.description == "127.0.0.1:\(port)" && $0.socket?.peer != nil })
+        let serverFile = try #require(serverClose.closedFile)
+        let frees = serverClose.kernel?.samples.filter { FileRelease.isFileFree($0) } ?? []
+        #expect(frees.count == 1 && frees.allSatisfy { FileRelease.frees(serverFile, $0) }, "\(frees.map(\KernelSample.heading))")
+        #expect(serverClose.kernel?.fileRelease == nil && serverClose.kernel?.operation != "socket_reference_dropped",
+                "\(serverClose.kernel?.operation ?? "none"): \(serverClose.kernel?.fileRelease ?? "")")
+        #expect(!events.contains { FileRelease.isFileFree($0) }, "other files' frees are left out")
         // The FIN leaves as the recv returns: the file's last reference dropped on its way out.
         let recv = try #require(calls.first { $0.syscall == .recvfrom && $0.tid != close.tid })
         let fin = events.first { $0.tracepoint == "net:net_dev_queue" && $0.tid == recv.tid && $0.chain.contains("tcp_close") }

@@ -96,6 +96,44 @@ struct ModelTests {
         }
     }
 
+    @Test("a probe filter's `or FIELD is VALUE`: the kernel's filter keeps a string field's value too; files' frees tell a close's release from 6.7 on")
+    func filterAlternative() throws {
+        let sets = try ModelParser.parseProbeSets("set a\n  kmem:kmem_cache_free chain where call_site in inet_csk_accept or name is filp  freed\n", file: "p.conf")
+        let probe = try #require(sets["a"]?.first)
+        #expect(probe.filter == Probe.Filter(field: "call_site", functions: ["inet_csk_accept"], orEqual: Probe.Equality(field: "name", value: "filp")))
+        #expect(probe.meaning == "freed")
+        #expect(throws: ModelError.self) { try ModelParser.parseProbeSets("set a\n  kmem:kmem_cache_free chain where call_site in f or name filp x\n", file: "p.conf") }
+        // Before 6.7 a file is freed after an RCU grace period, in no task's close.
+        #expect(FileRelease.isSampled(by: [probe], kernel: KernelVersion(6, 18)) && FileRelease.isSampled(by: [probe], kernel: nil))
+        #expect(!FileRelease.isSampled(by: [probe], kernel: KernelVersion(6, 1)))
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        #expect(FileRelease.isSampled(by: model.probeSets["default"] ?? [], kernel: KernelVersion(6, 18)))
+        #expect(!FileRelease.isSampled(by: model.probeSets["minimal"] ?? [], kernel: KernelVersion(6, 18)))
+    }
+
+    @Test("a close released its file when the free of the file its sys_enter named is among its samples; not, when none is and none was lost; unknown otherwise")
+    func closeReleaseDecision() {
+        func free(_ pointer: UInt64, cache: String = "filp") -> KernelSample {
+            KernelSample(tracepoint: "kmem:kmem_cache_free", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 2_000), cpu: 0,
+                         chain: ["kmem_cache_free", "__x64_sys_close"],
+                         fields: ["ptr": .number(Int64(bitPattern: pointer)), "name": .string(cache), "call_site": .number(0)])
+        }
+        var close = SyscallInvocation(pid: 7, tid: 7, architecture: .x86_64, syscall: .close, arguments: [4, 0, 0, 0, 0, 0],
+                                      entryTime: MonotonicTime(nanoseconds: 1_000))
+        close.result = SyscallResult(rval: 0, isError: false)
+        let file: UInt64 = 0xffff_8881_0000_1000
+        #expect(FileRelease.released(by: close, window: [free(file)], sampled: true, samplesLost: false) == nil, "no file named at sys_enter")
+        close.closedFile = file
+        #expect(FileRelease.released(by: close, window: [free(file)], sampled: true, samplesLost: false) == true)
+        #expect(FileRelease.released(by: close, window: [free(file + 0x40)], sampled: true, samplesLost: false) == false, "another file's free")
+        #expect(FileRelease.released(by: close, window: [free(file, cache: "dentry")], sampled: true, samplesLost: false) == false, "not the file")
+        #expect(FileRelease.released(by: close, window: [], sampled: true, samplesLost: true) == nil, "a lost sample may have been it")
+        #expect(FileRelease.released(by: close, window: [free(file)], sampled: false, samplesLost: false) == nil, "frees not sampled")
+        #expect(FileRelease.keeps(free(file), in: close) && !FileRelease.keeps(free(file + 0x40), in: close) && !FileRelease.keeps(free(file), in: nil))
+        close.result = SyscallResult(rval: -9, isError: true)
+        #expect(FileRelease.released(by: close, window: [], sampled: true, samplesLost: false) == nil, "a failed close")
+    }
+
     @Test("an invalid model file stops the command with file:line and status 1")
     func invalidModelOnTheCommandLine() throws {
         let directory = TestSupport.temporaryFile("model")

@@ -46,6 +46,20 @@ struct AwaitedExits {
         byThread[tid]?.first?.call.entryTime
     }
 
+    /// The kernel's times of the thread's last timed call, read as it is
+    /// seen again (before its new call's `sys_enter`): a close it was let
+    /// run through gets the file its `sys_enter` named (`FileRelease`).
+    mutating func kernelTimes(_ times: KernelCallTimes, of tid: Int32) {
+        guard let file = times.closedFile, times.exit != nil, var calls = byThread[tid], let last = calls.indices.last,
+              calls[last].seenAgain == nil, times.entered(calls[last].call) else { return }
+        calls[last].call.closedFile = file
+        if case var .returned(call)? = calls[last].outcome {
+            call.closedFile = file
+            calls[last].outcome = .returned(call)
+        }
+        byThread[tid] = calls
+    }
+
     /// The thread stopped or ended at `time`: its calls had all returned.
     mutating func threadSeen(_ tid: Int32, at time: MonotonicTime) {
         guard var calls = byThread[tid], calls.last?.seenAgain == nil else { return }

@@ -12,6 +12,8 @@ extension KernelCorrelator {
     /// aligned with the close operation among those the released sockets
     /// fit that explains it best.
     public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32) -> KernelActivity {
+        // Files freed at the exit are no close's release (`FileRelease`).
+        let samples = fileFreesSampled ? keepingOwnFileFree(samples, in: nil) : samples
         var candidates: [StackOperation] = []
         // Each released socket's own operation (nil: the model has none for it).
         var own: [String?] = []

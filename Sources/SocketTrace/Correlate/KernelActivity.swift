@@ -36,6 +36,10 @@ public struct KernelActivity: Sendable, Codable {
     /// address (`skaddr`) in the call's own CLOSE → SYN_SENT; the call's
     /// snapshot lacks it, the failure having released the port (format 1.14).
     public var closedElsewhere: ClosedElsewhere?
+    /// A close: whether it released its file or left it to another
+    /// reference, as the free of the file's dentry shows (`FileRelease`),
+    /// when that is not what its operation already says (format 1.22).
+    public var fileRelease: String?
 
     /// The 4-tuple and the state change that told it.
     public struct ClosedElsewhere: Sendable, Codable, Equatable {
@@ -46,7 +50,7 @@ public struct KernelActivity: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case operation, source, expected, expectedId, samples, alignments, observed, verdict, hits, notHit, functionGraph, socketState,
-             closedElsewhere
+             closedElsewhere, fileRelease
     }
 
     public init(operation: String?, source: Source, expected: [String], samples: [KernelSample], alignments: [ChainAlignment]) {
@@ -76,6 +80,7 @@ public struct KernelActivity: Sendable, Codable {
         notHit = try c.decodeIfPresent([MissedFunction].self, forKey: .notHit) ?? []
         functionGraph = try c.decodeIfPresent(FunctionGraph.self, forKey: .functionGraph)
         socketState = try c.decodeIfPresent(String.self, forKey: .socketState)
+        fileRelease = try c.decodeIfPresent(String.self, forKey: .fileRelease)
         closedElsewhere = try c.decodeIfPresent(ClosedElsewhere.self, forKey: .closedElsewhere)
     }
 
@@ -94,6 +99,7 @@ public struct KernelActivity: Sendable, Codable {
         if !notHit.isEmpty { try c.encode(notHit, forKey: .notHit) }
         try c.encodeIfPresent(functionGraph, forKey: .functionGraph)
         try c.encodeIfPresent(socketState, forKey: .socketState)
+        try c.encodeIfPresent(fileRelease, forKey: .fileRelease)
         try c.encodeIfPresent(closedElsewhere, forKey: .closedElsewhere)
     }
 

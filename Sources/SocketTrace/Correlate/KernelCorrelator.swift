@@ -26,16 +26,35 @@ public final class KernelCorrelator {
     /// Copies the elsewhere programs kept of a traced task's hit, whose
     /// own sample was written (`AttributionStage.Step.samples`).
     public internal(set) var repeated = 0
+    /// Frees of files other than a close's own (`FileRelease.keeps`).
+    public internal(set) var otherFilesFreed = 0
+
+    /// `samples` but the frees of files other than `call`'s own (a close's
+    /// file, the evidence of its release), counted.
+    func keepingOwnFileFree(_ samples: [KernelSample], in call: SyscallInvocation?) -> [KernelSample] {
+        let kept = samples.filter { FileRelease.keeps($0, in: call) }
+        otherFilesFreed += samples.count - kept.count
+        return kept
+    }
 
     /// The samples taken and deliberately not written, by why: with those
     /// written they add up to the sampler's count (the trace's `end`).
     public var leftOut: [String: UInt64] {
         let counts = ["other_flows": background.dropped, "before_their_call": beforeTheirCall,
-                      "hits_outside_calls": strayHits, "repeated": repeated]
+                      "hits_outside_calls": strayHits, "repeated": repeated, "other_files_freed": otherFilesFreed]
         return counts.filter { $0.value > 0 }.mapValues { UInt64($0) }
     }
     /// With kprobes: which model functions carry one (known once the first task is followed).
     public var functionProbes: FunctionProbeStatus?
+    /// Whether the probe set samples the frees of files that tell whether
+    /// a close released its file (`FileRelease`).
+    public var releasesSampled = false
+    /// Whether files' frees are sampled at all (on any kernel): those not
+    /// a close's own are left out (`FileRelease.keeps`).
+    public var fileFreesSampled = false
+    /// Whether the sampler has lost a sample so far: a close's release not
+    /// found among its samples is then not known to be elsewhere.
+    public var samplesLost: () -> Bool = { false }
     /// Kprobe hits taken outside any traced call (untraced syscalls, between calls): dropped.
     public private(set) var strayHits = 0
 
@@ -95,7 +114,7 @@ public final class KernelCorrelator {
             return found
         }()
         let key = CandidatesKey(syscall: syscall.rawValue, family: socket?.family, type: socket?.type, state: socket?.state,
-                                shared: (socket?.otherReferences ?? 0) > 0,
+                                shared: socket?.isShared ?? false,
                                 selecting: indices.map { $0 < arguments.count ? arguments[$0] : 0 }, addressFamily: addressFamily,
                                 leftState: leftState)
         if let known = candidatesCache[key] { return known }
@@ -270,8 +289,9 @@ public final class KernelCorrelator {
     /// Samples on `tid` taken before `time` (all of them if nil): they belong to no traced call.
     public func takeStray(tid: Int32, before time: MonotonicTime?) -> [KernelSample] {
         guard pending[tid] != nil else { return [] }
-        let stray = pending[tid]!.take(before: time)
+        var stray = pending[tid]!.take(before: time)
         if pending[tid]!.isEmpty { pending[tid] = nil }
+        if fileFreesSampled { stray = keepingOwnFileFree(stray, in: nil) }
         let events = stray.filter { $0.role != .hit && $0.role != .returned }
         strayHits += stray.count - events.count
         // Hits of probes sampled everywhere are kept only for traced flows,
@@ -449,10 +469,15 @@ public final class KernelCorrelator {
     public func activity(for call: SyscallInvocation) -> KernelActivity {
         let exit = call.exitTime ?? .now()
         var taken: [KernelSample] = []
+        // Whether a close released its file, from all its samples (those at
+        // its exit stop too: the release's task work before 6.6).
+        var released = FileRelease.released(by: call, window: [], sampled: releasesSampled, samplesLost: samplesLost())
         if pending[call.tid] != nil {
             let through = pending[call.tid]!.take(through: exit)
             taken = through.filter { $0.time >= call.entryTime }
             beforeTheirCall += through.count - taken.count
+            released = FileRelease.released(by: call, window: taken, sampled: releasesSampled, samplesLost: samplesLost())
+            if fileFreesSampled { taken = keepingOwnFileFree(taken, in: call) }
             // Work an interrupt ran while the thread was at the call's entry
             // or exit stop is inside the tracer's times for the call but
             // outside the kernel's: not the call's, nor in its duration. It
@@ -496,7 +521,10 @@ public final class KernelCorrelator {
         // when the tracer let the thread go (audit 65 M2: a FIN_WAIT2 →
         // TCP_CLOSE 170 µs after the release, 299 µs before the close's
         // sys_enter, left the close named tcp_close_after_shutdown).
-        let (socket, closedByKernel) = connectionStates.asKernelLeftIt(found, before: call.startTime)
+        var (socket, closedByKernel) = connectionStates.asKernelLeftIt(found, before: call.startTime)
+        // A close the kernel showed release its file, or leave it to
+        // another reference, is that close whatever the descriptors say.
+        if released != nil { socket?.releasedByClose = released }
         let candidates = candidateOperations(call.syscall, socket: socket, arguments: call.arguments,
                                              addressFamily: call.connectStart?.addressFamily, leftState: Self.leftState(of: call, samples: mine))
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
@@ -549,6 +577,11 @@ public final class KernelCorrelator {
         var activity = KernelActivity(operation: operation?.name, source: taken.isEmpty ? .expected : .observed,
                                       expected: expectedNames, samples: mine, alignments: alignments)
         activity.closedElsewhere = closedElsewhere
+        if released == false {
+            activity.fileRelease = FileRelease.heldStatement(call)
+        } else if released == true {
+            activity.fileRelease = FileRelease.releasedStatement(call)
+        }
         if let closedByKernel, operation?.sockets == .tcpUnconnected {
             activity.socketState = "the socket was already in TCP_CLOSE before this call, put there \(closedByKernel.cause) (\(closedByKernel.heading))"
         }

@@ -30,7 +30,7 @@ public final class DataCallCapture {
             tgids: try made.create(BPF_MAP_TYPE_HASH, "st_tgids", key: 4, value: 1, entries: Self.processes),
             inflight: try made.create(BPF_MAP_TYPE_HASH, "st_inflight", key: 4, value: 16, entries: Self.threads),
             // LRU: the entries of threads that ended make room for new ones.
-            entered: try made.create(BPF_MAP_TYPE_LRU_HASH, "st_entered", key: 4, value: 24, entries: Self.threads),
+            entered: try made.create(BPF_MAP_TYPE_LRU_HASH, "st_entered", key: 4, value: 32, entries: Self.threads),
             timed: try made.create(BPF_MAP_TYPE_ARRAY, "st_timed", key: 4, value: 4, entries: DataCallProgram.timedNumbers),
             scratch: try made.create(BPF_MAP_TYPE_PERCPU_ARRAY, "st_scratch", key: 4, value: UInt32(DataCallProgram.recordSize), entries: 1),
             ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_ring", key: 0, value: 0, entries: Self.ringBytes),
@@ -69,10 +69,11 @@ public final class DataCallCapture {
     /// at): read at its exit stop, they are that call's.
     public func kernelTimes(of tid: Int32) -> KernelCallTimes? {
         var key = UInt32(bitPattern: tid)
-        var entry: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var entry: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         guard bpf_map_lookup_elem(maps.entered, &key, &entry) == 0 else { return nil }
         return KernelCallTimes(entry: MonotonicTime(nanoseconds: entry.0), number: entry.1,
-                               exit: entry.2 == 0 ? nil : MonotonicTime(nanoseconds: entry.2))
+                               exit: entry.2 == 0 ? nil : MonotonicTime(nanoseconds: entry.2),
+                               closedFile: entry.3 == 0 ? nil : entry.3)
     }
 
     /// The processes whose calls are recorded (and timed).

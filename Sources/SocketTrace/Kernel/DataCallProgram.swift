@@ -19,7 +19,9 @@ import Glibc
 /// A record the ring has no room for is counted in `lost`.
 ///
 /// Every other call of a traced thread that sockettrace knows (`timed`,
-/// by number) leaves its kernel entry time in `entered` at `sys_enter`,
+/// by number) leaves its kernel entry time in `entered` at `sys_enter`
+/// (a close of a socket the address of its file too: the file's release
+/// frees it, `KernelCallTimes.closedFile`),
 /// and its exit time beside it at `sys_exit`: the tracer reads both at
 /// the call's exit stop (`KernelCallTimes`). `sys_enter` runs when the
 /// thread does, after its entry stop; the time the tracer let it go can
@@ -28,7 +30,8 @@ struct DataCallProgram {
     struct Maps {
         let tgids: Int32
         let inflight: Int32
-        /// tid → {entry time, call number, exit time or 0} of its last timed call.
+        /// tid → {entry time, call number, exit time or 0, a close's socket
+        /// file or 0} of its last timed call.
         let entered: Int32
         /// Call number → 1 for the calls timed in `entered`.
         let timed: Int32
@@ -47,6 +50,8 @@ struct DataCallProgram {
 
     /// The x86-64 calls recorded: read (0) and write (1).
     static let read: Int32 = 0, write: Int32 = 1
+    /// close (3): timed, with its socket's file.
+    static let close: Int32 = 3
     /// One more than the highest call number `timed` holds.
     static let timedNumbers: UInt32 = 512
 
@@ -65,18 +70,30 @@ struct DataCallProgram {
         a.jump(if: .r1, .equal, write, to: "recorded")
         // Another call: timed when it is one the tracer stops at.
         a.jump(if: .r1, .greaterOrEqual, Int32(timedNumbers), to: "out")
-        a.store(.r1, .double, to: .r10, -24)                     // entered = {time -32, number -24, exit -16}
-        a.store(.r1, .word, to: .r10, -36)
-        a.lookup(maps.timed, key: -36)
+        // entered = {time -40, number -32, exit -24, a close's file -16}
+        a.store(.r1, .double, to: .r10, -32)
+        a.store(.r1, .word, to: .r10, -44)
+        a.lookup(maps.timed, key: -44)
         a.jump(if: .r0, .equal, 0, to: "out")
         a.load(.r1, .word, from: .r0, 0)
         a.jump(if: .r1, .equal, 0, to: "out")
         a.call(BPF_FUNC_ktime_get_ns)
-        a.store(.r0, .double, to: .r10, -32)
+        a.store(.r0, .double, to: .r10, -40)
+        a.store(0, .double, to: .r10, -24)
         a.store(0, .double, to: .r10, -16)
+        // A close of a socket: the file its descriptor held, whose free is
+        // the file's release (`closedFile`).
+        a.load(.r1, .double, from: .r10, -32)
+        a.jump(if: .r1, .notEqual, close, to: "timed")
+        a.load(.r8, .double, from: .r6, 0)                       // regs
+        a.readKernel(into: .r10, at: -56, size: 8, from: .r8, plus: 112)   // di: fd
+        a.jump(if: .r0, .notEqual, 0, to: "timed")
+        socketFile(&a, offsets: o, descriptor: -56, pointer: -64, field: -72, inode: -80, otherwise: "timed")
+        a.store(.r8, .double, to: .r10, -16)
+        a.label("timed")
         a.mov32(.r7, .r7)
         a.store(.r7, .word, to: .r10, -8)                        // key = tid
-        a.update(maps.entered, key: -8, value: -32)
+        a.update(maps.entered, key: -8, value: -40)
         a.jump(to: "out")
         a.label("recorded")
         a.store(.r1, .double, to: .r10, -16)                     // entry = {time, number}

@@ -11,11 +11,17 @@ public struct KernelCallTimes: Sendable, Equatable {
     public let number: UInt64
     /// nil while the call has not returned.
     public let exit: MonotonicTime?
+    /// A close of a socket: the address of the `struct file` its
+    /// descriptor held at `sys_enter`. The file's release (its last
+    /// reference dropped, in this close or wherever another was held)
+    /// frees it: a kmem:kmem_cache_free hit of that address in `filp`.
+    public let closedFile: UInt64?
 
-    public init(entry: MonotonicTime, number: UInt64, exit: MonotonicTime?) {
+    public init(entry: MonotonicTime, number: UInt64, exit: MonotonicTime?, closedFile: UInt64? = nil) {
         self.entry = entry
         self.number = number
         self.exit = exit
+        self.closedFile = closedFile
     }
 
     /// Whether this entry can be `call`'s, which the tracer let run at its

@@ -354,7 +354,8 @@ public final class KernelSampler {
     }
 
     /// A probe's filter in the kernel's syntax: `(call_site >= 0x… &&
-    /// call_site < 0x…) || …` over every copy of each function; worked out
+    /// call_site < 0x…) || …` over every copy of each function (`|| name
+    /// == "filp"` for an `or name is filp`); worked out
     /// once (it waits for the kernel's symbols).
     func filterText(_ probe: Probe) throws -> String? {
         guard let filter = probe.filter else { return nil }
@@ -369,6 +370,7 @@ public final class KernelSampler {
         guard !ranges.isEmpty else {
             throw TraceError(operation: "the filter of \(probe.name): none of \(filter.functions.joined(separator: ", ")) is a symbol here")
         }
+        if let equal = filter.orEqual { ranges.append("\(equal.field) == \"\(equal.value)\"") }
         let text = ranges.joined(separator: " || ")
         filterTexts[probe.name] = text
         return text

@@ -369,10 +369,19 @@ public enum ModelParser {
                 let clause = Array(meaning.prefix(4))
                 guard clause.count == 4, clause[2] == "in", !clause[1].isEmpty,
                       clause[3].split(separator: ",").allSatisfy({ isFunctionName(String($0)) }) else {
-                    throw fail("a filter is `where FIELD in FUNCTION,FUNCTION…`")
+                    throw fail("a filter is `where FIELD in FUNCTION,FUNCTION…` (then `or FIELD is VALUE`)")
                 }
                 filter = Probe.Filter(field: clause[1], functions: clause[3].split(separator: ",").map(String.init))
                 meaning = meaning.dropFirst(4)
+                // … or FIELD is VALUE
+                if meaning.first == "or" {
+                    let alternative = Array(meaning.prefix(4))
+                    guard alternative.count == 4, alternative[2] == "is", isFunctionName(alternative[1]), isFunctionName(alternative[3]) else {
+                        throw fail("a filter's alternative is `or FIELD is VALUE` (a string field, a word)")
+                    }
+                    filter?.orEqual = Probe.Equality(field: alternative[1], value: alternative[3])
+                    meaning = meaning.dropFirst(4)
+                }
             }
             var probe = Probe(group: String(parts[0]), event: String(parts[1]), role: role,
                               meaning: meaning.joined(separator: " "), filter: filter)

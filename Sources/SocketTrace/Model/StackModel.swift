@@ -73,7 +73,7 @@ public enum SocketKind: String, Sendable, Codable {
         case .udp6: return ipv6 && socket.type == SocketTypeNumber.datagram
         case .unix: return socket.family == AddressFamily.unix
         case .tcpListener: return inet && socket.type == SocketTypeNumber.stream && socket.state == .listening
-        case .shared: return (socket.otherReferences ?? 0) > 0
+        case .shared: return socket.isShared
         case .tcpUnconnected:
             return inet && socket.type == SocketTypeNumber.stream
                 && (socket.state == .created || socket.state == .bound || socket.state == .closed)
@@ -300,7 +300,8 @@ public struct Probe: Sendable, Equatable {
     public let role: Role
     public let meaning: String
     /// Hits kept by the kernel: only those whose FIELD (a code address, such
-    /// as kmem's `call_site`) lies in one of the functions.
+    /// as kmem's `call_site`) lies in one of the functions, or whose string
+    /// field has the value given.
     public var filter: Filter?
     /// Opened on every CPU for every task, not only in the traced ones: work
     /// the kernel does for a traced connection elsewhere (a retransmission
@@ -316,6 +317,21 @@ public struct Probe: Sendable, Equatable {
     public struct Filter: Sendable, Equatable {
         public let field: String
         public let functions: [String]
+        /// Hits whose string field has a value are kept too (`or name is
+        /// filp`: every file freed, `FileRelease`).
+        public var orEqual: Equality?
+
+        public init(field: String, functions: [String], orEqual: Equality? = nil) {
+            self.field = field
+            self.functions = functions
+            self.orEqual = orEqual
+        }
+    }
+
+    /// A string field's value (`name is filp`).
+    public struct Equality: Sendable, Equatable {
+        public let field: String
+        public let value: String
     }
 
     public var name: String { "\(group):\(event)" }

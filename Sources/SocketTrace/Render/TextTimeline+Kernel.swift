@@ -22,6 +22,7 @@ extension TextTimeline {
                      failure: String? = nil) {
         let indent = kernelIndent
         if let state = activity.socketState { output.write(indent + paint("↳ " + state, Self.dim) + "\n") }
+        if let release = activity.fileRelease { output.write(indent + paint("↳ " + release, Self.dim) + "\n") }
         if let closed = activity.closedElsewhere {
             output.write(indent + paint("↳ its socket \(closed.local) → \(closed.peer) was closed outside this thread: " + closed.evidence, Self.dim) + "\n")
         }

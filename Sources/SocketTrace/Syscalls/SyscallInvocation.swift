@@ -27,6 +27,11 @@ public struct SyscallInvocation: Sendable, Codable {
     /// CPU, and by work deferred to the return to user mode (a close's
     /// release in task_work before Linux 6.6, which runs after `sys_exit`).
     public internal(set) var kernelExitTime: MonotonicTime?
+    /// A close of a socket: the address of the `struct file` it closed,
+    /// as the kernel had it at `sys_enter` (`KernelCallTimes`). The file's
+    /// release frees it: in this close, or later where another reference
+    /// was dropped (`FileRelease`).
+    public internal(set) var closedFile: UInt64?
     /// When the call returned: the kernel's `sys_exit`, or the last of its
     /// kernel work sampled after it (deferred to the return to user mode);
     /// where the kernel's time is not known, the exit stop.
@@ -153,6 +158,16 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
     /// socket (a close that leaves one releases nothing); nil when not known
     /// (children not followed).
     public var otherReferences: Int?
+    /// For a close, when the kernel showed it: whether the close released
+    /// the file (dropped its last reference, so the socket was released),
+    /// by the free of the file in it or not (`FileRelease`). It
+    /// outranks `otherReferences`: a call of another thread in flight on
+    /// the socket, or a poll waiting on it, holds a reference no
+    /// descriptor table shows (audit 69 M1).
+    public var releasedByClose: Bool?
+    /// Whether a close leaves the socket to another reference: the
+    /// kernel's answer where known, else the traced descriptors' count.
+    public var isShared: Bool { releasedByClose.map { !$0 } ?? ((otherReferences ?? 0) > 0) }
     /// For a close of a TCP socket the calls left connected, with kernel
     /// observation: the state the kernel gave it at the call's entry
     /// (TCP_INFO's `tcpi_state`, read on a copy of the descriptor), so a

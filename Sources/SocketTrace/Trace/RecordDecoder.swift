@@ -52,6 +52,7 @@ struct RecordDecoder {
         call.exitTime = value["exit_time"]?.uint64.map(MonotonicTime.init(nanoseconds:))
         call.kernelEntryTime = value["kernel_entry_time"]?.uint64.map(MonotonicTime.init(nanoseconds:))
         call.kernelExitTime = value["kernel_exit_time"]?.uint64.map(MonotonicTime.init(nanoseconds:))
+        call.closedFile = value["closed_file"]?.uint64
         if let result = value["result"] {
             guard let returned = result["value"]?.int64 else { return nil }
             call.result = SyscallResult(value: returned, errno: result["errno"]?.integer(Int32.self))

@@ -202,6 +202,7 @@ struct RecordEncoder {
             o.member("exit_time", call.exitTime)
             if let kernelEntry = call.kernelEntryTime { o.member("kernel_entry_time", kernelEntry) }
             if let kernelExit = call.kernelExitTime { o.member("kernel_exit_time", kernelExit) }
+            if let file = call.closedFile { o.member("closed_file", file) }
             if let result = call.result {
                 o.member("result") { $0.object { r in r.member("value", result.value); r.member("errno", result.errno) } }
                 if type == "syscall" {
@@ -313,6 +314,7 @@ struct RecordEncoder {
     static func functionMembers(_ activity: KernelActivity, into o: inout ObjectWriter) {
         // Format 1.8: the socket's state as the kernel's events gave it.
         if let state = activity.socketState { o.member("socket_state", state) }
+        if let release = activity.fileRelease { o.member("file_release", release) }
         // Format 1.14: a connect's socket closed by the kernel in another task.
         if let closed = activity.closedElsewhere {
             o.member("closed_elsewhere") { $0.object { t in

@@ -201,6 +201,7 @@ extension Tracer {
             // 6.6: tcp_close after sys_exit, the lab's 6.1).
             call.kernelEntryTime = times.entry
             call.kernelExitTime = times.exit
+            call.closedFile = times.closedFile
         }
         if let start = call.cpuTimeAtEntry, let end = ThreadCPUTime.nanoseconds(tid: thread.tid), end >= start {
             call.systemTime = Double(end - start) / 1e9

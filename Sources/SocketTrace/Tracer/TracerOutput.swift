@@ -211,6 +211,7 @@ extension Tracer {
     func settleAwaitedExits(_ tid: Int32) {
         guard !awaitedExits.isEmpty, awaitedExits.holds(tid) else { return }
         let now = MonotonicTime.now()
+        if let times = dataCalls?.kernelTimes(of: tid) { awaitedExits.kernelTimes(times, of: tid) }
         awaitedExits.threadSeen(tid, at: now)
         submit(.awaitedExits(tid: tid, seen: now))
     }
