@@ -405,30 +405,6 @@ import Testing
                                                          "at a call's exit stop, after the kernel ended the call"])
     }
 
-    @Test("work at a call's stops is written right after the call, not at the next stray step after other threads' later lines (audit 69 m1)")
-    func workAtTheCallsStopsFollowsIt() {
-        let correlator = KernelCorrelator(model: nil, symbols: nil), stage = AttributionStage(correlator: correlator)
-        let sink = TracerLoopTests.Events()
-        let atExit = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 190), cpu: 0,
-                                  chain: ["__dev_queue_xmit", "ip_output", "__schedule", "schedule", "ptrace_stop", "ptrace_do_notify", "ptrace_notify",
-                                          "syscall_exit_work", "do_syscall_64"], fields: [:])
-        let later = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 7, tid: 7, time: MonotonicTime(nanoseconds: 260), cpu: 0,
-                                 chain: ["__dev_queue_xmit", "ip_output", "handle_softirqs", "__irq_exit_rcu"], fields: [:])
-        stage.perform(.samples(traced: [atExit, later], elsewhere: [], repeated: 0), into: sink)
-        var call = Self.send(local: Self.client, peer: Self.server, from: 100, to: 200)
-        call.kernelEntryTime = MonotonicTime(nanoseconds: 130)
-        call.kernelExitTime = MonotonicTime(nanoseconds: 170)
-        stage.perform(.finishedCall(call, functionGraph: nil), into: sink)
-        let order = sink.events.map { event -> String in
-            switch event {
-            case .syscallExited: "call"
-            case let .kernelEvent(sample): "\(sample.time.nanoseconds)"
-            default: "other"
-            }
-        }
-        #expect(order == ["call", "190"], "the exit stop's work after the call; the later sample waits for its moment")
-    }
-
     /// A state change sampled everywhere, for `source → destination`.
     static func stateChange(_ old: Int64, _ new: Int64, _ source: SocketEndpoint, _ destination: SocketEndpoint, at time: UInt64,
                             tid: Int32 = 7, cpu: UInt32 = 0, chain: [String] = ["tcp_done", "tcp_retransmit_timer", "tcp_write_timer", "call_timer_fn",

@@ -98,13 +98,5 @@ public final class AttributionStage {
             for sample in correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
         }
         sink.handle(.syscallExited(call))
-        // Work run at the call's own entry or exit stop, which the activity
-        // left out of it, follows the call at once: held for the next stray
-        // step it came after other threads' later lines (audit 69 m1: 43 µs).
-        if let exit = call.exitTime {
-            for sample in correlator.takeStray(tid: call.tid, before: MonotonicTime(nanoseconds: exit.nanoseconds &+ 1)) {
-                sink.handle(.kernelEvent(sample))
-            }
-        }
     }
 }
