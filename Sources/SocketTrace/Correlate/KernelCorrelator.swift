@@ -29,12 +29,44 @@ public final class KernelCorrelator {
     /// Frees of files other than a close's own (`FileRelease.keeps`).
     public internal(set) var otherFilesFreed = 0
 
+    /// Files closes left to another reference (`FileRelease`), by address:
+    /// the close that did, its socket's inode and when it began.
+    var heldFiles: [UInt64: HeldFile] = [:]
+    struct HeldFile {
+        let close: String
+        let inode: UInt64
+        let closeBegan: MonotonicTime
+    }
+    /// The most held files remembered (a holder never seen letting go).
+    static let heldFilesLimit = 4096
+
     /// `samples` but the frees of files other than `call`'s own (a close's
-    /// file, the evidence of its release), counted.
+    /// file, the evidence of its release) or a held file's release found
+    /// at a call's exit stop (`releasesHeldFile`), counted.
     func keepingOwnFileFree(_ samples: [KernelSample], in call: SyscallInvocation?) -> [KernelSample] {
-        let kept = samples.filter { FileRelease.keeps($0, in: call) }
+        let kept = samples.filter { FileRelease.keeps($0, in: call) || $0.releasesHeldFile != nil }
         otherFilesFreed += samples.count - kept.count
         return kept
+    }
+
+    /// `call`'s samples at its exit stop that free a file a close left to
+    /// it: the close began while `call`, on the same socket (its inode),
+    /// was in flight, so `call` held a reference the close's file could not
+    /// lose before `call` let go; a free of that address as `call`
+    /// returned is then that file's, not a later one's at a reused address.
+    /// Any other free of a held file's address ends its entry (the holder
+    /// let go where this trace cannot tell: another task, a poll).
+    func markingHeldFileReleases(_ samples: [KernelSample], of call: SyscallInvocation) -> [KernelSample] {
+        guard !heldFiles.isEmpty else { return samples }
+        return samples.map { sample in
+            guard FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
+                  let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
+            guard sample.atSyscallStop == .exit, (call.inodeAtEntry ?? call.socket?.inode) == held.inode, call.startTime < held.closeBegan,
+                  call.result?.errno != EBADF else { return sample }
+            var sample = sample
+            sample.releasesHeldFile = held.close
+            return sample
+        }
     }
 
     /// The samples taken and deliberately not written, by why: with those
@@ -291,7 +323,17 @@ public final class KernelCorrelator {
         guard pending[tid] != nil else { return [] }
         var stray = pending[tid]!.take(before: time)
         if pending[tid]!.isEmpty { pending[tid] = nil }
-        if fileFreesSampled { stray = keepingOwnFileFree(stray, in: nil) }
+        if fileFreesSampled {
+            stray = keepingOwnFileFree(stray, in: nil).map { sample in
+                // The release of a file a close left to a call in flight on
+                // it: where that reference went (audit 70: linked to no call).
+                guard let close = sample.releasesHeldFile else { return sample }
+                var sample = sample
+                sample.inTracedTask = sample.outsideCallsContext + ": the file's last reference, which \(close) left to this call, dropped "
+                    + "as it returned (the release of that close's file)"
+                return sample
+            }
+        }
         let events = stray.filter { $0.role != .hit && $0.role != .returned }
         strayHits += stray.count - events.count
         // Hits of probes sampled everywhere are kept only for traced flows,
@@ -477,7 +519,7 @@ public final class KernelCorrelator {
             taken = through.filter { $0.time >= call.entryTime }
             beforeTheirCall += through.count - taken.count
             released = FileRelease.released(by: call, window: taken, sampled: releasesSampled, samplesLost: samplesLost())
-            if fileFreesSampled { taken = keepingOwnFileFree(taken, in: call) }
+            if fileFreesSampled { taken = keepingOwnFileFree(markingHeldFileReleases(taken, of: call), in: call) }
             // Work an interrupt ran while the thread was at the call's entry
             // or exit stop is inside the tracer's times for the call but
             // outside the kernel's: not the call's, nor in its duration. It
@@ -579,6 +621,11 @@ public final class KernelCorrelator {
         activity.closedElsewhere = closedElsewhere
         if released == false {
             activity.fileRelease = FileRelease.heldStatement(call)
+            if let file = call.closedFile, let inode = call.socket?.inode {
+                if heldFiles.count >= Self.heldFilesLimit { heldFiles.removeAll(keepingCapacity: true) }
+                heldFiles[file] = HeldFile(close: "\(call.name)(\(call.socket?.fd ?? Int32(truncatingIfNeeded: call.argument(0)))) of \(call.tid)",
+                                           inode: inode, closeBegan: call.startTime)
+            }
         } else if released == true {
             activity.fileRelease = FileRelease.releasedStatement(call)
         }

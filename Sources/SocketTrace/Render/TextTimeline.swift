@@ -194,6 +194,10 @@ public final class TextTimeline: TraceSink {
             } else {
                 text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             }
+        } else if withStack, let context = sample.inTracedTask, context.hasPrefix(sample.outsideCallsContext + ":") {
+            // At a stop, with what more is known there (a held file's
+            // release as the call holding it returned, FileRelease).
+            text += " (in this traced thread, \(context))"
         } else if withStack, let side = sample.atSyscallStop {
             // Work an interrupt ran while the thread was held for the tracer
             // at a call's entry (seccomp's or PTRACE_SYSCALL's stop), before

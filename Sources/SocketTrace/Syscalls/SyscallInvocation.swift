@@ -32,6 +32,11 @@ public struct SyscallInvocation: Sendable, Codable {
     /// release frees it: in this close, or later where another reference
     /// was dropped (`FileRelease`).
     public internal(set) var closedFile: UInt64?
+    /// The inode of the socket its first argument named when the call
+    /// began (the tracer's table at the entry stop; not written): a call
+    /// whose descriptor a close took away meanwhile has no socket at its
+    /// exit (`FileRelease`: the release of a file the close left to it).
+    public internal(set) var inodeAtEntry: UInt64?
     /// When the call returned: the kernel's `sys_exit`, or the last of its
     /// kernel work sampled after it (deferred to the return to user mode);
     /// where the kernel's time is not known, the exit stop.
