@@ -855,7 +855,7 @@ struct KernelTests {
         #expect(close.kernel?.samples.contains { FileRelease.isFileFree($0) } == false, "no file freed in the close")
         #expect(close.kernel?.operation == "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
         let said = try #require(close.kernel?.fileRelease, "the close says why")
-        #expect(said.hasPrefix("not released here") && said.contains("0x" + String(file, radix: 16)) && said.contains("no traced descriptor held it"), "\(said)")
+        #expect(said.hasPrefix("not released here") && said.contains("0x" + String(file, radix: 16)) && said.contains("no descriptor of the traced processes held it"), "\(said)")
         // The server's close, after the recv returned, released its own file: that free, and no other, is in it.
         let serverClose = try #require(calls.first { $0.syscall == .close && $0.socket?.local?.description == "127.0.0.1:\(port)" && $0.socket?.peer != nil })
         let serverFile = try #require(serverClose.closedFile)

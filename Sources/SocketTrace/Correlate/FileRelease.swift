@@ -62,14 +62,17 @@ public enum FileRelease {
     /// is not shown: files' frees are kept only in closes (`keeps`).
     public static func heldStatement(_ call: SyscallInvocation) -> String? {
         guard let file = call.closedFile else { return nil }
+        let unseen = "a call in flight on it (a recv, poll or select of another thread), an SCM_RIGHTS message not yet received, or a task not traced"
         let holder = switch call.socket?.otherReferences {
-        case 0?: "no traced descriptor held it, so a call in flight on it did (another thread's recv, poll or select) or a task not traced"
+        case 0?: "no descriptor of the traced processes held it, so a reference they do not show did: " + unseen
         case let others? where others > 0:
-            "the traced processes held \(others) other reference\(others == 1 ? "" : "s") to it (a descriptor, or one in flight in an SCM_RIGHTS message)"
-        default: "another descriptor (a dup, a forked copy), a call in flight on it or a poll waiting on it held it"
+            "the traced processes held at least \(others) other reference\(others == 1 ? "" : "s") to it (descriptors, or SCM_RIGHTS messages "
+                + "in flight), besides any call in flight on it"
+        default: "another descriptor (a dup, a forked copy) or " + unseen + " held it"
         }
         return "not released here: the file (0x\(String(file, radix: 16))) had another reference, not freed in this close "
-            + "(\(tracepoint) of \(fileCache) sampled, none lost); \(holder). The socket is released where that reference is dropped"
+            + "(\(tracepoint) of \(fileCache) sampled, no sample lost); \(holder). The socket is released where the last reference goes "
+            + "(the file's free is shown there when it is a traced call's that was in flight on it)"
     }
 
     /// What a close that released its file says when the traced
