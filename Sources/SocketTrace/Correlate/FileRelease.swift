@@ -62,7 +62,8 @@ public enum FileRelease {
     /// is not shown: files' frees are kept only in closes (`keeps`).
     public static func heldStatement(_ call: SyscallInvocation) -> String? {
         guard let file = call.closedFile else { return nil }
-        let unseen = "a call in flight on it (a recv, poll or select of another thread), an SCM_RIGHTS message not yet received, or a task not traced"
+        let unseen = "a call in flight on it (a recv, poll or select of another thread), an SCM_RIGHTS message not yet received, a memory "
+            + "mapping of it, or a task not traced"
         let holder = switch call.socket?.otherReferences {
         case 0?: "no descriptor of the traced processes held it, so a reference they do not show did: " + unseen
         case let others? where others > 0:
@@ -72,7 +73,7 @@ public enum FileRelease {
         }
         return "not released here: the file (0x\(String(file, radix: 16))) had another reference, not freed in this close "
             + "(\(tracepoint) of \(fileCache) sampled, no sample lost); \(holder). The socket is released where the last reference goes "
-            + "(the file's free is shown there when it is a traced call's that was in flight on it)"
+            + "(the file's free is shown there when a traced call on this socket, begun before this close returned, lets go of it as it returns)"
     }
 
     /// What a close that released its file says when the traced

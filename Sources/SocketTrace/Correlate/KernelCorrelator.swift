@@ -35,7 +35,8 @@ public final class KernelCorrelator {
     struct HeldFile {
         let close: String
         let inode: UInt64
-        let closeBegan: MonotonicTime
+        /// When the close returned (the kernel's sys_exit where known).
+        let closeEnded: MonotonicTime
     }
     /// The most held files remembered (a holder never seen letting go).
     static let heldFilesLimit = 4096
@@ -50,10 +51,14 @@ public final class KernelCorrelator {
     }
 
     /// `call`'s samples at its exit stop that free a file a close left to
-    /// it: the close began while `call`, on the same socket (its inode),
-    /// was in flight, so `call` held a reference the close's file could not
-    /// lose before `call` let go; a free of that address as `call`
-    /// returned is then that file's, not a later one's at a reused address.
+    /// it: `call`, on the same socket (the inode its descriptor named at
+    /// its entry stop, before the close took the descriptor away), began
+    /// in the kernel before the close returned and did not fail with
+    /// EBADF, so it took the file from the descriptor before the close
+    /// removed it (a call that began just after the close did, and took
+    /// the file first, counts: audit 72) and held it until it let go; a
+    /// free of that address as `call` returned is then that file's, not a
+    /// later one's at a reused address.
     /// Any other free of a held file's address ends its entry (the holder
     /// let go where this trace cannot tell: another task, a poll).
     func markingHeldFileReleases(_ samples: [KernelSample], of call: SyscallInvocation) -> [KernelSample] {
@@ -61,7 +66,7 @@ public final class KernelCorrelator {
         return samples.map { sample in
             guard FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
                   let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
-            guard sample.atSyscallStop == .exit, (call.inodeAtEntry ?? call.socket?.inode) == held.inode, call.startTime < held.closeBegan,
+            guard sample.atSyscallStop == .exit, (call.inodeAtEntry ?? call.socket?.inode) == held.inode, call.startTime < held.closeEnded,
                   call.result?.errno != EBADF else { return sample }
             var sample = sample
             sample.releasesHeldFile = held.close
@@ -624,7 +629,7 @@ public final class KernelCorrelator {
             if let file = call.closedFile, let inode = call.socket?.inode {
                 if heldFiles.count >= Self.heldFilesLimit { heldFiles.removeAll(keepingCapacity: true) }
                 heldFiles[file] = HeldFile(close: "\(call.name)(\(call.socket?.fd ?? Int32(truncatingIfNeeded: call.argument(0)))) of \(call.tid)",
-                                           inode: inode, closeBegan: call.startTime)
+                                           inode: inode, closeEnded: call.kernelExitTime ?? call.exitTime ?? call.startTime)
             }
         } else if released == true {
             activity.fileRelease = FileRelease.releasedStatement(call)
