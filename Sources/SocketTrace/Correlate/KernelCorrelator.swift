@@ -51,25 +51,31 @@ public final class KernelCorrelator {
     }
 
     /// `call`'s samples at its exit stop that free a file a close left to
-    /// it: `call`, on the same socket (the inode its descriptor named at
-    /// its entry stop, before the close took the descriptor away), began
-    /// in the kernel before the close returned and did not fail with
-    /// EBADF, so it took the file from the descriptor before the close
-    /// removed it (a call that began just after the close did, and took
-    /// the file first, counts: audit 72) and held it until it let go; a
-    /// free of that address as `call` returned is then that file's, not a
-    /// later one's at a reused address.
-    /// Any other free of a held file's address ends its entry (the holder
-    /// let go where this trace cannot tell: another task, a poll).
+    /// another reference, kept and said so (`releasesHeldFile`). Proven
+    /// that file's when `call`, on the same socket (the inode its
+    /// descriptor named at its entry stop, before the close took the
+    /// descriptor away), began in the kernel before the close returned:
+    /// it took the file from the descriptor (even a lookup that then
+    /// found the descriptor gone, failing with EBADF, holds it until its
+    /// return: audit 72), so the file lived until this free. Any other
+    /// call's free of that address as it returns (a recvmsg dropping an
+    /// SCM_RIGHTS reference it did not take in) is shown as that address's,
+    /// not said to be that file: the address may be a later file's.
+    /// Any free of a held file's address ends its entry.
     func markingHeldFileReleases(_ samples: [KernelSample], of call: SyscallInvocation) -> [KernelSample] {
         guard !heldFiles.isEmpty else { return samples }
         return samples.map { sample in
             guard FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
                   let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
-            guard sample.atSyscallStop == .exit, (call.inodeAtEntry ?? call.socket?.inode) == held.inode, call.startTime < held.closeEnded,
-                  call.result?.errno != EBADF else { return sample }
+            guard sample.atSyscallStop == .exit else { return sample }
             var sample = sample
-            sample.releasesHeldFile = held.close
+            if (call.inodeAtEntry ?? call.socket?.inode) == held.inode, call.startTime < held.closeEnded {
+                sample.releasesHeldFile = "the file's last reference, which \(held.close) left to this call, dropped as it returned "
+                    + "(the release of that close's file)"
+            } else {
+                sample.releasesHeldFile = "a file freed as this call returned, at the address of the one \(held.close) left to another "
+                    + "reference (this call was not on that socket when the close ran: not shown to be that file)"
+            }
             return sample
         }
     }
@@ -332,10 +338,9 @@ public final class KernelCorrelator {
             stray = keepingOwnFileFree(stray, in: nil).map { sample in
                 // The release of a file a close left to a call in flight on
                 // it: where that reference went (audit 70: linked to no call).
-                guard let close = sample.releasesHeldFile else { return sample }
+                guard let release = sample.releasesHeldFile else { return sample }
                 var sample = sample
-                sample.inTracedTask = sample.outsideCallsContext + ": the file's last reference, which \(close) left to this call, dropped "
-                    + "as it returned (the release of that close's file)"
+                sample.inTracedTask = sample.outsideCallsContext + ": " + release
                 return sample
             }
         }

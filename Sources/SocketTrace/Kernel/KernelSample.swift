@@ -94,9 +94,9 @@ public struct KernelSample: Sendable, Codable {
     /// From an event filtered by `ElsewhereTransmits` (not written): one
     /// taken in a traced task repeats that task's own event's sample.
     public var sampledElsewhere = false
-    /// A file's free at a call's exit stop that is the release of a file a
-    /// close left to that call (`FileRelease`): the close (not written:
-    /// `inTracedTask` says it).
+    /// A file's free at a call's exit stop at the address of a file a close
+    /// left to another reference (`FileRelease`): what it is, naming the
+    /// close (not written: `inTracedTask` says it).
     public var releasesHeldFile: String?
     /// Outside the traced tasks: the task it was taken in (`swapper/0`,
     /// `ksoftirqd/1`, another program), and its chain's alignments (its
