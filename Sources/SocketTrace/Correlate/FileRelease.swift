@@ -46,9 +46,8 @@ public enum FileRelease {
     }
 
     /// Whether `call`, a close, released its file: true when the free of
-    /// its dentry is among `window` (its samples, those at its stops
-    /// included: before 6.6 the release is task work run at the exit
-    /// stop); false when it is not and no sample was lost; nil when the
+    /// that file is among `window` (its samples, those at its stops
+    /// included); false when it is not and no sample was lost; nil when the
     /// kernel did not tell (not a close of a socket the kernel timed, a
     /// failed close, frees not sampled, samples lost).
     public static func released(by call: SyscallInvocation, window: [KernelSample], sampled: Bool, samplesLost: Bool) -> Bool? {
