@@ -104,11 +104,11 @@ struct ModelTests {
         #expect(probe.meaning == "freed")
         #expect(throws: ModelError.self) { try ModelParser.parseProbeSets("set a\n  kmem:kmem_cache_free chain where call_site in f or name filp x\n", file: "p.conf") }
         // Before 6.7 a file is freed after an RCU grace period, in no task's close.
-        #expect(FileRelease.isSampled(by: [probe], kernel: KernelVersion(6, 18)) && FileRelease.isSampled(by: [probe], kernel: nil))
-        #expect(!FileRelease.isSampled(by: [probe], kernel: KernelVersion(6, 1)))
+        #expect(FileRelease.isSampled(by: [probe]) && FileRelease.tellsReleases(on: KernelVersion(6, 18)))
+        #expect(!FileRelease.tellsReleases(on: KernelVersion(6, 1)) && !FileRelease.tellsReleases(on: nil))
         let model = try ModelParser.load(directory: Self.modelDirectory)
-        #expect(FileRelease.isSampled(by: model.probeSets["default"] ?? [], kernel: KernelVersion(6, 18)))
-        #expect(!FileRelease.isSampled(by: model.probeSets["minimal"] ?? [], kernel: KernelVersion(6, 18)))
+        #expect(FileRelease.isSampled(by: model.probeSets["default"] ?? []))
+        #expect(!FileRelease.isSampled(by: model.probeSets["minimal"] ?? []))
     }
 
     @Test("a close released its file when the free of the file its sys_enter named is among its samples; not, when none is and none was lost; unknown otherwise")

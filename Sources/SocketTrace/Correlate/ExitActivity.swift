@@ -13,7 +13,7 @@ extension KernelCorrelator {
     /// fit that explains it best.
     public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32) -> KernelActivity {
         // Files freed at the exit are no close's release (`FileRelease`).
-        let samples = fileFreesSampled ? keepingOwnFileFree(samples, in: nil) : samples
+        let samples = keepingOwnFileFree(samples, in: nil)
         var candidates: [StackOperation] = []
         // Each released socket's own operation (nil: the model has none for it).
         var own: [String?] = []

@@ -36,13 +36,17 @@ public enum FileRelease {
         isFileFree(sample) && sample.fields["ptr"]?.number.map { UInt64(bitPattern: $0) } == file
     }
 
-    /// Whether a probe set samples files' frees, on a kernel that frees a
-    /// file where its last reference goes (nil: on any kernel).
-    public static func isSampled(by probes: [Probe], kernel: KernelVersion?) -> Bool {
-        if let kernel, kernel < freedAtOnceSince { return false }
-        return probes.contains { probe in
+    /// Whether a probe set samples files' frees.
+    public static func isSampled(by probes: [Probe]) -> Bool {
+        probes.contains { probe in
             probe.name == tracepoint && probe.filter?.orEqual == Probe.Equality(field: "name", value: fileCache)
         }
+    }
+
+    /// Whether files' frees tell a close's release on `kernel`: one that
+    /// frees a file where its last reference goes (not known: no).
+    public static func tellsReleases(on kernel: KernelVersion?) -> Bool {
+        kernel.map { $0 >= freedAtOnceSince } == true
     }
 
     /// Whether `call`, a close, released its file: true when the free of
@@ -57,8 +61,9 @@ public enum FileRelease {
     }
 
     /// What a close that left its file to another reference says, naming
-    /// the file whose free (the release, where the last holder drops it)
-    /// is not shown: files' frees are kept only in closes (`keeps`).
+    /// the file whose free is the release where the last holder drops it
+    /// (shown where a traced call returning let go of it,
+    /// `KernelCorrelator.markingHeldFileReleases`).
     public static func heldStatement(_ call: SyscallInvocation) -> String? {
         guard let file = call.closedFile else { return nil }
         let unseen = "a call in flight on it (a recv, poll or select of another thread), an SCM_RIGHTS message not yet received, a memory "

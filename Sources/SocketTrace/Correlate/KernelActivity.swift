@@ -37,7 +37,7 @@ public struct KernelActivity: Sendable, Codable {
     /// snapshot lacks it, the failure having released the port (format 1.14).
     public var closedElsewhere: ClosedElsewhere?
     /// A close: whether it released its file or left it to another
-    /// reference, as the free of the file's dentry shows (`FileRelease`),
+    /// reference, as the free of the file shows (`FileRelease`),
     /// when that is not what its operation already says (format 1.22).
     public var fileRelease: String?
 

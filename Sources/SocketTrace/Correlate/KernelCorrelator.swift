@@ -43,8 +43,10 @@ public final class KernelCorrelator {
 
     /// `samples` but the frees of files other than `call`'s own (a close's
     /// file, the evidence of its release) or a held file's release found
-    /// at a call's exit stop (`releasesHeldFile`), counted.
+    /// at a call's exit stop (`releasesHeldFile`), counted; all of them
+    /// when files' frees are not sampled.
     func keepingOwnFileFree(_ samples: [KernelSample], in call: SyscallInvocation?) -> [KernelSample] {
+        guard fileFreesSampled else { return samples }
         let kept = samples.filter { FileRelease.keeps($0, in: call) || $0.releasesHeldFile != nil }
         otherFilesFreed += samples.count - kept.count
         return kept
@@ -89,12 +91,12 @@ public final class KernelCorrelator {
     }
     /// With kprobes: which model functions carry one (known once the first task is followed).
     public var functionProbes: FunctionProbeStatus?
-    /// Whether the probe set samples the frees of files that tell whether
-    /// a close released its file (`FileRelease`).
-    public var releasesSampled = false
-    /// Whether files' frees are sampled at all (on any kernel): those not
-    /// a close's own are left out (`FileRelease.keeps`).
+    /// Whether files' frees are sampled (on any kernel): those not a
+    /// close's own are left out (`FileRelease.keeps`).
     public var fileFreesSampled = false
+    /// Whether those frees tell whether a close released its file: on a
+    /// kernel that frees a file where its last reference goes (`FileRelease`).
+    var releasesSampled: Bool { fileFreesSampled && FileRelease.tellsReleases(on: kernel) }
     /// Whether the sampler has lost a sample so far: a close's release not
     /// found among its samples is then not known to be elsewhere.
     public var samplesLost: () -> Bool = { false }
@@ -334,15 +336,13 @@ public final class KernelCorrelator {
         guard pending[tid] != nil else { return [] }
         var stray = pending[tid]!.take(before: time)
         if pending[tid]!.isEmpty { pending[tid] = nil }
-        if fileFreesSampled {
-            stray = keepingOwnFileFree(stray, in: nil).map { sample in
-                // The release of a file a close left to a call in flight on
-                // it: where that reference went (audit 70: linked to no call).
-                guard let release = sample.releasesHeldFile else { return sample }
-                var sample = sample
-                sample.inTracedTask = sample.outsideCallsContext + ": " + release
-                return sample
-            }
+        stray = keepingOwnFileFree(stray, in: nil).map { sample in
+            // The release of a file a close left to a call in flight on
+            // it: where that reference went (audit 70: linked to no call).
+            guard let release = sample.releasesHeldFile else { return sample }
+            var sample = sample
+            sample.inTracedTask = sample.outsideCallsContext + ": " + release
+            return sample
         }
         let events = stray.filter { $0.role != .hit && $0.role != .returned }
         strayHits += stray.count - events.count
@@ -521,28 +521,27 @@ public final class KernelCorrelator {
     public func activity(for call: SyscallInvocation) -> KernelActivity {
         let exit = call.exitTime ?? .now()
         var taken: [KernelSample] = []
-        // Whether a close released its file, from all its samples (those at
-        // its exit stop too: the release's task work before 6.6).
-        var released = FileRelease.released(by: call, window: [], sampled: releasesSampled, samplesLost: samplesLost())
         if pending[call.tid] != nil {
             let through = pending[call.tid]!.take(through: exit)
             taken = through.filter { $0.time >= call.entryTime }
             beforeTheirCall += through.count - taken.count
-            released = FileRelease.released(by: call, window: taken, sampled: releasesSampled, samplesLost: samplesLost())
-            if fileFreesSampled { taken = keepingOwnFileFree(markingHeldFileReleases(taken, of: call), in: call) }
-            // Work an interrupt ran while the thread was at the call's entry
-            // or exit stop is inside the tracer's times for the call but
-            // outside the kernel's: not the call's, nor in its duration. It
-            // waits with the thread's strays, said to be at that stop
-            // (audit 68 P2: a pacing timer's transmit at a recvfrom's exit
-            // stop, 114 µs after its sys_exit, shown as the recvfrom's own
-            // and its <192 µs> made <228 µs>).
-            if taken.contains(where: { $0.atSyscallStop != nil }) {
-                for sample in taken where sample.atSyscallStop != nil { pending[call.tid]!.append(sample) }
-                taken.removeAll { $0.atSyscallStop != nil }
-            }
-            if pending[call.tid]!.isEmpty { pending[call.tid] = nil }
         }
+        // Whether a close released its file, from all its samples (those at
+        // its stops too).
+        let released = FileRelease.released(by: call, window: taken, sampled: releasesSampled, samplesLost: samplesLost())
+        taken = keepingOwnFileFree(markingHeldFileReleases(taken, of: call), in: call)
+        // Work an interrupt ran while the thread was at the call's entry
+        // or exit stop is inside the tracer's times for the call but
+        // outside the kernel's: not the call's, nor in its duration. It
+        // waits with the thread's strays, said to be at that stop
+        // (audit 68 P2: a pacing timer's transmit at a recvfrom's exit
+        // stop, 114 µs after its sys_exit, shown as the recvfrom's own
+        // and its <192 µs> made <228 µs>).
+        if taken.contains(where: { $0.atSyscallStop != nil }) {
+            for sample in taken where sample.atSyscallStop != nil { pending[call.tid, default: SampleQueue()].append(sample) }
+            taken.removeAll { $0.atSyscallStop != nil }
+        }
+        if pending[call.tid]?.isEmpty == true { pending[call.tid] = nil }
         var hitSamples: [KernelSample] = [], returns: [KernelSample] = [], mine: [KernelSample] = []
         mine.reserveCapacity(taken.count)
         for sample in taken {

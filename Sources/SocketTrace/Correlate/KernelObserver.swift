@@ -132,8 +132,7 @@ public final class KernelObserver {
             let sampler = try KernelSampler(probes: probes, tracefs: tracefs, symbols: symbols, ringPages: ringPages,
                                             exitSyscalls: Syscall.resultOnlyExits,
                                             functions: model.kprobeTargets(probes, kernel: .running))
-            correlator.releasesSampled = KernelVersion.running.map { FileRelease.isSampled(by: probes, kernel: $0) } ?? false
-            correlator.fileFreesSampled = FileRelease.isSampled(by: probes, kernel: nil)
+            correlator.fileFreesSampled = FileRelease.isSampled(by: probes)
             correlator.samplesLost = { [unowned sampler] in sampler.lostSamples > 0 }
             return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil, symbols: symbols)
         } catch let error as TraceError {

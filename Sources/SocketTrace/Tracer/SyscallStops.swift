@@ -95,7 +95,7 @@ extension Tracer {
         if shown {
             call.wallClock = WallClock.now()
             decodeShownEntry(&call, context)
-            if syscall != .socket && syscall != .socketpair { call.inodeAtEntry = tracker.socket(Int32(truncatingIfNeeded: call.argument(0)))?.inode }
+            if dataCalls != nil, syscall != .socket && syscall != .socketpair { call.inodeAtEntry = tracker.socket(Int32(truncatingIfNeeded: call.argument(0)))?.inode }
             if syscall == .close {
                 // close removes the descriptor: remember its socket now, and
                 // whether other descriptors still hold it (then nothing is released).
