@@ -189,6 +189,14 @@ struct DecoderTests {
         #expect(udpInfo.family == 10 && udpInfo.type == 2 && udpInfo.state == .created)
     }
 
+    @Test("a socket whose family was never learnt (closed by another thread before the kernel was asked) is named by its inode, as strace does: not AF_UNSPEC (audit 72 d)")
+    func unlearntSocketNamedByInode() {
+        let socket = SocketInfo(inode: 4321, family: 0, type: 0, protocolNumber: 0)
+        #expect(socket.protocolLabel == "socket:[4321]")
+        #expect(DescriptorRenderer.readableText(socket) == "socket:[4321]")
+        #expect(DescriptorRenderer.straceSocket(socket, pid: getpid()) == "socket:[4321]")
+    }
+
     @Test("a non-blocking connect's socket is connected once data moves on it (its end seen by poll, not by a call): a shutdown after it is a connected socket's, not an abandoned connect (audit 66 N2)")
     func dataEndsConnecting() {
         let table = DescriptorTable()

@@ -867,7 +867,7 @@ struct KernelTests {
         let recvTid = try #require(calls.first { $0.syscall == .recvfrom && $0.tid != close.tid }?.tid)
         let releases = events.filter { FileRelease.isFileFree($0) }
         #expect(releases.count == 1 && releases.allSatisfy { FileRelease.frees(file, $0) && $0.tid == recvTid && $0.chain.contains("task_work_run") }
-                && releases.allSatisfy { $0.inTracedTask?.contains("which close(\(close.socket?.fd ?? -1)) of \(close.tid) left to this call") == true },
+                && releases.allSatisfy { $0.inTracedTask?.contains("which close(\(close.socket?.fd ?? -1)) of \(close.tid) (file 0x\(String(file, radix: 16))) left to this call") == true },
                 "\(releases.map { "\($0.tid) \($0.heading) \($0.inTracedTask ?? "-")" })")
         // The FIN leaves as the recv returns: the file's last reference dropped on its way out.
         let recv = try #require(calls.first { $0.syscall == .recvfrom && $0.tid != close.tid })
@@ -876,6 +876,39 @@ struct KernelTests {
         #expect(released.chain.contains("task_work_run") && released.inTracedTask == "at a call's exit stop, after the kernel ended the call",
                 "\(released.inTracedTask ?? "-") \(released.chain)")
         #expect(released.time > close.endTime!, "after the close")
+    }
+
+    @Test("a close while another thread's poll (not traced) waits on the descriptor: the poll holds the file, the close releases nothing; the file's free at the poll's return is shown in that thread, at the held file's address, not said to be that file (audit 72 a)")
+    func closeWhileAnUntracedPollHoldsIt() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import os, select, socket, threading, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            tids = []
+            def poller():
+                tids.append(threading.get_native_id())
+                waiting = select.poll(); waiting.register(client.fileno(), select.POLLIN)
+                waiting.poll(500)
+                listener.getsockname()
+            thread = threading.Thread(target=poller); thread.start()
+            # Closed only once the poller waits in poll (7) or ppoll (271), whatever the load.
+            while not tids or open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] not in ("7", "271"):
+                time.sleep(0.01)
+            os.close(client.fileno())
+            thread.join(); client.detach()
+            server.recv(10); server.close(); listener.close()
+            """
+        let (calls, events) = try tracePythonCalls(script, name: "held-by-a-poll")
+        let close = try #require(calls.first { $0.syscall == .close && $0.socket?.peer?.description == "127.0.0.1:\(port)" })
+        let file = try #require(close.closedFile, "the close's file, read at its sys_enter")
+        #expect(close.kernel?.operation == "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
+        let pollTid = try #require(calls.first { $0.syscall == .getsockname && $0.tid != close.tid }?.tid, "the poller's call after its poll")
+        let releases = events.filter { FileRelease.frees(file, $0) }
+        #expect(releases.count == 1 && releases.allSatisfy { $0.tid == pollTid && $0.chain.contains("task_work_run") }
+                && releases.allSatisfy { $0.inTracedTask?.contains("the one close(\(close.socket?.fd ?? -1)) of \(close.tid) (file 0x\(String(file, radix: 16))) left to another reference") == true
+                    && $0.inTracedTask?.contains("not shown to be that file") == true && $0.inTracedTask?.hasPrefix("between its traced calls") == true },
+                "\(releases.map { "\($0.tid) \($0.heading) \($0.inTracedTask ?? "-")" })")
     }
 
     /// The `exited` and `killed` events of a trace file.

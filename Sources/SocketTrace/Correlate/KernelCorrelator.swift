@@ -82,6 +82,25 @@ public final class KernelCorrelator {
         }
     }
 
+    /// A traced thread's free, between its traced calls, of the address
+    /// of a file a close left to another reference: kept and said so, not
+    /// said to be that file (audit 72 a: a poll or select, not traced,
+    /// holding the file let go of it as it returned, and that release was
+    /// only counted). No traced call's descriptor ties it to the close, and
+    /// the address may be a later file's.
+    func markingHeldFileFreesBetweenCalls(_ samples: [KernelSample]) -> [KernelSample] {
+        guard !heldFiles.isEmpty else { return samples }
+        return samples.map { sample in
+            guard sample.releasesHeldFile == nil, FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
+                  let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
+            var sample = sample
+            sample.releasesHeldFile = "a file freed at the address of the one \(held.close) left to another reference (no traced call "
+                + "of this thread was on that socket: perhaps a call not traced, such as a poll or select, letting go of it, or a later "
+                + "file at that address; not shown to be that file)"
+            return sample
+        }
+    }
+
     /// The samples taken and deliberately not written, by why: with those
     /// written they add up to the sampler's count (the trace's `end`).
     public var leftOut: [String: UInt64] {
@@ -336,7 +355,7 @@ public final class KernelCorrelator {
         guard pending[tid] != nil else { return [] }
         var stray = pending[tid]!.take(before: time)
         if pending[tid]!.isEmpty { pending[tid] = nil }
-        stray = keepingOwnFileFree(stray, in: nil).map { sample in
+        stray = keepingOwnFileFree(markingHeldFileFreesBetweenCalls(stray), in: nil).map { sample in
             // The release of a file a close left to a call in flight on
             // it: where that reference went (audit 70: linked to no call).
             guard let release = sample.releasesHeldFile else { return sample }
@@ -632,7 +651,8 @@ public final class KernelCorrelator {
             activity.fileRelease = FileRelease.heldStatement(call)
             if let file = call.closedFile, let inode = call.socket?.inode {
                 if heldFiles.count >= Self.heldFilesLimit { heldFiles.removeAll(keepingCapacity: true) }
-                heldFiles[file] = HeldFile(close: "\(call.name)(\(call.socket?.fd ?? Int32(truncatingIfNeeded: call.argument(0)))) of \(call.tid)",
+                heldFiles[file] = HeldFile(close: "\(call.name)(\(call.socket?.fd ?? Int32(truncatingIfNeeded: call.argument(0)))) of \(call.tid) "
+                                           + "(file 0x\(String(file, radix: 16)))",
                                            inode: inode, closeEnded: call.kernelExitTime ?? call.exitTime ?? call.startTime)
             }
         } else if released == true {

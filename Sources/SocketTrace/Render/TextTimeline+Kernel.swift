@@ -298,9 +298,20 @@ extension TextTimeline {
         let heading = "\(title) \(alignment.operation): " + paint(alignment.verdict.rawValue, colour) + " — " + alignment.summary
         writeWords(heading, continuation: "  ")
         writeWrapped(prefix + renderChain(alignment), separator: " → ", extraIndent: "  ")
+        // Functions one proof covers (a tail call through a function that
+        // tail-calls on: `fput_close_sync` then `__fput`) share one line.
+        var proven: [(functions: [String], label: String, evidence: String)] = []
         for step in alignment.steps where step.status != .matched && step.status != .outOfOrder {
             guard let evidence = step.evidence, explained.insert(step).inserted else { continue }
-            writeWrapped(["(\(step.function)) \(step.status.label): \(evidence)"], separator: " ", extraIndent: "    ", colour: Self.dim)
+            if let last = proven.last, last.label == step.status.label, last.evidence == evidence {
+                proven[proven.count - 1].functions.append(step.function)
+            } else {
+                proven.append(([step.function], step.status.label, evidence))
+            }
+        }
+        for line in proven {
+            writeWrapped(["(\(line.functions.joined(separator: ", "))) \(line.label): \(line.evidence)"], separator: " ", extraIndent: "    ",
+                         colour: Self.dim)
         }
     }
 

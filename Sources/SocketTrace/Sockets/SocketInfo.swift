@@ -61,6 +61,10 @@ public final class SocketInfo {
             case 5: return "UNIX-SEQPACKET"
             default: return "UNIX"
             }
+        case 0:
+            // Not learnt (the descriptor was closed, by another thread, before
+            // the kernel was asked): strace's form for a socket it cannot name.
+            return "socket:[\(inode ?? 0)]"
         case 16: return "NETLINK"
         case 17: return "PACKET"
         default: return SocketConstants.addressFamilies.name(family) ?? "SOCKET"
