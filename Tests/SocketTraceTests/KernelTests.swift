@@ -911,6 +911,33 @@ struct KernelTests {
                 "\(releases.map { "\($0.tid) \($0.heading) \($0.inTracedTask ?? "-")" })")
     }
 
+    @Test("a recv whose descriptor another thread closes while it waits keeps the socket it ran on, and its operation (audit 72 e: no socket at its exit, unmodelled)")
+    func recvKeepsItsSocketThroughAClose() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import os, socket, struct, threading, time
+            receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); receiver.bind(("127.0.0.1", \(port)))
+            receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 300000))
+            tids = []
+            def reader():
+                tids.append(threading.get_native_id())
+                try: receiver.recv(10)
+                except OSError: pass
+            thread = threading.Thread(target=reader); thread.start()
+            # Closed only once the reader waits in recvfrom (45).
+            while not tids or open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] != "45":
+                time.sleep(0.01)
+            os.close(receiver.fileno())
+            thread.join(); receiver.detach()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "recv-through-close")
+        let close = try #require(calls.first { $0.syscall == .close && $0.socket?.local?.description == "127.0.0.1:\(port)" })
+        let recv = try #require(calls.first { $0.syscall == .recvfrom && $0.tid != close.tid })
+        #expect(recv.result?.errno == EAGAIN && recv.endTime! > close.endTime!, "the recv ran through the close")
+        #expect(recv.socket?.family == UInt64(AF_INET) && recv.socket?.local?.description == "127.0.0.1:\(port)", "\(String(describing: recv.socket))")
+        #expect(recv.kernel?.operation == "udp_recv", "\(recv.kernel?.operation ?? "none")")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

@@ -152,6 +152,12 @@ public enum Syscall: String, CaseIterable, Sendable, Codable {
     /// are shown by default only when it is one.
     public var isDescriptorCall: Bool { !isNetwork || self == .sendfile || self == .sendfile64 }
 
+    /// Calls whose socket, when they have one, is the descriptor in their
+    /// first argument (not one they make, nor one of two).
+    public var takesSocketFirst: Bool {
+        ![.socket, .socketpair, .accept, .accept4, .sendfile, .sendfile64, .splice, .close_range].contains(self)
+    }
+
     /// Calls that move data out through their descriptor (a send, a write).
     public var sendsData: Bool {
         [.send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice].contains(self)

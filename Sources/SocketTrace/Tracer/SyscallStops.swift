@@ -95,7 +95,9 @@ extension Tracer {
         if shown {
             call.wallClock = WallClock.now()
             decodeShownEntry(&call, context)
-            if dataCalls != nil, syscall != .socket && syscall != .socketpair { call.inodeAtEntry = tracker.socket(Int32(truncatingIfNeeded: call.argument(0)))?.inode }
+            let atEntry = syscall != .socket && syscall != .socketpair ? tracker.socket(Int32(truncatingIfNeeded: call.argument(0))) : nil
+            if dataCalls != nil { call.inodeAtEntry = atEntry?.inode }
+            thread.socketAtEntry = syscall.takesSocketFirst ? atEntry : nil
             if syscall == .close {
                 // close removes the descriptor: remember its socket now, and
                 // whether other descriptors still hold it (then nothing is released).
@@ -219,6 +221,14 @@ extension Tracer {
                                               marking: thread.currentShown && needsPlainText)
         tracker.apply(call, received: receivedInFlight)
         guard thread.currentShown else { return memory }
+        if call.socket == nil, let socket = thread.socketAtEntry, call.result?.errno != EBADF {
+            // The socket the call ran on (as its own work left it), though
+            // another thread's close took the descriptor away meanwhile:
+            // looked up again, it was gone or half gone (audit 72 e: no
+            // socket, or one of no family, and so no operation).
+            call.socket = SocketSnapshot(fd: Int32(truncatingIfNeeded: call.argument(0)), socket: socket)
+        }
+        thread.socketAtEntry = nil
         decodeShownExit(&call, context, tracker: tracker, memory: memory)
         if let unwinder { call.userStack = unwinder.stack(pid: thread.process.pid, tid: thread.tid, bits32: thread.process.architecture == .i386) }
         return memory

@@ -38,6 +38,11 @@ final class TracedThread {
     /// seen): until the kernel's close has run, its reference may still
     /// be the one another task's close leaves behind (`references(to:)`).
     var closing: SocketInfo?
+    /// The socket the current call's descriptor named at its entry stop:
+    /// its socket at the exit stop when another thread's close took the
+    /// descriptor away meanwhile (audit 72 e: such a recv had none, and no
+    /// operation).
+    var socketAtEntry: SocketInfo?
     /// Not yet past its first stop (auto-attached children start with one).
     var starting = true
     /// Whether the thread is stopped right now (and sockettrace must resume it).
