@@ -218,6 +218,11 @@ public final class TextTimeline: TraceSink {
             // Taken out of the call it was sampled in.
             text += !withStack ? " (during a call: " + flow.description + ")"
                 : flow.owner == .otherFlow ? " (during a call, taken out of it: another connection's work)" : " (during a call)"
+        } else if withStack {
+            // A traced thread's own work between its calls whose flow is not
+            // told (a FIN a file's release sent as an untraced call
+            // returned): said where it was, as the rest (audit 72 c).
+            text += " (in this traced thread between its calls)"
         }
         lines.write(paint(text, "\u{1B}[2m"))
         lines.end()
