@@ -938,6 +938,30 @@ struct KernelTests {
         #expect(recv.kernel?.operation == "udp_recv", "\(recv.kernel?.operation ?? "none")")
     }
 
+    @Test("where reads and writes must stop (--stop-data-calls, as -k and --functions), the kernel still times every call and names a close's file: the close's release is told, reads and writes stopped and kernel-timed")
+    func closeReleaseToldWhenEveryCallStops() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import socket
+            listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
+            client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
+            client.sendall(b"ping"); server.recv(10)
+            client.close(); server.close(); listener.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "stopping-release", options: ["--stop-data-calls"])
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.isTCP == true }
+        #expect(closes.count == 3, "\(closes.map(\.entryText))")
+        for close in closes {
+            let file = try #require(close.closedFile, "\(close.entryText): no file named")
+            let frees = close.kernel?.samples.filter { FileRelease.isFileFree($0) } ?? []
+            #expect(frees.count == 1 && frees.allSatisfy { FileRelease.frees(file, $0) }, "\(close.entryText): \(frees.map(\.heading))")
+            #expect(close.kernelEntryTime != nil && close.kernel?.operation != "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
+        }
+        let data = calls.filter { $0.syscall == .sendto || $0.syscall == .recvfrom }
+        #expect(!data.isEmpty && data.allSatisfy { !$0.recordedByKernel && $0.kernelEntryTime != nil },
+                "\(data.map { "\($0.name) \($0.recordedByKernel) \(String(describing: $0.kernelEntryTime))" })")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

@@ -20,10 +20,17 @@ public final class DataCallCapture {
     /// The most a process may hold (tgids) and threads may be inside a call at once.
     static let processes: UInt32 = 8192, threads: UInt32 = 65536
 
+    /// Whether reads and writes run without a stop, recorded; false: the
+    /// kernel only times the calls the tracer stops at, reads and writes
+    /// too, and names a close's file (what a close released is then told
+    /// with `--functions`, `-k` and the rest that stop every call).
+    public let recordsData: Bool
+
     /// Loads the programs and attaches them to `sys_enter` and `sys_exit`;
     /// throws where BPF, BTF or raw tracepoints are not allowed.
     /// `bytesCaptured`: how much of a buffer `-s` shows.
-    public init(bytesCaptured: Int) throws {
+    public init(bytesCaptured: Int, recordsData: Bool = true) throws {
+        self.recordsData = recordsData
         let offsets = try KernelStructOffsets.running()
         var made = BPFMapSet(purpose: "that records data calls")
         maps = DataCallProgram.Maps(
@@ -36,7 +43,7 @@ public final class DataCallCapture {
             ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_ring", key: 0, value: 0, entries: Self.ringBytes),
             lost: try made.create(BPF_MAP_TYPE_ARRAY, "st_lost", key: 4, value: 8, entries: 1))
         do {
-            for number in Self.timedNumbers {
+            for number in Self.timedNumbers(recordsData: recordsData) {
                 var key = number
                 var one: UInt32 = 1
                 guard bpf_map_update_elem(maps.timed, &key, &one, UInt64(BPF_ANY)) == 0 else {
@@ -44,7 +51,7 @@ public final class DataCallCapture {
                 }
             }
             let limit = Int32(min(max(bytesCaptured, 0), Int(DataCallProgram.maximumCapture)))
-            for (name, code, event) in [(Self.enterProgram, DataCallProgram.enter(maps, offsets: offsets), "sys_enter"),
+            for (name, code, event) in [(Self.enterProgram, DataCallProgram.enter(maps, offsets: offsets, recordsData: recordsData), "sys_enter"),
                                         (Self.exitProgram, DataCallProgram.exit(maps, offsets: offsets, bytesCaptured: limit), "sys_exit")] {
                 let program = try BPFProgram.load(name, code)
                 programs.append(program)
@@ -61,8 +68,9 @@ public final class DataCallCapture {
 
     /// The x86-64 calls whose kernel entry and exit times are kept
     /// (`kernelTimes(of:)`): every call sockettrace knows but the recorded ones.
-    static var timedNumbers: [UInt32] {
-        Syscall.allCases.filter { !syscalls.contains($0) }.compactMap(\.x86_64Number).filter { $0 < DataCallProgram.timedNumbers }
+    static func timedNumbers(recordsData: Bool) -> [UInt32] {
+        Syscall.allCases.filter { !recordsData || !syscalls.contains($0) }.compactMap(\.x86_64Number)
+            .filter { $0 < DataCallProgram.timedNumbers }
     }
 
     /// The kernel's times of `tid`'s last timed call (one the tracer stops

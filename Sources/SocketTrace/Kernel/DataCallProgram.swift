@@ -56,7 +56,10 @@ struct DataCallProgram {
     static let timedNumbers: UInt32 = 512
 
     /// `sys_enter(regs, id)`.
-    static func enter(_ maps: Maps, offsets o: KernelStructOffsets) -> [UInt64] {
+    /// `recordsData`: false when reads and writes must stop (`--functions`,
+    /// `-k`, …): then they are timed as every other call, and nothing is
+    /// recorded (the ring stays empty).
+    static func enter(_ maps: Maps, offsets o: KernelStructOffsets, recordsData: Bool = true) -> [UInt64] {
         var a = BPFAssembler()
         a.mov(.r6, .r1)
         a.call(BPF_FUNC_get_current_pid_tgid)
@@ -66,8 +69,10 @@ struct DataCallProgram {
         a.lookup(maps.tgids, key: -8)
         a.jump(if: .r0, .equal, 0, to: "out")                    // not traced
         a.load(.r1, .double, from: .r6, 8)                       // id
-        a.jump(if: .r1, .equal, read, to: "recorded")
-        a.jump(if: .r1, .equal, write, to: "recorded")
+        if recordsData {
+            a.jump(if: .r1, .equal, read, to: "recorded")
+            a.jump(if: .r1, .equal, write, to: "recorded")
+        }
         // Another call: timed when it is one the tracer stops at.
         a.jump(if: .r1, .greaterOrEqual, Int32(timedNumbers), to: "out")
         // entered = {time -40, number -32, exit -24, a close's file -16}
@@ -94,6 +99,16 @@ struct DataCallProgram {
         a.mov32(.r7, .r7)
         a.store(.r7, .word, to: .r10, -8)                        // key = tid
         a.update(maps.entered, key: -8, value: -40)
+        if recordsData { recordEntry(&a, maps, offsets: o) }
+        a.label("out")
+        a.mov(.r0, 0)
+        a.exit()
+        return a.assembled()
+    }
+
+    /// A read or write entered on a socket: in flight (`inflight`), for its
+    /// record at `sys_exit`.
+    static func recordEntry(_ a: inout BPFAssembler, _ maps: Maps, offsets o: KernelStructOffsets) {
         a.jump(to: "out")
         a.label("recorded")
         a.store(.r1, .double, to: .r10, -16)                     // entry = {time, number}
@@ -109,10 +124,6 @@ struct DataCallProgram {
         a.mov32(.r7, .r7)
         a.store(.r7, .word, to: .r10, -8)                        // key = tid
         a.update(maps.inflight, key: -8, value: -24)
-        a.label("out")
-        a.mov(.r0, 0)
-        a.exit()
-        return a.assembled()
     }
 
     /// The current task's file at the descriptor in stack slot `descriptor`

@@ -9,12 +9,16 @@ import Foundation
 extension Tracer {
     /// Loads the kernel's recorder when the configuration and the kernel
     /// allow it (`TracerConfiguration.dataCallsMustStop`); the calls it
-    /// records are left out of the seccomp filter.
+    /// records are left out of the seccomp filter. Where reads and writes
+    /// must stop, it only times the calls and names a close's file
+    /// (`DataCallCapture.recordsData`).
     func startDataCallCapture() {
-        guard dataCalls == nil, seccompActive, let kernel, kernel.sampler != nil, kernel.functionGraph == nil,
-              configuration.dataCallsMustStop == nil else { return }
+        guard dataCalls == nil, seccompActive, let kernel, kernel.sampler != nil, kernel.functionGraph == nil else { return }
+        let recordsData = configuration.dataCallsMustStop == nil
         do {
-            dataCalls = try DataCallCapture(bytesCaptured: configuration.decodeOptions.stringLimit)
+            dataCalls = try DataCallCapture(bytesCaptured: configuration.decodeOptions.stringLimit, recordsData: recordsData)
+        } catch where !recordsData {
+            diagnostic?("the kernel cannot time the calls (\(error)): what a close released is not told")
         } catch {
             diagnostic?("reads and writes stop the program: the kernel cannot record them (\(error))")
         }
@@ -32,7 +36,7 @@ extension Tracer {
     /// `running`: the in-flight map if the caller has just looked at it.
     @discardableResult
     func takeRecordedCalls(stopped: (tid: Int32, alive: Bool)? = nil, running looked: [Int32: MonotonicTime]? = nil) -> Int {
-        guard let dataCalls else { return 0 }
+        guard let dataCalls, dataCalls.recordsData else { return 0 }
         // Looked at before the ring is read: a call that returns after the
         // look has its record in a later drain.
         let runningByThread = looked?.filter { tasks[$0.key] != nil } ?? dataCalls.inFlight(among: tasks.threads.keys)

@@ -43,6 +43,8 @@ public final class Tracer {
     var exitCaptures: (any ExitCaptureSource)?
     /// Reads and writes on sockets recorded by the kernel, not stopped at.
     var dataCalls: DataCallCapture?
+    /// The recorder when reads and writes run without a stop.
+    var recordedCalls: DataCallCapture? { dataCalls?.recordsData == true ? dataCalls : nil }
     /// No stop since the idle loop last judged samples stray (`nextStop`).
     var quietSinceLastLook = false
     /// A thread was just let go from a call's entry to its exit stop, and
@@ -133,7 +135,7 @@ public final class Tracer {
         let launched = try ProgramLauncher.spawn(
             path: path, arguments: arguments,
             stopSyscalls: seccompActive ? configuration.stopSyscalls : nil, alsoStopAt: configuration.memoryMapCalls,
-            runFree: dataCalls == nil ? [] : DataCallCapture.syscalls)
+            runFree: recordedCalls == nil ? [] : DataCallCapture.syscalls)
         guard let status = ptrace.waitStatus(of: launched.pid, allThreads: false), Stop(waitStatus: status).isStopped else {
             throw TraceError.system("waitpid", pid: launched.pid)
         }
@@ -284,11 +286,11 @@ public final class Tracer {
         if waited == .nothing && !outputReady {
             // The output waits for the kernel's symbols; stops do not, nor
             // calls the kernel records, whose samples are kept meanwhile.
-            if dataCalls != nil { kernel?.sampler?.stash() }
+            if recordedCalls != nil { kernel?.sampler?.stash() }
             waited = ptrace.waitAny(.upTo(milliseconds: Self.symbolsPoll))
             if waited == .nothing { return .nothing }
         }
-        if waited == .nothing && dataCalls != nil && quietSinceLastLook && awaitedExits.isEmpty {
+        if waited == .nothing && recordedCalls != nil && quietSinceLastLook && awaitedExits.isEmpty {
             // Nothing stopped since the last look: only the kernel's records
             // are taken. Samples are judged stray, and other tasks' work
             // handed out, once per quiet spell, as when the tracer blocks:
@@ -308,7 +310,7 @@ public final class Tracer {
             // A call let run to its exit is written when the kernel's record
             // of it comes, not only at its thread's next stop.
             // Calls the kernel records are taken while no tracee stops.
-            waited = ptrace.waitAny(dataCalls != nil ? .upTo(milliseconds: Self.dataCallPoll)
+            waited = ptrace.waitAny(recordedCalls != nil ? .upTo(milliseconds: Self.dataCallPoll)
                                     : awaitedExits.isEmpty ? .block : .upTo(milliseconds: Self.awaitedExitPoll))
         }
         return waited

@@ -172,7 +172,7 @@ extension Tracer {
     func emitStrayKernelSamples() {
         guard kernel?.sampler != nil else { return }
         let now = MonotonicTime.now()
-        let recording = dataCalls?.inFlight(among: tasks.threads.keys) ?? [:]
+        let recording = recordedCalls?.inFlight(among: tasks.threads.keys) ?? [:]
         var before: [Int32: MonotonicTime] = [:]
         for (tid, thread) in tasks.threads {
             if let entry = awaitedExits.earliestEntry(of: tid) ?? thread.current?.entryTime ?? recording[tid] {
