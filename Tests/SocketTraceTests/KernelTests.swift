@@ -1003,6 +1003,35 @@ struct KernelTests {
         #expect(states.contains { $0.hasPrefix("TCP_ESTABLISHED → TCP_FIN_WAIT1") }, "\(states)")
     }
 
+    @Test("an exit releasing a listener and a connection with unread data: each state change under its own socket's operation (the listener's tcp_close_listener, the connection's tcp_close_reset_unread), in the file, the text and compare; the exit names none (audit 73 M1)")
+    func exitReleasesEachSocketUnderItsOwnOperation() throws {
+        let port = TestSupport.freshPort()
+        let script = """
+            import os, socket, time
+            l = socket.socket(); l.bind(("127.0.0.1", \(port))); l.listen()
+            c = socket.create_connection(("127.0.0.1", \(port))); a, _ = l.accept()
+            c.send(b"x" * 10); time.sleep(0.05)
+            os._exit(0)
+            """
+        let trace = try tracePython(script, name: "exit-sockets")
+        let exit = try #require(try ends(trace).first?.exitKernel, "no exit capture")
+        func operation(of heading: String) -> String? { exit.alignments.first { $0.sample == heading && $0.isSyscallPart }?.operation }
+        let listener = try #require(exit.samples.first { $0.heading.contains("TCP_LISTEN → TCP_CLOSE") }, "\(exit.samples.map(\.heading))")
+        #expect(operation(of: listener.heading) == "tcp_close_listener", "\(exit.alignments.map { "\($0.operation) \($0.sample ?? "")" })")
+        let reset = try #require(exit.samples.first { $0.tracepoint == "net:net_dev_queue" && $0.chain.contains("tcp_send_active_reset") })
+        #expect(operation(of: reset.heading) == "tcp_close_reset_unread")
+        let resetState = exit.samples.first { $0.heading.contains("TCP_ESTABLISHED → TCP_CLOSE 127.0.0.1:\(port) →") && !$0.sides.softirq }
+        #expect(resetState.map { operation(of: $0.heading) } == "tcp_close_reset_unread")
+        #expect(exit.operation == nil, "\(exit.operation ?? "")")
+        let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
+        let lines = text.components(separatedBy: "\n")
+        let at = try #require(lines.firstIndex { $0.contains("↳ at sock:inet_sock_set_state TCP_LISTEN → TCP_CLOSE") })
+        #expect(lines[at + 1].contains("exit tcp_close_listener:"), "\(lines[at + 1])")
+        let compare = try TestSupport.run(TestSupport.sockettrace, ["compare", trace]).stdout
+        #expect(compare.components(separatedBy: "\n").contains {
+            $0.contains("exit tcp_close_listener") && $0.contains("sock:inet_sock_set_state") }, "\(compare)")
+    }
+
     @Test("a process that exits holding a connection: its exit's FIN, captured from the exit stop on, aligned with tcp_close under the exit; the peer's receive on its stack")
     func releasedAtExit() throws {
         let script = """

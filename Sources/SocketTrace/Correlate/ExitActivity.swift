@@ -17,10 +17,13 @@ extension KernelCorrelator {
         var candidates: [StackOperation] = []
         // Each released socket's own operation (nil: the model has none for it).
         var own: [String?] = []
+        // Each released socket's operations, for the samples that name it.
+        var bySocket: [(socket: SocketSnapshot, operations: [StackOperation])] = []
         for snapshot in released {
             // A connection the kernel closed before the exit (a reset): its release sends nothing.
             let socket = connectionStates.asKernelLeftIt(snapshot, before: samples.first?.time ?? .now()).socket ?? snapshot
             let fitting = model?.exitOperations(socket: socket) ?? []
+            bySocket.append((socket, fitting))
             own.append(fitting.first?.name)
             for operation in fitting where !candidates.contains(where: { $0.name == operation.name }) {
                 candidates.append(operation)
@@ -35,11 +38,34 @@ extension KernelCorrelator {
         let mine = attributed.kept
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
         var (operation, perSample) = operations(for: chains, candidates: candidates, entry: Self.exitEntry)
-        // Nothing sampled: one operation is said for the exit only when it
-        // is every released socket's (audit 24: a UDP, a raw and a UNIX
-        // socket's release were labelled tcp_close_unconnected, a TCP
-        // socket's beside them).
-        if chains.isEmpty && Set(own).count > 1 { operation = nil }
+        // Several sockets released: the samples that name their socket (a
+        // state change's or a reset's addresses, taken on the release's own
+        // frames, not in a softirq on them, which is the packet's socket's)
+        // are that socket's release, their operation chosen together among
+        // the narrowest that fit it, as a close's are (audit 73 M1: a
+        // listener's LISTEN → CLOSE named tcp_close_reset_unread, another
+        // released socket's); the exit has one operation only when all of
+        // its samples agree.
+        if bySocket.count > 1 {
+            var named: [Int: [Int]] = [:]
+            for (index, sample) in chains.enumerated() where !sample.sides.softirq {
+                if let socket = Self.releasedSocket(named: sample, among: bySocket.map(\.socket)) { named[socket, default: []].append(index) }
+            }
+            for (socket, indices) in named {
+                let fitting = bySocket[socket].operations
+                var narrowest = fitting.filter { $0.sockets.specificity == fitting.first?.sockets.specificity }
+                // What the exit's samples together chose wins a tie, as a
+                // close's does (a reset's state change, which a FIN's close
+                // explains as well, beside the reset it sent).
+                if let whole = operation, let index = narrowest.firstIndex(where: { $0.name == whole.name }) {
+                    narrowest.insert(narrowest.remove(at: index), at: 0)
+                }
+                let chosen = narrowest.isEmpty ? indices.map { _ in nil }
+                    : operations(for: indices.map { chains[$0] }, candidates: narrowest, entry: Self.exitEntry).perSample
+                for (index, choice) in zip(indices, chosen) { perSample[index] = choice }
+            }
+            if Set(perSample.map { $0?.name }).count > 1 { operation = nil }
+        }
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {
             for var alignment in align(sample.frames, operation: sampleOperation, entry: Self.exitEntry, family: sample.pathFamily) {
@@ -49,5 +75,17 @@ extension KernelCorrelator {
         }
         return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,
                               expected: expected(operation, entry: Self.exitEntry).names, samples: mine, alignments: alignments)
+    }
+
+    /// Which of `sockets` a sample's addresses are: its local end and its
+    /// peer (a listener's, or an unconnected socket's, no peer).
+    static func releasedSocket(named sample: KernelSample, among sockets: [SocketSnapshot]) -> Int? {
+        guard let (source, destination) = sample.flowEndpoints else { return nil }
+        let found = sockets.indices.filter { index in
+            guard let local = sockets[index].local?.forPairing, local == source else { return false }
+            if let peer = sockets[index].peer?.forPairing { return peer == destination }
+            return destination.isUnspecified
+        }
+        return found.count == 1 ? found[0] : nil
     }
 }
