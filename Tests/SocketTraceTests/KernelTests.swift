@@ -962,6 +962,32 @@ struct KernelTests {
                 "\(data.map { "\($0.name) \($0.recordedByKernel) \(String(describing: $0.kernelEntryTime))" })")
     }
 
+    @Test("SCM_RIGHTS references counted as the kernel holds them: a sendmsg let run still counts the one it passes; a receive with no room for it (MSG_CTRUNC) drops it (audit 73 M2)")
+    func rightsInFlightCountedAsTheKernelHoldsThem() throws {
+        let script = """
+            import array, socket
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            def passed():
+                f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); f.bind(("127.0.0.1", 0))
+                left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
+                return f
+            # In flight when closed: the message holds it.
+            f = passed(); f.close(); right.recvmsg(1)
+            # Dropped by a receive with no room for it, then closed: the last reference.
+            f = passed(); right.recvmsg(1); f.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "rights-in-flight")
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.isUDP == true }
+        try #require(closes.count == 2, "\(closes.map(\.entryText))")
+        #expect(closes[0].socket?.otherReferences == 1, "\(String(describing: closes[0].socket?.otherReferences))")
+        #expect(closes[0].kernel?.operation == "socket_reference_dropped"
+                && closes[0].kernel?.fileRelease?.contains("held at least 1 other reference") == true, "\(closes[0].kernel?.fileRelease ?? "")")
+        let receives = calls.filter { $0.syscall == .recvmsg }
+        #expect(receives.count == 2 && receives.allSatisfy { $0.exitText.contains("MSG_CTRUNC") }, "\(receives.map(\.exitText))")
+        #expect(closes[1].socket?.otherReferences == 0, "\(String(describing: closes[1].socket?.otherReferences))")
+        #expect(closes[1].kernel?.operation == "udp_close" && closes[1].kernel?.fileRelease == nil, "\(closes[1].kernel?.fileRelease ?? "")")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

@@ -21,6 +21,14 @@ public final class SocketInfo {
     /// traced process has received yet: the kernel holds the socket for
     /// them (a close meanwhile releases nothing).
     public var inFlight = 0
+    /// On a UNIX socket: the SCM_RIGHTS messages sent on it and not yet
+    /// received, oldest first, each with its peer's inode (where the
+    /// message waits) and the sockets it carries (their `inFlight` counts
+    /// them). A receive that truncates the control data (MSG_CTRUNC)
+    /// drops the references it had no room for: the kernel closes them.
+    var rightsSent: [(peer: UInt64, sockets: [SocketInfo])] = []
+    /// The most messages `rightsSent` keeps (a peer never reading).
+    static let rightsSentLimit = 1024
     /// The network namespace it was made in (as its process's
     /// /proc/PID/ns/net), when read: the same address in two namespaces
     /// is two endpoints.

@@ -60,8 +60,12 @@ public struct SocketTracker {
     }
 
     /// Applies a finished call to the table; `received` is told of each
-    /// socket a recvmsg took in with SCM_RIGHTS.
-    public func apply(_ call: SyscallInvocation, received: (SocketInfo) -> Void = { _ in }) {
+    /// socket a recvmsg took in with SCM_RIGHTS, `took` of each recvmsg on
+    /// a UNIX socket that took in SCM_RIGHTS or found its control data
+    /// cut (MSG_CTRUNC): the receiving socket, the sockets taken in, and
+    /// whether some were dropped.
+    public func apply(_ call: SyscallInvocation, received: (SocketInfo) -> Void = { _ in },
+                      took: (SocketInfo, [SocketInfo], Bool) -> Void = { _, _, _ in }) {
         guard let result = call.result else { return }
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
@@ -193,14 +197,29 @@ public struct SocketTracker {
         case .sendmsg:
             // Each descriptor passed is one more reference, in the message
             // until a process receives it.
-            for passed in passedDescriptors(call) { socket(passed)?.inFlight += 1 }
+            let passed = passedDescriptors(call).compactMap { socket($0) }
+            for socket in passed { socket.inFlight += 1 }
+            // Where the message waits: the peer of a connected UNIX socket.
+            if !passed.isEmpty, let sender = socket(fd), sender.family == AddressFamily.unix, let inode = sender.inode,
+               let peer = try? UnixSocketDiag(inode: UInt32(truncatingIfNeeded: inode)).peer, peer != 0 {
+                if sender.rightsSent.count >= SocketInfo.rightsSentLimit { sender.rightsSent.removeFirst() }
+                sender.rightsSent.append((UInt64(peer), passed))
+            }
         case .recvmsg, .recvmmsg, .recvmmsg_time64:
             // Descriptors received with SCM_RIGHTS are new numbers: forget what
             // those numbers meant and ask /proc now, so the socket counts as
             // held here (a close elsewhere then releases nothing).
+            var taken: [SocketInfo] = []
             for number in receivedDescriptors(call) {
                 table.remove(number)
-                if let socket = socket(number) { received(socket) }
+                if let socket = socket(number) {
+                    received(socket)
+                    taken.append(socket)
+                }
+            }
+            let truncated = call.syscall == .recvmsg && controlTruncated(call)
+            if !taken.isEmpty || truncated, let receiver = socket(fd), receiver.family == AddressFamily.unix {
+                took(receiver, taken, truncated)
             }
         default:
             break
@@ -236,6 +255,21 @@ public struct SocketTracker {
         guard call.syscall == .recvmsg, call.result?.failed == false else { return [] }
         let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
         return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))
+    }
+
+    /// Whether a recvmsg's control data was cut (MSG_CTRUNC in the
+    /// msghdr's msg_flags): SCM_RIGHTS references it had no room for were
+    /// closed by the kernel.
+    func controlTruncated(_ call: SyscallInvocation) -> Bool {
+        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
+        return MessageDecoder(context).readHeader(call.argument(1)).map { $0.flags & UInt32(MSG_CTRUNC) != 0 } ?? false
+    }
+
+    /// Whether a sendmsg about to run passes descriptors (read at its entry).
+    func passesDescriptors(_ call: SyscallInvocation) -> Bool {
+        guard call.syscall == .sendmsg else { return false }
+        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
+        return !MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1)).isEmpty
     }
 
     /// The descriptor numbers a sendmsg passed in SCM_RIGHTS messages.

@@ -101,6 +101,31 @@ extension Tracer {
         }
     }
 
+    /// A recvmsg on UNIX socket `receiver` took in SCM_RIGHTS (`taken`) or
+    /// found its control data cut: the oldest message waiting for it
+    /// (sent by a traced process) is gone, and the references it carried
+    /// that were not taken in were closed by the kernel (audit 73 M2: a
+    /// receive with no room for them, MSG_CTRUNC, still counted them).
+    func tookRights(_ receiver: SocketInfo, taken: [SocketInfo], truncated: Bool) {
+        guard let inode = receiver.inode else { return }
+        for process in tasks.processes.values {
+            for entry in process.table.entries.values {
+                guard let index = entry.socket.rightsSent.firstIndex(where: { $0.peer == inode }) else { continue }
+                let message = entry.socket.rightsSent.remove(at: index)
+                guard truncated else { return }
+                var arrived = taken.compactMap(\.inode)
+                for socket in message.sockets {
+                    if let at = arrived.firstIndex(where: { $0 == socket.inode }) {
+                        arrived.remove(at: at)
+                    } else if socket.inFlight > 0 {
+                        socket.inFlight -= 1
+                    }
+                }
+                return
+            }
+        }
+    }
+
     /// The socket a finished call acted on: the one it created or accepted,
     /// else its descriptor argument's (sendfile's and splice's socket end).
     func socketSnapshot(for call: SyscallInvocation, tracker: SocketTracker) -> SocketSnapshot? {

@@ -144,7 +144,10 @@ extension Tracer {
     /// (`ExitStopPolicy`), and reports the entry.
     func finishEntry(_ thread: TracedThread, _ call: SyscallInvocation, _ entry: TracedEntry) {
         var call = call
-        if entry.shown && letsRunToExit(call) {
+        // A sendmsg passing descriptors stops at its exit: the table counts
+        // the references it put in flight once it has succeeded (audit 73
+        // M2: let run, they were never counted).
+        if entry.shown && letsRunToExit(call) && !entry.tracker.passesDescriptors(call) {
             // Its exit gives nothing but the result, which the kernel's exit
             // record has: no second stop. What the exit stop would read of the
             // thread is read now (its stack is the same at both).
@@ -219,7 +222,7 @@ extension Tracer {
         let memory = StopMemory(ptrace.memory(of: thread.process.pid))
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
-        tracker.apply(call, received: receivedInFlight)
+        tracker.apply(call, received: receivedInFlight, took: tookRights)
         guard thread.currentShown else { return memory }
         if call.socket == nil, let socket = thread.socketAtEntry, call.result?.errno != EBADF {
             // The socket the call ran on (as its own work left it), though
