@@ -976,7 +976,7 @@ struct KernelTests {
             # Dropped by a receive with no room for it, then closed: the last reference.
             f = passed(); right.recvmsg(1); f.close()
             """
-        let (calls, _) = try tracePythonCalls(script, name: "rights-in-flight")
+        let (calls, events) = try tracePythonCalls(script, name: "rights-in-flight")
         let closes = calls.filter { $0.syscall == .close && $0.socket?.isUDP == true }
         try #require(closes.count == 2, "\(closes.map(\.entryText))")
         #expect(closes[0].socket?.otherReferences == 1, "\(String(describing: closes[0].socket?.otherReferences))")
@@ -986,6 +986,13 @@ struct KernelTests {
         #expect(receives.count == 2 && receives.allSatisfy { $0.exitText.contains("MSG_CTRUNC") }, "\(receives.map(\.exitText))")
         #expect(closes[1].socket?.otherReferences == 0, "\(String(describing: closes[1].socket?.otherReferences))")
         #expect(closes[1].kernel?.operation == "udp_close" && closes[1].kernel?.fileRelease == nil, "\(closes[1].kernel?.fileRelease ?? "")")
+        // The first file's release: at the cutting receive's exit stop, named as that close's.
+        let file = try #require(closes[0].closedFile)
+        let release = events.filter { FileRelease.frees(file, $0) }
+        #expect(release.count == 1 && release.allSatisfy { $0.tid == receives[0].tid && $0.time > receives[0].startTime
+            && $0.inTracedTask?.contains("in an SCM_RIGHTS message that carried it, dropped as this receive") == true
+            && $0.inTracedTask?.contains("close(\(closes[0].socket?.fd ?? -1)) of \(closes[0].tid) (file 0x\(String(file, radix: 16)))") == true },
+                "\(release.map { $0.inTracedTask ?? "-" })")
     }
 
     /// The `exited` and `killed` events of a trace file.

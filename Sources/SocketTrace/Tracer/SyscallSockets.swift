@@ -117,8 +117,9 @@ extension Tracer {
                 for socket in message.sockets {
                     if let at = arrived.firstIndex(where: { $0 == socket.inode }) {
                         arrived.remove(at: at)
-                    } else if socket.inFlight > 0 {
-                        socket.inFlight -= 1
+                    } else {
+                        if socket.inFlight > 0 { socket.inFlight -= 1 }
+                        if let dropped = socket.inode { rightsDropped.append(dropped) }
                     }
                 }
                 return

@@ -222,7 +222,9 @@ extension Tracer {
         let memory = StopMemory(ptrace.memory(of: thread.process.pid))
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
+        rightsDropped = []
         tracker.apply(call, received: receivedInFlight, took: tookRights)
+        if !rightsDropped.isEmpty { call.rightsDropped = rightsDropped }
         guard thread.currentShown else { return memory }
         if call.socket == nil, let socket = thread.socketAtEntry, call.result?.errno != EBADF {
             // The socket the call ran on (as its own work left it), though

@@ -43,6 +43,9 @@ public final class Tracer {
     var exitCaptures: (any ExitCaptureSource)?
     /// Reads and writes on sockets recorded by the kernel, not stopped at.
     var dataCalls: DataCallCapture?
+    /// The sockets whose SCM_RIGHTS references the call being applied
+    /// dropped (`tookRights`), for its `rightsDropped`.
+    var rightsDropped: [UInt64] = []
     /// The recorder when reads and writes run without a stop.
     var recordedCalls: DataCallCapture? { dataCalls?.recordsData == true ? dataCalls : nil }
     /// No stop since the idle loop last judged samples stray (`nextStop`).
