@@ -758,7 +758,7 @@ struct KernelTests {
         let (calls, _) = try tracePythonCalls("import socket\na, b = socket.socketpair()\na.send(b'never read')\nb.close()\na.close()",
                                               name: "unix-close", options: ["--probe-set", "full"])
         let closes = calls.filter { $0.syscall == .close && $0.socket?.family == 1 }
-        try #require(closes.count == 2, "\(closes.map(\.entryText))")
+        try #require(closes.count == 3, "\(closes.map(\.entryText))")
         #expect(closes.allSatisfy { $0.kernel?.operation == "unix_close" }, "\(closes.map { $0.kernel?.operation })")
         #expect(closes[0].kernel?.samples.contains { $0.tracepoint == "skb:kfree_skb" && $0.summary.contains("SOCKET_CLOSE") } == true,
                 "\(closes[0].kernel?.samples.map(\.heading) ?? [])")
@@ -962,7 +962,7 @@ struct KernelTests {
                 "\(data.map { "\($0.name) \($0.recordedByKernel) \(String(describing: $0.kernelEntryTime))" })")
     }
 
-    @Test("SCM_RIGHTS references counted as the kernel holds them: a sendmsg let run still counts the one it passes; a receive with no room for it (MSG_CTRUNC) drops it (audit 73 M2)")
+    @Test("SCM_RIGHTS references counted as the kernel holds them: a sendmsg let run still counts the one it passes; a receive with no room for it (MSG_CTRUNC, or no control buffer) drops it (audit 73 M2, audit 74 N2)")
     func rightsInFlightCountedAsTheKernelHoldsThem() throws {
         let script = """
             import array, socket
@@ -975,10 +975,12 @@ struct KernelTests {
             f = passed(); f.close(); right.recvmsg(1)
             # Dropped by a receive with no room for it, then closed: the last reference.
             f = passed(); right.recvmsg(1); f.close()
+            # Dropped by a receive with no control buffer at all (recvfrom), then closed.
+            f = passed(); right.recv(1); f.close()
             """
         let (calls, events) = try tracePythonCalls(script, name: "rights-in-flight")
         let closes = calls.filter { $0.syscall == .close && $0.socket?.isUDP == true }
-        try #require(closes.count == 2, "\(closes.map(\.entryText))")
+        try #require(closes.count == 3, "\(closes.map(\.entryText))")
         #expect(closes[0].socket?.otherReferences == 1, "\(String(describing: closes[0].socket?.otherReferences))")
         #expect(closes[0].kernel?.operation == "socket_reference_dropped"
                 && closes[0].kernel?.fileRelease?.contains("held at least 1 other reference") == true, "\(closes[0].kernel?.fileRelease ?? "")")
@@ -986,6 +988,8 @@ struct KernelTests {
         #expect(receives.count == 2 && receives.allSatisfy { $0.exitText.contains("MSG_CTRUNC") }, "\(receives.map(\.exitText))")
         #expect(closes[1].socket?.otherReferences == 0, "\(String(describing: closes[1].socket?.otherReferences))")
         #expect(closes[1].kernel?.operation == "udp_close" && closes[1].kernel?.fileRelease == nil, "\(closes[1].kernel?.fileRelease ?? "")")
+        #expect(closes[2].socket?.otherReferences == 0 && closes[2].kernel?.operation == "udp_close" && closes[2].kernel?.fileRelease == nil,
+                "\(String(describing: closes[2].socket?.otherReferences)) \(closes[2].kernel?.fileRelease ?? "")")
         // The first file's release: at the cutting receive's exit stop, named as that close's.
         let file = try #require(closes[0].closedFile)
         let release = events.filter { FileRelease.frees(file, $0) }
@@ -1036,25 +1040,33 @@ struct KernelTests {
         #expect(states.contains { $0.hasPrefix("TCP_ESTABLISHED → TCP_FIN_WAIT1") }, "\(states)")
     }
 
-    @Test("an exit releasing a listener and a connection with unread data: each state change under its own socket's operation (the listener's tcp_close_listener, the connection's tcp_close_reset_unread), in the file, the text and compare; the exit names none (audit 73 M1)")
+    @Test("an exit releasing a listener, a connection with unread data and ones without: each state change under its own socket's operation (the listener's tcp_close_listener, the unread one's tcp_close_reset_unread, the others' tcp_close), in the file, the text and compare; the exit names none (audit 73 M1, audit 74 N1)")
     func exitReleasesEachSocketUnderItsOwnOperation() throws {
         let port = TestSupport.freshPort()
         let script = """
             import os, socket, time
             l = socket.socket(); l.bind(("127.0.0.1", \(port))); l.listen()
             c = socket.create_connection(("127.0.0.1", \(port))); a, _ = l.accept()
+            quiet = socket.create_connection(("127.0.0.1", \(port))); q, _ = l.accept()
             c.send(b"x" * 10); time.sleep(0.05)
             os._exit(0)
             """
         let trace = try tracePython(script, name: "exit-sockets")
         let exit = try #require(try ends(trace).first?.exitKernel, "no exit capture")
-        func operation(of heading: String) -> String? { exit.alignments.first { $0.sample == heading && $0.isSyscallPart }?.operation }
+        // A sample's own alignment: its heading and its frames (two packets' headings may be the same).
+        func operation(of sample: KernelSample) -> String? {
+            let syscall = ChainAligner.split(sample.chain).syscall
+            return exit.alignments.first { $0.sample == sample.heading && $0.isSyscallPart && $0.observed == syscall }?.operation
+        }
         let listener = try #require(exit.samples.first { $0.heading.contains("TCP_LISTEN → TCP_CLOSE") }, "\(exit.samples.map(\.heading))")
-        #expect(operation(of: listener.heading) == "tcp_close_listener", "\(exit.alignments.map { "\($0.operation) \($0.sample ?? "")" })")
+        #expect(operation(of: listener) == "tcp_close_listener", "\(exit.alignments.map { "\($0.operation) \($0.sample ?? "")" })")
         let reset = try #require(exit.samples.first { $0.tracepoint == "net:net_dev_queue" && $0.chain.contains("tcp_send_active_reset") })
-        #expect(operation(of: reset.heading) == "tcp_close_reset_unread")
+        #expect(operation(of: reset) == "tcp_close_reset_unread")
         let resetState = exit.samples.first { $0.heading.contains("TCP_ESTABLISHED → TCP_CLOSE 127.0.0.1:\(port) →") && !$0.sides.softirq }
-        #expect(resetState.map { operation(of: $0.heading) } == "tcp_close_reset_unread")
+        #expect(resetState.map { operation(of: $0) } == "tcp_close_reset_unread")
+        // Beside it, connections closed with a FIN: their state changes under tcp_close (audit 74 N1: the reset's was too).
+        let fins = exit.samples.filter { $0.heading.contains("TCP_ESTABLISHED → TCP_FIN_WAIT1") && !$0.sides.softirq }
+        #expect(!fins.isEmpty && fins.allSatisfy { operation(of: $0) == "tcp_close" }, "\(fins.map { operation(of: $0) ?? "-" })")
         #expect(exit.operation == nil, "\(exit.operation ?? "")")
         let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
         let lines = text.components(separatedBy: "\n")

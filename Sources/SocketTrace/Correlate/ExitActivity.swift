@@ -38,25 +38,29 @@ extension KernelCorrelator {
         let mine = attributed.kept
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
         var (operation, perSample) = operations(for: chains, candidates: candidates, entry: Self.exitEntry)
-        // Several sockets released: the samples that name their socket (a
-        // state change's or a reset's addresses, taken on the release's own
-        // frames, not in a softirq on them, which is the packet's socket's)
-        // are that socket's release, their operation chosen together among
-        // the narrowest that fit it, as a close's are (audit 73 M1: a
-        // listener's LISTEN → CLOSE named tcp_close_reset_unread, another
-        // released socket's); the exit has one operation only when all of
-        // its samples agree.
+        // Several sockets released: the exit's task work releases the files
+        // one after another on the exiting thread (task_work_run → __fput),
+        // and a TCP socket's release begins with its state change, whose
+        // addresses name it (taken on the release's own frames, not in a
+        // softirq on them, which names the packet's socket). So the samples
+        // from a socket's named state change up to another socket's are its
+        // release, their operation chosen together among the narrowest that
+        // fit that socket, as a close's are (audit 73 M1: a listener's LISTEN
+        // → CLOSE named tcp_close_reset_unread, another released socket's;
+        // audit 74 N1: an unread-data reset's state change named tcp_close,
+        // the others' FIN close, without the reset sent after it). The
+        // exit's whole choice wins a tie; the exit has one operation only
+        // when all of its samples agree.
         if bySocket.count > 1 {
-            var named: [Int: [Int]] = [:]
-            for (index, sample) in chains.enumerated() where !sample.sides.softirq {
-                if let socket = Self.releasedSocket(named: sample, among: bySocket.map(\.socket)) { named[socket, default: []].append(index) }
+            var releases: [Int: [Int]] = [:]
+            var releasing: Int?
+            for (index, sample) in chains.enumerated() {
+                if !sample.sides.softirq, let socket = Self.releasedSocket(named: sample, among: bySocket.map(\.socket)) { releasing = socket }
+                if let releasing { releases[releasing, default: []].append(index) }
             }
-            for (socket, indices) in named {
+            for (socket, indices) in releases {
                 let fitting = bySocket[socket].operations
                 var narrowest = fitting.filter { $0.sockets.specificity == fitting.first?.sockets.specificity }
-                // What the exit's samples together chose wins a tie, as a
-                // close's does (a reset's state change, which a FIN's close
-                // explains as well, beside the reset it sent).
                 if let whole = operation, let index = narrowest.firstIndex(where: { $0.name == whole.name }) {
                     narrowest.insert(narrowest.remove(at: index), at: 0)
                 }

@@ -79,7 +79,8 @@ public final class KernelCorrelator {
                 // close to this receive, which cut it (audit 73: the release
                 // of a file passed and never received, not linked).
                 sample.releasesHeldFile = "the file's last reference, in an SCM_RIGHTS message that carried it, dropped as this receive, "
-                    + "with no room for it (MSG_CTRUNC), closed it and returned (the release of the file \(held.close) left to another reference)"
+                    + "with no room for it (MSG_CTRUNC, or no control buffer), closed it and returned (the release of the file \(held.close) "
+                    + "left to another reference)"
             } else {
                 sample.releasesHeldFile = "a file freed as this call returned, at the address of the one \(held.close) left to another "
                     + "reference (this call was not on that socket when the close ran: not shown to be that file)"

@@ -217,9 +217,20 @@ public struct SocketTracker {
                     taken.append(socket)
                 }
             }
-            let truncated = call.syscall == .recvmsg && controlTruncated(call)
-            if !taken.isEmpty || truncated, let receiver = socket(fd), receiver.family == AddressFamily.unix {
-                took(receiver, taken, truncated)
+            // Messages whose SCM_RIGHTS found no room (MSG_CTRUNC): the
+            // kernel closed the references they carried.
+            let cut = call.syscall == .recvmsg ? (controlTruncated(call) ? 1 : 0) : truncatedMessages(call)
+            if !taken.isEmpty || cut > 0, let receiver = socket(fd), receiver.family == AddressFamily.unix {
+                took(receiver, taken, cut > 0)
+                for _ in 1..<max(cut, 1) { took(receiver, [], true) }
+            }
+        case .recv, .recvfrom, .read, .readv:
+            // No control buffer: a message's SCM_RIGHTS references are closed
+            // as it is taken in (counted as such when one waits: whether the
+            // data taken carried it is not read, and a reference no longer
+            // counted is said to be one the descriptors may not show).
+            if result.value > 0, let receiver = table[fd]?.socket, receiver.family == AddressFamily.unix {
+                took(receiver, [], true)
             }
         default:
             break
@@ -263,6 +274,19 @@ public struct SocketTracker {
     func controlTruncated(_ call: SyscallInvocation) -> Bool {
         let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
         return MessageDecoder(context).readHeader(call.argument(1)).map { $0.flags & UInt32(MSG_CTRUNC) != 0 } ?? false
+    }
+
+    /// How many of the messages a recvmmsg took found their control data
+    /// cut (MSG_CTRUNC in each `struct mmsghdr`'s msg_flags).
+    func truncatedMessages(_ call: SyscallInvocation) -> Int {
+        guard call.syscall == .recvmmsg || call.syscall == .recvmmsg_time64, let taken = call.result?.value, taken > 0 else { return 0 }
+        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
+        let decoder = MessageDecoder(context)
+        // A msghdr and its msg_len, padded to the word.
+        let stride = UInt64(decoder.headerSize + (call.architecture == .i386 ? 4 : 8))
+        return (0..<UInt64(min(taken, 1024))).filter { index in
+            decoder.readHeader(call.argument(1) + index * stride).map { $0.flags & UInt32(MSG_CTRUNC) != 0 } ?? false
+        }.count
     }
 
     /// Whether a sendmsg about to run passes descriptors (read at its entry).
