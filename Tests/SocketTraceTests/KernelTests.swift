@@ -958,7 +958,7 @@ struct KernelTests {
             #expect(close.kernelEntryTime != nil && close.kernel?.operation != "socket_reference_dropped", "\(close.kernel?.operation ?? "none")")
         }
         let data = calls.filter { $0.syscall == .sendto || $0.syscall == .recvfrom }
-        #expect(!data.isEmpty && data.allSatisfy { !$0.recordedByKernel && $0.kernelEntryTime != nil },
+        #expect(!data.isEmpty && data.allSatisfy { !$0.recordedByKernel && $0.kernelEntryTime != nil && $0.kernelExitTime != nil },
                 "\(data.map { "\($0.name) \($0.recordedByKernel) \(String(describing: $0.kernelEntryTime))" })")
     }
 

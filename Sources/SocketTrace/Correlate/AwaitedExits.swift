@@ -88,6 +88,9 @@ struct AwaitedExits {
                     var call = awaited.call
                     call.exitTime = record.time
                     if let entered = call.kernelEntryTime, entered > record.time { call.kernelEntryTime = nil }
+                    // Its exit is the kernel's own: said so in the file as a
+                    // stopped call's is (audit 74 m1: only reads had it).
+                    if call.kernelEntryTime != nil { call.kernelExitTime = record.time }
                     call.result = record.result
                     calls[index].outcome = .returned(call)
                     paired = true

@@ -37,9 +37,10 @@ public struct SyscallInvocation: Sendable, Codable {
     /// whose descriptor a close took away meanwhile has no socket at its
     /// exit (`FileRelease`: the release of a file the close left to it).
     public internal(set) var inodeAtEntry: UInt64?
-    /// A recvmsg that cut its control data (MSG_CTRUNC): the inodes of the
-    /// sockets whose references, in the SCM_RIGHTS message it took, the
-    /// kernel closed (the tracer's count of messages; not written).
+    /// A receive that took an SCM_RIGHTS message with no room for its
+    /// descriptors (MSG_CTRUNC, or no control buffer): the inodes of the
+    /// sockets whose references in it the kernel closed (the tracer's
+    /// count of messages; not written).
     public internal(set) var rightsDropped: [UInt64]?
     /// When the call returned: the kernel's `sys_exit`, or the last of its
     /// kernel work sampled after it (deferred to the return to user mode);
