@@ -102,8 +102,8 @@ public final class KernelCorrelator {
                   let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
             var sample = sample
             sample.releasesHeldFile = "a file freed at the address of the one \(held.close) left to another reference (no traced call "
-                + "of this thread was on that socket: perhaps a call not traced, such as a poll or select, letting go of it, or a later "
-                + "file at that address; not shown to be that file)"
+                + "of this thread was on that socket: perhaps a call that did not stop letting go of it, a poll or select not traced or "
+                + "a read the kernel recorded, or a later file at that address; not shown to be that file)"
             return sample
         }
     }
