@@ -999,6 +999,32 @@ struct KernelTests {
                 "\(release.map { $0.inTracedTask ?? "-" })")
     }
 
+    @Test("a socket passed in an SCM_RIGHTS message still queued is not released by the sender's exit, though the receiver took a data-only message before it with recv (audit 75 F1)")
+    func rightsMessageQueuedPastADataOnlyReceive() throws {
+        let script = """
+            import array, os, socket, time
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            child = os.fork()
+            if child == 0:
+                left.close()
+                time.sleep(0.2); right.recv(1)                       # the data-only message
+                time.sleep(0.4); _, fds, _, _ = socket.recv_fds(right, 1, 1)
+                os.close(fds[0]); os._exit(0)
+            right.close()
+            f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); f.bind(("127.0.0.1", 0))
+            left.send(b"d")
+            left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
+            time.sleep(0.4)
+            os._exit(0)
+            """
+        let trace = try tracePython(script, name: "rights-queued")
+        let exits = try ends(trace)
+        try #require(exits.count == 2, "\(exits)")
+        // The sender exits first (at 0.4 s), the message holding its UDP socket still queued.
+        let sender = try #require(exits.first)
+        #expect(sender.releasedSockets?.contains { $0.protocolLabel == "UDP" } != true, "\(sender.releasedSockets ?? [])")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

@@ -21,12 +21,13 @@ public final class SocketInfo {
     /// traced process has received yet: the kernel holds the socket for
     /// them (a close meanwhile releases nothing).
     public var inFlight = 0
+    /// Of `inFlight`, the references in messages a receive may have taken
+    /// without room for them (no control buffer: the kernel then closes
+    /// them), which are not known to be held any more.
+    public var inFlightUnsure = 0
     /// On a UNIX socket: the SCM_RIGHTS messages sent on it and not yet
-    /// received, oldest first, each with its peer's inode (where the
-    /// message waits) and the sockets it carries (their `inFlight` counts
-    /// them). A receive that truncates the control data (MSG_CTRUNC)
-    /// drops the references it had no room for: the kernel closes them.
-    var rightsSent: [(peer: UInt64, sockets: [SocketInfo])] = []
+    /// known to be received, oldest first (`RightsMessage`).
+    var rightsSent: [RightsMessage] = []
     /// The most messages `rightsSent` keeps (a peer never reading).
     static let rightsSentLimit = 1024
     /// The network namespace it was made in (as its process's
@@ -78,4 +79,14 @@ public final class SocketInfo {
         default: return SocketConstants.addressFamilies.name(family) ?? "SOCKET"
         }
     }
+}
+
+/// An SCM_RIGHTS message a traced process sent on a connected UNIX socket:
+/// where it waits (the peer's inode) and the sockets it carries (their
+/// `inFlight` counts them). `unsure`: a receive that takes no descriptors
+/// (a recv, a read) may have taken it, closing its references.
+struct RightsMessage {
+    let peer: UInt64
+    let sockets: [SocketInfo]
+    var unsure = false
 }

@@ -59,13 +59,24 @@ public struct SocketTracker {
         return info
     }
 
+    /// What a receive on a UNIX socket did with the SCM_RIGHTS messages
+    /// waiting for it.
+    public enum RightsTaken {
+        /// A message's descriptors taken in (a recvmsg with room).
+        case received([SocketInfo])
+        /// A message whose control data found no room (MSG_CTRUNC): the
+        /// references not taken in (those given) were closed by the kernel.
+        case cut(taken: [SocketInfo])
+        /// Data taken with no control buffer (a recv, a read): a message
+        /// with rights may have been taken, its references closed, or not.
+        case maybe
+    }
+
     /// Applies a finished call to the table; `received` is told of each
-    /// socket a recvmsg took in with SCM_RIGHTS, `took` of each recvmsg on
-    /// a UNIX socket that took in SCM_RIGHTS or found its control data
-    /// cut (MSG_CTRUNC): the receiving socket, the sockets taken in, and
-    /// whether some were dropped.
+    /// socket a recvmsg took in with SCM_RIGHTS, `took` of what each
+    /// receive on a UNIX socket did with the rights waiting for it.
     public func apply(_ call: SyscallInvocation, received: (SocketInfo) -> Void = { _ in },
-                      took: (SocketInfo, [SocketInfo], Bool) -> Void = { _, _, _ in }) {
+                      took: (SocketInfo, RightsTaken) -> Void = { _, _ in }) {
         guard let result = call.result else { return }
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
@@ -203,7 +214,7 @@ public struct SocketTracker {
             if !passed.isEmpty, let sender = socket(fd), sender.family == AddressFamily.unix, let inode = sender.inode,
                let peer = try? UnixSocketDiag(inode: UInt32(truncatingIfNeeded: inode)).peer, peer != 0 {
                 if sender.rightsSent.count >= SocketInfo.rightsSentLimit { sender.rightsSent.removeFirst() }
-                sender.rightsSent.append((UInt64(peer), passed))
+                sender.rightsSent.append(RightsMessage(peer: UInt64(peer), sockets: passed))
             }
         case .recvmsg, .recvmmsg, .recvmmsg_time64:
             // Descriptors received with SCM_RIGHTS are new numbers: forget what
@@ -218,19 +229,28 @@ public struct SocketTracker {
                 }
             }
             // Messages whose SCM_RIGHTS found no room (MSG_CTRUNC): the
-            // kernel closed the references they carried.
-            let cut = call.syscall == .recvmsg ? (controlTruncated(call) ? 1 : 0) : truncatedMessages(call)
-            if !taken.isEmpty || cut > 0, let receiver = socket(fd), receiver.family == AddressFamily.unix {
-                took(receiver, taken, cut > 0)
-                for _ in 1..<max(cut, 1) { took(receiver, [], true) }
+            // kernel closed the references they carried. A peek takes nothing.
+            let peek = a(call.syscall == .recvmsg ? 2 : 3) & UInt64(MSG_PEEK) != 0
+            let cut = peek ? 0 : call.syscall == .recvmsg ? (controlTruncated(call) ? 1 : 0) : truncatedMessages(call)
+            guard !peek, let receiver = table[fd]?.socket, receiver.family == AddressFamily.unix else { break }
+            if cut > 0 {
+                took(receiver, .cut(taken: taken))
+                for _ in 1..<cut { took(receiver, .cut(taken: [])) }
+            } else if !taken.isEmpty {
+                took(receiver, .received(taken))
+            } else if call.syscall != .recvmsg, result.value > 0 {
+                // recvmmsg's messages without a cut: rights taken in are not read.
+                took(receiver, .maybe)
             }
         case .recv, .recvfrom, .read, .readv:
             // No control buffer: a message's SCM_RIGHTS references are closed
-            // as it is taken in (counted as such when one waits: whether the
-            // data taken carried it is not read, and a reference no longer
-            // counted is said to be one the descriptors may not show).
-            if result.value > 0, let receiver = table[fd]?.socket, receiver.family == AddressFamily.unix {
-                took(receiver, [], true)
+            // as it is taken in; whether the data taken carried one is not
+            // read (audit 75 F1: a data-only message taken was counted as
+            // the rights message, the socket said released by an exit while
+            // that message still held it). A peek takes nothing.
+            let peek = (call.syscall == .recv || call.syscall == .recvfrom) && a(3) & UInt64(MSG_PEEK) != 0
+            if result.value > 0, !peek, let receiver = table[fd]?.socket, receiver.family == AddressFamily.unix {
+                took(receiver, .maybe)
             }
         default:
             break

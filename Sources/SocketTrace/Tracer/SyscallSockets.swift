@@ -62,9 +62,9 @@ extension Tracer {
 
     /// How many descriptors of the traced processes, other than `fd` of
     /// `process`, refer to `socket` (dup, fork and SCM_RIGHTS copies alike),
-    /// and references waiting in SCM_RIGHTS messages.
+    /// and references known to wait in SCM_RIGHTS messages.
     func otherReferences(to socket: SocketInfo, besides fd: Int32, in process: TracedProcess) -> Int {
-        references(to: socket) { table, number in table === process.table && number == fd }
+        references(to: socket, sure: true) { table, number in table === process.table && number == fd }
     }
 
     /// The references to `socket`: the traced processes' descriptors
@@ -75,14 +75,20 @@ extension Tracer {
     /// the FIN) is not known until they return.
     /// `closesInFlight: false` leaves those out: whether a process's end
     /// may release the socket (it does if they run first).
-    func references(to socket: SocketInfo, closesInFlight: Bool = true, excluding excluded: (DescriptorTable, Int32) -> Bool) -> Int {
+    /// `sure`: only the references known to be held (not those in
+    /// messages a receive may have taken, `inFlightUnsure`): what a close
+    /// says it left; without it, all that may be held: whether an exit
+    /// releases the socket.
+    func references(to socket: SocketInfo, closesInFlight: Bool = true, sure: Bool = false,
+                    excluding excluded: (DescriptorTable, Int32) -> Bool) -> Int {
         var tables: Set<ObjectIdentifier> = []
-        var flying: Set<ObjectIdentifier> = [ObjectIdentifier(socket)]
-        var count = socket.inFlight + (closesInFlight ? tasks.threads.values.filter { $0.closing?.isSame(as: socket) == true }.count : 0)
+        var seen: Set<ObjectIdentifier> = [ObjectIdentifier(socket)]
+        func flying(_ socket: SocketInfo) -> Int { socket.inFlight - (sure ? socket.inFlightUnsure : 0) }
+        var count = flying(socket) + (closesInFlight ? tasks.threads.values.filter { $0.closing?.isSame(as: socket) == true }.count : 0)
         for other in tasks.processes.values where tables.insert(ObjectIdentifier(other.table)).inserted {
             for (number, entry) in other.table.entries where socket.isSame(as: entry.socket) {
                 if !excluded(other.table, number) { count += 1 }
-                if flying.insert(ObjectIdentifier(entry.socket)).inserted { count += entry.socket.inFlight }
+                if seen.insert(ObjectIdentifier(entry.socket)).inserted { count += flying(entry.socket) }
             }
         }
         return count
@@ -101,29 +107,60 @@ extension Tracer {
         }
     }
 
-    /// A recvmsg on UNIX socket `receiver` took in SCM_RIGHTS (`taken`) or
-    /// found its control data cut: the oldest message waiting for it
-    /// (sent by a traced process) is gone, and the references it carried
-    /// that were not taken in were closed by the kernel (audit 73 M2: a
-    /// receive with no room for them, MSG_CTRUNC, still counted them).
-    func tookRights(_ receiver: SocketInfo, taken: [SocketInfo], truncated: Bool) {
-        guard let inode = receiver.inode else { return }
-        for process in tasks.processes.values {
-            for entry in process.table.entries.values {
-                guard let index = entry.socket.rightsSent.firstIndex(where: { $0.peer == inode }) else { continue }
-                let message = entry.socket.rightsSent.remove(at: index)
-                guard truncated else { return }
-                var arrived = taken.compactMap(\.inode)
-                for socket in message.sockets {
-                    if let at = arrived.firstIndex(where: { $0 == socket.inode }) {
-                        arrived.remove(at: at)
-                    } else {
-                        if socket.inFlight > 0 { socket.inFlight -= 1 }
-                        if let dropped = socket.inode { rightsDropped.append(dropped) }
-                    }
+    /// What a receive on UNIX socket `receiver` did with the SCM_RIGHTS
+    /// messages traced processes sent it (each sender's, oldest first: a
+    /// receive takes the oldest message still waiting).
+    /// - a message's descriptors taken in: that message is gone, and every
+    ///   one before it had been taken earlier (by receives that were not
+    ///   sure to have taken it), their references closed;
+    /// - a message cut (MSG_CTRUNC): when no receive before it may have
+    ///   taken one, it is the oldest waiting, its references not taken in
+    ///   closed by the kernel (audit 73 M2: still counted); else which one
+    ///   is not known;
+    /// - data taken with no control buffer: the oldest message not yet in
+    ///   doubt may have been taken, its references closed, or not (audit
+    ///   75 F1: taken as dropped, a socket that message held was said
+    ///   released by an exit). Such references are counted as possibly
+    ///   held (`inFlightUnsure`): not said to be held, nor gone.
+    func tookRights(_ receiver: SocketInfo, _ what: SocketTracker.RightsTaken) {
+        guard let inode = receiver.inode,
+              let sender = tasks.processes.values.lazy.flatMap({ $0.table.entries.values.map(\.socket) })
+                .first(where: { $0.rightsSent.contains { $0.peer == inode } }) else { return }
+        let waiting = sender.rightsSent.indices.filter { sender.rightsSent[$0].peer == inode }
+        /// Removes the message at `index`: its sockets but those `taken` in
+        /// (counted off by `receivedInFlight`) no longer in flight;
+        /// `dropped`: known closed by this receive (`rightsDropped`).
+        func gone(_ index: Int, taken: [SocketInfo], dropped: Bool) {
+            let message = sender.rightsSent.remove(at: index)
+            var arrived = taken.compactMap(\.inode)
+            for socket in message.sockets {
+                if message.unsure, socket.inFlightUnsure > 0 { socket.inFlightUnsure -= 1 }
+                if let at = arrived.firstIndex(where: { $0 == socket.inode }) {
+                    arrived.remove(at: at)
+                } else {
+                    if socket.inFlight > 0 { socket.inFlight -= 1 }
+                    if dropped, let closed = socket.inode { rightsDropped.append(closed) }
                 }
-                return
             }
+        }
+        func doubt() {
+            guard let index = waiting.first(where: { !sender.rightsSent[$0].unsure }) else { return }
+            sender.rightsSent[index].unsure = true
+            for socket in sender.rightsSent[index].sockets { socket.inFlightUnsure += 1 }
+        }
+        switch what {
+        case let .received(taken):
+            let inodes = Set(taken.compactMap(\.inode))
+            guard let at = waiting.first(where: { sender.rightsSent[$0].sockets.contains { $0.inode.map(inodes.contains) == true } }) else { return }
+            // Those before it were taken earlier, without room for their descriptors.
+            let before = waiting.filter { $0 < at }
+            for index in before.reversed() { gone(index, taken: [], dropped: false) }
+            gone(at - before.count, taken: taken, dropped: false)
+        case let .cut(taken):
+            guard let first = waiting.first else { return }
+            if sender.rightsSent[first].unsure { doubt() } else { gone(first, taken: taken, dropped: true) }
+        case .maybe:
+            doubt()
         }
     }
 
