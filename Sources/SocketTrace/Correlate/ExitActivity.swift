@@ -59,8 +59,13 @@ extension KernelCorrelator {
                 if let releasing { releases[releasing, default: []].append(index) }
             }
             for (socket, indices) in releases {
+                // Those for its state when the model has some (a listener's
+                // release is tcp_close_listener's, whatever else its frames
+                // fit); else all that fit its family (a v4-mapped IPv6
+                // socket's reset leaves through IPv4's output: audit 75 m3).
                 let fitting = bySocket[socket].operations
-                var narrowest = fitting.filter { $0.sockets.specificity == fitting.first?.sockets.specificity }
+                let stated = fitting.filter { $0.sockets.specificity >= SocketKind.stateSpecificity }
+                var narrowest = stated.isEmpty ? fitting : stated.filter { $0.sockets.specificity == stated.first?.sockets.specificity }
                 if let whole = operation, let index = narrowest.firstIndex(where: { $0.name == whole.name }) {
                     narrowest.insert(narrowest.remove(at: index), at: 0)
                 }

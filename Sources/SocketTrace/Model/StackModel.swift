@@ -86,6 +86,10 @@ public enum SocketKind: String, Sendable, Codable {
         }
     }
 
+    /// The specificity of the selectors that pick sockets by their state
+    /// (a listener, a connected socket …), not only their family and type.
+    static let stateSpecificity = 4
+
     /// How narrowly it picks sockets: the narrowest matching operation wins.
     var specificity: Int {
         switch self {
