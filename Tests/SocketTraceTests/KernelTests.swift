@@ -1025,6 +1025,32 @@ struct KernelTests {
         #expect(sender.releasedSockets?.contains { $0.protocolLabel == "UDP" } != true, "\(sender.releasedSockets ?? [])")
     }
 
+    @Test("an exit releasing a socket held besides only by an SCM_RIGHTS message a recv may have taken says it perhaps released it, after the sender's end too (audit 76 F1)")
+    func exitPerhapsReleasesASocketInDoubt() throws {
+        let script = """
+            import array, os, socket, time
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            x = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            child = os.fork()
+            if child == 0:
+                left.close(); time.sleep(0.3); right.recv(1); time.sleep(0.2); os._exit(0)
+            right.close()
+            left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))])
+            time.sleep(0.1); os._exit(0)
+            """
+        let trace = try tracePython(script, name: "rights-doubt-exit")
+        let exits = try ends(trace)
+        try #require(exits.count == 2, "\(exits)")
+        // The child, last: its inherited copy of x is the last descriptor; the message may have been taken by its recv.
+        let child = try #require(exits.last)
+        let perhaps = child.perhapsReleasedSockets ?? []
+        #expect(perhaps.count == 1 && perhaps.first?.peer != nil, "\(perhaps) \(child.releasedSockets ?? [])")
+        #expect(child.releasedSockets?.contains { $0.inode == perhaps.first?.inode } != true)
+        let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
+        #expect(text.contains("; perhaps also ") && text.contains("held besides only by SCM_RIGHTS messages"), "\(text)")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

@@ -63,7 +63,8 @@ public final class AttributionStage {
             for sample in events.sorted(by: { $0.time < $1.time }) { sink.handle(.kernelEvent(sample)) }
         case let .processEnded(event, samples):
             var event = event
-            event.exitKernel = correlator.exitActivity(samples: samples, released: event.releasedSockets ?? [], tid: event.tid)
+            event.exitKernel = correlator.exitActivity(samples: samples, released: event.releasedSockets ?? [], tid: event.tid,
+                                                       perhaps: event.perhapsReleasedSockets ?? [])
             sink.handle(.process(event))
             for sample in correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
         }

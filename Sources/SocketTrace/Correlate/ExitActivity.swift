@@ -11,7 +11,9 @@ extension KernelCorrelator {
     /// packets attributed (one released socket: its flow), each chain
     /// aligned with the close operation among those the released sockets
     /// fit that explains it best.
-    public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32) -> KernelActivity {
+    /// `perhaps`: sockets it may release (`ProcessEvent.perhapsReleasedSockets`).
+    public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32,
+                             perhaps: [SocketSnapshot] = []) -> KernelActivity {
         // Files freed at the exit are no close's release (`FileRelease`).
         let samples = keepingOwnFileFree(samples, in: nil)
         var candidates: [StackOperation] = []
@@ -19,7 +21,7 @@ extension KernelCorrelator {
         var own: [String?] = []
         // Each released socket's operations, for the samples that name it.
         var bySocket: [(socket: SocketSnapshot, operations: [StackOperation])] = []
-        for snapshot in released {
+        for snapshot in released + perhaps {
             // A connection the kernel closed before the exit (a reset): its release sends nothing.
             let socket = connectionStates.asKernelLeftIt(snapshot, before: samples.first?.time ?? .now()).socket ?? snapshot
             let fitting = model?.exitOperations(socket: socket) ?? []
@@ -32,8 +34,9 @@ extension KernelCorrelator {
         connectionStates.record(samples)
         // Several sockets released: which one a packet on the exit's path is
         // (a listener's release may reset connections not yet accepted) is not read.
-        let attributed = attributeFlows(samples, socket: released.count == 1 ? released.first : nil, by: "the exit of \(tid)",
-                                        noSocket: "the exit released \(released.count) sockets, and which one's packet this is is not read")
+        let count = "\(released.count) socket\(released.count == 1 ? "" : "s")" + (perhaps.isEmpty ? "" : " and perhaps \(perhaps.count) more")
+        let attributed = attributeFlows(samples, socket: released.count == 1 && perhaps.isEmpty ? released.first : nil, by: "the exit of \(tid)",
+                                        noSocket: "the exit released \(count), and which one's packet this is is not read")
         otherFlows += attributed.others
         let mine = attributed.kept
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }

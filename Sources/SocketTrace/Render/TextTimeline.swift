@@ -292,10 +292,18 @@ public final class TextTimeline: TraceSink {
     /// exit's frames, do_exit → task_work_run → __fput → …, aligned with
     /// the close operation); without a capture, that it is not observed.
     func releaseLines(_ event: ProcessEvent) {
-        guard let released = event.releasedSockets else { return }
-        let sockets = released.map { socket in
-            "\(socket.fd)<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
-        }.joined(separator: ", ")
+        guard event.releasedSockets != nil || event.perhapsReleasedSockets != nil else { return }
+        func named(_ sockets: [SocketSnapshot]) -> String {
+            sockets.map { socket in
+                "\(socket.fd)<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
+            }.joined(separator: ", ")
+        }
+        // Sockets held besides only by SCM_RIGHTS references a receive may
+        // have closed: perhaps released here, said so (audit 76 F1).
+        let perhaps = event.perhapsReleasedSockets.map {
+            "perhaps also " + named($0) + " (held besides only by SCM_RIGHTS messages a receive with no room for their descriptors may have taken)"
+        }
+        let sockets = [event.releasedSockets.map(named), perhaps].compactMap { $0 }.joined(separator: "; ")
         guard let activity = event.exitKernel else {
             // Files older than 1.13 give no reason: the kernel stops sampling an exiting task's own events before its files go.
             let why = event.exitNotObserved ?? "the kernel detaches an exiting task's perf events before it lets go of its files"

@@ -25,11 +25,6 @@ public final class SocketInfo {
     /// without room for them (no control buffer: the kernel then closes
     /// them), which are not known to be held any more.
     public var inFlightUnsure = 0
-    /// On a UNIX socket: the SCM_RIGHTS messages sent on it and not yet
-    /// known to be received, oldest first (`RightsMessage`).
-    var rightsSent: [RightsMessage] = []
-    /// The most messages `rightsSent` keeps (a peer never reading).
-    static let rightsSentLimit = 1024
     /// The network namespace it was made in (as its process's
     /// /proc/PID/ns/net), when read: the same address in two namespaces
     /// is two endpoints.
@@ -81,12 +76,13 @@ public final class SocketInfo {
     }
 }
 
-/// An SCM_RIGHTS message a traced process sent on a connected UNIX socket:
-/// where it waits (the peer's inode) and the sockets it carries (their
-/// `inFlight` counts them). `unsure`: a receive that takes no descriptors
-/// (a recv, a read) may have taken it, closing its references.
+/// An SCM_RIGHTS message a traced process sent on a connected UNIX socket,
+/// waiting at its peer: the sockets it carries (their `inFlight` counts
+/// them). `unsure`: a receive that takes no descriptors (a recv, a read)
+/// may have taken it, closing its references.
 struct RightsMessage {
-    let peer: UInt64
     let sockets: [SocketInfo]
     var unsure = false
+    /// The most messages kept waiting for one socket (a peer never reading).
+    static let waitingLimit = 1024
 }

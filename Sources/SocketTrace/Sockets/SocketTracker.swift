@@ -75,8 +75,11 @@ public struct SocketTracker {
     /// Applies a finished call to the table; `received` is told of each
     /// socket a recvmsg took in with SCM_RIGHTS, `took` of what each
     /// receive on a UNIX socket did with the rights waiting for it.
+    /// `sent`: each SCM_RIGHTS message sent on a connected UNIX socket, with
+    /// its peer's inode (where it waits) and the sockets it carries.
     public func apply(_ call: SyscallInvocation, received: (SocketInfo) -> Void = { _ in },
-                      took: (SocketInfo, RightsTaken) -> Void = { _, _ in }) {
+                      took: (SocketInfo, RightsTaken) -> Void = { _, _ in },
+                      sent: (UInt64, [SocketInfo]) -> Void = { _, _ in }) {
         guard let result = call.result else { return }
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
@@ -213,8 +216,7 @@ public struct SocketTracker {
             // Where the message waits: the peer of a connected UNIX socket.
             if !passed.isEmpty, let sender = socket(fd), sender.family == AddressFamily.unix, let inode = sender.inode,
                let peer = try? UnixSocketDiag(inode: UInt32(truncatingIfNeeded: inode)).peer, peer != 0 {
-                if sender.rightsSent.count >= SocketInfo.rightsSentLimit { sender.rightsSent.removeFirst() }
-                sender.rightsSent.append(RightsMessage(peer: UInt64(peer), sockets: passed))
+                sent(UInt64(peer), passed)
             }
         case .recvmsg, .recvmmsg, .recvmmsg_time64:
             // Descriptors received with SCM_RIGHTS are new numbers: forget what

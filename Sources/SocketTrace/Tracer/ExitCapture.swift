@@ -75,7 +75,7 @@ extension Tracer {
     /// exit was captured is written with what the capture saw, at output time.
     func processEndedEvent(_ event: ProcessEvent, process: TracedProcess) {
         var event = event
-        if event.releasedSockets != nil {
+        if event.releasedSockets != nil || event.perhapsReleasedSockets != nil {
             if process.exitCaptured {
                 event.exitCaptureOpened = process.exitCaptureOpenedBy.map { "when \($0) let go of the last other reference" } ?? "at the exit stop"
             } else {

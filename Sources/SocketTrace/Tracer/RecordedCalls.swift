@@ -205,7 +205,7 @@ extension Tracer {
         let entered = call
         call.exitTime = record.exitTime
         call.result = SyscallResult(rval: record.result, isError: (-4095 ... -1).contains(record.result))
-        tracker.apply(call, received: receivedInFlight, took: tookRights)
+        tracker.apply(call, received: receivedInFlight, took: tookRights, sent: sentRights)
         decodeShownExit(&call, context, tracker: tracker, memory: memory)
         watchPorts(of: call.socket, tid: call.tid)
         let interrupted = call.result.map { $0.failed && HeldCall.restartErrnos.contains($0.errno ?? 0) } ?? false

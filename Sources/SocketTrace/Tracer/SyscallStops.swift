@@ -223,7 +223,7 @@ extension Tracer {
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
         rightsDropped = []
-        tracker.apply(call, received: receivedInFlight, took: tookRights)
+        tracker.apply(call, received: receivedInFlight, took: tookRights, sent: sentRights)
         if !rightsDropped.isEmpty { call.rightsDropped = rightsDropped }
         guard thread.currentShown else { return memory }
         if call.socket == nil, let socket = thread.socketAtEntry, call.result?.errno != EBADF {

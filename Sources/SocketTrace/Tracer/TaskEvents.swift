@@ -128,6 +128,7 @@ extension Tracer {
             return
         }
         event.releasedSockets = releasedAtExit(thread.process)
+        event.perhapsReleasedSockets = perhapsReleasedAtExit(thread.process)
         processEndedEvent(event, process: thread.process)
     }
 }

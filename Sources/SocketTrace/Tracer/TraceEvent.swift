@@ -52,6 +52,10 @@ public struct ProcessEvent: Sendable, Codable {
     /// At a process's end (format 1.7): the sockets it releases (no other
     /// traced process holds them).
     public var releasedSockets: [SocketSnapshot]?
+    /// The sockets it may release (format 1.23): held besides only by
+    /// SCM_RIGHTS references a receive without room for them may have
+    /// closed (`SocketInfo.inFlightUnsure`). Not said released, nor not.
+    public var perhapsReleasedSockets: [SocketSnapshot]?
     /// What that release did in the kernel (format 1.9): the samples taken
     /// on the exiting threads from their exit stop on (`ExitCaptureSource`:
     /// the kernel detaches a task's own perf events before its exit lets go

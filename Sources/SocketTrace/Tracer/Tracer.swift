@@ -46,6 +46,9 @@ public final class Tracer {
     /// The sockets whose SCM_RIGHTS references the call being applied
     /// dropped (`tookRights`), for its `rightsDropped`.
     var rightsDropped: [UInt64] = []
+    /// SCM_RIGHTS messages traced processes sent, by the inode of the
+    /// socket they wait at, oldest first (kept past their senders' ends).
+    var rightsWaiting: [UInt64: [RightsMessage]] = [:]
     /// The recorder when reads and writes run without a stop.
     var recordedCalls: DataCallCapture? { dataCalls?.recordsData == true ? dataCalls : nil }
     /// No stop since the idle loop last judged samples stray (`nextStop`).
