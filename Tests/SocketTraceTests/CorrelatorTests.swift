@@ -509,6 +509,19 @@ extension CorrelatorTests {
         first.tcpState = nil
         #expect(states.asKernelLeftIt(first, before: MonotonicTime(nanoseconds: 2_000)).closedBy?.time == MonotonicTime(nanoseconds: 100))
     }
+
+    @Test("an exit that sampled nothing names an operation only when it is every released socket's own (audit 24: a UDP and a UNIX socket's release beside a TCP one's were named as the TCP one's)")
+    func exitWithoutSamplesNamesNoMixedOperation() throws {
+        let model = try ModelParser.load(directory: TestSupport.packageRoot.appendingPathComponent("Probes").path)
+        let correlator = KernelCorrelator(model: model, symbols: nil)
+        let tcp = SocketSnapshot(fd: 3, family: 2, type: 1, protocolLabel: "TCP", local: nil, peer: nil, state: .created)
+        let udp = SocketSnapshot(fd: 4, family: 2, type: 2, protocolLabel: "UDP", local: SocketEndpoint(text: "127.0.0.1:40001"), peer: nil,
+                                 state: .bound)
+        let unix = SocketSnapshot(fd: 5, family: 1, type: 1, protocolLabel: "UNIX-STREAM", local: nil, peer: nil, state: .connected)
+        #expect(correlator.exitActivity(samples: [], released: [tcp, udp, unix], tid: 1).operation == nil)
+        let alone = correlator.exitActivity(samples: [], released: [tcp], tid: 1)
+        #expect(alone.operation == model.exitOperations(socket: tcp).first?.name && alone.operation != nil, "\(alone.operation ?? "none")")
+    }
 }
 
 @Suite struct FunctionTimeTests {

@@ -17,16 +17,13 @@ extension KernelCorrelator {
         // Files freed at the exit are no close's release (`FileRelease`).
         let samples = keepingOwnFileFree(samples, in: nil)
         var candidates: [StackOperation] = []
-        // Each released socket's own operation (nil: the model has none for it).
-        var own: [String?] = []
-        // Each released socket's operations, for the samples that name it.
+        // Each released socket's operations, narrowest first, for the samples that name it.
         var bySocket: [(socket: SocketSnapshot, operations: [StackOperation])] = []
         for snapshot in released + perhaps {
             // A connection the kernel closed before the exit (a reset): its release sends nothing.
             let socket = connectionStates.asKernelLeftIt(snapshot, before: samples.first?.time ?? .now()).socket ?? snapshot
             let fitting = model?.exitOperations(socket: socket) ?? []
             bySocket.append((socket, fitting))
-            own.append(fitting.first?.name)
             for operation in fitting where !candidates.contains(where: { $0.name == operation.name }) {
                 candidates.append(operation)
             }
@@ -78,6 +75,11 @@ extension KernelCorrelator {
             }
             if Set(perSample.map { $0?.name }).count > 1 { operation = nil }
         }
+        // Nothing sampled: one operation is said for the exit only when it
+        // is every released socket's own (audit 24: a UDP, a raw and a UNIX
+        // socket's release were labelled tcp_close_unconnected, a TCP
+        // socket's beside them; 9401276 had dropped this rule).
+        if chains.isEmpty && Set(bySocket.map { $0.operations.first?.name }).count > 1 { operation = nil }
         var alignments: [ChainAlignment] = []
         for (sample, sampleOperation) in zip(chains, perSample) {
             for var alignment in align(sample.frames, operation: sampleOperation, entry: Self.exitEntry, family: sample.pathFamily) {
