@@ -156,3 +156,13 @@ public struct MissedFunction: Sendable, Codable, Equatable {
     /// Whether its kprobe was in place, so that not being hit means it did not run.
     public var wasProbed: Bool { reason.hasPrefix("probed") }
 }
+
+extension KernelActivity {
+    /// `sample`'s alignment that `fits`: its own first (two samples with
+    /// the same frames may be of different operations: an exit releasing a
+    /// listener and a connection, audit 73 M1), else any that fits (an
+    /// alignment need not name its sample).
+    func alignment(of sample: KernelSample, where fits: (ChainAlignment) -> Bool) -> ChainAlignment? {
+        alignments.first { $0.sample == sample.heading && fits($0) } ?? alignments.first(where: fits)
+    }
+}

@@ -118,19 +118,14 @@ public struct KernelComparison: Sendable, Codable {
                 var operation = title ?? activity.operation ?? "(no operation)"
                 // A syscall's own frames under the operation they were aligned with (the handshake's
                 // last ACK under tcp_connect_ack, its SYN under tcp_connect: audit 6).
-                // The sample's own alignment first (two samples with the same
-                // frames may be of different operations: audit 73 M1), then by frames.
-                func aligned(_ fits: (ChainAlignment) -> Bool) -> ChainAlignment? {
-                    activity.alignments.first { $0.sample == sample.heading && fits($0) } ?? activity.alignments.first(where: fits)
-                }
                 if sample.role == .chain, let syscall = parts?.syscall, !syscall.isEmpty,
-                   let own = aligned({ $0.observed == syscall && $0.isSyscallPart && $0.countsTheSample }) {
+                   let own = activity.alignment(of: sample, where: { $0.observed == syscall && $0.isSyscallPart && $0.countsTheSample }) {
                     operation = (title == nil ? "" : "exit ") + own.operation
                 }
                 if let softirq = parts?.softirq, !softirq.isEmpty {
                     // An event's stack is not aligned (probes.conf's role): it is no unmodelled chain.
                     operation = sample.role != .chain ? "(event in softirq work)"
-                        : aligned { $0.observed == softirq && $0.countsTheSample }?.operation ?? "(unmodelled softirq)"
+                        : activity.alignment(of: sample) { $0.observed == softirq && $0.countsTheSample }?.operation ?? "(unmodelled softirq)"
                 }
                 let clock = call.map { $0.recordedByKernel ? "kernel" : "tracer" }
                 let key = operation + "|" + sample.tracepoint + "|" + (clock ?? "")

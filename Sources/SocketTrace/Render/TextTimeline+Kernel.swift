@@ -196,16 +196,10 @@ extension TextTimeline {
     func stackLines(_ sample: KernelSample, count: Int, activity: KernelActivity, userChain: [String], outsideCalls: Bool = false,
                     entry: String = "syscall", flows: [String] = [], distinctFlows: Int = 0) {
         let (parts, names) = self.parts(of: sample)
-        // The sample's own alignment first: two samples with the same
-        // frames may be of different operations (an exit releasing a
-        // listener and a connection, audit 73 M1); then by the frames alone.
-        func own(_ fits: (ChainAlignment) -> Bool) -> ChainAlignment? {
-            activity.alignments.first { $0.sample == sample.heading && fits($0) } ?? activity.alignments.first(where: fits)
-        }
-        let syscallAlignment = own { $0.observed == names.syscall && $0.isSyscallPart }
+        let syscallAlignment = activity.alignment(of: sample) { $0.observed == names.syscall && $0.isSyscallPart }
         // Format 1.2 files give no context: a part is told by its frames alone.
         let softirqAlignment = names.softirq.isEmpty ? nil
-            : own { $0.observed == names.softirq && ($0.context == nil || !$0.isSyscallPart) }
+            : activity.alignment(of: sample) { $0.observed == names.softirq && ($0.context == nil || !$0.isSyscallPart) }
         let kind = parts.softirqKind.map { "softirq \($0)" } ?? "softirq"
         var head = "↳ at \(sample.heading)"
         if count > 1 { head += " (×\(count))" }

@@ -283,46 +283,43 @@ public struct SocketTracker {
         return SocketEndpoint(sockaddr: bytes)
     }
 
+    /// The decoder of the message headers `call` names, in this memory.
+    func messages(of call: SyscallInvocation) -> MessageDecoder {
+        MessageDecoder(DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions()))
+    }
+
     /// The descriptor numbers a recvmsg delivered in SCM_RIGHTS messages.
     func receivedDescriptors(_ call: SyscallInvocation) -> [Int32] {
         guard call.syscall == .recvmsg, call.result?.failed == false else { return [] }
-        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
-        return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))
+        return messages(of: call).passedDescriptors(inHeaderAt: call.argument(1))
     }
 
-    /// Whether a recvmsg's control data was cut (MSG_CTRUNC in the
-    /// msghdr's msg_flags): SCM_RIGHTS references it had no room for were
-    /// closed by the kernel.
+    /// Whether a recvmsg's control data was cut (`MessageHeader.controlCut`).
     func controlTruncated(_ call: SyscallInvocation) -> Bool {
-        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
-        return MessageDecoder(context).readHeader(call.argument(1)).map { $0.flags & UInt32(MSG_CTRUNC) != 0 } ?? false
+        messages(of: call).readHeader(call.argument(1)).map(\.controlCut) ?? false
     }
 
     /// How many of the messages a recvmmsg took found their control data
-    /// cut (MSG_CTRUNC in each `struct mmsghdr`'s msg_flags).
+    /// cut (in each `struct mmsghdr`'s msg_flags).
     func truncatedMessages(_ call: SyscallInvocation) -> Int {
         guard call.syscall == .recvmmsg || call.syscall == .recvmmsg_time64, let taken = call.result?.value, taken > 0 else { return 0 }
-        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
-        let decoder = MessageDecoder(context)
+        let decoder = messages(of: call)
         // A msghdr and its msg_len, padded to the word.
         let stride = UInt64(decoder.headerSize + (call.architecture == .i386 ? 4 : 8))
         return (0..<UInt64(min(taken, 1024))).filter { index in
-            decoder.readHeader(call.argument(1) + index * stride).map { $0.flags & UInt32(MSG_CTRUNC) != 0 } ?? false
+            decoder.readHeader(call.argument(1) + index * stride).map(\.controlCut) ?? false
         }.count
     }
 
     /// Whether a sendmsg about to run passes descriptors (read at its entry).
     func passesDescriptors(_ call: SyscallInvocation) -> Bool {
-        guard call.syscall == .sendmsg else { return false }
-        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
-        return !MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1)).isEmpty
+        call.syscall == .sendmsg && !messages(of: call).passedDescriptors(inHeaderAt: call.argument(1)).isEmpty
     }
 
     /// The descriptor numbers a sendmsg passed in SCM_RIGHTS messages.
     func passedDescriptors(_ call: SyscallInvocation) -> [Int32] {
         guard call.syscall == .sendmsg, call.result?.failed == false else { return [] }
-        let context = DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions())
-        return MessageDecoder(context).passedDescriptors(inHeaderAt: call.argument(1))
+        return messages(of: call).passedDescriptors(inHeaderAt: call.argument(1))
     }
 
     /// Errors a data call returns once the kernel has closed the connection

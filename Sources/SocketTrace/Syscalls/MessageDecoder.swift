@@ -1,3 +1,5 @@
+import Glibc
+
 /// Decodes the vectors of the message calls: `struct iovec` arrays,
 /// `struct msghdr` with its control messages, and `struct mmsghdr` arrays, in
 /// the layout of the tracee's architecture.
@@ -17,6 +19,10 @@ public struct MessageDecoder {
         var control: UInt64
         var controlLength: UInt64
         var flags: UInt32
+
+        /// Whether the control data was cut (MSG_CTRUNC): SCM_RIGHTS
+        /// references there was no room for were closed by the kernel.
+        var controlCut: Bool { flags & UInt32(MSG_CTRUNC) != 0 }
     }
 
     var headerSize: Int { word == 8 ? 56 : 28 }
