@@ -837,11 +837,18 @@ struct KernelTests {
             client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
             # The recv blocks in the kernel (SO_RCVTIMEO, not Python's poll) for 0.3 s.
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 300000))
+            tids = []
+            def waiting():
+                # In recvfrom (45), asleep in the kernel (not at the tracer's entry stop).
+                if not tids: return False
+                task = f"/proc/self/task/{tids[0]}/"
+                return open(task + "syscall").read().split()[0] == "45" and open(task + "stat").read().rsplit(")", 1)[1].split()[0] == "S"
             def reader():
+                tids.append(threading.get_native_id())
                 try: client.recv(10)
                 except OSError: pass
             thread = threading.Thread(target=reader); thread.start()
-            time.sleep(0.1)
+            while not waiting(): time.sleep(0.01)
             os.close(client.fileno())
             thread.join(); client.detach()
             server.recv(10); server.close(); listener.close()
@@ -924,9 +931,12 @@ struct KernelTests {
                 try: receiver.recv(10)
                 except OSError: pass
             thread = threading.Thread(target=reader); thread.start()
-            # Closed only once the reader waits in recvfrom (45).
-            while not tids or open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] != "45":
-                time.sleep(0.01)
+            # Closed only once the reader waits in recvfrom (45), asleep in the kernel (not at the tracer's entry stop).
+            def waiting():
+                if not tids: return False
+                task = f"/proc/self/task/{tids[0]}/"
+                return open(task + "syscall").read().split()[0] == "45" and open(task + "stat").read().rsplit(")", 1)[1].split()[0] == "S"
+            while not waiting(): time.sleep(0.01)
             os.close(receiver.fileno())
             thread.join(); receiver.detach()
             """
@@ -999,7 +1009,7 @@ struct KernelTests {
                 "\(release.map { $0.inTracedTask ?? "-" })")
     }
 
-    @Test("a socket passed in an SCM_RIGHTS message still queued is not released by the sender's exit, though the receiver took a data-only message before it with recv (audit 75 F1)")
+    @Test("a socket passed in an SCM_RIGHTS message still queued is not released by the sender's exit, nor perhaps, though the receiver took a data-only message before it with recv (audit 75 F1, audit 77 M2)")
     func rightsMessageQueuedPastADataOnlyReceive() throws {
         let script = """
             import array, os, socket, time
@@ -1023,32 +1033,128 @@ struct KernelTests {
         // The sender exits first (at 0.4 s), the message holding its UDP socket still queued.
         let sender = try #require(exits.first)
         #expect(sender.releasedSockets?.contains { $0.protocolLabel == "UDP" } != true, "\(sender.releasedSockets ?? [])")
+        // Nor perhaps: the recv took "d", not the rights message's "x" (audit 77 M2).
+        #expect(sender.perhapsReleasedSockets == nil, "\(sender.perhapsReleasedSockets ?? [])")
     }
 
-    @Test("an exit releasing a socket held besides only by an SCM_RIGHTS message a recv may have taken says it perhaps released it, after the sender's end too (audit 76 F1)")
+    @Test("an exit releasing a socket held besides only by an SCM_RIGHTS message a recv may have taken says it perhaps released it, after the sender's end too; the receiving socket's later release perhaps releases it (audit 76 F1, audit 77 F2)")
     func exitPerhapsReleasesASocketInDoubt() throws {
         let script = """
             import array, os, socket, time
             left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
             x = socket.create_connection(l.getsockname()); s, _ = l.accept()
-            child = os.fork()
-            if child == 0:
+            receiver = os.fork()
+            if receiver == 0:
                 left.close(); time.sleep(0.3); right.recv(1); time.sleep(0.2); os._exit(0)
-            right.close()
-            left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))])
-            time.sleep(0.1); os._exit(0)
+            sender = os.fork()
+            if sender == 0:
+                left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))])
+                os._exit(0)
+            x.close(); left.close()
+            os.waitpid(sender, 0); os.waitpid(receiver, 0); time.sleep(0.1)
+            os._exit(0)
             """
         let trace = try tracePython(script, name: "rights-doubt-exit")
         let exits = try ends(trace)
-        try #require(exits.count == 2, "\(exits)")
-        // The child, last: its inherited copy of x is the last descriptor; the message may have been taken by its recv.
-        let child = try #require(exits.last)
-        let perhaps = child.perhapsReleasedSockets ?? []
-        #expect(perhaps.count == 1 && perhaps.first?.peer != nil, "\(perhaps) \(child.releasedSockets ?? [])")
-        #expect(child.releasedSockets?.contains { $0.inode == perhaps.first?.inode } != true)
+        try #require(exits.count == 3, "\(exits)")
+        // The receiver, second: its inherited copy of x is the last descriptor; the message may have been taken by its recv.
+        let receiver = exits[1]
+        let perhaps = receiver.perhapsReleasedSockets ?? []
+        #expect(perhaps.count == 1 && perhaps.first?.peer != nil, "\(perhaps) \(receiver.releasedSockets ?? [])")
+        #expect(receiver.releasedSockets?.contains { $0.inode == perhaps.first?.inode } != true)
+        // The parent, last, holds the receiving socket: its release drops the message if it still waited, releasing x then.
+        let parent = try #require(exits.last)
+        let carried = parent.releasedInMessages ?? []
+        #expect(carried.count == 1 && carried.allSatisfy { $0.perhapsEarlier && $0.socket.inode == perhaps.first?.inode }, "\(carried)")
         let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
-        #expect(text.contains("; perhaps also ") && text.contains("held besides only by SCM_RIGHTS messages"), "\(text)")
+        #expect(text.contains("; perhaps also ") && text.contains("held besides only by SCM_RIGHTS messages")
+                && text.contains("unless a receive with no room for its descriptors took that message earlier"), "\(text)")
+    }
+
+    @Test("a UNIX socket's release drops the SCM_RIGHTS messages waiting at it: a receiver's exit leaves the sender's exit the socket's last holder, and an exit releasing the receiving socket releases the socket its queue alone held, under that socket's own operation (audit 77 F1, F2)")
+    func releasedReceiverDropsItsWaitingMessages() throws {
+        // F1: the receiver exits with the message queued; the sender's exit then holds the last reference.
+        let first = """
+            import array, os, socket, time
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            x = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            if os.fork() == 0:
+                left.close(); time.sleep(0.2); os._exit(0)
+            right.close()
+            left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))])
+            time.sleep(0.5); os._exit(0)
+            """
+        let exits = try ends(try tracePython(first, name: "rights-receiver-exit"))
+        try #require(exits.count == 2, "\(exits)")
+        let sender = try #require(exits.last)
+        // Its two connections' ends, x among them: the message holding x went with the receiver.
+        #expect(sender.releasedSockets?.filter { $0.protocolLabel == "TCP" && $0.peer != nil }.count == 2 && sender.perhapsReleasedSockets == nil,
+                "\(sender.releasedSockets ?? [])")
+        // F2: the receiving socket itself is released by the receiver's exit, the
+        // message holding the connection's last reference still queued at it.
+        let second = """
+            import array, os, socket, time
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            x = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            if os.fork() == 0:
+                left.close(); l.close(); s.close(); x.close(); time.sleep(0.3); os._exit(0)
+            right.close()
+            left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))])
+            x.close(); time.sleep(0.6)
+            s.recv(1); s.close(); l.close()
+            """
+        let trace = try tracePython(second, name: "rights-receiving-socket-exit")
+        let ends = try ends(trace)
+        let receiver = try #require(ends.first { $0.pid != ends.last?.pid }, "\(ends)")
+        let carried = receiver.releasedInMessages ?? []
+        let waitingAt = try #require(receiver.releasedSockets?.first { $0.family == UInt64(AF_UNIX) }, "\(receiver.releasedSockets ?? [])")
+        #expect(carried.count == 1 && carried.allSatisfy { $0.socket.protocolLabel == "TCP" && $0.socket.peer != nil && !$0.perhapsEarlier
+            && $0.waitingAt == waitingAt.fd }, "\(carried) \(receiver.releasedSockets ?? [])")
+        // Its FIN under its own operation, not the UNIX socket's.
+        let exitKernel = try #require(receiver.exitKernel)
+        let states = exitKernel.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }
+        let operation = { (sample: KernelSample) in exitKernel.alignment(of: sample, where: { _ in true })?.operation ?? "none" }
+        #expect(!states.isEmpty && states.allSatisfy { operation($0) == "tcp_close" }, "\(states.map(operation))")
+        let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
+        #expect(text.contains("; with them <TCP ") && text.contains("in an SCM_RIGHTS message waiting at \(waitingAt.fd)<UNIX"), "\(text)")
+    }
+
+    @Test("a close of a UNIX socket's last reference drops the SCM_RIGHTS messages waiting at it: a socket they alone held is released with it (its file's free linked), and a later close of one they held says no other reference (audit 77 M1, m2)")
+    func closedReceiverDropsItsWaitingMessages() throws {
+        let script = """
+            import array, socket
+            def passed(left):
+                f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); f.bind(("127.0.0.1", 0))
+                left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
+                return f
+            # The receiving socket closed first: the message goes, the later close is the last reference.
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            f = passed(left); right.close(); f.close(); left.close()
+            # The passed socket closed first: the message holds its last reference, released with the receiving socket.
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            g = passed(left); g.close(); right.close(); left.close()
+            """
+        let (calls, events) = try tracePythonCalls(script, name: "rights-receiver-close")
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.isUDP == true }
+        try #require(closes.count == 2, "\(closes.map(\.entryText))")
+        #expect(closes[0].socket?.otherReferences == 0 && closes[0].kernel?.operation == "udp_close" && closes[0].kernel?.fileRelease == nil,
+                "\(String(describing: closes[0].socket?.otherReferences)) \(closes[0].kernel?.fileRelease ?? "")")
+        #expect(closes[1].socket?.otherReferences == 1 && closes[1].kernel?.operation == "socket_reference_dropped")
+        let unixCloses = calls.filter { $0.syscall == .close && $0.socket?.family == UInt64(AF_UNIX) }
+        try #require(unixCloses.count == 4, "\(unixCloses.map(\.entryText))")
+        #expect(unixCloses[0].releasedInMessages == nil, "the first message's socket was still held by its descriptor")
+        let carried = unixCloses[2].releasedInMessages ?? []
+        #expect(carried.count == 1 && carried.first?.socket.inode == closes[1].socket?.inode && carried.first?.perhapsEarlier == false,
+                "\(carried)")
+        // The passed socket's file freed as that close returned, named as the file its own close left.
+        let file = try #require(closes[1].closedFile)
+        let release = events.filter { FileRelease.frees(file, $0) }
+        #expect(release.count == 1 && release.allSatisfy { $0.tid == unixCloses[2].tid && $0.time > unixCloses[2].startTime
+            && $0.inTracedTask?.contains("waiting at the socket this close released") == true },
+                "\(release.map { $0.inTracedTask ?? "-" })")
     }
 
     /// The `exited` and `killed` events of a trace file.
@@ -1704,9 +1810,14 @@ struct KernelTests {
         try serverScript.write(toFile: serverFile, atomically: true, encoding: .utf8)
         let server = try ChildProcess("/usr/bin/python3", [serverFile])
         defer { if server.isRunning { kill(server.pid, SIGTERM) }; _ = try? server.wait() }
+        // Listening before the client starts (a loaded machine started the server's Python after the client's retries ended).
+        let listening = String(format: ":%04X 00000000:0000 0A", port)
+        for _ in 0..<1000 where !((try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?.contains(listening) ?? false) {
+            usleep(10_000)
+        }
         let clientScript = """
             import socket, time
-            for attempt in range(100):
+            for attempt in range(500):
                 try:
                     client = socket.create_connection(("127.0.0.1", \(port))); break
                 except ConnectionRefusedError:

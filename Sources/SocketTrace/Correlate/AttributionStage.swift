@@ -63,8 +63,11 @@ public final class AttributionStage {
             for sample in events.sorted(by: { $0.time < $1.time }) { sink.handle(.kernelEvent(sample)) }
         case let .processEnded(event, samples):
             var event = event
-            event.exitKernel = correlator.exitActivity(samples: samples, released: event.releasedSockets ?? [], tid: event.tid,
-                                                       perhaps: event.perhapsReleasedSockets ?? [])
+            // With the sockets only messages waiting at a released one held (`CarriedSocket`).
+            let carried = event.releasedInMessages ?? []
+            event.exitKernel = correlator.exitActivity(samples: samples, released: (event.releasedSockets ?? []) + carried.filter { !$0.perhapsEarlier }.map(\.socket),
+                                                       tid: event.tid,
+                                                       perhaps: (event.perhapsReleasedSockets ?? []) + carried.filter(\.perhapsEarlier).map(\.socket))
             sink.handle(.process(event))
             for sample in correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }
         }

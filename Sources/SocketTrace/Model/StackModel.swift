@@ -114,6 +114,7 @@ enum AddressFamily {
 enum SocketTypeNumber {
     static let stream: UInt64 = 1
     static let datagram: UInt64 = 2
+    static let seqpacket: UInt64 = 5
 }
 
 /// One socket operation of the model: which syscalls perform it, on which

@@ -168,6 +168,11 @@ public final class TextTimeline: TraceSink {
             writeWrapped(["↳ user stack: " + (stack.first?.shortText ?? "")] + stack.dropFirst().map(\.shortText),
                          separator: " ← ", colour: "\u{1B}[2m")
         }
+        if let carried = call.releasedInMessages {
+            writeWrapped([paint("↳ with it the kernel drops the SCM_RIGHTS messages waiting at it, and with them the last reference to "
+                + Self.carriedText(carried, waitingAt: nil) + ": released too, as this close returns", Self.dim)],
+                         separator: " ", continuation: "  ")
+        }
         let userChain = Self.userChain(call)
         if let activity = call.kernel {
             kernelLines(activity, userChain: userChain, failure: call.result?.errno.map { ErrnoName.name(Int($0)) ?? String($0) })
@@ -303,7 +308,15 @@ public final class TextTimeline: TraceSink {
         let perhaps = event.perhapsReleasedSockets.map {
             "perhaps also " + named($0) + " (held besides only by SCM_RIGHTS messages a receive with no room for their descriptors may have taken)"
         }
-        let sockets = [event.releasedSockets.map(named), perhaps].compactMap { $0 }.joined(separator: "; ")
+        // Those only SCM_RIGHTS messages waiting at a released UNIX socket
+        // held: the kernel drops the messages with it (audit 77 F2).
+        let carried = event.releasedInMessages ?? []
+        let waitingAt = { (fd: Int32) in event.releasedSockets?.first { $0.fd == fd }.map { named([$0]) } ?? "\(fd)" }
+        let alsoCarried = carried.contains { !$0.perhapsEarlier }
+            ? "with them " + Self.carriedText(carried.filter { !$0.perhapsEarlier }, waitingAt: waitingAt) : nil
+        let perhapsCarried = carried.contains(where: \.perhapsEarlier)
+            ? "perhaps also " + Self.carriedText(carried.filter(\.perhapsEarlier), waitingAt: waitingAt) : nil
+        let sockets = [event.releasedSockets.map(named), alsoCarried, perhaps, perhapsCarried].compactMap { $0 }.joined(separator: "; ")
         guard let activity = event.exitKernel else {
             // Files older than 1.13 give no reason: the kernel stops sampling an exiting task's own events before its files go.
             let why = event.exitNotObserved ?? "the kernel detaches an exiting task's perf events before it lets go of its files"
@@ -322,6 +335,23 @@ public final class TextTimeline: TraceSink {
         writeWrapped([paint("↳ released by the exit: \(sockets); their release, sampled on the exiting threads \(from)"
             + (activity.operation.map { " (\($0))" } ?? "") + ":", Self.dim)], separator: " ", continuation: "  ")
         kernelLines(activity, entry: "exit")
+    }
+
+    /// Sockets released with a UNIX socket whose queue held their last
+    /// reference (`CarriedSocket`): "<TCP a->b> (its last reference was in
+    /// an SCM_RIGHTS message waiting at 3<UNIX>, which the kernel drops
+    /// with it)". `waitingAt` names that socket's descriptor; nil: the
+    /// sockets' names alone (a close's own queue).
+    static func carriedText(_ carried: [CarriedSocket], waitingAt: ((Int32) -> String)?) -> String {
+        carried.map { carried in
+            let socket = carried.socket
+            let name = "<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
+            let unless = "unless a receive with no room for its descriptors took that message earlier (it was then released where its last reference went)"
+            guard let waitingAt else { return name + (carried.perhapsEarlier ? " (\(unless))" : "") }
+            let at = carried.waitingAt.map(waitingAt) ?? "a socket released with it"
+            return name + " (its last reference was in an SCM_RIGHTS message waiting at \(at), which the kernel drops with it"
+                + (carried.perhapsEarlier ? ", \(unless))" : ")")
+        }.joined(separator: ", ")
     }
 
     /// A command line as strace shortens execve's arguments: each but the

@@ -82,6 +82,8 @@ public final class SocketInfo {
 /// may have taken it, closing its references.
 struct RightsMessage {
     let sockets: [SocketInfo]
+    /// What the message carried besides (`MessageData`), when read.
+    var data: MessageData?
     var unsure = false
     /// The most messages kept waiting for one socket (a peer never reading).
     static let waitingLimit = 1024

@@ -70,6 +70,11 @@ public struct SocketTracker {
         /// Data taken with no control buffer (a recv, a read): a message
         /// with rights may have been taken, its references closed, or not.
         case maybe
+        /// One datagram taken with no control buffer (a recv, recvfrom or
+        /// read on a UNIX datagram or seqpacket socket): the oldest message
+        /// waiting; one whose data differs from a rights message's was not
+        /// that message (`MessageData.couldBe`).
+        case datagram(returned: Int64, room: Int64, wholeLength: Bool, received: [UInt8])
     }
 
     /// Applies a finished call to the table; `received` is told of each
@@ -79,7 +84,7 @@ public struct SocketTracker {
     /// its peer's inode (where it waits) and the sockets it carries.
     public func apply(_ call: SyscallInvocation, received: (SocketInfo) -> Void = { _ in },
                       took: (SocketInfo, RightsTaken) -> Void = { _, _ in },
-                      sent: (UInt64, [SocketInfo]) -> Void = { _, _ in }) {
+                      sent: (UInt64, [SocketInfo], MessageData?) -> Void = { _, _, _ in }) {
         guard let result = call.result else { return }
         let a = call.argument
         let fd = Int32(truncatingIfNeeded: a(0))
@@ -216,7 +221,7 @@ public struct SocketTracker {
             // Where the message waits: the peer of a connected UNIX socket.
             if !passed.isEmpty, let sender = socket(fd), sender.family == AddressFamily.unix, let inode = sender.inode,
                let peer = try? UnixSocketDiag(inode: UInt32(truncatingIfNeeded: inode)).peer, peer != 0 {
-                sent(UInt64(peer), passed)
+                sent(UInt64(peer), passed, sentData(call))
             }
         case .recvmsg, .recvmmsg, .recvmmsg_time64:
             // Descriptors received with SCM_RIGHTS are new numbers: forget what
@@ -251,7 +256,13 @@ public struct SocketTracker {
             // the rights message, the socket said released by an exit while
             // that message still held it). A peek takes nothing.
             let peek = (call.syscall == .recv || call.syscall == .recvfrom) && a(3) & UInt64(MSG_PEEK) != 0
-            if result.value > 0, !peek, let receiver = table[fd]?.socket, receiver.family == AddressFamily.unix {
+            guard !peek, let receiver = table[fd]?.socket, receiver.family == AddressFamily.unix else { break }
+            if call.syscall != .readv, receiver.type == SocketTypeNumber.datagram || receiver.type == SocketTypeNumber.seqpacket {
+                // One datagram, whole (an empty one too): its length and first bytes tell which.
+                let wholeLength = call.syscall != .read && a(3) & UInt64(MSG_TRUNC) != 0
+                let received = memory.readExactly(a(1), count: Int(min(result.value, Int64(MessageData.kept), Int64(clamping: a(2))))) ?? []
+                took(receiver, .datagram(returned: result.value, room: Int64(clamping: a(2)), wholeLength: wholeLength, received: received))
+            } else if result.value > 0 {
                 took(receiver, .maybe)
             }
         default:
@@ -314,6 +325,26 @@ public struct SocketTracker {
     /// Whether a sendmsg about to run passes descriptors (read at its entry).
     func passesDescriptors(_ call: SyscallInvocation) -> Bool {
         call.syscall == .sendmsg && !messages(of: call).passedDescriptors(inHeaderAt: call.argument(1)).isEmpty
+    }
+
+    /// A sendmsg's data (`MessageData`): its length, and its first bytes
+    /// read from its iovecs.
+    func sentData(_ call: SyscallInvocation) -> MessageData? {
+        guard let sent = call.result?.value, sent >= 0, let header = messages(of: call).readHeader(call.argument(1)) else { return nil }
+        let word = call.architecture == .i386 ? 4 : 8
+        let count = Int(min(header.iovCount, 1024))
+        guard count == 0 || header.iov != 0, let vectors = memory.readExactly(header.iov, count: count * 2 * word) else { return nil }
+        var prefix: [UInt8] = []
+        for index in 0..<count where prefix.count < min(MessageData.kept, Int(sent)) {
+            let base = word == 8 ? vectors.loadLittleEndian(UInt64.self, at: index * 16) : UInt64(vectors.loadLittleEndian(UInt32.self, at: index * 8))
+            let length = word == 8 ? vectors.loadLittleEndian(UInt64.self, at: index * 16 + 8)
+                : UInt64(vectors.loadLittleEndian(UInt32.self, at: index * 8 + 4))
+            let take = min(Int(clamping: length), min(MessageData.kept, Int(sent)) - prefix.count)
+            guard take > 0 else { continue }
+            guard let bytes = memory.readExactly(base, count: take) else { return nil }
+            prefix += bytes
+        }
+        return MessageData(length: sent, prefix: prefix)
     }
 
     /// The descriptor numbers a sendmsg passed in SCM_RIGHTS messages.

@@ -42,6 +42,11 @@ public struct SyscallInvocation: Sendable, Codable {
     /// sockets whose references in it the kernel closed (the tracer's
     /// count of messages; not written).
     public internal(set) var rightsDropped: [UInt64]?
+    /// A close of a UNIX socket's last reference (format 1.24): the
+    /// sockets released with it, held only by SCM_RIGHTS messages waiting
+    /// at it, which the kernel drops with it (their release runs as the
+    /// close returns: the message's reference is the file's last).
+    public internal(set) var releasedInMessages: [CarriedSocket]?
     /// When the call returned: the kernel's `sys_exit`, or the last of its
     /// kernel work sampled after it (deferred to the return to user mode);
     /// where the kernel's time is not known, the exit stop.

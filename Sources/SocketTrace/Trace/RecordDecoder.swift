@@ -66,6 +66,13 @@ struct RecordDecoder {
             guard let snapshot = Self.socket(socket) else { return nil }
             call.socket = snapshot
         }
+        if let carried = value["released_in_messages"]?.array {
+            call.releasedInMessages = carried.compactMap { value in
+                guard let socket = value["socket"].flatMap(Self.socket) else { return nil }
+                return CarriedSocket(socket: socket, waitingAt: value["waiting_at"]?.integer(Int32.self),
+                                     perhapsEarlier: value["perhaps_earlier"]?.bool ?? false)
+            }
+        }
         if let start = value["connect_start"] {
             call.connectStart = ConnectStart(state: start["state"]?.string.flatMap(SocketInfo.State.init(rawValue:)),
                                              addressFamily: start["address_family"]?.uint64)

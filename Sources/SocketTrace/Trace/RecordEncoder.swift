@@ -181,6 +181,22 @@ struct RecordEncoder {
         return true
     }
 
+    mutating func socket(_ socket: SocketSnapshot) {
+        object { s in
+            s.member("fd", socket.fd)
+            if let inode = socket.inode { s.member("inode", inode) }
+            s.member("family", socket.family)
+            s.member("type", socket.type)
+            s.member("protocol_label", socket.protocolLabel)
+            s.member("local", socket.local?.description)
+            s.member("peer", socket.peer?.description)
+            s.member("state", socket.state.rawValue)
+            s.member("other_references", socket.otherReferences)
+            s.member("tcp_state", socket.tcpState)
+            if let netns = socket.netns { s.member("netns", netns) }
+        }
+    }
+
     mutating func syscall(_ call: SyscallInvocation, type: String) {
         object { o in
             o.member("type", type)
@@ -219,18 +235,15 @@ struct RecordEncoder {
                 } }
             }
             if let socket = call.socket {
-                o.member("socket") { $0.object { s in
-                    s.member("fd", socket.fd)
-                    if let inode = socket.inode { s.member("inode", inode) }
-                    s.member("family", socket.family)
-                    s.member("type", socket.type)
-                    s.member("protocol_label", socket.protocolLabel)
-                    s.member("local", socket.local?.description)
-                    s.member("peer", socket.peer?.description)
-                    s.member("state", socket.state.rawValue)
-                    s.member("other_references", socket.otherReferences)
-                    s.member("tcp_state", socket.tcpState)
-                    if let netns = socket.netns { s.member("netns", netns) }
+                o.member("socket") { $0.socket(socket) }
+            }
+            if let carried = call.releasedInMessages {
+                o.member("released_in_messages") { $0.array(carried) { encoder, carried in
+                    encoder.object { c in
+                        c.member("socket") { $0.socket(carried.socket) }
+                        c.member("waiting_at", carried.waitingAt)
+                        c.member("perhaps_earlier", carried.perhapsEarlier)
+                    }
                 } }
             }
             if let start = call.connectStart {

@@ -157,14 +157,80 @@ extension Tracer {
             if waiting[0].unsure { doubt() } else { gone(0, taken: taken, dropped: true) }
         case .maybe:
             doubt()
+        case let .datagram(returned, room, wholeLength, received):
+            // Not the oldest message not yet in doubt: the receive took
+            // another (one in doubt before it, or a data-only one).
+            if let index = waiting.firstIndex(where: { !$0.unsure }), let data = waiting[index].data,
+               !data.couldBe(returned: returned, room: room, wholeLength: wholeLength, received: received) { return }
+            doubt()
         }
     }
 
+    /// A UNIX socket released (its last reference gone): the kernel drops
+    /// the messages waiting at it (unix_release_sock purges its queue,
+    /// skb:kfree_skb SOCKET_CLOSE), closing the references they carried
+    /// (audit 77 F1/M1: still counted, a later exit did not list the
+    /// socket one of them held, a close said another reference was
+    /// counted). Returns the sockets released with them: those no
+    /// reference holds any more but what `excluded` names (the releasing
+    /// close's descriptor, or the exiting process's table), and no
+    /// descriptor of `table` (an exit lists those itself), with what
+    /// waited at those in turn.
+    /// `fd`: the released socket's descriptor, when it had one.
+    func dropRightsWaiting(at socket: SocketInfo, fd: Int32?, table: DescriptorTable,
+                           excluding excluded: (DescriptorTable, Int32) -> Bool) -> [CarriedSocket] {
+        guard socket.family == AddressFamily.unix, let inode = socket.inode,
+              let waiting = rightsWaiting.removeValue(forKey: inode) else { return [] }
+        for message in waiting {
+            for carried in message.sockets {
+                if message.unsure, carried.inFlightUnsure > 0 { carried.inFlightUnsure -= 1 }
+                if carried.inFlight > 0 { carried.inFlight -= 1 }
+            }
+        }
+        var released: [CarriedSocket] = []
+        var seen: Set<ObjectIdentifier> = []
+        for message in waiting {
+            for carried in message.sockets where seen.insert(ObjectIdentifier(carried)).inserted {
+                guard !table.entries.values.contains(where: { $0.socket.isSame(as: carried) }),
+                      references(to: carried, excluding: excluded) == 0 else { continue }
+                released.append(CarriedSocket(socket: SocketSnapshot(fd: -1, socket: carried), waitingAt: fd,
+                                              perhapsEarlier: message.unsure))
+                released += dropRightsWaiting(at: carried, fd: nil, table: table, excluding: excluded)
+            }
+        }
+        return released
+    }
+
+    /// What a process's exit releases: the sockets only its table holds,
+    /// and with each UNIX one the SCM_RIGHTS messages waiting at it, with
+    /// the sockets only they held (`carried`); a socket of its table whose
+    /// other references were in those messages is released too. Drops
+    /// those messages.
+    func releaseAtExit(_ process: TracedProcess) -> (released: [SocketSnapshot]?, carried: [CarriedSocket]?) {
+        var released = releasedAtExit(process) ?? []
+        var carried: [CarriedSocket] = []
+        var dropped: Set<Int32> = []
+        while true {
+            for snapshot in released where dropped.insert(snapshot.fd).inserted {
+                guard let socket = process.table[snapshot.fd]?.socket else { continue }
+                carried += dropRightsWaiting(at: socket, fd: snapshot.fd, table: process.table) { table, _ in table === process.table }
+            }
+            let again = (releasedAtExit(process) ?? []).filter { snapshot in !released.contains { $0.fd == snapshot.fd } }
+            if again.isEmpty { break }
+            released = (released + again).sorted { $0.fd < $1.fd }
+        }
+        return (released.isEmpty ? nil : released, carried.isEmpty ? nil : carried)
+    }
+
     /// An SCM_RIGHTS message sent, waiting at the socket `peer` names.
-    func sentRights(to peer: UInt64, _ sockets: [SocketInfo]) {
+    func sentRights(to peer: UInt64, _ sockets: [SocketInfo], _ data: MessageData?) {
         var waiting = rightsWaiting[peer] ?? []
-        if waiting.count >= RightsMessage.waitingLimit { waiting.removeFirst() }
-        waiting.append(RightsMessage(sockets: sockets))
+        if waiting.count >= RightsMessage.waitingLimit {
+            // No longer followed: its references may be held or gone (audit 77: still counted held).
+            let forgotten = waiting.removeFirst()
+            if !forgotten.unsure { for socket in forgotten.sockets { socket.inFlightUnsure += 1 } }
+        }
+        waiting.append(RightsMessage(sockets: sockets, data: data))
         rightsWaiting[peer] = waiting
     }
 

@@ -108,6 +108,13 @@ extension Tracer {
                 }
                 if configuration.followForks, let fd = call.socket?.fd, let socket = process.table[fd]?.socket {
                     call.socket?.otherReferences = otherReferences(to: socket, besides: fd, in: process)
+                    // Its last reference: the messages waiting at it go with it,
+                    // and the sockets only they held.
+                    let thisOne = { (table: DescriptorTable, number: Int32) in table === process.table && number == fd }
+                    if references(to: socket, excluding: thisOne) == 0 {
+                        let carried = dropRightsWaiting(at: socket, fd: fd, table: process.table, excluding: thisOne)
+                        call.releasedInMessages = carried.isEmpty ? nil : carried
+                    }
                     // The descriptor is gone as soon as close begins (even when it
                     // fails): another process's close that follows counts it
                     // only while this one is in flight (`closing`).

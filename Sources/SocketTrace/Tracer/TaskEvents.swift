@@ -127,7 +127,7 @@ extension Tracer {
             emit(.process(event))
             return
         }
-        event.releasedSockets = releasedAtExit(thread.process)
+        (event.releasedSockets, event.releasedInMessages) = releaseAtExit(thread.process)
         event.perhapsReleasedSockets = perhapsReleasedAtExit(thread.process)
         processEndedEvent(event, process: thread.process)
     }

@@ -56,6 +56,10 @@ public struct ProcessEvent: Sendable, Codable {
     /// SCM_RIGHTS references a receive without room for them may have
     /// closed (`SocketInfo.inFlightUnsure`). Not said released, nor not.
     public var perhapsReleasedSockets: [SocketSnapshot]?
+    /// The sockets released with a UNIX socket it released (format 1.24):
+    /// held only by SCM_RIGHTS messages waiting at it, which the kernel
+    /// drops with it.
+    public var releasedInMessages: [CarriedSocket]?
     /// What that release did in the kernel (format 1.9): the samples taken
     /// on the exiting threads from their exit stop on (`ExitCaptureSource`:
     /// the kernel detaches a task's own perf events before its exit lets go
