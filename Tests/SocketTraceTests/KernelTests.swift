@@ -1157,6 +1157,52 @@ struct KernelTests {
                 "\(release.map { $0.inTracedTask ?? "-" })")
     }
 
+    @Test("SCM_RIGHTS messages sent by sendmmsg are counted, and dropped with the UNIX socket a dup2 closes; an exit that releases one socket through two descriptors counts it once (audit 78 F3, F4, F5)")
+    func rightsBySendmmsgDup2AndDupCounts() throws {
+        let script = """
+            import array, ctypes, os, socket
+            libc = ctypes.CDLL(None, use_errno=True)
+            class IOVec(ctypes.Structure): _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+            class MsgHdr(ctypes.Structure):
+                _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32), ("iov", ctypes.POINTER(IOVec)), ("iovlen", ctypes.c_size_t),
+                            ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t), ("flags", ctypes.c_int)]
+            class MMsgHdr(ctypes.Structure): _fields_ = [("hdr", MsgHdr), ("len", ctypes.c_uint32)]
+            def sendmmsg_rights(sock, fd):
+                data = ctypes.create_string_buffer(b"x", 1)
+                iov = IOVec(ctypes.cast(data, ctypes.c_void_p), 1)
+                control = ctypes.create_string_buffer(socket.CMSG_SPACE(4))
+                ctypes.memmove(control, bytes(array.array("q", [socket.CMSG_LEN(4)])) + bytes(array.array("i", [socket.SOL_SOCKET, socket.SCM_RIGHTS, fd])), 20)
+                message = MMsgHdr(MsgHdr(None, 0, ctypes.pointer(iov), 1, ctypes.cast(control, ctypes.c_void_p), len(control), 0), 0)
+                assert libc.sendmmsg(sock.fileno(), ctypes.byref(message), 1, 0) == 1, ctypes.get_errno()
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            # sendmmsg: the message holds x after its close; the exit's release of the receiving socket releases it.
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            x = socket.create_connection(l.getsockname()); xs, _ = l.accept()
+            sendmmsg_rights(left, x.fileno()); x.close()
+            # dup2 over the receiving socket of a message holding y's last reference.
+            left2, right2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            y = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); y.bind(("127.0.0.1", 0))
+            left2.sendmsg([b"y"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [y.fileno()]))]); y.close()
+            os.dup2(left2.fileno(), right2.fileno())
+            # z held by two descriptors: one socket.
+            z = socket.create_connection(l.getsockname()); zs, _ = l.accept(); os.dup(z.fileno())
+            os._exit(0)
+            """
+        let trace = try tracePython(script, name: "rights-sendmmsg-dup2")
+        var calls: [SyscallInvocation] = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records { calls.append(call) }
+        let dup2 = try #require(calls.first { $0.syscall == .dup2 }, "\(calls.map(\.name))")
+        #expect(dup2.releasedInMessages?.count == 1 && dup2.releasedInMessages?.first?.socket.protocolLabel == "UDP",
+                "\(dup2.releasedInMessages ?? [])")
+        let exit = try #require(try ends(trace).last)
+        let carried = exit.releasedInMessages ?? []
+        #expect(carried.count == 1 && carried.first?.socket.protocolLabel == "TCP" && carried.first?.perhapsEarlier == false, "\(carried)")
+        // Sockets released: the listener, xs, z (twice in the list), zs, left, right, left2 (twice), and x with them: 8.
+        let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
+        let counts = text.matches(of: /the exit released (\d+) sockets/).map { Int($0.1)! }
+        #expect(!counts.isEmpty && counts.allSatisfy { $0 == 8 }, "\(counts)")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

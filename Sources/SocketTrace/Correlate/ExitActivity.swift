@@ -16,6 +16,10 @@ extension KernelCorrelator {
                              perhaps: [SocketSnapshot] = []) -> KernelActivity {
         // Files freed at the exit are no close's release (`FileRelease`).
         let samples = keepingOwnFileFree(samples, in: nil)
+        // One entry per socket: two descriptors of one socket (a dup) are
+        // one socket released (audit 78 F5: counted twice).
+        let released = Self.distinct(released)
+        let perhaps = Self.distinct(perhaps).filter { socket in !released.contains { $0.inode != nil && $0.inode == socket.inode } }
         var candidates: [StackOperation] = []
         // Each released socket's operations, narrowest first, for the samples that name it.
         var bySocket: [(socket: SocketSnapshot, operations: [StackOperation])] = []
@@ -89,6 +93,12 @@ extension KernelCorrelator {
         }
         return KernelActivity(operation: operation?.name, source: mine.isEmpty ? .expected : .observed,
                               expected: expected(operation, entry: Self.exitEntry).names, samples: mine, alignments: alignments)
+    }
+
+    /// `sockets` with one entry per socket (inode).
+    static func distinct(_ sockets: [SocketSnapshot]) -> [SocketSnapshot] {
+        var seen: Set<UInt64> = []
+        return sockets.filter { $0.inode.map { seen.insert($0).inserted } ?? true }
     }
 
     /// Which of `sockets` a sample's addresses are: its local end and its

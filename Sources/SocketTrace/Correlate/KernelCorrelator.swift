@@ -84,8 +84,9 @@ public final class KernelCorrelator {
             } else if call.releasedInMessages?.contains(where: { $0.socket.inode == held.inode && !$0.perhapsEarlier }) == true {
                 // This close released a UNIX socket whose queue held the
                 // socket's one file in a message (audit 77 m2: not linked).
-                sample.releasesHeldFile = "the file's last reference, in an SCM_RIGHTS message waiting at the socket this close released, "
-                    + "dropped as the kernel purged that socket's queue, closed as this close returned (the release of the file "
+                let this = call.syscall == .close ? "this close" : "this call"
+                sample.releasesHeldFile = "the file's last reference, in an SCM_RIGHTS message waiting at the socket \(this) released, "
+                    + "dropped as the kernel purged that socket's queue, closed as \(this) returned (the release of the file "
                     + "\(held.close) left to another reference)"
             } else {
                 sample.releasesHeldFile = "a file freed as this call returned, at the address of the one \(held.close) left to another "

@@ -169,9 +169,21 @@ public final class TextTimeline: TraceSink {
                          separator: " ← ", colour: "\u{1B}[2m")
         }
         if let carried = call.releasedInMessages {
-            writeWrapped([paint("↳ with it the kernel drops the SCM_RIGHTS messages waiting at it, and with them the last reference to "
-                + Self.carriedText(carried, waitingAt: nil) + ": released too, as this close returns", Self.dim)],
-                         separator: " ", continuation: "  ")
+            let line: String
+            if call.syscall != .close {
+                line = Self.carriedLine(carried, by: call.syscall == .dup2 || call.syscall == .dup3 || call.syscall == .close_range
+                    ? "the last reference to the UNIX socket it closed," : "the last reference to the UNIX socket another thread's close left to it,",
+                                        when: "as this call returns")
+            } else if call.kernel?.operation == "socket_reference_dropped" {
+                // The kernel's word (the tracer counted no other reference):
+                // the close freed no file (a poll, a call not stopped, held
+                // it; audit 78 F1).
+                line = "↳ the SCM_RIGHTS messages waiting at it, with the last reference to " + Self.carriedText(carried, waitingAt: nil)
+                    + ", go where the socket's last reference goes: not in this close, which released nothing"
+            } else {
+                line = Self.carriedLine(carried, by: "it", when: "as this close returns")
+            }
+            writeWrapped([paint(line, Self.dim)], separator: " ", continuation: "  ")
         }
         let userChain = Self.userChain(call)
         if let activity = call.kernel {
@@ -279,6 +291,10 @@ public final class TextTimeline: TraceSink {
             note(event, "--- stopped by " + SignalName.name(event.signal ?? 0) + " ---")
         case .exec:
             note(event, "exec " + abbreviated(event.command ?? [event.name ?? "?"]))
+            if let carried = event.releasedInMessages {
+                writeWrapped([paint(Self.carriedLine(carried, by: "the last references to the UNIX sockets its close-on-exec descriptors held,",
+                                                     when: "as the exec ran"), Self.dim)], separator: " ", continuation: "  ")
+            }
         case .exited:
             note(event, "+++ exited with \(event.status ?? 0) +++")
             releaseLines(event)
@@ -347,11 +363,26 @@ public final class TextTimeline: TraceSink {
             let socket = carried.socket
             let name = "<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "") + (socket.peer.map { "->\($0)" } ?? "") + ">"
             let unless = "unless a receive with no room for its descriptors took that message earlier (it was then released where its last reference went)"
-            guard let waitingAt else { return name + (carried.perhapsEarlier ? " (\(unless))" : "") }
+            guard let waitingAt else { return name }
             let at = carried.waitingAt.map(waitingAt) ?? "a socket released with it"
             return name + " (its last reference was in an SCM_RIGHTS message waiting at \(at), which the kernel drops with it"
                 + (carried.perhapsEarlier ? ", \(unless))" : ")")
         }.joined(separator: ", ")
+    }
+
+    /// "↳ with `released` the kernel drops the SCM_RIGHTS messages waiting
+    /// at it, and with them the last reference to <TCP a->b>: released
+    /// too, `when`"; a message a receive may have taken before, "perhaps".
+    static func carriedLine(_ carried: [CarriedSocket], by released: String, when: String) -> String {
+        let sure = carried.filter { !$0.perhapsEarlier }, perhaps = carried.filter(\.perhapsEarlier)
+        var parts: [String] = []
+        if !sure.isEmpty { parts.append("the last reference to " + carriedText(sure, waitingAt: nil) + ": released too, \(when)") }
+        if !perhaps.isEmpty {
+            parts.append("perhaps the last reference to " + perhaps.map { carriedText([$0], waitingAt: nil) }.joined(separator: ", ")
+                + " (a receive with no room for its descriptors may have taken that message earlier: it was then released where its "
+                + "last reference went): perhaps released too, \(when)")
+        }
+        return "↳ with \(released) the kernel drops the SCM_RIGHTS messages waiting there, and with them " + parts.joined(separator: "; ")
     }
 
     /// A command line as strace shortens execve's arguments: each but the

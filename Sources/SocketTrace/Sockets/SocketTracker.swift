@@ -213,15 +213,18 @@ public struct SocketTracker {
             case 2: table.setCloseOnExec(fd, a(2) & 1 != 0)
             default: break
             }
-        case .sendmsg:
+        case .sendmsg, .sendmmsg:
             // Each descriptor passed is one more reference, in the message
-            // until a process receives it.
-            let passed = passedDescriptors(call).compactMap { socket($0) }
-            for socket in passed { socket.inFlight += 1 }
-            // Where the message waits: the peer of a connected UNIX socket.
-            if !passed.isEmpty, let sender = socket(fd), sender.family == AddressFamily.unix, let inode = sender.inode,
-               let peer = try? UnixSocketDiag(inode: UInt32(truncatingIfNeeded: inode)).peer, peer != 0 {
-                sent(UInt64(peer), passed, sentData(call))
+            // until a process receives it (sendmmsg: in each message it sent,
+            // audit 78 F3: not counted).
+            for message in sentMessages(call) {
+                let passed = message.descriptors.compactMap { socket($0) }
+                for socket in passed { socket.inFlight += 1 }
+                // Where the message waits: the peer of a connected UNIX socket.
+                if !passed.isEmpty, let sender = socket(fd), sender.family == AddressFamily.unix, let inode = sender.inode,
+                   let peer = try? UnixSocketDiag(inode: UInt32(truncatingIfNeeded: inode)).peer, peer != 0 {
+                    sent(UInt64(peer), passed, sentData(headerAt: message.header, length: message.length, call))
+                }
             }
         case .recvmsg, .recvmmsg, .recvmmsg_time64:
             // Descriptors received with SCM_RIGHTS are new numbers: forget what
@@ -322,15 +325,44 @@ public struct SocketTracker {
         }.count
     }
 
-    /// Whether a sendmsg about to run passes descriptors (read at its entry).
-    func passesDescriptors(_ call: SyscallInvocation) -> Bool {
-        call.syscall == .sendmsg && !messages(of: call).passedDescriptors(inHeaderAt: call.argument(1)).isEmpty
+    /// The headers of the messages a sendmsg or sendmmsg names: one, or
+    /// `count` `struct mmsghdr`s (a msghdr and its msg_len, padded to the word).
+    func messageHeaders(_ call: SyscallInvocation, count: Int64) -> [UInt64] {
+        switch call.syscall {
+        case .sendmsg: return [call.argument(1)]
+        case .sendmmsg:
+            let stride = UInt64(messages(of: call).headerSize + (call.architecture == .i386 ? 4 : 8))
+            return (0..<UInt64(max(min(count, 1024), 0))).map { call.argument(1) + $0 * stride }
+        default: return []
+        }
     }
 
-    /// A sendmsg's data (`MessageData`): its length, and its first bytes
-    /// read from its iovecs.
-    func sentData(_ call: SyscallInvocation) -> MessageData? {
-        guard let sent = call.result?.value, sent >= 0, let header = messages(of: call).readHeader(call.argument(1)) else { return nil }
+    /// Whether a sendmsg or sendmmsg about to run passes descriptors (read at its entry).
+    func passesDescriptors(_ call: SyscallInvocation) -> Bool {
+        let decoder = messages(of: call)
+        return messageHeaders(call, count: call.syscall == .sendmmsg ? Int64(clamping: call.argument(2)) : 1).contains {
+            !decoder.passedDescriptors(inHeaderAt: $0).isEmpty
+        }
+    }
+
+    /// The messages a sendmsg or sendmmsg sent: each one's header, the
+    /// descriptors it passed, and its length (sendmsg's result, each
+    /// mmsghdr's msg_len).
+    func sentMessages(_ call: SyscallInvocation) -> [(header: UInt64, descriptors: [Int32], length: Int64?)] {
+        guard let result = call.result, !result.failed else { return [] }
+        let decoder = messages(of: call)
+        let headers = messageHeaders(call, count: call.syscall == .sendmmsg ? result.value : 1)
+        return headers.map { header in
+            let length = call.syscall == .sendmsg ? result.value
+                : memory.readUInt32(header + UInt64(decoder.headerSize)).map { Int64($0) }
+            return (header, decoder.passedDescriptors(inHeaderAt: header), length)
+        }
+    }
+
+    /// A message's data (`MessageData`): its length, and its first bytes
+    /// read from the iovecs of the msghdr at `address`.
+    func sentData(headerAt address: UInt64, length: Int64?, _ call: SyscallInvocation) -> MessageData? {
+        guard let sent = length, sent >= 0, let header = messages(of: call).readHeader(address) else { return nil }
         let word = call.architecture == .i386 ? 4 : 8
         let count = Int(min(header.iovCount, 1024))
         guard count == 0 || header.iov != 0, let vectors = memory.readExactly(header.iov, count: count * 2 * word) else { return nil }
@@ -345,12 +377,6 @@ public struct SocketTracker {
             prefix += bytes
         }
         return MessageData(length: sent, prefix: prefix)
-    }
-
-    /// The descriptor numbers a sendmsg passed in SCM_RIGHTS messages.
-    func passedDescriptors(_ call: SyscallInvocation) -> [Int32] {
-        guard call.syscall == .sendmsg, call.result?.failed == false else { return [] }
-        return messages(of: call).passedDescriptors(inHeaderAt: call.argument(1))
     }
 
     /// Errors a data call returns once the kernel has closed the connection

@@ -152,11 +152,33 @@ public enum Syscall: String, CaseIterable, Sendable, Codable {
     /// are shown by default only when it is one.
     public var isDescriptorCall: Bool { !isNetwork || self == .sendfile || self == .sendfile64 }
 
+    /// Where a call names the socket it acts on.
+    public enum SocketPlace: Equatable, Sendable {
+        /// The descriptor it returns (socket, accept).
+        case returned
+        /// The first of the pair it writes (socketpair).
+        case pair
+        /// The first of these arguments that is a socket's descriptor.
+        case arguments([Int])
+        /// None (close_range's range).
+        case none
+    }
+
+    public var socketPlace: SocketPlace {
+        switch self {
+        case .socket, .accept, .accept4: .returned
+        case .socketpair: .pair
+        // sendfile's and splice's socket end.
+        case .sendfile, .sendfile64: .arguments([0, 1])
+        case .splice: .arguments([2, 0])
+        case .close_range: .none
+        default: .arguments([0])
+        }
+    }
+
     /// Calls whose socket, when they have one, is the descriptor in their
     /// first argument (not one they make, nor one of two).
-    public var takesSocketFirst: Bool {
-        ![.socket, .socketpair, .accept, .accept4, .sendfile, .sendfile64, .splice, .close_range].contains(self)
-    }
+    public var takesSocketFirst: Bool { socketPlace == .arguments([0]) }
 
     /// Calls that move data out through their descriptor (a send, a write).
     public var sendsData: Bool {

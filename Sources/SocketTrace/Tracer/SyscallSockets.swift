@@ -201,6 +201,37 @@ extension Tracer {
         return released
     }
 
+    /// Runs `change` to `process`'s table: the UNIX sockets a call other
+    /// than close takes out of it (dup2 or dup3 over a descriptor,
+    /// close_range, exec's close-on-exec) whose last reference goes drop
+    /// the messages waiting at them (audit 78 F4: still counted). Returns
+    /// the sockets released with those messages.
+    func droppingReleased(from process: TracedProcess, by syscall: Syscall?, _ change: () -> Void) -> [CarriedSocket] {
+        guard syscall.map({ [.dup2, .dup3, .close_range].contains($0) }) ?? true, !rightsWaiting.isEmpty else {
+            change()
+            return []
+        }
+        let before = process.table.entries
+        change()
+        var carried: [CarriedSocket] = []
+        for (fd, entry) in before where entry.socket.family == AddressFamily.unix && process.table[fd]?.socket !== entry.socket {
+            guard references(to: entry.socket, excluding: { _, _ in false }) == 0 else { continue }
+            carried += dropRightsWaiting(at: entry.socket, fd: fd, table: process.table) { _, _ in false }
+        }
+        return carried
+    }
+
+    /// The sockets another thread's close left to `thread`'s call, gone
+    /// as it returned (`releasesOnReturn`): the messages waiting at them
+    /// dropped, and the sockets released with them.
+    func releasedOnReturn(of thread: TracedThread) -> [CarriedSocket] {
+        defer { thread.releasesOnReturn = [] }
+        return thread.releasesOnReturn.flatMap { socket in
+            references(to: socket, excluding: { _, _ in false }) == 0
+                ? dropRightsWaiting(at: socket, fd: nil, table: thread.process.table) { _, _ in false } : []
+        }
+    }
+
     /// What a process's exit releases: the sockets only its table holds,
     /// and with each UNIX one the SCM_RIGHTS messages waiting at it, with
     /// the sockets only they held (`carried`); a socket of its table whose
@@ -239,17 +270,15 @@ extension Tracer {
     func socketSnapshot(for call: SyscallInvocation, tracker: SocketTracker) -> SocketSnapshot? {
         let returned = Int32(truncatingIfNeeded: call.result?.value ?? -1)
         var candidates: [Int32]
-        switch call.syscall {
-        case .socket, .accept, .accept4: candidates = call.result?.failed == false ? [returned] : []
-        case .sendfile, .sendfile64: candidates = [Int32(truncatingIfNeeded: call.argument(0)), Int32(truncatingIfNeeded: call.argument(1))]
-        case .splice: candidates = [Int32(truncatingIfNeeded: call.argument(2)), Int32(truncatingIfNeeded: call.argument(0))]
-        case .socketpair:
+        switch call.syscall.socketPlace {
+        case .returned: candidates = call.result?.failed == false ? [returned] : []
+        case .pair:
             // The first of the pair it made (the model's operation is the pair's kind's:
             // unix_socket_create; without a socket it was "unmodelled").
             guard call.result?.failed == false, let pair = tracker.memory.readExactly(call.argument(3), count: 4) else { return nil }
             candidates = [pair.loadLittleEndian(Int32.self, at: 0)]
-        case .close_range: candidates = []
-        default: candidates = [Int32(truncatingIfNeeded: call.argument(0))]
+        case let .arguments(indices): candidates = indices.map { Int32(truncatingIfNeeded: call.argument($0)) }
+        case .none: candidates = []
         }
         for fd in candidates {
             if let socket = tracker.socket(fd) { return SocketSnapshot(fd: fd, socket: socket) }

@@ -112,8 +112,13 @@ extension Tracer {
                     // and the sockets only they held.
                     let thisOne = { (table: DescriptorTable, number: Int32) in table === process.table && number == fd }
                     if references(to: socket, excluding: thisOne) == 0 {
-                        let carried = dropRightsWaiting(at: socket, fd: fd, table: process.table, excluding: thisOne)
-                        call.releasedInMessages = carried.isEmpty ? nil : carried
+                        if let holder = tasks.threads.values.first(where: { $0 !== thread && $0.current != nil && $0.socketAtEntry?.isSame(as: socket) == true }) {
+                            // Another thread's call holds the file: the socket goes as it returns.
+                            if socket.family == AddressFamily.unix { holder.releasesOnReturn.append(socket) }
+                        } else {
+                            let carried = dropRightsWaiting(at: socket, fd: fd, table: process.table, excluding: thisOne)
+                            call.releasedInMessages = carried.isEmpty ? nil : carried
+                        }
                     }
                     // The descriptor is gone as soon as close begins (even when it
                     // fails): another process's close that follows counts it
@@ -230,8 +235,11 @@ extension Tracer {
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
         rightsDropped = []
-        tracker.apply(call, received: receivedInFlight, took: tookRights, sent: sentRights)
+        let carried = droppingReleased(from: thread.process, by: call.syscall) {
+            tracker.apply(call, received: receivedInFlight, took: tookRights, sent: sentRights)
+        } + releasedOnReturn(of: thread)
         if !rightsDropped.isEmpty { call.rightsDropped = rightsDropped }
+        if !carried.isEmpty { call.releasedInMessages = (call.releasedInMessages ?? []) + carried }
         guard thread.currentShown else { return memory }
         if call.socket == nil, let socket = thread.socketAtEntry, call.result?.errno != EBADF {
             // The socket the call ran on (as its own work left it), though

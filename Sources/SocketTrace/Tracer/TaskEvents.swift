@@ -81,13 +81,14 @@ extension Tracer {
             process.breakpoints = nil
             placeFunctionBreakpoints(process, tid: thread.tid)
         }
-        process.table.applyExec()
+        let carried = droppingReleased(from: process, by: nil) { process.table.applyExec() }
         recordDataCalls(of: process, running: true)
         endExitCaptureAtExec(process)
         unwinder?.forget(process.pid)
         var event = processEvent(.exec, tid: thread.tid, pid: process.pid)
         event.formerTid = former
         event.command = ptrace.commandLine(of: process.pid)
+        if !carried.isEmpty { event.releasedInMessages = carried }
         emit(.process(event))
     }
 

@@ -43,6 +43,11 @@ final class TracedThread {
     /// descriptor away meanwhile (audit 72 e: such a recv had none, and no
     /// operation).
     var socketAtEntry: SocketInfo?
+    /// UNIX sockets another thread's close left to the current call (its
+    /// file held from its entry): their last reference goes as it returns,
+    /// and with it the SCM_RIGHTS messages waiting at them (audit 78 F1:
+    /// dropped at the close, which released nothing).
+    var releasesOnReturn: [SocketInfo] = []
     /// Not yet past its first stop (auto-attached children start with one).
     var starting = true
     /// Whether the thread is stopped right now (and sockettrace must resume it).

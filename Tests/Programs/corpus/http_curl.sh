@@ -1,7 +1,8 @@
 #!/bin/sh
 # python's http.server answering two curl requests (a listing and a 404),
 # then stopped with SIGTERM. Usage: http_curl.sh PORT
-cd /tmp && /usr/bin/python3 -m http.server "$1" --bind 127.0.0.1 >/dev/null 2>&1 & server=$!
+# It lists its own directory: /tmp changes between the two runs (other tests).
+cd "$(dirname "$0")" && /usr/bin/python3 -m http.server "$1" --bind 127.0.0.1 >/dev/null 2>&1 & server=$!
 until grep -q ":$(printf %04X "$1") 00000000:0000 0A" /proc/net/tcp; do sleep 0.02; done
 curl -s -o /dev/null "http://127.0.0.1:$1/"
 curl -s -o /dev/null "http://127.0.0.1:$1/nothing"
