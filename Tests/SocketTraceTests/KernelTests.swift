@@ -1203,6 +1203,50 @@ struct KernelTests {
         #expect(!counts.isEmpty && counts.allSatisfy { $0 == 8 }, "\(counts)")
     }
 
+    @Test("a receiving socket whose descriptor was closed while another thread's call held it, that thread ended by the exit: the exit releases it and the socket its queue held; close_range over a UNIX socket is shown with the release it made (audit 79 B, A)")
+    func heldReceiverReleasedByTheExitAndCloseRange() throws {
+        let script = """
+            import array, os, socket, threading, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            # close_range over the receiving socket of a message holding y's last reference.
+            left2, right2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            y = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); y.bind(("127.0.0.1", 0))
+            left2.sendmsg([b"y"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [y.fileno()]))]); y.close()
+            os.closerange(right2.fileno(), right2.fileno() + 1); right2.detach()
+            # x's last reference waits at right; a thread blocks sending on right (left's queue full).
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            x = socket.create_connection(l.getsockname()); xs, _ = l.accept()
+            left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))]); x.close()
+            right.setblocking(False)
+            try:
+                while True: right.send(b"f")
+            except BlockingIOError: pass
+            right.setblocking(True)
+            tids = []
+            def sender():
+                tids.append(threading.get_native_id())
+                right.send(b"g")
+            threading.Thread(target=sender, daemon=True).start()
+            def waiting():
+                if not tids: return False
+                task = f"/proc/self/task/{tids[0]}/"
+                return open(task + "syscall").read().split()[0] == "44" and open(task + "stat").read().rsplit(")", 1)[1].split()[0] == "S"
+            while not waiting(): time.sleep(0.01)
+            os.close(right.fileno()); time.sleep(0.05)
+            os._exit(0)
+            """
+        let trace = try tracePython(script, name: "rights-held-exit")
+        var calls: [SyscallInvocation] = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records { calls.append(call) }
+        let closeRange = try #require(calls.first { $0.syscall == .close_range }, "close_range shown: \(calls.map(\.name))")
+        #expect(closeRange.releasedInMessages?.count == 1 && closeRange.releasedInMessages?.first?.socket.protocolLabel == "UDP",
+                "\(closeRange.releasedInMessages ?? [])")
+        let exit = try #require(try ends(trace).last)
+        #expect(exit.releasedSockets?.contains { $0.fd == -1 && $0.family == UInt64(AF_UNIX) } == true, "\(exit.releasedSockets ?? [])")
+        let carried = exit.releasedInMessages ?? []
+        #expect(carried.count == 1 && carried.first?.socket.protocolLabel == "TCP" && carried.first?.waitingAt == -1, "\(carried)")
+    }
+
     /// The `exited` and `killed` events of a trace file.
     func ends(_ trace: String) throws -> [ProcessEvent] {
         var ends: [ProcessEvent] = []

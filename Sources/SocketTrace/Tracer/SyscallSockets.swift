@@ -24,7 +24,11 @@ extension Tracer {
         case .sendfile, .sendfile64, .splice:
             return tracker.socket(fd(0)) != nil || tracker.socket(fd(call.syscall == .splice ? 2 : 1)) != nil
         case .close_range:
-            return false
+            // Shown when it closes a socket (not CLOSE_RANGE_CLOEXEC's flag
+            // alone; audit 79 A: a connection's teardown in it was shown
+            // under no call).
+            let first = UInt32(truncatingIfNeeded: call.argument(0)), last = UInt32(truncatingIfNeeded: call.argument(1))
+            return call.argument(2) & 4 == 0 && tracker.table.entries.keys.contains { $0 >= 0 && UInt32($0) >= first && UInt32($0) <= last }
         default:
             return tracker.socket(fd(0)) != nil
         }
@@ -240,6 +244,13 @@ extension Tracer {
     func releaseAtExit(_ process: TracedProcess) -> (released: [SocketSnapshot]?, carried: [CarriedSocket]?) {
         var released = releasedAtExit(process) ?? []
         var carried: [CarriedSocket] = []
+        // The sockets its threads' calls held, their descriptors closed: released with them (fd -1).
+        var held: [SocketSnapshot] = []
+        for socket in process.heldByEndedCalls where references(to: socket, excluding: { _, _ in false }) == 0 {
+            held.append(SocketSnapshot(fd: -1, socket: socket))
+            carried += dropRightsWaiting(at: socket, fd: -1, table: process.table) { table, _ in table === process.table }
+        }
+        process.heldByEndedCalls = []
         var dropped: Set<Int32> = []
         while true {
             for snapshot in released where dropped.insert(snapshot.fd).inserted {
@@ -250,6 +261,7 @@ extension Tracer {
             if again.isEmpty { break }
             released = (released + again).sorted { $0.fd < $1.fd }
         }
+        released += held
         return (released.isEmpty ? nil : released, carried.isEmpty ? nil : carried)
     }
 

@@ -98,6 +98,8 @@ extension Tracer {
         guard let (thread, processEnded) = tasks.remove(ended: tid) else { return }
         if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
+        thread.process.heldByEndedCalls += thread.releasesOnReturn
+        thread.releasesOnReturn = []
         dataCalls?.forgetThread(tid)
         stopWatchingDestination(of: tid)
         threadEndedInCall(tid)

@@ -2,6 +2,10 @@
 final class TracedProcess {
     let pid: Int32
     var table: DescriptorTable
+    /// Sockets a thread's call held when the process's end took the thread
+    /// (`TracedThread.releasesOnReturn`): released by its exit (audit 79 B:
+    /// the carried socket's release said nowhere).
+    var heldByEndedCalls: [SocketInfo] = []
     var architecture: Architecture?
     var threads: Set<Int32> = []
     /// The breakpoints of `--functions` in its memory, once placed.
