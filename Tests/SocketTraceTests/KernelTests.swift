@@ -1201,6 +1201,12 @@ struct KernelTests {
         let dup2 = try #require(calls.first { $0.syscall == .dup2 }, "\(calls.map(\.name))")
         #expect(dup2.releasedInMessages?.count == 1 && dup2.releasedInMessages?.first?.socket.protocolLabel == "UDP",
                 "\(dup2.releasedInMessages ?? [])")
+        // The files it closed freed as it returned (the UNIX socket's, y's): shown, not left out (audit 80 H1).
+        var events: [KernelSample] = []
+        for case let .kernelEvent(sample) in try TraceFileReader(path: trace).records { events.append(sample) }
+        let frees = events.filter { FileRelease.isFileFree($0) && $0.tid == dup2.tid && $0.atSyscallStop == .exit
+            && $0.time >= dup2.startTime && $0.time.nanoseconds < dup2.startTime.nanoseconds + 50_000_000 }
+        #expect(frees.count == 2 && frees.contains { $0.inTracedTask?.contains("as this dup2 returned: one it closed") == true }, "\(events.map { "\($0.time) \($0.heading)" })")
         let exit = try #require(try ends(trace).last)
         let carried = exit.releasedInMessages ?? []
         #expect(carried.count == 1 && carried.first?.socket.protocolLabel == "TCP" && carried.first?.perhapsEarlier == false, "\(carried)")
@@ -1252,6 +1258,14 @@ struct KernelTests {
         #expect(exit.releasedSockets?.contains { $0.fd == -1 && $0.family == UInt64(AF_UNIX) } == true, "\(exit.releasedSockets ?? [])")
         let carried = exit.releasedInMessages ?? []
         #expect(carried.count == 1 && carried.first?.socket.protocolLabel == "TCP" && carried.first?.waitingAt == -1, "\(carried)")
+        // The blocked send's end, as the exit took its thread, is said to be in it (audit 80 F1), and the
+        // receiving socket's file free there linked to the close that left it.
+        var events: [KernelSample] = []
+        for case let .kernelEvent(sample) in try TraceFileReader(path: trace).records { events.append(sample) }
+        let inSend = events.filter { $0.inTracedTask?.hasPrefix("in its sendto, which never returned") == true }
+        #expect(inSend.contains { $0.tracepoint == "sock:sock_send_length" }
+                && inSend.contains { FileRelease.isFileFree($0) && $0.inTracedTask?.contains("left to this call, dropped as the thread ended in it") == true },
+                "\(events.map { "\($0.heading) \($0.inTracedTask ?? "-")" })")
     }
 
     /// The `exited` and `killed` events of a trace file.

@@ -29,6 +29,9 @@ public final class AttributionStage {
         case stray(before: [Int32: MonotonicTime], otherwise: MonotonicTime?)
         /// A process's end, with the samples its exit's capture took.
         case processEnded(ProcessEvent, exitSamples: [KernelSample])
+        /// A call its thread ended in (it never returned): the thread's
+        /// samples from its entry on are in it (`KernelCorrelator.abandonedCalls`).
+        case abandonedCall(tid: Int32, from: MonotonicTime, name: String, inode: UInt64?)
     }
 
     let correlator: KernelCorrelator
@@ -45,6 +48,8 @@ public final class AttributionStage {
             if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
         case let .finishedCall(call, graph):
             finished(call, functionGraph: graph, into: sink)
+        case let .abandonedCall(tid, from, name, inode):
+            correlator.abandonedCalls[tid] = (from, name, inode)
         case let .stray(before, otherwise):
             var events: [KernelSample] = []
             for tid in correlator.waitingThreads {
@@ -76,6 +81,8 @@ public final class AttributionStage {
     func finished(_ call: SyscallInvocation, functionGraph: FunctionGraph?, into sink: TraceSink) {
         var call = call
         var before = correlator.takeStray(tid: call.tid, before: call.entryTime)
+        // A thread of a reused id: the ended call's work is taken.
+        correlator.abandonedCalls[call.tid] = nil
         var activity = correlator.activity(for: call)
         activity.functionGraph = functionGraph
         call.kernel = activity

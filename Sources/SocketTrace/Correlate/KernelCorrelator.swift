@@ -38,6 +38,11 @@ public final class KernelCorrelator {
         /// When the close returned (the kernel's sys_exit where known).
         let closeEnded: MonotonicTime
     }
+    /// Calls their threads ended in, by thread: when each began, its name.
+    public var abandonedCalls: [Int32: (from: MonotonicTime, name: String, inode: UInt64?)] = [:]
+    /// Where a sample of such a call was taken (`TextTimeline` names the call's frames for it).
+    static func inAbandonedCall(_ name: String) -> String { "in its \(name), which never returned (its thread ended in it)" }
+
     /// The most held files remembered (a holder never seen letting go).
     static let heldFilesLimit = 4096
 
@@ -92,6 +97,19 @@ public final class KernelCorrelator {
                 sample.releasesHeldFile = "a file freed as this call returned, at the address of the one \(held.close) left to another "
                     + "reference (this call was not on that socket when the close ran: not shown to be that file)"
             }
+            return sample
+        }
+    }
+
+    /// A dup2's, dup3's or close_range's frees of files as it returned (the
+    /// files of the descriptors it closed, released in task_work at its
+    /// exit stop), said so, not said which (audit 80 H1: left out).
+    func markingFilesItClosed(_ samples: [KernelSample], of call: SyscallInvocation) -> [KernelSample] {
+        guard [.dup2, .dup3, .close_range].contains(call.syscall) else { return samples }
+        return samples.map { sample in
+            guard sample.releasesHeldFile == nil, FileRelease.isFileFree(sample), sample.atSyscallStop == .exit else { return sample }
+            var sample = sample
+            sample.releasesHeldFile = "a file freed as this \(call.name) returned: one it closed, or one their release let go of (not shown which)"
             return sample
         }
     }
@@ -369,11 +387,29 @@ public final class KernelCorrelator {
         guard pending[tid] != nil else { return [] }
         var stray = pending[tid]!.take(before: time)
         if pending[tid]!.isEmpty { pending[tid] = nil }
+        let abandoned = abandonedCalls[tid]
+        if let abandoned, let inode = abandoned.inode, !heldFiles.isEmpty {
+            // The free of a file a close left to that call, on its socket: the call's reference, the last.
+            stray = stray.map { sample in
+                guard sample.time >= abandoned.from, FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
+                      let held = heldFiles[UInt64(bitPattern: pointer)], held.inode == inode else { return sample }
+                heldFiles[UInt64(bitPattern: pointer)] = nil
+                var sample = sample
+                sample.releasesHeldFile = "the file's last reference, which \(held.close) left to this call, dropped as the thread "
+                    + "ended in it (the release of that close's file)"
+                return sample
+            }
+        }
         stray = keepingOwnFileFree(markingHeldFileFreesBetweenCalls(stray), in: nil).map { sample in
+            var sample = sample
+            // Work in a call its thread ended in (audit 80 F1).
+            if let abandoned, sample.time >= abandoned.from {
+                sample.inTracedTask = Self.inAbandonedCall(abandoned.name) + (sample.releasesHeldFile.map { ": " + $0 } ?? "")
+                return sample
+            }
             // The release of a file a close left to a call in flight on
             // it: where that reference went (audit 70: linked to no call).
             guard let release = sample.releasesHeldFile else { return sample }
-            var sample = sample
             sample.inTracedTask = sample.outsideCallsContext + ": " + release
             return sample
         }
@@ -562,7 +598,7 @@ public final class KernelCorrelator {
         // Whether a close released its file, from all its samples (those at
         // its stops too).
         let released = FileRelease.released(by: call, window: taken, sampled: releasesSampled, samplesLost: samplesLost())
-        taken = keepingOwnFileFree(markingHeldFileReleases(taken, of: call), in: call)
+        taken = keepingOwnFileFree(markingFilesItClosed(markingHeldFileReleases(taken, of: call), of: call), in: call)
         // Work an interrupt ran while the thread was at the call's entry
         // or exit stop is inside the tracer's times for the call but
         // outside the kernel's: not the call's, nor in its duration. It

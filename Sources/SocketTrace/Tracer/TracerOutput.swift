@@ -75,6 +75,11 @@ extension Tracer {
     func performOutput(_ item: DeferredOutput.Item) {
         switch item {
         case let .event(event):
+            if case let .syscallAbandoned(call) = event, kernel?.sampler != nil {
+                // Its thread's work from its entry on was in it (audit 80 F1:
+                // said to be in a call the trace does not record).
+                attribute(.abandonedCall(tid: call.tid, from: call.entryTime, name: call.name, inode: call.inodeAtEntry ?? call.socket?.inode))
+            }
             sink.handle(event)
         case let .finishedCall(call):
             finished(call)
