@@ -1216,7 +1216,7 @@ struct KernelTests {
         #expect(!counts.isEmpty && counts.allSatisfy { $0 == 8 }, "\(counts)")
     }
 
-    @Test("a receiving socket whose descriptor was closed while another thread's call held it, that thread ended by the exit: the exit releases it and the socket its queue held; close_range over a UNIX socket is shown with the release it made (audit 79 B, A)")
+    @Test("a receiving socket whose descriptor was closed (close_range) while another thread's call held it, that thread ended by the exit: the exit releases it and the socket its queue held, a TCP socket so held too; close_range over a UNIX socket is shown with the release it made (audit 79 B, A, audit 81 N1, N5)")
     func heldReceiverReleasedByTheExitAndCloseRange() throws {
         let script = """
             import array, os, socket, threading, time
@@ -1230,22 +1230,41 @@ struct KernelTests {
             left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             x = socket.create_connection(l.getsockname()); xs, _ = l.accept()
             left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))]); x.close()
-            right.setblocking(False)
-            try:
-                while True: right.send(b"f")
-            except BlockingIOError: pass
-            right.setblocking(True)
-            tids = []
-            def sender():
-                tids.append(threading.get_native_id())
-                right.send(b"g")
-            threading.Thread(target=sender, daemon=True).start()
-            def waiting():
-                if not tids: return False
-                task = f"/proc/self/task/{tids[0]}/"
-                return open(task + "syscall").read().split()[0] == "44" and open(task + "stat").read().rsplit(")", 1)[1].split()[0] == "S"
-            while not waiting(): time.sleep(0.01)
-            os.close(right.fileno()); time.sleep(0.05)
+            def blocked(sock, number):
+                # A thread blocked sending on sock (its peer's queue full), asleep in the kernel in `number`.
+                sock.setblocking(False)
+                try:
+                    while True: sock.send(b"f")
+                except BlockingIOError: pass
+                sock.setblocking(True)
+                tids = []
+                def sender():
+                    tids.append(threading.get_native_id())
+                    sock.send(b"g")
+                threading.Thread(target=sender, daemon=True).start()
+                while not tids or open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] != number \
+                        or open(f"/proc/self/task/{tids[0]}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
+                    time.sleep(0.01)
+            blocked(right, "44")
+            os.close(right.fileno())
+            # close_range over a receiving socket while a send holds it: nothing released there (audit 81 N5).
+            left3, right3 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            w = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); w.bind(("127.0.0.1", 0))
+            left3.sendmsg([b"w"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w.fileno()]))]); w.close()
+            blocked(right3, "44")
+            os.closerange(right3.fileno(), right3.fileno() + 1); right3.detach()
+            # A TCP socket closed while another thread's recv holds it: the exit releases it too (audit 81 N1).
+            t = socket.create_connection(l.getsockname()); ts, _ = l.accept()
+            tids2 = []
+            def receiver():
+                tids2.append(threading.get_native_id())
+                try: t.recv(1)
+                except OSError: pass
+            threading.Thread(target=receiver, daemon=True).start()
+            while not tids2 or open(f"/proc/self/task/{tids2[0]}/syscall").read().split()[0] != "45" \
+                    or open(f"/proc/self/task/{tids2[0]}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
+                time.sleep(0.01)
+            os.close(t.fileno()); t.detach(); time.sleep(0.05)
             os._exit(0)
             """
         let trace = try tracePython(script, name: "rights-held-exit")
@@ -1254,10 +1273,14 @@ struct KernelTests {
         let closeRange = try #require(calls.first { $0.syscall == .close_range }, "close_range shown: \(calls.map(\.name))")
         #expect(closeRange.releasedInMessages?.count == 1 && closeRange.releasedInMessages?.first?.socket.protocolLabel == "UDP",
                 "\(closeRange.releasedInMessages ?? [])")
+        let closeRanges = calls.filter { $0.syscall == .close_range }
+        #expect(closeRanges.count == 2 && closeRanges.last?.releasedInMessages == nil, "\(closeRanges.map { $0.releasedInMessages ?? [] })")
         let exit = try #require(try ends(trace).last)
         #expect(exit.releasedSockets?.contains { $0.fd == -1 && $0.family == UInt64(AF_UNIX) } == true, "\(exit.releasedSockets ?? [])")
+        #expect(exit.releasedSockets?.contains { $0.fd == -1 && $0.protocolLabel == "TCP" && $0.peer != nil } == true, "\(exit.releasedSockets ?? [])")
         let carried = exit.releasedInMessages ?? []
-        #expect(carried.count == 1 && carried.first?.socket.protocolLabel == "TCP" && carried.first?.waitingAt == -1, "\(carried)")
+        #expect(carried.count == 2 && carried.contains { $0.socket.protocolLabel == "TCP" } && carried.contains { $0.socket.protocolLabel == "UDP" }
+                && carried.allSatisfy { $0.waitingAt == -1 }, "\(carried)")
         // The blocked send's end, as the exit took its thread, is said to be in it (audit 80 F1), and the
         // receiving socket's file free there linked to the close that left it.
         var events: [KernelSample] = []

@@ -42,6 +42,10 @@ public final class KernelCorrelator {
     public var abandonedCalls: [Int32: (from: MonotonicTime, name: String, inode: UInt64?)] = [:]
     /// Where a sample of such a call was taken (`TextTimeline` names the call's frames for it).
     static func inAbandonedCall(_ name: String) -> String { "in its \(name), which never returned (its thread ended in it)" }
+    /// Where `sample` was, when in such a call.
+    func abandonedContext(of sample: KernelSample) -> String? {
+        abandonedCalls[sample.tid].flatMap { sample.time >= $0.from ? Self.inAbandonedCall($0.name) : nil }
+    }
 
     /// The most held files remembered (a holder never seen letting go).
     static let heldFilesLimit = 4096
@@ -413,16 +417,27 @@ public final class KernelCorrelator {
             sample.inTracedTask = sample.outsideCallsContext + ": " + release
             return sample
         }
-        let events = stray.filter { $0.role != .hit && $0.role != .returned }
+        var events = stray.filter { $0.role != .hit && $0.role != .returned }
+        // In a call its thread ended in, a hit no other sample continues is
+        // a stack of its own, as in a call that returned (audit 81 N3: an
+        // abandoned connect's state change left out).
+        if abandoned != nil {
+            let hits = stray.filter { $0.role == .hit && abandonedContext(of: $0) != nil }
+            events = (events + Self.leaves(hits, among: stray)).sorted { $0.time < $1.time }
+        }
         strayHits += stray.count - events.count
         // Hits of probes sampled everywhere are kept only for traced flows,
         // in a call or not (chains aligned there): a timer that fired in this
         // thread for another program's connection is not this thread's
         // (audit 9: an untraced SYN's timeout shown as a traced thread's event).
-        let (everywhere, others) = events.partitioned { $0.everywhere && ($0.role == .chain || $0.flowEndpoints != nil) }
+        // In a call its thread ended in, they are that call's work, its own
+        // flow or not (audit 81 N3: a connect's CLOSE → SYN_SENT, port 0, left out).
+        let (everywhere, others) = events.partitioned {
+            $0.everywhere && ($0.role == .chain || $0.flowEndpoints != nil) && abandonedContext(of: $0) == nil
+        }
         background.waiting += everywhere.map { sample in
             var sample = sample
-            sample.inTracedTask = sample.outsideCallsContext
+            sample.inTracedTask = abandonedContext(of: sample) ?? sample.outsideCallsContext
             return sample
         }
         // Softirq work not known to be a traced socket's is shown too, with
@@ -461,10 +476,11 @@ public final class KernelCorrelator {
             // (audit 31 M3: "may be another program's").
             if !sides.softirq, !sample.everywhere, sample.tracepoint == KernelSample.transmitTracepoint,
                let entry = sample.chain.last(where: ChainAligner.isSyscallEntry) {
-                register(sample, as: .unrecordedCall, by: "\(entry) in this thread, a call the trace does not record")
+                register(sample, as: .unrecordedCall, by: "\(entry) in this thread, "
+                            + (abandonedContext(of: sample) != nil ? "a call its thread ended in" : "a call the trace does not record"))
             }
             guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
-            let context = sample.outsideCallsContext
+            let context = abandonedContext(of: sample) ?? sample.outsideCallsContext
             sample.inTracedTask = context
             let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread \(context)"
             let notKnown = "whose packet it handled is not known (\(sample.tracepoint) gives no addresses): it may be another program's"

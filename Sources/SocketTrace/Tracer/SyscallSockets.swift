@@ -210,7 +210,16 @@ extension Tracer {
     /// close_range, exec's close-on-exec) whose last reference goes drop
     /// the messages waiting at them (audit 78 F4: still counted). Returns
     /// the sockets released with those messages.
-    func droppingReleased(from process: TracedProcess, by syscall: Syscall?, _ change: () -> Void) -> [CarriedSocket] {
+    /// Another traced thread whose call in flight holds `socket`'s file (it
+    /// named the socket at its entry stop): the socket's last reference
+    /// goes as that call returns.
+    func holder(of socket: SocketInfo, besides thread: TracedThread?) -> TracedThread? {
+        tasks.threads.values.first { $0 !== thread && $0.current != nil && $0.socketAtEntry?.isSame(as: socket) == true }
+    }
+
+    /// `thread`: the one making the call (nil for an exec).
+    func droppingReleased(from process: TracedProcess, by syscall: Syscall?, in thread: TracedThread? = nil,
+                          _ change: () -> Void) -> [CarriedSocket] {
         guard syscall.map({ [.dup2, .dup3, .close_range].contains($0) }) ?? true, !rightsWaiting.isEmpty else {
             change()
             return []
@@ -220,6 +229,11 @@ extension Tracer {
         var carried: [CarriedSocket] = []
         for (fd, entry) in before where entry.socket.family == AddressFamily.unix && process.table[fd]?.socket !== entry.socket {
             guard references(to: entry.socket, excluding: { _, _ in false }) == 0 else { continue }
+            // Another thread's call holds it: it goes as that call returns (audit 81 N5).
+            if let holder = holder(of: entry.socket, besides: thread) {
+                holder.releasesOnReturn.append(entry.socket)
+                continue
+            }
             carried += dropRightsWaiting(at: entry.socket, fd: fd, table: process.table) { _, _ in false }
         }
         return carried

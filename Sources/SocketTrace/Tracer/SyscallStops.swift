@@ -112,9 +112,10 @@ extension Tracer {
                     // and the sockets only they held.
                     let thisOne = { (table: DescriptorTable, number: Int32) in table === process.table && number == fd }
                     if references(to: socket, excluding: thisOne) == 0 {
-                        if let holder = tasks.threads.values.first(where: { $0 !== thread && $0.current != nil && $0.socketAtEntry?.isSame(as: socket) == true }) {
-                            // Another thread's call holds the file: the socket goes as it returns.
-                            if socket.family == AddressFamily.unix { holder.releasesOnReturn.append(socket) }
+                        if let holder = holder(of: socket, besides: thread) {
+                            // Another thread's call holds the file: the socket goes as it returns
+                            // (or with the exit that ends that thread: audit 81 N1, a TCP one left out).
+                            holder.releasesOnReturn.append(socket)
                         } else {
                             let carried = dropRightsWaiting(at: socket, fd: fd, table: process.table, excluding: thisOne)
                             call.releasedInMessages = carried.isEmpty ? nil : carried
@@ -235,7 +236,7 @@ extension Tracer {
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
         rightsDropped = []
-        let carried = droppingReleased(from: thread.process, by: call.syscall) {
+        let carried = droppingReleased(from: thread.process, by: call.syscall, in: thread) {
             tracker.apply(call, received: receivedInFlight, took: tookRights, sent: sentRights)
         } + releasedOnReturn(of: thread)
         if !rightsDropped.isEmpty { call.rightsDropped = rightsDropped }
