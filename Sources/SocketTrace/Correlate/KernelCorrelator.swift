@@ -109,11 +109,15 @@ public final class KernelCorrelator {
     /// files of the descriptors it closed, released in task_work at its
     /// exit stop), said so, not said which (audit 80 H1: left out).
     func markingFilesItClosed(_ samples: [KernelSample], of call: SyscallInvocation) -> [KernelSample] {
-        guard [.dup2, .dup3, .close_range].contains(call.syscall) else { return samples }
+        let closes = [.dup2, .dup3, .close_range].contains(call.syscall)
+        guard closes || call.releasesHeldSockets else { return samples }
         return samples.map { sample in
             guard sample.releasesHeldFile == nil, FileRelease.isFileFree(sample), sample.atSyscallStop == .exit else { return sample }
             var sample = sample
-            sample.releasesHeldFile = "a file freed as this \(call.name) returned: one it closed, or one their release let go of (not shown which)"
+            sample.releasesHeldFile = closes
+                ? "a file freed as this \(call.name) returned: one it closed, or one their release let go of (not shown which)"
+                : "a file freed as this call returned: of a socket another thread's call closed while this one held it, or one its "
+                    + "release let go of (not shown which)"
             return sample
         }
     }

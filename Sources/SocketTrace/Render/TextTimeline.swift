@@ -172,7 +172,7 @@ public final class TextTimeline: TraceSink {
             let line: String
             if call.syscall != .close {
                 line = Self.carriedLine(carried, by: call.syscall == .dup2 || call.syscall == .dup3 || call.syscall == .close_range
-                    ? "the last reference to the UNIX socket it closed," : "the last reference to the UNIX socket another thread's close left to it,",
+                    ? "the last reference to the UNIX socket it closed," : "the last reference to the UNIX socket another thread's close, dup2 or close_range left to it,",
                                         when: "as this call returns")
             } else if call.kernel?.operation == "socket_reference_dropped" {
                 // The kernel's word (the tracer counted no other reference):

@@ -220,17 +220,21 @@ extension Tracer {
     /// `thread`: the one making the call (nil for an exec).
     func droppingReleased(from process: TracedProcess, by syscall: Syscall?, in thread: TracedThread? = nil,
                           _ change: () -> Void) -> [CarriedSocket] {
-        guard syscall.map({ [.dup2, .dup3, .close_range].contains($0) }) ?? true, !rightsWaiting.isEmpty else {
+        // dup2, dup3 and close_range close descriptors: any socket another
+        // thread's call holds goes as that call returns (audit 82 P1: left
+        // out of the exit that ended it); an exec's, only for the messages.
+        let closes = syscall.map { [.dup2, .dup3, .close_range].contains($0) } ?? false
+        guard closes || (syscall == nil && !rightsWaiting.isEmpty) else {
             change()
             return []
         }
         let before = process.table.entries
         change()
         var carried: [CarriedSocket] = []
-        for (fd, entry) in before where entry.socket.family == AddressFamily.unix && process.table[fd]?.socket !== entry.socket {
+        for (fd, entry) in before where process.table[fd]?.socket !== entry.socket {
             guard references(to: entry.socket, excluding: { _, _ in false }) == 0 else { continue }
             // Another thread's call holds it: it goes as that call returns (audit 81 N5).
-            if let holder = holder(of: entry.socket, besides: thread) {
+            if closes, let holder = holder(of: entry.socket, besides: thread) {
                 holder.releasesOnReturn.append(entry.socket)
                 continue
             }
