@@ -110,7 +110,7 @@ public final class KernelCorrelator {
     /// exit stop), said so, not said which (audit 80 H1: left out).
     func markingFilesItClosed(_ samples: [KernelSample], of call: SyscallInvocation) -> [KernelSample] {
         let closes = [.dup2, .dup3, .close_range].contains(call.syscall)
-        guard closes || call.releasesHeldSockets else { return samples }
+        guard closes || call.releasesHeldSockets == true else { return samples }
         return samples.map { sample in
             guard sample.releasesHeldFile == nil, FileRelease.isFileFree(sample), sample.atSyscallStop == .exit else { return sample }
             var sample = sample

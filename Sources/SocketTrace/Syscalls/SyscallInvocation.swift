@@ -50,7 +50,7 @@ public struct SyscallInvocation: Sendable, Codable {
     /// A call that held sockets another thread's close, dup2 or
     /// close_range took the descriptors of: their files' last references
     /// went as it returned (not written; audit 82 P2: their frees left out).
-    public internal(set) var releasesHeldSockets = false
+    public internal(set) var releasesHeldSockets: Bool?
     /// When the call returned: the kernel's `sys_exit`, or the last of its
     /// kernel work sampled after it (deferred to the return to user mode);
     /// where the kernel's time is not known, the exit stop.

@@ -236,7 +236,7 @@ extension Tracer {
         let (context, tracker) = self.context(for: thread.process, architecture: call.architecture, memory: memory,
                                               marking: thread.currentShown && needsPlainText)
         rightsDropped = []
-        call.releasesHeldSockets = !thread.releasesOnReturn.isEmpty
+        if !thread.releasesOnReturn.isEmpty { call.releasesHeldSockets = true }
         let carried = droppingReleased(from: thread.process, by: call.syscall, in: thread) {
             tracker.apply(call, received: receivedInFlight, took: tookRights, sent: sentRights)
         } + releasedOnReturn(of: thread)
