@@ -886,6 +886,13 @@ struct KernelTests {
         #expect(released.chain.contains("task_work_run") && released.inTracedTask == "at a call's exit stop, after the kernel ended the call",
                 "\(released.inTracedTask ?? "-") \(released.chain)")
         #expect(released.time > close.endTime!, "after the close")
+        // The recv says it released the socket as it returned (audit 81 M4, 82 P3).
+        let returned = recv.kernel?.fileRelease ?? ""
+        #expect(returned.hasPrefix("released as it returned") && returned.contains("which close(\(close.socket?.fd ?? -1)) of \(close.tid)"), "\(returned)")
+        // The FIN's receive on that stack names the release that queued it (audit 82 M-a: "may be another program's").
+        let receive = events.first { $0.tracepoint == "net:netif_receive_skb" && $0.tid == recv.tid && $0.skbAddress == released.skbAddress }
+        #expect(receive?.flow?.owner == .ownSocket && receive?.flow?.evidence.contains("the release (__tcp_close) in thread \(recv.tid)") == true,
+                "\(receive?.flow?.evidence ?? "no receive of the FIN on the recv's stack")")
     }
 
     @Test("a close while another thread's poll (not traced) waits on the descriptor: the poll holds the file, the close releases nothing; the file's free at the poll's return is shown in that thread, at the held file's address, not said to be that file (audit 72 a)")
@@ -1125,6 +1132,14 @@ struct KernelTests {
         let states = exitKernel.samples.filter { $0.tracepoint == "sock:inet_sock_set_state" }
         let operation = { (sample: KernelSample) in exitKernel.alignment(of: sample, where: { _ in true })?.operation ?? "none" }
         #expect(!states.isEmpty && states.allSatisfy { operation($0) == "tcp_close" }, "\(states.map(operation))")
+        // The FIN's receive on the exit's stack (where loopback took it in at
+        // once) is that socket's, named by its release's state change, of the
+        // 2 the exit released (was "which one's packet this is is not read").
+        let fin = try #require(exitKernel.samples.first { $0.tracepoint == "net:net_dev_queue" && $0.chain.contains("__tcp_close") })
+        for receive in exitKernel.samples where receive.tracepoint == "net:netif_receive_skb" && receive.skbAddress == fin.skbAddress {
+            #expect(receive.flow?.owner == .ownSocket && receive.flow?.evidence.contains("the release (__tcp_close) in the exit of") == true
+                    && receive.flow?.evidence.contains("one of the 2 sockets the exit released") == true, "\(receive.flow?.evidence ?? "-")")
+        }
         let text = try TestSupport.run(TestSupport.sockettrace, ["report", trace]).stdout
         #expect(text.contains("; with them <TCP ") && text.contains("in an SCM_RIGHTS message waiting at \(waitingAt.fd)<UNIX"), "\(text)")
     }

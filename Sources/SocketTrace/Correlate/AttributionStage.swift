@@ -31,7 +31,7 @@ public final class AttributionStage {
         case processEnded(ProcessEvent, exitSamples: [KernelSample])
         /// A call its thread ended in (it never returned): the thread's
         /// samples from its entry on are in it (`KernelCorrelator.abandonedCalls`).
-        case abandonedCall(tid: Int32, from: MonotonicTime, name: String, inode: UInt64?)
+        case abandonedCall(tid: Int32, from: MonotonicTime, name: String, inode: UInt64?, socket: SocketSnapshot?)
     }
 
     let correlator: KernelCorrelator
@@ -48,8 +48,8 @@ public final class AttributionStage {
             if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
         case let .finishedCall(call, graph):
             finished(call, functionGraph: graph, into: sink)
-        case let .abandonedCall(tid, from, name, inode):
-            correlator.abandonedCalls[tid] = (from, name, inode)
+        case let .abandonedCall(tid, from, name, inode, socket):
+            correlator.abandonedCalls[tid] = (from, name, inode, socket?.local?.forPairing, socket?.peer?.forPairing)
         case let .stray(before, otherwise):
             var events: [KernelSample] = []
             for tid in correlator.waitingThreads {

@@ -37,7 +37,8 @@ extension KernelCorrelator {
         // (a listener's release may reset connections not yet accepted) is not read.
         let count = "\(released.count) socket\(released.count == 1 ? "" : "s")" + (perhaps.isEmpty ? "" : " and perhaps \(perhaps.count) more")
         let attributed = attributeFlows(samples, socket: released.count == 1 && perhaps.isEmpty ? released.first : nil, by: "the exit of \(tid)",
-                                        noSocket: "the exit released \(count), and which one's packet this is is not read")
+                                        noSocket: "the exit released \(count), and which one's packet this is is not read",
+                                        released: released.count == 1 && perhaps.isEmpty ? [] : released)
         otherFlows += attributed.others
         let mine = attributed.kept
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }

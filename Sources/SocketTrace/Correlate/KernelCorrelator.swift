@@ -39,7 +39,8 @@ public final class KernelCorrelator {
         let closeEnded: MonotonicTime
     }
     /// Calls their threads ended in, by thread: when each began, its name.
-    public var abandonedCalls: [Int32: (from: MonotonicTime, name: String, inode: UInt64?)] = [:]
+    /// (Its socket's addresses, when known, name its packets.)
+    public var abandonedCalls: [Int32: (from: MonotonicTime, name: String, inode: UInt64?, local: SocketEndpoint?, peer: SocketEndpoint?)] = [:]
     /// Where a sample of such a call was taken (`TextTimeline` names the call's frames for it).
     static func inAbandonedCall(_ name: String) -> String { "in its \(name), which never returned (its thread ended in it)" }
     /// Where `sample` was, when in such a call.
@@ -73,14 +74,18 @@ public final class KernelCorrelator {
     /// SCM_RIGHTS reference it did not take in) is shown as that address's,
     /// not said to be that file: the address may be a later file's.
     /// Any free of a held file's address ends its entry.
-    func markingHeldFileReleases(_ samples: [KernelSample], of call: SyscallInvocation) -> [KernelSample] {
+    /// `leftBy`: the close that left the file proven `call`'s to release.
+    func markingHeldFileReleases(_ samples: [KernelSample], of call: SyscallInvocation, leftBy: inout String?) -> [KernelSample] {
         guard !heldFiles.isEmpty else { return samples }
+        var proven: String?
+        defer { leftBy = proven }
         return samples.map { sample in
             guard FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
                   let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
             guard sample.atSyscallStop == .exit else { return sample }
             var sample = sample
             if (call.inodeAtEntry ?? call.socket?.inode) == held.inode, call.startTime < held.closeEnded {
+                proven = held.close
                 sample.releasesHeldFile = "the file's last reference, which \(held.close) left to this call, dropped as it returned "
                     + "(the release of that close's file)"
             } else if call.rightsDropped?.contains(held.inode) == true {
@@ -103,6 +108,33 @@ public final class KernelCorrelator {
             }
             return sample
         }
+    }
+
+    /// What a call that held its socket's last reference says as it
+    /// returns (audit 81 M4, 82 P3: nothing; its release was shown only as
+    /// work at its exit stop after it): that it let go of it there, when
+    /// the kernel shows it, a file's free at its exit stop that is proven
+    /// that socket's (`leftBy`: a close left it to this call), or another
+    /// thread's dup2, dup3, close_range or close took the socket's last
+    /// descriptor while it ran (`releasesHeldSockets`, from the traced
+    /// processes' tables) and the socket's own state change under
+    /// `__tcp_close` is there too.
+    func releaseOnReturn(_ samples: [KernelSample], of call: SyscallInvocation, leftBy: String?) -> String? {
+        guard ![.close, .dup2, .dup3, .close_range].contains(call.syscall) else { return nil }
+        let atExit = samples.filter { $0.atSyscallStop == .exit }
+        let there = "in task work at its exit stop (shown after it)"
+        if let leftBy {
+            return "released as it returned: this call held the last reference to its socket's file, which \(leftBy) left to it; "
+                + "the kernel freed the file and released the socket \(there)"
+        }
+        guard call.releasesHeldSockets == true, let local = call.socket?.local?.forPairing, let peer = call.socket?.peer?.forPairing,
+              let change = atExit.first(where: { sample in
+                  sample.tracepoint == KernelSample.stateChangeTracepoint && !sample.sides.softirq && sample.chain.contains(Self.socketRelease)
+                      && sample.flowEndpoints.map { $0.source == local && $0.destination == peer } == true
+              }) else { return nil }
+        let states = [change.fields["oldstate"]?.number, change.fields["newstate"]?.number].map { $0.map(TCPState.name) ?? "?" }
+        return "released as it returned: another thread's call took its socket's last descriptor while this call held the socket "
+            + "(the traced processes' tables), and its release (\(Self.socketRelease): \(states[0]) → \(states[1])) ran \(there)"
     }
 
     /// A dup2's, dup3's or close_range's frees of files as it returned (the
@@ -478,10 +510,27 @@ public final class KernelCorrelator {
             // A packet the thread queued itself in a call the trace does not
             // record (`-e trace=!sendto`): its receive then names that call
             // (audit 31 M3: "may be another program's").
-            if !sides.softirq, !sample.everywhere, sample.tracepoint == KernelSample.transmitTracepoint,
-               let entry = sample.chain.last(where: ChainAligner.isSyscallEntry) {
-                register(sample, as: .unrecordedCall, by: "\(entry) in this thread, "
-                            + (abandonedContext(of: sample) != nil ? "a call its thread ended in" : "a call the trace does not record"))
+            if !sides.softirq, !sample.everywhere, sample.tracepoint == KernelSample.transmitTracepoint {
+                if let ends = releasedConnection(sending: sample, among: samples + named), let skb = sample.skbAddress {
+                    // A socket's release in task work (a file's last
+                    // reference dropped as a call returned, or a call its
+                    // thread ended in): its state change names it.
+                    let context = abandonedContext(of: sample) ?? sample.outsideCallsContext
+                    queuedPackets.queued(skb: skb, device: sample.device, by: .init(
+                        local: ends.source, peer: ends.destination, call: "the release (\(Self.socketRelease)) in thread \(sample.tid) \(context.prefix { $0 != "," })",
+                        time: sample.time, length: sample.packetLength))
+                } else if sample.chain.contains(where: ChainAligner.isSyscallEntry), abandonedContext(of: sample) != nil,
+                          let abandoned = abandonedCalls[sample.tid], abandoned.inode != nil || abandoned.peer != nil, let skb = sample.skbAddress {
+                    // Queued in the call its thread ended in, on that call's
+                    // socket (audit 82 minor a: "whose socket, not known").
+                    queuedPackets.queued(skb: skb, device: sample.device, by: .init(
+                        local: abandoned.peer == nil ? nil : abandoned.local, peer: abandoned.local == nil ? nil : abandoned.peer,
+                        inode: abandoned.inode, call: "its \(abandoned.name) in thread \(sample.tid) (which never returned)",
+                        time: sample.time, length: sample.packetLength))
+                } else if let entry = sample.chain.last(where: ChainAligner.isSyscallEntry) {
+                    register(sample, as: .unrecordedCall, by: "\(entry) in this thread, "
+                                + (abandonedContext(of: sample) != nil ? "a call its thread ended in" : "a call the trace does not record"))
+                }
             }
             guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
             let context = abandonedContext(of: sample) ?? sample.outsideCallsContext
@@ -618,7 +667,9 @@ public final class KernelCorrelator {
         // Whether a close released its file, from all its samples (those at
         // its stops too).
         let released = FileRelease.released(by: call, window: taken, sampled: releasesSampled, samplesLost: samplesLost())
-        taken = keepingOwnFileFree(markingFilesItClosed(markingHeldFileReleases(taken, of: call), of: call), in: call)
+        var leftBy: String?
+        taken = keepingOwnFileFree(markingFilesItClosed(markingHeldFileReleases(taken, of: call, leftBy: &leftBy), of: call), in: call)
+        let returnRelease = releaseOnReturn(taken, of: call, leftBy: leftBy)
         // Work an interrupt ran while the thread was at the call's entry
         // or exit stop is inside the tracer's times for the call but
         // outside the kernel's: not the call's, nor in its duration. It
@@ -727,6 +778,8 @@ public final class KernelCorrelator {
             }
         } else if released == true {
             activity.fileRelease = FileRelease.releasedStatement(call)
+        } else if let returnRelease {
+            activity.fileRelease = returnRelease
         }
         if let closedByKernel, operation?.sockets == .tcpUnconnected {
             activity.socketState = "the socket was already in TCP_CLOSE before this call, put there \(closedByKernel.cause) (\(closedByKernel.heading))"

@@ -29,8 +29,11 @@ extension KernelCorrelator {
         return .some(nil)
     }
 
+    /// `released`: the sockets an exit released, when several (`socket`
+    /// nil): a packet one's release sent, named by its state change, is
+    /// that one's (`releasedConnection`).
     func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String,
-                        noSocket: String? = nil) -> (kept: [KernelSample], others: [KernelSample]) {
+                        noSocket: String? = nil, released: [SocketSnapshot] = []) -> (kept: [KernelSample], others: [KernelSample]) {
         let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
@@ -74,6 +77,11 @@ extension KernelCorrelator {
                     let by = worker
                     if sample.isNeighbourSolicitation {
                         register(sample, as: .neighbour, by: by)
+                    } else if local == nil || peer == nil, let ends = releasedConnection(sending: sample, among: ordered) {
+                        // One socket's release among several (an exit's): its state change names it.
+                        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination,
+                                                                                         call: "the release (\(Self.socketRelease)) in \(by)",
+                                                                                         time: sample.time, length: sample.packetLength))
                     } else {
                         queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
                                                                  length: sample.packetLength))
@@ -107,7 +115,7 @@ extension KernelCorrelator {
                 register(sample, as: .unknown, by: work())
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, device: sample.device, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
-                               family: socket?.family, notTCP: socket?.isKnownNotTCP == true)
+                               family: socket?.family, notTCP: socket?.isKnownNotTCP == true, released: released)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
@@ -157,6 +165,39 @@ extension KernelCorrelator {
         return sample.chain[sample.chain.count - start.chain.count] == start.chain[0]
     }
 
+    /// The connection whose release sent `sample` (a FIN or a reset
+    /// queued in a TCP socket's release, `__tcp_close`, outside any call's
+    /// own path: in task work at a call's exit stop, or in an exit), when
+    /// its stack shows it: every way through `__tcp_close` that sends
+    /// changes the socket's state first (`tcp_close_state`, or
+    /// `tcp_set_state(TCP_CLOSE)` before a reset; a listener's release
+    /// changes each child's before resetting it), and that state change
+    /// names the 4-tuple. So it is the last state change before it of the
+    /// same thread in the same call of `__tcp_close` (the same function at
+    /// the same depth from the bottom, under the same return addresses),
+    /// not in a softirq on it (which names a received packet's socket).
+    /// Nil when samples were lost (the last one seen may be an earlier
+    /// release's) or none is found: the packet is then not said to be any
+    /// socket's (audit 82 M-a: a FIN so sent was "not seen leaving a
+    /// traced call … may be another program's").
+    func releasedConnection(sending sample: KernelSample, among samples: [KernelSample]) -> (source: SocketEndpoint, destination: SocketEndpoint)? {
+        guard sample.tracepoint == KernelSample.transmitTracepoint, !sample.sides.softirq, !samplesLost(),
+              sample.addresses.count == sample.chain.count,
+              let closing = sample.chain.firstIndex(of: Self.socketRelease) else { return nil }
+        let callers = sample.addresses[(closing + 1)...], depth = sample.chain.count - closing
+        let named = samples.filter { other in
+            other.tid == sample.tid && other.time < sample.time && other.tracepoint == KernelSample.stateChangeTracepoint
+                && !other.sides.softirq && other.flowEndpoints != nil
+                && other.chain.count == other.addresses.count && other.chain.count >= depth
+                && other.chain[other.chain.count - depth] == Self.socketRelease
+                && other.addresses.suffix(callers.count).elementsEqual(callers)
+        }
+        return named.max { $0.time < $1.time }?.flowEndpoints
+    }
+
+    /// The function a TCP socket's release runs in (`tcp_close → __tcp_close`).
+    static let socketRelease = "__tcp_close"
+
     /// What a packet's receive sent back (an ACK, a SYN-ACK, a reset):
     /// queued as the answer to `sender`'s packet, so that its own receive
     /// knows whose it is. A reset or an ICMP error for a port no socket
@@ -193,7 +234,7 @@ extension KernelCorrelator {
 
     func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,
               peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
-              family: UInt64? = nil, notTCP: Bool = false) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              family: UInt64? = nil, notTCP: Bool = false, released: [SocketSnapshot] = []) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
             if let crossed = queuedPackets.takeCrossDevice(of: skb, at: time, length: length, device: device) {
@@ -225,6 +266,16 @@ extension KernelCorrelator {
         // A UNIX or netlink socket's data never goes through a network device.
         if let family, family == 1 || family == 16, sender.local != nil || sender.peer != nil {
             return (PacketFlow(owner: .otherFlow, evidence: sent + ", an IP socket's; this call's socket is \(family == 1 ? "a UNIX" : "a netlink") socket"), sender)
+        }
+        if local == nil || peer == nil, let senderLocal = sender.local, let senderPeer = sender.peer {
+            // Which of the sockets an exit released sent it, or its peer.
+            let ends = released.map { ($0.local?.forPairing, $0.peer?.forPairing) }
+            if ends.filter({ $0.0 == senderLocal && $0.1 == senderPeer }).count == 1 {
+                return (PacketFlow(owner: .ownSocket, evidence: sent + ": one of the \(released.count) sockets the exit released"), sender)
+            }
+            if ends.filter({ $0.0 == senderPeer && $0.1 == senderLocal }).count == 1 {
+                return (PacketFlow(owner: .peer, evidence: sent + ": to one of the \(released.count) sockets the exit released, from its peer"), sender)
+            }
         }
         guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
             return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil

@@ -196,6 +196,7 @@ struct QueuedPackets {
 extension KernelSample {
     static let transmitTracepoint = "net:net_dev_queue"
     static let receiveTracepoint = "net:netif_receive_skb"
+    static let stateChangeTracepoint = "sock:inet_sock_set_state"
     /// Frames of one packet's receive processing (after netif_receive_skb fired for it).
     static let packetReceiveFrames: Set<String> = ["__netif_receive_skb_one_core", "__netif_receive_skb_core",
                                                   "__netif_receive_skb_core.constprop.0", "__netif_receive_skb_list_core"]

@@ -126,6 +126,10 @@ extension Tracer {
             return
         }
         event.name = tasks.takeName(of: tid)
+        // The thread's work outside its calls (a file's release in task
+        // work as its last call returned) is written before its end, not
+        // after it with earlier times (audit 82 P3).
+        emitStrayKernelSamples()
         guard processEnded else {
             emit(.process(event))
             return

@@ -78,7 +78,8 @@ extension Tracer {
             if case let .syscallAbandoned(call) = event, kernel?.sampler != nil {
                 // Its thread's work from its entry on was in it (audit 80 F1:
                 // said to be in a call the trace does not record).
-                attribute(.abandonedCall(tid: call.tid, from: call.entryTime, name: call.name, inode: call.inodeAtEntry ?? call.socket?.inode))
+                attribute(.abandonedCall(tid: call.tid, from: call.entryTime, name: call.name, inode: call.inodeAtEntry ?? call.socket?.inode,
+                                          socket: call.socket))
             }
             sink.handle(event)
         case let .finishedCall(call):
