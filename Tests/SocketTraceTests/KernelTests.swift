@@ -895,6 +895,27 @@ struct KernelTests {
                 "\(receive?.flow?.evidence ?? "no receive of the FIN on the recv's stack")")
     }
 
+    @Test("a dup2 or close_range over a TCP connection's last descriptor says it released it as it returned, naming the socket its state change under __tcp_close names, in task work at its exit stop (audit 80 minor: said nothing)")
+    func dup2AndCloseRangeSayTheReleaseTheyMade() throws {
+        let script = """
+            import os, socket, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
+            first = socket.create_connection(listener.getsockname()); a, _ = listener.accept()
+            second = socket.create_connection(listener.getsockname()); b, _ = listener.accept()
+            os.dup2(listener.fileno(), first.fileno())
+            os.closerange(second.fileno(), second.fileno() + 1)
+            first.detach(); second.detach()
+            time.sleep(0.05); a.close(); b.close(); listener.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "dup2-close-range-release")
+        for name in [Syscall.dup2, .close_range] {
+            let call = try #require(calls.first { $0.syscall == name }, "no \(name)")
+            let said = call.kernel?.fileRelease ?? ""
+            #expect(said.hasPrefix("released as it returned: this call dropped the last reference to a socket whose descriptor it closed")
+                    && said.contains("TCP_ESTABLISHED → TCP_FIN_WAIT1") && said.contains("(__tcp_close"), "\(name): \(said)")
+        }
+    }
+
     @Test("a close while another thread's poll (not traced) waits on the descriptor: the poll holds the file, the close releases nothing; the file's free at the poll's return is shown in that thread, at the held file's address, not said to be that file (audit 72 a)")
     func closeWhileAnUntracedPollHoldsIt() throws {
         let port = TestSupport.freshPort()

@@ -131,10 +131,19 @@ import Testing
         let long = call(4, .recvfrom, at: 1 * Self.ms)
         _ = held.take(.syscallEntered(long))
         #expect(names(held.take(.syscallEntered(call(5, .sendto, at: 500 * Self.ms)))) == ["4 recvfrom unfinished"])
-        // Its end comes at the timeline's now, which the running sendto began at: held until that ends.
+        // Its end is written at its thread's end, not at the time of what came last (audit 82 c).
         #expect(held.take(.syscallAbandoned(long)).isEmpty)
-        #expect(names(held.take(.syscallExited(call(5, .sendto, at: 500 * Self.ms, until: 501 * Self.ms))))
-            == ["4 recvfrom abandoned resumed", "5 sendto"], "equal times: in the order they came")
+        #expect(names(held.take(.syscallExited(call(5, .sendto, at: 500 * Self.ms, until: 501 * Self.ms)))) == ["5 sendto"])
+        let end = MonotonicTime(nanoseconds: 600 * Self.ms)
+        let lines = held.take(.process(ProcessEvent(.exited, tid: 4, pid: 4, time: end)))
+        #expect(names(lines) == ["4 recvfrom abandoned resumed", "process"])
+        if case let .abandoned(_, _, time)? = lines.first { #expect(time == end) }
+        // With no end of its thread seen, at the end of the trace.
+        var cut = TimelineOrder()
+        _ = cut.take(.syscallEntered(long))
+        _ = cut.take(.syscallEntered(call(5, .sendto, at: 500 * Self.ms)))
+        _ = cut.take(.syscallAbandoned(long))
+        #expect(names(cut.finish()) == ["4 recvfrom abandoned resumed", "5 sendto unfinished"])
     }
 
     @Test("events of equal time keep the order they came in")

@@ -110,31 +110,42 @@ public final class KernelCorrelator {
         }
     }
 
-    /// What a call that held its socket's last reference says as it
-    /// returns (audit 81 M4, 82 P3: nothing; its release was shown only as
-    /// work at its exit stop after it): that it let go of it there, when
-    /// the kernel shows it, a file's free at its exit stop that is proven
-    /// that socket's (`leftBy`: a close left it to this call), or another
-    /// thread's dup2, dup3, close_range or close took the socket's last
-    /// descriptor while it ran (`releasesHeldSockets`, from the traced
-    /// processes' tables) and the socket's own state change under
-    /// `__tcp_close` is there too.
+    /// What a call that dropped a socket's last reference says as it
+    /// returns (audit 81 M4, 82 P3: nothing; the release was shown only as
+    /// work at its exit stop, after it; audit 80: a dup2 or close_range
+    /// over a TCP socket's last descriptor said nothing of it). The
+    /// kernel shows it: a file's free at its exit stop proven that
+    /// socket's (`leftBy`: a close left it to this call), or a TCP
+    /// socket's release (its state change under `__tcp_close`, which
+    /// names it) in task work at its exit stop. Task work runs at each
+    /// return to user space, and a file's last reference dropped in a
+    /// call is released there (`fput`), so what runs at this call's exit
+    /// stop was left by this call. A close releases its file itself
+    /// (`FileRelease`), and says so.
     func releaseOnReturn(_ samples: [KernelSample], of call: SyscallInvocation, leftBy: String?) -> String? {
-        guard ![.close, .dup2, .dup3, .close_range].contains(call.syscall) else { return nil }
+        guard call.syscall != .close else { return nil }
+        let closes = [.dup2, .dup3, .close_range].contains(call.syscall)
         let atExit = samples.filter { $0.atSyscallStop == .exit }
         let there = "in task work at its exit stop (shown after it)"
-        if let leftBy {
+        if let leftBy, !closes {
             return "released as it returned: this call held the last reference to its socket's file, which \(leftBy) left to it; "
                 + "the kernel freed the file and released the socket \(there)"
         }
-        guard call.releasesHeldSockets == true, let local = call.socket?.local?.forPairing, let peer = call.socket?.peer?.forPairing,
-              let change = atExit.first(where: { sample in
-                  sample.tracepoint == KernelSample.stateChangeTracepoint && !sample.sides.softirq && sample.chain.contains(Self.socketRelease)
-                      && sample.flowEndpoints.map { $0.source == local && $0.destination == peer } == true
-              }) else { return nil }
-        let states = [change.fields["oldstate"]?.number, change.fields["newstate"]?.number].map { $0.map(TCPState.name) ?? "?" }
-        return "released as it returned: another thread's call took its socket's last descriptor while this call held the socket "
-            + "(the traced processes' tables), and its release (\(Self.socketRelease): \(states[0]) → \(states[1])) ran \(there)"
+        let releases = atExit.filter { sample in
+            sample.tracepoint == KernelSample.stateChangeTracepoint && !sample.sides.softirq && sample.chain.contains(Self.socketRelease)
+                && sample.flowEndpoints != nil
+        }
+        guard !releases.isEmpty else { return nil }
+        let named = releases.map { change in
+            let ends = change.flowEndpoints!
+            let states = [change.fields["oldstate"]?.number, change.fields["newstate"]?.number].map { $0.map(TCPState.name) ?? "?" }
+            return "\(ends.source) → \(ends.destination) \(states[0]) → \(states[1])"
+        }.joined(separator: "; ")
+        let whose = closes ? "the last reference to a socket whose descriptor it closed"
+            : call.releasesHeldSockets == true ? "the last reference to its socket (another thread's call took the socket's last descriptor "
+                + "while this call held it: the traced processes' tables)"
+            : "a socket's last reference"
+        return "released as it returned: this call dropped \(whose); the release (\(Self.socketRelease), its state change: \(named)) ran \(there)"
     }
 
     /// A dup2's, dup3's or close_range's frees of files as it returned (the

@@ -32,6 +32,10 @@ public struct TimelineOrder {
     var recordedInFlight: [Int32: MonotonicTime] = [:]
     /// Threads whose running call was written as unfinished.
     var unfinished: Set<Int32> = []
+    /// Calls written unfinished whose thread ended in them: their end is
+    /// written at the thread's end (its process event), not at the time
+    /// of whatever came last (audit 82 c: another thread's close).
+    var endingWithThread: [Int32: SyscallInvocation] = [:]
     /// The latest time seen in any event: the timeline's "now".
     var latest = MonotonicTime(nanoseconds: 0)
     /// How long a running call may hold back the lines after it (in trace time).
@@ -43,6 +47,7 @@ public struct TimelineOrder {
     public mutating func take(_ event: TraceEvent) -> [Line] {
         switch event {
         case let .syscallEntered(call):
+            endAbandoned(of: call.tid, at: latest)
             inFlight[call.tid] = call
             advance(to: call.startTime)
         case let .syscallExited(call):
@@ -55,11 +60,15 @@ public struct TimelineOrder {
             advance(to: call.endTime ?? call.startTime)
         case let .syscallAbandoned(call):
             inFlight[call.tid] = nil
-            let resumed = unfinished.remove(call.tid) != nil
-            let time = resumed ? latest : call.startTime
-            enqueue(time, .abandoned(call, resumed: resumed, time: time))
+            endAbandoned(of: call.tid, at: latest)
+            if unfinished.remove(call.tid) != nil {
+                endingWithThread[call.tid] = call
+            } else {
+                enqueue(call.startTime, .abandoned(call, resumed: false, time: call.startTime))
+            }
             advance(to: call.startTime)
         case let .process(event):
+            endAbandoned(of: event.tid, at: event.time)
             enqueue(event.time, .process(event))
             advance(to: event.time)
         case let .kernelEvent(sample):
@@ -87,12 +96,19 @@ public struct TimelineOrder {
     /// The end of the trace: calls still running are unfinished, and every
     /// line goes.
     public mutating func finish() -> [Line] {
+        for tid in endingWithThread.keys.sorted() { endAbandoned(of: tid, at: latest) }
         for call in inFlight.values.sorted(by: { $0.startTime < $1.startTime }) {
             enqueue(call.startTime, .unfinished(call))
         }
         inFlight = [:]
         recordedInFlight = [:]
         return release(all: true)
+    }
+
+    /// The end of a call written unfinished whose thread ended in it, at `time`.
+    mutating func endAbandoned(of tid: Int32, at time: MonotonicTime) {
+        guard let call = endingWithThread.removeValue(forKey: tid) else { return }
+        enqueue(time, .abandoned(call, resumed: true, time: time))
     }
 
     mutating func enqueue(_ time: MonotonicTime, _ line: Line) {

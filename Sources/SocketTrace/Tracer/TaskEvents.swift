@@ -89,6 +89,10 @@ extension Tracer {
         event.formerTid = former
         event.command = ptrace.commandLine(of: process.pid)
         if !carried.isEmpty { event.releasedInMessages = carried }
+        // The close-on-exec releases ran before this stop (task work in
+        // its ptrace_notify): written before the exec, not after it with
+        // earlier times (audit 80 minor).
+        emitStrayKernelSamples()
         emit(.process(event))
     }
 
