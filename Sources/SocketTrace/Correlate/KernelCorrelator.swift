@@ -43,6 +43,12 @@ public final class KernelCorrelator {
     public var abandonedCalls: [Int32: (from: MonotonicTime, name: String, inode: UInt64?, local: SocketEndpoint?, peer: SocketEndpoint?)] = [:]
     /// Where a sample of such a call was taken (`TextTimeline` names the call's frames for it).
     static func inAbandonedCall(_ name: String) -> String { "in its \(name), which never returned (its thread ended in it)" }
+    /// Whether a sample's `inTracedTask` says it was in such a call (as
+    /// written, in a trace file too).
+    static func isInAbandonedCall(_ context: String?) -> Bool {
+        guard let context else { return false }
+        return context.hasPrefix("in its ") && context.contains(", which never returned (its thread ended in it)")
+    }
     /// Where `sample` was, when in such a call.
     func abandonedContext(of sample: KernelSample) -> String? {
         abandonedCalls[sample.tid].flatMap { sample.time >= $0.from ? Self.inAbandonedCall($0.name) : nil }

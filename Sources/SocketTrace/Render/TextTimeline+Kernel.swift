@@ -213,7 +213,7 @@ extension TextTimeline {
                 // Another connection's work taken out of the traced call it
                 // ran in (audit 33 F2: said to be in an unrecorded call).
                 let takenOut = sample.task == nil && sample.inTracedTask == nil && sample.flow?.owner == .otherFlow
-                let inEndedCall = sample.inTracedTask?.hasPrefix("in its ") == true && sample.inTracedTask?.contains("which never returned") == true
+                let inEndedCall = KernelCorrelator.isInAbandonedCall(sample.inTracedTask)
                 let label = parts.interrupted ? "  interrupted: " : takenOut ? "  in the traced call it was taken out of: "
                     : inEndedCall && inSyscall ? "  in that call: " : inSyscall ? "  in a call the trace does not record: " : "  on this stack: "
                 writeWrapped([paint(label, Self.dim) + paint(names.syscall[0], Self.dim)] + names.syscall.dropFirst().map { paint($0, Self.dim) },

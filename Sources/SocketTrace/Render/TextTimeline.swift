@@ -211,7 +211,7 @@ public final class TextTimeline: TraceSink {
             } else {
                 text += " (outside the traced tasks: \(task) on CPU \(sample.cpu))"
             }
-        } else if let context = sample.inTracedTask, context.hasPrefix("in its "), context.contains("which never returned") {
+        } else if let context = sample.inTracedTask, KernelCorrelator.isInAbandonedCall(context) {
             // In a call its thread ended in (audit 80 F1: "between its calls").
             text += " (in this traced thread, \(context))"
         } else if withStack, let context = sample.inTracedTask, context.hasPrefix(sample.outsideCallsContext + ":") {

@@ -318,8 +318,7 @@ public struct SocketTracker {
     func truncatedMessages(_ call: SyscallInvocation) -> Int {
         guard call.syscall == .recvmmsg || call.syscall == .recvmmsg_time64, let taken = call.result?.value, taken > 0 else { return 0 }
         let decoder = messages(of: call)
-        // A msghdr and its msg_len, padded to the word.
-        let stride = UInt64(decoder.headerSize + (call.architecture == .i386 ? 4 : 8))
+        let stride = UInt64(decoder.mmsghdrSize)
         return (0..<UInt64(min(taken, 1024))).filter { index in
             decoder.readHeader(call.argument(1) + index * stride).map(\.controlCut) ?? false
         }.count
@@ -331,7 +330,7 @@ public struct SocketTracker {
         switch call.syscall {
         case .sendmsg: return [call.argument(1)]
         case .sendmmsg:
-            let stride = UInt64(messages(of: call).headerSize + (call.architecture == .i386 ? 4 : 8))
+            let stride = UInt64(messages(of: call).mmsghdrSize)
             return (0..<UInt64(max(min(count, 1024), 0))).map { call.argument(1) + $0 * stride }
         default: return []
         }
@@ -362,15 +361,12 @@ public struct SocketTracker {
     /// A message's data (`MessageData`): its length, and its first bytes
     /// read from the iovecs of the msghdr at `address`.
     func sentData(headerAt address: UInt64, length: Int64?, _ call: SyscallInvocation) -> MessageData? {
-        guard let sent = length, sent >= 0, let header = messages(of: call).readHeader(address) else { return nil }
-        let word = call.architecture == .i386 ? 4 : 8
+        let decoder = messages(of: call)
+        guard let sent = length, sent >= 0, let header = decoder.readHeader(address) else { return nil }
         let count = Int(min(header.iovCount, 1024))
-        guard count == 0 || header.iov != 0, let vectors = memory.readExactly(header.iov, count: count * 2 * word) else { return nil }
+        guard count == 0 || header.iov != 0, let vectors = count == 0 ? [] : decoder.iovecs(header.iov, count: count) else { return nil }
         var prefix: [UInt8] = []
-        for index in 0..<count where prefix.count < min(MessageData.kept, Int(sent)) {
-            let base = word == 8 ? vectors.loadLittleEndian(UInt64.self, at: index * 16) : UInt64(vectors.loadLittleEndian(UInt32.self, at: index * 8))
-            let length = word == 8 ? vectors.loadLittleEndian(UInt64.self, at: index * 16 + 8)
-                : UInt64(vectors.loadLittleEndian(UInt32.self, at: index * 8 + 4))
+        for (base, length) in vectors where prefix.count < min(MessageData.kept, Int(sent)) {
             let take = min(Int(clamping: length), min(MessageData.kept, Int(sent)) - prefix.count)
             guard take > 0 else { continue }
             guard let bytes = memory.readExactly(base, count: take) else { return nil }

@@ -26,6 +26,9 @@ public struct MessageDecoder {
     }
 
     var headerSize: Int { word == 8 ? 56 : 28 }
+    /// A `struct mmsghdr`: a msghdr and its msg_len (at `headerSize`),
+    /// padded to the word (64 bytes on x86-64, 32 on i386).
+    var mmsghdrSize: Int { headerSize + word }
 
     func readHeader(_ address: UInt64) -> MessageHeader? {
         guard let bytes = context.memory.readExactly(address, count: headerSize) else { return nil }
@@ -47,6 +50,15 @@ public struct MessageDecoder {
             flags: UInt32(truncatingIfNeeded: wordAt(6)))
     }
 
+    /// The `count` iovecs at `address`: each buffer's address and length.
+    func iovecs(_ address: UInt64, count: Int) -> [(base: UInt64, length: UInt64)]? {
+        guard let bytes = context.memory.readExactly(address, count: count * 2 * word) else { return nil }
+        return (0..<count).map { index in
+            word == 8 ? (bytes.loadLittleEndian(UInt64.self, at: index * 16), bytes.loadLittleEndian(UInt64.self, at: index * 16 + 8))
+                : (UInt64(bytes.loadLittleEndian(UInt32.self, at: index * 8)), UInt64(bytes.loadLittleEndian(UInt32.self, at: index * 8 + 4)))
+        }
+    }
+
     /// `[{iov_base="…", iov_len=N}, …]`, showing at most `dataLimit` bytes of
     /// data in all (the syscall's result for reads, everything for writes);
     /// nil data limit prints only addresses (failed calls). `payload` shows
@@ -55,16 +67,12 @@ public struct MessageDecoder {
                            payload: ((UInt64, Int) -> String)? = nil) -> String {
         if address == 0 { return "NULL" }
         let shownCount = Int(min(count, UInt64(context.options.arrayLimit)))
-        guard count <= 1024, let bytes = context.memory.readExactly(address, count: shownCount * 2 * word) else {
+        guard count <= 1024, let vectors = iovecs(address, count: shownCount) else {
             return context.pointer(address)
         }
         var remaining = dataLimit ?? 0
         var parts: [String] = []
-        for index in 0..<shownCount {
-            let base = word == 8 ? bytes.loadLittleEndian(UInt64.self, at: index * 16)
-                : UInt64(bytes.loadLittleEndian(UInt32.self, at: index * 8))
-            let length = word == 8 ? bytes.loadLittleEndian(UInt64.self, at: index * 16 + 8)
-                : UInt64(bytes.loadLittleEndian(UInt32.self, at: index * 8 + 4))
+        for (base, length) in vectors {
             let baseText: String
             if dataLimit == nil {
                 baseText = context.pointer(base)
@@ -193,7 +201,7 @@ public struct MessageDecoder {
     /// Received data is limited per entry by its msg_len when `received`.
     public func messageVector(_ address: UInt64, count: Int, received: Bool, fd: UInt64? = nil) -> String {
         if address == 0 { return "NULL" }
-        let entrySize = word == 8 ? 64 : 32
+        let entrySize = mmsghdrSize
         let shown = min(count, context.options.arrayLimit)
         guard count >= 0, let bytes = context.memory.readExactly(address, count: shown * entrySize) else {
             return context.pointer(address)

@@ -50,12 +50,12 @@ extension Tracer {
     }
 
     /// The bytes sendmmsg or recvmmsg moved: the msg_len the kernel wrote
-    /// into each of the `result` mmsghdrs (64 bytes each on x86-64, with
-    /// msg_len after the 56-byte msghdr; 32 and 28 on i386).
+    /// into each of the `result` mmsghdrs (`MessageDecoder.mmsghdrSize`).
     static func messageBytes(of call: SyscallInvocation, memory: any TraceeMemory) -> Int64? {
         guard [.sendmmsg, .recvmmsg, .recvmmsg_time64].contains(call.syscall), let result = call.result, !result.failed,
               result.value > 0 else { return nil }
-        let (size, lengthOffset): (UInt64, UInt64) = call.architecture == .i386 ? (32, 28) : (64, 56)
+        let decoder = MessageDecoder(DecodingContext(memory: memory, architecture: call.architecture, options: DecodeOptions()))
+        let (size, lengthOffset) = (UInt64(decoder.mmsghdrSize), UInt64(decoder.headerSize))
         var total: Int64 = 0
         for index in 0..<UInt64(min(result.value, 1024)) {
             guard let length = memory.readUInt32(call.argument(1) + index * size + lengthOffset) else { return nil }
@@ -247,6 +247,8 @@ extension Tracer {
     /// as it returned (`releasesOnReturn`): the messages waiting at them
     /// dropped, and the sockets released with them.
     func releasedOnReturn(of thread: TracedThread) -> [CarriedSocket] {
+        // (At every call's exit: nothing to do, mostly.)
+        guard !thread.releasesOnReturn.isEmpty else { return [] }
         defer { thread.releasesOnReturn = [] }
         return thread.releasesOnReturn.flatMap { socket in
             references(to: socket, excluding: { _, _ in false }) == 0
