@@ -1334,10 +1334,14 @@ struct KernelTests {
         // receiving socket's file free there linked to the close that left it.
         var events: [KernelSample] = []
         for case let .kernelEvent(sample) in try TraceFileReader(path: trace).records { events.append(sample) }
-        let inSend = events.filter { $0.inTracedTask?.hasPrefix("in its sendto, which never returned") == true }
+        let inSend = events.filter { KernelCorrelator.isInAbandonedCall($0.inTracedTask) && $0.inTracedTask?.contains("its sendto, which never returned") == true }
         #expect(inSend.contains { $0.tracepoint == "sock:sock_send_length" }
                 && inSend.contains { FileRelease.isFileFree($0) && $0.inTracedTask?.contains("left to this call, dropped as the thread ended in it") == true },
                 "\(events.map { "\($0.heading) \($0.inTracedTask ?? "-")" })")
+        // The file of the socket the dup2 took from the blocked recv, freed as that recv left the kernel, shown (audit 83 P2).
+        #expect(events.contains { FileRelease.isFileFree($0) && $0.inTracedTask?.hasPrefix("at the exit stop of its recvfrom, which never returned") == true
+                    && $0.inTracedTask?.contains("a file freed as that call left the kernel") == true },
+                "\(events.filter { FileRelease.isFileFree($0) }.map { "\($0.tid) \($0.heading) \($0.inTracedTask ?? "-")" })")
     }
 
     /// The `exited` and `killed` events of a trace file.

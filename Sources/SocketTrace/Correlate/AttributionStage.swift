@@ -31,7 +31,8 @@ public final class AttributionStage {
         case processEnded(ProcessEvent, exitSamples: [KernelSample])
         /// A call its thread ended in (it never returned): the thread's
         /// samples from its entry on are in it (`KernelCorrelator.abandonedCalls`).
-        case abandonedCall(tid: Int32, from: MonotonicTime, name: String, inode: UInt64?, socket: SocketSnapshot?)
+        /// `releasesHeld`: another thread's call left it sockets to release (`releasesHeldSockets`).
+        case abandonedCall(tid: Int32, from: MonotonicTime, name: String, inode: UInt64?, socket: SocketSnapshot?, releasesHeld: Bool)
     }
 
     let correlator: KernelCorrelator
@@ -48,8 +49,8 @@ public final class AttributionStage {
             if !elsewhere.isEmpty { correlator.addBackground(elsewhere) }
         case let .finishedCall(call, graph):
             finished(call, functionGraph: graph, into: sink)
-        case let .abandonedCall(tid, from, name, inode, socket):
-            correlator.abandonedCalls[tid] = (from, name, inode, socket?.local?.forPairing, socket?.peer?.forPairing)
+        case let .abandonedCall(tid, from, name, inode, socket, releasesHeld):
+            correlator.abandonedCalls[tid] = (from, name, inode, socket?.local?.forPairing, socket?.peer?.forPairing, releasesHeld)
         case let .stray(before, otherwise):
             var events: [KernelSample] = []
             for tid in correlator.waitingThreads {
@@ -71,7 +72,7 @@ public final class AttributionStage {
             // With the sockets only messages waiting at a released one held (`CarriedSocket`).
             let carried = event.releasedInMessages ?? []
             event.exitKernel = correlator.exitActivity(samples: samples, released: (event.releasedSockets ?? []) + carried.filter { !$0.perhapsEarlier }.map(\.socket),
-                                                       tid: event.tid,
+                                                       tid: event.tid, pid: event.pid,
                                                        perhaps: (event.perhapsReleasedSockets ?? []) + carried.filter(\.perhapsEarlier).map(\.socket))
             sink.handle(.process(event))
             for sample in correlator.takeOtherFlows() { sink.handle(.kernelEvent(sample)) }

@@ -12,8 +12,10 @@ extension KernelCorrelator {
     /// aligned with the close operation among those the released sockets
     /// fit that explains it best.
     /// `perhaps`: sockets it may release (`ProcessEvent.perhapsReleasedSockets`).
-    public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32,
+    /// `pid`: the process (its release runs in whichever of its threads lets go of its files last).
+    public func exitActivity(samples: [KernelSample], released: [SocketSnapshot], tid: Int32, pid: Int32? = nil,
                              perhaps: [SocketSnapshot] = []) -> KernelActivity {
+        let pid = pid ?? tid
         // Files freed at the exit are no close's release (`FileRelease`).
         let samples = keepingOwnFileFree(samples, in: nil)
         // One entry per socket: two descriptors of one socket (a dup) are
@@ -36,8 +38,8 @@ extension KernelCorrelator {
         // Several sockets released: which one a packet on the exit's path is
         // (a listener's release may reset connections not yet accepted) is not read.
         let count = "\(released.count) socket\(released.count == 1 ? "" : "s")" + (perhaps.isEmpty ? "" : " and perhaps \(perhaps.count) more")
-        let attributed = attributeFlows(samples, socket: released.count == 1 && perhaps.isEmpty ? released.first : nil, by: "the exit of \(tid)",
-                                        noSocket: "the exit released \(count), and which one's packet this is is not read",
+        let attributed = attributeFlows(samples, socket: released.count == 1 && perhaps.isEmpty ? released.first : nil, by: "the exit of process \(pid)",
+                                        noSocket: released.count == 1 && perhaps.isEmpty ? nil : "the exit released \(count), and which one's packet this is is not read",
                                         released: released.count == 1 && perhaps.isEmpty ? [] : released)
         otherFlows += attributed.others
         let mine = attributed.kept

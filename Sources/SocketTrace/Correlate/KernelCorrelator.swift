@@ -40,18 +40,23 @@ public final class KernelCorrelator {
     }
     /// Calls their threads ended in, by thread: when each began, its name.
     /// (Its socket's addresses, when known, name its packets.)
-    public var abandonedCalls: [Int32: (from: MonotonicTime, name: String, inode: UInt64?, local: SocketEndpoint?, peer: SocketEndpoint?)] = [:]
+    /// (`releasesHeld`: another thread's call left it sockets to release.)
+    public var abandonedCalls: [Int32: (from: MonotonicTime, name: String, inode: UInt64?, local: SocketEndpoint?, peer: SocketEndpoint?,
+                                        releasesHeld: Bool)] = [:]
     /// Where a sample of such a call was taken (`TextTimeline` names the call's frames for it).
-    static func inAbandonedCall(_ name: String) -> String { "in its \(name), which never returned (its thread ended in it)" }
+    static func inAbandonedCall(_ name: String, atExitStop: Bool = false) -> String {
+        (atExitStop ? "at the exit stop of its \(name)" : "in its \(name)") + ", which never returned (its thread ended in it)"
+    }
     /// Whether a sample's `inTracedTask` says it was in such a call (as
     /// written, in a trace file too).
     static func isInAbandonedCall(_ context: String?) -> Bool {
         guard let context else { return false }
-        return context.hasPrefix("in its ") && context.contains(", which never returned (its thread ended in it)")
+        return (context.hasPrefix("in its ") || context.hasPrefix("at the exit stop of its "))
+            && context.contains(", which never returned (its thread ended in it)")
     }
     /// Where `sample` was, when in such a call.
     func abandonedContext(of sample: KernelSample) -> String? {
-        abandonedCalls[sample.tid].flatMap { sample.time >= $0.from ? Self.inAbandonedCall($0.name) : nil }
+        abandonedCalls[sample.tid].flatMap { sample.time >= $0.from ? Self.inAbandonedCall($0.name, atExitStop: sample.atSyscallStop == .exit) : nil }
     }
 
     /// The most held files remembered (a holder never seen letting go).
@@ -457,11 +462,24 @@ public final class KernelCorrelator {
                 return sample
             }
         }
+        if let abandoned, abandoned.releasesHeld {
+            // Files freed as that call, which held sockets another thread's
+            // call closed, left the kernel (audit 83 P2: left out).
+            stray = stray.map { sample in
+                guard sample.time >= abandoned.from, sample.releasesHeldFile == nil, FileRelease.isFileFree(sample),
+                      sample.atSyscallStop == .exit else { return sample }
+                var sample = sample
+                sample.releasesHeldFile = "a file freed as that call left the kernel: of a socket another thread's call closed while it held it, "
+                    + "or one its release let go of (not shown which)"
+                return sample
+            }
+        }
         stray = keepingOwnFileFree(markingHeldFileFreesBetweenCalls(stray), in: nil).map { sample in
             var sample = sample
             // Work in a call its thread ended in (audit 80 F1).
             if let abandoned, sample.time >= abandoned.from {
-                sample.inTracedTask = Self.inAbandonedCall(abandoned.name) + (sample.releasesHeldFile.map { ": " + $0 } ?? "")
+                sample.inTracedTask = Self.inAbandonedCall(abandoned.name, atExitStop: sample.atSyscallStop == .exit)
+                    + (sample.releasesHeldFile.map { ": " + $0 } ?? "")
                 return sample
             }
             // The release of a file a close left to a call in flight on

@@ -22,8 +22,17 @@ extension KernelCorrelator {
     /// addresses are not known). A socket that is not TCP (UNIX, UDP) is
     /// never the one a TCP tracepoint names (audit 9: another connection's
     /// retransmission kept in a UNIX write).
-    func everywhereFlow(_ sample: KernelSample, socket: SocketSnapshot?, local: SocketEndpoint?, peer: SocketEndpoint?) -> PacketFlow?? {
+    /// `released`: an exit's sockets, when several (`socket` nil): a hit
+    /// naming one of them, or one's peer, is said so (audit 83 F1: a
+    /// receiving socket's state change took the received packet's owner,
+    /// "packet sent by this socket").
+    func everywhereFlow(_ sample: KernelSample, socket: SocketSnapshot?, local: SocketEndpoint?, peer: SocketEndpoint?,
+                        released: [SocketSnapshot] = []) -> PacketFlow?? {
         if local != nil, peer != nil { return background.flow(of: sample, socketLocal: local, socketPeer: peer) }
+        if !released.isEmpty, let (source, destination) = sample.flowEndpoints,
+           let (owner, which) = Self.releasedOwner(source, destination, among: released) {
+            return .some(PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is \(which)", ofSocket: true))
+        }
         // (AF_UNSPEC: a socket whose family was not learnt, which may be TCP.)
         guard socket?.isKnownNotTCP == true, sample.flowEndpoints != nil else { return nil }
         return .some(nil)
@@ -32,6 +41,20 @@ extension KernelCorrelator {
     /// `released`: the sockets an exit released, when several (`socket`
     /// nil): a packet one's release sent, named by its state change, is
     /// that one's (`releasedConnection`).
+    /// Which of an exit's released sockets `source → destination` is (its
+    /// own end), or whose peer, when exactly one: the owner and the words.
+    static func releasedOwner(_ source: SocketEndpoint, _ destination: SocketEndpoint,
+                              among released: [SocketSnapshot]) -> (owner: PacketFlow.Owner, which: String)? {
+        let ends = released.map { ($0.local?.forPairing, $0.peer?.forPairing) }
+        if ends.filter({ $0.0 == source && $0.1 == destination }).count == 1 {
+            return (.ownSocket, "one of the \(released.count) sockets the exit released")
+        }
+        if ends.filter({ $0.0 == destination && $0.1 == source }).count == 1 {
+            return (.peer, "the peer of one of the \(released.count) sockets the exit released")
+        }
+        return nil
+    }
+
     func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String,
                         noSocket: String? = nil, released: [SocketSnapshot] = []) -> (kept: [KernelSample], others: [KernelSample]) {
         let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
@@ -43,12 +66,13 @@ extension KernelCorrelator {
         // after its segment was sent) is taken on the same stack before them.
         let named = ordered.compactMap { sample -> (sample: KernelSample, flow: PacketFlow?)? in
             guard sample.everywhere, sample.role == .chain, sample.sides.softirq, !sample.addresses.isEmpty,
-                  let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer) else { return nil }
+                  let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer, released: released) else { return nil }
             return (sample, flow)
         }
         for var sample in ordered {
             let sides = sample.sides
-            if sample.everywhere, sides.softirq || !sides.syscall, let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer) {
+            if sample.everywhere, sides.softirq || !sides.syscall,
+               let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer, released: released) {
                 // A probe sampled everywhere names its flow: work for another
                 // connection (a timer interrupting the call) is not the call's.
                 // On the call's own path (listen's CLOSE → LISTEN, connect's
@@ -115,13 +139,22 @@ extension KernelCorrelator {
                 register(sample, as: .unknown, by: work())
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, device: sample.device, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
-                               family: socket?.family, notTCP: socket?.isKnownNotTCP == true, released: released)
+                               family: socket?.family, notTCP: socket?.isKnownNotTCP == true, released: released,
+                               listening: socket?.state == .listening && released.isEmpty && worker.hasPrefix("the exit"))
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
                 // data the ACK let go) leaves from its receiver to its sender.
                 let transmit = sample.tracepoint == KernelSample.transmitTracepoint
-                if transmit {
+                if transmit, !released.isEmpty, !sample.isKernelReply, !sample.isNeighbourSolicitation,
+                   let sender = packet.sender, sender.kind == .socket, let senderLocal = sender.local, let senderPeer = sender.peer,
+                   let (owner, which) = Self.releasedOwner(senderPeer, senderLocal, among: released) {
+                    // An exit's several sockets: the answer's sender is said by
+                    // which of them it is, not turned round from a "this
+                    // socket" there is none of (audit 83 F1).
+                    sample.flow = PacketFlow(owner: owner, evidence: "an answer sent in the receive of the packet taken in before it on this stack "
+                                             + "(\(packet.flow.description)), by \(senderPeer) → \(senderLocal): \(which)")
+                } else if transmit {
                     sample.flow = packet.flow.answer(byKernel: sample.isKernelReply ? sample.replySender : nil, neighbour: sample.isNeighbourSolicitation)
                 } else if let builder = sample.answerBuilder {
                     // A packet the receive built dropped on its way out (an ACK
@@ -234,7 +267,8 @@ extension KernelCorrelator {
 
     func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,
               peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
-              family: UInt64? = nil, notTCP: Bool = false, released: [SocketSnapshot] = []) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              family: UInt64? = nil, notTCP: Bool = false, released: [SocketSnapshot] = [],
+              listening: Bool = false) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
             if let crossed = queuedPackets.takeCrossDevice(of: skb, at: time, length: length, device: device) {
@@ -267,15 +301,17 @@ extension KernelCorrelator {
         if let family, family == 1 || family == 16, sender.local != nil || sender.peer != nil {
             return (PacketFlow(owner: .otherFlow, evidence: sent + ", an IP socket's; this call's socket is \(family == 1 ? "a UNIX" : "a netlink") socket"), sender)
         }
-        if local == nil || peer == nil, let senderLocal = sender.local, let senderPeer = sender.peer {
+        if listening, let local, peer == nil, sender.local == local, let senderPeer = sender.peer {
+            // An exit's one socket, a listener: its release resets the
+            // connections it had not accepted (inet_csk_listen_stop), from
+            // its own address (audit 83 d: "which one's packet … not read").
+            return (PacketFlow(owner: .ownSocket, evidence: sent + ": part of the listening socket's release, though not sent by it: by a "
+                               + "connection to \(local) from \(senderPeer) that it had not accepted, which its release closed"), sender)
+        }
+        if local == nil || peer == nil, let senderLocal = sender.local, let senderPeer = sender.peer,
+           let (owner, which) = Self.releasedOwner(senderLocal, senderPeer, among: released) {
             // Which of the sockets an exit released sent it, or its peer.
-            let ends = released.map { ($0.local?.forPairing, $0.peer?.forPairing) }
-            if ends.filter({ $0.0 == senderLocal && $0.1 == senderPeer }).count == 1 {
-                return (PacketFlow(owner: .ownSocket, evidence: sent + ": one of the \(released.count) sockets the exit released"), sender)
-            }
-            if ends.filter({ $0.0 == senderPeer && $0.1 == senderLocal }).count == 1 {
-                return (PacketFlow(owner: .peer, evidence: sent + ": to one of the \(released.count) sockets the exit released, from its peer"), sender)
-            }
+            return (PacketFlow(owner: owner, evidence: sent + ": " + (owner == .peer ? "sent by " : "") + which), sender)
         }
         guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
             return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil

@@ -321,7 +321,7 @@ public final class TextTimeline: TraceSink {
             sockets.map { socket in
                 // fd -1: its descriptor was closed while a call of a thread the exit ended held it.
                 (socket.fd >= 0 ? "\(socket.fd)" : "") + "<\(socket.protocolLabel)" + (socket.local.map { " \($0)" } ?? "")
-                    + (socket.peer.map { "->\($0)" } ?? "") + ">" + (socket.fd >= 0 ? "" : " (closed while a call the exit ended held it)")
+                    + (socket.peer.map { "->\($0)" } ?? "") + ">" + (socket.fd >= 0 ? "" : " (its last descriptor closed while a call the exit ended held it)")
             }.joined(separator: ", ")
         }
         // Sockets held besides only by SCM_RIGHTS references a receive may

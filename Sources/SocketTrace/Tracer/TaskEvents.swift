@@ -102,6 +102,7 @@ extension Tracer {
         guard let (thread, processEnded) = tasks.remove(ended: tid) else { return }
         if tasks.awaitingCreatorEvent.remove(tid) != nil { tasks.endedBeforeCreatorEvent.insert(tid) }
         thread.stopped = false
+        let heldSockets = !thread.releasesOnReturn.isEmpty
         thread.process.heldByEndedCalls += thread.releasesOnReturn
         thread.releasesOnReturn = []
         dataCalls?.forgetThread(tid)
@@ -112,7 +113,13 @@ extension Tracer {
             unwinder?.forget(thread.process.pid)
             recordDataCalls(of: thread.process, running: false)
         }
-        if let call = thread.current, thread.currentShown {
+        if var call = thread.current, thread.currentShown {
+            // Its end lets go of the sockets another thread's call left to it (audit 83 P2).
+            if heldSockets { call.releasesHeldSockets = true }
+            // The socket it ran on, as at its entry (its packets are named by it: audit 83 c).
+            if call.socket == nil, let socket = thread.socketAtEntry, case .arguments([0]) = call.syscall.socketPlace {
+                call.socket = SocketSnapshot(fd: Int32(truncatingIfNeeded: call.argument(0)), socket: socket)
+            }
             emit(.syscallAbandoned(call))
         }
         var event: ProcessEvent

@@ -79,7 +79,7 @@ extension Tracer {
                 // Its thread's work from its entry on was in it (audit 80 F1:
                 // said to be in a call the trace does not record).
                 attribute(.abandonedCall(tid: call.tid, from: call.entryTime, name: call.name, inode: call.inodeAtEntry ?? call.socket?.inode,
-                                          socket: call.socket))
+                                          socket: call.socket, releasesHeld: call.releasesHeldSockets == true))
             }
             sink.handle(event)
         case let .finishedCall(call):
