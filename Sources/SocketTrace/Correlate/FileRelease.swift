@@ -77,7 +77,7 @@ public enum FileRelease {
         }
         return "not released here: the file (0x\(String(file, radix: 16))) had another reference, not freed in this close "
             + "(\(tracepoint) of \(fileCache) sampled, no sample lost); \(holder). The socket is released where the last reference goes "
-            + "(the file's free is shown there when a traced call on this socket, begun before this close returned, lets go of it as it returns, or a receive drops an SCM_RIGHTS message holding it)"
+            + "(the file's free is shown there when a traced call on this socket, begun before this close returned, lets go of it as it returns, a receive drops an SCM_RIGHTS message holding it, or the socket's release runs in the same task work as the free)"
     }
 
     /// What a close that released its file says when the traced

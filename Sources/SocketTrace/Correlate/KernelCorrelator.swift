@@ -37,6 +37,9 @@ public final class KernelCorrelator {
         let inode: UInt64
         /// When the close returned (the kernel's sys_exit where known).
         let closeEnded: MonotonicTime
+        /// The socket's addresses, when known: its release's state change names them.
+        var local: SocketEndpoint? = nil
+        var peer: SocketEndpoint? = nil
     }
     /// Calls their threads ended in, by thread: when each began, its name.
     /// (Its socket's addresses, when known, name its packets.)
@@ -182,12 +185,31 @@ public final class KernelCorrelator {
     /// holding the file let go of it as it returned, and that release was
     /// only counted). No traced call's descriptor ties it to the close, and
     /// the address may be a later file's.
+    /// Proven that file's when the socket's release ran before it in the
+    /// same run of task work (its state change under `__tcp_close` names
+    /// the close's socket, audit 83 f: an untraced poll held it): the file
+    /// lives until its release ends, so the free there at its address is
+    /// its own.
     func markingHeldFileFreesBetweenCalls(_ samples: [KernelSample]) -> [KernelSample] {
         guard !heldFiles.isEmpty else { return samples }
+        let releases = samples.filter { sample in
+            sample.tracepoint == KernelSample.stateChangeTracepoint && !sample.sides.softirq && sample.chain.contains(Self.socketRelease)
+                && sample.flowEndpoints != nil
+        }
         return samples.map { sample in
             guard sample.releasesHeldFile == nil, FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
                   let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
             var sample = sample
+            if let local = held.local, let peer = held.peer, !samplesLost(), let release = releases.last(where: { release in
+                release.tid == sample.tid && release.time < sample.time && release.flowEndpoints.map { $0.source == local && $0.destination == peer } == true
+                    && Self.inSameCall(of: "task_work_run", release, sample)
+            }) {
+                let states = [release.fields["oldstate"]?.number, release.fields["newstate"]?.number].map { $0.map(TCPState.name) ?? "?" }
+                sample.releasesHeldFile = "the file's last reference, which \(held.close) left to another reference (a call not traced: a poll or "
+                    + "select, or a read the kernel recorded), dropped as it returned: freed in the same task work as that socket's release "
+                    + "(\(Self.socketRelease): \(local) → \(peer) \(states[0]) → \(states[1]))"
+                return sample
+            }
             sample.releasesHeldFile = "a file freed at the address of the one \(held.close) left to another reference (no traced call "
                 + "of this thread was on that socket: perhaps a call that did not stop letting go of it, a poll or select not traced or "
                 + "a read the kernel recorded, or a later file at that address; not shown to be that file)"
@@ -809,7 +831,8 @@ public final class KernelCorrelator {
                 if heldFiles.count >= Self.heldFilesLimit { heldFiles.removeAll(keepingCapacity: true) }
                 heldFiles[file] = HeldFile(close: "\(call.name)(\(call.socket?.fd ?? Int32(truncatingIfNeeded: call.argument(0)))) of \(call.tid) "
                                            + "(file 0x\(String(file, radix: 16)))",
-                                           inode: inode, closeEnded: call.kernelExitTime ?? call.exitTime ?? call.startTime)
+                                           inode: inode, closeEnded: call.kernelExitTime ?? call.exitTime ?? call.startTime,
+                                           local: call.socket?.local?.forPairing, peer: call.socket?.peer?.forPairing)
             }
         } else if released == true {
             activity.fileRelease = FileRelease.releasedStatement(call)

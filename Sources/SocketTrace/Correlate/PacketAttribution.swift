@@ -215,17 +215,22 @@ extension KernelCorrelator {
     /// traced call … may be another program's").
     func releasedConnection(sending sample: KernelSample, among samples: [KernelSample]) -> (source: SocketEndpoint, destination: SocketEndpoint)? {
         guard sample.tracepoint == KernelSample.transmitTracepoint, !sample.sides.softirq, !samplesLost(),
-              sample.addresses.count == sample.chain.count,
-              let closing = sample.chain.firstIndex(of: Self.socketRelease) else { return nil }
-        let callers = sample.addresses[(closing + 1)...], depth = sample.chain.count - closing
+              sample.chain.contains(Self.socketRelease) else { return nil }
         let named = samples.filter { other in
             other.tid == sample.tid && other.time < sample.time && other.tracepoint == KernelSample.stateChangeTracepoint
-                && !other.sides.softirq && other.flowEndpoints != nil
-                && other.chain.count == other.addresses.count && other.chain.count >= depth
-                && other.chain[other.chain.count - depth] == Self.socketRelease
-                && other.addresses.suffix(callers.count).elementsEqual(callers)
+                && !other.sides.softirq && other.flowEndpoints != nil && Self.inSameCall(of: Self.socketRelease, other, sample)
         }
         return named.max { $0.time < $1.time }?.flowEndpoints
+    }
+
+    /// Whether `a` and `b` were taken in the same call of `function`: it is
+    /// on both stacks at the same depth from the bottom, under the same
+    /// return addresses.
+    static func inSameCall(of function: String, _ a: KernelSample, _ b: KernelSample) -> Bool {
+        guard a.chain.count == a.addresses.count, b.chain.count == b.addresses.count,
+              let i = a.chain.firstIndex(of: function), let j = b.chain.firstIndex(of: function),
+              a.chain.count - i == b.chain.count - j else { return false }
+        return a.addresses[(i + 1)...].elementsEqual(b.addresses[(j + 1)...])
     }
 
     /// The function a TCP socket's release runs in (`tcp_close → __tcp_close`).
