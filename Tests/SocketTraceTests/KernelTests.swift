@@ -916,7 +916,7 @@ struct KernelTests {
         }
     }
 
-    @Test("a close while another thread's poll (not traced) waits on the descriptor: the poll holds the file, the close releases nothing; the file's free at the poll's return is shown in that thread, at the held file's address, not said to be that file (audit 72 a)")
+    @Test("a close while another thread's poll (not traced) waits on the descriptor: the poll holds the file, the close releases nothing; the file's free at the poll's return is shown in that thread, proven that file's by the socket's release in the same task work (audit 72 a, 83 f)")
     func closeWhileAnUntracedPollHoldsIt() throws {
         let port = TestSupport.freshPort()
         let script = """
@@ -948,8 +948,10 @@ struct KernelTests {
         let pollTid = try #require(calls.first { $0.syscall == .getsockname && $0.tid != close.tid }?.tid, "the poller's call after its poll")
         let releases = events.filter { FileRelease.frees(file, $0) }
         #expect(releases.count == 1 && releases.allSatisfy { $0.tid == pollTid && $0.chain.contains("task_work_run") }
-                && releases.allSatisfy { $0.inTracedTask?.contains("the one close(\(close.socket?.fd ?? -1)) of \(close.tid) (file 0x\(String(file, radix: 16))) left to another reference") == true
-                    && $0.inTracedTask?.contains("not shown to be that file") == true && $0.inTracedTask?.hasPrefix("between its traced calls") == true },
+                // Proven that file's: the socket's release (its state change under __tcp_close) ran in the same task work (audit 83 f).
+                && releases.allSatisfy { $0.inTracedTask?.contains("which close(\(close.socket?.fd ?? -1)) of \(close.tid) (file 0x\(String(file, radix: 16))) left to another reference") == true
+                    && $0.inTracedTask?.contains("freed in the same task work as that socket's release (__tcp_close: ") == true
+                    && $0.inTracedTask?.hasPrefix("between its traced calls") == true },
                 "\(releases.map { "\($0.tid) \($0.heading) \($0.inTracedTask ?? "-")" })")
     }
 
