@@ -1167,6 +1167,33 @@ struct KernelTests {
         #expect(text.contains("; with them <TCP ") && text.contains("in an SCM_RIGHTS message waiting at \(waitingAt.fd)<UNIX"), "\(text)")
     }
 
+    @Test("an exit releasing only a listener: the resets its release sends to the connections it had not accepted are said to be theirs, not \"this socket's\", and the clients' state changes the peers' (audit 84 M1)")
+    func exitReleasingAListenerResetsItsUnacceptedConnections() throws {
+        let script = """
+            import os, socket, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(); address = l.getsockname()
+            r, w = os.pipe()
+            if os.fork() == 0:
+                l.close()
+                clients = [socket.create_connection(address) for _ in range(2)]
+                os.write(w, b"1"); time.sleep(0.6); os._exit(0)
+            os.read(r, 1); time.sleep(0.1)
+            os._exit(0)
+            """
+        let trace = try tracePython(script, name: "listener-exit-resets")
+        let exits = try ends(trace)
+        let server = try #require(exits.first { $0.releasedSockets?.contains { $0.state == .listening } == true }, "\(exits)")
+        #expect(server.releasedSockets?.count == 1, "\(server.releasedSockets ?? [])")
+        let samples = try #require(server.exitKernel?.samples)
+        let flows = samples.compactMap(\.flow)
+        #expect(!flows.contains { $0.description.contains("this socket") }, "\(flows.map(\.description))")
+        // Where loopback took a reset in on the exit's stack: the packet is an unaccepted connection's.
+        for receive in samples where receive.tracepoint == "net:netif_receive_skb" {
+            #expect(receive.flow?.said == "packet sent by a socket the exit released"
+                    && receive.flow?.evidence.contains("that it had not accepted, which its release closed") == true, "\(receive.flow?.description ?? "-")")
+        }
+    }
+
     @Test("a close of a UNIX socket's last reference drops the SCM_RIGHTS messages waiting at it: a socket they alone held is released with it (its file's free linked), and a later close of one they held says no other reference (audit 77 M1, m2)")
     func closedReceiverDropsItsWaitingMessages() throws {
         let script = """

@@ -28,10 +28,11 @@ extension KernelCorrelator {
     /// "packet sent by this socket").
     func everywhereFlow(_ sample: KernelSample, socket: SocketSnapshot?, local: SocketEndpoint?, peer: SocketEndpoint?,
                         released: [SocketSnapshot] = []) -> PacketFlow?? {
-        if local != nil, peer != nil { return background.flow(of: sample, socketLocal: local, socketPeer: peer) }
+        if local != nil, peer != nil, released.isEmpty { return background.flow(of: sample, socketLocal: local, socketPeer: peer) }
         if !released.isEmpty, let (source, destination) = sample.flowEndpoints,
            let (owner, which) = Self.releasedOwner(source, destination, among: released) {
-            return .some(PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is \(which)", ofSocket: true))
+            return .some(PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is \(which)", ofSocket: true,
+                                    said: Self.releasedSaid(owner, ofSocket: true)))
         }
         // (AF_UNSPEC: a socket whose family was not learnt, which may be TCP.)
         guard socket?.isKnownNotTCP == true, sample.flowEndpoints != nil else { return nil }
@@ -43,16 +44,32 @@ extension KernelCorrelator {
     /// that one's (`releasedConnection`).
     /// Which of an exit's released sockets `source → destination` is (its
     /// own end), or whose peer, when exactly one: the owner and the words.
+    /// A released listener (no peer) stands for the connections to it
+    /// that it had not accepted: its release resets them.
     static func releasedOwner(_ source: SocketEndpoint, _ destination: SocketEndpoint,
                               among released: [SocketSnapshot]) -> (owner: PacketFlow.Owner, which: String)? {
         let ends = released.map { ($0.local?.forPairing, $0.peer?.forPairing) }
-        if ends.filter({ $0.0 == source && $0.1 == destination }).count == 1 {
-            return (.ownSocket, "one of the \(released.count) sockets the exit released")
+        let sockets = released.count == 1 ? "the socket the exit released" : "one of the \(released.count) sockets the exit released"
+        if ends.filter({ $0.0 == source && $0.1 == destination }).count == 1 { return (.ownSocket, sockets) }
+        if ends.filter({ $0.0 == destination && $0.1 == source }).count == 1 { return (.peer, "the peer of " + sockets) }
+        let listeners = released.filter { $0.peer == nil && $0.state == .listening }.compactMap { $0.local?.forPairing }
+        if listeners.filter({ $0 == source }).count == 1 {
+            return (.ownSocket, "a connection to the listening socket \(source) that it had not accepted, which its release closed")
         }
-        if ends.filter({ $0.0 == destination && $0.1 == source }).count == 1 {
-            return (.peer, "the peer of one of the \(released.count) sockets the exit released")
+        if listeners.filter({ $0 == destination }).count == 1 {
+            return (.peer, "the peer of a connection to the listening socket \(destination) that it had not accepted, which its release closed")
         }
         return nil
+    }
+
+    /// How such a packet's or socket's owner is said (`PacketFlow.said`).
+    static func releasedSaid(_ owner: PacketFlow.Owner, ofSocket: Bool) -> String {
+        switch (owner, ofSocket) {
+        case (.ownSocket, true): "a released socket's, by its addresses"
+        case (.peer, true): "a released socket's peer's, by its addresses"
+        case (.ownSocket, false): "packet sent by a socket the exit released"
+        default: "packet sent to a socket the exit released, by its peer"
+        }
     }
 
     func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String,
@@ -139,8 +156,7 @@ extension KernelCorrelator {
                 register(sample, as: .unknown, by: work())
             } else if sample.tracepoint == KernelSample.receiveTracepoint, let skb = sample.skbAddress {
                 current = flow(ofSkb: skb, length: sample.packetLength, device: sample.device, at: sample.time, local: local, peer: peer, inode: inode, noSocket: noSocket,
-                               family: socket?.family, notTCP: socket?.isKnownNotTCP == true, released: released,
-                               listening: socket?.state == .listening && released.isEmpty && worker.hasPrefix("the exit"))
+                               family: socket?.family, notTCP: socket?.isKnownNotTCP == true, released: released)
                 sample.flow = current?.flow
             } else if let packet = current, sample.chain.contains(where: KernelSample.packetReceiveFrames.contains) {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
@@ -153,7 +169,8 @@ extension KernelCorrelator {
                     // which of them it is, not turned round from a "this
                     // socket" there is none of (audit 83 F1).
                     sample.flow = PacketFlow(owner: owner, evidence: "an answer sent in the receive of the packet taken in before it on this stack "
-                                             + "(\(packet.flow.description)), by \(senderPeer) → \(senderLocal): \(which)")
+                                             + "(\(packet.flow.description)), by \(senderPeer) → \(senderLocal): \(which)",
+                                             said: Self.releasedSaid(owner, ofSocket: false))
                 } else if transmit {
                     sample.flow = packet.flow.answer(byKernel: sample.isKernelReply ? sample.replySender : nil, neighbour: sample.isNeighbourSolicitation)
                 } else if let builder = sample.answerBuilder {
@@ -166,7 +183,8 @@ extension KernelCorrelator {
                                              + answer.evidence)
                 } else {
                     sample.flow = PacketFlow(owner: packet.flow.owner,
-                                             evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence)
+                                             evidence: "in the receive of the packet taken in before it on this stack, " + packet.flow.evidence,
+                                             said: packet.flow.said)
                 }
                 if transmit, let skb = sample.skbAddress {
                     if let sender = packet.sender, sender.kind == .socket, !sample.isNeighbourSolicitation,
@@ -272,8 +290,7 @@ extension KernelCorrelator {
 
     func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,
               peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
-              family: UInt64? = nil, notTCP: Bool = false, released: [SocketSnapshot] = [],
-              listening: Bool = false) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              family: UInt64? = nil, notTCP: Bool = false, released: [SocketSnapshot] = []) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
             if let crossed = queuedPackets.takeCrossDevice(of: skb, at: time, length: length, device: device) {
@@ -306,17 +323,13 @@ extension KernelCorrelator {
         if let family, family == 1 || family == 16, sender.local != nil || sender.peer != nil {
             return (PacketFlow(owner: .otherFlow, evidence: sent + ", an IP socket's; this call's socket is \(family == 1 ? "a UNIX" : "a netlink") socket"), sender)
         }
-        if listening, let local, peer == nil, sender.local == local, let senderPeer = sender.peer {
-            // An exit's one socket, a listener: its release resets the
-            // connections it had not accepted (inet_csk_listen_stop), from
-            // its own address (audit 83 d: "which one's packet … not read").
-            return (PacketFlow(owner: .ownSocket, evidence: sent + ": part of the listening socket's release, though not sent by it: by a "
-                               + "connection to \(local) from \(senderPeer) that it had not accepted, which its release closed"), sender)
-        }
         if local == nil || peer == nil, let senderLocal = sender.local, let senderPeer = sender.peer,
            let (owner, which) = Self.releasedOwner(senderLocal, senderPeer, among: released) {
-            // Which of the sockets an exit released sent it, or its peer.
-            return (PacketFlow(owner: owner, evidence: sent + ": " + (owner == .peer ? "sent by " : "") + which), sender)
+            // Which of the sockets an exit released sent it, or its peer
+            // (a listener's release resets the connections it had not
+            // accepted, from its own address: audit 83 d, 84 M1).
+            return (PacketFlow(owner: owner, evidence: sent + ": " + (owner == .peer ? "sent by " : "") + which,
+                               said: Self.releasedSaid(owner, ofSocket: false)), sender)
         }
         guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
             return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil

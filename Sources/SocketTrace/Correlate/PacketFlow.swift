@@ -29,11 +29,17 @@ public struct PacketFlow: Sendable, Codable, Equatable {
     /// the peer's CLOSE_WAIT, as it took in this socket's FIN, was "packet
     /// sent to this socket by its peer").
     public var ofSocket: Bool?
+    /// How the timeline says the owner where "this socket" would not do:
+    /// work for an exit's several released sockets, or a listener's
+    /// release resetting connections it had not accepted (audit 83 F1,
+    /// 84 M1: "packet sent by this socket … though not sent by it").
+    public var said: String?
 
-    public init(owner: Owner, evidence: String, ofSocket: Bool? = nil) {
+    public init(owner: Owner, evidence: String, ofSocket: Bool? = nil, said: String? = nil) {
         self.owner = owner
         self.evidence = evidence
         self.ofSocket = ofSocket
+        self.said = said
     }
 
     /// Whether the sample counts under the call (proven, or not disproven).
@@ -69,7 +75,8 @@ public struct PacketFlow: Sendable, Codable, Equatable {
 
     /// How the timeline says it.
     public var description: String {
-        switch owner {
+        if let said { return "\(said): \(evidence)" }
+        return switch owner {
         case .ownSocket where ofSocket == true: "this socket's, by its addresses: \(evidence)"
         case .peer where ofSocket == true: "its peer's (the connection's other end), by its addresses: \(evidence)"
         case .ownSocket: "packet sent by this socket: \(evidence)"

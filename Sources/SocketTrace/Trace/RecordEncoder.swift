@@ -435,7 +435,8 @@ struct RecordEncoder {
             }
         }
         if let flow = sample.flow {
-            o.member("flow") { $0.object { f in f.member("owner", flow.owner.rawValue); f.member("evidence", flow.evidence); f.member("of_socket", flow.ofSocket) } }
+            o.member("flow") { $0.object { f in f.member("owner", flow.owner.rawValue); f.member("evidence", flow.evidence); f.member("of_socket", flow.ofSocket)
+                if let said = flow.said { f.member("said", said) } } }
         }
         o.member("task", sample.task)
         o.member("in_traced_task", sample.inTracedTask)

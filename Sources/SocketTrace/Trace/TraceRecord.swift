@@ -4,7 +4,7 @@ import Glibc
 public struct TraceHeader: Sendable, Codable {
     public static let formatName = "sockettrace-trace"
     /// major.minor: a reader rejects a newer major version.
-    public static let currentVersion = "1.24"
+    public static let currentVersion = "1.25"
 
     public var format = TraceHeader.formatName
     public var version = TraceHeader.currentVersion
