@@ -1189,7 +1189,7 @@ struct KernelTests {
         #expect(!flows.contains { $0.description.contains("this socket") }, "\(flows.map(\.description))")
         // Where loopback took a reset in on the exit's stack: the packet is an unaccepted connection's.
         for receive in samples where receive.tracepoint == "net:netif_receive_skb" {
-            #expect(receive.flow?.said == "packet sent by a socket the exit released"
+            #expect(receive.flow?.said == "packet sent by a connection a released listener had not accepted"
                     && receive.flow?.evidence.contains("that it had not accepted, which its release closed") == true, "\(receive.flow?.description ?? "-")")
         }
     }

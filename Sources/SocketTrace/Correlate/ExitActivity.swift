@@ -40,7 +40,8 @@ extension KernelCorrelator {
         let count = "\(released.count) socket\(released.count == 1 ? "" : "s")" + (perhaps.isEmpty ? "" : " and perhaps \(perhaps.count) more")
         let attributed = attributeFlows(samples, socket: released.count == 1 && perhaps.isEmpty ? released.first : nil, by: "the exit of process \(pid)",
                                         noSocket: released.count == 1 && perhaps.isEmpty ? nil : "the exit released \(count), and which one's packet this is is not read",
-                                        released: released.count == 1 && perhaps.isEmpty && released[0].peer != nil ? [] : released)
+                                        released: released.count == 1 && perhaps.isEmpty && released[0].peer != nil ? nil
+                                            : ReleasedSockets(sockets: released, by: "the exit"))
         otherFlows += attributed.others
         let mine = attributed.kept
         let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }

@@ -1,6 +1,13 @@
 /// Whose packet each softirq sample on a call's stack handled, from the
 /// skbs seen leaving traced calls (QueuedPackets): the call's own, its
 /// peer's, the kernel's answer, another connection's, or unverified.
+/// The sockets a release let go of (an exit's, or a close's listener),
+/// and what released them ("the exit", "this close").
+struct ReleasedSockets {
+    let sockets: [SocketSnapshot]
+    let by: String
+}
+
 extension KernelCorrelator {
     /// Says whose packet each softirq sample on the call's stack handled:
     /// a receive by its skb (queued on a traced call's own path: the call's
@@ -9,7 +16,10 @@ extension KernelCorrelator {
     /// time, and netif_receive_skb fires as each begins). Other
     /// connections' packets leave the call.
     func attributeFlows(_ samples: [KernelSample], to call: SyscallInvocation) -> (kept: [KernelSample], others: [KernelSample]) {
-        attributeFlows(samples, socket: call.socket, by: "\(call.name) of \(call.tid)")
+        // A close of a listener: its release resets the connections it had not accepted.
+        let listener = call.syscall == .close && call.socket?.state == .listening && call.socket?.peer == nil ? call.socket : nil
+        return attributeFlows(samples, socket: call.socket, by: "\(call.name) of \(call.tid)",
+                              released: listener.map { ReleasedSockets(sockets: [$0], by: "this close") })
     }
 
     /// The same for work done on the stack of something else than a call
@@ -27,12 +37,11 @@ extension KernelCorrelator {
     /// receiving socket's state change took the received packet's owner,
     /// "packet sent by this socket").
     func everywhereFlow(_ sample: KernelSample, socket: SocketSnapshot?, local: SocketEndpoint?, peer: SocketEndpoint?,
-                        released: [SocketSnapshot] = []) -> PacketFlow?? {
-        if local != nil, peer != nil, released.isEmpty { return background.flow(of: sample, socketLocal: local, socketPeer: peer) }
-        if !released.isEmpty, let (source, destination) = sample.flowEndpoints,
-           let (owner, which) = Self.releasedOwner(source, destination, among: released) {
-            return .some(PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is \(which)", ofSocket: true,
-                                    said: Self.releasedSaid(owner, ofSocket: true)))
+                        released: ReleasedSockets? = nil) -> PacketFlow?? {
+        if local != nil, peer != nil, released == nil { return background.flow(of: sample, socketLocal: local, socketPeer: peer) }
+        if let released, let (source, destination) = sample.flowEndpoints,
+           let (owner, which, said) = Self.releasedOwner(source, destination, among: released, ofSocket: true) {
+            return .some(PacketFlow(owner: owner, evidence: "\(sample.tracepoint)'s \(source) → \(destination) is \(which)", ofSocket: true, said: said))
         }
         // (AF_UNSPEC: a socket whose family was not learnt, which may be TCP.)
         guard socket?.isKnownNotTCP == true, sample.flowEndpoints != nil else { return nil }
@@ -42,38 +51,43 @@ extension KernelCorrelator {
     /// `released`: the sockets an exit released, when several (`socket`
     /// nil): a packet one's release sent, named by its state change, is
     /// that one's (`releasedConnection`).
-    /// Which of an exit's released sockets `source → destination` is (its
-    /// own end), or whose peer, when exactly one: the owner and the words.
-    /// A released listener (no peer) stands for the connections to it
-    /// that it had not accepted: its release resets them.
-    static func releasedOwner(_ source: SocketEndpoint, _ destination: SocketEndpoint,
-                              among released: [SocketSnapshot]) -> (owner: PacketFlow.Owner, which: String)? {
-        let ends = released.map { ($0.local?.forPairing, $0.peer?.forPairing) }
-        let sockets = released.count == 1 ? "the socket the exit released" : "one of the \(released.count) sockets the exit released"
-        if ends.filter({ $0.0 == source && $0.1 == destination }).count == 1 { return (.ownSocket, sockets) }
-        if ends.filter({ $0.0 == destination && $0.1 == source }).count == 1 { return (.peer, "the peer of " + sockets) }
-        let listeners = released.filter { $0.peer == nil && $0.state == .listening }.compactMap { $0.local?.forPairing }
-        if listeners.filter({ $0 == source }).count == 1 {
-            return (.ownSocket, "a connection to the listening socket \(source) that it had not accepted, which its release closed")
+    /// Which of the sockets a release let go of (`released.sockets`, an
+    /// exit's or a close's) `source → destination` is (its own end), or
+    /// whose peer, when exactly one: the owner, the words for it, and how
+    /// the timeline heads it (`PacketFlow.said`). A released listener (no
+    /// peer) stands for the connections to it that it had not accepted:
+    /// its release resets them (from its port, on any of its addresses
+    /// when it was bound to the wildcard address).
+    static func releasedOwner(_ source: SocketEndpoint, _ destination: SocketEndpoint, among released: ReleasedSockets,
+                              ofSocket: Bool) -> (owner: PacketFlow.Owner, which: String, said: String)? {
+        let all = released.sockets, by = released.by
+        let ends = all.map { ($0.local?.forPairing, $0.peer?.forPairing) }
+        let sockets = all.count == 1 ? "the socket \(by) released" : "one of the \(all.count) sockets \(by) released"
+        let said = (ofSocket ? "a released socket's" : "packet sent by a socket \(by) released")
+        let saidPeer = ofSocket ? "a released socket's peer's" : "packet sent to a socket \(by) released, by its peer"
+        let how = ofSocket ? ", by its addresses" : ""
+        if ends.filter({ $0.0 == source && $0.1 == destination }).count == 1 { return (.ownSocket, sockets, said + how) }
+        if ends.filter({ $0.0 == destination && $0.1 == source }).count == 1 { return (.peer, "the peer of " + sockets, saidPeer + how) }
+        let listeners = all.filter { $0.peer == nil && $0.state == .listening }.compactMap { $0.local?.forPairing }
+        func listening(_ end: SocketEndpoint) -> SocketEndpoint? {
+            let found = listeners.filter { $0 == end || ($0.isAnyAddress && $0.port == end.port) }
+            return found.count == 1 ? found[0] : nil
         }
-        if listeners.filter({ $0 == destination }).count == 1 {
-            return (.peer, "the peer of a connection to the listening socket \(destination) that it had not accepted, which its release closed")
+        let unaccepted = "that it had not accepted, which its release closed"
+        if let listener = listening(source) {
+            return (.ownSocket, "a connection to the listening socket \(listener) \(unaccepted)",
+                    (ofSocket ? "an unaccepted connection's of a released listener" : "packet sent by a connection a released listener had not accepted") + how)
+        }
+        if let listener = listening(destination) {
+            return (.peer, "the peer of a connection to the listening socket \(listener) \(unaccepted)",
+                    (ofSocket ? "the peer's of a connection a released listener had not accepted"
+                        : "packet sent to a connection a released listener had not accepted, by its peer") + how)
         }
         return nil
     }
 
-    /// How such a packet's or socket's owner is said (`PacketFlow.said`).
-    static func releasedSaid(_ owner: PacketFlow.Owner, ofSocket: Bool) -> String {
-        switch (owner, ofSocket) {
-        case (.ownSocket, true): "a released socket's, by its addresses"
-        case (.peer, true): "a released socket's peer's, by its addresses"
-        case (.ownSocket, false): "packet sent by a socket the exit released"
-        default: "packet sent to a socket the exit released, by its peer"
-        }
-    }
-
     func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String,
-                        noSocket: String? = nil, released: [SocketSnapshot] = []) -> (kept: [KernelSample], others: [KernelSample]) {
+                        noSocket: String? = nil, released: ReleasedSockets? = nil) -> (kept: [KernelSample], others: [KernelSample]) {
         let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
@@ -162,15 +176,14 @@ extension KernelCorrelator {
                 // What a packet's receive sends (an ACK, a SYN-ACK, a reset,
                 // data the ACK let go) leaves from its receiver to its sender.
                 let transmit = sample.tracepoint == KernelSample.transmitTracepoint
-                if transmit, !released.isEmpty, !sample.isKernelReply, !sample.isNeighbourSolicitation,
+                if transmit, let released, !sample.isKernelReply, !sample.isNeighbourSolicitation,
                    let sender = packet.sender, sender.kind == .socket, let senderLocal = sender.local, let senderPeer = sender.peer,
-                   let (owner, which) = Self.releasedOwner(senderPeer, senderLocal, among: released) {
+                   let (owner, which, said) = Self.releasedOwner(senderPeer, senderLocal, among: released, ofSocket: false) {
                     // An exit's several sockets: the answer's sender is said by
                     // which of them it is, not turned round from a "this
                     // socket" there is none of (audit 83 F1).
                     sample.flow = PacketFlow(owner: owner, evidence: "an answer sent in the receive of the packet taken in before it on this stack "
-                                             + "(\(packet.flow.description)), by \(senderPeer) → \(senderLocal): \(which)",
-                                             said: Self.releasedSaid(owner, ofSocket: false))
+                                             + "(\(packet.flow.description)), by \(senderPeer) → \(senderLocal): \(which)", said: said)
                 } else if transmit {
                     sample.flow = packet.flow.answer(byKernel: sample.isKernelReply ? sample.replySender : nil, neighbour: sample.isNeighbourSolicitation)
                 } else if let builder = sample.answerBuilder {
@@ -290,7 +303,7 @@ extension KernelCorrelator {
 
     func flow(ofSkb skb: Int64, length: Int64?, device: String? = nil, at time: MonotonicTime, local: SocketEndpoint?,
               peer: SocketEndpoint?, inode: UInt64? = nil, noSocket: String? = nil,
-              family: UInt64? = nil, notTCP: Bool = false, released: [SocketSnapshot] = []) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
+              family: UInt64? = nil, notTCP: Bool = false, released: ReleasedSockets? = nil) -> (flow: PacketFlow, sender: QueuedPackets.Sender?) {
         let name = "skb 0x" + String(UInt64(bitPattern: skb), radix: 16)
         guard let sender = queuedPackets.takeSender(of: skb, at: time, length: length, device: device) else {
             if let crossed = queuedPackets.takeCrossDevice(of: skb, at: time, length: length, device: device) {
@@ -323,13 +336,12 @@ extension KernelCorrelator {
         if let family, family == 1 || family == 16, sender.local != nil || sender.peer != nil {
             return (PacketFlow(owner: .otherFlow, evidence: sent + ", an IP socket's; this call's socket is \(family == 1 ? "a UNIX" : "a netlink") socket"), sender)
         }
-        if local == nil || peer == nil, let senderLocal = sender.local, let senderPeer = sender.peer,
-           let (owner, which) = Self.releasedOwner(senderLocal, senderPeer, among: released) {
+        if local == nil || peer == nil, let released, let senderLocal = sender.local, let senderPeer = sender.peer,
+           let (owner, which, said) = Self.releasedOwner(senderLocal, senderPeer, among: released, ofSocket: false) {
             // Which of the sockets an exit released sent it, or its peer
             // (a listener's release resets the connections it had not
             // accepted, from its own address: audit 83 d, 84 M1).
-            return (PacketFlow(owner: owner, evidence: sent + ": " + (owner == .peer ? "sent by " : "") + which,
-                               said: Self.releasedSaid(owner, ofSocket: false)), sender)
+            return (PacketFlow(owner: owner, evidence: sent + ": " + (owner == .peer ? "sent by " : "") + which, said: said), sender)
         }
         guard let local, let peer, let senderLocal = sender.local, let senderPeer = sender.peer else {
             return (PacketFlow(owner: .unverified, evidence: sent + "; " + (local == nil || peer == nil
