@@ -6,6 +6,23 @@
 struct ReleasedSockets {
     let sockets: [SocketSnapshot]
     let by: String
+    /// The connections a released listener had not accepted, each named
+    /// by the state change its release made (`tcp_disconnect` under
+    /// `inet_csk_listen_stop`): local → peer. Only these are said to be
+    /// such a connection (an accepted one has the same local end: audit
+    /// 86 e).
+    var unaccepted: [(local: SocketEndpoint, peer: SocketEndpoint)] = []
+
+    /// `self` with the unaccepted connections `samples` show released.
+    func naming(_ samples: [KernelSample]) -> ReleasedSockets {
+        var named = self
+        named.unaccepted = samples.compactMap { sample in
+            guard sample.tracepoint == KernelSample.stateChangeTracepoint, !sample.sides.softirq,
+                  sample.chain.contains("inet_csk_listen_stop"), let ends = sample.flowEndpoints else { return nil }
+            return (ends.source, ends.destination)
+        }
+        return named
+    }
 }
 
 extension KernelCorrelator {
@@ -69,16 +86,18 @@ extension KernelCorrelator {
         if ends.filter({ $0.0 == source && $0.1 == destination }).count == 1 { return (.ownSocket, sockets, said + how) }
         if ends.filter({ $0.0 == destination && $0.1 == source }).count == 1 { return (.peer, "the peer of " + sockets, saidPeer + how) }
         let listeners = all.filter { $0.peer == nil && $0.state == .listening }.compactMap { $0.local?.forPairing }
-        func listening(_ end: SocketEndpoint) -> SocketEndpoint? {
+        // The listener of a connection its release closed unaccepted.
+        func listening(_ end: SocketEndpoint, _ other: SocketEndpoint) -> SocketEndpoint? {
+            guard released.unaccepted.contains(where: { $0.local == end && $0.peer == other }) else { return nil }
             let found = listeners.filter { $0 == end || ($0.isAnyAddress && $0.port == end.port) }
             return found.count == 1 ? found[0] : nil
         }
         let unaccepted = "that it had not accepted, which its release closed"
-        if let listener = listening(source) {
+        if let listener = listening(source, destination) {
             return (.ownSocket, "a connection to the listening socket \(listener) \(unaccepted)",
                     (ofSocket ? "an unaccepted connection's of a released listener" : "packet sent by a connection a released listener had not accepted") + how)
         }
-        if let listener = listening(destination) {
+        if let listener = listening(destination, source) {
             return (.peer, "the peer of a connection to the listening socket \(listener) \(unaccepted)",
                     (ofSocket ? "the peer's of a connection a released listener had not accepted"
                         : "packet sent to a connection a released listener had not accepted, by its peer") + how)
@@ -89,6 +108,7 @@ extension KernelCorrelator {
     func attributeFlows(_ samples: [KernelSample], socket: SocketSnapshot?, by worker: String,
                         noSocket: String? = nil, released: ReleasedSockets? = nil) -> (kept: [KernelSample], others: [KernelSample]) {
         let local = socket?.local?.forPairing, peer = socket?.peer?.forPairing, inode = socket?.inode
+        let released = released?.naming(samples)
         var kept: [KernelSample] = [], others: [KernelSample] = []
         var current: (flow: PacketFlow, sender: QueuedPackets.Sender?)?
         let ordered = samples.sorted { $0.time < $1.time }
