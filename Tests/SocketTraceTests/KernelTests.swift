@@ -1296,6 +1296,11 @@ struct KernelTests {
             left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             x = socket.create_connection(l.getsockname()); xs, _ = l.accept()
             left.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [x.fileno()]))]); x.close()
+            def asleep(tids, number):
+                # Until the thread appended to tids is asleep in the kernel in syscall `number`.
+                while not tids or open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] != number \
+                        or open(f"/proc/self/task/{tids[0]}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
+                    time.sleep(0.01)
             def blocked(sock, number):
                 # A thread blocked sending on sock (its peer's queue full), asleep in the kernel in `number`.
                 sock.setblocking(False)
@@ -1308,9 +1313,16 @@ struct KernelTests {
                     tids.append(threading.get_native_id())
                     sock.send(b"g")
                 threading.Thread(target=sender, daemon=True).start()
-                while not tids or open(f"/proc/self/task/{tids[0]}/syscall").read().split()[0] != number \
-                        or open(f"/proc/self/task/{tids[0]}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
-                    time.sleep(0.01)
+                asleep(tids, number)
+            def receiving(sock):
+                # A thread blocked in a recv on sock, asleep in recvfrom (45).
+                tids = []
+                def receiver():
+                    tids.append(threading.get_native_id())
+                    try: sock.recv(1)
+                    except OSError: pass
+                threading.Thread(target=receiver, daemon=True).start()
+                asleep(tids, "45")
             blocked(right, "44")
             os.close(right.fileno())
             # close_range over a receiving socket while a send holds it: nothing released there (audit 81 N5).
@@ -1321,27 +1333,11 @@ struct KernelTests {
             os.closerange(right3.fileno(), right3.fileno() + 1); right3.detach()
             # A TCP socket closed while another thread's recv holds it: the exit releases it too (audit 81 N1).
             t = socket.create_connection(l.getsockname()); ts, _ = l.accept()
-            tids2 = []
-            def receiver():
-                tids2.append(threading.get_native_id())
-                try: t.recv(1)
-                except OSError: pass
-            threading.Thread(target=receiver, daemon=True).start()
-            while not tids2 or open(f"/proc/self/task/{tids2[0]}/syscall").read().split()[0] != "45" \
-                    or open(f"/proc/self/task/{tids2[0]}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
-                time.sleep(0.01)
+            receiving(t)
             os.close(t.fileno()); t.detach()
             # The same taken by a dup2 (audit 82 P1).
             u = socket.create_connection(l.getsockname()); us, _ = l.accept()
-            tids3 = []
-            def receiver3():
-                tids3.append(threading.get_native_id())
-                try: u.recv(1)
-                except OSError: pass
-            threading.Thread(target=receiver3, daemon=True).start()
-            while not tids3 or open(f"/proc/self/task/{tids3[0]}/syscall").read().split()[0] != "45" \
-                    or open(f"/proc/self/task/{tids3[0]}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
-                time.sleep(0.01)
+            receiving(u)
             os.dup2(l.fileno(), u.fileno()); time.sleep(0.05)
             os._exit(0)
             """

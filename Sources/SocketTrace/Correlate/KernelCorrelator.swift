@@ -145,16 +145,9 @@ public final class KernelCorrelator {
             return "released as it returned: this call held the last reference to its socket's file, which \(leftBy) left to it; "
                 + "the kernel freed the file and released the socket \(there)"
         }
-        let releases = atExit.filter { sample in
-            sample.tracepoint == KernelSample.stateChangeTracepoint && !sample.sides.softirq && sample.chain.contains(Self.socketRelease)
-                && sample.flowEndpoints != nil
-        }
+        let releases = atExit.filter(\.isReleaseStateChange)
         guard !releases.isEmpty else { return nil }
-        let named = releases.map { change in
-            let ends = change.flowEndpoints!
-            let states = [change.fields["oldstate"]?.number, change.fields["newstate"]?.number].map { $0.map(TCPState.name) ?? "?" }
-            return "\(ends.source) → \(ends.destination) \(states[0]) → \(states[1])"
-        }.joined(separator: "; ")
+        let named = releases.map(\.releaseStateChangeText).joined(separator: "; ")
         let whose = closes ? "the last reference to a socket whose descriptor it closed"
             : call.releasesHeldSockets == true ? "the last reference to its socket (another thread's call took the socket's last descriptor "
                 + "while this call held it: the traced processes' tables)"
@@ -192,10 +185,7 @@ public final class KernelCorrelator {
     /// its own.
     func markingHeldFileFreesBetweenCalls(_ samples: [KernelSample]) -> [KernelSample] {
         guard !heldFiles.isEmpty else { return samples }
-        let releases = samples.filter { sample in
-            sample.tracepoint == KernelSample.stateChangeTracepoint && !sample.sides.softirq && sample.chain.contains(Self.socketRelease)
-                && sample.flowEndpoints != nil
-        }
+        let releases = samples.filter(\.isReleaseStateChange)
         return samples.map { sample in
             guard sample.releasesHeldFile == nil, FileRelease.isFileFree(sample), let pointer = sample.fields["ptr"]?.number,
                   let held = heldFiles.removeValue(forKey: UInt64(bitPattern: pointer)) else { return sample }
@@ -204,10 +194,9 @@ public final class KernelCorrelator {
                 release.tid == sample.tid && release.time < sample.time && release.flowEndpoints.map { $0.source == local && $0.destination == peer } == true
                     && Self.inSameCall(of: "task_work_run", release, sample)
             }) {
-                let states = [release.fields["oldstate"]?.number, release.fields["newstate"]?.number].map { $0.map(TCPState.name) ?? "?" }
                 sample.releasesHeldFile = "the file's last reference, which \(held.close) left to another reference (a call not traced: a poll or "
                     + "select, or a read the kernel recorded), dropped as it returned: freed in the same task work as that socket's release "
-                    + "(\(Self.socketRelease): \(local) → \(peer) \(states[0]) → \(states[1]))"
+                    + "(\(Self.socketRelease): \(release.releaseStateChangeText))"
                 return sample
             }
             sample.releasesHeldFile = "a file freed at the address of the one \(held.close) left to another reference (no traced call "

@@ -268,8 +268,7 @@ extension KernelCorrelator {
         guard sample.tracepoint == KernelSample.transmitTracepoint, !sample.sides.softirq, !samplesLost(),
               sample.chain.contains(Self.socketRelease) else { return nil }
         let named = samples.filter { other in
-            other.tid == sample.tid && other.time < sample.time && other.tracepoint == KernelSample.stateChangeTracepoint
-                && !other.sides.softirq && other.flowEndpoints != nil && Self.inSameCall(of: Self.socketRelease, other, sample)
+            other.tid == sample.tid && other.time < sample.time && other.isReleaseStateChange && Self.inSameCall(of: Self.socketRelease, other, sample)
         }
         return named.max { $0.time < $1.time }?.flowEndpoints
     }
@@ -370,5 +369,21 @@ extension KernelCorrelator {
         if senderLocal == local && senderPeer == peer { return (PacketFlow(owner: .ownSocket, evidence: sent), sender) }
         if senderLocal == peer && senderPeer == local { return (PacketFlow(owner: .peer, evidence: sent), sender) }
         return (PacketFlow(owner: .otherFlow, evidence: sent + ", not \(local) ↔ \(peer)"), sender)
+    }
+}
+
+extension KernelSample {
+    /// A TCP socket's state change made by its release (under `__tcp_close`,
+    /// not in a softirq on its stack, which names a received packet's
+    /// socket): its addresses name the released socket.
+    var isReleaseStateChange: Bool {
+        tracepoint == Self.stateChangeTracepoint && !sides.softirq && chain.contains(KernelCorrelator.socketRelease) && flowEndpoints != nil
+    }
+
+    /// Such a change as a release statement says it: "A → B OLD → NEW".
+    var releaseStateChangeText: String {
+        let ends = flowEndpoints.map { "\($0.source) → \($0.destination)" } ?? "?"
+        let states = [fields["oldstate"]?.number, fields["newstate"]?.number].map { $0.map(TCPState.name) ?? "?" }
+        return "\(ends) \(states[0]) → \(states[1])"
     }
 }
