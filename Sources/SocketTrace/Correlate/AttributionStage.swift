@@ -41,8 +41,8 @@ public final class AttributionStage {
         self.correlator = correlator
     }
 
-    public func perform(_ step: Step, into sink: TraceSink) {
-        switch step {
+    public func perform(_ step: consuming Step, into sink: TraceSink) {
+        switch consume step {
         case let .samples(traced, elsewhere, repeated):
             correlator.repeated += repeated
             if !traced.isEmpty { correlator.add(traced) }
@@ -79,8 +79,7 @@ public final class AttributionStage {
         }
     }
 
-    func finished(_ call: SyscallInvocation, functionGraph: FunctionGraph?, into sink: TraceSink) {
-        var call = call
+    func finished(_ call: consuming SyscallInvocation, functionGraph: FunctionGraph?, into sink: TraceSink) {
         var before = correlator.takeStray(tid: call.tid, before: call.entryTime)
         // A thread of a reused id: the ended call's work is taken.
         correlator.abandonedCalls[call.tid] = nil

@@ -48,7 +48,16 @@ struct DeferredOutput {
 
     mutating func popFirst() -> Item? { items.popFirst() }
 
-    var first: Item? { items.first }
+    /// The first item's call, when it is a stopped call's entry without the
+    /// kernel's entry time yet (the other items are not copied to see). A
+    /// call the kernel recorded was timed by it.
+    var firstEntryWithoutKernelTime: SyscallInvocation? {
+        guard items.firstMatches({ item in
+            if case let .event(.syscallEntered(call)) = item { return call.kernelEntryTime == nil && call.recordedBy == nil }
+            return false
+        }), case let .event(.syscallEntered(call))? = items.first else { return nil }
+        return call
+    }
 
     /// The finished call waiting here that `tid` entered at `entryTime`.
     func finishedCall(tid: Int32, entryTime: MonotonicTime) -> SyscallInvocation? {

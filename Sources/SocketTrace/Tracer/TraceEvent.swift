@@ -84,7 +84,7 @@ public struct ProcessEvent: Sendable, Codable {
 
 /// Where trace events go: a renderer, a trace file writer, a test's collector.
 public protocol TraceSink: AnyObject {
-    func handle(_ event: TraceEvent)
+    func handle(_ event: __owned TraceEvent)
     /// The tracer is about to wait for its tracees: write what is buffered.
     func flush()
     /// Called once when tracing ends.

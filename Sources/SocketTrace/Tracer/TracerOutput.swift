@@ -27,8 +27,8 @@ extension Tracer {
     @discardableResult
     func performOutput(limit: Int, force: Bool = true) -> Bool {
         var done = 0
-        while done < limit, let first = output.first {
-            if case let .event(.syscallEntered(call)) = first, call.kernelEntryTime == nil {
+        while done < limit, !output.isEmpty {
+            if let call = output.firstEntryWithoutKernelTime {
                 let (entered, waits) = withKernelEntry(call)
                 if waits && !force { return true }
                 output.replaceFirst(with: .event(.syscallEntered(entered)))
@@ -72,8 +72,8 @@ extension Tracer {
 
     /// Everything that touches the sink, the sampler's rings and the
     /// attribution stage while tracing goes through here.
-    func performOutput(_ item: DeferredOutput.Item) {
-        switch item {
+    func performOutput(_ item: consuming DeferredOutput.Item) {
+        switch consume item {
         case let .event(event):
             if case let .syscallAbandoned(call) = event, kernel?.sampler != nil {
                 // Its thread's work from its entry on was in it (audit 80 F1:
@@ -113,7 +113,7 @@ extension Tracer {
     }
 
     /// Hands a step to the attribution stage.
-    func attribute(_ step: AttributionStage.Step) {
+    func attribute(_ step: __owned AttributionStage.Step) {
         attribution?.perform(step, into: sink)
     }
 
@@ -195,7 +195,7 @@ extension Tracer {
     /// A finished call goes to the attribution stage, after the samples
     /// it may own: the rings are drained when the last drain began before
     /// its exit (output lagging behind drains once for many calls).
-    func finished(_ call: SyscallInvocation) {
+    func finished(_ call: __owned SyscallInvocation) {
         guard let kernel else {
             sink.handle(.syscallExited(call))
             return
