@@ -838,8 +838,10 @@ struct KernelTests {
             import os, socket, struct, threading, time
             listener = socket.socket(); listener.bind(("127.0.0.1", \(port))); listener.listen()
             client = socket.create_connection(("127.0.0.1", \(port))); server, _ = listener.accept()
-            # The recv blocks in the kernel (SO_RCVTIMEO, not Python's poll) for 0.3 s.
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 300000))
+            # The recv blocks in the kernel (SO_RCVTIMEO, not Python's poll)
+            # until the byte sent after the close comes (5 s at most: a
+            # 0.3 s timeout ran out before the close on a loaded machine).
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 5, 0))
             tids = []
             def waiting():
                 # In recvfrom (45), asleep in the kernel (not at the tracer's entry stop).
@@ -853,6 +855,7 @@ struct KernelTests {
             thread = threading.Thread(target=reader); thread.start()
             while not waiting(): time.sleep(0.01)
             os.close(client.fileno())
+            server.send(b"x")
             thread.join(); client.detach()
             server.recv(10); server.close(); listener.close()
             """
