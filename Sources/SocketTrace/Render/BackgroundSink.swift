@@ -25,9 +25,10 @@ public final class BackgroundSink: TraceSink, @unchecked Sendable {
     let limit: Int
     /// Guards `queue`, `finishing` and `finished`; signalled when the queue or `finished` changes.
     let condition = NSCondition()
-    var queue: [Item] = []
+    /// Optional, so that each item is moved out as it is rendered (not copied).
+    var queue: [Item?] = []
     /// Handed over by the tracer, not yet queued (the tracer's thread only).
-    var gathered: [Item] = []
+    var gathered: [Item?] = []
     static let batch = 64
     var finished = false
     var finishing = false
@@ -88,7 +89,7 @@ public final class BackgroundSink: TraceSink, @unchecked Sendable {
     /// The output thread: takes what is queued, all at once, and gives it
     /// to the inner sink outside the lock.
     func render() {
-        var batch: [Item] = []
+        var batch: [Item?] = []
         while true {
             batch.removeAll(keepingCapacity: true)
             condition.lock()
@@ -96,9 +97,8 @@ public final class BackgroundSink: TraceSink, @unchecked Sendable {
             swap(&batch, &queue)
             condition.broadcast()
             condition.unlock()
-            // Taken out one by one from the back (moved, not copied).
-            batch.reverse()
-            while let item = batch.popLast() {
+            for index in batch.indices {
+                guard let item = batch[index].take() else { continue }
                 switch consume item {
                 case let .event(event): inner.handle(event)
                 case let .inFlight(since, time): inner.recordedCallsInFlight(since, at: time)

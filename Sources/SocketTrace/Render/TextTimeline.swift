@@ -127,8 +127,9 @@ public final class TextTimeline: TraceSink {
         lines.end()
     }
 
-    public func handle(_ event: TraceEvent) {
-        for line in order.take(event) { write(line) }
+    public func handle(_ event: __owned TraceEvent) {
+        let lines = order.take(event)
+        for index in lines.indices { write(lines[index]) }
     }
 
     public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {

@@ -44,8 +44,8 @@ public struct TimelineOrder {
     public init() {}
 
     /// Takes an event; returns the lines that can be written now.
-    public mutating func take(_ event: TraceEvent) -> [Line] {
-        switch event {
+    public mutating func take(_ event: consuming TraceEvent) -> [Line] {
+        switch consume event {
         case let .syscallEntered(call):
             endAbandoned(of: call.tid, at: latest)
             inFlight[call.tid] = call
