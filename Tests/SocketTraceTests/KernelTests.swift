@@ -665,6 +665,17 @@ struct KernelTests {
                     "\(alignments.map { "\($0.operation): \($0.observed)" })")
             #expect(alignments.filter { $0.context == ChainAlignment.syscallContext }.allSatisfy { [.matches, .unverified].contains($0.verdict) },
                     "\(alignments.map { "\($0.operation) \($0.verdict): \($0.observed)" })")
+            // The reset the listener's stop sent is the unaccepted connection's,
+            // not the listener's (audit 87 F1: a shutdown's was "packet sent by
+            // this socket"), and the client's state change its peer's.
+            let stopped = syscall == .close ? "a released listener" : "a listener shut down"
+            let samples = call.kernel?.samples ?? []
+            let receive = try #require(samples.first { $0.tracepoint == "net:netif_receive_skb" && $0.flow != nil }, "the reset's receive on its stack")
+            #expect(receive.flow?.said == "packet sent by a connection \(stopped) had not accepted" && receive.flow?.owner == .ownSocket,
+                    "\(receive.flow?.description ?? "-")")
+            #expect(samples.contains { $0.flow?.said == "the peer's of a connection \(stopped) had not accepted, by its addresses" },
+                    "\(samples.compactMap(\.flow?.description))")
+            #expect(!samples.contains { $0.flow?.description.contains("this socket") == true }, "\(samples.compactMap(\.flow?.description))")
         }
         let bind6 = try #require(calls.first { $0.syscall == .bind && $0.socket?.family == 10 })
         #expect(bind6.kernel?.operation == "udp6_bind", "\(String(describing: bind6.kernel?.operation))")
@@ -1366,6 +1377,15 @@ struct KernelTests {
         #expect(inSend.contains { $0.tracepoint == "sock:sock_send_length" }
                 && inSend.contains { FileRelease.isFileFree($0) && $0.inTracedTask?.contains("left to this call, dropped as the thread ended in it") == true },
                 "\(events.map { "\($0.heading) \($0.inTracedTask ?? "-")" })")
+        // That send's record has the kernel's times of it: its sys_exit, as
+        // the signal that ended the thread cut it short, after the length it
+        // sent (sock_send_length fires as the send returns) (audit 84 a).
+        var abandoned: [SyscallInvocation] = []
+        for case let .syscallAbandoned(call) in try TraceFileReader(path: trace).records where call.syscall == .sendto { abandoned.append(call) }
+        let send = try #require(abandoned.first, "the blocked sendto written as never returned")
+        let sent = try #require(inSend.first { $0.tracepoint == "sock:sock_send_length" })
+        let (entered, ended) = (try #require(send.kernelEntryTime), try #require(send.kernelExitTime, "no sys_exit of the sendto"))
+        #expect(entered < sent.time && sent.time <= ended && send.entryTime <= entered, "\(send.entryTime) \(entered) \(sent.time) \(ended)")
         // The file of the socket the dup2 took from the blocked recv, freed as that recv left the kernel, shown (audit 83 P2).
         #expect(events.contains { FileRelease.isFileFree($0) && $0.inTracedTask?.hasPrefix("at the exit stop of its recvfrom, which never returned") == true
                     && $0.inTracedTask?.contains("a file freed as that call left the kernel") == true },

@@ -557,13 +557,14 @@ public final class KernelCorrelator {
             // record (`-e trace=!sendto`): its receive then names that call
             // (audit 31 M3: "may be another program's").
             if !sides.softirq, !sample.everywhere, sample.tracepoint == KernelSample.transmitTracepoint {
-                if let ends = releasedConnection(sending: sample, among: samples + named), let skb = sample.skbAddress {
+                if let (ends, anchor) = releasedConnection(sending: sample, among: samples + named), let skb = sample.skbAddress {
                     // A socket's release in task work (a file's last
                     // reference dropped as a call returned, or a call its
                     // thread ended in): its state change names it.
                     let context = abandonedContext(of: sample) ?? sample.outsideCallsContext
                     queuedPackets.queued(skb: skb, device: sample.device, by: .init(
-                        local: ends.source, peer: ends.destination, call: "the release (\(Self.socketRelease)) in thread \(sample.tid) \(context.prefix { $0 != "," })",
+                        local: ends.source, peer: ends.destination,
+                        call: "\(anchor == Self.socketRelease ? "the release" : "the listener's stop") (\(anchor)) in thread \(sample.tid) \(context.prefix { $0 != "," })",
                         time: sample.time, length: sample.packetLength))
                 } else if sample.chain.contains(where: ChainAligner.isSyscallEntry), abandonedContext(of: sample) != nil,
                           let abandoned = abandonedCalls[sample.tid], abandoned.inode != nil || abandoned.peer != nil, let skb = sample.skbAddress {

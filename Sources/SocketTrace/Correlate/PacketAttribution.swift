@@ -6,6 +6,10 @@
 struct ReleasedSockets {
     let sockets: [SocketSnapshot]
     let by: String
+    /// A listener shut down (shutdown with SHUT_RD or SHUT_RDWR), not
+    /// released: `inet_shutdown` disconnects it, which resets the
+    /// connections it had not accepted as its release does (audit 87 F1).
+    var shutDown = false
     /// The connections a released listener had not accepted, each named
     /// by the state change its release made (`tcp_disconnect` under
     /// `inet_csk_listen_stop`): local → peer. Only these are said to be
@@ -33,10 +37,16 @@ extension KernelCorrelator {
     /// time, and netif_receive_skb fires as each begins). Other
     /// connections' packets leave the call.
     func attributeFlows(_ samples: [KernelSample], to call: SyscallInvocation) -> (kept: [KernelSample], others: [KernelSample]) {
-        // A close of a listener: its release resets the connections it had not accepted.
-        let listener = call.syscall == .close && call.socket?.state == .listening && call.socket?.peer == nil ? call.socket : nil
-        return attributeFlows(samples, socket: call.socket, by: "\(call.name) of \(call.tid)",
-                              released: listener.map { ReleasedSockets(sockets: [$0], by: "this close") })
+        // A close of a listener: its release resets the connections it had
+        // not accepted; a shutdown of one does too (its state as the call found it).
+        let listening = call.socket?.state == .listening && call.socket?.peer == nil
+        let released: ReleasedSockets?
+        switch call.syscall {
+        case .close where listening: released = call.socket.map { ReleasedSockets(sockets: [$0], by: "this close") }
+        case .shutdown where listening: released = call.socket.map { ReleasedSockets(sockets: [$0], by: "this shutdown", shutDown: true) }
+        default: released = nil
+        }
+        return attributeFlows(samples, socket: call.socket, by: "\(call.name) of \(call.tid)", released: released)
     }
 
     /// The same for work done on the stack of something else than a call
@@ -92,15 +102,16 @@ extension KernelCorrelator {
             let found = listeners.filter { $0 == end || ($0.isAnyAddress && $0.port == end.port) }
             return found.count == 1 ? found[0] : nil
         }
-        let unaccepted = "that it had not accepted, which its release closed"
+        let unaccepted = released.shutDown ? "that it had not accepted, which its shutdown reset" : "that it had not accepted, which its release closed"
+        let stopped = released.shutDown ? "a listener shut down" : "a released listener"
         if let listener = listening(source, destination) {
             return (.ownSocket, "a connection to the listening socket \(listener) \(unaccepted)",
-                    (ofSocket ? "an unaccepted connection's of a released listener" : "packet sent by a connection a released listener had not accepted") + how)
+                    (ofSocket ? "an unaccepted connection's of \(stopped)" : "packet sent by a connection \(stopped) had not accepted") + how)
         }
         if let listener = listening(destination, source) {
             return (.peer, "the peer of a connection to the listening socket \(listener) \(unaccepted)",
-                    (ofSocket ? "the peer's of a connection a released listener had not accepted"
-                        : "packet sent to a connection a released listener had not accepted, by its peer") + how)
+                    (ofSocket ? "the peer's of a connection \(stopped) had not accepted"
+                        : "packet sent to a connection \(stopped) had not accepted, by its peer") + how)
         }
         return nil
     }
@@ -152,10 +163,12 @@ extension KernelCorrelator {
                     let by = worker
                     if sample.isNeighbourSolicitation {
                         register(sample, as: .neighbour, by: by)
-                    } else if local == nil || peer == nil, let ends = releasedConnection(sending: sample, among: ordered) {
-                        // One socket's release among several (an exit's): its state change names it.
+                    } else if local == nil || peer == nil, let (ends, anchor) = releasedConnection(sending: sample, among: ordered) {
+                        // One socket's release among several (an exit's), or
+                        // a listener's unaccepted connection: its state change names it.
+                        let what = anchor == Self.socketRelease ? "the release" : "the listener's stop"
                         queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination,
-                                                                                         call: "the release (\(Self.socketRelease)) in \(by)",
+                                                                                         call: "\(what) (\(anchor)) in \(by)",
                                                                                          time: sample.time, length: sample.packetLength))
                     } else {
                         queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
@@ -264,13 +277,19 @@ extension KernelCorrelator {
     /// release's) or none is found: the packet is then not said to be any
     /// socket's (audit 82 M-a: a FIN so sent was "not seen leaving a
     /// traced call … may be another program's").
-    func releasedConnection(sending sample: KernelSample, among samples: [KernelSample]) -> (source: SocketEndpoint, destination: SocketEndpoint)? {
+    /// A listener's stop outside a release (a shutdown of it: audit 87
+    /// F1) is read the same way, in the call of `inet_csk_listen_stop`:
+    /// each connection it had not accepted is disconnected in turn, its
+    /// state changed to TCP_CLOSE before its reset is sent.
+    /// Returns the connection and the function it was found in.
+    func releasedConnection(sending sample: KernelSample, among samples: [KernelSample])
+        -> (ends: (source: SocketEndpoint, destination: SocketEndpoint), anchor: String)? {
         guard sample.tracepoint == KernelSample.transmitTracepoint, !sample.sides.softirq, !samplesLost(),
-              sample.chain.contains(Self.socketRelease) else { return nil }
+              let anchor = [Self.socketRelease, Self.listenerStop].first(where: sample.chain.contains) else { return nil }
         let named = samples.filter { other in
-            other.tid == sample.tid && other.time < sample.time && other.isReleaseStateChange && Self.inSameCall(of: Self.socketRelease, other, sample)
+            other.tid == sample.tid && other.time < sample.time && other.isStateChange(under: anchor) && Self.inSameCall(of: anchor, other, sample)
         }
-        return named.max { $0.time < $1.time }?.flowEndpoints
+        return named.max { $0.time < $1.time }?.flowEndpoints.map { ($0, anchor) }
     }
 
     /// Whether `a` and `b` were taken in the same call of `function`: it is
@@ -285,6 +304,9 @@ extension KernelCorrelator {
 
     /// The function a TCP socket's release runs in (`tcp_close → __tcp_close`).
     static let socketRelease = "__tcp_close"
+    /// The function a listener's disconnect runs in, under its release or
+    /// a shutdown: it resets the connections it had not accepted.
+    static let listenerStop = "inet_csk_listen_stop"
 
     /// What a packet's receive sent back (an ACK, a SYN-ACK, a reset):
     /// queued as the answer to `sender`'s packet, so that its own receive
@@ -376,8 +398,12 @@ extension KernelSample {
     /// A TCP socket's state change made by its release (under `__tcp_close`,
     /// not in a softirq on its stack, which names a received packet's
     /// socket): its addresses name the released socket.
-    var isReleaseStateChange: Bool {
-        tracepoint == Self.stateChangeTracepoint && !sides.softirq && chain.contains(KernelCorrelator.socketRelease) && flowEndpoints != nil
+    var isReleaseStateChange: Bool { isStateChange(under: KernelCorrelator.socketRelease) }
+
+    /// A state change on the stack of `function` (not in a softirq on
+    /// it), naming its connection.
+    func isStateChange(under function: String) -> Bool {
+        tracepoint == Self.stateChangeTracepoint && !sides.softirq && chain.contains(function) && flowEndpoints != nil
     }
 
     /// Such a change as a release statement says it: "A → B OLD → NEW".

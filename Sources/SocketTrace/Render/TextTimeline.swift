@@ -136,13 +136,21 @@ public final class TextTimeline: TraceSink {
         for line in order.hold(since) { write(line) }
     }
 
+    /// For a call its thread ended in: when the kernel had ended it (its
+    /// `sys_exit`), the program never seeing the result.
+    static func endedByKernel(_ call: SyscallInvocation) -> String {
+        guard let entry = call.kernelEntryTime, let exit = call.kernelExitTime else { return "" }
+        return " (the kernel ended it \(duration(Double(exit.nanoseconds &- entry.nanoseconds) / 1e9)) after its entry, at its sys_exit; "
+            + "its thread ended before the program saw the result)"
+    }
+
     func write(_ line: TimelineOrder.Line) {
         switch line {
         case let .call(call, resumed): render(call, resumed: resumed)
         case let .unfinished(call): renderUnfinished(call)
         case let .abandoned(call, resumed, time):
             lines.begin(call.tid, leader: leader(call.tid, at: time))
-            lines.write((resumed ? "<... \(call.name) resumed>" : call.entryText) + " … never returned")
+            lines.write((resumed ? "<... \(call.name) resumed>" : call.entryText) + " … never returned" + Self.endedByKernel(call))
             lines.end()
         case let .process(event): handle(event)
         case let .kernel(sample): render(sample)

@@ -120,6 +120,14 @@ extension Tracer {
             if call.socket == nil, let socket = thread.socketAtEntry, case .arguments([0]) = call.syscall.socketPlace {
                 call.socket = SocketSnapshot(fd: Int32(truncatingIfNeeded: call.argument(0)), socket: socket)
             }
+            // The kernel's times of it: a call the kernel ended (its
+            // sys_exit: done, or cut short by the signal that ended the
+            // thread) before the program could see its result (audit 84 a:
+            // a sendto that had sent 3.9 MB said only "never returned").
+            if let times = dataCalls?.kernelTimes(of: tid), times.entered(call) {
+                call.kernelEntryTime = times.entry
+                if let exit = times.exit, exit >= times.entry { call.kernelExitTime = exit }
+            }
             emit(.syscallAbandoned(call))
         }
         var event: ProcessEvent
