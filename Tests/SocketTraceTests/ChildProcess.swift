@@ -84,6 +84,9 @@ final class ChildProcess {
         Self.poll(timeout: timeout) { stdoutReader.snapshot().contains(text) }
     }
 
+    /// What the child printed on standard error so far.
+    func stderrSoFar() -> String { stderrReader.snapshot() }
+
     /// Blocks until the child printed `text` on standard error.
     func waitForError(_ text: String, timeout: TimeInterval = 20) -> Bool {
         Self.poll(timeout: timeout) { stderrReader.snapshot().contains(text) }

@@ -47,6 +47,18 @@ import Testing
         #expect(names(order.take(.syscallExited(other))) == ["2 getsockname"])
     }
 
+    @Test("a call blocked with nothing else happening is unfinished once the clock passes the hold limit, not only when a later event comes (audit 87 F2: a server's blocked accept not shown while it waited)")
+    func clockTickWritesBlockedCallUnfinished() {
+        var order = TimelineOrder()
+        let accept = call(1, .accept, at: 1 * Self.ms, until: 900 * Self.ms)
+        #expect(order.take(.syscallEntered(accept)).isEmpty)
+        // Within the hold limit: still held.
+        #expect(order.tick(MonotonicTime(nanoseconds: 60 * Self.ms)).isEmpty)
+        #expect(names(order.tick(MonotonicTime(nanoseconds: 150 * Self.ms))) == ["1 accept unfinished"])
+        #expect(order.tick(MonotonicTime(nanoseconds: 300 * Self.ms)).isEmpty)
+        #expect(names(order.take(.syscallExited(accept))) == ["1 accept resumed"])
+    }
+
     @Test("lines in the order their calls began, held while an earlier call runs, released when it ends")
     func beginTimeOrder() {
         var order = TimelineOrder()

@@ -62,6 +62,35 @@ struct TimelineTests {
         #expect(resumed >= 10, "\(resumed) resumed lines")
     }
 
+    @Test("a live trace writes a call blocked longer than the hold limit as unfinished while it waits, with kernel chains and without; then resumed (audit 87 F2: a server's accept not shown until it returned)")
+    func blockedCallShownWhileItWaits() throws {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", directory: "examples")
+        for kernel in ["off"] + (TestSupport.canObserveKernel ? ["on"] : []) {
+            let port = TestSupport.freshPort()
+            // The timeline on standard error, as sockettrace writes it by default.
+            let tracer = try ChildProcess(TestSupport.sockettrace, ["--kernel", kernel, server, "127.0.0.1", "\(port)", "1"])
+            // Nothing connects yet: the accept's line comes while it waits.
+            let shown = tracer.waitForError("<unfinished ...>", timeout: 10)
+            let text = tracer.stderrSoFar()
+            try TestSupport.run(client, ["127.0.0.1", "\(port)"])
+            let result = try tracer.wait(timeout: 30)
+            #expect(shown && text.split(separator: "\n").contains { $0.contains("accept(3<TCP 127.0.0.1:\(port) LISTEN>, <unfinished ...>") },
+                    "\(kernel): \(text)")
+            #expect(result.status == 0 && result.stderr.contains("<... accept resumed>"), "\(kernel): \(result.stderr)")
+        }
+    }
+
+    @Test("-o /dev/stdout and -o /dev/stderr write the trace to those streams, as strace -o does (audit 87 F3: refused as symlinks)")
+    func outputToStandardStreams() throws {
+        let out = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", "/dev/stdout", "/bin/true"])
+        #expect(out.status == 0 && out.stdout.contains("exec /bin/true") && !out.stderr.contains("exec /bin/true"), "\(out.stdout)\n\(out.stderr)")
+        let err = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", "/dev/stderr", "/bin/true"])
+        #expect(err.status == 0 && err.stderr.contains("exec /bin/true"), "\(err.stderr)")
+        let bad = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", "/dev/fd/97", "/bin/true"])
+        #expect(bad.status != 0 && bad.stderr.contains("Can't open '/dev/fd/97'"), "\(bad.stderr)")
+    }
+
     @Test("a long command line is abbreviated as strace abbreviates execve's arguments (-s, 32 of them)")
     func longCommandLine() throws {
         let output = TestSupport.temporaryFile("argv")

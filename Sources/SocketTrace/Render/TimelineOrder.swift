@@ -93,6 +93,14 @@ public struct TimelineOrder {
         return release()
     }
 
+    /// The clock has reached `now` with no event (a live trace whose
+    /// tracer is idle): calls running for longer than the hold limit are
+    /// written unfinished, and the lines they held go.
+    public mutating func tick(_ now: MonotonicTime) -> [Line] {
+        advance(to: now)
+        return release()
+    }
+
     /// The end of the trace: calls still running are unfinished, and every
     /// line goes.
     public mutating func finish() -> [Line] {

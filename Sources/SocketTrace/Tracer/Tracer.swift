@@ -53,6 +53,8 @@ public final class Tracer {
     var recordedCalls: DataCallCapture? { dataCalls?.recordsData == true ? dataCalls : nil }
     /// No stop since the idle loop last judged samples stray (`nextStop`).
     var quietSinceLastLook = false
+    /// When the idle loop last flushed the sinks (`nextStop`).
+    var lastIdleFlush = MonotonicTime(nanoseconds: 0)
     /// A thread was just let go from a call's entry to its exit stop, and
     /// no stop came since (`nextStop` waits a moment for that exit).
     var exitStopDue = false
@@ -80,6 +82,15 @@ public final class Tracer {
     static let awaitedExitPoll: Int32 = 20
     /// How often an idle tracer looks whether the kernel's symbols are read.
     static let symbolsPoll: Int32 = 2
+    /// How often an idle tracer flushes the sinks while a shown call runs:
+    /// a call blocked longer than `TimelineOrder.holdLimit` is then written
+    /// unfinished while it waits, as strace writes a blocked call's entry
+    /// at once (audit 87 F2: a server's blocked accept not shown until it
+    /// returned).
+    static let idleFlushInterval: Int32 = 50
+    /// Whether a thread is inside a shown call (the idle loop then flushes
+    /// the sinks every `idleFlushInterval`).
+    var shownCallRunning: Bool { tasks.threads.values.contains { $0.current != nil && $0.currentShown } }
     /// How long the tracer waits for the exit stop of a call it just let
     /// go before it turns to its output (ms).
     static let exitStopGrace: Int32 = 1
@@ -302,7 +313,10 @@ public final class Tracer {
             // handed out, once per quiet spell, as when the tracer blocks:
             // a call in flight (a connect refused in another task's softirq,
             // audit 20) claims that work when it returns.
-            if takeRecordedCalls() == 0 {
+            // (Once in a while the whole idle look, and a flush, while a
+            // shown call runs.)
+            let flushDue = MonotonicTime.now().nanoseconds &- lastIdleFlush.nanoseconds >= UInt64(Self.idleFlushInterval) * 1_000_000
+            if takeRecordedCalls() == 0 && !(flushDue && shownCallRunning) {
                 performOutput(limit: .max, force: false)
                 return ptrace.waitAny(.upTo(milliseconds: Self.dataCallPoll))
             }
@@ -312,12 +326,14 @@ public final class Tracer {
             emitStrayKernelSamples()
             if !awaitedExits.isEmpty { submit(.settledExits) }
             submit(.flush)
+            lastIdleFlush = .now()
             performOutput(limit: .max, force: false)
             // A call let run to its exit is written when the kernel's record
             // of it comes, not only at its thread's next stop.
             // Calls the kernel records are taken while no tracee stops.
             waited = ptrace.waitAny(recordedCalls != nil ? .upTo(milliseconds: Self.dataCallPoll)
-                                    : awaitedExits.isEmpty ? .block : .upTo(milliseconds: Self.awaitedExitPoll))
+                                    : !awaitedExits.isEmpty ? .upTo(milliseconds: Self.awaitedExitPoll)
+                                    : shownCallRunning ? .upTo(milliseconds: Self.idleFlushInterval) : .block)
         }
         return waited
     }

@@ -265,6 +265,7 @@ struct Run: ParsableCommand {
             options.eventStacks = eventStacks
             options.stringLimit = stringLimit
             options.selection = expressions
+            options.live = true
             return TextTimeline(output: stream, options: options)
         case .jsonl:
             return TraceFileWriter(output: stream, header: header, kernelCounts: counts, leftOut: leftOut)
