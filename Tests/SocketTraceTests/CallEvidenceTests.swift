@@ -318,6 +318,19 @@ import Testing
                    with: [Self.function("host"), Self.function("wrapper", inline: true), Self.function("target")], operation: "test")
         let wrapper = hosted.steps.first { $0.function == "wrapper" }
         #expect(wrapper?.status == .unverified && wrapper?.evidence?.contains("host goes on that way from 2 places") == true, "\(String(describing: wrapper))")
+        // The same when host is entered by a tail call: it leaves by its jump, and calls target
+        // elsewhere (audit 87 M1: tcp_rcv_established's +0x36e jmp and +0xa33 call of __tcp_ack_snd_check).
+        let tailed = Code()
+        tailed.add("caller", at: 0x800, [0x90] + Self.branch(0xe8, from: 0x801, to: 0x1000) + [0xc3])
+        tailed.add("host", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x4000) + [0xc3] + Self.branch(0xe9, from: 0x1007, to: 0x4000))
+        tailed.add("target", at: 0x4000, [0x90, 0xc3])
+        let tailedSymbols = KernelSymbols(kallsyms: "0000000000000800 T caller\n0000000000001000 T host\n0000000000004000 T target\n")
+        let viaJump = ChainAligner(symbols: tailedSymbols, evidence: CallEvidence(code: tailed))
+            .align(frames: [KernelFrame("caller", 0x806), KernelFrame("target", 0x4001)],
+                   with: [Self.function("caller"), Self.function("host"), Self.function("wrapper", inline: true), Self.function("target")], operation: "test")
+        let jumped = viaJump.steps.first { $0.function == "wrapper" }
+        #expect(viaJump.steps.first { $0.function == "host" }?.status == .tailCall, "\(viaJump.steps)")
+        #expect(jumped?.status == .unverified && jumped?.evidence?.contains("host goes on that way from 2 places") == true, "\(String(describing: jumped))")
         // One way on: the declaration stands.
         let one = Code()
         one.add("host", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x4000) + [0xc3])

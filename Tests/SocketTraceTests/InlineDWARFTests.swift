@@ -337,11 +337,18 @@ struct DebianVmlinuxTests {
         #expect(step(softirq, "tcp_transmit_skb") == nil)
         #expect(step(softirq, "__tcp_transmit_skb")?.status == .matched)
 
-        // Without DWARF, as before: declared inline is inlined, ip_rcv_finish unverified.
+        // Without DWARF: declared inline is inlined only where tcp_rcv_established, left by
+        // its jump, goes on to __tcp_ack_snd_check from that one place (audit 87 M1: on
+        // 6.18 it also calls it on its fast path, and which site is the inlined copy's is
+        // not known); ip_rcv_finish unverified.
         sample.inlined = nil
         let blind = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
             .align(sample.frames, operation: send, entry: Syscall.sendto.rawValue)
         let blindSoftirq = try #require(blind.first { $0.operation == "tcp_receive_softirq" })
-        #expect(step(blindSoftirq, "tcp_ack_snd_check")?.status == .inlined && step(blindSoftirq, "ip_rcv_finish")?.status == .unverified)
+        let blindAck = step(blindSoftirq, "tcp_ack_snd_check")
+        #expect(blindAck?.status == .inlined
+                || (blindAck?.status == .unverified && blindAck?.evidence?.contains("but tcp_rcv_established goes on that way from ") == true),
+                "\(blindAck.map { "\($0)" } ?? "")")
+        #expect(step(blindSoftirq, "ip_rcv_finish")?.status == .unverified)
     }
 }

@@ -455,9 +455,16 @@ public struct ChainAligner {
                 let onward = Array(starts.dropFirst()) + [callee]
                 if let first = through.first { waysOn[here, default: []] += [call] + evidence.sites(in: frames[caller], reaching: first) }
                 // Functions another way avoids may not have run: what they call proves nothing.
+                // Its calls of the next function count too: which of its
+                // sites lies in an inlined copy is not known without DWARF,
+                // and one of them may be a direct call on another path that
+                // the compiler made a jump here (audit 87 M1:
+                // tcp_rcv_established left by +0x36e: jmp __tcp_ack_snd_check
+                // also calls it at +0xa33, on its fast path).
                 for (name, (start, next)) in zip(through, zip(starts, onward)) where bypasses[name] == nil {
                     entered.append((start, next))
-                    waysOn[name, default: []] += evidence.jumps(ofFunctionAt: start, to: next)
+                    waysOn[name, default: []] += evidence.code.extent(of: next).map { evidence.sites(inFunctionAt: start, reaching: $0.function) }
+                        ?? evidence.jumps(ofFunctionAt: start, to: next)
                 }
                 // With DWARF: the jumps that left the functions entered so, inlined copies and all.
                 if notThere != nil, let dwarf {
