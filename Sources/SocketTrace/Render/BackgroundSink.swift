@@ -17,6 +17,7 @@ public final class BackgroundSink: TraceSink, @unchecked Sendable {
     enum Item {
         case event(TraceEvent)
         case inFlight([Int32: MonotonicTime], MonotonicTime)
+        case caughtUp(MonotonicTime)
         case flush
         case finish
     }
@@ -48,6 +49,7 @@ public final class BackgroundSink: TraceSink, @unchecked Sendable {
 
     public func handle(_ event: __owned TraceEvent) { enqueue(.event(event)) }
     public func flush() { enqueue(.flush, now: true) }
+    public func caughtUp(to time: MonotonicTime) { enqueue(.caughtUp(time)) }
     public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {
         enqueue(.inFlight(since, time))
     }
@@ -102,6 +104,7 @@ public final class BackgroundSink: TraceSink, @unchecked Sendable {
                 switch consume item {
                 case let .event(event): inner.handle(event)
                 case let .inFlight(since, time): inner.recordedCallsInFlight(since, at: time)
+                case let .caughtUp(time): inner.caughtUp(to: time)
                 case .flush: inner.flush()
                 case .finish:
                     inner.finish()

@@ -78,4 +78,5 @@ public final class FanOut: TraceSink {
     public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {
         sinks.forEach { $0.recordedCallsInFlight(since, at: time) }
     }
+    public func caughtUp(to time: MonotonicTime) { sinks.forEach { $0.caughtUp(to: time) } }
 }

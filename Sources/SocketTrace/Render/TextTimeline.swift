@@ -31,11 +31,6 @@ public final class TextTimeline: TraceSink {
         /// of the calls they keep (audit 31 M4: "client sent 0 B" with its
         /// sends filtered out, not said).
         public var selection: [String] = []
-        /// A live trace (not one read from a file): at each flush, which
-        /// comes when the tracer is idle, the clock is the timeline's "now"
-        /// (`TimelineOrder.tick`), so a call blocked for longer than the
-        /// hold limit is written unfinished while it waits.
-        public var live = false
         public init() {}
     }
 
@@ -507,12 +502,14 @@ public final class TextTimeline: TraceSink {
         output.write(kernelIndent + paint(text, "\u{1B}[36m") + "\n")
     }
 
-    public func flush() {
-        if options.live {
-            let lines = order.tick(.now())
-            for index in lines.indices { write(lines[index]) }
-        }
-        output.flush()
+    public func flush() { output.flush() }
+
+    /// The tracer was idle at `time`, everything before it handed over: a
+    /// call running past the hold limit by then is written unfinished
+    /// while it waits (`TimelineOrder.tick`).
+    public func caughtUp(to time: MonotonicTime) {
+        let lines = order.tick(time)
+        for index in lines.indices { write(lines[index]) }
     }
 
     /// The time from connect's entry to accept's return, named so (audit

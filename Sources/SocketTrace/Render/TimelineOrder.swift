@@ -93,9 +93,9 @@ public struct TimelineOrder {
         return release()
     }
 
-    /// The clock has reached `now` with no event (a live trace whose
-    /// tracer is idle): calls running for longer than the hold limit are
-    /// written unfinished, and the lines they held go.
+    /// Everything that began before `now` is known (the tracer was idle
+    /// then): calls running for longer than the hold limit are written
+    /// unfinished, and the lines they held go.
     public mutating func tick(_ now: MonotonicTime) -> [Line] {
         advance(to: now)
         return release()

@@ -25,7 +25,8 @@ struct DeferredOutput {
         case processEnded(ProcessEvent, captured: Bool)
         /// Threads inside calls the kernel records, and since when (`TraceSink.recordedCallsInFlight`).
         case recordedCallsInFlight([Int32: MonotonicTime], at: MonotonicTime)
-        case flush
+        /// The tracer was idle at this time (`TraceSink.caughtUp`), then the sinks flush.
+        case flush(caughtUp: MonotonicTime?)
     }
 
     /// A tracer that is never idle (its tracees stop again before it looks)

@@ -94,10 +94,19 @@ public protocol TraceSink: AnyObject {
     /// orders lines by when they began holds later ones back.
     /// `time`: when the tracer looked.
     func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime)
+    /// Everything that began before `time` has been handed over: the tracer
+    /// was idle then, with no stop, record or sample it had not taken. A
+    /// sink that orders lines by when they began may let go of lines held
+    /// for calls running since long before (a blocked accept is written
+    /// unfinished while it waits). Not the clock at delivery: the tracer's
+    /// output can lag behind it (a batch held at an entry waiting for its
+    /// thread), and lines then known would go before earlier ones to come.
+    func caughtUp(to time: MonotonicTime)
 }
 
 extension TraceSink {
     public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {}
+    public func caughtUp(to time: MonotonicTime) {}
 
     /// A trace file's record given again to a sink (`report`): its event,
     /// or the calls then in flight.

@@ -323,10 +323,13 @@ public final class Tracer {
         }
         if waited == .nothing {
             quietSinceLastLook = true
+            // Everything before this moment is taken (no stop waits, the
+            // kernel's records and rings are read just below).
+            let idle = MonotonicTime.now()
             emitStrayKernelSamples()
             if !awaitedExits.isEmpty { submit(.settledExits) }
-            submit(.flush)
-            lastIdleFlush = .now()
+            submit(.flush(caughtUp: idle))
+            lastIdleFlush = idle
             performOutput(limit: .max, force: false)
             // A call let run to its exit is written when the kernel's record
             // of it comes, not only at its thread's next stop.

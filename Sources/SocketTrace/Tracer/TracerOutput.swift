@@ -100,7 +100,8 @@ extension Tracer {
             performProcessEnded(event, captured: captured)
         case let .recordedCallsInFlight(since, time):
             sink.recordedCallsInFlight(since, at: time)
-        case .flush:
+        case let .flush(caughtUp):
+            if let caughtUp { sink.caughtUp(to: caughtUp) }
             sink.flush()
         }
     }

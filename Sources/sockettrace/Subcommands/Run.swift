@@ -265,7 +265,6 @@ struct Run: ParsableCommand {
             options.eventStacks = eventStacks
             options.stringLimit = stringLimit
             options.selection = expressions
-            options.live = true
             return TextTimeline(output: stream, options: options)
         case .jsonl:
             return TraceFileWriter(output: stream, header: header, kernelCounts: counts, leftOut: leftOut)
