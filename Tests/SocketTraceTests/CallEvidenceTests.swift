@@ -142,6 +142,33 @@ import Testing
         #expect(blind.steps.first { $0.function == "never_a_symbol" }?.status == .inlined)
     }
 
+    @Test("a function declared inline beside the path, where the frame around its place calls what it calls there from two places: unverified, naming them; from one: inlined (audit 88 M2: skb_copy_datagram_msg, tcp_recvmsg_locked calling skb_copy_datagram_iter at three places)")
+    func besideInlineWithSeveralSites() {
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n")
+        let model = [Self.function("caller"), Self.function("wrapper", beside: true, inline: true), Self.function("helper", beside: true),
+                     Self.function("middle")]
+        for sites in [1, 2] {
+            // caller calls helper once or twice, then middle (the call in flight).
+            var bytes: [UInt8] = [0x90]
+            for _ in 0..<sites { bytes += Self.branch(0xe8, from: 0x1000 + UInt64(bytes.count), to: 0x2000) }
+            let inFlight = 0x1000 + UInt64(bytes.count)
+            bytes += Self.branch(0xe8, from: inFlight, to: 0x3000) + [0xc3]
+            let code = Code()
+            code.add("caller", at: 0x1000, bytes)
+            code.add("helper", at: 0x2000, [0x90, 0xc3])
+            code.add("middle", at: 0x3000, [0x90, 0xc3])
+            let alignment = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code))
+                .align(frames: [KernelFrame("caller", inFlight + 5), KernelFrame("middle", 0x3001)], with: model, operation: "test")
+            let wrapper = alignment.steps.first { $0.function == "wrapper" }
+            if sites == 1 {
+                #expect(wrapper?.status == .inlined && wrapper?.besidePath == true, "\(String(describing: wrapper))")
+            } else {
+                #expect(wrapper?.status == .unverified && wrapper?.evidence?.contains("call helper from 2 places (caller+0x1: call helper; caller+0x6: call helper)") == true,
+                        "\(String(describing: wrapper))")
+            }
+        }
+    }
+
     @Test("compare counts a function inlined beside the path apart from the inlined ones: where its code lies is proven, that it ran is not (audit 16)")
     func inlinedBesideCounted() {
         let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n"

@@ -325,8 +325,9 @@ public struct ChainAligner {
                 let inner = placed[(index + 1)...].compactMap { $0 }.first ?? frames.count - 1
                 let deeper = Set(expected[(index + 1)...].map(\.name))
                 let above = expected[..<index].map(\.name)
-                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner, deeper: deeper, above: above)
-                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper, above: above)
+                let next = expected[(index + 1)...].first?.name
+                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner, deeper: deeper, above: above, next: next)
+                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper, above: above, next: next)
                 steps.append(.init(function: function.name, layer: function.layer, status: status, evidence: evidence))
             }
         }
@@ -372,8 +373,9 @@ public struct ChainAligner {
     /// Why `function` is missing between frames `outer` and `inner`;
     /// `deeper`: the model's functions below it on the path.
     /// `above`: the model's functions before it on the path (its caller last).
+    /// `next`: the model's function after it (for one beside the path, the call it makes there).
     func explain(_ function: ModelFunction, frames: [KernelFrame], outer: Int?, inner: Int,
-                 deeper: Set<String> = [], above: [String] = []) -> (ChainAlignment.Status, String) {
+                 deeper: Set<String> = [], above: [String] = [], next: String? = nil) -> (ChainAlignment.Status, String) {
         let presence = symbols?.presence(of: function.name) ?? .symbol
         guard let outer else {
             return (.unverified, "expected before the outermost frame the stack shows")
@@ -406,6 +408,19 @@ public struct ChainAligner {
         let declaredInlined = { (reason: String) -> (ChainAlignment.Status, String) in
             if let contradicted = contradicted("") { return (.unverified, declared + reason + contradicted) }
             if let dwarfAmbiguous { return (.unverified, declared + reason + "; " + dwarfAmbiguous) }
+            // Beside the path, it is inlined where the frames around its
+            // place call the function it calls there: from several places,
+            // which of them lies in its inlined copy is not known either
+            // (audit 88 M2: skb_copy_datagram_msg, where tcp_recvmsg_locked
+            // calls skb_copy_datagram_iter at three places).
+            if function.isBeside, let next, let evidence {
+                let calls = (outer..<min(inner, frames.count)).filter { frames[$0].address != 0 }
+                    .flatMap { evidence.sites(in: frames[$0], reaching: next) }
+                if calls.count > 1 {
+                    return (.unverified, declared + reason + "; but the frames around its place call \(next) from \(calls.count) places ("
+                            + calls.joined(separator: "; ") + "), and which of them lies in an inlined copy of it is not known without DWARF (--vmlinux)")
+                }
+            }
             // The function it is inlined into: the nearest one above it the way went through.
             if let host = above.reversed().first(where: { waysOn[$0] != nil }), let ways = waysOn[host], ways.count > 1 {
                 return (.unverified, declared + reason + "; but \(host) goes on that way from \(ways.count) places (" + ways.joined(separator: "; ")
