@@ -681,6 +681,32 @@ struct KernelTests {
         #expect(bind6.kernel?.operation == "udp6_bind", "\(String(describing: bind6.kernel?.operation))")
     }
 
+    @Test("a listener disconnected by a connect to AF_UNSPEC resets the connection it had not accepted: said to be that connection's, as a close or shutdown of it (audit 88: unverified)")
+    func listenerDisconnectedByUnspecConnect() throws {
+        let script = """
+            import ctypes, socket, struct, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); c.send(b"data"); time.sleep(0.02)
+            unspec = struct.pack("H14x", 0)
+            assert libc.connect(l.fileno(), unspec, len(unspec)) == 0
+            time.sleep(0.02)
+            try: c.recv(1); raise SystemExit("no reset")
+            except ConnectionResetError: pass
+            c.close(); l.close()
+            """
+        let (calls, _) = try tracePythonCalls(script, name: "unspec-listener")
+        let connect = try #require(calls.first { $0.syscall == .connect && $0.connectStart?.state == .listening }, "\(calls.map(\.entryText))")
+        let samples = connect.kernel?.samples ?? []
+        let receive = try #require(samples.first { $0.tracepoint == "net:netif_receive_skb" && $0.flow != nil }, "the reset's receive on its stack")
+        #expect(receive.flow?.said == "packet sent by a connection a listener disconnected had not accepted" && receive.flow?.owner == .ownSocket
+                && receive.flow?.evidence.contains("which its disconnect (a connect to AF_UNSPEC) reset") == true, "\(receive.flow?.description ?? "-")")
+        #expect(samples.contains { $0.flow?.said == "the peer's of a connection a listener disconnected had not accepted, by its addresses" },
+                "\(samples.compactMap(\.flow?.description))")
+        #expect(!samples.contains { $0.flow?.description.contains("this socket") == true || $0.flow?.owner == .unverified },
+                "\(samples.compactMap(\.flow?.description))")
+    }
+
     @Test("an IPv6 socket connected to an IPv4-mapped address: connect and send are IPv6's operations on IPv4's path (tcp_v6_connect → tcp_v4_connect, inet6_sendmsg then ip_queue_xmit), every chain modelled (audit 29 M2)")
     func mappedAddress() throws {
         let script = """

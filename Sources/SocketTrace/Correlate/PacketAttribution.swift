@@ -6,10 +6,30 @@
 struct ReleasedSockets {
     let sockets: [SocketSnapshot]
     let by: String
-    /// A listener shut down (shutdown with SHUT_RD or SHUT_RDWR), not
-    /// released: `inet_shutdown` disconnects it, which resets the
-    /// connections it had not accepted as its release does (audit 87 F1).
-    var shutDown = false
+    /// How the listener among them let go of the connections it had not
+    /// accepted: its release; or, not released, a shutdown (SHUT_RD or
+    /// SHUT_RDWR: `inet_shutdown` disconnects it, audit 87 F1) or a connect
+    /// to AF_UNSPEC (`tcp_disconnect` too, audit 88): each resets them.
+    var stop = ListenerStop.release
+    enum ListenerStop {
+        case release, shutdown, disconnect
+        /// How the connections so reset are said: "which its release closed".
+        var ended: String {
+            switch self {
+            case .release: "which its release closed"
+            case .shutdown: "which its shutdown reset"
+            case .disconnect: "which its disconnect (a connect to AF_UNSPEC) reset"
+            }
+        }
+        /// The listener: "a released listener".
+        var listener: String {
+            switch self {
+            case .release: "a released listener"
+            case .shutdown: "a listener shut down"
+            case .disconnect: "a listener disconnected"
+            }
+        }
+    }
     /// The connections a released listener had not accepted, each named
     /// by the state change its release made (`tcp_disconnect` under
     /// `inet_csk_listen_stop`): local → peer. Only these are said to be
@@ -43,7 +63,10 @@ extension KernelCorrelator {
         let released: ReleasedSockets?
         switch call.syscall {
         case .close where listening: released = call.socket.map { ReleasedSockets(sockets: [$0], by: "this close") }
-        case .shutdown where listening: released = call.socket.map { ReleasedSockets(sockets: [$0], by: "this shutdown", shutDown: true) }
+        case .shutdown where listening: released = call.socket.map { ReleasedSockets(sockets: [$0], by: "this shutdown", stop: .shutdown) }
+        // (AF_UNSPEC is 0.)
+        case .connect where call.connectStart?.state == .listening && call.socket?.peer == nil && call.connectStart?.addressFamily == 0:
+            released = call.socket.map { ReleasedSockets(sockets: [$0], by: "this connect", stop: .disconnect) }
         default: released = nil
         }
         return attributeFlows(samples, socket: call.socket, by: "\(call.name) of \(call.tid)", released: released)
@@ -102,8 +125,8 @@ extension KernelCorrelator {
             let found = listeners.filter { $0 == end || ($0.isAnyAddress && $0.port == end.port) }
             return found.count == 1 ? found[0] : nil
         }
-        let unaccepted = released.shutDown ? "that it had not accepted, which its shutdown reset" : "that it had not accepted, which its release closed"
-        let stopped = released.shutDown ? "a listener shut down" : "a released listener"
+        let unaccepted = "that it had not accepted, " + released.stop.ended
+        let stopped = released.stop.listener
         if let listener = listening(source, destination) {
             return (.ownSocket, "a connection to the listening socket \(listener) \(unaccepted)",
                     (ofSocket ? "an unaccepted connection's of \(stopped)" : "packet sent by a connection \(stopped) had not accepted") + how)
