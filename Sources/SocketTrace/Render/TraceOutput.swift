@@ -30,10 +30,10 @@ public final class TraceOutput: @unchecked Sendable {
         case "/dev/stderr", "/proc/self/fd/2", "/dev/fd/2": return .standardError
         default: break
         }
+        // (A name there that is no number is opened as any path, and not found.)
         for prefix in ["/dev/fd/", "/proc/self/fd/"] where path.hasPrefix(prefix) {
-            guard let number = Int32(path.dropFirst(prefix.count)), number >= 0, fcntl(number, F_GETFD) >= 0 else {
-                throw TraceError(operation: "Can't open '\(path)'", errno: EBADF)
-            }
+            guard let number = Int32(path.dropFirst(prefix.count)), number >= 0 else { break }
+            guard fcntl(number, F_GETFD) >= 0 else { throw TraceError(operation: "Can't open '\(path)'", errno: EBADF) }
             return TraceOutput(fd: number)
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
