@@ -564,7 +564,7 @@ public final class KernelCorrelator {
                     let context = abandonedContext(of: sample) ?? sample.outsideCallsContext
                     queuedPackets.queued(skb: skb, device: sample.device, by: .init(
                         local: ends.source, peer: ends.destination,
-                        call: "\(anchor == Self.socketRelease ? "the release" : "the listener's stop") (\(anchor)) in thread \(sample.tid) \(context.prefix { $0 != "," })",
+                        call: "\(Self.releaseWork(anchor)) in thread \(sample.tid) \(context.prefix { $0 != "," })",
                         time: sample.time, length: sample.packetLength))
                 } else if sample.chain.contains(where: ChainAligner.isSyscallEntry), abandonedContext(of: sample) != nil,
                           let abandoned = abandonedCalls[sample.tid], abandoned.inode != nil || abandoned.peer != nil, let skb = sample.skbAddress {

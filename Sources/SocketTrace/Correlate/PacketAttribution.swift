@@ -40,11 +40,8 @@ struct ReleasedSockets {
     /// `self` with the unaccepted connections `samples` show released.
     func naming(_ samples: [KernelSample]) -> ReleasedSockets {
         var named = self
-        named.unaccepted = samples.compactMap { sample in
-            guard sample.tracepoint == KernelSample.stateChangeTracepoint, !sample.sides.softirq,
-                  sample.chain.contains("inet_csk_listen_stop"), let ends = sample.flowEndpoints else { return nil }
-            return (ends.source, ends.destination)
-        }
+        named.unaccepted = samples.filter { $0.isStateChange(under: KernelCorrelator.listenerStop) }.compactMap(\.flowEndpoints)
+            .map { ($0.source, $0.destination) }
         return named
     }
 }
@@ -189,9 +186,8 @@ extension KernelCorrelator {
                     } else if local == nil || peer == nil, let (ends, anchor) = releasedConnection(sending: sample, among: ordered) {
                         // One socket's release among several (an exit's), or
                         // a listener's unaccepted connection: its state change names it.
-                        let what = anchor == Self.socketRelease ? "the release" : "the listener's stop"
                         queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination,
-                                                                                         call: "\(what) (\(anchor)) in \(by)",
+                                                                                         call: "\(Self.releaseWork(anchor)) in \(by)",
                                                                                          time: sample.time, length: sample.packetLength))
                     } else {
                         queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: local, peer: peer, inode: inode, call: by, time: sample.time,
@@ -330,6 +326,12 @@ extension KernelCorrelator {
     /// The function a listener's disconnect runs in, under its release or
     /// a shutdown: it resets the connections it had not accepted.
     static let listenerStop = "inet_csk_listen_stop"
+
+    /// The work `releasedConnection` found a packet sent in, by the
+    /// function it was read in: "the release (__tcp_close)".
+    static func releaseWork(_ anchor: String) -> String {
+        (anchor == socketRelease ? "the release" : "the listener's stop") + " (\(anchor))"
+    }
 
     /// What a packet's receive sent back (an ACK, a SYN-ACK, a reset):
     /// queued as the answer to `sender`'s packet, so that its own receive

@@ -127,13 +127,13 @@ public final class TextTimeline: TraceSink {
         lines.end()
     }
 
-    public func handle(_ event: __owned TraceEvent) {
-        let lines = order.take(event)
-        for index in lines.indices { write(lines[index]) }
-    }
+    public func handle(_ event: __owned TraceEvent) { write(order.take(event)) }
 
-    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) {
-        for line in order.hold(since) { write(line) }
+    public func recordedCallsInFlight(_ since: [Int32: MonotonicTime], at time: MonotonicTime) { write(order.hold(since)) }
+
+    /// Lines the order let go, in order (read in place, not copied out).
+    func write(_ lines: [TimelineOrder.Line]) {
+        for index in lines.indices { write(lines[index]) }
     }
 
     /// For a call its thread ended in: when the kernel had ended it (its
@@ -507,10 +507,7 @@ public final class TextTimeline: TraceSink {
     /// The tracer was idle at `time`, everything before it handed over: a
     /// call running past the hold limit by then is written unfinished
     /// while it waits (`TimelineOrder.tick`).
-    public func caughtUp(to time: MonotonicTime) {
-        let lines = order.tick(time)
-        for index in lines.indices { write(lines[index]) }
-    }
+    public func caughtUp(to time: MonotonicTime) { write(order.tick(time)) }
 
     /// The time from connect's entry to accept's return, named so (audit
     /// 26 F3: "handshake 58 ms" read as the kernel's, which took 125 µs),
@@ -559,7 +556,7 @@ public final class TextTimeline: TraceSink {
     }
 
     public func finish() {
-        for line in order.finish() { write(line) }
+        write(order.finish())
         lines.closeOpenLine()
         let paired = connections.connections.filter(\.isTraced)
         if !paired.isEmpty {

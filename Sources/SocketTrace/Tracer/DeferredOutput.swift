@@ -26,7 +26,7 @@ struct DeferredOutput {
         /// Threads inside calls the kernel records, and since when (`TraceSink.recordedCallsInFlight`).
         case recordedCallsInFlight([Int32: MonotonicTime], at: MonotonicTime)
         /// The tracer was idle at this time (`TraceSink.caughtUp`), then the sinks flush.
-        case flush(caughtUp: MonotonicTime?)
+        case flush(caughtUp: MonotonicTime)
     }
 
     /// A tracer that is never idle (its tracees stop again before it looks)

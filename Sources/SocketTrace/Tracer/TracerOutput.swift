@@ -101,7 +101,7 @@ extension Tracer {
         case let .recordedCallsInFlight(since, time):
             sink.recordedCallsInFlight(since, at: time)
         case let .flush(caughtUp):
-            if let caughtUp { sink.caughtUp(to: caughtUp) }
+            sink.caughtUp(to: caughtUp)
             sink.flush()
         }
     }
