@@ -10,6 +10,36 @@ import Testing
                      chain: chain, fields: [:])
     }
 
+    @Test("a packet's socket as the BPF program kept it by skb is this packet's only where no later packet at the same address can have replaced it: within the time tolerance, written before the thread's next call, no later sample of the thread with the skb")
+    func packetSocketEntryIsThisPacketsOnly() {
+        let correlator = KernelCorrelator(model: nil, symbols: nil)
+        var written: UInt64 = 0
+        correlator.packetSocket = { sample in
+            PacketSocket(time: written, cpu: sample.cpu, tid: sample.tid, family: UInt16(AF_INET), localPort: 4000, remotePort: 5000,
+                         localAddress: [127, 0, 0, 1], remoteAddress: [127, 0, 0, 1])
+        }
+        func transmit(at time: UInt64, skb: Int64 = 0x100) -> KernelSample {
+            KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: time), cpu: 0,
+                         chain: ["__dev_queue_xmit"], fields: ["skbaddr": .number(skb)])
+        }
+        let ack = transmit(at: 1_000_000)
+        written = 1_028_000
+        #expect(correlator.socketOfPacket(ack, among: [ack], before: MonotonicTime(nanoseconds: 2_000_000))?.ends?.source.description == "127.0.0.1:4000")
+        #expect(correlator.socketOfPacket(ack, among: [ack], before: nil) != nil)
+        // Written after the thread's next call began: a packet of that call's, at the same address.
+        #expect(correlator.socketOfPacket(ack, among: [ack], before: MonotonicTime(nanoseconds: 1_020_000)) == nil)
+        // A later packet of the thread at the same address, before the entry was written: it may be that one's.
+        let later = transmit(at: 1_010_000)
+        #expect(correlator.socketOfPacket(ack, among: [ack, later], before: nil) == nil)
+        // Another address's later packet does not matter.
+        #expect(correlator.socketOfPacket(ack, among: [ack, transmit(at: 1_010_000, skb: 0x200)], before: nil) != nil)
+        // Too far from the sample's time to be the same event.
+        written = 1_000_000 + PacketSocket.tolerance + 1
+        #expect(correlator.socketOfPacket(ack, among: [ack], before: nil) == nil)
+        written = 1_000_000 - PacketSocket.tolerance - 1
+        #expect(correlator.socketOfPacket(ack, among: [ack], before: nil) == nil)
+    }
+
     @Test("a function beside the path ran when another sample of the call was taken inside it under the same frames; in a softirq, only for the same packet (audit 16: process_backlog takes packet after packet under the same frames)")
     func besideWitness() {
         func sample(_ chain: [String], _ addresses: [UInt64], skb: Int64?) -> KernelSample {

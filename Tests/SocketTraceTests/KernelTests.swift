@@ -566,6 +566,34 @@ struct KernelTests {
         #expect(!minimal.contains { $0.tracepoint == "net:net_dev_queue" && $0.task != nil })
     }
 
+    @Test("a delayed ACK the timer sends on a traced thread between its calls: its packet's socket, as the BPF program read it at the event, names the traced connection (audit 87: \"may be another program's\"), and the ACK's receive is that socket's packet")
+    func delayedAckOnTheTracedThread() throws {
+        let port = TestSupport.freshPort()
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/delayed_ack_spin.py").path
+        let (calls, events) = try traceCalls("/usr/bin/python3 \(program) \(port)")
+        // The oracle for the 4-tuple: the server's socket as its recv saw it (the tracer's socket table).
+        let recv = try #require(calls.first { $0.syscall == .recvfrom && $0.socket?.local?.description == "127.0.0.1:\(port)" })
+        let server = try #require(recv.socket)
+        let ends = "\(try #require(server.local)) → \(try #require(server.peer))"
+        // The program spins on one CPU while each of its 5 ACKs waits: the timer runs on it (or, when the
+        // tracer had that CPU at the moment, elsewhere: sampled by the BPF program, as delayedAckElsewhere checks).
+        let onThread = events.filter { $0.tracepoint == "net:net_dev_queue" && $0.task == nil && $0.inTracedTask != nil
+            && $0.alignments?.first?.operation == "tcp_delack_timer" }
+        #expect(!onThread.isEmpty, "\(events.map { "\($0.tracepoint) \($0.inTracedTask ?? $0.task ?? "-")" })")
+        for sample in onThread {
+            let flow = try #require(sample.flow)
+            #expect(flow.owner == .ownSocket && flow.evidence.contains("the packet's socket (skb->sk, read by the BPF program at this event) is \(ends), a traced socket's"),
+                    "\(flow.owner) \(flow.evidence)")
+            // Its receive, on the same stack right after it, is that packet's.
+            guard let skb = sample.skbAddress,
+                  let receive = events.first(where: { $0.tracepoint == "net:netif_receive_skb" && $0.skbAddress == skb && $0.time > sample.time && $0.tid == sample.tid })
+            else { continue }
+            #expect(receive.flow?.evidence.contains("queued by TIMER softirq work run in this traced thread") == true && receive.flow?.evidence.contains(ends) == true,
+                    "\(receive.flow?.evidence ?? "-")")
+            #expect(receive.alignments?.first?.operation == "netif_receive", "\(receive.alignments?.map(\.operation) ?? [])")
+        }
+    }
+
     @Test("closes told apart: a reference dropped (the socket held elsewhere), the last one (FIN), a listener (no FIN)")
     func closes() throws {
         let port = TestSupport.freshPort()

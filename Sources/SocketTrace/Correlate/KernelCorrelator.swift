@@ -224,6 +224,10 @@ public final class KernelCorrelator {
     /// Whether the sampler has lost a sample so far: a close's release not
     /// found among its samples is then not known to be elsewhere.
     public var samplesLost: () -> Bool = { false }
+    /// The socket of a packet a traced task queued, as the kernel's BPF
+    /// program read it at the sample's event (`ElsewhereTransmits`), when
+    /// it runs.
+    var packetSocket: ((KernelSample) -> PacketSocket?)?
     /// Kprobe hits taken outside any traced call (untraced syscalls, between calls): dropped.
     public private(set) var strayHits = 0
 
@@ -524,14 +528,16 @@ public final class KernelCorrelator {
         }
         // Softirq work not known to be a traced socket's is shown too, with
         // its chain aligned as any softirq work's (audit 20: hidden).
-        return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere).map { sample in
+        return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere, before: time).map { sample in
             var sample = sample
             // Work on the way to a stop, not an interrupt's (a file's last
             // reference dropped as a call returned: `syscall_exit_work →
             // ptrace_notify → task_work_run → __fput → … tcp_close`, audit
             // 69 M1) says where it was, in the trace file as in the text.
             if sample.inTracedTask == nil, sample.atSyscallStop != nil { sample.inTracedTask = sample.outsideCallsContext }
-            guard sample.flow?.owner == .unverified, sample.alignments == nil, sample.role == .chain, sample.sides.softirq else { return sample }
+            // Whoever's packet it handled (a traced socket's receive
+            // between its calls was said "unmodelled", unaligned).
+            guard sample.alignments == nil, sample.role == .chain, sample.sides.softirq else { return sample }
             sample.alignments = softirqAlignments(sample)
             return sample
         }
@@ -545,7 +551,9 @@ public final class KernelCorrelator {
     /// said not known, since these tracepoints give no addresses and the
     /// work may be another program's (audit 11: another connection's
     /// receives, ACKs and loss probes shown as the thread's events).
-    func withFlowsBetweenCalls(_ samples: [KernelSample], named: [KernelSample]) -> [KernelSample] {
+    /// `before`: the time the samples were taken before (the thread's
+    /// next call's entry), all of the thread's samples before it drained.
+    func withFlowsBetweenCalls(_ samples: [KernelSample], named: [KernelSample], before bound: MonotonicTime? = nil) -> [KernelSample] {
         // A traced flow's retransmissions, named by tcp_retransmit_skb: the packet each sent is that flow's.
         let retransmissions = named.filter { $0.role == .chain && $0.sides.softirq && !$0.addresses.isEmpty && background.isTraced($0) }
         // The receive being handled: what it is said to be, and its sender when a traced call queued it.
@@ -626,6 +634,25 @@ public final class KernelCorrelator {
                                              evidence: "\(work): in the receive of \(packet.packet)" + (proven ? "" : "; " + notKnown))
                     register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work)
                 }
+            } else if sample.tracepoint == KernelSample.transmitTracepoint, let socket = socketOfPacket(sample, among: samples, before: bound),
+                      let ends = socket.ends {
+                // A timer's transmit (a delayed ACK) on the thread: its
+                // packet's socket as the BPF program read it at the same
+                // event (audit 87: "may be another program's" here, while
+                // the same timer on another CPU was told by these).
+                current = nil
+                let said = "the packet's socket (skb->sk, read by the BPF program at this event) is \(ends.source) → \(ends.destination)"
+                if let owner = background.owner(of: ends.source, ends.destination) {
+                    sample.flow = PacketFlow(owner: owner, evidence: "\(work): \(said), "
+                                                + (owner == .ownSocket ? "a traced socket's" : "a traced socket's peer's"), ofSocket: true)
+                    if let skb = sample.skbAddress {
+                        queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination, call: work,
+                                                                                      time: sample.time, length: sample.packetLength))
+                    }
+                } else {
+                    sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(said), no traced socket's 4-tuple: whose, not known")
+                    register(sample, as: .unknown, by: work)
+                }
             } else {
                 current = nil
                 sample.flow = PacketFlow(owner: .unverified, evidence: "\(work); \(notKnown)")
@@ -633,6 +660,27 @@ public final class KernelCorrelator {
             }
             return sample
         }
+    }
+
+    /// The socket of a packet a traced thread queued between its calls,
+    /// as the BPF program kept it by skb (`PacketSocket`), when the entry
+    /// is this packet's: the program's time for it within
+    /// `PacketSocket.tolerance` of the sample's, and no later packet at
+    /// the same address can have replaced it — none of the thread's
+    /// samples since has that skb, and the entry was written before the
+    /// thread's next call began (its packets come after that; the
+    /// thread's samples before it are all drained). An entry a later
+    /// packet replaced is not taken for this one's.
+    func socketOfPacket(_ sample: KernelSample, among samples: [KernelSample], before bound: MonotonicTime?) -> PacketSocket? {
+        guard let socket = packetSocket?(sample), let skb = sample.skbAddress else { return nil }
+        let time = sample.time.nanoseconds, written = socket.time
+        guard written &+ PacketSocket.tolerance >= time, written <= time &+ PacketSocket.tolerance else { return nil }
+        if let bound, written >= bound.nanoseconds { return nil }
+        let replaced = samples.contains { other in
+            other.tid == sample.tid && other.tracepoint == KernelSample.transmitTracepoint && other.skbAddress == skb
+                && other.time > sample.time && other.time.nanoseconds <= written &+ PacketSocket.tolerance
+        }
+        return replaced ? nil : socket
     }
 
     /// The TCP state a successful connect's own state changes left its

@@ -134,6 +134,11 @@ public final class KernelObserver {
                                             functions: model.kprobeTargets(probes, kernel: .running))
             correlator.fileFreesSampled = FileRelease.isSampled(by: probes)
             correlator.samplesLost = { [unowned sampler] in sampler.lostSamples > 0 }
+            // (The BPF program is loaded at the first task followed.)
+            correlator.packetSocket = { [unowned sampler] sample in
+                guard let elsewhere = sampler.elsewhereTransmits, let skb = sample.skbAddress else { return nil }
+                return elsewhere.socket(ofSkb: UInt64(bitPattern: skb), tid: sample.tid, cpu: sample.cpu)
+            }
             return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil, symbols: symbols)
         } catch let error as TraceError {
             if shared == nil { tracefs.release() }

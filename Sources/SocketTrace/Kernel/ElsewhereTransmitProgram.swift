@@ -16,10 +16,12 @@ import Glibc
 /// filter cannot do this: its program runs for the tracepoint, and a hit
 /// it refuses is refused to every perf event of it, other tools' too.)
 ///
-/// In a traced task (`tgids`) it keeps nothing and learns instead: the
-/// ports of the packet's socket, both ends, go into `ports`, so a
-/// connection the traced program sent anything on is watched from its
-/// first packet. The tracer adds the ports of sockets its calls name too,
+/// In a traced task (`tgids`) it sends nothing to the ring and learns
+/// instead: the packet's socket goes into `sockets` by skb
+/// (`PacketSocket`: the task's own sample has no addresses, and a timer's
+/// transmit run on the task is no call's), and its ports, both ends, into
+/// `ports`, so a connection the traced program sent anything on is
+/// watched from its first packet. The tracer adds the ports of sockets its calls name too,
 /// and, while a traced connect is under way, its destination's port
 /// (`destinations`): a packet whose socket's remote port is one is kept
 /// too (audit 38 F2: a SYN netfilter dropped never reached the device, so
@@ -34,6 +36,8 @@ struct ElsewhereTransmitProgram {
         let destinations: Int32
         let scratch: Int32
         let ring: Int32
+        /// A traced task's packets' sockets by skb (`PacketSocket`).
+        let sockets: Int32
     }
 
     // The record (`ElsewhereTransmit`): little-endian, then the stack's addresses.
@@ -70,6 +74,41 @@ struct ElsewhereTransmitProgram {
             a.update(maps.ports, key: -16, value: -24)
             a.label(label)
         }
+        /// sockets[skb] = the packet's socket's family, ports and
+        /// addresses, with the time, CPU and thread (`PacketSocket`): a
+        /// traced task's own sample of the event has no addresses, and
+        /// work an interrupt ran on the task (a delayed-ACK timer's
+        /// transmit) is no call's. Built at -120 (the key at -128).
+        func rememberSocket() {
+            typealias S = PacketSocket
+            a.store(.r7, .double, to: .r10, -128)
+            for offset in stride(from: Int16(0), to: Int16(S.size), by: 8) { a.store(0, .double, to: .r10, -120 + offset) }
+            a.call(BPF_FUNC_ktime_get_ns)
+            a.store(.r0, .double, to: .r10, -120 + S.time)
+            a.call(BPF_FUNC_get_smp_processor_id)
+            a.store(.r0, .word, to: .r10, -120 + S.cpu)
+            a.call(BPF_FUNC_get_current_pid_tgid)
+            a.store(.r0, .word, to: .r10, -120 + S.tid)
+            a.load(.r1, .double, from: .r10, -32)
+            a.store(.r1, .half, to: .r10, -120 + S.family)
+            a.load(.r1, .double, from: .r10, -40)
+            a.store(.r1, .half, to: .r10, -120 + S.localPort)
+            a.load(.r1, .double, from: .r10, -48)
+            a.store(.r1, .half, to: .r10, -120 + S.remotePort)
+            a.load(.r1, .double, from: .r10, -32)
+            a.jump(if: .r1, .equal, Int32(AF_INET), to: "socket inet")
+            a.jump(if: .r1, .equal, Int32(AF_INET6), to: "socket inet6")
+            a.jump(to: "socket kept")
+            a.label("socket inet")
+            read(into: .r10, -120 + S.localAddress, 4, from: .r8, plus: o.localAddress, orReject: false)
+            read(into: .r10, -120 + S.remoteAddress, 4, from: .r8, plus: o.remoteAddress, orReject: false)
+            a.jump(to: "socket kept")
+            a.label("socket inet6")
+            read(into: .r10, -120 + S.localAddress, 16, from: .r8, plus: o.localAddress6, orReject: false)
+            read(into: .r10, -120 + S.remoteAddress, 16, from: .r8, plus: o.remoteAddress6, orReject: false)
+            a.label("socket kept")
+            a.update(maps.sockets, key: -128, value: -120)
+        }
         /// r1 = the remote port read into -48 (network order), in host order.
         func loadRemotePort() {
             a.load(.r1, .double, from: .r10, -48)
@@ -99,6 +138,7 @@ struct ElsewhereTransmitProgram {
         learn("learnt local")
         loadRemotePort()
         learn("learnt remote")
+        rememberSocket()
         a.jump(to: "reject")
         // Elsewhere: kept for a watched local port, or a traced connect's destination.
         a.label("elsewhere")

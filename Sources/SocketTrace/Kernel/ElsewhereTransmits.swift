@@ -21,6 +21,8 @@ public final class ElsewhereTransmits {
     var watched: Set<UInt16> = []
     static let processes: UInt32 = 8192, ports: UInt32 = 65536
     static let ringBytes: UInt32 = 4 << 20
+    /// The traced tasks' latest packets whose sockets are kept (`PacketSocket`).
+    static let packetSockets: UInt32 = 4096
     /// The raw tracepoints and the programs' names (their kernel symbols end with them).
     static let tracepoint = "net_dev_queue", programName = "st_tx_elsewhere"
     static let dropTracepoint = "kfree_skb", dropProgramName = "st_drop_elsewhere"
@@ -36,7 +38,8 @@ public final class ElsewhereTransmits {
             ports: try made.create(BPF_MAP_TYPE_HASH, "st_tx_ports", key: 4, value: 4, entries: Self.ports),
             destinations: try made.create(BPF_MAP_TYPE_HASH, "st_tx_dests", key: 4, value: 4, entries: Self.ports),
             scratch: try made.create(BPF_MAP_TYPE_PERCPU_ARRAY, "st_tx_scratch", key: 4, value: UInt32(ElsewhereTransmitProgram.recordSize), entries: 1),
-            ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_tx_ring", key: 0, value: 0, entries: Self.ringBytes))
+            ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_tx_ring", key: 0, value: 0, entries: Self.ringBytes),
+            sockets: try made.create(BPF_MAP_TYPE_LRU_HASH, "st_tx_socks", key: 8, value: UInt32(PacketSocket.size), entries: Self.packetSockets))
         do {
             program = try BPFProgram.load(Self.programName, ElsewhereTransmitProgram.program(maps, offsets: offsets))
             link = bpf_raw_tracepoint_open(Self.tracepoint, program)
@@ -98,6 +101,19 @@ public final class ElsewhereTransmits {
         _ = bpf_map_delete_elem(maps.destinations, &key)
     }
 
+    /// The socket of the latest packet a traced task queued at the
+    /// address `skb`, as the program read it at its event (`PacketSocket`),
+    /// when that was in thread `tid` on `cpu`; whether it is the packet of
+    /// a given sample is for its time to tell (`KernelCorrelator.socketOfPacket`).
+    func socket(ofSkb skb: UInt64, tid: Int32, cpu: UInt32) -> PacketSocket? {
+        guard isOpen else { return nil }
+        var key = skb
+        var bytes = [UInt8](repeating: 0, count: PacketSocket.size)
+        guard bpf_map_lookup_elem(maps.sockets, &key, &bytes) == 0 else { return nil }
+        let found = PacketSocket(bytes)
+        return found.tid == tid && found.cpu == cpu ? found : nil
+    }
+
     /// The records the ring holds, oldest first.
     func take() -> [ElsewhereTransmit] {
         var records: [ElsewhereTransmit] = []
@@ -113,7 +129,7 @@ public final class ElsewhereTransmits {
         isOpen = false
         ring?.free()
         ring = nil
-        for fd in [dropLink, dropProgram, link, program, maps.tgids, maps.ports, maps.destinations, maps.scratch, maps.ring] where fd >= 0 {
+        for fd in [dropLink, dropProgram, link, program, maps.tgids, maps.ports, maps.destinations, maps.scratch, maps.ring, maps.sockets] where fd >= 0 {
             Glibc.close(fd)
         }
         link = -1
