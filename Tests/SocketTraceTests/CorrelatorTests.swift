@@ -497,6 +497,22 @@ extension CorrelatorTests {
         #expect(BackgroundWork.task(of: gone).hasSuffix("(ended before it was named)"))
     }
 
+    @Test("a task outside the traced ones named once and ended since is named by the name it had when last read, not \"ended before it was named\" (audit 89 m1)")
+    func endedTaskKeepsItsName() throws {
+        let names = TaskNames()
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["0.2"]
+        try child.run()
+        let pid = child.processIdentifier
+        let sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: pid, tid: pid,
+                                  time: MonotonicTime(nanoseconds: 1), cpu: 0, chain: [], fields: [:])
+        #expect(BackgroundWork.task(of: sample, names: names) == "task \(pid) (sleep when read)")
+        child.waitUntilExit()
+        #expect(BackgroundWork.task(of: sample, names: names) == "task \(pid) (sleep when last read, ended since)")
+        #expect(BackgroundWork.task(of: sample).hasSuffix("(ended before it was named)"))
+    }
+
     static func stateChange(_ old: Int64, _ new: Int64, sock: Int64, at time: UInt64) -> KernelSample {
         var sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: time),
                                   cpu: 0, chain: [], fields: ["newstate": .number(new), "oldstate": .number(old), "family": .number(2),

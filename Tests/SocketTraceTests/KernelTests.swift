@@ -2127,7 +2127,8 @@ struct KernelTests {
         let change = try #require(reset, "\(events.map(\.heading))")
         // Named when the tracer drained the rings while the server lived; it may have exited by then.
         let pid = server.pid
-        #expect(change.tid == pid && ["task \(pid) (python3 when read)", "task \(pid) (ended before it was named)"].contains(change.task ?? "-"),
+        #expect(change.tid == pid && ["task \(pid) (python3 when read)", "task \(pid) (python3 when last read, ended since)",
+                                      "task \(pid) (ended before it was named)"].contains(change.task ?? "-"),
                 "\(change.tid) \(change.task ?? "-")")
         let close = try #require(calls.last { $0.syscall == .close && $0.socket?.fd == connect.socket?.fd && $0.socket?.protocolLabel == "TCP" })
         #expect(close.socket?.state == .connected, "no call of the client told the tracer")

@@ -97,7 +97,7 @@ struct BackgroundWork {
         guard let (source, destination) = sample.flowEndpoints else { return nil }
         // A traced task is named by the timeline, which followed its execs: only its id here.
         // (Named only for a traced flow's hit: other programs' hits, the most, read no /proc.)
-        func task() -> String { sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : Self.task(of: sample)) }
+        func task() -> String { sample.task ?? (sample.inTracedTask != nil ? "traced task \(sample.tid)" : self.task(of: sample)) }
         guard let owner = owner(of: source, destination) else {
             // A datagram dropped on its way to a traced unconnected UDP socket.
             guard let local = unconnectedLocal(forDrop: sample) else { return nil }
@@ -159,9 +159,12 @@ struct BackgroundWork {
     /// `swapper/0` (the idle task), a kernel thread's name and id
     /// (`ksoftirqd/1[22]`: kernel threads never exec), a program's id with
     /// the name it had when the rings were read (`task 41 (python3 when
-    /// read)`: it may have exec'd since its hit, audit 9), or `task 41
-    /// (ended before it was named)`.
-    static func task(of sample: KernelSample) -> String {
+    /// read)`: it may have exec'd since its hit, audit 9), or, once it has
+    /// ended, the name it had when last read (`task 41 (curl when last
+    /// read, ended since)`: audit 89 m1, a task named earlier in the trace
+    /// was "ended before it was named") or `task 41 (ended before it was
+    /// named)`.
+    static func task(of sample: KernelSample, names: TaskNames? = nil) -> String {
         if sample.tid == 0 { return "swapper/\(sample.cpu)" }
         // The tracer's own threads (a softirq run on one of them while it
         // read the rings): named so, not after /proc (audit 26 F10: a thread
@@ -169,14 +172,22 @@ struct BackgroundWork {
         if sample.pid == Self.tracer { return "sockettrace[\(sample.tid)] (this tracer)" }
         guard let stat = ProcFile.text("/proc/\(sample.tid)/stat"), let open = stat.firstIndex(of: "("),
               let close = stat.lastIndex(of: ")") else {
+            if let comm = names?.read[sample.tid] { return "task \(sample.tid) (\(comm) when last read, ended since)" }
             return "task \(sample.tid) (ended before it was named)"
         }
         let comm = stat[stat.index(after: open)..<close]
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // Field 9 of stat, flags: PF_KTHREAD.
         if fields.count > 6, let flags = UInt64(fields[6]), flags & 0x0020_0000 != 0 { return "\(Self.stableName(String(comm)))[\(sample.tid)]" }
+        names?.remember(String(comm), of: sample.tid)
         return "task \(sample.tid) (\(comm) when read)"
     }
+
+    /// The names of tasks outside the traced ones as last read (`task(of:)`).
+    let names = TaskNames()
+
+    /// A task outside the traced ones, named.
+    func task(of sample: KernelSample) -> String { Self.task(of: sample, names: names) }
 
     /// This process: the tracer.
     static let tracer = getpid()
@@ -196,5 +207,19 @@ extension KernelSample {
     var flowEndpoints: (source: SocketEndpoint, destination: SocketEndpoint)? {
         guard case .bytes? = fields["saddr"], fields["sport"] != nil else { return nil }
         return (SocketEndpoint(text: endpoint("saddr", "sport")).forPairing, SocketEndpoint(text: endpoint("daddr", "dport")).forPairing)
+    }
+}
+
+/// The names of tasks outside the traced ones, as /proc gave them when
+/// last read, by thread id: a task named once and ended since is named by
+/// what it was (a thread id is not soon another's; these are the few
+/// tasks whose hits were a traced flow's).
+final class TaskNames {
+    private(set) var read: [Int32: String] = [:]
+    static let limit = 4096
+
+    func remember(_ comm: String, of tid: Int32) {
+        if read.count >= Self.limit, read[tid] == nil { read.removeAll(keepingCapacity: true) }
+        read[tid] = comm
     }
 }

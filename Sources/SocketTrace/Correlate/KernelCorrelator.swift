@@ -719,7 +719,7 @@ public final class KernelCorrelator {
         background.traced(flow: source, destination, until: exit)
         let address = "0x" + String(UInt64(bitPattern: sock), radix: 16)
         return KernelActivity.ClosedElsewhere(local: "\(source)", peer: "\(destination)",
-                                              evidence: "\(ended.heading), in \(BackgroundWork.task(of: ended)) on CPU \(ended.cpu), of the socket "
+                                              evidence: "\(ended.heading), in \(background.task(of: ended)) on CPU \(ended.cpu), of the socket "
                                                 + "(\(address)) this call's own TCP_CLOSE → TCP_SYN_SENT named")
     }
 
@@ -1068,7 +1068,7 @@ public final class KernelCorrelator {
         var names: [Int32: String] = [:]
         for var sample in samples {
             if sample.task == nil, background.isTraced(sample) {
-                sample.task = names[sample.tid] ?? BackgroundWork.task(of: sample)
+                sample.task = names[sample.tid] ?? background.task(of: sample)
                 if sample.tid != 0 { names[sample.tid] = sample.task }
             }
             background.waiting.append(sample)
