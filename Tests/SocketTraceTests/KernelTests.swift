@@ -569,8 +569,8 @@ struct KernelTests {
     @Test("a delayed ACK the timer sends on a traced thread between its calls: its packet's socket, as the BPF program read it at the event, names the traced connection (audit 87: \"may be another program's\"), and the ACK's receive is that socket's packet")
     func delayedAckOnTheTracedThread() throws {
         let port = TestSupport.freshPort()
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/delayed_ack_spin.py").path
-        let (calls, events) = try traceCalls("/usr/bin/python3 \(program) \(port)")
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/delayed_ack.py").path
+        let (calls, events) = try traceCalls("/usr/bin/python3 \(program) \(port) spin")
         // The oracle for the 4-tuple: the server's socket as its recv saw it (the tracer's socket table).
         let recv = try #require(calls.first { $0.syscall == .recvfrom && $0.socket?.local?.description == "127.0.0.1:\(port)" })
         let server = try #require(recv.socket)
