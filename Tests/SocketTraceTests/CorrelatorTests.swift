@@ -10,13 +10,30 @@ import Testing
                      chain: chain, fields: [:])
     }
 
+    @Test("after the traced calls on a 4-tuple, a hit whose socket (sk, skaddr) is none that had it while they used it is another socket's, not the traced one's (audit 90 F1: an untraced connection made on a closed traced one's 4-tuple)")
+    func reusedFourTupleIsAnotherSockets() {
+        var background = BackgroundWork()
+        let local = SocketEndpoint.inet(address: "127.0.0.1", port: 4000), peer = SocketEndpoint.inet(address: "127.0.0.1", port: 5000)
+        background.traced(flow: local, peer, until: MonotonicTime(nanoseconds: 1_000))
+        background.tracedSock(0x10, of: BackgroundWork.Flow(source: local, destination: peer))
+        func transmit(at time: UInt64, sock: Int64) -> KernelSample {
+            KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: time), cpu: 0, chain: [],
+                         fields: ["family": .number(2), "saddr": .bytes([127, 0, 0, 1]), "daddr": .bytes([127, 0, 0, 1]),
+                                  "sport": .number(4000), "dport": .number(5000), "sk": .number(sock)])
+        }
+        #expect(background.flow(of: transmit(at: 2_000, sock: 0x10))?.flow.owner == .ownSocket)
+        #expect(background.flow(of: transmit(at: 2_000, sock: 0x20)) == nil)
+        // While the traced calls used it, the 4-tuple tells (a request socket's SYN-ACK).
+        #expect(background.flow(of: transmit(at: 500, sock: 0x20))?.flow.owner == .ownSocket)
+    }
+
     @Test("a packet's socket as the BPF program kept it by skb is this packet's only where no later packet at the same address can have replaced it: within the time tolerance, written before the thread's next call, no later sample of the thread with the skb")
     func packetSocketEntryIsThisPacketsOnly() {
         let correlator = KernelCorrelator(model: nil, symbols: nil)
         var written: UInt64 = 0
         correlator.packetSocket = { sample in
             PacketSocket(time: written, cpu: sample.cpu, tid: sample.tid, family: UInt16(AF_INET), localPort: 4000, remotePort: 5000,
-                         localAddress: [127, 0, 0, 1], remoteAddress: [127, 0, 0, 1])
+                         localAddress: [127, 0, 0, 1], remoteAddress: [127, 0, 0, 1], sock: 0xffff_8881_0000_0000)
         }
         func transmit(at time: UInt64, skb: Int64 = 0x100) -> KernelSample {
             KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: time), cpu: 0,

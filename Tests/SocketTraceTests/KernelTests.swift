@@ -582,7 +582,9 @@ struct KernelTests {
         #expect(!onThread.isEmpty, "\(events.map { "\($0.tracepoint) \($0.inTracedTask ?? $0.task ?? "-")" })")
         for sample in onThread {
             let flow = try #require(sample.flow)
-            #expect(flow.owner == .ownSocket && flow.evidence.contains("the packet's socket (skb->sk, read by the BPF program at this event) is \(ends), a traced socket's"),
+            // Which socket, by its struct sock: one the traced calls on that 4-tuple acted on (audit 90 F1).
+            let sock = flow.evidence.firstMatch(of: /skb->sk (0x[0-9a-f]+)/)?.1 ?? "-"
+            #expect(flow.owner == .ownSocket && flow.evidence.contains(", read by the BPF program at this event) is \(ends), a traced socket's (traced calls on it acted on \(sock))"),
                     "\(flow.owner) \(flow.evidence)")
             // Its receive, on the same stack right after it, is that packet's.
             guard let skb = sample.skbAddress,

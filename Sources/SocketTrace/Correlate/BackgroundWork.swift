@@ -16,6 +16,20 @@ struct BackgroundWork {
     /// The traced calls' sockets, local → peer, each with the exit of the
     /// latest traced call on it.
     var tracedFlows: [Flow: MonotonicTime] = [:]
+    /// The `struct sock`s that had a traced flow's 4-tuple (local → peer)
+    /// while traced calls used it: a traced call's own state change or
+    /// send's or receive's `sk`, or the socket the sampled state changes
+    /// left open on the 4-tuple (or its peer's) when a traced call
+    /// returned. A hit whose socket is known and none of these is another
+    /// socket's on the same 4-tuple (audit 90 F1: an untraced program's
+    /// connection made on a closed traced one's, "a traced socket's").
+    private(set) var tracedSocks: [Flow: Set<Int64>] = [:]
+
+    mutating func tracedSock(_ sock: Int64, of flow: Flow) {
+        if tracedSocks.count >= Self.tracedSocksLimit, tracedSocks[flow] == nil { tracedSocks.removeAll(keepingCapacity: true) }
+        tracedSocks[flow, default: []].insert(sock)
+    }
+    static let tracedSocksLimit = 16_384
     var waiting: [KernelSample] = []
     /// Hits outside the traced tasks whose flow is no traced socket's.
     var dropped = 0
@@ -104,6 +118,16 @@ struct BackgroundWork {
             let task = task()
             return (PacketFlow(owner: .peer, evidence: "the dropped packet's headers' \(source) → \(destination): to a traced UDP socket "
                                + "with no peer, bound to \(local); in \(task) on CPU \(sample.cpu)", ofSocket: true), task)
+        }
+        // After the traced calls on it, its socket, where known (a transmit
+        // the program kept, a state change's skaddr), is one that had the
+        // 4-tuple while they used it (before, a connection's request socket
+        // sends its SYN-ACK).
+        let traced = owner == .ownSocket ? Flow(source: source, destination: destination) : Flow(source: destination, destination: source)
+        let sock = sample.fields["sk"]?.number ?? (sample.tracepoint == "sock:inet_sock_set_state" ? sample.fields["skaddr"]?.number : nil)
+        if let sock, let last = tracedFlows[traced], sample.time > last,
+           let known = tracedSocks[Flow(source: source, destination: destination)], !known.contains(sock) {
+            return nil
         }
         let task = task()
         let whose = owner == .ownSocket ? "a traced socket's" : "a traced socket's peer's"

@@ -63,6 +63,14 @@ struct ConnectionStates {
         }
     }
 
+    /// The kernel socket that had the 4-tuple at `time`, by the sampled
+    /// changes: the only one not left in TCP_CLOSE by then (one 4-tuple,
+    /// one open socket at a time); nil when not exactly one.
+    func openSock(_ flow: BackgroundWork.Flow, at time: MonotonicTime) -> Int64? {
+        let open = (last[flow] ?? []).filter { $0.state != TCPState.close || $0.time > time }
+        return open.count == 1 ? open[0].sock : nil
+    }
+
     /// Marks the state changes sampled on a call's own path (not in
     /// softirq work on its stack) as that call's doing (audit 24 B5: a
     /// shutdown in SYN_SENT, a disconnect of a listener).

@@ -528,7 +528,7 @@ public final class KernelCorrelator {
         }
         // Softirq work not known to be a traced socket's is shown too, with
         // its chain aligned as any softirq work's (audit 20: hidden).
-        return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere, before: time).map { sample in
+        return withFlowsBetweenCalls(withoutUntracedTimerWork(others, named: everywhere), named: everywhere, taken: stray, before: time).map { sample in
             var sample = sample
             // Work on the way to a stop, not an interrupt's (a file's last
             // reference dropped as a call returned: `syscall_exit_work →
@@ -553,7 +553,9 @@ public final class KernelCorrelator {
     /// receives, ACKs and loss probes shown as the thread's events).
     /// `before`: the time the samples were taken before (the thread's
     /// next call's entry), all of the thread's samples before it drained.
-    func withFlowsBetweenCalls(_ samples: [KernelSample], named: [KernelSample], before bound: MonotonicTime? = nil) -> [KernelSample] {
+    /// `taken`: all the thread's samples taken with them (those left out too).
+    func withFlowsBetweenCalls(_ samples: [KernelSample], named: [KernelSample], taken: [KernelSample] = [],
+                               before bound: MonotonicTime? = nil) -> [KernelSample] {
         // A traced flow's retransmissions, named by tcp_retransmit_skb: the packet each sent is that flow's.
         let retransmissions = named.filter { $0.role == .chain && $0.sides.softirq && !$0.addresses.isEmpty && background.isTraced($0) }
         // The receive being handled: what it is said to be, and its sender when a traced call queued it.
@@ -634,23 +636,31 @@ public final class KernelCorrelator {
                                              evidence: "\(work): in the receive of \(packet.packet)" + (proven ? "" : "; " + notKnown))
                     register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work)
                 }
-            } else if sample.tracepoint == KernelSample.transmitTracepoint, let socket = socketOfPacket(sample, among: samples, before: bound),
+            } else if sample.tracepoint == KernelSample.transmitTracepoint, let socket = socketOfPacket(sample, among: samples + taken, before: bound),
                       let ends = socket.ends {
                 // A timer's transmit (a delayed ACK) on the thread: its
                 // packet's socket as the BPF program read it at the same
                 // event (audit 87: "may be another program's" here, while
                 // the same timer on another CPU was told by these).
+                // Which socket, by its struct sock: a 4-tuple is another
+                // socket's once the traced one is gone (audit 90 F1: an
+                // untraced program's connection on a closed traced one's
+                // 4-tuple, "a traced socket's").
                 current = nil
-                let said = "the packet's socket (skb->sk, read by the BPF program at this event) is \(ends.source) → \(ends.destination)"
-                if let owner = background.owner(of: ends.source, ends.destination) {
-                    sample.flow = PacketFlow(owner: owner, evidence: "\(work): \(said), "
-                                                + (owner == .ownSocket ? "a traced socket's" : "a traced socket's peer's"), ofSocket: true)
+                let sock = "0x" + String(socket.sock, radix: 16)
+                let said = "the packet's socket (skb->sk \(sock), read by the BPF program at this event) is \(ends.source) → \(ends.destination)"
+                let flow = BackgroundWork.Flow(source: ends.source, destination: ends.destination)
+                if background.owner(of: ends.source, ends.destination) == .ownSocket, background.tracedSocks[flow]?.contains(Int64(bitPattern: socket.sock)) == true {
+                    sample.flow = PacketFlow(owner: .ownSocket, evidence: "\(work): \(said), a traced socket's (traced calls on it acted on \(sock))",
+                                             ofSocket: true)
                     if let skb = sample.skbAddress {
                         queuedPackets.queued(skb: skb, device: sample.device, by: .init(local: ends.source, peer: ends.destination, call: work,
                                                                                       time: sample.time, length: sample.packetLength))
                     }
                 } else {
-                    sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(said), no traced socket's 4-tuple: whose, not known")
+                    let why = background.owner(of: ends.source, ends.destination) == nil ? "no traced socket's 4-tuple"
+                        : "a traced socket's 4-tuple (or its peer's), but no traced call was seen to act on \(sock)"
+                    sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(said), \(why): whose, not known")
                     register(sample, as: .unknown, by: work)
                 }
             } else {
@@ -662,6 +672,36 @@ public final class KernelCorrelator {
         }
     }
 
+    /// A call's socket's `struct sock`, from its own samples outside
+    /// softirq work: its state changes (naming its 4-tuple) and its sends'
+    /// and receives' (`BackgroundWork.tracedSocks`); or the one socket the
+    /// sampled state changes left open on its 4-tuple when the call
+    /// returned (an accepted connection's, made in softirq work), and on
+    /// its peer's.
+    func learnTracedSocks(of call: SyscallInvocation, from samples: [KernelSample]) {
+        guard let local = call.socket?.local?.forPairing, let peer = call.socket?.peer?.forPairing else { return }
+        let flow = BackgroundWork.Flow(source: local, destination: peer)
+        if !samplesLost(), let exit = call.exitTime {
+            // Its peer's too, on this machine: the other end's socket then.
+            let reverse = BackgroundWork.Flow(source: peer, destination: local)
+            if let sock = connectionStates.openSock(flow, at: exit) { background.tracedSock(sock, of: flow) }
+            if let sock = connectionStates.openSock(reverse, at: exit) { background.tracedSock(sock, of: reverse) }
+        }
+        for sample in samples where !sample.sides.softirq {
+            let sock: Int64?
+            switch sample.tracepoint {
+            case "sock:inet_sock_set_state":
+                sock = sample.flowEndpoints.map { $0.source == local && $0.destination == peer } == true ? sample.fields["skaddr"]?.number : nil
+            case "sock:sock_send_length", "sock:sock_recv_length":
+                sock = sample.fields["sk"]?.number
+            default:
+                sock = nil
+            }
+            guard let sock else { continue }
+            background.tracedSock(sock, of: flow)
+        }
+    }
+
     /// The socket of a packet a traced thread queued between its calls,
     /// as the BPF program kept it by skb (`PacketSocket`), when the entry
     /// is this packet's: the program's time for it within
@@ -669,10 +709,11 @@ public final class KernelCorrelator {
     /// the same address can have replaced it — none of the thread's
     /// samples since has that skb, and the entry was written before the
     /// thread's next call began (its packets come after that; the
-    /// thread's samples before it are all drained). An entry a later
-    /// packet replaced is not taken for this one's.
+    /// thread's samples before it are all drained; with samples lost, not
+    /// taken). An entry a later packet replaced is not taken for this one's.
     func socketOfPacket(_ sample: KernelSample, among samples: [KernelSample], before bound: MonotonicTime?) -> PacketSocket? {
-        guard let socket = packetSocket?(sample), let skb = sample.skbAddress else { return nil }
+        // A lost sample may be the later packet that replaced the entry.
+        guard !samplesLost(), let socket = packetSocket?(sample), let skb = sample.skbAddress else { return nil }
         let time = sample.time.nanoseconds, written = socket.time
         guard written &+ PacketSocket.tolerance >= time, written <= time &+ PacketSocket.tolerance else { return nil }
         if let bound, written >= bound.nanoseconds { return nil }
@@ -795,6 +836,7 @@ public final class KernelCorrelator {
         mine = attributed.kept
         otherFlows += attributed.others
         connectionStates.learn(call.socket, from: mine)
+        learnTracedSocks(of: call, from: mine)
         connectionStates.attribute(mine, to: "\(call.name) in thread \(call.tid)")
         // A connection the kernel closed (a reset received) while the
         // program's calls on it all succeeded: its operations are a closed

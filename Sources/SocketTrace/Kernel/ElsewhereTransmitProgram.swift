@@ -46,7 +46,9 @@ struct ElsewhereTransmitProgram {
     static let device: Int16 = 48, localAddress: Int16 = 64, remoteAddress: Int16 = 80
     /// A drop's (`ElsewhereDropProgram`): kind 1, the kernel's reason and
     /// where it freed the packet; a transmit's kind is 0.
-    static let kind: Int16 = 96, reason: Int16 = 100, location: Int16 = 104, stack: Int16 = 112
+    static let kind: Int16 = 96, reason: Int16 = 100, location: Int16 = 104
+    /// A transmit's socket's `struct sock` (skb->sk; 0 for a drop's).
+    static let sock: Int16 = 112, stack: Int16 = 120
     /// The most frames a stack keeps (perf's own limit, 127).
     static let frames: Int32 = 127
     static var recordSize: Int { Int(stack) + Int(frames) * 8 }
@@ -78,7 +80,8 @@ struct ElsewhereTransmitProgram {
         /// addresses, with the time, CPU and thread (`PacketSocket`): a
         /// traced task's own sample of the event has no addresses, and
         /// work an interrupt ran on the task (a delayed-ACK timer's
-        /// transmit) is no call's. Built at -120 (the key at -128).
+        /// transmit) is no call's. Built at -120 (the key at -128), the
+        /// socket's address with it.
         func rememberSocket() {
             typealias S = PacketSocket
             a.store(.r7, .double, to: .r10, -128)
@@ -89,6 +92,7 @@ struct ElsewhereTransmitProgram {
             a.store(.r0, .word, to: .r10, -120 + S.cpu)
             a.call(BPF_FUNC_get_current_pid_tgid)
             a.store(.r0, .word, to: .r10, -120 + S.tid)
+            a.store(.r8, .double, to: .r10, -120 + S.sock)
             a.load(.r1, .double, from: .r10, -32)
             a.store(.r1, .half, to: .r10, -120 + S.family)
             a.load(.r1, .double, from: .r10, -40)
@@ -165,6 +169,7 @@ struct ElsewhereTransmitProgram {
         a.store(.r0, .word, to: .r9, cpu)
         a.call(BPF_FUNC_get_current_pid_tgid)
         a.store(.r0, .double, to: .r9, pidTgid)
+        a.store(.r8, .double, to: .r9, sock)
         a.load(.r1, .double, from: .r10, -32)
         a.store(.r1, .half, to: .r9, family)
         a.load(.r1, .double, from: .r10, -40)

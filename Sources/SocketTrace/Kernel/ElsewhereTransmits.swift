@@ -161,6 +161,8 @@ struct ElsewhereTransmit: Equatable {
     let localAddress: [UInt8]
     let remoteAddress: [UInt8]
     let stack: [UInt64]
+    /// A transmit's socket's `struct sock` (0 for a drop).
+    let sock: UInt64
     let isDrop: Bool
     let reason: UInt32
     let location: UInt64
@@ -184,6 +186,7 @@ struct ElsewhereTransmit: Equatable {
         isDrop = load(P.kind, as: UInt32.self) == 1
         reason = load(P.reason, as: UInt32.self)
         location = load(P.location, as: UInt64.self)
+        sock = load(P.sock, as: UInt64.self)
         ipProtocol = load(P.ipProtocol, as: UInt16.self)
         // A socket's remote port is in network order; a drop's ports are the headers', swapped by the program.
         remotePort = isDrop ? load(P.remotePort, as: UInt16.self) : UInt16(bigEndian: load(P.remotePort, as: UInt16.self))
@@ -202,6 +205,7 @@ struct ElsewhereTransmit: Equatable {
             "skbaddr": .number(Int64(bitPattern: skb)), "len": .number(Int64(length)), "name": .string(device),
             "family": .number(Int64(family)), "sport": .number(Int64(localPort)), "dport": .number(Int64(remotePort)),
         ]
+        if sock != 0 { fields["sk"] = .number(Int64(bitPattern: sock)) }
         if family == UInt16(AF_INET6) {
             fields["saddr"] = .bytes([0, 0, 0, 0])
             fields["daddr"] = .bytes([0, 0, 0, 0])

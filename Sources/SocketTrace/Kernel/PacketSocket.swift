@@ -9,8 +9,8 @@ import Glibc
 struct PacketSocket: Equatable {
     // The map's value: little-endian.
     static let time: Int16 = 0, cpu: Int16 = 8, tid: Int16 = 12, family: Int16 = 16, localPort: Int16 = 18
-    static let remotePort: Int16 = 20, localAddress: Int16 = 24, remoteAddress: Int16 = 40
-    static let size = 56
+    static let remotePort: Int16 = 20, localAddress: Int16 = 24, remoteAddress: Int16 = 40, sock: Int16 = 56
+    static let size = 64
     /// How far apart the program's time and the sample's may be for the
     /// same event (both CLOCK_MONOTONIC; perf's is taken before it walks
     /// the stack, 20-30 µs before the program's here).
@@ -25,6 +25,9 @@ struct PacketSocket: Equatable {
     let remotePort: UInt16
     let localAddress: [UInt8]
     let remoteAddress: [UInt8]
+    /// The socket's `struct sock` (skb->sk): which socket, where a
+    /// 4-tuple can be another's after it (audit 90 F1).
+    let sock: UInt64
 }
 
 extension PacketSocket {
@@ -42,6 +45,7 @@ extension PacketSocket {
         let size = family == UInt16(AF_INET6) ? 16 : 4
         localAddress = Array(bytes[Int(Self.localAddress)..<Int(Self.localAddress) + size])
         remoteAddress = Array(bytes[Int(Self.remoteAddress)..<Int(Self.remoteAddress) + size])
+        sock = load(Self.sock, as: UInt64.self)
     }
 
     /// The socket's end and its peer's, as a flow's endpoints are told
