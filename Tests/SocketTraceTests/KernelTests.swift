@@ -175,8 +175,11 @@ struct KernelTests {
             let address = try #require(UInt64(fields[0], radix: 16))
             let name = String(fields[2].split(separator: "\t")[0])
             let found = symbols.location(of: address + 0x10)
+            let extent = symbols.extent(of: address + 0x10)
+            // Another sockettrace's reader (a test beside this one) may be gone by now, its place another program's.
+            guard String(decoding: try #require(ProcFile.bytes("/proc/kallsyms")), as: UTF8.self).contains(line) else { continue }
             #expect(found?.function == name && found?.offset == 0x10, "\(line): \(String(describing: found))")
-            #expect(symbols.extent(of: address + 0x10)?.start == address)
+            #expect(extent?.start == address)
             // Sampled before it was loaded, the frame was not in it (another program then, or none).
             if symbols.location(of: address + 0x10, at: before)?.function != name { named += 1 }
         }
@@ -200,7 +203,11 @@ struct KernelTests {
         let made = KernelSymbols(kallsyms: "ffffffff81000000 T _stext\nffffffff81000100 T tcp_sendmsg\nffffffff83000000 T _einittext\n"
                                  + "ffffffffc0f00000 t bpf_prog_0123456789abcdef_gone\t[bpf]\n")
         #expect(made.location(of: 0xffff_ffff_8100_0180)?.function == "tcp_sendmsg")
-        #expect(made.location(of: 0xffff_ffff_c002_346d) == nil && made.extent(of: 0xffff_ffff_c002_346d) == nil)
+        // (Unless a program loaded now is there: the kernel places them in that area.)
+        let far: UInt64 = 0xffff_ffff_c002_346d
+        if !BPFProgramImages.loaded().contains(where: { $0.contains(far) }) {
+            #expect(made.location(of: far) == nil && made.extent(of: far) == nil)
+        }
         #expect(made.location(of: 0xffff_ffff_c0f0_0010) == nil, "\(String(describing: made.location(of: 0xffff_ffff_c0f0_0010)))")
     }
 
