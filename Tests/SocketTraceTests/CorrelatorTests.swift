@@ -48,6 +48,14 @@ import Testing
         // A later packet of the thread at the same address, before the entry was written: it may be that one's.
         let later = transmit(at: 1_010_000)
         #expect(correlator.socketOfPacket(ack, among: [ack, later], before: nil) == nil)
+        // An earlier packet of the thread at the same address within the tolerance: the entry may be its
+        // (a packet with no socket writes none).
+        #expect(correlator.socketOfPacket(ack, among: [transmit(at: 950_000), ack], before: nil) == nil)
+        // Written before the thread's previous call ended: one of that call's packets'.
+        correlator.callEnded[1] = MonotonicTime(nanoseconds: 1_030_000)
+        #expect(correlator.socketOfPacket(ack, among: [ack], before: nil) == nil)
+        correlator.callEnded[1] = MonotonicTime(nanoseconds: 900_000)
+        #expect(correlator.socketOfPacket(ack, among: [ack], before: nil) != nil)
         // Another address's later packet does not matter.
         #expect(correlator.socketOfPacket(ack, among: [ack, transmit(at: 1_010_000, skb: 0x200)], before: nil) != nil)
         // Too far from the sample's time to be the same event.

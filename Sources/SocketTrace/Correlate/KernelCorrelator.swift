@@ -702,6 +702,10 @@ public final class KernelCorrelator {
         }
     }
 
+    /// When each thread's latest finished call ended in the kernel (its
+    /// `sys_exit` where known): the packets it queued were before.
+    var callEnded: [Int32: MonotonicTime] = [:]
+
     /// The socket of a packet a traced thread queued between its calls,
     /// as the BPF program kept it by skb (`PacketSocket`), when the entry
     /// is this packet's: the program's time for it within
@@ -710,18 +714,27 @@ public final class KernelCorrelator {
     /// samples since has that skb, and the entry was written before the
     /// thread's next call began (its packets come after that; the
     /// thread's samples before it are all drained; with samples lost, not
-    /// taken). An entry a later packet replaced is not taken for this one's.
+    /// taken), nor can it be an earlier packet's left there (written after
+    /// the thread's previous call ended, and no other sample of the thread
+    /// at that address within the tolerance). An entry another packet wrote
+    /// is not taken for this one's.
     func socketOfPacket(_ sample: KernelSample, among samples: [KernelSample], before bound: MonotonicTime?) -> PacketSocket? {
         // A lost sample may be the later packet that replaced the entry.
         guard !samplesLost(), let socket = packetSocket?(sample), let skb = sample.skbAddress else { return nil }
         let time = sample.time.nanoseconds, written = socket.time
         guard written &+ PacketSocket.tolerance >= time, written <= time &+ PacketSocket.tolerance else { return nil }
         if let bound, written >= bound.nanoseconds { return nil }
-        let replaced = samples.contains { other in
-            other.tid == sample.tid && other.tracepoint == KernelSample.transmitTracepoint && other.skbAddress == skb
-                && other.time > sample.time && other.time.nanoseconds <= written &+ PacketSocket.tolerance
+        // A packet with no socket writes no entry: an earlier packet's at
+        // the address may still be there (one of the thread's previous
+        // call, or of its samples since).
+        if let previous = callEnded[sample.tid], written <= previous.nanoseconds { return nil }
+        let ambiguous = samples.contains { other in
+            guard other.tid == sample.tid, other.time != sample.time, other.tracepoint == KernelSample.transmitTracepoint,
+                  other.skbAddress == skb else { return false }
+            return other.time > sample.time ? other.time.nanoseconds <= written &+ PacketSocket.tolerance
+                : other.time.nanoseconds &+ PacketSocket.tolerance >= written
         }
-        return replaced ? nil : socket
+        return ambiguous ? nil : socket
     }
 
     /// The TCP state a successful connect's own state changes left its
@@ -837,6 +850,10 @@ public final class KernelCorrelator {
         otherFlows += attributed.others
         connectionStates.learn(call.socket, from: mine)
         learnTracedSocks(of: call, from: mine)
+        if packetSocket != nil {
+            if callEnded.count >= Self.heldFilesLimit, callEnded[call.tid] == nil { callEnded.removeAll(keepingCapacity: true) }
+            callEnded[call.tid] = call.kernelExitTime ?? exit
+        }
         connectionStates.attribute(mine, to: "\(call.name) in thread \(call.tid)")
         // A connection the kernel closed (a reset received) while the
         // program's calls on it all succeeded: its operations are a closed
