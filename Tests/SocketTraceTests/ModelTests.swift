@@ -403,6 +403,27 @@ struct ModelTests {
         #expect(alignment6.extraFrames.isEmpty && alignment6.verdict != .differs, "\(alignment6.verdict) \(alignment6.extraFrames)")
     }
 
+    @Test("a receive that flushes its backlog while it copies and answers the data taken in with an ACK: on tcp_recv's and tcp6_recv's modelled path (the README's test on a fresh clone: it was differs)")
+    func recvBacklogFlushAck() throws {
+        let model = try ModelParser.load(directory: Self.modelDirectory)
+        let correlator = KernelCorrelator(model: model, symbols: nil, kernel: KernelVersion(6, 18))
+        let entry = ["__sys_recvfrom", "__x64_sys_recvfrom"]
+        func sample(_ chain: [String]) -> KernelSample {
+            KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 0), cpu: 0, chain: chain, fields: [:])
+        }
+        // 6.18, innermost first, as perf gave it (tcp_rcv_established left by a jump).
+        let ack6 = ["__dev_queue_xmit", "ip6_finish_output", "ip6_output", "ip6_xmit", "inet6_csk_xmit", "__tcp_transmit_skb", "tcp_v6_do_rcv",
+                    "__release_sock", "__sk_flush_backlog", "tcp_recvmsg_locked", "tcp_recvmsg", "sock_recvmsg"] + entry
+        let ack = ["__dev_queue_xmit", "ip_finish_output2", "ip_output", "__ip_queue_xmit", "__tcp_transmit_skb", "tcp_v4_do_rcv",
+                   "__release_sock", "__sk_flush_backlog", "tcp_recvmsg_locked", "tcp_recvmsg", "sock_recvmsg"] + entry
+        for (frames, operation) in [(ack6, "tcp6_recv"), (ack, "tcp_recv")] {
+            let alignment = try #require(correlator.align(sample(frames).frames, operation: model.operation(named: operation),
+                                                          entry: Syscall.recvfrom.rawValue).first)
+            #expect(alignment.extraFrames.isEmpty && alignment.verdict != .differs,
+                    "\(operation): \(alignment.verdict) \(alignment.extraFrames) \(alignment.steps.map { "\($0.function) \($0.status)" })")
+        }
+    }
+
     @Test("a close after shutdown whose connection the kernel ended after the tracer let the thread go but before the kernel began the close: tcp_close_unconnected, already in TCP_CLOSE (audit 65 M2)")
     func closedBeforeTheKernelBeganTheClose() throws {
         let model = try ModelParser.load(directory: Self.modelDirectory)
