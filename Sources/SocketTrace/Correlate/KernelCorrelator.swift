@@ -650,7 +650,8 @@ public final class KernelCorrelator {
                 let sock = "0x" + String(socket.sock, radix: 16)
                 let said = "the packet's socket (skb->sk \(sock), read by the BPF program at this event) is \(ends.source) → \(ends.destination)"
                 let flow = BackgroundWork.Flow(source: ends.source, destination: ends.destination)
-                if background.owner(of: ends.source, ends.destination) == .ownSocket, background.tracedSocks[flow]?.contains(Int64(bitPattern: socket.sock)) == true {
+                let owner = background.owner(of: ends.source, ends.destination)
+                if owner == .ownSocket, background.tracedSocks[flow]?.contains(Int64(bitPattern: socket.sock)) == true {
                     sample.flow = PacketFlow(owner: .ownSocket, evidence: "\(work): \(said), a traced socket's (traced calls on it acted on \(sock))",
                                              ofSocket: true)
                     if let skb = sample.skbAddress {
@@ -658,7 +659,7 @@ public final class KernelCorrelator {
                                                                                       time: sample.time, length: sample.packetLength))
                     }
                 } else {
-                    let why = background.owner(of: ends.source, ends.destination) == nil ? "no traced socket's 4-tuple"
+                    let why = owner == nil ? "no traced socket's 4-tuple"
                         : "a traced socket's 4-tuple (or its peer's), but no traced call was seen to act on \(sock)"
                     sample.flow = PacketFlow(owner: .unverified, evidence: "\(work): \(said), \(why): whose, not known")
                     register(sample, as: .unknown, by: work)
