@@ -65,6 +65,23 @@ import Testing
         #expect(correlator.socketOfPacket(ack, among: [ack], before: nil) == nil)
     }
 
+    @Test("a v4-mapped IPv6 socket's packet: its flow is paired as IPv4, its socket written as the socket has it (audit 90 m1)")
+    func packetSocketOfMappedIPv6() {
+        let mapped: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]
+        let socket = PacketSocket(time: 0, cpu: 0, tid: 1, family: UInt16(AF_INET6), localPort: 4000, remotePort: 5000,
+                                  localAddress: mapped, remoteAddress: mapped, sock: 0x10)
+        #expect(socket.ends?.source == .inet(address: "127.0.0.1", port: 4000))
+        #expect(socket.ends?.destination == .inet(address: "127.0.0.1", port: 5000))
+        #expect(socket.written?.source == "[::ffff:127.0.0.1]:4000")
+        #expect(socket.written?.destination == "[::ffff:127.0.0.1]:5000")
+        let v4 = PacketSocket(time: 0, cpu: 0, tid: 1, family: UInt16(AF_INET), localPort: 4000, remotePort: 5000,
+                              localAddress: [127, 0, 0, 1], remoteAddress: [127, 0, 0, 2], sock: 0x10)
+        #expect(v4.written?.destination == "127.0.0.2:5000" && v4.ends?.destination.description == "127.0.0.2:5000")
+        let unbound = PacketSocket(time: 0, cpu: 0, tid: 1, family: UInt16(AF_INET), localPort: 4000, remotePort: 0,
+                                   localAddress: [127, 0, 0, 1], remoteAddress: [0, 0, 0, 0], sock: 0x10)
+        #expect(unbound.written == nil && unbound.ends == nil)
+    }
+
     @Test("a function beside the path ran when another sample of the call was taken inside it under the same frames; in a softirq, only for the same packet (audit 16: process_backlog takes packet after packet under the same frames)")
     func besideWitness() {
         func sample(_ chain: [String], _ addresses: [UInt64], skb: Int64?) -> KernelSample {

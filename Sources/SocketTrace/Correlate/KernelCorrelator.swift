@@ -637,7 +637,7 @@ public final class KernelCorrelator {
                     register(sample, as: sample.isNeighbourSolicitation ? .neighbour : .unknown, by: work)
                 }
             } else if sample.tracepoint == KernelSample.transmitTracepoint, let socket = socketOfPacket(sample, among: samples + taken, before: bound),
-                      let ends = socket.ends {
+                      let ends = socket.ends, let written = socket.written {
                 // A timer's transmit (a delayed ACK) on the thread: its
                 // packet's socket as the BPF program read it at the same
                 // event (audit 87: "may be another program's" here, while
@@ -648,7 +648,7 @@ public final class KernelCorrelator {
                 // 4-tuple, "a traced socket's").
                 current = nil
                 let sock = "0x" + String(socket.sock, radix: 16)
-                let said = "the packet's socket (skb->sk \(sock), read by the BPF program at this event) is \(ends.source) → \(ends.destination)"
+                let said = "the packet's socket (skb->sk \(sock), read by the BPF program at this event) is \(written.source) → \(written.destination)"
                 let flow = BackgroundWork.Flow(source: ends.source, destination: ends.destination)
                 let owner = background.owner(of: ends.source, ends.destination)
                 if owner == .ownSocket, background.tracedSocks[flow]?.contains(Int64(bitPattern: socket.sock)) == true {

@@ -52,6 +52,13 @@ extension PacketSocket {
     /// from a tracepoint's fields (nil for a socket of another family, or
     /// one with no port).
     var ends: (source: SocketEndpoint, destination: SocketEndpoint)? {
+        written.map { (SocketEndpoint(text: $0.source).forPairing, SocketEndpoint(text: $0.destination).forPairing) }
+    }
+
+    /// The socket's end and its peer's as the socket itself has them: an
+    /// IPv6 socket's v4-mapped addresses stay `[::ffff:a.b.c.d]` (audit 90
+    /// m1: written as IPv4, as its packets and the flow lines have them).
+    var written: (source: String, destination: String)? {
         guard localPort != 0, remotePort != 0 else { return nil }
         func text(_ address: [UInt8], _ port: UInt16) -> String? {
             switch Int32(family) {
@@ -61,6 +68,6 @@ extension PacketSocket {
             }
         }
         guard let local = text(localAddress, localPort), let remote = text(remoteAddress, remotePort) else { return nil }
-        return (SocketEndpoint(text: local).forPairing, SocketEndpoint(text: remote).forPairing)
+        return (local, remote)
     }
 }
