@@ -142,6 +142,46 @@ import Testing
         #expect(blind.steps.first { $0.function == "never_a_symbol" }?.status == .inlined)
     }
 
+    @Test("a 32-bit call's entry stands in the place of the model's 64-bit one: on the stack (the socketcall multiplexer, seed 001), or proven left by a jump from the 32-bit entry's plumbing; without either, unverified as before")
+    func entry32() {
+        func syscall(_ name: String) -> ModelFunction {
+            ModelFunction(layer: .syscall, name: name, sourceFile: nil, kernels: .any, file: "test", line: 1)
+        }
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T __do_fast_syscall_32\n0000000000002000 T ia32_sys_call\n"
+            + "0000000000003000 T __ia32_sys_read\n0000000000004000 T ksys_read\n0000000000005000 T __ia32_compat_sys_socketcall\n"
+            + "0000000000006000 T __x64_sys_read\n")
+        let code = Code()
+        // __do_fast_syscall_32: call ia32_sys_call; ia32_sys_call: jmp __ia32_sys_read; __ia32_sys_read: jmp ksys_read.
+        code.add("__do_fast_syscall_32", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x2000) + [0xc3])
+        code.add("ia32_sys_call", at: 0x2000, Self.branch(0xe9, from: 0x2000, to: 0x3000))
+        code.add("__ia32_sys_read", at: 0x3000, Self.branch(0xe9, from: 0x3000, to: 0x4000))
+        code.add("ksys_read", at: 0x4000, [0x90, 0x90, 0xc3])
+        code.add("__x64_sys_read", at: 0x6000, Self.branch(0xe9, from: 0x6000, to: 0x4000))
+        let aligner = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code))
+        let read = [syscall("__x64_sys_read"), Self.function("ksys_read")]
+        let jumped = aligner.align(frames: [KernelFrame("ksys_read", 0x4001)], with: read, operation: "read",
+                                   caller: KernelFrame("__do_fast_syscall_32", 0x1006))
+        #expect(jumped.steps.map(\.function) == ["__ia32_sys_read", "ksys_read"] && jumped.steps[0].status == .tailCall, "\(jumped.steps)")
+        #expect(jumped.steps[0].evidence?.hasPrefix("__do_fast_syscall_32+0x1: call ia32_sys_call; ia32_sys_call+0x0: jmp __ia32_sys_read; "
+                                                   + "__ia32_sys_read+0x0: jmp ksys_read; a 32-bit call's entry, in the place of the model's __x64_sys_read") == true,
+                "\(String(describing: jumped.steps[0].evidence))")
+        #expect(jumped.verdict == .matches)
+        // A 64-bit call's stack (x64_sys_call's plumbing) is not given a 32-bit entry.
+        let wide = aligner.align(frames: [KernelFrame("ksys_read", 0x4001)], with: read, operation: "read", caller: KernelFrame("x64_sys_call", 0x1006))
+        #expect(wide.steps[0].function == "__x64_sys_read" && wide.steps[0].status != .tailCall, "\(wide.steps)")
+        // On the stack: the socketcall multiplexer, matched in the place of __x64_sys_connect, with what says so.
+        let connect = [syscall("__x64_sys_connect"), syscall("__sys_connect"), Self.function("inet_stream_connect")]
+        let multiplexed = aligner.align(frames: [KernelFrame("__ia32_compat_sys_socketcall", 0x5010), KernelFrame("__sys_connect", 0x10),
+                                                 KernelFrame("inet_stream_connect", 0x20)], with: connect, operation: "connect")
+        #expect(multiplexed.steps.map(\.function) == ["__ia32_compat_sys_socketcall", "__sys_connect", "inet_stream_connect"], "\(multiplexed.steps)")
+        #expect(multiplexed.steps.allSatisfy { $0.status == .matched } && multiplexed.verdict == .matches && multiplexed.extraFrames.isEmpty)
+        #expect(multiplexed.steps[0].evidence?.contains("in the place of the model's __x64_sys_connect") == true)
+        // A 32-bit entry that is not the stack's first frame stands for nothing.
+        let inside = aligner.align(frames: [KernelFrame("__sys_connect", 0x10), KernelFrame("__ia32_compat_sys_socketcall", 0x5010),
+                                            KernelFrame("inet_stream_connect", 0x20)], with: connect, operation: "connect")
+        #expect(inside.steps[0].function == "__x64_sys_connect" && inside.steps[0].status == .unverified, "\(inside.steps)")
+    }
+
     @Test("a function declared inline beside the path, where the frame around its place calls what it calls there from two places: unverified, naming them; from one: inlined (audit 88 M2: skb_copy_datagram_msg, tcp_recvmsg_locked calling skb_copy_datagram_iter at three places)")
     func besideInlineWithSeveralSites() {
         let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n")

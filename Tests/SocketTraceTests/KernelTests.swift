@@ -119,6 +119,44 @@ struct KernelTests {
                 "\(accept.kernel?.alignments.map(\.observed) ?? [])")
     }
 
+    @Test("a 32-bit client: the socketcall multiplexer and __ia32_sys_* stand in the place of the model's __x64_sys_* entries, each on the call's own stack or proven a tail call by the kernel's code (read again by bpftrace)",
+          .enabled(if: TestSupport.canBuild32))
+    func entries32() throws {
+        let server = try TestSupport.build("server.c", directory: "examples")
+        let client = try TestSupport.build("client.c", bits32: true, directory: "examples")
+        let port = TestSupport.freshPort()
+        let (calls, _) = try traceCalls("\(server) 127.0.0.1 \(port) 1 >/dev/null & \(client) 127.0.0.1 \(port) >/dev/null; wait")
+        let client32 = calls.filter { $0.architecture == .i386 }
+        let connect = try #require(client32.first { $0.syscall == .connect && $0.result?.failed == false })
+        #expect(connect.viaSocketcall && connect.kernel?.operation == "tcp_connect")
+        var entries: [String: Int] = [:]
+        for call in client32 {
+            for alignment in call.kernel?.alignments ?? [] where alignment.context == nil || alignment.context == "syscall" {
+                // Never the 64-bit entry, unverified before the outermost frame, as before.
+                #expect(!alignment.steps.contains { $0.function.hasPrefix("__x64_sys_") }, "\(call.syscall): \(alignment.steps)")
+                guard let entry = alignment.steps.first, entry.layer == .syscall else { continue }
+                entries[entry.function, default: 0] += 1
+                #expect(entry.evidence?.contains("a 32-bit call's entry, in the place of the model's __x64_sys_") == true, "\(entry)")
+                if entry.status == .matched {
+                    // On the stack: the first frame the chain shows.
+                    #expect(alignment.observed.first == entry.function, "\(alignment.observed)")
+                } else {
+                    #expect(entry.status == .tailCall && entry.evidence?.contains("jmp \(entry.function)") == true, "\(entry)")
+                }
+            }
+        }
+        #expect(entries["__ia32_compat_sys_socketcall", default: 0] > 0 && entries["__ia32_sys_read", default: 0] > 0
+                && entries["__ia32_sys_write", default: 0] > 0, "\(entries)")
+        #expect(connect.kernel?.alignments.contains { $0.operation == "tcp_connect" && $0.verdict == .matches } == true)
+        if TestSupport.hasBpftrace {
+            let claims = client32.compactMap(\.kernel).flatMap(\.alignments).flatMap(\.steps)
+                .filter { $0.status == .tailCall && $0.function.hasPrefix("__ia32_") }.compactMap(\.evidence)
+                .map { String($0[..<($0.range(of: "; a 32-bit call's entry")?.lowerBound ?? $0.endIndex)]) }
+            #expect(!claims.isEmpty)
+            try KernelCodeOracle.check(claims)
+        }
+    }
+
     @Test("softirq work on a call's stack: whose packet each receive was, proven by its skb; the ACK sent back is the peer's")
     func packetFlows() throws {
         let (calls, events) = try traceCalls(try TestSupport.serverAndClientScript(port: TestSupport.freshPort()))

@@ -291,6 +291,10 @@ public struct ChainAligner {
     public func align(frames: [KernelFrame], with expected: [ModelFunction], operation: String, context: String? = nil,
                       caller: KernelFrame? = nil, interrupted: Bool = false) -> ChainAlignment {
         let observed = frames.map(\.function)
+        // A 32-bit call's entry stands in the place of the model's 64-bit one.
+        let modelled = expected
+        let entries32 = Self.entries32(of: expected, in: observed)
+        let expected = expected.indices.map { entries32[$0].map(modelled[$0].named) ?? modelled[$0] }
         let expectedNames = Set(expected.map(\.name))
         // Each expected function's place in the frames, when matched in order.
         var placedAll: [Int?] = []
@@ -315,7 +319,11 @@ public struct ChainAligner {
         let withCaller = caller.map { [$0] + frames } ?? frames
         var steps: [ChainAlignment.Step] = []
         for (index, function) in considered.enumerated() {
-            if placed[index] != nil {
+            if placed[index] != nil, entries32[index] != nil {
+                steps.append(.init(function: function.name, layer: function.layer, status: .matched,
+                                   evidence: "a 32-bit call's entry, in the place of the model's \(modelled[index].name) (a 64-bit call's): "
+                                    + "the stack's first frame after the 32-bit entry's plumbing"))
+            } else if placed[index] != nil {
                 steps.append(.init(function: function.name, layer: function.layer, status: .matched))
             } else if unusedNames.contains(function.name) {
                 steps.append(.init(function: function.name, layer: function.layer, status: .outOfOrder))
@@ -326,8 +334,19 @@ public struct ChainAligner {
                 let deeper = Set(expected[(index + 1)...].map(\.name))
                 let above = expected[..<index].map(\.name)
                 let next = expected[(index + 1)...].first?.name
-                let (status, evidence) = caller == nil ? explain(function, frames: frames, outer: outer, inner: inner, deeper: deeper, above: above, next: next)
-                    : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper, above: above, next: next)
+                let explained = { (function: ModelFunction) in
+                    caller == nil ? explain(function, frames: frames, outer: outer, inner: inner, deeper: deeper, above: above, next: next)
+                        : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper, above: above, next: next)
+                }
+                // A 32-bit call's entry left by a jump: proven in the place of the model's 64-bit one.
+                let entry32 = Self.candidateEntries32(for: function, caller: caller).lazy
+                    .map { (name: $0, explained: explained(function.named($0))) }.first { $0.explained.0.isProven }
+                if let entry32 {
+                    steps.append(.init(function: entry32.name, layer: function.layer, status: entry32.explained.0,
+                                       evidence: entry32.explained.1 + "; a 32-bit call's entry, in the place of the model's \(function.name) (a 64-bit call's)"))
+                    continue
+                }
+                let (status, evidence) = explained(function)
                 steps.append(.init(function: function.name, layer: function.layer, status: status, evidence: evidence))
             }
         }
@@ -368,6 +387,44 @@ public struct ChainAligner {
             steps[index].besidePath = true
         }
         return ChainAlignment(operation: operation, steps: steps, extraFrames: extras, observed: observed, context: context)
+    }
+
+    /// The model's 64-bit syscall entries (`__x64_sys_connect`) a 32-bit
+    /// call's stack shows in their place, by index in `expected`: the frame
+    /// right above the model's next function is a 32-bit entry — the
+    /// call's own compat wrapper (`__ia32_sys_connect`,
+    /// `__ia32_compat_sys_sendmsg`) or the socketcall multiplexer
+    /// (`__ia32_compat_sys_socketcall`, seed 001's `sys_socketcall`), which
+    /// calls `__sys_connect` as `__x64_sys_connect` does.
+    static func entries32(of expected: [ModelFunction], in observed: [String]) -> [Int: String] {
+        guard let entry = observed.first, isEntry32(entry) else { return [:] }
+        var found: [Int: String] = [:]
+        for index in expected.indices where expected[index].layer == .syscall && expected[index].name.hasPrefix("__x64_sys_")
+            && !observed.contains(expected[index].name) {
+            found[index] = entry
+        }
+        return found
+    }
+
+    /// The 32-bit entries a call may have left by a jump (`ia32_sys_call+0x17e1:
+    /// jmp __ia32_sys_read; __ia32_sys_read+0xe: jmp ksys_read`), for the
+    /// model's 64-bit one, when the stack entered the kernel the 32-bit way
+    /// (`caller`: the entry's plumbing, `__do_fast_syscall_32`).
+    static func candidateEntries32(for function: ModelFunction, caller: KernelFrame?) -> [String] {
+        guard function.layer == .syscall, function.name.hasPrefix("__x64_sys_"), let caller, isEntry32Plumbing(caller.function) else { return [] }
+        let name = function.name.dropFirst("__x64_sys_".count)
+        return ["__ia32_sys_" + name, "__ia32_compat_sys_" + name, "__ia32_compat_sys_socketcall"]
+    }
+
+    /// The plumbing of a 32-bit call's entry on a 64-bit kernel.
+    static func isEntry32Plumbing(_ name: String) -> Bool {
+        name.hasPrefix("__do_fast_syscall_32") || name.hasPrefix("do_fast_syscall_32") || name == "ia32_sys_call"
+            || name == "do_int80_emulation" || name == "do_int80_syscall_32" || name == "do_SYSENTER_32"
+    }
+
+    /// A 32-bit call's syscall entry on a 64-bit kernel.
+    static func isEntry32(_ name: String) -> Bool {
+        name.hasPrefix("__ia32_sys_") || name.hasPrefix("__ia32_compat_sys_")
     }
 
     /// Why `function` is missing between frames `outer` and `inner`;

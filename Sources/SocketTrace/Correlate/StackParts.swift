@@ -14,6 +14,9 @@ extension ChainAligner {
             || name.hasPrefix("__traceiter_") || name.hasPrefix("__bpf_trace") || name == "do_int80_emulation"
             || name.hasPrefix("__do_fast_syscall_32") || name.hasPrefix("do_fast_syscall_32")
             || name.hasPrefix("entry_INT80") || name.hasPrefix("entry_SYSENTER") || name == "ia32_sys_call"
+            // entry_SYSCALL_compat's return from do_fast_syscall_32 (a label of its own in kallsyms).
+            || name == "sysret32_from_system_call" || name == "do_SYSENTER_32" || name == "do_int80_syscall_32"
+            || name == "int80_emulation" || name == "asm_int80_emulation"
     }
 
     /// The tracepoint's own machinery, innermost: the iterator its hit goes
@@ -45,7 +48,7 @@ extension ChainAligner {
 
     /// A syscall's own entry frame (`__x64_sys_sendto`).
     static func isSyscallEntry(_ name: String) -> Bool {
-        name.hasPrefix("__x64_sys_") || name.hasPrefix("__ia32_sys_")
+        name.hasPrefix("__x64_sys_") || isEntry32(name)
     }
 
     /// Where a chain leaves the syscall for softirq work done on its stack.

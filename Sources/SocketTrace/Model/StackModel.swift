@@ -31,6 +31,15 @@ public struct ModelFunction: Sendable, Equatable, Codable {
     /// it sends the SYN): a path of its own, from the root through the
     /// function above it into the block.
     public var branch: [Int]?
+
+    /// The same function of the model under another name: the frame that
+    /// stands in its place (a 32-bit call's entry for a 64-bit one).
+    func named(_ name: String) -> ModelFunction {
+        var renamed = ModelFunction(layer: layer, name: name, sourceFile: sourceFile, kernels: kernels, file: file, line: line,
+                                    alwaysInline: alwaysInline, beside: beside)
+        renamed.branch = branch
+        return renamed
+    }
 }
 
 /// Which sockets an operation applies to: `tcp` and `udp` are either

@@ -302,7 +302,8 @@ extension TextTimeline {
         // Functions one proof covers (a tail call through a function that
         // tail-calls on: `fput_close_sync` then `__fput`) share one line.
         var proven: [(functions: [String], label: String, evidence: String)] = []
-        for step in alignment.steps where step.status != .matched && step.status != .outOfOrder {
+        // A matched step with evidence: a 32-bit call's entry in the place of the model's.
+        for step in alignment.steps where step.status != .outOfOrder && (step.status != .matched || step.evidence != nil) {
             guard let evidence = step.evidence, explained.insert(step).inserted else { continue }
             if let last = proven.last, last.label == step.status.label, last.evidence == evidence {
                 proven[proven.count - 1].functions.append(step.function)
