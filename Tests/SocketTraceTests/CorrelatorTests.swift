@@ -65,6 +65,27 @@ import Testing
         #expect(correlator.socketOfPacket(ack, among: [ack], before: nil) == nil)
     }
 
+    @Test("a state change of a socket cloned from a listener before its peer's address was set (6.1: TCP_LISTEN → TCP_SYN_RECV, listener's end → 0.0.0.0:0) is no other connection's work: which one, not known (audit 91 F1)")
+    func clonedChildNotAnotherConnection() {
+        let background = BackgroundWork()
+        let local = SocketEndpoint.inet(address: "127.0.0.1", port: 40000), peer = SocketEndpoint.inet(address: "127.0.0.1", port: 12348)
+        func change(_ source: (String, Int64), _ destination: (String, Int64)) -> KernelSample {
+            KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: 1), cpu: 0,
+                         chain: [], fields: ["family": .number(2), "protocol": .number(6), "oldstate": .number(TCPState.listen),
+                                             "newstate": .number(TCPState.synRecv),
+                                             "saddr": .bytes(source.0.split(separator: ".").map { UInt8($0)! }),
+                                             "daddr": .bytes(destination.0.split(separator: ".").map { UInt8($0)! }),
+                                             "sport": .number(source.1), "dport": .number(destination.1), "skaddr": .number(0x10)])
+        }
+        let cloned = background.flow(of: change(("127.0.0.1", 12348), ("0.0.0.0", 0)), socketLocal: local, socketPeer: peer)
+        #expect(cloned??.owner == .unverified && cloned??.description.hasPrefix("a new connection's socket, which one not known: ") == true,
+                "\(String(describing: cloned))")
+        // With its peer's address set: the call's peer's, or another connection's.
+        #expect(background.flow(of: change(("127.0.0.1", 12348), ("127.0.0.1", 40000)), socketLocal: local, socketPeer: peer)??.owner == .peer)
+        let other = background.flow(of: change(("127.0.0.1", 12348), ("127.0.0.1", 40001)), socketLocal: local, socketPeer: peer)
+        #expect(other != nil && other! == nil)
+    }
+
     @Test("a v4-mapped IPv6 socket's packet: its flow is paired as IPv4, its socket written as the socket has it (audit 90 m1)")
     func packetSocketOfMappedIPv6() {
         let mapped: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]

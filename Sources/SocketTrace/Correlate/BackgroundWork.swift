@@ -177,6 +177,16 @@ struct BackgroundWork {
         let said = "\(sample.tracepoint)'s \(source) → \(destination)"
         if source == local && destination == peer { return .some(PacketFlow(owner: .ownSocket, evidence: "\(said) is this call's socket's", ofSocket: true)) }
         if source == peer && destination == local { return .some(PacketFlow(owner: .peer, evidence: "\(said) is this call's socket's peer's", ofSocket: true)) }
+        if destination.port == 0, sample.tracepoint == "sock:inet_sock_set_state" {
+            // A connection's new socket cloned from its listener before its
+            // peer's address was set (6.1's inet_csk_clone_lock sets
+            // TCP_SYN_RECV first): the listener's end and no peer. Which
+            // connection's, its addresses do not tell (audit 91 F1: "another
+            // connection's work", where it was this call's peer's).
+            return .some(PacketFlow(owner: .unverified, evidence: "\(said): a socket cloned from the listener on \(source) for a new connection, "
+                                        + "its peer's address not yet set when its state changed; which connection's, its addresses do not tell",
+                                    ofSocket: true, said: "a new connection's socket, which one not known"))
+        }
         return .some(nil)
     }
 
