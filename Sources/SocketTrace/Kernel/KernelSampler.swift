@@ -465,7 +465,7 @@ public final class KernelSampler {
     /// program kept.
     func kernelSample(tracepoint: String, role: Probe.Role, pid: Int32, tid: Int32, time: MonotonicTime, cpu: UInt32,
                       addresses: [UInt64], fields: [String: TracepointValue], heading: String? = nil) -> KernelSample {
-        let (shared, chain, offsets, symbols, sources, inlined, sides, serial) = symbolized(addresses, at: time)
+        let (shared, chain, offsets, symbols, sources, inlined, sides, serial) = symbolized(addresses, at: time, innermostReturns: role != .hit)
         var sample = KernelSample(tracepoint: tracepoint, role: role, pid: pid, tid: tid, time: time, cpu: cpu, chain: chain, fields: fields,
                                   heading: heading)
         sample.knownSides = sides
@@ -481,7 +481,14 @@ public final class KernelSampler {
     /// Function names (and, with `--vmlinux`, source lines) of a chain's
     /// addresses. A workload repeats a few chains: each distinct one is
     /// looked up once and its arrays shared by every sample that has it.
-    func symbolized(_ addresses: [UInt64], at time: MonotonicTime? = nil) -> Symbolized {
+    /// Every frame's address is a return address, so its line and inline
+    /// chain are the call's before it — the innermost too, where a
+    /// tracepoint fired: its call to the tracepoint (audit 91 F3: placed at
+    /// the address itself, `inet_sk_state_store+0x51` was in
+    /// `__preempt_count_dec_and_test`, run after the call); not a kprobe
+    /// hit's (`innermostReturns` false), whose address is the probed
+    /// instruction.
+    func symbolized(_ addresses: [UInt64], at time: MonotonicTime? = nil, innermostReturns: Bool = true) -> Symbolized {
         if let known = chainCache[addresses] { return known }
         // A frame in a BPF program (or in nothing known) is named for the
         // programs loaded at this sample's time: such a chain is not kept.
@@ -503,12 +510,13 @@ public final class KernelSampler {
             names.append(location?.symbol ?? chain[chain.count - 1])
             if location?.symbol != nil { copies = true }
             if let sourceResolver {
+                let returns = chain.count > 1 || innermostReturns
                 let line = location.flatMap {
-                    sourceResolver.source(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1, runtime: ip)
+                    sourceResolver.source(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: returns, runtime: ip)
                 }
                 sources?.append(line ?? "")
                 inlined?.append(location.map {
-                    sourceResolver.inlinedCalls(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: chain.count > 1, runtime: ip)
+                    sourceResolver.inlinedCalls(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: returns, runtime: ip)
                 } ?? [])
             }
         }

@@ -75,7 +75,8 @@ public final class KernelSourceResolver {
     }
 
     /// `file:line` of the instruction at `offset` into `function`; for a
-    /// return address (every frame but the innermost), the call before it.
+    /// return address (every frame of a stack sampled at a tracepoint, the
+    /// innermost too: its call to the tracepoint), the call before it.
     /// The line is the innermost one: in the body of the innermost function
     /// inlined there, if any (`inlinedCalls` says which).
     public func source(function: String, offset: UInt64, returnAddress: Bool, runtime: UInt64? = nil) -> String? {
