@@ -182,6 +182,31 @@ import Testing
         #expect(inside.steps[0].function == "__x64_sys_connect" && inside.steps[0].status == .unverified, "\(inside.steps)")
     }
 
+    @Test("a syscall's entry missing under its exit work (a close's release in task work at the tracer's syscall-exit stop, 6.1): the handler returned before, said so, unverified (audit 91 F6)")
+    func entryUnderExitWork() {
+        let symbols = KernelSymbols(kallsyms: "0000000000001000 T do_syscall_64\n0000000000002000 T syscall_exit_to_user_mode\n"
+            + "0000000000003000 T ptrace_notify\n0000000000004000 T task_work_run\n0000000000005000 T __x64_sys_close\n")
+        let code = Code()
+        code.add("do_syscall_64", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x2000) + [0xc3])
+        code.add("syscall_exit_to_user_mode", at: 0x2000, [0x90] + Self.branch(0xe8, from: 0x2001, to: 0x3000) + [0xc3])
+        code.add("ptrace_notify", at: 0x3000, [0x90] + Self.branch(0xe8, from: 0x3001, to: 0x4000) + [0xc3])
+        code.add("task_work_run", at: 0x4000, [0x90, 0x90, 0xc3])
+        code.add("__x64_sys_close", at: 0x5000, [0x90, 0xc3])
+        let aligner = ChainAligner(symbols: symbols, evidence: CallEvidence(code: code))
+        let model = [ModelFunction(layer: .syscall, name: "__x64_sys_close", sourceFile: nil, kernels: .any, file: "test", line: 1),
+                     Self.function("task_work_run")]
+        let frames = [KernelFrame("syscall_exit_to_user_mode", 0x2006), KernelFrame("ptrace_notify", 0x3006), KernelFrame("task_work_run", 0x4001)]
+        let alignment = aligner.align(frames: frames, with: model, operation: "close", caller: KernelFrame("do_syscall_64", 0x1006))
+        let entry = alignment.steps[0]
+        #expect(entry.function == "__x64_sys_close" && entry.status == .unverified, "\(alignment.steps)")
+        #expect(entry.evidence?.hasPrefix("these frames are the call's exit work (syscall_exit_to_user_mode), run after its handler returned, "
+                                          + "here at the syscall-exit stop of the tracer's (ptrace_notify;") == true, "\(String(describing: entry.evidence))")
+        #expect(entry.evidence?.contains("do_syscall_64+0x1: call syscall_exit_to_user_mode") == true, "\(String(describing: entry.evidence))")
+        // Without the exit work on the stack: the reason as before.
+        let plain = aligner.align(frames: [KernelFrame("task_work_run", 0x4001)], with: model, operation: "close", caller: KernelFrame("ptrace_notify", 0x3006))
+        #expect(plain.steps[0].evidence?.hasPrefix("not called by these frames' code directly") == true, "\(plain.steps)")
+    }
+
     @Test("a function declared inline beside the path, where the frame around its place calls what it calls there from two places: unverified, naming them; from one: inlined (audit 88 M2: skb_copy_datagram_msg, tcp_recvmsg_locked calling skb_copy_datagram_iter at three places)")
     func besideInlineWithSeveralSites() {
         let symbols = KernelSymbols(kallsyms: "0000000000001000 T caller\n0000000000002000 T helper\n0000000000003000 T middle\n")

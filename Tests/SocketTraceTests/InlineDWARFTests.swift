@@ -351,4 +351,51 @@ struct DebianVmlinuxTests {
                 "\(blindAck.map { "\($0)" } ?? "")")
         #expect(step(blindSoftirq, "ip_rcv_finish")?.status == .unverified)
     }
+
+    /// A lab sample of the seeds' client's read (tcp:tcp_rcv_space_adjust),
+    /// innermost first, function and offset.
+    static let read: [(String, UInt64)] = [
+        ("tcp_rcv_space_adjust", 362), ("tcp_recvmsg_locked", 716), ("tcp_recvmsg", 131), ("inet_recvmsg", 82), ("sock_read_iter", 146),
+        ("vfs_read", 734), ("ksys_read", 183), ("__x64_sys_read", 0x1d),
+    ]
+
+    @Test("on Debian's 6.1 vmlinux: skb_copy_datagram_msg, inline beside a read's path, where tcp_recvmsg_locked calls skb_copy_datagram_iter from three places: inlined at each by DWARF, so inlined (beside); without DWARF, which is not known (audit 91 F4)")
+    func besideInlinedAtEverySite() throws {
+        let vmlinux = try LabDebugInfo.vmlinux()
+        let code = try VmlinuxCode(vmlinux)
+        let dwarf = try KernelSourceResolver(vmlinux: vmlinux)
+        let model = try ModelParser.load(directory: TestSupport.packageRoot.appendingPathComponent("Probes").path)
+        let recv = try #require(model.operation(named: "tcp_recv"))
+        var sample = KernelSample(tracepoint: "tcp:tcp_rcv_space_adjust", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
+                                  chain: Self.read.map(\.0), fields: [:])
+        sample.offsets = Self.read.map(\.1)
+        sample.addresses = try Self.read.map { name, offset in try #require(code.starts(of: name).first, "\(name)") + offset }
+        sample.inlined = sample.addresses.map { address in
+            dwarf.inlinedCalls(function: code.symbolName(at: address)!, offset: address - code.extent(of: address)!.start, returnAddress: true)
+        }
+        let correlator = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
+        correlator.useDWARF(dwarf)
+        let alignment = try #require(correlator.align(sample.frames, operation: recv, entry: Syscall.read.rawValue).first { $0.operation == "tcp_recv" })
+        let copy = try #require(alignment.steps.first { $0.function == "skb_copy_datagram_msg" }, "\(alignment.steps)")
+        #expect(copy.status == .inlined && copy.besidePath == true && !copy.isProven, "\(copy)")
+        let sites = copy.evidence?.components(separatedBy: "; ").filter { $0.contains(": DWARF: the call here lies in skb_copy_datagram_msg") } ?? []
+        #expect(sites.count == 3 && copy.evidence?.hasSuffix("call skb_copy_datagram_iter from these 3 places, each in an inlined copy of it") == true,
+                "\(String(describing: copy.evidence))")
+        // Each site again, by binutils: addr2line -i at the call.
+        let symbols = try TestSupport.run("/usr/bin/nm", [vmlinux], timeout: 120).stdout.split(separator: "\n")
+            .first { $0.hasSuffix(" tcp_recvmsg_locked") }.flatMap { UInt64($0.prefix { $0 != " " }, radix: 16) }
+        let start = try #require(symbols)
+        for site in sites {
+            let offset = try #require(site.firstMatch(of: #/tcp_recvmsg_locked\+0x([0-9a-f]+): /#).flatMap { UInt64($0.output.1, radix: 16) }, "\(site)")
+            let oracle = try TestSupport.run("/usr/bin/addr2line", ["-i", "-f", "-e", vmlinux, "0x" + String(start + offset, radix: 16)]).stdout
+            #expect(oracle.split(separator: "\n").contains("skb_copy_datagram_msg"), "\(site): \(oracle)")
+        }
+        // Without DWARF: which of the three lies in an inlined copy is not known.
+        sample.inlined = nil
+        let blind = try #require(KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
+            .align(sample.frames, operation: recv, entry: Syscall.read.rawValue).first { $0.operation == "tcp_recv" })
+        let blindCopy = blind.steps.first { $0.function == "skb_copy_datagram_msg" }
+        #expect(blindCopy?.status == .unverified && blindCopy?.evidence?.contains("is not known without DWARF (--vmlinux)") == true,
+                "\(blindCopy.map { "\($0)" } ?? "")")
+    }
 }

@@ -422,6 +422,14 @@ public struct ChainAligner {
             || name == "do_int80_emulation" || name == "do_int80_syscall_32" || name == "do_SYSENTER_32"
     }
 
+    /// Where a syscall's work after its handler returned begins: its exit
+    /// (`do_syscall_64 → syscall_exit_to_user_mode`), where task work and
+    /// a tracer's syscall-exit stop run.
+    static let syscallExitWork: Set<String> = [
+        "syscall_exit_to_user_mode", "syscall_exit_to_user_mode_prepare", "syscall_exit_work", "exit_to_user_mode_loop",
+        "exit_to_user_mode_prepare", "syscall_exit_to_user_mode_work", "__syscall_exit_to_user_mode_work",
+    ]
+
     /// A 32-bit call's syscall entry on a 64-bit kernel.
     static func isEntry32(_ name: String) -> Bool {
         name.hasPrefix("__ia32_sys_") || name.hasPrefix("__ia32_compat_sys_")
@@ -471,8 +479,37 @@ public struct ChainAligner {
             // (audit 88 M2: skb_copy_datagram_msg, where tcp_recvmsg_locked
             // calls skb_copy_datagram_iter at three places).
             if function.isBeside, let next, let evidence {
-                let calls = (outer..<min(inner, frames.count)).filter { frames[$0].address != 0 }
-                    .flatMap { evidence.sites(in: frames[$0], reaching: next) }
+                let sites = (outer..<min(inner, frames.count)).filter { frames[$0].address != 0 }.flatMap { index -> [Branch] in
+                    guard let start = evidence.code.extent(of: frames[index].address)?.start else { return [] }
+                    return evidence.siteBranches(inFunctionAt: start, reaching: next, except: frames[index].address)
+                }
+                let calls = sites.map(evidence.describe)
+                if calls.count > 1, let dwarf {
+                    // With DWARF: whether each of those calls lies in an
+                    // inlined copy of it (audit 91 F4: "not known without
+                    // DWARF" in a run that had it).
+                    var proofs: [String] = [], without: [String] = []
+                    for site in sites {
+                        var call = KernelFrame(evidence.code.symbolName(at: site.address) ?? "?", site.address)
+                        call.offset = evidence.code.extent(of: site.address).map { site.address - $0.start }
+                        call.inlined = call.offset.map {
+                            dwarf.inlinedCalls(function: call.function, offset: $0, returnAddress: false, runtime: site.address)
+                        } ?? []
+                        if let proof = Self.inlinedByDWARF(function.name, frames: [call], at: "the call here") {
+                            proofs.append(proof)
+                        } else {
+                            without.append(Self.describeInlined(call))
+                        }
+                    }
+                    if without.isEmpty {
+                        return (.inlined, proofs.joined(separator: "; ")
+                                + "; the frames around its place call \(next) from these \(calls.count) places, each in an inlined copy of it")
+                    }
+                    return (.unverified, declared + reason + "; but the frames around its place call \(next) from \(calls.count) places, "
+                            + (proofs.isEmpty ? "and DWARF shows no inlined copy of it at any: " + without.joined(separator: "; ")
+                               : "DWARF shows it inlined at some and not at others, and which ran is not known: "
+                                + (proofs + without).joined(separator: "; ")))
+                }
                 if calls.count > 1 {
                     return (.unverified, declared + reason + "; but the frames around its place call \(next) from \(calls.count) places ("
                             + calls.joined(separator: "; ") + "), and which of them lies in an inlined copy of it is not known without DWARF (--vmlinux)")
@@ -613,6 +650,18 @@ public struct ChainAligner {
         }
         if function.isAlwaysInline {
             return declaredInlined("; these frames' code calls no copy of it (their calls in flight: " + links.joined(separator: "; ") + ")")
+        }
+        // A syscall's own entry missing under its exit work (a close's
+        // release in task work before 6.6): the call had returned; at the
+        // syscall-exit stop sockettrace itself makes, ptrace_notify runs the
+        // task work (audit 91 F6: said only "not called directly").
+        if function.layer == .syscall, Self.isSyscallEntry(function.name) || Self.isEntry32(function.name),
+           let exit = frames[outer..<min(inner + 1, frames.count)].first(where: { Self.syscallExitWork.contains($0.function) }) {
+            let stop = frames[outer..<min(inner + 1, frames.count)].contains { $0.function == "ptrace_notify" }
+            return (.unverified, "these frames are the call's exit work (\(exit.function)), run after its handler returned, "
+                    + (stop ? "here at the syscall-exit stop of the tracer's (ptrace_notify; untraced, the same work runs as the thread returns "
+                        + "to user mode)" : "as the thread returns to user mode")
+                    + "; that handler returned before them, so the stack cannot show it: " + links.joined(separator: "; "))
         }
         if let contradicted = contradicted("") {
             return (.unverified, "not called by these frames' code directly (called through a pointer, or not on this path)"
