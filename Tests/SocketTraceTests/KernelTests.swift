@@ -1906,10 +1906,12 @@ struct KernelTests {
         #expect(again.status == 0, "\(again.stderr)")
         let report = try TestSupport.run(TestSupport.sockettrace, ["report", minimal])
         let text = report.stdout + report.stderr
-        #expect(text.contains("↳ listen, no stack on its path sampled (only events); the model's chain for it, unverified"), "\(text)")
+        #expect(text.contains("↳ listen, no chain sampled on its path, only events (their stacks are kept, not aligned: --event-stacks shows them); "
+                              + "the model's chain for it, unverified"), "\(text)")
         let html = try TestSupport.run(TestSupport.sockettrace, ["report", "--format", "html", minimal]).stdout
-        #expect(html.contains("listen (no stack on its path sampled, only events; the model&#39;s chain unverified)")
-                || html.contains("listen (no stack on its path sampled, only events; the model's chain unverified)"), "audit 27 M4")
+        #expect(html.contains("listen (no chain sampled on its path, only events, whose stacks are not aligned; the model&#39;s chain unverified)")
+                || html.contains("listen (no chain sampled on its path, only events, whose stacks are not aligned; the model's chain unverified)"),
+                "audit 27 M4")
         // The calls' time named as such, the kernel's handshake beside it (audit 26 F3).
         var connections: [Connection] = []
         for record in records { if case let .connection(connection) = record { connections.append(connection) } }

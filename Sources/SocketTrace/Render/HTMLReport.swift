@@ -112,7 +112,7 @@ public struct HTMLReport {
             if !userChain.isEmpty { tip += "\nin " + userChain.joined(separator: " → ") }
             if let operation = call.kernel?.operation {
                 // Only events sampled (a listen's state change) is not "not observed" (audit 27 M4).
-                let unaligned = call.kernel?.source == .observed ? " (no stack on its path sampled, only events; the model's chain unverified)"
+                let unaligned = call.kernel?.source == .observed ? " (no chain sampled on its path, only events, whose stacks are not aligned; the model's chain unverified)"
                     : " (not observed; the model's chain unverified)"
                 tip += "\n" + operation + (call.kernel?.verdict.map { ": " + $0.rawValue } ?? unaligned)
             }

@@ -85,7 +85,10 @@ extension TextTimeline {
             // Only events sampled (a listen's state change, with the default
             // probe set): no stack on the operation's path, so its chain is
             // still the model's (audit 25: such calls showed no operation).
-            output.write(indent + paint("↳ \(operation), no stack on its path sampled (only events); the model's chain for it, unverified for this call: ", Self.dim)
+            // Their stacks are kept, not aligned (audit 91 F2: "no stack on its
+            // path sampled", where an event's stack was the model's chain).
+            output.write(indent + paint("↳ \(operation), no chain sampled on its path, only events (their stacks are kept, not aligned: "
+                                        + "--event-stacks shows them); the model's chain for it, unverified for this call: ", Self.dim)
                 + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
         }
         for sample in activity.samples where sample.role == .event {
