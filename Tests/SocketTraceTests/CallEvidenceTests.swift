@@ -182,6 +182,33 @@ import Testing
         #expect(inside.steps[0].function == "__x64_sys_connect" && inside.steps[0].status == .unverified, "\(inside.steps)")
     }
 
+    @Test("a syscall's own entry left by a jump, where other ways to the next frame go only through other syscalls' entries (writev's do_writev is also pwritev2's): a tail call, the syscall table jumping by the call's number; a way through another function leaves it unverified (audit 92)")
+    func entryBypassedOnlyByOtherSyscalls() {
+        func aligned(otherWayThrough other: String) -> ChainAlignment.Step {
+            let symbols = KernelSymbols(kallsyms: "0000000000001000 T do_syscall_64\n0000000000002000 T x64_sys_call\n0000000000003000 T __x64_sys_writev\n"
+                + "0000000000004000 T \(other)\n0000000000005000 T do_writev\n")
+            let code = Code()
+            code.add("do_syscall_64", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x2000) + [0xc3])
+            // x64_sys_call: +0 je +5 (to +7); +2 jmp __x64_sys_writev; +7 jmp the other.
+            code.add("x64_sys_call", at: 0x2000, [0x74, 0x05] + Self.branch(0xe9, from: 0x2002, to: 0x3000) + Self.branch(0xe9, from: 0x2007, to: 0x4000))
+            code.add("__x64_sys_writev", at: 0x3000, Self.branch(0xe9, from: 0x3000, to: 0x5000))
+            code.add(other, at: 0x4000, Self.branch(0xe9, from: 0x4000, to: 0x5000))
+            code.add("do_writev", at: 0x5000, [0x90, 0x90, 0xc3])
+            let model = [ModelFunction(layer: .syscall, name: "__x64_sys_writev", sourceFile: nil, kernels: .any, file: "test", line: 1),
+                         Self.function("do_writev")]
+            return ChainAligner(symbols: symbols, evidence: CallEvidence(code: code))
+                .align(frames: [KernelFrame("do_writev", 0x5001)], with: model, operation: "writev", caller: KernelFrame("do_syscall_64", 0x1006)).steps[0]
+        }
+        let byNumber = aligned(otherWayThrough: "__x64_sys_pwritev2")
+        #expect(byNumber.status == .tailCall, "\(byNumber)")
+        #expect(byNumber.evidence == "do_syscall_64+0x1: call x64_sys_call; x64_sys_call+0x2: jmp __x64_sys_writev; __x64_sys_writev+0x0: jmp do_writev; "
+                + "the other ways there go through other syscalls' entries: do_syscall_64+0x1: call x64_sys_call; x64_sys_call+0x7: jmp __x64_sys_pwritev2; "
+                + "__x64_sys_pwritev2+0x0: jmp do_writev: the syscall table jumps by the call's number, to this call's own, __x64_sys_writev",
+                "\(String(describing: byNumber.evidence))")
+        let helper = aligned(otherWayThrough: "writev_helper")
+        #expect(helper.status == .unverified && helper.evidence?.contains("but another way leads there without it") == true, "\(helper)")
+    }
+
     @Test("a syscall's entry missing under its exit work (a close's release in task work at the tracer's syscall-exit stop, 6.1): the handler returned before, said so, unverified (audit 91 F6)")
     func entryUnderExitWork() {
         let symbols = KernelSymbols(kallsyms: "0000000000001000 T do_syscall_64\n0000000000002000 T syscall_exit_to_user_mode\n"

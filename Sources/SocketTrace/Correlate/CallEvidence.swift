@@ -115,6 +115,13 @@ public final class CallEvidence {
         case unread
     }
 
+    /// How a bypass of a syscall's own entry that only other syscalls'
+    /// entries lead around begins (`Link.tail`'s `bypasses`).
+    public static let throughOtherSyscalls = "only through other syscalls' entries: "
+    /// How many ways through other syscalls' entries are followed before
+    /// one is taken as a bypass like any other.
+    static let otherEntriesFollowed = 8
+
     /// Functions reached by tail jumps are followed this deep.
     static let tailDepth = 4
     /// How many functions a search along tail jumps reads at most (the
@@ -260,9 +267,26 @@ public final class CallEvidence {
             // __tcp_send_ack.part.0): entered only if that way was not taken.
             var bypasses: [String: String] = [:]
             for (index, start) in found.starts.enumerated() where index > 0 {
-                if let other = findTail(from: target, to: calleeStart, avoiding: [start]) {
-                    bypasses[found.through[index]] = ([text] + other.jumps).joined(separator: "; ")
+                // A way around a syscall's own entry through another syscall's
+                // (writev's do_writev is also pwritev2's) is not the way this
+                // call went: the syscall table jumps by the call's number
+                // (audit 92). Only ways through none are bypasses.
+                let name = found.through[index]
+                let isEntry = { (function: String) in ChainAligner.isSyscallEntry(function) }
+                var avoiding: Set<UInt64> = [start]
+                var throughOthers: [String] = []
+                while let other = findTail(from: target, to: calleeStart, avoiding: avoiding) {
+                    let way = ([text] + other.jumps).joined(separator: "; ")
+                    if isEntry(name), throughOthers.count < Self.otherEntriesFollowed,
+                       let entry = other.through.indices.first(where: { isEntry(other.through[$0]) && other.through[$0] != name }) {
+                        throughOthers.append(way)
+                        avoiding.insert(other.starts[entry])
+                        continue
+                    }
+                    bypasses[name] = way
+                    break
                 }
+                if bypasses[name] == nil, !throughOthers.isEmpty { bypasses[name] = Self.throughOtherSyscalls + throughOthers.joined(separator: " or ") }
             }
             return .tail(call: text, jumps: found.jumps, through: found.through, starts: found.starts,
                          alternatives: alternatives, firstAmbiguous: firstAmbiguous, bypasses: bypasses)

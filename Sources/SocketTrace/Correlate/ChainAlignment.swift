@@ -549,6 +549,13 @@ public struct ChainAligner {
                         return (.unverified, "entered by a tail call only if \(through[firstAmbiguous]) left by its direct jump: " + route
                                 + "; it may have left through a pointer instead: " + pointers)
                     }
+                    if let other = bypasses[function.name], other.hasPrefix(CallEvidence.throughOtherSyscalls) {
+                        // The ways around a syscall's own entry go through other
+                        // syscalls' (writev's do_writev is also pwritev2's): the
+                        // syscall table took the one of this call's number (audit 92).
+                        return (.tailCall, route + "; the other ways there go " + other.dropFirst("only ".count)
+                                + ": the syscall table jumps by the call's number, to this call's own, \(function.name)")
+                    }
                     if let other = bypasses[function.name] {
                         return (.unverified, "entered by a tail call on one way to \(frames[caller + 1].function): " + route
                                 + "; but another way leads there without it, and which was taken is not known: " + other)
