@@ -295,21 +295,30 @@ struct DebianVmlinuxTests {
         ("__sys_sendto", 0x122), ("__x64_sys_sendto", 0x20), ("do_syscall_64", 0x5d), ("entry_SYSCALL_64_after_hwframe", 0x6e),
     ]
 
-    @Test("on Debian's 6.1 vmlinux, its code and its DWARF: a lab sample of the seeds' sendto aligned offline; inlined proven at frames and at tail-called jumps, the ACK path from __tcp_send_ack straight to __tcp_transmit_skb, as DWARF showed")
-    func alignedOffline() throws {
+    /// The lab's vmlinux (its code, its DWARF), the model, and a sample of
+    /// `frames` (innermost first, function and offset) at `tracepoint`,
+    /// its inline chains read as the sampler reads them (every frame a
+    /// return address).
+    static func offline(_ frames: [(String, UInt64)], at tracepoint: String) throws
+        -> (vmlinux: String, code: VmlinuxCode, dwarf: KernelSourceResolver, model: StackModel, sample: KernelSample) {
         let vmlinux = try LabDebugInfo.vmlinux()
         let code = try VmlinuxCode(vmlinux)
         let dwarf = try KernelSourceResolver(vmlinux: vmlinux)
         let model = try ModelParser.load(directory: TestSupport.packageRoot.appendingPathComponent("Probes").path)
-        let send = try #require(model.operation(named: "tcp_send"))
-        var sample = KernelSample(tracepoint: "net:net_dev_queue", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
-                                  chain: Self.sendWithAck.map(\.0), fields: [:])
-        sample.offsets = Self.sendWithAck.map(\.1)
-        sample.addresses = try Self.sendWithAck.map { name, offset in try #require(code.starts(of: name).first, "\(name)") + offset }
-        sample.inlined = sample.addresses.enumerated().map { index, address in
-            let start = code.extent(of: address)!.start
-            return dwarf.inlinedCalls(function: code.symbolName(at: address)!, offset: address - start, returnAddress: index > 0)
+        var sample = KernelSample(tracepoint: tracepoint, role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
+                                  chain: frames.map(\.0), fields: [:])
+        sample.offsets = frames.map(\.1)
+        sample.addresses = try frames.map { name, offset in try #require(code.starts(of: name).first, "\(name)") + offset }
+        sample.inlined = sample.addresses.map { address in
+            dwarf.inlinedCalls(function: code.symbolName(at: address)!, offset: address - code.extent(of: address)!.start, returnAddress: true)
         }
+        return (vmlinux, code, dwarf, model, sample)
+    }
+
+    @Test("on Debian's 6.1 vmlinux, its code and its DWARF: a lab sample of the seeds' sendto aligned offline; inlined proven at frames and at tail-called jumps, the ACK path from __tcp_send_ack straight to __tcp_transmit_skb, as DWARF showed")
+    func alignedOffline() throws {
+        var (_, code, dwarf, model, sample) = try Self.offline(Self.sendWithAck, at: "net:net_dev_queue")
+        let send = try #require(model.operation(named: "tcp_send"))
         let correlator = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
         correlator.useDWARF(dwarf)
         let alignments = correlator.align(sample.frames, operation: send, entry: Syscall.sendto.rawValue)
@@ -361,18 +370,8 @@ struct DebianVmlinuxTests {
 
     @Test("on Debian's 6.1 vmlinux: skb_copy_datagram_msg, inline beside a read's path, where tcp_recvmsg_locked calls skb_copy_datagram_iter from three places: inlined at each by DWARF, so inlined (beside); without DWARF, which is not known (audit 91 F4)")
     func besideInlinedAtEverySite() throws {
-        let vmlinux = try LabDebugInfo.vmlinux()
-        let code = try VmlinuxCode(vmlinux)
-        let dwarf = try KernelSourceResolver(vmlinux: vmlinux)
-        let model = try ModelParser.load(directory: TestSupport.packageRoot.appendingPathComponent("Probes").path)
+        var (vmlinux, code, dwarf, model, sample) = try Self.offline(Self.read, at: "tcp:tcp_rcv_space_adjust")
         let recv = try #require(model.operation(named: "tcp_recv"))
-        var sample = KernelSample(tracepoint: "tcp:tcp_rcv_space_adjust", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1), cpu: 0,
-                                  chain: Self.read.map(\.0), fields: [:])
-        sample.offsets = Self.read.map(\.1)
-        sample.addresses = try Self.read.map { name, offset in try #require(code.starts(of: name).first, "\(name)") + offset }
-        sample.inlined = sample.addresses.map { address in
-            dwarf.inlinedCalls(function: code.symbolName(at: address)!, offset: address - code.extent(of: address)!.start, returnAddress: true)
-        }
         let correlator = KernelCorrelator(model: model, symbols: code.symbols, kernel: KernelVersion(6, 1, 192), code: .success(code))
         correlator.useDWARF(dwarf)
         let alignment = try #require(correlator.align(sample.frames, operation: recv, entry: Syscall.read.rawValue).first { $0.operation == "tcp_recv" })
