@@ -184,13 +184,14 @@ import Testing
 
     @Test("a syscall's own entry left by a jump, where other ways to the next frame go only through other syscalls' entries (writev's do_writev is also pwritev2's): a tail call, the syscall table jumping by the call's number; a way through another function leaves it unverified (audit 92)")
     func entryBypassedOnlyByOtherSyscalls() {
-        func aligned(otherWayThrough other: String) -> ChainAlignment.Step {
+        func aligned(otherWayThrough other: String, otherFirst: Bool = false) -> ChainAlignment.Step {
             let symbols = KernelSymbols(kallsyms: "0000000000001000 T do_syscall_64\n0000000000002000 T x64_sys_call\n0000000000003000 T __x64_sys_writev\n"
                 + "0000000000004000 T \(other)\n0000000000005000 T do_writev\n")
             let code = Code()
             code.add("do_syscall_64", at: 0x1000, [0x90] + Self.branch(0xe8, from: 0x1001, to: 0x2000) + [0xc3])
-            // x64_sys_call: +0 je +5 (to +7); +2 jmp __x64_sys_writev; +7 jmp the other.
-            code.add("x64_sys_call", at: 0x2000, [0x74, 0x05] + Self.branch(0xe9, from: 0x2002, to: 0x3000) + Self.branch(0xe9, from: 0x2007, to: 0x4000))
+            // x64_sys_call: +0 je +5 (to +7); +2 jmp __x64_sys_writev; +7 jmp the other (or the other first: audit 93 F1).
+            let (first, second): (UInt64, UInt64) = otherFirst ? (0x4000, 0x3000) : (0x3000, 0x4000)
+            code.add("x64_sys_call", at: 0x2000, [0x74, 0x05] + Self.branch(0xe9, from: 0x2002, to: first) + Self.branch(0xe9, from: 0x2007, to: second))
             code.add("__x64_sys_writev", at: 0x3000, Self.branch(0xe9, from: 0x3000, to: 0x5000))
             code.add(other, at: 0x4000, Self.branch(0xe9, from: 0x4000, to: 0x5000))
             code.add("do_writev", at: 0x5000, [0x90, 0x90, 0xc3])
@@ -205,6 +206,13 @@ import Testing
                 + "the other ways there go through other syscalls' entries: do_syscall_64+0x1: call x64_sys_call; x64_sys_call+0x7: jmp __x64_sys_pwritev2; "
                 + "__x64_sys_pwritev2+0x0: jmp do_writev: the syscall table jumps by the call's number, to this call's own, __x64_sys_writev",
                 "\(String(describing: byNumber.evidence))")
+        // The way found first through the other syscall's entry: this call's own is taken (a 32-bit readv, where
+        // ia32_sys_call jumps to preadv2's entry before readv's, was "unverified", its own entry "another syscall's").
+        let ownSecond = aligned(otherWayThrough: "__x64_sys_pwritev2", otherFirst: true)
+        #expect(ownSecond.status == .tailCall && ownSecond.evidence?.hasPrefix("do_syscall_64+0x1: call x64_sys_call; x64_sys_call+0x7: jmp __x64_sys_writev; "
+                                                                                + "__x64_sys_writev+0x0: jmp do_writev; the other ways there go through other syscalls' entries: "
+                                                                                + "do_syscall_64+0x1: call x64_sys_call; x64_sys_call+0x2: jmp __x64_sys_pwritev2") == true,
+                "\(ownSecond)")
         let helper = aligned(otherWayThrough: "writev_helper")
         #expect(helper.status == .unverified && helper.evidence?.contains("but another way leads there without it") == true, "\(helper)")
     }

@@ -117,7 +117,7 @@ public final class CallEvidence {
 
     /// How a bypass of a syscall's own entry that only other syscalls'
     /// entries lead around begins (`Link.tail`'s `bypasses`).
-    public static let throughOtherSyscalls = "only through other syscalls' entries: "
+    public static let throughOtherSyscalls = "only through other syscalls' entries than it: "
     /// How many ways through other syscalls' entries are followed before
     /// one is taken as a bypass like any other.
     static let otherEntriesFollowed = 8
@@ -228,6 +228,41 @@ public final class CallEvidence {
         let found = findLink(returnAddress: caller.address, calleeStart: calleeStart)
         linkCache[key] = found
         return found
+    }
+
+    /// How the frame `caller` reached `callee` by way of a syscall's own
+    /// entry `entry` (`__ia32_sys_readv`), where the way `link` found went
+    /// through another syscall's (ia32_sys_call jumps to preadv2's entry
+    /// too, and both go on to do_readv: audit 93 F1): the call, the jumps
+    /// to the entry and on from it, and the ways around it, each through
+    /// another syscall's entry or not (`bypasses`, as `link`'s). Nil when
+    /// no such way is read.
+    public func link(from caller: KernelFrame, to callee: KernelFrame, throughEntry entry: String) -> Link? {
+        guard let calleeStart = code.extent(of: callee.address)?.start, caller.address > 8,
+              let before = code.bytes(caller.address - 8, count: 8),
+              let call = MachineCode.call(endingAt: caller.address, before: before), let target = call.target else { return nil }
+        for start in code.starts(of: entry) {
+            guard let to = start == target ? ([], [], []) : findTail(from: target, to: start),
+                  let on = findTail(from: start, to: calleeStart) else { continue }
+            let text = describe(call)
+            var avoiding: Set<UInt64> = [start]
+            var throughOthers: [String] = []
+            var bypass: String?
+            while let other = findTail(from: target, to: calleeStart, avoiding: avoiding) {
+                let way = ([text] + other.jumps).joined(separator: "; ")
+                if throughOthers.count < Self.otherEntriesFollowed,
+                   let index = other.through.indices.first(where: { ChainAligner.isSyscallEntry(other.through[$0]) && other.through[$0] != entry }) {
+                    throughOthers.append(way)
+                    avoiding.insert(other.starts[index])
+                    continue
+                }
+                bypass = way
+                break
+            }
+            let bypasses = bypass.map { [entry: $0] } ?? (throughOthers.isEmpty ? [:] : [entry: Self.throughOtherSyscalls + throughOthers.joined(separator: " or ")])
+            return .tail(call: text, jumps: to.jumps + on.jumps, through: to.through + on.through, starts: to.starts + on.starts, bypasses: bypasses)
+        }
+        return nil
     }
 
     func findLink(returnAddress: UInt64, calleeStart: UInt64) -> Link {

@@ -339,9 +339,11 @@ public struct ChainAligner {
                         : explain(function, frames: withCaller, outer: (outer ?? -1) + 1, inner: inner + 1, deeper: deeper, above: above, next: next)
                 }
                 // A 32-bit call's entry left by a jump: proven in the place of the model's 64-bit one.
-                let entry32 = Self.candidateEntries32(for: function, caller: caller).lazy
-                    .map { (name: $0, explained: explained(function.named($0))) }.first { $0.explained.0.isProven }
-                if let entry32 {
+                // Only one may be: two proven (a call's own wrapper and its
+                // compat one, each leading on) say nothing of which ran.
+                let proven32 = Self.candidateEntries32(for: function, caller: caller)
+                    .map { (name: $0, explained: explained(function.named($0))) }.filter { $0.explained.0.isProven }
+                if proven32.count == 1, let entry32 = proven32.first {
                     steps.append(.init(function: entry32.name, layer: function.layer, status: entry32.explained.0,
                                        evidence: entry32.explained.1 + "; a 32-bit call's entry, in the place of the model's \(function.name) (a 64-bit call's)"))
                     continue
@@ -535,9 +537,17 @@ public struct ChainAligner {
         var links: [String] = []
         var entered: [(start: UInt64, next: UInt64)] = []
         for caller in outer..<inner where caller + 1 < frames.count {
-            let link = evidence.link(from: frames[caller], to: frames[caller + 1])
+            var link = evidence.link(from: frames[caller], to: frames[caller + 1])
             let callee = evidence.code.extent(of: frames[caller + 1].address)?.start ?? 0
             let here = frames[caller].function
+            // A syscall's own entry the way found did not go through (it
+            // went through another syscall's that jumps on to the same
+            // function): the way through this one, if there is one.
+            if case let .tail(_, _, through, _, _, _, _) = link, !through.contains(function.name), function.layer == .syscall,
+               Self.isSyscallEntry(function.name), through.contains(where: Self.isSyscallEntry),
+               let own = evidence.link(from: frames[caller], to: frames[caller + 1], throughEntry: function.name) {
+                link = own
+            }
             switch link {
             case let .tail(call, jumps, through, starts, alternatives, firstAmbiguous, bypasses):
                 let route = ([call] + jumps).joined(separator: "; ")
@@ -553,7 +563,8 @@ public struct ChainAligner {
                         // The ways around a syscall's own entry go through other
                         // syscalls' (writev's do_writev is also pwritev2's): the
                         // syscall table took the one of this call's number (audit 92).
-                        return (.tailCall, route + "; the other ways there go " + other.dropFirst("only ".count)
+                        return (.tailCall, route + "; the other ways there go through other syscalls' entries: "
+                                + other.dropFirst(CallEvidence.throughOtherSyscalls.count)
                                 + ": the syscall table jumps by the call's number, to this call's own, \(function.name)")
                     }
                     if let other = bypasses[function.name] {
