@@ -69,8 +69,8 @@ import Testing
     func clonedChildNotAnotherConnection() {
         let background = BackgroundWork()
         let local = SocketEndpoint.inet(address: "127.0.0.1", port: 40000), peer = SocketEndpoint.inet(address: "127.0.0.1", port: 12348)
-        func change(_ source: (String, Int64), _ destination: (String, Int64)) -> KernelSample {
-            KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: 1), cpu: 0,
+        func change(_ source: (String, Int64), _ destination: (String, Int64), at time: UInt64 = 1) -> KernelSample {
+            KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 9, tid: 9, time: MonotonicTime(nanoseconds: time), cpu: 0,
                          chain: [], fields: ["family": .number(2), "protocol": .number(6), "oldstate": .number(TCPState.listen),
                                              "newstate": .number(TCPState.synRecv),
                                              "saddr": .bytes(source.0.split(separator: ".").map { UInt8($0)! }),
@@ -84,6 +84,13 @@ import Testing
         #expect(background.flow(of: change(("127.0.0.1", 12348), ("127.0.0.1", 40000)), socketLocal: local, socketPeer: peer)??.owner == .peer)
         let other = background.flow(of: change(("127.0.0.1", 12348), ("127.0.0.1", 40001)), socketLocal: local, socketPeer: peer)
         #expect(other != nil && other! == nil)
+        // A later state change of the same socket (skaddr) names its connection (audit 93 F3).
+        let established = change(("127.0.0.1", 12348), ("127.0.0.1", 40000), at: 2)
+        let clone = change(("127.0.0.1", 12348), ("0.0.0.0", 0))
+        let named = KernelCorrelator.namedBySameSocket(clone, among: [clone, established])
+        #expect(named?.later.time == established.time && named?.said.contains("the same socket (skaddr 0x10)") == true, "\(String(describing: named))")
+        #expect(KernelCorrelator.namedBySameSocket(established, among: [clone, established]) == nil)
+        #expect(KernelCorrelator.namedBySameSocket(clone, among: [clone]) == nil)
     }
 
     @Test("a v4-mapped IPv6 socket's packet: its flow is paired as IPv4, its socket written as the socket has it (audit 90 m1)")

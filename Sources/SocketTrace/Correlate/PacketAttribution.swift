@@ -95,6 +95,21 @@ extension KernelCorrelator {
         return .some(nil)
     }
 
+    /// A state change of a socket cloned from its listener before its
+    /// peer's address was set (6.1: `TCP_LISTEN → TCP_SYN_RECV`, the
+    /// listener's end → 0.0.0.0:0), told by a later state change of the
+    /// same socket (its `skaddr`) among `samples` that names its
+    /// connection (audit 93 F3), with the words for it.
+    static func namedBySameSocket(_ sample: KernelSample, among samples: [KernelSample]) -> (later: KernelSample, said: String)? {
+        guard sample.tracepoint == "sock:inet_sock_set_state", let ends = sample.flowEndpoints, ends.destination.port == 0,
+              let sock = sample.fields["skaddr"]?.number else { return nil }
+        guard let later = samples.first(where: { $0.time > sample.time && $0.tracepoint == sample.tracepoint && $0.fields["skaddr"]?.number == sock
+                  && ($0.flowEndpoints?.destination.port ?? 0) != 0 }), let named = later.flowEndpoints else { return nil }
+        return (later, "a socket cloned from the listener on \(ends.source), its peer's address not yet set when its state changed; "
+                + "the same socket (skaddr 0x\(String(UInt64(bitPattern: sock), radix: 16))) as the state change after it that names "
+                + "\(named.source) → \(named.destination): ")
+    }
+
     /// `released`: the sockets an exit released, when several (`socket`
     /// nil): a packet one's release sent, named by its state change, is
     /// that one's (`releasedConnection`).
@@ -154,7 +169,11 @@ extension KernelCorrelator {
         for var sample in ordered {
             let sides = sample.sides
             if sample.everywhere, sides.softirq || !sides.syscall,
-               let flow = everywhereFlow(sample, socket: socket, local: local, peer: peer, released: released) {
+               let flow = Self.namedBySameSocket(sample, among: ordered).map({ named in
+                   everywhereFlow(named.later, socket: socket, local: local, peer: peer, released: released).map { flow in
+                       flow.map { PacketFlow(owner: $0.owner, evidence: named.said + $0.evidence, ofSocket: $0.ofSocket, said: $0.said) }
+                   }
+               }) ?? everywhereFlow(sample, socket: socket, local: local, peer: peer, released: released) {
                 // A probe sampled everywhere names its flow: work for another
                 // connection (a timer interrupting the call) is not the call's.
                 // On the call's own path (listen's CLOSE → LISTEN, connect's
