@@ -245,24 +245,33 @@ public final class CallEvidence {
             guard let to = start == target ? ([], [], []) : findTail(from: target, to: start),
                   let on = findTail(from: start, to: calleeStart) else { continue }
             let text = describe(call)
-            var avoiding: Set<UInt64> = [start]
-            var throughOthers: [String] = []
-            var bypass: String?
-            while let other = findTail(from: target, to: calleeStart, avoiding: avoiding) {
-                let way = ([text] + other.jumps).joined(separator: "; ")
-                if throughOthers.count < Self.otherEntriesFollowed,
-                   let index = other.through.indices.first(where: { ChainAligner.isSyscallEntry(other.through[$0]) && other.through[$0] != entry }) {
-                    throughOthers.append(way)
-                    avoiding.insert(other.starts[index])
-                    continue
-                }
-                bypass = way
-                break
-            }
-            let bypasses = bypass.map { [entry: $0] } ?? (throughOthers.isEmpty ? [:] : [entry: Self.throughOtherSyscalls + throughOthers.joined(separator: " or ")])
+            let bypasses = way(from: target, to: calleeStart, around: entry, at: start, call: text).map { [entry: $0] } ?? [:]
             return .tail(call: text, jumps: to.jumps + on.jumps, through: to.through + on.through, starts: to.starts + on.starts, bypasses: bypasses)
         }
         return nil
+    }
+
+    /// A way of direct jumps from `target` to `destination` without the
+    /// function `name` (starting at `start`), after `call`: nil when there
+    /// is none. Around a syscall's own entry, ways through other syscalls'
+    /// entries are not the call's (the syscall table jumps by its number):
+    /// they are followed, and when only they lead around it they are
+    /// given after `throughOtherSyscalls`.
+    func way(from target: UInt64, to destination: UInt64, around name: String, at start: UInt64, call: String) -> String? {
+        let isEntry = ChainAligner.isSyscallEntry(name)
+        var avoiding: Set<UInt64> = [start]
+        var throughOthers: [String] = []
+        while let other = findTail(from: target, to: destination, avoiding: avoiding) {
+            let way = ([call] + other.jumps).joined(separator: "; ")
+            if isEntry, throughOthers.count < Self.otherEntriesFollowed,
+               let index = other.through.indices.first(where: { ChainAligner.isSyscallEntry(other.through[$0]) && other.through[$0] != name }) {
+                throughOthers.append(way)
+                avoiding.insert(other.starts[index])
+                continue
+            }
+            return way
+        }
+        return throughOthers.isEmpty ? nil : Self.throughOtherSyscalls + throughOthers.joined(separator: " or ")
     }
 
     func findLink(returnAddress: UInt64, calleeStart: UInt64) -> Link {
@@ -307,21 +316,7 @@ public final class CallEvidence {
                 // call went: the syscall table jumps by the call's number
                 // (audit 92). Only ways through none are bypasses.
                 let name = found.through[index]
-                let isEntry = { (function: String) in ChainAligner.isSyscallEntry(function) }
-                var avoiding: Set<UInt64> = [start]
-                var throughOthers: [String] = []
-                while let other = findTail(from: target, to: calleeStart, avoiding: avoiding) {
-                    let way = ([text] + other.jumps).joined(separator: "; ")
-                    if isEntry(name), throughOthers.count < Self.otherEntriesFollowed,
-                       let entry = other.through.indices.first(where: { isEntry(other.through[$0]) && other.through[$0] != name }) {
-                        throughOthers.append(way)
-                        avoiding.insert(other.starts[entry])
-                        continue
-                    }
-                    bypasses[name] = way
-                    break
-                }
-                if bypasses[name] == nil, !throughOthers.isEmpty { bypasses[name] = Self.throughOtherSyscalls + throughOthers.joined(separator: " or ") }
+                bypasses[name] = way(from: target, to: calleeStart, around: name, at: start, call: text)
             }
             return .tail(call: text, jumps: found.jumps, through: found.through, starts: found.starts,
                          alternatives: alternatives, firstAmbiguous: firstAmbiguous, bypasses: bypasses)

@@ -392,12 +392,12 @@ public struct ChainAligner {
     }
 
     /// The model's 64-bit syscall entries (`__x64_sys_connect`) a 32-bit
-    /// call's stack shows in their place, by index in `expected`: the frame
-    /// right above the model's next function is a 32-bit entry — the
-    /// call's own compat wrapper (`__ia32_sys_connect`,
-    /// `__ia32_compat_sys_sendmsg`) or the socketcall multiplexer
-    /// (`__ia32_compat_sys_socketcall`, seed 001's `sys_socketcall`), which
-    /// calls `__sys_connect` as `__x64_sys_connect` does.
+    /// call's stack shows in their place, by index in `expected`: the
+    /// stack's first frame after the entry's plumbing is a 32-bit entry —
+    /// the call's own (`__ia32_sys_close`, `__ia32_compat_sys_sendmsg`) or
+    /// the socketcall multiplexer (`__ia32_compat_sys_socketcall`, seed
+    /// 001's `sys_socketcall`), which calls `__sys_connect` as
+    /// `__x64_sys_connect` does.
     static func entries32(of expected: [ModelFunction], in observed: [String]) -> [Int: String] {
         guard let entry = observed.first, isEntry32(entry) else { return [:] }
         var found: [Int: String] = [:]
