@@ -110,6 +110,16 @@ extension KernelCorrelator {
                 + "\(named.source) → \(named.destination): ")
     }
 
+    /// How the timeline heads a flow told by the same socket's later state
+    /// change (not "by its addresses": audit 94 minor 2).
+    static func saidBySameSocket(_ owner: PacketFlow.Owner) -> String? {
+        switch owner {
+        case .ownSocket: "this socket's, by the same socket's later state change"
+        case .peer: "its peer's (the connection's other end), by the same socket's later state change"
+        default: nil
+        }
+    }
+
     /// `released`: the sockets an exit released, when several (`socket`
     /// nil): a packet one's release sent, named by its state change, is
     /// that one's (`releasedConnection`).
@@ -171,7 +181,8 @@ extension KernelCorrelator {
             if sample.everywhere, sides.softirq || !sides.syscall,
                let flow = Self.namedBySameSocket(sample, among: ordered).map({ named in
                    everywhereFlow(named.later, socket: socket, local: local, peer: peer, released: released).map { flow in
-                       flow.map { PacketFlow(owner: $0.owner, evidence: named.said + $0.evidence, ofSocket: $0.ofSocket, said: $0.said) }
+                       flow.map { PacketFlow(owner: $0.owner, evidence: named.said + $0.evidence, ofSocket: $0.ofSocket,
+                                             said: $0.said ?? Self.saidBySameSocket($0.owner)) }
                    }
                }) ?? everywhereFlow(sample, socket: socket, local: local, peer: peer, released: released) {
                 // A probe sampled everywhere names its flow: work for another
