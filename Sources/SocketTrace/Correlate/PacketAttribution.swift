@@ -178,8 +178,9 @@ extension KernelCorrelator {
         }
         for var sample in ordered {
             let sides = sample.sides
+            let sameSocket = sample.everywhere ? Self.namedBySameSocket(sample, among: ordered) : nil
             if sample.everywhere, sides.softirq || !sides.syscall,
-               let flow = Self.namedBySameSocket(sample, among: ordered).map({ named in
+               let flow = sameSocket.map({ named in
                    everywhereFlow(named.later, socket: socket, local: local, peer: peer, released: released).map { flow in
                        flow.map { PacketFlow(owner: $0.owner, evidence: named.said + $0.evidence, ofSocket: $0.ofSocket,
                                              said: $0.said ?? Self.saidBySameSocket($0.owner)) }
@@ -200,9 +201,11 @@ extension KernelCorrelator {
                     sample.inTracedTask = "during \(worker), on another socket"
                     background.waiting.append(sample)
                 } else {
-                    // An event of another connection (its state change in a receive on this stack).
-                    let named = sample.flowEndpoints.map { "\($0.source) → \($0.destination)" } ?? "?"
-                    sample.flow = PacketFlow(owner: .otherFlow, evidence: "\(sample.tracepoint)'s \(named) is not this socket's")
+                    // An event of another connection (its state change in a receive on this stack),
+                    // or of a socket a later state change of it names so.
+                    let told = sameSocket?.later ?? sample
+                    let named = told.flowEndpoints.map { "\($0.source) → \($0.destination)" } ?? "?"
+                    sample.flow = PacketFlow(owner: .otherFlow, evidence: (sameSocket?.said ?? "") + "\(told.tracepoint)'s \(named) is not this socket's")
                     others.append(sample)
                 }
                 continue
