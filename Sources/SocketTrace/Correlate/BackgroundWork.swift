@@ -177,7 +177,7 @@ struct BackgroundWork {
         let said = "\(sample.tracepoint)'s \(source) → \(destination)"
         if source == local && destination == peer { return .some(PacketFlow(owner: .ownSocket, evidence: "\(said) is this call's socket's", ofSocket: true)) }
         if source == peer && destination == local { return .some(PacketFlow(owner: .peer, evidence: "\(said) is this call's socket's peer's", ofSocket: true)) }
-        if destination.port == 0, sample.tracepoint == "sock:inet_sock_set_state" {
+        if sample.isStateChangeBeforePeerSet {
             // A connection's new socket cloned from its listener before its
             // peer's address was set (6.1's inet_csk_clone_lock sets
             // TCP_SYN_RECV first): the listener's end and no peer. Which
@@ -241,6 +241,13 @@ extension KernelSample {
     var flowEndpoints: (source: SocketEndpoint, destination: SocketEndpoint)? {
         guard case .bytes? = fields["saddr"], fields["sport"] != nil else { return nil }
         return (SocketEndpoint(text: endpoint("saddr", "sport")).forPairing, SocketEndpoint(text: endpoint("daddr", "dport")).forPairing)
+    }
+
+    /// A state change of a socket whose peer's address is not set yet: a
+    /// connection's new socket cloned from its listener (6.1's
+    /// inet_csk_clone_lock sets TCP_SYN_RECV first), the listener's end → 0.0.0.0:0.
+    var isStateChangeBeforePeerSet: Bool {
+        tracepoint == "sock:inet_sock_set_state" && flowEndpoints?.destination.port == 0
     }
 }
 

@@ -238,9 +238,8 @@ public final class CallEvidence {
     /// another syscall's entry or not (`bypasses`, as `link`'s). Nil when
     /// no such way is read.
     public func link(from caller: KernelFrame, to callee: KernelFrame, throughEntry entry: String) -> Link? {
-        guard let calleeStart = code.extent(of: callee.address)?.start, caller.address > 8,
-              let before = code.bytes(caller.address - 8, count: 8),
-              let call = MachineCode.call(endingAt: caller.address, before: before), let target = call.target else { return nil }
+        guard let calleeStart = code.extent(of: callee.address)?.start, let call = call(returningTo: caller.address),
+              let target = call.target else { return nil }
         for start in code.starts(of: entry) {
             guard let to = start == target ? ([], [], []) : findTail(from: target, to: start),
                   let on = findTail(from: start, to: calleeStart) else { continue }
@@ -274,9 +273,14 @@ public final class CallEvidence {
         return throughOthers.isEmpty ? nil : Self.throughOtherSyscalls + throughOthers.joined(separator: " or ")
     }
 
+    /// The call instruction that ends at a return address.
+    func call(returningTo returnAddress: UInt64) -> Branch? {
+        guard returnAddress > 8, let before = code.bytes(returnAddress - 8, count: 8) else { return nil }
+        return MachineCode.call(endingAt: returnAddress, before: before)
+    }
+
     func findLink(returnAddress: UInt64, calleeStart: UInt64) -> Link {
-        guard returnAddress > 8, let before = code.bytes(returnAddress - 8, count: 8),
-              let call = MachineCode.call(endingAt: returnAddress, before: before) else { return .unread }
+        guard let call = call(returningTo: returnAddress) else { return .unread }
         let text = describe(call)
         guard let target = call.target else { return .indirect(call: text) }
         if target == calleeStart { return .direct(call: text) }

@@ -67,8 +67,13 @@ struct ConnectionStates {
     /// changes: the only one not left in TCP_CLOSE by then (one 4-tuple,
     /// one open socket at a time); nil when not exactly one.
     func openSock(_ flow: BackgroundWork.Flow, at time: MonotonicTime) -> Int64? {
-        let open = (last[flow] ?? []).filter { $0.state != TCPState.close || $0.time > time }
-        return open.count == 1 ? open[0].sock : nil
+        // Called at every traced call's return: counted, not collected.
+        var found: Int64?
+        for change in last[flow] ?? [] where change.state != TCPState.close || change.time > time {
+            if found != nil { return nil }
+            found = change.sock
+        }
+        return found
     }
 
     /// Marks the state changes sampled on a call's own path (not in

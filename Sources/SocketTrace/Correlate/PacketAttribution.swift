@@ -101,8 +101,7 @@ extension KernelCorrelator {
     /// same socket (its `skaddr`) among `samples` that names its
     /// connection (audit 93 F3), with the words for it.
     static func namedBySameSocket(_ sample: KernelSample, among samples: [KernelSample]) -> (later: KernelSample, said: String)? {
-        guard sample.tracepoint == "sock:inet_sock_set_state", let ends = sample.flowEndpoints, ends.destination.port == 0,
-              let sock = sample.fields["skaddr"]?.number else { return nil }
+        guard sample.isStateChangeBeforePeerSet, let ends = sample.flowEndpoints, let sock = sample.fields["skaddr"]?.number else { return nil }
         guard let later = samples.first(where: { $0.time > sample.time && $0.tracepoint == sample.tracepoint && $0.fields["skaddr"]?.number == sock
                   && ($0.flowEndpoints?.destination.port ?? 0) != 0 }), let named = later.flowEndpoints else { return nil }
         return (later, "a socket cloned from the listener on \(ends.source), its peer's address not yet set when its state changed; "
@@ -110,14 +109,16 @@ extension KernelCorrelator {
                 + "\(named.source) → \(named.destination): ")
     }
 
-    /// How the timeline heads a flow told by the same socket's later state
-    /// change (not "by its addresses": audit 94 minor 2).
-    static func saidBySameSocket(_ owner: PacketFlow.Owner) -> String? {
-        switch owner {
+    /// `flow`, told by the same socket's later state change (`said`), with
+    /// those words first, and headed so (not "by its addresses": audit 94
+    /// minor 2).
+    static func toldBySameSocket(_ flow: PacketFlow, _ said: String) -> PacketFlow {
+        let heading: String? = switch flow.owner {
         case .ownSocket: "this socket's, by the same socket's later state change"
         case .peer: "its peer's (the connection's other end), by the same socket's later state change"
         default: nil
         }
+        return PacketFlow(owner: flow.owner, evidence: said + flow.evidence, ofSocket: flow.ofSocket, said: flow.said ?? heading)
     }
 
     /// `released`: the sockets an exit released, when several (`socket`
@@ -178,14 +179,11 @@ extension KernelCorrelator {
         }
         for var sample in ordered {
             let sides = sample.sides
+            // A cloned socket's state change is told by the same socket's later one.
             let sameSocket = sample.everywhere ? Self.namedBySameSocket(sample, among: ordered) : nil
             if sample.everywhere, sides.softirq || !sides.syscall,
-               let flow = sameSocket.map({ named in
-                   everywhereFlow(named.later, socket: socket, local: local, peer: peer, released: released).map { flow in
-                       flow.map { PacketFlow(owner: $0.owner, evidence: named.said + $0.evidence, ofSocket: $0.ofSocket,
-                                             said: $0.said ?? Self.saidBySameSocket($0.owner)) }
-                   }
-               }) ?? everywhereFlow(sample, socket: socket, local: local, peer: peer, released: released) {
+               let found = everywhereFlow(sameSocket?.later ?? sample, socket: socket, local: local, peer: peer, released: released) {
+                let flow = found.map { flow in sameSocket.map { Self.toldBySameSocket(flow, $0.said) } ?? flow }
                 // A probe sampled everywhere names its flow: work for another
                 // connection (a timer interrupting the call) is not the call's.
                 // On the call's own path (listen's CLOSE → LISTEN, connect's
