@@ -720,7 +720,7 @@ public final class KernelCorrelator {
     /// at that address within the tolerance). An entry another packet wrote
     /// is not taken for this one's.
     func socketOfPacket(_ sample: KernelSample, among samples: [KernelSample], before bound: MonotonicTime?) -> PacketSocket? {
-        // A lost sample may be the later packet that replaced the entry.
+        // A lost sample may be another packet at the address close by.
         guard !samplesLost(), let socket = packetSocket?(sample), let skb = sample.skbAddress else { return nil }
         let time = sample.time.nanoseconds, written = socket.time
         guard written &+ PacketSocket.tolerance >= time, written <= time &+ PacketSocket.tolerance else { return nil }

@@ -137,7 +137,7 @@ public final class KernelObserver {
             // (The BPF program is loaded at the first task followed.)
             correlator.packetSocket = { [unowned sampler] sample in
                 guard let elsewhere = sampler.elsewhereTransmits, let skb = sample.skbAddress else { return nil }
-                return elsewhere.socket(ofSkb: UInt64(bitPattern: skb), tid: sample.tid, cpu: sample.cpu)
+                return elsewhere.socket(ofSkb: UInt64(bitPattern: skb), at: sample.time.nanoseconds, tid: sample.tid, cpu: sample.cpu)
             }
             return KernelObserver(sampler: sampler, correlator: correlator, model: model, unavailableReason: nil, symbols: symbols)
         } catch let error as TraceError {

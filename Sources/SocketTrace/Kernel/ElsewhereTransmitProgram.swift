@@ -17,7 +17,7 @@ import Glibc
 /// it refuses is refused to every perf event of it, other tools' too.)
 ///
 /// In a traced task (`tgids`) it sends nothing to the ring and learns
-/// instead: the packet's socket goes into `sockets` by skb
+/// instead: the packet's socket goes into `sockets` by skb and time
 /// (`PacketSocket`: the task's own sample has no addresses, and a timer's
 /// transmit run on the task is no call's), and its ports, both ends, into
 /// `ports`, so a connection the traced program sent anything on is
@@ -36,7 +36,7 @@ struct ElsewhereTransmitProgram {
         let destinations: Int32
         let scratch: Int32
         let ring: Int32
-        /// A traced task's packets' sockets by skb (`PacketSocket`).
+        /// A traced task's packets' sockets by skb and time (`PacketSocket`).
         let sockets: Int32
     }
 
@@ -76,18 +76,20 @@ struct ElsewhereTransmitProgram {
             a.update(maps.ports, key: -16, value: -24)
             a.label(label)
         }
-        /// sockets[skb] = the packet's socket's family, ports and
-        /// addresses, with the time, CPU and thread (`PacketSocket`): a
-        /// traced task's own sample of the event has no addresses, and
-        /// work an interrupt ran on the task (a delayed-ACK timer's
-        /// transmit) is no call's. Built at -120 (the key at -128), the
-        /// socket's address with it.
+        /// sockets[(skb, time bucket)] = the packet's socket's family,
+        /// ports and addresses, with the time, CPU and thread
+        /// (`PacketSocket`): a traced task's own sample of the event has no
+        /// addresses, and work an interrupt ran on the task (a delayed-ACK
+        /// timer's transmit) is no call's. Built at -120 (the key at -136:
+        /// the skb, then the time's bucket), the socket's address with it.
         func rememberSocket() {
             typealias S = PacketSocket
-            a.store(.r7, .double, to: .r10, -128)
+            a.store(.r7, .double, to: .r10, -136)
             for offset in stride(from: Int16(0), to: Int16(S.size), by: 8) { a.store(0, .double, to: .r10, -120 + offset) }
             a.call(BPF_FUNC_ktime_get_ns)
             a.store(.r0, .double, to: .r10, -120 + S.time)
+            a.shiftRight(.r0, Int32(S.bucketShift))
+            a.store(.r0, .double, to: .r10, -128)
             a.call(BPF_FUNC_get_smp_processor_id)
             a.store(.r0, .word, to: .r10, -120 + S.cpu)
             a.call(BPF_FUNC_get_current_pid_tgid)
@@ -111,7 +113,7 @@ struct ElsewhereTransmitProgram {
             read(into: .r10, -120 + S.localAddress, 16, from: .r8, plus: o.localAddress6, orReject: false)
             read(into: .r10, -120 + S.remoteAddress, 16, from: .r8, plus: o.remoteAddress6, orReject: false)
             a.label("socket kept")
-            a.update(maps.sockets, key: -128, value: -120)
+            a.update(maps.sockets, key: -136, value: -120)
         }
         /// r1 = the remote port read into -48 (network order), in host order.
         func loadRemotePort() {

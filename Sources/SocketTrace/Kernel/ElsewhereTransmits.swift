@@ -21,7 +21,7 @@ public final class ElsewhereTransmits {
     var watched: Set<UInt16> = []
     static let processes: UInt32 = 8192, ports: UInt32 = 65536
     static let ringBytes: UInt32 = 4 << 20
-    /// The traced tasks' latest packets whose sockets are kept (`PacketSocket`).
+    /// The traced tasks' latest packets whose sockets are kept (`PacketSocket`), by skb and time.
     static let packetSockets: UInt32 = 4096
     /// The raw tracepoints and the programs' names (their kernel symbols end with them).
     static let tracepoint = "net_dev_queue", programName = "st_tx_elsewhere"
@@ -39,7 +39,7 @@ public final class ElsewhereTransmits {
             destinations: try made.create(BPF_MAP_TYPE_HASH, "st_tx_dests", key: 4, value: 4, entries: Self.ports),
             scratch: try made.create(BPF_MAP_TYPE_PERCPU_ARRAY, "st_tx_scratch", key: 4, value: UInt32(ElsewhereTransmitProgram.recordSize), entries: 1),
             ring: try made.create(BPF_MAP_TYPE_RINGBUF, "st_tx_ring", key: 0, value: 0, entries: Self.ringBytes),
-            sockets: try made.create(BPF_MAP_TYPE_LRU_HASH, "st_tx_socks", key: 8, value: UInt32(PacketSocket.size), entries: Self.packetSockets))
+            sockets: try made.create(BPF_MAP_TYPE_LRU_HASH, "st_tx_socks", key: 16, value: UInt32(PacketSocket.size), entries: Self.packetSockets))
         do {
             program = try BPFProgram.load(Self.programName, ElsewhereTransmitProgram.program(maps, offsets: offsets))
             link = bpf_raw_tracepoint_open(Self.tracepoint, program)
@@ -101,17 +101,25 @@ public final class ElsewhereTransmits {
         _ = bpf_map_delete_elem(maps.destinations, &key)
     }
 
-    /// The socket of the latest packet a traced task queued at the
-    /// address `skb`, as the program read it at its event (`PacketSocket`),
-    /// when that was in thread `tid` on `cpu`; whether it is the packet of
-    /// a given sample is for its time to tell (`KernelCorrelator.socketOfPacket`).
-    func socket(ofSkb skb: UInt64, tid: Int32, cpu: UInt32) -> PacketSocket? {
+    /// The socket of the packet a traced task queued at the address `skb`
+    /// close to `time` (within `PacketSocket.tolerance`), as the program
+    /// read it at its event (`PacketSocket`), when that was in thread
+    /// `tid` on `cpu`; nil when two such packets were written there.
+    /// Whether it is the packet of a given sample is for the sample to
+    /// tell (`KernelCorrelator.socketOfPacket`).
+    func socket(ofSkb skb: UInt64, at time: UInt64, tid: Int32, cpu: UInt32) -> PacketSocket? {
         guard isOpen else { return nil }
-        var key = skb
-        var bytes = [UInt8](repeating: 0, count: PacketSocket.size)
-        guard bpf_map_lookup_elem(maps.sockets, &key, &bytes) == 0 else { return nil }
-        let found = PacketSocket(bytes)
-        return found.tid == tid && found.cpu == cpu ? found : nil
+        var found: [PacketSocket] = []
+        for bucket in PacketSocket.buckets(around: time) {
+            var key = [skb, bucket]
+            var bytes = [UInt8](repeating: 0, count: PacketSocket.size)
+            guard bpf_map_lookup_elem(maps.sockets, &key, &bytes) == 0 else { continue }
+            let socket = PacketSocket(bytes)
+            if socket.tid == tid, socket.cpu == cpu, socket.time &+ PacketSocket.tolerance >= time, socket.time <= time &+ PacketSocket.tolerance {
+                found.append(socket)
+            }
+        }
+        return found.count == 1 ? found[0] : nil
     }
 
     /// The records the ring holds, oldest first.

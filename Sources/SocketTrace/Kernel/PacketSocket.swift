@@ -15,6 +15,17 @@ struct PacketSocket: Equatable {
     /// same event (both CLOCK_MONOTONIC; perf's is taken before it walks
     /// the stack, 20-30 µs before the program's here).
     static let tolerance: UInt64 = 100_000
+    /// The map's key is the skb and the program's time shifted right by
+    /// this (262 µs buckets, wider than the tolerance both ways): a later
+    /// packet at the same address (the slab hands a freed skb out again)
+    /// is another entry, not one written over the earlier packet's before
+    /// the tracer asks (a delayed ACK's socket lost to the close's ACK).
+    static let bucketShift: UInt64 = 18
+
+    /// The buckets a packet sampled at `time` may have been written in.
+    static func buckets(around time: UInt64) -> ClosedRange<UInt64> {
+        (time &- min(time, tolerance)) >> bucketShift ... (time &+ tolerance) >> bucketShift
+    }
 
     let time: UInt64
     let cpu: UInt32
