@@ -92,9 +92,9 @@ public enum FileRelease {
     /// Whether a sample is kept where it was taken: a file's free only in
     /// the close of that file (its release's evidence); every other file's
     /// (a regular file's close, a program's exit) is left out, counted.
-    /// A 32-bit program's close (which the kernel does not time, so no
-    /// `closedFile`): the frees in it are kept, which file's not said
-    /// (audit 93 F2: left out, its chain was hidden).
+    /// A 32-bit program's close without `closedFile` (the kernel's
+    /// program not loaded): the frees in it are kept, which file's not
+    /// said (audit 93 F2: left out, its chain was hidden).
     public static func keeps(_ sample: KernelSample, in call: SyscallInvocation?) -> Bool {
         guard isFileFree(sample) else { return true }
         guard let call, call.syscall == .close else { return false }

@@ -66,11 +66,14 @@ public final class DataCallCapture {
         }
     }
 
-    /// The x86-64 calls whose kernel entry and exit times are kept
-    /// (`kernelTimes(of:)`): every call sockettrace knows but the recorded ones.
+    /// The calls whose kernel entry and exit times are kept
+    /// (`kernelTimes(of:)`): every x86-64 call sockettrace knows but the
+    /// recorded ones, and every i386 one (`KernelCallTimes.key`).
     static func timedNumbers(recordsData: Bool) -> [UInt32] {
-        Syscall.allCases.filter { !recordsData || !syscalls.contains($0) }.compactMap(\.x86_64Number)
-            .filter { $0 < DataCallProgram.timedNumbers }
+        let x86 = Syscall.allCases.filter { !recordsData || !syscalls.contains($0) }.compactMap(\.x86_64Number)
+            .filter { $0 < DataCallProgram.i386Base }
+        let i386 = Syscall.allCases.compactMap(\.i386Number).filter { $0 < DataCallProgram.i386Base }.map { $0 + DataCallProgram.i386Base }
+        return x86 + i386
     }
 
     /// The kernel's times of `tid`'s last timed call (one the tracer stops
@@ -93,8 +96,7 @@ public final class DataCallCapture {
         followed.insert(pid)
     }
 
-    /// Stops recording process `pid`'s calls (it ended, or runs as i386,
-    /// whose calls stop as before).
+    /// Stops recording process `pid`'s calls (it ended).
     public func forget(_ pid: Int32) {
         BPFProcessSet(map: maps.tgids).remove(pid)
         followed.remove(pid)

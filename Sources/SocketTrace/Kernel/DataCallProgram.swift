@@ -19,7 +19,7 @@ import Glibc
 /// A record the ring has no room for is counted in `lost`.
 ///
 /// Every other call of a traced thread that sockettrace knows (`timed`,
-/// by number) leaves its kernel entry time in `entered` at `sys_enter`
+/// by number; an i386 call by its number plus `i386Base`) leaves its kernel entry time in `entered` at `sys_enter`
 /// (a close of a socket the address of its file too: the file's release
 /// frees it, `KernelCallTimes.closedFile`),
 /// and its exit time beside it at `sys_exit`: the tracer reads both at
@@ -52,8 +52,15 @@ struct DataCallProgram {
     static let read: Int32 = 0, write: Int32 = 1
     /// close (3): timed, with its socket's file.
     static let close: Int32 = 3
-    /// One more than the highest call number `timed` holds.
-    static let timedNumbers: UInt32 = 512
+    /// An i386 call (a 32-bit program's: its saved code segment is the
+    /// 32-bit user one) is timed under its i386 number plus this; none is
+    /// recorded (its reads and writes stop).
+    static let i386Base: UInt32 = 512
+    static let userCode32: Int32 = 0x23
+    /// An i386 close (6): timed, with its socket's file, its descriptor in bx.
+    static var i386Close: Int32 { Int32(i386Base) + 6 }
+    /// One more than the highest key `timed` holds.
+    static let timedNumbers: UInt32 = 2 * i386Base
 
     /// `sys_enter(regs, id)`.
     /// `recordsData`: false when reads and writes must stop (`--functions`,
@@ -68,11 +75,22 @@ struct DataCallProgram {
         a.store(.r0, .word, to: .r10, -8)                        // key = tgid
         a.lookup(maps.tgids, key: -8)
         a.jump(if: .r0, .equal, 0, to: "out")                    // not traced
+        // An i386 call: its number moved past the x86-64 ones.
+        a.load(.r8, .double, from: .r6, 0)                       // regs
+        a.readKernel(into: .r10, at: -56, size: 8, from: .r8, plus: 136)   // cs
+        a.jump(if: .r0, .notEqual, 0, to: "out")
+        a.load(.r2, .double, from: .r10, -56)
         a.load(.r1, .double, from: .r6, 8)                       // id
+        a.jump(if: .r2, .notEqual, userCode32, to: "x86-64")
+        a.jump(if: .r1, .greaterOrEqual, Int32(i386Base), to: "out")
+        a.add(.r1, Int32(i386Base))
+        a.jump(to: "number")
+        a.label("x86-64")
         if recordsData {
             a.jump(if: .r1, .equal, read, to: "recorded")
             a.jump(if: .r1, .equal, write, to: "recorded")
         }
+        a.label("number")
         // Another call: timed when it is one the tracer stops at.
         a.jump(if: .r1, .greaterOrEqual, Int32(timedNumbers), to: "out")
         // entered = {time -40, number -32, exit -24, a close's file -16}
@@ -89,10 +107,19 @@ struct DataCallProgram {
         // A close of a socket: the file its descriptor held, whose free is
         // the file's release (`closedFile`).
         a.load(.r1, .double, from: .r10, -32)
-        a.jump(if: .r1, .notEqual, close, to: "timed")
         a.load(.r8, .double, from: .r6, 0)                       // regs
+        a.jump(if: .r1, .equal, close, to: "close")
+        a.jump(if: .r1, .notEqual, i386Close, to: "timed")
+        a.readKernel(into: .r10, at: -56, size: 8, from: .r8, plus: 40)    // bx: fd
+        a.jump(if: .r0, .notEqual, 0, to: "timed")
+        a.load(.r1, .double, from: .r10, -56)
+        a.mov32(.r1, .r1)                                        // (its upper half is not the program's)
+        a.store(.r1, .double, to: .r10, -56)
+        a.jump(to: "descriptor")
+        a.label("close")
         a.readKernel(into: .r10, at: -56, size: 8, from: .r8, plus: 112)   // di: fd
         a.jump(if: .r0, .notEqual, 0, to: "timed")
+        a.label("descriptor")
         socketFile(&a, offsets: o, descriptor: -56, pointer: -64, field: -72, inode: -80, otherwise: "timed")
         a.store(.r8, .double, to: .r10, -16)
         a.label("timed")

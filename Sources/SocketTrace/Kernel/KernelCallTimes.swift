@@ -7,7 +7,7 @@
 /// `sys_exit`; `SyscallInvocation.endTime`.)
 public struct KernelCallTimes: Sendable, Equatable {
     public let entry: MonotonicTime
-    /// The call's x86-64 number.
+    /// The call's number as `key(of:)` gives it.
     public let number: UInt64
     /// nil while the call has not returned.
     public let exit: MonotonicTime?
@@ -28,8 +28,21 @@ public struct KernelCallTimes: Sendable, Equatable {
     /// `entryTime`: an entry of its number from after then (the thread
     /// still inside it, no other call of its can have begun).
     public func entered(_ call: SyscallInvocation) -> Bool {
-        guard call.architecture == .x86_64, let expected = call.syscall.number(on: .x86_64) else { return false }
-        return UInt64(expected) == number && call.entryTime <= entry
+        guard let expected = Self.key(of: call) else { return false }
+        return expected == number && call.entryTime <= entry
+    }
+
+    /// A call's number as the kernel's program keeps it: an x86-64 call's
+    /// own, an i386 call's plus `DataCallProgram.i386Base` (one made
+    /// through socketcall, socketcall's).
+    static func key(of call: SyscallInvocation) -> UInt64? {
+        switch call.architecture {
+        case .x86_64:
+            return call.syscall.x86_64Number.map(UInt64.init)
+        case .i386:
+            let entered = call.viaSocketcall ? Syscall.socketcall : call.syscall
+            return entered.i386Number.map { UInt64($0 + DataCallProgram.i386Base) }
+        }
     }
 
     /// Whether these are the times of `call`, which returned by `returnedBy`.

@@ -17,10 +17,18 @@ extension TextTimeline {
     /// part is the interrupted task's frames, not a syscall's).
     /// `entry`: what the task's own frames came from, `syscall`, or
     /// `exit` for a process's end releasing its sockets.
-    /// `failure`: the call's error, when it failed.
+    /// `failure`: the call's error, when it failed. `architecture`: the
+    /// call's (the model's entries are x86-64 calls').
     func kernelLines(_ activity: KernelActivity, userChain: [String] = [], outsideCalls: Bool = false, entry: String = "syscall",
-                     failure: String? = nil) {
+                     failure: String? = nil, architecture: Architecture = .x86_64) {
         let indent = kernelIndent
+        // The model's chain shown for a call not observed: a 32-bit call
+        // never enters through its 64-bit entry (audit 94 minor 1).
+        func modelChain() -> String {
+            let chain = (userChain + activity.expected).joined(separator: " → ")
+            guard architecture == .i386, let entry = activity.expected.first, entry.hasPrefix("__x64_sys_") else { return chain }
+            return chain + " (\(entry) is a 64-bit call's entry: this 32-bit call enters through a 32-bit one)"
+        }
         if let state = activity.socketState { output.write(indent + paint("↳ " + state, Self.dim) + "\n") }
         if let release = activity.fileRelease { output.write(indent + paint("↳ " + release, Self.dim) + "\n") }
         if let closed = activity.closedElsewhere {
@@ -40,7 +48,7 @@ extension TextTimeline {
             // a listening socket, a zero-length read were each said to run
             // their operation's chain).
             output.write(indent + paint("↳ \(operation), not observed; the model's chain for it, unverified for this call: ", Self.dim)
-                + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
+                + paint(modelChain(), Self.dim) + "\n")
             return
         }
         // Samples in a row with one stack, one event line (a packet's length
@@ -89,7 +97,7 @@ extension TextTimeline {
             // path sampled", where an event's stack was the model's chain).
             output.write(indent + paint("↳ \(operation), no chain sampled on its path, only events (their stacks are kept, not aligned: "
                                         + "--event-stacks shows them); the model's chain for it, unverified for this call: ", Self.dim)
-                + paint((userChain + activity.expected).joined(separator: " → "), Self.dim) + "\n")
+                + paint(modelChain(), Self.dim) + "\n")
         }
         for sample in activity.samples where sample.role == .event {
             output.write(indent + paint("· \(sample.tracepoint) \(sample.summary)", Self.dim) + "\n")

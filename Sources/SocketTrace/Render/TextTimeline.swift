@@ -196,7 +196,8 @@ public final class TextTimeline: TraceSink {
         }
         let userChain = Self.userChain(call)
         if let activity = call.kernel {
-            kernelLines(activity, userChain: userChain, failure: call.result?.errno.map { ErrnoName.name(Int($0)) ?? String($0) })
+            kernelLines(activity, userChain: userChain, failure: call.result?.errno.map { ErrnoName.name(Int($0)) ?? String($0) },
+                        architecture: call.architecture)
             if let graph = activity.functionGraph { graphLines(graph, activity: activity) }
         } else if call.functions != nil {
             writeWrapped(["↳ in " + (userChain.first ?? "")] + userChain.dropFirst(), separator: " → ", colour: "\u{1B}[2m")

@@ -48,7 +48,7 @@ enum ProgramLauncher {
     }
 
     /// `runFree`: x86-64 calls that never stop, whose records come from the
-    /// kernel (`DataCallCapture`); an i386 process's stop as before.
+    /// kernel (`DataCallCapture`); an i386 process's stop as before (the kernel times them only).
     static func spawn(path: String, arguments: [String], stopSyscalls: Set<Syscall>?,
                       alsoStopAt extra: MemoryMapCalls? = nil, runFree: Set<Syscall> = []) throws -> Launched {
         let x86 = ((stopSyscalls ?? []).subtracting(runFree).compactMap(\.x86_64Number)

@@ -174,14 +174,15 @@ extension Tracer {
         return returned
     }
 
-    /// Starts or stops recording a process's calls as it starts, execs or ends:
-    /// an i386 program's reads and writes stop as before (its filter stops them).
+    /// Starts or stops recording a process's calls as it starts, execs or
+    /// ends. An i386 program's calls are timed only (its filter stops its
+    /// reads and writes; the kernel's program records none of its).
     func recordDataCalls(of process: TracedProcess, running: Bool) {
         if let elsewhere = kernel?.sampler?.elsewhereTransmits {
             if running { elsewhere.follow(process.pid) } else { elsewhere.forget(process.pid) }
         }
         guard let dataCalls else { return }
-        if running && !ExecutableClass.is32Bit(pid: process.pid) {
+        if running {
             dataCalls.follow(process.pid)
         } else {
             dataCalls.forget(process.pid)
@@ -218,17 +219,6 @@ extension Tracer {
         let lost = dataCalls.lost
         if lost > 0 { diagnostic?("\(lost) reads and writes on sockets were lost: the kernel's ring of them was full") }
         dataCalls.close()
-    }
-}
-
-/// Whether a process runs a 32-bit program: its executable's ELF class.
-enum ExecutableClass {
-    static func is32Bit(pid: Int32) -> Bool {
-        guard let file = fopen("/proc/\(pid)/exe", "rb") else { return false }
-        defer { fclose(file) }
-        var identification = [UInt8](repeating: 0, count: 5)
-        guard fread(&identification, 1, 5, file) == 5, identification[0...3] == [0x7f, 0x45, 0x4c, 0x46] else { return false }
-        return identification[4] == 1
     }
 }
 

@@ -57,7 +57,7 @@ extension Tracer {
             call.kernelEntryTime = finished.kernelEntryTime
             return (call, false)
         }
-        guard let dataCalls, dataCalls.followed.contains(call.pid), call.architecture == .x86_64,
+        guard let dataCalls, dataCalls.followed.contains(call.pid),
               let thread = tasks[call.tid], thread.current?.entryTime == call.entryTime else { return (call, false) }
         // The thread is still in this call: an entry that can be its is.
         if let times = dataCalls.kernelTimes(of: call.tid), times.entered(call) {
