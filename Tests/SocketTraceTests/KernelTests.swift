@@ -1841,6 +1841,29 @@ struct KernelTests {
                 "\(stopped.observed) \(stopped.extraFrames)")
     }
 
+    @Test("a send on a connected socket whose peer has closed, the reset taken in from its backlog as release_sock runs: a plain send (tcp_send, the reset's frames not in its model), never a Fast Open send (audit 95 F1), IPv4 and IPv6",
+          arguments: ["4", "6"])
+    func sendTakingInAReset(family: String) throws {
+        let (address, domain) = family == "4" ? ("127.0.0.1", "AF_INET") : ("::1", "AF_INET6")
+        let (calls, _) = try tracePythonCalls("""
+            import socket, time
+            listener = socket.socket(socket.\(domain)); listener.bind(("\(address)", \(TestSupport.freshPort()))); listener.listen()
+            client = socket.create_connection(listener.getsockname()[:2]); server, _ = listener.accept()
+            server.close(); time.sleep(0.2)
+            client.send(b"after the peer closed")
+            time.sleep(0.1); client.close()
+            """, name: "send-reset")
+        let send = try #require(calls.first { $0.syscall == .sendto && $0.result?.failed == false })
+        let kernel = try #require(send.kernel)
+        let operation = family == "4" ? "tcp_send" : "tcp6_send"
+        #expect(kernel.operation == operation, "\(String(describing: kernel.operation))")
+        #expect(!kernel.alignments.contains { $0.operation.contains("fastopen") }, "\(kernel.alignments.map(\.operation))")
+        // The reset, taken in from the backlog on the send's own stack (release_sock → … → tcp_done), is sampled.
+        let reset = try #require(kernel.alignments.first { $0.observed.contains("release_sock") && $0.observed.contains("tcp_done") },
+                                 "\(kernel.samples.map { $0.heading + " " + $0.chain.joined(separator: "<") })")
+        #expect(reset.operation == operation && reset.verdict != .matches, "\(reset.operation) \(reset.verdict)")
+    }
+
     @Test("a second listen only sets the backlog (listen_again); a connect that sent nothing draws no SYN: EISCONN, the completing one of a non-blocking socket (audit 24)")
     func callsThatSendNothing() throws {
         let port = TestSupport.freshPort()

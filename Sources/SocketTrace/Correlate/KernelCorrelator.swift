@@ -708,7 +708,7 @@ public final class KernelCorrelator {
     var callEnded: [Int32: MonotonicTime] = [:]
 
     /// The socket of a packet a traced thread queued between its calls,
-    /// as the BPF program kept it by skb (`PacketSocket`), when the entry
+    /// as the BPF program kept it by skb and time (`PacketSocket`), when the entry
     /// is this packet's: the program's time for it within
     /// `PacketSocket.tolerance` of the sample's, and no later packet at
     /// the same address can have replaced it — none of the thread's
@@ -871,9 +871,15 @@ public final class KernelCorrelator {
         // A close the kernel showed release its file, or leave it to
         // another reference, is that close whatever the descriptors say.
         if released != nil { socket?.releasedByClose = released }
+        let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
+        // An operation told by its own functions (`shown_by`) is a
+        // candidate only when a sample shows one of them (audit 95 F1: a
+        // send on a connected socket whose backlog took in a reset, which
+        // fits a Fast Open send's SYN-ACK branch better than tcp_send's
+        // frames, was called a Fast Open send).
         let candidates = candidateOperations(call.syscall, socket: socket, arguments: call.arguments,
                                              addressFamily: call.connectStart?.addressFamily, leftState: Self.leftState(of: call, samples: mine))
-        let chains = mine.filter { $0.role == .chain && !$0.chain.isEmpty }
+            .filter { candidate in candidate.shownBy.map { names in chains.contains { $0.chain.contains(where: names.contains) } } ?? true }
         var (operation, perSample) = operations(for: chains, candidates: candidates, entry: call.syscall.rawValue)
         // A failed call is counted under the operation that stands for its
         // error (a refused connect), its chains each keeping their own; not
@@ -890,9 +896,7 @@ public final class KernelCorrelator {
         if let leaving = candidates.first(where: { $0.leaves != nil }) { operation = leaving }
         // A call a sample shows on a path only one operation runs (its
         // `shown_by` functions on the stack) is that one's.
-        if let shown = candidates.first(where: { candidate in
-            candidate.shownBy.map { names in chains.contains { sample in sample.chain.contains(where: names.contains) } } ?? false
-        }) { operation = shown }
+        if let shown = candidates.first(where: { $0.shownBy != nil }) { operation = shown }
         // A call that failed with an error no operation stands for, with
         // nothing sampled: the model's chain is a successful call's, not
         // this one's (audit: a shutdown failing with ENOTCONN was said to
