@@ -189,6 +189,23 @@ import Testing
         #expect(free.summary == "call_site=0xffffffff82067154 ptr=0xffff88813280b640")
     }
 
+    @Test("a return address just past a function that ends with a call that never returns is that function's, not the next one's padding (audit 95 F3: __pfx_clear_bss)")
+    func returnAddressAtPadding() {
+        let symbols = KernelSymbols(kallsyms: """
+            ffffffff81000000 T _stext
+            ffffffff83000000 T x86_64_start_reservations
+            ffffffff83000030 T __pfx_clear_bss
+            ffffffff83000040 T clear_bss
+            """)
+        let end = UInt64(0xffffffff83000030)
+        #expect(symbols.location(of: end)?.function == "__pfx_clear_bss")
+        let returning = symbols.location(ofReturnAddress: end)
+        #expect(returning?.function == "x86_64_start_reservations" && returning?.offset == 0x30, "\(String(describing: returning))")
+        // Anywhere else, as before.
+        #expect(symbols.location(ofReturnAddress: end + 0x11)?.function == "clear_bss")
+        #expect(symbols.location(ofReturnAddress: end - 0x10)?.offset == 0x20)
+    }
+
     @Test("kallsyms: text symbols only, names without compiler suffixes, specialised copies")
     func kallsyms() {
         let text = """

@@ -503,14 +503,14 @@ public final class KernelSampler {
         var sources: [String]? = sourceResolver == nil ? nil : []
         var inlined: [[InlinedCall]]? = sourceResolver == nil ? nil : []
         for ip in addresses {
-            let location = symbols.location(of: ip, at: time)
+            let returns = !chain.isEmpty || innermostReturns
+            let location = returns ? symbols.location(ofReturnAddress: ip, at: time) : symbols.location(of: ip, at: time)
             if location.map({ $0.function.hasPrefix("bpf_prog_") }) ?? true { lasting = false }
             chain.append(location?.function ?? "0x" + String(ip, radix: 16))
             offsets.append(location?.offset ?? 0)
             names.append(location?.symbol ?? chain[chain.count - 1])
             if location?.symbol != nil { copies = true }
             if let sourceResolver {
-                let returns = chain.count > 1 || innermostReturns
                 let line = location.flatMap {
                     sourceResolver.source(function: $0.symbol ?? $0.function, offset: $0.offset, returnAddress: returns, runtime: ip)
                 }

@@ -299,6 +299,21 @@ public final class KernelSymbols {
         }
     }
 
+    /// The same for a return address: one just past a function that
+    /// ends with a call that does not return (x86_64_start_reservations'
+    /// call of start_kernel) lies at the start of the next symbol, the
+    /// padding before the next function (`__pfx_clear_bss`, as perf names
+    /// it): it is the calling function's, at its end (audit 95 F3).
+    public func location(ofReturnAddress address: UInt64, at time: MonotonicTime? = nil) -> (function: String, offset: UInt64, symbol: String?)? {
+        let found = location(of: address, at: time)
+        guard let found, found.offset == 0, found.function.hasPrefix(Self.paddingPrefix),
+              let caller = location(of: address &- 1, at: time), !caller.function.hasPrefix(Self.paddingPrefix) else { return found }
+        return (caller.function, caller.offset + 1, caller.symbol)
+    }
+
+    /// The prefix of the symbols of the padding before functions (for call depth tracking and FineIBT).
+    static let paddingPrefix = "__pfx_"
+
     /// No kernel function is this long: an address this far past the last
     /// symbol below it is in none of them (the BPF area above the kernel's
     /// text, a gigabyte past `_einittext`).
