@@ -211,13 +211,25 @@ struct TraceFileTests {
     }
 
     /// The text timeline of one process event.
-    static func timeline(_ event: ProcessEvent) -> String {
+    static func timeline(_ event: ProcessEvent, after earlier: KernelSample? = nil) -> String {
         let output = TraceOutput.capturing()
         let timeline = TextTimeline(output: output, options: TextTimeline.Options())
+        if let earlier { timeline.handle(.kernelEvent(earlier)) }
         timeline.handle(.process(event))
         timeline.finish()
         output.flush()
         return output.captured
+    }
+
+    @Test("an exit's release says when it was sampled, before the exit's end the line is stamped with (audit 95 F4: it read as after the peer's state change it set off)")
+    func releaseTimed() {
+        var peer = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .event, pid: 400, tid: 400,
+                                time: MonotonicTime(nanoseconds: 4_998_000_000), cpu: 0, chain: [], fields: [:])
+        peer.task = "other[400]"
+        let shown = Self.timeline(Self.exitEvent(), after: peer)
+        #expect(shown.contains("their release, sampled on the exiting threads from their exit stop on at 0.001000, before the exit's end (this line's time) (tcp_close):"),
+                "\(shown)")
+        #expect(shown.contains("   0.002000  ?[301]                +++ killed by SIGKILL +++"), "\(shown)")
     }
 
     @Test("compare times an exit's release samples under `exit OPERATION`, from the release's first sample (audit 6: left out)")

@@ -363,7 +363,17 @@ public final class TextTimeline: TraceSink {
                          separator: " ", continuation: "  ")
             return
         }
-        writeWrapped([paint("↳ released by the exit: \(sockets); their release, sampled on the exiting threads \(from)"
+        // When it ran: the exit's end, this line's time, is seen later
+        // (audit 95 F4: a release 3.3 ms before it read as after the peer's
+        // state change it set off, written above).
+        let times = activity.samples.map(\.time)
+        var when = ""
+        if let first = times.min(), let last = times.max(), let origin = start, first >= origin {
+            func at(_ time: MonotonicTime) -> String { formatSeconds(Double(time.nanoseconds - origin.nanoseconds) / 1e9).trimmingCharacters(in: .whitespaces) }
+            when = first == last ? " at \(at(first))" : " from \(at(first)) to \(at(last))"
+            if first < event.time { when += ", before the exit's end (this line's time)" }
+        }
+        writeWrapped([paint("↳ released by the exit: \(sockets); their release, sampled on the exiting threads \(from)\(when)"
             + (activity.operation.map { " (\($0))" } ?? "") + ":", Self.dim)], separator: " ", continuation: "  ")
         kernelLines(activity, entry: "exit")
     }
