@@ -1844,6 +1844,36 @@ struct KernelTests {
                 "\(stopped.observed) \(stopped.extraFrames)")
     }
 
+    @Test("closes of sockets whose connect is under way (SYN_SENT: the listener's queue full), plain and with SO_LINGER 0: the connect abandoned, nothing sent, not a FIN's or a reset's close (audit 96 F1, F2), IPv4 and IPv6",
+          arguments: ["4", "6"])
+    func closeWhileConnecting(family: String) throws {
+        let (address, domain) = family == "4" ? ("127.0.0.1", "AF_INET") : ("::1", "AF_INET6")
+        let (calls, _) = try tracePythonCalls("""
+            import socket, struct, time
+            listener = socket.socket(socket.\(domain)); listener.bind(("\(address)", \(TestSupport.freshPort()))); listener.listen(0)
+            first = socket.create_connection(listener.getsockname()[:2]); time.sleep(0.05)
+            plain = socket.socket(socket.\(domain)); plain.setblocking(False); plain.connect_ex(listener.getsockname()[:2])
+            linger = socket.socket(socket.\(domain)); linger.setblocking(False); linger.connect_ex(listener.getsockname()[:2])
+            linger.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            time.sleep(0.1)
+            plain.close(); linger.close(); first.close(); listener.close()
+            """, name: "close-connecting")
+        let closes = calls.filter { $0.syscall == .close && $0.socket?.state == .connecting }
+        try #require(closes.count == 2, "\(calls.filter { $0.syscall == .close }.map { "\($0.socket?.state as Any) \($0.socket?.tcpState as Any)" })")
+        for close in closes {
+            let kernel = try #require(close.kernel)
+            #expect(close.socket?.tcpState == TCPState.synSent)
+            #expect(kernel.operation == "tcp_close_connecting", "\(String(describing: kernel.operation))")
+            // Its own witness: SYN_SENT → TCP_CLOSE in the call, and no packet queued.
+            #expect(kernel.samples.contains { $0.tracepoint == "sock:inet_sock_set_state" && $0.fields["oldstate"]?.number == TCPState.synSent
+                && $0.fields["newstate"]?.number == TCPState.close })
+            #expect(!kernel.samples.contains { $0.tracepoint == "net:net_dev_queue" || $0.tracepoint == "tcp:tcp_send_reset" })
+        }
+        // The lingering one through tcp_disconnect, the plain one not.
+        #expect(closes[0].kernel?.alignments.contains { $0.observed.contains("tcp_disconnect") } == false)
+        #expect(closes[1].kernel?.alignments.contains { $0.observed.contains("tcp_disconnect") && $0.operation == "tcp_close_connecting" } == true)
+    }
+
     @Test("a send on a connected socket whose peer has closed, the reset taken in from its backlog as release_sock runs: a plain send (tcp_send, the reset's frames not in its model), never a Fast Open send (audit 95 F1), IPv4 and IPv6",
           arguments: ["4", "6"])
     func sendTakingInAReset(family: String) throws {

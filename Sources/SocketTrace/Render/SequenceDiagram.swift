@@ -927,6 +927,7 @@ public struct SequenceDiagram: Sendable {
                     case let name? where name.hasSuffix("close_unconnected"): "the socket was already in TCP_CLOSE"
                     case let name? where name.hasSuffix("close_after_shutdown"): "shutdown sent it"
                     case let name? where name.hasSuffix("close_listener"): "a listener"
+                    case let name? where name.hasSuffix("close_connecting"): "the connect under way was abandoned"
                     default: "none was sampled"
                     }
                     addNote(.note(over: [kernel], text: "no FIN: " + why))
