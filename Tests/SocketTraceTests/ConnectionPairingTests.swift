@@ -364,6 +364,57 @@ struct ConnectionPairingTests {
         #expect(connections.count == 1 && connections.first?.clientPid != nil && connections.first?.serverPid != nil, "\(connections.map(\.title))")
     }
 
+    @Test("sockets whose connect is under way, closed by an exit (a deferred Fast Open connect; with SO_LINGER 0) or by a close after a connect a signal interrupted: the connect abandoned, nothing sent, as the witness sees it (audit 97 F1, F2)",
+          .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel, "needs bpftrace and kernel sampling"))
+    func connectsAbandoned() throws {
+        let port = TestSupport.freshPort()
+        let run = try witnessedRun("abandoned",
+            client: """
+                import ctypes, os, signal, socket, struct, time
+                L = socket.socket(); L.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 5); L.bind(('127.0.0.1', \(port))); L.listen(0)
+                c = socket.socket(); c.sendto(b'cookie', socket.MSG_FASTOPEN, ('127.0.0.1', \(port))); a, _ = L.accept(); a.recv(10); a.close(); c.close()
+                for linger in (False, True):
+                    child = os.fork()
+                    if child == 0:
+                        d = socket.socket(); d.setsockopt(socket.IPPROTO_TCP, 30, 1); d.connect(('127.0.0.1', \(port)))
+                        if linger: d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                        os._exit(0)
+                    os.waitpid(child, 0)
+                first = socket.create_connection(('127.0.0.1', \(port))); time.sleep(0.05)
+                libc = ctypes.CDLL(None, use_errno=True)
+                signal.signal(signal.SIGALRM, lambda *a: None); signal.siginterrupt(signal.SIGALRM, True)
+                s = socket.socket(); signal.setitimer(signal.ITIMER_REAL, 0.05)
+                address = struct.pack('<H', socket.AF_INET) + struct.pack('>H', \(port)) + socket.inet_aton('127.0.0.1') + bytes(8)
+                assert libc.connect(s.fileno(), address, len(address)) == -1 and ctypes.get_errno() == 4
+                time.sleep(0.05); s.close(); first.close(); L.close()
+                """,
+            setup: "sysctl -qw net.ipv4.tcp_fastopen=3",
+            witness: """
+                tracepoint:sock:inet_sock_set_state /args->dport == \(port) && args->oldstate == 2 && args->newstate == 7/ { printf("ABANDONED %d\\n", args->sport); }
+                tracepoint:net:net_dev_queue { $skb = (struct sk_buff *)args->skbaddr; $ip = (struct iphdr *)($skb->head + $skb->network_header);
+                  $th = (struct tcphdr *)($skb->head + $skb->transport_header);
+                  if ($ip->protocol == 6 && bswap($th->dest) == \(port)) { printf("SEGMENT %d syn=%d fin=%d rst=%d\\n", bswap($th->source), $th->syn, $th->fin, $th->rst); } }
+                """)
+        let abandoned = Set(run.lines(startingWith: "ABANDONED ").compactMap { Int($0.split(separator: " ")[1]) })
+        let sent = Set(run.lines(startingWith: "SEGMENT ").compactMap { Int($0.split(separator: " ")[1]) })
+        var exits: [ProcessEvent] = []
+        var closes: [SyscallInvocation] = []
+        for record in run.records {
+            if case let .process(event) = record, event.exitKernel != nil, event.releasedSockets?.first?.peer != nil { exits.append(event) }
+            if case let .syscall(call) = record, call.syscall == .close, call.socket?.state == .connecting { closes.append(call) }
+        }
+        try #require(exits.count == 2 && closes.count == 1, "\(exits.map(\.releasedSockets)) \(closes.map(\.socket))")
+        for (socket, operation) in exits.map({ ($0.releasedSockets![0], $0.exitKernel?.operation) }) + closes.map({ ($0.socket!, $0.kernel?.operation) }) {
+            let local = try #require(socket.local.flatMap { if case let .inet(_, port) = $0 { return Int(port) } else { return nil } }, "\(socket)")
+            // The witness: the connect abandoned, nothing of this socket's ever sent (the deferred ones) or no FIN or reset.
+            #expect(abandoned.contains(local), "\(local): \(run.lines)")
+            #expect(operation == "tcp_close_connecting", "\(local): \(String(describing: operation))")
+        }
+        // The deferred Fast Open sockets never sent a segment.
+        #expect(exits.allSatisfy { event in !sent.contains(event.releasedSockets![0].local.flatMap { if case let .inet(_, port) = $0 { return Int(port) } else { return nil } } ?? -1) },
+                "\(run.lines)")
+    }
+
     @Test("shutdown while connecting disconnects (tcp_shutdown_connecting: SYN_SENT → CLOSE in the call, as bpftrace sees it; no FIN); the close after sends nothing, not said closed by the kernel (audit 24 B5)",
           .enabled(if: TestSupport.hasBpftrace && TestSupport.canObserveKernel && (TestSupport.underCI || TestSupport.commandExists("nft")),
                    "needs bpftrace, nftables and kernel sampling"))

@@ -7,6 +7,17 @@ extension KernelCorrelator {
     /// The model's entry for an exit (`entry exit`).
     static let exitEntry = StackOperation.exitEntry
 
+    /// Whether `samples` show the TCP socket's own connect abandoned: its
+    /// 4-tuple's state change SYN_SENT → TCP_CLOSE, not in softirq work.
+    static func abandonsConnect(_ socket: SocketSnapshot, _ samples: [KernelSample]) -> Bool {
+        guard socket.isTCP, let local = socket.local?.forPairing, let peer = socket.peer?.forPairing else { return false }
+        return samples.contains { sample in
+            sample.tracepoint == "sock:inet_sock_set_state" && !sample.sides.softirq
+                && sample.fields["oldstate"]?.number == TCPState.synSent && sample.fields["newstate"]?.number == TCPState.close
+                && sample.flowEndpoints.map { $0.source == local && $0.destination == peer } == true
+        }
+    }
+
     /// The exit's activity: `samples` (the capture's, oldest first), their
     /// packets attributed (one released socket: its flow), each chain
     /// aligned with the close operation among those the released sockets
@@ -27,7 +38,12 @@ extension KernelCorrelator {
         var bySocket: [(socket: SocketSnapshot, operations: [StackOperation])] = []
         for snapshot in released + perhaps {
             // A connection the kernel closed before the exit (a reset): its release sends nothing.
-            let socket = connectionStates.asKernelLeftIt(snapshot, before: samples.first?.time ?? .now()).socket ?? snapshot
+            var socket = connectionStates.asKernelLeftIt(snapshot, before: samples.first?.time ?? .now()).socket ?? snapshot
+            // A connect still under way (a deferred Fast Open connect, which
+            // the calls believe connected), as the exit's own state change
+            // of the socket shows it: SYN_SENT → TCP_CLOSE, nothing to send
+            // (audit 97 F1: told a FIN's, or with SO_LINGER 0 a reset's).
+            if Self.abandonsConnect(socket, samples) { socket.state = .connecting }
             let fitting = model?.exitOperations(socket: socket) ?? []
             bySocket.append((socket, fitting))
             for operation in fitting where !candidates.contains(where: { $0.name == operation.name }) {
