@@ -543,28 +543,6 @@ public final class CallEvidence {
         return found
     }
 
-    /// The calls through a pointer of the function of `frame` that the
-    /// way through its call in flight may pass (before it or after it),
-    /// the call in flight left out: any of them may have reached a
-    /// function its code never names. Where the code's flow is not known,
-    /// every such call.
-    public func pointerCallsOnTheWay(in frame: KernelFrame) -> [String] {
-        guard let start = code.extent(of: frame.address)?.start else { return [] }
-        let calls = branches(ofFunctionAt: start).filter { branch in
-            branch.kind == .call && branch.end != frame.address && (branch.target.map(goesThroughPointer) ?? true)
-        }
-        guard !calls.isEmpty else { return [] }
-        guard let flow = flow(ofFunctionAt: start),
-              let inFlight = branches(ofFunctionAt: start).first(where: { $0.end == frame.address && $0.kind == .call }) else {
-            return calls.map { describe($0) + " (through a pointer)" }
-        }
-        return calls.compactMap { call in
-            let before = flow.mayReach(from: call.end, to: inFlight.address), after = flow.mayReach(from: frame.address, to: call.address)
-            guard before || after else { return nil }
-            return describe(call) + " (through a pointer, " + (before ? (after ? "before or after" : "before") : "after") + " the call in flight)"
-        }
-    }
-
     /// The same for a function entered and left by tail calls on the way
     /// to the function starting at `next`: a site is on the way when the
     /// function's entry leads to it and, for a call, its return leads to a

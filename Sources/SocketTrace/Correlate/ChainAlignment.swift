@@ -663,17 +663,6 @@ public struct ChainAligner {
                     sites.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
         }
         if !elsewhere.isEmpty {
-            // Unless a call through a pointer on the way may have reached
-            // it (audit 95 F2: tcp_shutdown, which inet_shutdown calls
-            // through sk_prot before the release_sock in flight, was "not
-            // on this path" for a site in tcp_rcv_state_process).
-            let pointers = unknownRoute + (outer..<min(inner, frames.count)).filter { frames[$0].address != 0 }
-                .flatMap { evidence.pointerCallsOnTheWay(in: frames[$0]) }
-            if !pointers.isEmpty {
-                return (.unverified, "not called by these frames' code on the way (" + elsewhere.joined(separator: "; ")
-                        + ": on no way through the call in flight), but a call through a pointer on the way may have reached it: "
-                        + pointers.joined(separator: "; ") + "; in flight: " + links.joined(separator: "; "))
-            }
             return (.notOnPath, elsewhere.joined(separator: "; ") + ", on no way through the call in flight (the function's jumps "
                     + "and the kernel's patched jump labels and fixups, read): " + links.joined(separator: "; "))
         }
