@@ -77,10 +77,6 @@ public struct SocketTracker {
         case datagram(returned: Int64, room: Int64, wholeLength: Bool, received: [UInt8])
     }
 
-    /// A call a signal interrupted: EINTR, or the kernel's restart codes
-    /// (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK).
-    static let interruptedErrors: Set<Int32> = [EINTR, 512, 513, 514, 516]
-
     /// Applies a finished call to the table; `received` is told of each
     /// socket a recvmsg took in with SCM_RIGHTS, `took` of what each
     /// receive on a UNIX socket did with the rights waiting for it.
@@ -96,7 +92,7 @@ public struct SocketTracker {
             // A non-blocking connect, or a sendto(MSG_FASTOPEN) without a cookie (its SYN left without the data);
             // or a TCP connect a signal interrupted, whose connect goes on in the kernel (audit 97 F2: kept
             // "created", its close told a FIN's where nothing left).
-            let interrupted = result.errno.map(Self.interruptedErrors.contains) == true && socket(fd)?.type == SocketTypeNumber.stream
+            let interrupted = (result.isRestart || result.errno == EINTR) && socket(fd)?.type == SocketTypeNumber.stream
             if let (address, length) = call.connectAddress, result.errno == EINPROGRESS || interrupted, let socket = socket(fd) {
                 socket.peer = endpoint(address, length: length)
                 socket.state = .connecting
