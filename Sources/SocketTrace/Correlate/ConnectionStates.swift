@@ -127,11 +127,25 @@ struct ConnectionStates {
 
     /// The socket as the kernel left it before `time`: in TCP_CLOSE, with
     /// the change that put it there, when the kernel closed a connection
-    /// the calls believe open; else as the calls left it.
+    /// the calls believe open; connecting or connected as TCP_INFO read at
+    /// the call's entry had it; else as the calls left it.
     func asKernelLeftIt(_ socket: SocketSnapshot?, before time: MonotonicTime) -> (socket: SocketSnapshot?, closedBy: Change?) {
-        guard let change = closedByKernel(socket, before: time) else { return (socket, nil) }
-        var closed = socket
-        closed?.state = .closed
-        return (closed, change)
+        if let change = closedByKernel(socket, before: time) {
+            var closed = socket
+            closed?.state = .closed
+            return (closed, change)
+        }
+        // The state TCP_INFO gave at the call's entry (a close's): a connect
+        // the kernel still had under way (SYN_SENT, a deferred Fast Open
+        // connect's too), or a handshake completed since the calls last saw
+        // it (audit 96 F1, F2: such closes were told a reset's and a FIN's,
+        // and sent nothing).
+        guard var found = socket, found.isTCP, let state = found.tcpState else { return (socket, nil) }
+        if state == TCPState.synSent {
+            found.state = .connecting
+        } else if found.state == .connecting {
+            found.state = .connected
+        }
+        return (found, nil)
     }
 }

@@ -868,18 +868,6 @@ public final class KernelCorrelator {
         // TCP_CLOSE 170 µs after the release, 299 µs before the close's
         // sys_enter, left the close named tcp_close_after_shutdown).
         var (socket, closedByKernel) = connectionStates.asKernelLeftIt(found, before: call.startTime)
-        // A close of a socket whose connect the kernel still had under way
-        // at the close's entry (TCP_INFO there: SYN_SENT, a deferred Fast
-        // Open connect's too), or whose handshake completed since the calls
-        // last saw it: as the kernel had it (audit 96 F1, F2: such closes
-        // were told a reset's and a FIN's, and sent nothing).
-        if call.syscall == .close, closedByKernel == nil, let state = socket?.tcpState, socket?.isTCP == true {
-            if state == TCPState.synSent {
-                socket?.state = .connecting
-            } else if socket?.state == .connecting {
-                socket?.state = .connected
-            }
-        }
         // A close the kernel showed release its file, or leave it to
         // another reference, is that close whatever the descriptors say.
         if released != nil { socket?.releasedByClose = released }
