@@ -106,8 +106,7 @@ struct DataCallProgram {
         a.store(0, .double, to: .r10, -16)
         // A close of a socket: the file its descriptor held, whose free is
         // the file's release (`closedFile`).
-        a.load(.r1, .double, from: .r10, -32)
-        a.load(.r8, .double, from: .r6, 0)                       // regs
+        a.load(.r1, .double, from: .r10, -32)                    // (r8: regs, loaded above)
         a.jump(if: .r1, .equal, close, to: "close")
         a.jump(if: .r1, .notEqual, i386Close, to: "timed")
         a.readKernel(into: .r10, at: -56, size: 8, from: .r8, plus: 40)    // bx: fd
