@@ -137,6 +137,54 @@ import Testing
         }
     }
 
+    @Test("a function the model nests, called off this path, is called beside it when another sample of the call was taken inside it under the frame above its place at another site (audit 95 F2: inet_shutdown's tcp_shutdown through sk_prot)")
+    func notOnPathWitness() {
+        func sample(_ chain: [String], _ addresses: [UInt64]) -> KernelSample {
+            var sample = KernelSample(tracepoint: "sock:inet_sock_set_state", role: .chain, pid: 1, tid: 1, time: MonotonicTime(nanoseconds: 1),
+                                      cpu: 0, chain: chain, fields: [:])
+            sample.addresses = addresses
+            sample.offsets = addresses.map { $0 & 0xff }
+            return sample
+        }
+        // The model: host → nested → leaf; the path: host → +backlog → leaf.
+        let steps: [ChainAlignment.Step] = [
+            .init(function: "host", layer: .transport, status: .matched),
+            .init(function: "nested", layer: .transport, status: .notOnPath, evidence: "backlog+0x30: call nested, on no way through the call in flight"),
+            .init(function: "leaf", layer: .transport, status: .matched)]
+        let alignment = ChainAlignment(operation: "test", steps: steps, extraFrames: ["backlog"], observed: ["outer", "host", "backlog", "leaf"],
+                                       context: ChainAlignment.syscallContext)
+        let mine = sample(["leaf", "backlog", "host", "outer"], [0x4001, 0x7040, 0x8097, 0x9005])
+        let otherSite = sample(["leaf", "nested", "host", "outer"], [0x4001, 0xa046, 0x80e4, 0x9005])
+        let sameSite = sample(["leaf", "nested", "host", "outer"], [0x4001, 0xa046, 0x8097, 0x9005])
+        let otherOuter = sample(["leaf", "nested", "host", "outer"], [0x4001, 0xa046, 0x80e4, 0x9077])
+        let beside = KernelCorrelator.withSamplesBeside(alignment, of: mine, samples: [mine, otherSite])
+        #expect(beside.steps[1].status == .sibling, "\(beside.steps[1])")
+        #expect(beside.steps[1].evidence?.hasPrefix("host+0xe4 (its return address) called it in this call, beside the call in flight (host+0x97)") == true,
+                "\(beside.steps[1])")
+        #expect(beside.verdict == .differs)
+        // At the call in flight's own site it may be the path's call, left by a jump; under other frames, another call.
+        for witness in [sameSite, otherOuter] {
+            #expect(KernelCorrelator.withSamplesBeside(alignment, of: mine, samples: [mine, witness]).steps[1].status == .notOnPath)
+        }
+        // Drawn where the frame above its place called it, before the frames of the path beside it.
+        let timeline = TextTimeline(output: TraceOutput.capturing(), options: TextTimeline.Options())
+        #expect(timeline.renderChain(beside) == ["+outer", "host", "(nested: called beside)", "+backlog", "leaf"], "\(timeline.renderChain(beside))")
+    }
+
+    @Test("a missing function whose evidence names no frame is drawn before the frame a later one's proof starts from, not between that frame and its direct callee (audit 96 minor 1)")
+    func gapDrawnBeforeTheProvenCaller() {
+        let steps: [ChainAlignment.Step] = [
+            .init(function: "host", layer: .transport, status: .matched),
+            .init(function: "nested", layer: .transport, status: .unverified, evidence: "not called by these frames' code directly"),
+            .init(function: "state", layer: .transport, status: .tailCall, evidence: "done+0x29: call state; state+0x75: jmp store"),
+            .init(function: "store", layer: .transport, status: .matched)]
+        let alignment = ChainAlignment(operation: "test", steps: steps, extraFrames: ["backlog", "done"],
+                                       observed: ["host", "backlog", "done", "store"], context: ChainAlignment.syscallContext)
+        let timeline = TextTimeline(output: TraceOutput.capturing(), options: TextTimeline.Options())
+        #expect(timeline.renderChain(alignment) == ["host", "(nested?)", "+backlog", "+done", "(state: tail call)", "store"],
+                "\(timeline.renderChain(alignment))")
+    }
+
     @Test("kallsyms: addresses are shown when the first text symbol's is not zero (Debian's kernels begin with an absolute zero)")
     func kallsymsAddressesShown() {
         let debian = Array("0000000000000000 A fixed_percpu_data\n0000000000000000 A __per_cpu_start\nffffffffbb000000 T _stext\n".utf8)

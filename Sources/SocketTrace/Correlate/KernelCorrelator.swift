@@ -1020,8 +1020,19 @@ public final class KernelCorrelator {
     /// frame's callers being this sample's, return address for return
     /// address (the same way down to it: in a loop, the same call of it).
     /// Then it ran beside the path (`ranBeside`), the witness quoted.
+    ///
+    /// A function the model nests that the code found called only off
+    /// this path by the frames around its place (`notOnPath`) may still have
+    /// run in this call beside it, called by the frame above its place at
+    /// another site (through a pointer, which the code does not follow:
+    /// inet_shutdown's `sk_prot->shutdown` before its release_sock, audit
+    /// 95 F2). A witness with another return address in that frame proves
+    /// it: it was called beside the path (`sibling`), and the model, which
+    /// nests the path's next functions under it, differs.
     static func withSamplesBeside(_ alignment: ChainAlignment, of sample: KernelSample, samples: [KernelSample]) -> ChainAlignment {
-        guard alignment.steps.contains(where: { $0.status == .beside }), !sample.addresses.isEmpty else { return alignment }
+        guard alignment.steps.contains(where: { $0.status == .beside || $0.status == .notOnPath }), !sample.addresses.isEmpty else {
+            return alignment
+        }
         var steps = alignment.steps
         var changed = false
         // In a softirq, one loop (process_backlog's) takes in packet after
@@ -1029,24 +1040,36 @@ public final class KernelCorrelator {
         // sample's own packet (audit 16).
         let packet = alignment.isSyscallPart ? nil : sample.fields["skbaddr"]
         if !alignment.isSyscallPart && packet == nil { return alignment }
-        for (index, step) in steps.enumerated() where step.status == .beside {
+        for (index, step) in steps.enumerated() where step.status == .beside || step.status == .notOnPath {
             guard let caller = steps[..<index].last(where: { $0.status == .matched })?.function,
-                  let mine = sample.chain.firstIndex(of: caller) else { continue }
+                  let mine = sample.chain.firstIndex(of: caller), mine < sample.addresses.count else { continue }
             let outward = sample.addresses[(mine + 1)...]
+            // Off the path: called at another site of the frame's function
+            // than the call in flight (at the same one it may be the path's
+            // own call, left by a jump).
+            let offPath = step.status == .notOnPath
             var witness: (sample: KernelSample, depth: Int)?
             search: for other in samples where other.addresses.count == other.chain.count
                 && (packet == nil || other.fields["skbaddr"] == packet) {
                 for position in other.chain.indices.dropLast() where other.chain[position] == step.function
-                    && other.chain[position + 1] == caller && other.addresses[(position + 2)...].elementsEqual(outward) {
+                    && other.chain[position + 1] == caller && other.addresses[(position + 2)...].elementsEqual(outward)
+                    && (!offPath || other.addresses[position + 1] != sample.addresses[mine]) {
                     witness = (other, position)
                     break search
                 }
             }
             guard let (other, depth) = witness else { continue }
             let stack = (0...depth + 1).reversed().map { other.location($0) }.joined(separator: " → ")
-            let evidence = "\(other.heading) was taken inside it in this call, under the same frames: … \(stack)"
-                + (step.evidence.map { "; as modelled: " + $0 } ?? "")
-            steps[index] = .init(function: step.function, layer: step.layer, status: .ranBeside, evidence: evidence)
+            if offPath {
+                // Starts with the calling frame's place, where a timeline draws it.
+                let evidence = "\(other.location(depth + 1)) (its return address) called it in this call, beside the call in flight "
+                    + "(\(sample.location(mine))): \(other.heading) was taken inside it, under the same frames: … \(stack)"
+                steps[index] = .init(function: step.function, layer: step.layer, status: .sibling, evidence: evidence)
+            } else {
+                let evidence = "\(other.heading) was taken inside it in this call, under the same frames: … \(stack)"
+                    + (step.evidence.map { "; as modelled: " + $0 } ?? "")
+                steps[index] = .init(function: step.function, layer: step.layer, status: .ranBeside, evidence: evidence)
+            }
             changed = true
         }
         guard changed else { return alignment }

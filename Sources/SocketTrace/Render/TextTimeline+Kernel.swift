@@ -334,44 +334,42 @@ extension TextTimeline {
     /// beside)`, `(f: beside, as modelled)`, `(f: called beside)` (called by a frame here, not on
     /// the stack), `(f?)` missing without proof, `!f` out of the model's
     /// order. The functions missing between two expected frames keep the
-    /// model's order, after the deepest frame between them that their
-    /// evidence names (a tail call made from a frame the model does not
-    /// name comes after that frame).
+    /// model's order, each after the deepest frame that its evidence (or a
+    /// missing function before it) names: a tail call made from a frame
+    /// the model does not name comes after that frame, and a function
+    /// before it whose evidence names no frame stays before that frame
+    /// (audit 96: `+tcp_done → (tcp_shutdown?) → (tcp_set_state: tail call)`
+    /// drew a function between a frame and the one it calls directly).
     func renderChain(_ alignment: ChainAlignment) -> [String] {
         let observed = alignment.observed
         let expected = Set(alignment.steps.map(\.function))
         var after: [Int: [String]] = [:]
-        var gap: [String] = []
-        var anchor: Int?
         var position = -1
-        func flush() {
-            after[anchor ?? position, default: []] += gap
-            gap = []
-            anchor = nil
-        }
+        var anchor = -1
         for step in alignment.steps {
             if step.status == .matched {
                 guard let index = observed.indices.first(where: { $0 > position && observed[$0] == step.function }) else { continue }
-                flush()
                 position = index
+                anchor = index
                 continue
             }
             if let caller = Self.caller(in: step.evidence),
                let index = observed.indices.last(where: { $0 >= max(position, 0) && observed[$0] == caller }) {
-                anchor = max(anchor ?? index, index)
+                anchor = max(anchor, index)
             }
+            let drawn: String
             switch step.status {
-            case .matched: break
-            case .hit: gap.append(paint("(" + step.function + ": hit)", Self.green))
-            case .inlined where step.besidePath == true: gap.append(paint("(" + step.function + ": inlined, beside)", Self.dim))
-            case .tailCall, .inlined, .beside, .ranBeside: gap.append(paint("(" + step.function + ": " + step.status.label + ")", Self.dim))
-            case .sibling: gap.append(paint("(" + step.function + ": called beside)", Self.yellow))
-            case .notOnPath: gap.append(paint("(" + step.function + ": not on this path)", Self.yellow))
-            case .unverified: gap.append(paint("(" + step.function + "?)", Self.dim))
-            case .outOfOrder: gap.append(paint("!" + step.function, Self.red))
+            case .matched: continue
+            case .hit: drawn = paint("(" + step.function + ": hit)", Self.green)
+            case .inlined where step.besidePath == true: drawn = paint("(" + step.function + ": inlined, beside)", Self.dim)
+            case .tailCall, .inlined, .beside, .ranBeside: drawn = paint("(" + step.function + ": " + step.status.label + ")", Self.dim)
+            case .sibling: drawn = paint("(" + step.function + ": called beside)", Self.yellow)
+            case .notOnPath: drawn = paint("(" + step.function + ": not on this path)", Self.yellow)
+            case .unverified: drawn = paint("(" + step.function + "?)", Self.dim)
+            case .outOfOrder: drawn = paint("!" + step.function, Self.red)
             }
+            after[anchor, default: []].append(drawn)
         }
-        flush()
         var parts = after[-1] ?? []
         for (index, name) in observed.enumerated() {
             parts.append(expected.contains(name) ? name : paint("+" + name, Self.yellow))
