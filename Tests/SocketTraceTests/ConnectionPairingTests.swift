@@ -480,7 +480,9 @@ struct ConnectionPairingTests {
                 assert c.sendto(b'z' * 100000, socket.MSG_FASTOPEN, ('127.0.0.1', \(port))) == 100000
                 a, _ = L.accept(); got = b''
                 while len(got) < 100000: got += a.recv(65536)
-                a.close(); c.close(); L.close()
+                a.close(); c.close()
+                c = socket.socket(); c.setsockopt(socket.IPPROTO_TCP, 30, 1)
+                c.connect(('127.0.0.1', \(port))); c.close(); L.close()
                 """,
             setup: "sysctl -qw net.ipv4.tcp_fastopen=3",
             // The client's segments, as they leave (SYN, pure ACK or data, by
@@ -538,6 +540,13 @@ struct ConnectionPairingTests {
         for record in records { if case let .connection(connection) = record { connections.append(connection) } }
         let deferred = try #require(connections.first { $0.client.port.map(String.init) == clientPorts[1] }, "\(connections.map(\.title))")
         #expect(deferred.kernelHandshakeFrom == "SYN queued", "\(deferred)")
+        // Made: its send's SYN was answered. A deferred connect closed with nothing sent made none (audit 97 F3: it was "established").
+        #expect(deferred.established == true, "\(deferred)")
+        let unsent = try #require(calls.last { $0.syscall == .connect }, "\(calls.map(\.name))")
+        #expect(unsent.kernel?.operation == "tcp_connect_deferred", "\(String(describing: unsent.kernel?.operation))")
+        let never = try #require(connections.first { $0.client.port != nil && $0.client.port == unsent.socket?.local?.port },
+                                 "\(connections.map(\.title)) \(String(describing: unsent.socket))")
+        #expect(never.established != true && never.acceptTime == nil, "\(never)")
         let established = run.lines(startingWith: "ESTABLISHED \(clientPorts[1]) ").first.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
         let syn = segments.first { $0[1] == clientPorts[1] && $0[2] == "syn=1" }.flatMap { Double($0[5]) }
         if let kernel = deferred.kernelHandshake, let established, let syn {

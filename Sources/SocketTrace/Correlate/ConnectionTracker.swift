@@ -89,6 +89,12 @@ public final class ConnectionTracker {
     /// The addresses traced listeners listen on (port and address), so a
     /// connection first seen mid-stream can be told client from server.
     var listening: Set<Listener> = []
+    /// Connections whose connect TCP Fast Open deferred (it returned 0 with
+    /// no SYN sent: the kernel's operation `tcp_connect_deferred`): neither
+    /// that connect nor the first send's bytes, queued with the SYN, show it
+    /// made (audit 97 F3); its samples entering TCP_ESTABLISHED or bytes
+    /// received do.
+    var deferredConnects: Set<Int> = []
 
     struct Pair: Hashable {
         let client: SocketEndpoint
@@ -132,7 +138,9 @@ public final class ConnectionTracker {
         var connection = connections[end.index]
         defer { connections[end.index] = connection }
         if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
-        if end.isClient && call.syscall == .connect && !result.failed { connection.established = true }
+        if end.isClient && call.syscall == .connect && !result.failed {
+            if Self.deferredByFastOpen(call) { deferredConnects.insert(end.index) } else { connection.established = true }
+        }
         let transfer = DataTransfer(call)
         if end.isClient, connection.kernelHandshake == nil, call.syscall == .connect || call.isFastOpen || transfer?.direction == .sent,
            let activity = call.kernel {
@@ -163,7 +171,9 @@ public final class ConnectionTracker {
         if end.isClient && connection.clientPid == nil { connection.clientPid = call.pid }
         if !end.isClient && connection.serverPid == nil { connection.serverPid = call.pid }
         guard let transfer else { return nil }
-        if transfer.bytes > 0 && !call.isFastOpen { connection.established = true }
+        if transfer.bytes > 0 && !call.isFastOpen && !(transfer.direction == .sent && deferredConnects.contains(end.index)) {
+            connection.established = true
+        }
         switch (transfer.direction, end.isClient) {
         case (.sent, true): connection.sentByClient += transfer.bytes
         case (.sent, false): connection.sentByServer += transfer.bytes
@@ -232,6 +242,13 @@ public final class ConnectionTracker {
     /// TCP_ESTABLISHED (`sock:inet_sock_set_state` on its 4-tuple, client
     /// to server: the SYN-ACK taken in, as a non-blocking connect's is on
     /// loopback) though no call of the program asked (audit 18).
+    /// A connect the kernel's samples show TCP Fast Open deferred: its
+    /// operation is the deferred connect's (chosen only when the connect
+    /// left its socket in TCP_SYN_SENT with no SYN on tcp_connect's path).
+    static func deferredByFastOpen(_ call: SyscallInvocation) -> Bool {
+        call.kernel?.operation?.hasSuffix("connect_deferred") == true
+    }
+
     static func kernelSawEstablished(_ call: SyscallInvocation, _ connection: Connection) -> Bool {
         call.kernel?.samples.contains { sample in
             guard sample.tracepoint == "sock:inet_sock_set_state", sample.fields["newstate"]?.number == TCPState.established,
