@@ -1797,6 +1797,35 @@ struct KernelTests {
         #expect(close.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" && !$0.sides.softirq } == false, "\(seen)")
     }
 
+    @Test("setsockopt that uncorks held-back data is tcp_setsockopt_push (tcp6_ for IPv6), its samples on do_tcp_setsockopt's push; one that pushes nothing has no operation", arguments: ["127.0.0.1", "::1"])
+    func setsockoptPush(_ address: String) throws {
+        let family = address.contains(":") ? "socket.AF_INET6" : "socket.AF_INET"
+        let (calls, _) = try tracePythonCalls("""
+            import socket
+            listener = socket.socket(\(family)); listener.bind(("\(address)", \(TestSupport.freshPort()))); listener.listen()
+            client = socket.create_connection(listener.getsockname()[:2]); server, _ = listener.accept()
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            client.send(b"x" * 100)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            assert len(server.recv(1000)) == 100
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            """, name: "setsockopt-push")
+        let options = calls.filter { $0.syscall == .setsockopt && $0.socket?.type == 1 && $0.argument(1) == 6 }
+        try #require(options.count == 3, "\(options.map(\.entryText))")
+        let operation = address.contains(":") ? "tcp6_setsockopt_push" : "tcp_setsockopt_push"
+        let uncork = options[1]
+        #expect(uncork.kernel?.operation == operation, "\(String(describing: uncork.kernel?.operation))")
+        let syscallParts = uncork.kernel?.alignments.filter(\.isSyscallPart) ?? []
+        #expect(!syscallParts.isEmpty && syscallParts.allSatisfy { $0.operation == operation && $0.verdict != .differs
+                    && self.inOrder(["do_tcp_setsockopt", "__tcp_push_pending_frames", "tcp_write_xmit"], in: $0.observed) },
+                "\(syscallParts.map { "\($0.operation) \($0.verdict.rawValue) \($0.observed)" })")
+        // Corking, and a TCP_NODELAY with nothing held back, send nothing: no operation's chain is claimed for them.
+        for quiet in [options[0], options[2]] {
+            #expect(quiet.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } != true && quiet.kernel?.operation == nil,
+                    "\(quiet.entryText): \(String(describing: quiet.kernel?.operation))")
+        }
+    }
+
     @Test("shutdown's operations by how and state: SHUT_WR sends the FIN (tcp_shutdown); SHUT_RD, a second SHUT_WR and a listener's send nothing; a failed one claims no chain")
     func shutdownOperations() throws {
         let port = TestSupport.freshPort()
