@@ -376,6 +376,44 @@ import Testing
         #expect(!flow.mayReach(from: at + 10, to: at))
     }
 
+    @Test("control flow: a BUG's ud2 ends its way, a WARN's goes on; the bug table says which (audit 98 E: sock_sendmsg_nosec's BUG_ON between its two INDIRECT_CALL branches put inet_sendmsg after inet6_sendmsg's return)")
+    func bugTrap() {
+        let at = UInt64(0x1000)
+        // +0: call inet6_sendmsg (in flight); +5: cmp; +8: je +0xc (to the ud2); +a: jmp +0x13 (out); +c: ud2; +e: call inet_sendmsg; +13: ret
+        var trap = Instruction(address: at + 0xc, length: 2, flow: .next)
+        trap.trap = true
+        let code = [Instruction(address: at, length: 5, flow: .next), Instruction(address: at + 5, length: 3, flow: .next),
+                    Instruction(address: at + 8, length: 2, flow: .conditional(at + 0xc)), Instruction(address: at + 0xa, length: 2, flow: .jump(at + 0x13)),
+                    trap, Instruction(address: at + 0xe, length: 5, flow: .next), Instruction(address: at + 0x13, length: 1, flow: .stop)]
+        let bug = ControlFlow(instructions: code, start: at, end: at + 0x14, extra: [], isIndirect: { _ in false }, resumesAfterTrap: { _ in false })
+        #expect(!bug.mayReach(from: at + 5, to: at + 0xe), "nothing goes on after a BUG")
+        let warning = ControlFlow(instructions: code, start: at, end: at + 0x14, extra: [], isIndirect: { _ in false }, resumesAfterTrap: { _ in true })
+        #expect(warning.mayReach(from: at + 5, to: at + 0xe), "a WARN resumes after its ud2")
+        // The table: struct bug_entry { s32 bug_addr_disp; s32 file_disp; u16 line; u16 flags; } (12 bytes), addresses relative to the field.
+        func entry(_ displacement: Int32, flags: UInt16) -> [UInt8] {
+            withUnsafeBytes(of: displacement.littleEndian, Array.init) + [0, 0, 0, 0, 0, 0] + withUnsafeBytes(of: flags.littleEndian, Array.init)
+        }
+        let start = UInt64(0x9000)
+        let table = BugTable.parse(entry(-0x8000 + 0xc, flags: 0) + entry(-0x800c + 0x20, flags: 1 | 2), at: start,
+                                   layout: .init(size: 12, address: 0, flags: 10))
+        #expect(!table.resumes(at: 0x100c), "a BUG")
+        #expect(table.resumes(at: 0x1020), "a WARN (once)")
+        #expect(!table.resumes(at: 0x1030), "not listed: the trap handler does not resume")
+    }
+
+    @Test("the running kernel's bug table is read: its traps are ud2 instructions, WARNs and BUGs both among them",
+          .enabled(if: TestSupport.canObserveKernel, "needs root and kallsyms"))
+    func runningBugTable() throws {
+        let symbols = try #require(KernelSymbols.load())
+        let text = try KernelText()
+        let table = try #require(BugTable.read(text: text, bounds: symbols.tableBounds, isCode: { symbols.extent(of: $0) != nil }))
+        #expect(table.flags.values.contains { $0 & BugTable.warning != 0 } && table.flags.values.contains { $0 & BugTable.warning == 0 })
+        // Every listed trap read back is a ud2 (0f 0b), but where a module's or init code's went (a few in a sample of 50).
+        let traps = Array(table.flags.keys.filter { symbols.extent(of: $0) != nil }.prefix(50))
+        let ud2 = traps.filter { text.read($0, count: 2) == [0x0f, 0x0b] }
+        #expect(ud2.count * 10 >= traps.count * 9, "\(ud2.count) of \(traps.count)")
+    }
+
     @Test("control flow: a call on every way from the entry to a point ran before it; a branch around it, a jump through a register, a patched jump label or code that did not decode leave it unproven")
     func mustPass() {
         let at = UInt64(0x1000)

@@ -14,9 +14,15 @@ public protocol KernelCodeSource: AnyObject {
     /// The edges the kernel patches into the code in [start, end) (jump
     /// labels, exception fixups); nil when they cannot be read.
     func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]?
+    /// Whether execution goes on after the `ud2` at `address` (a WARN's)
+    /// or not (a BUG's), as the kernel's bug table says; nil when it
+    /// cannot be read.
+    func trapResumes(_ address: UInt64) -> Bool?
 }
 
 extension KernelCodeSource {
+    public func trapResumes(_ address: UInt64) -> Bool? { nil }
+
     /// Code of one's own (tests) has none.
     public func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]? { [] }
 }
@@ -50,6 +56,9 @@ public final class KernelCode: KernelCodeSource {
     /// Read at first use.
     lazy var patched: PatchedEdges? = PatchedEdges.read(text: text, bounds: symbols.tableBounds, isCode: { [symbols] in symbols.extent(of: $0) != nil })
     public func patchedEdges(_ start: UInt64, _ end: UInt64) -> [(site: UInt64, target: UInt64)]? { patched?.within(start, end) }
+    /// Read at first use.
+    lazy var bugs: BugTable? = BugTable.read(text: text, bounds: symbols.tableBounds, isCode: { [symbols] in symbols.extent(of: $0) != nil })
+    public func trapResumes(_ address: UInt64) -> Bool? { bugs?.resumes(at: address) }
 }
 
 /// One frame of a sampled kernel stack: its function, and the address in
@@ -466,7 +475,8 @@ public final class CallEvidence {
                                 returns: { target in
                                     guard let callee = self.code.extent(of: target), callee.start == target else { return true }
                                     return !ControlFlow.noReturnFunctions.contains(callee.function)
-                                })
+                                },
+                                resumesAfterTrap: { self.code.trapResumes($0) ?? true })
         }
         flowCache[start] = found
         return found

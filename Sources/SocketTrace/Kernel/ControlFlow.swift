@@ -14,7 +14,8 @@ public struct ControlFlow: Sendable {
     /// Jumps through a register or memory inside the function.
     let indirect: Set<Int>
 
-    /// Calls that do not return: the code after them belongs to another way.
+    /// Calls that do not return, and traps execution does not go on
+    /// from (a BUG's `ud2`): the code after them belongs to another way.
     let noReturn: Set<Int>
 
     /// Functions the kernel declares `__noreturn` in every version: a call
@@ -26,9 +27,11 @@ public struct ControlFlow: Sendable {
     /// `isIndirect`: whether a direct jump's target is a thunk through a
     /// register (a retpoline), that is a jump through a pointer.
     /// `returns`: whether a call's target returns (false only for a
-    /// function known not to).
+    /// function known not to). `resumesAfterTrap`: whether execution goes
+    /// on after the `ud2` at an address (a WARN's; not a BUG's).
     public init(instructions: [Instruction], start: UInt64, end: UInt64, extra: [(site: UInt64, target: UInt64)],
-                isIndirect: (UInt64) -> Bool, returns: (UInt64) -> Bool = { _ in true }) {
+                isIndirect: (UInt64) -> Bool, returns: (UInt64) -> Bool = { _ in true },
+                resumesAfterTrap: (UInt64) -> Bool = { _ in true }) {
         self.instructions = instructions
         self.start = start
         self.end = end
@@ -47,7 +50,10 @@ public struct ControlFlow: Sendable {
             }
         }
         self.indirect = indirect
-        self.noReturn = Set(instructions.indices.filter { instructions[$0].call.map { !returns($0) } ?? false })
+        self.noReturn = Set(instructions.indices.filter { position in
+            let instruction = instructions[position]
+            return instruction.call.map { !returns($0) } ?? (instruction.trap && !resumesAfterTrap(instruction.address))
+        })
     }
 
     func inside(_ address: UInt64) -> Bool { address >= start && address < end }

@@ -110,7 +110,8 @@ public final class KernelSymbols {
         return value
     }
 
-    static let tableBoundNames: [[UInt8]] = ["__start___jump_table", "__stop___jump_table", "__start___ex_table", "__stop___ex_table"]
+    static let tableBoundNames: [[UInt8]] = ["__start___jump_table", "__stop___jump_table", "__start___ex_table", "__stop___ex_table",
+                                             "__start___bug_table", "__stop___bug_table"]
         .map { Array($0.utf8) }
 
     static func parse(_ bytes: [UInt8]) -> Table {

@@ -36,14 +36,18 @@ public struct Instruction: Sendable, Equatable {
     public let flow: Flow
     /// A call's direct target.
     public var call: UInt64?
+    /// A `ud2`: BUG()'s and WARN()'s trap, after which execution goes on
+    /// only for a WARN (the kernel's bug table says which).
+    public var trap = false
 
     public var end: UInt64 { address + UInt64(length) }
 }
 
 public enum MachineCode {
     /// Every instruction in `bytes`, decoded from `address`, with where
-    /// execution goes after it. `ud2` goes on (a WARN resumes after it),
-    /// as does `int3` (padding, or a breakpoint that resumes).
+    /// execution goes after it. `ud2` goes on here, marked a trap (a WARN
+    /// resumes after it, a BUG does not: ControlFlow asks the bug table);
+    /// `int3` goes on (padding, or a breakpoint that resumes).
     public static func instructions(in bytes: [UInt8], at address: UInt64) -> [Instruction] {
         withHandle({ handle in
             var decoded: UnsafeMutablePointer<cs_insn>?
@@ -72,6 +76,7 @@ public enum MachineCode {
                 }
                 var decodedInstruction = Instruction(address: instruction.address, length: Int(instruction.size), flow: flow)
                 decodedInstruction.call = call
+                decodedInstruction.trap = mnemonic == "ud2"
                 found.append(decodedInstruction)
             }
             return found
