@@ -1545,6 +1545,39 @@ struct KernelTests {
         return ends
     }
 
+    @Test("io_uring's connect, shutdown and closes are no system calls: the exit releases nothing io_uring closed, io_uring's worker thread's work is said to be the worker's, and work in io_uring_enter is in a call the trace does not record (audit 98 B, C)",
+          .enabled(if: TestSupport.underCI || FileManager.default.fileExists(atPath: "/usr/include/liburing.h"), "needs liburing (scripts/setup.sh)"))
+    func ioUringSockets() throws {
+        let program = try TestSupport.build("uring_sockets.c", libraries: ["-luring"])
+        let trace = TestSupport.temporaryFile("uring") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "-f", "--format", "jsonl", "-o", trace, program,
+                                                                   String(TestSupport.freshPort())])
+        #expect(result.status == 0, "\(result.stderr)")
+        let exits = try ends(trace)
+        try #require(exits.count == 1, "\(exits)")
+        // The listener closed by close(2), the connection's two sockets by io_uring: nothing left for the exit.
+        #expect(exits[0].releasedSockets == nil && exits[0].perhapsReleasedSockets == nil,
+                "\(exits[0].releasedSockets ?? []) \(exits[0].perhapsReleasedSockets ?? [])")
+        var samples: [KernelSample] = []
+        for case let .kernelEvent(sample) in try TraceFileReader(path: trace).records { samples.append(sample) }
+        // The shutdown's FIN, sent by the worker (IOSQE_ASYNC).
+        let worker = samples.filter(\.inIOUringWorker)
+        #expect(!worker.isEmpty, "\(samples.map { $0.heading + " " + $0.chain.joined(separator: "<") })")
+        for sample in worker {
+            let text = ExitKernelRecordTests.timeline(sample)
+            // Its own work as the worker's; a traced flow's state change kept from any task, outside the traced tasks.
+            #expect((text.contains("in an io_uring worker of the traced process") || text.contains("(outside the traced tasks: task "))
+                    && !text.contains("in this traced thread"), "\(text)")
+        }
+        // The connect's SYN, sent in io_uring_enter.
+        let entered = samples.filter { !$0.inIOUringWorker && $0.chain.contains { $0.hasSuffix("sys_io_uring_enter") } }
+        #expect(entered.contains { $0.tracepoint == "net:net_dev_queue" }, "\(samples.map { $0.heading + " " + $0.chain.joined(separator: "<") })")
+        for sample in entered where sample.atSyscallStop == nil {
+            let text = ExitKernelRecordTests.timeline(sample)
+            #expect(text.contains("in a call the trace does not record (") && !text.contains("between its calls"), "\(text)")
+        }
+    }
+
     /// Runs a Python script under trace into a trace file.
     func tracePython(_ script: String, name: String, options: [String] = ["--kernel", "on"]) throws -> String {
         let file = TestSupport.temporaryFile(name) + ".py"

@@ -95,13 +95,16 @@ enum TestSupport {
 
     /// Compiles a program of Tests/Programs (or examples/) once per test run.
     /// `optimize`: built with -O2 instead of -O0 (inlining, for DWARF's inline data).
-    static func build(_ source: String, bits32: Bool = false, optimize: Bool = false, directory: String = "Tests/Programs") throws -> String {
+    /// `libraries`: linked after it (`-luring`).
+    static func build(_ source: String, bits32: Bool = false, optimize: Bool = false, directory: String = "Tests/Programs",
+                      libraries: [String] = []) throws -> String {
         let name = (source as NSString).deletingPathExtension + (bits32 ? "-32" : "") + (optimize ? "-O2" : "")
         let output = buildDirectory.appendingPathComponent(name).path
         try buildLock.withLock {
             if FileManager.default.fileExists(atPath: output) { return }
             var flags = ["-g", optimize ? "-O2" : "-O0", "-w", "-pthread", "-o", output, packageRoot.appendingPathComponent(directory).appendingPathComponent(source).path]
             if bits32 { flags.insert("-m32", at: 0) }
+            flags += libraries
             let result = try run("/usr/bin/gcc", flags)
             guard result.status == 0 else { throw BuildFailed(source: source, log: result.stderr) }
         }

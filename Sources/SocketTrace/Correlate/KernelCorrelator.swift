@@ -592,7 +592,7 @@ public final class KernelCorrelator {
             guard sides.softirq, !sample.everywhere, sample.flow == nil else { return sample }
             let context = abandonedContext(of: sample) ?? sample.outsideCallsContext
             sample.inTracedTask = context
-            let work = "\(sides.softirqKind ?? "unknown") softirq work run in this traced thread \(context)"
+            let work = "\(sides.softirqKind ?? "unknown") softirq work run " + sample.placeOutsideCalls(context)
             let notKnown = "whose packet it handled is not known (\(sample.tracepoint) gives no addresses): it may be another program's"
             // (In a receive too: a retransmission an ACK set off, audit 12.)
             if let start = retransmissions.first(where: { Self.continues(sample, $0) }),

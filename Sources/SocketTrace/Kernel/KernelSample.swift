@@ -148,8 +148,37 @@ public struct KernelSample: Sendable, Codable {
         switch atSyscallStop {
         case .entry?: "at a call's entry stop, before the kernel began the call"
         case .exit?: "at a call's exit stop, after the kernel ended the call"
-        case nil: "between its traced calls"
+        case nil: unrecordedCall.map { "in a call the trace does not record (\($0) on its stack)" } ?? "between its traced calls"
         }
+    }
+
+    /// Taken in an io_uring worker (`io_wq_worker` on its stack): a thread
+    /// the kernel makes for a process using io_uring, which shares its
+    /// files and counters but makes no system calls and is not stopped by
+    /// the tracer; not one of the traced threads (audit 98 C: its work was
+    /// "in this traced thread between its calls").
+    public var inIOUringWorker: Bool { chain.contains("io_wq_worker") }
+
+    /// The system call on the stack of work taken outside the traced calls
+    /// (io_uring_enter's own submissions, a call `-e` leaves out): its
+    /// entry function, outermost (or its body, `__do_sys_io_uring_enter`,
+    /// where the entry left for it by a jump).
+    var unrecordedCall: String? { chain.last(where: ChainAligner.isSyscallEntry) ?? chain.last { $0.hasPrefix("__do_sys_") } }
+
+    static let ioUringWorkerPlace = "in an io_uring worker of the traced process (io_wq_worker on its stack: a thread the kernel made, "
+        + "which the tracer does not stop; not a traced thread)"
+
+    /// Where work taken outside the traced calls ran, `context` the
+    /// thread's: `in this traced thread <context>`, or in an io_uring worker.
+    public func placeOutsideCalls(_ context: String) -> String {
+        inIOUringWorker ? Self.ioUringWorkerPlace : "in this traced thread " + context
+    }
+
+    /// The same, as the timeline's event line writes it.
+    public var timelinePlace: String {
+        if inIOUringWorker { return Self.ioUringWorkerPlace }
+        if atSyscallStop == nil, let entry = unrecordedCall { return "in this traced thread, in a call the trace does not record (\(entry) on its stack)" }
+        return "in this traced thread between its calls"
     }
 
     /// The frames with their addresses, innermost first (addresses 0 when

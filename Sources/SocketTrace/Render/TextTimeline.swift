@@ -243,7 +243,7 @@ public final class TextTimeline: TraceSink {
             // Softirq work run in this thread between its calls: a traced
             // socket's packet, or one not known to be (never said to be the
             // thread's, audit 11).
-            text += withStack ? " (in this traced thread between its calls)" : " (" + flow.evidence + ")"
+            text += withStack ? " (" + sample.timelinePlace + ")" : " (" + flow.evidence + ")"
         } else if let flow = sample.flow {
             // Taken out of the call it was sampled in.
             text += !withStack ? " (during a call: " + flow.description + ")"
@@ -252,7 +252,7 @@ public final class TextTimeline: TraceSink {
             // A traced thread's own work between its calls whose flow is not
             // told (a FIN a file's release sent as an untraced call
             // returned): said where it was, as the rest (audit 72 c).
-            text += " (in this traced thread between its calls)"
+            text += " (" + sample.timelinePlace + ")"
         }
         lines.write(paint(text, "\u{1B}[2m"))
         lines.end()

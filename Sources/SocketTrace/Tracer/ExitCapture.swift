@@ -1,3 +1,5 @@
+import Foundation
+
 /// The kernel's work at a process's exit: when it holds sockets no other
 /// traced process holds, its end releases them (do_exit → exit_files …
 /// task_work_run → __fput → sock_close → … tcp_close: the FIN). The
@@ -32,12 +34,37 @@ extension Tracer {
     func threadExiting(_ thread: TracedThread) {
         guard let capture = exitCaptures else { return }
         let process = thread.process
+        dropDescriptorsClosedUnseen(process, tid: thread.tid)
         if process.exitingThreads.isEmpty && releasedAtExit(process, closesInFlight: false) == nil {
             if !process.table.entries.isEmpty { process.exitStoppedSharing.insert(thread.tid) }
             return
         }
         process.exitingThreads.insert(thread.tid)
         process.exitCaptured = capture.captureExit(of: process.pid, threads: process.exitingThreads.sorted())
+    }
+
+    /// The descriptors the traced calls left open that the process no
+    /// longer holds at a thread's exit stop, where its table is still there
+    /// to read (/proc/TID/fd): closed out of the calls' sight (io_uring's
+    /// IORING_OP_CLOSE, in io_uring_enter or its workers), so the exit does
+    /// not release them (audit 98 B: an exit was said to release a socket
+    /// io_uring had closed 75 ms before). A descriptor that now names
+    /// another socket or file went the same way. Nothing is dropped when
+    /// the table cannot be read.
+    func dropDescriptorsClosedUnseen(_ process: TracedProcess, tid: Int32) {
+        guard !process.table.entries.isEmpty,
+              let open = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(tid)/fd") else { return }
+        let held = Set(open.compactMap { Int32($0) })
+        for (fd, entry) in process.table.entries {
+            guard held.contains(fd) else {
+                process.table.remove(fd)
+                continue
+            }
+            if let inode = entry.socket.inode, let now = KernelSocketLookup.descriptorTarget(pid: tid, fd: fd),
+               KernelSocketLookup.socketInode(fromTarget: now) != inode {
+                process.table.remove(fd)
+            }
+        }
     }
 
     /// A close of `socket` by `closer` (at its entry, its descriptor gone
