@@ -1871,19 +1871,30 @@ struct KernelTests {
                 client.send(b"x" * 100); time.sleep(0.02)
                 os.read(server.fileno(), 1000)
             server.send(b"y" * 10); client.recv(100)
-            server.close(); time.sleep(0.05); client.close(); listener.close()
+            server.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1); server.send(b"z" * 100)
+            server.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0); client.recv(100)
+            server.close(); time.sleep(0.05); client.close()
+            client = socket.create_connection(("127.0.0.1", listener.getsockname()[1])); server, _ = listener.accept()
+            server.shutdown(socket.SHUT_WR); client.recv(1); time.sleep(0.05)
+            client.close(); server.close(); listener.close()
             """, name: "mapped-peer")
         let mapped = calls.filter { $0.socket?.peer?.description.contains("::ffff:127.0.0.1") == true && $0.socket?.type == 1 }
-        let named = Dictionary(grouping: mapped.filter { [.read, .sendto, .close].contains($0.syscall) }, by: \.syscall)
-        try #require(named[.read]?.count == 5 && named[.sendto]?.count == 1 && named[.close]?.count == 1, "\(mapped.map(\.entryText))")
-        let expected: [Syscall: String] = [.read: "tcp6_recv", .sendto: "tcp6_send", .close: "tcp6_close"]
+        let named = Dictionary(grouping: mapped.filter { [.read, .sendto, .close, .shutdown].contains($0.syscall) || $0.syscall == .setsockopt && $0.argument(2) == 3 && $0.argument(1) == 6 },
+                               by: \.syscall)
+        try #require(named[.read]?.count == 5 && named[.sendto]?.count == 2 && named[.close]?.count == 2 && named[.shutdown]?.count == 1
+                     && named[.setsockopt]?.count == 2, "\(mapped.map(\.entryText))")
+        // (audit 99 G: the shutdown's FIN and the uncork's push were IPv4's operations' chains)
+        let expected: [Syscall: String] = [.read: "tcp6_recv", .sendto: "tcp6_send", .close: "tcp6_close", .shutdown: "tcp6_shutdown",
+                                           .setsockopt: "tcp6_setsockopt_push"]
         for (syscall, group) in named {
-            for call in group where call.kernel?.source == .observed {
+            // The second close finds its socket closed already (the peer's FIN answered the shutdown's): another operation.
+            for call in syscall == .close ? Array(group.prefix(1)) : group where call.kernel?.source == .observed {
                 #expect(call.kernel?.operation == expected[syscall] && call.kernel?.alignments.allSatisfy { $0.verdict != .differs } == true,
                         "\(call.entryText): \(call.kernel?.alignments.map { "\($0.operation) \($0.verdict.rawValue) \($0.observed)" } ?? [])")
             }
         }
-        // The close's FIN left through IPv4's output.
+        // The uncork pushed (the cork itself sent nothing); the close's FIN left through IPv4's output.
+        #expect(named[.setsockopt]?.contains { $0.kernel?.source == .observed } == true)
         let close = try #require(named[.close]?.first)
         #expect(close.kernel?.alignments.contains { self.inOrder(["tcp_write_xmit", "__tcp_transmit_skb", "__ip_queue_xmit", "ip_output"], in: $0.observed) } == true,
                 "\(close.kernel?.alignments.map(\.observed) ?? [])")
