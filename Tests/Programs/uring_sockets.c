@@ -5,7 +5,12 @@
  * The process then exits holding no socket but its listener's, closed by
  * a plain close(2) (audit 98 B: the exit was said to release a socket
  * io_uring had closed; C: the worker's work said a traced thread's).
- * Usage: uring_sockets PORT */
+ * With `hold`, the connection is accepted through io_uring too and the
+ * process exits holding all three sockets, none made by a traced call but
+ * the listener and the client's socket() (audit 99 F: the exit named only
+ * the listener, and gave the connection's FINs to its release).
+ * Usage: uring_sockets PORT [hold] */
+#include <string.h>
 #include <liburing.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -36,6 +41,14 @@ int main(int argc, char **argv) {
     struct io_uring_sqe *entry = io_uring_get_sqe(&ring);
     io_uring_prep_connect(entry, client, (struct sockaddr *)&address, sizeof address);
     complete(&ring, "connect");
+    if (argc > 2 && strcmp(argv[2], "hold") == 0) {
+        entry = io_uring_get_sqe(&ring);
+        io_uring_prep_accept(entry, listener, NULL, NULL, 0);
+        int held = complete(&ring, "accept");
+        printf("accepted %d\n", held);
+        fflush(stdout);
+        _exit(0);
+    }
     int accepted = accept(listener, NULL, NULL);
     entry = io_uring_get_sqe(&ring);
     io_uring_prep_shutdown(entry, accepted, SHUT_WR);

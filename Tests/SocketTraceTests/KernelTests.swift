@@ -1569,6 +1569,16 @@ struct KernelTests {
             #expect((text.contains("in an io_uring worker of the traced process") || text.contains("(outside the traced tasks: task "))
                     && !text.contains("in this traced thread"), "\(text)")
         }
+        // Held at the exit, the connection accepted through io_uring too: the exit names all three sockets it releases,
+        // learnt from the process's table at its exit stop, and their FINs are the connection's (audit 99 F).
+        let held = TestSupport.temporaryFile("uring-hold") + ".jsonl"
+        let holding = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "--format", "jsonl", "-o", held, program,
+                                                                    String(TestSupport.freshPort()), "hold"])
+        #expect(holding.status == 0, "\(holding.stderr)")
+        let end = try #require(try ends(held).first)
+        let released = end.releasedSockets ?? []
+        #expect(released.count == 3 && released.filter { $0.peer != nil }.count == 2, "\(released)")
+        #expect(end.exitKernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "\(String(describing: end.exitKernel))")
         // The connect's SYN, sent in io_uring_enter.
         let entered = samples.filter { !$0.inIOUringWorker && $0.chain.contains { $0.hasSuffix("sys_io_uring_enter") } }
         #expect(entered.contains { $0.tracepoint == "net:net_dev_queue" }, "\(samples.map { $0.heading + " " + $0.chain.joined(separator: "<") })")

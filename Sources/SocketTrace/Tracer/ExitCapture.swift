@@ -34,7 +34,7 @@ extension Tracer {
     func threadExiting(_ thread: TracedThread) {
         guard let capture = exitCaptures else { return }
         let process = thread.process
-        dropDescriptorsClosedUnseen(process, tid: thread.tid)
+        reconcileDescriptors(process, tid: thread.tid)
         if process.exitingThreads.isEmpty && releasedAtExit(process, closesInFlight: false) == nil {
             if !process.table.entries.isEmpty { process.exitStoppedSharing.insert(thread.tid) }
             return
@@ -43,17 +43,20 @@ extension Tracer {
         process.exitCaptured = capture.captureExit(of: process.pid, threads: process.exitingThreads.sorted())
     }
 
-    /// The descriptors the traced calls left open that the process no
-    /// longer holds at a thread's exit stop, where its table is still there
-    /// to read (/proc/TID/fd): closed out of the calls' sight (io_uring's
-    /// IORING_OP_CLOSE, in io_uring_enter or its workers), so the exit does
-    /// not release them (audit 98 B: an exit was said to release a socket
-    /// io_uring had closed 75 ms before). A descriptor that now names
-    /// another socket or file went the same way. Nothing is dropped when
-    /// the table cannot be read.
-    func dropDescriptorsClosedUnseen(_ process: TracedProcess, tid: Int32) {
-        guard !process.table.entries.isEmpty,
-              let open = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(tid)/fd") else { return }
+    /// The process's descriptors as its table still is at a thread's exit
+    /// stop (/proc/TID/fd), where the traced calls did not show them all:
+    /// those they left open that it no longer holds were closed out of
+    /// their sight (io_uring's IORING_OP_CLOSE, in io_uring_enter or its
+    /// workers), so the exit does not release them (audit 98 B: an exit was
+    /// said to release a socket io_uring had closed 75 ms before); one that
+    /// now names another file went the same way. And where it holds an
+    /// io_uring instance (`anon_inode:[io_uring]`), the sockets it holds
+    /// that no traced call made (IORING_OP_SOCKET, IORING_OP_ACCEPT) are
+    /// learnt from /proc, so the exit names what it releases (audit 99 F:
+    /// two connections' FINs were given to their listener's release).
+    /// Nothing changes when the table cannot be read.
+    func reconcileDescriptors(_ process: TracedProcess, tid: Int32) {
+        guard let open = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(tid)/fd") else { return }
         let held = Set(open.compactMap { Int32($0) })
         for (fd, entry) in process.table.entries {
             guard held.contains(fd) else {
@@ -63,6 +66,24 @@ extension Tracer {
             if let inode = entry.socket.inode, let now = KernelSocketLookup.descriptorTarget(pid: tid, fd: fd),
                KernelSocketLookup.socketInode(fromTarget: now) != inode {
                 process.table.remove(fd)
+            }
+        }
+        let unknown = held.filter { process.table[$0] == nil && !process.table.isKnownNotSocket($0) }
+        let unaddressed = process.table.entries.contains { $0.value.socket.peer == nil && [.created, .bound].contains($0.value.socket.state) }
+        guard !unknown.isEmpty || unaddressed,
+              held.contains(where: { KernelSocketLookup.descriptorTarget(pid: tid, fd: $0) == "anon_inode:[io_uring]" }) else { return }
+        let tracker = SocketTracker(pid: tid, table: process.table, memory: ptrace.memory(of: tid), resolveAddresses: configuration.resolveAddresses)
+        for fd in unknown.sorted() { _ = tracker.socket(fd) }
+        // A socket a traced call made that io_uring connected: its
+        // addresses and state as the kernel has them (it was `5<TCP>`,
+        // created).
+        for (fd, entry) in process.table.entries where entry.socket.peer == nil && [.created, .bound].contains(entry.socket.state) {
+            tracker.refreshFromKernel(entry.socket, fd: fd)
+            guard entry.socket.peer != nil, entry.socket.type == UInt64(SOCK_STREAM.rawValue) else { continue }
+            switch KernelSocketLookup.tcpState(pid: tid, fd: fd) {
+            case TCPState.synSent?: entry.socket.state = .connecting
+            case TCPState.close?, TCPState.listen?, nil: break
+            default: entry.socket.state = .connected
             }
         }
     }
