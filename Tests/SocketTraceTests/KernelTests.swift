@@ -844,6 +844,10 @@ struct KernelTests {
             #expect(!sent.isEmpty && sent.allSatisfy { $0.steps.contains { $0.function == "inet6_sendmsg" && $0.status == .tailCall } },
                     "\(sent.map { $0.steps.map { "\($0.function) \($0.status)" } })")
             Self.expectEveryChainModelled([connect, send])
+            // The handshake's SYN-ACK taken in by IPv4's backlog handler: IPv6's operation, not tcp_connect_ack (audit 99).
+            let handshake = connect.kernel?.alignments.filter { $0.isSyscallPart && $0.observed.contains("tcp_v4_do_rcv") } ?? []
+            #expect(!handshake.isEmpty && handshake.allSatisfy { $0.operation == "tcp6_connect_ack" || $0.operation == "tcp6_connect" },
+                    "\(handshake.map { "\($0.operation) \($0.observed)" })")
         }
     }
 
