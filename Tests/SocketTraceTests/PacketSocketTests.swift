@@ -29,7 +29,8 @@ struct PacketSocketTests {
         _ = withUnsafeMutablePointer(to: &own) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sender, $0, &ownLength) } }
         let tid = try #require(Int32(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self").split(separator: "/").last ?? ""))
         // Each datagram received (its skb freed) before the next is sent, a bucket (262 µs) or more apart.
-        let count = 40
+        // 120 of them: once in a README run 40 had 40 addresses, the thread moving between CPUs' slabs.
+        let count = 120
         var byte: UInt8 = 0
         transmits.follow(getpid())
         for _ in 0..<count {
