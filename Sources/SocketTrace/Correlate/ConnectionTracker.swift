@@ -139,7 +139,7 @@ public final class ConnectionTracker {
         defer { connections[end.index] = connection }
         if end.isClient && isListening(connection.server, netns: socket.netns) { connection.tracedListener = true }
         if end.isClient && call.syscall == .connect && !result.failed {
-            if Self.deferredByFastOpen(call) { deferredConnects.insert(end.index) } else { connection.established = true }
+            if call.connectDeferredByFastOpen { deferredConnects.insert(end.index) } else { connection.established = true }
         }
         let transfer = DataTransfer(call)
         if end.isClient, connection.kernelHandshake == nil, call.syscall == .connect || call.isFastOpen || transfer?.direction == .sent,
@@ -242,13 +242,6 @@ public final class ConnectionTracker {
     /// TCP_ESTABLISHED (`sock:inet_sock_set_state` on its 4-tuple, client
     /// to server: the SYN-ACK taken in, as a non-blocking connect's is on
     /// loopback) though no call of the program asked (audit 18).
-    /// A connect the kernel's samples show TCP Fast Open deferred: its
-    /// operation is the deferred connect's (chosen only when the connect
-    /// left its socket in TCP_SYN_SENT with no SYN on tcp_connect's path).
-    static func deferredByFastOpen(_ call: SyscallInvocation) -> Bool {
-        call.kernel?.operation?.hasSuffix("connect_deferred") == true
-    }
-
     static func kernelSawEstablished(_ call: SyscallInvocation, _ connection: Connection) -> Bool {
         call.kernel?.samples.contains { sample in
             guard sample.tracepoint == "sock:inet_sock_set_state", sample.fields["newstate"]?.number == TCPState.established,

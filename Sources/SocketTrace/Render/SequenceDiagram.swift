@@ -600,7 +600,7 @@ public struct SequenceDiagram: Sendable {
                                   + "in the SYN's receive on this connect's stack)"), at: drop.time)
                     }
                 }
-                if !sentSyn && call.kernel?.operation?.hasSuffix("connect_deferred") == true {
+                if !sentSyn && call.connectDeferredByFastOpen {
                     // Its own state changes left the socket in TCP_SYN_SENT with nothing sent (audit 27 M2, M3).
                     deferredConnect = true
                     add(.message(from: .clientKernel, to: .client, text: "connect = \(call.returnText)", reply: true, time: exit), at: exit)

@@ -121,6 +121,14 @@ public struct SyscallInvocation: Sendable, Codable {
         syscall == .sendto && arguments.count > 4 && arguments[3] & 0x2000_0000 != 0 && arguments[4] != 0
     }
 
+    /// A connect the kernel's samples show TCP Fast Open deferred: its
+    /// operation is the deferred connect's (tcp_connect_deferred or
+    /// tcp6_, chosen only when the connect left its socket in TCP_SYN_SENT
+    /// with no SYN on tcp_connect's path).
+    public var connectDeferredByFastOpen: Bool {
+        kernel?.operation?.hasSuffix("connect_deferred") == true
+    }
+
     /// The address (pointer and length) a call connects its socket to:
     /// connect's, or a Fast Open sendto's; nil for any other call.
     public var connectAddress: (address: UInt64, length: UInt64)? {
