@@ -31,15 +31,14 @@ public struct BugTable: Sendable {
     }
 
     /// The entries of a table read at `start`, each entry's address relative
-    /// to its own field (x86-64's relative bug pointers).
+    /// to its own field (x86-64's relative bug pointers, as the patched
+    /// edges' tables store theirs).
     static func parse(_ bytes: [UInt8], at start: UInt64, layout: Layout) -> BugTable {
         var flags: [UInt64: UInt16] = [:]
         var offset = 0
         while offset + layout.size <= bytes.count {
             let at = offset + layout.address
-            let displacement = Int64(Int32(bitPattern: UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16
-                                           | UInt32(bytes[at + 3]) << 24))
-            let trap = UInt64(bitPattern: Int64(bitPattern: start) + Int64(at) + displacement)
+            let trap = UInt64(bitPattern: Int64(bitPattern: start) + Int64(at) + PatchedEdges.relative(bytes, at))
             flags[trap] = UInt16(bytes[offset + layout.flags]) | UInt16(bytes[offset + layout.flags + 1]) << 8
             offset += layout.size
         }
@@ -68,9 +67,6 @@ public struct BugTable: Sendable {
         guard let start = bounds["__start___bug_table"], let end = bounds["__stop___bug_table"], end > start, end - start < 16 << 20,
               let layout = runningLayout(), let bytes = text.read(start, count: Int(end - start)) else { return nil }
         let table = parse(bytes, at: start, layout: layout)
-        let traps = Array(table.flags.keys)
-        let sample = stride(from: 0, to: traps.count, by: max(1, traps.count / 200)).map { traps[$0] }
-        guard !sample.isEmpty, sample.filter(isCode).count * 10 >= sample.count * 8 else { return nil }
-        return table
+        return PatchedEdges.pointIntoCode(Array(table.flags.keys), isCode: isCode) ? table : nil
     }
 }

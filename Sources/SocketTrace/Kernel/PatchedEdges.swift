@@ -33,10 +33,6 @@ public struct PatchedEdges: Sendable {
 
     /// The edges of a jump table and an exception table read at their addresses.
     static func parse(jumpTable: [UInt8], at jumpStart: UInt64, exceptionTable: [UInt8], at exceptionStart: UInt64) -> PatchedEdges {
-        func relative(_ bytes: [UInt8], _ offset: Int) -> Int64 {
-            Int64(Int32(bitPattern: UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
-                        | UInt32(bytes[offset + 3]) << 24))
-        }
         var edges: [(site: UInt64, target: UInt64)] = []
         for (bytes, start, size) in [(jumpTable, jumpStart, jumpEntry), (exceptionTable, exceptionStart, exceptionEntry)] {
             var offset = 0
@@ -63,9 +59,21 @@ public struct PatchedEdges: Sendable {
               let jumps = text.read(jumpStart, count: Int(jumpEnd - jumpStart)),
               let exceptions = text.read(exceptionStart, count: Int(exceptionEnd - exceptionStart)) else { return nil }
         let parsed = parse(jumpTable: jumps, at: jumpStart, exceptionTable: exceptions, at: exceptionStart)
-        // Module code and init text gone since boot aside, nearly every site is the kernel's code.
-        let sample = stride(from: 0, to: parsed.edges.count, by: max(1, parsed.edges.count / 200)).map { parsed.edges[$0].site }
-        guard !sample.isEmpty, sample.filter(isCode).count * 10 >= sample.count * 8 else { return nil }
-        return parsed
+        return pointIntoCode(parsed.edges.map(\.site), isCode: isCode) ? parsed : nil
+    }
+
+    /// The signed 32-bit offset at `offset`: the kernel's tables store
+    /// their addresses relative to the field that holds them (x86-64).
+    static func relative(_ bytes: [UInt8], _ offset: Int) -> Int64 {
+        Int64(Int32(bitPattern: UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
+                    | UInt32(bytes[offset + 3]) << 24))
+    }
+
+    /// Whether the addresses a table was read as hold together: module
+    /// code and init text gone since boot aside, nearly every one is the
+    /// kernel's code (checked on up to 200 of them, evenly spread).
+    static func pointIntoCode(_ addresses: [UInt64], isCode: (UInt64) -> Bool) -> Bool {
+        let sample = stride(from: 0, to: addresses.count, by: max(1, addresses.count / 200)).map { addresses[$0] }
+        return !sample.isEmpty && sample.filter(isCode).count * 10 >= sample.count * 8
     }
 }
