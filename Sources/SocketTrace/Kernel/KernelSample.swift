@@ -177,8 +177,8 @@ public struct KernelSample: Sendable, Codable {
     /// The same, as the timeline's event line writes it.
     public var timelinePlace: String {
         if inIOUringWorker { return Self.ioUringWorkerPlace }
-        if atSyscallStop == nil, let entry = unrecordedCall { return "in this traced thread, in a call the trace does not record (\(entry) on its stack)" }
-        return "in this traced thread between its calls"
+        // In a call the trace does not record, as outsideCallsContext says it; else the timeline's shorter words.
+        return atSyscallStop == nil && unrecordedCall != nil ? "in this traced thread, " + outsideCallsContext : "in this traced thread between its calls"
     }
 
     /// The frames with their addresses, innermost first (addresses 0 when

@@ -57,29 +57,28 @@ extension Tracer {
     /// Nothing changes when the table cannot be read.
     func reconcileDescriptors(_ process: TracedProcess, tid: Int32) {
         guard let open = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(tid)/fd") else { return }
-        let held = Set(open.compactMap { Int32($0) })
+        // What each descriptor names (`socket:[123]`, a path), read once.
+        var targets: [Int32: String] = [:]
+        for fd in open.compactMap({ Int32($0) }) { targets[fd] = KernelSocketLookup.descriptorTarget(pid: tid, fd: fd) ?? "" }
         for (fd, entry) in process.table.entries {
-            guard held.contains(fd) else {
+            guard let target = targets[fd] else {
                 process.table.remove(fd)
                 continue
             }
-            if let inode = entry.socket.inode, let now = KernelSocketLookup.descriptorTarget(pid: tid, fd: fd),
-               KernelSocketLookup.socketInode(fromTarget: now) != inode {
+            if let inode = entry.socket.inode, !target.isEmpty, KernelSocketLookup.socketInode(fromTarget: target) != inode {
                 process.table.remove(fd)
             }
         }
-        let unknown = held.filter { process.table[$0] == nil && !process.table.isKnownNotSocket($0) }
-        let unaddressed = process.table.entries.contains { $0.value.socket.peer == nil && [.created, .bound].contains($0.value.socket.state) }
-        guard !unknown.isEmpty || unaddressed,
-              held.contains(where: { KernelSocketLookup.descriptorTarget(pid: tid, fd: $0) == "anon_inode:[io_uring]" }) else { return }
+        let unknown = targets.filter { process.table[$0.key] == nil && KernelSocketLookup.socketInode(fromTarget: $0.value) != nil }.keys
+        // Sockets a traced call made that io_uring connected: no addresses yet (`5<TCP>`, created).
+        let unaddressed = process.table.entries.filter { $0.value.socket.peer == nil && [.created, .bound].contains($0.value.socket.state) }
+        guard !unknown.isEmpty || !unaddressed.isEmpty, targets.values.contains("anon_inode:[io_uring]") else { return }
         let tracker = SocketTracker(pid: tid, table: process.table, memory: ptrace.memory(of: tid), resolveAddresses: configuration.resolveAddresses)
         for fd in unknown.sorted() { _ = tracker.socket(fd) }
-        // A socket a traced call made that io_uring connected: its
-        // addresses and state as the kernel has them (it was `5<TCP>`,
-        // created).
-        for (fd, entry) in process.table.entries where entry.socket.peer == nil && [.created, .bound].contains(entry.socket.state) {
+        // Their addresses and state as the kernel has them.
+        for (fd, entry) in unaddressed {
             tracker.refreshFromKernel(entry.socket, fd: fd)
-            guard entry.socket.peer != nil, entry.socket.type == UInt64(SOCK_STREAM.rawValue) else { continue }
+            guard entry.socket.peer != nil, entry.socket.type == SocketTypeNumber.stream else { continue }
             switch KernelSocketLookup.tcpState(pid: tid, fd: fd) {
             case TCPState.synSent?: entry.socket.state = .connecting
             case TCPState.close?, TCPState.listen?, nil: break
