@@ -894,6 +894,39 @@ struct KernelTests {
         Self.expectEveryChainModelled(calls)
     }
 
+    @Test("a reader that shut down its writing side takes its backlog in by tcp_rcv_state_process (data, the peer's FIN, TIME_WAIT): modelled for IPv4, IPv6 and IPv4-mapped peers (audit 99 H: differs, +tcp_rcv_state_process)",
+          arguments: [("AF_INET", "127.0.0.1", "tcp_recv", "tcp_v4_do_rcv"), ("AF_INET6", "::1", "tcp6_recv", "tcp_v6_do_rcv"),
+                      ("AF_INET6", "::ffff:127.0.0.1", "tcp6_recv", "tcp_v4_do_rcv")])
+    func backlogOfAReaderInFinWait(family: String, host: String, operation: String, handler: String) throws {
+        // A bulk send read 4 KiB at a time: what the sender's CPU brings in while the read holds the
+        // socket waits in its backlog, and the socket (FIN_WAIT2) is not ESTABLISHED.
+        let script = """
+            import socket, threading
+            l = socket.socket(socket.\(family)); l.bind(("\(host)", 0)); l.listen()
+            def serve():
+                a, _ = l.accept(); a.recv(1)
+                for _ in range(160): a.sendall(b"x" * 65536)
+                a.close()
+            t = threading.Thread(target=serve); t.start()
+            c = socket.socket(socket.\(family)); c.connect(l.getsockname()[:2]); c.shutdown(socket.SHUT_WR)
+            while c.recv(4096): pass
+            t.join(); c.close(); l.close()
+            """
+        var seen: [String] = []
+        for _ in 1...4 where seen.isEmpty {
+            let (calls, _) = try tracePythonCalls(script, name: "finwait-backlog")
+            let reads = calls.filter { $0.syscall == .recvfrom }
+            #expect(reads.allSatisfy { $0.kernel == nil || $0.kernel?.operation == operation },
+                    "\(Set(reads.compactMap { $0.kernel?.operation }))")
+            let chains = reads.compactMap(\.kernel).flatMap(\.alignments).filter { $0.observed.contains("tcp_rcv_state_process") && $0.isSyscallPart }
+            #expect(chains.allSatisfy { $0.operation == operation && inOrder(["release_sock", handler, "tcp_rcv_state_process"], in: $0.observed) },
+                    "\(chains.map { "\($0.operation): \($0.observed)" })")
+            Self.expectEveryChainModelled(reads)
+            seen = chains.map { $0.observed.joined(separator: " ") }
+        }
+        try #require(!seen.isEmpty, "in 4 runs no read took its backlog in while not ESTABLISHED")
+    }
+
     @Test("work in a call -e leaves out is said to be in it, not \"interrupted\", and its packet's receive names that call, not \"another program's\" (audit 31 M3)")
     func workInAnUnrecordedCall() throws {
         let file = TestSupport.temporaryFile("unrecorded") + ".py"
@@ -2496,8 +2529,17 @@ struct KernelTests {
             quick = socket.socket(); quick.setblocking(False); quick.connect_ex(("127.0.0.1", \(port)))
             select.select([], [quick], [], 5)
             waiting = socket.create_connection(("127.0.0.1", \(port)))
+            mapped = socket.socket(socket.AF_INET6); mapped.setblocking(False); mapped.connect_ex(("::ffff:127.0.0.1", \(port)))
+            select.select([], [mapped], [], 5)
             """
         let (calls, _) = try tracePythonCalls(script, name: "nonblocking")
+        // From an IPv6 socket to an IPv4-mapped address: IPv6's operation, its SYN-ACK taken in by
+        // IPv4's backlog handler (audit 99 H: it was tcp_connect_ack_nonblocking, IPv4's).
+        let mapped = try #require(calls.first { $0.syscall == .connect && $0.socket?.protocolLabel == "TCPv6" })
+        let mappedAck = try #require(mapped.kernel?.alignments.first { $0.observed.contains("release_sock") && $0.isSyscallPart },
+                                     "\(mapped.kernel?.alignments.map(\.operation) ?? [])")
+        #expect(mappedAck.operation == "tcp6_connect_ack_nonblocking" && mappedAck.observed.contains("tcp_v4_do_rcv")
+                && ![.differs, .extraFrames].contains(mappedAck.verdict), "\(mappedAck.operation) \(mappedAck.summary)")
         let connects = calls.filter { $0.syscall == .connect && $0.socket?.protocolLabel == "TCP" }
         #expect(connects.count == 2)
         let nonblocking = try #require(connects.first { $0.result?.errno == EINPROGRESS })
