@@ -276,6 +276,40 @@ static void sendfile_calls(int port)
     (void)port;
 }
 
+/* Control messages the kernel writes: IP_PKTINFO, IP_TTL and IP_TOS with a
+ * datagram, and IP_RECVERR from the error queue (the ICMP port unreachable
+ * a send to a closed port brings back on loopback). */
+static void ip_control_messages(int port)
+{
+    int on = 1;
+    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = loopback(port);
+    bind(rx, (struct sockaddr *)&a, sizeof a);
+    setsockopt(rx, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+    setsockopt(rx, IPPROTO_IP, IP_RECVTTL, &on, sizeof on);
+    setsockopt(rx, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
+    int tx = socket(AF_INET, SOCK_DGRAM, 0);
+    sendto(tx, "info", 4, 0, (struct sockaddr *)&a, sizeof a);
+    char buf[64];
+    struct iovec iov = { buf, sizeof buf };
+    union { struct cmsghdr align; char buf[256]; } control;
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+    recvmsg(rx, &mh, 0);
+
+    int err = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in closed = loopback(port + 1);
+    setsockopt(err, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+    connect(err, (struct sockaddr *)&closed, sizeof closed);
+    send(err, "lost", 4, 0);
+    struct sockaddr_in from;
+    struct msghdr emh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+    recvmsg(err, &emh, MSG_ERRQUEUE);
+    close(err);
+    close(tx);
+    close(rx);
+}
+
 int main(int argc, char *argv[])
 {
     int port = argc > 1 ? atoi(argv[1]) : 23456;
@@ -284,6 +318,7 @@ int main(int argc, char *argv[])
     unix_calls(port);
     other_families();
     sendfile_calls(port);
+    ip_control_messages(port + 4);
     pid_t child = fork();
     if (child == 0) {
         int s = socket(AF_INET, SOCK_DGRAM, 0);

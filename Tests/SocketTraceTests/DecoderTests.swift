@@ -115,6 +115,35 @@ struct DecoderTests {
         #expect(text == #"{msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="cred", iov_len=4}], msg_iovlen=1, msg_control=[{cmsg_len=24, cmsg_level=SOL_SOCKET, cmsg_type=SCM_CREDENTIALS, cmsg_data={pid=42, uid=1000, gid=100}}], msg_controllen=24, msg_flags=MSG_DONTWAIT}"#)
     }
 
+    /// Control messages strace leaves raw, in the same style (audit 98 and 100: IPv6's error queue,
+    /// UDP's GRO and GSO sizes printed as bytes), and timestamps in both layouts.
+    @Test func controlMessageData() {
+        let decoder = ControlMessageDecoder(context: context(MemoryImage()))
+        let loopback6: [UInt8] = Array(repeating: 0, count: 15) + [1]
+        let mapped6: [UInt8] = Array(repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1]
+        #expect(decoder.typeName(level: 41, type: 50) == "IPV6_PKTINFO" && decoder.typeName(level: 17, type: 104) == "UDP_GRO"
+                && decoder.typeName(level: 0, type: 11) == "IP_RECVERR" && decoder.typeName(level: 1, type: 65) == "SO_TIMESTAMPING_NEW")
+        #expect(decoder.render(level: 41, type: 50, loopback6 + le32(1))
+                == #"{ipi6_addr=inet_pton(AF_INET6, "::1"), ipi6_ifindex=if_nametoindex("lo")}"#)
+        // IPV6_RECVERR: an ICMPv6 port unreachable (origin 3, type 1, code 4) from ::ffff:127.0.0.1.
+        let offender: [UInt8] = [10, 0, 0, 0] + le32(0) + mapped6 + le32(0)
+        #expect(decoder.render(level: 41, type: 25, le32(111) + [3, 1, 4, 0] + le32(0) + le32(0) + offender)
+                == #"{ee_errno=111, ee_origin=3, ee_type=1, ee_code=4, ee_info=0, ee_data=0, offender={sa_family=AF_INET6, sin6_port=htons(0), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::ffff:127.0.0.1", &sin6_addr), sin6_scope_id=0}}"#)
+        #expect(decoder.render(level: 41, type: 52, le32(64)) == "[64]")
+        #expect(decoder.render(level: 17, type: 104, le32(1400)) == "[1400]")
+        #expect(decoder.render(level: 17, type: 103, [0x78, 0x05]) == "[1400]")
+        #expect(decoder.render(level: 1, type: 29, le64(1_700_000_000) + le64(250_000)) == "{tv_sec=1700000000, tv_usec=250000}")
+        #expect(decoder.render(level: 1, type: 37, le64(5) + le64(6) + le64(0) + le64(0) + le64(7) + le64(8))
+                == "[{tv_sec=5, tv_nsec=6}, {tv_sec=0, tv_nsec=0}, {tv_sec=7, tv_nsec=8}]")
+        // i386: the old timestamps' fields are 32-bit, the new ones 64-bit.
+        let decoder32 = ControlMessageDecoder(context: context(MemoryImage(), .i386))
+        #expect(decoder32.render(level: 1, type: 35, le32(9) + le32(10)) == "{tv_sec=9, tv_nsec=10}")
+        #expect(decoder32.render(level: 1, type: 64, le64(9) + le64(10)) == "{tv_sec=9, tv_nsec=10}")
+        // Too short for its structure, or unknown: the bytes, quoted.
+        #expect(decoder.render(level: 0, type: 11, [1, 2]) == #""\1\2""#)
+        #expect(decoder.render(level: 99, type: 1, [0x41]) == #""A""#)
+    }
+
     /// accept's value-result length: `[128 => 16]`, and the whole line.
     @Test func acceptLine() {
         var memory = MemoryImage()

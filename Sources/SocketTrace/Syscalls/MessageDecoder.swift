@@ -175,26 +175,13 @@ public struct MessageDecoder {
     /// The control messages (`struct cmsghdr` chain) of a msghdr, as text.
     func controlMessages(_ address: UInt64, length: Int) -> String {
         guard let messages = readControlMessages(address, length: length) else { return context.pointer(address) }
+        let decoder = ControlMessageDecoder(context: context)
         let parts = messages.map { message in
             "{cmsg_len=\(message.length), cmsg_level=" + SocketConstants.socketLevels.render(message.level)
-                + ", cmsg_type=" + (message.level == 1 ? SocketConstants.controlMessageTypes.render(message.type) : hex(message.type))
-                + ", cmsg_data=" + controlData(level: message.level, type: message.type, message.data) + "}"
+                + ", cmsg_type=" + decoder.typeName(level: message.level, type: message.type)
+                + ", cmsg_data=" + decoder.render(level: message.level, type: message.type, message.data) + "}"
         }
         return "[" + parts.joined(separator: ", ") + "]"
-    }
-
-    func controlData(level: UInt64, type: UInt64, _ data: [UInt8]) -> String {
-        if level == 1 && type == 1 {
-            let all = Array(stride(from: 0, to: data.count - 3, by: 4))
-            let fds = all.prefix(context.options.arrayLimit).map {
-                context.describeDescriptor(data.loadLittleEndian(Int32.self, at: $0))
-            }
-            return Self.array(fds, truncated: fds.count < all.count)
-        }
-        if level == 1 && type == 2 && data.count >= 12 {
-            return "{pid=\(data.loadLittleEndian(Int32.self, at: 0)), uid=\(data.loadLittleEndian(UInt32.self, at: 4)), gid=\(data.loadLittleEndian(UInt32.self, at: 8))}"
-        }
-        return QuotedString.render(data, truncated: false, hex: context.options.hexStrings)
     }
 
     /// An mmsghdr array of `count` entries: `[{msg_hdr={…}, msg_len=N}, …]`.
