@@ -991,6 +991,50 @@ struct KernelTests {
         #expect(last.kernel?.samples.contains { $0.tracepoint == "net:net_dev_queue" } == true, "the FIN")
     }
 
+    @Test("a socket passed to a task not traced, which sends on it: the sender's close says the reference it left is in a message no traced process took in, not the traced processes'; the summary says whose bytes no traced call sent (audit 100 F1, F4)")
+    func socketPassedToAnUntracedTask() throws {
+        let port = TestSupport.freshPort()
+        let path = TestSupport.temporaryFile("untraced-holder") + ".sock"
+        let holder = try ChildProcess("/usr/bin/python3", ["-c", """
+            import array, socket, time
+            u = socket.socket(socket.AF_UNIX); u.bind("\(path)"); u.listen(1)
+            print("ready", flush=True)
+            c, _ = u.accept()
+            _, ancillary, _, _ = c.recvmsg(16, socket.CMSG_SPACE(4))
+            s = socket.socket(fileno=array.array("i", ancillary[0][2][:4])[0])
+            for i in range(3): s.send(b"untraced-%d" % i); time.sleep(0.05)
+            c.send(b"k"); c.recv(1); s.close()
+            """])
+        #expect(holder.waitForOutput("ready"))
+        let script = """
+            import array, socket
+            l = socket.socket(); l.bind(("127.0.0.1", \(port))); l.listen()
+            c = socket.create_connection(("127.0.0.1", \(port))); a, _ = l.accept()
+            u = socket.socket(socket.AF_UNIX); u.connect("\(path)")
+            u.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [c.fileno()]))])
+            u.recv(1)  # the holder has sent its bytes
+            c.close()
+            got = b""
+            while len(got) < 30: got += a.recv(100)
+            u.send(b"k"); a.close(); l.close()
+            """
+        let file = TestSupport.temporaryFile("untraced-holder") + ".py"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let output = TestSupport.temporaryFile("untraced-holder") + ".txt"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "on", "-o", output, "/usr/bin/python3", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        _ = try holder.wait(timeout: 10)
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        let close = try #require(lines.firstIndex { $0.contains("close(") && $0.contains("<TCP 127.0.0.1:") && $0.contains("->127.0.0.1:\(port)>") },
+                                 "\(text)")
+        let release = lines[(close + 1)...].first { $0.contains("not released here") }
+        #expect(release?.contains("1 other reference in SCM_RIGHTS messages a traced process sent and no traced process was seen to take in") == true
+                && release?.contains("the traced processes held") == false, "\(release ?? "")")
+        let summary = lines.first { $0.contains("→ 127.0.0.1:\(port)") && $0.contains("client sent") }
+        #expect(summary?.contains("client sent 0 B (server received 30 B; 30 B of them sent by no call the trace counts") == true, "\(summary ?? "")")
+    }
+
     @Test("a socket closed while its descriptor is in flight (SCM_RIGHTS sent, not yet received): the message holds it, the close drops a reference (audit F)")
     func closeWhileInFlight() throws {
         let port = TestSupport.freshPort()

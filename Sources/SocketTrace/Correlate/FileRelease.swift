@@ -71,13 +71,24 @@ public enum FileRelease {
         let holder = switch call.socket?.otherReferences {
         case 0?: "no descriptor of the traced processes held it, so a reference they do not show did: " + unseen
         case let others? where others > 0:
-            "the traced processes held at least \(others) other reference\(others == 1 ? "" : "s") to it (descriptors, or SCM_RIGHTS messages "
-                + "in flight), besides any call in flight on it"
+            Self.countedReferences(others, inMessages: min(others, call.socket?.otherReferencesInMessages ?? 0)) + ", besides any call in flight on it"
         default: "another descriptor (a dup, a forked copy) or " + unseen + " held it"
         }
         return "not released here: the file (0x\(String(file, radix: 16))) had another reference, not freed in this close "
             + "(\(tracepoint) of \(fileCache) sampled, no sample lost); \(holder). The socket is released where the last reference goes "
             + "(the file's free is shown there when a traced call on this socket, begun before this close returned, lets go of it as it returns, a receive drops an SCM_RIGHTS message holding it, or the socket's release runs in the same task work as the free)"
+    }
+
+    /// The other references a close's tracer counted: the traced processes'
+    /// descriptors, and references in SCM_RIGHTS messages no traced process
+    /// was seen to take in, which a task not traced may hold by now.
+    static func countedReferences(_ others: Int, inMessages messages: Int) -> String {
+        func references(_ count: Int) -> String { "\(count) other reference\(count == 1 ? "" : "s")" }
+        let inMessages = references(messages) + " in SCM_RIGHTS messages a traced process sent and no traced process was seen to take in "
+            + "(still queued, or taken in by a task not traced, which then holds it)"
+        if messages == 0 { return "the traced processes held at least " + references(others) + " to it (descriptors)" }
+        if messages == others { return "at least " + inMessages }
+        return "the traced processes held at least " + references(others - messages) + " to it (descriptors), and " + inMessages
     }
 
     /// What a close that released its file says when the traced

@@ -185,6 +185,11 @@ public struct SocketSnapshot: Sendable, Codable, Equatable {
     /// socket (a close that leaves one releases nothing); nil when not known
     /// (children not followed).
     public var otherReferences: Int?
+    /// Of `otherReferences`, those in SCM_RIGHTS messages a traced process
+    /// sent that no traced process was seen to take in: still queued, or
+    /// taken in by a task not traced (audit 100 F1: all were said to be
+    /// the traced processes' own).
+    public var otherReferencesInMessages: Int?
     /// For a close, when the kernel showed it: whether the close released
     /// the file (dropped its last reference, so the socket was released),
     /// by the free of the file in it or not (`FileRelease`). It

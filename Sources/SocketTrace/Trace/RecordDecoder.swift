@@ -102,6 +102,7 @@ struct RecordDecoder {
                                       peer: value["peer"]?.string.map(SocketEndpoint.init(text:)), state: state,
                                       inode: value["inode"]?.uint64)
         snapshot.otherReferences = value["other_references"]?.integer(Int.self)
+        snapshot.otherReferencesInMessages = value["other_references_in_messages"]?.integer(Int.self)
         snapshot.tcpState = value["tcp_state"]?.integer(Int64.self)
         snapshot.netns = value["netns"]?.uint64
         return snapshot

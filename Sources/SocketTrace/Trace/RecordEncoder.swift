@@ -192,6 +192,7 @@ struct RecordEncoder {
             s.member("peer", socket.peer?.description)
             s.member("state", socket.state.rawValue)
             s.member("other_references", socket.otherReferences)
+            s.member("other_references_in_messages", socket.otherReferencesInMessages.flatMap { $0 > 0 ? $0 : nil })
             s.member("tcp_state", socket.tcpState)
             if let netns = socket.netns { s.member("netns", netns) }
         }

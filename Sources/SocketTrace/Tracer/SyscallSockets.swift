@@ -71,6 +71,20 @@ extension Tracer {
         references(to: socket, sure: true) { table, number in table === process.table && number == fd }
     }
 
+    /// Of those, the references in SCM_RIGHTS messages a traced process
+    /// sent and no traced process was seen to take in (once per socket
+    /// object, as `references` counts them).
+    func referencesInMessages(to socket: SocketInfo) -> Int {
+        var seen: Set<ObjectIdentifier> = [ObjectIdentifier(socket)]
+        var count = socket.inFlight - socket.inFlightUnsure
+        for process in tasks.processes.values {
+            for entry in process.table.entries.values where socket.isSame(as: entry.socket) && seen.insert(ObjectIdentifier(entry.socket)).inserted {
+                count += entry.socket.inFlight - entry.socket.inFlightUnsure
+            }
+        }
+        return count
+    }
+
     /// The references to `socket`: the traced processes' descriptors
     /// (each table once) but those `excluded` names, the references in
     /// SCM_RIGHTS messages (once per socket object), and other tasks'

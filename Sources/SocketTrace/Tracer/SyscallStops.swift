@@ -108,6 +108,7 @@ extension Tracer {
                 }
                 if configuration.followForks, let fd = call.socket?.fd, let socket = process.table[fd]?.socket {
                     call.socket?.otherReferences = otherReferences(to: socket, besides: fd, in: process)
+                    call.socket?.otherReferencesInMessages = referencesInMessages(to: socket)
                     // Its last reference: the messages waiting at it go with it,
                     // and the sockets only they held.
                     let thisOne = { (table: DescriptorTable, number: Int32) in table === process.table && number == fd }
