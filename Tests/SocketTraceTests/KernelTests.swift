@@ -562,6 +562,27 @@ struct KernelTests {
         }
     }
 
+    @Test("keepalive probes the keepalive timer sends while the program sleeps: each one the kernel counted (TCPKeepAlive, in a network namespace of its own) a sample on tcp_keepalive_timer's path (tcp6_keepalive_timer over IPv6), tcp_write_wakeup and tcp_xmit_probe_skb proven tail calls, never a zero-window probe (audit 100 F2)",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")), arguments: [false, true])
+    func keepaliveProbes(ipv6: Bool) throws {
+        let port = TestSupport.freshPort()
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/keepalive.py").path
+        let out = TestSupport.temporaryFile("keepalive")
+        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(port) \(out)\(ipv6 ? " 6" : "")")
+        let counted = Int(try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(counted > 0, "the kernel sent no keepalive probe (TCPKeepAlive)")
+        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let timer = alignments.filter { $0.observed.contains("tcp_keepalive_timer") }
+        let operation = ipv6 ? "tcp6_keepalive_timer" : "tcp_keepalive_timer"
+        #expect(timer.allSatisfy { $0.operation == operation && $0.context == "softirq TIMER" }, "\(timer.map { "\($0.operation): \($0.observed)" })")
+        let probes = timer.filter { alignment in
+            inOrder(["tcp_keepalive_timer", "__tcp_transmit_skb", "__dev_queue_xmit"], in: alignment.observed)
+                && ["tcp_write_wakeup", "tcp_xmit_probe_skb"].allSatisfy { name in alignment.steps.contains { $0.function == name && $0.status == .tailCall } }
+        }
+        #expect(probes.count == counted, "\(counted) probes counted by the kernel, \(probes.count) sampled: \(timer.map(\.observed))")
+        #expect(!alignments.contains { $0.operation.hasSuffix("probe0_timer") }, "\(alignments.map(\.operation))")
+    }
+
     @Test("a compressed SACK its hrtimer sends (a hole the sender does not fill at once): tcp_compressed_ack_timer, in an HRTIMER softirq, tcp_send_ack and __tcp_send_ack proven tail calls, never unmodelled",
           .enabled(if: TestSupport.underCI || (TestSupport.commandExists("unshare") && TestSupport.commandExists("nft"))))
     func compressedSack() throws {
