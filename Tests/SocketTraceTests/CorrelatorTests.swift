@@ -168,7 +168,7 @@ import Testing
         }
         // Drawn where the frame above its place called it, before the frames of the path beside it.
         let timeline = TextTimeline(output: TraceOutput.capturing(), options: TextTimeline.Options())
-        #expect(timeline.renderChain(beside) == ["+outer", "host", "(nested: called beside)", "+backlog", "leaf"], "\(timeline.renderChain(beside))")
+        #expect(timeline.renderChain(beside) == ["+outer", "host", "(nested: beside, not nested)", "+backlog", "leaf"], "\(timeline.renderChain(beside))")
     }
 
     @Test("a missing function whose evidence names no frame is drawn before the frame a later one's proof starts from, not between that frame and its direct callee (audit 96 minor 1)")

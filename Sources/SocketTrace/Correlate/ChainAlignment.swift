@@ -66,7 +66,7 @@ public struct ChainAlignment: Sendable, Codable {
         /// inside it: `ranBeside`).
         public var isProven: Bool { self == .matched || self == .tailCall || self == .inlined || self == .hit || self == .ranBeside }
 
-        /// How a timeline writes it: `tail call`, `called beside`, ….
+        /// How a timeline writes it: `tail call`, `beside the path, not nested`, ….
         public var label: String {
             switch self {
             case .matched: "matched"
@@ -74,7 +74,7 @@ public struct ChainAlignment: Sendable, Codable {
             case .inlined: "inlined"
             case .beside: "beside, as modelled"
             case .ranBeside: "ran beside"
-            case .sibling: "called beside the path"
+            case .sibling: "beside the path, not nested"
             case .notOnPath: "not on this path"
             case .unverified: "unverified"
             case .outOfOrder: "out of order"
@@ -238,7 +238,7 @@ public struct ChainAlignment: Sendable, Codable {
 
     public func count(_ status: Status) -> Int { steps.filter { $0.status == status }.count }
 
-    /// `10 matched, 2 tail calls, 3 unverified, 1 called beside the path`.
+    /// `10 matched, 2 tail calls, 3 unverified, 1 beside the path, not nested as modelled`.
     public var summary: String {
         var parts = ["\(count(.matched)) matched"]
         if count(.hit) > 0 { parts.append("\(count(.hit)) hit by their kprobes") }
@@ -251,7 +251,7 @@ public struct ChainAlignment: Sendable, Codable {
         if count(.ranBeside) > 0 { parts.append("\(count(.ranBeside)) ran beside the path as modelled (proven)") }
         let unproven = count(.beside) + inlinedBeside
         if unproven > 0 { parts.append("\(unproven) beside the path as modelled (not proven to have run)") }
-        if count(.sibling) > 0 { parts.append("\(count(.sibling)) called beside the path") }
+        if count(.sibling) > 0 { parts.append("\(count(.sibling)) beside the path, not nested as modelled") }
         if count(.notOnPath) > 0 { parts.append("\(count(.notOnPath)) not on this path") }
         if count(.unverified) > 0 { parts.append("\(count(.unverified)) missing, unverified") }
         if count(.outOfOrder) > 0 { parts.append("\(count(.outOfOrder)) out of order") }
@@ -364,7 +364,7 @@ public struct ChainAligner {
             let beside = steps.indices.first { other in
                 steps[other].status == .sibling && (placed[..<other].compactMap { $0 }.last ?? -1) == before
             }
-            guard let leaving = strangers.first.map({ "+" + $0 }) ?? beside.map({ steps[$0].function + " called beside" }) else { continue }
+            guard let leaving = strangers.first.map({ "+" + $0 }) ?? beside.map({ steps[$0].function + " beside, not nested" }) else { continue }
             steps[index] = .init(function: step.function, layer: step.layer, status: .unverified,
                                  evidence: "declared inline in the model, but the path leaves the model here (\(leaving)): "
                                     + "whether this path ran it is not shown")

@@ -331,7 +331,7 @@ extension TextTimeline {
     /// Every frame of the part, outermost first, with the model's missing
     /// functions at their places: `f` a frame the model expects, `+f` a
     /// frame it does not name, `(f: tail call)`, `(f: inlined)`, `(f: ran
-    /// beside)`, `(f: beside, as modelled)`, `(f: called beside)` (called by a frame here, not on
+    /// beside)`, `(f: beside, as modelled)`, `(f: beside, not nested)` (called by a frame here beside the call in flight, not on
     /// the stack), `(f?)` missing without proof, `!f` out of the model's
     /// order. The functions missing between two expected frames keep the
     /// model's order, each after the deepest frame that its evidence (or a
@@ -363,7 +363,7 @@ extension TextTimeline {
             case .hit: drawn = paint("(" + step.function + ": hit)", Self.green)
             case .inlined where step.besidePath == true: drawn = paint("(" + step.function + ": inlined, beside)", Self.dim)
             case .tailCall, .inlined, .beside, .ranBeside: drawn = paint("(" + step.function + ": " + step.status.label + ")", Self.dim)
-            case .sibling: drawn = paint("(" + step.function + ": called beside)", Self.yellow)
+            case .sibling: drawn = paint("(" + step.function + ": beside, not nested)", Self.yellow)
             case .notOnPath: drawn = paint("(" + step.function + ": not on this path)", Self.yellow)
             case .unverified: drawn = paint("(" + step.function + "?)", Self.dim)
             case .outOfOrder: drawn = paint("!" + step.function, Self.red)
