@@ -16,7 +16,7 @@ struct IPv6KernelTests {
         "tcp_connect", "tcp_connect_ack", "tcp_connect_ack_nonblocking", "tcp_synack", "tcp_send", "tcp_recv", "tcp_receive_softirq", "tcp_fin_softirq",
         "tcp_receive_after_fin", "tcp_timewait_ack", "tcp_ack_retransmit", "tcp_delack_timer", "tcp_retransmit_timer",
         "tcp_loss_probe", "tcp_close", "tcp_close_reset", "tcp_close_reset_unread", "tcp_pacing_timer", "tcp_rack_reo_timer",
-        "tcp_keepalive_timer",
+        "tcp_keepalive_timer", "tcp_syncookie_ack_softirq",
     ]
 
     /// What `compare --json` says of a trace: chains per operation (in the

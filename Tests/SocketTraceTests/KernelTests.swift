@@ -583,6 +583,27 @@ struct KernelTests {
         #expect(!alignments.contains { $0.operation.hasSuffix("probe0_timer") }, "\(alignments.map(\.operation))")
     }
 
+    @Test("handshakes a listener answered with SYN cookies: each last ACK's work (cookie_v4_check or cookie_v6_check, the connection's socket made, ESTABLISHED) is tcp_syncookie_ack_softirq's path, never a SYN's (tcp_synack) nor differs; without cookies the same state change is tcp_accept_ready_softirq's (audit 100 F3)",
+          .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")), arguments: [(false, true), (true, true), (false, false), (true, false)])
+    func synCookieHandshakes(ipv6: Bool, cookies: Bool) throws {
+        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/syncookies.py").path
+        let out = TestSupport.temporaryFile("syncookies")
+        let arguments = "\(TestSupport.freshPort()) \(out) \(ipv6 ? "6" : "4")\(cookies ? "" : " plain")"
+        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(arguments)")
+        let received = Int(try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        #expect(received == (cookies ? 3 : 0), "the kernel took in \(received) SYN cookies (SyncookiesRecv)")
+        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let six = ipv6 ? "6" : ""
+        let operation = cookies ? "tcp\(six)_syncookie_ack_softirq" : "tcp\(six)_accept_ready_softirq"
+        let checked = alignments.filter { $0.observed.contains(ipv6 ? "cookie_v6_check" : "cookie_v4_check") }
+        #expect(cookies ? !checked.isEmpty : checked.isEmpty, "\(checked.map(\.observed))")
+        #expect(checked.allSatisfy { $0.operation == operation && ![.differs, .extraFrames, .outOfOrder].contains($0.verdict) },
+                "\(checked.map { "\($0.operation) \($0.verdict): \($0.observed)" })")
+        // The connection made: the child's state set to ESTABLISHED under tcp_child_process.
+        let established = alignments.filter { $0.observed.contains("tcp_child_process") && $0.observed.last == "inet_sk_state_store" }
+        #expect(established.count >= 3 && established.allSatisfy { $0.operation == operation }, "\(established.map { "\($0.operation): \($0.observed)" })")
+    }
+
     @Test("a compressed SACK its hrtimer sends (a hole the sender does not fill at once): tcp_compressed_ack_timer, in an HRTIMER softirq, tcp_send_ack and __tcp_send_ack proven tail calls, never unmodelled",
           .enabled(if: TestSupport.underCI || (TestSupport.commandExists("unshare") && TestSupport.commandExists("nft"))))
     func compressedSack() throws {
