@@ -604,6 +604,49 @@ struct KernelTests {
         #expect(established.count >= 3 && established.allSatisfy { $0.operation == operation }, "\(established.map { "\($0.operation): \($0.observed)" })")
     }
 
+    @Test("a receive from the error queue (MSG_ERRQUEUE: a UDP socket's ICMP error, a TCP MSG_ZEROCOPY send's completion) is its own operation, never a data receive's; its chain through ip_recv_error (ipv6_recv_error) matches (audit 98: named tcp_recv)",
+          arguments: [false, true])
+    func errorQueueReceives(ipv6: Bool) throws {
+        let script = """
+            import socket, time
+            fam, host = (socket.AF_INET6, "::1") if \(ipv6 ? "True" : "False") else (socket.AF_INET, "127.0.0.1")
+            u = socket.socket(fam, socket.SOCK_DGRAM)
+            u.setsockopt(*((socket.IPPROTO_IPV6, 25) if fam == socket.AF_INET6 else (socket.IPPROTO_IP, 11)), 1)  # IP(V6)_RECVERR
+            closed = socket.socket(fam, socket.SOCK_DGRAM); closed.bind((host, 0)); port = closed.getsockname()[1]; closed.close()
+            u.connect((host, port)); u.send(b"lost"); time.sleep(0.05)
+            assert u.recvmsg(100, 512, socket.MSG_ERRQUEUE)[1]
+            l = socket.socket(fam); l.bind((host, 0)); l.listen()
+            c = socket.create_connection(l.getsockname()[:2]); a, _ = l.accept()
+            c.setsockopt(socket.SOL_SOCKET, 60, 1)  # SO_ZEROCOPY
+            c.send(b"z" * 10000, 0x4000000)  # MSG_ZEROCOPY
+            got = 0
+            while got < 10000: got += len(a.recv(65536))
+            time.sleep(0.05)
+            assert c.recvmsg(0, 512, socket.MSG_ERRQUEUE)[1]
+            c.close(); a.close(); l.close(); u.close()
+            """
+        let six = ipv6 ? "6" : ""
+        for probes in [[], ["--probe-set", "full"]] {
+            let (calls, _) = try tracePythonCalls(script, name: "errqueue", options: probes)
+            let errors = calls.filter { $0.syscall == .recvmsg && $0.argument(2) & 0x2000 != 0 }
+            #expect(errors.count == 2, "\(calls.map(\.entryText))")
+            for call in errors {
+                let expected = (call.socket?.type == 2 ? "udp" : "tcp") + six + "_recv_error"
+                #expect(call.kernel?.operation == expected, "\(probes): \(call.entryText): \(call.kernel?.operation ?? "-")")
+                #expect(call.kernel?.alignments.allSatisfy { $0.operation == expected && [.matches, .unverified].contains($0.verdict) } == true,
+                        "\(call.kernel?.alignments.map { "\($0.operation) \($0.verdict): \($0.observed)" } ?? [])")
+            }
+            if !probes.isEmpty {
+                let copies = errors.compactMap(\.kernel).flatMap(\.alignments).filter { $0.observed.last == "skb_copy_datagram_iter" }
+                #expect(copies.count == 2 && copies.allSatisfy { $0.observed.contains(ipv6 ? "ipv6_recv_error" : "ip_recv_error") && $0.verdict == .matches },
+                        "\(copies.map { "\($0.verdict): \($0.observed)" })")
+            }
+            // The data receives stay data receives.
+            let data = calls.filter { $0.syscall == .recvfrom && ($0.result?.value ?? 0) > 0 }
+            #expect(!data.isEmpty && data.allSatisfy { $0.kernel?.operation == "tcp\(six)_recv" }, "\(data.map { $0.kernel?.operation ?? "-" })")
+        }
+    }
+
     @Test("a compressed SACK its hrtimer sends (a hole the sender does not fill at once): tcp_compressed_ack_timer, in an HRTIMER softirq, tcp_send_ack and __tcp_send_ack proven tail calls, never unmodelled",
           .enabled(if: TestSupport.underCI || (TestSupport.commandExists("unshare") && TestSupport.commandExists("nft"))))
     func compressedSack() throws {

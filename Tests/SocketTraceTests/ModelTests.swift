@@ -21,6 +21,13 @@ struct ModelTests {
         #expect(model.operation(for: .write, socket: tcp)?.name == "tcp_send")
         #expect(model.operation(for: .sendto, socket: udp)?.name == "udp_send")
         #expect(model.operation(for: .read, socket: tcp)?.name == "tcp_recv")
+        // A receive with MSG_ERRQUEUE (recvmsg's flags are its third argument, recvfrom's its fourth) reads the
+        // error queue: that operation only; without the flag it is no candidate.
+        #expect(model.operations(for: .recvmsg, socket: tcp, arguments: [3, 0, 0x2000 | 0x40]).map(\.name) == ["tcp_recv_error"])
+        #expect(model.operations(for: .recvfrom, socket: udp, arguments: [4, 0, 0, 0x2000, 0, 0]).map(\.name) == ["udp_recv_error"])
+        let plain = model.operations(for: .recvmsg, socket: tcp, arguments: [3, 0, 0x40]).map(\.name)
+        #expect(plain.first == "tcp_recv" && !plain.contains("tcp_recv_error"), "\(plain)")
+        #expect(model.selectingArguments(.recvmsg).contains(2) && model.selectingArguments(.recvfrom).contains(3))
     }
 
     @Test("chains differ by kernel version: the seeds' 4.15 against 6.18")
@@ -51,6 +58,7 @@ struct ModelTests {
         ("operation x\nsyscalls sendto\nentry sendto\nsocket f\nbranch\nsocket g\nbody\nsocket h\n", 5, "without its `end` before `body`"),
         ("operation x\nsyscalls connect\nleaves SYN_SENT\n", 3, "`leaves` names the TCP state"),
         ("operation x\nsyscalls sendto\nshown_by g\nbody\nsocket f\n", 3, "`shown_by g`: not a function of this operation's tree"),
+        ("operation x\nsyscalls recvmsg\nflags MSG_ERRQUEUE MSG_NOPE\n", 3, "`flags` names message flags (MSG_ERRQUEUE, MSG_OOB, …) the calls give, not 'MSG_NOPE'"),
     ])
     func modelErrors(_ text: String, _ line: Int, _ message: String) {
         do {

@@ -234,6 +234,16 @@ public enum ModelParser {
                     throw fail("`leaves` names the TCP state (TCP_SYN_SENT) a successful call's own state changes left its socket in")
                 }
                 operation!.leaves = state
+            case "flags":
+                var mask: UInt64 = 0
+                for word in words.dropFirst() {
+                    guard let bit = SocketConstants.messageFlags.value(named: word) else {
+                        throw fail("`flags` names message flags (MSG_ERRQUEUE, MSG_OOB, …) the calls give, not '\(word)'")
+                    }
+                    mask |= bit
+                }
+                guard mask != 0 else { throw fail("`flags` names at least one message flag (MSG_ERRQUEUE)") }
+                operation!.messageFlags = mask
             case "shown_by":
                 guard words.count >= 2, words.dropFirst().allSatisfy(isFunctionName) else {
                     throw fail("`shown_by` names the functions only this operation's path runs: a call with one on a sample's stack is this operation's")

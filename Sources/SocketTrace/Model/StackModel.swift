@@ -165,6 +165,11 @@ public struct StackOperation: Sendable, Codable {
     /// its other samples share with others (a Fast Open send's SYN, under
     /// tcp_sendmsg_fastopen, among its data's ordinary transmits).
     public var shownBy: [String]?
+    /// The calls it is for by their message flags (`flags`): those with a
+    /// bit of this mask (recvmsg with MSG_ERRQUEUE reads the socket's error
+    /// queue, not its data). A call with one is no other operation's of its
+    /// syscall and socket (`StackModel.operations(for:…)`). Nil: any flags.
+    public var messageFlags: UInt64?
     public var entries: [(syscalls: [String], functions: [ModelFunction])]
     public var body: [ModelFunction]
     public let file: String
@@ -216,7 +221,8 @@ public struct StackOperation: Sendable, Codable {
     public var allFunctions: [ModelFunction] { entries.flatMap(\.functions) + body }
 
     enum CodingKeys: String, CodingKey { case name, title, syscalls, sockets, softirq, tracepoints, body, file, within, result, argument,
-                                      addressFamilies = "address_families", leaves, shownBy = "shown_by" }
+                                      addressFamilies = "address_families", leaves, shownBy = "shown_by",
+                                      messageFlags = "message_flags" }
 
     public init(name: String, file: String) {
         self.name = name
@@ -246,6 +252,7 @@ public struct StackOperation: Sendable, Codable {
         addressFamilies = try c.decodeIfPresent([UInt64].self, forKey: .addressFamilies)
         leaves = try c.decodeIfPresent(Int64.self, forKey: .leaves)
         shownBy = try c.decodeIfPresent([String].self, forKey: .shownBy)
+        messageFlags = try c.decodeIfPresent(UInt64.self, forKey: .messageFlags)
         entries = []
     }
 
@@ -265,6 +272,7 @@ public struct StackOperation: Sendable, Codable {
         try c.encodeIfPresent(addressFamilies, forKey: .addressFamilies)
         try c.encodeIfPresent(leaves, forKey: .leaves)
         try c.encodeIfPresent(shownBy, forKey: .shownBy)
+        try c.encodeIfPresent(messageFlags, forKey: .messageFlags)
     }
 
     /// Whether a call with these arguments is one of this operation's
@@ -276,7 +284,16 @@ public struct StackOperation: Sendable, Codable {
 
     /// How narrowly it picks calls: an operation for some address families
     /// first, then the narrowest sockets.
-    public var precedence: Int { (addressFamilies == nil && leaves == nil ? 0 : 10) + sockets.specificity }
+    public var precedence: Int { (addressFamilies == nil && leaves == nil && messageFlags == nil ? 0 : 10) + sockets.specificity }
+
+    /// Whether a call of `syscall` with these arguments is one of this
+    /// operation's by its message flags (unknown arguments, or a call
+    /// without flags, fit only operations without `flags`).
+    public func fits(messageFlagsOf syscall: Syscall, arguments: [UInt64]?) -> Bool {
+        guard let messageFlags else { return true }
+        guard let index = syscall.messageFlagsIndex, let arguments, index < arguments.count else { return false }
+        return arguments[index] & messageFlags != 0
+    }
 
     /// Whether a call whose sampled state changes left its socket in
     /// `state` (nil: not known, or the call failed) is one of this
@@ -389,10 +406,14 @@ public struct StackModel: Sendable {
     /// also come first).
     public func operations(for syscall: Syscall, socket: SocketSnapshot?, arguments: [UInt64]? = nil,
                            addressFamily: UInt64? = nil, leftState: Int64? = nil) -> [StackOperation] {
-        let fitting = operations.filter {
+        var fitting = operations.filter {
             !$0.softirq && $0.syscalls.contains(syscall.rawValue) && $0.sockets.matches(socket) && $0.fits(arguments: arguments)
-                && $0.fits(addressFamily: addressFamily) && $0.fits(leftState: leftState)
+                && $0.fits(addressFamily: addressFamily) && $0.fits(leftState: leftState) && $0.fits(messageFlagsOf: syscall, arguments: arguments)
         }
+        // A call whose message flags an operation is for is that one's
+        // only: recvmsg(MSG_ERRQUEUE) reads the error queue, which a TCP
+        // receive's path never reaches (audit 98: told as tcp_recv).
+        if fitting.contains(where: { $0.messageFlags != nil }) { fitting = fitting.filter { $0.messageFlags != nil } }
         // Narrowest first; the wider ones stay candidates, for a chain that
         // shows their own functions (a close believed to drop one of several
         // references whose stack shows the FIN being sent).
@@ -426,7 +447,9 @@ public struct StackModel: Sendable {
     /// The arguments some operation for `syscall` is chosen by (`argument`):
     /// what a choice of operations for a call depends on besides its socket.
     public func selectingArguments(_ syscall: Syscall) -> [Int] {
-        Array(Set(operations.compactMap { $0.syscalls.contains(syscall.rawValue) ? $0.argument?.index : nil })).sorted()
+        let byFlags = operations.contains { $0.messageFlags != nil && $0.syscalls.contains(syscall.rawValue) } ? syscall.messageFlagsIndex : nil
+        return Array(Set(operations.compactMap { $0.syscalls.contains(syscall.rawValue) ? $0.argument?.index : nil } + [byFlags].compactMap { $0 }))
+            .sorted()
     }
 
     /// The operations that happen in the receive softirq.

@@ -29,6 +29,11 @@ public struct FlagTable: Sendable {
         self.flags = flags.map { ($0.key, $0.value) }
     }
 
+    /// The bit a name stands for (`MSG_ERRQUEUE` → 0x2000), if the table has it.
+    public func value(named name: String) -> UInt64? {
+        flags.first { $0.1 == name }?.0
+    }
+
     public func render(_ value: UInt64, zero: String = "0") -> String {
         if value == 0 { return zero }
         var parts: [String] = []

@@ -180,6 +180,17 @@ public enum Syscall: String, CaseIterable, Sendable, Codable {
     /// first argument (not one they make, nor one of two).
     public var takesSocketFirst: Bool { socketPlace == .arguments([0]) }
 
+    /// Which argument holds the call's message flags (MSG_*): recv's and
+    /// send's fourth, recvmsg's and sendmsg's third, the mmsg calls' fourth;
+    /// nil for calls without them.
+    public var messageFlagsIndex: Int? {
+        switch self {
+        case .recv, .recvfrom, .send, .sendto, .recvmmsg, .recvmmsg_time64, .sendmmsg: 3
+        case .recvmsg, .sendmsg: 2
+        default: nil
+        }
+    }
+
     /// Calls that move data out through their descriptor (a send, a write).
     public var sendsData: Bool {
         [.send, .sendto, .sendmsg, .sendmmsg, .write, .writev, .sendfile, .sendfile64, .splice].contains(self)
