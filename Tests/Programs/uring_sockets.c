@@ -9,7 +9,11 @@
  * process exits holding all three sockets, none made by a traced call but
  * the listener and the client's socket() (audit 99 F: the exit named only
  * the listener, and gave the connection's FINs to its release).
- * Usage: uring_sockets PORT [hold] */
+ * With `reuse`, the connection is accepted by accept(2), the client's
+ * socket closed through io_uring and its number given to a UDP socket
+ * io_uring makes, on which plain sendto(2) and close(2) are then made
+ * (a stale table named it the closed connection's).
+ * Usage: uring_sockets PORT [hold|reuse] */
 #include <string.h>
 #include <liburing.h>
 #include <arpa/inet.h>
@@ -50,6 +54,23 @@ int main(int argc, char **argv) {
         _exit(0);
     }
     int accepted = accept(listener, NULL, NULL);
+    if (argc > 2 && strcmp(argv[2], "reuse") == 0) {
+        entry = io_uring_get_sqe(&ring);
+        io_uring_prep_close(entry, client);
+        complete(&ring, "close client");
+        entry = io_uring_get_sqe(&ring);
+        io_uring_prep_socket(entry, AF_INET, SOCK_DGRAM, 0, 0);
+        int datagrams = complete(&ring, "socket");
+        printf("client %d, datagram socket %d\n", client, datagrams);
+        fflush(stdout);
+        struct sockaddr_in elsewhere = address;
+        elsewhere.sin_port = htons(atoi(argv[1]) + 1);
+        sendto(datagrams, "datagram", 8, 0, (struct sockaddr *)&elsewhere, sizeof elsewhere);
+        close(datagrams);
+        close(accepted);
+        close(listener);
+        return 0;
+    }
     entry = io_uring_get_sqe(&ring);
     io_uring_prep_shutdown(entry, accepted, SHUT_WR);
     entry->flags |= IOSQE_ASYNC;

@@ -1754,6 +1754,27 @@ struct KernelTests {
         }
     }
 
+    @Test("a descriptor io_uring closed and gave to a UDP socket it made: the plain sendto and close on that number are the UDP socket's, never the closed connection's (with and without the kernel observed)",
+          .enabled(if: TestSupport.underCI || FileManager.default.fileExists(atPath: "/usr/include/liburing.h"), "needs liburing (scripts/setup.sh)"),
+          arguments: ["on", "off"])
+    func ioUringReusedDescriptor(kernel: String) throws {
+        let program = try TestSupport.build("uring_sockets.c", libraries: ["-luring"])
+        let trace = TestSupport.temporaryFile("uring-reuse") + ".jsonl"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", kernel, "--format", "jsonl", "-o", trace, program,
+                                                                   String(TestSupport.freshPort()), "reuse"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("client 5, datagram socket 5"), "\(result.stdout)")
+        var calls: [SyscallInvocation] = []
+        for case let .syscall(call) in try TraceFileReader(path: trace).records { calls.append(call) }
+        let onFive = calls.filter { [.sendto, .close].contains($0.syscall) && $0.argument(0) == 5 }
+        #expect(onFive.count == 2 && onFive.allSatisfy { $0.socket?.protocolLabel == "UDP" && $0.entryText.contains("5<UDP") },
+                "\(onFive.map { "\($0.entryText) \($0.socket?.protocolLabel ?? "-")" })")
+        if kernel == "on" {
+            let close = try #require(onFive.first { $0.syscall == .close })
+            #expect(close.kernel?.operation == "udp_close", "\(close.kernel?.operation ?? "-")")
+        }
+    }
+
     /// Runs a Python script under trace into a trace file.
     func tracePython(_ script: String, name: String, options: [String] = ["--kernel", "on"]) throws -> String {
         let file = TestSupport.temporaryFile(name) + ".py"

@@ -51,9 +51,12 @@ enum ProgramLauncher {
     /// kernel (`DataCallCapture`); an i386 process's stop as before (the kernel times them only).
     static func spawn(path: String, arguments: [String], stopSyscalls: Set<Syscall>?,
                       alsoStopAt extra: MemoryMapCalls? = nil, runFree: Set<Syscall> = []) throws -> Launched {
+        // io_uring_setup stops too (at its entry only): its process's
+        // descriptors may then change out of the calls' sight (`RingSetupCall`).
+        let ring = stopSyscalls == nil ? [] : [RingSetupCall.number]
         let x86 = ((stopSyscalls ?? []).subtracting(runFree).compactMap(\.x86_64Number)
-            + (stopSyscalls == nil ? [] : extra?.x86_64 ?? [])).sorted()
-        var i386 = ((stopSyscalls ?? []).compactMap(\.i386Number) + (stopSyscalls == nil ? [] : extra?.i386 ?? [])).sorted()
+            + (stopSyscalls == nil ? [] : extra?.x86_64 ?? []) + ring).sorted()
+        var i386 = ((stopSyscalls ?? []).compactMap(\.i386Number) + (stopSyscalls == nil ? [] : extra?.i386 ?? []) + ring).sorted()
         if let set = stopSyscalls, !set.isEmpty, let socketcall = Syscall.socketcall.i386Number, !i386.contains(socketcall) {
             i386.append(socketcall)
         }

@@ -197,6 +197,7 @@ extension Tracer {
         var call = SyscallInvocation(pid: process.pid, tid: record.tid, architecture: .x86_64, syscall: syscall,
                                      arguments: [record.descriptor, record.buffer, record.count, 0, 0, 0],
                                      viaSocketcall: false, entryTime: record.entryTime)
+        if process.descriptorsChangeUnseen { forgetChangedDescriptors(of: call, in: process) }
         let memory = RecordedMemory(address: record.buffer, bytes: record.bytes)
         let (context, tracker) = self.context(for: process, architecture: .x86_64, memory: memory, marking: needsPlainText)
         guard configuration.selection.contains(syscall), involvesSocket(call, tracker: tracker) else { return nil }

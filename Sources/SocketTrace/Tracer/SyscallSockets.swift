@@ -15,6 +15,24 @@ extension Tracer {
         return (context, tracker)
     }
 
+    /// For a process whose descriptors change out of the traced calls'
+    /// sight (io_uring): each descriptor the call acts on that the table
+    /// names but /proc now shows as another file, or none, is forgotten,
+    /// and one marked as no socket that now is one is unmarked, so both are
+    /// looked up afresh (a UDP socket io_uring made at the number of a TCP
+    /// one it closed was shown with that connection's addresses).
+    func forgetChangedDescriptors(of call: SyscallInvocation, in process: TracedProcess) {
+        guard case let .arguments(indices) = call.syscall.socketPlace else { return }
+        for fd in indices.map({ Int32(truncatingIfNeeded: call.argument($0)) }) where fd >= 0 {
+            let now = KernelSocketLookup.socketInode(pid: process.pid, fd: fd)
+            if let entry = process.table[fd] {
+                if let inode = entry.socket.inode, inode != now { process.table.remove(fd) }
+            } else if now != nil && process.table.isKnownNotSocket(fd) {
+                process.table.remove(fd)
+            }
+        }
+    }
+
     var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
 
     /// Whether a descriptor call acts on a socket (so it is shown by default).

@@ -41,6 +41,9 @@ extension Tracer {
     func decodeEntry(_ thread: TracedThread, auditArch: UInt32, number: UInt64, arguments: [UInt64]) -> SyscallInvocation? {
         guard let architecture = Architecture(auditArch: auditArch),
               var syscall = Syscall(number: number, architecture: architecture) else {
+            if let architecture = Architecture(auditArch: auditArch), RingSetupCall.matches(number, architecture: architecture) {
+                thread.process.descriptorsChangeUnseen = true
+            }
             if let unwinder, let calls = configuration.memoryMapCalls, let architecture = Architecture(auditArch: auditArch),
                calls.contains(number, architecture: architecture) {
                 // Its mappings are about to change: the next stack reads them again.
@@ -71,6 +74,7 @@ extension Tracer {
         }
         var call = SyscallInvocation(pid: process.pid, tid: thread.tid, architecture: architecture, syscall: syscall,
                                      arguments: arguments, viaSocketcall: viaSocketcall, entryTime: .now())
+        if process.descriptorsChangeUnseen { forgetChangedDescriptors(of: call, in: process) }
         if tracesFunctions && !thread.functionStack.isEmpty { call.functions = thread.functionStack.map(\.function.name) }
         return call
     }

@@ -58,6 +58,7 @@ final class TaskTable {
     func newProcess(_ pid: Int32, parent: TracedProcess?) -> TracedProcess {
         let process = TracedProcess(pid: pid, table: (parent?.table ?? DescriptorTable()).copy())
         process.architecture = parent?.architecture
+        process.descriptorsChangeUnseen = parent?.descriptorsChangeUnseen ?? false
         return process
     }
 

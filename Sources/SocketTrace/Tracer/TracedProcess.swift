@@ -23,6 +23,11 @@ final class TracedProcess {
     var exitStoppedSharing: Set<Int32> = []
     /// Whose close opened its capture after its exit stop, when one did.
     var exitCaptureOpenedBy: String?
+    /// Whether its descriptors may change out of the traced calls' sight:
+    /// it made an io_uring instance (`RingSetupCall`), or held one when
+    /// attached to, or its parent did when it forked. Its calls' descriptors
+    /// are then checked against /proc (`Tracer.forgetChangedDescriptors`).
+    var descriptorsChangeUnseen = false
 
     init(pid: Int32, table: DescriptorTable) {
         self.pid = pid

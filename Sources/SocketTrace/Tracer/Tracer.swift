@@ -201,6 +201,7 @@ public final class Tracer {
                 throw TraceError(operation: "attach: ptrace(PTRACE_SEIZE, \(pid))", errno: ESRCH)
             }
             let process = TracedProcess(pid: pid, table: DescriptorTable())
+            process.descriptorsChangeUnseen = RingSetupCall.held(by: pid)
             let tids = ptrace.threadIDs(of: pid)
             for tid in tids.isEmpty ? [pid] : tids where tasks[tid] == nil {
                 let seized = ptrace.seize(tid, options: options)
