@@ -32,6 +32,29 @@ struct KernelTests {
         return try traceCalls("/usr/bin/python3 \(file)", options: options)
     }
 
+    /// What a program of Tests/Programs did, run by python3 in a network namespace of its own
+    /// (unshare -n) under trace: its calls and the kernel's events, the port it was given (its
+    /// first argument) and what it wrote to the file it was given (its second), then `arguments`.
+    struct NamespaceRun {
+        let calls: [SyscallInvocation]
+        let events: [KernelSample]
+        let port: Int
+        let written: String
+        /// Every chain aligned: the events' first and the calls' own.
+        var alignments: [ChainAlignment] { events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments) }
+        /// What it wrote, as a number (nil when it is not one).
+        var figure: Int? { Int(written.split(separator: " ").first.map(String.init) ?? "") }
+    }
+
+    func traceInNamespace(_ program: String, _ arguments: [String] = []) throws -> NamespaceRun {
+        let path = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/\(program)").path
+        let port = TestSupport.freshPort()
+        let out = TestSupport.temporaryFile(String(program.prefix { $0 != "." }))
+        let (calls, events) = try traceCalls((["/usr/bin/unshare -n /usr/bin/python3", path, String(port), out] + arguments).joined(separator: " "))
+        let written = try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return NamespaceRun(calls: calls, events: events, port: port, written: written)
+    }
+
     /// True when `sequence` appears in `chain` in this order (not necessarily adjacent).
     func inOrder(_ sequence: [String], in chain: [String]) -> Bool {
         var position = chain.startIndex
@@ -538,12 +561,9 @@ struct KernelTests {
     @Test("zero-window probes the write timer sends while the program sleeps: each one the kernel counted (TCPWinProbe, in a network namespace of its own) a sample on tcp_probe0_timer's path, tcp_xmit_probe_skb a proven tail call, for the traced flow",
           .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")))
     func zeroWindowProbes() throws {
-        let port = TestSupport.freshPort()
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/zero_window.py").path
-        let out = TestSupport.temporaryFile("zero-window")
-        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(port) \(out)")
-        let figures = try String(contentsOfFile: out, encoding: .utf8).split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        let counted = try #require(figures.first)
+        let run = try traceInNamespace("zero_window.py")
+        let (calls, events, port) = (run.calls, run.events, run.port)
+        let counted = try #require(run.figure)
         #expect(counted > 0, "the kernel sent no window probe (TCPWinProbe)")
         // Where the timer fired: outside the traced tasks (an idle CPU, ksoftirqd, the tracer), or on a traced task's stack.
         let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
@@ -565,13 +585,10 @@ struct KernelTests {
     @Test("keepalive probes the keepalive timer sends while the program sleeps: each one the kernel counted (TCPKeepAlive, in a network namespace of its own) a sample on tcp_keepalive_timer's path (tcp6_keepalive_timer over IPv6), tcp_write_wakeup and tcp_xmit_probe_skb proven tail calls, never a zero-window probe (audit 100 F2)",
           .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")), arguments: [false, true])
     func keepaliveProbes(ipv6: Bool) throws {
-        let port = TestSupport.freshPort()
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/keepalive.py").path
-        let out = TestSupport.temporaryFile("keepalive")
-        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(port) \(out)\(ipv6 ? " 6" : "")")
-        let counted = Int(try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let run = try traceInNamespace("keepalive.py", ipv6 ? ["6"] : [])
+        let counted = run.figure ?? 0
         #expect(counted > 0, "the kernel sent no keepalive probe (TCPKeepAlive)")
-        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let alignments = run.alignments
         let timer = alignments.filter { $0.observed.contains("tcp_keepalive_timer") }
         let operation = ipv6 ? "tcp6_keepalive_timer" : "tcp_keepalive_timer"
         #expect(timer.allSatisfy { $0.operation == operation && $0.context == "softirq TIMER" }, "\(timer.map { "\($0.operation): \($0.observed)" })")
@@ -586,13 +603,9 @@ struct KernelTests {
     @Test("handshakes a listener answered with SYN cookies: each last ACK's work (cookie_v4_check or cookie_v6_check, the connection's socket made, ESTABLISHED) is tcp_syncookie_ack_softirq's path, never a SYN's (tcp_synack) nor differs; without cookies the same state change is tcp_accept_ready_softirq's (audit 100 F3)",
           .enabled(if: TestSupport.underCI || TestSupport.commandExists("unshare")), arguments: [(false, true), (true, true), (false, false), (true, false)])
     func synCookieHandshakes(ipv6: Bool, cookies: Bool) throws {
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/syncookies.py").path
-        let out = TestSupport.temporaryFile("syncookies")
-        let arguments = "\(TestSupport.freshPort()) \(out) \(ipv6 ? "6" : "4")\(cookies ? "" : " plain")"
-        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(arguments)")
-        let received = Int(try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        #expect(received == (cookies ? 3 : 0), "the kernel took in \(received) SYN cookies (SyncookiesRecv)")
-        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let run = try traceInNamespace("syncookies.py", [ipv6 ? "6" : "4"] + (cookies ? [] : ["plain"]))
+        #expect(run.figure == (cookies ? 3 : 0), "the kernel took in \(run.written) SYN cookies (SyncookiesRecv)")
+        let alignments = run.alignments
         let six = ipv6 ? "6" : ""
         let operation = cookies ? "tcp\(six)_syncookie_ack_softirq" : "tcp\(six)_accept_ready_softirq"
         let checked = alignments.filter { $0.observed.contains(ipv6 ? "cookie_v6_check" : "cookie_v4_check") }
@@ -650,11 +663,9 @@ struct KernelTests {
     @Test("connections timers end: a connect whose SYNs are dropped given up by the retransmission timer (tcp_done_with_error, SYN_SENT → CLOSE), an orphaned FIN_WAIT2 socket ended by its keepalive timer (tcp_time_wait → tcp_done): each state change its timer operation's, modelled (audit 101: unmodelled)",
           .enabled(if: TestSupport.underCI || (TestSupport.commandExists("unshare") && TestSupport.commandExists("nft"))))
     func connectionsTimersEnd() throws {
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/given_up.py").path
-        let out = TestSupport.temporaryFile("given-up")
-        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(TestSupport.freshPort()) \(out)")
-        #expect(try String(contentsOfFile: out, encoding: .utf8).hasPrefix("ETIMEDOUT"))
-        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let run = try traceInNamespace("given_up.py")
+        #expect(run.written == "ETIMEDOUT", "\(run.written)")
+        let alignments = run.alignments
         let ends = alignments.filter { $0.context == "softirq TIMER" && $0.observed.last == "inet_sk_state_store" }
         let givenUp = ends.filter { $0.observed.contains("tcp_retransmit_timer") }
         #expect(givenUp.count == 1 && givenUp.allSatisfy { $0.operation == "tcp_retransmit_timer" && $0.observed.contains("tcp_done_with_error")
@@ -668,12 +679,10 @@ struct KernelTests {
     @Test("a compressed SACK its hrtimer sends (a hole the sender does not fill at once): tcp_compressed_ack_timer, in an HRTIMER softirq, tcp_send_ack and __tcp_send_ack proven tail calls, never unmodelled",
           .enabled(if: TestSupport.underCI || (TestSupport.commandExists("unshare") && TestSupport.commandExists("nft"))))
     func compressedSack() throws {
-        let program = TestSupport.packageRoot.appendingPathComponent("Tests/Programs/compressed_sack.py").path
-        let out = TestSupport.temporaryFile("compressed-sack")
-        let (calls, events) = try traceCalls("/usr/bin/unshare -n /usr/bin/python3 \(program) \(TestSupport.freshPort()) \(out)")
-        let compressed = Int(try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let run = try traceInNamespace("compressed_sack.py")
+        let compressed = run.figure ?? 0
         #expect(compressed > 0, "the kernel compressed no ACK (TCPAckCompressed)")
-        let alignments = events.compactMap { $0.alignments?.first } + calls.compactMap(\.kernel).flatMap(\.alignments)
+        let alignments = run.alignments
         let kicks = alignments.filter { $0.observed.contains("tcp_compressed_ack_kick") }
         #expect(!kicks.isEmpty, "no sample of the compressed-ACK timer's send")
         for kick in kicks {
