@@ -49,6 +49,27 @@ struct ConnectionPairingTests {
         }
     }
 
+    @Test("a connection the kernel ended under its calls (a reset taken in: recv fails with ECONNRESET) says so in its summary, with the call that was told (audit 101: a TCP_USER_TIMEOUT abort not said)")
+    func connectionEndedByTheKernel() throws {
+        let script = TestSupport.temporaryFile("reset-ended") + ".py"
+        try """
+            import socket, struct, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+            c.send(b"hello"); a.recv(10)
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); a.close(); time.sleep(0.05)
+            try: c.recv(10)
+            except ConnectionResetError: pass
+            c.close(); l.close()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let output = TestSupport.temporaryFile("reset-ended") + ".txt"
+        let result = try TestSupport.run(TestSupport.sockettrace, ["--kernel", "off", "-o", output, Self.python, script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        let summary = text.split(separator: "\n").first { $0.hasPrefix("  #") && $0.contains("client sent 5 B") }
+        #expect(summary?.hasSuffix("; ended by the kernel: the client's recvfrom failed with ECONNRESET") == true, "\(text)")
+    }
+
     @Test("compare says an untraced server is untraced, not that it sent 0 B, as the timeline does (audit 34 F1)")
     func compareUntracedServer() throws {
         let port = TestSupport.freshPort()

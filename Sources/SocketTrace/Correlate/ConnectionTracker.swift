@@ -25,6 +25,11 @@ public struct Connection: Sendable, Codable {
     /// What showed the connect timed out (no answer to its SYN and its
     /// retransmissions): `connect failed with ETIMEDOUT` (format 1.16).
     public var timedOut: String?
+    /// What showed a connection made was ended by the kernel, as the
+    /// calls on it were told: `the client's recvfrom failed with ETIMEDOUT`
+    /// (TCP_USER_TIMEOUT or retransmissions given up), ECONNRESET (a reset
+    /// taken in), EPIPE (a send after the end). The first such call's.
+    public var aborted: String?
     /// Refused or timed out: no connection was made.
     public var failed: Bool { refused != nil || timedOut != nil }
     /// The client's own calls showed the connection made: its connect
@@ -128,6 +133,11 @@ public final class ConnectionTracker {
             // task it ran), so that its SYNs can be drawn.
             connections[addClosedConnect(pair, call, socket: socket)].timedOut = "\(call.name) failed with ETIMEDOUT"
             return nil
+        }
+        if let errno = result.errno, [ETIMEDOUT, ECONNRESET, EPIPE].contains(errno), call.syscall != .connect,
+           let known = lookup(socket), connections[known.index].aborted == nil, let name = ErrnoName.name(Int(errno)) {
+            // A connection made, ended under the calls by the kernel (audit 101: a TCP_USER_TIMEOUT abort not said).
+            connections[known.index].aborted = "the \(known.isClient ? "client" : "server")'s \(call.name) failed with \(name)"
         }
         if result.failed && !(call.connectAddress != nil && result.errno == EINPROGRESS) { return nil }
         if call.syscall == .listen, let local = socket.local {

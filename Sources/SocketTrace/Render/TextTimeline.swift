@@ -536,6 +536,10 @@ public final class TextTimeline: TraceSink {
     /// an untraced server only where the client's calls showed the
     /// connection made, and none where a traced program listened.
     public static func bytesLine(_ connection: Connection) -> String {
+        bytes(connection) + (connection.aborted.map { "; ended by the kernel: \($0)" } ?? "")
+    }
+
+    static func bytes(_ connection: Connection) -> String {
         // No server: a reset answered the SYN.
         if let refused = connection.refused, connection.serverPid == nil, connection.receivedByClient == 0 {
             return "refused (\(refused)): no connection"
