@@ -282,8 +282,8 @@ public struct StackOperation: Sendable, Codable {
         return argument.index < arguments.count && argument.values.contains(arguments[argument.index])
     }
 
-    /// How narrowly it picks calls: an operation for some address families
-    /// first, then the narrowest sockets.
+    /// How narrowly it picks calls: an operation for some address families,
+    /// end states or message flags first, then the narrowest sockets.
     public var precedence: Int { (addressFamilies == nil && leaves == nil && messageFlags == nil ? 0 : 10) + sockets.specificity }
 
     /// Whether a call of `syscall` with these arguments is one of this

@@ -12,9 +12,7 @@ enum RingSetupCall {
     /// Its number, the same on x86_64 and i386 (both since 5.1).
     static let number: UInt32 = 425
 
-    static func matches(_ number: UInt64, architecture: Architecture) -> Bool {
-        number == UInt64(Self.number)
-    }
+    static func matches(_ number: UInt64) -> Bool { number == UInt64(Self.number) }
 }
 
 extension RingSetupCall {

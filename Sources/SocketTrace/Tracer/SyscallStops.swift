@@ -41,9 +41,7 @@ extension Tracer {
     func decodeEntry(_ thread: TracedThread, auditArch: UInt32, number: UInt64, arguments: [UInt64]) -> SyscallInvocation? {
         guard let architecture = Architecture(auditArch: auditArch),
               var syscall = Syscall(number: number, architecture: architecture) else {
-            if let architecture = Architecture(auditArch: auditArch), RingSetupCall.matches(number, architecture: architecture) {
-                thread.process.descriptorsChangeUnseen = true
-            }
+            if RingSetupCall.matches(number) { thread.process.descriptorsChangeUnseen = true }
             if let unwinder, let calls = configuration.memoryMapCalls, let architecture = Architecture(auditArch: auditArch),
                calls.contains(number, architecture: architecture) {
                 // Its mappings are about to change: the next stack reads them again.
