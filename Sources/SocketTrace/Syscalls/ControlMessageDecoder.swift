@@ -46,7 +46,7 @@ struct ControlMessageDecoder {
         case (Self.solSocket, 65): return times(data, fieldSize: 8)
         case (Self.solSocket, 40): return unsignedInts(data)  // SO_RXQ_OVFL: datagrams dropped
         case (Self.solIP, 8) where data.count >= 12:  // IP_PKTINFO
-            return "{ipi_ifindex=" + interface(data.loadLittleEndian(UInt32.self, at: 0))
+            return "{ipi_ifindex=" + context.interfaceIndex(data.loadLittleEndian(UInt32.self, at: 0))
                 + ", ipi_spec_dst=inet_addr(" + context.quote(SocketAddressDecoder.ipv4Text(data, at: 4))
                 + "), ipi_addr=inet_addr(" + context.quote(SocketAddressDecoder.ipv4Text(data, at: 8)) + ")}"
         case (Self.solIP, 2), (Self.solIP, 23), (Self.solIP, 25): return unsignedInts(data)  // IP_TTL, IP_CHECKSUM, IP_RECVFRAGSIZE
@@ -55,7 +55,7 @@ struct ControlMessageDecoder {
         case (Self.solIP, 20) where data.count >= 8: return address(data)  // IP_ORIGDSTADDR
         case (Self.solIPv6, 50) where data.count >= 20:  // IPV6_PKTINFO
             return "{ipi6_addr=inet_pton(AF_INET6, " + context.quote(SocketAddressDecoder.ipv6Text(data, at: 0))
-                + "), ipi6_ifindex=" + interface(data.loadLittleEndian(UInt32.self, at: 16)) + "}"
+                + "), ipi6_ifindex=" + context.interfaceIndex(data.loadLittleEndian(UInt32.self, at: 16)) + "}"
         case (Self.solIPv6, 52), (Self.solIPv6, 67), (Self.solIPv6, 77): return signedInts(data)  // IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_RECVFRAGSIZE
         case (Self.solIPv6, 25) where data.count >= 44: return extendedError(data, offenderSize: 28)  // IPV6_RECVERR
         case (Self.solIPv6, 74) where data.count >= 24: return address(data)  // IPV6_ORIGDSTADDR
@@ -85,11 +85,6 @@ struct ControlMessageDecoder {
     }
 
     func address(_ bytes: [UInt8]) -> String { SocketAddressDecoder(context).render(bytes: bytes) }
-
-    func interface(_ index: UInt32) -> String {
-        guard let name = interfaceName(index) else { return String(index) }
-        return "if_nametoindex(" + context.quote(name) + ")"
-    }
 
     func unsignedInts(_ data: [UInt8]) -> String? { ints(data) { String($0) } }
 

@@ -54,6 +54,13 @@ public struct DecodingContext {
         return NetlinkMessageDecoder(self, protocolNumber: protocolNumber).render(address, length: length)
     }
 
+    /// An interface index: `if_nametoindex("lo")` when the index names an
+    /// interface here, else the number.
+    func interfaceIndex(_ index: UInt32) -> String {
+        guard let name = interfaceName(index) else { return String(index) }
+        return "if_nametoindex(" + quote(name) + ")"
+    }
+
     /// A string literal of text the decoder made (an address, a name), quoted
     /// as strace quotes it, in hex with `-xx`.
     public func quote(_ text: String) -> String {

@@ -59,10 +59,7 @@ struct NetlinkText {
     }
 
     /// An interface index: `if_nametoindex("lo")` when the index names an interface here.
-    func interfaceIndex(_ index: UInt32) -> String {
-        guard let name = interfaceName(index) else { return String(index) }
-        return "if_nametoindex(" + context.quote(name) + ")"
-    }
+    func interfaceIndex(_ index: UInt32) -> String { context.interfaceIndex(index) }
 
     /// An errno value carried in a message: `-ENOENT`, `0`, or the number.
     func errorCode(_ value: Int32) -> String {
