@@ -60,19 +60,11 @@ extension Tracer {
         // What each descriptor names (`socket:[123]`, a path), read once.
         var targets: [Int32: String] = [:]
         for fd in open.compactMap({ Int32($0) }) { targets[fd] = KernelSocketLookup.descriptorTarget(pid: tid, fd: fd) ?? "" }
-        for (fd, entry) in process.table.entries {
-            guard let target = targets[fd] else {
-                process.table.remove(fd)
-                continue
-            }
-            if let inode = entry.socket.inode, !target.isEmpty, KernelSocketLookup.socketInode(fromTarget: target) != inode {
-                process.table.remove(fd)
-            }
-        }
+        for fd in process.table.entries.keys { forgetIfChanged(fd, in: process.table, target: targets[fd]) }
         let unknown = targets.filter { process.table[$0.key] == nil && KernelSocketLookup.socketInode(fromTarget: $0.value) != nil }.keys
         // Sockets a traced call made that io_uring connected: no addresses yet (`5<TCP>`, created).
         let unaddressed = process.table.entries.filter { $0.value.socket.peer == nil && [.created, .bound].contains($0.value.socket.state) }
-        guard !unknown.isEmpty || !unaddressed.isEmpty, targets.values.contains("anon_inode:[io_uring]") else { return }
+        guard !unknown.isEmpty || !unaddressed.isEmpty, targets.values.contains(RingSetupCall.ringTarget) else { return }
         let tracker = SocketTracker(pid: tid, table: process.table, memory: ptrace.memory(of: tid), resolveAddresses: configuration.resolveAddresses)
         for fd in unknown.sorted() { _ = tracker.socket(fd) }
         // Their addresses and state as the kernel has them.

@@ -13,6 +13,9 @@ enum RingSetupCall {
     static let number: UInt32 = 425
 
     static func matches(_ number: UInt64) -> Bool { number == UInt64(Self.number) }
+
+    /// What /proc/PID/fd/N links to for a ring's descriptor.
+    static let ringTarget = "anon_inode:[io_uring]"
 }
 
 extension RingSetupCall {
@@ -20,6 +23,6 @@ extension RingSetupCall {
     /// attached to may have made one before).
     static func held(by pid: Int32) -> Bool {
         guard let open = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return false }
-        return open.contains { KernelSocketLookup.descriptorTarget(pid: pid, fd: Int32($0) ?? -1) == "anon_inode:[io_uring]" }
+        return open.contains { KernelSocketLookup.descriptorTarget(pid: pid, fd: Int32($0) ?? -1) == ringTarget }
     }
 }

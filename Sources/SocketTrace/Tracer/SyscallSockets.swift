@@ -24,13 +24,25 @@ extension Tracer {
     func forgetChangedDescriptors(of call: SyscallInvocation, in process: TracedProcess) {
         guard case let .arguments(indices) = call.syscall.socketPlace else { return }
         for fd in indices.map({ Int32(truncatingIfNeeded: call.argument($0)) }) where fd >= 0 {
-            let now = KernelSocketLookup.socketInode(pid: process.pid, fd: fd)
+            let target = KernelSocketLookup.descriptorTarget(pid: process.pid, fd: fd)
             if let entry = process.table[fd] {
-                if let inode = entry.socket.inode, inode != now { process.table.remove(fd) }
-            } else if now != nil && process.table.isKnownNotSocket(fd) {
+                if entry.socket.inode != nil { forgetIfChanged(fd, in: process.table, target: target) }
+            } else if target.flatMap(KernelSocketLookup.socketInode(fromTarget:)) != nil && process.table.isKnownNotSocket(fd) {
                 process.table.remove(fd)
             }
         }
+    }
+
+    /// Forgets the table's entry for `fd` when /proc shows it gone (`target`
+    /// nil) or naming another socket or file than the entry's; an entry
+    /// without an inode, or a link that could not be read (""), stays.
+    func forgetIfChanged(_ fd: Int32, in table: DescriptorTable, target: String?) {
+        guard let entry = table[fd] else { return }
+        guard let target else {
+            table.remove(fd)
+            return
+        }
+        if let inode = entry.socket.inode, !target.isEmpty, KernelSocketLookup.socketInode(fromTarget: target) != inode { table.remove(fd) }
     }
 
     var needsPlainText: Bool { configuration.recordPlainText && configuration.descriptorStyle != .number }
@@ -93,14 +105,7 @@ extension Tracer {
     /// sent and no traced process was seen to take in (once per socket
     /// object, as `references` counts them).
     func referencesInMessages(to socket: SocketInfo) -> Int {
-        var seen: Set<ObjectIdentifier> = [ObjectIdentifier(socket)]
-        var count = socket.inFlight - socket.inFlightUnsure
-        for process in tasks.processes.values {
-            for entry in process.table.entries.values where socket.isSame(as: entry.socket) && seen.insert(ObjectIdentifier(entry.socket)).inserted {
-                count += entry.socket.inFlight - entry.socket.inFlightUnsure
-            }
-        }
-        return count
+        references(to: socket, closesInFlight: false, sure: true) { _, _ in true }
     }
 
     /// The references to `socket`: the traced processes' descriptors
