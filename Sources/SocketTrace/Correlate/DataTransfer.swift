@@ -12,11 +12,8 @@ public struct DataTransfer: Sendable, Equatable {
 
     /// A receive with MSG_PEEK: it copies the bytes and leaves them queued.
     public static func peeks(_ call: SyscallInvocation) -> Bool {
-        switch call.syscall {
-        case .recv, .recvfrom: call.argument(3) & peekFlag != 0
-        case .recvmsg: call.argument(2) & peekFlag != 0
-        default: false
-        }
+        guard [.recv, .recvfrom, .recvmsg].contains(call.syscall), let index = call.syscall.messageFlagsIndex else { return false }
+        return call.argument(index) & peekFlag != 0
     }
 
     public init?(_ call: SyscallInvocation) {

@@ -243,7 +243,7 @@ public struct SocketTracker {
             }
             // Messages whose SCM_RIGHTS found no room (MSG_CTRUNC): the
             // kernel closed the references they carried. A peek takes nothing.
-            let peek = a(call.syscall == .recvmsg ? 2 : 3) & UInt64(MSG_PEEK) != 0
+            let peek = a(call.syscall.messageFlagsIndex ?? 3) & UInt64(MSG_PEEK) != 0
             let cut = peek ? 0 : call.syscall == .recvmsg ? (controlTruncated(call) ? 1 : 0) : truncatedMessages(call)
             guard !peek, let receiver = table[fd]?.socket, receiver.family == AddressFamily.unix else { break }
             if cut > 0 {
